@@ -1,0 +1,67 @@
+/**
+ * Our lossless JSON value type, a serde_json-exact parser and printer (SPEC §7).
+ *
+ * - integers are `number` (safe integers) or `bigint` (anything else that fits u64 / i64);
+ * - floats are `JsonFloat` (so a parsed `100.0` prints back as `100.0`); a plain `number`
+ *   that is not a safe integer is also treated as a float by the printer;
+ * - objects are `ReadonlyMap`s that keep insertion order (a repeated key keeps the position
+ *   of its first occurrence and the value of its last, like serde_json's `preserve_order`).
+ *
+ * Never send wire data through `JSON.parse`.
+ */
+import type * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
+import * as internalParse from "./internal/jsonParse.js"
+import * as internalPrint from "./internal/jsonPrint.js"
+
+/** A JSON number that is a float on the wire (it had a fraction or an exponent, or was `-0`). */
+export class JsonFloat {
+  readonly _tag = "JsonFloat"
+  constructor(readonly value: number) {}
+}
+
+export type JsonObject = ReadonlyMap<string, Json>
+export type JsonArray = ReadonlyArray<Json>
+export type Json = null | boolean | number | bigint | string | JsonFloat | JsonArray | JsonObject
+
+/** serde_json's error categories. */
+export const ParseCategory = Schema.Literal("Syntax", "Data", "Eof")
+export type ParseCategory = typeof ParseCategory.Type
+
+/**
+ * A JSON text that could not be parsed. `line` and `column` follow serde_json: 1-based, the
+ * column counted in UTF-8 bytes; `message` is serde_json's own text (without the position).
+ */
+export class JsonParseError extends Schema.TaggedError<JsonParseError>()("JsonParseError", {
+  category: ParseCategory,
+  message: Schema.String,
+  line: Schema.Number,
+  column: Schema.Number
+}) {}
+
+export interface ParseOptions {
+  /** Most nested arrays/objects allowed; the next level is `recursion limit exceeded`. Default 127. */
+  readonly maxDepth?: number
+}
+
+/** serde_json's default recursion limit, expressed as the deepest nesting that still parses. */
+export const MAX_DEPTH = 127
+
+/** Parse one complete JSON text (surrounding JSON whitespace allowed, trailing characters are an error). */
+export const parse = (text: string, options?: ParseOptions): Either.Either<Json, JsonParseError> =>
+  internalParse.parse(text, options?.maxDepth ?? MAX_DEPTH)
+
+/** Print compactly, byte for byte as serde_json 1.0.150 (with `preserve_order`) does. */
+export const print = (value: Json): string => internalPrint.print(value)
+
+/** Print a double as serde_json/zmij does (`1.0`, `1e+16`, `-0.0`; NaN and infinities are `null`). */
+export const printFloat = (value: number): string => internalPrint.printFloat(value)
+
+/** Is this a JSON object? */
+export const isObject = (value: Json): value is JsonObject => value instanceof Map
+
+/** Is this a JSON array? */
+export const isArray = (value: Json): value is JsonArray => Array.isArray(value)
+
+/** Deep structural equality of two JSON values (object member order matters, as it does on the wire). */
+export const equals = (a: Json, b: Json): boolean => print(a) === print(b)

@@ -1,0 +1,600 @@
+/**
+ * The JSON parser behind `Json.parse`: the grammar, value model, error messages, error
+ * categories and error positions of serde_json 1.0.150 (`serde_json::from_str::<Value>` with
+ * `preserve_order`), except that floats are correctly rounded (`Number(literal)`).
+ *
+ * Error positions follow serde_json's `SliceRead`: `index` is the number of UTF-8 bytes
+ * consumed so far; `Deserializer::error` reports `position_of_index(index)` and
+ * `Deserializer::peek_error` reports `position_of_index(min(len, index + 1))`, where
+ * `position_of_index(i)` is line = 1 + number of LF bytes in `input[..i]`, column = `i` minus
+ * the byte offset just after the last LF in `input[..i]` (so the column can be 0).
+ * Positions are computed from the UTF-16 index only when an error is built.
+ *
+ * The parser is iterative (an explicit stack of open containers), so nesting depth is bounded
+ * by `maxDepth` and never by the JS call stack. Module-level state is fine: `parse` is
+ * synchronous and never re-entered.
+ */
+import * as Either from "effect/Either"
+import type { Json } from "../Json.js"
+import { JsonFloat, JsonParseError } from "../Json.js"
+
+// serde_json ErrorCode values used by untyped parsing. Codes below FIRST_SYNTAX are Category::Eof.
+const EOF_WHILE_PARSING_LIST = 0
+const EOF_WHILE_PARSING_OBJECT = 1
+const EOF_WHILE_PARSING_STRING = 2
+const EOF_WHILE_PARSING_VALUE = 3
+const FIRST_SYNTAX = 4
+const EXPECTED_COLON = 4
+const EXPECTED_LIST_COMMA_OR_END = 5
+const EXPECTED_OBJECT_COMMA_OR_END = 6
+const EXPECTED_SOME_IDENT = 7
+const EXPECTED_SOME_VALUE = 8
+const INVALID_ESCAPE = 9
+const INVALID_NUMBER = 10
+const NUMBER_OUT_OF_RANGE = 11
+const INVALID_UNICODE_CODE_POINT = 12
+const CONTROL_CHARACTER_WHILE_PARSING_STRING = 13
+const KEY_MUST_BE_A_STRING = 14
+const LONE_LEADING_SURROGATE_IN_HEX_ESCAPE = 15
+const TRAILING_COMMA = 16
+const TRAILING_CHARACTERS = 17
+const UNEXPECTED_END_OF_HEX_ESCAPE = 18
+const RECURSION_LIMIT_EXCEEDED = 19
+
+/** serde_json's `impl Display for ErrorCode` (src/error.rs), indexed by the codes above. */
+const MESSAGES: ReadonlyArray<string> = [
+  "EOF while parsing a list",
+  "EOF while parsing an object",
+  "EOF while parsing a string",
+  "EOF while parsing a value",
+  "expected `:`",
+  "expected `,` or `]`",
+  "expected `,` or `}`",
+  "expected ident",
+  "expected value",
+  "invalid escape",
+  "invalid number",
+  "number out of range",
+  "invalid unicode code point",
+  "control character (\\u0000-\\u001F) found while parsing a string",
+  "key must be a string",
+  "lone leading surrogate in hex escape",
+  "trailing comma",
+  "trailing characters",
+  "unexpected end of hex escape",
+  "recursion limit exceeded"
+]
+
+const MAX_SAFE = 9007199254740991n
+const MIN_SAFE = -9007199254740991n
+const U64_MAX = 18446744073709551615n
+const I64_MIN = -9223372036854775808n
+
+// ---------------------------------------------------------------------------------------------
+// State
+
+let src = ""
+let len = 0
+let pos = 0
+let errCode = 0
+/** serde's byte index of the error (the argument of `position_of_index`). */
+let errByte = 0
+
+/** Open containers (innermost last) and, for objects, the key whose value is being parsed. */
+const frames: Array<Array<Json> | Map<string, Json>> = []
+const keys: Array<string> = []
+
+// ---------------------------------------------------------------------------------------------
+// Errors (cold)
+
+/** UTF-8 length of `src[0, end)`; a lone surrogate counts 3 bytes (WTF-8). */
+const byteIndex = (end: number): number => {
+  let bytes = 0
+  for (let i = 0; i < end; i++) {
+    const c = src.charCodeAt(i)
+    if (c < 0x80) bytes += 1
+    else if (c < 0x800) bytes += 2
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < end) {
+      const d = src.charCodeAt(i + 1)
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        bytes += 4
+        i++
+      } else {
+        bytes += 3
+      }
+    } else bytes += 3
+  }
+  return bytes
+}
+
+/** Record an error at serde byte index `byte`; always returns undefined (the failure marker). */
+const failAtByte = (code: number, byte: number): undefined => {
+  errCode = code
+  errByte = byte
+  return undefined
+}
+
+/** `Deserializer::error`: the bytes before UTF-16 index `end` have been consumed. */
+const fail = (code: number, end: number): undefined => failAtByte(code, byteIndex(end))
+
+/** `Deserializer::peek_error`: the byte at UTF-16 index `at` was peeked (or `at` is the end). */
+const failPeek = (code: number, at: number): undefined =>
+  failAtByte(code, at >= len ? byteIndex(len) : byteIndex(at) + 1)
+
+/** `SliceRead::decode_hex_escape` failure at UTF-16 index `at` (just after `\u`). */
+const failHex = (at: number): undefined => {
+  const start = byteIndex(at)
+  const total = byteIndex(len)
+  // fewer than four bytes left: index = len, EOF; otherwise index += 4 and invalid escape
+  return total - start < 4 ? failAtByte(EOF_WHILE_PARSING_STRING, total) : failAtByte(INVALID_ESCAPE, start + 4)
+}
+
+const buildError = (): JsonParseError => {
+  // position_of_index(errByte), walking the UTF-16 string while counting UTF-8 bytes
+  let line = 1
+  let lineStart = 0
+  let bytes = 0
+  for (let i = 0; i < len && bytes < errByte; i++) {
+    const c = src.charCodeAt(i)
+    if (c === 10) {
+      bytes += 1
+      line++
+      lineStart = bytes
+    } else if (c < 0x80) bytes += 1
+    else if (c < 0x800) bytes += 2
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < len) {
+      const d = src.charCodeAt(i + 1)
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        bytes += 4
+        i++
+      } else bytes += 3
+    } else bytes += 3
+  }
+  return new JsonParseError({
+    category: errCode < FIRST_SYNTAX ? "Eof" : "Syntax",
+    message: MESSAGES[errCode] ?? "invalid value",
+    line,
+    column: errByte - lineStart
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lexing
+
+/** Skip JSON whitespace; the code unit at `pos`, or -1 at the end. */
+const skipWs = (): number => {
+  while (pos < len) {
+    const c = src.charCodeAt(pos)
+    if (c > 32 || (c !== 32 && c !== 10 && c !== 13 && c !== 9)) return c
+    pos++
+  }
+  return -1
+}
+
+const hexValue = (c: number): number =>
+  c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1
+
+/** Four hex digits at `at`, or -1. */
+const hex4 = (at: number): number => {
+  if (at + 4 > len) return -1
+  const a = hexValue(src.charCodeAt(at))
+  const b = hexValue(src.charCodeAt(at + 1))
+  const c = hexValue(src.charCodeAt(at + 2))
+  const d = hexValue(src.charCodeAt(at + 3))
+  return (a | b | c | d) < 0 ? -1 : (a << 12) | (b << 8) | (c << 4) | d
+}
+
+/** A string's contents; `pos` is just after the opening quote. */
+const parseString = (): string | undefined => {
+  const start = pos
+  let i = pos
+  while (i < len) {
+    const c = src.charCodeAt(i)
+    if (c === 34) {
+      pos = i + 1
+      return src.slice(start, i)
+    }
+    if (c === 92 || c < 32 || (c >= 0xd800 && c <= 0xdfff)) return parseStringSlow(start, i)
+    i++
+  }
+  return fail(EOF_WHILE_PARSING_STRING, len)
+}
+
+/** The general string loop: escapes, control characters, surrogates. */
+const parseStringSlow = (start: number, from: number): string | undefined => {
+  let out = ""
+  let chunk = start
+  let i = from
+  // A raw lone surrogate can only come from a JS caller (UTF-8 input cannot hold one). It is
+  // treated like serde_json::from_slice treats its WTF-8 bytes: the string is rejected with
+  // "invalid unicode code point" once its closing quote has been consumed.
+  let lone = false
+  while (i < len) {
+    const c = src.charCodeAt(i)
+    if (c === 34) {
+      if (lone) return fail(INVALID_UNICODE_CODE_POINT, i + 1)
+      pos = i + 1
+      return out + src.slice(chunk, i)
+    }
+    if (c === 92) {
+      if (chunk < i) out += src.slice(chunk, i)
+      i++
+      if (i >= len) return fail(EOF_WHILE_PARSING_STRING, len)
+      const e = src.charCodeAt(i)
+      i++
+      switch (e) {
+        case 34:
+          out += "\""
+          break
+        case 92:
+          out += "\\"
+          break
+        case 47:
+          out += "/"
+          break
+        case 98:
+          out += "\b"
+          break
+        case 102:
+          out += "\f"
+          break
+        case 110:
+          out += "\n"
+          break
+        case 114:
+          out += "\r"
+          break
+        case 116:
+          out += "\t"
+          break
+        case 117: {
+          // serde_json read.rs parse_unicode_escape (validate = true)
+          const n = hex4(i)
+          if (n < 0) return failHex(i)
+          i += 4
+          if (n >= 0xdc00 && n <= 0xdfff) return fail(LONE_LEADING_SURROGATE_IN_HEX_ESCAPE, i)
+          if (n < 0xd800 || n > 0xdbff) {
+            out += String.fromCharCode(n)
+            break
+          }
+          if (i >= len) return fail(EOF_WHILE_PARSING_STRING, len)
+          if (src.charCodeAt(i) !== 92) return failPeek(UNEXPECTED_END_OF_HEX_ESCAPE, i)
+          i++
+          if (i >= len) return fail(EOF_WHILE_PARSING_STRING, len)
+          if (src.charCodeAt(i) !== 117) return failPeek(UNEXPECTED_END_OF_HEX_ESCAPE, i)
+          i++
+          const n2 = hex4(i)
+          if (n2 < 0) return failHex(i)
+          i += 4
+          if (n2 < 0xdc00 || n2 > 0xdfff) return fail(LONE_LEADING_SURROGATE_IN_HEX_ESCAPE, i)
+          out += String.fromCharCode(n, n2)
+          break
+        }
+        default:
+          // the escape byte was consumed with next(): index is just past its first byte
+          return failPeek(INVALID_ESCAPE, i - 1)
+      }
+      chunk = i
+      continue
+    }
+    if (c < 32) return failPeek(CONTROL_CHARACTER_WHILE_PARSING_STRING, i)
+    if (c >= 0xd800 && c <= 0xdfff) {
+      if (c <= 0xdbff && i + 1 < len) {
+        const d = src.charCodeAt(i + 1)
+        if (d >= 0xdc00 && d <= 0xdfff) {
+          i += 2
+          continue
+        }
+      }
+      lone = true
+    }
+    i++
+  }
+  return fail(EOF_WHILE_PARSING_STRING, len)
+}
+
+/** `true` / `false` / `null` did not match at `pos`: serde's `parse_ident` failure. */
+const failIdent = (word: string): undefined => {
+  for (let k = 1; k < word.length; k++) {
+    const i = pos + k
+    if (i >= len) return fail(EOF_WHILE_PARSING_VALUE, len)
+    if (src.charCodeAt(i) !== word.charCodeAt(k)) return failPeek(EXPECTED_SOME_IDENT, i)
+  }
+  return failPeek(EXPECTED_SOME_IDENT, pos)
+}
+
+const isDigit = (c: number): boolean => c >= 48 && c <= 57
+
+/** Any digit 1-9 in `src[from, to)`: serde's `significand != 0`. */
+const hasNonZeroDigit = (from: number, to: number): boolean => {
+  for (let i = from; i < to; i++) {
+    const c = src.charCodeAt(i)
+    if (c >= 49 && c <= 57) return true
+  }
+  return false
+}
+
+/** A number; `pos` is at `-` or a digit. */
+const parseNumber = (): Json | undefined => {
+  const start = pos
+  let i = pos
+  let c = src.charCodeAt(i)
+  const negative = c === 45
+  if (negative) {
+    i++
+    if (i >= len) return fail(EOF_WHILE_PARSING_VALUE, len)
+    c = src.charCodeAt(i)
+  }
+  const intStart = i
+  let value = 0
+  if (c === 48) {
+    i++
+    // there can be only one leading '0'
+    if (i < len && isDigit(src.charCodeAt(i))) return failPeek(INVALID_NUMBER, i)
+  } else if (c >= 49 && c <= 57) {
+    value = c - 48
+    i++
+    while (i < len) {
+      const d = src.charCodeAt(i)
+      if (d < 48 || d > 57) break
+      value = value * 10 + (d - 48)
+      i++
+    }
+  } else {
+    return failPeek(INVALID_NUMBER, i)
+  }
+  const intEnd = i
+  let isFloat = false
+  c = i < len ? src.charCodeAt(i) : -1
+  if (c === 46) {
+    isFloat = true
+    i++
+    const fracStart = i
+    while (i < len && isDigit(src.charCodeAt(i))) i++
+    if (i === fracStart) {
+      // at least one digit must follow the decimal point
+      return i < len ? failPeek(INVALID_NUMBER, i) : failPeek(EOF_WHILE_PARSING_VALUE, i)
+    }
+    c = i < len ? src.charCodeAt(i) : -1
+  }
+  if (c === 101 || c === 69) {
+    isFloat = true
+    const mantissaEnd = i
+    i++
+    let positiveExp = true
+    if (i < len) {
+      const s = src.charCodeAt(i)
+      if (s === 43 || s === 45) {
+        positiveExp = s === 43
+        i++
+      }
+    }
+    if (i >= len) return fail(EOF_WHILE_PARSING_VALUE, len)
+    const first = src.charCodeAt(i)
+    if (!isDigit(first)) return failPeek(INVALID_NUMBER, i)
+    i++
+    let exp = first - 48
+    while (i < len) {
+      const d = src.charCodeAt(i)
+      if (d < 48 || d > 57) break
+      i++
+      if (exp >= 214748364 && (exp > 214748364 || d > 55)) {
+        // serde's i32 exponent overflows: `parse_exponent_overflow` reports a non-zero number
+        // with a positive exponent right after the offending digit; anything else is +-0
+        // (which is also the correctly rounded value).
+        if (positiveExp && hasNonZeroDigit(intStart, mantissaEnd)) return fail(NUMBER_OUT_OF_RANGE, i)
+        while (i < len && isDigit(src.charCodeAt(i))) i++
+        break
+      }
+      exp = exp * 10 + (d - 48)
+    }
+  }
+  pos = i
+  if (isFloat) return toFloat(start, i)
+  if (intEnd - intStart <= 15) {
+    if (!negative) return value
+    // `-0` is a float in serde_json (parse_number: `neg >= 0` becomes F64)
+    return value === 0 ? new JsonFloat(-0) : -value
+  }
+  if (intEnd - intStart > 20) return toFloat(start, i)
+  // 16 to 20 digits: maybe not safe, maybe beyond u64 / i64
+  const big = BigInt(src.slice(start, i))
+  if (negative) {
+    if (big < I64_MIN) return toFloat(start, i)
+    return big >= MIN_SAFE ? Number(big) : big
+  }
+  if (big > U64_MAX) return toFloat(start, i)
+  return big <= MAX_SAFE ? Number(big) : big
+}
+
+const toFloat = (start: number, end: number): JsonFloat | undefined => {
+  const f = Number(src.slice(start, end))
+  // f64_from_parts: "number out of range" at the end of the literal
+  if (f === Infinity || f === -Infinity) return fail(NUMBER_OUT_OF_RANGE, end)
+  return new JsonFloat(f)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values
+
+/** `Deserializer::parse_object_colon`, then the whitespace before the member value. */
+const parseColon = (): boolean => {
+  const c = skipWs()
+  if (c === 58) {
+    pos++
+    return true
+  }
+  failPeek(c === -1 ? EOF_WHILE_PARSING_OBJECT : EXPECTED_COLON, pos)
+  return false
+}
+
+/** One complete value starting at `pos` (leading whitespace allowed). */
+const parseTree = (maxDepth: number): Json | undefined => {
+  let depth = 0
+  let value: Json | undefined
+  for (;;) {
+    // ---- a value is expected at pos
+    const c = skipWs()
+    switch (c) {
+      case 34:
+        pos++
+        value = parseString()
+        if (value === undefined) return undefined
+        break
+      case 123: {
+        if (depth >= maxDepth) return failPeek(RECURSION_LIMIT_EXCEEDED, pos)
+        pos++
+        const k = skipWs()
+        if (k === 125) {
+          pos++
+          value = new Map<string, Json>()
+          break
+        }
+        if (k !== 34) return failPeek(k === -1 ? EOF_WHILE_PARSING_OBJECT : KEY_MUST_BE_A_STRING, pos)
+        pos++
+        const key = parseString()
+        if (key === undefined || !parseColon()) return undefined
+        frames[depth] = new Map<string, Json>()
+        keys[depth] = key
+        depth++
+        continue
+      }
+      case 91: {
+        if (depth >= maxDepth) return failPeek(RECURSION_LIMIT_EXCEEDED, pos)
+        pos++
+        const k = skipWs()
+        if (k === 93) {
+          pos++
+          value = []
+          break
+        }
+        if (k === -1) return failPeek(EOF_WHILE_PARSING_LIST, pos)
+        frames[depth] = []
+        depth++
+        continue
+      }
+      case 116:
+        if (
+          pos + 3 < len && src.charCodeAt(pos + 1) === 114 && src.charCodeAt(pos + 2) === 117 &&
+          src.charCodeAt(pos + 3) === 101
+        ) {
+          pos += 4
+          value = true
+          break
+        }
+        return failIdent("true")
+      case 102:
+        if (
+          pos + 4 < len && src.charCodeAt(pos + 1) === 97 && src.charCodeAt(pos + 2) === 108 &&
+          src.charCodeAt(pos + 3) === 115 && src.charCodeAt(pos + 4) === 101
+        ) {
+          pos += 5
+          value = false
+          break
+        }
+        return failIdent("false")
+      case 110:
+        if (
+          pos + 3 < len && src.charCodeAt(pos + 1) === 117 && src.charCodeAt(pos + 2) === 108 &&
+          src.charCodeAt(pos + 3) === 108
+        ) {
+          pos += 4
+          value = null
+          break
+        }
+        return failIdent("null")
+      case -1:
+        return failPeek(EOF_WHILE_PARSING_VALUE, pos)
+      default:
+        if (c === 45 || (c >= 48 && c <= 57)) {
+          value = parseNumber()
+          if (value === undefined) return undefined
+          break
+        }
+        return failPeek(EXPECTED_SOME_VALUE, pos)
+    }
+
+    // ---- `value` is complete: hand it to the enclosing containers
+    for (;;) {
+      if (depth === 0) return value
+      const frame = frames[depth - 1]
+      if (Array.isArray(frame)) {
+        frame.push(value)
+        const k = skipWs()
+        if (k === 44) {
+          pos++
+          const n = skipWs()
+          if (n === 93) return failPeek(TRAILING_COMMA, pos)
+          if (n === -1) return failPeek(EOF_WHILE_PARSING_VALUE, pos)
+          break
+        }
+        if (k === 93) {
+          pos++
+          value = frame
+          depth--
+          continue
+        }
+        return failPeek(k === -1 ? EOF_WHILE_PARSING_LIST : EXPECTED_LIST_COMMA_OR_END, pos)
+      }
+      if (frame === undefined) return undefined
+      frame.set(keys[depth - 1] ?? "", value)
+      const k = skipWs()
+      if (k === 44) {
+        pos++
+        const n = skipWs()
+        if (n === 34) {
+          pos++
+          const key = parseString()
+          if (key === undefined || !parseColon()) return undefined
+          keys[depth - 1] = key
+          break
+        }
+        return failPeek(
+          n === 125 ? TRAILING_COMMA : n === -1 ? EOF_WHILE_PARSING_VALUE : KEY_MUST_BE_A_STRING,
+          pos
+        )
+      }
+      if (k === 125) {
+        pos++
+        value = frame
+        depth--
+        continue
+      }
+      return failPeek(k === -1 ? EOF_WHILE_PARSING_OBJECT : EXPECTED_OBJECT_COMMA_OR_END, pos)
+    }
+  }
+}
+
+const parseText = (text: string, maxDepth: number): Either.Either<Json, JsonParseError> => {
+  src = text
+  len = text.length
+  pos = 0
+  let value = parseTree(maxDepth)
+  // serde_json::from_str: Deserializer::end rejects anything but whitespace after the value
+  if (value !== undefined && skipWs() !== -1) value = failPeek(TRAILING_CHARACTERS, pos)
+  const result = value === undefined ? Either.left(buildError()) : Either.right(value)
+  src = ""
+  frames.length = 0
+  keys.length = 0
+  return result
+}
+
+/** Parse one JSON text; never throws. */
+export const parse = (text: string, maxDepth: number): Either.Either<Json, JsonParseError> => {
+  try {
+    return parseText(text, maxDepth)
+  } catch (e) {
+    // Not reachable for well-formed calls; only engine limits (memory) end up here.
+    src = ""
+    frames.length = 0
+    keys.length = 0
+    return Either.left(
+      new JsonParseError({
+        category: "Syntax",
+        message: e instanceof Error ? e.message : String(e),
+        line: 0,
+        column: 0
+      })
+    )
+  }
+}

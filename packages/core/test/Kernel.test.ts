@@ -1,0 +1,299 @@
+import * as Decision from "@calybris/core/Decision"
+import type { Input } from "@calybris/core/Input"
+import * as Kernel from "@calybris/core/Kernel"
+import type { Model } from "@calybris/core/Model"
+import * as Policy from "@calybris/core/Policy"
+import { assert, describe, it } from "@effect/vitest"
+import * as fc from "effect/FastCheck"
+import * as Option from "effect/Option"
+import * as Arb from "./support/arbitraries.js"
+import type { Plain } from "./support/plain.js"
+import { referencePrescribe, referenceUtility } from "./support/ReferenceKernel.js"
+
+const ALL = (1n << 64n) - 1n
+
+const model = (over: Partial<Plain<Model>> = {}): Model =>
+  ({
+    model_id: 1,
+    provider_id: 0,
+    quality_bps: 8000,
+    risk_ceiling_bps: 9000,
+    enabled: 1,
+    p95_latency_ms: 100,
+    capabilities: 0n,
+    region_mask: ALL,
+    input_cost_microunits_per_million_tokens: 1_000_000n,
+    output_cost_microunits_per_million_tokens: 2_000_000n,
+    ...over
+  }) as Model
+
+const snapshot = (
+  models: ReadonlyArray<Model>,
+  over: Partial<Plain<Policy.PolicySnapshot>> = {}
+): Policy.PolicySnapshot =>
+  ({
+    policy_epoch: 7n,
+    catalog_epoch: 11n,
+    hard_risk_limit_bps: 9600,
+    minimum_confidence_bps: 5500,
+    risk_penalty_multiplier_bps: 3500,
+    latency_penalty_microunits_per_ms: 2n,
+    models,
+    ...over
+  }) as Policy.PolicySnapshot
+
+const input = (over: Partial<Plain<Input>> = {}): Input =>
+  ({
+    request_sequence: 1n,
+    requested_model_id: 1,
+    input_tokens: 2000,
+    output_tokens: 500,
+    business_value_microunits: 100_000_000n,
+    budget_limit_microunits: 20_000_000n,
+    risk_bps: 1000,
+    confidence_bps: 9000,
+    minimum_quality_bps: 0,
+    max_p95_latency_ms: 0,
+    required_capabilities: 0n,
+    allowed_provider_mask: ALL,
+    required_region_mask: 0n,
+    ...over
+  }) as Input
+
+const decide = (
+  models: ReadonlyArray<Model>,
+  i: Partial<Plain<Input>> = {},
+  p: Partial<Plain<Policy.PolicySnapshot>> = {}
+) => Kernel.prescribeWithTrace(Policy.unsafeMake(snapshot(models, p)), input(i))
+
+describe("Kernel gates", () => {
+  it("hard risk limit rejects before scanning", () => {
+    const { decision, trace } = decide([model()], { risk_bps: 9600 })
+    assert.strictEqual(decision.reason, "RiskHardLimit")
+    assert.strictEqual(decision.evaluated_models, 0)
+    assert.strictEqual(trace.evaluated_models, 0)
+  })
+  it("minimum confidence rejects before scanning", () => {
+    const { decision } = decide([model()], { confidence_bps: 5499 })
+    assert.strictEqual(decision.reason, "ConfidenceHardLimit")
+    assert.strictEqual(decision.selected_model_index, 65535)
+  })
+  it("disabled", () => assert.strictEqual(decide([model({ enabled: 0 })]).decision.reason, "NoEnabledModel"))
+  it("any non-zero enabled value enables", () =>
+    assert.strictEqual(decide([model({ enabled: 7 })]).decision.action, "ExecuteRequested"))
+  it("quality", () =>
+    assert.strictEqual(decide([model()], { minimum_quality_bps: 8001 }).decision.reason, "QualityConstraint"))
+  it("latency only when capped", () => {
+    assert.strictEqual(decide([model()], { max_p95_latency_ms: 99 }).decision.reason, "LatencyConstraint")
+    assert.strictEqual(decide([model()], { max_p95_latency_ms: 100 }).decision.action, "ExecuteRequested")
+  })
+  it("capability", () => {
+    assert.strictEqual(
+      decide([model({ capabilities: 1n })], { required_capabilities: 3n }).decision.reason,
+      "CapabilityConstraint"
+    )
+    assert.strictEqual(
+      decide([model({ capabilities: 7n << 40n })], { required_capabilities: 3n << 40n }).decision.action,
+      "ExecuteRequested"
+    )
+  })
+  it("provider above 63 is filtered even with the all-ones mask", () => {
+    const { decision, trace } = decide([model({ provider_id: 64 })])
+    assert.strictEqual(decision.reason, "ProviderConstraint")
+    assert.strictEqual(trace.rejections.provider, 1)
+  })
+  it("provider mask bits, low and high", () => {
+    assert.strictEqual(
+      decide([model({ provider_id: 40 })], { allowed_provider_mask: 1n << 40n }).decision.action,
+      "ExecuteRequested"
+    )
+    assert.strictEqual(
+      decide([model({ provider_id: 40 })], { allowed_provider_mask: 1n << 8n }).decision.reason,
+      "ProviderConstraint"
+    )
+    assert.strictEqual(
+      decide([model({ provider_id: 31 })], { allowed_provider_mask: 1n << 31n }).decision.action,
+      "ExecuteRequested"
+    )
+  })
+  it("region", () => {
+    assert.strictEqual(
+      decide([model({ region_mask: 2n })], { required_region_mask: 1n }).decision.reason,
+      "RegionConstraint"
+    )
+    assert.strictEqual(
+      decide([model({ region_mask: 3n })], { required_region_mask: 1n }).decision.action,
+      "ExecuteRequested"
+    )
+  })
+  it("risk ceiling", () =>
+    assert.strictEqual(decide([model({ risk_ceiling_bps: 999 })]).decision.reason, "RiskCeilingConstraint"))
+  it("budget: each part rounds up separately", () => {
+    // 1 token at 1 microunit per million rounds up to 1, twice
+    const d =
+      decide([model({ input_cost_microunits_per_million_tokens: 1n, output_cost_microunits_per_million_tokens: 1n })], {
+        input_tokens: 1,
+        output_tokens: 1
+      }).decision
+    assert.strictEqual(d.estimated_cost_microunits, 2n)
+    assert.strictEqual(decide([model()], { budget_limit_microunits: 2999n }).decision.reason, "BudgetConstraint")
+    assert.strictEqual(decide([model()], { budget_limit_microunits: 3000n }).decision.action, "ExecuteRequested")
+  })
+  it("cost saturates at u64 max", () => {
+    const m = model({ input_cost_microunits_per_million_tokens: ALL, output_cost_microunits_per_million_tokens: ALL })
+    const d = decide([m], {
+      input_tokens: 0xffff_ffff,
+      output_tokens: 0xffff_ffff,
+      budget_limit_microunits: ALL,
+      business_value_microunits: (1n << 63n) - 1n
+    }).decision
+    assert.strictEqual(d.reason, "NonPositiveUtility")
+  })
+  it("non-positive utility, and a negative value counts as zero", () => {
+    assert.strictEqual(
+      decide([model()], { business_value_microunits: -(1n << 63n) }).decision.reason,
+      "NonPositiveUtility"
+    )
+  })
+  it("utility clamps at i64 max", () => {
+    const m = model({
+      quality_bps: 65535,
+      p95_latency_ms: 0,
+      input_cost_microunits_per_million_tokens: 0n,
+      output_cost_microunits_per_million_tokens: 0n
+    })
+    const d = decide([m], { business_value_microunits: (1n << 63n) - 1n, confidence_bps: 65535, risk_bps: 0 }, {
+      hard_risk_limit_bps: 10_000,
+      minimum_confidence_bps: 0
+    }).decision
+    assert.strictEqual(d.expected_utility_microunits, (1n << 63n) - 1n)
+  })
+  it("huge latency penalty goes negative without wrapping", () => {
+    const d = decide([model({ p95_latency_ms: 0xffff_ffff })], {}, { latency_penalty_microunits_per_ms: ALL }).decision
+    assert.strictEqual(d.reason, "NonPositiveUtility")
+  })
+})
+
+describe("Kernel ranking", () => {
+  it("higher utility wins, and the runner-up is the counterfactual", () => {
+    const d = decide([model({ model_id: 1, quality_bps: 7000 }), model({ model_id: 2, quality_bps: 9000 })]).decision
+    assert.strictEqual(d.action, "Substitute")
+    assert.strictEqual(d.reason, "AlternativeMaximizesUtility")
+    assert.strictEqual(d.selected_model_id, 2)
+    assert.strictEqual(d.selected_model_index, 1)
+    assert.strictEqual(d.counterfactual_model_id, 1)
+    assert.strictEqual(d.eligible_models, 2)
+  })
+  it("equal utility: lower cost wins", () => {
+    // same utility needs cost + latency penalty equal: trade latency for cost
+    const a = model({ model_id: 1, p95_latency_ms: 100, input_cost_microunits_per_million_tokens: 1_000_000n })
+    const b = model({ model_id: 2, p95_latency_ms: 0, input_cost_microunits_per_million_tokens: 1_100_000n })
+    const d = decide([a, b], { requested_model_id: 9 }).decision
+    assert.strictEqual(d.expected_utility_microunits, d.counterfactual_utility_microunits)
+    assert.strictEqual(d.selected_model_id, 1)
+  })
+  it("equal utility and cost: lower id wins when quality ties", () => {
+    const d = decide([model({ model_id: 5 }), model({ model_id: 3 })], { requested_model_id: 5 }).decision
+    assert.strictEqual(d.selected_model_id, 3)
+    assert.strictEqual(d.counterfactual_model_id, 5)
+  })
+  it("the index saturates and duplicate ids are each considered", () => {
+    const d = decide([model({ model_id: 4 }), model({ model_id: 4 })], { requested_model_id: 4 }).decision
+    assert.strictEqual(d.action, "ExecuteRequested")
+    assert.strictEqual(d.selected_model_index, 0)
+    assert.strictEqual(d.eligible_models, 2)
+  })
+})
+
+describe("Kernel dominant reason", () => {
+  it("ties go to the later gate in the list", () => {
+    // one capability failure, one region failure: region is later in the list
+    const d = decide([
+      model({ model_id: 1, capabilities: 0n }),
+      model({ model_id: 2, capabilities: 1n, region_mask: 2n })
+    ], {
+      required_capabilities: 1n,
+      required_region_mask: 1n
+    })
+    assert.strictEqual(d.decision.reason, "RegionConstraint")
+    assert.strictEqual(d.trace.rejections.capability, 1)
+    assert.strictEqual(d.trace.rejections.region, 1)
+  })
+  it("the trace of a rejection carries the real counts (SPEC §8)", () => {
+    const d = decide([
+      model({ enabled: 0 }),
+      model({ model_id: 2, quality_bps: 1 }),
+      model({ model_id: 3, quality_bps: 2 })
+    ], {
+      minimum_quality_bps: 5000
+    })
+    assert.strictEqual(d.decision.reason, "QualityConstraint")
+    assert.strictEqual(d.trace.rejections.quality, 2)
+    assert.strictEqual(d.trace.rejections.disabled, 1)
+    assert.strictEqual(Decision.dominantReason(d.trace.rejections), d.decision.reason)
+  })
+  it("an empty catalog rejects with NoEnabledModel", () => {
+    const d = decide([])
+    assert.strictEqual(d.decision.reason, "NoEnabledModel")
+    assert.strictEqual(d.decision.evaluated_models, 0)
+  })
+})
+
+describe("Kernel properties", () => {
+  it("optimised kernel ≡ reference kernel (decision, trace, utilities)", () => {
+    fc.assert(
+      fc.property(Arb.policyAndInput, ([p, i]) => {
+        const policy = Policy.unsafeMake(p)
+        const expected = referencePrescribe(p, i)
+        const actual = Kernel.prescribeWithTrace(policy, i)
+        assert.deepStrictEqual(actual.decision, expected.decision)
+        assert.deepStrictEqual(Kernel.prescribe(policy, i), expected.decision)
+        if (expected.decision.evaluated_models > 0 || expected.decision.action !== "Reject") {
+          assert.deepStrictEqual(actual.trace.rejections, expected.rejections)
+        }
+        for (const m of p.models) {
+          assert.strictEqual(
+            Option.getOrUndefined(Kernel.utilityForModel(policy, i, m.model_id)),
+            referenceUtility(p, i, m.model_id)
+          )
+        }
+      }),
+      { numRuns: Math.max(fc.readConfigureGlobal().numRuns ?? 100, 1000) }
+    )
+  })
+  it("deterministic: the same request twice gives the same decision", () => {
+    fc.assert(
+      fc.property(Arb.policyAndInput, fc.array(Arb.input(), { maxLength: 3 }), ([p, i], noise) => {
+        const policy = Policy.unsafeMake(p)
+        const first = Kernel.prescribe(policy, i)
+        for (const other of noise) Kernel.prescribe(policy, other)
+        assert.deepStrictEqual(Kernel.prescribe(policy, i), first)
+      })
+    )
+  })
+  it("a rejection's dominant reason equals its reason", () => {
+    fc.assert(
+      fc.property(Arb.policyAndInput, ([p, i]) => {
+        const { decision, trace } = Kernel.prescribeWithTrace(Policy.unsafeMake(p), i)
+        if (decision.action === "Reject" && decision.evaluated_models > 0) {
+          assert.strictEqual(Decision.dominantReason(trace.rejections), decision.reason)
+        }
+        if (decision.action !== "Reject") {
+          const r = trace.rejections
+          const sum = r.disabled + r.quality + r.risk_ceiling + r.latency + r.capability + r.provider + r.region +
+            r.budget +
+            r.utility
+          assert.strictEqual(sum + trace.eligible_models, trace.evaluated_models)
+        }
+      })
+    )
+  })
+  it("prescribeBatch maps prescribe", () => {
+    fc.assert(
+      fc.property(Arb.policy, fc.array(Arb.input(), { maxLength: 5 }), (p, inputs) => {
+        const policy = Policy.unsafeMake(p)
+        assert.deepStrictEqual(Kernel.prescribeBatch(policy, inputs), inputs.map((i) => Kernel.prescribe(policy, i)))
+      })
+    )
+  })
+})

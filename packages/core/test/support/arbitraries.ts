@@ -1,0 +1,133 @@
+/**
+ * Arbitraries for kernel types that mix ordinary values with the extremes of each width,
+ * so both the number fast path and the bigint path are exercised.
+ */
+import type { Decision } from "@calybris/core/Decision"
+import type { Input } from "@calybris/core/Input"
+import type { Model } from "@calybris/core/Model"
+import type { PolicySnapshot } from "@calybris/core/Policy"
+import * as fc from "effect/FastCheck"
+
+const U64_MAX = (1n << 64n) - 1n
+const I64_MAX = (1n << 63n) - 1n
+const I64_MIN = -(1n << 63n)
+
+const pick = <A>(...values: ReadonlyArray<A>) => fc.constantFrom(...values)
+
+export const u8 = fc.oneof(pick(0, 1, 255), fc.integer({ min: 0, max: 255 }))
+export const u16 = fc.oneof(pick(0, 1, 5000, 9999, 10_000, 10_001, 50_000, 65_535), fc.integer({ min: 0, max: 65_535 }))
+export const bps = fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 0, max: 10_000 }) }, {
+  weight: 1,
+  arbitrary: u16
+})
+export const u32 = fc.oneof(
+  { weight: 3, arbitrary: fc.integer({ min: 0, max: 100_000 }) },
+  { weight: 1, arbitrary: pick(0, 1, 0xffff_ffff, 0x7fff_ffff) },
+  { weight: 1, arbitrary: fc.integer({ min: 0, max: 0xffff_ffff }) }
+)
+export const u64 = fc.oneof(
+  { weight: 4, arbitrary: fc.bigInt({ min: 0n, max: 100_000_000n }) },
+  { weight: 1, arbitrary: pick(0n, 1n, 2n ** 51n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 63n, U64_MAX - 1n, U64_MAX) },
+  { weight: 1, arbitrary: fc.bigInt({ min: 0n, max: U64_MAX }) }
+)
+export const i64 = fc.oneof(
+  { weight: 4, arbitrary: fc.bigInt({ min: -1_000_000n, max: 10_000_000_000n }) },
+  { weight: 1, arbitrary: pick(I64_MIN, -1n, 0n, 1n, 2n ** 53n, I64_MAX) },
+  { weight: 1, arbitrary: fc.bigInt({ min: I64_MIN, max: I64_MAX }) }
+)
+/** masks: mostly "any" / "none" / a few bits, sometimes arbitrary */
+export const mask = fc.oneof(
+  pick(0n, U64_MAX, 1n, 3n, 1n << 63n, 1n << 32n, 1n << 31n),
+  fc.bigInt({ min: 0n, max: 255n }),
+  fc.bigInt({ min: 0n, max: U64_MAX })
+)
+const provider = fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 0, max: 63 }) }, { weight: 1, arbitrary: u16 })
+const price = fc.oneof(
+  { weight: 5, arbitrary: fc.bigInt({ min: 0n, max: 100_000_000n }) },
+  { weight: 1, arbitrary: u64 }
+)
+
+export const model = (id: fc.Arbitrary<number>): fc.Arbitrary<Model> =>
+  fc.record({
+    model_id: id,
+    provider_id: provider,
+    quality_bps: bps,
+    risk_ceiling_bps: bps,
+    enabled: fc.oneof({ weight: 5, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: u8 }),
+    p95_latency_ms: fc.oneof(fc.integer({ min: 0, max: 5000 }), u32),
+    capabilities: mask,
+    region_mask: mask,
+    input_cost_microunits_per_million_tokens: price,
+    output_cost_microunits_per_million_tokens: price
+  }) as unknown as fc.Arbitrary<Model>
+
+export const policy: fc.Arbitrary<PolicySnapshot> = fc.record({
+  policy_epoch: u64,
+  catalog_epoch: u64,
+  hard_risk_limit_bps: bps,
+  minimum_confidence_bps: bps,
+  risk_penalty_multiplier_bps: fc.oneof(fc.integer({ min: 0, max: 50_000 }), u16),
+  latency_penalty_microunits_per_ms: fc.oneof(
+    { weight: 4, arbitrary: fc.bigInt({ min: 0n, max: 1000n }) },
+    { weight: 1, arbitrary: u64 }
+  ),
+  models: fc.array(model(fc.oneof(fc.integer({ min: 1, max: 12 }), u32)), { maxLength: 24 })
+}) as unknown as fc.Arbitrary<PolicySnapshot>
+
+export const input = (ids: ReadonlyArray<number> = []): fc.Arbitrary<Input> =>
+  fc.record({
+    request_sequence: u64,
+    requested_model_id: ids.length > 0 ? fc.oneof(fc.constantFrom(...ids), u32) : u32,
+    input_tokens: u32,
+    output_tokens: u32,
+    business_value_microunits: i64,
+    budget_limit_microunits: u64,
+    risk_bps: fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 0, max: 3000 }) }, { weight: 1, arbitrary: u16 }),
+    confidence_bps: fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 5000, max: 10_000 }) }, {
+      weight: 1,
+      arbitrary: u16
+    }),
+    minimum_quality_bps: fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 0, max: 6000 }) }, {
+      weight: 1,
+      arbitrary: u16
+    }),
+    max_p95_latency_ms: fc.oneof(fc.constant(0), u32),
+    required_capabilities: fc.oneof({ weight: 3, arbitrary: fc.constant(0n) }, { weight: 1, arbitrary: mask }),
+    allowed_provider_mask: fc.oneof({ weight: 3, arbitrary: fc.constant(U64_MAX) }, { weight: 1, arbitrary: mask }),
+    required_region_mask: fc.oneof({ weight: 3, arbitrary: fc.constant(0n) }, { weight: 1, arbitrary: mask })
+  }) as unknown as fc.Arbitrary<Input>
+
+/** A policy together with an input whose requested id is often in its catalog. */
+export const policyAndInput: fc.Arbitrary<readonly [PolicySnapshot, Input]> = policy.chain((p) =>
+  input(p.models.map((m) => m.model_id)).map((i) => [p, i] as const)
+)
+
+export const decision: fc.Arbitrary<Decision> = fc.record({
+  request_sequence: u64,
+  action: pick("ExecuteRequested", "Substitute", "Reject"),
+  reason: pick(
+    "RequestedModelMaximizesUtility",
+    "AlternativeMaximizesUtility",
+    "RiskHardLimit",
+    "ConfidenceHardLimit",
+    "NoEnabledModel",
+    "QualityConstraint",
+    "LatencyConstraint",
+    "CapabilityConstraint",
+    "ProviderConstraint",
+    "RegionConstraint",
+    "BudgetConstraint",
+    "NonPositiveUtility",
+    "RiskCeilingConstraint"
+  ),
+  selected_model_id: u32,
+  selected_model_index: u16,
+  estimated_cost_microunits: u64,
+  expected_utility_microunits: i64,
+  counterfactual_model_id: u32,
+  counterfactual_utility_microunits: i64,
+  evaluated_models: u16,
+  eligible_models: u16,
+  policy_epoch: u64,
+  catalog_epoch: u64
+}) as unknown as fc.Arbitrary<Decision>

@@ -1,0 +1,50 @@
+/**
+ * The conformance runner: `pnpm conformance <dir>` checks this project against a folder of
+ * vectors in the format of shared/conformance/README.md. One line per vector file,
+ * `<file>: N passed, N failed`, then the total; exit 1 on any failure. Files it does not
+ * handle are reported as skipped.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { runDigests } from "./digests.js"
+import { runKernel } from "./kernel.js"
+import type { FileResult } from "./vectors.js"
+import { runVerify } from "./verify.js"
+
+type Runner = (file: string) => FileResult
+
+const runners: Record<string, Runner> = {
+  "kernel.jsonl": runKernel,
+  "verify.jsonl": runVerify,
+  "digests.json": (file) => runDigests(file, undefined)
+}
+
+const main = (): number => {
+  const dir = process.argv[2]
+  if (dir === undefined || !fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+    process.stderr.write("usage: pnpm conformance <vector-dir>\n")
+    return 2
+  }
+  let passed = 0
+  let failed = 0
+  const verbose = process.env["CONFORMANCE_VERBOSE"] !== undefined
+  const entries = fs.readdirSync(dir).sort()
+  for (const name of entries) {
+    const file = path.join(dir, name)
+    const runner = runners[name]
+    if (runner === undefined) {
+      if (name === "README.md" || name === "manifest.json") continue
+      process.stdout.write(`${name}: skipped (not handled yet)\n`)
+      continue
+    }
+    const result = runner(file)
+    passed += result.passed
+    failed += result.failed
+    process.stdout.write(`${name}: ${result.passed} passed, ${result.failed} failed\n`)
+    for (const failure of result.failures.slice(0, verbose ? 20 : 5)) process.stdout.write(`  ${failure}\n`)
+  }
+  process.stdout.write(`${passed} passed, ${failed} failed\n`)
+  return failed === 0 ? 0 : 1
+}
+
+process.exitCode = main()

@@ -1,0 +1,12 @@
+import { defineProject } from "vitest/config"
+
+export default defineProject({
+  test: {
+    name: "integration",
+    include: ["**/*.test.ts"],
+    setupFiles: [new URL("../vitest.setup.ts", import.meta.url).pathname],
+    exclude: ["**/node_modules/**", "build/**"],
+    testTimeout: 300_000,
+    hookTimeout: 300_000
+  }
+})
