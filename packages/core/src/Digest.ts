@@ -94,7 +94,7 @@ const writeModel = (w: ByteWriter, m: Model) =>
 
 /** The canonical preimage of a policy snapshot (models in ascending id order, stable). */
 export const policyPreimage = (snapshot: PolicySnapshot): Uint8Array => {
-  const w = new ByteWriter(37 + 49 * snapshot.models.length)
+  const w = new ByteWriter(39 + 47 * snapshot.models.length)
   w.bytes(TAG_POLICY)
     .u64(snapshot.policy_epoch)
     .u64(snapshot.catalog_epoch)

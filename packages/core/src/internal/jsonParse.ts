@@ -65,10 +65,8 @@ const MESSAGES: ReadonlyArray<string> = [
   "recursion limit exceeded"
 ]
 
-const MAX_SAFE = 9007199254740991n
-const MIN_SAFE = -9007199254740991n
-const U64_MAX = 18446744073709551615n
-const I64_MIN = -9223372036854775808n
+const U64_MAX_DIGITS = "18446744073709551615"
+const I64_MIN_DIGITS = "9223372036854775808"
 
 // ---------------------------------------------------------------------------------------------
 // State
@@ -83,6 +81,10 @@ let errByte = 0
 /** Open containers (innermost last) and, for objects, the key whose value is being parsed. */
 const frames: Array<Array<Json> | Map<string, Json>> = []
 const keys: Array<string> = []
+
+/** The last integer literal beyond 2^53 and its value (WAL lines repeat u64::MAX a lot). */
+let lastBigText = ""
+let lastBig = 0n
 
 // ---------------------------------------------------------------------------------------------
 // Errors (cold)
@@ -391,20 +393,25 @@ const parseNumber = (): Json | undefined => {
   }
   pos = i
   if (isFloat) return toFloat(start, i)
-  if (intEnd - intStart <= 15) {
+  // `value` accumulated the digits in doubles: exact while below 2^53, and at least 2^53 when
+  // the literal is (rounding is monotonic), so this test is exact.
+  if (value <= 9007199254740991) {
     if (!negative) return value
     // `-0` is a float in serde_json (parse_number: `neg >= 0` becomes F64)
     return value === 0 ? new JsonFloat(-0) : -value
   }
-  if (intEnd - intStart > 20) return toFloat(start, i)
-  // 16 to 20 digits: maybe not safe, maybe beyond u64 / i64
-  const big = BigInt(src.slice(start, i))
-  if (negative) {
-    if (big < I64_MIN) return toFloat(start, i)
-    return big >= MIN_SAFE ? Number(big) : big
+  // beyond 2^53: an integer while it fits u64 (non-negative) or i64 (negative), else a float
+  const digits = intEnd - intStart
+  const limitDigits = negative ? 19 : 20
+  if (digits > limitDigits) return toFloat(start, i)
+  if (digits === limitDigits && src.slice(intStart, intEnd) > (negative ? I64_MIN_DIGITS : U64_MAX_DIGITS)) {
+    return toFloat(start, i)
   }
-  if (big > U64_MAX) return toFloat(start, i)
-  return big <= MAX_SAFE ? Number(big) : big
+  const text = src.slice(start, i)
+  if (text === lastBigText) return lastBig
+  lastBigText = text
+  lastBig = BigInt(text)
+  return lastBig
 }
 
 const toFloat = (start: number, end: number): JsonFloat | undefined => {

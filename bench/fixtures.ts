@@ -1,0 +1,54 @@
+/**
+ * The reference's bench fixtures (shared/bench/REFERENCE.md): the catalog formula and the
+ * input stream, built exactly as described there.
+ */
+import type { Input } from "@calybris/core/Input"
+import type { Model } from "@calybris/core/Model"
+import * as Policy from "@calybris/core/Policy"
+
+const ALL = (1n << 64n) - 1n
+
+/** model i: provider i%6, quality 3000+300i, risk ceiling 9500, latency 100+50i, caps 0, all regions, input cost 10+50i, output cost 40+200i */
+export const benchModel = (i: number): Model =>
+  ({
+    model_id: i,
+    provider_id: i % 6,
+    quality_bps: 3000 + 300 * i,
+    risk_ceiling_bps: 9500,
+    enabled: 1,
+    p95_latency_ms: 100 + 50 * i,
+    capabilities: 0n,
+    region_mask: ALL,
+    input_cost_microunits_per_million_tokens: BigInt(10 + 50 * i),
+    output_cost_microunits_per_million_tokens: BigInt(40 + 200 * i)
+  }) as Model
+
+/** new_unchecked(1, 1, 9600, 5500, 3500, 0) over n bench models */
+export const benchPolicy = (n: number): Policy.Policy =>
+  Policy.unsafeMake({
+    policy_epoch: 1n,
+    catalog_epoch: 1n,
+    hard_risk_limit_bps: 9600,
+    minimum_confidence_bps: 5500,
+    risk_penalty_multiplier_bps: 3500,
+    latency_penalty_microunits_per_ms: 0n,
+    models: Array.from({ length: n }, (_, i) => benchModel(i))
+  } as Policy.PolicySnapshot)
+
+/** make_input(s) */
+export const makeInput = (s: number): Input =>
+  ({
+    request_sequence: BigInt(s),
+    requested_model_id: s % 22,
+    input_tokens: 500 + (s % 10000),
+    output_tokens: 200 + (s % 5000),
+    business_value_microunits: 50000n,
+    budget_limit_microunits: 10_000_000n,
+    risk_bps: s % 8000,
+    confidence_bps: 6000 + (s % 4000),
+    minimum_quality_bps: 3000 + (s % 5000),
+    max_p95_latency_ms: 0,
+    required_capabilities: 0n,
+    allowed_provider_mask: ALL,
+    required_region_mask: 0n
+  }) as Input
