@@ -8,6 +8,6 @@ export const project = (name: string) =>
       include: ["test/**/*.test.ts"],
       setupFiles: [new URL("./vitest.setup.ts", import.meta.url).pathname],
       testTimeout: 120_000,
-      hookTimeout: 120_000,
+      hookTimeout: 120_000
     }
   })
