@@ -10,6 +10,7 @@ import { runDigests } from "./digests.js"
 import { runKernel } from "./kernel.js"
 import type { FileResult } from "./vectors.js"
 import { runVerify } from "./verify.js"
+import { runFloatRoundtrip, runWalSample } from "./wal.js"
 
 type Runner = (file: string) => FileResult
 
@@ -31,6 +32,19 @@ const main = (): number => {
   const entries = fs.readdirSync(dir).sort()
   for (const name of entries) {
     const file = path.join(dir, name)
+    if (name === "wal" && fs.statSync(file).isDirectory()) {
+      for (const sample of fs.readdirSync(file).sort()) {
+        if (!sample.endsWith(".json") || sample === "index.json") continue
+        const result = sample === "float-roundtrip.json"
+          ? runFloatRoundtrip(path.join(file, sample))
+          : runWalSample(file, sample)
+        passed += result.passed
+        failed += result.failed
+        process.stdout.write(`wal/${sample}: ${result.passed} passed, ${result.failed} failed\n`)
+        for (const failure of result.failures.slice(0, verbose ? 20 : 5)) process.stdout.write(`  ${failure}\n`)
+      }
+      continue
+    }
     const runner = runners[name]
     if (runner === undefined) {
       if (name === "README.md" || name === "manifest.json") continue

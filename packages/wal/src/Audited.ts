@@ -1,0 +1,142 @@
+/**
+ * Audited records (SPEC §5): `{"audit": bundle, "input": Input, "decision": Decision,
+ * "metadata": M}`, and the fail-closed audited replay that checks every one of them against
+ * a policy.
+ */
+import * as Decision from "@calybris/core/Decision"
+import * as Digest from "@calybris/core/Digest"
+import * as Input from "@calybris/core/Input"
+import type * as Json from "@calybris/core/Json"
+import { jsonObject, JsonValue } from "@calybris/core/JsonSchema"
+import type { Policy } from "@calybris/core/Policy"
+import * as Verify from "@calybris/core/Verify"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import type { Sealed } from "./Entry.js"
+import * as Reader from "./Reader.js"
+import { Wal } from "./Wal.js"
+import {
+  type WalAppendError,
+  WalAuditFailed,
+  type WalIoError,
+  WalParseError,
+  type WalReadError,
+  WalRecordError,
+  type WalVerifyError
+} from "./WalError.js"
+
+/** An audited record with metadata of any Json-encoded Schema. */
+export const AuditedRecord = <M, I extends Json.Json>(metadata: Schema.Schema<M, I>) =>
+  jsonObject({
+    audit: Verify.AuditBundle,
+    input: Input.Input,
+    decision: Decision.Decision,
+    metadata
+  })
+
+/** An audited record with free-form Json metadata (what the reference's tools use). */
+export const AuditedJson = AuditedRecord(JsonValue)
+export type AuditedJson = typeof AuditedJson.Type
+
+const encodeAudited = Schema.encodeEither(AuditedJson)
+const decodeAudited = Schema.decodeUnknownEither(AuditedJson)
+
+/** The audited record for a decision: its audit bundle, input, decision and metadata, as Json. */
+export const auditedRecord = (
+  policy: Policy,
+  input: Input.Input,
+  decision: Decision.Decision,
+  metadata: Json.Json
+): Either.Either<Json.Json, WalRecordError> =>
+  Either.mapLeft(
+    encodeAudited({ audit: Verify.auditBundle(policy, input, decision), input, decision, metadata }),
+    (e) => new WalRecordError({ sequence: 0n, reason: e.message })
+  )
+
+/** Append the audited record of a decision. */
+export const appendAudited = (
+  policy: Policy,
+  input: Input.Input,
+  decision: Decision.Decision,
+  metadata: Json.Json
+): Effect.Effect<Sealed, WalAppendError, Wal> =>
+  Effect.flatMap(Wal, (wal) => Effect.flatMap(auditedRecord(policy, input, decision, metadata), wal.append))
+
+/** One entry's audit verdict. */
+export interface Verdict {
+  readonly sequence: bigint
+  readonly replay_valid: boolean
+  readonly policy_digest_match: boolean
+  readonly input_digest_match: boolean
+  readonly decision_digest_match: boolean
+}
+
+/** The audit verdict of one record against a policy (the bundle's own `replay_valid` is not trusted). */
+export const audit = (policy: Policy, sequence: bigint, record: AuditedJson): Verdict => ({
+  sequence,
+  replay_valid: Either.isRight(Verify.checkDecision(policy, record.input, record.decision)),
+  policy_digest_match: record.audit.policy_digest_hex === Digest.policyDigest(policy),
+  input_digest_match: record.audit.input_digest_hex === Digest.inputDigest(record.input),
+  decision_digest_match: record.audit.decision_digest_hex === Digest.decisionDigest(record.decision)
+})
+
+const passed = (v: Verdict) =>
+  v.replay_valid && v.policy_digest_match && v.input_digest_match && v.decision_digest_match
+
+export type ReplayError = WalVerifyError | WalReadError | WalIoError | WalAuditFailed
+
+/**
+ * Audited replay over raw log bytes, failing closed: first the whole chain is verified; then
+ * every entry's data must decode as an audited record (the first that does not fails with a
+ * parse error); then every entry must pass its audit, in file order (the first that does not
+ * fails with `WalAuditFailed`). The verdicts are returned only when all pass.
+ */
+export const replayBytes = <E, R>(
+  bytes: Stream.Stream<Uint8Array, E, R>,
+  reader: Reader.ReaderOptions,
+  policy: Policy
+): Effect.Effect<Array<Verdict>, E | ReplayError, R> =>
+  Effect.gen(function*() {
+    yield* Reader.verify(bytes, reader)
+    const verdicts: Array<Verdict> = []
+    let firstFailure: Verdict | undefined
+    yield* Reader.entries(bytes, reader).pipe(
+      Stream.runForEach((entry) =>
+        Either.match(decodeAudited(entry.data), {
+          onLeft: (e) =>
+            Effect.fail(
+              new WalParseError({
+                line: entry.line,
+                offset: entry.offset,
+                category: "Data",
+                reason: e.message,
+                column: 0
+              })
+            ),
+          onRight: (record) => {
+            const verdict = audit(policy, entry.sequence, record)
+            if (firstFailure === undefined && !passed(verdict)) firstFailure = verdict
+            verdicts.push(verdict)
+            return Effect.void
+          }
+        })
+      )
+    )
+    const failure = firstFailure
+    if (failure !== undefined) {
+      return yield* new WalAuditFailed({
+        sequence: failure.sequence,
+        replay_valid: failure.replay_valid,
+        policy_match: failure.policy_digest_match,
+        input_match: failure.input_digest_match,
+        decision_match: failure.decision_digest_match
+      })
+    }
+    return verdicts
+  })
+
+/** Audited replay of the service's log against a policy (see `replayBytes`). */
+export const replayAudited = (policy: Policy): Effect.Effect<Array<Verdict>, ReplayError, Wal> =>
+  Effect.flatMap(Wal, (wal) => replayBytes(wal.bytes, wal.reader, policy))

@@ -1,0 +1,84 @@
+/**
+ * The WAL line codec (SPEC §5): one entry per line, exactly
+ * `{"sequence":N,"previous_hash":"P","entry_hash":"E","data":D}` + LF, where D is the compact
+ * canonical JSON of the record.
+ */
+import * as Json from "@calybris/core/Json"
+import * as Either from "effect/Either"
+import type { Chain } from "./Chain.js"
+import { type Envelope, MAX_DEPTH, parseEnvelope } from "./internal/envelope.js"
+import { WalRecordTooDeep } from "./WalError.js"
+
+export type { Envelope, EnvelopeError } from "./internal/envelope.js"
+
+/** A written entry's coordinates: what an append acknowledges. */
+export interface Sealed {
+  readonly sequence: bigint
+  readonly previous_hash: string
+  readonly entry_hash: string
+}
+
+/** A verified entry as read back. */
+export interface Entry extends Sealed {
+  readonly data: Json.Json
+  /** the canonical text of `data` (what the hash covers) */
+  readonly dataText: string
+  /** 1-based line number in the file */
+  readonly line: number
+  /** byte offset of the line */
+  readonly offset: number
+}
+
+/** Deepest record nesting the reader accepts back (the entry object is one more level). */
+export const MAX_RECORD_DEPTH = MAX_DEPTH - 1
+
+/** Nesting depth of a Json value (scalars are 0), stopping early past `limit`. */
+export const depthOf = (value: Json.Json, limit = Infinity): number => {
+  let max = 0
+  const stack: Array<[Json.Json, number]> = [[value, 0]]
+  while (stack.length > 0) {
+    const top = stack.pop()
+    if (top === undefined) break
+    const [v, d] = top
+    if (Json.isArray(v) || Json.isObject(v)) {
+      const depth = d + 1
+      if (depth > max) {
+        max = depth
+        if (max > limit) return max
+      }
+      for (const child of Json.isArray(v) ? v : v.values()) stack.push([child, depth])
+    }
+  }
+  return max
+}
+
+/** Canonical data text of a record, refusing one the reader could not read back. */
+export const canonicalData = (data: Json.Json): Either.Either<string, WalRecordTooDeep> => {
+  const depth = depthOf(data, MAX_RECORD_DEPTH)
+  if (depth > MAX_RECORD_DEPTH) return Either.left(new WalRecordTooDeep({ depth, limit: MAX_RECORD_DEPTH }))
+  return Either.right(Json.print(data))
+}
+
+/** The line (with its LF) for an entry whose data text is already canonical. */
+export const formatLine = (sequence: bigint, previousHash: string, entryHash: string, dataText: string): string =>
+  `{"sequence":${sequence},"previous_hash":${Json.print(previousHash)},"entry_hash":${
+    Json.print(entryHash)
+  },"data":${dataText}}\n`
+
+/** Seal the next entry: compute its hash and line. */
+export const seal = (
+  chain: Chain,
+  sequence: bigint,
+  previousHash: string,
+  dataText: string
+): { readonly sealed: Sealed; readonly line: string } => {
+  const entryHash = chain.link(previousHash, dataText)
+  return {
+    sealed: { sequence, previous_hash: previousHash, entry_hash: entryHash },
+    line: formatLine(sequence, previousHash, entryHash, dataText)
+  }
+}
+
+/** Parse one line (without its LF / CR) into its envelope. */
+export const parse = (text: string): Either.Either<Envelope, import("./internal/envelope.js").EnvelopeError> =>
+  parseEnvelope(text)

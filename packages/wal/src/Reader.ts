@@ -1,0 +1,236 @@
+/**
+ * Reading a log (SPEC §5): split on LF (a CR before it is dropped), skip lines that are only
+ * Unicode White_Space, parse each entry, and fail on the first problem — a line that is not
+ * UTF-8, a malformed entry, a sequence out of order, a broken chain — or, with verification
+ * off, only on the first two. A final line without its newline that is not a complete entry
+ * is a torn tail (`WalTornTail`), reported apart from corruption.
+ *
+ * The core is a synchronous state machine fed with byte chunks, so a multi-GB log verifies in
+ * bounded memory and without an Effect per line; `Stream` wrappers sit on top.
+ */
+import * as Json from "@calybris/core/Json"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Stream from "effect/Stream"
+import * as Chain from "./Chain.js"
+import type { Entry } from "./Entry.js"
+import { parseEnvelope } from "./internal/envelope.js"
+import {
+  WalChainBroken,
+  WalParseError,
+  WalReadError,
+  WalSequenceError,
+  WalTornTail,
+  type WalVerifyError
+} from "./WalError.js"
+import { WalLineTooLong } from "./WalError.js"
+
+export interface ReaderOptions {
+  /** the chain to verify against; `undefined` reads without verification (never the default) */
+  readonly chain: Chain.Chain | undefined
+  /** longest line accepted, in bytes (default 64 MiB) */
+  readonly maxLineBytes?: number | undefined
+}
+
+/** What a complete verification found. */
+export interface Verified {
+  readonly count: bigint
+  readonly lastHash: string
+  /** byte length of the log */
+  readonly bytes: number
+  /** the last line lacks its newline (a complete entry): a writer adds it before appending */
+  readonly missingNewline: boolean
+}
+
+const DEFAULT_MAX_LINE = 64 * 1024 * 1024
+
+/** SPEC §5's Unicode White_Space (not U+FEFF, not NUL). */
+const isWhiteSpace = (c: number): boolean =>
+  (c >= 0x09 && c <= 0x0d) || c === 0x20 || c === 0x85 || c === 0xa0 || c === 0x1680 ||
+  (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000
+
+const isBlank = (text: string): boolean => {
+  for (let i = 0; i < text.length; i++) if (!isWhiteSpace(text.charCodeAt(i))) return false
+  return true
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+
+const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
+  if (a.length === 0) return b
+  const out = new Uint8Array(a.length + b.length)
+  out.set(a)
+  out.set(b, a.length)
+  return out
+}
+
+/** The reading state machine. Feed `push` with chunks, then call `end` once. */
+export class LineReader {
+  private readonly chain: Chain.Chain | undefined
+  private readonly maxLine: number
+  private pending: Uint8Array = new Uint8Array(0)
+  /** byte offset of `pending[0]` in the file */
+  private pendingOffset = 0
+  private lineNumber = 0
+  private expected = 1n
+  private lastHash = Chain.GENESIS
+  private count = 0n
+  private bytes = 0
+
+  constructor(options: ReaderOptions) {
+    this.chain = options.chain
+    this.maxLine = options.maxLineBytes ?? DEFAULT_MAX_LINE
+  }
+
+  /** Consume a chunk; returns the complete entries it finished, or the first failure. */
+  push(chunk: Uint8Array): Either.Either<Array<Entry>, WalVerifyError> {
+    this.bytes += chunk.length
+    const buffer = concat(this.pending, chunk)
+    const out: Array<Entry> = []
+    let start = 0
+    let offset = this.pendingOffset
+    for (;;) {
+      const lf = buffer.indexOf(0x0a, start)
+      if (lf < 0) break
+      this.lineNumber++
+      const error = this.line(buffer.subarray(start, lf), offset, false, out)
+      if (error !== undefined) return Either.left(error)
+      offset += lf + 1 - start
+      start = lf + 1
+    }
+    this.pending = start === 0 ? buffer : buffer.slice(start)
+    this.pendingOffset = offset
+    if (this.pending.length > this.maxLine) {
+      return Either.left(new WalLineTooLong({ line: this.lineNumber + 1, offset, limit: this.maxLine }))
+    }
+    return Either.right(out)
+  }
+
+  /** The end of the input: a final line without newline, then the totals. */
+  end(): Either.Either<{ readonly entries: Array<Entry>; readonly verified: Verified }, WalVerifyError> {
+    const out: Array<Entry> = []
+    let missingNewline = false
+    if (this.pending.length > 0) {
+      this.lineNumber++
+      const error = this.line(this.pending, this.pendingOffset, true, out)
+      if (error !== undefined) return Either.left(error)
+      missingNewline = out.length > 0
+    }
+    return Either.right({
+      entries: out,
+      verified: { count: this.count, lastHash: this.lastHash, bytes: this.bytes, missingNewline }
+    })
+  }
+
+  private line(raw: Uint8Array, offset: number, last: boolean, out: Array<Entry>): WalVerifyError | undefined {
+    const line = this.lineNumber
+    let bytes = raw
+    if (bytes.length > 0 && bytes[bytes.length - 1] === 0x0d) bytes = bytes.subarray(0, bytes.length - 1)
+    if (bytes.length > this.maxLine) return new WalLineTooLong({ line, offset, limit: this.maxLine })
+    let text: string
+    try {
+      text = decoder.decode(bytes)
+    } catch {
+      if (last) {
+        return new WalTornTail({
+          line,
+          offset,
+          length: raw.length,
+          category: "Io",
+          reason: "stream did not contain valid UTF-8",
+          column: 0
+        })
+      }
+      return new WalReadError({ line, offset, io_kind: "InvalidData", reason: "stream did not contain valid UTF-8" })
+    }
+    if (text.charCodeAt(0) !== 0x7b && isBlank(text)) return undefined
+    const parsed = parseEnvelope(text)
+    if (Either.isLeft(parsed)) {
+      const e = parsed.left
+      return last
+        ? new WalTornTail({ line, offset, length: raw.length, category: e.category, reason: e.reason, column: e.column })
+        : new WalParseError({ line, offset, category: e.category, reason: e.reason, column: e.column })
+    }
+    const envelope = parsed.right
+    const chain = this.chain
+    let dataText = ""
+    if (chain !== undefined) {
+      if (envelope.sequence !== this.expected) {
+        return new WalSequenceError({ line, offset, sequence: envelope.sequence, expected: this.expected })
+      }
+      if (!constantTimeEquals(envelope.previous_hash, this.lastHash)) {
+        return new WalChainBroken({
+          line,
+          offset,
+          sequence: envelope.sequence,
+          expected: this.lastHash,
+          found: envelope.previous_hash
+        })
+      }
+      dataText = Json.print(envelope.data)
+      const recomputed = chain.link(envelope.previous_hash, dataText)
+      if (!constantTimeEquals(recomputed, envelope.entry_hash)) {
+        return new WalChainBroken({
+          line,
+          offset,
+          sequence: envelope.sequence,
+          expected: recomputed,
+          found: envelope.entry_hash
+        })
+      }
+      this.expected = envelope.sequence + 1n
+    }
+    this.count++
+    this.lastHash = envelope.entry_hash
+    out.push({
+      sequence: envelope.sequence,
+      previous_hash: envelope.previous_hash,
+      entry_hash: envelope.entry_hash,
+      data: envelope.data,
+      dataText,
+      line,
+      offset
+    })
+    return undefined
+  }
+}
+
+/** Constant-time string comparison (the time depends only on the lengths). */
+export const constantTimeEquals = (a: string, b: string): boolean => {
+  let diff = a.length ^ b.length
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i)
+  return diff === 0
+}
+
+/** Entries of a byte stream, verified (or not, with `chain: undefined`), in bounded memory. */
+export const entries = <E, R>(
+  bytes: Stream.Stream<Uint8Array, E, R>,
+  options: ReaderOptions
+): Stream.Stream<Entry, E | WalVerifyError, R> =>
+  Stream.suspend(() => {
+    const reader = new LineReader(options)
+    return bytes.pipe(
+      Stream.mapConcatEffect((chunk) => reader.push(chunk)),
+      Stream.concat(Stream.fromIterableEffect(Effect.suspend(() => Either.map(reader.end(), (r) => r.entries))))
+    )
+  })
+
+/** Verify a whole byte stream: the count and last hash (SPEC §5), or the first failure. */
+export const verify = <E, R>(
+  bytes: Stream.Stream<Uint8Array, E, R>,
+  options: ReaderOptions
+): Effect.Effect<Verified, E | WalVerifyError, R> =>
+  Effect.suspend(() => {
+    const reader = new LineReader(options)
+    return bytes.pipe(
+      Stream.runForEach((chunk): Effect.Effect<void, WalVerifyError> => Either.map(reader.push(chunk), () => undefined)),
+      Effect.zipRight(Effect.suspend(() => Either.map(reader.end(), (r) => r.verified)))
+    )
+  })
+
+/** Verify bytes held in memory. */
+export const verifyBytes = (bytes: Uint8Array, options: ReaderOptions): Either.Either<Verified, WalVerifyError> => {
+  const reader = new LineReader(options)
+  return Either.flatMap(reader.push(bytes), () => Either.map(reader.end(), (r) => r.verified))
+}

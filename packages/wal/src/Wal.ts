@@ -1,0 +1,104 @@
+/**
+ * The hash-chained JSONL write-ahead log (SPEC §5) as a service.
+ *
+ * The service has a few primitives — append a record, the head, the raw bytes of the log —
+ * and everything else (verified reads, verification, typed records, audited replay) is
+ * written on top of them, so every layer (memory, file, later SQL) shares one reader.
+ */
+import type * as Json from "@calybris/core/Json"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import type * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import type { ChainOptions } from "./Chain.js"
+import type { Entry, Sealed } from "./Entry.js"
+import * as internalMemory from "./internal/memory.js"
+import * as Reader from "./Reader.js"
+import type { WalAppendError, WalEmptyKey, WalIoError, WalReadError, WalTornTail, WalVerifyError } from "./WalError.js"
+import { WalRecordError } from "./WalError.js"
+
+/**
+ * When an append is acknowledged: `"always"` after its own fsync; `"batch"` after the fsync of
+ * a group commit that covers it (appends from many fibers share one write and one fsync);
+ * `"never"` after the write, without fsync.
+ */
+export type Durability = "always" | "batch" | "never"
+
+export interface WalOptions extends ChainOptions {
+  /** default `"always"` */
+  readonly durability?: Durability | undefined
+  /** longest line the reader accepts, in bytes (default 64 MiB) */
+  readonly maxLineBytes?: number | undefined
+}
+
+/** The last entry written: its sequence (0 for an empty log) and hash (`genesis` for an empty log). */
+export interface Head {
+  readonly sequence: bigint
+  readonly lastHash: string
+}
+
+/** The log service. */
+export class Wal extends Context.Tag("@calybris/wal/Wal")<Wal, {
+  /** Append one record (its canonical JSON); completes once acknowledged under the log's durability. */
+  readonly append: (data: Json.Json) => Effect.Effect<Sealed, WalAppendError>
+  /** The last acknowledged entry. */
+  readonly head: Effect.Effect<Head>
+  /** The raw bytes of the log, as stored. */
+  readonly bytes: Stream.Stream<Uint8Array, WalReadError | WalIoError>
+  /** How this log is read back (its chain and limits). */
+  readonly reader: Reader.ReaderOptions
+}>() {}
+
+/** An in-memory log (tests): empty, or from existing bytes, which are verified first. */
+export const layerMemory = (
+  options: WalOptions = {},
+  initial?: Uint8Array
+): Layer.Layer<Wal, WalEmptyKey | WalVerifyError | WalTornTail> => internalMemory.layer(options, initial)
+
+/** Append one record. */
+export const append = (data: Json.Json): Effect.Effect<Sealed, WalAppendError, Wal> =>
+  Effect.flatMap(Wal, (wal) => wal.append(data))
+
+/** The head of the log. */
+export const head: Effect.Effect<Head, never, Wal> = Effect.flatMap(Wal, (wal) => wal.head)
+
+/** Append a record of any Schema whose encoded form is a Json value. */
+export const appendRecord = <A, I extends Json.Json>(schema: Schema.Schema<A, I>) => {
+  const encode = Schema.encodeEither(schema)
+  return (value: A): Effect.Effect<Sealed, WalAppendError, Wal> =>
+    Effect.flatMap(Wal, (wal) =>
+      Either.match(encode(value), {
+        onLeft: (e) => Effect.fail(new WalRecordError({ sequence: 0n, reason: e.message })),
+        onRight: (json) => wal.append(json)
+      }))
+}
+
+/** Every entry, verified against the chain, in order; fails on the first bad line. */
+export const readVerified: Stream.Stream<Entry, WalVerifyError | WalReadError | WalIoError, Wal> = Stream
+  .unwrap(Effect.map(Wal, (wal) => Reader.entries(wal.bytes, wal.reader)))
+
+/**
+ * Every entry WITHOUT verifying sequences or hashes: it trusts its input. Only for forensics on
+ * a log that failed verification; never the default.
+ */
+export const readUnverified: Stream.Stream<Entry, WalVerifyError | WalReadError | WalIoError, Wal> = Stream
+  .unwrap(Effect.map(Wal, (wal) => Reader.entries(wal.bytes, { ...wal.reader, chain: undefined })))
+
+/** Verify the whole log: `(count, last hash)` or the first failure. */
+export const verifyWal: Effect.Effect<Reader.Verified, WalVerifyError | WalReadError | WalIoError, Wal> = Effect
+  .flatMap(Wal, (wal) => Reader.verify(wal.bytes, wal.reader))
+
+/** Verified entries decoded with a record Schema. */
+export const readRecords = <A, I>(schema: Schema.Schema<A, I>) => {
+  const decode = Schema.decodeUnknownEither(schema)
+  return readVerified.pipe(
+    Stream.mapEffect((entry) =>
+      Either.match(decode(entry.data), {
+        onLeft: (e) => Effect.fail(new WalRecordError({ sequence: entry.sequence, reason: e.message })),
+        onRight: (value) => Effect.succeed({ entry, value })
+      })
+    )
+  )
+}

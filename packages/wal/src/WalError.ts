@@ -1,0 +1,183 @@
+/**
+ * Every way a WAL operation can fail, as typed errors carrying what an operator needs. The
+ * reading errors mirror the reference's kinds (`Io`, `Json`, `DuplicateSequence`,
+ * `ChainBroken`, `AuditFailed`) and reproduce its messages (SPEC §6.8), so verdicts compare.
+ */
+import * as Schema from "effect/Schema"
+
+/** Where in the file: 1-based line number and the byte offset of the line's first byte. */
+const position = {
+  line: Schema.Number,
+  offset: Schema.Number
+}
+
+/** A line that is not valid UTF-8 (the reference's `Io` with kind `InvalidData`), or a failed read. */
+export class WalReadError extends Schema.TaggedError<WalReadError>()("WalReadError", {
+  ...position,
+  io_kind: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `WAL I/O error: ${this.reason} (line ${this.line}, byte offset ${this.offset})`
+  }
+}
+
+/** A malformed entry (the reference's `Json`): serde_json's category and position within the line. */
+export class WalParseError extends Schema.TaggedError<WalParseError>()("WalParseError", {
+  ...position,
+  category: Schema.Literal("Syntax", "Data", "Eof"),
+  reason: Schema.String,
+  column: Schema.Number
+}) {
+  override get message(): string {
+    return `WAL JSON error: ${this.reason} at line 1 column ${this.column}`
+  }
+}
+
+/**
+ * The final line has no newline and is not a complete entry: a write torn by a crash. Reported
+ * apart from corruption so that `repair` can truncate exactly this tail, and nothing else.
+ */
+export class WalTornTail extends Schema.TaggedError<WalTornTail>()("WalTornTail", {
+  ...position,
+  /** bytes of the torn line */
+  length: Schema.Number,
+  /** what the reference reports for this line: a JSON category, or `Io` when it is not UTF-8 */
+  category: Schema.Literal("Syntax", "Data", "Eof", "Io"),
+  reason: Schema.String,
+  column: Schema.Number
+}) {
+  override get message(): string {
+    return `WAL torn tail: the last line (line ${this.line}, ${this.length} bytes at offset ${this.offset}) is an incomplete entry: ${this.reason} at line 1 column ${this.column}`
+  }
+}
+
+/** A sequence number that is not the next one (the reference calls every such case "duplicate"). */
+export class WalSequenceError extends Schema.TaggedError<WalSequenceError>()("WalSequenceError", {
+  ...position,
+  /** the sequence found */
+  sequence: Schema.BigIntFromSelf,
+  expected: Schema.BigIntFromSelf
+}) {
+  override get message(): string {
+    return `WAL duplicate sequence: ${this.sequence}`
+  }
+}
+
+/** `previous_hash` or `entry_hash` differs from what the chain requires. */
+export class WalChainBroken extends Schema.TaggedError<WalChainBroken>()("WalChainBroken", {
+  ...position,
+  sequence: Schema.BigIntFromSelf,
+  expected: Schema.String,
+  found: Schema.String
+}) {
+  override get message(): string {
+    return `WAL chain broken at sequence ${this.sequence}: expected ${this.expected}, found ${this.found}`
+  }
+}
+
+/** An audited entry failed replay or its digests do not bind it to the policy and input. */
+export class WalAuditFailed extends Schema.TaggedError<WalAuditFailed>()("WalAuditFailed", {
+  sequence: Schema.BigIntFromSelf,
+  replay_valid: Schema.Boolean,
+  policy_match: Schema.Boolean,
+  input_match: Schema.Boolean,
+  decision_match: Schema.Boolean
+}) {
+  get reason(): string {
+    return `replay_valid=${this.replay_valid} policy_match=${this.policy_match} input_match=${this.input_match} decision_match=${this.decision_match}`
+  }
+  override get message(): string {
+    return `WAL audit failed at sequence ${this.sequence}: ${this.reason}`
+  }
+}
+
+/** A line longer than the reader's limit (hostile input protection). */
+export class WalLineTooLong extends Schema.TaggedError<WalLineTooLong>()("WalLineTooLong", {
+  ...position,
+  limit: Schema.Number
+}) {
+  override get message(): string {
+    return `WAL line ${this.line} at byte offset ${this.offset} is longer than ${this.limit} bytes`
+  }
+}
+
+/** Everything a verified read can fail with. */
+export type WalVerifyError =
+  | WalReadError
+  | WalParseError
+  | WalTornTail
+  | WalSequenceError
+  | WalChainBroken
+  | WalLineTooLong
+
+/** An empty HMAC key: refused unless the caller opted in to legacy empty-key logs. */
+export class WalEmptyKey extends Schema.TaggedError<WalEmptyKey>()("WalEmptyKey", {}) {
+  override get message(): string {
+    return "refusing an empty HMAC key: anyone can forge such a log (pass allowEmptyKey for legacy logs)"
+  }
+}
+
+/** A record nested deeper than the reader accepts: the writer refuses what it could not read back. */
+export class WalRecordTooDeep extends Schema.TaggedError<WalRecordTooDeep>()("WalRecordTooDeep", {
+  depth: Schema.Number,
+  limit: Schema.Number
+}) {
+  override get message(): string {
+    return `record nesting depth ${this.depth} exceeds the reader's limit of ${this.limit}`
+  }
+}
+
+/** Another writer holds the log. */
+export class WalLocked extends Schema.TaggedError<WalLocked>()("WalLocked", {
+  path: Schema.String,
+  holder: Schema.String
+}) {
+  override get message(): string {
+    return `WAL ${this.path} is locked by another writer (${this.holder})`
+  }
+}
+
+/** A write, fsync or other I/O operation failed; the writer is now failed and acknowledges nothing more. */
+export class WalIoError extends Schema.TaggedError<WalIoError>()("WalIoError", {
+  operation: Schema.String,
+  path: Schema.String,
+  cause: Schema.Defect
+}) {
+  override get message(): string {
+    const reason = this.cause instanceof Error ? this.cause.message : String(this.cause)
+    return `WAL ${this.operation} failed on ${this.path}: ${reason}`
+  }
+}
+
+/** The writer failed earlier (write or fsync error) and refuses further appends. */
+export class WalWriterFailed extends Schema.TaggedError<WalWriterFailed>()("WalWriterFailed", {
+  cause: Schema.Defect
+}) {
+  override get message(): string {
+    const reason = this.cause instanceof Error ? this.cause.message : String(this.cause)
+    return `WAL writer is failed after an earlier I/O error and acknowledges nothing more: ${reason}`
+  }
+}
+
+/** `repair` found something other than a torn tail: corruption is never "repaired". */
+export class WalNotRepairable extends Schema.TaggedError<WalNotRepairable>()("WalNotRepairable", {
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `WAL not repairable: ${this.reason}`
+  }
+}
+
+/** A record could not be encoded or decoded with its Schema. */
+export class WalRecordError extends Schema.TaggedError<WalRecordError>()("WalRecordError", {
+  sequence: Schema.BigIntFromSelf,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `WAL record at sequence ${this.sequence} does not match its schema: ${this.reason}`
+  }
+}
+
+/** Everything an append can fail with. */
+export type WalAppendError = WalRecordTooDeep | WalIoError | WalWriterFailed | WalRecordError

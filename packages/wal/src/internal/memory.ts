@@ -1,0 +1,58 @@
+/**
+ * The in-memory log: the same bytes a file would hold, kept in a list of chunks.
+ */
+import type * as Json from "@calybris/core/Json"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import * as Chain from "../Chain.js"
+import { canonicalData, type Sealed, seal } from "../Entry.js"
+import * as Reader from "../Reader.js"
+import { Wal, type WalOptions } from "../Wal.js"
+import type { WalTornTail, WalVerifyError } from "../WalError.js"
+
+const encoder = new TextEncoder()
+
+export const make = (options: WalOptions, initial?: Uint8Array) =>
+  Effect.gen(function*() {
+    const chain = yield* Chain.make(options)
+    const reader: Reader.ReaderOptions = { chain, maxLineBytes: options.maxLineBytes }
+    const chunks: Array<Uint8Array> = []
+    let sequence = 0n
+    let lastHash = Chain.GENESIS
+    let needsNewline = false
+    if (initial !== undefined && initial.length > 0) {
+      const verified: Reader.Verified = yield* (Reader.verifyBytes(initial, reader) as Either.Either<
+        Reader.Verified,
+        WalVerifyError | WalTornTail
+      >)
+      chunks.push(initial.slice())
+      sequence = verified.count
+      lastHash = verified.lastHash
+      needsNewline = verified.missingNewline
+    }
+    const lock = yield* Effect.makeSemaphore(1)
+    const append = (data: Json.Json) =>
+      lock.withPermits(1)(Effect.suspend(() =>
+        Either.map(canonicalData(data), (dataText): Sealed => {
+          const next = seal(chain, sequence + 1n, lastHash, dataText)
+          if (needsNewline) {
+            chunks.push(encoder.encode("\n"))
+            needsNewline = false
+          }
+          chunks.push(encoder.encode(next.line))
+          sequence = next.sealed.sequence
+          lastHash = next.sealed.entry_hash
+          return next.sealed
+        })
+      ))
+    return Wal.of({
+      append,
+      head: Effect.sync(() => ({ sequence, lastHash })),
+      bytes: Stream.suspend(() => Stream.fromIterable([...chunks])),
+      reader
+    })
+  })
+
+export const layer = (options: WalOptions, initial?: Uint8Array) => Layer.effect(Wal, make(options, initial))

@@ -1,0 +1,315 @@
+/**
+ * wal/: for every sample and every check in its sidecar, our verdict equals the reference's
+ * (except `float-lossy-*`, which SPEC §8 says we verify); every writer-output sample is
+ * rewritten from its sidecar and must come out byte for byte; float-roundtrip.json checks the
+ * printer and the normative canonicalisations.
+ */
+import * as Decision from "@calybris/core/Decision"
+import { Input } from "@calybris/core/Input"
+import * as Json from "@calybris/core/Json"
+import * as Policy from "@calybris/core/Policy"
+import * as Audited from "@calybris/wal/Audited"
+import * as Chain from "@calybris/wal/Chain"
+import * as Reader from "@calybris/wal/Reader"
+import * as Wal from "@calybris/wal/Wal"
+import type { WalVerifyError } from "@calybris/wal/WalError"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Stream from "effect/Stream"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import {
+  asInteger,
+  canonical,
+  decode,
+  expectSame,
+  type FileResult,
+  get,
+  getArray,
+  getString,
+  readJson,
+  Tally
+} from "./vectors.js"
+
+const hexToBytes = (hex: string): Uint8Array => Uint8Array.from(Buffer.from(hex, "hex"))
+
+const chainFor = (keyHex: string | null | undefined): Chain.Chain =>
+  Either.getOrThrow(
+    Chain.make(
+      keyHex === null || keyHex === undefined ? {} : { key: hexToBytes(keyHex), allowEmptyKey: true }
+    )
+  )
+
+type Verdict = Json.Json
+
+/** Our error as the reference's error object (variant + fields + display). */
+const errorVerdict = (e: WalVerifyError | { readonly _tag: string }): Json.Json => {
+  const m = new Map<string, Json.Json>()
+  switch (e._tag) {
+    case "WalReadError":
+      m.set("variant", "Io")
+      m.set("io_kind", (e as { io_kind: string }).io_kind)
+      break
+    case "WalTornTail":
+    case "WalParseError": {
+      const p = e as { category: string; column: number }
+      if (p.category === "Io") {
+        m.set("variant", "Io")
+        m.set("io_kind", "InvalidData")
+      } else {
+        m.set("variant", "Json")
+        m.set("category", p.category)
+        m.set("line", 1)
+        m.set("column", p.column)
+      }
+      break
+    }
+    case "WalSequenceError":
+      m.set("variant", "DuplicateSequence")
+      m.set("sequence", (e as { sequence: bigint }).sequence)
+      m.set("display", (e as { message: string }).message)
+      break
+    case "WalChainBroken": {
+      const c = e as { sequence: bigint; expected: string; found: string; message: string }
+      m.set("variant", "ChainBroken")
+      m.set("sequence", c.sequence)
+      m.set("expected", c.expected)
+      m.set("found", c.found)
+      m.set("display", c.message)
+      break
+    }
+    case "WalAuditFailed": {
+      const a = e as unknown as { sequence: bigint; reason: string; message: string }
+      m.set("variant", "AuditFailed")
+      m.set("sequence", a.sequence)
+      m.set("reason", a.reason)
+      m.set("display", a.message)
+      break
+    }
+    default:
+      m.set("variant", e._tag)
+  }
+  return new Map([["err", m]])
+}
+
+/** The reference's error object, reduced to the members we compare. */
+const expectedError = (err: Json.Json | undefined): Json.Json => {
+  const variant = getString(err, "variant")
+  const m = new Map<string, Json.Json>([["variant", variant ?? null]])
+  const keep = (k: string) => {
+    const v = get(err, k)
+    if (v !== undefined) m.set(k, v)
+  }
+  switch (variant) {
+    case "Io":
+      keep("io_kind")
+      break
+    case "Json":
+      keep("category")
+      keep("line")
+      keep("column")
+      break
+    default:
+      keep("sequence")
+      keep("expected")
+      keep("found")
+      keep("reason")
+      keep("display")
+  }
+  return new Map([["err", m]])
+}
+
+const run = <A, E>(effect: Effect.Effect<A, E>): Either.Either<A, E> => {
+  const exit = Effect.runSyncExit(effect)
+  if (Exit.isSuccess(exit)) return Either.right(exit.value)
+  const failure = exit.cause._tag === "Fail" ? exit.cause.error : undefined
+  if (failure === undefined) throw new Error(`defect: ${String(exit.cause)}`)
+  return Either.left(failure)
+}
+
+const bytesStream = (bytes: Uint8Array) => Stream.make(bytes)
+
+const checkOne = (bytes: Uint8Array, check: Json.Json, lossy: boolean, writer: Json.Json | undefined) => {
+  const problems: Array<string> = []
+  const fn = getString(check, "fn")
+  const expected = get(check, "expected")
+  let actual: Verdict
+  let wanted: Verdict
+  const okOrErr = <A>(r: Either.Either<A, { readonly _tag: string }>, ok: (a: A) => Json.Json): Json.Json =>
+    Either.match(r, { onLeft: (e) => errorVerdict(e as WalVerifyError), onRight: (a) => new Map([["ok", ok(a)]]) })
+  const expectedVerdict = (): Json.Json => {
+    const err = get(expected, "err")
+    return err !== undefined ? expectedError(err) : expected ?? null
+  }
+  switch (fn) {
+    case "verify_wal":
+    case "verify_wal_keyed": {
+      const chain = chainFor(fn === "verify_wal" ? null : getString(check, "key_hex") ?? null)
+      const r = run(Reader.verify(bytesStream(bytes), { chain }))
+      actual = okOrErr(r, (v) => new Map<string, Json.Json>([["count", v.count], ["last_hash", v.lastHash]]))
+      wanted = expectedVerdict()
+      // SPEC §8: the reference's lossy float parser breaks its own chain; we verify the log
+      if (
+        lossy && get(get(expected, "err"), "variant") === "ChainBroken" &&
+        fn === "verify_wal" === (getString(writer, "key_hex") === undefined || get(writer, "key_hex") === null)
+      ) {
+        const entries = getArray(writer, "entries")
+        const last = entries[entries.length - 1]
+        wanted = new Map([[
+          "ok",
+          new Map<string, Json.Json>([["count", entries.length], ["last_hash", get(last, "entry_hash") ?? null]])
+        ]])
+      }
+      break
+    }
+    case "read_wal": {
+      const r = run(Reader.verify(bytesStream(bytes), { chain: undefined }))
+      actual = okOrErr(r, (v) => new Map<string, Json.Json>([["count", v.count]]))
+      wanted = expectedVerdict()
+      break
+    }
+    case "replay_audited_wal_keyed": {
+      const keyHex = get(check, "key_hex")
+      const chain = chainFor(typeof keyHex === "string" ? keyHex : null)
+      const policy = Policy.unsafeMake(decode(Policy.PolicySnapshot, get(check, "policy"), "policy"))
+      const r = run(Audited.replayBytes(bytesStream(bytes), { chain }, policy))
+      actual = okOrErr(r, (verdicts) =>
+        verdicts.map((v) =>
+          new Map<string, Json.Json>([
+            ["sequence", v.sequence],
+            ["replay_valid", v.replay_valid],
+            ["policy_digest_match", v.policy_digest_match],
+            ["input_digest_match", v.input_digest_match],
+            ["decision_digest_match", v.decision_digest_match]
+          ])
+        ))
+      wanted = expectedVerdict()
+      break
+    }
+    default:
+      problems.push(`unknown check ${String(fn)}`)
+      return problems
+  }
+  expectSame(problems, String(fn), canonical(actual), canonical(wanted))
+  return problems
+}
+
+/** Rewrite a writer-output sample from its sidecar with our writer. */
+const rewrite = (sidecar: Json.Json, expectedBytes: Uint8Array, refusesDepth: boolean): ReadonlyArray<string> => {
+  const problems: Array<string> = []
+  const writer = get(sidecar, "writer")
+  const keyHex = get(writer, "key_hex")
+  const options = typeof keyHex === "string"
+    ? { key: hexToBytes(keyHex), allowEmptyKey: true, durability: "never" as const }
+    : { durability: "never" as const }
+  const appends = getArray(writer, "appends")
+  const audited = get(writer, "method") !== undefined && appends.length > 0
+  const program = Effect.gen(function*() {
+    if (audited) {
+      const policy = Policy.unsafeMake(decode(Policy.PolicySnapshot, get(writer, "policy"), "policy"))
+      for (const a of appends) {
+        yield* Audited.appendAudited(
+          policy,
+          decode(Input, get(a, "input"), "input"),
+          decode(Decision.Decision, get(a, "decision"), "decision"),
+          get(a, "metadata") ?? null
+        )
+      }
+    } else {
+      for (const record of getArray(writer, "records")) yield* Wal.append(record)
+    }
+    const wal = yield* Wal.Wal
+    const chunks = yield* Stream.runCollect(wal.bytes)
+    return Buffer.concat([...chunks])
+  }).pipe(Effect.provide(Wal.layerMemory(options)))
+  const result = run(program)
+  if (refusesDepth) {
+    if (Either.isRight(result) || result.left._tag !== "WalRecordTooDeep") {
+      problems.push("expected the writer to refuse a record nested deeper than the reader's limit")
+    }
+    return problems
+  }
+  if (Either.isLeft(result)) {
+    problems.push(`writer failed: ${result.left._tag}`)
+    return problems
+  }
+  const written = result.right
+  if (Buffer.compare(written, Buffer.from(expectedBytes)) !== 0) {
+    let i = 0
+    while (i < written.length && written[i] === expectedBytes[i]) i++
+    problems.push(`bytes differ at offset ${i} (ours ${written.length} bytes, reference ${expectedBytes.length})`)
+  }
+  return problems
+}
+
+export const runWalSample = (dir: string, sidecarName: string): FileResult => {
+  const tally = new Tally()
+  const sidecar = readJson(path.join(dir, sidecarName))
+  const file = getString(sidecar, "file") ?? sidecarName.replace(/\.json$/, ".jsonl")
+  const bytes = Uint8Array.from(fs.readFileSync(path.join(dir, file)))
+  const lossy = file.startsWith("float-lossy")
+  const writer = get(sidecar, "writer")
+  const checks = getArray(sidecar, "checks")
+  checks.forEach((check, i) => {
+    tally.case(`${file} check ${i} ${String(getString(check, "fn"))}`, () => checkOne(bytes, check, lossy, writer))
+  })
+  if (getString(sidecar, "kind") === "writer-output" && writer !== undefined) {
+    const refusesDepth = checks.some((c) => /recursion limit/.test(canonical(get(c, "expected"))))
+    tally.case(`${file} byte-identical rewrite`, () => rewrite(sidecar, bytes, refusesDepth))
+  }
+  return tally.result()
+}
+
+/** float-roundtrip.json: the printer's `written` text for every double, and the canonicalisations. */
+export const runFloatRoundtrip = (file: string): FileResult => {
+  const tally = new Tally()
+  const table = readJson(file)
+  for (const entry of getArray(table, "floats")) {
+    const bits = getString(entry, "bits") ?? ""
+    tally.case(`float ${bits}`, () => {
+      const problems: Array<string> = []
+      const view = new DataView(new ArrayBuffer(8))
+      view.setBigUint64(0, BigInt(`0x${bits}`))
+      const value = view.getFloat64(0)
+      const written = getString(entry, "written") ?? ""
+      expectSame(problems, "written", Json.printFloat(value), written)
+      // our parser is correctly rounded: what we write reads back to the same double
+      const back = Json.parse(written)
+      const reread = Either.isRight(back) && back.right instanceof Json.JsonFloat ? back.right.value : NaN
+      if (!Object.is(reread, value)) problems.push(`parse(${written}) = ${reread}, not the written double`)
+      return problems
+    })
+  }
+  for (const entry of getArray(table, "number_text_canonicalization")) {
+    const text = getString(entry, "text") ?? ""
+    tally.case(`number text ${text}`, () => {
+      const problems: Array<string> = []
+      const parsed = Json.parse(text)
+      const canonicalText = getString(entry, "canonical")
+      const integer = /^-?[0-9]+$/.test(text)
+      if (canonicalText !== undefined) {
+        const ours = Either.isRight(parsed) ? Json.print(parsed.right) : `error: ${parsed.left.message}`
+        // normative: integers and anything whose reference value is the correctly rounded one
+        if (integer || Number(canonicalText) === Number(text)) expectSame(problems, "canonical", ours, canonicalText)
+      } else {
+        const lossyOnly = Either.isRight(parsed) && !integer && Number.isFinite(Number(text))
+        if (!lossyOnly) {
+          const message = Either.isLeft(parsed)
+            ? `${parsed.left.message} at line ${parsed.left.line} column ${parsed.left.column}`
+            : "ok"
+          expectSame(problems, "error", message, getString(entry, "error") ?? "")
+          expectSame(
+            problems,
+            "category",
+            Either.isLeft(parsed) ? parsed.left.category : "ok",
+            getString(entry, "category") ?? ""
+          )
+        }
+      }
+      return problems
+    })
+  }
+  void asInteger
+  return tally.result()
+}
