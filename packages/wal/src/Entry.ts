@@ -6,7 +6,7 @@
 import * as Json from "@calybris/core/Json"
 import * as Either from "effect/Either"
 import type { Chain } from "./Chain.js"
-import { type Envelope, MAX_DEPTH, parseEnvelope } from "./internal/envelope.js"
+import { type Envelope, type EnvelopeError, MAX_DEPTH, parseEnvelope } from "./internal/envelope.js"
 import { WalRecordTooDeep } from "./WalError.js"
 
 export type { Envelope, EnvelopeError } from "./internal/envelope.js"
@@ -80,5 +80,4 @@ export const seal = (
 }
 
 /** Parse one line (without its LF / CR) into its envelope. */
-export const parse = (text: string): Either.Either<Envelope, import("./internal/envelope.js").EnvelopeError> =>
-  parseEnvelope(text)
+export const parse = (text: string): Either.Either<Envelope, EnvelopeError> => parseEnvelope(text)

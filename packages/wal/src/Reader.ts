@@ -148,7 +148,14 @@ export class LineReader {
     if (Either.isLeft(parsed)) {
       const e = parsed.left
       return last
-        ? new WalTornTail({ line, offset, length: raw.length, category: e.category, reason: e.reason, column: e.column })
+        ? new WalTornTail({
+          line,
+          offset,
+          length: raw.length,
+          category: e.category,
+          reason: e.reason,
+          column: e.column
+        })
         : new WalParseError({ line, offset, category: e.category, reason: e.reason, column: e.column })
     }
     const envelope = parsed.right
@@ -224,7 +231,9 @@ export const verify = <E, R>(
   Effect.suspend(() => {
     const reader = new LineReader(options)
     return bytes.pipe(
-      Stream.runForEach((chunk): Effect.Effect<void, WalVerifyError> => Either.map(reader.push(chunk), () => undefined)),
+      Stream.runForEach((chunk): Effect.Effect<void, WalVerifyError> =>
+        Either.map(reader.push(chunk), () => undefined)
+      ),
       Effect.zipRight(Effect.suspend(() => Either.map(reader.end(), (r) => r.verified)))
     )
   })

@@ -250,7 +250,8 @@ const parseKey = (): string | undefined => {
         pos = end + 1
         const n = end - start
         if (n === 0) return ""
-        const slot = (n * 31 + src.charCodeAt(start) * 7 + src.charCodeAt(end - 1) * 3 + src.charCodeAt(start + (n >> 1))) &
+        const slot =
+          (n * 31 + src.charCodeAt(start) * 7 + src.charCodeAt(end - 1) * 3 + src.charCodeAt(start + (n >> 1))) &
           KEY_CACHE_MASK
         const cached = keyCache[slot]
         if (cached !== undefined && cached.length === n && src.startsWith(cached, start)) return cached
