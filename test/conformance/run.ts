@@ -6,6 +6,7 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { checkLedgerDigest, runBudget, runLedger } from "./budget.js"
 import { runDigests } from "./digests.js"
 import { runKernel } from "./kernel.js"
 import type { FileResult } from "./vectors.js"
@@ -17,7 +18,9 @@ type Runner = (file: string) => FileResult
 const runners: Record<string, Runner> = {
   "kernel.jsonl": runKernel,
   "verify.jsonl": runVerify,
-  "digests.json": (file) => runDigests(file, undefined)
+  "digests.json": (file) => runDigests(file, checkLedgerDigest),
+  "budget.jsonl": runBudget,
+  "ledger.jsonl": runLedger
 }
 
 const main = (): number => {

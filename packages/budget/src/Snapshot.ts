@@ -1,0 +1,178 @@
+/**
+ * Ledger snapshots (SPEC §6.2–6.5): the wire shape, conservation status, totals, certificates
+ * and the canonical ledger digest. All of it is pure, exact i64 arithmetic on bigints.
+ */
+import { ByteWriter, TAG_LEDGER } from "@calybris/core/Digest"
+import { defaultHash, toHex } from "@calybris/core/Hash"
+import * as Int from "@calybris/core/Int"
+import { jsonObject } from "@calybris/core/JsonSchema"
+import * as Schema from "effect/Schema"
+
+/** A tenant id: any well-formed Unicode string (it is hashed as UTF-8). */
+export const TenantId = Schema.String.pipe(
+  Schema.filter((s) => s.isWellFormed(), {
+    message: () => "tenant id must be well-formed Unicode (no lone surrogates)"
+  }),
+  Schema.brand("TenantId")
+)
+export type TenantId = typeof TenantId.Type
+
+/** One tenant's balances in a snapshot. */
+export const TenantBalance = jsonObject({
+  tenant_id: Schema.String,
+  initial_microcents: Int.I64,
+  remaining_microcents: Int.I64,
+  reserved_microcents: Int.I64,
+  committed_microcents: Int.I64
+})
+export type TenantBalance = typeof TenantBalance.Type
+
+/** A snapshot of the ledger (tenants sorted by the UTF-8 bytes of their ids when the engine takes it). */
+export const Snapshot = jsonObject({
+  version: Int.U64,
+  tenants: Schema.Array(TenantBalance),
+  active_reservations: Int.U64
+})
+export type Snapshot = typeof Snapshot.Type
+
+/** Compare two strings by their UTF-8 bytes (= by code points), not by UTF-16 code units. */
+export const compareUtf8 = (a: string, b: string): number => {
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i)
+    const y = b.charCodeAt(i)
+    if (x === y) continue
+    // a surrogate starts an astral code point, which sorts above every BMP code point
+    const sx = x >= 0xd800 && x <= 0xdfff
+    const sy = y >= 0xd800 && y <= 0xdfff
+    if (sx === sy) return x - y
+    return sx ? 1 : -1
+  }
+  return a.length - b.length
+}
+
+/** Conservation status of a snapshot (SPEC §6.3). */
+export type ConservationStatus =
+  | { readonly _tag: "Balanced" }
+  | { readonly _tag: "Violation"; readonly tenant_id: string; readonly delta_microcents: bigint }
+  | { readonly _tag: "AggregateOverflow" }
+
+export const Balanced: ConservationStatus = { _tag: "Balanced" }
+export const AggregateOverflow: ConservationStatus = { _tag: "AggregateOverflow" }
+
+/** The reference's text for a status. */
+export const statusText = (status: ConservationStatus): string => {
+  switch (status._tag) {
+    case "Balanced":
+      return "conservation balanced"
+    case "Violation":
+      return `conservation violated for tenant ${status.tenant_id}: delta=${status.delta_microcents} microcents`
+    case "AggregateOverflow":
+      return "aggregate ledger totals exceed i64::MAX — certificate totals cannot be represented"
+  }
+}
+
+/** Walk the tenants in array order; the first failure is the status. */
+export const conservationStatus = (snapshot: Snapshot): ConservationStatus => {
+  for (const t of snapshot.tenants) {
+    const partial = t.remaining_microcents + t.reserved_microcents
+    if (!Int.fitsI64(partial)) return AggregateOverflow
+    const sum = partial + t.committed_microcents
+    if (!Int.fitsI64(sum)) return AggregateOverflow
+    if (sum !== t.initial_microcents) {
+      const delta = sum - t.initial_microcents
+      if (!Int.fitsI64(delta)) return AggregateOverflow
+      return { _tag: "Violation", tenant_id: t.tenant_id, delta_microcents: delta }
+    }
+    if (t.remaining_microcents < 0n) {
+      return { _tag: "Violation", tenant_id: t.tenant_id, delta_microcents: t.remaining_microcents }
+    }
+  }
+  return Balanced
+}
+
+/** Exact totals of initial and committed funds; `representable` when both fit i64. */
+export interface Totals {
+  readonly initial: bigint
+  readonly committed: bigint
+  readonly representable: boolean
+}
+
+export const totals = (snapshot: Snapshot): Totals => {
+  let initial = 0n
+  let committed = 0n
+  for (const t of snapshot.tenants) {
+    initial += t.initial_microcents
+    committed += t.committed_microcents
+  }
+  return { initial, committed, representable: Int.fitsI64(initial) && Int.fitsI64(committed) }
+}
+
+/** A proof that a snapshot conserves funds (SPEC §6.4). */
+export const ConservationProof = jsonObject({
+  ledger_digest_hex: Schema.String,
+  snapshot_version: Int.U64,
+  tenant_count: Int.U64,
+  active_reservations: Int.U64,
+  total_initial_microcents: Int.I64,
+  total_committed_microcents: Int.I64,
+  aggregate_totals_representable: Schema.Boolean
+})
+export type ConservationProof = typeof ConservationProof.Type
+
+/** A financial certificate of a snapshot (SPEC §6.4). */
+export const FinancialCertificate = jsonObject({
+  snapshot_version: Int.U64,
+  ledger_digest_hex: Schema.String,
+  tenant_count: Int.U64,
+  active_reservations: Int.U64,
+  conservation_balanced: Schema.Boolean,
+  total_initial_microcents: Int.I64,
+  total_committed_microcents: Int.I64,
+  aggregate_totals_representable: Schema.Boolean,
+  committed_since_last_certificate: Int.I64
+})
+export type FinancialCertificate = typeof FinancialCertificate.Type
+
+const encoder = new TextEncoder()
+
+/** The canonical preimage of a snapshot (SPEC §6.5): tenants in UTF-8 byte order. */
+export const ledgerPreimage = (snapshot: Snapshot): Uint8Array => {
+  const w = new ByteWriter(64 + snapshot.tenants.length * 48)
+  w.bytes(TAG_LEDGER)
+    .u64(snapshot.version)
+    .u64(BigInt(snapshot.tenants.length))
+    .u64(snapshot.active_reservations)
+  const sorted = snapshot.tenants.map((t, i) => ({ t, i, id: t.tenant_id })).sort((a, b) =>
+    compareUtf8(a.id, b.id) || a.i - b.i
+  )
+  for (const { t } of sorted) {
+    const id = encoder.encode(t.tenant_id)
+    w.u32(id.length)
+      .bytes(id)
+      .i64(t.initial_microcents)
+      .i64(t.remaining_microcents)
+      .i64(t.reserved_microcents)
+      .i64(t.committed_microcents)
+  }
+  return w.view8()
+}
+
+/** Hex SHA-256 of the snapshot's canonical bytes; independent of tenant order. */
+export const ledgerDigest = (snapshot: Snapshot): string => toHex(defaultHash.sha256(ledgerPreimage(snapshot)))
+
+/** `certify_snapshot(snapshot, balanced, since)` */
+export const certifySnapshot = (snapshot: Snapshot, balanced: boolean, since: bigint): FinancialCertificate => {
+  const t = totals(snapshot)
+  return {
+    snapshot_version: snapshot.version,
+    ledger_digest_hex: ledgerDigest(snapshot),
+    tenant_count: BigInt(snapshot.tenants.length),
+    active_reservations: snapshot.active_reservations,
+    conservation_balanced: balanced && t.representable,
+    total_initial_microcents: t.representable ? t.initial : 0n,
+    total_committed_microcents: t.representable ? t.committed : 0n,
+    aggregate_totals_representable: t.representable,
+    committed_since_last_certificate: since
+  } as FinancialCertificate
+}
