@@ -1,0 +1,84 @@
+/**
+ * Typed failures of the ledger service: restore refusals (one per reference variant, with the
+ * reference's texts), conservation failures, and storage failures of durable layers.
+ */
+import * as Schema from "effect/Schema"
+
+export class ActiveReservations extends Schema.TaggedError<ActiveReservations>()("ActiveReservations", {
+  count: Schema.BigIntFromSelf
+}) {
+  override get message(): string {
+    return `cannot restore snapshot with ${this.count} active reservations`
+  }
+}
+
+export class DuplicateTenant extends Schema.TaggedError<DuplicateTenant>()("DuplicateTenant", {
+  tenant_id: Schema.String
+}) {
+  override get message(): string {
+    return `duplicate tenant_id in snapshot: ${this.tenant_id}`
+  }
+}
+
+export class GhostReservation extends Schema.TaggedError<GhostReservation>()("GhostReservation", {
+  tenant_id: Schema.String,
+  reserved_microcents: Schema.BigIntFromSelf
+}) {
+  override get message(): string {
+    return `tenant ${this.tenant_id} has reserved_microcents=${this.reserved_microcents} with no active reservations`
+  }
+}
+
+export class NegativeLedgerField extends Schema.TaggedError<NegativeLedgerField>()("NegativeLedgerField", {
+  tenant_id: Schema.String,
+  field: Schema.Literal("remaining_microcents", "initial_microcents", "committed_microcents"),
+  value: Schema.BigIntFromSelf
+}) {
+  override get message(): string {
+    return `tenant ${this.tenant_id} has negative ${this.field}: ${this.value}`
+  }
+}
+
+/** A tenant whose balances do not add up (or whose remaining is negative). */
+export class ConservationViolated extends Schema.TaggedError<ConservationViolated>()("ConservationViolated", {
+  tenant_id: Schema.String,
+  delta_microcents: Schema.BigIntFromSelf
+}) {
+  override get message(): string {
+    return `conservation violated for tenant ${this.tenant_id}: delta=${this.delta_microcents} microcents`
+  }
+}
+
+/** Totals that do not fit i64. */
+export class AggregateOverflow extends Schema.TaggedError<AggregateOverflow>()("AggregateOverflow", {}) {
+  override get message(): string {
+    return "aggregate ledger totals exceed i64::MAX — certificate totals cannot be represented"
+  }
+}
+
+/** A snapshot offered for restore that fails conservation. */
+export class ConservationViolation extends Schema.TaggedError<ConservationViolation>()("ConservationViolation", {
+  status: Schema.Union(ConservationViolated, AggregateOverflow)
+}) {
+  override get message(): string {
+    return `snapshot failed conservation: ${this.status.message}`
+  }
+}
+
+export type RestoreError =
+  | ActiveReservations
+  | DuplicateTenant
+  | GhostReservation
+  | NegativeLedgerField
+  | ConservationViolation
+
+/** A durable ledger could not journal a command; nothing was applied. */
+export class LedgerStoreError extends Schema.TaggedError<LedgerStoreError>()("LedgerStoreError", {
+  operation: Schema.String,
+  cause: Schema.Defect
+}) {
+  override get message(): string {
+    const reason = this.cause instanceof Error ? this.cause.message : String(this.cause)
+    return `ledger store failed during ${this.operation}: ${reason}`
+  }
+}
