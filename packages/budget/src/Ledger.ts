@@ -4,11 +4,23 @@
  * layer applies each command in one synchronous step, so every state any fiber can observe is
  * balanced (SPEC §8) — no lock is needed because nothing can interleave inside a step.
  */
+import type { Decision } from "@calybris/core/Decision"
+import type { Input } from "@calybris/core/Input"
+import * as Int from "@calybris/core/Int"
+import type * as Json from "@calybris/core/Json"
+import * as Kernel from "@calybris/core/Kernel"
+import type { Policy } from "@calybris/core/Policy"
+import * as Audited from "@calybris/wal/Audited"
+import type { Wal } from "@calybris/wal/Wal"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import { applyGroup } from "./internal/engine.js"
+import * as internalJournal from "./internal/journaled.js"
 import {
   ActiveReservations,
   AggregateOverflow,
@@ -16,7 +28,9 @@ import {
   ConservationViolation,
   DuplicateTenant,
   GhostReservation,
-  type LedgerStoreError,
+  IdempotencyConflict,
+  type LedgerRecoveryError,
+  LedgerStoreError,
   NegativeLedgerField,
   type RestoreError
 } from "./LedgerError.js"
@@ -25,26 +39,85 @@ import * as Snapshot from "./Snapshot.js"
 
 /** The ledger service: a command applier and a consistent read. */
 export class Ledger extends Context.Tag("@calybris/budget/Ledger")<Ledger, {
-  /** Apply one command atomically; a durable layer acknowledges only what it has stored. */
-  readonly apply: <C extends L.Command>(command: C) => Effect.Effect<L.ResultOf[C["_tag"]], LedgerStoreError>
+  /**
+   * Apply one command atomically (after releasing the holds that have expired by the Clock);
+   * a durable layer acknowledges only what it has stored. `audited` rides along in the journal
+   * entry of an `Admit`.
+   */
+  readonly apply: <C extends L.Command>(
+    command: C,
+    audited?: Json.Json
+  ) => Effect.Effect<L.ResultOf[C["_tag"]], LedgerStoreError>
   /** Read the state consistently (between commands); `f` must not keep or mutate it. */
-  readonly read: <A>(f: (state: L.LedgerState) => A) => Effect.Effect<A>
+  readonly read: <A>(f: (state: L.LedgerState) => A) => Effect.Effect<A, LedgerStoreError>
+  /** Release every hold that has expired by the Clock now. */
+  readonly sweep: Effect.Effect<void, LedgerStoreError>
 }>() {}
 
-/** A ledger kept in memory. */
+/** A ledger kept in memory (no durability): each command is one synchronous step. */
 export const makeMemory = (initial?: L.LedgerState): Effect.Effect<Ledger["Type"]> =>
   Effect.sync(() => {
     const state = initial ?? new L.LedgerState()
+    const run = (command: L.Command | null) =>
+      Effect.map(Clock.currentTimeMillis, (now) =>
+        applyGroup(state, BigInt(now), command === null ? [] : [{ command }]).results[0])
     return Ledger.of({
-      apply: (command) => Effect.sync(() => L.step(state, command)),
-      read: (f) => Effect.sync(() => f(state))
+      apply: (command) =>
+        run(command) as Effect.Effect<L.ResultOf[typeof command["_tag"]]>,
+      read: (f) => Effect.sync(() => f(state)),
+      sweep: Effect.asVoid(run(null))
     })
   })
 
 export const layerMemory: Layer.Layer<Ledger> = Layer.effect(Ledger, makeMemory())
 
-const apply = <C extends L.Command>(command: C) => Effect.flatMap(Ledger, (ledger) => ledger.apply(command))
+export type JournalOptions = internalJournal.JournalOptions
+
+/**
+ * A durable ledger journaled in the WAL of the environment (e.g. `Wal.layerFile(path, {key,
+ * durability})`): recovery on start (verified chain, last trusted checkpoint, replay,
+ * conservation), group commit, checkpoints every `checkpointEvery` commands.
+ */
+export const layerJournal = (options: JournalOptions = {}): Layer.Layer<Ledger, LedgerRecoveryError, Wal> =>
+  Layer.scoped(Ledger, internalJournal.make(options))
+
+const apply = <C extends L.Command>(command: C, audited?: Json.Json) =>
+  Effect.flatMap(Ledger, (ledger) => ledger.apply(command, audited))
 const read = <A>(f: (state: L.LedgerState) => A) => Effect.flatMap(Ledger, (ledger) => ledger.read(f))
+
+/** Fail on an idempotency conflict; pass every other result through. */
+const noConflict = <R>(
+  effect: Effect.Effect<R | L.IdempotencyConflict, LedgerStoreError, Ledger>
+): Effect.Effect<Exclude<R, L.IdempotencyConflict>, LedgerStoreError | IdempotencyConflict, Ledger> =>
+  Effect.flatMap(effect, (r) =>
+    typeof r === "object" && r !== null && "_tag" in r && r._tag === "IdempotencyConflict"
+      ? Effect.fail(new IdempotencyConflict({ operation_id: (r as L.IdempotencyConflict).operation_id }))
+      : Effect.succeed(r as Exclude<R, L.IdempotencyConflict>))
+
+/** Options of retry-safe operations. */
+export interface OperationOptions {
+  /** a client operation id: a retry with the same id and arguments returns the original result */
+  readonly operationId?: string | undefined
+}
+
+/** Options of a reservation. */
+export interface ReserveOptions extends OperationOptions {
+  /** the hold is released automatically once this much time has passed (by the Effect Clock) */
+  readonly expiresIn?: Duration.DurationInput | undefined
+}
+
+const opId = (options?: OperationOptions) =>
+  options?.operationId === undefined ? {} : { operation_id: options.operationId }
+
+const expiryOf = (options?: ReserveOptions) =>
+  options?.expiresIn === undefined
+    ? Effect.succeed({})
+    : Effect.map(Clock.currentTimeMillis, (now) => {
+      const ttl = BigInt(
+        Math.max(0, Math.ceil(Duration.toMillis(Duration.decode(options.expiresIn as Duration.DurationInput))))
+      )
+      return { ttl_ms: ttl, expires_at_ms: BigInt(now) + ttl }
+    })
 
 // ---------------------------------------------------------------------------------------------
 // Operations
@@ -53,21 +126,85 @@ const read = <A>(f: (state: L.LedgerState) => A) => Effect.flatMap(Ledger, (ledg
 export const ensureTenant = (tenant: string, amount: bigint) =>
   apply({ _tag: "EnsureTenant", tenant, amount } as L.Command & { _tag: "EnsureTenant" })
 
-export const topUp = (tenant: string, amount: bigint) =>
-  apply({ _tag: "TopUp", tenant, amount } as L.Command & { _tag: "TopUp" })
+export const topUp = (tenant: string, amount: bigint, options?: OperationOptions) =>
+  noConflict(apply({ _tag: "TopUp", tenant, amount, ...opId(options) } as L.Command & { _tag: "TopUp" }))
 
 /** Cap the open holds of a tenant (`max <= 0` removes the cap; the tenant need not exist). */
 export const setExposureCap = (tenant: string, max: bigint) =>
   apply({ _tag: "SetExposureCap", tenant, max } as L.Command & { _tag: "SetExposureCap" })
 
-export const reserve = (tenant: string, amount: bigint) =>
-  apply({ _tag: "Reserve", tenant, amount } as L.Command & { _tag: "Reserve" })
+/** Hold `amount` for a tenant (optionally retry-safe, optionally expiring). */
+export const reserve = (tenant: string, amount: bigint, options?: ReserveOptions) =>
+  noConflict(Effect.flatMap(
+    expiryOf(options),
+    (expiry) =>
+      apply({ _tag: "Reserve", tenant, amount, ...opId(options), ...expiry } as L.Command & { _tag: "Reserve" })
+  ))
 
-export const commit = (reservation: bigint, actual: bigint) =>
-  apply({ _tag: "Commit", reservation, actual } as L.Command & { _tag: "Commit" })
+/** Settle a hold with the actual amount. */
+export const commit = (reservation: bigint, actual: bigint, options?: OperationOptions) =>
+  noConflict(apply({ _tag: "Commit", reservation, actual, ...opId(options) } as L.Command & { _tag: "Commit" }))
 
-export const release = (reservation: bigint) =>
-  apply({ _tag: "Release", reservation } as L.Command & { _tag: "Release" })
+/** Release a hold. */
+export const release = (reservation: bigint, options?: OperationOptions) =>
+  noConflict(apply({ _tag: "Release", reservation, ...opId(options) } as L.Command & { _tag: "Release" }))
+
+/** Release every hold that has expired by now. */
+export const sweepExpired = Effect.flatMap(Ledger, (ledger) => ledger.sweep)
+
+/** What `admit` did. */
+export type AdmitOutcome =
+  /** the kernel allowed the request and its estimated cost is held */
+  | {
+    readonly _tag: "Admitted"
+    readonly decision: Decision
+    readonly reservation_id: bigint
+    readonly remaining_microcents: bigint
+  }
+  /** the kernel rejected the request: nothing was held */
+  | { readonly _tag: "Rejected"; readonly decision: Decision }
+  /** the kernel allowed it but the hold failed (insufficient funds, exposure cap, unknown tenant, …) */
+  | { readonly _tag: "HoldFailed"; readonly decision: Decision; readonly hold: L.ReserveResult }
+
+export interface AdmitOptions extends ReserveOptions {
+  /** free-form metadata journaled with the audited decision */
+  readonly metadata?: Json.Json | undefined
+}
+
+/**
+ * Decide and hold: prescribe, and when the decision is not a reject, reserve its estimated cost
+ * for the tenant. The audited decision (bundle, input, decision, metadata) and the hold are one
+ * journal entry, so neither can exist without the other. The one call a gateway makes per request.
+ */
+export const admit = (policy: Policy, tenant: string, input: Input, options?: AdmitOptions) =>
+  Effect.gen(function*() {
+    const decision = Kernel.prescribe(policy, input)
+    if (decision.action === "Reject") return { _tag: "Rejected", decision } as AdmitOutcome
+    const cost = decision.estimated_cost_microunits
+    if (cost > Int.I64_MAX) {
+      return {
+        _tag: "HoldFailed",
+        decision,
+        hold: { _tag: "Insufficient", remaining_microcents: 0n, required_microcents: Int.I64_MAX }
+      } as AdmitOutcome
+    }
+    const audited = yield* Audited.auditedRecord(policy, input, decision, options?.metadata ?? null).pipe(
+      Effect.mapError((cause) => new LedgerStoreError({ operation: "admit", cause }))
+    )
+    const expiry = yield* expiryOf(options)
+    const hold = yield* noConflict(apply(
+      { _tag: "Admit", tenant, amount: cost as bigint, ...opId(options), ...expiry } as L.Command & { _tag: "Admit" },
+      audited
+    ))
+    return (hold._tag === "Reserved"
+      ? {
+        _tag: "Admitted",
+        decision,
+        reservation_id: hold.reservation_id,
+        remaining_microcents: hold.remaining_microcents
+      }
+      : { _tag: "HoldFailed", decision, hold }) as AdmitOutcome
+  })
 
 /** Take a snapshot (advances the snapshot version). */
 export const snapshot = apply({ _tag: "TakeSnapshot" } as L.Command & { _tag: "TakeSnapshot" })

@@ -82,3 +82,23 @@ export class LedgerStoreError extends Schema.TaggedError<LedgerStoreError>()("Le
     return `ledger store failed during ${this.operation}: ${reason}`
   }
 }
+
+/** The journal could not be recovered: a broken chain, a foreign record, or a state that fails conservation. */
+export class LedgerRecoveryError extends Schema.TaggedError<LedgerRecoveryError>()("LedgerRecoveryError", {
+  reason: Schema.String,
+  cause: Schema.Defect
+}) {
+  override get message(): string {
+    const detail = this.cause instanceof Error ? `: ${this.cause.message}` : ""
+    return `ledger recovery failed: ${this.reason}${detail}`
+  }
+}
+
+/** A client operation id reused with different arguments. */
+export class IdempotencyConflict extends Schema.TaggedError<IdempotencyConflict>()("IdempotencyConflict", {
+  operation_id: Schema.String
+}) {
+  override get message(): string {
+    return `operation id ${this.operation_id} was already used with different arguments`
+  }
+}

@@ -12,13 +12,21 @@ import * as Snapshot from "./Snapshot.js"
 // Commands
 
 /** Every state-changing operation of the reference, as data. */
+const operation = { operation_id: Schema.optional(Schema.String) }
+/** a hold's expiry: the duration asked for (part of the idempotency fingerprint) and the instant it ends */
+const expiry = { ttl_ms: Schema.optional(Int.I64), expires_at_ms: Schema.optional(Int.I64) }
+
 export const Command = Schema.Union(
   Schema.TaggedStruct("EnsureTenant", { tenant: Schema.String, amount: Int.I64 }),
-  Schema.TaggedStruct("TopUp", { tenant: Schema.String, amount: Int.I64 }),
+  Schema.TaggedStruct("TopUp", { tenant: Schema.String, amount: Int.I64, ...operation }),
   Schema.TaggedStruct("SetExposureCap", { tenant: Schema.String, max: Int.I64 }),
-  Schema.TaggedStruct("Reserve", { tenant: Schema.String, amount: Int.I64 }),
-  Schema.TaggedStruct("Commit", { reservation: Int.U64, actual: Int.I64 }),
-  Schema.TaggedStruct("Release", { reservation: Int.U64 }),
+  Schema.TaggedStruct("Reserve", { tenant: Schema.String, amount: Int.I64, ...operation, ...expiry }),
+  Schema.TaggedStruct("Commit", { reservation: Int.U64, actual: Int.I64, ...operation }),
+  Schema.TaggedStruct("Release", { reservation: Int.U64, ...operation }),
+  /** the automatic release of an expired hold (journaled, so replay reproduces it) */
+  Schema.TaggedStruct("Expire", { reservation: Int.U64 }),
+  /** decide-and-hold: a reserve whose journal entry also carries the audited decision */
+  Schema.TaggedStruct("Admit", { tenant: Schema.String, amount: Int.I64, ...operation, ...expiry }),
   Schema.TaggedStruct("TakeSnapshot", {}),
   Schema.TaggedStruct("VerifyConservation", {}),
   Schema.TaggedStruct("ProveConservation", {}),
@@ -99,14 +107,22 @@ export type RestoreResult = { readonly _tag: "Restored" } | {
   readonly error: RestoreError
 }
 
+/** The same operation id was used before with different arguments. */
+export interface IdempotencyConflict {
+  readonly _tag: "IdempotencyConflict"
+  readonly operation_id: string
+}
+
 /** The result of each command kind. */
 export interface ResultOf {
   readonly EnsureTenant: void
-  readonly TopUp: TopUpResult
+  readonly TopUp: TopUpResult | IdempotencyConflict
   readonly SetExposureCap: void
-  readonly Reserve: ReserveResult
-  readonly Commit: SettlementResult
-  readonly Release: SettlementResult
+  readonly Reserve: ReserveResult | IdempotencyConflict
+  readonly Commit: SettlementResult | IdempotencyConflict
+  readonly Release: SettlementResult | IdempotencyConflict
+  readonly Expire: SettlementResult
+  readonly Admit: ReserveResult | IdempotencyConflict
   readonly TakeSnapshot: Snapshot.Snapshot
   readonly VerifyConservation: Snapshot.ConservationStatus
   readonly ProveConservation: ProveResult
@@ -128,6 +144,14 @@ export interface TenantState {
 export interface Hold {
   readonly tenant: string
   readonly amount: bigint
+  /** when the hold expires (epoch milliseconds), if it does */
+  readonly expiresAt?: bigint | undefined
+}
+
+/** An applied operation remembered under its client id: what it was, and what it returned. */
+export interface Remembered {
+  readonly fingerprint: string
+  readonly result: Result
 }
 
 /** The whole ledger. Mutated only by `step`, one complete command at a time. */
@@ -135,6 +159,8 @@ export class LedgerState {
   readonly tenants = new Map<string, TenantState>()
   readonly holds = new Map<bigint, Hold>()
   readonly caps = new Map<string, bigint>()
+  /** client operation ids of applied operations (retry safety) */
+  readonly operations = new Map<string, Remembered>()
   nextReservation = 1n
   snapshotVersion = 0n
   baseline = 0n
@@ -145,6 +171,7 @@ export class LedgerState {
     for (const [id, t] of this.tenants) copy.tenants.set(id, { ...t })
     for (const [id, h] of this.holds) copy.holds.set(id, h)
     for (const [id, c] of this.caps) copy.caps.set(id, c)
+    for (const [id, o] of this.operations) copy.operations.set(id, o)
     copy.nextReservation = this.nextReservation
     copy.snapshotVersion = this.snapshotVersion
     copy.baseline = this.baseline
@@ -184,7 +211,7 @@ export const setExposureCap = (s: LedgerState, tenant: string, max: bigint): voi
   else s.caps.set(tenant, max)
 }
 
-export const reserve = (s: LedgerState, tenant: string, amount: bigint): ReserveResult => {
+export const reserve = (s: LedgerState, tenant: string, amount: bigint, expiresAt?: bigint): ReserveResult => {
   if (amount <= 0n) return { _tag: "Insufficient", remaining_microcents: 0n, required_microcents: amount }
   const t = s.tenants.get(tenant)
   if (t === undefined) return { _tag: "MissingTenant" }
@@ -201,7 +228,7 @@ export const reserve = (s: LedgerState, tenant: string, amount: bigint): Reserve
   t.remaining -= amount
   const id = s.nextReservation
   s.nextReservation = Int.wrapU64(id + 1n)
-  s.holds.set(id, { tenant, amount })
+  s.holds.set(id, expiresAt === undefined ? { tenant, amount } : { tenant, amount, expiresAt })
   return { _tag: "Reserved", reservation_id: id, remaining_microcents: t.remaining }
 }
 
@@ -353,9 +380,72 @@ export const restore = (s: LedgerState, snapshot: Snapshot.Snapshot): RestoreRes
   return { _tag: "Restored" }
 }
 
-/** Apply one command. */
+/** The arguments that identify a retry of the same operation (everything but the id and the instant). */
+export const fingerprint = (c: Command): string => {
+  switch (c._tag) {
+    case "TopUp":
+      return `top_up ${JSON.stringify(c.tenant)} ${c.amount}`
+    case "Reserve":
+    case "Admit":
+      return `reserve ${JSON.stringify(c.tenant)} ${c.amount} ${c.ttl_ms ?? ""}`
+    case "Commit":
+      return `commit ${c.reservation} ${c.actual}`
+    case "Release":
+      return `release ${c.reservation}`
+    default:
+      return c._tag
+  }
+}
+
+/** Did this result change the state (so a retry must not apply it again)? */
+export const applied = (result: Result): boolean => {
+  if (result === undefined || typeof result !== "object" || !("_tag" in result)) return false
+  switch (result._tag) {
+    case "Reserved":
+    case "Committed":
+    case "Released":
+    case "ToppedUp":
+      return true
+    default:
+      return false
+  }
+}
+
+/** The client operation id of a command, if it carries one. */
+export const operationId = (c: Command): string | undefined => "operation_id" in c ? c.operation_id : undefined
+
+/**
+ * Apply one command. A command with a client operation id that was applied before returns the
+ * remembered result and changes nothing; the same id with other arguments is an
+ * `IdempotencyConflict`. Rejected commands are not remembered: a retry re-evaluates them,
+ * which is safe because they applied nothing.
+ */
 export const step = <C extends Command>(s: LedgerState, command: C): ResultOf[C["_tag"]] => {
   const c = command as Command
+  const id = operationId(c)
+  if (id !== undefined) {
+    const seen = s.operations.get(id)
+    if (seen !== undefined) {
+      return (seen.fingerprint === fingerprint(c)
+        ? seen.result
+        : { _tag: "IdempotencyConflict", operation_id: id }) as ResultOf[C["_tag"]]
+    }
+  }
+  const result = apply(s, c)
+  if (id !== undefined && applied(result)) s.operations.set(id, { fingerprint: fingerprint(c), result })
+  return result as ResultOf[C["_tag"]]
+}
+
+/** Release every hold whose expiry is at or before `now`: the `Expire` commands to apply, in id order. */
+export const expiredHolds = (s: LedgerState, nowMs: bigint): Array<bigint> => {
+  const out: Array<bigint> = []
+  for (const [id, hold] of s.holds) {
+    if (hold.expiresAt !== undefined && hold.expiresAt <= nowMs) out.push(id)
+  }
+  return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+}
+
+const apply = (s: LedgerState, c: Command): Result => {
   let result: Result
   switch (c._tag) {
     case "EnsureTenant":
@@ -368,7 +458,11 @@ export const step = <C extends Command>(s: LedgerState, command: C): ResultOf[C[
       result = setExposureCap(s, c.tenant, c.max)
       break
     case "Reserve":
-      result = reserve(s, c.tenant, c.amount)
+    case "Admit":
+      result = reserve(s, c.tenant, c.amount, c.expires_at_ms)
+      break
+    case "Expire":
+      result = release(s, c.reservation)
       break
     case "Commit":
       result = commit(s, c.reservation, c.actual)
@@ -392,7 +486,7 @@ export const step = <C extends Command>(s: LedgerState, command: C): ResultOf[C[
       result = restore(s, c.snapshot)
       break
   }
-  return result as ResultOf[C["_tag"]]
+  return result
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,60 @@
+/**
+ * What every ledger layer does with a group of commands, minus storage: release the holds
+ * that have expired by `now` (as explicit `Expire` commands, so a journal replays them), apply
+ * the commands in order, and list the ones that changed the state (the ones a journal keeps).
+ */
+import type * as Json from "@calybris/core/Json"
+import * as L from "../LedgerState.js"
+
+export interface Pending {
+  readonly command: L.Command
+  readonly audited?: Json.Json | undefined
+}
+
+export interface Applied {
+  readonly results: Array<L.Result>
+  /** the commands that changed the state, in order, with the expiries first */
+  readonly journal: Array<Pending>
+}
+
+/** Did applying this command (with this result) change the state? */
+const changed = (command: L.Command, result: L.Result, remembered: boolean): boolean => {
+  if (remembered) return false
+  switch (command._tag) {
+    case "EnsureTenant":
+    case "SetExposureCap":
+    case "TakeSnapshot":
+    case "VerifyConservation":
+    case "ProveConservation":
+    case "CertifyLedger":
+      return true
+    case "Restore":
+      return typeof result === "object" && result !== null && "_tag" in result && result._tag === "Restored"
+    default:
+      return L.applied(result)
+  }
+}
+
+/** Release expired holds, then apply the commands; the state changes in place. */
+export const applyGroup = (state: L.LedgerState, nowMs: bigint, commands: ReadonlyArray<Pending>): Applied => {
+  const journal: Array<Pending> = []
+  for (const id of L.expiredHolds(state, nowMs)) {
+    const command = { _tag: "Expire", reservation: id } as L.Command
+    L.step(state, command)
+    journal.push({ command })
+  }
+  const results: Array<L.Result> = []
+  for (const p of commands) {
+    const id = L.operationId(p.command)
+    const remembered = id !== undefined && state.operations.has(id)
+    const result = L.step(state, p.command)
+    results.push(result)
+    if (changed(p.command, result, remembered)) journal.push(p)
+  }
+  return { results, journal }
+}
+
+/** Replay journaled commands (recovery): the same state machine, no clock. */
+export const replay = (state: L.LedgerState, commands: ReadonlyArray<L.Command>): void => {
+  for (const c of commands) L.step(state, c)
+}

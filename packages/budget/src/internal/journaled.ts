@@ -1,0 +1,176 @@
+/**
+ * The journaled ledger: every state-changing command is appended to a WAL and acknowledged
+ * only after the WAL acknowledges it under its durability; recovery replays the journal
+ * through the same state machine.
+ *
+ * Group commit: callers enqueue commands; one writer fiber takes everything pending, applies
+ * it to the state in order, appends the changed commands as ONE WAL entry (one write, one
+ * fsync), then completes every caller. Reads wait for the writer, so no fiber ever observes a
+ * state that is not yet durable. If the WAL fails, the ledger fails closed: the commands in
+ * flight fail, and so does everything after (restart to recover from the journal).
+ */
+import * as Json from "@calybris/core/Json"
+import * as Wal from "@calybris/wal/Wal"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Queue from "effect/Queue"
+import * as Stream from "effect/Stream"
+import * as Journal from "../Journal.js"
+import { Ledger } from "../Ledger.js"
+import { LedgerRecoveryError, LedgerStoreError } from "../LedgerError.js"
+import * as L from "../LedgerState.js"
+import * as Snapshot from "../Snapshot.js"
+import { applyGroup, type Pending, replay } from "./engine.js"
+
+export interface JournalOptions {
+  /** append a checkpoint after this many journaled commands (default 10,000; 0 = never) */
+  readonly checkpointEvery?: number | undefined
+  /** most commands in one group commit (default 1,024) */
+  readonly maxBatch?: number | undefined
+  /**
+   * replay from genesis and compare every checkpoint with the replayed state, instead of
+   * starting from the last checkpoint (default false: see docs on checkpoint trust)
+   */
+  readonly verifyCheckpoints?: boolean | undefined
+}
+
+interface Job {
+  /** null: only release expired holds */
+  readonly command: L.Command | null
+  readonly audited?: Json.Json | undefined
+  readonly done: Deferred.Deferred<L.Result, LedgerStoreError>
+}
+
+/** Rebuild the state from the journal: verified chain, last checkpoint, replay, conservation. */
+export const recover = (options: JournalOptions = {}) =>
+  Effect.gen(function*() {
+    let base = new L.LedgerState()
+    let pending: Array<L.Command> = []
+    let journaled = 0
+    yield* Wal.readVerified.pipe(
+      Stream.mapError((cause) => new LedgerRecoveryError({ reason: "the journal does not verify", cause })),
+      Stream.runForEach((entry) =>
+        Effect.suspend(() => {
+          const decoded = Journal.decode(entry.data)
+          if (Either.isLeft(decoded)) {
+            return Effect.fail(
+              new LedgerRecoveryError({
+                reason: `journal entry ${entry.sequence} is not a ledger record`,
+                cause: decoded.left
+              })
+            )
+          }
+          const record = decoded.right
+          if ("checkpoint" in record) {
+            if (options.verifyCheckpoints === true) {
+              replay(base, pending)
+              pending = []
+              const replayed = Journal.encodeCheckpoint(base)
+              const stored = Journal.encodeCheckpoint(Journal.stateOf(record.checkpoint))
+              if (Either.isLeft(replayed) || Either.isLeft(stored) || !sameJson(replayed.right, stored.right)) {
+                return Effect.fail(
+                  new LedgerRecoveryError({
+                    reason: `checkpoint at sequence ${entry.sequence} differs from the replayed state`,
+                    cause: null
+                  })
+                )
+              }
+            } else {
+              base = Journal.stateOf(record.checkpoint)
+              pending = []
+            }
+            journaled = 0
+          } else {
+            for (const c of record.commands) pending.push(Journal.fromWire(c).command)
+            journaled += record.commands.length
+          }
+          return Effect.void
+        })
+      )
+    )
+    replay(base, pending)
+    const status = Snapshot.conservationStatus(L.balances(base, base.snapshotVersion))
+    if (status._tag !== "Balanced") {
+      return yield* new LedgerRecoveryError({
+        reason: `the recovered ledger fails conservation: ${Snapshot.statusText(status)}`,
+        cause: null
+      })
+    }
+    return { state: base, sinceCheckpoint: journaled }
+  })
+
+const sameJson = (a: Json.Json, b: Json.Json): boolean => Json.print(a) === Json.print(b)
+
+export const make = (options: JournalOptions = {}) =>
+  Effect.gen(function*() {
+    const wal = yield* Wal.Wal
+    const recovered = yield* recover(options)
+    const state = recovered.state
+    let sinceCheckpoint = recovered.sinceCheckpoint
+    const checkpointEvery = options.checkpointEvery ?? 10_000
+    const maxBatch = options.maxBatch ?? 1_024
+    const lock = yield* Effect.makeSemaphore(1)
+    const queue = yield* Queue.unbounded<Job>()
+    let failure: LedgerStoreError | undefined
+
+    const fail = (jobs: ReadonlyArray<Job>, error: LedgerStoreError) =>
+      Effect.forEach(jobs, (job) => Deferred.fail(job.done, error), { discard: true })
+
+    const appendJson = (json: Either.Either<Json.Json, unknown>, operation: string) =>
+      Either.match(json, {
+        onLeft: (cause) => Effect.fail(new LedgerStoreError({ operation, cause })),
+        onRight: (data) => wal.append(data).pipe(Effect.mapError((cause) => new LedgerStoreError({ operation, cause })))
+      })
+
+    const processBatch = (jobs: ReadonlyArray<Job>) =>
+      lock.withPermits(1)(Effect.gen(function*() {
+        if (failure !== undefined) return yield* fail(jobs, failure)
+        const now = BigInt(yield* Clock.currentTimeMillis)
+        const commands: Array<Pending> = []
+        for (const job of jobs) if (job.command !== null) commands.push({ command: job.command, audited: job.audited })
+        const { journal, results } = applyGroup(state, now, commands)
+        if (journal.length > 0) {
+          const written = yield* Effect.either(appendJson(Journal.encodeCommands(journal), "journal append"))
+          if (Either.isLeft(written)) {
+            failure = written.left
+            return yield* fail(jobs, written.left)
+          }
+          sinceCheckpoint += journal.length
+        }
+        let next = 0
+        for (const job of jobs) {
+          yield* Deferred.succeed(job.done, job.command === null ? undefined : results[next++])
+        }
+        if (checkpointEvery > 0 && sinceCheckpoint >= checkpointEvery) {
+          const written = yield* Effect.either(appendJson(Journal.encodeCheckpoint(state), "checkpoint append"))
+          if (Either.isLeft(written)) failure = written.left
+          else sinceCheckpoint = 0
+        }
+      }))
+
+    yield* Queue.takeBetween(queue, 1, maxBatch).pipe(
+      Effect.flatMap((chunk) => processBatch([...chunk])),
+      Effect.forever,
+      Effect.forkScoped
+    )
+
+    const submit = (command: L.Command | null, audited?: Json.Json) =>
+      Effect.gen(function*() {
+        if (failure !== undefined) return yield* failure
+        const done = yield* Deferred.make<L.Result, LedgerStoreError>()
+        yield* Queue.offer(queue, { command, audited, done })
+        return yield* Deferred.await(done)
+      })
+
+    return Ledger.of({
+      apply: (command, audited) =>
+        submit(command, audited) as Effect.Effect<L.ResultOf[typeof command["_tag"]], LedgerStoreError>,
+      read: (f) =>
+        lock.withPermits(1)(
+          Effect.suspend(() => failure !== undefined ? Effect.fail(failure) : Effect.succeed(f(state)))
+        ),
+      sweep: Effect.asVoid(submit(null))
+    })
+  })
