@@ -1,0 +1,211 @@
+import * as Journal from "@calybris/budget/Journal"
+import * as Ledger from "@calybris/budget/Ledger"
+import { Snapshot as SnapshotSchema } from "@calybris/budget/Snapshot"
+import * as Json from "@calybris/core/Json"
+import * as Audited from "@calybris/wal/Audited"
+import * as Wal from "@calybris/wal/Wal"
+import { WalIoError } from "@calybris/wal/WalError"
+import { assert, describe, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
+import { input, policy } from "./support/fixtures.js"
+
+const key = new Uint8Array(32).fill(9)
+
+/** Run a program on a journaled ledger over an in-memory WAL holding `bytes`; return the new bytes too. */
+const session = <A, E>(
+  bytes: Uint8Array | undefined,
+  program: Effect.Effect<A, E, Ledger.Ledger>,
+  options: Ledger.JournalOptions = { checkpointEvery: 0 }
+) =>
+  Effect.gen(function*() {
+    const walLayer = Wal.layerMemory({ key }, bytes)
+    return yield* Effect.gen(function*() {
+      const result = yield* program.pipe(Effect.provide(Ledger.layerJournal(options)))
+      const wal = yield* Wal.Wal
+      const out = Buffer.concat([...Chunk.toReadonlyArray(yield* Stream.runCollect(wal.bytes))])
+      return { result, bytes: Uint8Array.from(out) }
+    }).pipe(Effect.provide(walLayer))
+  })
+
+const balances = Effect.map(Ledger.balances, (s) => Json.print(Schema.encodeSync(SnapshotSchema)(s)))
+
+const entries = (bytes: Uint8Array) =>
+  Wal.readVerified.pipe(
+    Stream.runCollect,
+    Effect.map(Chunk.toReadonlyArray),
+    Effect.provide(Wal.layerMemory({ key }, bytes))
+  )
+
+describe("journaled ledger", () => {
+  it.effect("a restart rebuilds the state: balances, open holds, operation ids, versions", () =>
+    Effect.gen(function*() {
+      const first = yield* session(
+        undefined,
+        Effect.gen(function*() {
+          yield* Ledger.ensureTenant("a", 10_000n)
+          yield* Ledger.ensureTenant("b", 500n)
+          yield* Ledger.setExposureCap("a", 5_000n)
+          const r = yield* Ledger.reserve("a", 1_000n, { operationId: "op-1" })
+          const r2 = yield* Ledger.reserve("a", 2_000n)
+          if (r2._tag === "Reserved") yield* Ledger.commit(r2.reservation_id, 1_500n)
+          yield* Ledger.snapshot
+          yield* Ledger.certifyLedger
+          return { r, balances: yield* balances, version: yield* Ledger.snapshotVersion }
+        })
+      )
+      const second = yield* session(
+        first.bytes,
+        Effect.gen(function*() {
+          const again = yield* Ledger.reserve("a", 1_000n, { operationId: "op-1" })
+          return {
+            again,
+            balances: yield* balances,
+            holds: yield* Ledger.activeReservations,
+            version: yield* Ledger.snapshotVersion,
+            cap: yield* Effect.flip(Effect.flatMap(Ledger.reserve("a", 4_500n), (r) => Effect.fail(r)))
+          }
+        })
+      )
+      assert.deepStrictEqual(second.result.again, first.result.r, "the retry returns the original result")
+      assert.strictEqual(second.result.balances, first.result.balances)
+      assert.strictEqual(second.result.holds, 1)
+      assert.strictEqual(second.result.version, first.result.version)
+      assert.strictEqual(second.result.cap._tag, "ExposureLimitExceeded", "caps survive")
+    }))
+
+  it.effect("checkpoints: recovery from the last checkpoint equals recovery from genesis", () =>
+    Effect.gen(function*() {
+      const work = Effect.gen(function*() {
+        yield* Ledger.ensureTenant("a", 1_000_000n)
+        for (let i = 0; i < 40; i++) {
+          const r = yield* Ledger.reserve("a", 1_000n + BigInt(i), { operationId: `r${i}` })
+          if (r._tag === "Reserved" && i % 3 !== 0) yield* Ledger.commit(r.reservation_id, 900n)
+        }
+        return yield* balances
+      })
+      const withCheckpoints = yield* session(undefined, work, { checkpointEvery: 7 })
+      const all = yield* entries(withCheckpoints.bytes)
+      const checkpoints = all.filter((e) =>
+        Either.isRight(Journal.decode(e.data)) && Json.print(e.data).includes("\"checkpoint\"")
+      )
+      assert.isTrue(checkpoints.length >= 3, `checkpoints written: ${checkpoints.length}`)
+      const fast = yield* session(withCheckpoints.bytes, balances, { checkpointEvery: 7 })
+      const verified = yield* session(withCheckpoints.bytes, balances, { checkpointEvery: 7, verifyCheckpoints: true })
+      assert.strictEqual(fast.result, withCheckpoints.result)
+      assert.strictEqual(verified.result, withCheckpoints.result)
+    }))
+
+  it.effect("rejected commands are not journaled; admit journals the audited decision and the hold as one entry", () =>
+    Effect.gen(function*() {
+      const { bytes } = yield* session(
+        undefined,
+        Effect.gen(function*() {
+          yield* Ledger.ensureTenant("gw", 50_000n)
+          yield* Ledger.reserve("gw", 1_000_000n) // insufficient: not journaled
+          yield* Ledger.reserve("nobody", 5n) // missing tenant: not journaled
+          const outcome = yield* Ledger.admit(policy, "gw", input(1), { metadata: "tenant gw / request 1" })
+          assert.strictEqual(outcome._tag, "Admitted")
+        })
+      )
+      const all = yield* entries(bytes)
+      assert.strictEqual(all.length, 2)
+      const admitEntry = Either.getOrThrow(Journal.decode(all[1]?.data ?? null))
+      assert.isTrue("commands" in admitEntry)
+      if (!("commands" in admitEntry)) return
+      const [cmd] = admitEntry.commands
+      assert.strictEqual(cmd?.kind, "admit")
+      if (cmd?.kind !== "admit") return
+      const record = Schema.decodeUnknownSync(Audited.AuditedJson)(cmd.audited)
+      const verdict = Audited.audit(policy, 2n, record)
+      assert.isTrue(verdict.replay_valid && verdict.policy_digest_match && verdict.input_digest_match)
+      assert.strictEqual<bigint>(cmd.amount, record.decision.estimated_cost_microunits)
+    }))
+
+  it.effect("expiry is journaled as an explicit release, so a replay reproduces it exactly", () =>
+    Effect.gen(function*() {
+      const first = yield* session(
+        undefined,
+        Effect.gen(function*() {
+          yield* Ledger.ensureTenant("t", 1_000n)
+          yield* Ledger.reserve("t", 300n, { expiresIn: "10 seconds" })
+          yield* Ledger.reserve("t", 200n)
+          yield* TestClock.adjust("11 seconds")
+          yield* Ledger.sweepExpired
+          return yield* balances
+        })
+      )
+      const all = yield* entries(first.bytes)
+      assert.isTrue(all.some((e) => Json.print(e.data).includes("\"kind\":\"expire\"")))
+      // the restarted ledger runs at clock 0 again: the release comes from the journal, not the clock
+      const second = yield* session(first.bytes, Effect.all([balances, Ledger.activeReservations]))
+      assert.strictEqual(second.result[0], first.result)
+      assert.strictEqual(second.result[1], 1)
+    }))
+
+  it.effect("a WAL failure fails closed: the command fails and so does everything after", () =>
+    Effect.gen(function*() {
+      let appends = 0
+      const failing = Layer.effect(
+        Wal.Wal,
+        Effect.map(Wal.Wal, (wal) =>
+          Wal.Wal.of({
+            ...wal,
+            append: (data) =>
+              ++appends > 2
+                ? Effect.fail(new WalIoError({ operation: "fsync", path: "memory", cause: new Error("EIO") }))
+                : wal.append(data)
+          }))
+      ).pipe(Layer.provide(Wal.layerMemory({ key })))
+      const result = yield* Effect.gen(function*() {
+        yield* Ledger.ensureTenant("t", 1_000n)
+        yield* Ledger.reserve("t", 100n)
+        const failed = yield* Effect.flip(Ledger.reserve("t", 100n))
+        const after = yield* Effect.flip(Ledger.ensureTenant("u", 1n))
+        const read = yield* Effect.flip(Ledger.remaining("t"))
+        return { failed, after, read }
+      }).pipe(Effect.provide(Ledger.layerJournal({ checkpointEvery: 0 }).pipe(Layer.provide(failing))))
+      assert.strictEqual(result.failed._tag, "LedgerStoreError")
+      assert.strictEqual(result.after._tag, "LedgerStoreError")
+      assert.strictEqual(result.read._tag, "LedgerStoreError")
+    }))
+
+  it.effect("recovery fails closed on a journal that does not verify", () =>
+    Effect.gen(function*() {
+      const { bytes } = yield* session(undefined, Ledger.ensureTenant("t", 1_000n))
+      const text = new TextDecoder().decode(bytes).replace("1000", "9000")
+      const error = yield* Effect.flip(session(new TextEncoder().encode(text), Ledger.tenantCount))
+      assert.include(["WalChainBroken", "LedgerRecoveryError"], error._tag)
+    }))
+
+  it.effect("100 concurrent fibers share group commits and never overspend", () =>
+    Effect.gen(function*() {
+      const { bytes, result } = yield* session(
+        undefined,
+        Effect.gen(function*() {
+          yield* Ledger.ensureTenant("t", 50_000n)
+          const spent = yield* Effect.forEach(
+            Array.from({ length: 100 }, (_, i) => i),
+            (i) =>
+              Effect.flatMap(Ledger.reserve("t", 1_000n, { operationId: `f${i}` }), (r) =>
+                r._tag === "Reserved"
+                  ? Effect.as(Ledger.commit(r.reservation_id, 1_000n), 1_000n)
+                  : Effect.succeed(0n)),
+            { concurrency: "unbounded" }
+          )
+          return spent.reduce((a, b) => a + b, 0n)
+        })
+      )
+      assert.strictEqual(result, 50_000n)
+      const all = yield* entries(bytes)
+      assert.isTrue(all.length < 100, `group commits: ${all.length} entries for 150 journaled commands`)
+      const again = yield* session(bytes, Ledger.committed("t"))
+      assert.strictEqual(Option.getOrThrow(again.result), 50_000n)
+    }))
+})
