@@ -89,9 +89,6 @@ let nextBackslash = -1
 // A single native scan per parse: far cheaper than testing every string character in JS.
 const SPECIAL = /[\u0000-\u001f\ud800-\udfff]/
 
-const KEY_CACHE_MASK = 255
-const keyCache: Array<string | undefined> = new Array(KEY_CACHE_MASK + 1).fill(undefined)
-
 /** The last integer literal beyond 2^53 and its value (WAL lines repeat u64::MAX a lot). */
 let lastBigText = ""
 let lastBig = 0n
@@ -230,38 +227,6 @@ const parseString = (): string | undefined => {
     i++
   }
   return fail(EOF_WHILE_PARSING_STRING, len)
-}
-
-/**
- * An object key; `pos` is just after the opening quote. Keys repeat across values and lines,
- * and a Map hashes every fresh string it is given (a slow runtime call), so recently seen keys
- * are reused from a small direct-mapped cache: the cached string already carries its hash.
- */
-const parseKey = (): string | undefined => {
-  const start = pos
-  if (clean) {
-    const end = src.indexOf("\"", start)
-    if (end >= 0) {
-      if (nextBackslash < start) {
-        nextBackslash = src.indexOf("\\", start)
-        if (nextBackslash < 0) nextBackslash = len
-      }
-      if (end < nextBackslash) {
-        pos = end + 1
-        const n = end - start
-        if (n === 0) return ""
-        const slot =
-          (n * 31 + src.charCodeAt(start) * 7 + src.charCodeAt(end - 1) * 3 + src.charCodeAt(start + (n >> 1))) &
-          KEY_CACHE_MASK
-        const cached = keyCache[slot]
-        if (cached !== undefined && cached.length === n && src.startsWith(cached, start)) return cached
-        const key = src.slice(start, end)
-        keyCache[slot] = key
-        return key
-      }
-    }
-  }
-  return parseString()
 }
 
 /** The general string loop: escapes, control characters, surrogates. */
@@ -521,7 +486,7 @@ const parseTree = (maxDepth: number): Json | undefined => {
         }
         if (k !== 34) return failPeek(k === -1 ? EOF_WHILE_PARSING_OBJECT : KEY_MUST_BE_A_STRING, pos)
         pos++
-        const key = parseKey()
+        const key = parseString()
         if (key === undefined || !parseColon()) return undefined
         frames[depth] = new Map<string, Json>()
         keys[depth] = key
@@ -613,7 +578,7 @@ const parseTree = (maxDepth: number): Json | undefined => {
         const n = skipWs()
         if (n === 34) {
           pos++
-          const key = parseKey()
+          const key = parseString()
           if (key === undefined || !parseColon()) return undefined
           keys[depth - 1] = key
           break

@@ -79,13 +79,37 @@ const quoteSlow = (s: string, from: number): string => {
   return out + s.slice(chunk) + "\""
 }
 
+/** Characters serde_json escapes: `"`, `\\` and U+0000..U+001F. */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f]/
+
 const quote = (s: string): string => {
   const n = s.length
+  // a native scan beats a charCodeAt loop once the per-call overhead is paid off
+  if (n > 24) return NEEDS_ESCAPE.test(s) ? quoteSlow(s, 0) : "\"" + s + "\""
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i)
     if (c < 32 || c === 34 || c === 92) return quoteSlow(s, i)
   }
   return "\"" + s + "\""
+}
+
+/**
+ * `"key":` for object members. Keys repeat across values, so short ones are memoised; the key
+ * strings usually carry their hash already (they were Map keys), so a hit is cheap.
+ */
+const KEY_CACHE_LIMIT = 4096
+const keyCache = new Map<string, string>()
+
+const quoteKey = (key: string): string => {
+  let quoted = keyCache.get(key)
+  if (quoted === undefined) {
+    quoted = quote(key) + ":"
+    if (key.length <= 64) {
+      if (keyCache.size >= KEY_CACHE_LIMIT) keyCache.clear()
+      keyCache.set(key, quoted)
+    }
+  }
+  return quoted
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -117,7 +141,7 @@ const write = (value: Json | undefined): string => {
       if (isFloat(value)) return printFloat(value.value)
       let out = "{"
       for (const [key, member] of value) {
-        out += (out.length === 1 ? "" : ",") + quote(key) + ":" + write(member)
+        out += (out.length === 1 ? "" : ",") + quoteKey(key) + write(member)
       }
       return out + "}"
     }
