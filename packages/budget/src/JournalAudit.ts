@@ -51,7 +51,8 @@ export const auditJournalBytes = <E, R>(
             const policy = byDigest.get(audited.right.audit.policy_digest_hex) ?? fallback
             if (policy === undefined) return bad("no policy to audit against")
             const verdict = Audited.audit(policy, entry.sequence, audited.right)
-            const holdMatches = command.amount === audited.right.decision.estimated_cost_microunits
+            const holdMatches =
+              (command.amount as bigint) === (audited.right.decision.estimated_cost_microunits as bigint)
             const checked = holdMatches ? verdict : { ...verdict, decision_digest_match: false }
             if (
               firstFailure === undefined &&
