@@ -6,6 +6,7 @@
  * written on top of them, so every layer (memory, file, later SQL) shares one reader.
  */
 import type * as Json from "@calybris/core/Json"
+import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -14,9 +15,19 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type { ChainOptions } from "./Chain.js"
 import type { Entry, Sealed } from "./Entry.js"
+import * as internalFile from "./internal/file.js"
 import * as internalMemory from "./internal/memory.js"
 import * as Reader from "./Reader.js"
-import type { WalAppendError, WalEmptyKey, WalIoError, WalReadError, WalTornTail, WalVerifyError } from "./WalError.js"
+import type {
+  WalAppendError,
+  WalEmptyKey,
+  WalIoError,
+  WalLocked,
+  WalNotRepairable,
+  WalReadError,
+  WalTornTail,
+  WalVerifyError
+} from "./WalError.js"
 import { WalRecordError } from "./WalError.js"
 
 /**
@@ -102,3 +113,54 @@ export const readRecords = <A, I>(schema: Schema.Schema<A, I>) => {
     )
   )
 }
+
+/** Options of `repair`: the log's chain and reader limits. */
+export type RepairOptions = Pick<WalOptions, "key" | "allowEmptyKey" | "hash" | "maxLineBytes">
+
+/** `repair` found a log that verifies: nothing was done. */
+export class RepairClean extends Schema.TaggedClass<RepairClean>()("RepairClean", {
+  count: Schema.BigIntFromSelf,
+  lastHash: Schema.String,
+  bytes: Schema.Number
+}) {}
+
+/** `repair` removed a torn final line, after saving its bytes to `savedTo`. */
+export class RepairTruncated extends Schema.TaggedClass<RepairTruncated>()("RepairTruncated", {
+  /** the torn line's offset: the log's new length */
+  truncatedAt: Schema.Number,
+  removedBytes: Schema.Number,
+  savedTo: Schema.String,
+  /** the repaired log's entry count and last hash */
+  count: Schema.BigIntFromSelf,
+  lastHash: Schema.String
+}) {}
+
+/** What `repair` did. */
+export const RepairReport = Schema.Union(RepairClean, RepairTruncated)
+export type RepairReport = typeof RepairReport.Type
+
+/**
+ * A log in one JSONL file, with one writer per file (a `<path>.lock` file, and one holder per
+ * process). The existing file is verified first; a broken one is refused with its typed error,
+ * a torn final line with `WalTornTail` (see `repair`). Closing the layer's scope closes the
+ * file and releases the lock. Appends are acknowledged per `options.durability` (default
+ * `"always"`); after a write or fsync failure the writer refuses every further append.
+ */
+export const layerFile = (
+  path: string,
+  options: WalOptions = {}
+): Layer.Layer<Wal, WalEmptyKey | WalVerifyError | WalTornTail | WalLocked | WalIoError, FileSystem.FileSystem> =>
+  internalFile.layer(path, options)
+
+/**
+ * Repair a log whose only problem is a torn final line (a crash mid-write): its bytes are
+ * saved to `<path>.torn-<offset>` (fsynced) before the log is truncated to exactly that offset
+ * and fsynced. A log that verifies is left alone (`RepairClean`). Anything else — corruption
+ * in the middle, a broken chain — fails with `WalNotRepairable` and the file is untouched.
+ * Refused (`WalLocked`) while a writer holds the log.
+ */
+export const repair = (
+  path: string,
+  options: RepairOptions = {}
+): Effect.Effect<RepairReport, WalNotRepairable | WalIoError | WalLocked | WalEmptyKey, FileSystem.FileSystem> =>
+  internalFile.repair(path, options)

@@ -1,0 +1,270 @@
+/**
+ * The Wal contract: one suite, run against every layer (memory; a file under each durability).
+ */
+import * as Decision from "@calybris/core/Decision"
+import { Input } from "@calybris/core/Input"
+import * as Json from "@calybris/core/Json"
+import * as Kernel from "@calybris/core/Kernel"
+import * as Policy from "@calybris/core/Policy"
+import * as Audited from "@calybris/wal/Audited"
+import * as Chain from "@calybris/wal/Chain"
+import { MAX_RECORD_DEPTH, type Sealed } from "@calybris/wal/Entry"
+import * as Reader from "@calybris/wal/Reader"
+import * as Wal from "@calybris/wal/Wal"
+import type { WalEmptyKey, WalIoError, WalLocked, WalVerifyError } from "@calybris/wal/WalError"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as FileSystem from "@effect/platform/FileSystem"
+import { assert, layer } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+
+type OpenError = WalEmptyKey | WalVerifyError | WalLocked | WalIoError
+
+/** A fresh, empty log per call; whatever it needs (a temp dir) lives in the caller's scope. */
+type Factory = (
+  options?: Wal.WalOptions
+) => Effect.Effect<Layer.Layer<Wal.Wal, OpenError>, never, Scope.Scope | FileSystem.FileSystem>
+
+const U64_MAX = (1n << 64n) - 1n
+const I64_MIN = -(1n << 63n)
+const ALL = U64_MAX
+
+const json = (fields: Record<string, Json.Json>): Json.Json => new Map(Object.entries(fields))
+
+const model = (i: number): Json.Json =>
+  json({
+    model_id: i,
+    provider_id: i % 6,
+    quality_bps: 3000 + 300 * i,
+    risk_ceiling_bps: 9500,
+    enabled: 1,
+    p95_latency_ms: 100 + 50 * i,
+    capabilities: 0,
+    region_mask: ALL,
+    input_cost_microunits_per_million_tokens: 10 + 50 * i,
+    output_cost_microunits_per_million_tokens: 40 + 200 * i
+  })
+
+const policy = Policy.unsafeMake(
+  Schema.decodeUnknownSync(Policy.PolicySnapshot)(json({
+    policy_epoch: 1,
+    catalog_epoch: 1,
+    hard_risk_limit_bps: 9600,
+    minimum_confidence_bps: 5500,
+    risk_penalty_multiplier_bps: 3500,
+    latency_penalty_microunits_per_ms: 0,
+    models: Array.from({ length: 8 }, (_, i) => model(i))
+  }))
+)
+
+const input = (s: number): Input =>
+  Schema.decodeUnknownSync(Input)(json({
+    request_sequence: s,
+    requested_model_id: s % 8,
+    input_tokens: 500 + s,
+    output_tokens: 200 + s,
+    business_value_microunits: 50000,
+    budget_limit_microunits: 10_000_000,
+    risk_bps: (s * 700) % 8000,
+    confidence_bps: 6000 + s,
+    minimum_quality_bps: 3000,
+    max_p95_latency_ms: 0,
+    required_capabilities: 0,
+    allowed_provider_mask: ALL,
+    required_region_mask: 0
+  }))
+
+/** The same decision with one field changed (what a forger would do). */
+const tamper = (decision: Decision.Decision): Decision.Decision => {
+  const wire = new Map(Schema.encodeSync(Decision.Decision)(decision) as Json.JsonObject)
+  wire.set("expected_utility_microunits", decision.expected_utility_microunits + 1n)
+  return Schema.decodeUnknownSync(Decision.Decision)(wire)
+}
+
+const record = (i: number): Json.Json => new Map<string, Json.Json>([["i", i], ["label", `entry ${i}`]])
+
+/** Nested arrays, `depth` levels deep. */
+const nested = (depth: number): Json.Json => {
+  let value: Json.Json = 0
+  for (let i = 0; i < depth; i++) value = [value]
+  return value
+}
+
+const collect = <A, E, R>(stream: Stream.Stream<A, E, R>) => Effect.map(Stream.runCollect(stream), Chunk.toArray)
+
+const unkeyed = Either.getOrThrow(Chain.make({}))
+
+const contract = (name: string, factory: Factory) =>
+  layer(NodeContext.layer)(`Wal contract: ${name}`, (it) => {
+    const withLog = <A, E>(body: Effect.Effect<A, E, Wal.Wal>, options?: Wal.WalOptions) =>
+      Effect.flatMap(factory(options), (log) => Effect.provide(body, log))
+
+    it.scoped("an empty log has the genesis head", () =>
+      withLog(Effect.gen(function*() {
+        const head = yield* Wal.head
+        assert.strictEqual(head.sequence, 0n)
+        assert.strictEqual(head.lastHash, Chain.GENESIS)
+        const verified = yield* Wal.verifyWal
+        assert.strictEqual(verified.count, 0n)
+        assert.strictEqual(verified.lastHash, Chain.GENESIS)
+      })))
+
+    it.scoped("append advances the head; readVerified yields what was appended", () =>
+      withLog(Effect.gen(function*() {
+        const sealed: Array<Sealed> = []
+        for (let i = 1; i <= 5; i++) {
+          const s = yield* Wal.append(record(i))
+          sealed.push(s)
+          const head = yield* Wal.head
+          assert.strictEqual(head.sequence, BigInt(i))
+          assert.strictEqual(head.lastHash, s.entry_hash)
+        }
+        const entries = yield* collect(Wal.readVerified)
+        assert.strictEqual(entries.length, 5)
+        let previous = Chain.GENESIS
+        entries.forEach((entry, k) => {
+          const s = sealed[k]
+          assert.isDefined(s)
+          assert.strictEqual(entry.sequence, BigInt(k + 1))
+          assert.strictEqual(entry.sequence, s?.sequence)
+          assert.strictEqual(entry.previous_hash, previous)
+          assert.strictEqual(entry.previous_hash, s?.previous_hash)
+          assert.strictEqual(entry.entry_hash, s?.entry_hash)
+          assert.strictEqual(entry.entry_hash, unkeyed.link(previous, Json.print(record(k + 1))))
+          assert.strictEqual(entry.dataText, Json.print(record(k + 1)))
+          assert.isTrue(Json.equals(entry.data, record(k + 1)))
+          previous = entry.entry_hash
+        })
+        const verified = yield* Wal.verifyWal
+        assert.strictEqual(verified.count, 5n)
+        assert.strictEqual(verified.lastHash, previous)
+        assert.isFalse(verified.missingNewline)
+      })))
+
+    it.scoped("a keyed log verifies under its key and fails unkeyed verification at sequence 1", () => {
+      const key = new TextEncoder().encode("contract-key")
+      return withLog(
+        Effect.gen(function*() {
+          const wal = yield* Wal.Wal
+          assert.isTrue(wal.reader.chain?.keyed)
+          const first = yield* Wal.append(record(1))
+          yield* Wal.append(record(2))
+          const keyed = Either.getOrThrow(Chain.make({ key }))
+          assert.strictEqual(first.entry_hash, keyed.link(Chain.GENESIS, Json.print(record(1))))
+          assert.notStrictEqual(first.entry_hash, unkeyed.link(Chain.GENESIS, Json.print(record(1))))
+          assert.strictEqual((yield* Wal.verifyWal).count, 2n)
+          const error = yield* Effect.flip(Reader.verify(wal.bytes, { chain: unkeyed }))
+          assert.strictEqual(error._tag, "WalChainBroken")
+          if (error._tag === "WalChainBroken") assert.strictEqual(error.sequence, 1n)
+          const other = Either.getOrThrow(Chain.make({ key: new TextEncoder().encode("another key") }))
+          const wrongKey = yield* Effect.flip(Reader.verify(wal.bytes, { chain: other }))
+          assert.strictEqual(wrongKey._tag, "WalChainBroken")
+        }),
+        { key }
+      )
+    })
+
+    it.scoped("an empty key is refused unless allowEmptyKey", () =>
+      Effect.gen(function*() {
+        const refused = yield* Effect.flip(withLog(Wal.head, { key: new Uint8Array(0) }))
+        assert.strictEqual(refused._tag, "WalEmptyKey")
+        yield* withLog(
+          Effect.gen(function*() {
+            yield* Wal.append(record(1))
+            const verified = yield* Wal.verifyWal
+            assert.strictEqual(verified.count, 1n)
+          }),
+          { key: new Uint8Array(0), allowEmptyKey: true }
+        )
+      }))
+
+    it.scoped("a record nested deeper than the reader accepts is refused; the deepest accepted round-trips", () =>
+      withLog(Effect.gen(function*() {
+        const error = yield* Effect.flip(Wal.append(nested(MAX_RECORD_DEPTH + 1)))
+        assert.strictEqual(error._tag, "WalRecordTooDeep")
+        assert.strictEqual((yield* Wal.head).sequence, 0n)
+        yield* Wal.append(nested(MAX_RECORD_DEPTH))
+        const [entry] = yield* collect(Wal.readVerified)
+        assert.strictEqual(entry?.dataText, Json.print(nested(MAX_RECORD_DEPTH)))
+      })))
+
+    it.scoped("audited appends replay; a tampered decision fails replay with WalAuditFailed", () =>
+      withLog(Effect.gen(function*() {
+        for (let s = 1; s <= 3; s++) {
+          const i = input(s)
+          yield* Audited.appendAudited(policy, i, Kernel.prescribe(policy, i), new Map([["request", s]]))
+        }
+        const verdicts = yield* Audited.replayAudited(policy)
+        assert.strictEqual(verdicts.length, 3)
+        assert.isTrue(verdicts.every((v) => v.replay_valid && v.decision_digest_match))
+        const i = input(4)
+        const honest = Kernel.prescribe(policy, i)
+        yield* Audited.appendAudited(policy, i, tamper(honest), null)
+        const error = yield* Effect.flip(Audited.replayAudited(policy))
+        assert.strictEqual(error._tag, "WalAuditFailed")
+        if (error._tag === "WalAuditFailed") {
+          assert.strictEqual(error.sequence, 4n)
+          assert.isFalse(error.replay_valid)
+        }
+      })))
+
+    it.scoped("1,000 concurrent appends get distinct consecutive sequences and the log verifies", () =>
+      withLog(Effect.gen(function*() {
+        const n = 1000
+        const sealed = yield* Effect.forEach(
+          Array.from({ length: n }, (_, i) => i),
+          (i) => Wal.append(record(i)),
+          { concurrency: "unbounded" }
+        )
+        const sequences = sealed.map((s) => s.sequence).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+        assert.deepStrictEqual(sequences, Array.from({ length: n }, (_, i) => BigInt(i + 1)))
+        const verified = yield* Wal.verifyWal
+        assert.strictEqual(verified.count, BigInt(n))
+        assert.strictEqual(verified.lastHash, (yield* Wal.head).lastHash)
+        // each acknowledgement names the entry that holds its record
+        const entries = yield* collect(Wal.readVerified)
+        sealed.forEach((s, i) => {
+          const entry = entries[Number(s.sequence) - 1]
+          assert.strictEqual(entry?.entry_hash, s.entry_hash)
+          assert.strictEqual(entry?.dataText, Json.print(record(i)))
+        })
+      })))
+
+    it.scoped("u64 max and i64 min round-trip byte-exactly", () =>
+      withLog(Effect.gen(function*() {
+        const data: Json.Json = new Map<string, Json.Json>([
+          ["u64", U64_MAX],
+          ["i64", I64_MIN],
+          ["list", [U64_MAX, I64_MIN, 0, -1]]
+        ])
+        const text = `{"u64":18446744073709551615,"i64":-9223372036854775808,` +
+          `"list":[18446744073709551615,-9223372036854775808,0,-1]}`
+        const sealed = yield* Wal.append(data)
+        const [entry] = yield* collect(Wal.readVerified)
+        assert.strictEqual(entry?.dataText, text)
+        assert.strictEqual(Json.print(entry?.data ?? null), text)
+        const wal = yield* Wal.Wal
+        const raw = Buffer.concat(yield* collect(wal.bytes)).toString("utf8")
+        assert.strictEqual(
+          raw,
+          `{"sequence":1,"previous_hash":"genesis","entry_hash":"${sealed.entry_hash}","data":${text}}\n`
+        )
+      })))
+  })
+
+contract("memory", (options) => Effect.succeed(Wal.layerMemory(options)))
+
+for (const durability of ["always", "batch", "never"] as const) {
+  contract(`file (${durability})`, (options) =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* Effect.orDie(fs.makeTempDirectoryScoped({ prefix: "calybris-wal-" }))
+      return Wal.layerFile(`${dir}/log.jsonl`, { durability, ...options }).pipe(Layer.provide(NodeFileSystem.layer))
+    }))
+}
