@@ -1,0 +1,72 @@
+/**
+ * Keys never appear in errors: not in messages, not in `String(error)`, not in the encoded
+ * (persisted) form of the error, not in a pretty-printed Cause.
+ */
+import * as Json from "@calybris/core/Json"
+import * as Chain from "@calybris/wal/Chain"
+import * as Reader from "@calybris/wal/Reader"
+import * as Wal from "@calybris/wal/Wal"
+import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Stream from "effect/Stream"
+import { inspect } from "node:util"
+
+const key = new TextEncoder().encode("correct horse battery staple 42!")
+const forms = (bytes: Uint8Array): Array<string> => {
+  const b = Buffer.from(bytes)
+  return [
+    b.toString("hex"),
+    b.toString("base64"),
+    b.toString("latin1"),
+    b.toString("hex").toUpperCase(),
+    [...bytes].join(",")
+  ]
+}
+
+const assertNoKey = (what: unknown) => {
+  const texts = [
+    String(what),
+    inspect(what, { depth: 10 }),
+    what instanceof Error ? what.message : "",
+    Json.print(JSON.stringify(what, (_, v) => (typeof v === "bigint" ? v.toString() : v)) ?? "")
+  ]
+  for (const text of texts) {
+    for (const form of forms(key)) assert.notInclude(text, form)
+  }
+}
+
+describe("secrets", () => {
+  it.effect("verification failures under the right or a wrong key never carry the key", () =>
+    Effect.gen(function*() {
+      const bytes = yield* Effect.gen(function*() {
+        yield* Wal.append(new Map([["n", 1]]))
+        yield* Wal.append(new Map([["n", 2]]))
+        const wal = yield* Wal.Wal
+        return Buffer.concat([...Chunk.toReadonlyArray(yield* Stream.runCollect(wal.bytes))])
+      }).pipe(Effect.provide(Wal.layerMemory({ key })))
+      const wrong = Either.getOrThrow(Chain.make({ key: new Uint8Array(32).fill(3) }))
+      const r = Reader.verifyBytes(bytes, { chain: wrong })
+      assert.isTrue(Either.isLeft(r))
+      if (Either.isLeft(r)) assertNoKey(r.left)
+      const tampered = Uint8Array.from(bytes)
+      tampered[tampered.length - 5] = 0x30
+      const right = Either.getOrThrow(Chain.make({ key }))
+      const r2 = Reader.verifyBytes(tampered, { chain: right })
+      if (Either.isLeft(r2)) assertNoKey(r2.left)
+      const exit = yield* Effect.exit(
+        Wal.verifyWal.pipe(Effect.provide(Wal.layerMemory({ key: new Uint8Array(32) }, tampered)))
+      )
+      if (exit._tag === "Failure") assertNoKey(Cause.pretty(exit.cause))
+    }))
+
+  it("the chain object itself does not expose the key when printed", () => {
+    const chain = Either.getOrThrow(Chain.make({ key }))
+    assertNoKey(chain)
+    const empty = Chain.make({ key: new Uint8Array(0) })
+    assert.isTrue(Either.isLeft(empty))
+    if (Either.isLeft(empty)) assertNoKey(empty.left)
+  })
+})
