@@ -65,3 +65,12 @@ export const isArray = (value: Json): value is JsonArray => Array.isArray(value)
 
 /** Deep structural equality of two JSON values (object member order matters, as it does on the wire). */
 export const equals = (a: Json, b: Json): boolean => print(a) === print(b)
+
+/**
+ * Low-level, serde_json-exact reading of one text (internal: for `@calybris/wal`, which replays
+ * serde-derive's `Deserialize` of the WAL entry struct on top of it). See `internal/jsonParse.ts`.
+ */
+export const Cursor = internalParse.cursor
+
+/** serde_json's syntax / EOF error codes, for `Cursor.failPeek`. */
+export const ParseErrorCode = internalParse.ErrorCode

@@ -8,13 +8,12 @@
  * The core is a synchronous state machine fed with byte chunks, so a multi-GB log verifies in
  * bounded memory and without an Effect per line; `Stream` wrappers sit on top.
  */
-import * as Json from "@calybris/core/Json"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Stream from "effect/Stream"
 import * as Chain from "./Chain.js"
 import type { Entry } from "./Entry.js"
-import { parseEnvelope } from "./internal/envelope.js"
+import { parseLine } from "./internal/envelope.js"
 import {
   WalChainBroken,
   WalParseError,
@@ -56,6 +55,17 @@ const isBlank = (text: string): boolean => {
 
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 
+/** The bytes as a string when they are valid UTF-8 and all ASCII (one code unit per byte). */
+const asciiText = (bytes: Uint8Array): string | undefined => {
+  let text: string
+  try {
+    text = decoder.decode(bytes)
+  } catch {
+    return undefined
+  }
+  return text.length === bytes.length ? text : undefined
+}
+
 const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
   if (a.length === 0) return b
   const out = new Uint8Array(a.length + b.length)
@@ -76,10 +86,13 @@ export class LineReader {
   private lastHash = Chain.GENESIS
   private count = 0n
   private bytes = 0
+  /** Build `Entry` values (with their `data`); a verification-only pass does not need them. */
+  private readonly collect: boolean
 
-  constructor(options: ReaderOptions) {
+  constructor(options: ReaderOptions, collect = true) {
     this.chain = options.chain
     this.maxLine = options.maxLineBytes ?? DEFAULT_MAX_LINE
+    this.collect = collect
   }
 
   /** Consume a chunk; returns the complete entries it finished, or the first failure. */
@@ -89,6 +102,25 @@ export class LineReader {
     const out: Array<Entry> = []
     let start = 0
     let offset = this.pendingOffset
+    const lastLf = buffer.lastIndexOf(0x0a)
+    // The complete lines decoded at once: when they are all ASCII (the common case), string
+    // indices are byte offsets and each line is a slice. Otherwise (non-ASCII, or not UTF-8)
+    // line by line, which finds and reports the exact line.
+    const text = lastLf < 0 ? undefined : asciiText(buffer.subarray(0, lastLf + 1))
+    if (text !== undefined) {
+      for (;;) {
+        const lf = text.indexOf("\n", start)
+        if (lf < 0) break
+        this.lineNumber++
+        const end = lf > start && text.charCodeAt(lf - 1) === 0x0d ? lf - 1 : lf
+        const error = end - start > this.maxLine
+          ? new WalLineTooLong({ line: this.lineNumber, offset, limit: this.maxLine })
+          : this.lineText(text.slice(start, end), offset, lf - start, false, out)
+        if (error !== undefined) return Either.left(error)
+        offset += lf + 1 - start
+        start = lf + 1
+      }
+    }
     for (;;) {
       const lf = buffer.indexOf(0x0a, start)
       if (lf < 0) break
@@ -112,9 +144,10 @@ export class LineReader {
     let missingNewline = false
     if (this.pending.length > 0) {
       this.lineNumber++
+      const before = this.count
       const error = this.line(this.pending, this.pendingOffset, true, out)
       if (error !== undefined) return Either.left(error)
-      missingNewline = out.length > 0
+      missingNewline = this.count > before
     }
     return Either.right({
       entries: out,
@@ -143,15 +176,31 @@ export class LineReader {
       }
       return new WalReadError({ line, offset, io_kind: "InvalidData", reason: "stream did not contain valid UTF-8" })
     }
+    return this.lineText(text, offset, raw.length, last, out)
+  }
+
+  /** One decoded line (without its LF / CR); `length` is the raw line's byte length. */
+  private lineText(
+    text: string,
+    offset: number,
+    length: number,
+    last: boolean,
+    out: Array<Entry>
+  ): WalVerifyError | undefined {
+    const line = this.lineNumber
     if (text.charCodeAt(0) !== 0x7b && isBlank(text)) return undefined
-    const parsed = parseEnvelope(text)
+    const chain = this.chain
+    // One pass over the line: the envelope, `data` validated (and built only when entries are
+    // collected), and the canonical data text the hash covers when verifying — the raw text
+    // when it is already canonical (what writers write), else the re-serialised value.
+    const parsed = parseLine(text, { value: this.collect, text: chain !== undefined })
     if (Either.isLeft(parsed)) {
       const e = parsed.left
       return last
         ? new WalTornTail({
           line,
           offset,
-          length: raw.length,
+          length,
           category: e.category,
           reason: e.reason,
           column: e.column
@@ -159,8 +208,6 @@ export class LineReader {
         : new WalParseError({ line, offset, category: e.category, reason: e.reason, column: e.column })
     }
     const envelope = parsed.right
-    const chain = this.chain
-    let dataText = ""
     if (chain !== undefined) {
       if (envelope.sequence !== this.expected) {
         return new WalSequenceError({ line, offset, sequence: envelope.sequence, expected: this.expected })
@@ -174,8 +221,7 @@ export class LineReader {
           found: envelope.previous_hash
         })
       }
-      dataText = Json.print(envelope.data)
-      const recomputed = chain.link(envelope.previous_hash, dataText)
+      const recomputed = chain.link(envelope.previous_hash, envelope.dataText ?? "")
       if (!constantTimeEquals(recomputed, envelope.entry_hash)) {
         return new WalChainBroken({
           line,
@@ -189,15 +235,17 @@ export class LineReader {
     }
     this.count++
     this.lastHash = envelope.entry_hash
-    out.push({
-      sequence: envelope.sequence,
-      previous_hash: envelope.previous_hash,
-      entry_hash: envelope.entry_hash,
-      data: envelope.data,
-      dataText,
-      line,
-      offset
-    })
+    if (this.collect) {
+      out.push({
+        sequence: envelope.sequence,
+        previous_hash: envelope.previous_hash,
+        entry_hash: envelope.entry_hash,
+        data: envelope.data ?? null,
+        dataText: envelope.dataText ?? "",
+        line,
+        offset
+      })
+    }
     return undefined
   }
 }
@@ -229,7 +277,7 @@ export const verify = <E, R>(
   options: ReaderOptions
 ): Effect.Effect<Verified, E | WalVerifyError, R> =>
   Effect.suspend(() => {
-    const reader = new LineReader(options)
+    const reader = new LineReader(options, false)
     return bytes.pipe(
       Stream.runForEach((chunk): Effect.Effect<void, WalVerifyError> =>
         Either.map(reader.push(chunk), () => undefined)
@@ -240,6 +288,6 @@ export const verify = <E, R>(
 
 /** Verify bytes held in memory. */
 export const verifyBytes = (bytes: Uint8Array, options: ReaderOptions): Either.Either<Verified, WalVerifyError> => {
-  const reader = new LineReader(options)
+  const reader = new LineReader(options, false)
   return Either.flatMap(reader.push(bytes), () => Either.map(reader.end(), (r) => r.verified))
 }

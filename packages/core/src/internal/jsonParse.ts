@@ -13,10 +13,18 @@
  * The parser is iterative (an explicit stack of open containers), so nesting depth is bounded
  * by `maxDepth` and never by the JS call stack. Module-level state is fine: `parse` is
  * synchronous and never re-entered.
+ *
+ * Besides `parse`, the module exports `cursor`: the same Deserializer primitives over one text
+ * for callers that replay a serde-derived `Deserialize` (the WAL entry), plus two walks with
+ * the same error model — `scanValue` (parseTree's exact grammar and errors without building
+ * the value, and whether the text is already canonical, i.e. what `print` writes) and
+ * `ignoreValue` (serde_json's `ignore_value`, what `IgnoredAny` uses, which is NOT the same
+ * grammar: see there).
  */
 import * as Either from "effect/Either"
 import type { Json } from "../Json.js"
 import { JsonFloat, JsonParseError } from "../Json.js"
+import { print, printFloat } from "./jsonPrint.js"
 
 // serde_json ErrorCode values used by untyped parsing. Codes below FIRST_SYNTAX are Category::Eof.
 const EOF_WHILE_PARSING_LIST = 0
@@ -77,6 +85,8 @@ let pos = 0
 let errCode = 0
 /** serde's byte index of the error (the argument of `position_of_index`). */
 let errByte = 0
+/** A Data error's text (`Error::custom`), or undefined for a syntax / EOF error code. */
+let errMessage: string | undefined = undefined
 
 /** Open containers (innermost last) and, for objects, the key whose value is being parsed. */
 const frames: Array<Array<Json> | Map<string, Json>> = []
@@ -88,6 +98,9 @@ let clean = false
 let nextBackslash = -1
 // A single native scan per parse: far cheaper than testing every string character in JS.
 const SPECIAL = /[\u0000-\u001f\ud800-\udfff]/
+
+/** `scanValue` is running: integers beyond 2^53 need not become bigints. */
+let scanning = false
 
 /** The last integer literal beyond 2^53 and its value (WAL lines repeat u64::MAX a lot). */
 let lastBigText = ""
@@ -120,6 +133,7 @@ const byteIndex = (end: number): number => {
 const failAtByte = (code: number, byte: number): undefined => {
   errCode = code
   errByte = byte
+  errMessage = undefined
   return undefined
 }
 
@@ -160,8 +174,8 @@ const buildError = (): JsonParseError => {
     } else bytes += 3
   }
   return new JsonParseError({
-    category: errCode < FIRST_SYNTAX ? "Eof" : "Syntax",
-    message: MESSAGES[errCode] ?? "invalid value",
+    category: errMessage !== undefined ? "Data" : errCode < FIRST_SYNTAX ? "Eof" : "Syntax",
+    message: errMessage ?? MESSAGES[errCode] ?? "invalid value",
     line,
     column: errByte - lineStart
   })
@@ -434,6 +448,8 @@ const parseNumber = (): Json | undefined => {
   if (digits === limitDigits && src.slice(intStart, intEnd) > (negative ? I64_MIN_DIGITS : U64_MAX_DIGITS)) {
     return toFloat(start, i)
   }
+  // scanning only validates: any integer will do (the literal is the canonical text)
+  if (scanning) return 0
   const text = src.slice(start, i)
   if (text === lastBigText) return lastBig
   lastBigText = text
@@ -605,6 +621,7 @@ const parseText = (text: string, maxDepth: number): Either.Either<Json, JsonPars
   pos = 0
   clean = !SPECIAL.test(text)
   nextBackslash = -1
+  scanning = false
   let value = parseTree(maxDepth)
   // serde_json::from_str: Deserializer::end rejects anything but whitespace after the value
   if (value !== undefined && skipWs() !== -1) value = failPeek(TRAILING_CHARACTERS, pos)
@@ -634,3 +651,577 @@ export const parse = (text: string, maxDepth: number): Either.Either<Json, JsonP
     )
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Literals
+
+/** `true` / `false` / `null` at `pos` (its first letter is `c`), or undefined (error recorded). */
+const literal = (c: number): Json | undefined => {
+  if (c === 116) {
+    if (
+      pos + 3 < len && src.charCodeAt(pos + 1) === 114 && src.charCodeAt(pos + 2) === 117 &&
+      src.charCodeAt(pos + 3) === 101
+    ) {
+      pos += 4
+      return true
+    }
+    return failIdent("true")
+  }
+  if (c === 102) {
+    if (
+      pos + 4 < len && src.charCodeAt(pos + 1) === 97 && src.charCodeAt(pos + 2) === 108 &&
+      src.charCodeAt(pos + 3) === 115 && src.charCodeAt(pos + 4) === 101
+    ) {
+      pos += 5
+      return false
+    }
+    return failIdent("false")
+  }
+  if (
+    pos + 3 < len && src.charCodeAt(pos + 1) === 117 && src.charCodeAt(pos + 2) === 108 &&
+    src.charCodeAt(pos + 3) === 108
+  ) {
+    pos += 4
+    return null
+  }
+  return failIdent("null")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scanning: exactly parseTree's grammar, errors and positions, without building the value, and
+// finding out on the way whether the text is already what `print` writes for that value
+// (compact, every number and string spelled as the printer spells it, no repeated key).
+
+/** The text scanned last is byte for byte `print(value)`. */
+let canon = true
+
+/** Kinds of the open containers while scanning: 1 = array, 2 = object. */
+const kinds: Array<number> = []
+/** Raw spans (start, end — inside the quotes) of the keys of the open objects, innermost last. */
+let keySpans = new Int32Array(256)
+/** Used length of `keySpans`. */
+let keyTop = 0
+/** Where each open object's spans begin in `keySpans`. */
+const keyBase: Array<number> = []
+/** An object with many keys switches to a Set of its (raw) keys. */
+const keySets: Array<Set<string> | undefined> = []
+/**
+ * Per open object, 64 bits (two words) of a cheap key signature (length, first and last code
+ * unit): keys are compared only when their signature bit was already set.
+ */
+let keyBits = new Int32Array(2 * 64)
+const LINEAR_KEYS = 16
+
+/** `skipWs`, noting that insignificant whitespace makes the text non-canonical. */
+const skipWsScan = (): number => {
+  const p = pos
+  const c = skipWs()
+  if (pos !== p) canon = false
+  return c
+}
+
+/** A string's contents, `pos` just after the opening quote: parseString's errors, no value. */
+const scanString = (): boolean => {
+  const start = pos
+  if (clean) {
+    const end = src.indexOf("\"", start)
+    if (end >= 0) {
+      if (nextBackslash < start) {
+        nextBackslash = src.indexOf("\\", start)
+        if (nextBackslash < 0) nextBackslash = len
+      }
+      if (end < nextBackslash) {
+        // no escape, no control character: the printer writes exactly this
+        pos = end + 1
+        return true
+      }
+    }
+  }
+  let i = start
+  while (i < len) {
+    const c = src.charCodeAt(i)
+    if (c === 34) {
+      pos = i + 1
+      return true
+    }
+    if (c === 92 || c < 32 || (c >= 0xd800 && c <= 0xdfff)) break
+    i++
+  }
+  if (i >= len) return fail(EOF_WHILE_PARSING_STRING, len) ?? false
+  const value = parseStringSlow(start, i)
+  if (value === undefined) return false
+  // escapes (or a raw surrogate pair): canonical when spelled as the printer spells them
+  if (canon && print(value) !== src.slice(start - 1, pos)) canon = false
+  return true
+}
+
+const sameText = (a: number, b: number, n: number): boolean => {
+  for (let k = 0; k < n; k++) if (src.charCodeAt(a + k) !== src.charCodeAt(b + k)) return false
+  return true
+}
+
+/**
+ * A key of the object open at `frame`, spanning `[start, end)`: a repeat makes the text
+ * non-canonical (the value keeps the first position and the last value). Keys are compared
+ * raw, which is exact while everything so far is canonical (one spelling per string).
+ */
+const noteKey = (frame: number, start: number, end: number): void => {
+  const set = keySets[frame]
+  if (set !== undefined) {
+    const key = src.slice(start, end)
+    if (set.has(key)) canon = false
+    else set.add(key)
+    return
+  }
+  const spans = keySpans
+  const base = keyBase[frame] ?? 0
+  const n = keyTop
+  const size = end - start
+  const c0 = size > 0 ? src.charCodeAt(start) : 0
+  const h = (size * 31 + c0 * 7 + (size > 0 ? src.charCodeAt(end - 1) : 0)) & 63
+  const word = 2 * frame + (h >> 5)
+  const bit = 1 << (h & 31)
+  const bits = keyBits[word] as number
+  keyBits[word] = bits | bit
+  if ((bits & bit) !== 0) {
+    for (let j = base; j < n; j += 2) {
+      const s = spans[j] as number
+      if ((spans[j + 1] as number) - s === size && src.charCodeAt(s) === c0 && sameText(s, start, size)) {
+        canon = false
+        return
+      }
+    }
+  }
+  if (n - base < 2 * LINEAR_KEYS) {
+    if (n + 2 > spans.length) {
+      keySpans = new Int32Array(spans.length * 2)
+      keySpans.set(spans)
+    }
+    keySpans[n] = start
+    keySpans[n + 1] = end
+    keyTop = n + 2
+    return
+  }
+  const all = new Set<string>([src.slice(start, end)])
+  for (let j = base; j < n; j += 2) all.add(src.slice(spans[j] as number, spans[j + 1] as number))
+  keySets[frame] = all
+}
+
+/** A member key and its colon; `pos` is at the key's opening quote. */
+const scanKey = (frame: number): boolean => {
+  pos++
+  const start = pos
+  if (!scanString()) return false
+  if (canon) noteKey(frame, start, pos - 1)
+  const c = skipWsScan()
+  if (c === 58) {
+    pos++
+    return true
+  }
+  failPeek(c === -1 ? EOF_WHILE_PARSING_OBJECT : EXPECTED_COLON, pos)
+  return false
+}
+
+/** Closes the object at `frame` (its keys are forgotten). */
+const closeObject = (frame: number): void => {
+  keyTop = keyBase[frame] ?? 0
+  keySets[frame] = undefined
+}
+
+/**
+ * A number, `pos` at `-` or a digit. A short plain integer (the common case) is only skipped —
+ * it is valid and prints as its literal (except `-0`, a float); anything else goes through
+ * parseNumber for the exact errors and value.
+ */
+const scanNumber = (): boolean => {
+  const start = pos
+  let i = start
+  if (src.charCodeAt(i) === 45) i++
+  const first = i
+  while (i < len) {
+    const d = src.charCodeAt(i)
+    if (d < 48 || d > 57) break
+    i++
+  }
+  const digits = i - first
+  if (digits > 0 && digits <= 15 && (digits === 1 || src.charCodeAt(first) !== 48)) {
+    const next = i < len ? src.charCodeAt(i) : -1
+    if (next !== 46 && next !== 101 && next !== 69) {
+      if (first > start && digits === 1 && src.charCodeAt(first) === 48) canon = false
+      pos = i
+      return true
+    }
+  }
+  const value = parseNumber()
+  if (value === undefined) return false
+  // integers print as their literal; a float only if the literal is its shortest form
+  if (canon && value instanceof JsonFloat && printFloat(value.value) !== src.slice(start, pos)) canon = false
+  return true
+}
+
+/** One complete value at `pos`, validated exactly as parseTree parses it; sets `canon`. */
+const scanTree = (maxDepth: number): boolean => {
+  let depth = 0
+  for (;;) {
+    // ---- a value is expected at pos
+    const c = skipWsScan()
+    switch (c) {
+      case 34:
+        pos++
+        if (!scanString()) return false
+        break
+      case 123: {
+        if (depth >= maxDepth) return failPeek(RECURSION_LIMIT_EXCEEDED, pos) ?? false
+        pos++
+        const k = skipWsScan()
+        if (k === 125) {
+          pos++
+          break
+        }
+        if (k !== 34) return failPeek(k === -1 ? EOF_WHILE_PARSING_OBJECT : KEY_MUST_BE_A_STRING, pos) ?? false
+        kinds[depth] = 2
+        keyBase[depth] = keyTop
+        keySets[depth] = undefined
+        if (2 * depth + 2 > keyBits.length) {
+          const bits = new Int32Array(keyBits.length * 2)
+          bits.set(keyBits)
+          keyBits = bits
+        }
+        keyBits[2 * depth] = 0
+        keyBits[2 * depth + 1] = 0
+        if (!scanKey(depth)) return false
+        depth++
+        continue
+      }
+      case 91: {
+        if (depth >= maxDepth) return failPeek(RECURSION_LIMIT_EXCEEDED, pos) ?? false
+        pos++
+        const k = skipWsScan()
+        if (k === 93) {
+          pos++
+          break
+        }
+        if (k === -1) return failPeek(EOF_WHILE_PARSING_LIST, pos) ?? false
+        kinds[depth] = 1
+        depth++
+        continue
+      }
+      case 116:
+      case 102:
+      case 110:
+        if (literal(c) === undefined) return false
+        break
+      case -1:
+        return failPeek(EOF_WHILE_PARSING_VALUE, pos) ?? false
+      default: {
+        if (c === 45 || (c >= 48 && c <= 57)) {
+          if (!scanNumber()) return false
+          break
+        }
+        return failPeek(EXPECTED_SOME_VALUE, pos) ?? false
+      }
+    }
+
+    // ---- a value is complete: continue its enclosing containers
+    for (;;) {
+      if (depth === 0) return true
+      const frame = depth - 1
+      const k = skipWsScan()
+      if (kinds[frame] === 1) {
+        if (k === 44) {
+          pos++
+          const n = skipWsScan()
+          if (n === 93) return failPeek(TRAILING_COMMA, pos) ?? false
+          if (n === -1) return failPeek(EOF_WHILE_PARSING_VALUE, pos) ?? false
+          break
+        }
+        if (k === 93) {
+          pos++
+          depth--
+          continue
+        }
+        return failPeek(k === -1 ? EOF_WHILE_PARSING_LIST : EXPECTED_LIST_COMMA_OR_END, pos) ?? false
+      }
+      if (k === 44) {
+        pos++
+        const n = skipWsScan()
+        if (n === 34) {
+          if (!scanKey(frame)) return false
+          break
+        }
+        return failPeek(
+          n === 125 ? TRAILING_COMMA : n === -1 ? EOF_WHILE_PARSING_VALUE : KEY_MUST_BE_A_STRING,
+          pos
+        ) ?? false
+      }
+      if (k === 125) {
+        pos++
+        closeObject(frame)
+        depth--
+        continue
+      }
+      return failPeek(k === -1 ? EOF_WHILE_PARSING_OBJECT : EXPECTED_OBJECT_COMMA_OR_END, pos) ?? false
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ignoring: serde_json's `Deserializer::ignore_value` (de.rs), what `IgnoredAny` — an unknown
+// member of a derived struct — goes through. It is NOT the grammar of parseTree: no recursion
+// limit (an explicit stack), numbers are only scanned (`ignore_integer` / `ignore_decimal` /
+// `ignore_exponent`: no range check, different EOF errors), strings use `SliceRead::ignore_str`
+// (a control character is reported before it is consumed; `\u` escapes are not checked for
+// surrogates), and `[1,]` / `{"a":1,}` are "expected value" / "key must be a string".
+
+const ignoreStack: Array<number> = []
+
+/** `SliceRead::ignore_str` + `ignore_escape` (read.rs); `pos` is just after the opening quote. */
+const ignoreString = (): boolean => {
+  let i = pos
+  for (;;) {
+    while (i < len) {
+      const c = src.charCodeAt(i)
+      if (c === 34 || c === 92 || c < 32) break
+      i++
+    }
+    if (i >= len) return fail(EOF_WHILE_PARSING_STRING, len) ?? false
+    const c = src.charCodeAt(i)
+    if (c === 34) {
+      pos = i + 1
+      return true
+    }
+    if (c !== 92) return fail(CONTROL_CHARACTER_WHILE_PARSING_STRING, i) ?? false
+    i++
+    if (i >= len) return fail(EOF_WHILE_PARSING_STRING, len) ?? false
+    const e = src.charCodeAt(i)
+    i++
+    if (e === 34 || e === 92 || e === 47 || e === 98 || e === 102 || e === 110 || e === 114 || e === 116) continue
+    if (e !== 117) return failPeek(INVALID_ESCAPE, i - 1) ?? false
+    if (hex4(i) < 0) return failHex(i) ?? false
+    i += 4
+  }
+}
+
+/** `ignore_exponent`: `pos` is at `e` / `E`. */
+const ignoreExponent = (): boolean => {
+  pos++
+  if (pos < len) {
+    const s = src.charCodeAt(pos)
+    if (s === 43 || s === 45) pos++
+  }
+  // next_char_or_null: at the end it reads `\0` without consuming anything
+  if (pos >= len) return fail(INVALID_NUMBER, len) ?? false
+  if (!isDigit(src.charCodeAt(pos))) return failPeek(INVALID_NUMBER, pos) ?? false
+  pos++
+  while (pos < len && isDigit(src.charCodeAt(pos))) pos++
+  return true
+}
+
+/** `ignore_decimal`: `pos` is at `.`. */
+const ignoreDecimal = (): boolean => {
+  pos++
+  const first = pos
+  while (pos < len && isDigit(src.charCodeAt(pos))) pos++
+  // a peek error even at the end of the input (parse_decimal reports EOF there)
+  if (pos === first) return failPeek(INVALID_NUMBER, pos) ?? false
+  const c = pos < len ? src.charCodeAt(pos) : -1
+  return c === 101 || c === 69 ? ignoreExponent() : true
+}
+
+/** `ignore_integer`: `pos` is at the first digit (after a `-`). */
+const ignoreInteger = (): boolean => {
+  if (pos >= len) return fail(INVALID_NUMBER, len) ?? false
+  const c = src.charCodeAt(pos)
+  if (c === 48) {
+    pos++
+    if (pos < len && isDigit(src.charCodeAt(pos))) return failPeek(INVALID_NUMBER, pos) ?? false
+  } else if (c >= 49 && c <= 57) {
+    pos++
+    while (pos < len && isDigit(src.charCodeAt(pos))) pos++
+  } else {
+    // consumed by next_char_or_null, then `error`
+    return failPeek(INVALID_NUMBER, pos) ?? false
+  }
+  const d = pos < len ? src.charCodeAt(pos) : -1
+  return d === 46 ? ignoreDecimal() : d === 101 || d === 69 ? ignoreExponent() : true
+}
+
+/** `Deserializer::ignore_value`, transcribed (scratch = `ignoreStack`). */
+const ignoreTree = (): boolean => {
+  const stack = ignoreStack
+  stack.length = 0
+  let enclosing = 0
+  for (;;) {
+    const c = skipWs()
+    let frame = 0
+    switch (c) {
+      case -1:
+        return failPeek(EOF_WHILE_PARSING_VALUE, pos) ?? false
+      case 116:
+      case 102:
+      case 110:
+        if (literal(c) === undefined) return false
+        break
+      case 45:
+        pos++
+        if (!ignoreInteger()) return false
+        break
+      case 34:
+        pos++
+        if (!ignoreString()) return false
+        break
+      case 91:
+      case 123:
+        if (enclosing !== 0) stack.push(enclosing)
+        enclosing = 0
+        pos++
+        frame = c
+        break
+      default:
+        if (c >= 48 && c <= 57) {
+          if (!ignoreInteger()) return false
+          break
+        }
+        return failPeek(EXPECTED_SOME_VALUE, pos) ?? false
+    }
+    let acceptComma = false
+    if (frame === 0) {
+      if (enclosing !== 0) {
+        frame = enclosing
+        enclosing = 0
+      } else {
+        const top = stack.pop()
+        if (top === undefined) return true
+        frame = top
+      }
+      acceptComma = true
+    }
+    for (;;) {
+      const k = skipWs()
+      if (k === 44 && acceptComma) {
+        pos++
+        break
+      }
+      if ((k === 93 && frame === 91) || (k === 125 && frame === 123)) {
+        pos++
+        const top = stack.pop()
+        if (top === undefined) return true
+        frame = top
+        acceptComma = true
+        continue
+      }
+      if (k === -1) return failPeek(frame === 91 ? EOF_WHILE_PARSING_LIST : EOF_WHILE_PARSING_OBJECT, pos) ?? false
+      if (acceptComma) {
+        return failPeek(frame === 91 ? EXPECTED_LIST_COMMA_OR_END : EXPECTED_OBJECT_COMMA_OR_END, pos) ?? false
+      }
+      break
+    }
+    if (frame === 123) {
+      const k = skipWs()
+      if (k !== 34) return failPeek(k === -1 ? EOF_WHILE_PARSING_OBJECT : KEY_MUST_BE_A_STRING, pos) ?? false
+      pos++
+      if (!ignoreString()) return false
+      const d = skipWs()
+      if (d !== 58) return failPeek(d === -1 ? EOF_WHILE_PARSING_OBJECT : EXPECTED_COLON, pos) ?? false
+      pos++
+    }
+    enclosing = frame
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The cursor: serde_json's Deserializer primitives over one text, for callers that replay a
+// serde-derived `Deserialize` impl (the WAL entry). Positions are UTF-16 indices into the text;
+// errors carry serde's positions (UTF-8 columns), exactly as `parse` reports them.
+
+/** serde_json ErrorCode values accepted by `Cursor.failPeek` / `Cursor.failAfter`. */
+export const ErrorCode = {
+  EOF_WHILE_PARSING_LIST,
+  EOF_WHILE_PARSING_OBJECT,
+  EOF_WHILE_PARSING_STRING,
+  EOF_WHILE_PARSING_VALUE,
+  EXPECTED_COLON,
+  EXPECTED_LIST_COMMA_OR_END,
+  EXPECTED_OBJECT_COMMA_OR_END,
+  EXPECTED_SOME_IDENT,
+  EXPECTED_SOME_VALUE,
+  INVALID_ESCAPE,
+  INVALID_NUMBER,
+  NUMBER_OUT_OF_RANGE,
+  INVALID_UNICODE_CODE_POINT,
+  CONTROL_CHARACTER_WHILE_PARSING_STRING,
+  KEY_MUST_BE_A_STRING,
+  LONE_LEADING_SURROGATE_IN_HEX_ESCAPE,
+  TRAILING_COMMA,
+  TRAILING_CHARACTERS,
+  UNEXPECTED_END_OF_HEX_ESCAPE,
+  RECURSION_LIMIT_EXCEEDED
+} as const
+
+export const cursor = {
+  /** Start reading `text` at index 0 (one text at a time; end with `release`). */
+  begin: (text: string): void => {
+    src = text
+    len = text.length
+    pos = 0
+    clean = !SPECIAL.test(text)
+    nextBackslash = -1
+    errMessage = undefined
+  },
+  /** Done with the text. */
+  release: (): void => {
+    src = ""
+    frames.length = 0
+    keys.length = 0
+    keyTop = 0
+    scanning = false
+  },
+  /** The current index (the next code unit to read). */
+  position: (): number => pos,
+  /** Move to an index (back to a value already read, to read it again). */
+  seek: (at: number): void => {
+    pos = at
+    // the backslash cache only ever moves forward
+    nextBackslash = -1
+  },
+  /** `parse_whitespace`: skip JSON whitespace; the code unit at the index, or -1 at the end. */
+  peek: (): number => skipWs(),
+  /** `eat_char`: consume the code unit at the index (only ever an ASCII one). */
+  advance: (): void => {
+    pos++
+  },
+  /** `parse_str`, the index just after the opening quote. */
+  readString: (): string | undefined => parseString(),
+  /** `parse_integer` and what follows, the index at `-` or a digit (integers exact, `-0` a float). */
+  readNumber: (): Json | undefined => parseNumber(),
+  /** `true` / `false` / `null` at the index (`parse_ident` errors). */
+  readLiteral: (): Json | undefined => literal(src.charCodeAt(pos)),
+  /** `deserialize_any` into a value, nesting at most `maxDepth` more levels. */
+  readValue: (maxDepth: number): Json | undefined => parseTree(maxDepth),
+  /** `readValue`'s validation and errors without building the value; see `canonical`. */
+  scanValue: (maxDepth: number): boolean => {
+    canon = true
+    scanning = true
+    keyTop = 0
+    const ok = scanTree(maxDepth)
+    scanning = false
+    keyTop = 0
+    return ok
+  },
+  /** Whether the text `scanValue` just read is exactly what `print` writes for its value. */
+  canonical: (): boolean => canon,
+  /** `ignore_value` (an `IgnoredAny`). */
+  ignoreValue: (): boolean => ignoreTree(),
+  /** The text between two indices. */
+  slice: (from: number, to: number): string => src.slice(from, to),
+  /** `peek_error(code)` at the index; returns false. */
+  failPeek: (code: number): false => failPeek(code, pos) ?? false,
+  /** A Data error (`Error::custom(message)` positioned by `fix_position`, i.e. `error`) at the index. */
+  failData: (message: string): false => {
+    failAtByte(0, byteIndex(pos))
+    errMessage = message
+    return false
+  },
+  /** The error recorded by the last failure. */
+  error: (): JsonParseError => buildError()
+} as const

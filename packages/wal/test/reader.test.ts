@@ -1,0 +1,478 @@
+/**
+ * The reader: the canonical fast path (the raw `data` text is hashed when it is already what
+ * the printer writes) is byte-identical to printing, whatever the spelling; the scanner that
+ * decides it validates exactly like the parser; and the line rules of SPEC §5 (blank lines,
+ * CRLF, torn tails, invalid UTF-8).
+ */
+import * as Json from "@calybris/core/Json"
+import * as Chain from "@calybris/wal/Chain"
+import * as Entry from "@calybris/wal/Entry"
+import * as Reader from "@calybris/wal/Reader"
+import type { WalVerifyError } from "@calybris/wal/WalError"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as FastCheck from "effect/FastCheck"
+import * as Stream from "effect/Stream"
+import { describe, expect, it } from "vitest"
+import { parseLine } from "../src/internal/envelope.js"
+
+// ---------------------------------------------------------------------------------------------
+// Random values and random spellings of them
+
+const stringArb = FastCheck.oneof(
+  FastCheck.string({ maxLength: 8 }),
+  FastCheck.string({
+    unit: FastCheck.constantFrom(..."aA/\"\\\b\f\n\r\t\u0000\u001f\u007fé€😀 ", "\u2028"),
+    maxLength: 8
+  }),
+  FastCheck.constantFrom("a", "b", "k", "")
+)
+
+const { json: jsonArb } = FastCheck.letrec<{ json: Json.Json }>((tie) => ({
+  json: FastCheck.oneof(
+    { depthSize: "small", withCrossShrink: true },
+    FastCheck.constant(null),
+    FastCheck.boolean(),
+    FastCheck.integer({ min: -1000, max: 1000 }),
+    FastCheck.maxSafeInteger(),
+    FastCheck.bigInt({ min: -(2n ** 63n), max: 2n ** 64n - 1n }),
+    FastCheck.constantFrom(18446744073709551615n, -9223372036854775808n, 9007199254740992n),
+    FastCheck.double({ noNaN: true, noDefaultInfinity: true }).map((d) => new Json.JsonFloat(d)),
+    FastCheck.constantFrom(new Json.JsonFloat(-0), new Json.JsonFloat(100), new Json.JsonFloat(1e16)),
+    stringArb,
+    FastCheck.array(tie("json"), { maxLength: 4 }),
+    FastCheck.array(FastCheck.tuple(stringArb, tie("json")), { maxLength: 4 }).map((entries) => new Map(entries))
+  )
+}))
+
+/** A tiny deterministic PRNG, so that one FastCheck integer drives every spelling choice. */
+const rng = (seed: number) => {
+  let s = seed >>> 0 || 1
+  return (n: number): number => {
+    s ^= s << 13
+    s ^= s >>> 17
+    s ^= s << 5
+    return (s >>> 0) % n
+  }
+}
+type Rng = ReturnType<typeof rng>
+
+const hex4 = (unit: number, upper: boolean): string => {
+  const h = unit.toString(16).padStart(4, "0")
+  return upper ? h.toUpperCase() : h
+}
+
+/** Any valid spelling of a string. */
+const spellString = (s: string, r: Rng): string => {
+  if (r(3) === 0) return Json.print(s)
+  let out = "\""
+  for (const ch of s) {
+    const c = ch.codePointAt(0) ?? 0
+    const escapeAll = r(4) === 0
+    if (escapeAll || c < 0x20 || ch === "\"" || ch === "\\") {
+      if (!escapeAll && r(2) === 0) {
+        out += Json.print(ch).slice(1, -1)
+      } else {
+        for (let i = 0; i < ch.length; i++) out += "\\u" + hex4(ch.charCodeAt(i), r(2) === 0)
+      }
+    } else if (ch === "/" && r(2) === 0) {
+      out += "\\/"
+    } else {
+      out += ch
+    }
+  }
+  return out + "\""
+}
+
+/** Spellings of a number literal (some of them change its value or its kind: that is fine). */
+const spellNumber = (text: string, r: Rng): string => {
+  switch (r(6)) {
+    case 0:
+      return text.includes(".") || text.includes("e") ? text : text + ".0"
+    case 1:
+      return text.replace("e", "E")
+    case 2:
+      return text.includes("e") ? text : text + "e0"
+    case 3:
+      return text === "0" ? "-0" : text.includes(".") && !text.includes("e") ? text + "0" : text
+    case 4:
+      return text.includes("e") ? text.replace("e+", "e") : text + "E+00"
+    default:
+      return text
+  }
+}
+
+const WS = [" ", "\t", "\r", "\n", "  \n\t"]
+
+/** A random spelling of a value: whitespace, escapes, number forms, repeated keys. */
+const spell = (value: Json.Json, r: Rng, ws: ReadonlyArray<string> = WS): string => {
+  const w = () => (r(3) === 0 ? ws[r(ws.length)] ?? "" : "")
+  if (typeof value === "string") return spellString(value, r)
+  if (value === null || typeof value === "boolean") return Json.print(value)
+  if (typeof value === "number" || typeof value === "bigint" || value instanceof Json.JsonFloat) {
+    return spellNumber(Json.print(value), r)
+  }
+  if (Json.isArray(value)) {
+    return "[" + w() + value.map((v) => spell(v, r, ws) + w()).join("," + w()) + "]"
+  }
+  const members: Array<string> = []
+  for (const [k, v] of value) {
+    // a repeated key: an earlier member with another value, or a later one
+    if (r(6) === 0) members.push(spellString(k, r) + w() + ":" + w() + spell(r(2) === 0 ? 1 : "dup", r, ws))
+    members.push(spellString(k, r) + w() + ":" + w() + spell(v, r, ws))
+    if (r(8) === 0) members.push(spellString(k, r) + ":" + spell(v, r, ws))
+  }
+  return "{" + w() + members.map((m) => m + w()).join("," + w()) + "}"
+}
+
+const parseOk = (text: string): Json.Json => Either.getOrThrow(Json.parse(text))
+
+const HEAD = `{"sequence":1,"previous_hash":"p","entry_hash":"e","data":`
+
+/** The data text the reader hashes for `text` (verification only: nothing is built). */
+const fastText = (text: string): string | undefined =>
+  Either.getOrThrow(parseLine(HEAD + text + "}", { value: false, text: true })).dataText
+
+const C = Json.Cursor
+
+/** The scanner's verdict: the end index and the canonical flag, or the error. */
+const scan = (text: string): string => {
+  C.begin(text)
+  try {
+    if (!C.scanValue(Json.MAX_DEPTH)) {
+      const e = C.error()
+      return `${e.category}: ${e.message} @ ${e.line}:${e.column}`
+    }
+    return `ok ${C.position()}`
+  } finally {
+    C.release()
+  }
+}
+
+/** The parser's verdict in the same form. */
+const read = (text: string): string => {
+  C.begin(text)
+  try {
+    if (C.readValue(Json.MAX_DEPTH) === undefined) {
+      const e = C.error()
+      return `${e.category}: ${e.message} @ ${e.line}:${e.column}`
+    }
+    return `ok ${C.position()}`
+  } finally {
+    C.release()
+  }
+}
+
+const isCanonical = (text: string): boolean => {
+  C.begin(text)
+  try {
+    return C.scanValue(Json.MAX_DEPTH) && C.canonical()
+  } finally {
+    C.release()
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe("canonical fast path", () => {
+  it("the hashed text is print(parse(text)) for every spelling", () => {
+    FastCheck.assert(
+      FastCheck.property(jsonArb, FastCheck.integer(), (value, seed) => {
+        const text = spell(value, rng(seed))
+        const expected = Json.print(parseOk(text))
+        expect(fastText(text)).toBe(expected)
+        const both = Either.getOrThrow(parseLine(HEAD + text + "}", { value: true, text: true }))
+        expect(both.dataText).toBe(expected)
+        expect(Json.print(both.data ?? null)).toBe(expected)
+      }),
+      { numRuns: 4000 }
+    )
+  })
+
+  it("the raw text is used exactly when it is canonical", () => {
+    FastCheck.assert(
+      FastCheck.property(jsonArb, FastCheck.integer(), (value, seed) => {
+        const printed = Json.print(value)
+        expect(isCanonical(printed)).toBe(true)
+        const text = spell(value, rng(seed))
+        expect(isCanonical(text)).toBe(Json.print(parseOk(text)) === text)
+      }),
+      { numRuns: 4000 }
+    )
+  })
+
+  it.each([
+    ["{\"a\":1,\"a\":2}", "{\"a\":2}"],
+    ["{\"a\":1,\"b\":{\"a\":1},\"a\":1}", "{\"a\":1,\"b\":{\"a\":1}}"],
+    ["{\"a\":1,\"\\u0061\":2}", "{\"a\":2}"],
+    ["[{\"k\":1},{\"k\":1}]", "[{\"k\":1},{\"k\":1}]"],
+    ["{\"b\":{\"x\":1},\"x\":2}", "{\"b\":{\"x\":1},\"x\":2}"],
+    ["\"\\u0041\\/\\u00e9\\u001F\"", "\"A/é\\u001f\""],
+    ["\"\\u001f\\b\\f\\n\\r\\t\\\"\\\\\"", "\"\\u001f\\b\\f\\n\\r\\t\\\"\\\\\""],
+    ["\"\\ud83d\\ude00\"", "\"😀\""],
+    ["[1E2,1.0e2,-0,0,-0.0,1e16,1e+16,100.0,1.50]", "[100.0,100.0,-0.0,0,-0.0,1e+16,1e+16,100.0,1.5]"],
+    [
+      "[18446744073709551615,18446744073709551616,-9223372036854775808,-9223372036854775809]",
+      "[18446744073709551615,1.8446744073709552e+19,-9223372036854775808,-9.223372036854776e+18]"
+    ],
+    [" {\"a\" : [ 1 ,2 ] } ", "{\"a\":[1,2]}"],
+    [
+      "[0.1,5e-324,1.7976931348623157e308,123456789012345678]",
+      "[0.1,5e-324,1.7976931348623157e+308,123456789012345678]"
+    ]
+  ])("%s → %s", (text, expected) => {
+    expect(Json.print(parseOk(text))).toBe(expected)
+    expect(fastText(text)).toBe(expected)
+    expect(isCanonical(text.trim())).toBe(text.trim() === expected)
+  })
+
+  it("objects with many keys (the Set path) still find repeats", () => {
+    const keys = Array.from({ length: 40 }, (_, i) => `"k${i}":${i}`)
+    const unique = `{${keys.join(",")}}`
+    expect(isCanonical(unique)).toBe(true)
+    const repeated = `{${keys.join(",")},"k3":0}`
+    expect(isCanonical(repeated)).toBe(false)
+    expect(fastText(repeated)).toBe(Json.print(parseOk(repeated)))
+  })
+
+  it("the scanner validates exactly like the parser (errors, positions, end)", () => {
+    const noise = FastCheck.constantFrom(
+      "",
+      "\"",
+      "\\",
+      ",",
+      "]",
+      "}",
+      "{",
+      "[",
+      ":",
+      " ",
+      "\u0000",
+      "\ud800",
+      "x",
+      "-",
+      "0",
+      ".",
+      "e",
+      "\\u",
+      "\\ud83d",
+      "é"
+    )
+    FastCheck.assert(
+      FastCheck.property(
+        jsonArb,
+        FastCheck.integer(),
+        FastCheck.nat(),
+        noise,
+        FastCheck.nat(3),
+        (value, seed, at, insert, cut) => {
+          const text = spell(value, rng(seed))
+          const i = at % (text.length + 1)
+          const mutated = text.slice(0, i) + insert + text.slice(i + cut)
+          expect(scan(mutated)).toBe(read(mutated))
+        }
+      ),
+      { numRuns: 6000 }
+    )
+    for (
+      const text of ["", " ", "[", "{\"a\"", "1e999", "-", "01", "\"\\ud800\"", "[1,]", "{\"a\":1,}", "nul", "1.5e"]
+    ) {
+      expect(scan(text)).toBe(read(text))
+    }
+  })
+
+  it("depth: the scanner has the parser's limit", () => {
+    for (const levels of [126, 127, 128]) {
+      const text = "[".repeat(levels) + "]".repeat(levels)
+      expect(scan(text)).toBe(read(text))
+      const objects = "{\"a\":".repeat(levels) + "0" + "}".repeat(levels)
+      expect(scan(objects)).toBe(read(objects))
+    }
+  })
+})
+
+// ---------------------------------------------------------------------------------------------
+// Logs
+
+const encoder = new TextEncoder()
+const bytesOf = (...parts: Array<string | Uint8Array>): Uint8Array => {
+  const chunks = parts.map((p) => (typeof p === "string" ? encoder.encode(p) : p))
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0))
+  let o = 0
+  for (const c of chunks) {
+    out.set(c, o)
+    o += c.length
+  }
+  return out
+}
+
+const keyed = Either.getOrThrow(Chain.make({ key: encoder.encode("a key") }))
+
+/** Lines (each with its LF) whose data are spelled as given but hashed canonically. */
+const logLines = (datas: ReadonlyArray<string>, chain: Chain.Chain = keyed): Array<string> => {
+  let previous = Chain.GENESIS
+  return datas.map((text, k) => {
+    const sealed = Entry.seal(chain, BigInt(k + 1), previous, Json.print(parseOk(text))).sealed
+    previous = sealed.entry_hash
+    return `{"sequence":${
+      k + 1
+    },"previous_hash":"${sealed.previous_hash}","entry_hash":"${sealed.entry_hash}","data":${text}}\n`
+  })
+}
+
+const verify = (
+  bytes: Uint8Array,
+  chain: Chain.Chain | undefined = keyed
+): Either.Either<Reader.Verified, WalVerifyError> => Reader.verifyBytes(bytes, { chain })
+
+const entriesOf = (bytes: Uint8Array, chunk = 7): Array<Entry.Entry> => {
+  const chunks: Array<Uint8Array> = []
+  for (let o = 0; o < bytes.length; o += chunk) chunks.push(bytes.subarray(o, o + chunk))
+  return Chunk.toArray(Effect.runSync(Stream.runCollect(Reader.entries(Stream.fromIterable(chunks), { chain: keyed }))))
+}
+
+const failure = (r: Either.Either<Reader.Verified, WalVerifyError>): WalVerifyError => {
+  if (Either.isRight(r)) throw new Error("expected a failure")
+  return r.left
+}
+
+describe("reader: verification with non-canonical spellings", () => {
+  it("verify and entries accept any spelling of data hashed canonically, and agree", () => {
+    FastCheck.assert(
+      FastCheck.property(
+        FastCheck.array(jsonArb, { minLength: 1, maxLength: 6 }),
+        FastCheck.integer(),
+        (values, seed) => {
+          const r = rng(seed)
+          // no LF inside a line
+          const texts = values.map((v) => spell(v, r, [" ", "\t", "\r", " \t "]))
+          const bytes = bytesOf(...logLines(texts))
+          const verified = Either.getOrThrow(verify(bytes))
+          expect(verified.count).toBe(BigInt(texts.length))
+          const entries = entriesOf(bytes)
+          expect(entries.map((e) => e.dataText)).toEqual(texts.map((t) => Json.print(parseOk(t))))
+          expect(entries.map((e) => Json.print(e.data))).toEqual(texts.map((t) => Json.print(parseOk(t))))
+          expect(entries[entries.length - 1]?.entry_hash).toBe(verified.lastHash)
+        }
+      ),
+      { numRuns: 300 }
+    )
+  })
+
+  it("a canonical spelling of different data does not verify", () => {
+    const lines = logLines(["{\"a\":1}", "{\"b\":2}"])
+    const forged = (lines[1] ?? "").replace("{\"b\":2}", "{\"b\":3}")
+    const e = failure(verify(bytesOf(lines[0] ?? "", forged)))
+    expect(e._tag).toBe("WalChainBroken")
+  })
+})
+
+describe("reader: lines", () => {
+  const lines = logLines(["{\"a\":1}", "[1,2]", "\"x\""])
+  const [l1 = "", l2 = "", l3 = ""] = lines
+
+  it("skips lines of Unicode White_Space only (U+0085, U+00A0, U+3000, VT, FF...)", () => {
+    for (
+      const blank of [
+        "",
+        " ",
+        "\t",
+        "\u000b",
+        "\u000c",
+        "\u0085",
+        "\u00a0",
+        "\u3000",
+        "\u2028",
+        "\u205f",
+        " \u00a0\u3000 "
+      ]
+    ) {
+      const bytes = bytesOf(l1, blank + "\n", l2, blank + "\r\n", l3)
+      const verified = Either.getOrThrow(verify(bytes))
+      expect(verified.count).toBe(3n)
+      expect(entriesOf(bytes).map((e) => e.line)).toEqual([1, 3, 5])
+    }
+  })
+
+  it("a BOM or NUL line is not blank: a parse error at its line", () => {
+    for (const notBlank of ["\ufeff", "\u0000", " \ufeff "]) {
+      const e = failure(verify(bytesOf(l1, notBlank + "\n", l2)))
+      expect(e._tag).toBe("WalParseError")
+      if (e._tag === "WalParseError") {
+        expect(e.line).toBe(2)
+        expect(e.category).toBe("Syntax")
+        expect(e.reason).toBe("expected value")
+      }
+    }
+  })
+
+  it("CRLF line endings: the CR before each LF is dropped", () => {
+    const crlf = bytesOf(...lines.map((l) => l.replace("\n", "\r\n")))
+    expect(Either.getOrThrow(verify(crlf)).count).toBe(3n)
+    expect(entriesOf(crlf).map((e) => e.dataText)).toEqual(["{\"a\":1}", "[1,2]", "\"x\""])
+    // only one CR is dropped: a second one is JSON whitespace, which is fine after the entry
+    expect(Either.getOrThrow(verify(bytesOf(l1.replace("\n", "\r\r\n"), l2))).count).toBe(2n)
+  })
+
+  it("a final line without its LF: a complete entry counts, an incomplete one is a torn tail", () => {
+    const complete = Either.getOrThrow(verify(bytesOf(l1, l2, l3.slice(0, -1))))
+    expect(complete.count).toBe(3n)
+    expect(complete.missingNewline).toBe(true)
+    expect(Either.getOrThrow(verify(bytesOf(l1, l2, l3))).missingNewline).toBe(false)
+    const torn = failure(verify(bytesOf(l1, l2, l3.slice(0, 40))))
+    expect(torn._tag).toBe("WalTornTail")
+    if (torn._tag === "WalTornTail") {
+      expect(torn.line).toBe(3)
+      expect(torn.offset).toBe(l1.length + l2.length)
+      expect(torn.category).toBe("Eof")
+    }
+  })
+
+  it("the same incomplete line in the middle is a parse error", () => {
+    const e = failure(verify(bytesOf(l1, l2.slice(0, 40) + "\n", l3)))
+    expect(e._tag).toBe("WalParseError")
+    if (e._tag === "WalParseError") {
+      expect(e.line).toBe(2)
+      expect(e.category).toBe("Eof")
+      expect(e.column).toBe(40)
+    }
+  })
+
+  it("a line that is not UTF-8 is a read error; as the final unterminated line, a torn tail (Io)", () => {
+    const bad = Uint8Array.of(0x7b, 0x22, 0xff, 0x22)
+    const middle = failure(verify(bytesOf(l1, bad, "\n", l2)))
+    expect(middle._tag).toBe("WalReadError")
+    if (middle._tag === "WalReadError") {
+      expect(middle.line).toBe(2)
+      expect(middle.io_kind).toBe("InvalidData")
+    }
+    // even without verification
+    expect(failure(verify(bytesOf(l1, bad, "\n", l2), undefined))._tag).toBe("WalReadError")
+    const last = failure(verify(bytesOf(l1, l2, bad)))
+    expect(last._tag).toBe("WalTornTail")
+    if (last._tag === "WalTornTail") expect(last.category).toBe("Io")
+    // a multi-byte character cut by the end of the file
+    const cut = failure(verify(bytesOf(l1, encoder.encode("{\"a\":\"é").subarray(0, 7))))
+    expect(cut._tag).toBe("WalTornTail")
+    if (cut._tag === "WalTornTail") expect(cut.category).toBe("Io")
+  })
+
+  it("a parse error in the middle reports serde's category and column", () => {
+    const e = failure(verify(bytesOf(l1, "{\"sequence\":\"2\"}\n", l2)))
+    expect(e._tag).toBe("WalParseError")
+    if (e._tag === "WalParseError") {
+      expect([e.line, e.category, e.reason, e.column]).toEqual([
+        2,
+        "Data",
+        "invalid type: string \"2\", expected u64",
+        15
+      ])
+    }
+  })
+
+  it("verification without a chain still parses every line", () => {
+    expect(Either.getOrThrow(verify(bytesOf(l1, l2, l3), undefined)).count).toBe(3n)
+    expect(failure(verify(bytesOf(l1, "[1]\n", l3), undefined))._tag).toBe("WalParseError")
+  })
+})
