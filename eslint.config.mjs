@@ -2,7 +2,17 @@ import effectPlugin from "@effect/eslint-plugin"
 import tseslint from "typescript-eslint"
 
 export default tseslint.config(
-  { ignores: ["**/build/**", "**/node_modules/**", "**/dist/**", "**/coverage/**", "**/*.md", "**/*.tmp.*", "**/*.tmp/**"] },
+  {
+    ignores: [
+      "**/build/**",
+      "**/node_modules/**",
+      "**/dist/**",
+      "**/coverage/**",
+      "**/*.md",
+      "**/*.tmp.*",
+      "**/*.tmp/**"
+    ]
+  },
   ...tseslint.configs.recommended,
   ...effectPlugin.configs.dprint,
   {

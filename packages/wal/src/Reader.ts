@@ -96,6 +96,21 @@ export class LineReader {
   }
 
   /** Consume a chunk; returns the complete entries it finished, or the first failure. */
+  /** Entries completed before the failure that a `push` or `end` returned (then cleared). */
+  private partial: Array<Entry> = []
+
+  private fail(out: Array<Entry>, error: WalVerifyError): Either.Either<never, WalVerifyError> {
+    this.partial = out
+    return Either.left(error)
+  }
+
+  /** The entries a failing `push` / `end` had completed before its failure, in order. */
+  takePartial(): Array<Entry> {
+    const out = this.partial
+    this.partial = []
+    return out
+  }
+
   push(chunk: Uint8Array): Either.Either<Array<Entry>, WalVerifyError> {
     this.bytes += chunk.length
     const buffer = concat(this.pending, chunk)
@@ -116,7 +131,7 @@ export class LineReader {
         const error = end - start > this.maxLine
           ? new WalLineTooLong({ line: this.lineNumber, offset, limit: this.maxLine })
           : this.lineText(text.slice(start, end), offset, lf - start, false, out)
-        if (error !== undefined) return Either.left(error)
+        if (error !== undefined) return this.fail(out, error)
         offset += lf + 1 - start
         start = lf + 1
       }
@@ -126,14 +141,14 @@ export class LineReader {
       if (lf < 0) break
       this.lineNumber++
       const error = this.line(buffer.subarray(start, lf), offset, false, out)
-      if (error !== undefined) return Either.left(error)
+      if (error !== undefined) return this.fail(out, error)
       offset += lf + 1 - start
       start = lf + 1
     }
     this.pending = start === 0 ? buffer : buffer.slice(start)
     this.pendingOffset = offset
     if (this.pending.length > this.maxLine) {
-      return Either.left(new WalLineTooLong({ line: this.lineNumber + 1, offset, limit: this.maxLine }))
+      return this.fail(out, new WalLineTooLong({ line: this.lineNumber + 1, offset, limit: this.maxLine }))
     }
     return Either.right(out)
   }
@@ -146,7 +161,7 @@ export class LineReader {
       this.lineNumber++
       const before = this.count
       const error = this.line(this.pending, this.pendingOffset, true, out)
-      if (error !== undefined) return Either.left(error)
+      if (error !== undefined) return this.fail(out, error)
       missingNewline = this.count > before
     }
     return Either.right({
@@ -265,9 +280,15 @@ export const entries = <E, R>(
 ): Stream.Stream<Entry, E | WalVerifyError, R> =>
   Stream.suspend(() => {
     const reader = new LineReader(options)
+    // a failing chunk still yields the entries before its bad line, then the failure
+    const emit = (result: Either.Either<Array<Entry>, WalVerifyError>): Stream.Stream<Entry, WalVerifyError> =>
+      Either.match(result, {
+        onRight: (done) => Stream.fromIterable(done),
+        onLeft: (error) => Stream.concat(Stream.fromIterable(reader.takePartial()), Stream.fail(error))
+      })
     return bytes.pipe(
-      Stream.mapConcatEffect((chunk) => reader.push(chunk)),
-      Stream.concat(Stream.fromIterableEffect(Effect.suspend(() => Either.map(reader.end(), (r) => r.entries))))
+      Stream.flatMap((chunk) => emit(reader.push(chunk))),
+      Stream.concat(Stream.suspend(() => emit(Either.map(reader.end(), (r) => r.entries))))
     )
   })
 

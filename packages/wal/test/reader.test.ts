@@ -476,3 +476,22 @@ describe("reader: lines", () => {
     expect(failure(verify(bytesOf(l1, "[1]\n", l3), undefined))._tag).toBe("WalParseError")
   })
 })
+
+describe("Reader.entries yields every good entry before the failure", () => {
+  it("entries before a bad line in the same chunk are emitted, then the typed failure", () =>
+    Effect.runPromise(Effect.gen(function*() {
+      const chain = Either.getOrThrow(Chain.make({}))
+      const first = Entry.seal(chain, 1n, Chain.GENESIS, "{\"n\":1}")
+      const second = Entry.seal(chain, 2n, first.sealed.entry_hash, "{\"n\":2}")
+      const bytes = new TextEncoder().encode(first.line + second.line + "{\"sequence\":3,oops}\n")
+      const seen: Array<bigint> = []
+      const error = yield* Effect.flip(
+        Stream.runForEach(
+          Reader.entries(Stream.make(bytes), { chain }),
+          (e) => Effect.sync(() => seen.push(e.sequence))
+        )
+      )
+      expect(seen).toEqual([1n, 2n])
+      expect(error._tag).toBe("WalParseError")
+    })))
+})
