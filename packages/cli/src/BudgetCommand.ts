@@ -1,0 +1,463 @@
+/**
+ * `calybris budget …`: the per-tenant budget ledger, journaled in a (keyed) WAL file.
+ *
+ * Every command opens the journal with `Wal.layerFile(journal, {key, durability})` — which
+ * verifies the whole chain first and takes the one-writer lock — recovers the ledger with
+ * `Ledger.layerJournal()`, runs one operation, and closes both. A journal that does not verify
+ * is refused (exit 1). `init` creates a journal whose first entry is a checkpoint of the empty
+ * ledger, so the key is bound from the first line.
+ *
+ * Results print in words, or with `--json` as the reference's encodings
+ * (`{"kind":"Reserved","remaining_microcents":…,"reservation_id":…}`), through our Json printer
+ * so i64/u64 amounts stay exact. A refused operation (Insufficient, ExposureLimitExceeded,
+ * MissingTenant, …) is a result, printed with exit 0: check `kind`.
+ */
+import * as Journal from "@calybris/budget/Journal"
+import * as Ledger from "@calybris/budget/Ledger"
+import * as L from "@calybris/budget/LedgerState"
+import * as Snapshot from "@calybris/budget/Snapshot"
+import * as Decision from "@calybris/core/Decision"
+import type * as Json from "@calybris/core/Json"
+import * as Wal from "@calybris/wal/Wal"
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { CertificateUnbalanced, InputError, IoError, UsageError } from "./CliError.js"
+import { readInput, readPolicy } from "./Documents.js"
+import { platformReason } from "./Files.js"
+import * as Flags from "./Flags.js"
+import * as Format from "./Format.js"
+import * as Key from "./Key.js"
+import { emit, obj, setJson } from "./Output.js"
+
+// ---------------------------------------------------------------------------------------------
+// Options shared by every budget command
+
+const common = {
+  journal: Options.text("journal").pipe(
+    Options.withPseudoName("FILE"),
+    Options.withDescription("The ledger journal (a WAL file).")
+  ),
+  ...Key.options,
+  durability: Options.choice("durability", ["always", "batch", "never"]).pipe(
+    Options.withDescription(
+      "When an entry counts as written: after its own fsync (always), a group fsync (batch), or no fsync (never)."
+    ),
+    Options.withDefault("always" as const)
+  ),
+  json: Options.boolean("json").pipe(Options.withDescription("Print the result as JSON (the reference's fields)."))
+}
+
+type Common = Key.KeyFlags & {
+  readonly journal: string
+  readonly durability: Wal.Durability
+  readonly json: boolean
+}
+
+const tenant = Options.text("tenant").pipe(Options.withPseudoName("TENANT"), Options.withDescription("The tenant id."))
+const operationId = Options.text("id").pipe(
+  Options.withPseudoName("OP"),
+  Options.withDescription("A client operation id: a retry with the same id and arguments returns the first result."),
+  Options.optional
+)
+const amount = (sign: Flags.Sign, description: string) =>
+  Options.text("amount").pipe(
+    Options.withPseudoName("MICROCENTS"),
+    Options.withSchema(Flags.microcents("amount", sign)),
+    Options.withDescription(description)
+  )
+const reservation = Options.text("reservation").pipe(
+  Options.withPseudoName("ID"),
+  Options.withSchema(Flags.u64("reservation", "a reservation id")),
+  Options.withDescription("The reservation id (from reserve or admit).")
+)
+
+const opts = (id: Option.Option<string>) => (Option.isSome(id) ? { operationId: id.value } : {})
+
+/** The WAL and ledger layers over a journal file. */
+const ledgerLayer = (flags: Common, loaded: Key.Loaded) =>
+  Ledger.layerJournal().pipe(
+    Layer.provide(
+      Wal.layerFile(flags.journal, {
+        key: loaded.key,
+        allowEmptyKey: loaded.allowEmptyKey,
+        durability: flags.durability
+      })
+    )
+  )
+
+/** Run an operation on the journal's ledger (the journal must exist: see `init`). */
+const withLedger = <A, E, R>(flags: Common, operation: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    yield* setJson(flags.json)
+    const loaded = yield* Key.load(flags)
+    const fs = yield* FileSystem.FileSystem
+    const exists = yield* fs.exists(flags.journal).pipe(
+      Effect.mapError((e) => new IoError({ operation: "stat", path: flags.journal, reason: platformReason(e) }))
+    )
+    if (!exists) {
+      return yield* new InputError({
+        file: flags.journal,
+        reason: "no such journal (create it with: calybris budget init --journal FILE)"
+      })
+    }
+    return yield* Effect.provide(operation, ledgerLayer(flags, loaded)).pipe(Key.hintOnWrongKey(loaded))
+  })
+
+// ---------------------------------------------------------------------------------------------
+// Result encodings (the reference's `{"kind": …, fields}`)
+
+type Tagged = { readonly _tag: string }
+
+const fieldsOf = (result: Tagged): Array<readonly [string, Json.Json]> =>
+  Object.entries(result).filter(([k]) => k !== "_tag").map(([k, v]) => [k, v as Json.Json] as const)
+
+/** `{"kind": tag, ...fields}` */
+export const kinded = (result: Tagged, extra: ReadonlyArray<readonly [string, Json.Json]> = []): Json.JsonObject =>
+  obj([["kind", result._tag], ...fieldsOf(result), ...extra])
+
+/** A reserve result as budget.jsonl encodes it: the variant's fields, then `reservation_id` (null unless Reserved). */
+export const reserveJson = (r: L.ReserveResult): Json.JsonObject =>
+  obj([
+    ["kind", r._tag],
+    ...fieldsOf(r).filter(([k]) => k !== "reservation_id"),
+    ["reservation_id", r._tag === "Reserved" ? r.reservation_id : null]
+  ])
+
+/** `kind: field=value …` in words. */
+export const kindedText = (result: Tagged): string => {
+  const fields = fieldsOf(result).map(([k, v]) => `${k}=${typeof v === "bigint" ? Format.int(v) : String(v)}`)
+  return fields.length === 0 ? result._tag : `${result._tag}: ${fields.join(" ")}`
+}
+
+const encodeBalance = Schema.encodeSync(Snapshot.TenantBalance)
+const encodeSnapshot = Schema.encodeSync(Snapshot.Snapshot)
+const encodeProof = Schema.encodeSync(Snapshot.ConservationProof)
+const encodeCertificate = Schema.encodeSync(Snapshot.FinancialCertificate)
+const encodeDecision = Schema.encodeSync(Decision.Decision)
+
+const balanceOf = (name: string) => Effect.map(Ledger.balances, (s) => s.tenants.find((t) => t.tenant_id === name))
+
+const balanceText = (t: Snapshot.TenantBalance): string =>
+  `tenant ${t.tenant_id}: initial ${Format.int(t.initial_microcents)}, remaining ${
+    Format.int(t.remaining_microcents)
+  }, reserved ${Format.int(t.reserved_microcents)}, committed ${Format.int(t.committed_microcents)} microcents`
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+
+const init = Command.make("init", common, (flags) =>
+  Effect.gen(function*() {
+    yield* setJson(flags.json)
+    const loaded = yield* Key.load(flags)
+    const fs = yield* FileSystem.FileSystem
+    const io = (operation: string) => (e: Parameters<typeof platformReason>[0]) =>
+      new IoError({ operation, path: flags.journal, reason: platformReason(e) })
+    const exists = yield* fs.exists(flags.journal).pipe(Effect.mapError(io("stat")))
+    if (exists) {
+      const info = yield* fs.stat(flags.journal).pipe(Effect.mapError(io("stat")))
+      if (info.size > 0) {
+        return yield* new UsageError({
+          reason: `${flags.journal} already exists and is not empty: refusing to init it`
+        })
+      }
+    }
+    const checkpoint = yield* Either.mapLeft(
+      Journal.encodeCheckpoint(new L.LedgerState()),
+      (e) => new IoError({ operation: "encode checkpoint", path: flags.journal, reason: e.message })
+    )
+    const sealed = yield* Wal.append(checkpoint).pipe(
+      Effect.provide(
+        Wal.layerFile(flags.journal, { key: loaded.key, allowEmptyKey: loaded.allowEmptyKey, durability: "always" })
+      )
+    )
+    yield* emit(
+      flags.json,
+      () => [`initialized ${flags.journal} (${loaded.chain}): entry ${sealed.sequence}, hash ${sealed.entry_hash}`],
+      () =>
+        obj([["kind", "Initialized"], ["chain", loaded.chain], ["entries", sealed.sequence], [
+          "last_hash",
+          sealed.entry_hash
+        ]])
+    )
+  })).pipe(Command.withDescription("Create a ledger journal (its first entry is a checkpoint of the empty ledger)."))
+
+const ensure = Command.make("ensure", {
+  ...common,
+  tenant,
+  amount: amount("non-negative", "The tenant's initial funds in microcents (when it does not exist yet).")
+}, (flags) =>
+  withLedger(
+    flags,
+    Effect.gen(function*() {
+      const before = yield* balanceOf(flags.tenant)
+      yield* Ledger.ensureTenant(flags.tenant, flags.amount)
+      const after = yield* balanceOf(flags.tenant)
+      if (after === undefined) return yield* new UsageError({ reason: `tenant ${flags.tenant} was not created` })
+      const created = before === undefined
+      yield* emit(
+        flags.json,
+        () => [`${created ? "created" : "exists (unchanged)"}: ${balanceText(after)}`],
+        () => obj([["created", created], ["tenant", encodeBalance(after)]])
+      )
+    })
+  )).pipe(Command.withDescription("Create a tenant with initial funds (no-op when it exists)."))
+
+const topUp = Command.make("top-up", {
+  ...common,
+  tenant,
+  amount: amount("positive", "Funds to add, in microcents."),
+  id: operationId
+}, (flags) =>
+  withLedger(
+    flags,
+    Effect.gen(function*() {
+      const r = yield* Ledger.topUp(flags.tenant, flags.amount, opts(flags.id))
+      yield* emit(flags.json, () => [kindedText(r)], () => kinded(r))
+    })
+  )).pipe(Command.withDescription("Add funds to a tenant."))
+
+const cap = Command.make("cap", {
+  ...common,
+  tenant,
+  max: Options.text("max").pipe(
+    Options.withPseudoName("MICROCENTS"),
+    Options.withSchema(Flags.microcents("max", "non-negative")),
+    Options.withDescription("The most the tenant may hold open at once, in microcents (0 removes the cap).")
+  )
+}, (flags) =>
+  withLedger(
+    flags,
+    Effect.gen(function*() {
+      yield* Ledger.setExposureCap(flags.tenant, flags.max)
+      const max = flags.max > 0n ? flags.max : null
+      yield* emit(
+        flags.json,
+        () => [
+          max === null
+            ? `exposure cap of ${flags.tenant} removed`
+            : `exposure cap of ${flags.tenant}: ${Format.int(max)} microcents open at most`
+        ],
+        () => obj([["tenant_id", flags.tenant], ["max_reserved_microcents", max]])
+      )
+    })
+  )).pipe(Command.withDescription("Cap a tenant's open holds (exposure)."))
+
+const reserve = Command.make("reserve", {
+  ...common,
+  tenant,
+  amount: amount("positive", "The amount to hold, in microcents."),
+  id: operationId,
+  expires: Options.text("expires").pipe(
+    Options.withPseudoName("DURATION"),
+    Options.withSchema(Flags.duration("expires")),
+    Options.withDescription("Release the hold automatically after this long, e.g. \"30 seconds\", \"5 minutes\"."),
+    Options.optional
+  )
+}, (flags) =>
+  withLedger(
+    flags,
+    Effect.gen(function*() {
+      const r = yield* Ledger.reserve(flags.tenant, flags.amount, {
+        ...opts(flags.id),
+        ...(Option.isSome(flags.expires) ? { expiresIn: flags.expires.value } : {})
+      })
+      yield* emit(flags.json, () => [kindedText(r)], () => reserveJson(r))
+    })
+  )).pipe(Command.withDescription("Hold funds for a tenant."))
+
+const settle = (r: L.SettlementResult, json: boolean) => emit(json, () => [kindedText(r)], () => kinded(r))
+
+const commit = Command.make("commit", {
+  ...common,
+  reservation,
+  amount: amount("non-negative", "The actual amount spent, in microcents (the rest of the hold returns)."),
+  id: operationId
+}, (flags) =>
+  withLedger(
+    flags,
+    Effect.flatMap(
+      Ledger.commit(flags.reservation, flags.amount, opts(flags.id)),
+      (r) => settle(r, flags.json)
+    )
+  )).pipe(Command.withDescription("Settle a hold with the actual amount."))
+
+const release = Command.make("release", { ...common, reservation, id: operationId }, (flags) =>
+  withLedger(
+    flags,
+    Effect.flatMap(Ledger.release(flags.reservation, opts(flags.id)), (r) => settle(r, flags.json))
+  )).pipe(Command.withDescription("Release a hold (its amount returns to the tenant)."))
+
+const status = Command.make("status", {
+  ...common,
+  name: Args.text({ name: "TENANT" }).pipe(Args.withDescription("Only this tenant."), Args.optional)
+}, (flags) =>
+  withLedger(
+    flags,
+    Effect.gen(function*() {
+      const snapshot = yield* Ledger.balances
+      const ledger = yield* Ledger.Ledger
+      const extra = yield* ledger.read((s) => ({
+        caps: new Map(s.caps),
+        holds: [...s.holds].map(([id, h]) => ({ id, ...h }))
+      }))
+      if (Option.isSome(flags.name)) {
+        const name = flags.name.value
+        const t = snapshot.tenants.find((x) => x.tenant_id === name)
+        if (t === undefined) return yield* new UsageError({ reason: `no tenant ${name} in ${flags.journal}` })
+        const capOf = extra.caps.get(name)
+        return yield* emit(
+          flags.json,
+          () => [
+            balanceText(t),
+            ...(capOf === undefined ? [] : [`exposure cap: ${Format.int(capOf)} microcents`]),
+            ...extra.holds.filter((h) => h.tenant === name).map((h) =>
+              `hold ${h.id}: ${Format.int(h.amount)} microcents${
+                h.expiresAt === undefined ? "" : ` (expires at ${new Date(Number(h.expiresAt)).toISOString()})`
+              }`
+            )
+          ],
+          () => encodeBalance(t)
+        )
+      }
+      yield* emit(
+        flags.json,
+        () => [
+          `${Format.count(snapshot.tenants.length, "tenant")}, ${
+            Format.count(snapshot.active_reservations, "open reservation")
+          }, snapshot version ${snapshot.version}`,
+          "",
+          ...Format.table(
+            ["tenant", "initial", "remaining", "reserved", "committed", "cap"],
+            snapshot.tenants.map((t) => [
+              t.tenant_id,
+              Format.int(t.initial_microcents),
+              Format.int(t.remaining_microcents),
+              Format.int(t.reserved_microcents),
+              Format.int(t.committed_microcents),
+              extra.caps.has(t.tenant_id) ? Format.int(extra.caps.get(t.tenant_id) ?? 0n) : ""
+            ]),
+            ["left", "right", "right", "right", "right", "right"]
+          )
+        ],
+        () => encodeSnapshot(snapshot)
+      )
+    })
+  )).pipe(Command.withDescription("Balances (microcents) of every tenant, or of one."))
+
+const prove = Command.make("prove", common, (flags) =>
+  withLedger(
+    flags,
+    Effect.gen(function*() {
+      const p = yield* Ledger.proveConservation
+      yield* emit(
+        flags.json,
+        () => [
+          `balanced: ${Format.count(p.tenant_count, "tenant")}, ${
+            Format.count(p.active_reservations, "open reservation")
+          }, total initial ${Format.int(p.total_initial_microcents)}, total committed ${
+            Format.int(p.total_committed_microcents)
+          } microcents`,
+          `ledger digest ${p.ledger_digest_hex} (snapshot version ${p.snapshot_version})`
+        ],
+        () => encodeProof(p)
+      )
+    })
+  )).pipe(
+    Command.withDescription(
+      "Prove conservation (remaining + reserved + committed = initial for every tenant); exit 1 when violated."
+    )
+  )
+
+const certify = Command.make("certify", common, (flags) =>
+  withLedger(
+    flags,
+    Effect.gen(function*() {
+      const c = yield* Ledger.certifyLedger
+      yield* emit(
+        flags.json,
+        () => [
+          `${c.conservation_balanced ? "balanced" : "NOT BALANCED"}: ${Format.count(c.tenant_count, "tenant")}, ${
+            Format.count(c.active_reservations, "open reservation")
+          }, total initial ${Format.int(c.total_initial_microcents)}, total committed ${
+            Format.int(c.total_committed_microcents)
+          }, committed since last certificate ${Format.int(c.committed_since_last_certificate)} microcents`,
+          `ledger digest ${c.ledger_digest_hex} (snapshot version ${c.snapshot_version})`
+        ],
+        () => encodeCertificate(c)
+      )
+      if (!c.conservation_balanced) return yield* new CertificateUnbalanced({ ledger_digest_hex: c.ledger_digest_hex })
+    })
+  )).pipe(Command.withDescription("Issue a financial certificate of the ledger; exit 1 when it is not balanced."))
+
+/** An admit outcome as JSON: `{"kind":"Admitted"|"Rejected"|"HoldFailed","decision":…,…}`. */
+export const admitJson = (o: Ledger.AdmitOutcome): Json.JsonObject => {
+  switch (o._tag) {
+    case "Admitted":
+      return obj([
+        ["kind", "Admitted"],
+        ["decision", encodeDecision(o.decision)],
+        ["reservation_id", o.reservation_id],
+        ["remaining_microcents", o.remaining_microcents]
+      ])
+    case "Rejected":
+      return obj([["kind", "Rejected"], ["decision", encodeDecision(o.decision)]])
+    case "HoldFailed":
+      return obj([["kind", "HoldFailed"], ["decision", encodeDecision(o.decision)], ["hold", reserveJson(o.hold)]])
+  }
+}
+
+/** An admit outcome in words. */
+export const admitText = (o: Ledger.AdmitOutcome): string => {
+  const d = o.decision
+  const decided = d.action === "Reject"
+    ? `Reject (${d.reason})`
+    : `${d.action} model ${d.selected_model_id} (${Decision.reasonDisplay(d.reason)}), cost ${
+      Format.int(d.estimated_cost_microunits)
+    }`
+  switch (o._tag) {
+    case "Admitted":
+      return `Admitted: ${decided}; held as reservation ${o.reservation_id}, remaining ${
+        Format.int(o.remaining_microcents)
+      }`
+    case "Rejected":
+      return `Rejected: ${decided}; nothing held`
+    case "HoldFailed":
+      return `HoldFailed: ${decided}; ${kindedText(o.hold)}`
+  }
+}
+
+const admit = Command.make("admit", {
+  ...common,
+  policy: Options.text("policy").pipe(
+    Options.withPseudoName("FILE"),
+    Options.withDescription("The policy snapshot (JSON).")
+  ),
+  input: Options.text("input").pipe(Options.withPseudoName("FILE"), Options.withDescription("The input (JSON).")),
+  tenant,
+  id: operationId
+}, (flags) =>
+  withLedger(
+    flags,
+    Effect.gen(function*() {
+      const policy = yield* readPolicy(flags.policy)
+      const input = yield* readInput(flags.input)
+      const outcome = yield* Ledger.admit(policy, flags.tenant, input, opts(flags.id))
+      yield* emit(flags.json, () => [admitText(outcome)], () => admitJson(outcome))
+    })
+  )).pipe(
+    Command.withDescription(
+      "Decide and hold: prescribe, and unless rejected hold the estimated cost; the audited decision and the hold are one journal entry."
+    )
+  )
+
+export const command = Command.make("budget").pipe(
+  Command.withDescription("The per-tenant budget ledger, journaled in a WAL file (--journal)."),
+  Command.withSubcommands([init, ensure, topUp, cap, reserve, commit, release, status, prove, certify, admit])
+)

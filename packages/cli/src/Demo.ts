@@ -1,0 +1,389 @@
+/**
+ * `calybris demo`: the two reference use cases end to end, on a keyed journal.
+ *
+ * In a fresh temporary folder (or `--dir`):
+ * 1. write a random 32-byte HMAC key to `journal.key` (mode 0600), the two policies and their
+ *    requests (so every step can be re-run with the other commands);
+ * 2. as the operator: open the journal (`Wal.layerFile` with the key, `Ledger.layerJournal`),
+ *    fund the tenants, and run every request through `Ledger.admit` — LLM routing over a
+ *    six-model catalog, then a pre-trade guard over five venues with an exposure cap — settling
+ *    some holds;
+ * 3. as an auditor, with the key read back from the key file: reopen the journal (recovery
+ *    verifies it), prove conservation, verify the chain (`Wal.verifyWal`) and audit-replay every
+ *    admitted decision under both policies (`JournalAudit.auditJournal`);
+ * 4. print a short report (or `--json`).
+ *
+ * Fails closed like every other command: a failed verification, audit or proof is exit 1.
+ */
+import * as JournalAudit from "@calybris/budget/JournalAudit"
+import * as Ledger from "@calybris/budget/Ledger"
+import * as Snapshot from "@calybris/budget/Snapshot"
+import * as Decision from "@calybris/core/Decision"
+import * as Digest from "@calybris/core/Digest"
+import * as Input from "@calybris/core/Input"
+import type * as Json from "@calybris/core/Json"
+import * as JsonSchema from "@calybris/core/JsonSchema"
+import * as Policy from "@calybris/core/Policy"
+import * as Wal from "@calybris/wal/Wal"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { admitJson } from "./BudgetCommand.js"
+import { IoError, UsageError } from "./CliError.js"
+import { platformReason } from "./Files.js"
+import * as Format from "./Format.js"
+import * as Data from "./internal/demoData.js"
+import * as Key from "./Key.js"
+import { emit, obj, setJson } from "./Output.js"
+
+// ---------------------------------------------------------------------------------------------
+// Building the wire values from the demo data (decoded like any untrusted input)
+
+const members = (record: object, skip: ReadonlyArray<string> = []): Json.JsonObject =>
+  new Map(Object.entries(record).filter(([k]) => !skip.includes(k)) as Array<[string, Json.Json]>)
+
+const decodePolicy = Schema.decodeUnknownSync(Policy.PolicySnapshot)
+const decodeInput = Schema.decodeUnknownSync(Input.Input)
+const encodePolicy = JsonSchema.encodeText(Policy.PolicySnapshot)
+const encodeInput = JsonSchema.encodeText(Input.Input)
+const encodeProof = Schema.encodeSync(Snapshot.ConservationProof)
+
+/** The checked policy of a scenario. */
+const policyOf = (data: Data.PolicyData): Effect.Effect<Policy.Policy> =>
+  Effect.orDie(Effect.suspend(() => {
+    const wire = members({ ...data, models: data.models.map((m) => members(m, ["name"])) })
+    return Policy.make(decodePolicy(wire))
+  }))
+
+const inputOf = (data: Data.InputData): Input.Input => decodeInput(members(data))
+
+// ---------------------------------------------------------------------------------------------
+// The run
+
+interface Outcome {
+  readonly request: Data.Request
+  readonly input: Input.Input
+  readonly outcome: Ledger.AdmitOutcome
+  /** how the hold was settled, when it was */
+  readonly settlement: { readonly kind: string; readonly amount: bigint } | null
+}
+
+interface ScenarioRun {
+  readonly scenario: Data.Scenario
+  readonly policy: Policy.Policy
+  readonly outcomes: ReadonlyArray<Outcome>
+}
+
+const runScenario = (scenario: Data.Scenario, policy: Policy.Policy) =>
+  Effect.gen(function*() {
+    for (const t of scenario.tenants) {
+      yield* Ledger.ensureTenant(t.id, t.funds)
+      if (t.cap !== undefined) yield* Ledger.setExposureCap(t.id, t.cap)
+    }
+    const outcomes: Array<Outcome> = []
+    for (const request of scenario.requests) {
+      const input = inputOf(request.input)
+      const outcome = yield* Ledger.admit(policy, request.tenant, input, {
+        metadata: obj([["tenant", request.tenant], ["label", request.label]])
+      })
+      let settlement: Outcome["settlement"] = null
+      if (outcome._tag === "Admitted" && request.settle !== undefined) {
+        if (request.settle === "release") {
+          const r = yield* Ledger.release(outcome.reservation_id)
+          settlement = { kind: r._tag, amount: r._tag === "Released" ? r.returned_microcents : 0n }
+        } else {
+          const r = yield* Ledger.commit(outcome.reservation_id, request.settle)
+          settlement = { kind: r._tag, amount: r._tag === "Committed" ? r.actual_microcents : 0n }
+        }
+      }
+      outcomes.push({ request, input, outcome, settlement })
+    }
+    return { scenario, policy, outcomes } satisfies ScenarioRun
+  })
+
+const modelOf = (scenario: Data.Scenario, id: number): Data.NamedModel | undefined =>
+  scenario.policy.models.find((m) => m.model_id === id)
+
+/** The catalog entry's full name (`openai/gpt-4o`, `IEX`). */
+const nameOf = (scenario: Data.Scenario, id: number): string => {
+  const m = modelOf(scenario, id)
+  return m === undefined ? `model ${id}` : m.vendor === undefined ? m.name : `${m.vendor}/${m.name}`
+}
+
+/** The catalog entry's short name, for tables (`gpt-4o`). */
+const shortNameOf = (scenario: Data.Scenario, id: number): string => modelOf(scenario, id)?.name ?? `model ${id}`
+
+// ---------------------------------------------------------------------------------------------
+// The report
+
+const holdText = (o: Outcome): string => {
+  const x = o.outcome
+  switch (x._tag) {
+    case "Rejected":
+      return "nothing held"
+    case "HoldFailed": {
+      const h = x.hold
+      switch (h._tag) {
+        case "Insufficient":
+          return `Insufficient: ${Format.usd(h.remaining_microcents)} left`
+        case "ExposureLimitExceeded":
+          return `ExposureLimitExceeded: ${Format.usd(h.current_reserved_microcents)} open, cap ${
+            Format.usd(h.max_reserved_microcents)
+          }`
+        default:
+          return h._tag
+      }
+    }
+    case "Admitted": {
+      const s = o.settlement
+      const settled = s === null
+        ? "open"
+        : s.kind === "Committed"
+        ? `committed ${Format.usd(s.amount)}`
+        : s.kind === "Released"
+        ? "released"
+        : s.kind
+      return `#${x.reservation_id} ${settled}`
+    }
+  }
+}
+
+/** `openai (gpt-4o-mini, gpt-4o), anthropic (…)`, or just the names when there are no vendors. */
+const catalogText = (s: Data.Scenario): string => {
+  const vendors = new Map<string, Array<string>>()
+  for (const m of s.policy.models) {
+    const v = m.vendor ?? ""
+    vendors.set(v, [...(vendors.get(v) ?? []), m.name])
+  }
+  return [...vendors].map(([v, names]) => (v === "" ? names.join(", ") : `${v} (${names.join(", ")})`)).join(", ")
+}
+
+const scenarioText = (run: ScenarioRun, index: number): Array<string> => {
+  const s = run.scenario
+  const tenants = s.tenants.map((t) =>
+    `${t.id} has ${Format.usd(t.funds)}${t.cap === undefined ? "" : ` (exposure cap ${Format.usd(t.cap)})`}`
+  )
+  const rows = run.outcomes.map((o, i) => {
+    const d = o.outcome.decision
+    return [
+      String(i + 1),
+      o.request.label,
+      shortNameOf(s, o.input.requested_model_id),
+      d.action === "Reject" ? `Reject (${Decision.reasonDisplay(d.reason)})` : d.action,
+      d.action === "Reject" ? "-" : shortNameOf(s, d.selected_model_id),
+      d.action === "Reject" ? "-" : Format.usd(d.estimated_cost_microunits),
+      holdText(o)
+    ]
+  })
+  return [
+    `${index}. ${s.title}: ${s.policy.models.length} ${
+      s.policy.models.some((m) => m.vendor !== undefined) ? "models from" : "venues:"
+    } ${catalogText(s)}`,
+    `   ${tenants.join("; ")}; policy ${s.policyFile} (digest ${Format.short(Digest.policyDigest(run.policy))})`,
+    "",
+    ...Format.table(
+      ["#", "request", "asked for", "decision", "chosen", "cost", "hold"],
+      rows,
+      ["right", "left", "left", "left", "left", "right", "left"]
+    ).map((line) => `   ${line}`),
+    ""
+  ]
+}
+
+interface Proofs {
+  readonly entries: bigint
+  readonly lastHash: string
+  readonly audited: number
+  readonly proof: Snapshot.ConservationProof
+}
+
+const outcomeJson = (run: ScenarioRun, o: Outcome): Json.Json =>
+  obj([
+    ["label", o.request.label],
+    ["tenant", o.request.tenant],
+    ["requested", nameOf(run.scenario, o.input.requested_model_id)],
+    [
+      "chosen",
+      o.outcome.decision.action === "Reject" ? null : nameOf(run.scenario, o.outcome.decision.selected_model_id)
+    ],
+    ["outcome", admitJson(o.outcome)],
+    [
+      "settlement",
+      o.settlement === null ? null : obj([["kind", o.settlement.kind], ["amount_microcents", o.settlement.amount]])
+    ]
+  ])
+
+const scenarioJson = (run: ScenarioRun): Json.Json =>
+  obj([
+    ["title", run.scenario.title],
+    ["policy_file", run.scenario.policyFile],
+    ["policy_digest_hex", Digest.policyDigest(run.policy)],
+    ["requests", run.outcomes.map((o) => outcomeJson(run, o))]
+  ])
+
+// ---------------------------------------------------------------------------------------------
+// Files
+
+const writeNew = (path: string, text: string, mode = 0o644) =>
+  Effect.flatMap(
+    FileSystem.FileSystem,
+    (fs) => fs.writeFile(path, new TextEncoder().encode(text), { flag: "wx", mode })
+  ).pipe(
+    Effect.mapError((e) => new IoError({ operation: "write", path, reason: platformReason(e) }))
+  )
+
+/** A fresh random 32-byte key (Web Crypto's CSPRNG: Effect's `Random` is not for keys). */
+const randomKey = Effect.sync(() => globalThis.crypto.getRandomValues(new Uint8Array(32)))
+
+const toHex = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")
+
+const prepareDir = (dir: Option.Option<string>) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const io = (operation: string, target: string) => (e: Parameters<typeof platformReason>[0]) =>
+      new IoError({ operation, path: target, reason: platformReason(e) })
+    if (Option.isNone(dir)) {
+      return yield* fs.makeTempDirectory({ prefix: "calybris-demo-" }).pipe(
+        Effect.mapError(io("create a temporary folder", "(tmp)"))
+      )
+    }
+    const target = path.resolve(dir.value)
+    yield* fs.makeDirectory(target, { recursive: true }).pipe(Effect.mapError(io("create", target)))
+    const journal = path.join(target, "journal.jsonl")
+    if (yield* fs.exists(journal).pipe(Effect.mapError(io("stat", journal)))) {
+      return yield* new UsageError({ reason: `${target} already holds a demo journal: give an empty --dir` })
+    }
+    return target
+  })
+
+// ---------------------------------------------------------------------------------------------
+// The command
+
+const options = {
+  dir: Options.text("dir").pipe(
+    Options.withPseudoName("DIR"),
+    Options.withDescription(
+      "Run in this folder (created if needed; must not hold a demo yet). Default: a new temporary folder."
+    ),
+    Options.optional
+  ),
+  json: Options.boolean("json").pipe(Options.withDescription("Print the report as JSON."))
+}
+
+export const command = Command.make("demo", options, (flags) =>
+  Effect.gen(function*() {
+    yield* setJson(flags.json)
+    const path = yield* Path.Path
+    const dir = yield* prepareDir(flags.dir)
+    const journal = path.join(dir, "journal.jsonl")
+    const keyFile = path.join(dir, "journal.key")
+
+    // 1. key, policies, requests
+    const key = yield* randomKey
+    yield* writeNew(keyFile, `hex:${toHex(key)}\n`, 0o600)
+    const llmPolicy = yield* policyOf(Data.llm.policy)
+    const tradePolicy = yield* policyOf(Data.trade.policy)
+    for (const [scenario, policy] of [[Data.llm, llmPolicy], [Data.trade, tradePolicy]] as const) {
+      yield* writeNew(path.join(dir, scenario.policyFile), `${encodePolicy(policy.snapshot)}\n`)
+      yield* writeNew(
+        path.join(dir, scenario.requestsFile),
+        scenario.requests.map((r) => `${encodeInput(inputOf(r.input))}\n`).join("")
+      )
+    }
+    const explainInput = path.join(dir, "llm-request-2.json")
+    const second = Data.llm.requests[1]
+    if (second !== undefined) yield* writeNew(explainInput, `${encodeInput(inputOf(second.input))}\n`)
+
+    // 2. the operator: every request through Ledger.admit on the keyed journal
+    const operator = Ledger.layerJournal().pipe(
+      Layer.provide(Wal.layerFile(journal, { key, durability: "always" }))
+    )
+    const runs = yield* Effect.provide(
+      Effect.all([runScenario(Data.llm, llmPolicy), runScenario(Data.trade, tradePolicy)]),
+      operator
+    )
+
+    // 3. the auditor: the key from the key file, the journal from disk
+    const loaded = yield* Key.load({
+      keyFile: Option.some(keyFile),
+      keyEnv: Option.none(),
+      allowEmptyKey: false
+    })
+    const auditor = Ledger.layerJournal().pipe(
+      Layer.provideMerge(Wal.layerFile(journal, { key: loaded.key, durability: "always" }))
+    )
+    const proofs: Proofs = yield* Effect.provide(
+      Effect.gen(function*() {
+        const proof = yield* Ledger.proveConservation
+        const verified = yield* Wal.verifyWal
+        const verdicts = yield* JournalAudit.auditJournal([llmPolicy, tradePolicy])
+        return { entries: verified.count, lastHash: verified.lastHash, audited: verdicts.length, proof }
+      }),
+      auditor
+    )
+
+    const all = runs.flatMap((r) => r.outcomes)
+    const count = (f: (o: Outcome) => boolean) => all.filter(f).length
+    const p = proofs.proof
+    yield* emit(
+      flags.json,
+      () => [
+        "Calybris demo: two reference use cases through Ledger.admit on a keyed journal",
+        `  folder   ${dir}`,
+        `  journal  journal.jsonl, keyed: HMAC-SHA256 under a fresh random 32-byte key in journal.key (mode 0600)`,
+        "",
+        ...runs.flatMap((run, i) => scenarioText(run, i + 1)),
+        "3. Proofs — the journal reopened from disk with the key file, as an auditor would",
+        `   verified: ${
+          Format.int(proofs.entries)
+        } journal entries, chain intact (HMAC-SHA256), last hash ${proofs.lastHash}`,
+        `   audited:  ${proofs.audited} admitted decisions replayed bit for bit under their policies (digests match);`,
+        "             rejected requests and failed holds change nothing, so they are decided but not journaled",
+        `   balanced: ${Format.count(p.tenant_count, "tenant")}, ${
+          Format.count(p.active_reservations, "open hold")
+        }, funds ${Format.usd(p.total_initial_microcents)}, spent ${Format.usd(p.total_committed_microcents)}`,
+        `   ledger digest ${p.ledger_digest_hex} (snapshot version ${p.snapshot_version})`,
+        "",
+        `   decisions: ${
+          count((o) => o.outcome.decision.action === "ExecuteRequested")
+        } ExecuteRequested (reason: requested_model_maximizes_utility), ${
+          count((o) => o.outcome.decision.action === "Substitute")
+        } Substitute (alternative_maximizes_utility), ${count((o) => o.outcome.decision.action === "Reject")} Reject`,
+        `   holds:     ${count((o) => o.outcome._tag === "Admitted")} taken, ${
+          count((o) => o.outcome._tag === "HoldFailed")
+        } refused by the ledger`,
+        "",
+        "Next, with the CLI:",
+        `  pnpm calybris wal verify ${journal} --key-file ${keyFile}`,
+        `  pnpm calybris wal replay ${journal} --key-file ${keyFile} --policy ${
+          path.join(dir, Data.llm.policyFile)
+        } --policy ${path.join(dir, Data.trade.policyFile)}`,
+        `  pnpm calybris budget status --journal ${journal} --key-file ${keyFile}`,
+        `  pnpm calybris explain --policy ${path.join(dir, Data.llm.policyFile)} --input ${explainInput}`,
+        `  pnpm calybris prescribe --policy ${path.join(dir, Data.llm.policyFile)} --inputs ${
+          path.join(dir, Data.llm.requestsFile)
+        } --trace`
+      ],
+      () =>
+        obj([
+          ["dir", dir],
+          ["journal", journal],
+          ["key_file", keyFile],
+          ["chain", "HMAC-SHA256"],
+          ["scenarios", runs.map(scenarioJson)],
+          ["verified", obj([["entries", proofs.entries], ["last_hash", proofs.lastHash]])],
+          ["audited_decisions", proofs.audited],
+          ["conservation", encodeProof(p)]
+        ])
+    )
+  })).pipe(
+    Command.withDescription(
+      "Run LLM routing and a pre-trade guard end to end on a keyed journal, then verify, audit and prove it."
+    )
+  )

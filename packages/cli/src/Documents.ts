@@ -1,0 +1,32 @@
+/**
+ * The wire documents commands read: a policy snapshot (checked with `Policy.make`, or taken
+ * unchecked for replaying whatever was logged) and a single input.
+ */
+import * as Input from "@calybris/core/Input"
+import * as Policy from "@calybris/core/Policy"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import { InputError } from "./CliError.js"
+import { decodeFile } from "./Files.js"
+
+/** A policy snapshot as written, not validated. */
+export const readSnapshot: (path: string) => Effect.Effect<Policy.PolicySnapshot, InputError, FileSystem.FileSystem> =
+  decodeFile(Policy.PolicySnapshot)
+
+/** A checked policy: an invalid one is an `InputError` carrying the reference's message. */
+export const readPolicy = (path: string): Effect.Effect<Policy.Policy, InputError, FileSystem.FileSystem> =>
+  Effect.flatMap(readSnapshot(path), (snapshot) =>
+    Either.mapLeft(
+      Policy.make(snapshot),
+      (e) => new InputError({ file: path, reason: `invalid policy (${e._tag}): ${e.message}` })
+    ))
+
+/** A policy taken as logged, without validation (audits replay whatever was decided). */
+export const readPolicyUnchecked = (path: string): Effect.Effect<Policy.Policy, InputError, FileSystem.FileSystem> =>
+  Effect.map(readSnapshot(path), Policy.unsafeMake)
+
+/** One input from a whole-file JSON document. */
+export const readInput: (path: string) => Effect.Effect<Input.Input, InputError, FileSystem.FileSystem> = decodeFile(
+  Input.Input
+)

@@ -1,0 +1,59 @@
+/**
+ * Human-readable formatting: grouped integers, money, hex masks and plain-text tables.
+ * Exact on bigints (no trip through a double).
+ */
+
+/** An integer with thousands separators: `1,234,567`, `-42`. */
+export const int = (value: bigint | number): string => {
+  const text = (typeof value === "bigint" ? value : BigInt(value)).toString()
+  const negative = text.startsWith("-")
+  const digits = negative ? text.slice(1) : text
+  let out = ""
+  for (let i = 0; i < digits.length; i++) {
+    if (i > 0 && (digits.length - i) % 3 === 0) out += ","
+    out += digits[i]
+  }
+  return negative ? `-${out}` : out
+}
+
+const MICROCENTS_PER_DOLLAR = 100_000_000n
+
+/**
+ * Microcents as US dollars, exact: `$0.0003`, `$12.50`, `-$1.00` (at least two decimals, as
+ * many as needed up to eight).
+ */
+export const usd = (microcents: bigint): string => {
+  const negative = microcents < 0n
+  const abs = negative ? -microcents : microcents
+  const dollars = abs / MICROCENTS_PER_DOLLAR
+  let fraction = (abs % MICROCENTS_PER_DOLLAR).toString().padStart(8, "0").replace(/0+$/, "")
+  if (fraction.length < 2) fraction = fraction.padEnd(2, "0")
+  return `${negative ? "-" : ""}$${int(dollars)}.${fraction}`
+}
+
+/** A bit mask in hex: `0x5`. */
+export const hex = (value: bigint): string => `0x${value.toString(16)}`
+
+/** A short form of a hex digest for tables: the first 16 digits and an ellipsis. */
+export const short = (digest: string): string => (digest.length > 16 ? `${digest.slice(0, 16)}…` : digest)
+
+export type Align = "left" | "right"
+
+/** A plain-text table: a header row, then rows; columns padded to their widest cell. */
+export const table = (
+  headers: ReadonlyArray<string>,
+  rows: ReadonlyArray<ReadonlyArray<string>>,
+  align: ReadonlyArray<Align> = []
+): Array<string> => {
+  const widths = headers.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? "").length)))
+  const line = (cells: ReadonlyArray<string>) =>
+    cells.map((cell, c) => {
+      const width = widths[c] ?? cell.length
+      return align[c] === "right" ? cell.padStart(width) : cell.padEnd(width)
+    }).join("  ").trimEnd()
+  return [line(headers), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)]
+}
+
+/** A count with its noun: `1 tenant`, `2 tenants` (`plural` when adding an s is wrong). */
+export const count = (n: bigint | number, noun: string, plural = `${noun}s`): string =>
+  `${int(n)} ${n === 1 || n === 1n ? noun : plural}`

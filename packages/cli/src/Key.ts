@@ -1,0 +1,146 @@
+/**
+ * HMAC keys for keyed logs. A key comes from a file (`--key-file PATH`) or an environment
+ * variable (`--key-env NAME`), NEVER from a command-line value (argv is visible to every user
+ * of the machine through `ps`, and lands in shell history). The content is the raw key bytes,
+ * or `hex:` followed by hex digits (surrounding whitespace and a final newline are ignored in
+ * the hex form; the raw form is taken byte for byte).
+ *
+ * An empty key is refused unless `--allow-empty-key` (an empty-key "keyed" log can be forged by
+ * anyone). Key bytes never appear in output, errors or `--json`: errors name the key's source.
+ */
+import * as Options from "@effect/cli/Options"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import * as Config from "effect/Config"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Ref from "effect/Ref"
+import { KeyError, UsageError } from "./CliError.js"
+import { readBytes } from "./Files.js"
+import { OutputMode } from "./Output.js"
+
+/** The key flags every command that reads or writes a log takes. */
+export const options = {
+  keyFile: Options.text("key-file").pipe(
+    Options.withPseudoName("PATH"),
+    Options.withDescription("Read the HMAC key from this file: raw bytes, or `hex:` followed by hex digits."),
+    Options.optional
+  ),
+  keyEnv: Options.text("key-env").pipe(
+    Options.withPseudoName("NAME"),
+    Options.withDescription(
+      "Read the HMAC key from this environment variable (its UTF-8 bytes, or `hex:` followed by hex digits)."
+    ),
+    Options.optional
+  ),
+  allowEmptyKey: Options.boolean("allow-empty-key").pipe(
+    Options.withDescription("Accept an empty HMAC key (legacy logs only: such a log can be forged by anyone).")
+  )
+}
+
+export interface KeyFlags {
+  readonly keyFile: Option.Option<string>
+  readonly keyEnv: Option.Option<string>
+  readonly allowEmptyKey: boolean
+}
+
+/** A loaded key (or none: an unkeyed SHA-256 log), with the chain options for the WAL. */
+export interface Loaded {
+  readonly key: Uint8Array | undefined
+  readonly allowEmptyKey: boolean
+  /** `HMAC-SHA256` or `SHA-256` */
+  readonly chain: string
+}
+
+const encoder = new TextEncoder()
+const HEX_PREFIX = encoder.encode("hex:")
+
+const nibble = (c: number): number =>
+  c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1
+
+const isSpace = (c: number): boolean => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d
+
+/** Decode `hex:…` content; the error says what is wrong and where, never which characters. */
+const decodeHex = (bytes: Uint8Array): Either.Either<Uint8Array, string> => {
+  let start = HEX_PREFIX.length
+  let end = bytes.length
+  while (start < end && isSpace(bytes[start] as number)) start++
+  while (end > start && isSpace(bytes[end - 1] as number)) end--
+  const digits = end - start
+  if (digits % 2 !== 0) return Either.left("the hex key has an odd number of digits")
+  const out = new Uint8Array(digits / 2)
+  for (let i = 0; i < digits; i += 2) {
+    const hi = nibble(bytes[start + i] as number)
+    const lo = nibble(bytes[start + i + 1] as number)
+    if (hi < 0 || lo < 0) return Either.left(`the hex key has a non-hex character at position ${i + (hi < 0 ? 0 : 1)}`)
+    out[i / 2] = hi * 16 + lo
+  }
+  return Either.right(out)
+}
+
+const hasHexPrefix = (bytes: Uint8Array): boolean => HEX_PREFIX.every((b, i) => bytes[i] === b)
+
+/** Key bytes from raw content: `hex:…` is decoded, anything else is the key itself. */
+export const keyBytes = (content: Uint8Array): Either.Either<Uint8Array, string> =>
+  hasHexPrefix(content) ? decodeHex(content) : Either.right(content)
+
+const fromFile = (path: string) =>
+  readBytes(path).pipe(
+    Effect.mapError((e) => new KeyError({ source: `--key-file ${path}`, reason: e.reason })),
+    Effect.flatMap((content) =>
+      Either.mapLeft(keyBytes(content), (reason) => new KeyError({ source: `--key-file ${path}`, reason }))
+    )
+  )
+
+const fromEnv = (name: string) =>
+  Config.redacted(name).pipe(
+    Effect.mapError(() => new KeyError({ source: `--key-env ${name}`, reason: "the environment variable is not set" })),
+    Effect.flatMap((value) =>
+      Either.mapLeft(
+        keyBytes(encoder.encode(Redacted.value(value))),
+        (reason) => new KeyError({ source: `--key-env ${name}`, reason })
+      )
+    )
+  )
+
+/** Load the key the flags name (none when neither flag is given). */
+export const load = (flags: KeyFlags): Effect.Effect<Loaded, KeyError | UsageError, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    if (Option.isSome(flags.keyFile) && Option.isSome(flags.keyEnv)) {
+      return yield* new UsageError({ reason: "give the key with either --key-file or --key-env, not both" })
+    }
+    const source = Option.isSome(flags.keyFile)
+      ? { name: `--key-file ${flags.keyFile.value}`, key: yield* fromFile(flags.keyFile.value) }
+      : Option.isSome(flags.keyEnv)
+      ? { name: `--key-env ${flags.keyEnv.value}`, key: yield* fromEnv(flags.keyEnv.value) }
+      : undefined
+    if (source === undefined) return { key: undefined, allowEmptyKey: flags.allowEmptyKey, chain: "SHA-256" }
+    if (source.key.length === 0 && !flags.allowEmptyKey) {
+      return yield* new KeyError({
+        source: source.name,
+        reason: "the key is empty: refusing it (anyone can forge an empty-key log); --allow-empty-key accepts it"
+      })
+    }
+    return { key: source.key, allowEmptyKey: flags.allowEmptyKey, chain: "HMAC-SHA256" }
+  })
+
+const brokenAtFirstEntry = (e: unknown): boolean =>
+  typeof e === "object" && e !== null && "_tag" in e && e._tag === "WalChainBroken" && "sequence" in e &&
+  e.sequence === 1n && "expected" in e && e.expected !== "genesis"
+
+/**
+ * A chain broken at its very first entry's hash almost always means the wrong key (or none):
+ * say so on stderr, before the error itself (text mode only; the key is never shown).
+ */
+export const hintOnWrongKey = (loaded: Loaded) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.tapError(effect, (e) =>
+    brokenAtFirstEntry(e)
+      ? Effect.flatMap(Effect.flatMap(OutputMode, Ref.get), (json) =>
+        json ? Effect.void : Console.error(
+          loaded.key === undefined
+            ? "hint: the first entry does not hash as an unkeyed (SHA-256) log: is it keyed? give its key with --key-file or --key-env"
+            : "hint: the first entry does not verify under this key: a wrong key, an unkeyed log, or a tampered first entry"
+        ))
+      : Effect.void)

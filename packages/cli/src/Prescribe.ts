@@ -1,0 +1,154 @@
+/**
+ * `calybris prescribe`: decide inputs under a policy, one JSON line per input.
+ *
+ * Inputs come from `--input FILE` (one JSON document), `--inputs FILE.jsonl` or stdin (JSON
+ * Lines). Batches are STREAMED: bytes are split into lines a chunk at a time, each line is
+ * parsed losslessly, decoded, decided and printed before the next chunk is read, so memory
+ * stays bounded for any number of inputs. The first bad line stops the run with exit 2 and a
+ * message naming the file, the line, the field and the value.
+ *
+ * Output per input: the decision, or — with `--trace` and/or `--audit` —
+ * `{"decision":…,"trace":…,"audit":…}` (only the members asked for). Integers print exactly.
+ */
+import * as Input from "@calybris/core/Input"
+import * as Json from "@calybris/core/Json"
+import * as Kernel from "@calybris/core/Kernel"
+import type { Policy } from "@calybris/core/Policy"
+import * as Verify from "@calybris/core/Verify"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import type * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import { InputError, UsageError } from "./CliError.js"
+import { readInput, readPolicy } from "./Documents.js"
+import { inputError, isBlank, type Line, lineChunks, requireFile, streamFile } from "./Files.js"
+import * as Wire from "./internal/wire.js"
+import { printLines, setJson, streamLines } from "./Output.js"
+import { Stdio } from "./Stdio.js"
+
+/** What to print for each input. */
+export interface Shape {
+  readonly trace: boolean
+  readonly audit: boolean
+}
+
+const decodeInput = Schema.decodeUnknownEither(Input.Input)
+
+/**
+ * The output line of one decided input (printed by the fast printers of `internal/wire.ts`,
+ * byte for byte what the wire Schemas and `Json.print` give).
+ */
+export const render = (policy: Policy, input: Input.Input, shape: Shape): string => {
+  if (!shape.trace && !shape.audit) return Wire.printDecision(Kernel.prescribe(policy, input))
+  const { decision, trace } = Kernel.prescribeWithTrace(policy, input)
+  let out = `{"decision":${Wire.printDecision(decision)}`
+  if (shape.trace) out += `,"trace":${Wire.printTrace(trace)}`
+  if (shape.audit) out += `,"audit":${Wire.printAudit(Verify.auditBundle(policy, input, decision))}`
+  return `${out}}`
+}
+
+/** An input from parsed Json: the fast validator, or the Schema (which names the bad field). */
+const toInput = (json: Json.Json): Either.Either<Input.Input, ParseResult.ParseError> => {
+  const fast = Wire.decodeInput(json)
+  return fast === undefined ? decodeInput(json) : Either.right(fast)
+}
+
+/** Decide one JSON Lines line (blank lines give nothing). */
+const decideLine = (
+  policy: Policy,
+  shape: Shape,
+  file: string,
+  line: Line
+): Either.Either<string | null, InputError> => {
+  if (isBlank(line.text)) return Either.right(null)
+  return Json.parse(line.text).pipe(
+    Either.flatMap(toInput),
+    Either.mapBoth({
+      onLeft: inputError(file, line.line),
+      onRight: (input) => render(policy, input, shape)
+    })
+  )
+}
+
+/** Decide every line of a JSON Lines byte stream, printing a chunk of results at a time. */
+export const decideStream = <E, R>(
+  policy: Policy,
+  shape: Shape,
+  file: string,
+  bytes: Stream.Stream<Uint8Array, E, R>
+): Effect.Effect<void, E | InputError, R | Stdio> =>
+  lineChunks(bytes, file).pipe(
+    Stream.runForEach((lines) => {
+      const out: Array<string> = []
+      for (const line of lines) {
+        const result = decideLine(policy, shape, file, line)
+        if (Either.isLeft(result)) return Effect.zipRight(streamLines(out), Effect.fail(result.left))
+        if (result.right !== null) out.push(result.right)
+      }
+      return streamLines(out)
+    })
+  )
+
+const options = {
+  policy: Options.text("policy").pipe(
+    Options.withPseudoName("FILE"),
+    Options.withDescription("The policy snapshot (JSON).")
+  ),
+  input: Options.text("input").pipe(
+    Options.withPseudoName("FILE"),
+    Options.withDescription("One input (a JSON document)."),
+    Options.optional
+  ),
+  inputs: Options.text("inputs").pipe(
+    Options.withPseudoName("FILE.jsonl"),
+    Options.withDescription("Many inputs, one JSON object per line (JSON Lines), streamed."),
+    Options.optional
+  ),
+  trace: Options.boolean("trace").pipe(Options.withDescription("Add the per-gate trace of each decision.")),
+  audit: Options.boolean("audit").pipe(
+    Options.withDescription("Add the audit bundle (policy, input and decision digests; replay_valid).")
+  ),
+  json: Options.boolean("json").pipe(
+    Options.withDescription("Print failures as JSON too (results are always JSON Lines).")
+  )
+}
+
+export const command = Command.make("prescribe", options, (flags) =>
+  Effect.gen(function*() {
+    yield* setJson(flags.json)
+    if (Option.isSome(flags.input) && Option.isSome(flags.inputs)) {
+      return yield* new UsageError({ reason: "give --input or --inputs, not both" })
+    }
+    const policy = yield* readPolicy(flags.policy)
+    const shape: Shape = { trace: flags.trace, audit: flags.audit }
+    if (Option.isSome(flags.input)) {
+      const input = yield* readInput(flags.input.value)
+      return yield* printLines([render(policy, input, shape)])
+    }
+    if (Option.isSome(flags.inputs)) {
+      // a regular file (pipes go to stdin: the file reader reads at positions)
+      yield* requireFile(flags.inputs.value).pipe(
+        Effect.mapError((e) =>
+          e.reason === "not a regular file"
+            ? new InputError({ file: e.file, reason: "not a regular file (pipe JSON Lines into stdin instead)" })
+            : e
+        )
+      )
+      return yield* decideStream(policy, shape, flags.inputs.value, streamFile(flags.inputs.value))
+    }
+    const stdio = yield* Stdio
+    if (stdio.stdinIsTTY) {
+      return yield* new UsageError({
+        reason: "no inputs: give --input FILE or --inputs FILE.jsonl, or pipe JSON Lines into stdin"
+      })
+    }
+    return yield* decideStream(policy, shape, "<stdin>", stdio.stdin)
+  })).pipe(
+    Command.withDescription(
+      "Decide inputs under a policy: one JSON decision per input line (with --trace/--audit: {\"decision\",\"trace\",\"audit\"})."
+    )
+  )

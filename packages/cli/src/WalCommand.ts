@@ -1,0 +1,301 @@
+/**
+ * `calybris wal …`: verify a log, show its entries, replay its audited decisions (or audit a
+ * ledger journal's admits), and repair a torn final line.
+ *
+ * Reading commands never take the writer lock and never create or change the file; they
+ * stream it in bounded memory and show progress on stderr when stderr is a terminal. They fail
+ * closed: any broken chain, bad line, torn tail or failed audit is exit 1.
+ */
+import * as JournalAudit from "@calybris/budget/JournalAudit"
+import * as Digest from "@calybris/core/Digest"
+import * as Json from "@calybris/core/Json"
+import type { Policy } from "@calybris/core/Policy"
+import * as Audited from "@calybris/wal/Audited"
+import * as Chain from "@calybris/wal/Chain"
+import { type Entry, formatLine } from "@calybris/wal/Entry"
+import * as Reader from "@calybris/wal/Reader"
+import * as Wal from "@calybris/wal/Wal"
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import * as Chunk from "effect/Chunk"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import { type InputError, UsageError } from "./CliError.js"
+import { readPolicyUnchecked } from "./Documents.js"
+import { requireFile, streamFile } from "./Files.js"
+import * as Flags from "./Flags.js"
+import * as Format from "./Format.js"
+import * as Key from "./Key.js"
+import { emit, obj, setJson, streamLines } from "./Output.js"
+import * as Progress from "./Progress.js"
+import type { Stdio } from "./Stdio.js"
+
+const CHUNK = 1024 * 1024
+
+const file = Args.text({ name: "FILE" }).pipe(Args.withDescription("The log (JSON Lines)."))
+const json = Options.boolean("json").pipe(Options.withDescription("Print the result as JSON."))
+
+/** The log's bytes, streamed, with progress on a terminal. */
+export const logBytes = (
+  path: string,
+  label: string
+): Stream.Stream<Uint8Array, InputError, FileSystem.FileSystem | Stdio> =>
+  Progress.track(streamFile(path, CHUNK), `${label} ${path}`)
+
+/** Reader options (the chain to verify against) from the key flags. */
+const readerFor = (flags: Key.KeyFlags) =>
+  Effect.gen(function*() {
+    const loaded = yield* Key.load(flags)
+    const chain = yield* Chain.make({ key: loaded.key, allowEmptyKey: loaded.allowEmptyKey })
+    const reader: Reader.ReaderOptions = { chain }
+    return { reader, chain: loaded.chain, loaded }
+  })
+
+// ---------------------------------------------------------------------------------------------
+// verify
+
+const verify = Command.make("verify", { file, json, ...Key.options }, (flags) =>
+  Effect.gen(function*() {
+    yield* setJson(flags.json)
+    const { chain, loaded, reader } = yield* readerFor(flags)
+    yield* requireFile(flags.file)
+    const v = yield* Reader.verify(logBytes(flags.file, "verifying"), reader).pipe(Key.hintOnWrongKey(loaded))
+    yield* emit(
+      flags.json,
+      () => [
+        `ok: ${Format.count(v.count, "entry", "entries")} verified (${chain}), last hash ${v.lastHash}, ${
+          Format.int(v.bytes)
+        } bytes`,
+        ...(v.missingNewline
+          ? ["note: the last entry lacks its final newline (a writer adds it before appending)"]
+          : [])
+      ],
+      () =>
+        obj([
+          ["ok", true],
+          ["entries", v.count],
+          ["last_hash", v.lastHash],
+          ["bytes", v.bytes],
+          ["chain", chain],
+          ["missing_final_newline", v.missingNewline]
+        ])
+    )
+  })).pipe(
+    Command.withDescription(
+      "Verify a log's hash chain (HMAC with --key-file/--key-env): exit 0 with the count and last hash, or exit 1."
+    )
+  )
+
+// ---------------------------------------------------------------------------------------------
+// show
+
+const showOptions = {
+  file,
+  json,
+  from: Options.text("from").pipe(
+    Options.withPseudoName("N"),
+    Options.withSchema(Flags.u64("from", "a sequence number")),
+    Options.withDescription("First sequence to show."),
+    Options.optional
+  ),
+  to: Options.text("to").pipe(
+    Options.withPseudoName("N"),
+    Options.withSchema(Flags.u64("to", "a sequence number")),
+    Options.withDescription("Last sequence to show."),
+    Options.optional
+  ),
+  unverified: Options.boolean("unverified").pipe(
+    Options.withDescription("Read WITHOUT verifying sequences and hashes (forensics on a broken log only).")
+  ),
+  ...Key.options
+}
+
+/** Cut a chunk after each LF (views, no copies), so a reader emits every entry before a bad line. */
+const perLine = (chunk: Uint8Array): Array<Uint8Array> => {
+  const out: Array<Uint8Array> = []
+  let start = 0
+  for (let lf = chunk.indexOf(0x0a); lf >= 0; lf = chunk.indexOf(0x0a, start)) {
+    out.push(chunk.subarray(start, lf + 1))
+    start = lf + 1
+  }
+  if (start < chunk.length) out.push(chunk.subarray(start))
+  return out
+}
+
+const entryText = (e: Entry): string => `#${e.sequence}  ${Format.short(e.entry_hash)}  ${Json.print(e.data)}`
+const entryLine = (e: Entry): string =>
+  formatLine(e.sequence, e.previous_hash, e.entry_hash, e.dataText === "" ? Json.print(e.data) : e.dataText)
+    .slice(0, -1)
+
+const show = Command.make("show", showOptions, (flags) =>
+  Effect.gen(function*() {
+    yield* setJson(flags.json)
+    const { loaded, reader } = yield* readerFor(flags)
+    yield* requireFile(flags.file)
+    const from = Option.getOrElse(flags.from, () => 0n)
+    const to = Option.getOrUndefined(flags.to)
+    if (flags.unverified) {
+      yield* Console.error("UNVERIFIED: sequences and hashes are not checked; do not trust what follows")
+    }
+    const bytes = Stream.mapConcat(logBytes(flags.file, "reading"), perLine)
+    let entries = Reader.entries(bytes, flags.unverified ? { chain: undefined } : reader)
+    // a verified log's sequences increase: stop reading after the last one asked for
+    if (to !== undefined && !flags.unverified) entries = Stream.takeWhile(entries, (e) => e.sequence <= to)
+    yield* entries.pipe(
+      Stream.filter((e) => e.sequence >= from && (to === undefined || e.sequence <= to)),
+      Stream.runForEachChunk((chunk) =>
+        streamLines(Chunk.toReadonlyArray(chunk).map(flags.json ? entryLine : entryText))
+      ),
+      Key.hintOnWrongKey(loaded)
+    )
+  })).pipe(
+    Command.withDescription(
+      "Print a log's entries (verified as they are read; --unverified for forensics): #sequence, hash, data; --json: the entry lines."
+    )
+  )
+
+// ---------------------------------------------------------------------------------------------
+// replay
+
+type LogKind = "audited" | "journal" | "empty" | "unknown"
+
+const kindOf = (data: Json.Json): LogKind => {
+  if (!Json.isObject(data)) return "unknown"
+  if (data.has("v") && (data.has("commands") || data.has("checkpoint"))) return "journal"
+  if (data.has("audit") && data.has("input") && data.has("decision")) return "audited"
+  return "unknown"
+}
+
+/** The kind of a log, from its first entry's data (read without verification: the replay verifies). */
+const detect = (path: string) =>
+  Reader.entries(streamFile(path, 64 * 1024), { chain: undefined }).pipe(
+    Stream.take(1),
+    Stream.runHead,
+    Effect.map(Option.match({ onNone: (): LogKind => "empty", onSome: (entry) => kindOf(entry.data) }))
+  )
+
+const replayOptions = {
+  file,
+  json,
+  policy: Options.text("policy").pipe(
+    Options.withPseudoName("FILE"),
+    Options.withDescription(
+      "A policy the decisions were made under (repeat it for a ledger journal whose admits used several)."
+    ),
+    Options.repeated
+  ),
+  journal: Options.boolean("journal").pipe(
+    Options.withDescription("The log is a budget ledger journal (detected from the first entry otherwise).")
+  ),
+  ...Key.options
+}
+
+const replay = Command.make("replay", replayOptions, (flags) =>
+  Effect.gen(function*() {
+    yield* setJson(flags.json)
+    if (flags.policy.length === 0) return yield* new UsageError({ reason: "give at least one --policy FILE" })
+    const { chain, loaded, reader } = yield* readerFor(flags)
+    yield* requireFile(flags.file)
+    const policies: Array<Policy> = []
+    for (const path of flags.policy) policies.push(yield* readPolicyUnchecked(path))
+    const kind: LogKind = flags.journal ? "journal" : yield* detect(flags.file)
+    const digests = policies.map((p) => Digest.policyDigest(p))
+    const bytes = logBytes(flags.file, "replaying")
+    let audited: ReadonlyArray<Audited.Verdict>
+    switch (kind) {
+      case "audited": {
+        const [policy, ...others] = policies
+        if (policy === undefined || others.length > 0) {
+          return yield* new UsageError({ reason: "an audited decision log is replayed under exactly one --policy" })
+        }
+        audited = yield* Audited.replayBytes(bytes, reader, policy).pipe(Key.hintOnWrongKey(loaded))
+        break
+      }
+      case "journal":
+        audited = yield* JournalAudit.auditJournalBytes(bytes, reader, policies).pipe(Key.hintOnWrongKey(loaded))
+        break
+      case "empty":
+        audited = []
+        break
+      case "unknown":
+        return yield* new UsageError({
+          reason:
+            `${flags.file} is neither an audited decision log nor a ledger journal (judging by its first entry); --journal forces a journal audit`
+        })
+    }
+    const count = audited.length
+    const what = kind === "journal"
+      ? `${Format.count(count, "admitted decision")} in the ledger journal`
+      : Format.count(count, "audited decision")
+    yield* emit(
+      flags.json,
+      () => [
+        `ok: ${what} replayed bit for bit; digests match; chain verified (${chain})`,
+        ...digests.map((d) => `  policy ${d}`)
+      ],
+      () =>
+        obj([
+          ["ok", true],
+          ["kind", kind],
+          ["decisions", count],
+          ["chain", chain],
+          ["policy_digests", digests]
+        ])
+    )
+  })).pipe(
+    Command.withDescription(
+      "Audited replay: verify the chain, then replay every logged decision under the policy and check its digests (exit 1 on the first failure)."
+    )
+  )
+
+// ---------------------------------------------------------------------------------------------
+// repair
+
+const repair = Command.make("repair", { file, json, ...Key.options }, (flags) =>
+  Effect.gen(function*() {
+    yield* setJson(flags.json)
+    const loaded = yield* Key.load(flags)
+    yield* requireFile(flags.file)
+    const report = yield* Wal.repair(flags.file, { key: loaded.key, allowEmptyKey: loaded.allowEmptyKey }).pipe(
+      Key.hintOnWrongKey(loaded)
+    )
+    if (report._tag === "RepairClean") {
+      return yield* emit(
+        flags.json,
+        () => [`clean: ${Format.int(report.count)} entries verify, last hash ${report.lastHash}; nothing to repair`],
+        () =>
+          obj([["repaired", false], ["entries", report.count], ["last_hash", report.lastHash], ["bytes", report.bytes]])
+      )
+    }
+    yield* emit(
+      flags.json,
+      () => [
+        `repaired: removed a torn final line of ${
+          Format.int(report.removedBytes)
+        } bytes at offset ${report.truncatedAt} (saved to ${report.savedTo})`,
+        `the log now has ${Format.int(report.count)} verified entries, last hash ${report.lastHash}`
+      ],
+      () =>
+        obj([
+          ["repaired", true],
+          ["truncated_at", report.truncatedAt],
+          ["removed_bytes", report.removedBytes],
+          ["saved_to", report.savedTo],
+          ["entries", report.count],
+          ["last_hash", report.lastHash]
+        ])
+    )
+  })).pipe(
+    Command.withDescription(
+      "Remove a torn final line (a crash mid-write), saving it next to the log; anything else is refused (exit 1)."
+    )
+  )
+
+export const command = Command.make("wal").pipe(
+  Command.withDescription("Hash-chained logs: verify, show, replay, repair."),
+  Command.withSubcommands([verify, show, replay, repair])
+)

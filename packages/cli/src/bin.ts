@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+/**
+ * The `calybris` executable: the only place that supplies platform layers and runs effects.
+ * Usage errors are printed by `@effect/cli`; every other failure is printed once by
+ * `Output.report` (`<_tag>: <message>`, or JSON after `--json`), and the exit code is the
+ * failure's (`Output.exitCodeOfCause`: 1 for verification/audit/operational failures, 2 for bad
+ * usage or input).
+ */
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeStream from "@effect/platform-node/NodeStream"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Cli from "./Cli.js"
+import { IoError } from "./CliError.js"
+import * as Output from "./Output.js"
+import { Stdio } from "./Stdio.js"
+
+const StdioLive = Layer.succeed(
+  Stdio,
+  Stdio.of({
+    stdin: NodeStream.fromReadable(
+      () => process.stdin,
+      (cause) => new IoError({ operation: "read", path: "<stdin>", reason: String(cause) })
+    ),
+    stdinIsTTY: process.stdin.isTTY === true,
+    stderrIsTTY: process.stderr.isTTY === true,
+    writeStdout: (text) => Effect.async<void>((resume) => void process.stdout.write(text, () => resume(Effect.void))),
+    writeStderr: (text) => Effect.sync(() => void process.stderr.write(text))
+  })
+)
+
+// The reader of our stdout went away (`calybris … | head`): nobody wants the rest; stop quietly.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(0)
+  throw error
+})
+
+const MainLayer = Layer.mergeAll(NodeContext.layer, StdioLive, Output.layerOutputMode)
+
+Cli.run(process.argv).pipe(
+  Effect.tapErrorCause(Output.report),
+  Effect.provide(MainLayer),
+  NodeRuntime.runMain({
+    disableErrorReporting: true,
+    // on failure runMain calls process.exit: let stdout and stderr flush first (pipes are async)
+    teardown: (exit, onExit) => {
+      const code = Exit.isSuccess(exit) ? 0 : Output.exitCodeOfCause(exit.cause)
+      process.stdout.write("", () => process.stderr.write("", () => onExit(code)))
+    }
+  })
+)

@@ -1,0 +1,58 @@
+import * as Key from "@calybris/cli/Key"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { assert, describe, it } from "@effect/vitest"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+
+const text = (s: string) => new TextEncoder().encode(s)
+
+const fromEnv = (value: string | undefined, allowEmptyKey = false) =>
+  Key.load({ keyFile: Option.none(), keyEnv: Option.some("CALYBRIS_TEST_KEY"), allowEmptyKey }).pipe(
+    Effect.withConfigProvider(
+      ConfigProvider.fromMap(new Map(value === undefined ? [] : [["CALYBRIS_TEST_KEY", value]]))
+    ),
+    Effect.provide(NodeContext.layer),
+    Effect.either
+  )
+
+describe("Key", () => {
+  it("reads raw bytes as they are, and hex: with surrounding whitespace", () => {
+    assert.deepStrictEqual(Key.keyBytes(text("secret\n")), Either.right(text("secret\n")))
+    assert.deepStrictEqual(Key.keyBytes(text("hex:00ff10\n")), Either.right(Uint8Array.from([0, 255, 16])))
+    assert.deepStrictEqual(Key.keyBytes(text("hex:  AbCd ")), Either.right(Uint8Array.from([0xab, 0xcd])))
+  })
+
+  it("says what is wrong with a hex key without repeating any of it", () => {
+    const odd = Key.keyBytes(text("hex:abc"))
+    assert.deepStrictEqual(odd, Either.left("the hex key has an odd number of digits"))
+    const bad = Key.keyBytes(text("hex:00zq"))
+    assert.deepStrictEqual(bad, Either.left("the hex key has a non-hex character at position 2"))
+  })
+
+  it.effect("loads a key from the environment, refuses an empty one unless allowed, never echoes it", () =>
+    Effect.gen(function*() {
+      const ok = yield* fromEnv("hex:0102")
+      assert.deepStrictEqual(Either.map(ok, (l) => [...(l.key ?? [])]), Either.right([1, 2]))
+      const empty = yield* fromEnv("")
+      assert.isTrue(Either.isLeft(empty))
+      if (Either.isLeft(empty)) assert.match(empty.left.message, /^--key-env CALYBRIS_TEST_KEY: the key is empty/)
+      const allowed = yield* fromEnv("", true)
+      assert.deepStrictEqual(Either.map(allowed, (l) => l.key?.length), Either.right(0))
+      const missing = yield* fromEnv(undefined)
+      assert.isTrue(Either.isLeft(missing))
+      const wrong = yield* fromEnv("hex:s3cr3t!")
+      assert.isTrue(Either.isLeft(wrong))
+      if (Either.isLeft(wrong)) assert.notInclude(wrong.left.message, "s3cr3t")
+    }))
+
+  it.effect("refuses two key sources at once", () =>
+    Effect.gen(function*() {
+      const both = yield* Key.load({ keyFile: Option.some("/k"), keyEnv: Option.some("K"), allowEmptyKey: false }).pipe(
+        Effect.provide(NodeContext.layer),
+        Effect.either
+      )
+      assert.isTrue(Either.isLeft(both) && both.left._tag === "UsageError")
+    }))
+})

@@ -1,0 +1,143 @@
+/**
+ * `calybris budget …` through the real CLI on a keyed journal: every operation with the
+ * reference's JSON encodings, exact amounts beyond 2^53, refused amounts (exit 2), wrong keys
+ * (exit 1), and the journal's admits audited with `wal replay`.
+ */
+import * as Json from "@calybris/core/Json"
+import { assert, describe, it } from "@effect/vitest"
+import * as Either from "effect/Either"
+import * as path from "node:path"
+import { calybris, mapLimit, tempDir, write } from "./support/cli.js"
+import { inputLine, policyText } from "./support/fixtures.js"
+
+const dir = tempDir("budget")
+const policyFile = write(dir, "policy.json", policyText)
+const inputFile = write(dir, "input.json", inputLine())
+const keyHex = "7f".repeat(16) + "a5".repeat(16)
+const env = { CALYBRIS_E2E_JOURNAL_KEY: `hex:${keyHex}` }
+const wrongKeyFile = write(dir, "wrong.key", `hex:${"00".repeat(32)}`)
+
+const parse = (text: string): Json.Json => Either.getOrThrow(Json.parse(text))
+const member = (json: Json.Json | undefined, ...keys: ReadonlyArray<string>): Json.Json | undefined =>
+  keys.reduce<Json.Json | undefined>((v, k) => (v !== undefined && Json.isObject(v) ? v.get(k) : undefined), json)
+
+const journalOf = (name: string) => path.join(dir, name)
+const budget = (journal: string, args: ReadonlyArray<string>) =>
+  calybris(["budget", ...args, "--journal", journal, "--key-env", "CALYBRIS_E2E_JOURNAL_KEY"], { env })
+
+/** Run a budget command that must succeed; its stdout. */
+const ok = async (journal: string, args: ReadonlyArray<string>) => {
+  const r = await budget(journal, args)
+  assert.strictEqual(r.code, 0, `${args.join(" ")}: ${r.stderr}`)
+  return r.stdout
+}
+
+describe("budget", () => {
+  it("runs every operation on a keyed journal with the reference's field names, exactly", async () => {
+    const journal = journalOf("ledger.jsonl")
+    assert.include(await ok(journal, ["init"]), "initialized")
+    assert.strictEqual(
+      await ok(journal, ["ensure", "--tenant", "acme", "--amount", "9007199254740993", "--json"]),
+      `{"created":true,"tenant":{"tenant_id":"acme","initial_microcents":9007199254740993,"remaining_microcents":9007199254740993,"reserved_microcents":0,"committed_microcents":0}}\n`
+    )
+    assert.include(await ok(journal, ["cap", "--tenant", "acme", "--max", "600000"]), "exposure cap of acme: 600,000")
+    assert.strictEqual(
+      await ok(journal, ["reserve", "--tenant", "acme", "--amount", "500000", "--id", "op-1", "--json"]),
+      `{"kind":"Reserved","remaining_microcents":9007199254240993,"reservation_id":1}\n`
+    )
+    // a retry with the same operation id returns the first result and holds nothing more
+    assert.strictEqual(
+      await ok(journal, ["reserve", "--tenant", "acme", "--amount", "500000", "--id", "op-1", "--json"]),
+      `{"kind":"Reserved","remaining_microcents":9007199254240993,"reservation_id":1}\n`
+    )
+    assert.strictEqual(
+      await ok(journal, ["reserve", "--tenant", "acme", "--amount", "200000", "--json"]),
+      `{"kind":"ExposureLimitExceeded","current_reserved_microcents":500000,"max_reserved_microcents":600000,"reservation_id":null}\n`
+    )
+    assert.strictEqual(
+      await ok(journal, ["commit", "--reservation", "1", "--amount", "450000", "--json"]),
+      `{"kind":"Committed","remaining_microcents":9007199254290993,"actual_microcents":450000}\n`
+    )
+    assert.strictEqual(
+      await ok(journal, ["release", "--reservation", "1", "--json"]),
+      `{"kind":"MissingReservation"}\n`
+    )
+    assert.strictEqual(
+      await ok(journal, ["top-up", "--tenant", "acme", "--amount", "9223372036854775807", "--json"]),
+      `{"kind":"Overflow"}\n`
+    )
+    assert.strictEqual(
+      await ok(journal, ["top-up", "--tenant", "acme", "--amount", "7", "--json"]),
+      `{"kind":"ToppedUp","added_microcents":7,"new_initial_microcents":9007199254741000,"remaining_microcents":9007199254291000}\n`
+    )
+    const admitted = parse(
+      await ok(journal, ["admit", "--policy", policyFile, "--input", inputFile, "--tenant", "acme", "--json"])
+    )
+    assert.strictEqual(member(admitted, "kind"), "Admitted")
+    assert.strictEqual(member(admitted, "decision", "action"), "Substitute")
+    assert.strictEqual(member(admitted, "reservation_id"), 2)
+    assert.strictEqual(
+      await ok(journal, ["status", "acme", "--json"]),
+      `{"tenant_id":"acme","initial_microcents":9007199254741000,"remaining_microcents":9007199254281000,"reserved_microcents":10000,"committed_microcents":450000}\n`
+    )
+    const status = await ok(journal, ["status"])
+    assert.include(status, "1 tenant, 1 open reservation")
+    const proof = parse(await ok(journal, ["prove", "--json"]))
+    assert.strictEqual(member(proof, "total_initial_microcents"), 9_007_199_254_741_000n)
+    assert.strictEqual(member(proof, "aggregate_totals_representable"), true)
+    assert.match(await ok(journal, ["certify"]), /^balanced: 1 tenant, 1 open reservation,/)
+    // an auditor: the chain verifies and the admitted decision replays under the policy
+    const [verify, replay] = await Promise.all([
+      calybris(["wal", "verify", journal, "--key-env", "CALYBRIS_E2E_JOURNAL_KEY"], { env }),
+      calybris(["wal", "replay", journal, "--key-env", "CALYBRIS_E2E_JOURNAL_KEY", "--policy", policyFile], { env })
+    ])
+    assert.strictEqual(verify.code, 0, verify.stderr)
+    assert.strictEqual(replay.code, 0, replay.stderr)
+    assert.include(replay.stdout, "ok: 1 admitted decision in the ledger journal replayed bit for bit")
+  })
+
+  it("refuses bad amounts, unknown journals, a second init and wrong keys", async () => {
+    const journal = journalOf("refusals.jsonl")
+    await ok(journal, ["init"])
+    await ok(journal, ["ensure", "--tenant", "t", "--amount", "1000"])
+    const reserve = (amount: string) => ["reserve", "--tenant", "t", "--amount", amount]
+    const results = await mapLimit(
+      [
+        reserve("1.5"),
+        reserve("1e6"),
+        reserve("-5"),
+        reserve("9223372036854775808"),
+        ["commit", "--reservation", "18446744073709551616", "--amount", "1"],
+        ["reserve", "--tenant", "t", "--amount", "1", "--expires", "soon"],
+        ["init"]
+      ],
+      4,
+      (args) => budget(journal, args)
+    )
+    const messages = [
+      "--amount: expected an integer number of microcents (1 cent = 1000000 microcents), got \"1.5\": no decimal point allowed",
+      "got \"1e6\": no exponent allowed",
+      "--amount: must be positive, got -5",
+      "--amount: 9223372036854775808 is out of range: amounts are i64 microcents, at most 9223372036854775807",
+      "--reservation: 18446744073709551616 is out of range: it is a u64, at most 18446744073709551615",
+      "--expires: expected a duration such as \"30 seconds\"",
+      "already exists and is not empty: refusing to init it"
+    ]
+    results.forEach((r, i) => {
+      assert.strictEqual(r.code, 2, r.stderr)
+      assert.include(r.stderr, messages[i] ?? "(missing message)")
+    })
+    const [missing, wrong] = await Promise.all([
+      budget(journalOf("nope.jsonl"), ["status"]),
+      calybris(["budget", "status", "--journal", journal, "--key-file", wrongKeyFile])
+    ])
+    assert.strictEqual(missing.code, 2)
+    assert.include(missing.stderr, "nope.jsonl: no such journal (create it with: calybris budget init --journal FILE)")
+    assert.strictEqual(wrong.code, 1)
+    assert.include(wrong.stderr, "WalChainBroken: WAL chain broken at sequence 1")
+    for (const r of [...results, missing, wrong]) {
+      assert.notInclude(r.stderr, keyHex)
+      assert.notInclude(r.stdout, keyHex)
+    }
+  })
+})

@@ -1,0 +1,61 @@
+/** `--help` for every command, and usage errors (exit 2) printed once by `@effect/cli`. */
+import { assert, describe, it } from "@effect/vitest"
+import { calybris, mapLimit } from "./support/cli.js"
+
+const commands: ReadonlyArray<ReadonlyArray<string>> = [
+  [],
+  ["prescribe"],
+  ["explain"],
+  ["policy"],
+  ["policy", "validate"],
+  ["policy", "digest"],
+  ["wal"],
+  ["wal", "verify"],
+  ["wal", "show"],
+  ["wal", "replay"],
+  ["wal", "repair"],
+  ["budget"],
+  ...["init", "ensure", "top-up", "cap", "reserve", "commit", "release", "status", "prove", "certify", "admit"].map((
+    c
+  ) => ["budget", c]),
+  ["demo"]
+]
+
+describe("help and usage", () => {
+  it("prints help for every command (exit 0)", async () => {
+    const results = await mapLimit(commands, 4, (c) => calybris([...c, "--help"]))
+    results.forEach((r, i) => {
+      const command = commands[i] ?? []
+      assert.strictEqual(r.code, 0, `${command.join(" ")} --help: ${r.stderr}`)
+      assert.include(r.stdout, "USAGE", command.join(" "))
+      const last = command[command.length - 1]
+      if (last !== undefined) assert.include(r.stdout, `$ ${last}`, command.join(" "))
+    })
+    const [budget, reserve] = [results[11], results[16]]
+    assert.include(budget?.stdout, "- reserve --journal FILE")
+    assert.include(reserve?.stdout, "--amount MICROCENTS")
+    assert.include(reserve?.stdout, "--key-file PATH")
+    assert.include(reserve?.stdout, "--durability always | batch | never")
+  })
+
+  it("reports usage errors once, with exit 2", async () => {
+    const [unknown, missing, badChoice] = await mapLimit(
+      [["frobnicate"], ["prescribe", "--input", "x.json"], [
+        "budget",
+        "status",
+        "--journal",
+        "j",
+        "--durability",
+        "sometimes"
+      ]],
+      3,
+      (args) => calybris(args)
+    )
+    assert.strictEqual(unknown?.code, 2)
+    assert.include(unknown?.stderr, "Invalid subcommand for calybris")
+    assert.strictEqual(missing?.code, 2)
+    assert.include(missing?.stderr, "--policy")
+    assert.strictEqual(badChoice?.code, 2)
+    for (const r of [unknown, missing, badChoice]) assert.notInclude(r?.stderr, "ValidationError")
+  })
+})

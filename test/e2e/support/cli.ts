@@ -1,0 +1,206 @@
+/**
+ * Running the real CLI as a child process (cwd the repository root), collecting its exit code,
+ * stdout and stderr.
+ *
+ * The CLI's source (`packages/cli/src/bin.ts` and everything it imports) runs either
+ * - `"bundle"` (default): compiled by esbuild — the compiler tsx itself runs — into one ES module
+ *   (once per state of the sources, cached in the temp folder), then `node bundle.mjs …`.
+ *   Starting a child this way takes ~0.3 s instead
+ *   of several seconds: under `--import tsx` every one of Effect's hundreds of modules goes
+ *   through tsx's loader hooks, which dominates start-up (measured: 0.7 s vs 9 s per child on
+ *   this 2-core machine under load);
+ * - `"tsx"` (`CALYBRIS_E2E_RUNNER=tsx`): `node --import tsx packages/cli/src/bin.ts …`, exactly
+ *   what `pnpm calybris` runs. `entry.test.ts` always checks this path too.
+ */
+import { afterAll } from "@effect/vitest"
+import { spawn } from "node:child_process"
+import { createHash } from "node:crypto"
+import * as fs from "node:fs"
+import { createRequire } from "node:module"
+import * as os from "node:os"
+import * as path from "node:path"
+import { pathToFileURL } from "node:url"
+
+export const root = path.resolve(import.meta.dirname, "..", "..", "..")
+const bin = path.join("packages", "cli", "src", "bin.ts")
+const maxrss = pathToFileURL(path.join(import.meta.dirname, "maxrss.mjs")).href
+
+export type Runner = "bundle" | "tsx"
+
+/** The runner of this test run. */
+export const defaultRunner: Runner = process.env["CALYBRIS_E2E_RUNNER"] === "tsx" ? "tsx" : "bundle"
+
+interface EsbuildApi {
+  readonly build: (options: Record<string, unknown>) => Promise<unknown>
+}
+
+let bundled: Promise<string> | undefined
+
+/** Every source file the bundle is built from, with its size and mtime (what the cache key covers). */
+const sources = (): Array<string> => {
+  const out: Array<string> = []
+  const walk = (dir: string) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name)
+      if (entry.isDirectory()) walk(full)
+      else if (entry.name.endsWith(".ts")) {
+        const info = fs.statSync(full)
+        out.push(`${full}:${info.size}:${info.mtimeMs}`)
+      }
+    }
+  }
+  for (const pkg of fs.readdirSync(path.join(root, "packages"))) {
+    const src = path.join(root, "packages", pkg, "src")
+    if (fs.existsSync(src)) walk(src)
+  }
+  out.push(`${fs.statSync(path.join(root, "pnpm-lock.yaml")).mtimeMs}`)
+  return out.sort()
+}
+
+/**
+ * The CLI compiled into one ES module by the esbuild tsx depends on, cached in the temp folder
+ * under a key of its sources (so test files running in parallel share one build; a build is
+ * written to a private name, then renamed into place atomically).
+ */
+const bundle = (): Promise<string> => {
+  bundled ??= (async () => {
+    const key = createHash("sha256").update(sources().join("\n")).digest("hex").slice(0, 16)
+    const cached = path.join(os.tmpdir(), `calybris-e2e-bundle-${key}.mjs`)
+    if (fs.existsSync(cached)) return cached
+    const fromTsx = createRequire(createRequire(import.meta.url).resolve("tsx/package.json"))
+    const esbuild = (await import(pathToFileURL(fromTsx.resolve("esbuild")).href)) as EsbuildApi
+    const building = path.join(tempDir("bin"), "calybris.mjs")
+    await esbuild.build({
+      entryPoints: [path.join(root, bin)],
+      outfile: building,
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      target: "node20",
+      logLevel: "warning",
+      // CommonJS dependencies inside an ES module bundle still need `require`
+      banner: {
+        js:
+          "import { createRequire as __calybrisRequire } from 'node:module'; const require = __calybrisRequire(import.meta.url);"
+      }
+    })
+    // drop the bundles of older sources, then publish this one
+    for (const name of fs.readdirSync(os.tmpdir())) {
+      if (name.startsWith("calybris-e2e-bundle-") && name !== path.basename(cached)) {
+        fs.rmSync(path.join(os.tmpdir(), name), { force: true })
+      }
+    }
+    fs.renameSync(building, cached)
+    return cached
+  })()
+  return bundled
+}
+
+export interface Result {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+  /** peak RSS of the child in KiB, when `measure` was asked for */
+  readonly maxRssKb: number | undefined
+}
+
+export interface RunOptions {
+  /** bytes written to the child's stdin (stdin is closed either way) */
+  readonly stdin?: string | Uint8Array | undefined
+  /** extra environment variables */
+  readonly env?: Readonly<Record<string, string>> | undefined
+  /** flags for node itself, before the script */
+  readonly node?: ReadonlyArray<string> | undefined
+  /** send stdout to this file instead of collecting it */
+  readonly stdoutFile?: string | undefined
+  /** report the child's peak RSS */
+  readonly measure?: boolean | undefined
+  /** how to run the CLI (default: `defaultRunner`) */
+  readonly runner?: Runner | undefined
+}
+
+const MARK = /\ncalybris-test-maxrss-kb=(\d+)\n$/
+
+/** Run `calybris args…`. */
+export const calybris = async (args: ReadonlyArray<string>, options: RunOptions = {}): Promise<Result> => {
+  const runner = options.runner ?? defaultRunner
+  const entry = runner === "tsx" ? ["--import", "tsx", bin] : [await bundle()]
+  return spawnCli(
+    [...(options.node ?? []), ...(options.measure === true ? ["--import", maxrss] : []), ...entry],
+    args,
+    options
+  )
+}
+
+const spawnCli = (nodeArgs: ReadonlyArray<string>, args: ReadonlyArray<string>, options: RunOptions): Promise<Result> =>
+  new Promise((resolve, reject) => {
+    const out = options.stdoutFile === undefined ? "pipe" : fs.openSync(options.stdoutFile, "w")
+    const child = spawn(
+      process.execPath,
+      [...nodeArgs, ...args],
+      {
+        cwd: root,
+        env: { ...process.env, NO_COLOR: "1", ...options.env },
+        stdio: ["pipe", out, "pipe"]
+      }
+    )
+    let stdout = ""
+    let stderr = ""
+    child.stdout?.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString("utf8")
+    })
+    child.stderr?.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString("utf8")
+    })
+    child.on("error", reject)
+    child.on("close", (code) => {
+      if (typeof out === "number") fs.closeSync(out)
+      const mark = MARK.exec(stderr)
+      resolve({
+        code,
+        stdout,
+        stderr: mark === null ? stderr : stderr.slice(0, mark.index),
+        maxRssKb: mark === null ? undefined : Number(mark[1])
+      })
+    })
+    child.stdin?.on("error", () => undefined)
+    child.stdin?.end(options.stdin ?? "")
+  })
+
+/** Map with at most `limit` calls in flight. */
+export const mapLimit = async <A, B>(items: ReadonlyArray<A>, limit: number, f: (a: A) => Promise<B>) => {
+  const results: Array<B> = new Array(items.length)
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++
+      results[i] = await f(items[i] as A)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  return results
+}
+
+/** Folders to remove after the test file (kept with `CALYBRIS_E2E_KEEP=1`). */
+const created: Array<string> = []
+afterAll(() => {
+  if (process.env["CALYBRIS_E2E_KEEP"] === "1") return
+  for (const dir of created.splice(0)) fs.rmSync(dir, { recursive: true, force: true })
+})
+
+/** Remove this folder after the test file. */
+export const cleanUp = (dir: string): string => {
+  created.push(dir)
+  return dir
+}
+
+/** A fresh temporary folder (removed at exit). */
+export const tempDir = (name: string): string =>
+  cleanUp(fs.mkdtempSync(path.join(os.tmpdir(), `calybris-e2e-${name}-`)))
+
+/** Write a text file and return its path. */
+export const write = (dir: string, name: string, text: string | Uint8Array): string => {
+  const file = path.join(dir, name)
+  fs.writeFileSync(file, text)
+  return file
+}

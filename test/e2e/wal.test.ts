@@ -1,0 +1,222 @@
+/**
+ * `calybris wal …` through the real CLI on a keyed audited log written by the library: valid
+ * and tampered logs (exit 0/1), wrong and missing keys (exit 1, never echoed), key refusals
+ * (exit 2), a torn tail repaired, entries shown, decisions replayed.
+ */
+import * as Input from "@calybris/core/Input"
+import * as Json from "@calybris/core/Json"
+import * as JsonSchema from "@calybris/core/JsonSchema"
+import * as Kernel from "@calybris/core/Kernel"
+import * as Policy from "@calybris/core/Policy"
+import * as Audited from "@calybris/wal/Audited"
+import * as Wal from "@calybris/wal/Wal"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { calybris, mapLimit, tempDir, write } from "./support/cli.js"
+import { inputLine, policyText } from "./support/fixtures.js"
+
+const dir = tempDir("wal")
+const policyFile = write(dir, "policy.json", policyText)
+const otherPolicyFile = write(
+  dir,
+  "other.json",
+  policyText.replace(`"latency_penalty_microunits_per_ms": 2`, `"latency_penalty_microunits_per_ms": 3`)
+)
+const policy = Either.getOrThrow(Either.flatMap(JsonSchema.decodeText(Policy.PolicySnapshot)(policyText), Policy.make))
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex")
+const key = Uint8Array.from({ length: 32 }, (_, i) => (i * 37 + 11) & 0xff)
+const wrongKey = Uint8Array.from({ length: 32 }, (_, i) => (i * 53 + 7) & 0xff)
+const keyFile = write(dir, "log.key", `hex:${hex(key)}\n`)
+const wrongKeyFile = write(dir, "wrong.key", `hex:${hex(wrongKey)}\n`)
+const emptyKeyFile = write(dir, "empty.key", "")
+
+const log = path.join(dir, "audited.jsonl")
+const head = await Effect.runPromise(
+  Effect.gen(function*() {
+    for (let i = 1; i <= 5; i++) {
+      const input = Either.getOrThrow(
+        JsonSchema.decodeText(Input.Input)(
+          inputLine({
+            request_sequence: String(9_007_199_254_740_992n + BigInt(i)),
+            requested_model_id: String(i * 10 % 40)
+          })
+        )
+      )
+      yield* Audited.appendAudited(policy, input, Kernel.prescribe(policy, input), new Map([["n", i]]))
+    }
+    return yield* Wal.head
+  }).pipe(Effect.provide(Wal.layerFile(log, { key })), Effect.provide(NodeContext.layer))
+)
+const logText = fs.readFileSync(log, "utf8")
+const logLines = logText.split("\n").slice(0, -1)
+
+const copy = (name: string, text: string) => write(dir, name, text)
+const parse = (text: string): Json.Json => Either.getOrThrow(Json.parse(text))
+const member = (json: Json.Json | undefined, ...keys: ReadonlyArray<string>): Json.Json | undefined =>
+  keys.reduce<Json.Json | undefined>((v, k) => (v !== undefined && Json.isObject(v) ? v.get(k) : undefined), json)
+
+const secrets = [hex(key), hex(wrongKey), "s3cr3t-raw-key"]
+const assertNoKey = (...outputs: ReadonlyArray<string | undefined>) => {
+  for (const out of outputs) for (const s of secrets) assert.notInclude(out ?? "", s)
+}
+
+describe("wal verify", () => {
+  it("verifies a keyed log (key from a file or from the environment), and fails closed on tampering", async () => {
+    const tampered = copy(
+      "tampered.jsonl",
+      logText.replace(`"request_sequence":9007199254740995`, `"request_sequence":9007199254740996`)
+    )
+    const [ok, okJson, okEnv, broken, brokenJson, missing] = await mapLimit(
+      [
+        { args: [log, "--key-file", keyFile] },
+        { args: [log, "--key-file", keyFile, "--json"] },
+        { args: [log, "--key-env", "CALYBRIS_E2E_KEY"], env: { CALYBRIS_E2E_KEY: `hex:${hex(key)}` } },
+        { args: [tampered, "--key-file", keyFile] },
+        { args: [tampered, "--key-file", keyFile, "--json"] },
+        { args: [path.join(dir, "none.jsonl"), "--key-file", keyFile] }
+      ],
+      4,
+      (c) => calybris(["wal", "verify", ...c.args], { env: c.env })
+    )
+    assert.strictEqual(ok?.code, 0, ok?.stderr)
+    assert.strictEqual(
+      ok?.stdout,
+      `ok: 5 entries verified (HMAC-SHA256), last hash ${head.lastHash}, ${
+        Buffer.byteLength(logText).toLocaleString("en-US")
+      } bytes\n`
+    )
+    assert.strictEqual(member(parse(okJson?.stdout ?? ""), "entries"), 5)
+    assert.strictEqual(member(parse(okJson?.stdout ?? ""), "last_hash"), head.lastHash)
+    assert.strictEqual(okEnv?.code, 0, okEnv?.stderr)
+    assert.strictEqual(broken?.code, 1)
+    assert.match(
+      broken?.stderr ?? "",
+      /^WalChainBroken: WAL chain broken at sequence 3: expected [0-9a-f]{64}, found [0-9a-f]{64}\n$/
+    )
+    assert.strictEqual(brokenJson?.code, 1)
+    const error = member(parse(brokenJson?.stderr ?? ""), "error")
+    assert.strictEqual(member(error, "_tag"), "WalChainBroken")
+    assert.strictEqual(member(error, "sequence"), 3)
+    assert.strictEqual(member(error, "exit_code"), 1)
+    assert.strictEqual(missing?.code, 2)
+    assert.include(missing?.stderr, "none.jsonl: no such file")
+    assertNoKey(ok?.stdout, okJson?.stdout, broken?.stderr, brokenJson?.stderr)
+  })
+
+  it("fails with exit 1 under a wrong or missing key, never echoing a key; refuses an empty key (exit 2)", async () => {
+    const [wrong, wrongJson, none, rawEnv, empty, emptyAllowed, both] = await mapLimit(
+      [
+        { args: ["--key-file", wrongKeyFile] },
+        { args: ["--key-file", wrongKeyFile, "--json"] },
+        { args: [] },
+        { args: ["--key-env", "CALYBRIS_E2E_KEY"], env: { CALYBRIS_E2E_KEY: "s3cr3t-raw-key" } },
+        { args: ["--key-file", emptyKeyFile] },
+        { args: ["--key-file", emptyKeyFile, "--allow-empty-key"] },
+        { args: ["--key-file", keyFile, "--key-env", "CALYBRIS_E2E_KEY"] }
+      ],
+      4,
+      (c) => calybris(["wal", "verify", log, ...c.args], { env: c.env })
+    )
+    assert.strictEqual(wrong?.code, 1)
+    assert.include(wrong?.stderr, "hint: the first entry does not verify under this key")
+    assert.include(wrong?.stderr, "WalChainBroken: WAL chain broken at sequence 1")
+    assert.strictEqual(wrongJson?.code, 1)
+    assert.strictEqual(member(member(parse(wrongJson?.stderr ?? ""), "error"), "_tag"), "WalChainBroken")
+    assert.strictEqual(none?.code, 1)
+    assert.include(none?.stderr, "hint: the first entry does not hash as an unkeyed (SHA-256) log")
+    assert.strictEqual(rawEnv?.code, 1)
+    assert.strictEqual(empty?.code, 2)
+    assert.include(empty?.stderr, `KeyError: --key-file ${emptyKeyFile}: the key is empty`)
+    assert.strictEqual(emptyAllowed?.code, 1)
+    assert.strictEqual(both?.code, 2)
+    assert.include(both?.stderr, "UsageError: give the key with either --key-file or --key-env, not both")
+    for (const r of [wrong, wrongJson, none, rawEnv, empty, emptyAllowed, both]) assertNoKey(r?.stdout, r?.stderr)
+  })
+})
+
+describe("wal repair", () => {
+  it("repairs a torn final line (saving it), and nothing else", async () => {
+    const tail = `{"sequence":6,"previous_hash":"${head.lastHash.slice(0, 20)}`
+    const torn = copy("torn.jsonl", `${logText}${tail}`)
+    const size = Buffer.byteLength(tail)
+    const tamperedMiddle = copy("middle.jsonl", logText.replace(`"n":2`, `"n":20`))
+    const before = await calybris(["wal", "verify", torn, "--key-file", keyFile])
+    assert.strictEqual(before.code, 1)
+    assert.match(
+      before.stderr,
+      new RegExp(
+        `^WalTornTail: WAL torn tail: the last line \\(line 6, ${size} bytes at offset \\d+\\) is an incomplete entry`
+      )
+    )
+    const [repaired, refused] = await Promise.all([
+      calybris(["wal", "repair", torn, "--key-file", keyFile]),
+      calybris(["wal", "repair", tamperedMiddle, "--key-file", keyFile])
+    ])
+    const offset = Buffer.byteLength(logText)
+    assert.strictEqual(repaired.code, 0, repaired.stderr)
+    assert.strictEqual(
+      repaired.stdout,
+      `repaired: removed a torn final line of ${size} bytes at offset ${offset} (saved to ${torn}.torn-${offset})\n` +
+        `the log now has 5 verified entries, last hash ${head.lastHash}\n`
+    )
+    assert.strictEqual(fs.readFileSync(torn, "utf8"), logText)
+    assert.isTrue(fs.existsSync(`${torn}.torn-${offset}`))
+    assert.strictEqual(refused.code, 1)
+    assert.include(refused.stderr, "WalNotRepairable: WAL not repairable: WalChainBroken")
+    assert.strictEqual(fs.readFileSync(tamperedMiddle, "utf8"), logText.replace(`"n":2`, `"n":20`))
+    const [after, again] = await Promise.all([
+      calybris(["wal", "verify", torn, "--key-file", keyFile]),
+      calybris(["wal", "repair", torn, "--key-file", keyFile, "--json"])
+    ])
+    assert.strictEqual(after.code, 0, after.stderr)
+    assert.strictEqual(again.code, 0, again.stderr)
+    assert.strictEqual(member(parse(again.stdout), "repaired"), false)
+  })
+})
+
+describe("wal show and wal replay", () => {
+  it("shows entries (verified, or --unverified) and replays audited decisions under their policy", async () => {
+    const tampered = copy("tampered-show.jsonl", logText.replace(`"n":4`, `"n":40`))
+    const [lines, text, unverified, verifiedBroken, replayed, replayedJson, wrongPolicy, twoPolicies] = await mapLimit(
+      [
+        ["show", log, "--key-file", keyFile, "--from", "2", "--to", "3", "--json"],
+        ["show", log, "--key-file", keyFile, "--to", "1"],
+        ["show", tampered, "--unverified", "--from", "4", "--to", "4"],
+        ["show", tampered, "--key-file", keyFile],
+        ["replay", log, "--key-file", keyFile, "--policy", policyFile],
+        ["replay", log, "--key-file", keyFile, "--policy", policyFile, "--json"],
+        ["replay", log, "--key-file", keyFile, "--policy", otherPolicyFile],
+        ["replay", log, "--key-file", keyFile, "--policy", policyFile, "--policy", otherPolicyFile]
+      ],
+      4,
+      (args) => calybris(["wal", ...args])
+    )
+    assert.strictEqual(lines?.code, 0, lines?.stderr)
+    assert.strictEqual(lines?.stdout, `${logLines[1]}\n${logLines[2]}\n`)
+    assert.strictEqual(text?.code, 0, text?.stderr)
+    assert.match(text?.stdout ?? "", /^#1 {2}[0-9a-f]{16}… {2}\{"audit":/)
+    assert.strictEqual(unverified?.code, 0, unverified?.stderr)
+    assert.include(unverified?.stderr, "UNVERIFIED")
+    assert.include(unverified?.stdout, `"metadata":{"n":40}`)
+    assert.strictEqual(verifiedBroken?.code, 1)
+    assert.strictEqual(verifiedBroken?.stdout.split("\n").length, 4, "the three entries before the broken one")
+    assert.include(verifiedBroken?.stderr, "WalChainBroken: WAL chain broken at sequence 4")
+    assert.strictEqual(replayed?.code, 0, replayed?.stderr)
+    assert.include(
+      replayed?.stdout,
+      "ok: 5 audited decisions replayed bit for bit; digests match; chain verified (HMAC-SHA256)"
+    )
+    assert.strictEqual(member(parse(replayedJson?.stdout ?? ""), "kind"), "audited")
+    assert.strictEqual(member(parse(replayedJson?.stdout ?? ""), "decisions"), 5)
+    assert.strictEqual(wrongPolicy?.code, 1)
+    assert.include(wrongPolicy?.stderr, "WalAuditFailed: WAL audit failed at sequence 1: replay_valid=")
+    assert.include(wrongPolicy?.stderr, "policy_match=false")
+    assert.strictEqual(twoPolicies?.code, 2)
+    assert.include(twoPolicies?.stderr, "UsageError: an audited decision log is replayed under exactly one --policy")
+  })
+})
