@@ -1,6 +1,7 @@
 /**
- * The WAL crash test: a child process appends with durability "always" and "batch" and reports
- * each acknowledged sequence; we SIGKILL it at random moments, many rounds. After every kill
+ * The WAL crash test: a child process appends with durability "always" and "batch" (16 and 100
+ * concurrent appenders: group commits of many entries) and reports each acknowledged sequence;
+ * we SIGKILL it at random moments, many rounds. After every kill
  * the log verifies (after repairing a torn tail, if any) and contains every acknowledged entry
  * with the hash that was acknowledged; the next round appends to the same file.
  */
@@ -30,39 +31,43 @@ const check = (file: string) =>
   }).pipe(Effect.provide(NodeContext.layer))
 
 describe("WAL crash safety (SIGKILL)", () => {
-  for (const [durability, concurrency] of [["always", 1], ["batch", 16]] as const) {
-    it(`durability ${durability}: every acknowledged entry survives a kill`, { timeout: 240_000 }, async () => {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "calybris-crash-"))
-      const file = path.join(dir, "log.jsonl")
-      const random = prng(durability === "always" ? 7 : 11)
-      const acknowledged = new Map<bigint, string>()
-      let torn = 0
-      try {
-        for (let round = 0; round < ROUNDS; round++) {
-          const killed = await runAndKill(
-            "test/crash/wal-child.ts",
-            [file, durability, String(concurrency), String(round * 100_000)],
-            10 + random(150)
+  for (const [durability, concurrency] of [["always", 1], ["batch", 16], ["batch", 100]] as const) {
+    it(
+      `durability ${durability} x${concurrency}: every acknowledged entry survives a kill`,
+      { timeout: 240_000 },
+      async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "calybris-crash-"))
+        const file = path.join(dir, "log.jsonl")
+        const random = prng(durability === "always" ? 7 : 11 + concurrency)
+        const acknowledged = new Map<bigint, string>()
+        let torn = 0
+        try {
+          for (let round = 0; round < ROUNDS; round++) {
+            const killed = await runAndKill(
+              "test/crash/wal-child.ts",
+              [file, durability, String(concurrency), String(round * 100_000)],
+              10 + random(150)
+            )
+            assert.isFalse(killed.exitedEarly, `child exited by itself: ${killed.stderr}`)
+            for (const line of killed.acks) {
+              const [, sequence, hash] = line.split(" ")
+              acknowledged.set(BigInt(sequence ?? "0"), hash ?? "")
+            }
+            const { hashes, repaired } = await Effect.runPromise(check(file))
+            if (repaired === "RepairTruncated") torn++
+            for (const [sequence, hash] of acknowledged) {
+              assert.strictEqual(hashes.get(sequence), hash, `acknowledged entry ${sequence} lost after round ${round}`)
+            }
+          }
+          assert.isTrue(acknowledged.size > 0)
+          // torn tails happen at random; we only report how many we repaired
+          process.stdout.write(
+            `wal crash ${durability} x${concurrency}: ${acknowledged.size} acknowledged, ${torn} torn tails repaired\n`
           )
-          assert.isFalse(killed.exitedEarly, `child exited by itself: ${killed.stderr}`)
-          for (const line of killed.acks) {
-            const [, sequence, hash] = line.split(" ")
-            acknowledged.set(BigInt(sequence ?? "0"), hash ?? "")
-          }
-          const { hashes, repaired } = await Effect.runPromise(check(file))
-          if (repaired === "RepairTruncated") torn++
-          for (const [sequence, hash] of acknowledged) {
-            assert.strictEqual(hashes.get(sequence), hash, `acknowledged entry ${sequence} lost after round ${round}`)
-          }
+        } finally {
+          fs.rmSync(dir, { recursive: true, force: true })
         }
-        assert.isTrue(acknowledged.size > 0)
-        // torn tails happen at random; we only report how many we repaired
-        process.stdout.write(
-          `wal crash ${durability}: ${acknowledged.size} acknowledged, ${torn} torn tails repaired\n`
-        )
-      } finally {
-        fs.rmSync(dir, { recursive: true, force: true })
       }
-    })
+    )
   }
 })

@@ -32,8 +32,45 @@ export interface Entry extends Sealed {
 /** Deepest record nesting the reader accepts back (the entry object is one more level). */
 export const MAX_RECORD_DEPTH = MAX_DEPTH - 1
 
-/** Nesting depth of a Json value (scalars are 0), stopping early past `limit`. */
-export const depthOf = (value: Json.Json, limit = Infinity): number => {
+/** Below this many levels `depthOf` recurses (fast, no allocation); deeper values take the explicit stack. */
+const RECURSION_LIMIT = 512
+
+/**
+ * Depth of `value` seen at nesting `depth`, recursively, stopping early once past `limit`
+ * (callers keep `limit` ≤ RECURSION_LIMIT, so the call stack stays small). The former
+ * stack-of-tuples walk cost ~10–15 µs on a ~1 KB audited record; this one ~1 µs.
+ */
+const depthRecursive = (value: Json.Json, depth: number, limit: number): number => {
+  if (typeof value !== "object" || value === null) return depth
+  let max = depth + 1
+  if (max > limit) return max
+  if (Json.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const child = value[i]
+      if (child === undefined) continue
+      const d = depthRecursive(child, depth + 1, limit)
+      if (d > max) {
+        max = d
+        if (max > limit) return max
+      }
+    }
+  } else if (Json.isObject(value)) {
+    for (const child of value.values()) {
+      const d = depthRecursive(child, depth + 1, limit)
+      if (d > max) {
+        max = d
+        if (max > limit) return max
+      }
+    }
+  } else {
+    // a JsonFloat: a scalar
+    return depth
+  }
+  return max
+}
+
+/** Nesting depth of a Json value with an explicit stack (any depth). */
+const depthIterative = (value: Json.Json, limit: number): number => {
   let max = 0
   const stack: Array<[Json.Json, number]> = [[value, 0]]
   while (stack.length > 0) {
@@ -52,6 +89,13 @@ export const depthOf = (value: Json.Json, limit = Infinity): number => {
   return max
 }
 
+/** Nesting depth of a Json value (scalars are 0), stopping early past `limit`. */
+export const depthOf = (value: Json.Json, limit = Infinity): number => {
+  if (limit <= RECURSION_LIMIT) return depthRecursive(value, 0, limit)
+  const shallow = depthRecursive(value, 0, RECURSION_LIMIT)
+  return shallow > RECURSION_LIMIT ? depthIterative(value, limit) : shallow
+}
+
 /** Canonical data text of a record, refusing one the reader could not read back. */
 export const canonicalData = (data: Json.Json): Either.Either<string, WalRecordTooDeep> => {
   const depth = depthOf(data, MAX_RECORD_DEPTH)
@@ -59,10 +103,15 @@ export const canonicalData = (data: Json.Json): Either.Either<string, WalRecordT
   return Either.right(Json.print(data))
 }
 
+/** Hash texts we write (hex digests, `genesis`) need no JSON escaping. */
+const PLAIN = /^[0-9A-Za-z]*$/
+
+const quote = (text: string): string => PLAIN.test(text) ? `"${text}"` : Json.print(text)
+
 /** The line (with its LF) for an entry whose data text is already canonical. */
 export const formatLine = (sequence: bigint, previousHash: string, entryHash: string, dataText: string): string =>
-  `{"sequence":${sequence},"previous_hash":${Json.print(previousHash)},"entry_hash":${
-    Json.print(entryHash)
+  `{"sequence":${sequence},"previous_hash":${quote(previousHash)},"entry_hash":${
+    quote(entryHash)
   },"data":${dataText}}\n`
 
 /** Seal the next entry: compute its hash and line. */

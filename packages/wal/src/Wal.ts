@@ -31,9 +31,15 @@ import type {
 import { WalRecordError } from "./WalError.js"
 
 /**
- * When an append is acknowledged: `"always"` after its own fsync; `"batch"` after the fsync of
- * a group commit that covers it (appends from many fibers share one write and one fsync);
- * `"never"` after the write, without fsync.
+ * When an append is acknowledged:
+ * - `"always"`: after its own write and fsync (one of each per acknowledged append);
+ * - `"batch"` (group commit): after the fsync that covers it — the appends sealed while the
+ *   previous group was being written share one write and one fsync;
+ * - `"never"`: no durability at all, for tests and throwaway logs. An append is acknowledged as
+ *   soon as it is sealed (sequence and hash assigned); its bytes stay in the process until the
+ *   writer writes them (soon, and before `bytes` is read or the log is closed), and nothing is
+ *   ever fsynced. Records acknowledged but not yet written when a write fails — or when the
+ *   process dies — are lost; the writer still enters the failed state.
  */
 export type Durability = "always" | "batch" | "never"
 

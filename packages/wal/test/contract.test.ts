@@ -2,6 +2,7 @@
  * The Wal contract: one suite, run against every layer (memory; a file under each durability).
  */
 import * as Decision from "@calybris/core/Decision"
+import * as Hash from "@calybris/core/Hash"
 import { Input } from "@calybris/core/Input"
 import * as Json from "@calybris/core/Json"
 import * as Kernel from "@calybris/core/Kernel"
@@ -15,7 +16,7 @@ import type { WalEmptyKey, WalIoError, WalLocked, WalVerifyError } from "@calybr
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as FileSystem from "@effect/platform/FileSystem"
-import { assert, layer } from "@effect/vitest"
+import { assert, describe, it, layer } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -23,6 +24,7 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import { createHash, createHmac } from "node:crypto"
 
 type OpenError = WalEmptyKey | WalVerifyError | WalLocked | WalIoError
 
@@ -268,3 +270,63 @@ for (const durability of ["always", "batch", "never"] as const) {
       return Wal.layerFile(`${dir}/log.jsonl`, { durability, ...options }).pipe(Layer.provide(NodeFileSystem.layer))
     }))
 }
+
+describe("Chain.link", () => {
+  // every path of `link` (node's one-shot hash, HMAC built from its definition, the
+  // HashFunctions fallback, the scratch buffer growing) against node:crypto's own HMAC
+  const encoder = new TextEncoder()
+  const previous = [Chain.GENESIS, "a".repeat(64), "é\u2028\ud83d\ude00 lone \ud800 surrogate", ""]
+  const data = [
+    "{}",
+    Json.print(record(1)),
+    `{"text":"${"é€😀".repeat(3000)}"}`, // past the scratch buffer's first size
+    "x".repeat(70_000),
+    "{\"lone\":\"\udc00\"}"
+  ]
+  const keys = [0, 1, 31, 32, 64, 65, 200].map((n) => Uint8Array.from({ length: n }, (_, i) => (i * 37 + n) & 0xff))
+  const implementations = [
+    ["default", undefined],
+    ["noble", Hash.noble],
+    ...(Hash.node === undefined ? [] : [["node", Hash.node] as const])
+  ] as const
+
+  it("unkeyed: hex SHA-256 of previous ‖ data", () => {
+    for (const [name, hash] of implementations) {
+      const chain = Either.getOrThrow(Chain.make({ hash }))
+      assert.isFalse(chain.keyed)
+      for (const p of previous) {
+        for (const d of data) {
+          const expected = createHash("sha256").update(encoder.encode(p + d)).digest("hex")
+          assert.strictEqual(chain.link(p, d), expected, `${name}: ${p.length}/${d.length}`)
+        }
+      }
+    }
+  })
+
+  it("keyed: hex HMAC-SHA256 of previous ‖ data, for keys shorter, as long as, and longer than a block", () => {
+    for (const [name, hash] of implementations) {
+      for (const key of keys) {
+        const chain = Either.getOrThrow(Chain.make({ key, hash, allowEmptyKey: true }))
+        assert.isTrue(chain.keyed)
+        for (const p of previous) {
+          for (const d of data) {
+            const expected = createHmac("sha256", key).update(encoder.encode(p + d)).digest("hex")
+            assert.strictEqual(chain.link(p, d), expected, `${name}: key ${key.length}, ${p.length}/${d.length}`)
+          }
+        }
+      }
+    }
+  })
+
+  it("the key is taken when the chain is made: changing the caller's bytes later changes nothing", () => {
+    const key = Uint8Array.from({ length: 32 }, (_, i) => i)
+    const chain = Either.getOrThrow(Chain.make({ key }))
+    const before = chain.link(Chain.GENESIS, "{}")
+    key.fill(0)
+    assert.strictEqual(chain.link(Chain.GENESIS, "{}"), before)
+    assert.strictEqual(
+      before,
+      createHmac("sha256", Uint8Array.from({ length: 32 }, (_, i) => i)).update("genesis{}").digest("hex")
+    )
+  })
+})

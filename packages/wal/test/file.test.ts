@@ -9,10 +9,16 @@ import * as Wal from "@calybris/wal/Wal"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, it, layer } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 import { hostname } from "node:os"
 import * as Probe from "./support/ProbeFileSystem.js"
 
@@ -343,4 +349,157 @@ it.live("an incomplete lock file blocks while fresh and is stale once old", () =
     yield* fs.utimes(`${path}.lock`, old, old)
     assert.strictEqual((yield* withWal(path, Wal.head)).sequence, 0n)
     assert.isFalse(yield* fs.exists(`${path}.lock`))
+  }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+
+/** A log over the probing FileSystem. */
+const probed = (path: string, durability: Wal.Durability) => {
+  const probe = new Probe.Probe()
+  return { probe, log: Wal.layerFile(path, { durability }).pipe(Layer.provide(Probe.layer(probe))) }
+}
+
+it.live("durability \"never\": appends are acknowledged before their write; reading and closing write what is pending", () =>
+  Effect.gen(function*() {
+    const { path } = yield* tempLog
+    const { log, probe } = probed(path, "never")
+    const open = yield* Deferred.make<void>()
+    probe.gate = { at: 1, open }
+    yield* Effect.provide(
+      Effect.gen(function*() {
+        const sealed = yield* appendRange(1, 5)
+        assert.deepStrictEqual(sealed.map((s) => s.sequence), [1n, 2n, 3n, 4n, 5n])
+        // acknowledged, none written yet: the head names the last acknowledged entry
+        assert.strictEqual(probe.writtenLines, 0)
+        assert.deepStrictEqual(yield* Wal.head, { sequence: 5n, lastHash: sealed[4]?.entry_hash ?? "" })
+        // `bytes` first writes everything pending
+        const reading = yield* Effect.fork(Wal.verifyWal)
+        yield* Effect.sleep("20 millis")
+        assert.isTrue(Option.isNone(yield* Fiber.poll(reading)))
+        yield* Deferred.succeed(open, undefined)
+        const verified = yield* Fiber.join(reading)
+        assert.strictEqual(verified.count, 5n)
+        assert.strictEqual(verified.lastHash, sealed[4]?.entry_hash)
+        assert.strictEqual(probe.writtenLines, 5)
+        // acknowledged and never read: closing the log writes them
+        yield* appendRange(6, 8)
+      }),
+      log
+    )
+    assert.strictEqual(probe.syncCalls, 0)
+    assert.strictEqual((yield* verifyOnDisk(path)).count, 8n)
+  }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+
+it.live("durability \"never\": with 1 MiB pending, an append waits for the write in flight", () =>
+  Effect.gen(function*() {
+    const { path } = yield* tempLog
+    const { log, probe } = probed(path, "never")
+    const open = yield* Deferred.make<void>()
+    probe.gate = { at: 1, open }
+    const big = (i: number): Json.Json => new Map<string, Json.Json>([["i", i], ["pad", "x".repeat(100_000)]])
+    const n = 30
+    yield* Effect.provide(
+      Effect.gen(function*() {
+        let acknowledged = 0
+        const appending = yield* Effect.fork(Effect.forEach(
+          Array.from({ length: n }, (_, i) => i),
+          (i) => Effect.map(Wal.append(big(i)), () => acknowledged++)
+        ))
+        yield* Effect.sleep("100 millis")
+        // ~100 KB lines: at most ~1 MiB pending, plus ~1 MiB held in the write at the gate
+        assert.strictEqual(probe.writtenLines, 0)
+        assert.isAtLeast(acknowledged, 1)
+        assert.isAtMost(acknowledged, 22)
+        assert.isTrue(Option.isNone(yield* Fiber.poll(appending)))
+        yield* Deferred.succeed(open, undefined)
+        yield* Fiber.join(appending)
+        assert.strictEqual(acknowledged, n)
+        assert.strictEqual((yield* Wal.verifyWal).count, BigInt(n))
+      }),
+      log
+    )
+  }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+
+it.live("durability \"batch\": the head names the last acknowledged entry; appends sealed during a round wait for the next", () =>
+  Effect.gen(function*() {
+    const { path } = yield* tempLog
+    const { log, probe } = probed(path, "batch")
+    yield* Effect.provide(
+      Effect.gen(function*() {
+        const first = yield* Wal.append(record(1))
+        const open = yield* Deferred.make<void>()
+        probe.gate = { at: probe.writeCalls + 1, open }
+        const a = yield* Effect.fork(Wal.append(record(2)))
+        yield* Effect.sleep("20 millis")
+        // round {2} is held at its write; these are sealed meanwhile, in call order
+        const rest = yield* Effect.forEach([3, 4, 5], (i) => Effect.fork(Wal.append(record(i))))
+        yield* Effect.sleep("20 millis")
+        assert.deepStrictEqual(yield* Wal.head, { sequence: 1n, lastHash: first.entry_hash })
+        assert.strictEqual(probe.syncs, 1)
+        assert.isTrue(Option.isNone(yield* Fiber.poll(a)))
+        yield* Deferred.succeed(open, undefined)
+        const second = yield* Fiber.join(a)
+        const others = yield* Effect.forEach(rest, Fiber.join)
+        assert.strictEqual(second.sequence, 2n)
+        assert.deepStrictEqual(others.map((s) => s.sequence), [3n, 4n, 5n])
+        // round {2}, then round {3, 4, 5}: one write and one fsync each, each before its acknowledgements
+        assert.strictEqual(probe.writeCalls, 3)
+        assert.strictEqual(probe.syncs, 3)
+        assert.strictEqual(probe.syncedLines, 5)
+        assert.deepStrictEqual(yield* Wal.head, { sequence: 5n, lastHash: others[2]?.entry_hash ?? "" })
+      }),
+      log
+    )
+  }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+
+it.live("closing a \"batch\" log writes, fsyncs and acknowledges the appends still waiting; later appends are interrupted", () =>
+  Effect.gen(function*() {
+    const { path } = yield* tempLog
+    const { log, probe } = probed(path, "batch")
+    const open = yield* Deferred.make<void>()
+    const { wal, waiting } = yield* Effect.provide(
+      Effect.gen(function*() {
+        yield* Wal.append(record(1))
+        probe.gate = { at: probe.writeCalls + 1, open }
+        const waiting = yield* Effect.forEach([2, 3, 4, 5, 6], (i) => Effect.forkDaemon(Wal.append(record(i))))
+        yield* Effect.sleep("20 millis")
+        // the log closes while the write is held; it opens a little later
+        yield* Effect.forkDaemon(Effect.zipRight(Effect.sleep("50 millis"), Deferred.succeed(open, undefined)))
+        return { wal: yield* Wal.Wal, waiting }
+      }),
+      log
+    )
+    const sealed = yield* Effect.forEach(waiting, Fiber.join)
+    assert.deepStrictEqual(sealed.map((s) => s.sequence).sort(), [2n, 3n, 4n, 5n, 6n])
+    assert.strictEqual(probe.syncedLines, 6)
+    assert.strictEqual((yield* verifyOnDisk(path)).count, 6n)
+    const after = yield* Effect.exit(wal.append(record(7)))
+    assert.isTrue(Exit.isFailure(after) && Cause.isInterruptedOnly(after.cause))
+    assert.strictEqual((yield* verifyOnDisk(path)).count, 6n)
+  }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+
+it.live("the file holds exactly the bytes the memory log holds for the same appends (every durability, keyed)", () =>
+  Effect.gen(function*() {
+    const key = new TextEncoder().encode("byte-identity key")
+    const records: Array<Json.Json> = [
+      record(1),
+      new Map<string, Json.Json>([["text", "é€😀 \"quoted\" \\ \u0001"], ["n", -1]]),
+      [1, [2, [3, null, true]], "x".repeat(5000)],
+      "a bare string",
+      new Map<string, Json.Json>([["u64", 18446744073709551615n], ["big", "é".repeat(40_000)]])
+    ]
+    const collectBytes = Effect.flatMap(
+      Wal.Wal,
+      (wal) => Effect.map(Stream.runCollect(wal.bytes), (chunks) => Buffer.concat([...chunks]))
+    )
+    const expected = yield* Effect.provide(
+      Effect.zipRight(Effect.forEach(records, Wal.append), collectBytes),
+      Wal.layerMemory({ key })
+    )
+    for (const durability of ["always", "batch", "never"] as const) {
+      const { fs, path } = yield* tempLog
+      yield* Effect.provide(
+        Effect.forEach(records, Wal.append),
+        Wal.layerFile(path, { key, durability })
+      )
+      assert.isTrue(bytesEqual(yield* fs.readFile(path), expected), durability)
+    }
   }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))

@@ -32,9 +32,11 @@ export const make = (options: WalOptions, initial?: Uint8Array) =>
       lastHash = verified.lastHash
       needsNewline = verified.missingNewline
     }
-    const lock = yield* Effect.makeSemaphore(1)
+    // Sealing is one synchronous block (no yield between reading the head and advancing it), so
+    // it is atomic without a semaphore: JavaScript runs one block at a time, and sequences follow
+    // call order.
     const append = (data: Json.Json) =>
-      lock.withPermits(1)(Effect.suspend(() =>
+      Effect.suspend(() =>
         Either.map(canonicalData(data), (dataText): Sealed => {
           const next = seal(chain, sequence + 1n, lastHash, dataText)
           if (needsNewline) {
@@ -46,7 +48,7 @@ export const make = (options: WalOptions, initial?: Uint8Array) =>
           lastHash = next.sealed.entry_hash
           return next.sealed
         })
-      ))
+      )
     return Wal.of({
       append,
       head: Effect.sync(() => ({ sequence, lastHash })),
