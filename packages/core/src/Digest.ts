@@ -2,8 +2,8 @@
  * Canonical, version-tagged SHA-256 digests (SPEC §3): fixed little-endian byte layouts,
  * each starting with a 9-byte tag. A single changed bit of any field changes the digest.
  */
-import * as Decision from "./Decision.js"
-import { defaultHash, type HashFunctions, toHex } from "./Hash.js"
+import type * as Decision from "./Decision.js"
+import { defaultHash, type HashFunctions, sha256Hex, toHex } from "./Hash.js"
 import type { Input } from "./Input.js"
 import type { Model } from "./Model.js"
 import type { Policy, PolicySnapshot } from "./Policy.js"
@@ -78,91 +78,196 @@ export class ByteWriter {
   }
 }
 
-const writer = new ByteWriter(512)
+/**
+ * The fixed-size preimages are written straight into two preallocated buffers whose tags are
+ * set once: u8/u16/u32 fields through a little-endian DataView (inlined by V8), 64-bit fields
+ * through one 8-byte scratch word split into 32-bit halves — `DataView.setBigUint64` is a
+ * slow builtin call in V8, a BigInt64Array store much cheaper.
+ */
+const word = new BigInt64Array(1)
+const halves = new Int32Array(word.buffer)
+word[0] = 1n
+const LO = halves[0] === 1 ? 0 : 1
+const HI = 1 - LO
 
-const writeModel = (w: ByteWriter, m: Model) =>
-  w.u32(m.model_id)
-    .u16(m.provider_id)
-    .u16(m.quality_bps)
-    .u16(m.risk_ceiling_bps)
-    .u8(m.enabled)
-    .u32(m.p95_latency_ms)
-    .u64(m.capabilities)
-    .u64(m.region_mask)
-    .u64(m.input_cost_microunits_per_million_tokens)
-    .u64(m.output_cost_microunits_per_million_tokens)
-
-/** The canonical preimage of a policy snapshot (models in ascending id order, stable). */
-export const policyPreimage = (snapshot: PolicySnapshot): Uint8Array => {
-  const w = new ByteWriter(39 + 47 * snapshot.models.length)
-  w.bytes(TAG_POLICY)
-    .u64(snapshot.policy_epoch)
-    .u64(snapshot.catalog_epoch)
-    .u16(snapshot.hard_risk_limit_bps)
-    .u16(snapshot.minimum_confidence_bps)
-    .u16(snapshot.risk_penalty_multiplier_bps)
-    .u64(snapshot.latency_penalty_microunits_per_ms)
-  const sorted = snapshot.models
-    .map((m, i) => ({ m, i }))
-    .sort((a, b) => a.m.model_id - b.m.model_id || a.i - b.i)
-  for (const { m } of sorted) writeModel(w, m)
-  return w.view8()
+/** A u64 or i64 (two's complement) at `offset`, little-endian. */
+const put64 = (view: DataView, offset: number, value: bigint) => {
+  word[0] = value
+  view.setInt32(offset, halves[LO] as number, true)
+  view.setInt32(offset + 4, halves[HI] as number, true)
 }
 
-/** The canonical preimage of an input (79 bytes; a view into a shared buffer). */
-export const inputPreimage = (input: Input): Uint8Array =>
-  writer.reset()
-    .bytes(TAG_INPUT)
-    .u64(input.request_sequence)
-    .u32(input.requested_model_id)
-    .u32(input.input_tokens)
-    .u32(input.output_tokens)
-    .i64(input.business_value_microunits)
-    .u64(input.budget_limit_microunits)
-    .u16(input.risk_bps)
-    .u16(input.confidence_bps)
-    .u16(input.minimum_quality_bps)
-    .u32(input.max_p95_latency_ms)
-    .u64(input.required_capabilities)
-    .u64(input.allowed_provider_mask)
-    .u64(input.required_region_mask)
-    .view8()
+const INPUT_BYTES = new Uint8Array(79)
+INPUT_BYTES.set(TAG_INPUT)
+const inputView = new DataView(INPUT_BYTES.buffer)
 
-/** The canonical preimage of a decision (74 bytes; a view into a shared buffer). */
-export const decisionPreimage = (d: Decision.Decision): Uint8Array =>
-  writer.reset()
-    .bytes(TAG_DECISION)
-    .u64(d.request_sequence)
-    .u8(Decision.actionCode[d.action])
-    .u16(Decision.reasonCode[d.reason])
-    .u32(d.selected_model_id)
-    .u16(d.selected_model_index)
-    .u64(d.estimated_cost_microunits)
-    .i64(d.expected_utility_microunits)
-    .u32(d.counterfactual_model_id)
-    .i64(d.counterfactual_utility_microunits)
-    .u16(d.evaluated_models)
-    .u16(d.eligible_models)
-    .u64(d.policy_epoch)
-    .u64(d.catalog_epoch)
-    .view8()
+const DECISION_BYTES = new Uint8Array(74)
+DECISION_BYTES.set(TAG_DECISION)
+const decisionView = new DataView(DECISION_BYTES.buffer)
+
+/** `Decision.actionCode` as a switch (a compare of interned strings, no keyed lookup). */
+const actionCode = (action: Decision.Action): number => {
+  switch (action) {
+    case "ExecuteRequested":
+      return 1
+    case "Substitute":
+      return 2
+    case "Reject":
+      return 3
+  }
+}
+
+/** `Decision.reasonCode` as a switch. */
+const reasonCode = (reason: Decision.Reason): number => {
+  switch (reason) {
+    case "RequestedModelMaximizesUtility":
+      return 1
+    case "AlternativeMaximizesUtility":
+      return 2
+    case "RiskHardLimit":
+      return 100
+    case "ConfidenceHardLimit":
+      return 101
+    case "NoEnabledModel":
+      return 102
+    case "QualityConstraint":
+      return 103
+    case "LatencyConstraint":
+      return 104
+    case "CapabilityConstraint":
+      return 105
+    case "ProviderConstraint":
+      return 106
+    case "RegionConstraint":
+      return 107
+    case "BudgetConstraint":
+      return 108
+    case "NonPositiveUtility":
+      return 109
+    case "RiskCeilingConstraint":
+      return 110
+  }
+}
+
+/** The canonical preimage of an input (79 bytes; a view into a shared buffer: copy it to keep it). */
+export const inputPreimage = (input: Input): Uint8Array => {
+  const v = inputView
+  put64(v, 9, input.request_sequence)
+  v.setUint32(17, input.requested_model_id, true)
+  v.setUint32(21, input.input_tokens, true)
+  v.setUint32(25, input.output_tokens, true)
+  put64(v, 29, input.business_value_microunits)
+  put64(v, 37, input.budget_limit_microunits)
+  v.setUint16(45, input.risk_bps, true)
+  v.setUint16(47, input.confidence_bps, true)
+  v.setUint16(49, input.minimum_quality_bps, true)
+  v.setUint32(51, input.max_p95_latency_ms, true)
+  put64(v, 55, input.required_capabilities)
+  put64(v, 63, input.allowed_provider_mask)
+  put64(v, 71, input.required_region_mask)
+  return INPUT_BYTES
+}
+
+/** The canonical preimage of a decision (74 bytes; a view into a shared buffer: copy it to keep it). */
+export const decisionPreimage = (d: Decision.Decision): Uint8Array => {
+  const v = decisionView
+  put64(v, 9, d.request_sequence)
+  v.setUint8(17, actionCode(d.action))
+  v.setUint16(18, reasonCode(d.reason), true)
+  v.setUint32(20, d.selected_model_id, true)
+  v.setUint16(24, d.selected_model_index, true)
+  put64(v, 26, d.estimated_cost_microunits)
+  put64(v, 34, d.expected_utility_microunits)
+  v.setUint32(42, d.counterfactual_model_id, true)
+  put64(v, 46, d.counterfactual_utility_microunits)
+  v.setUint16(54, d.evaluated_models, true)
+  v.setUint16(56, d.eligible_models, true)
+  put64(v, 58, d.policy_epoch)
+  put64(v, 66, d.catalog_epoch)
+  return DECISION_BYTES
+}
+
+/**
+ * The catalog in ascending `model_id` order, stable (equal ids keep catalog order). A catalog
+ * already in order — the usual case — is returned as is after one pass; otherwise its indices
+ * are sorted (no per-model wrapper objects).
+ */
+const sortedModels = (models: ReadonlyArray<Model>): ReadonlyArray<Model> => {
+  let ordered = true
+  for (let i = 1; i < models.length && ordered; i++) {
+    ordered = (models[i - 1] as Model).model_id <= (models[i] as Model).model_id
+  }
+  if (ordered) return models
+  const order = Array.from(models.keys()).sort((a, b) =>
+    (models[a] as Model).model_id - (models[b] as Model).model_id || a - b
+  )
+  return order.map((i) => models[i] as Model)
+}
+
+/** Writes the canonical policy bytes (39 + 47 per model) into `out` from offset 0. */
+const writePolicy = (snapshot: PolicySnapshot, out: Uint8Array): Uint8Array => {
+  const v = new DataView(out.buffer, out.byteOffset, out.byteLength)
+  out.set(TAG_POLICY)
+  put64(v, 9, snapshot.policy_epoch)
+  put64(v, 17, snapshot.catalog_epoch)
+  v.setUint16(25, snapshot.hard_risk_limit_bps, true)
+  v.setUint16(27, snapshot.minimum_confidence_bps, true)
+  v.setUint16(29, snapshot.risk_penalty_multiplier_bps, true)
+  put64(v, 31, snapshot.latency_penalty_microunits_per_ms)
+  let at = 39
+  for (const m of sortedModels(snapshot.models)) {
+    v.setUint32(at, m.model_id, true)
+    v.setUint16(at + 4, m.provider_id, true)
+    v.setUint16(at + 6, m.quality_bps, true)
+    v.setUint16(at + 8, m.risk_ceiling_bps, true)
+    v.setUint8(at + 10, m.enabled)
+    v.setUint32(at + 11, m.p95_latency_ms, true)
+    put64(v, at + 15, m.capabilities)
+    put64(v, at + 23, m.region_mask)
+    put64(v, at + 31, m.input_cost_microunits_per_million_tokens)
+    put64(v, at + 39, m.output_cost_microunits_per_million_tokens)
+    at += 47
+  }
+  return out
+}
+
+/** The canonical preimage of a policy snapshot (models in ascending id order, stable; a fresh array). */
+export const policyPreimage = (snapshot: PolicySnapshot): Uint8Array =>
+  writePolicy(snapshot, new Uint8Array(39 + 47 * snapshot.models.length))
+
+/** Scratch for `policyDigestUncached`: grown as needed, hashed as a view. */
+let policyScratch = new Uint8Array(39 + 47 * 64)
+
+/** Hex SHA-256 of canonical bytes: the runtime's fastest hex route for the default hash. */
+const digestHex = (bytes: Uint8Array, hash: HashFunctions): string =>
+  hash === defaultHash ? sha256Hex(bytes) : toHex(hash.sha256(bytes))
 
 const policyCache = new WeakMap<PolicySnapshot, string>()
+
+/**
+ * Hex SHA-256 of a policy's canonical bytes, computed afresh (sort, serialise, hash, hex): what
+ * `policyDigest` does on a cache miss, and what the reference does on every call.
+ */
+export const policyDigestUncached = (snapshot: PolicySnapshot, hash: HashFunctions = defaultHash): string => {
+  const length = 39 + 47 * snapshot.models.length
+  if (length > policyScratch.length) policyScratch = new Uint8Array(Math.max(length, 2 * policyScratch.length))
+  return digestHex(writePolicy(snapshot, policyScratch).subarray(0, length), hash)
+}
 
 /** Hex SHA-256 of a policy's canonical bytes (cached per snapshot object: snapshots are immutable). */
 export const policyDigest = (policy: Policy | PolicySnapshot, hash: HashFunctions = defaultHash): string => {
   const snapshot = "snapshot" in policy ? policy.snapshot : policy
   const cached = hash === defaultHash ? policyCache.get(snapshot) : undefined
   if (cached !== undefined) return cached
-  const hex = toHex(hash.sha256(policyPreimage(snapshot)))
+  const hex = policyDigestUncached(snapshot, hash)
   if (hash === defaultHash) policyCache.set(snapshot, hex)
   return hex
 }
 
 /** Hex SHA-256 of an input's canonical bytes. */
 export const inputDigest = (input: Input, hash: HashFunctions = defaultHash): string =>
-  toHex(hash.sha256(inputPreimage(input)))
+  digestHex(inputPreimage(input), hash)
 
 /** Hex SHA-256 of a decision's canonical bytes. */
 export const decisionDigest = (decision: Decision.Decision, hash: HashFunctions = defaultHash): string =>
-  toHex(hash.sha256(decisionPreimage(decision)))
+  digestHex(decisionPreimage(decision), hash)

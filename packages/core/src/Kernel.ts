@@ -8,10 +8,19 @@
  */
 import * as Option from "effect/Option"
 import type { Decision, Rejections, Trace } from "./Decision.js"
-import { dominantReason } from "./Decision.js"
 import type { Input } from "./Input.js"
 import * as Int from "./Int.js"
-import { type Compiled, hi32, lo32, TERM_LIMIT } from "./internal/compile.js"
+import {
+  bigintOf,
+  type Compiled,
+  F_BAD_PROVIDER,
+  F_DISABLED,
+  type HotModel,
+  load,
+  loadedHi,
+  loadedLo,
+  TERM_LIMIT
+} from "./internal/compile.js"
 import type { Model } from "./Model.js"
 import type { Policy } from "./Policy.js"
 
@@ -22,7 +31,6 @@ export const COST_ROUNDING = 999_999
 /** All provider / region bits. */
 export const ALL = Int.U64_MAX
 
-const SAFE = Number.MAX_SAFE_INTEGER
 const SCALED_BIG = 100_000_000n
 const COST_SCALE_BIG = 1_000_000n
 const COST_ROUNDING_BIG = 999_999n
@@ -40,21 +48,18 @@ const G_BUDGET = 7
 const G_UTILITY = 8
 
 /**
- * Exact floor division of a non-negative integer below 2^53 by a positive one. The float
- * quotient can be off by one near an integer; one correction step each way makes it exact
- * (every product here stays below 2^53). Faster than `%`, which V8 runs as a C call.
+ * Exact floor division on the fast path: for integers a ≥ 0, d ≥ 1 with a + d ≤ 2^52,
+ * `Math.floor(a / d)` is exactly ⌊a / d⌋, with no correction step. Let k = ⌊a / d⌋. IEEE
+ * division rounds the real quotient a/d to the nearest double; k is a double (k < 2^52) and
+ * a/d ≥ k, so the rounded quotient is ≥ k. If d ∤ a, then a/d ≤ k + 1 − 1/d, while rounding
+ * to nearest reaches k + 1 only from within half the gap below it, at most (k + 1)·2^-53; and
+ * (k + 1)·d < a + d ≤ 2^52 gives (k + 1)·2^-53 < 1/(2d) < 1/d. So the rounded quotient lies in
+ * [k, k + 1) and its floor is k. (The kernel's old `div` added a correction step each way.)
  */
-const div = (a: number, d: number): number => {
-  let q = Math.floor(a / d)
-  if (q * d > a) q--
-  else if ((q + 1) * d <= a) q++
-  return q
-}
-
 /** A decision built from trusted, kernel-computed values. */
 const decision = (
   input: Input,
-  policy: Policy,
+  c: Compiled,
   action: Decision["action"],
   reason: Decision["reason"],
   selectedId: number,
@@ -78,22 +83,19 @@ const decision = (
     counterfactual_utility_microunits: counterfactualUtility,
     evaluated_models: evaluated,
     eligible_models: eligible,
-    policy_epoch: policy.snapshot.policy_epoch,
-    catalog_epoch: policy.snapshot.catalog_epoch
+    policy_epoch: c.policyEpoch,
+    catalog_epoch: c.catalogEpoch
   }) as Decision
 
-const reject = (input: Input, policy: Policy, reason: Decision["reason"], evaluated: number): Decision =>
-  decision(input, policy, "Reject", reason, 0, NO_INDEX, 0n, 0n, 0, 0n, evaluated, 0)
+const reject = (input: Input, c: Compiled, reason: Decision["reason"], evaluated: number): Decision =>
+  decision(input, c, "Reject", reason, 0, NO_INDEX, 0n, 0n, 0, 0n, evaluated, 0)
 
-/** Per-gate counts of the last scan (saturating u16; `prescribe` is synchronous, so one buffer serves). */
+/**
+ * Per-gate counts of the last scan (saturating u16), for the trace. `prescribe` is
+ * synchronous, so one buffer serves.
+ */
 const counts = new Uint16Array(9)
-/** [eligible, best index, second index] of the last scan */
-const picks = new Int32Array(3)
-/** [best utility, best cost, second utility] of the last fast-path scan */
-const fastValues = new Float64Array(3)
-/** [best utility, best cost, second utility] of the last exact scan (null after a fast one) */
-let bigValues: [bigint, bigint, bigint] | null = null
-/** [check capabilities, lo, hi, check providers, lo, hi, check regions, lo, hi] of the request */
+/** [check capabilities, lo, hi, check providers, lo, hi, check regions, lo, hi] of the request (exact path) */
 const masks = new Int32Array(9)
 
 const bump = (gate: number) => {
@@ -114,25 +116,71 @@ const toRejections = (c: Uint16Array): Rejections =>
     utility: c[G_UTILITY]
   }) as Rejections
 
+/**
+ * `Decision.dominantReason` of the counts buffer, without building the rejections record:
+ * the largest count in the order of SPEC §2.3 step 7, a tie going to the later gate.
+ */
+const dominant = (): Decision["reason"] => {
+  let reason: Decision["reason"] = "NoEnabledModel"
+  let count = 0
+  let n = counts[G_CAPABILITY] as number
+  if (n > 0) {
+    count = n
+    reason = "CapabilityConstraint"
+  }
+  n = counts[G_REGION] as number
+  if (n >= count && n > 0) {
+    count = n
+    reason = "RegionConstraint"
+  }
+  n = counts[G_PROVIDER] as number
+  if (n >= count && n > 0) {
+    count = n
+    reason = "ProviderConstraint"
+  }
+  n = counts[G_QUALITY] as number
+  if (n >= count && n > 0) {
+    count = n
+    reason = "QualityConstraint"
+  }
+  n = counts[G_RISK_CEILING] as number
+  if (n >= count && n > 0) {
+    count = n
+    reason = "RiskCeilingConstraint"
+  }
+  n = counts[G_LATENCY] as number
+  if (n >= count && n > 0) {
+    count = n
+    reason = "LatencyConstraint"
+  }
+  n = counts[G_BUDGET] as number
+  if (n >= count && n > 0) {
+    count = n
+    reason = "BudgetConstraint"
+  }
+  n = counts[G_UTILITY] as number
+  if (n >= count && n > 0) {
+    count = n
+    reason = "NonPositiveUtility"
+  }
+  n = counts[G_DISABLED] as number
+  if (n >= count && n > 0) reason = "NoEnabledModel"
+  return reason
+}
+
 const loadMasks = (input: Input) => {
-  const caps = input.required_capabilities
-  const providers = input.allowed_provider_mask
-  const regions = input.required_region_mask
-  masks[0] = caps === 0n ? 0 : 1
-  if (caps !== 0n) {
-    masks[1] = lo32(caps)
-    masks[2] = hi32(caps)
-  }
-  masks[3] = providers === ALL ? 0 : 1
-  if (providers !== ALL) {
-    masks[4] = lo32(providers)
-    masks[5] = hi32(providers)
-  }
-  masks[6] = regions === 0n ? 0 : 1
-  if (regions !== 0n) {
-    masks[7] = lo32(regions)
-    masks[8] = hi32(regions)
-  }
+  load(input.required_capabilities)
+  masks[1] = loadedLo()
+  masks[2] = loadedHi()
+  masks[0] = (masks[1] as number) | (masks[2] as number) ? 1 : 0
+  load(input.allowed_provider_mask)
+  masks[4] = loadedLo()
+  masks[5] = loadedHi()
+  masks[3] = ((masks[4] as number) & (masks[5] as number)) === -1 ? 0 : 1
+  load(input.required_region_mask)
+  masks[7] = loadedLo()
+  masks[8] = loadedHi()
+  masks[6] = (masks[7] as number) | (masks[8] as number) ? 1 : 0
 }
 
 /** Gates 1–8 (everything but budget and utility): the failing gate, or -1. Needs `loadMasks`. */
@@ -169,12 +217,153 @@ const betterTie = (c: Compiled, i: number, j: number): boolean => {
   return qi > qj || (qi === qj && (c.ids[i] as number) < (c.ids[j] as number))
 }
 
-/** Fast path: every term proven below 2^51, so plain numbers are exact. */
-const scanNumber = (c: Compiled, input: Input, value: number, riskPenalty: number, budget: number) => {
-  const conf = input.confidence_bps
+const saturate = (n: number): number => (n > 0xffff ? 0xffff : n)
+
+/** The decision once the scan found a best candidate (and maybe a second). */
+const choose = (
+  input: Input,
+  c: Compiled,
+  best: number,
+  cost: bigint,
+  utility: bigint,
+  second: number,
+  secondUtility: bigint,
+  eligible: number
+): Decision => {
+  const id = c.ids[best] as number
+  const requested = id === input.requested_model_id
+  return decision(
+    input,
+    c,
+    requested ? "ExecuteRequested" : "Substitute",
+    requested ? "RequestedModelMaximizesUtility" : "AlternativeMaximizesUtility",
+    id,
+    best < NO_INDEX ? best : NO_INDEX,
+    cost,
+    utility,
+    second < 0 ? 0 : (c.ids[second] as number),
+    secondUtility,
+    c.evaluated,
+    saturate(eligible)
+  )
+}
+
+/** 64-bit scratch word and its 32-bit halves, for exact bigint ⇄ number conversion (see compile.ts). */
+const WORD = new BigInt64Array(1)
+const WORDS = new Int32Array(WORD.buffer)
+const UWORDS = new Uint32Array(WORD.buffer)
+WORD[0] = 1n
+const LO = WORDS[0] === 1 ? 0 : 1
+const HI = 1 - LO
+
+// the scan inlines these as literals (see `scanNumber`)
+if (F_DISABLED !== 1 || F_BAD_PROVIDER !== 2 || TERM_LIMIT !== 2251799813685248) {
+  throw new Error("Kernel: flag or limit constants changed")
+}
+
+/**
+ * Fast path, on plain numbers, when the request's bounds prove it exact (else undefined, and
+ * the bigint path runs). Every number below is an integer; a product of exact factors is
+ * either exact or ≥ 2^53 when computed (rounding is monotone), so each bound check is exact.
+ * The proof, per request:
+ * - value = max(business value, 0) ≤ 2^51, read exactly from the i64's halves;
+ * - risk penalty ⌊value·risk·mult / 10^8⌋: directly when value·risk·mult ≤ 2^51, else as
+ *   vHigh·rm + ⌊(vMid·rm + ⌊vLow·rm / 10^4⌋) / 10^4⌋ with value = vHigh·10^8 + vMid·10^4 + vLow,
+ *   rm = risk·mult < 2^32 (so vMid·rm, vLow·rm < 2^46) and vHigh·rm ≤ 2^50;
+ * - quality-adjusted value ⌊value·conf·q / 10^8⌋, per model: directly when value·conf·(max q)
+ *   ≤ 2^51, else split the same way with conf·q in place of rm and vHigh·conf·(max q) ≤ 2^50;
+ * - cost per part ⌈tokens·price / 10^6⌉ = ⌊(tokens·price + 999_999) / 10^6⌋: directly when
+ *   tokens·(max price) + 999_999 ≤ 2^51, else as tokens·⌊price/10^6⌋ +
+ *   ⌊(tokens·(price mod 10^6) + 999_999) / 10^6⌋ (that numerator < 2^32·10^6 < 2^52) with
+ *   tokens·⌊max price/10^6⌋ ≤ 2^49 — so no u64 saturation;
+ * - every latency penalty ≤ 2^51 (checked at compile time).
+ * Each ⌊a / d⌋ above has a + d ≤ 2^52, so `Math.floor(a / d)` is exact (see above), and so is
+ * `a / d >>> 0` wherever the quotient is also below 2^32 (ToUint32 truncates a non-negative
+ * number in [k, k + 1) to k). Each utility term is then below 2^51 in magnitude (the latency
+ * penalty at most 2^51), so qa − penalty − cost − latency penalty is exact (|·| < 2^53) and needs
+ * no i64 clamp.
+ *
+ * Written for V8's optimising compiler, which does not hoist loop-invariant checks out of a
+ * loop: the loop reads only locals (numbers typed as such before the loop), literals, and one
+ * small object per model (`HotModel`: one map check, then plain field loads); per-gate counts
+ * live in locals; it calls nothing except on an exact tie. Module-level bindings would be read
+ * through the module context, with a TDZ check, on every iteration, so the loop writes its
+ * constants (2^51, 10^6, the flag bits) as literals.
+ */
+const scanNumber = (c: Compiled, input: Input): Decision | undefined => {
+  WORD[0] = input.business_value_microunits
+  const signed = (WORDS[HI] as number) * 4294967296 + (UWORDS[LO] as number)
+  const value = signed > 0 ? signed : 0
+  if (!(value <= 2251799813685248) || !c.latencySafe) return undefined
+  const confidence = input.confidence_bps
   const inTokens = input.input_tokens
   const outTokens = input.output_tokens
-  const valueConf = value * conf
+  // value = vHigh·10^8 + vMid·10^4 + vLow, for the split formulas
+  const vHigh = Math.floor(value / 100000000)
+  const vRest = value - vHigh * 100000000
+  const vMid = Math.floor(vRest / 10000)
+  const vLow = vRest - vMid * 10000
+  // risk penalty ⌊value · risk · multiplier / 10^8⌋ (risk · multiplier < 2^32)
+  const rm = input.risk_bps * c.riskMultiplier
+  let riskPenalty = 0
+  if (value * rm <= 2251799813685248) riskPenalty = Math.floor(value * rm / 100000000)
+  else if (vHigh * rm <= 1125899906842624) {
+    riskPenalty = vHigh * rm + Math.floor((vMid * rm + Math.floor(vLow * rm / 10000)) / 10000)
+  } else return undefined
+  // quality-adjusted value per model: direct when value · confidence · max quality ≤ 2^51, else split
+  const valueConf = value * confidence
+  let qaSplit = 0
+  if (!(valueConf * c.maxQuality <= 2251799813685248)) {
+    if (vHigh * confidence * c.maxQuality <= 1125899906842624) qaSplit = 1
+    else return undefined
+  }
+  // cost per model: direct when tokens · max price + 999_999 ≤ 2^51 (both parts), else split
+  let costSplit = 0
+  if (
+    !(inTokens * c.maxInPrice + 999999 <= 2251799813685248 && outTokens * c.maxOutPrice + 999999 <= 2251799813685248)
+  ) {
+    if (inTokens * c.maxInHigh <= 562949953421312 && outTokens * c.maxOutHigh <= 562949953421312) costSplit = 1
+    else return undefined
+  }
+  WORD[0] = input.budget_limit_microunits
+  const budget = (UWORDS[HI] as number) * 4294967296 + (UWORDS[LO] as number)
+  const risk = input.risk_bps
+  const minQuality = input.minimum_quality_bps
+  const maxLatency = input.max_p95_latency_ms
+  const caps = input.required_capabilities
+  let capLo = 0
+  let capHi = 0
+  if (caps !== 0n) {
+    WORD[0] = caps
+    capLo = WORDS[LO] as number
+    capHi = WORDS[HI] as number
+  }
+  const checkCaps = capLo | capHi
+  // a store into the scratch word is inlined by V8; `providers !== ALL` would call a builtin
+  WORD[0] = input.allowed_provider_mask
+  const providerLo = WORDS[LO] as number
+  const providerHi = WORDS[HI] as number
+  const checkProviders = ~(providerLo & providerHi)
+  const regions = input.required_region_mask
+  let regionLo = 0
+  let regionHi = 0
+  if (regions !== 0n) {
+    WORD[0] = regions
+    regionLo = WORDS[LO] as number
+    regionHi = WORDS[HI] as number
+  }
+  const checkRegions = regionLo | regionHi
+  const models = c.models
+  const n = models.length
+  let nDisabled = 0
+  let nQuality = 0
+  let nLatency = 0
+  let nCapability = 0
+  let nProvider = 0
+  let nRegion = 0
+  let nRiskCeiling = 0
+  let nBudget = 0
+  let nUtility = 0
   let eligible = 0
   let best = -1
   let second = -1
@@ -182,22 +371,67 @@ const scanNumber = (c: Compiled, input: Input, value: number, riskPenalty: numbe
   let bc = 0
   let su = 0
   let sc = 0
-  for (let i = 0; i < c.length; i++) {
-    const gate = staticGate(c, i, input)
-    if (gate >= 0) {
-      bump(gate)
+  for (let i = 0; i < n; i++) {
+    const m = models[i] as HotModel
+    const flags = m.flags
+    if (flags === 1 || flags === 3) {
+      nDisabled++
       continue
     }
-    const cost = div(inTokens * (c.inPrice[i] as number) + COST_ROUNDING, COST_SCALE) +
-      div(outTokens * (c.outPrice[i] as number) + COST_ROUNDING, COST_SCALE)
+    const q = m.quality
+    if (q < minQuality) {
+      nQuality++
+      continue
+    }
+    if (maxLatency > 0 && m.latency > maxLatency) {
+      nLatency++
+      continue
+    }
+    if (
+      checkCaps !== 0 && (((c.capLo[i] as number) & capLo) !== capLo || ((c.capHi[i] as number) & capHi) !== capHi)
+    ) {
+      nCapability++
+      continue
+    }
+    if (flags !== 0) {
+      nProvider++
+      continue
+    }
+    if (checkProviders !== 0) {
+      const p = m.provider
+      if (((p < 32 ? providerLo >>> p : providerHi >>> (p - 32)) & 1) === 0) {
+        nProvider++
+        continue
+      }
+    }
+    if (
+      checkRegions !== 0 &&
+      (((c.regionLo[i] as number) & regionLo) | ((c.regionHi[i] as number) & regionHi)) === 0
+    ) {
+      nRegion++
+      continue
+    }
+    if (risk > m.riskCeiling) {
+      nRiskCeiling++
+      continue
+    }
+    const cost = costSplit === 0
+      ? ((inTokens * m.inPrice + 999999) / 1000000 >>> 0) + ((outTokens * m.outPrice + 999999) / 1000000 >>> 0)
+      : inTokens * m.inHigh + ((inTokens * m.inLow + 999999) / 1000000 >>> 0) + outTokens * m.outHigh +
+        ((outTokens * m.outLow + 999999) / 1000000 >>> 0)
     if (cost > budget) {
-      bump(G_BUDGET)
+      nBudget++
       continue
     }
-    const utility = div(valueConf * (c.quality[i] as number), SCALED) - riskPenalty - cost -
-      (c.latencyPenalty[i] as number)
+    let qa = 0
+    if (qaSplit === 0) qa = valueConf * q / 100000000 >>> 0
+    else {
+      const cq = confidence * q
+      qa = vHigh * cq + ((vMid * cq + (vLow * cq / 10000 >>> 0)) / 10000 >>> 0)
+    }
+    const utility = qa - riskPenalty - cost - m.latencyPenalty
     if (utility <= 0) {
-      bump(G_UTILITY)
+      nUtility++
       continue
     }
     eligible++
@@ -216,13 +450,17 @@ const scanNumber = (c: Compiled, input: Input, value: number, riskPenalty: numbe
       sc = cost
     }
   }
-  picks[0] = eligible
-  picks[1] = best
-  picks[2] = second
-  fastValues[0] = bu
-  fastValues[1] = bc
-  fastValues[2] = su
-  bigValues = null
+  counts[0] = nDisabled > 0xffff ? 0xffff : nDisabled
+  counts[1] = nQuality > 0xffff ? 0xffff : nQuality
+  counts[2] = nRiskCeiling > 0xffff ? 0xffff : nRiskCeiling
+  counts[3] = nLatency > 0xffff ? 0xffff : nLatency
+  counts[4] = nCapability > 0xffff ? 0xffff : nCapability
+  counts[5] = nProvider > 0xffff ? 0xffff : nProvider
+  counts[6] = nRegion > 0xffff ? 0xffff : nRegion
+  counts[7] = nBudget > 0xffff ? 0xffff : nBudget
+  counts[8] = nUtility > 0xffff ? 0xffff : nUtility
+  if (best < 0) return reject(input, c, dominant(), c.evaluated)
+  return choose(input, c, best, bigintOf(bc), bigintOf(bu), second, second < 0 ? 0n : bigintOf(su), eligible)
 }
 
 /** The exact cost of a model (SPEC §2.3 gate 9), saturated at u64 max. */
@@ -255,8 +493,10 @@ const evaluateBig = (policy: Policy, i: number, input: Input, value: bigint, ris
 }
 
 /** Exact path, on bigints (any magnitude). */
-const scanBig = (policy: Policy, input: Input, value: bigint, riskPenalty: bigint) => {
+const scanBig = (policy: Policy, input: Input, value: bigint, riskPenalty: bigint): Decision => {
   const c = policy.compiled
+  counts.fill(0)
+  loadMasks(input)
   let eligible = 0
   let best = -1
   let second = -1
@@ -286,69 +526,28 @@ const scanBig = (policy: Policy, input: Input, value: bigint, riskPenalty: bigin
       sc = cost
     }
   }
-  picks[0] = eligible
-  picks[1] = best
-  picks[2] = second
-  bigValues = [bu, bc, su]
+  if (best < 0) return reject(input, c, dominant(), c.evaluated)
+  return choose(input, c, best, bc, bu, second, second < 0 ? 0n : su, eligible)
 }
 
 const positive = (value: bigint): bigint => (value > 0n ? value : 0n)
 
-const TERM_LIMIT_BIG = BigInt(TERM_LIMIT)
-
-/** Runs the scan for a request that passed the hard limits; leaves the results in the scan state. */
-const scan = (policy: Policy, input: Input) => {
+/** Scans the catalog for a request that passed the hard limits (counts left in `counts`). */
+const scan = (policy: Policy, input: Input): Decision => {
+  const fast = scanNumber(policy.compiled, input)
+  if (fast !== undefined) return fast
   const c = policy.compiled
-  counts.fill(0)
-  loadMasks(input)
   const valueBig = positive(input.business_value_microunits)
-  if (valueBig <= TERM_LIMIT_BIG && c.latencySafe) {
-    const value = Number(valueBig)
-    const riskProduct = value * input.risk_bps * c.riskMultiplier
-    const qualityProduct = value * input.confidence_bps * c.maxQuality
-    const inCost = input.input_tokens * c.maxInPrice + COST_ROUNDING
-    const outCost = input.output_tokens * c.maxOutPrice + COST_ROUNDING
-    if (riskProduct <= SAFE && qualityProduct <= SAFE && inCost <= SAFE && outCost <= SAFE) {
-      scanNumber(c, input, value, div(riskProduct, SCALED), Number(input.budget_limit_microunits))
-      return
-    }
-  }
   const riskPenalty = valueBig * BigInt(input.risk_bps) * BigInt(c.riskMultiplier) / SCALED_BIG
-  scanBig(policy, input, valueBig, riskPenalty)
-}
-
-/** The decision from the scan state. */
-const conclude = (policy: Policy, input: Input): Decision => {
-  const c = policy.compiled
-  const best = picks[1] as number
-  if (best < 0) return reject(input, policy, dominantReason(toRejections(counts)), c.evaluated)
-  const second = picks[2] as number
-  const id = c.ids[best] as number
-  const requested = id === input.requested_model_id
-  const values = bigValues
-  return decision(
-    input,
-    policy,
-    requested ? "ExecuteRequested" : "Substitute",
-    requested ? "RequestedModelMaximizesUtility" : "AlternativeMaximizesUtility",
-    id,
-    Math.min(best, NO_INDEX),
-    values === null ? BigInt(fastValues[1] as number) : values[1],
-    values === null ? BigInt(fastValues[0] as number) : values[0],
-    second < 0 ? 0 : (c.ids[second] as number),
-    second < 0 ? 0n : values === null ? BigInt(fastValues[2] as number) : values[2],
-    c.evaluated,
-    Math.min(picks[0] as number, 0xffff)
-  )
+  return scanBig(policy, input, valueBig, riskPenalty)
 }
 
 /** Decide one request (SPEC §2.3). Pure: the same policy and input always give the same decision. */
 export const prescribe = (policy: Policy, input: Input): Decision => {
   const c = policy.compiled
-  if (input.risk_bps >= c.hardRiskLimit) return reject(input, policy, "RiskHardLimit", 0)
-  if (input.confidence_bps < c.minimumConfidence) return reject(input, policy, "ConfidenceHardLimit", 0)
-  scan(policy, input)
-  return conclude(policy, input)
+  if (input.risk_bps >= c.hardRiskLimit) return reject(input, c, "RiskHardLimit", 0)
+  if (input.confidence_bps < c.minimumConfidence) return reject(input, c, "ConfidenceHardLimit", 0)
+  return scan(policy, input)
 }
 
 /** A decision together with its trace. */
@@ -371,8 +570,7 @@ export const prescribeWithTrace = (policy: Policy, input: Input): Traced => {
       trace: { rejections: toRejections(new Uint16Array(9)), evaluated_models: 0, eligible_models: 0 } as Trace
     }
   }
-  scan(policy, input)
-  const d = conclude(policy, input)
+  const d = scan(policy, input)
   return {
     decision: d,
     trace: {

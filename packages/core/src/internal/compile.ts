@@ -1,13 +1,49 @@
 /**
- * The compiled catalog: flat typed arrays per field and precomputed bounds, so the hot loop
- * of `prescribe` reads numbers, and can prove per request that every intermediate stays
- * below 2^53 (then plain numbers are exact) before taking the fast path.
+ * The compiled catalog: one small object of hot fields and per-model constants per model (the
+ * fast scan), flat typed arrays per field (masks, ids, the exact path) and precomputed bounds,
+ * so the hot loop of `prescribe` reads numbers, and can prove per request that every
+ * intermediate stays below 2^53 (then plain numbers are exact) before taking the fast path.
+ *
+ * Also the exact bigint ⇄ number conversions of the hot path. `BigInt(number)` is a C++
+ * builtin in V8 (~50–80 ns a call) and `Number(bigint)` a runtime call (~25 ns); going
+ * through one 8-byte scratch word viewed as a BigInt64Array and as 32-bit halves costs a few
+ * ns (V8 inlines both the bigint store and the bigint load) and is exact within the stated
+ * ranges.
  */
 import type { PolicySnapshot } from "../Policy.js"
 
 /** Every fast-path term is kept at or below 2^51, so a sum of four stays below 2^53. */
 export const TERM_LIMIT = 2 ** 51
 const SAFE = Number.MAX_SAFE_INTEGER
+const TWO_32 = 4_294_967_296
+
+/** Per-model flags: gates that depend on the model alone. */
+export const F_DISABLED = 1
+export const F_BAD_PROVIDER = 2
+
+/**
+ * The hot fields of one model, as one small object per model, all of one hidden class: the
+ * scan loads each model once with one map check, then reads fields without bounds checks.
+ * Built by an object literal (not a class: class fields start as `undefined`, which would make
+ * V8 keep every field tagged and check it on each read). Prices and penalties are exact only
+ * where the catalog bounds say so.
+ */
+export interface HotModel {
+  readonly quality: number
+  readonly riskCeiling: number
+  readonly inPrice: number
+  readonly outPrice: number
+  /** ⌊inPrice / 10^6⌋ and inPrice mod 10^6 (the split cost formula of large token·price products) */
+  readonly inHigh: number
+  readonly inLow: number
+  readonly outHigh: number
+  readonly outLow: number
+  readonly latencyPenalty: number
+  /** F_DISABLED | F_BAD_PROVIDER */
+  readonly flags: number
+  readonly latency: number
+  readonly provider: number
+}
 
 export interface Compiled {
   readonly length: number
@@ -17,6 +53,8 @@ export interface Compiled {
   readonly quality: Uint16Array
   readonly riskCeiling: Uint16Array
   readonly enabled: Uint8Array
+  /** F_DISABLED when `enabled == 0`, F_BAD_PROVIDER when `provider_id > 63` */
+  readonly flags: Uint8Array
   readonly latency: Uint32Array
   readonly capLo: Int32Array
   readonly capHi: Int32Array
@@ -28,26 +66,57 @@ export interface Compiled {
   /** the largest price, or Infinity when some price is above 2^53 − 1 */
   readonly maxInPrice: number
   readonly maxOutPrice: number
+  /** the largest ⌊price / 10^6⌋, or Infinity when some price is above 2^53 − 1 */
+  readonly maxInHigh: number
+  readonly maxOutHigh: number
   readonly maxQuality: number
   /** p95 · latency penalty per model, exact when `latencySafe` */
   readonly latencyPenalty: Float64Array
+  /** every latency penalty is at most TERM_LIMIT */
   readonly latencySafe: boolean
+  readonly models: ReadonlyArray<HotModel>
   readonly hardRiskLimit: number
   readonly minimumConfidence: number
   readonly riskMultiplier: number
+  readonly policyEpoch: bigint
+  readonly catalogEpoch: bigint
 }
 
-const split = new BigUint64Array(1)
-const halves = new Int32Array(split.buffer)
+/** One 64-bit scratch word, and its 32-bit halves (LO / HI index the halves on any endianness). */
+const word = new BigInt64Array(1)
+const words = new Int32Array(word.buffer)
+word[0] = 1n
+const LO = words[0] === 1 ? 0 : 1
+const HI = 1 - LO
 
-/** Low and high 32 bits of a u64, as int32s (no allocation). */
+/** Low and high 32 bits of a u64 (or i64), as int32s (no allocation). */
 export const lo32 = (value: bigint): number => {
-  split[0] = value
-  return halves[0] as number
+  word[0] = value
+  return words[LO] as number
 }
 export const hi32 = (value: bigint): number => {
-  split[0] = value
-  return halves[1] as number
+  word[0] = value
+  return words[HI] as number
+}
+
+/**
+ * Loads a 64-bit integer (u64 or i64) into the scratch word, for `loadedLo` / `loadedHi`.
+ * Synchronous use only: the next `load` overwrites it.
+ */
+export const load = (value: bigint): void => {
+  word[0] = value
+}
+export const loadedLo = (): number => words[LO] as number
+export const loadedHi = (): number => words[HI] as number
+/**
+ * The bigint of an integer number in (−2^53, 2^53), exactly: `hi = ⌊x / 2^32⌋` is exact
+ * (division by a power of two), `x − hi·2^32` is exact and in [0, 2^32).
+ */
+export const bigintOf = (x: number): bigint => {
+  const hi = Math.floor(x / TWO_32)
+  words[LO] = x - hi * TWO_32
+  words[HI] = hi
+  return word[0] as bigint
 }
 
 export const compile = (snapshot: PolicySnapshot): Compiled => {
@@ -58,6 +127,7 @@ export const compile = (snapshot: PolicySnapshot): Compiled => {
   const quality = new Uint16Array(n)
   const riskCeiling = new Uint16Array(n)
   const enabled = new Uint8Array(n)
+  const flags = new Uint8Array(n)
   const latency = new Uint32Array(n)
   const capLo = new Int32Array(n)
   const capHi = new Int32Array(n)
@@ -66,8 +136,11 @@ export const compile = (snapshot: PolicySnapshot): Compiled => {
   const inPrice = new Float64Array(n)
   const outPrice = new Float64Array(n)
   const latencyPenalty = new Float64Array(n)
+  const hotModels: Array<HotModel> = []
   let maxInPrice = 0
   let maxOutPrice = 0
+  let maxInHigh = 0
+  let maxOutHigh = 0
   let maxQuality = 0
   let latencySafe = true
   const penalty = snapshot.latency_penalty_microunits_per_ms
@@ -79,6 +152,7 @@ export const compile = (snapshot: PolicySnapshot): Compiled => {
     quality[i] = m.quality_bps
     riskCeiling[i] = m.risk_ceiling_bps
     enabled[i] = m.enabled
+    flags[i] = (m.enabled === 0 ? F_DISABLED : 0) | (m.provider_id > 63 ? F_BAD_PROVIDER : 0)
     latency[i] = m.p95_latency_ms
     capLo[i] = lo32(m.capabilities)
     capHi[i] = hi32(m.capabilities)
@@ -90,10 +164,26 @@ export const compile = (snapshot: PolicySnapshot): Compiled => {
     outPrice[i] = Number(pout)
     maxInPrice = pin > BigInt(SAFE) ? Infinity : Math.max(maxInPrice, Number(pin))
     maxOutPrice = pout > BigInt(SAFE) ? Infinity : Math.max(maxOutPrice, Number(pout))
+    maxInHigh = pin > BigInt(SAFE) ? Infinity : Math.max(maxInHigh, Number(pin / 1_000_000n))
+    maxOutHigh = pout > BigInt(SAFE) ? Infinity : Math.max(maxOutHigh, Number(pout / 1_000_000n))
     if (m.quality_bps > maxQuality) maxQuality = m.quality_bps
     const lp = BigInt(m.p95_latency_ms) * penalty
     if (lp > BigInt(TERM_LIMIT)) latencySafe = false
     latencyPenalty[i] = Number(lp)
+    hotModels.push({
+      quality: m.quality_bps,
+      riskCeiling: m.risk_ceiling_bps,
+      inPrice: inPrice[i] as number,
+      outPrice: outPrice[i] as number,
+      inHigh: Number(pin / 1_000_000n),
+      inLow: Number(pin % 1_000_000n),
+      outHigh: Number(pout / 1_000_000n),
+      outLow: Number(pout % 1_000_000n),
+      latencyPenalty: latencyPenalty[i] as number,
+      flags: flags[i] as number,
+      latency: m.p95_latency_ms,
+      provider: m.provider_id
+    })
   }
   return {
     length: n,
@@ -103,6 +193,7 @@ export const compile = (snapshot: PolicySnapshot): Compiled => {
     quality,
     riskCeiling,
     enabled,
+    flags,
     latency,
     capLo,
     capHi,
@@ -115,8 +206,13 @@ export const compile = (snapshot: PolicySnapshot): Compiled => {
     maxQuality,
     latencyPenalty,
     latencySafe,
+    maxInHigh,
+    maxOutHigh,
+    models: hotModels,
     hardRiskLimit: snapshot.hard_risk_limit_bps,
     minimumConfidence: snapshot.minimum_confidence_bps,
-    riskMultiplier: snapshot.risk_penalty_multiplier_bps
+    riskMultiplier: snapshot.risk_penalty_multiplier_bps,
+    policyEpoch: snapshot.policy_epoch,
+    catalogEpoch: snapshot.catalog_epoch
   }
 }

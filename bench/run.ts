@@ -1,0 +1,120 @@
+/**
+ * `pnpm bench [filter ...] [--runs N]`: runs the registered workloads (all, or those whose
+ * name or group contains one of the filters), each in a fresh single-threaded child `node`
+ * process, one after the other: warm-up, then the median of N (default 5) runs. Prints a
+ * table against the Rust reference (shared/bench/REFERENCE.md) and writes bench/results.json.
+ *
+ * Environment: BENCH_SAMPLE_MS (target length of one timed run, default 400) and
+ * BENCH_WARMUP_MS (minimum warm-up, default 1000) for the per-operation workloads;
+ * BENCH_CLOCK=cpu to time those on the thread's CPU clock instead of the wall clock (on a
+ * machine shared with other jobs; the reference figures are wall-clock medians).
+ */
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import { fileURLToPath } from "node:url"
+import { clockName, now, ratio, type Unit, type Workload } from "./registry.js"
+import { workloads } from "./workloads/index.js"
+
+interface Row {
+  readonly name: string
+  readonly unit: Unit
+  readonly median: number | null
+  readonly reference: number | null
+  readonly ratio: number | null
+  readonly status: "ok" | "not yet implemented" | "failed"
+  readonly samples: ReadonlyArray<number>
+}
+
+const childPath = fileURLToPath(new URL("./child.ts", import.meta.url))
+const resultsPath = fileURLToPath(new URL("./results.json", import.meta.url))
+const tsx = import.meta.resolve("tsx")
+
+const parseArgs = (argv: ReadonlyArray<string>) => {
+  let runs = 5
+  const filters: Array<string> = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string
+    if (arg === "--runs") runs = Math.max(1, Number(argv[++i] ?? "5") | 0)
+    else if (arg !== "--") filters.push(arg)
+  }
+  return { runs, filters }
+}
+
+const runChild = (workload: Workload, runs: number): Row => {
+  const base = { name: workload.name, unit: workload.unit, reference: workload.reference }
+  if (workload.setup === undefined) {
+    return { ...base, median: null, ratio: null, status: "not yet implemented", samples: [] }
+  }
+  const child = spawnSync(
+    process.execPath,
+    ["--expose-gc", "--import", tsx, childPath, workload.name, String(runs)],
+    { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 20 }
+  )
+  const line = child.stdout.split("\n").find((l) => l.startsWith("RESULT\t"))
+  const fields = line?.split("\t") ?? []
+  const median = Number(fields[2])
+  if (child.status !== 0 || !Number.isFinite(median)) {
+    return { ...base, median: null, ratio: null, status: "failed", samples: [] }
+  }
+  const samples = (fields[3] ?? "").split(",").map(Number)
+  return { ...base, median, ratio: ratio(workload.unit, median, workload.reference), status: "ok", samples }
+}
+
+const fmt = (value: number | null): string =>
+  value === null ? "—" : value >= 10_000 ? value.toFixed(0) : value >= 100 ? value.toFixed(1) : value.toFixed(2)
+
+/** Spread of a row's samples around its median, as ± percent (max deviation). */
+const spread = (row: Row): string => {
+  if (row.median === null || row.samples.length === 0) return ""
+  const m = row.median
+  const dev = Math.max(...row.samples.map((s) => Math.abs(s - m))) / m
+  return `±${(dev * 100).toFixed(1)}%`
+}
+
+const table = (rows: ReadonlyArray<Row>): string => {
+  const header = ["workload", "unit", "ours (median)", "spread", "reference", "ratio"]
+  const body = rows.map((r) => [
+    r.name,
+    r.unit,
+    r.status === "ok" ? fmt(r.median) : r.status,
+    spread(r),
+    fmt(r.reference),
+    r.ratio === null ? "—" : `${r.ratio.toFixed(2)}x`
+  ])
+  const widths = header.map((h, c) => Math.max(h.length, ...body.map((cells) => (cells[c] ?? "").length)))
+  const line = (cells: ReadonlyArray<string>) =>
+    cells.map((cell, c) => (c >= 2 ? cell.padStart(widths[c] ?? 0) : cell.padEnd(widths[c] ?? 0))).join("  ")
+  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n")
+}
+
+const main = () => {
+  const { filters, runs } = parseArgs(process.argv.slice(2))
+  const selected = workloads.filter((w) =>
+    filters.length === 0 || filters.some((f) => w.name.includes(f) || w.group === f)
+  )
+  const rows: Array<Row> = []
+  const started = now()
+  for (const workload of selected) {
+    const row = runChild(workload, runs)
+    rows.push(row)
+    if (row.status !== "not yet implemented") {
+      process.stderr.write(`${row.name}: ${row.status === "ok" ? `${fmt(row.median)} ${row.unit}` : row.status}\n`)
+    }
+  }
+  process.stdout.write(`\n${table(rows)}\n\n`)
+  process.stdout.write(
+    "ratio: reference time ÷ our time (throughput: ours ÷ reference); above 1 = faster than the Rust reference.\n"
+  )
+  for (const w of selected) if (w.note !== undefined) process.stdout.write(`note: ${w.note}\n`)
+  process.stdout.write(
+    `${runs} timed runs per workload after a warm-up (${clockName} clock), each workload in a fresh ` +
+      `node ${process.version} process; ` +
+      `${((now() - started) / 1e9).toFixed(0)} s in all.\n`
+  )
+  const json = rows.map(({ median, name, ratio, reference, unit }) => ({ name, unit, median, reference, ratio }))
+  fs.writeFileSync(resultsPath, JSON.stringify(json, null, 2) + "\n")
+  process.stdout.write(`wrote ${resultsPath}\n`)
+  if (rows.some((r) => r.status === "failed")) process.exitCode = 1
+}
+
+main()
