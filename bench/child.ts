@@ -6,7 +6,7 @@
  * transpiles the modules as they load; the timed code runs as ordinary JIT-compiled JS.
  */
 import { median, sink, type Workload } from "./registry.js"
-import { workloads } from "./workloads/index.js"
+import { find } from "./workloads/index.js"
 
 const collect = (globalThis as { gc?: () => void }).gc
 
@@ -29,7 +29,7 @@ const measure = async (workload: Workload, runs: number): Promise<Array<number>>
 const main = async () => {
   const name = process.argv[2]
   const runs = Number(process.argv[3] ?? "5")
-  const workload = workloads.find((w) => w.name === name)
+  const workload = name === undefined ? undefined : await find(name)
   if (workload === undefined) throw new Error(`unknown workload ${String(name)}`)
   const samples = await measure(workload, runs)
   process.stdout.write(`RESULT\t${workload.name}\t${median(samples)}\t${samples.join(",")}\t${sink}\n`)

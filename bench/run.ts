@@ -13,7 +13,7 @@ import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import { fileURLToPath } from "node:url"
 import { clockName, now, ratio, type Unit, type Workload } from "./registry.js"
-import { workloads } from "./workloads/index.js"
+import { loadAll } from "./workloads/index.js"
 
 interface Row {
   readonly name: string
@@ -87,7 +87,8 @@ const table = (rows: ReadonlyArray<Row>): string => {
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n")
 }
 
-const main = () => {
+const main = async () => {
+  const workloads = await loadAll()
   const { filters, runs } = parseArgs(process.argv.slice(2))
   const selected = workloads.filter((w) =>
     filters.length === 0 || filters.some((f) => w.name.includes(f) || w.group === f)
@@ -117,4 +118,7 @@ const main = () => {
   if (rows.some((r) => r.status === "failed")) process.exitCode = 1
 }
 
-main()
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.stack ?? error.message : String(error)}\n`)
+  process.exitCode = 1
+})

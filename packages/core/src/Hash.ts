@@ -91,7 +91,7 @@ const oneShotHmac = (hash: OneShotHex, key: Uint8Array): (data: Uint8Array) => U
   const block = new Uint8Array(BLOCK)
   if (key.length > BLOCK) hexInto(hash("sha256", key, "hex"), block, 0)
   else block.set(key)
-  let inner = new Uint8Array(BLOCK + 1024)
+  let inner = new Uint8Array(BLOCK + 256)
   const outer = new Uint8Array(BLOCK + 32)
   for (let i = 0; i < BLOCK; i++) {
     inner[i] = (block[i] as number) ^ 0x36

@@ -2,9 +2,12 @@
  * The decision kernel (SPEC §2.3): exact, deterministic, synchronous.
  *
  * Per request it first proves, from the compiled catalog's bounds, that every intermediate
- * stays below 2^53; then it runs the scan on plain numbers (exact there). Otherwise the same
- * scan runs on bigints. Both paths implement the same gates; a slow, obviously-correct
- * reference kernel in the tests checks them against each other on arbitrary inputs.
+ * stays below 2^53 — splitting the business value and the prices into limbs where a direct
+ * product would not fit, so the proof holds for realistic magnitudes (values up to ~2^51
+ * microunits, token·price products up to ~2^49·10^6), not only for tiny ones; then it runs the
+ * scan on plain numbers (exact there). Otherwise the same scan runs on bigints. Both paths
+ * implement the same gates; a slow, obviously-correct reference kernel in the tests checks
+ * them against each other on arbitrary inputs.
  */
 import * as Option from "effect/Option"
 import type { Decision, Rejections, Trace } from "./Decision.js"
@@ -56,6 +59,7 @@ const G_UTILITY = 8
  * (k + 1)·d < a + d ≤ 2^52 gives (k + 1)·2^-53 < 1/(2d) < 1/d. So the rounded quotient lies in
  * [k, k + 1) and its floor is k. (The kernel's old `div` added a correction step each way.)
  */
+
 /** A decision built from trusted, kernel-computed values. */
 const decision = (
   input: Input,
@@ -290,7 +294,7 @@ if (F_DISABLED !== 1 || F_BAD_PROVIDER !== 2 || TERM_LIMIT !== 2251799813685248)
  * through the module context, with a TDZ check, on every iteration, so the loop writes its
  * constants (2^51, 10^6, the flag bits) as literals.
  */
-const scanNumber = (c: Compiled, input: Input): Decision | undefined => {
+const scanNumber = (c: Compiled, input: Input, traced: boolean): Decision | undefined => {
   WORD[0] = input.business_value_microunits
   const signed = (WORDS[HI] as number) * 4294967296 + (UWORDS[LO] as number)
   const value = signed > 0 ? signed : 0
@@ -298,22 +302,29 @@ const scanNumber = (c: Compiled, input: Input): Decision | undefined => {
   const confidence = input.confidence_bps
   const inTokens = input.input_tokens
   const outTokens = input.output_tokens
-  // value = vHigh·10^8 + vMid·10^4 + vLow, for the split formulas
-  const vHigh = Math.floor(value / 100000000)
-  const vRest = value - vHigh * 100000000
-  const vMid = Math.floor(vRest / 10000)
-  const vLow = vRest - vMid * 10000
-  // risk penalty ⌊value · risk · multiplier / 10^8⌋ (risk · multiplier < 2^32)
-  const rm = input.risk_bps * c.riskMultiplier
+  const rm = input.risk_bps * c.riskMultiplier // < 2^32
+  const valueConf = value * confidence
+  const riskDirect = value * rm <= 2251799813685248
+  const qaDirect = valueConf * c.maxQuality <= 2251799813685248
+  // value = vHigh·10^8 + vMid·10^4 + vLow, for the split formulas (only computed when needed)
+  let vHigh = 0
+  let vMid = 0
+  let vLow = 0
+  if (!riskDirect || !qaDirect) {
+    vHigh = Math.floor(value / 100000000)
+    const vRest = value - vHigh * 100000000
+    vMid = Math.floor(vRest / 10000)
+    vLow = vRest - vMid * 10000
+  }
+  // risk penalty ⌊value · risk · multiplier / 10^8⌋
   let riskPenalty = 0
-  if (value * rm <= 2251799813685248) riskPenalty = Math.floor(value * rm / 100000000)
+  if (riskDirect) riskPenalty = Math.floor(value * rm / 100000000)
   else if (vHigh * rm <= 1125899906842624) {
     riskPenalty = vHigh * rm + Math.floor((vMid * rm + Math.floor(vLow * rm / 10000)) / 10000)
   } else return undefined
   // quality-adjusted value per model: direct when value · confidence · max quality ≤ 2^51, else split
-  const valueConf = value * confidence
   let qaSplit = 0
-  if (!(valueConf * c.maxQuality <= 2251799813685248)) {
+  if (!qaDirect) {
     if (vHigh * confidence * c.maxQuality <= 1125899906842624) qaSplit = 1
     else return undefined
   }
@@ -450,15 +461,18 @@ const scanNumber = (c: Compiled, input: Input): Decision | undefined => {
       sc = cost
     }
   }
-  counts[0] = nDisabled > 0xffff ? 0xffff : nDisabled
-  counts[1] = nQuality > 0xffff ? 0xffff : nQuality
-  counts[2] = nRiskCeiling > 0xffff ? 0xffff : nRiskCeiling
-  counts[3] = nLatency > 0xffff ? 0xffff : nLatency
-  counts[4] = nCapability > 0xffff ? 0xffff : nCapability
-  counts[5] = nProvider > 0xffff ? 0xffff : nProvider
-  counts[6] = nRegion > 0xffff ? 0xffff : nRegion
-  counts[7] = nBudget > 0xffff ? 0xffff : nBudget
-  counts[8] = nUtility > 0xffff ? 0xffff : nUtility
+  // the counts are needed for a rejection's dominant reason and for a trace only
+  if (best < 0 || traced) {
+    counts[0] = nDisabled > 0xffff ? 0xffff : nDisabled
+    counts[1] = nQuality > 0xffff ? 0xffff : nQuality
+    counts[2] = nRiskCeiling > 0xffff ? 0xffff : nRiskCeiling
+    counts[3] = nLatency > 0xffff ? 0xffff : nLatency
+    counts[4] = nCapability > 0xffff ? 0xffff : nCapability
+    counts[5] = nProvider > 0xffff ? 0xffff : nProvider
+    counts[6] = nRegion > 0xffff ? 0xffff : nRegion
+    counts[7] = nBudget > 0xffff ? 0xffff : nBudget
+    counts[8] = nUtility > 0xffff ? 0xffff : nUtility
+  }
   if (best < 0) return reject(input, c, dominant(), c.evaluated)
   return choose(input, c, best, bigintOf(bc), bigintOf(bu), second, second < 0 ? 0n : bigintOf(su), eligible)
 }
@@ -532,9 +546,12 @@ const scanBig = (policy: Policy, input: Input, value: bigint, riskPenalty: bigin
 
 const positive = (value: bigint): bigint => (value > 0n ? value : 0n)
 
-/** Scans the catalog for a request that passed the hard limits (counts left in `counts`). */
-const scan = (policy: Policy, input: Input): Decision => {
-  const fast = scanNumber(policy.compiled, input)
+/**
+ * Scans the catalog for a request that passed the hard limits. With `traced`, or on a
+ * rejection, the per-gate counts are left in `counts` (the exact path always leaves them).
+ */
+const scan = (policy: Policy, input: Input, traced: boolean): Decision => {
+  const fast = scanNumber(policy.compiled, input, traced)
   if (fast !== undefined) return fast
   const c = policy.compiled
   const valueBig = positive(input.business_value_microunits)
@@ -547,7 +564,7 @@ export const prescribe = (policy: Policy, input: Input): Decision => {
   const c = policy.compiled
   if (input.risk_bps >= c.hardRiskLimit) return reject(input, c, "RiskHardLimit", 0)
   if (input.confidence_bps < c.minimumConfidence) return reject(input, c, "ConfidenceHardLimit", 0)
-  return scan(policy, input)
+  return scan(policy, input, false)
 }
 
 /** A decision together with its trace. */
@@ -570,7 +587,7 @@ export const prescribeWithTrace = (policy: Policy, input: Input): Traced => {
       trace: { rejections: toRejections(new Uint16Array(9)), evaluated_models: 0, eligible_models: 0 } as Trace
     }
   }
-  const d = scan(policy, input)
+  const d = scan(policy, input, true)
   return {
     decision: d,
     trace: {
