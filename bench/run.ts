@@ -1,8 +1,9 @@
 /**
- * `pnpm bench [filter ...] [--runs N]`: runs the registered workloads (all, or those whose
- * name or group contains one of the filters), each in a fresh single-threaded child `node`
- * process, one after the other: warm-up, then the median of N (default 5) runs. Prints a
- * table against the Rust reference (shared/bench/REFERENCE.md) and writes bench/results.json.
+ * `pnpm bench [filter ...] [--runs N] [--write]`: runs the registered workloads (all, or those
+ * whose name contains one of the filters or whose group is one), each in a fresh child `node`
+ * process (the workload runs on its one thread), one after the other: warm-up, then the median
+ * of N (default 5) runs. Prints a table against the Rust reference (shared/bench/REFERENCE.md) and
+ * writes bench/results.json (a filtered run only with --write).
  *
  * Environment: BENCH_SAMPLE_MS (target length of one timed run, default 400) and
  * BENCH_WARMUP_MS (minimum warm-up, default 1000) for the per-operation workloads;
@@ -31,13 +32,16 @@ const tsx = import.meta.resolve("tsx")
 
 const parseArgs = (argv: ReadonlyArray<string>) => {
   let runs = 5
+  let write = false
   const filters: Array<string> = []
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string
     if (arg === "--runs") runs = Math.max(1, Number(argv[++i] ?? "5") | 0)
+    else if (arg === "--write") write = true
     else if (arg !== "--") filters.push(arg)
   }
-  return { runs, filters }
+  // a filtered run writes results.json only when asked, so it never replaces a full run's file
+  return { runs, filters, write: write || filters.length === 0 }
 }
 
 const runChild = (workload: Workload, runs: number): Row => {
@@ -89,7 +93,7 @@ const table = (rows: ReadonlyArray<Row>): string => {
 
 const main = async () => {
   const workloads = await loadAll()
-  const { filters, runs } = parseArgs(process.argv.slice(2))
+  const { filters, runs, write } = parseArgs(process.argv.slice(2))
   const selected = workloads.filter((w) =>
     filters.length === 0 || filters.some((f) => w.name.includes(f) || w.group === f)
   )
@@ -112,9 +116,13 @@ const main = async () => {
       `node ${process.version} process; ` +
       `${((now() - started) / 1e9).toFixed(0)} s in all.\n`
   )
-  const json = rows.map(({ median, name, ratio, reference, unit }) => ({ name, unit, median, reference, ratio }))
-  fs.writeFileSync(resultsPath, JSON.stringify(json, null, 2) + "\n")
-  process.stdout.write(`wrote ${resultsPath}\n`)
+  if (write) {
+    const json = rows.map(({ median, name, ratio, reference, unit }) => ({ name, unit, median, reference, ratio }))
+    fs.writeFileSync(resultsPath, JSON.stringify(json, null, 2) + "\n")
+    process.stdout.write(`wrote ${resultsPath}\n`)
+  } else {
+    process.stdout.write(`filtered run: ${resultsPath} left as it was (pass --write to replace it)\n`)
+  }
   if (rows.some((r) => r.status === "failed")) process.exitCode = 1
 }
 
