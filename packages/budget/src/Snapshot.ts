@@ -3,7 +3,7 @@
  * and the canonical ledger digest. All of it is pure, exact i64 arithmetic on bigints.
  */
 import { ByteWriter, TAG_LEDGER } from "@calybris/core/Digest"
-import { defaultHash, toHex } from "@calybris/core/Hash"
+import { sha256Hex } from "@calybris/core/Hash"
 import * as Int from "@calybris/core/Int"
 import { jsonObject } from "@calybris/core/JsonSchema"
 import * as Schema from "effect/Schema"
@@ -159,7 +159,7 @@ export const ledgerPreimage = (snapshot: Snapshot): Uint8Array => {
 }
 
 /** Hex SHA-256 of the snapshot's canonical bytes; independent of tenant order. */
-export const ledgerDigest = (snapshot: Snapshot): string => toHex(defaultHash.sha256(ledgerPreimage(snapshot)))
+export const ledgerDigest = (snapshot: Snapshot): string => sha256Hex(ledgerPreimage(snapshot))
 
 /** `certify_snapshot(snapshot, balanced, since)` */
 export const certifySnapshot = (snapshot: Snapshot, balanced: boolean, since: bigint): FinancialCertificate => {

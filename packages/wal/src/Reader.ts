@@ -8,6 +8,7 @@
  * The core is a synchronous state machine fed with byte chunks, so a multi-GB log verifies in
  * bounded memory and without an Effect per line; `Stream` wrappers sit on top.
  */
+import * as Hash from "@calybris/core/Hash"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Stream from "effect/Stream"
@@ -265,13 +266,8 @@ export class LineReader {
   }
 }
 
-/** Constant-time string comparison (the time depends only on the lengths). */
-export const constantTimeEquals = (a: string, b: string): boolean => {
-  let diff = a.length ^ b.length
-  const n = Math.min(a.length, b.length)
-  for (let i = 0; i < n; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i)
-  return diff === 0
-}
+/** Constant-time string comparison (the time depends only on the lengths): the one in core. */
+export const constantTimeEquals = Hash.constantTimeEquals
 
 /** Entries of a byte stream, verified (or not, with `chain: undefined`), in bounded memory. */
 export const entries = <E, R>(
