@@ -12,23 +12,41 @@
 
 import * as fs from "node:fs"
 
-/** The units of REFERENCE.md. Times: lower is better; `entries/s`: higher is better. */
-export type Unit = "ns/decision" | "ns/op" | "ns/pair" | "us/entry" | "ms/op" | "entries/s"
+/**
+ * The units of REFERENCE.md, and ours: `ms` (a latency percentile), `s` (a whole run, e.g. a
+ * recovery), `MiB` (peak memory). Throughputs (`entries/s`, `ops/s`): higher is better;
+ * everything else: lower is better.
+ */
+export type Unit =
+  | "ns/decision"
+  | "ns/op"
+  | "ns/pair"
+  | "us/entry"
+  | "ms/op"
+  | "entries/s"
+  | "ops/s"
+  | "ms"
+  | "s"
+  | "MiB"
+
+type Throughput = "entries/s" | "ops/s"
 
 /** How one sample's raw measurement (elapsed nanoseconds over some operations) maps to the unit. */
-const NS_PER: Record<Exclude<Unit, "entries/s">, number> = {
+const NS_PER: Record<Exclude<Unit, Throughput | "MiB">, number> = {
   "ns/decision": 1,
   "ns/op": 1,
   "ns/pair": 1,
   "us/entry": 1e3,
-  "ms/op": 1e6
+  "ms/op": 1e6,
+  "ms": 1e6,
+  "s": 1e9
 }
 
-export const isThroughput = (unit: Unit): boolean => unit === "entries/s"
+export const isThroughput = (unit: Unit): unit is Throughput => unit === "entries/s" || unit === "ops/s"
 
-/** The measured value of `ops` operations that took `elapsedNs`, in `unit`. */
-export const toUnit = (unit: Unit, elapsedNs: number, ops: number): number =>
-  unit === "entries/s" ? ops / (elapsedNs / 1e9) : elapsedNs / ops / NS_PER[unit]
+/** The measured value of `ops` operations that took `elapsedNs`, in `unit` (not for `MiB`). */
+export const toUnit = (unit: Exclude<Unit, "MiB">, elapsedNs: number, ops: number): number =>
+  isThroughput(unit) ? ops / (elapsedNs / 1e9) : elapsedNs / ops / NS_PER[unit]
 
 /**
  * Speed relative to the reference, above 1 = faster than Rust: reference time ÷ our time, or
@@ -37,12 +55,28 @@ export const toUnit = (unit: Unit, elapsedNs: number, ops: number): number =>
 export const ratio = (unit: Unit, ours: number, reference: number | null): number | null =>
   reference === null || !(ours > 0) ? null : isThroughput(unit) ? ours / reference : reference / ours
 
+/**
+ * A secondary figure of one timed run (a latency percentile, peak memory, ...): reported as a
+ * row of its own, named `<workload>/<name>`, with the median over the runs.
+ */
+export interface Extra {
+  readonly name: string
+  readonly unit: Unit
+  readonly value: number
+}
+
+/** One timed run's result: the workload's figure in its unit, and any secondary figures. */
+export interface Measured {
+  readonly value: number
+  readonly extras: ReadonlyArray<Extra>
+}
+
 /** One workload's timed state. */
 export interface Sampler {
   /** Untimed warm-up: bring the code to its optimised steady state (and calibrate, if needed). */
   readonly warmup: () => void | Promise<void>
-  /** One timed run; returns the measured value in the workload's unit. */
-  readonly sample: () => number | Promise<number>
+  /** One timed run; returns the measured value in the workload's unit (and maybe extras). */
+  readonly sample: () => number | Measured | Promise<number | Measured>
   /** Release whatever setup acquired (temp files, ...). */
   readonly teardown?: () => void | Promise<void>
 }
@@ -59,6 +93,11 @@ export interface Workload {
   readonly setup?: () => Sampler | Promise<Sampler>
   /** A remark printed under the table (what exactly is measured, where it differs from Rust). */
   readonly note?: string
+  /**
+   * At most this many timed runs (for long workloads, e.g. a million-command recovery, where
+   * five runs would not fit the bench's time budget). The report says how many were taken.
+   */
+  readonly maxRuns?: number
 }
 
 /** A monotonic wall clock in nanoseconds (as a number: exact for ~104 days of uptime). */
@@ -116,7 +155,11 @@ const envNumber = (name: string, fallback: number): number => {
  * result. Warm-up runs batches of growing size for at least `warmupMs`, and sizes the timed
  * batch so that one sample takes about `sampleMs`.
  */
-export const perOp = (unit: Unit, batch: (n: number) => number, options: PerOpOptions = {}): Sampler => {
+export const perOp = (
+  unit: Exclude<Unit, "MiB">,
+  batch: (n: number) => number,
+  options: PerOpOptions = {}
+): Sampler => {
   const sampleMs = options.sampleMs ?? envNumber("BENCH_SAMPLE_MS", 400)
   const warmupMs = options.warmupMs ?? envNumber("BENCH_WARMUP_MS", 1000)
   let n = 1

@@ -44,24 +44,56 @@ const parseArgs = (argv: ReadonlyArray<string>) => {
   return { runs, filters, write: write || filters.length === 0 }
 }
 
-const runChild = (workload: Workload, runs: number): Row => {
+const UNITS: ReadonlyArray<Unit> = [
+  "ns/decision",
+  "ns/op",
+  "ns/pair",
+  "us/entry",
+  "ms/op",
+  "entries/s",
+  "ops/s",
+  "ms",
+  "s",
+  "MiB"
+]
+const isUnit = (u: string | undefined): u is Unit => UNITS.some((unit) => unit === u)
+
+/** The workload's row, then one row per secondary figure (EXTRA lines), named `<workload>/<extra>`. */
+const runChild = (workload: Workload, runs: number): Array<Row> => {
   const base = { name: workload.name, unit: workload.unit, reference: workload.reference }
   if (workload.setup === undefined) {
-    return { ...base, median: null, ratio: null, status: "not yet implemented", samples: [] }
+    return [{ ...base, median: null, ratio: null, status: "not yet implemented", samples: [] }]
   }
   const child = spawnSync(
     process.execPath,
     ["--expose-gc", "--import", tsx, childPath, workload.name, String(runs)],
     { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 20 }
   )
-  const line = child.stdout.split("\n").find((l) => l.startsWith("RESULT\t"))
-  const fields = line?.split("\t") ?? []
+  const lines = child.stdout.split("\n")
+  const fields = lines.find((l) => l.startsWith("RESULT\t"))?.split("\t") ?? []
   const median = Number(fields[2])
   if (child.status !== 0 || !Number.isFinite(median)) {
-    return { ...base, median: null, ratio: null, status: "failed", samples: [] }
+    return [{ ...base, median: null, ratio: null, status: "failed", samples: [] }]
   }
   const samples = (fields[3] ?? "").split(",").map(Number)
-  return { ...base, median, ratio: ratio(workload.unit, median, workload.reference), status: "ok", samples }
+  const rows: Array<Row> = [
+    { ...base, median, ratio: ratio(workload.unit, median, workload.reference), status: "ok", samples }
+  ]
+  for (const line of lines) {
+    if (!line.startsWith("EXTRA\t")) continue
+    const [, name, unit, value, values] = line.split("\t")
+    if (!isUnit(unit)) continue
+    rows.push({
+      name: `${workload.name}/${name ?? "?"}`,
+      unit,
+      reference: null,
+      median: Number(value),
+      ratio: null,
+      status: "ok",
+      samples: (values ?? "").split(",").map(Number)
+    })
+  }
+  return rows
 }
 
 const fmt = (value: number | null): string =>
@@ -100,10 +132,11 @@ const main = async () => {
   const rows: Array<Row> = []
   const started = now()
   for (const workload of selected) {
-    const row = runChild(workload, runs)
-    rows.push(row)
-    if (row.status !== "not yet implemented") {
-      process.stderr.write(`${row.name}: ${row.status === "ok" ? `${fmt(row.median)} ${row.unit}` : row.status}\n`)
+    for (const row of runChild(workload, runs)) {
+      rows.push(row)
+      if (row.status !== "not yet implemented") {
+        process.stderr.write(`${row.name}: ${row.status === "ok" ? `${fmt(row.median)} ${row.unit}` : row.status}\n`)
+      }
     }
   }
   process.stdout.write(`\n${table(rows)}\n\n`)
@@ -111,6 +144,11 @@ const main = async () => {
     "ratio: reference time ÷ our time (throughput: ours ÷ reference); above 1 = faster than the Rust reference.\n"
   )
   for (const w of selected) if (w.note !== undefined) process.stdout.write(`note: ${w.note}\n`)
+  for (const w of selected) {
+    if (w.maxRuns !== undefined && w.maxRuns < runs) {
+      process.stdout.write(`runs: ${w.name}: ${w.maxRuns} timed run(s) only (a long workload)\n`)
+    }
+  }
   process.stdout.write(
     `${runs} timed runs per workload after a warm-up (${clockName} clock), each workload in a fresh ` +
       `node ${process.version} process; ` +
