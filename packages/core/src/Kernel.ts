@@ -287,6 +287,26 @@ if (F_DISABLED !== 1 || F_BAD_PROVIDER !== 2 || TERM_LIMIT !== 2251799813685248)
  * penalty at most 2^51), so qa − penalty − cost − latency penalty is exact (|·| < 2^53) and needs
  * no i64 clamp.
  *
+ * Order and pruning. The scan visits the models in descending quality, stable (compile.ts). The
+ * outcome does not depend on the order: every gate is per model, the counts are sums, and best
+ * and runner-up are the first two models of a stable sort by (utility ↓, cost ↑, quality ↓,
+ * id ↑) — two models equal in all four have equal quality, so they keep their catalog order,
+ * and the first of them in the catalog wins as in a catalog-order scan. In this order:
+ * - the models below the minimum quality are a suffix, counted without visiting it (each fails
+ *   the disabled gate or the quality gate, the first two gates);
+ * - once a runner-up exists, a model is settled without the three exact divisions when a cheap
+ *   bound proves its fate. With X = value·conf·q, A = in·price_in, B = out·price_out (exact
+ *   integers ≤ 2^51 when direct) the utility is ⌊X/10^8⌋ − riskPenalty − ⌈A/10^6⌉ − ⌈B/10^6⌉ −
+ *   latencyPenalty ∈ (E − 3, E], E the real-valued expression without floor and ceilings. The
+ *   bound computes E with multiplications by the rounded reciprocals: each product is within
+ *   ~2^-52 relative (< 10^-6 absolute for terms ≤ 2^51 / 10^6) and each of the four
+ *   subtractions of terms below 2^52 rounds by at most 1/2, so |bound − E| < 2.01 and the
+ *   utility lies in (bound − 5.01, bound + 2.01) ⊂ (bound − 8, bound + 8). If bound + 8 ≤ 0
+ *   the model fails the utility gate; if bound − 8 > 0 and bound + 8 ≤ runner-up's utility it
+ *   is eligible and strictly below the runner-up, so it changes neither. The budget gate is
+ *   settled per request: when the exact cost at the catalog's largest prices fits the budget,
+ *   no model fails it. Otherwise (or with split formulas) every model takes the exact path.
+ *
  * Written for V8's optimising compiler, which does not hoist loop-invariant checks out of a
  * loop: the loop reads only locals (numbers typed as such before the loop), literals, and one
  * small object per model (`HotModel`: one map check, then plain field loads); per-gate counts
@@ -365,7 +385,18 @@ const scanNumber = (c: Compiled, input: Input, traced: boolean): Decision | unde
   }
   const checkRegions = regionLo | regionHi
   const models = c.models
+  const disabledFrom = c.disabledFrom
   const n = models.length
+  // Pruning (see the comment above): only when no model can fail the budget gate — the cost is
+  // monotone in the prices, so the exact cost at the largest prices bounds every model's — and
+  // when the quality-adjusted value and the cost are direct (so the float bound's terms are
+  // exact products). Reciprocals, not fractional literals: this arithmetic never decides.
+  const inv6 = 1 / 1000000
+  const inv8 = 1 / 100000000
+  const prune = costSplit === 0 && qaSplit === 0 &&
+    ((inTokens * c.maxInPrice + 999999) / 1000000 >>> 0) + ((outTokens * c.maxOutPrice + 999999) / 1000000 >>> 0) <=
+      budget
+  const fixedPenalty = riskPenalty
   let nDisabled = 0
   let nQuality = 0
   let nLatency = 0
@@ -382,8 +413,8 @@ const scanNumber = (c: Compiled, input: Input, traced: boolean): Decision | unde
   let bc = 0
   let su = 0
   let sc = 0
-  for (let i = 0; i < n; i++) {
-    const m = models[i] as HotModel
+  for (let k = 0; k < n; k++) {
+    const m = models[k] as HotModel
     const flags = m.flags
     if (flags === 1 || flags === 3) {
       nDisabled++
@@ -391,16 +422,17 @@ const scanNumber = (c: Compiled, input: Input, traced: boolean): Decision | unde
     }
     const q = m.quality
     if (q < minQuality) {
-      nQuality++
-      continue
+      // models are in descending quality: each later one fails the disabled gate or this one
+      const disabledRest = disabledFrom[k] as number
+      nDisabled += disabledRest
+      nQuality += n - k - disabledRest
+      break
     }
     if (maxLatency > 0 && m.latency > maxLatency) {
       nLatency++
       continue
     }
-    if (
-      checkCaps !== 0 && (((c.capLo[i] as number) & capLo) !== capLo || ((c.capHi[i] as number) & capHi) !== capHi)
-    ) {
+    if (checkCaps !== 0 && ((m.capLo & capLo) !== capLo || (m.capHi & capHi) !== capHi)) {
       nCapability++
       continue
     }
@@ -415,16 +447,28 @@ const scanNumber = (c: Compiled, input: Input, traced: boolean): Decision | unde
         continue
       }
     }
-    if (
-      checkRegions !== 0 &&
-      (((c.regionLo[i] as number) & regionLo) | ((c.regionHi[i] as number) & regionHi)) === 0
-    ) {
+    if (checkRegions !== 0 && ((m.regionLo & regionLo) | (m.regionHi & regionHi)) === 0) {
       nRegion++
       continue
     }
     if (risk > m.riskCeiling) {
       nRiskCeiling++
       continue
+    }
+    if (prune && second >= 0) {
+      // the utility lies within 8 of this bound (see above): settle the model without the exact
+      // divisions when it certainly fails the utility gate, or is certainly eligible and
+      // strictly below the runner-up (so it can be neither the best nor the runner-up)
+      const bound = valueConf * q * inv8 - inTokens * m.inPrice * inv6 - outTokens * m.outPrice * inv6 -
+        fixedPenalty - m.latencyPenalty
+      if (bound + 8 <= 0) {
+        nUtility++
+        continue
+      }
+      if (bound - 8 > 0 && bound + 8 <= su) {
+        eligible++
+        continue
+      }
     }
     const cost = costSplit === 0
       ? ((inTokens * m.inPrice + 999999) / 1000000 >>> 0) + ((outTokens * m.outPrice + 999999) / 1000000 >>> 0)
@@ -446,6 +490,7 @@ const scanNumber = (c: Compiled, input: Input, traced: boolean): Decision | unde
       continue
     }
     eligible++
+    const i = m.index
     if (best < 0 || utility > bu || (utility === bu && (cost < bc || (cost === bc && betterTie(c, i, best))))) {
       second = best
       su = bu

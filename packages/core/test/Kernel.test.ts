@@ -261,6 +261,95 @@ describe("Kernel properties", () => {
       { numRuns: Math.max(fc.readConfigureGlobal().numRuns ?? 100, 1000) }
     )
   })
+  it("optimised kernel ≡ reference kernel on close calls (ties, repeated models, pruning near the bound)", () => {
+    fc.assert(
+      fc.property(Arb.closeCall, ([p, i]) => {
+        const policy = Policy.unsafeMake(p)
+        const expected = referencePrescribe(p, i)
+        const actual = Kernel.prescribeWithTrace(policy, i)
+        assert.deepStrictEqual(actual.decision, expected.decision)
+        assert.deepStrictEqual(Kernel.prescribe(policy, i), expected.decision)
+        if (expected.decision.evaluated_models > 0 || expected.decision.action !== "Reject") {
+          assert.deepStrictEqual(actual.trace.rejections, expected.rejections)
+        }
+      }),
+      { numRuns: Math.max(fc.readConfigureGlobal().numRuns ?? 100, 2000) }
+    )
+  })
+  it("behind two stronger models, a utility of 1 or 2 still counts as eligible (the pruning bound's edge)", () => {
+    // value·conf = 10^8, so the quality-adjusted value equals the quality; with 1 input token
+    // the cost is price / 10^6 exactly: utilities 9000 − 1, 7000 − 1, then 5000 − 4998 = 2, 5000 − 4999 = 1
+    const p = snapshot(
+      [
+        [1, 5000, 4_998_000_000n],
+        [2, 9000, 1_000_000n],
+        [3, 5000, 4_999_000_000n],
+        [4, 7000, 1_000_000n],
+        [5, 5000, 5_000_000_000n]
+      ].map(([id, quality, price]) =>
+        model({
+          model_id: Number(id),
+          quality_bps: Number(quality),
+          input_cost_microunits_per_million_tokens: BigInt(price as bigint),
+          p95_latency_ms: 0,
+          output_cost_microunits_per_million_tokens: 0n
+        })
+      ),
+      { risk_penalty_multiplier_bps: 0 }
+    )
+    const i = {
+      ...input(),
+      input_tokens: 1,
+      output_tokens: 0,
+      business_value_microunits: 10_000n,
+      confidence_bps: 10_000,
+      minimum_quality_bps: 0,
+      budget_limit_microunits: 10_000_000_000n
+    } as Input
+    const { decision, trace } = Kernel.prescribeWithTrace(Policy.unsafeMake(p), i)
+    assert.strictEqual(decision.selected_model_id, 2)
+    assert.strictEqual(decision.counterfactual_model_id, 4)
+    assert.strictEqual(decision.eligible_models, 4)
+    assert.strictEqual(trace.rejections.utility, 1)
+    assert.deepStrictEqual(decision, referencePrescribe(p, i).decision)
+  })
+  it("the bench catalog, scanned in quality order with pruning, decides as the reference kernel", () => {
+    const models = Array.from({ length: 40 }, (_, i) =>
+      model({
+        model_id: i,
+        provider_id: i % 6,
+        quality_bps: 3000 + 150 * i,
+        risk_ceiling_bps: 9500,
+        p95_latency_ms: 100 + 50 * i,
+        region_mask: ALL,
+        input_cost_microunits_per_million_tokens: BigInt(10 + 50 * i),
+        output_cost_microunits_per_million_tokens: BigInt(40 + 200 * i)
+      }))
+    // shuffled, so catalog order differs from quality order
+    const p = snapshot([...models.slice(17), ...models.slice(0, 17).reverse()])
+    const policy = Policy.unsafeMake(p)
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 1_000_000 }), (s) => {
+        const i = {
+          request_sequence: BigInt(s),
+          requested_model_id: s % 22,
+          input_tokens: 500 + (s % 10000),
+          output_tokens: 200 + (s % 5000),
+          business_value_microunits: 50000n,
+          budget_limit_microunits: s % 7 === 0 ? BigInt(s % 40) : 10_000_000n,
+          risk_bps: s % 8000,
+          confidence_bps: 6000 + (s % 4000),
+          minimum_quality_bps: 3000 + (s % 5000),
+          max_p95_latency_ms: 0,
+          required_capabilities: 0n,
+          allowed_provider_mask: ALL,
+          required_region_mask: 0n
+        } as Input
+        assert.deepStrictEqual(Kernel.prescribeWithTrace(policy, i).decision, referencePrescribe(p, i).decision)
+      }),
+      { numRuns: 2000 }
+    )
+  })
   it("deterministic: the same request twice gives the same decision", () => {
     fc.assert(
       fc.property(Arb.policyAndInput, fc.array(Arb.input(), { maxLength: 3 }), ([p, i], noise) => {

@@ -43,6 +43,12 @@ export interface HotModel {
   readonly flags: number
   readonly latency: number
   readonly provider: number
+  /** the model's position in the catalog (the decision's `selected_model_index`, tie-breaks) */
+  readonly index: number
+  readonly capLo: number
+  readonly capHi: number
+  readonly regionLo: number
+  readonly regionHi: number
 }
 
 export interface Compiled {
@@ -74,7 +80,14 @@ export interface Compiled {
   readonly latencyPenalty: Float64Array
   /** every latency penalty is at most TERM_LIMIT */
   readonly latencySafe: boolean
+  /**
+   * The hot models in descending quality order, stable (equal qualities keep catalog order):
+   * the scan meets the strongest candidates first, and the models below a request's minimum
+   * quality form a suffix it counts without visiting.
+   */
   readonly models: ReadonlyArray<HotModel>
+  /** `disabledFrom[k]`: how many of `models[k..]` are disabled (length n + 1) */
+  readonly disabledFrom: Int32Array
   readonly hardRiskLimit: number
   readonly minimumConfidence: number
   readonly riskMultiplier: number
@@ -182,8 +195,19 @@ export const compile = (snapshot: PolicySnapshot): Compiled => {
       latencyPenalty: latencyPenalty[i] as number,
       flags: flags[i] as number,
       latency: m.p95_latency_ms,
-      provider: m.provider_id
+      provider: m.provider_id,
+      index: i,
+      capLo: capLo[i] as number,
+      capHi: capHi[i] as number,
+      regionLo: regionLo[i] as number,
+      regionHi: regionHi[i] as number
     })
+  }
+  // Array.prototype.sort is stable: equal qualities keep catalog order
+  hotModels.sort((a, b) => b.quality - a.quality)
+  const disabledFrom = new Int32Array(hotModels.length + 1)
+  for (let k = hotModels.length - 1; k >= 0; k--) {
+    disabledFrom[k] = (disabledFrom[k + 1] as number) + ((hotModels[k] as HotModel).flags & F_DISABLED)
   }
   return {
     length: n,
@@ -209,6 +233,7 @@ export const compile = (snapshot: PolicySnapshot): Compiled => {
     maxInHigh,
     maxOutHigh,
     models: hotModels,
+    disabledFrom,
     hardRiskLimit: snapshot.hard_risk_limit_bps,
     minimumConfidence: snapshot.minimum_confidence_bps,
     riskMultiplier: snapshot.risk_penalty_multiplier_bps,

@@ -131,3 +131,66 @@ export const decision: fc.Arbitrary<Decision> = fc.record({
   policy_epoch: u64,
   catalog_epoch: u64
 }) as unknown as fc.Arbitrary<Decision>
+
+/**
+ * Close calls for the kernel's scan order and pruning bound: small catalogs drawn from a few
+ * qualities, prices and latencies (so utilities tie or differ by a few microunits, models
+ * repeat exactly, qualities repeat), with small values and token counts, and budgets that
+ * sometimes bind.
+ */
+export const closeCall: fc.Arbitrary<readonly [PolicySnapshot, Input]> = fc.record({
+  models: fc.array(
+    fc.record({
+      model_id: fc.integer({ min: 1, max: 4 }),
+      provider_id: fc.integer({ min: 0, max: 3 }),
+      quality_bps: pick(5000, 5001, 7000, 9000),
+      risk_ceiling_bps: pick(10_000, 3000),
+      enabled: pick(1, 1, 1, 0),
+      p95_latency_ms: pick(0, 1, 2),
+      capabilities: pick(0n, 1n),
+      region_mask: pick(U64_MAX, 1n),
+      input_cost_microunits_per_million_tokens: pick(0n, 1n, 999_999n, 1_000_000n, 1_000_001n, 3_000_000n),
+      output_cost_microunits_per_million_tokens: pick(0n, 1n, 1_000_000n, 2_000_000n)
+    }),
+    { maxLength: 12 }
+  ),
+  multiplier: pick(0, 1, 3500, 10_000),
+  latencyPenalty: pick(0n, 1n, 3n),
+  value: fc.oneof(fc.bigInt({ min: -5n, max: 400n }), fc.bigInt({ min: -5n, max: 40_000n })),
+  confidence: pick(5000, 7777, 10_000),
+  minQuality: pick(0, 5000, 5001, 7000, 9001),
+  tokens: fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 3000 })),
+  outTokens: fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 3000 })),
+  budget: pick(0n, 1n, 3n, 6n, 10_000n),
+  risk: pick(0, 1, 2999, 3001),
+  requested: fc.integer({ min: 1, max: 4 }),
+  capabilities: pick(0n, 0n, 1n),
+  regions: pick(0n, 0n, 1n)
+}).map((r) =>
+  [
+    {
+      policy_epoch: 1n,
+      catalog_epoch: 2n,
+      hard_risk_limit_bps: 9600,
+      minimum_confidence_bps: 5000,
+      risk_penalty_multiplier_bps: r.multiplier,
+      latency_penalty_microunits_per_ms: r.latencyPenalty,
+      models: r.models
+    } as unknown as PolicySnapshot,
+    {
+      request_sequence: 7n,
+      requested_model_id: r.requested,
+      input_tokens: r.tokens,
+      output_tokens: r.outTokens,
+      business_value_microunits: r.value,
+      budget_limit_microunits: r.budget,
+      risk_bps: r.risk,
+      confidence_bps: r.confidence,
+      minimum_quality_bps: r.minQuality,
+      max_p95_latency_ms: 0,
+      required_capabilities: r.capabilities,
+      allowed_provider_mask: U64_MAX,
+      required_region_mask: r.regions
+    } as unknown as Input
+  ] as const
+)
