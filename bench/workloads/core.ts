@@ -4,6 +4,7 @@
  */
 import type { Decision } from "@calybris/core/Decision"
 import * as Digest from "@calybris/core/Digest"
+import * as Hash from "@calybris/core/Hash"
 import type { Input } from "@calybris/core/Input"
 import * as Kernel from "@calybris/core/Kernel"
 import * as Verify from "@calybris/core/Verify"
@@ -200,6 +201,39 @@ export const core: ReadonlyArray<Workload> = [
           acc += bundle.input_digest_hex.charCodeAt(i & 63) + bundle.decision_digest_hex.charCodeAt(i & 63) +
             bundle.policy_digest_hex.charCodeAt(i & 63) + (bundle.replay_valid ? 1 : 0)
         }
+        return acc
+      })
+    }
+  },
+  {
+    name: "sha256_hex/79_bytes",
+    unit: "ns/op",
+    reference: null,
+    group: "core",
+    note: "sha256_hex/79_bytes: not a reference workload; Hash.sha256Hex (node:crypto's one-shot hash) of an " +
+      "input preimage alone — the floor under input_digest and decision_digest on this runtime",
+    setup: () => {
+      const { inputs } = rotating()
+      const preimages = inputs.map((input) => Uint8Array.from(Digest.inputPreimage(input)))
+      return perOp("ns/op", (count) => {
+        let acc = 0
+        for (let i = 0; i < count; i++) acc += Hash.sha256Hex(at(preimages, i)).charCodeAt(i & 63)
+        return acc
+      })
+    }
+  },
+  {
+    name: "sha256_hex/0_bytes",
+    unit: "ns/op",
+    reference: null,
+    group: "core",
+    note: "sha256_hex/0_bytes: not a reference workload; the same call on an empty message: the fixed cost " +
+      "of one call into node:crypto (argument checks, binding, OpenSSL context), whatever the length",
+    setup: () => {
+      const empty = new Uint8Array(0)
+      return perOp("ns/op", (count) => {
+        let acc = 0
+        for (let i = 0; i < count; i++) acc += Hash.sha256Hex(empty).charCodeAt(i & 63)
         return acc
       })
     }
