@@ -11,6 +11,7 @@ import { jsonObject, JsonValue } from "@calybris/core/JsonSchema"
 import type * as Either from "effect/Either"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import { small } from "./internal/exact.js"
 import * as L from "./LedgerState.js"
 import * as Snapshot from "./Snapshot.js"
 
@@ -227,8 +228,9 @@ export const checkpointOf = (s: L.LedgerState): Checkpoint => {
 /** The state of a checkpoint. */
 export const stateOf = (c: Checkpoint): L.LedgerState => {
   const s = new L.LedgerState()
+  for (const cap of c.caps) s.caps.set(cap.tenant_id, cap.max)
   for (const t of c.tenants) {
-    s.tenants.set(t.tenant_id, {
+    L.putTenant(s, t.tenant_id, {
       initial: t.initial_microcents,
       remaining: t.remaining_microcents,
       reserved: t.reserved_microcents,
@@ -236,14 +238,16 @@ export const stateOf = (c: Checkpoint): L.LedgerState => {
     })
   }
   for (const h of c.holds) {
-    s.holds.set(
+    L.putHold(
+      s,
       h.reservation_id,
-      h.expires_at_ms === undefined
-        ? { tenant: h.tenant_id, amount: h.amount }
-        : { tenant: h.tenant_id, amount: h.amount, expiresAt: h.expires_at_ms }
+      h.tenant_id,
+      s.tenants.get(h.tenant_id),
+      h.amount,
+      small(h.amount),
+      h.expires_at_ms
     )
   }
-  for (const cap of c.caps) s.caps.set(cap.tenant_id, cap.max)
   for (const o of c.operations) {
     s.operations.set(o.operation_id, { fingerprint: o.fingerprint, result: resultFromJson(o.result) })
   }

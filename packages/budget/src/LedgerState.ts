@@ -6,6 +6,8 @@
  */
 import * as Int from "@calybris/core/Int"
 import * as Schema from "effect/Schema"
+import { big, SAFE, small } from "./internal/exact.js"
+import { HoldTable } from "./internal/holds.js"
 import * as Snapshot from "./Snapshot.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -134,18 +136,46 @@ export type Result = ResultOf[keyof ResultOf]
 // ---------------------------------------------------------------------------------------------
 // State
 
+/** One tenant's balances, exact. */
 export interface TenantState {
-  initial: bigint
-  remaining: bigint
-  reserved: bigint
-  committed: bigint
+  readonly initial: bigint
+  readonly remaining: bigint
+  readonly reserved: bigint
+  readonly committed: bigint
 }
 
-export interface Hold {
-  readonly tenant: string
-  readonly amount: bigint
-  /** when the hold expires (epoch milliseconds), if it does */
-  readonly expiresAt?: bigint | undefined
+/**
+ * A tenant's account. The balances are kept as numbers while all four are safe integers
+ * (|x| < 2^53: every sum or difference that stays in that range is exact, and one that leaves it
+ * is detected because its rounded result leaves it too); otherwise they are bigints in `wide`
+ * and the numbers are NaN, so every fast-path comparison on them fails and the bigint path runs.
+ */
+export class Account {
+  initial = 0
+  remaining = 0
+  reserved = 0
+  committed = 0
+  wide: TenantState | undefined = undefined
+  /** the exposure cap for comparisons with a safe `reserved` (Infinity: none; the exact cap is in `caps`) */
+  cap = Infinity
+  constructor(readonly id: string) {}
+}
+
+/** An open hold. */
+export class Hold {
+  constructor(
+    readonly reservation: bigint,
+    /** the id as the hold table's number key (NaN beyond 2^53 − 1) */
+    readonly key: number,
+    readonly tenant: string,
+    /** the tenant's account (undefined only for a checkpoint naming an unknown tenant) */
+    readonly account: Account | undefined,
+    readonly amount: bigint,
+    /** `amount` as a number, NaN when it is not a safe integer */
+    readonly small: number,
+    /** when the hold expires (epoch milliseconds), if it does */
+    readonly expiresAt: bigint | undefined
+  ) {}
 }
 
 /** An applied operation remembered under its client id: what it was, and what it returned. */
@@ -156,48 +186,184 @@ export interface Remembered {
 
 /** The whole ledger. Mutated only by `step`, one complete command at a time. */
 export class LedgerState {
-  readonly tenants = new Map<string, TenantState>()
-  readonly holds = new Map<bigint, Hold>()
+  readonly tenants = new Map<string, Account>()
+  readonly holds = new HoldTable<Hold>()
   readonly caps = new Map<string, bigint>()
   /** client operation ids of applied operations (retry safety) */
   readonly operations = new Map<string, Remembered>()
-  nextReservation = 1n
   snapshotVersion = 0n
   baseline = 0n
+  /** the next reservation id as a number while it is safe (NaN: it is `nextWide`) */
+  nextSmall = 1
+  nextWide = 0n
+  /** how many open holds expire, and a lower bound of their earliest expiry */
+  expiring = 0
+  soonest = 0n
+  /** the accounts in UTF-8 order of their ids (undefined: to be sorted again) */
+  sorted: Array<Account> | undefined = undefined
+  /** how many tenant ids contain a unit >= 0xD800 (whose UTF-16 order may differ from UTF-8's) */
+  highIds = 0
+
+  get nextReservation(): bigint {
+    return this.nextSmall === this.nextSmall ? big(this.nextSmall) : this.nextWide
+  }
+  set nextReservation(id: bigint) {
+    const k = small(id)
+    if (k >= 0) {
+      this.nextSmall = k
+      this.nextWide = 0n
+    } else {
+      this.nextSmall = NaN
+      this.nextWide = id
+    }
+  }
 
   /** A deep copy (for model tests and checkpoints). */
   clone(): LedgerState {
     const copy = new LedgerState()
-    for (const [id, t] of this.tenants) copy.tenants.set(id, { ...t })
-    for (const [id, h] of this.holds) copy.holds.set(id, h)
+    for (const [id, t] of this.tenants) {
+      const a = new Account(id)
+      a.initial = t.initial
+      a.remaining = t.remaining
+      a.reserved = t.reserved
+      a.committed = t.committed
+      a.wide = t.wide
+      a.cap = t.cap
+      copy.tenants.set(id, a)
+    }
+    for (const [id, h] of this.holds) {
+      copy.holds.set(
+        id,
+        new Hold(h.reservation, h.key, h.tenant, copy.tenants.get(h.tenant), h.amount, h.small, h.expiresAt)
+      )
+    }
     for (const [id, c] of this.caps) copy.caps.set(id, c)
     for (const [id, o] of this.operations) copy.operations.set(id, o)
-    copy.nextReservation = this.nextReservation
     copy.snapshotVersion = this.snapshotVersion
     copy.baseline = this.baseline
+    copy.nextSmall = this.nextSmall
+    copy.nextWide = this.nextWide
+    copy.expiring = this.expiring
+    copy.soonest = this.soonest
+    copy.highIds = this.highIds
+    copy.sorted = this.sorted === undefined ? undefined : this.sorted.map((a) => copy.tenants.get(a.id) as Account)
     return copy
   }
 }
 
 const fits = Int.fitsI64
 
+/** An account's balances as bigints. */
+const balancesOf = (t: Account): TenantState =>
+  t.wide ??
+    { initial: big(t.initial), remaining: big(t.remaining), reserved: big(t.reserved), committed: big(t.committed) }
+
+/** Set an account's balances, as numbers when all four are safe. */
+const store = (t: Account, initial: bigint, remaining: bigint, reserved: bigint, committed: bigint): void => {
+  const i = small(initial)
+  const r = small(remaining)
+  const v = small(reserved)
+  const c = small(committed)
+  if (i === i && r === r && v === v && c === c) {
+    t.initial = i
+    t.remaining = r
+    t.reserved = v
+    t.committed = c
+    t.wide = undefined
+  } else {
+    t.initial = NaN
+    t.remaining = NaN
+    t.reserved = NaN
+    t.committed = NaN
+    t.wide = { initial, remaining, reserved, committed }
+  }
+}
+
+const HIGH = /[\uD800-\uFFFF]/
+
+/** Create (or replace) a tenant's account with these balances (restore, checkpoints). */
+export const putTenant = (s: LedgerState, tenant: string, b: TenantState): void => {
+  let t = s.tenants.get(tenant)
+  if (t === undefined) {
+    t = new Account(tenant)
+    const cap = s.caps.get(tenant)
+    if (cap !== undefined) t.cap = Number(cap)
+    s.tenants.set(tenant, t)
+    if (HIGH.test(tenant)) s.highIds++
+    s.sorted = undefined
+  }
+  store(t, b.initial, b.remaining, b.reserved, b.committed)
+}
+
+/** A tenant's balances, exact. */
+export const tenantBalances = (s: LedgerState, tenant: string): TenantState | undefined => {
+  const t = s.tenants.get(tenant)
+  return t === undefined ? undefined : balancesOf(t)
+}
+
+/** Open a hold under the next reservation id; returns the id. */
+const addHold = (
+  s: LedgerState,
+  tenant: string,
+  account: Account | undefined,
+  amount: bigint,
+  amountSmall: number,
+  expiresAt: bigint | undefined
+): bigint => {
+  const k = s.nextSmall
+  let id: bigint
+  if (k === k && k < SAFE) {
+    id = big(k)
+    s.nextSmall = k + 1
+  } else {
+    id = s.nextReservation
+    s.nextReservation = Int.wrapU64(id + 1n)
+  }
+  putHold(s, id, tenant, account, amount, amountSmall, expiresAt)
+  return id
+}
+
+/** Record an open hold (also for checkpoints). */
+export const putHold = (
+  s: LedgerState,
+  id: bigint,
+  tenant: string,
+  account: Account | undefined,
+  amount: bigint,
+  amountSmall: number,
+  expiresAt: bigint | undefined
+): void => {
+  const previous = s.holds.get(id)
+  if (previous !== undefined) dropHold(s, previous)
+  s.holds.set(id, new Hold(id, HoldTable.keyOf(id), tenant, account, amount, amountSmall, expiresAt))
+  if (expiresAt !== undefined) {
+    if (s.expiring === 0 || expiresAt < s.soonest) s.soonest = expiresAt
+    s.expiring++
+  }
+}
+
+const dropHold = (s: LedgerState, h: Hold): void => {
+  s.holds.delete(h.reservation, h.key)
+  if (h.expiresAt !== undefined) s.expiring--
+}
+
 // ---------------------------------------------------------------------------------------------
 // Operations (each applies completely or not at all)
 
 export const ensureTenant = (s: LedgerState, tenant: string, amount: bigint): void => {
   if (amount < 0n || s.tenants.has(tenant)) return
-  s.tenants.set(tenant, { initial: amount, remaining: amount, reserved: 0n, committed: 0n })
+  putTenant(s, tenant, { initial: amount, remaining: amount, reserved: 0n, committed: 0n })
 }
 
 export const topUp = (s: LedgerState, tenant: string, amount: bigint): TopUpResult => {
   if (amount <= 0n) return { _tag: "InvalidAmount" }
   const t = s.tenants.get(tenant)
   if (t === undefined) return { _tag: "MissingTenant" }
-  const initial = t.initial + amount
-  const remaining = t.remaining + amount
+  const b = balancesOf(t)
+  const initial = b.initial + amount
+  const remaining = b.remaining + amount
   if (!fits(initial) || !fits(remaining)) return { _tag: "Overflow" }
-  t.initial = initial
-  t.remaining = remaining
+  store(t, initial, remaining, b.reserved, b.committed)
   return {
     _tag: "ToppedUp",
     added_microcents: amount,
@@ -207,40 +373,89 @@ export const topUp = (s: LedgerState, tenant: string, amount: bigint): TopUpResu
 }
 
 export const setExposureCap = (s: LedgerState, tenant: string, max: bigint): void => {
-  if (max <= 0n) s.caps.delete(tenant)
-  else s.caps.set(tenant, max)
+  const t = s.tenants.get(tenant)
+  if (max <= 0n) {
+    s.caps.delete(tenant)
+    if (t !== undefined) t.cap = Infinity
+  } else {
+    s.caps.set(tenant, max)
+    if (t !== undefined) t.cap = Number(max)
+  }
 }
 
 export const reserve = (s: LedgerState, tenant: string, amount: bigint, expiresAt?: bigint): ReserveResult => {
-  if (amount <= 0n) return { _tag: "Insufficient", remaining_microcents: 0n, required_microcents: amount }
+  const a = small(amount)
+  if (a <= 0 || (a !== a && amount <= 0n)) {
+    return { _tag: "Insufficient", remaining_microcents: 0n, required_microcents: amount }
+  }
   const t = s.tenants.get(tenant)
   if (t === undefined) return { _tag: "MissingTenant" }
-  const reserved = t.reserved + amount
-  if (!fits(reserved)) return { _tag: "Overflow", current_reserved_microcents: t.reserved }
+  const reserved = t.reserved + a
+  // false for a wide account or amount (NaN) and for a sum beyond the safe range
+  if (reserved <= SAFE) {
+    if (reserved > t.cap) {
+      return {
+        _tag: "ExposureLimitExceeded",
+        current_reserved_microcents: big(t.reserved),
+        max_reserved_microcents: s.caps.get(tenant) as bigint
+      }
+    }
+    const remaining = t.remaining
+    if (remaining < a) {
+      return { _tag: "Insufficient", remaining_microcents: big(remaining), required_microcents: amount }
+    }
+    t.reserved = reserved
+    t.remaining = remaining - a
+    const id = addHold(s, tenant, t, amount, a, expiresAt)
+    return { _tag: "Reserved", reservation_id: id, remaining_microcents: big(remaining - a) }
+  }
+  const b = balancesOf(t)
+  const wideReserved = b.reserved + amount
+  if (!fits(wideReserved)) return { _tag: "Overflow", current_reserved_microcents: b.reserved }
   const cap = s.caps.get(tenant)
-  if (cap !== undefined && reserved > cap) {
-    return { _tag: "ExposureLimitExceeded", current_reserved_microcents: t.reserved, max_reserved_microcents: cap }
+  if (cap !== undefined && wideReserved > cap) {
+    return { _tag: "ExposureLimitExceeded", current_reserved_microcents: b.reserved, max_reserved_microcents: cap }
   }
-  if (t.remaining < amount) {
-    return { _tag: "Insufficient", remaining_microcents: t.remaining, required_microcents: amount }
+  if (b.remaining < amount) {
+    return { _tag: "Insufficient", remaining_microcents: b.remaining, required_microcents: amount }
   }
-  t.reserved = reserved
-  t.remaining -= amount
-  const id = s.nextReservation
-  s.nextReservation = Int.wrapU64(id + 1n)
-  s.holds.set(id, expiresAt === undefined ? { tenant, amount } : { tenant, amount, expiresAt })
-  return { _tag: "Reserved", reservation_id: id, remaining_microcents: t.remaining }
+  const remaining = b.remaining - amount
+  store(t, b.initial, remaining, wideReserved, b.committed)
+  const id = addHold(s, tenant, t, amount, a, expiresAt)
+  return { _tag: "Reserved", reservation_id: id, remaining_microcents: remaining }
 }
 
 export const commit = (s: LedgerState, reservation: bigint, actual: bigint): SettlementResult => {
-  if (actual < 0n) return { _tag: "InvalidAmount" }
+  const x = small(actual)
+  if (x < 0 || (x !== x && actual < 0n)) return { _tag: "InvalidAmount" }
   const hold = s.holds.get(reservation)
   if (hold === undefined) return { _tag: "MissingReservation" }
-  const t = s.tenants.get(hold.tenant)
+  const t = hold.account
   if (t === undefined) return { _tag: "MissingTenant" }
-  const committed = t.committed + actual
-  if (!fits(committed)) return { _tag: "Overflow", remaining_microcents: t.remaining }
-  let remaining = t.remaining
+  const committed = t.committed + x
+  // false for a wide account, actual or hold (NaN) and for results beyond the safe range
+  if (committed <= SAFE) {
+    const amount = hold.small
+    let remaining = t.remaining
+    if (x > amount) {
+      const extra = x - amount
+      if (remaining < extra) return { _tag: "Overrun", remaining_microcents: big(remaining) }
+      remaining -= extra
+    } else {
+      remaining += amount - x
+    }
+    if (remaining <= SAFE) {
+      t.remaining = remaining
+      t.reserved -= amount
+      t.committed = committed
+      dropHold(s, hold)
+      return { _tag: "Committed", remaining_microcents: big(remaining), actual_microcents: actual }
+    }
+  }
+  const b = balancesOf(t)
+  const wideCommitted = b.committed + actual
+  if (!fits(wideCommitted)) return { _tag: "Overflow", remaining_microcents: b.remaining }
+  let remaining = b.remaining
   if (actual > hold.amount) {
     const extra = actual - hold.amount
     if (remaining < extra) return { _tag: "Overrun", remaining_microcents: remaining }
@@ -248,41 +463,66 @@ export const commit = (s: LedgerState, reservation: bigint, actual: bigint): Set
   } else {
     remaining += hold.amount - actual
   }
-  t.remaining = remaining
-  t.reserved -= hold.amount
-  t.committed = committed
-  s.holds.delete(reservation)
+  store(t, b.initial, remaining, b.reserved - hold.amount, wideCommitted)
+  dropHold(s, hold)
   return { _tag: "Committed", remaining_microcents: remaining, actual_microcents: actual }
 }
 
 export const release = (s: LedgerState, reservation: bigint): SettlementResult => {
   const hold = s.holds.get(reservation)
   if (hold === undefined) return { _tag: "MissingReservation" }
-  const t = s.tenants.get(hold.tenant)
+  const t = hold.account
   if (t === undefined) return { _tag: "MissingTenant" }
-  t.remaining += hold.amount
-  t.reserved -= hold.amount
-  s.holds.delete(reservation)
-  return { _tag: "Released", remaining_microcents: t.remaining, returned_microcents: hold.amount }
+  const remaining = t.remaining + hold.small
+  if (remaining <= SAFE) {
+    t.remaining = remaining
+    t.reserved -= hold.small
+    dropHold(s, hold)
+    return { _tag: "Released", remaining_microcents: big(remaining), returned_microcents: hold.amount }
+  }
+  const b = balancesOf(t)
+  const wideRemaining = b.remaining + hold.amount
+  store(t, b.initial, wideRemaining, b.reserved - hold.amount, b.committed)
+  dropHold(s, hold)
+  return { _tag: "Released", remaining_microcents: wideRemaining, returned_microcents: hold.amount }
+}
+
+/** The accounts in UTF-8 byte order of their ids (cached until a tenant is added). */
+const sortedAccounts = (s: LedgerState): Array<Account> => {
+  if (s.sorted !== undefined) return s.sorted
+  const accounts = [...s.tenants.values()]
+  // without units >= 0xD800, UTF-16 order (the native string order) is code point order
+  const sorted = s.highIds === 0
+    ? accounts.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    : accounts.sort((a, b) => Snapshot.compareUtf8(a.id, b.id))
+  s.sorted = sorted
+  return sorted
 }
 
 /** The balances as a snapshot, without advancing the version (for queries and digests). */
 export const balances = (s: LedgerState, version: bigint): Snapshot.Snapshot => {
-  const ids = [...s.tenants.keys()].sort(Snapshot.compareUtf8)
-  return {
-    version,
-    tenants: ids.map((id) => {
-      const t = s.tenants.get(id) as TenantState
-      return {
-        tenant_id: id,
-        initial_microcents: t.initial,
-        remaining_microcents: t.remaining,
-        reserved_microcents: t.reserved,
-        committed_microcents: t.committed
+  const accounts = sortedAccounts(s)
+  const tenants = new Array<Snapshot.TenantBalance>(accounts.length)
+  for (let i = 0; i < accounts.length; i++) {
+    const t = accounts[i] as Account
+    const w = t.wide
+    tenants[i] = (w === undefined
+      ? {
+        tenant_id: t.id,
+        initial_microcents: big(t.initial),
+        remaining_microcents: big(t.remaining),
+        reserved_microcents: big(t.reserved),
+        committed_microcents: big(t.committed)
       }
-    }),
-    active_reservations: BigInt(s.holds.size)
-  } as unknown as Snapshot.Snapshot
+      : {
+        tenant_id: t.id,
+        initial_microcents: w.initial,
+        remaining_microcents: w.remaining,
+        reserved_microcents: w.reserved,
+        committed_microcents: w.committed
+      }) as Snapshot.TenantBalance
+  }
+  return { version, tenants, active_reservations: BigInt(s.holds.size) } as unknown as Snapshot.Snapshot
 }
 
 /** Take a snapshot: the version counter advances first (wrapping as a u64) and the snapshot carries it. */
@@ -367,9 +607,12 @@ export const restore = (s: LedgerState, snapshot: Snapshot.Snapshot): RestoreRes
   const error = restoreCheck(snapshot)
   if (error !== undefined) return { _tag: "RestoreRefused", error }
   s.holds.clear()
+  s.expiring = 0
   s.tenants.clear()
+  s.highIds = 0
+  s.sorted = undefined
   for (const t of snapshot.tenants) {
-    s.tenants.set(t.tenant_id, {
+    putTenant(s, t.tenant_id, {
       initial: t.initial_microcents,
       remaining: t.remaining_microcents,
       reserved: t.reserved_microcents,
@@ -438,11 +681,18 @@ export const step = <C extends Command>(s: LedgerState, command: C): ResultOf[C[
 
 /** Release every hold whose expiry is at or before `now`: the `Expire` commands to apply, in id order. */
 export const expiredHolds = (s: LedgerState, nowMs: bigint): Array<bigint> => {
+  if (s.expiring === 0 || nowMs < s.soonest) return []
   const out: Array<bigint> = []
+  let soonest: bigint | undefined
   for (const [id, hold] of s.holds) {
-    if (hold.expiresAt !== undefined && hold.expiresAt <= nowMs) out.push(id)
+    const at = hold.expiresAt
+    if (at === undefined) continue
+    if (at <= nowMs) out.push(id)
+    if (soonest === undefined || at < soonest) soonest = at
   }
-  return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+  // a lower bound of every expiry still open (the expired ones are about to be released)
+  s.soonest = soonest ?? 0n
+  return out
 }
 
 const apply = (s: LedgerState, c: Command): Result => {
@@ -492,17 +742,17 @@ const apply = (s: LedgerState, c: Command): Result => {
 // ---------------------------------------------------------------------------------------------
 // Queries (no snapshot taken, nothing changed)
 
-export const remaining = (s: LedgerState, tenant: string): bigint | undefined => s.tenants.get(tenant)?.remaining
-export const committed = (s: LedgerState, tenant: string): bigint | undefined => s.tenants.get(tenant)?.committed
-export const initial = (s: LedgerState, tenant: string): bigint | undefined => s.tenants.get(tenant)?.initial
-export const reserved = (s: LedgerState, tenant: string): bigint => s.tenants.get(tenant)?.reserved ?? 0n
+export const remaining = (s: LedgerState, tenant: string): bigint | undefined => tenantBalances(s, tenant)?.remaining
+export const committed = (s: LedgerState, tenant: string): bigint | undefined => tenantBalances(s, tenant)?.committed
+export const initial = (s: LedgerState, tenant: string): bigint | undefined => tenantBalances(s, tenant)?.initial
+export const reserved = (s: LedgerState, tenant: string): bigint => tenantBalances(s, tenant)?.reserved ?? 0n
 export const tenantCount = (s: LedgerState): number => s.tenants.size
 export const activeReservations = (s: LedgerState): number => s.holds.size
 
 /** Lifetime spend over all tenants, exact, or i64 max when it does not fit. */
 export const totalCommitted = (s: LedgerState): bigint => {
   let sum = 0n
-  for (const t of s.tenants.values()) sum += t.committed
+  for (const t of s.tenants.values()) sum += t.wide === undefined ? big(t.committed) : t.wide.committed
   return sum > Int.I64_MAX ? Int.I64_MAX : sum
 }
 

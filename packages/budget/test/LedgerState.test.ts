@@ -6,11 +6,14 @@ import { NaiveLedger } from "./support/NaiveLedger.js"
 
 const MAX = (1n << 63n) - 1n
 const MIN = -(1n << 63n)
+const SAFE = (1n << 53n) - 1n
 
 const tenant = fc.constantFrom("a", "b", "é", "\u{1F600}", "\uFF5E", "")
 const amount = fc.oneof(
   { weight: 6, arbitrary: fc.bigInt({ min: -5n, max: 1_000n }) },
-  { weight: 1, arbitrary: fc.constantFrom(0n, 1n, -1n, MAX, MAX - 1n, MIN, MAX / 2n) }
+  { weight: 1, arbitrary: fc.constantFrom(0n, 1n, -1n, MAX, MAX - 1n, MIN, MAX / 2n) },
+  // around 2^53, where the state machine moves between its number and bigint representations
+  { weight: 1, arbitrary: fc.constantFrom(SAFE, SAFE - 1n, SAFE + 1n, SAFE + 2n, SAFE / 2n, SAFE / 2n + 1n) }
 )
 const rid = fc.bigInt({ min: 0n, max: 12n })
 
@@ -138,6 +141,34 @@ describe("LedgerState", () => {
     })
     const proof = L.proveConservation(s)
     assert.strictEqual(proof._tag, "NotConserved")
+  })
+
+  it("reservation ids beyond 2^53 and the u64 wrap-around", () => {
+    const s = new L.LedgerState()
+    L.ensureTenant(s, "t", 1_000n)
+    s.nextReservation = SAFE - 1n
+    const ids = [1, 2, 3].map(() => {
+      const r = L.reserve(s, "t", 10n)
+      return r._tag === "Reserved" ? r.reservation_id : -1n
+    })
+    assert.deepStrictEqual(ids, [SAFE - 1n, SAFE, SAFE + 1n])
+    assert.strictEqual(L.activeReservations(s), 3)
+    assert.deepStrictEqual(L.commit(s, SAFE + 1n, 4n), {
+      _tag: "Committed",
+      remaining_microcents: 976n,
+      actual_microcents: 4n
+    })
+    assert.strictEqual(L.release(s, SAFE)._tag, "Released")
+    assert.strictEqual(L.commit(s, SAFE + 1n, 4n)._tag, "MissingReservation")
+    s.nextReservation = (1n << 64n) - 1n
+    const last = L.reserve(s, "t", 1n)
+    assert.strictEqual(last._tag === "Reserved" ? last.reservation_id : -1n, (1n << 64n) - 1n)
+    assert.strictEqual(s.nextReservation, 0n)
+    assert.deepStrictEqual([...s.holds].map(([id]) => id), [SAFE - 1n, (1n << 64n) - 1n])
+    assert.strictEqual(L.release(s, (1n << 64n) - 1n)._tag, "Released")
+    assert.strictEqual(L.release(s, SAFE - 1n)._tag, "Released")
+    assert.strictEqual(L.remaining(s, "t"), 996n)
+    assert.strictEqual(L.activeReservations(s), 0)
   })
 
   it("zero and negative amounts", () => {
