@@ -19,7 +19,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { applyGroup } from "./internal/engine.js"
+import { expireDue, type Pending } from "./internal/engine.js"
 import * as internalJournal from "./internal/journaled.js"
 import {
   ActiveReservations,
@@ -54,18 +54,27 @@ export class Ledger extends Context.Tag("@calybris/budget/Ledger")<Ledger, {
   readonly sweep: Effect.Effect<void, LedgerStoreError>
 }>() {}
 
-/** A ledger kept in memory (no durability): each command is one synchronous step. */
+/**
+ * A ledger kept in memory (no durability): each command is one synchronous step. The Clock is
+ * read only while some open hold can expire (no hold has an expiry: nothing to release first),
+ * so a plain command costs one synchronous Effect.
+ */
 export const makeMemory = (initial?: L.LedgerState): Effect.Effect<Ledger["Type"]> =>
   Effect.sync(() => {
     const state = initial ?? new L.LedgerState()
-    const run = (command: L.Command | null) =>
-      Effect.map(Clock.currentTimeMillis, (now) =>
-        applyGroup(state, BigInt(now), command === null ? [] : [{ command }]).results[0])
+    const ignored: Array<Pending> = []
+    const expireThen = <A>(f: () => A) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        expireDue(state, BigInt(now), ignored)
+        ignored.length = 0
+        return f()
+      })
+    const run = <A>(f: () => A): Effect.Effect<A> =>
+      Effect.suspend(() => state.expiring === 0 ? Effect.succeed(f()) : expireThen(f))
     return Ledger.of({
-      apply: (command) =>
-        run(command) as Effect.Effect<L.ResultOf[typeof command["_tag"]]>,
+      apply: (command) => run(() => L.step(state, command)),
       read: (f) => Effect.sync(() => f(state)),
-      sweep: Effect.asVoid(run(null))
+      sweep: run(() => undefined)
     })
   })
 

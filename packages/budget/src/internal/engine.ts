@@ -35,14 +35,19 @@ const changed = (command: L.Command, result: L.Result, remembered: boolean): boo
   }
 }
 
-/** Release expired holds, then apply the commands; the state changes in place. */
-export const applyGroup = (state: L.LedgerState, nowMs: bigint, commands: ReadonlyArray<Pending>): Applied => {
-  const journal: Array<Pending> = []
+/** Release the holds that have expired by `now` (as `Expire` commands, appended to `journal`). */
+export const expireDue = (state: L.LedgerState, nowMs: bigint, journal: Array<Pending>): void => {
   for (const id of L.expiredHolds(state, nowMs)) {
     const command = { _tag: "Expire", reservation: id } as L.Command
     L.step(state, command)
     journal.push({ command })
   }
+}
+
+/** Release expired holds, then apply the commands; the state changes in place. */
+export const applyGroup = (state: L.LedgerState, nowMs: bigint, commands: ReadonlyArray<Pending>): Applied => {
+  const journal: Array<Pending> = []
+  expireDue(state, nowMs, journal)
   const results: Array<L.Result> = []
   for (const p of commands) {
     const id = L.operationId(p.command)
