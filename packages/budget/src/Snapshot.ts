@@ -2,7 +2,7 @@
  * Ledger snapshots (SPEC §6.2–6.5): the wire shape, conservation status, totals, certificates
  * and the canonical ledger digest. All of it is pure, exact i64 arithmetic on bigints.
  */
-import { ByteWriter, TAG_LEDGER } from "@calybris/core/Digest"
+import { TAG_LEDGER } from "@calybris/core/Digest"
 import { sha256Hex } from "@calybris/core/Hash"
 import * as Int from "@calybris/core/Int"
 import { jsonObject } from "@calybris/core/JsonSchema"
@@ -136,26 +136,100 @@ export type FinancialCertificate = typeof FinancialCertificate.Type
 
 const encoder = new TextEncoder()
 
-/** The canonical preimage of a snapshot (SPEC §6.5): tenants in UTF-8 byte order. */
-export const ledgerPreimage = (snapshot: Snapshot): Uint8Array => {
-  const w = new ByteWriter(64 + snapshot.tenants.length * 48)
-  w.bytes(TAG_LEDGER)
-    .u64(snapshot.version)
-    .u64(BigInt(snapshot.tenants.length))
-    .u64(snapshot.active_reservations)
-  const sorted = snapshot.tenants.map((t, i) => ({ t, i, id: t.tenant_id })).sort((a, b) =>
-    compareUtf8(a.id, b.id) || a.i - b.i
-  )
-  for (const { t } of sorted) {
-    const id = encoder.encode(t.tenant_id)
-    w.u32(id.length)
-      .bytes(id)
-      .i64(t.initial_microcents)
-      .i64(t.remaining_microcents)
-      .i64(t.reserved_microcents)
-      .i64(t.committed_microcents)
+/** units >= 0xD800: where UTF-16 order (the native string order) may differ from UTF-8 order */
+const HIGH = /[\uD800-\uFFFF]/
+
+/** Scratch word for writing an i64 as two little-endian 32-bit halves (it wraps like `setBigInt64`). */
+const word = new BigInt64Array(1)
+const halves = new Int32Array(word.buffer)
+word[0] = 1n
+const LO = halves[0] === 1 ? 0 : 1
+const HI = 1 - LO
+
+/**
+ * Write the tenants in `order` (indices into `tenants`, or null for the listing order) into `out`
+ * from `at`; returns the end offset, or -1 when an id in listing order has a unit >= 0xD800 (the
+ * caller then sorts by UTF-8 bytes, which the native order does not guarantee for such ids).
+ */
+const writeTenants = (
+  out: Uint8Array,
+  view: DataView,
+  at: number,
+  tenants: ReadonlyArray<TenantBalance>,
+  order: ReadonlyArray<number> | null
+): number => {
+  let p = at
+  const n = tenants.length
+  for (let k = 0; k < n; k++) {
+    const t = tenants[order === null ? k : (order[k] as number)] as TenantBalance
+    const id = t.tenant_id
+    const len = id.length
+    const start = p + 4
+    let j = 0
+    for (; j < len; j++) {
+      const c = id.charCodeAt(j)
+      if (c >= 0x80) break
+      out[start + j] = c
+    }
+    let bytes = len
+    if (j < len) {
+      if (order === null && HIGH.test(id)) return -1
+      bytes = encoder.encodeInto(id, out.subarray(start)).written
+    }
+    view.setUint32(p, bytes, true)
+    p = start + bytes
+    word[0] = t.initial_microcents
+    view.setInt32(p, halves[LO] as number, true)
+    view.setInt32(p + 4, halves[HI] as number, true)
+    word[0] = t.remaining_microcents
+    view.setInt32(p + 8, halves[LO] as number, true)
+    view.setInt32(p + 12, halves[HI] as number, true)
+    word[0] = t.reserved_microcents
+    view.setInt32(p + 16, halves[LO] as number, true)
+    view.setInt32(p + 20, halves[HI] as number, true)
+    word[0] = t.committed_microcents
+    view.setInt32(p + 24, halves[LO] as number, true)
+    view.setInt32(p + 28, halves[HI] as number, true)
+    p += 32
   }
-  return w.view8()
+  return p
+}
+
+/**
+ * The canonical preimage of a snapshot (SPEC §6.5): tenants in UTF-8 byte order, written into
+ * one buffer. A snapshot the engine took is already in that order: when its ids are strictly
+ * increasing in native (UTF-16) order and none has a unit >= 0xD800, the two orders agree and
+ * no sort is needed; otherwise the tenants are sorted by `compareUtf8` (stable).
+ */
+export const ledgerPreimage = (snapshot: Snapshot): Uint8Array => {
+  const tenants = snapshot.tenants
+  const n = tenants.length
+  let units = 0
+  let ascending = true
+  let previous: string | undefined
+  for (let i = 0; i < n; i++) {
+    const id = (tenants[i] as TenantBalance).tenant_id
+    units += id.length
+    if (previous !== undefined && !(previous < id)) ascending = false
+    previous = id
+  }
+  // a UTF-16 unit is at most 3 UTF-8 bytes (a surrogate pair: 4 bytes for 2 units)
+  const out = new Uint8Array(TAG_LEDGER.length + 24 + n * 36 + units * 3)
+  const view = new DataView(out.buffer)
+  out.set(TAG_LEDGER, 0)
+  let p = TAG_LEDGER.length
+  view.setBigUint64(p, snapshot.version, true)
+  view.setBigUint64(p + 8, BigInt(n), true)
+  view.setBigUint64(p + 16, snapshot.active_reservations, true)
+  p += 24
+  let end = ascending ? writeTenants(out, view, p, tenants, null) : -1
+  if (end < 0) {
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) =>
+      compareUtf8((tenants[a] as TenantBalance).tenant_id, (tenants[b] as TenantBalance).tenant_id) || a - b
+    )
+    end = writeTenants(out, view, p, tenants, order)
+  }
+  return out.subarray(0, end)
 }
 
 /** Hex SHA-256 of the snapshot's canonical bytes; independent of tenant order. */

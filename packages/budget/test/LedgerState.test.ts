@@ -264,4 +264,68 @@ describe("LedgerState", () => {
     assert.isTrue(Snapshot.compareUtf8("\uFF5E", "\u{1F600}") < 0)
     assert.isTrue(Snapshot.compareUtf8("a", "\u{1F600}") < 0)
   })
+
+  it("the ledger preimage equals a naive encoding for any ids, order and duplicates", () => {
+    const naive = (snap: Snapshot.Snapshot): Uint8Array => {
+      const parts: Array<Uint8Array> = []
+      const word = (v: bigint, signed: boolean) => {
+        const b = new Uint8Array(8)
+        if (signed) new DataView(b.buffer).setBigInt64(0, v, true)
+        else new DataView(b.buffer).setBigUint64(0, v, true)
+        return b
+      }
+      parts.push(new TextEncoder().encode("calyldg1\0"))
+      parts.push(
+        word(snap.version, false),
+        word(BigInt(snap.tenants.length), false),
+        word(snap.active_reservations, false)
+      )
+      const sorted = snap.tenants.map((t, i) => ({ t, i })).sort((a, b) =>
+        Snapshot.compareUtf8(a.t.tenant_id, b.t.tenant_id) || a.i - b.i
+      )
+      for (const { t } of sorted) {
+        const id = new TextEncoder().encode(t.tenant_id)
+        const len = new Uint8Array(4)
+        new DataView(len.buffer).setUint32(0, id.length, true)
+        parts.push(len, id)
+        for (const v of [t.initial_microcents, t.remaining_microcents, t.reserved_microcents, t.committed_microcents]) {
+          parts.push(word(v, true))
+        }
+      }
+      const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+      let at = 0
+      for (const p of parts) {
+        out.set(p, at)
+        at += p.length
+      }
+      return out
+    }
+    const id = fc.constantFrom(
+      "a",
+      "b",
+      "ab",
+      "",
+      "é",
+      "\u{1F600}",
+      "\uFF5E",
+      "\uD7FF",
+      "z\u{10FFFF}",
+      "tenant-1",
+      "tenant-10"
+    )
+    const balance = fc.record({
+      tenant_id: id,
+      initial_microcents: amount,
+      remaining_microcents: amount,
+      reserved_microcents: amount,
+      committed_microcents: amount
+    })
+    fc.assert(
+      fc.property(fc.array(balance, { maxLength: 12 }), fc.boolean(), (tenants, sort) => {
+        const listed = sort ? [...tenants].sort((a, b) => Snapshot.compareUtf8(a.tenant_id, b.tenant_id)) : tenants
+        const snap = { version: 7n, tenants: listed, active_reservations: 2n } as unknown as Snapshot.Snapshot
+        assert.deepStrictEqual(Snapshot.ledgerPreimage(snap), naive(snap))
+      })
+    )
+  })
 })
