@@ -88,10 +88,16 @@ const passed = (v: Verdict) =>
 export type ReplayError = WalVerifyError | WalReadError | WalIoError | WalAuditFailed
 
 /**
- * Audited replay over raw log bytes, failing closed: first the whole chain is verified; then
+ * Audited replay over raw log bytes, failing closed: first the whole chain must verify; then
  * every entry's data must decode as an audited record (the first that does not fails with a
  * parse error); then every entry must pass its audit, in file order (the first that does not
  * fails with `WalAuditFailed`). The verdicts are returned only when all pass.
+ *
+ * One pass over the bytes gives exactly that order: each entry is verified as it is read, and
+ * a record that does not decode or fails its audit is only noted (the first of each), while
+ * the reading goes on to the end — so a broken chain anywhere still wins over both, and a
+ * decode failure anywhere over every audit failure. (Reading once also means that the chain
+ * verified is the one audited: no second read that could see other bytes.)
  */
 export const replayBytes = <E, R>(
   bytes: Stream.Stream<Uint8Array, E, R>,
@@ -99,31 +105,31 @@ export const replayBytes = <E, R>(
   policy: Policy
 ): Effect.Effect<Array<Verdict>, E | ReplayError, R> =>
   Effect.gen(function*() {
-    yield* Reader.verify(bytes, reader)
     const verdicts: Array<Verdict> = []
     let firstFailure: Verdict | undefined
+    let undecodable: WalParseError | undefined
     yield* Reader.entries(bytes, reader).pipe(
-      Stream.runForEach((entry) =>
-        Either.match(decodeAudited(entry.data), {
-          onLeft: (e) =>
-            Effect.fail(
-              new WalParseError({
-                line: entry.line,
-                offset: entry.offset,
-                category: "Data",
-                reason: e.message,
-                column: 0
-              })
-            ),
-          onRight: (record) => {
-            const verdict = audit(policy, entry.sequence, record)
-            if (firstFailure === undefined && !passed(verdict)) firstFailure = verdict
-            verdicts.push(verdict)
-            return Effect.void
-          }
-        })
-      )
+      Stream.runForEach((entry) => {
+        // after a record that does not decode, only the chain is checked (the error is fixed)
+        if (undecodable !== undefined) return Effect.void
+        const decoded = decodeAudited(entry.data)
+        if (Either.isLeft(decoded)) {
+          undecodable = new WalParseError({
+            line: entry.line,
+            offset: entry.offset,
+            category: "Data",
+            reason: decoded.left.message,
+            column: 0
+          })
+          return Effect.void
+        }
+        const verdict = audit(policy, entry.sequence, decoded.right)
+        if (firstFailure === undefined && !passed(verdict)) firstFailure = verdict
+        verdicts.push(verdict)
+        return Effect.void
+      })
     )
+    if (undecodable !== undefined) return yield* undecodable
     const failure = firstFailure
     if (failure !== undefined) {
       return yield* new WalAuditFailed({

@@ -42,7 +42,7 @@ const BLOCK = 64
 
 /** node's one-shot `crypto.hash` (Node ≥ 20.12), when the runtime has it. */
 type OneShot = {
-  (algorithm: "sha256", data: Uint8Array, outputEncoding: "hex"): string
+  (algorithm: "sha256", data: Uint8Array, outputEncoding: "hex" | "latin1"): string
   (algorithm: "sha256", data: Uint8Array, outputEncoding: "buffer"): Uint8Array
 }
 
@@ -106,7 +106,10 @@ const nodeLink = (hash: OneShot, key: Uint8Array | undefined): Link => {
   outer.set(xorPad(block, 0x5c))
   block.fill(0)
   return (p, d) => {
-    outer.set(hash("sha256", fill(p, d), "buffer"), BLOCK)
+    // the inner digest as a latin1 string (one char per byte): node allocates a Buffer for
+    // "buffer" output, which costs more than the hash of a ~1 KB line itself
+    const inner = hash("sha256", fill(p, d), "latin1")
+    for (let i = 0; i < 32; i++) outer[BLOCK + i] = inner.charCodeAt(i)
     return hash("sha256", outer, "hex")
   }
 }
