@@ -8,10 +8,10 @@
 import * as Int from "@calybris/core/Int"
 import * as Json from "@calybris/core/Json"
 import { jsonObject, JsonValue } from "@calybris/core/JsonSchema"
-import type * as Either from "effect/Either"
+import * as Either from "effect/Either"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { small } from "./internal/exact.js"
+import { big, small } from "./internal/exact.js"
 import * as L from "./LedgerState.js"
 import * as Snapshot from "./Snapshot.js"
 
@@ -260,9 +260,176 @@ export const stateOf = (c: Checkpoint): L.LedgerState => {
 const encodeEntry = Schema.encodeEither(JournalEntry)
 const decodeEntry = Schema.decodeUnknownEither(JournalEntry)
 
+// ---------------------------------------------------------------------------------------------
+// Fast codecs for command groups (the bulk of a journal). Each builds or reads exactly what the
+// Schemas above build or read, for the values it recognises; for anything else it gives up
+// (undefined) and the Schema runs instead, so every error (and every accepted value) is the
+// Schema's.
+
+const isI64 = (x: bigint): boolean => x >= Int.I64_MIN && x <= Int.I64_MAX
+const isU64 = (x: bigint): boolean => x >= 0n && x <= Int.U64_MAX
+
+/** A wire integer (a safe number or a bigint) as a bigint in range, or undefined. */
+const readInt = (x: Json.Json | undefined, u64: boolean): bigint | undefined => {
+  let b: bigint
+  if (typeof x === "bigint") b = x
+  else if (typeof x === "number" && Number.isSafeInteger(x)) b = big(x)
+  else return undefined
+  return (u64 ? isU64(b) : isI64(b)) ? b : undefined
+}
+
+const isJsonValue = Schema.is(JsonValue)
+
+const GIVE_UP = Symbol("give up")
+
+/** An optional member: absent → undefined; present and valid → value; else GIVE_UP. */
+const optInt = (m: Json.JsonObject, key: string): bigint | undefined | typeof GIVE_UP => {
+  if (!m.has(key)) return undefined
+  return readInt(m.get(key), false) ?? GIVE_UP
+}
+const optString = (m: Json.JsonObject, key: string): string | undefined | typeof GIVE_UP => {
+  if (!m.has(key)) return undefined
+  const v = m.get(key)
+  return typeof v === "string" ? v : GIVE_UP
+}
+
+/** The command of one wire command (as `fromWire(decode(json))` gives it), or undefined. */
+const fastCommand = (json: Json.Json): L.Command | undefined => {
+  if (!(json instanceof Map)) return undefined
+  const m = json as Json.JsonObject
+  const kind = m.get("kind")
+  switch (kind) {
+    case "reserve":
+    case "admit": {
+      const tenant = m.get("tenant_id")
+      const amount = readInt(m.get("amount"), false)
+      const op = optString(m, "operation_id")
+      const ttl = optInt(m, "ttl_ms")
+      const at = optInt(m, "expires_at_ms")
+      if (typeof tenant !== "string" || amount === undefined || op === GIVE_UP || ttl === GIVE_UP || at === GIVE_UP) {
+        return undefined
+      }
+      if (kind === "admit" && !m.has("audited")) return undefined
+      const c: Record<string, unknown> = { _tag: kind === "reserve" ? "Reserve" : "Admit", tenant, amount }
+      if (op !== undefined) c["operation_id"] = op
+      if (ttl !== undefined) c["ttl_ms"] = ttl
+      if (at !== undefined) c["expires_at_ms"] = at
+      return c as L.Command
+    }
+    case "commit": {
+      const reservation = readInt(m.get("reservation_id"), true)
+      const actual = readInt(m.get("actual"), false)
+      const op = optString(m, "operation_id")
+      if (reservation === undefined || actual === undefined || op === GIVE_UP) return undefined
+      return (op === undefined
+        ? { _tag: "Commit", reservation, actual }
+        : { _tag: "Commit", reservation, actual, operation_id: op }) as L.Command
+    }
+    case "release":
+    case "expire": {
+      const reservation = readInt(m.get("reservation_id"), true)
+      if (reservation === undefined) return undefined
+      if (kind === "expire") return { _tag: "Expire", reservation } as L.Command
+      const op = optString(m, "operation_id")
+      if (op === GIVE_UP) return undefined
+      return (op === undefined
+        ? { _tag: "Release", reservation }
+        : { _tag: "Release", reservation, operation_id: op }) as L.Command
+    }
+    case "ensure_tenant": {
+      const tenant = m.get("tenant_id")
+      const amount = readInt(m.get("amount"), false)
+      if (typeof tenant !== "string" || amount === undefined) return undefined
+      return { _tag: "EnsureTenant", tenant, amount } as L.Command
+    }
+    default:
+      return undefined
+  }
+}
+
+/** What recovery needs of a journal entry: its commands, or its checkpoint. */
+export type Replayable =
+  | { readonly _tag: "Commands"; readonly commands: ReadonlyArray<L.Command> }
+  | { readonly _tag: "Checkpoint"; readonly checkpoint: Checkpoint }
+
+/** Decode a journal entry for replay (`decode` + `fromWire`, with the fast path for command groups). */
+export const decodeReplayable = (json: Json.Json): Either.Either<Replayable, ParseResult.ParseError> => {
+  if (json instanceof Map && json.get("v") === VERSION) {
+    const list = json.get("commands")
+    if (Array.isArray(list)) {
+      const commands: Array<L.Command> = new Array(list.length)
+      let i = 0
+      for (; i < list.length; i++) {
+        const c = fastCommand(list[i] as Json.Json)
+        if (c === undefined) break
+        commands[i] = c
+      }
+      if (i === list.length) return Either.right({ _tag: "Commands", commands })
+    }
+  }
+  return Either.map(decodeEntry(json), (entry): Replayable =>
+    "checkpoint" in entry
+      ? { _tag: "Checkpoint", checkpoint: entry.checkpoint }
+      : { _tag: "Commands", commands: entry.commands.map((w) => fromWire(w).command) })
+}
+
+/** The wire Json of one command (what `encode(toWire(j))` gives), or undefined to let the Schema decide. */
+const fastWire = ({ audited, command: c }: Journaled): Json.JsonObject | undefined => {
+  const m = new Map<string, Json.Json>()
+  switch (c._tag) {
+    case "Reserve":
+    case "Admit": {
+      if (typeof c.tenant !== "string" || !isI64(c.amount)) return undefined
+      if (c.operation_id !== undefined && typeof c.operation_id !== "string") return undefined
+      if (c._tag === "Admit" && !isJsonValue(audited ?? null)) return undefined
+      m.set("kind", c._tag === "Reserve" ? "reserve" : "admit").set("tenant_id", c.tenant).set("amount", c.amount)
+      if (c.operation_id !== undefined) m.set("operation_id", c.operation_id)
+      if (c.ttl_ms !== undefined) {
+        if (!isI64(c.ttl_ms)) return undefined
+        m.set("ttl_ms", c.ttl_ms)
+      }
+      if (c.expires_at_ms !== undefined) {
+        if (!isI64(c.expires_at_ms)) return undefined
+        m.set("expires_at_ms", c.expires_at_ms)
+      }
+      if (c._tag === "Admit") m.set("audited", audited ?? null)
+      return m
+    }
+    case "Commit":
+      if (!isU64(c.reservation) || !isI64(c.actual)) return undefined
+      if (c.operation_id !== undefined && typeof c.operation_id !== "string") return undefined
+      m.set("kind", "commit").set("reservation_id", c.reservation).set("actual", c.actual)
+      if (c.operation_id !== undefined) m.set("operation_id", c.operation_id)
+      return m
+    case "Release":
+      if (!isU64(c.reservation)) return undefined
+      if (c.operation_id !== undefined && typeof c.operation_id !== "string") return undefined
+      m.set("kind", "release").set("reservation_id", c.reservation)
+      if (c.operation_id !== undefined) m.set("operation_id", c.operation_id)
+      return m
+    case "Expire":
+      if (!isU64(c.reservation)) return undefined
+      return m.set("kind", "expire").set("reservation_id", c.reservation)
+    case "EnsureTenant":
+      if (typeof c.tenant !== "string" || !isI64(c.amount)) return undefined
+      return m.set("kind", "ensure_tenant").set("tenant_id", c.tenant).set("amount", c.amount)
+    default:
+      return undefined
+  }
+}
+
 /** The Json of a group of commands. */
-export const encodeCommands = (commands: ReadonlyArray<Journaled>): Either.Either<Json.Json, ParseResult.ParseError> =>
-  encodeEntry({ v: VERSION, commands: commands.map(toWire) } as unknown as JournalEntry)
+export const encodeCommands = (
+  commands: ReadonlyArray<Journaled>
+): Either.Either<Json.Json, ParseResult.ParseError> => {
+  const wire: Array<Json.Json> = new Array(commands.length)
+  for (let i = 0; i < commands.length; i++) {
+    const w = fastWire(commands[i] as Journaled)
+    if (w === undefined) return encodeEntry({ v: VERSION, commands: commands.map(toWire) } as unknown as JournalEntry)
+    wire[i] = w
+  }
+  return Either.right(new Map<string, Json.Json>([["v", VERSION], ["commands", wire]]))
+}
 
 /** The Json of a checkpoint. */
 export const encodeCheckpoint = (s: L.LedgerState): Either.Either<Json.Json, ParseResult.ParseError> =>

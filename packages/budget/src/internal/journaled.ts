@@ -53,7 +53,7 @@ export const recover = (options: JournalOptions = {}) =>
       Stream.mapError((cause) => new LedgerRecoveryError({ reason: "the journal does not verify", cause })),
       Stream.runForEach((entry) =>
         Effect.suspend(() => {
-          const decoded = Journal.decode(entry.data)
+          const decoded = Journal.decodeReplayable(entry.data)
           if (Either.isLeft(decoded)) {
             return Effect.fail(
               new LedgerRecoveryError({
@@ -63,7 +63,7 @@ export const recover = (options: JournalOptions = {}) =>
             )
           }
           const record = decoded.right
-          if ("checkpoint" in record) {
+          if (record._tag === "Checkpoint") {
             if (options.verifyCheckpoints === true) {
               replay(base, pending)
               pending = []
@@ -83,7 +83,7 @@ export const recover = (options: JournalOptions = {}) =>
             }
             journaled = 0
           } else {
-            for (const c of record.commands) pending.push(Journal.fromWire(c).command)
+            for (const c of record.commands) pending.push(c)
             journaled += record.commands.length
           }
           return Effect.void
