@@ -3,11 +3,200 @@
  * (`budget/try_reserve+commit/service`): one tenant "bench" with 1e15 microcents; try_reserve
  * (10,000) then commit (9,500) or release; a 10,000-tenant ledger for snapshots and digests.
  */
+import * as Journal from "@calybris/budget/Journal"
 import * as Ledger from "@calybris/budget/Ledger"
 import * as L from "@calybris/budget/LedgerState"
 import * as Snapshot from "@calybris/budget/Snapshot"
+import * as Wal from "@calybris/wal/Wal"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Effect from "effect/Effect"
-import { consume, now, perOp, type Sampler, type Unit, type Workload } from "../registry.js"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { benchPolicy, makeInput } from "../fixtures.js"
+import { consume, type Measured, now, perOp, type Sampler, type Unit, type Workload } from "../registry.js"
+
+const key = new Uint8Array(32).fill(0x5a)
+const policy = benchPolicy(22)
+const BIG = 1_000_000_000_000_000n
+
+/** One admit of make_input(s) for tenant "bench"; an admitted hold is committed at its estimate right away. */
+const admitOne = (s: number) =>
+  Effect.flatMap(Ledger.admit(policy, "bench", makeInput(s)), (outcome) =>
+    outcome._tag === "Admitted"
+      ? Effect.as(Ledger.commit(outcome.reservation_id, outcome.decision.estimated_cost_microunits as bigint), 1)
+      : Effect.succeed(0))
+
+const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "calybris-budget-"))
+const removeLog = (file: string) => {
+  for (const f of [file, `${file}.lock`]) if (fs.existsSync(f)) fs.unlinkSync(f)
+}
+
+/** A journaled ledger over a keyed file WAL. */
+const journaled = (file: string, durability: Wal.Durability, options: Ledger.JournalOptions = {}) =>
+  Ledger.layerJournal(options).pipe(
+    Layer.provide(Wal.layerFile(file, { key, durability })),
+    Layer.provide(NodeContext.layer)
+  )
+
+/** The q-quantile (0..1) of ascending-sorted values (nearest rank). */
+const quantile = (sorted: ReadonlyArray<number>, q: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? NaN
+
+/**
+ * Durable admits: `concurrency` admitters (fibers) share `count` admits of make_input(s) on a
+ * fresh journal, each starting its next admit once the previous admit and the commit of its
+ * hold are acknowledged (after the fsync covering them: durability "batch", group commit).
+ */
+const journaledAdmits = (count: number, concurrency: number): () => Sampler => () => {
+  const dir = tempDir()
+  const file = path.join(dir, "ledger.jsonl")
+  const latencies = new Float64Array(count)
+  let base = 1
+  const measure = async (): Promise<Measured> => {
+    removeLog(file)
+    const first = base
+    base += count
+    const elapsed = await Effect.runPromise(
+      Effect.gen(function*() {
+        yield* Ledger.ensureTenant("bench", BIG)
+        let next = 0
+        const worker = Effect.gen(function*() {
+          while (next < count) {
+            const i = next++
+            const t = now()
+            const outcome = yield* Ledger.admit(policy, "bench", makeInput(first + i))
+            latencies[i] = now() - t
+            if (outcome._tag === "Admitted") {
+              yield* Ledger.commit(outcome.reservation_id, outcome.decision.estimated_cost_microunits as bigint)
+            }
+          }
+        })
+        const t0 = now()
+        yield* Effect.all(Array.from({ length: concurrency }, () => worker), { concurrency: "unbounded" })
+        return now() - t0
+      }).pipe(Effect.provide(journaled(file, "batch")))
+    )
+    const sorted = Array.from(latencies).sort((a, b) => a - b)
+    return {
+      value: count / (elapsed / 1e9),
+      extras: [
+        { name: "ack_p50", unit: "ms", value: quantile(sorted, 0.5) / 1e6 },
+        { name: "ack_p99", unit: "ms", value: quantile(sorted, 0.99) / 1e6 }
+      ]
+    }
+  }
+  return {
+    warmup: async () => {
+      await measure()
+    },
+    sample: measure,
+    teardown: () => fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * A journal of `commands` commands, written as the journaled ledger writes it but without its
+ * per-caller queueing (which would dominate generation): 100 `ensure_tenant`, then reserve/commit
+ * pairs over the 100 tenants, applied to a state machine and appended in groups of `group`
+ * commands per WAL entry (what group commit does with `group` concurrent callers), with a
+ * checkpoint entry after every `checkpointEvery` commands (0: none), through the same Journal
+ * encoders, to a keyed file WAL (durability "never": only the bytes matter).
+ */
+const buildJournal = async (file: string, commands: number, group: number, checkpointEvery: number) => {
+  removeLog(file)
+  const tenants = 100
+  const state = new L.LedgerState()
+  const program = Effect.gen(function*() {
+    let batch: Array<Journal.Journaled> = []
+    let written = 0
+    let sinceCheckpoint = 0
+    const flush = Effect.gen(function*() {
+      if (batch.length === 0) return
+      yield* Wal.append(Either.getOrThrow(Journal.encodeCommands(batch)))
+      sinceCheckpoint += batch.length
+      batch = []
+      if (checkpointEvery > 0 && sinceCheckpoint >= checkpointEvery) {
+        yield* Wal.append(Either.getOrThrow(Journal.encodeCheckpoint(state)))
+        sinceCheckpoint = 0
+      }
+    })
+    const push = (command: L.Command) => {
+      const result = L.step(state, command)
+      batch.push({ command })
+      written++
+      return result
+    }
+    for (let t = 0; t < tenants; t++) push({ _tag: "EnsureTenant", tenant: `tenant-${t}`, amount: BIG } as L.Command)
+    for (let i = 0; written < commands; i++) {
+      const r = push(
+        { _tag: "Reserve", tenant: `tenant-${i % tenants}`, amount: 10_000n } as L.Command
+      ) as L.ReserveResult
+      if (r._tag !== "Reserved") throw new Error("the bench journal ran out of funds")
+      if (written < commands) {
+        push({ _tag: "Commit", reservation: r.reservation_id, actual: BigInt(9_000 + (i % 1_000)) } as L.Command)
+      }
+      if (batch.length >= group) yield* flush
+    }
+    yield* flush
+  })
+  await Effect.runPromise(
+    program.pipe(Effect.provide(Wal.layerFile(file, { key, durability: "never" })), Effect.provide(NodeContext.layer))
+  )
+}
+
+/** Open the journaled ledger on `file` (verify, checkpoint, replay, conservation); returns seconds. */
+const recoverOnce = (file: string, checkpointEvery: number) =>
+  Effect.runPromise(
+    Effect.gen(function*() {
+      const t0 = now()
+      consume(yield* Ledger.tenantCount.pipe(Effect.provide(journaled(file, "never", { checkpointEvery }))))
+      return (now() - t0) / 1e9
+    })
+  )
+
+/** Open only the WAL on `file` (the file layer verifies the whole chain before it accepts appends); returns seconds. */
+const walOpenOnce = (file: string) =>
+  Effect.runPromise(
+    Effect.gen(function*() {
+      const t0 = now()
+      const head = yield* Wal.head.pipe(
+        Effect.provide(Wal.layerFile(file, { key, durability: "never" })),
+        Effect.provide(NodeContext.layer)
+      )
+      consume(Number(head.sequence))
+      return (now() - t0) / 1e9
+    })
+  )
+
+const recoveryWorkload = (commands: number, callers: number): () => Promise<Sampler> => async () => {
+  const dir = tempDir()
+  const file = path.join(dir, "ledger.jsonl")
+  const bare = path.join(dir, "bare.jsonl")
+  await buildJournal(file, commands, callers, 10_000)
+  await buildJournal(bare, commands, callers, 0)
+  const mib = (f: string) => fs.statSync(f).size / (1 << 20)
+  return {
+    warmup: () => undefined,
+    sample: async (): Promise<Measured> => {
+      const seconds = await recoverOnce(file, 10_000)
+      const noCheckpoints = await recoverOnce(bare, 0)
+      const walOpen = await walOpenOnce(file)
+      return {
+        value: seconds,
+        extras: [
+          { name: "wal_open_only", unit: "s", value: walOpen },
+          { name: "journal_size", unit: "MiB", value: mib(file) },
+          { name: "no_checkpoints", unit: "s", value: noCheckpoints },
+          { name: "no_checkpoints/journal_size", unit: "MiB", value: mib(bare) }
+        ]
+      }
+    },
+    teardown: () => fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
 
 const fresh = (): L.LedgerState => {
   const s = new L.LedgerState()
@@ -47,6 +236,9 @@ const budget = (
   ...(setup === undefined ? {} : { setup }),
   ...(note === undefined ? {} : { note })
 })
+
+/** for throwaway scripts */
+export const internals = { buildJournal, recoverOnce, walOpenOnce }
 
 export const budgetWorkloads: ReadonlyArray<Workload> = [
   budget("budget/try_reserve+commit", "ns/pair", 232.33, () => {
@@ -110,5 +302,40 @@ export const budgetWorkloads: ReadonlyArray<Workload> = [
   budget("budget/ledger_digest/10000_tenants", "ms/op", 0.40, () => {
     const snapshot = L.takeSnapshot(tenants10k())
     return msPerOp(() => Snapshot.ledgerDigest(snapshot).length)
-  })
+  }),
+  budget(
+    "budget/admit/memory",
+    "ops/s",
+    null,
+    () => {
+      const ledger = Effect.runSync(Ledger.makeMemory())
+      const provide = Effect.provideService(Ledger.Ledger, ledger)
+      Effect.runSync(provide(Ledger.ensureTenant("bench", BIG)))
+      let s = 0
+      return perOp("ops/s", (count) =>
+        Effect.runSync(provide(Effect.gen(function*() {
+          let acc = 0
+          for (let i = 0; i < count; i++) acc += yield* admitOne(++s)
+          return acc
+        }))))
+    },
+    "Ledger.admit (prescribe on the 22-model bench policy, audit record, hold) over layerMemory; inputs make_input(s); tenant \"bench\" with 1e15; every admitted hold is committed at its estimate right after (counted in the op)"
+  ),
+  budget(
+    "budget/admit/journaled",
+    "ops/s",
+    null,
+    journaledAdmits(5_000, 100),
+    "5,000 admits per run on a fresh keyed file journal (durability \"batch\"), 100 concurrent admitters; each admitted hold is committed once the admit is acknowledged (2 journaled commands per op); ack = the admit's latency"
+  ),
+  {
+    ...budget(
+      "budget/recovery/1000000_commands",
+      "s",
+      null,
+      recoveryWorkload(1_000_000, 1_000),
+      "opening the journaled ledger on a keyed file journal of 1,000,000 commands (100 ensure_tenant, then reserve/commit pairs, 1,000 commands per WAL entry as group commit writes them under 1,000 concurrent callers; built directly with the Journal encoders, not timed), checkpoints every 10,000: WAL open (verify), verified read, last checkpoint, replay, conservation proof; wal_open_only: opening the WAL layer alone (its own verification of the file); no_checkpoints: the same journal written without checkpoints (full replay)"
+    ),
+    maxRuns: 2
+  }
 ]
