@@ -12,9 +12,11 @@ import type { Policy } from "@calybris/core/Policy"
 import * as Verify from "@calybris/core/Verify"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type { Sealed } from "./Entry.js"
+import * as FastDecode from "./internal/fastDecode.js"
 import * as Reader from "./Reader.js"
 import { Wal } from "./Wal.js"
 import {
@@ -41,7 +43,17 @@ export const AuditedJson = AuditedRecord(JsonValue)
 export type AuditedJson = typeof AuditedJson.Type
 
 const encodeAudited = Schema.encodeEither(AuditedJson)
-const decodeAudited = Schema.decodeUnknownEither(AuditedJson)
+const decodeAuditedSchema = Schema.decodeUnknownEither(AuditedJson)
+const decodeAuditedFast = FastDecode.compile(AuditedJson)
+
+/** `Schema.decodeUnknownEither(AuditedJson)`, through the fast path when it decides. */
+const decodeAudited = (data: unknown): Either.Either<AuditedJson, ParseResult.ParseError> => {
+  if (decodeAuditedFast !== undefined) {
+    const fast = decodeAuditedFast(data)
+    if (fast !== FastDecode.FAIL) return Either.right(fast as AuditedJson)
+  }
+  return decodeAuditedSchema(data)
+}
 
 /** The audited record for a decision: its audit bundle, input, decision and metadata, as Json. */
 export const auditedRecord = (

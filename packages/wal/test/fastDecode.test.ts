@@ -1,0 +1,149 @@
+/**
+ * The fast decoder of audited records: whenever it decides, it produces exactly what the Schema
+ * decoder produces; on anything doubtful it gives up (and the Schema decides).
+ */
+import * as Json from "@calybris/core/Json"
+import * as Kernel from "@calybris/core/Kernel"
+import * as Policy from "@calybris/core/Policy"
+import * as Audited from "@calybris/wal/Audited"
+import { describe, expect, it } from "@effect/vitest"
+import * as Either from "effect/Either"
+import * as FastCheck from "effect/FastCheck"
+import * as Schema from "effect/Schema"
+import { compile, FAIL } from "../src/internal/fastDecode.js"
+
+const ALL = (1n << 64n) - 1n
+const json = (fields: Record<string, Json.Json>): Json.JsonObject => new Map(Object.entries(fields))
+
+const policy = Policy.unsafeMake(
+  Schema.decodeUnknownSync(Policy.PolicySnapshot)(json({
+    policy_epoch: 1,
+    catalog_epoch: 1,
+    hard_risk_limit_bps: 9600,
+    minimum_confidence_bps: 5500,
+    risk_penalty_multiplier_bps: 3500,
+    latency_penalty_microunits_per_ms: 0,
+    models: Array.from({ length: 4 }, (_, i) =>
+      json({
+        model_id: i,
+        provider_id: i % 6,
+        quality_bps: 3000 + 300 * i,
+        risk_ceiling_bps: 9500,
+        enabled: 1,
+        p95_latency_ms: 100 + 50 * i,
+        capabilities: 0,
+        region_mask: ALL,
+        input_cost_microunits_per_million_tokens: 10 + 50 * i,
+        output_cost_microunits_per_million_tokens: 40 + 200 * i
+      }))
+  }))
+)
+
+const record = (s: number): Json.JsonObject => {
+  const input = Schema.decodeUnknownSync(Audited.AuditedJson.to.fields.input)(json({
+    request_sequence: s,
+    requested_model_id: s % 4,
+    input_tokens: 500 + s,
+    output_tokens: 200 + s,
+    business_value_microunits: -50000,
+    budget_limit_microunits: 10_000_000,
+    risk_bps: 100 + s,
+    confidence_bps: 6000 + s,
+    minimum_quality_bps: 3000,
+    max_p95_latency_ms: 0,
+    required_capabilities: 0,
+    allowed_provider_mask: ALL,
+    required_region_mask: 0
+  }))
+  const metadata = json({ tenant: `t-${s}`, n: [1, 2.5, null] })
+  return Either.getOrThrow(
+    Audited.auditedRecord(policy, input, Kernel.prescribe(policy, input), metadata)
+  ) as Json.JsonObject
+}
+
+const fast = compile(Audited.AuditedJson)
+const slow = Schema.decodeUnknownEither(Audited.AuditedJson)
+
+/** Fast and Schema agree: equal values (same key order), or the fast path gave up. */
+const agree = (data: unknown): "fast" | "fallback" => {
+  if (fast === undefined) throw new Error("no fast decoder for AuditedJson")
+  const a = fast(data)
+  const b = slow(data)
+  if (a === FAIL) return "fallback"
+  expect(Either.isRight(b)).toBe(true)
+  if (Either.isRight(b)) {
+    expect(a).toStrictEqual(b.right)
+    const keys = (v: unknown): unknown =>
+      typeof v === "object" && v !== null && !(v instanceof Map)
+        ? Object.entries(v).map(([k, x]) => [k, keys(x)])
+        : v
+    expect(keys(a)).toStrictEqual(keys(b.right))
+  }
+  return "fast"
+}
+
+/** Replace `path` (member names) of a record by `value` (undefined: delete it). */
+const mutate = (r: Json.JsonObject, path: ReadonlyArray<string>, value: Json.Json | undefined): Json.JsonObject => {
+  const [head, ...rest] = path
+  const out = new Map(r)
+  if (head === undefined) return out
+  if (rest.length === 0) {
+    if (value === undefined) out.delete(head)
+    else out.set(head, value)
+  } else {
+    out.set(head, mutate(r.get(head) as Json.JsonObject, rest, value))
+  }
+  return out
+}
+
+describe("fastDecode", () => {
+  it("decodes honest audited records exactly as the schema does", () => {
+    for (let s = 1; s <= 50; s++) expect(agree(record(s))).toBe("fast")
+  })
+
+  it("never accepts what the schema refuses, and agrees on whatever it accepts", () => {
+    const base = record(7)
+    const paths: Array<ReadonlyArray<string>> = [["metadata"], ["extra"]]
+    for (const group of ["audit", "input", "decision"]) {
+      for (const k of (base.get(group) as Json.JsonObject).keys()) paths.push([group, k])
+      paths.push([group])
+    }
+    const values = FastCheck.oneof(
+      FastCheck.constant(undefined),
+      FastCheck.constantFrom<Json.Json>(
+        -1,
+        0,
+        65535,
+        65536,
+        4294967295,
+        4294967296,
+        Number.MAX_SAFE_INTEGER,
+        -(2 ** 53),
+        ALL,
+        ALL + 1n,
+        -(1n << 63n),
+        -(1n << 63n) - 1n,
+        (1n << 63n) - 1n,
+        1n << 63n,
+        1.5,
+        new Json.JsonFloat(3),
+        "Substitute",
+        "Reject",
+        "RiskHardLimit",
+        "x",
+        true,
+        null,
+        [],
+        new Map()
+      )
+    )
+    FastCheck.assert(
+      FastCheck.property(FastCheck.constantFrom(...paths), values, (path, value) => {
+        agree(mutate(base, path, value))
+      }),
+      { numRuns: 3000 }
+    )
+    expect(agree(null)).toBe("fallback")
+    expect(agree(json({}))).toBe("fallback")
+  })
+})
