@@ -37,16 +37,20 @@ import {
 import * as L from "./LedgerState.js"
 import * as Snapshot from "./Snapshot.js"
 
+/** The audited decision journaled with an `Admit`: the Json, or how to build it. */
+export type Audit = Json.Json | (() => Either.Either<Json.Json, LedgerStoreError>)
+
 /** The ledger service: a command applier and a consistent read. */
 export class Ledger extends Context.Tag("@calybris/budget/Ledger")<Ledger, {
   /**
    * Apply one command atomically (after releasing the holds that have expired by the Clock);
    * a durable layer acknowledges only what it has stored. `audited` rides along in the journal
-   * entry of an `Admit`.
+   * entry of an `Admit`; given as a function, it is built only by a layer that journals it
+   * (before the command is applied: if it fails, nothing is).
    */
   readonly apply: <C extends L.Command>(
     command: C,
-    audited?: Json.Json
+    audited?: Audit
   ) => Effect.Effect<L.ResultOf[C["_tag"]], LedgerStoreError>
   /** Read the state consistently (between commands); `f` must not keep or mutate it. */
   readonly read: <A>(f: (state: L.LedgerState) => A) => Effect.Effect<A, LedgerStoreError>
@@ -90,7 +94,7 @@ export type JournalOptions = internalJournal.JournalOptions
 export const layerJournal = (options: JournalOptions = {}): Layer.Layer<Ledger, LedgerRecoveryError, Wal> =>
   Layer.scoped(Ledger, internalJournal.make(options))
 
-const apply = <C extends L.Command>(command: C, audited?: Json.Json) =>
+const apply = <C extends L.Command>(command: C, audited?: Audit) =>
   Effect.flatMap(Ledger, (ledger) => ledger.apply(command, audited))
 const read = <A>(f: (state: L.LedgerState) => A) => Effect.flatMap(Ledger, (ledger) => ledger.read(f))
 
@@ -185,34 +189,46 @@ export interface AdmitOptions extends ReserveOptions {
  * for the tenant. The audited decision (bundle, input, decision, metadata) and the hold are one
  * journal entry, so neither can exist without the other. The one call a gateway makes per request.
  */
-export const admit = (policy: Policy, tenant: string, input: Input, options?: AdmitOptions) =>
-  Effect.gen(function*() {
+export const admit = (
+  policy: Policy,
+  tenant: string,
+  input: Input,
+  options?: AdmitOptions
+): Effect.Effect<AdmitOutcome, LedgerStoreError | IdempotencyConflict, Ledger> =>
+  Effect.suspend(() => {
     const decision = Kernel.prescribe(policy, input)
-    if (decision.action === "Reject") return { _tag: "Rejected", decision } as AdmitOutcome
+    if (decision.action === "Reject") return Effect.succeed<AdmitOutcome>({ _tag: "Rejected", decision })
     const cost = decision.estimated_cost_microunits
     if (cost > Int.I64_MAX) {
-      return {
+      return Effect.succeed<AdmitOutcome>({
         _tag: "HoldFailed",
         decision,
         hold: { _tag: "Insufficient", remaining_microcents: 0n, required_microcents: Int.I64_MAX }
-      } as AdmitOutcome
+      })
     }
-    const audited = yield* Audited.auditedRecord(policy, input, decision, options?.metadata ?? null).pipe(
-      Effect.mapError((cause) => new LedgerStoreError({ operation: "admit", cause }))
+    // built only by a layer that journals it (the memory layer keeps no journal)
+    const audited = () =>
+      Either.mapLeft(
+        Audited.auditedRecord(policy, input, decision, options?.metadata ?? null),
+        (cause) => new LedgerStoreError({ operation: "admit", cause })
+      )
+    const hold = (expiry: object) =>
+      noConflict(apply(
+        { _tag: "Admit", tenant, amount: cost as bigint, ...opId(options), ...expiry } as L.Command & { _tag: "Admit" },
+        audited
+      ))
+    return Effect.map(
+      options?.expiresIn === undefined ? hold({}) : Effect.flatMap(expiryOf(options), hold),
+      (held): AdmitOutcome =>
+        held._tag === "Reserved"
+          ? {
+            _tag: "Admitted",
+            decision,
+            reservation_id: held.reservation_id,
+            remaining_microcents: held.remaining_microcents
+          }
+          : { _tag: "HoldFailed", decision, hold: held }
     )
-    const expiry = yield* expiryOf(options)
-    const hold = yield* noConflict(apply(
-      { _tag: "Admit", tenant, amount: cost as bigint, ...opId(options), ...expiry } as L.Command & { _tag: "Admit" },
-      audited
-    ))
-    return (hold._tag === "Reserved"
-      ? {
-        _tag: "Admitted",
-        decision,
-        reservation_id: hold.reservation_id,
-        remaining_microcents: hold.remaining_microcents
-      }
-      : { _tag: "HoldFailed", decision, hold }) as AdmitOutcome
   })
 
 /** Take a snapshot (advances the snapshot version). */

@@ -18,7 +18,7 @@ import * as Either from "effect/Either"
 import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
 import * as Journal from "../Journal.js"
-import { Ledger } from "../Ledger.js"
+import { type Audit, Ledger } from "../Ledger.js"
 import { LedgerRecoveryError, LedgerStoreError } from "../LedgerError.js"
 import * as L from "../LedgerState.js"
 import * as Snapshot from "../Snapshot.js"
@@ -156,9 +156,10 @@ export const make = (options: JournalOptions = {}) =>
       Effect.forkScoped
     )
 
-    const submit = (command: L.Command | null, audited?: Json.Json) =>
+    const submit = (command: L.Command | null, audit?: Audit) =>
       Effect.gen(function*() {
         if (failure !== undefined) return yield* failure
+        const audited = typeof audit === "function" ? yield* audit() : audit
         const done = yield* Deferred.make<L.Result, LedgerStoreError>()
         yield* Queue.offer(queue, { command, audited, done })
         return yield* Deferred.await(done)
