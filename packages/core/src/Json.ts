@@ -54,6 +54,13 @@ export const parse = (text: string, options?: ParseOptions): Either.Either<Json,
 /** Print compactly, byte for byte as serde_json 1.0.150 (with `preserve_order`) does. */
 export const print = (value: Json): string => internalPrint.print(value)
 
+/**
+ * `print`, or undefined when `value` nests more than `maxDepth` arrays / objects (a writer that
+ * must refuse what a reader could not read back checks the depth while printing).
+ */
+export const printWithin = (value: Json, maxDepth: number): string | undefined =>
+  internalPrint.printWithin(value, maxDepth)
+
 /** Print a double as serde_json/zmij does (`1.0`, `1e+16`, `-0.0`; NaN and infinities are `null`). */
 export const printFloat = (value: number): string => internalPrint.printFloat(value)
 

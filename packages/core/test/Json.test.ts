@@ -722,3 +722,31 @@ describe("properties", () => {
     )
   })
 })
+
+describe("printWithin", () => {
+  const nested = (levels: number): Json.Json => {
+    let v: Json.Json = new Json.JsonFloat(1)
+    for (let i = 0; i < levels; i++) v = i % 2 === 0 ? [v, 2] : new Map<string, Json.Json>([["k", v], ["z", []]])
+    return v
+  }
+
+  it("prints exactly as print while within the limit", () => {
+    FastCheck.assert(
+      FastCheck.property(jsonArb, (value) => {
+        expect(Json.printWithin(value, Json.MAX_DEPTH)).toBe(Json.print(value))
+      }),
+      { numRuns: 1000 }
+    )
+  })
+
+  it("refuses a value nesting more containers than the limit, and only then", () => {
+    expect(Json.printWithin(nested(126), 126)).toBe(Json.print(nested(126)))
+    expect(Json.printWithin(nested(127), 126)).toBeUndefined()
+    expect(Json.printWithin(new Json.JsonFloat(1), 0)).toBe("1.0")
+    expect(Json.printWithin([], 0)).toBeUndefined()
+    expect(Json.printWithin([[]], 1)).toBeUndefined()
+    // print itself has no limit, before and after a refusal
+    expect(Json.print(nested(300))).toBe(Json.print(nested(300)))
+    expect(Json.printWithin(nested(2), 2)).toBe(Json.print(nested(2)))
+  })
+})

@@ -98,9 +98,10 @@ export const depthOf = (value: Json.Json, limit = Infinity): number => {
 
 /** Canonical data text of a record, refusing one the reader could not read back. */
 export const canonicalData = (data: Json.Json): Either.Either<string, WalRecordTooDeep> => {
-  const depth = depthOf(data, MAX_RECORD_DEPTH)
-  if (depth > MAX_RECORD_DEPTH) return Either.left(new WalRecordTooDeep({ depth, limit: MAX_RECORD_DEPTH }))
-  return Either.right(Json.print(data))
+  // the depth is checked while printing; the exact depth is only measured for the error
+  const text = Json.printWithin(data, MAX_RECORD_DEPTH)
+  if (text !== undefined) return Either.right(text)
+  return Either.left(new WalRecordTooDeep({ depth: depthOf(data, MAX_RECORD_DEPTH), limit: MAX_RECORD_DEPTH }))
 }
 
 /** Hash texts we write (hex digests, `genesis`) need no JSON escaping. */

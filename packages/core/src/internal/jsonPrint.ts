@@ -119,7 +119,12 @@ const isArray = Array.isArray as (value: unknown) => value is ReadonlyArray<Json
 
 const isFloat = (value: object): value is JsonFloat => (value as { readonly _tag?: unknown })._tag === "JsonFloat"
 
-const write = (value: Json | undefined): string => {
+/** Most containers a value may nest (`printWithin`); Infinity for `print`. */
+let limit = Infinity
+/** Set when a value nested deeper than `limit` (what was printed is then meaningless). */
+let tooDeep = false
+
+const write = (value: Json | undefined, depth: number): string => {
   switch (typeof value) {
     case "string":
       return quote(value)
@@ -132,16 +137,24 @@ const write = (value: Json | undefined): string => {
     case "object": {
       if (value === null) return "null"
       if (isArray(value)) {
+        if (depth >= limit) {
+          tooDeep = true
+          return ""
+        }
         const n = value.length
         if (n === 0) return "[]"
-        let out = "[" + write(value[0])
-        for (let i = 1; i < n; i++) out += "," + write(value[i])
+        let out = "[" + write(value[0], depth + 1)
+        for (let i = 1; i < n; i++) out += "," + write(value[i], depth + 1)
         return out + "]"
       }
       if (isFloat(value)) return printFloat(value.value)
+      if (depth >= limit) {
+        tooDeep = true
+        return ""
+      }
       let out = "{"
       for (const [key, member] of value) {
-        out += (out.length === 1 ? "" : ",") + quoteKey(key) + write(member)
+        out += (out.length === 1 ? "" : ",") + quoteKey(key) + write(member, depth + 1)
       }
       return out + "}"
     }
@@ -152,4 +165,20 @@ const write = (value: Json | undefined): string => {
 }
 
 /** Print compactly, byte for byte as serde_json::to_string. */
-export const print = (value: Json): string => write(value)
+export const print = (value: Json): string => write(value, 0)
+
+/**
+ * `print`, or undefined when the value nests more than `maxDepth` arrays / objects (checked
+ * while printing: no separate walk over the value).
+ */
+export const printWithin = (value: Json, maxDepth: number): string | undefined => {
+  limit = maxDepth
+  tooDeep = false
+  try {
+    const text = write(value, 0)
+    return tooDeep ? undefined : text
+  } finally {
+    limit = Infinity
+    tooDeep = false
+  }
+}
