@@ -311,14 +311,14 @@ const addHold = (
   expiresAt: bigint | undefined
 ): bigint => {
   const k = s.nextSmall
-  let id: bigint
   if (k === k && k < SAFE) {
-    id = big(k)
+    const id = big(k)
     s.nextSmall = k + 1
-  } else {
-    id = s.nextReservation
-    s.nextReservation = Int.wrapU64(id + 1n)
+    insertHold(s, new Hold(id, k, tenant, account, amount, amountSmall, expiresAt), s.holds.getKey(k))
+    return id
   }
+  const id = s.nextReservation
+  s.nextReservation = Int.wrapU64(id + 1n)
   putHold(s, id, tenant, account, amount, amountSmall, expiresAt)
   return id
 }
@@ -332,10 +332,14 @@ export const putHold = (
   amount: bigint,
   amountSmall: number,
   expiresAt: bigint | undefined
-): void => {
-  const previous = s.holds.get(id)
+): void =>
+  insertHold(s, new Hold(id, HoldTable.keyOf(id), tenant, account, amount, amountSmall, expiresAt), s.holds.get(id))
+
+/** Insert a hold, replacing `previous` (the hold under the same id, if any: the map semantics of the reference). */
+const insertHold = (s: LedgerState, hold: Hold, previous: Hold | undefined): void => {
   if (previous !== undefined) dropHold(s, previous)
-  s.holds.set(id, new Hold(id, HoldTable.keyOf(id), tenant, account, amount, amountSmall, expiresAt))
+  s.holds.set(hold.reservation, hold)
+  const expiresAt = hold.expiresAt
   if (expiresAt !== undefined) {
     if (s.expiring === 0 || expiresAt < s.soonest) s.soonest = expiresAt
     s.expiring++
