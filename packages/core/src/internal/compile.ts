@@ -4,18 +4,14 @@
  * so the hot loop of `prescribe` reads numbers, and can prove per request that every
  * intermediate stays below 2^53 (then plain numbers are exact) before taking the fast path.
  *
- * Also the exact bigint ⇄ number conversions of the hot path. `BigInt(number)` is a C++
- * builtin in V8 (~50–80 ns a call) and `Number(bigint)` a runtime call (~25 ns); going
- * through one 8-byte scratch word viewed as a BigInt64Array and as 32-bit halves costs a few
- * ns (V8 inlines both the bigint store and the bigint load) and is exact within the stated
- * ranges.
+ * The exact bigint ⇄ number conversions of the hot path live in ../Word.ts.
  */
 import type { PolicySnapshot } from "../Policy.js"
+import { hi32, lo32 } from "../Word.js"
 
 /** Every fast-path term is kept at or below 2^51, so a sum of four stays below 2^53. */
 export const TERM_LIMIT = 2 ** 51
 const SAFE = Number.MAX_SAFE_INTEGER
-const TWO_32 = 4_294_967_296
 
 /** Per-model flags: gates that depend on the model alone. */
 export const F_DISABLED = 1
@@ -95,42 +91,7 @@ export interface Compiled {
   readonly catalogEpoch: bigint
 }
 
-/** One 64-bit scratch word, and its 32-bit halves (LO / HI index the halves on any endianness). */
-const word = new BigInt64Array(1)
-const words = new Int32Array(word.buffer)
-word[0] = 1n
-const LO = words[0] === 1 ? 0 : 1
-const HI = 1 - LO
-
-/** Low and high 32 bits of a u64 (or i64), as int32s (no allocation). */
-export const lo32 = (value: bigint): number => {
-  word[0] = value
-  return words[LO] as number
-}
-export const hi32 = (value: bigint): number => {
-  word[0] = value
-  return words[HI] as number
-}
-
-/**
- * Loads a 64-bit integer (u64 or i64) into the scratch word, for `loadedLo` / `loadedHi`.
- * Synchronous use only: the next `load` overwrites it.
- */
-export const load = (value: bigint): void => {
-  word[0] = value
-}
-export const loadedLo = (): number => words[LO] as number
-export const loadedHi = (): number => words[HI] as number
-/**
- * The bigint of an integer number in (−2^53, 2^53), exactly: `hi = ⌊x / 2^32⌋` is exact
- * (division by a power of two), `x − hi·2^32` is exact and in [0, 2^32).
- */
-export const bigintOf = (x: number): bigint => {
-  const hi = Math.floor(x / TWO_32)
-  words[LO] = x - hi * TWO_32
-  words[HI] = hi
-  return word[0] as bigint
-}
+export { bigintOfSafe as bigintOf, hi32, lo32, load, loadedHi, loadedLo } from "../Word.js"
 
 export const compile = (snapshot: PolicySnapshot): Compiled => {
   const models = snapshot.models
