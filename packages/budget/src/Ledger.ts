@@ -76,7 +76,10 @@ export const makeMemory = (initial?: L.LedgerState): Effect.Effect<Ledger["Type"
     const run = <A>(f: () => A): Effect.Effect<A> =>
       Effect.suspend(() => state.expiring === 0 ? Effect.succeed(f()) : expireThen(f))
     return Ledger.of({
-      apply: (command) => run(() => L.step(state, command)),
+      apply: (command) =>
+        Effect.suspend(() =>
+          state.expiring === 0 ? Effect.succeed(L.step(state, command)) : expireThen(() => L.step(state, command))
+        ),
       read: (f) => Effect.sync(() => f(state)),
       sweep: run(() => undefined)
     })
