@@ -5,25 +5,16 @@
 import type { Input } from "@calybris/core/Input"
 import type { Model } from "@calybris/core/Model"
 import * as Policy from "@calybris/core/Policy"
+import { bigintOfSafe } from "@calybris/core/Word"
 
 const ALL = (1n << 64n) - 1n
 
 /**
- * `BigInt(s)` for a safe non-negative integer, exactly, through an 8-byte scratch word: V8 runs
- * `BigInt(number)` as a C++ builtin (~50–80 ns a call, most of the cost of building an input),
- * where Rust's `s as u64` is free. The input built is the same either way.
+ * `BigInt(s)` exactly, through Word's scratch word: V8 runs `BigInt(number)` as a C++ builtin
+ * (~50–80 ns a call, most of the cost of building an input), where Rust's `s as u64` is free.
+ * The input built is the same either way.
  */
-const word = new BigInt64Array(1)
-const halves = new Int32Array(word.buffer)
-word[0] = 1n
-const LO = halves[0] === 1 ? 0 : 1
-const HI = 1 - LO
-const u64 = (s: number): bigint => {
-  const hi = Math.floor(s / 4294967296)
-  halves[LO] = s - hi * 4294967296
-  halves[HI] = hi
-  return word[0] as bigint
-}
+const u64 = bigintOfSafe
 
 /** model i: provider i%6, quality 3000+300i, risk ceiling 9500, latency 100+50i, caps 0, all regions, input cost 10+50i, output cost 40+200i */
 export const benchModel = (i: number): Model =>

@@ -7,6 +7,7 @@ import { defaultHash, type HashFunctions, sha256Hex, toHex } from "./Hash.js"
 import type { Input } from "./Input.js"
 import type { Model } from "./Model.js"
 import type { Policy, PolicySnapshot } from "./Policy.js"
+import { load, loadedHi, loadedLo } from "./Word.js"
 
 const ascii = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0))
 
@@ -81,20 +82,14 @@ export class ByteWriter {
 /**
  * The fixed-size preimages are written straight into two preallocated buffers whose tags are
  * set once: u8/u16/u32 fields through a little-endian DataView (inlined by V8), 64-bit fields
- * through one 8-byte scratch word split into 32-bit halves — `DataView.setBigUint64` is a
- * slow builtin call in V8, a BigInt64Array store much cheaper.
+ * through the scratch word of ./Word.ts split into 32-bit halves — `DataView.setBigUint64` is
+ * a slow builtin call in V8, a BigInt64Array store much cheaper.
  */
-const word = new BigInt64Array(1)
-const halves = new Int32Array(word.buffer)
-word[0] = 1n
-const LO = halves[0] === 1 ? 0 : 1
-const HI = 1 - LO
-
 /** A u64 or i64 (two's complement) at `offset`, little-endian. */
 const put64 = (view: DataView, offset: number, value: bigint) => {
-  word[0] = value
-  view.setInt32(offset, halves[LO] as number, true)
-  view.setInt32(offset + 4, halves[HI] as number, true)
+  load(value)
+  view.setInt32(offset, loadedLo(), true)
+  view.setInt32(offset + 4, loadedHi(), true)
 }
 
 const INPUT_BYTES = new Uint8Array(79)
