@@ -192,3 +192,23 @@ export const median = (values: ReadonlyArray<number>): number => {
   const hi = sorted[mid] ?? NaN
   return sorted.length % 2 === 1 ? hi : ((sorted[mid - 1] ?? NaN) + hi) / 2
 }
+
+/** The q-quantile (0..1) of ascending-sorted values (nearest rank). */
+export const quantile = (sorted: ReadonlyArray<number>, q: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? NaN
+
+/**
+ * A throughput run with per-operation acknowledgement latencies (ns): `count` operations in
+ * `elapsedNs`, in ops per second, with the latencies' p50 and p99 (ms) as the extras
+ * `ack_p50` / `ack_p99`.
+ */
+export const throughputWithLatency = (count: number, elapsedNs: number, latencies: Float64Array): Measured => {
+  const sorted = Array.from(latencies).sort((a, b) => a - b)
+  return {
+    value: count / (elapsedNs / 1e9),
+    extras: [
+      { name: "ack_p50", unit: "ms", value: quantile(sorted, 0.5) / 1e6 },
+      { name: "ack_p99", unit: "ms", value: quantile(sorted, 0.99) / 1e6 }
+    ]
+  }
+}

@@ -18,7 +18,16 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { benchPolicy, makeInput } from "../fixtures.js"
-import { consume, type Measured, now, perOp, type Sampler, type Unit, type Workload } from "../registry.js"
+import {
+  consume,
+  type Measured,
+  now,
+  perOp,
+  type Sampler,
+  throughputWithLatency,
+  type Unit,
+  type Workload
+} from "../registry.js"
 
 const key = new Uint8Array(32).fill(0x5a)
 const policy = benchPolicy(22)
@@ -42,10 +51,6 @@ const journaled = (file: string, durability: Wal.Durability, options: Ledger.Jou
     Layer.provide(Wal.layerFile(file, { key, durability })),
     Layer.provide(NodeContext.layer)
   )
-
-/** The q-quantile (0..1) of ascending-sorted values (nearest rank). */
-const quantile = (sorted: ReadonlyArray<number>, q: number): number =>
-  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? NaN
 
 /**
  * Durable admits: `concurrency` admitters (fibers) share `count` admits of make_input(s) on a
@@ -81,14 +86,7 @@ const journaledAdmits = (count: number, concurrency: number): () => Sampler => (
         return now() - t0
       }).pipe(Effect.provide(journaled(file, "batch")))
     )
-    const sorted = Array.from(latencies).sort((a, b) => a - b)
-    return {
-      value: count / (elapsed / 1e9),
-      extras: [
-        { name: "ack_p50", unit: "ms", value: quantile(sorted, 0.5) / 1e6 },
-        { name: "ack_p99", unit: "ms", value: quantile(sorted, 0.99) / 1e6 }
-      ]
-    }
+    return throughputWithLatency(count, elapsed, latencies)
   }
   return {
     warmup: async () => {

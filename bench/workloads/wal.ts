@@ -21,7 +21,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { benchPolicy, makeInput } from "../fixtures.js"
-import { type Measured, now, type Sampler, type Unit, type Workload } from "../registry.js"
+import { type Measured, now, type Sampler, throughputWithLatency, type Unit, type Workload } from "../registry.js"
 
 const key = new Uint8Array(32).fill(0x5a)
 const policy = benchPolicy(22)
@@ -117,10 +117,6 @@ const readWorkload = (replay: boolean): () => Promise<Sampler> => async () => {
   }
 }
 
-/** The q-quantile (0..1) of ascending-sorted values (nearest rank). */
-const quantile = (sorted: ReadonlyArray<number>, q: number): number =>
-  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? NaN
-
 /**
  * Durable "batch" appends: `concurrency` appenders (fibers) share `count` records, each
  * appender calling `append` again as soon as its previous append is acknowledged (i.e. after
@@ -151,14 +147,7 @@ const batchWorkload = (count: number, concurrency: number): () => Sampler => () 
         return now() - t0
       }).pipe(Effect.provide(Wal.layerFile(file, { key, durability: "batch" })), Effect.provide(NodeContext.layer))
     )
-    const sorted = Array.from(latencies).sort((a, b) => a - b)
-    return {
-      value: count / (elapsed / 1e9),
-      extras: [
-        { name: "ack_p50", unit: "ms", value: quantile(sorted, 0.5) / 1e6 },
-        { name: "ack_p99", unit: "ms", value: quantile(sorted, 0.99) / 1e6 }
-      ]
-    }
+    return throughputWithLatency(count, elapsed, latencies)
   }
   return {
     warmup: async () => {
