@@ -239,18 +239,27 @@ describe("Kernel dominant reason", () => {
   })
 })
 
+/**
+ * Asserts that the optimised kernel decides as the reference kernel (decision, and the trace's
+ * counts wherever the scan ran); returns the compiled policy.
+ */
+const matchesReference = (p: Policy.PolicySnapshot, i: Input): Policy.Policy => {
+  const policy = Policy.unsafeMake(p)
+  const expected = referencePrescribe(p, i)
+  const actual = Kernel.prescribeWithTrace(policy, i)
+  assert.deepStrictEqual(actual.decision, expected.decision)
+  assert.deepStrictEqual(Kernel.prescribe(policy, i), expected.decision)
+  if (expected.decision.evaluated_models > 0 || expected.decision.action !== "Reject") {
+    assert.deepStrictEqual(actual.trace.rejections, expected.rejections)
+  }
+  return policy
+}
+
 describe("Kernel properties", () => {
   it("optimised kernel ≡ reference kernel (decision, trace, utilities)", () => {
     fc.assert(
       fc.property(Arb.policyAndInput, ([p, i]) => {
-        const policy = Policy.unsafeMake(p)
-        const expected = referencePrescribe(p, i)
-        const actual = Kernel.prescribeWithTrace(policy, i)
-        assert.deepStrictEqual(actual.decision, expected.decision)
-        assert.deepStrictEqual(Kernel.prescribe(policy, i), expected.decision)
-        if (expected.decision.evaluated_models > 0 || expected.decision.action !== "Reject") {
-          assert.deepStrictEqual(actual.trace.rejections, expected.rejections)
-        }
+        const policy = matchesReference(p, i)
         for (const m of p.models) {
           assert.strictEqual(
             Option.getOrUndefined(Kernel.utilityForModel(policy, i, m.model_id)),
@@ -264,14 +273,7 @@ describe("Kernel properties", () => {
   it("optimised kernel ≡ reference kernel on close calls (ties, repeated models, pruning near the bound)", () => {
     fc.assert(
       fc.property(Arb.closeCall, ([p, i]) => {
-        const policy = Policy.unsafeMake(p)
-        const expected = referencePrescribe(p, i)
-        const actual = Kernel.prescribeWithTrace(policy, i)
-        assert.deepStrictEqual(actual.decision, expected.decision)
-        assert.deepStrictEqual(Kernel.prescribe(policy, i), expected.decision)
-        if (expected.decision.evaluated_models > 0 || expected.decision.action !== "Reject") {
-          assert.deepStrictEqual(actual.trace.rejections, expected.rejections)
-        }
+        matchesReference(p, i)
       }),
       { numRuns: Math.max(fc.readConfigureGlobal().numRuns ?? 100, 2000) }
     )
