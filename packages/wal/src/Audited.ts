@@ -16,7 +16,7 @@ import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type { Entry, Sealed } from "./Entry.js"
-import * as FastDecode from "./internal/fastDecode.js"
+import * as FastCodec from "./internal/fastCodec.js"
 import * as Reader from "./Reader.js"
 import { Wal } from "./Wal.js"
 import {
@@ -44,13 +44,14 @@ export type AuditedJson = typeof AuditedJson.Type
 
 const encodeAudited = Schema.encodeEither(AuditedJson)
 const decodeAuditedSchema = Schema.decodeUnknownEither(AuditedJson)
-const decodeAuditedFast = FastDecode.compile(AuditedJson)
+const decodeAuditedFast = FastCodec.compile(AuditedJson)
+const encodeAuditedFast = FastCodec.compileEncoder(AuditedJson)
 
 /** `Schema.decodeUnknownEither(AuditedJson)`, through the fast path when it decides. */
 const decodeAudited = (data: unknown): Either.Either<AuditedJson, ParseResult.ParseError> => {
   if (decodeAuditedFast !== undefined) {
     const fast = decodeAuditedFast(data)
-    if (fast !== FastDecode.FAIL) return Either.right(fast as AuditedJson)
+    if (fast !== FastCodec.FAIL) return Either.right(fast as AuditedJson)
   }
   return decodeAuditedSchema(data)
 }
@@ -61,11 +62,13 @@ export const auditedRecord = (
   input: Input.Input,
   decision: Decision.Decision,
   metadata: Json.Json
-): Either.Either<Json.Json, WalRecordError> =>
-  Either.mapLeft(
-    encodeAudited({ audit: Verify.auditBundle(policy, input, decision), input, decision, metadata }),
-    (e) => new WalRecordError({ sequence: 0n, reason: e.message })
-  )
+): Either.Either<Json.Json, WalRecordError> => {
+  const record = { audit: Verify.auditBundle(policy, input, decision), input, decision, metadata }
+  // the compiled encoder gives exactly the Schema's output, or gives up and the Schema decides
+  const fast = encodeAuditedFast === undefined ? FastCodec.FAIL : encodeAuditedFast(record)
+  if (fast !== FastCodec.FAIL) return Either.right(fast as Json.Json)
+  return Either.mapLeft(encodeAudited(record), (e) => new WalRecordError({ sequence: 0n, reason: e.message }))
+}
 
 /** Append the audited record of a decision. */
 export const appendAudited = (

@@ -1,6 +1,7 @@
 /**
- * The fast decoder of audited records: whenever it decides, it produces exactly what the Schema
- * decoder produces; on anything doubtful it gives up (and the Schema decides).
+ * The fast decoder and encoder of audited records: whenever they decide, they produce exactly
+ * what the Schema decoder / encoder produces; on anything doubtful they give up (and the Schema
+ * decides).
  */
 import * as Json from "@calybris/core/Json"
 import * as Kernel from "@calybris/core/Kernel"
@@ -10,7 +11,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
 import * as Schema from "effect/Schema"
-import { compile, FAIL } from "../src/internal/fastDecode.js"
+import { compile, compileEncoder, FAIL } from "../src/internal/fastCodec.js"
 
 const ALL = (1n << 64n) - 1n
 const json = (fields: Record<string, Json.Json>): Json.JsonObject => new Map(Object.entries(fields))
@@ -145,5 +146,98 @@ describe("fastDecode", () => {
     )
     expect(agree(null)).toBe("fallback")
     expect(agree(json({}))).toBe("fallback")
+  })
+})
+
+const fastEncode = compileEncoder(Audited.AuditedJson)
+const slowEncode = Schema.encodeEither(Audited.AuditedJson)
+const decodeTyped = Schema.decodeUnknownSync(Audited.AuditedJson)
+
+/** Fast and Schema encoders agree: equal Json (same member order), or the fast path gave up. */
+const agreeEncode = (value: unknown): "fast" | "fallback" => {
+  if (fastEncode === undefined) throw new Error("no fast encoder for AuditedJson")
+  const a = fastEncode(value)
+  const b = slowEncode(value as Audited.AuditedJson)
+  if (a === FAIL) return "fallback"
+  expect(Either.isRight(b)).toBe(true)
+  if (Either.isRight(b)) {
+    expect(a).toStrictEqual(b.right)
+    expect(Json.print(a as Json.Json)).toBe(Json.print(b.right))
+  }
+  return "fast"
+}
+
+/** Replace `path` (property names) of a typed record by `value` (undefined: delete it). */
+const mutateTyped = (r: Record<string, unknown>, path: ReadonlyArray<string>, value: unknown): unknown => {
+  const [head, ...rest] = path
+  const out: Record<string, unknown> = { ...r }
+  if (head === undefined) return out
+  if (rest.length === 0) {
+    if (value === undefined) delete out[head]
+    else out[head] = value
+  } else {
+    out[head] = mutateTyped(r[head] as Record<string, unknown>, rest, value)
+  }
+  return out
+}
+
+describe("fastEncode", () => {
+  it("encodes honest audited records exactly as the schema does", () => {
+    for (let s = 1; s <= 50; s++) expect(agreeEncode(decodeTyped(record(s)))).toBe("fast")
+  })
+
+  it("never encodes what the schema refuses, and agrees on whatever it encodes", () => {
+    const base = decodeTyped(record(7)) as unknown as Record<string, Record<string, unknown>>
+    const paths: Array<ReadonlyArray<string>> = [["metadata"], ["extra"]]
+    for (const group of ["audit", "input", "decision"]) {
+      for (const k of Object.keys(base[group] ?? {})) paths.push([group, k])
+      paths.push([group])
+    }
+    const values = FastCheck.oneof(
+      FastCheck.constant(undefined),
+      FastCheck.constantFrom<unknown>(
+        -1,
+        0,
+        65535,
+        65536,
+        4294967295,
+        4294967296,
+        1.5,
+        -1n,
+        0n,
+        ALL,
+        ALL + 1n,
+        -(1n << 63n),
+        -(1n << 63n) - 1n,
+        (1n << 63n) - 1n,
+        1n << 63n,
+        new Json.JsonFloat(3),
+        "Substitute",
+        "Reject",
+        "RiskHardLimit",
+        "x",
+        true,
+        null,
+        [],
+        new Map(),
+        {},
+        Symbol("not json")
+      )
+    )
+    FastCheck.assert(
+      FastCheck.property(FastCheck.constantFrom(...paths), values, (path, value) => {
+        agreeEncode(mutateTyped(base, path, value))
+      }),
+      { numRuns: 3000 }
+    )
+    expect(agreeEncode(null)).toBe("fallback")
+    expect(agreeEncode(new Map())).toBe("fallback")
+  })
+
+  it("auditedRecord refuses what the schema refuses, with the schema's message", () => {
+    const typed = decodeTyped(record(3))
+    const bad = { ...typed.input, risk_bps: 70_000 } as unknown as typeof typed.input
+    const result = Audited.auditedRecord(policy, bad, typed.decision, null)
+    expect(Either.isLeft(result)).toBe(true)
   })
 })
