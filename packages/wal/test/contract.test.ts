@@ -3,10 +3,9 @@
  */
 import * as Decision from "@calybris/core/Decision"
 import * as Hash from "@calybris/core/Hash"
-import { Input } from "@calybris/core/Input"
+import type { Input } from "@calybris/core/Input"
 import * as Json from "@calybris/core/Json"
 import * as Kernel from "@calybris/core/Kernel"
-import * as Policy from "@calybris/core/Policy"
 import * as Audited from "@calybris/wal/Audited"
 import * as Chain from "@calybris/wal/Chain"
 import { MAX_RECORD_DEPTH, type Sealed } from "@calybris/wal/Entry"
@@ -25,6 +24,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { createHash, createHmac } from "node:crypto"
+import { benchPolicy, I64_MIN, requestInput, U64_MAX } from "./support/fixtures.js"
 
 type OpenError = WalEmptyKey | WalVerifyError | WalLocked | WalIoError
 
@@ -33,54 +33,8 @@ type Factory = (
   options?: Wal.WalOptions
 ) => Effect.Effect<Layer.Layer<Wal.Wal, OpenError>, never, Scope.Scope | FileSystem.FileSystem>
 
-const U64_MAX = (1n << 64n) - 1n
-const I64_MIN = -(1n << 63n)
-const ALL = U64_MAX
-
-const json = (fields: Record<string, Json.Json>): Json.Json => new Map(Object.entries(fields))
-
-const model = (i: number): Json.Json =>
-  json({
-    model_id: i,
-    provider_id: i % 6,
-    quality_bps: 3000 + 300 * i,
-    risk_ceiling_bps: 9500,
-    enabled: 1,
-    p95_latency_ms: 100 + 50 * i,
-    capabilities: 0,
-    region_mask: ALL,
-    input_cost_microunits_per_million_tokens: 10 + 50 * i,
-    output_cost_microunits_per_million_tokens: 40 + 200 * i
-  })
-
-const policy = Policy.unsafeMake(
-  Schema.decodeUnknownSync(Policy.PolicySnapshot)(json({
-    policy_epoch: 1,
-    catalog_epoch: 1,
-    hard_risk_limit_bps: 9600,
-    minimum_confidence_bps: 5500,
-    risk_penalty_multiplier_bps: 3500,
-    latency_penalty_microunits_per_ms: 0,
-    models: Array.from({ length: 8 }, (_, i) => model(i))
-  }))
-)
-
-const input = (s: number): Input =>
-  Schema.decodeUnknownSync(Input)(json({
-    request_sequence: s,
-    requested_model_id: s % 8,
-    input_tokens: 500 + s,
-    output_tokens: 200 + s,
-    business_value_microunits: 50000,
-    budget_limit_microunits: 10_000_000,
-    risk_bps: (s * 700) % 8000,
-    confidence_bps: 6000 + s,
-    minimum_quality_bps: 3000,
-    max_p95_latency_ms: 0,
-    required_capabilities: 0,
-    allowed_provider_mask: ALL,
-    required_region_mask: 0
-  }))
+const policy = benchPolicy(8)
+const input = (s: number): Input => requestInput(s, 8, { risk_bps: (s * 700) % 8000 })
 
 /** The same decision with one field changed (what a forger would do). */
 const tamper = (decision: Decision.Decision): Decision.Decision => {

@@ -5,57 +5,18 @@
  */
 import * as Json from "@calybris/core/Json"
 import * as Kernel from "@calybris/core/Kernel"
-import * as Policy from "@calybris/core/Policy"
 import * as Audited from "@calybris/wal/Audited"
 import { describe, expect, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
 import * as Schema from "effect/Schema"
 import { compile, compileEncoder, FAIL } from "../src/internal/fastCodec.js"
+import { ALL, benchPolicy, json, requestInput } from "./support/fixtures.js"
 
-const ALL = (1n << 64n) - 1n
-const json = (fields: Record<string, Json.Json>): Json.JsonObject => new Map(Object.entries(fields))
-
-const policy = Policy.unsafeMake(
-  Schema.decodeUnknownSync(Policy.PolicySnapshot)(json({
-    policy_epoch: 1,
-    catalog_epoch: 1,
-    hard_risk_limit_bps: 9600,
-    minimum_confidence_bps: 5500,
-    risk_penalty_multiplier_bps: 3500,
-    latency_penalty_microunits_per_ms: 0,
-    models: Array.from({ length: 4 }, (_, i) =>
-      json({
-        model_id: i,
-        provider_id: i % 6,
-        quality_bps: 3000 + 300 * i,
-        risk_ceiling_bps: 9500,
-        enabled: 1,
-        p95_latency_ms: 100 + 50 * i,
-        capabilities: 0,
-        region_mask: ALL,
-        input_cost_microunits_per_million_tokens: 10 + 50 * i,
-        output_cost_microunits_per_million_tokens: 40 + 200 * i
-      }))
-  }))
-)
+const policy = benchPolicy(4)
 
 const record = (s: number): Json.JsonObject => {
-  const input = Schema.decodeUnknownSync(Audited.AuditedJson.to.fields.input)(json({
-    request_sequence: s,
-    requested_model_id: s % 4,
-    input_tokens: 500 + s,
-    output_tokens: 200 + s,
-    business_value_microunits: -50000,
-    budget_limit_microunits: 10_000_000,
-    risk_bps: 100 + s,
-    confidence_bps: 6000 + s,
-    minimum_quality_bps: 3000,
-    max_p95_latency_ms: 0,
-    required_capabilities: 0,
-    allowed_provider_mask: ALL,
-    required_region_mask: 0
-  }))
+  const input = requestInput(s, 4, { business_value_microunits: -50000, risk_bps: 100 + s })
   const metadata = json({ tenant: `t-${s}`, n: [1, 2.5, null] })
   return Either.getOrThrow(
     Audited.auditedRecord(policy, input, Kernel.prescribe(policy, input), metadata)

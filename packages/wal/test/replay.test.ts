@@ -3,10 +3,9 @@
  * not decode, then the first failed audit), on logs built line by line.
  */
 import * as Decision from "@calybris/core/Decision"
-import { Input } from "@calybris/core/Input"
+import type { Input } from "@calybris/core/Input"
 import type * as Json from "@calybris/core/Json"
 import * as Kernel from "@calybris/core/Kernel"
-import * as Policy from "@calybris/core/Policy"
 import * as Audited from "@calybris/wal/Audited"
 import * as Chain from "@calybris/wal/Chain"
 import * as Entry from "@calybris/wal/Entry"
@@ -15,50 +14,10 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import { benchPolicy, requestInput } from "./support/fixtures.js"
 
-const ALL = (1n << 64n) - 1n
-const json = (fields: Record<string, Json.Json>): Json.Json => new Map(Object.entries(fields))
-
-const policy = Policy.unsafeMake(
-  Schema.decodeUnknownSync(Policy.PolicySnapshot)(json({
-    policy_epoch: 1,
-    catalog_epoch: 1,
-    hard_risk_limit_bps: 9600,
-    minimum_confidence_bps: 5500,
-    risk_penalty_multiplier_bps: 3500,
-    latency_penalty_microunits_per_ms: 0,
-    models: Array.from({ length: 4 }, (_, i) =>
-      json({
-        model_id: i,
-        provider_id: i % 6,
-        quality_bps: 3000 + 300 * i,
-        risk_ceiling_bps: 9500,
-        enabled: 1,
-        p95_latency_ms: 100 + 50 * i,
-        capabilities: 0,
-        region_mask: ALL,
-        input_cost_microunits_per_million_tokens: 10 + 50 * i,
-        output_cost_microunits_per_million_tokens: 40 + 200 * i
-      }))
-  }))
-)
-
-const input = (s: number): Input =>
-  Schema.decodeUnknownSync(Input)(json({
-    request_sequence: s,
-    requested_model_id: s % 4,
-    input_tokens: 500 + s,
-    output_tokens: 200 + s,
-    business_value_microunits: 50000,
-    budget_limit_microunits: 10_000_000,
-    risk_bps: 100,
-    confidence_bps: 6000 + s,
-    minimum_quality_bps: 3000,
-    max_p95_latency_ms: 0,
-    required_capabilities: 0,
-    allowed_provider_mask: ALL,
-    required_region_mask: 0
-  }))
+const policy = benchPolicy(4)
+const input = (s: number): Input => requestInput(s, 4)
 
 const honest = (s: number): Json.Json =>
   Either.getOrThrow(Audited.auditedRecord(policy, input(s), Kernel.prescribe(policy, input(s)), s))
