@@ -305,8 +305,8 @@ const BATCH_NOTE = "durability \"batch\", N concurrent appenders, each acknowled
   "ack_p50/ack_p99 = per-append time from calling append to its acknowledgement"
 
 export const walWorkloads: ReadonlyArray<Workload> = [
-  wal("wal_append/unkeyed/no_fsync", "us/entry", 5.37, appendWorkload(20_000, { durability: "never" }, "us/entry")),
-  wal("wal_append/keyed/no_fsync", "us/entry", 5.33, appendWorkload(20_000, { key, durability: "never" }, "us/entry")),
+  wal("wal_append/unkeyed/no_fsync", "us/entry", 5.37, appendWorkload(100_000, { durability: "never" }, "us/entry")),
+  wal("wal_append/keyed/no_fsync", "us/entry", 5.33, appendWorkload(100_000, { key, durability: "never" }, "us/entry")),
   wal(
     "wal_append/keyed/fsync_every_entry",
     "us/entry",
