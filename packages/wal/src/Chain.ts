@@ -146,3 +146,9 @@ export const linkBytes = (chain: Chain, previousHash: string, data: Uint8Array):
   const link = byteLinks.get(chain)
   return link === undefined ? chain.link(previousHash, decoder.decode(data)) : link(previousHash, data)
 }
+
+/** `linkBytes` bound to one chain (looked up once: the verifying reader calls it per line). */
+export const bytesLink = (chain: Chain): (previousHash: string, data: Uint8Array) => string => {
+  const link = byteLinks.get(chain)
+  return link === undefined ? (p, d) => chain.link(p, decoder.decode(d)) : link
+}

@@ -15,6 +15,7 @@ import * as Stream from "effect/Stream"
 import * as Chain from "./Chain.js"
 import type { Entry } from "./Entry.js"
 import { parseLine } from "./internal/envelope.js"
+import { dataOffset, ENTRY_TO_DATA, fastPath, HASH_LENGTH, matchLine } from "./internal/fastLine.js"
 import {
   WalChainBroken,
   WalParseError,
@@ -84,16 +85,22 @@ export class LineReader {
   private pendingOffset = 0
   private lineNumber = 0
   private expected = 1n
+  /** `expected` in decimal (what the fast path compares the line's sequence with) */
+  private expectedText = "1"
   private lastHash = Chain.GENESIS
   private count = 0n
   private bytes = 0
   /** Build `Entry` values (with their `data`); a verification-only pass does not need them. */
   private readonly collect: boolean
 
+  /** The fast path's hash over bytes, when it is on (verifying, not collecting entries). */
+  private readonly fast: ((previousHash: string, data: Uint8Array) => string) | undefined
+
   constructor(options: ReaderOptions, collect = true) {
     this.chain = options.chain
     this.maxLine = options.maxLineBytes ?? DEFAULT_MAX_LINE
     this.collect = collect
+    this.fast = options.chain !== undefined && !collect && fastPath.enabled ? Chain.bytesLink(options.chain) : undefined
   }
 
   /** Consume a chunk; returns the complete entries it finished, or the first failure. */
@@ -119,30 +126,35 @@ export class LineReader {
     let start = 0
     let offset = this.pendingOffset
     const lastLf = buffer.lastIndexOf(0x0a)
-    // The complete lines decoded at once: when they are all ASCII (the common case), string
+    // Each line first goes to the fast path (a verifying pass over lines as writers write
+    // them: see internal/fastLine.ts), which accepts or leaves the line to the exact path.
+    // The exact path works on text: from the first line the fast path leaves to it, the rest
+    // of the complete lines is decoded at once; when it is all ASCII (the common case), string
     // indices are byte offsets and each line is a slice. Otherwise (non-ASCII, or not UTF-8)
     // line by line, which finds and reports the exact line.
-    const text = lastLf < 0 ? undefined : asciiText(buffer.subarray(0, lastLf + 1))
-    if (text !== undefined) {
-      for (;;) {
-        const lf = text.indexOf("\n", start)
-        if (lf < 0) break
-        this.lineNumber++
-        const end = lf > start && text.charCodeAt(lf - 1) === 0x0d ? lf - 1 : lf
-        const error = end - start > this.maxLine
-          ? new WalLineTooLong({ line: this.lineNumber, offset, limit: this.maxLine })
-          : this.lineText(text.slice(start, end), offset, lf - start, false, out)
-        if (error !== undefined) return this.fail(out, error)
-        offset += lf + 1 - start
-        start = lf + 1
-      }
-    }
-    for (;;) {
-      const lf = buffer.indexOf(0x0a, start)
-      if (lf < 0) break
+    const fast = this.fast
+    let text: string | undefined
+    let textStart = -1
+    while (start <= lastLf) {
       this.lineNumber++
-      const error = this.line(buffer.subarray(start, lf), offset, false, out)
-      if (error !== undefined) return this.fail(out, error)
+      let lf = fast === undefined ? -1 : this.fastLine(fast, buffer, start, lastLf)
+      if (lf < 0) {
+        lf = buffer.indexOf(0x0a, start)
+        const end = lf > start && buffer[lf - 1] === 0x0d ? lf - 1 : lf
+        let error: WalVerifyError | undefined
+        if (end - start > this.maxLine) {
+          error = new WalLineTooLong({ line: this.lineNumber, offset, limit: this.maxLine })
+        } else {
+          if (textStart < 0) {
+            textStart = start
+            text = asciiText(buffer.subarray(start, lastLf + 1))
+          }
+          error = text !== undefined
+            ? this.lineText(text.slice(start - textStart, end - textStart), offset, lf - start, false, out)
+            : this.line(buffer.subarray(start, lf), offset, false, out)
+        }
+        if (error !== undefined) return this.fail(out, error)
+      }
       offset += lf + 1 - start
       start = lf + 1
     }
@@ -152,6 +164,41 @@ export class LineReader {
       return this.fail(out, new WalLineTooLong({ line: this.lineNumber + 1, offset, limit: this.maxLine }))
     }
     return Either.right(out)
+  }
+
+  /**
+   * The fast path for the line at `buffer[start]` (an LF is at `lastLf`): the index of its LF
+   * when it accepted the line (and advanced the state exactly as the exact path would have),
+   * or -1 when the exact path must read it.
+   */
+  private fastLine(
+    link: (previousHash: string, data: Uint8Array) => string,
+    buffer: Uint8Array,
+    start: number,
+    lastLf: number
+  ): number {
+    const previous = this.lastHash
+    const expected = this.expectedText
+    const close = matchLine(buffer, start, lastLf, expected, previous)
+    // the line's length without LF / CR, as the exact path measures it
+    if (close < 0 || close + 1 - start > this.maxLine) return -1
+    const dataStart = start + dataOffset(expected, previous)
+    const recomputed = link(previous, buffer.subarray(dataStart, close))
+    if (recomputed.length !== HASH_LENGTH) return -1
+    // compared in constant time (over all 64 bytes)
+    const at = dataStart - ENTRY_TO_DATA
+    let diff = 0
+    for (let k = 0; k < HASH_LENGTH; k++) diff |= (buffer[at + k] as number) ^ recomputed.charCodeAt(k)
+    if (diff !== 0) return -1
+    this.setExpected(this.expected + 1n)
+    this.count++
+    this.lastHash = recomputed
+    return buffer[close + 1] === 0x0a ? close + 1 : close + 2
+  }
+
+  private setExpected(expected: bigint): void {
+    this.expected = expected
+    this.expectedText = expected.toString()
   }
 
   /** The end of the input: a final line without newline, then the totals. */
@@ -247,7 +294,7 @@ export class LineReader {
           found: envelope.entry_hash
         })
       }
-      this.expected = envelope.sequence + 1n
+      this.setExpected(envelope.sequence + 1n)
     }
     this.count++
     this.lastHash = envelope.entry_hash

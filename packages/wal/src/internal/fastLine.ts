@@ -1,0 +1,332 @@
+/**
+ * The verifying reader's fast path: "fast accept, exact reject". A line as a writer writes it is
+ * exactly
+ *
+ *     {"sequence":N,"previous_hash":"P","entry_hash":"H","data":D}
+ *
+ * with no whitespace, N the canonical decimal of the expected sequence, P the running last hash
+ * and D canonical JSON. `matchLine` checks that shape on the line's bytes and returns where D
+ * starts only when it can prove that the exact path (`parseLine`, then the sequence and chain
+ * checks of the reader) would read the same envelope and hash D's raw text: anything it is not
+ * sure about returns -1, and the reader then runs the exact path on the line (which reports
+ * every error as before). The caller still has to recompute the link over P ‖ D and compare it
+ * with H.
+ *
+ * D is accepted only in a conservative subset of what `print` writes (so the raw text IS the
+ * canonical text the exact path would hash):
+ * - no whitespace at all;
+ * - integers only: `0`, or an optional `-` then a non-zero digit and digits (no `-0`), within
+ *   u64 (non-negative) / i64 (negative) — beyond that the exact parser reads a float; any `.`,
+ *   `e` or `E` fails the structure check after the number;
+ * - strings of bytes 0x20..0x7E (so the line is ASCII and valid UTF-8) except `"` and `\`, and
+ *   only the escapes the printer writes: `\"`, `\\`, `\b`, `\t`, `\n`, `\f`, `\r`, and
+ *   `\u00xx` (lowercase hex) for the other code points below 0x20 — every string then has one
+ *   spelling, so keys compare as raw bytes;
+ * - no repeated key in an object (checked), at most `MAX_KEYS` keys per object;
+ * - at most `MAX_DEPTH` nested containers (the exact path allows 126 inside the entry);
+ * - `true`, `false`, `null`.
+ */
+
+/** Nesting accepted in `data` (well under the exact path's 126). */
+export const MAX_DEPTH = 64
+
+/** Keys per object accepted (a wider object goes to the exact path). */
+export const MAX_KEYS = 64
+
+/** Switch for tests that compare the reader with and without the fast path. */
+export const fastPath = { enabled: true }
+
+const bytesOf = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0))
+
+const PREFIX = bytesOf("{\"sequence\":")
+const PREVIOUS = bytesOf(",\"previous_hash\":\"")
+const ENTRY = bytesOf("\",\"entry_hash\":\"")
+const DATA = bytesOf("\",\"data\":")
+
+/** Length of the entry hash (hex SHA-256). */
+export const HASH_LENGTH = 64
+
+/** Bytes from the entry hash's first byte to the data's first byte. */
+export const ENTRY_TO_DATA = HASH_LENGTH + DATA.length
+
+const U64_MAX = bytesOf("18446744073709551615")
+const I64_MIN = bytesOf("9223372036854775808")
+
+/** `bytes[at, at + word.length)` equals `word` (the caller checked the bounds). */
+const matches = (bytes: Uint8Array, at: number, word: Uint8Array): boolean => {
+  for (let k = 0; k < word.length; k++) if (bytes[at + k] !== word[k]) return false
+  return true
+}
+
+/** `bytes[at, at + text.length)` equals the ASCII `text` (the caller checked the bounds). */
+const matchesText = (bytes: Uint8Array, at: number, text: string): boolean => {
+  for (let k = 0; k < text.length; k++) if (bytes[at + k] !== text.charCodeAt(k)) return false
+  return true
+}
+
+// ---------------------------------------------------------------------------------------------
+// data
+
+/** Kinds of the open containers: 1 = array, 2 = object. */
+const kinds = new Uint8Array(MAX_DEPTH)
+/** Where each open object's keys begin in the key arrays. */
+const keyBase = new Int32Array(MAX_DEPTH)
+/** The keys of the open objects (start, end of the raw contents), innermost last. */
+const keyStart = new Int32Array(MAX_DEPTH * MAX_KEYS)
+const keyEnd = new Int32Array(MAX_DEPTH * MAX_KEYS)
+let keyTop = 0
+/**
+ * Per open object, 64 bits (two words) of a cheap key signature (length, first and last byte):
+ * keys are compared only when their signature bit was already set.
+ */
+const keyBits = new Int32Array(2 * MAX_DEPTH)
+
+/** Whether a `\u00xx` escape for code point `v` (< 0x20) is the printer's spelling. */
+const isUnicodeEscape = (v: number): boolean => v !== 8 && v !== 9 && v !== 10 && v !== 12 && v !== 13
+
+/** Lowercase hex digit value, or -1. */
+const hexValue = (b: number): number => b >= 48 && b <= 57 ? b - 48 : b >= 97 && b <= 102 ? b - 87 : -1
+
+/** A string's contents from `i` (just after the opening quote): the index after the closing quote, or -1. */
+const scanString = (bytes: Uint8Array, i: number, limit: number): number => {
+  while (i < limit) {
+    const b = bytes[i] as number
+    if (b === 34) return i + 1
+    if (b === 92) {
+      if (i + 1 >= limit) return -1
+      const e = bytes[i + 1] as number
+      if (e === 34 || e === 92 || e === 98 || e === 102 || e === 110 || e === 114 || e === 116) {
+        i += 2
+        continue
+      }
+      if (e !== 117 || i + 5 >= limit || bytes[i + 2] !== 48 || bytes[i + 3] !== 48) return -1
+      const hi = bytes[i + 4]
+      const lo = hexValue(bytes[i + 5] as number)
+      if ((hi !== 48 && hi !== 49) || lo < 0 || !isUnicodeEscape((hi - 48) * 16 + lo)) return -1
+      i += 6
+      continue
+    }
+    if (b < 0x20 || b > 0x7e) return -1
+    i++
+  }
+  return -1
+}
+
+/** A member key at `i` (its opening quote) and its colon, in the object `frame`: the index after the colon, or -1. */
+const scanKey = (bytes: Uint8Array, i: number, limit: number, frame: number): number => {
+  if (bytes[i] !== 34) return -1
+  const start = i + 1
+  const after = scanString(bytes, start, limit)
+  if (after < 0 || after >= limit || bytes[after] !== 58) return -1
+  const end = after - 1
+  const size = end - start
+  const base = keyBase[frame] as number
+  const top = keyTop
+  if (top - base >= MAX_KEYS) return -1
+  const first = size > 0 ? bytes[start] as number : 0
+  const h = (size * 31 + first * 7 + (size > 0 ? bytes[end - 1] as number : 0)) & 63
+  const word = 2 * frame + (h >> 5)
+  const bit = 1 << (h & 31)
+  const bits = keyBits[word] as number
+  keyBits[word] = bits | bit
+  if ((bits & bit) !== 0) {
+    for (let j = base; j < top; j++) {
+      const s = keyStart[j] as number
+      if ((keyEnd[j] as number) - s !== size || bytes[s] !== first) continue
+      let same = true
+      for (let k = 1; k < size; k++) {
+        if (bytes[s + k] !== bytes[start + k]) {
+          same = false
+          break
+        }
+      }
+      // a repeated key: not canonical (the exact path decides what it is)
+      if (same) return -1
+    }
+  }
+  keyStart[top] = start
+  keyEnd[top] = end
+  keyTop = top + 1
+  return after + 1
+}
+
+/** Whether `digits` bytes at `at` are at most the same-length decimal `max`. */
+const atMost = (bytes: Uint8Array, at: number, max: Uint8Array): boolean => {
+  for (let k = 0; k < max.length; k++) {
+    const d = bytes[at + k] as number
+    const m = max[k] as number
+    if (d !== m) return d < m
+  }
+  return true
+}
+
+/** An integer at `i` (a `-` or a digit): the index after it, or -1. */
+const scanInteger = (bytes: Uint8Array, i: number, limit: number): number => {
+  const negative = bytes[i] === 45
+  if (negative) i++
+  if (i >= limit) return -1
+  const first = i
+  const d = bytes[i] as number
+  if (d === 48) {
+    // `0`, never `-0` (a float) nor `01` (invalid)
+    if (negative) return -1
+    i++
+    return i < limit && (bytes[i] as number) >= 48 && (bytes[i] as number) <= 57 ? -1 : i
+  }
+  if (d < 49 || d > 57) return -1
+  i++
+  while (i < limit) {
+    const c = bytes[i] as number
+    if (c < 48 || c > 57) break
+    i++
+  }
+  const digits = i - first
+  // beyond u64 / i64 the exact parser reads a float
+  if (negative) {
+    if (digits > 19 || (digits === 19 && !atMost(bytes, first, I64_MIN))) return -1
+  } else if (digits > 20 || (digits === 20 && !atMost(bytes, first, U64_MAX))) {
+    return -1
+  }
+  return i
+}
+
+/** `true` / `false` / `null` at `i`: the index after it, or -1. */
+const scanLiteral = (bytes: Uint8Array, i: number, limit: number): number => {
+  const c = bytes[i]
+  if (c === 116) {
+    return i + 4 <= limit && bytes[i + 1] === 114 && bytes[i + 2] === 117 && bytes[i + 3] === 101 ? i + 4 : -1
+  }
+  if (c === 102) {
+    return i + 5 <= limit && bytes[i + 1] === 97 && bytes[i + 2] === 108 && bytes[i + 3] === 115 &&
+        bytes[i + 4] === 101
+      ? i + 5
+      : -1
+  }
+  return i + 4 <= limit && bytes[i + 1] === 117 && bytes[i + 2] === 108 && bytes[i + 3] === 108 ? i + 4 : -1
+}
+
+/**
+ * One value in the accepted canonical subset at `start`, within `limit`: the index just after
+ * it, or -1.
+ */
+export const scanData = (bytes: Uint8Array, start: number, limit: number): number => {
+  keyTop = 0
+  let depth = 0
+  let i = start
+  for (;;) {
+    // ---- a value is expected at i
+    if (i >= limit) return -1
+    const c = bytes[i] as number
+    if (c === 123) {
+      if (depth >= MAX_DEPTH) return -1
+      i++
+      if (i < limit && bytes[i] === 125) {
+        i++
+      } else {
+        kinds[depth] = 2
+        keyBase[depth] = keyTop
+        keyBits[2 * depth] = 0
+        keyBits[2 * depth + 1] = 0
+        i = scanKey(bytes, i, limit, depth)
+        if (i < 0) return -1
+        depth++
+        continue
+      }
+    } else if (c === 91) {
+      if (depth >= MAX_DEPTH) return -1
+      i++
+      if (i < limit && bytes[i] === 93) {
+        i++
+      } else {
+        kinds[depth] = 1
+        depth++
+        continue
+      }
+    } else if (c === 34) {
+      i = scanString(bytes, i + 1, limit)
+    } else if (c === 45 || (c >= 48 && c <= 57)) {
+      i = scanInteger(bytes, i, limit)
+    } else if (c === 116 || c === 102 || c === 110) {
+      i = scanLiteral(bytes, i, limit)
+    } else {
+      return -1
+    }
+    if (i < 0) return -1
+
+    // ---- a value is complete: continue its enclosing containers
+    for (;;) {
+      if (depth === 0) return i
+      if (i >= limit) return -1
+      const frame = depth - 1
+      const k = bytes[i] as number
+      if (kinds[frame] === 1) {
+        if (k === 44) {
+          i++
+          break
+        }
+        if (k !== 93) return -1
+        i++
+        depth--
+        continue
+      }
+      if (k === 44) {
+        i = scanKey(bytes, i + 1, limit, frame)
+        if (i < 0) return -1
+        break
+      }
+      if (k !== 125) return -1
+      i++
+      keyTop = keyBase[frame] as number
+      depth--
+    }
+  }
+}
+
+/** Whether `bytes[start, limit)` is exactly one value in the accepted canonical subset. */
+export const isCanonicalData = (bytes: Uint8Array, start: number, limit: number): boolean =>
+  scanData(bytes, start, limit) === limit
+
+// ---------------------------------------------------------------------------------------------
+// the envelope
+
+/** Where the data starts, from the line's start, for a sequence and previous hash of these lengths. */
+export const dataOffset = (expected: string, previous: string): number =>
+  PREFIX.length + expected.length + PREVIOUS.length + previous.length + ENTRY.length + ENTRY_TO_DATA
+
+/**
+ * A line at `start` with the writer's exact shape, with `sequence` spelled `expected`,
+ * `previous_hash` equal to `previous` (an ASCII text without `"`, `\` or LF) and canonical data,
+ * then `}` and LF (or CR LF) before `limit`: the index of that `}` (the data spans from
+ * `start + dataOffset(expected, previous)` to it, the entry hash is the `HASH_LENGTH` bytes at
+ * `ENTRY_TO_DATA` before the data — to be compared with the recomputed link, which has no `"`
+ * nor LF), or -1 when the exact path must decide. The line's bytes up to that `}` hold no LF
+ * (none of the bytes checked is one; the entry hash is compared by the caller), so the LF
+ * after it ends the line.
+ */
+export const matchLine = (
+  bytes: Uint8Array,
+  start: number,
+  limit: number,
+  expected: string,
+  previous: string
+): number => {
+  let i = start
+  // at least one data byte, then the closing brace
+  if (limit - start < dataOffset(expected, previous) + 2) return -1
+  if (!matches(bytes, i, PREFIX)) return -1
+  i += PREFIX.length
+  if (!matchesText(bytes, i, expected)) return -1
+  i += expected.length
+  if (!matches(bytes, i, PREVIOUS)) return -1
+  i += PREVIOUS.length
+  if (!matchesText(bytes, i, previous)) return -1
+  i += previous.length
+  if (!matches(bytes, i, ENTRY)) return -1
+  i += ENTRY.length + HASH_LENGTH
+  if (!matches(bytes, i, DATA)) return -1
+  i += DATA.length
+  const end = scanData(bytes, i, limit)
+  if (end < 0 || bytes[end] !== 125) return -1
+  const next = bytes[end + 1]
+  return next === 10 || (next === 13 && bytes[end + 2] === 10) ? end : -1
+}
