@@ -121,11 +121,44 @@ export class LineReader {
 
   push(chunk: Uint8Array): Either.Either<Array<Entry>, WalVerifyError> {
     this.bytes += chunk.length
-    const buffer = concat(this.pending, chunk)
     const out: Array<Entry> = []
+    let buffer = chunk
     let start = 0
+    if (this.pending.length > 0) {
+      // the line left incomplete by the previous chunk is completed apart (the chunk is not
+      // copied behind it)
+      const lf = chunk.indexOf(0x0a)
+      if (lf < 0) {
+        buffer = concat(this.pending, chunk)
+      } else {
+        const head = concat(this.pending, chunk.subarray(0, lf + 1))
+        const error = this.lines(head, 0, head.length - 1, out)
+        if (error !== undefined) return this.fail(out, error)
+        start = lf + 1
+      }
+    }
+    const error = this.lines(buffer, start, buffer.lastIndexOf(0x0a), out)
+    if (error !== undefined) return this.fail(out, error)
+    const rest = this.rest
+    this.pending = rest === 0 ? buffer : buffer.slice(rest)
+    if (this.pending.length > this.maxLine) {
+      return this.fail(
+        out,
+        new WalLineTooLong({ line: this.lineNumber + 1, offset: this.pendingOffset, limit: this.maxLine })
+      )
+    }
+    return Either.right(out)
+  }
+
+  /** Where the complete lines `lines` read last ended in its buffer. */
+  private rest = 0
+
+  /**
+   * The complete lines of `buffer` from `start` (at a line start) to its LF at `lastLf` (none
+   * when `lastLf < start`), advancing `pendingOffset`; the first failure, if any.
+   */
+  private lines(buffer: Uint8Array, start: number, lastLf: number, out: Array<Entry>): WalVerifyError | undefined {
     let offset = this.pendingOffset
-    const lastLf = buffer.lastIndexOf(0x0a)
     // Each line first goes to the fast path (a verifying pass over lines as writers write
     // them: see internal/fastLine.ts), which accepts or leaves the line to the exact path.
     // The exact path works on text: from the first line the fast path leaves to it, the rest
@@ -153,17 +186,14 @@ export class LineReader {
             ? this.lineText(text.slice(start - textStart, end - textStart), offset, lf - start, false, out)
             : this.line(buffer.subarray(start, lf), offset, false, out)
         }
-        if (error !== undefined) return this.fail(out, error)
+        if (error !== undefined) return error
       }
       offset += lf + 1 - start
       start = lf + 1
     }
-    this.pending = start === 0 ? buffer : buffer.slice(start)
     this.pendingOffset = offset
-    if (this.pending.length > this.maxLine) {
-      return this.fail(out, new WalLineTooLong({ line: this.lineNumber + 1, offset, limit: this.maxLine }))
-    }
-    return Either.right(out)
+    this.rest = start
+    return undefined
   }
 
   /**

@@ -84,6 +84,9 @@ const keyBits = new Int32Array(2 * MAX_DEPTH)
 /** Whether a `\u00xx` escape for code point `v` (< 0x20) is the printer's spelling. */
 const isUnicodeEscape = (v: number): boolean => v !== 8 && v !== 9 && v !== 10 && v !== 12 && v !== 13
 
+/** Bytes a string holds as they are: 0x20..0x7E but `"` and `\\`. */
+const PLAIN = Uint8Array.from({ length: 256 }, (_, b) => b >= 0x20 && b <= 0x7e && b !== 34 && b !== 92 ? 1 : 0)
+
 /** Lowercase hex digit value, or -1. */
 const hexValue = (b: number): number => b >= 48 && b <= 57 ? b - 48 : b >= 97 && b <= 102 ? b - 87 : -1
 
@@ -91,6 +94,10 @@ const hexValue = (b: number): number => b >= 48 && b <= 57 ? b - 48 : b >= 97 &&
 const scanString = (bytes: Uint8Array, i: number, limit: number): number => {
   while (i < limit) {
     const b = bytes[i] as number
+    if (PLAIN[b] === 1) {
+      i++
+      continue
+    }
     if (b === 34) return i + 1
     if (b === 92) {
       if (i + 1 >= limit) return -1
@@ -106,8 +113,7 @@ const scanString = (bytes: Uint8Array, i: number, limit: number): number => {
       i += 6
       continue
     }
-    if (b < 0x20 || b > 0x7e) return -1
-    i++
+    return -1
   }
   return -1
 }
