@@ -88,6 +88,10 @@ export class LineReader {
   /** `expected` in decimal (what the fast path compares the line's sequence with) */
   private expectedText = "1"
   private lastHash = Chain.GENESIS
+  /** `lastHash` as bytes, when the fast path accepted the last line (else undefined) */
+  private lastHashBytes: Uint8Array | undefined = undefined
+  /** scratch for the next `lastHashBytes` */
+  private hashBytes: Uint8Array = new Uint8Array(HASH_LENGTH)
   private count = 0n
   private bytes = 0
   /** Build `Entry` values (with their `data`); a verification-only pass does not need them. */
@@ -209,7 +213,7 @@ export class LineReader {
   ): number {
     const previous = this.lastHash
     const expected = this.expectedText
-    const close = matchLine(buffer, start, lastLf, expected, previous)
+    const close = matchLine(buffer, start, lastLf, expected, previous, this.lastHashBytes)
     // the line's length without LF / CR, as the exact path measures it
     if (close < 0 || close + 1 - start > this.maxLine) return -1
     const dataStart = start + dataOffset(expected, previous)
@@ -217,12 +221,20 @@ export class LineReader {
     if (recomputed.length !== HASH_LENGTH) return -1
     // compared in constant time (over all 64 bytes)
     const at = dataStart - ENTRY_TO_DATA
+    const copy = this.hashBytes
     let diff = 0
-    for (let k = 0; k < HASH_LENGTH; k++) diff |= (buffer[at + k] as number) ^ recomputed.charCodeAt(k)
+    for (let k = 0; k < HASH_LENGTH; k++) {
+      const b = buffer[at + k] as number
+      copy[k] = b
+      diff |= b ^ recomputed.charCodeAt(k)
+    }
     if (diff !== 0) return -1
     this.setExpected(this.expected + 1n)
     this.count++
     this.lastHash = recomputed
+    // the bytes of the hash for the next line's comparison (two buffers, swapped)
+    this.hashBytes = this.lastHashBytes ?? new Uint8Array(HASH_LENGTH)
+    this.lastHashBytes = copy
     return buffer[close + 1] === 0x0a ? close + 1 : close + 2
   }
 
@@ -328,6 +340,7 @@ export class LineReader {
     }
     this.count++
     this.lastHash = envelope.entry_hash
+    this.lastHashBytes = undefined
     if (this.collect) {
       out.push({
         sequence: envelope.sequence,

@@ -495,7 +495,10 @@ describe("fast path: the data validator accepts only canonical JSON", () => {
     const line = `{"sequence":12,"previous_hash":"genesis","entry_hash":"${"a".repeat(64)}","data":{"x":1}}`
     const at = (text: string, expected: string, previous: string): number => {
       const bytes = ascii(text)
-      return matchLine(bytes, 0, bytes.lastIndexOf(10), expected, previous)
+      const bytes2 = matchLine(bytes, 0, bytes.lastIndexOf(10), expected, previous, ascii(previous))
+      const result = matchLine(bytes, 0, bytes.lastIndexOf(10), expected, previous, undefined)
+      assert.strictEqual(bytes2, result)
+      return result
     }
     assert.strictEqual(at(line + "\n", "12", "genesis"), line.length - 1)
     assert.strictEqual(at(line + "\r\n", "12", "genesis"), line.length - 1)

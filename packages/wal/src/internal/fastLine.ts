@@ -314,7 +314,8 @@ export const matchLine = (
   start: number,
   limit: number,
   expected: string,
-  previous: string
+  previous: string,
+  previousBytes: Uint8Array | undefined
 ): number => {
   let i = start
   // at least one data byte, then the closing brace
@@ -325,7 +326,11 @@ export const matchLine = (
   i += expected.length
   if (!matches(bytes, i, PREVIOUS)) return -1
   i += PREVIOUS.length
-  if (!matchesText(bytes, i, previous)) return -1
+  if (
+    previousBytes !== undefined && previousBytes.length === previous.length
+      ? !matches(bytes, i, previousBytes)
+      : !matchesText(bytes, i, previous)
+  ) return -1
   i += previous.length
   if (!matches(bytes, i, ENTRY)) return -1
   i += ENTRY.length + HASH_LENGTH
