@@ -143,7 +143,10 @@ const main = async () => {
   process.stdout.write(
     "ratio: reference time ÷ our time (throughput: ours ÷ reference); above 1 = faster than the Rust reference.\n"
   )
-  for (const w of selected) if (w.note !== undefined) process.stdout.write(`note: ${w.note}\n`)
+  // each distinct note once (several workloads of one family share theirs)
+  for (const note of new Set(selected.flatMap((w) => (w.note === undefined ? [] : [w.note])))) {
+    process.stdout.write(`note: ${note}\n`)
+  }
   for (const w of selected) {
     if (w.maxRuns !== undefined && w.maxRuns < runs) {
       process.stdout.write(`runs: ${w.name}: ${w.maxRuns} timed run(s) only (a long workload)\n`)
