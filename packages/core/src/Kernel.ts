@@ -298,8 +298,9 @@ if (F_DISABLED !== 1 || F_BAD_PROVIDER !== 2 || TERM_LIMIT !== 2251799813685248)
  *   bound proves its fate. With X = value·conf·q, A = in·price_in, B = out·price_out (exact
  *   integers ≤ 2^51 when direct) the utility is ⌊X/10^8⌋ − riskPenalty − ⌈A/10^6⌉ − ⌈B/10^6⌉ −
  *   latencyPenalty ∈ (E − 3, E], E the real-valued expression without floor and ceilings. The
- *   bound computes E with multiplications by the rounded reciprocals: each product is within
- *   ~2^-52 relative (< 10^-6 absolute for terms ≤ 2^51 / 10^6) and each of the four
+ *   bound computes E with per-request coefficients (value·conf / 10^8, in / 10^6, out / 10^6,
+ *   each from a rounded reciprocal): each term is within 3·2^-53 relative of its real value
+ *   (< 10^-6 absolute for terms ≤ 2^51 / 10^6) and each of the four
  *   subtractions of terms below 2^52 rounds by at most 1/2, so |bound − E| < 2.01 and the
  *   utility lies in (bound − 5.01, bound + 2.01) ⊂ (bound − 8, bound + 8). If bound + 8 ≤ 0
  *   the model fails the utility gate; if bound − 8 > 0 and bound + 8 ≤ runner-up's utility it
@@ -393,9 +394,18 @@ const scanNumber = (c: Compiled, input: Input, traced: boolean): Decision | unde
   // exact products). Reciprocals, not fractional literals: this arithmetic never decides.
   const inv6 = 1 / 1000000
   const inv8 = 1 / 100000000
+  // per request, the bound's coefficients: bound = q·perQuality − inPrice·perIn − outPrice·perOut − penalties
+  // (each coefficient is within 2^-52 relative of its real value, so the products stay within the
+  // error budget above)
+  const perQuality = valueConf * inv8
+  const perIn = inTokens * inv6
+  const perOut = outTokens * inv6
+  // the largest cost is at most in·maxIn/10^6 + out·maxOut/10^6 + 2: when that (plus a margin for
+  // the float products) fits the budget, no division is needed to know it
   const prune = costSplit === 0 && qaSplit === 0 &&
-    ((inTokens * c.maxInPrice + 999999) / 1000000 >>> 0) + ((outTokens * c.maxOutPrice + 999999) / 1000000 >>> 0) <=
-      budget
+    (perIn * c.maxInPrice + perOut * c.maxOutPrice + 3 <= budget ||
+      ((inTokens * c.maxInPrice + 999999) / 1000000 >>> 0) + ((outTokens * c.maxOutPrice + 999999) / 1000000 >>> 0) <=
+        budget)
   const fixedPenalty = riskPenalty
   let nDisabled = 0
   let nQuality = 0
@@ -459,14 +469,14 @@ const scanNumber = (c: Compiled, input: Input, traced: boolean): Decision | unde
       // the utility lies within 8 of this bound (see above): settle the model without the exact
       // divisions when it certainly fails the utility gate, or is certainly eligible and
       // strictly below the runner-up (so it can be neither the best nor the runner-up)
-      const bound = valueConf * q * inv8 - inTokens * m.inPrice * inv6 - outTokens * m.outPrice * inv6 -
-        fixedPenalty - m.latencyPenalty
-      if (bound + 8 <= 0) {
+      const bound = q * perQuality - m.inPrice * perIn - m.outPrice * perOut - fixedPenalty - m.latencyPenalty
+      if (bound - 8 > 0) {
+        if (bound + 8 <= su) {
+          eligible++
+          continue
+        }
+      } else if (bound + 8 <= 0) {
         nUtility++
-        continue
-      }
-      if (bound - 8 > 0 && bound + 8 <= su) {
-        eligible++
         continue
       }
     }
