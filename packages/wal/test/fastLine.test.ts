@@ -468,6 +468,9 @@ describe("fast path: the data validator accepts only canonical JSON", () => {
         "\"\u007f\"",
         "\"\t\"",
         "{\"a\":1,\"a\":2}",
+        "{\"\":1,\"\":2}",
+        "{\"\":1,\"\":1}",
+        "{\"\":0,\"a\":1,\"\":0}",
         "{\"a\":1 }",
         "[1,]",
         "{\"a\":1,}",
@@ -486,6 +489,9 @@ describe("fast path: the data validator accepts only canonical JSON", () => {
         "[".repeat(64) + "]".repeat(64),
         "{}",
         "[]",
+        "{\"\":1}",
+        "[{\"\":1},{\"\":1}]",
+        "{\"\":{\"\":1}}",
         "true"
       ]
     ) assert.isTrue(accepts(text), text)

@@ -786,7 +786,10 @@ const noteKey = (frame: number, start: number, end: number): void => {
   if ((bits & bit) !== 0) {
     for (let j = base; j < n; j += 2) {
       const s = spans[j] as number
-      if ((spans[j + 1] as number) - s === size && src.charCodeAt(s) === c0 && sameText(s, start, size)) {
+      // (an empty key has no first code unit to compare: two empty keys are a repeat)
+      if (
+        (spans[j + 1] as number) - s === size && (size === 0 || src.charCodeAt(s) === c0) && sameText(s, start, size)
+      ) {
         canon = false
         return
       }

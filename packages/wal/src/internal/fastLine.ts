@@ -138,7 +138,8 @@ const scanKey = (bytes: Uint8Array, i: number, limit: number, frame: number): nu
   if ((bits & bit) !== 0) {
     for (let j = base; j < top; j++) {
       const s = keyStart[j] as number
-      if ((keyEnd[j] as number) - s !== size || bytes[s] !== first) continue
+      // (an empty key has no first byte to compare: two empty keys are a repeat)
+      if ((keyEnd[j] as number) - s !== size || (size > 0 && bytes[s] !== first)) continue
       let same = true
       for (let k = 1; k < size; k++) {
         if (bytes[s + k] !== bytes[start + k]) {
