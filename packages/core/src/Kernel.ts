@@ -10,7 +10,7 @@
  * them against each other on arbitrary inputs.
  */
 import * as Option from "effect/Option"
-import type { Decision, Rejections, Trace } from "./Decision.js"
+import { type Decision, dominantReason, type Rejections, type Trace } from "./Decision.js"
 import type { Input } from "./Input.js"
 import * as Int from "./Int.js"
 import {
@@ -120,57 +120,8 @@ const toRejections = (c: Uint16Array): Rejections =>
     utility: c[G_UTILITY]
   }) as Rejections
 
-/**
- * `Decision.dominantReason` of the counts buffer, without building the rejections record:
- * the largest count in the order of SPEC §2.3 step 7, a tie going to the later gate.
- */
-const dominant = (): Decision["reason"] => {
-  let reason: Decision["reason"] = "NoEnabledModel"
-  let count = 0
-  let n = counts[G_CAPABILITY] as number
-  if (n > 0) {
-    count = n
-    reason = "CapabilityConstraint"
-  }
-  n = counts[G_REGION] as number
-  if (n >= count && n > 0) {
-    count = n
-    reason = "RegionConstraint"
-  }
-  n = counts[G_PROVIDER] as number
-  if (n >= count && n > 0) {
-    count = n
-    reason = "ProviderConstraint"
-  }
-  n = counts[G_QUALITY] as number
-  if (n >= count && n > 0) {
-    count = n
-    reason = "QualityConstraint"
-  }
-  n = counts[G_RISK_CEILING] as number
-  if (n >= count && n > 0) {
-    count = n
-    reason = "RiskCeilingConstraint"
-  }
-  n = counts[G_LATENCY] as number
-  if (n >= count && n > 0) {
-    count = n
-    reason = "LatencyConstraint"
-  }
-  n = counts[G_BUDGET] as number
-  if (n >= count && n > 0) {
-    count = n
-    reason = "BudgetConstraint"
-  }
-  n = counts[G_UTILITY] as number
-  if (n >= count && n > 0) {
-    count = n
-    reason = "NonPositiveUtility"
-  }
-  n = counts[G_DISABLED] as number
-  if (n >= count && n > 0) reason = "NoEnabledModel"
-  return reason
-}
+/** The dominant reason of the last scan's counts (SPEC §2.3 step 7): only on a rejection. */
+const dominant = (): Decision["reason"] => dominantReason(toRejections(counts))
 
 const loadMasks = (input: Input) => {
   load(input.required_capabilities)
