@@ -8,10 +8,10 @@
 import * as Int from "@calybris/core/Int"
 import * as Json from "@calybris/core/Json"
 import { jsonObject, JsonValue } from "@calybris/core/JsonSchema"
+import { bigintOfSafe as big, safeNumberOf as small } from "@calybris/core/Word"
 import * as Either from "effect/Either"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { big, small } from "./internal/exact.js"
 import * as L from "./LedgerState.js"
 import * as Snapshot from "./Snapshot.js"
 

@@ -5,8 +5,8 @@
  * operation: every observable state satisfies `remaining + reserved + committed == initial`.
  */
 import * as Int from "@calybris/core/Int"
+import { bigintOfSafe as big, safeNumberOf as small } from "@calybris/core/Word"
 import * as Schema from "effect/Schema"
-import { big, SAFE, small } from "./internal/exact.js"
 import { HoldTable } from "./internal/holds.js"
 import * as Snapshot from "./Snapshot.js"
 
@@ -14,6 +14,9 @@ import * as Snapshot from "./Snapshot.js"
 // Commands
 
 /** Every state-changing operation of the reference, as data. */
+/** Balances at most this large in magnitude are kept as numbers (exact, and so is every sum within it). */
+const SAFE = Number.MAX_SAFE_INTEGER
+
 const operation = { operation_id: Schema.optional(Schema.String) }
 /** a hold's expiry: the duration asked for (part of the idempotency fingerprint) and the instant it ends */
 const expiry = { ttl_ms: Schema.optional(Int.I64), expires_at_ms: Schema.optional(Int.I64) }

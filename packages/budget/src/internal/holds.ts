@@ -5,7 +5,7 @@
  * costs a few ns per operation where a `Map<bigint>` hashes the bigint in the runtime (~30 ns).
  * Ids beyond 2^53 − 1 (after a restore of a far-advanced counter) go to a plain `Map<bigint>`.
  */
-import { big, small } from "./exact.js"
+import { bigintOfSafe as big, safeNumberOf as small } from "@calybris/core/Word"
 
 const EMPTY = -1
 
