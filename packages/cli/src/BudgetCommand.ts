@@ -29,7 +29,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { CertificateUnbalanced, InputError, IoError, UsageError } from "./CliError.js"
-import { readInput, readPolicy } from "./Documents.js"
+import { policyOption, readInput, readPolicy } from "./Documents.js"
 import { platformReason } from "./Files.js"
 import * as Flags from "./Flags.js"
 import * as Format from "./Format.js"
@@ -435,10 +435,7 @@ export const admitText = (o: Ledger.AdmitOutcome): string => {
 
 const admit = Command.make("admit", {
   ...common,
-  policy: Options.text("policy").pipe(
-    Options.withPseudoName("FILE"),
-    Options.withDescription("The policy snapshot (JSON).")
-  ),
+  policy: policyOption,
   input: Options.text("input").pipe(Options.withPseudoName("FILE"), Options.withDescription("The input (JSON).")),
   tenant,
   id: operationId

@@ -4,6 +4,7 @@
  */
 import * as Input from "@calybris/core/Input"
 import * as Policy from "@calybris/core/Policy"
+import * as Options from "@effect/cli/Options"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -29,4 +30,10 @@ export const readPolicyUnchecked = (path: string): Effect.Effect<Policy.Policy, 
 /** One input from a whole-file JSON document. */
 export const readInput: (path: string) => Effect.Effect<Input.Input, InputError, FileSystem.FileSystem> = decodeFile(
   Input.Input
+)
+
+/** `--policy FILE`: the policy snapshot a command decides or checks under. */
+export const policyOption = Options.text("policy").pipe(
+  Options.withPseudoName("FILE"),
+  Options.withDescription("The policy snapshot (JSON).")
 )

@@ -12,7 +12,7 @@ import * as Options from "@effect/cli/Options"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { ExplainMismatch } from "./CliError.js"
-import { readInput, readPolicy } from "./Documents.js"
+import { policyOption, readInput, readPolicy } from "./Documents.js"
 import * as E from "./Explanation.js"
 import * as Format from "./Format.js"
 import { emit, obj, setJson } from "./Output.js"
@@ -148,10 +148,7 @@ export const toText = (e: E.Explanation): Array<string> => {
 }
 
 const options = {
-  policy: Options.text("policy").pipe(
-    Options.withPseudoName("FILE"),
-    Options.withDescription("The policy snapshot (JSON).")
-  ),
+  policy: policyOption,
   input: Options.text("input").pipe(
     Options.withPseudoName("FILE"),
     Options.withDescription("The input to explain (JSON).")

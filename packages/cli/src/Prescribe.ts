@@ -24,7 +24,7 @@ import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { InputError, UsageError } from "./CliError.js"
-import { readInput, readPolicy } from "./Documents.js"
+import { policyOption, readInput, readPolicy } from "./Documents.js"
 import { inputError, isBlank, type Line, lineChunks, requireFile, streamFile } from "./Files.js"
 import * as Wire from "./internal/wire.js"
 import { printLines, setJson, streamLines } from "./Output.js"
@@ -94,10 +94,7 @@ export const decideStream = <E, R>(
   )
 
 const options = {
-  policy: Options.text("policy").pipe(
-    Options.withPseudoName("FILE"),
-    Options.withDescription("The policy snapshot (JSON).")
-  ),
+  policy: policyOption,
   input: Options.text("input").pipe(
     Options.withPseudoName("FILE"),
     Options.withDescription("One input (a JSON document)."),
