@@ -122,23 +122,58 @@ export type Trace = typeof Trace.Type
  * count, scanning capability, region, provider, quality, risk_ceiling, latency, budget,
  * utility, disabled; a tie goes to the later one; all zero gives `NoEnabledModel`.
  */
-export const dominantReason = (r: Rejections): Reason => {
+export const dominantReason = (r: Rejections): Reason =>
+  dominantOf(r.disabled, r.quality, r.risk_ceiling, r.latency, r.capability, r.provider, r.region, r.budget, r.utility)
+
+/**
+ * `dominantReason` of the nine counts given one by one (the kernel passes its scan's counts
+ * without building a record): no allocation, no closure.
+ */
+export const dominantOf = (
+  disabled: number,
+  quality: number,
+  riskCeiling: number,
+  latency: number,
+  capability: number,
+  provider: number,
+  region: number,
+  budget: number,
+  utility: number
+): Reason => {
   let best: Reason = "NoEnabledModel"
   let count = 0
-  const consider = (n: number, reason: Reason) => {
-    if (n >= count && n > 0) {
-      count = n
-      best = reason
-    }
+  if (capability > 0) {
+    count = capability
+    best = "CapabilityConstraint"
   }
-  consider(r.capability, "CapabilityConstraint")
-  consider(r.region, "RegionConstraint")
-  consider(r.provider, "ProviderConstraint")
-  consider(r.quality, "QualityConstraint")
-  consider(r.risk_ceiling, "RiskCeilingConstraint")
-  consider(r.latency, "LatencyConstraint")
-  consider(r.budget, "BudgetConstraint")
-  consider(r.utility, "NonPositiveUtility")
-  consider(r.disabled, "NoEnabledModel")
+  if (region >= count && region > 0) {
+    count = region
+    best = "RegionConstraint"
+  }
+  if (provider >= count && provider > 0) {
+    count = provider
+    best = "ProviderConstraint"
+  }
+  if (quality >= count && quality > 0) {
+    count = quality
+    best = "QualityConstraint"
+  }
+  if (riskCeiling >= count && riskCeiling > 0) {
+    count = riskCeiling
+    best = "RiskCeilingConstraint"
+  }
+  if (latency >= count && latency > 0) {
+    count = latency
+    best = "LatencyConstraint"
+  }
+  if (budget >= count && budget > 0) {
+    count = budget
+    best = "BudgetConstraint"
+  }
+  if (utility >= count && utility > 0) {
+    count = utility
+    best = "NonPositiveUtility"
+  }
+  if (disabled >= count && disabled > 0) best = "NoEnabledModel"
   return best
 }

@@ -10,22 +10,13 @@
  * them against each other on arbitrary inputs.
  */
 import * as Option from "effect/Option"
-import { type Decision, dominantReason, type Rejections, type Trace } from "./Decision.js"
+import { type Decision, dominantOf, type Rejections, type Trace } from "./Decision.js"
 import type { Input } from "./Input.js"
 import * as Int from "./Int.js"
-import {
-  bigintOf,
-  type Compiled,
-  F_BAD_PROVIDER,
-  F_DISABLED,
-  type HotModel,
-  load,
-  loadedHi,
-  loadedLo,
-  TERM_LIMIT
-} from "./internal/compile.js"
+import { type Compiled, F_BAD_PROVIDER, F_DISABLED, type HotModel, TERM_LIMIT } from "./internal/compile.js"
 import type { Model } from "./Model.js"
 import type { Policy } from "./Policy.js"
+import { bigintOfSafe as bigintOf, load, loadedHi, loadedLo } from "./Word.js"
 
 export const BPS = 10_000
 export const SCALED = 100_000_000
@@ -121,7 +112,18 @@ const toRejections = (c: Uint16Array): Rejections =>
   }) as Rejections
 
 /** The dominant reason of the last scan's counts (SPEC §2.3 step 7): only on a rejection. */
-const dominant = (): Decision["reason"] => dominantReason(toRejections(counts))
+const dominant = (): Decision["reason"] =>
+  dominantOf(
+    counts[G_DISABLED] as number,
+    counts[G_QUALITY] as number,
+    counts[G_RISK_CEILING] as number,
+    counts[G_LATENCY] as number,
+    counts[G_CAPABILITY] as number,
+    counts[G_PROVIDER] as number,
+    counts[G_REGION] as number,
+    counts[G_BUDGET] as number,
+    counts[G_UTILITY] as number
+  )
 
 const loadMasks = (input: Input) => {
   load(input.required_capabilities)
@@ -203,14 +205,6 @@ const choose = (
   )
 }
 
-/** 64-bit scratch word and its 32-bit halves, for exact bigint ⇄ number conversion (see compile.ts). */
-const WORD = new BigInt64Array(1)
-const WORDS = new Int32Array(WORD.buffer)
-const UWORDS = new Uint32Array(WORD.buffer)
-WORD[0] = 1n
-const LO = WORDS[0] === 1 ? 0 : 1
-const HI = 1 - LO
-
 // the scan inlines these as literals (see `scanNumber`)
 if (F_DISABLED !== 1 || F_BAD_PROVIDER !== 2 || TERM_LIMIT !== 2251799813685248) {
   throw new Error("Kernel: flag or limit constants changed")
@@ -267,8 +261,8 @@ if (F_DISABLED !== 1 || F_BAD_PROVIDER !== 2 || TERM_LIMIT !== 2251799813685248)
  * constants (2^51, 10^6, the flag bits) as literals.
  */
 const scanNumber = (c: Compiled, input: Input, traced: boolean): Decision | undefined => {
-  WORD[0] = input.business_value_microunits
-  const signed = (WORDS[HI] as number) * 4294967296 + (UWORDS[LO] as number)
+  load(input.business_value_microunits)
+  const signed = loadedHi() * 4294967296 + (loadedLo() >>> 0)
   const value = signed > 0 ? signed : 0
   if (!(value <= 2251799813685248) || !c.latencySafe) return undefined
   const confidence = input.confidence_bps
@@ -308,8 +302,8 @@ const scanNumber = (c: Compiled, input: Input, traced: boolean): Decision | unde
     if (inTokens * c.maxInHigh <= 562949953421312 && outTokens * c.maxOutHigh <= 562949953421312) costSplit = 1
     else return undefined
   }
-  WORD[0] = input.budget_limit_microunits
-  const budget = (UWORDS[HI] as number) * 4294967296 + (UWORDS[LO] as number)
+  load(input.budget_limit_microunits)
+  const budget = (loadedHi() >>> 0) * 4294967296 + (loadedLo() >>> 0)
   const risk = input.risk_bps
   const minQuality = input.minimum_quality_bps
   const maxLatency = input.max_p95_latency_ms
@@ -317,23 +311,23 @@ const scanNumber = (c: Compiled, input: Input, traced: boolean): Decision | unde
   let capLo = 0
   let capHi = 0
   if (caps !== 0n) {
-    WORD[0] = caps
-    capLo = WORDS[LO] as number
-    capHi = WORDS[HI] as number
+    load(caps)
+    capLo = loadedLo()
+    capHi = loadedHi()
   }
   const checkCaps = capLo | capHi
   // a store into the scratch word is inlined by V8; `providers !== ALL` would call a builtin
-  WORD[0] = input.allowed_provider_mask
-  const providerLo = WORDS[LO] as number
-  const providerHi = WORDS[HI] as number
+  load(input.allowed_provider_mask)
+  const providerLo = loadedLo()
+  const providerHi = loadedHi()
   const checkProviders = ~(providerLo & providerHi)
   const regions = input.required_region_mask
   let regionLo = 0
   let regionHi = 0
   if (regions !== 0n) {
-    WORD[0] = regions
-    regionLo = WORDS[LO] as number
-    regionHi = WORDS[HI] as number
+    load(regions)
+    regionLo = loadedLo()
+    regionHi = loadedHi()
   }
   const checkRegions = regionLo | regionHi
   const models = c.models

@@ -91,8 +91,6 @@ export interface Compiled {
   readonly catalogEpoch: bigint
 }
 
-export { bigintOfSafe as bigintOf, hi32, lo32, load, loadedHi, loadedLo } from "../Word.js"
-
 export const compile = (snapshot: PolicySnapshot): Compiled => {
   const models = snapshot.models
   const n = models.length
