@@ -212,3 +212,8 @@ export const throughputWithLatency = (count: number, elapsedNs: number, latencie
     ]
   }
 }
+
+/** Deletes a file log and its lock file, if present (each run of a log workload starts from nothing). */
+export const removeLog = (file: string): void => {
+  for (const f of [file, `${file}.lock`]) if (fs.existsSync(f)) fs.unlinkSync(f)
+}

@@ -23,6 +23,7 @@ import {
   type Measured,
   now,
   perOp,
+  removeLog,
   type Sampler,
   throughputWithLatency,
   type Unit,
@@ -41,9 +42,6 @@ const admitOne = (s: number) =>
       : Effect.succeed(0))
 
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "calybris-budget-"))
-const removeLog = (file: string) => {
-  for (const f of [file, `${file}.lock`]) if (fs.existsSync(f)) fs.unlinkSync(f)
-}
 
 /** A journaled ledger over a keyed file WAL. */
 const journaled = (file: string, durability: Wal.Durability, options: Ledger.JournalOptions = {}) =>

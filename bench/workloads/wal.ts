@@ -21,7 +21,15 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { benchPolicy, makeInput } from "../fixtures.js"
-import { type Measured, now, type Sampler, throughputWithLatency, type Unit, type Workload } from "../registry.js"
+import {
+  type Measured,
+  now,
+  removeLog,
+  type Sampler,
+  throughputWithLatency,
+  type Unit,
+  type Workload
+} from "../registry.js"
 
 const key = new Uint8Array(32).fill(0x5a)
 const policy = benchPolicy(22)
@@ -37,10 +45,6 @@ const records = (count: number): Array<Json.Json> =>
   })
 
 const tempFile = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "calybris-bench-")), "log.jsonl")
-
-const removeLog = (file: string) => {
-  for (const f of [file, `${file}.lock`]) if (fs.existsSync(f)) fs.unlinkSync(f)
-}
 
 /** Append `data` to a fresh file log with `concurrency` appenders; returns elapsed ns. */
 const appendAll = (
