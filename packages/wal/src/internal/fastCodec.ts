@@ -56,92 +56,92 @@ const isJsonObjectSchema = (schema: Schema.Schema.Any): schema is Schema.Schema.
     (typeof s.to === "function" || typeof s.to === "object") && s.to !== null && typeof s.to.fields === "object"
 }
 
-/** The fast decoder of `schema`, or undefined when it uses anything this file does not know. */
-export const compile = (schema: Schema.Schema.Any): Decoder | undefined => {
-  if (schema === Int.U64) return bigRange(0n, Int.U64_MAX)
-  if (schema === Int.I64) return bigRange(Int.I64_MIN, Int.I64_MAX)
-  if (schema === Int.U32) return uint(Int.U32_MAX)
-  if (schema === Int.U16) return uint(Int.U16_MAX)
-  if (schema === Schema.String) return (u) => typeof u === "string" ? u : FAIL
-  if (schema === Schema.Boolean) return (u) => typeof u === "boolean" ? u : FAIL
-  if (schema === JsonValue) return (u) => isJsonValue(u) ? u : FAIL
-  const literals = literalsOf(schema.ast)
-  if (literals !== undefined) {
-    return (u) => literals.includes(u as AST.LiteralValue) ? u : FAIL
-  }
-  if (isJsonObjectSchema(schema)) {
-    const names: Array<string> = []
-    const decoders: Array<Decoder> = []
-    for (const [name, field] of Object.entries(schema.to.fields)) {
-      if (!Schema.isSchema(field)) return undefined
-      const decoder = compile(field)
-      if (decoder === undefined) return undefined
-      names.push(name)
-      decoders.push(decoder)
-    }
-    return (u) => {
-      if (!(u instanceof Map)) return FAIL
-      const out: Record<string, unknown> = {}
-      for (let i = 0; i < names.length; i++) {
-        const name = names[i] as string
-        const value = u.get(name)
-        if (value === undefined) return FAIL
-        const decoded = (decoders[i] as Decoder)(value)
-        if (decoded === FAIL) return FAIL
-        out[name] = decoded
-      }
-      return out
-    }
-  }
-  return undefined
-}
-
-const encodeUint = (max: number): Encoder => (a) =>
-  typeof a === "number" && Number.isSafeInteger(a) && a >= 0 && a <= max ? a : FAIL
-
 // the 64-bit schemas encode a bigint as itself (the printer writes it exactly)
 const encodeBigRange = (min: bigint, max: bigint): Encoder => (a) =>
   typeof a === "bigint" && a >= min && a <= max ? a : FAIL
 
 const hasOwn = Object.prototype.hasOwnProperty
 
+/** The fast decoder and encoder of a leaf schema (integers, strings, booleans, Json, literals), else undefined. */
+const leaf = (schema: Schema.Schema.Any): { readonly decode: Decoder; readonly encode: Encoder } | undefined => {
+  if (schema === Int.U64) return { decode: bigRange(0n, Int.U64_MAX), encode: encodeBigRange(0n, Int.U64_MAX) }
+  if (schema === Int.I64) {
+    return { decode: bigRange(Int.I64_MIN, Int.I64_MAX), encode: encodeBigRange(Int.I64_MIN, Int.I64_MAX) }
+  }
+  if (schema === Int.U32) return { decode: uint(Int.U32_MAX), encode: uint(Int.U32_MAX) }
+  if (schema === Int.U16) return { decode: uint(Int.U16_MAX), encode: uint(Int.U16_MAX) }
+  // strings, booleans and Json values are their own wire form, both ways
+  if (schema === Schema.String) return same((u) => typeof u === "string")
+  if (schema === Schema.Boolean) return same((u) => typeof u === "boolean")
+  if (schema === JsonValue) return same(isJsonValue)
+  const literals = literalsOf(schema.ast)
+  return literals === undefined ? undefined : same((u) => literals.includes(u as AST.LiteralValue))
+}
+
+const same = (is: (u: unknown) => boolean) => {
+  const codec = (u: unknown): unknown => is(u) ? u : FAIL
+  return { decode: codec, encode: codec }
+}
+
+/** The members of a `jsonObject` schema, each compiled with `compileMember`; undefined if any is unknown. */
+const members = <F>(
+  schema: Schema.Schema.Any,
+  compileMember: (field: Schema.Schema.Any) => F | undefined
+): { readonly names: Array<string>; readonly compiled: Array<F> } | undefined => {
+  if (!isJsonObjectSchema(schema)) return undefined
+  const names: Array<string> = []
+  const compiled: Array<F> = []
+  for (const [name, field] of Object.entries(schema.to.fields)) {
+    if (!Schema.isSchema(field)) return undefined
+    const member = compileMember(field)
+    if (member === undefined) return undefined
+    names.push(name)
+    compiled.push(member)
+  }
+  return { names, compiled }
+}
+
+/** The fast decoder of `schema`, or undefined when it uses anything this file does not know. */
+export const compile = (schema: Schema.Schema.Any): Decoder | undefined => {
+  const known = leaf(schema)
+  if (known !== undefined) return known.decode
+  const object = members(schema, compile)
+  if (object === undefined) return undefined
+  const { compiled: decoders, names } = object
+  return (u) => {
+    if (!(u instanceof Map)) return FAIL
+    const out: Record<string, unknown> = {}
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i] as string
+      const value = u.get(name)
+      if (value === undefined) return FAIL
+      const decoded = (decoders[i] as Decoder)(value)
+      if (decoded === FAIL) return FAIL
+      out[name] = decoded
+    }
+    return out
+  }
+}
+
 /** The fast encoder of `schema`, or undefined when it uses anything this file does not know. */
 export const compileEncoder = (schema: Schema.Schema.Any): Encoder | undefined => {
-  if (schema === Int.U64) return encodeBigRange(0n, Int.U64_MAX)
-  if (schema === Int.I64) return encodeBigRange(Int.I64_MIN, Int.I64_MAX)
-  if (schema === Int.U32) return encodeUint(Int.U32_MAX)
-  if (schema === Int.U16) return encodeUint(Int.U16_MAX)
-  if (schema === Schema.String) return (a) => typeof a === "string" ? a : FAIL
-  if (schema === Schema.Boolean) return (a) => typeof a === "boolean" ? a : FAIL
-  if (schema === JsonValue) return (a) => isJsonValue(a) ? a : FAIL
-  const literals = literalsOf(schema.ast)
-  if (literals !== undefined) {
-    return (a) => literals.includes(a as AST.LiteralValue) ? a : FAIL
-  }
-  if (isJsonObjectSchema(schema)) {
-    const names: Array<string> = []
-    const encoders: Array<Encoder> = []
-    for (const [name, field] of Object.entries(schema.to.fields)) {
-      if (!Schema.isSchema(field)) return undefined
-      const encoder = compileEncoder(field)
-      if (encoder === undefined) return undefined
-      names.push(name)
-      encoders.push(encoder)
+  const known = leaf(schema)
+  if (known !== undefined) return known.encode
+  const object = members(schema, compileEncoder)
+  if (object === undefined) return undefined
+  const { compiled: encoders, names } = object
+  return (a) => {
+    if (typeof a !== "object" || a === null || a instanceof Map || Array.isArray(a)) return FAIL
+    const record = a as Record<string, unknown>
+    // a Json object with its members in field order, as the jsonObject transformation builds it
+    const out = new Map<string, unknown>()
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i] as string
+      if (!hasOwn.call(record, name)) return FAIL
+      const encoded = (encoders[i] as Encoder)(record[name])
+      if (encoded === FAIL) return FAIL
+      out.set(name, encoded)
     }
-    return (a) => {
-      if (typeof a !== "object" || a === null || a instanceof Map || Array.isArray(a)) return FAIL
-      const record = a as Record<string, unknown>
-      // a Json object with its members in field order, as the jsonObject transformation builds it
-      const out = new Map<string, unknown>()
-      for (let i = 0; i < names.length; i++) {
-        const name = names[i] as string
-        if (!hasOwn.call(record, name)) return FAIL
-        const encoded = (encoders[i] as Encoder)(record[name])
-        if (encoded === FAIL) return FAIL
-        out.set(name, encoded)
-      }
-      return out
-    }
+    return out
   }
-  return undefined
 }
