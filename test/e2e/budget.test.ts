@@ -6,6 +6,7 @@
 import * as Json from "@calybris/core/Json"
 import { assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
+import * as fs from "node:fs"
 import * as path from "node:path"
 import { calybris, mapLimit, tempDir, write } from "./support/cli.js"
 import { inputLine, policyText } from "./support/fixtures.js"
@@ -139,5 +140,31 @@ describe("budget", () => {
       assert.notInclude(r.stderr, keyHex)
       assert.notInclude(r.stdout, keyHex)
     }
+  })
+
+  it("admit --id: a retry returns the original outcome; another input or policy under the id is an IdempotencyConflict", async () => {
+    const journal = journalOf("admit-retry.jsonl")
+    await ok(journal, ["init"])
+    await ok(journal, ["ensure", "--tenant", "acme", "--amount", "1000000"])
+    const admit = (policy: string, input: string, tenant = "acme") =>
+      budget(journal, ["admit", "--policy", policy, "--input", input, "--tenant", tenant, "--id", "req-7", "--json"])
+    const first = await admit(policyFile, inputFile)
+    assert.strictEqual(first.code, 0, first.stderr)
+    assert.strictEqual(member(parse(first.stdout), "kind"), "Admitted")
+    const journaled = fs.readFileSync(journal)
+    const again = await admit(policyFile, inputFile)
+    assert.strictEqual(again.code, 0, again.stderr)
+    assert.strictEqual(again.stdout, first.stdout, "an identical retry prints the original outcome")
+    const otherInput = write(dir, "input-2.json", inputLine({ request_sequence: "2" }))
+    const otherPolicy = write(dir, "policy-2.json", policyText.replace("18446744073709551615,", "7,"))
+    const rejected = write(dir, "input-rejected.json", inputLine({ risk_bps: "9900" }))
+    for (const [policy, input] of [[policyFile, otherInput], [otherPolicy, inputFile], [policyFile, rejected]]) {
+      const r = await admit(policy ?? "", input ?? "")
+      assert.strictEqual(r.code, 2, `${policy} ${input}: ${r.stdout}${r.stderr}`)
+      assert.include(r.stderr, `"_tag":"IdempotencyConflict"`)
+      assert.include(r.stderr, "operation id req-7 was already used with different arguments")
+      assert.strictEqual(r.stdout, "")
+    }
+    assert.deepStrictEqual(fs.readFileSync(journal), journaled, "the journal is unchanged")
   })
 })

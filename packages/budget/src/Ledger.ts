@@ -5,6 +5,7 @@
  * balanced (SPEC §8) — no lock is needed because nothing can interleave inside a step.
  */
 import type { Decision } from "@calybris/core/Decision"
+import * as Digest from "@calybris/core/Digest"
 import type { Input } from "@calybris/core/Input"
 import * as Int from "@calybris/core/Int"
 import type * as Json from "@calybris/core/Json"
@@ -188,6 +189,20 @@ export interface AdmitOptions extends ReserveOptions {
 }
 
 /**
+ * An outcome that holds nothing: it stands unless the operation id was already applied — an
+ * admit retried with the same arguments would have held again, so the retry differs from the
+ * original: a conflict, never a new outcome under an old id.
+ */
+const notRemembered = (
+  id: string | undefined,
+  outcome: AdmitOutcome
+): Effect.Effect<AdmitOutcome, LedgerStoreError | IdempotencyConflict, Ledger> =>
+  id === undefined
+    ? Effect.succeed(outcome)
+    : Effect.flatMap(read((s) => s.operations.has(id)), (remembered) =>
+      remembered ? Effect.fail(new IdempotencyConflict({ operation_id: id })) : Effect.succeed(outcome))
+
+/**
  * Decide and hold: prescribe, and when the decision is not a reject, reserve its estimated cost
  * for the tenant. The audited decision (bundle, input, decision, metadata) and the hold are one
  * journal entry, so neither can exist without the other. The one call a gateway makes per request.
@@ -200,24 +215,34 @@ export const admit = (
 ): Effect.Effect<AdmitOutcome, LedgerStoreError | IdempotencyConflict, Ledger> =>
   Effect.suspend(() => {
     const decision = Kernel.prescribe(policy, input)
-    if (decision.action === "Reject") return Effect.succeed<AdmitOutcome>({ _tag: "Rejected", decision })
+    const id = options?.operationId
+    if (decision.action === "Reject") {
+      return notRemembered(id, { _tag: "Rejected", decision })
+    }
     const cost = decision.estimated_cost_microunits
     if (cost > Int.I64_MAX) {
-      return Effect.succeed<AdmitOutcome>({
+      return notRemembered(id, {
         _tag: "HoldFailed",
         decision,
         hold: { _tag: "Insufficient", remaining_microcents: 0n, required_microcents: Int.I64_MAX }
       })
     }
+    const metadata = options?.metadata ?? null
+    // the operation id is bound to everything that shapes the outcome (see `LedgerState.fingerprint`)
+    const binding = id === undefined
+      ? {}
+      : { binding: L.admitBinding(Digest.policyDigest(policy), Digest.inputDigest(input), metadata) }
     // built only by a layer that journals it (the memory layer keeps no journal)
     const audited = () =>
       Either.mapLeft(
-        Audited.auditedRecord(policy, input, decision, options?.metadata ?? null),
+        Audited.auditedRecord(policy, input, decision, metadata),
         (cause) => new LedgerStoreError({ operation: "admit", cause })
       )
     const hold = (expiry: object) =>
       noConflict(apply(
-        { _tag: "Admit", tenant, amount: cost as bigint, ...opId(options), ...expiry } as L.Command & { _tag: "Admit" },
+        { _tag: "Admit", tenant, amount: cost as bigint, ...opId(options), ...expiry, ...binding } as L.Command & {
+          _tag: "Admit"
+        },
         audited
       ))
     return Effect.map(

@@ -1,6 +1,7 @@
 import * as Journal from "@calybris/budget/Journal"
 import * as Ledger from "@calybris/budget/Ledger"
 import { Snapshot as SnapshotSchema } from "@calybris/budget/Snapshot"
+import * as Decision from "@calybris/core/Decision"
 import * as Json from "@calybris/core/Json"
 import * as Audited from "@calybris/wal/Audited"
 import * as Wal from "@calybris/wal/Wal"
@@ -14,7 +15,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import { input, policy } from "./support/fixtures.js"
+import { input, otherPolicy, policy } from "./support/fixtures.js"
 
 const key = new Uint8Array(32).fill(9)
 
@@ -208,4 +209,60 @@ describe("journaled ledger", () => {
       const again = yield* session(bytes, Ledger.committed("t"))
       assert.strictEqual(Option.getOrThrow(again.result), 50_000n)
     }))
+
+  for (const checkpointEvery of [0, 1]) {
+    it.effect(
+      `an admit retried after a restart returns the journaled decision; an altered retry conflicts (checkpointEvery ${checkpointEvery})`,
+      () =>
+        Effect.gen(function*() {
+          const options: Ledger.AdmitOptions = {
+            operationId: "adm-1",
+            expiresIn: "1 hour",
+            metadata: new Map<string, Json.Json>([["big", 2n ** 60n + 1n], ["nested", new Map([["a", [1, "x"]]])]])
+          }
+          const first = yield* session(
+            undefined,
+            Effect.gen(function*() {
+              yield* Ledger.ensureTenant("gw", 500_000n)
+              yield* Ledger.ensureTenant("gw2", 500_000n)
+              return yield* Ledger.admit(policy, "gw", input(1), options)
+            }),
+            { checkpointEvery }
+          )
+          assert.strictEqual(first.result._tag, "Admitted")
+          const second = yield* session(
+            first.bytes,
+            Effect.gen(function*() {
+              const again = yield* Ledger.admit(policy, "gw", input(1), options)
+              const conflicts = yield* Effect.forEach([
+                Ledger.admit(policy, "gw", input(2), options),
+                Ledger.admit(otherPolicy, "gw", input(1), options),
+                Ledger.admit(policy, "gw2", input(1), options),
+                Ledger.admit(policy, "gw", input(1), { ...options, metadata: null }),
+                Ledger.admit(policy, "gw", input(1), { ...options, expiresIn: "2 hours" }),
+                Ledger.admit(policy, "gw", input(1, { risk_bps: 9500 }), options)
+              ], (retry) => Effect.map(Effect.flip(retry), (e) => e._tag))
+              return { again, conflicts, holds: yield* Ledger.activeReservations }
+            }),
+            { checkpointEvery }
+          )
+          assert.deepStrictEqual(second.result.again, first.result, "the retry returns the original outcome")
+          assert.deepStrictEqual(second.result.conflicts, Array(6).fill("IdempotencyConflict"))
+          assert.strictEqual(second.result.holds, 1)
+          assert.deepStrictEqual(second.bytes, first.bytes, "nothing was journaled by the retries")
+          // the decision returned is the journaled one
+          const admits = (yield* entries(first.bytes)).flatMap((e) => {
+            const decoded = Either.getOrThrow(Journal.decode(e.data))
+            return "commands" in decoded ? decoded.commands.filter((c) => c.kind === "admit") : []
+          })
+          assert.strictEqual(admits.length, 1)
+          const record = Schema.decodeUnknownSync(Audited.AuditedJson)(
+            admits[0]?.kind === "admit" ? admits[0].audited : null
+          )
+          if (second.result.again._tag !== "Admitted") return assert.fail("expected Admitted")
+          const encode = Schema.encodeSync(Decision.Decision)
+          assert.strictEqual(Json.print(encode(second.result.again.decision)), Json.print(encode(record.decision)))
+        })
+    )
+  }
 })

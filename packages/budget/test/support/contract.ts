@@ -5,7 +5,9 @@ import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
-import { input, policy } from "./fixtures.js"
+import { input, otherPolicy, policy } from "./fixtures.js"
+
+type Retry = Effect.Effect<unknown, { readonly _tag: string }, Ledger.Ledger>
 
 export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledger, unknown>) =>
   describe(`Ledger contract: ${name}`, () => {
@@ -82,5 +84,77 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
         const short = yield* Ledger.admit(policy, "gw", input(3, { input_tokens: 20_000, output_tokens: 5_000 }))
         assert.strictEqual(short._tag, "HoldFailed")
         assert.strictEqual(yield* Ledger.activeReservations, 1)
+      })))
+
+    it.effect("admit: a retry returns the original decision; a retry with any other argument is an IdempotencyConflict", () =>
+      run(Effect.gen(function*() {
+        yield* Ledger.ensureTenant("gw", 500_000n)
+        yield* Ledger.ensureTenant("gw2", 500_000n)
+        const options = { operationId: "adm-1", metadata: new Map([["request", "r-1"]]) }
+        const first = yield* Ledger.admit(policy, "gw", input(1), options)
+        if (first._tag !== "Admitted") return assert.fail(`expected Admitted, got ${first._tag}`)
+        const again = yield* Ledger.admit(policy, "gw", input(1), options)
+        assert.deepStrictEqual(again, first, "an identical retry returns the original outcome")
+        const digest = yield* Ledger.ledgerDigest
+        const cost = first.decision.estimated_cost_microunits
+        // each differs from the original in one argument; the cost (the hold) is the same
+        const altered: ReadonlyArray<readonly [string, Retry]> = [
+          ["another request_sequence", Ledger.admit(policy, "gw", input(2), options)],
+          ["another policy with the same cost", Ledger.admit(otherPolicy, "gw", input(1), options)],
+          ["another tenant", Ledger.admit(policy, "gw2", input(1), options)],
+          ["other metadata", Ledger.admit(policy, "gw", input(1), { ...options, metadata: "other" })],
+          ["no metadata", Ledger.admit(policy, "gw", input(1), { operationId: "adm-1" })],
+          ["an expiry", Ledger.admit(policy, "gw", input(1), { ...options, expiresIn: "1 minute" })],
+          ["an input the kernel rejects", Ledger.admit(policy, "gw", input(1, { risk_bps: 9500 }), options)],
+          ["a reserve of the same cost", Ledger.reserve("gw", cost, { operationId: "adm-1" })],
+          ["a top-up", Ledger.topUp("gw", cost, { operationId: "adm-1" })]
+        ]
+        for (const [what, retry] of altered) {
+          const outcome = yield* Effect.either(retry)
+          assert.isTrue(
+            outcome._tag === "Left" && outcome.left._tag === "IdempotencyConflict",
+            `${what}: expected IdempotencyConflict, got ${
+              JSON.stringify(outcome, (_, v) => typeof v === "bigint" ? `${v}` : v)
+            }`
+          )
+        }
+        assert.strictEqual(yield* Ledger.ledgerDigest, digest, "nothing applied")
+        assert.strictEqual(yield* Ledger.activeReservations, 1)
+        assert.deepStrictEqual(yield* Ledger.admit(policy, "gw", input(1), options), first)
+      })))
+
+    it.effect("every id-carrying operation is bound to all of its arguments", () =>
+      run(Effect.gen(function*() {
+        yield* Ledger.ensureTenant("t", 10_000n)
+        yield* Ledger.ensureTenant("u", 10_000n)
+        const r = yield* Ledger.reserve("t", 100n, { operationId: "r", expiresIn: "1 minute" })
+        const r2 = yield* Ledger.reserve("t", 200n, { operationId: "r2" })
+        if (r._tag !== "Reserved" || r2._tag !== "Reserved") return assert.fail("expected holds")
+        yield* Ledger.topUp("t", 5n, { operationId: "top" })
+        yield* Ledger.commit(r.reservation_id, 50n, { operationId: "c" })
+        yield* Ledger.release(r2.reservation_id, { operationId: "rel" })
+        const digest = yield* Ledger.ledgerDigest
+        const altered: ReadonlyArray<readonly [string, Retry]> = [
+          ["reserve without its expiry", Ledger.reserve("t", 100n, { operationId: "r" })],
+          ["reserve with another expiry", Ledger.reserve("t", 100n, { operationId: "r", expiresIn: "2 minutes" })],
+          ["reserve for another tenant", Ledger.reserve("u", 100n, { operationId: "r", expiresIn: "1 minute" })],
+          ["reserve of another amount", Ledger.reserve("t", 101n, { operationId: "r", expiresIn: "1 minute" })],
+          ["top-up of another amount", Ledger.topUp("t", 6n, { operationId: "top" })],
+          ["top-up of another tenant", Ledger.topUp("u", 5n, { operationId: "top" })],
+          ["commit of another amount", Ledger.commit(r.reservation_id, 51n, { operationId: "c" })],
+          ["commit of another hold", Ledger.commit(r2.reservation_id, 50n, { operationId: "c" })],
+          ["release under a commit's id", Ledger.release(r.reservation_id, { operationId: "c" })],
+          ["release of another hold", Ledger.release(r.reservation_id, { operationId: "rel" })],
+          ["commit under a release's id", Ledger.commit(r2.reservation_id, 0n, { operationId: "rel" })]
+        ]
+        for (const [what, retry] of altered) {
+          const outcome = yield* Effect.either(retry)
+          assert.isTrue(
+            outcome._tag === "Left" && outcome.left._tag === "IdempotencyConflict",
+            `${what}: expected IdempotencyConflict, got ${outcome._tag}`
+          )
+        }
+        assert.strictEqual(yield* Ledger.ledgerDigest, digest, "nothing applied")
+        assert.deepStrictEqual(yield* Ledger.reserve("t", 100n, { operationId: "r", expiresIn: "1 minute" }), r)
       })))
   })
