@@ -167,4 +167,31 @@ describe("budget", () => {
     }
     assert.deepStrictEqual(fs.readFileSync(journal), journaled, "the journal is unchanged")
   })
+
+  it("ensure and reserve with out-of-range values exit 2 and leave the journal byte-identical", async () => {
+    const journal = journalOf("out-of-range.jsonl")
+    await ok(journal, ["init"])
+    await ok(journal, ["ensure", "--tenant", "t", "--amount", "1000"])
+    const journaled = fs.readFileSync(journal)
+    const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
+      [["ensure", "--tenant", "u", "--amount", "9223372036854775808"], "--amount: 9223372036854775808 is out of range"],
+      [["ensure", "--tenant", "u", "--amount", "-1"], "--amount: must be zero or more, got -1"],
+      [["ensure", "--tenant", "u".repeat(1_025), "--amount", "1"], "InvalidArgument: invalid tenant \"uuuu"],
+      [
+        ["reserve", "--tenant", "t", "--amount", "1", "--expires", "99999999999999999 weeks"],
+        "InvalidArgument: invalid expiresIn"
+      ],
+      [["reserve", "--tenant", "t", "--amount", "1", "--id", ""], "InvalidArgument: invalid operationId \"\""],
+      [["reserve", "--tenant", "t", "--amount", "-1"], "--amount: must be positive, got -1"]
+    ]
+    const results = await mapLimit(cases, 3, ([args]) => budget(journal, args))
+    results.forEach((r, i) => {
+      const [args, message] = cases[i] ?? [[], ""]
+      assert.strictEqual(r.code, 2, `${args.join(" ")}: ${r.stderr}`)
+      assert.include(r.stderr, message)
+      assert.isBelow(r.stderr.length, 400, "a short excerpt of the value, not all of it")
+    })
+    assert.deepStrictEqual(fs.readFileSync(journal), journaled, "the journal is unchanged")
+    assert.include(await ok(journal, ["status", "t"]), "tenant t: initial 1,000, remaining 1,000")
+  })
 })

@@ -15,11 +15,12 @@ import * as Audited from "@calybris/wal/Audited"
 import type { Wal } from "@calybris/wal/Wal"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Arguments from "./Arguments.js"
 import { expireDue, type Pending } from "./internal/engine.js"
 import * as internalJournal from "./internal/journaled.js"
 import {
@@ -30,6 +31,7 @@ import {
   DuplicateTenant,
   GhostReservation,
   IdempotencyConflict,
+  type InvalidArgument,
   type LedgerRecoveryError,
   LedgerStoreError,
   NegativeLedgerField,
@@ -47,12 +49,13 @@ export class Ledger extends Context.Tag("@calybris/budget/Ledger")<Ledger, {
    * Apply one command atomically (after releasing the holds that have expired by the Clock);
    * a durable layer acknowledges only what it has stored. `audited` rides along in the journal
    * entry of an `Admit`; given as a function, it is built only by a layer that journals it
-   * (before the command is applied: if it fails, nothing is).
+   * (before the command is applied: if it fails, nothing is). A command with an argument out of
+   * range (`Arguments.validateCommand`) fails with `InvalidArgument` before anything changes.
    */
   readonly apply: <C extends L.Command>(
     command: C,
     audited?: Audit
-  ) => Effect.Effect<L.ResultOf[C["_tag"]], LedgerStoreError>
+  ) => Effect.Effect<L.ResultOf[C["_tag"]], LedgerStoreError | InvalidArgument>
   /** Read the state consistently (between commands); `f` must not keep or mutate it. */
   readonly read: <A>(f: (state: L.LedgerState) => A) => Effect.Effect<A, LedgerStoreError>
   /** Release every hold that has expired by the Clock now. */
@@ -78,9 +81,13 @@ export const makeMemory = (initial?: L.LedgerState): Effect.Effect<Ledger["Type"
       Effect.suspend(() => state.expiring === 0 ? Effect.succeed(f()) : expireThen(f))
     return Ledger.of({
       apply: (command) =>
-        Effect.suspend(() =>
-          state.expiring === 0 ? Effect.succeed(L.step(state, command)) : expireThen(() => L.step(state, command))
-        ),
+        Effect.suspend(() => {
+          const invalid = Arguments.validateCommand(command)
+          if (invalid !== undefined) return Effect.fail(invalid)
+          return state.expiring === 0
+            ? Effect.succeed(L.step(state, command))
+            : expireThen(() => L.step(state, command))
+        }),
       read: (f) => Effect.sync(() => f(state)),
       sweep: run(() => undefined)
     })
@@ -100,12 +107,15 @@ export const layerJournal = (options: JournalOptions = {}): Layer.Layer<Ledger, 
 
 const apply = <C extends L.Command>(command: C, audited?: Audit) =>
   Effect.flatMap(Ledger, (ledger) => ledger.apply(command, audited))
+/** Apply a command that has no arguments (it cannot be refused as an `InvalidArgument`). */
+const applyConstant = <C extends L.Command>(command: C) =>
+  Effect.catchTag(apply(command), "InvalidArgument", (e) => Effect.die(e))
 const read = <A>(f: (state: L.LedgerState) => A) => Effect.flatMap(Ledger, (ledger) => ledger.read(f))
 
 /** Fail on an idempotency conflict; pass every other result through. */
-const noConflict = <R>(
-  effect: Effect.Effect<R | L.IdempotencyConflict, LedgerStoreError, Ledger>
-): Effect.Effect<Exclude<R, L.IdempotencyConflict>, LedgerStoreError | IdempotencyConflict, Ledger> =>
+const noConflict = <R, E>(
+  effect: Effect.Effect<R | L.IdempotencyConflict, E, Ledger>
+): Effect.Effect<Exclude<R, L.IdempotencyConflict>, E | IdempotencyConflict, Ledger> =>
   Effect.flatMap(effect, (r) =>
     typeof r === "object" && r !== null && "_tag" in r && r._tag === "IdempotencyConflict"
       ? Effect.fail(new IdempotencyConflict({ operation_id: (r as L.IdempotencyConflict).operation_id }))
@@ -126,20 +136,19 @@ export interface ReserveOptions extends OperationOptions {
 const opId = (options?: OperationOptions) =>
   options?.operationId === undefined ? {} : { operation_id: options.operationId }
 
-const expiryOf = (options?: ReserveOptions) =>
+/** The expiry fields of a hold asked to expire (`InvalidArgument` when `expiresIn` is out of range). */
+const expiryOf = (options?: ReserveOptions): Effect.Effect<object, InvalidArgument> =>
   options?.expiresIn === undefined
     ? Effect.succeed({})
-    : Effect.map(Clock.currentTimeMillis, (now) => {
-      const ttl = BigInt(
-        Math.max(0, Math.ceil(Duration.toMillis(Duration.decode(options.expiresIn as Duration.DurationInput))))
-      )
-      return { ttl_ms: ttl, expires_at_ms: BigInt(now) + ttl }
-    })
+    : Effect.flatMap(
+      Clock.currentTimeMillis,
+      (now) => Arguments.expiry(options.expiresIn as Duration.DurationInput, now)
+    )
 
 // ---------------------------------------------------------------------------------------------
 // Operations
 
-/** Create a tenant with `amount` (no-op when it exists or the amount is negative). */
+/** Create a tenant with `amount` (no-op when it exists; a negative amount is an `InvalidArgument`). */
 export const ensureTenant = (tenant: string, amount: bigint) =>
   apply({ _tag: "EnsureTenant", tenant, amount } as L.Command & { _tag: "EnsureTenant" })
 
@@ -196,7 +205,7 @@ export interface AdmitOptions extends ReserveOptions {
 const notRemembered = (
   id: string | undefined,
   outcome: AdmitOutcome
-): Effect.Effect<AdmitOutcome, LedgerStoreError | IdempotencyConflict, Ledger> =>
+): Effect.Effect<AdmitOutcome, LedgerStoreError | IdempotencyConflict | InvalidArgument, Ledger> =>
   id === undefined
     ? Effect.succeed(outcome)
     : Effect.flatMap(read((s) => s.operations.has(id)), (remembered) =>
@@ -212,7 +221,31 @@ export const admit = (
   tenant: string,
   input: Input,
   options?: AdmitOptions
-): Effect.Effect<AdmitOutcome, LedgerStoreError | IdempotencyConflict, Ledger> =>
+): Effect.Effect<AdmitOutcome, LedgerStoreError | IdempotencyConflict | InvalidArgument, Ledger> =>
+  Effect.suspend(() => {
+    // every argument is checked before the kernel runs, whatever the decision will be
+    const checked = Either.all([
+      Arguments.checkTenant(tenant),
+      Arguments.checkOperationId(options?.operationId),
+      Arguments.metadata(options?.metadata ?? null)
+    ])
+    if (Either.isLeft(checked)) return Effect.fail(checked.left)
+    return options?.expiresIn === undefined
+      ? decideAndHold(policy, tenant, input, checked.right[2], {}, options)
+      : Effect.flatMap(
+        expiryOf(options),
+        (expiry) => decideAndHold(policy, tenant, input, checked.right[2], expiry, options)
+      )
+  })
+
+const decideAndHold = (
+  policy: Policy,
+  tenant: string,
+  input: Input,
+  metadata: Json.Json,
+  expiry: object,
+  options: AdmitOptions | undefined
+): Effect.Effect<AdmitOutcome, LedgerStoreError | IdempotencyConflict | InvalidArgument, Ledger> =>
   Effect.suspend(() => {
     const decision = Kernel.prescribe(policy, input)
     const id = options?.operationId
@@ -227,7 +260,6 @@ export const admit = (
         hold: { _tag: "Insufficient", remaining_microcents: 0n, required_microcents: Int.I64_MAX }
       })
     }
-    const metadata = options?.metadata ?? null
     // the operation id is bound to everything that shapes the outcome (see `LedgerState.fingerprint`)
     const binding = id === undefined
       ? {}
@@ -238,15 +270,14 @@ export const admit = (
         Audited.auditedRecord(policy, input, decision, metadata),
         (cause) => new LedgerStoreError({ operation: "admit", cause })
       )
-    const hold = (expiry: object) =>
-      noConflict(apply(
-        { _tag: "Admit", tenant, amount: cost as bigint, ...opId(options), ...expiry, ...binding } as L.Command & {
-          _tag: "Admit"
-        },
-        audited
-      ))
+    const hold = noConflict(apply(
+      { _tag: "Admit", tenant, amount: cost as bigint, ...opId(options), ...expiry, ...binding } as L.Command & {
+        _tag: "Admit"
+      },
+      audited
+    ))
     return Effect.map(
-      options?.expiresIn === undefined ? hold({}) : Effect.flatMap(expiryOf(options), hold),
+      hold,
       (held): AdmitOutcome =>
         held._tag === "Reserved"
           ? {
@@ -260,10 +291,12 @@ export const admit = (
   })
 
 /** Take a snapshot (advances the snapshot version). */
-export const snapshot = apply({ _tag: "TakeSnapshot" } as L.Command & { _tag: "TakeSnapshot" })
+export const snapshot = applyConstant({ _tag: "TakeSnapshot" } as L.Command & { _tag: "TakeSnapshot" })
 
 /** Conservation status of a fresh snapshot (advances the snapshot version). */
-export const verifyConservation = apply({ _tag: "VerifyConservation" } as L.Command & { _tag: "VerifyConservation" })
+export const verifyConservation = applyConstant(
+  { _tag: "VerifyConservation" } as L.Command & { _tag: "VerifyConservation" }
+)
 
 const statusError = (status: Snapshot.ConservationStatus): ConservationViolated | AggregateOverflow =>
   status._tag === "Violation"
@@ -276,12 +309,12 @@ export const proveConservation: Effect.Effect<
   ConservationViolated | AggregateOverflow | LedgerStoreError,
   Ledger
 > = Effect.flatMap(
-  apply({ _tag: "ProveConservation" } as L.Command & { _tag: "ProveConservation" }),
+  applyConstant({ _tag: "ProveConservation" } as L.Command & { _tag: "ProveConservation" }),
   (r) => r._tag === "Proved" ? Effect.succeed(r.proof) : Effect.fail(statusError(r.status))
 )
 
 /** Certify the ledger (rotates the certificate baseline). */
-export const certifyLedger = apply({ _tag: "CertifyLedger" } as L.Command & { _tag: "CertifyLedger" })
+export const certifyLedger = applyConstant({ _tag: "CertifyLedger" } as L.Command & { _tag: "CertifyLedger" })
 
 const restoreError = (e: L.RestoreError): RestoreError => {
   switch (e._tag) {
@@ -301,7 +334,9 @@ const restoreError = (e: L.RestoreError): RestoreError => {
 }
 
 /** Restore from a snapshot (exclusive recovery), with a typed error per reference variant. */
-export const restore = (from: Snapshot.Snapshot): Effect.Effect<void, RestoreError | LedgerStoreError, Ledger> =>
+export const restore = (
+  from: Snapshot.Snapshot
+): Effect.Effect<void, RestoreError | LedgerStoreError | InvalidArgument, Ledger> =>
   Effect.flatMap(
     apply({ _tag: "Restore", snapshot: from } as L.Command & { _tag: "Restore" }),
     (r) => (r._tag === "Restored" ? Effect.void : Effect.fail(restoreError(r.error)))

@@ -8,6 +8,7 @@ import * as Wal from "@calybris/wal/Wal"
 import { WalIoError } from "@calybris/wal/WalError"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
@@ -265,4 +266,46 @@ describe("journaled ledger", () => {
         })
     )
   }
+
+  it.effect("out-of-range arguments leave the journal byte-identical and the ledger serving", () =>
+    Effect.gen(function*() {
+      const first = yield* session(undefined, Ledger.ensureTenant("t", 1_000n))
+      const second = yield* session(
+        first.bytes,
+        Effect.gen(function*() {
+          const refused = yield* Effect.forEach([
+            Effect.asVoid(Ledger.ensureTenant("t2", 2n ** 70n)),
+            Effect.asVoid(Ledger.ensureTenant("t2", -5n)),
+            Effect.asVoid(Ledger.reserve("t", 1n, { expiresIn: Duration.weeks(1e15) })),
+            Effect.asVoid(Ledger.reserve("t", 1n, { expiresIn: Infinity })),
+            Effect.asVoid(Ledger.topUp("t", 2n ** 63n)),
+            Effect.asVoid(Ledger.commit(2n ** 64n, 0n))
+          ], (bad) => Effect.map(Effect.flip(bad), (e) => e._tag))
+          return { refused, balances: yield* balances }
+        })
+      )
+      assert.deepStrictEqual(second.result.refused, Array(6).fill("InvalidArgument"))
+      assert.deepStrictEqual(second.bytes, first.bytes, "nothing journaled")
+      // the same session keeps serving after the refusals
+      const third = yield* session(
+        first.bytes,
+        Effect.gen(function*() {
+          yield* Effect.flip(Ledger.ensureTenant("t2", 2n ** 70n))
+          yield* Ledger.ensureTenant("u", 10n)
+          return yield* Ledger.reserve("t", 10n)
+        })
+      )
+      assert.strictEqual(third.result._tag, "Reserved")
+    }))
+
+  it.effect("an ensure of a tenant that exists is not journaled", () =>
+    Effect.gen(function*() {
+      const first = yield* session(undefined, Ledger.ensureTenant("t", 1_000n))
+      const second = yield* session(
+        first.bytes,
+        Effect.all([Ledger.ensureTenant("t", 1_000n), Ledger.ensureTenant("t", 5n)])
+      )
+      assert.strictEqual((yield* entries(second.bytes)).length, (yield* entries(first.bytes)).length)
+      assert.deepStrictEqual(second.bytes, first.bytes)
+    }))
 })

@@ -1,12 +1,17 @@
 /** The contract suite every Ledger layer passes. */
 import * as Ledger from "@calybris/budget/Ledger"
+import type { InvalidArgument } from "@calybris/budget/LedgerError"
+import type * as Snapshot from "@calybris/budget/Snapshot"
+import type * as Json from "@calybris/core/Json"
 import { assert, describe, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import { input, otherPolicy, policy } from "./fixtures.js"
 
+type Bad = Effect.Effect<unknown, { readonly _tag: string; readonly message: string }, Ledger.Ledger>
 type Retry = Effect.Effect<unknown, { readonly _tag: string }, Ledger.Ledger>
 
 export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledger, unknown>) =>
@@ -156,5 +161,80 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
         }
         assert.strictEqual(yield* Ledger.ledgerDigest, digest, "nothing applied")
         assert.deepStrictEqual(yield* Ledger.reserve("t", 100n, { operationId: "r", expiresIn: "1 minute" }), r)
+      })))
+
+    it.effect("out-of-range arguments are refused with InvalidArgument before anything changes; the ledger keeps serving", () =>
+      run(Effect.gen(function*() {
+        yield* Ledger.ensureTenant("t", 1_000n)
+        const held = yield* Ledger.reserve("t", 100n, { operationId: "r" })
+        if (held._tag !== "Reserved") return assert.fail("expected a hold")
+        const before = {
+          digest: yield* Ledger.ledgerDigest,
+          version: yield* Ledger.snapshotVersion,
+          tenants: yield* Ledger.tenantCount,
+          holds: yield* Ledger.activeReservations
+        }
+        const over = 2n ** 70n
+        const bad: ReadonlyArray<readonly [string, Bad]> = [
+          ["amount", Ledger.ensureTenant("t2", over)],
+          ["amount", Ledger.ensureTenant("t2", 2n ** 63n)],
+          ["amount", Ledger.ensureTenant("t2", -1n)],
+          ["tenant", Ledger.ensureTenant("\uD800", 1n)],
+          ["tenant", Ledger.ensureTenant("x".repeat(1_025), 1n)],
+          ["amount", Ledger.topUp("t", 2n ** 63n)],
+          ["operationId", Ledger.topUp("t", 1n, { operationId: "" })],
+          ["operationId", Ledger.topUp("t", 1n, { operationId: "x".repeat(257) })],
+          ["max", Ledger.setExposureCap("t", -(2n ** 63n) - 1n)],
+          ["amount", Ledger.reserve("t", over)],
+          ["expiresIn", Ledger.reserve("t", 1n, { expiresIn: Infinity })],
+          ["expiresIn", Ledger.reserve("t", 1n, { expiresIn: Duration.infinity })],
+          ["expiresIn", Ledger.reserve("t", 1n, { expiresIn: -5 })],
+          ["expiresIn", Ledger.reserve("t", 1n, { expiresIn: Duration.weeks(1e15) })],
+          ["expiresIn", Ledger.reserve("t", 1n, { expiresIn: "soon" as Duration.DurationInput })],
+          ["operationId", Ledger.reserve("t", 1n, { operationId: "\uDC00" })],
+          ["reservation", Ledger.commit(2n ** 64n, 1n)],
+          ["actual", Ledger.commit(held.reservation_id, over)],
+          ["reservation", Ledger.release(-1n)],
+          ["expiresIn", Ledger.admit(policy, "t", input(1), { expiresIn: Duration.weeks(1e15) })],
+          ["metadata", Ledger.admit(policy, "t", input(1), { metadata: {} as Json.Json })],
+          ["tenant", Ledger.admit(policy, "\uD800", input(1))],
+          ["operationId", Ledger.admit(policy, "t", input(1, { risk_bps: 9500 }), { operationId: "" })],
+          [
+            "snapshot",
+            Ledger.restore({
+              version: 1n,
+              tenants: [{
+                tenant_id: "t",
+                initial_microcents: 2n ** 64n,
+                remaining_microcents: 2n ** 64n,
+                reserved_microcents: 0n,
+                committed_microcents: 0n
+              }],
+              active_reservations: 0n
+            } as unknown as Snapshot.Snapshot)
+          ]
+        ]
+        for (const [field, attempt] of bad) {
+          const outcome = yield* Effect.either(attempt)
+          if (outcome._tag === "Right") return assert.fail(`${field}: accepted`)
+          assert.strictEqual(outcome.left._tag, "InvalidArgument", `${field}: ${outcome.left._tag}`)
+          assert.strictEqual((outcome.left as InvalidArgument).field, field)
+          assert.isBelow(outcome.left.message.length, 300)
+        }
+        assert.deepStrictEqual(
+          {
+            digest: yield* Ledger.ledgerDigest,
+            version: yield* Ledger.snapshotVersion,
+            tenants: yield* Ledger.tenantCount,
+            holds: yield* Ledger.activeReservations
+          },
+          before,
+          "nothing changed"
+        )
+        // and the ledger keeps serving, every tenant
+        yield* Ledger.ensureTenant("u", 500n)
+        assert.strictEqual((yield* Ledger.reserve("u", 200n))._tag, "Reserved")
+        assert.strictEqual((yield* Ledger.commit(held.reservation_id, 50n))._tag, "Committed")
+        yield* Ledger.proveConservation
       })))
   })
