@@ -194,4 +194,24 @@ describe("budget", () => {
     assert.deepStrictEqual(fs.readFileSync(journal), journaled, "the journal is unchanged")
     assert.include(await ok(journal, ["status", "t"]), "tenant t: initial 1,000, remaining 1,000")
   })
+
+  it("status shows a hold that has expired as released, and does not write the journal", async () => {
+    const journal = journalOf("expired.jsonl")
+    await ok(journal, ["init"])
+    await ok(journal, ["ensure", "--tenant", "t", "--amount", "1000"])
+    await ok(journal, ["reserve", "--tenant", "t", "--amount", "400", "--expires", "1 second"])
+    await ok(journal, ["reserve", "--tenant", "t", "--amount", "100"])
+    await new Promise((resolve) => setTimeout(resolve, 1_100))
+    const journaled = fs.readFileSync(journal)
+    assert.include(await ok(journal, ["status"]), "1 tenant, 1 open reservation")
+    const one = await ok(journal, ["status", "t"])
+    assert.include(one, "tenant t: initial 1,000, remaining 900, reserved 100, committed 0 microcents")
+    assert.notInclude(one, "hold 1:")
+    assert.include(one, "hold 2: 100 microcents")
+    assert.strictEqual(
+      await ok(journal, ["status", "t", "--json"]),
+      `{"tenant_id":"t","initial_microcents":1000,"remaining_microcents":900,"reserved_microcents":100,"committed_microcents":0}\n`
+    )
+    assert.deepStrictEqual(fs.readFileSync(journal), journaled, "status wrote nothing")
+  })
 })

@@ -56,7 +56,11 @@ export class Ledger extends Context.Tag("@calybris/budget/Ledger")<Ledger, {
     command: C,
     audited?: Audit
   ) => Effect.Effect<L.ResultOf[C["_tag"]], LedgerStoreError | InvalidArgument>
-  /** Read the state consistently (between commands); `f` must not keep or mutate it. */
+  /**
+   * Read the state consistently (between commands), as of the Clock now: holds that have
+   * expired are seen released, on a copy (`LedgerState.asOf`) — a read never writes; the next
+   * command journals the release. `f` must not keep or mutate the state.
+   */
   readonly read: <A>(f: (state: L.LedgerState) => A) => Effect.Effect<A, LedgerStoreError>
   /** Release every hold that has expired by the Clock now. */
   readonly sweep: Effect.Effect<void, LedgerStoreError>
@@ -88,7 +92,12 @@ export const makeMemory = (initial?: L.LedgerState): Effect.Effect<Ledger["Type"
             ? Effect.succeed(L.step(state, command))
             : expireThen(() => L.step(state, command))
         }),
-      read: (f) => Effect.sync(() => f(state)),
+      read: (f) =>
+        Effect.suspend(() =>
+          state.expiring === 0
+            ? Effect.succeed(f(state))
+            : Effect.map(Clock.currentTimeMillis, (now) => f(L.asOf(state, BigInt(now))))
+        ),
       sweep: run(() => undefined)
     })
   })

@@ -738,6 +738,19 @@ export const expiredHolds = (s: LedgerState, nowMs: bigint): Array<bigint> => {
   return out
 }
 
+/**
+ * The state as of `nowMs`, for queries: `s` itself when no hold is due, otherwise a copy with
+ * every due hold released (what the next write will journal as `Expire` commands). `s` is not
+ * changed (but for its cached lower bound of the expiries).
+ */
+export const asOf = (s: LedgerState, nowMs: bigint): LedgerState => {
+  const due = expiredHolds(s, nowMs)
+  if (due.length === 0) return s
+  const view = s.clone()
+  for (const id of due) release(view, id)
+  return view
+}
+
 const apply = (s: LedgerState, c: Command): Result => {
   let result: Result
   switch (c._tag) {

@@ -23,7 +23,7 @@ const key = new Uint8Array(32).fill(9)
 /** Run a program on a journaled ledger over an in-memory WAL holding `bytes`; return the new bytes too. */
 const session = <A, E>(
   bytes: Uint8Array | undefined,
-  program: Effect.Effect<A, E, Ledger.Ledger>,
+  program: Effect.Effect<A, E, Ledger.Ledger | Wal.Wal>,
   options: Ledger.JournalOptions = { checkpointEvery: 0 }
 ) =>
   Effect.gen(function*() {
@@ -307,5 +307,26 @@ describe("journaled ledger", () => {
       )
       assert.strictEqual((yield* entries(second.bytes)).length, (yield* entries(first.bytes)).length)
       assert.deepStrictEqual(second.bytes, first.bytes)
+    }))
+
+  it.effect("reads show the holds expired by the Clock as released, without writing to the journal", () =>
+    Effect.gen(function*() {
+      const { bytes, result } = yield* session(
+        undefined,
+        Effect.gen(function*() {
+          yield* Ledger.ensureTenant("t", 1_000n)
+          yield* Ledger.reserve("t", 300n, { expiresIn: "10 seconds" })
+          const wal = yield* Wal.Wal
+          const before = (yield* Stream.runCollect(wal.bytes)).pipe(Chunk.toReadonlyArray).length
+          yield* TestClock.adjust("10 seconds")
+          const seen = yield* Effect.all([Ledger.activeReservations, Ledger.reserved("t"), balances])
+          const after = (yield* Stream.runCollect(wal.bytes)).pipe(Chunk.toReadonlyArray).length
+          return { seen, before, after }
+        })
+      )
+      assert.strictEqual(result.seen[0], 0)
+      assert.strictEqual(result.seen[1], 0n)
+      assert.strictEqual(result.before, result.after, "the reads wrote nothing")
+      assert.isFalse(Json.print((yield* entries(bytes)).map((e) => e.data)).includes("\"kind\":\"expire\""))
     }))
 })

@@ -178,7 +178,14 @@ export const make = (options: JournalOptions = {}) =>
         >,
       read: (f) =>
         lock.withPermits(1)(
-          Effect.suspend(() => failure !== undefined ? Effect.fail(failure) : Effect.succeed(f(state)))
+          Effect.suspend(() =>
+            failure !== undefined
+              ? Effect.fail(failure)
+              : state.expiring === 0
+              ? Effect.succeed(f(state))
+              // as of the Clock now, without writing (the next command journals the expiries)
+              : Effect.map(Clock.currentTimeMillis, (now) => f(L.asOf(state, BigInt(now))))
+          )
         ),
       sweep: Effect.asVoid(submit(null))
     })

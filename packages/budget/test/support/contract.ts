@@ -237,4 +237,30 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
         assert.strictEqual((yield* Ledger.commit(held.reservation_id, 50n))._tag, "Committed")
         yield* Ledger.proveConservation
       })))
+
+    it.effect("queries see the state as of the Clock now: an expired hold is released before the next write", () =>
+      run(Effect.gen(function*() {
+        yield* Ledger.ensureTenant("t", 1_000n)
+        yield* Ledger.reserve("t", 400n, { expiresIn: "1 minute" })
+        yield* Ledger.reserve("t", 100n)
+        const view = Effect.all({
+          holds: Ledger.activeReservations,
+          reserved: Ledger.reserved("t"),
+          remaining: Ledger.remaining("t"),
+          balances: Ledger.balances,
+          digest: Ledger.ledgerDigest,
+          committed: Ledger.totalCommitted
+        })
+        yield* TestClock.adjust("59 seconds")
+        assert.strictEqual((yield* view).holds, 2)
+        yield* TestClock.adjust("1 second")
+        const seen = yield* view
+        assert.strictEqual(seen.holds, 1)
+        assert.strictEqual(seen.reserved, 100n)
+        assert.strictEqual(Option.getOrThrow(seen.remaining), 900n)
+        assert.strictEqual(seen.balances.active_reservations, 1n)
+        assert.strictEqual(seen.balances.tenants[0]?.reserved_microcents, 100n)
+        yield* Ledger.sweepExpired
+        assert.deepStrictEqual(yield* view, seen, "the next write changes nothing the reads did not show")
+      })))
   })
