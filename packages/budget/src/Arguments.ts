@@ -177,12 +177,6 @@ export const validateCommand = (command: L.Command): InvalidArgument | undefined
   }
 }
 
-/** A command whose arguments are all in range, or the `InvalidArgument` naming the first that is not. */
-export const checkCommand = <C extends L.Command>(command: C): Either.Either<C, InvalidArgument> => {
-  const error = validateCommand(command)
-  return error === undefined ? Either.right(command) : Either.left(error)
-}
-
 /** Is this Duration input negative or NaN (which `Duration.decode` would silently turn into zero)? */
 const negative = (input: unknown): boolean => {
   if (typeof input === "number") return !(input >= 0)
