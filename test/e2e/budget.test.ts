@@ -6,6 +6,7 @@
 import * as Json from "@calybris/core/Json"
 import { assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
+import * as fs from "node:fs"
 import * as path from "node:path"
 import { calybris, mapLimit, tempDir, write } from "./support/cli.js"
 import { inputLine, policyText } from "./support/fixtures.js"
@@ -139,5 +140,79 @@ describe("budget", () => {
       assert.notInclude(r.stderr, keyHex)
       assert.notInclude(r.stdout, keyHex)
     }
+  })
+
+  it("admit --id: a retry returns the original outcome; another input or policy under the id is an IdempotencyConflict", async () => {
+    const journal = journalOf("admit-retry.jsonl")
+    await ok(journal, ["init"])
+    await ok(journal, ["ensure", "--tenant", "acme", "--amount", "1000000"])
+    const admit = (policy: string, input: string, tenant = "acme") =>
+      budget(journal, ["admit", "--policy", policy, "--input", input, "--tenant", tenant, "--id", "req-7", "--json"])
+    const first = await admit(policyFile, inputFile)
+    assert.strictEqual(first.code, 0, first.stderr)
+    assert.strictEqual(member(parse(first.stdout), "kind"), "Admitted")
+    const journaled = fs.readFileSync(journal)
+    const again = await admit(policyFile, inputFile)
+    assert.strictEqual(again.code, 0, again.stderr)
+    assert.strictEqual(again.stdout, first.stdout, "an identical retry prints the original outcome")
+    const otherInput = write(dir, "input-2.json", inputLine({ request_sequence: "2" }))
+    const otherPolicy = write(dir, "policy-2.json", policyText.replace("18446744073709551615,", "7,"))
+    const rejected = write(dir, "input-rejected.json", inputLine({ risk_bps: "9900" }))
+    for (const [policy, input] of [[policyFile, otherInput], [otherPolicy, inputFile], [policyFile, rejected]]) {
+      const r = await admit(policy ?? "", input ?? "")
+      assert.strictEqual(r.code, 2, `${policy} ${input}: ${r.stdout}${r.stderr}`)
+      assert.include(r.stderr, `"_tag":"IdempotencyConflict"`)
+      assert.include(r.stderr, "operation id req-7 was already used with different arguments")
+      assert.strictEqual(r.stdout, "")
+    }
+    assert.deepStrictEqual(fs.readFileSync(journal), journaled, "the journal is unchanged")
+  })
+
+  it("ensure and reserve with out-of-range values exit 2 and leave the journal byte-identical", async () => {
+    const journal = journalOf("out-of-range.jsonl")
+    await ok(journal, ["init"])
+    await ok(journal, ["ensure", "--tenant", "t", "--amount", "1000"])
+    const journaled = fs.readFileSync(journal)
+    const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
+      [["ensure", "--tenant", "u", "--amount", "9223372036854775808"], "--amount: 9223372036854775808 is out of range"],
+      [["ensure", "--tenant", "u", "--amount", "-1"], "--amount: must be zero or more, got -1"],
+      [["ensure", "--tenant", "u".repeat(1_025), "--amount", "1"], "InvalidArgument: invalid tenant \"uuuu"],
+      [
+        ["reserve", "--tenant", "t", "--amount", "1", "--expires", "99999999999999999 weeks"],
+        "InvalidArgument: invalid expiresIn"
+      ],
+      [["reserve", "--tenant", "t", "--amount", "1", "--id", ""], "InvalidArgument: invalid operationId \"\""],
+      [["reserve", "--tenant", "t", "--amount", "-1"], "--amount: must be positive, got -1"]
+    ]
+    // one at a time: the ones that reach the ledger open the journal (one writer)
+    const results = await mapLimit(cases, 1, ([args]) => budget(journal, args))
+    results.forEach((r, i) => {
+      const [args, message] = cases[i] ?? [[], ""]
+      assert.strictEqual(r.code, 2, `${args.join(" ")}: ${r.stderr}`)
+      assert.include(r.stderr, message)
+      assert.isBelow(r.stderr.length, 400, "a short excerpt of the value, not all of it")
+    })
+    assert.deepStrictEqual(fs.readFileSync(journal), journaled, "the journal is unchanged")
+    assert.include(await ok(journal, ["status", "t"]), "tenant t: initial 1,000, remaining 1,000")
+  })
+
+  it("status shows a hold that has expired as released, and does not write the journal", async () => {
+    const journal = journalOf("expired.jsonl")
+    await ok(journal, ["init"])
+    await ok(journal, ["ensure", "--tenant", "t", "--amount", "1000"])
+    await ok(journal, ["reserve", "--tenant", "t", "--amount", "400", "--expires", "1 second"])
+    await ok(journal, ["reserve", "--tenant", "t", "--amount", "100"])
+    await new Promise((resolve) => setTimeout(resolve, 1_100))
+    const journaled = fs.readFileSync(journal)
+    assert.include(await ok(journal, ["status"]), "1 tenant, 1 open reservation")
+    const one = await ok(journal, ["status", "t"])
+    assert.include(one, "tenant t: initial 1,000, remaining 900, reserved 100, committed 0 microcents")
+    assert.notInclude(one, "hold 1:")
+    assert.include(one, "hold 2: 100 microcents")
+    assert.strictEqual(
+      await ok(journal, ["status", "t", "--json"]),
+      `{"tenant_id":"t","initial_microcents":1000,"remaining_microcents":900,"reserved_microcents":100,"committed_microcents":0}\n`
+    )
+    assert.deepStrictEqual(fs.readFileSync(journal), journaled, "status wrote nothing")
   })
 })

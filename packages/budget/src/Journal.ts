@@ -151,7 +151,8 @@ export const fromWire = (w: JournalCommand): Journaled => {
         amount: w.amount,
         ...o(w),
         ...opt("ttl_ms", w.ttl_ms),
-        ...opt("expires_at_ms", w.expires_at_ms)
+        ...opt("expires_at_ms", w.expires_at_ms),
+        ...(w.kind === "admit" && w.operation_id !== undefined ? opt("binding", L.bindingOfAudited(w.audited)) : {})
       }
       break
     case "commit":
@@ -314,6 +315,10 @@ const fastCommand = (json: Json.Json): L.Command | undefined => {
       if (op !== undefined) c["operation_id"] = op
       if (ttl !== undefined) c["ttl_ms"] = ttl
       if (at !== undefined) c["expires_at_ms"] = at
+      if (kind === "admit" && op !== undefined) {
+        const binding = L.bindingOfAudited(m.get("audited"))
+        if (binding !== undefined) c["binding"] = binding
+      }
       return c as L.Command
     }
     case "commit": {

@@ -5,6 +5,7 @@
  * balanced (SPEC §8) — no lock is needed because nothing can interleave inside a step.
  */
 import type { Decision } from "@calybris/core/Decision"
+import * as Digest from "@calybris/core/Digest"
 import type { Input } from "@calybris/core/Input"
 import * as Int from "@calybris/core/Int"
 import type * as Json from "@calybris/core/Json"
@@ -14,11 +15,12 @@ import * as Audited from "@calybris/wal/Audited"
 import type { Wal } from "@calybris/wal/Wal"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Arguments from "./Arguments.js"
 import { expireDue, type Pending } from "./internal/engine.js"
 import * as internalJournal from "./internal/journaled.js"
 import {
@@ -29,6 +31,7 @@ import {
   DuplicateTenant,
   GhostReservation,
   IdempotencyConflict,
+  type InvalidArgument,
   type LedgerRecoveryError,
   LedgerStoreError,
   NegativeLedgerField,
@@ -46,13 +49,18 @@ export class Ledger extends Context.Tag("@calybris/budget/Ledger")<Ledger, {
    * Apply one command atomically (after releasing the holds that have expired by the Clock);
    * a durable layer acknowledges only what it has stored. `audited` rides along in the journal
    * entry of an `Admit`; given as a function, it is built only by a layer that journals it
-   * (before the command is applied: if it fails, nothing is).
+   * (before the command is applied: if it fails, nothing is). A command with an argument out of
+   * range (`Arguments.validateCommand`) fails with `InvalidArgument` before anything changes.
    */
   readonly apply: <C extends L.Command>(
     command: C,
     audited?: Audit
-  ) => Effect.Effect<L.ResultOf[C["_tag"]], LedgerStoreError>
-  /** Read the state consistently (between commands); `f` must not keep or mutate it. */
+  ) => Effect.Effect<L.ResultOf[C["_tag"]], LedgerStoreError | InvalidArgument>
+  /**
+   * Read the state consistently (between commands), as of the Clock now: holds that have
+   * expired are seen released, on a copy (`LedgerState.asOf`) — a read never writes; the next
+   * command journals the release. `f` must not keep or mutate the state.
+   */
   readonly read: <A>(f: (state: L.LedgerState) => A) => Effect.Effect<A, LedgerStoreError>
   /** Release every hold that has expired by the Clock now. */
   readonly sweep: Effect.Effect<void, LedgerStoreError>
@@ -77,10 +85,19 @@ export const makeMemory = (initial?: L.LedgerState): Effect.Effect<Ledger["Type"
       Effect.suspend(() => state.expiring === 0 ? Effect.succeed(f()) : expireThen(f))
     return Ledger.of({
       apply: (command) =>
+        Effect.suspend(() => {
+          const invalid = Arguments.validateCommand(command)
+          if (invalid !== undefined) return Effect.fail(invalid)
+          return state.expiring === 0
+            ? Effect.succeed(L.step(state, command))
+            : expireThen(() => L.step(state, command))
+        }),
+      read: (f) =>
         Effect.suspend(() =>
-          state.expiring === 0 ? Effect.succeed(L.step(state, command)) : expireThen(() => L.step(state, command))
+          state.expiring === 0
+            ? Effect.succeed(f(state))
+            : Effect.map(Clock.currentTimeMillis, (now) => f(L.asOf(state, BigInt(now))))
         ),
-      read: (f) => Effect.sync(() => f(state)),
       sweep: run(() => undefined)
     })
   })
@@ -99,12 +116,15 @@ export const layerJournal = (options: JournalOptions = {}): Layer.Layer<Ledger, 
 
 const apply = <C extends L.Command>(command: C, audited?: Audit) =>
   Effect.flatMap(Ledger, (ledger) => ledger.apply(command, audited))
+/** Apply a command that has no arguments (it cannot be refused as an `InvalidArgument`). */
+const applyConstant = <C extends L.Command>(command: C) =>
+  Effect.catchTag(apply(command), "InvalidArgument", (e) => Effect.die(e))
 const read = <A>(f: (state: L.LedgerState) => A) => Effect.flatMap(Ledger, (ledger) => ledger.read(f))
 
 /** Fail on an idempotency conflict; pass every other result through. */
-const noConflict = <R>(
-  effect: Effect.Effect<R | L.IdempotencyConflict, LedgerStoreError, Ledger>
-): Effect.Effect<Exclude<R, L.IdempotencyConflict>, LedgerStoreError | IdempotencyConflict, Ledger> =>
+const noConflict = <R, E>(
+  effect: Effect.Effect<R | L.IdempotencyConflict, E, Ledger>
+): Effect.Effect<Exclude<R, L.IdempotencyConflict>, E | IdempotencyConflict, Ledger> =>
   Effect.flatMap(effect, (r) =>
     typeof r === "object" && r !== null && "_tag" in r && r._tag === "IdempotencyConflict"
       ? Effect.fail(new IdempotencyConflict({ operation_id: (r as L.IdempotencyConflict).operation_id }))
@@ -125,20 +145,19 @@ export interface ReserveOptions extends OperationOptions {
 const opId = (options?: OperationOptions) =>
   options?.operationId === undefined ? {} : { operation_id: options.operationId }
 
-const expiryOf = (options?: ReserveOptions) =>
+/** The expiry fields of a hold asked to expire (`InvalidArgument` when `expiresIn` is out of range). */
+const expiryOf = (options?: ReserveOptions): Effect.Effect<object, InvalidArgument> =>
   options?.expiresIn === undefined
     ? Effect.succeed({})
-    : Effect.map(Clock.currentTimeMillis, (now) => {
-      const ttl = BigInt(
-        Math.max(0, Math.ceil(Duration.toMillis(Duration.decode(options.expiresIn as Duration.DurationInput))))
-      )
-      return { ttl_ms: ttl, expires_at_ms: BigInt(now) + ttl }
-    })
+    : Effect.flatMap(
+      Clock.currentTimeMillis,
+      (now) => Arguments.expiry(options.expiresIn as Duration.DurationInput, now)
+    )
 
 // ---------------------------------------------------------------------------------------------
 // Operations
 
-/** Create a tenant with `amount` (no-op when it exists or the amount is negative). */
+/** Create a tenant with `amount` (no-op when it exists; a negative amount is an `InvalidArgument`). */
 export const ensureTenant = (tenant: string, amount: bigint) =>
   apply({ _tag: "EnsureTenant", tenant, amount } as L.Command & { _tag: "EnsureTenant" })
 
@@ -188,6 +207,20 @@ export interface AdmitOptions extends ReserveOptions {
 }
 
 /**
+ * An outcome that holds nothing: it stands unless the operation id was already applied — an
+ * admit retried with the same arguments would have held again, so the retry differs from the
+ * original: a conflict, never a new outcome under an old id.
+ */
+const notRemembered = (
+  id: string | undefined,
+  outcome: AdmitOutcome
+): Effect.Effect<AdmitOutcome, LedgerStoreError | IdempotencyConflict | InvalidArgument, Ledger> =>
+  id === undefined
+    ? Effect.succeed(outcome)
+    : Effect.flatMap(read((s) => s.operations.has(id)), (remembered) =>
+      remembered ? Effect.fail(new IdempotencyConflict({ operation_id: id })) : Effect.succeed(outcome))
+
+/**
  * Decide and hold: prescribe, and when the decision is not a reject, reserve its estimated cost
  * for the tenant. The audited decision (bundle, input, decision, metadata) and the hold are one
  * journal entry, so neither can exist without the other. The one call a gateway makes per request.
@@ -197,31 +230,63 @@ export const admit = (
   tenant: string,
   input: Input,
   options?: AdmitOptions
-): Effect.Effect<AdmitOutcome, LedgerStoreError | IdempotencyConflict, Ledger> =>
+): Effect.Effect<AdmitOutcome, LedgerStoreError | IdempotencyConflict | InvalidArgument, Ledger> =>
+  Effect.suspend(() => {
+    // every argument is checked before the kernel runs, whatever the decision will be
+    const checked = Either.all([
+      Arguments.checkTenant(tenant),
+      Arguments.checkOperationId(options?.operationId),
+      Arguments.metadata(options?.metadata ?? null)
+    ])
+    if (Either.isLeft(checked)) return Effect.fail(checked.left)
+    return options?.expiresIn === undefined
+      ? decideAndHold(policy, tenant, input, checked.right[2], {}, options)
+      : Effect.flatMap(
+        expiryOf(options),
+        (expiry) => decideAndHold(policy, tenant, input, checked.right[2], expiry, options)
+      )
+  })
+
+const decideAndHold = (
+  policy: Policy,
+  tenant: string,
+  input: Input,
+  metadata: Json.Json,
+  expiry: object,
+  options: AdmitOptions | undefined
+): Effect.Effect<AdmitOutcome, LedgerStoreError | IdempotencyConflict | InvalidArgument, Ledger> =>
   Effect.suspend(() => {
     const decision = Kernel.prescribe(policy, input)
-    if (decision.action === "Reject") return Effect.succeed<AdmitOutcome>({ _tag: "Rejected", decision })
+    const id = options?.operationId
+    if (decision.action === "Reject") {
+      return notRemembered(id, { _tag: "Rejected", decision })
+    }
     const cost = decision.estimated_cost_microunits
     if (cost > Int.I64_MAX) {
-      return Effect.succeed<AdmitOutcome>({
+      return notRemembered(id, {
         _tag: "HoldFailed",
         decision,
         hold: { _tag: "Insufficient", remaining_microcents: 0n, required_microcents: Int.I64_MAX }
       })
     }
+    // the operation id is bound to everything that shapes the outcome (see `LedgerState.fingerprint`)
+    const binding = id === undefined
+      ? {}
+      : { binding: L.admitBinding(Digest.policyDigest(policy), Digest.inputDigest(input), metadata) }
     // built only by a layer that journals it (the memory layer keeps no journal)
     const audited = () =>
       Either.mapLeft(
-        Audited.auditedRecord(policy, input, decision, options?.metadata ?? null),
+        Audited.auditedRecord(policy, input, decision, metadata),
         (cause) => new LedgerStoreError({ operation: "admit", cause })
       )
-    const hold = (expiry: object) =>
-      noConflict(apply(
-        { _tag: "Admit", tenant, amount: cost as bigint, ...opId(options), ...expiry } as L.Command & { _tag: "Admit" },
-        audited
-      ))
+    const hold = noConflict(apply(
+      { _tag: "Admit", tenant, amount: cost as bigint, ...opId(options), ...expiry, ...binding } as L.Command & {
+        _tag: "Admit"
+      },
+      audited
+    ))
     return Effect.map(
-      options?.expiresIn === undefined ? hold({}) : Effect.flatMap(expiryOf(options), hold),
+      hold,
       (held): AdmitOutcome =>
         held._tag === "Reserved"
           ? {
@@ -235,10 +300,12 @@ export const admit = (
   })
 
 /** Take a snapshot (advances the snapshot version). */
-export const snapshot = apply({ _tag: "TakeSnapshot" } as L.Command & { _tag: "TakeSnapshot" })
+export const snapshot = applyConstant({ _tag: "TakeSnapshot" } as L.Command & { _tag: "TakeSnapshot" })
 
 /** Conservation status of a fresh snapshot (advances the snapshot version). */
-export const verifyConservation = apply({ _tag: "VerifyConservation" } as L.Command & { _tag: "VerifyConservation" })
+export const verifyConservation = applyConstant(
+  { _tag: "VerifyConservation" } as L.Command & { _tag: "VerifyConservation" }
+)
 
 const statusError = (status: Snapshot.ConservationStatus): ConservationViolated | AggregateOverflow =>
   status._tag === "Violation"
@@ -251,12 +318,12 @@ export const proveConservation: Effect.Effect<
   ConservationViolated | AggregateOverflow | LedgerStoreError,
   Ledger
 > = Effect.flatMap(
-  apply({ _tag: "ProveConservation" } as L.Command & { _tag: "ProveConservation" }),
+  applyConstant({ _tag: "ProveConservation" } as L.Command & { _tag: "ProveConservation" }),
   (r) => r._tag === "Proved" ? Effect.succeed(r.proof) : Effect.fail(statusError(r.status))
 )
 
 /** Certify the ledger (rotates the certificate baseline). */
-export const certifyLedger = apply({ _tag: "CertifyLedger" } as L.Command & { _tag: "CertifyLedger" })
+export const certifyLedger = applyConstant({ _tag: "CertifyLedger" } as L.Command & { _tag: "CertifyLedger" })
 
 const restoreError = (e: L.RestoreError): RestoreError => {
   switch (e._tag) {
@@ -276,7 +343,9 @@ const restoreError = (e: L.RestoreError): RestoreError => {
 }
 
 /** Restore from a snapshot (exclusive recovery), with a typed error per reference variant. */
-export const restore = (from: Snapshot.Snapshot): Effect.Effect<void, RestoreError | LedgerStoreError, Ledger> =>
+export const restore = (
+  from: Snapshot.Snapshot
+): Effect.Effect<void, RestoreError | LedgerStoreError | InvalidArgument, Ledger> =>
   Effect.flatMap(
     apply({ _tag: "Restore", snapshot: from } as L.Command & { _tag: "Restore" }),
     (r) => (r._tag === "Restored" ? Effect.void : Effect.fail(restoreError(r.error)))

@@ -102,3 +102,17 @@ export class IdempotencyConflict extends Schema.TaggedError<IdempotencyConflict>
     return `operation id ${this.operation_id} was already used with different arguments`
   }
 }
+
+/** An argument out of the range the ledger accepts (see `Arguments`); refused before anything changed. */
+export class InvalidArgument extends Schema.TaggedError<InvalidArgument>()("InvalidArgument", {
+  /** the argument's name, e.g. `amount`, `tenant`, `expiresIn` */
+  field: Schema.String,
+  /** a short excerpt of the value given */
+  value: Schema.String,
+  /** what the value must be */
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `invalid ${this.field} ${this.value}: ${this.reason}`
+  }
+}

@@ -4,7 +4,9 @@
  * changes nothing, and it runs synchronously, so no caller can ever observe a half-applied
  * operation: every observable state satisfies `remaining + reserved + committed == initial`.
  */
+import { sha256Hex } from "@calybris/core/Hash"
 import * as Int from "@calybris/core/Int"
+import * as Json from "@calybris/core/Json"
 import { bigintOfSafe as big, safeNumberOf as small } from "@calybris/core/Word"
 import * as Schema from "effect/Schema"
 import { HoldTable } from "./internal/holds.js"
@@ -30,8 +32,18 @@ export const Command = Schema.Union(
   Schema.TaggedStruct("Release", { reservation: Int.U64, ...operation }),
   /** the automatic release of an expired hold (journaled, so replay reproduces it) */
   Schema.TaggedStruct("Expire", { reservation: Int.U64 }),
-  /** decide-and-hold: a reserve whose journal entry also carries the audited decision */
-  Schema.TaggedStruct("Admit", { tenant: Schema.String, amount: Int.I64, ...operation, ...expiry }),
+  /**
+   * decide-and-hold: a reserve whose journal entry also carries the audited decision. `binding`
+   * (see `admitBinding`) ties an operation id to the policy, input and metadata of the decision;
+   * it is not written to the journal but derived from the audited record when replayed.
+   */
+  Schema.TaggedStruct("Admit", {
+    tenant: Schema.String,
+    amount: Int.I64,
+    ...operation,
+    ...expiry,
+    binding: Schema.optional(Schema.String)
+  }),
   Schema.TaggedStruct("TakeSnapshot", {}),
   Schema.TaggedStruct("VerifyConservation", {}),
   Schema.TaggedStruct("ProveConservation", {}),
@@ -636,8 +648,11 @@ export const fingerprint = (c: Command): string => {
     case "TopUp":
       return `top_up ${JSON.stringify(c.tenant)} ${c.amount}`
     case "Reserve":
-    case "Admit":
       return `reserve ${JSON.stringify(c.tenant)} ${c.amount} ${c.ttl_ms ?? ""}`
+    case "Admit":
+      // "?" when unbound (a command built without it, or an audited record without digests):
+      // never equal to the binding of an admit through `Ledger.admit`
+      return `admit ${JSON.stringify(c.tenant)} ${c.amount} ${c.ttl_ms ?? ""} ${c.binding ?? "?"}`
     case "Commit":
       return `commit ${c.reservation} ${c.actual}`
     case "Release":
@@ -645,6 +660,27 @@ export const fingerprint = (c: Command): string => {
     default:
       return c._tag
   }
+}
+
+const utf8 = new TextEncoder()
+
+/**
+ * What an admit's operation id is bound to besides tenant, amount and expiry: the policy digest,
+ * the input digest and the SHA-256 of the metadata's canonical Json. Every one of them is in the
+ * admit's audited record (`auditDigests`), so recovery derives the same binding from the journal.
+ */
+export const admitBinding = (policyDigestHex: string, inputDigestHex: string, metadata: Json.Json): string =>
+  `${policyDigestHex} ${inputDigestHex} ${sha256Hex(utf8.encode(Json.print(metadata)))}`
+
+/** The binding of a journaled admit, from its audited record (undefined when the record lacks the digests). */
+export const bindingOfAudited = (audited: Json.Json | undefined): string | undefined => {
+  if (audited === undefined || !Json.isObject(audited)) return undefined
+  const bundle = audited.get("audit")
+  if (bundle === undefined || !Json.isObject(bundle) || !audited.has("metadata")) return undefined
+  const policy = bundle.get("policy_digest_hex")
+  const input = bundle.get("input_digest_hex")
+  if (typeof policy !== "string" || typeof input !== "string") return undefined
+  return admitBinding(policy, input, audited.get("metadata") as Json.Json)
 }
 
 /** Did this result change the state (so a retry must not apply it again)? */
@@ -700,6 +736,19 @@ export const expiredHolds = (s: LedgerState, nowMs: bigint): Array<bigint> => {
   // a lower bound of every expiry still open (the expired ones are about to be released)
   s.soonest = soonest ?? 0n
   return out
+}
+
+/**
+ * The state as of `nowMs`, for queries: `s` itself when no hold is due, otherwise a copy with
+ * every due hold released (what the next write will journal as `Expire` commands). `s` is not
+ * changed (but for its cached lower bound of the expiries).
+ */
+export const asOf = (s: LedgerState, nowMs: bigint): LedgerState => {
+  const due = expiredHolds(s, nowMs)
+  if (due.length === 0) return s
+  const view = s.clone()
+  for (const id of due) release(view, id)
+  return view
 }
 
 const apply = (s: LedgerState, c: Command): Result => {

@@ -1,12 +1,14 @@
 import * as Journal from "@calybris/budget/Journal"
 import * as Ledger from "@calybris/budget/Ledger"
 import { Snapshot as SnapshotSchema } from "@calybris/budget/Snapshot"
+import * as Decision from "@calybris/core/Decision"
 import * as Json from "@calybris/core/Json"
 import * as Audited from "@calybris/wal/Audited"
 import * as Wal from "@calybris/wal/Wal"
 import { WalIoError } from "@calybris/wal/WalError"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
@@ -14,14 +16,14 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import { input, policy } from "./support/fixtures.js"
+import { input, otherPolicy, policy } from "./support/fixtures.js"
 
 const key = new Uint8Array(32).fill(9)
 
 /** Run a program on a journaled ledger over an in-memory WAL holding `bytes`; return the new bytes too. */
 const session = <A, E>(
   bytes: Uint8Array | undefined,
-  program: Effect.Effect<A, E, Ledger.Ledger>,
+  program: Effect.Effect<A, E, Ledger.Ledger | Wal.Wal>,
   options: Ledger.JournalOptions = { checkpointEvery: 0 }
 ) =>
   Effect.gen(function*() {
@@ -207,5 +209,124 @@ describe("journaled ledger", () => {
       assert.isTrue(all.length < 100, `group commits: ${all.length} entries for 150 journaled commands`)
       const again = yield* session(bytes, Ledger.committed("t"))
       assert.strictEqual(Option.getOrThrow(again.result), 50_000n)
+    }))
+
+  for (const checkpointEvery of [0, 1]) {
+    it.effect(
+      `an admit retried after a restart returns the journaled decision; an altered retry conflicts (checkpointEvery ${checkpointEvery})`,
+      () =>
+        Effect.gen(function*() {
+          const options: Ledger.AdmitOptions = {
+            operationId: "adm-1",
+            expiresIn: "1 hour",
+            metadata: new Map<string, Json.Json>([["big", 2n ** 60n + 1n], ["nested", new Map([["a", [1, "x"]]])]])
+          }
+          const first = yield* session(
+            undefined,
+            Effect.gen(function*() {
+              yield* Ledger.ensureTenant("gw", 500_000n)
+              yield* Ledger.ensureTenant("gw2", 500_000n)
+              return yield* Ledger.admit(policy, "gw", input(1), options)
+            }),
+            { checkpointEvery }
+          )
+          assert.strictEqual(first.result._tag, "Admitted")
+          const second = yield* session(
+            first.bytes,
+            Effect.gen(function*() {
+              const again = yield* Ledger.admit(policy, "gw", input(1), options)
+              const conflicts = yield* Effect.forEach([
+                Ledger.admit(policy, "gw", input(2), options),
+                Ledger.admit(otherPolicy, "gw", input(1), options),
+                Ledger.admit(policy, "gw2", input(1), options),
+                Ledger.admit(policy, "gw", input(1), { ...options, metadata: null }),
+                Ledger.admit(policy, "gw", input(1), { ...options, expiresIn: "2 hours" }),
+                Ledger.admit(policy, "gw", input(1, { risk_bps: 9500 }), options)
+              ], (retry) => Effect.map(Effect.flip(retry), (e) => e._tag))
+              return { again, conflicts, holds: yield* Ledger.activeReservations }
+            }),
+            { checkpointEvery }
+          )
+          assert.deepStrictEqual(second.result.again, first.result, "the retry returns the original outcome")
+          assert.deepStrictEqual(second.result.conflicts, Array(6).fill("IdempotencyConflict"))
+          assert.strictEqual(second.result.holds, 1)
+          assert.deepStrictEqual(second.bytes, first.bytes, "nothing was journaled by the retries")
+          // the decision returned is the journaled one
+          const admits = (yield* entries(first.bytes)).flatMap((e) => {
+            const decoded = Either.getOrThrow(Journal.decode(e.data))
+            return "commands" in decoded ? decoded.commands.filter((c) => c.kind === "admit") : []
+          })
+          assert.strictEqual(admits.length, 1)
+          const record = Schema.decodeUnknownSync(Audited.AuditedJson)(
+            admits[0]?.kind === "admit" ? admits[0].audited : null
+          )
+          if (second.result.again._tag !== "Admitted") return assert.fail("expected Admitted")
+          const encode = Schema.encodeSync(Decision.Decision)
+          assert.strictEqual(Json.print(encode(second.result.again.decision)), Json.print(encode(record.decision)))
+        })
+    )
+  }
+
+  it.effect("out-of-range arguments leave the journal byte-identical and the ledger serving", () =>
+    Effect.gen(function*() {
+      const first = yield* session(undefined, Ledger.ensureTenant("t", 1_000n))
+      const second = yield* session(
+        first.bytes,
+        Effect.gen(function*() {
+          const refused = yield* Effect.forEach([
+            Effect.asVoid(Ledger.ensureTenant("t2", 2n ** 70n)),
+            Effect.asVoid(Ledger.ensureTenant("t2", -5n)),
+            Effect.asVoid(Ledger.reserve("t", 1n, { expiresIn: Duration.weeks(1e15) })),
+            Effect.asVoid(Ledger.reserve("t", 1n, { expiresIn: Infinity })),
+            Effect.asVoid(Ledger.topUp("t", 2n ** 63n)),
+            Effect.asVoid(Ledger.commit(2n ** 64n, 0n))
+          ], (bad) => Effect.map(Effect.flip(bad), (e) => e._tag))
+          return { refused, balances: yield* balances }
+        })
+      )
+      assert.deepStrictEqual(second.result.refused, Array(6).fill("InvalidArgument"))
+      assert.deepStrictEqual(second.bytes, first.bytes, "nothing journaled")
+      // the same session keeps serving after the refusals
+      const third = yield* session(
+        first.bytes,
+        Effect.gen(function*() {
+          yield* Effect.flip(Ledger.ensureTenant("t2", 2n ** 70n))
+          yield* Ledger.ensureTenant("u", 10n)
+          return yield* Ledger.reserve("t", 10n)
+        })
+      )
+      assert.strictEqual(third.result._tag, "Reserved")
+    }))
+
+  it.effect("an ensure of a tenant that exists is not journaled", () =>
+    Effect.gen(function*() {
+      const first = yield* session(undefined, Ledger.ensureTenant("t", 1_000n))
+      const second = yield* session(
+        first.bytes,
+        Effect.all([Ledger.ensureTenant("t", 1_000n), Ledger.ensureTenant("t", 5n)])
+      )
+      assert.strictEqual((yield* entries(second.bytes)).length, (yield* entries(first.bytes)).length)
+      assert.deepStrictEqual(second.bytes, first.bytes)
+    }))
+
+  it.effect("reads show the holds expired by the Clock as released, without writing to the journal", () =>
+    Effect.gen(function*() {
+      const { bytes, result } = yield* session(
+        undefined,
+        Effect.gen(function*() {
+          yield* Ledger.ensureTenant("t", 1_000n)
+          yield* Ledger.reserve("t", 300n, { expiresIn: "10 seconds" })
+          const wal = yield* Wal.Wal
+          const before = (yield* Stream.runCollect(wal.bytes)).pipe(Chunk.toReadonlyArray).length
+          yield* TestClock.adjust("10 seconds")
+          const seen = yield* Effect.all([Ledger.activeReservations, Ledger.reserved("t"), balances])
+          const after = (yield* Stream.runCollect(wal.bytes)).pipe(Chunk.toReadonlyArray).length
+          return { seen, before, after }
+        })
+      )
+      assert.strictEqual(result.seen[0], 0)
+      assert.strictEqual(result.seen[1], 0n)
+      assert.strictEqual(result.before, result.after, "the reads wrote nothing")
+      assert.isFalse(Json.print((yield* entries(bytes)).map((e) => e.data)).includes("\"kind\":\"expire\""))
     }))
 })

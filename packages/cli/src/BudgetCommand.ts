@@ -301,11 +301,14 @@ const status = Command.make("status", {
   withLedger(
     flags,
     Effect.gen(function*() {
-      const snapshot = yield* Ledger.balances
       const ledger = yield* Ledger.Ledger
-      const extra = yield* ledger.read((s) => ({
-        caps: new Map(s.caps),
-        holds: [...s.holds].map(([id, h]) => ({ id, ...h }))
+      // one read: balances and holds as of the same Clock instant (expired holds released)
+      const { extra, snapshot } = yield* ledger.read((s) => ({
+        snapshot: L.balances(s, s.snapshotVersion),
+        extra: {
+          caps: new Map(s.caps),
+          holds: [...s.holds].map(([id, h]) => ({ id, ...h }))
+        }
       }))
       if (Option.isSome(flags.name)) {
         const name = flags.name.value

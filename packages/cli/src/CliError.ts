@@ -87,6 +87,8 @@ const USAGE_TAGS: ReadonlySet<string> = new Set([
   "KeyError",
   "WalEmptyKey",
   "IdempotencyConflict",
+  // a ledger argument out of range (the flags check most of them first)
+  "InvalidArgument",
   // Policy.make's refusals (SPEC §2.2)
   "EmptyCatalog",
   "DuplicateModelId",

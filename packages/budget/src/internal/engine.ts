@@ -52,9 +52,11 @@ export const applyGroup = (state: L.LedgerState, nowMs: bigint, commands: Readon
   for (const p of commands) {
     const id = L.operationId(p.command)
     const remembered = id !== undefined && state.operations.has(id)
+    // an ensure changes the state only when it creates the tenant
+    const exists = p.command._tag === "EnsureTenant" && state.tenants.has(p.command.tenant)
     const result = L.step(state, p.command)
     results.push(result)
-    if (changed(p.command, result, remembered)) journal.push(p)
+    if (!exists && changed(p.command, result, remembered)) journal.push(p)
   }
   return { results, journal }
 }

@@ -17,9 +17,10 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
+import { validateCommand } from "../Arguments.js"
 import * as Journal from "../Journal.js"
 import { type Audit, Ledger } from "../Ledger.js"
-import { LedgerRecoveryError, LedgerStoreError } from "../LedgerError.js"
+import { type InvalidArgument, LedgerRecoveryError, LedgerStoreError } from "../LedgerError.js"
 import * as L from "../LedgerState.js"
 import * as Snapshot from "../Snapshot.js"
 import { applyGroup, type Pending, replay } from "./engine.js"
@@ -167,10 +168,24 @@ export const make = (options: JournalOptions = {}) =>
 
     return Ledger.of({
       apply: (command, audited) =>
-        submit(command, audited) as Effect.Effect<L.ResultOf[typeof command["_tag"]], LedgerStoreError>,
+        // refused before it reaches the state (and the journal): see Arguments
+        Effect.suspend((): Effect.Effect<L.Result, LedgerStoreError | InvalidArgument> => {
+          const invalid = validateCommand(command)
+          return invalid === undefined ? submit(command, audited) : Effect.fail(invalid)
+        }) as Effect.Effect<
+          L.ResultOf[typeof command["_tag"]],
+          LedgerStoreError | InvalidArgument
+        >,
       read: (f) =>
         lock.withPermits(1)(
-          Effect.suspend(() => failure !== undefined ? Effect.fail(failure) : Effect.succeed(f(state)))
+          Effect.suspend(() =>
+            failure !== undefined
+              ? Effect.fail(failure)
+              : state.expiring === 0
+              ? Effect.succeed(f(state))
+              // as of the Clock now, without writing (the next command journals the expiries)
+              : Effect.map(Clock.currentTimeMillis, (now) => f(L.asOf(state, BigInt(now))))
+          )
         ),
       sweep: Effect.asVoid(submit(null))
     })

@@ -45,3 +45,9 @@ export const input = (sequence: number, over: Partial<Record<keyof Input, number
     required_region_mask: 0n,
     ...over
   }) as Input
+
+/** The same catalogue under another policy epoch: the same decisions and costs, another policy digest. */
+export const otherPolicy = Policy.unsafeMake({
+  ...policy.snapshot,
+  policy_epoch: 2n
+} as unknown as Policy.PolicySnapshot)

@@ -1,0 +1,225 @@
+/**
+ * The arguments of ledger operations, checked before anything changes (in every layer): the
+ * ranges the journal can hold and the reference's types can carry.
+ *
+ * - amounts (`amount`, `actual`, `max`): i64; the amount of an ensure: 0 to i64 max (a
+ *   negative ensure is refused here, while the state machine keeps the reference's no-op for
+ *   conformance);
+ * - reservation ids: u64;
+ * - tenant ids: well-formed Unicode (they are hashed as UTF-8), at most 1,024 UTF-8 bytes
+ *   (empty is allowed, as in the reference);
+ * - operation ids: well-formed Unicode, 1 to 256 UTF-8 bytes;
+ * - `expiresIn`: a finite, non-negative Duration whose expiry instant (Clock now + the
+ *   duration, in whole milliseconds) fits i64;
+ * - admit metadata: a Json value.
+ *
+ * Each is a branded Schema built on one predicate; `validateCommand` runs the same predicates
+ * on a whole command (a few comparisons: it is on every command's path) and names the first
+ * field that fails in an `InvalidArgument`.
+ */
+import * as Int from "@calybris/core/Int"
+import type * as Json from "@calybris/core/Json"
+import { JsonValue } from "@calybris/core/JsonSchema"
+import * as Duration from "effect/Duration"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { InvalidArgument } from "./LedgerError.js"
+import type * as L from "./LedgerState.js"
+import * as Snapshot from "./Snapshot.js"
+
+/** The most UTF-8 bytes of a tenant id. */
+export const MAX_TENANT_BYTES = 1_024
+/** The most UTF-8 bytes of an operation id. */
+export const MAX_OPERATION_ID_BYTES = 256
+
+/** The UTF-8 length of a well-formed string. */
+const utf8Length = (s: string): number => {
+  let n = 0
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    // a surrogate pair is 4 bytes: 2 for each half
+    n += c < 0x80 ? 1 : c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 2 : 3
+  }
+  return n
+}
+
+const withinBytes = (s: string, max: number): boolean => s.length * 3 <= max || utf8Length(s) <= max
+
+export const isAmount = (x: unknown): x is bigint => typeof x === "bigint" && x >= Int.I64_MIN && x <= Int.I64_MAX
+export const isFunds = (x: unknown): x is bigint => typeof x === "bigint" && x >= 0n && x <= Int.I64_MAX
+export const isReservationId = (x: unknown): x is bigint => typeof x === "bigint" && x >= 0n && x <= Int.U64_MAX
+export const isTenantId = (x: unknown): x is string =>
+  typeof x === "string" && withinBytes(x, MAX_TENANT_BYTES) && x.isWellFormed()
+export const isOperationId = (x: unknown): x is string =>
+  typeof x === "string" && x.length > 0 && withinBytes(x, MAX_OPERATION_ID_BYTES) && x.isWellFormed()
+
+/** An amount of microcents: i64. */
+export const Amount = Schema.BigIntFromSelf.pipe(
+  Schema.filter(isAmount, { message: () => "an amount is an i64 number of microcents" }),
+  Schema.brand("Amount")
+)
+export type Amount = typeof Amount.Type
+
+/** The initial funds of a tenant: 0 to i64 max. */
+export const Funds = Schema.BigIntFromSelf.pipe(
+  Schema.filter(isFunds, { message: () => "initial funds are 0 to i64 max microcents" }),
+  Schema.brand("Funds")
+)
+export type Funds = typeof Funds.Type
+
+/** A reservation id: u64. */
+export const ReservationId = Schema.BigIntFromSelf.pipe(
+  Schema.filter(isReservationId, { message: () => "a reservation id is a u64" }),
+  Schema.brand("ReservationId")
+)
+export type ReservationId = typeof ReservationId.Type
+
+/** A tenant id: well-formed Unicode, at most `MAX_TENANT_BYTES` UTF-8 bytes. */
+export const TenantId = Schema.String.pipe(
+  Schema.filter(isTenantId, {
+    message: () => `a tenant id is well-formed Unicode of at most ${MAX_TENANT_BYTES} UTF-8 bytes`
+  }),
+  Schema.brand("TenantId")
+)
+export type TenantId = typeof TenantId.Type
+
+/** A client operation id: well-formed Unicode, 1 to `MAX_OPERATION_ID_BYTES` UTF-8 bytes. */
+export const OperationId = Schema.String.pipe(
+  Schema.filter(isOperationId, {
+    message: () => `an operation id is well-formed Unicode of 1 to ${MAX_OPERATION_ID_BYTES} UTF-8 bytes`
+  }),
+  Schema.brand("OperationId")
+)
+export type OperationId = typeof OperationId.Type
+
+const MAX_EXCERPT = 64
+
+/** A short, bounded excerpt of a value for an error message. */
+export const excerpt = (value: unknown): string => {
+  let text: string
+  try {
+    text = typeof value === "string"
+      ? JSON.stringify(value)
+      : typeof value === "bigint"
+      ? `${value}`
+      : typeof value === "number"
+      ? `${value}`
+      : Duration.isDuration(value)
+      ? Duration.format(value)
+      : value === undefined
+      ? "undefined"
+      : typeof value === "object"
+      ? (value === null ? "null" : Array.isArray(value) ? "an array" : `a ${value.constructor?.name ?? "object"}`)
+      : typeof value
+  } catch {
+    text = typeof value
+  }
+  return text.length > MAX_EXCERPT ? `${text.slice(0, MAX_EXCERPT)}… (${text.length} characters)` : text
+}
+
+const invalid = (field: string, value: unknown, reason: string) =>
+  new InvalidArgument({ field, value: excerpt(value), reason })
+
+const RANGE = {
+  amount: "must be an i64 (-9223372036854775808 to 9223372036854775807)",
+  funds: "must be 0 to 9223372036854775807 (an i64 that is not negative)",
+  reservation: "must be a u64 (0 to 18446744073709551615)",
+  tenant: `must be well-formed Unicode of at most ${MAX_TENANT_BYTES} UTF-8 bytes`,
+  operation: `must be well-formed Unicode of 1 to ${MAX_OPERATION_ID_BYTES} UTF-8 bytes`,
+  time: "must be a whole number of milliseconds from 0 to 9223372036854775807"
+}
+
+const tenantError = (tenant: unknown) => isTenantId(tenant) ? undefined : invalid("tenant", tenant, RANGE.tenant)
+const amountError = (field: string, x: unknown) => isAmount(x) ? undefined : invalid(field, x, RANGE.amount)
+const reservationError = (x: unknown) => isReservationId(x) ? undefined : invalid("reservation", x, RANGE.reservation)
+const operationError = (c: { readonly operation_id?: unknown }) =>
+  c.operation_id === undefined || isOperationId(c.operation_id)
+    ? undefined
+    : invalid("operationId", c.operation_id, RANGE.operation)
+const timeError = (field: string, x: unknown) =>
+  x === undefined || isFunds(x) ? undefined : invalid(field, x, RANGE.time)
+
+const isSnapshot = Schema.is(Snapshot.Snapshot)
+
+/** The first argument of a command that is out of range, or undefined when every one is fine. */
+export const validateCommand = (command: L.Command): InvalidArgument | undefined => {
+  const c = command
+  switch (c._tag) {
+    case "EnsureTenant":
+      return tenantError(c.tenant) ?? (isFunds(c.amount) ? undefined : invalid("amount", c.amount, RANGE.funds))
+    case "TopUp":
+      return tenantError(c.tenant) ?? amountError("amount", c.amount) ?? operationError(c)
+    case "SetExposureCap":
+      return tenantError(c.tenant) ?? amountError("max", c.max)
+    case "Reserve":
+    case "Admit":
+      return tenantError(c.tenant) ?? amountError("amount", c.amount) ?? operationError(c) ??
+        timeError("expiresIn", c.ttl_ms) ?? timeError("expiresIn", c.expires_at_ms)
+    case "Commit":
+      return reservationError(c.reservation) ?? amountError("actual", c.actual) ?? operationError(c)
+    case "Release":
+      return reservationError(c.reservation) ?? operationError(c)
+    case "Expire":
+      return reservationError(c.reservation)
+    case "Restore": {
+      if (!isSnapshot(c.snapshot)) {
+        return invalid("snapshot", c.snapshot, "must be a snapshot of i64 balances and u64 counters")
+      }
+      for (const t of c.snapshot.tenants) {
+        const error = tenantError(t.tenant_id)
+        if (error !== undefined) return error
+      }
+      return undefined
+    }
+    default:
+      return undefined
+  }
+}
+
+/** Is this Duration input negative or NaN (which `Duration.decode` would silently turn into zero)? */
+const negative = (input: unknown): boolean => {
+  if (typeof input === "number") return !(input >= 0)
+  if (typeof input === "bigint") return input < 0n
+  if (Array.isArray(input)) return input.some((x) => typeof x !== "number" || !(x >= 0))
+  if (typeof input === "string") return /^\s*-/.test(input)
+  return false
+}
+
+/**
+ * The expiry of a hold asked for with `expiresIn` at Clock `nowMs`: the duration in whole
+ * milliseconds (rounded up) and the instant, both within i64; `InvalidArgument` otherwise
+ * (infinite, negative, not a duration, or ending beyond i64 milliseconds).
+ */
+export const expiry = (
+  expiresIn: Duration.DurationInput,
+  nowMs: number
+): Either.Either<{ readonly ttl_ms: bigint; readonly expires_at_ms: bigint }, InvalidArgument> => {
+  const fail = (reason: string) => Either.left(invalid("expiresIn", expiresIn, reason))
+  if (negative(expiresIn)) return fail("must not be negative")
+  const decoded = Duration.decodeUnknown(expiresIn)
+  if (Option.isNone(decoded)) return fail("must be a Duration (e.g. \"30 seconds\")")
+  if (!Duration.isFinite(decoded.value)) return fail("must be finite")
+  const ms = Math.ceil(Duration.toMillis(decoded.value))
+  if (!Number.isFinite(ms)) return fail("must be finite")
+  const ttl = BigInt(ms)
+  const at = BigInt(nowMs) + ttl
+  if (ttl > Int.I64_MAX || at > Int.I64_MAX || at < 0n) {
+    return fail("must end within 9223372036854775807 epoch milliseconds")
+  }
+  return Either.right({ ttl_ms: ttl, expires_at_ms: at })
+}
+
+/** Admit metadata must be a Json value (it is journaled in the audited record). */
+export const metadata = (value: unknown): Either.Either<Json.Json, InvalidArgument> =>
+  Schema.is(JsonValue)(value) ? Either.right(value) : Either.left(invalid("metadata", value, "must be a Json value"))
+
+/** A tenant id or operation id given outside a command (admit checks them before prescribing). */
+export const checkTenant = (tenant: unknown): Either.Either<void, InvalidArgument> => {
+  const error = tenantError(tenant)
+  return error === undefined ? Either.void : Either.left(error)
+}
+export const checkOperationId = (id: unknown): Either.Either<void, InvalidArgument> => {
+  const error = id === undefined ? undefined : operationError({ operation_id: id })
+  return error === undefined ? Either.void : Either.left(error)
+}

@@ -1,0 +1,57 @@
+import * as Arguments from "@calybris/budget/Arguments"
+import type * as L from "@calybris/budget/LedgerState"
+import { assert, describe, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
+
+const I64_MAX = (1n << 63n) - 1n
+const U64_MAX = (1n << 64n) - 1n
+
+describe("Arguments", () => {
+  it("the branded schemas accept exactly what validateCommand accepts, at every edge", () => {
+    const amounts = [-(1n << 63n) - 1n, -(1n << 63n), -1n, 0n, 1n, I64_MAX, I64_MAX + 1n, 1n << 70n]
+    for (const a of amounts) {
+      const command = { _tag: "TopUp", tenant: "t", amount: a } as L.Command
+      assert.strictEqual(Schema.is(Arguments.Amount)(a), Arguments.validateCommand(command) === undefined, `${a}`)
+      const ensure = { _tag: "EnsureTenant", tenant: "t", amount: a } as L.Command
+      assert.strictEqual(Schema.is(Arguments.Funds)(a), Arguments.validateCommand(ensure) === undefined, `${a}`)
+    }
+    for (const r of [-1n, 0n, U64_MAX, U64_MAX + 1n]) {
+      const command = { _tag: "Release", reservation: r } as L.Command
+      assert.strictEqual(Schema.is(Arguments.ReservationId)(r), Arguments.validateCommand(command) === undefined)
+    }
+    const ids = ["", "a", "\uD800", "a\uDC00b", "é".repeat(128), "é".repeat(129), "x".repeat(256), "x".repeat(257)]
+    for (const id of ids) {
+      const command = { _tag: "Release", reservation: 1n, operation_id: id } as L.Command
+      assert.strictEqual(Schema.is(Arguments.OperationId)(id), Arguments.validateCommand(command) === undefined, id)
+    }
+    const tenants = ["", "t", "\uD83D\uDE00".repeat(256), "\uD83D\uDE00".repeat(257), "x".repeat(1_025), "\uDFFF"]
+    for (const t of tenants) {
+      const command = { _tag: "EnsureTenant", tenant: t, amount: 0n } as L.Command
+      assert.strictEqual(Schema.is(Arguments.TenantId)(t), Arguments.validateCommand(command) === undefined, t)
+    }
+  })
+
+  it("expiresIn: finite, non-negative, and ending within i64 milliseconds", () => {
+    assert.deepStrictEqual(Arguments.expiry("1500 micros", 10), Either.right({ ttl_ms: 2n, expires_at_ms: 12n }))
+    assert.deepStrictEqual(Arguments.expiry(0, 10), Either.right({ ttl_ms: 0n, expires_at_ms: 10n }))
+    const max = Number(I64_MAX)
+    for (
+      const bad of [Infinity, -1, NaN, -0.5, Duration.infinity, "-5 seconds", "soon", [-1, 0], Duration.weeks(1e15)]
+    ) {
+      const e = Arguments.expiry(bad as Duration.DurationInput, 10)
+      assert.isTrue(Either.isLeft(e) && e.left.field === "expiresIn", String(bad))
+    }
+    assert.isTrue(Either.isLeft(Arguments.expiry(Duration.millis(max), 1_000_000)))
+  })
+
+  it("an error carries a short excerpt of the value, never all of it", () => {
+    const e = Arguments.validateCommand(
+      { _tag: "EnsureTenant", tenant: "x".repeat(1_000_000), amount: 0n } as L.Command
+    )
+    assert.strictEqual(e?._tag, "InvalidArgument")
+    assert.isBelow(e?.message.length ?? 0, 300)
+    assert.include(e?.message ?? "", "(1000002 characters)")
+  })
+})
