@@ -58,8 +58,3 @@ export const applyGroup = (state: L.LedgerState, nowMs: bigint, commands: Readon
   }
   return { results, journal }
 }
-
-/** Replay journaled commands (recovery): the same state machine, no clock. */
-export const replay = (state: L.LedgerState, commands: ReadonlyArray<L.Command>): void => {
-  for (const c of commands) L.step(state, c)
-}
