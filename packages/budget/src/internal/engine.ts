@@ -22,6 +22,8 @@ const changed = (command: L.Command, result: L.Result, remembered: boolean): boo
   if (remembered) return false
   switch (command._tag) {
     case "EnsureTenant":
+      // a negative amount is a no-op (SPEC §6.1) that recovery refuses to replay
+      return command.amount >= 0n
     case "SetExposureCap":
     case "TakeSnapshot":
     case "VerifyConservation":
