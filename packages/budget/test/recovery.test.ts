@@ -350,6 +350,20 @@ describe("recovery refuses an inconsistent journal with a valid chain", () => {
   }
 })
 
+describe("the error names the entry with a bounded excerpt", () => {
+  it.effect("a 100,000-character tenant id listed twice is not echoed whole", () =>
+    Effect.gen(function*() {
+      const long = "x".repeat(100_000)
+      const t = tenant(long, 100, 100, 0, 0)
+      const bytes = yield* craft([checkpoint({ tenants: [t, t] })], { key })
+      const error = yield* Effect.flip(recover(bytes, { key }, {}))
+      assert.instanceOf(error, LedgerJournalInconsistent)
+      assert.include(error.message, "duplicate tenant_id in checkpoint: xxxx")
+      assert.include(error.message, "(100000 characters)")
+      assert.isBelow(error.message.length, 300)
+    }))
+})
+
 const restored = Schema.decodeUnknownSync(Snapshot.Snapshot)(
   Either.getOrThrow(Json.parse(`{"version":40,"tenants":[${tenant("z", 500, 500, 0, 0)}],"active_reservations":0}`))
 )

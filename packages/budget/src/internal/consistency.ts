@@ -27,6 +27,9 @@ import * as Snapshot from "../Snapshot.js"
 
 /** An id as it appears in a message: bounded (an id can be any length). */
 const shown = (id: string): string => id.length <= 64 ? id : `${id.slice(0, 64)}… (${id.length} characters)`
+/** A whole reason, bounded too (a restore's refusal quotes the snapshot's tenant ids). */
+const bounded = (reason: string): string =>
+  reason.length <= 1_000 ? reason : `${reason.slice(0, 1_000)}… (${reason.length} characters)`
 const quoted = (id: string): string => JSON.stringify(shown(id))
 
 /** What is wrong with a checkpoint as written (before its state is built), or undefined. */
@@ -50,6 +53,11 @@ const checkpointProblem = (c: Journal.Checkpoint): string | undefined => {
   const status = Snapshot.conservationStatus(
     { version: 0n, tenants: c.tenants, active_reservations: BigInt(c.holds.length) } as unknown as Snapshot.Snapshot
   )
+  if (status._tag === "Violation") {
+    return `checkpoint failed conservation: conservation violated for tenant ${
+      shown(status.tenant_id)
+    }: delta=${status.delta_microcents} microcents`
+  }
   if (status._tag !== "Balanced") return `checkpoint failed conservation: ${Snapshot.statusText(status)}`
   // the holds and the reservation id counter
   const next = c.next_reservation
@@ -205,7 +213,9 @@ export const replayChecked = (
 ): LedgerJournalInconsistent | undefined => {
   for (let i = 0; i < commands.length; i++) {
     const problem = stepChecked(s, commands[i] as L.Command)
-    if (problem !== undefined) return new LedgerJournalInconsistent({ sequence, command: i + 1, reason: problem })
+    if (problem !== undefined) {
+      return new LedgerJournalInconsistent({ sequence, command: i + 1, reason: bounded(problem) })
+    }
   }
   return undefined
 }
@@ -215,7 +225,7 @@ export const checkpointChecked = (
   sequence: bigint,
   c: Journal.Checkpoint
 ): Either.Either<L.LedgerState, LedgerJournalInconsistent> =>
-  Either.mapLeft(checkedState(c), (reason) => new LedgerJournalInconsistent({ sequence, reason }))
+  Either.mapLeft(checkedState(c), (reason) => new LedgerJournalInconsistent({ sequence, reason: bounded(reason) }))
 
 /** What a replay rebuilt: the state, and how many commands were journaled since the last checkpoint. */
 export interface Replayed {
