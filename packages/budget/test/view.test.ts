@@ -13,6 +13,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -108,6 +109,12 @@ describe("LedgerView", () => {
       // a directory is refused at once
       const dir = yield* Effect.flip(LedgerView.recoverFile(path.dirname(file), { key }))
       assert.strictEqual(dir._tag, "WalIoError")
+      assert.include(dir.message, "not a regular file (Directory)")
+      // so is a FIFO (reading one would wait for a writer forever)
+      const fifo = path.join(path.dirname(file), "fifo")
+      execFileSync("mkfifo", [fifo])
+      const piped = yield* Effect.flip(LedgerView.recoverFile(fifo, { key }))
+      assert.include(piped.message, "not a regular file (FIFO)")
     }).pipe(Effect.provide(NodeContext.layer)))
 
   it.effect("checks what it reads like recovery: an inconsistent journal fails closed", () =>
