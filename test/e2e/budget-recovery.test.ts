@@ -215,4 +215,47 @@ describe("budget: status, prove and certify read a journal another process is wr
       await Effect.runPromise(Scope.close(scope, Exit.void))
     }
   })
+
+  it("succeed while the writer keeps appending", async () => {
+    const journal = path.join(dir, "busy.jsonl")
+    assert.strictEqual((await budget(journal, ["init"])).code, 0)
+    const scope = await Effect.runPromise(Scope.make())
+    try {
+      const writer = await Effect.runPromise(
+        Layer.buildWithScope(
+          Ledger.layerJournal({ checkpointEvery: 50 }).pipe(
+            Layer.provideMerge(Wal.layerFile(journal, { key, durability: "batch" }))
+          ),
+          scope
+        ).pipe(Effect.provide(NodeContext.layer))
+      )
+      let stop = false
+      let written = 0
+      const appending = Effect.runPromise(
+        Effect.gen(function*() {
+          yield* Ledger.ensureTenant("busy", 1_000_000_000n)
+          while (!stop) {
+            const r = yield* Ledger.reserve("busy", 1_000n)
+            if (r._tag === "Reserved") yield* Ledger.commit(r.reservation_id, 900n)
+            written++
+            yield* Effect.sleep("1 millis")
+          }
+        }).pipe(Effect.provide(writer))
+      )
+      const reads = await mapLimit(
+        [["status", "--json"], ["prove", "--json"], ["certify"], ["status", "busy"], ["prove"], ["status"]],
+        3,
+        (args) => budget(journal, args)
+      )
+      stop = true
+      await appending
+      assert.isAbove(written, 0)
+      for (const r of reads) {
+        assert.strictEqual(r.code, 0, r.stderr)
+        assert.notInclude(r.stderr, "WalLocked")
+      }
+    } finally {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    }
+  })
 })
