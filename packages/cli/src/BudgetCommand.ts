@@ -98,7 +98,25 @@ const ledgerLayer = (flags: Common, loaded: Key.Loaded) =>
     )
   )
 
-/** The journal must exist (see `init`). */
+/** Run an operation on the journal's ledger (the journal must exist: see `init`). */
+const withLedger = <A, E, R>(flags: Common, operation: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    yield* setJson(flags.json)
+    const loaded = yield* Key.load(flags)
+    const fs = yield* FileSystem.FileSystem
+    const exists = yield* fs.exists(flags.journal).pipe(
+      Effect.mapError((e) => new IoError({ operation: "stat", path: flags.journal, reason: platformReason(e) }))
+    )
+    if (!exists) {
+      return yield* new InputError({
+        file: flags.journal,
+        reason: "no such journal (create it with: calybris budget init --journal FILE)"
+      })
+    }
+    return yield* Effect.provide(operation, ledgerLayer(flags, loaded)).pipe(Key.hintOnWrongKey(loaded))
+  })
+
+/** The journal must exist (see `init`): the check of `withLedger`, for `withView`. */
 const requireJournal = (journal: string) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
@@ -111,15 +129,6 @@ const requireJournal = (journal: string) =>
         reason: "no such journal (create it with: calybris budget init --journal FILE)"
       })
     }
-  })
-
-/** Run an operation on the journal's ledger, as its writer (the journal must exist: see `init`). */
-const withLedger = <A, E, R>(flags: Common, operation: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
-    yield* setJson(flags.json)
-    const loaded = yield* Key.load(flags)
-    yield* requireJournal(flags.journal)
-    return yield* Effect.provide(operation, ledgerLayer(flags, loaded)).pipe(Key.hintOnWrongKey(loaded))
   })
 
 /**
