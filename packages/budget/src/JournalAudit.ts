@@ -2,7 +2,10 @@
  * Audited replay of a ledger journal: every `admit` entry carries its audited decision, so an
  * auditor can check — without trusting the operator — that each hold was taken for a decision
  * that replays bit for bit under a known policy, with digests binding it to its input.
- * Fails closed: the chain first, then every record must decode, then every audit must pass.
+ * Fails closed: the chain first, then every record must decode and the journal must hold
+ * together — every command replays from genesis as it applied when it was journaled and every
+ * checkpoint passes the recovery checks and equals the replayed state (`LedgerJournalInconsistent`
+ * naming the entry: the audit trusts no checkpoint) — then every audit must pass.
  */
 import * as Digest from "@calybris/core/Digest"
 import type { Policy } from "@calybris/core/Policy"
@@ -14,7 +17,9 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import { Replay } from "./internal/consistency.js"
 import * as Journal from "./Journal.js"
+import type { LedgerJournalInconsistent } from "./LedgerError.js"
 
 const decodeAudited = Schema.decodeUnknownEither(Audited.AuditedJson)
 
@@ -33,9 +38,10 @@ export const auditJournalBytes = <E, R>(
     const fallback = policies[0]
     const verdicts: Array<Audited.Verdict> = []
     let firstFailure: Audited.Verdict | undefined
+    const replay = new Replay(true)
     yield* Reader.entries(bytes, reader).pipe(
       Stream.runForEach((entry) =>
-        Effect.suspend(() => {
+        Effect.suspend((): Effect.Effect<void, WalParseError | LedgerJournalInconsistent> => {
           const decoded = Journal.decode(entry.data)
           const bad = (reason: string) =>
             Effect.fail(
@@ -43,6 +49,13 @@ export const auditJournalBytes = <E, R>(
             )
           if (Either.isLeft(decoded)) return bad(`not a ledger journal record: ${decoded.left.message}`)
           const record = decoded.right
+          const inconsistent = replay.entry(
+            entry.sequence,
+            "commands" in record
+              ? { _tag: "Commands", commands: record.commands.map((w) => Journal.fromWire(w).command) }
+              : { _tag: "Checkpoint", checkpoint: record.checkpoint }
+          )
+          if (inconsistent !== undefined) return Effect.fail(inconsistent)
           if (!("commands" in record)) return Effect.void
           for (const command of record.commands) {
             if (command.kind !== "admit") continue
@@ -65,6 +78,7 @@ export const auditJournalBytes = <E, R>(
         })
       )
     )
+    yield* replay.finish()
     if (firstFailure !== undefined) {
       return yield* new WalAuditFailed({
         sequence: firstFailure.sequence,

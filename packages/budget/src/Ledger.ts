@@ -32,6 +32,7 @@ import {
   GhostReservation,
   IdempotencyConflict,
   type InvalidArgument,
+  type LedgerJournalInconsistent,
   type LedgerRecoveryError,
   LedgerStoreError,
   NegativeLedgerField,
@@ -109,9 +110,13 @@ export type JournalOptions = internalJournal.JournalOptions
 /**
  * A durable ledger journaled in the WAL of the environment (e.g. `Wal.layerFile(path, {key,
  * durability})`): recovery on start (verified chain, last trusted checkpoint, replay,
- * conservation), group commit, checkpoints every `checkpointEvery` commands.
+ * conservation; every checkpoint and every replayed command checked, failing closed with
+ * `LedgerJournalInconsistent` naming the entry), group commit, checkpoints every
+ * `checkpointEvery` commands.
  */
-export const layerJournal = (options: JournalOptions = {}): Layer.Layer<Ledger, LedgerRecoveryError, Wal> =>
+export const layerJournal = (
+  options: JournalOptions = {}
+): Layer.Layer<Ledger, LedgerRecoveryError | LedgerJournalInconsistent, Wal> =>
   Layer.scoped(Ledger, internalJournal.make(options))
 
 const apply = <C extends L.Command>(command: C, audited?: Audit) =>

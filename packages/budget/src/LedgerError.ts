@@ -94,6 +94,26 @@ export class LedgerRecoveryError extends Schema.TaggedError<LedgerRecoveryError>
   }
 }
 
+/**
+ * A journal whose chain verifies but whose content does not hold together: a journaled command
+ * that does not apply on replay as it did when it was journaled, or a checkpoint that fails the
+ * restore checks or the consistency of its holds, counters and remembered operations. Names the
+ * entry (its WAL sequence) and, in a group of commands, the command (1-based).
+ */
+export class LedgerJournalInconsistent extends Schema.TaggedError<LedgerJournalInconsistent>()(
+  "LedgerJournalInconsistent",
+  {
+    sequence: Schema.BigIntFromSelf,
+    command: Schema.optional(Schema.Number),
+    reason: Schema.String
+  }
+) {
+  override get message(): string {
+    const where = this.command === undefined ? "" : ` (command ${this.command})`
+    return `ledger journal entry ${this.sequence}${where} is inconsistent: ${this.reason}`
+  }
+}
+
 /** A client operation id reused with different arguments. */
 export class IdempotencyConflict extends Schema.TaggedError<IdempotencyConflict>()("IdempotencyConflict", {
   operation_id: Schema.String

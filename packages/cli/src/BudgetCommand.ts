@@ -1,11 +1,15 @@
 /**
  * `calybris budget …`: the per-tenant budget ledger, journaled in a (keyed) WAL file.
  *
- * Every command opens the journal with `Wal.layerFile(journal, {key, durability})` — which
- * verifies the whole chain first and takes the one-writer lock — recovers the ledger with
- * `Ledger.layerJournal()`, runs one operation, and closes both. A journal that does not verify
- * is refused (exit 1). `init` creates a journal whose first entry is a checkpoint of the empty
- * ledger, so the key is bound from the first line.
+ * Every command that changes the ledger opens the journal with `Wal.layerFile(journal, {key,
+ * durability})` — which verifies the whole chain first and takes the one-writer lock — recovers
+ * the ledger with `Ledger.layerJournal()`, runs one operation, and closes both. `status`,
+ * `prove` and `certify` only read: they recover a copy of the ledger from the journal's verified
+ * prefix (`LedgerView`) without the lock and without writing, so they work while another process
+ * writes the journal (their snapshot, and a certificate's baseline rotation, are not journaled).
+ * A journal that does not verify, or whose content does not hold together, is refused (exit 1).
+ * `init` creates a journal whose first entry is a checkpoint of the empty ledger, so the key is
+ * bound from the first line.
  *
  * Results print in words, or with `--json` as the reference's encodings
  * (`{"kind":"Reserved","remaining_microcents":…,"reservation_id":…}`), through our Json printer
@@ -15,6 +19,7 @@
 import * as Journal from "@calybris/budget/Journal"
 import * as Ledger from "@calybris/budget/Ledger"
 import * as L from "@calybris/budget/LedgerState"
+import * as LedgerView from "@calybris/budget/LedgerView"
 import * as Snapshot from "@calybris/budget/Snapshot"
 import * as Decision from "@calybris/core/Decision"
 import type * as Json from "@calybris/core/Json"
@@ -23,6 +28,7 @@ import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as FileSystem from "@effect/platform/FileSystem"
+import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
@@ -108,6 +114,47 @@ const withLedger = <A, E, R>(flags: Common, operation: Effect.Effect<A, E, R>) =
       })
     }
     return yield* Effect.provide(operation, ledgerLayer(flags, loaded)).pipe(Key.hintOnWrongKey(loaded))
+  })
+
+/** The journal must exist (see `init`): the check of `withLedger`, for `withView`. */
+const requireJournal = (journal: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const exists = yield* fs.exists(journal).pipe(
+      Effect.mapError((e) => new IoError({ operation: "stat", path: journal, reason: platformReason(e) }))
+    )
+    if (!exists) {
+      return yield* new InputError({
+        file: journal,
+        reason: "no such journal (create it with: calybris budget init --journal FILE)"
+      })
+    }
+  })
+
+/**
+ * Run an operation on a read-only copy of the ledger of the journal's verified prefix
+ * (`LedgerView`): no writer lock, nothing written — it works while another process writes the
+ * journal. A final line being written (or torn) is left out, with a note on stderr.
+ */
+const withView = <A, E, R>(flags: Common, operation: Effect.Effect<A, E, R | Ledger.Ledger>) =>
+  Effect.gen(function*() {
+    yield* setJson(flags.json)
+    const loaded = yield* Key.load(flags)
+    yield* requireJournal(flags.journal)
+    const view = yield* LedgerView.recoverFile(flags.journal, {
+      key: loaded.key,
+      allowEmptyKey: loaded.allowEmptyKey
+    }).pipe(Key.hintOnWrongKey(loaded))
+    if (view.torn !== undefined && !flags.json) {
+      yield* Console.error(
+        `note: the last line of ${flags.journal} (${
+          Format.count(view.torn.length, "byte")
+        } at offset ${view.torn.offset}) is incomplete — a writer is appending it, or a crash tore it (calybris wal repair removes a torn line); this reads the ${
+          Format.count(view.entries, "entry", "entries")
+        } before it`
+      )
+    }
+    return yield* Effect.provideService(operation, Ledger.Ledger, yield* Ledger.makeMemory(view.state))
   })
 
 // ---------------------------------------------------------------------------------------------
@@ -298,7 +345,7 @@ const status = Command.make("status", {
   ...common,
   name: Args.text({ name: "TENANT" }).pipe(Args.withDescription("Only this tenant."), Args.optional)
 }, (flags) =>
-  withLedger(
+  withView(
     flags,
     Effect.gen(function*() {
       const ledger = yield* Ledger.Ledger
@@ -352,10 +399,14 @@ const status = Command.make("status", {
         () => encodeSnapshot(snapshot)
       )
     })
-  )).pipe(Command.withDescription("Balances (microcents) of every tenant, or of one."))
+  )).pipe(
+    Command.withDescription(
+      "Balances (microcents) of every tenant, or of one. Read-only: reads the journal's verified prefix without the writer lock, so it works while another process writes it."
+    )
+  )
 
 const prove = Command.make("prove", common, (flags) =>
-  withLedger(
+  withView(
     flags,
     Effect.gen(function*() {
       const p = yield* Ledger.proveConservation
@@ -374,12 +425,12 @@ const prove = Command.make("prove", common, (flags) =>
     })
   )).pipe(
     Command.withDescription(
-      "Prove conservation (remaining + reserved + committed = initial for every tenant); exit 1 when violated."
+      "Prove conservation (remaining + reserved + committed = initial for every tenant); exit 1 when violated. Read-only (like status): the proof's snapshot is not journaled."
     )
   )
 
 const certify = Command.make("certify", common, (flags) =>
-  withLedger(
+  withView(
     flags,
     Effect.gen(function*() {
       const c = yield* Ledger.certifyLedger
@@ -397,7 +448,11 @@ const certify = Command.make("certify", common, (flags) =>
       )
       if (!c.conservation_balanced) return yield* new CertificateUnbalanced({ ledger_digest_hex: c.ledger_digest_hex })
     })
-  )).pipe(Command.withDescription("Issue a financial certificate of the ledger; exit 1 when it is not balanced."))
+  )).pipe(
+    Command.withDescription(
+      "Issue a financial certificate of the ledger; exit 1 when it is not balanced. Read-only (like status): its snapshot and baseline rotation are not journaled, so committed_since_last_certificate counts from the last journaled certificate."
+    )
+  )
 
 /** An admit outcome as JSON: `{"kind":"Admitted"|"Rejected"|"HoldFailed","decision":…,…}`. */
 export const admitJson = (o: Ledger.AdmitOutcome): Json.JsonObject => {

@@ -22,6 +22,8 @@ const changed = (command: L.Command, result: L.Result, remembered: boolean): boo
   if (remembered) return false
   switch (command._tag) {
     case "EnsureTenant":
+      // a negative amount is a no-op (SPEC §6.1) that recovery refuses to replay
+      return command.amount >= 0n
     case "SetExposureCap":
     case "TakeSnapshot":
     case "VerifyConservation":
@@ -59,9 +61,4 @@ export const applyGroup = (state: L.LedgerState, nowMs: bigint, commands: Readon
     if (!exists && changed(p.command, result, remembered)) journal.push(p)
   }
   return { results, journal }
-}
-
-/** Replay journaled commands (recovery): the same state machine, no clock. */
-export const replay = (state: L.LedgerState, commands: ReadonlyArray<L.Command>): void => {
-  for (const c of commands) L.step(state, c)
 }

@@ -9,7 +9,8 @@
  * state that is not yet durable. If the WAL fails, the ledger fails closed: the commands in
  * flight fail, and so does everything after (restart to recover from the journal).
  */
-import * as Json from "@calybris/core/Json"
+import type * as Json from "@calybris/core/Json"
+import type { Entry } from "@calybris/wal/Entry"
 import * as Wal from "@calybris/wal/Wal"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
@@ -20,10 +21,15 @@ import * as Stream from "effect/Stream"
 import { validateCommand } from "../Arguments.js"
 import * as Journal from "../Journal.js"
 import { type Audit, Ledger } from "../Ledger.js"
-import { type InvalidArgument, LedgerRecoveryError, LedgerStoreError } from "../LedgerError.js"
+import {
+  type InvalidArgument,
+  type LedgerJournalInconsistent,
+  LedgerRecoveryError,
+  LedgerStoreError
+} from "../LedgerError.js"
 import * as L from "../LedgerState.js"
-import * as Snapshot from "../Snapshot.js"
-import { applyGroup, type Pending, replay } from "./engine.js"
+import { Replay, type Replayed } from "./consistency.js"
+import { applyGroup, type Pending } from "./engine.js"
 
 export interface JournalOptions {
   /** append a checkpoint after this many journaled commands (default 10,000; 0 = never) */
@@ -44,16 +50,20 @@ interface Job {
   readonly done: Deferred.Deferred<L.Result, LedgerStoreError>
 }
 
-/** Rebuild the state from the journal: verified chain, last checkpoint, replay, conservation. */
-export const recover = (options: JournalOptions = {}) =>
-  Effect.gen(function*() {
-    let base = new L.LedgerState()
-    let pending: Array<L.Command> = []
-    let journaled = 0
-    yield* Wal.readVerified.pipe(
-      Stream.mapError((cause) => new LedgerRecoveryError({ reason: "the journal does not verify", cause })),
+/**
+ * Rebuild the state from journal entries (verified by the caller): every checkpoint and every
+ * replayed command checked (`consistency.ts`), last checkpoint (or genesis, with
+ * `verifyCheckpoints`), replay, conservation. The entries' own failures pass through.
+ */
+export const recoverEntries = <E, R>(
+  entries: Stream.Stream<Entry, E, R>,
+  options: Pick<JournalOptions, "verifyCheckpoints"> = {}
+): Effect.Effect<Replayed, E | LedgerRecoveryError | LedgerJournalInconsistent, R> =>
+  Effect.suspend(() => {
+    const replay = new Replay(options.verifyCheckpoints === true)
+    return entries.pipe(
       Stream.runForEach((entry) =>
-        Effect.suspend(() => {
+        Effect.suspend((): Effect.Effect<void, LedgerRecoveryError | LedgerJournalInconsistent> => {
           const decoded = Journal.decodeReplayable(entry.data)
           if (Either.isLeft(decoded)) {
             return Effect.fail(
@@ -63,46 +73,23 @@ export const recover = (options: JournalOptions = {}) =>
               })
             )
           }
-          const record = decoded.right
-          if (record._tag === "Checkpoint") {
-            if (options.verifyCheckpoints === true) {
-              replay(base, pending)
-              pending = []
-              const replayed = Journal.encodeCheckpoint(base)
-              const stored = Journal.encodeCheckpoint(Journal.stateOf(record.checkpoint))
-              if (Either.isLeft(replayed) || Either.isLeft(stored) || !sameJson(replayed.right, stored.right)) {
-                return Effect.fail(
-                  new LedgerRecoveryError({
-                    reason: `checkpoint at sequence ${entry.sequence} differs from the replayed state`,
-                    cause: null
-                  })
-                )
-              }
-            } else {
-              base = Journal.stateOf(record.checkpoint)
-              pending = []
-            }
-            journaled = 0
-          } else {
-            for (const c of record.commands) pending.push(c)
-            journaled += record.commands.length
-          }
-          return Effect.void
+          const problem = replay.entry(entry.sequence, decoded.right)
+          return problem === undefined ? Effect.void : Effect.fail(problem)
         })
-      )
+      ),
+      Effect.zipRight(Effect.suspend(() => replay.finish()))
     )
-    replay(base, pending)
-    const status = Snapshot.conservationStatus(L.balances(base, base.snapshotVersion))
-    if (status._tag !== "Balanced") {
-      return yield* new LedgerRecoveryError({
-        reason: `the recovered ledger fails conservation: ${Snapshot.statusText(status)}`,
-        cause: null
-      })
-    }
-    return { state: base, sinceCheckpoint: journaled }
   })
 
-const sameJson = (a: Json.Json, b: Json.Json): boolean => Json.print(a) === Json.print(b)
+/** Rebuild the state from the journal in the environment's WAL (its chain verified as it is read). */
+export const recover = (options: JournalOptions = {}) =>
+  recoverEntries(
+    Stream.mapError(
+      Wal.readVerified,
+      (cause) => new LedgerRecoveryError({ reason: "the journal does not verify", cause })
+    ),
+    options
+  )
 
 export const make = (options: JournalOptions = {}) =>
   Effect.gen(function*() {

@@ -1,0 +1,303 @@
+/**
+ * What recovery checks before it trusts a journal's content (the chain only proves who wrote
+ * it, not that it holds together):
+ *
+ * - every checkpoint passes the restore checks (SPEC §6.6: no tenant twice, no negative field,
+ *   conservation) and the consistency of what a restore does not carry: every open hold has an
+ *   id in `[1, next_reservation)` (the next reserve must not reuse it), a positive amount and a
+ *   listed tenant, each tenant's holds sum to its `reserved` (no ghost reservation), no hold,
+ *   cap or operation id is listed twice, every cap is positive, every remembered operation
+ *   remembers a result that applied (a reservation among them an id already issued), and the
+ *   certificate baseline is not negative;
+ * - every journaled command applies on replay with the outcome it had when it was journaled:
+ *   the writer journals only commands that changed the state (`engine.ts`), so a replayed
+ *   reserve, admit, commit, release, expire, top-up or restore that is refused (or that is a
+ *   retry of an operation id already applied) means the journal is inconsistent, and so does a
+ *   negative ensure or the expiry of a hold that has none.
+ *
+ * The first problem fails recovery with `LedgerJournalInconsistent` naming the entry.
+ */
+import * as Json from "@calybris/core/Json"
+import * as Either from "effect/Either"
+import type * as Journal from "../Journal.js"
+import { encodeCheckpoint, stateOf } from "../Journal.js"
+import { LedgerJournalInconsistent, LedgerRecoveryError } from "../LedgerError.js"
+import * as L from "../LedgerState.js"
+import * as Snapshot from "../Snapshot.js"
+
+/** An id as it appears in a message: bounded (an id can be any length). */
+const shown = (id: string): string => id.length <= 64 ? id : `${id.slice(0, 64)}… (${id.length} characters)`
+/** A whole reason, bounded too (a restore's refusal quotes the snapshot's tenant ids). */
+const bounded = (reason: string): string =>
+  reason.length <= 1_000 ? reason : `${reason.slice(0, 1_000)}… (${reason.length} characters)`
+const quoted = (id: string): string => JSON.stringify(shown(id))
+
+/** What is wrong with a checkpoint as written (before its state is built), or undefined. */
+const checkpointProblem = (c: Journal.Checkpoint): string | undefined => {
+  // the restore checks (SPEC §6.6), in its order; reserved is checked against the holds below
+  const tenants = new Map<string, bigint>()
+  for (const t of c.tenants) {
+    const id = t.tenant_id
+    if (tenants.has(id)) return `duplicate tenant_id in checkpoint: ${shown(id)}`
+    tenants.set(id, 0n)
+    const fields = [
+      ["remaining_microcents", t.remaining_microcents],
+      ["initial_microcents", t.initial_microcents],
+      ["committed_microcents", t.committed_microcents],
+      ["reserved_microcents", t.reserved_microcents]
+    ] as const
+    for (const [field, value] of fields) {
+      if (value < 0n) return `tenant ${shown(id)} has negative ${field}: ${value}`
+    }
+  }
+  const status = Snapshot.conservationStatus(
+    { version: 0n, tenants: c.tenants, active_reservations: BigInt(c.holds.length) } as unknown as Snapshot.Snapshot
+  )
+  if (status._tag === "Violation") {
+    return `checkpoint failed conservation: conservation violated for tenant ${
+      shown(status.tenant_id)
+    }: delta=${status.delta_microcents} microcents`
+  }
+  if (status._tag !== "Balanced") return `checkpoint failed conservation: ${Snapshot.statusText(status)}`
+  // the holds and the reservation id counter
+  const next = c.next_reservation
+  const ids = new Set<bigint>()
+  for (const h of c.holds) {
+    const id = h.reservation_id
+    if (ids.has(id)) return `duplicate reservation_id in checkpoint: ${id}`
+    ids.add(id)
+    if (id === 0n) return "hold 0 is not a reservation id (ids start at 1)"
+    if (id >= next) {
+      return `hold ${id} is not below the next reservation id ${next} (the next reserve would reuse its id)`
+    }
+    if (h.amount <= 0n) return `hold ${id} holds ${h.amount} microcents (a hold holds a positive amount)`
+    const sum = tenants.get(h.tenant_id)
+    if (sum === undefined) return `hold ${id} names tenant ${shown(h.tenant_id)}, which the checkpoint does not list`
+    tenants.set(h.tenant_id, sum + h.amount)
+  }
+  for (const t of c.tenants) {
+    const held = tenants.get(t.tenant_id) ?? 0n
+    if (held !== t.reserved_microcents) {
+      return `tenant ${
+        shown(t.tenant_id)
+      } has reserved_microcents=${t.reserved_microcents} but its open holds sum to ${held}`
+    }
+  }
+  const caps = new Set<string>()
+  for (const cap of c.caps) {
+    if (caps.has(cap.tenant_id)) return `duplicate cap in checkpoint: ${shown(cap.tenant_id)}`
+    caps.add(cap.tenant_id)
+    if (cap.max <= 0n) return `the exposure cap of ${shown(cap.tenant_id)} is ${cap.max} (a cap is positive)`
+  }
+  const operations = new Set<string>()
+  for (const o of c.operations) {
+    if (operations.has(o.operation_id)) return `duplicate operation_id in checkpoint: ${quoted(o.operation_id)}`
+    operations.add(o.operation_id)
+  }
+  if (c.baseline < 0n) return `the certificate baseline is negative: ${c.baseline}`
+  return undefined
+}
+
+/** What is wrong with the remembered operations of a state built from a checkpoint, or undefined. */
+const operationsProblem = (s: L.LedgerState): string | undefined => {
+  const next = s.nextReservation
+  for (const [id, remembered] of s.operations) {
+    const result = remembered.result
+    if (!L.applied(result)) {
+      return `operation id ${quoted(id)} remembers ${tagOf(result)}, a result that applied nothing`
+    }
+    const r = result as { readonly _tag: string; readonly reservation_id?: unknown }
+    if (r._tag === "Reserved") {
+      const reservation = r.reservation_id
+      if (typeof reservation !== "bigint" || reservation === 0n || reservation >= next) {
+        return `operation id ${quoted(id)} remembers reservation ${
+          String(reservation)
+        }, not below the next reservation id ${next}`
+      }
+    }
+  }
+  return undefined
+}
+
+/** The state of a checkpoint, once it passed every check; else what is wrong. */
+export const checkedState = (c: Journal.Checkpoint): Either.Either<L.LedgerState, string> => {
+  const problem = checkpointProblem(c)
+  if (problem !== undefined) return Either.left(problem)
+  const state = stateOf(c)
+  const remembered = operationsProblem(state)
+  return remembered === undefined ? Either.right(state) : Either.left(remembered)
+}
+
+const tagOf = (result: L.Result): string =>
+  typeof result === "object" && result !== null && "_tag" in result ? String(result._tag) : "nothing"
+
+/** The outcome a journaled command had (the writer journals no other), or undefined when any outcome is one. */
+const outcomeOf = (c: L.Command): string | undefined => {
+  switch (c._tag) {
+    case "TopUp":
+      return "ToppedUp"
+    case "Reserve":
+    case "Admit":
+      return "Reserved"
+    case "Commit":
+      return "Committed"
+    case "Release":
+    case "Expire":
+      return "Released"
+    case "Restore":
+      return "Restored"
+    default:
+      return undefined
+  }
+}
+
+/** A command in words, for a message. */
+const describe = (c: L.Command): string => {
+  switch (c._tag) {
+    case "EnsureTenant":
+      return `ensure_tenant of tenant ${shown(c.tenant)}`
+    case "TopUp":
+      return `top_up of ${c.amount} for tenant ${shown(c.tenant)}`
+    case "Reserve":
+      return `reserve of ${c.amount} for tenant ${shown(c.tenant)}`
+    case "Admit":
+      return `admit of ${c.amount} for tenant ${shown(c.tenant)}`
+    case "Commit":
+      return `commit of reservation ${c.reservation} (actual ${c.actual})`
+    case "Release":
+      return `release of reservation ${c.reservation}`
+    case "Expire":
+      return `expire of reservation ${c.reservation}`
+    case "Restore":
+      return "restore"
+    default:
+      return c._tag
+  }
+}
+
+/** A refusal in words: its variant and fields (or the reference's text of a restore error). */
+const refusal = (result: L.Result): string => {
+  if (typeof result !== "object" || result === null || !("_tag" in result)) return "nothing"
+  if (result._tag === "RestoreRefused") return L.restoreErrorText((result as { readonly error: L.RestoreError }).error)
+  const fields = Object.entries(result).filter(([k]) => k !== "_tag").map(([k, v]) => `${k}=${String(v)}`)
+  return fields.length === 0 ? result._tag : `${result._tag} (${fields.join(", ")})`
+}
+
+/**
+ * Apply one journaled command, checking it applies as it did when it was journaled; what is
+ * wrong otherwise (the state may then be partly changed: recovery discards it).
+ */
+const stepChecked = (s: L.LedgerState, c: L.Command): string | undefined => {
+  const id = L.operationId(c)
+  if (id !== undefined && s.operations.has(id)) {
+    return `${describe(c)}: operation id ${quoted(id)} was already applied (a retry is never journaled)`
+  }
+  if (c._tag === "EnsureTenant" && c.amount < 0n) return `${describe(c)} with a negative amount ${c.amount}`
+  if (c._tag === "Expire") {
+    const hold = s.holds.get(c.reservation)
+    if (hold !== undefined && hold.expiresAt === undefined) return `${describe(c)}, which has no expiry`
+  }
+  const result = L.step(s, c)
+  const expected = outcomeOf(c)
+  if (expected !== undefined && tagOf(result) !== expected) {
+    return `${describe(c)} was journaled but does not apply: ${refusal(result)}`
+  }
+  return undefined
+}
+
+/** Replay the commands of the entry `sequence`; the first one that does not apply as journaled fails. */
+export const replayChecked = (
+  s: L.LedgerState,
+  sequence: bigint,
+  commands: ReadonlyArray<L.Command>
+): LedgerJournalInconsistent | undefined => {
+  for (let i = 0; i < commands.length; i++) {
+    const problem = stepChecked(s, commands[i] as L.Command)
+    if (problem !== undefined) {
+      return new LedgerJournalInconsistent({ sequence, command: i + 1, reason: bounded(problem) })
+    }
+  }
+  return undefined
+}
+
+/** The checked state of the checkpoint entry `sequence`. */
+export const checkpointChecked = (
+  sequence: bigint,
+  c: Journal.Checkpoint
+): Either.Either<L.LedgerState, LedgerJournalInconsistent> =>
+  Either.mapLeft(checkedState(c), (reason) => new LedgerJournalInconsistent({ sequence, reason: bounded(reason) }))
+
+/** What a replay rebuilt: the state, and how many commands were journaled since the last checkpoint. */
+export interface Replayed {
+  readonly state: L.LedgerState
+  readonly sinceCheckpoint: number
+}
+
+/**
+ * Rebuild a ledger from its journal's entries, in order, checking everything above. By default
+ * it starts over from each (checked) checkpoint and replays only the commands after the last one;
+ * with `verifyCheckpoints` it replays every command from genesis and requires each checkpoint
+ * to equal the state replayed up to it.
+ */
+export class Replay {
+  private base = new L.LedgerState()
+  private pending: Array<{ readonly sequence: bigint; readonly commands: ReadonlyArray<L.Command> }> = []
+  private sinceCheckpoint = 0
+
+  constructor(private readonly verifyCheckpoints: boolean) {}
+
+  /** Take the next entry; the first problem found, if any. */
+  entry(sequence: bigint, record: Journal.Replayable): LedgerJournalInconsistent | undefined {
+    if (record._tag === "Commands") {
+      this.sinceCheckpoint += record.commands.length
+      // from genesis every command is replayed: at once; else only those after the last checkpoint
+      if (this.verifyCheckpoints) return replayChecked(this.base, sequence, record.commands)
+      this.pending.push({ sequence, commands: record.commands })
+      return undefined
+    }
+    const checked = checkpointChecked(sequence, record.checkpoint)
+    if (Either.isLeft(checked)) return checked.left
+    this.sinceCheckpoint = 0
+    if (!this.verifyCheckpoints) {
+      this.base = checked.right
+      this.pending = []
+      return undefined
+    }
+    const replayed = encodeCheckpoint(this.base)
+    const stored = encodeCheckpoint(checked.right)
+    if (Either.isLeft(replayed) || Either.isLeft(stored) || Json.print(replayed.right) !== Json.print(stored.right)) {
+      return new LedgerJournalInconsistent({
+        sequence,
+        reason: "the checkpoint differs from the state replayed from the entries before it"
+      })
+    }
+    return undefined
+  }
+
+  private replayPending(): LedgerJournalInconsistent | undefined {
+    const pending = this.pending
+    this.pending = []
+    for (const { commands, sequence } of pending) {
+      const problem = replayChecked(this.base, sequence, commands)
+      if (problem !== undefined) return problem
+    }
+    return undefined
+  }
+
+  /** Replay what is left and prove conservation: the recovered state. */
+  finish(): Either.Either<Replayed, LedgerJournalInconsistent | LedgerRecoveryError> {
+    const problem = this.replayPending()
+    if (problem !== undefined) return Either.left(problem)
+    const state = this.base
+    const status = Snapshot.conservationStatus(L.balances(state, state.snapshotVersion))
+    if (status._tag !== "Balanced") {
+      return Either.left(
+        new LedgerRecoveryError({
+          reason: `the recovered ledger fails conservation: ${Snapshot.statusText(status)}`,
+          cause: null
+        })
+      )
+    }
+    return Either.right({ state, sinceCheckpoint: this.sinceCheckpoint })
+  }
+}
