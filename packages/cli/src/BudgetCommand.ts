@@ -53,7 +53,7 @@ const common = {
   ...Key.options,
   durability: Options.choice("durability", ["always", "batch", "never"]).pipe(
     Options.withDescription(
-      "When an entry counts as written: after its own fsync (always), a group fsync (batch), or no fsync (never)."
+      "When an operation is acknowledged: after its entry's own fsync (always), after a group fsync (batch), or at once, before its entry is written and with no fsync (never). WARNING: never LOSES ACKNOWLEDGED OPERATIONS on a process crash (a kill, an out-of-memory kill) or a power loss: an operation reported done may be missing from the journal. Use it only for ledgers you can afford to lose."
     ),
     Options.withDefault("always" as const)
   ),

@@ -117,6 +117,10 @@ export interface RunOptions {
   readonly measure?: boolean | undefined
   /** how to run the CLI (default: `defaultRunner`) */
   readonly runner?: Runner | undefined
+  /** leave the child's stdin open (a pipe nobody writes to or closes) instead of closing it */
+  readonly keepStdinOpen?: boolean | undefined
+  /** kill the child (SIGKILL, so `code` is null) if it has not exited after this many milliseconds */
+  readonly timeoutMs?: number | undefined
 }
 
 const MARK = /\ncalybris-test-maxrss-kb=(\d+)\n$/
@@ -152,8 +156,12 @@ const spawnCli = (nodeArgs: ReadonlyArray<string>, args: ReadonlyArray<string>, 
     child.stderr?.on("data", (chunk: Buffer) => {
       stderr += chunk.toString("utf8")
     })
+    const timer = options.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => child.kill("SIGKILL"), options.timeoutMs)
     child.on("error", reject)
     child.on("close", (code) => {
+      if (timer !== undefined) clearTimeout(timer)
       if (typeof out === "number") fs.closeSync(out)
       const mark = MARK.exec(stderr)
       resolve({
@@ -164,7 +172,8 @@ const spawnCli = (nodeArgs: ReadonlyArray<string>, args: ReadonlyArray<string>, 
       })
     })
     child.stdin?.on("error", () => undefined)
-    child.stdin?.end(options.stdin ?? "")
+    if (options.keepStdinOpen === true) child.on("exit", () => child.stdin?.destroy())
+    else child.stdin?.end(options.stdin ?? "")
   })
 
 /** Map with at most `limit` calls in flight. */
