@@ -1,6 +1,6 @@
 /**
- * The wire documents commands read: a policy snapshot (checked with `Policy.make`, or taken
- * unchecked for replaying whatever was logged) and a single input.
+ * The wire documents commands read: a policy snapshot (checked with `Policy.make` by every
+ * command that decides or audits under it) and a single input.
  */
 import * as Input from "@calybris/core/Input"
 import * as Policy from "@calybris/core/Policy"
@@ -22,10 +22,6 @@ export const readPolicy = (path: string): Effect.Effect<Policy.Policy, InputErro
       Policy.make(snapshot),
       (e) => new InputError({ file: path, reason: `invalid policy (${e._tag}): ${e.message}` })
     ))
-
-/** A policy taken as logged, without validation (audits replay whatever was decided). */
-export const readPolicyUnchecked = (path: string): Effect.Effect<Policy.Policy, InputError, FileSystem.FileSystem> =>
-  Effect.map(readSnapshot(path), Policy.unsafeMake)
 
 /** One input from a whole-file JSON document. */
 export const readInput: (path: string) => Effect.Effect<Input.Input, InputError, FileSystem.FileSystem> = decodeFile(
