@@ -105,6 +105,16 @@ const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
   return out
 }
 
+/**
+ * The complete lines of a chunk, and the problem that stopped it (a line that is not UTF-8 or
+ * too long): the lines before that problem are still given, so a consumer handles every one of
+ * them before it reports the problem.
+ */
+export interface Lines {
+  readonly lines: Array<Line>
+  readonly error: InputError | undefined
+}
+
 /** Splits byte chunks into lines (LF, with an optional CR before it), decoding each as UTF-8. */
 export class LineSplitter {
   private pending: Uint8Array = new Uint8Array(0)
@@ -112,8 +122,8 @@ export class LineSplitter {
 
   constructor(private readonly file: string) {}
 
-  /** The complete lines a chunk finishes. */
-  push(chunk: Uint8Array): Either.Either<Array<Line>, InputError> {
+  /** The complete lines a chunk finishes (up to the first bad one). */
+  push(chunk: Uint8Array): Lines {
     const buffer = concat(this.pending, chunk)
     const out: Array<Line> = []
     let start = 0
@@ -121,25 +131,30 @@ export class LineSplitter {
       const lf = buffer.indexOf(0x0a, start)
       if (lf < 0) break
       const line = this.decode(buffer.subarray(start, lf))
-      if (Either.isLeft(line)) return Either.left(line.left)
+      if (Either.isLeft(line)) return { lines: out, error: line.left }
       out.push(line.right)
       start = lf + 1
     }
     this.pending = start === 0 ? buffer : buffer.slice(start)
     if (this.pending.length > MAX_LINE_BYTES) {
-      return Either.left(
-        new InputError({ file: this.file, line: this.number + 1, reason: `line longer than ${MAX_LINE_BYTES} bytes` })
-      )
+      return {
+        lines: out,
+        error: new InputError({
+          file: this.file,
+          line: this.number + 1,
+          reason: `line longer than ${MAX_LINE_BYTES} bytes`
+        })
+      }
     }
-    return Either.right(out)
+    return { lines: out, error: undefined }
   }
 
   /** The final line, when the input does not end with a newline. */
-  end(): Either.Either<Array<Line>, InputError> {
-    if (this.pending.length === 0) return Either.right([])
+  end(): Lines {
+    if (this.pending.length === 0) return { lines: [], error: undefined }
     const last = this.decode(this.pending)
     this.pending = new Uint8Array(0)
-    return Either.map(last, (line) => [line])
+    return Either.isLeft(last) ? { lines: [], error: last.left } : { lines: [last.right], error: undefined }
   }
 
   private decode(raw: Uint8Array): Either.Either<Line, InputError> {
@@ -153,9 +168,16 @@ export class LineSplitter {
   }
 }
 
+/** The lines as one stream element, then the problem that stopped them (if any). */
+const emitLines = ({ error, lines }: Lines): Stream.Stream<Array<Line>, InputError> => {
+  const head = lines.length === 0 ? Stream.empty : Stream.succeed(lines)
+  return error === undefined ? head : Stream.concat(head, Stream.fail(error))
+}
+
 /**
  * The lines of a byte stream, in chunks (one array per input chunk, so a consumer can work a
- * chunk at a time), in bounded memory.
+ * chunk at a time), in bounded memory. A bad line ends the stream with its `InputError` after
+ * every line before it.
  */
 export const lineChunks = <E, R>(
   bytes: Stream.Stream<Uint8Array, E, R>,
@@ -164,9 +186,8 @@ export const lineChunks = <E, R>(
   Stream.suspend(() => {
     const splitter = new LineSplitter(file)
     return bytes.pipe(
-      Stream.mapEffect((chunk) => splitter.push(chunk)),
-      Stream.concat(Stream.fromEffect(Effect.suspend(() => splitter.end()))),
-      Stream.filter((lines) => lines.length > 0)
+      Stream.flatMap((chunk) => emitLines(splitter.push(chunk))),
+      Stream.concat(Stream.suspend(() => emitLines(splitter.end())))
     )
   })
 
