@@ -162,13 +162,15 @@ describe("errors people can act on (item 10)", () => {
   it("never echoes more than a short excerpt of a bad input line (text and --json)", async () => {
     const huge = 2 * 1024 * 1024
     const array = write(dir, "array.jsonl", `${inputLine()}\n[${"0,".repeat(huge / 2)}0]\n`)
-    const spaced = write(dir, "spaced.jsonl", `{"request_sequence":"${"y ".repeat(huge / 2)}"}\n`)
+    const long = `{"request_sequence":"${"y ".repeat(huge / 2)}"}`
+    const spaced = write(dir, "spaced.jsonl", `${inputLine()}\n${long}\n`)
+    const document = write(dir, "spaced.json", long)
     const cases: ReadonlyArray<ReadonlyArray<string>> = [
       ["prescribe", "--policy", policyFile, "--inputs", array],
       ["prescribe", "--policy", policyFile, "--inputs", array, "--json"],
       ["prescribe", "--policy", policyFile, "--inputs", spaced],
       ["prescribe", "--policy", policyFile, "--inputs", spaced, "--json"],
-      ["prescribe", "--policy", policyFile, "--input", spaced]
+      ["prescribe", "--policy", policyFile, "--input", document]
     ]
     const results = await mapLimit(cases, 3, (args) => calybris(args))
     results.forEach((r, i) => {
@@ -177,7 +179,7 @@ describe("errors people can act on (item 10)", () => {
       assert.strictEqual(r.code, 2, what)
       assert.isBelow(r.stderr.length, 600, what)
       assert.include(r.stderr, "…", what)
-      assert.include(r.stderr, args.includes("--input") ? spaced : "line 2", what)
+      assert.include(r.stderr, args.includes("--input") ? `${document}: field request_sequence` : " line 2: ", what)
       if (args.includes("--json")) {
         const error = Json.parse(r.stderr)
         assert.isTrue(Either.isRight(error), what)

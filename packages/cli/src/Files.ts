@@ -15,8 +15,26 @@ import type * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { InputError } from "./CliError.js"
 
-/** What a platform error means to a user. */
+/** The errno code (`EISDIR`, …) behind a platform error, when it has one. */
+const errnoOf = (error: PlatformError): string | undefined => {
+  const cause: unknown = error._tag === "SystemError" ? error.cause : undefined
+  return typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string"
+    ? cause.code
+    : undefined
+}
+
+/** What a platform error means to a user: a short sentence, never an errno code. */
 export const platformReason = (error: PlatformError): string => {
+  switch (errnoOf(error)) {
+    case "EISDIR":
+      return "it is a directory"
+    case "ENOTDIR":
+      return "a component of the path is not a directory"
+    case "ELOOP":
+      return "too many levels of symbolic links"
+    case "ENAMETOOLONG":
+      return "the path is too long"
+  }
   if (error._tag === "SystemError") {
     switch (error.reason) {
       case "NotFound":
@@ -32,12 +50,49 @@ export const platformReason = (error: PlatformError): string => {
   return error.description ?? error.message
 }
 
+const typeNames: Partial<Record<FileSystem.File.Type, string>> = {
+  FIFO: "a FIFO",
+  Socket: "a socket",
+  CharacterDevice: "a character device",
+  BlockDevice: "a block device"
+}
+
+/**
+ * Why a file of this type is not read as a document or a log (`undefined`: a regular file).
+ * A FIFO is refused rather than opened: opening one waits for a writer, forever if none comes.
+ */
+export const notRegular = (type: FileSystem.File.Type): string | undefined =>
+  type === "File"
+    ? undefined
+    : type === "Directory"
+    ? "it is a directory"
+    : `not a regular file (${typeNames[type] ?? "a special file"})`
+
+/**
+ * Fail with an `InputError` unless the path names a regular file (following symbolic links):
+ * a missing file, a directory, a FIFO, a device.
+ */
+export const requireFile = (path: string): Effect.Effect<void, InputError, FileSystem.FileSystem> =>
+  Effect.flatMap(FileSystem.FileSystem, (fs) => fs.stat(path)).pipe(
+    Effect.mapError((e) => new InputError({ file: path, reason: platformReason(e) })),
+    Effect.flatMap((info) => {
+      const reason = notRegular(info.type)
+      return reason === undefined ? Effect.void : Effect.fail(new InputError({ file: path, reason }))
+    })
+  )
+
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 
-/** A whole file's bytes. */
+/**
+ * A whole file's bytes. Only a regular file is read (checked first): a directory or a FIFO is
+ * refused at once, so a FIFO nobody writes to cannot hang the command.
+ */
 export const readBytes = (path: string): Effect.Effect<Uint8Array, InputError, FileSystem.FileSystem> =>
-  Effect.flatMap(FileSystem.FileSystem, (fs) => fs.readFile(path)).pipe(
-    Effect.mapError((e) => new InputError({ file: path, reason: platformReason(e) }))
+  Effect.zipRight(
+    requireFile(path),
+    Effect.flatMap(FileSystem.FileSystem, (fs) => fs.readFile(path)).pipe(
+      Effect.mapError((e) => new InputError({ file: path, reason: platformReason(e) }))
+    )
   )
 
 /** A whole file as UTF-8 text. */
@@ -201,13 +256,4 @@ export const streamFile = (
 ): Stream.Stream<Uint8Array, InputError, FileSystem.FileSystem> =>
   Stream.unwrap(Effect.map(FileSystem.FileSystem, (fs) => fs.stream(path, { chunkSize }))).pipe(
     Stream.mapError((e) => new InputError({ file: path, reason: platformReason(e) }))
-  )
-
-/** Fail with an `InputError` unless the file exists. */
-export const requireFile = (path: string): Effect.Effect<void, InputError, FileSystem.FileSystem> =>
-  Effect.flatMap(FileSystem.FileSystem, (fs) => fs.stat(path)).pipe(
-    Effect.mapError((e) => new InputError({ file: path, reason: platformReason(e) })),
-    Effect.flatMap((info) =>
-      info.type === "File" ? Effect.void : Effect.fail(new InputError({ file: path, reason: "not a regular file" }))
-    )
   )

@@ -130,8 +130,8 @@ export const command = Command.make("prescribe", options, (flags) =>
       // a regular file (pipes go to stdin: the file reader reads at positions)
       yield* requireFile(flags.inputs.value).pipe(
         Effect.mapError((e) =>
-          e.reason === "not a regular file"
-            ? new InputError({ file: e.file, reason: "not a regular file (pipe JSON Lines into stdin instead)" })
+          e.reason.startsWith("not a regular file")
+            ? new InputError({ file: e.file, reason: `${e.reason}: pipe JSON Lines into stdin instead` })
             : e
         )
       )
