@@ -40,7 +40,8 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
 const MainLayer = Layer.mergeAll(NodeContext.layer, StdioLive, Output.layerOutputMode)
 
 Cli.run(process.argv).pipe(
-  Effect.tapErrorCause(Output.report),
+  // the command line's own arguments (paths) may be echoed whole; nothing else is (Output.bound)
+  Effect.tapErrorCause((cause) => Output.report(cause, process.argv.slice(2))),
   Effect.provide(MainLayer),
   NodeRuntime.runMain({
     disableErrorReporting: true,
