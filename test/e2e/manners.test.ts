@@ -159,6 +159,12 @@ describe("errors people can act on (item 10)", () => {
     })
   })
 
+  it("refuses a directory as stdin (exit 2) instead of deciding nothing and exiting 0", async () => {
+    const r = await calybris(["prescribe", "--policy", policyFile], { stdinFrom: aDirectory, timeoutMs: 15_000 })
+    assert.strictEqual(r.code, 2, show(r))
+    assert.include(r.stderr, "<stdin>: it is a directory")
+  })
+
   it("never echoes more than a short excerpt of a bad input line (text and --json)", async () => {
     const huge = 2 * 1024 * 1024
     const array = write(dir, "array.jsonl", `${inputLine()}\n[${"0,".repeat(huge / 2)}0]\n`)

@@ -117,6 +117,8 @@ export interface RunOptions {
   readonly measure?: boolean | undefined
   /** how to run the CLI (default: `defaultRunner`) */
   readonly runner?: Runner | undefined
+  /** open this path as the child's stdin (instead of a pipe) */
+  readonly stdinFrom?: string | undefined
   /** leave the child's stdin open (a pipe nobody writes to or closes) instead of closing it */
   readonly keepStdinOpen?: boolean | undefined
   /** kill the child (SIGKILL, so `code` is null) if it has not exited after this many milliseconds */
@@ -139,13 +141,14 @@ export const calybris = async (args: ReadonlyArray<string>, options: RunOptions 
 const spawnCli = (nodeArgs: ReadonlyArray<string>, args: ReadonlyArray<string>, options: RunOptions): Promise<Result> =>
   new Promise((resolve, reject) => {
     const out = options.stdoutFile === undefined ? "pipe" : fs.openSync(options.stdoutFile, "w")
+    const input = options.stdinFrom === undefined ? "pipe" : fs.openSync(options.stdinFrom, "r")
     const child = spawn(
       process.execPath,
       [...nodeArgs, ...args],
       {
         cwd: root,
         env: { ...process.env, NO_COLOR: "1", ...options.env },
-        stdio: ["pipe", out, "pipe"]
+        stdio: [input, out, "pipe"]
       }
     )
     let stdout = ""
@@ -163,6 +166,7 @@ const spawnCli = (nodeArgs: ReadonlyArray<string>, args: ReadonlyArray<string>, 
     child.on("close", (code) => {
       if (timer !== undefined) clearTimeout(timer)
       if (typeof out === "number") fs.closeSync(out)
+      if (typeof input === "number") fs.closeSync(input)
       const mark = MARK.exec(stderr)
       resolve({
         code,
