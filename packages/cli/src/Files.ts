@@ -152,11 +152,15 @@ export interface Line {
 /** The longest line accepted (hostile input protection). */
 export const MAX_LINE_BYTES = 64 * 1024 * 1024
 
-const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
-  if (a.length === 0) return b
-  const out = new Uint8Array(a.length + b.length)
-  out.set(a)
-  out.set(b, a.length)
+/** The bytes of several parts, as one array. */
+const join = (parts: ReadonlyArray<Uint8Array>, length: number): Uint8Array => {
+  if (parts.length === 1) return parts[0] as Uint8Array
+  const out = new Uint8Array(length)
+  let at = 0
+  for (const part of parts) {
+    out.set(part, at)
+    at += part.length
+  }
   return out
 }
 
@@ -170,28 +174,38 @@ export interface Lines {
   readonly error: InputError | undefined
 }
 
-/** Splits byte chunks into lines (LF, with an optional CR before it), decoding each as UTF-8. */
+/**
+ * Splits byte chunks into lines (LF, with an optional CR before it), decoding each as UTF-8.
+ * The start of an unfinished line is kept as a list of parts and joined once, when its LF
+ * arrives; a chunk is searched for LF once: a line of many chunks costs linear time.
+ */
 export class LineSplitter {
-  private pending: Uint8Array = new Uint8Array(0)
+  private pending: Array<Uint8Array> = []
+  private pendingLength = 0
   private number = 0
 
   constructor(private readonly file: string) {}
 
   /** The complete lines a chunk finishes (up to the first bad one). */
   push(chunk: Uint8Array): Lines {
-    const buffer = concat(this.pending, chunk)
     const out: Array<Line> = []
     let start = 0
-    for (;;) {
-      const lf = buffer.indexOf(0x0a, start)
-      if (lf < 0) break
-      const line = this.decode(buffer.subarray(start, lf))
+    for (let lf = chunk.indexOf(0x0a); lf >= 0; lf = chunk.indexOf(0x0a, start)) {
+      const piece = chunk.subarray(start, lf)
+      const raw = this.pending.length === 0 ? piece : join([...this.pending, piece], this.pendingLength + piece.length)
+      this.pending = []
+      this.pendingLength = 0
+      const line = this.decode(raw)
       if (Either.isLeft(line)) return { lines: out, error: line.left }
       out.push(line.right)
       start = lf + 1
     }
-    this.pending = start === 0 ? buffer : buffer.slice(start)
-    if (this.pending.length > MAX_LINE_BYTES) {
+    if (start < chunk.length) {
+      // a copy: the chunk's buffer may be reused by its producer
+      this.pending.push(chunk.slice(start))
+      this.pendingLength += chunk.length - start
+    }
+    if (this.pendingLength > MAX_LINE_BYTES) {
       return {
         lines: out,
         error: new InputError({
@@ -206,9 +220,10 @@ export class LineSplitter {
 
   /** The final line, when the input does not end with a newline. */
   end(): Lines {
-    if (this.pending.length === 0) return { lines: [], error: undefined }
-    const last = this.decode(this.pending)
-    this.pending = new Uint8Array(0)
+    if (this.pendingLength === 0) return { lines: [], error: undefined }
+    const last = this.decode(join(this.pending, this.pendingLength))
+    this.pending = []
+    this.pendingLength = 0
     return Either.isLeft(last) ? { lines: [], error: last.left } : { lines: [last.right], error: undefined }
   }
 
