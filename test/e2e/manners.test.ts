@@ -159,6 +159,27 @@ describe("errors people can act on (item 10)", () => {
     })
   })
 
+  it("reads a document from stdin given as -, and refuses to read stdin twice (exit 2)", async () => {
+    const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string, number, string]> = [
+      [["prescribe", "--policy", "-", "--input", inputFile], policyText, 0, `"request_sequence":1,`],
+      [["prescribe", "--policy", policyFile, "--input", "-"], inputLine(), 0, `"request_sequence":1,`],
+      [["prescribe", "--policy", policyFile, "--inputs", "-"], `${inputLine()}\n${inputLine()}\n`, 0, "}\n{"],
+      [["policy", "validate", "-"], policyText, 0, "ok"],
+      [["explain", "--policy", "-", "--input", inputFile], policyText, 0, "model"],
+      [["prescribe", "--policy", "-", "--input", inputFile], "{", 2, "InputError: <stdin> line 1"],
+      [["prescribe", "--policy", "-"], policyText, 2, "--policy and the JSON Lines inputs"],
+      [["explain", "--policy", "-", "--input", "-"], policyText, 2, "standard input can be read only once"],
+      [["wal", "replay", aFile, "--policy", "-", "--policy", "-"], policyText, 2, "read only once"]
+    ]
+    const results = await mapLimit(cases, 4, ([args, stdin]) => calybris(args, { stdin, timeoutMs: 15_000 }))
+    results.forEach((r, i) => {
+      const [args, , code, phrase] = cases[i] ?? [[], "", 0, ""]
+      const what = `calybris ${args.join(" ")}\n${show(r)}`
+      assert.strictEqual(r.code, code, what)
+      assert.include(code === 0 ? r.stdout : r.stderr, phrase, what)
+    })
+  })
+
   it("refuses a directory as stdin (exit 2) instead of deciding nothing and exiting 0", async () => {
     const r = await calybris(["prescribe", "--policy", policyFile], { stdinFrom: aDirectory, timeoutMs: 15_000 })
     assert.strictEqual(r.code, 2, show(r))

@@ -37,7 +37,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { CertificateUnbalanced, InputError, IoError, UsageError } from "./CliError.js"
 import { policyOption, readInput, readPolicy } from "./Documents.js"
-import { notRegular, platformReason, requireFile } from "./Files.js"
+import { notRegular, platformReason, requireFile, STDIN, stdinOnce } from "./Files.js"
 import * as Flags from "./Flags.js"
 import * as Format from "./Format.js"
 import * as Key from "./Key.js"
@@ -503,13 +503,17 @@ export const admitText = (o: Ledger.AdmitOutcome): string => {
 const admit = Command.make("admit", {
   ...common,
   policy: policyOption,
-  input: Options.text("input").pipe(Options.withPseudoName("FILE"), Options.withDescription("The input (JSON).")),
+  input: Options.text("input").pipe(
+    Options.withPseudoName("FILE"),
+    Options.withDescription("The input (JSON); - reads it from stdin.")
+  ),
   tenant,
   id: operationId
 }, (flags) =>
   withLedger(
     flags,
     Effect.gen(function*() {
+      yield* stdinOnce([["--policy", flags.policy === STDIN], ["--input", flags.input === STDIN]])
       const policy = yield* readPolicy(flags.policy)
       const input = yield* readInput(flags.input)
       const outcome = yield* Ledger.admit(policy, flags.tenant, input, opts(flags.id))

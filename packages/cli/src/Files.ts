@@ -13,7 +13,8 @@ import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import type * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import { InputError } from "./CliError.js"
+import { InputError, type IoError, UsageError } from "./CliError.js"
+import { Stdio } from "./Stdio.js"
 
 /** The errno code (`EISDIR`, …) behind a platform error, when it has one. */
 const errnoOf = (error: PlatformError): string | undefined => {
@@ -95,13 +96,68 @@ export const readBytes = (path: string): Effect.Effect<Uint8Array, InputError, F
     )
   )
 
-/** A whole file as UTF-8 text. */
-export const readText = (path: string): Effect.Effect<string, InputError, FileSystem.FileSystem> =>
-  Effect.flatMap(readBytes(path), (bytes) =>
+/** The path that names standard input for a document (`--policy -`, `--input -`, `policy validate -`). */
+export const STDIN = "-"
+
+/** How a document's path is named in messages (`<stdin>` for `-`). */
+export const nameOf = (path: string): string => (path === STDIN ? "<stdin>" : path)
+
+/** The longest document read from standard input. */
+export const MAX_STDIN_DOCUMENT_BYTES = 64 * 1024 * 1024
+
+/** Standard input's bytes, whole (a document given as `-`). */
+const readStdin: Effect.Effect<Uint8Array, InputError | IoError, Stdio> = Effect.flatMap(
+  Stdio,
+  (stdio) =>
+    stdio.stdin.pipe(
+      Stream.runFoldEffect(
+        { parts: [] as Array<Uint8Array>, length: 0 },
+        (acc, chunk): Effect.Effect<{ parts: Array<Uint8Array>; length: number }, InputError> => {
+          if (acc.length + chunk.length > MAX_STDIN_DOCUMENT_BYTES) {
+            return Effect.fail(
+              new InputError({ file: "<stdin>", reason: `longer than ${MAX_STDIN_DOCUMENT_BYTES} bytes` })
+            )
+          }
+          acc.parts.push(chunk)
+          return Effect.succeed({ parts: acc.parts, length: acc.length + chunk.length })
+        }
+      ),
+      Effect.map((acc) => join(acc.parts, acc.length))
+    )
+)
+
+/** A document's bytes: standard input for `-`, else a regular file's. */
+const documentBytes = (path: string): Effect.Effect<Uint8Array, InputError | IoError, FileSystem.FileSystem | Stdio> =>
+  path === STDIN ? readStdin : readBytes(path)
+
+/**
+ * A whole document as UTF-8 text: a regular file (`readBytes`), or standard input when the path
+ * is `-`.
+ */
+export const readText = (path: string): Effect.Effect<string, InputError | IoError, FileSystem.FileSystem | Stdio> =>
+  Effect.flatMap(documentBytes(path), (bytes) =>
     Effect.try({
       try: () => decoder.decode(bytes),
-      catch: () => new InputError({ file: path, reason: "not valid UTF-8" })
+      catch: () => new InputError({ file: nameOf(path), reason: "not valid UTF-8" })
     }))
+
+/**
+ * Refuse a command line that gives standard input to more than one reader (`-` for two
+ * documents, or `-` for a document while the inputs come from stdin): it can be read once.
+ * `readers`: each reader's name and whether it reads stdin.
+ */
+export const stdinOnce = (
+  readers: ReadonlyArray<readonly [name: string, readsStdin: boolean]>
+): Effect.Effect<void, UsageError> => {
+  const names = readers.filter(([, reads]) => reads).map(([name]) => name)
+  return names.length <= 1 ? Effect.void : Effect.fail(
+    new UsageError({
+      reason: `standard input can be read only once, and it would be read for ${
+        names.join(" and ")
+      }: give files for all but one`
+    })
+  )
+}
 
 /** `models[2].quality_bps` from a Schema issue path. */
 export const fieldPath = (path: ReadonlyArray<PropertyKey>): string =>
@@ -136,11 +192,11 @@ export const inputError =
       : new InputError({ file, ...at, field: fieldPath(issue.path), reason: tidy(issue.message) })
   }
 
-/** Read a whole-file JSON document and decode it with a wire schema. */
+/** Read a whole JSON document (a regular file, or stdin for `-`) and decode it with a wire schema. */
 export const decodeFile = <A, I>(schema: Schema.Schema<A, I>) => {
   const decode = JsonSchema.decodeText(schema)
-  return (path: string): Effect.Effect<A, InputError, FileSystem.FileSystem> =>
-    Effect.flatMap(readText(path), (text) => Either.mapLeft(decode(text), inputError(path)))
+  return (path: string): Effect.Effect<A, InputError | IoError, FileSystem.FileSystem | Stdio> =>
+    Effect.flatMap(readText(path), (text) => Either.mapLeft(decode(text), inputError(nameOf(path))))
 }
 
 /** One line of a text stream: its 1-based number and its text (without LF / CRLF). */
