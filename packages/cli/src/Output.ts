@@ -63,8 +63,11 @@ const messageOf = (error: unknown): string =>
 export const EXCERPT_CHARS = 80
 /** The most characters of a whole printed message (a backstop: its head and tail around "…"). */
 export const MESSAGE_CHARS = 2000
-/** Longer names (a path given on the command line, an error's `file`) are not kept whole. */
-const NAME_CHARS = 4096
+/**
+ * Longer names (a path given on the command line, an error's `file`) are not kept whole: real
+ * paths are shorter, and an over-long argument (a 1,025-character tenant id) is data too.
+ */
+const NAME_CHARS = 1024
 
 /** The first `n` UTF-16 units of a text, without splitting a surrogate pair. */
 const head = (text: string, n: number): string => {

@@ -23,6 +23,9 @@ describe("Output.bound", () => {
     const path = `/${"deep/".repeat(40)}inputs.jsonl`
     assert.strictEqual(Output.bound(`${path}: no such file`, [path]), `${path}: no such file`)
     assert.isBelow(Output.bound(`${path}: no such file`).length, 100)
+    // an over-long "name" (an argument of 1,025 characters) is data: bounded like the rest
+    const tenant = "u".repeat(1_025)
+    assert.isBelow(Output.bound(`no tenant ${tenant} in j.jsonl`, [tenant]).length, 120)
     const emoji = "😀".repeat(100)
     const cut = Output.bound(`x ${emoji}`)
     assert.isFalse(/[\ud800-\udbff](?![\udc00-\udfff])/.test(cut))
