@@ -28,6 +28,7 @@ import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -36,7 +37,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { CertificateUnbalanced, InputError, IoError, UsageError } from "./CliError.js"
 import { policyOption, readInput, readPolicy } from "./Documents.js"
-import { platformReason } from "./Files.js"
+import { notRegular, platformReason, requireFile, STDIN, stdinOnce } from "./Files.js"
 import * as Flags from "./Flags.js"
 import * as Format from "./Format.js"
 import * as Key from "./Key.js"
@@ -53,7 +54,7 @@ const common = {
   ...Key.options,
   durability: Options.choice("durability", ["always", "batch", "never"]).pipe(
     Options.withDescription(
-      "When an entry counts as written: after its own fsync (always), a group fsync (batch), or no fsync (never)."
+      "When an operation is acknowledged: after its entry's own fsync (always), after a group fsync (batch), or at once, before its entry is written and with no fsync (never). WARNING: never LOSES ACKNOWLEDGED OPERATIONS on a process crash (a kill, an out-of-memory kill) or a power loss: an operation reported done may be missing from the journal. Use it only for ledgers you can afford to lose."
     ),
     Options.withDefault("always" as const)
   ),
@@ -103,33 +104,25 @@ const withLedger = <A, E, R>(flags: Common, operation: Effect.Effect<A, E, R>) =
   Effect.gen(function*() {
     yield* setJson(flags.json)
     const loaded = yield* Key.load(flags)
-    const fs = yield* FileSystem.FileSystem
-    const exists = yield* fs.exists(flags.journal).pipe(
-      Effect.mapError((e) => new IoError({ operation: "stat", path: flags.journal, reason: platformReason(e) }))
-    )
-    if (!exists) {
-      return yield* new InputError({
-        file: flags.journal,
-        reason: "no such journal (create it with: calybris budget init --journal FILE)"
-      })
-    }
+    yield* requireJournal(flags.journal)
     return yield* Effect.provide(operation, ledgerLayer(flags, loaded)).pipe(Key.hintOnWrongKey(loaded))
   })
 
-/** The journal must exist (see `init`): the check of `withLedger`, for `withView`. */
+/**
+ * The journal must be a regular file (see `init`): a missing journal, a directory or a FIFO
+ * (opening one waits for a writer) is bad input, exit 2. The check of `withLedger` and `withView`.
+ */
 const requireJournal = (journal: string) =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const exists = yield* fs.exists(journal).pipe(
-      Effect.mapError((e) => new IoError({ operation: "stat", path: journal, reason: platformReason(e) }))
+  requireFile(journal).pipe(
+    Effect.mapError((e) =>
+      e.reason === "no such file"
+        ? new InputError({
+          file: journal,
+          reason: "no such journal (create it with: calybris budget init --journal FILE)"
+        })
+        : e
     )
-    if (!exists) {
-      return yield* new InputError({
-        file: journal,
-        reason: "no such journal (create it with: calybris budget init --journal FILE)"
-      })
-    }
-  })
+  )
 
 /**
  * Run an operation on a read-only copy of the ledger of the journal's verified prefix
@@ -204,12 +197,28 @@ const init = Command.make("init", common, (flags) =>
     yield* setJson(flags.json)
     const loaded = yield* Key.load(flags)
     const fs = yield* FileSystem.FileSystem
-    const io = (operation: string) => (e: Parameters<typeof platformReason>[0]) =>
-      new IoError({ operation, path: flags.journal, reason: platformReason(e) })
-    const exists = yield* fs.exists(flags.journal).pipe(Effect.mapError(io("stat")))
-    if (exists) {
-      const info = yield* fs.stat(flags.journal).pipe(Effect.mapError(io("stat")))
-      if (info.size > 0) {
+    const path = yield* Path.Path
+    // what is at the path (and its folder) is checked first: misuse is bad input (exit 2)
+    const refused = (reason: string) => new InputError({ file: flags.journal, reason })
+    const info = yield* fs.stat(flags.journal).pipe(
+      Effect.map(Option.some),
+      Effect.catchIf((e) => e._tag === "SystemError" && e.reason === "NotFound", () => Effect.succeedNone),
+      Effect.mapError((e) => refused(platformReason(e)))
+    )
+    if (Option.isNone(info)) {
+      const folder = path.dirname(flags.journal)
+      const parent = yield* fs.stat(folder).pipe(
+        Effect.mapError((e) =>
+          refused(
+            e._tag === "SystemError" && e.reason === "NotFound" ? `no such directory ${folder}` : platformReason(e)
+          )
+        )
+      )
+      if (parent.type !== "Directory") return yield* refused(`${folder} is not a directory`)
+    } else {
+      const why = notRegular(info.value.type)
+      if (why !== undefined) return yield* refused(why)
+      if (info.value.size > 0) {
         return yield* new UsageError({
           reason: `${flags.journal} already exists and is not empty: refusing to init it`
         })
@@ -494,13 +503,17 @@ export const admitText = (o: Ledger.AdmitOutcome): string => {
 const admit = Command.make("admit", {
   ...common,
   policy: policyOption,
-  input: Options.text("input").pipe(Options.withPseudoName("FILE"), Options.withDescription("The input (JSON).")),
+  input: Options.text("input").pipe(
+    Options.withPseudoName("FILE"),
+    Options.withDescription("The input (JSON); - reads it from stdin.")
+  ),
   tenant,
   id: operationId
 }, (flags) =>
   withLedger(
     flags,
     Effect.gen(function*() {
+      yield* stdinOnce([["--policy", flags.policy === STDIN], ["--input", flags.input === STDIN]])
       const policy = yield* readPolicy(flags.policy)
       const input = yield* readInput(flags.input)
       const outcome = yield* Ledger.admit(policy, flags.tenant, input, opts(flags.id))

@@ -1,9 +1,11 @@
 /**
  * The CLI's own failures, and the exit code of every failure (README "CLI"):
  *
- * - `2`: bad usage or bad input — a missing or unreadable file, bad JSON, a value out of range
- *   (the message names the file, the line, the field and what was wrong), an invalid policy,
- *   a refused key, a flag the parser rejected (`@effect/cli`'s `ValidationError`);
+ * - `2`: bad usage or bad input — a missing or unreadable file, a path that is a directory, a
+ *   FIFO or a device (`Files.requireFile`), bad JSON, a value out of range (the message names
+ *   the file, the line, the field and what was wrong), an invalid policy (for every command,
+ *   `wal replay` included), a refused key, a flag the parser rejected (`@effect/cli`'s
+ *   `ValidationError`), `--wizard` without a terminal;
  * - `1`: everything else: a verification or audit failure (fail-closed: broken chain, torn
  *   tail, failed replay, conservation violated), or an operational failure (I/O, a held lock).
  *

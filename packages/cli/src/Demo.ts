@@ -254,7 +254,23 @@ const prepareDir = (dir: Option.Option<string>) =>
       )
     }
     const target = path.resolve(dir.value)
-    yield* fs.makeDirectory(target, { recursive: true }).pipe(Effect.mapError(io("create", target)))
+    // --dir naming a file, or a path through one, is bad usage (exit 2), not a failed I/O
+    const misuse = (reason: string) => new UsageError({ reason: `--dir ${target}: ${reason}` })
+    const existing = yield* fs.stat(target).pipe(
+      Effect.map(Option.some),
+      Effect.catchIf((e) => e._tag === "SystemError" && e.reason === "NotFound", () => Effect.succeedNone),
+      Effect.mapError((e) => misuse(platformReason(e)))
+    )
+    if (Option.isSome(existing) && existing.value.type !== "Directory") {
+      return yield* misuse("it exists and is not a directory")
+    }
+    yield* fs.makeDirectory(target, { recursive: true }).pipe(
+      Effect.mapError((e) =>
+        platformReason(e) === "a component of the path is not a directory"
+          ? misuse(platformReason(e))
+          : io("create", target)(e)
+      )
+    )
     const journal = path.join(target, "journal.jsonl")
     if (yield* fs.exists(journal).pipe(Effect.mapError(io("stat", journal)))) {
       return yield* new UsageError({ reason: `${target} already holds a demo journal: give an empty --dir` })

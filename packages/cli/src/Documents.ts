@@ -1,6 +1,6 @@
 /**
- * The wire documents commands read: a policy snapshot (checked with `Policy.make`, or taken
- * unchecked for replaying whatever was logged) and a single input.
+ * The wire documents commands read: a policy snapshot (checked with `Policy.make` by every
+ * command that decides or audits under it) and a single input.
  */
 import * as Input from "@calybris/core/Input"
 import * as Policy from "@calybris/core/Policy"
@@ -8,32 +8,34 @@ import * as Options from "@effect/cli/Options"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import { InputError } from "./CliError.js"
-import { decodeFile } from "./Files.js"
+import { InputError, type IoError } from "./CliError.js"
+import { decodeFile, nameOf } from "./Files.js"
+import type { Stdio } from "./Stdio.js"
 
 /** A policy snapshot as written, not validated. */
-export const readSnapshot: (path: string) => Effect.Effect<Policy.PolicySnapshot, InputError, FileSystem.FileSystem> =
-  decodeFile(Policy.PolicySnapshot)
+export const readSnapshot: (
+  path: string
+) => Effect.Effect<Policy.PolicySnapshot, InputError | IoError, FileSystem.FileSystem | Stdio> = decodeFile(
+  Policy.PolicySnapshot
+)
 
 /** A checked policy: an invalid one is an `InputError` carrying the reference's message. */
-export const readPolicy = (path: string): Effect.Effect<Policy.Policy, InputError, FileSystem.FileSystem> =>
+export const readPolicy = (
+  path: string
+): Effect.Effect<Policy.Policy, InputError | IoError, FileSystem.FileSystem | Stdio> =>
   Effect.flatMap(readSnapshot(path), (snapshot) =>
     Either.mapLeft(
       Policy.make(snapshot),
-      (e) => new InputError({ file: path, reason: `invalid policy (${e._tag}): ${e.message}` })
+      (e) => new InputError({ file: nameOf(path), reason: `invalid policy (${e._tag}): ${e.message}` })
     ))
 
-/** A policy taken as logged, without validation (audits replay whatever was decided). */
-export const readPolicyUnchecked = (path: string): Effect.Effect<Policy.Policy, InputError, FileSystem.FileSystem> =>
-  Effect.map(readSnapshot(path), Policy.unsafeMake)
-
 /** One input from a whole-file JSON document. */
-export const readInput: (path: string) => Effect.Effect<Input.Input, InputError, FileSystem.FileSystem> = decodeFile(
-  Input.Input
-)
+export const readInput: (
+  path: string
+) => Effect.Effect<Input.Input, InputError | IoError, FileSystem.FileSystem | Stdio> = decodeFile(Input.Input)
 
 /** `--policy FILE`: the policy snapshot a command decides or checks under. */
 export const policyOption = Options.text("policy").pipe(
   Options.withPseudoName("FILE"),
-  Options.withDescription("The policy snapshot (JSON).")
+  Options.withDescription("The policy snapshot (JSON); - reads it from stdin.")
 )

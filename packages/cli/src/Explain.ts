@@ -14,6 +14,7 @@ import * as Schema from "effect/Schema"
 import { ExplainMismatch } from "./CliError.js"
 import { policyOption, readInput, readPolicy } from "./Documents.js"
 import * as E from "./Explanation.js"
+import { STDIN, stdinOnce } from "./Files.js"
 import * as Format from "./Format.js"
 import { emit, obj, setJson } from "./Output.js"
 
@@ -151,7 +152,7 @@ const options = {
   policy: policyOption,
   input: Options.text("input").pipe(
     Options.withPseudoName("FILE"),
-    Options.withDescription("The input to explain (JSON).")
+    Options.withDescription("The input to explain (JSON); - reads it from stdin.")
   ),
   json: Options.boolean("json").pipe(Options.withDescription("Print the explanation as JSON."))
 }
@@ -159,6 +160,7 @@ const options = {
 export const command = Command.make("explain", options, (flags) =>
   Effect.gen(function*() {
     yield* setJson(flags.json)
+    yield* stdinOnce([["--policy", flags.policy === STDIN], ["--input", flags.input === STDIN]])
     const policy = yield* readPolicy(flags.policy)
     const input = yield* readInput(flags.input)
     const explanation = E.explain(policy, input)

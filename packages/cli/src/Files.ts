@@ -13,10 +13,29 @@ import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import type * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import { InputError } from "./CliError.js"
+import { InputError, type IoError, UsageError } from "./CliError.js"
+import { Stdio } from "./Stdio.js"
 
-/** What a platform error means to a user. */
+/** The errno code (`EISDIR`, …) behind a platform error, when it has one. */
+const errnoOf = (error: PlatformError): string | undefined => {
+  const cause: unknown = error._tag === "SystemError" ? error.cause : undefined
+  return typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string"
+    ? cause.code
+    : undefined
+}
+
+/** What a platform error means to a user: a short sentence, never an errno code. */
 export const platformReason = (error: PlatformError): string => {
+  switch (errnoOf(error)) {
+    case "EISDIR":
+      return "it is a directory"
+    case "ENOTDIR":
+      return "a component of the path is not a directory"
+    case "ELOOP":
+      return "too many levels of symbolic links"
+    case "ENAMETOOLONG":
+      return "the path is too long"
+  }
   if (error._tag === "SystemError") {
     switch (error.reason) {
       case "NotFound":
@@ -32,21 +51,113 @@ export const platformReason = (error: PlatformError): string => {
   return error.description ?? error.message
 }
 
-const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+const typeNames: Partial<Record<FileSystem.File.Type, string>> = {
+  FIFO: "a FIFO",
+  Socket: "a socket",
+  CharacterDevice: "a character device",
+  BlockDevice: "a block device"
+}
 
-/** A whole file's bytes. */
-export const readBytes = (path: string): Effect.Effect<Uint8Array, InputError, FileSystem.FileSystem> =>
-  Effect.flatMap(FileSystem.FileSystem, (fs) => fs.readFile(path)).pipe(
-    Effect.mapError((e) => new InputError({ file: path, reason: platformReason(e) }))
+/**
+ * Why a file of this type is not read as a document or a log (`undefined`: a regular file).
+ * A FIFO is refused rather than opened: opening one waits for a writer, forever if none comes.
+ */
+export const notRegular = (type: FileSystem.File.Type): string | undefined =>
+  type === "File"
+    ? undefined
+    : type === "Directory"
+    ? "it is a directory"
+    : `not a regular file (${typeNames[type] ?? "a special file"})`
+
+/**
+ * Fail with an `InputError` unless the path names a regular file (following symbolic links):
+ * a missing file, a directory, a FIFO, a device.
+ */
+export const requireFile = (path: string): Effect.Effect<void, InputError, FileSystem.FileSystem> =>
+  Effect.flatMap(FileSystem.FileSystem, (fs) => fs.stat(path)).pipe(
+    Effect.mapError((e) => new InputError({ file: path, reason: platformReason(e) })),
+    Effect.flatMap((info) => {
+      const reason = notRegular(info.type)
+      return reason === undefined ? Effect.void : Effect.fail(new InputError({ file: path, reason }))
+    })
   )
 
-/** A whole file as UTF-8 text. */
-export const readText = (path: string): Effect.Effect<string, InputError, FileSystem.FileSystem> =>
-  Effect.flatMap(readBytes(path), (bytes) =>
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+
+/**
+ * A whole file's bytes. Only a regular file is read (checked first): a directory or a FIFO is
+ * refused at once, so a FIFO nobody writes to cannot hang the command.
+ */
+export const readBytes = (path: string): Effect.Effect<Uint8Array, InputError, FileSystem.FileSystem> =>
+  Effect.zipRight(
+    requireFile(path),
+    Effect.flatMap(FileSystem.FileSystem, (fs) => fs.readFile(path)).pipe(
+      Effect.mapError((e) => new InputError({ file: path, reason: platformReason(e) }))
+    )
+  )
+
+/** The path that names standard input for a document (`--policy -`, `--input -`, `policy validate -`). */
+export const STDIN = "-"
+
+/** How a document's path is named in messages (`<stdin>` for `-`). */
+export const nameOf = (path: string): string => (path === STDIN ? "<stdin>" : path)
+
+/** The longest document read from standard input. */
+export const MAX_STDIN_DOCUMENT_BYTES = 64 * 1024 * 1024
+
+/** Standard input's bytes, whole (a document given as `-`). */
+const readStdin: Effect.Effect<Uint8Array, InputError | IoError, Stdio> = Effect.flatMap(
+  Stdio,
+  (stdio) =>
+    stdio.stdin.pipe(
+      Stream.runFoldEffect(
+        { parts: [] as Array<Uint8Array>, length: 0 },
+        (acc, chunk): Effect.Effect<{ parts: Array<Uint8Array>; length: number }, InputError> => {
+          if (acc.length + chunk.length > MAX_STDIN_DOCUMENT_BYTES) {
+            return Effect.fail(
+              new InputError({ file: "<stdin>", reason: `longer than ${MAX_STDIN_DOCUMENT_BYTES} bytes` })
+            )
+          }
+          acc.parts.push(chunk)
+          return Effect.succeed({ parts: acc.parts, length: acc.length + chunk.length })
+        }
+      ),
+      Effect.map((acc) => join(acc.parts, acc.length))
+    )
+)
+
+/** A document's bytes: standard input for `-`, else a regular file's. */
+const documentBytes = (path: string): Effect.Effect<Uint8Array, InputError | IoError, FileSystem.FileSystem | Stdio> =>
+  path === STDIN ? readStdin : readBytes(path)
+
+/**
+ * A whole document as UTF-8 text: a regular file (`readBytes`), or standard input when the path
+ * is `-`.
+ */
+export const readText = (path: string): Effect.Effect<string, InputError | IoError, FileSystem.FileSystem | Stdio> =>
+  Effect.flatMap(documentBytes(path), (bytes) =>
     Effect.try({
       try: () => decoder.decode(bytes),
-      catch: () => new InputError({ file: path, reason: "not valid UTF-8" })
+      catch: () => new InputError({ file: nameOf(path), reason: "not valid UTF-8" })
     }))
+
+/**
+ * Refuse a command line that gives standard input to more than one reader (`-` for two
+ * documents, or `-` for a document while the inputs come from stdin): it can be read once.
+ * `readers`: each reader's name and whether it reads stdin.
+ */
+export const stdinOnce = (
+  readers: ReadonlyArray<readonly [name: string, readsStdin: boolean]>
+): Effect.Effect<void, UsageError> => {
+  const names = readers.filter(([, reads]) => reads).map(([name]) => name)
+  return names.length <= 1 ? Effect.void : Effect.fail(
+    new UsageError({
+      reason: `standard input can be read only once, and it would be read for ${
+        names.join(" and ")
+      }: give files for all but one`
+    })
+  )
+}
 
 /** `models[2].quality_bps` from a Schema issue path. */
 export const fieldPath = (path: ReadonlyArray<PropertyKey>): string =>
@@ -81,11 +192,11 @@ export const inputError =
       : new InputError({ file, ...at, field: fieldPath(issue.path), reason: tidy(issue.message) })
   }
 
-/** Read a whole-file JSON document and decode it with a wire schema. */
+/** Read a whole JSON document (a regular file, or stdin for `-`) and decode it with a wire schema. */
 export const decodeFile = <A, I>(schema: Schema.Schema<A, I>) => {
   const decode = JsonSchema.decodeText(schema)
-  return (path: string): Effect.Effect<A, InputError, FileSystem.FileSystem> =>
-    Effect.flatMap(readText(path), (text) => Either.mapLeft(decode(text), inputError(path)))
+  return (path: string): Effect.Effect<A, InputError | IoError, FileSystem.FileSystem | Stdio> =>
+    Effect.flatMap(readText(path), (text) => Either.mapLeft(decode(text), inputError(nameOf(path))))
 }
 
 /** One line of a text stream: its 1-based number and its text (without LF / CRLF). */
@@ -97,49 +208,79 @@ export interface Line {
 /** The longest line accepted (hostile input protection). */
 export const MAX_LINE_BYTES = 64 * 1024 * 1024
 
-const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
-  if (a.length === 0) return b
-  const out = new Uint8Array(a.length + b.length)
-  out.set(a)
-  out.set(b, a.length)
+/** The bytes of several parts, as one array. */
+const join = (parts: ReadonlyArray<Uint8Array>, length: number): Uint8Array => {
+  if (parts.length === 1) return parts[0] as Uint8Array
+  const out = new Uint8Array(length)
+  let at = 0
+  for (const part of parts) {
+    out.set(part, at)
+    at += part.length
+  }
   return out
 }
 
-/** Splits byte chunks into lines (LF, with an optional CR before it), decoding each as UTF-8. */
+/**
+ * The complete lines of a chunk, and the problem that stopped it (a line that is not UTF-8 or
+ * too long): the lines before that problem are still given, so a consumer handles every one of
+ * them before it reports the problem.
+ */
+export interface Lines {
+  readonly lines: Array<Line>
+  readonly error: InputError | undefined
+}
+
+/**
+ * Splits byte chunks into lines (LF, with an optional CR before it), decoding each as UTF-8.
+ * The start of an unfinished line is kept as a list of parts and joined once, when its LF
+ * arrives; a chunk is searched for LF once: a line of many chunks costs linear time.
+ */
 export class LineSplitter {
-  private pending: Uint8Array = new Uint8Array(0)
+  private pending: Array<Uint8Array> = []
+  private pendingLength = 0
   private number = 0
 
   constructor(private readonly file: string) {}
 
-  /** The complete lines a chunk finishes. */
-  push(chunk: Uint8Array): Either.Either<Array<Line>, InputError> {
-    const buffer = concat(this.pending, chunk)
+  /** The complete lines a chunk finishes (up to the first bad one). */
+  push(chunk: Uint8Array): Lines {
     const out: Array<Line> = []
     let start = 0
-    for (;;) {
-      const lf = buffer.indexOf(0x0a, start)
-      if (lf < 0) break
-      const line = this.decode(buffer.subarray(start, lf))
-      if (Either.isLeft(line)) return Either.left(line.left)
+    for (let lf = chunk.indexOf(0x0a); lf >= 0; lf = chunk.indexOf(0x0a, start)) {
+      const piece = chunk.subarray(start, lf)
+      const raw = this.pending.length === 0 ? piece : join([...this.pending, piece], this.pendingLength + piece.length)
+      this.pending = []
+      this.pendingLength = 0
+      const line = this.decode(raw)
+      if (Either.isLeft(line)) return { lines: out, error: line.left }
       out.push(line.right)
       start = lf + 1
     }
-    this.pending = start === 0 ? buffer : buffer.slice(start)
-    if (this.pending.length > MAX_LINE_BYTES) {
-      return Either.left(
-        new InputError({ file: this.file, line: this.number + 1, reason: `line longer than ${MAX_LINE_BYTES} bytes` })
-      )
+    if (start < chunk.length) {
+      // a copy: the chunk's buffer may be reused by its producer
+      this.pending.push(chunk.slice(start))
+      this.pendingLength += chunk.length - start
     }
-    return Either.right(out)
+    if (this.pendingLength > MAX_LINE_BYTES) {
+      return {
+        lines: out,
+        error: new InputError({
+          file: this.file,
+          line: this.number + 1,
+          reason: `line longer than ${MAX_LINE_BYTES} bytes`
+        })
+      }
+    }
+    return { lines: out, error: undefined }
   }
 
   /** The final line, when the input does not end with a newline. */
-  end(): Either.Either<Array<Line>, InputError> {
-    if (this.pending.length === 0) return Either.right([])
-    const last = this.decode(this.pending)
-    this.pending = new Uint8Array(0)
-    return Either.map(last, (line) => [line])
+  end(): Lines {
+    if (this.pendingLength === 0) return { lines: [], error: undefined }
+    const last = this.decode(join(this.pending, this.pendingLength))
+    this.pending = []
+    this.pendingLength = 0
+    return Either.isLeft(last) ? { lines: [], error: last.left } : { lines: [last.right], error: undefined }
   }
 
   private decode(raw: Uint8Array): Either.Either<Line, InputError> {
@@ -153,9 +294,16 @@ export class LineSplitter {
   }
 }
 
+/** The lines as one stream element, then the problem that stopped them (if any). */
+const emitLines = ({ error, lines }: Lines): Stream.Stream<Array<Line>, InputError> => {
+  const head = lines.length === 0 ? Stream.empty : Stream.succeed(lines)
+  return error === undefined ? head : Stream.concat(head, Stream.fail(error))
+}
+
 /**
  * The lines of a byte stream, in chunks (one array per input chunk, so a consumer can work a
- * chunk at a time), in bounded memory.
+ * chunk at a time), in bounded memory. A bad line ends the stream with its `InputError` after
+ * every line before it.
  */
 export const lineChunks = <E, R>(
   bytes: Stream.Stream<Uint8Array, E, R>,
@@ -164,9 +312,8 @@ export const lineChunks = <E, R>(
   Stream.suspend(() => {
     const splitter = new LineSplitter(file)
     return bytes.pipe(
-      Stream.mapEffect((chunk) => splitter.push(chunk)),
-      Stream.concat(Stream.fromEffect(Effect.suspend(() => splitter.end()))),
-      Stream.filter((lines) => lines.length > 0)
+      Stream.flatMap((chunk) => emitLines(splitter.push(chunk))),
+      Stream.concat(Stream.suspend(() => emitLines(splitter.end())))
     )
   })
 
@@ -180,13 +327,4 @@ export const streamFile = (
 ): Stream.Stream<Uint8Array, InputError, FileSystem.FileSystem> =>
   Stream.unwrap(Effect.map(FileSystem.FileSystem, (fs) => fs.stream(path, { chunkSize }))).pipe(
     Stream.mapError((e) => new InputError({ file: path, reason: platformReason(e) }))
-  )
-
-/** Fail with an `InputError` unless the file exists. */
-export const requireFile = (path: string): Effect.Effect<void, InputError, FileSystem.FileSystem> =>
-  Effect.flatMap(FileSystem.FileSystem, (fs) => fs.stat(path)).pipe(
-    Effect.mapError((e) => new InputError({ file: path, reason: platformReason(e) })),
-    Effect.flatMap((info) =>
-      info.type === "File" ? Effect.void : Effect.fail(new InputError({ file: path, reason: "not a regular file" }))
-    )
   )

@@ -93,6 +93,18 @@ export const u64 = (flag: string, what: string): Schema.Schema<bigint, string> =
 const UNITS = ["nanos", "micros", "millis", "seconds", "minutes", "hours", "days", "weeks"] as const
 const UNIT = /^([0-9]+) +(nano|micro|milli|second|minute|hour|day|week)s?$/
 
+/** Nanoseconds per unit, exactly. */
+const NANOS: Record<string, bigint> = {
+  nano: 1n,
+  micro: 1_000n,
+  milli: 1_000_000n,
+  second: 1_000_000_000n,
+  minute: 60_000_000_000n,
+  hour: 3_600_000_000_000n,
+  day: 86_400_000_000_000n,
+  week: 604_800_000_000_000n
+}
+
 /** A duration such as `30 seconds`, `5 minutes`, `1 hour`. */
 export const duration = (flag: string): Schema.Schema<Duration.Duration, string> =>
   oneLine(Schema.transformOrFail(Schema.String, Schema.DurationFromSelf, {
@@ -110,8 +122,10 @@ export const duration = (flag: string): Schema.Schema<Duration.Duration, string>
           )
         )
       }
-      const amount = Number(match[1])
-      return ParseResult.succeed(Duration.decode(`${amount} ${match[2] ?? "second"}s` as Duration.DurationInput))
+      // exact (bigint) nanoseconds: a huge count is neither rounded (Number) nor a defect
+      // ("Invalid DurationInput"); whether the hold's expiry fits is the ledger's check
+      // (InvalidArgument, exit 2), the same for the CLI and the library
+      return ParseResult.succeed(Duration.nanos(BigInt(match[1] ?? "0") * (NANOS[match[2] ?? "second"] ?? 1n)))
     },
     encode: (value) => ParseResult.succeed(Duration.format(value))
   }))

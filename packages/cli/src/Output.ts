@@ -56,23 +56,126 @@ const tagOf = (error: unknown): string =>
 const messageOf = (error: unknown): string =>
   error instanceof Error ? error.message : typeof error === "string" ? error : String(error)
 
-/** A failure as JSON: its tag, message, exit code and its primitive fields (never a `cause`). */
-export const errorJson = (error: unknown): Json.JsonObject => {
+// ---------------------------------------------------------------------------------------------
+// Bounded excerpts: an error never echoes more than a short piece of the user's data
+
+/** The most characters of one piece of data (a quoted string, a run of non-blanks) an error shows. */
+export const EXCERPT_CHARS = 80
+/** The most characters of a whole printed message (a backstop: its head and tail around "…"). */
+export const MESSAGE_CHARS = 2000
+/**
+ * Longer names (a path given on the command line, an error's `file`) are not kept whole: real
+ * paths are shorter, and an over-long argument (a 1,025-character tenant id) is data too.
+ */
+const NAME_CHARS = 1024
+
+/** The first `n` UTF-16 units of a text, without splitting a surrogate pair. */
+const head = (text: string, n: number): string => {
+  const code = text.charCodeAt(n - 1)
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? n - 1 : n)
+}
+
+/** The last `n` UTF-16 units of a text, without splitting a surrogate pair. */
+const tail = (text: string, n: number): string => {
+  const start = text.length - n
+  const code = text.charCodeAt(start)
+  return text.slice(code >= 0xdc00 && code <= 0xdfff ? start + 1 : start)
+}
+
+const isBlank = (c: number): boolean => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d
+
+/**
+ * Split a text into tokens: a quoted string (closed or not, with `\` escapes), a run of
+ * non-blank characters, a run of blanks. A linear scan (no regular expression: a message may
+ * hold megabytes).
+ */
+const tokens = (text: string): Array<string> => {
+  const out: Array<string> = []
+  let i = 0
+  while (i < text.length) {
+    const start = i
+    const c = text.charCodeAt(i)
+    if (c === 0x22) {
+      i++
+      while (i < text.length && text.charCodeAt(i) !== 0x22) i += text.charCodeAt(i) === 0x5c ? 2 : 1
+      i = Math.min(i + 1, text.length)
+    } else if (isBlank(c)) {
+      while (i < text.length && isBlank(text.charCodeAt(i))) i++
+    } else {
+      while (i < text.length && !isBlank(text.charCodeAt(i)) && text.charCodeAt(i) !== 0x22) i++
+    }
+    out.push(text.slice(start, i))
+  }
+  return out
+}
+
+/**
+ * A text bounded for printing. Every token longer than `EXCERPT_CHARS` — a quoted string, a run
+ * of non-blank characters (compact JSON), a run of blanks — is cut to that many characters and
+ * "…" (a quoted string keeps its closing quote), except the names in `keep` (the paths the
+ * command line gave, the error's `file`): a token that is or holds one is kept up to that name
+ * plus `EXCERPT_CHARS`. A text still longer than `MESSAGE_CHARS` keeps its head and its tail
+ * around "…".
+ */
+export const bound = (text: string, keep: ReadonlyArray<string> = []): string => {
+  if (text.length <= EXCERPT_CHARS) return text
+  const names = keep.filter((k) => k.length > EXCERPT_CHARS / 4 && k.length <= NAME_CHARS)
+  const out = tokens(text).map((token) => {
+    if (token.length <= EXCERPT_CHARS) return token
+    let limit = EXCERPT_CHARS
+    for (const name of names) {
+      if (name.includes(token)) return token
+      if (token.includes(name)) limit = Math.max(limit, name.length + EXCERPT_CHARS)
+    }
+    if (token.length <= limit) return token
+    if (isBlank(token.charCodeAt(0))) return " … "
+    return token.startsWith("\"") ? `${head(token, limit)}…"` : `${head(token, limit)}…`
+  }).join("")
+  if (out.length <= MESSAGE_CHARS) return out
+  return `${head(out, MESSAGE_CHARS - 400)} … ${tail(out, 400)}`
+}
+
+/** The names an error's message may echo whole: its `file`, `path` and `source` fields. */
+const namesOf = (error: unknown): Array<string> => {
+  if (typeof error !== "object" || error === null) return []
+  const out: Array<string> = []
+  for (const k of ["file", "path", "source"]) {
+    const v: unknown = (error as Record<string, unknown>)[k]
+    if (typeof v === "string") out.push(v, ...v.split(/\s+/))
+  }
+  return out
+}
+
+/**
+ * A failure as JSON: its tag, message, exit code and its primitive fields (never a `cause`),
+ * every text bounded (`bound`; `keep`: names that may be echoed whole).
+ */
+export const errorJson = (error: unknown, keep: ReadonlyArray<string> = []): Json.JsonObject => {
+  const names = [...keep, ...namesOf(error)]
   const members: Array<readonly [string, Json.Json]> = [
     ["_tag", tagOf(error)],
-    ["message", messageOf(error)],
+    ["message", bound(messageOf(error), names)],
     ["exit_code", exitCodeOf(error)]
   ]
   if (typeof error === "object" && error !== null) {
     for (const [k, v] of Object.entries(error)) {
-      if (k !== "_tag" && k !== "message" && k !== "cause" && isPrimitive(v)) members.push([k, v])
+      if (k !== "_tag" && k !== "message" && k !== "cause" && isPrimitive(v)) {
+        members.push([k, typeof v === "string" ? bound(v, names) : v])
+      }
     }
   }
   return obj([["error", obj(members)]])
 }
 
-/** Print a failed command's cause on stderr (skipping usage errors `@effect/cli` printed itself). */
-export const report = <E>(cause: Cause.Cause<E>): Effect.Effect<void, never, OutputMode> =>
+/**
+ * Print a failed command's cause on stderr (skipping usage errors `@effect/cli` printed itself).
+ * Every message is bounded (`bound`): no error echoes more than a short excerpt of the data it
+ * is about. `keep`: the command line's arguments, which may be echoed whole (paths).
+ */
+export const report = <E>(
+  cause: Cause.Cause<E>,
+  keep: ReadonlyArray<string> = []
+): Effect.Effect<void, never, OutputMode> =>
   Effect.gen(function*() {
     if (Cause.isInterruptedOnly(cause)) return
     const json = yield* Ref.get(yield* OutputMode)
@@ -80,11 +183,15 @@ export const report = <E>(cause: Cause.Cause<E>): Effect.Effect<void, never, Out
     if (Option.isSome(failure)) {
       const error = failure.value
       if (ValidationError.isValidationError(error)) return
-      yield* Console.error(json ? Json.print(errorJson(error)) : `${tagOf(error)}: ${messageOf(error)}`)
+      yield* Console.error(
+        json
+          ? Json.print(errorJson(error, keep))
+          : `${tagOf(error)}: ${bound(messageOf(error), [...keep, ...namesOf(error)])}`
+      )
       return
     }
     const defect = Cause.dieOption(cause)
-    const what = Option.isSome(defect) ? messageOf(defect.value) : Cause.pretty(cause)
+    const what = bound(Option.isSome(defect) ? messageOf(defect.value) : Cause.pretty(cause), keep)
     yield* Console.error(
       json ?
         Json.print(obj([["error", obj([["_tag", "Defect"], ["message", what], ["exit_code", 1]])]])) :

@@ -11,7 +11,9 @@ import * as Effect from "effect/Effect"
 import { readSnapshot } from "./Documents.js"
 import { emit, obj, setJson } from "./Output.js"
 
-const file = Args.text({ name: "FILE" }).pipe(Args.withDescription("The policy snapshot (JSON)."))
+const file = Args.text({ name: "FILE" }).pipe(
+  Args.withDescription("The policy snapshot (JSON); - reads it from stdin.")
+)
 const json = Options.boolean("json").pipe(Options.withDescription("Print the result as JSON."))
 
 const validate = Command.make("validate", { file, json }, (flags) =>

@@ -25,7 +25,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { InputError, UsageError } from "./CliError.js"
 import { policyOption, readInput, readPolicy } from "./Documents.js"
-import { inputError, isBlank, type Line, lineChunks, requireFile, streamFile } from "./Files.js"
+import { inputError, isBlank, type Line, lineChunks, requireFile, STDIN, stdinOnce, streamFile } from "./Files.js"
 import * as Wire from "./internal/wire.js"
 import { printLines, setJson, streamLines } from "./Output.js"
 import { Stdio } from "./Stdio.js"
@@ -97,12 +97,12 @@ const options = {
   policy: policyOption,
   input: Options.text("input").pipe(
     Options.withPseudoName("FILE"),
-    Options.withDescription("One input (a JSON document)."),
+    Options.withDescription("One input (a JSON document); - reads it from stdin."),
     Options.optional
   ),
   inputs: Options.text("inputs").pipe(
     Options.withPseudoName("FILE.jsonl"),
-    Options.withDescription("Many inputs, one JSON object per line (JSON Lines), streamed."),
+    Options.withDescription("Many inputs, one JSON object per line (JSON Lines), streamed; - reads stdin."),
     Options.optional
   ),
   trace: Options.boolean("trace").pipe(Options.withDescription("Add the per-gate trace of each decision.")),
@@ -120,8 +120,17 @@ export const command = Command.make("prescribe", options, (flags) =>
     if (Option.isSome(flags.input) && Option.isSome(flags.inputs)) {
       return yield* new UsageError({ reason: "give --input or --inputs, not both" })
     }
+    const implicitStdin = Option.isNone(flags.input) && Option.isNone(flags.inputs)
+    yield* stdinOnce([
+      ["--policy", flags.policy === STDIN],
+      ["--input", Option.contains(flags.input, STDIN)],
+      ["--inputs", Option.contains(flags.inputs, STDIN)],
+      ["the JSON Lines inputs (no --input or --inputs given)", implicitStdin]
+    ])
     const policy = yield* readPolicy(flags.policy)
     const shape: Shape = { trace: flags.trace, audit: flags.audit }
+    const stdio = yield* Stdio
+    if (Option.contains(flags.inputs, STDIN)) return yield* decideStream(policy, shape, "<stdin>", stdio.stdin)
     if (Option.isSome(flags.input)) {
       const input = yield* readInput(flags.input.value)
       return yield* printLines([render(policy, input, shape)])
@@ -130,14 +139,13 @@ export const command = Command.make("prescribe", options, (flags) =>
       // a regular file (pipes go to stdin: the file reader reads at positions)
       yield* requireFile(flags.inputs.value).pipe(
         Effect.mapError((e) =>
-          e.reason === "not a regular file"
-            ? new InputError({ file: e.file, reason: "not a regular file (pipe JSON Lines into stdin instead)" })
+          e.reason.startsWith("not a regular file")
+            ? new InputError({ file: e.file, reason: `${e.reason}: pipe JSON Lines into stdin instead` })
             : e
         )
       )
       return yield* decideStream(policy, shape, flags.inputs.value, streamFile(flags.inputs.value))
     }
-    const stdio = yield* Stdio
     if (stdio.stdinIsTTY) {
       return yield* new UsageError({
         reason: "no inputs: give --input FILE or --inputs FILE.jsonl, or pipe JSON Lines into stdin"

@@ -7,11 +7,11 @@
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type * as Stream from "effect/Stream"
-import type { IoError } from "./CliError.js"
+import type { InputError, IoError } from "./CliError.js"
 
 export class Stdio extends Context.Tag("@calybris/cli/Stdio")<Stdio, {
-  /** standard input, as bytes */
-  readonly stdin: Stream.Stream<Uint8Array, IoError>
+  /** standard input, as bytes (a directory given as stdin is an `InputError`) */
+  readonly stdin: Stream.Stream<Uint8Array, IoError | InputError>
   /** is standard input a terminal (then nobody is piping anything in) */
   readonly stdinIsTTY: boolean
   /** is standard error a terminal (then progress is shown) */

@@ -25,8 +25,8 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { type InputError, UsageError } from "./CliError.js"
-import { readPolicyUnchecked } from "./Documents.js"
-import { requireFile, streamFile } from "./Files.js"
+import { readPolicy } from "./Documents.js"
+import { requireFile, STDIN, stdinOnce, streamFile } from "./Files.js"
 import * as Flags from "./Flags.js"
 import * as Format from "./Format.js"
 import * as Key from "./Key.js"
@@ -184,7 +184,7 @@ const replayOptions = {
   policy: Options.text("policy").pipe(
     Options.withPseudoName("FILE"),
     Options.withDescription(
-      "A policy the decisions were made under (repeat it for a ledger journal whose admits used several)."
+      "A policy the decisions were made under (repeat it for a ledger journal whose admits used several); - reads one from stdin."
     ),
     Options.repeated
   ),
@@ -198,10 +198,13 @@ const replay = Command.make("replay", replayOptions, (flags) =>
   Effect.gen(function*() {
     yield* setJson(flags.json)
     if (flags.policy.length === 0) return yield* new UsageError({ reason: "give at least one --policy FILE" })
+    // checked first, as every command checks a policy (exit 2): no decision was ever made under
+    // a policy `Policy.make` refuses, so auditing a log against one is bad input, not a failed audit
+    yield* stdinOnce(flags.policy.map((path, i) => [`--policy #${i + 1}`, path === STDIN] as const))
+    const policies: Array<Policy> = []
+    for (const path of flags.policy) policies.push(yield* readPolicy(path))
     const { chain, loaded, reader } = yield* readerFor(flags)
     yield* requireFile(flags.file)
-    const policies: Array<Policy> = []
-    for (const path of flags.policy) policies.push(yield* readPolicyUnchecked(path))
     const kind: LogKind = flags.journal ? "journal" : yield* detect(flags.file)
     const digests = policies.map((p) => Digest.policyDigest(p))
     const bytes = logBytes(flags.file, "replaying")

@@ -12,18 +12,31 @@ import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import * as fs from "node:fs"
 import * as Cli from "./Cli.js"
-import { IoError } from "./CliError.js"
+import { InputError, IoError } from "./CliError.js"
 import * as Output from "./Output.js"
 import { Stdio } from "./Stdio.js"
+
+/** Is stdin a directory (`calybris prescribe < folder`)? Node then reads nothing, as if it were empty. */
+const stdinIsDirectory = (() => {
+  try {
+    return fs.fstatSync(0).isDirectory()
+  } catch {
+    return false
+  }
+})()
 
 const StdioLive = Layer.succeed(
   Stdio,
   Stdio.of({
-    stdin: NodeStream.fromReadable(
-      () => process.stdin,
-      (cause) => new IoError({ operation: "read", path: "<stdin>", reason: String(cause) })
-    ),
+    stdin: stdinIsDirectory
+      ? Stream.fail(new InputError({ file: "<stdin>", reason: "it is a directory" }))
+      : NodeStream.fromReadable(
+        () => process.stdin,
+        (cause) => new IoError({ operation: "read", path: "<stdin>", reason: String(cause) })
+      ),
     stdinIsTTY: process.stdin.isTTY === true,
     stderrIsTTY: process.stderr.isTTY === true,
     writeStdout: (text) => Effect.async<void>((resume) => void process.stdout.write(text, () => resume(Effect.void))),
@@ -40,7 +53,8 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
 const MainLayer = Layer.mergeAll(NodeContext.layer, StdioLive, Output.layerOutputMode)
 
 Cli.run(process.argv).pipe(
-  Effect.tapErrorCause(Output.report),
+  // the command line's own arguments (paths) may be echoed whole; nothing else is (Output.bound)
+  Effect.tapErrorCause((cause) => Output.report(cause, process.argv.slice(2))),
   Effect.provide(MainLayer),
   NodeRuntime.runMain({
     disableErrorReporting: true,

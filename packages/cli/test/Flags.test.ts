@@ -2,6 +2,7 @@ import * as Flags from "@calybris/cli/Flags"
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 
 const amount = Schema.decodeUnknownEither(Flags.microcents("amount", "positive"))
@@ -48,5 +49,16 @@ describe("Flags", () => {
     assert.deepStrictEqual(Either.map(duration("5 minutes"), Duration.toMillis), Either.right(300_000))
     assert.deepStrictEqual(Either.map(duration("1 hour"), Duration.toMillis), Either.right(3_600_000))
     assert.match(message(duration("soon")), /^--expires: expected a duration such as "30 seconds"/)
+    // exact: a huge count is neither rounded nor a defect (the ledger decides whether it fits)
+    assert.deepStrictEqual(Either.map(duration("1000000 weeks"), Duration.toMillis), Either.right(604_800_000_000_000))
+    for (
+      const [text, nanos] of [
+        ["99999999999999999 weeks", 99999999999999999n * 604_800_000_000_000n],
+        ["999999999999999999999999 weeks", 999999999999999999999999n * 604_800_000_000_000n],
+        ["9007199254740993 millis", 9007199254740993n * 1_000_000n]
+      ] as const
+    ) {
+      assert.deepStrictEqual(Either.map(duration(text), Duration.toNanos), Either.right(Option.some(nanos)), text)
+    }
   })
 })

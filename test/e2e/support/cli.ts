@@ -117,6 +117,12 @@ export interface RunOptions {
   readonly measure?: boolean | undefined
   /** how to run the CLI (default: `defaultRunner`) */
   readonly runner?: Runner | undefined
+  /** open this path as the child's stdin (instead of a pipe) */
+  readonly stdinFrom?: string | undefined
+  /** leave the child's stdin open (a pipe nobody writes to or closes) instead of closing it */
+  readonly keepStdinOpen?: boolean | undefined
+  /** kill the child (SIGKILL, so `code` is null) if it has not exited after this many milliseconds */
+  readonly timeoutMs?: number | undefined
 }
 
 const MARK = /\ncalybris-test-maxrss-kb=(\d+)\n$/
@@ -135,13 +141,14 @@ export const calybris = async (args: ReadonlyArray<string>, options: RunOptions 
 const spawnCli = (nodeArgs: ReadonlyArray<string>, args: ReadonlyArray<string>, options: RunOptions): Promise<Result> =>
   new Promise((resolve, reject) => {
     const out = options.stdoutFile === undefined ? "pipe" : fs.openSync(options.stdoutFile, "w")
+    const input = options.stdinFrom === undefined ? "pipe" : fs.openSync(options.stdinFrom, "r")
     const child = spawn(
       process.execPath,
       [...nodeArgs, ...args],
       {
         cwd: root,
         env: { ...process.env, NO_COLOR: "1", ...options.env },
-        stdio: ["pipe", out, "pipe"]
+        stdio: [input, out, "pipe"]
       }
     )
     let stdout = ""
@@ -152,9 +159,14 @@ const spawnCli = (nodeArgs: ReadonlyArray<string>, args: ReadonlyArray<string>, 
     child.stderr?.on("data", (chunk: Buffer) => {
       stderr += chunk.toString("utf8")
     })
+    const timer = options.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => child.kill("SIGKILL"), options.timeoutMs)
     child.on("error", reject)
     child.on("close", (code) => {
+      if (timer !== undefined) clearTimeout(timer)
       if (typeof out === "number") fs.closeSync(out)
+      if (typeof input === "number") fs.closeSync(input)
       const mark = MARK.exec(stderr)
       resolve({
         code,
@@ -164,7 +176,8 @@ const spawnCli = (nodeArgs: ReadonlyArray<string>, args: ReadonlyArray<string>, 
       })
     })
     child.stdin?.on("error", () => undefined)
-    child.stdin?.end(options.stdin ?? "")
+    if (options.keepStdinOpen === true) child.on("exit", () => child.stdin?.destroy())
+    else child.stdin?.end(options.stdin ?? "")
   })
 
 /** Map with at most `limit` calls in flight. */
