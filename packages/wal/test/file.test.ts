@@ -49,6 +49,16 @@ const verifyOnDisk = (path: string) =>
 
 const lines = (bytes: Uint8Array): Array<string> => decoder.decode(bytes).split("\n")
 
+/** The tag of the effect's typed failure, or "succeeded" / "died". */
+const failureTag = <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.map(
+    Effect.exit(effect),
+    (exit) =>
+      Exit.isSuccess(exit)
+        ? "succeeded"
+        : Option.match(Cause.failureOption(exit.cause), { onNone: () => "died", onSome: (e) => e._tag })
+  )
+
 const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(Buffer.from(b))
 
 layer(NodeContext.layer)("file layer", (it) => {
@@ -237,6 +247,45 @@ layer(NodeContext.layer)("file layer", (it) => {
       )
       // closed: the next writer gets in
       assert.strictEqual((yield* withWal(path, Wal.head)).sequence, 2n)
+    }))
+
+  it.scoped("one writer per file in a process, whatever name reaches it: a hard link, a symlink, a dir/../file path get WalLocked", () =>
+    Effect.gen(function*() {
+      const { dir, fs, path } = yield* tempLog
+      const other = yield* fs.makeTempDirectoryScoped({ prefix: "calybris-wal-other-" })
+      yield* fs.makeDirectory(`${dir}/sub`)
+      const names = [
+        `${dir}/hard.jsonl`, // a hard link in the same directory
+        `${other}/hard.jsonl`, // a hard link in another directory
+        `${other}/alias.jsonl`, // a symlink from another directory
+        `${dir}/sub/../log.jsonl` // `..`
+      ]
+      yield* withWal(
+        path,
+        Effect.gen(function*() {
+          yield* Wal.append(record(1))
+          yield* fs.link(path, `${dir}/hard.jsonl`)
+          yield* fs.link(path, `${other}/hard.jsonl`)
+          yield* fs.symlink(`${other}/hard.jsonl`, `${other}/alias.jsonl`)
+          for (const name of names) {
+            assert.strictEqual(yield* failureTag(withWal(name, Wal.append(record(99)))), "WalLocked", name)
+            assert.strictEqual(yield* failureTag(Wal.repair(name)), "WalLocked", name)
+          }
+          // the holder still works, and nothing else was appended
+          yield* Wal.append(record(2))
+        })
+      )
+      assert.strictEqual((yield* verifyOnDisk(path)).count, 2n)
+      // closed: a writer through any of the names gets in, one at a time
+      for (const name of names) yield* withWal(name, Wal.append(record(3)))
+      assert.strictEqual((yield* verifyOnDisk(path)).count, 6n)
+      // while one name holds it, the original is refused too
+      yield* withWal(
+        `${other}/hard.jsonl`,
+        Effect.gen(function*() {
+          assert.strictEqual(yield* failureTag(withWal(path, Wal.head)), "WalLocked")
+        })
+      )
     }))
 
   it.scoped("the lock file names its holder and is deleted when the layer's scope closes", () =>
