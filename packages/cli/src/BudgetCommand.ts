@@ -30,7 +30,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { CertificateUnbalanced, InputError, IoError, UsageError } from "./CliError.js"
 import { policyOption, readInput, readPolicy } from "./Documents.js"
-import { platformReason } from "./Files.js"
+import { pathError, platformReason } from "./Files.js"
 import * as Flags from "./Flags.js"
 import * as Format from "./Format.js"
 import * as Key from "./Key.js"
@@ -98,9 +98,7 @@ const withLedger = <A, E, R>(flags: Common, operation: Effect.Effect<A, E, R>) =
     yield* setJson(flags.json)
     const loaded = yield* Key.load(flags)
     const fs = yield* FileSystem.FileSystem
-    const exists = yield* fs.exists(flags.journal).pipe(
-      Effect.mapError((e) => new IoError({ operation: "stat", path: flags.journal, reason: platformReason(e) }))
-    )
+    const exists = yield* fs.exists(flags.journal).pipe(Effect.mapError(pathError(flags.journal, "stat")))
     if (!exists) {
       return yield* new InputError({
         file: flags.journal,
@@ -159,10 +157,11 @@ const init = Command.make("init", common, (flags) =>
     const fs = yield* FileSystem.FileSystem
     const io = (operation: string) => (e: Parameters<typeof platformReason>[0]) =>
       new IoError({ operation, path: flags.journal, reason: platformReason(e) })
-    const exists = yield* fs.exists(flags.journal).pipe(Effect.mapError(io("stat")))
+    const exists = yield* fs.exists(flags.journal).pipe(Effect.mapError(pathError(flags.journal, "stat")))
     if (exists) {
       const info = yield* fs.stat(flags.journal).pipe(Effect.mapError(io("stat")))
-      if (info.size > 0) {
+      // anything but a regular file is refused by Wal.layerFile with a sentence (WalNotAFile)
+      if (info.type === "File" && info.size > 0) {
         return yield* new UsageError({
           reason: `${flags.journal} already exists and is not empty: refusing to init it`
         })

@@ -86,6 +86,7 @@ const USAGE_TAGS: ReadonlySet<string> = new Set([
   "UsageError",
   "KeyError",
   "WalEmptyKey",
+  "WalNotAFile",
   "IdempotencyConflict",
   // Policy.make's refusals (SPEC §2.2)
   "EmptyCatalog",

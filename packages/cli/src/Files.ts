@@ -13,10 +13,25 @@ import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import type * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import { InputError } from "./CliError.js"
+import { InputError, IoError } from "./CliError.js"
+
+/** The errno of a platform error that means "this path cannot name a regular file". */
+const pathCode = (error: PlatformError): "EISDIR" | "ENOTDIR" | "ELOOP" | undefined => {
+  if (error._tag !== "SystemError") return undefined
+  const code = /^(EISDIR|ENOTDIR|ELOOP)\b/.exec(error.description ?? "")?.[1]
+  return code === "EISDIR" || code === "ENOTDIR" || code === "ELOOP" ? code : undefined
+}
 
 /** What a platform error means to a user. */
 export const platformReason = (error: PlatformError): string => {
+  switch (pathCode(error)) {
+    case "EISDIR":
+      return "it is a directory"
+    case "ENOTDIR":
+      return "a component of the path is not a directory"
+    case "ELOOP":
+      return "too many levels of symbolic links"
+  }
   if (error._tag === "SystemError") {
     switch (error.reason) {
       case "NotFound":
@@ -31,6 +46,16 @@ export const platformReason = (error: PlatformError): string => {
   }
   return error.description ?? error.message
 }
+
+/**
+ * A failed operation on a file the user named: bad input (`InputError`, exit 2) when the path
+ * cannot name a file (a directory where a file belongs, a component that is not a directory),
+ * else an I/O failure (`IoError`, exit 1).
+ */
+export const pathError = (path: string, operation: string) => (error: PlatformError): InputError | IoError =>
+  pathCode(error) !== undefined
+    ? new InputError({ file: path, reason: platformReason(error) })
+    : new IoError({ operation, path, reason: platformReason(error) })
 
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 

@@ -6,6 +6,7 @@ import type * as Json from "@calybris/core/Json"
 import * as Chain from "@calybris/wal/Chain"
 import * as Reader from "@calybris/wal/Reader"
 import * as Wal from "@calybris/wal/Wal"
+import { WalNotAFile } from "@calybris/wal/WalError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, it, layer } from "@effect/vitest"
@@ -19,6 +20,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import { execFileSync } from "node:child_process"
 import { hostname } from "node:os"
 import * as Probe from "./support/ProbeFileSystem.js"
 
@@ -287,6 +289,40 @@ layer(NodeContext.layer)("file layer", (it) => {
         })
       )
     }))
+
+  it.scoped(
+    "a path that is a FIFO, a directory or behind a non-directory is refused at once with WalNotAFile (layer and repair), creating nothing",
+    () =>
+      Effect.gen(function*() {
+        const { dir, fs } = yield* tempLog
+        const fifo = `${dir}/fifo.jsonl`
+        execFileSync("mkfifo", [fifo])
+        yield* fs.makeDirectory(`${dir}/folder.jsonl`)
+        yield* fs.writeFileString(`${dir}/plain`, "")
+        const cases = [
+          [fifo, "it is a named pipe (FIFO)"],
+          [`${dir}/folder.jsonl`, "it is a directory"],
+          [`${dir}/plain/log.jsonl`, "a component of the path is not a directory"]
+        ] as const
+        for (const [path, reason] of cases) {
+          const attempts = [
+            Effect.exit(withWal(path, Wal.append(record(1)))),
+            Effect.exit(Wal.repair(path))
+          ] as const
+          for (const attempt of attempts) {
+            const exit: Exit.Exit<unknown, { readonly _tag: string }> = yield* attempt
+            const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+            assert.isTrue(Option.isSome(error) && error.value instanceof WalNotAFile, path)
+            if (Option.isSome(error) && error.value instanceof WalNotAFile) {
+              assert.strictEqual(error.value.reason, reason)
+              assert.strictEqual(error.value.message, `WAL ${path} is not a log file: ${reason}`)
+            }
+          }
+        }
+        assert.deepStrictEqual((yield* fs.readDirectory(dir)).sort(), ["fifo.jsonl", "folder.jsonl", "plain"])
+      }),
+    20_000
+  )
 
   it.scoped("the lock file names its holder and is deleted when the layer's scope closes", () =>
     Effect.gen(function*() {
