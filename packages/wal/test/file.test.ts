@@ -324,6 +324,42 @@ layer(NodeContext.layer)("file layer", (it) => {
     20_000
   )
 
+  it.scoped("the identity lock directory must be private: one others can write, or a symlink, is refused and named", () =>
+    Effect.gen(function*() {
+      const { dir, fs, path } = yield* tempLog
+      const tmp = yield* fs.makeTempDirectoryScoped({ prefix: "calybris-tmpdir-" })
+      // os.tmpdir() follows TMPDIR: point it at a folder of ours for this test
+      yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          const before = process.env["TMPDIR"]
+          process.env["TMPDIR"] = tmp
+          return before
+        }),
+        (before) =>
+          Effect.sync(() => {
+            if (before === undefined) delete process.env["TMPDIR"]
+            else process.env["TMPDIR"] = before
+          })
+      )
+      const locks = `${tmp}/calybris-locks${typeof process.getuid === "function" ? `-${process.getuid()}` : ""}`
+      // created private on first use
+      yield* withWal(path, Wal.append(record(1)))
+      assert.strictEqual(((yield* fs.stat(locks)).mode & 0o777).toString(8), "700")
+      yield* fs.chmod(locks, 0o777)
+      const open = yield* Effect.flip(withWal(path, Wal.head))
+      assert.strictEqual(open._tag, "WalIoError")
+      assert.include(open.message, `${locks} can be written by other users (mode 777)`)
+      yield* fs.remove(locks, { recursive: true })
+      yield* fs.makeDirectory(`${dir}/elsewhere`, { mode: 0o700 })
+      yield* fs.symlink(`${dir}/elsewhere`, locks)
+      const repair = yield* Effect.flip(Wal.repair(path))
+      assert.strictEqual(repair._tag, "WalIoError")
+      assert.include(repair.message, `${locks} is a symbolic link`)
+      yield* fs.remove(locks)
+      // removed: the next writer creates it again
+      assert.strictEqual((yield* withWal(path, Effect.zipRight(Wal.append(record(2)), Wal.head))).sequence, 2n)
+    }))
+
   it.scoped("the lock file names its holder and is deleted when the layer's scope closes", () =>
     Effect.gen(function*() {
       const { fs, path } = yield* tempLog

@@ -192,17 +192,25 @@ export const identityOf = (info: FileSystem.File.Info): string | undefined =>
   Option.match(info.ino, { onNone: () => undefined, onSome: (ino) => `${info.dev}-${ino}` })
 
 /** This user's private directory of identity locks (created on first use), checked before use. */
-const lockDirectory = (fs: FileSystem.FileSystem): Effect.Effect<string, WalIoError> =>
-  Effect.gen(function*() {
-    const uid = typeof process.getuid === "function" ? process.getuid() : undefined
-    const base = tmpdir()
-    const dir = `${/[\\/]$/.test(base) ? base.slice(0, -1) : base}/calybris-locks${uid === undefined ? "" : `-${uid}`}`
+const lockDirectory = (fs: FileSystem.FileSystem): Effect.Effect<string, WalIoError> => {
+  const uid = typeof process.getuid === "function" ? process.getuid() : undefined
+  const name = `calybris-locks${uid === undefined ? "" : `-${uid}`}`
+  const base = tmpdir().replace(/[\\/]+$/, "")
+  const dir = `${base}/${name}`
+  return Effect.gen(function*() {
     yield* fs.makeDirectory(dir, { mode: 0o700 }).pipe(Effect.catchIf(isReason("AlreadyExists"), () => Effect.void))
     const info = yield* fs.stat(dir)
+    // not through a symlink: the directory must be the one we named
+    const real = yield* fs.realPath(dir)
+    const realBase = yield* fs.realPath(base)
     const owner = Option.getOrUndefined(info.uid)
     const problem = info.type !== "Directory"
       ? "is not a directory"
-      : uid !== undefined && owner !== uid
+      : real !== `${realBase.replace(/[\\/]+$/, "")}/${name}`
+      ? `is a symbolic link (to ${real})`
+      : uid === undefined
+      ? undefined // no uids here (Windows): nothing more to check
+      : owner !== uid
       ? `is owned by uid ${owner}, not by this process's uid ${uid}`
       : (info.mode & 0o022) !== 0
       ? `can be written by other users (mode ${(info.mode & 0o777).toString(8)})`
@@ -213,7 +221,8 @@ const lockDirectory = (fs: FileSystem.FileSystem): Effect.Effect<string, WalIoEr
       )
     }
     return dir
-  }).pipe(Effect.mapError((e) => e._tag === "WalIoError" ? e : ioError("lock", "the identity lock directory")(e)))
+  }).pipe(Effect.mapError((e) => e._tag === "WalIoError" ? e : ioError("lock", dir)(e)))
+}
 
 /**
  * Take the identity lock of the opened log at `path` (`info` from its descriptor's `fstat`) for
