@@ -7,8 +7,9 @@
  * - the NAME lock, `<log>.lock` next to the log's real path (symlinks and `..` resolved), taken
  *   before the file is opened. It is what other hosts sharing the directory see, what operators
  *   know, and it guards the creation of a log that does not exist yet;
- * - the IDENTITY lock, taken right after the log is opened (and created), from the opened
- *   descriptor's `fstat`: `<dev>-<ino>.lock` in a per-user directory of the host's temp folder,
+ * - the IDENTITY lock, taken right after the log is opened (and created) and before a byte of
+ *   it is read or written, from the opened descriptor's `fstat` (not a `stat` of the name,
+ *   which could have been swapped since): `<dev>-<ino>.lock` in a per-user directory of the host's temp folder,
  *   `<os.tmpdir()>/calybris-locks-<uid>`. A hard link in another directory has another real
  *   path, so no lock placed next to a name can catch it; the identity is the only thing all the
  *   names share, and the temp folder the only place every writer on the host can find by it.
@@ -21,8 +22,8 @@
  * no native addon. Why a per-user directory? The temp folder is shared by every user: in a
  * shared directory another user could delete our lock files (two writers) or plant one for our
  * log's identity (a log nobody can open). The directory is created mode 0700 and must be a
- * directory owned by us that no one else can write, or the lock fails closed (`WalIoError`
- * naming it: remove it). The limits, documented in SECURITY.md: writers under different users
+ * directory (not a symlink) owned by us that no one else can write, or the lock fails closed
+ * (`WalIoError` naming it: remove it). The limits, documented in SECURITY.md: writers under different users
  * are kept apart only by the name lock (so only when they use the same name); processes that do
  * not share a temp folder (containers, systemd's `PrivateTmp`) likewise. Inode numbers are read
  * as doubles: two files whose inodes differ only above 2^53 share an identity lock, which can
@@ -32,8 +33,7 @@
  * Once the writer is gone its identity lock is released — or, after a crash, names a dead pid
  * and is stale — so a new file that gets the same inode number is not blocked by it.
  *
- * Each lock file is created
- * exclusively (flag `"wx"`) and holding one line of text:
+ * Each lock file is created exclusively (flag `"wx"`) and holds one line of text:
  * `pid=<pid> host=<hostname> started=<iso> token=<random>`. Closing the scope that took it
  * deletes it (only if it still holds our line); the identity lock is released before the log is
  * closed, the name lock after.
