@@ -9,8 +9,8 @@
  *   know, and it guards the creation of a log that does not exist yet;
  * - the IDENTITY lock, taken right after the log is opened (and created) and before a byte of
  *   it is read or written, from the opened descriptor's `fstat` (not a `stat` of the name,
- *   which could have been swapped since): `<dev>-<ino>.lock` in a per-user directory of the host's temp folder,
- *   `<os.tmpdir()>/calybris-locks-<uid>`. A hard link in another directory has another real
+ *   which could have been swapped since): `<dev>-<ino>.lock` in a per-user directory of the
+ *   host's temp folder, `<os.tmpdir()>/calybris-locks-<uid>`. A hard link in another directory has another real
  *   path, so no lock placed next to a name can catch it; the identity is the only thing all the
  *   names share, and the temp folder the only place every writer on the host can find by it.
  * Inside one process, two tables refuse a second holder at once, before any file is looked at:
