@@ -88,6 +88,7 @@ const USAGE_TAGS: ReadonlySet<string> = new Set([
   "UsageError",
   "KeyError",
   "WalEmptyKey",
+  "WalNotAFile",
   "IdempotencyConflict",
   // a ledger argument out of range (the flags check most of them first)
   "InvalidArgument",

@@ -3,7 +3,9 @@
  * Unicode White_Space, parse each entry, and fail on the first problem — a line that is not
  * UTF-8, a malformed entry, a sequence out of order, a broken chain — or, with verification
  * off, only on the first two. A final line without its newline that is not a complete entry
- * is a torn tail (`WalTornTail`), reported apart from corruption.
+ * is a torn tail (`WalTornTail`), reported apart from corruption — also when it is longer than
+ * the line limit: such a line is not kept but scanned (`LongLine`), and unless it may still be
+ * a complete entry (then it is `WalLineTooLong`) it is a torn tail that `repair` can remove.
  *
  * The core is a synchronous state machine fed with byte chunks, so a multi-GB log verifies in
  * bounded memory and without an Effect per line; `Stream` wrappers sit on top.
@@ -14,7 +16,7 @@ import * as Either from "effect/Either"
 import * as Stream from "effect/Stream"
 import * as Chain from "./Chain.js"
 import type { Entry } from "./Entry.js"
-import { parseLine } from "./internal/envelope.js"
+import { MAX_DEPTH, parseLine } from "./internal/envelope.js"
 import { dataOffset, ENTRY_TO_DATA, fastPath, HASH_LENGTH, matchLine } from "./internal/fastLine.js"
 import {
   WalChainBroken,
@@ -66,6 +68,99 @@ const asciiText = (bytes: Uint8Array): string | undefined => {
     return undefined
   }
   return text.length === bytes.length ? text : undefined
+}
+
+/**
+ * A line that grew past the line limit before its newline, followed without being kept: its
+ * bytes are counted and its JSON structure tracked (strings and escapes, open objects and
+ * lists), in constant memory. If it turns out to be the final line, this tells whether it can
+ * still be a complete entry — one object, closed, nothing after it — (then it is only too long:
+ * `WalLineTooLong`, and a larger limit reads it) or certainly not (then it is a torn tail,
+ * which `repair` can remove however long it is). The reasons mirror the parser's for the same
+ * torn prefixes (an entry cut short by a crash ends in `EOF while parsing …`).
+ */
+class LongLine {
+  /** bytes of the line so far */
+  length = 0
+  private started = false
+  /** a non-ASCII byte before the value (Unicode white space, or not JSON) */
+  private strange = false
+  private inString = false
+  private escape = false
+  /** open objects (0x7b) and lists (0x5b), innermost last */
+  private readonly stack: Array<number> = []
+  /** the top-level value is closed */
+  private closed = false
+  /** the last byte outside strings that is not white space */
+  private last = 0
+  private lastByte = 0
+  private broken: { readonly reason: string; readonly column: number } | undefined = undefined
+
+  scan(bytes: Uint8Array): void {
+    const base = this.length
+    this.length += bytes.length
+    if (bytes.length > 0) this.lastByte = bytes[bytes.length - 1] as number
+    if (this.broken !== undefined) return
+    for (let i = 0; i < bytes.length; i++) {
+      const b = bytes[i] as number
+      if (this.inString) {
+        if (this.escape) this.escape = false
+        else if (b === 0x5c) this.escape = true
+        else if (b === 0x22) {
+          this.inString = false
+          this.last = b
+        }
+        continue
+      }
+      if (b === 0x20 || b === 0x09 || b === 0x0d) continue
+      const column = base + i + 1
+      if (!this.started) {
+        if (b >= 0x80) {
+          this.strange = true
+          continue
+        }
+        this.started = true
+        if (this.strange || b !== 0x7b) {
+          this.broken = { reason: "expected a JSON object", column }
+          return
+        }
+      } else if (this.closed) {
+        this.broken = { reason: "trailing characters", column }
+        return
+      }
+      if (b === 0x22) {
+        this.inString = true
+      } else if (b === 0x7b || b === 0x5b) {
+        if (this.stack.length >= MAX_DEPTH) {
+          this.broken = { reason: "recursion limit exceeded", column }
+          return
+        }
+        this.stack.push(b)
+      } else if (b === 0x7d || b === 0x5d) {
+        const open = this.stack.pop()
+        if (open !== (b === 0x7d ? 0x7b : 0x5b)) {
+          this.broken = { reason: open === 0x5b ? "expected `,` or `]`" : "expected `,` or `}`", column }
+          return
+        }
+        if (this.stack.length === 0) this.closed = true
+      }
+      this.last = b
+    }
+  }
+
+  /** Why the line, ending here, cannot be an entry; undefined when it may be one (or is blank). */
+  verdict(): { readonly category: "Syntax" | "Eof"; readonly reason: string; readonly column: number } | undefined {
+    if (this.broken !== undefined) return { category: "Syntax", ...this.broken }
+    if (!this.started || this.closed) return undefined
+    const reason = this.inString
+      ? "EOF while parsing a string"
+      : this.last === 0x2c || this.last === 0x3a
+      ? "EOF while parsing a value"
+      : this.stack[this.stack.length - 1] === 0x5b
+      ? "EOF while parsing a list"
+      : "EOF while parsing an object"
+    return { category: "Eof", reason, column: this.length - (this.lastByte === 0x0d ? 1 : 0) }
+  }
 }
 
 const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
@@ -123,8 +218,23 @@ export class LineReader {
     return out
   }
 
+  /** The line being read grew past the limit: it is scanned, not kept (see `LongLine`). */
+  private long: LongLine | undefined = undefined
+
   push(chunk: Uint8Array): Either.Either<Array<Entry>, WalVerifyError> {
     this.bytes += chunk.length
+    const long = this.long
+    if (long !== undefined) {
+      // a newline ends the long line: it is complete, and too long
+      if (chunk.indexOf(0x0a) >= 0) {
+        return this.fail(
+          [],
+          new WalLineTooLong({ line: this.lineNumber + 1, offset: this.pendingOffset, limit: this.maxLine })
+        )
+      }
+      long.scan(chunk)
+      return Either.right([])
+    }
     const out: Array<Entry> = []
     let buffer = chunk
     let start = 0
@@ -146,10 +256,11 @@ export class LineReader {
     const rest = this.rest
     this.pending = rest === 0 ? buffer : buffer.slice(rest)
     if (this.pending.length > this.maxLine) {
-      return this.fail(
-        out,
-        new WalLineTooLong({ line: this.lineNumber + 1, offset: this.pendingOffset, limit: this.maxLine })
-      )
+      // too long to keep: from here it is only scanned, and judged at its newline or at the end
+      const scanned = new LongLine()
+      scanned.scan(this.pending)
+      this.long = scanned
+      this.pending = new Uint8Array(0)
     }
     return Either.right(out)
   }
@@ -247,6 +358,19 @@ export class LineReader {
   end(): Either.Either<{ readonly entries: Array<Entry>; readonly verified: Verified }, WalVerifyError> {
     const out: Array<Entry> = []
     let missingNewline = false
+    const long = this.long
+    if (long !== undefined) {
+      // a final line longer than the limit: a torn tail when it cannot be an entry
+      const line = this.lineNumber + 1
+      const offset = this.pendingOffset
+      const torn = long.verdict()
+      return this.fail(
+        out,
+        torn === undefined
+          ? new WalLineTooLong({ line, offset, limit: this.maxLine })
+          : new WalTornTail({ line, offset, length: long.length, ...torn })
+      )
+    }
     if (this.pending.length > 0) {
       this.lineNumber++
       const before = this.count

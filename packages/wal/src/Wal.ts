@@ -23,6 +23,7 @@ import type {
   WalEmptyKey,
   WalIoError,
   WalLocked,
+  WalNotAFile,
   WalNotRepairable,
   WalReadError,
   WalTornTail,
@@ -146,8 +147,10 @@ export const RepairReport = Schema.Union(RepairClean, RepairTruncated)
 export type RepairReport = typeof RepairReport.Type
 
 /**
- * A log in one JSONL file, with one writer per file (a `<path>.lock` file, and one holder per
- * process). The existing file is verified first; a broken one is refused with its typed error,
+ * A log in one JSONL file, with one writer per file whatever name reaches it (a `<path>.lock`
+ * file, an identity lock on the file's device and inode, and one holder per process: see
+ * `internal/lock.ts`). A path that is not a regular file (a directory, a FIFO) is refused at
+ * once with `WalNotAFile`. The existing file is verified first; a broken one is refused with its typed error,
  * a torn final line with `WalTornTail` (see `repair`). Closing the layer's scope closes the
  * file and releases the lock. Appends are acknowledged per `options.durability` (default
  * `"always"`); after a write or fsync failure the writer refuses every further append.
@@ -155,8 +158,11 @@ export type RepairReport = typeof RepairReport.Type
 export const layerFile = (
   path: string,
   options: WalOptions = {}
-): Layer.Layer<Wal, WalEmptyKey | WalVerifyError | WalTornTail | WalLocked | WalIoError, FileSystem.FileSystem> =>
-  internalFile.layer(path, options)
+): Layer.Layer<
+  Wal,
+  WalEmptyKey | WalVerifyError | WalTornTail | WalNotAFile | WalLocked | WalIoError,
+  FileSystem.FileSystem
+> => internalFile.layer(path, options)
 
 /**
  * Repair a log whose only problem is a torn final line (a crash mid-write): its bytes are
@@ -168,5 +174,8 @@ export const layerFile = (
 export const repair = (
   path: string,
   options: RepairOptions = {}
-): Effect.Effect<RepairReport, WalNotRepairable | WalIoError | WalLocked | WalEmptyKey, FileSystem.FileSystem> =>
-  internalFile.repair(path, options)
+): Effect.Effect<
+  RepairReport,
+  WalNotRepairable | WalNotAFile | WalIoError | WalLocked | WalEmptyKey,
+  FileSystem.FileSystem
+> => internalFile.repair(path, options)

@@ -138,6 +138,21 @@ export class WalLocked extends Schema.TaggedError<WalLocked>()("WalLocked", {
   }
 }
 
+/**
+ * The log's path does not name a regular file — a directory, a named pipe (FIFO), a socket, a
+ * device — or cannot name one (a component of the path is not a directory). Refused at once:
+ * opening a FIFO would wait for a reader forever.
+ */
+export class WalNotAFile extends Schema.TaggedError<WalNotAFile>()("WalNotAFile", {
+  path: Schema.String,
+  /** a sentence: "it is a directory", "a component of the path is not a directory", … */
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `WAL ${this.path} is not a log file: ${this.reason}`
+  }
+}
+
 /** A write, fsync or other I/O operation failed; the writer is now failed and acknowledges nothing more. */
 export class WalIoError extends Schema.TaggedError<WalIoError>()("WalIoError", {
   operation: Schema.String,

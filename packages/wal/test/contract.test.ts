@@ -11,7 +11,7 @@ import * as Chain from "@calybris/wal/Chain"
 import { MAX_RECORD_DEPTH, type Sealed } from "@calybris/wal/Entry"
 import * as Reader from "@calybris/wal/Reader"
 import * as Wal from "@calybris/wal/Wal"
-import type { WalEmptyKey, WalIoError, WalLocked, WalVerifyError } from "@calybris/wal/WalError"
+import type { WalEmptyKey, WalIoError, WalLocked, WalNotAFile, WalVerifyError } from "@calybris/wal/WalError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as FileSystem from "@effect/platform/FileSystem"
@@ -26,7 +26,7 @@ import * as Stream from "effect/Stream"
 import { createHash, createHmac } from "node:crypto"
 import { benchPolicy, I64_MIN, requestInput, U64_MAX } from "./support/fixtures.js"
 
-type OpenError = WalEmptyKey | WalVerifyError | WalLocked | WalIoError
+type OpenError = WalEmptyKey | WalVerifyError | WalNotAFile | WalLocked | WalIoError
 
 /** A fresh, empty log per call; whatever it needs (a temp dir) lives in the caller's scope. */
 type Factory = (

@@ -6,6 +6,7 @@ import type * as Json from "@calybris/core/Json"
 import * as Chain from "@calybris/wal/Chain"
 import * as Reader from "@calybris/wal/Reader"
 import * as Wal from "@calybris/wal/Wal"
+import { WalNotAFile } from "@calybris/wal/WalError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, it, layer } from "@effect/vitest"
@@ -19,6 +20,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import { execFileSync } from "node:child_process"
 import { hostname } from "node:os"
 import * as Probe from "./support/ProbeFileSystem.js"
 
@@ -48,6 +50,16 @@ const verifyOnDisk = (path: string) =>
   )
 
 const lines = (bytes: Uint8Array): Array<string> => decoder.decode(bytes).split("\n")
+
+/** The tag of the effect's typed failure, or "succeeded" / "died". */
+const failureTag = <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.map(
+    Effect.exit(effect),
+    (exit) =>
+      Exit.isSuccess(exit)
+        ? "succeeded"
+        : Option.match(Cause.failureOption(exit.cause), { onNone: () => "died", onSome: (e) => e._tag })
+  )
 
 const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(Buffer.from(b))
 
@@ -237,6 +249,115 @@ layer(NodeContext.layer)("file layer", (it) => {
       )
       // closed: the next writer gets in
       assert.strictEqual((yield* withWal(path, Wal.head)).sequence, 2n)
+    }))
+
+  it.scoped("one writer per file in a process, whatever name reaches it: a hard link, a symlink, a dir/../file path get WalLocked", () =>
+    Effect.gen(function*() {
+      const { dir, fs, path } = yield* tempLog
+      const other = yield* fs.makeTempDirectoryScoped({ prefix: "calybris-wal-other-" })
+      yield* fs.makeDirectory(`${dir}/sub`)
+      const names = [
+        `${dir}/hard.jsonl`, // a hard link in the same directory
+        `${other}/hard.jsonl`, // a hard link in another directory
+        `${other}/alias.jsonl`, // a symlink from another directory
+        `${dir}/sub/../log.jsonl` // `..`
+      ]
+      yield* withWal(
+        path,
+        Effect.gen(function*() {
+          yield* Wal.append(record(1))
+          yield* fs.link(path, `${dir}/hard.jsonl`)
+          yield* fs.link(path, `${other}/hard.jsonl`)
+          yield* fs.symlink(`${other}/hard.jsonl`, `${other}/alias.jsonl`)
+          for (const name of names) {
+            assert.strictEqual(yield* failureTag(withWal(name, Wal.append(record(99)))), "WalLocked", name)
+            assert.strictEqual(yield* failureTag(Wal.repair(name)), "WalLocked", name)
+          }
+          // the holder still works, and nothing else was appended
+          yield* Wal.append(record(2))
+        })
+      )
+      assert.strictEqual((yield* verifyOnDisk(path)).count, 2n)
+      // closed: a writer through any of the names gets in, one at a time
+      for (const name of names) yield* withWal(name, Wal.append(record(3)))
+      assert.strictEqual((yield* verifyOnDisk(path)).count, 6n)
+      // while one name holds it, the original is refused too
+      yield* withWal(
+        `${other}/hard.jsonl`,
+        Effect.gen(function*() {
+          assert.strictEqual(yield* failureTag(withWal(path, Wal.head)), "WalLocked")
+        })
+      )
+    }))
+
+  it.scoped(
+    "a path that is a FIFO, a directory or behind a non-directory is refused at once with WalNotAFile (layer and repair), creating nothing",
+    () =>
+      Effect.gen(function*() {
+        const { dir, fs } = yield* tempLog
+        const fifo = `${dir}/fifo.jsonl`
+        execFileSync("mkfifo", [fifo])
+        yield* fs.makeDirectory(`${dir}/folder.jsonl`)
+        yield* fs.writeFileString(`${dir}/plain`, "")
+        const cases = [
+          [fifo, "it is a named pipe (FIFO)"],
+          [`${dir}/folder.jsonl`, "it is a directory"],
+          [`${dir}/plain/log.jsonl`, "a component of the path is not a directory"]
+        ] as const
+        for (const [path, reason] of cases) {
+          const attempts = [
+            Effect.exit(withWal(path, Wal.append(record(1)))),
+            Effect.exit(Wal.repair(path))
+          ] as const
+          for (const attempt of attempts) {
+            const exit: Exit.Exit<unknown, { readonly _tag: string }> = yield* attempt
+            const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+            assert.isTrue(Option.isSome(error) && error.value instanceof WalNotAFile, path)
+            if (Option.isSome(error) && error.value instanceof WalNotAFile) {
+              assert.strictEqual(error.value.reason, reason)
+              assert.strictEqual(error.value.message, `WAL ${path} is not a log file: ${reason}`)
+            }
+          }
+        }
+        assert.deepStrictEqual((yield* fs.readDirectory(dir)).sort(), ["fifo.jsonl", "folder.jsonl", "plain"])
+      }),
+    20_000
+  )
+
+  it.scoped("the identity lock directory must be private: one others can write, or a symlink, is refused and named", () =>
+    Effect.gen(function*() {
+      const { dir, fs, path } = yield* tempLog
+      const tmp = yield* fs.makeTempDirectoryScoped({ prefix: "calybris-tmpdir-" })
+      // os.tmpdir() follows TMPDIR: point it at a folder of ours for this test
+      yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          const before = process.env["TMPDIR"]
+          process.env["TMPDIR"] = tmp
+          return before
+        }),
+        (before) =>
+          Effect.sync(() => {
+            if (before === undefined) delete process.env["TMPDIR"]
+            else process.env["TMPDIR"] = before
+          })
+      )
+      const locks = `${tmp}/calybris-locks${typeof process.getuid === "function" ? `-${process.getuid()}` : ""}`
+      // created private on first use
+      yield* withWal(path, Wal.append(record(1)))
+      assert.strictEqual(((yield* fs.stat(locks)).mode & 0o777).toString(8), "700")
+      yield* fs.chmod(locks, 0o777)
+      const open = yield* Effect.flip(withWal(path, Wal.head))
+      assert.strictEqual(open._tag, "WalIoError")
+      assert.include(open.message, `${locks} can be written by other users (mode 777)`)
+      yield* fs.remove(locks, { recursive: true })
+      yield* fs.makeDirectory(`${dir}/elsewhere`, { mode: 0o700 })
+      yield* fs.symlink(`${dir}/elsewhere`, locks)
+      const repair = yield* Effect.flip(Wal.repair(path))
+      assert.strictEqual(repair._tag, "WalIoError")
+      assert.include(repair.message, `${locks} is a symbolic link`)
+      yield* fs.remove(locks)
+      // removed: the next writer creates it again
+      assert.strictEqual((yield* withWal(path, Effect.zipRight(Wal.append(record(2)), Wal.head))).sequence, 2n)
     }))
 
   it.scoped("the lock file names its holder and is deleted when the layer's scope closes", () =>

@@ -41,6 +41,7 @@
  * `fsync` on a directory descriptor, which `FileSystem` does not offer.
  */
 import type * as Json from "@calybris/core/Json"
+import type { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -48,6 +49,7 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Chain from "../Chain.js"
@@ -59,6 +61,7 @@ import {
   type WalEmptyKey,
   WalIoError,
   type WalLocked,
+  WalNotAFile,
   WalNotRepairable,
   type WalVerifyError,
   WalWriterFailed
@@ -79,6 +82,70 @@ const SPARE_MAX = FileSystem.MiB(4)
 const encoder = new TextEncoder()
 
 const ioError = (operation: string, path: string) => (cause: unknown) => new WalIoError({ operation, path, cause })
+
+/** What a path whose file type is `type` is, as a sentence. */
+const notAFileReason = (type: FileSystem.File.Type): string => {
+  switch (type) {
+    case "Directory":
+      return "it is a directory"
+    case "FIFO":
+      return "it is a named pipe (FIFO)"
+    case "Socket":
+      return "it is a socket"
+    case "BlockDevice":
+      return "it is a block device"
+    case "CharacterDevice":
+      return "it is a character device"
+    default:
+      return `it is not a regular file (${type})`
+  }
+}
+
+/** A platform error of an operation on the log's path: EISDIR / ENOTDIR / ELOOP as sentences. */
+const pathError = (operation: string, path: string) => (cause: PlatformError): WalNotAFile | WalIoError => {
+  const code = cause._tag === "SystemError" ? /^(EISDIR|ENOTDIR|ELOOP)\b/.exec(cause.description ?? "")?.[1] : undefined
+  switch (code) {
+    case "EISDIR":
+      return new WalNotAFile({ path, reason: "it is a directory" })
+    case "ENOTDIR":
+      return new WalNotAFile({ path, reason: "a component of the path is not a directory" })
+    case "ELOOP":
+      return new WalNotAFile({ path, reason: "too many levels of symbolic links" })
+    default:
+      return new WalIoError({ operation, path, cause })
+  }
+}
+
+/**
+ * Whether the log exists, refusing at once a path that names anything but a regular file
+ * (opening a FIFO would block until a reader comes; reading a directory fails midway).
+ */
+const regularFile = (fs: FileSystem.FileSystem, path: string): Effect.Effect<boolean, WalNotAFile | WalIoError> =>
+  fs.stat(path).pipe(
+    Effect.map((info) => info.type),
+    Effect.catchIf((e) => e._tag === "SystemError" && e.reason === "NotFound", () => Effect.succeed(undefined)),
+    Effect.mapError(pathError("stat", path)),
+    Effect.flatMap((type) =>
+      type === undefined
+        ? Effect.succeed(false)
+        : type === "File"
+        ? Effect.succeed(true)
+        : Effect.fail(new WalNotAFile({ path, reason: notAFileReason(type) }))
+    )
+  )
+
+/** The opened log's `fstat` (its identity for the lock), refusing anything but a regular file. */
+const openedFile = (
+  file: FileSystem.File,
+  path: string
+): Effect.Effect<FileSystem.File.Info, WalNotAFile | WalIoError> =>
+  Effect.flatMap(
+    Effect.mapError(file.stat, pathError("stat", path)),
+    (info) =>
+      info.type === "File"
+        ? Effect.succeed(info)
+        : Effect.fail(new WalNotAFile({ path, reason: notAFileReason(info.type) }))
+  )
 
 /** The file's bytes (the first `length` of them, when given), in 1 MiB chunks. */
 const readFile = (
@@ -102,9 +169,9 @@ const verifyFile = (
   fs: FileSystem.FileSystem,
   path: string,
   reader: Reader.ReaderOptions
-): Effect.Effect<Reader.Verified, WalVerifyError | WalIoError> =>
+): Effect.Effect<Reader.Verified, WalVerifyError | WalNotAFile | WalIoError> =>
   Effect.flatMap(
-    Effect.mapError(fs.exists(path), ioError("stat", path)),
+    regularFile(fs, path),
     (exists) => exists ? Reader.verify(readFile(fs, path), reader) : Effect.succeed(genesis)
   )
 
@@ -201,7 +268,7 @@ export const make = (
   options: WalOptions
 ): Effect.Effect<
   Wal["Type"],
-  WalEmptyKey | WalVerifyError | WalLocked | WalIoError,
+  WalEmptyKey | WalVerifyError | WalNotAFile | WalLocked | WalIoError,
   FileSystem.FileSystem | Scope.Scope
 > =>
   Effect.gen(function*() {
@@ -209,10 +276,14 @@ export const make = (
     const chain = yield* Chain.make(options)
     const reader: Reader.ReaderOptions = { chain, maxLineBytes: options.maxLineBytes }
     const durability = options.durability ?? "always"
-    // lock first: nobody writes while we verify
+    // a directory or a FIFO is refused before anything is created (opening a FIFO blocks)
+    yield* regularFile(fs, path)
+    // lock first: nobody writes while we verify. The name, then (once the file is open and its
+    // identity known) the file itself, whatever other name reaches it: see lock.ts
     yield* Lock.acquire(fs, path)
+    const file = yield* fs.open(path, { flag: "a", mode: 0o644 }).pipe(Effect.mapError(pathError("open", path)))
+    yield* Lock.acquireIdentity(fs, path, yield* openedFile(file, path))
     const verified = yield* verifyFile(fs, path, reader)
-    const file = yield* fs.open(path, { flag: "a", mode: 0o644 }).pipe(Effect.mapError(ioError("open", path)))
 
     // The acknowledged head (what `head` reports). "batch" and "always" advance it when a
     // round's fsync completes; "never" when an append is sealed.
@@ -412,31 +483,43 @@ export const make = (
 export const layer = (
   path: string,
   options: WalOptions
-): Layer.Layer<Wal, WalEmptyKey | WalVerifyError | WalLocked | WalIoError, FileSystem.FileSystem> =>
+): Layer.Layer<Wal, WalEmptyKey | WalVerifyError | WalNotAFile | WalLocked | WalIoError, FileSystem.FileSystem> =>
   Layer.scoped(Wal, make(path, options))
 
 /**
  * Repair a log whose only problem is a torn final line: save the line's bytes next to the log
  * (`<log>.torn-<offset>`, fsynced first), truncate the log to exactly the line's offset, fsync.
  * A log that verifies is left alone. Anything else is corruption and is never "repaired".
- * Holds the writer lock throughout.
+ * Holds the writer lock (both locks: see lock.ts) throughout.
  */
 export const repair = (
   path: string,
   options: RepairOptions
-): Effect.Effect<RepairReport, WalNotRepairable | WalIoError | WalLocked | WalEmptyKey, FileSystem.FileSystem> =>
+): Effect.Effect<
+  RepairReport,
+  WalNotRepairable | WalNotAFile | WalIoError | WalLocked | WalEmptyKey,
+  FileSystem.FileSystem
+> =>
   Effect.scoped(Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const chain = yield* Chain.make(options)
     const reader: Reader.ReaderOptions = { chain, maxLineBytes: options.maxLineBytes }
+    yield* regularFile(fs, path)
     yield* Lock.acquire(fs, path)
+    const log = yield* fs.open(path, { flag: "r" }).pipe(
+      Effect.map(Option.some),
+      Effect.catchIf((e) => e._tag === "SystemError" && e.reason === "NotFound", () => Effect.succeedNone),
+      Effect.mapError(pathError("open", path))
+    )
+    if (Option.isNone(log)) return new RepairClean({ count: 0n, lastHash: Chain.GENESIS, bytes: 0 })
+    yield* Lock.acquireIdentity(fs, path, yield* openedFile(log.value, path))
     const result = yield* Effect.either(verifyFile(fs, path, reader))
     if (Either.isRight(result)) {
       const v = result.right
       return new RepairClean({ count: v.count, lastHash: v.lastHash, bytes: v.bytes })
     }
     const error = result.left
-    if (error._tag === "WalIoError") return yield* error
+    if (error._tag === "WalIoError" || error._tag === "WalNotAFile") return yield* error
     if (error._tag !== "WalTornTail") {
       return yield* new WalNotRepairable({ reason: `${error._tag}: ${error.message}` })
     }
@@ -455,7 +538,7 @@ export const repair = (
     })).pipe(Effect.mapError(ioError("truncate", path)))
     const after = yield* verifyFile(fs, path, reader).pipe(
       Effect.mapError((e) =>
-        e._tag === "WalIoError"
+        e._tag === "WalIoError" || e._tag === "WalNotAFile"
           ? e
           : new WalNotRepairable({ reason: `still broken after truncation (tail saved to ${savedTo}): ${e.message}` })
       )

@@ -1,10 +1,42 @@
 /**
- * One writer per WAL file (SPEC §8), across processes and inside one process.
+ * One writer per WAL file (SPEC §8), across processes and inside one process, whatever name
+ * reaches the file: its path, a symlink, a `dir/../file` spelling, or a hard link.
  *
- * The lock is the file `<log>.lock` (next to the log's real path, symlinks resolved), created
- * exclusively (flag `"wx"`) and holding one line of text:
+ * A file has many names but one identity, its device and inode numbers, so a writer takes two
+ * locks, each with the same exclusive-create and stale-holder logic (below):
+ * - the NAME lock, `<log>.lock` next to the log's real path (symlinks and `..` resolved), taken
+ *   before the file is opened. It is what other hosts sharing the directory see, what operators
+ *   know, and it guards the creation of a log that does not exist yet;
+ * - the IDENTITY lock, taken right after the log is opened (and created) and before a byte of
+ *   it is read or written, from the opened descriptor's `fstat` (not a `stat` of the name,
+ *   which could have been swapped since): `<dev>-<ino>.lock` in a per-user directory of the
+ *   host's temp folder, `<os.tmpdir()>/calybris-locks-<uid>`. A hard link in another directory has another real
+ *   path, so no lock placed next to a name can catch it; the identity is the only thing all the
+ *   names share, and the temp folder the only place every writer on the host can find by it.
+ * Inside one process, two tables refuse a second holder at once, before any file is looked at:
+ * one of real paths, one of identities. They live on `globalThis` so two copies of this module
+ * agree.
+ *
+ * Why not an OS lock on the descriptor itself (`flock`/`fcntl`), which would follow the inode
+ * everywhere, even across containers? Node has no `flock` in `node:fs`, and this package takes
+ * no native addon. Why a per-user directory? The temp folder is shared by every user: in a
+ * shared directory another user could delete our lock files (two writers) or plant one for our
+ * log's identity (a log nobody can open). The directory is created mode 0700 and must be a
+ * directory (not a symlink) owned by us that no one else can write, or the lock fails closed
+ * (`WalIoError` naming it: remove it). The limits, documented in SECURITY.md: writers under different users
+ * are kept apart only by the name lock (so only when they use the same name); processes that do
+ * not share a temp folder (containers, systemd's `PrivateTmp`) likewise. Inode numbers are read
+ * as doubles: two files whose inodes differ only above 2^53 share an identity lock, which can
+ * only refuse a writer, never admit a second one.
+ *
+ * Inode reuse: while a writer holds the log it holds it open, so its inode cannot be reused.
+ * Once the writer is gone its identity lock is released — or, after a crash, names a dead pid
+ * and is stale — so a new file that gets the same inode number is not blocked by it.
+ *
+ * Each lock file is created exclusively (flag `"wx"`) and holds one line of text:
  * `pid=<pid> host=<hostname> started=<iso> token=<random>`. Closing the scope that took it
- * deletes it (only if it still holds our line).
+ * deletes it (only if it still holds our line); the identity lock is released before the log is
+ * closed, the name lock after.
  *
  * A lock file left by a crash must not block the log forever. A holder is stale when it names
  * this host and either its pid is not alive (`process.kill(pid, 0)` throws ESRCH) or it is our
@@ -21,9 +53,6 @@
  * processes racing for one stale lock thus end with one holder. (Renaming over the lock with a
  * new one, then re-reading, is not enough: both racers would read their own line back.)
  *
- * Inside one process, a table keyed by the log's real path refuses a second holder at once,
- * before the file is looked at. It lives on `globalThis` so two copies of this module agree.
- *
  * `FileSystem` cannot fsync a directory, so the lock file's directory entry (like the log's,
  * and a repair's saved tail) is not forced to disk: after a power loss the lock file may be
  * gone, which is harmless — a lock only matters while its holder runs.
@@ -37,7 +66,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
-import { hostname } from "node:os"
+import { hostname, tmpdir } from "node:os"
 import { WalIoError, WalLocked } from "../WalError.js"
 
 /** An incomplete lock file (no full holder line) older than this is stale. */
@@ -48,17 +77,22 @@ const ATTEMPTS = 5
 
 const encoder = new TextEncoder()
 
-const REGISTRY = Symbol.for("@calybris/wal/internal/lock/registry")
-
-/** Real paths of the logs this process holds. */
-const registry: Set<string> = (() => {
+/** A set shared by every copy of this module in the process. */
+const shared = (name: string): Set<string> => {
+  const key = Symbol.for(`@calybris/wal/internal/lock/${name}`)
   const global = globalThis as unknown as Record<symbol, Set<string> | undefined>
-  const existing = global[REGISTRY]
+  const existing = global[key]
   if (existing !== undefined) return existing
   const created = new Set<string>()
-  global[REGISTRY] = created
+  global[key] = created
   return created
-})()
+}
+
+/** Real paths of the logs this process holds. */
+const registry: Set<string> = shared("registry")
+
+/** Identities (`<dev>-<ino>`) of the log files this process holds. */
+const identities: Set<string> = shared("identities")
 
 interface Holder {
   readonly pid: number
@@ -135,11 +169,89 @@ export const acquire = (
       }),
       () => Effect.sync(() => registry.delete(target))
     )
+    yield* lockFile(fs, path, lockPath, "")
+  })
+
+/** Take the lock file `lockPath` for the current scope, with a fresh holder line. */
+const lockFile = (
+  fs: FileSystem.FileSystem,
+  path: string,
+  lockPath: string,
+  note: string
+): Effect.Effect<void, WalLocked | WalIoError, Scope.Scope> =>
+  Effect.gen(function*() {
     const token = (yield* Random.nextIntBetween(0, 0x7fffffff)).toString(36) +
       (yield* Random.nextIntBetween(0, 0x7fffffff)).toString(36)
     const started = new Date(yield* Clock.currentTimeMillis).toISOString()
     const me = `pid=${process.pid} host=${hostname()} started=${started} token=${token}\n`
-    yield* Effect.acquireRelease(take(fs, path, lockPath, me, token), () => release(fs, lockPath, me))
+    yield* Effect.acquireRelease(take(fs, path, lockPath, me, token, note), () => release(fs, lockPath, me))
+  })
+
+/** The identity of an opened file, `<dev>-<ino>`, or undefined when the platform gives no inode. */
+export const identityOf = (info: FileSystem.File.Info): string | undefined =>
+  Option.match(info.ino, { onNone: () => undefined, onSome: (ino) => `${info.dev}-${ino}` })
+
+/** This user's private directory of identity locks (created on first use), checked before use. */
+const lockDirectory = (fs: FileSystem.FileSystem): Effect.Effect<string, WalIoError> => {
+  const uid = typeof process.getuid === "function" ? process.getuid() : undefined
+  const name = `calybris-locks${uid === undefined ? "" : `-${uid}`}`
+  const base = tmpdir().replace(/[\\/]+$/, "")
+  const dir = `${base}/${name}`
+  return Effect.gen(function*() {
+    yield* fs.makeDirectory(dir, { mode: 0o700 }).pipe(Effect.catchIf(isReason("AlreadyExists"), () => Effect.void))
+    const info = yield* fs.stat(dir)
+    // not through a symlink: the directory must be the one we named
+    const real = yield* fs.realPath(dir)
+    const realBase = yield* fs.realPath(base)
+    const owner = Option.getOrUndefined(info.uid)
+    const problem = info.type !== "Directory"
+      ? "is not a directory"
+      : real !== `${realBase.replace(/[\\/]+$/, "")}/${name}`
+      ? `is a symbolic link (to ${real})`
+      : uid === undefined
+      ? undefined // no uids here (Windows): nothing more to check
+      : owner !== uid
+      ? `is owned by uid ${owner}, not by this process's uid ${uid}`
+      : (info.mode & 0o022) !== 0
+      ? `can be written by other users (mode ${(info.mode & 0o777).toString(8)})`
+      : undefined
+    if (problem !== undefined) {
+      return yield* ioError("lock", dir)(
+        new Error(`the identity lock directory ${dir} ${problem}: refusing to trust its locks (remove it)`)
+      )
+    }
+    return dir
+  }).pipe(Effect.mapError((e) => e._tag === "WalIoError" ? e : ioError("lock", dir)(e)))
+}
+
+/**
+ * Take the identity lock of the opened log at `path` (`info` from its descriptor's `fstat`) for
+ * the current scope: fails with `WalLocked` while a live writer holds the same file through any
+ * name, in this process or another on this host.
+ */
+export const acquireIdentity = (
+  fs: FileSystem.FileSystem,
+  path: string,
+  info: FileSystem.File.Info
+): Effect.Effect<void, WalLocked | WalIoError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const identity = identityOf(info)
+    if (identity === undefined) return
+    const note = ` (the same file as ${path}: device ${info.dev}, inode ${Option.getOrElse(info.ino, () => 0)})`
+    yield* Effect.acquireRelease(
+      Effect.suspend(() => {
+        if (identities.has(identity)) {
+          return Effect.fail(
+            new WalLocked({ path, holder: `this process (pid ${process.pid}), through another name${note}` })
+          )
+        }
+        identities.add(identity)
+        return Effect.void
+      }),
+      () => Effect.sync(() => identities.delete(identity))
+    )
+    const dir = yield* lockDirectory(fs)
+    yield* lockFile(fs, path, `${dir}/${identity}.lock`, note)
   })
 
 const take = (
@@ -147,12 +259,16 @@ const take = (
   path: string,
   lockPath: string,
   me: string,
-  token: string
+  token: string,
+  note: string
 ): Effect.Effect<void, WalLocked | WalIoError> => {
   const attempt = (n: number): Effect.Effect<void, WalLocked | WalIoError> =>
     n >= ATTEMPTS
-      ? Effect.fail(new WalLocked({ path, holder: "contended: the lock kept changing hands" }))
-      : Effect.flatMap(step(fs, path, lockPath, me, token), (s) => s._tag === "Acquired" ? Effect.void : attempt(n + 1))
+      ? Effect.fail(new WalLocked({ path, holder: `contended: the lock kept changing hands${note}` }))
+      : Effect.flatMap(
+        step(fs, path, lockPath, me, token, note),
+        (s) => s._tag === "Acquired" ? Effect.void : attempt(n + 1)
+      )
   return attempt(0)
 }
 
@@ -174,15 +290,16 @@ const step = (
   path: string,
   lockPath: string,
   me: string,
-  token: string
+  token: string,
+  note: string
 ): Effect.Effect<Step, WalLocked | WalIoError> =>
   Effect.gen(function*() {
     const created = yield* create(fs, lockPath, me).pipe(
       Effect.map(Option.some),
       Effect.catchIf(isReason("AlreadyExists"), () => Effect.succeedNone)
     )
-    if (Option.isNone(created)) return yield* existing(fs, path, lockPath, token)
-    if (!created.value) return yield* new WalLocked({ path, holder: "another writer replaced our lock file" })
+    if (Option.isNone(created)) return yield* existing(fs, path, lockPath, token, note)
+    if (!created.value) return yield* new WalLocked({ path, holder: `another writer replaced our lock file${note}` })
     return acquired
   }).pipe(
     Effect.mapError((e) => e._tag === "WalLocked" || e._tag === "WalIoError" ? e : ioError("lock", lockPath)(e))
@@ -193,7 +310,8 @@ const existing = (
   fs: FileSystem.FileSystem,
   path: string,
   lockPath: string,
-  token: string
+  token: string,
+  note: string
 ): Effect.Effect<Step, WalLocked | WalIoError | PlatformError> =>
   Effect.gen(function*() {
     const read = yield* fs.readFileString(lockPath).pipe(
@@ -213,16 +331,16 @@ const existing = (
           path,
           holder:
             `an incomplete lock file (${JSON.stringify(describe(text))}): a writer is starting, or crashed while ` +
-            `starting (it counts as stale ${INCOMPLETE_GRACE_MS / 1000} s after its last change)`
+            `starting (it counts as stale ${INCOMPLETE_GRACE_MS / 1000} s after its last change)${note}`
         })
       }
     } else if (holder.host !== hostname()) {
       return yield* new WalLocked({
         path,
-        holder: `${describe(text)} (another host: remove ${lockPath} by hand once that writer is gone)`
+        holder: `${describe(text)} (another host: remove ${lockPath} by hand once that writer is gone)${note}`
       })
     } else if (holder.pid !== process.pid && isAlive(holder.pid)) {
-      return yield* new WalLocked({ path, holder: describe(text) })
+      return yield* new WalLocked({ path, holder: describe(text) + note })
     }
     // stale: move it aside, and delete it only if it is the file we judged
     const aside = `${lockPath}.stale-${process.pid}-${token}`
@@ -239,7 +357,7 @@ const existing = (
     // another process replaced the stale lock meanwhile: put its lock back, it holds the log
     yield* fs.link(aside, lockPath).pipe(Effect.ignore)
     yield* fs.remove(aside).pipe(Effect.ignore)
-    return yield* new WalLocked({ path, holder: describe(movedText) })
+    return yield* new WalLocked({ path, holder: describe(movedText) + note })
   })
 
 /** Delete the lock file if it still holds our line (never another writer's). */

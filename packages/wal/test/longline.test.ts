@@ -1,0 +1,141 @@
+/**
+ * A final line longer than the reader's line limit: when it cannot be an entry (a write torn by
+ * a crash, however long) it is a torn tail that `repair` removes; when it may be a complete
+ * entry it is only too long (`WalLineTooLong`: read it with a larger limit) and never removed.
+ */
+import type * as Json from "@calybris/core/Json"
+import * as Chain from "@calybris/wal/Chain"
+import * as Reader from "@calybris/wal/Reader"
+import * as Wal from "@calybris/wal/Wal"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as FileSystem from "@effect/platform/FileSystem"
+import { assert, layer } from "@effect/vitest"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+
+const LIMIT = 4096
+const record = (i: number, size: number): Json.Json =>
+  new Map<string, Json.Json>([["i", i], ["payload", "x".repeat(size)]])
+
+/** A log of three small entries and a fourth of ~10 KB (written with the default limit). */
+const longLog = Effect.gen(function*() {
+  const fs = yield* FileSystem.FileSystem
+  const dir = yield* fs.makeTempDirectoryScoped({ prefix: "calybris-longline-" })
+  const path = `${dir}/log.jsonl`
+  yield* Effect.forEach([1, 2, 3, 4], (i) => Wal.append(record(i, i === 4 ? 10_000 : 10))).pipe(
+    Effect.provide(Wal.layerFile(path))
+  )
+  const bytes = yield* fs.readFile(path)
+  // where the fourth line starts
+  let offset = 0
+  for (let k = 0; k < 3; k++) offset = bytes.indexOf(0x0a, offset) + 1
+  return { fs, dir, path, bytes, offset }
+})
+
+/** The typed failure of an effect (a test fails on success). */
+const failure = <A, E>(effect: Effect.Effect<A, E, FileSystem.FileSystem>) =>
+  Effect.map(Effect.exit(effect), (exit) => {
+    const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+    if (Option.isNone(error)) {
+      throw new Error(`expected a failure, got ${Exit.isSuccess(exit) ? "success" : "a defect"}`)
+    }
+    return error.value
+  })
+
+const verifyChunked = (bytes: Uint8Array, chunk: number) =>
+  Reader.verify(
+    Stream.fromIterable(
+      Array.from({ length: Math.ceil(bytes.length / chunk) }, (_, k) => bytes.subarray(k * chunk, (k + 1) * chunk))
+    ),
+    { chain: Either.getOrThrow(Chain.make({})), maxLineBytes: LIMIT }
+  )
+
+layer(NodeContext.layer)("a final line longer than the line limit", (it) => {
+  it.scoped("torn: reported as a torn tail (any chunking), and repair saves and removes exactly it", () =>
+    Effect.gen(function*() {
+      const { bytes, fs, offset, path } = yield* longLog
+      const cut = offset + 6_000
+      const torn = bytes.subarray(0, cut)
+      yield* fs.writeFile(path, torn)
+      for (const chunk of [1 << 20, 1000, 4097, 7]) {
+        const error = yield* failure(verifyChunked(torn, chunk))
+        assert.strictEqual(error._tag, "WalTornTail", `chunks of ${chunk}`)
+        if (error._tag === "WalTornTail") {
+          assert.deepStrictEqual(
+            [error.line, error.offset, error.length, error.category, error.reason, error.column],
+            [4, offset, 6_000, "Eof", "EOF while parsing a string", 6_000]
+          )
+        }
+      }
+      const opened = yield* failure(Effect.provide(Wal.head, Wal.layerFile(path, { maxLineBytes: LIMIT })))
+      assert.strictEqual(opened._tag, "WalTornTail")
+      const report = yield* Wal.repair(path, { maxLineBytes: LIMIT })
+      assert.strictEqual(report._tag, "RepairTruncated")
+      if (report._tag === "RepairTruncated") {
+        assert.strictEqual(report.truncatedAt, offset)
+        assert.strictEqual(report.removedBytes, 6_000)
+        assert.strictEqual(report.count, 3n)
+        assert.isTrue(Buffer.from(yield* fs.readFile(report.savedTo)).equals(Buffer.from(torn.subarray(offset))))
+      }
+      assert.isTrue(Buffer.from(yield* fs.readFile(path)).equals(Buffer.from(bytes.subarray(0, offset))))
+      const head = yield* Effect.provide(Wal.head, Wal.layerFile(path, { maxLineBytes: LIMIT }))
+      assert.strictEqual(head.sequence, 3n)
+    }))
+
+  it.scoped("the reasons of torn prefixes, and garbage, as the parser gives them", () =>
+    Effect.gen(function*() {
+      const pad = "x".repeat(LIMIT)
+      const cases: ReadonlyArray<readonly [string, string, string]> = [
+        [`{"sequence":4,"data":{"a":"${pad}`, "Eof", "EOF while parsing a string"],
+        [`{"sequence":4,"data":{"a":"${pad}",`, "Eof", "EOF while parsing a value"],
+        [`{"sequence":4,"data":{"a":"${pad}":`, "Eof", "EOF while parsing a value"],
+        [`{"sequence":4,"data":["${pad}"`, "Eof", "EOF while parsing a list"],
+        [`{"sequence":4,"data":{"a":"${pad}"}`, "Eof", "EOF while parsing an object"],
+        [`{"sequence":4,"data":{"a":"${pad}\\"}}`, "Eof", "EOF while parsing a string"],
+        [`{"a":"${pad}"}}`, "Syntax", "trailing characters"],
+        [`{"a":"${pad}"] `, "Syntax", "expected `,` or `}`"],
+        [`["${pad}"`, "Syntax", "expected a JSON object"],
+        ["[".repeat(LIMIT + 1), "Syntax", "expected a JSON object"],
+        [`{"a":${"[".repeat(LIMIT)}`, "Syntax", "recursion limit exceeded"]
+      ]
+      for (const [line, category, reason] of cases) {
+        const bytes = new TextEncoder().encode(line)
+        const error = yield* failure(verifyChunked(bytes, 1000))
+        assert.strictEqual(error._tag, "WalTornTail", line.slice(0, 40))
+        if (error._tag === "WalTornTail") {
+          assert.deepStrictEqual([error.category, error.reason, error.length], [category, reason, bytes.length])
+        }
+      }
+    }))
+
+  it.scoped("a complete entry without its newline, or only white space, is only too long: repair refuses and changes nothing", () =>
+    Effect.gen(function*() {
+      const { bytes, fs, path } = yield* longLog
+      for (
+        const content of [bytes.subarray(0, bytes.length - 1), Buffer.concat([bytes, Buffer.alloc(LIMIT + 1, 0x20)])]
+      ) {
+        yield* fs.writeFile(path, content)
+        const error = yield* failure(Wal.repair(path, { maxLineBytes: LIMIT }))
+        assert.strictEqual(error._tag, "WalNotRepairable")
+        assert.include(error.message, "WalLineTooLong")
+        assert.isTrue(Buffer.from(yield* fs.readFile(path)).equals(Buffer.from(content)))
+        // a larger limit reads it
+        const head = yield* Effect.provide(Wal.head, Wal.layerFile(path))
+        assert.strictEqual(head.sequence, 4n)
+      }
+    }))
+
+  it.scoped("a line longer than the limit followed by a newline is too long (not a torn tail), at its line and offset", () =>
+    Effect.gen(function*() {
+      const { bytes, offset } = yield* longLog
+      for (const chunk of [1 << 20, 1000, 7]) {
+        const error = yield* failure(verifyChunked(bytes, chunk))
+        assert.strictEqual(error._tag, "WalLineTooLong", `chunks of ${chunk}`)
+        if (error._tag === "WalLineTooLong") assert.deepStrictEqual([error.line, error.offset], [4, offset])
+      }
+    }))
+})

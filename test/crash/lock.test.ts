@@ -1,0 +1,123 @@
+/**
+ * One writer per WAL file across processes, whatever name reaches the file: a child process
+ * holds the log (`hold-child.ts`) and this process tries to open it as a second writer through
+ * a hard link in another directory, a symlink and a `dir/../file` path (and the other way
+ * round); each attempt is refused with `WalLocked` and appends nothing. Once the holder is
+ * SIGKILLed, a writer through the hard link takes over (its locks are stale).
+ */
+import type * as Json from "@calybris/core/Json"
+import * as Chain from "@calybris/wal/Chain"
+import * as Reader from "@calybris/wal/Reader"
+import * as Wal from "@calybris/wal/Wal"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as FileSystem from "@effect/platform/FileSystem"
+import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { startChild } from "./child.js"
+
+const key = new Uint8Array(32).fill(42)
+
+const record = (i: number): Json.Json => new Map<string, Json.Json>([["i", i]])
+
+/** The tag of the effect's typed failure, or "succeeded" / "died". */
+const failureTag = <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.map(
+    Effect.exit(effect),
+    (exit) =>
+      Exit.isSuccess(exit)
+        ? "succeeded"
+        : Option.match(Cause.failureOption(exit.cause), { onNone: () => "died", onSome: (e) => e._tag })
+  )
+
+const appendThrough = (name: string, i: number) => Effect.provide(Wal.append(record(i)), Wal.layerFile(name, { key }))
+
+const countOnDisk = (file: string) =>
+  Effect.flatMap(
+    FileSystem.FileSystem,
+    (fs) => Reader.verify(fs.stream(file), { chain: Either.getOrThrow(Chain.make({ key })) })
+  ).pipe(Effect.map((v) => v.count))
+
+/** A log with one entry, a hard link to it in another directory, a symlink and a `..` path. */
+const setUp = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "calybris-lock-"))
+  const other = fs.mkdtempSync(path.join(os.tmpdir(), "calybris-lock-other-"))
+  const file = path.join(dir, "log.jsonl")
+  fs.mkdirSync(path.join(dir, "sub"))
+  return {
+    dir,
+    other,
+    file,
+    hard: path.join(other, "hard.jsonl"),
+    alias: path.join(other, "alias.jsonl"),
+    dotdot: `${dir}/sub/../log.jsonl`,
+    cleanup: () => {
+      fs.rmSync(dir, { recursive: true, force: true })
+      fs.rmSync(other, { recursive: true, force: true })
+    }
+  }
+}
+
+describe("one writer per file across processes", () => {
+  it.live(
+    "a child holds the log: a writer here through a hard link, a symlink or dir/../file gets WalLocked; after SIGKILL the hard link takes over",
+    () =>
+      Effect.gen(function*() {
+        const t = setUp()
+        yield* Effect.addFinalizer(() => Effect.sync(t.cleanup))
+        yield* appendThrough(t.file, 1)
+        fs.linkSync(t.file, t.hard)
+        fs.symlinkSync(t.file, t.alias)
+        const holder = startChild("test/crash/hold-child.ts", [t.file])
+        yield* Effect.addFinalizer(() => Effect.sync(() => holder.child.kill("SIGKILL")))
+        assert.strictEqual(yield* Effect.promise(() => holder.line("HOLDING")), "HOLDING 1")
+        for (const name of [t.hard, t.alias, t.dotdot]) {
+          assert.strictEqual(yield* failureTag(appendThrough(name, 2)), "WalLocked", name)
+          assert.strictEqual(yield* failureTag(Wal.repair(name, { key })), "WalLocked", name)
+        }
+        assert.strictEqual(yield* countOnDisk(t.file), 1n)
+        holder.child.kill("SIGKILL")
+        yield* Effect.promise(() => holder.exited)
+        // the holder is gone: its locks are stale, and a writer through the hard link gets in
+        const sealed = yield* appendThrough(t.hard, 2)
+        assert.strictEqual(sealed.sequence, 2n)
+        assert.strictEqual(yield* countOnDisk(t.file), 2n)
+      }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)),
+    120_000
+  )
+
+  it.live(
+    "this process holds the log through a hard link: a child opening the original, a symlink or dir/../file is refused with WalLocked",
+    () =>
+      Effect.gen(function*() {
+        const t = setUp()
+        yield* Effect.addFinalizer(() => Effect.sync(t.cleanup))
+        yield* appendThrough(t.file, 1)
+        fs.linkSync(t.file, t.hard)
+        fs.symlinkSync(t.file, t.alias)
+        yield* Effect.gen(function*() {
+          for (const name of [t.file, t.alias, t.dotdot]) {
+            const child = startChild("test/crash/hold-child.ts", [name, "append"])
+            const line = yield* Effect.promise(() => child.line(""))
+            assert.strictEqual(line, "REFUSED WalLocked", name)
+            assert.strictEqual(yield* Effect.promise(() => child.exited), 0)
+          }
+          // the holder still works
+          yield* Wal.append(record(2))
+        }).pipe(Effect.provide(Wal.layerFile(t.hard, { key })))
+        assert.strictEqual(yield* countOnDisk(t.file), 2n)
+        // released: a child through the original gets in
+        const child = startChild("test/crash/hold-child.ts", [t.file, "append"])
+        assert.match(yield* Effect.promise(() => child.line("ACK")), /^ACK 3 [0-9a-f]{64}$/)
+        assert.strictEqual(yield* Effect.promise(() => child.exited), 0)
+        assert.strictEqual(yield* countOnDisk(t.file), 3n)
+      }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)),
+    120_000
+  )
+})
