@@ -64,11 +64,11 @@ describe("the journal's path", () => {
       fs.writeFileSync(plain, "")
       const behind = path.join(plain, "journal.jsonl")
       const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string, RegExp]> = [
-        [["status"], fifo, /is not a log file: it is a named pipe \(FIFO\)/],
-        [["init"], fifo, /is not a log file: it is a named pipe \(FIFO\)/],
-        [["reserve", "--tenant", "t", "--amount", "1"], fifo, /is not a log file: it is a named pipe \(FIFO\)/],
-        [["status"], folder, /is not a log file: it is a directory/],
-        [["init"], folder, /is not a log file: it is a directory/],
+        [["status"], fifo, /fifo\.jsonl: not a regular file \(a FIFO\)/],
+        [["init"], fifo, /fifo\.jsonl: not a regular file \(a FIFO\)/],
+        [["reserve", "--tenant", "t", "--amount", "1"], fifo, /fifo\.jsonl: not a regular file \(a FIFO\)/],
+        [["status"], folder, /folder-\w+: it is a directory/],
+        [["init"], folder, /folder-\w+: it is a directory/],
         [["status"], behind, /a component of the path is not a directory/],
         [["init"], behind, /a component of the path is not a directory/]
       ]
@@ -80,7 +80,7 @@ describe("the journal's path", () => {
       }
       for (const command of ["verify", "show", "repair"]) {
         for (
-          const [file, expected] of [[fifo, /not a regular file/], [folder, /not a regular file/], [
+          const [file, expected] of [[fifo, /not a regular file/], [folder, /it is a directory/], [
             behind,
             /a component of the path is not a directory/
           ]] as const
