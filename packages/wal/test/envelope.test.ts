@@ -315,7 +315,7 @@ describe("envelope: parseLine agrees with Entry.parse", () => {
           expect(Either.isLeft(r) ? `${r.left.category}: ${r.left.reason} @ ${r.left.column}` : "ok").toBe(expected)
         }
       }),
-      { numRuns: 3000 }
+      { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 3000 }
     )
   })
 })

@@ -186,7 +186,7 @@ describe("canonical fast path", () => {
         expect(both.dataText).toBe(expected)
         expect(Json.print(both.data ?? null)).toBe(expected)
       }),
-      { numRuns: 4000 }
+      { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 4000 }
     )
   })
 
@@ -198,7 +198,7 @@ describe("canonical fast path", () => {
         const text = spell(value, rng(seed))
         expect(isCanonical(text)).toBe(Json.print(parseOk(text)) === text)
       }),
-      { numRuns: 4000 }
+      { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 4000 }
     )
   })
 
@@ -276,7 +276,7 @@ describe("canonical fast path", () => {
           expect(scan(mutated)).toBe(read(mutated))
         }
       ),
-      { numRuns: 6000 }
+      { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 6000 }
     )
     for (
       const text of ["", " ", "[", "{\"a\"", "1e999", "-", "01", "\"\\ud800\"", "[1,]", "{\"a\":1,}", "nul", "1.5e"]
@@ -359,7 +359,7 @@ describe("reader: verification with non-canonical spellings", () => {
           expect(entries[entries.length - 1]?.entry_hash).toBe(verified.lastHash)
         }
       ),
-      { numRuns: 300 }
+      { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 300 }
     )
   })
 
