@@ -6,7 +6,9 @@
 import * as Decision from "@calybris/core/Decision"
 import * as Digest from "@calybris/core/Digest"
 import * as Input from "@calybris/core/Input"
+import * as Int from "@calybris/core/Int"
 import type * as Json from "@calybris/core/Json"
+import * as JsonSchema from "@calybris/core/JsonSchema"
 import { jsonObject, JsonValue } from "@calybris/core/JsonSchema"
 import type { Policy } from "@calybris/core/Policy"
 import * as Verify from "@calybris/core/Verify"
@@ -36,7 +38,7 @@ export const AuditedRecord = <M, I extends Json.Json>(metadata: Schema.Schema<M,
     input: Input.Input,
     decision: Decision.Decision,
     metadata
-  })
+  }, "AuditedRecord")
 
 /** An audited record with free-form Json metadata (what the reference's tools use). */
 export const AuditedJson = AuditedRecord(JsonValue)
@@ -54,6 +56,48 @@ const decodeAudited = (data: unknown): Either.Either<AuditedJson, ParseResult.Pa
     if (fast !== FastCodec.FAIL) return Either.right(fast as AuditedJson)
   }
   return decodeAuditedSchema(data)
+}
+
+/** The reference's typed view of a line: `WalEntry<AuditedRecord<serde_json::Value>>`. */
+const entryShape = ((): JsonSchema.Shape | undefined => {
+  const sequence = JsonSchema.shapeOf(Int.U64)
+  const data = JsonSchema.shapeOf(AuditedJson)
+  if (sequence === undefined || data === undefined) return undefined
+  const string: JsonSchema.Shape = { _tag: "String" }
+  return JsonSchema.structShape("WalEntry", [
+    ["sequence", sequence],
+    ["previous_hash", string],
+    ["entry_hash", string],
+    ["data", data]
+  ])
+})()
+
+/**
+ * The audited record of a verified entry, decoded as the reference decodes it: typed, from the
+ * line (`serde_json::from_str::<WalEntry<AuditedRecord<Value>>>`), so that a record that does
+ * not decode fails with serde's message, category and column — a repeated member of the record
+ * included, which the untyped `data` (last value wins) would hide. A canonical line (what
+ * writers write: no repeated member) whose `data` the fast path decodes needs no second look.
+ */
+const decodeEntry = (entry: Entry): Either.Either<AuditedJson, WalParseError> => {
+  if (entry.canonical && decodeAuditedFast !== undefined) {
+    const fast = decodeAuditedFast(entry.data)
+    if (fast !== FastCodec.FAIL) return Either.right(fast as AuditedJson)
+  }
+  const at = { line: entry.line, offset: entry.offset }
+  let data: Json.Json = entry.data
+  if (entryShape !== undefined) {
+    const typed = JsonSchema.decodeShape(entryShape, entry.text)
+    if (Either.isLeft(typed)) {
+      const e = typed.left
+      return Either.left(new WalParseError({ ...at, category: e.category, reason: e.message, column: e.column }))
+    }
+    data = (typed.right as Json.JsonObject).get("data") ?? null
+  }
+  return Either.mapLeft(
+    decodeAudited(data),
+    (e) => new WalParseError({ ...at, category: "Data", reason: JsonSchema.formatError(e), column: 0 })
+  )
 }
 
 /** The audited record for a decision: its audit bundle, input, decision and metadata, as Json. */
@@ -130,15 +174,9 @@ export const replayBytes = <E, R>(
       // after a record that does not decode, only the chain is checked (the error is fixed)
       for (let i = 0; i < entries.length && undecodable === undefined; i++) {
         const entry = entries[i] as Entry
-        const decoded = decodeAudited(entry.data)
+        const decoded = decodeEntry(entry)
         if (Either.isLeft(decoded)) {
-          undecodable = new WalParseError({
-            line: entry.line,
-            offset: entry.offset,
-            category: "Data",
-            reason: decoded.left.message,
-            column: 0
-          })
+          undecodable = decoded.left
           break
         }
         const verdict = audit(policy, entry.sequence, decoded.right)

@@ -349,7 +349,9 @@ export class LineReader {
         data: envelope.data ?? null,
         dataText: envelope.dataText ?? "",
         line,
-        offset
+        offset,
+        text,
+        canonical: envelope.dataCanonical
       })
     }
     return undefined

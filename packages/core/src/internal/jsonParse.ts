@@ -1219,6 +1219,8 @@ export const cursor = {
   slice: (from: number, to: number): string => src.slice(from, to),
   /** `peek_error(code)` at the index; returns false. */
   failPeek: (code: number): false => failPeek(code, pos) ?? false,
+  /** `error(code)` (the bytes before the index consumed); returns false. */
+  failError: (code: number): false => fail(code, pos) ?? false,
   /** A Data error (`Error::custom(message)` positioned by `fix_position`, i.e. `error`) at the index. */
   failData: (message: string): false => {
     failAtByte(0, byteIndex(pos))

@@ -73,6 +73,8 @@ export interface ParsedLine {
   readonly entry_hash: string
   readonly data: Json.Json | undefined
   readonly dataText: string | undefined
+  /** `data` was written exactly as `print` writes it (so no repeated key); false when not asked for the text */
+  readonly dataCanonical: boolean
 }
 
 const C = Json.Cursor
@@ -410,7 +412,8 @@ export const parseLine = (text: string, options: LineOptions): Either.Either<Par
       previous_hash: m.previous ?? "",
       entry_hash: m.entry ?? "",
       data: options.value ? data : undefined,
-      dataText
+      dataText,
+      dataCanonical: options.text && m.dataCanonical
     })
   } catch (e) {
     // Not reachable for well-formed calls; only engine limits (memory) end up here, as in Json.parse.

@@ -1,0 +1,456 @@
+/**
+ * Typed decoding of a JSON text as serde does it: `serde_json::from_str::<T>(text)` for a
+ * `#[derive(Deserialize)]` struct `T` (serde 1.x, serde_json 1.0.150). One left-to-right pass
+ * over the text replays the calls the derived visitors make, so the FIRST problem of the text
+ * is the one reported, with serde's category, message and position (`JsonParseError`):
+ *
+ * - struct (`deserialize_struct`): `{` → the derived `visit_map` (keys in any order; an
+ *   unknown key's value is skipped with `ignore_value`; a known key seen twice → "duplicate
+ *   field `x`" right after the key and the whitespace after it; at the `}` the missing fields
+ *   in declaration order → "missing field `x`" just past the `}`), `[` → the derived
+ *   `visit_seq` (the fields in order; a short one → "invalid length N, expected struct X with
+ *   M elements" just past the `]`; extra elements → "trailing characters" / "trailing comma");
+ *   anything else → `peek_invalid_type` ("invalid type: integer `5`, expected struct X");
+ * - integers (`deserialize_number` with serde's primitive visitors): a float → "invalid type:
+ *   floating point `1.5`, expected u16", an integer out of range → "invalid value: integer
+ *   `70000`, expected u16" (just past the literal);
+ * - `bool` / `String` (`deserialize_bool` / `deserialize_str`): "invalid type: …, expected a
+ *   boolean" / "a string";
+ * - unit-variant enums (`deserialize_enum`): a string naming a variant, else "unknown variant
+ *   `Foo`, expected one of `A`, `B`, `C`"; `{"A":null}` is accepted too; any other value is
+ *   the Syntax error "expected value";
+ * - `Vec<T>` (`deserialize_seq`): "invalid type: …, expected a sequence";
+ * - `serde_json::Value` (`deserialize_any`): the untyped parser;
+ * - then only whitespace may follow ("trailing characters").
+ *
+ * Errors raised by a visitor carry no position; serde_json's `fix_position` gives them the
+ * index where the deserializer stopped (after `end_map` / `end_seq` ran): each failure below
+ * is recorded at exactly that index. Nesting counts against serde_json's recursion limit.
+ *
+ * Messages quote user data (strings, variant names) at most `EXCERPT` characters long: a
+ * 60 MB string is not echoed whole (serde would; the category and position are unchanged).
+ */
+import * as Either from "effect/Either"
+import type { Json } from "../Json.js"
+import { JsonFloat, JsonParseError } from "../Json.js"
+import { cursor as C, ErrorCode as E } from "./jsonParse.js"
+import { printFloat } from "./jsonPrint.js"
+
+/** What a wire type looks like to serde. */
+export type Shape =
+  | { readonly _tag: "Int"; readonly name: string; readonly min: bigint; readonly max: bigint }
+  | { readonly _tag: "Bool" }
+  | { readonly _tag: "String" }
+  | { readonly _tag: "Value" }
+  | { readonly _tag: "Enum"; readonly variants: ReadonlyArray<string> }
+  | { readonly _tag: "Seq"; readonly element: Shape }
+  | {
+    readonly _tag: "Struct"
+    readonly name: string
+    readonly names: ReadonlyArray<string>
+    readonly shapes: ReadonlyArray<Shape>
+  }
+
+/** Longest piece of user text a message quotes. */
+export const EXCERPT = 80
+
+/** `text`, cut to `EXCERPT` characters (code points) with an ellipsis. */
+export const excerpt = (text: string): string => {
+  if (text.length <= EXCERPT) return text
+  let out = ""
+  let n = 0
+  for (const ch of text) {
+    if (n++ === EXCERPT) return out + "…"
+    out += ch
+  }
+  return out
+}
+
+/** Rust's `char::is_printable` is false for these general categories (except U+0020). */
+const NOT_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}\p{Grapheme_Extend}]/u
+
+/**
+ * Rust's `<str as Debug>::fmt` (`"` + `char::escape_debug_ext` of every character + `"`), of at
+ * most `EXCERPT` characters (a longer string ends with `…` inside the quotes).
+ */
+export const rustDebug = (s: string): string => {
+  let out = "\""
+  let n = 0
+  for (const ch of s) {
+    if (n++ === EXCERPT) return out + "…\""
+    switch (ch) {
+      case "\0":
+        out += "\\0"
+        break
+      case "\t":
+        out += "\\t"
+        break
+      case "\r":
+        out += "\\r"
+        break
+      case "\n":
+        out += "\\n"
+        break
+      case "\\":
+        out += "\\\\"
+        break
+      case "\"":
+        out += "\\\""
+        break
+      default:
+        out += ch !== " " && NOT_PRINTABLE.test(ch) ? `\\u{${(ch.codePointAt(0) ?? 0).toString(16)}}` : ch
+    }
+  }
+  return out + "\""
+}
+
+/** serde's `Unexpected` of a scalar as serde_json's `JsonUnexpected` displays it. */
+export const unexpected = (value: Json): string =>
+  value === null
+    ? "null"
+    : typeof value === "boolean"
+    ? `boolean \`${value}\``
+    : typeof value === "string"
+    ? `string ${rustDebug(value)}`
+    : typeof value === "bigint" || (typeof value === "number" && Number.isSafeInteger(value))
+    ? `integer \`${value}\``
+    : typeof value === "number"
+    ? `floating point \`${printFloat(value)}\``
+    : value instanceof JsonFloat
+    ? `floating point \`${printFloat(value.value)}\``
+    : Array.isArray(value)
+    ? "sequence"
+    : "map"
+
+/** serde's `OneOf` (the expected variants of "unknown variant"). */
+const oneOf = (names: ReadonlyArray<string>): string =>
+  names.length === 0
+    ? "there are no variants"
+    : names.length === 1
+    ? `expected \`${names[0]}\``
+    : names.length === 2
+    ? `expected \`${names[0]}\` or \`${names[1]}\``
+    : `expected one of ${names.map((n) => `\`${n}\``).join(", ")}`
+
+// ---------------------------------------------------------------------------------------------
+// serde_json Deserializer methods, as the derived visitors call them (FAIL = error recorded)
+
+const FAIL: unique symbol = Symbol("serde.FAIL")
+type Result = Json | typeof FAIL
+
+/** serde_json's recursion limit: nested containers allowed (the next one is an error). */
+const MAX_DEPTH = 127
+/** Containers open around the current index. */
+let depth = 0
+
+const failPeek = (code: number): typeof FAIL => {
+  C.failPeek(code)
+  return FAIL
+}
+
+const failData = (message: string): typeof FAIL => {
+  C.failData(message)
+  return FAIL
+}
+
+/** `check_recursion!` before consuming a `{` / `[` at the index. */
+const enter = (): boolean => {
+  if (depth >= MAX_DEPTH) {
+    C.failPeek(E.RECURSION_LIMIT_EXCEEDED)
+    return false
+  }
+  depth++
+  C.advance()
+  return true
+}
+
+/**
+ * `peek_invalid_type`: the value at the index is of the wrong type. Scalars are read first (a
+ * syntax error inside them wins) and the error is positioned after them; `[` / `{` are not
+ * consumed.
+ */
+const invalidType = (expected: string): typeof FAIL => {
+  const c = C.peek()
+  let value: Json | undefined
+  if (c === 110 || c === 116 || c === 102) {
+    value = C.readLiteral()
+  } else if (c === 45 || (c >= 48 && c <= 57)) {
+    value = C.readNumber()
+  } else if (c === 34) {
+    C.advance()
+    value = C.readString()
+  } else if (c === 91) {
+    return failData(`invalid type: sequence, expected ${expected}`)
+  } else if (c === 123) {
+    return failData(`invalid type: map, expected ${expected}`)
+  } else {
+    return failPeek(E.EXPECTED_SOME_VALUE)
+  }
+  if (value === undefined) return FAIL
+  return failData(`invalid type: ${unexpected(value)}, expected ${expected}`)
+}
+
+/** `deserialize_number` with serde's primitive integer visitor for `name` (u16, u64, i64, …). */
+const readInt = (name: string, min: bigint, max: bigint): Result => {
+  const c = C.peek()
+  if (c === -1) return failPeek(E.EOF_WHILE_PARSING_VALUE)
+  if (c !== 45 && (c < 48 || c > 57)) return invalidType(name)
+  const value = C.readNumber()
+  if (value === undefined) return FAIL
+  if (typeof value === "number" && Number.isSafeInteger(value)) {
+    if (value >= Number(min) && value <= Number(max)) return value
+    return failData(`invalid value: integer \`${value}\`, expected ${name}`)
+  }
+  if (typeof value === "bigint") {
+    if (value >= min && value <= max) return value
+    return failData(`invalid value: integer \`${value}\`, expected ${name}`)
+  }
+  // ParserNumber::F64 → visit_f64, which integer visitors leave to its default: invalid_type
+  return failData(`invalid type: ${unexpected(value)}, expected ${name}`)
+}
+
+/** `deserialize_bool`. */
+const readBool = (): Result => {
+  const c = C.peek()
+  if (c === -1) return failPeek(E.EOF_WHILE_PARSING_VALUE)
+  if (c !== 116 && c !== 102) return invalidType("a boolean")
+  return C.readLiteral() ?? FAIL
+}
+
+/** `deserialize_str` with a visitor expecting `expected`. */
+const readStr = (expected: string): string | typeof FAIL => {
+  const c = C.peek()
+  if (c === -1) return failPeek(E.EOF_WHILE_PARSING_VALUE)
+  if (c !== 34) return invalidType(expected)
+  C.advance()
+  return C.readString() ?? FAIL
+}
+
+/** The derived variant identifier: `deserialize_identifier` (= `deserialize_str`) + `visit_str`. */
+const readVariant = (variants: ReadonlyArray<string>): string | typeof FAIL => {
+  const name = readStr("variant identifier")
+  if (name === FAIL || variants.includes(name)) return name
+  return failData(`unknown variant \`${excerpt(name)}\`, ${oneOf(variants)}`)
+}
+
+/** `deserialize_enum` of a derived enum of unit variants. */
+const readEnum = (variants: ReadonlyArray<string>): Result => {
+  const c = C.peek()
+  if (c === 34) return readVariant(variants)
+  if (c === -1) return failPeek(E.EOF_WHILE_PARSING_VALUE)
+  if (c !== 123) return failPeek(E.EXPECTED_SOME_VALUE)
+  // `{"Variant": null}`: VariantAccess
+  if (!enter()) return FAIL
+  const name = readVariant(variants)
+  if (name === FAIL) return FAIL
+  const colon = C.peek()
+  if (colon !== 58) return failPeek(colon === -1 ? E.EOF_WHILE_PARSING_OBJECT : E.EXPECTED_COLON)
+  C.advance()
+  // unit_variant: `()` → deserialize_unit
+  const u = C.peek()
+  if (u === -1) return failPeek(E.EOF_WHILE_PARSING_VALUE)
+  if (u !== 110) return invalidType("unit")
+  if (C.readLiteral() === undefined) return FAIL
+  depth--
+  const end = C.peek()
+  if (end === 125) {
+    C.advance()
+    return name
+  }
+  C.failError(end === -1 ? E.EOF_WHILE_PARSING_OBJECT : E.EXPECTED_SOME_VALUE)
+  return FAIL
+}
+
+/** `end_seq` after a visitor that succeeded. */
+const endSeq = (): boolean => {
+  const c = C.peek()
+  if (c === 93) {
+    C.advance()
+    return true
+  }
+  if (c === 44) {
+    C.advance()
+    C.failPeek(C.peek() === 93 ? E.TRAILING_COMMA : E.TRAILING_CHARACTERS)
+    return false
+  }
+  C.failPeek(c === -1 ? E.EOF_WHILE_PARSING_LIST : E.TRAILING_CHARACTERS)
+  return false
+}
+
+/**
+ * `SeqAccess::next_element_seed` up to the element: true when an element follows (the index at
+ * it), false at the `]` (not consumed), FAIL on an error.
+ */
+const nextElement = (first: boolean): boolean | typeof FAIL => {
+  let c = C.peek()
+  if (c === 93) return false
+  if (c === 44 && !first) {
+    C.advance()
+    c = C.peek()
+  } else if (c === -1) {
+    return failPeek(E.EOF_WHILE_PARSING_LIST)
+  } else if (!first) {
+    return failPeek(E.EXPECTED_LIST_COMMA_OR_END)
+  }
+  if (c === 93) return failPeek(E.TRAILING_COMMA)
+  if (c === -1) return failPeek(E.EOF_WHILE_PARSING_VALUE)
+  return true
+}
+
+/** `deserialize_seq` of a `Vec<T>`. */
+const readSeq = (element: Shape): Result => {
+  const c = C.peek()
+  if (c === -1) return failPeek(E.EOF_WHILE_PARSING_VALUE)
+  if (c !== 91) return invalidType("a sequence")
+  if (!enter()) return FAIL
+  const out: Array<Json> = []
+  for (let first = true;; first = false) {
+    const next = nextElement(first)
+    if (next === FAIL) return FAIL
+    if (!next) break
+    const value = deserialize(element)
+    if (value === FAIL) return FAIL
+    out.push(value)
+  }
+  depth--
+  return endSeq() ? out : FAIL
+}
+
+type StructShape = Extract<Shape, { readonly _tag: "Struct" }>
+
+/** The derived `visit_map`, then `end_map`; the index is just after `{`. */
+const visitMap = (shape: StructShape): Result => {
+  const { names, shapes } = shape
+  const values: Array<Json | undefined> = new Array(names.length).fill(undefined)
+  const seen: Array<boolean> = new Array(names.length).fill(false)
+  for (let first = true;; first = false) {
+    // MapAccess::next_key_seed
+    let c = C.peek()
+    if (c === 125) break
+    if (c === 44 && !first) {
+      C.advance()
+      c = C.peek()
+    } else if (c === -1) {
+      return failPeek(E.EOF_WHILE_PARSING_OBJECT)
+    } else if (!first) {
+      return failPeek(E.EXPECTED_OBJECT_COMMA_OR_END)
+    }
+    if (c !== 34) {
+      return failPeek(c === 125 ? E.TRAILING_COMMA : c === -1 ? E.EOF_WHILE_PARSING_VALUE : E.KEY_MUST_BE_A_STRING)
+    }
+    C.advance()
+    const key = C.readString()
+    if (key === undefined) return FAIL
+    const index = names.indexOf(key)
+    if (index >= 0 && seen[index]) {
+      // visit_map returns; end_map skips whitespace and consumes a `}` (anything else is its
+      // own error, unused); fix_position puts the error where end_map stopped
+      if (C.peek() === 125) C.advance()
+      return failData(`duplicate field \`${key}\``)
+    }
+    // MapAccess::next_value_seed: parse_object_colon, then the field's Deserialize
+    const colon = C.peek()
+    if (colon !== 58) return failPeek(colon === -1 ? E.EOF_WHILE_PARSING_OBJECT : E.EXPECTED_COLON)
+    C.advance()
+    if (index < 0) {
+      if (!C.ignoreValue()) return FAIL
+      continue
+    }
+    const value = deserialize(shapes[index] as Shape)
+    if (value === FAIL) return FAIL
+    values[index] = value
+    seen[index] = true
+  }
+  // end_map consumes the `}`: a missing field is reported just past it
+  C.advance()
+  depth--
+  const out = new Map<string, Json>()
+  for (let i = 0; i < names.length; i++) {
+    if (!seen[i]) return failData(`missing field \`${names[i]}\``)
+    out.set(names[i] as string, values[i] as Json)
+  }
+  return out
+}
+
+/** The derived `visit_seq`, then `end_seq`; the index is just after `[`. */
+const visitSeq = (shape: StructShape): Result => {
+  const { names, shapes } = shape
+  const out = new Map<string, Json>()
+  for (let i = 0; i < names.length; i++) {
+    const next = nextElement(i === 0)
+    if (next === FAIL) return FAIL
+    if (!next) {
+      // None: invalid_length, positioned after end_seq consumed the `]`
+      C.advance()
+      const n = names.length
+      return failData(`invalid length ${i}, expected struct ${shape.name} with ${n} element${n === 1 ? "" : "s"}`)
+    }
+    const value = deserialize(shapes[i] as Shape)
+    if (value === FAIL) return FAIL
+    out.set(names[i] as string, value)
+  }
+  depth--
+  return endSeq() ? out : FAIL
+}
+
+/** `deserialize_struct` of a derived struct. */
+const readStruct = (shape: StructShape): Result => {
+  const c = C.peek()
+  if (c === -1) return failPeek(E.EOF_WHILE_PARSING_VALUE)
+  if (c === 123) return enter() ? visitMap(shape) : FAIL
+  if (c === 91) return enter() ? visitSeq(shape) : FAIL
+  return invalidType(`struct ${shape.name}`)
+}
+
+/** `T::deserialize` for the shape of `T`. */
+const deserialize = (shape: Shape): Result => {
+  switch (shape._tag) {
+    case "Int":
+      return readInt(shape.name, shape.min, shape.max)
+    case "Bool":
+      return readBool()
+    case "String":
+      return readStr("a string")
+    case "Value": {
+      // deserialize_any into a Value: the untyped parser, within the recursion limit left
+      C.peek()
+      return C.readValue(MAX_DEPTH - depth) ?? FAIL
+    }
+    case "Enum":
+      return readEnum(shape.variants)
+    case "Seq":
+      return readSeq(shape.element)
+    case "Struct":
+      return readStruct(shape)
+  }
+}
+
+/**
+ * `serde_json::from_str::<T>(text)` for the shape of `T`: the value (objects as Maps with the
+ * members in field order, integers exact) or serde's error.
+ */
+export const decode = (shape: Shape, text: string): Either.Either<Json, JsonParseError> => {
+  C.begin(text)
+  depth = 0
+  try {
+    const value = deserialize(shape)
+    if (value === FAIL) return Either.left(C.error())
+    if (C.peek() !== -1) {
+      C.failPeek(E.TRAILING_CHARACTERS)
+      return Either.left(C.error())
+    }
+    return Either.right(value)
+  } catch (e) {
+    // Not reachable for well-formed calls; only engine limits (memory) end up here, as in Json.parse.
+    return Either.left(
+      new JsonParseError({
+        category: "Syntax",
+        message: e instanceof Error ? e.message : String(e),
+        line: 0,
+        column: 0
+      })
+    )
+  } finally {
+    C.release()
+  }
+}
