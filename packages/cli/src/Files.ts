@@ -10,7 +10,7 @@ import type { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as ParseResult from "effect/ParseResult"
+import type * as ParseResult from "effect/ParseResult"
 import type * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { InputError } from "./CliError.js"
@@ -55,14 +55,10 @@ export const fieldPath = (path: ReadonlyArray<PropertyKey>): string =>
     ""
   )
 
-/** Our Json float values print as `JsonFloat({...})` in Schema messages: say what they are instead. */
-const tidy = (message: string): string =>
-  message.replace(
-    /Expected number, actual JsonFloat\(\{"value":([^,]+),"_tag":"JsonFloat"\}\)/g,
-    "expected an integer, got the float $1"
-  )
-
-/** An `InputError` from a JSON syntax error or a Schema error, at a file (and a line of it). */
+/**
+ * An `InputError` from a JSON syntax error, a typed-decoding error (serde's message, naming the
+ * field) or a Schema error, at a file (and a line of it).
+ */
 export const inputError =
   (file: string, line?: number) => (error: Json.JsonParseError | ParseResult.ParseError): InputError => {
     const at = line === undefined ? {} : { line }
@@ -71,14 +67,14 @@ export const inputError =
         file,
         line: line ?? error.line,
         column: error.column,
-        reason: `invalid JSON: ${error.message}`
+        ...(error.field === undefined ? {} : { field: error.field }),
+        reason: error.category === "Data" ? error.message : `invalid JSON: ${error.message}`
       })
     }
-    const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
-    if (issue === undefined) return new InputError({ file, ...at, reason: error.message })
-    return issue.path.length === 0
-      ? new InputError({ file, ...at, reason: tidy(issue.message) })
-      : new InputError({ file, ...at, field: fieldPath(issue.path), reason: tidy(issue.message) })
+    const { field, message } = JsonSchema.describeError(error)
+    return field === ""
+      ? new InputError({ file, ...at, reason: message })
+      : new InputError({ file, ...at, field, reason: message })
   }
 
 /** Read a whole-file JSON document and decode it with a wire schema. */

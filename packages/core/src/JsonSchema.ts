@@ -96,7 +96,9 @@ const intShapes: ReadonlyArray<readonly [AST.AST, string, bigint, bigint]> = [
 ]
 
 const shapeOfAst = (ast: AST.AST): Shape | undefined => {
-  for (const [known, name, min, max] of intShapes) if (ast === known) return { _tag: "Int", name, min, max }
+  for (const [known, name, min, max] of intShapes) {
+    if (ast === known) return { _tag: "Int", name, min, max, lo: Number(min), hi: Number(max) }
+  }
   if (ast === JsonValue.ast) return { _tag: "Value" }
   switch (ast._tag) {
     case "StringKeyword":
@@ -160,21 +162,29 @@ export const structShape = (name: string, fields: ReadonlyArray<readonly [string
  * the text (a duplicate field, a missing one, a value of the wrong type or out of range, bad
  * JSON).
  */
-export const decodeShape = (shape: Shape, text: string): Either.Either<Json.Json, Json.JsonParseError> =>
-  Serde.decode(shape, text)
+export const decodeShape = (
+  shape: Shape,
+  text: string,
+  options?: Serde.DecodeOptions
+): Either.Either<Json.Json, Json.JsonParseError> => Serde.decode(shape, text, options)
 
 /**
  * Parse a JSON text and decode it with a wire schema; errors say where and what. A schema
  * serde can describe (see `shapeOf`) is decoded as the reference decodes it, typed, from the
  * text: the first problem wins and is reported with serde's message and position (a repeated
- * member is "duplicate field `x`", not "the last one wins"); the schema then checks what serde
- * does not (such as the catalog's size).
+ * member is "duplicate field `x`", not "the last one wins"), naming the field; the schema then
+ * checks what serde does not (such as the catalog's size). One deliberate difference: an integer
+ * literal beyond the field's range is reported as the integer written, not as the float serde
+ * parsed it into.
  */
 export const decodeText = <A, I>(schema: Schema.Schema<A, I>) => {
   const decode = Schema.decodeUnknownEither(schema)
   const shape = shapeOf(schema)
   return (text: string): Either.Either<A, Json.JsonParseError | ParseResult.ParseError> =>
-    Either.flatMap(shape === undefined ? Json.parse(text) : Serde.decode(shape, text), (json) => decode(json))
+    Either.flatMap(
+      shape === undefined ? Json.parse(text) : Serde.decode(shape, text, { exactIntegers: true }),
+      (json) => decode(json)
+    )
 }
 
 /** Encode a value with a wire schema and print it as compact canonical JSON. */
@@ -218,11 +228,7 @@ const firstActual = (issue: ParseResult.ParseIssue): { readonly found: boolean; 
 }
 
 /** `models[2].quality_bps` from a Schema issue path. */
-const fieldPath = (path: ReadonlyArray<PropertyKey>): string =>
-  path.reduce<string>(
-    (out, key) => typeof key === "number" ? `${out}[${key}]` : out === "" ? String(key) : `${out}.${String(key)}`,
-    ""
-  )
+const fieldPath = Serde.formatPath
 
 /**
  * One line naming the field and the value, for a wire-decoding error (Schema's own message is
@@ -231,8 +237,14 @@ const fieldPath = (path: ReadonlyArray<PropertyKey>): string =>
  * float as serde prints it) and at most `EXCERPT` characters of them.
  */
 export const formatError = (error: ParseResult.ParseError): string => {
+  const { field, message } = describeError(error)
+  return field === "" ? message : `${field}: ${message}`
+}
+
+/** `formatError` in two parts: the field (`""` for the value itself) and what is wrong with it. */
+export const describeError = (error: ParseResult.ParseError): { readonly field: string; readonly message: string } => {
   const first = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
-  if (first === undefined) return "does not match the schema"
+  if (first === undefined) return { field: "", message: "does not match the schema" }
   let message = first.message
   const expected = /^Expected ([^\n]*?), actual [\s\S]*$/.exec(message)
   if (expected !== null) {
@@ -242,5 +254,5 @@ export const formatError = (error: ParseResult.ParseError): string => {
       : `expected ${expected[1]}, got ${found ? excerptValue(actual) : "nothing"}`
   }
   message = message.split("\n")[0] ?? message
-  return first.path.length === 0 ? message : `${fieldPath(first.path)}: ${message}`
+  return { field: fieldPath(first.path), message }
 }

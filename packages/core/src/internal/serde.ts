@@ -38,7 +38,15 @@ import { printFloat } from "./jsonPrint.js"
 
 /** What a wire type looks like to serde. */
 export type Shape =
-  | { readonly _tag: "Int"; readonly name: string; readonly min: bigint; readonly max: bigint }
+  | {
+    readonly _tag: "Int"
+    readonly name: string
+    readonly min: bigint
+    readonly max: bigint
+    /** `min` and `max` as doubles (a safe integer compares exactly with them) */
+    readonly lo: number
+    readonly hi: number
+  }
   | { readonly _tag: "Bool" }
   | { readonly _tag: "String" }
   | { readonly _tag: "Value" }
@@ -142,6 +150,13 @@ type Result = Json | typeof FAIL
 const MAX_DEPTH = 127
 /** Containers open around the current index. */
 let depth = 0
+/**
+ * The field being read (struct member names and sequence indices): on a failure, what it was
+ * about. Entries are popped only on success, so after a failure it names the failing field.
+ */
+const path: Array<string | number> = []
+/** See `DecodeOptions.exactIntegers`. */
+let exactIntegers = false
 
 const failPeek = (code: number): typeof FAIL => {
   C.failPeek(code)
@@ -191,14 +206,17 @@ const invalidType = (expected: string): typeof FAIL => {
 }
 
 /** `deserialize_number` with serde's primitive integer visitor for `name` (u16, u64, i64, …). */
-const readInt = (name: string, min: bigint, max: bigint): Result => {
+const readInt = (name: string, min: bigint, max: bigint, lo: number, hi: number): Result => {
   const c = C.peek()
   if (c === -1) return failPeek(E.EOF_WHILE_PARSING_VALUE)
   if (c !== 45 && (c < 48 || c > 57)) return invalidType(name)
+  const start = C.position()
   const value = C.readNumber()
   if (value === undefined) return FAIL
   if (typeof value === "number" && Number.isSafeInteger(value)) {
-    if (value >= Number(min) && value <= Number(max)) return value
+    // (a safe integer compares exactly with a bound rounded to a double: the bounds are
+    // integers and rounding is monotonic)
+    if (value >= lo && value <= hi) return value
     return failData(`invalid value: integer \`${value}\`, expected ${name}`)
   }
   if (typeof value === "bigint") {
@@ -206,6 +224,11 @@ const readInt = (name: string, min: bigint, max: bigint): Result => {
     return failData(`invalid value: integer \`${value}\`, expected ${name}`)
   }
   // ParserNumber::F64 → visit_f64, which integer visitors leave to its default: invalid_type
+  if (exactIntegers) {
+    // an integer literal beyond u64 / i64 is a float to serde_json; say what was written
+    const literal = C.slice(start, C.position())
+    if (/^-?[0-9]+$/.test(literal)) return failData(`invalid value: integer \`${excerpt(literal)}\`, expected ${name}`)
+  }
   return failData(`invalid type: ${unexpected(value)}, expected ${name}`)
 }
 
@@ -308,8 +331,10 @@ const readSeq = (element: Shape): Result => {
     const next = nextElement(first)
     if (next === FAIL) return FAIL
     if (!next) break
+    path.push(out.length)
     const value = deserialize(element)
     if (value === FAIL) return FAIL
+    path.pop()
     out.push(value)
   }
   depth--
@@ -318,11 +343,24 @@ const readSeq = (element: Shape): Result => {
 
 type StructShape = Extract<Shape, { readonly _tag: "Struct" }>
 
+const indices = new WeakMap<StructShape, ReadonlyMap<string, number>>()
+
+/** A struct's member names to their index. */
+const indexOf = (shape: StructShape): ReadonlyMap<string, number> => {
+  let index = indices.get(shape)
+  if (index === undefined) {
+    index = new Map(shape.names.map((name, i) => [name, i]))
+    indices.set(shape, index)
+  }
+  return index
+}
+
 /** The derived `visit_map`, then `end_map`; the index is just after `{`. */
 const visitMap = (shape: StructShape): Result => {
   const { names, shapes } = shape
-  const values: Array<Json | undefined> = new Array(names.length).fill(undefined)
-  const seen: Array<boolean> = new Array(names.length).fill(false)
+  const lookup = indexOf(shape)
+  // a member's value once read (a Json value is never undefined)
+  const values: Array<Json | undefined> = new Array(names.length)
   for (let first = true;; first = false) {
     // MapAccess::next_key_seed
     let c = C.peek()
@@ -341,11 +379,12 @@ const visitMap = (shape: StructShape): Result => {
     C.advance()
     const key = C.readString()
     if (key === undefined) return FAIL
-    const index = names.indexOf(key)
-    if (index >= 0 && seen[index]) {
+    const index = lookup.get(key) ?? -1
+    if (index >= 0 && values[index] !== undefined) {
       // visit_map returns; end_map skips whitespace and consumes a `}` (anything else is its
       // own error, unused); fix_position puts the error where end_map stopped
       if (C.peek() === 125) C.advance()
+      path.push(key)
       return failData(`duplicate field \`${key}\``)
     }
     // MapAccess::next_value_seed: parse_object_colon, then the field's Deserialize
@@ -356,17 +395,21 @@ const visitMap = (shape: StructShape): Result => {
       if (!C.ignoreValue()) return FAIL
       continue
     }
+    path.push(key)
     const value = deserialize(shapes[index] as Shape)
     if (value === FAIL) return FAIL
+    path.pop()
     values[index] = value
-    seen[index] = true
   }
   // end_map consumes the `}`: a missing field is reported just past it
   C.advance()
   depth--
   const out = new Map<string, Json>()
   for (let i = 0; i < names.length; i++) {
-    if (!seen[i]) return failData(`missing field \`${names[i]}\``)
+    if (values[i] === undefined) {
+      path.push(names[i] as string)
+      return failData(`missing field \`${names[i]}\``)
+    }
     out.set(names[i] as string, values[i] as Json)
   }
   return out
@@ -385,8 +428,10 @@ const visitSeq = (shape: StructShape): Result => {
       const n = names.length
       return failData(`invalid length ${i}, expected struct ${shape.name} with ${n} element${n === 1 ? "" : "s"}`)
     }
+    path.push(names[i] as string)
     const value = deserialize(shapes[i] as Shape)
     if (value === FAIL) return FAIL
+    path.pop()
     out.set(names[i] as string, value)
   }
   depth--
@@ -406,7 +451,7 @@ const readStruct = (shape: StructShape): Result => {
 const deserialize = (shape: Shape): Result => {
   switch (shape._tag) {
     case "Int":
-      return readInt(shape.name, shape.min, shape.max)
+      return readInt(shape.name, shape.min, shape.max, shape.lo, shape.hi)
     case "Bool":
       return readBool()
     case "String":
@@ -425,16 +470,48 @@ const deserialize = (shape: Shape): Result => {
   }
 }
 
+/** `models[2].quality_bps` */
+export const formatPath = (keys: ReadonlyArray<PropertyKey>): string =>
+  keys.reduce<string>(
+    (out, key) => typeof key === "number" ? `${out}[${key}]` : out === "" ? String(key) : `${out}.${String(key)}`,
+    ""
+  )
+
+/** The error, naming the field it is about (when it is about one). */
+const withField = (error: JsonParseError): JsonParseError =>
+  path.length === 0 ? error : new JsonParseError({
+    category: error.category,
+    message: error.message,
+    line: error.line,
+    column: error.column,
+    field: formatPath(path)
+  })
+
 /**
  * `serde_json::from_str::<T>(text)` for the shape of `T`: the value (objects as Maps with the
  * members in field order, integers exact) or serde's error.
  */
-export const decode = (shape: Shape, text: string): Either.Either<Json, JsonParseError> => {
+export interface DecodeOptions {
+  /**
+   * Report an integer literal beyond u64 / i64 as the integer written ("invalid value: integer
+   * `18446744073709551616`, expected u64") where serde reports the float it parsed it as
+   * ("invalid type: floating point `1.8446744073709552e+19`, …"). Same category and position.
+   */
+  readonly exactIntegers?: boolean | undefined
+}
+
+export const decode = (
+  shape: Shape,
+  text: string,
+  options?: DecodeOptions
+): Either.Either<Json, JsonParseError> => {
   C.begin(text)
   depth = 0
+  path.length = 0
+  exactIntegers = options?.exactIntegers === true
   try {
     const value = deserialize(shape)
-    if (value === FAIL) return Either.left(C.error())
+    if (value === FAIL) return Either.left(withField(C.error()))
     if (C.peek() !== -1) {
       C.failPeek(E.TRAILING_CHARACTERS)
       return Either.left(C.error())

@@ -289,9 +289,9 @@ const visitMap = (m: Members, build: boolean): boolean => {
         ? m.entry !== undefined
         : m.hasData
       if (seen) {
-        // visit_map returns here; end_map skips whitespace (then fails on the `:`, unused);
-        // fix_position puts the error where end_map stopped
-        C.peek()
+        // visit_map returns here; end_map skips whitespace and consumes a `}` (anything else
+        // is its own error, unused); fix_position puts the error where end_map stopped
+        if (C.peek() === 125) C.advance()
         return C.failData(`duplicate field \`${FIELDS[index]}\``)
       }
     }
