@@ -84,6 +84,12 @@ export const jsonObject = <Fields extends Schema.Struct.Fields>(fields: Fields, 
 /** A literal union on the wire as its string name. */
 export const wireName = <const A extends ReadonlyArray<string>>(...names: A) => Schema.Literal(...names)
 
+/** Longest piece of user data an error message quotes (then `…`). */
+export const EXCERPT = Serde.EXCERPT
+
+/** Rust's `{:?}` of a string (what serde's messages quote), cut to `EXCERPT` characters. */
+export const rustDebug = Serde.rustDebug
+
 /** How serde sees a wire type (see `internal/serde.ts`). */
 export type Shape = Serde.Shape
 

@@ -111,7 +111,10 @@ export const auditedRecord = (
   // the compiled encoder gives exactly the Schema's output, or gives up and the Schema decides
   const fast = encodeAuditedFast === undefined ? FastCodec.FAIL : encodeAuditedFast(record)
   if (fast !== FastCodec.FAIL) return Either.right(fast as Json.Json)
-  return Either.mapLeft(encodeAudited(record), (e) => new WalRecordError({ sequence: 0n, reason: e.message }))
+  return Either.mapLeft(
+    encodeAudited(record),
+    (e) => new WalRecordError({ sequence: 0n, reason: JsonSchema.formatError(e) })
+  )
 }
 
 /** Append the audited record of a decision. */

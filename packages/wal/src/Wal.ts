@@ -6,6 +6,7 @@
  * written on top of them, so every layer (memory, file, later SQL) shares one reader.
  */
 import type * as Json from "@calybris/core/Json"
+import * as JsonSchema from "@calybris/core/JsonSchema"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -87,7 +88,7 @@ export const appendRecord = <A, I extends Json.Json>(schema: Schema.Schema<A, I>
   return (value: A): Effect.Effect<Sealed, WalAppendError, Wal> =>
     Effect.flatMap(Wal, (wal) =>
       Either.match(encode(value), {
-        onLeft: (e) => Effect.fail(new WalRecordError({ sequence: 0n, reason: e.message })),
+        onLeft: (e) => Effect.fail(new WalRecordError({ sequence: 0n, reason: JsonSchema.formatError(e) })),
         onRight: (json) => wal.append(json)
       }))
 }
@@ -113,7 +114,7 @@ export const readRecords = <A, I>(schema: Schema.Schema<A, I>) => {
   return readVerified.pipe(
     Stream.mapEffect((entry) =>
       Either.match(decode(entry.data), {
-        onLeft: (e) => Effect.fail(new WalRecordError({ sequence: entry.sequence, reason: e.message })),
+        onLeft: (e) => Effect.fail(new WalRecordError({ sequence: entry.sequence, reason: JsonSchema.formatError(e) })),
         onRight: (value) => Effect.succeed({ entry, value })
       })
     )

@@ -40,6 +40,7 @@
  *   `Unexpected` Display (strings with Rust's `{:?}`: see `rustDebug`).
  */
 import * as Json from "@calybris/core/Json"
+import * as JsonSchema from "@calybris/core/JsonSchema"
 import * as Either from "effect/Either"
 
 export interface Envelope {
@@ -86,41 +87,11 @@ const EXPECTING = "struct WalEntry"
 // ---------------------------------------------------------------------------------------------
 // Messages
 
-/** Rust's `char::is_printable` is false for these general categories (except U+0020). */
-const NOT_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}\p{Grapheme_Extend}]/u
-
 /**
- * Rust's `<str as Debug>::fmt`: `"` + `char::escape_debug_ext` (grapheme-extended characters
- * escaped, `"` escaped, `'` not) of every character + `"`.
+ * Rust's `<str as Debug>::fmt`, of at most `JsonSchema.EXCERPT` characters: a 60 MB string on a
+ * line is not echoed whole (the reference would; category and position are the same).
  */
-export const rustDebug = (s: string): string => {
-  let out = "\""
-  for (const ch of s) {
-    switch (ch) {
-      case "\0":
-        out += "\\0"
-        break
-      case "\t":
-        out += "\\t"
-        break
-      case "\r":
-        out += "\\r"
-        break
-      case "\n":
-        out += "\\n"
-        break
-      case "\\":
-        out += "\\\\"
-        break
-      case "\"":
-        out += "\\\""
-        break
-      default:
-        out += ch !== " " && NOT_PRINTABLE.test(ch) ? `\\u{${(ch.codePointAt(0) ?? 0).toString(16)}}` : ch
-    }
-  }
-  return out + "\""
-}
+export const rustDebug = JsonSchema.rustDebug
 
 /** serde's `Unexpected` as serde_json's `JsonUnexpected` displays it. */
 const describe = (value: Json.Json): string =>
