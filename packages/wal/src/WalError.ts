@@ -63,7 +63,7 @@ export class WalTornTail extends Schema.TaggedError<WalTornTail>()("WalTornTail"
 }) {
   override get message(): string {
     const at = this.category === "Io" ? "" : ` at column ${this.column}`
-    return `WAL torn tail: the last line (line ${this.line}, ${this.length} bytes at byte offset ${this.offset}) is an incomplete entry (${this.reason}${at}${
+    return `WAL torn tail: the last line (line ${this.line}, ${this.length} bytes at offset ${this.offset}) is an incomplete entry (${this.reason}${at}${
       this.note === undefined ? "" : `; ${this.note}`
     }), as a crash during a write leaves it; run \`calybris wal repair\` to save it aside and truncate it`
   }
