@@ -40,13 +40,41 @@ export const readBytes = (path: string): Effect.Effect<Uint8Array, InputError, F
     Effect.mapError((e) => new InputError({ file: path, reason: platformReason(e) }))
   )
 
-/** A whole file as UTF-8 text. */
-export const readText = (path: string): Effect.Effect<string, InputError, FileSystem.FileSystem> =>
-  Effect.flatMap(readBytes(path), (bytes) =>
-    Effect.try({
-      try: () => decoder.decode(bytes),
-      catch: () => new InputError({ file: path, reason: "not valid UTF-8" })
-    }))
+/**
+ * The longest whole-file document read into one string: the engine's longest string (V8:
+ * 2^29 - 24 UTF-16 units), counted in bytes (a UTF-8 file never decodes to more units than it
+ * has bytes). A larger file is refused as too large, not misreported as "not valid UTF-8".
+ */
+export const MAX_DOCUMENT_BYTES = 2 ** 29 - 24
+
+const tooLarge = (path: string, size: number | bigint, maxBytes: number) =>
+  new InputError({
+    file: path,
+    reason: `too large: ${size} bytes (a JSON document is read whole, at most ${maxBytes} bytes)`
+  })
+
+/** A whole file as UTF-8 text (at most `maxBytes` bytes). */
+export const readText = (
+  path: string,
+  maxBytes: number = MAX_DOCUMENT_BYTES
+): Effect.Effect<string, InputError, FileSystem.FileSystem> =>
+  Effect.flatMap(FileSystem.FileSystem, (fs) => fs.stat(path)).pipe(
+    Effect.mapError((e) => new InputError({ file: path, reason: platformReason(e) })),
+    // a regular file larger than the limit is refused before it is read
+    Effect.flatMap((info) =>
+      info.type === "File" && info.size > BigInt(maxBytes)
+        ? Effect.fail(tooLarge(path, info.size, maxBytes))
+        : readBytes(path)
+    ),
+    Effect.flatMap((bytes) =>
+      bytes.length > maxBytes
+        ? Effect.fail(tooLarge(path, bytes.length, maxBytes))
+        : Effect.try({
+          try: () => decoder.decode(bytes),
+          catch: () => new InputError({ file: path, reason: "not valid UTF-8" })
+        })
+    )
+  )
 
 /** `models[2].quality_bps` from a Schema issue path. */
 export const fieldPath = (path: ReadonlyArray<PropertyKey>): string =>
