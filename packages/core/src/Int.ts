@@ -18,7 +18,7 @@ const uint = <B extends string>(max: number, brand: B) =>
     Schema.int({ message: () => `expected an integer` }),
     Schema.between(0, max, { message: (issue) => `must be an integer in [0, ${max}], got ${String(issue.actual)}` }),
     Schema.brand(brand)
-  )
+  ).annotations({ identifier: brand.toLowerCase() })
 
 /** u8 */
 export const U8 = uint(U8_MAX, "U8")
@@ -49,7 +49,7 @@ const bigRange = <B extends string>(min: bigint, max: bigint, brand: B) => {
         ? ParseResult.succeed(BigInt(value))
         : ParseResult.fail(new ParseResult.Type(ast, value, `expected an integer, got ${String(value)}`)),
     encode: (value) => ParseResult.succeed(value)
-  })
+  }).annotations({ identifier: brand.toLowerCase() })
 }
 
 /** u64 as `bigint` */

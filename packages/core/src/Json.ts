@@ -18,6 +18,10 @@ import * as internalPrint from "./internal/jsonPrint.js"
 export class JsonFloat {
   readonly _tag = "JsonFloat"
   constructor(readonly value: number) {}
+  /** As serde prints it (`1.0`, `1.8446744073709552e+19`): how error messages show it. */
+  toString(): string {
+    return internalPrint.printFloat(this.value)
+  }
 }
 
 export type JsonObject = ReadonlyMap<string, Json>
