@@ -6,7 +6,6 @@
 import * as Decision from "@calybris/core/Decision"
 import * as Digest from "@calybris/core/Digest"
 import * as Input from "@calybris/core/Input"
-import * as Int from "@calybris/core/Int"
 import type * as Json from "@calybris/core/Json"
 import * as JsonSchema from "@calybris/core/JsonSchema"
 import { jsonObject, JsonValue } from "@calybris/core/JsonSchema"
@@ -19,6 +18,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type { Entry, Sealed } from "./Entry.js"
 import * as FastCodec from "./internal/fastCodec.js"
+import * as Typed from "./internal/typed.js"
 import * as Reader from "./Reader.js"
 import { Wal } from "./Wal.js"
 import {
@@ -59,18 +59,7 @@ const decodeAudited = (data: unknown): Either.Either<AuditedJson, ParseResult.Pa
 }
 
 /** The reference's typed view of a line: `WalEntry<AuditedRecord<serde_json::Value>>`. */
-const entryShape = ((): JsonSchema.Shape | undefined => {
-  const sequence = JsonSchema.shapeOf(Int.U64)
-  const data = JsonSchema.shapeOf(AuditedJson)
-  if (sequence === undefined || data === undefined) return undefined
-  const string: JsonSchema.Shape = { _tag: "String" }
-  return JsonSchema.structShape("WalEntry", [
-    ["sequence", sequence],
-    ["previous_hash", string],
-    ["entry_hash", string],
-    ["data", data]
-  ])
-})()
+const decodeTyped = Typed.recordDecoder(JsonSchema.shapeOf(AuditedJson))
 
 /**
  * The audited record of a verified entry, decoded as the reference decodes it: typed, from the
@@ -86,13 +75,13 @@ const decodeEntry = (entry: Entry): Either.Either<AuditedJson, WalParseError> =>
   }
   const at = { line: entry.line, offset: entry.offset }
   let data: Json.Json = entry.data
-  if (entryShape !== undefined) {
-    const typed = JsonSchema.decodeShape(entryShape, entry.text)
+  if (decodeTyped !== undefined) {
+    const typed = decodeTyped(entry)
     if (Either.isLeft(typed)) {
       const e = typed.left
       return Either.left(new WalParseError({ ...at, category: e.category, reason: e.message, column: e.column }))
     }
-    data = (typed.right as Json.JsonObject).get("data") ?? null
+    data = typed.right
   }
   return Either.mapLeft(
     decodeAudited(data),

@@ -9,7 +9,9 @@ import * as Kernel from "@calybris/core/Kernel"
 import * as Audited from "@calybris/wal/Audited"
 import * as Chain from "@calybris/wal/Chain"
 import * as Entry from "@calybris/wal/Entry"
+import * as Wal from "@calybris/wal/Wal"
 import { assert, describe, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
@@ -167,5 +169,22 @@ describe("replayBytes: a record that does not decode (serde's typed decoding of 
       const spaced = honestText(1).replace(/,/g, " , ").replace(/^\{/, "{\"extra\":[1,{\"a\":2}], ")
       const verdicts = yield* replay(rawLog([spaced, honestText(2)]).bytes)
       assert.deepStrictEqual(verdicts.map((v) => v.sequence), [1n, 2n])
+    }))
+})
+
+describe("Wal.readRecords decodes a record as the reference does", () => {
+  const read = (bytes: Uint8Array) =>
+    Wal.readRecords(Audited.AuditedJson).pipe(Stream.runCollect, Effect.provide(Wal.layerMemory({ key }, bytes)))
+
+  it.effect("a repeated field of the record is an error (the untyped data would keep the last)", () =>
+    Effect.gen(function*() {
+      const ok = yield* read(rawLog([honestText(1), honestText(2).replace(/,/g, ", ")]).bytes)
+      assert.strictEqual(Chunk.size(ok), 2)
+      const record = honestText(2).replace(/^\{/, "{\"metadata\":7,")
+      const error = yield* Effect.flip(read(rawLog([honestText(1), record]).bytes))
+      assert.strictEqual(error._tag, "WalRecordError")
+      if (error._tag !== "WalRecordError") return
+      assert.strictEqual(error.sequence, 2n)
+      assert.match(error.reason, /^duplicate field `metadata` at line 2 column \d+$/)
     }))
 })
