@@ -250,6 +250,30 @@ describe("duplicate keys", () => {
   })
 })
 
+describe("bounded echo", () => {
+  it("a huge line that is not an input object is named by a short excerpt, not echoed whole", async () => {
+    const huge = write(
+      dir,
+      "huge.jsonl",
+      [inputLine(), `"${"x".repeat(3_000_000)}"`, `[${"1,".repeat(1_000_000)}1]`].join("\n")
+    )
+    const hugeArray = write(dir, "huge-array.jsonl", `[${"1,".repeat(1_000_000)}1]\n`)
+    const [r, a] = await mapLimit(
+      [huge, hugeArray],
+      2,
+      (file) => calybris(["prescribe", "--policy", policyFile, "--inputs", file])
+    )
+    assert.strictEqual(r?.code, 2)
+    assert.isBelow(r?.stderr.length ?? Infinity, 400)
+    assert.include(
+      r?.stderr,
+      `${huge} line 2 column 3000002: invalid type: string "${"x".repeat(80)}…", expected struct KernelInput`
+    )
+    assert.strictEqual(a?.code, 2)
+    assert.isBelow(a?.stderr.length ?? Infinity, 400)
+  })
+})
+
 describe("policy", () => {
   it("validates as the reference does (exit 2 with its message) and prints the canonical digest", async () => {
     const invalid = write(dir, "dup.json", policyText.replace(`"model_id": 20`, `"model_id": 10`))
