@@ -12,7 +12,9 @@ import * as Policy from "@calybris/core/Policy"
 import * as Verify from "@calybris/core/Verify"
 import { assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
+import * as fc from "effect/FastCheck"
 import * as Schema from "effect/Schema"
+import * as Arb from "./support/arbitraries.js"
 
 const inputText =
   `{"request_sequence":1,"requested_model_id":2,"input_tokens":3,"output_tokens":4,"business_value_microunits":-5,` +
@@ -198,5 +200,54 @@ describe("JsonSchema.formatError: one line naming the field and the value", () =
     missing.delete("risk_bps")
     assert.strictEqual(format(missing), "risk_bps: is missing")
     for (const json of [withField("risk_bps", 2n ** 60n), [1, 2, 3], missing]) assert.notInclude(format(json), "\n")
+  })
+})
+
+describe("JsonSchema.decodeText: the typed decoding agrees with the Schema on what writers write", () => {
+  const roundTrip = <A, I extends Json.Json>(schema: Schema.Schema<A, I>, value: A, spaced: boolean) => {
+    const text = JsonSchema.encodeText(schema)(value)
+    // whitespace between tokens (not inside strings: wire strings here hold no ", " or ": ")
+    const input = spaced ? text.replace(/,/g, " ,\n ").replace(/:/g, " : ") : text
+    const typed = JsonSchema.decodeText(schema)(input)
+    const untyped = Either.flatMap(Json.parse(input), Schema.decodeUnknownEither(schema))
+    assert.isTrue(Either.isRight(typed), input)
+    assert.deepStrictEqual(typed, untyped)
+  }
+
+  it("policies, inputs and decisions round-trip, compact or spaced", () => {
+    fc.assert(
+      fc.property(Arb.policyAndInput, Arb.decision, fc.boolean(), ([policy, input], decision, spaced) => {
+        roundTrip(Policy.PolicySnapshot, policy, spaced)
+        roundTrip(Input.Input, input, spaced)
+        roundTrip(Decision.Decision, decision, spaced)
+      }),
+      { numRuns: fc.readConfigureGlobal().numRuns ?? 200 }
+    )
+  })
+})
+
+describe("JsonSchema.decodeText never throws and always positions its error", () => {
+  it("on mutated documents", () => {
+    const texts = [inputText, policyText, decisionText]
+    fc.assert(
+      fc.property(
+        fc.constantFrom(0, 1, 2),
+        fc.nat(),
+        fc.nat(8),
+        fc.string({ unit: fc.constantFrom(..."{}[]:,\"\\ 0123456789-.eEtfnul", "\"risk_bps\"", "\"models\"") }),
+        (which, at, cut, insert) => {
+          const text = texts[which] ?? ""
+          const i = at % (text.length + 1)
+          const mutated = text.slice(0, i) + insert + text.slice(i + cut)
+          const schema = which === 0 ? Input.Input : which === 1 ? Policy.PolicySnapshot : Decision.Decision
+          const r = JsonSchema.decodeText(schema as Schema.Schema<unknown, Json.Json>)(mutated)
+          if (Either.isLeft(r) && r.left._tag === "JsonParseError") {
+            assert.isAtLeast(r.left.line, 1, r.left.message)
+            assert.isAtLeast(r.left.column, 0)
+          }
+        }
+      ),
+      { numRuns: fc.readConfigureGlobal().numRuns ?? 2000 }
+    )
   })
 })
