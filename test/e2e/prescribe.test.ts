@@ -274,6 +274,25 @@ describe("bounded echo", () => {
   })
 })
 
+describe("byte order mark", () => {
+  it("a BOM at the start of a policy or an input line is named as such (exit 2)", async () => {
+    const bomPolicy = write(dir, "bom-policy.json", `\uFEFF${policyText}`)
+    const bomLines = write(dir, "bom-inputs.jsonl", `\uFEFF${inputLine()}\n`)
+    const [p, l] = await mapLimit(
+      [["policy", "validate", bomPolicy], ["prescribe", "--policy", policyFile, "--inputs", bomLines]],
+      2,
+      (args) => calybris(args)
+    )
+    assert.strictEqual(p?.code, 2)
+    assert.include(
+      p?.stderr,
+      `${bomPolicy} line 1 column 1: invalid JSON: expected value (a byte order mark (U+FEFF) at the start of the file)`
+    )
+    assert.strictEqual(l?.code, 2)
+    assert.include(l?.stderr, "(a byte order mark (U+FEFF) at the start of line 1)")
+  })
+})
+
 describe("policy", () => {
   it("validates as the reference does (exit 2 with its message) and prints the canonical digest", async () => {
     const invalid = write(dir, "dup.json", policyText.replace(`"model_id": 20`, `"model_id": 10`))

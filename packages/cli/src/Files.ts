@@ -88,15 +88,19 @@ export const fieldPath = (path: ReadonlyArray<PropertyKey>): string =>
  * field) or a Schema error, at a file (and a line of it).
  */
 export const inputError =
-  (file: string, line?: number) => (error: Json.JsonParseError | ParseResult.ParseError): InputError => {
+  (file: string, line?: number, text?: string) => (error: Json.JsonParseError | ParseResult.ParseError): InputError => {
     const at = line === undefined ? {} : { line }
     if (error._tag === "JsonParseError") {
+      // serde only says "expected value at line 1 column 1": name what is there
+      const bom = text !== undefined && text.charCodeAt(0) === 0xfeff && error.line === 1 && error.column === 1
+        ? ` (a byte order mark (U+FEFF) at the start of ${line === undefined ? "the file" : `line ${line}`})`
+        : ""
       return new InputError({
         file,
         line: line ?? error.line,
         column: error.column,
         ...(error.field === undefined ? {} : { field: error.field }),
-        reason: error.category === "Data" ? error.message : `invalid JSON: ${error.message}`
+        reason: (error.category === "Data" ? error.message : `invalid JSON: ${error.message}`) + bom
       })
     }
     const { field, message } = JsonSchema.describeError(error)
@@ -109,7 +113,7 @@ export const inputError =
 export const decodeFile = <A, I>(schema: Schema.Schema<A, I>) => {
   const decode = JsonSchema.decodeText(schema)
   return (path: string): Effect.Effect<A, InputError, FileSystem.FileSystem> =>
-    Effect.flatMap(readText(path), (text) => Either.mapLeft(decode(text), inputError(path)))
+    Effect.flatMap(readText(path), (text) => Either.mapLeft(decode(text), inputError(path, undefined, text)))
 }
 
 /** One line of a text stream: its 1-based number and its text (without LF / CRLF). */

@@ -67,7 +67,7 @@ const decideLine = (
   }
   // anything else: the typed decoding decides, and words the error as the reference does
   return Either.mapBoth(decodeInputText(line.text), {
-    onLeft: inputError(file, line.line),
+    onLeft: inputError(file, line.line, line.text),
     onRight: (input) => render(policy, input, shape)
   })
 }
