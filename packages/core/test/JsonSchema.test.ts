@@ -183,19 +183,35 @@ describe("JsonSchema.formatError: one line naming the field and the value", () =
   }
 
   it("integers beyond 2^53 print exactly, without an `n`; floats as serde prints them; one line", () => {
-    assert.strictEqual(format(withField("risk_bps", 2n ** 60n)), "risk_bps: expected number, got 1152921504606846976")
+    assert.strictEqual(
+      format(withField("risk_bps", 2n ** 60n)),
+      "risk_bps: expected an integer in [0, 65535], got 1152921504606846976"
+    )
     assert.strictEqual(
       format(withField("request_sequence", new Json.JsonFloat(2 ** 64))),
-      "request_sequence: expected an integer, got the float 1.8446744073709552e+19"
+      "request_sequence: expected an integer in [0, 18446744073709551615], got the float 1.8446744073709552e+19"
     )
     assert.strictEqual(
       format(withField("business_value_microunits", 2n ** 64n)),
       "business_value_microunits: must be an integer in [-9223372036854775808, 9223372036854775807], got 18446744073709551616"
     )
+    // no user text is echoed for an integer field, and at most an excerpt elsewhere
     assert.strictEqual(
       format(withField("risk_bps", "x".repeat(10_000))),
-      `risk_bps: expected number, got "${"x".repeat(79)}…`
+      "risk_bps: expected an integer in [0, 65535], got a string"
     )
+    const bundle = Schema.decodeUnknownEither(Verify.AuditBundle)(
+      new Map<string, Json.Json>([["policy_digest_hex", Array.from({ length: 100_000 }, (_, i) => i)]])
+    )
+    assert.isTrue(Either.isLeft(bundle))
+    if (Either.isLeft(bundle)) {
+      assert.strictEqual(
+        JsonSchema.formatError(bundle.left),
+        `policy_digest_hex: expected string, got ${
+          "[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,".slice(0, 80)
+        }…`
+      )
+    }
     const missing = new Map(fields)
     missing.delete("risk_bps")
     assert.strictEqual(format(missing), "risk_bps: is missing")
