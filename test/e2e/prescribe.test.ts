@@ -109,11 +109,18 @@ describe("prescribe", () => {
     }
     check(json, `InputError: ${badJson} line 3 column 23: invalid JSON`)
     assert.strictEqual(json?.stdout.split("\n").length, 3, "the two good lines before the bad one are printed")
-    check(range, `${outOfRange} line 2: field risk_bps: must be an integer in [0, 65535], got 70000`)
-    check(beyond, `${beyondU64} line 1: field budget_limit_microunits:`, "18446744073709552000")
-    check(neg, `${negative}: field input_tokens: must be an integer in [0, 4294967295], got -1`)
-    check(flt, `${float}: field confidence_bps: expected an integer, got the float 9000.5`)
-    check(miss, `${missing} line 1: field requested_model_id: is missing`)
+    // serde's typed decoding: its message, the line and column where it stopped, and the field
+    check(range, `${outOfRange} line 2 column `, ": field risk_bps: invalid value: integer `70000`, expected u16")
+    // 2^64 is the integer written (not "the float 18446744073709552000")
+    check(
+      beyond,
+      `${beyondU64} line 1 column `,
+      ": field budget_limit_microunits: invalid value: integer `18446744073709551616`, expected u64"
+    )
+    assert.notInclude(beyond?.stderr, "18446744073709552000")
+    check(neg, `${negative} line 1 column 63: field input_tokens: invalid value: integer \`-1\`, expected u32`)
+    check(flt, `${float} line 1 column `, ": field confidence_bps: invalid type: floating point `9000.5`, expected u16")
+    check(miss, `${missing} line 1 column 22: field requested_model_id: missing field \`requested_model_id\``)
     check(policyMissing, `${path.join(dir, "no-policy.json")}: no such file`)
     check(inputsMissing, `${nope}: no such file`)
     check(invalid, "invalid policy (OutOfRangeBps): hard_risk_limit_bps must be <= 10000, got 10001")
@@ -198,6 +205,91 @@ describe("explain", () => {
     assert.include(rejected?.stdout, "failed budget: cost 4,000 > budget 100")
     assert.include(rejected?.stdout, "decision: Reject — BudgetConstraint (budget_constraint)")
     assert.include(rejected?.stdout, "dominant reason: 2 of 3 models failed (quality 1, budget 2)")
+  })
+})
+
+describe("duplicate keys", () => {
+  it("a repeated field in a policy or an input file is refused as serde refuses it (exit 2, the field, line and column)", async () => {
+    const dupPolicy = write(
+      dir,
+      "dup-epoch.json",
+      policyText.replace(`"catalog_epoch"`, `"policy_epoch": 1, "catalog_epoch"`)
+    )
+    const dupModel = write(
+      dir,
+      "dup-model.json",
+      policyText.replace(`"provider_id": 1,`, `"provider_id": 1, "provider_id": 9,`)
+    )
+    const dupText = inputLine().replace(`"risk_bps"`, `"risk_bps":5,"risk_bps"`)
+    const dupInput = write(dir, "dup-input.json", dupText)
+    const dupLines = write(dir, "dup-inputs.jsonl", [inputLine(), dupText].join("\n"))
+    const [validate, digest, prescribeDup, model, input, lines] = await mapLimit(
+      [
+        ["policy", "validate", dupPolicy],
+        ["policy", "digest", dupPolicy],
+        ["prescribe", "--policy", dupPolicy, "--input", dupInput],
+        ["policy", "digest", dupModel],
+        ["prescribe", "--policy", policyFile, "--input", dupInput],
+        ["prescribe", "--policy", policyFile, "--inputs", dupLines]
+      ],
+      3,
+      (args) => calybris(args)
+    )
+    const check = (r: typeof validate, ...parts: ReadonlyArray<string>) => {
+      assert.strictEqual(r?.code, 2, r?.stderr)
+      for (const p of parts) assert.include(r?.stderr, p)
+    }
+    const epoch = `${dupPolicy} line 2 column 54: field policy_epoch: duplicate field \`policy_epoch\``
+    check(validate, epoch)
+    check(digest, epoch)
+    check(prescribeDup, epoch)
+    check(model, `${dupModel} line 9 column 52: field models[1].provider_id: duplicate field \`provider_id\``)
+    check(input, `${dupInput} line 1 column 182: field risk_bps: duplicate field \`risk_bps\``)
+    check(lines, `${dupLines} line 2 column 182: field risk_bps: duplicate field \`risk_bps\``)
+    assert.strictEqual(lines?.stdout.split("\n").length, 2, "the good line before the bad one is printed")
+  })
+})
+
+describe("bounded echo", () => {
+  it("a huge line that is not an input object is named by a short excerpt, not echoed whole", async () => {
+    const huge = write(
+      dir,
+      "huge.jsonl",
+      [inputLine(), `"${"x".repeat(3_000_000)}"`, `[${"1,".repeat(1_000_000)}1]`].join("\n")
+    )
+    const hugeArray = write(dir, "huge-array.jsonl", `[${"1,".repeat(1_000_000)}1]\n`)
+    const [r, a] = await mapLimit(
+      [huge, hugeArray],
+      2,
+      (file) => calybris(["prescribe", "--policy", policyFile, "--inputs", file])
+    )
+    assert.strictEqual(r?.code, 2)
+    assert.isBelow(r?.stderr.length ?? Infinity, 400)
+    assert.include(
+      r?.stderr,
+      `${huge} line 2 column 3000002: invalid type: string "${"x".repeat(80)}…", expected struct KernelInput`
+    )
+    assert.strictEqual(a?.code, 2)
+    assert.isBelow(a?.stderr.length ?? Infinity, 400)
+  })
+})
+
+describe("byte order mark", () => {
+  it("a BOM at the start of a policy or an input line is named as such (exit 2)", async () => {
+    const bomPolicy = write(dir, "bom-policy.json", `\uFEFF${policyText}`)
+    const bomLines = write(dir, "bom-inputs.jsonl", `\uFEFF${inputLine()}\n`)
+    const [p, l] = await mapLimit(
+      [["policy", "validate", bomPolicy], ["prescribe", "--policy", policyFile, "--inputs", bomLines]],
+      2,
+      (args) => calybris(args)
+    )
+    assert.strictEqual(p?.code, 2)
+    assert.include(
+      p?.stderr,
+      `${bomPolicy} line 1 column 1: invalid JSON: expected value (a byte order mark (U+FEFF) at the start of the file)`
+    )
+    assert.strictEqual(l?.code, 2)
+    assert.include(l?.stderr, "(a byte order mark (U+FEFF) at the start of line 1)")
   })
 })
 

@@ -9,6 +9,8 @@ import * as JsonSchema from "@calybris/core/JsonSchema"
 import * as Kernel from "@calybris/core/Kernel"
 import * as Policy from "@calybris/core/Policy"
 import * as Audited from "@calybris/wal/Audited"
+import * as Chain from "@calybris/wal/Chain"
+import * as Entry from "@calybris/wal/Entry"
 import * as Wal from "@calybris/wal/Wal"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
@@ -218,5 +220,52 @@ describe("wal show and wal replay", () => {
     assert.include(wrongPolicy?.stderr, "policy_match=false")
     assert.strictEqual(twoPolicies?.code, 2)
     assert.include(twoPolicies?.stderr, "UsageError: an audited decision log is replayed under exactly one --policy")
+  })
+})
+
+describe("wal errors people can act on", () => {
+  it("name the line, column and byte offset, a BOM, the repair for a torn tail; quote no more than an excerpt", async () => {
+    const offset2 = Buffer.byteLength(logLines[0] ?? "") + 1
+    const torn = copy("torn-hint.jsonl", `${logText}${(logLines[0] ?? "").slice(0, 40)}`)
+    const bom = copy("bom.jsonl", `${logLines[0]}\n${logLines[1]}\n\uFEFF${logLines.slice(2).join("\n")}\n`)
+    const huge = copy("huge.jsonl", `${logLines[0]}\n"${"x".repeat(2_000_000)}"\n`)
+    // a record re-sealed under the key whose `metadata` member is repeated: the chain holds,
+    // serde's typed decoding of the record does not
+    const chain = Either.getOrThrow(Chain.make({ key }))
+    const raw = (logLines[0] ?? "").slice((logLines[0] ?? "").indexOf(`"data":`) + 7, -1).replace(
+      /^\{/,
+      `{"metadata":0,`
+    )
+    const canonical = Json.print(Either.getOrThrow(Json.parse(raw)))
+    const sealed = Entry.seal(chain, 1n, Chain.GENESIS, canonical)
+    const dupLine = Entry.formatLine(1n, Chain.GENESIS, sealed.sealed.entry_hash, raw)
+    const dup = copy("dup-record.jsonl", dupLine)
+    const [tornR, bomR, hugeR, dupR] = await mapLimit(
+      [
+        ["verify", torn, "--key-file", keyFile],
+        ["verify", bom, "--key-file", keyFile],
+        ["verify", huge, "--key-file", keyFile],
+        ["replay", dup, "--key-file", keyFile, "--policy", policyFile]
+      ],
+      4,
+      (args) => calybris(["wal", ...args])
+    )
+    assert.strictEqual(tornR?.code, 1)
+    assert.include(tornR?.stderr, "WalTornTail")
+    assert.include(tornR?.stderr, "run `calybris wal repair`")
+    assert.strictEqual(bomR?.code, 1)
+    assert.include(bomR?.stderr, "WAL JSON error at line 3 column 1")
+    assert.include(bomR?.stderr, "a byte order mark (U+FEFF) at the start of line 3")
+    assert.strictEqual(hugeR?.code, 1)
+    assert.isBelow(hugeR?.stderr.length ?? Infinity, 400)
+    assert.include(hugeR?.stderr, `WAL JSON error at line 2 column 2000002 (the line starts at byte offset ${offset2})`)
+    assert.strictEqual(dupR?.code, 1)
+    const column = Buffer.byteLength(
+      dupLine.slice(0, dupLine.indexOf(`"metadata"`, dupLine.indexOf(`"metadata"`) + 1) + 10)
+    )
+    assert.include(
+      dupR?.stderr,
+      `WAL JSON error at line 1 column ${column} (the line starts at byte offset 0): duplicate field \`metadata\``
+    )
   })
 })

@@ -8,6 +8,7 @@
  * naming the entry: the audit trusts no checkpoint) — then every audit must pass.
  */
 import * as Digest from "@calybris/core/Digest"
+import * as JsonSchema from "@calybris/core/JsonSchema"
 import type { Policy } from "@calybris/core/Policy"
 import * as Audited from "@calybris/wal/Audited"
 import * as Reader from "@calybris/wal/Reader"
@@ -47,7 +48,7 @@ export const auditJournalBytes = <E, R>(
             Effect.fail(
               new WalParseError({ line: entry.line, offset: entry.offset, category: "Data", reason, column: 0 })
             )
-          if (Either.isLeft(decoded)) return bad(`not a ledger journal record: ${decoded.left.message}`)
+          if (Either.isLeft(decoded)) return bad(`not a ledger journal record: ${JsonSchema.formatError(decoded.left)}`)
           const record = decoded.right
           const inconsistent = replay.entry(
             entry.sequence,
@@ -60,7 +61,9 @@ export const auditJournalBytes = <E, R>(
           for (const command of record.commands) {
             if (command.kind !== "admit") continue
             const audited = decodeAudited(command.audited)
-            if (Either.isLeft(audited)) return bad(`admit without a valid audited decision: ${audited.left.message}`)
+            if (Either.isLeft(audited)) {
+              return bad(`admit without a valid audited decision: ${JsonSchema.formatError(audited.left)}`)
+            }
             const policy = byDigest.get(audited.right.audit.policy_digest_hex) ?? fallback
             if (policy === undefined) return bad("no policy to audit against")
             const verdict = Audited.audit(policy, entry.sequence, audited.right)

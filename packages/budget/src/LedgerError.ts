@@ -2,6 +2,8 @@
  * Typed failures of the ledger service: restore refusals (one per reference variant, with the
  * reference's texts), conservation failures, and storage failures of durable layers.
  */
+import * as JsonSchema from "@calybris/core/JsonSchema"
+import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 
 export class ActiveReservations extends Schema.TaggedError<ActiveReservations>()("ActiveReservations", {
@@ -89,7 +91,12 @@ export class LedgerRecoveryError extends Schema.TaggedError<LedgerRecoveryError>
   cause: Schema.Defect
 }) {
   override get message(): string {
-    const detail = this.cause instanceof Error ? `: ${this.cause.message}` : ""
+    // (a Schema error in one line naming the field and the value, not Schema's tree of every type)
+    const detail = ParseResult.isParseError(this.cause)
+      ? `: ${JsonSchema.formatError(this.cause)}`
+      : this.cause instanceof Error
+      ? `: ${this.cause.message}`
+      : ""
     return `ledger recovery failed: ${this.reason}${detail}`
   }
 }

@@ -66,7 +66,7 @@ describe("journal codecs", () => {
           assert.deepStrictEqual(replayable.right.commands, reference.right)
         }
       }),
-      { numRuns: 500 }
+      { numRuns: fc.readConfigureGlobal().numRuns ?? 500 }
     )
   })
 

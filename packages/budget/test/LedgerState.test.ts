@@ -107,7 +107,7 @@ describe("LedgerState", () => {
           assert.deepStrictEqual<unknown>(L.balances(real, 0n).tenants, model.balances())
         }
       }),
-      { numRuns: Math.max(fc.readConfigureGlobal().numRuns ?? 100, 300) }
+      { numRuns: fc.readConfigureGlobal().numRuns ?? 300 }
     )
   })
 

@@ -10,7 +10,7 @@ import type { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as ParseResult from "effect/ParseResult"
+import type * as ParseResult from "effect/ParseResult"
 import type * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { InputError, type IoError, UsageError } from "./CliError.js"
@@ -126,20 +126,50 @@ const readStdin: Effect.Effect<Uint8Array, InputError | IoError, Stdio> = Effect
     )
 )
 
-/** A document's bytes: standard input for `-`, else a regular file's. */
-const documentBytes = (path: string): Effect.Effect<Uint8Array, InputError | IoError, FileSystem.FileSystem | Stdio> =>
-  path === STDIN ? readStdin : readBytes(path)
+/**
+ * The longest whole-file document read into one string: the engine's longest string (V8:
+ * 2^29 - 24 UTF-16 units), counted in bytes (a UTF-8 file never decodes to more units than it
+ * has bytes). A larger file is refused as too large, not misreported as "not valid UTF-8".
+ */
+export const MAX_DOCUMENT_BYTES = 2 ** 29 - 24
+
+const tooLarge = (path: string, size: number | bigint, maxBytes: number) =>
+  new InputError({
+    file: path,
+    reason: `too large: ${size} bytes (a JSON document is read whole, at most ${maxBytes} bytes)`
+  })
+
+const utf8 = (path: string, bytes: Uint8Array): Effect.Effect<string, InputError> =>
+  Effect.try({
+    try: () => decoder.decode(bytes),
+    catch: () => new InputError({ file: nameOf(path), reason: "not valid UTF-8" })
+  })
 
 /**
- * A whole document as UTF-8 text: a regular file (`readBytes`), or standard input when the path
- * is `-`.
+ * A whole regular file as UTF-8 text, at most `maxBytes` bytes (a larger one is refused before
+ * it is read).
  */
-export const readText = (path: string): Effect.Effect<string, InputError | IoError, FileSystem.FileSystem | Stdio> =>
-  Effect.flatMap(documentBytes(path), (bytes) =>
-    Effect.try({
-      try: () => decoder.decode(bytes),
-      catch: () => new InputError({ file: nameOf(path), reason: "not valid UTF-8" })
-    }))
+export const readText = (
+  path: string,
+  maxBytes: number = MAX_DOCUMENT_BYTES
+): Effect.Effect<string, InputError, FileSystem.FileSystem> =>
+  Effect.flatMap(FileSystem.FileSystem, (fs) => fs.stat(path)).pipe(
+    Effect.mapError((e) => new InputError({ file: path, reason: platformReason(e) })),
+    Effect.flatMap((info) =>
+      info.type === "File" && info.size > BigInt(maxBytes)
+        ? Effect.fail(tooLarge(path, info.size, maxBytes))
+        : readBytes(path)
+    ),
+    Effect.flatMap((bytes) =>
+      bytes.length > maxBytes ? Effect.fail(tooLarge(path, bytes.length, maxBytes)) : utf8(path, bytes)
+    )
+  )
+
+/** A whole document as UTF-8 text: a regular file (`readText`), or standard input when the path is `-`. */
+export const readDocument = (
+  path: string
+): Effect.Effect<string, InputError | IoError, FileSystem.FileSystem | Stdio> =>
+  path === STDIN ? Effect.flatMap(readStdin, (bytes) => utf8(path, bytes)) : readText(path)
 
 /**
  * Refuse a command line that gives standard input to more than one reader (`-` for two
@@ -166,37 +196,40 @@ export const fieldPath = (path: ReadonlyArray<PropertyKey>): string =>
     ""
   )
 
-/** Our Json float values print as `JsonFloat({...})` in Schema messages: say what they are instead. */
-const tidy = (message: string): string =>
-  message.replace(
-    /Expected number, actual JsonFloat\(\{"value":([^,]+),"_tag":"JsonFloat"\}\)/g,
-    "expected an integer, got the float $1"
-  )
-
-/** An `InputError` from a JSON syntax error or a Schema error, at a file (and a line of it). */
+/**
+ * An `InputError` from a JSON syntax error, a typed-decoding error (serde's message, naming the
+ * field) or a Schema error, at a file (and a line of it).
+ */
 export const inputError =
-  (file: string, line?: number) => (error: Json.JsonParseError | ParseResult.ParseError): InputError => {
+  (file: string, line?: number, text?: string) => (error: Json.JsonParseError | ParseResult.ParseError): InputError => {
     const at = line === undefined ? {} : { line }
     if (error._tag === "JsonParseError") {
+      // serde only says "expected value at line 1 column 1": name what is there
+      const bom = text !== undefined && text.charCodeAt(0) === 0xfeff && error.line === 1 && error.column === 1
+        ? ` (a byte order mark (U+FEFF) at the start of ${line === undefined ? "the file" : `line ${line}`})`
+        : ""
       return new InputError({
         file,
         line: line ?? error.line,
         column: error.column,
-        reason: `invalid JSON: ${error.message}`
+        ...(error.field === undefined ? {} : { field: error.field }),
+        reason: (error.category === "Data" ? error.message : `invalid JSON: ${error.message}`) + bom
       })
     }
-    const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
-    if (issue === undefined) return new InputError({ file, ...at, reason: error.message })
-    return issue.path.length === 0
-      ? new InputError({ file, ...at, reason: tidy(issue.message) })
-      : new InputError({ file, ...at, field: fieldPath(issue.path), reason: tidy(issue.message) })
+    const { field, message } = JsonSchema.describeError(error)
+    return field === ""
+      ? new InputError({ file, ...at, reason: message })
+      : new InputError({ file, ...at, field, reason: message })
   }
 
 /** Read a whole JSON document (a regular file, or stdin for `-`) and decode it with a wire schema. */
 export const decodeFile = <A, I>(schema: Schema.Schema<A, I>) => {
   const decode = JsonSchema.decodeText(schema)
   return (path: string): Effect.Effect<A, InputError | IoError, FileSystem.FileSystem | Stdio> =>
-    Effect.flatMap(readText(path), (text) => Either.mapLeft(decode(text), inputError(nameOf(path))))
+    Effect.flatMap(
+      readDocument(path),
+      (text) => Either.mapLeft(decode(text), inputError(nameOf(path), undefined, text))
+    )
 }
 
 /** One line of a text stream: its 1-based number and its text (without LF / CRLF). */

@@ -12,6 +12,7 @@
  */
 import * as Input from "@calybris/core/Input"
 import * as Json from "@calybris/core/Json"
+import * as JsonSchema from "@calybris/core/JsonSchema"
 import * as Kernel from "@calybris/core/Kernel"
 import type { Policy } from "@calybris/core/Policy"
 import * as Verify from "@calybris/core/Verify"
@@ -20,8 +21,6 @@ import * as Options from "@effect/cli/Options"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import type * as ParseResult from "effect/ParseResult"
-import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { InputError, UsageError } from "./CliError.js"
 import { policyOption, readInput, readPolicy } from "./Documents.js"
@@ -36,8 +35,6 @@ export interface Shape {
   readonly audit: boolean
 }
 
-const decodeInput = Schema.decodeUnknownEither(Input.Input)
-
 /**
  * The output line of one decided input (printed by the fast printers of `internal/wire.ts`,
  * byte for byte what the wire Schemas and `Json.print` give).
@@ -51,11 +48,8 @@ export const render = (policy: Policy, input: Input.Input, shape: Shape): string
   return `${out}}`
 }
 
-/** An input from parsed Json: the fast validator, or the Schema (which names the bad field). */
-const toInput = (json: Json.Json): Either.Either<Input.Input, ParseResult.ParseError> => {
-  const fast = Wire.decodeInput(json)
-  return fast === undefined ? decodeInput(json) : Either.right(fast)
-}
+/** The reference's typed decoding of an input line (serde's errors: a repeated field is one). */
+const decodeInputText = JsonSchema.decodeText(Input.Input)
 
 /** Decide one JSON Lines line (blank lines give nothing). */
 const decideLine = (
@@ -65,13 +59,17 @@ const decideLine = (
   line: Line
 ): Either.Either<string | null, InputError> => {
   if (isBlank(line.text)) return Either.right(null)
-  return Json.parse(line.text).pipe(
-    Either.flatMap(toInput),
-    Either.mapBoth({
-      onLeft: inputError(file, line.line),
-      onRight: (input) => render(policy, input, shape)
-    })
-  )
+  // the common case: an object without a repeated key that the fast validator accepts
+  const parsed = Json.parse(line.text)
+  if (Either.isRight(parsed) && !Json.hadRepeatedKey()) {
+    const fast = Wire.decodeInput(parsed.right)
+    if (fast !== undefined) return Either.right(render(policy, fast, shape))
+  }
+  // anything else: the typed decoding decides, and words the error as the reference does
+  return Either.mapBoth(decodeInputText(line.text), {
+    onLeft: inputError(file, line.line, line.text),
+    onRight: (input) => render(policy, input, shape)
+  })
 }
 
 /** Decide every line of a JSON Lines byte stream, printing a chunk of results at a time. */

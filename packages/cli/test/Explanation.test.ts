@@ -5,6 +5,7 @@ import * as Kernel from "@calybris/core/Kernel"
 import type { Model } from "@calybris/core/Model"
 import * as Policy from "@calybris/core/Policy"
 import { assert, describe, it } from "@effect/vitest"
+import * as fc from "effect/FastCheck"
 import * as Arb from "./support/arbitraries.js"
 
 const ALL = Arb.U64_MAX
@@ -72,7 +73,7 @@ describe("Explanation", () => {
         assert.strictEqual(failed + e.eligible, decision.evaluated_models)
       }
     },
-    { fastCheck: { numRuns: 500 } }
+    { fastCheck: { numRuns: fc.readConfigureGlobal().numRuns ?? 500 } }
   )
 
   it("names the tie-break: utility, then cost, then quality, then the lower id", () => {

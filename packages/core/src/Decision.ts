@@ -76,7 +76,7 @@ export const fields = {
 }
 
 /** A decision as it travels on the wire. */
-export const Decision = jsonObject(fields)
+export const Decision = jsonObject(fields, "KernelDecision")
 export type Decision = typeof Decision.Type
 
 /** Field-by-field equality of two decisions. */
@@ -106,7 +106,7 @@ export const Rejections = jsonObject({
   region: Int.U16,
   budget: Int.U16,
   utility: Int.U16
-})
+}, "RejectionHistogram")
 export type Rejections = typeof Rejections.Type
 
 /** The trace of a decision: why each model was filtered, and the counts. */
@@ -114,7 +114,7 @@ export const Trace = jsonObject({
   rejections: Rejections,
   evaluated_models: Int.U16,
   eligible_models: Int.U16
-})
+}, "DecisionTrace")
 export type Trace = typeof Trace.Type
 
 /**

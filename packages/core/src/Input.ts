@@ -22,5 +22,5 @@ export const fields = {
 }
 
 /** An input as it travels on the wire (decodes from / encodes to a Json object). */
-export const Input = jsonObject(fields)
+export const Input = jsonObject(fields, "KernelInput")
 export type Input = typeof Input.Type

@@ -5,6 +5,7 @@
  */
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import { JsonFloat } from "./Json.js"
 
 export const U8_MAX = 0xff
 export const U16_MAX = 0xffff
@@ -13,12 +14,29 @@ export const U64_MAX = 0xffff_ffff_ffff_ffffn
 export const I64_MAX = 0x7fff_ffff_ffff_ffffn
 export const I64_MIN = -0x8000_0000_0000_0000n
 
+/** What a wrong value is, for a message: numbers exactly (no `n`), floats as serde prints them, no user text. */
+const describeActual = (u: unknown): string =>
+  typeof u === "bigint" || typeof u === "number" || typeof u === "boolean" || u === null
+    ? String(u)
+    : u instanceof JsonFloat
+    ? `the float ${u.toString()}`
+    : typeof u === "string"
+    ? "a string"
+    : Array.isArray(u)
+    ? "an array"
+    : u instanceof Map
+    ? "an object"
+    : typeof u
+
+const integerIn = (min: bigint | number, max: bigint | number) => (issue: ParseResult.ParseIssue) =>
+  `expected an integer in [${min}, ${max}], got ${describeActual(issue.actual)}`
+
 const uint = <B extends string>(max: number, brand: B) =>
-  Schema.Number.pipe(
-    Schema.int({ message: () => `expected an integer` }),
+  Schema.Number.annotations({ message: integerIn(0, max) }).pipe(
+    Schema.int({ message: (issue) => `expected an integer, got ${describeActual(issue.actual)}` }),
     Schema.between(0, max, { message: (issue) => `must be an integer in [0, ${max}], got ${String(issue.actual)}` }),
     Schema.brand(brand)
-  )
+  ).annotations({ identifier: brand.toLowerCase() })
 
 /** u8 */
 export const U8 = uint(U8_MAX, "U8")
@@ -31,7 +49,12 @@ export const U32 = uint(U32_MAX, "U32")
 export type U32 = typeof U32.Type
 
 /** A wire integer: a safe `number` or a `bigint` (never a float). */
-const WireInteger = Schema.Union(Schema.Number, Schema.BigIntFromSelf)
+const wireInteger = (min: bigint, max: bigint) =>
+  Schema.declare((u: unknown): u is number | bigint => typeof u === "number" || typeof u === "bigint", {
+    identifier: "WireInteger",
+    description: "a safe number or a bigint",
+    message: integerIn(min, max)
+  })
 
 const bigRange = <B extends string>(min: bigint, max: bigint, brand: B) => {
   const To = Schema.BigIntFromSelf.pipe(
@@ -40,7 +63,7 @@ const bigRange = <B extends string>(min: bigint, max: bigint, brand: B) => {
     }),
     Schema.brand(brand)
   )
-  return Schema.transformOrFail(WireInteger, To, {
+  return Schema.transformOrFail(wireInteger(min, max), To, {
     strict: true,
     decode: (value, _, ast) =>
       typeof value === "bigint"
@@ -49,7 +72,7 @@ const bigRange = <B extends string>(min: bigint, max: bigint, brand: B) => {
         ? ParseResult.succeed(BigInt(value))
         : ParseResult.fail(new ParseResult.Type(ast, value, `expected an integer, got ${String(value)}`)),
     encode: (value) => ParseResult.succeed(value)
-  })
+  }).annotations({ identifier: brand.toLowerCase() })
 }
 
 /** u64 as `bigint` */

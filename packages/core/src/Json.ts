@@ -18,6 +18,10 @@ import * as internalPrint from "./internal/jsonPrint.js"
 export class JsonFloat {
   readonly _tag = "JsonFloat"
   constructor(readonly value: number) {}
+  /** As serde prints it (`1.0`, `1.8446744073709552e+19`): how error messages show it. */
+  toString(): string {
+    return internalPrint.printFloat(this.value)
+  }
 }
 
 export type JsonObject = ReadonlyMap<string, Json>
@@ -36,7 +40,9 @@ export class JsonParseError extends Schema.TaggedError<JsonParseError>()("JsonPa
   category: ParseCategory,
   message: Schema.String,
   line: Schema.Number,
-  column: Schema.Number
+  column: Schema.Number,
+  /** for a typed decoding (`JsonSchema.decodeText`): the field the error is about (`models[2].quality_bps`) */
+  field: Schema.optional(Schema.String)
 }) {}
 
 export interface ParseOptions {
@@ -50,6 +56,13 @@ export const MAX_DEPTH = 127
 /** Parse one complete JSON text (surrounding JSON whitespace allowed, trailing characters are an error). */
 export const parse = (text: string, options?: ParseOptions): Either.Either<Json, JsonParseError> =>
   internalParse.parse(text, options?.maxDepth ?? MAX_DEPTH)
+
+/**
+ * Whether the last `parse` met a key twice in one object (the value keeps the first position
+ * and the last value, as serde_json's `Value` does; serde's typed decoding of a struct refuses
+ * a repeated field instead — see `JsonSchema.decodeText`).
+ */
+export const hadRepeatedKey = (): boolean => internalParse.hadRepeatedKey()
 
 /** Print compactly, byte for byte as serde_json 1.0.150 (with `preserve_order`) does. */
 export const print = (value: Json): string => internalPrint.print(value)

@@ -1,15 +1,19 @@
 /**
  * Wire codecs: Schemas whose encoded side is our lossless Json value type (SPEC §7).
  *
- * `jsonObject(fields)` is a struct whose encoded form is a `JsonObject` (a Map, members in
+ * `jsonObject(fields, name)` is a struct whose encoded form is a `JsonObject` (a Map, members in
  * declaration order); nested structs are built the same way, so `Schema.encodeSync` of any
  * wire type yields a Json value the printer turns into the reference's bytes, and
  * `Schema.decodeUnknown` of a parsed Json value yields branded domain values or a ParseError
  * naming the field and the value.
  */
 import * as Either from "effect/Either"
-import type * as ParseResult from "effect/ParseResult"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import * as AST from "effect/SchemaAST"
+import * as Int from "./Int.js"
+import * as Serde from "./internal/serde.js"
 import * as Json from "./Json.js"
 
 /** Any Json value (validated structurally), kept as is. */
@@ -49,10 +53,13 @@ export const JsonObjectFromSelf: Schema.Schema<Json.JsonObject> = Schema.declare
 
 /**
  * A struct on the wire: decodes from a Json object (unknown members ignored, a missing one is
- * an error naming it) and encodes to a Json object with members in field order.
+ * an error naming it) and encodes to a Json object with members in field order. `name` is the
+ * reference's struct name: the schema's identifier, and what serde's messages call it
+ * ("expected struct KernelInput").
  */
-export const jsonObject = <Fields extends Schema.Struct.Fields>(fields: Fields) => {
-  const struct = Schema.Struct(fields)
+export const jsonObject = <Fields extends Schema.Struct.Fields>(fields: Fields, name?: string) => {
+  const identified = name === undefined ? {} : { identifier: name }
+  const struct = Schema.Struct(fields).annotations(identified)
   const names = Object.keys(fields)
   return Schema.transform(JsonObjectFromSelf, struct, {
     strict: false,
@@ -71,21 +78,187 @@ export const jsonObject = <Fields extends Schema.Struct.Fields>(fields: Fields) 
       }
       return map
     }
-  })
+  }).annotations(identified)
 }
 
 /** A literal union on the wire as its string name. */
 export const wireName = <const A extends ReadonlyArray<string>>(...names: A) => Schema.Literal(...names)
 
-/** Parse a JSON text and decode it with a wire schema; errors say where and what. */
+/** Longest piece of user data an error message quotes (then `…`). */
+export const EXCERPT = Serde.EXCERPT
+
+/** Rust's `{:?}` of a string (what serde's messages quote), cut to `EXCERPT` characters. */
+export const rustDebug = Serde.rustDebug
+
+/** How serde sees a wire type (see `internal/serde.ts`). */
+export type Shape = Serde.Shape
+
+const intShapes: ReadonlyArray<readonly [AST.AST, string, bigint, bigint]> = [
+  [Int.U8.ast, "u8", 0n, BigInt(Int.U8_MAX)],
+  [Int.U16.ast, "u16", 0n, BigInt(Int.U16_MAX)],
+  [Int.U32.ast, "u32", 0n, BigInt(Int.U32_MAX)],
+  [Int.U64.ast, "u64", 0n, Int.U64_MAX],
+  [Int.I64.ast, "i64", Int.I64_MIN, Int.I64_MAX]
+]
+
+const shapeOfAst = (ast: AST.AST): Shape | undefined => {
+  for (const [known, name, min, max] of intShapes) {
+    if (ast === known) return { _tag: "Int", name, min, max, lo: Number(min), hi: Number(max) }
+  }
+  if (ast === JsonValue.ast) return { _tag: "Value" }
+  switch (ast._tag) {
+    case "StringKeyword":
+      return { _tag: "String" }
+    case "BooleanKeyword":
+      return { _tag: "Bool" }
+    case "Literal":
+      return typeof ast.literal === "string" ? { _tag: "Enum", variants: [ast.literal] } : undefined
+    case "Union": {
+      const variants: Array<string> = []
+      for (const member of ast.types) {
+        if (member._tag !== "Literal" || typeof member.literal !== "string") return undefined
+        variants.push(member.literal)
+      }
+      return { _tag: "Enum", variants }
+    }
+    case "Refinement":
+      // serde has no refinement: the schema checks it after the typed decoding
+      return shapeOfAst(ast.from)
+    case "TupleType": {
+      const rest = ast.rest[0]
+      if (ast.elements.length > 0 || ast.rest.length !== 1 || rest === undefined) return undefined
+      const element = shapeOfAst(rest.type)
+      return element === undefined ? undefined : { _tag: "Seq", element }
+    }
+    case "Transformation": {
+      if (ast.from !== JsonObjectFromSelf.ast || ast.to._tag !== "TypeLiteral") return undefined
+      const names: Array<string> = []
+      const shapes: Array<Shape> = []
+      for (const field of ast.to.propertySignatures) {
+        const shape = shapeOfAst(field.type)
+        if (shape === undefined || typeof field.name !== "string") return undefined
+        names.push(field.name)
+        shapes.push(shape)
+      }
+      const name = Option.getOrElse(AST.getIdentifierAnnotation(ast), () => "JsonObject")
+      return { _tag: "Struct", name, names, shapes }
+    }
+    default:
+      return undefined
+  }
+}
+
+/**
+ * serde's view of a wire schema built from `jsonObject`, the `Int` widths, strings, booleans,
+ * string literals, arrays and `JsonValue`; undefined for anything else.
+ */
+export const shapeOf = (schema: Schema.Schema.Any): Shape | undefined => shapeOfAst(schema.ast)
+
+/** A struct shape (for a wrapper the wire schemas do not describe, such as the WAL entry). */
+export const structShape = (name: string, fields: ReadonlyArray<readonly [string, Shape]>): Shape => ({
+  _tag: "Struct",
+  name,
+  names: fields.map(([n]) => n),
+  shapes: fields.map(([, s]) => s)
+})
+
+/**
+ * `serde_json::from_str::<T>(text)` for the shape of `T`: the Json value (objects in field
+ * order) or serde's error — message, category, line and column — for the first problem of
+ * the text (a duplicate field, a missing one, a value of the wrong type or out of range, bad
+ * JSON).
+ */
+export const decodeShape = (
+  shape: Shape,
+  text: string,
+  options?: Serde.DecodeOptions
+): Either.Either<Json.Json, Json.JsonParseError> => Serde.decode(shape, text, options)
+
+/**
+ * Parse a JSON text and decode it with a wire schema; errors say where and what. A schema
+ * serde can describe (see `shapeOf`) is decoded as the reference decodes it, typed, from the
+ * text: the first problem wins and is reported with serde's message and position (a repeated
+ * member is "duplicate field `x`", not "the last one wins"), naming the field; the schema then
+ * checks what serde does not (such as the catalog's size). One deliberate difference: an integer
+ * literal beyond the field's range is reported as the integer written, not as the float serde
+ * parsed it into.
+ */
 export const decodeText = <A, I>(schema: Schema.Schema<A, I>) => {
   const decode = Schema.decodeUnknownEither(schema)
+  const shape = shapeOf(schema)
   return (text: string): Either.Either<A, Json.JsonParseError | ParseResult.ParseError> =>
-    Either.flatMap(Json.parse(text), (json) => decode(json))
+    Either.flatMap(
+      shape === undefined ? Json.parse(text) : Serde.decode(shape, text, { exactIntegers: true }),
+      (json) => decode(json)
+    )
 }
 
 /** Encode a value with a wire schema and print it as compact canonical JSON. */
 export const encodeText = <A, I extends Json.Json>(schema: Schema.Schema<A, I>) => {
   const encode = Schema.encodeSync(schema)
   return (value: A): string => Json.print(encode(value))
+}
+
+/** A value in a message: printed as JSON (exact integers, no `n`; floats as serde prints them), cut short. */
+export const excerptValue = (value: unknown): string => {
+  if (value === undefined) return "nothing"
+  const text = isJson(value, 0) ? Json.print(value as Json.Json) : String(value)
+  return Serde.excerpt(text)
+}
+
+/** The value at the end of an issue's first branch (what the first failure was about). */
+const firstActual = (issue: ParseResult.ParseIssue): { readonly found: boolean; readonly actual: unknown } => {
+  let current: ParseResult.ParseIssue = issue
+  for (let guard = 0; guard < 10_000; guard++) {
+    switch (current._tag) {
+      case "Pointer":
+      case "Refinement":
+      case "Transformation":
+        current = current.issue
+        continue
+      case "Composite": {
+        const first: ParseResult.ParseIssue | undefined = Array.isArray(current.issues)
+          ? current.issues[0]
+          : current.issues as ParseResult.ParseIssue
+        if (first === undefined) return { found: true, actual: current.actual }
+        current = first
+        continue
+      }
+      case "Missing":
+        return { found: false, actual: undefined }
+      default:
+        return { found: true, actual: current.actual }
+    }
+  }
+  return { found: false, actual: undefined }
+}
+
+/** `models[2].quality_bps` from a Schema issue path. */
+const fieldPath = Serde.formatPath
+
+/**
+ * One line naming the field and the value, for a wire-decoding error (Schema's own message is
+ * a tree of every type involved, kilobytes for a wire record): `risk_bps: must be an integer
+ * in [0, 65535], got 70000`. Values print as JSON (an integer beyond 2^53 without an `n`, a
+ * float as serde prints it) and at most `EXCERPT` characters of them.
+ */
+export const formatError = (error: ParseResult.ParseError): string => {
+  const { field, message } = describeError(error)
+  return field === "" ? message : `${field}: ${message}`
+}
+
+/** `formatError` in two parts: the field (`""` for the value itself) and what is wrong with it. */
+export const describeError = (error: ParseResult.ParseError): { readonly field: string; readonly message: string } => {
+  const first = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
+  if (first === undefined) return { field: "", message: "does not match the schema" }
+  let message = first.message
+  const expected = /^Expected ([^\n]*?), actual [\s\S]*$/.exec(message)
+  if (expected !== null) {
+    const { actual, found } = firstActual(error.issue)
+    message = actual instanceof Json.JsonFloat
+      ? `expected an integer, got the float ${Json.printFloat(actual.value)}`
+      : `expected ${expected[1]}, got ${found ? excerptValue(actual) : "nothing"}`
+  }
+  message = message.split("\n")[0] ?? message
+  return { field: fieldPath(first.path), message }
 }

@@ -20,6 +20,6 @@ export const fields = {
 }
 
 /** A model as it travels on the wire (decodes from / encodes to a Json object). */
-export const Model = jsonObject(fields)
+export const Model = jsonObject(fields, "KernelModel")
 export type Model = typeof Model.Type
 export type Encoded = Schema.Schema.Encoded<typeof Model>

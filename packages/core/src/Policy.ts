@@ -40,7 +40,7 @@ export const fields = {
 }
 
 /** A policy snapshot as it travels on the wire (not validated: see `make`). */
-export const PolicySnapshot = jsonObject(fields)
+export const PolicySnapshot = jsonObject(fields, "PolicySnapshot")
 export type PolicySnapshot = typeof PolicySnapshot.Type
 
 /** The catalog has no model. */

@@ -68,7 +68,7 @@ export const AuditBundle = jsonObject({
   input_digest_hex: Schema.String,
   decision_digest_hex: Schema.String,
   replay_valid: Schema.Boolean
-})
+}, "AuditBundle")
 export type AuditBundle = typeof AuditBundle.Type
 
 /** Does replaying the input under the policy give exactly this decision? */
@@ -96,7 +96,7 @@ export const Certificate = jsonObject({
   eligible_models: Int.U16,
   counterfactual_model_id: Int.U32,
   counterfactual_utility_microunits: Int.I64
-})
+}, "CorrectnessCertificate")
 export type Certificate = typeof Certificate.Type
 
 export const certifyDecision = (policy: Policy, input: Input, decision: Decision.Decision): Certificate => ({

@@ -621,7 +621,7 @@ describe("properties", () => {
         const printed = Json.print(value)
         expect(canonical(printed)).toBe(printed)
       }),
-      { numRuns: 2000 }
+      { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 2000 }
     )
   })
 
@@ -631,7 +631,7 @@ describe("properties", () => {
         const printed = Json.print(value)
         expect(canonical(respell(printed))).toBe(printed)
       }),
-      { numRuns: 1000 }
+      { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 1000 }
     )
   })
 
@@ -662,7 +662,7 @@ describe("properties", () => {
         expect(back).toBeInstanceOf(Json.JsonFloat)
         expect(Object.is((back as Json.JsonFloat).value, d)).toBe(true)
       }),
-      { numRuns: 5000 }
+      { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 5000 }
     )
   })
 
@@ -674,7 +674,7 @@ describe("properties", () => {
         expect(typeof value).toBe(n >= -(2n ** 53n - 1n) && n <= 2n ** 53n - 1n ? "number" : "bigint")
         expect(Json.print(value)).toBe(n.toString())
       }),
-      { numRuns: 2000 }
+      { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 2000 }
     )
   })
 
@@ -700,7 +700,7 @@ describe("properties", () => {
           expect(checkTotal(text)).toBe(true)
         }
       ),
-      { numRuns: 5000 }
+      { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 5000 }
     )
   })
 
@@ -718,7 +718,7 @@ describe("properties", () => {
           expect(checkTotal(printed.slice(0, i) + insert + printed.slice(i))).toBe(true)
         }
       ),
-      { numRuns: 2000 }
+      { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 2000 }
     )
   })
 })
@@ -735,7 +735,7 @@ describe("printWithin", () => {
       FastCheck.property(jsonArb, (value) => {
         expect(Json.printWithin(value, Json.MAX_DEPTH)).toBe(Json.print(value))
       }),
-      { numRuns: 1000 }
+      { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 1000 }
     )
   })
 

@@ -267,7 +267,7 @@ describe("Kernel properties", () => {
           )
         }
       }),
-      { numRuns: Math.max(fc.readConfigureGlobal().numRuns ?? 100, 1000) }
+      { numRuns: fc.readConfigureGlobal().numRuns ?? 1000 }
     )
   })
   it("optimised kernel ≡ reference kernel on close calls (ties, repeated models, pruning near the bound)", () => {
@@ -275,7 +275,7 @@ describe("Kernel properties", () => {
       fc.property(Arb.closeCall, ([p, i]) => {
         matchesReference(p, i)
       }),
-      { numRuns: Math.max(fc.readConfigureGlobal().numRuns ?? 100, 2000) }
+      { numRuns: fc.readConfigureGlobal().numRuns ?? 2000 }
     )
   })
   it("behind two stronger models, a utility of 1 or 2 still counts as eligible (the pruning bound's edge)", () => {
@@ -349,7 +349,7 @@ describe("Kernel properties", () => {
         } as Input
         assert.deepStrictEqual(Kernel.prescribeWithTrace(policy, i).decision, referencePrescribe(p, i).decision)
       }),
-      { numRuns: 2000 }
+      { numRuns: fc.readConfigureGlobal().numRuns ?? 2000 }
     )
   })
   it("deterministic: the same request twice gives the same decision", () => {

@@ -158,7 +158,7 @@ describe("fixed-layout preimages", () => {
         assert.strictEqual(Digest.inputDigest(i, Hash.noble), expectedSha(input))
         assert.strictEqual(Digest.decisionDigest(d, Hash.noble), expectedSha(decision))
       }),
-      { numRuns: Math.max(fc.readConfigureGlobal().numRuns ?? 100, 500) }
+      { numRuns: fc.readConfigureGlobal().numRuns ?? 500 }
     )
   })
   it("every action and reason code", () => {

@@ -7,6 +7,7 @@ import * as Decision from "@calybris/core/Decision"
 import * as Digest from "@calybris/core/Digest"
 import * as Input from "@calybris/core/Input"
 import type * as Json from "@calybris/core/Json"
+import * as JsonSchema from "@calybris/core/JsonSchema"
 import { jsonObject, JsonValue } from "@calybris/core/JsonSchema"
 import type { Policy } from "@calybris/core/Policy"
 import * as Verify from "@calybris/core/Verify"
@@ -17,6 +18,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type { Entry, Sealed } from "./Entry.js"
 import * as FastCodec from "./internal/fastCodec.js"
+import * as Typed from "./internal/typed.js"
 import * as Reader from "./Reader.js"
 import { Wal } from "./Wal.js"
 import {
@@ -36,7 +38,7 @@ export const AuditedRecord = <M, I extends Json.Json>(metadata: Schema.Schema<M,
     input: Input.Input,
     decision: Decision.Decision,
     metadata
-  })
+  }, "AuditedRecord")
 
 /** An audited record with free-form Json metadata (what the reference's tools use). */
 export const AuditedJson = AuditedRecord(JsonValue)
@@ -56,6 +58,37 @@ const decodeAudited = (data: unknown): Either.Either<AuditedJson, ParseResult.Pa
   return decodeAuditedSchema(data)
 }
 
+/** The reference's typed view of a line: `WalEntry<AuditedRecord<serde_json::Value>>`. */
+const decodeTyped = Typed.recordDecoder(JsonSchema.shapeOf(AuditedJson))
+
+/**
+ * The audited record of a verified entry, decoded as the reference decodes it: typed, from the
+ * line (`serde_json::from_str::<WalEntry<AuditedRecord<Value>>>`), so that a record that does
+ * not decode fails with serde's message, category and column — a repeated member of the record
+ * included, which the untyped `data` (last value wins) would hide. A canonical line (what
+ * writers write: no repeated member) whose `data` the fast path decodes needs no second look.
+ */
+const decodeEntry = (entry: Entry): Either.Either<AuditedJson, WalParseError> => {
+  if (entry.canonical && decodeAuditedFast !== undefined) {
+    const fast = decodeAuditedFast(entry.data)
+    if (fast !== FastCodec.FAIL) return Either.right(fast as AuditedJson)
+  }
+  const at = { line: entry.line, offset: entry.offset }
+  let data: Json.Json = entry.data
+  if (decodeTyped !== undefined) {
+    const typed = decodeTyped(entry)
+    if (Either.isLeft(typed)) {
+      const e = typed.left
+      return Either.left(new WalParseError({ ...at, category: e.category, reason: e.message, column: e.column }))
+    }
+    data = typed.right
+  }
+  return Either.mapLeft(
+    decodeAudited(data),
+    (e) => new WalParseError({ ...at, category: "Data", reason: JsonSchema.formatError(e), column: 0 })
+  )
+}
+
 /** The audited record for a decision: its audit bundle, input, decision and metadata, as Json. */
 export const auditedRecord = (
   policy: Policy,
@@ -67,7 +100,10 @@ export const auditedRecord = (
   // the compiled encoder gives exactly the Schema's output, or gives up and the Schema decides
   const fast = encodeAuditedFast === undefined ? FastCodec.FAIL : encodeAuditedFast(record)
   if (fast !== FastCodec.FAIL) return Either.right(fast as Json.Json)
-  return Either.mapLeft(encodeAudited(record), (e) => new WalRecordError({ sequence: 0n, reason: e.message }))
+  return Either.mapLeft(
+    encodeAudited(record),
+    (e) => new WalRecordError({ sequence: 0n, reason: JsonSchema.formatError(e) })
+  )
 }
 
 /** Append the audited record of a decision. */
@@ -130,15 +166,9 @@ export const replayBytes = <E, R>(
       // after a record that does not decode, only the chain is checked (the error is fixed)
       for (let i = 0; i < entries.length && undecodable === undefined; i++) {
         const entry = entries[i] as Entry
-        const decoded = decodeAudited(entry.data)
+        const decoded = decodeEntry(entry)
         if (Either.isLeft(decoded)) {
-          undecodable = new WalParseError({
-            line: entry.line,
-            offset: entry.offset,
-            category: "Data",
-            reason: decoded.left.message,
-            column: 0
-          })
+          undecodable = decoded.left
           break
         }
         const verdict = audit(policy, entry.sequence, decoded.right)

@@ -27,6 +27,10 @@ export interface Entry extends Sealed {
   readonly line: number
   /** byte offset of the line */
   readonly offset: number
+  /** the line's text (without LF / CR): what a typed decoding of the record reads */
+  readonly text: string
+  /** `data` is written exactly as `Json.print` writes it (so no member is repeated); false when not checked */
+  readonly canonical: boolean
 }
 
 /** Deepest record nesting the reader accepts back (the entry object is one more level). */

@@ -425,6 +425,10 @@ export class LineReader {
     const parsed = parseLine(text, { value: this.collect, text: chain !== undefined })
     if (Either.isLeft(parsed)) {
       const e = parsed.left
+      // serde only says "expected value at line 1 column 1": name what is there
+      const note = text.charCodeAt(0) === 0xfeff
+        ? { note: `a byte order mark (U+FEFF) at the start of line ${line}` }
+        : {}
       return last
         ? new WalTornTail({
           line,
@@ -432,9 +436,10 @@ export class LineReader {
           length,
           category: e.category,
           reason: e.reason,
-          column: e.column
+          column: e.column,
+          ...note
         })
-        : new WalParseError({ line, offset, category: e.category, reason: e.reason, column: e.column })
+        : new WalParseError({ line, offset, category: e.category, reason: e.reason, column: e.column, ...note })
     }
     const envelope = parsed.right
     if (chain !== undefined) {
@@ -473,7 +478,9 @@ export class LineReader {
         data: envelope.data ?? null,
         dataText: envelope.dataText ?? "",
         line,
-        offset
+        offset,
+        text,
+        canonical: envelope.dataCanonical
       })
     }
     return undefined

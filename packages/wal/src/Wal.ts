@@ -6,6 +6,7 @@
  * written on top of them, so every layer (memory, file, later SQL) shares one reader.
  */
 import type * as Json from "@calybris/core/Json"
+import * as JsonSchema from "@calybris/core/JsonSchema"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -17,6 +18,7 @@ import type { ChainOptions } from "./Chain.js"
 import type { Entry, Sealed } from "./Entry.js"
 import * as internalFile from "./internal/file.js"
 import * as internalMemory from "./internal/memory.js"
+import * as Typed from "./internal/typed.js"
 import * as Reader from "./Reader.js"
 import type {
   WalAppendError,
@@ -88,7 +90,7 @@ export const appendRecord = <A, I extends Json.Json>(schema: Schema.Schema<A, I>
   return (value: A): Effect.Effect<Sealed, WalAppendError, Wal> =>
     Effect.flatMap(Wal, (wal) =>
       Either.match(encode(value), {
-        onLeft: (e) => Effect.fail(new WalRecordError({ sequence: 0n, reason: e.message })),
+        onLeft: (e) => Effect.fail(new WalRecordError({ sequence: 0n, reason: JsonSchema.formatError(e) })),
         onRight: (json) => wal.append(json)
       }))
 }
@@ -108,13 +110,42 @@ export const readUnverified: Stream.Stream<Entry, WalVerifyError | WalReadError 
 export const verifyWal: Effect.Effect<Reader.Verified, WalVerifyError | WalReadError | WalIoError, Wal> = Effect
   .flatMap(Wal, (wal) => Reader.verify(wal.bytes, wal.reader))
 
-/** Verified entries decoded with a record Schema. */
+/**
+ * Verified entries decoded with a record Schema. A record is decoded as the reference decodes
+ * it (typed, from its line: a repeated field is an error, see `internal/typed.ts`) whenever the
+ * Schema is one serde can describe; a canonical line the Schema decodes needs no second look.
+ */
 export const readRecords = <A, I>(schema: Schema.Schema<A, I>) => {
   const decode = Schema.decodeUnknownEither(schema)
+  const decodeTyped = Typed.recordDecoder(JsonSchema.shapeOf(schema))
+  const record = (entry: Entry): Either.Either<A, WalRecordError> => {
+    const direct = decode(entry.data)
+    if (decodeTyped === undefined || (entry.canonical && Either.isRight(direct))) {
+      return Either.mapLeft(
+        direct,
+        (e) => new WalRecordError({ sequence: entry.sequence, reason: JsonSchema.formatError(e) })
+      )
+    }
+    return Either.flatMap(
+      Either.mapLeft(
+        decodeTyped(entry),
+        (e) =>
+          new WalRecordError({
+            sequence: entry.sequence,
+            reason: `${e.message} at line ${entry.line} column ${e.column}`
+          })
+      ),
+      (data) =>
+        Either.mapLeft(
+          decode(data),
+          (e) => new WalRecordError({ sequence: entry.sequence, reason: JsonSchema.formatError(e) })
+        )
+    )
+  }
   return readVerified.pipe(
     Stream.mapEffect((entry) =>
-      Either.match(decode(entry.data), {
-        onLeft: (e) => Effect.fail(new WalRecordError({ sequence: entry.sequence, reason: e.message })),
+      Either.match(record(entry), {
+        onLeft: Effect.fail,
         onRight: (value) => Effect.succeed({ entry, value })
       })
     )

@@ -22,15 +22,28 @@ export class WalReadError extends Schema.TaggedError<WalReadError>()("WalReadErr
   }
 }
 
-/** A malformed entry (the reference's `Json`): serde_json's category and position within the line. */
+/** What is seen at the start of a line, when it explains a parse error better than serde's message. */
+const note = {
+  /** e.g. "a byte order mark (U+FEFF) at the start of line 3" */
+  note: Schema.optional(Schema.String)
+}
+
+/**
+ * A malformed entry (the reference's `Json`): serde_json's category, message (`reason`) and
+ * position within the line (`column`, serde's "line 1 column N": each line is parsed alone);
+ * the message names the line of the file and its byte offset.
+ */
 export class WalParseError extends Schema.TaggedError<WalParseError>()("WalParseError", {
   ...position,
   category: Schema.Literal("Syntax", "Data", "Eof"),
   reason: Schema.String,
-  column: Schema.Number
+  column: Schema.Number,
+  ...note
 }) {
   override get message(): string {
-    return `WAL JSON error: ${this.reason} at line 1 column ${this.column}`
+    return `WAL JSON error at line ${this.line} column ${this.column} (the line starts at byte offset ${this.offset}): ${this.reason}${
+      this.note === undefined ? "" : ` (${this.note})`
+    }`
   }
 }
 
@@ -45,10 +58,14 @@ export class WalTornTail extends Schema.TaggedError<WalTornTail>()("WalTornTail"
   /** what the reference reports for this line: a JSON category, or `Io` when it is not UTF-8 */
   category: Schema.Literal("Syntax", "Data", "Eof", "Io"),
   reason: Schema.String,
-  column: Schema.Number
+  column: Schema.Number,
+  ...note
 }) {
   override get message(): string {
-    return `WAL torn tail: the last line (line ${this.line}, ${this.length} bytes at offset ${this.offset}) is an incomplete entry: ${this.reason} at line 1 column ${this.column}`
+    const at = this.category === "Io" ? "" : ` at column ${this.column}`
+    return `WAL torn tail: the last line (line ${this.line}, ${this.length} bytes at offset ${this.offset}) is an incomplete entry (${this.reason}${at}${
+      this.note === undefined ? "" : `; ${this.note}`
+    }), as a crash during a write leaves it; run \`calybris wal repair\` to save it aside and truncate it`
   }
 }
 

@@ -4,7 +4,9 @@
  * `error()` the number of bytes consumed, for `peek_error()` one more), and the order in which
  * problems on one line are found.
  */
+import * as Int from "@calybris/core/Int"
 import * as Json from "@calybris/core/Json"
+import * as JsonSchema from "@calybris/core/JsonSchema"
 import * as Entry from "@calybris/wal/Entry"
 import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
@@ -103,6 +105,8 @@ describe("envelope: members of the map form", () => {
     // the repeated member's value is never read
     expect(verdict(`{"data":1,"data":[[[`)).toBe("Data: duplicate field `data` @ 16")
     expect(verdict(`{"previous_hash":"a","previous_hash"`)).toBe("Data: duplicate field `previous_hash` @ 36")
+    // end_map consumes a `}` right after the repeated key before the error is positioned
+    expect(verdict(`{"previous_hash":"a","previous_hash" }`)).toBe("Data: duplicate field `previous_hash` @ 38")
     expect(verdict(`${HEAD},"entry_hash":5}`)).toBe(`Data: duplicate field \`entry_hash\` @ ${HEAD.length + 13}`)
     // unknown members may repeat
     expect(verdict(`{"x":1,"x":2,"sequence":1,"previous_hash":"p","entry_hash":"e","data":0}`)).toBe("ok")
@@ -315,7 +319,45 @@ describe("envelope: parseLine agrees with Entry.parse", () => {
           expect(Either.isLeft(r) ? `${r.left.category}: ${r.left.reason} @ ${r.left.column}` : "ok").toBe(expected)
         }
       }),
-      { numRuns: 3000 }
+      { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 3000 }
+    )
+  })
+})
+
+describe("envelope: core's generic serde decoder agrees with the entry parser", () => {
+  // the same struct described as a shape: WalEntry { sequence: u64, previous_hash: String,
+  // entry_hash: String, data: Value }
+  const shape = JsonSchema.structShape("WalEntry", [
+    ["sequence", { _tag: "Int", name: "u64", min: 0n, max: Int.U64_MAX, lo: 0, hi: Number(Int.U64_MAX) }],
+    ["previous_hash", { _tag: "String" }],
+    ["entry_hash", { _tag: "String" }],
+    ["data", { _tag: "Value" }]
+  ])
+  const generic = (text: string): string => {
+    const r = JsonSchema.decodeShape(shape, text)
+    return Either.isLeft(r) ? `${r.left.category}: ${r.left.message} @ ${r.left.column}` : "ok"
+  }
+  const line = FastCheck.oneof(
+    FastCheck.constantFrom(
+      entry(`{"a":1}`),
+      `[1,"p","e",[1,2]]`,
+      `{"sequence":1,"x":[1,{"y":"z"}],"previous_hash":"p","entry_hash":"e","data":{"b":[true,null]}}`,
+      `{"sequence":1,"sequence":2}`,
+      `{"sequence":-1.5e3,"previous_hash":null}`,
+      `{"previous_hash":"a","previous_hash"}`
+    ),
+    FastCheck.string({
+      unit: FastCheck.constantFrom(..."{}[]:,\"\\ 0123456789-.eEtfnul", "sequence", "data", "x", "\"previous_hash\"")
+    })
+  )
+
+  it("same category, message and column on any (mutated) line", () => {
+    FastCheck.assert(
+      FastCheck.property(line, FastCheck.nat(), FastCheck.nat(6), (text, at, cut) => {
+        const mutated = text.slice(0, at % (text.length + 1)) + text.slice((at % (text.length + 1)) + cut)
+        expect(generic(mutated)).toBe(verdict(mutated))
+      }),
+      { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 3000 }
     )
   })
 })

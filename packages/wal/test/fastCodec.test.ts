@@ -103,7 +103,7 @@ describe("fastDecode", () => {
       FastCheck.property(FastCheck.constantFrom(...paths), values, (path, value) => {
         agree(mutate(base, path, value))
       }),
-      { numRuns: 3000 }
+      { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 3000 }
     )
     expect(agree(null)).toBe("fallback")
     expect(agree(json({}))).toBe("fallback")
@@ -189,7 +189,7 @@ describe("fastEncode", () => {
       FastCheck.property(FastCheck.constantFrom(...paths), values, (path, value) => {
         agreeEncode(mutateTyped(base, path, value))
       }),
-      { numRuns: 3000 }
+      { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 3000 }
     )
     expect(agreeEncode(null)).toBe("fallback")
     expect(agreeEncode(new Map())).toBe("fallback")

@@ -304,7 +304,7 @@ describe("fast path: the reader's verdict is the exact path's", () => {
       fc.property(fc.array(lineSpec, { minLength: 1, maxLength: 8 }), chainArb, cutsArb, (specs, chain, cuts) => {
         same(encoder.encode(buildLog(chain, specs)), chain, cuts)
       }),
-      { numRuns: 400 }
+      { numRuns: fc.readConfigureGlobal().numRuns ?? 400 }
     )
   })
 
@@ -329,7 +329,7 @@ describe("fast path: the reader's verdict is the exact path's", () => {
           same(encoder.encode(buildLog(chain, specs)), chain, cuts)
         }
       ),
-      { numRuns: 3000 }
+      { numRuns: fc.readConfigureGlobal().numRuns ?? 3000 }
     )
   })
 
@@ -366,7 +366,7 @@ describe("fast path: the reader's verdict is the exact path's", () => {
           same(mutated, chain, cuts, 200)
         }
       ),
-      { numRuns: 400 }
+      { numRuns: fc.readConfigureGlobal().numRuns ?? 400 }
     )
   })
 
@@ -434,7 +434,7 @@ describe("fast path: the data validator accepts only canonical JSON", () => {
         assert.isTrue(Either.isRight(parsed), text)
         if (Either.isRight(parsed)) assert.strictEqual(Json.print(parsed.right), text)
       }),
-      { numRuns: 2000 }
+      { numRuns: fc.readConfigureGlobal().numRuns ?? 2000 }
     )
   })
 
@@ -445,7 +445,7 @@ describe("fast path: the data validator accepts only canonical JSON", () => {
         if (/\d[.eE]/.test(text.replace(/"(?:[^"\\]|\\.)*"/g, "\"\""))) return
         assert.isTrue(accepts(text), text)
       }),
-      { numRuns: 1000 }
+      { numRuns: fc.readConfigureGlobal().numRuns ?? 1000 }
     )
   })
 

@@ -186,7 +186,7 @@ describe("canonical fast path", () => {
         expect(both.dataText).toBe(expected)
         expect(Json.print(both.data ?? null)).toBe(expected)
       }),
-      { numRuns: 4000 }
+      { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 4000 }
     )
   })
 
@@ -198,7 +198,7 @@ describe("canonical fast path", () => {
         const text = spell(value, rng(seed))
         expect(isCanonical(text)).toBe(Json.print(parseOk(text)) === text)
       }),
-      { numRuns: 4000 }
+      { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 4000 }
     )
   })
 
@@ -276,7 +276,7 @@ describe("canonical fast path", () => {
           expect(scan(mutated)).toBe(read(mutated))
         }
       ),
-      { numRuns: 6000 }
+      { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 6000 }
     )
     for (
       const text of ["", " ", "[", "{\"a\"", "1e999", "-", "01", "\"\\ud800\"", "[1,]", "{\"a\":1,}", "nul", "1.5e"]
@@ -359,7 +359,7 @@ describe("reader: verification with non-canonical spellings", () => {
           expect(entries[entries.length - 1]?.entry_hash).toBe(verified.lastHash)
         }
       ),
-      { numRuns: 300 }
+      { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 300 }
     )
   })
 
@@ -497,4 +497,52 @@ describe("Reader.entries yields every good entry before the failure", () => {
       expect(seen).toEqual([1n, 2n])
       expect(error._tag).toBe("WalParseError")
     })))
+})
+
+describe("reader: errors people can act on", () => {
+  const unkeyed = Either.getOrThrow(Chain.make({}))
+  const sealed = (data: Json.Json, previous = Chain.GENESIS, sequence = 1n) =>
+    Entry.seal(unkeyed, sequence, previous, Either.getOrThrow(Entry.canonicalData(data)))
+  const first = sealed(1)
+  const bytes = (text: string) => new TextEncoder().encode(text)
+  const failure = (text: string): WalVerifyError => {
+    const r = Reader.verifyBytes(bytes(text), { chain: unkeyed })
+    if (Either.isRight(r)) throw new Error("expected a failure")
+    return r.left
+  }
+
+  it("a parse error names the file's line, the column in it and the line's byte offset; serde's fields are kept", () => {
+    const e = failure(`${first.line}{"sequence":2,"previous_hash":5}\n`)
+    expect(e._tag).toBe("WalParseError")
+    if (e._tag !== "WalParseError") return
+    expect([e.category, e.column, e.line, e.offset]).toEqual(["Data", 31, 2, first.line.length])
+    expect(e.message).toBe(
+      `WAL JSON error at line 2 column 31 (the line starts at byte offset ${first.line.length}): invalid type: integer \`5\`, expected a string`
+    )
+  })
+
+  it("a byte order mark is named as such", () => {
+    const e = failure(`${first.line}\uFEFF${sealed(2, first.sealed.entry_hash, 2n).line}`)
+    expect(e._tag).toBe("WalParseError")
+    if (e._tag !== "WalParseError") return
+    expect([e.category, e.reason, e.column]).toEqual(["Syntax", "expected value", 1])
+    expect(e.message).toContain("a byte order mark (U+FEFF) at the start of line 2")
+  })
+
+  it("a torn tail says to run `calybris wal repair`", () => {
+    const e = failure(`${first.line}${first.line.slice(0, 20)}`)
+    expect(e._tag).toBe("WalTornTail")
+    expect(e.message).toContain("run `calybris wal repair`")
+    expect(e.message).toContain("line 2")
+  })
+
+  it("a huge value on a bad line is quoted as a short excerpt, not whole", () => {
+    const huge = `"${"x".repeat(4_000_000)}"\n`
+    const e = failure(`${first.line}${huge}`)
+    expect(e._tag).toBe("WalParseError")
+    if (e._tag !== "WalParseError") return
+    expect(e.column).toBe(huge.length - 1)
+    expect(e.message.length).toBeLessThan(300)
+    expect(e.reason).toBe(`invalid type: string "${"x".repeat(80)}…", expected struct WalEntry`)
+  })
 })

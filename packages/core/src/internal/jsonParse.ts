@@ -99,6 +99,12 @@ let nextBackslash = -1
 // A single native scan per parse: far cheaper than testing every string character in JS.
 const SPECIAL = /[\u0000-\u001f\ud800-\udfff]/
 
+/** The last `parse` met a key twice in one object (it kept the first position, the last value). */
+let repeated = false
+
+/** Whether the last `parse` met a key twice in one object. */
+export const hadRepeatedKey = (): boolean => repeated
+
 /** `scanValue` is running: integers beyond 2^53 need not become bigints. */
 let scanning = false
 
@@ -587,7 +593,9 @@ const parseTree = (maxDepth: number): Json | undefined => {
         return failPeek(k === -1 ? EOF_WHILE_PARSING_LIST : EXPECTED_LIST_COMMA_OR_END, pos)
       }
       if (frame === undefined) return undefined
+      const size = frame.size
       frame.set(keys[depth - 1] ?? "", value)
+      if (frame.size === size) repeated = true
       const k = skipWs()
       if (k === 44) {
         pos++
@@ -622,6 +630,7 @@ const parseText = (text: string, maxDepth: number): Either.Either<Json, JsonPars
   clean = !SPECIAL.test(text)
   nextBackslash = -1
   scanning = false
+  repeated = false
   let value = parseTree(maxDepth)
   // serde_json::from_str: Deserializer::end rejects anything but whitespace after the value
   if (value !== undefined && skipWs() !== -1) value = failPeek(TRAILING_CHARACTERS, pos)
@@ -1219,6 +1228,8 @@ export const cursor = {
   slice: (from: number, to: number): string => src.slice(from, to),
   /** `peek_error(code)` at the index; returns false. */
   failPeek: (code: number): false => failPeek(code, pos) ?? false,
+  /** `error(code)` (the bytes before the index consumed); returns false. */
+  failError: (code: number): false => fail(code, pos) ?? false,
   /** A Data error (`Error::custom(message)` positioned by `fix_position`, i.e. `error`) at the index. */
   failData: (message: string): false => {
     failAtByte(0, byteIndex(pos))

@@ -40,6 +40,7 @@
  *   `Unexpected` Display (strings with Rust's `{:?}`: see `rustDebug`).
  */
 import * as Json from "@calybris/core/Json"
+import * as JsonSchema from "@calybris/core/JsonSchema"
 import * as Either from "effect/Either"
 
 export interface Envelope {
@@ -73,6 +74,8 @@ export interface ParsedLine {
   readonly entry_hash: string
   readonly data: Json.Json | undefined
   readonly dataText: string | undefined
+  /** `data` was written exactly as `print` writes it (so no repeated key); false when not asked for the text */
+  readonly dataCanonical: boolean
 }
 
 const C = Json.Cursor
@@ -84,41 +87,11 @@ const EXPECTING = "struct WalEntry"
 // ---------------------------------------------------------------------------------------------
 // Messages
 
-/** Rust's `char::is_printable` is false for these general categories (except U+0020). */
-const NOT_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}\p{Grapheme_Extend}]/u
-
 /**
- * Rust's `<str as Debug>::fmt`: `"` + `char::escape_debug_ext` (grapheme-extended characters
- * escaped, `"` escaped, `'` not) of every character + `"`.
+ * Rust's `<str as Debug>::fmt`, of at most `JsonSchema.EXCERPT` characters: a 60 MB string on a
+ * line is not echoed whole (the reference would; category and position are the same).
  */
-export const rustDebug = (s: string): string => {
-  let out = "\""
-  for (const ch of s) {
-    switch (ch) {
-      case "\0":
-        out += "\\0"
-        break
-      case "\t":
-        out += "\\t"
-        break
-      case "\r":
-        out += "\\r"
-        break
-      case "\n":
-        out += "\\n"
-        break
-      case "\\":
-        out += "\\\\"
-        break
-      case "\"":
-        out += "\\\""
-        break
-      default:
-        out += ch !== " " && NOT_PRINTABLE.test(ch) ? `\\u{${(ch.codePointAt(0) ?? 0).toString(16)}}` : ch
-    }
-  }
-  return out + "\""
-}
+export const rustDebug = JsonSchema.rustDebug
 
 /** serde's `Unexpected` as serde_json's `JsonUnexpected` displays it. */
 const describe = (value: Json.Json): string =>
@@ -287,9 +260,9 @@ const visitMap = (m: Members, build: boolean): boolean => {
         ? m.entry !== undefined
         : m.hasData
       if (seen) {
-        // visit_map returns here; end_map skips whitespace (then fails on the `:`, unused);
-        // fix_position puts the error where end_map stopped
-        C.peek()
+        // visit_map returns here; end_map skips whitespace and consumes a `}` (anything else
+        // is its own error, unused); fix_position puts the error where end_map stopped
+        if (C.peek() === 125) C.advance()
         return C.failData(`duplicate field \`${FIELDS[index]}\``)
       }
     }
@@ -410,7 +383,8 @@ export const parseLine = (text: string, options: LineOptions): Either.Either<Par
       previous_hash: m.previous ?? "",
       entry_hash: m.entry ?? "",
       data: options.value ? data : undefined,
-      dataText
+      dataText,
+      dataCanonical: options.text && m.dataCanonical
     })
   } catch (e) {
     // Not reachable for well-formed calls; only engine limits (memory) end up here, as in Json.parse.

@@ -1,0 +1,37 @@
+/**
+ * A journal that holds something other than ledger records (a `--journal` pointed at another
+ * log) fails recovery with a one-line message naming the field and the value, not Schema's
+ * multi-kilobyte tree of every type involved.
+ */
+import * as Ledger from "@calybris/budget/Ledger"
+import type * as Json from "@calybris/core/Json"
+import * as Wal from "@calybris/wal/Wal"
+import { assert, describe, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+
+const key = new Uint8Array(32).fill(9)
+
+describe("journal recovery messages", () => {
+  it.effect("a foreign record fails recovery with one short line naming the field", () =>
+    Effect.gen(function*() {
+      const bytes = yield* Effect.gen(function*() {
+        yield* Wal.append(
+          new Map<string, Json.Json>([["audit", 1], ["input", new Map([["request_sequence", 2n ** 64n - 1n]])]])
+        )
+        const wal = yield* Wal.Wal
+        return Uint8Array.from(Buffer.concat([...Chunk.toReadonlyArray(yield* Stream.runCollect(wal.bytes))]))
+      }).pipe(Effect.provide(Wal.layerMemory({ key })))
+      const error = yield* Effect.flip(
+        Ledger.tenantCount.pipe(
+          Effect.provide(Ledger.layerJournal({ checkpointEvery: 0 })),
+          Effect.provide(Wal.layerMemory({ key }, bytes))
+        )
+      )
+      assert.strictEqual(error._tag, "LedgerRecoveryError")
+      assert.notInclude(error.message, "\n")
+      assert.isBelow(error.message.length, 300)
+      assert.include(error.message, "journal entry 1 is not a ledger record: ")
+    }))
+})
