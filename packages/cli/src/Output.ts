@@ -122,6 +122,8 @@ export const bound = (text: string, keep: ReadonlyArray<string> = []): string =>
   const names = keep.filter((k) => k.length > EXCERPT_CHARS / 4 && k.length <= NAME_CHARS)
   const out = tokens(text).map((token) => {
     if (token.length <= EXCERPT_CHARS) return token
+    // an excerpt made upstream (a decoder quotes at most EXCERPT_CHARS characters and "…") stays as it is
+    if (token.length <= EXCERPT_CHARS + 3 && token.endsWith("…\"")) return token
     let limit = EXCERPT_CHARS
     for (const name of names) {
       if (name.includes(token)) return token
