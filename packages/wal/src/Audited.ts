@@ -224,7 +224,7 @@ export const replayBytes = <E, R>(
         return Effect.succeed(verdicts)
       })
     )
-  })
+  }).pipe(Effect.withSpan("Audited.replay"))
 
 /** Audited replay of the service's log against a policy (see `replayBytes`). */
 export const replayAudited = (policy: Policy): Effect.Effect<Array<Verdict>, ReplayError, Wal> =>

@@ -478,7 +478,7 @@ export const make = (
       bytes: Stream.unwrap(Effect.map(flushed, () => readFile(fs, path, { length: size }))),
       reader
     })
-  })
+  }).pipe(Effect.withSpan("Wal.open", { attributes: { path } })) // a cold path: once per open
 
 export const layer = (
   path: string,
