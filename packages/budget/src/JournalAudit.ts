@@ -92,7 +92,7 @@ export const auditJournalBytes = <E, R>(
       })
     }
     return verdicts
-  })
+  }).pipe(Effect.withSpan("JournalAudit.audit"))
 
 /** Audit the admits of the journal in the environment's WAL. */
 export const auditJournal = (policies: ReadonlyArray<Policy>) =>

@@ -278,10 +278,11 @@ const decideAndHold = (
     const binding = id === undefined
       ? {}
       : { binding: L.admitBinding(Digest.policyDigest(policy), Digest.inputDigest(input), metadata) }
-    // built only by a layer that journals it (the memory layer keeps no journal)
+    // built only by a layer that journals it (the memory layer keeps no journal); the decision
+    // was computed just above from this policy and input: its bundle needs no replay
     const audited = () =>
       Either.mapLeft(
-        Audited.auditedRecord(policy, input, decision, metadata),
+        Audited.auditedRecordOfPrescribed(policy, input, decision, metadata),
         (cause) => new LedgerStoreError({ operation: "admit", cause })
       )
     const hold = noConflict(apply(

@@ -130,6 +130,40 @@ describe("journaled ledger", () => {
       assert.strictEqual<bigint>(cmd.amount, record.decision.estimated_cost_microunits)
     }))
 
+  it.effect("admit journals, without replaying, exactly the audited record that auditedRecord builds with its replay", () =>
+    Effect.gen(function*() {
+      const requests = Array.from(
+        { length: 12 },
+        (_, k) => input(k + 1, { risk_bps: 850 * k, requested_model_id: 1 + k % 2 })
+      )
+      const { bytes, result } = yield* session(
+        undefined,
+        Effect.gen(function*() {
+          yield* Ledger.ensureTenant("gw", 1_000_000_000n)
+          const outcomes = []
+          for (const [k, request] of requests.entries()) {
+            outcomes.push(yield* Ledger.admit(policy, "gw", request, { metadata: `request ${k}` }))
+          }
+          return outcomes
+        })
+      )
+      const audited = (yield* entries(bytes)).flatMap((e) => {
+        const decoded = Either.getOrThrow(Journal.decode(e.data))
+        return "commands" in decoded ? decoded.commands.flatMap((c) => (c.kind === "admit" ? [c.audited] : [])) : []
+      })
+      const admitted = result.flatMap((o, k) => {
+        const request = requests[k]
+        return o._tag === "Admitted" && request !== undefined ? [[o, request, k] as const] : []
+      })
+      assert.isAtLeast(admitted.length, 2)
+      assert.isAbove(result.length, admitted.length, "some requests are rejected (nothing journaled for them)")
+      assert.strictEqual(audited.length, admitted.length)
+      for (const [i, [outcome, request, k]] of admitted.entries()) {
+        const replayed = Either.getOrThrow(Audited.auditedRecord(policy, request, outcome.decision, `request ${k}`))
+        assert.strictEqual(Json.print(audited[i] ?? null), Json.print(replayed))
+      }
+    }))
+
   it.effect("expiry is journaled as an explicit release, so a replay reproduces it exactly", () =>
     Effect.gen(function*() {
       const first = yield* session(

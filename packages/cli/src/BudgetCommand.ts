@@ -16,6 +16,7 @@
  * so i64/u64 amounts stay exact. A refused operation (Insufficient, ExposureLimitExceeded,
  * MissingTenant, …) is a result, printed with exit 0: check `kind`.
  */
+import * as Arguments from "@calybris/budget/Arguments"
 import * as Journal from "@calybris/budget/Journal"
 import * as Ledger from "@calybris/budget/Ledger"
 import * as L from "@calybris/budget/LedgerState"
@@ -510,16 +511,24 @@ const admit = Command.make("admit", {
   tenant,
   id: operationId
 }, (flags) =>
-  withLedger(
-    flags,
-    Effect.gen(function*() {
-      yield* stdinOnce([["--policy", flags.policy === STDIN], ["--input", flags.input === STDIN]])
-      const policy = yield* readPolicy(flags.policy)
-      const input = yield* readInput(flags.input)
-      const outcome = yield* Ledger.admit(policy, flags.tenant, input, opts(flags.id))
-      yield* emit(flags.json, () => [admitText(outcome)], () => admitJson(outcome))
-    })
-  )).pipe(
+  Effect.gen(function*() {
+    yield* setJson(flags.json)
+    // the cheap, failure-prone documents and arguments first (exit 2 on a bad one), before the
+    // key is loaded and the journal opened and recovered: a bad policy is reported as such,
+    // whatever the journal's state (held by another writer, broken, missing)
+    yield* stdinOnce([["--policy", flags.policy === STDIN], ["--input", flags.input === STDIN]])
+    const policy = yield* readPolicy(flags.policy)
+    const input = yield* readInput(flags.input)
+    yield* Arguments.checkTenant(flags.tenant)
+    yield* Arguments.checkOperationId(Option.getOrUndefined(flags.id))
+    return yield* withLedger(
+      flags,
+      Effect.gen(function*() {
+        const outcome = yield* Ledger.admit(policy, flags.tenant, input, opts(flags.id))
+        yield* emit(flags.json, () => [admitText(outcome)], () => admitJson(outcome))
+      })
+    )
+  })).pipe(
     Command.withDescription(
       "Decide and hold: prescribe, and unless rejected hold the estimated cost; the audited decision and the hold are one journal entry."
     )

@@ -6,6 +6,7 @@
  * instead of printing a wrong story.
  */
 import * as Decision from "@calybris/core/Decision"
+import * as E from "@calybris/core/Explanation"
 import type * as Json from "@calybris/core/Json"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
@@ -13,7 +14,6 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { ExplainMismatch } from "./CliError.js"
 import { policyOption, readInput, readPolicy } from "./Documents.js"
-import * as E from "./Explanation.js"
 import { STDIN, stdinOnce } from "./Files.js"
 import * as Format from "./Format.js"
 import { emit, obj, setJson } from "./Output.js"

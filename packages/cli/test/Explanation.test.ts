@@ -1,5 +1,5 @@
 import * as Explain from "@calybris/cli/Explain"
-import * as E from "@calybris/cli/Explanation"
+import * as E from "@calybris/core/Explanation"
 import type { Input } from "@calybris/core/Input"
 import * as Kernel from "@calybris/core/Kernel"
 import type { Model } from "@calybris/core/Model"

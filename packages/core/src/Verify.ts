@@ -75,11 +75,39 @@ export type AuditBundle = typeof AuditBundle.Type
 export const replayValid = (policy: Policy, input: Input, decision: Decision.Decision): boolean =>
   Decision.equals(Kernel.prescribe(policy, input), decision)
 
+/**
+ * The audit bundle of any decision: its digests, and whether replaying the input under the
+ * policy gives exactly this decision (the kernel runs again). For a decision read from a log or
+ * received from elsewhere; for one the caller has just computed, see `auditBundleOfPrescribed`.
+ */
 export const auditBundle = (policy: Policy, input: Input, decision: Decision.Decision): AuditBundle => ({
   policy_digest_hex: Digest.policyDigest(policy),
   input_digest_hex: Digest.inputDigest(input),
   decision_digest_hex: Digest.decisionDigest(decision),
   replay_valid: replayValid(policy, input, decision)
+})
+
+/**
+ * The audit bundle of a decision the caller has just computed as `Kernel.prescribe(policy,
+ * input)` (or `prescribeWithTrace`) from this very policy and input, without running the kernel
+ * a second time: `replay_valid` is true by construction, because the kernel is a pure, total
+ * function of the policy and the input — replaying it would compute the same decision again.
+ * Equal to `auditBundle(policy, input, decision)` for such a decision (property-tested).
+ *
+ * Only where the decision was computed right there (`Ledger.admit`, `calybris prescribe
+ * --audit`): a decision from anywhere else — a log, a client, another process — goes through
+ * `auditBundle`, which replays, and an auditor never trusts a bundle's `replay_valid` anyway
+ * (`Audited.audit` replays every logged decision).
+ */
+export const auditBundleOfPrescribed = (
+  policy: Policy,
+  input: Input,
+  decision: Decision.Decision
+): AuditBundle => ({
+  policy_digest_hex: Digest.policyDigest(policy),
+  input_digest_hex: Digest.inputDigest(input),
+  decision_digest_hex: Digest.decisionDigest(decision),
+  replay_valid: true
 })
 
 /** A correctness certificate (the reference's `CorrectnessCertificate`). */

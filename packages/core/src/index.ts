@@ -1,5 +1,6 @@
 export * as Decision from "./Decision.js"
 export * as Digest from "./Digest.js"
+export * as Explanation from "./Explanation.js"
 export * as Hash from "./Hash.js"
 export * as Hex from "./Hex.js"
 export * as Input from "./Input.js"

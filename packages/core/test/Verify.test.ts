@@ -1,5 +1,6 @@
 import type { Decision } from "@calybris/core/Decision"
 import * as Digest from "@calybris/core/Digest"
+import type { Input } from "@calybris/core/Input"
 import * as Kernel from "@calybris/core/Kernel"
 import * as Policy from "@calybris/core/Policy"
 import * as Verify from "@calybris/core/Verify"
@@ -46,5 +47,18 @@ describe("Verify", () => {
       assert.strictEqual(cert.decision_sequence, other.request_sequence)
       assert.strictEqual(cert.replay_valid, Verify.replayValid(policy, i, other))
     }))
+  })
+
+  it("the bundle of a decision just prescribed equals the replayed bundle (replay_valid true by construction)", () => {
+    const same = ([p, i]: readonly [Policy.PolicySnapshot, Input]) => {
+      const policy = Policy.unsafeMake(p)
+      const d = Kernel.prescribe(policy, i)
+      assert.deepStrictEqual(Verify.auditBundleOfPrescribed(policy, i, d), Verify.auditBundle(policy, i, d))
+      const traced = Kernel.prescribeWithTrace(policy, i).decision
+      assert.deepStrictEqual(Verify.auditBundleOfPrescribed(policy, i, traced), Verify.auditBundle(policy, i, traced))
+    }
+    const numRuns = fc.readConfigureGlobal().numRuns ?? 300
+    fc.assert(fc.property(Arb.policyAndInput, same), { numRuns })
+    fc.assert(fc.property(Arb.closeCall, same), { numRuns })
   })
 })

@@ -89,14 +89,39 @@ const decodeEntry = (entry: Entry): Either.Either<AuditedJson, WalParseError> =>
   )
 }
 
-/** The audited record for a decision: its audit bundle, input, decision and metadata, as Json. */
+/**
+ * The audited record for a decision: its audit bundle (`Verify.auditBundle`: the kernel replays
+ * the decision for `replay_valid`), input, decision and metadata, as Json.
+ */
 export const auditedRecord = (
   policy: Policy,
   input: Input.Input,
   decision: Decision.Decision,
   metadata: Json.Json
+): Either.Either<Json.Json, WalRecordError> =>
+  encodeRecord(Verify.auditBundle(policy, input, decision), input, decision, metadata)
+
+/**
+ * `auditedRecord` of a decision the caller has just computed as `Kernel.prescribe(policy, input)`
+ * from this very policy and input: the bundle is `Verify.auditBundleOfPrescribed` (`replay_valid`
+ * true by construction, no second run of the kernel). Equal to `auditedRecord` for such a
+ * decision; for a decision from anywhere else, use `auditedRecord`.
+ */
+export const auditedRecordOfPrescribed = (
+  policy: Policy,
+  input: Input.Input,
+  decision: Decision.Decision,
+  metadata: Json.Json
+): Either.Either<Json.Json, WalRecordError> =>
+  encodeRecord(Verify.auditBundleOfPrescribed(policy, input, decision), input, decision, metadata)
+
+const encodeRecord = (
+  audit: Verify.AuditBundle,
+  input: Input.Input,
+  decision: Decision.Decision,
+  metadata: Json.Json
 ): Either.Either<Json.Json, WalRecordError> => {
-  const record = { audit: Verify.auditBundle(policy, input, decision), input, decision, metadata }
+  const record = { audit, input, decision, metadata }
   // the compiled encoder gives exactly the Schema's output, or gives up and the Schema decides
   const fast = encodeAuditedFast === undefined ? FastCodec.FAIL : encodeAuditedFast(record)
   if (fast !== FastCodec.FAIL) return Either.right(fast as Json.Json)
@@ -199,7 +224,7 @@ export const replayBytes = <E, R>(
         return Effect.succeed(verdicts)
       })
     )
-  })
+  }).pipe(Effect.withSpan("Audited.replay"))
 
 /** Audited replay of the service's log against a policy (see `replayBytes`). */
 export const replayAudited = (policy: Policy): Effect.Effect<Array<Verdict>, ReplayError, Wal> =>

@@ -200,5 +200,30 @@ describe("fastEncode", () => {
     const bad = { ...typed.input, risk_bps: 70_000 } as unknown as typeof typed.input
     const result = Audited.auditedRecord(policy, bad, typed.decision, null)
     expect(Either.isLeft(result)).toBe(true)
+    expect(Audited.auditedRecordOfPrescribed(policy, bad, typed.decision, null)).toStrictEqual(result)
+  })
+
+  it("auditedRecordOfPrescribed of a decision just prescribed is auditedRecord's record, byte for byte", () => {
+    FastCheck.assert(
+      FastCheck.property(
+        FastCheck.integer({ min: 0, max: 1_000_000 }),
+        FastCheck.integer({ min: -100_000, max: 100_000_000 }),
+        FastCheck.integer({ min: 0, max: 10_000 }),
+        FastCheck.integer({ min: 0, max: 10_000 }),
+        (s, value, risk, confidence) => {
+          const input = requestInput(s, 4, {
+            business_value_microunits: value,
+            risk_bps: risk,
+            confidence_bps: confidence
+          })
+          const decision = Kernel.prescribe(policy, input)
+          const metadata = json({ s })
+          const replayed = Either.getOrThrow(Audited.auditedRecord(policy, input, decision, metadata))
+          const inHand = Either.getOrThrow(Audited.auditedRecordOfPrescribed(policy, input, decision, metadata))
+          expect(Json.print(inHand)).toBe(Json.print(replayed))
+        }
+      ),
+      { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 300 }
+    )
   })
 })

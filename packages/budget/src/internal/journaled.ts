@@ -89,7 +89,7 @@ export const recover = (options: JournalOptions = {}) =>
       (cause) => new LedgerRecoveryError({ reason: "the journal does not verify", cause })
     ),
     options
-  )
+  ).pipe(Effect.withSpan("Ledger.recover")) // a cold path: once per open
 
 export const make = (options: JournalOptions = {}) =>
   Effect.gen(function*() {

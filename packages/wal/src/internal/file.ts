@@ -276,14 +276,18 @@ export const make = (
     const chain = yield* Chain.make(options)
     const reader: Reader.ReaderOptions = { chain, maxLineBytes: options.maxLineBytes }
     const durability = options.durability ?? "always"
-    // a directory or a FIFO is refused before anything is created (opening a FIFO blocks)
-    yield* regularFile(fs, path)
-    // lock first: nobody writes while we verify. The name, then (once the file is open and its
-    // identity known) the file itself, whatever other name reaches it: see lock.ts
-    yield* Lock.acquire(fs, path)
-    const file = yield* fs.open(path, { flag: "a", mode: 0o644 }).pipe(Effect.mapError(pathError("open", path)))
-    yield* Lock.acquireIdentity(fs, path, yield* openedFile(file, path))
-    const verified = yield* verifyFile(fs, path, reader)
+    // the span covers the opening only: a span current in the writer fiber would wrap each
+    // failure it fails with again (the same error, every append after a failure) in one more proxy
+    const { file, verified } = yield* Effect.gen(function*() {
+      // a directory or a FIFO is refused before anything is created (opening a FIFO blocks)
+      yield* regularFile(fs, path)
+      // lock first: nobody writes while we verify. The name, then (once the file is open and its
+      // identity known) the file itself, whatever other name reaches it: see lock.ts
+      yield* Lock.acquire(fs, path)
+      const file = yield* fs.open(path, { flag: "a", mode: 0o644 }).pipe(Effect.mapError(pathError("open", path)))
+      yield* Lock.acquireIdentity(fs, path, yield* openedFile(file, path))
+      return { file, verified: yield* verifyFile(fs, path, reader) }
+    }).pipe(Effect.withSpan("Wal.open", { attributes: { path } }))
 
     // The acknowledged head (what `head` reports). "batch" and "always" advance it when a
     // round's fsync completes; "never" when an append is sealed.

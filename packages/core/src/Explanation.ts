@@ -2,6 +2,8 @@
  * Why the kernel decided what it decided, model by model: the gate each model failed (SPEC
  * §2.3 step 4, in the kernel's order), or its cost, utility and rank; the winner, the runner-up
  * and which tie-break separated them; and for a reject, the dominant reason with the counts.
+ * Library functionality (what `calybris explain` prints, and what a gateway can log or show):
+ * pure, total, and property-tested against the kernel (`test/Explanation.test.ts`).
  *
  * The per-gate evaluation here is our own, written from the SPEC, independent of the kernel's
  * optimised scan; cost is `Kernel.costOf` and the utility of every model that passes its gates
@@ -9,14 +11,29 @@
  * `Kernel.prescribeWithTrace` (counts, winner, runner-up, reason) so a disagreement is caught,
  * never printed as an explanation.
  */
-import * as Decision from "@calybris/core/Decision"
-import type { Input } from "@calybris/core/Input"
-import * as Int from "@calybris/core/Int"
-import * as Kernel from "@calybris/core/Kernel"
-import type { Model } from "@calybris/core/Model"
-import type { Policy } from "@calybris/core/Policy"
 import * as Option from "effect/Option"
-import * as Format from "./Format.js"
+import * as Decision from "./Decision.js"
+import type { Input } from "./Input.js"
+import * as Int from "./Int.js"
+import * as Kernel from "./Kernel.js"
+import type { Model } from "./Model.js"
+import type { Policy } from "./Policy.js"
+
+/** An integer with thousands separators (`1,234,567`), as the details print amounts. */
+const int = (value: bigint | number): string => {
+  const text = (typeof value === "bigint" ? value : BigInt(value)).toString()
+  const negative = text.startsWith("-")
+  const digits = negative ? text.slice(1) : text
+  let out = ""
+  for (let i = 0; i < digits.length; i++) {
+    if (i > 0 && (digits.length - i) % 3 === 0) out += ","
+    out += digits[i]
+  }
+  return negative ? `-${out}` : out
+}
+
+/** A mask in hex (`0x1f`). */
+const hex = (value: bigint): string => `0x${value.toString(16)}`
 
 /** The gates, by their trace bucket names. */
 export type Gate =
@@ -76,10 +93,10 @@ const staticGate = (model: Model, input: Input): readonly [Gate, string] | null 
     return ["quality", `quality ${model.quality_bps} bps < minimum ${input.minimum_quality_bps} bps`]
   }
   if (input.max_p95_latency_ms > 0 && model.p95_latency_ms > input.max_p95_latency_ms) {
-    return ["latency", `p95 ${Format.int(model.p95_latency_ms)} ms > max ${Format.int(input.max_p95_latency_ms)} ms`]
+    return ["latency", `p95 ${int(model.p95_latency_ms)} ms > max ${int(input.max_p95_latency_ms)} ms`]
   }
   const missing = input.required_capabilities & ~model.capabilities
-  if (missing !== 0n) return ["capability", `lacks capabilities ${Format.hex(missing)}`]
+  if (missing !== 0n) return ["capability", `lacks capabilities ${hex(missing)}`]
   if (model.provider_id > 63) return ["provider", `provider_id ${model.provider_id} > 63`]
   if (
     input.allowed_provider_mask !== Kernel.ALL &&
@@ -87,13 +104,13 @@ const staticGate = (model: Model, input: Input): readonly [Gate, string] | null 
   ) {
     return [
       "provider",
-      `provider ${model.provider_id} not in allowed_provider_mask ${Format.hex(input.allowed_provider_mask)}`
+      `provider ${model.provider_id} not in allowed_provider_mask ${hex(input.allowed_provider_mask)}`
     ]
   }
   if (input.required_region_mask !== 0n && (model.region_mask & input.required_region_mask) === 0n) {
     return [
       "region",
-      `region_mask ${Format.hex(model.region_mask)} has none of required ${Format.hex(input.required_region_mask)}`
+      `region_mask ${hex(model.region_mask)} has none of required ${hex(input.required_region_mask)}`
     ]
   }
   if (input.risk_bps > model.risk_ceiling_bps) {
@@ -122,7 +139,21 @@ const tieBreakOf = (winner: Row, runnerUp: Row | null): TieBreak => {
   return "model_id"
 }
 
-const saturate = (n: number): number => Math.min(n, Int.U16_MAX)
+/** A count as the trace holds it: a u16, saturating (as the kernel's counters do). */
+const saturate = (n: number): Int.U16 => Math.min(n, Int.U16_MAX) as Int.U16
+
+/** The per-gate counts as the trace's record (the gate names are the trace's bucket names). */
+const rejectionsOf = (c: Readonly<Record<Gate, number>>): Decision.Rejections => ({
+  disabled: saturate(c.disabled),
+  quality: saturate(c.quality),
+  risk_ceiling: saturate(c.risk_ceiling),
+  latency: saturate(c.latency),
+  capability: saturate(c.capability),
+  provider: saturate(c.provider),
+  region: saturate(c.region),
+  budget: saturate(c.budget),
+  utility: saturate(c.utility)
+})
 
 /** Explain one decision. Pure; `check` compares the result with the kernel. */
 export const explain = (policy: Policy, input: Input): Explanation => {
@@ -130,7 +161,7 @@ export const explain = (policy: Policy, input: Input): Explanation => {
   const snapshot = policy.snapshot
   const models = snapshot.models
   const requestedIndex = models.findIndex((m) => m.model_id === input.requested_model_id)
-  const zero = {
+  const zero: Record<Gate, number> = {
     disabled: 0,
     quality: 0,
     risk_ceiling: 0,
@@ -165,7 +196,7 @@ export const explain = (policy: Policy, input: Input): Explanation => {
           detail: `confidence ${input.confidence_bps} bps < minimum ${snapshot.minimum_confidence_bps} bps`
         },
       rows,
-      counts: zero as Decision.Rejections,
+      counts: rejectionsOf(zero),
       eligible: 0,
       requested: requestedIndex < 0 ? null : rows[requestedIndex] ?? null
     }
@@ -186,7 +217,7 @@ export const explain = (policy: Policy, input: Input): Explanation => {
         index,
         model,
         gate: "budget",
-        detail: `cost ${Format.int(cost)} > budget ${Format.int(input.budget_limit_microunits)}`,
+        detail: `cost ${int(cost)} > budget ${int(input.budget_limit_microunits)}`,
         cost,
         utility: null,
         rank: null
@@ -197,7 +228,7 @@ export const explain = (policy: Policy, input: Input): Explanation => {
     const utility = Int.clampI64(qualityAdjusted - riskPenalty - cost - latencyPenalty)
     if (utility <= 0n) {
       counts.utility++
-      return { index, model, gate: "utility", detail: `utility ${Format.int(utility)} <= 0`, cost, utility, rank: null }
+      return { index, model, gate: "utility", detail: `utility ${int(utility)} <= 0`, cost, utility, rank: null }
     }
     return { index, model, gate: null, detail: "eligible", cost, utility, rank: null }
   })
@@ -206,8 +237,7 @@ export const explain = (policy: Policy, input: Input): Explanation => {
   const rows = evaluated.map((r) => (r.gate === null ? { ...r, rank: rankOf.get(r.index) ?? null } : r))
   const winner = ranked[0] === undefined ? null : rows[ranked[0].index] ?? null
   const runnerUp = ranked[1] === undefined ? null : rows[ranked[1].index] ?? null
-  const saturated = Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, saturate(v)])) as Record<Gate, number>
-  const rejections = saturated as unknown as Decision.Rejections
+  const rejections = rejectionsOf(counts)
   const reason = Decision.dominantReason(rejections)
   return {
     ...base,
@@ -237,7 +267,7 @@ const bucketOf: Partial<Record<Decision.Reason, Gate>> = {
 
 const dominantCount = (counts: Decision.Rejections, reason: Decision.Reason): number => {
   const gate = bucketOf[reason]
-  return gate === undefined ? 0 : (counts as unknown as Record<Gate, number>)[gate]
+  return gate === undefined ? 0 : counts[gate]
 }
 
 /** Every disagreement between the explanation and the kernel (empty when they agree). */
@@ -255,17 +285,21 @@ export const check = (policy: Policy, input: Input, e: Explanation): Array<strin
     "budget",
     "utility"
   ]
-  const ours = e.counts as unknown as Record<Gate, number>
-  const theirs = e.trace.rejections as unknown as Record<Gate, number>
+  const ours = e.counts
+  const theirs = e.trace.rejections
   for (const gate of gates) {
     if (ours[gate] !== theirs[gate]) problems.push(`${gate}: explained ${ours[gate]}, traced ${theirs[gate]}`)
   }
   if (e.eligible !== e.trace.eligible_models) {
     problems.push(`eligible: explained ${e.eligible}, traced ${e.trace.eligible_models}`)
   }
+  const models = policy.snapshot.models
   for (const row of e.rows) {
     if (row.gate !== null && row.gate !== "utility") continue
     if (row.utility === null) continue
+    // `utilityForModel` finds a model by id, the first with it: a later model repeating the id
+    // (a catalog `Policy.make` refuses, replayable through `unsafeMake`) is not the one it values
+    if (models.findIndex((m) => m.model_id === row.model.model_id) !== row.index) continue
     const kernel = Kernel.utilityForModel(policy, input, row.model.model_id)
     const expected = row.gate === null ? Option.some(row.utility) : Option.none()
     if (!Option.getEquivalence<bigint>((a, b) => a === b)(kernel, expected)) {
