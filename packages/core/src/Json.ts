@@ -10,40 +10,14 @@
  * Never send wire data through `JSON.parse`.
  */
 import type * as Either from "effect/Either"
-import * as Schema from "effect/Schema"
 import * as internalParse from "./internal/jsonParse.js"
 import * as internalPrint from "./internal/jsonPrint.js"
+import type { Json, JsonArray, JsonObject, JsonParseError } from "./internal/jsonValue.js"
 
-/** A JSON number that is a float on the wire (it had a fraction or an exponent, or was `-0`). */
-export class JsonFloat {
-  readonly _tag = "JsonFloat"
-  constructor(readonly value: number) {}
-  /** As serde prints it (`1.0`, `1.8446744073709552e+19`): how error messages show it. */
-  toString(): string {
-    return internalPrint.printFloat(this.value)
-  }
-}
-
-export type JsonObject = ReadonlyMap<string, Json>
-export type JsonArray = ReadonlyArray<Json>
-export type Json = null | boolean | number | bigint | string | JsonFloat | JsonArray | JsonObject
-
-/** serde_json's error categories. */
-export const ParseCategory = Schema.Literal("Syntax", "Data", "Eof")
-export type ParseCategory = typeof ParseCategory.Type
-
-/**
- * A JSON text that could not be parsed. `line` and `column` follow serde_json: 1-based, the
- * column counted in UTF-8 bytes; `message` is serde_json's own text (without the position).
- */
-export class JsonParseError extends Schema.TaggedError<JsonParseError>()("JsonParseError", {
-  category: ParseCategory,
-  message: Schema.String,
-  line: Schema.Number,
-  column: Schema.Number,
-  /** for a typed decoding (`JsonSchema.decodeText`): the field the error is about (`models[2].quality_bps`) */
-  field: Schema.optional(Schema.String)
-}) {}
+// The value model lives in a leaf module (the parser and the printer build it without
+// importing this one); it is part of this module's API.
+export { JsonFloat, JsonParseError, ParseCategory } from "./internal/jsonValue.js"
+export type { Json, JsonArray, JsonObject } from "./internal/jsonValue.js"
 
 export interface ParseOptions {
   /** Most nested arrays/objects allowed; the next level is `recursion limit exceeded`. Default 127. */
@@ -53,16 +27,19 @@ export interface ParseOptions {
 /** serde_json's default recursion limit, expressed as the deepest nesting that still parses. */
 export const MAX_DEPTH = 127
 
+/** The parser behind `parse` (one text at a time: `parse` is synchronous and never re-entered). */
+const parser = new internalParse.Cursor()
+
 /** Parse one complete JSON text (surrounding JSON whitespace allowed, trailing characters are an error). */
 export const parse = (text: string, options?: ParseOptions): Either.Either<Json, JsonParseError> =>
-  internalParse.parse(text, options?.maxDepth ?? MAX_DEPTH)
+  parser.parse(text, options?.maxDepth ?? MAX_DEPTH)
 
 /**
  * Whether the last `parse` met a key twice in one object (the value keeps the first position
  * and the last value, as serde_json's `Value` does; serde's typed decoding of a struct refuses
  * a repeated field instead — see `JsonSchema.decodeText`).
  */
-export const hadRepeatedKey = (): boolean => internalParse.hadRepeatedKey()
+export const hadRepeatedKey = (): boolean => parser.hadRepeatedKey()
 
 /** Print compactly, byte for byte as serde_json 1.0.150 (with `preserve_order`) does. */
 export const print = (value: Json): string => internalPrint.print(value)
@@ -89,8 +66,10 @@ export const equals = (a: Json, b: Json): boolean => print(a) === print(b)
 /**
  * Low-level, serde_json-exact reading of one text (internal: for `@calybris/wal`, which replays
  * serde-derive's `Deserialize` of the WAL entry struct on top of it). See `internal/jsonParse.ts`.
+ * Each reader owns its cursor (`new Json.Cursor()`): the state of one text lives in the instance.
  */
-export const Cursor = internalParse.cursor
+export const Cursor = internalParse.Cursor
+export type Cursor = internalParse.Cursor
 
 /** serde_json's syntax / EOF error codes, for `Cursor.failPeek`. */
 export const ParseErrorCode = internalParse.ErrorCode

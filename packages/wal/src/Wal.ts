@@ -11,13 +11,15 @@ import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import type * as Layer from "effect/Layer"
+import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type { ChainOptions } from "./Chain.js"
 import type { Entry, Sealed } from "./Entry.js"
 import * as internalFile from "./internal/file.js"
 import * as internalMemory from "./internal/memory.js"
+import * as internalRepair from "./internal/repair.js"
+import type { RepairReport } from "./internal/repair.js"
 import * as Typed from "./internal/typed.js"
 import * as Reader from "./Reader.js"
 import type {
@@ -75,7 +77,8 @@ export class Wal extends Context.Tag("@calybris/wal/Wal")<Wal, {
 export const layerMemory = (
   options: WalOptions = {},
   initial?: Uint8Array
-): Layer.Layer<Wal, WalEmptyKey | WalVerifyError | WalTornTail> => internalMemory.layer(options, initial)
+): Layer.Layer<Wal, WalEmptyKey | WalVerifyError | WalTornTail> =>
+  Layer.effect(Wal, internalMemory.make(options, initial))
 
 /** Append one record. */
 export const append = (data: Json.Json): Effect.Effect<Sealed, WalAppendError, Wal> =>
@@ -155,27 +158,8 @@ export const readRecords = <A, I>(schema: Schema.Schema<A, I>) => {
 /** Options of `repair`: the log's chain and reader limits. */
 export type RepairOptions = Pick<WalOptions, "key" | "allowEmptyKey" | "hash" | "maxLineBytes">
 
-/** `repair` found a log that verifies: nothing was done. */
-export class RepairClean extends Schema.TaggedClass<RepairClean>()("RepairClean", {
-  count: Schema.BigIntFromSelf,
-  lastHash: Schema.String,
-  bytes: Schema.Number
-}) {}
-
-/** `repair` removed a torn final line, after saving its bytes to `savedTo`. */
-export class RepairTruncated extends Schema.TaggedClass<RepairTruncated>()("RepairTruncated", {
-  /** the torn line's offset: the log's new length */
-  truncatedAt: Schema.Number,
-  removedBytes: Schema.Number,
-  savedTo: Schema.String,
-  /** the repaired log's entry count and last hash */
-  count: Schema.BigIntFromSelf,
-  lastHash: Schema.String
-}) {}
-
-/** What `repair` did. */
-export const RepairReport = Schema.Union(RepairClean, RepairTruncated)
-export type RepairReport = typeof RepairReport.Type
+// `repair`'s report (`RepairClean` | `RepairTruncated`), defined next to `repair` itself
+export { RepairClean, RepairReport, RepairTruncated } from "./internal/repair.js"
 
 /**
  * A log in one JSONL file, with one writer per file whatever name reaches it (a `<path>.lock`
@@ -193,7 +177,7 @@ export const layerFile = (
   Wal,
   WalEmptyKey | WalVerifyError | WalTornTail | WalNotAFile | WalLocked | WalIoError,
   FileSystem.FileSystem
-> => internalFile.layer(path, options)
+> => Layer.scoped(Wal, internalFile.make(path, options))
 
 /**
  * Repair a log whose only problem is a torn final line (a crash mid-write): its bytes are
@@ -209,4 +193,4 @@ export const repair = (
   RepairReport,
   WalNotRepairable | WalNotAFile | WalIoError | WalLocked | WalEmptyKey,
   FileSystem.FileSystem
-> => internalFile.repair(path, options)
+> => internalRepair.repair(path, options)

@@ -134,7 +134,7 @@ const HEAD = `{"sequence":1,"previous_hash":"p","entry_hash":"e","data":`
 const fastText = (text: string): string | undefined =>
   Either.getOrThrow(parseLine(HEAD + text + "}", { value: false, text: true })).dataText
 
-const C = Json.Cursor
+const C = new Json.Cursor()
 
 /** The scanner's verdict: the end index and the canonical flag, or the error. */
 const scan = (text: string): string => {

@@ -20,7 +20,7 @@ import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
 import { validateCommand } from "../Arguments.js"
 import * as Journal from "../Journal.js"
-import { type Audit, Ledger } from "../Ledger.js"
+import type { Audit, Ledger } from "../Ledger.js"
 import {
   type InvalidArgument,
   type LedgerJournalInconsistent,
@@ -153,7 +153,7 @@ export const make = (options: JournalOptions = {}) =>
         return yield* Deferred.await(done)
       })
 
-    return Ledger.of({
+    const service: Ledger["Type"] = {
       apply: (command, audited) =>
         // refused before it reaches the state (and the journal): see Arguments
         Effect.suspend((): Effect.Effect<L.Result, LedgerStoreError | InvalidArgument> => {
@@ -175,5 +175,6 @@ export const make = (options: JournalOptions = {}) =>
           )
         ),
       sweep: Effect.asVoid(submit(null))
-    })
+    }
+    return service
   })

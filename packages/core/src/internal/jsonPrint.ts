@@ -2,7 +2,7 @@
  * The printer behind `Json.print`: byte for byte `serde_json::to_string` (1.0.150, compact
  * formatter, `preserve_order`), with floats formatted like the zmij crate.
  */
-import type { Json, JsonFloat } from "../Json.js"
+import type { Json, JsonFloat } from "./jsonValue.js"
 
 // ---------------------------------------------------------------------------------------------
 // Floats

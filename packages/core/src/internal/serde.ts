@@ -31,10 +31,10 @@
  * 60 MB string is not echoed whole (serde would; the category and position are unchanged).
  */
 import * as Either from "effect/Either"
-import type { Json } from "../Json.js"
-import { JsonFloat, JsonParseError } from "../Json.js"
-import { cursor as C, ErrorCode as E } from "./jsonParse.js"
+import { Cursor, ErrorCode as E } from "./jsonParse.js"
 import { printFloat } from "./jsonPrint.js"
+import type { Json } from "./jsonValue.js"
+import { JsonFloat, JsonParseError } from "./jsonValue.js"
 
 /** What a wire type looks like to serde. */
 export type Shape =
@@ -148,6 +148,8 @@ type Result = Json | typeof FAIL
 
 /** serde_json's recursion limit: nested containers allowed (the next one is an error). */
 const MAX_DEPTH = 127
+/** The typed decoder's own cursor over the text being decoded. */
+const C = new Cursor()
 /** Containers open around the current index. */
 let depth = 0
 /**

@@ -78,7 +78,8 @@ export interface ParsedLine {
   readonly dataCanonical: boolean
 }
 
-const C = Json.Cursor
+/** The envelope reader's own cursor over the line being parsed. */
+const C = new Json.Cursor()
 const E = Json.ParseErrorCode
 
 const FIELDS = ["sequence", "previous_hash", "entry_hash", "data"] as const

@@ -48,21 +48,18 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
-import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Chain from "../Chain.js"
 import { canonicalData, seal, type Sealed } from "../Entry.js"
 import * as Reader from "../Reader.js"
-import { RepairClean, type RepairOptions, type RepairReport, RepairTruncated, Wal, type WalOptions } from "../Wal.js"
+import type { Wal, WalOptions } from "../Wal.js"
 import {
   type WalAppendError,
   type WalEmptyKey,
   WalIoError,
   type WalLocked,
   WalNotAFile,
-  WalNotRepairable,
   type WalVerifyError,
   WalWriterFailed
 } from "../WalError.js"
@@ -81,7 +78,8 @@ const SPARE_MAX = FileSystem.MiB(4)
 
 const encoder = new TextEncoder()
 
-const ioError = (operation: string, path: string) => (cause: unknown) => new WalIoError({ operation, path, cause })
+export const ioError = (operation: string, path: string) => (cause: unknown) =>
+  new WalIoError({ operation, path, cause })
 
 /** What a path whose file type is `type` is, as a sentence. */
 const notAFileReason = (type: FileSystem.File.Type): string => {
@@ -102,7 +100,7 @@ const notAFileReason = (type: FileSystem.File.Type): string => {
 }
 
 /** A platform error of an operation on the log's path: EISDIR / ENOTDIR / ELOOP as sentences. */
-const pathError = (operation: string, path: string) => (cause: PlatformError): WalNotAFile | WalIoError => {
+export const pathError = (operation: string, path: string) => (cause: PlatformError): WalNotAFile | WalIoError => {
   const code = cause._tag === "SystemError" ? /^(EISDIR|ENOTDIR|ELOOP)\b/.exec(cause.description ?? "")?.[1] : undefined
   switch (code) {
     case "EISDIR":
@@ -120,7 +118,10 @@ const pathError = (operation: string, path: string) => (cause: PlatformError): W
  * Whether the log exists, refusing at once a path that names anything but a regular file
  * (opening a FIFO would block until a reader comes; reading a directory fails midway).
  */
-const regularFile = (fs: FileSystem.FileSystem, path: string): Effect.Effect<boolean, WalNotAFile | WalIoError> =>
+export const regularFile = (
+  fs: FileSystem.FileSystem,
+  path: string
+): Effect.Effect<boolean, WalNotAFile | WalIoError> =>
   fs.stat(path).pipe(
     Effect.map((info) => info.type),
     Effect.catchIf((e) => e._tag === "SystemError" && e.reason === "NotFound", () => Effect.succeed(undefined)),
@@ -135,7 +136,7 @@ const regularFile = (fs: FileSystem.FileSystem, path: string): Effect.Effect<boo
   )
 
 /** The opened log's `fstat` (its identity for the lock), refusing anything but a regular file. */
-const openedFile = (
+export const openedFile = (
   file: FileSystem.File,
   path: string
 ): Effect.Effect<FileSystem.File.Info, WalNotAFile | WalIoError> =>
@@ -148,7 +149,7 @@ const openedFile = (
   )
 
 /** The file's bytes (the first `length` of them, when given), in 1 MiB chunks. */
-const readFile = (
+export const readFile = (
   fs: FileSystem.FileSystem,
   path: string,
   options: { readonly offset?: number; readonly length?: number } = {}
@@ -165,7 +166,7 @@ const readFile = (
 const genesis: Reader.Verified = { count: 0n, lastHash: Chain.GENESIS, bytes: 0, missingNewline: false }
 
 /** Verify the whole file (absent = empty = genesis). */
-const verifyFile = (
+export const verifyFile = (
   fs: FileSystem.FileSystem,
   path: string,
   reader: Reader.ReaderOptions
@@ -475,111 +476,11 @@ export const make = (
         return durability === "never" ? Effect.succeed(sealed) : Effect.as(Deferred.await(round.done), sealed)
       })
 
-    return Wal.of({
+    return {
       append,
       head: Effect.sync(() => ({ sequence: ackSequence, lastHash: ackHash })),
       // the acknowledged prefix only: never a line still being written, nor what a failure left
       bytes: Stream.unwrap(Effect.map(flushed, () => readFile(fs, path, { length: size }))),
       reader
-    })
+    }
   })
-
-export const layer = (
-  path: string,
-  options: WalOptions
-): Layer.Layer<Wal, WalEmptyKey | WalVerifyError | WalNotAFile | WalLocked | WalIoError, FileSystem.FileSystem> =>
-  Layer.scoped(Wal, make(path, options))
-
-/**
- * Repair a log whose only problem is a torn final line: save the line's bytes next to the log
- * (`<log>.torn-<offset>`, fsynced first), truncate the log to exactly the line's offset, fsync.
- * A log that verifies is left alone. Anything else is corruption and is never "repaired".
- * Holds the writer lock (both locks: see lock.ts) throughout.
- */
-export const repair = (
-  path: string,
-  options: RepairOptions
-): Effect.Effect<
-  RepairReport,
-  WalNotRepairable | WalNotAFile | WalIoError | WalLocked | WalEmptyKey,
-  FileSystem.FileSystem
-> =>
-  Effect.scoped(Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const chain = yield* Chain.make(options)
-    const reader: Reader.ReaderOptions = { chain, maxLineBytes: options.maxLineBytes }
-    yield* regularFile(fs, path)
-    yield* Lock.acquire(fs, path)
-    const log = yield* fs.open(path, { flag: "r" }).pipe(
-      Effect.map(Option.some),
-      Effect.catchIf((e) => e._tag === "SystemError" && e.reason === "NotFound", () => Effect.succeedNone),
-      Effect.mapError(pathError("open", path))
-    )
-    if (Option.isNone(log)) return new RepairClean({ count: 0n, lastHash: Chain.GENESIS, bytes: 0 })
-    yield* Lock.acquireIdentity(fs, path, yield* openedFile(log.value, path))
-    const result = yield* Effect.either(verifyFile(fs, path, reader))
-    if (Either.isRight(result)) {
-      const v = result.right
-      return new RepairClean({ count: v.count, lastHash: v.lastHash, bytes: v.bytes })
-    }
-    const error = result.left
-    if (error._tag === "WalIoError" || error._tag === "WalNotAFile") return yield* error
-    if (error._tag !== "WalTornTail") {
-      return yield* new WalNotRepairable({ reason: `${error._tag}: ${error.message}` })
-    }
-    const { length, offset } = error
-    const info = yield* Effect.mapError(fs.stat(path), ioError("stat", path))
-    if (Number(info.size) !== offset + length) {
-      return yield* new WalNotRepairable({
-        reason: `the torn line (${length} bytes at offset ${offset}) does not end the file (${info.size} bytes)`
-      })
-    }
-    const savedTo = yield* saveTail(fs, path, offset, length)
-    yield* Effect.scoped(Effect.gen(function*() {
-      const log = yield* fs.open(path, { flag: "r+" })
-      yield* log.truncate(offset)
-      yield* log.sync
-    })).pipe(Effect.mapError(ioError("truncate", path)))
-    const after = yield* verifyFile(fs, path, reader).pipe(
-      Effect.mapError((e) =>
-        e._tag === "WalIoError" || e._tag === "WalNotAFile"
-          ? e
-          : new WalNotRepairable({ reason: `still broken after truncation (tail saved to ${savedTo}): ${e.message}` })
-      )
-    )
-    return new RepairTruncated({
-      truncatedAt: offset,
-      removedBytes: length,
-      savedTo,
-      count: after.count,
-      lastHash: after.lastHash
-    })
-  })).pipe(Effect.withSpan("Wal.repair"))
-
-/** Copy the torn tail to a new file `<log>.torn-<offset>[-n]` and fsync it. */
-const saveTail = (
-  fs: FileSystem.FileSystem,
-  path: string,
-  offset: number,
-  length: number
-): Effect.Effect<string, WalIoError> => {
-  const base = `${path}.torn-${offset}`
-  const attempt = (n: number): Effect.Effect<string, WalIoError> => {
-    const target = n === 1 ? base : `${base}-${n}`
-    return Effect.scoped(Effect.gen(function*() {
-      const out = yield* fs.open(target, { flag: "wx", mode: 0o644 })
-      yield* readFile(fs, path, { offset, length }).pipe(
-        Stream.runForEach((chunk) => Effect.mapError(out.writeAll(chunk), ioError("write", target)))
-      )
-      yield* Effect.mapError(out.sync, ioError("fsync", target))
-      return target
-    })).pipe(
-      Effect.catchIf(
-        (e) => e._tag === "SystemError" && e.reason === "AlreadyExists" && n < 1000,
-        () => attempt(n + 1)
-      ),
-      Effect.mapError((e) => e._tag === "WalIoError" ? e : ioError("save torn tail", target)(e))
-    )
-  }
-  return attempt(1)
-}

@@ -4,17 +4,19 @@
 import type * as Json from "@calybris/core/Json"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as Chain from "../Chain.js"
 import { canonicalData, seal, type Sealed } from "../Entry.js"
 import * as Reader from "../Reader.js"
-import { Wal, type WalOptions } from "../Wal.js"
-import type { WalTornTail, WalVerifyError } from "../WalError.js"
+import type { Wal, WalOptions } from "../Wal.js"
+import type { WalEmptyKey, WalTornTail, WalVerifyError } from "../WalError.js"
 
 const encoder = new TextEncoder()
 
-export const make = (options: WalOptions, initial?: Uint8Array) =>
+export const make = (
+  options: WalOptions,
+  initial?: Uint8Array
+): Effect.Effect<Wal["Type"], WalEmptyKey | WalVerifyError | WalTornTail> =>
   Effect.gen(function*() {
     const chain = yield* Chain.make(options)
     const reader: Reader.ReaderOptions = { chain, maxLineBytes: options.maxLineBytes }
@@ -49,12 +51,10 @@ export const make = (options: WalOptions, initial?: Uint8Array) =>
           return next.sealed
         })
       )
-    return Wal.of({
+    return {
       append,
       head: Effect.sync(() => ({ sequence, lastHash })),
       bytes: Stream.suspend(() => Stream.fromIterable([...chunks])),
       reader
-    })
+    }
   })
-
-export const layer = (options: WalOptions, initial?: Uint8Array) => Layer.effect(Wal, make(options, initial))

@@ -1,0 +1,134 @@
+/**
+ * Repairing a log file whose only problem is a torn final line (a crash mid-write), apart from
+ * the writer (`file.ts`) whose reading and path checks it shares. `Wal.repair` is this module's
+ * `repair`; the report classes live here and are re-exported by `Wal.ts`, so this module
+ * imports the public one type-only.
+ */
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import * as Chain from "../Chain.js"
+import type * as Reader from "../Reader.js"
+import type { RepairOptions } from "../Wal.js"
+import { type WalEmptyKey, type WalIoError, type WalLocked, type WalNotAFile, WalNotRepairable } from "../WalError.js"
+import { ioError, openedFile, pathError, readFile, regularFile, verifyFile } from "./file.js"
+import * as Lock from "./lock.js"
+
+/** `repair` found a log that verifies: nothing was done. */
+export class RepairClean extends Schema.TaggedClass<RepairClean>()("RepairClean", {
+  count: Schema.BigIntFromSelf,
+  lastHash: Schema.String,
+  bytes: Schema.Number
+}) {}
+
+/** `repair` removed a torn final line, after saving its bytes to `savedTo`. */
+export class RepairTruncated extends Schema.TaggedClass<RepairTruncated>()("RepairTruncated", {
+  /** the torn line's offset: the log's new length */
+  truncatedAt: Schema.Number,
+  removedBytes: Schema.Number,
+  savedTo: Schema.String,
+  /** the repaired log's entry count and last hash */
+  count: Schema.BigIntFromSelf,
+  lastHash: Schema.String
+}) {}
+
+/** What `repair` did. */
+export const RepairReport = Schema.Union(RepairClean, RepairTruncated)
+export type RepairReport = typeof RepairReport.Type
+
+/**
+ * Repair a log whose only problem is a torn final line: save the line's bytes next to the log
+ * (`<log>.torn-<offset>`, fsynced first), truncate the log to exactly the line's offset, fsync.
+ * A log that verifies is left alone. Anything else is corruption and is never "repaired".
+ * Holds the writer lock (both locks: see lock.ts) throughout.
+ */
+export const repair = (
+  path: string,
+  options: RepairOptions
+): Effect.Effect<
+  RepairReport,
+  WalNotRepairable | WalNotAFile | WalIoError | WalLocked | WalEmptyKey,
+  FileSystem.FileSystem
+> =>
+  Effect.scoped(Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const chain = yield* Chain.make(options)
+    const reader: Reader.ReaderOptions = { chain, maxLineBytes: options.maxLineBytes }
+    yield* regularFile(fs, path)
+    yield* Lock.acquire(fs, path)
+    const log = yield* fs.open(path, { flag: "r" }).pipe(
+      Effect.map(Option.some),
+      Effect.catchIf((e) => e._tag === "SystemError" && e.reason === "NotFound", () => Effect.succeedNone),
+      Effect.mapError(pathError("open", path))
+    )
+    if (Option.isNone(log)) return new RepairClean({ count: 0n, lastHash: Chain.GENESIS, bytes: 0 })
+    yield* Lock.acquireIdentity(fs, path, yield* openedFile(log.value, path))
+    const result = yield* Effect.either(verifyFile(fs, path, reader))
+    if (Either.isRight(result)) {
+      const v = result.right
+      return new RepairClean({ count: v.count, lastHash: v.lastHash, bytes: v.bytes })
+    }
+    const error = result.left
+    if (error._tag === "WalIoError" || error._tag === "WalNotAFile") return yield* error
+    if (error._tag !== "WalTornTail") {
+      return yield* new WalNotRepairable({ reason: `${error._tag}: ${error.message}` })
+    }
+    const { length, offset } = error
+    const info = yield* Effect.mapError(fs.stat(path), ioError("stat", path))
+    if (Number(info.size) !== offset + length) {
+      return yield* new WalNotRepairable({
+        reason: `the torn line (${length} bytes at offset ${offset}) does not end the file (${info.size} bytes)`
+      })
+    }
+    const savedTo = yield* saveTail(fs, path, offset, length)
+    yield* Effect.scoped(Effect.gen(function*() {
+      const log = yield* fs.open(path, { flag: "r+" })
+      yield* log.truncate(offset)
+      yield* log.sync
+    })).pipe(Effect.mapError(ioError("truncate", path)))
+    const after = yield* verifyFile(fs, path, reader).pipe(
+      Effect.mapError((e) =>
+        e._tag === "WalIoError" || e._tag === "WalNotAFile"
+          ? e
+          : new WalNotRepairable({ reason: `still broken after truncation (tail saved to ${savedTo}): ${e.message}` })
+      )
+    )
+    return new RepairTruncated({
+      truncatedAt: offset,
+      removedBytes: length,
+      savedTo,
+      count: after.count,
+      lastHash: after.lastHash
+    })
+  })).pipe(Effect.withSpan("Wal.repair"))
+
+/** Copy the torn tail to a new file `<log>.torn-<offset>[-n]` and fsync it. */
+const saveTail = (
+  fs: FileSystem.FileSystem,
+  path: string,
+  offset: number,
+  length: number
+): Effect.Effect<string, WalIoError> => {
+  const base = `${path}.torn-${offset}`
+  const attempt = (n: number): Effect.Effect<string, WalIoError> => {
+    const target = n === 1 ? base : `${base}-${n}`
+    return Effect.scoped(Effect.gen(function*() {
+      const out = yield* fs.open(target, { flag: "wx", mode: 0o644 })
+      yield* readFile(fs, path, { offset, length }).pipe(
+        Stream.runForEach((chunk) => Effect.mapError(out.writeAll(chunk), ioError("write", target)))
+      )
+      yield* Effect.mapError(out.sync, ioError("fsync", target))
+      return target
+    })).pipe(
+      Effect.catchIf(
+        (e) => e._tag === "SystemError" && e.reason === "AlreadyExists" && n < 1000,
+        () => attempt(n + 1)
+      ),
+      Effect.mapError((e) => e._tag === "WalIoError" ? e : ioError("save torn tail", target)(e))
+    )
+  }
+  return attempt(1)
+}
