@@ -98,6 +98,64 @@ describe("the operation window", () => {
     { fastCheck: { numRuns } }
   )
 
+  it.effect.prop(
+    "any sequence of retries, altered retries and new ids behaves as a window of the last n applied ids, in every layer and after recovery",
+    {
+      n: fc.integer({ min: 1, max: 4 }),
+      every: fc.integer({ min: 0, max: 4 }),
+      ops: fc.array(fc.record({ id: fc.integer({ min: 0, max: 6 }), amount: fc.integer({ min: 1, max: 2 }) }), {
+        maxLength: 40
+      })
+    },
+    ({ every, n, ops }) =>
+      Effect.gen(function*() {
+        // the model: ids in the order first applied, each with its amount and its result
+        const window: Array<{ readonly id: string; readonly amount: number; readonly initial: bigint }> = []
+        let total = 0n
+        const expected = ops.map(({ amount, id }) => {
+          const seen = window.find((w) => w.id === `op-${id}`)
+          if (seen !== undefined) return seen.amount === amount ? seen.initial : "IdempotencyConflict"
+          total += BigInt(amount)
+          window.push({ id: `op-${id}`, amount, initial: total })
+          if (window.length > n) window.shift()
+          return total
+        })
+        const run = Effect.gen(function*() {
+          yield* Ledger.ensureTenant("t", 0n)
+          const results: Array<bigint | string> = []
+          for (const { amount, id } of ops) {
+            const r = yield* Effect.either(Ledger.topUp("t", BigInt(amount), { operationId: `op-${id}` }))
+            results.push(
+              Either.isLeft(r)
+                ? r.left._tag
+                : r.right._tag === "ToppedUp"
+                ? r.right.new_initial_microcents
+                : r.right._tag
+            )
+          }
+          assert.deepStrictEqual(results, expected)
+          assert.deepStrictEqual(yield* remembered, window.map((w) => w.id))
+          return yield* stateText
+        })
+        const memory = yield* run.pipe(Effect.provide(Ledger.layerMemoryWith({ operationWindow: n })))
+        const { bytes, live } = yield* Effect.gen(function*() {
+          const live = yield* run.pipe(
+            Effect.provide(Ledger.layerJournal({ checkpointEvery: every, operationWindow: n }))
+          )
+          return { bytes: yield* bytesOf, live }
+        }).pipe(Effect.provide(Wal.layerMemory({ key })))
+        assert.strictEqual(live, memory)
+        for (const verifyCheckpoints of [false, true]) {
+          const recovered = yield* stateText.pipe(
+            Effect.provide(Ledger.layerJournal({ checkpointEvery: 0, verifyCheckpoints })),
+            Effect.provide(Wal.layerMemory({ key }, bytes))
+          )
+          assert.strictEqual(recovered, live, `verifyCheckpoints: ${verifyCheckpoints}`)
+        }
+      }),
+    { fastCheck: { numRuns } }
+  )
+
   it.effect("a checkpoint stays bounded as traffic grows", () =>
     Effect.gen(function*() {
       const n = 200
@@ -126,6 +184,44 @@ describe("the operation window", () => {
       // the default is not written (a checkpoint of a default ledger reads as before)
       const text = Json.print(Either.getOrThrow(Journal.encodeCheckpoint(new L.LedgerState())))
       assert.notInclude(text, "operation_window")
+    }))
+
+  it.effect("a checkpoint written before the window (every id, no window) loads with the oldest beyond the default forgotten", () =>
+    Effect.sync(() => {
+      const count = L.DEFAULT_OPERATION_WINDOW + 2
+      const result = new Map<string, Json.Json>([["_tag", "ToppedUp"], ["added_microcents", 1n]])
+      const legacy = Either.getOrThrow(Journal.decode(
+        new Map<string, Json.Json>([["v", 1], [
+          "checkpoint",
+          new Map<string, Json.Json>([
+            ["tenants", []],
+            ["holds", []],
+            ["caps", []],
+            [
+              "operations",
+              Array.from({ length: count }, (_, i) =>
+                new Map<string, Json.Json>([
+                  ["operation_id", `op-${i}`],
+                  ["fingerprint", "top_up \"t\" 1"],
+                  ["result", result]
+                ]))
+            ],
+            ["next_reservation", 1n],
+            ["snapshot_version", 0n],
+            ["baseline", 0n]
+          ])
+        ]])
+      ))
+      assert.isTrue("checkpoint" in legacy)
+      if (!("checkpoint" in legacy)) return
+      assert.strictEqual(legacy.checkpoint.operation_window, undefined)
+      const state = Journal.stateOf(legacy.checkpoint)
+      assert.strictEqual(state.operations.limit, L.DEFAULT_OPERATION_WINDOW)
+      assert.strictEqual(state.operations.size, L.DEFAULT_OPERATION_WINDOW)
+      assert.isFalse(state.operations.has("op-0"))
+      assert.isFalse(state.operations.has("op-1"))
+      assert.isTrue(state.operations.has("op-2"))
+      assert.isTrue(state.operations.has(`op-${count - 1}`))
     }))
 
   it.effect("opening a journal with another window records it first; recovery uses the journal's window", () =>
