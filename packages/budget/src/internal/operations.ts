@@ -66,7 +66,10 @@ export class OperationWindow<V> {
     const map = this.map
     const order = this.order
     let head = this.head
-    while (map.size > this.max) map.delete(order[head++] as string)
+    while (map.size > this.max) {
+      map.delete(order[head] as string)
+      order[head++] = "" // the id's string is not kept until the next compaction
+    }
     if (head >= COMPACT && head * 2 >= order.length) {
       this.order = order.slice(head)
       this.head = 0
