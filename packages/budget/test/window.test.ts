@@ -156,6 +156,46 @@ describe("the operation window", () => {
     { fastCheck: { numRuns } }
   )
 
+  it.effect.prop(
+    "the remembered ids are those of a model window, in order, through evictions, compactions and limit changes",
+    {
+      steps: fc.array(
+        fc.oneof(
+          { weight: 20, arbitrary: fc.integer({ min: 0, max: 3_000 }).map((id) => ({ id })) },
+          { weight: 1, arbitrary: fc.integer({ min: 1, max: 40 }).map((limit) => ({ limit })) }
+        ),
+        // long enough for more than 1,024 evictions (the order queue compacts)
+        { minLength: 2_500, maxLength: 4_000 }
+      ),
+      limit: fc.integer({ min: 1, max: 40 })
+    },
+    ({ limit, steps }) =>
+      Effect.sync(() => {
+        const window = new L.LedgerState().operations
+        window.limit = limit
+        let model: Array<string> = []
+        let max = limit
+        const value = { fingerprint: "", result: undefined }
+        for (const step of steps) {
+          if ("limit" in step) {
+            window.limit = max = step.limit
+            model = model.slice(Math.max(0, model.length - max))
+          } else {
+            const id = `op-${step.id}`
+            window.set(id, value)
+            if (!model.includes(id)) {
+              model.push(id)
+              if (model.length > max) model.shift()
+            }
+          }
+        }
+        assert.deepStrictEqual([...window.keys()], model)
+        assert.strictEqual(window.size, model.length)
+        for (const id of model) assert.isTrue(window.has(id))
+      }),
+    { fastCheck: { numRuns } }
+  )
+
   it.effect("a checkpoint stays bounded as traffic grows", () =>
     Effect.gen(function*() {
       const n = 200

@@ -52,11 +52,9 @@ export class OperationWindow<V> {
   /** Remember `id` (a new id becomes the newest, and the oldest is forgotten beyond the limit). */
   set(id: string, value: V): this {
     const map = this.map
-    if (map.has(id)) {
-      map.set(id, value)
-      return this
-    }
+    const size = map.size
     map.set(id, value)
+    if (map.size === size) return this // replaced in place: its age is unchanged
     this.order.push(id)
     if (map.size > this.max) this.trim()
     return this
