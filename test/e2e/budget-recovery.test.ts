@@ -259,3 +259,38 @@ describe("budget: status, prove and certify read a journal another process is wr
     }
   })
 })
+
+// ---------------------------------------------------------------------------------------------
+// issue 13: the retry window is the journal's, across processes
+
+describe("budget: the operation window of a journal holds in every CLI process", () => {
+  it("a journal opened once with operationWindow 2: the CLI forgets the third-newest id, remembers the two newest", async () => {
+    const journal = path.join(dir, "window.jsonl")
+    await Effect.runPromise(
+      Ledger.ensureTenant("t", 1_000n).pipe(
+        Effect.provide(Ledger.layerJournal({ operationWindow: 2 })),
+        Effect.provide(Wal.layerFile(journal, { key })),
+        Effect.provide(NodeContext.layer)
+      )
+    )
+    const reserve = async (id: string) => {
+      const r = await budget(journal, ["reserve", "--tenant", "t", "--amount", "10", "--id", id, "--json"])
+      assert.strictEqual(r.code, 0, r.stderr)
+      return r.stdout
+    }
+    const a = await reserve("a")
+    await reserve("b")
+    const c = await reserve("c")
+    assert.include(a, `"reservation_id":1`)
+    // c is in the window: its retry returns the original
+    assert.strictEqual(await reserve("c"), c)
+    // a left it (two later operations with ids): applied as new
+    assert.include(await reserve("a"), `"reservation_id":4`)
+    const status = await budget(journal, ["status", "--json"])
+    assert.strictEqual(status.code, 0, status.stderr)
+    assert.include(status.stdout, `"reserved_microcents":40`)
+    // the journal audit replays it from genesis under the same window
+    const audit = await calybris(["wal", "replay", "--journal", journal, "--policy", policyFile, ...keyed], { env })
+    assert.strictEqual(audit.code, 0, audit.stderr)
+  })
+})

@@ -11,7 +11,8 @@
  * - operation ids: well-formed Unicode, 1 to 256 UTF-8 bytes;
  * - `expiresIn`: a finite, non-negative Duration whose expiry instant (Clock now + the
  *   duration, in whole milliseconds) fits i64;
- * - admit metadata: a Json value.
+ * - admit metadata: a Json value;
+ * - a layer's size options (`operationWindow`, `maxPending`): positive safe integers.
  *
  * Each is a branded Schema built on one predicate; `validateCommand` runs the same predicates
  * on a whole command (a few comparisons: it is on every command's path) and names the first
@@ -223,3 +224,9 @@ export const checkOperationId = (id: unknown): Either.Either<void, InvalidArgume
   const error = id === undefined ? undefined : operationError({ operation_id: id })
   return error === undefined ? Either.void : Either.left(error)
 }
+
+/** A size option of a ledger layer (`operationWindow`, `maxPending`): absent, or a positive safe integer. */
+export const checkSize = (field: string, value: unknown): Either.Either<void, InvalidArgument> =>
+  value === undefined || (typeof value === "number" && Number.isSafeInteger(value) && value >= 1)
+    ? Either.void
+    : Either.left(invalid(field, value, "must be a positive integer below 2^53"))

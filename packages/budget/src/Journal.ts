@@ -54,6 +54,11 @@ export const Checkpoint = jsonObject({
   holds: Schema.Array(Hold),
   caps: Schema.Array(Cap),
   operations: Schema.Array(Operation),
+  /**
+   * how many operation ids the ledger remembers from this point of the journal on (absent: the
+   * default, `LedgerState.DEFAULT_OPERATION_WINDOW`; a journal without it was written with it)
+   */
+  operation_window: Schema.optional(Int.U64),
   next_reservation: Int.U64,
   snapshot_version: Int.U64,
   baseline: Int.I64
@@ -220,15 +225,21 @@ export const checkpointOf = (s: L.LedgerState): Checkpoint => {
       fingerprint: r.fingerprint,
       result: resultToJson(r.result)
     })),
+    ...(s.operations.limit === L.DEFAULT_OPERATION_WINDOW ? {} : { operation_window: BigInt(s.operations.limit) }),
     next_reservation: s.nextReservation,
     snapshot_version: s.snapshotVersion,
     baseline: s.baseline
   } as unknown as Checkpoint
 }
 
-/** The state of a checkpoint. */
+/**
+ * The state of a checkpoint (its operation window checked by the caller: `consistency.ts`). A
+ * checkpoint written before the window existed remembers every id: the oldest beyond the
+ * default window are forgotten as it loads, as its writer would have forgotten them.
+ */
 export const stateOf = (c: Checkpoint): L.LedgerState => {
   const s = new L.LedgerState()
+  if (c.operation_window !== undefined) s.operations.limit = Number(c.operation_window)
   for (const cap of c.caps) s.caps.set(cap.tenant_id, cap.max)
   for (const t of c.tenants) {
     L.putTenant(s, t.tenant_id, {

@@ -105,6 +105,26 @@ export const makeMemory = (initial?: L.LedgerState): Effect.Effect<Ledger["Type"
 
 export const layerMemory: Layer.Layer<Ledger> = Layer.effect(Ledger, makeMemory())
 
+/** Options of the memory layer. */
+export interface MemoryOptions {
+  /**
+   * how many operation ids are remembered: a retry is recognised while fewer than this many
+   * later operations with ids were applied (default `LedgerState.DEFAULT_OPERATION_WINDOW`, 100,000)
+   */
+  readonly operationWindow?: number | undefined
+}
+
+/** A ledger kept in memory, with options (a size out of range fails with `InvalidArgument`). */
+export const layerMemoryWith = (options: MemoryOptions): Layer.Layer<Ledger, InvalidArgument> =>
+  Layer.effect(
+    Ledger,
+    Effect.flatMap(Arguments.checkSize("operationWindow", options.operationWindow), () => {
+      const state = new L.LedgerState()
+      if (options.operationWindow !== undefined) state.operations.limit = options.operationWindow
+      return makeMemory(state)
+    })
+  )
+
 export type JournalOptions = internalJournal.JournalOptions
 
 /**
@@ -112,12 +132,17 @@ export type JournalOptions = internalJournal.JournalOptions
  * durability})`): recovery on start (verified chain, last trusted checkpoint, replay,
  * conservation; every checkpoint and every replayed command checked, failing closed with
  * `LedgerJournalInconsistent` naming the entry), group commit, checkpoints every
- * `checkpointEvery` commands.
+ * `checkpointEvery` commands. A size option out of range fails with `InvalidArgument`; a new
+ * `operationWindow` is journaled (a checkpoint) before the layer is built, and a WAL failure
+ * then is a `LedgerStoreError`.
  */
 export const layerJournal = (
   options: JournalOptions = {}
-): Layer.Layer<Ledger, LedgerRecoveryError | LedgerJournalInconsistent, Wal> =>
-  Layer.scoped(Ledger, internalJournal.make(options))
+): Layer.Layer<
+  Ledger,
+  LedgerRecoveryError | LedgerJournalInconsistent | LedgerStoreError | InvalidArgument,
+  Wal
+> => Layer.scoped(Ledger, internalJournal.make(options))
 
 const apply = <C extends L.Command>(command: C, audited?: Audit) =>
   Effect.flatMap(Ledger, (ledger) => ledger.apply(command, audited))

@@ -10,6 +10,7 @@ import * as Json from "@calybris/core/Json"
 import { bigintOfSafe as big, safeNumberOf as small } from "@calybris/core/Word"
 import * as Schema from "effect/Schema"
 import { HoldTable } from "./internal/holds.js"
+import { DEFAULT_LIMIT, OperationWindow } from "./internal/operations.js"
 import * as Snapshot from "./Snapshot.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -199,13 +200,22 @@ export interface Remembered {
   readonly result: Result
 }
 
+/**
+ * How many client operation ids a ledger remembers by default: a retry is recognised as long as
+ * fewer than this many later operations with ids have been applied (see `LedgerState.operations`).
+ */
+export const DEFAULT_OPERATION_WINDOW = DEFAULT_LIMIT
+
 /** The whole ledger. Mutated only by `step`, one complete command at a time. */
 export class LedgerState {
   readonly tenants = new Map<string, Account>()
   readonly holds = new HoldTable<Hold>()
   readonly caps = new Map<string, bigint>()
-  /** client operation ids of applied operations (retry safety) */
-  readonly operations = new Map<string, Remembered>()
+  /**
+   * client operation ids of applied operations (retry safety): the `operations.limit` most
+   * recent ones (default `DEFAULT_OPERATION_WINDOW`); applying one more forgets the oldest
+   */
+  readonly operations = new OperationWindow<Remembered>()
   snapshotVersion = 0n
   baseline = 0n
   /** the next reservation id as a number while it is safe (NaN: it is `nextWide`) */
@@ -253,6 +263,7 @@ export class LedgerState {
       )
     }
     for (const [id, c] of this.caps) copy.caps.set(id, c)
+    copy.operations.limit = this.operations.limit
     for (const [id, o] of this.operations) copy.operations.set(id, o)
     copy.snapshotVersion = this.snapshotVersion
     copy.baseline = this.baseline
@@ -704,7 +715,8 @@ export const operationId = (c: Command): string | undefined => "operation_id" in
  * Apply one command. A command with a client operation id that was applied before returns the
  * remembered result and changes nothing; the same id with other arguments is an
  * `IdempotencyConflict`. Rejected commands are not remembered: a retry re-evaluates them,
- * which is safe because they applied nothing.
+ * which is safe because they applied nothing. Only the `operations.limit` most recently applied
+ * ids are remembered: an id older than that is forgotten, and a command under it applies as new.
  */
 export const step = <C extends Command>(s: LedgerState, command: C): ResultOf[C["_tag"]] => {
   const c = command as Command

@@ -539,6 +539,40 @@ it.live("durability \"never\": with 1 MiB pending, an append waits for the write
     )
   }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
 
+it.live("durability \"batch\": with 1 MiB pending, an append waits for the write in flight (no round grows past it)", () =>
+  Effect.gen(function*() {
+    const { path } = yield* tempLog
+    const { log, probe } = probed(path, "batch")
+    const open = yield* Deferred.make<void>()
+    probe.gate = { at: 1, open }
+    const big = (i: number): Json.Json => new Map<string, Json.Json>([["i", i], ["pad", "x".repeat(100_000)]])
+    const n = 30
+    yield* Effect.provide(
+      Effect.gen(function*() {
+        // the first round is held at its write; 30 concurrent ~100 KB appends arrive meanwhile
+        const first = yield* Effect.fork(Wal.append(big(0)))
+        yield* Effect.sleep("20 millis")
+        const rest = yield* Effect.fork(
+          Effect.forEach(Array.from({ length: n }, (_, i) => i + 1), (i) => Wal.append(big(i)), {
+            concurrency: "unbounded"
+          })
+        )
+        yield* Effect.sleep("100 millis")
+        assert.strictEqual(probe.writtenLines, 0)
+        yield* Deferred.succeed(open, undefined)
+        yield* Fiber.join(first)
+        const sealed = yield* Fiber.join(rest)
+        assert.strictEqual(sealed.length, n)
+        assert.strictEqual((yield* Wal.verifyWal).count, BigInt(n + 1))
+        // without the bound the ~3 MB would be one round; with it, no write holds much more than 1 MiB
+        assert.isAtMost(probe.largestWrite, 1_048_576 + 200_000)
+        assert.isAtLeast(probe.writeCalls, 4)
+        assert.strictEqual(probe.syncs, probe.writeCalls)
+      }),
+      log
+    )
+  }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+
 it.live("durability \"batch\": the head names the last acknowledged entry; appends sealed during a round wait for the next", () =>
   Effect.gen(function*() {
     const { path } = yield* tempLog

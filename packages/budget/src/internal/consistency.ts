@@ -7,13 +7,16 @@
  *   id in `[1, next_reservation)` (the next reserve must not reuse it), a positive amount and a
  *   listed tenant, each tenant's holds sum to its `reserved` (no ghost reservation), no hold,
  *   cap or operation id is listed twice, every cap is positive, every remembered operation
- *   remembers a result that applied (a reservation among them an id already issued), and the
- *   certificate baseline is not negative;
+ *   remembers a result that applied (a reservation among them an id already issued), no more
+ *   are remembered than the checkpoint's operation window, and the certificate baseline is not
+ *   negative;
  * - every journaled command applies on replay with the outcome it had when it was journaled:
  *   the writer journals only commands that changed the state (`engine.ts`), so a replayed
  *   reserve, admit, commit, release, expire, top-up or restore that is refused (or that is a
- *   retry of an operation id already applied) means the journal is inconsistent, and so does a
- *   negative ensure or the expiry of a hold that has none.
+ *   retry of an operation id still remembered) means the journal is inconsistent, and so does a
+ *   negative ensure or the expiry of a hold that has none. Replay remembers ids in the same
+ *   window as the writer (its size is the journal's: `operation_window` of the last checkpoint,
+ *   else the default), so an id that had left the window may legitimately be applied again.
  *
  * The first problem fails recovery with `LedgerJournalInconsistent` naming the entry.
  */
@@ -24,6 +27,7 @@ import { encodeCheckpoint, stateOf } from "../Journal.js"
 import { LedgerJournalInconsistent, LedgerRecoveryError } from "../LedgerError.js"
 import * as L from "../LedgerState.js"
 import * as Snapshot from "../Snapshot.js"
+import { isLimit } from "./operations.js"
 
 /** An id as it appears in a message: bounded (an id can be any length). */
 const shown = (id: string): string => id.length <= 64 ? id : `${id.slice(0, 64)}… (${id.length} characters)`
@@ -93,6 +97,15 @@ const checkpointProblem = (c: Journal.Checkpoint): string | undefined => {
   for (const o of c.operations) {
     if (operations.has(o.operation_id)) return `duplicate operation_id in checkpoint: ${quoted(o.operation_id)}`
     operations.add(o.operation_id)
+  }
+  const window = c.operation_window
+  if (window !== undefined) {
+    if (!isLimit(Number(window))) {
+      return `the operation window is ${window} (a window is a positive integer below 2^53)`
+    }
+    if (BigInt(c.operations.length) > window) {
+      return `the checkpoint remembers ${c.operations.length} operation ids, more than its window of ${window}`
+    }
   }
   if (c.baseline < 0n) return `the certificate baseline is negative: ${c.baseline}`
   return undefined
@@ -263,6 +276,9 @@ export class Replay {
       this.pending = []
       return undefined
     }
+    // the window from here on is the checkpoint's (a ledger opened with another window writes
+    // a checkpoint first): the replayed state forgets what the writer forgot when it changed
+    this.base.operations.limit = checked.right.operations.limit
     const replayed = encodeCheckpoint(this.base)
     const stored = encodeCheckpoint(checked.right)
     if (Either.isLeft(replayed) || Either.isLeft(stored) || Json.print(replayed.right) !== Json.print(stored.right)) {

@@ -18,7 +18,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
-import { validateCommand } from "../Arguments.js"
+import { checkSize, validateCommand } from "../Arguments.js"
 import * as Journal from "../Journal.js"
 import type { Audit, Ledger } from "../Ledger.js"
 import {
@@ -36,6 +36,19 @@ export interface JournalOptions {
   readonly checkpointEvery?: number | undefined
   /** most commands in one group commit (default 1,024) */
   readonly maxBatch?: number | undefined
+  /**
+   * most commands waiting for the writer (default 65,536): beyond it a submitter waits for room
+   * (backpressure) — nothing is dropped or refused
+   */
+  readonly maxPending?: number | undefined
+  /**
+   * how many operation ids are remembered (a retry is recognised while fewer than this many
+   * later operations with ids were applied). Default: the journal's own window (that of its
+   * last checkpoint), `DEFAULT_OPERATION_WINDOW` (100,000) for a new journal. Another value is
+   * recorded first, in a checkpoint, so that recovery replays every command under the window it
+   * was applied under.
+   */
+  readonly operationWindow?: number | undefined
   /**
    * replay from genesis and compare every checkpoint with the replayed state, instead of
    * starting from the last checkpoint (default false: see docs on checkpoint trust)
@@ -91,8 +104,13 @@ export const recover = (options: JournalOptions = {}) =>
     options
   ).pipe(Effect.withSpan("Ledger.recover")) // a cold path: once per open
 
+/** How many commands may wait for the journal writer by default. */
+export const DEFAULT_MAX_PENDING = 65_536
+
 export const make = (options: JournalOptions = {}) =>
   Effect.gen(function*() {
+    yield* checkSize("maxPending", options.maxPending)
+    yield* checkSize("operationWindow", options.operationWindow)
     const wal = yield* Wal.Wal
     const recovered = yield* recover(options)
     const state = recovered.state
@@ -100,7 +118,8 @@ export const make = (options: JournalOptions = {}) =>
     const checkpointEvery = options.checkpointEvery ?? 10_000
     const maxBatch = options.maxBatch ?? 1_024
     const lock = yield* Effect.makeSemaphore(1)
-    const queue = yield* Queue.unbounded<Job>()
+    // bounded: a submitter beyond it waits in `Queue.offer` until the writer takes a batch
+    const queue = yield* Queue.bounded<Job>(options.maxPending ?? DEFAULT_MAX_PENDING)
     let failure: LedgerStoreError | undefined
 
     const fail = (jobs: ReadonlyArray<Job>, error: LedgerStoreError) =>
@@ -111,6 +130,14 @@ export const make = (options: JournalOptions = {}) =>
         onLeft: (cause) => Effect.fail(new LedgerStoreError({ operation, cause })),
         onRight: (data) => wal.append(data).pipe(Effect.mapError((cause) => new LedgerStoreError({ operation, cause })))
       })
+
+    const window = options.operationWindow
+    if (window !== undefined && window !== state.operations.limit) {
+      // another window from here on: a checkpoint records it (and what it forgets) before any command
+      state.operations.limit = window
+      yield* appendJson(Journal.encodeCheckpoint(state), "checkpoint append")
+      sinceCheckpoint = 0
+    }
 
     const processBatch = (jobs: ReadonlyArray<Job>) =>
       lock.withPermits(1)(Effect.gen(function*() {

@@ -9,14 +9,16 @@
  *
  * Appending seals in the caller, synchronously: canonical data text, next sequence, previous
  * hash, entry hash, and the line's UTF-8 bytes appended to the pending round — one synchronous
- * block, so it is atomic without a lock and sequences follow call order. One flusher fiber per
- * log writes the rounds in order, and acknowledges under the log's durability:
+ * block, so it is atomic without a lock and sequences follow call order (an append that waits
+ * for room, see below, seals when it resumes). One flusher fiber per log writes the rounds in
+ * order, and acknowledges under the log's durability:
  * - `"always"`: every append is its own round: write, fsync, acknowledge — one write and one
  *   fsync per acknowledged append;
  * - `"batch"` (group commit): everything sealed before the flusher takes the round is written
  *   as ONE buffer, fsynced ONCE, then the round's one shared Deferred completes every waiter —
  *   so an append completes only after the fsync covering it. Appends sealed while a round is
- *   being written wait for the next one;
+ *   being written wait for the next one; once 1 MiB is pending in it, an append waits for the
+ *   write in flight before it seals (backpressure: no round grows past about 1 MiB);
  * - `"never"`: the append is acknowledged as soon as it is sealed; its bytes stay in the process
  *   until the flusher writes them (it runs whenever there is pending data, and an append waits
  *   for the write in flight once 1 MiB is pending), never fsynced. `bytes` writes everything
@@ -69,7 +71,7 @@ import * as Lock from "./lock.js"
 const CHUNK = FileSystem.MiB(1)
 /** Chunks read ahead (bounded memory: at most this many MiB in flight). */
 const READ_AHEAD = 2
-/** Under `"never"`, an append waits for the write in flight once this much is pending. */
+/** Under `"batch"` and `"never"`, an append waits for the write in flight once this much is pending. */
 const HIGH_WATER = FileSystem.MiB(1)
 /** Initial capacity of a round's buffer (it grows by doubling). */
 const ROUND_BYTES = 64 * 1024
@@ -464,7 +466,7 @@ export const make = (
       Effect.suspend((): Effect.Effect<Sealed, WalAppendError> => {
         if (failure !== undefined) return Effect.fail(new WalWriterFailed({ cause: failure.cause }))
         if (closed) return Effect.interrupt
-        if (durability === "never" && open !== undefined && open.length >= HIGH_WATER) {
+        if (durability !== "always" && open !== undefined && open.length >= HIGH_WATER) {
           // backpressure: wait for the write in flight (or of this round), then seal
           const waitFor = inflight ?? open
           wake()

@@ -21,6 +21,8 @@ export class Probe {
   /** the `at`-th write call waits for `open` before it writes */
   gate: { readonly at: number; readonly open: Deferred.Deferred<void> } | undefined = undefined
   writeCalls = 0
+  /** the most bytes one write call was given */
+  largestWrite = 0
   syncCalls = 0
   /** completed fsyncs */
   syncs = 0
@@ -60,6 +62,7 @@ const wrapFile = (file: FileSystem.File, probe: Probe): FileSystem.File => {
   const writeAll = (buffer: Uint8Array): Effect.Effect<void, PlatformError> =>
     Effect.gen(function*() {
       const call = ++probe.writeCalls
+      probe.largestWrite = Math.max(probe.largestWrite, buffer.length)
       const gate = probe.gate
       if (gate !== undefined && gate.at === call) {
         probe.gate = undefined
