@@ -2,19 +2,10 @@
  * Human-readable formatting: grouped integers, money, hex masks and plain-text tables.
  * Exact on bigints (no trip through a double).
  */
+import * as Int from "@calybris/core/Int"
 
 /** An integer with thousands separators: `1,234,567`, `-42`. */
-export const int = (value: bigint | number): string => {
-  const text = (typeof value === "bigint" ? value : BigInt(value)).toString()
-  const negative = text.startsWith("-")
-  const digits = negative ? text.slice(1) : text
-  let out = ""
-  for (let i = 0; i < digits.length; i++) {
-    if (i > 0 && (digits.length - i) % 3 === 0) out += ","
-    out += digits[i]
-  }
-  return negative ? `-${out}` : out
-}
+export const int = Int.grouped
 
 const MICROCENTS_PER_DOLLAR = 100_000_000n
 

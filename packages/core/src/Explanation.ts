@@ -20,17 +20,7 @@ import type { Model } from "./Model.js"
 import type { Policy } from "./Policy.js"
 
 /** An integer with thousands separators (`1,234,567`), as the details print amounts. */
-const int = (value: bigint | number): string => {
-  const text = (typeof value === "bigint" ? value : BigInt(value)).toString()
-  const negative = text.startsWith("-")
-  const digits = negative ? text.slice(1) : text
-  let out = ""
-  for (let i = 0; i < digits.length; i++) {
-    if (i > 0 && (digits.length - i) % 3 === 0) out += ","
-    out += digits[i]
-  }
-  return negative ? `-${out}` : out
-}
+const int = Int.grouped
 
 /** A mask in hex (`0x1f`). */
 const hex = (value: bigint): string => `0x${value.toString(16)}`

@@ -93,3 +93,16 @@ export const fitsU64 = (value: bigint): boolean => value >= 0n && value <= U64_M
 
 /** Wrap an integer to u64 (two's complement arithmetic modulo 2^64), as `wrapping_add` does. */
 export const wrapU64 = (value: bigint): bigint => BigInt.asUintN(64, value)
+
+/** An integer with thousands separators, exact on bigints: `1,234,567`, `-42`. */
+export const grouped = (value: bigint | number): string => {
+  const text = (typeof value === "bigint" ? value : BigInt(value)).toString()
+  const negative = text.startsWith("-")
+  const digits = negative ? text.slice(1) : text
+  let out = ""
+  for (let i = 0; i < digits.length; i++) {
+    if (i > 0 && (digits.length - i) % 3 === 0) out += ","
+    out += digits[i]
+  }
+  return negative ? `-${out}` : out
+}
