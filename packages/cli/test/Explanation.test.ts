@@ -4,9 +4,9 @@ import type { Input } from "@calybris/core/Input"
 import * as Kernel from "@calybris/core/Kernel"
 import type { Model } from "@calybris/core/Model"
 import * as Policy from "@calybris/core/Policy"
+import * as Arb from "@calybris/testing/GateArbitraries"
 import { assert, describe, it } from "@effect/vitest"
 import * as fc from "effect/FastCheck"
-import * as Arb from "./support/arbitraries.js"
 
 const ALL = Arb.U64_MAX
 

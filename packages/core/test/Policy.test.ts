@@ -1,8 +1,8 @@
 import type { Model } from "@calybris/core/Model"
 import * as Policy from "@calybris/core/Policy"
+import type { Plain } from "@calybris/testing/Plain"
 import { assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
-import type { Plain } from "./support/plain.js"
 
 const model = (over: Partial<Plain<Model>> = {}) =>
   ({
