@@ -6,17 +6,15 @@
  * SIGKILLed, a writer through the hard link takes over (its locks are stale).
  */
 import type * as Json from "@calybris/core/Json"
+import { failureTag } from "@calybris/testing/Exits"
 import * as Chain from "@calybris/wal/Chain"
 import * as Reader from "@calybris/wal/Reader"
 import * as Wal from "@calybris/wal/Wal"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, describe, it } from "@effect/vitest"
-import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Exit from "effect/Exit"
-import * as Option from "effect/Option"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -25,16 +23,6 @@ import { startChild } from "./child.js"
 const key = new Uint8Array(32).fill(42)
 
 const record = (i: number): Json.Json => new Map<string, Json.Json>([["i", i]])
-
-/** The tag of the effect's typed failure, or "succeeded" / "died". */
-const failureTag = <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.map(
-    Effect.exit(effect),
-    (exit) =>
-      Exit.isSuccess(exit)
-        ? "succeeded"
-        : Option.match(Cause.failureOption(exit.cause), { onNone: () => "died", onSome: (e) => e._tag })
-  )
 
 const appendThrough = (name: string, i: number) => Effect.provide(Wal.append(record(i)), Wal.layerFile(name, { key }))
 

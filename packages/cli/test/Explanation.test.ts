@@ -4,26 +4,14 @@ import type { Input } from "@calybris/core/Input"
 import * as Kernel from "@calybris/core/Kernel"
 import type { Model } from "@calybris/core/Model"
 import * as Policy from "@calybris/core/Policy"
+import * as Fixtures from "@calybris/testing/Fixtures"
+import * as Arb from "@calybris/testing/GateArbitraries"
+import type { Plain } from "@calybris/testing/Plain"
 import { assert, describe, it } from "@effect/vitest"
 import * as fc from "effect/FastCheck"
-import * as Arb from "./support/arbitraries.js"
 
-const ALL = Arb.U64_MAX
-
-const model = (over: Partial<Record<keyof Model, number | bigint>>): Model =>
-  ({
-    model_id: 1,
-    provider_id: 0,
-    quality_bps: 8000,
-    risk_ceiling_bps: 9000,
-    enabled: 1,
-    p95_latency_ms: 0,
-    capabilities: 0n,
-    region_mask: ALL,
-    input_cost_microunits_per_million_tokens: 1_000_000n,
-    output_cost_microunits_per_million_tokens: 0n,
-    ...over
-  }) as Model
+const model = (over: Partial<Plain<Model>>): Model =>
+  Fixtures.model({ p95_latency_ms: 0, output_cost_microunits_per_million_tokens: 0n, ...over })
 
 const policyOf = (models: ReadonlyArray<Model>, latencyPenalty = 0n): Policy.Policy =>
   Policy.unsafeMake({
@@ -36,23 +24,15 @@ const policyOf = (models: ReadonlyArray<Model>, latencyPenalty = 0n): Policy.Pol
     models
   } as unknown as Policy.PolicySnapshot)
 
-const input = (over: Partial<Record<keyof Input, number | bigint>> = {}): Input =>
-  ({
-    request_sequence: 1n,
-    requested_model_id: 1,
+const input = (over: Partial<Plain<Input>> = {}): Input =>
+  Fixtures.input({
     input_tokens: 1_000_000,
     output_tokens: 0,
-    business_value_microunits: 100_000_000n,
     budget_limit_microunits: 50_000_000n,
     risk_bps: 0,
     confidence_bps: 10_000,
-    minimum_quality_bps: 0,
-    max_p95_latency_ms: 0,
-    required_capabilities: 0n,
-    allowed_provider_mask: ALL,
-    required_region_mask: 0n,
     ...over
-  }) as Input
+  })
 
 describe("Explanation", () => {
   it.prop(

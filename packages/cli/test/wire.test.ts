@@ -4,11 +4,11 @@ import * as Json from "@calybris/core/Json"
 import * as Kernel from "@calybris/core/Kernel"
 import * as Policy from "@calybris/core/Policy"
 import * as Verify from "@calybris/core/Verify"
+import * as Arb from "@calybris/testing/GateArbitraries"
 import { assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as Wire from "../src/internal/wire.js"
-import * as Arb from "./support/arbitraries.js"
 
 const encodeInput = Schema.encodeSync(Input.Input)
 const decodeInput = Schema.decodeUnknownEither(Input.Input)

@@ -5,11 +5,11 @@ import * as Hex from "@calybris/core/Hex"
 import { Input } from "@calybris/core/Input"
 import * as Json from "@calybris/core/Json"
 import * as Policy from "@calybris/core/Policy"
+import * as Arb from "@calybris/testing/Arbitraries"
 import { assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 import * as fc from "effect/FastCheck"
 import * as Schema from "effect/Schema"
-import * as Arb from "./support/arbitraries.js"
 
 const U64_MAX = (1n << 64n) - 1n
 

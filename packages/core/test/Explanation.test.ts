@@ -8,10 +8,10 @@ import * as Explanation from "@calybris/core/Explanation"
 import type { Input } from "@calybris/core/Input"
 import * as Kernel from "@calybris/core/Kernel"
 import * as Policy from "@calybris/core/Policy"
+import * as Arb from "@calybris/testing/Arbitraries"
 import { assert, describe, it } from "@effect/vitest"
 import * as fc from "effect/FastCheck"
 import * as Option from "effect/Option"
-import * as Arb from "./support/arbitraries.js"
 import { referencePrescribe } from "./support/ReferenceKernel.js"
 
 const gates: ReadonlyArray<Explanation.Gate> = [

@@ -10,11 +10,11 @@ import * as Json from "@calybris/core/Json"
 import * as JsonSchema from "@calybris/core/JsonSchema"
 import * as Policy from "@calybris/core/Policy"
 import * as Verify from "@calybris/core/Verify"
+import * as Arb from "@calybris/testing/Arbitraries"
 import { assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 import * as fc from "effect/FastCheck"
 import * as Schema from "effect/Schema"
-import * as Arb from "./support/arbitraries.js"
 
 const inputText =
   `{"request_sequence":1,"requested_model_id":2,"input_tokens":3,"output_tokens":4,"business_value_microunits":-5,` +

@@ -3,62 +3,13 @@ import type { Input } from "@calybris/core/Input"
 import * as Kernel from "@calybris/core/Kernel"
 import type { Model } from "@calybris/core/Model"
 import * as Policy from "@calybris/core/Policy"
+import * as Arb from "@calybris/testing/Arbitraries"
+import { ALL, input, model, snapshot } from "@calybris/testing/Fixtures"
+import type { Plain } from "@calybris/testing/Plain"
 import { assert, describe, it } from "@effect/vitest"
 import * as fc from "effect/FastCheck"
 import * as Option from "effect/Option"
-import * as Arb from "./support/arbitraries.js"
-import type { Plain } from "./support/plain.js"
 import { referencePrescribe, referenceUtility } from "./support/ReferenceKernel.js"
-
-const ALL = (1n << 64n) - 1n
-
-const model = (over: Partial<Plain<Model>> = {}): Model =>
-  ({
-    model_id: 1,
-    provider_id: 0,
-    quality_bps: 8000,
-    risk_ceiling_bps: 9000,
-    enabled: 1,
-    p95_latency_ms: 100,
-    capabilities: 0n,
-    region_mask: ALL,
-    input_cost_microunits_per_million_tokens: 1_000_000n,
-    output_cost_microunits_per_million_tokens: 2_000_000n,
-    ...over
-  }) as Model
-
-const snapshot = (
-  models: ReadonlyArray<Model>,
-  over: Partial<Plain<Policy.PolicySnapshot>> = {}
-): Policy.PolicySnapshot =>
-  ({
-    policy_epoch: 7n,
-    catalog_epoch: 11n,
-    hard_risk_limit_bps: 9600,
-    minimum_confidence_bps: 5500,
-    risk_penalty_multiplier_bps: 3500,
-    latency_penalty_microunits_per_ms: 2n,
-    models,
-    ...over
-  }) as Policy.PolicySnapshot
-
-const input = (over: Partial<Plain<Input>> = {}): Input =>
-  ({
-    request_sequence: 1n,
-    requested_model_id: 1,
-    input_tokens: 2000,
-    output_tokens: 500,
-    business_value_microunits: 100_000_000n,
-    budget_limit_microunits: 20_000_000n,
-    risk_bps: 1000,
-    confidence_bps: 9000,
-    minimum_quality_bps: 0,
-    max_p95_latency_ms: 0,
-    required_capabilities: 0n,
-    allowed_provider_mask: ALL,
-    required_region_mask: 0n,
-    ...over
-  }) as Input
 
 const decide = (
   models: ReadonlyArray<Model>,

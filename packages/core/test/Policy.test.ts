@@ -1,23 +1,17 @@
 import type { Model } from "@calybris/core/Model"
 import * as Policy from "@calybris/core/Policy"
+import * as Fixtures from "@calybris/testing/Fixtures"
+import type { Plain } from "@calybris/testing/Plain"
 import { assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
-import type { Plain } from "./support/plain.js"
 
-const model = (over: Partial<Plain<Model>> = {}) =>
-  ({
-    model_id: 1,
-    provider_id: 0,
-    quality_bps: 8000,
-    risk_ceiling_bps: 9000,
-    enabled: 1,
-    p95_latency_ms: 100,
-    capabilities: 0n,
+const model = (over: Partial<Plain<Model>> = {}): Model =>
+  Fixtures.model({
     region_mask: 0n,
     input_cost_microunits_per_million_tokens: 1n,
     output_cost_microunits_per_million_tokens: 1n,
     ...over
-  }) as Model
+  })
 
 const snapshot = (over: Partial<Plain<Policy.PolicySnapshot>> = {}) =>
   ({

@@ -7,10 +7,10 @@
 import * as Decision from "@calybris/core/Decision"
 import * as Digest from "@calybris/core/Digest"
 import * as Hash from "@calybris/core/Hash"
+import * as Arb from "@calybris/testing/Arbitraries"
 import { assert, describe, it } from "@effect/vitest"
 import * as fc from "effect/FastCheck"
 import * as crypto from "node:crypto"
-import * as Arb from "./support/arbitraries.js"
 
 const bytes = (length: number, seed: number): Uint8Array => {
   const out = new Uint8Array(length)

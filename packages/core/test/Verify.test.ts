@@ -4,10 +4,10 @@ import type { Input } from "@calybris/core/Input"
 import * as Kernel from "@calybris/core/Kernel"
 import * as Policy from "@calybris/core/Policy"
 import * as Verify from "@calybris/core/Verify"
+import * as Arb from "@calybris/testing/Arbitraries"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as fc from "effect/FastCheck"
-import * as Arb from "./support/arbitraries.js"
 
 describe("Verify", () => {
   it.effect("a replayed decision verifies", () =>

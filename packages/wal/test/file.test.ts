@@ -3,6 +3,7 @@
  * newline, the writer lock, and the three durabilities.
  */
 import type * as Json from "@calybris/core/Json"
+import { failureTag } from "@calybris/testing/Exits"
 import * as Chain from "@calybris/wal/Chain"
 import * as Reader from "@calybris/wal/Reader"
 import * as Wal from "@calybris/wal/Wal"
@@ -50,16 +51,6 @@ const verifyOnDisk = (path: string) =>
   )
 
 const lines = (bytes: Uint8Array): Array<string> => decoder.decode(bytes).split("\n")
-
-/** The tag of the effect's typed failure, or "succeeded" / "died". */
-const failureTag = <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.map(
-    Effect.exit(effect),
-    (exit) =>
-      Exit.isSuccess(exit)
-        ? "succeeded"
-        : Option.match(Cause.failureOption(exit.cause), { onNone: () => "died", onSome: (e) => e._tag })
-  )
 
 const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(Buffer.from(b))
 

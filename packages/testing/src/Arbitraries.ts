@@ -2,10 +2,11 @@
  * Arbitraries for kernel types that mix ordinary values with the extremes of each width,
  * so both the number fast path and the bigint path are exercised.
  */
-import type { Decision } from "@calybris/core/Decision"
+import * as Decision from "@calybris/core/Decision"
 import type { Input } from "@calybris/core/Input"
 import type { Model } from "@calybris/core/Model"
 import type { PolicySnapshot } from "@calybris/core/Policy"
+import * as Arbitrary from "effect/Arbitrary"
 import * as fc from "effect/FastCheck"
 
 const U64_MAX = (1n << 64n) - 1n
@@ -102,24 +103,11 @@ export const policyAndInput: fc.Arbitrary<readonly [PolicySnapshot, Input]> = po
   input(p.models.map((m) => m.model_id)).map((i) => [p, i] as const)
 )
 
-export const decision: fc.Arbitrary<Decision> = fc.record({
+/** A decision; its action and reason are derived from the schemas, so every wire name is drawn (uniformly). */
+export const decision: fc.Arbitrary<Decision.Decision> = fc.record({
   request_sequence: u64,
-  action: pick("ExecuteRequested", "Substitute", "Reject"),
-  reason: pick(
-    "RequestedModelMaximizesUtility",
-    "AlternativeMaximizesUtility",
-    "RiskHardLimit",
-    "ConfidenceHardLimit",
-    "NoEnabledModel",
-    "QualityConstraint",
-    "LatencyConstraint",
-    "CapabilityConstraint",
-    "ProviderConstraint",
-    "RegionConstraint",
-    "BudgetConstraint",
-    "NonPositiveUtility",
-    "RiskCeilingConstraint"
-  ),
+  action: Arbitrary.make(Decision.Action),
+  reason: Arbitrary.make(Decision.Reason),
   selected_model_id: u32,
   selected_model_index: u16,
   estimated_cost_microunits: u64,
@@ -130,7 +118,7 @@ export const decision: fc.Arbitrary<Decision> = fc.record({
   eligible_models: u16,
   policy_epoch: u64,
   catalog_epoch: u64
-}) as unknown as fc.Arbitrary<Decision>
+}) as unknown as fc.Arbitrary<Decision.Decision>
 
 /**
  * Close calls for the kernel's scan order and pruning bound: small catalogs drawn from a few
