@@ -19,7 +19,7 @@ import type {
   SettlementResult,
   TopUpResult
 } from "./Command.js"
-import { Account, balancesOf, Hold, SAFE, store, type TenantState } from "./internal/account.js"
+import { Account, balancesOf, Hold, store, type TenantState } from "./internal/account.js"
 import { HoldTable } from "./internal/holds.js"
 import { DEFAULT_LIMIT, OperationWindow } from "./internal/operations.js"
 import * as Snapshot from "./Snapshot.js"
@@ -43,6 +43,9 @@ export type { TenantState } from "./internal/account.js"
 
 // ---------------------------------------------------------------------------------------------
 // State
+
+/** Balances at most this large in magnitude are kept as numbers (exact, and so is every sum within it). */
+const SAFE = Number.MAX_SAFE_INTEGER
 
 /** An applied operation remembered under its client id: what it was, and what it returned. */
 export interface Remembered {

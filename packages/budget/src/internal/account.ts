@@ -4,9 +4,6 @@
  */
 import { bigintOfSafe as big, safeNumberOf as small } from "@calybris/core/Word"
 
-/** Balances at most this large in magnitude are kept as numbers (exact, and so is every sum within it). */
-export const SAFE = Number.MAX_SAFE_INTEGER
-
 /** One tenant's balances, exact. */
 export interface TenantState {
   readonly initial: bigint
