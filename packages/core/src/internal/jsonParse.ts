@@ -23,7 +23,7 @@
  * `ignoreValue` (serde_json's `ignore_value`, what `IgnoredAny` uses, which is NOT the same
  * grammar: see there).
  *
- * The error codes, their messages and the character classes are free constants in `jsonLex.ts`.
+ * serde_json's error codes and their messages are free constants in `jsonErrorCode.ts`.
  * The four readers (`parseTree`, `scanTree`, `ignoreTree` and the Deserializer primitives) stay
  * methods of the one `Cursor` class: they share its private reading state on the hot path.
  */
@@ -40,32 +40,37 @@ import {
   EXPECTED_SOME_IDENT,
   EXPECTED_SOME_VALUE,
   FIRST_SYNTAX,
-  hexValue,
-  I64_MIN_DIGITS,
   INVALID_ESCAPE,
   INVALID_NUMBER,
   INVALID_UNICODE_CODE_POINT,
-  isDigit,
   KEY_MUST_BE_A_STRING,
   LONE_LEADING_SURROGATE_IN_HEX_ESCAPE,
   MESSAGES,
   NUMBER_OUT_OF_RANGE,
   RECURSION_LIMIT_EXCEEDED,
-  SPECIAL,
   TRAILING_CHARACTERS,
   TRAILING_COMMA,
-  U64_MAX_DIGITS,
   UNEXPECTED_END_OF_HEX_ESCAPE
-} from "./jsonLex.js"
+} from "./jsonErrorCode.js"
 import { print, printFloat } from "./jsonPrint.js"
 import type { Json } from "./jsonValue.js"
 import { JsonFloat, JsonParseError } from "./jsonValue.js"
+
+const U64_MAX_DIGITS = "18446744073709551615"
+const I64_MIN_DIGITS = "9223372036854775808"
+// A single native scan per parse: far cheaper than testing every string character in JS.
+const SPECIAL = /[\u0000-\u001f\ud800-\udfff]/
+
+const hexValue = (c: number): number =>
+  c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1
+
+const isDigit = (c: number): boolean => c >= 48 && c <= 57
 
 /** While scanning, an object with more keys than this switches to a Set of its (raw) keys. */
 const LINEAR_KEYS = 16
 
 /** serde_json ErrorCode values accepted by `Cursor.failPeek` / `Cursor.failError`. */
-export { ErrorCode } from "./jsonLex.js"
+export { ErrorCode } from "./jsonErrorCode.js"
 
 /** One text being read: `parse`, or the Deserializer primitives below (`begin` … `release`). */
 export class Cursor {

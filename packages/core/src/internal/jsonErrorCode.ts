@@ -1,7 +1,7 @@
 /**
- * The lexical ground the JSON cursor (`jsonParse.ts`) reads on: serde_json's error codes and
- * their messages, the digit strings of the integer bounds, and the character classes. Free
- * constants and functions only; the reading state lives in the `Cursor` instance.
+ * serde_json's error codes (the subset untyped parsing reports) and their messages, for the JSON
+ * cursor (`jsonParse.ts`). Read only where a failure is recorded or an error built, never on the
+ * success path; the reading state lives in the `Cursor` instance.
  */
 
 // serde_json ErrorCode values used by untyped parsing. Codes below FIRST_SYNTAX are Category::Eof.
@@ -50,16 +50,6 @@ export const MESSAGES: ReadonlyArray<string> = [
   "unexpected end of hex escape",
   "recursion limit exceeded"
 ]
-
-export const U64_MAX_DIGITS = "18446744073709551615"
-export const I64_MIN_DIGITS = "9223372036854775808"
-// A single native scan per parse: far cheaper than testing every string character in JS.
-export const SPECIAL = /[\u0000-\u001f\ud800-\udfff]/
-
-export const hexValue = (c: number): number =>
-  c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1
-
-export const isDigit = (c: number): boolean => c >= 48 && c <= 57
 
 /** serde_json ErrorCode values accepted by `Cursor.failPeek` / `Cursor.failError`. */
 export const ErrorCode = {
