@@ -8,191 +8,44 @@ import { sha256Hex } from "@calybris/core/Hash"
 import * as Int from "@calybris/core/Int"
 import * as Json from "@calybris/core/Json"
 import { bigintOfSafe as big, safeNumberOf as small } from "@calybris/core/Word"
-import * as Schema from "effect/Schema"
+import type {
+  Command,
+  ProveResult,
+  ReserveResult,
+  RestoreError,
+  RestoreResult,
+  Result,
+  ResultOf,
+  SettlementResult,
+  TopUpResult
+} from "./Command.js"
+import { Account, balancesOf, Hold, store, type TenantState } from "./internal/account.js"
 import { HoldTable } from "./internal/holds.js"
 import { DEFAULT_LIMIT, OperationWindow } from "./internal/operations.js"
 import * as Snapshot from "./Snapshot.js"
 
-// ---------------------------------------------------------------------------------------------
-// Commands
-
-/** Every state-changing operation of the reference, as data. */
-/** Balances at most this large in magnitude are kept as numbers (exact, and so is every sum within it). */
-const SAFE = Number.MAX_SAFE_INTEGER
-
-const operation = { operation_id: Schema.optional(Schema.String) }
-/** a hold's expiry: the duration asked for (part of the idempotency fingerprint) and the instant it ends */
-const expiry = { ttl_ms: Schema.optional(Int.I64), expires_at_ms: Schema.optional(Int.I64) }
-
-export const Command = Schema.Union(
-  Schema.TaggedStruct("EnsureTenant", { tenant: Schema.String, amount: Int.I64 }),
-  Schema.TaggedStruct("TopUp", { tenant: Schema.String, amount: Int.I64, ...operation }),
-  Schema.TaggedStruct("SetExposureCap", { tenant: Schema.String, max: Int.I64 }),
-  Schema.TaggedStruct("Reserve", { tenant: Schema.String, amount: Int.I64, ...operation, ...expiry }),
-  Schema.TaggedStruct("Commit", { reservation: Int.U64, actual: Int.I64, ...operation }),
-  Schema.TaggedStruct("Release", { reservation: Int.U64, ...operation }),
-  /** the automatic release of an expired hold (journaled, so replay reproduces it) */
-  Schema.TaggedStruct("Expire", { reservation: Int.U64 }),
-  /**
-   * decide-and-hold: a reserve whose journal entry also carries the audited decision. `binding`
-   * (see `admitBinding`) ties an operation id to the policy, input and metadata of the decision;
-   * it is not written to the journal but derived from the audited record when replayed.
-   */
-  Schema.TaggedStruct("Admit", {
-    tenant: Schema.String,
-    amount: Int.I64,
-    ...operation,
-    ...expiry,
-    binding: Schema.optional(Schema.String)
-  }),
-  Schema.TaggedStruct("TakeSnapshot", {}),
-  Schema.TaggedStruct("VerifyConservation", {}),
-  Schema.TaggedStruct("ProveConservation", {}),
-  Schema.TaggedStruct("CertifyLedger", {}),
-  Schema.TaggedStruct("Restore", { snapshot: Snapshot.Snapshot })
-)
-export type Command = typeof Command.Type
-
-// ---------------------------------------------------------------------------------------------
-// Results (the reference's variants and fields)
-
-export type ReserveResult =
-  | { readonly _tag: "Reserved"; readonly reservation_id: bigint; readonly remaining_microcents: bigint }
-  | { readonly _tag: "Insufficient"; readonly remaining_microcents: bigint; readonly required_microcents: bigint }
-  | { readonly _tag: "MissingTenant" }
-  | {
-    readonly _tag: "ExposureLimitExceeded"
-    readonly current_reserved_microcents: bigint
-    readonly max_reserved_microcents: bigint
-  }
-  | { readonly _tag: "Overflow"; readonly current_reserved_microcents: bigint }
-
-export type SettlementResult =
-  | { readonly _tag: "Committed"; readonly remaining_microcents: bigint; readonly actual_microcents: bigint }
-  | { readonly _tag: "Released"; readonly remaining_microcents: bigint; readonly returned_microcents: bigint }
-  | { readonly _tag: "Overrun"; readonly remaining_microcents: bigint }
-  | { readonly _tag: "InvalidAmount" }
-  | { readonly _tag: "MissingReservation" }
-  | { readonly _tag: "MissingTenant" }
-  | { readonly _tag: "Overflow"; readonly remaining_microcents: bigint }
-
-export type TopUpResult =
-  | {
-    readonly _tag: "ToppedUp"
-    readonly added_microcents: bigint
-    readonly new_initial_microcents: bigint
-    readonly remaining_microcents: bigint
-  }
-  | { readonly _tag: "MissingTenant" }
-  | { readonly _tag: "InvalidAmount" }
-  | { readonly _tag: "Overflow" }
-
-/** Why a snapshot cannot be restored (SPEC §6.6). */
-export type RestoreError =
-  | { readonly _tag: "ActiveReservations"; readonly count: bigint }
-  | { readonly _tag: "DuplicateTenant"; readonly tenant_id: string }
-  | { readonly _tag: "GhostReservation"; readonly tenant_id: string; readonly reserved_microcents: bigint }
-  | {
-    readonly _tag: "NegativeLedgerField"
-    readonly tenant_id: string
-    readonly field: "remaining_microcents" | "initial_microcents" | "committed_microcents"
-    readonly value: bigint
-  }
-  | { readonly _tag: "ConservationViolation"; readonly status: Snapshot.ConservationStatus }
-
-/** The reference's text for a restore error. */
-export const restoreErrorText = (e: RestoreError): string => {
-  switch (e._tag) {
-    case "ActiveReservations":
-      return `cannot restore snapshot with ${e.count} active reservations`
-    case "DuplicateTenant":
-      return `duplicate tenant_id in snapshot: ${e.tenant_id}`
-    case "GhostReservation":
-      return `tenant ${e.tenant_id} has reserved_microcents=${e.reserved_microcents} with no active reservations`
-    case "NegativeLedgerField":
-      return `tenant ${e.tenant_id} has negative ${e.field}: ${e.value}`
-    case "ConservationViolation":
-      return `snapshot failed conservation: ${Snapshot.statusText(e.status)}`
-  }
-}
-
-export type ProveResult =
-  | { readonly _tag: "Proved"; readonly proof: Snapshot.ConservationProof }
-  | { readonly _tag: "NotConserved"; readonly status: Snapshot.ConservationStatus }
-
-export type RestoreResult = { readonly _tag: "Restored" } | {
-  readonly _tag: "RestoreRefused"
-  readonly error: RestoreError
-}
-
-/** The same operation id was used before with different arguments. */
-export interface IdempotencyConflict {
-  readonly _tag: "IdempotencyConflict"
-  readonly operation_id: string
-}
-
-/** The result of each command kind. */
-export interface ResultOf {
-  readonly EnsureTenant: void
-  readonly TopUp: TopUpResult | IdempotencyConflict
-  readonly SetExposureCap: void
-  readonly Reserve: ReserveResult | IdempotencyConflict
-  readonly Commit: SettlementResult | IdempotencyConflict
-  readonly Release: SettlementResult | IdempotencyConflict
-  readonly Expire: SettlementResult
-  readonly Admit: ReserveResult | IdempotencyConflict
-  readonly TakeSnapshot: Snapshot.Snapshot
-  readonly VerifyConservation: Snapshot.ConservationStatus
-  readonly ProveConservation: ProveResult
-  readonly CertifyLedger: Snapshot.FinancialCertificate
-  readonly Restore: RestoreResult
-}
-export type Result = ResultOf[keyof ResultOf]
+// commands and results (`Command.ts`) and the account representation (`internal/account.ts`),
+// re-exported so that `@calybris/budget/LedgerState` keeps every name it had
+export { Command, restoreErrorText } from "./Command.js"
+export type {
+  IdempotencyConflict,
+  ProveResult,
+  ReserveResult,
+  RestoreError,
+  RestoreResult,
+  Result,
+  ResultOf,
+  SettlementResult,
+  TopUpResult
+} from "./Command.js"
+export { Account, Hold } from "./internal/account.js"
+export type { TenantState } from "./internal/account.js"
 
 // ---------------------------------------------------------------------------------------------
 // State
 
-/** One tenant's balances, exact. */
-export interface TenantState {
-  readonly initial: bigint
-  readonly remaining: bigint
-  readonly reserved: bigint
-  readonly committed: bigint
-}
-
-/**
- * A tenant's account. The balances are kept as numbers while all four are safe integers
- * (|x| < 2^53: every sum or difference that stays in that range is exact, and one that leaves it
- * is detected because its rounded result leaves it too); otherwise they are bigints in `wide`
- * and the numbers are NaN, so every fast-path comparison on them fails and the bigint path runs.
- */
-export class Account {
-  initial = 0
-  remaining = 0
-  reserved = 0
-  committed = 0
-  wide: TenantState | undefined = undefined
-  /** the exposure cap for comparisons with a safe `reserved` (Infinity: none; the exact cap is in `caps`) */
-  cap = Infinity
-  constructor(readonly id: string) {}
-}
-
-/** An open hold. */
-export class Hold {
-  constructor(
-    readonly reservation: bigint,
-    /** the id as the hold table's number key (NaN beyond 2^53 − 1) */
-    readonly key: number,
-    readonly tenant: string,
-    /** the tenant's account (undefined only for a checkpoint naming an unknown tenant) */
-    readonly account: Account | undefined,
-    readonly amount: bigint,
-    /** `amount` as a number, NaN when it is not a safe integer */
-    readonly small: number,
-    /** when the hold expires (epoch milliseconds), if it does */
-    readonly expiresAt: bigint | undefined
-  ) {}
-}
+/** Balances at most this large in magnitude are kept as numbers (exact, and so is every sum within it). */
+const SAFE = Number.MAX_SAFE_INTEGER
 
 /** An applied operation remembered under its client id: what it was, and what it returned. */
 export interface Remembered {
@@ -278,32 +131,6 @@ export class LedgerState {
 }
 
 const fits = Int.fitsI64
-
-/** An account's balances as bigints. */
-const balancesOf = (t: Account): TenantState =>
-  t.wide ??
-    { initial: big(t.initial), remaining: big(t.remaining), reserved: big(t.reserved), committed: big(t.committed) }
-
-/** Set an account's balances, as numbers when all four are safe. */
-const store = (t: Account, initial: bigint, remaining: bigint, reserved: bigint, committed: bigint): void => {
-  const i = small(initial)
-  const r = small(remaining)
-  const v = small(reserved)
-  const c = small(committed)
-  if (i === i && r === r && v === v && c === c) {
-    t.initial = i
-    t.remaining = r
-    t.reserved = v
-    t.committed = c
-    t.wide = undefined
-  } else {
-    t.initial = NaN
-    t.remaining = NaN
-    t.reserved = NaN
-    t.committed = NaN
-    t.wide = { initial, remaining, reserved, committed }
-  }
-}
 
 const HIGH = /[\uD800-\uFFFF]/
 

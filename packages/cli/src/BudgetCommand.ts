@@ -21,9 +21,6 @@ import * as Journal from "@calybris/budget/Journal"
 import * as Ledger from "@calybris/budget/Ledger"
 import * as L from "@calybris/budget/LedgerState"
 import * as LedgerView from "@calybris/budget/LedgerView"
-import * as Snapshot from "@calybris/budget/Snapshot"
-import * as Decision from "@calybris/core/Decision"
-import type * as Json from "@calybris/core/Json"
 import * as Wal from "@calybris/wal/Wal"
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
@@ -35,13 +32,24 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
 import { CertificateUnbalanced, InputError, IoError, UsageError } from "./CliError.js"
 import { policyOption, readInput, readPolicy } from "./Documents.js"
 import { notRegular, platformReason, requireFile, STDIN, stdinOnce } from "./Files.js"
 import * as Flags from "./Flags.js"
 import * as Format from "./Format.js"
 import * as Key from "./Key.js"
+import {
+  admitJson,
+  admitText,
+  balanceText,
+  encodeBalance,
+  encodeCertificate,
+  encodeProof,
+  encodeSnapshot,
+  kinded,
+  kindedText,
+  reserveJson
+} from "./LedgerOutput.js"
 import { emit, obj, setJson } from "./Output.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -151,44 +159,7 @@ const withView = <A, E, R>(flags: Common, operation: Effect.Effect<A, E, R | Led
     return yield* Effect.provideService(operation, Ledger.Ledger, yield* Ledger.makeMemory(view.state))
   })
 
-// ---------------------------------------------------------------------------------------------
-// Result encodings (the reference's `{"kind": …, fields}`)
-
-type Tagged = { readonly _tag: string }
-
-const fieldsOf = (result: Tagged): Array<readonly [string, Json.Json]> =>
-  Object.entries(result).filter(([k]) => k !== "_tag").map(([k, v]) => [k, v as Json.Json] as const)
-
-/** `{"kind": tag, ...fields}` */
-export const kinded = (result: Tagged, extra: ReadonlyArray<readonly [string, Json.Json]> = []): Json.JsonObject =>
-  obj([["kind", result._tag], ...fieldsOf(result), ...extra])
-
-/** A reserve result as budget.jsonl encodes it: the variant's fields, then `reservation_id` (null unless Reserved). */
-export const reserveJson = (r: L.ReserveResult): Json.JsonObject =>
-  obj([
-    ["kind", r._tag],
-    ...fieldsOf(r).filter(([k]) => k !== "reservation_id"),
-    ["reservation_id", r._tag === "Reserved" ? r.reservation_id : null]
-  ])
-
-/** `kind: field=value …` in words. */
-export const kindedText = (result: Tagged): string => {
-  const fields = fieldsOf(result).map(([k, v]) => `${k}=${typeof v === "bigint" ? Format.int(v) : String(v)}`)
-  return fields.length === 0 ? result._tag : `${result._tag}: ${fields.join(" ")}`
-}
-
-const encodeBalance = Schema.encodeSync(Snapshot.TenantBalance)
-const encodeSnapshot = Schema.encodeSync(Snapshot.Snapshot)
-const encodeProof = Schema.encodeSync(Snapshot.ConservationProof)
-const encodeCertificate = Schema.encodeSync(Snapshot.FinancialCertificate)
-const encodeDecision = Schema.encodeSync(Decision.Decision)
-
 const balanceOf = (name: string) => Effect.map(Ledger.balances, (s) => s.tenants.find((t) => t.tenant_id === name))
-
-const balanceText = (t: Snapshot.TenantBalance): string =>
-  `tenant ${t.tenant_id}: initial ${Format.int(t.initial_microcents)}, remaining ${
-    Format.int(t.remaining_microcents)
-  }, reserved ${Format.int(t.reserved_microcents)}, committed ${Format.int(t.committed_microcents)} microcents`
 
 // ---------------------------------------------------------------------------------------------
 // Commands
@@ -463,43 +434,6 @@ const certify = Command.make("certify", common, (flags) =>
       "Issue a financial certificate of the ledger; exit 1 when it is not balanced. Read-only (like status): its snapshot and baseline rotation are not journaled, so committed_since_last_certificate counts from the last journaled certificate."
     )
   )
-
-/** An admit outcome as JSON: `{"kind":"Admitted"|"Rejected"|"HoldFailed","decision":…,…}`. */
-export const admitJson = (o: Ledger.AdmitOutcome): Json.JsonObject => {
-  switch (o._tag) {
-    case "Admitted":
-      return obj([
-        ["kind", "Admitted"],
-        ["decision", encodeDecision(o.decision)],
-        ["reservation_id", o.reservation_id],
-        ["remaining_microcents", o.remaining_microcents]
-      ])
-    case "Rejected":
-      return obj([["kind", "Rejected"], ["decision", encodeDecision(o.decision)]])
-    case "HoldFailed":
-      return obj([["kind", "HoldFailed"], ["decision", encodeDecision(o.decision)], ["hold", reserveJson(o.hold)]])
-  }
-}
-
-/** An admit outcome in words. */
-export const admitText = (o: Ledger.AdmitOutcome): string => {
-  const d = o.decision
-  const decided = d.action === "Reject"
-    ? `Reject (${d.reason})`
-    : `${d.action} model ${d.selected_model_id} (${Decision.reasonDisplay(d.reason)}), cost ${
-      Format.int(d.estimated_cost_microunits)
-    }`
-  switch (o._tag) {
-    case "Admitted":
-      return `Admitted: ${decided}; held as reservation ${o.reservation_id}, remaining ${
-        Format.int(o.remaining_microcents)
-      }`
-    case "Rejected":
-      return `Rejected: ${decided}; nothing held`
-    case "HoldFailed":
-      return `HoldFailed: ${decided}; ${kindedText(o.hold)}`
-  }
-}
 
 const admit = Command.make("admit", {
   ...common,

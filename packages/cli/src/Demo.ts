@@ -17,7 +17,7 @@
  */
 import * as JournalAudit from "@calybris/budget/JournalAudit"
 import * as Ledger from "@calybris/budget/Ledger"
-import * as Snapshot from "@calybris/budget/Snapshot"
+import type * as Snapshot from "@calybris/budget/Snapshot"
 import * as Decision from "@calybris/core/Decision"
 import * as Digest from "@calybris/core/Digest"
 import * as Input from "@calybris/core/Input"
@@ -33,12 +33,12 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { admitJson } from "./BudgetCommand.js"
 import { IoError, UsageError } from "./CliError.js"
 import { platformReason } from "./Files.js"
 import * as Format from "./Format.js"
 import * as Data from "./internal/demoData.js"
 import * as Key from "./Key.js"
+import { admitJson, encodeProof } from "./LedgerOutput.js"
 import { emit, obj, setJson } from "./Output.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -51,7 +51,6 @@ const decodePolicy = Schema.decodeUnknownSync(Policy.PolicySnapshot)
 const decodeInput = Schema.decodeUnknownSync(Input.Input)
 const encodePolicy = JsonSchema.encodeText(Policy.PolicySnapshot)
 const encodeInput = JsonSchema.encodeText(Input.Input)
-const encodeProof = Schema.encodeSync(Snapshot.ConservationProof)
 
 /** The checked policy of a scenario. */
 const policyOf = (data: Data.PolicyData): Effect.Effect<Policy.Policy> =>

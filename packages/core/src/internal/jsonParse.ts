@@ -22,58 +22,39 @@
  * the value, and whether the text is already canonical, i.e. what `print` writes) and
  * `ignoreValue` (serde_json's `ignore_value`, what `IgnoredAny` uses, which is NOT the same
  * grammar: see there).
+ *
+ * serde_json's error codes and their messages are free constants in `jsonErrorCode.ts`.
+ * The four readers (`parseTree`, `scanTree`, `ignoreTree` and the Deserializer primitives) stay
+ * methods of the one `Cursor` class: they share its private reading state on the hot path.
  */
 import * as Either from "effect/Either"
+import {
+  CONTROL_CHARACTER_WHILE_PARSING_STRING,
+  EOF_WHILE_PARSING_LIST,
+  EOF_WHILE_PARSING_OBJECT,
+  EOF_WHILE_PARSING_STRING,
+  EOF_WHILE_PARSING_VALUE,
+  EXPECTED_COLON,
+  EXPECTED_LIST_COMMA_OR_END,
+  EXPECTED_OBJECT_COMMA_OR_END,
+  EXPECTED_SOME_IDENT,
+  EXPECTED_SOME_VALUE,
+  FIRST_SYNTAX,
+  INVALID_ESCAPE,
+  INVALID_NUMBER,
+  INVALID_UNICODE_CODE_POINT,
+  KEY_MUST_BE_A_STRING,
+  LONE_LEADING_SURROGATE_IN_HEX_ESCAPE,
+  MESSAGES,
+  NUMBER_OUT_OF_RANGE,
+  RECURSION_LIMIT_EXCEEDED,
+  TRAILING_CHARACTERS,
+  TRAILING_COMMA,
+  UNEXPECTED_END_OF_HEX_ESCAPE
+} from "./jsonErrorCode.js"
 import { print, printFloat } from "./jsonPrint.js"
 import type { Json } from "./jsonValue.js"
 import { JsonFloat, JsonParseError } from "./jsonValue.js"
-
-// serde_json ErrorCode values used by untyped parsing. Codes below FIRST_SYNTAX are Category::Eof.
-const EOF_WHILE_PARSING_LIST = 0
-const EOF_WHILE_PARSING_OBJECT = 1
-const EOF_WHILE_PARSING_STRING = 2
-const EOF_WHILE_PARSING_VALUE = 3
-const FIRST_SYNTAX = 4
-const EXPECTED_COLON = 4
-const EXPECTED_LIST_COMMA_OR_END = 5
-const EXPECTED_OBJECT_COMMA_OR_END = 6
-const EXPECTED_SOME_IDENT = 7
-const EXPECTED_SOME_VALUE = 8
-const INVALID_ESCAPE = 9
-const INVALID_NUMBER = 10
-const NUMBER_OUT_OF_RANGE = 11
-const INVALID_UNICODE_CODE_POINT = 12
-const CONTROL_CHARACTER_WHILE_PARSING_STRING = 13
-const KEY_MUST_BE_A_STRING = 14
-const LONE_LEADING_SURROGATE_IN_HEX_ESCAPE = 15
-const TRAILING_COMMA = 16
-const TRAILING_CHARACTERS = 17
-const UNEXPECTED_END_OF_HEX_ESCAPE = 18
-const RECURSION_LIMIT_EXCEEDED = 19
-
-/** serde_json's `impl Display for ErrorCode` (src/error.rs), indexed by the codes above. */
-const MESSAGES: ReadonlyArray<string> = [
-  "EOF while parsing a list",
-  "EOF while parsing an object",
-  "EOF while parsing a string",
-  "EOF while parsing a value",
-  "expected `:`",
-  "expected `,` or `]`",
-  "expected `,` or `}`",
-  "expected ident",
-  "expected value",
-  "invalid escape",
-  "invalid number",
-  "number out of range",
-  "invalid unicode code point",
-  "control character (\\u0000-\\u001F) found while parsing a string",
-  "key must be a string",
-  "lone leading surrogate in hex escape",
-  "trailing comma",
-  "trailing characters",
-  "unexpected end of hex escape",
-  "recursion limit exceeded"
-]
 
 const U64_MAX_DIGITS = "18446744073709551615"
 const I64_MIN_DIGITS = "9223372036854775808"
@@ -89,28 +70,7 @@ const isDigit = (c: number): boolean => c >= 48 && c <= 57
 const LINEAR_KEYS = 16
 
 /** serde_json ErrorCode values accepted by `Cursor.failPeek` / `Cursor.failError`. */
-export const ErrorCode = {
-  EOF_WHILE_PARSING_LIST,
-  EOF_WHILE_PARSING_OBJECT,
-  EOF_WHILE_PARSING_STRING,
-  EOF_WHILE_PARSING_VALUE,
-  EXPECTED_COLON,
-  EXPECTED_LIST_COMMA_OR_END,
-  EXPECTED_OBJECT_COMMA_OR_END,
-  EXPECTED_SOME_IDENT,
-  EXPECTED_SOME_VALUE,
-  INVALID_ESCAPE,
-  INVALID_NUMBER,
-  NUMBER_OUT_OF_RANGE,
-  INVALID_UNICODE_CODE_POINT,
-  CONTROL_CHARACTER_WHILE_PARSING_STRING,
-  KEY_MUST_BE_A_STRING,
-  LONE_LEADING_SURROGATE_IN_HEX_ESCAPE,
-  TRAILING_COMMA,
-  TRAILING_CHARACTERS,
-  UNEXPECTED_END_OF_HEX_ESCAPE,
-  RECURSION_LIMIT_EXCEEDED
-} as const
+export { ErrorCode } from "./jsonErrorCode.js"
 
 /** One text being read: `parse`, or the Deserializer primitives below (`begin` … `release`). */
 export class Cursor {

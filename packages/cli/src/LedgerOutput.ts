@@ -1,0 +1,88 @@
+/**
+ * The ledger's results as the CLI prints them, shared by `calybris budget …` (BudgetCommand.ts)
+ * and `calybris demo` (Demo.ts): in words, or as the reference's encodings
+ * (`{"kind":"Reserved","remaining_microcents":…,"reservation_id":…}`) through our Json printer,
+ * so i64/u64 amounts stay exact.
+ */
+import type * as Ledger from "@calybris/budget/Ledger"
+import type * as L from "@calybris/budget/LedgerState"
+import * as Snapshot from "@calybris/budget/Snapshot"
+import * as Decision from "@calybris/core/Decision"
+import type * as Json from "@calybris/core/Json"
+import * as Schema from "effect/Schema"
+import * as Format from "./Format.js"
+import { obj } from "./Output.js"
+
+// ---------------------------------------------------------------------------------------------
+// Result encodings (the reference's `{"kind": …, fields}`)
+
+export type Tagged = { readonly _tag: string }
+
+const fieldsOf = (result: Tagged): Array<readonly [string, Json.Json]> =>
+  Object.entries(result).filter(([k]) => k !== "_tag").map(([k, v]) => [k, v as Json.Json] as const)
+
+/** `{"kind": tag, ...fields}` */
+export const kinded = (result: Tagged, extra: ReadonlyArray<readonly [string, Json.Json]> = []): Json.JsonObject =>
+  obj([["kind", result._tag], ...fieldsOf(result), ...extra])
+
+/** A reserve result as budget.jsonl encodes it: the variant's fields, then `reservation_id` (null unless Reserved). */
+export const reserveJson = (r: L.ReserveResult): Json.JsonObject =>
+  obj([
+    ["kind", r._tag],
+    ...fieldsOf(r).filter(([k]) => k !== "reservation_id"),
+    ["reservation_id", r._tag === "Reserved" ? r.reservation_id : null]
+  ])
+
+/** `kind: field=value …` in words. */
+export const kindedText = (result: Tagged): string => {
+  const fields = fieldsOf(result).map(([k, v]) => `${k}=${typeof v === "bigint" ? Format.int(v) : String(v)}`)
+  return fields.length === 0 ? result._tag : `${result._tag}: ${fields.join(" ")}`
+}
+
+export const encodeBalance = Schema.encodeSync(Snapshot.TenantBalance)
+export const encodeSnapshot = Schema.encodeSync(Snapshot.Snapshot)
+export const encodeProof = Schema.encodeSync(Snapshot.ConservationProof)
+export const encodeCertificate = Schema.encodeSync(Snapshot.FinancialCertificate)
+export const encodeDecision = Schema.encodeSync(Decision.Decision)
+
+export const balanceText = (t: Snapshot.TenantBalance): string =>
+  `tenant ${t.tenant_id}: initial ${Format.int(t.initial_microcents)}, remaining ${
+    Format.int(t.remaining_microcents)
+  }, reserved ${Format.int(t.reserved_microcents)}, committed ${Format.int(t.committed_microcents)} microcents`
+
+/** An admit outcome as JSON: `{"kind":"Admitted"|"Rejected"|"HoldFailed","decision":…,…}`. */
+export const admitJson = (o: Ledger.AdmitOutcome): Json.JsonObject => {
+  switch (o._tag) {
+    case "Admitted":
+      return obj([
+        ["kind", "Admitted"],
+        ["decision", encodeDecision(o.decision)],
+        ["reservation_id", o.reservation_id],
+        ["remaining_microcents", o.remaining_microcents]
+      ])
+    case "Rejected":
+      return obj([["kind", "Rejected"], ["decision", encodeDecision(o.decision)]])
+    case "HoldFailed":
+      return obj([["kind", "HoldFailed"], ["decision", encodeDecision(o.decision)], ["hold", reserveJson(o.hold)]])
+  }
+}
+
+/** An admit outcome in words. */
+export const admitText = (o: Ledger.AdmitOutcome): string => {
+  const d = o.decision
+  const decided = d.action === "Reject"
+    ? `Reject (${d.reason})`
+    : `${d.action} model ${d.selected_model_id} (${Decision.reasonDisplay(d.reason)}), cost ${
+      Format.int(d.estimated_cost_microunits)
+    }`
+  switch (o._tag) {
+    case "Admitted":
+      return `Admitted: ${decided}; held as reservation ${o.reservation_id}, remaining ${
+        Format.int(o.remaining_microcents)
+      }`
+    case "Rejected":
+      return `Rejected: ${decided}; nothing held`
+    case "HoldFailed":
+      return `HoldFailed: ${decided}; ${kindedText(o.hold)}`
+  }
+}
