@@ -89,11 +89,12 @@ const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
  * refused at once, so a FIFO nobody writes to cannot hang the command.
  */
 export const readBytes = (path: string): Effect.Effect<Uint8Array, InputError, FileSystem.FileSystem> =>
-  Effect.zipRight(
-    requireFile(path),
-    Effect.flatMap(FileSystem.FileSystem, (fs) => fs.readFile(path)).pipe(
-      Effect.mapError((e) => new InputError({ file: path, reason: platformReason(e) }))
-    )
+  Effect.zipRight(requireFile(path), readRegular(path))
+
+/** The bytes of a path already known to name a regular file. */
+const readRegular = (path: string): Effect.Effect<Uint8Array, InputError, FileSystem.FileSystem> =>
+  Effect.flatMap(FileSystem.FileSystem, (fs) => fs.readFile(path)).pipe(
+    Effect.mapError((e) => new InputError({ file: path, reason: platformReason(e) }))
   )
 
 /** The path that names standard input for a document (`--policy -`, `--input -`, `policy validate -`). */
@@ -155,11 +156,15 @@ export const readText = (
 ): Effect.Effect<string, InputError, FileSystem.FileSystem> =>
   Effect.flatMap(FileSystem.FileSystem, (fs) => fs.stat(path)).pipe(
     Effect.mapError((e) => new InputError({ file: path, reason: platformReason(e) })),
-    Effect.flatMap((info) =>
-      info.type === "File" && info.size > BigInt(maxBytes)
+    // one stat: the type (only a regular file is read) and the size (refused before reading)
+    Effect.flatMap((info) => {
+      const reason = notRegular(info.type)
+      return reason !== undefined
+        ? Effect.fail(new InputError({ file: path, reason }))
+        : info.size > BigInt(maxBytes)
         ? Effect.fail(tooLarge(path, info.size, maxBytes))
-        : readBytes(path)
-    ),
+        : readRegular(path)
+    }),
     Effect.flatMap((bytes) =>
       bytes.length > maxBytes ? Effect.fail(tooLarge(path, bytes.length, maxBytes)) : utf8(path, bytes)
     )
