@@ -256,7 +256,7 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
         yield* TestClock.adjust("1 second")
         const seen = yield* view
         assert.strictEqual(seen.holds, 1)
-        assert.strictEqual(seen.reserved, 100n)
+        assert.deepStrictEqual(seen.reserved, Option.some(100n))
         assert.strictEqual(Option.getOrThrow(seen.remaining), 900n)
         assert.strictEqual(seen.balances.active_reservations, 1n)
         assert.strictEqual(seen.balances.tenants[0]?.reserved_microcents, 100n)
