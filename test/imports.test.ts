@@ -221,7 +221,8 @@ const publicImportsOfInternals: ReadonlyArray<{
     importers: [
       "packages/budget/src/internal/consistency.ts",
       "packages/budget/src/internal/engine.ts",
-      "packages/budget/src/internal/journaled.ts"
+      "packages/budget/src/internal/journaled.ts",
+      "packages/budget/src/internal/queries.ts"
     ]
   },
   {
@@ -236,8 +237,8 @@ const publicImportsOfInternals: ReadonlyArray<{
   },
   {
     target: "packages/budget/src/Snapshot.ts",
-    reason: "the snapshot digest recovery checks a checkpoint against",
-    importers: ["packages/budget/src/internal/consistency.ts"]
+    reason: "the snapshot digest recovery checks a checkpoint against; the UTF-8 order the queries answer in",
+    importers: ["packages/budget/src/internal/consistency.ts", "packages/budget/src/internal/queries.ts"]
   },
   {
     target: "packages/budget/src/Arguments.ts",

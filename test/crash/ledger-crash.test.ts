@@ -15,6 +15,7 @@
 import * as Journal from "@calybris/budget/Journal"
 import * as Ledger from "@calybris/budget/Ledger"
 import * as L from "@calybris/budget/LedgerState"
+import * as LedgerView from "@calybris/budget/LedgerView"
 import * as Snapshot from "@calybris/budget/Snapshot"
 import * as Digest from "@calybris/core/Digest"
 import * as Json from "@calybris/core/Json"
@@ -101,14 +102,12 @@ const stateText = (s: L.LedgerState): string =>
 const recovered = (file: string) =>
   Effect.gen(function*() {
     yield* Wal.repair(file, { key })
-    return yield* Effect.gen(function*() {
-      const ledger = yield* Ledger.Ledger
-      yield* Ledger.proveConservation
-      return yield* ledger.read(stateText)
-    }).pipe(
+    yield* Ledger.proveConservation.pipe(
       Effect.provide(Ledger.layerJournal({ checkpointEvery: 25 })),
       Effect.provide(Wal.layerFile(file, { key, durability: "never" }))
     )
+    // the whole state the journal recovers to (the same recovery, read-only, once the writer closed)
+    return stateText((yield* LedgerView.recoverFile(file, { key })).state)
   }).pipe(Effect.provide(NodeContext.layer))
 
 describe("durable ledger crash safety (SIGKILL)", () => {

@@ -215,4 +215,69 @@ describe("budget", () => {
     )
     assert.deepStrictEqual(fs.readFileSync(journal), journaled, "status wrote nothing")
   })
+
+  it("status prints every tenant, cap and hold exactly as before the ledger's queries replaced read(f)", async () => {
+    // expected bytes captured from the CLI before issue 13's queries (same journal, same commands)
+    const journal = journalOf("status-exact.jsonl")
+    await ok(journal, ["init"])
+    for (
+      const [tenant, amount] of [["a", "1000000"], ["b", "5000"], ["😀", "77"], ["é", "9007199254740993"]] as const
+    ) {
+      await ok(journal, ["ensure", "--tenant", tenant, "--amount", amount])
+    }
+    for (const [tenant, max] of [["a", "600000"], ["ghost", "5"], ["é", "9007199254740993"]] as const) {
+      await ok(journal, ["cap", "--tenant", tenant, "--max", max])
+    }
+    for (
+      const args of [
+        ["--tenant", "a", "--amount", "1000"],
+        ["--tenant", "b", "--amount", "300", "--expires", "1 second"],
+        ["--tenant", "a", "--amount", "20", "--expires", "1 hour"],
+        ["--tenant", "é", "--amount", "9007199254740990"],
+        ["--tenant", "b", "--amount", "1"]
+      ]
+    ) await ok(journal, ["reserve", ...args])
+    await ok(journal, ["commit", "--reservation", "1", "--amount", "5"])
+    await new Promise((resolve) => setTimeout(resolve, 1_100))
+    const journaled = fs.readFileSync(journal)
+    assert.strictEqual(
+      await ok(journal, ["status"]),
+      [
+        "4 tenants, 3 open reservations, snapshot version 0",
+        "",
+        "tenant                initial  remaining               reserved  committed                    cap",
+        "------  ---------------------  ---------  ---------------------  ---------  ---------------------",
+        "a                   1,000,000    999,975                     20          5                600,000",
+        "b                       5,000      4,999                      1          0",
+        "é       9,007,199,254,740,993          3  9,007,199,254,740,990          0  9,007,199,254,740,993",
+        "😀                         77         77                      0          0",
+        ""
+      ].join("\n")
+    )
+    assert.strictEqual(
+      await ok(journal, ["status", "--json"]),
+      `{"version":0,"tenants":[{"tenant_id":"a","initial_microcents":1000000,"remaining_microcents":999975,"reserved_microcents":20,"committed_microcents":5},{"tenant_id":"b","initial_microcents":5000,"remaining_microcents":4999,"reserved_microcents":1,"committed_microcents":0},{"tenant_id":"é","initial_microcents":9007199254740993,"remaining_microcents":3,"reserved_microcents":9007199254740990,"committed_microcents":0},{"tenant_id":"😀","initial_microcents":77,"remaining_microcents":77,"reserved_microcents":0,"committed_microcents":0}],"active_reservations":3}\n`
+    )
+    assert.match(
+      await ok(journal, ["status", "a"]),
+      /^tenant a: initial 1,000,000, remaining 999,975, reserved 20, committed 5 microcents\nexposure cap: 600,000 microcents\nhold 3: 20 microcents \(expires at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\)\n$/
+    )
+    assert.strictEqual(
+      await ok(journal, ["status", "b"]),
+      "tenant b: initial 5,000, remaining 4,999, reserved 1, committed 0 microcents\nhold 5: 1 microcents\n"
+    )
+    assert.strictEqual(
+      await ok(journal, ["status", "é"]),
+      "tenant é: initial 9,007,199,254,740,993, remaining 3, reserved 9,007,199,254,740,990, committed 0 microcents\nexposure cap: 9,007,199,254,740,993 microcents\nhold 4: 9,007,199,254,740,990 microcents\n"
+    )
+    assert.strictEqual(
+      await ok(journal, ["status", "😀", "--json"]),
+      `{"tenant_id":"😀","initial_microcents":77,"remaining_microcents":77,"reserved_microcents":0,"committed_microcents":0}\n`
+    )
+    // a cap names "ghost", but there is no such tenant
+    const ghost = await budget(journal, ["status", "ghost"])
+    assert.strictEqual(ghost.code, 2)
+    assert.include(ghost.stderr, `no tenant ghost in ${journal}`)
+    assert.deepStrictEqual(fs.readFileSync(journal), journaled, "status wrote nothing")
+  })
 })

@@ -23,6 +23,7 @@ import * as Option from "effect/Option"
 import * as Arguments from "./Arguments.js"
 import { expireDue, type Pending } from "./internal/engine.js"
 import * as internalJournal from "./internal/journaled.js"
+import * as Queries from "./internal/queries.js"
 import {
   ActiveReservations,
   AggregateOverflow,
@@ -38,13 +39,14 @@ import {
   NegativeLedgerField,
   type RestoreError
 } from "./LedgerError.js"
+import type * as LedgerQuery from "./LedgerQuery.js"
 import * as L from "./LedgerState.js"
 import * as Snapshot from "./Snapshot.js"
 
 /** The audited decision journaled with an `Admit`: the Json, or how to build it. */
 export type Audit = Json.Json | (() => Either.Either<Json.Json, LedgerStoreError>)
 
-/** The ledger service: a command applier and a consistent read. */
+/** The ledger service: a command applier and typed queries. */
 export class Ledger extends Context.Tag("@calybris/budget/Ledger")<Ledger, {
   /**
    * Apply one command atomically (after releasing the holds that have expired by the Clock);
@@ -57,14 +59,36 @@ export class Ledger extends Context.Tag("@calybris/budget/Ledger")<Ledger, {
     command: C,
     audited?: Audit
   ) => Effect.Effect<L.ResultOf[C["_tag"]], LedgerStoreError | InvalidArgument>
-  /**
-   * Read the state consistently (between commands), as of the Clock now: holds that have
-   * expired are seen released, on a copy (`LedgerState.asOf`) — a read never writes; the next
-   * command journals the release. `f` must not keep or mutate the state.
-   */
-  readonly read: <A>(f: (state: L.LedgerState) => A) => Effect.Effect<A, LedgerStoreError>
   /** Release every hold that has expired by the Clock now. */
   readonly sweep: Effect.Effect<void, LedgerStoreError>
+
+  // Queries (`LedgerQuery.ts`). Each is one question a backend answers natively (a database: one
+  // statement), consistently (between commands) and as of the Clock now: a hold whose expiry has
+  // passed is seen released, as the next command will journal it. A query never writes (not the
+  // state, not the journal), takes no snapshot and advances no version. A tenant that does not
+  // exist is `Option.none()` in every per-tenant answer.
+
+  /** A tenant's balances (`none` for an unknown tenant). */
+  readonly balance: (tenant: string) => Effect.Effect<Option.Option<Snapshot.TenantBalance>, LedgerStoreError>
+  /** Every tenant's balances, as a snapshot would show them, under the current version (not advanced). */
+  readonly balances: Effect.Effect<Snapshot.Snapshot, LedgerStoreError>
+  /** The open holds of a tenant (or of every tenant when none is given), in reservation id order. */
+  readonly holds: (
+    tenant?: string | undefined
+  ) => Effect.Effect<ReadonlyArray<LedgerQuery.OpenHold>, LedgerStoreError>
+  /** A tenant's exposure cap (`none`: no cap; a cap may name a tenant that does not exist yet). */
+  readonly exposureCap: (tenant: string) => Effect.Effect<Option.Option<bigint>, LedgerStoreError>
+  /** Every exposure cap, in UTF-8 order of the tenant ids. */
+  readonly exposureCaps: Effect.Effect<ReadonlyArray<LedgerQuery.ExposureCap>, LedgerStoreError>
+  /** Tenant count, open holds and snapshot version. */
+  readonly counts: Effect.Effect<LedgerQuery.Counts, LedgerStoreError>
+  /** Lifetime spend, and spend since the last certificate. */
+  readonly totals: Effect.Effect<LedgerQuery.Totals, LedgerStoreError>
+  /**
+   * Is this client operation id remembered (an operation under it was applied, and it is still
+   * in the operation window)? A retry under it returns the original result or conflicts.
+   */
+  readonly remembers: (operationId: string) => Effect.Effect<boolean, LedgerStoreError>
 }>() {}
 
 /**
@@ -84,7 +108,14 @@ export const makeMemory = (initial?: L.LedgerState): Effect.Effect<Ledger["Type"
       })
     const run = <A>(f: () => A): Effect.Effect<A> =>
       Effect.suspend(() => state.expiring === 0 ? Effect.succeed(f()) : expireThen(f))
-    return Ledger.of({
+    // as of the Clock now, without writing: a copy with the due holds released (`LedgerState.asOf`)
+    const query: Queries.Run = (f, asOfNow = true) =>
+      Effect.suspend(() =>
+        state.expiring === 0 || !asOfNow
+          ? Effect.succeed(f(state))
+          : Effect.map(Clock.currentTimeMillis, (now) => f(L.asOf(state, BigInt(now))))
+      )
+    const service = Ledger.of({
       apply: (command) =>
         Effect.suspend(() => {
           const invalid = Arguments.validateCommand(command)
@@ -93,14 +124,10 @@ export const makeMemory = (initial?: L.LedgerState): Effect.Effect<Ledger["Type"
             ? Effect.succeed(L.step(state, command))
             : expireThen(() => L.step(state, command))
         }),
-      read: (f) =>
-        Effect.suspend(() =>
-          state.expiring === 0
-            ? Effect.succeed(f(state))
-            : Effect.map(Clock.currentTimeMillis, (now) => f(L.asOf(state, BigInt(now))))
-        ),
-      sweep: run(() => undefined)
+      sweep: run(() => undefined),
+      ...Queries.make(query)
     })
+    return Queries.inspectable(service, query)
   })
 
 export const layerMemory: Layer.Layer<Ledger> = Layer.effect(Ledger, makeMemory())
@@ -149,7 +176,6 @@ const apply = <C extends L.Command>(command: C, audited?: Audit) =>
 /** Apply a command that has no arguments (it cannot be refused as an `InvalidArgument`). */
 const applyConstant = <C extends L.Command>(command: C) =>
   Effect.catchTag(apply(command), "InvalidArgument", (e) => Effect.die(e))
-const read = <A>(f: (state: L.LedgerState) => A) => Effect.flatMap(Ledger, (ledger) => ledger.read(f))
 
 /** Fail on an idempotency conflict; pass every other result through. */
 const noConflict = <R, E>(
@@ -247,7 +273,7 @@ const notRemembered = (
 ): Effect.Effect<AdmitOutcome, LedgerStoreError | IdempotencyConflict | InvalidArgument, Ledger> =>
   id === undefined
     ? Effect.succeed(outcome)
-    : Effect.flatMap(read((s) => s.operations.has(id)), (remembered) =>
+    : Effect.flatMap(remembers(id), (remembered) =>
       remembered ? Effect.fail(new IdempotencyConflict({ operation_id: id })) : Effect.succeed(outcome))
 
 /**
@@ -391,18 +417,56 @@ export const conservationOf = (
 }
 
 // ---------------------------------------------------------------------------------------------
-// Queries (take no snapshot, change nothing)
+// Queries (the service's; see `Ledger` and `LedgerQuery.ts`): as of the Clock now, they take no
+// snapshot, advance no version and write nothing
 
-export const remaining = (tenant: string) => read((s) => Option.fromNullable(L.remaining(s, tenant)))
-export const committed = (tenant: string) => read((s) => Option.fromNullable(L.committed(s, tenant)))
-export const initial = (tenant: string) => read((s) => Option.fromNullable(L.initial(s, tenant)))
-export const reserved = (tenant: string) => read((s) => L.reserved(s, tenant))
-export const tenantCount = read(L.tenantCount)
-export const activeReservations = read(L.activeReservations)
-export const snapshotVersion = read((s) => s.snapshotVersion)
-export const totalCommitted = read(L.totalCommitted)
-export const committedSinceLastCertificate = read(L.committedSinceLastCertificate)
+/** A tenant's balances (`none`: no such tenant). */
+export const balance = (tenant: string) => Effect.flatMap(Ledger, (ledger) => ledger.balance(tenant))
+/** A tenant's spendable funds (`none`: no such tenant). */
+export const remaining = (tenant: string) =>
+  Effect.map(balance(tenant), Option.map((b): bigint => b.remaining_microcents))
+/** A tenant's lifetime spend (`none`: no such tenant). */
+export const committed = (tenant: string) =>
+  Effect.map(balance(tenant), Option.map((b): bigint => b.committed_microcents))
+/** All funds ever granted to a tenant (`none`: no such tenant). */
+export const initial = (tenant: string) => Effect.map(balance(tenant), Option.map((b): bigint => b.initial_microcents))
+/** A tenant's open holds, summed (`none`: no such tenant). */
+export const reserved = (tenant: string) =>
+  Effect.map(balance(tenant), Option.map((b): bigint => b.reserved_microcents))
 /** The current balances without advancing the version (what a snapshot would show). */
-export const balances = read((s) => L.balances(s, s.snapshotVersion))
+export const balances = Effect.flatMap(Ledger, (ledger) => ledger.balances)
+/** The open holds of a tenant, or of every tenant, in reservation id order. */
+export const holds = (tenant?: string) => Effect.flatMap(Ledger, (ledger) => ledger.holds(tenant))
+/** A tenant's exposure cap (`none`: no cap). */
+export const exposureCap = (tenant: string) => Effect.flatMap(Ledger, (ledger) => ledger.exposureCap(tenant))
+/** Every exposure cap, in UTF-8 order of the tenant ids. */
+export const exposureCaps = Effect.flatMap(Ledger, (ledger) => ledger.exposureCaps)
+const counts = Effect.flatMap(Ledger, (ledger) => ledger.counts)
+export const tenantCount = Effect.map(counts, (c) => c.tenant_count)
+export const activeReservations = Effect.map(counts, (c) => c.active_reservations)
+/** The snapshot version (not advanced). */
+export const snapshotVersion = Effect.map(counts, (c) => c.snapshot_version)
+const totals = Effect.flatMap(Ledger, (ledger) => ledger.totals)
+/** Lifetime spend over all tenants, exact, or i64 max when it does not fit. */
+export const totalCommitted = Effect.map(totals, (t) => t.total_committed_microcents)
+/** `total_committed − baseline` (the total at the last certificate), saturating in i64. */
+export const committedSinceLastCertificate = Effect.map(totals, (t) => t.committed_since_last_certificate_microcents)
 /** The ledger digest of the current balances, without advancing the version. */
-export const ledgerDigest = read((s) => Snapshot.ledgerDigest(L.balances(s, s.snapshotVersion)))
+export const ledgerDigest = Effect.map(balances, Snapshot.ledgerDigest)
+/** The conservation status of the current balances, without advancing the version. */
+export const conservationStatus = Effect.map(balances, Snapshot.conservationStatus)
+/**
+ * Prove conservation of the current balances without advancing the version (the proof carries
+ * the current version; `proveConservation` takes a snapshot, advancing it): the proof, or the
+ * violation as a typed failure.
+ */
+export const conservationProof: Effect.Effect<
+  Snapshot.ConservationProof,
+  ConservationViolated | AggregateOverflow | LedgerStoreError,
+  Ledger
+> = Effect.flatMap(balances, (current) => {
+  const r = L.proofOf(current)
+  return r._tag === "Proved" ? Effect.succeed(r.proof) : Effect.fail(statusError(r.status))
+})
+/** Is this client operation id remembered (a retry under it returns the original result or conflicts)? */
+export const remembers = (operationId: string) => Effect.flatMap(Ledger, (ledger) => ledger.remembers(operationId))

@@ -391,8 +391,10 @@ export const takeSnapshot = (s: LedgerState): Snapshot.Snapshot => {
 export const verifyConservation = (s: LedgerState): Snapshot.ConservationStatus =>
   Snapshot.conservationStatus(takeSnapshot(s))
 
-export const proveConservation = (s: LedgerState): ProveResult => {
-  const snapshot = takeSnapshot(s)
+export const proveConservation = (s: LedgerState): ProveResult => proofOf(takeSnapshot(s))
+
+/** The conservation proof of a snapshot (SPEC §6.4), or why there is none. */
+export const proofOf = (snapshot: Snapshot.Snapshot): ProveResult => {
   const status = Snapshot.conservationStatus(snapshot)
   if (status._tag !== "Balanced") return { _tag: "NotConserved", status }
   const t = Snapshot.totals(snapshot)

@@ -26,7 +26,7 @@ describe("Ledger (memory)", () => {
       const remaining = Option.getOrThrow(yield* Ledger.remaining("t"))
       assert.strictEqual(committed, spent)
       assert.isTrue(remaining >= 0n)
-      assert.strictEqual(remaining + committed + (yield* Ledger.reserved("t")), 500_000n)
+      assert.strictEqual(remaining + committed + Option.getOrThrow(yield* Ledger.reserved("t")), 500_000n)
       yield* Ledger.proveConservation
     }).pipe(Effect.provide(Ledger.layerMemory)))
 

@@ -1,8 +1,10 @@
 /**
  * One contract suite for every Ledger layer: memory, the journaled ledger over an in-memory
- * WAL, and the journaled ledger over a real WAL file (each durability).
+ * WAL, the journaled ledger over a real WAL file (each durability), and the read-only view of a
+ * journal file (`LedgerView.layerFile`: commands change only its in-memory copy).
  */
 import * as Ledger from "@calybris/budget/Ledger"
+import * as LedgerView from "@calybris/budget/LedgerView"
 import * as Wal from "@calybris/wal/Wal"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Layer from "effect/Layer"
@@ -33,3 +35,8 @@ for (const durability of ["always", "batch", "never"] as const) {
       )
   )
 }
+ledgerContract("view of a journal file", () => {
+  const file = tempFile()
+  fs.writeFileSync(file, "")
+  return LedgerView.layerFile(file, { key }).pipe(Layer.provide(NodeContext.layer))
+})

@@ -359,7 +359,7 @@ describe("journaled ledger", () => {
         })
       )
       assert.strictEqual(result.seen[0], 0)
-      assert.strictEqual(result.seen[1], 0n)
+      assert.deepStrictEqual(result.seen[1], Option.some(0n))
       assert.strictEqual(result.before, result.after, "the reads wrote nothing")
       assert.isFalse(Json.print((yield* entries(bytes)).map((e) => e.data)).includes("\"kind\":\"expire\""))
     }))

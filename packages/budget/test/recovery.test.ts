@@ -21,6 +21,7 @@ import * as fc from "effect/FastCheck"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
+import { inspect } from "../src/internal/queries.js"
 import { input, policy } from "./support/fixtures.js"
 
 const key = new Uint8Array(32).fill(5)
@@ -513,7 +514,7 @@ const runOp = (
 /** The whole state as a checkpoint's text (balances, holds, caps, operations, counters). */
 const stateText = Effect.flatMap(
   Ledger.Ledger,
-  (l) => l.read((s) => Json.print(Either.getOrThrow(Journal.encodeCheckpoint(s))))
+  (l) => inspect(l, (s) => Json.print(Either.getOrThrow(Journal.encodeCheckpoint(s))))
 )
 
 describe("no false alarm", () => {

@@ -19,6 +19,7 @@ import * as Either from "effect/Either"
 import * as fc from "effect/FastCheck"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import { inspect } from "../src/internal/queries.js"
 import { policy } from "./support/fixtures.js"
 
 const key = new Uint8Array(32).fill(9)
@@ -26,9 +27,9 @@ const numRuns = fc.readConfigureGlobal().numRuns ?? 25
 
 const stateText = Effect.flatMap(
   Ledger.Ledger,
-  (l) => l.read((s) => Json.print(Either.getOrThrow(Journal.encodeCheckpoint(s))))
+  (l) => inspect(l, (s) => Json.print(Either.getOrThrow(Journal.encodeCheckpoint(s))))
 )
-const remembered = Effect.flatMap(Ledger.Ledger, (l) => l.read((s) => [...s.operations.keys()]))
+const remembered = Effect.flatMap(Ledger.Ledger, (l) => inspect(l, (s) => [...s.operations.keys()]))
 
 const bytesOf = Effect.gen(function*() {
   const chunks = Chunk.toReadonlyArray(yield* Stream.runCollect((yield* Wal.Wal).bytes))

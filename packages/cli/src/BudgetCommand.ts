@@ -27,6 +27,7 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
+import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -322,41 +323,67 @@ const release = Command.make("release", { ...common, reservation, id: operationI
     Effect.flatMap(Ledger.release(flags.reservation, opts(flags.id)), (r) => settle(r, flags.json))
   )).pipe(Command.withDescription("Release a hold (its amount returns to the tenant)."))
 
+/**
+ * Run `effect` with the Clock stopped at its current reading, so that several queries answer as
+ * of one instant (a hold expiring between two of them would make them disagree).
+ */
+const atOneInstant = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(Effect.clock, (clock) =>
+    Effect.flatMap(clock.currentTimeMillis, (ms) => {
+      const nanos = BigInt(ms) * 1_000_000n
+      const stopped: Clock.Clock = {
+        [Clock.ClockTypeId]: Clock.ClockTypeId,
+        unsafeCurrentTimeMillis: () => ms,
+        currentTimeMillis: Effect.succeed(ms),
+        unsafeCurrentTimeNanos: () => nanos,
+        currentTimeNanos: Effect.succeed(nanos),
+        sleep: (duration) => clock.sleep(duration)
+      }
+      return Effect.withClock(effect, stopped)
+    }))
+
 const status = Command.make("status", {
   ...common,
   name: Args.text({ name: "TENANT" }).pipe(Args.withDescription("Only this tenant."), Args.optional)
 }, (flags) =>
   withView(
     flags,
-    Effect.gen(function*() {
-      const ledger = yield* Ledger.Ledger
-      // one read: balances and holds as of the same Clock instant (expired holds released)
-      const { extra, snapshot } = yield* ledger.read((s) => ({
-        snapshot: L.balances(s, s.snapshotVersion),
-        extra: {
-          caps: new Map(s.caps),
-          holds: [...s.holds].map(([id, h]) => ({ id, ...h }))
-        }
-      }))
+    // every query as of one Clock instant (expired holds released): balances and holds agree
+    atOneInstant(Effect.gen(function*() {
       if (Option.isSome(flags.name)) {
         const name = flags.name.value
-        const t = snapshot.tenants.find((x) => x.tenant_id === name)
-        if (t === undefined) return yield* new UsageError({ reason: `no tenant ${name} in ${flags.journal}` })
-        const capOf = extra.caps.get(name)
+        const { balance, cap, holds } = yield* Effect.all({
+          balance: Ledger.balance(name),
+          cap: Ledger.exposureCap(name),
+          holds: Ledger.holds(name)
+        })
+        if (Option.isNone(balance)) {
+          return yield* new UsageError({ reason: `no tenant ${name} in ${flags.journal}` })
+        }
+        const t = balance.value
         return yield* emit(
           flags.json,
           () => [
             balanceText(t),
-            ...(capOf === undefined ? [] : [`exposure cap: ${Format.int(capOf)} microcents`]),
-            ...extra.holds.filter((h) => h.tenant === name).map((h) =>
-              `hold ${h.id}: ${Format.int(h.amount)} microcents${
-                h.expiresAt === undefined ? "" : ` (expires at ${new Date(Number(h.expiresAt)).toISOString()})`
+            ...(Option.isNone(cap) ? [] : [`exposure cap: ${Format.int(cap.value)} microcents`]),
+            ...holds.map((h) =>
+              `hold ${h.reservation_id}: ${Format.int(h.amount_microcents)} microcents${
+                Option.isNone(h.expires_at_ms)
+                  ? ""
+                  : ` (expires at ${new Date(Number(h.expires_at_ms.value)).toISOString()})`
               }`
             )
           ],
           () => encodeBalance(t)
         )
       }
+      const { caps, snapshot } = yield* Effect.all({
+        snapshot: Ledger.balances,
+        caps: Effect.map(
+          Ledger.exposureCaps,
+          (all) => new Map(all.map((c) => [c.tenant_id, c.max_reserved_microcents] as const))
+        )
+      })
       yield* emit(
         flags.json,
         () => [
@@ -372,14 +399,14 @@ const status = Command.make("status", {
               Format.int(t.remaining_microcents),
               Format.int(t.reserved_microcents),
               Format.int(t.committed_microcents),
-              extra.caps.has(t.tenant_id) ? Format.int(extra.caps.get(t.tenant_id) ?? 0n) : ""
+              caps.has(t.tenant_id) ? Format.int(caps.get(t.tenant_id) ?? 0n) : ""
             ]),
             ["left", "right", "right", "right", "right", "right"]
           )
         ],
         () => encodeSnapshot(snapshot)
       )
-    })
+    }))
   )).pipe(
     Command.withDescription(
       "Balances (microcents) of every tenant, or of one. Read-only: reads the journal's verified prefix without the writer lock, so it works while another process writes it."

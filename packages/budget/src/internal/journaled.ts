@@ -30,6 +30,7 @@ import {
 import * as L from "../LedgerState.js"
 import { Replay, type Replayed } from "./consistency.js"
 import { applyGroup, type Pending } from "./engine.js"
+import * as Queries from "./queries.js"
 
 export interface JournalOptions {
   /** append a checkpoint after this many journaled commands (default 10,000; 0 = never) */
@@ -180,6 +181,19 @@ export const make = (options: JournalOptions = {}) =>
         return yield* Deferred.await(done)
       })
 
+    // reads wait for the writer (a state not yet durable is never seen) and fail closed after a
+    // WAL failure; as of the Clock now without writing (the next command journals the expiries)
+    const query: Queries.Run = (f, asOfNow = true) =>
+      lock.withPermits(1)(
+        Effect.suspend(() =>
+          failure !== undefined
+            ? Effect.fail(failure)
+            : state.expiring === 0 || !asOfNow
+            ? Effect.succeed(f(state))
+            : Effect.map(Clock.currentTimeMillis, (now) => f(L.asOf(state, BigInt(now))))
+        )
+      )
+
     const service: Ledger["Type"] = {
       apply: (command, audited) =>
         // refused before it reaches the state (and the journal): see Arguments
@@ -190,18 +204,8 @@ export const make = (options: JournalOptions = {}) =>
           L.ResultOf[typeof command["_tag"]],
           LedgerStoreError | InvalidArgument
         >,
-      read: (f) =>
-        lock.withPermits(1)(
-          Effect.suspend(() =>
-            failure !== undefined
-              ? Effect.fail(failure)
-              : state.expiring === 0
-              ? Effect.succeed(f(state))
-              // as of the Clock now, without writing (the next command journals the expiries)
-              : Effect.map(Clock.currentTimeMillis, (now) => f(L.asOf(state, BigInt(now))))
-          )
-        ),
-      sweep: Effect.asVoid(submit(null))
+      sweep: Effect.asVoid(submit(null)),
+      ...Queries.make(query)
     }
-    return service
+    return Queries.inspectable(service, query)
   })
