@@ -53,7 +53,7 @@ const generate = (count: number, seed: number): Array<Journal.Journaled> => {
     const request = input(sequence, tokens)
     const decision = Kernel.prescribe(policy, request)
     const metadata = `request ${sequence}`
-    const audited = Either.getOrThrow(Audited.auditedRecord(policy, request, decision, metadata))
+    const audited = Either.getOrThrow(Audited.record(policy, request, decision, metadata))
     const binding = L.admitBinding(Digest.policyDigest(policy), Digest.inputDigest(request), metadata)
     push(
       {

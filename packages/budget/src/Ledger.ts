@@ -307,7 +307,7 @@ const decideAndHold = (
     // was computed just above from this policy and input: its bundle needs no replay
     const audited = () =>
       Either.mapLeft(
-        Audited.auditedRecordOfPrescribed(policy, input, decision, metadata),
+        Audited.recordOfPrescribed(policy, input, decision, metadata),
         (cause) => new LedgerStoreError({ operation: "admit", cause })
       )
     const hold = noConflict(apply(

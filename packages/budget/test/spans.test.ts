@@ -74,10 +74,10 @@ const cold = (take: () => Array<string>) =>
     yield* Effect.gen(function*() {
       take()
       for (let i = 1; i <= 20; i++) {
-        yield* Audited.appendAudited(policy, input(i), Kernel.prescribe(policy, input(i)), i)
+        yield* Audited.append(policy, input(i), Kernel.prescribe(policy, input(i)), i)
       }
       assert.deepStrictEqual(take(), [], "no span per append")
-      const replayed = yield* Audited.replayAudited(policy)
+      const replayed = yield* Audited.replay(policy)
       assert.strictEqual(replayed.length, 20)
       assert.deepStrictEqual(take(), ["Audited.replay"])
     }).pipe(Effect.provide(Wal.layerFile(log, { key })))

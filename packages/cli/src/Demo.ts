@@ -9,7 +9,7 @@
  *    six-model catalog, then a pre-trade guard over five venues with an exposure cap — settling
  *    some holds;
  * 3. as an auditor, with the key read back from the key file: reopen the journal (recovery
- *    verifies it), prove conservation, verify the chain (`Wal.verifyWal`) and audit-replay every
+ *    verifies it), prove conservation, verify the chain (`Wal.verify`) and audit-replay every
  *    admitted decision under both policies (`JournalAudit.auditJournal`);
  * 4. print a short report (or `--json`).
  *
@@ -336,7 +336,7 @@ export const command = Command.make("demo", options, (flags) =>
     const proofs: Proofs = yield* Effect.provide(
       Effect.gen(function*() {
         const proof = yield* Ledger.proveConservation
-        const verified = yield* Wal.verifyWal
+        const verified = yield* Wal.verify
         const verdicts = yield* JournalAudit.auditJournal([llmPolicy, tradePolicy])
         return { entries: verified.count, lastHash: verified.lastHash, audited: verdicts.length, proof }
       }),

@@ -110,7 +110,7 @@ export const readUnverified: Stream.Stream<Entry, WalVerifyError | WalReadError 
   .unwrap(Effect.map(Wal, (wal) => Reader.entries(wal.bytes, { ...wal.reader, chain: undefined })))
 
 /** Verify the whole log: `(count, last hash)` or the first failure. */
-export const verifyWal: Effect.Effect<Reader.Verified, WalVerifyError | WalReadError | WalIoError, Wal> = Effect
+export const verify: Effect.Effect<Reader.Verified, WalVerifyError | WalReadError | WalIoError, Wal> = Effect
   .flatMap(Wal, (wal) => Reader.verify(wal.bytes, wal.reader))
 
 /**
