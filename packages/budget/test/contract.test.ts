@@ -1,6 +1,7 @@
 /**
  * One contract suite for every Ledger layer: memory, the journaled ledger over an in-memory
- * WAL, and the journaled ledger over a real WAL file (each durability).
+ * WAL and over a real WAL file (each durability) of the environment, and the journaled ledgers
+ * that own their log: in memory, and in a file (each durability).
  */
 import * as Ledger from "@calybris/budget/Ledger"
 import * as Wal from "@calybris/wal/Wal"
@@ -29,6 +30,16 @@ for (const durability of ["always", "batch", "never"] as const) {
     () =>
       Ledger.layerJournal({ checkpointEvery: 3 }).pipe(
         Layer.provide(Wal.layerFile(tempFile(), { key, durability })),
+        Layer.provide(NodeContext.layer)
+      )
+  )
+}
+ledgerContract("journal owning an in-memory log", () => Ledger.layerJournalMemory({ key, checkpointEvery: 3 }))
+for (const durability of ["always", "batch", "never"] as const) {
+  ledgerContract(
+    `journal owning a log file (${durability})`,
+    () =>
+      Ledger.layerJournalFile(tempFile(), { key, durability, checkpointEvery: 3 }).pipe(
         Layer.provide(NodeContext.layer)
       )
   )

@@ -1,5 +1,5 @@
 /**
- * Spans on the cold paths only: opening a WAL file, recovering a ledger, a read-only view,
+ * Spans on the cold paths only: opening a WAL file (a ledger's own included), recovering a ledger, a read-only view,
  * repairing a log, auditing a journal, replaying an audited log each record one span; the
  * per-request paths (admit, reserve, commit, append) record none.
  */
@@ -61,6 +61,18 @@ const cold = (take: () => Array<string>) =>
       assert.deepStrictEqual(take(), ["JournalAudit.audit"])
     }).pipe(Effect.provide(ledger))
     take()
+
+    // a ledger that owns its log file: the log's open (which reads, verifies and decodes every
+    // entry in one pass) and the recovery's replay, then nothing per command
+    yield* Effect.gen(function*() {
+      assert.deepStrictEqual(take(), ["Wal.open", "Ledger.recover"])
+      yield* Ledger.reserve("acme", 10n)
+      assert.deepStrictEqual(take(), [], "no span per command")
+    }).pipe(Effect.provide(Ledger.layerJournalFile(journal, { key, checkpointEvery: 0 })))
+    take()
+    const audited = yield* JournalAudit.auditFile(journal, [policy], { key })
+    assert.isTrue(audited.length > 0)
+    assert.deepStrictEqual(take(), ["JournalAudit.audit"])
 
     const view = yield* LedgerView.recoverFile(journal, { key })
     assert.isTrue(view.entries > 0n)

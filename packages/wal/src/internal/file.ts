@@ -55,7 +55,7 @@ import * as Stream from "effect/Stream"
 import * as Chain from "../Chain.js"
 import { canonicalData, seal, type Sealed } from "../Entry.js"
 import * as Reader from "../Reader.js"
-import type { Wal, WalOptions } from "../Wal.js"
+import type { OnEntry, Wal, WalOptions } from "../Wal.js"
 import {
   type WalAppendError,
   type WalEmptyKey,
@@ -178,6 +178,18 @@ export const verifyFile = (
     (exists) => exists ? Reader.verify(readFile(fs, path), reader) : Effect.succeed(genesis)
   )
 
+/** Verify the whole file, each verified entry to `onEntry` in the same pass when given (see `Wal.OnEntry`). */
+const verifyFileEach = <E>(
+  fs: FileSystem.FileSystem,
+  path: string,
+  reader: Reader.ReaderOptions,
+  onEntry: OnEntry<E> | undefined
+): Effect.Effect<Reader.Verified, WalVerifyError | WalNotAFile | WalIoError | E> =>
+  onEntry === undefined ? verifyFile(fs, path, reader) : Effect.flatMap(
+    regularFile(fs, path),
+    (exists) => exists ? Reader.verifyEach(readFile(fs, path), reader, onEntry) : Effect.succeed(genesis)
+  )
+
 type AppendFailure = WalIoError | WalWriterFailed
 
 /**
@@ -266,12 +278,13 @@ const sealInto = (
   return next.sealed.entry_hash
 }
 
-export const make = (
+export const make = <E = never>(
   path: string,
-  options: WalOptions
+  options: WalOptions,
+  onEntry?: OnEntry<E>
 ): Effect.Effect<
   Wal["Type"],
-  WalEmptyKey | WalVerifyError | WalNotAFile | WalLocked | WalIoError,
+  WalEmptyKey | WalVerifyError | WalNotAFile | WalLocked | WalIoError | E,
   FileSystem.FileSystem | Scope.Scope
 > =>
   Effect.gen(function*() {
@@ -289,7 +302,7 @@ export const make = (
       yield* Lock.acquire(fs, path)
       const file = yield* fs.open(path, { flag: "a", mode: 0o644 }).pipe(Effect.mapError(pathError("open", path)))
       yield* Lock.acquireIdentity(fs, path, yield* openedFile(file, path))
-      return { file, verified: yield* verifyFile(fs, path, reader) }
+      return { file, verified: yield* verifyFileEach(fs, path, reader, onEntry) }
     }).pipe(Effect.withSpan("Wal.open", { attributes: { path } }))
 
     // The acknowledged head (what `head` reports). "batch" and "always" advance it when a
