@@ -106,8 +106,7 @@ const recovered = (file: string) =>
       yield* Ledger.proveConservation
       return yield* ledger.read(stateText)
     }).pipe(
-      Effect.provide(Ledger.layerJournal({ checkpointEvery: 25 })),
-      Effect.provide(Wal.layerFile(file, { key, durability: "never" }))
+      Effect.provide(Ledger.layerJournalFile(file, { key, durability: "never", checkpointEvery: 25 }))
     )
   }).pipe(Effect.provide(NodeContext.layer))
 
