@@ -36,7 +36,7 @@ const decodeAudited = Schema.decodeUnknownEither(Audited.AuditedJson)
  * anywhere still wins over it, and it wins over every failed audit. (Reading once also means
  * that the chain verified is the one audited: no second read that could see other bytes.)
  */
-export const auditJournalBytes = <E, R>(
+export const auditBytes = <E, R>(
   bytes: Stream.Stream<Uint8Array, E, R>,
   reader: Reader.ReaderOptions,
   policies: ReadonlyArray<Policy>
@@ -105,8 +105,8 @@ export const auditJournalBytes = <E, R>(
  * Audit the admits of the journal in the environment's WAL (a log that is the ledger's alone: see
  * `Ledger.layerJournal`). For a journal file, `auditFile` needs no `Wal`.
  */
-export const auditJournal = (policies: ReadonlyArray<Policy>) =>
-  Effect.flatMap(Wal, (wal) => auditJournalBytes(wal.bytes, wal.reader, policies))
+export const audit = (policies: ReadonlyArray<Policy>) =>
+  Effect.flatMap(Wal, (wal) => auditBytes(wal.bytes, wal.reader, policies))
 
 /** How a journal file is read for its audit: its chain (the key) and the reader's line limit. */
 export type AuditFileOptions = Pick<WalOptions, "key" | "allowEmptyKey" | "hash" | "maxLineBytes">
@@ -114,7 +114,7 @@ export type AuditFileOptions = Pick<WalOptions, "key" | "allowEmptyKey" | "hash"
 const CHUNK = FileSystem.MiB(1)
 
 /**
- * Audit the admits of a journal file (`auditJournalBytes`), given only a `FileSystem`: no `Wal`
+ * Audit the admits of a journal file (`auditBytes`), given only a `FileSystem`: no `Wal`
  * layer, no writer lock, nothing written. The file's first N bytes are read, N being its size
  * when the audit starts, once. A path that is not a regular file is refused (`WalNotAFile`); a
  * missing file is a `WalIoError` (an audit of nothing is not a passed audit).
@@ -134,5 +134,5 @@ export const auditFile = (
     const bytes: Stream.Stream<Uint8Array, WalIoError> = size === 0
       ? Stream.empty
       : Stream.mapError(fs.stream(path, { chunkSize: CHUNK, bytesToRead: size }), io("read"))
-    return yield* auditJournalBytes(bytes, { chain, maxLineBytes: options.maxLineBytes }, policies)
+    return yield* auditBytes(bytes, { chain, maxLineBytes: options.maxLineBytes }, policies)
   })

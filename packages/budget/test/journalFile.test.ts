@@ -236,7 +236,7 @@ describe("work done once", () => {
         return Stream.make(bytes)
       })
       const chain = Either.getOrThrow(Chain.make({ key }))
-      const verdicts = yield* JournalAudit.auditJournalBytes(stream, { chain }, [policy])
+      const verdicts = yield* JournalAudit.auditBytes(stream, { chain }, [policy])
       assert.strictEqual(verdicts.length, 4)
       assert.strictEqual(reads, 1, "the bytes are read once")
     }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))

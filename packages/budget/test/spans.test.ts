@@ -56,7 +56,7 @@ const cold = (take: () => Array<string>) =>
         yield* Ledger.reserve("acme", 10n)
       }
       assert.deepStrictEqual(take(), [], "no span per command")
-      const verdicts = yield* JournalAudit.auditJournal([policy])
+      const verdicts = yield* JournalAudit.audit([policy])
       assert.isTrue(verdicts.length > 0)
       assert.deepStrictEqual(take(), ["JournalAudit.audit"])
     }).pipe(Effect.provide(ledger))
