@@ -4,7 +4,9 @@
  *
  * Opening verifies the whole existing file first (streamed, bounded memory) and refuses a
  * broken one with its typed error, a torn final line included (`WalTornTail`: `repair` is the
- * explicit way out). The head comes from that verification. A last entry that is complete but
+ * explicit way out). The head comes from that verification. An owner that rebuilds its state
+ * from the log (`Wal.makeFile` with an `OnEntry`: a ledger's recovery) is handed each verified
+ * entry in that same pass, so the file is read and hashed once. A last entry that is complete but
  * lacks its newline gets one, in the same write as the next entry.
  *
  * Appending seals in the caller, synchronously: canonical data text, next sequence, previous
