@@ -43,12 +43,9 @@ const admitOne = (s: number) =>
 
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "calybris-budget-"))
 
-/** A journaled ledger over a keyed file WAL. */
+/** A journaled ledger that owns its keyed log file. */
 const journaled = (file: string, durability: Wal.Durability, options: Ledger.JournalOptions = {}) =>
-  Ledger.layerJournal(options).pipe(
-    Layer.provide(Wal.layerFile(file, { key, durability })),
-    Layer.provide(NodeContext.layer)
-  )
+  Ledger.layerJournalFile(file, { ...options, key, durability }).pipe(Layer.provide(NodeContext.layer))
 
 /**
  * Durable admits: `concurrency` admitters (fibers) share `count` admits of make_input(s) on a
@@ -145,7 +142,7 @@ const buildJournal = async (file: string, commands: number, group: number, check
   )
 }
 
-/** Open the journaled ledger on `file` (verify, checkpoint, replay, conservation); returns seconds. */
+/** Open the journaled ledger on `file` (one pass: verify and decode; checkpoint, replay, conservation); returns seconds. */
 const recoverOnce = (file: string, checkpointEvery: number) =>
   Effect.runPromise(
     Effect.gen(function*() {

@@ -40,7 +40,7 @@ const records = (count: number): Array<Json.Json> =>
     const s = i + 1
     const input = makeInput(s)
     return Either.getOrThrow(
-      Audited.auditedRecord(policy, input, Kernel.prescribe(policy, input), `tenant-${s % 16}/request-${s}`)
+      Audited.record(policy, input, Kernel.prescribe(policy, input), `tenant-${s % 16}/request-${s}`)
     )
   })
 

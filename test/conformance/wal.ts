@@ -229,7 +229,7 @@ const rewrite = (sidecar: Json.Json, expectedBytes: Uint8Array, refusesDepth: bo
     if (audited) {
       const policy = Policy.unsafeMake(decode(Policy.PolicySnapshot, get(writer, "policy"), "policy"))
       for (const a of appends) {
-        yield* Audited.appendAudited(
+        yield* Audited.append(
           policy,
           decode(Input, get(a, "input"), "input"),
           decode(Decision.Decision, get(a, "decision"), "decision"),

@@ -17,7 +17,6 @@ import * as L from "@calybris/budget/LedgerState"
 import * as Decision from "@calybris/core/Decision"
 import * as Json from "@calybris/core/Json"
 import * as Audited from "@calybris/wal/Audited"
-import * as Wal from "@calybris/wal/Wal"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -87,8 +86,7 @@ const program = Effect.gen(function*() {
   }
   process.stdout.write("DONE\n")
 }).pipe(
-  Effect.provide(Ledger.layerJournal({ checkpointEvery: 25 })),
-  Effect.provide(Wal.layerFile(journal, { key, durability: "always" })),
+  Effect.provide(Ledger.layerJournalFile(journal, { key, durability: "always", checkpointEvery: 25 })),
   Effect.provide(NodeContext.layer)
 )
 

@@ -54,7 +54,7 @@ const generate = (count: number, seed: number): Array<Journal.Journaled> => {
     const request = input(sequence, tokens)
     const decision = Kernel.prescribe(policy, request)
     const metadata = `request ${sequence}`
-    const audited = Either.getOrThrow(Audited.auditedRecord(policy, request, decision, metadata))
+    const audited = Either.getOrThrow(Audited.record(policy, request, decision, metadata))
     const binding = L.admitBinding(Digest.policyDigest(policy), Digest.inputDigest(request), metadata)
     push(
       {
@@ -103,8 +103,7 @@ const recovered = (file: string) =>
   Effect.gen(function*() {
     yield* Wal.repair(file, { key })
     yield* Ledger.proveConservation.pipe(
-      Effect.provide(Ledger.layerJournal({ checkpointEvery: 25 })),
-      Effect.provide(Wal.layerFile(file, { key, durability: "never" }))
+      Effect.provide(Ledger.layerJournalFile(file, { key, durability: "never", checkpointEvery: 25 }))
     )
     // the whole state the journal recovers to (the same recovery, read-only, once the writer closed)
     return stateText((yield* LedgerView.recoverFile(file, { key })).state)

@@ -143,6 +143,41 @@ describe("budget: an inconsistent journal with a valid chain is refused", () => 
   })
 })
 
+describe("budget: a journal opened once (issue 13) fails as verifying it first did", () => {
+  it("a foreign record exits 1 as not a ledger record; a broken chain after it wins with WalChainBroken", async () => {
+    const records = [
+      commands(ensure(100)),
+      `{"app":"a record the ledger did not write"}`,
+      commands(`{"kind":"reserve","tenant_id":"t","amount":5}`),
+      commands(`{"kind":"reserve","tenant_id":"t","amount":7}`)
+    ]
+    const foreign = await craft("foreign.jsonl", records, key)
+    const bytes = fs.readFileSync(foreign, "utf8")
+    // the last entry's amount altered: its MAC no longer matches (line 4)
+    const brokenText = bytes.replace(`"amount":7}`, `"amount":8}`)
+    assert.notStrictEqual(brokenText, bytes)
+    const broken = write(dir, "foreign-broken.jsonl", brokenText)
+    const reserve = ["reserve", "--tenant", "t", "--amount", "1"]
+    const [a, b, c, d] = await Promise.all([
+      budget(foreign, reserve),
+      budget(broken, reserve),
+      calybris(["wal", "replay", foreign, "--journal", "--policy", policyFile, ...keyed], { env }),
+      calybris(["wal", "replay", broken, "--journal", "--policy", policyFile, ...keyed], { env })
+    ])
+    assert.strictEqual(a.code, 1, a.stderr)
+    assert.include(a.stderr, "journal entry 2 is not a ledger record")
+    assert.strictEqual(b.code, 1, b.stderr)
+    assert.include(b.stderr, "WalChainBroken: WAL chain broken at sequence 4")
+    assert.strictEqual(c.code, 1, c.stderr)
+    assert.include(c.stderr, "not a ledger journal record")
+    assert.strictEqual(d.code, 1, d.stderr)
+    assert.include(d.stderr, "WalChainBroken: WAL chain broken at sequence 4")
+    // nothing was written to either journal
+    assert.strictEqual(fs.readFileSync(foreign, "utf8"), bytes)
+    assert.strictEqual(fs.readFileSync(broken, "utf8"), brokenText)
+  })
+})
+
 // ---------------------------------------------------------------------------------------------
 // item 11: read-only commands on a journal another process writes
 

@@ -49,7 +49,7 @@ const head = await Effect.runPromise(
           })
         )
       )
-      yield* Audited.appendAudited(policy, input, Kernel.prescribe(policy, input), new Map([["n", i]]))
+      yield* Audited.append(policy, input, Kernel.prescribe(policy, input), new Map([["n", i]]))
     }
     return yield* Wal.head
   }).pipe(Effect.provide(Wal.layerFile(log, { key })), Effect.provide(NodeContext.layer))

@@ -5,7 +5,6 @@ import * as Input from "@calybris/core/Input"
 import * as JsonSchema from "@calybris/core/JsonSchema"
 import * as Policy from "@calybris/core/Policy"
 import * as Verify from "@calybris/core/Verify"
-import * as Wal from "@calybris/wal/Wal"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -25,22 +24,25 @@ const gateway = (policyJson: string, inputJson: string) =>
       yield* Verify.verifyDecision(policy, input, outcome.decision) // DigestMismatch | DecisionMismatch
       yield* Ledger.commit(outcome.reservation_id, 1_200n, { operationId: "settle-42" })
     }
-    // an auditor's replay: the chain, then every admitted decision bit for bit
-    yield* JournalAudit.auditJournal([policy])
     return yield* Ledger.proveConservation
   })
 
-// production: a keyed journal on disk, acknowledged after group-committed fsyncs
+// production: a keyed journal on disk that the ledger owns, acknowledged after group-committed fsyncs
 const key = new Uint8Array(32) // read it from a key file or the environment, never from argv
-const live = Ledger.layerJournal().pipe(
-  Layer.provideMerge(Wal.layerFile("ledger.jsonl", { key, durability: "batch" })),
+const live = Ledger.layerJournalFile("ledger.jsonl", { key, durability: "batch" }).pipe(
   Layer.provide(NodeContext.layer)
 )
-// tests: the same program on in-memory layers
-const test = Ledger.layerJournal().pipe(Layer.provideMerge(Wal.layerMemory({ key })))
+// tests: the same program on a journal in memory
+const test = Ledger.layerJournalMemory({ key })
+
+// an auditor's replay of the journal file (no Wal, no writer lock): the chain, then every
+// admitted decision bit for bit
+const audit = (policy: Policy.Policy) =>
+  JournalAudit.auditFile("ledger.jsonl", [policy], { key }).pipe(Effect.provide(NodeContext.layer))
 
 // run it once on the test layers with the quickstart's policy and input
 declare const policyJson: string
 declare const inputJson: string
 export const program = gateway(policyJson, inputJson)
 export const layers = { live, test }
+export { audit }

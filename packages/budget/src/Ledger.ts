@@ -13,6 +13,8 @@ import * as Kernel from "@calybris/core/Kernel"
 import type { Policy } from "@calybris/core/Policy"
 import * as Audited from "@calybris/wal/Audited"
 import type { Wal } from "@calybris/wal/Wal"
+import type { WalEmptyKey, WalIoError, WalLocked, WalNotAFile, WalVerifyError } from "@calybris/wal/WalError"
+import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
@@ -153,10 +155,62 @@ export const layerMemoryWith = (options: MemoryOptions): Layer.Layer<Ledger, Inv
   )
 
 export type JournalOptions = internalJournal.JournalOptions
+export type JournalFileOptions = internalJournal.JournalFileOptions
+export type JournalMemoryOptions = internalJournal.JournalMemoryOptions
+
+/**
+ * A durable ledger journaled in a log file of its own — the way to journal a ledger. The layer
+ * opens the file itself (`Wal.makeFile(path, {key, allowEmptyKey, hash, durability,
+ * maxLineBytes})`: one writer, the lock, the existing file verified and a broken one refused with
+ * its typed error — a torn final line with `WalTornTail`, see `Wal.repair`) and keeps it private:
+ * it neither takes a `Wal` from the environment nor puts one in it, so nothing but the ledger
+ * appends to its journal, and an application's own `Wal` is another log. The chain is verified
+ * and the ledger recovered in one pass over the file (each entry read and hashed once). Then as
+ * `layerJournal`: recovery (last trusted checkpoint, replay, conservation; every checkpoint and
+ * every replayed command checked, failing closed with `LedgerJournalInconsistent` naming the
+ * entry), group commit, checkpoints every `checkpointEvery` commands. A size option out of
+ * range fails with `InvalidArgument` before the file is opened. Closing the layer's scope stops
+ * the writer, then closes the file and releases the lock. Audit the file with
+ * `JournalAudit.auditFile`.
+ */
+export const layerJournalFile = (
+  path: string,
+  options: JournalFileOptions = {}
+): Layer.Layer<
+  Ledger,
+  | WalEmptyKey
+  | WalVerifyError
+  | WalNotAFile
+  | WalLocked
+  | WalIoError
+  | LedgerRecoveryError
+  | LedgerJournalInconsistent
+  | LedgerStoreError
+  | InvalidArgument,
+  FileSystem.FileSystem
+> => Layer.scoped(Ledger, internalJournal.makeFile(path, options))
+
+/**
+ * `layerJournalFile` over an in-memory log of its own (tests): empty, or from `initial` bytes —
+ * verified and recovered in one pass, failing as `Wal.layerMemory` over those bytes would.
+ */
+export const layerJournalMemory = (
+  options: JournalMemoryOptions = {},
+  initial?: Uint8Array
+): Layer.Layer<
+  Ledger,
+  WalEmptyKey | WalVerifyError | LedgerRecoveryError | LedgerJournalInconsistent | LedgerStoreError | InvalidArgument
+> => Layer.scoped(Ledger, internalJournal.makeMemory(options, initial))
 
 /**
  * A durable ledger journaled in the WAL of the environment (e.g. `Wal.layerFile(path, {key,
- * durability})`): recovery on start (verified chain, last trusted checkpoint, replay,
+ * durability})`), for a log built elsewhere (a test's fault-injecting or in-memory log whose
+ * bytes it inspects). **That log must be the ledger's alone**: recovery reads every entry as a
+ * ledger record, so one append by anyone else — an application that shares the `Wal` of its
+ * environment with the ledger — makes the next recovery fail closed (`LedgerRecoveryError`:
+ * "journal entry N is not a ledger record"). Prefer `layerJournalFile`, which owns its log (and
+ * reads it once on open, where this layer reads it again after the log's own verification).
+ * Recovery on start (verified chain, last trusted checkpoint, replay,
  * conservation; every checkpoint and every replayed command checked, failing closed with
  * `LedgerJournalInconsistent` naming the entry), group commit, checkpoints every
  * `checkpointEvery` commands. A size option out of range fails with `InvalidArgument`; a new
@@ -333,7 +387,7 @@ const decideAndHold = (
     // was computed just above from this policy and input: its bundle needs no replay
     const audited = () =>
       Either.mapLeft(
-        Audited.auditedRecordOfPrescribed(policy, input, decision, metadata),
+        Audited.recordOfPrescribed(policy, input, decision, metadata),
         (cause) => new LedgerStoreError({ operation: "admit", cause })
       )
     const hold = noConflict(apply(

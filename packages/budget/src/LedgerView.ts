@@ -12,7 +12,7 @@
  * sequences, HMAC under the key), and any other problem fails as it would there, with the same
  * typed error. A final line without its newline that is a complete entry verifies and counts.
  * The state is then recovered from exactly those entries with the checks of the journaled layer
- * (`Ledger.layerJournal`: every checkpoint and every replayed command checked, conservation).
+ * (`Ledger.layerJournalFile`: every checkpoint and every replayed command checked, conservation).
  *
  * Entries in the prefix may not be acknowledged yet: a writer appends a group's line before its
  * fsync completes, so the view can show a group whose callers are still waiting (and that a

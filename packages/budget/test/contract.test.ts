@@ -1,7 +1,8 @@
 /**
  * One contract suite for every Ledger layer: memory, the journaled ledger over an in-memory
- * WAL, the journaled ledger over a real WAL file (each durability), and the read-only view of a
- * journal file (`LedgerView.layerFile`: commands change only its in-memory copy).
+ * WAL and over a real WAL file (each durability) of the environment, the journaled ledgers
+ * that own their log (in memory, and in a file under each durability), and the read-only view of
+ * a journal file (`LedgerView.layerFile`: commands change only its in-memory copy).
  */
 import * as Ledger from "@calybris/budget/Ledger"
 import * as LedgerView from "@calybris/budget/LedgerView"
@@ -31,6 +32,16 @@ for (const durability of ["always", "batch", "never"] as const) {
     () =>
       Ledger.layerJournal({ checkpointEvery: 3 }).pipe(
         Layer.provide(Wal.layerFile(tempFile(), { key, durability })),
+        Layer.provide(NodeContext.layer)
+      )
+  )
+}
+ledgerContract("journal owning an in-memory log", () => Ledger.layerJournalMemory({ key, checkpointEvery: 3 }))
+for (const durability of ["always", "batch", "never"] as const) {
+  ledgerContract(
+    `journal owning a log file (${durability})`,
+    () =>
+      Ledger.layerJournalFile(tempFile(), { key, durability, checkpointEvery: 3 }).pipe(
         Layer.provide(NodeContext.layer)
       )
   )

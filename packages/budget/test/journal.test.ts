@@ -130,7 +130,7 @@ describe("journaled ledger", () => {
       assert.strictEqual<bigint>(cmd.amount, record.decision.estimated_cost_microunits)
     }))
 
-  it.effect("admit journals, without replaying, exactly the audited record that auditedRecord builds with its replay", () =>
+  it.effect("admit journals, without replaying, exactly the audited record that record builds with its replay", () =>
     Effect.gen(function*() {
       const requests = Array.from(
         { length: 12 },
@@ -159,7 +159,7 @@ describe("journaled ledger", () => {
       assert.isAbove(result.length, admitted.length, "some requests are rejected (nothing journaled for them)")
       assert.strictEqual(audited.length, admitted.length)
       for (const [i, [outcome, request, k]] of admitted.entries()) {
-        const replayed = Either.getOrThrow(Audited.auditedRecord(policy, request, outcome.decision, `request ${k}`))
+        const replayed = Either.getOrThrow(Audited.record(policy, request, outcome.decision, `request ${k}`))
         assert.strictEqual(Json.print(audited[i] ?? null), Json.print(replayed))
       }
     }))

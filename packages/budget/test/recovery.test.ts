@@ -323,7 +323,7 @@ const recover = (bytes: Uint8Array, options: Wal.WalOptions, journal: Ledger.Jou
   )
 
 const audit = (bytes: Uint8Array, options: Wal.WalOptions) =>
-  JournalAudit.auditJournal([policy]).pipe(Effect.provide(Wal.layerMemory(options, bytes)))
+  JournalAudit.audit([policy]).pipe(Effect.provide(Wal.layerMemory(options, bytes)))
 
 const expectInconsistent = (error: unknown, c: Case, where: string) => {
   assert.instanceOf(error, LedgerJournalInconsistent, `${where}: ${String(error)}`)

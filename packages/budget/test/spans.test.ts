@@ -1,5 +1,5 @@
 /**
- * Spans on the cold paths only: opening a WAL file, recovering a ledger, a read-only view,
+ * Spans on the cold paths only: opening a WAL file (a ledger's own included), recovering a ledger, a read-only view,
  * repairing a log, auditing a journal, replaying an audited log each record one span; the
  * per-request paths (admit, reserve, commit, append) record none.
  */
@@ -56,11 +56,23 @@ const cold = (take: () => Array<string>) =>
         yield* Ledger.reserve("acme", 10n)
       }
       assert.deepStrictEqual(take(), [], "no span per command")
-      const verdicts = yield* JournalAudit.auditJournal([policy])
+      const verdicts = yield* JournalAudit.audit([policy])
       assert.isTrue(verdicts.length > 0)
       assert.deepStrictEqual(take(), ["JournalAudit.audit"])
     }).pipe(Effect.provide(ledger))
     take()
+
+    // a ledger that owns its log file: the log's open (which reads, verifies and decodes every
+    // entry in one pass) and the recovery's replay, then nothing per command
+    yield* Effect.gen(function*() {
+      assert.deepStrictEqual(take(), ["Wal.open", "Ledger.recover"])
+      yield* Ledger.reserve("acme", 10n)
+      assert.deepStrictEqual(take(), [], "no span per command")
+    }).pipe(Effect.provide(Ledger.layerJournalFile(journal, { key, checkpointEvery: 0 })))
+    take()
+    const audited = yield* JournalAudit.auditFile(journal, [policy], { key })
+    assert.isTrue(audited.length > 0)
+    assert.deepStrictEqual(take(), ["JournalAudit.audit"])
 
     const view = yield* LedgerView.recoverFile(journal, { key })
     assert.isTrue(view.entries > 0n)
@@ -74,10 +86,10 @@ const cold = (take: () => Array<string>) =>
     yield* Effect.gen(function*() {
       take()
       for (let i = 1; i <= 20; i++) {
-        yield* Audited.appendAudited(policy, input(i), Kernel.prescribe(policy, input(i)), i)
+        yield* Audited.append(policy, input(i), Kernel.prescribe(policy, input(i)), i)
       }
       assert.deepStrictEqual(take(), [], "no span per append")
-      const replayed = yield* Audited.replayAudited(policy)
+      const replayed = yield* Audited.replay(policy)
       assert.strictEqual(replayed.length, 20)
       assert.deepStrictEqual(take(), ["Audited.replay"])
     }).pipe(Effect.provide(Wal.layerFile(log, { key })))

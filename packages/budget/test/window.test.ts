@@ -94,7 +94,7 @@ describe("the operation window", () => {
           )
           assert.strictEqual(recovered, live, `verifyCheckpoints: ${verifyCheckpoints}`)
         }
-        yield* JournalAudit.auditJournal([policy]).pipe(Effect.provide(Wal.layerMemory({ key }, bytes)))
+        yield* JournalAudit.audit([policy]).pipe(Effect.provide(Wal.layerMemory({ key }, bytes)))
       }),
     { fastCheck: { numRuns } }
   )
@@ -370,7 +370,7 @@ describe("recovery with a window", () => {
         assert.isTrue(Either.isRight(result), String(Either.isLeft(result) ? result.left : ""))
         if (Either.isRight(result)) assert.deepStrictEqual(result.right, [["c", "a"], 4])
       }
-      yield* JournalAudit.auditJournal([policy]).pipe(Effect.provide(Wal.layerMemory({ key }, bytes)))
+      yield* JournalAudit.audit([policy]).pipe(Effect.provide(Wal.layerMemory({ key }, bytes)))
     }))
 
   it.effect("an id still in the window journaled again is refused, naming the entry", () =>

@@ -1,9 +1,9 @@
 /**
  * `calybris budget …`: the per-tenant budget ledger, journaled in a (keyed) WAL file.
  *
- * Every command that changes the ledger opens the journal with `Wal.layerFile(journal, {key,
- * durability})` — which verifies the whole chain first and takes the one-writer lock — recovers
- * the ledger with `Ledger.layerJournal()`, runs one operation, and closes both. `status`,
+ * Every command that changes the ledger opens the journal with `Ledger.layerJournalFile(journal,
+ * {key, durability})` — which takes the one-writer lock, verifies the whole chain and recovers the
+ * ledger in the same pass over the file — runs one operation, and closes it. `status`,
  * `prove` and `certify` only read: they recover a copy of the ledger from the journal's verified
  * prefix (`LedgerView`) without the lock and without writing, so they work while another process
  * writes the journal (their snapshot, and a certificate's baseline rotation, are not journaled).
@@ -31,7 +31,6 @@ import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { CertificateUnbalanced, InputError, IoError, UsageError } from "./CliError.js"
 import { policyOption, readInput, readPolicy } from "./Documents.js"
@@ -97,17 +96,13 @@ const reservation = Options.text("reservation").pipe(
 
 const opts = (id: Option.Option<string>) => (Option.isSome(id) ? { operationId: id.value } : {})
 
-/** The WAL and ledger layers over a journal file. */
+/** The ledger over its journal file (which it opens, verifies and recovers in one pass, and owns). */
 const ledgerLayer = (flags: Common, loaded: Key.Loaded) =>
-  Ledger.layerJournal().pipe(
-    Layer.provide(
-      Wal.layerFile(flags.journal, {
-        key: loaded.key,
-        allowEmptyKey: loaded.allowEmptyKey,
-        durability: flags.durability
-      })
-    )
-  )
+  Ledger.layerJournalFile(flags.journal, {
+    key: loaded.key,
+    allowEmptyKey: loaded.allowEmptyKey,
+    durability: flags.durability
+  })
 
 /** Run an operation on the journal's ledger (the journal must exist: see `init`). */
 const withLedger = <A, E, R>(flags: Common, operation: Effect.Effect<A, E, R>) =>

@@ -4,13 +4,13 @@
  * In a fresh temporary folder (or `--dir`):
  * 1. write a random 32-byte HMAC key to `journal.key` (mode 0600), the two policies and their
  *    requests (so every step can be re-run with the other commands);
- * 2. as the operator: open the journal (`Wal.layerFile` with the key, `Ledger.layerJournal`),
+ * 2. as the operator: open the journal (`Ledger.layerJournalFile` with the key: the ledger owns it),
  *    fund the tenants, and run every request through `Ledger.admit` — LLM routing over a
  *    six-model catalog, then a pre-trade guard over five venues with an exposure cap — settling
  *    some holds;
  * 3. as an auditor, with the key read back from the key file: reopen the journal (recovery
- *    verifies it), prove conservation, verify the chain (`Wal.verifyWal`) and audit-replay every
- *    admitted decision under both policies (`JournalAudit.auditJournal`);
+ *    verifies it), prove conservation, then, the ledger closed, verify the chain (`Wal.verify`)
+ *    and audit-replay every admitted decision under both policies (`JournalAudit.auditFile`);
  * 4. print a short report (or `--json`).
  *
  * Fails closed like every other command: a failed verification, audit or proof is exit 1.
@@ -30,7 +30,6 @@ import * as Options from "@effect/cli/Options"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { IoError, UsageError } from "./CliError.js"
@@ -316,9 +315,7 @@ export const command = Command.make("demo", options, (flags) =>
     if (second !== undefined) yield* writeNew(explainInput, `${encodeInput(inputOf(second.input))}\n`)
 
     // 2. the operator: every request through Ledger.admit on the keyed journal
-    const operator = Ledger.layerJournal().pipe(
-      Layer.provide(Wal.layerFile(journal, { key, durability: "always" }))
-    )
+    const operator = Ledger.layerJournalFile(journal, { key, durability: "always" })
     const runs = yield* Effect.provide(
       Effect.all([runScenario(Data.llm, llmPolicy), runScenario(Data.trade, tradePolicy)]),
       operator
@@ -330,18 +327,15 @@ export const command = Command.make("demo", options, (flags) =>
       keyEnv: Option.none(),
       allowEmptyKey: false
     })
-    const auditor = Ledger.layerJournal().pipe(
-      Layer.provideMerge(Wal.layerFile(journal, { key: loaded.key, durability: "always" }))
+    const options = { key: loaded.key, allowEmptyKey: loaded.allowEmptyKey }
+    const proof = yield* Effect.provide(
+      Ledger.proveConservation,
+      Ledger.layerJournalFile(journal, { ...options, durability: "always" })
     )
-    const proofs: Proofs = yield* Effect.provide(
-      Effect.gen(function*() {
-        const proof = yield* Ledger.proveConservation
-        const verified = yield* Wal.verifyWal
-        const verdicts = yield* JournalAudit.auditJournal([llmPolicy, tradePolicy])
-        return { entries: verified.count, lastHash: verified.lastHash, audited: verdicts.length, proof }
-      }),
-      auditor
-    )
+    // the ledger is closed: the journal's chain, then the audit of every admit, from the file
+    const verified = yield* Effect.provide(Wal.verify, Wal.layerFile(journal, options))
+    const verdicts = yield* JournalAudit.auditFile(journal, [llmPolicy, tradePolicy], options)
+    const proofs: Proofs = { entries: verified.count, lastHash: verified.lastHash, audited: verdicts.length, proof }
 
     const all = runs.flatMap((r) => r.outcomes)
     const count = (f: (o: Outcome) => boolean) => all.filter(f).length

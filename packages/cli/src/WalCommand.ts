@@ -219,7 +219,7 @@ const replay = Command.make("replay", replayOptions, (flags) =>
         break
       }
       case "journal":
-        audited = yield* JournalAudit.auditJournalBytes(bytes, reader, policies).pipe(Key.hintOnWrongKey(loaded))
+        audited = yield* JournalAudit.auditBytes(bytes, reader, policies).pipe(Key.hintOnWrongKey(loaded))
         break
       case "empty":
         audited = []

@@ -93,7 +93,7 @@ const decodeEntry = (entry: Entry): Either.Either<AuditedJson, WalParseError> =>
  * The audited record for a decision: its audit bundle (`Verify.auditBundle`: the kernel replays
  * the decision for `replay_valid`), input, decision and metadata, as Json.
  */
-export const auditedRecord = (
+export const record = (
   policy: Policy,
   input: Input.Input,
   decision: Decision.Decision,
@@ -102,12 +102,12 @@ export const auditedRecord = (
   encodeRecord(Verify.auditBundle(policy, input, decision), input, decision, metadata)
 
 /**
- * `auditedRecord` of a decision the caller has just computed as `Kernel.prescribe(policy, input)`
+ * `record` of a decision the caller has just computed as `Kernel.prescribe(policy, input)`
  * from this very policy and input: the bundle is `Verify.auditBundleOfPrescribed` (`replay_valid`
- * true by construction, no second run of the kernel). Equal to `auditedRecord` for such a
- * decision; for a decision from anywhere else, use `auditedRecord`.
+ * true by construction, no second run of the kernel). Equal to `record` for such a
+ * decision; for a decision from anywhere else, use `record`.
  */
-export const auditedRecordOfPrescribed = (
+export const recordOfPrescribed = (
   policy: Policy,
   input: Input.Input,
   decision: Decision.Decision,
@@ -132,13 +132,13 @@ const encodeRecord = (
 }
 
 /** Append the audited record of a decision. */
-export const appendAudited = (
+export const append = (
   policy: Policy,
   input: Input.Input,
   decision: Decision.Decision,
   metadata: Json.Json
 ): Effect.Effect<Sealed, WalAppendError, Wal> =>
-  Effect.flatMap(Wal, (wal) => Effect.flatMap(auditedRecord(policy, input, decision, metadata), wal.append))
+  Effect.flatMap(Wal, (wal) => Effect.flatMap(record(policy, input, decision, metadata), wal.append))
 
 /** One entry's audit verdict. */
 export interface Verdict {
@@ -227,5 +227,5 @@ export const replayBytes = <E, R>(
   }).pipe(Effect.withSpan("Audited.replay"))
 
 /** Audited replay of the service's log against a policy (see `replayBytes`). */
-export const replayAudited = (policy: Policy): Effect.Effect<Array<Verdict>, ReplayError, Wal> =>
+export const replay = (policy: Policy): Effect.Effect<Array<Verdict>, ReplayError, Wal> =>
   Effect.flatMap(Wal, (wal) => replayBytes(wal.bytes, wal.reader, policy))

@@ -524,6 +524,43 @@ export const verify = <E, R>(
     )
   })
 
+/**
+ * Verify a whole byte stream and read its entries in the same pass: each verified entry goes to
+ * `onEntry`, in order, as it is read (the chain is hashed once, the bytes read once). The
+ * verification's failure comes first, as if the stream had been verified before any entry was
+ * read: once `onEntry` fails, no further entry is given to it, but the rest of the stream is
+ * still verified, and a failure of the stream (a broken chain, a torn tail, a read error) wins
+ * over `onEntry`'s. Returns the count and last hash (SPEC §5), like `verify`.
+ *
+ * `onEntry` is synchronous: the reader's state machine is driven one Effect per chunk of bytes,
+ * not per entry (an Effect per entry costs more than most work done with an entry).
+ */
+export const verifyEach = <E, R, E2>(
+  bytes: Stream.Stream<Uint8Array, E, R>,
+  options: ReaderOptions,
+  onEntry: (entry: Entry) => Either.Either<void, E2>
+): Effect.Effect<Verified, E | WalVerifyError | E2, R> =>
+  Effect.suspend(() => {
+    const reader = new LineReader(options)
+    let problem: { readonly error: E2 } | undefined
+    const each = (done: ReadonlyArray<Entry>): void => {
+      for (let i = 0; i < done.length && problem === undefined; i++) {
+        const result = onEntry(done[i] as Entry)
+        if (Either.isLeft(result)) problem = { error: result.left }
+      }
+    }
+    return bytes.pipe(
+      Stream.runForEach((chunk): Effect.Effect<void, WalVerifyError> => Either.map(reader.push(chunk), each)),
+      Effect.zipRight(Effect.suspend(() =>
+        Either.map(reader.end(), (end) => {
+          each(end.entries)
+          return end.verified
+        })
+      )),
+      Effect.flatMap((verified) => problem === undefined ? Effect.succeed(verified) : Effect.fail(problem.error))
+    )
+  })
+
 /** Verify bytes held in memory. */
 export const verifyBytes = (bytes: Uint8Array, options: ReaderOptions): Either.Either<Verified, WalVerifyError> => {
   const reader = new LineReader(options, false)

@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { ChainOptions } from "./Chain.js"
 import type { Entry, Sealed } from "./Entry.js"
@@ -73,6 +74,29 @@ export class Wal extends Context.Tag("@calybris/wal/Wal")<Wal, {
   readonly reader: Reader.ReaderOptions
 }>() {}
 
+/**
+ * What to do with each existing entry while a log opens: the open verifies the log in one pass
+ * and hands each verified entry to it, in order, as it reads it — so an owner that rebuilds its
+ * state from the log (a ledger's recovery) reads and hashes it once, not once to open and once
+ * more to read. The log's own failures come first, exactly as without it: once `onEntry` fails
+ * it is given no further entry, the rest of the log is still verified, and the open fails with
+ * the log's failure (a broken chain, a bad MAC, a torn tail, …) if there is one, else with
+ * `onEntry`'s. It is synchronous: the open drives the reader one Effect per chunk of bytes.
+ */
+export type OnEntry<E> = (entry: Entry) => Either.Either<void, E>
+
+/**
+ * An in-memory log: empty, or from existing bytes, which are verified first (each verified entry
+ * handed to `onEntry`, when given, in the same pass: see `OnEntry`). The log belongs to the
+ * caller: it is in no environment.
+ */
+export const makeMemory = <E = never>(
+  options: WalOptions = {},
+  initial?: Uint8Array,
+  onEntry?: OnEntry<E>
+): Effect.Effect<Wal["Type"], WalEmptyKey | WalVerifyError | WalTornTail | E> =>
+  internalMemory.make(options, initial, onEntry)
+
 /** An in-memory log (tests): empty, or from existing bytes, which are verified first. */
 export const layerMemory = (
   options: WalOptions = {},
@@ -110,7 +134,7 @@ export const readUnverified: Stream.Stream<Entry, WalVerifyError | WalReadError 
   .unwrap(Effect.map(Wal, (wal) => Reader.entries(wal.bytes, { ...wal.reader, chain: undefined })))
 
 /** Verify the whole log: `(count, last hash)` or the first failure. */
-export const verifyWal: Effect.Effect<Reader.Verified, WalVerifyError | WalReadError | WalIoError, Wal> = Effect
+export const verify: Effect.Effect<Reader.Verified, WalVerifyError | WalReadError | WalIoError, Wal> = Effect
   .flatMap(Wal, (wal) => Reader.verify(wal.bytes, wal.reader))
 
 /**
@@ -178,6 +202,22 @@ export const layerFile = (
   WalEmptyKey | WalVerifyError | WalTornTail | WalNotAFile | WalLocked | WalIoError,
   FileSystem.FileSystem
 > => Layer.scoped(Wal, internalFile.make(path, options))
+
+/**
+ * The log of `layerFile` as a scoped value that belongs to the caller (it is in no environment):
+ * the same open — the lock, the verification of the existing file, refusing a broken one with
+ * its typed error — with each verified entry handed to `onEntry`, when given, in the open's one
+ * verifying pass (see `OnEntry`). Closing the scope closes the file and releases the lock.
+ */
+export const makeFile = <E = never>(
+  path: string,
+  options: WalOptions = {},
+  onEntry?: OnEntry<E>
+): Effect.Effect<
+  Wal["Type"],
+  WalEmptyKey | WalVerifyError | WalTornTail | WalNotAFile | WalLocked | WalIoError | E,
+  FileSystem.FileSystem | Scope.Scope
+> => internalFile.make(path, options, onEntry)
 
 /**
  * Repair a log whose only problem is a torn final line (a crash mid-write): its bytes are

@@ -66,7 +66,7 @@ const contract = (name: string, factory: Factory) =>
         const head = yield* Wal.head
         assert.strictEqual(head.sequence, 0n)
         assert.strictEqual(head.lastHash, Chain.GENESIS)
-        const verified = yield* Wal.verifyWal
+        const verified = yield* Wal.verify
         assert.strictEqual(verified.count, 0n)
         assert.strictEqual(verified.lastHash, Chain.GENESIS)
       })))
@@ -97,7 +97,7 @@ const contract = (name: string, factory: Factory) =>
           assert.isTrue(Json.equals(entry.data, record(k + 1)))
           previous = entry.entry_hash
         })
-        const verified = yield* Wal.verifyWal
+        const verified = yield* Wal.verify
         assert.strictEqual(verified.count, 5n)
         assert.strictEqual(verified.lastHash, previous)
         assert.isFalse(verified.missingNewline)
@@ -114,7 +114,7 @@ const contract = (name: string, factory: Factory) =>
           const keyed = Either.getOrThrow(Chain.make({ key }))
           assert.strictEqual(first.entry_hash, keyed.link(Chain.GENESIS, Json.print(record(1))))
           assert.notStrictEqual(first.entry_hash, unkeyed.link(Chain.GENESIS, Json.print(record(1))))
-          assert.strictEqual((yield* Wal.verifyWal).count, 2n)
+          assert.strictEqual((yield* Wal.verify).count, 2n)
           const error = yield* Effect.flip(Reader.verify(wal.bytes, { chain: unkeyed }))
           assert.strictEqual(error._tag, "WalChainBroken")
           if (error._tag === "WalChainBroken") assert.strictEqual(error.sequence, 1n)
@@ -133,7 +133,7 @@ const contract = (name: string, factory: Factory) =>
         yield* withLog(
           Effect.gen(function*() {
             yield* Wal.append(record(1))
-            const verified = yield* Wal.verifyWal
+            const verified = yield* Wal.verify
             assert.strictEqual(verified.count, 1n)
           }),
           { key: new Uint8Array(0), allowEmptyKey: true }
@@ -154,15 +154,15 @@ const contract = (name: string, factory: Factory) =>
       withLog(Effect.gen(function*() {
         for (let s = 1; s <= 3; s++) {
           const i = input(s)
-          yield* Audited.appendAudited(policy, i, Kernel.prescribe(policy, i), new Map([["request", s]]))
+          yield* Audited.append(policy, i, Kernel.prescribe(policy, i), new Map([["request", s]]))
         }
-        const verdicts = yield* Audited.replayAudited(policy)
+        const verdicts = yield* Audited.replay(policy)
         assert.strictEqual(verdicts.length, 3)
         assert.isTrue(verdicts.every((v) => v.replay_valid && v.decision_digest_match))
         const i = input(4)
         const honest = Kernel.prescribe(policy, i)
-        yield* Audited.appendAudited(policy, i, tamper(honest), null)
-        const error = yield* Effect.flip(Audited.replayAudited(policy))
+        yield* Audited.append(policy, i, tamper(honest), null)
+        const error = yield* Effect.flip(Audited.replay(policy))
         assert.strictEqual(error._tag, "WalAuditFailed")
         if (error._tag === "WalAuditFailed") {
           assert.strictEqual(error.sequence, 4n)
@@ -180,7 +180,7 @@ const contract = (name: string, factory: Factory) =>
         )
         const sequences = sealed.map((s) => s.sequence).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
         assert.deepStrictEqual(sequences, Array.from({ length: n }, (_, i) => BigInt(i + 1)))
-        const verified = yield* Wal.verifyWal
+        const verified = yield* Wal.verify
         assert.strictEqual(verified.count, BigInt(n))
         assert.strictEqual(verified.lastHash, (yield* Wal.head).lastHash)
         // each acknowledgement names the entry that holds its record

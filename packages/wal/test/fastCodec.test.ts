@@ -19,7 +19,7 @@ const record = (s: number): Json.JsonObject => {
   const input = requestInput(s, 4, { business_value_microunits: -50000, risk_bps: 100 + s })
   const metadata = json({ tenant: `t-${s}`, n: [1, 2.5, null] })
   return Either.getOrThrow(
-    Audited.auditedRecord(policy, input, Kernel.prescribe(policy, input), metadata)
+    Audited.record(policy, input, Kernel.prescribe(policy, input), metadata)
   ) as Json.JsonObject
 }
 
@@ -195,15 +195,15 @@ describe("fastEncode", () => {
     expect(agreeEncode(new Map())).toBe("fallback")
   })
 
-  it("auditedRecord refuses what the schema refuses, with the schema's message", () => {
+  it("Audited.record refuses what the schema refuses, with the schema's message", () => {
     const typed = decodeTyped(record(3))
     const bad = { ...typed.input, risk_bps: 70_000 } as unknown as typeof typed.input
-    const result = Audited.auditedRecord(policy, bad, typed.decision, null)
+    const result = Audited.record(policy, bad, typed.decision, null)
     expect(Either.isLeft(result)).toBe(true)
-    expect(Audited.auditedRecordOfPrescribed(policy, bad, typed.decision, null)).toStrictEqual(result)
+    expect(Audited.recordOfPrescribed(policy, bad, typed.decision, null)).toStrictEqual(result)
   })
 
-  it("auditedRecordOfPrescribed of a decision just prescribed is auditedRecord's record, byte for byte", () => {
+  it("Audited.recordOfPrescribed of a decision just prescribed is Audited.record's output, byte for byte", () => {
     FastCheck.assert(
       FastCheck.property(
         FastCheck.integer({ min: 0, max: 1_000_000 }),
@@ -218,8 +218,8 @@ describe("fastEncode", () => {
           })
           const decision = Kernel.prescribe(policy, input)
           const metadata = json({ s })
-          const replayed = Either.getOrThrow(Audited.auditedRecord(policy, input, decision, metadata))
-          const inHand = Either.getOrThrow(Audited.auditedRecordOfPrescribed(policy, input, decision, metadata))
+          const replayed = Either.getOrThrow(Audited.record(policy, input, decision, metadata))
+          const inHand = Either.getOrThrow(Audited.recordOfPrescribed(policy, input, decision, metadata))
           expect(Json.print(inHand)).toBe(Json.print(replayed))
         }
       ),

@@ -100,7 +100,7 @@ const scenario = (durability: Wal.Durability, fault: Probe.Fault) =>
         assert.strictEqual(probe.raised.length, 1) // nothing retried, nothing else written
 
         // the service's view is exactly the acknowledged prefix
-        const verified = yield* Wal.verifyWal
+        const verified = yield* Wal.verify
         assert.strictEqual(verified.count, BigInt(acked.length))
         return errors.length
       }),
@@ -150,7 +150,7 @@ const neverScenario = (fault: Probe.Fault) =>
       Effect.gen(function*() {
         for (let i = 1; i <= 3; i++) written.push(yield* Wal.append(record(i)))
         // `bytes` writes everything pending first: the three are in the file now, unsynced
-        assert.strictEqual((yield* Wal.verifyWal).count, 3n)
+        assert.strictEqual((yield* Wal.verify).count, 3n)
         assert.strictEqual(probe.syncCalls, 0)
 
         const open = yield* Deferred.make<void>()
@@ -167,7 +167,7 @@ const neverScenario = (fault: Probe.Fault) =>
         yield* Deferred.succeed(open, undefined)
 
         // flushing them (here through `bytes`) fails with the write's WalIoError
-        const first = yield* Effect.flip(Wal.verifyWal)
+        const first = yield* Effect.flip(Wal.verify)
         assert.strictEqual(first._tag, "WalIoError")
         if (first._tag !== "WalIoError") return
         assert.strictEqual(first.operation, "write")
@@ -197,7 +197,7 @@ const neverScenario = (fault: Probe.Fault) =>
         assert.strictEqual(probe.syncCalls, 0)
 
         // the service can no longer show every acknowledged entry: `bytes` keeps failing
-        const again = yield* Effect.flip(Wal.verifyWal)
+        const again = yield* Effect.flip(Wal.verify)
         assert.strictEqual(again._tag, "WalIoError")
         if (again._tag === "WalIoError") assert.strictEqual(again.cause, first.cause)
       }),

@@ -69,7 +69,7 @@ layer(NodeContext.layer)("file layer", (it) => {
           assert.strictEqual(next.sequence, 4n)
           assert.strictEqual(next.previous_hash, first.lastHash)
           yield* appendRange(5, 6)
-          return yield* Wal.verifyWal
+          return yield* Wal.verify
         })
       )
       assert.strictEqual(second.count, 6n)
@@ -150,7 +150,7 @@ layer(NodeContext.layer)("file layer", (it) => {
           Effect.gen(function*() {
             assert.strictEqual((yield* Wal.head).sequence, 3n)
             yield* Wal.append(record(4))
-            return yield* Wal.verifyWal
+            return yield* Wal.verify
           })
         )
         assert.strictEqual(after.count, 4n)
@@ -175,10 +175,10 @@ layer(NodeContext.layer)("file layer", (it) => {
         path,
         Effect.gen(function*() {
           assert.strictEqual((yield* Wal.head).sequence, 2n)
-          const verified = yield* Wal.verifyWal
+          const verified = yield* Wal.verify
           assert.isTrue(verified.missingNewline)
           yield* appendRange(3, 4)
-          return yield* Wal.verifyWal
+          return yield* Wal.verify
         })
       )
       assert.strictEqual(reopened.count, 4n)
@@ -483,7 +483,7 @@ it.live("durability \"never\": appends are acknowledged before their write; read
         assert.strictEqual(probe.writtenLines, 0)
         assert.deepStrictEqual(yield* Wal.head, { sequence: 5n, lastHash: sealed[4]?.entry_hash ?? "" })
         // `bytes` first writes everything pending
-        const reading = yield* Effect.fork(Wal.verifyWal)
+        const reading = yield* Effect.fork(Wal.verify)
         yield* Effect.sleep("20 millis")
         assert.isTrue(Option.isNone(yield* Fiber.poll(reading)))
         yield* Deferred.succeed(open, undefined)
@@ -524,7 +524,7 @@ it.live("durability \"never\": with 1 MiB pending, an append waits for the write
         yield* Deferred.succeed(open, undefined)
         yield* Fiber.join(appending)
         assert.strictEqual(acknowledged, n)
-        assert.strictEqual((yield* Wal.verifyWal).count, BigInt(n))
+        assert.strictEqual((yield* Wal.verify).count, BigInt(n))
       }),
       log
     )
@@ -554,7 +554,7 @@ it.live("durability \"batch\": with 1 MiB pending, an append waits for the write
         yield* Fiber.join(first)
         const sealed = yield* Fiber.join(rest)
         assert.strictEqual(sealed.length, n)
-        assert.strictEqual((yield* Wal.verifyWal).count, BigInt(n + 1))
+        assert.strictEqual((yield* Wal.verify).count, BigInt(n + 1))
         // without the bound the ~3 MB would be one round; with it, no write holds much more than 1 MiB
         assert.isAtMost(probe.largestWrite, 1_048_576 + 200_000)
         assert.isAtLeast(probe.writeCalls, 4)

@@ -22,7 +22,7 @@ const policy = benchPolicy(4)
 const input = (s: number): Input => requestInput(s, 4)
 
 const honest = (s: number): Json.Json =>
-  Either.getOrThrow(Audited.auditedRecord(policy, input(s), Kernel.prescribe(policy, input(s)), s))
+  Either.getOrThrow(Audited.record(policy, input(s), Kernel.prescribe(policy, input(s)), s))
 
 /** An audited record whose decision was altered after its audit bundle was made. */
 const forged = (s: number): Json.Json => {

@@ -57,7 +57,7 @@ describe("secrets", () => {
       const r2 = Reader.verifyBytes(tampered, { chain: right })
       if (Either.isLeft(r2)) assertNoKey(r2.left)
       const exit = yield* Effect.exit(
-        Wal.verifyWal.pipe(Effect.provide(Wal.layerMemory({ key: new Uint8Array(32) }, tampered)))
+        Wal.verify.pipe(Effect.provide(Wal.layerMemory({ key: new Uint8Array(32) }, tampered)))
       )
       if (exit._tag === "Failure") assertNoKey(Cause.pretty(exit.cause))
     }))

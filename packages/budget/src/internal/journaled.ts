@@ -12,6 +12,7 @@
 import type * as Json from "@calybris/core/Json"
 import type { Entry } from "@calybris/wal/Entry"
 import * as Wal from "@calybris/wal/Wal"
+import type { WalOptions } from "@calybris/wal/Wal"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -64,6 +65,29 @@ interface Job {
   readonly done: Deferred.Deferred<L.Result, LedgerStoreError>
 }
 
+/** Options of a journaled ledger that owns its log: the journal's and the log's (see `Wal.WalOptions`). */
+export interface JournalMemoryOptions
+  extends JournalOptions, Pick<WalOptions, "key" | "allowEmptyKey" | "hash" | "maxLineBytes">
+{}
+
+/** Options of a journaled ledger that owns its log file (`durability`: see `Wal.Durability`). */
+export interface JournalFileOptions extends JournalMemoryOptions, Pick<WalOptions, "durability"> {}
+
+/** One verified journal entry into the replay (`consistency.ts`); the first problem, if any. */
+const replayEntry = (
+  replay: Replay,
+  entry: Entry
+): Either.Either<void, LedgerRecoveryError | LedgerJournalInconsistent> => {
+  const decoded = Journal.decodeReplayable(entry.data)
+  if (Either.isLeft(decoded)) {
+    return Either.left(
+      new LedgerRecoveryError({ reason: `journal entry ${entry.sequence} is not a ledger record`, cause: decoded.left })
+    )
+  }
+  const problem = replay.entry(entry.sequence, decoded.right)
+  return problem === undefined ? Either.void : Either.left(problem)
+}
+
 /**
  * Rebuild the state from journal entries (verified by the caller): every checkpoint and every
  * replayed command checked (`consistency.ts`), last checkpoint (or genesis, with
@@ -76,21 +100,7 @@ export const recoverEntries = <E, R>(
   Effect.suspend(() => {
     const replay = new Replay(options.verifyCheckpoints === true)
     return entries.pipe(
-      Stream.runForEach((entry) =>
-        Effect.suspend((): Effect.Effect<void, LedgerRecoveryError | LedgerJournalInconsistent> => {
-          const decoded = Journal.decodeReplayable(entry.data)
-          if (Either.isLeft(decoded)) {
-            return Effect.fail(
-              new LedgerRecoveryError({
-                reason: `journal entry ${entry.sequence} is not a ledger record`,
-                cause: decoded.left
-              })
-            )
-          }
-          const problem = replay.entry(entry.sequence, decoded.right)
-          return problem === undefined ? Effect.void : Effect.fail(problem)
-        })
-      ),
+      Stream.runForEach((entry) => replayEntry(replay, entry)),
       Effect.zipRight(Effect.suspend(() => replay.finish()))
     )
   })
@@ -108,12 +118,57 @@ export const recover = (options: JournalOptions = {}) =>
 /** How many commands may wait for the journal writer by default. */
 export const DEFAULT_MAX_PENDING = 65_536
 
+/** The ledger over the WAL of the environment (recovered from it with a second, verified read). */
 export const make = (options: JournalOptions = {}) =>
   Effect.gen(function*() {
     yield* checkSize("maxPending", options.maxPending)
     yield* checkSize("operationWindow", options.operationWindow)
     const wal = yield* Wal.Wal
-    const recovered = yield* recover(options)
+    return yield* start(wal, yield* recover(options), options)
+  })
+
+/** The options of the log a ledger owns. */
+const logOptions = (options: JournalFileOptions): WalOptions => ({
+  key: options.key,
+  allowEmptyKey: options.allowEmptyKey,
+  hash: options.hash,
+  maxLineBytes: options.maxLineBytes,
+  durability: options.durability
+})
+
+/**
+ * Open a log that belongs to the ledger (`open` hands each verified entry to the function it is
+ * given, in its one verifying pass: `Wal.OnEntry`) and recover from that same pass.
+ */
+const owning = <E, R>(
+  options: JournalOptions,
+  open: (
+    onEntry: Wal.OnEntry<LedgerRecoveryError | LedgerJournalInconsistent>
+  ) => Effect.Effect<Wal.Wal["Type"], E, R>
+) =>
+  Effect.gen(function*() {
+    yield* checkSize("maxPending", options.maxPending)
+    yield* checkSize("operationWindow", options.operationWindow)
+    const replay = new Replay(options.verifyCheckpoints === true)
+    // the entries are read, verified and decoded in the log's open (span "Wal.open"); the
+    // replay after the last checkpoint and conservation here. No span around the open: the
+    // log's writer fiber, forked there, would run under it (see `Wal.layerFile`)
+    const wal = yield* open((entry) => replayEntry(replay, entry))
+    const recovered = yield* Effect.suspend(() => replay.finish()).pipe(Effect.withSpan("Ledger.recover"))
+    return yield* start(wal, recovered, options)
+  })
+
+/** The ledger over a log file of its own, opened (and locked) here: in no environment. */
+export const makeFile = (path: string, options: JournalFileOptions = {}) =>
+  owning(options, (onEntry) => Wal.makeFile(path, logOptions(options), onEntry))
+
+/** The ledger over an in-memory log of its own (empty, or from bytes: verified and recovered in one pass). */
+export const makeMemory = (options: JournalMemoryOptions = {}, initial?: Uint8Array) =>
+  owning(options, (onEntry) => Wal.makeMemory(logOptions(options), initial, onEntry))
+
+/** Start the ledger over `wal` from its recovered state: the group-commit writer. */
+const start = (wal: Wal.Wal["Type"], recovered: Replayed, options: JournalOptions) =>
+  Effect.gen(function*() {
     const state = recovered.state
     let sinceCheckpoint = recovered.sinceCheckpoint
     const checkpointEvery = options.checkpointEvery ?? 10_000

@@ -4,7 +4,9 @@
  *
  * Opening verifies the whole existing file first (streamed, bounded memory) and refuses a
  * broken one with its typed error, a torn final line included (`WalTornTail`: `repair` is the
- * explicit way out). The head comes from that verification. A last entry that is complete but
+ * explicit way out). The head comes from that verification. An owner that rebuilds its state
+ * from the log (`Wal.makeFile` with an `OnEntry`: a ledger's recovery) is handed each verified
+ * entry in that same pass, so the file is read and hashed once. A last entry that is complete but
  * lacks its newline gets one, in the same write as the next entry.
  *
  * Appending seals in the caller, synchronously: canonical data text, next sequence, previous
@@ -55,7 +57,7 @@ import * as Stream from "effect/Stream"
 import * as Chain from "../Chain.js"
 import { canonicalData, seal, type Sealed } from "../Entry.js"
 import * as Reader from "../Reader.js"
-import type { Wal, WalOptions } from "../Wal.js"
+import type { OnEntry, Wal, WalOptions } from "../Wal.js"
 import {
   type WalAppendError,
   type WalEmptyKey,
@@ -178,6 +180,18 @@ export const verifyFile = (
     (exists) => exists ? Reader.verify(readFile(fs, path), reader) : Effect.succeed(genesis)
   )
 
+/** Verify the whole file, each verified entry to `onEntry` in the same pass when given (see `Wal.OnEntry`). */
+const verifyFileEach = <E>(
+  fs: FileSystem.FileSystem,
+  path: string,
+  reader: Reader.ReaderOptions,
+  onEntry: OnEntry<E> | undefined
+): Effect.Effect<Reader.Verified, WalVerifyError | WalNotAFile | WalIoError | E> =>
+  onEntry === undefined ? verifyFile(fs, path, reader) : Effect.flatMap(
+    regularFile(fs, path),
+    (exists) => exists ? Reader.verifyEach(readFile(fs, path), reader, onEntry) : Effect.succeed(genesis)
+  )
+
 type AppendFailure = WalIoError | WalWriterFailed
 
 /**
@@ -266,12 +280,13 @@ const sealInto = (
   return next.sealed.entry_hash
 }
 
-export const make = (
+export const make = <E = never>(
   path: string,
-  options: WalOptions
+  options: WalOptions,
+  onEntry?: OnEntry<E>
 ): Effect.Effect<
   Wal["Type"],
-  WalEmptyKey | WalVerifyError | WalNotAFile | WalLocked | WalIoError,
+  WalEmptyKey | WalVerifyError | WalNotAFile | WalLocked | WalIoError | E,
   FileSystem.FileSystem | Scope.Scope
 > =>
   Effect.gen(function*() {
@@ -289,7 +304,7 @@ export const make = (
       yield* Lock.acquire(fs, path)
       const file = yield* fs.open(path, { flag: "a", mode: 0o644 }).pipe(Effect.mapError(pathError("open", path)))
       yield* Lock.acquireIdentity(fs, path, yield* openedFile(file, path))
-      return { file, verified: yield* verifyFile(fs, path, reader) }
+      return { file, verified: yield* verifyFileEach(fs, path, reader, onEntry) }
     }).pipe(Effect.withSpan("Wal.open", { attributes: { path } }))
 
     // The acknowledged head (what `head` reports). "batch" and "always" advance it when a

@@ -8,15 +8,16 @@ import * as Stream from "effect/Stream"
 import * as Chain from "../Chain.js"
 import { canonicalData, seal, type Sealed } from "../Entry.js"
 import * as Reader from "../Reader.js"
-import type { Wal, WalOptions } from "../Wal.js"
+import type { OnEntry, Wal, WalOptions } from "../Wal.js"
 import type { WalEmptyKey, WalTornTail, WalVerifyError } from "../WalError.js"
 
 const encoder = new TextEncoder()
 
-export const make = (
+export const make = <E = never>(
   options: WalOptions,
-  initial?: Uint8Array
-): Effect.Effect<Wal["Type"], WalEmptyKey | WalVerifyError | WalTornTail> =>
+  initial?: Uint8Array,
+  onEntry?: OnEntry<E>
+): Effect.Effect<Wal["Type"], WalEmptyKey | WalVerifyError | WalTornTail | E> =>
   Effect.gen(function*() {
     const chain = yield* Chain.make(options)
     const reader: Reader.ReaderOptions = { chain, maxLineBytes: options.maxLineBytes }
@@ -25,10 +26,10 @@ export const make = (
     let lastHash = Chain.GENESIS
     let needsNewline = false
     if (initial !== undefined && initial.length > 0) {
-      const verified: Reader.Verified = yield* (Reader.verifyBytes(initial, reader) as Either.Either<
-        Reader.Verified,
-        WalVerifyError | WalTornTail
-      >)
+      const verified: Reader.Verified = onEntry === undefined
+        ? yield* (Reader.verifyBytes(initial, reader) as Either.Either<Reader.Verified, WalVerifyError | WalTornTail>)
+        // the entries read in the same pass as the verification (see `Reader.verifyEach`)
+        : yield* Reader.verifyEach(Stream.make(initial), reader, onEntry)
       chunks.push(initial.slice())
       sequence = verified.count
       lastHash = verified.lastHash

@@ -1,0 +1,335 @@
+/**
+ * The journal stays private: `Ledger.layerJournalFile` opens and owns its log (it takes no `Wal`
+ * from the environment and puts none in it), so an application's own `Wal` — appending to
+ * another file — cannot interleave a foreign record into the ledger's journal. The audit of a
+ * journal file needs no `Wal` layer either (`JournalAudit.auditFile`).
+ *
+ * Work done once: opening a journal file verifies its chain and recovers the ledger in one pass
+ * (each entry hashed once, counted through the chain's hash functions), and an audit reads the
+ * journal's bytes once (counted through the byte stream it is given) — no timing.
+ */
+import * as JournalAudit from "@calybris/budget/JournalAudit"
+import * as Ledger from "@calybris/budget/Ledger"
+import { LedgerRecoveryError } from "@calybris/budget/LedgerError"
+import * as Hash from "@calybris/core/Hash"
+import type * as Json from "@calybris/core/Json"
+import * as Chain from "@calybris/wal/Chain"
+import * as Wal from "@calybris/wal/Wal"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { SystemError } from "@effect/platform/Error"
+import * as FileSystem from "@effect/platform/FileSystem"
+import { assert, describe, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import { input, policy } from "./support/fixtures.js"
+
+const key = new Uint8Array(32).fill(11)
+
+/** Hash functions that count every hash computed (a chain link is one HMAC under a key). */
+const counting = () => {
+  const counter = { hashes: 0 }
+  const base = Hash.defaultHash
+  const hash: Hash.HashFunctions = {
+    ...base,
+    hmacSha256: (k, data) => {
+      counter.hashes++
+      return base.hmacSha256(k, data)
+    },
+    sha256: (data) => {
+      counter.hashes++
+      return base.sha256(data)
+    },
+    hmacFor: (k) => {
+      const mac = base.hmacFor(k)
+      return (data) => {
+        counter.hashes++
+        return mac(data)
+      }
+    }
+  }
+  return { counter, hash }
+}
+
+/** Some ledger traffic: a tenant, holds, commits, releases and admits (each its own entry). */
+const traffic = (n: number) =>
+  Effect.gen(function*() {
+    yield* Ledger.ensureTenant("acme", 1_000_000_000n)
+    for (let i = 1; i <= n; i++) {
+      const outcome = yield* Ledger.admit(policy, "acme", input(i), { operationId: `req-${i}` })
+      if (outcome._tag === "Admitted") yield* Ledger.commit(outcome.reservation_id, 1n)
+      const hold = yield* Ledger.reserve("acme", 10n)
+      if (hold._tag === "Reserved" && i % 2 === 0) yield* Ledger.release(hold.reservation_id)
+    }
+  })
+
+const tempDir = Effect.flatMap(FileSystem.FileSystem, (fs) => fs.makeTempDirectoryScoped({ prefix: "calybris-jf-" }))
+
+const bytesOf = (path: string) => Effect.flatMap(FileSystem.FileSystem, (fs) => fs.readFile(path))
+
+/** The bytes of the log in the environment. */
+const walBytes = Effect.flatMap(
+  Wal.Wal,
+  (wal) =>
+    Effect.map(Stream.runCollect(wal.bytes), (chunks) => Uint8Array.from(Buffer.concat(Chunk.toReadonlyArray(chunks))))
+)
+
+/** A ledger journal over a shared in-memory Wal, with a foreign record appended after the first command. */
+const foreignJournal = Effect.gen(function*() {
+  yield* Ledger.ensureTenant("acme", 1_000n)
+  yield* Wal.append(new Map([["app", "foreign"]]))
+  yield* Ledger.reserve("acme", 10n)
+  yield* Ledger.reserve("acme", 20n)
+  return yield* walBytes
+}).pipe(Effect.provide(Ledger.layerJournal({ checkpointEvery: 0 }).pipe(Layer.provideMerge(Wal.layerMemory({ key })))))
+
+/** What the wrapped FileSystem saw, and the fault it injects. */
+interface Probe {
+  /** `fs.stream` calls per path */
+  readonly streams: Map<string, number>
+  /** the `failSyncAt`-th fsync of a file opened for append fails (EIO) */
+  failSyncAt: number | undefined
+  syncs: number
+}
+
+/**
+ * The real FileSystem, every member delegated (the file's methods live on a prototype: each is
+ * delegated explicitly), counting streams by path and failing one fsync of the log on demand.
+ */
+const probing = (probe: Probe) =>
+  Layer.effect(
+    FileSystem.FileSystem,
+    Effect.map(FileSystem.FileSystem, (real) => {
+      const wrap = (file: FileSystem.File): FileSystem.File => ({
+        [FileSystem.FileTypeId]: FileSystem.FileTypeId,
+        fd: file.fd,
+        get stat() {
+          return file.stat
+        },
+        seek: (offset, from) => file.seek(offset, from),
+        sync: Effect.suspend(() =>
+          ++probe.syncs === probe.failSyncAt
+            ? Effect.fail(
+              new SystemError({
+                reason: "Unknown",
+                module: "FileSystem",
+                method: "sync",
+                pathOrDescriptor: file.fd,
+                description: "EIO: i/o error, fsync"
+              })
+            )
+            : file.sync
+        ),
+        read: (buffer) => file.read(buffer),
+        readAlloc: (size) => file.readAlloc(size),
+        truncate: (length) => file.truncate(length),
+        write: (buffer) => file.write(buffer),
+        writeAll: (buffer) => file.writeAll(buffer)
+      })
+      return FileSystem.FileSystem.of({
+        ...real,
+        open: (path, options) =>
+          options?.flag === "a" ? Effect.map(real.open(path, options), wrap) : real.open(path, options),
+        stream: (path, options) => {
+          probe.streams.set(path, (probe.streams.get(path) ?? 0) + 1)
+          return real.stream(path, options)
+        }
+      })
+    })
+  ).pipe(Layer.provide(NodeContext.layer))
+
+describe("Ledger.layerJournalFile: the journal stays private", () => {
+  it.live("an application appending to its own Wal (another file) leaves the ledger's journal intact", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const journal = `${dir}/ledger.jsonl`
+      const appLog = `${dir}/app.jsonl`
+      const ledger = Ledger.layerJournalFile(journal, { key, checkpointEvery: 3 })
+      // the application's own log is in the environment: the ledger neither uses nor replaces it
+      const app = Wal.layerFile(appLog, { key })
+      const before = yield* Effect.gen(function*() {
+        yield* Ledger.ensureTenant("acme", 1_000_000n)
+        for (let i = 1; i <= 10; i++) {
+          const hold = yield* Ledger.reserve("acme", 100n, { operationId: `op-${i}` })
+          yield* Wal.append(new Map<string, Json.Json>([["app", "not a ledger record"], ["n", i]]))
+          if (hold._tag === "Reserved" && i % 3 === 0) yield* Ledger.commit(hold.reservation_id, 40n)
+        }
+        return yield* Ledger.balances
+      }).pipe(Effect.provide(Layer.merge(ledger, app)))
+      // recovery from the ledger's own file: every command, no foreign record
+      const after = yield* Ledger.balances.pipe(Effect.provide(ledger))
+      assert.deepStrictEqual(after, before)
+      assert.strictEqual(after.tenants[0]?.reserved_microcents, 700n)
+      // the application's records are in its own log, all ten of them
+      const appVerified = yield* Wal.verify.pipe(Effect.provide(app))
+      assert.strictEqual(appVerified.count, 10n)
+      // and a retry after the reopen is still recognised (the operation ids were recovered)
+      const retried = yield* Ledger.reserve("acme", 100n, { operationId: "op-10" }).pipe(Effect.provide(ledger))
+      assert.strictEqual(retried._tag, "Reserved")
+      assert.deepStrictEqual(yield* Ledger.balances.pipe(Effect.provide(ledger)), before)
+    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+
+  it.live("the ledger ignores a Wal in the environment: an application's Wal on the ledger's own path is locked out", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const journal = `${dir}/ledger.jsonl`
+      // an application that (wrongly) opens the ledger's file as its own Wal cannot write into it
+      // while the ledger holds it: the ledger's log is opened (and locked) by the ledger itself
+      const exit = yield* Effect.gen(function*() {
+        yield* Ledger.ensureTenant("acme", 1_000n)
+        return yield* Effect.exit(
+          Wal.append(new Map([["app", "foreign"]])).pipe(Effect.provide(Wal.layerFile(journal, { key })))
+        )
+      }).pipe(Effect.provide(Ledger.layerJournalFile(journal, { key, checkpointEvery: 0 })))
+      assert.isTrue(exit._tag === "Failure" && String(exit.cause).includes("WalLocked"), String(exit))
+      const balances = yield* Ledger.balances.pipe(Effect.provide(Ledger.layerJournalFile(journal, { key })))
+      assert.strictEqual(balances.tenants[0]?.initial_microcents, 1_000n)
+    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+
+  it.effect("layerJournal over a shared Wal: a foreign append fails the next recovery closed (why its log must be the ledger's alone)", () =>
+    Effect.gen(function*() {
+      const bytes = yield* foreignJournal
+      const error = yield* Effect.flip(
+        Ledger.balances.pipe(Effect.provide(Ledger.layerJournalMemory({ key, checkpointEvery: 0 }, bytes)))
+      )
+      assert.instanceOf(error, LedgerRecoveryError)
+      assert.include((error as LedgerRecoveryError).reason, "journal entry 2 is not a ledger record")
+    }))
+})
+
+describe("Ledger.layerJournalFile fails closed as the WAL's open did", () => {
+  it.live("a broken chain after a foreign record: the chain's failure wins, as when the WAL verified before recovery", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* tempDir
+      const journal = `${dir}/ledger.jsonl`
+      const bytes = yield* foreignJournal
+      yield* fs.writeFile(journal, bytes)
+      const foreign = yield* Effect.flip(
+        Ledger.balances.pipe(Effect.provide(Ledger.layerJournalFile(journal, { key })))
+      )
+      assert.instanceOf(foreign, LedgerRecoveryError)
+      // the last entry's amount altered: its MAC no longer matches
+      const text = new TextDecoder().decode(bytes)
+      const tampered = text.replace(/"amount":20\}/, `"amount":21}`)
+      assert.notStrictEqual(tampered, text)
+      yield* fs.writeFileString(journal, tampered)
+      const broken = yield* Effect.flip(Ledger.balances.pipe(Effect.provide(Ledger.layerJournalFile(journal, { key }))))
+      assert.strictEqual(broken._tag, "WalChainBroken")
+      assert.strictEqual((broken as { readonly line: number }).line, 4)
+      // a torn final line: WalTornTail, and nothing is written (the file is unchanged)
+      yield* fs.writeFile(journal, bytes.subarray(0, bytes.length - 7))
+      const torn = yield* Effect.flip(Ledger.balances.pipe(Effect.provide(Ledger.layerJournalFile(journal, { key }))))
+      assert.strictEqual(torn._tag, "WalTornTail")
+      assert.deepStrictEqual(yield* bytesOf(journal), bytes.subarray(0, bytes.length - 7))
+      // the wrong key: the first line's MAC
+      yield* fs.writeFile(journal, bytes)
+      const wrongKey = yield* Effect.flip(
+        Ledger.balances.pipe(Effect.provide(Ledger.layerJournalFile(journal, { key: new Uint8Array(32) })))
+      )
+      assert.strictEqual(wrongKey._tag, "WalChainBroken")
+      assert.strictEqual((wrongKey as { readonly line: number }).line, 1)
+    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+})
+
+describe("JournalAudit.auditFile: an audit without a Wal layer", () => {
+  it.live("audits every admit of a journal file, given only a FileSystem", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const journal = `${dir}/ledger.jsonl`
+      yield* traffic(6).pipe(Effect.provide(Ledger.layerJournalFile(journal, { key, checkpointEvery: 4 })))
+      const verdicts = yield* JournalAudit.auditFile(journal, [policy], { key })
+      assert.strictEqual(verdicts.length, 6)
+      assert.isTrue(verdicts.every((v) => v.replay_valid && v.policy_digest_match && v.decision_digest_match))
+      // under another key the chain does not verify: refused before any audit
+      const wrong = yield* Effect.flip(JournalAudit.auditFile(journal, [policy], { key: new Uint8Array(32).fill(1) }))
+      assert.strictEqual(wrong._tag, "WalChainBroken")
+      // a missing file is an I/O error naming it, not an empty journal
+      const missing = yield* Effect.flip(JournalAudit.auditFile(`${dir}/none.jsonl`, [policy], { key }))
+      assert.strictEqual(missing._tag, "WalIoError")
+    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+})
+
+describe("work done once", () => {
+  it.live("opening a journal file hashes each entry of its chain once (verification and recovery in one pass)", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const journal = `${dir}/ledger.jsonl`
+      const { counter, hash } = counting()
+      const layer = Ledger.layerJournalFile(journal, { key, hash, checkpointEvery: 5 })
+      yield* traffic(8).pipe(Effect.provide(layer))
+      const entries = (yield* Wal.verify.pipe(Effect.provide(Wal.layerFile(journal, { key })))).count
+      assert.isTrue(entries > 20n)
+      counter.hashes = 0
+      const recovered = yield* Ledger.balances.pipe(Effect.provide(layer))
+      assert.strictEqual(recovered.tenants.length, 1)
+      assert.strictEqual(BigInt(counter.hashes), entries, "one chain link per entry")
+    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+
+  it.live("opening a journal file streams it once (a FileSystem that counts reads)", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const journal = `${dir}/ledger.jsonl`
+      const probe: Probe = { streams: new Map(), failSyncAt: undefined, syncs: 0 }
+      const layer = Ledger.layerJournalFile(journal, { key, checkpointEvery: 5 }).pipe(Layer.provide(probing(probe)))
+      yield* traffic(3).pipe(Effect.provide(layer))
+      probe.streams.clear()
+      yield* Ledger.balances.pipe(Effect.provide(layer))
+      assert.deepStrictEqual([...probe.streams], [[journal, 1]])
+      probe.streams.clear()
+      yield* JournalAudit.auditFile(journal, [policy], { key }).pipe(Effect.provide(probing(probe)))
+      assert.deepStrictEqual([...probe.streams], [[journal, 1]])
+    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+
+  it.live("a failed fsync fails the ledger closed; the journal then recovers what was acknowledged", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const journal = `${dir}/ledger.jsonl`
+      const probe: Probe = { streams: new Map(), failSyncAt: 3, syncs: 0 }
+      const layer = Ledger.layerJournalFile(journal, { key, checkpointEvery: 0 }).pipe(Layer.provide(probing(probe)))
+      const seen = yield* Effect.gen(function*() {
+        yield* Ledger.ensureTenant("t", 1_000n)
+        yield* Ledger.reserve("t", 100n)
+        const failed = yield* Effect.flip(Ledger.reserve("t", 200n))
+        const after = yield* Effect.flip(Ledger.ensureTenant("u", 1n))
+        return { failed: failed._tag, after: after._tag }
+      }).pipe(Effect.provide(layer))
+      assert.deepStrictEqual(seen, { failed: "LedgerStoreError", after: "LedgerStoreError" })
+      // the unacknowledged reserve may be in the file (written, its fsync failed): the journal
+      // holds the acknowledged commands, and at most that one more
+      const reserved = (yield* Ledger.balances.pipe(Effect.provide(Ledger.layerJournalFile(journal, { key }))))
+        .tenants[0]?.reserved_microcents
+      assert.include([100n, 300n], reserved)
+    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+
+  it.effect("the memory journal also recovers in the pass that verifies its bytes", () =>
+    Effect.gen(function*() {
+      const { counter, hash } = counting()
+      const bytes = yield* Effect.zipRight(traffic(5), walBytes).pipe(
+        Effect.provide(Ledger.layerJournal({ checkpointEvery: 4 }).pipe(Layer.provideMerge(Wal.layerMemory({ key }))))
+      )
+      const entries = (yield* Wal.verify.pipe(Effect.provide(Wal.layerMemory({ key }, bytes)))).count
+      counter.hashes = 0
+      yield* Ledger.balances.pipe(Effect.provide(Ledger.layerJournalMemory({ key, hash }, bytes)))
+      assert.strictEqual(BigInt(counter.hashes), entries)
+    }))
+
+  it.live("an audit reads the journal's bytes once", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const journal = `${dir}/ledger.jsonl`
+      yield* traffic(4).pipe(Effect.provide(Ledger.layerJournalFile(journal, { key, checkpointEvery: 3 })))
+      const bytes = yield* bytesOf(journal)
+      let reads = 0
+      const stream = Stream.suspend(() => {
+        reads++
+        return Stream.make(bytes)
+      })
+      const chain = Either.getOrThrow(Chain.make({ key }))
+      const verdicts = yield* JournalAudit.auditBytes(stream, { chain }, [policy])
+      assert.strictEqual(verdicts.length, 4)
+      assert.strictEqual(reads, 1, "the bytes are read once")
+    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+})
