@@ -211,9 +211,12 @@ export const expiry = (
   return Either.right({ ttl_ms: ttl, expires_at_ms: at })
 }
 
+// built once: `Schema.is` compiles a validator on every call (it is on every admit's path)
+const isJsonValue = Schema.is(JsonValue)
+
 /** Admit metadata must be a Json value (it is journaled in the audited record). */
 export const metadata = (value: unknown): Either.Either<Json.Json, InvalidArgument> =>
-  Schema.is(JsonValue)(value) ? Either.right(value) : Either.left(invalid("metadata", value, "must be a Json value"))
+  isJsonValue(value) ? Either.right(value) : Either.left(invalid("metadata", value, "must be a Json value"))
 
 /** A tenant id or operation id given outside a command (admit checks them before prescribing). */
 export const checkTenant = (tenant: unknown): Either.Either<void, InvalidArgument> => {

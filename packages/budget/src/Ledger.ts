@@ -357,6 +357,18 @@ export const admit = (
       )
   })
 
+/**
+ * The audited record of an admit, built only by a layer that journals it (the memory layer keeps
+ * no journal); the decision was computed from this policy and input: its bundle needs no replay.
+ * (A closure returned here, not one bound to a name in `decideAndHold`: a transpiler keeping
+ * names, as tsx does, would give each admit's closure its name with `Object.defineProperty`.)
+ */
+const auditedOf = (policy: Policy, input: Input, decision: Decision, metadata: Json.Json): Audit => () =>
+  Either.mapLeft(
+    Audited.recordOfPrescribed(policy, input, decision, metadata),
+    (cause) => new LedgerStoreError({ operation: "admit", cause })
+  )
+
 const decideAndHold = (
   policy: Policy,
   tenant: string,
@@ -383,18 +395,11 @@ const decideAndHold = (
     const binding = id === undefined
       ? {}
       : { binding: L.admitBinding(Digest.policyDigest(policy), Digest.inputDigest(input), metadata) }
-    // built only by a layer that journals it (the memory layer keeps no journal); the decision
-    // was computed just above from this policy and input: its bundle needs no replay
-    const audited = () =>
-      Either.mapLeft(
-        Audited.recordOfPrescribed(policy, input, decision, metadata),
-        (cause) => new LedgerStoreError({ operation: "admit", cause })
-      )
     const hold = noConflict(apply(
       { _tag: "Admit", tenant, amount: cost as bigint, ...opId(options), ...expiry, ...binding } as L.Command & {
         _tag: "Admit"
       },
-      audited
+      auditedOf(policy, input, decision, metadata)
     ))
     return Effect.map(
       hold,

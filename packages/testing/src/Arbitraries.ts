@@ -1,13 +1,15 @@
 /**
  * Arbitraries for kernel types that mix ordinary values with the extremes of each width,
- * so both the number fast path and the bigint path are exercised.
+ * so both the number fast path and the bigint path are exercised. Every value is built through
+ * its schema (`Typed`: the schema validates the drawn fields and types the result; no cast).
  */
 import * as Decision from "@calybris/core/Decision"
-import type { Input } from "@calybris/core/Input"
-import type { Model } from "@calybris/core/Model"
-import type { PolicySnapshot } from "@calybris/core/Policy"
+import { Input } from "@calybris/core/Input"
+import { Model } from "@calybris/core/Model"
+import { PolicySnapshot } from "@calybris/core/Policy"
 import * as Arbitrary from "effect/Arbitrary"
 import * as fc from "effect/FastCheck"
+import { typed } from "./Typed.js"
 
 const U64_MAX = (1n << 64n) - 1n
 const I64_MAX = (1n << 63n) - 1n
@@ -60,7 +62,7 @@ export const model = (id: fc.Arbitrary<number>): fc.Arbitrary<Model> =>
     region_mask: mask,
     input_cost_microunits_per_million_tokens: price,
     output_cost_microunits_per_million_tokens: price
-  }) as unknown as fc.Arbitrary<Model>
+  }).map(typed(Model))
 
 export const policy: fc.Arbitrary<PolicySnapshot> = fc.record({
   policy_epoch: u64,
@@ -73,7 +75,7 @@ export const policy: fc.Arbitrary<PolicySnapshot> = fc.record({
     { weight: 1, arbitrary: u64 }
   ),
   models: fc.array(model(fc.oneof(fc.integer({ min: 1, max: 12 }), u32)), { maxLength: 24 })
-}) as unknown as fc.Arbitrary<PolicySnapshot>
+}).map(typed(PolicySnapshot))
 
 export const input = (ids: ReadonlyArray<number> = []): fc.Arbitrary<Input> =>
   fc.record({
@@ -96,7 +98,7 @@ export const input = (ids: ReadonlyArray<number> = []): fc.Arbitrary<Input> =>
     required_capabilities: fc.oneof({ weight: 3, arbitrary: fc.constant(0n) }, { weight: 1, arbitrary: mask }),
     allowed_provider_mask: fc.oneof({ weight: 3, arbitrary: fc.constant(U64_MAX) }, { weight: 1, arbitrary: mask }),
     required_region_mask: fc.oneof({ weight: 3, arbitrary: fc.constant(0n) }, { weight: 1, arbitrary: mask })
-  }) as unknown as fc.Arbitrary<Input>
+  }).map(typed(Input))
 
 /** A policy together with an input whose requested id is often in its catalog. */
 export const policyAndInput: fc.Arbitrary<readonly [PolicySnapshot, Input]> = policy.chain((p) =>
@@ -118,7 +120,7 @@ export const decision: fc.Arbitrary<Decision.Decision> = fc.record({
   eligible_models: u16,
   policy_epoch: u64,
   catalog_epoch: u64
-}) as unknown as fc.Arbitrary<Decision.Decision>
+}).map(typed(Decision.Decision))
 
 /**
  * Close calls for the kernel's scan order and pruning bound: small catalogs drawn from a few
@@ -156,7 +158,7 @@ export const closeCall: fc.Arbitrary<readonly [PolicySnapshot, Input]> = fc.reco
   regions: pick(0n, 0n, 1n)
 }).map((r) =>
   [
-    {
+    typed(PolicySnapshot)({
       policy_epoch: 1n,
       catalog_epoch: 2n,
       hard_risk_limit_bps: 9600,
@@ -164,8 +166,8 @@ export const closeCall: fc.Arbitrary<readonly [PolicySnapshot, Input]> = fc.reco
       risk_penalty_multiplier_bps: r.multiplier,
       latency_penalty_microunits_per_ms: r.latencyPenalty,
       models: r.models
-    } as unknown as PolicySnapshot,
-    {
+    }),
+    typed(Input)({
       request_sequence: 7n,
       requested_model_id: r.requested,
       input_tokens: r.tokens,
@@ -179,6 +181,6 @@ export const closeCall: fc.Arbitrary<readonly [PolicySnapshot, Input]> = fc.reco
       required_capabilities: r.capabilities,
       allowed_provider_mask: U64_MAX,
       required_region_mask: r.regions
-    } as unknown as Input
+    })
   ] as const
 )

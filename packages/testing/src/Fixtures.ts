@@ -7,6 +7,7 @@ import type { Input } from "@calybris/core/Input"
 import type { Model } from "@calybris/core/Model"
 import * as Policy from "@calybris/core/Policy"
 import type { Plain } from "./Plain.js"
+import { typed } from "./Typed.js"
 
 export const U64_MAX = (1n << 64n) - 1n
 /** Every provider / region bit. */
@@ -79,15 +80,17 @@ const ledgerModel = (id: number, quality: number, inPrice: bigint, outPrice: big
  * ledger inputs request). Epochs differ only in the policy digest, not in decisions or costs.
  */
 export const ledgerPolicy = (policy_epoch: bigint): Policy.Policy =>
-  Policy.unsafeMake({
-    policy_epoch,
-    catalog_epoch: 1n,
-    hard_risk_limit_bps: 9000,
-    minimum_confidence_bps: 5000,
-    risk_penalty_multiplier_bps: 3500,
-    latency_penalty_microunits_per_ms: 1n,
-    models: [ledgerModel(1, 7000, 150_000n, 600_000n), ledgerModel(2, 9000, 2_500_000n, 10_000_000n)]
-  } as unknown as Policy.PolicySnapshot)
+  Policy.unsafeMake(
+    typed(Policy.PolicySnapshot)({
+      policy_epoch,
+      catalog_epoch: 1n,
+      hard_risk_limit_bps: 9000,
+      minimum_confidence_bps: 5000,
+      risk_penalty_multiplier_bps: 3500,
+      latency_penalty_microunits_per_ms: 1n,
+      models: [ledgerModel(1, 7000, 150_000n, 600_000n), ledgerModel(2, 9000, 2_500_000n, 10_000_000n)]
+    })
+  )
 
 /** An input of the ledger tests: `input` requesting model 2 of `ledgerPolicy`; `over` replaces members. */
 export const ledgerInput = (over: Partial<Plain<Input>> = {}): Input => input({ requested_model_id: 2, ...over })

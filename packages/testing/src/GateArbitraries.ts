@@ -2,10 +2,11 @@
  * Arbitraries for catalogs and inputs that reach every gate: small numbers most of the time
  * (so models pass some gates and fail others), the extremes of each width some of the time.
  */
-import type { Input } from "@calybris/core/Input"
-import type { Model } from "@calybris/core/Model"
-import type { PolicySnapshot } from "@calybris/core/Policy"
+import { Input } from "@calybris/core/Input"
+import { Model } from "@calybris/core/Model"
+import { PolicySnapshot } from "@calybris/core/Policy"
 import * as fc from "effect/FastCheck"
+import { typed } from "./Typed.js"
 
 export const U64_MAX = (1n << 64n) - 1n
 const I64_MAX = (1n << 63n) - 1n
@@ -44,7 +45,7 @@ const model = (id: number): fc.Arbitrary<Model> =>
     region_mask: mask,
     input_cost_microunits_per_million_tokens: u64,
     output_cost_microunits_per_million_tokens: u64
-  }) as unknown as fc.Arbitrary<Model>
+  }).map(typed(Model))
 
 /** A catalog of 0–12 models with distinct ids (as `Policy.make` requires). */
 export const snapshot: fc.Arbitrary<PolicySnapshot> = fc.uniqueArray(fc.integer({ min: 1, max: 40 }), {
@@ -58,7 +59,7 @@ export const snapshot: fc.Arbitrary<PolicySnapshot> = fc.uniqueArray(fc.integer(
     risk_penalty_multiplier_bps: fc.integer({ min: 0, max: 50_000 }),
     latency_penalty_microunits_per_ms: fc.oneof(fc.bigInt({ min: 0n, max: 1000n }), u64),
     models: ids.length === 0 ? fc.constant([]) : fc.tuple(...ids.map(model))
-  }) as unknown as fc.Arbitrary<PolicySnapshot>
+  }).map(typed(PolicySnapshot))
 )
 
 export const input = (ids: ReadonlyArray<number>): fc.Arbitrary<Input> =>
@@ -82,7 +83,7 @@ export const input = (ids: ReadonlyArray<number>): fc.Arbitrary<Input> =>
     required_capabilities: fc.oneof({ weight: 3, arbitrary: fc.constant(0n) }, { weight: 1, arbitrary: mask }),
     allowed_provider_mask: fc.oneof({ weight: 3, arbitrary: fc.constant(U64_MAX) }, { weight: 1, arbitrary: mask }),
     required_region_mask: fc.oneof({ weight: 3, arbitrary: fc.constant(0n) }, { weight: 1, arbitrary: mask })
-  }) as unknown as fc.Arbitrary<Input>
+  }).map(typed(Input))
 
 /** A catalog with an input whose requested id is often in it. */
 export const policyAndInput: fc.Arbitrary<readonly [PolicySnapshot, Input]> = snapshot.chain((p) =>

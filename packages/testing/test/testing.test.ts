@@ -1,9 +1,11 @@
 import * as Decision from "@calybris/core/Decision"
 import { Input } from "@calybris/core/Input"
+import { Model } from "@calybris/core/Model"
 import * as Policy from "@calybris/core/Policy"
 import * as Arb from "@calybris/testing/Arbitraries"
 import * as Fixtures from "@calybris/testing/Fixtures"
 import * as GateArb from "@calybris/testing/GateArbitraries"
+import { typed } from "@calybris/testing/Typed"
 import { assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 import * as fc from "effect/FastCheck"
@@ -55,5 +57,37 @@ describe("Arbitraries", () => {
     const drawn = fc.sample(Arb.decision, { numRuns: 2000, seed: 13 })
     assert.deepStrictEqual(new Set(drawn.map((d) => d.action)), new Set(Decision.Action.literals))
     assert.deepStrictEqual(new Set(drawn.map((d) => d.reason)), new Set(Decision.Reason.literals))
+  })
+})
+
+describe("Typed", () => {
+  it("types a value its schema validates, and throws the schema's error for one out of range", () => {
+    const m = typed(Model)({ ...Fixtures.model(), quality_bps: 9000 })
+    assert.strictEqual(m.quality_bps, 9000)
+    assert.throws(() => typed(Model)({ ...Fixtures.model(), quality_bps: 70_000 }), /quality_bps/)
+    assert.throws(
+      () => typed(Input)({ ...Fixtures.input(), request_sequence: Fixtures.U64_MAX + 1n }),
+      /request_sequence/
+    )
+    assert.throws(() => typed(Input)({ ...Fixtures.input(), business_value_microunits: -(1n << 63n) - 1n }))
+  })
+
+  it("the typed arbitraries still draw the extremes of each width (u64 max, i64 min and max, 2^53, u32 max)", () => {
+    const I64_MIN = -(1n << 63n)
+    const I64_MAX = (1n << 63n) - 1n
+    const inputs = fc.sample(Arb.input([1, 2]), { numRuns: 3000, seed: 13 })
+    const sequences = new Set<bigint>(inputs.map((i) => i.request_sequence))
+    for (const edge of [0n, 2n ** 53n, Fixtures.U64_MAX]) assert.isTrue(sequences.has(edge), `u64 ${edge}`)
+    const values = new Set<bigint>(inputs.map((i) => i.business_value_microunits))
+    for (const edge of [I64_MIN, I64_MAX, -1n]) assert.isTrue(values.has(edge), `i64 ${edge}`)
+    assert.isTrue(inputs.some((i) => i.input_tokens === 0xffff_ffff))
+    const decisions = fc.sample(Arb.decision, { numRuns: 3000, seed: 13 })
+    assert.isTrue(decisions.some((d) => d.expected_utility_microunits === I64_MIN))
+    assert.isTrue(decisions.some((d) => d.estimated_cost_microunits === Fixtures.U64_MAX))
+    const gates = fc.sample(GateArb.policyAndInput, { numRuns: 3000, seed: 13 })
+    assert.isTrue(gates.some(([, i]) => i.business_value_microunits === I64_MIN))
+    assert.isTrue(
+      gates.some(([p]) => p.models.some((m) => m.input_cost_microunits_per_million_tokens === Fixtures.U64_MAX))
+    )
   })
 })

@@ -1,7 +1,8 @@
 /**
  * serde_json's error codes (the subset untyped parsing reports) and their messages, for the JSON
- * cursor (`jsonParse.ts`). Read only where a failure is recorded or an error built, never on the
- * success path; the reading state lives in the `Cursor` instance.
+ * parser (`jsonLexer.ts`, `jsonParse.ts`, `jsonScan.ts`, `jsonIgnore.ts`). Read only where a
+ * failure is recorded or an error built, never on the success path; the reading state lives in
+ * a `Lexer` instance.
  */
 
 // serde_json ErrorCode values used by untyped parsing. Codes below FIRST_SYNTAX are Category::Eof.
