@@ -23,7 +23,24 @@ export const JsonValue: Schema.Schema<Json.Json> = Schema.declare(
   {
     identifier: "JsonValue",
     description: "a JSON value",
-    [CodecId]: { _tag: "Guard", is: (u: unknown) => isJson(u, 0) }
+    [CodecId]: { _tag: "Guard", is: (u: unknown) => isJson(u, 0) },
+    // Json values as the parser builds them: safe integers, 64-bit bigints, floats, strings, nesting
+    arbitrary: () => (fc) =>
+      fc.letrec<{ value: Json.Json }>((tie) => ({
+        value: fc.oneof(
+          { depthSize: "small", withCrossShrink: true },
+          fc.constant(null),
+          fc.boolean(),
+          fc.integer(),
+          fc.bigInt({ min: Int.I64_MIN, max: Int.U64_MAX }),
+          fc.double({ noNaN: true, noDefaultInfinity: true }).map((x) => new Json.JsonFloat(x)),
+          fc.string(),
+          fc.array(tie("value"), { maxLength: 4 }),
+          fc.array(fc.tuple(fc.string({ maxLength: 6 }), tie("value")), { maxLength: 4 }).map((members) =>
+            new Map(members)
+          )
+        )
+      })).value
   }
 )
 

@@ -86,52 +86,34 @@ interface Field {
 
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 
-/** A struct read from a Map (`jsonObject`'s decoding) or a record, written to a record. */
-const struct = (fields: ReadonlyArray<Field>, fromMap: boolean): Fn => {
-  const n = fields.length
-  if (fromMap) {
-    return (u) => {
-      if (!(u instanceof Map)) return FAIL
-      const out: Record<string, unknown> = {}
-      for (let i = 0; i < n; i++) {
-        const f = fields[i] as Field
-        if (f.optional && !u.has(f.from)) continue
-        const v = f.fn(u.get(f.from))
-        if (v === FAIL || v === DEFER) return v
-        out[f.to] = v
-      }
-      return out
-    }
-  }
-  return (u) => {
-    if (!isRecord(u)) return FAIL
-    const out: Record<string, unknown> = {}
-    for (let i = 0; i < n; i++) {
-      const f = fields[i] as Field
-      if (f.optional && !hasOwn.call(u, f.from)) continue
-      const v = f.fn(u[f.from])
-      if (v === FAIL || v === DEFER) return v
-      out[f.to] = v
-    }
-    return out
-  }
-}
-
-/** A struct written to a Map (`jsonObject`'s encoding: members in field order, no `undefined`). */
-const structToMap = (fields: ReadonlyArray<Field>): Fn => {
-  const n = fields.length
-  return (u) => {
-    if (!isRecord(u)) return FAIL
-    const out = new Map<string, unknown>()
-    for (let i = 0; i < n; i++) {
-      const f = fields[i] as Field
-      if (f.optional && !hasOwn.call(u, f.from)) continue
-      const v = f.fn(u[f.from])
-      if (v === FAIL || v === DEFER) return v
-      if (v !== undefined) out.set(f.to, v)
-    }
-    return out
-  }
+/**
+ * A struct read from a Map (`jsonObject`'s decoding) or a record, written to a record or to a
+ * Map (`jsonObject`'s encoding: members in field order, no `undefined`). The code is generated
+ * per struct (one straight-line function, member names as literals), so that every property
+ * access in it sees one shape: a loop shared by every struct would be megamorphic.
+ */
+const struct = (fields: ReadonlyArray<Field>, mode: "mapToRecord" | "recordToRecord" | "recordToMap"): Fn => {
+  const lines: Array<string> = [
+    mode === "mapToRecord" ? "if (!(u instanceof Map)) return FAIL" : "if (!isRecord(u)) return FAIL",
+    mode === "recordToMap" ? "const out = new Map()" : "const out = {}",
+    "let v"
+  ]
+  fields.forEach((f, i) => {
+    // JSON string literals are JavaScript string literals
+    const from = JSON.stringify(f.from)
+    const to = JSON.stringify(f.to)
+    const read = mode === "mapToRecord" ? `u.get(${from})` : `u[${from}]`
+    const write = mode === "recordToMap" ? `if (v !== undefined) out.set(${to}, v)` : `out[${to}] = v`
+    const body = `v = f${i}(${read}); if (v === FAIL || v === DEFER) return v; ${write}`
+    const has = mode === "mapToRecord" ? `u.has(${from})` : `hasOwn.call(u, ${from})`
+    lines.push(f.optional ? `if (${has}) { ${body} }` : body)
+  })
+  lines.push("return out")
+  const names = fields.map((_, i) => `f${i}`)
+  // generated from member names only (JSON string literals), never from data
+  // eslint-disable-next-line no-new-func
+  const make = new Function("FAIL", "DEFER", "hasOwn", "isRecord", ...names, `return (u) => {\n${lines.join("\n")}\n}`)
+  return make(FAIL, DEFER, hasOwn, isRecord, ...fields.map((f) => f.fn)) as Fn
 }
 
 /**
@@ -182,7 +164,7 @@ const compileStruct = (ast: AST.AST, isDecoding: boolean, map: boolean): Fn | un
     if (fn === undefined) return undefined
     fields.push(isDecoding ? { from: encoded, to: name, optional, fn } : { from: name, to: encoded, optional, fn })
   }
-  return isDecoding ? struct(fields, map) : map ? structToMap(fields) : struct(fields, false)
+  return struct(fields, isDecoding ? (map ? "mapToRecord" : "recordToRecord") : map ? "recordToMap" : "recordToRecord")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -261,6 +243,11 @@ const compileUnion = (ast: AST.Union, isDecoding: boolean): Fn | undefined => {
     const values = new Set(types.map((t) => (t as AST.Literal).literal))
     return (u) => values.has(u as AST.LiteralValue) ? u : FAIL
   }
+  if (types.length === 2 && types[1]?._tag === "UndefinedKeyword" && types[0] !== undefined) {
+    // `Schema.optional(X)`: X, or undefined
+    const fn = compileAst(types[0], isDecoding)
+    return fn === undefined ? undefined : (u) => u === undefined ? u : fn(u)
+  }
   const fns: Array<Fn> = []
   for (const t of types) {
     const fn = compileAst(t, isDecoding)
@@ -319,6 +306,13 @@ const run = (
 const compileTransformation = (ast: AST.Transformation, isDecoding: boolean): Fn | undefined => {
   const t = ast.transformation
   if (t._tag === "TypeLiteralTransformation") return compileStruct(ast, isDecoding, false)
+  if (ast.from._tag === "Literal" && ast.to._tag === "Literal") {
+    // `Schema.transformLiteral`: whatever its functions, it can only succeed by mapping the one
+    // literal to the other (the other side checks it)
+    const input = isDecoding ? ast.from.literal : ast.to.literal
+    const output = isDecoding ? ast.to.literal : ast.from.literal
+    return (u) => u === input ? output : FAIL
+  }
   // decoding: from → f → to; encoding: to → f → from (as ParseResult does)
   const first = compileAst(isDecoding ? ast.from : ast.to, isDecoding)
   const second = compileAst(isDecoding ? ast.to : ast.from, isDecoding)
