@@ -18,6 +18,7 @@ import * as Either from "effect/Either"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as internal from "./internal/codec.js"
+import * as Json from "./Json.js"
 
 /** What a compiled function answers when the Schema has to decide. */
 export const FAIL: typeof internal.FAIL = internal.FAIL
@@ -69,5 +70,30 @@ export const encodeEither = <A, I>(
   return (a) => {
     const i = fast(a)
     return i === internal.FAIL || i === internal.DEFER ? slow(a) : Either.right(i as I)
+  }
+}
+
+/**
+ * The compiled printer of a `jsonObject` schema: `Json.print` of its encoding in one pass (`FAIL`
+ * / `DEFER`: ask the Schema), or undefined when it does not compile.
+ */
+export const compilePrinter = <A, I, R>(
+  schema: Schema.Schema<A, I, R>
+): ((a: A) => string | undefined | typeof FAIL | typeof DEFER) | undefined =>
+  internal.compilePrinter(schema.ast) as ((a: A) => string | undefined | typeof FAIL | typeof DEFER) | undefined
+
+/**
+ * `Json.print(Schema.encodeSync(schema)(value))` — the compact canonical JSON of a value —
+ * through the compiled printer where it decides. Like `encodeSync`, it throws the Schema's
+ * ParseError on a value that does not encode: for values the program built itself.
+ */
+export const printer = <A, I extends Json.Json>(schema: Schema.Schema<A, I, never>): (a: A) => string => {
+  const encode = Schema.encodeSync(schema)
+  const slow = (a: A): string => Json.print(encode(a))
+  const fast = internal.compilePrinter(schema.ast)
+  if (fast === undefined) return slow
+  return (a) => {
+    const text = fast(a)
+    return typeof text === "string" ? text : slow(a)
   }
 }

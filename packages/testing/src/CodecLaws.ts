@@ -106,6 +106,7 @@ export const checkCodecLaws = <A, I>(schema: Schema.Schema<A, I, never>, options
 } = {}): void => {
   const fastDecode = Codec.compileDecoder(schema)
   const fastEncode = Codec.compileEncoder(schema)
+  const fastPrint = Codec.compilePrinter(schema)
   if (fastDecode === undefined || fastEncode === undefined) throw new Error("the schema does not compile")
   const slowDecode = Schema.decodeUnknownEither(schema)
   const slowEncode = Schema.encodeEither(schema)
@@ -129,6 +130,9 @@ export const checkCodecLaws = <A, I>(schema: Schema.Schema<A, I, never>, options
     if (fast === Codec.DEFER) throw new Error("deferred")
     if (Either.isLeft(slow)) {
       if (fast !== Codec.FAIL) throw new Error(`the compiled encoder accepts what the Schema refuses: ${show(fast)}`)
+      if (fastPrint !== undefined && fastPrint(a as A) !== Codec.FAIL) {
+        throw new Error("the compiled printer prints what the Schema refuses")
+      }
       return undefined
     }
     if (fast === Codec.FAIL) {
@@ -139,6 +143,9 @@ export const checkCodecLaws = <A, I>(schema: Schema.Schema<A, I, never>, options
       fast instanceof Map && Json.print(fast as Json.Json) !== Json.print(slow.right as Json.Json)
     ) {
       throw new Error(`the compiled encoder and the Schema encode differently: ${show(fast)} vs ${show(slow.right)}`)
+    }
+    if (fastPrint !== undefined && fastPrint(a as A) !== Json.print(slow.right as Json.Json)) {
+      throw new Error(`the compiled printer does not print ${show(slow.right)}`)
     }
     return slow.right
   }

@@ -19,6 +19,8 @@ import { identity } from "effect/Function"
 import * as Option from "effect/Option"
 import * as AST from "effect/SchemaAST"
 import { bigintOfSafe } from "../Word.js"
+import { print, quote } from "./jsonPrint.js"
+import type { Json } from "./jsonValue.js"
 
 /** The annotation by which core's wire schemas tell the compiler what they are. */
 export const CodecId: unique symbol = Symbol.for("@calybris/core/Codec")
@@ -433,3 +435,90 @@ export const compileDecoder = (ast: AST.AST): Fn | undefined => compileAst(ast, 
 
 /** The compiled encoder of a schema's AST (`FAIL` / `DEFER`: ask the Schema), or undefined. */
 export const compileEncoder = (ast: AST.AST): Fn | undefined => compileAst(ast, false)
+
+// ---------------------------------------------------------------------------------------------
+// Printers: encoding fused with the printer
+
+/** `undefined`: the value encodes to nothing (a member left out) */
+type Printer = (a: unknown) => string | undefined | typeof FAIL | typeof DEFER
+
+/** The printer of one member's value: its compact canonical JSON, as `print(encode(value))`. */
+const valuePrinter = (ast: AST.AST): Printer | undefined => {
+  const annotation = ast.annotations[CodecId] as CodecAnnotation | undefined
+  if (annotation?._tag === "Integer") {
+    const { max, min } = annotation
+    if (!annotation.bigint) {
+      const lo = Number(min)
+      const hi = Number(max)
+      // a safe integer prints as its digits
+      return (u) => readSafe(u, lo, hi) === undefined ? FAIL : "" + (u as number)
+    }
+    return (u) => typeof u === "bigint" && u >= min && u <= max ? u.toString() : FAIL
+  }
+  if (annotation?._tag === "JsonObject") return structPrinter(ast)
+  if (
+    annotation === undefined && ast._tag === "Union" && ast.types.length === 2 &&
+    ast.types[1]?._tag === "UndefinedKeyword"
+  ) {
+    // `Schema.optional(X)`
+    const inner = ast.types[0] === undefined ? undefined : valuePrinter(ast.types[0])
+    return inner === undefined ? undefined : (u) => u === undefined ? undefined : inner(u)
+  }
+  if (annotation === undefined) {
+    switch (ast._tag) {
+      case "StringKeyword":
+        return (u) => typeof u === "string" ? quote(u) : FAIL
+      case "BooleanKeyword":
+        return (u) => u === true ? "true" : u === false ? "false" : FAIL
+      case "Literal":
+      case "Union": {
+        const types = ast._tag === "Literal" ? [ast] : ast.types
+        if (!types.every((t) => t._tag === "Literal" && typeof t.literal === "string")) break
+        const texts = new Map(
+          types.map((t) => [(t as AST.Literal).literal, quote((t as AST.Literal).literal as string)])
+        )
+        return (u) => texts.get(u as string) ?? FAIL
+      }
+    }
+  }
+  const encode = compileAst(ast, false)
+  if (encode === undefined) return undefined
+  return (u) => {
+    const e = encode(u)
+    return e === FAIL || e === DEFER ? e : e === undefined ? undefined : print(e as Json)
+  }
+}
+
+/** The printer of a `jsonObject` (generated per struct, as `struct` is). */
+const structPrinter = (ast: AST.AST): Printer | undefined => {
+  if (ast._tag !== "Transformation") return undefined
+  const members = membersOf(ast.to)
+  if (members === undefined) return undefined
+  const printers: Array<Printer> = []
+  const lines: Array<string> = ["if (!isRecord(u)) return FAIL", "let out = \"{\"", "let sep = \"\"", "let v"]
+  for (const [encoded, name, type, optional] of members) {
+    const printer = valuePrinter(type)
+    if (printer === undefined) return undefined
+    const i = printers.push(printer) - 1
+    const key = JSON.stringify(name)
+    // `"name":` as the printer writes it, a constant
+    const prefix = JSON.stringify(quote(encoded) + ":")
+    // a value encoded to undefined is left out of the Json object (see jsonObject): nothing printed
+    const body =
+      `v = p${i}(u[${key}]); if (v === FAIL || v === DEFER) return v; if (v !== undefined) { out += sep + ${prefix} + v; sep = "," }`
+    lines.push(optional ? `if (hasOwn.call(u, ${key})) { ${body} }` : body)
+  }
+  lines.push("return out + \"}\"")
+  const names = printers.map((_, i) => `p${i}`)
+  // generated from member names only (JSON string literals), never from data
+  // eslint-disable-next-line no-new-func
+  const make = new Function("FAIL", "DEFER", "hasOwn", "isRecord", ...names, `return (u) => {\n${lines.join("\n")}\n}`)
+  return make(FAIL, DEFER, hasOwn, isRecord, ...printers) as Printer
+}
+
+/**
+ * The printer of a `jsonObject` schema's AST: `print(encode(value))` in one pass (`FAIL` /
+ * `DEFER`: ask the Schema), or undefined.
+ */
+export const compilePrinter = (ast: AST.AST): Printer | undefined =>
+  (ast.annotations[CodecId] as CodecAnnotation | undefined)?._tag === "JsonObject" ? structPrinter(ast) : undefined
