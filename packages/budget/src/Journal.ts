@@ -159,8 +159,14 @@ export interface Journaled {
 }
 
 /** The journal's form of a command: an admit carries its audited decision (`null` when none). */
-export const journalCommand = ({ audited, command }: Journaled): JournalCommand =>
-  command._tag === "Admit" ? { ...command, audited: audited ?? null } : command
+export const journalCommand = ({ audited, command }: Journaled): JournalCommand => {
+  if (command._tag !== "Admit") return command
+  // (on the journaled admit path: a copy and one store cost a fraction of a spread)
+  const admit: { -readonly [K in keyof typeof command]: (typeof command)[K] } & { audited?: Json.Json } = Object
+    .assign({}, command)
+  admit.audited = audited ?? null
+  return admit as JournalCommand
+}
 
 // results remembered under operation ids: `_tag` plus integer fields, all bigints
 
