@@ -29,8 +29,11 @@ const key = new Uint8Array(32).fill(5)
 const decode = Schema.decodeUnknownSync(Journal.JournalCommand)
 const decodeAudited = Schema.decodeUnknownSync(Audited.AuditedJson)
 const encodeDecision = Schema.encodeSync(Decision.Decision)
-const commands = fs.readFileSync(commandsFile, "utf8").split("\n").filter((l) => l.length > 0).map((line) =>
-  Journal.fromWire(decode(Either.getOrThrow(Json.parse(line))))
+const commands = fs.readFileSync(commandsFile, "utf8").split("\n").filter((l) => l.length > 0).map(
+  (line): Journal.Journaled => {
+    const command = decode(Either.getOrThrow(Json.parse(line)))
+    return { command, audited: command._tag === "Admit" ? command.audited : undefined }
+  }
 )
 const start = Number(startText)
 

@@ -120,7 +120,7 @@ describe("durable ledger crash safety (SIGKILL)", () => {
     assert.isAbove(admits, 40, "the sequence admits")
     fs.writeFileSync(
       commandsFile,
-      commands.map((c) => Json.print(encode(Journal.toWire(c)))).join("\n") + "\n"
+      commands.map((c) => Json.print(encode(Journal.journalCommand(c)))).join("\n") + "\n"
     )
     const random = prng(99)
     let next = 0

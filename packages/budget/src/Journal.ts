@@ -5,10 +5,11 @@
  *
  * Version 1: `{"v":1,"commands":[{"kind":"reserve",...},...]}` or `{"v":1,"checkpoint":{...}}`.
  */
+import * as Codec from "@calybris/core/Codec"
 import * as Int from "@calybris/core/Int"
 import * as Json from "@calybris/core/Json"
 import { jsonObject, JsonValue } from "@calybris/core/JsonSchema"
-import { bigintOfSafe as big, safeNumberOf as small } from "@calybris/core/Word"
+import { safeNumberOf as small } from "@calybris/core/Word"
 import * as Either from "effect/Either"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
@@ -17,25 +18,104 @@ import * as Snapshot from "./Snapshot.js"
 
 export const VERSION = 1
 
-const op = { operation_id: Schema.optional(Schema.String) }
-const ttl = { ttl_ms: Schema.optional(Int.I64), expires_at_ms: Schema.optional(Int.I64) }
-const kind = <K extends string>(k: K) => ({ kind: Schema.Literal(k) })
+// ---------------------------------------------------------------------------------------------
+// Commands: each the `Command` of its kind (its fields' own schemas), under the reference's
+// wire names — `kind` for `_tag`, `tenant_id` for `tenant`, `reservation_id` for `reservation`.
 
-/** One journaled command (its wire form). */
+type Tag = L.Command["_tag"]
+type MemberOf<T extends Tag> = Extract<typeof L.Command.members[number], { readonly Type: { readonly _tag: T } }>
+
+/** The `Command` schema of one kind. */
+const member = <T extends Tag>(tag: T): MemberOf<T> => {
+  const found = L.Command.members.find((m) => {
+    const ast = m.ast
+    const type = ast._tag === "TypeLiteral" ? ast.propertySignatures.find((ps) => ps.name === "_tag")?.type : undefined
+    return type?._tag === "Literal" && type.literal === tag
+  })
+  if (found === undefined) throw new Error(`no command ${tag}`)
+  return found as MemberOf<T>
+}
+
+/** `_tag: T` in memory is `kind: K` on the wire. */
+const kind = <T extends Tag, K extends string>(tag: T, k: K) => ({
+  _tag: Schema.propertySignature(Schema.transformLiteral(k, tag)).pipe(Schema.fromKey("kind"))
+})
+/** A member under another name on the wire. */
+const wireName = <S extends Schema.Schema.Any, K extends string>(schema: S, key: K) =>
+  Schema.propertySignature(schema).pipe(Schema.fromKey(key))
+
+const EnsureTenant = member("EnsureTenant").fields
+const TopUp = member("TopUp").fields
+const SetExposureCap = member("SetExposureCap").fields
+const Reserve = member("Reserve").fields
+const Commit = member("Commit").fields
+const Release = member("Release").fields
+const Expire = member("Expire").fields
+const Admit = member("Admit").fields
+const Restore = member("Restore").fields
+
+/**
+ * An admit: a reserve's members and the audited decision. Its `binding` (of an operation id to
+ * the decision) is not written: replay derives it from the audited record (`decodeReplayable`).
+ */
+const JournalAdmit = jsonObject({
+  ...kind("Admit", "admit"),
+  tenant: wireName(Admit.tenant, "tenant_id"),
+  amount: Admit.amount,
+  operation_id: Admit.operation_id,
+  ttl_ms: Admit.ttl_ms,
+  expires_at_ms: Admit.expires_at_ms,
+  audited: JsonValue
+})
+
+/**
+ * One journaled command: in memory the `Command` (an admit with the audited decision it carries
+ * on the journal, without its binding), on the wire the reference's record
+ * (`{"kind":"reserve","tenant_id":…}`).
+ */
 export const JournalCommand = Schema.Union(
-  jsonObject({ ...kind("ensure_tenant"), tenant_id: Schema.String, amount: Int.I64 }),
-  jsonObject({ ...kind("top_up"), tenant_id: Schema.String, amount: Int.I64, ...op }),
-  jsonObject({ ...kind("set_cap"), tenant_id: Schema.String, max: Int.I64 }),
-  jsonObject({ ...kind("reserve"), tenant_id: Schema.String, amount: Int.I64, ...op, ...ttl }),
-  jsonObject({ ...kind("commit"), reservation_id: Int.U64, actual: Int.I64, ...op }),
-  jsonObject({ ...kind("release"), reservation_id: Int.U64, ...op }),
-  jsonObject({ ...kind("expire"), reservation_id: Int.U64 }),
-  jsonObject({ ...kind("snapshot") }),
-  jsonObject({ ...kind("verify_conservation") }),
-  jsonObject({ ...kind("prove_conservation") }),
-  jsonObject({ ...kind("certify") }),
-  jsonObject({ ...kind("restore"), snapshot: Snapshot.Snapshot }),
-  jsonObject({ ...kind("admit"), tenant_id: Schema.String, amount: Int.I64, ...op, ...ttl, audited: JsonValue })
+  jsonObject({
+    ...kind("EnsureTenant", "ensure_tenant"),
+    tenant: wireName(EnsureTenant.tenant, "tenant_id"),
+    amount: EnsureTenant.amount
+  }),
+  jsonObject({
+    ...kind("TopUp", "top_up"),
+    tenant: wireName(TopUp.tenant, "tenant_id"),
+    amount: TopUp.amount,
+    operation_id: TopUp.operation_id
+  }),
+  jsonObject({
+    ...kind("SetExposureCap", "set_cap"),
+    tenant: wireName(SetExposureCap.tenant, "tenant_id"),
+    max: SetExposureCap.max
+  }),
+  jsonObject({
+    ...kind("Reserve", "reserve"),
+    tenant: wireName(Reserve.tenant, "tenant_id"),
+    amount: Reserve.amount,
+    operation_id: Reserve.operation_id,
+    ttl_ms: Reserve.ttl_ms,
+    expires_at_ms: Reserve.expires_at_ms
+  }),
+  jsonObject({
+    ...kind("Commit", "commit"),
+    reservation: wireName(Commit.reservation, "reservation_id"),
+    actual: Commit.actual,
+    operation_id: Commit.operation_id
+  }),
+  jsonObject({
+    ...kind("Release", "release"),
+    reservation: wireName(Release.reservation, "reservation_id"),
+    operation_id: Release.operation_id
+  }),
+  jsonObject({ ...kind("Expire", "expire"), reservation: wireName(Expire.reservation, "reservation_id") }),
+  jsonObject(kind("TakeSnapshot", "snapshot")),
+  jsonObject(kind("VerifyConservation", "verify_conservation")),
+  jsonObject(kind("ProveConservation", "prove_conservation")),
+  jsonObject(kind("CertifyLedger", "certify")),
+  jsonObject({ ...kind("Restore", "restore"), snapshot: Restore.snapshot }),
+  JournalAdmit
 )
 export type JournalCommand = typeof JournalCommand.Type
 
@@ -78,114 +158,14 @@ export interface Journaled {
   readonly audited?: Json.Json | undefined
 }
 
-const opt = <K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> =>
-  value === undefined ? {} : ({ [key]: value } as Record<K, V>)
-
-/** The wire form of a command. */
-export const toWire = ({ audited, command: c }: Journaled): JournalCommand => {
-  let w: unknown
-  switch (c._tag) {
-    case "EnsureTenant":
-      w = { kind: "ensure_tenant", tenant_id: c.tenant, amount: c.amount }
-      break
-    case "TopUp":
-      w = { kind: "top_up", tenant_id: c.tenant, amount: c.amount, ...opt("operation_id", c.operation_id) }
-      break
-    case "SetExposureCap":
-      w = { kind: "set_cap", tenant_id: c.tenant, max: c.max }
-      break
-    case "Reserve":
-    case "Admit":
-      w = {
-        kind: c._tag === "Reserve" ? "reserve" : "admit",
-        tenant_id: c.tenant,
-        amount: c.amount,
-        ...opt("operation_id", c.operation_id),
-        ...opt("ttl_ms", c.ttl_ms),
-        ...opt("expires_at_ms", c.expires_at_ms),
-        ...(c._tag === "Admit" ? { audited: audited ?? null } : {})
-      }
-      break
-    case "Commit":
-      w = { kind: "commit", reservation_id: c.reservation, actual: c.actual, ...opt("operation_id", c.operation_id) }
-      break
-    case "Release":
-      w = { kind: "release", reservation_id: c.reservation, ...opt("operation_id", c.operation_id) }
-      break
-    case "Expire":
-      w = { kind: "expire", reservation_id: c.reservation }
-      break
-    case "TakeSnapshot":
-      w = { kind: "snapshot" }
-      break
-    case "VerifyConservation":
-      w = { kind: "verify_conservation" }
-      break
-    case "ProveConservation":
-      w = { kind: "prove_conservation" }
-      break
-    case "CertifyLedger":
-      w = { kind: "certify" }
-      break
-    case "Restore":
-      w = { kind: "restore", snapshot: c.snapshot }
-      break
-  }
-  return w as JournalCommand
-}
-
-/** The command of a wire form. */
-export const fromWire = (w: JournalCommand): Journaled => {
-  let c: unknown
-  const o = (x: { readonly operation_id?: string | undefined }) => opt("operation_id", x.operation_id)
-  switch (w.kind) {
-    case "ensure_tenant":
-      c = { _tag: "EnsureTenant", tenant: w.tenant_id, amount: w.amount }
-      break
-    case "top_up":
-      c = { _tag: "TopUp", tenant: w.tenant_id, amount: w.amount, ...o(w) }
-      break
-    case "set_cap":
-      c = { _tag: "SetExposureCap", tenant: w.tenant_id, max: w.max }
-      break
-    case "reserve":
-    case "admit":
-      c = {
-        _tag: w.kind === "reserve" ? "Reserve" : "Admit",
-        tenant: w.tenant_id,
-        amount: w.amount,
-        ...o(w),
-        ...opt("ttl_ms", w.ttl_ms),
-        ...opt("expires_at_ms", w.expires_at_ms),
-        ...(w.kind === "admit" && w.operation_id !== undefined ? opt("binding", L.bindingOfAudited(w.audited)) : {})
-      }
-      break
-    case "commit":
-      c = { _tag: "Commit", reservation: w.reservation_id, actual: w.actual, ...o(w) }
-      break
-    case "release":
-      c = { _tag: "Release", reservation: w.reservation_id, ...o(w) }
-      break
-    case "expire":
-      c = { _tag: "Expire", reservation: w.reservation_id }
-      break
-    case "snapshot":
-      c = { _tag: "TakeSnapshot" }
-      break
-    case "verify_conservation":
-      c = { _tag: "VerifyConservation" }
-      break
-    case "prove_conservation":
-      c = { _tag: "ProveConservation" }
-      break
-    case "certify":
-      c = { _tag: "CertifyLedger" }
-      break
-    case "restore":
-      c = { _tag: "Restore", snapshot: w.snapshot }
-      break
-  }
-  return { command: c as L.Command, audited: w.kind === "admit" ? w.audited : undefined }
+/** The journal's form of a command: an admit carries its audited decision (`null` when none). */
+export const journalCommand = ({ audited, command }: Journaled): JournalCommand => {
+  if (command._tag !== "Admit") return command
+  // (on the journaled admit path: a copy and one store cost a fraction of a spread)
+  const admit: { -readonly [K in keyof typeof command]: (typeof command)[K] } & { audited?: Json.Json } = Object
+    .assign({}, command)
+  admit.audited = audited ?? null
+  return admit as JournalCommand
 }
 
 // results remembered under operation ids: `_tag` plus integer fields, all bigints
@@ -214,7 +194,7 @@ export const checkpointOf = (s: L.LedgerState): Checkpoint => {
     reservation_id: id,
     tenant_id: h.tenant,
     amount: h.amount,
-    ...opt("expires_at_ms", h.expiresAt)
+    ...(h.expiresAt === undefined ? {} : { expires_at_ms: h.expiresAt })
   }))
   return {
     tenants: L.balances(s, s.snapshotVersion).tenants,
@@ -269,187 +249,51 @@ export const stateOf = (c: Checkpoint): L.LedgerState => {
   return s
 }
 
-const encodeEntry = Schema.encodeEither(JournalEntry)
-const decodeEntry = Schema.decodeUnknownEither(JournalEntry)
-
-// ---------------------------------------------------------------------------------------------
-// Fast codecs for command groups (the bulk of a journal). Each builds or reads exactly what the
-// Schemas above build or read, for the values it recognises; for anything else it gives up
-// (undefined) and the Schema runs instead, so every error (and every accepted value) is the
-// Schema's.
-
-const isI64 = (x: bigint): boolean => x >= Int.I64_MIN && x <= Int.I64_MAX
-const isU64 = (x: bigint): boolean => x >= 0n && x <= Int.U64_MAX
-
-/** A wire integer (a safe number or a bigint) as a bigint in range, or undefined. */
-const readInt = (x: Json.Json | undefined, u64: boolean): bigint | undefined => {
-  let b: bigint
-  if (typeof x === "bigint") b = x
-  else if (typeof x === "number" && Number.isSafeInteger(x)) b = big(x)
-  else return undefined
-  return (u64 ? isU64(b) : isI64(b)) ? b : undefined
-}
-
-const isJsonValue = Schema.is(JsonValue)
-
-const GIVE_UP = Symbol("give up")
-
-/** An optional member: absent → undefined; present and valid → value; else GIVE_UP. */
-const optInt = (m: Json.JsonObject, key: string): bigint | undefined | typeof GIVE_UP => {
-  if (!m.has(key)) return undefined
-  return readInt(m.get(key), false) ?? GIVE_UP
-}
-const optString = (m: Json.JsonObject, key: string): string | undefined | typeof GIVE_UP => {
-  if (!m.has(key)) return undefined
-  const v = m.get(key)
-  return typeof v === "string" ? v : GIVE_UP
-}
-
-/** The command of one wire command (as `fromWire(decode(json))` gives it), or undefined. */
-const fastCommand = (json: Json.Json): L.Command | undefined => {
-  if (!(json instanceof Map)) return undefined
-  const m = json as Json.JsonObject
-  const kind = m.get("kind")
-  switch (kind) {
-    case "reserve":
-    case "admit": {
-      const tenant = m.get("tenant_id")
-      const amount = readInt(m.get("amount"), false)
-      const op = optString(m, "operation_id")
-      const ttl = optInt(m, "ttl_ms")
-      const at = optInt(m, "expires_at_ms")
-      if (typeof tenant !== "string" || amount === undefined || op === GIVE_UP || ttl === GIVE_UP || at === GIVE_UP) {
-        return undefined
-      }
-      if (kind === "admit" && !m.has("audited")) return undefined
-      const c: Record<string, unknown> = { _tag: kind === "reserve" ? "Reserve" : "Admit", tenant, amount }
-      if (op !== undefined) c["operation_id"] = op
-      if (ttl !== undefined) c["ttl_ms"] = ttl
-      if (at !== undefined) c["expires_at_ms"] = at
-      if (kind === "admit" && op !== undefined) {
-        const binding = L.bindingOfAudited(m.get("audited"))
-        if (binding !== undefined) c["binding"] = binding
-      }
-      return c as L.Command
-    }
-    case "commit": {
-      const reservation = readInt(m.get("reservation_id"), true)
-      const actual = readInt(m.get("actual"), false)
-      const op = optString(m, "operation_id")
-      if (reservation === undefined || actual === undefined || op === GIVE_UP) return undefined
-      return (op === undefined
-        ? { _tag: "Commit", reservation, actual }
-        : { _tag: "Commit", reservation, actual, operation_id: op }) as L.Command
-    }
-    case "release":
-    case "expire": {
-      const reservation = readInt(m.get("reservation_id"), true)
-      if (reservation === undefined) return undefined
-      if (kind === "expire") return { _tag: "Expire", reservation } as L.Command
-      const op = optString(m, "operation_id")
-      if (op === GIVE_UP) return undefined
-      return (op === undefined
-        ? { _tag: "Release", reservation }
-        : { _tag: "Release", reservation, operation_id: op }) as L.Command
-    }
-    case "ensure_tenant": {
-      const tenant = m.get("tenant_id")
-      const amount = readInt(m.get("amount"), false)
-      if (typeof tenant !== "string" || amount === undefined) return undefined
-      return { _tag: "EnsureTenant", tenant, amount } as L.Command
-    }
-    default:
-      return undefined
-  }
-}
+// the compiled codec: exactly the Schemas' output, or the Schema decides (and words the error)
+const encodeEntry = Codec.encodeEither(JournalEntry)
+const decodeEntry = Codec.decodeUnknownEither(JournalEntry)
 
 /** What recovery needs of a journal entry: its commands, or its checkpoint. */
 export type Replayable =
   | { readonly _tag: "Commands"; readonly commands: ReadonlyArray<L.Command> }
   | { readonly _tag: "Checkpoint"; readonly checkpoint: Checkpoint }
 
-/** Decode a journal entry for replay (`decode` + `fromWire`, with the fast path for command groups). */
-export const decodeReplayable = (json: Json.Json): Either.Either<Replayable, ParseResult.ParseError> => {
-  if (json instanceof Map && json.get("v") === VERSION) {
-    const list = json.get("commands")
-    if (Array.isArray(list)) {
-      const commands: Array<L.Command> = new Array(list.length)
-      let i = 0
-      for (; i < list.length; i++) {
-        const c = fastCommand(list[i] as Json.Json)
-        if (c === undefined) break
-        commands[i] = c
-      }
-      if (i === list.length) return Either.right({ _tag: "Commands", commands })
-    }
+/**
+ * The commands of a decoded group, each admit under an operation id given the binding its
+ * audited decision gives it (what `Ledger.admit` bound the id to: `LedgerState.bindingOfAudited`).
+ * The decoded values are fresh: the binding is set on them in place.
+ */
+const bind = (commands: ReadonlyArray<JournalCommand>): ReadonlyArray<L.Command> => {
+  for (const c of commands) {
+    if (c._tag !== "Admit" || c.operation_id === undefined) continue
+    const binding = L.bindingOfAudited(c.audited)
+    if (binding !== undefined) (c as { binding?: string }).binding = binding
   }
-  return Either.map(decodeEntry(json), (entry): Replayable =>
-    "checkpoint" in entry
-      ? { _tag: "Checkpoint", checkpoint: entry.checkpoint }
-      : { _tag: "Commands", commands: entry.commands.map((w) => fromWire(w).command) })
+  return commands
 }
 
-/** The wire Json of one command (what `encode(toWire(j))` gives), or undefined to let the Schema decide. */
-const fastWire = ({ audited, command: c }: Journaled): Json.JsonObject | undefined => {
-  const m = new Map<string, Json.Json>()
-  switch (c._tag) {
-    case "Reserve":
-    case "Admit": {
-      if (typeof c.tenant !== "string" || !isI64(c.amount)) return undefined
-      if (c.operation_id !== undefined && typeof c.operation_id !== "string") return undefined
-      if (c._tag === "Admit" && !isJsonValue(audited ?? null)) return undefined
-      m.set("kind", c._tag === "Reserve" ? "reserve" : "admit").set("tenant_id", c.tenant).set("amount", c.amount)
-      if (c.operation_id !== undefined) m.set("operation_id", c.operation_id)
-      if (c.ttl_ms !== undefined) {
-        if (!isI64(c.ttl_ms)) return undefined
-        m.set("ttl_ms", c.ttl_ms)
-      }
-      if (c.expires_at_ms !== undefined) {
-        if (!isI64(c.expires_at_ms)) return undefined
-        m.set("expires_at_ms", c.expires_at_ms)
-      }
-      if (c._tag === "Admit") m.set("audited", audited ?? null)
-      return m
-    }
-    case "Commit":
-      if (!isU64(c.reservation) || !isI64(c.actual)) return undefined
-      if (c.operation_id !== undefined && typeof c.operation_id !== "string") return undefined
-      m.set("kind", "commit").set("reservation_id", c.reservation).set("actual", c.actual)
-      if (c.operation_id !== undefined) m.set("operation_id", c.operation_id)
-      return m
-    case "Release":
-      if (!isU64(c.reservation)) return undefined
-      if (c.operation_id !== undefined && typeof c.operation_id !== "string") return undefined
-      m.set("kind", "release").set("reservation_id", c.reservation)
-      if (c.operation_id !== undefined) m.set("operation_id", c.operation_id)
-      return m
-    case "Expire":
-      if (!isU64(c.reservation)) return undefined
-      return m.set("kind", "expire").set("reservation_id", c.reservation)
-    case "EnsureTenant":
-      if (typeof c.tenant !== "string" || !isI64(c.amount)) return undefined
-      return m.set("kind", "ensure_tenant").set("tenant_id", c.tenant).set("amount", c.amount)
-    default:
-      return undefined
-  }
-}
+/** What replay applies of a decoded entry: its commands (admits bound), or its checkpoint. */
+export const replayableOf = (entry: JournalEntry): Replayable =>
+  "checkpoint" in entry
+    ? { _tag: "Checkpoint", checkpoint: entry.checkpoint }
+    : { _tag: "Commands", commands: bind(entry.commands) }
+
+/** Decode a journal entry for replay. */
+export const decodeReplayable = (json: Json.Json): Either.Either<Replayable, ParseResult.ParseError> =>
+  Either.map(decodeEntry(json), replayableOf)
 
 /** The Json of a group of commands. */
 export const encodeCommands = (
   commands: ReadonlyArray<Journaled>
 ): Either.Either<Json.Json, ParseResult.ParseError> => {
-  const wire: Array<Json.Json> = new Array(commands.length)
-  for (let i = 0; i < commands.length; i++) {
-    const w = fastWire(commands[i] as Journaled)
-    if (w === undefined) return encodeEntry({ v: VERSION, commands: commands.map(toWire) } as unknown as JournalEntry)
-    wire[i] = w
-  }
-  return Either.right(new Map<string, Json.Json>([["v", VERSION], ["commands", wire]]))
+  const wire: Array<JournalCommand> = new Array(commands.length)
+  for (let i = 0; i < commands.length; i++) wire[i] = journalCommand(commands[i] as Journaled)
+  return encodeEntry({ v: VERSION, commands: wire })
 }
 
 /** The Json of a checkpoint. */
 export const encodeCheckpoint = (s: L.LedgerState): Either.Either<Json.Json, ParseResult.ParseError> =>
-  encodeEntry({ v: VERSION, checkpoint: checkpointOf(s) } as unknown as JournalEntry)
+  encodeEntry({ v: VERSION, checkpoint: checkpointOf(s) })
 
 /** Decode a journal entry. */
 export const decode = (json: Json.Json): Either.Either<JournalEntry, ParseResult.ParseError> => decodeEntry(json)

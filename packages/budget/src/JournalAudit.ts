@@ -58,16 +58,11 @@ export const auditBytes = <E, R>(
           )
         if (Either.isLeft(decoded)) return bad(`not a ledger journal record: ${JsonSchema.formatError(decoded.left)}`)
         const record = decoded.right
-        const inconsistent = replay.entry(
-          entry.sequence,
-          "commands" in record
-            ? { _tag: "Commands", commands: record.commands.map((w) => Journal.fromWire(w).command) }
-            : { _tag: "Checkpoint", checkpoint: record.checkpoint }
-        )
+        const inconsistent = replay.entry(entry.sequence, Journal.replayableOf(record))
         if (inconsistent !== undefined) return Either.left(inconsistent)
         if (!("commands" in record)) return Either.void
         for (const command of record.commands) {
-          if (command.kind !== "admit") continue
+          if (command._tag !== "Admit") continue
           const audited = decodeAudited(command.audited)
           if (Either.isLeft(audited)) {
             return bad(`admit without a valid audited decision: ${JsonSchema.formatError(audited.left)}`)

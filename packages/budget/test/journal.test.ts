@@ -122,8 +122,8 @@ describe("journaled ledger", () => {
       assert.isTrue("commands" in admitEntry)
       if (!("commands" in admitEntry)) return
       const [cmd] = admitEntry.commands
-      assert.strictEqual(cmd?.kind, "admit")
-      if (cmd?.kind !== "admit") return
+      assert.strictEqual(cmd?._tag, "Admit")
+      if (cmd?._tag !== "Admit") return
       const record = Schema.decodeUnknownSync(Audited.AuditedJson)(cmd.audited)
       const verdict = Audited.audit(policy, 2n, record)
       assert.isTrue(verdict.replay_valid && verdict.policy_digest_match && verdict.input_digest_match)
@@ -149,7 +149,7 @@ describe("journaled ledger", () => {
       )
       const audited = (yield* entries(bytes)).flatMap((e) => {
         const decoded = Either.getOrThrow(Journal.decode(e.data))
-        return "commands" in decoded ? decoded.commands.flatMap((c) => (c.kind === "admit" ? [c.audited] : [])) : []
+        return "commands" in decoded ? decoded.commands.flatMap((c) => (c._tag === "Admit" ? [c.audited] : [])) : []
       })
       const admitted = result.flatMap((o, k) => {
         const request = requests[k]
@@ -288,11 +288,11 @@ describe("journaled ledger", () => {
           // the decision returned is the journaled one
           const admits = (yield* entries(first.bytes)).flatMap((e) => {
             const decoded = Either.getOrThrow(Journal.decode(e.data))
-            return "commands" in decoded ? decoded.commands.filter((c) => c.kind === "admit") : []
+            return "commands" in decoded ? decoded.commands.filter((c) => c._tag === "Admit") : []
           })
           assert.strictEqual(admits.length, 1)
           const record = Schema.decodeUnknownSync(Audited.AuditedJson)(
-            admits[0]?.kind === "admit" ? admits[0].audited : null
+            admits[0]?._tag === "Admit" ? admits[0].audited : null
           )
           if (second.result.again._tag !== "Admitted") return assert.fail("expected Admitted")
           const encode = Schema.encodeSync(Decision.Decision)

@@ -10,6 +10,8 @@
  * Output per input: the decision, or — with `--trace` and/or `--audit` —
  * `{"decision":…,"trace":…,"audit":…}` (only the members asked for). Integers print exactly.
  */
+import * as Codec from "@calybris/core/Codec"
+import * as Decision from "@calybris/core/Decision"
 import * as Input from "@calybris/core/Input"
 import * as Json from "@calybris/core/Json"
 import * as JsonSchema from "@calybris/core/JsonSchema"
@@ -25,7 +27,6 @@ import * as Stream from "effect/Stream"
 import { InputError, UsageError } from "./CliError.js"
 import { policyOption, readInput, readPolicy } from "./Documents.js"
 import { inputError, isBlank, type Line, lineChunks, requireFile, STDIN, stdinOnce, streamFile } from "./Files.js"
-import * as Wire from "./internal/wire.js"
 import { printLines, setJson, streamLines } from "./Output.js"
 import { Stdio } from "./Stdio.js"
 
@@ -35,17 +36,20 @@ export interface Shape {
   readonly audit: boolean
 }
 
-/**
- * The output line of one decided input (printed by the fast printers of `internal/wire.ts`,
- * byte for byte what the wire Schemas and `Json.print` give).
- */
+// compiled from the wire Schemas (`Codec`): byte for byte what the Schemas and `Json.print` give
+const printDecision = Codec.printer(Decision.Decision)
+const printTrace = Codec.printer(Decision.Trace)
+const printAudit = Codec.printer(Verify.AuditBundle)
+const decodeInput = Codec.compileDecoder(Input.Input)
+
+/** The output line of one decided input. */
 export const render = (policy: Policy, input: Input.Input, shape: Shape): string => {
-  if (!shape.trace && !shape.audit) return Wire.printDecision(Kernel.prescribe(policy, input))
+  if (!shape.trace && !shape.audit) return printDecision(Kernel.prescribe(policy, input))
   const { decision, trace } = Kernel.prescribeWithTrace(policy, input)
-  let out = `{"decision":${Wire.printDecision(decision)}`
-  if (shape.trace) out += `,"trace":${Wire.printTrace(trace)}`
+  let out = `{"decision":${printDecision(decision)}`
+  if (shape.trace) out += `,"trace":${printTrace(trace)}`
   // the decision was computed just above from this policy and input: its bundle needs no replay
-  if (shape.audit) out += `,"audit":${Wire.printAudit(Verify.auditBundleOfPrescribed(policy, input, decision))}`
+  if (shape.audit) out += `,"audit":${printAudit(Verify.auditBundleOfPrescribed(policy, input, decision))}`
   return `${out}}`
 }
 
@@ -60,11 +64,11 @@ const decideLine = (
   line: Line
 ): Either.Either<string | null, InputError> => {
   if (isBlank(line.text)) return Either.right(null)
-  // the common case: an object without a repeated key that the fast validator accepts
+  // the common case: an object without a repeated key that the compiled decoder accepts
   const parsed = Json.parse(line.text)
-  if (Either.isRight(parsed) && !Json.hadRepeatedKey()) {
-    const fast = Wire.decodeInput(parsed.right)
-    if (fast !== undefined) return Either.right(render(policy, fast, shape))
+  if (decodeInput !== undefined && Either.isRight(parsed) && !Json.hadRepeatedKey()) {
+    const fast = decodeInput(parsed.right)
+    if (fast !== Codec.FAIL && fast !== Codec.DEFER) return Either.right(render(policy, fast, shape))
   }
   // anything else: the typed decoding decides, and words the error as the reference does
   return Either.mapBoth(decodeInputText(line.text), {

@@ -1,3 +1,4 @@
+import * as Codec from "@calybris/core/Codec"
 import * as Decision from "@calybris/core/Decision"
 import * as Input from "@calybris/core/Input"
 import * as Json from "@calybris/core/Json"
@@ -8,12 +9,22 @@ import * as Arb from "@calybris/testing/GateArbitraries"
 import { assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
-import * as Wire from "../src/internal/wire.js"
+
+/** What the CLI's batch decoder and printers are: the compiled codec of the wire Schemas. */
+const Wire = {
+  decodeInput: (json: Json.Json) => {
+    const decoded = Codec.compileDecoder(Input.Input)?.(json)
+    return decoded === Codec.FAIL || decoded === Codec.DEFER ? undefined : decoded
+  },
+  printDecision: Codec.printer(Decision.Decision),
+  printTrace: Codec.printer(Decision.Trace),
+  printAudit: Codec.printer(Verify.AuditBundle)
+}
 
 const encodeInput = Schema.encodeSync(Input.Input)
 const decodeInput = Schema.decodeUnknownEither(Input.Input)
 
-describe("fast wire paths equal the Schema paths", () => {
+describe("the compiled wire paths of the batch decoder equal the Schema paths", () => {
   it.prop("decodeInput accepts what the Schema accepts, with the same values", [Arb.policyAndInput], ([[, input]]) => {
     const json = encodeInput(input)
     assert.deepStrictEqual(Wire.decodeInput(json), Either.getOrThrow(decodeInput(json)))

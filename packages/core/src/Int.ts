@@ -5,6 +5,7 @@
  */
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import { type CodecAnnotation, CodecId } from "./internal/codec.js"
 import { JsonFloat } from "./Json.js"
 
 export const U8_MAX = 0xff
@@ -28,6 +29,14 @@ const describeActual = (u: unknown): string =>
     ? "an object"
     : typeof u
 
+/** What the compiled codec reads for a wire integer in [min, max] (`Codec.ts`). */
+const integerCodec = (min: bigint, max: bigint, bigint: boolean): CodecAnnotation => ({
+  _tag: "Integer",
+  min,
+  max,
+  bigint
+})
+
 const integerIn = (min: bigint | number, max: bigint | number) => (issue: ParseResult.ParseIssue) =>
   `expected an integer in [${min}, ${max}], got ${describeActual(issue.actual)}`
 
@@ -36,7 +45,7 @@ const uint = <B extends string>(max: number, brand: B) =>
     Schema.int({ message: (issue) => `expected an integer, got ${describeActual(issue.actual)}` }),
     Schema.between(0, max, { message: (issue) => `must be an integer in [0, ${max}], got ${String(issue.actual)}` }),
     Schema.brand(brand)
-  ).annotations({ identifier: brand.toLowerCase() })
+  ).annotations({ identifier: brand.toLowerCase(), [CodecId]: integerCodec(0n, BigInt(max), false) })
 
 /** u8 */
 export const U8 = uint(U8_MAX, "U8")
@@ -72,7 +81,7 @@ const bigRange = <B extends string>(min: bigint, max: bigint, brand: B) => {
         ? ParseResult.succeed(BigInt(value))
         : ParseResult.fail(new ParseResult.Type(ast, value, `expected an integer, got ${String(value)}`)),
     encode: (value) => ParseResult.succeed(value)
-  }).annotations({ identifier: brand.toLowerCase() })
+  }).annotations({ identifier: brand.toLowerCase(), [CodecId]: integerCodec(min, max, true) })
 }
 
 /** u64 as `bigint` */

@@ -13,13 +13,35 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as AST from "effect/SchemaAST"
 import * as Int from "./Int.js"
+import { type CodecAnnotation, CodecId } from "./internal/codec.js"
 import * as Serde from "./internal/serde.js"
 import * as Json from "./Json.js"
 
 /** Any Json value (validated structurally), kept as is. */
 export const JsonValue: Schema.Schema<Json.Json> = Schema.declare(
   (u: unknown): u is Json.Json => isJson(u, 0),
-  { identifier: "JsonValue", description: "a JSON value" }
+  {
+    identifier: "JsonValue",
+    description: "a JSON value",
+    [CodecId]: { _tag: "Guard", is: (u: unknown) => isJson(u, 0) },
+    // Json values as the parser builds them: safe integers, 64-bit bigints, floats, strings, nesting
+    arbitrary: () => (fc) =>
+      fc.letrec<{ value: Json.Json }>((tie) => ({
+        value: fc.oneof(
+          { depthSize: "small", withCrossShrink: true },
+          fc.constant(null),
+          fc.boolean(),
+          fc.integer(),
+          fc.bigInt({ min: Int.I64_MIN, max: Int.U64_MAX }),
+          fc.double({ noNaN: true, noDefaultInfinity: true }).map((x) => new Json.JsonFloat(x)),
+          fc.string(),
+          fc.array(tie("value"), { maxLength: 4 }),
+          fc.array(fc.tuple(fc.string({ maxLength: 6 }), tie("value")), { maxLength: 4 }).map((members) =>
+            new Map(members)
+          )
+        )
+      })).value
+  }
 )
 
 const isJson = (u: unknown, depth: number): boolean => {
@@ -53,14 +75,20 @@ export const JsonObjectFromSelf: Schema.Schema<Json.JsonObject> = Schema.declare
 
 /**
  * A struct on the wire: decodes from a Json object (unknown members ignored, a missing one is
- * an error naming it) and encodes to a Json object with members in field order. `name` is the
- * reference's struct name: the schema's identifier, and what serde's messages call it
- * ("expected struct KernelInput").
+ * an error naming it) and encodes to a Json object with members in field order (a member
+ * renamed with `Schema.fromKey` under its wire name; an `undefined` value is left out: a Json
+ * object holds none). `name` is the reference's struct name: the schema's identifier, and what
+ * serde's messages call it ("expected struct KernelInput"). The compiled codec (`Codec.ts`)
+ * decodes and encodes it without the Schema machinery.
  */
 export const jsonObject = <Fields extends Schema.Struct.Fields>(fields: Fields, name?: string) => {
   const identified = name === undefined ? {} : { identifier: name }
   const struct = Schema.Struct(fields).annotations(identified)
-  const names = Object.keys(fields)
+  // the wire names: those of the struct's encoded side (`fromKey` renames)
+  const encoded = struct.ast._tag === "Transformation" ? struct.ast.from : struct.ast
+  const names = encoded._tag === "TypeLiteral"
+    ? encoded.propertySignatures.map((ps) => String(ps.name))
+    : Object.keys(fields)
   return Schema.transform(JsonObjectFromSelf, struct, {
     strict: false,
     decode: (map) => {
@@ -71,15 +99,18 @@ export const jsonObject = <Fields extends Schema.Struct.Fields>(fields: Fields, 
       return out
     },
     encode: (value) => {
-      const record = value as Record<string, Json.Json>
+      const record = value as Record<string, Json.Json | undefined>
       const map = new Map<string, Json.Json>()
       for (const name of names) {
-        if (Object.prototype.hasOwnProperty.call(record, name)) map.set(name, record[name] as Json.Json)
+        const v = record[name]
+        if (v !== undefined && Object.prototype.hasOwnProperty.call(record, name)) map.set(name, v)
       }
       return map
     }
-  }).annotations(identified)
+  }).annotations({ ...identified, [CodecId]: JSON_OBJECT })
 }
+
+const JSON_OBJECT: CodecAnnotation = { _tag: "JsonObject" }
 
 /** A literal union on the wire as its string name. */
 export const wireName = <const A extends ReadonlyArray<string>>(...names: A) => Schema.Literal(...names)

@@ -3,6 +3,7 @@
  * "metadata": M}`, and the fail-closed audited replay that checks every one of them against
  * a policy.
  */
+import * as Codec from "@calybris/core/Codec"
 import * as Decision from "@calybris/core/Decision"
 import * as Digest from "@calybris/core/Digest"
 import * as Input from "@calybris/core/Input"
@@ -13,11 +14,9 @@ import type { Policy } from "@calybris/core/Policy"
 import * as Verify from "@calybris/core/Verify"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import type * as ParseResult from "effect/ParseResult"
-import * as Schema from "effect/Schema"
+import type * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type { Entry, Sealed } from "./Entry.js"
-import * as FastCodec from "./internal/fastCodec.js"
 import * as Typed from "./internal/typed.js"
 import * as Reader from "./Reader.js"
 import { Wal } from "./Wal.js"
@@ -44,19 +43,10 @@ export const AuditedRecord = <M, I extends Json.Json>(metadata: Schema.Schema<M,
 export const AuditedJson = AuditedRecord(JsonValue)
 export type AuditedJson = typeof AuditedJson.Type
 
-const encodeAudited = Schema.encodeEither(AuditedJson)
-const decodeAuditedSchema = Schema.decodeUnknownEither(AuditedJson)
-const decodeAuditedFast = FastCodec.compile(AuditedJson)
-const encodeAuditedFast = FastCodec.compileEncoder(AuditedJson)
-
-/** `Schema.decodeUnknownEither(AuditedJson)`, through the fast path when it decides. */
-const decodeAudited = (data: unknown): Either.Either<AuditedJson, ParseResult.ParseError> => {
-  if (decodeAuditedFast !== undefined) {
-    const fast = decodeAuditedFast(data)
-    if (fast !== FastCodec.FAIL) return Either.right(fast as AuditedJson)
-  }
-  return decodeAuditedSchema(data)
-}
+// the compiled codec gives exactly the Schema's output, or gives up and the Schema decides
+const encodeAudited = Codec.encodeEither(AuditedJson)
+const decodeAudited = Codec.decodeUnknownEither(AuditedJson)
+const decodeAuditedFast = Codec.compileDecoder(AuditedJson)
 
 /** The reference's typed view of a line: `WalEntry<AuditedRecord<serde_json::Value>>`. */
 const decodeTyped = Typed.recordDecoder(JsonSchema.shapeOf(AuditedJson))
@@ -71,7 +61,7 @@ const decodeTyped = Typed.recordDecoder(JsonSchema.shapeOf(AuditedJson))
 const decodeEntry = (entry: Entry): Either.Either<AuditedJson, WalParseError> => {
   if (entry.canonical && decodeAuditedFast !== undefined) {
     const fast = decodeAuditedFast(entry.data)
-    if (fast !== FastCodec.FAIL) return Either.right(fast as AuditedJson)
+    if (fast !== Codec.FAIL && fast !== Codec.DEFER) return Either.right(fast)
   }
   const at = { line: entry.line, offset: entry.offset }
   let data: Json.Json = entry.data
@@ -121,12 +111,8 @@ const encodeRecord = (
   decision: Decision.Decision,
   metadata: Json.Json
 ): Either.Either<Json.Json, WalRecordError> => {
-  const record = { audit, input, decision, metadata }
-  // the compiled encoder gives exactly the Schema's output, or gives up and the Schema decides
-  const fast = encodeAuditedFast === undefined ? FastCodec.FAIL : encodeAuditedFast(record)
-  if (fast !== FastCodec.FAIL) return Either.right(fast as Json.Json)
   return Either.mapLeft(
-    encodeAudited(record),
+    encodeAudited({ audit, input, decision, metadata }),
     (e) => new WalRecordError({ sequence: 0n, reason: JsonSchema.formatError(e) })
   )
 }

@@ -82,7 +82,8 @@ const quoteSlow = (s: string, from: number): string => {
 /** Characters serde_json escapes: `"`, `\\` and U+0000..U+001F. */
 const NEEDS_ESCAPE = /["\\\u0000-\u001f]/
 
-const quote = (s: string): string => {
+/** A string as a JSON string literal (serde_json's escapes). */
+export const quote = (s: string): string => {
   const n = s.length
   // a native scan beats a charCodeAt loop once the per-call overhead is paid off
   if (n > 24) return NEEDS_ESCAPE.test(s) ? quoteSlow(s, 0) : "\"" + s + "\""

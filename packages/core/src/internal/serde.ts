@@ -143,7 +143,8 @@ const oneOf = (names: ReadonlyArray<string>): string =>
 // ---------------------------------------------------------------------------------------------
 // serde_json Deserializer methods, as the derived visitors call them (FAIL = error recorded)
 
-const FAIL: unique symbol = Symbol("serde.FAIL")
+/** An error was recorded on the cursor. */
+export const FAIL: unique symbol = Symbol("serde.FAIL")
 type Result = Json | typeof FAIL
 
 /** serde_json's recursion limit: nested containers allowed (the next one is an error). */
@@ -182,57 +183,83 @@ const enter = (): boolean => {
 }
 
 /**
- * `peek_invalid_type`: the value at the index is of the wrong type. Scalars are read first (a
- * syntax error inside them wins) and the error is positioned after them; `[` / `{` are not
- * consumed.
+ * `peek_invalid_type` on `cursor`: the value at the index is of the wrong type. Scalars are read
+ * first (a syntax error inside them wins) and the error is positioned after them; `[` / `{` are
+ * not consumed. Shared with the WAL's envelope reader (through `Serde.ts`).
  */
-const invalidType = (expected: string): typeof FAIL => {
-  const c = C.peek()
+export const invalidTypeAt = (cursor: Cursor, expected: string): typeof FAIL => {
+  const c = cursor.peek()
   let value: Json | undefined
   if (c === 110 || c === 116 || c === 102) {
-    value = C.readLiteral()
+    value = cursor.readLiteral()
   } else if (c === 45 || (c >= 48 && c <= 57)) {
-    value = C.readNumber()
+    value = cursor.readNumber()
   } else if (c === 34) {
-    C.advance()
-    value = C.readString()
+    cursor.advance()
+    value = cursor.readString()
   } else if (c === 91) {
-    return failData(`invalid type: sequence, expected ${expected}`)
+    cursor.failData(`invalid type: sequence, expected ${expected}`)
+    return FAIL
   } else if (c === 123) {
-    return failData(`invalid type: map, expected ${expected}`)
+    cursor.failData(`invalid type: map, expected ${expected}`)
+    return FAIL
   } else {
-    return failPeek(E.EXPECTED_SOME_VALUE)
+    cursor.failPeek(E.EXPECTED_SOME_VALUE)
+    return FAIL
   }
-  if (value === undefined) return FAIL
-  return failData(`invalid type: ${unexpected(value)}, expected ${expected}`)
+  if (value !== undefined) cursor.failData(`invalid type: ${unexpected(value)}, expected ${expected}`)
+  return FAIL
 }
 
-/** `deserialize_number` with serde's primitive integer visitor for `name` (u16, u64, i64, …). */
-const readInt = (name: string, min: bigint, max: bigint, lo: number, hi: number): Result => {
-  const c = C.peek()
-  if (c === -1) return failPeek(E.EOF_WHILE_PARSING_VALUE)
-  if (c !== 45 && (c < 48 || c > 57)) return invalidType(name)
-  const start = C.position()
-  const value = C.readNumber()
+const invalidType = (expected: string): typeof FAIL => invalidTypeAt(C, expected)
+
+/**
+ * `deserialize_number` on `cursor` with serde's primitive integer visitor for `name` (u16, u64,
+ * i64, …): the integer in [min, max] (`lo`, `hi`: the bounds as doubles), else FAIL with serde's
+ * error recorded. `exact`: see `DecodeOptions.exactIntegers`.
+ */
+export const readIntegerAt = (
+  cursor: Cursor,
+  name: string,
+  min: bigint,
+  max: bigint,
+  lo: number,
+  hi: number,
+  exact: boolean
+): number | bigint | typeof FAIL => {
+  const c = cursor.peek()
+  if (c === -1) {
+    cursor.failPeek(E.EOF_WHILE_PARSING_VALUE)
+    return FAIL
+  }
+  if (c !== 45 && (c < 48 || c > 57)) return invalidTypeAt(cursor, name)
+  const start = cursor.position()
+  const value = cursor.readNumber()
   if (value === undefined) return FAIL
   if (typeof value === "number" && Number.isSafeInteger(value)) {
     // (a safe integer compares exactly with a bound rounded to a double: the bounds are
     // integers and rounding is monotonic)
     if (value >= lo && value <= hi) return value
-    return failData(`invalid value: integer \`${value}\`, expected ${name}`)
-  }
-  if (typeof value === "bigint") {
+  } else if (typeof value === "bigint") {
     if (value >= min && value <= max) return value
-    return failData(`invalid value: integer \`${value}\`, expected ${name}`)
-  }
-  // ParserNumber::F64 → visit_f64, which integer visitors leave to its default: invalid_type
-  if (exactIntegers) {
+  } else {
+    // ParserNumber::F64 → visit_f64, which integer visitors leave to its default: invalid_type
+    const literal = exact ? cursor.slice(start, cursor.position()) : ""
     // an integer literal beyond u64 / i64 is a float to serde_json; say what was written
-    const literal = C.slice(start, C.position())
-    if (/^-?[0-9]+$/.test(literal)) return failData(`invalid value: integer \`${excerpt(literal)}\`, expected ${name}`)
+    cursor.failData(
+      exact && /^-?[0-9]+$/.test(literal)
+        ? `invalid value: integer \`${excerpt(literal)}\`, expected ${name}`
+        : `invalid type: ${unexpected(value)}, expected ${name}`
+    )
+    return FAIL
   }
-  return failData(`invalid type: ${unexpected(value)}, expected ${name}`)
+  cursor.failData(`invalid value: integer \`${value}\`, expected ${name}`)
+  return FAIL
 }
+
+/** `deserialize_number` with serde's primitive integer visitor for `name` (u16, u64, i64, …). */
+const readInt = (name: string, min: bigint, max: bigint, lo: number, hi: number): Result =>
+  readIntegerAt(C, name, min, max, lo, hi, exactIntegers)
 
 /** `deserialize_bool`. */
 const readBool = (): Result => {
@@ -242,14 +269,20 @@ const readBool = (): Result => {
   return C.readLiteral() ?? FAIL
 }
 
-/** `deserialize_str` with a visitor expecting `expected`. */
-const readStr = (expected: string): string | typeof FAIL => {
-  const c = C.peek()
-  if (c === -1) return failPeek(E.EOF_WHILE_PARSING_VALUE)
-  if (c !== 34) return invalidType(expected)
-  C.advance()
-  return C.readString() ?? FAIL
+/** `deserialize_str` on `cursor` with a visitor expecting `expected`. */
+export const readStringAt = (cursor: Cursor, expected: string): string | typeof FAIL => {
+  const c = cursor.peek()
+  if (c === 34) {
+    cursor.advance()
+    return cursor.readString() ?? FAIL
+  }
+  if (c !== -1) return invalidTypeAt(cursor, expected)
+  cursor.failPeek(E.EOF_WHILE_PARSING_VALUE)
+  return FAIL
 }
+
+/** `deserialize_str` with a visitor expecting `expected`. */
+const readStr = (expected: string): string | typeof FAIL => readStringAt(C, expected)
 
 /** The derived variant identifier: `deserialize_identifier` (= `deserialize_str`) + `visit_str`. */
 const readVariant = (variants: ReadonlyArray<string>): string | typeof FAIL => {

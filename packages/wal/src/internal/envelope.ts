@@ -40,7 +40,7 @@
  *   `Unexpected` Display (strings with Rust's `{:?}`: see `rustDebug`).
  */
 import * as Json from "@calybris/core/Json"
-import * as JsonSchema from "@calybris/core/JsonSchema"
+import * as Serde from "@calybris/core/Serde"
 import * as Either from "effect/Either"
 
 export interface Envelope {
@@ -86,91 +86,34 @@ const FIELDS = ["sequence", "previous_hash", "entry_hash", "data"] as const
 const EXPECTING = "struct WalEntry"
 
 // ---------------------------------------------------------------------------------------------
-// Messages
+// serde_json Deserializer methods, as the derived visitor calls them (false = error recorded):
+// core's `Serde`, the one implementation shared with `JsonSchema.decodeText`
 
 /**
- * Rust's `<str as Debug>::fmt`, of at most `JsonSchema.EXCERPT` characters: a 60 MB string on a
+ * Rust's `<str as Debug>::fmt`, of at most `Serde.EXCERPT` characters: a 60 MB string on a
  * line is not echoed whole (the reference would; category and position are the same).
  */
-export const rustDebug = JsonSchema.rustDebug
+export const rustDebug = Serde.rustDebug
 
-/** serde's `Unexpected` as serde_json's `JsonUnexpected` displays it. */
-const describe = (value: Json.Json): string =>
-  value === null
-    ? "null"
-    : typeof value === "boolean"
-    ? `boolean \`${value}\``
-    : typeof value === "string"
-    ? `string ${rustDebug(value)}`
-    : typeof value === "number" || typeof value === "bigint"
-    ? Number.isSafeInteger(value) || typeof value === "bigint"
-      ? `integer \`${value}\``
-      : `floating point \`${Json.printFloat(value)}\``
-    : value instanceof Json.JsonFloat
-    ? `floating point \`${Json.printFloat(value.value)}\``
-    : Json.isArray(value)
-    ? "sequence"
-    : "map"
-
-// ---------------------------------------------------------------------------------------------
-// serde_json Deserializer methods, as the derived visitor calls them (false = error recorded)
-
-/**
- * `peek_invalid_type`: the value at the index is of the wrong type. Scalars are read first (a
- * syntax error inside them wins); the Data error is then positioned by `fix_position` after
- * the scalar; `[` / `{` are not consumed.
- */
+/** `peek_invalid_type` (see `Serde.invalidType`). */
 const invalidType = (expected: string): false => {
-  const c = C.peek()
-  let value: Json.Json | undefined
-  if (c === 110 || c === 116 || c === 102) {
-    value = C.readLiteral()
-  } else if (c === 45 || (c >= 48 && c <= 57)) {
-    value = C.readNumber()
-  } else if (c === 34) {
-    C.advance()
-    value = C.readString()
-  } else if (c === 91) {
-    return C.failData(`invalid type: sequence, expected ${expected}`)
-  } else if (c === 123) {
-    return C.failData(`invalid type: map, expected ${expected}`)
-  } else {
-    return C.failPeek(E.EXPECTED_SOME_VALUE)
-  }
-  if (value === undefined) return false
-  return C.failData(`invalid type: ${describe(value)}, expected ${expected}`)
+  Serde.invalidType(C, expected)
+  return false
 }
+
+const U64_MAX = 0xffff_ffff_ffff_ffffn
+const U64_HI = Number(U64_MAX)
 
 /** `u64::deserialize` → `deserialize_number` with serde's u64 PrimitiveVisitor. */
 const readU64 = (): bigint | undefined => {
-  const c = C.peek()
-  if (c === -1) {
-    C.failPeek(E.EOF_WHILE_PARSING_VALUE)
-    return undefined
-  }
-  if (c !== 45 && (c < 48 || c > 57)) {
-    invalidType("u64")
-    return undefined
-  }
-  const value = C.readNumber()
-  if (value === undefined) return undefined
-  if (typeof value === "bigint" && value >= 0n) return value
-  if (typeof value === "number" && value >= 0) return BigInt(value)
-  // visit_f64: the default (invalid_type); visit_i64 with a negative value: int_to_uint
-  C.failData(`${value instanceof Json.JsonFloat ? "invalid type" : "invalid value"}: ${describe(value)}, expected u64`)
-  return undefined
+  const v = Serde.readInteger(C, "u64", 0n, U64_MAX, 0, U64_HI, false)
+  return v === Serde.FAIL ? undefined : typeof v === "bigint" ? v : BigInt(v)
 }
 
 /** `String::deserialize` → `deserialize_str` (`parse_str`). */
 const readString = (): string | undefined => {
-  const c = C.peek()
-  if (c === 34) {
-    C.advance()
-    return C.readString()
-  }
-  if (c === -1) C.failPeek(E.EOF_WHILE_PARSING_VALUE)
-  else invalidType("a string")
-  return undefined
+  const v = Serde.readString(C, "a string")
+  return v === Serde.FAIL ? undefined : v
 }
 
 // ---------------------------------------------------------------------------------------------
