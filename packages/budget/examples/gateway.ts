@@ -1,4 +1,5 @@
 /** The README's library example, kept here so that it typechecks. */
+import { Microcents, TenantId } from "@calybris/budget/Arguments"
 import * as JournalAudit from "@calybris/budget/JournalAudit"
 import * as Ledger from "@calybris/budget/Ledger"
 import * as Input from "@calybris/core/Input"
@@ -17,12 +18,15 @@ const gateway = (policyJson: string, inputJson: string) =>
     // EmptyCatalog | DuplicateModelId | InvalidProviderId | NoEnabledModels | OutOfRangeBps
     const policy = yield* Policy.make(snapshot)
 
-    yield* Ledger.ensureTenant("acme", 50_000_000n)
+    yield* Ledger.ensureTenant(TenantId.make("acme"), Microcents.make(50_000_000n))
     // prescribe, and hold the estimated cost: decision and hold are one journal entry
-    const outcome = yield* Ledger.admit(policy, "acme", input, { operationId: "req-42", expiresIn: "5 minutes" })
+    const outcome = yield* Ledger.admit(policy, TenantId.make("acme"), input, {
+      operationId: "req-42",
+      expiresIn: "5 minutes"
+    })
     if (outcome._tag === "Admitted") {
       yield* Verify.verifyDecision(policy, input, outcome.decision) // DigestMismatch | DecisionMismatch
-      yield* Ledger.commit(outcome.reservation_id, 1_200n, { operationId: "settle-42" })
+      yield* Ledger.commit(outcome.reservation_id, Microcents.make(1_200n), { operationId: "settle-42" })
     }
     return yield* Ledger.proveConservation
   })

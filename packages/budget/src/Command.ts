@@ -5,6 +5,8 @@
  */
 import * as Int from "@calybris/core/Int"
 import * as Schema from "effect/Schema"
+import type { Microcents, ReservationId, TenantId } from "./Arguments.js"
+import type { IdempotencyConflict } from "./LedgerError.js"
 import * as Snapshot from "./Snapshot.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -44,11 +46,65 @@ export const Command = Schema.Union(
 )
 export type Command = typeof Command.Type
 
+/** The command of one kind. */
+export type CommandOf<T extends Command["_tag"]> = Extract<Command, { readonly _tag: T }>
+
+// ---------------------------------------------------------------------------------------------
+// Constructors: the typed way to build a command (its arguments branded, so a reservation id
+// cannot stand where an amount is expected). They do not validate: every layer runs
+// `Arguments.validateCommand` on each command it is given, whoever built it.
+
+/** The client operation id of a retry-safe command, when it has one (absent, never `undefined`). */
+export interface OperationFields {
+  readonly operation_id?: string
+}
+/** The expiry of a hold, when it has one. */
+export interface ExpiryFields {
+  readonly ttl_ms?: Int.I64
+  readonly expires_at_ms?: Int.I64
+}
+/** What an admit's operation id is bound to (see `LedgerState.admitBinding`). */
+export interface AdmitFields extends OperationFields, ExpiryFields {
+  readonly binding?: string
+}
+
+export const ensureTenant = (tenant: TenantId, amount: Microcents): CommandOf<"EnsureTenant"> => ({
+  _tag: "EnsureTenant",
+  tenant,
+  amount
+})
+export const topUp = (tenant: TenantId, amount: Microcents, fields?: OperationFields): CommandOf<"TopUp"> =>
+  fields === undefined ? { _tag: "TopUp", tenant, amount } : { _tag: "TopUp", tenant, amount, ...fields }
+export const setExposureCap = (tenant: TenantId, max: Microcents): CommandOf<"SetExposureCap"> => ({
+  _tag: "SetExposureCap",
+  tenant,
+  max
+})
+export const reserve = (
+  tenant: TenantId,
+  amount: Microcents,
+  fields?: OperationFields & ExpiryFields
+): CommandOf<"Reserve"> =>
+  fields === undefined ? { _tag: "Reserve", tenant, amount } : { _tag: "Reserve", tenant, amount, ...fields }
+export const commit = (reservation: ReservationId, actual: Microcents, fields?: OperationFields): CommandOf<"Commit"> =>
+  fields === undefined ? { _tag: "Commit", reservation, actual } : { _tag: "Commit", reservation, actual, ...fields }
+export const release = (reservation: ReservationId, fields?: OperationFields): CommandOf<"Release"> =>
+  fields === undefined ? { _tag: "Release", reservation } : { _tag: "Release", reservation, ...fields }
+/** The automatic release of an expired hold (built by the layers, from the ids of their own holds). */
+export const expire = (reservation: ReservationId): CommandOf<"Expire"> => ({ _tag: "Expire", reservation })
+export const admit = (tenant: TenantId, amount: Microcents, fields?: AdmitFields): CommandOf<"Admit"> =>
+  fields === undefined ? { _tag: "Admit", tenant, amount } : { _tag: "Admit", tenant, amount, ...fields }
+export const restore = (snapshot: Snapshot.Snapshot): CommandOf<"Restore"> => ({ _tag: "Restore", snapshot })
+export const takeSnapshot: CommandOf<"TakeSnapshot"> = { _tag: "TakeSnapshot" }
+export const verifyConservation: CommandOf<"VerifyConservation"> = { _tag: "VerifyConservation" }
+export const proveConservation: CommandOf<"ProveConservation"> = { _tag: "ProveConservation" }
+export const certifyLedger: CommandOf<"CertifyLedger"> = { _tag: "CertifyLedger" }
+
 // ---------------------------------------------------------------------------------------------
 // Results (the reference's variants and fields)
 
 export type ReserveResult =
-  | { readonly _tag: "Reserved"; readonly reservation_id: bigint; readonly remaining_microcents: bigint }
+  | { readonly _tag: "Reserved"; readonly reservation_id: ReservationId; readonly remaining_microcents: bigint }
   | { readonly _tag: "Insufficient"; readonly remaining_microcents: bigint; readonly required_microcents: bigint }
   | { readonly _tag: "MissingTenant" }
   | {
@@ -114,12 +170,6 @@ export type ProveResult =
 export type RestoreResult = { readonly _tag: "Restored" } | {
   readonly _tag: "RestoreRefused"
   readonly error: RestoreError
-}
-
-/** The same operation id was used before with different arguments. */
-export interface IdempotencyConflict {
-  readonly _tag: "IdempotencyConflict"
-  readonly operation_id: string
 }
 
 /** The result of each command kind. */

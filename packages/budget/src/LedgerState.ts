@@ -8,6 +8,7 @@ import { sha256Hex } from "@calybris/core/Hash"
 import * as Int from "@calybris/core/Int"
 import * as Json from "@calybris/core/Json"
 import { bigintOfSafe as big, safeNumberOf as small } from "@calybris/core/Word"
+import { issuedReservationId, type ReservationId } from "./Arguments.js"
 import type {
   Command,
   ProveResult,
@@ -22,13 +23,13 @@ import type {
 import { Account, balancesOf, Hold, store, type TenantState } from "./internal/account.js"
 import { HoldTable } from "./internal/holds.js"
 import { DEFAULT_LIMIT, OperationWindow } from "./internal/operations.js"
+import { IdempotencyConflict } from "./LedgerError.js"
 import * as Snapshot from "./Snapshot.js"
 
 // commands and results (`Command.ts`) and the account representation (`internal/account.ts`),
 // re-exported so that `@calybris/budget/LedgerState` keeps every name it had
 export { Command, restoreErrorText } from "./Command.js"
 export type {
-  IdempotencyConflict,
   ProveResult,
   ReserveResult,
   RestoreError,
@@ -162,18 +163,18 @@ const addHold = (
   amount: bigint,
   amountSmall: number,
   expiresAt: bigint | undefined
-): bigint => {
+): ReservationId => {
   const k = s.nextSmall
   if (k === k && k < SAFE) {
     const id = big(k)
     s.nextSmall = k + 1
     insertHold(s, new Hold(id, k, tenant, account, amount, amountSmall, expiresAt), s.holds.getKey(k))
-    return id
+    return issuedReservationId(id)
   }
   const id = s.nextReservation
   s.nextReservation = Int.wrapU64(id + 1n)
   putHold(s, id, tenant, account, amount, amountSmall, expiresAt)
-  return id
+  return issuedReservationId(id)
 }
 
 /** Record an open hold (also for checkpoints). */
@@ -555,7 +556,7 @@ export const step = <C extends Command>(s: LedgerState, command: C): ResultOf[C[
     if (seen !== undefined) {
       return (seen.fingerprint === fingerprint(c)
         ? seen.result
-        : { _tag: "IdempotencyConflict", operation_id: id }) as ResultOf[C["_tag"]]
+        : new IdempotencyConflict({ operation_id: id })) as ResultOf[C["_tag"]]
     }
   }
   const result = apply(s, c)
@@ -564,14 +565,14 @@ export const step = <C extends Command>(s: LedgerState, command: C): ResultOf[C[
 }
 
 /** Release every hold whose expiry is at or before `now`: the `Expire` commands to apply, in id order. */
-export const expiredHolds = (s: LedgerState, nowMs: bigint): Array<bigint> => {
+export const expiredHolds = (s: LedgerState, nowMs: bigint): Array<ReservationId> => {
   if (s.expiring === 0 || nowMs < s.soonest) return []
-  const out: Array<bigint> = []
+  const out: Array<ReservationId> = []
   let soonest: bigint | undefined
   for (const [id, hold] of s.holds) {
     const at = hold.expiresAt
     if (at === undefined) continue
-    if (at <= nowMs) out.push(id)
+    if (at <= nowMs) out.push(issuedReservationId(id))
     if (soonest === undefined || at < soonest) soonest = at
   }
   // a lower bound of every expiry still open (the expired ones are about to be released)

@@ -90,7 +90,7 @@ const amount = (sign: Flags.Sign, description: string) =>
   )
 const reservation = Options.text("reservation").pipe(
   Options.withPseudoName("ID"),
-  Options.withSchema(Flags.u64("reservation", "a reservation id")),
+  Options.withSchema(Flags.reservationId("reservation")),
   Options.withDescription("The reservation id (from reserve or admit).")
 )
 
@@ -221,7 +221,7 @@ const ensure = Command.make("ensure", {
     flags,
     Effect.gen(function*() {
       const before = yield* balanceOf(flags.tenant)
-      yield* Ledger.ensureTenant(flags.tenant, flags.amount)
+      yield* Ledger.ensureTenant(yield* Arguments.tenantId(flags.tenant), flags.amount)
       const after = yield* balanceOf(flags.tenant)
       if (after === undefined) return yield* new UsageError({ reason: `tenant ${flags.tenant} was not created` })
       const created = before === undefined
@@ -242,7 +242,7 @@ const topUp = Command.make("top-up", {
   withLedger(
     flags,
     Effect.gen(function*() {
-      const r = yield* Ledger.topUp(flags.tenant, flags.amount, opts(flags.id))
+      const r = yield* Ledger.topUp(yield* Arguments.tenantId(flags.tenant), flags.amount, opts(flags.id))
       yield* emit(flags.json, () => [kindedText(r)], () => kinded(r))
     })
   )).pipe(Command.withDescription("Add funds to a tenant."))
@@ -259,7 +259,7 @@ const cap = Command.make("cap", {
   withLedger(
     flags,
     Effect.gen(function*() {
-      yield* Ledger.setExposureCap(flags.tenant, flags.max)
+      yield* Ledger.setExposureCap(yield* Arguments.tenantId(flags.tenant), flags.max)
       const max = flags.max > 0n ? flags.max : null
       yield* emit(
         flags.json,
@@ -288,7 +288,7 @@ const reserve = Command.make("reserve", {
   withLedger(
     flags,
     Effect.gen(function*() {
-      const r = yield* Ledger.reserve(flags.tenant, flags.amount, {
+      const r = yield* Ledger.reserve(yield* Arguments.tenantId(flags.tenant), flags.amount, {
         ...opts(flags.id),
         ...(Option.isSome(flags.expires) ? { expiresIn: flags.expires.value } : {})
       })
@@ -436,7 +436,7 @@ const certify = Command.make("certify", common, (flags) =>
   withView(
     flags,
     Effect.gen(function*() {
-      const c = yield* Ledger.certifyLedger
+      const c = yield* Ledger.certify
       yield* emit(
         flags.json,
         () => [
@@ -475,12 +475,12 @@ const admit = Command.make("admit", {
     yield* stdinOnce([["--policy", flags.policy === STDIN], ["--input", flags.input === STDIN]])
     const policy = yield* readPolicy(flags.policy)
     const input = yield* readInput(flags.input)
-    yield* Arguments.checkTenant(flags.tenant)
+    const tenant = yield* Arguments.tenantId(flags.tenant)
     yield* Arguments.checkOperationId(Option.getOrUndefined(flags.id))
     return yield* withLedger(
       flags,
       Effect.gen(function*() {
-        const outcome = yield* Ledger.admit(policy, flags.tenant, input, opts(flags.id))
+        const outcome = yield* Ledger.admit(policy, tenant, input, opts(flags.id))
         yield* emit(flags.json, () => [admitText(outcome)], () => admitJson(outcome))
       })
     )
