@@ -172,6 +172,12 @@ export type RestoreResult = { readonly _tag: "Restored" } | {
   readonly error: RestoreError
 }
 
+/** A result that changed the state: what a retry returns, and what checkpoints remember. */
+export type AppliedResult =
+  | Extract<ReserveResult, { readonly _tag: "Reserved" }>
+  | Extract<SettlementResult, { readonly _tag: "Committed" | "Released" }>
+  | Extract<TopUpResult, { readonly _tag: "ToppedUp" }>
+
 /** The result of each command kind. */
 export interface ResultOf {
   readonly EnsureTenant: void

@@ -453,7 +453,7 @@ const restoreError = (e: L.RestoreError): RestoreError => {
       return new NegativeLedgerField({ tenant_id: e.tenant_id, field: e.field, value: e.value })
     case "ConservationViolation":
       return new ConservationViolation({
-        status: statusError(e.status) as ConservationViolated | AggregateOverflow
+        status: statusError(e.status)
       })
   }
 }

@@ -10,6 +10,7 @@ import * as Json from "@calybris/core/Json"
 import { bigintOfSafe as big, safeNumberOf as small } from "@calybris/core/Word"
 import { issuedReservationId, type ReservationId } from "./Arguments.js"
 import type {
+  AppliedResult,
   Command,
   ProveResult,
   ReserveResult,
@@ -30,6 +31,7 @@ import * as Snapshot from "./Snapshot.js"
 // re-exported so that `@calybris/budget/LedgerState` keeps every name it had
 export { Command, restoreErrorText } from "./Command.js"
 export type {
+  AppliedResult,
   ProveResult,
   ReserveResult,
   RestoreError,
@@ -364,23 +366,11 @@ export const balances = (s: LedgerState, version: bigint): Snapshot.Snapshot => 
   for (let i = 0; i < accounts.length; i++) {
     const t = accounts[i] as Account
     const w = t.wide
-    tenants[i] = (w === undefined
-      ? {
-        tenant_id: t.id,
-        initial_microcents: big(t.initial),
-        remaining_microcents: big(t.remaining),
-        reserved_microcents: big(t.reserved),
-        committed_microcents: big(t.committed)
-      }
-      : {
-        tenant_id: t.id,
-        initial_microcents: w.initial,
-        remaining_microcents: w.remaining,
-        reserved_microcents: w.reserved,
-        committed_microcents: w.committed
-      }) as Snapshot.TenantBalance
+    tenants[i] = w === undefined
+      ? Snapshot.tenantBalance(t.id, big(t.initial), big(t.remaining), big(t.reserved), big(t.committed))
+      : Snapshot.tenantBalance(t.id, w.initial, w.remaining, w.reserved, w.committed)
   }
-  return { version, tenants, active_reservations: BigInt(s.holds.size) } as unknown as Snapshot.Snapshot
+  return Snapshot.makeSnapshot(version, tenants, BigInt(s.holds.size))
 }
 
 /** Take a snapshot: the version counter advances first (wrapping as a u64) and the snapshot carries it. */
@@ -400,18 +390,7 @@ export const proofOf = (snapshot: Snapshot.Snapshot): ProveResult => {
   if (status._tag !== "Balanced") return { _tag: "NotConserved", status }
   const t = Snapshot.totals(snapshot)
   if (!t.representable) return { _tag: "NotConserved", status: Snapshot.AggregateOverflow }
-  return {
-    _tag: "Proved",
-    proof: {
-      ledger_digest_hex: Snapshot.ledgerDigest(snapshot),
-      snapshot_version: snapshot.version,
-      tenant_count: BigInt(snapshot.tenants.length),
-      active_reservations: snapshot.active_reservations,
-      total_initial_microcents: t.initial,
-      total_committed_microcents: t.committed,
-      aggregate_totals_representable: true
-    } as Snapshot.ConservationProof
-  }
+  return { _tag: "Proved", proof: Snapshot.conservationProof(snapshot, t) }
 }
 
 export const certifyLedger = (s: LedgerState): Snapshot.FinancialCertificate => {
@@ -525,7 +504,7 @@ export const bindingOfAudited = (audited: Json.Json | undefined): string | undef
 }
 
 /** Did this result change the state (so a retry must not apply it again)? */
-export const applied = (result: Result): boolean => {
+export const applied = (result: Result): result is AppliedResult => {
   if (result === undefined || typeof result !== "object" || !("_tag" in result)) return false
   switch (result._tag) {
     case "Reserved":

@@ -6,6 +6,7 @@ import { TAG_LEDGER } from "@calybris/core/Digest"
 import { sha256Hex } from "@calybris/core/Hash"
 import * as Int from "@calybris/core/Int"
 import { jsonObject } from "@calybris/core/JsonSchema"
+import * as Brand from "effect/Brand"
 import * as Schema from "effect/Schema"
 
 /** A tenant id: any well-formed Unicode string (it is hashed as UTF-8). */
@@ -34,6 +35,32 @@ export const Snapshot = jsonObject({
   active_reservations: Int.U64
 })
 export type Snapshot = typeof Snapshot.Type
+
+/** The brands of integers the engine computed in range by construction: no check, no copy. */
+const i64: (n: bigint) => Int.I64 = Brand.nominal<Int.I64>()
+const u64: (n: bigint) => Int.U64 = Brand.nominal<Int.U64>()
+
+/** A tenant's balances as the engine computed them (exact, each in i64 by construction). */
+export const tenantBalance = (
+  tenant_id: string,
+  initial: bigint,
+  remaining: bigint,
+  reserved: bigint,
+  committed: bigint
+): TenantBalance => ({
+  tenant_id,
+  initial_microcents: i64(initial),
+  remaining_microcents: i64(remaining),
+  reserved_microcents: i64(reserved),
+  committed_microcents: i64(committed)
+})
+
+/** A snapshot of the engine's balances (`version` and the hold count are u64 by construction). */
+export const makeSnapshot = (
+  version: bigint,
+  tenants: ReadonlyArray<TenantBalance>,
+  activeReservations: bigint
+): Snapshot => ({ version: u64(version), tenants, active_reservations: u64(activeReservations) })
 
 /** Compare two strings by their UTF-8 bytes (= by code points), not by UTF-16 code units. */
 export const compareUtf8 = (a: string, b: string): number => {
@@ -241,12 +268,23 @@ export const certifySnapshot = (snapshot: Snapshot, balanced: boolean, since: bi
   return {
     snapshot_version: snapshot.version,
     ledger_digest_hex: ledgerDigest(snapshot),
-    tenant_count: BigInt(snapshot.tenants.length),
+    tenant_count: u64(BigInt(snapshot.tenants.length)),
     active_reservations: snapshot.active_reservations,
     conservation_balanced: balanced && t.representable,
-    total_initial_microcents: t.representable ? t.initial : 0n,
-    total_committed_microcents: t.representable ? t.committed : 0n,
+    total_initial_microcents: i64(t.representable ? t.initial : 0n),
+    total_committed_microcents: i64(t.representable ? t.committed : 0n),
     aggregate_totals_representable: t.representable,
-    committed_since_last_certificate: since
-  } as FinancialCertificate
+    committed_since_last_certificate: i64(since)
+  }
 }
+
+/** The proof of a balanced snapshot whose totals are representable (SPEC §6.4). */
+export const conservationProof = (snapshot: Snapshot, t: Totals): ConservationProof => ({
+  ledger_digest_hex: ledgerDigest(snapshot),
+  snapshot_version: snapshot.version,
+  tenant_count: u64(BigInt(snapshot.tenants.length)),
+  active_reservations: snapshot.active_reservations,
+  total_initial_microcents: i64(t.initial),
+  total_committed_microcents: i64(t.committed),
+  aggregate_totals_representable: true
+})
