@@ -67,7 +67,7 @@ const cold = (take: () => Array<string>) =>
     // entry in one pass) and the recovery's replay, then nothing per command
     yield* Effect.gen(function*() {
       assert.deepStrictEqual(take(), ["Wal.open", "Ledger.recover"])
-      yield* Ledger.reserve("acme", 10n)
+      yield* Ledger.reserve(TenantId.make("acme"), Microcents.make(10n))
       assert.deepStrictEqual(take(), [], "no span per command")
     }).pipe(Effect.provide(Ledger.layerJournalFile(journal, { key, checkpointEvery: 0 })))
     take()
