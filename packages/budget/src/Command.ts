@@ -4,9 +4,16 @@
  * kind). The state machine that applies them is `LedgerState.ts`, which re-exports all of this.
  */
 import * as Int from "@calybris/core/Int"
+import { jsonObject } from "@calybris/core/JsonSchema"
+import * as Data from "effect/Data"
 import * as Schema from "effect/Schema"
-import type { Microcents, ReservationId, TenantId } from "./Arguments.js"
-import type { IdempotencyConflict } from "./LedgerError.js"
+import {
+  type Microcents,
+  type ReservationId,
+  ReservationId as ReservationIdSchema,
+  type TenantId
+} from "./Arguments.js"
+import type { AggregateOverflow, IdempotencyConflict, RestoreError, Violation } from "./LedgerError.js"
 import * as Snapshot from "./Snapshot.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -103,69 +110,82 @@ export const certifyLedger: CommandOf<"CertifyLedger"> = { _tag: "CertifyLedger"
 // ---------------------------------------------------------------------------------------------
 // Results (the reference's variants and fields)
 
-export type ReserveResult =
-  | { readonly _tag: "Reserved"; readonly reservation_id: ReservationId; readonly remaining_microcents: bigint }
-  | { readonly _tag: "Insufficient"; readonly remaining_microcents: bigint; readonly required_microcents: bigint }
-  | { readonly _tag: "MissingTenant" }
-  | {
-    readonly _tag: "ExposureLimitExceeded"
-    readonly current_reserved_microcents: bigint
-    readonly max_reserved_microcents: bigint
-  }
-  | { readonly _tag: "Overflow"; readonly current_reserved_microcents: bigint }
+/**
+ * A result variant: the domain value `{_tag, ...fields}`, and on the wire the reference's
+ * `{"kind": tag, ...fields}` with its members in field order (what the CLI prints with `--json`
+ * and the conformance vectors hold). `nullHold` adds the `"reservation_id": null` that the
+ * reference's try_reserve encoding carries for every variant but `Reserved`.
+ */
+const variant = <const Tag extends string, Fields extends Schema.Struct.Fields>(
+  tag: Tag,
+  fields: Fields,
+  nullHold = false
+) =>
+  Schema.transform(
+    jsonObject({ kind: Schema.Literal(tag), ...fields, ...(nullHold ? { reservation_id: Schema.Null } : {}) }),
+    Schema.TaggedStruct(tag, fields),
+    {
+      strict: false,
+      decode: ({ kind: _kind, reservation_id: _null, ...fields }: Record<string, unknown>) =>
+        nullHold || _null === undefined ? { _tag: tag, ...fields } : { _tag: tag, ...fields, reservation_id: _null },
+      encode: ({ _tag, ...fields }: Record<string, unknown>) =>
+        nullHold ? { kind: tag, ...fields, reservation_id: null } : { kind: tag, ...fields }
+    }
+  )
 
-export type SettlementResult =
-  | { readonly _tag: "Committed"; readonly remaining_microcents: bigint; readonly actual_microcents: bigint }
-  | { readonly _tag: "Released"; readonly remaining_microcents: bigint; readonly returned_microcents: bigint }
-  | { readonly _tag: "Overrun"; readonly remaining_microcents: bigint }
-  | { readonly _tag: "InvalidAmount" }
-  | { readonly _tag: "MissingReservation" }
-  | { readonly _tag: "MissingTenant" }
-  | { readonly _tag: "Overflow"; readonly remaining_microcents: bigint }
+const microcents = Schema.BigIntFromSelf
 
-export type TopUpResult =
-  | {
-    readonly _tag: "ToppedUp"
-    readonly added_microcents: bigint
-    readonly new_initial_microcents: bigint
-    readonly remaining_microcents: bigint
-  }
-  | { readonly _tag: "MissingTenant" }
-  | { readonly _tag: "InvalidAmount" }
-  | { readonly _tag: "Overflow" }
+/** The result of a reserve (or of an admit's hold), on the wire as try_reserve's. */
+export const ReserveResultWire = Schema.Union(
+  variant("Reserved", { remaining_microcents: microcents, reservation_id: ReservationIdSchema }),
+  variant("Insufficient", { remaining_microcents: microcents, required_microcents: microcents }, true),
+  variant("MissingTenant", {}, true),
+  variant(
+    "ExposureLimitExceeded",
+    { current_reserved_microcents: microcents, max_reserved_microcents: microcents },
+    true
+  ),
+  variant("Overflow", { current_reserved_microcents: microcents }, true)
+)
+export type ReserveResult = typeof ReserveResultWire.Type
+/** Constructors and `$is`/`$match` of reserve results (the state machine builds them as plain literals). */
+export const ReserveResult = Data.taggedEnum<ReserveResult>()
 
-/** Why a snapshot cannot be restored (SPEC §6.6). */
-export type RestoreError =
-  | { readonly _tag: "ActiveReservations"; readonly count: bigint }
-  | { readonly _tag: "DuplicateTenant"; readonly tenant_id: string }
-  | { readonly _tag: "GhostReservation"; readonly tenant_id: string; readonly reserved_microcents: bigint }
-  | {
-    readonly _tag: "NegativeLedgerField"
-    readonly tenant_id: string
-    readonly field: "remaining_microcents" | "initial_microcents" | "committed_microcents"
-    readonly value: bigint
-  }
-  | { readonly _tag: "ConservationViolation"; readonly status: Snapshot.ConservationStatus }
+/** The result of a commit, a release or an expiry. */
+export const SettlementResultWire = Schema.Union(
+  variant("Committed", { remaining_microcents: microcents, actual_microcents: microcents }),
+  variant("Released", { remaining_microcents: microcents, returned_microcents: microcents }),
+  variant("Overrun", { remaining_microcents: microcents }),
+  variant("InvalidAmount", {}),
+  variant("MissingReservation", {}),
+  variant("MissingTenant", {}),
+  variant("Overflow", { remaining_microcents: microcents })
+)
+export type SettlementResult = typeof SettlementResultWire.Type
+/** Constructors and `$is`/`$match` of settlement results. */
+export const SettlementResult = Data.taggedEnum<SettlementResult>()
 
-/** The reference's text for a restore error. */
-export const restoreErrorText = (e: RestoreError): string => {
-  switch (e._tag) {
-    case "ActiveReservations":
-      return `cannot restore snapshot with ${e.count} active reservations`
-    case "DuplicateTenant":
-      return `duplicate tenant_id in snapshot: ${e.tenant_id}`
-    case "GhostReservation":
-      return `tenant ${e.tenant_id} has reserved_microcents=${e.reserved_microcents} with no active reservations`
-    case "NegativeLedgerField":
-      return `tenant ${e.tenant_id} has negative ${e.field}: ${e.value}`
-    case "ConservationViolation":
-      return `snapshot failed conservation: ${Snapshot.statusText(e.status)}`
-  }
-}
+/** The result of a top-up. */
+export const TopUpResultWire = Schema.Union(
+  variant("ToppedUp", {
+    added_microcents: microcents,
+    new_initial_microcents: microcents,
+    remaining_microcents: microcents
+  }),
+  variant("MissingTenant", {}),
+  variant("InvalidAmount", {}),
+  variant("Overflow", {})
+)
+export type TopUpResult = typeof TopUpResultWire.Type
+/** Constructors and `$is`/`$match` of top-up results. */
+export const TopUpResult = Data.taggedEnum<TopUpResult>()
+
+/** Why a snapshot cannot be restored (SPEC §6.6): the `LedgerError` classes, whose `message` is the reference's text. */
+export type { RestoreError } from "./LedgerError.js"
 
 export type ProveResult =
   | { readonly _tag: "Proved"; readonly proof: Snapshot.ConservationProof }
-  | { readonly _tag: "NotConserved"; readonly status: Snapshot.ConservationStatus }
+  | { readonly _tag: "NotConserved"; readonly status: Violation | AggregateOverflow }
 
 export type RestoreResult = { readonly _tag: "Restored" } | {
   readonly _tag: "RestoreRefused"

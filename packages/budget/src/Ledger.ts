@@ -29,19 +29,14 @@ import { expireDue, type Pending } from "./internal/engine.js"
 import * as internalJournal from "./internal/journaled.js"
 import * as Queries from "./internal/queries.js"
 import {
-  ActiveReservations,
-  AggregateOverflow,
-  ConservationViolated,
-  ConservationViolation,
-  DuplicateTenant,
-  GhostReservation,
+  type AggregateOverflow,
   IdempotencyConflict,
   type InvalidArgument,
   type LedgerJournalInconsistent,
   type LedgerRecoveryError,
   LedgerStoreError,
-  NegativeLedgerField,
-  type RestoreError
+  type RestoreError,
+  type Violation
 } from "./LedgerError.js"
 import type * as LedgerQuery from "./LedgerQuery.js"
 import * as L from "./LedgerState.js"
@@ -423,40 +418,18 @@ export const takeSnapshot = applyConstant(Command.takeSnapshot)
 /** Take a snapshot (advancing the snapshot version) and return its conservation status. */
 export const takeSnapshotAndVerify = applyConstant(Command.verifyConservation)
 
-const statusError = (status: Snapshot.ConservationStatus): ConservationViolated | AggregateOverflow =>
-  status._tag === "Violation"
-    ? new ConservationViolated({ tenant_id: status.tenant_id, delta_microcents: status.delta_microcents })
-    : new AggregateOverflow()
-
 /** Prove conservation: the proof, or the violation as a typed failure. */
 export const proveConservation: Effect.Effect<
   Snapshot.ConservationProof,
-  ConservationViolated | AggregateOverflow | LedgerStoreError,
+  Violation | AggregateOverflow | LedgerStoreError,
   Ledger
 > = Effect.flatMap(
   applyConstant(Command.proveConservation),
-  (r) => r._tag === "Proved" ? Effect.succeed(r.proof) : Effect.fail(statusError(r.status))
+  (r) => r._tag === "Proved" ? Effect.succeed(r.proof) : Effect.fail(r.status)
 )
 
 /** Certify the ledger (takes a snapshot, advancing the version; rotates the certificate baseline). */
 export const certify = applyConstant(Command.certifyLedger)
-
-const restoreError = (e: L.RestoreError): RestoreError => {
-  switch (e._tag) {
-    case "ActiveReservations":
-      return new ActiveReservations({ count: e.count })
-    case "DuplicateTenant":
-      return new DuplicateTenant({ tenant_id: e.tenant_id })
-    case "GhostReservation":
-      return new GhostReservation({ tenant_id: e.tenant_id, reserved_microcents: e.reserved_microcents })
-    case "NegativeLedgerField":
-      return new NegativeLedgerField({ tenant_id: e.tenant_id, field: e.field, value: e.value })
-    case "ConservationViolation":
-      return new ConservationViolation({
-        status: statusError(e.status)
-      })
-  }
-}
 
 /** Restore from a snapshot (exclusive recovery), with a typed error per reference variant. */
 export const restore = (
@@ -464,15 +437,15 @@ export const restore = (
 ): Effect.Effect<void, RestoreError | LedgerStoreError | InvalidArgument, Ledger> =>
   Effect.flatMap(
     apply(Command.restore(from)),
-    (r) => (r._tag === "Restored" ? Effect.void : Effect.fail(restoreError(r.error)))
+    (r) => (r._tag === "Restored" ? Effect.void : Effect.fail(r.error))
   )
 
 /** Conservation status of any snapshot, as an Either. */
 export const conservationOf = (
   of: Snapshot.Snapshot
-): Either.Either<void, ConservationViolated | AggregateOverflow> => {
+): Either.Either<void, Violation | AggregateOverflow> => {
   const status = Snapshot.conservationStatus(of)
-  return status._tag === "Balanced" ? Either.void : Either.left(statusError(status))
+  return status._tag === "Balanced" ? Either.void : Either.left(status)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -24,12 +24,20 @@ import type {
 import { Account, balancesOf, Hold, store, type TenantState } from "./internal/account.js"
 import { HoldTable } from "./internal/holds.js"
 import { DEFAULT_LIMIT, OperationWindow } from "./internal/operations.js"
-import { IdempotencyConflict } from "./LedgerError.js"
+import {
+  ActiveReservations,
+  AggregateOverflow,
+  ConservationViolation,
+  DuplicateTenant,
+  GhostReservation,
+  IdempotencyConflict,
+  NegativeLedgerField
+} from "./LedgerError.js"
 import * as Snapshot from "./Snapshot.js"
 
 // commands and results (`Command.ts`) and the account representation (`internal/account.ts`),
 // re-exported so that `@calybris/budget/LedgerState` keeps every name it had
-export { Command, restoreErrorText } from "./Command.js"
+export { Command } from "./Command.js"
 export type {
   AppliedResult,
   ProveResult,
@@ -389,7 +397,7 @@ export const proofOf = (snapshot: Snapshot.Snapshot): ProveResult => {
   const status = Snapshot.conservationStatus(snapshot)
   if (status._tag !== "Balanced") return { _tag: "NotConserved", status }
   const t = Snapshot.totals(snapshot)
-  if (!t.representable) return { _tag: "NotConserved", status: Snapshot.AggregateOverflow }
+  if (!t.representable) return { _tag: "NotConserved", status: new AggregateOverflow() }
   return { _tag: "Proved", proof: Snapshot.conservationProof(snapshot, t) }
 }
 
@@ -407,37 +415,27 @@ export const certifyLedger = (s: LedgerState): Snapshot.FinancialCertificate => 
 
 /** The checks of a restore, in the reference's order; `undefined` when the snapshot is acceptable. */
 export const restoreCheck = (snapshot: Snapshot.Snapshot): RestoreError | undefined => {
-  if (snapshot.active_reservations > 0n) return { _tag: "ActiveReservations", count: snapshot.active_reservations }
+  if (snapshot.active_reservations > 0n) return new ActiveReservations({ count: snapshot.active_reservations })
   const seen = new Set<string>()
   for (const t of snapshot.tenants) {
     const id = t.tenant_id
-    if (seen.has(id)) return { _tag: "DuplicateTenant", tenant_id: id }
+    if (seen.has(id)) return new DuplicateTenant({ tenant_id: id })
     seen.add(id)
     if (t.reserved_microcents !== 0n) {
-      return { _tag: "GhostReservation", tenant_id: id, reserved_microcents: t.reserved_microcents }
+      return new GhostReservation({ tenant_id: id, reserved_microcents: t.reserved_microcents })
     }
     if (t.remaining_microcents < 0n) {
-      return {
-        _tag: "NegativeLedgerField",
-        tenant_id: id,
-        field: "remaining_microcents",
-        value: t.remaining_microcents
-      }
+      return new NegativeLedgerField({ tenant_id: id, field: "remaining_microcents", value: t.remaining_microcents })
     }
     if (t.initial_microcents < 0n) {
-      return { _tag: "NegativeLedgerField", tenant_id: id, field: "initial_microcents", value: t.initial_microcents }
+      return new NegativeLedgerField({ tenant_id: id, field: "initial_microcents", value: t.initial_microcents })
     }
     if (t.committed_microcents < 0n) {
-      return {
-        _tag: "NegativeLedgerField",
-        tenant_id: id,
-        field: "committed_microcents",
-        value: t.committed_microcents
-      }
+      return new NegativeLedgerField({ tenant_id: id, field: "committed_microcents", value: t.committed_microcents })
     }
   }
   const status = Snapshot.conservationStatus(snapshot)
-  if (status._tag !== "Balanced") return { _tag: "ConservationViolation", status }
+  if (status._tag !== "Balanced") return new ConservationViolation({ status })
   return undefined
 }
 

@@ -8,6 +8,7 @@ import * as Int from "@calybris/core/Int"
 import { jsonObject } from "@calybris/core/JsonSchema"
 import * as Brand from "effect/Brand"
 import * as Schema from "effect/Schema"
+import { AggregateOverflow, Violation } from "./LedgerError.js"
 
 /** A tenant id: any well-formed Unicode string (it is hashed as UTF-8). */
 export const TenantId = Schema.String.pipe(
@@ -78,44 +79,42 @@ export const compareUtf8 = (a: string, b: string): number => {
   return a.length - b.length
 }
 
-/** Conservation status of a snapshot (SPEC §6.3). */
-export type ConservationStatus =
-  | { readonly _tag: "Balanced" }
-  | { readonly _tag: "Violation"; readonly tenant_id: string; readonly delta_microcents: bigint }
-  | { readonly _tag: "AggregateOverflow" }
-
-export const Balanced: ConservationStatus = { _tag: "Balanced" }
-export const AggregateOverflow: ConservationStatus = { _tag: "AggregateOverflow" }
-
-/** The reference's text for a status. */
-export const statusText = (status: ConservationStatus): string => {
-  switch (status._tag) {
-    case "Balanced":
-      return "conservation balanced"
-    case "Violation":
-      return `conservation violated for tenant ${status.tenant_id}: delta=${status.delta_microcents} microcents`
-    case "AggregateOverflow":
-      return "aggregate ledger totals exceed i64::MAX — certificate totals cannot be represented"
+/** The conservation status of a snapshot whose tenants all add up (SPEC §6.3). */
+export class Balanced extends Schema.TaggedClass<Balanced>()("Balanced", {}) {
+  /** the reference's text */
+  get message(): string {
+    return "conservation balanced"
   }
 }
+/** The one `Balanced` status (it has no fields). */
+export const balanced = new Balanced()
+
+export { AggregateOverflow, Violation }
+
+/** Conservation status of a snapshot (SPEC §6.3): `Balanced`, `Violation` or `AggregateOverflow`. */
+export const ConservationStatus = Schema.Union(Balanced, Violation, AggregateOverflow)
+export type ConservationStatus = typeof ConservationStatus.Type
+
+/** The reference's text for a status. */
+export const statusText = (status: ConservationStatus): string => status.message
 
 /** Walk the tenants in array order; the first failure is the status. */
 export const conservationStatus = (snapshot: Snapshot): ConservationStatus => {
   for (const t of snapshot.tenants) {
     const partial = t.remaining_microcents + t.reserved_microcents
-    if (!Int.fitsI64(partial)) return AggregateOverflow
+    if (!Int.fitsI64(partial)) return new AggregateOverflow()
     const sum = partial + t.committed_microcents
-    if (!Int.fitsI64(sum)) return AggregateOverflow
+    if (!Int.fitsI64(sum)) return new AggregateOverflow()
     if (sum !== t.initial_microcents) {
       const delta = sum - t.initial_microcents
-      if (!Int.fitsI64(delta)) return AggregateOverflow
-      return { _tag: "Violation", tenant_id: t.tenant_id, delta_microcents: delta }
+      if (!Int.fitsI64(delta)) return new AggregateOverflow()
+      return new Violation({ tenant_id: t.tenant_id, delta_microcents: delta })
     }
     if (t.remaining_microcents < 0n) {
-      return { _tag: "Violation", tenant_id: t.tenant_id, delta_microcents: t.remaining_microcents }
+      return new Violation({ tenant_id: t.tenant_id, delta_microcents: t.remaining_microcents })
     }
   }
-  return Balanced
+  return balanced
 }
 
 /** Exact totals of initial and committed funds; `representable` when both fit i64. */

@@ -46,9 +46,10 @@ import {
   encodeCertificate,
   encodeProof,
   encodeSnapshot,
-  kinded,
   kindedText,
-  reserveJson
+  reserveJson,
+  settlementJson,
+  topUpJson
 } from "./LedgerOutput.js"
 import { emit, obj, setJson } from "./Output.js"
 
@@ -243,7 +244,8 @@ const topUp = Command.make("top-up", {
     flags,
     Effect.gen(function*() {
       const r = yield* Ledger.topUp(yield* Arguments.tenantId(flags.tenant), flags.amount, opts(flags.id))
-      yield* emit(flags.json, () => [kindedText(r)], () => kinded(r))
+      const wire = topUpJson(r)
+      yield* emit(flags.json, () => [kindedText(wire)], () => wire)
     })
   )).pipe(Command.withDescription("Add funds to a tenant."))
 
@@ -292,11 +294,15 @@ const reserve = Command.make("reserve", {
         ...opts(flags.id),
         ...(Option.isSome(flags.expires) ? { expiresIn: flags.expires.value } : {})
       })
-      yield* emit(flags.json, () => [kindedText(r)], () => reserveJson(r))
+      const wire = reserveJson(r)
+      yield* emit(flags.json, () => [kindedText(wire)], () => wire)
     })
   )).pipe(Command.withDescription("Hold funds for a tenant."))
 
-const settle = (r: L.SettlementResult, json: boolean) => emit(json, () => [kindedText(r)], () => kinded(r))
+const settle = (r: L.SettlementResult, json: boolean) => {
+  const wire = settlementJson(r)
+  return emit(json, () => [kindedText(wire)], () => wire)
+}
 
 const commit = Command.make("commit", {
   ...common,

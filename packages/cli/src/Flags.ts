@@ -78,7 +78,7 @@ export const integer = (spec: IntegerSpec): Schema.Schema<bigint, string> =>
 
 /** Integer microcents (i64), as the ledger's `Microcents` (the range checked above cannot fail the brand's). */
 export const microcents = (flag: string, sign: Sign): Schema.Schema<Arguments.Microcents, string> =>
-  Schema.compose(microcentsInteger(flag, sign), Arguments.Microcents, { strict: false })
+  oneLine(Schema.compose(microcentsInteger(flag, sign), Arguments.Microcents, { strict: false }))
 
 const microcentsInteger = (flag: string, sign: Sign): Schema.Schema<bigint, string> =>
   integer({
@@ -96,7 +96,7 @@ export const u64 = (flag: string, what: string): Schema.Schema<bigint, string> =
 
 /** A reservation id (u64), as the ledger's `ReservationId`. */
 export const reservationId = (flag: string): Schema.Schema<Arguments.ReservationId, string> =>
-  Schema.compose(u64(flag, "a reservation id"), Arguments.ReservationId, { strict: false })
+  oneLine(Schema.compose(u64(flag, "a reservation id"), Arguments.ReservationId, { strict: false }))
 
 const UNITS = ["nanos", "micros", "millis", "seconds", "minutes", "hours", "days", "weeks"] as const
 const UNIT = /^([0-9]+) +(nano|micro|milli|second|minute|hour|day|week)s?$/

@@ -189,7 +189,7 @@ const describe = (c: L.Command): string => {
 /** A refusal in words: its variant and fields (or the reference's text of a restore error). */
 const refusal = (result: L.Result): string => {
   if (typeof result !== "object" || result === null || !("_tag" in result)) return "nothing"
-  if (result._tag === "RestoreRefused" && "error" in result) return L.restoreErrorText(result.error)
+  if (result._tag === "RestoreRefused" && "error" in result) return result.error.message
   const fields = Object.entries(result).filter(([k]) => k !== "_tag").map(([k, v]) => `${k}=${String(v)}`)
   return fields.length === 0 ? result._tag : `${result._tag} (${fields.join(", ")})`
 }
