@@ -496,11 +496,11 @@ export const conservationStatus = Effect.map(balances, Snapshot.conservationStat
  */
 export const conservationProof: Effect.Effect<
   Snapshot.ConservationProof,
-  ConservationViolated | AggregateOverflow | LedgerStoreError,
+  Violation | AggregateOverflow | LedgerStoreError,
   Ledger
 > = Effect.flatMap(balances, (current) => {
   const r = L.proofOf(current)
-  return r._tag === "Proved" ? Effect.succeed(r.proof) : Effect.fail(statusError(r.status))
+  return r._tag === "Proved" ? Effect.succeed(r.proof) : Effect.fail(r.status)
 })
 /** Is this client operation id remembered (a retry under it returns the original result or conflicts)? */
 export const remembers = (operationId: string) => Effect.flatMap(Ledger, (ledger) => ledger.remembers(operationId))

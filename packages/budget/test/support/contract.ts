@@ -653,7 +653,7 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
         assert.deepStrictEqual(first.counts, [2, 1, 1n])
         assert.deepStrictEqual(first.totals, [150n, 150n])
         assert.strictEqual(first.digest, SnapshotModule.ledgerDigest(current))
-        assert.deepStrictEqual(first.status, SnapshotModule.Balanced)
+        assert.deepStrictEqual(first.status, SnapshotModule.balanced)
         assert.deepStrictEqual(first.proof, {
           ledger_digest_hex: first.digest,
           snapshot_version: 1n,
