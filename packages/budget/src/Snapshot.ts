@@ -10,15 +10,6 @@ import * as Brand from "effect/Brand"
 import * as Schema from "effect/Schema"
 import { AggregateOverflow, Violation } from "./LedgerError.js"
 
-/** A tenant id: any well-formed Unicode string (it is hashed as UTF-8). */
-export const TenantId = Schema.String.pipe(
-  Schema.filter((s) => s.isWellFormed(), {
-    message: () => "tenant id must be well-formed Unicode (no lone surrogates)"
-  }),
-  Schema.brand("TenantId")
-)
-export type TenantId = typeof TenantId.Type
-
 /** One tenant's balances in a snapshot. */
 export const TenantBalance = jsonObject({
   tenant_id: Schema.String,
