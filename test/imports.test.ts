@@ -248,8 +248,9 @@ const publicImportsOfInternals: ReadonlyArray<{
   },
   {
     target: "packages/budget/src/Arguments.ts",
-    reason: "argument validation, one place shared by every layer (validateCommand)",
-    importers: ["packages/budget/src/internal/journaled.ts"]
+    reason:
+      "argument validation, one place shared by every layer (validateCommand); the brand of issued reservation ids",
+    importers: ["packages/budget/src/internal/journaled.ts", "packages/budget/src/internal/queries.ts"]
   }
 ]
 

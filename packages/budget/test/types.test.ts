@@ -8,6 +8,7 @@ import * as Arguments from "@calybris/budget/Arguments"
 import { Microcents, ReservationId, TenantId } from "@calybris/budget/Arguments"
 import * as Command from "@calybris/budget/Command"
 import * as Ledger from "@calybris/budget/Ledger"
+import type * as LedgerQuery from "@calybris/budget/LedgerQuery"
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -21,6 +22,8 @@ describe("the ledger API's types", () => {
       const reserved = yield* Ledger.reserve(tenant, Microcents.make(300n))
       if (reserved._tag !== "Reserved") return assert.fail("expected a hold")
       expectTypeOf(reserved.reservation_id).toEqualTypeOf<ReservationId>()
+      // so is an open hold's, as the queries list it
+      expectTypeOf<LedgerQuery.OpenHold["reservation_id"]>().toEqualTypeOf<ReservationId>()
       const actual = Microcents.make(250n)
       const committed = yield* Ledger.commit(reserved.reservation_id, actual)
       assert.strictEqual(committed._tag, "Committed")
