@@ -5,6 +5,8 @@
  * Ours only (no reference): `admit` per second in memory and journaled, and the recovery time of
  * a 1,000,000-command journal.
  */
+import * as Arguments from "@calybris/budget/Arguments"
+import * as Command from "@calybris/budget/Command"
 import * as Journal from "@calybris/budget/Journal"
 import * as Ledger from "@calybris/budget/Ledger"
 import * as L from "@calybris/budget/LedgerState"
@@ -14,6 +16,7 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -32,13 +35,20 @@ import {
 
 const key = new Uint8Array(32).fill(0x5a)
 const policy = benchPolicy(22)
-const BIG = 1_000_000_000_000_000n
+const BIG = Arguments.Microcents.make(1_000_000_000_000_000n)
+const bench = Arguments.TenantId.make("bench")
+const HOLD = Arguments.Microcents.make(10_000n)
+const SPENT = Arguments.Microcents.make(9_500n)
+
+/** The amount of an admitted hold (its estimate), to commit it at. */
+const estimate = (decision: { readonly estimated_cost_microunits: bigint }) =>
+  Option.getOrThrow(Arguments.microcentsFromEstimatedCost(decision.estimated_cost_microunits))
 
 /** One admit of make_input(s) for tenant "bench"; an admitted hold is committed at its estimate right away. */
 const admitOne = (s: number) =>
-  Effect.flatMap(Ledger.admit(policy, "bench", makeInput(s)), (outcome) =>
+  Effect.flatMap(Ledger.admit(policy, bench, makeInput(s)), (outcome) =>
     outcome._tag === "Admitted"
-      ? Effect.as(Ledger.commit(outcome.reservation_id, outcome.decision.estimated_cost_microunits as bigint), 1)
+      ? Effect.as(Ledger.commit(outcome.reservation_id, estimate(outcome.decision)), 1)
       : Effect.succeed(0))
 
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "calybris-budget-"))
@@ -63,16 +73,16 @@ const journaledAdmits = (count: number, concurrency: number): () => Sampler => (
     base += count
     const elapsed = await Effect.runPromise(
       Effect.gen(function*() {
-        yield* Ledger.ensureTenant("bench", BIG)
+        yield* Ledger.ensureTenant(bench, BIG)
         let next = 0
         const worker = Effect.gen(function*() {
           while (next < count) {
             const i = next++
             const t = now()
-            const outcome = yield* Ledger.admit(policy, "bench", makeInput(first + i))
+            const outcome = yield* Ledger.admit(policy, bench, makeInput(first + i))
             latencies[i] = now() - t
             if (outcome._tag === "Admitted") {
-              yield* Ledger.commit(outcome.reservation_id, outcome.decision.estimated_cost_microunits as bigint)
+              yield* Ledger.commit(outcome.reservation_id, estimate(outcome.decision))
             }
           }
         })
@@ -131,7 +141,7 @@ const buildJournal = async (file: string, commands: number, group: number, check
       ) as L.ReserveResult
       if (r._tag !== "Reserved") throw new Error("the bench journal ran out of funds")
       if (written < commands) {
-        push({ _tag: "Commit", reservation: r.reservation_id, actual: BigInt(9_000 + (i % 1_000)) } as L.Command)
+        push(Command.commit(r.reservation_id, Arguments.Microcents.make(BigInt(9_000 + (i % 1_000)))))
       }
       if (batch.length >= group) yield* flush
     }
@@ -247,24 +257,16 @@ export const budgetWorkloads: ReadonlyArray<Workload> = [
   budget("budget/try_reserve+commit/service", "ns/pair", 232.33, () => {
     const runtime = Effect.runSync(Effect.gen(function*() {
       const ledger = yield* Ledger.makeMemory()
-      yield* ledger.apply({ _tag: "EnsureTenant", tenant: "bench", amount: 1_000_000_000_000_000n } as L.Command)
+      yield* ledger.apply(Command.ensureTenant(bench, BIG))
       return ledger
     }))
     const pairs = (count: number) =>
       Effect.gen(function*() {
         let acc = 0
         for (let i = 0; i < count; i++) {
-          const r = yield* runtime.apply(
-            { _tag: "Reserve", tenant: "bench", amount: 10_000n } as L.Command & {
-              _tag: "Reserve"
-            }
-          )
+          const r = yield* runtime.apply(Command.reserve(bench, HOLD))
           if (r._tag === "Reserved") {
-            const c = yield* runtime.apply(
-              { _tag: "Commit", reservation: r.reservation_id, actual: 9_500n } as L.Command & {
-                _tag: "Commit"
-              }
-            )
+            const c = yield* runtime.apply(Command.commit(r.reservation_id, SPENT))
             acc += c._tag.length
           }
         }
@@ -302,7 +304,7 @@ export const budgetWorkloads: ReadonlyArray<Workload> = [
     () => {
       const ledger = Effect.runSync(Ledger.makeMemory())
       const provide = Effect.provideService(Ledger.Ledger, ledger)
-      Effect.runSync(provide(Ledger.ensureTenant("bench", BIG)))
+      Effect.runSync(provide(Ledger.ensureTenant(bench, BIG)))
       let s = 0
       return perOp("ops/s", (count) =>
         Effect.runSync(provide(Effect.gen(function*() {

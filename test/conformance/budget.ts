@@ -3,6 +3,7 @@
  * digest, proof and certificate), ledger.jsonl (raw snapshots), and the ledger_digest entries
  * of digests.json.
  */
+import * as Command from "@calybris/budget/Command"
 import * as L from "@calybris/budget/LedgerState"
 import * as Snapshot from "@calybris/budget/Snapshot"
 import * as Hash from "@calybris/core/Hash"
@@ -22,6 +23,9 @@ import {
 } from "./vectors.js"
 
 const encodeSnapshot = Schema.encodeSync(Snapshot.Snapshot)
+const encodeReserve = Schema.encodeSync(Command.ReserveResultWire)
+const encodeSettlement = Schema.encodeSync(Command.SettlementResultWire)
+const encodeTopUp = Schema.encodeSync(Command.TopUpResultWire)
 const encodeProof = Schema.encodeSync(Snapshot.ConservationProof)
 const encodeCertificate = Schema.encodeSync(Snapshot.FinancialCertificate)
 
@@ -44,7 +48,7 @@ const statusJson = (status: Snapshot.ConservationStatus): Json.Json =>
 const restoreJson = (r: L.RestoreResult): Json.Json => {
   if (r._tag === "Restored") return obj([["kind", "Ok"]])
   const e = r.error
-  const display = L.restoreErrorText(e)
+  const display = e.message
   if (e._tag === "ConservationViolation") {
     return obj([["kind", e._tag], ["status", statusJson(e.status)], ["display", display]])
   }
@@ -78,21 +82,15 @@ const runOp = (s: L.LedgerState, op: Json.Json): Json.Json => {
     case "set_max_reserved_microcents":
       L.setExposureCap(s, tenant(), i64(get(op, "max_microcents")))
       return null
-    case "try_reserve": {
-      const r = L.reserve(s, tenant(), i64(get(op, "cost_microcents")))
-      return r._tag === "Reserved"
-        ? obj([["kind", "Reserved"], ["remaining_microcents", r.remaining_microcents], [
-          "reservation_id",
-          r.reservation_id
-        ]])
-        : kinded(r, [["reservation_id", null]])
-    }
+    // the results' wire schemas print them (the reference's `{"kind": …, fields}`)
+    case "try_reserve":
+      return encodeReserve(L.reserve(s, tenant(), i64(get(op, "cost_microcents"))))
     case "commit":
-      return kinded(L.commit(s, i64(get(op, "reservation_id")), i64(get(op, "actual_microcents"))))
+      return encodeSettlement(L.commit(s, i64(get(op, "reservation_id")), i64(get(op, "actual_microcents"))))
     case "release":
-      return kinded(L.release(s, i64(get(op, "reservation_id"))))
+      return encodeSettlement(L.release(s, i64(get(op, "reservation_id"))))
     case "top_up_tenant":
-      return kinded(L.topUp(s, tenant(), i64(get(op, "amount_microcents"))))
+      return encodeTopUp(L.topUp(s, tenant(), i64(get(op, "amount_microcents"))))
     case "snapshot":
       return snapshotJson(L.takeSnapshot(s))
     case "verify_conservation":

@@ -11,6 +11,7 @@
  * to the report file as `RETRIED <n>`.
  * argv: <journal> <commands.jsonl> <start> <report file>
  */
+import { TenantId } from "@calybris/budget/Arguments"
 import * as Journal from "@calybris/budget/Journal"
 import * as Ledger from "@calybris/budget/Ledger"
 import * as L from "@calybris/budget/LedgerState"
@@ -43,7 +44,7 @@ const admit = (j: Journal.Journaled, sequence?: bigint) => {
   const record = decodeAudited(j.audited)
   const input = sequence === undefined ? record.input : { ...record.input, request_sequence: sequence }
   return Effect.map(
-    Ledger.admit(policy, c.tenant, input as typeof record.input, {
+    Ledger.admit(policy, TenantId.make(c.tenant), input as typeof record.input, {
       metadata: record.metadata,
       ...(c.operation_id === undefined ? {} : { operationId: c.operation_id })
     }),

@@ -7,6 +7,7 @@
  *   as its writer (no `WalLocked`), even while its last line is half written, and change neither
  *   its bytes nor its mtime.
  */
+import { Microcents, TenantId } from "@calybris/budget/Arguments"
 import * as Ledger from "@calybris/budget/Ledger"
 import * as Json from "@calybris/core/Json"
 import * as Wal from "@calybris/wal/Wal"
@@ -203,8 +204,8 @@ describe("budget: status, prove and certify read a journal another process is wr
       )
       const ledger = (effect: Effect.Effect<unknown, unknown, Ledger.Ledger>) =>
         Effect.runPromise(Effect.provide(effect, writer))
-      await ledger(Ledger.reserve("acme", 7_000n, { expiresIn: "1 hour" }))
-      await ledger(Ledger.ensureTenant("beta", 5n))
+      await ledger(Ledger.reserve(TenantId.make("acme"), Microcents.make(7_000n), { expiresIn: "1 hour" }))
+      await ledger(Ledger.ensureTenant(TenantId.make("beta"), Microcents.make(5n)))
 
       // a writing command is still refused while the writer holds the journal
       const locked = await budget(journal, ["reserve", "--tenant", "acme", "--amount", "1"])
@@ -268,10 +269,10 @@ describe("budget: status, prove and certify read a journal another process is wr
       let written = 0
       const appending = Effect.runPromise(
         Effect.gen(function*() {
-          yield* Ledger.ensureTenant("busy", 1_000_000_000n)
+          yield* Ledger.ensureTenant(TenantId.make("busy"), Microcents.make(1_000_000_000n))
           while (!stop) {
-            const r = yield* Ledger.reserve("busy", 1_000n)
-            if (r._tag === "Reserved") yield* Ledger.commit(r.reservation_id, 900n)
+            const r = yield* Ledger.reserve(TenantId.make("busy"), Microcents.make(1_000n))
+            if (r._tag === "Reserved") yield* Ledger.commit(r.reservation_id, Microcents.make(900n))
             written++
             yield* Effect.sleep("1 millis")
           }
@@ -302,7 +303,7 @@ describe("budget: the operation window of a journal holds in every CLI process",
   it("a journal opened once with operationWindow 2: the CLI forgets the third-newest id, remembers the two newest", async () => {
     const journal = path.join(dir, "window.jsonl")
     await Effect.runPromise(
-      Ledger.ensureTenant("t", 1_000n).pipe(
+      Ledger.ensureTenant(TenantId.make("t"), Microcents.make(1_000n)).pipe(
         Effect.provide(Ledger.layerJournal({ operationWindow: 2 })),
         Effect.provide(Wal.layerFile(journal, { key })),
         Effect.provide(NodeContext.layer)

@@ -21,6 +21,7 @@
 import * as Int from "@calybris/core/Int"
 import type * as Json from "@calybris/core/Json"
 import { JsonValue } from "@calybris/core/JsonSchema"
+import * as Brand from "effect/Brand"
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
@@ -55,22 +56,22 @@ export const isTenantId = (x: unknown): x is string =>
 export const isOperationId = (x: unknown): x is string =>
   typeof x === "string" && x.length > 0 && withinBytes(x, MAX_OPERATION_ID_BYTES) && x.isWellFormed()
 
-/** An amount of microcents: i64. */
-export const Amount = Schema.BigIntFromSelf.pipe(
+/** An amount of microcents: i64. `Microcents.make(n)` throws on a value out of range; `microcents(n)` is an Either. */
+export const Microcents = Schema.typeSchema(Int.I64).pipe(
   Schema.filter(isAmount, { message: () => "an amount is an i64 number of microcents" }),
-  Schema.brand("Amount")
+  Schema.brand("Microcents")
 )
-export type Amount = typeof Amount.Type
+export type Microcents = typeof Microcents.Type
 
-/** The initial funds of a tenant: 0 to i64 max. */
-export const Funds = Schema.BigIntFromSelf.pipe(
+/** The initial funds of a tenant: microcents from 0 to i64 max. */
+export const Funds = Microcents.pipe(
   Schema.filter(isFunds, { message: () => "initial funds are 0 to i64 max microcents" }),
   Schema.brand("Funds")
 )
 export type Funds = typeof Funds.Type
 
 /** A reservation id: u64. */
-export const ReservationId = Schema.BigIntFromSelf.pipe(
+export const ReservationId = Schema.typeSchema(Int.U64).pipe(
   Schema.filter(isReservationId, { message: () => "a reservation id is a u64" }),
   Schema.brand("ReservationId")
 )
@@ -93,6 +94,12 @@ export const OperationId = Schema.String.pipe(
   Schema.brand("OperationId")
 )
 export type OperationId = typeof OperationId.Type
+
+/**
+ * The reservation id the state machine issues (its counter is a u64 by construction): a brand
+ * without a check, for the one place that mints ids.
+ */
+export const issuedReservationId: (id: bigint) => ReservationId = Brand.nominal<ReservationId>()
 
 const MAX_EXCERPT = 64
 
@@ -141,6 +148,34 @@ const operationError = (c: { readonly operation_id?: unknown }) =>
 const timeError = (field: string, x: unknown) =>
   x === undefined || isFunds(x) ? undefined : invalid(field, x, RANGE.time)
 
+/** Decode an untrusted value into a brand: the value, or `InvalidArgument` naming `field`. */
+const decoder = <A, I>(schema: Schema.Schema<A, I>, defaultField: string, reason: string) => {
+  const decode = Schema.decodeUnknownEither(schema)
+  return (value: unknown, field: string = defaultField): Either.Either<A, InvalidArgument> =>
+    Either.mapLeft(decode(value), () => invalid(field, value, reason))
+}
+
+/** Untrusted microcents (i64): the `Microcents`, or `InvalidArgument` naming `field` (default `amount`). */
+export const microcents = decoder(Microcents, "amount", RANGE.amount)
+/** Untrusted initial funds (0 to i64 max): the `Funds`, or `InvalidArgument` naming `field` (default `amount`). */
+export const funds = decoder(Funds, "amount", RANGE.funds)
+/** An untrusted tenant id: the `TenantId`, or `InvalidArgument` naming `field` (default `tenant`). */
+export const tenantId = decoder(TenantId, "tenant", RANGE.tenant)
+/** An untrusted reservation id (u64): the `ReservationId`, or `InvalidArgument` (default field `reservation`). */
+export const reservationId = decoder(ReservationId, "reservation", RANGE.reservation)
+/** An untrusted operation id: the `OperationId`, or `InvalidArgument` (default field `operationId`). */
+export const operationId = decoder(OperationId, "operationId", RANGE.operation)
+
+/** Is this an i64 (the check of `Microcents`, without Schema's machinery: it is on admit's path)? */
+const isMicrocents = (x: unknown): x is Microcents => isAmount(x)
+
+/**
+ * The one conversion of a decision's `estimated_cost_microunits` (a u64) into the amount `admit`
+ * holds: the same number as `Microcents`, or none when it exceeds i64 max (no hold can carry it).
+ */
+export const microcentsFromEstimatedCost = (cost: bigint): Option.Option<Microcents> =>
+  isMicrocents(cost) ? Option.some(cost) : Option.none()
+
 const isSnapshot = Schema.is(Snapshot.Snapshot)
 
 /** The first argument of a command that is out of range, or undefined when every one is fine. */
@@ -178,6 +213,9 @@ export const validateCommand = (command: L.Command): InvalidArgument | undefined
   }
 }
 
+/** An i64 whose range was just checked. */
+const checkedI64: (n: bigint) => Int.I64 = Brand.nominal<Int.I64>()
+
 /** Is this Duration input negative or NaN (which `Duration.decode` would silently turn into zero)? */
 const negative = (input: unknown): boolean => {
   if (typeof input === "number") return !(input >= 0)
@@ -195,7 +233,7 @@ const negative = (input: unknown): boolean => {
 export const expiry = (
   expiresIn: Duration.DurationInput,
   nowMs: number
-): Either.Either<{ readonly ttl_ms: bigint; readonly expires_at_ms: bigint }, InvalidArgument> => {
+): Either.Either<{ readonly ttl_ms: Int.I64; readonly expires_at_ms: Int.I64 }, InvalidArgument> => {
   const fail = (reason: string) => Either.left(invalid("expiresIn", expiresIn, reason))
   if (negative(expiresIn)) return fail("must not be negative")
   const decoded = Duration.decodeUnknown(expiresIn)
@@ -208,7 +246,7 @@ export const expiry = (
   if (ttl > Int.I64_MAX || at > Int.I64_MAX || at < 0n) {
     return fail("must end within 9223372036854775807 epoch milliseconds")
   }
-  return Either.right({ ttl_ms: ttl, expires_at_ms: at })
+  return Either.right({ ttl_ms: checkedI64(ttl), expires_at_ms: checkedI64(at) })
 }
 
 // built once: `Schema.is` compiles a validator on every call (it is on every admit's path)

@@ -23,23 +23,20 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Arguments from "./Arguments.js"
+import type { Microcents, ReservationId, TenantId } from "./Arguments.js"
+import * as Command from "./Command.js"
 import { expireDue, type Pending } from "./internal/engine.js"
 import * as internalJournal from "./internal/journaled.js"
 import * as Queries from "./internal/queries.js"
 import {
-  ActiveReservations,
-  AggregateOverflow,
-  ConservationViolated,
-  ConservationViolation,
-  DuplicateTenant,
-  GhostReservation,
+  type AggregateOverflow,
   IdempotencyConflict,
   type InvalidArgument,
   type LedgerJournalInconsistent,
   type LedgerRecoveryError,
   LedgerStoreError,
-  NegativeLedgerField,
-  type RestoreError
+  type RestoreError,
+  type Violation
 } from "./LedgerError.js"
 import type * as LedgerQuery from "./LedgerQuery.js"
 import * as L from "./LedgerState.js"
@@ -231,14 +228,15 @@ const apply = <C extends L.Command>(command: C, audited?: Audit) =>
 const applyConstant = <C extends L.Command>(command: C) =>
   Effect.catchTag(apply(command), "InvalidArgument", (e) => Effect.die(e))
 
-/** Fail on an idempotency conflict; pass every other result through. */
+/** (a tag check, not `instanceof`, which measured slower: it is on every retry-safe command's path) */
+const isConflict = (r: unknown): r is IdempotencyConflict =>
+  typeof r === "object" && r !== null && "_tag" in r && r._tag === "IdempotencyConflict"
+
+/** Fail on an idempotency conflict (the state machine's result is the error itself); pass every other result through. */
 const noConflict = <R, E>(
-  effect: Effect.Effect<R | L.IdempotencyConflict, E, Ledger>
-): Effect.Effect<Exclude<R, L.IdempotencyConflict>, E | IdempotencyConflict, Ledger> =>
-  Effect.flatMap(effect, (r) =>
-    typeof r === "object" && r !== null && "_tag" in r && r._tag === "IdempotencyConflict"
-      ? Effect.fail(new IdempotencyConflict({ operation_id: (r as L.IdempotencyConflict).operation_id }))
-      : Effect.succeed(r as Exclude<R, L.IdempotencyConflict>))
+  effect: Effect.Effect<R | IdempotencyConflict, E, Ledger>
+): Effect.Effect<R, E | IdempotencyConflict, Ledger> =>
+  Effect.flatMap(effect, (r) => isConflict(r) ? Effect.fail(r) : Effect.succeed(r))
 
 /** Options of retry-safe operations. */
 export interface OperationOptions {
@@ -252,47 +250,46 @@ export interface ReserveOptions extends OperationOptions {
   readonly expiresIn?: Duration.DurationInput | undefined
 }
 
-const opId = (options?: OperationOptions) =>
-  options?.operationId === undefined ? {} : { operation_id: options.operationId }
+const opId = (options?: OperationOptions): Command.OperationFields | undefined =>
+  options?.operationId === undefined ? undefined : { operation_id: options.operationId }
+
+const noExpiry: Command.ExpiryFields = {}
 
 /** The expiry fields of a hold asked to expire (`InvalidArgument` when `expiresIn` is out of range). */
-const expiryOf = (options?: ReserveOptions): Effect.Effect<object, InvalidArgument> =>
-  options?.expiresIn === undefined
-    ? Effect.succeed({})
-    : Effect.flatMap(
-      Clock.currentTimeMillis,
-      (now) => Arguments.expiry(options.expiresIn as Duration.DurationInput, now)
-    )
+const expiryOf = (options?: ReserveOptions): Effect.Effect<Command.ExpiryFields, InvalidArgument> => {
+  const expiresIn = options?.expiresIn
+  return expiresIn === undefined
+    ? Effect.succeed(noExpiry)
+    : Effect.flatMap(Clock.currentTimeMillis, (now) => Arguments.expiry(expiresIn, now))
+}
 
 // ---------------------------------------------------------------------------------------------
 // Operations
 
 /** Create a tenant with `amount` (no-op when it exists; a negative amount is an `InvalidArgument`). */
-export const ensureTenant = (tenant: string, amount: bigint) =>
-  apply({ _tag: "EnsureTenant", tenant, amount } as L.Command & { _tag: "EnsureTenant" })
+export const ensureTenant = (tenant: TenantId, amount: Microcents) => apply(Command.ensureTenant(tenant, amount))
 
-export const topUp = (tenant: string, amount: bigint, options?: OperationOptions) =>
-  noConflict(apply({ _tag: "TopUp", tenant, amount, ...opId(options) } as L.Command & { _tag: "TopUp" }))
+export const topUp = (tenant: TenantId, amount: Microcents, options?: OperationOptions) =>
+  noConflict(apply(Command.topUp(tenant, amount, opId(options))))
 
 /** Cap the open holds of a tenant (`max <= 0` removes the cap; the tenant need not exist). */
-export const setExposureCap = (tenant: string, max: bigint) =>
-  apply({ _tag: "SetExposureCap", tenant, max } as L.Command & { _tag: "SetExposureCap" })
+export const setExposureCap = (tenant: TenantId, max: Microcents) => apply(Command.setExposureCap(tenant, max))
 
 /** Hold `amount` for a tenant (optionally retry-safe, optionally expiring). */
-export const reserve = (tenant: string, amount: bigint, options?: ReserveOptions) =>
+export const reserve = (tenant: TenantId, amount: Microcents, options?: ReserveOptions) =>
   noConflict(Effect.flatMap(
     expiryOf(options),
     (expiry) =>
-      apply({ _tag: "Reserve", tenant, amount, ...opId(options), ...expiry } as L.Command & { _tag: "Reserve" })
+      apply(Command.reserve(tenant, amount, expiry === noExpiry ? opId(options) : { ...opId(options), ...expiry }))
   ))
 
 /** Settle a hold with the actual amount. */
-export const commit = (reservation: bigint, actual: bigint, options?: OperationOptions) =>
-  noConflict(apply({ _tag: "Commit", reservation, actual, ...opId(options) } as L.Command & { _tag: "Commit" }))
+export const commit = (reservation: ReservationId, actual: Microcents, options?: OperationOptions) =>
+  noConflict(apply(Command.commit(reservation, actual, opId(options))))
 
 /** Release a hold. */
-export const release = (reservation: bigint, options?: OperationOptions) =>
-  noConflict(apply({ _tag: "Release", reservation, ...opId(options) } as L.Command & { _tag: "Release" }))
+export const release = (reservation: ReservationId, options?: OperationOptions) =>
+  noConflict(apply(Command.release(reservation, opId(options))))
 
 /** Release every hold that has expired by now. */
 export const sweepExpired = Effect.flatMap(Ledger, (ledger) => ledger.sweep)
@@ -303,7 +300,7 @@ export type AdmitOutcome =
   | {
     readonly _tag: "Admitted"
     readonly decision: Decision
-    readonly reservation_id: bigint
+    readonly reservation_id: ReservationId
     readonly remaining_microcents: bigint
   }
   /** the kernel rejected the request: nothing was held */
@@ -337,7 +334,7 @@ const notRemembered = (
  */
 export const admit = (
   policy: Policy,
-  tenant: string,
+  tenant: TenantId,
   input: Input,
   options?: AdmitOptions
 ): Effect.Effect<AdmitOutcome, LedgerStoreError | IdempotencyConflict | InvalidArgument, Ledger> =>
@@ -350,7 +347,7 @@ export const admit = (
     ])
     if (Either.isLeft(checked)) return Effect.fail(checked.left)
     return options?.expiresIn === undefined
-      ? decideAndHold(policy, tenant, input, checked.right[2], {}, options)
+      ? decideAndHold(policy, tenant, input, checked.right[2], noExpiry, options)
       : Effect.flatMap(
         expiryOf(options),
         (expiry) => decideAndHold(policy, tenant, input, checked.right[2], expiry, options)
@@ -371,10 +368,10 @@ const auditedOf = (policy: Policy, input: Input, decision: Decision, metadata: J
 
 const decideAndHold = (
   policy: Policy,
-  tenant: string,
+  tenant: TenantId,
   input: Input,
   metadata: Json.Json,
-  expiry: object,
+  expiry: Command.ExpiryFields,
   options: AdmitOptions | undefined
 ): Effect.Effect<AdmitOutcome, LedgerStoreError | IdempotencyConflict | InvalidArgument, Ledger> =>
   Effect.suspend(() => {
@@ -383,8 +380,9 @@ const decideAndHold = (
     if (decision.action === "Reject") {
       return notRemembered(id, { _tag: "Rejected", decision })
     }
-    const cost = decision.estimated_cost_microunits
-    if (cost > Int.I64_MAX) {
+    const cost = Arguments.microcentsFromEstimatedCost(decision.estimated_cost_microunits)
+    if (Option.isNone(cost)) {
+      // no hold can carry it: refused as the largest hold would be
       return notRemembered(id, {
         _tag: "HoldFailed",
         decision,
@@ -392,15 +390,16 @@ const decideAndHold = (
       })
     }
     // the operation id is bound to everything that shapes the outcome (see `LedgerState.fingerprint`)
-    const binding = id === undefined
-      ? {}
-      : { binding: L.admitBinding(Digest.policyDigest(policy), Digest.inputDigest(input), metadata) }
-    const hold = noConflict(apply(
-      { _tag: "Admit", tenant, amount: cost as bigint, ...opId(options), ...expiry, ...binding } as L.Command & {
-        _tag: "Admit"
-      },
-      auditedOf(policy, input, decision, metadata)
-    ))
+    const fields: Command.AdmitFields | undefined = id === undefined
+      ? (expiry === noExpiry ? undefined : expiry)
+      : {
+        operation_id: id,
+        ...expiry,
+        binding: L.admitBinding(Digest.policyDigest(policy), Digest.inputDigest(input), metadata)
+      }
+    const hold = noConflict(
+      apply(Command.admit(tenant, cost.value, fields), auditedOf(policy, input, decision, metadata))
+    )
     return Effect.map(
       hold,
       (held): AdmitOutcome =>
@@ -415,64 +414,40 @@ const decideAndHold = (
     )
   })
 
-/** Take a snapshot (advances the snapshot version). */
-export const snapshot = applyConstant({ _tag: "TakeSnapshot" } as L.Command & { _tag: "TakeSnapshot" })
+/** Take a snapshot (advances the snapshot version; `balances` reads without advancing it). */
+export const takeSnapshot = applyConstant(Command.takeSnapshot)
 
-/** Conservation status of a fresh snapshot (advances the snapshot version). */
-export const verifyConservation = applyConstant(
-  { _tag: "VerifyConservation" } as L.Command & { _tag: "VerifyConservation" }
-)
-
-const statusError = (status: Snapshot.ConservationStatus): ConservationViolated | AggregateOverflow =>
-  status._tag === "Violation"
-    ? new ConservationViolated({ tenant_id: status.tenant_id, delta_microcents: status.delta_microcents })
-    : new AggregateOverflow()
+/** Take a snapshot (advancing the snapshot version) and return its conservation status. */
+export const takeSnapshotAndVerify = applyConstant(Command.verifyConservation)
 
 /** Prove conservation: the proof, or the violation as a typed failure. */
 export const proveConservation: Effect.Effect<
   Snapshot.ConservationProof,
-  ConservationViolated | AggregateOverflow | LedgerStoreError,
+  Violation | AggregateOverflow | LedgerStoreError,
   Ledger
 > = Effect.flatMap(
-  applyConstant({ _tag: "ProveConservation" } as L.Command & { _tag: "ProveConservation" }),
-  (r) => r._tag === "Proved" ? Effect.succeed(r.proof) : Effect.fail(statusError(r.status))
+  applyConstant(Command.proveConservation),
+  (r) => r._tag === "Proved" ? Effect.succeed(r.proof) : Effect.fail(r.status)
 )
 
-/** Certify the ledger (rotates the certificate baseline). */
-export const certifyLedger = applyConstant({ _tag: "CertifyLedger" } as L.Command & { _tag: "CertifyLedger" })
-
-const restoreError = (e: L.RestoreError): RestoreError => {
-  switch (e._tag) {
-    case "ActiveReservations":
-      return new ActiveReservations({ count: e.count })
-    case "DuplicateTenant":
-      return new DuplicateTenant({ tenant_id: e.tenant_id })
-    case "GhostReservation":
-      return new GhostReservation({ tenant_id: e.tenant_id, reserved_microcents: e.reserved_microcents })
-    case "NegativeLedgerField":
-      return new NegativeLedgerField({ tenant_id: e.tenant_id, field: e.field, value: e.value })
-    case "ConservationViolation":
-      return new ConservationViolation({
-        status: statusError(e.status) as ConservationViolated | AggregateOverflow
-      })
-  }
-}
+/** Certify the ledger (takes a snapshot, advancing the version; rotates the certificate baseline). */
+export const certify = applyConstant(Command.certifyLedger)
 
 /** Restore from a snapshot (exclusive recovery), with a typed error per reference variant. */
 export const restore = (
   from: Snapshot.Snapshot
 ): Effect.Effect<void, RestoreError | LedgerStoreError | InvalidArgument, Ledger> =>
   Effect.flatMap(
-    apply({ _tag: "Restore", snapshot: from } as L.Command & { _tag: "Restore" }),
-    (r) => (r._tag === "Restored" ? Effect.void : Effect.fail(restoreError(r.error)))
+    apply(Command.restore(from)),
+    (r) => (r._tag === "Restored" ? Effect.void : Effect.fail(r.error))
   )
 
 /** Conservation status of any snapshot, as an Either. */
 export const conservationOf = (
   of: Snapshot.Snapshot
-): Either.Either<void, ConservationViolated | AggregateOverflow> => {
+): Either.Either<void, Violation | AggregateOverflow> => {
   const status = Snapshot.conservationStatus(of)
-  return status._tag === "Balanced" ? Either.void : Either.left(statusError(status))
+  return status._tag === "Balanced" ? Either.void : Either.left(status)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -521,11 +496,11 @@ export const conservationStatus = Effect.map(balances, Snapshot.conservationStat
  */
 export const conservationProof: Effect.Effect<
   Snapshot.ConservationProof,
-  ConservationViolated | AggregateOverflow | LedgerStoreError,
+  Violation | AggregateOverflow | LedgerStoreError,
   Ledger
 > = Effect.flatMap(balances, (current) => {
   const r = L.proofOf(current)
-  return r._tag === "Proved" ? Effect.succeed(r.proof) : Effect.fail(statusError(r.status))
+  return r._tag === "Proved" ? Effect.succeed(r.proof) : Effect.fail(r.status)
 })
 /** Is this client operation id remembered (a retry under it returns the original result or conflicts)? */
 export const remembers = (operationId: string) => Effect.flatMap(Ledger, (ledger) => ledger.remembers(operationId))

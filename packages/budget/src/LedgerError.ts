@@ -1,6 +1,8 @@
 /**
  * Typed failures of the ledger service: restore refusals (one per reference variant, with the
- * reference's texts), conservation failures, and storage failures of durable layers.
+ * reference's texts), conservation failures, and storage failures of durable layers. The state
+ * machine returns the same classes in its results (a restore's refusal, a conservation status,
+ * an idempotency conflict): one definition per outcome, whose `message` is the reference's text.
  */
 import * as JsonSchema from "@calybris/core/JsonSchema"
 import * as ParseResult from "effect/ParseResult"
@@ -41,8 +43,11 @@ export class NegativeLedgerField extends Schema.TaggedError<NegativeLedgerField>
   }
 }
 
-/** A tenant whose balances do not add up (or whose remaining is negative). */
-export class ConservationViolated extends Schema.TaggedError<ConservationViolated>()("ConservationViolated", {
+/**
+ * A tenant whose balances do not add up (or whose remaining is negative): the reference's
+ * conservation status `Violation{tenant_id, delta}` (SPEC §6.3), also the failure of a proof.
+ */
+export class Violation extends Schema.TaggedError<Violation>()("Violation", {
   tenant_id: Schema.String,
   delta_microcents: Schema.BigIntFromSelf
 }) {
@@ -51,7 +56,7 @@ export class ConservationViolated extends Schema.TaggedError<ConservationViolate
   }
 }
 
-/** Totals that do not fit i64. */
+/** Totals that do not fit i64: the reference's conservation status `AggregateOverflow`, also the failure of a proof. */
 export class AggregateOverflow extends Schema.TaggedError<AggregateOverflow>()("AggregateOverflow", {}) {
   override get message(): string {
     return "aggregate ledger totals exceed i64::MAX — certificate totals cannot be represented"
@@ -60,7 +65,7 @@ export class AggregateOverflow extends Schema.TaggedError<AggregateOverflow>()("
 
 /** A snapshot offered for restore that fails conservation. */
 export class ConservationViolation extends Schema.TaggedError<ConservationViolation>()("ConservationViolation", {
-  status: Schema.Union(ConservationViolated, AggregateOverflow)
+  status: Schema.Union(Violation, AggregateOverflow)
 }) {
   override get message(): string {
     return `snapshot failed conservation: ${this.status.message}`

@@ -9,10 +9,12 @@
  */
 import * as Int from "@calybris/core/Int"
 import * as Schema from "effect/Schema"
+import { ReservationId } from "./Arguments.js"
 
 /** An open hold: what `reserve` (or `admit`) holds until it is committed, released or expires. */
 export const OpenHold = Schema.Struct({
-  reservation_id: Int.U64,
+  /** a `ReservationId`, so `Ledger.commit(hold.reservation_id, actual)` type-checks */
+  reservation_id: ReservationId,
   tenant_id: Schema.String,
   amount_microcents: Int.I64,
   /** when the hold expires (epoch milliseconds, by the Effect Clock), if it does */

@@ -8,7 +8,9 @@ import { sha256Hex } from "@calybris/core/Hash"
 import * as Int from "@calybris/core/Int"
 import * as Json from "@calybris/core/Json"
 import { bigintOfSafe as big, safeNumberOf as small } from "@calybris/core/Word"
+import { issuedReservationId, type ReservationId } from "./Arguments.js"
 import type {
+  AppliedResult,
   Command,
   ProveResult,
   ReserveResult,
@@ -22,13 +24,22 @@ import type {
 import { Account, balancesOf, Hold, store, type TenantState } from "./internal/account.js"
 import { HoldTable } from "./internal/holds.js"
 import { DEFAULT_LIMIT, OperationWindow } from "./internal/operations.js"
+import {
+  ActiveReservations,
+  AggregateOverflow,
+  ConservationViolation,
+  DuplicateTenant,
+  GhostReservation,
+  IdempotencyConflict,
+  NegativeLedgerField
+} from "./LedgerError.js"
 import * as Snapshot from "./Snapshot.js"
 
 // commands and results (`Command.ts`) and the account representation (`internal/account.ts`),
 // re-exported so that `@calybris/budget/LedgerState` keeps every name it had
-export { Command, restoreErrorText } from "./Command.js"
+export { Command } from "./Command.js"
 export type {
-  IdempotencyConflict,
+  AppliedResult,
   ProveResult,
   ReserveResult,
   RestoreError,
@@ -162,18 +173,18 @@ const addHold = (
   amount: bigint,
   amountSmall: number,
   expiresAt: bigint | undefined
-): bigint => {
+): ReservationId => {
   const k = s.nextSmall
   if (k === k && k < SAFE) {
     const id = big(k)
     s.nextSmall = k + 1
     insertHold(s, new Hold(id, k, tenant, account, amount, amountSmall, expiresAt), s.holds.getKey(k))
-    return id
+    return issuedReservationId(id)
   }
   const id = s.nextReservation
   s.nextReservation = Int.wrapU64(id + 1n)
   putHold(s, id, tenant, account, amount, amountSmall, expiresAt)
-  return id
+  return issuedReservationId(id)
 }
 
 /** Record an open hold (also for checkpoints). */
@@ -363,23 +374,11 @@ export const balances = (s: LedgerState, version: bigint): Snapshot.Snapshot => 
   for (let i = 0; i < accounts.length; i++) {
     const t = accounts[i] as Account
     const w = t.wide
-    tenants[i] = (w === undefined
-      ? {
-        tenant_id: t.id,
-        initial_microcents: big(t.initial),
-        remaining_microcents: big(t.remaining),
-        reserved_microcents: big(t.reserved),
-        committed_microcents: big(t.committed)
-      }
-      : {
-        tenant_id: t.id,
-        initial_microcents: w.initial,
-        remaining_microcents: w.remaining,
-        reserved_microcents: w.reserved,
-        committed_microcents: w.committed
-      }) as Snapshot.TenantBalance
+    tenants[i] = w === undefined
+      ? Snapshot.tenantBalance(t.id, big(t.initial), big(t.remaining), big(t.reserved), big(t.committed))
+      : Snapshot.tenantBalance(t.id, w.initial, w.remaining, w.reserved, w.committed)
   }
-  return { version, tenants, active_reservations: BigInt(s.holds.size) } as unknown as Snapshot.Snapshot
+  return Snapshot.makeSnapshot(version, tenants, BigInt(s.holds.size))
 }
 
 /** Take a snapshot: the version counter advances first (wrapping as a u64) and the snapshot carries it. */
@@ -398,19 +397,8 @@ export const proofOf = (snapshot: Snapshot.Snapshot): ProveResult => {
   const status = Snapshot.conservationStatus(snapshot)
   if (status._tag !== "Balanced") return { _tag: "NotConserved", status }
   const t = Snapshot.totals(snapshot)
-  if (!t.representable) return { _tag: "NotConserved", status: Snapshot.AggregateOverflow }
-  return {
-    _tag: "Proved",
-    proof: {
-      ledger_digest_hex: Snapshot.ledgerDigest(snapshot),
-      snapshot_version: snapshot.version,
-      tenant_count: BigInt(snapshot.tenants.length),
-      active_reservations: snapshot.active_reservations,
-      total_initial_microcents: t.initial,
-      total_committed_microcents: t.committed,
-      aggregate_totals_representable: true
-    } as Snapshot.ConservationProof
-  }
+  if (!t.representable) return { _tag: "NotConserved", status: new AggregateOverflow() }
+  return { _tag: "Proved", proof: Snapshot.conservationProof(snapshot, t) }
 }
 
 export const certifyLedger = (s: LedgerState): Snapshot.FinancialCertificate => {
@@ -427,37 +415,27 @@ export const certifyLedger = (s: LedgerState): Snapshot.FinancialCertificate => 
 
 /** The checks of a restore, in the reference's order; `undefined` when the snapshot is acceptable. */
 export const restoreCheck = (snapshot: Snapshot.Snapshot): RestoreError | undefined => {
-  if (snapshot.active_reservations > 0n) return { _tag: "ActiveReservations", count: snapshot.active_reservations }
+  if (snapshot.active_reservations > 0n) return new ActiveReservations({ count: snapshot.active_reservations })
   const seen = new Set<string>()
   for (const t of snapshot.tenants) {
     const id = t.tenant_id
-    if (seen.has(id)) return { _tag: "DuplicateTenant", tenant_id: id }
+    if (seen.has(id)) return new DuplicateTenant({ tenant_id: id })
     seen.add(id)
     if (t.reserved_microcents !== 0n) {
-      return { _tag: "GhostReservation", tenant_id: id, reserved_microcents: t.reserved_microcents }
+      return new GhostReservation({ tenant_id: id, reserved_microcents: t.reserved_microcents })
     }
     if (t.remaining_microcents < 0n) {
-      return {
-        _tag: "NegativeLedgerField",
-        tenant_id: id,
-        field: "remaining_microcents",
-        value: t.remaining_microcents
-      }
+      return new NegativeLedgerField({ tenant_id: id, field: "remaining_microcents", value: t.remaining_microcents })
     }
     if (t.initial_microcents < 0n) {
-      return { _tag: "NegativeLedgerField", tenant_id: id, field: "initial_microcents", value: t.initial_microcents }
+      return new NegativeLedgerField({ tenant_id: id, field: "initial_microcents", value: t.initial_microcents })
     }
     if (t.committed_microcents < 0n) {
-      return {
-        _tag: "NegativeLedgerField",
-        tenant_id: id,
-        field: "committed_microcents",
-        value: t.committed_microcents
-      }
+      return new NegativeLedgerField({ tenant_id: id, field: "committed_microcents", value: t.committed_microcents })
     }
   }
   const status = Snapshot.conservationStatus(snapshot)
-  if (status._tag !== "Balanced") return { _tag: "ConservationViolation", status }
+  if (status._tag !== "Balanced") return new ConservationViolation({ status })
   return undefined
 }
 
@@ -524,7 +502,7 @@ export const bindingOfAudited = (audited: Json.Json | undefined): string | undef
 }
 
 /** Did this result change the state (so a retry must not apply it again)? */
-export const applied = (result: Result): boolean => {
+export const applied = (result: Result): result is AppliedResult => {
   if (result === undefined || typeof result !== "object" || !("_tag" in result)) return false
   switch (result._tag) {
     case "Reserved":
@@ -555,7 +533,7 @@ export const step = <C extends Command>(s: LedgerState, command: C): ResultOf[C[
     if (seen !== undefined) {
       return (seen.fingerprint === fingerprint(c)
         ? seen.result
-        : { _tag: "IdempotencyConflict", operation_id: id }) as ResultOf[C["_tag"]]
+        : new IdempotencyConflict({ operation_id: id })) as ResultOf[C["_tag"]]
     }
   }
   const result = apply(s, c)
@@ -564,14 +542,14 @@ export const step = <C extends Command>(s: LedgerState, command: C): ResultOf[C[
 }
 
 /** Release every hold whose expiry is at or before `now`: the `Expire` commands to apply, in id order. */
-export const expiredHolds = (s: LedgerState, nowMs: bigint): Array<bigint> => {
+export const expiredHolds = (s: LedgerState, nowMs: bigint): Array<ReservationId> => {
   if (s.expiring === 0 || nowMs < s.soonest) return []
-  const out: Array<bigint> = []
+  const out: Array<ReservationId> = []
   let soonest: bigint | undefined
   for (const [id, hold] of s.holds) {
     const at = hold.expiresAt
     if (at === undefined) continue
-    if (at <= nowMs) out.push(id)
+    if (at <= nowMs) out.push(issuedReservationId(id))
     if (soonest === undefined || at < soonest) soonest = at
   }
   // a lower bound of every expiry still open (the expired ones are about to be released)

@@ -6,16 +6,9 @@ import { TAG_LEDGER } from "@calybris/core/Digest"
 import { sha256Hex } from "@calybris/core/Hash"
 import * as Int from "@calybris/core/Int"
 import { jsonObject } from "@calybris/core/JsonSchema"
+import * as Brand from "effect/Brand"
 import * as Schema from "effect/Schema"
-
-/** A tenant id: any well-formed Unicode string (it is hashed as UTF-8). */
-export const TenantId = Schema.String.pipe(
-  Schema.filter((s) => s.isWellFormed(), {
-    message: () => "tenant id must be well-formed Unicode (no lone surrogates)"
-  }),
-  Schema.brand("TenantId")
-)
-export type TenantId = typeof TenantId.Type
+import { AggregateOverflow, Violation } from "./LedgerError.js"
 
 /** One tenant's balances in a snapshot. */
 export const TenantBalance = jsonObject({
@@ -35,6 +28,32 @@ export const Snapshot = jsonObject({
 })
 export type Snapshot = typeof Snapshot.Type
 
+/** The brands of integers the engine computed in range by construction: no check, no copy. */
+const i64: (n: bigint) => Int.I64 = Brand.nominal<Int.I64>()
+const u64: (n: bigint) => Int.U64 = Brand.nominal<Int.U64>()
+
+/** A tenant's balances as the engine computed them (exact, each in i64 by construction). */
+export const tenantBalance = (
+  tenant_id: string,
+  initial: bigint,
+  remaining: bigint,
+  reserved: bigint,
+  committed: bigint
+): TenantBalance => ({
+  tenant_id,
+  initial_microcents: i64(initial),
+  remaining_microcents: i64(remaining),
+  reserved_microcents: i64(reserved),
+  committed_microcents: i64(committed)
+})
+
+/** A snapshot of the engine's balances (`version` and the hold count are u64 by construction). */
+export const makeSnapshot = (
+  version: bigint,
+  tenants: ReadonlyArray<TenantBalance>,
+  activeReservations: bigint
+): Snapshot => ({ version: u64(version), tenants, active_reservations: u64(activeReservations) })
+
 /** Compare two strings by their UTF-8 bytes (= by code points), not by UTF-16 code units. */
 export const compareUtf8 = (a: string, b: string): number => {
   const n = Math.min(a.length, b.length)
@@ -51,44 +70,42 @@ export const compareUtf8 = (a: string, b: string): number => {
   return a.length - b.length
 }
 
-/** Conservation status of a snapshot (SPEC §6.3). */
-export type ConservationStatus =
-  | { readonly _tag: "Balanced" }
-  | { readonly _tag: "Violation"; readonly tenant_id: string; readonly delta_microcents: bigint }
-  | { readonly _tag: "AggregateOverflow" }
-
-export const Balanced: ConservationStatus = { _tag: "Balanced" }
-export const AggregateOverflow: ConservationStatus = { _tag: "AggregateOverflow" }
-
-/** The reference's text for a status. */
-export const statusText = (status: ConservationStatus): string => {
-  switch (status._tag) {
-    case "Balanced":
-      return "conservation balanced"
-    case "Violation":
-      return `conservation violated for tenant ${status.tenant_id}: delta=${status.delta_microcents} microcents`
-    case "AggregateOverflow":
-      return "aggregate ledger totals exceed i64::MAX — certificate totals cannot be represented"
+/** The conservation status of a snapshot whose tenants all add up (SPEC §6.3). */
+export class Balanced extends Schema.TaggedClass<Balanced>()("Balanced", {}) {
+  /** the reference's text */
+  get message(): string {
+    return "conservation balanced"
   }
 }
+/** The one `Balanced` status (it has no fields). */
+export const balanced = new Balanced()
+
+export { AggregateOverflow, Violation }
+
+/** Conservation status of a snapshot (SPEC §6.3): `Balanced`, `Violation` or `AggregateOverflow`. */
+export const ConservationStatus = Schema.Union(Balanced, Violation, AggregateOverflow)
+export type ConservationStatus = typeof ConservationStatus.Type
+
+/** The reference's text for a status. */
+export const statusText = (status: ConservationStatus): string => status.message
 
 /** Walk the tenants in array order; the first failure is the status. */
 export const conservationStatus = (snapshot: Snapshot): ConservationStatus => {
   for (const t of snapshot.tenants) {
     const partial = t.remaining_microcents + t.reserved_microcents
-    if (!Int.fitsI64(partial)) return AggregateOverflow
+    if (!Int.fitsI64(partial)) return new AggregateOverflow()
     const sum = partial + t.committed_microcents
-    if (!Int.fitsI64(sum)) return AggregateOverflow
+    if (!Int.fitsI64(sum)) return new AggregateOverflow()
     if (sum !== t.initial_microcents) {
       const delta = sum - t.initial_microcents
-      if (!Int.fitsI64(delta)) return AggregateOverflow
-      return { _tag: "Violation", tenant_id: t.tenant_id, delta_microcents: delta }
+      if (!Int.fitsI64(delta)) return new AggregateOverflow()
+      return new Violation({ tenant_id: t.tenant_id, delta_microcents: delta })
     }
     if (t.remaining_microcents < 0n) {
-      return { _tag: "Violation", tenant_id: t.tenant_id, delta_microcents: t.remaining_microcents }
+      return new Violation({ tenant_id: t.tenant_id, delta_microcents: t.remaining_microcents })
     }
   }
-  return Balanced
+  return balanced
 }
 
 /** Exact totals of initial and committed funds; `representable` when both fit i64. */
@@ -241,12 +258,23 @@ export const certifySnapshot = (snapshot: Snapshot, balanced: boolean, since: bi
   return {
     snapshot_version: snapshot.version,
     ledger_digest_hex: ledgerDigest(snapshot),
-    tenant_count: BigInt(snapshot.tenants.length),
+    tenant_count: u64(BigInt(snapshot.tenants.length)),
     active_reservations: snapshot.active_reservations,
     conservation_balanced: balanced && t.representable,
-    total_initial_microcents: t.representable ? t.initial : 0n,
-    total_committed_microcents: t.representable ? t.committed : 0n,
+    total_initial_microcents: i64(t.representable ? t.initial : 0n),
+    total_committed_microcents: i64(t.representable ? t.committed : 0n),
     aggregate_totals_representable: t.representable,
-    committed_since_last_certificate: since
-  } as FinancialCertificate
+    committed_since_last_certificate: i64(since)
+  }
 }
+
+/** The proof of a balanced snapshot whose totals are representable (SPEC §6.4). */
+export const conservationProof = (snapshot: Snapshot, t: Totals): ConservationProof => ({
+  ledger_digest_hex: ledgerDigest(snapshot),
+  snapshot_version: snapshot.version,
+  tenant_count: u64(BigInt(snapshot.tenants.length)),
+  active_reservations: snapshot.active_reservations,
+  total_initial_microcents: i64(t.initial),
+  total_committed_microcents: i64(t.committed),
+  aggregate_totals_representable: true
+})

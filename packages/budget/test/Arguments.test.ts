@@ -13,7 +13,7 @@ describe("Arguments", () => {
     const amounts = [-(1n << 63n) - 1n, -(1n << 63n), -1n, 0n, 1n, I64_MAX, I64_MAX + 1n, 1n << 70n]
     for (const a of amounts) {
       const command = { _tag: "TopUp", tenant: "t", amount: a } as L.Command
-      assert.strictEqual(Schema.is(Arguments.Amount)(a), Arguments.validateCommand(command) === undefined, `${a}`)
+      assert.strictEqual(Schema.is(Arguments.Microcents)(a), Arguments.validateCommand(command) === undefined, `${a}`)
       const ensure = { _tag: "EnsureTenant", tenant: "t", amount: a } as L.Command
       assert.strictEqual(Schema.is(Arguments.Funds)(a), Arguments.validateCommand(ensure) === undefined, `${a}`)
     }
@@ -34,8 +34,11 @@ describe("Arguments", () => {
   })
 
   it("expiresIn: finite, non-negative, and ending within i64 milliseconds", () => {
-    assert.deepStrictEqual(Arguments.expiry("1500 micros", 10), Either.right({ ttl_ms: 2n, expires_at_ms: 12n }))
-    assert.deepStrictEqual(Arguments.expiry(0, 10), Either.right({ ttl_ms: 0n, expires_at_ms: 10n }))
+    assert.deepStrictEqual<unknown>(
+      Arguments.expiry("1500 micros", 10),
+      Either.right({ ttl_ms: 2n, expires_at_ms: 12n })
+    )
+    assert.deepStrictEqual<unknown>(Arguments.expiry(0, 10), Either.right({ ttl_ms: 0n, expires_at_ms: 10n }))
     const max = Number(I64_MAX)
     for (
       const bad of [Infinity, -1, NaN, -0.5, Duration.infinity, "-5 seconds", "soon", [-1, 0], Duration.weeks(1e15)]

@@ -1,3 +1,4 @@
+import { Microcents, TenantId } from "@calybris/budget/Arguments"
 import * as Ledger from "@calybris/budget/Ledger"
 import * as Snapshot from "@calybris/budget/Snapshot"
 import { assert, describe, it } from "@effect/vitest"
@@ -7,16 +8,16 @@ import * as Option from "effect/Option"
 describe("Ledger (memory)", () => {
   it.effect("1,000 fibers racing reserves and commits on one tenant never overspend", () =>
     Effect.gen(function*() {
-      yield* Ledger.ensureTenant("t", 500_000n)
+      yield* Ledger.ensureTenant(TenantId.make("t"), Microcents.make(500_000n))
       const results = yield* Effect.forEach(
         Array.from({ length: 1000 }, (_, i) => i),
         (i) =>
           Effect.gen(function*() {
             yield* Effect.yieldNow()
-            const r = yield* Ledger.reserve("t", 1_000n)
+            const r = yield* Ledger.reserve(TenantId.make("t"), Microcents.make(1_000n))
             if (r._tag !== "Reserved") return 0n
             yield* Effect.yieldNow()
-            const c = yield* Ledger.commit(r.reservation_id, i % 2 === 0 ? 1_000n : 900n)
+            const c = yield* Ledger.commit(r.reservation_id, Microcents.make(i % 2 === 0 ? 1_000n : 900n))
             return c._tag === "Committed" ? c.actual_microcents : 0n
           }),
         { concurrency: "unbounded" }
@@ -32,24 +33,24 @@ describe("Ledger (memory)", () => {
 
   it.effect("snapshots taken concurrently with operations are always balanced", () =>
     Effect.gen(function*() {
-      yield* Ledger.ensureTenant("a", 1_000_000n)
-      yield* Ledger.ensureTenant("b", 1_000_000n)
+      yield* Ledger.ensureTenant(TenantId.make("a"), Microcents.make(1_000_000n))
+      yield* Ledger.ensureTenant(TenantId.make("b"), Microcents.make(1_000_000n))
       const workers = Effect.forEach(
         Array.from({ length: 400 }, (_, i) => i),
         (i) =>
           Effect.gen(function*() {
-            const r = yield* Ledger.reserve(i % 2 === 0 ? "a" : "b", 1_000n + BigInt(i))
+            const r = yield* Ledger.reserve(TenantId.make(i % 2 === 0 ? "a" : "b"), Microcents.make(1_000n + BigInt(i)))
             yield* Effect.yieldNow()
             if (r._tag === "Reserved") {
               if (i % 3 === 0) yield* Ledger.release(r.reservation_id)
-              else yield* Ledger.commit(r.reservation_id, 2_000n)
+              else yield* Ledger.commit(r.reservation_id, Microcents.make(2_000n))
             }
           }),
         { concurrency: "unbounded", discard: true }
       )
       const snapshots = Effect.forEach(
         Array.from({ length: 200 }, () => 0),
-        () => Effect.zipLeft(Ledger.snapshot, Effect.yieldNow()),
+        () => Effect.zipLeft(Ledger.takeSnapshot, Effect.yieldNow()),
         { concurrency: "unbounded" }
       )
       const [, taken] = yield* Effect.all([workers, snapshots], { concurrency: "unbounded" })
@@ -68,11 +69,11 @@ describe("Ledger (memory)", () => {
   it.effect("proveConservation fails with a typed violation on unrepresentable totals", () =>
     Effect.gen(function*() {
       const max = (1n << 63n) - 1n
-      yield* Ledger.ensureTenant("a", max)
-      yield* Ledger.ensureTenant("b", max)
+      yield* Ledger.ensureTenant(TenantId.make("a"), Microcents.make(max))
+      yield* Ledger.ensureTenant(TenantId.make("b"), Microcents.make(max))
       const error = yield* Effect.flip(Ledger.proveConservation)
       assert.strictEqual(error._tag, "AggregateOverflow")
-      const cert = yield* Ledger.certifyLedger
+      const cert = yield* Ledger.certify
       assert.isFalse(cert.conservation_balanced)
       assert.isFalse(cert.aggregate_totals_representable)
     }).pipe(Effect.provide(Ledger.layerMemory)))

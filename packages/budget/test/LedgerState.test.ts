@@ -218,7 +218,7 @@ describe("LedgerState", () => {
     const s = new L.LedgerState()
     const err = (x: Snapshot.Snapshot) => {
       const r = L.restore(s, x)
-      return r._tag === "RestoreRefused" ? L.restoreErrorText(r.error) : "ok"
+      return r._tag === "RestoreRefused" ? r.error.message : "ok"
     }
     assert.strictEqual(err(snap([["a", -1n, 0n, 5n, 0n]], 2n)), "cannot restore snapshot with 2 active reservations")
     assert.strictEqual(err(snap([["a", 1n, 1n, 0n, 0n], ["a", 1n, 1n, 0n, 0n]])), "duplicate tenant_id in snapshot: a")

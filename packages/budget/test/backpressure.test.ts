@@ -4,6 +4,7 @@
  * (backpressure) instead of growing the queue; nothing is dropped or refused, and every command
  * completes, in submission order, once the WAL proceeds.
  */
+import { Microcents, TenantId } from "@calybris/budget/Arguments"
 import * as Ledger from "@calybris/budget/Ledger"
 import * as Wal from "@calybris/wal/Wal"
 import { assert, describe, it } from "@effect/vitest"
@@ -45,21 +46,21 @@ describe("the pending queue is bounded", () => {
         )
       )
       const run = <A, E>(effect: Effect.Effect<A, E, Ledger.Ledger>) => Effect.provide(effect, ledger)
-      yield* run(Ledger.ensureTenant("t", 0n))
+      yield* run(Ledger.ensureTenant(TenantId.make("t"), Microcents.make(0n)))
       yield* gate.close
       // the writer takes the first top-up and waits at the WAL's gate
-      const first = yield* Effect.fork(run(Ledger.topUp("t", 1n)))
+      const first = yield* Effect.fork(run(Ledger.topUp(TenantId.make("t"), Microcents.make(1n))))
       yield* settle
       assert.strictEqual(reached.count, 2, "the writer is at the gate with the first top-up")
       // two more fill the queue; the next three wait to enqueue
       const queued: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
       for (const amount of [2n, 3n]) {
-        queued.push(yield* Effect.fork(run(Ledger.topUp("t", amount))))
+        queued.push(yield* Effect.fork(run(Ledger.topUp(TenantId.make("t"), Microcents.make(amount)))))
         yield* settle
       }
       const waiting: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
       for (const amount of [100n, 200n, 400n]) {
-        waiting.push(yield* Effect.fork(run(Ledger.topUp("t", amount))))
+        waiting.push(yield* Effect.fork(run(Ledger.topUp(TenantId.make("t"), Microcents.make(amount)))))
         yield* settle
       }
       for (const fiber of waiting) yield* Fiber.interrupt(fiber)
@@ -82,11 +83,11 @@ describe("the pending queue is bounded", () => {
         )
       )
       const run = <A, E>(effect: Effect.Effect<A, E, Ledger.Ledger>) => Effect.provide(effect, ledger)
-      yield* run(Ledger.ensureTenant("t", 0n))
+      yield* run(Ledger.ensureTenant(TenantId.make("t"), Microcents.make(0n)))
       yield* gate.close
       const fibers = []
       for (let i = 0; i < 30; i++) {
-        fibers.push(yield* Effect.fork(run(Ledger.topUp("t", 1n))))
+        fibers.push(yield* Effect.fork(run(Ledger.topUp(TenantId.make("t"), Microcents.make(1n)))))
         yield* Effect.yieldNow()
       }
       yield* settle

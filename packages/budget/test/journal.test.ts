@@ -1,3 +1,5 @@
+import type { ReservationId } from "@calybris/budget/Arguments"
+import { Microcents, TenantId } from "@calybris/budget/Arguments"
 import * as Journal from "@calybris/budget/Journal"
 import * as Ledger from "@calybris/budget/Ledger"
 import { Snapshot as SnapshotSchema } from "@calybris/budget/Snapshot"
@@ -7,6 +9,7 @@ import * as Audited from "@calybris/wal/Audited"
 import * as Wal from "@calybris/wal/Wal"
 import { WalIoError } from "@calybris/wal/WalError"
 import { assert, describe, it } from "@effect/vitest"
+import * as Brand from "effect/Brand"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -17,6 +20,13 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import { input, otherPolicy, policy } from "./support/fixtures.js"
+
+/** A JavaScript caller's values, which no type checks: what `validateCommand` must refuse in every layer. */
+const unchecked = {
+  microcents: Brand.nominal<Microcents>(),
+  tenant: Brand.nominal<TenantId>(),
+  reservation: Brand.nominal<ReservationId>()
+}
 
 const key = new Uint8Array(32).fill(9)
 
@@ -51,27 +61,29 @@ describe("journaled ledger", () => {
       const first = yield* session(
         undefined,
         Effect.gen(function*() {
-          yield* Ledger.ensureTenant("a", 10_000n)
-          yield* Ledger.ensureTenant("b", 500n)
-          yield* Ledger.setExposureCap("a", 5_000n)
-          const r = yield* Ledger.reserve("a", 1_000n, { operationId: "op-1" })
-          const r2 = yield* Ledger.reserve("a", 2_000n)
-          if (r2._tag === "Reserved") yield* Ledger.commit(r2.reservation_id, 1_500n)
-          yield* Ledger.snapshot
-          yield* Ledger.certifyLedger
+          yield* Ledger.ensureTenant(TenantId.make("a"), Microcents.make(10_000n))
+          yield* Ledger.ensureTenant(TenantId.make("b"), Microcents.make(500n))
+          yield* Ledger.setExposureCap(TenantId.make("a"), Microcents.make(5_000n))
+          const r = yield* Ledger.reserve(TenantId.make("a"), Microcents.make(1_000n), { operationId: "op-1" })
+          const r2 = yield* Ledger.reserve(TenantId.make("a"), Microcents.make(2_000n))
+          if (r2._tag === "Reserved") yield* Ledger.commit(r2.reservation_id, Microcents.make(1_500n))
+          yield* Ledger.takeSnapshot
+          yield* Ledger.certify
           return { r, balances: yield* balances, version: yield* Ledger.snapshotVersion }
         })
       )
       const second = yield* session(
         first.bytes,
         Effect.gen(function*() {
-          const again = yield* Ledger.reserve("a", 1_000n, { operationId: "op-1" })
+          const again = yield* Ledger.reserve(TenantId.make("a"), Microcents.make(1_000n), { operationId: "op-1" })
           return {
             again,
             balances: yield* balances,
             holds: yield* Ledger.activeReservations,
             version: yield* Ledger.snapshotVersion,
-            cap: yield* Effect.flip(Effect.flatMap(Ledger.reserve("a", 4_500n), (r) => Effect.fail(r)))
+            cap: yield* Effect.flip(
+              Effect.flatMap(Ledger.reserve(TenantId.make("a"), Microcents.make(4_500n)), (r) => Effect.fail(r))
+            )
           }
         })
       )
@@ -85,10 +97,12 @@ describe("journaled ledger", () => {
   it.effect("checkpoints: recovery from the last checkpoint equals recovery from genesis", () =>
     Effect.gen(function*() {
       const work = Effect.gen(function*() {
-        yield* Ledger.ensureTenant("a", 1_000_000n)
+        yield* Ledger.ensureTenant(TenantId.make("a"), Microcents.make(1_000_000n))
         for (let i = 0; i < 40; i++) {
-          const r = yield* Ledger.reserve("a", 1_000n + BigInt(i), { operationId: `r${i}` })
-          if (r._tag === "Reserved" && i % 3 !== 0) yield* Ledger.commit(r.reservation_id, 900n)
+          const r = yield* Ledger.reserve(TenantId.make("a"), Microcents.make(1_000n + BigInt(i)), {
+            operationId: `r${i}`
+          })
+          if (r._tag === "Reserved" && i % 3 !== 0) yield* Ledger.commit(r.reservation_id, Microcents.make(900n))
         }
         return yield* balances
       })
@@ -109,10 +123,12 @@ describe("journaled ledger", () => {
       const { bytes } = yield* session(
         undefined,
         Effect.gen(function*() {
-          yield* Ledger.ensureTenant("gw", 50_000n)
-          yield* Ledger.reserve("gw", 1_000_000n) // insufficient: not journaled
-          yield* Ledger.reserve("nobody", 5n) // missing tenant: not journaled
-          const outcome = yield* Ledger.admit(policy, "gw", input(1), { metadata: "tenant gw / request 1" })
+          yield* Ledger.ensureTenant(TenantId.make("gw"), Microcents.make(50_000n))
+          yield* Ledger.reserve(TenantId.make("gw"), Microcents.make(1_000_000n)) // insufficient: not journaled
+          yield* Ledger.reserve(TenantId.make("nobody"), Microcents.make(5n)) // missing tenant: not journaled
+          const outcome = yield* Ledger.admit(policy, TenantId.make("gw"), input(1), {
+            metadata: "tenant gw / request 1"
+          })
           assert.strictEqual(outcome._tag, "Admitted")
         })
       )
@@ -139,10 +155,10 @@ describe("journaled ledger", () => {
       const { bytes, result } = yield* session(
         undefined,
         Effect.gen(function*() {
-          yield* Ledger.ensureTenant("gw", 1_000_000_000n)
+          yield* Ledger.ensureTenant(TenantId.make("gw"), Microcents.make(1_000_000_000n))
           const outcomes = []
           for (const [k, request] of requests.entries()) {
-            outcomes.push(yield* Ledger.admit(policy, "gw", request, { metadata: `request ${k}` }))
+            outcomes.push(yield* Ledger.admit(policy, TenantId.make("gw"), request, { metadata: `request ${k}` }))
           }
           return outcomes
         })
@@ -169,9 +185,9 @@ describe("journaled ledger", () => {
       const first = yield* session(
         undefined,
         Effect.gen(function*() {
-          yield* Ledger.ensureTenant("t", 1_000n)
-          yield* Ledger.reserve("t", 300n, { expiresIn: "10 seconds" })
-          yield* Ledger.reserve("t", 200n)
+          yield* Ledger.ensureTenant(TenantId.make("t"), Microcents.make(1_000n))
+          yield* Ledger.reserve(TenantId.make("t"), Microcents.make(300n), { expiresIn: "10 seconds" })
+          yield* Ledger.reserve(TenantId.make("t"), Microcents.make(200n))
           yield* TestClock.adjust("11 seconds")
           yield* Ledger.sweepExpired
           return yield* balances
@@ -200,10 +216,10 @@ describe("journaled ledger", () => {
           }))
       ).pipe(Layer.provide(Wal.layerMemory({ key })))
       const result = yield* Effect.gen(function*() {
-        yield* Ledger.ensureTenant("t", 1_000n)
-        yield* Ledger.reserve("t", 100n)
-        const failed = yield* Effect.flip(Ledger.reserve("t", 100n))
-        const after = yield* Effect.flip(Ledger.ensureTenant("u", 1n))
+        yield* Ledger.ensureTenant(TenantId.make("t"), Microcents.make(1_000n))
+        yield* Ledger.reserve(TenantId.make("t"), Microcents.make(100n))
+        const failed = yield* Effect.flip(Ledger.reserve(TenantId.make("t"), Microcents.make(100n)))
+        const after = yield* Effect.flip(Ledger.ensureTenant(TenantId.make("u"), Microcents.make(1n)))
         const read = yield* Effect.flip(Ledger.remaining("t"))
         return { failed, after, read }
       }).pipe(Effect.provide(Ledger.layerJournal({ checkpointEvery: 0 }).pipe(Layer.provide(failing))))
@@ -214,7 +230,7 @@ describe("journaled ledger", () => {
 
   it.effect("recovery fails closed on a journal that does not verify", () =>
     Effect.gen(function*() {
-      const { bytes } = yield* session(undefined, Ledger.ensureTenant("t", 1_000n))
+      const { bytes } = yield* session(undefined, Ledger.ensureTenant(TenantId.make("t"), Microcents.make(1_000n)))
       const text = new TextDecoder().decode(bytes).replace("1000", "9000")
       const error = yield* Effect.flip(session(new TextEncoder().encode(text), Ledger.tenantCount))
       assert.include(["WalChainBroken", "LedgerRecoveryError"], error._tag)
@@ -225,14 +241,17 @@ describe("journaled ledger", () => {
       const { bytes, result } = yield* session(
         undefined,
         Effect.gen(function*() {
-          yield* Ledger.ensureTenant("t", 50_000n)
+          yield* Ledger.ensureTenant(TenantId.make("t"), Microcents.make(50_000n))
           const spent = yield* Effect.forEach(
             Array.from({ length: 100 }, (_, i) => i),
             (i) =>
-              Effect.flatMap(Ledger.reserve("t", 1_000n, { operationId: `f${i}` }), (r) =>
-                r._tag === "Reserved"
-                  ? Effect.as(Ledger.commit(r.reservation_id, 1_000n), 1_000n)
-                  : Effect.succeed(0n)),
+              Effect.flatMap(
+                Ledger.reserve(TenantId.make("t"), Microcents.make(1_000n), { operationId: `f${i}` }),
+                (r) =>
+                  r._tag === "Reserved"
+                    ? Effect.as(Ledger.commit(r.reservation_id, Microcents.make(1_000n)), 1_000n)
+                    : Effect.succeed(0n)
+              ),
             { concurrency: "unbounded" }
           )
           return spent.reduce((a, b) => a + b, 0n)
@@ -258,9 +277,9 @@ describe("journaled ledger", () => {
           const first = yield* session(
             undefined,
             Effect.gen(function*() {
-              yield* Ledger.ensureTenant("gw", 500_000n)
-              yield* Ledger.ensureTenant("gw2", 500_000n)
-              return yield* Ledger.admit(policy, "gw", input(1), options)
+              yield* Ledger.ensureTenant(TenantId.make("gw"), Microcents.make(500_000n))
+              yield* Ledger.ensureTenant(TenantId.make("gw2"), Microcents.make(500_000n))
+              return yield* Ledger.admit(policy, TenantId.make("gw"), input(1), options)
             }),
             { checkpointEvery }
           )
@@ -268,14 +287,14 @@ describe("journaled ledger", () => {
           const second = yield* session(
             first.bytes,
             Effect.gen(function*() {
-              const again = yield* Ledger.admit(policy, "gw", input(1), options)
+              const again = yield* Ledger.admit(policy, TenantId.make("gw"), input(1), options)
               const conflicts = yield* Effect.forEach([
-                Ledger.admit(policy, "gw", input(2), options),
-                Ledger.admit(otherPolicy, "gw", input(1), options),
-                Ledger.admit(policy, "gw2", input(1), options),
-                Ledger.admit(policy, "gw", input(1), { ...options, metadata: null }),
-                Ledger.admit(policy, "gw", input(1), { ...options, expiresIn: "2 hours" }),
-                Ledger.admit(policy, "gw", input(1, { risk_bps: 9500 }), options)
+                Ledger.admit(policy, TenantId.make("gw"), input(2), options),
+                Ledger.admit(otherPolicy, TenantId.make("gw"), input(1), options),
+                Ledger.admit(policy, TenantId.make("gw2"), input(1), options),
+                Ledger.admit(policy, TenantId.make("gw"), input(1), { ...options, metadata: null }),
+                Ledger.admit(policy, TenantId.make("gw"), input(1), { ...options, expiresIn: "2 hours" }),
+                Ledger.admit(policy, TenantId.make("gw"), input(1, { risk_bps: 9500 }), options)
               ], (retry) => Effect.map(Effect.flip(retry), (e) => e._tag))
               return { again, conflicts, holds: yield* Ledger.activeReservations }
             }),
@@ -303,17 +322,17 @@ describe("journaled ledger", () => {
 
   it.effect("out-of-range arguments leave the journal byte-identical and the ledger serving", () =>
     Effect.gen(function*() {
-      const first = yield* session(undefined, Ledger.ensureTenant("t", 1_000n))
+      const first = yield* session(undefined, Ledger.ensureTenant(TenantId.make("t"), Microcents.make(1_000n)))
       const second = yield* session(
         first.bytes,
         Effect.gen(function*() {
           const refused = yield* Effect.forEach([
-            Effect.asVoid(Ledger.ensureTenant("t2", 2n ** 70n)),
-            Effect.asVoid(Ledger.ensureTenant("t2", -5n)),
-            Effect.asVoid(Ledger.reserve("t", 1n, { expiresIn: Duration.weeks(1e15) })),
-            Effect.asVoid(Ledger.reserve("t", 1n, { expiresIn: Infinity })),
-            Effect.asVoid(Ledger.topUp("t", 2n ** 63n)),
-            Effect.asVoid(Ledger.commit(2n ** 64n, 0n))
+            Effect.asVoid(Ledger.ensureTenant(TenantId.make("t2"), unchecked.microcents(2n ** 70n))),
+            Effect.asVoid(Ledger.ensureTenant(TenantId.make("t2"), Microcents.make(-5n))),
+            Effect.asVoid(Ledger.reserve(TenantId.make("t"), Microcents.make(1n), { expiresIn: Duration.weeks(1e15) })),
+            Effect.asVoid(Ledger.reserve(TenantId.make("t"), Microcents.make(1n), { expiresIn: Infinity })),
+            Effect.asVoid(Ledger.topUp(TenantId.make("t"), unchecked.microcents(2n ** 63n))),
+            Effect.asVoid(Ledger.commit(unchecked.reservation(2n ** 64n), Microcents.make(0n)))
           ], (bad) => Effect.map(Effect.flip(bad), (e) => e._tag))
           return { refused, balances: yield* balances }
         })
@@ -324,9 +343,9 @@ describe("journaled ledger", () => {
       const third = yield* session(
         first.bytes,
         Effect.gen(function*() {
-          yield* Effect.flip(Ledger.ensureTenant("t2", 2n ** 70n))
-          yield* Ledger.ensureTenant("u", 10n)
-          return yield* Ledger.reserve("t", 10n)
+          yield* Effect.flip(Ledger.ensureTenant(TenantId.make("t2"), unchecked.microcents(2n ** 70n)))
+          yield* Ledger.ensureTenant(TenantId.make("u"), Microcents.make(10n))
+          return yield* Ledger.reserve(TenantId.make("t"), Microcents.make(10n))
         })
       )
       assert.strictEqual(third.result._tag, "Reserved")
@@ -334,10 +353,13 @@ describe("journaled ledger", () => {
 
   it.effect("an ensure of a tenant that exists is not journaled", () =>
     Effect.gen(function*() {
-      const first = yield* session(undefined, Ledger.ensureTenant("t", 1_000n))
+      const first = yield* session(undefined, Ledger.ensureTenant(TenantId.make("t"), Microcents.make(1_000n)))
       const second = yield* session(
         first.bytes,
-        Effect.all([Ledger.ensureTenant("t", 1_000n), Ledger.ensureTenant("t", 5n)])
+        Effect.all([
+          Ledger.ensureTenant(TenantId.make("t"), Microcents.make(1_000n)),
+          Ledger.ensureTenant(TenantId.make("t"), Microcents.make(5n))
+        ])
       )
       assert.strictEqual((yield* entries(second.bytes)).length, (yield* entries(first.bytes)).length)
       assert.deepStrictEqual(second.bytes, first.bytes)
@@ -348,8 +370,8 @@ describe("journaled ledger", () => {
       const { bytes, result } = yield* session(
         undefined,
         Effect.gen(function*() {
-          yield* Ledger.ensureTenant("t", 1_000n)
-          yield* Ledger.reserve("t", 300n, { expiresIn: "10 seconds" })
+          yield* Ledger.ensureTenant(TenantId.make("t"), Microcents.make(1_000n))
+          yield* Ledger.reserve(TenantId.make("t"), Microcents.make(300n), { expiresIn: "10 seconds" })
           const wal = yield* Wal.Wal
           const before = (yield* Stream.runCollect(wal.bytes)).pipe(Chunk.toReadonlyArray).length
           yield* TestClock.adjust("10 seconds")

@@ -8,6 +8,7 @@
  * (each entry hashed once, counted through the chain's hash functions), and an audit reads the
  * journal's bytes once (counted through the byte stream it is given) — no timing.
  */
+import { Microcents, TenantId } from "@calybris/budget/Arguments"
 import * as JournalAudit from "@calybris/budget/JournalAudit"
 import * as Ledger from "@calybris/budget/Ledger"
 import { LedgerRecoveryError } from "@calybris/budget/LedgerError"
@@ -56,11 +57,11 @@ const counting = () => {
 /** Some ledger traffic: a tenant, holds, commits, releases and admits (each its own entry). */
 const traffic = (n: number) =>
   Effect.gen(function*() {
-    yield* Ledger.ensureTenant("acme", 1_000_000_000n)
+    yield* Ledger.ensureTenant(TenantId.make("acme"), Microcents.make(1_000_000_000n))
     for (let i = 1; i <= n; i++) {
-      const outcome = yield* Ledger.admit(policy, "acme", input(i), { operationId: `req-${i}` })
-      if (outcome._tag === "Admitted") yield* Ledger.commit(outcome.reservation_id, 1n)
-      const hold = yield* Ledger.reserve("acme", 10n)
+      const outcome = yield* Ledger.admit(policy, TenantId.make("acme"), input(i), { operationId: `req-${i}` })
+      if (outcome._tag === "Admitted") yield* Ledger.commit(outcome.reservation_id, Microcents.make(1n))
+      const hold = yield* Ledger.reserve(TenantId.make("acme"), Microcents.make(10n))
       if (hold._tag === "Reserved" && i % 2 === 0) yield* Ledger.release(hold.reservation_id)
     }
   })
@@ -78,10 +79,10 @@ const walBytes = Effect.flatMap(
 
 /** A ledger journal over a shared in-memory Wal, with a foreign record appended after the first command. */
 const foreignJournal = Effect.gen(function*() {
-  yield* Ledger.ensureTenant("acme", 1_000n)
+  yield* Ledger.ensureTenant(TenantId.make("acme"), Microcents.make(1_000n))
   yield* Wal.append(new Map([["app", "foreign"]]))
-  yield* Ledger.reserve("acme", 10n)
-  yield* Ledger.reserve("acme", 20n)
+  yield* Ledger.reserve(TenantId.make("acme"), Microcents.make(10n))
+  yield* Ledger.reserve(TenantId.make("acme"), Microcents.make(20n))
   return yield* walBytes
 }).pipe(Effect.provide(Ledger.layerJournal({ checkpointEvery: 0 }).pipe(Layer.provideMerge(Wal.layerMemory({ key })))))
 
@@ -150,11 +151,11 @@ describe("Ledger.layerJournalFile: the journal stays private", () => {
       // the application's own log is in the environment: the ledger neither uses nor replaces it
       const app = Wal.layerFile(appLog, { key })
       const before = yield* Effect.gen(function*() {
-        yield* Ledger.ensureTenant("acme", 1_000_000n)
+        yield* Ledger.ensureTenant(TenantId.make("acme"), Microcents.make(1_000_000n))
         for (let i = 1; i <= 10; i++) {
-          const hold = yield* Ledger.reserve("acme", 100n, { operationId: `op-${i}` })
+          const hold = yield* Ledger.reserve(TenantId.make("acme"), Microcents.make(100n), { operationId: `op-${i}` })
           yield* Wal.append(new Map<string, Json.Json>([["app", "not a ledger record"], ["n", i]]))
-          if (hold._tag === "Reserved" && i % 3 === 0) yield* Ledger.commit(hold.reservation_id, 40n)
+          if (hold._tag === "Reserved" && i % 3 === 0) yield* Ledger.commit(hold.reservation_id, Microcents.make(40n))
         }
         return yield* Ledger.balances
       }).pipe(Effect.provide(Layer.merge(ledger, app)))
@@ -166,7 +167,8 @@ describe("Ledger.layerJournalFile: the journal stays private", () => {
       const appVerified = yield* Wal.verify.pipe(Effect.provide(app))
       assert.strictEqual(appVerified.count, 10n)
       // and a retry after the reopen is still recognised (the operation ids were recovered)
-      const retried = yield* Ledger.reserve("acme", 100n, { operationId: "op-10" }).pipe(Effect.provide(ledger))
+      const retried = yield* Ledger.reserve(TenantId.make("acme"), Microcents.make(100n), { operationId: "op-10" })
+        .pipe(Effect.provide(ledger))
       assert.strictEqual(retried._tag, "Reserved")
       assert.deepStrictEqual(yield* Ledger.balances.pipe(Effect.provide(ledger)), before)
     }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
@@ -178,7 +180,7 @@ describe("Ledger.layerJournalFile: the journal stays private", () => {
       // an application that (wrongly) opens the ledger's file as its own Wal cannot write into it
       // while the ledger holds it: the ledger's log is opened (and locked) by the ledger itself
       const exit = yield* Effect.gen(function*() {
-        yield* Ledger.ensureTenant("acme", 1_000n)
+        yield* Ledger.ensureTenant(TenantId.make("acme"), Microcents.make(1_000n))
         return yield* Effect.exit(
           Wal.append(new Map([["app", "foreign"]])).pipe(Effect.provide(Wal.layerFile(journal, { key })))
         )
@@ -290,10 +292,10 @@ describe("work done once", () => {
       const probe: Probe = { streams: new Map(), failSyncAt: 3, syncs: 0 }
       const layer = Ledger.layerJournalFile(journal, { key, checkpointEvery: 0 }).pipe(Layer.provide(probing(probe)))
       const seen = yield* Effect.gen(function*() {
-        yield* Ledger.ensureTenant("t", 1_000n)
-        yield* Ledger.reserve("t", 100n)
-        const failed = yield* Effect.flip(Ledger.reserve("t", 200n))
-        const after = yield* Effect.flip(Ledger.ensureTenant("u", 1n))
+        yield* Ledger.ensureTenant(TenantId.make("t"), Microcents.make(1_000n))
+        yield* Ledger.reserve(TenantId.make("t"), Microcents.make(100n))
+        const failed = yield* Effect.flip(Ledger.reserve(TenantId.make("t"), Microcents.make(200n)))
+        const after = yield* Effect.flip(Ledger.ensureTenant(TenantId.make("u"), Microcents.make(1n)))
         return { failed: failed._tag, after: after._tag }
       }).pipe(Effect.provide(layer))
       assert.deepStrictEqual(seen, { failed: "LedgerStoreError", after: "LedgerStoreError" })

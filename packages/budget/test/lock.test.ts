@@ -3,6 +3,7 @@
  * hard link (in another directory), a symlink or a `dir/../file` path is refused with
  * `WalLocked` while another ledger holds the journal, and nothing is journaled through it.
  */
+import { Microcents, TenantId } from "@calybris/budget/Arguments"
 import * as Ledger from "@calybris/budget/Ledger"
 import * as Wal from "@calybris/wal/Wal"
 import * as NodeContext from "@effect/platform-node/NodeContext"
@@ -26,16 +27,18 @@ it.live("a journaled ledger over a hard link, a symlink or dir/../file of a held
     const other = yield* fs.makeTempDirectoryScoped({ prefix: "calybris-ledger-lock-other-" })
     const journal = `${dir}/journal.jsonl`
     yield* fs.makeDirectory(`${dir}/sub`)
-    yield* Ledger.ensureTenant("t", 1_000n).pipe(Effect.provide(ledgerOver(journal)))
+    yield* Ledger.ensureTenant(TenantId.make("t"), Microcents.make(1_000n)).pipe(Effect.provide(ledgerOver(journal)))
     yield* fs.link(journal, `${other}/hard.jsonl`)
     yield* fs.symlink(journal, `${other}/alias.jsonl`)
     const names = [`${other}/hard.jsonl`, `${other}/alias.jsonl`, `${dir}/sub/../journal.jsonl`]
     yield* Effect.gen(function*() {
-      const held = yield* Ledger.reserve("t", 100n, { operationId: "held" })
+      const held = yield* Ledger.reserve(TenantId.make("t"), Microcents.make(100n), { operationId: "held" })
       assert.strictEqual(held._tag, "Reserved")
       for (const name of names) {
         const exit = yield* Effect.exit(
-          Ledger.reserve("t", 100n, { operationId: "second-writer" }).pipe(Effect.provide(ledgerOver(name)))
+          Ledger.reserve(TenantId.make("t"), Microcents.make(100n), { operationId: "second-writer" }).pipe(
+            Effect.provide(ledgerOver(name))
+          )
         )
         const tag = Exit.isSuccess(exit)
           ? "succeeded"
@@ -43,7 +46,7 @@ it.live("a journaled ledger over a hard link, a symlink or dir/../file of a held
         assert.strictEqual(tag, "WalLocked", name)
       }
       // the holder still serves
-      assert.strictEqual((yield* Ledger.reserve("t", 100n))._tag, "Reserved")
+      assert.strictEqual((yield* Ledger.reserve(TenantId.make("t"), Microcents.make(100n)))._tag, "Reserved")
     }).pipe(Effect.provide(ledgerOver(journal)))
     // only the holder's reservations are in the journal: 800 of 1,000 remain, through any name
     for (const name of [journal, ...names]) {

@@ -5,6 +5,7 @@
  * answers are the same. Checked for the memory layer, the journaled layer over an in-memory WAL
  * and over a WAL file, and the read-only view of a journal file.
  */
+import { Microcents, TenantId } from "@calybris/budget/Arguments"
 import * as Ledger from "@calybris/budget/Ledger"
 import * as LedgerView from "@calybris/budget/LedgerView"
 import * as Json from "@calybris/core/Json"
@@ -53,10 +54,13 @@ const everyAnswer = Effect.gen(function*() {
  */
 const scenario = <R>(storage: Effect.Effect<string, unknown, R>) =>
   Effect.gen(function*() {
-    yield* Ledger.ensureTenant("t", 1_000n)
-    yield* Ledger.setExposureCap("t", 900n)
-    const expiring = yield* Ledger.reserve("t", 400n, { expiresIn: "1 minute", operationId: "hold-1" })
-    const kept = yield* Ledger.reserve("t", 100n)
+    yield* Ledger.ensureTenant(TenantId.make("t"), Microcents.make(1_000n))
+    yield* Ledger.setExposureCap(TenantId.make("t"), Microcents.make(900n))
+    const expiring = yield* Ledger.reserve(TenantId.make("t"), Microcents.make(400n), {
+      expiresIn: "1 minute",
+      operationId: "hold-1"
+    })
+    const kept = yield* Ledger.reserve(TenantId.make("t"), Microcents.make(100n))
     if (expiring._tag !== "Reserved" || kept._tag !== "Reserved") return assert.fail("expected holds")
     yield* TestClock.adjust("1 minute")
     const before = yield* storage

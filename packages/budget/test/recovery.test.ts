@@ -4,6 +4,7 @@
  * refused by recovery (from the last checkpoint, and with `verifyCheckpoints`) and by the
  * journal audit, with `LedgerJournalInconsistent` naming the entry.
  */
+import { Microcents, TenantId } from "@calybris/budget/Arguments"
 import * as Journal from "@calybris/budget/Journal"
 import * as JournalAudit from "@calybris/budget/JournalAudit"
 import * as Ledger from "@calybris/budget/Ledger"
@@ -375,31 +376,39 @@ describe("a journal the ledger wrote passes every check", () => {
       const wal = Wal.layerMemory({ key })
       const written = yield* Effect.gen(function*() {
         yield* Effect.gen(function*() {
-          yield* Ledger.ensureTenant("a", 1_000_000n)
-          yield* Ledger.ensureTenant("a", 5n) // exists: a no-op (journaled by writers so far)
+          yield* Ledger.ensureTenant(TenantId.make("a"), Microcents.make(1_000_000n))
+          yield* Ledger.ensureTenant(TenantId.make("a"), Microcents.make(5n)) // exists: a no-op (journaled by writers so far)
           // a negative ensure changes nothing, so it must not be journaled (replay refuses it);
           // sent as a raw command, whatever the API's own validation does with it
           const ledger = yield* Ledger.Ledger
           yield* Effect.ignore(ledger.apply({ _tag: "EnsureTenant", tenant: "n", amount: -5n } as L.Command))
-          yield* Ledger.ensureTenant("b", 50_000n)
-          yield* Ledger.setExposureCap("a", 900_000n)
-          yield* Ledger.setExposureCap("b", 0n)
-          const r1 = yield* Ledger.reserve("a", 1_000n, { operationId: "r1", expiresIn: "5 seconds" })
-          yield* Ledger.reserve("a", 1_000n, { operationId: "r1", expiresIn: "5 seconds" }) // retry: not journaled
-          const r2 = yield* Ledger.reserve("a", 2_000n, { operationId: "r2" })
-          yield* Ledger.reserve("b", 999_999n) // refused: not journaled
+          yield* Ledger.ensureTenant(TenantId.make("b"), Microcents.make(50_000n))
+          yield* Ledger.setExposureCap(TenantId.make("a"), Microcents.make(900_000n))
+          yield* Ledger.setExposureCap(TenantId.make("b"), Microcents.make(0n))
+          const r1 = yield* Ledger.reserve(TenantId.make("a"), Microcents.make(1_000n), {
+            operationId: "r1",
+            expiresIn: "5 seconds"
+          })
+          yield* Ledger.reserve(TenantId.make("a"), Microcents.make(1_000n), {
+            operationId: "r1",
+            expiresIn: "5 seconds"
+          }) // retry: not journaled
+          const r2 = yield* Ledger.reserve(TenantId.make("a"), Microcents.make(2_000n), { operationId: "r2" })
+          yield* Ledger.reserve(TenantId.make("b"), Microcents.make(999_999n)) // refused: not journaled
           yield* TestClock.adjust("6 seconds")
           yield* Ledger.sweepExpired // r1 expires
-          if (r2._tag === "Reserved") yield* Ledger.commit(r2.reservation_id, 2_500n, { operationId: "c2" })
-          yield* Ledger.topUp("b", 7n, { operationId: "t1" })
-          yield* Ledger.admit(policy, "a", input(1), { operationId: "adm" })
+          if (r2._tag === "Reserved") {
+            yield* Ledger.commit(r2.reservation_id, Microcents.make(2_500n), { operationId: "c2" })
+          }
+          yield* Ledger.topUp(TenantId.make("b"), Microcents.make(7n), { operationId: "t1" })
+          yield* Ledger.admit(policy, TenantId.make("a"), input(1), { operationId: "adm" })
           yield* Ledger.proveConservation
-          yield* Ledger.certifyLedger
-          const r3 = yield* Ledger.reserve("b", 10n)
+          yield* Ledger.certify
+          const r3 = yield* Ledger.reserve(TenantId.make("b"), Microcents.make(10n))
           if (r3._tag === "Reserved") yield* Ledger.release(r3.reservation_id)
-          yield* Ledger.snapshot
+          yield* Ledger.takeSnapshot
           yield* Ledger.restore(restored)
-          yield* Ledger.reserve("z", 3n)
+          yield* Ledger.reserve(TenantId.make("z"), Microcents.make(3n))
           assert.isAbove(Number(r1._tag === "Reserved" ? r1.reservation_id : 0n), 0)
         }).pipe(Effect.provide(Ledger.layerJournal({ checkpointEvery: 4 })))
         const chunks = Chunk.toReadonlyArray(yield* Stream.runCollect((yield* Wal.Wal).bytes))
@@ -495,15 +504,15 @@ const runOp = (
     case "release":
       return raw({ _tag: "Release", reservation: o.r, ...withId(o.id) })
     case "admit":
-      return Ledger.admit(policy, o.t, input(o.n), o.id === undefined ? {} : { operationId: o.id })
+      return Ledger.admit(policy, TenantId.make(o.t), input(o.n), o.id === undefined ? {} : { operationId: o.id })
     case "snapshot":
-      return Effect.map(Ledger.snapshot, (s) => {
+      return Effect.map(Ledger.takeSnapshot, (s) => {
         last.snapshot = s
       })
     case "prove":
       return Ledger.proveConservation
     case "certify":
-      return Ledger.certifyLedger
+      return Ledger.certify
     case "restoreLast":
       return last.snapshot === undefined ? Effect.void : Ledger.restore(last.snapshot)
     case "wait":

@@ -3,6 +3,7 @@
  * repairing a log, auditing a journal, replaying an audited log each record one span; the
  * per-request paths (admit, reserve, commit, append) record none.
  */
+import { Microcents, TenantId } from "@calybris/budget/Arguments"
 import * as JournalAudit from "@calybris/budget/JournalAudit"
 import * as Ledger from "@calybris/budget/Ledger"
 import * as LedgerView from "@calybris/budget/LedgerView"
@@ -49,11 +50,11 @@ const cold = (take: () => Array<string>) =>
     yield* Effect.gen(function*() {
       assert.deepStrictEqual(take(), ["Wal.open", "Ledger.recover"])
       // the hot paths: no span per request
-      yield* Ledger.ensureTenant("acme", 1_000_000_000n)
+      yield* Ledger.ensureTenant(TenantId.make("acme"), Microcents.make(1_000_000_000n))
       for (let i = 1; i <= 20; i++) {
-        const outcome = yield* Ledger.admit(policy, "acme", input(i), { operationId: `req-${i}` })
-        if (outcome._tag === "Admitted") yield* Ledger.commit(outcome.reservation_id, 1n)
-        yield* Ledger.reserve("acme", 10n)
+        const outcome = yield* Ledger.admit(policy, TenantId.make("acme"), input(i), { operationId: `req-${i}` })
+        if (outcome._tag === "Admitted") yield* Ledger.commit(outcome.reservation_id, Microcents.make(1n))
+        yield* Ledger.reserve(TenantId.make("acme"), Microcents.make(10n))
       }
       assert.deepStrictEqual(take(), [], "no span per command")
       const verdicts = yield* JournalAudit.audit([policy])
@@ -66,7 +67,7 @@ const cold = (take: () => Array<string>) =>
     // entry in one pass) and the recovery's replay, then nothing per command
     yield* Effect.gen(function*() {
       assert.deepStrictEqual(take(), ["Wal.open", "Ledger.recover"])
-      yield* Ledger.reserve("acme", 10n)
+      yield* Ledger.reserve(TenantId.make("acme"), Microcents.make(10n))
       assert.deepStrictEqual(take(), [], "no span per command")
     }).pipe(Effect.provide(Ledger.layerJournalFile(journal, { key, checkpointEvery: 0 })))
     take()

@@ -3,6 +3,7 @@
  * holds (no lock taken, nothing written), tolerates only a torn FINAL line (the writer's line in
  * progress) and checks what it reads like recovery does.
  */
+import { Microcents, TenantId } from "@calybris/budget/Arguments"
 import * as Ledger from "@calybris/budget/Ledger"
 import { LedgerJournalInconsistent } from "@calybris/budget/LedgerError"
 import * as LedgerView from "@calybris/budget/LedgerView"
@@ -36,14 +37,14 @@ const fileState = (file: string) => {
 }
 
 const work = Effect.gen(function*() {
-  yield* Ledger.ensureTenant("a", 100_000n)
-  yield* Ledger.ensureTenant("b", 5_000n)
+  yield* Ledger.ensureTenant(TenantId.make("a"), Microcents.make(100_000n))
+  yield* Ledger.ensureTenant(TenantId.make("b"), Microcents.make(5_000n))
   for (let i = 0; i < 8; i++) {
-    const r = yield* Ledger.reserve("a", 1_000n, {
+    const r = yield* Ledger.reserve(TenantId.make("a"), Microcents.make(1_000n), {
       operationId: `r${i}`,
       expiresIn: i % 2 === 0 ? "1 second" : undefined
     })
-    if (r._tag === "Reserved" && i % 3 === 0) yield* Ledger.commit(r.reservation_id, 700n)
+    if (r._tag === "Reserved" && i % 3 === 0) yield* Ledger.commit(r.reservation_id, Microcents.make(700n))
   }
   return yield* Ledger.balances
 })
@@ -63,14 +64,14 @@ describe("LedgerView", () => {
       const seen = yield* Effect.gen(function*() {
         const balances = yield* Ledger.balances
         yield* Ledger.proveConservation
-        yield* Ledger.certifyLedger
+        yield* Ledger.certify
         yield* Ledger.sweepExpired
         return balances
       }).pipe(Effect.provide(LedgerView.layerFile(file, { key, verifyCheckpoints: true })))
       assert.deepStrictEqual(seen, expected)
       assert.deepStrictEqual(fileState(file), before, "the journal's bytes and mtime are unchanged")
       // the writer still holds the journal and keeps working
-      yield* Effect.provide(Ledger.ensureTenant("c", 1n), context)
+      yield* Effect.provide(Ledger.ensureTenant(TenantId.make("c"), Microcents.make(1n)), context)
       assert.isAbove(fs.statSync(file).size, before.size)
     }).pipe(Effect.provide(NodeContext.layer)))
 

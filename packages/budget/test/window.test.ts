@@ -5,6 +5,7 @@
  * rebuilds the same window; an id that left the window may appear again in a journal as a new
  * operation, and one still in it may not.
  */
+import { Microcents, TenantId } from "@calybris/budget/Arguments"
 import * as Journal from "@calybris/budget/Journal"
 import * as JournalAudit from "@calybris/budget/JournalAudit"
 import * as Ledger from "@calybris/budget/Ledger"
@@ -46,23 +47,33 @@ const ids = (count: number) => Array.from({ length: count }, (_, i) => `op-${i}`
  */
 const exercise = (n: number, k: number) =>
   Effect.gen(function*() {
-    yield* Ledger.ensureTenant("t", 1_000_000n)
+    yield* Ledger.ensureTenant(TenantId.make("t"), Microcents.make(1_000_000n))
     const all = ids(n + k)
     const original = new Map<string, unknown>()
-    for (const [i, id] of all.entries()) original.set(id, yield* Ledger.topUp("t", BigInt(i + 1), { operationId: id }))
+    for (const [i, id] of all.entries()) {
+      original.set(id, yield* Ledger.topUp(TenantId.make("t"), Microcents.make(BigInt(i + 1)), { operationId: id }))
+    }
     assert.deepStrictEqual(yield* remembered, all.slice(k), "the newest n ids, oldest first")
     // the newest n: remembered (checked first: a retry applied as new would shift the window)
     for (const [i, id] of all.entries()) {
-      if (i < k) continue
-      assert.deepStrictEqual(yield* Ledger.topUp("t", BigInt(i + 1), { operationId: id }), original.get(id), id)
-      const altered = yield* Effect.flip(Ledger.topUp("t", BigInt(i + 2), { operationId: id }))
+      if (i < k) {
+        continue
+      }
+      assert.deepStrictEqual(
+        yield* Ledger.topUp(TenantId.make("t"), Microcents.make(BigInt(i + 1)), { operationId: id }),
+        original.get(id),
+        id
+      )
+      const altered = yield* Effect.flip(
+        Ledger.topUp(TenantId.make("t"), Microcents.make(BigInt(i + 2)), { operationId: id })
+      )
       assert.strictEqual(altered._tag, "IdempotencyConflict", id)
     }
     // the oldest k: forgotten, a retry applies again (and is remembered anew)
     for (const [i, id] of all.entries()) {
       if (i >= k) break
       const before = Option.getOrThrow(yield* Ledger.initial("t"))
-      const again = yield* Ledger.topUp("t", BigInt(i + 1), { operationId: id })
+      const again = yield* Ledger.topUp(TenantId.make("t"), Microcents.make(BigInt(i + 1)), { operationId: id })
       assert.strictEqual(again._tag, "ToppedUp", id)
       if (again._tag === "ToppedUp") assert.strictEqual(again.new_initial_microcents, before + BigInt(i + 1), id)
       assert.notDeepEqual(again, original.get(id), `${id} applied as new`)
@@ -122,10 +133,12 @@ describe("the operation window", () => {
           return total
         })
         const run = Effect.gen(function*() {
-          yield* Ledger.ensureTenant("t", 0n)
+          yield* Ledger.ensureTenant(TenantId.make("t"), Microcents.make(0n))
           const results: Array<bigint | string> = []
           for (const { amount, id } of ops) {
-            const r = yield* Effect.either(Ledger.topUp("t", BigInt(amount), { operationId: `op-${id}` }))
+            const r = yield* Effect.either(
+              Ledger.topUp(TenantId.make("t"), Microcents.make(BigInt(amount)), { operationId: `op-${id}` })
+            )
             results.push(
               Either.isLeft(r)
                 ? r.left._tag
@@ -202,11 +215,13 @@ describe("the operation window", () => {
       const n = 200
       const size = Effect.map(stateText, (text) => text.length)
       const sizes = yield* Effect.gen(function*() {
-        yield* Ledger.ensureTenant("t", 1_000_000_000_000n)
+        yield* Ledger.ensureTenant(TenantId.make("t"), Microcents.make(1_000_000_000_000n))
         const out: Array<number> = []
         for (let i = 0; i < 10 * n; i++) {
           // ids and amounts of one width, so every remembered operation takes the same room
-          yield* Ledger.topUp("t", 1n, { operationId: `op-${String(i).padStart(6, "0")}` })
+          yield* Ledger.topUp(TenantId.make("t"), Microcents.make(1n), {
+            operationId: `op-${String(i).padStart(6, "0")}`
+          })
           if (i + 1 === n || i + 1 === 10 * n) out.push(yield* size)
         }
         return out
@@ -271,13 +286,13 @@ describe("the operation window", () => {
       const bytes = yield* Effect.gen(function*() {
         // written under the default window: all ten ids remembered
         yield* Effect.gen(function*() {
-          yield* Ledger.ensureTenant("t", 1_000n)
-          for (const id of ids(10)) yield* Ledger.topUp("t", 1n, { operationId: id })
+          yield* Ledger.ensureTenant(TenantId.make("t"), Microcents.make(1_000n))
+          for (const id of ids(10)) yield* Ledger.topUp(TenantId.make("t"), Microcents.make(1n), { operationId: id })
         }).pipe(Effect.provide(Ledger.layerJournal({ checkpointEvery: 0 })))
         // reopened with a window of 3: the oldest seven are forgotten
         yield* Effect.gen(function*() {
           assert.deepStrictEqual(yield* remembered, ids(10).slice(7))
-          const again = yield* Ledger.topUp("t", 1n, { operationId: "op-0" })
+          const again = yield* Ledger.topUp(TenantId.make("t"), Microcents.make(1n), { operationId: "op-0" })
           assert.strictEqual(again._tag, "ToppedUp")
           assert.deepStrictEqual(yield* remembered, ["op-8", "op-9", "op-0"])
         }).pipe(Effect.provide(Ledger.layerJournal({ checkpointEvery: 0, operationWindow: 3 })))
@@ -292,7 +307,7 @@ describe("the operation window", () => {
       }
       // and reopened with a larger window: what was forgotten stays forgotten, the window grows
       const grown = yield* Effect.gen(function*() {
-        const retry = yield* Ledger.topUp("t", 1n, { operationId: "op-1" })
+        const retry = yield* Ledger.topUp(TenantId.make("t"), Microcents.make(1n), { operationId: "op-1" })
         assert.strictEqual(retry._tag, "ToppedUp")
         return yield* remembered
       }).pipe(

@@ -46,9 +46,10 @@ import {
   encodeCertificate,
   encodeProof,
   encodeSnapshot,
-  kinded,
   kindedText,
-  reserveJson
+  reserveJson,
+  settlementJson,
+  topUpJson
 } from "./LedgerOutput.js"
 import { emit, obj, setJson } from "./Output.js"
 
@@ -90,7 +91,7 @@ const amount = (sign: Flags.Sign, description: string) =>
   )
 const reservation = Options.text("reservation").pipe(
   Options.withPseudoName("ID"),
-  Options.withSchema(Flags.u64("reservation", "a reservation id")),
+  Options.withSchema(Flags.reservationId("reservation")),
   Options.withDescription("The reservation id (from reserve or admit).")
 )
 
@@ -221,7 +222,7 @@ const ensure = Command.make("ensure", {
     flags,
     Effect.gen(function*() {
       const before = yield* balanceOf(flags.tenant)
-      yield* Ledger.ensureTenant(flags.tenant, flags.amount)
+      yield* Ledger.ensureTenant(yield* Arguments.tenantId(flags.tenant), flags.amount)
       const after = yield* balanceOf(flags.tenant)
       if (after === undefined) return yield* new UsageError({ reason: `tenant ${flags.tenant} was not created` })
       const created = before === undefined
@@ -242,8 +243,9 @@ const topUp = Command.make("top-up", {
   withLedger(
     flags,
     Effect.gen(function*() {
-      const r = yield* Ledger.topUp(flags.tenant, flags.amount, opts(flags.id))
-      yield* emit(flags.json, () => [kindedText(r)], () => kinded(r))
+      const r = yield* Ledger.topUp(yield* Arguments.tenantId(flags.tenant), flags.amount, opts(flags.id))
+      const wire = topUpJson(r)
+      yield* emit(flags.json, () => [kindedText(wire)], () => wire)
     })
   )).pipe(Command.withDescription("Add funds to a tenant."))
 
@@ -259,7 +261,7 @@ const cap = Command.make("cap", {
   withLedger(
     flags,
     Effect.gen(function*() {
-      yield* Ledger.setExposureCap(flags.tenant, flags.max)
+      yield* Ledger.setExposureCap(yield* Arguments.tenantId(flags.tenant), flags.max)
       const max = flags.max > 0n ? flags.max : null
       yield* emit(
         flags.json,
@@ -288,15 +290,19 @@ const reserve = Command.make("reserve", {
   withLedger(
     flags,
     Effect.gen(function*() {
-      const r = yield* Ledger.reserve(flags.tenant, flags.amount, {
+      const r = yield* Ledger.reserve(yield* Arguments.tenantId(flags.tenant), flags.amount, {
         ...opts(flags.id),
         ...(Option.isSome(flags.expires) ? { expiresIn: flags.expires.value } : {})
       })
-      yield* emit(flags.json, () => [kindedText(r)], () => reserveJson(r))
+      const wire = reserveJson(r)
+      yield* emit(flags.json, () => [kindedText(wire)], () => wire)
     })
   )).pipe(Command.withDescription("Hold funds for a tenant."))
 
-const settle = (r: L.SettlementResult, json: boolean) => emit(json, () => [kindedText(r)], () => kinded(r))
+const settle = (r: L.SettlementResult, json: boolean) => {
+  const wire = settlementJson(r)
+  return emit(json, () => [kindedText(wire)], () => wire)
+}
 
 const commit = Command.make("commit", {
   ...common,
@@ -436,7 +442,7 @@ const certify = Command.make("certify", common, (flags) =>
   withView(
     flags,
     Effect.gen(function*() {
-      const c = yield* Ledger.certifyLedger
+      const c = yield* Ledger.certify
       yield* emit(
         flags.json,
         () => [
@@ -475,12 +481,12 @@ const admit = Command.make("admit", {
     yield* stdinOnce([["--policy", flags.policy === STDIN], ["--input", flags.input === STDIN]])
     const policy = yield* readPolicy(flags.policy)
     const input = yield* readInput(flags.input)
-    yield* Arguments.checkTenant(flags.tenant)
+    const tenant = yield* Arguments.tenantId(flags.tenant)
     yield* Arguments.checkOperationId(Option.getOrUndefined(flags.id))
     return yield* withLedger(
       flags,
       Effect.gen(function*() {
-        const outcome = yield* Ledger.admit(policy, flags.tenant, input, opts(flags.id))
+        const outcome = yield* Ledger.admit(policy, tenant, input, opts(flags.id))
         yield* emit(flags.json, () => [admitText(outcome)], () => admitJson(outcome))
       })
     )

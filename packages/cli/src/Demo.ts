@@ -15,6 +15,7 @@
  *
  * Fails closed like every other command: a failed verification, audit or proof is exit 1.
  */
+import { Microcents, TenantId } from "@calybris/budget/Arguments"
 import * as JournalAudit from "@calybris/budget/JournalAudit"
 import * as Ledger from "@calybris/budget/Ledger"
 import type * as Snapshot from "@calybris/budget/Snapshot"
@@ -79,14 +80,16 @@ interface ScenarioRun {
 
 const runScenario = (scenario: Data.Scenario, policy: Policy.Policy) =>
   Effect.gen(function*() {
+    // the demo's own data: `make` checks it (and throws on a bug in it)
     for (const t of scenario.tenants) {
-      yield* Ledger.ensureTenant(t.id, t.funds)
-      if (t.cap !== undefined) yield* Ledger.setExposureCap(t.id, t.cap)
+      const id = TenantId.make(t.id)
+      yield* Ledger.ensureTenant(id, Microcents.make(t.funds))
+      if (t.cap !== undefined) yield* Ledger.setExposureCap(id, Microcents.make(t.cap))
     }
     const outcomes: Array<Outcome> = []
     for (const request of scenario.requests) {
       const input = inputOf(request.input)
-      const outcome = yield* Ledger.admit(policy, request.tenant, input, {
+      const outcome = yield* Ledger.admit(policy, TenantId.make(request.tenant), input, {
         metadata: obj([["tenant", request.tenant], ["label", request.label]])
       })
       let settlement: Outcome["settlement"] = null
@@ -95,7 +98,7 @@ const runScenario = (scenario: Data.Scenario, policy: Policy.Policy) =>
           const r = yield* Ledger.release(outcome.reservation_id)
           settlement = { kind: r._tag, amount: r._tag === "Released" ? r.returned_microcents : 0n }
         } else {
-          const r = yield* Ledger.commit(outcome.reservation_id, request.settle)
+          const r = yield* Ledger.commit(outcome.reservation_id, Microcents.make(request.settle))
           settlement = { kind: r._tag, amount: r._tag === "Committed" ? r.actual_microcents : 0n }
         }
       }

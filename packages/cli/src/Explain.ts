@@ -111,8 +111,7 @@ export const toText = (e: E.Explanation): Array<string> => {
     if (e.hardLimit !== null) {
       lines.push(`  hard limit: ${e.hardLimit.detail}; no model was evaluated`)
     } else if (e.dominant !== null) {
-      const c = e.counts as unknown as Record<string, number>
-      const nonZero = Object.entries(c).filter(([, n]) => n > 0).map(([g, n]) => `${g} ${n}`).join(", ")
+      const nonZero = Object.entries(e.counts).filter(([, n]) => n > 0).map(([g, n]) => `${g} ${n}`).join(", ")
       lines.push(
         `  no model passed every gate; dominant reason: ${e.dominant.count} of ${e.rows.length} models failed ${
           nonZero === "" ? "nothing" : `(${nonZero})`

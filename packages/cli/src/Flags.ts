@@ -4,6 +4,7 @@
  * durations such as "30 seconds". A bad value fails `@effect/cli`'s parse with a one-line
  * message naming the flag, the value and what is wrong (exit 2).
  */
+import * as Arguments from "@calybris/budget/Arguments"
 import * as Int from "@calybris/core/Int"
 import * as Duration from "effect/Duration"
 import * as ParseResult from "effect/ParseResult"
@@ -75,8 +76,11 @@ export const integer = (spec: IntegerSpec): Schema.Schema<bigint, string> =>
     encode: (value) => ParseResult.succeed(value.toString())
   }))
 
-/** Integer microcents (i64). */
-export const microcents = (flag: string, sign: Sign): Schema.Schema<bigint, string> =>
+/** Integer microcents (i64), as the ledger's `Microcents` (the range checked above cannot fail the brand's). */
+export const microcents = (flag: string, sign: Sign): Schema.Schema<Arguments.Microcents, string> =>
+  oneLine(Schema.compose(microcentsInteger(flag, sign), Arguments.Microcents, { strict: false }))
+
+const microcentsInteger = (flag: string, sign: Sign): Schema.Schema<bigint, string> =>
   integer({
     flag,
     what: "an integer number of microcents (1 cent = 1000000 microcents)",
@@ -89,6 +93,10 @@ export const microcents = (flag: string, sign: Sign): Schema.Schema<bigint, stri
 /** A u64 (reservation ids, sequences). */
 export const u64 = (flag: string, what: string): Schema.Schema<bigint, string> =>
   integer({ flag, what, min: 0n, max: Int.U64_MAX, range: "it is a u64,", sign: "non-negative" })
+
+/** A reservation id (u64), as the ledger's `ReservationId`. */
+export const reservationId = (flag: string): Schema.Schema<Arguments.ReservationId, string> =>
+  oneLine(Schema.compose(u64(flag, "a reservation id"), Arguments.ReservationId, { strict: false }))
 
 const UNITS = ["nanos", "micros", "millis", "seconds", "minutes", "hours", "days", "weeks"] as const
 const UNIT = /^([0-9]+) +(nano|micro|milli|second|minute|hour|day|week)s?$/

@@ -4,6 +4,7 @@
  * (`{"kind":"Reserved","remaining_microcents":…,"reservation_id":…}`) through our Json printer,
  * so i64/u64 amounts stay exact.
  */
+import * as Command from "@calybris/budget/Command"
 import type * as Ledger from "@calybris/budget/Ledger"
 import type * as L from "@calybris/budget/LedgerState"
 import * as Snapshot from "@calybris/budget/Snapshot"
@@ -14,29 +15,26 @@ import * as Format from "./Format.js"
 import { obj } from "./Output.js"
 
 // ---------------------------------------------------------------------------------------------
-// Result encodings (the reference's `{"kind": …, fields}`)
-
-export type Tagged = { readonly _tag: string }
-
-const fieldsOf = (result: Tagged): Array<readonly [string, Json.Json]> =>
-  Object.entries(result).filter(([k]) => k !== "_tag").map(([k, v]) => [k, v as Json.Json] as const)
-
-/** `{"kind": tag, ...fields}` */
-export const kinded = (result: Tagged, extra: ReadonlyArray<readonly [string, Json.Json]> = []): Json.JsonObject =>
-  obj([["kind", result._tag], ...fieldsOf(result), ...extra])
+// Result encodings (the reference's `{"kind": …, fields}`, from the results' wire schemas)
 
 /** A reserve result as budget.jsonl encodes it: the variant's fields, then `reservation_id` (null unless Reserved). */
-export const reserveJson = (r: L.ReserveResult): Json.JsonObject =>
-  obj([
-    ["kind", r._tag],
-    ...fieldsOf(r).filter(([k]) => k !== "reservation_id"),
-    ["reservation_id", r._tag === "Reserved" ? r.reservation_id : null]
-  ])
+export const reserveJson: (r: L.ReserveResult) => Json.JsonObject = Schema.encodeSync(Command.ReserveResultWire)
+/** A commit, release or expiry result: `{"kind": …, fields}`. */
+export const settlementJson: (r: L.SettlementResult) => Json.JsonObject = Schema.encodeSync(
+  Command.SettlementResultWire
+)
+/** A top-up result: `{"kind": …, fields}`. */
+export const topUpJson: (r: L.TopUpResult) => Json.JsonObject = Schema.encodeSync(Command.TopUpResultWire)
 
-/** `kind: field=value …` in words. */
-export const kindedText = (result: Tagged): string => {
-  const fields = fieldsOf(result).map(([k, v]) => `${k}=${typeof v === "bigint" ? Format.int(v) : String(v)}`)
-  return fields.length === 0 ? result._tag : `${result._tag}: ${fields.join(" ")}`
+/** A result's wire encoding in words: `kind: field=value …` (members that are null left out). */
+export const kindedText = (wire: Json.JsonObject): string => {
+  const fields: Array<string> = []
+  for (const [k, v] of wire) {
+    if (k === "kind" || v === null) continue
+    fields.push(`${k}=${typeof v === "bigint" ? Format.int(v) : String(v)}`)
+  }
+  const kind = String(wire.get("kind"))
+  return fields.length === 0 ? kind : `${kind}: ${fields.join(" ")}`
 }
 
 export const encodeBalance = Schema.encodeSync(Snapshot.TenantBalance)
@@ -83,6 +81,6 @@ export const admitText = (o: Ledger.AdmitOutcome): string => {
     case "Rejected":
       return `Rejected: ${decided}; nothing held`
     case "HoldFailed":
-      return `HoldFailed: ${decided}; ${kindedText(o.hold)}`
+      return `HoldFailed: ${decided}; ${kindedText(reserveJson(o.hold))}`
   }
 }

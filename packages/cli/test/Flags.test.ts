@@ -12,10 +12,10 @@ const message = (r: Either.Either<unknown, { readonly message: string }>): strin
 
 describe("Flags", () => {
   it("parses integer microcents exactly, across the whole i64 range", () => {
-    assert.deepStrictEqual(amount("1"), Either.right(1n))
-    assert.deepStrictEqual(amount("9223372036854775807"), Either.right(9_223_372_036_854_775_807n))
-    assert.deepStrictEqual(anyAmount("-9223372036854775808"), Either.right(-9_223_372_036_854_775_808n))
-    assert.deepStrictEqual(amount("9007199254740993"), Either.right(9_007_199_254_740_993n))
+    assert.deepStrictEqual<unknown>(amount("1"), Either.right(1n))
+    assert.deepStrictEqual<unknown>(amount("9223372036854775807"), Either.right(9_223_372_036_854_775_807n))
+    assert.deepStrictEqual<unknown>(anyAmount("-9223372036854775808"), Either.right(-9_223_372_036_854_775_808n))
+    assert.deepStrictEqual<unknown>(amount("9007199254740993"), Either.right(9_007_199_254_740_993n))
   })
 
   it("refuses decimals, exponents, signs where not allowed and values beyond i64, in one line naming the flag", () => {

@@ -54,9 +54,7 @@ const checkpointProblem = (c: Journal.Checkpoint): string | undefined => {
       if (value < 0n) return `tenant ${shown(id)} has negative ${field}: ${value}`
     }
   }
-  const status = Snapshot.conservationStatus(
-    { version: 0n, tenants: c.tenants, active_reservations: BigInt(c.holds.length) } as unknown as Snapshot.Snapshot
-  )
+  const status = Snapshot.conservationStatus(Snapshot.makeSnapshot(0n, c.tenants, BigInt(c.holds.length)))
   if (status._tag === "Violation") {
     return `checkpoint failed conservation: conservation violated for tenant ${
       shown(status.tenant_id)
@@ -119,9 +117,9 @@ const operationsProblem = (s: L.LedgerState): string | undefined => {
     if (!L.applied(result)) {
       return `operation id ${quoted(id)} remembers ${tagOf(result)}, a result that applied nothing`
     }
-    const r = result as { readonly _tag: string; readonly reservation_id?: unknown }
-    if (r._tag === "Reserved") {
-      const reservation = r.reservation_id
+    if (result._tag === "Reserved") {
+      // (a typeof check too: a remembered result comes from a checkpoint's content)
+      const reservation: unknown = result.reservation_id
       if (typeof reservation !== "bigint" || reservation === 0n || reservation >= next) {
         return `operation id ${quoted(id)} remembers reservation ${
           String(reservation)
@@ -191,7 +189,7 @@ const describe = (c: L.Command): string => {
 /** A refusal in words: its variant and fields (or the reference's text of a restore error). */
 const refusal = (result: L.Result): string => {
   if (typeof result !== "object" || result === null || !("_tag" in result)) return "nothing"
-  if (result._tag === "RestoreRefused") return L.restoreErrorText((result as { readonly error: L.RestoreError }).error)
+  if (result._tag === "RestoreRefused" && "error" in result) return result.error.message
   const fields = Object.entries(result).filter(([k]) => k !== "_tag").map(([k, v]) => `${k}=${String(v)}`)
   return fields.length === 0 ? result._tag : `${result._tag} (${fields.join(", ")})`
 }

@@ -4,6 +4,7 @@
  * the commands in order, and list the ones that changed the state (the ones a journal keeps).
  */
 import type * as Json from "@calybris/core/Json"
+import * as Command from "../Command.js"
 import * as L from "../LedgerState.js"
 
 export interface Pending {
@@ -40,7 +41,7 @@ const changed = (command: L.Command, result: L.Result, remembered: boolean): boo
 /** Release the holds that have expired by `now` (as `Expire` commands, appended to `journal`). */
 export const expireDue = (state: L.LedgerState, nowMs: bigint, journal: Array<Pending>): void => {
   for (const id of L.expiredHolds(state, nowMs)) {
-    const command = { _tag: "Expire", reservation: id } as L.Command
+    const command = Command.expire(id)
     L.step(state, command)
     journal.push({ command })
   }

@@ -11,6 +11,7 @@
  */
 import type * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import { issuedReservationId } from "../Arguments.js"
 import type { Ledger } from "../Ledger.js"
 import type { LedgerStoreError } from "../LedgerError.js"
 import type * as Q from "../LedgerQuery.js"
@@ -29,13 +30,9 @@ export type Queries = Omit<Ledger["Type"], "apply" | "sweep">
 
 const balanceOf = (s: L.LedgerState, tenant: string): Option.Option<Snapshot.TenantBalance> => {
   const b = L.tenantBalances(s, tenant)
-  return b === undefined ? Option.none() : Option.some({
-    tenant_id: tenant,
-    initial_microcents: b.initial,
-    remaining_microcents: b.remaining,
-    reserved_microcents: b.reserved,
-    committed_microcents: b.committed
-  } as Snapshot.TenantBalance)
+  return b === undefined
+    ? Option.none()
+    : Option.some(Snapshot.tenantBalance(tenant, b.initial, b.remaining, b.reserved, b.committed))
 }
 
 /** The open holds (of one tenant, or all), in reservation id order. */
@@ -44,7 +41,7 @@ const holdsOf = (s: L.LedgerState, tenant: string | undefined): ReadonlyArray<Q.
   for (const [id, h] of s.holds) {
     if (tenant !== undefined && h.tenant !== tenant) continue
     out.push({
-      reservation_id: id,
+      reservation_id: issuedReservationId(id),
       tenant_id: h.tenant,
       amount_microcents: h.amount,
       expires_at_ms: Option.fromNullable(h.expiresAt)

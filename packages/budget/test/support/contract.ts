@@ -1,4 +1,5 @@
 /** The contract suite every Ledger layer passes. */
+import { Microcents, ReservationId, TenantId } from "@calybris/budget/Arguments"
 import * as Ledger from "@calybris/budget/Ledger"
 import type { InvalidArgument } from "@calybris/budget/LedgerError"
 import type * as Snapshot from "@calybris/budget/Snapshot"
@@ -6,6 +7,7 @@ import * as SnapshotModule from "@calybris/budget/Snapshot"
 import * as Int from "@calybris/core/Int"
 import type * as Json from "@calybris/core/Json"
 import { assert, describe, it } from "@effect/vitest"
+import * as Brand from "effect/Brand"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -14,6 +16,13 @@ import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import { input, otherPolicy, policy } from "./fixtures.js"
+
+/** A JavaScript caller's values, which no type checks: what `validateCommand` must refuse in every layer. */
+const unchecked = {
+  microcents: Brand.nominal<Microcents>(),
+  tenant: Brand.nominal<TenantId>(),
+  reservation: Brand.nominal<ReservationId>()
+}
 
 const numRuns = fc.readConfigureGlobal().numRuns ?? 25
 
@@ -96,17 +105,19 @@ const runQueryOp = (o: QueryOp, model: QueryModel): Effect.Effect<void, unknown,
   const pick = (n: number) => model.open[n % Math.max(1, model.open.length)] ?? 1n
   switch (o.op) {
     case "ensure":
-      return Ledger.ensureTenant(o.tenant, BigInt(o.amount))
+      return Ledger.ensureTenant(TenantId.make(o.tenant), Microcents.make(BigInt(o.amount)))
     case "topUp":
-      return Effect.ignore(Effect.map(Ledger.topUp(o.tenant, BigInt(o.amount), opts(o.id)), remember(o.id)))
+      return Effect.ignore(
+        Effect.map(Ledger.topUp(TenantId.make(o.tenant), Microcents.make(BigInt(o.amount)), opts(o.id)), remember(o.id))
+      )
     case "cap":
-      return Effect.map(Ledger.setExposureCap(o.tenant, BigInt(o.max)), () => {
+      return Effect.map(Ledger.setExposureCap(TenantId.make(o.tenant), Microcents.make(BigInt(o.max))), () => {
         if (o.max <= 0) model.caps.delete(o.tenant)
         else model.caps.set(o.tenant, BigInt(o.max))
       })
     case "reserve":
       return Effect.ignore(Effect.map(
-        Ledger.reserve(o.tenant, BigInt(o.amount), {
+        Ledger.reserve(TenantId.make(o.tenant), Microcents.make(BigInt(o.amount)), {
           ...opts(o.id),
           ...(o.expiresMs === undefined ? {} : { expiresIn: Duration.millis(o.expiresMs) })
         }),
@@ -116,16 +127,21 @@ const runQueryOp = (o: QueryOp, model: QueryModel): Effect.Effect<void, unknown,
         }
       ))
     case "commit":
-      return Effect.ignore(Effect.map(Ledger.commit(pick(o.pick), BigInt(o.actual), opts(o.id)), remember(o.id)))
+      return Effect.ignore(
+        Effect.map(
+          Ledger.commit(ReservationId.make(pick(o.pick)), Microcents.make(BigInt(o.actual)), opts(o.id)),
+          remember(o.id)
+        )
+      )
     case "release":
-      return Effect.ignore(Effect.map(Ledger.release(pick(o.pick), opts(o.id)), remember(o.id)))
+      return Effect.ignore(Effect.map(Ledger.release(ReservationId.make(pick(o.pick)), opts(o.id)), remember(o.id)))
     case "wait":
       // no command follows: a hold due now is released only in the queries' answers
       return TestClock.adjust(Duration.millis(o.ms))
     case "snapshot":
-      return Effect.asVoid(Ledger.snapshot)
+      return Effect.asVoid(Ledger.takeSnapshot)
     case "certify":
-      return Effect.asVoid(Ledger.certifyLedger)
+      return Effect.asVoid(Ledger.certify)
   }
 }
 
@@ -196,10 +212,10 @@ const checkQueries = (model: QueryModel) =>
     // no query advanced anything: the next snapshot (whose command releases the due holds) is
     // the balances the queries saw, one version on
     assert.deepStrictEqual(yield* ledger.counts, counts, "no query advanced the version")
-    const certificate = yield* Ledger.certifyLedger
+    const certificate = yield* Ledger.certify
     assert.strictEqual(certificate.snapshot_version, Int.wrapU64(current.version + 1n))
     assert.strictEqual(certificate.committed_since_last_certificate, totals.committed_since_last_certificate_microcents)
-    assert.deepStrictEqual(yield* Ledger.snapshot, { ...current, version: Int.wrapU64(current.version + 2n) })
+    assert.deepStrictEqual(yield* Ledger.takeSnapshot, { ...current, version: Int.wrapU64(current.version + 2n) })
     same(yield* Ledger.holds(), all)
   })
 
@@ -215,18 +231,18 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
 
     it.effect("reserve, commit and release keep the books balanced", () =>
       run(Effect.gen(function*() {
-        yield* Ledger.ensureTenant("t", 1_000n)
-        const r = yield* Ledger.reserve("t", 300n)
+        yield* Ledger.ensureTenant(TenantId.make("t"), Microcents.make(1_000n))
+        const r = yield* Ledger.reserve(TenantId.make("t"), Microcents.make(300n))
         assert.strictEqual(r._tag, "Reserved")
         if (r._tag !== "Reserved") return
         assert.strictEqual(r.remaining_microcents, 700n)
-        const c = yield* Ledger.commit(r.reservation_id, 250n)
+        const c = yield* Ledger.commit(r.reservation_id, Microcents.make(250n))
         assert.deepStrictEqual(c, { _tag: "Committed", remaining_microcents: 750n, actual_microcents: 250n })
-        const r2 = yield* Ledger.reserve("t", 100n)
+        const r2 = yield* Ledger.reserve(TenantId.make("t"), Microcents.make(100n))
         if (r2._tag !== "Reserved") return assert.fail("expected a hold")
         const rel = yield* Ledger.release(r2.reservation_id)
         assert.deepStrictEqual(rel, { _tag: "Released", remaining_microcents: 750n, returned_microcents: 100n })
-        assert.deepStrictEqual(yield* Ledger.reserve("t", 10_000n), {
+        assert.deepStrictEqual(yield* Ledger.reserve(TenantId.make("t"), Microcents.make(10_000n)), {
           _tag: "Insufficient",
           remaining_microcents: 750n,
           required_microcents: 10_000n
@@ -237,27 +253,29 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
 
     it.effect("a retry with the same operation id applies once and returns the original result", () =>
       run(Effect.gen(function*() {
-        yield* Ledger.ensureTenant("t", 1_000n)
-        const a = yield* Ledger.reserve("t", 100n, { operationId: "req-1" })
-        const b = yield* Ledger.reserve("t", 100n, { operationId: "req-1" })
+        yield* Ledger.ensureTenant(TenantId.make("t"), Microcents.make(1_000n))
+        const a = yield* Ledger.reserve(TenantId.make("t"), Microcents.make(100n), { operationId: "req-1" })
+        const b = yield* Ledger.reserve(TenantId.make("t"), Microcents.make(100n), { operationId: "req-1" })
         assert.deepStrictEqual(a, b)
         assert.strictEqual(yield* Ledger.activeReservations, 1)
         if (a._tag !== "Reserved") return assert.fail("expected a hold")
-        const c1 = yield* Ledger.commit(a.reservation_id, 80n, { operationId: "settle-1" })
-        const c2 = yield* Ledger.commit(a.reservation_id, 80n, { operationId: "settle-1" })
+        const c1 = yield* Ledger.commit(a.reservation_id, Microcents.make(80n), { operationId: "settle-1" })
+        const c2 = yield* Ledger.commit(a.reservation_id, Microcents.make(80n), { operationId: "settle-1" })
         assert.deepStrictEqual(c1, c2)
-        const t1 = yield* Ledger.topUp("t", 5n, { operationId: "top-1" })
-        const t2 = yield* Ledger.topUp("t", 5n, { operationId: "top-1" })
+        const t1 = yield* Ledger.topUp(TenantId.make("t"), Microcents.make(5n), { operationId: "top-1" })
+        const t2 = yield* Ledger.topUp(TenantId.make("t"), Microcents.make(5n), { operationId: "top-1" })
         assert.deepStrictEqual(t1, t2)
         assert.strictEqual(Option.getOrThrow(yield* Ledger.initial("t")), 1_005n)
-        const conflict = yield* Effect.flip(Ledger.reserve("t", 101n, { operationId: "req-1" }))
+        const conflict = yield* Effect.flip(
+          Ledger.reserve(TenantId.make("t"), Microcents.make(101n), { operationId: "req-1" })
+        )
         assert.strictEqual(conflict._tag, "IdempotencyConflict")
       })))
 
     it.effect("an expired hold is released by the Clock, deterministically", () =>
       run(Effect.gen(function*() {
-        yield* Ledger.ensureTenant("t", 1_000n)
-        const r = yield* Ledger.reserve("t", 400n, { expiresIn: "1 minute" })
+        yield* Ledger.ensureTenant(TenantId.make("t"), Microcents.make(1_000n))
+        const r = yield* Ledger.reserve(TenantId.make("t"), Microcents.make(400n), { expiresIn: "1 minute" })
         assert.strictEqual(r._tag, "Reserved")
         yield* TestClock.adjust("59 seconds")
         yield* Ledger.sweepExpired
@@ -267,47 +285,57 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
         assert.strictEqual(yield* Ledger.activeReservations, 0)
         assert.strictEqual(Option.getOrThrow(yield* Ledger.remaining("t")), 1_000n)
         if (r._tag === "Reserved") {
-          assert.strictEqual((yield* Ledger.commit(r.reservation_id, 1n))._tag, "MissingReservation")
+          assert.strictEqual((yield* Ledger.commit(r.reservation_id, Microcents.make(1n)))._tag, "MissingReservation")
         }
       })))
 
     it.effect("admit: execute/substitute hold the cost, a reject holds nothing, a short budget fails the hold", () =>
       run(Effect.gen(function*() {
-        yield* Ledger.ensureTenant("gw", 50_000n)
-        const ok = yield* Ledger.admit(policy, "gw", input(1))
+        yield* Ledger.ensureTenant(TenantId.make("gw"), Microcents.make(50_000n))
+        const ok = yield* Ledger.admit(policy, TenantId.make("gw"), input(1))
         assert.strictEqual(ok._tag, "Admitted")
         if (ok._tag === "Admitted") {
           assert.strictEqual(ok.remaining_microcents, 50_000n - ok.decision.estimated_cost_microunits)
         }
-        const rejected = yield* Ledger.admit(policy, "gw", input(2, { risk_bps: 9500 }))
+        const rejected = yield* Ledger.admit(policy, TenantId.make("gw"), input(2, { risk_bps: 9500 }))
         assert.strictEqual(rejected._tag, "Rejected")
-        const short = yield* Ledger.admit(policy, "gw", input(3, { input_tokens: 20_000, output_tokens: 5_000 }))
+        const short = yield* Ledger.admit(
+          policy,
+          TenantId.make("gw"),
+          input(3, { input_tokens: 20_000, output_tokens: 5_000 })
+        )
         assert.strictEqual(short._tag, "HoldFailed")
         assert.strictEqual(yield* Ledger.activeReservations, 1)
       })))
 
     it.effect("admit: a retry returns the original decision; a retry with any other argument is an IdempotencyConflict", () =>
       run(Effect.gen(function*() {
-        yield* Ledger.ensureTenant("gw", 500_000n)
-        yield* Ledger.ensureTenant("gw2", 500_000n)
+        yield* Ledger.ensureTenant(TenantId.make("gw"), Microcents.make(500_000n))
+        yield* Ledger.ensureTenant(TenantId.make("gw2"), Microcents.make(500_000n))
         const options = { operationId: "adm-1", metadata: new Map([["request", "r-1"]]) }
-        const first = yield* Ledger.admit(policy, "gw", input(1), options)
+        const first = yield* Ledger.admit(policy, TenantId.make("gw"), input(1), options)
         if (first._tag !== "Admitted") return assert.fail(`expected Admitted, got ${first._tag}`)
-        const again = yield* Ledger.admit(policy, "gw", input(1), options)
+        const again = yield* Ledger.admit(policy, TenantId.make("gw"), input(1), options)
         assert.deepStrictEqual(again, first, "an identical retry returns the original outcome")
         const digest = yield* Ledger.ledgerDigest
         const cost = first.decision.estimated_cost_microunits
         // each differs from the original in one argument; the cost (the hold) is the same
         const altered: ReadonlyArray<readonly [string, Retry]> = [
-          ["another request_sequence", Ledger.admit(policy, "gw", input(2), options)],
-          ["another policy with the same cost", Ledger.admit(otherPolicy, "gw", input(1), options)],
-          ["another tenant", Ledger.admit(policy, "gw2", input(1), options)],
-          ["other metadata", Ledger.admit(policy, "gw", input(1), { ...options, metadata: "other" })],
-          ["no metadata", Ledger.admit(policy, "gw", input(1), { operationId: "adm-1" })],
-          ["an expiry", Ledger.admit(policy, "gw", input(1), { ...options, expiresIn: "1 minute" })],
-          ["an input the kernel rejects", Ledger.admit(policy, "gw", input(1, { risk_bps: 9500 }), options)],
-          ["a reserve of the same cost", Ledger.reserve("gw", cost, { operationId: "adm-1" })],
-          ["a top-up", Ledger.topUp("gw", cost, { operationId: "adm-1" })]
+          ["another request_sequence", Ledger.admit(policy, TenantId.make("gw"), input(2), options)],
+          ["another policy with the same cost", Ledger.admit(otherPolicy, TenantId.make("gw"), input(1), options)],
+          ["another tenant", Ledger.admit(policy, TenantId.make("gw2"), input(1), options)],
+          ["other metadata", Ledger.admit(policy, TenantId.make("gw"), input(1), { ...options, metadata: "other" })],
+          ["no metadata", Ledger.admit(policy, TenantId.make("gw"), input(1), { operationId: "adm-1" })],
+          ["an expiry", Ledger.admit(policy, TenantId.make("gw"), input(1), { ...options, expiresIn: "1 minute" })],
+          [
+            "an input the kernel rejects",
+            Ledger.admit(policy, TenantId.make("gw"), input(1, { risk_bps: 9500 }), options)
+          ],
+          [
+            "a reserve of the same cost",
+            Ledger.reserve(TenantId.make("gw"), Microcents.make(cost), { operationId: "adm-1" })
+          ],
+          ["a top-up", Ledger.topUp(TenantId.make("gw"), Microcents.make(cost), { operationId: "adm-1" })]
         ]
         for (const [what, retry] of altered) {
           const outcome = yield* Effect.either(retry)
@@ -320,32 +348,47 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
         }
         assert.strictEqual(yield* Ledger.ledgerDigest, digest, "nothing applied")
         assert.strictEqual(yield* Ledger.activeReservations, 1)
-        assert.deepStrictEqual(yield* Ledger.admit(policy, "gw", input(1), options), first)
+        assert.deepStrictEqual(yield* Ledger.admit(policy, TenantId.make("gw"), input(1), options), first)
       })))
 
     it.effect("every id-carrying operation is bound to all of its arguments", () =>
       run(Effect.gen(function*() {
-        yield* Ledger.ensureTenant("t", 10_000n)
-        yield* Ledger.ensureTenant("u", 10_000n)
-        const r = yield* Ledger.reserve("t", 100n, { operationId: "r", expiresIn: "1 minute" })
-        const r2 = yield* Ledger.reserve("t", 200n, { operationId: "r2" })
+        yield* Ledger.ensureTenant(TenantId.make("t"), Microcents.make(10_000n))
+        yield* Ledger.ensureTenant(TenantId.make("u"), Microcents.make(10_000n))
+        const r = yield* Ledger.reserve(TenantId.make("t"), Microcents.make(100n), {
+          operationId: "r",
+          expiresIn: "1 minute"
+        })
+        const r2 = yield* Ledger.reserve(TenantId.make("t"), Microcents.make(200n), { operationId: "r2" })
         if (r._tag !== "Reserved" || r2._tag !== "Reserved") return assert.fail("expected holds")
-        yield* Ledger.topUp("t", 5n, { operationId: "top" })
-        yield* Ledger.commit(r.reservation_id, 50n, { operationId: "c" })
+        yield* Ledger.topUp(TenantId.make("t"), Microcents.make(5n), { operationId: "top" })
+        yield* Ledger.commit(r.reservation_id, Microcents.make(50n), { operationId: "c" })
         yield* Ledger.release(r2.reservation_id, { operationId: "rel" })
         const digest = yield* Ledger.ledgerDigest
         const altered: ReadonlyArray<readonly [string, Retry]> = [
-          ["reserve without its expiry", Ledger.reserve("t", 100n, { operationId: "r" })],
-          ["reserve with another expiry", Ledger.reserve("t", 100n, { operationId: "r", expiresIn: "2 minutes" })],
-          ["reserve for another tenant", Ledger.reserve("u", 100n, { operationId: "r", expiresIn: "1 minute" })],
-          ["reserve of another amount", Ledger.reserve("t", 101n, { operationId: "r", expiresIn: "1 minute" })],
-          ["top-up of another amount", Ledger.topUp("t", 6n, { operationId: "top" })],
-          ["top-up of another tenant", Ledger.topUp("u", 5n, { operationId: "top" })],
-          ["commit of another amount", Ledger.commit(r.reservation_id, 51n, { operationId: "c" })],
-          ["commit of another hold", Ledger.commit(r2.reservation_id, 50n, { operationId: "c" })],
+          [
+            "reserve without its expiry",
+            Ledger.reserve(TenantId.make("t"), Microcents.make(100n), { operationId: "r" })
+          ],
+          [
+            "reserve with another expiry",
+            Ledger.reserve(TenantId.make("t"), Microcents.make(100n), { operationId: "r", expiresIn: "2 minutes" })
+          ],
+          [
+            "reserve for another tenant",
+            Ledger.reserve(TenantId.make("u"), Microcents.make(100n), { operationId: "r", expiresIn: "1 minute" })
+          ],
+          [
+            "reserve of another amount",
+            Ledger.reserve(TenantId.make("t"), Microcents.make(101n), { operationId: "r", expiresIn: "1 minute" })
+          ],
+          ["top-up of another amount", Ledger.topUp(TenantId.make("t"), Microcents.make(6n), { operationId: "top" })],
+          ["top-up of another tenant", Ledger.topUp(TenantId.make("u"), Microcents.make(5n), { operationId: "top" })],
+          ["commit of another amount", Ledger.commit(r.reservation_id, Microcents.make(51n), { operationId: "c" })],
+          ["commit of another hold", Ledger.commit(r2.reservation_id, Microcents.make(50n), { operationId: "c" })],
           ["release under a commit's id", Ledger.release(r.reservation_id, { operationId: "c" })],
           ["release of another hold", Ledger.release(r.reservation_id, { operationId: "rel" })],
-          ["commit under a release's id", Ledger.commit(r2.reservation_id, 0n, { operationId: "rel" })]
+          ["commit under a release's id", Ledger.commit(r2.reservation_id, Microcents.make(0n), { operationId: "rel" })]
         ]
         for (const [what, retry] of altered) {
           const outcome = yield* Effect.either(retry)
@@ -355,13 +398,16 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
           )
         }
         assert.strictEqual(yield* Ledger.ledgerDigest, digest, "nothing applied")
-        assert.deepStrictEqual(yield* Ledger.reserve("t", 100n, { operationId: "r", expiresIn: "1 minute" }), r)
+        assert.deepStrictEqual(
+          yield* Ledger.reserve(TenantId.make("t"), Microcents.make(100n), { operationId: "r", expiresIn: "1 minute" }),
+          r
+        )
       })))
 
     it.effect("out-of-range arguments are refused with InvalidArgument before anything changes; the ledger keeps serving", () =>
       run(Effect.gen(function*() {
-        yield* Ledger.ensureTenant("t", 1_000n)
-        const held = yield* Ledger.reserve("t", 100n, { operationId: "r" })
+        yield* Ledger.ensureTenant(TenantId.make("t"), Microcents.make(1_000n))
+        const held = yield* Ledger.reserve(TenantId.make("t"), Microcents.make(100n), { operationId: "r" })
         if (held._tag !== "Reserved") return assert.fail("expected a hold")
         const before = {
           digest: yield* Ledger.ledgerDigest,
@@ -371,29 +417,32 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
         }
         const over = 2n ** 70n
         const bad: ReadonlyArray<readonly [string, Bad]> = [
-          ["amount", Ledger.ensureTenant("t2", over)],
-          ["amount", Ledger.ensureTenant("t2", 2n ** 63n)],
-          ["amount", Ledger.ensureTenant("t2", -1n)],
-          ["tenant", Ledger.ensureTenant("\uD800", 1n)],
-          ["tenant", Ledger.ensureTenant("x".repeat(1_025), 1n)],
-          ["amount", Ledger.topUp("t", 2n ** 63n)],
-          ["operationId", Ledger.topUp("t", 1n, { operationId: "" })],
-          ["operationId", Ledger.topUp("t", 1n, { operationId: "x".repeat(257) })],
-          ["max", Ledger.setExposureCap("t", -(2n ** 63n) - 1n)],
-          ["amount", Ledger.reserve("t", over)],
-          ["expiresIn", Ledger.reserve("t", 1n, { expiresIn: Infinity })],
-          ["expiresIn", Ledger.reserve("t", 1n, { expiresIn: Duration.infinity })],
-          ["expiresIn", Ledger.reserve("t", 1n, { expiresIn: -5 })],
-          ["expiresIn", Ledger.reserve("t", 1n, { expiresIn: Duration.weeks(1e15) })],
-          ["expiresIn", Ledger.reserve("t", 1n, { expiresIn: "soon" as Duration.DurationInput })],
-          ["operationId", Ledger.reserve("t", 1n, { operationId: "\uDC00" })],
-          ["reservation", Ledger.commit(2n ** 64n, 1n)],
-          ["actual", Ledger.commit(held.reservation_id, over)],
-          ["reservation", Ledger.release(-1n)],
-          ["expiresIn", Ledger.admit(policy, "t", input(1), { expiresIn: Duration.weeks(1e15) })],
-          ["metadata", Ledger.admit(policy, "t", input(1), { metadata: {} as Json.Json })],
-          ["tenant", Ledger.admit(policy, "\uD800", input(1))],
-          ["operationId", Ledger.admit(policy, "t", input(1, { risk_bps: 9500 }), { operationId: "" })],
+          ["amount", Ledger.ensureTenant(TenantId.make("t2"), unchecked.microcents(over))],
+          ["amount", Ledger.ensureTenant(TenantId.make("t2"), unchecked.microcents(2n ** 63n))],
+          ["amount", Ledger.ensureTenant(TenantId.make("t2"), Microcents.make(-1n))],
+          ["tenant", Ledger.ensureTenant(unchecked.tenant("\uD800"), Microcents.make(1n))],
+          ["tenant", Ledger.ensureTenant(unchecked.tenant("x".repeat(1_025)), Microcents.make(1n))],
+          ["amount", Ledger.topUp(TenantId.make("t"), unchecked.microcents(2n ** 63n))],
+          ["operationId", Ledger.topUp(TenantId.make("t"), Microcents.make(1n), { operationId: "" })],
+          ["operationId", Ledger.topUp(TenantId.make("t"), Microcents.make(1n), { operationId: "x".repeat(257) })],
+          ["max", Ledger.setExposureCap(TenantId.make("t"), unchecked.microcents(-(2n ** 63n) - 1n))],
+          ["amount", Ledger.reserve(TenantId.make("t"), unchecked.microcents(over))],
+          ["expiresIn", Ledger.reserve(TenantId.make("t"), Microcents.make(1n), { expiresIn: Infinity })],
+          ["expiresIn", Ledger.reserve(TenantId.make("t"), Microcents.make(1n), { expiresIn: Duration.infinity })],
+          ["expiresIn", Ledger.reserve(TenantId.make("t"), Microcents.make(1n), { expiresIn: -5 })],
+          ["expiresIn", Ledger.reserve(TenantId.make("t"), Microcents.make(1n), { expiresIn: Duration.weeks(1e15) })],
+          [
+            "expiresIn",
+            Ledger.reserve(TenantId.make("t"), Microcents.make(1n), { expiresIn: "soon" as Duration.DurationInput })
+          ],
+          ["operationId", Ledger.reserve(TenantId.make("t"), Microcents.make(1n), { operationId: "\uDC00" })],
+          ["reservation", Ledger.commit(unchecked.reservation(2n ** 64n), Microcents.make(1n))],
+          ["actual", Ledger.commit(held.reservation_id, unchecked.microcents(over))],
+          ["reservation", Ledger.release(unchecked.reservation(-1n))],
+          ["expiresIn", Ledger.admit(policy, TenantId.make("t"), input(1), { expiresIn: Duration.weeks(1e15) })],
+          ["metadata", Ledger.admit(policy, TenantId.make("t"), input(1), { metadata: {} as Json.Json })],
+          ["tenant", Ledger.admit(policy, unchecked.tenant("\uD800"), input(1))],
+          ["operationId", Ledger.admit(policy, TenantId.make("t"), input(1, { risk_bps: 9500 }), { operationId: "" })],
           [
             "snapshot",
             Ledger.restore({
@@ -427,17 +476,17 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
           "nothing changed"
         )
         // and the ledger keeps serving, every tenant
-        yield* Ledger.ensureTenant("u", 500n)
-        assert.strictEqual((yield* Ledger.reserve("u", 200n))._tag, "Reserved")
-        assert.strictEqual((yield* Ledger.commit(held.reservation_id, 50n))._tag, "Committed")
+        yield* Ledger.ensureTenant(TenantId.make("u"), Microcents.make(500n))
+        assert.strictEqual((yield* Ledger.reserve(TenantId.make("u"), Microcents.make(200n)))._tag, "Reserved")
+        assert.strictEqual((yield* Ledger.commit(held.reservation_id, Microcents.make(50n)))._tag, "Committed")
         yield* Ledger.proveConservation
       })))
 
     it.effect("queries see the state as of the Clock now: an expired hold is released before the next write", () =>
       run(Effect.gen(function*() {
-        yield* Ledger.ensureTenant("t", 1_000n)
-        yield* Ledger.reserve("t", 400n, { expiresIn: "1 minute" })
-        yield* Ledger.reserve("t", 100n)
+        yield* Ledger.ensureTenant(TenantId.make("t"), Microcents.make(1_000n))
+        yield* Ledger.reserve(TenantId.make("t"), Microcents.make(400n), { expiresIn: "1 minute" })
+        yield* Ledger.reserve(TenantId.make("t"), Microcents.make(100n))
         const view = Effect.all({
           holds: Ledger.activeReservations,
           open: Ledger.holds(),
@@ -468,11 +517,11 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
 
     it.effect("balance: a tenant's four balances; an unknown tenant is none in every per-tenant query", () =>
       run(Effect.gen(function*() {
-        yield* Ledger.ensureTenant("t", 1_000n)
-        const r = yield* Ledger.reserve("t", 300n)
+        yield* Ledger.ensureTenant(TenantId.make("t"), Microcents.make(1_000n))
+        const r = yield* Ledger.reserve(TenantId.make("t"), Microcents.make(300n))
         if (r._tag !== "Reserved") return assert.fail("expected a hold")
-        yield* Ledger.commit(r.reservation_id, 100n)
-        yield* Ledger.reserve("t", 50n)
+        yield* Ledger.commit(r.reservation_id, Microcents.make(100n))
+        yield* Ledger.reserve(TenantId.make("t"), Microcents.make(50n))
         assert.deepStrictEqual(
           yield* Ledger.balance("t"),
           Option.some({
@@ -504,8 +553,8 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
 
     it.effect("holds: the open holds of a tenant and of all, in reservation id order, with amount and expiry", () =>
       run(Effect.gen(function*() {
-        yield* Ledger.ensureTenant("a", 1_000n)
-        yield* Ledger.ensureTenant("b", 1_000n)
+        yield* Ledger.ensureTenant(TenantId.make("a"), Microcents.make(1_000n))
+        yield* Ledger.ensureTenant(TenantId.make("b"), Microcents.make(1_000n))
         const start = BigInt(yield* Clock.currentTimeMillis)
         const ids: Array<bigint> = []
         for (
@@ -516,12 +565,16 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
             ["a", 40n, undefined]
           ] as const
         ) {
-          const r = yield* Ledger.reserve(tenant, amount, expiresIn === undefined ? {} : { expiresIn })
+          const r = yield* Ledger.reserve(
+            TenantId.make(tenant),
+            Microcents.make(amount),
+            expiresIn === undefined ? {} : { expiresIn }
+          )
           if (r._tag !== "Reserved") return assert.fail("expected a hold")
           ids.push(r.reservation_id)
         }
         const [b1, a1, b2, a2] = ids as [bigint, bigint, bigint, bigint]
-        yield* Ledger.release(a2)
+        yield* Ledger.release(ReservationId.make(a2))
         const hold = (id: bigint, tenant: string, amount: bigint, expires?: bigint) => ({
           reservation_id: id,
           tenant_id: tenant,
@@ -540,12 +593,12 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
 
     it.effect("exposure caps: of a tenant and all, in UTF-8 order; a cap may name an unknown tenant; max <= 0 removes it", () =>
       run(Effect.gen(function*() {
-        yield* Ledger.ensureTenant("b", 1_000n)
+        yield* Ledger.ensureTenant(TenantId.make("b"), Microcents.make(1_000n))
         // UTF-16 order would put "\u{1F600}" (a surrogate pair) before "\uFFFD"; UTF-8 puts it after
         for (const [tenant, max] of [["b", 500n], ["\u{1F600}", 7n], ["\uFFFD", 9n], ["a", 3n], ["c", 4n]] as const) {
-          yield* Ledger.setExposureCap(tenant, max)
+          yield* Ledger.setExposureCap(TenantId.make(tenant), Microcents.make(max))
         }
-        yield* Ledger.setExposureCap("c", 0n)
+        yield* Ledger.setExposureCap(TenantId.make("c"), Microcents.make(0n))
         same(yield* Ledger.exposureCaps, [
           { tenant_id: "a", max_reserved_microcents: 3n },
           { tenant_id: "b", max_reserved_microcents: 500n },
@@ -560,13 +613,13 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
 
     it.effect("balances, counts, totals, digest, conservation status and proof: answered without advancing the version", () =>
       run(Effect.gen(function*() {
-        yield* Ledger.ensureTenant("b", 1_000n)
-        yield* Ledger.ensureTenant("a", 500n)
-        const r = yield* Ledger.reserve("a", 200n)
+        yield* Ledger.ensureTenant(TenantId.make("b"), Microcents.make(1_000n))
+        yield* Ledger.ensureTenant(TenantId.make("a"), Microcents.make(500n))
+        const r = yield* Ledger.reserve(TenantId.make("a"), Microcents.make(200n))
         if (r._tag !== "Reserved") return assert.fail("expected a hold")
-        yield* Ledger.commit(r.reservation_id, 150n)
-        yield* Ledger.reserve("b", 70n)
-        yield* Ledger.snapshot
+        yield* Ledger.commit(r.reservation_id, Microcents.make(150n))
+        yield* Ledger.reserve(TenantId.make("b"), Microcents.make(70n))
+        yield* Ledger.takeSnapshot
         const current = yield* Ledger.balances
         assert.deepStrictEqual(current, {
           version: 1n,
@@ -600,7 +653,7 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
         assert.deepStrictEqual(first.counts, [2, 1, 1n])
         assert.deepStrictEqual(first.totals, [150n, 150n])
         assert.strictEqual(first.digest, SnapshotModule.ledgerDigest(current))
-        assert.deepStrictEqual(first.status, SnapshotModule.Balanced)
+        assert.deepStrictEqual(first.status, SnapshotModule.balanced)
         assert.deepStrictEqual(first.proof, {
           ledger_digest_hex: first.digest,
           snapshot_version: 1n,
@@ -612,7 +665,7 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
         } as unknown as Snapshot.ConservationProof)
         assert.deepStrictEqual(yield* ask, first, "asking again: the same answers (nothing advanced)")
         // the commands that take a snapshot advance the version; their snapshot is the balances
-        const taken = yield* Ledger.snapshot
+        const taken = yield* Ledger.takeSnapshot
         assert.deepStrictEqual(taken, { ...current, version: 2n })
         const proved = yield* Ledger.proveConservation
         assert.deepStrictEqual(proved, {
@@ -621,17 +674,17 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
           // the digest covers the version
           ledger_digest_hex: SnapshotModule.ledgerDigest({ ...current, version: 3n } as Snapshot.Snapshot)
         })
-        yield* Ledger.certifyLedger
+        yield* Ledger.certify
         assert.deepStrictEqual(yield* Ledger.committedSinceLastCertificate, 0n)
         assert.deepStrictEqual(yield* Ledger.totalCommitted, 150n)
       })))
 
     it.effect("remembers: the id of an applied operation, not of a refused one", () =>
       run(Effect.gen(function*() {
-        yield* Ledger.ensureTenant("t", 100n)
-        yield* Ledger.reserve("t", 10n, { operationId: "ok" })
-        yield* Ledger.reserve("t", 1_000n, { operationId: "refused" })
-        yield* Ledger.admit(policy, "t", input(1, { risk_bps: 9500 }), { operationId: "rejected" })
+        yield* Ledger.ensureTenant(TenantId.make("t"), Microcents.make(100n))
+        yield* Ledger.reserve(TenantId.make("t"), Microcents.make(10n), { operationId: "ok" })
+        yield* Ledger.reserve(TenantId.make("t"), Microcents.make(1_000n), { operationId: "refused" })
+        yield* Ledger.admit(policy, TenantId.make("t"), input(1, { risk_bps: 9500 }), { operationId: "rejected" })
         assert.deepStrictEqual(
           yield* Effect.all([
             Ledger.remembers("ok"),
@@ -643,7 +696,7 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
         )
         // and `admit` refuses a rejected outcome under a remembered id (it uses the query)
         const conflict = yield* Effect.flip(
-          Ledger.admit(policy, "t", input(1, { risk_bps: 9500 }), { operationId: "ok" })
+          Ledger.admit(policy, TenantId.make("t"), input(1, { risk_bps: 9500 }), { operationId: "ok" })
         )
         assert.strictEqual(conflict._tag, "IdempotencyConflict")
       })))
@@ -655,8 +708,8 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
         run(Effect.gen(function*() {
           const model = { open: [] as Array<bigint>, caps: new Map<string, bigint>(), remembered: new Set<string>() }
           // two tenants with funds from the start (the others appear when an operation ensures them)
-          yield* Ledger.ensureTenant("a", 10_000n)
-          yield* Ledger.ensureTenant("\u{1F600}", 10_000n)
+          yield* Ledger.ensureTenant(TenantId.make("a"), Microcents.make(10_000n))
+          yield* Ledger.ensureTenant(TenantId.make("\u{1F600}"), Microcents.make(10_000n))
           for (const o of ops) {
             yield* runQueryOp(o, model)
             // right after the Clock moved (no command since): the holds due are released only in answers
