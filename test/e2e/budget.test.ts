@@ -34,6 +34,25 @@ const ok = async (journal: string, args: ReadonlyArray<string>) => {
 }
 
 describe("budget", () => {
+  it("prints results in words as it always has: a reserved hold's id first, then its fields", async () => {
+    const journal = journalOf("words.jsonl")
+    await ok(journal, ["init"])
+    await ok(journal, ["ensure", "--tenant", "acme", "--amount", "1000000"])
+    assert.strictEqual(
+      await ok(journal, ["reserve", "--tenant", "acme", "--amount", "400000"]),
+      "Reserved: reservation_id=1 remaining_microcents=600,000\n"
+    )
+    assert.strictEqual(
+      await ok(journal, ["commit", "--reservation", "1", "--amount", "300000"]),
+      "Committed: remaining_microcents=700,000 actual_microcents=300,000\n"
+    )
+    assert.strictEqual(
+      await ok(journal, ["reserve", "--tenant", "acme", "--amount", "9000000"]),
+      "Insufficient: remaining_microcents=700,000 required_microcents=9,000,000\n"
+    )
+    assert.strictEqual(await ok(journal, ["release", "--reservation", "1"]), "MissingReservation\n")
+  })
+
   it("runs every operation on a keyed journal with the reference's field names, exactly", async () => {
     const journal = journalOf("ledger.jsonl")
     assert.include(await ok(journal, ["init"]), "initialized")

@@ -26,12 +26,18 @@ export const settlementJson: (r: L.SettlementResult) => Json.JsonObject = Schema
 /** A top-up result: `{"kind": …, fields}`. */
 export const topUpJson: (r: L.TopUpResult) => Json.JsonObject = Schema.encodeSync(Command.TopUpResultWire)
 
-/** A result's wire encoding in words: `kind: field=value …` (members that are null left out). */
+/**
+ * A result's wire encoding in words: `kind: field=value …` (members that are null left out). A
+ * reservation id comes first, as the CLI has always printed it (`Reserved: reservation_id=1
+ * remaining_microcents=…`), although the wire form writes it last.
+ */
 export const kindedText = (wire: Json.JsonObject): string => {
   const fields: Array<string> = []
   for (const [k, v] of wire) {
     if (k === "kind" || v === null) continue
-    fields.push(`${k}=${typeof v === "bigint" ? Format.int(v) : String(v)}`)
+    const field = `${k}=${typeof v === "bigint" ? Format.int(v) : String(v)}`
+    if (k === "reservation_id") fields.unshift(field)
+    else fields.push(field)
   }
   const kind = String(wire.get("kind"))
   return fields.length === 0 ? kind : `${kind}: ${fields.join(" ")}`
