@@ -7,12 +7,13 @@
  */
 import * as Codec from "@calybris/core/Codec"
 import * as Int from "@calybris/core/Int"
-import * as Json from "@calybris/core/Json"
+import type * as Json from "@calybris/core/Json"
 import { jsonObject, JsonValue } from "@calybris/core/JsonSchema"
 import { safeNumberOf as small } from "@calybris/core/Word"
 import * as Either from "effect/Either"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import { ReservationId } from "./Arguments.js"
 import * as L from "./LedgerState.js"
 import * as Snapshot from "./Snapshot.js"
 
@@ -126,7 +127,41 @@ const Hold = jsonObject({
   expires_at_ms: Schema.optional(Int.I64)
 })
 const Cap = jsonObject({ tenant_id: Schema.String, max: Int.I64 })
-const Operation = jsonObject({ operation_id: Schema.String, fingerprint: Schema.String, result: JsonValue })
+/** A result remembered under an operation id, as checkpoints hold it: `_tag`, then its fields in the state machine's order. */
+const remembered = <T extends string, F extends Schema.Struct.Fields>(tag: T, fields: F) =>
+  jsonObject({ _tag: Schema.Literal(tag), ...fields })
+
+/**
+ * The results an operation id can remember, decoded by their schema (never read as whatever
+ * object a checkpoint holds). Only applied results (`Reserved`, `Committed`, `Released`,
+ * `ToppedUp`) are remembered; the others decode so that recovery names such a checkpoint as
+ * inconsistent (`consistency.ts`) rather than as a foreign record. `Overflow` has one shape per
+ * result family: the most specific is tried first.
+ */
+export const RememberedResult = Schema.Union(
+  remembered("Reserved", {
+    reservation_id: Schema.compose(Int.U64, ReservationId),
+    remaining_microcents: Int.I64
+  }),
+  remembered("Committed", { remaining_microcents: Int.I64, actual_microcents: Int.I64 }),
+  remembered("Released", { remaining_microcents: Int.I64, returned_microcents: Int.I64 }),
+  remembered("ToppedUp", {
+    added_microcents: Int.I64,
+    new_initial_microcents: Int.I64,
+    remaining_microcents: Int.I64
+  }),
+  remembered("Insufficient", { remaining_microcents: Int.I64, required_microcents: Int.I64 }),
+  remembered("ExposureLimitExceeded", { current_reserved_microcents: Int.I64, max_reserved_microcents: Int.I64 }),
+  remembered("Overrun", { remaining_microcents: Int.I64 }),
+  remembered("Overflow", { current_reserved_microcents: Int.I64 }),
+  remembered("Overflow", { remaining_microcents: Int.I64 }),
+  remembered("Overflow", {}),
+  remembered("MissingTenant", {}),
+  remembered("MissingReservation", {}),
+  remembered("InvalidAmount", {})
+)
+
+const Operation = jsonObject({ operation_id: Schema.String, fingerprint: Schema.String, result: RememberedResult })
 
 /** The whole ledger state at one point of the journal. */
 export const Checkpoint = jsonObject({
@@ -146,9 +181,10 @@ export const Checkpoint = jsonObject({
 export type Checkpoint = typeof Checkpoint.Type
 
 /** A journal entry. */
+const CheckpointEntry = jsonObject({ v: Schema.Literal(VERSION), checkpoint: Checkpoint })
 export const JournalEntry = Schema.Union(
   jsonObject({ v: Schema.Literal(VERSION), commands: Schema.Array(JournalCommand) }),
-  jsonObject({ v: Schema.Literal(VERSION), checkpoint: Checkpoint })
+  CheckpointEntry
 )
 export type JournalEntry = typeof JournalEntry.Type
 
@@ -168,26 +204,6 @@ export const journalCommand = ({ audited, command }: Journaled): JournalCommand 
   return admit as JournalCommand
 }
 
-// results remembered under operation ids: `_tag` plus integer fields, all bigints
-
-const resultToJson = (result: L.Result): Json.Json => {
-  const m = new Map<string, Json.Json>()
-  if (result !== undefined && typeof result === "object") {
-    for (const [k, v] of Object.entries(result)) {
-      m.set(k, typeof v === "bigint" || typeof v === "string" ? v : null)
-    }
-  }
-  return m
-}
-
-const resultFromJson = (json: Json.Json): L.Result => {
-  const out: Record<string, unknown> = {}
-  if (Json.isObject(json)) {
-    for (const [k, v] of json) out[k] = typeof v === "number" ? BigInt(v) : v
-  }
-  return out as unknown as L.Result
-}
-
 /** The checkpoint of a state. */
 export const checkpointOf = (s: L.LedgerState): Checkpoint => {
   const holds = [...s.holds].map(([id, h]) => ({
@@ -203,7 +219,7 @@ export const checkpointOf = (s: L.LedgerState): Checkpoint => {
     operations: [...s.operations].map(([operation_id, r]) => ({
       operation_id,
       fingerprint: r.fingerprint,
-      result: resultToJson(r.result)
+      result: r.result
     })),
     ...(s.operations.limit === L.DEFAULT_OPERATION_WINDOW ? {} : { operation_window: BigInt(s.operations.limit) }),
     next_reservation: s.nextReservation,
@@ -241,7 +257,7 @@ export const stateOf = (c: Checkpoint): L.LedgerState => {
     )
   }
   for (const o of c.operations) {
-    s.operations.set(o.operation_id, { fingerprint: o.fingerprint, result: resultFromJson(o.result) })
+    s.operations.set(o.operation_id, { fingerprint: o.fingerprint, result: o.result })
   }
   s.nextReservation = c.next_reservation
   s.snapshotVersion = c.snapshot_version
@@ -280,7 +296,7 @@ export const replayableOf = (entry: JournalEntry): Replayable =>
 
 /** Decode a journal entry for replay. */
 export const decodeReplayable = (json: Json.Json): Either.Either<Replayable, ParseResult.ParseError> =>
-  Either.map(decodeEntry(json), replayableOf)
+  Either.map(decode(json), replayableOf)
 
 /** The Json of a group of commands. */
 export const encodeCommands = (
@@ -295,5 +311,16 @@ export const encodeCommands = (
 export const encodeCheckpoint = (s: L.LedgerState): Either.Either<Json.Json, ParseResult.ParseError> =>
   encodeEntry({ v: VERSION, checkpoint: checkpointOf(s) })
 
-/** Decode a journal entry. */
-export const decode = (json: Json.Json): Either.Either<JournalEntry, ParseResult.ParseError> => decodeEntry(json)
+const decodeCheckpointEntry = Codec.decodeUnknownEither(CheckpointEntry)
+
+/**
+ * Decode a journal entry. An entry holding a checkpoint (and no commands) that fails is refused
+ * with the checkpoint's own error, naming its field and value (the union's error would name the
+ * first member's: "commands: is missing").
+ */
+export const decode = (json: Json.Json): Either.Either<JournalEntry, ParseResult.ParseError> => {
+  const entry = decodeEntry(json)
+  return Either.isLeft(entry) && json instanceof Map && json.has("checkpoint") && !json.has("commands")
+    ? Either.flatMap(decodeCheckpointEntry(json), () => entry)
+    : entry
+}

@@ -8,7 +8,7 @@ import { Microcents, TenantId } from "@calybris/budget/Arguments"
 import * as Journal from "@calybris/budget/Journal"
 import * as JournalAudit from "@calybris/budget/JournalAudit"
 import * as Ledger from "@calybris/budget/Ledger"
-import { LedgerJournalInconsistent } from "@calybris/budget/LedgerError"
+import { LedgerJournalInconsistent, LedgerRecoveryError } from "@calybris/budget/LedgerError"
 import type * as L from "@calybris/budget/LedgerState"
 import * as Snapshot from "@calybris/budget/Snapshot"
 import * as Json from "@calybris/core/Json"
@@ -349,6 +349,36 @@ describe("recovery refuses an inconsistent journal with a valid chain", () => {
           expectInconsistent(audited, c, "journal audit")
         }))
     }
+  }
+})
+
+describe("a remembered result is decoded by its schema, never taken as whatever object a checkpoint holds", () => {
+  for (
+    const [name, result] of [
+      ["a reservation id that is a string", `{"_tag":"Reserved","reservation_id":"7","remaining_microcents":90}`],
+      ["a field missing", `{"_tag":"Committed","remaining_microcents":90}`],
+      ["a result no command returns", `{"_tag":"Granted","remaining_microcents":90}`],
+      [
+        "an amount beyond i64",
+        `{"_tag":"ToppedUp","added_microcents":9223372036854775808,"new_initial_microcents":1,"remaining_microcents":1}`
+      ]
+    ] as const
+  ) {
+    it.effect(`a checkpoint remembering ${name} fails recovery and the audit closed`, () =>
+      Effect.gen(function*() {
+        const bytes = yield* craft([
+          checkpoint({ tenants: [tenant("t", 100, 100, 0, 0)], operations: [operation("op", result)] })
+        ], { key })
+        const recovered = yield* Effect.flip(recover(bytes, { key }, {}))
+        assert.instanceOf(recovered, LedgerRecoveryError, String(recovered))
+        assert.include(recovered.message, "journal entry 1")
+        // the checkpoint's own error, naming the remembered result's field
+        assert.include(recovered.message, "checkpoint")
+        assert.include(recovered.message, "result")
+        const audited = yield* Effect.flip(audit(bytes, { key }))
+        assert.include(String(audited), "not a ledger journal record")
+        assert.include(String(audited), "result")
+      }))
   }
 })
 

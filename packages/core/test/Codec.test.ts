@@ -56,6 +56,14 @@ const Plain = Schema.Union(
   Schema.TaggedStruct("A", { n: Int.U16, s: Schema.optional(Schema.String) }),
   Schema.TaggedStruct("B", { big: Int.I64, list: Schema.Array(Schema.Boolean) })
 )
+/** Members keyed on one tag, some sharing it (one `Overflow` per result family): tried in order within a tag. */
+const SharedTags = Schema.Union(
+  jsonObject({ _tag: Schema.Literal("Reserved"), id: Int.U64, left: Int.I64 }),
+  jsonObject({ _tag: Schema.Literal("Overflow"), current: Int.I64 }),
+  jsonObject({ _tag: Schema.Literal("Overflow"), remaining: Int.I64 }),
+  jsonObject({ _tag: Schema.Literal("Overflow") }),
+  jsonObject({ _tag: Schema.Literal("Missing") })
+)
 const Composed = Schema.compose(Schema.NumberFromString, Schema.Int)
 
 describe("Codec compiles", () => {
@@ -67,7 +75,8 @@ describe("Codec compiles", () => {
       ["AuditBundle", Verify.AuditBundle],
       ["a tagged union with renamed, optional, branded and derived members", Tagged],
       ["a union tried in order", Versioned],
-      ["a union of plain tagged structs", Plain]
+      ["a union of plain tagged structs", Plain],
+      ["a union whose members share tags", SharedTags]
     ] as const
   ) {
     it(`${name}, and agrees with the Schema`, () => {

@@ -280,7 +280,30 @@ const compileUnion = (ast: AST.Union, isDecoding: boolean): Fn | undefined => {
   const inOrder = literals.every((l) => l.length === 0) ||
     (one !== undefined && one.length === 1 &&
       literals.every((l) => l.length === 1 && l[0]?.[0] === one[0]?.[0] && l[0]?.[1] === one[0]?.[1]))
-  if (!inOrder) return undefined
+  if (!inOrder) {
+    // every member keyed on one same member name, some sharing a literal (e.g. one `Overflow`
+    // per result family): the Schema's search tree tries the members with the value's literal,
+    // in declaration order
+    const key = one?.[0]?.[0]
+    if (typeof key !== "string" || !literals.every((l) => l.length === 1 && l[0]?.[0] === key)) return undefined
+    const groups = new Map<unknown, Array<Fn>>()
+    literals.forEach((l, i) => {
+      const tag = l[0]?.[1]
+      const group = groups.get(tag) ?? []
+      group.push(fns[i] as Fn)
+      groups.set(tag, group)
+    })
+    return (u) => {
+      if (!isRecord(u)) return FAIL
+      const group = groups.get(u[key])
+      if (group === undefined) return FAIL
+      for (let i = 0; i < group.length; i++) {
+        const v = (group[i] as Fn)(u)
+        if (v !== FAIL) return v
+      }
+      return FAIL
+    }
+  }
   return (u) => {
     for (let i = 0; i < fns.length; i++) {
       const v = (fns[i] as Fn)(u)
