@@ -4,6 +4,7 @@
  * `--version` on one line, and subcommand help that names the full command without a banner.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { spawnSync } from "node:child_process"
 import { calybris, mapLimit, type Result, tempDir, write } from "./support/cli.js"
 import { policyText } from "./support/fixtures.js"
 
@@ -82,7 +83,9 @@ describe("no escape codes on a pipe or under NO_COLOR", () => {
     })
   })
 
-  it("colours help on a terminal, and not under NO_COLOR (any non-empty value)", async () => {
+  // a pseudo-terminal comes from util-linux `script`
+  const hasScript = spawnSync("script", ["--version"]).status === 0
+  it.skipIf(!hasScript)("colours help on a terminal, and not under NO_COLOR (any non-empty value)", async () => {
     const runs: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
       [["--help"], ""],
       [["budget", "reserve", "--help"], ""],
