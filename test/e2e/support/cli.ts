@@ -9,8 +9,8 @@
  *   of several seconds: under `--import tsx` every one of Effect's hundreds of modules goes
  *   through tsx's loader hooks, which dominates start-up (measured: 0.7 s vs 9 s per child on
  *   this 2-core machine under load);
- * - `"tsx"` (`CALYBRIS_E2E_RUNNER=tsx`): `node --import tsx packages/cli/src/bin.ts …`, exactly
- *   what `pnpm calybris` runs. `entry.test.ts` always checks this path too.
+ * - `"tsx"` (`CALYBRIS_E2E_RUNNER=tsx`): `node --import tsx packages/cli/src/bin.ts …`, the source
+ *   `pnpm calybris` runs (it only moves to the caller's folder first). `entry.test.ts` always checks this path too.
  */
 import { afterAll } from "@effect/vitest"
 import { spawn } from "node:child_process"
