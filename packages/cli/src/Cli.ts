@@ -27,18 +27,21 @@ import * as WalCommand from "./WalCommand.js"
 
 export const VERSION = "0.1.0"
 
+/** The root's commands, in the order its help lists them. */
+const commands = [
+  Prescribe.command,
+  Explain.command,
+  PolicyCommand.command,
+  WalCommand.command,
+  BudgetCommand.command,
+  Demo.command
+] as const
+
 export const root = Command.make("calybris").pipe(
   Command.withDescription(
     "Decide, log and budget requests with proofs (wire-compatible with calybris-core 0.3.10). Exit codes: 0 success; 1 verification, audit or operational failure; 2 bad usage or input."
   ),
-  Command.withSubcommands([
-    Prescribe.command,
-    Explain.command,
-    PolicyCommand.command,
-    WalCommand.command,
-    BudgetCommand.command,
-    Demo.command
-  ])
+  Command.withSubcommands(commands)
 )
 
 const runRoot = Command.run(root, { name: "calybris", version: VERSION })
@@ -49,15 +52,8 @@ const beforeDashDash = (args: ReadonlyArray<string>): ReadonlyArray<string> => {
   return end < 0 ? args : args.slice(0, end)
 }
 
-/** The root's commands (their descriptors: a group's lists its subcommands). */
-const topLevel: ReadonlyArray<Descriptor.Command<unknown>> = [
-  Prescribe.command.descriptor,
-  Explain.command.descriptor,
-  PolicyCommand.command.descriptor,
-  WalCommand.command.descriptor,
-  BudgetCommand.command.descriptor,
-  Demo.command.descriptor
-]
+/** The root's commands' descriptors (a group's lists its subcommands; the root's own do not). */
+const topLevel: ReadonlyArray<Descriptor.Command<unknown>> = commands.map((command) => command.descriptor)
 
 const nameOf = (descriptor: Descriptor.Command<unknown>): string => Array.from(Descriptor.getNames(descriptor))[0] ?? ""
 
