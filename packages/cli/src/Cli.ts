@@ -2,8 +2,20 @@
  * The `calybris` command: every subcommand, assembled. Wiring (platform layers, error report,
  * exit codes) lives in `bin.ts`.
  */
+import * as BuiltInOptions from "@effect/cli/BuiltInOptions"
+import * as CliConfig from "@effect/cli/CliConfig"
 import * as Command from "@effect/cli/Command"
+import * as Descriptor from "@effect/cli/CommandDescriptor"
+import * as Directive from "@effect/cli/CommandDirective"
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as Span from "@effect/cli/HelpDoc/Span"
+import * as Usage from "@effect/cli/Usage"
+import * as AnsiDoc from "@effect/printer-ansi/AnsiDoc"
+import * as Doc from "@effect/printer/Doc"
+import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as HashMap from "effect/HashMap"
+import * as Option from "effect/Option"
 import * as BudgetCommand from "./BudgetCommand.js"
 import { UsageError } from "./CliError.js"
 import * as Demo from "./Demo.js"
@@ -15,21 +27,111 @@ import * as WalCommand from "./WalCommand.js"
 
 export const VERSION = "0.1.0"
 
+/** The root's commands, in the order its help lists them. */
+const commands = [
+  Prescribe.command,
+  Explain.command,
+  PolicyCommand.command,
+  WalCommand.command,
+  BudgetCommand.command,
+  Demo.command
+] as const
+
 export const root = Command.make("calybris").pipe(
   Command.withDescription(
     "Decide, log and budget requests with proofs (wire-compatible with calybris-core 0.3.10). Exit codes: 0 success; 1 verification, audit or operational failure; 2 bad usage or input."
   ),
-  Command.withSubcommands([
-    Prescribe.command,
-    Explain.command,
-    PolicyCommand.command,
-    WalCommand.command,
-    BudgetCommand.command,
-    Demo.command
-  ])
+  Command.withSubcommands(commands)
 )
 
 const runRoot = Command.run(root, { name: "calybris", version: VERSION })
+
+/** The command line before `--` (what `@effect/cli` may read as options). */
+const beforeDashDash = (args: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const end = args.indexOf("--")
+  return end < 0 ? args : args.slice(0, end)
+}
+
+/** The root's commands' descriptors (a group's lists its subcommands; the root's own do not). */
+const topLevel: ReadonlyArray<Descriptor.Command<unknown>> = commands.map((command) => command.descriptor)
+
+const nameOf = (descriptor: Descriptor.Command<unknown>): string => Array.from(Descriptor.getNames(descriptor))[0] ?? ""
+
+/** A group's subcommands (a leaf's "subcommands" are itself: none). */
+const subcommandsOf = (descriptor: Descriptor.Command<unknown>): ReadonlyArray<Descriptor.Command<unknown>> => {
+  const subcommands = Descriptor.getSubcommands(descriptor)
+  return HashMap.has(subcommands, nameOf(descriptor)) ? [] : Array.from(HashMap.values(subcommands))
+}
+
+/**
+ * The command a command line names (`budget reserve …` → `["budget", "reserve"]`, with its
+ * descriptor), found as `@effect/cli` finds it: at each level, the first argument (before `--`)
+ * that names a subcommand. `group`: it has subcommands (the root is one).
+ */
+const commandOf = (args: ReadonlyArray<string>) => {
+  const path: Array<string> = []
+  let descriptor: Descriptor.Command<unknown> = root.descriptor
+  let level = topLevel
+  let rest = beforeDashDash(args)
+  while (level.length > 0) {
+    const names = level.map(nameOf)
+    const at = rest.findIndex((arg) => names.includes(arg))
+    const found = level[names.indexOf(rest[at] ?? "")]
+    if (at < 0 || found === undefined) break
+    path.push(nameOf(found))
+    rest = rest.slice(at + 1)
+    descriptor = found
+    level = subcommandsOf(found)
+  }
+  return { path, descriptor, group: subcommandsOf(descriptor).length > 0 }
+}
+
+/**
+ * The help of the command a command line names, as `@effect/cli` would print it but naming the
+ * full command (`calybris budget reserve --journal FILE …`) and without its banner (the root's
+ * help starts with `calybris <version>`); plain text unless `color`.
+ */
+const helpText = (args: ReadonlyArray<string>, color: boolean): string => {
+  const { descriptor, path } = commandOf(args)
+  const prefix = ["calybris", ...path.slice(0, -1)].join(" ")
+  const usage = Usage.enumerate(Descriptor.getUsage(descriptor), CliConfig.defaultConfig).map((span) =>
+    HelpDoc.p(path.length === 0 ? span : Span.concat(Span.text(`${prefix} `), span))
+  )
+  const doc = [
+    ...(path.length === 0 ? [HelpDoc.p(`calybris ${VERSION}`)] : []),
+    HelpDoc.h1("USAGE"),
+    ...usage,
+    Descriptor.getHelp(descriptor, CliConfig.defaultConfig)
+  ].reduce((left, right) => HelpDoc.sequence(left, right), HelpDoc.empty)
+  const ansi = HelpDoc.toAnsiDoc(doc)
+  return color ? AnsiDoc.render(ansi, { style: "pretty" }) : Doc.render(ansi, { style: "pretty" })
+}
+
+/**
+ * What `@effect/cli` would answer by itself instead of running a command (help, version), printed
+ * our way: `--version` on one line; help naming the full command, in colour only on a terminal
+ * without `NO_COLOR`. `None` when the command line runs a command (or is a usage error, which
+ * `@effect/cli` reports).
+ */
+const builtIn = (args: ReadonlyArray<string>, color: boolean) => {
+  const options = beforeDashDash(args)
+  const { group } = commandOf(args)
+  if (!group && !["--help", "-h", "--version"].some((flag) => options.includes(flag))) {
+    return Effect.succeedNone
+  }
+  return Descriptor.parse(root.descriptor, ["calybris", ...args], CliConfig.defaultConfig).pipe(
+    Effect.map((directive) => {
+      if (Directive.isUserDefined(directive)) {
+        // a group without a subcommand has no handler: @effect/cli prints its help
+        return group && directive.leftover.length === 0 ? Option.some(helpText(args, color)) : Option.none()
+      }
+      if (BuiltInOptions.isShowHelp(directive.option)) return Option.some(helpText(args, color))
+      if (BuiltInOptions.isShowVersion(directive.option)) return Option.some(VERSION)
+      return Option.none()
+    }),
+    Effect.orElseSucceed(() => Option.none<string>())
+  )
+}
 
 /** Does the command line ask for `@effect/cli`'s built-in `--wizard` (before any `--`)? */
 const asksForWizard = (args: ReadonlyArray<string>): boolean => {
@@ -53,4 +155,7 @@ export const run = (argv: ReadonlyArray<string>) =>
             "--wizard needs a terminal: it asks its questions on standard input, which is not a terminal here; give the options on the command line instead (--help lists them)"
         })
       )
-      : runRoot(argv))
+      : Effect.flatMap(
+        builtIn(argv.slice(2), stdio.stdoutColor),
+        Option.match({ onNone: () => runRoot(argv), onSome: (text) => Console.log(text) })
+      ))

@@ -17,6 +17,11 @@ export class Stdio extends Context.Tag("@calybris/cli/Stdio")<Stdio, {
   /** is standard error a terminal (then progress is shown) */
   readonly stderrIsTTY: boolean
   /**
+   * may standard output carry colour escape codes: it is a terminal and `NO_COLOR` is unset or
+   * empty (https://no-color.org); otherwise help is plain text
+   */
+  readonly stdoutColor: boolean
+  /**
    * Write text to standard output as is, completing once it is flushed: streamed output goes
    * through here, so a slow reader of a pipe holds the producer back (bounded memory) instead
    * of the process buffering everything.

@@ -39,6 +39,7 @@ const StdioLive = Layer.succeed(
       ),
     stdinIsTTY: process.stdin.isTTY === true,
     stderrIsTTY: process.stderr.isTTY === true,
+    stdoutColor: process.stdout.isTTY === true && (process.env["NO_COLOR"] ?? "") === "",
     writeStdout: (text) => Effect.async<void>((resume) => void process.stdout.write(text, () => resume(Effect.void))),
     writeStderr: (text) => Effect.sync(() => void process.stderr.write(text))
   })

@@ -9,8 +9,8 @@
  *   of several seconds: under `--import tsx` every one of Effect's hundreds of modules goes
  *   through tsx's loader hooks, which dominates start-up (measured: 0.7 s vs 9 s per child on
  *   this 2-core machine under load);
- * - `"tsx"` (`CALYBRIS_E2E_RUNNER=tsx`): `node --import tsx packages/cli/src/bin.ts …`, exactly
- *   what `pnpm calybris` runs. `entry.test.ts` always checks this path too.
+ * - `"tsx"` (`CALYBRIS_E2E_RUNNER=tsx`): `node --import tsx packages/cli/src/bin.ts …`, the source
+ *   `pnpm calybris` runs (it only moves to the caller's folder first). `entry.test.ts` always checks this path too.
  */
 import { afterAll } from "@effect/vitest"
 import { spawn } from "node:child_process"
@@ -123,6 +123,11 @@ export interface RunOptions {
   readonly keepStdinOpen?: boolean | undefined
   /** kill the child (SIGKILL, so `code` is null) if it has not exited after this many milliseconds */
   readonly timeoutMs?: number | undefined
+  /**
+   * run the child on a pseudo-terminal (util-linux `script`): its stdout and stderr are then a
+   * TTY, and both arrive in `stdout` (with `\r\n` line ends)
+   */
+  readonly tty?: boolean | undefined
 }
 
 const MARK = /\ncalybris-test-maxrss-kb=(\d+)\n$/
@@ -131,20 +136,25 @@ const MARK = /\ncalybris-test-maxrss-kb=(\d+)\n$/
 export const calybris = async (args: ReadonlyArray<string>, options: RunOptions = {}): Promise<Result> => {
   const runner = options.runner ?? defaultRunner
   const entry = runner === "tsx" ? ["--import", "tsx", bin] : [await bundle()]
-  return spawnCli(
-    [...(options.node ?? []), ...(options.measure === true ? ["--import", maxrss] : []), ...entry],
-    args,
-    options
-  )
+  const nodeArgs = [...(options.node ?? []), ...(options.measure === true ? ["--import", maxrss] : []), ...entry]
+  if (options.tty !== true) return spawnCli(nodeArgs, args, options)
+  const quote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`
+  const command = [process.execPath, ...nodeArgs, ...args].map(quote).join(" ")
+  return spawnCli([], args, options, ["script", ["-qec", command, "/dev/null"]])
 }
 
-const spawnCli = (nodeArgs: ReadonlyArray<string>, args: ReadonlyArray<string>, options: RunOptions): Promise<Result> =>
+const spawnCli = (
+  nodeArgs: ReadonlyArray<string>,
+  args: ReadonlyArray<string>,
+  options: RunOptions,
+  program: readonly [string, ReadonlyArray<string>] = [process.execPath, [...nodeArgs, ...args]]
+): Promise<Result> =>
   new Promise((resolve, reject) => {
     const out = options.stdoutFile === undefined ? "pipe" : fs.openSync(options.stdoutFile, "w")
     const input = options.stdinFrom === undefined ? "pipe" : fs.openSync(options.stdinFrom, "r")
     const child = spawn(
-      process.execPath,
-      [...nodeArgs, ...args],
+      program[0],
+      program[1],
       {
         cwd: root,
         env: { ...process.env, NO_COLOR: "1", ...options.env },
