@@ -77,8 +77,23 @@ export const policy: fc.Arbitrary<PolicySnapshot> = fc.record({
   models: fc.array(model(fc.oneof(fc.integer({ min: 1, max: 12 }), u32)), { maxLength: 24 })
 }).map(typed(PolicySnapshot))
 
-export const input = (ids: ReadonlyArray<number> = []): fc.Arbitrary<Input> =>
-  fc.record({
+/** The leaf arbitraries an input is drawn from (each module of arbitraries has its own distributions). */
+export interface InputLeaves {
+  readonly u16: fc.Arbitrary<number>
+  readonly u32: fc.Arbitrary<number>
+  readonly u64: fc.Arbitrary<bigint>
+  readonly i64: fc.Arbitrary<bigint>
+  readonly mask: fc.Arbitrary<bigint>
+}
+
+/** An input over these leaves, its requested id often one of `ids`, its minimum quality mostly up to `maxQualityBps`. */
+export const inputOf = (
+  leaves: InputLeaves,
+  ids: ReadonlyArray<number>,
+  maxQualityBps: number
+): fc.Arbitrary<Input> => {
+  const { i64, mask, u16, u32, u64 } = leaves
+  return fc.record({
     request_sequence: u64,
     requested_model_id: ids.length > 0 ? fc.oneof(fc.constantFrom(...ids), u32) : u32,
     input_tokens: u32,
@@ -90,7 +105,7 @@ export const input = (ids: ReadonlyArray<number> = []): fc.Arbitrary<Input> =>
       weight: 1,
       arbitrary: u16
     }),
-    minimum_quality_bps: fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 0, max: 6000 }) }, {
+    minimum_quality_bps: fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 0, max: maxQualityBps }) }, {
       weight: 1,
       arbitrary: u16
     }),
@@ -99,6 +114,10 @@ export const input = (ids: ReadonlyArray<number> = []): fc.Arbitrary<Input> =>
     allowed_provider_mask: fc.oneof({ weight: 3, arbitrary: fc.constant(U64_MAX) }, { weight: 1, arbitrary: mask }),
     required_region_mask: fc.oneof({ weight: 3, arbitrary: fc.constant(0n) }, { weight: 1, arbitrary: mask })
   }).map(typed(Input))
+}
+
+export const input = (ids: ReadonlyArray<number> = []): fc.Arbitrary<Input> =>
+  inputOf({ u16, u32, u64, i64, mask }, ids, 6000)
 
 /** A policy together with an input whose requested id is often in its catalog. */
 export const policyAndInput: fc.Arbitrary<readonly [PolicySnapshot, Input]> = policy.chain((p) =>

@@ -2,10 +2,11 @@
  * Arbitraries for catalogs and inputs that reach every gate: small numbers most of the time
  * (so models pass some gates and fail others), the extremes of each width some of the time.
  */
-import { Input } from "@calybris/core/Input"
+import type { Input } from "@calybris/core/Input"
 import { Model } from "@calybris/core/Model"
 import { PolicySnapshot } from "@calybris/core/Policy"
 import * as fc from "effect/FastCheck"
+import { inputOf } from "./Arbitraries.js"
 import { typed } from "./Typed.js"
 
 export const U64_MAX = (1n << 64n) - 1n
@@ -63,27 +64,7 @@ export const snapshot: fc.Arbitrary<PolicySnapshot> = fc.uniqueArray(fc.integer(
 )
 
 export const input = (ids: ReadonlyArray<number>): fc.Arbitrary<Input> =>
-  fc.record({
-    request_sequence: u64,
-    requested_model_id: ids.length > 0 ? fc.oneof(fc.constantFrom(...ids), u32) : u32,
-    input_tokens: u32,
-    output_tokens: u32,
-    business_value_microunits: i64,
-    budget_limit_microunits: u64,
-    risk_bps: fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 0, max: 3000 }) }, { weight: 1, arbitrary: u16 }),
-    confidence_bps: fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 5000, max: 10_000 }) }, {
-      weight: 1,
-      arbitrary: u16
-    }),
-    minimum_quality_bps: fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 0, max: 8000 }) }, {
-      weight: 1,
-      arbitrary: u16
-    }),
-    max_p95_latency_ms: fc.oneof(fc.constant(0), u32),
-    required_capabilities: fc.oneof({ weight: 3, arbitrary: fc.constant(0n) }, { weight: 1, arbitrary: mask }),
-    allowed_provider_mask: fc.oneof({ weight: 3, arbitrary: fc.constant(U64_MAX) }, { weight: 1, arbitrary: mask }),
-    required_region_mask: fc.oneof({ weight: 3, arbitrary: fc.constant(0n) }, { weight: 1, arbitrary: mask })
-  }).map(typed(Input))
+  inputOf({ u16, u32, u64, i64, mask }, ids, 8000)
 
 /** A catalog with an input whose requested id is often in it. */
 export const policyAndInput: fc.Arbitrary<readonly [PolicySnapshot, Input]> = snapshot.chain((p) =>
