@@ -1,8 +1,24 @@
 import { defineProject } from "vitest/config"
 
+/**
+ * The workspace's packages resolve to their TypeScript sources: every package's `exports` names
+ * them under the `@calybris/source` condition first (a consumer of the published packages, which
+ * does not set it, gets `dist`). A Node process a test starts (`@calybris/testing/Source`) and
+ * tsx in the root scripts (`--conditions=@calybris/source`) set it too. After it come Vite's
+ * default server conditions, which `vitest/config` does not re-export.
+ */
+const conditions = ["@calybris/source", "module", "node", "development|production"]
+
+/** Vite's resolution of the workspace's packages to their sources, for every project. */
+export const sourceResolution = {
+  resolve: { conditions },
+  ssr: { resolve: { conditions, externalConditions: ["@calybris/source"] } }
+}
+
 /** Settings every vitest project shares. */
 export const project = (name: string) =>
   defineProject({
+    ...sourceResolution,
     test: {
       name,
       include: ["test/**/*.test.ts"],

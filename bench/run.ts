@@ -66,7 +66,7 @@ const runChild = (workload: Workload, runs: number): Array<Row> => {
   }
   const child = spawnSync(
     process.execPath,
-    ["--expose-gc", "--import", tsx, childPath, workload.name, String(runs)],
+    ["--expose-gc", "--conditions=@calybris/source", "--import", tsx, childPath, workload.name, String(runs)],
     { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 20 }
   )
   const lines = child.stdout.split("\n")

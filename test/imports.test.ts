@@ -12,6 +12,7 @@
  * so it still loads `x` and is a value edge here; only `import type …` and `export type … from`
  * are type edges.
  */
+import * as Source from "@calybris/testing/Source"
 import { assert, describe, it } from "@effect/vitest"
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
@@ -333,7 +334,7 @@ const runFresh = (code: string): Promise<{ readonly code: number; readonly outpu
   new Promise((resolve) => {
     execFile(
       process.execPath,
-      ["--import", "tsx", "--input-type=module", "-e", code],
+      [...Source.nodeArgs, "--input-type=module", "-e", code],
       { cwd: root, timeout: 120_000 },
       (error, stdout, stderr) =>
         resolve({ code: error === null ? 0 : Number(error.code ?? 1), output: stdout + stderr })

@@ -1,4 +1,5 @@
 /** A long-lived child process for lock tests: its stdout lines as they come, and its exit. */
+import * as Source from "@calybris/testing/Source"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as path from "node:path"
 
@@ -6,7 +7,7 @@ const root = path.resolve(import.meta.dirname, "..", "..")
 
 /** A child running `script args` under tsx, and its stdout lines as they come. */
 export const startChild = (script: string, args: ReadonlyArray<string>) => {
-  const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
+  const child = spawn(process.execPath, [...Source.nodeArgs, script, ...args], {
     cwd: root,
     stdio: ["ignore", "pipe", "pipe"]
   })

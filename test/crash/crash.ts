@@ -1,4 +1,5 @@
 /** Helpers for crash tests: spawn a child, collect its ACK lines, kill it with SIGKILL. */
+import * as Source from "@calybris/testing/Source"
 import { spawn } from "node:child_process"
 import * as path from "node:path"
 
@@ -13,7 +14,7 @@ export interface Killed {
 /** Run `script args` under tsx; SIGKILL it after `afterMs` (once it acknowledged something, or at `deadlineMs`). */
 export const runAndKill = (script: string, args: ReadonlyArray<string>, afterMs: number, deadlineMs = 20_000) =>
   new Promise<Killed>((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
+    const child = spawn(process.execPath, [...Source.nodeArgs, script, ...args], {
       cwd: root,
       stdio: ["ignore", "pipe", "pipe"]
     })

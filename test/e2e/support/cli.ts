@@ -12,6 +12,7 @@
  * - `"tsx"` (`CALYBRIS_E2E_RUNNER=tsx`): `node --import tsx packages/cli/src/bin.ts …`, the source
  *   `pnpm calybris` runs (it only moves to the caller's folder first). `entry.test.ts` always checks this path too.
  */
+import * as Source from "@calybris/testing/Source"
 import { afterAll } from "@effect/vitest"
 import { spawn } from "node:child_process"
 import { createHash } from "node:crypto"
@@ -77,6 +78,7 @@ const bundle = (): Promise<string> => {
       platform: "node",
       format: "esm",
       target: "node20",
+      conditions: [Source.condition],
       logLevel: "warning",
       // CommonJS dependencies inside an ES module bundle still need `require`
       banner: {
@@ -135,7 +137,7 @@ const MARK = /\ncalybris-test-maxrss-kb=(\d+)\n$/
 /** Run `calybris args…`. */
 export const calybris = async (args: ReadonlyArray<string>, options: RunOptions = {}): Promise<Result> => {
   const runner = options.runner ?? defaultRunner
-  const entry = runner === "tsx" ? ["--import", "tsx", bin] : [await bundle()]
+  const entry = runner === "tsx" ? [...Source.nodeArgs, bin] : [await bundle()]
   const nodeArgs = [...(options.node ?? []), ...(options.measure === true ? ["--import", maxrss] : []), ...entry]
   if (options.tty !== true) return spawnCli(nodeArgs, args, options)
   const quote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`
