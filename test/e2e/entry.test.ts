@@ -25,10 +25,11 @@ describe("entry point", () => {
     assert.match(digest.stdout, /^[0-9a-f]{64}\n$/)
     assert.strictEqual(missing.code, 2)
     assert.include(missing.stderr, "none.jsonl: no such file")
-    // `pnpm calybris …` runs this entry point (through a launcher that only moves to the caller's folder)
+    // `pnpm calybris …` runs this entry point (through a launcher that only moves to the caller's folder),
+    // with the workspace's packages resolved to their sources
     assert.include(
       fs.readFileSync(path.join(root, "package.json"), "utf8"),
-      `"calybris": "node packages/cli/bin/calybris-dev.mjs"`
+      `"calybris": "node --conditions=@calybris/source packages/cli/bin/calybris-dev.mjs"`
     )
     assert.include(fs.readFileSync(path.join(root, "packages/cli/bin/calybris-dev.mjs"), "utf8"), `"../src/bin.ts"`)
   })
