@@ -11,7 +11,8 @@
  * 3. as an auditor, with the key read back from the key file: reopen the journal (recovery
  *    verifies it), prove conservation, then, the ledger closed, verify the chain (`Wal.verify`)
  *    and audit-replay every admitted decision under both policies (`JournalAudit.auditFile`);
- * 4. print a short report (or `--json`).
+ * 4. print a short report (or `--json`), ending with the next commands to run on the folder, ready
+ *    to paste as printed: the CLI as the user started it, every path shell-quoted (`Invocation`).
  *
  * Fails closed like every other command: a failed verification, audit or proof is exit 1.
  */
