@@ -6,4 +6,6 @@ import { register } from "tsx/esm/api"
 
 register()
 if (process.env.INIT_CWD) process.chdir(process.env.INIT_CWD)
+// the commands the CLI prints start with `pnpm calybris` (Invocation.ts)
+process.env.CALYBRIS_LAUNCHER = "pnpm"
 await import("../src/bin.ts")

@@ -11,7 +11,8 @@
  * 3. as an auditor, with the key read back from the key file: reopen the journal (recovery
  *    verifies it), prove conservation, then, the ledger closed, verify the chain (`Wal.verify`)
  *    and audit-replay every admitted decision under both policies (`JournalAudit.auditFile`);
- * 4. print a short report (or `--json`).
+ * 4. print a short report (or `--json`), ending with the next commands to run on the folder, ready
+ *    to paste as printed: the CLI as the user started it, every path shell-quoted (`Invocation`).
  *
  * Fails closed like every other command: a failed verification, audit or proof is exit 1.
  */
@@ -37,6 +38,7 @@ import { IoError, UsageError } from "./CliError.js"
 import { platformReason } from "./Files.js"
 import * as Format from "./Format.js"
 import * as Data from "./internal/demoData.js"
+import * as Invocation from "./Invocation.js"
 import * as Key from "./Key.js"
 import { admitJson, encodeProof } from "./LedgerOutput.js"
 import { emit, obj, setJson } from "./Output.js"
@@ -340,6 +342,27 @@ export const command = Command.make("demo", options, (flags) =>
     const verdicts = yield* JournalAudit.auditFile(journal, [llmPolicy, tradePolicy], options)
     const proofs: Proofs = { entries: verified.count, lastHash: verified.lastHash, audited: verdicts.length, proof }
 
+    // what to run next, with the CLI as it was started: each one a command line a shell runs as printed
+    const invocation = yield* Invocation.Invocation
+    const llmPolicyFile = path.join(dir, Data.llm.policyFile)
+    const keyArgs = ["--key-file", keyFile]
+    const next: ReadonlyArray<ReadonlyArray<string>> = [
+      ["wal", "verify", journal, ...keyArgs],
+      [
+        "wal",
+        "replay",
+        journal,
+        ...keyArgs,
+        "--policy",
+        llmPolicyFile,
+        "--policy",
+        path.join(dir, Data.trade.policyFile)
+      ],
+      ["budget", "status", "--journal", journal, ...keyArgs],
+      ["explain", "--policy", llmPolicyFile, "--input", explainInput],
+      ["prescribe", "--policy", llmPolicyFile, "--inputs", path.join(dir, Data.llm.requestsFile), "--trace"]
+    ]
+
     const all = runs.flatMap((r) => r.outcomes)
     const count = (f: (o: Outcome) => boolean) => all.filter(f).length
     const p = proofs.proof
@@ -372,15 +395,7 @@ export const command = Command.make("demo", options, (flags) =>
         } refused by the ledger`,
         "",
         "Next, with the CLI:",
-        `  pnpm calybris wal verify ${journal} --key-file ${keyFile}`,
-        `  pnpm calybris wal replay ${journal} --key-file ${keyFile} --policy ${
-          path.join(dir, Data.llm.policyFile)
-        } --policy ${path.join(dir, Data.trade.policyFile)}`,
-        `  pnpm calybris budget status --journal ${journal} --key-file ${keyFile}`,
-        `  pnpm calybris explain --policy ${path.join(dir, Data.llm.policyFile)} --input ${explainInput}`,
-        `  pnpm calybris prescribe --policy ${path.join(dir, Data.llm.policyFile)} --inputs ${
-          path.join(dir, Data.llm.requestsFile)
-        } --trace`
+        ...next.map((args) => `  ${Invocation.commandLine(invocation, args)}`)
       ],
       () =>
         obj([
@@ -391,7 +406,8 @@ export const command = Command.make("demo", options, (flags) =>
           ["scenarios", runs.map(scenarioJson)],
           ["verified", obj([["entries", proofs.entries], ["last_hash", proofs.lastHash]])],
           ["audited_decisions", proofs.audited],
-          ["conservation", encodeProof(p)]
+          ["conservation", encodeProof(p)],
+          ["next", next.map((args) => Invocation.commandLine(invocation, args))]
         ])
     )
   })).pipe(

@@ -16,6 +16,7 @@ import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
 import * as Cli from "./Cli.js"
 import { InputError, IoError } from "./CliError.js"
+import * as Invocation from "./Invocation.js"
 import * as Output from "./Output.js"
 import { Stdio } from "./Stdio.js"
 
@@ -51,7 +52,19 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   throw error
 })
 
-const MainLayer = Layer.mergeAll(NodeContext.layer, StdioLive, Output.layerOutputMode)
+// how the user started the CLI, for the commands it prints (the demo's next steps)
+const InvocationLive = Layer.succeed(
+  Invocation.Invocation,
+  Invocation.invocation({
+    launcher: process.env["CALYBRIS_LAUNCHER"],
+    script: process.argv[1],
+    cwd: process.cwd(),
+    packageManager: process.env["npm_execpath"],
+    userAgent: process.env["npm_config_user_agent"]
+  })
+)
+
+const MainLayer = Layer.mergeAll(NodeContext.layer, StdioLive, Output.layerOutputMode, InvocationLive)
 
 Cli.run(process.argv).pipe(
   // the command line's own arguments (paths) may be echoed whole; nothing else is (Output.bound)

@@ -145,6 +145,17 @@ export const calybris = async (args: ReadonlyArray<string>, options: RunOptions 
   return spawnCli([], args, options, ["script", ["-qec", command, "/dev/null"]])
 }
 
+/** One POSIX shell word (single quotes; a quote inside written `'\\''`). */
+export const shellWord = (arg: string): string => `'${arg.replaceAll("'", `'\\''`)}'`
+
+/** The shell words that run the CLI as `calybris` does with this runner, from the repository root. */
+export const shellCommand = async (runner: Runner = defaultRunner): Promise<string> =>
+  [process.execPath, ...(runner === "tsx" ? [...Source.nodeArgs, bin] : [await bundle()])].map(shellWord).join(" ")
+
+/** Run a shell command line (`sh -c line`) from the repository root, with the same options as `calybris`. */
+export const sh = (line: string, options: RunOptions = {}): Promise<Result> =>
+  spawnCli([], [], options, ["sh", ["-c", line]])
+
 const spawnCli = (
   nodeArgs: ReadonlyArray<string>,
   args: ReadonlyArray<string>,
