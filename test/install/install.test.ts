@@ -90,6 +90,13 @@ const walk = (dir: string, prefix = ""): Array<string> =>
       : [`${prefix}${entry.name}`]
   )
 
+/** The README's library example: the js code block under "## The library". */
+const readmeExample = (): string => {
+  const readme = fs.readFileSync(path.join(root, "README.md"), "utf8")
+  const block = /```js\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf("## The library")))?.[1]
+  return block ?? assert.fail("a js code block under \"## The library\"")
+}
+
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "calybris-install-"))
 const packDir = path.join(work, "pack")
 const project = path.join(work, "project")
@@ -270,15 +277,13 @@ describe("install: the packed packages in a plain npm project", () => {
 
   it("the README's library example runs under plain node against the installed packages", async () => {
     const readme = fs.readFileSync(path.join(root, "README.md"), "utf8")
-    const block = /```js\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf("## The library")))?.[1]
-    if (block === undefined) return assert.fail("a js code block under \"## The library\"")
     // the README's Install section installs what this test installed
     for (const dependency of ["effect", "@effect/platform-node"]) {
       assert.include(readme, `${dependency}@${version("cli", dependency)}`)
     }
     const cwd = path.join(work, "example")
     fs.mkdirSync(cwd)
-    fs.writeFileSync(path.join(project, "gateway.mjs"), block)
+    fs.writeFileSync(path.join(project, "gateway.mjs"), readmeExample())
     // run from another folder than the project's: the journal goes to the working directory
     const result = await run(process.execPath, [path.join(project, "gateway.mjs")], { cwd, env: userEnv() })
     assert.strictEqual(result.code, 0, show("node gateway.mjs", result))
@@ -360,6 +365,7 @@ export const wal = Wal.layerMemory
 export const swapped = Ledger.commit(Microcents.make(1_200n), Microcents.make(1n))
 `
     )
+    fs.writeFileSync(path.join(project, "gateway.mjs"), readmeExample())
     fs.writeFileSync(path.join(project, "internal.mts"), `export * from "@calybris/core/internal/codec"\n`)
     const tsconfig = {
       compilerOptions: {
