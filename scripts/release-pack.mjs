@@ -1,0 +1,59 @@
+/**
+ * `pnpm release:pack [DIR]`: build (`pnpm build`), then pack the four published packages
+ * (`@calybris/core`, `wal`, `budget`, `cli`) into DIR (default `dist-pack/` at the repository root;
+ * a relative DIR means the folder you called it from), printing each tarball's path on its own line.
+ *
+ * `pnpm pack` applies each package's `publishConfig` (its `exports` without the workspace-only
+ * `@calybris/source` condition) and rewrites `workspace:*` ranges to the packages' versions, so the
+ * tarballs install with plain `npm install ./calybris-*.tgz` outside this repository
+ * (test/install/install.test.ts does that, and checks what each tarball holds).
+ */
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+
+/** The published packages, in dependency order. */
+const published = ["core", "wal", "budget", "cli"]
+
+const root = path.resolve(import.meta.dirname, "..")
+// a package.json (no wire data, no u64)
+// eslint-disable-next-line no-restricted-properties
+const manifest = (dir) => JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"))
+
+/** pnpm as the caller ran it (`pnpm release:pack`), or the pinned one through npx. */
+const pnpm = () => {
+  const execpath = process.env["npm_execpath"]
+  if (execpath !== undefined && /pnpm/.test(path.basename(execpath))) {
+    return [process.execPath, [execpath]]
+  }
+  const [, version] = /^pnpm@(.+)$/.exec(manifest(root).packageManager) ?? []
+  return ["npx", ["-y", `pnpm@${version}`]]
+}
+
+const run = (cwd, args) => {
+  const [command, prefix] = pnpm()
+  // pack's file list goes to stderr: stdout stays the tarball paths
+  const result = spawnSync(command, [...prefix, ...args], { cwd, stdio: ["ignore", 2, 2] })
+  if (result.status !== 0) {
+    process.stderr.write(`release:pack: pnpm ${args.join(" ")} failed in ${cwd} (exit ${result.status})\n`)
+    process.exit(1)
+  }
+}
+
+const caller = process.env["INIT_CWD"] ?? process.cwd()
+const out = path.resolve(caller, process.argv[2] ?? path.join(root, "dist-pack"))
+
+run(root, ["build"])
+fs.mkdirSync(out, { recursive: true })
+for (const name of published) {
+  const dir = path.join(root, "packages", name)
+  const { name: full, version } = manifest(dir)
+  const tarball = path.join(out, `${full.replace(/^@/, "").replace("/", "-")}-${version}.tgz`)
+  fs.rmSync(tarball, { force: true })
+  run(dir, ["pack", "--pack-destination", out])
+  if (!fs.existsSync(tarball)) {
+    process.stderr.write(`release:pack: pnpm pack did not write ${tarball}\n`)
+    process.exit(1)
+  }
+  process.stdout.write(`${tarball}\n`)
+}
