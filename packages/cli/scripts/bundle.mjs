@@ -27,12 +27,12 @@ export const defaultOutdir = path.join(pkg, "dist", "bundle")
 
 /**
  * Compile the CLI into `outdir` (which should be empty or absent); resolves to the entry file's
- * path.
+ * path and esbuild's metafile (which source went into which output file).
  * @param {string} outdir
- * @returns {Promise<string>}
+ * @returns {Promise<{ entry: string, metafile: import("esbuild").Metafile }>}
  */
 export const bundle = async (outdir) => {
-  await esbuild.build({
+  const { metafile } = await esbuild.build({
     entryPoints: { calybris: entrySource },
     outdir,
     outExtension: { ".js": ".mjs" },
@@ -45,6 +45,7 @@ export const bundle = async (outdir) => {
     minify: true,
     sourcemap: true,
     conditions: ["@calybris/source"],
+    metafile: true,
     logLevel: "warning",
     // CommonJS dependencies inside an ES module bundle still need `require`
     banner: {
@@ -54,12 +55,21 @@ export const bundle = async (outdir) => {
   })
   const entry = path.join(outdir, entryName)
   fs.chmodSync(entry, 0o755)
-  return entry
+  return { entry, metafile }
 }
 
-// `node scripts/bundle.mjs`: replace dist/bundle (no stale chunks left behind)
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+/**
+ * `pnpm build`'s bundle step: replace `dist/bundle` (no stale chunks left behind); resolves to
+ * the entry file's path (the package's `bin`).
+ * @returns {Promise<string>}
+ */
+export const build = async () => {
   fs.rmSync(defaultOutdir, { recursive: true, force: true })
-  const entry = await bundle(defaultOutdir)
+  return (await bundle(defaultOutdir)).entry
+}
+
+// `node scripts/bundle.mjs`
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  const entry = await build()
   process.stdout.write(`bundled ${path.relative(process.cwd(), entry)}\n`)
 }
