@@ -86,6 +86,8 @@ const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "calybris-bench-cli-
 const isVersion = (stdout: string) => stdout === "0.1.0\n"
 
 const JOURNAL_ENTRIES = 10_000
+/** `buildJournal` with one reserve/commit pair per entry: the first entry holds the 100 ensures and a pair */
+const JOURNAL_COMMANDS = 100 + 2 * JOURNAL_ENTRIES
 
 export const cliWorkloads: ReadonlyArray<Workload> = [
   {
@@ -108,11 +110,11 @@ export const cliWorkloads: ReadonlyArray<Workload> = [
     group: "cli",
     maxRuns: 3,
     note:
-      `cli/budget_status: node packages/cli/dist/bundle/calybris.mjs budget status --journal ledger.jsonl --key-file ledger.key (cwd the journal's temp folder) on a keyed journal of ${JOURNAL_ENTRIES} entries (100 ensure_tenant, then reserve/commit pairs over the 100 tenants, one command per entry, built once in setup): verify the chain, recover, print 100 balances; ${SPAWNS} spawns per run (target: median < 1 s)`,
+      `cli/budget_status: node packages/cli/dist/bundle/calybris.mjs budget status --journal ledger.jsonl --key-file ledger.key (cwd the journal's temp folder) on a keyed journal of ${JOURNAL_ENTRIES} entries holding ${JOURNAL_COMMANDS} commands (100 ensure_tenant, then reserve/commit pairs over the 100 tenants, a pair per entry: twice the replay of a journal the CLI writes, one command per entry; built once in setup): verify the chain, recover, print 100 balances; ${SPAWNS} spawns per run (target: median < 1 s)`,
     setup: async () => {
       const bin = await builtBin()
       const cwd = tempDir()
-      await buildJournal(path.join(cwd, "ledger.jsonl"), JOURNAL_ENTRIES, 1, 0)
+      await buildJournal(path.join(cwd, "ledger.jsonl"), JOURNAL_COMMANDS, 1, 0)
       fs.writeFileSync(path.join(cwd, "ledger.key"), key)
       const entries = fs.readFileSync(path.join(cwd, "ledger.jsonl"), "latin1").split("\n").length - 1
       if (entries !== JOURNAL_ENTRIES) throw new Error(`the journal has ${entries} entries`)
