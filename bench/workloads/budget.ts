@@ -33,7 +33,8 @@ import {
   type Workload
 } from "../registry.js"
 
-const key = new Uint8Array(32).fill(0x5a)
+/** The journals' HMAC key (32 bytes of 0x5a). */
+export const key = new Uint8Array(32).fill(0x5a)
 const policy = benchPolicy(22)
 const BIG = Arguments.Microcents.make(1_000_000_000_000_000n)
 const bench = Arguments.TenantId.make("bench")
@@ -110,7 +111,7 @@ const journaledAdmits = (count: number, concurrency: number): () => Sampler => (
  * checkpoint entry after every `checkpointEvery` commands (0: none), through the same Journal
  * encoders, to a keyed file WAL (durability "never": only the bytes matter).
  */
-const buildJournal = async (file: string, commands: number, group: number, checkpointEvery: number) => {
+export const buildJournal = async (file: string, commands: number, group: number, checkpointEvery: number) => {
   removeLog(file)
   const tenants = 100
   const state = new L.LedgerState()

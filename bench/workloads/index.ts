@@ -8,7 +8,8 @@ import type { Workload } from "../registry.js"
 export const groups: ReadonlyArray<() => Promise<ReadonlyArray<Workload>>> = [
   () => import("./core.js").then((m) => m.core),
   () => import("./wal.js").then((m) => m.walWorkloads),
-  () => import("./budget.js").then((m) => m.budgetWorkloads)
+  () => import("./budget.js").then((m) => m.budgetWorkloads),
+  () => import("./cli.js").then((m) => m.cliWorkloads)
 ]
 
 /** All workloads (loads every group). */

@@ -22,9 +22,6 @@ import * as Ledger from "@calybris/budget/Ledger"
 import * as L from "@calybris/budget/LedgerState"
 import * as LedgerView from "@calybris/budget/LedgerView"
 import * as Wal from "@calybris/wal/Wal"
-import * as Args from "@effect/cli/Args"
-import * as Command from "@effect/cli/Command"
-import * as Options from "@effect/cli/Options"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Clock from "effect/Clock"
@@ -33,9 +30,9 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import { CertificateUnbalanced, InputError, IoError, UsageError } from "./CliError.js"
-import { policyOption, readInput, readPolicy } from "./Documents.js"
+import type * as Commands from "./Commands.js"
+import { readInput, readPolicy } from "./Documents.js"
 import { notRegular, platformReason, requireFile, STDIN, stdinOnce } from "./Files.js"
-import * as Flags from "./Flags.js"
 import * as Format from "./Format.js"
 import * as Key from "./Key.js"
 import {
@@ -56,44 +53,11 @@ import { emit, obj, setJson } from "./Output.js"
 // ---------------------------------------------------------------------------------------------
 // Options shared by every budget command
 
-const common = {
-  journal: Options.text("journal").pipe(
-    Options.withPseudoName("FILE"),
-    Options.withDescription("The ledger journal (a WAL file).")
-  ),
-  ...Key.options,
-  durability: Options.choice("durability", ["always", "batch", "never"]).pipe(
-    Options.withDescription(
-      "When an operation is acknowledged: after its entry's own fsync (always), after a group fsync (batch), or at once, before its entry is written and with no fsync (never). WARNING: never LOSES ACKNOWLEDGED OPERATIONS on a process crash (a kill, an out-of-memory kill) or a power loss: an operation reported done may be missing from the journal. Use it only for ledgers you can afford to lose."
-    ),
-    Options.withDefault("always" as const)
-  ),
-  json: Options.boolean("json").pipe(Options.withDescription("Print the result as JSON (the reference's fields)."))
-}
-
 type Common = Key.KeyFlags & {
   readonly journal: string
   readonly durability: Wal.Durability
   readonly json: boolean
 }
-
-const tenant = Options.text("tenant").pipe(Options.withPseudoName("TENANT"), Options.withDescription("The tenant id."))
-const operationId = Options.text("id").pipe(
-  Options.withPseudoName("OP"),
-  Options.withDescription("A client operation id: a retry with the same id and arguments returns the first result."),
-  Options.optional
-)
-const amount = (sign: Flags.Sign, description: string) =>
-  Options.text("amount").pipe(
-    Options.withPseudoName("MICROCENTS"),
-    Options.withSchema(Flags.microcents("amount", sign)),
-    Options.withDescription(description)
-  )
-const reservation = Options.text("reservation").pipe(
-  Options.withPseudoName("ID"),
-  Options.withSchema(Flags.reservationId("reservation")),
-  Options.withDescription("The reservation id (from reserve or admit).")
-)
 
 const opts = (id: Option.Option<string>) => (Option.isSome(id) ? { operationId: id.value } : {})
 
@@ -161,7 +125,8 @@ const balanceOf = (name: string) => Effect.map(Ledger.balances, (s) => s.tenants
 // ---------------------------------------------------------------------------------------------
 // Commands
 
-const init = Command.make("init", common, (flags) =>
+/** `calybris budget init`. */
+export const init = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.init>) =>
   Effect.gen(function*() {
     yield* setJson(flags.json)
     const loaded = yield* Key.load(flags)
@@ -211,13 +176,10 @@ const init = Command.make("init", common, (flags) =>
           sealed.entry_hash
         ]])
     )
-  })).pipe(Command.withDescription("Create a ledger journal (its first entry is a checkpoint of the empty ledger)."))
+  })
 
-const ensure = Command.make("ensure", {
-  ...common,
-  tenant,
-  amount: amount("non-negative", "The tenant's initial funds in microcents (when it does not exist yet).")
-}, (flags) =>
+/** `calybris budget ensure`. */
+export const ensure = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.ensure>) =>
   withLedger(
     flags,
     Effect.gen(function*() {
@@ -232,14 +194,10 @@ const ensure = Command.make("ensure", {
         () => obj([["created", created], ["tenant", encodeBalance(after)]])
       )
     })
-  )).pipe(Command.withDescription("Create a tenant with initial funds (no-op when it exists)."))
+  )
 
-const topUp = Command.make("top-up", {
-  ...common,
-  tenant,
-  amount: amount("positive", "Funds to add, in microcents."),
-  id: operationId
-}, (flags) =>
+/** `calybris budget top-up`. */
+export const topUp = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.topUp>) =>
   withLedger(
     flags,
     Effect.gen(function*() {
@@ -247,17 +205,10 @@ const topUp = Command.make("top-up", {
       const wire = topUpJson(r)
       yield* emit(flags.json, () => [kindedText(wire)], () => wire)
     })
-  )).pipe(Command.withDescription("Add funds to a tenant."))
-
-const cap = Command.make("cap", {
-  ...common,
-  tenant,
-  max: Options.text("max").pipe(
-    Options.withPseudoName("MICROCENTS"),
-    Options.withSchema(Flags.microcents("max", "non-negative")),
-    Options.withDescription("The most the tenant may hold open at once, in microcents (0 removes the cap).")
   )
-}, (flags) =>
+
+/** `calybris budget cap`. */
+export const cap = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.cap>) =>
   withLedger(
     flags,
     Effect.gen(function*() {
@@ -273,20 +224,10 @@ const cap = Command.make("cap", {
         () => obj([["tenant_id", flags.tenant], ["max_reserved_microcents", max]])
       )
     })
-  )).pipe(Command.withDescription("Cap a tenant's open holds (exposure)."))
-
-const reserve = Command.make("reserve", {
-  ...common,
-  tenant,
-  amount: amount("positive", "The amount to hold, in microcents."),
-  id: operationId,
-  expires: Options.text("expires").pipe(
-    Options.withPseudoName("DURATION"),
-    Options.withSchema(Flags.duration("expires")),
-    Options.withDescription("Release the hold automatically after this long, e.g. \"30 seconds\", \"5 minutes\"."),
-    Options.optional
   )
-}, (flags) =>
+
+/** `calybris budget reserve`. */
+export const reserve = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.reserve>) =>
   withLedger(
     flags,
     Effect.gen(function*() {
@@ -297,32 +238,29 @@ const reserve = Command.make("reserve", {
       const wire = reserveJson(r)
       yield* emit(flags.json, () => [kindedText(wire)], () => wire)
     })
-  )).pipe(Command.withDescription("Hold funds for a tenant."))
+  )
 
 const settle = (r: L.SettlementResult, json: boolean) => {
   const wire = settlementJson(r)
   return emit(json, () => [kindedText(wire)], () => wire)
 }
 
-const commit = Command.make("commit", {
-  ...common,
-  reservation,
-  amount: amount("non-negative", "The actual amount spent, in microcents (the rest of the hold returns)."),
-  id: operationId
-}, (flags) =>
+/** `calybris budget commit`. */
+export const commit = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.commit>) =>
   withLedger(
     flags,
     Effect.flatMap(
       Ledger.commit(flags.reservation, flags.amount, opts(flags.id)),
       (r) => settle(r, flags.json)
     )
-  )).pipe(Command.withDescription("Settle a hold with the actual amount."))
+  )
 
-const release = Command.make("release", { ...common, reservation, id: operationId }, (flags) =>
+/** `calybris budget release`. */
+export const release = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.release>) =>
   withLedger(
     flags,
     Effect.flatMap(Ledger.release(flags.reservation, opts(flags.id)), (r) => settle(r, flags.json))
-  )).pipe(Command.withDescription("Release a hold (its amount returns to the tenant)."))
+  )
 
 /**
  * Run `effect` with the Clock stopped at its current reading, so that several queries answer as
@@ -343,10 +281,8 @@ const atOneInstant = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A,
       return Effect.withClock(effect, stopped)
     }))
 
-const status = Command.make("status", {
-  ...common,
-  name: Args.text({ name: "TENANT" }).pipe(Args.withDescription("Only this tenant."), Args.optional)
-}, (flags) =>
+/** `calybris budget status`. */
+export const status = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.status>) =>
   withView(
     flags,
     // every query as of one Clock instant (expired holds released): balances and holds agree
@@ -408,13 +344,10 @@ const status = Command.make("status", {
         () => encodeSnapshot(snapshot)
       )
     }))
-  )).pipe(
-    Command.withDescription(
-      "Balances (microcents) of every tenant, or of one. Read-only: reads the journal's verified prefix without the writer lock, so it works while another process writes it."
-    )
   )
 
-const prove = Command.make("prove", common, (flags) =>
+/** `calybris budget prove`. */
+export const prove = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.prove>) =>
   withView(
     flags,
     Effect.gen(function*() {
@@ -432,13 +365,10 @@ const prove = Command.make("prove", common, (flags) =>
         () => encodeProof(p)
       )
     })
-  )).pipe(
-    Command.withDescription(
-      "Prove conservation (remaining + reserved + committed = initial for every tenant); exit 1 when violated. Read-only (like status): the proof's snapshot is not journaled."
-    )
   )
 
-const certify = Command.make("certify", common, (flags) =>
+/** `calybris budget certify`. */
+export const certify = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.certify>) =>
   withView(
     flags,
     Effect.gen(function*() {
@@ -457,22 +387,10 @@ const certify = Command.make("certify", common, (flags) =>
       )
       if (!c.conservation_balanced) return yield* new CertificateUnbalanced({ ledger_digest_hex: c.ledger_digest_hex })
     })
-  )).pipe(
-    Command.withDescription(
-      "Issue a financial certificate of the ledger; exit 1 when it is not balanced. Read-only (like status): its snapshot and baseline rotation are not journaled, so committed_since_last_certificate counts from the last journaled certificate."
-    )
   )
 
-const admit = Command.make("admit", {
-  ...common,
-  policy: policyOption,
-  input: Options.text("input").pipe(
-    Options.withPseudoName("FILE"),
-    Options.withDescription("The input (JSON); - reads it from stdin.")
-  ),
-  tenant,
-  id: operationId
-}, (flags) =>
+/** `calybris budget admit`. */
+export const admit = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.admit>) =>
   Effect.gen(function*() {
     yield* setJson(flags.json)
     // the cheap, failure-prone documents and arguments first (exit 2 on a bad one), before the
@@ -490,13 +408,4 @@ const admit = Command.make("admit", {
         yield* emit(flags.json, () => [admitText(outcome)], () => admitJson(outcome))
       })
     )
-  })).pipe(
-    Command.withDescription(
-      "Decide and hold: prescribe, and unless rejected hold the estimated cost; the audited decision and the hold are one journal entry."
-    )
-  )
-
-export const command = Command.make("budget").pipe(
-  Command.withDescription("The per-tenant budget ledger, journaled in a WAL file (--journal)."),
-  Command.withSubcommands([init, ensure, topUp, cap, reserve, commit, release, status, prove, certify, admit])
-)
+  })

@@ -16,26 +16,14 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
-import * as BudgetCommand from "./BudgetCommand.js"
 import { UsageError } from "./CliError.js"
-import * as Demo from "./Demo.js"
-import * as Explain from "./Explain.js"
-import * as PolicyCommand from "./PolicyCommand.js"
-import * as Prescribe from "./Prescribe.js"
+import * as Commands from "./Commands.js"
 import { Stdio } from "./Stdio.js"
-import * as WalCommand from "./WalCommand.js"
 
 export const VERSION = "0.1.0"
 
-/** The root's commands, in the order its help lists them. */
-const commands = [
-  Prescribe.command,
-  Explain.command,
-  PolicyCommand.command,
-  WalCommand.command,
-  BudgetCommand.command,
-  Demo.command
-] as const
+/** The root's commands, in the order its help lists them (their handlers load when they run: `Commands`). */
+const commands = Commands.commands
 
 export const root = Command.make("calybris").pipe(
   Command.withDescription(

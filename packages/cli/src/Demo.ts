@@ -27,14 +27,13 @@ import type * as Json from "@calybris/core/Json"
 import * as JsonSchema from "@calybris/core/JsonSchema"
 import * as Policy from "@calybris/core/Policy"
 import * as Wal from "@calybris/wal/Wal"
-import * as Command from "@effect/cli/Command"
-import * as Options from "@effect/cli/Options"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { IoError, UsageError } from "./CliError.js"
+import type * as Commands from "./Commands.js"
 import { platformReason } from "./Files.js"
 import * as Format from "./Format.js"
 import * as Data from "./internal/demoData.js"
@@ -284,18 +283,8 @@ const prepareDir = (dir: Option.Option<string>) =>
 // ---------------------------------------------------------------------------------------------
 // The command
 
-const options = {
-  dir: Options.text("dir").pipe(
-    Options.withPseudoName("DIR"),
-    Options.withDescription(
-      "Run in this folder (created if needed; must not hold a demo yet). Default: a new temporary folder."
-    ),
-    Options.optional
-  ),
-  json: Options.boolean("json").pipe(Options.withDescription("Print the report as JSON."))
-}
-
-export const command = Command.make("demo", options, (flags) =>
+/** `calybris demo` (options: `Commands.demoOptions`). */
+export const run = (flags: Commands.FlagsOf<typeof Commands.demoOptions>) =>
   Effect.gen(function*() {
     yield* setJson(flags.json)
     const path = yield* Path.Path
@@ -410,8 +399,4 @@ export const command = Command.make("demo", options, (flags) =>
           ["next", next.map((args) => Invocation.commandLine(invocation, args))]
         ])
     )
-  })).pipe(
-    Command.withDescription(
-      "Run LLM routing and a pre-trade guard end to end on a keyed journal, then verify, audit and prove it."
-    )
-  )
+  })

@@ -4,7 +4,6 @@
  */
 import * as Input from "@calybris/core/Input"
 import * as Policy from "@calybris/core/Policy"
-import * as Options from "@effect/cli/Options"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -33,9 +32,3 @@ export const readPolicy = (
 export const readInput: (
   path: string
 ) => Effect.Effect<Input.Input, InputError | IoError, FileSystem.FileSystem | Stdio> = decodeFile(Input.Input)
-
-/** `--policy FILE`: the policy snapshot a command decides or checks under. */
-export const policyOption = Options.text("policy").pipe(
-  Options.withPseudoName("FILE"),
-  Options.withDescription("The policy snapshot (JSON); - reads it from stdin.")
-)

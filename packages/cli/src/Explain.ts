@@ -8,12 +8,11 @@
 import * as Decision from "@calybris/core/Decision"
 import * as E from "@calybris/core/Explanation"
 import type * as Json from "@calybris/core/Json"
-import * as Command from "@effect/cli/Command"
-import * as Options from "@effect/cli/Options"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { ExplainMismatch } from "./CliError.js"
-import { policyOption, readInput, readPolicy } from "./Documents.js"
+import type * as Commands from "./Commands.js"
+import { readInput, readPolicy } from "./Documents.js"
 import { STDIN, stdinOnce } from "./Files.js"
 import * as Format from "./Format.js"
 import { emit, obj, setJson } from "./Output.js"
@@ -147,16 +146,8 @@ export const toText = (e: E.Explanation): Array<string> => {
   return lines
 }
 
-const options = {
-  policy: policyOption,
-  input: Options.text("input").pipe(
-    Options.withPseudoName("FILE"),
-    Options.withDescription("The input to explain (JSON); - reads it from stdin.")
-  ),
-  json: Options.boolean("json").pipe(Options.withDescription("Print the explanation as JSON."))
-}
-
-export const command = Command.make("explain", options, (flags) =>
+/** `calybris explain` (options: `Commands.explainOptions`). */
+export const run = (flags: Commands.FlagsOf<typeof Commands.explainOptions>) =>
   Effect.gen(function*() {
     yield* setJson(flags.json)
     yield* stdinOnce([["--policy", flags.policy === STDIN], ["--input", flags.input === STDIN]])
@@ -166,8 +157,4 @@ export const command = Command.make("explain", options, (flags) =>
     const problems = E.check(policy, input, explanation)
     if (problems.length > 0) return yield* new ExplainMismatch({ reason: problems.join("; ") })
     yield* emit(flags.json, () => toText(explanation), () => toJson(explanation))
-  })).pipe(
-    Command.withDescription(
-      "Explain one decision: per model, the gate it failed or its cost, utility and rank; the winner, runner-up and tie-break."
-    )
-  )
+  })

@@ -8,7 +8,6 @@
  * An empty key is refused unless `--allow-empty-key` (an empty-key "keyed" log can be forged by
  * anyone). Key bytes never appear in output, errors or `--json`: errors name the key's source.
  */
-import * as Options from "@effect/cli/Options"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Config from "effect/Config"
 import * as Console from "effect/Console"
@@ -21,25 +20,7 @@ import { KeyError, UsageError } from "./CliError.js"
 import { readBytes } from "./Files.js"
 import { OutputMode } from "./Output.js"
 
-/** The key flags every command that reads or writes a log takes. */
-export const options = {
-  keyFile: Options.text("key-file").pipe(
-    Options.withPseudoName("PATH"),
-    Options.withDescription("Read the HMAC key from this file: raw bytes, or `hex:` followed by hex digits."),
-    Options.optional
-  ),
-  keyEnv: Options.text("key-env").pipe(
-    Options.withPseudoName("NAME"),
-    Options.withDescription(
-      "Read the HMAC key from this environment variable (its UTF-8 bytes, or `hex:` followed by hex digits)."
-    ),
-    Options.optional
-  ),
-  allowEmptyKey: Options.boolean("allow-empty-key").pipe(
-    Options.withDescription("Accept an empty HMAC key (legacy logs only: such a log can be forged by anyone).")
-  )
-}
-
+/** The key flags (`Commands.keyOptions`: `--key-file`, `--key-env`, `--allow-empty-key`). */
 export interface KeyFlags {
   readonly keyFile: Option.Option<string>
   readonly keyEnv: Option.Option<string>

@@ -4,19 +4,13 @@
  */
 import * as Digest from "@calybris/core/Digest"
 import * as Policy from "@calybris/core/Policy"
-import * as Args from "@effect/cli/Args"
-import * as Command from "@effect/cli/Command"
-import * as Options from "@effect/cli/Options"
 import * as Effect from "effect/Effect"
+import type * as Commands from "./Commands.js"
 import { readSnapshot } from "./Documents.js"
 import { emit, obj, setJson } from "./Output.js"
 
-const file = Args.text({ name: "FILE" }).pipe(
-  Args.withDescription("The policy snapshot (JSON); - reads it from stdin.")
-)
-const json = Options.boolean("json").pipe(Options.withDescription("Print the result as JSON."))
-
-const validate = Command.make("validate", { file, json }, (flags) =>
+/** `calybris policy validate` (options: `Commands.policyOptions`). */
+export const validate = (flags: Commands.FlagsOf<typeof Commands.policyOptions>) =>
   Effect.gen(function*() {
     yield* setJson(flags.json)
     const snapshot = yield* readSnapshot(flags.file)
@@ -33,19 +27,13 @@ const validate = Command.make("validate", { file, json }, (flags) =>
           ["enabled_models", snapshot.models.filter((m) => m.enabled !== 0).length]
         ])
     )
-  })).pipe(Command.withDescription("Validate a policy as the reference does: prints ok, or its message (exit 2)."))
+  })
 
-const digest = Command.make("digest", { file, json }, (flags) =>
+/** `calybris policy digest` (options: `Commands.policyOptions`). */
+export const digest = (flags: Commands.FlagsOf<typeof Commands.policyOptions>) =>
   Effect.gen(function*() {
     yield* setJson(flags.json)
     const snapshot = yield* readSnapshot(flags.file)
     const hex = Digest.policyDigest(snapshot)
     yield* emit(flags.json, () => [hex], () => obj([["policy_digest_hex", hex]]))
-  })).pipe(
-    Command.withDescription("Print the policy's canonical digest (SHA-256 over its fixed byte layout; not validated).")
-  )
-
-export const command = Command.make("policy").pipe(
-  Command.withDescription("Policy snapshots: validate, digest."),
-  Command.withSubcommands([validate, digest])
-)
+  })

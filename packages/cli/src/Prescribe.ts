@@ -18,14 +18,13 @@ import * as JsonSchema from "@calybris/core/JsonSchema"
 import * as Kernel from "@calybris/core/Kernel"
 import type { Policy } from "@calybris/core/Policy"
 import * as Verify from "@calybris/core/Verify"
-import * as Command from "@effect/cli/Command"
-import * as Options from "@effect/cli/Options"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { InputError, UsageError } from "./CliError.js"
-import { policyOption, readInput, readPolicy } from "./Documents.js"
+import type * as Commands from "./Commands.js"
+import { readInput, readPolicy } from "./Documents.js"
 import { inputError, isBlank, type Line, lineChunks, requireFile, STDIN, stdinOnce, streamFile } from "./Files.js"
 import { printLines, setJson, streamLines } from "./Output.js"
 import { Stdio } from "./Stdio.js"
@@ -96,28 +95,8 @@ export const decideStream = <E, R>(
     })
   )
 
-const options = {
-  policy: policyOption,
-  input: Options.text("input").pipe(
-    Options.withPseudoName("FILE"),
-    Options.withDescription("One input (a JSON document); - reads it from stdin."),
-    Options.optional
-  ),
-  inputs: Options.text("inputs").pipe(
-    Options.withPseudoName("FILE.jsonl"),
-    Options.withDescription("Many inputs, one JSON object per line (JSON Lines), streamed; - reads stdin."),
-    Options.optional
-  ),
-  trace: Options.boolean("trace").pipe(Options.withDescription("Add the per-gate trace of each decision.")),
-  audit: Options.boolean("audit").pipe(
-    Options.withDescription("Add the audit bundle (policy, input and decision digests; replay_valid).")
-  ),
-  json: Options.boolean("json").pipe(
-    Options.withDescription("Print failures as JSON too (results are always JSON Lines).")
-  )
-}
-
-export const command = Command.make("prescribe", options, (flags) =>
+/** `calybris prescribe` (options: `Commands.prescribeOptions`). */
+export const run = (flags: Commands.FlagsOf<typeof Commands.prescribeOptions>) =>
   Effect.gen(function*() {
     yield* setJson(flags.json)
     if (Option.isSome(flags.input) && Option.isSome(flags.inputs)) {
@@ -155,8 +134,4 @@ export const command = Command.make("prescribe", options, (flags) =>
       })
     }
     return yield* decideStream(policy, shape, "<stdin>", stdio.stdin)
-  })).pipe(
-    Command.withDescription(
-      "Decide inputs under a policy: one JSON decision per input line (with --trace/--audit: {\"decision\",\"trace\",\"audit\"})."
-    )
-  )
+  })

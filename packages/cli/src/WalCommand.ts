@@ -15,9 +15,6 @@ import * as Chain from "@calybris/wal/Chain"
 import { type Entry, formatLine } from "@calybris/wal/Entry"
 import * as Reader from "@calybris/wal/Reader"
 import * as Wal from "@calybris/wal/Wal"
-import * as Args from "@effect/cli/Args"
-import * as Command from "@effect/cli/Command"
-import * as Options from "@effect/cli/Options"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Chunk from "effect/Chunk"
 import * as Console from "effect/Console"
@@ -25,9 +22,9 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { type InputError, UsageError } from "./CliError.js"
+import type * as Commands from "./Commands.js"
 import { readPolicy } from "./Documents.js"
 import { requireFile, STDIN, stdinOnce, streamFile } from "./Files.js"
-import * as Flags from "./Flags.js"
 import * as Format from "./Format.js"
 import * as Key from "./Key.js"
 import { emit, obj, setJson, streamLines } from "./Output.js"
@@ -35,9 +32,6 @@ import * as Progress from "./Progress.js"
 import type { Stdio } from "./Stdio.js"
 
 const CHUNK = 1024 * 1024
-
-const file = Args.text({ name: "FILE" }).pipe(Args.withDescription("The log (JSON Lines)."))
-const json = Options.boolean("json").pipe(Options.withDescription("Print the result as JSON."))
 
 /** The log's bytes, streamed, with progress on a terminal. */
 export const logBytes = (
@@ -58,7 +52,8 @@ const readerFor = (flags: Key.KeyFlags) =>
 // ---------------------------------------------------------------------------------------------
 // verify
 
-const verify = Command.make("verify", { file, json, ...Key.options }, (flags) =>
+/** `calybris wal verify`. */
+export const verify = (flags: Commands.FlagsOf<typeof Commands.walOptions.verify>) =>
   Effect.gen(function*() {
     yield* setJson(flags.json)
     const { chain, loaded, reader } = yield* readerFor(flags)
@@ -84,35 +79,10 @@ const verify = Command.make("verify", { file, json, ...Key.options }, (flags) =>
           ["missing_final_newline", v.missingNewline]
         ])
     )
-  })).pipe(
-    Command.withDescription(
-      "Verify a log's hash chain (HMAC with --key-file/--key-env): exit 0 with the count and last hash, or exit 1."
-    )
-  )
+  })
 
 // ---------------------------------------------------------------------------------------------
 // show
-
-const showOptions = {
-  file,
-  json,
-  from: Options.text("from").pipe(
-    Options.withPseudoName("N"),
-    Options.withSchema(Flags.u64("from", "a sequence number")),
-    Options.withDescription("First sequence to show."),
-    Options.optional
-  ),
-  to: Options.text("to").pipe(
-    Options.withPseudoName("N"),
-    Options.withSchema(Flags.u64("to", "a sequence number")),
-    Options.withDescription("Last sequence to show."),
-    Options.optional
-  ),
-  unverified: Options.boolean("unverified").pipe(
-    Options.withDescription("Read WITHOUT verifying sequences and hashes (forensics on a broken log only).")
-  ),
-  ...Key.options
-}
 
 /** Cut a chunk after each LF (views, no copies), so a reader emits every entry before a bad line. */
 const perLine = (chunk: Uint8Array): Array<Uint8Array> => {
@@ -131,7 +101,8 @@ const entryLine = (e: Entry): string =>
   formatLine(e.sequence, e.previous_hash, e.entry_hash, e.dataText === "" ? Json.print(e.data) : e.dataText)
     .slice(0, -1)
 
-const show = Command.make("show", showOptions, (flags) =>
+/** `calybris wal show`. */
+export const show = (flags: Commands.FlagsOf<typeof Commands.walOptions.show>) =>
   Effect.gen(function*() {
     yield* setJson(flags.json)
     const { loaded, reader } = yield* readerFor(flags)
@@ -152,11 +123,7 @@ const show = Command.make("show", showOptions, (flags) =>
       ),
       Key.hintOnWrongKey(loaded)
     )
-  })).pipe(
-    Command.withDescription(
-      "Print a log's entries (verified as they are read; --unverified for forensics): #sequence, hash, data; --json: the entry lines."
-    )
-  )
+  })
 
 // ---------------------------------------------------------------------------------------------
 // replay
@@ -178,23 +145,8 @@ const detect = (path: string) =>
     Effect.map(Option.match({ onNone: (): LogKind => "empty", onSome: (entry) => kindOf(entry.data) }))
   )
 
-const replayOptions = {
-  file,
-  json,
-  policy: Options.text("policy").pipe(
-    Options.withPseudoName("FILE"),
-    Options.withDescription(
-      "A policy the decisions were made under (repeat it for a ledger journal whose admits used several); - reads one from stdin."
-    ),
-    Options.repeated
-  ),
-  journal: Options.boolean("journal").pipe(
-    Options.withDescription("The log is a budget ledger journal (detected from the first entry otherwise).")
-  ),
-  ...Key.options
-}
-
-const replay = Command.make("replay", replayOptions, (flags) =>
+/** `calybris wal replay`. */
+export const replay = (flags: Commands.FlagsOf<typeof Commands.walOptions.replay>) =>
   Effect.gen(function*() {
     yield* setJson(flags.json)
     if (flags.policy.length === 0) return yield* new UsageError({ reason: "give at least one --policy FILE" })
@@ -249,16 +201,13 @@ const replay = Command.make("replay", replayOptions, (flags) =>
           ["policy_digests", digests]
         ])
     )
-  })).pipe(
-    Command.withDescription(
-      "Audited replay: verify the chain, then replay every logged decision under the policy and check its digests (exit 1 on the first failure)."
-    )
-  )
+  })
 
 // ---------------------------------------------------------------------------------------------
 // repair
 
-const repair = Command.make("repair", { file, json, ...Key.options }, (flags) =>
+/** `calybris wal repair`. */
+export const repair = (flags: Commands.FlagsOf<typeof Commands.walOptions.repair>) =>
   Effect.gen(function*() {
     yield* setJson(flags.json)
     const loaded = yield* Key.load(flags)
@@ -292,13 +241,4 @@ const repair = Command.make("repair", { file, json, ...Key.options }, (flags) =>
           ["last_hash", report.lastHash]
         ])
     )
-  })).pipe(
-    Command.withDescription(
-      "Remove a torn final line (a crash mid-write), saving it next to the log; anything else is refused (exit 1)."
-    )
-  )
-
-export const command = Command.make("wal").pipe(
-  Command.withDescription("Hash-chained logs: verify, show, replay, repair."),
-  Command.withSubcommands([verify, show, replay, repair])
-)
+  })

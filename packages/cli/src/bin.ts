@@ -6,9 +6,11 @@
  * failure's (`Output.exitCodeOfCause`: 1 for verification/audit/operational failures, 2 for bad
  * usage or input).
  */
-import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeStream from "@effect/platform-node/NodeStream"
+import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -64,7 +66,14 @@ const InvocationLive = Layer.succeed(
   })
 )
 
-const MainLayer = Layer.mergeAll(NodeContext.layer, StdioLive, Output.layerOutputMode, InvocationLive)
+/**
+ * The platform services the commands use (file system, paths, and the terminal `@effect/cli`'s
+ * wizard needs): `NodeContext.layer` without its command executor and worker manager, which no
+ * command uses and which would only add to every start-up.
+ */
+const PlatformLive = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)
+
+const MainLayer = Layer.mergeAll(PlatformLive, StdioLive, Output.layerOutputMode, InvocationLive)
 
 Cli.run(process.argv).pipe(
   // the command line's own arguments (paths) may be echoed whole; nothing else is (Output.bound)

@@ -3,9 +3,9 @@
  * stdout and stderr.
  *
  * The CLI's source (`packages/cli/src/bin.ts` and everything it imports) runs either
- * - `"bundle"` (default): compiled by esbuild — the compiler tsx itself runs — into one ES module
- *   (once per state of the sources, cached in the temp folder), then `node bundle.mjs …`.
- *   Starting a child this way takes ~0.3 s instead
+ * - `"bundle"` (default): compiled by esbuild exactly as `pnpm build` compiles the shipped `calybris`
+ *   bin (`packages/cli/scripts/bundle.mjs`; once per state of the sources, cached in the temp
+ *   folder), then `node calybris.mjs …`. Starting a child this way takes ~0.3 s instead
  *   of several seconds: under `--import tsx` every one of Effect's hundreds of modules goes
  *   through tsx's loader hooks, which dominates start-up (measured: 0.7 s vs 9 s per child on
  *   this 2-core machine under load);
@@ -17,10 +17,10 @@ import { afterAll } from "@effect/vitest"
 import { spawn } from "node:child_process"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
-import { createRequire } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
+import * as Bundle from "../../../packages/cli/scripts/bundle.mjs"
 
 export const root = path.resolve(import.meta.dirname, "..", "..", "..")
 const bin = path.join("packages", "cli", "src", "bin.ts")
@@ -30,10 +30,6 @@ export type Runner = "bundle" | "tsx"
 
 /** The runner of this test run. */
 export const defaultRunner: Runner = process.env["CALYBRIS_E2E_RUNNER"] === "tsx" ? "tsx" : "bundle"
-
-interface EsbuildApi {
-  readonly build: (options: Record<string, unknown>) => Promise<unknown>
-}
 
 let bundled: Promise<string> | undefined
 
@@ -55,45 +51,38 @@ const sources = (): Array<string> => {
     if (fs.existsSync(src)) walk(src)
   }
   out.push(`${fs.statSync(path.join(root, "pnpm-lock.yaml")).mtimeMs}`)
+  // the bundling's own options
+  out.push(`${fs.statSync(path.join(root, "packages", "cli", "scripts", "bundle.mjs")).mtimeMs}`)
   return out.sort()
 }
 
 /**
- * The CLI compiled into one ES module by the esbuild tsx depends on, cached in the temp folder
- * under a key of its sources (so test files running in parallel share one build; a build is
- * written to a private name, then renamed into place atomically).
+ * The CLI compiled as it ships (`packages/cli/scripts/bundle.mjs`, the bundling of `pnpm build`:
+ * an entry module and the chunks it loads lazily), from the current sources, cached in the temp
+ * folder under a key of its sources (so test files running in parallel share one build; a build
+ * is written to a private folder, then renamed into place atomically). Resolves to the entry.
  */
 const bundle = (): Promise<string> => {
   bundled ??= (async () => {
     const key = createHash("sha256").update(sources().join("\n")).digest("hex").slice(0, 16)
-    const cached = path.join(os.tmpdir(), `calybris-e2e-bundle-${key}.mjs`)
-    if (fs.existsSync(cached)) return cached
-    const fromTsx = createRequire(createRequire(import.meta.url).resolve("tsx/package.json"))
-    const esbuild = (await import(pathToFileURL(fromTsx.resolve("esbuild")).href)) as EsbuildApi
-    const building = path.join(tempDir("bin"), "calybris.mjs")
-    await esbuild.build({
-      entryPoints: [path.join(root, bin)],
-      outfile: building,
-      bundle: true,
-      platform: "node",
-      format: "esm",
-      target: "node20",
-      conditions: [Source.condition],
-      logLevel: "warning",
-      // CommonJS dependencies inside an ES module bundle still need `require`
-      banner: {
-        js:
-          "import { createRequire as __calybrisRequire } from 'node:module'; const require = __calybrisRequire(import.meta.url);"
-      }
-    })
+    const cached = path.join(os.tmpdir(), `calybris-e2e-bundle-${key}`)
+    const entry = path.join(cached, Bundle.entryName)
+    if (fs.existsSync(entry)) return entry
+    const building = path.join(tempDir("bin"), "bundle")
+    await Bundle.bundle(building)
     // drop the bundles of older sources, then publish this one
     for (const name of fs.readdirSync(os.tmpdir())) {
       if (name.startsWith("calybris-e2e-bundle-") && name !== path.basename(cached)) {
-        fs.rmSync(path.join(os.tmpdir(), name), { force: true })
+        fs.rmSync(path.join(os.tmpdir(), name), { recursive: true, force: true })
       }
     }
-    fs.renameSync(building, cached)
-    return cached
+    try {
+      fs.renameSync(building, cached)
+    } catch (error) {
+      // another test file published the same build first
+      if (!fs.existsSync(entry)) throw error
+    }
+    return entry
   })()
   return bundled
 }

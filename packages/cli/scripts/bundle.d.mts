@@ -1,0 +1,15 @@
+import type { Metafile } from "esbuild"
+
+/** The CLI's entry source. */
+export declare const entrySource: string
+/** The entry file's name inside the output folder. */
+export declare const entryName: string
+/** Where `pnpm build` writes the bundle (the package's `bin` is `<this>/calybris.mjs`). */
+export declare const defaultOutdir: string
+/**
+ * Compile the CLI into `outdir` (which should be empty or absent); resolves to the entry file's
+ * path and esbuild's metafile (which source went into which output file).
+ */
+export declare const bundle: (outdir: string) => Promise<{ readonly entry: string; readonly metafile: Metafile }>
+/** `pnpm build`'s bundle step: replace `dist/bundle`; resolves to the entry file's path (the package's `bin`). */
+export declare const build: () => Promise<string>

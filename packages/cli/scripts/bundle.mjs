@@ -1,0 +1,75 @@
+/**
+ * The `calybris` executable as shipped: the CLI (`src/bin.ts` and everything it imports, Effect
+ * included) compiled by esbuild into ES modules for Node 20 — an entry `calybris.mjs` and the
+ * chunks it imports lazily (each command's handlers load only when that command runs), minified,
+ * with source maps. Plain JavaScript, so `node scripts/bundle.mjs` needs no TypeScript loader.
+ *
+ * One set of options for every user: `pnpm build` (this file run as a script: writes
+ * `dist/bundle/`, the package's `bin`) and the e2e tests (`test/e2e/support/cli.ts`: bundles
+ * the current sources into the temp folder), so the tests run what ships. Both compile the
+ * workspace's TypeScript sources (the `@calybris/source` condition), never a stale `dist`.
+ */
+import * as esbuild from "esbuild"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { pathToFileURL } from "node:url"
+
+const pkg = path.resolve(import.meta.dirname, "..")
+
+/** The CLI's entry source. */
+export const entrySource = path.join(pkg, "src", "bin.ts")
+
+/** The entry file's name inside the output folder. */
+export const entryName = "calybris.mjs"
+
+/** Where `pnpm build` writes the bundle (the package's `bin` is `<this>/calybris.mjs`). */
+export const defaultOutdir = path.join(pkg, "dist", "bundle")
+
+/**
+ * Compile the CLI into `outdir` (which should be empty or absent); resolves to the entry file's
+ * path and esbuild's metafile (which source went into which output file).
+ * @param {string} outdir
+ * @returns {Promise<{ entry: string, metafile: import("esbuild").Metafile }>}
+ */
+export const bundle = async (outdir) => {
+  const { metafile } = await esbuild.build({
+    entryPoints: { calybris: entrySource },
+    outdir,
+    outExtension: { ".js": ".mjs" },
+    chunkNames: "chunks/[name]-[hash]",
+    bundle: true,
+    splitting: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    minify: true,
+    sourcemap: true,
+    conditions: ["@calybris/source"],
+    metafile: true,
+    logLevel: "warning",
+    // CommonJS dependencies inside an ES module bundle still need `require`
+    banner: {
+      js:
+        "import { createRequire as __calybrisRequire } from 'node:module'; const require = __calybrisRequire(import.meta.url);"
+    }
+  })
+  const entry = path.join(outdir, entryName)
+  fs.chmodSync(entry, 0o755)
+  return { entry, metafile }
+}
+
+/**
+ * `pnpm build`'s bundle step: replace `dist/bundle` (no stale chunks left behind); resolves to
+ * the entry file's path (the package's `bin`).
+ * @returns {Promise<string>}
+ */
+export const build = async () => {
+  fs.rmSync(defaultOutdir, { recursive: true, force: true })
+  return (await bundle(defaultOutdir)).entry
+}
+
+// `node scripts/bundle.mjs`
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  const entry = await build()
+  process.stdout.write(`bundled ${path.relative(process.cwd(), entry)}\n`)
+}

@@ -1,0 +1,387 @@
+/**
+ * The command line's surface: every command's name, options, arguments and help. This module is
+ * all `calybris` loads at start-up (with `Cli` and `bin`); each command's handler lives in its
+ * own module (`Prescribe`, `Explain`, `PolicyCommand`, `WalCommand`, `BudgetCommand`, `Demo`),
+ * loaded with `import()` only when that command runs. So `--help`, `--version` and a usage
+ * error never load the kernel, the WAL or the ledger, and a command loads only what it uses (in
+ * the shipped bundle each handler module is a chunk of its own: `packages/cli/scripts/bundle.mjs`).
+ *
+ * Keep it light: no import of `@calybris/*` modules or of a handler module here (types only).
+ */
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as Effect from "effect/Effect"
+import * as ParseResult from "effect/ParseResult"
+import type * as Schema from "effect/Schema"
+import type * as Types from "effect/Types"
+import type * as Flags from "./Flags.js"
+
+/** The flags a command's handler receives, parsed from its options. */
+export type FlagsOf<Config extends Command.Command.Config> = Types.Simplify<Command.Command.ParseConfig<Config>>
+
+/**
+ * A command whose handler is loaded when the command runs (a module is evaluated once, on its
+ * first `import()`). A failed load is a defect: the bundle is broken.
+ */
+const lazy = <Name extends string, const Config extends Command.Command.Config, E, R>(
+  name: Name,
+  config: Config,
+  load: () => Promise<(flags: FlagsOf<Config>) => Effect.Effect<void, E, R>>
+) => Command.make(name, config, (flags) => Effect.flatMap(Effect.promise(load), (handler) => handler(flags)))
+
+/**
+ * `Options.withSchema(schema(Flags))` (the same parse, the same one-line error), with `Flags` —
+ * whose schemas build on the ledger's argument types — loaded only when the option is parsed.
+ */
+const withFlag =
+  <A>(schema: (flags: typeof Flags) => Schema.Schema<A, string>) =>
+  (self: Options.Options<string>): Options.Options<A> =>
+    Options.mapEffect(
+      self,
+      (text) =>
+        Effect.flatMap(Effect.promise(() => import("./Flags.js")), (flags) =>
+          Effect.mapError(
+            ParseResult.decode(schema(flags))(text),
+            (issue) => ValidationError.invalidValue(HelpDoc.p(ParseResult.TreeFormatter.formatIssueSync(issue)))
+          ))
+    )
+
+// ---------------------------------------------------------------------------------------------
+// Options shared by several commands
+
+/** The key flags every command that reads or writes a log takes (`Key.KeyFlags`; see `Key`). */
+export const keyOptions = {
+  keyFile: Options.text("key-file").pipe(
+    Options.withPseudoName("PATH"),
+    Options.withDescription("Read the HMAC key from this file: raw bytes, or `hex:` followed by hex digits."),
+    Options.optional
+  ),
+  keyEnv: Options.text("key-env").pipe(
+    Options.withPseudoName("NAME"),
+    Options.withDescription(
+      "Read the HMAC key from this environment variable (its UTF-8 bytes, or `hex:` followed by hex digits)."
+    ),
+    Options.optional
+  ),
+  allowEmptyKey: Options.boolean("allow-empty-key").pipe(
+    Options.withDescription("Accept an empty HMAC key (legacy logs only: such a log can be forged by anyone).")
+  )
+}
+
+/** `--policy FILE`: the policy snapshot a command decides or checks under. */
+export const policyOption = Options.text("policy").pipe(
+  Options.withPseudoName("FILE"),
+  Options.withDescription("The policy snapshot (JSON); - reads it from stdin.")
+)
+
+// ---------------------------------------------------------------------------------------------
+// prescribe, explain
+
+export const prescribeOptions = {
+  policy: policyOption,
+  input: Options.text("input").pipe(
+    Options.withPseudoName("FILE"),
+    Options.withDescription("One input (a JSON document); - reads it from stdin."),
+    Options.optional
+  ),
+  inputs: Options.text("inputs").pipe(
+    Options.withPseudoName("FILE.jsonl"),
+    Options.withDescription("Many inputs, one JSON object per line (JSON Lines), streamed; - reads stdin."),
+    Options.optional
+  ),
+  trace: Options.boolean("trace").pipe(Options.withDescription("Add the per-gate trace of each decision.")),
+  audit: Options.boolean("audit").pipe(
+    Options.withDescription("Add the audit bundle (policy, input and decision digests; replay_valid).")
+  ),
+  json: Options.boolean("json").pipe(
+    Options.withDescription("Print failures as JSON too (results are always JSON Lines).")
+  )
+}
+
+const prescribe = lazy("prescribe", prescribeOptions, () => import("./Prescribe.js").then((m) => m.run)).pipe(
+  Command.withDescription(
+    "Decide inputs under a policy: one JSON decision per input line (with --trace/--audit: {\"decision\",\"trace\",\"audit\"})."
+  )
+)
+
+export const explainOptions = {
+  policy: policyOption,
+  input: Options.text("input").pipe(
+    Options.withPseudoName("FILE"),
+    Options.withDescription("The input to explain (JSON); - reads it from stdin.")
+  ),
+  json: Options.boolean("json").pipe(Options.withDescription("Print the explanation as JSON."))
+}
+
+const explain = lazy("explain", explainOptions, () => import("./Explain.js").then((m) => m.run)).pipe(
+  Command.withDescription(
+    "Explain one decision: per model, the gate it failed or its cost, utility and rank; the winner, runner-up and tie-break."
+  )
+)
+
+// ---------------------------------------------------------------------------------------------
+// policy
+
+export const policyOptions = {
+  file: Args.text({ name: "FILE" }).pipe(
+    Args.withDescription("The policy snapshot (JSON); - reads it from stdin.")
+  ),
+  json: Options.boolean("json").pipe(Options.withDescription("Print the result as JSON."))
+}
+
+const policy = Command.make("policy").pipe(
+  Command.withDescription("Policy snapshots: validate, digest."),
+  Command.withSubcommands([
+    lazy("validate", policyOptions, () => import("./PolicyCommand.js").then((m) => m.validate)).pipe(
+      Command.withDescription("Validate a policy as the reference does: prints ok, or its message (exit 2).")
+    ),
+    lazy("digest", policyOptions, () => import("./PolicyCommand.js").then((m) => m.digest)).pipe(
+      Command.withDescription(
+        "Print the policy's canonical digest (SHA-256 over its fixed byte layout; not validated)."
+      )
+    )
+  ])
+)
+
+// ---------------------------------------------------------------------------------------------
+// wal
+
+const logFile = Args.text({ name: "FILE" }).pipe(Args.withDescription("The log (JSON Lines)."))
+const resultJson = Options.boolean("json").pipe(Options.withDescription("Print the result as JSON."))
+
+export const walOptions = {
+  verify: { file: logFile, json: resultJson, ...keyOptions },
+  show: {
+    file: logFile,
+    json: resultJson,
+    from: Options.text("from").pipe(
+      Options.withPseudoName("N"),
+      withFlag((F) => F.u64("from", "a sequence number")),
+      Options.withDescription("First sequence to show."),
+      Options.optional
+    ),
+    to: Options.text("to").pipe(
+      Options.withPseudoName("N"),
+      withFlag((F) => F.u64("to", "a sequence number")),
+      Options.withDescription("Last sequence to show."),
+      Options.optional
+    ),
+    unverified: Options.boolean("unverified").pipe(
+      Options.withDescription("Read WITHOUT verifying sequences and hashes (forensics on a broken log only).")
+    ),
+    ...keyOptions
+  },
+  replay: {
+    file: logFile,
+    json: resultJson,
+    policy: Options.text("policy").pipe(
+      Options.withPseudoName("FILE"),
+      Options.withDescription(
+        "A policy the decisions were made under (repeat it for a ledger journal whose admits used several); - reads one from stdin."
+      ),
+      Options.repeated
+    ),
+    journal: Options.boolean("journal").pipe(
+      Options.withDescription("The log is a budget ledger journal (detected from the first entry otherwise).")
+    ),
+    ...keyOptions
+  },
+  repair: { file: logFile, json: resultJson, ...keyOptions }
+}
+
+const wal = Command.make("wal").pipe(
+  Command.withDescription("Hash-chained logs: verify, show, replay, repair."),
+  Command.withSubcommands([
+    lazy("verify", walOptions.verify, () => import("./WalCommand.js").then((m) => m.verify)).pipe(
+      Command.withDescription(
+        "Verify a log's hash chain (HMAC with --key-file/--key-env): exit 0 with the count and last hash, or exit 1."
+      )
+    ),
+    lazy("show", walOptions.show, () => import("./WalCommand.js").then((m) => m.show)).pipe(
+      Command.withDescription(
+        "Print a log's entries (verified as they are read; --unverified for forensics): #sequence, hash, data; --json: the entry lines."
+      )
+    ),
+    lazy("replay", walOptions.replay, () => import("./WalCommand.js").then((m) => m.replay)).pipe(
+      Command.withDescription(
+        "Audited replay: verify the chain, then replay every logged decision under the policy and check its digests (exit 1 on the first failure)."
+      )
+    ),
+    lazy("repair", walOptions.repair, () => import("./WalCommand.js").then((m) => m.repair)).pipe(
+      Command.withDescription(
+        "Remove a torn final line (a crash mid-write), saving it next to the log; anything else is refused (exit 1)."
+      )
+    )
+  ])
+)
+
+// ---------------------------------------------------------------------------------------------
+// budget
+
+/** Options shared by every budget command. */
+const common = {
+  journal: Options.text("journal").pipe(
+    Options.withPseudoName("FILE"),
+    Options.withDescription("The ledger journal (a WAL file).")
+  ),
+  ...keyOptions,
+  durability: Options.choice("durability", ["always", "batch", "never"]).pipe(
+    Options.withDescription(
+      "When an operation is acknowledged: after its entry's own fsync (always), after a group fsync (batch), or at once, before its entry is written and with no fsync (never). WARNING: never LOSES ACKNOWLEDGED OPERATIONS on a process crash (a kill, an out-of-memory kill) or a power loss: an operation reported done may be missing from the journal. Use it only for ledgers you can afford to lose."
+    ),
+    Options.withDefault("always" as const)
+  ),
+  json: Options.boolean("json").pipe(Options.withDescription("Print the result as JSON (the reference's fields)."))
+}
+
+const tenant = Options.text("tenant").pipe(Options.withPseudoName("TENANT"), Options.withDescription("The tenant id."))
+const operationId = Options.text("id").pipe(
+  Options.withPseudoName("OP"),
+  Options.withDescription("A client operation id: a retry with the same id and arguments returns the first result."),
+  Options.optional
+)
+const amount = (sign: Flags.Sign, description: string) =>
+  Options.text("amount").pipe(
+    Options.withPseudoName("MICROCENTS"),
+    withFlag((F) => F.microcents("amount", sign)),
+    Options.withDescription(description)
+  )
+const reservation = Options.text("reservation").pipe(
+  Options.withPseudoName("ID"),
+  withFlag((F) => F.reservationId("reservation")),
+  Options.withDescription("The reservation id (from reserve or admit).")
+)
+
+export const budgetOptions = {
+  init: common,
+  ensure: {
+    ...common,
+    tenant,
+    amount: amount("non-negative", "The tenant's initial funds in microcents (when it does not exist yet).")
+  },
+  topUp: {
+    ...common,
+    tenant,
+    amount: amount("positive", "Funds to add, in microcents."),
+    id: operationId
+  },
+  cap: {
+    ...common,
+    tenant,
+    max: Options.text("max").pipe(
+      Options.withPseudoName("MICROCENTS"),
+      withFlag((F) => F.microcents("max", "non-negative")),
+      Options.withDescription("The most the tenant may hold open at once, in microcents (0 removes the cap).")
+    )
+  },
+  reserve: {
+    ...common,
+    tenant,
+    amount: amount("positive", "The amount to hold, in microcents."),
+    id: operationId,
+    expires: Options.text("expires").pipe(
+      Options.withPseudoName("DURATION"),
+      withFlag((F) => F.duration("expires")),
+      Options.withDescription("Release the hold automatically after this long, e.g. \"30 seconds\", \"5 minutes\"."),
+      Options.optional
+    )
+  },
+  commit: {
+    ...common,
+    reservation,
+    amount: amount("non-negative", "The actual amount spent, in microcents (the rest of the hold returns)."),
+    id: operationId
+  },
+  release: { ...common, reservation, id: operationId },
+  status: {
+    ...common,
+    name: Args.text({ name: "TENANT" }).pipe(Args.withDescription("Only this tenant."), Args.optional)
+  },
+  prove: common,
+  certify: common,
+  admit: {
+    ...common,
+    policy: policyOption,
+    input: Options.text("input").pipe(
+      Options.withPseudoName("FILE"),
+      Options.withDescription("The input (JSON); - reads it from stdin.")
+    ),
+    tenant,
+    id: operationId
+  }
+}
+
+const loadBudget = () => import("./BudgetCommand.js")
+
+const budget = Command.make("budget").pipe(
+  Command.withDescription("The per-tenant budget ledger, journaled in a WAL file (--journal)."),
+  Command.withSubcommands([
+    lazy("init", budgetOptions.init, () => loadBudget().then((m) => m.init)).pipe(
+      Command.withDescription("Create a ledger journal (its first entry is a checkpoint of the empty ledger).")
+    ),
+    lazy("ensure", budgetOptions.ensure, () => loadBudget().then((m) => m.ensure)).pipe(
+      Command.withDescription("Create a tenant with initial funds (no-op when it exists).")
+    ),
+    lazy("top-up", budgetOptions.topUp, () => loadBudget().then((m) => m.topUp)).pipe(
+      Command.withDescription("Add funds to a tenant.")
+    ),
+    lazy("cap", budgetOptions.cap, () => loadBudget().then((m) => m.cap)).pipe(
+      Command.withDescription("Cap a tenant's open holds (exposure).")
+    ),
+    lazy("reserve", budgetOptions.reserve, () => loadBudget().then((m) => m.reserve)).pipe(
+      Command.withDescription("Hold funds for a tenant.")
+    ),
+    lazy("commit", budgetOptions.commit, () => loadBudget().then((m) => m.commit)).pipe(
+      Command.withDescription("Settle a hold with the actual amount.")
+    ),
+    lazy("release", budgetOptions.release, () => loadBudget().then((m) => m.release)).pipe(
+      Command.withDescription("Release a hold (its amount returns to the tenant).")
+    ),
+    lazy("status", budgetOptions.status, () => loadBudget().then((m) => m.status)).pipe(
+      Command.withDescription(
+        "Balances (microcents) of every tenant, or of one. Read-only: reads the journal's verified prefix without the writer lock, so it works while another process writes it."
+      )
+    ),
+    lazy("prove", budgetOptions.prove, () => loadBudget().then((m) => m.prove)).pipe(
+      Command.withDescription(
+        "Prove conservation (remaining + reserved + committed = initial for every tenant); exit 1 when violated. Read-only (like status): the proof's snapshot is not journaled."
+      )
+    ),
+    lazy("certify", budgetOptions.certify, () => loadBudget().then((m) => m.certify)).pipe(
+      Command.withDescription(
+        "Issue a financial certificate of the ledger; exit 1 when it is not balanced. Read-only (like status): its snapshot and baseline rotation are not journaled, so committed_since_last_certificate counts from the last journaled certificate."
+      )
+    ),
+    lazy("admit", budgetOptions.admit, () => loadBudget().then((m) => m.admit)).pipe(
+      Command.withDescription(
+        "Decide and hold: prescribe, and unless rejected hold the estimated cost; the audited decision and the hold are one journal entry."
+      )
+    )
+  ])
+)
+
+// ---------------------------------------------------------------------------------------------
+// demo
+
+export const demoOptions = {
+  dir: Options.text("dir").pipe(
+    Options.withPseudoName("DIR"),
+    Options.withDescription(
+      "Run in this folder (created if needed; must not hold a demo yet). Default: a new temporary folder."
+    ),
+    Options.optional
+  ),
+  json: Options.boolean("json").pipe(Options.withDescription("Print the report as JSON."))
+}
+
+const demo = lazy("demo", demoOptions, () => import("./Demo.js").then((m) => m.run)).pipe(
+  Command.withDescription(
+    "Run LLM routing and a pre-trade guard end to end on a keyed journal, then verify, audit and prove it."
+  )
+)
+
+/** The root's commands, in the order its help lists them. */
+export const commands = [prescribe, explain, policy, wal, budget, demo] as const
