@@ -47,11 +47,11 @@ describe("the shipped bin", () => {
     const rootManifest = createRequire(import.meta.url)(path.join(root, "package.json")) as {
       readonly scripts: Readonly<Record<string, string>>
     }
-    // the bin is the bundle's entry, packed with the package, built by `pnpm build` (root and package)
-    assert.strictEqual(
-      path.resolve(cliPackage, manifest.bin["calybris"] ?? ""),
-      path.join(Bundle.defaultOutdir, Bundle.entryName)
-    )
+    // the bin (committed, so installing the workspace can link it before any build) imports the
+    // bundle's entry and nothing else; packed with the package, built by `pnpm build` (root and package)
+    const bin = path.resolve(cliPackage, manifest.bin["calybris"] ?? "")
+    assert.strictEqual(Bundle.binTarget(bin), path.join(Bundle.defaultOutdir, Bundle.entryName))
+    assert.isTrue(manifest.files.includes(path.relative(cliPackage, bin)))
     assert.isTrue(manifest.files.some((f) => path.join(Bundle.defaultOutdir).startsWith(path.join(cliPackage, f))))
     assert.match(rootManifest.scripts["build"] ?? "", /^tsc -b && node packages\/cli\/scripts\/bundle\.mjs$/)
     assert.match(manifest.scripts["build"] ?? "", /&& node scripts\/bundle\.mjs$/)

@@ -11,5 +11,7 @@ export declare const defaultOutdir: string
  * path and esbuild's metafile (which source went into which output file).
  */
 export declare const bundle: (outdir: string) => Promise<{ readonly entry: string; readonly metafile: Metafile }>
+/** The file the package's `bin` script imports (its one `import "…"`), resolved. */
+export declare const binTarget: (bin: string) => string | undefined
 /** `pnpm build`'s bundle step: replace `dist/bundle`; resolves to the entry file's path (the package's `bin`). */
 export declare const build: () => Promise<string>

@@ -59,8 +59,21 @@ export const bundle = async (outdir) => {
 }
 
 /**
+ * The file the package's `bin` script imports (its one `import "…"`), resolved: the bin is a
+ * committed two-line launcher of the bundle's entry.
+ * @param {string} bin
+ * @returns {string | undefined}
+ */
+export const binTarget = (bin) => {
+  const imports = [...fs.readFileSync(bin, "utf8").matchAll(/^import "([^"]+)"$/gm)]
+  return imports.length === 1 && imports[0] !== undefined
+    ? path.resolve(path.dirname(bin), imports[0][1] ?? "")
+    : undefined
+}
+
+/**
  * `pnpm build`'s bundle step: replace `dist/bundle` (no stale chunks left behind); resolves to
- * the entry file's path (the package's `bin`).
+ * the entry file's path (what the package's `bin` imports).
  * @returns {Promise<string>}
  */
 export const build = async () => {
