@@ -20,6 +20,12 @@ const root = path.resolve(import.meta.dirname, "..")
 // eslint-disable-next-line no-restricted-properties
 const manifest = (dir) => JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"))
 
+/** Stop with a message and exit 1 (after the `finally` blocks on the way out have run). */
+class Failed extends Error {}
+const fail = (message) => {
+  throw new Failed(message)
+}
+
 /** pnpm as the caller ran it (`pnpm release:pack`), or the pinned one through npx. */
 const pnpm = () => {
   const execpath = process.env["npm_execpath"]
@@ -34,26 +40,37 @@ const run = (cwd, args) => {
   const [command, prefix] = pnpm()
   // pack's file list goes to stderr: stdout stays the tarball paths
   const result = spawnSync(command, [...prefix, ...args], { cwd, stdio: ["ignore", 2, 2] })
-  if (result.status !== 0) {
-    process.stderr.write(`release:pack: pnpm ${args.join(" ")} failed in ${cwd} (exit ${result.status})\n`)
-    process.exit(1)
-  }
+  if (result.status !== 0) fail(`pnpm ${args.join(" ")} failed in ${cwd} (exit ${result.status})`)
 }
 
 const caller = process.env["INIT_CWD"] ?? process.cwd()
 const out = path.resolve(caller, process.argv[2] ?? path.join(root, "dist-pack"))
 
-run(root, ["build"])
-fs.mkdirSync(out, { recursive: true })
-for (const name of published) {
-  const dir = path.join(root, "packages", name)
-  const { name: full, version } = manifest(dir)
-  const tarball = path.join(out, `${full.replace(/^@/, "").replace("/", "-")}-${version}.tgz`)
-  fs.rmSync(tarball, { force: true })
-  run(dir, ["pack", "--pack-destination", out])
-  if (!fs.existsSync(tarball)) {
-    process.stderr.write(`release:pack: pnpm pack did not write ${tarball}\n`)
-    process.exit(1)
+const pack = () => {
+  run(root, ["build"])
+  fs.mkdirSync(out, { recursive: true })
+  for (const name of published) {
+    const dir = path.join(root, "packages", name)
+    const { name: full, version } = manifest(dir)
+    const tarball = path.join(out, `${full.replace(/^@/, "").replace("/", "-")}-${version}.tgz`)
+    fs.rmSync(tarball, { force: true })
+    // the repository's LICENSE goes into every tarball (npm packs a package folder's LICENSE file)
+    const license = path.join(dir, "LICENSE")
+    fs.copyFileSync(path.join(root, "LICENSE"), license)
+    try {
+      run(dir, ["pack", "--pack-destination", out])
+    } finally {
+      fs.rmSync(license, { force: true })
+    }
+    if (!fs.existsSync(tarball)) fail(`pnpm pack did not write ${tarball}`)
+    process.stdout.write(`${tarball}\n`)
   }
-  process.stdout.write(`${tarball}\n`)
+}
+
+try {
+  pack()
+} catch (error) {
+  if (!(error instanceof Failed)) throw error
+  process.stderr.write(`release:pack: ${error.message}\n`)
+  process.exitCode = 1
 }

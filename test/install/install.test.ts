@@ -79,8 +79,11 @@ const userEnv = (): NodeJS.ProcessEnv => {
 
 const manifest = readJson(path.join(root, "package.json"))
 const pnpmVersion = /^pnpm@(.+)$/.exec(text(member(manifest, "packageManager")))?.[1]
-const version = (pkg: string, dependency: string) =>
-  text(member(readJson(path.join(root, "packages", pkg, "package.json")), "dependencies", dependency))
+/** The version the workspace pins (a dependency, or for a peer such as `effect` the devDependency). */
+const version = (pkg: string, dependency: string) => {
+  const manifest = readJson(path.join(root, "packages", pkg, "package.json"))
+  return text(member(manifest, "dependencies", dependency) ?? member(manifest, "devDependencies", dependency))
+}
 
 /** Every file under a folder, as paths relative to it. */
 const walk = (dir: string, prefix = ""): Array<string> =>
@@ -163,7 +166,14 @@ describe("install: the packed packages in a plain npm project", () => {
       assert.strictEqual(member(pkg, "license"), "Apache-2.0")
       assert.match(text(member(pkg, "repository", "url")), /^git\+https:\/\/github\.com\/.+\.git$/)
       assert.strictEqual(member(pkg, "repository", "directory"), `packages/${name}`)
-      assert.strictEqual(Json.print(member(pkg, "files") ?? null), `["dist","src"]`)
+      assert.strictEqual(
+        Json.print(member(pkg, "files") ?? null),
+        name === "cli" ? `["bin/calybris.mjs","dist","src"]` : `["dist","src"]`
+      )
+      // Effect is the application's: a peer, never a copy of our own (two copies of effect in one
+      // program do not share their services)
+      assert.isUndefined(member(pkg, "dependencies", "effect"), `${name}: effect is not a dependency`)
+      assert.strictEqual(member(pkg, "peerDependencies", "effect"), `^${version(name, "effect")}`, name)
       assert.isDefined(member(pkg, "sideEffects"))
       assert.strictEqual(member(pkg, "engines", "node"), ">=20.19.0")
       assert.strictEqual(member(pkg, "type"), "module")
@@ -196,10 +206,15 @@ describe("install: the packed packages in a plain npm project", () => {
       const { unpacked } = tarballs.get(name) as { readonly unpacked: string }
       const files = walk(unpacked)
       for (const file of files) {
-        assert.match(file, /^(package\.json|README\.md|LICENSE|CHANGELOG\.md|dist\/.+|src\/.+)$/, `${name}: ${file}`)
-        assert.notMatch(file, /(^|\/)(test|tests|__tests__|examples|bin)\/|\.test\.|\.spec\.|tsbuildinfo/, file)
+        assert.match(
+          file,
+          /^(package\.json|README\.md|LICENSE|CHANGELOG\.md|dist\/.+|src\/.+|bin\/calybris\.mjs)$/,
+          `${name}: ${file}`
+        )
+        assert.notMatch(file, /(^|\/)(test|tests|__tests__|examples)\/|\.test\.|\.spec\.|tsbuildinfo/, file)
         assert.notInclude(file, "calybris-dev")
       }
+      assert.include(files, "LICENSE", `${name}: the license text is packed`)
       // every source map's sources are in the tarball, and every source is named by a map
       const named = new Set<string>()
       const maps = files.filter((file) => file.endsWith(".map"))
@@ -278,6 +293,12 @@ describe("install: the packed packages in a plain npm project", () => {
     assert.includeMembers(installed, published.map((name) => `node_modules/@calybris/${name}`))
     for (const entry of installed) {
       assert.notMatch(entry, /(^|\/)node_modules\/(typescript|tsx|@calybris\/testing)$/, entry)
+    }
+    // one effect and one @effect/platform in the whole tree: the application's
+    for (const shared of ["effect", "@effect/platform"]) {
+      assert.deepStrictEqual(installed.filter((entry) => entry.endsWith(`node_modules/${shared}`)), [
+        `node_modules/${shared}`
+      ])
     }
   })
 
