@@ -141,7 +141,9 @@ const tail = (file) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8").spli
 const start = async () => {
   const bindir = findBindir() ?? install()
   const owner = isRoot() ? postgresUser() : undefined
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+  // the socket's path (DIR/.s.PGSQL.PORT) must fit in a sockaddr_un (107 bytes): a long TMPDIR falls back to /tmp
+  const base = path.join(os.tmpdir(), `${prefix}XXXXXX/.s.PGSQL.65535`).length <= 100 ? os.tmpdir() : "/tmp"
+  const dir = fs.mkdtempSync(path.join(base, prefix))
   let started = false
   try {
     if (owner !== undefined) fs.chownSync(dir, owner.uid, owner.gid)
@@ -167,6 +169,7 @@ const start = async () => {
     )
     for (let attempt = 1;; attempt++) {
       const port = await freePort()
+      if (port === 5432) continue // never PostgreSQL's default port, whatever the ephemeral range
       const pgCtl = asOwner(path.join(bindir, "pg_ctl"), [
         "-w",
         "-t",

@@ -81,6 +81,28 @@ describe("scripts/postgres.mjs", () => {
       })
   )
 
+  it.live.skipIf(Postgres.skip())(
+    "a TMPDIR too long for the unix socket's path: the cluster goes to /tmp",
+    () =>
+      Effect.gen(function*() {
+        const tmp = tempDir()
+        const deep = path.join(tmp, "d".repeat(100))
+        fs.mkdirSync(deep, { mode: 0o755 })
+        const started = run(deep, ["start"])
+        assert.strictEqual(started.status, 0, started.stderr)
+        const exported = parseExports(started.stdout)
+        const dir = exported["CALYBRIS_TEST_POSTGRES_DIR"] ?? ""
+        try {
+          assert.strictEqual(path.dirname(dir), "/tmp")
+          assert.strictEqual(yield* Postgres.psql("SELECT 1", exported["CALYBRIS_TEST_DATABASE_URL"]), "1")
+        } finally {
+          run(tmp, ["stop", dir])
+        }
+        assert.isFalse(fs.existsSync(dir))
+        fs.rmSync(tmp, { recursive: true })
+      })
+  )
+
   it("start exits 2, saying so, when there is no PostgreSQL (and leaves nothing behind)", () => {
     const tmp = tempDir()
     const result = run(tmp, ["start"], { CALYBRIS_POSTGRES_BINDIR: path.join(tmp, "nowhere") })
