@@ -51,7 +51,7 @@ export const acquire = (env: Env, options: Options = {}): () => void => {
   const file = options.script ?? script
   const node = (...args: Array<string>) =>
     spawnSync(process.execPath, [file, ...args], {
-      env: env as NodeJS.ProcessEnv,
+      env,
       encoding: "utf8",
       stdio: ["ignore", "pipe", "inherit"]
     })
