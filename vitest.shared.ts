@@ -27,3 +27,10 @@ export const project = (name: string) =>
       hookTimeout: 120_000
     }
   })
+
+/**
+ * The globalSetup of a project with PostgreSQL tests (`test.globalSetup: [postgresSetup]`): it gives the
+ * tests `CALYBRIS_TEST_DATABASE_URL`, starting a throwaway cluster when it is unset (see
+ * packages/testing/src/PostgresSetup.ts); every project listing it shares one server.
+ */
+export const postgresSetup = new URL("./packages/testing/src/PostgresSetup.ts", import.meta.url).pathname

@@ -7,7 +7,7 @@ export default defineProject({
     name: "integration",
     include: ["**/*.test.ts"],
     setupFiles: [new URL("../vitest.setup.ts", import.meta.url).pathname],
-    exclude: ["**/node_modules/**", "build/**"],
+    exclude: ["**/node_modules/**", "build/**", "postgres/**"],
     testTimeout: 300_000,
     hookTimeout: 300_000
   }
