@@ -144,6 +144,58 @@ const runQueryOp = (o: QueryOp, model: QueryModel): Effect.Effect<void, unknown,
   }
 }
 
+/** Operations of the retry property (commit and release name a reservation id: ids are issued from 1). */
+type RetryOp =
+  | { readonly op: "ensure"; readonly tenant: string; readonly amount: number }
+  | { readonly op: "cap"; readonly tenant: string; readonly max: number }
+  | { readonly op: "topUp"; readonly tenant: string; readonly amount: number }
+  | { readonly op: "reserve"; readonly tenant: string; readonly amount: number }
+  | { readonly op: "commit"; readonly reservation: number; readonly actual: number }
+  | { readonly op: "release"; readonly reservation: number }
+  | { readonly op: "admit"; readonly tenant: string; readonly sequence: number }
+
+const retryTenantArb = fc.constantFrom("a", "b", "c")
+const retryOpArb: fc.Arbitrary<RetryOp> = fc.oneof(
+  fc.record({ op: fc.constant("ensure" as const), tenant: retryTenantArb, amount: fc.integer({ min: 0, max: 500 }) }),
+  fc.record({ op: fc.constant("cap" as const), tenant: retryTenantArb, max: fc.integer({ min: -5, max: 800 }) }),
+  fc.record({ op: fc.constant("topUp" as const), tenant: retryTenantArb, amount: fc.integer({ min: -2, max: 800 }) }),
+  fc.record({ op: fc.constant("reserve" as const), tenant: retryTenantArb, amount: fc.integer({ min: -2, max: 900 }) }),
+  fc.record({
+    op: fc.constant("commit" as const),
+    reservation: fc.integer({ min: 1, max: 8 }),
+    actual: fc.integer({ min: -1, max: 1_000 })
+  }),
+  fc.record({ op: fc.constant("release" as const), reservation: fc.integer({ min: 1, max: 8 }) }),
+  fc.record({ op: fc.constant("admit" as const), tenant: retryTenantArb, sequence: fc.integer({ min: 1, max: 3 }) })
+)
+
+/** Small budgets, so that refusals are frequent. */
+const seedRetryTenants = Effect.all([
+  Ledger.ensureTenant(TenantId.make("a"), Microcents.make(1_000n)),
+  Ledger.ensureTenant(TenantId.make("b"), Microcents.make(300n))
+])
+
+/** Run operation `i` of the sequence under the id `op-i` (ensure and cap carry none): its result. */
+const runRetryOp = (o: RetryOp, i: number): Effect.Effect<unknown, unknown, Ledger.Ledger> => {
+  const options = { operationId: `op-${i}` }
+  switch (o.op) {
+    case "ensure":
+      return Ledger.ensureTenant(TenantId.make(o.tenant), Microcents.make(BigInt(o.amount)))
+    case "cap":
+      return Ledger.setExposureCap(TenantId.make(o.tenant), Microcents.make(BigInt(o.max)))
+    case "topUp":
+      return Ledger.topUp(TenantId.make(o.tenant), Microcents.make(BigInt(o.amount)), options)
+    case "reserve":
+      return Ledger.reserve(TenantId.make(o.tenant), Microcents.make(BigInt(o.amount)), options)
+    case "commit":
+      return Ledger.commit(ReservationId.make(BigInt(o.reservation)), Microcents.make(BigInt(o.actual)), options)
+    case "release":
+      return Ledger.release(ReservationId.make(BigInt(o.reservation)), options)
+    case "admit":
+      return Ledger.admit(policy, TenantId.make(o.tenant), input(o.sequence), options)
+  }
+}
+
 /** Every query, checked against the balances of the same state, the model, and the next snapshot. */
 const checkQueries = (model: QueryModel) =>
   Effect.gen(function*() {
@@ -814,6 +866,49 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
         const reserve = yield* Effect.flip(Ledger.reserve(gw, Microcents.make(1n), { operationId: "adm" }))
         assert.strictEqual(reserve._tag, "IdempotencyConflict")
       })))
+
+    it.effect.prop(
+      "any sequence with retries of earlier operations under their ids: every retry returns the first result, and the state is the state without the retries",
+      {
+        ops: fc.array(retryOpArb, { minLength: 1, maxLength: 25 }),
+        retries: fc.array(fc.record({ at: fc.nat(), of: fc.nat() }), { maxLength: 20 })
+      },
+      ({ ops, retries }) =>
+        Effect.gen(function*() {
+          const state = Effect.all({
+            balances: Ledger.balances,
+            holds: Ledger.holds(),
+            caps: Ledger.exposureCaps,
+            remembers: Effect.forEach(ops, (_, i) => Ledger.remembers(`op-${i}`))
+          })
+          // without retries: each operation's result, and the state
+          const plain = yield* run(Effect.gen(function*() {
+            yield* seedRetryTenants
+            const results: Array<unknown> = []
+            for (const [i, o] of ops.entries()) results.push(yield* runRetryOp(o, i))
+            return { results, state: yield* state }
+          }))
+          // with retries of earlier operations (same id, same arguments) after some of them
+          const retried = yield* run(Effect.gen(function*() {
+            yield* seedRetryTenants
+            const results: Array<unknown> = []
+            for (const [i, o] of ops.entries()) {
+              results.push(yield* runRetryOp(o, i))
+              for (const r of retries) {
+                if (r.at % ops.length !== i) continue
+                const j = r.of % (i + 1)
+                const target = ops[j] as RetryOp
+                if (target.op === "ensure" || target.op === "cap") continue // no operation id
+                assert.deepStrictEqual(yield* runRetryOp(target, j), results[j], `retry of op-${j} after op-${i}`)
+              }
+            }
+            return { results, state: yield* state }
+          }))
+          assert.deepStrictEqual(retried.results, plain.results, "the first results are those without retries")
+          assert.deepStrictEqual(retried.state, plain.state, "the state is the state without the retries")
+        }),
+      { fastCheck: { numRuns } }
+    )
 
     it.effect.prop(
       "after any sequence of commands (holds due included), every query agrees with the balances and with the next snapshot",
