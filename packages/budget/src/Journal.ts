@@ -3,7 +3,9 @@
  * journals stay readable. One WAL entry holds one group of commands applied together (a group
  * commit, or an admit with its audited decision), or a checkpoint of the whole state.
  *
- * Version 1: `{"v":1,"commands":[{"kind":"reserve",...},...]}` or `{"v":1,"checkpoint":{...}}`.
+ * Version 1: `{"v":1,"commands":[{"kind":"reserve",...},...]}` or `{"v":1,"checkpoint":{...}}`;
+ * a refusal remembered under an operation id is `{"kind":"refused","command":{...},"result":{...}}`
+ * among the commands (issue 15: no earlier journal holds one).
  */
 import * as Codec from "@calybris/core/Codec"
 import * as Int from "@calybris/core/Int"

@@ -66,7 +66,8 @@ export interface Remembered {
 
 /**
  * How many client operation ids a ledger remembers by default: a retry is recognised as long as
- * fewer than this many later operations with ids have been applied (see `LedgerState.operations`).
+ * fewer than this many later operations with ids have been answered, applied or refused (see
+ * `LedgerState.operations`).
  */
 export const DEFAULT_OPERATION_WINDOW = DEFAULT_LIMIT
 
@@ -76,8 +77,9 @@ export class LedgerState {
   readonly holds = new HoldTable<Hold>()
   readonly caps = new Map<string, bigint>()
   /**
-   * client operation ids of applied operations (retry safety): the `operations.limit` most
-   * recent ones (default `DEFAULT_OPERATION_WINDOW`); applying one more forgets the oldest
+   * client operation ids of answered operations, applied or refused (retry safety): the
+   * `operations.limit` most recent ones (default `DEFAULT_OPERATION_WINDOW`); answering one
+   * more forgets the oldest
    */
   readonly operations = new OperationWindow<Remembered>()
   snapshotVersion = 0n
