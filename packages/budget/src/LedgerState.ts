@@ -541,7 +541,7 @@ export const step = <C extends Command>(s: LedgerState, command: C): ResultOf[C[
     }
   }
   const result = apply(s, c)
-  // every result of an operation under an id, refusals included (`remembered`)
+  // every result of an operation under an id, refusals included (an id names one outcome)
   if (id !== undefined) s.operations.set(id, { fingerprint: fingerprint(c), result })
   return result as ResultOf[C["_tag"]]
 }
