@@ -153,3 +153,39 @@ describe("a refusal under an operation id is durable", () => {
       assert.deepStrictEqual(records(yield* write(true)), records(yield* write(false)))
     }))
 })
+
+describe("the operation window bounds refusals as it bounds applied results", () => {
+  const exercise = Effect.gen(function*() {
+    yield* Ledger.ensureTenant(t, Microcents.make(100n))
+    const refused = yield* Ledger.reserve(t, Microcents.make(500n), { operationId: "a" })
+    assert.strictEqual(refused._tag, "Insufficient")
+    yield* Ledger.topUp(t, Microcents.make(1_000n), { operationId: "b" })
+    // "a" is still in a window of 2: the refusal
+    assert.deepStrictEqual(yield* Ledger.reserve(t, Microcents.make(500n), { operationId: "a" }), refused)
+    yield* Ledger.reserve(t, Microcents.make(1n), { operationId: "c" }) // a refused id counts as much as this one
+    assert.isFalse(yield* Ledger.remembers("a"), "the refusal left the window")
+    return yield* Ledger.reserve(t, Microcents.make(500n), { operationId: "a" })
+  })
+
+  it.effect("a window of 2: a refusal is forgotten after 2 later operations with ids, in memory and journaled, and after recovery", () =>
+    Effect.gen(function*() {
+      const memory = yield* exercise.pipe(Effect.provide(Ledger.layerMemoryWith({ operationWindow: 2 })))
+      assert.strictEqual(memory._tag, "Reserved", "a command under a forgotten id applies as new")
+      const { bytes, journaled } = yield* Effect.gen(function*() {
+        const journaled = yield* exercise.pipe(
+          Effect.provide(Ledger.layerJournal({ operationWindow: 2, checkpointEvery: 2 }))
+        )
+        return { bytes: yield* bytesOf, journaled }
+      }).pipe(Effect.provide(Wal.layerMemory({ key })))
+      assert.deepStrictEqual(journaled, memory)
+      for (const verifyCheckpoints of [false, true]) {
+        const remembered = yield* Effect.all([Ledger.remembers("a"), Ledger.remembers("b"), Ledger.remembers("c")])
+          .pipe(
+            Effect.provide(Ledger.layerJournal({ verifyCheckpoints })),
+            Effect.provide(Wal.layerMemory({ key }, bytes))
+          )
+        // the window after the journal: "c" and the new "a" (its hold), "b" forgotten
+        assert.deepStrictEqual(remembered, [true, false, true], `verifyCheckpoints: ${verifyCheckpoints}`)
+      }
+    }))
+})
