@@ -33,6 +33,7 @@ const encodeDecision = Schema.encodeSync(Decision.Decision)
 const commands = fs.readFileSync(commandsFile, "utf8").split("\n").filter((l) => l.length > 0).map(
   (line): Journal.Journaled => {
     const command = decode(Either.getOrThrow(Json.parse(line)))
+    if (command._tag === "Refused") throw new Error("a command file holds commands, not journaled refusals")
     return { command, audited: command._tag === "Admit" ? command.audited : undefined }
   }
 )

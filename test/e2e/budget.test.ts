@@ -53,6 +53,48 @@ describe("budget", () => {
     assert.strictEqual(await ok(journal, ["release", "--reservation", "1"]), "MissingReservation\n")
   })
 
+  it("a refusal under --id is the answer to every retry, in a later process after the funds arrived (issue 15)", async () => {
+    const journal = journalOf("refused-ids.jsonl")
+    await ok(journal, ["init"])
+    await ok(journal, ["ensure", "--tenant", "acme", "--amount", "100"])
+    const refused =
+      `{"kind":"Insufficient","remaining_microcents":100,"required_microcents":500,"reservation_id":null}\n`
+    assert.strictEqual(
+      await ok(journal, ["reserve", "--tenant", "acme", "--amount", "500", "--id", "r", "--json"]),
+      refused
+    )
+    assert.strictEqual(
+      await ok(journal, ["release", "--reservation", "1", "--id", "l", "--json"]),
+      `{"kind":"MissingReservation"}\n`
+    )
+    await ok(journal, ["top-up", "--tenant", "acme", "--amount", "1000"])
+    await ok(journal, ["reserve", "--tenant", "acme", "--amount", "10"]) // reservation 1 now exists
+    // the delayed duplicates: the original refusals, nothing held or released
+    assert.strictEqual(
+      await ok(journal, ["reserve", "--tenant", "acme", "--amount", "500", "--id", "r", "--json"]),
+      refused
+    )
+    assert.strictEqual(
+      await ok(journal, ["release", "--reservation", "1", "--id", "l", "--json"]),
+      `{"kind":"MissingReservation"}\n`
+    )
+    assert.strictEqual(
+      await ok(journal, ["status", "acme", "--json"]),
+      `{"tenant_id":"acme","initial_microcents":1100,"remaining_microcents":1090,"reserved_microcents":10,"committed_microcents":0}\n`
+    )
+    // other arguments under the refused id: a conflict
+    const conflict = await budget(journal, ["reserve", "--tenant", "acme", "--amount", "501", "--id", "r"])
+    assert.notStrictEqual(conflict.code, 0)
+    assert.include(conflict.stderr, "operation id r was already used with different arguments")
+    // the refusals are journaled records the auditor replays
+    assert.include(fs.readFileSync(journal, "utf8"), `"kind":"refused"`)
+    const replay = await calybris(
+      ["wal", "replay", journal, "--key-env", "CALYBRIS_E2E_JOURNAL_KEY", "--policy", policyFile],
+      { env }
+    )
+    assert.strictEqual(replay.code, 0, replay.stderr)
+  })
+
   it("runs every operation on a keyed journal with the reference's field names, exactly", async () => {
     const journal = journalOf("ledger.jsonl")
     assert.include(await ok(journal, ["init"]), "initialized")

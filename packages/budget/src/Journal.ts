@@ -3,7 +3,9 @@
  * journals stay readable. One WAL entry holds one group of commands applied together (a group
  * commit, or an admit with its audited decision), or a checkpoint of the whole state.
  *
- * Version 1: `{"v":1,"commands":[{"kind":"reserve",...},...]}` or `{"v":1,"checkpoint":{...}}`.
+ * Version 1: `{"v":1,"commands":[{"kind":"reserve",...},...]}` or `{"v":1,"checkpoint":{...}}`;
+ * a refusal remembered under an operation id is `{"kind":"refused","command":{...},"result":{...}}`
+ * among the commands (issue 15: no earlier journal holds one).
  */
 import * as Codec from "@calybris/core/Codec"
 import * as Int from "@calybris/core/Int"
@@ -69,73 +71,15 @@ const JournalAdmit = jsonObject({
   audited: JsonValue
 })
 
-/**
- * One journaled command: in memory the `Command` (an admit with the audited decision it carries
- * on the journal, without its binding), on the wire the reference's record
- * (`{"kind":"reserve","tenant_id":…}`).
- */
-export const JournalCommand = Schema.Union(
-  jsonObject({
-    ...kind("EnsureTenant", "ensure_tenant"),
-    tenant: wireName(EnsureTenant.tenant, "tenant_id"),
-    amount: EnsureTenant.amount
-  }),
-  jsonObject({
-    ...kind("TopUp", "top_up"),
-    tenant: wireName(TopUp.tenant, "tenant_id"),
-    amount: TopUp.amount,
-    operation_id: TopUp.operation_id
-  }),
-  jsonObject({
-    ...kind("SetExposureCap", "set_cap"),
-    tenant: wireName(SetExposureCap.tenant, "tenant_id"),
-    max: SetExposureCap.max
-  }),
-  jsonObject({
-    ...kind("Reserve", "reserve"),
-    tenant: wireName(Reserve.tenant, "tenant_id"),
-    amount: Reserve.amount,
-    operation_id: Reserve.operation_id,
-    ttl_ms: Reserve.ttl_ms,
-    expires_at_ms: Reserve.expires_at_ms
-  }),
-  jsonObject({
-    ...kind("Commit", "commit"),
-    reservation: wireName(Commit.reservation, "reservation_id"),
-    actual: Commit.actual,
-    operation_id: Commit.operation_id
-  }),
-  jsonObject({
-    ...kind("Release", "release"),
-    reservation: wireName(Release.reservation, "reservation_id"),
-    operation_id: Release.operation_id
-  }),
-  jsonObject({ ...kind("Expire", "expire"), reservation: wireName(Expire.reservation, "reservation_id") }),
-  jsonObject(kind("TakeSnapshot", "snapshot")),
-  jsonObject(kind("VerifyConservation", "verify_conservation")),
-  jsonObject(kind("ProveConservation", "prove_conservation")),
-  jsonObject(kind("CertifyLedger", "certify")),
-  jsonObject({ ...kind("Restore", "restore"), snapshot: Restore.snapshot }),
-  JournalAdmit
-)
-export type JournalCommand = typeof JournalCommand.Type
-
-const Hold = jsonObject({
-  reservation_id: Int.U64,
-  tenant_id: Schema.String,
-  amount: Int.I64,
-  expires_at_ms: Schema.optional(Int.I64)
-})
-const Cap = jsonObject({ tenant_id: Schema.String, max: Int.I64 })
 /** A result remembered under an operation id, as checkpoints hold it: `_tag`, then its fields in the state machine's order. */
 const remembered = <T extends string, F extends Schema.Struct.Fields>(tag: T, fields: F) =>
   jsonObject({ _tag: Schema.Literal(tag), ...fields })
 
 /**
  * The results an operation id can remember, decoded by their schema (never read as whatever
- * object a checkpoint holds). Only applied results (`Reserved`, `Committed`, `Released`,
- * `ToppedUp`) are remembered; the others decode so that recovery names such a checkpoint as
- * inconsistent (`consistency.ts`) rather than as a foreign record. `Overflow` has one shape per
+ * object a checkpoint holds): every result of a retry-safe command, what applied (`Reserved`,
+ * `Committed`, `Released`, `ToppedUp`) and the refusals (since issue 15; recovery checks that
+ * each is a result of its command's kind: `consistency.ts`). `Overflow` has one shape per
  * result family: the most specific is tried first.
  */
 export const RememberedResult = Schema.Union(
@@ -161,6 +105,83 @@ export const RememberedResult = Schema.Union(
   remembered("InvalidAmount", {})
 )
 
+const JournalTopUp = jsonObject({
+  ...kind("TopUp", "top_up"),
+  tenant: wireName(TopUp.tenant, "tenant_id"),
+  amount: TopUp.amount,
+  operation_id: TopUp.operation_id
+})
+const JournalReserve = jsonObject({
+  ...kind("Reserve", "reserve"),
+  tenant: wireName(Reserve.tenant, "tenant_id"),
+  amount: Reserve.amount,
+  operation_id: Reserve.operation_id,
+  ttl_ms: Reserve.ttl_ms,
+  expires_at_ms: Reserve.expires_at_ms
+})
+const JournalCommit = jsonObject({
+  ...kind("Commit", "commit"),
+  reservation: wireName(Commit.reservation, "reservation_id"),
+  actual: Commit.actual,
+  operation_id: Commit.operation_id
+})
+const JournalRelease = jsonObject({
+  ...kind("Release", "release"),
+  reservation: wireName(Release.reservation, "reservation_id"),
+  operation_id: Release.operation_id
+})
+
+/**
+ * A refusal remembered under an operation id (ours, SPEC §8; no journal before issue 15 holds
+ * one): the retry-safe command as it is journaled when it applies (an admit with its audited
+ * decision), and the refusal it met, as a checkpoint remembers it. Replay applies the command,
+ * which must meet exactly that refusal (it changes nothing but the remembered ids).
+ * `{"kind":"refused","command":{"kind":"reserve",…},"result":{"_tag":"Insufficient",…}}`
+ */
+const JournalRefused = jsonObject({
+  _tag: Schema.propertySignature(Schema.transformLiteral("refused", "Refused")).pipe(Schema.fromKey("kind")),
+  command: Schema.Union(JournalTopUp, JournalReserve, JournalCommit, JournalRelease, JournalAdmit),
+  result: RememberedResult
+})
+
+/**
+ * One journaled command: in memory the `Command` (an admit with the audited decision it carries
+ * on the journal, without its binding), on the wire the reference's record
+ * (`{"kind":"reserve","tenant_id":…}`); or a refusal remembered under an operation id.
+ */
+export const JournalCommand = Schema.Union(
+  jsonObject({
+    ...kind("EnsureTenant", "ensure_tenant"),
+    tenant: wireName(EnsureTenant.tenant, "tenant_id"),
+    amount: EnsureTenant.amount
+  }),
+  JournalTopUp,
+  jsonObject({
+    ...kind("SetExposureCap", "set_cap"),
+    tenant: wireName(SetExposureCap.tenant, "tenant_id"),
+    max: SetExposureCap.max
+  }),
+  JournalReserve,
+  JournalCommit,
+  JournalRelease,
+  jsonObject({ ...kind("Expire", "expire"), reservation: wireName(Expire.reservation, "reservation_id") }),
+  jsonObject(kind("TakeSnapshot", "snapshot")),
+  jsonObject(kind("VerifyConservation", "verify_conservation")),
+  jsonObject(kind("ProveConservation", "prove_conservation")),
+  jsonObject(kind("CertifyLedger", "certify")),
+  jsonObject({ ...kind("Restore", "restore"), snapshot: Restore.snapshot }),
+  JournalAdmit,
+  JournalRefused
+)
+export type JournalCommand = typeof JournalCommand.Type
+
+const Hold = jsonObject({
+  reservation_id: Int.U64,
+  tenant_id: Schema.String,
+  amount: Int.I64,
+  expires_at_ms: Schema.optional(Int.I64)
+})
+const Cap = jsonObject({ tenant_id: Schema.String, max: Int.I64 })
 const Operation = jsonObject({ operation_id: Schema.String, fingerprint: Schema.String, result: RememberedResult })
 
 /** The whole ledger state at one point of the journal. */
@@ -188,14 +209,25 @@ export const JournalEntry = Schema.Union(
 )
 export type JournalEntry = typeof JournalEntry.Type
 
-/** A command with what only the journal carries (the audited decision of an admit). */
+/**
+ * A command with what only the journal carries (the audited decision of an admit; the refusal
+ * it met, when it is journaled as a refusal remembered under its operation id).
+ */
 export interface Journaled {
   readonly command: L.Command
   readonly audited?: Json.Json | undefined
+  readonly refused?: L.Result | undefined
 }
 
 /** The journal's form of a command: an admit carries its audited decision (`null` when none). */
-export const journalCommand = ({ audited, command }: Journaled): JournalCommand => {
+export const journalCommand = ({ audited, command, refused }: Journaled): JournalCommand => {
+  if (refused !== undefined) {
+    return {
+      _tag: "Refused",
+      command: journalCommand({ audited, command }),
+      result: refused
+    } as unknown as JournalCommand
+  }
   if (command._tag !== "Admit") return command
   // (on the journaled admit path: a copy and one store cost a fraction of a spread)
   const admit: { -readonly [K in keyof typeof command]: (typeof command)[K] } & { audited?: Json.Json } = Object
@@ -269,23 +301,36 @@ export const stateOf = (c: Checkpoint): L.LedgerState => {
 const encodeEntry = Codec.encodeEither(JournalEntry)
 const decodeEntry = Codec.decodeUnknownEither(JournalEntry)
 
+/** A refusal remembered under an operation id, as replay applies it: the command, and the refusal it met. */
+export interface Refused {
+  readonly _tag: "Refused"
+  readonly command: L.Command
+  readonly result: L.Result
+}
+
+/** A journaled command as replay applies it. */
+export type ReplayCommand = L.Command | Refused
+
 /** What recovery needs of a journal entry: its commands, or its checkpoint. */
 export type Replayable =
-  | { readonly _tag: "Commands"; readonly commands: ReadonlyArray<L.Command> }
+  | { readonly _tag: "Commands"; readonly commands: ReadonlyArray<ReplayCommand> }
   | { readonly _tag: "Checkpoint"; readonly checkpoint: Checkpoint }
 
+/** Give an admit under an operation id the binding its audited decision gives it (in place). */
+const bindAdmit = (c: JournalCommand): void => {
+  if (c._tag !== "Admit" || c.operation_id === undefined) return
+  const binding = L.bindingOfAudited(c.audited)
+  if (binding !== undefined) (c as { binding?: string }).binding = binding
+}
+
 /**
- * The commands of a decoded group, each admit under an operation id given the binding its
- * audited decision gives it (what `Ledger.admit` bound the id to: `LedgerState.bindingOfAudited`).
- * The decoded values are fresh: the binding is set on them in place.
+ * The commands of a decoded group, each admit under an operation id (a refused one too) given
+ * the binding its audited decision gives it (what `Ledger.admit` bound the id to:
+ * `LedgerState.bindingOfAudited`). The decoded values are fresh: the binding is set on them in place.
  */
-const bind = (commands: ReadonlyArray<JournalCommand>): ReadonlyArray<L.Command> => {
-  for (const c of commands) {
-    if (c._tag !== "Admit" || c.operation_id === undefined) continue
-    const binding = L.bindingOfAudited(c.audited)
-    if (binding !== undefined) (c as { binding?: string }).binding = binding
-  }
-  return commands
+const bind = (commands: ReadonlyArray<JournalCommand>): ReadonlyArray<ReplayCommand> => {
+  for (const c of commands) bindAdmit(c._tag === "Refused" ? c.command : c)
+  return commands as ReadonlyArray<ReplayCommand>
 }
 
 /** What replay applies of a decoded entry: its commands (admits bound), or its checkpoint. */

@@ -61,7 +61,9 @@ export const auditBytes = <E, R>(
         const inconsistent = replay.entry(entry.sequence, Journal.replayableOf(record))
         if (inconsistent !== undefined) return Either.left(inconsistent)
         if (!("commands" in record)) return Either.void
-        for (const command of record.commands) {
+        for (const journaled of record.commands) {
+          // a refused admit (remembered under its id) carries its audited decision too
+          const command = journaled._tag === "Refused" ? journaled.command : journaled
           if (command._tag !== "Admit") continue
           const audited = decodeAudited(command.audited)
           if (Either.isLeft(audited)) {

@@ -84,8 +84,9 @@ export class Ledger extends Context.Tag("@calybris/budget/Ledger")<Ledger, {
   /** Lifetime spend, and spend since the last certificate. */
   readonly totals: Effect.Effect<LedgerQuery.Totals, LedgerStoreError>
   /**
-   * Is this client operation id remembered (an operation under it was applied, and it is still
-   * in the operation window)? A retry under it returns the original result or conflicts.
+   * Is this client operation id remembered (an operation under it was answered — applied or
+   * refused — and it is still in the operation window)? A retry under it returns the original
+   * result (a refusal included) or conflicts.
    */
   readonly remembers: (operationId: string) => Effect.Effect<boolean, LedgerStoreError>
 }>() {}
@@ -135,7 +136,8 @@ export const layerMemory: Layer.Layer<Ledger> = Layer.effect(Ledger, makeMemory(
 export interface MemoryOptions {
   /**
    * how many operation ids are remembered: a retry is recognised while fewer than this many
-   * later operations with ids were applied (default `LedgerState.DEFAULT_OPERATION_WINDOW`, 100,000)
+   * later operations with ids were answered, applied or refused (default
+   * `LedgerState.DEFAULT_OPERATION_WINDOW`, 100,000)
    */
   readonly operationWindow?: number | undefined
 }
@@ -240,7 +242,10 @@ const noConflict = <R, E>(
 
 /** Options of retry-safe operations. */
 export interface OperationOptions {
-  /** a client operation id: a retry with the same id and arguments returns the original result */
+  /**
+   * a client operation id: a retry with the same id and arguments returns the original result,
+   * a refusal included (an id names one outcome within the window: docs/LEDGER.md "Retry safety")
+   */
   readonly operationId?: string | undefined
 }
 
@@ -314,9 +319,10 @@ export interface AdmitOptions extends ReserveOptions {
 }
 
 /**
- * An outcome that holds nothing: it stands unless the operation id was already applied — an
- * admit retried with the same arguments would have held again, so the retry differs from the
- * original: a conflict, never a new outcome under an old id.
+ * An outcome the ledger never sees (a kernel reject, a cost no hold can carry): it holds
+ * nothing and is not remembered (the kernel is deterministic and the id bound to its
+ * arguments, so a retry gets it again). It stands unless the operation id is remembered — the
+ * id then names another outcome: a conflict, never a new outcome under an old id.
  */
 const notRemembered = (
   id: string | undefined,
@@ -502,5 +508,5 @@ export const conservationProof: Effect.Effect<
   const r = L.proofOf(current)
   return r._tag === "Proved" ? Effect.succeed(r.proof) : Effect.fail(r.status)
 })
-/** Is this client operation id remembered (a retry under it returns the original result or conflicts)? */
+/** Is this client operation id remembered, applied or refused (a retry under it returns the original result or conflicts)? */
 export const remembers = (operationId: string) => Effect.flatMap(Ledger, (ledger) => ledger.remembers(operationId))

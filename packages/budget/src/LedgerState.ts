@@ -58,7 +58,7 @@ export type { TenantState } from "./internal/account.js"
 /** Balances at most this large in magnitude are kept as numbers (exact, and so is every sum within it). */
 const SAFE = Number.MAX_SAFE_INTEGER
 
-/** An applied operation remembered under its client id: what it was, and what it returned. */
+/** An operation remembered under its client id: what it was, and what it returned (a refusal included). */
 export interface Remembered {
   readonly fingerprint: string
   readonly result: Result
@@ -66,7 +66,8 @@ export interface Remembered {
 
 /**
  * How many client operation ids a ledger remembers by default: a retry is recognised as long as
- * fewer than this many later operations with ids have been applied (see `LedgerState.operations`).
+ * fewer than this many later operations with ids have been answered, applied or refused (see
+ * `LedgerState.operations`).
  */
 export const DEFAULT_OPERATION_WINDOW = DEFAULT_LIMIT
 
@@ -76,8 +77,9 @@ export class LedgerState {
   readonly holds = new HoldTable<Hold>()
   readonly caps = new Map<string, bigint>()
   /**
-   * client operation ids of applied operations (retry safety): the `operations.limit` most
-   * recent ones (default `DEFAULT_OPERATION_WINDOW`); applying one more forgets the oldest
+   * client operation ids of answered operations, applied or refused (retry safety): the
+   * `operations.limit` most recent ones (default `DEFAULT_OPERATION_WINDOW`); answering one
+   * more forgets the oldest
    */
   readonly operations = new OperationWindow<Remembered>()
   snapshotVersion = 0n
@@ -519,11 +521,13 @@ export const applied = (result: Result): result is AppliedResult => {
 export const operationId = (c: Command): string | undefined => "operation_id" in c ? c.operation_id : undefined
 
 /**
- * Apply one command. A command with a client operation id that was applied before returns the
- * remembered result and changes nothing; the same id with other arguments is an
- * `IdempotencyConflict`. Rejected commands are not remembered: a retry re-evaluates them,
- * which is safe because they applied nothing. Only the `operations.limit` most recently applied
- * ids are remembered: an id older than that is forgotten, and a command under it applies as new.
+ * Apply one command. An operation id names one outcome: a command under an id seen before
+ * returns the remembered result and changes nothing, whether that result applied or was a
+ * refusal (`Insufficient`, `MissingReservation`, …: a refusal is remembered too, so a delayed
+ * duplicate of a refused operation cannot succeed later and leave a hold nobody settles); the
+ * same id with other arguments is an `IdempotencyConflict`. Only the `operations.limit` most
+ * recent ids are remembered: an id older than that is forgotten, and a command under it
+ * applies as new.
  */
 export const step = <C extends Command>(s: LedgerState, command: C): ResultOf[C["_tag"]] => {
   const c = command as Command
@@ -537,7 +541,8 @@ export const step = <C extends Command>(s: LedgerState, command: C): ResultOf[C[
     }
   }
   const result = apply(s, c)
-  if (id !== undefined && applied(result)) s.operations.set(id, { fingerprint: fingerprint(c), result })
+  // every result of an operation under an id, refusals included (an id names one outcome)
+  if (id !== undefined) s.operations.set(id, { fingerprint: fingerprint(c), result })
   return result as ResultOf[C["_tag"]]
 }
 

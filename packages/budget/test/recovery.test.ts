@@ -37,6 +37,9 @@ const reserve = (tenant: string, amount: number, extra = "") =>
 const commit = (id: number, actual: number) => `{"kind":"commit","reservation_id":${id},"actual":${actual}}`
 const release = (id: number) => `{"kind":"release","reservation_id":${id}}`
 const expire = (id: number) => `{"kind":"expire","reservation_id":${id}}`
+const refused = (command: string, result: string) => `{"kind":"refused","command":${command},"result":${result}}`
+const insufficient = (remaining: number, required: number) =>
+  `{"_tag":"Insufficient","remaining_microcents":${remaining},"required_microcents":${required}}`
 const commands = (...list: ReadonlyArray<string>) => `{"v":1,"commands":[${list.join(",")}]}`
 
 const tenant = (id: string, initial: number, remaining: number, reserved: number, committed: number) =>
@@ -254,16 +257,94 @@ const cases: ReadonlyArray<Case> = [
     sequence: 1n,
     reason: "duplicate cap in checkpoint: t"
   },
+  // (a remembered refusal is consistent since issue 15: `refusals.test.ts`; one its command never returns is not)
   {
-    name: "a checkpoint remembering an operation that never applied",
+    name: "a checkpoint remembering a result its operation never returns",
     records: [
       checkpoint({
         tenants: [tenant("t", 100, 100, 0, 0)],
-        operations: [operation("op", `{"_tag":"Insufficient","remaining_microcents":0,"required_microcents":10}`)]
+        operations: [operation("op", `{"_tag":"Overrun","remaining_microcents":0}`)]
       })
     ],
     sequence: 1n,
-    reason: "operation id \"op\" remembers Insufficient"
+    reason: "operation id \"op\" remembers Overrun, not a result of a reserve"
+  },
+  {
+    name: "a checkpoint remembering the Overflow of another kind of operation",
+    records: [
+      checkpoint({
+        tenants: [tenant("t", 100, 100, 0, 0)],
+        operations: [operation("op", `{"_tag":"Overflow","remaining_microcents":0}`)]
+      })
+    ],
+    sequence: 1n,
+    reason: "operation id \"op\" remembers Overflow, not a result of a reserve"
+  },
+  {
+    name: "a checkpoint remembering an operation under the fingerprint of no retry-safe command",
+    records: [
+      checkpoint({
+        tenants: [tenant("t", 100, 100, 0, 0)],
+        operations: [
+          `{"operation_id":"op","fingerprint":"EnsureTenant","result":{"_tag":"Insufficient","remaining_microcents":0,"required_microcents":10}}`
+        ]
+      })
+    ],
+    sequence: 1n,
+    reason: "operation id \"op\" remembers the fingerprint of no retry-safe command"
+  },
+  // refusals remembered under an operation id (`refused` records, issue 15)
+  {
+    name: "a refused reserve that applies on replay",
+    records: [
+      commands(ensure("t", 100)),
+      commands(refused(reserve("t", 50, `,"operation_id":"x"`), insufficient(0, 50)))
+    ],
+    sequence: 2n,
+    command: 1,
+    reason: "was journaled as Insufficient (remaining_microcents=0, required_microcents=50) but replays as Reserved"
+  },
+  {
+    name: "a refused reserve whose refusal differs on replay",
+    records: [
+      commands(ensure("t", 100)),
+      commands(refused(reserve("t", 500, `,"operation_id":"x"`), insufficient(99, 500)))
+    ],
+    sequence: 2n,
+    command: 1,
+    reason: "but replays as Insufficient (remaining_microcents=100, required_microcents=500)"
+  },
+  {
+    name: "a refusal without an operation id",
+    records: [commands(ensure("t", 100)), commands(refused(reserve("t", 500), insufficient(100, 500)))],
+    sequence: 2n,
+    command: 1,
+    reason: "has no operation id"
+  },
+  {
+    name: "a refused record holding a result that applied",
+    records: [
+      commands(ensure("t", 100)),
+      commands(
+        refused(
+          reserve("t", 50, `,"operation_id":"x"`),
+          `{"_tag":"Reserved","reservation_id":1,"remaining_microcents":50}`
+        )
+      )
+    ],
+    sequence: 2n,
+    command: 1,
+    reason: "a result that applied"
+  },
+  {
+    name: "a refusal under an operation id still remembered",
+    records: [
+      commands(ensure("t", 100), reserve("t", 10, `,"operation_id":"x"`)),
+      commands(refused(reserve("t", 10, `,"operation_id":"x"`), insufficient(90, 10)))
+    ],
+    sequence: 2n,
+    command: 1,
+    reason: "operation id \"x\" was already applied"
   },
   {
     name: "a checkpoint remembering a reservation id not yet issued",

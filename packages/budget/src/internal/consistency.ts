@@ -7,14 +7,17 @@
  *   id in `[1, next_reservation)` (the next reserve must not reuse it), a positive amount and a
  *   listed tenant, each tenant's holds sum to its `reserved` (no ghost reservation), no hold,
  *   cap or operation id is listed twice, every cap is positive, every remembered operation
- *   remembers a result that applied (a reservation among them an id already issued), no more
- *   are remembered than the checkpoint's operation window, and the certificate baseline is not
- *   negative;
+ *   remembers a result of its command's kind — applied or refused (a reservation among them an
+ *   id already issued) —, no more are remembered than the checkpoint's operation window, and
+ *   the certificate baseline is not negative;
  * - every journaled command applies on replay with the outcome it had when it was journaled:
  *   the writer journals only commands that changed the state (`engine.ts`), so a replayed
  *   reserve, admit, commit, release, expire, top-up or restore that is refused (or that is a
  *   retry of an operation id still remembered) means the journal is inconsistent, and so does a
- *   negative ensure or the expiry of a hold that has none. Replay remembers ids in the same
+ *   negative ensure or the expiry of a hold that has none. A refusal journaled under an
+ *   operation id (a `refused` record, issue 15) must carry an id not yet remembered and meet,
+ *   on replay, exactly the refusal it records (it changes nothing but the remembered ids).
+ *   Replay remembers ids in the same
  *   window as the writer (its size is the journal's: `operation_window` of the last checkpoint,
  *   else the default), so an id that had left the window may legitimately be applied again.
  *
@@ -109,15 +112,61 @@ const checkpointProblem = (c: Journal.Checkpoint): string | undefined => {
   return undefined
 }
 
+/**
+ * The results an operation id can remember, by the kind of command that carries ids (the first
+ * word of its fingerprint, `LedgerState.fingerprint`): every result that kind returns, what
+ * applied and what was refused (issue 15). `Overflow` has one shape per kind (the field it
+ * carries, if any).
+ */
+const rememberable: Readonly<Record<string, ReadonlyArray<string>>> = {
+  top_up: ["ToppedUp", "MissingTenant", "InvalidAmount", "Overflow"],
+  reserve: [
+    "Reserved",
+    "Insufficient",
+    "MissingTenant",
+    "ExposureLimitExceeded",
+    "Overflow:current_reserved_microcents"
+  ],
+  admit: ["Reserved", "Insufficient", "MissingTenant", "ExposureLimitExceeded", "Overflow:current_reserved_microcents"],
+  commit: [
+    "Committed",
+    "Overrun",
+    "InvalidAmount",
+    "MissingReservation",
+    "MissingTenant",
+    "Overflow:remaining_microcents"
+  ],
+  release: ["Released", "MissingReservation", "MissingTenant"]
+}
+
+/** A result's variant as `rememberable` names it (an `Overflow` with the field it carries). */
+const variantOf = (result: L.Result): string => {
+  const tag = tagOf(result)
+  if (tag !== "Overflow") return tag
+  const r = result as object
+  return "current_reserved_microcents" in r
+    ? "Overflow:current_reserved_microcents"
+    : "remaining_microcents" in r
+    ? "Overflow:remaining_microcents"
+    : "Overflow"
+}
+
 /** What is wrong with the remembered operations of a state built from a checkpoint, or undefined. */
 const operationsProblem = (s: L.LedgerState): string | undefined => {
   const next = s.nextReservation
   for (const [id, remembered] of s.operations) {
     const result = remembered.result
-    if (!L.applied(result)) {
-      return `operation id ${quoted(id)} remembers ${tagOf(result)}, a result that applied nothing`
+    const kind = remembered.fingerprint.split(" ", 1)[0] ?? ""
+    const results = Object.hasOwn(rememberable, kind) ? rememberable[kind] : undefined
+    if (results === undefined) {
+      return `operation id ${quoted(id)} remembers the fingerprint of no retry-safe command: ${
+        quoted(remembered.fingerprint)
+      }`
     }
-    if (result._tag === "Reserved") {
+    if (!results.includes(variantOf(result))) {
+      return `operation id ${quoted(id)} remembers ${tagOf(result)}, not a result of a ${kind}`
+    }
+    if (L.applied(result) && result._tag === "Reserved") {
       // (a typeof check too: a remembered result comes from a checkpoint's content)
       const reservation: unknown = result.reservation_id
       if (typeof reservation !== "bigint" || reservation === 0n || reservation >= next) {
@@ -163,8 +212,10 @@ const outcomeOf = (c: L.Command): string | undefined => {
 }
 
 /** A command in words, for a message. */
-const describe = (c: L.Command): string => {
+const describe = (c: Journal.ReplayCommand): string => {
   switch (c._tag) {
+    case "Refused":
+      return `refused ${describe(c.command)}`
     case "EnsureTenant":
       return `ensure_tenant of tenant ${shown(c.tenant)}`
     case "TopUp":
@@ -194,11 +245,40 @@ const refusal = (result: L.Result): string => {
   return fields.length === 0 ? result._tag : `${result._tag} (${fields.join(", ")})`
 }
 
+/** The same result: the same variant with the same fields (the state machine's plain values). */
+const sameResult = (a: L.Result, b: L.Result): boolean => {
+  if (typeof a !== "object" || a === null || typeof b !== "object" || b === null) return a === b
+  const x = a as unknown as Record<string, unknown>
+  const y = b as unknown as Record<string, unknown>
+  const keys = Object.keys(x)
+  return keys.length === Object.keys(y).length && keys.every((k) => Object.hasOwn(y, k) && x[k] === y[k])
+}
+
+/**
+ * Replay a refusal remembered under an operation id: the command must carry an id not yet
+ * remembered and meet exactly the refusal journaled (which changes nothing but the window).
+ */
+const refusedChecked = (s: L.LedgerState, r: Journal.Refused): string | undefined => {
+  const c = r.command
+  const id = L.operationId(c)
+  if (id === undefined) return `${describe(r)} has no operation id (only a refusal under an id is journaled)`
+  if (L.applied(r.result)) return `${describe(r)} holds ${refusal(r.result)}, a result that applied`
+  if (s.operations.has(id)) {
+    return `${describe(r)}: operation id ${quoted(id)} was already applied (a retry is never journaled)`
+  }
+  const result = L.step(s, c)
+  if (!sameResult(result, r.result)) {
+    return `${describe(r)} was journaled as ${refusal(r.result)} but replays as ${refusal(result)}`
+  }
+  return undefined
+}
+
 /**
  * Apply one journaled command, checking it applies as it did when it was journaled; what is
  * wrong otherwise (the state may then be partly changed: recovery discards it).
  */
-const stepChecked = (s: L.LedgerState, c: L.Command): string | undefined => {
+const stepChecked = (s: L.LedgerState, c: Journal.ReplayCommand): string | undefined => {
+  if (c._tag === "Refused") return refusedChecked(s, c)
   const id = L.operationId(c)
   if (id !== undefined && s.operations.has(id)) {
     return `${describe(c)}: operation id ${quoted(id)} was already applied (a retry is never journaled)`
@@ -220,10 +300,10 @@ const stepChecked = (s: L.LedgerState, c: L.Command): string | undefined => {
 export const replayChecked = (
   s: L.LedgerState,
   sequence: bigint,
-  commands: ReadonlyArray<L.Command>
+  commands: ReadonlyArray<Journal.ReplayCommand>
 ): LedgerJournalInconsistent | undefined => {
   for (let i = 0; i < commands.length; i++) {
-    const problem = stepChecked(s, commands[i] as L.Command)
+    const problem = stepChecked(s, commands[i] as Journal.ReplayCommand)
     if (problem !== undefined) {
       return new LedgerJournalInconsistent({ sequence, command: i + 1, reason: bounded(problem) })
     }
@@ -252,7 +332,7 @@ export interface Replayed {
  */
 export class Replay {
   private base = new L.LedgerState()
-  private pending: Array<{ readonly sequence: bigint; readonly commands: ReadonlyArray<L.Command> }> = []
+  private pending: Array<{ readonly sequence: bigint; readonly commands: ReadonlyArray<Journal.ReplayCommand> }> = []
   private sinceCheckpoint = 0
 
   constructor(private readonly verifyCheckpoints: boolean) {}

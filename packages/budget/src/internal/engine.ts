@@ -1,7 +1,8 @@
 /**
  * What every ledger layer does with a group of commands, minus storage: release the holds
  * that have expired by `now` (as explicit `Expire` commands, so a journal replays them), apply
- * the commands in order, and list the ones that changed the state (the ones a journal keeps).
+ * the commands in order, and list the ones a journal keeps: those that changed the state, and
+ * the refusals of operations under a new operation id (remembered, so they must be durable).
  */
 import type * as Json from "@calybris/core/Json"
 import * as Command from "../Command.js"
@@ -10,11 +11,13 @@ import * as L from "../LedgerState.js"
 export interface Pending {
   readonly command: L.Command
   readonly audited?: Json.Json | undefined
+  /** the refusal the command met, remembered under its operation id (journaled as a `refused` record) */
+  readonly refused?: L.Result | undefined
 }
 
 export interface Applied {
   readonly results: Array<L.Result>
-  /** the commands that changed the state, in order, with the expiries first */
+  /** the commands that changed the state and the refusals under new ids, in order, with the expiries first */
   readonly journal: Array<Pending>
 }
 
@@ -60,6 +63,7 @@ export const applyGroup = (state: L.LedgerState, nowMs: bigint, commands: Readon
     const result = L.step(state, p.command)
     results.push(result)
     if (!exists && changed(p.command, result, remembered)) journal.push(p)
+    else if (id !== undefined && !remembered) journal.push({ command: p.command, audited: p.audited, refused: result })
   }
   return { results, journal }
 }

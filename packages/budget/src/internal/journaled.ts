@@ -45,8 +45,9 @@ export interface JournalOptions {
   readonly maxPending?: number | undefined
   /**
    * how many operation ids are remembered (a retry is recognised while fewer than this many
-   * later operations with ids were applied). Default: the journal's own window (that of its
-   * last checkpoint), `DEFAULT_OPERATION_WINDOW` (100,000) for a new journal. Another value is
+   * later operations with ids were answered, applied or refused). Default: the journal's own
+   * window (that of its last checkpoint), `DEFAULT_OPERATION_WINDOW` (100,000) for a new
+   * journal. Another value is
    * recorded first, in a checkpoint, so that recovery replays every command under the window it
    * was applied under.
    */

@@ -1,8 +1,9 @@
 /**
  * The remembered client operation ids of a ledger: a window of the `limit` most recently
- * applied ones. Inserting a new id beyond the limit forgets the oldest (in the order they were
- * first applied). The window is a pure function of the sequence of applied operations and the
- * limit, so replaying a journal with the same limit rebuilds exactly the same window.
+ * answered ones (applied or refused). Inserting a new id beyond the limit forgets the oldest (in
+ * the order they were first answered). The window is a pure function of the sequence of answered
+ * operations under ids and the limit, so replaying a journal (whose `refused` records hold the
+ * refusals) with the same limit rebuilds exactly the same window.
  *
  * A `Map` keeps insertion order, but V8 finds its first live entry by skipping the holes that
  * deletions at the front leave (until the next rehash): reading the oldest key that way costs

@@ -90,17 +90,16 @@ interface QueryModel {
   readonly open: Array<bigint>
   /** the exposure caps set */
   readonly caps: Map<string, bigint>
-  /** the operation ids of applied operations */
+  /** the operation ids of the operations the ledger answered (applied or refused) */
   readonly remembered: Set<string>
 }
-
-const APPLIED = new Set(["Reserved", "Committed", "Released", "ToppedUp"])
 
 /** Apply one operation (a refusal or a conflict is an outcome, not a failure); keep the model. */
 const runQueryOp = (o: QueryOp, model: QueryModel): Effect.Effect<void, unknown, Ledger.Ledger> => {
   const opts = (id: string | undefined) => (id === undefined ? {} : { operationId: id })
-  const remember = (id: string | undefined) => (r: { readonly _tag: string }) => {
-    if (id !== undefined && APPLIED.has(r._tag)) model.remembered.add(id)
+  // every answer is remembered under its id, a refusal too (a conflict fails: not an answer)
+  const remember = (id: string | undefined) => (_: { readonly _tag: string }) => {
+    if (id !== undefined) model.remembered.add(id)
   }
   const pick = (n: number) => model.open[n % Math.max(1, model.open.length)] ?? 1n
   switch (o.op) {
@@ -142,6 +141,58 @@ const runQueryOp = (o: QueryOp, model: QueryModel): Effect.Effect<void, unknown,
       return Effect.asVoid(Ledger.takeSnapshot)
     case "certify":
       return Effect.asVoid(Ledger.certify)
+  }
+}
+
+/** Operations of the retry property (commit and release name a reservation id: ids are issued from 1). */
+type RetryOp =
+  | { readonly op: "ensure"; readonly tenant: string; readonly amount: number }
+  | { readonly op: "cap"; readonly tenant: string; readonly max: number }
+  | { readonly op: "topUp"; readonly tenant: string; readonly amount: number }
+  | { readonly op: "reserve"; readonly tenant: string; readonly amount: number }
+  | { readonly op: "commit"; readonly reservation: number; readonly actual: number }
+  | { readonly op: "release"; readonly reservation: number }
+  | { readonly op: "admit"; readonly tenant: string; readonly sequence: number }
+
+const retryTenantArb = fc.constantFrom("a", "b", "c")
+const retryOpArb: fc.Arbitrary<RetryOp> = fc.oneof(
+  fc.record({ op: fc.constant("ensure" as const), tenant: retryTenantArb, amount: fc.integer({ min: 0, max: 500 }) }),
+  fc.record({ op: fc.constant("cap" as const), tenant: retryTenantArb, max: fc.integer({ min: -5, max: 800 }) }),
+  fc.record({ op: fc.constant("topUp" as const), tenant: retryTenantArb, amount: fc.integer({ min: -2, max: 800 }) }),
+  fc.record({ op: fc.constant("reserve" as const), tenant: retryTenantArb, amount: fc.integer({ min: -2, max: 900 }) }),
+  fc.record({
+    op: fc.constant("commit" as const),
+    reservation: fc.integer({ min: 1, max: 8 }),
+    actual: fc.integer({ min: -1, max: 1_000 })
+  }),
+  fc.record({ op: fc.constant("release" as const), reservation: fc.integer({ min: 1, max: 8 }) }),
+  fc.record({ op: fc.constant("admit" as const), tenant: retryTenantArb, sequence: fc.integer({ min: 1, max: 3 }) })
+)
+
+/** Small budgets, so that refusals are frequent. */
+const seedRetryTenants = Effect.all([
+  Ledger.ensureTenant(TenantId.make("a"), Microcents.make(1_000n)),
+  Ledger.ensureTenant(TenantId.make("b"), Microcents.make(300n))
+])
+
+/** Run operation `i` of the sequence under the id `op-i` (ensure and cap carry none): its result. */
+const runRetryOp = (o: RetryOp, i: number): Effect.Effect<unknown, unknown, Ledger.Ledger> => {
+  const options = { operationId: `op-${i}` }
+  switch (o.op) {
+    case "ensure":
+      return Ledger.ensureTenant(TenantId.make(o.tenant), Microcents.make(BigInt(o.amount)))
+    case "cap":
+      return Ledger.setExposureCap(TenantId.make(o.tenant), Microcents.make(BigInt(o.max)))
+    case "topUp":
+      return Ledger.topUp(TenantId.make(o.tenant), Microcents.make(BigInt(o.amount)), options)
+    case "reserve":
+      return Ledger.reserve(TenantId.make(o.tenant), Microcents.make(BigInt(o.amount)), options)
+    case "commit":
+      return Ledger.commit(ReservationId.make(BigInt(o.reservation)), Microcents.make(BigInt(o.actual)), options)
+    case "release":
+      return Ledger.release(ReservationId.make(BigInt(o.reservation)), options)
+    case "admit":
+      return Ledger.admit(policy, TenantId.make(o.tenant), input(o.sequence), options)
   }
 }
 
@@ -679,7 +730,7 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
         assert.deepStrictEqual(yield* Ledger.totalCommitted, 150n)
       })))
 
-    it.effect("remembers: the id of an applied operation, not of a refused one", () =>
+    it.effect("remembers: the id of every operation the ledger answered, a refused one too; not of a kernel reject", () =>
       run(Effect.gen(function*() {
         yield* Ledger.ensureTenant(TenantId.make("t"), Microcents.make(100n))
         yield* Ledger.reserve(TenantId.make("t"), Microcents.make(10n), { operationId: "ok" })
@@ -692,7 +743,7 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
             Ledger.remembers("rejected"),
             Ledger.remembers("never")
           ]),
-          [true, false, false, false]
+          [true, true, false, false]
         )
         // and `admit` refuses a rejected outcome under a remembered id (it uses the query)
         const conflict = yield* Effect.flip(
@@ -700,6 +751,164 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
         )
         assert.strictEqual(conflict._tag, "IdempotencyConflict")
       })))
+
+    // ---------------------------------------------------------------------------------------------
+    // Refusals are outcomes (issue 15): an operation id names one outcome forever within the
+    // window, a refusal included, so a delayed duplicate of a refused operation cannot succeed later
+
+    it.effect("a refused reserve retried under its id returns the original refusal after funds arrive, and holds nothing", () =>
+      run(Effect.gen(function*() {
+        const t = TenantId.make("t")
+        yield* Ledger.ensureTenant(t, Microcents.make(100n))
+        const insufficient = yield* Ledger.reserve(t, Microcents.make(500n), { operationId: "r-short" })
+        assert.deepStrictEqual(insufficient, {
+          _tag: "Insufficient",
+          remaining_microcents: 100n,
+          required_microcents: 500n
+        })
+        yield* Ledger.setExposureCap(t, Microcents.make(50n))
+        const capped = yield* Ledger.reserve(t, Microcents.make(60n), { operationId: "r-cap" })
+        assert.strictEqual(capped._tag, "ExposureLimitExceeded")
+        const missing = yield* Ledger.reserve(TenantId.make("later"), Microcents.make(10n), { operationId: "r-ghost" })
+        assert.deepStrictEqual(missing, { _tag: "MissingTenant" })
+        // what refused them is gone: the funds arrived, the cap was lifted, the tenant exists
+        yield* Ledger.topUp(t, Microcents.make(10_000n))
+        yield* Ledger.setExposureCap(t, Microcents.make(0n))
+        yield* Ledger.ensureTenant(TenantId.make("later"), Microcents.make(1_000n))
+        const before = yield* Ledger.balances
+        assert.deepStrictEqual(
+          yield* Ledger.reserve(t, Microcents.make(500n), { operationId: "r-short" }),
+          insufficient
+        )
+        assert.deepStrictEqual(yield* Ledger.reserve(t, Microcents.make(60n), { operationId: "r-cap" }), capped)
+        assert.deepStrictEqual(
+          yield* Ledger.reserve(TenantId.make("later"), Microcents.make(10n), { operationId: "r-ghost" }),
+          missing
+        )
+        assert.deepStrictEqual(yield* Ledger.balances, before, "a retried refusal changes nothing")
+        assert.strictEqual(yield* Ledger.activeReservations, 0)
+        // the id is taken: other arguments under it conflict
+        for (
+          const [name, other] of [
+            ["another amount", Ledger.reserve(t, Microcents.make(501n), { operationId: "r-short" })],
+            ["another kind", Ledger.topUp(t, Microcents.make(500n), { operationId: "r-cap" })],
+            [
+              "an expiry",
+              Ledger.reserve(TenantId.make("later"), Microcents.make(10n), {
+                operationId: "r-ghost",
+                expiresIn: "1 minute"
+              })
+            ]
+          ] as const
+        ) {
+          const conflict = yield* Effect.flip(other as Retry)
+          assert.strictEqual(conflict._tag, "IdempotencyConflict", name)
+        }
+        assert.deepStrictEqual(yield* Ledger.balances, before, "a conflict changes nothing")
+      })))
+
+    it.effect("refused top-ups, commits and releases retried under their ids return the original refusal", () =>
+      run(Effect.gen(function*() {
+        const t = TenantId.make("t")
+        const nobody = yield* Ledger.topUp(TenantId.make("n"), Microcents.make(5n), { operationId: "top" })
+        assert.deepStrictEqual(nobody, { _tag: "MissingTenant" })
+        yield* Ledger.ensureTenant(TenantId.make("n"), Microcents.make(1n))
+        yield* Ledger.ensureTenant(t, Microcents.make(100n))
+        const held = yield* Ledger.reserve(t, Microcents.make(100n))
+        if (held._tag !== "Reserved") return assert.fail("expected a hold")
+        // reservation ids are issued in order: the next one is held.reservation_id + 1
+        const next = ReservationId.make(held.reservation_id + 1n)
+        const overrun = yield* Ledger.commit(held.reservation_id, Microcents.make(150n), { operationId: "commit" })
+        assert.deepStrictEqual(overrun, { _tag: "Overrun", remaining_microcents: 0n })
+        const early = yield* Ledger.commit(next, Microcents.make(1n), { operationId: "commit-next" })
+        assert.deepStrictEqual(early, { _tag: "MissingReservation" })
+        const earlyRelease = yield* Ledger.release(next, { operationId: "release-next" })
+        assert.deepStrictEqual(earlyRelease, { _tag: "MissingReservation" })
+        // now each would apply: funds for the overrun, the reservation `next` is open
+        yield* Ledger.topUp(t, Microcents.make(1_000n))
+        const later = yield* Ledger.reserve(t, Microcents.make(10n))
+        if (later._tag !== "Reserved") return assert.fail("expected a hold")
+        assert.strictEqual(later.reservation_id, next)
+        const before = yield* Ledger.balances
+        assert.deepStrictEqual(
+          yield* Ledger.topUp(TenantId.make("n"), Microcents.make(5n), { operationId: "top" }),
+          nobody
+        )
+        assert.deepStrictEqual(
+          yield* Ledger.commit(held.reservation_id, Microcents.make(150n), { operationId: "commit" }),
+          overrun
+        )
+        assert.deepStrictEqual(yield* Ledger.commit(next, Microcents.make(1n), { operationId: "commit-next" }), early)
+        assert.deepStrictEqual(yield* Ledger.release(next, { operationId: "release-next" }), earlyRelease)
+        assert.deepStrictEqual(yield* Ledger.balances, before, "a retried refusal changes nothing")
+        assert.strictEqual(yield* Ledger.activeReservations, 2, "both holds are still open")
+        const conflict = yield* Effect.flip(Ledger.commit(next, Microcents.make(2n), { operationId: "commit-next" }))
+        assert.strictEqual(conflict._tag, "IdempotencyConflict")
+        assert.isTrue(yield* Ledger.remembers("release-next"))
+      })))
+
+    it.effect("admit: a HoldFailed retried under its id is the original HoldFailed after funds arrive, holding nothing", () =>
+      run(Effect.gen(function*() {
+        const gw = TenantId.make("gw")
+        yield* Ledger.ensureTenant(gw, Microcents.make(10n))
+        const options = { operationId: "adm", metadata: "m" }
+        const failed = yield* Ledger.admit(policy, gw, input(1), options)
+        if (failed._tag !== "HoldFailed") return assert.fail(`expected HoldFailed, got ${failed._tag}`)
+        assert.strictEqual(failed.hold._tag, "Insufficient")
+        yield* Ledger.topUp(gw, Microcents.make(10_000_000n))
+        const before = yield* Ledger.balances
+        assert.deepStrictEqual(yield* Ledger.admit(policy, gw, input(1), options), failed)
+        assert.deepStrictEqual(yield* Ledger.balances, before)
+        assert.strictEqual(yield* Ledger.activeReservations, 0)
+        const conflict = yield* Effect.flip(Ledger.admit(policy, gw, input(2), options))
+        assert.strictEqual(conflict._tag, "IdempotencyConflict")
+        // a reserve under the admit's id is another operation
+        const reserve = yield* Effect.flip(Ledger.reserve(gw, Microcents.make(1n), { operationId: "adm" }))
+        assert.strictEqual(reserve._tag, "IdempotencyConflict")
+      })))
+
+    it.effect.prop(
+      "any sequence with retries of earlier operations under their ids: every retry returns the first result, and the state is the state without the retries",
+      {
+        ops: fc.array(retryOpArb, { minLength: 1, maxLength: 25 }),
+        retries: fc.array(fc.record({ at: fc.nat(), of: fc.nat() }), { maxLength: 20 })
+      },
+      ({ ops, retries }) =>
+        Effect.gen(function*() {
+          const state = Effect.all({
+            balances: Ledger.balances,
+            holds: Ledger.holds(),
+            caps: Ledger.exposureCaps,
+            remembers: Effect.forEach(ops, (_, i) => Ledger.remembers(`op-${i}`))
+          })
+          // without retries: each operation's result, and the state
+          const plain = yield* run(Effect.gen(function*() {
+            yield* seedRetryTenants
+            const results: Array<unknown> = []
+            for (const [i, o] of ops.entries()) results.push(yield* runRetryOp(o, i))
+            return { results, state: yield* state }
+          }))
+          // with retries of earlier operations (same id, same arguments) after some of them
+          const retried = yield* run(Effect.gen(function*() {
+            yield* seedRetryTenants
+            const results: Array<unknown> = []
+            for (const [i, o] of ops.entries()) {
+              results.push(yield* runRetryOp(o, i))
+              for (const r of retries) {
+                if (r.at % ops.length !== i) continue
+                const j = r.of % (i + 1)
+                const target = ops[j] as RetryOp
+                if (target.op === "ensure" || target.op === "cap") continue // no operation id
+                assert.deepStrictEqual(yield* runRetryOp(target, j), results[j], `retry of op-${j} after op-${i}`)
+              }
+            }
+            return { results, state: yield* state }
+          }))
+          assert.deepStrictEqual(retried.results, plain.results, "the first results are those without retries")
+          assert.deepStrictEqual(retried.state, plain.state, "the state is the state without the retries")
+        }),
+      { fastCheck: { numRuns } }
+    )
 
     it.effect.prop(
       "after any sequence of commands (holds due included), every query agrees with the balances and with the next snapshot",
