@@ -4,6 +4,8 @@
  * UTF-8, and dropped (with its connections) when the file's layer is released. Without the
  * variable, `databaseUrl` is undefined and the files skip their tests, saying why.
  */
+import * as PgSchema from "@calybris/budget-pg/PgSchema"
+import type { LedgerStoreError } from "@calybris/budget/LedgerError"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -58,3 +60,10 @@ export const freshClient = (
   maxConnections = 4
 ): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, SqlError> =>
   Layer.unwrapScoped(Effect.map(freshDatabase(name), (url) => client(url, maxConnections)))
+
+/** A client on a fresh database of this file, migrated. */
+export const migratedClient = (
+  name: string,
+  maxConnections = 4
+): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, SqlError | LedgerStoreError> =>
+  Layer.provideMerge(Layer.effectDiscard(PgSchema.migrate), freshClient(name, maxConnections))
