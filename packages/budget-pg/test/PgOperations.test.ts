@@ -11,13 +11,16 @@
  */
 import * as PgOperations from "@calybris/budget-pg/PgOperations"
 import * as Arguments from "@calybris/budget/Arguments"
-import type * as Command from "@calybris/budget/Command"
+import { Microcents, TenantId } from "@calybris/budget/Arguments"
+import * as Command from "@calybris/budget/Command"
 import { IdempotencyConflict, InvalidArgument } from "@calybris/budget/LedgerError"
 import * as L from "@calybris/budget/LedgerState"
+import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as fc from "effect/FastCheck"
+import * as Layer from "effect/Layer"
 import { databaseUrl, migratedClient, SKIP_REASON } from "./support/database.js"
 
 const I64_MAX = 9223372036854775807n
@@ -195,6 +198,19 @@ const stateOfModel = (m: Model) => ({
 
 const Db = migratedClient("operations", 2)
 
+/**
+ * A client on the same database whose `pg` parses int8 as a JS number (what `pg.defaults.parseInt8`
+ * does to a whole process): every operation must still be exact.
+ */
+const lossyClient = Layer.unwrapEffect(Effect.gen(function*() {
+  const sql = yield* PgClient.PgClient
+  return PgClient.layer({
+    url: sql.config.url,
+    maxConnections: 1,
+    types: { getTypeParser: ((oid: number) => oid === 20 ? Number : (value: string) => value) as never }
+  })
+}))
+
 describe.runIf(databaseUrl !== undefined)("PgOperations", () => {
   layer(Db, { timeout: 60_000 })((it) => {
     it.effect.prop(
@@ -221,6 +237,69 @@ describe.runIf(databaseUrl !== undefined)("PgOperations", () => {
           }
         })
     )
+  })
+})
+
+describe.runIf(databaseUrl !== undefined)("PgOperations, hostile cases", () => {
+  layer(Db, { timeout: 60_000 })((it) => {
+    it.effect("a retried reserve that was refused is refused again, with the same numbers, after funds arrived", () =>
+      Effect.gen(function*() {
+        const tenant = TenantId.make("edge-refused")
+        yield* PgOperations.ensureTenant(Command.ensureTenant(tenant, Microcents.make(10n)))
+        const late = Command.reserve(tenant, Microcents.make(50n), { operation_id: "edge-refused-1" })
+        const refused = yield* PgOperations.reserve(late)
+        assert.deepStrictEqual(refused, { _tag: "Insufficient", remaining_microcents: 10n, required_microcents: 50n })
+        yield* PgOperations.topUp(Command.topUp(tenant, Microcents.make(100n)))
+        // the delayed duplicate: refused as before, no hold appears
+        assert.deepStrictEqual(yield* PgOperations.reserve(late), refused)
+        assert.deepStrictEqual(yield* PgOperations.tenantBalances(tenant), {
+          initial: 110n,
+          remaining: 110n,
+          reserved: 0n,
+          committed: 0n
+        })
+        // the same id with other arguments is a conflict
+        const other = yield* PgOperations.reserve(
+          Command.reserve(tenant, Microcents.make(5n), { operation_id: "edge-refused-1" })
+        )
+        assert.deepStrictEqual(plain(other), { _tag: "IdempotencyConflict", operation_id: "edge-refused-1" })
+      }))
+
+    it.effect("i64 values stay exact even when the client parses int8 as a JS number", () =>
+      Effect.gen(function*() {
+        const tenant = TenantId.make("edge-wide")
+        const max = Microcents.make(I64_MAX)
+        yield* PgOperations.ensureTenant(Command.ensureTenant(tenant, Microcents.make(I64_MAX - 3n)))
+        const r = yield* PgOperations.reserve(Command.reserve(tenant, Microcents.make(I64_MAX - 5n)))
+        assert.strictEqual(r._tag, "Reserved")
+        if (r._tag !== "Reserved") return
+        assert.strictEqual(r.remaining_microcents, 2n)
+        assert.deepStrictEqual(yield* PgOperations.topUp(Command.topUp(tenant, Microcents.make(3n))), {
+          _tag: "ToppedUp",
+          added_microcents: 3n,
+          new_initial_microcents: I64_MAX,
+          remaining_microcents: 5n
+        })
+        assert.deepStrictEqual(yield* PgOperations.topUp(Command.topUp(tenant, Microcents.make(1n))), {
+          _tag: "Overflow"
+        })
+        assert.deepStrictEqual(yield* PgOperations.commit(Command.commit(r.reservation_id, max)), {
+          _tag: "Committed",
+          remaining_microcents: 0n,
+          actual_microcents: I64_MAX
+        })
+        assert.deepStrictEqual(yield* PgOperations.tenantBalances(tenant), {
+          initial: I64_MAX,
+          remaining: 0n,
+          reserved: 0n,
+          committed: I64_MAX
+        })
+        assert.deepStrictEqual(yield* PgOperations.reserve(Command.reserve(tenant, max)), {
+          _tag: "Insufficient",
+          remaining_microcents: 0n,
+          required_microcents: I64_MAX
+        })
+      }).pipe(Effect.provide(lossyClient)))
   })
 })
 
