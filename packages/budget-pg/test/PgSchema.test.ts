@@ -1,0 +1,29 @@
+import * as PgSchema from "@calybris/budget-pg/PgSchema"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import { client, databaseUrl, freshDatabase, SKIP_REASON } from "./support/database.js"
+
+const migrateWith = (url: string) => PgSchema.migrate.pipe(Effect.provide(client(url, 2)))
+
+describe.runIf(databaseUrl !== undefined)("PgSchema.migrate", () => {
+  it.live("many instances booting at once migrate once", () =>
+    Effect.gen(function*() {
+      const url = yield* freshDatabase("migrate")
+      // eight instances, each with its own pool, at once
+      const applied = yield* Effect.all(Array.from({ length: 8 }, () => migrateWith(url)), { concurrency: "unbounded" })
+      const ids = applied.flat().map(([id, name]) => `${id}_${name}`)
+      assert.deepStrictEqual(ids, Object.keys(PgSchema.migrations))
+      // and again: nothing to do
+      assert.deepStrictEqual(yield* migrateWith(url), [])
+      const rows = yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        return yield* sql<{ migration_id: number }>`SELECT migration_id FROM calybris_budget_migrations`
+      }).pipe(Effect.provide(client(url, 1)))
+      assert.deepStrictEqual(rows.map((r) => r.migration_id), [1])
+    }).pipe(Effect.scoped))
+})
+
+describe.skipIf(databaseUrl !== undefined)("PgSchema.migrate", () => {
+  it.skip(SKIP_REASON, () => {})
+})
