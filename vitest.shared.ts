@@ -15,14 +15,15 @@ export const sourceResolution = {
   ssr: { resolve: { conditions, externalConditions: ["@calybris/source"] } }
 }
 
-/** Settings every vitest project shares. */
-export const project = (name: string) =>
+/** Settings every vitest project shares (`globalSetup`: e.g. `[postgresSetup]` for PostgreSQL tests). */
+export const project = (name: string, options: { readonly globalSetup?: ReadonlyArray<string> } = {}) =>
   defineProject({
     ...sourceResolution,
     test: {
       name,
       include: ["test/**/*.test.ts"],
       setupFiles: [new URL("./vitest.setup.ts", import.meta.url).pathname],
+      ...(options.globalSetup === undefined ? {} : { globalSetup: [...options.globalSetup] }),
       testTimeout: 120_000,
       hookTimeout: 120_000
     }

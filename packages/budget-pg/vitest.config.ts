@@ -1,3 +1,4 @@
-import { project } from "../../vitest.shared.js"
+import { postgresSetup, project } from "../../vitest.shared.js"
 
-export default project("budget-pg")
+// on a real PostgreSQL: the globalSetup gives the tests CALYBRIS_TEST_DATABASE_URL (or starts a cluster)
+export default project("budget-pg", { globalSetup: [postgresSetup] })

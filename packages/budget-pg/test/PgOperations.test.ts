@@ -21,7 +21,7 @@ import { assert, describe, it, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as fc from "effect/FastCheck"
 import * as Layer from "effect/Layer"
-import { databaseUrl, migratedClient, SKIP_REASON } from "./support/database.js"
+import { enabled, migratedClient, SKIP_REASON } from "./support/database.js"
 
 const I64_MAX = 9223372036854775807n
 const I64_MIN = -9223372036854775808n
@@ -211,7 +211,7 @@ const lossyClient = Layer.unwrapEffect(Effect.gen(function*() {
   })
 }))
 
-describe.runIf(databaseUrl !== undefined)("PgOperations", () => {
+describe.runIf(enabled)("PgOperations", () => {
   layer(Db, { timeout: 60_000 })((it) => {
     it.effect.prop(
       "every command's result, and the state after, equal the state machine's",
@@ -240,7 +240,7 @@ describe.runIf(databaseUrl !== undefined)("PgOperations", () => {
   })
 })
 
-describe.runIf(databaseUrl !== undefined)("PgOperations, hostile cases", () => {
+describe.runIf(enabled)("PgOperations, hostile cases", () => {
   layer(Db, { timeout: 60_000 })((it) => {
     it.effect("a retried reserve that was refused is refused again, with the same numbers, after funds arrived", () =>
       Effect.gen(function*() {
@@ -303,6 +303,6 @@ describe.runIf(databaseUrl !== undefined)("PgOperations, hostile cases", () => {
   })
 })
 
-describe.skipIf(databaseUrl !== undefined)("PgOperations", () => {
+describe.skipIf(enabled)("PgOperations", () => {
   it.skip(SKIP_REASON, () => {})
 })

@@ -2,11 +2,11 @@ import * as PgSchema from "@calybris/budget-pg/PgSchema"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { client, databaseUrl, freshDatabase, SKIP_REASON } from "./support/database.js"
+import { client, enabled, freshDatabase, SKIP_REASON } from "./support/database.js"
 
 const migrateWith = (url: string) => PgSchema.migrate.pipe(Effect.provide(client(url, 2)))
 
-describe.runIf(databaseUrl !== undefined)("PgSchema.migrate", () => {
+describe.runIf(enabled)("PgSchema.migrate", () => {
   it.live("many instances booting at once migrate once", () =>
     Effect.gen(function*() {
       const url = yield* freshDatabase("migrate")
@@ -24,6 +24,6 @@ describe.runIf(databaseUrl !== undefined)("PgSchema.migrate", () => {
     }).pipe(Effect.scoped))
 })
 
-describe.skipIf(databaseUrl !== undefined)("PgSchema.migrate", () => {
+describe.skipIf(enabled)("PgSchema.migrate", () => {
   it.skip(SKIP_REASON, () => {})
 })

@@ -9,7 +9,7 @@ import * as Command from "@calybris/budget/Command"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { databaseUrl, migratedClient, SKIP_REASON } from "./support/database.js"
+import { enabled, migratedClient, SKIP_REASON } from "./support/database.js"
 
 const CLIENTS = 8
 const Db = migratedClient("concurrency", CLIENTS)
@@ -43,7 +43,7 @@ const balancesOf = (tenant: string) =>
     return b
   })
 
-describe.runIf(databaseUrl !== undefined)("one tenant, many connections", () => {
+describe.runIf(enabled)("one tenant, many connections", () => {
   layer(Db, { timeout: 60_000 })((it) => {
     it.effect("concurrent reserves, commits and releases never overspend, and every refusal was right", () =>
       Effect.gen(function*() {
@@ -136,6 +136,6 @@ describe.runIf(databaseUrl !== undefined)("one tenant, many connections", () => 
   })
 })
 
-describe.skipIf(databaseUrl !== undefined)("one tenant, many connections", () => {
+describe.skipIf(enabled)("one tenant, many connections", () => {
   it.skip(SKIP_REASON, () => {})
 })

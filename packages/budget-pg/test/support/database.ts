@@ -6,6 +6,7 @@
  */
 import * as PgSchema from "@calybris/budget-pg/PgSchema"
 import type { LedgerStoreError } from "@calybris/budget/LedgerError"
+import * as Postgres from "@calybris/testing/Postgres"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -14,10 +15,16 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 
-export const databaseUrl: string | undefined = process.env["CALYBRIS_TEST_DATABASE_URL"] || undefined
+export const databaseUrl: string | undefined = Postgres.databaseUrl()
+
+/**
+ * Run the PostgreSQL tests: there is a server, or one is required (`CALYBRIS_REQUIRE_POSTGRES=1`,
+ * `.ci/run`), in which case a missing one fails the tests instead of skipping them.
+ */
+export const enabled: boolean = !Postgres.skip()
 
 export const SKIP_REASON =
-  "PostgreSQL tests skipped: CALYBRIS_TEST_DATABASE_URL is unset (e.g. postgres://postgres@127.0.0.1:55442/postgres)"
+  "PostgreSQL tests skipped: no server (CALYBRIS_TEST_DATABASE_URL unset and PostgreSQL not found by the globalSetup)"
 
 let counter = 0
 
@@ -40,7 +47,10 @@ export const client = (
  */
 export const freshDatabase = (name: string): Effect.Effect<string, SqlError, Scope.Scope> =>
   Effect.gen(function*() {
-    const url = databaseUrl as string
+    const url = databaseUrl
+    if (url === undefined) {
+      return yield* Effect.dieMessage("no PostgreSQL test server (CALYBRIS_TEST_DATABASE_URL unset)")
+    }
     const database = `calybris_${name}_${process.pid}_${Date.now()}_${counter++}`.replace(/[^a-z0-9_]/g, "_")
     const admin = (statement: string) =>
       Effect.gen(function*() {
