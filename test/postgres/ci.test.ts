@@ -30,7 +30,9 @@ esac
   echo "export CALYBRIS_REQUIRE_POSTGRES='$CALYBRIS_REQUIRE_POSTGRES'"
   echo "export ANSWER='$(${psql} -X -A -t -d "$CALYBRIS_TEST_DATABASE_URL" -c "SELECT 6 * 7")'"
   echo "export ARGS='$*'"
-} > "${dir}/seen"
+} > "${dir}/seen.tmp"
+# published whole: the test waits for this file, then reads it
+mv "${dir}/seen.tmp" "${dir}/seen"
 ${then}
 `,
     { mode: 0o755 }
