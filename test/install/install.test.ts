@@ -215,6 +215,7 @@ describe("install: the packed packages in a plain npm project", () => {
         assert.notInclude(file, "calybris-dev")
       }
       assert.include(files, "LICENSE", `${name}: the license text is packed`)
+      assert.include(files, "README.md", `${name}: its README (the registry's page) is packed`)
       // every source map's sources are in the tarball, and every source is named by a map
       const named = new Set<string>()
       const maps = files.filter((file) => file.endsWith(".map"))
