@@ -194,6 +194,25 @@ const rememberAndReturn = (sql: SqlClient.SqlClient, op: Uint8Array | null, fp: 
   SELECT tag, a::text, b::text, c::text FROM prior WHERE fingerprint = ${fp}::text`
 
 /**
+ * A retry-safe operation: its arguments checked, then one statement — `prior`, the operation's own
+ * CTEs (ending in `outcome`), the id remembered with that outcome — and its row read as a result.
+ */
+const retrySafe = <A>(
+  operation: string,
+  c: Command.Command,
+  ctes: Statement.Fragment,
+  result: (row: Row, c: Command.Command) => A
+): Effect.Effect<A, OperationError, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    yield* validate(c)
+    const sql = yield* SqlClient.SqlClient
+    const op = idOf(c)
+    const fp = LedgerState.fingerprint(c)
+    const row = yield* runRow(operation, sql`WITH ${prior(sql, op)}, ${ctes}, ${rememberAndReturn(sql, op, fp)}`)
+    return result(row, c)
+  })
+
+/**
  * A reservation id as the `bigint` column holds it: the sequence issues 1 to i64 max, so a u64
  * beyond that names no hold (-1, which no row has, keeps the primary key's index usable).
  */
@@ -238,16 +257,13 @@ export const topUp = (
   c: Command.CommandOf<"TopUp">
 ): Effect.Effect<Command.TopUpResult | IdempotencyConflict, OperationError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
-    yield* validate(c)
     const sql = yield* SqlClient.SqlClient
-    const op = idOf(c)
-    const fp = LedgerState.fingerprint(c)
     const tenant = bytes(c.tenant)
     const amount = c.amount
-    const row = yield* runRow(
+    return yield* retrySafe(
       "topUp",
-      sql`WITH ${prior(sql, op)},
-      cur AS (
+      c,
+      sql`cur AS (
         SELECT initial FROM calybris_budget_tenants
         WHERE tenant = ${tenant}::bytea AND present AND ${amount}::bigint > 0 AND NOT EXISTS (SELECT 1 FROM prior)
         FOR UPDATE
@@ -276,10 +292,9 @@ export const topUp = (
           CASE WHEN d.tag = 'ToppedUp' THEN (SELECT remaining FROM upd) END AS c
         FROM (SELECT 1) AS one LEFT JOIN decision d ON true
         WHERE NOT EXISTS (SELECT 1 FROM prior)
-      ),
-      ${rememberAndReturn(sql, op, fp)}`
+      )`,
+      topUpResult
     )
-    return topUpResult(row, c)
   })
 
 /**
@@ -291,17 +306,14 @@ export const reserve = (
   c: Command.CommandOf<"Reserve" | "Admit">
 ): Effect.Effect<Command.ReserveResult | IdempotencyConflict, OperationError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
-    yield* validate(c)
     const sql = yield* SqlClient.SqlClient
-    const op = idOf(c)
-    const fp = LedgerState.fingerprint(c)
     const tenant = bytes(c.tenant)
     const amount = c.amount
     const expiresAt = c.expires_at_ms ?? null
-    const row = yield* runRow(
+    return yield* retrySafe(
       "reserve",
-      sql`WITH ${prior(sql, op)},
-      cur AS (
+      c,
+      sql`cur AS (
         SELECT remaining, reserved, cap FROM calybris_budget_tenants
         WHERE tenant = ${tenant}::bytea AND present AND ${amount}::bigint > 0 AND NOT EXISTS (SELECT 1 FROM prior)
         FOR UPDATE
@@ -353,10 +365,9 @@ export const reserve = (
           NULL::bigint AS c
         FROM (SELECT 1) AS one LEFT JOIN decision d ON true
         WHERE NOT EXISTS (SELECT 1 FROM prior)
-      ),
-      ${rememberAndReturn(sql, op, fp)}`
+      )`,
+      reserveResult
     )
-    return reserveResult(row, c)
   })
 
 /**
@@ -369,15 +380,12 @@ export const commit = (
   c: Command.CommandOf<"Commit">
 ): Effect.Effect<Command.SettlementResult | IdempotencyConflict, OperationError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
-    yield* validate(c)
     const sql = yield* SqlClient.SqlClient
-    const op = idOf(c)
-    const fp = LedgerState.fingerprint(c)
     const actual = c.actual
-    const row = yield* runRow(
+    return yield* retrySafe(
       "commit",
-      sql`WITH ${prior(sql, op)},
-      h AS (
+      c,
+      sql`h AS (
         SELECT id, tenant, amount FROM calybris_budget_reservations
         WHERE id = ${held(c.reservation)}::bigint AND state = 'open' AND ${actual}::bigint >= 0
           AND NOT EXISTS (SELECT 1 FROM prior)
@@ -427,10 +435,9 @@ export const commit = (
           NULL::bigint AS c
         FROM (SELECT 1) AS one LEFT JOIN h ON true LEFT JOIN decision d ON true
         WHERE NOT EXISTS (SELECT 1 FROM prior)
-      ),
-      ${rememberAndReturn(sql, op, fp)}`
+      )`,
+      settlementResult
     )
-    return settlementResult(row, c)
   })
 
 /** Release a hold (`Release`), or release it because it expired (`Expire`, no operation id). */
@@ -438,15 +445,12 @@ export const release = (
   c: Command.CommandOf<"Release" | "Expire">
 ): Effect.Effect<Command.SettlementResult | IdempotencyConflict, OperationError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
-    yield* validate(c)
     const sql = yield* SqlClient.SqlClient
-    const op = idOf(c)
-    const fp = LedgerState.fingerprint(c)
     const state = c._tag === "Expire" ? "expired" : "released"
-    const row = yield* runRow(
+    return yield* retrySafe(
       c._tag === "Expire" ? "expire" : "release",
-      sql`WITH ${prior(sql, op)},
-      h AS (
+      c,
+      sql`h AS (
         SELECT id, tenant, amount FROM calybris_budget_reservations
         WHERE id = ${held(c.reservation)}::bigint AND state = 'open' AND NOT EXISTS (SELECT 1 FROM prior)
         FOR UPDATE
@@ -478,10 +482,9 @@ export const release = (
           NULL::bigint AS c
         FROM (SELECT 1) AS one LEFT JOIN h ON true LEFT JOIN upd u ON true
         WHERE NOT EXISTS (SELECT 1 FROM prior)
-      ),
-      ${rememberAndReturn(sql, op, fp)}`
+      )`,
+      settlementResult
     )
-    return settlementResult(row, c)
   })
 
 /** A tenant's balances, exact (none for a tenant that was never ensured). */
