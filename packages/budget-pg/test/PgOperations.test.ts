@@ -196,7 +196,7 @@ const stateOfModel = (m: Model) => ({
     .sort((a, b) => (a.id < b.id ? -1 : 1))
 })
 
-const Db = migratedClient("operations", 2)
+const Db = migratedClient(2)
 
 /**
  * A client on the same database whose `pg` parses int8 as a JS number (what `pg.defaults.parseInt8`

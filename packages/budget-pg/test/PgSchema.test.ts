@@ -9,7 +9,7 @@ const migrateWith = (url: string) => PgSchema.migrate.pipe(Effect.provide(client
 describe.runIf(enabled)("PgSchema.migrate", () => {
   it.live("many instances booting at once migrate once", () =>
     Effect.gen(function*() {
-      const url = yield* freshDatabase("migrate")
+      const url = yield* freshDatabase
       // eight instances, each with its own pool, at once
       const applied = yield* Effect.all(Array.from({ length: 8 }, () => migrateWith(url)), { concurrency: "unbounded" })
       const ids = applied.flat().map(([id, name]) => `${id}_${name}`)

@@ -12,7 +12,7 @@ import * as Effect from "effect/Effect"
 import { enabled, migratedClient, SKIP_REASON } from "./support/database.js"
 
 const CLIENTS = 8
-const Db = migratedClient("concurrency", CLIENTS)
+const Db = migratedClient(CLIENTS)
 
 const micro = Microcents.make
 const tenantId = TenantId.make

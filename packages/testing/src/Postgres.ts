@@ -109,7 +109,11 @@ export const makeDatabase: Effect.Effect<Database, PostgresError | NoTestServer,
     const url = yield* server
     const name = `calybris_test_${randomBytes(6).toString("hex")}`
     return yield* Effect.acquireRelease(
-      Effect.as(psql(`CREATE DATABASE ${name}`, url), { name, url: withDatabase(url, name) }),
+      Effect.as(
+        // UTF-8 with the C collation whatever the server's defaults: byte order, as the ledger sorts
+        psql(`CREATE DATABASE ${name} ENCODING 'UTF8' TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'`, url),
+        { name, url: withDatabase(url, name) }
+      ),
       () => Effect.orDie(psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`, url))
     )
   })
