@@ -123,14 +123,17 @@ export interface RunOptions {
 
 const MARK = /\ncalybris-test-maxrss-kb=(\d+)\n$/
 
+/** Node's arguments that start the CLI with this runner: the sources under tsx, or the bundle. */
+const entryArgs = async (runner: Runner): Promise<ReadonlyArray<string>> =>
+  runner === "tsx" ? [...Source.nodeArgs, bin] : [await bundle()]
+
 /** Run `calybris args…`. */
 export const calybris = async (args: ReadonlyArray<string>, options: RunOptions = {}): Promise<Result> => {
   const runner = options.runner ?? defaultRunner
-  const entry = runner === "tsx" ? [...Source.nodeArgs, bin] : [await bundle()]
+  const entry = await entryArgs(runner)
   const nodeArgs = [...(options.node ?? []), ...(options.measure === true ? ["--import", maxrss] : []), ...entry]
   if (options.tty !== true) return spawnCli(nodeArgs, args, options)
-  const quote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`
-  const command = [process.execPath, ...nodeArgs, ...args].map(quote).join(" ")
+  const command = [process.execPath, ...nodeArgs, ...args].map(shellWord).join(" ")
   return spawnCli([], args, options, ["script", ["-qec", command, "/dev/null"]])
 }
 
@@ -139,7 +142,7 @@ export const shellWord = (arg: string): string => `'${arg.replaceAll("'", `'\\''
 
 /** The shell words that run the CLI as `calybris` does with this runner, from the repository root. */
 export const shellCommand = async (runner: Runner = defaultRunner): Promise<string> =>
-  [process.execPath, ...(runner === "tsx" ? [...Source.nodeArgs, bin] : [await bundle()])].map(shellWord).join(" ")
+  [process.execPath, ...await entryArgs(runner)].map(shellWord).join(" ")
 
 /** Run a shell command line (`sh -c line`) from the repository root, with the same options as `calybris`. */
 export const sh = (line: string, options: RunOptions = {}): Promise<Result> =>
