@@ -19,6 +19,7 @@ import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -287,6 +288,50 @@ if (enabled) {
           assert.notInclude(text, encodeURIComponent(secret))
         }
       }))
+
+    it.live("restores while other instances reserve and commit: none fails, and every tenant's reserved is its open holds", () =>
+      Effect.gen(function*() {
+        // a database of its own, with pools large enough for every fiber to have a connection
+        const url = yield* freshDatabase
+        yield* PgSchema.migrate.pipe(Effect.provide(client(url, 1)))
+        const one = yield* Layer.build(LedgerPg.layer({ url: Redacted.make(url), maxConnections: 6 }))
+          .pipe(Effect.map(Context.get(Ledger.Ledger)))
+        const two = yield* Layer.build(LedgerPg.layer({ url: Redacted.make(url), maxConnections: 2 }))
+          .pipe(Effect.map(Context.get(Ledger.Ledger)))
+        const sql = yield* Layer.build(client(url, 1)).pipe(Effect.map(Context.get(SqlClient.SqlClient)))
+        const funds = Microcents.make(1_000_000_000n)
+        yield* one.apply(Command.ensureTenant(TenantId.make("t"), funds))
+        const snapshot = Snapshot.makeSnapshot(3n, [Snapshot.tenantBalance("t", funds, funds, 0n, 0n)], 0n)
+        const spender = Effect.forEach(
+          Array.from({ length: 25 }, (_, i) => i),
+          () =>
+            Effect.flatMap(
+              one.apply(Command.reserve(TenantId.make("t"), Microcents.make(10n))),
+              (r) =>
+                r._tag === "Reserved"
+                  ? one.apply(Command.commit(r.reservation_id, Microcents.make(7n)))
+                  : Effect.void
+            ),
+          { discard: true }
+        )
+        const restores = Effect.forEach(
+          [1, 2, 3, 4],
+          () =>
+            Effect.flatMap(
+              two.apply(Command.restore(snapshot)),
+              (r) => Effect.sync(() => assert.strictEqual(r._tag, "Restored"))
+            ),
+          { discard: true }
+        )
+        yield* Effect.all([spender, spender, spender, spender, restores], { concurrency: "unbounded" })
+        const rows = yield* sql<{ readonly reserved: string; readonly held: string }>`
+          SELECT t.reserved::text AS reserved, coalesce((SELECT sum(amount) FROM calybris_budget_reservations r
+            WHERE r.tenant = t.tenant AND r.state = 'open'), 0)::text AS held
+          FROM calybris_budget_tenants t`
+        for (const row of rows) assert.strictEqual(row.reserved, row.held)
+        const status = yield* one.apply(Command.verifyConservation)
+        assert.strictEqual(status._tag, "Balanced")
+      }).pipe(Effect.scoped))
 
     it.live("two instances expiring the same holds at once release each once, recorded as expired", () =>
       Effect.gen(function*() {
