@@ -3,11 +3,13 @@
  * `pnpm conformance` replays on the state machine) replayed through `LedgerPg` on a real
  * PostgreSQL: each script on a fresh ledger (this file's database, emptied), every result, the
  * final snapshot, its digest, the proof and the certificate as the vector has them. Encoded by the
- * conformance runner's own functions (test/conformance/budget.ts).
+ * conformance runner's own functions (test/conformance/budget.ts). And ledger.jsonl's snapshots,
+ * each restored on a fresh ledger (the reference's refusal, or read back with the same digest).
  */
 import * as LedgerPg from "@calybris/budget-pg/LedgerPg"
 import * as Command from "@calybris/budget/Command"
 import type { Ledger } from "@calybris/budget/Ledger"
+import type * as L from "@calybris/budget/LedgerState"
 import * as Snapshot from "@calybris/budget/Snapshot"
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -35,6 +37,7 @@ import { enabled, migratedClient, resetLedger, SKIP_REASON } from "./support/dat
 type Json = NonNullable<Parameters<typeof canonical>[0]> | null
 
 const BUDGET = fileURLToPath(new URL("../../../../shared/conformance/budget.jsonl", import.meta.url))
+const LEDGER = fileURLToPath(new URL("../../../../shared/conformance/ledger.jsonl", import.meta.url))
 
 const i64 = (v: Json | undefined): bigint => {
   const n = asInteger(v)
@@ -129,7 +132,7 @@ const runOp = (ledger: Ledger["Type"], op: Json) =>
     }
   })
 
-if (enabled && existsSync(BUDGET)) {
+if (enabled && existsSync(BUDGET) && existsSync(LEDGER)) {
   const scope = Effect.runSync(Scope.make())
   afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
   const database = Effect.runSync(Effect.cached(Layer.buildWithScope(migratedClient(2), scope)))
@@ -179,6 +182,34 @@ if (enabled && existsSync(BUDGET)) {
             "every op ran"
           )
           assert.deepStrictEqual(problems.slice(0, 20), [], `${problems.length} differences`)
+        }),
+      600_000
+    )
+
+    it.effect(
+      "ledger.jsonl: each snapshot restored on a fresh ledger as the reference does; a restored one reads back exactly",
+      () =>
+        Effect.gen(function*() {
+          const context = yield* database
+          const problems: Array<string> = []
+          const cases = readJsonl(LEDGER)
+          let restored = 0
+          for (const line of cases) {
+            const name = `case ${String(asInteger(get(line, "case")))}`
+            const snapshot = decode(Snapshot.Snapshot, get(line, "snapshot"), "snapshot")
+            const ledger = yield* Effect.provide(Effect.zipRight(resetLedger, LedgerPg.make), context)
+            const result = (yield* ledger.apply(Command.restore(snapshot))) as L.RestoreResult
+            const actual = canonical(restoreJson(result))
+            const expected = canonical(get(line, "restore_on_fresh_engine"))
+            if (actual !== expected) problems.push(`${name} restore: got ${actual}, expected ${expected}`)
+            if (result._tag !== "Restored") continue
+            restored++
+            // every balance and the version back from the database, exactly (i64 edges included)
+            const digest = Snapshot.ledgerDigest(yield* ledger.balances)
+            if (digest !== getString(line, "ledger_digest")) problems.push(`${name} digest after restore: ${digest}`)
+          }
+          assert.isAbove(restored, 0)
+          assert.deepStrictEqual(problems.slice(0, 20), [], `${problems.length} differences of ${cases.length} cases`)
         }),
       600_000
     )
