@@ -31,6 +31,8 @@ import * as TestClock from "effect/TestClock"
 import { client, enabled, freshDatabase, migratedClient, resetLedger, SKIP_REASON } from "./support/database.js"
 
 const I64_MAX = 9223372036854775807n
+/** (an i64 built by this test) */
+const Int64 = (n: bigint) => n as Command.CommandOf<"Reserve">["amount"]
 const numRuns = fc.readConfigureGlobal().numRuns ?? 25
 
 const tenants = ["a", "b", "\uFEFFé", "\u{1F600}"] as const
@@ -229,6 +231,31 @@ if (enabled) {
       ({ steps }) => sameAsMemory(steps),
       { fastCheck: { numRuns } }
     )
+
+    it.effect("queries answer as of the Clock now and never write: a hold due stays open in the database until a command", () =>
+      Effect.gen(function*() {
+        const context = yield* database
+        yield* Effect.provide(resetLedger, context)
+        const ledger = yield* Effect.provide(LedgerPg.make, context)
+        const sql = yield* Effect.provide(SqlClient.SqlClient, context)
+        const rows = sql<{ readonly state: string; readonly version: string; readonly reserved: string }>`
+          SELECT r.state, (SELECT snapshot_version FROM calybris_budget_ledger)::text AS version,
+            t.reserved::text AS reserved
+          FROM calybris_budget_reservations r JOIN calybris_budget_tenants t ON t.tenant = r.tenant`
+        yield* ledger.apply(Command.ensureTenant(TenantId.make("t"), Microcents.make(1_000n)))
+        yield* ledger.apply(Command.reserve(TenantId.make("t"), Microcents.make(400n), {
+          ttl_ms: Int64(60_000n),
+          expires_at_ms: Int64(60_000n)
+        }))
+        yield* TestClock.adjust("1 minute")
+        const seen = yield* answers(ledger)
+        assert.strictEqual(seen.counts.active_reservations, 0, "seen released")
+        assert.deepStrictEqual(seen.holds, [])
+        assert.deepStrictEqual(yield* rows, [{ state: "open", version: "0", reserved: "400" }], "nothing written")
+        yield* ledger.sweep
+        assert.deepStrictEqual(yield* rows, [{ state: "expired", version: "0", reserved: "0" }], "the sweep wrote it")
+        assert.deepStrictEqual(yield* answers(ledger), seen, "what the queries showed")
+      }))
 
     it.effect("the schema is checked, never created: an empty or partly migrated database is SchemaOutdated", () =>
       Effect.gen(function*() {
