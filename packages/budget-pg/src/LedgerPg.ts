@@ -512,14 +512,25 @@ const connectionError = (url: string) => (error: SqlError): LedgerConnectionErro
 export const layer = (
   options: Options
 ): Layer.Layer<Ledger, LedgerStoreError | PgSchema.SchemaOutdated | LedgerConnectionError> => {
-  const url = Redacted.value(options.url)
-  const client = PgClient.layer({
-    url: options.url,
-    applicationName: "calybris-ledger",
-    ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections })
-  }).pipe(Layer.mapError(connectionError(url)))
   const ledger = options.migrate === true
     ? Layer.effect(Ledger, Effect.zipRight(PgSchema.migrate, make))
     : layerClient
-  return Layer.provide(ledger, client)
+  return Layer.provide(ledger, clientOf(options))
 }
+
+/** A pool on `options.url` whose connection failure is a `LedgerConnectionError`. */
+const clientOf = (options: Options): Layer.Layer<SqlClient.SqlClient, LedgerConnectionError> =>
+  PgClient.layer({
+    url: options.url,
+    applicationName: "calybris-ledger",
+    ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections })
+  }).pipe(Layer.mapError(connectionError(Redacted.value(options.url))))
+
+/**
+ * Migrate the database at `options.url` (`PgSchema.migrate` on a pool of its own, closed after):
+ * the ids and names of the migrations this call applied (`calybris budget migrate`).
+ */
+export const migrate = (
+  options: Pick<Options, "url">
+): Effect.Effect<ReadonlyArray<readonly [id: number, name: string]>, LedgerStoreError | LedgerConnectionError> =>
+  Effect.provide(PgSchema.migrate, clientOf({ url: options.url, maxConnections: 1 }))

@@ -289,7 +289,14 @@ if (enabled) {
           yield* Effect.flip(LedgerPg.make.pipe(Effect.provide(on))),
           new PgSchema.SchemaOutdated({ applied: 1, required: PgSchema.REQUIRED })
         )
-        // `migrate: true` migrates, and the ledger serves
+        // `LedgerPg.migrate` applies what is pending (here: all but the first), once
+        const pending = Object.keys(PgSchema.migrations).slice(1)
+        assert.deepStrictEqual(
+          (yield* LedgerPg.migrate({ url: Redacted.make(url) })).map(([id, name]) => `${id}_${name}`),
+          pending
+        )
+        assert.deepStrictEqual(yield* LedgerPg.migrate({ url: Redacted.make(url) }), [])
+        // and the layer (`migrate: true` finds nothing to do) serves
         const served = yield* Effect.gen(function*() {
           yield* Ledger.ensureTenant(TenantId.make("t"), Microcents.make(10n))
           return yield* Ledger.reserve(TenantId.make("t"), Microcents.make(4n))
