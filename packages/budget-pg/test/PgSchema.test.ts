@@ -20,7 +20,10 @@ describe.runIf(enabled)("PgSchema.migrate", () => {
         const sql = yield* SqlClient.SqlClient
         return yield* sql<{ migration_id: number }>`SELECT migration_id FROM calybris_budget_migrations`
       }).pipe(Effect.provide(client(url, 1)))
-      assert.deepStrictEqual(rows.map((r) => r.migration_id), [1])
+      assert.deepStrictEqual(
+        rows.map((r) => r.migration_id).sort((a, b) => a - b),
+        Object.keys(PgSchema.migrations).map((id) => Number.parseInt(id, 10))
+      )
     }).pipe(Effect.scoped))
 })
 
