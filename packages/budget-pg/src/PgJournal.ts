@@ -137,8 +137,9 @@ export const exportTenant = (tenant: string): Effect.Effect<Uint8Array, LedgerSt
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const rows = yield* decodeRows(
-      yield* sql`SELECT seq::text AS seq, encode(previous, 'hex') AS previous, encode(hash, 'hex') AS hash, entry
-        FROM calybris_budget_journal WHERE tenant = ${utf8.encode(tenant)}::bytea ORDER BY seq`
+      // (ordered by the bigint column: the text alias would sort "10" before "9")
+      yield* sql`SELECT j.seq::text AS seq, encode(j.previous, 'hex') AS previous, encode(j.hash, 'hex') AS hash, j.entry
+        FROM calybris_budget_journal j WHERE j.tenant = ${utf8.encode(tenant)}::bytea ORDER BY j.seq`
     )
     const parts: Array<Uint8Array> = []
     let size = 0
