@@ -19,6 +19,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as fc from "effect/FastCheck"
 import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
 import { enabled, migratedClient, SKIP_REASON } from "./support/database.js"
 
 const I64_MAX = 9223372036854775807n
@@ -116,12 +117,20 @@ const tenantsOfDatabase = Effect.gen(function*() {
 const walVerify = (bytes: Uint8Array, key?: Uint8Array) =>
   Reader.verifyBytes(bytes, { chain: Either.getOrThrow(Chain.make(key === undefined ? {} : { key })) })
 
-/** Every entry's data is exactly the canonical JSON our writer prints for it. */
+const decodeRecord = Schema.decodeUnknownEither(PgJournal.Record)
+const encodeRecord = Schema.encodeEither(PgJournal.Record)
+
+/**
+ * Every entry's data is exactly the canonical JSON our writer prints for it, and exactly what
+ * the record's schema encodes (its members and each result's fields in the schema's order).
+ */
 const assertCanonical = (bytes: Uint8Array) => {
   for (const line of text.decode(bytes).split("\n").filter((l) => l !== "")) {
     const data = line.slice(line.indexOf(`"data":`) + 7, -1)
     const parsed = Either.getOrThrow(Json.parse(data))
     assert.strictEqual(Json.print(parsed), data)
+    const record = Either.getOrThrow(decodeRecord(parsed))
+    assert.strictEqual(Json.print(Either.getOrThrow(encodeRecord(record)) as Json.Json), data)
   }
 }
 
@@ -223,6 +232,28 @@ describe.runIf(enabled)("PgJournal", () => {
         assert.strictEqual(verified.count, 9n)
         const audited = yield* PgJournal.audit(t)
         assert.deepStrictEqual(audited, { count: 9n, lastHash: verified.lastHash })
+      }))
+
+    it.effect("an admit's hold is journaled with its audited decision (null without one), and audits", () =>
+      Effect.gen(function*() {
+        yield* reset
+        const t = tenantId("adm")
+        yield* PgOperations.ensureTenant(Command.ensureTenant(t, micro(100n)))
+        const audited: Json.Json = new Map<string, Json.Json>([["metadata", new Map<string, Json.Json>([["k", 1]])]])
+        const first = yield* PgOperations.reserve(Command.admit(t, micro(10n), { operation_id: "adm-1" }), audited)
+        assert.strictEqual(first._tag, "Reserved")
+        const second = yield* PgOperations.reserve(Command.admit(t, micro(200n)))
+        assert.strictEqual(second._tag, "Insufficient")
+        const third = yield* PgOperations.reserve(Command.admit(t, micro(20n)))
+        assert.strictEqual(third._tag, "Reserved")
+        const lines = text.decode(yield* PgJournal.exportTenant(t)).split("\n")
+        assert.include(
+          lines[1],
+          `"command":{"kind":"admit","tenant_id":"adm","amount":10,"operation_id":"adm-1","audited":{"metadata":{"k":1}}},"result":{"_tag":"Reserved",`
+        )
+        // the refusal without an id is not journaled
+        assert.include(lines[2], `"command":{"kind":"admit","tenant_id":"adm","amount":20,"audited":null},`)
+        assert.strictEqual((yield* PgJournal.audit(t)).count, 3n)
       }))
 
     it.effect("an edited entry (its data, an amount in it) breaks the chain at that sequence", () =>
