@@ -377,7 +377,7 @@ describe.runIf(enabled)("PgJournal", () => {
   layer(Keyed, { timeout: 120_000 })((it) => {
     it.effect.prop(
       "a keyed journal verifies with its key only, and audits",
-      { commands: fc.array(command, { minLength: 1, maxLength: 25 }) },
+      { commands: fc.array(command, { minLength: 1, maxLength: 15 }) },
       ({ commands }) =>
         Effect.gen(function*() {
           yield* reset
