@@ -354,6 +354,23 @@ describe.runIf(enabled)("PgJournal", () => {
         }
       }))
 
+    it.effect("many connections creating one tenant at once: one creation is journaled, every cap is", () =>
+      Effect.gen(function*() {
+        yield* reset
+        const t = tenantId("new")
+        yield* Effect.all(
+          Array.from({ length: 8 }, (_, i) =>
+            i % 2 === 0
+              ? PgOperations.ensureTenant(Command.ensureTenant(t, micro(BigInt(100 + i))))
+              : PgOperations.setExposureCap(Command.setExposureCap(t, micro(BigInt(10 + i))))),
+          { concurrency: "unbounded" }
+        )
+        const lines = text.decode(yield* PgJournal.exportTenant(t)).split("\n").filter((l) => l !== "")
+        assert.strictEqual(lines.filter((l) => l.includes(`"kind":"ensure_tenant"`)).length, 1)
+        assert.strictEqual(lines.filter((l) => l.includes(`"kind":"set_cap"`)).length, 4)
+        yield* checkAll()
+      }))
+
     it.effect("concurrent operations on one tenant leave one chain that verifies and audits", () =>
       Effect.gen(function*() {
         yield* reset
