@@ -415,6 +415,24 @@ describe.runIf(enabled)("PgJournal", () => {
         assert.isTrue(Either.isLeft(verdict) && verdict.left._tag === "WalChainBroken")
       }))
 
+    it.effect("calybris_budget_journal_append (for plpgsql callers) extends the same chain, keyed", () =>
+      Effect.gen(function*() {
+        yield* reset
+        const t = tenantId("fn")
+        yield* PgOperations.ensureTenant(Command.ensureTenant(t, micro(100n)))
+        const sql = yield* SqlClient.SqlClient
+        const record = utf8.encode(`{"v":1,"command":{"kind":"set_cap","tenant_id":"fn","max":0}}`)
+        const [row] = yield* sql<{ seq: string }>`SELECT calybris_budget_journal_append(
+          ${utf8.encode("fn")}::bytea, ${record}::bytea, ${KEY}::bytea)::text AS seq`
+        assert.strictEqual(row?.seq, "2")
+        yield* PgOperations.reserve(Command.reserve(t, micro(10n)))
+        yield* checkAll(KEY)
+        const missing = yield* Effect.flip(
+          sql`SELECT calybris_budget_journal_append(${utf8.encode("nobody")}::bytea, ${record}::bytea, NULL)`
+        )
+        assert.include(String((missing.cause as { message?: unknown }).message), "no tenant row")
+      }))
+
     it.effect("the SQL HMAC is RFC 2104's (keys shorter and longer than a block)", () =>
       Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
