@@ -6,16 +6,23 @@
  *
  * How a statement is linearizable per tenant: its first CTE locks the rows it decides on
  * (`SELECT … FOR UPDATE`, which in READ COMMITTED returns the newest committed version, after
- * waiting for any writer), the decision and the refusal's numbers come from that locked
- * version, and the `UPDATE` that follows writes the same version. Two statements on one tenant
- * are ordered by that row lock.
+ * waiting for any writer), the decision, the result's numbers and every value the `UPDATE`
+ * writes come from that locked version (see `RETRY_MARK` for why the UPDATE must not read the
+ * row itself). Two statements on one tenant are ordered by that row lock.
+ *
+ * The journal (`PgJournal`): a statement that changes a tenant's state, or answers under an
+ * operation id on a tenant that has a row (refusals included), appends one entry to that
+ * tenant's hash chain in the same statement — its sequence and previous hash from the locked
+ * row, its record's canonical JSON (the command from `PgJournal.recordHead`, the result built in
+ * SQL), its hash by `calybris_budget_journal_hash` — and moves the row's head to it.
  *
  * Operation ids: a statement first reads the id (`prior`); a retry with the same fingerprint
  * returns the remembered result, another fingerprint is an `IdempotencyConflict`, and a new
  * id is inserted with the result, refusals included (so a delayed duplicate of a refused
  * reserve is refused again, whatever happened since). Two statements with one new id at once:
  * both apply, the second's insert of the id violates its primary key and the whole second
- * statement rolls back; it is run again and finds the first's result (at most twice more).
+ * statement rolls back; it is run again and finds the first's result. Likewise two statements
+ * creating one tenant's row (ensure, cap) at once.
  *
  * Overflow tests are computed in `numeric` (PostgreSQL folds an expression of parameters at
  * planning time, so a `bigint` subtraction guarded by a WHERE could still overflow and fail).
@@ -26,11 +33,13 @@ import * as Arguments from "@calybris/budget/Arguments"
 import type * as Command from "@calybris/budget/Command"
 import { IdempotencyConflict, type InvalidArgument, LedgerStoreError } from "@calybris/budget/LedgerError"
 import * as LedgerState from "@calybris/budget/LedgerState"
+import type * as Json from "@calybris/core/Json"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Statement from "@effect/sql/Statement"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import * as PgJournal from "./PgJournal.js"
 
 const I64_MAX = 9223372036854775807n
 
@@ -52,41 +61,55 @@ const decodeRows = Schema.decodeUnknown(Schema.Tuple(Row))
 export type OperationError = InvalidArgument | LedgerStoreError
 
 const OPERATIONS_KEY = "calybris_budget_operations_pkey"
+/** (two statements creating one tenant's row at once: the second is run again and finds the row) */
+const TENANTS_KEY = "calybris_budget_tenants_pkey"
 
 /**
- * The guard of every statement: its decision (made on the rows its first CTEs locked) and its
- * conditional writes (whose WHERE PostgreSQL re-evaluates on the newest version of the row) must
- * agree. Should they not, this expression fails the statement (an integer that does not parse:
- * SQL has no RAISE), which rolls every write of it back; the statement is then run again.
- * Measured: concurrent statements on one tenant did disagree (a decision on an older version
- * of the tenant's row than the one the UPDATE wrote), and the CHECK constraints caught it.
+ * Why a statement's decision and its write cannot disagree (issue 15; the guard that reran
+ * statements is gone): READ COMMITTED runs the whole statement on one snapshot, but a
+ * `SELECT … FOR UPDATE` that meets a row updated since by a committed transaction locks and
+ * returns the row's NEWEST version, while an `UPDATE`'s scan still reads the snapshot's version:
+ * (1) its WHERE is evaluated on that older version, and a condition on a balance or on the
+ * chain's sequence can drop the row before PostgreSQL ever rechecks it on the newest one
+ * (EvalPlanQual rechecks only rows that passed); (2) its SET is computed from that older version
+ * and the CHECK constraints are tested on the result BEFORE the update attempt finds the newer
+ * version (then it recomputes): a stale `remaining - amount` can fail `remaining >= 0` although
+ * the write would have been right. Both measured here on PostgreSQL 15. So every UPDATE selects
+ * its row by key only (the tenant, the reservation id) and every value it writes — balances,
+ * the chain's sequence and head — is computed from the locked CTE's output, which the lock keeps
+ * the newest version until the statement ends: the decision, the result, the journal entry and
+ * the write all come from one version of the row.
+ *
+ * The guard stays as an assertion, never rerun: a statement whose write did not happen where it
+ * decided one (the tenant's row not updated, the hold not inserted or settled) fails itself (an
+ * integer that does not parse: SQL has no RAISE), rolling every write of it back, and the caller
+ * gets a `LedgerStoreError`.
  */
 const RETRY_MARK = "calybris_budget_retry"
 /** (`column` keeps it from being folded into a constant, which would fail every statement at planning) */
 const retry = (column: string): Statement.Fragment =>
   Statement.unsafeFragment(`('${RETRY_MARK}:' || ${column})::int::text`)
-const RETRY = retry("d.tag")
 
-/** Did the statement fail its own guard (so nothing of it was written)? */
-const disagreed = (error: SqlError): boolean => {
-  const cause = error.cause as { readonly code?: unknown; readonly message?: unknown } | undefined
-  return typeof cause === "object" && cause !== null && cause.code === "22P02" &&
-    typeof cause.message === "string" && cause.message.includes(RETRY_MARK)
-}
-
-/** Did this statement lose the race to insert a new operation id (so the id is now remembered)? */
+/**
+ * Did this statement lose the race to insert a new operation id (so the id is now remembered),
+ * or a new tenant's row (so the row now exists)?
+ */
 const lostIdRace = (error: SqlError): boolean => {
   const cause = error.cause as { readonly code?: unknown; readonly constraint?: unknown } | undefined
-  return typeof cause === "object" && cause !== null && cause.code === "23505" && cause.constraint === OPERATIONS_KEY
+  return typeof cause === "object" && cause !== null && cause.code === "23505" &&
+    (cause.constraint === OPERATIONS_KEY || cause.constraint === TENANTS_KEY)
 }
 
-/** Run a statement returning one `Row`, again when it lost an operation-id race (at most twice more). */
+/**
+ * Run a statement returning one `Row`, again when it lost the race to insert an operation id or a
+ * tenant's row (the rerun finds the id, or the row).
+ */
 const runRow = (
   operation: string,
   statement: Effect.Effect<ReadonlyArray<unknown>, SqlError>
 ): Effect.Effect<Row, LedgerStoreError> =>
   statement.pipe(
-    Effect.retry({ times: 8, while: (e) => e instanceof SqlError && (lostIdRace(e) || disagreed(e)) }),
+    Effect.retry({ times: 8, while: (e) => e instanceof SqlError && lostIdRace(e) }),
     Effect.flatMap(decodeRows),
     Effect.map(([row]) => row),
     Effect.mapError((cause) => new LedgerStoreError({ operation, cause }))
@@ -195,12 +218,13 @@ const rememberAndReturn = (sql: SqlClient.SqlClient, op: Uint8Array | null, fp: 
 
 /**
  * A retry-safe operation: its arguments checked, then one statement — `prior`, the operation's own
- * CTEs (ending in `outcome`), the id remembered with that outcome — and its row read as a result.
+ * CTEs (ending in `outcome`; built once the arguments are known valid, as its journal record
+ * needs), the id remembered with that outcome — and its row read as a result.
  */
 const retrySafe = <A>(
   operation: string,
   c: Command.Command,
-  ctes: Statement.Fragment,
+  ctes: () => Statement.Fragment,
   result: (row: Row, c: Command.Command) => A
 ): Effect.Effect<A, OperationError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
@@ -208,7 +232,7 @@ const retrySafe = <A>(
     const sql = yield* SqlClient.SqlClient
     const op = idOf(c)
     const fp = LedgerState.fingerprint(c)
-    const row = yield* runRow(operation, sql`WITH ${prior(sql, op)}, ${ctes}, ${rememberAndReturn(sql, op, fp)}`)
+    const row = yield* runRow(operation, sql`WITH ${prior(sql, op)}, ${ctes()}, ${rememberAndReturn(sql, op, fp)}`)
     return result(row, c)
   })
 
@@ -223,152 +247,359 @@ const idOf = (c: Command.Command): Uint8Array | null => {
   return id === undefined ? null : bytes(id)
 }
 
-/** Create a tenant with these funds, unless it exists (a cap set before it was created stays). */
+/** The tenant's journal key, as a statement's parameter (null: unkeyed). */
+const journalKey = Effect.map(PgJournal.JournalKey, ({ key }) => key ?? null)
+
+/** The fields of each result in the journal (`Journal.RememberedResult`'s order) and the outcome column holding each. */
+type Shapes = Readonly<Record<string, ReadonlyArray<readonly [name: string, column: "a" | "b" | "c"]>>>
+
+const RESERVE_RESULTS: Shapes = {
+  Reserved: [["reservation_id", "b"], ["remaining_microcents", "a"]],
+  Insufficient: [["remaining_microcents", "a"], ["required_microcents", "b"]],
+  MissingTenant: [],
+  ExposureLimitExceeded: [["current_reserved_microcents", "a"], ["max_reserved_microcents", "b"]],
+  Overflow: [["current_reserved_microcents", "a"]]
+}
+const SETTLEMENT_RESULTS: Shapes = {
+  Committed: [["remaining_microcents", "a"], ["actual_microcents", "b"]],
+  Released: [["remaining_microcents", "a"], ["returned_microcents", "b"]],
+  Overrun: [["remaining_microcents", "a"]],
+  InvalidAmount: [],
+  MissingReservation: [],
+  MissingTenant: [],
+  Overflow: [["remaining_microcents", "a"]]
+}
+const TOP_UP_RESULTS: Shapes = {
+  ToppedUp: [["added_microcents", "a"], ["new_initial_microcents", "b"], ["remaining_microcents", "c"]],
+  MissingTenant: [],
+  InvalidAmount: [],
+  Overflow: []
+}
+
+/**
+ * The canonical JSON (SPEC §7) of the result in `dd` (tag, a, b, c), built in SQL: the tag and
+ * the field names are constants, the i64 fields print as plain decimal (`::text`). A tag or a
+ * field this does not know gives NULL, which the journal's NOT NULL refuses (a bug, loudly).
+ */
+const resultJson = (shapes: Shapes): Statement.Fragment =>
+  Statement.unsafeFragment(
+    `CASE dd.tag ${
+      Object.entries(shapes).map(([tag, fields]) =>
+        `WHEN '${tag}' THEN '{"_tag":"${tag}"'${
+          fields.map(([name, column]) => ` || ',"${name}":' || dd.${column}::text`).join("")
+        } || '}'`
+      ).join(" ")
+    } END`
+  )
+
+/**
+ * The journal entry of a retry-safe operation, from `decided` (its result in tag, a, b, c; the
+ * locked tenant row's `journal_seq` and `journal_head`; `journaled`): the record's bytes (`head`
+ * from `PgJournal.recordHead`, the result's JSON, `}`), its sequence, previous hash and hash.
+ */
+const entryCte = (
+  sql: SqlClient.SqlClient,
+  head: Uint8Array,
+  shapes: Shapes,
+  key: Uint8Array | null
+): Statement.Fragment =>
+  sql`entry AS (
+    SELECT x.journal_seq + 1 AS seq, x.journal_head AS previous, x.data,
+      calybris_budget_journal_hash(x.journal_head, x.data, ${key}::bytea) AS hash
+    FROM (
+      SELECT dd.journal_seq, dd.journal_head,
+        ${head}::bytea || convert_to(${resultJson(shapes)} || '}', 'UTF8') AS data
+      FROM decided dd WHERE dd.journaled
+    ) AS x
+  )`
+
+/** The entry appended to the chain of the tenant whose row `upd` updated (moving its head to the entry). */
+const appendCte = (sql: SqlClient.SqlClient): Statement.Fragment =>
+  sql`appended AS (
+    INSERT INTO calybris_budget_journal (tenant, seq, previous, hash, entry)
+    SELECT upd.tenant, e.seq, e.previous, e.hash, e.data FROM entry e, upd
+  )`
+
+/**
+ * A statement that creates or changes a tenant's row and journals it with a record without a
+ * result (ensure, cap): `cur` (the row, locked) and `entry` come first (from the caller), then
+ * the insert of a new row or the update of the locked one, the appended entry, and the guard.
+ */
+const rowStatement = (
+  operation: string,
+  sql: SqlClient.SqlClient,
+  tenant: Uint8Array,
+  ctes: Statement.Fragment,
+  insert: Statement.Fragment,
+  update: Statement.Fragment
+): Effect.Effect<void, LedgerStoreError> =>
+  Effect.asVoid(runRow(
+    operation,
+    sql`WITH ${ctes},
+      ins AS (${insert} RETURNING tenant),
+      upd AS (${update} RETURNING t.tenant, t.journal_seq AS seq),
+      appended AS (
+        INSERT INTO calybris_budget_journal (tenant, seq, previous, hash, entry)
+        SELECT ${tenant}::bytea, e.seq, e.previous, e.hash, e.data FROM entry e
+        WHERE EXISTS (SELECT 1 FROM ins) OR EXISTS (SELECT 1 FROM upd)
+      )
+      SELECT
+        CASE WHEN e.seq IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ins)
+            AND NOT EXISTS (SELECT 1 FROM upd WHERE upd.seq = e.seq)
+          THEN ${retry("e.seq::text")} ELSE 'Done' END AS tag,
+        NULL AS a, NULL AS b, NULL AS c
+      FROM (SELECT 1) AS one LEFT JOIN entry e ON true`
+  ))
+
+/**
+ * Create a tenant with these funds, unless it exists (a cap set before it was created stays).
+ * Journaled when it creates the tenant (`{"v":1,"command":{"kind":"ensure_tenant",…}}`).
+ */
 export const ensureTenant = (
   c: Command.CommandOf<"EnsureTenant">
 ): Effect.Effect<void, OperationError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     yield* validate(c)
     const sql = yield* SqlClient.SqlClient
-    yield* sql`INSERT INTO calybris_budget_tenants AS t (tenant, present, initial, remaining, reserved, committed)
-      VALUES (${bytes(c.tenant)}::bytea, true, ${c.amount}::bigint, ${c.amount}::bigint, 0, 0)
-      ON CONFLICT (tenant) DO UPDATE SET present = true, initial = EXCLUDED.initial, remaining = EXCLUDED.remaining
-      WHERE NOT t.present`.pipe(Effect.mapError((cause) => new LedgerStoreError({ operation: "ensureTenant", cause })))
+    const key = yield* journalKey
+    const tenant = bytes(c.tenant)
+    const data = PgJournal.recordHead(c, false)
+    yield* rowStatement(
+      "ensureTenant",
+      sql,
+      tenant,
+      sql`cur AS (
+        SELECT present, journal_seq, journal_head FROM calybris_budget_tenants WHERE tenant = ${tenant}::bytea FOR UPDATE
+      ),
+      entry AS (
+        SELECT coalesce(cur.journal_seq, 0) + 1 AS seq, cur.journal_head AS previous, ${data}::bytea AS data,
+          calybris_budget_journal_hash(cur.journal_head, ${data}::bytea, ${key}::bytea) AS hash
+        FROM (SELECT 1) AS one LEFT JOIN cur ON true WHERE cur.present IS NOT TRUE
+      )`,
+      sql`INSERT INTO calybris_budget_tenants
+          (tenant, present, initial, remaining, reserved, committed, journal_seq, journal_head)
+        SELECT ${tenant}::bytea, true, ${c.amount}::bigint, ${c.amount}::bigint, 0, 0, e.seq, e.hash
+        FROM entry e WHERE NOT EXISTS (SELECT 1 FROM cur)`,
+      sql`UPDATE calybris_budget_tenants t
+        SET present = true, initial = ${c.amount}::bigint, remaining = ${c.amount}::bigint, reserved = 0, committed = 0,
+          journal_seq = e.seq, journal_head = e.hash
+        FROM entry e WHERE t.tenant = ${tenant}::bytea`
+    )
   })
 
-/** Set (max > 0) or remove (max ≤ 0) a tenant's exposure cap, also before the tenant exists. */
+/**
+ * Set (max > 0) or remove (max ≤ 0) a tenant's exposure cap, also before the tenant exists.
+ * Journaled when it sets a cap or removes one (`{"v":1,"command":{"kind":"set_cap",…}}`).
+ */
 export const setExposureCap = (
   c: Command.CommandOf<"SetExposureCap">
 ): Effect.Effect<void, OperationError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     yield* validate(c)
     const sql = yield* SqlClient.SqlClient
+    const key = yield* journalKey
     const tenant = bytes(c.tenant)
-    yield* (c.max > 0n
-      ? sql`INSERT INTO calybris_budget_tenants AS t (tenant, present, initial, remaining, reserved, committed, cap)
-          VALUES (${tenant}::bytea, false, 0, 0, 0, 0, ${c.max}::bigint)
-          ON CONFLICT (tenant) DO UPDATE SET cap = EXCLUDED.cap`
-      : sql`UPDATE calybris_budget_tenants SET cap = NULL WHERE tenant = ${tenant}::bytea AND cap IS NOT NULL`)
-      .pipe(Effect.mapError((cause) => new LedgerStoreError({ operation: "setExposureCap", cause })))
+    const data = PgJournal.recordHead(c, false)
+    yield* rowStatement(
+      "setExposureCap",
+      sql,
+      tenant,
+      sql`cur AS (
+        SELECT cap, journal_seq, journal_head FROM calybris_budget_tenants WHERE tenant = ${tenant}::bytea FOR UPDATE
+      ),
+      entry AS (
+        SELECT coalesce(cur.journal_seq, 0) + 1 AS seq, cur.journal_head AS previous, ${data}::bytea AS data,
+          calybris_budget_journal_hash(cur.journal_head, ${data}::bytea, ${key}::bytea) AS hash
+        FROM (SELECT 1) AS one LEFT JOIN cur ON true WHERE ${c.max}::bigint > 0 OR cur.cap IS NOT NULL
+      )`,
+      sql`INSERT INTO calybris_budget_tenants
+          (tenant, present, initial, remaining, reserved, committed, cap, journal_seq, journal_head)
+        SELECT ${tenant}::bytea, false, 0, 0, 0, 0, ${c.max}::bigint, e.seq, e.hash
+        FROM entry e WHERE NOT EXISTS (SELECT 1 FROM cur)`,
+      sql`UPDATE calybris_budget_tenants t
+        SET cap = CASE WHEN ${c.max}::bigint > 0 THEN ${c.max}::bigint END, journal_seq = e.seq, journal_head = e.hash
+        FROM entry e WHERE t.tenant = ${tenant}::bytea`
+    )
   })
 
-/** Add funds to a tenant: `initial` and `remaining` grow by the amount. */
+/**
+ * The result of a retry-safe statement, guarded: `decided`'s, unless it was to be journaled and
+ * the tenant's row was not updated (or `settled` says the hold was not settled) — then the
+ * statement fails itself and is run again (see `RETRY_MARK`).
+ */
+const guardedOutcome = (sql: SqlClient.SqlClient, settled: Statement.Fragment): Statement.Fragment =>
+  sql`outcome AS (
+    SELECT
+      CASE
+        WHEN dd.journaled AND NOT EXISTS (SELECT 1 FROM upd, entry e WHERE upd.seq = e.seq) THEN ${retry("dd.tag")}
+        WHEN NOT (${settled}) THEN ${retry("dd.tag")}
+        ELSE dd.tag
+      END AS tag,
+      dd.a, dd.b, dd.c
+    FROM decided dd
+  )`
+
+/**
+ * Add funds to a tenant: `initial` and `remaining` grow by the amount. The order of refusals: a
+ * non-positive amount, a missing tenant, an initial total beyond i64.
+ */
 export const topUp = (
   c: Command.CommandOf<"TopUp">
 ): Effect.Effect<Command.TopUpResult | IdempotencyConflict, OperationError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const key = yield* journalKey
     const tenant = bytes(c.tenant)
     const amount = c.amount
+    const op = idOf(c)
     return yield* retrySafe(
       "topUp",
       c,
-      sql`cur AS (
-        SELECT initial FROM calybris_budget_tenants
-        WHERE tenant = ${tenant}::bytea AND present AND ${amount}::bigint > 0 AND NOT EXISTS (SELECT 1 FROM prior)
+      () =>
+        sql`cur AS (
+        SELECT present, initial, remaining, reserved, committed, journal_seq, journal_head FROM calybris_budget_tenants
+        WHERE tenant = ${tenant}::bytea AND NOT EXISTS (SELECT 1 FROM prior)
         FOR UPDATE
       ),
       decision AS (
-        SELECT CASE WHEN initial::numeric + ${amount}::bigint > ${I64_MAX}::numeric THEN 'Overflow' ELSE 'ToppedUp' END AS tag
-        FROM cur
-      ),
-      upd AS (
-        UPDATE calybris_budget_tenants t
-        SET initial = t.initial + ${amount}::bigint, remaining = t.remaining + ${amount}::bigint
-        FROM decision d WHERE t.tenant = ${tenant}::bytea AND d.tag = 'ToppedUp'
-          AND t.initial::numeric + ${amount}::bigint <= ${I64_MAX}::numeric
-        RETURNING t.initial, t.remaining
-      ),
-      outcome AS (
         SELECT
           CASE
             WHEN ${amount}::bigint <= 0 THEN 'InvalidAmount'
-            WHEN d.tag IS NULL THEN 'MissingTenant'
-            WHEN d.tag = 'ToppedUp' AND NOT EXISTS (SELECT 1 FROM upd) THEN ${RETRY}
-            ELSE d.tag
+            WHEN cur.present IS NOT TRUE THEN 'MissingTenant'
+            WHEN cur.initial::numeric + ${amount}::bigint > ${I64_MAX}::numeric THEN 'Overflow'
+            ELSE 'ToppedUp'
           END AS tag,
-          CASE WHEN d.tag = 'ToppedUp' THEN ${amount}::bigint END AS a,
-          CASE WHEN d.tag = 'ToppedUp' THEN (SELECT initial FROM upd) END AS b,
-          CASE WHEN d.tag = 'ToppedUp' THEN (SELECT remaining FROM upd) END AS c
-        FROM (SELECT 1) AS one LEFT JOIN decision d ON true
+          cur.present, cur.initial, cur.remaining, cur.reserved, cur.committed, cur.journal_seq, cur.journal_head
+        FROM (SELECT 1) AS one LEFT JOIN cur ON true
         WHERE NOT EXISTS (SELECT 1 FROM prior)
-      )`,
+      ),
+      decided AS (
+        SELECT d.tag,
+          CASE WHEN d.tag = 'ToppedUp' THEN ${amount}::bigint END AS a,
+          CASE WHEN d.tag = 'ToppedUp' THEN d.initial + ${amount}::bigint END AS b,
+          CASE WHEN d.tag = 'ToppedUp' THEN d.remaining + ${amount}::bigint END AS c,
+          d.present, d.initial, d.remaining, d.reserved, d.committed, d.journal_seq, d.journal_head,
+          d.journal_seq IS NOT NULL AND (d.tag = 'ToppedUp' OR ${op}::bytea IS NOT NULL) AS journaled
+        FROM decision d
+      ),
+      ${entryCte(sql, PgJournal.recordHead(c, true), TOP_UP_RESULTS, key)},
+      upd AS (
+        UPDATE calybris_budget_tenants t
+        SET initial = dd.initial + CASE WHEN dd.tag = 'ToppedUp' THEN ${amount}::bigint ELSE 0 END,
+          remaining = dd.remaining + CASE WHEN dd.tag = 'ToppedUp' THEN ${amount}::bigint ELSE 0 END,
+          present = dd.present, reserved = dd.reserved, committed = dd.committed,
+          journal_seq = e.seq, journal_head = e.hash
+        FROM decided dd, entry e
+        WHERE t.tenant = ${tenant}::bytea
+        RETURNING t.tenant, t.journal_seq AS seq
+      ),
+      ${appendCte(sql)},
+      ${guardedOutcome(sql, sql`true`)}`,
       topUpResult
     )
   })
 
 /**
  * Hold an amount for a tenant (a reserve, or an admit's hold: `c` carries its fingerprint's
- * fields). The state machine's order of refusals: a non-positive amount, a missing tenant, a
- * reserved total beyond i64, the exposure cap, the remaining funds.
+ * fields, `audited` the admit's audited decision for its journal record). The state machine's
+ * order of refusals: a non-positive amount, a missing tenant, a reserved total beyond i64, the
+ * exposure cap, the remaining funds. The reservation id is issued (from the global sequence)
+ * before the write, so the journal's record can carry it.
  */
 export const reserve = (
-  c: Command.CommandOf<"Reserve" | "Admit">
+  c: Command.CommandOf<"Reserve" | "Admit">,
+  audited?: Json.Json
 ): Effect.Effect<Command.ReserveResult | IdempotencyConflict, OperationError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const key = yield* journalKey
     const tenant = bytes(c.tenant)
     const amount = c.amount
     const expiresAt = c.expires_at_ms ?? null
+    const op = idOf(c)
     return yield* retrySafe(
       "reserve",
       c,
-      sql`cur AS (
-        SELECT remaining, reserved, cap FROM calybris_budget_tenants
-        WHERE tenant = ${tenant}::bytea AND present AND ${amount}::bigint > 0 AND NOT EXISTS (SELECT 1 FROM prior)
+      () =>
+        sql`cur AS (
+        SELECT present, initial, remaining, reserved, committed, cap, journal_seq, journal_head
+        FROM calybris_budget_tenants
+        WHERE tenant = ${tenant}::bytea AND NOT EXISTS (SELECT 1 FROM prior)
         FOR UPDATE
       ),
       decision AS (
         SELECT
           CASE
-            WHEN reserved::numeric + ${amount}::bigint > ${I64_MAX}::numeric THEN 'Overflow'
-            WHEN cap IS NOT NULL AND reserved + ${amount}::bigint > cap THEN 'ExposureLimitExceeded'
-            WHEN remaining < ${amount}::bigint THEN 'Insufficient'
+            WHEN ${amount}::bigint <= 0 THEN 'Insufficient'
+            WHEN cur.present IS NOT TRUE THEN 'MissingTenant'
+            WHEN cur.reserved::numeric + ${amount}::bigint > ${I64_MAX}::numeric THEN 'Overflow'
+            WHEN cur.cap IS NOT NULL AND cur.reserved + ${amount}::bigint > cur.cap THEN 'ExposureLimitExceeded'
+            WHEN cur.remaining < ${amount}::bigint THEN 'Insufficient'
             ELSE 'Reserved'
           END AS tag,
-          remaining, reserved, cap
-        FROM cur
+          cur.present, cur.initial, cur.remaining, cur.reserved, cur.committed, cur.cap, cur.journal_seq,
+          cur.journal_head
+        FROM (SELECT 1) AS one LEFT JOIN cur ON true
+        WHERE NOT EXISTS (SELECT 1 FROM prior)
       ),
-      upd AS (
-        UPDATE calybris_budget_tenants t
-        SET remaining = t.remaining - ${amount}::bigint, reserved = t.reserved + ${amount}::bigint
-        FROM decision d WHERE t.tenant = ${tenant}::bytea AND d.tag = 'Reserved'
-          AND t.remaining >= ${amount}::bigint AND t.reserved::numeric + ${amount}::bigint <= ${I64_MAX}::numeric
-          AND (t.cap IS NULL OR t.reserved + ${amount}::bigint <= t.cap)
-        RETURNING t.remaining
+      issued AS (
+        SELECT nextval('calybris_budget_reservation_ids') AS id FROM decision WHERE tag = 'Reserved'
       ),
-      hold AS (
-        INSERT INTO calybris_budget_reservations (id, tenant, amount, expires_at_ms)
-        SELECT nextval('calybris_budget_reservation_ids'), ${tenant}::bytea, ${amount}::bigint, ${expiresAt}::bigint
-        FROM upd
-        RETURNING id
-      ),
-      outcome AS (
-        SELECT
-          CASE
-            WHEN ${amount}::bigint <= 0 THEN 'Insufficient'
-            WHEN d.tag IS NULL THEN 'MissingTenant'
-            WHEN d.tag = 'Reserved' AND NOT EXISTS (SELECT 1 FROM upd) THEN ${RETRY}
-            ELSE d.tag
-          END AS tag,
+      decided AS (
+        SELECT d.tag,
           CASE
             WHEN ${amount}::bigint <= 0 THEN 0
-            WHEN d.tag = 'Reserved' THEN (SELECT remaining FROM upd)
+            WHEN d.tag = 'Reserved' THEN d.remaining - ${amount}::bigint
             WHEN d.tag = 'Insufficient' THEN d.remaining
-            ELSE d.reserved
+            WHEN d.tag IN ('Overflow', 'ExposureLimitExceeded') THEN d.reserved
           END AS a,
           CASE
             WHEN ${amount}::bigint <= 0 OR d.tag = 'Insufficient' THEN ${amount}::bigint
-            WHEN d.tag = 'Reserved' THEN (SELECT id FROM hold)
+            WHEN d.tag = 'Reserved' THEN (SELECT id FROM issued)
             WHEN d.tag = 'ExposureLimitExceeded' THEN d.cap
           END AS b,
-          NULL::bigint AS c
-        FROM (SELECT 1) AS one LEFT JOIN decision d ON true
-        WHERE NOT EXISTS (SELECT 1 FROM prior)
-      )`,
+          NULL::bigint AS c,
+          d.present, d.initial, d.remaining, d.reserved, d.committed, d.journal_seq, d.journal_head,
+          d.journal_seq IS NOT NULL AND (d.tag = 'Reserved' OR ${op}::bytea IS NOT NULL) AS journaled
+        FROM decision d
+      ),
+      ${entryCte(sql, PgJournal.recordHead(c, true, audited), RESERVE_RESULTS, key)},
+      upd AS (
+        UPDATE calybris_budget_tenants t
+        SET remaining = dd.remaining - CASE WHEN dd.tag = 'Reserved' THEN ${amount}::bigint ELSE 0 END,
+          reserved = dd.reserved + CASE WHEN dd.tag = 'Reserved' THEN ${amount}::bigint ELSE 0 END,
+          present = dd.present, initial = dd.initial, committed = dd.committed,
+          journal_seq = e.seq, journal_head = e.hash
+        FROM decided dd, entry e
+        WHERE t.tenant = ${tenant}::bytea
+        RETURNING t.tenant, t.journal_seq AS seq
+      ),
+      hold AS (
+        INSERT INTO calybris_budget_reservations (id, tenant, amount, expires_at_ms)
+        SELECT i.id, upd.tenant, ${amount}::bigint, ${expiresAt}::bigint FROM issued i, upd
+        RETURNING id
+      ),
+      ${appendCte(sql)},
+      ${guardedOutcome(sql, sql`dd.tag <> 'Reserved' OR EXISTS (SELECT 1 FROM hold)`)}`,
       reserveResult
     )
   })
+
+/**
+ * The locked hold (`h`, any state: a refusal on a settled hold is journaled on its tenant's
+ * chain) and its tenant's row (`cur`), of a commit or a release.
+ */
+const lockHold = (sql: SqlClient.SqlClient, reservation: bigint): Statement.Fragment =>
+  sql`h AS (
+    SELECT id, tenant, amount, state FROM calybris_budget_reservations
+    WHERE id = ${held(reservation)}::bigint AND NOT EXISTS (SELECT 1 FROM prior)
+    FOR UPDATE
+  ),
+  cur AS (
+    SELECT t.tenant, t.present, t.initial, t.remaining, t.reserved, t.committed, t.journal_seq, t.journal_head
+    FROM calybris_budget_tenants t JOIN h ON t.tenant = h.tenant
+    FOR UPDATE OF t
+  )`
 
 /**
  * Settle a hold with the actual amount: the hold's amount leaves `reserved`, the actual joins
@@ -381,61 +612,60 @@ export const commit = (
 ): Effect.Effect<Command.SettlementResult | IdempotencyConflict, OperationError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const key = yield* journalKey
     const actual = c.actual
+    const op = idOf(c)
     return yield* retrySafe(
       "commit",
       c,
-      sql`h AS (
-        SELECT id, tenant, amount FROM calybris_budget_reservations
-        WHERE id = ${held(c.reservation)}::bigint AND state = 'open' AND ${actual}::bigint >= 0
-          AND NOT EXISTS (SELECT 1 FROM prior)
-        FOR UPDATE
-      ),
-      cur AS (
-        SELECT t.tenant, t.remaining, t.committed, h.amount
-        FROM calybris_budget_tenants t JOIN h ON t.tenant = h.tenant
-        FOR UPDATE OF t
-      ),
+      () =>
+        sql`${lockHold(sql, c.reservation)},
       decision AS (
         SELECT
           CASE
-            WHEN committed::numeric + ${actual}::bigint > ${I64_MAX}::numeric THEN 'Overflow'
-            WHEN ${actual}::bigint > amount AND remaining < ${actual}::bigint - amount THEN 'Overrun'
+            WHEN ${actual}::bigint < 0 THEN 'InvalidAmount'
+            WHEN h.id IS NULL OR h.state <> 'open' THEN 'MissingReservation'
+            WHEN cur.present IS NOT TRUE THEN 'MissingTenant'
+            WHEN cur.committed::numeric + ${actual}::bigint > ${I64_MAX}::numeric THEN 'Overflow'
+            WHEN ${actual}::bigint > h.amount AND cur.remaining < ${actual}::bigint - h.amount THEN 'Overrun'
             ELSE 'Committed'
           END AS tag,
-          tenant, remaining, amount
-        FROM cur
+          cur.tenant, cur.present, cur.initial, cur.remaining, cur.reserved, cur.committed, h.amount, cur.journal_seq,
+          cur.journal_head
+        FROM (SELECT 1) AS one LEFT JOIN h ON true LEFT JOIN cur ON true
+        WHERE NOT EXISTS (SELECT 1 FROM prior)
       ),
+      decided AS (
+        SELECT d.tag,
+          CASE
+            WHEN d.tag = 'Committed' THEN d.remaining - (${actual}::bigint - d.amount)
+            WHEN d.tag IN ('Overrun', 'Overflow') THEN d.remaining
+          END AS a,
+          CASE WHEN d.tag = 'Committed' THEN ${actual}::bigint END AS b,
+          NULL::bigint AS c,
+          d.tenant, d.amount, d.present, d.initial, d.remaining, d.reserved, d.committed, d.journal_seq, d.journal_head,
+          d.journal_seq IS NOT NULL AND (d.tag = 'Committed' OR ${op}::bytea IS NOT NULL) AS journaled
+        FROM decision d
+      ),
+      ${entryCte(sql, PgJournal.recordHead(c, true), SETTLEMENT_RESULTS, key)},
       upd AS (
         UPDATE calybris_budget_tenants t
-        SET remaining = t.remaining - (${actual}::bigint - d.amount),
-          reserved = t.reserved - d.amount,
-          committed = t.committed + ${actual}::bigint
-        FROM decision d WHERE t.tenant = d.tenant AND d.tag = 'Committed'
-          AND t.committed::numeric + ${actual}::bigint <= ${I64_MAX}::numeric
-          AND t.remaining::numeric - (${actual}::bigint - d.amount) >= 0
-        RETURNING t.remaining
+        SET remaining = dd.remaining - CASE WHEN dd.tag = 'Committed' THEN ${actual}::bigint - dd.amount ELSE 0 END,
+          reserved = dd.reserved - CASE WHEN dd.tag = 'Committed' THEN dd.amount ELSE 0 END,
+          committed = dd.committed + CASE WHEN dd.tag = 'Committed' THEN ${actual}::bigint ELSE 0 END,
+          present = dd.present, initial = dd.initial,
+          journal_seq = e.seq, journal_head = e.hash
+        FROM decided dd, entry e
+        WHERE t.tenant = dd.tenant
+        RETURNING t.tenant, t.journal_seq AS seq
       ),
       settle AS (
         UPDATE calybris_budget_reservations r SET state = 'committed', actual = ${actual}::bigint
-        FROM upd WHERE r.id = ${held(c.reservation)}::bigint AND r.state = 'open'
+        FROM upd, decided dd WHERE r.id = ${held(c.reservation)}::bigint AND dd.tag = 'Committed'
         RETURNING r.id
       ),
-      outcome AS (
-        SELECT
-          CASE
-            WHEN ${actual}::bigint < 0 THEN 'InvalidAmount'
-            WHEN h.id IS NULL THEN 'MissingReservation'
-            WHEN d.tag IS NULL THEN 'MissingTenant'
-            WHEN d.tag = 'Committed' AND NOT EXISTS (SELECT 1 FROM settle) THEN ${RETRY}
-            ELSE d.tag
-          END AS tag,
-          CASE WHEN d.tag = 'Committed' THEN (SELECT remaining FROM upd) ELSE d.remaining END AS a,
-          CASE WHEN d.tag = 'Committed' THEN ${actual}::bigint END AS b,
-          NULL::bigint AS c
-        FROM (SELECT 1) AS one LEFT JOIN h ON true LEFT JOIN decision d ON true
-        WHERE NOT EXISTS (SELECT 1 FROM prior)
-      )`,
+      ${appendCte(sql)},
+      ${guardedOutcome(sql, sql`dd.tag <> 'Committed' OR EXISTS (SELECT 1 FROM settle)`)}`,
       settlementResult
     )
   })
@@ -446,43 +676,53 @@ export const release = (
 ): Effect.Effect<Command.SettlementResult | IdempotencyConflict, OperationError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const key = yield* journalKey
     const state = c._tag === "Expire" ? "expired" : "released"
+    const op = idOf(c)
     return yield* retrySafe(
       c._tag === "Expire" ? "expire" : "release",
       c,
-      sql`h AS (
-        SELECT id, tenant, amount FROM calybris_budget_reservations
-        WHERE id = ${held(c.reservation)}::bigint AND state = 'open' AND NOT EXISTS (SELECT 1 FROM prior)
-        FOR UPDATE
+      () =>
+        sql`${lockHold(sql, c.reservation)},
+      decision AS (
+        SELECT
+          CASE
+            WHEN h.id IS NULL OR h.state <> 'open' THEN 'MissingReservation'
+            WHEN cur.present IS NOT TRUE THEN 'MissingTenant'
+            ELSE 'Released'
+          END AS tag,
+          cur.tenant, cur.present, cur.initial, cur.remaining, cur.reserved, cur.committed, h.amount, cur.journal_seq,
+          cur.journal_head
+        FROM (SELECT 1) AS one LEFT JOIN h ON true LEFT JOIN cur ON true
+        WHERE NOT EXISTS (SELECT 1 FROM prior)
       ),
-      cur AS (
-        SELECT t.tenant, h.amount FROM calybris_budget_tenants t JOIN h ON t.tenant = h.tenant FOR UPDATE OF t
+      decided AS (
+        SELECT d.tag,
+          CASE WHEN d.tag = 'Released' THEN d.remaining + d.amount END AS a,
+          CASE WHEN d.tag = 'Released' THEN d.amount END AS b,
+          NULL::bigint AS c,
+          d.tenant, d.amount, d.present, d.initial, d.remaining, d.reserved, d.committed, d.journal_seq, d.journal_head,
+          d.journal_seq IS NOT NULL AND (d.tag = 'Released' OR ${op}::bytea IS NOT NULL) AS journaled
+        FROM decision d
       ),
+      ${entryCte(sql, PgJournal.recordHead(c, true), SETTLEMENT_RESULTS, key)},
       upd AS (
         UPDATE calybris_budget_tenants t
-        SET remaining = t.remaining + cur.amount, reserved = t.reserved - cur.amount
-        FROM cur WHERE t.tenant = cur.tenant
-        RETURNING t.remaining, cur.amount
+        SET remaining = dd.remaining + CASE WHEN dd.tag = 'Released' THEN dd.amount ELSE 0 END,
+          reserved = dd.reserved - CASE WHEN dd.tag = 'Released' THEN dd.amount ELSE 0 END,
+          present = dd.present, initial = dd.initial, committed = dd.committed,
+          journal_seq = e.seq, journal_head = e.hash
+        FROM decided dd, entry e
+        WHERE t.tenant = dd.tenant
+        RETURNING t.tenant, t.journal_seq AS seq
       ),
       settle AS (
         UPDATE calybris_budget_reservations r SET state = ${state}::text
-        FROM upd WHERE r.id = ${held(c.reservation)}::bigint AND r.state = 'open'
+        FROM upd, decided dd WHERE r.id = ${held(c.reservation)}::bigint AND dd.tag = 'Released'
         RETURNING r.id
       ),
-      outcome AS (
-        SELECT
-          CASE
-            WHEN h.id IS NULL THEN 'MissingReservation'
-            WHEN u.remaining IS NULL THEN 'MissingTenant'
-            WHEN NOT EXISTS (SELECT 1 FROM settle) THEN ${retry("h.id::text")}
-            ELSE 'Released'
-          END AS tag,
-          u.remaining AS a,
-          u.amount AS b,
-          NULL::bigint AS c
-        FROM (SELECT 1) AS one LEFT JOIN h ON true LEFT JOIN upd u ON true
-        WHERE NOT EXISTS (SELECT 1 FROM prior)
-      )`,
+      ${appendCte(sql)},
+      ${guardedOutcome(sql, sql`dd.tag <> 'Released' OR EXISTS (SELECT 1 FROM settle)`)}`,
       settlementResult
     )
   })

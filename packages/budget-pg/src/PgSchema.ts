@@ -13,7 +13,8 @@
  * - `calybris_budget_operations`: client operation ids (unique) → the fingerprint of the
  *   command's arguments and the result it returned, refusals included.
  * - `calybris_budget_journal`: the per-tenant chain of committed commands (sequence per tenant,
- *   previous hash, hash); written by the layer in the next step of issue 15.
+ *   previous hash, hash, the entry's canonical JSON), appended by the statement that commits
+ *   the command (migration "3_journal"; `PgJournal` exports and audits it).
  *
  * Every operation is one statement (see `PgOperations`); the row of the tenant is its lock.
  */
@@ -107,10 +108,82 @@ CREATE TABLE calybris_budget_ledger (
   yield* sql.unsafe(`INSERT INTO calybris_budget_ledger DEFAULT VALUES`)
 })
 
+/**
+ * The per-tenant journal (issue 15): an entry's hash is SPEC §5's, computed in the database by
+ * the statement that appends it — `sha256(P ‖ D)`, or `HMAC-SHA256(key, P ‖ D)` when the ledger
+ * is given a key (passed as a parameter of each statement, never stored), where `P` is the
+ * previous hash as lowercase hex text (`genesis` for the first entry) and `D` the entry's
+ * canonical JSON bytes. The first entry has no previous hash (NULL), every other one does, and
+ * a tenant's head is empty exactly when its chain is.
+ *
+ * - `calybris_budget_hmac_sha256(key, message)`: RFC 2104 over PostgreSQL's `sha256`.
+ * - `calybris_budget_journal_hash(previous, data, key)`: an entry's hash (key NULL: unkeyed).
+ * - `calybris_budget_journal_append(tenant, data, key)`: append one entry to a tenant's chain in
+ *   statements of its own (for a plpgsql caller such as a batch function; it locks the tenant's
+ *   row), returning its sequence. A single statement that also updates the tenant's row (every
+ *   operation of `PgOperations`) cannot call it — a row updated twice by one statement keeps one
+ *   update — and computes the same head with `calybris_budget_journal_hash` in its own UPDATE.
+ */
+const m3 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.unsafe(`
+ALTER TABLE calybris_budget_journal
+  ALTER COLUMN previous DROP NOT NULL,
+  ADD CONSTRAINT calybris_budget_journal_genesis CHECK ((seq = 1) = (previous IS NULL))`)
+  yield* sql.unsafe(`
+ALTER TABLE calybris_budget_tenants
+  ADD CONSTRAINT calybris_budget_journal_head CHECK ((journal_seq = 0) = (journal_head IS NULL))`)
+  yield* sql.unsafe(`
+CREATE FUNCTION calybris_budget_hmac_sha256(key bytea, message bytea) RETURNS bytea
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+DECLARE
+  k bytea := CASE WHEN octet_length(key) > 64 THEN sha256(key) ELSE key END;
+  inner_pad bytea;
+  outer_pad bytea;
+BEGIN
+  k := k || decode(repeat('00', 64 - octet_length(k)), 'hex');
+  inner_pad := k;
+  outer_pad := k;
+  FOR i IN 0..63 LOOP
+    inner_pad := set_byte(inner_pad, i, get_byte(k, i) # 54);
+    outer_pad := set_byte(outer_pad, i, get_byte(k, i) # 92);
+  END LOOP;
+  RETURN sha256(outer_pad || sha256(inner_pad || message));
+END
+$$`)
+  yield* sql.unsafe(`
+CREATE FUNCTION calybris_budget_journal_hash(previous bytea, data bytea, key bytea) RETURNS bytea
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN key IS NULL THEN sha256(m) ELSE calybris_budget_hmac_sha256(key, m) END
+  FROM (SELECT convert_to(coalesce(encode(previous, 'hex'), 'genesis'), 'UTF8') || data AS m) AS message
+$$`)
+  yield* sql.unsafe(`
+CREATE FUNCTION calybris_budget_journal_append(p_tenant bytea, p_data bytea, p_key bytea) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+  last_seq bigint;
+  last_hash bytea;
+  next_hash bytea;
+BEGIN
+  SELECT journal_seq, journal_head INTO last_seq, last_hash
+    FROM calybris_budget_tenants WHERE tenant = p_tenant FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'calybris_budget_journal_append: no tenant row %', encode(p_tenant, 'hex');
+  END IF;
+  next_hash := calybris_budget_journal_hash(last_hash, p_data, p_key);
+  UPDATE calybris_budget_tenants SET journal_seq = last_seq + 1, journal_head = next_hash WHERE tenant = p_tenant;
+  INSERT INTO calybris_budget_journal (tenant, seq, previous, hash, entry)
+    VALUES (p_tenant, last_seq + 1, last_hash, next_hash, p_data);
+  RETURN last_seq + 1;
+END
+$$`)
+})
+
 /** The migrations, in order (ids are never reused; a released migration is never edited). */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
   "1_ledger": m1,
-  "2_layer": m2
+  "2_layer": m2,
+  "3_journal": m3
 }
 
 /** The highest migration id this version of the package needs (the last of `migrations`). */

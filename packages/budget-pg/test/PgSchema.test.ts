@@ -21,8 +21,8 @@ describe.runIf(enabled)("PgSchema.migrate", () => {
         return yield* sql<{ migration_id: number }>`SELECT migration_id FROM calybris_budget_migrations`
       }).pipe(Effect.provide(client(url, 1)))
       assert.deepStrictEqual(
-        rows.map((r) => r.migration_id),
-        Object.keys(PgSchema.migrations).map((name) => Number.parseInt(name, 10))
+        rows.map((r) => r.migration_id).sort((a, b) => a - b),
+        Object.keys(PgSchema.migrations).map((id) => Number.parseInt(id, 10))
       )
     }).pipe(Effect.scoped))
 })

@@ -1,0 +1,301 @@
+/**
+ * The ledger's tamper-evident journal on PostgreSQL: one hash chain per tenant (a ledger-wide
+ * chain would order, and so serialise, every write of every tenant), appended by the very
+ * statement that commits each command (`PgOperations`), under the tenant row's lock that
+ * already orders that tenant's commands.
+ *
+ * An entry is a WAL entry (SPEC §5): sequence (per tenant, from 1), previous hash (`genesis`
+ * first), hash = `hex(SHA-256(P ‖ D))`, or `hex(HMAC-SHA256(key, P ‖ D))` with a journal key
+ * (`JournalKey`), computed in the database; `D` is the canonical JSON (SPEC §7) of a record:
+ *
+ * `{"v":1,"command":C}` for a command without a result (`ensure_tenant` that created the
+ * tenant, `set_cap`), `{"v":1,"command":C,"result":R}` for the others, where `C` is the command
+ * as `@calybris/budget/Journal` writes it (`{"kind":"reserve","tenant_id":…}`) and `R` the result
+ * it returned as an operation id remembers it (`{"_tag":"Reserved","reservation_id":7,…}`):
+ * every applied result, and every refusal remembered under an operation id on a tenant the
+ * ledger has a row for (a refusal is a committed answer). The reservation id is in the result:
+ * a global sequence issues it, so a tenant's chain alone could not replay it.
+ *
+ * `exportTenant` writes a tenant's chain as WAL JSONL bytes that `Wal.verify` and `calybris wal
+ * verify [--key-file]` accept unchanged; `audit` verifies it and replays it through the state
+ * machine, which must give every recorded result and end on the tenant's row in the database.
+ */
+import * as Journal from "@calybris/budget/Journal"
+import { LedgerStoreError } from "@calybris/budget/LedgerError"
+import * as L from "@calybris/budget/LedgerState"
+import * as Codec from "@calybris/core/Codec"
+import * as Json from "@calybris/core/Json"
+import { jsonObject } from "@calybris/core/JsonSchema"
+import * as JsonSchema from "@calybris/core/JsonSchema"
+import * as Chain from "@calybris/wal/Chain"
+import * as Reader from "@calybris/wal/Reader"
+import type { WalEmptyKey, WalVerifyError } from "@calybris/wal/WalError"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+
+/** The record format's version. */
+export const VERSION = 1
+
+/**
+ * The HMAC key of the journal (none: SHA-256, SPEC §5's unkeyed chain). Every statement passes
+ * it as a parameter; the database never stores it.
+ */
+export class JournalKey extends Context.Reference<JournalKey>()("@calybris/budget-pg/PgJournal/JournalKey", {
+  defaultValue: (): { readonly key: Uint8Array | undefined } => ({ key: undefined })
+}) {}
+
+/** A keyed journal was asked for with an empty key (forgeable by anyone: refused, as the WAL refuses it). */
+export class JournalEmptyKey extends Schema.TaggedError<JournalEmptyKey>()("JournalEmptyKey", {}) {
+  override get message(): string {
+    return "the journal key is empty: a keyed journal needs a non-empty key"
+  }
+}
+
+/** The journal keyed with `key` (HMAC-SHA256). */
+export const layerKey = (key: Uint8Array): Layer.Layer<never, JournalEmptyKey> =>
+  key.length === 0
+    ? Layer.fail(new JournalEmptyKey())
+    : Layer.succeedContext(Context.make(JournalKey, { key: Uint8Array.from(key) }))
+
+/** One record of a tenant's chain: the command, and the result it returned (none for ensure and cap). */
+export const Record = jsonObject({
+  v: Schema.Literal(VERSION),
+  command: Journal.JournalCommand,
+  result: Schema.optional(Journal.RememberedResult)
+}, "PgJournalRecord")
+export type Record = typeof Record.Type
+
+const encodeCommand = Codec.encodeEither(Journal.JournalCommand)
+const encodeResult = Codec.encodeEither(Journal.RememberedResult)
+const decodeRecord = Codec.decodeUnknownEither(Record)
+
+const utf8 = new TextEncoder()
+
+/**
+ * The bytes of a record up to its result: `{"v":1,"command":C,"result":` (the statement appends
+ * the result's JSON and the closing brace), or the whole record `{"v":1,"command":C}` when
+ * `withResult` is false. `C` is the canonical JSON of the command as the journal writes it.
+ */
+export const recordHead = (
+  command: L.Command,
+  withResult: boolean,
+  audited?: Json.Json
+): Uint8Array => {
+  const json = encodeCommand(Journal.journalCommand({ command, audited }))
+  // the command was validated (`Arguments.validateCommand`) before it got here: a bug otherwise
+  if (Either.isLeft(json)) throw new Error(`journal: cannot encode ${command._tag}: ${json.left.message}`)
+  const text = Json.print(json.right as Json.Json)
+  return utf8.encode(withResult ? `{"v":${VERSION},"command":${text},"result":` : `{"v":${VERSION},"command":${text}}`)
+}
+
+/** A tenant's chain does not replay to what the database holds: the entry (its sequence) and why. */
+export class JournalAuditFailed extends Schema.TaggedError<JournalAuditFailed>()("JournalAuditFailed", {
+  tenant: Schema.String,
+  /** the entry's sequence (the chain's length + 1 when the chain ends short of the tenant's row) */
+  seq: Schema.BigInt,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `journal audit failed for tenant ${JSON.stringify(this.tenant)} at sequence ${this.seq}: ${this.reason}`
+  }
+}
+
+const Row = Schema.Struct({
+  seq: Schema.BigInt,
+  previous: Schema.NullOr(Schema.String),
+  hash: Schema.String,
+  entry: Schema.Uint8ArrayFromSelf
+})
+const decodeRows = Schema.decodeUnknown(Schema.Array(Row))
+
+const Head = Schema.Struct({
+  present: Schema.Boolean,
+  initial: Schema.BigInt,
+  remaining: Schema.BigInt,
+  reserved: Schema.BigInt,
+  committed: Schema.BigInt,
+  cap: Schema.NullOr(Schema.BigInt),
+  journal_seq: Schema.BigInt,
+  journal_head: Schema.NullOr(Schema.String)
+})
+const decodeHead = Schema.decodeUnknown(Schema.Array(Head))
+
+const newline = utf8.encode("\n")
+
+/**
+ * A tenant's chain as WAL JSONL bytes, exactly as stored: each entry's sequence, previous hash
+ * and hash, and its data bytes verbatim (an entry edited in the database is exported as edited,
+ * for the verifier to find). Empty for a tenant without a chain.
+ */
+export const exportTenant = (tenant: string): Effect.Effect<Uint8Array, LedgerStoreError, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const rows = yield* decodeRows(
+      // (ordered by the bigint column: the text alias would sort "10" before "9")
+      yield* sql`SELECT j.seq::text AS seq, encode(j.previous, 'hex') AS previous, encode(j.hash, 'hex') AS hash, j.entry
+        FROM calybris_budget_journal j WHERE j.tenant = ${utf8.encode(tenant)}::bytea ORDER BY j.seq`
+    )
+    const parts: Array<Uint8Array> = []
+    let size = 0
+    for (const row of rows) {
+      const head = utf8.encode(
+        `{"sequence":${row.seq},"previous_hash":"${row.previous ?? Chain.GENESIS}","entry_hash":"${row.hash}","data":`
+      )
+      parts.push(head, row.entry, utf8.encode("}"), newline)
+      size += head.length + row.entry.length + 2
+    }
+    const out = new Uint8Array(size)
+    let at = 0
+    for (const part of parts) {
+      out.set(part, at)
+      at += part.length
+    }
+    return out
+  }).pipe(Effect.mapError((cause) => new LedgerStoreError({ operation: "exportTenant", cause })))
+
+/** Write a tenant's chain to a file (WAL JSONL), replacing it. */
+export const writeTenant = (
+  tenant: string,
+  path: string
+): Effect.Effect<void, LedgerStoreError, SqlClient.SqlClient | FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const bytes = yield* exportTenant(tenant)
+    const fs = yield* FileSystem.FileSystem
+    yield* fs.writeFile(path, bytes).pipe(
+      Effect.mapError((cause) => new LedgerStoreError({ operation: "writeTenant", cause }))
+    )
+  })
+
+/** What an audit found: the chain's length and last hash (SPEC §5's verification). */
+export interface Audited {
+  readonly count: bigint
+  readonly lastHash: string
+}
+
+const I64 = (value: bigint | undefined): bigint => value ?? 0n
+
+/**
+ * Verify a tenant's chain (SPEC §5, keyed with `JournalKey` when one is set) and replay it
+ * through the state machine: every entry must decode as a record of a command on this tenant,
+ * the state machine must return exactly the recorded result, and the replay must end on the
+ * tenant's row (balances, cap, chain length and head). The first failure names its sequence.
+ */
+export const audit = (
+  tenant: string
+): Effect.Effect<Audited, LedgerStoreError | WalVerifyError | WalEmptyKey | JournalAuditFailed, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const { key } = yield* JournalKey
+    const chain = yield* Chain.make(key === undefined ? {} : { key })
+    const bytes = yield* exportTenant(tenant)
+    const sql = yield* SqlClient.SqlClient
+    const [row] = yield* sql`SELECT present, initial::text, remaining::text, reserved::text, committed::text,
+        cap::text, journal_seq::text, encode(journal_head, 'hex') AS journal_head
+      FROM calybris_budget_tenants WHERE tenant = ${utf8.encode(tenant)}::bytea`.pipe(
+      Effect.flatMap(decodeHead),
+      Effect.mapError((cause) => new LedgerStoreError({ operation: "audit", cause }))
+    )
+    const s = new L.LedgerState()
+    // every id this tenant's chain remembers (the database forgets none)
+    s.operations.limit = Number.MAX_SAFE_INTEGER
+    const fail = (seq: bigint, reason: string) => new JournalAuditFailed({ tenant, seq, reason })
+    const verified = yield* Reader.verifyEach(
+      Stream.make(bytes),
+      { chain },
+      (entry) => replayEntry(s, tenant, entry.sequence, entry.data, fail)
+    )
+    const end = verified.count + 1n
+    if (row === undefined) {
+      return verified.count === 0n ? { count: 0n, lastHash: verified.lastHash } : yield* fail(end, "no tenant row")
+    }
+    if (row.journal_seq !== verified.count) {
+      return yield* fail(end, `the chain has ${verified.count} entries, the tenant's row counts ${row.journal_seq}`)
+    }
+    if ((row.journal_head ?? Chain.GENESIS) !== verified.lastHash) {
+      return yield* fail(end, `the chain ends at ${verified.lastHash}, the tenant's row at ${row.journal_head}`)
+    }
+    const replayed = L.tenantBalances(s, tenant)
+    const present = replayed !== undefined
+    if (present !== row.present) {
+      return yield* fail(
+        end,
+        `replayed tenant ${present ? "exists" : "is absent"}, the row says present=${row.present}`
+      )
+    }
+    const expected =
+      `initial=${row.initial} remaining=${row.remaining} reserved=${row.reserved} committed=${row.committed} cap=${row.cap}`
+    const found = `initial=${I64(replayed?.initial)} remaining=${I64(replayed?.remaining)} reserved=${
+      I64(replayed?.reserved)
+    } committed=${I64(replayed?.committed)} cap=${s.caps.get(tenant) ?? null}`
+    if (expected !== found) return yield* fail(end, `the row holds ${expected}, the replay ${found}`)
+    return { count: verified.count, lastHash: verified.lastHash }
+  })
+
+/** The kinds a tenant's chain holds, and whether their record carries a result. */
+const hasResult = (c: L.Command): boolean | undefined => {
+  switch (c._tag) {
+    case "EnsureTenant":
+    case "SetExposureCap":
+      return false
+    case "TopUp":
+    case "Reserve":
+    case "Admit":
+    case "Commit":
+    case "Release":
+    case "Expire":
+      return true
+    default:
+      return undefined
+  }
+}
+
+/** Apply one verified entry to the replayed state: it must be a record of this tenant whose result the state machine gives. */
+const replayEntry = (
+  s: L.LedgerState,
+  tenant: string,
+  seq: bigint,
+  data: Json.Json,
+  fail: (seq: bigint, reason: string) => JournalAuditFailed
+): Either.Either<void, JournalAuditFailed> => {
+  const decoded = decodeRecord(data)
+  if (Either.isLeft(decoded)) {
+    return Either.left(fail(seq, `not a journal record: ${JsonSchema.formatError(decoded.left)}`))
+  }
+  const record = decoded.right
+  const command = record.command as L.Command
+  const withResult = hasResult(command)
+  if (withResult === undefined) return Either.left(fail(seq, `a ${command._tag} has no place in a tenant's chain`))
+  if ("tenant" in command && command.tenant !== tenant) {
+    return Either.left(fail(seq, `the entry names tenant ${JSON.stringify(command.tenant)}`))
+  }
+  if (withResult !== (record.result !== undefined)) {
+    return Either.left(fail(seq, withResult ? "the entry lacks its result" : "the entry has a result it cannot have"))
+  }
+  if (command._tag === "Admit" && command.operation_id !== undefined) {
+    const binding = L.bindingOfAudited((command as { audited?: Json.Json }).audited)
+    if (binding !== undefined) (command as { binding?: string }).binding = binding
+  }
+  const recorded = record.result
+  if (recorded !== undefined && recorded._tag === "Reserved") {
+    // the global sequence issued this id: the replay issues the same one
+    if (s.holds.get(recorded.reservation_id) !== undefined) {
+      return Either.left(fail(seq, `reservation ${recorded.reservation_id} is issued twice`))
+    }
+    s.nextReservation = recorded.reservation_id
+  }
+  const result = L.step(s, command)
+  if (recorded === undefined) return Either.void
+  const expected = encodeResult(recorded)
+  const found = encodeResult(result as typeof Journal.RememberedResult.Type)
+  const expectedText = Either.isRight(expected) ? Json.print(expected.right as Json.Json) : "?"
+  // (a result no operation id can remember, such as an IdempotencyConflict, does not encode)
+  const foundText = Either.isRight(found) ? Json.print(found.right as Json.Json) : String(found.left.message)
+  return expectedText === foundText
+    ? Either.void
+    : Either.left(fail(seq, `recorded ${expectedText}, the state machine gives ${foundText}`))
+}
