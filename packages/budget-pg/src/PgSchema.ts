@@ -87,9 +87,191 @@ CREATE TABLE calybris_budget_journal (
 )`)
 })
 
+/**
+ * The group-commit batch (`PgBatcher`): ONE function call applies a batch of retry-safe
+ * operations in order, in one transaction, each with the semantics of its one-statement twin in
+ * `PgOperations` (operation ids remembered with their results, refusals included; the state
+ * machine's order of refusals). It returns one row per element: its index (1-based), the
+ * result's tag and up to three i64 fields.
+ *
+ * Arguments are parallel arrays, one element per operation: `kinds` ('topUp' | 'reserve' |
+ * 'commit' | 'release' | 'expire'), `tenants` (hex of the UTF-8 bytes; topUp, reserve),
+ * `amounts` (topUp and reserve: the amount; commit: the actual), `holds` (commit, release,
+ * expire: the reservation id, -1 for one beyond i64), `expiries` (reserve), `ops` (hex of the
+ * operation id, or null) and `fingerprints`.
+ *
+ * Locks, taken before the first element in one fixed order (the batch's open holds by id, then
+ * every tenant it touches by key), so two batches never deadlock, and a single statement (which
+ * locks a hold, then its tenant) never waits on a batch that waits on it. The locks are held
+ * until the batch commits: a batch is linearizable per tenant like one statement.
+ */
+const m4 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.unsafe(`
+CREATE FUNCTION calybris_budget_batch(
+  kinds text[], tenants text[], amounts bigint[], holds bigint[], expiries bigint[], ops text[], fingerprints text[]
+) RETURNS TABLE (o_index integer, o_tag text, o_a bigint, o_b bigint, o_c bigint)
+LANGUAGE plpgsql AS $batch$
+DECLARE
+  i64_max CONSTANT numeric := ${I64_MAX};
+  n CONSTANT integer := coalesce(array_length(kinds, 1), 0);
+  k text;
+  t bytea;
+  amt bigint;
+  rid bigint;
+  op bytea;
+  fp text;
+  prior record;
+  cur record;
+  h record;
+BEGIN
+  PERFORM 1 FROM calybris_budget_reservations r
+    WHERE r.id = ANY (holds) AND r.state = 'open' ORDER BY r.id FOR UPDATE;
+  PERFORM 1 FROM calybris_budget_tenants x
+    WHERE x.tenant IN (
+      SELECT decode(u, 'hex') FROM unnest(tenants) AS u WHERE u IS NOT NULL
+      UNION SELECT r.tenant FROM calybris_budget_reservations r WHERE r.id = ANY (holds)
+    )
+    ORDER BY x.tenant FOR UPDATE;
+  FOR j IN 1 .. n LOOP
+    k := kinds[j];
+    t := decode(tenants[j], 'hex');
+    amt := amounts[j];
+    rid := holds[j];
+    op := decode(ops[j], 'hex');
+    fp := fingerprints[j];
+    o_index := j;
+    o_tag := NULL;
+    o_a := NULL;
+    o_b := NULL;
+    o_c := NULL;
+    IF op IS NOT NULL THEN
+      SELECT p.fingerprint, p.tag, p.a, p.b, p.c INTO prior FROM calybris_budget_operations p WHERE p.operation_id = op;
+      IF FOUND THEN
+        IF prior.fingerprint = fp THEN
+          o_tag := prior.tag;
+          o_a := prior.a;
+          o_b := prior.b;
+          o_c := prior.c;
+        ELSE
+          o_tag := 'IdempotencyConflict';
+        END IF;
+        RETURN NEXT;
+        CONTINUE;
+      END IF;
+    END IF;
+    IF k = 'topUp' THEN
+      IF amt <= 0 THEN
+        o_tag := 'InvalidAmount';
+      ELSE
+        SELECT x.initial INTO cur FROM calybris_budget_tenants x WHERE x.tenant = t AND x.present FOR UPDATE;
+        IF NOT FOUND THEN
+          o_tag := 'MissingTenant';
+        ELSIF cur.initial::numeric + amt > i64_max THEN
+          o_tag := 'Overflow';
+        ELSE
+          UPDATE calybris_budget_tenants x SET initial = x.initial + amt, remaining = x.remaining + amt
+            WHERE x.tenant = t RETURNING x.initial, x.remaining INTO o_b, o_c;
+          o_tag := 'ToppedUp';
+          o_a := amt;
+        END IF;
+      END IF;
+    ELSIF k = 'reserve' THEN
+      IF amt <= 0 THEN
+        o_tag := 'Insufficient';
+        o_a := 0;
+        o_b := amt;
+      ELSE
+        SELECT x.remaining, x.reserved, x.cap INTO cur FROM calybris_budget_tenants x
+          WHERE x.tenant = t AND x.present FOR UPDATE;
+        IF NOT FOUND THEN
+          o_tag := 'MissingTenant';
+        ELSIF cur.reserved::numeric + amt > i64_max THEN
+          o_tag := 'Overflow';
+          o_a := cur.reserved;
+        ELSIF cur.cap IS NOT NULL AND cur.reserved::numeric + amt > cur.cap THEN
+          o_tag := 'ExposureLimitExceeded';
+          o_a := cur.reserved;
+          o_b := cur.cap;
+        ELSIF cur.remaining < amt THEN
+          o_tag := 'Insufficient';
+          o_a := cur.remaining;
+          o_b := amt;
+        ELSE
+          UPDATE calybris_budget_tenants x SET remaining = x.remaining - amt, reserved = x.reserved + amt
+            WHERE x.tenant = t RETURNING x.remaining INTO o_a;
+          INSERT INTO calybris_budget_reservations (id, tenant, amount, expires_at_ms)
+            VALUES (nextval('calybris_budget_reservation_ids'), t, amt, expiries[j]) RETURNING id INTO o_b;
+          o_tag := 'Reserved';
+        END IF;
+      END IF;
+    ELSIF k = 'commit' THEN
+      IF amt < 0 THEN
+        o_tag := 'InvalidAmount';
+      ELSE
+        SELECT r.tenant, r.amount INTO h FROM calybris_budget_reservations r
+          WHERE r.id = rid AND r.state = 'open' FOR UPDATE;
+        IF NOT FOUND THEN
+          o_tag := 'MissingReservation';
+        ELSE
+          SELECT x.remaining, x.committed INTO cur FROM calybris_budget_tenants x WHERE x.tenant = h.tenant FOR UPDATE;
+          IF NOT FOUND THEN
+            o_tag := 'MissingTenant';
+          ELSIF cur.committed::numeric + amt > i64_max THEN
+            o_tag := 'Overflow';
+            o_a := cur.remaining;
+          ELSIF amt > h.amount AND cur.remaining < amt - h.amount THEN
+            o_tag := 'Overrun';
+            o_a := cur.remaining;
+          ELSE
+            UPDATE calybris_budget_tenants x
+              SET remaining = x.remaining - (amt - h.amount), reserved = x.reserved - h.amount,
+                committed = x.committed + amt
+              WHERE x.tenant = h.tenant RETURNING x.remaining INTO o_a;
+            UPDATE calybris_budget_reservations r SET state = 'committed', actual = amt WHERE r.id = rid;
+            o_tag := 'Committed';
+            o_b := amt;
+          END IF;
+        END IF;
+      END IF;
+    ELSIF k = 'release' OR k = 'expire' THEN
+      SELECT r.tenant, r.amount INTO h FROM calybris_budget_reservations r
+        WHERE r.id = rid AND r.state = 'open' FOR UPDATE;
+      IF NOT FOUND THEN
+        o_tag := 'MissingReservation';
+      ELSE
+        UPDATE calybris_budget_tenants x SET remaining = x.remaining + h.amount, reserved = x.reserved - h.amount
+          WHERE x.tenant = h.tenant RETURNING x.remaining INTO o_a;
+        IF NOT FOUND THEN
+          o_tag := 'MissingTenant';
+        ELSE
+          UPDATE calybris_budget_reservations r
+            SET state = CASE WHEN k = 'expire' THEN 'expired' ELSE 'released' END WHERE r.id = rid;
+          o_tag := 'Released';
+          o_b := h.amount;
+        END IF;
+      END IF;
+    ELSE
+      RAISE EXCEPTION 'calybris_budget_batch: unknown kind %', k;
+    END IF;
+    IF op IS NOT NULL THEN
+      INSERT INTO calybris_budget_operations (operation_id, fingerprint, tag, a, b, c)
+        VALUES (op, fp, o_tag, o_a, o_b, o_c);
+    END IF;
+    -- JOURNAL (issue 15, the journal step): every applied or refused operation of the batch is
+    -- appended here to its tenant's chain, in the batch's order, e.g.
+    --   PERFORM calybris_budget_journal_append(<tenant>, k, <arguments>, o_tag, o_a, o_b, o_c);
+    -- (the tenant of a commit/release/expire is h.tenant; a MissingReservation has none)
+    RETURN NEXT;
+  END LOOP;
+END
+$batch$`)
+})
+
 /** The migrations, in order (ids are never reused; a released migration is never edited). */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
-  "1_ledger": m1
+  "1_ledger": m1,
+  "4_batch": m4
 }
 
 const run = Migrator.make({})
