@@ -25,11 +25,12 @@ export type Unit =
   | "ms/op"
   | "entries/s"
   | "ops/s"
+  | "pairs/s"
   | "ms"
   | "s"
   | "MiB"
 
-type Throughput = "entries/s" | "ops/s"
+type Throughput = "entries/s" | "ops/s" | "pairs/s"
 
 /** How one sample's raw measurement (elapsed nanoseconds over some operations) maps to the unit. */
 const NS_PER: Record<Exclude<Unit, Throughput | "MiB">, number> = {
@@ -42,7 +43,8 @@ const NS_PER: Record<Exclude<Unit, Throughput | "MiB">, number> = {
   "s": 1e9
 }
 
-export const isThroughput = (unit: Unit): unit is Throughput => unit === "entries/s" || unit === "ops/s"
+export const isThroughput = (unit: Unit): unit is Throughput =>
+  unit === "entries/s" || unit === "ops/s" || unit === "pairs/s"
 
 /** The measured value of `ops` operations that took `elapsedNs`, in `unit` (not for `MiB`). */
 export const toUnit = (unit: Exclude<Unit, "MiB">, elapsedNs: number, ops: number): number =>
@@ -91,6 +93,8 @@ export interface Workload {
   readonly group: string
   /** Builds the untimed state. Absent: not yet implemented (reported, never measured). */
   readonly setup?: () => Sampler | Promise<Sampler>
+  /** Why this workload cannot run here (e.g. no PostgreSQL): reported as skipped, never measured. */
+  readonly skip?: string
   /** A remark printed under the table (what exactly is measured, where it differs from Rust). */
   readonly note?: string
   /**

@@ -104,6 +104,11 @@ CREATE TABLE calybris_budget_journal (
  * every tenant it touches by key), so two batches never deadlock, and a single statement (which
  * locks a hold, then its tenant) never waits on a batch that waits on it. The locks are held
  * until the batch commits: a batch is linearizable per tenant like one statement.
+ *
+ * The tenants' balances are read once (after the locks), kept in arrays while the elements apply,
+ * and written once per tenant at the end: a hot tenant's row gets one new version per batch, not
+ * one per operation (measured: updating one row 1,000 times in a transaction cost more than all
+ * the rest of a reserve). The CHECK constraints hold the written balances as before.
  */
 const m4 = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
@@ -115,14 +120,22 @@ LANGUAGE plpgsql AS $batch$
 DECLARE
   i64_max CONSTANT numeric := ${I64_MAX};
   n CONSTANT integer := coalesce(array_length(kinds, 1), 0);
+  -- the balances of the tenants the batch touches, locked, kept here and written once at the end
+  tk bytea[];
+  tp boolean[];
+  ti bigint[];
+  tr bigint[];
+  ts bigint[];
+  tc bigint[];
+  tcap bigint[];
   k text;
   t bytea;
+  pos integer;
   amt bigint;
   rid bigint;
   op bytea;
   fp text;
   prior record;
-  cur record;
   h record;
 BEGIN
   PERFORM 1 FROM calybris_budget_reservations r
@@ -133,9 +146,17 @@ BEGIN
       UNION SELECT r.tenant FROM calybris_budget_reservations r WHERE r.id = ANY (holds)
     )
     ORDER BY x.tenant FOR UPDATE;
+  SELECT array_agg(x.tenant), array_agg(x.present), array_agg(x.initial), array_agg(x.remaining),
+      array_agg(x.reserved), array_agg(x.committed), array_agg(x.cap)
+    INTO tk, tp, ti, tr, ts, tc, tcap
+    FROM calybris_budget_tenants x
+    WHERE x.tenant IN (
+      SELECT decode(u, 'hex') FROM unnest(tenants) AS u WHERE u IS NOT NULL
+      UNION SELECT r.tenant FROM calybris_budget_reservations r WHERE r.id = ANY (holds)
+    );
+  tk := coalesce(tk, '{}');
   FOR j IN 1 .. n LOOP
     k := kinds[j];
-    t := decode(tenants[j], 'hex');
     amt := amounts[j];
     rid := holds[j];
     op := decode(ops[j], 'hex');
@@ -160,96 +181,108 @@ BEGIN
         CONTINUE;
       END IF;
     END IF;
+    -- the tenant (a hold's, for a settlement): its place in the arrays, locked and loaded when
+    -- it was not (a hold opened by another transaction after the locks above)
+    t := NULL;
+    h := NULL;
+    IF k = 'topUp' OR k = 'reserve' THEN
+      t := decode(tenants[j], 'hex');
+    ELSIF k <> 'commit' OR amt >= 0 THEN
+      SELECT r.tenant, r.amount INTO h FROM calybris_budget_reservations r
+        WHERE r.id = rid AND r.state = 'open' FOR UPDATE;
+      t := h.tenant;
+    END IF;
+    pos := array_position(tk, t);
+    IF pos IS NULL AND t IS NOT NULL THEN
+      SELECT x.present, x.initial, x.remaining, x.reserved, x.committed, x.cap INTO prior
+        FROM calybris_budget_tenants x WHERE x.tenant = t FOR UPDATE;
+      IF FOUND THEN
+        tk := tk || t;
+        pos := array_length(tk, 1);
+        tp[pos] := prior.present;
+        ti[pos] := prior.initial;
+        tr[pos] := prior.remaining;
+        ts[pos] := prior.reserved;
+        tc[pos] := prior.committed;
+        tcap[pos] := prior.cap;
+      END IF;
+    END IF;
     IF k = 'topUp' THEN
       IF amt <= 0 THEN
         o_tag := 'InvalidAmount';
+      ELSIF pos IS NULL OR NOT tp[pos] THEN
+        o_tag := 'MissingTenant';
+      ELSIF ti[pos]::numeric + amt > i64_max THEN
+        o_tag := 'Overflow';
       ELSE
-        SELECT x.initial INTO cur FROM calybris_budget_tenants x WHERE x.tenant = t AND x.present FOR UPDATE;
-        IF NOT FOUND THEN
-          o_tag := 'MissingTenant';
-        ELSIF cur.initial::numeric + amt > i64_max THEN
-          o_tag := 'Overflow';
-        ELSE
-          UPDATE calybris_budget_tenants x SET initial = x.initial + amt, remaining = x.remaining + amt
-            WHERE x.tenant = t RETURNING x.initial, x.remaining INTO o_b, o_c;
-          o_tag := 'ToppedUp';
-          o_a := amt;
-        END IF;
+        ti[pos] := ti[pos] + amt;
+        tr[pos] := tr[pos] + amt;
+        o_tag := 'ToppedUp';
+        o_a := amt;
+        o_b := ti[pos];
+        o_c := tr[pos];
       END IF;
     ELSIF k = 'reserve' THEN
       IF amt <= 0 THEN
         o_tag := 'Insufficient';
         o_a := 0;
         o_b := amt;
+      ELSIF pos IS NULL OR NOT tp[pos] THEN
+        o_tag := 'MissingTenant';
+      ELSIF ts[pos]::numeric + amt > i64_max THEN
+        o_tag := 'Overflow';
+        o_a := ts[pos];
+      ELSIF tcap[pos] IS NOT NULL AND ts[pos]::numeric + amt > tcap[pos] THEN
+        o_tag := 'ExposureLimitExceeded';
+        o_a := ts[pos];
+        o_b := tcap[pos];
+      ELSIF tr[pos] < amt THEN
+        o_tag := 'Insufficient';
+        o_a := tr[pos];
+        o_b := amt;
       ELSE
-        SELECT x.remaining, x.reserved, x.cap INTO cur FROM calybris_budget_tenants x
-          WHERE x.tenant = t AND x.present FOR UPDATE;
-        IF NOT FOUND THEN
-          o_tag := 'MissingTenant';
-        ELSIF cur.reserved::numeric + amt > i64_max THEN
-          o_tag := 'Overflow';
-          o_a := cur.reserved;
-        ELSIF cur.cap IS NOT NULL AND cur.reserved::numeric + amt > cur.cap THEN
-          o_tag := 'ExposureLimitExceeded';
-          o_a := cur.reserved;
-          o_b := cur.cap;
-        ELSIF cur.remaining < amt THEN
-          o_tag := 'Insufficient';
-          o_a := cur.remaining;
-          o_b := amt;
-        ELSE
-          UPDATE calybris_budget_tenants x SET remaining = x.remaining - amt, reserved = x.reserved + amt
-            WHERE x.tenant = t RETURNING x.remaining INTO o_a;
-          INSERT INTO calybris_budget_reservations (id, tenant, amount, expires_at_ms)
-            VALUES (nextval('calybris_budget_reservation_ids'), t, amt, expiries[j]) RETURNING id INTO o_b;
-          o_tag := 'Reserved';
-        END IF;
+        tr[pos] := tr[pos] - amt;
+        ts[pos] := ts[pos] + amt;
+        INSERT INTO calybris_budget_reservations (id, tenant, amount, expires_at_ms)
+          VALUES (nextval('calybris_budget_reservation_ids'), t, amt, expiries[j]) RETURNING id INTO o_b;
+        o_tag := 'Reserved';
+        o_a := tr[pos];
       END IF;
     ELSIF k = 'commit' THEN
       IF amt < 0 THEN
         o_tag := 'InvalidAmount';
+      ELSIF t IS NULL THEN
+        o_tag := 'MissingReservation';
+      ELSIF pos IS NULL THEN
+        o_tag := 'MissingTenant';
+      ELSIF tc[pos]::numeric + amt > i64_max THEN
+        o_tag := 'Overflow';
+        o_a := tr[pos];
+      ELSIF amt > h.amount AND tr[pos] < amt - h.amount THEN
+        o_tag := 'Overrun';
+        o_a := tr[pos];
       ELSE
-        SELECT r.tenant, r.amount INTO h FROM calybris_budget_reservations r
-          WHERE r.id = rid AND r.state = 'open' FOR UPDATE;
-        IF NOT FOUND THEN
-          o_tag := 'MissingReservation';
-        ELSE
-          SELECT x.remaining, x.committed INTO cur FROM calybris_budget_tenants x WHERE x.tenant = h.tenant FOR UPDATE;
-          IF NOT FOUND THEN
-            o_tag := 'MissingTenant';
-          ELSIF cur.committed::numeric + amt > i64_max THEN
-            o_tag := 'Overflow';
-            o_a := cur.remaining;
-          ELSIF amt > h.amount AND cur.remaining < amt - h.amount THEN
-            o_tag := 'Overrun';
-            o_a := cur.remaining;
-          ELSE
-            UPDATE calybris_budget_tenants x
-              SET remaining = x.remaining - (amt - h.amount), reserved = x.reserved - h.amount,
-                committed = x.committed + amt
-              WHERE x.tenant = h.tenant RETURNING x.remaining INTO o_a;
-            UPDATE calybris_budget_reservations r SET state = 'committed', actual = amt WHERE r.id = rid;
-            o_tag := 'Committed';
-            o_b := amt;
-          END IF;
-        END IF;
+        tr[pos] := tr[pos] - (amt - h.amount);
+        ts[pos] := ts[pos] - h.amount;
+        tc[pos] := tc[pos] + amt;
+        UPDATE calybris_budget_reservations r SET state = 'committed', actual = amt WHERE r.id = rid;
+        o_tag := 'Committed';
+        o_a := tr[pos];
+        o_b := amt;
       END IF;
     ELSIF k = 'release' OR k = 'expire' THEN
-      SELECT r.tenant, r.amount INTO h FROM calybris_budget_reservations r
-        WHERE r.id = rid AND r.state = 'open' FOR UPDATE;
-      IF NOT FOUND THEN
+      IF t IS NULL THEN
         o_tag := 'MissingReservation';
+      ELSIF pos IS NULL THEN
+        o_tag := 'MissingTenant';
       ELSE
-        UPDATE calybris_budget_tenants x SET remaining = x.remaining + h.amount, reserved = x.reserved - h.amount
-          WHERE x.tenant = h.tenant RETURNING x.remaining INTO o_a;
-        IF NOT FOUND THEN
-          o_tag := 'MissingTenant';
-        ELSE
-          UPDATE calybris_budget_reservations r
-            SET state = CASE WHEN k = 'expire' THEN 'expired' ELSE 'released' END WHERE r.id = rid;
-          o_tag := 'Released';
-          o_b := h.amount;
-        END IF;
+        tr[pos] := tr[pos] + h.amount;
+        ts[pos] := ts[pos] - h.amount;
+        UPDATE calybris_budget_reservations r
+          SET state = CASE WHEN k = 'expire' THEN 'expired' ELSE 'released' END WHERE r.id = rid;
+        o_tag := 'Released';
+        o_a := tr[pos];
+        o_b := h.amount;
       END IF;
     ELSE
       RAISE EXCEPTION 'calybris_budget_batch: unknown kind %', k;
@@ -260,10 +293,17 @@ BEGIN
     END IF;
     -- JOURNAL (issue 15, the journal step): every applied or refused operation of the batch is
     -- appended here to its tenant's chain, in the batch's order, e.g.
-    --   PERFORM calybris_budget_journal_append(<tenant>, k, <arguments>, o_tag, o_a, o_b, o_c);
-    -- (the tenant of a commit/release/expire is h.tenant; a MissingReservation has none)
+    --   PERFORM calybris_budget_journal_append(t, k, <arguments>, o_tag, o_a, o_b, o_c);
+    -- (t is null for a MissingReservation; a chain head kept on the tenant row belongs in the
+    -- arrays above, written once with the balances, not updated per operation)
     RETURN NEXT;
   END LOOP;
+  -- the balances, once per tenant (the CHECK constraints hold them here)
+  UPDATE calybris_budget_tenants x
+    SET initial = u.initial, remaining = u.remaining, reserved = u.reserved, committed = u.committed
+    FROM unnest(tk, ti, tr, ts, tc) AS u(tenant, initial, remaining, reserved, committed)
+    WHERE x.tenant = u.tenant
+      AND (x.initial, x.remaining, x.reserved, x.committed) IS DISTINCT FROM (u.initial, u.remaining, u.reserved, u.committed);
 END
 $batch$`)
 })
