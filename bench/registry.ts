@@ -21,6 +21,7 @@ export type Unit =
   | "ns/decision"
   | "ns/op"
   | "ns/pair"
+  | "us/pair"
   | "us/entry"
   | "ms/op"
   | "entries/s"
@@ -37,6 +38,7 @@ const NS_PER: Record<Exclude<Unit, Throughput | "MiB">, number> = {
   "ns/decision": 1,
   "ns/op": 1,
   "ns/pair": 1,
+  "us/pair": 1e3,
   "us/entry": 1e3,
   "ms/op": 1e6,
   "ms": 1e6,

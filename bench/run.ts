@@ -53,6 +53,7 @@ const UNITS: ReadonlyArray<Unit> = [
   "ns/decision",
   "ns/op",
   "ns/pair",
+  "us/pair",
   "us/entry",
   "ms/op",
   "entries/s",

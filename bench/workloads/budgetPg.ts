@@ -3,8 +3,9 @@
  * (p50/p99, from the reserve's call to the commit's acknowledgement), for 1/4/16/64 clients ×
  * (one hot tenant, 1,000 tenants) × (the one-statement operations, the group-commit batcher).
  *
- * Each client is a fiber that runs pairs back to back: reserve 10,000 microcents (with an
- * operation id, as a fleet's retry-safe call would), then commit 9,500. Direct statements use a
+ * Each client is a fiber that runs pairs back to back: reserve 10,000 microcents, then commit
+ * 9,500 (as the memory workloads do; BENCH_PG_OPERATION_IDS=1 gives each an operation id, as a
+ * fleet's retry-safe calls would, which the database then remembers). Direct statements use a
  * pool of one connection per client; the batcher (`PgBatcher`, 2 batches in flight) two.
  *
  * The server: `CALYBRIS_BENCH_DATABASE_URL` (`pnpm bench --database URL` sets it) or
@@ -27,6 +28,8 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
 import { spawnSync } from "node:child_process"
 import * as crypto from "node:crypto"
+import * as fs from "node:fs"
+import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { type Measured, now, type Sampler, throughputWithLatency, type Workload } from "../registry.js"
 
@@ -97,12 +100,61 @@ const acquire = async (): Promise<Server> => {
 
 class Operations extends Context.Tag("bench/budget-pg/Operations")<Operations, PgBatcher.Operations>() {}
 
+/** BENCH_PG_OPERATION_IDS=1: every reserve and commit carries an operation id (remembered with its result). */
+const withIds = process.env["BENCH_PG_OPERATION_IDS"] === "1"
+
 const FUNDS = Arguments.Microcents.make(1_000_000_000_000_000n)
 const HOLD = Arguments.Microcents.make(10_000n)
 const SPENT = Arguments.Microcents.make(9_500n)
 
 type Mode = "direct" | "batcher"
 type Spread = "hot" | "spread"
+
+/**
+ * CPU time (µs) used so far by the server (every process of the cluster: the postmaster's
+ * children, read from /proc; 0 where that is not readable) and by this process (the client).
+ * Per pair, their sum bounds what an idle machine could do: 2 cores ÷ (CPU per pair).
+ */
+const serverCpu = (postmaster: number | undefined): number => {
+  if (postmaster === undefined) return 0
+  const tick = 1e6 / 100 // USER_HZ
+  let total = 0
+  let entries: Array<string> = []
+  try {
+    entries = fs.readdirSync("/proc").filter((e) => /^\d+$/.test(e))
+  } catch {
+    return 0
+  }
+  for (const pid of entries) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1")
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+      const ppid = Number(fields[1])
+      if (Number(pid) !== postmaster && ppid !== postmaster) continue
+      total += (Number(fields[11]) + Number(fields[12])) * tick
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return total
+}
+const clientCpu = (): number => {
+  const { system, user } = process.cpuUsage()
+  return user + system
+}
+
+/** The server's postmaster pid (from its data directory), when it runs on this machine. */
+const postmasterOf = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const [row] = yield* sql.unsafe<{ dir: string }>(`SELECT current_setting('data_directory') AS dir`)
+  if (row === undefined) return undefined
+  try {
+    const pid = Number(fs.readFileSync(path.join(row.dir, "postmaster.pid"), "latin1").split("\n")[0])
+    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined
+  } catch {
+    return undefined
+  }
+})
 
 /** Settings of the server that must hold for the figures to mean anything. */
 const checkDurable = Effect.gen(function*() {
@@ -130,18 +182,20 @@ const pairs = (clients: number, spread: Spread, mode: Mode): () => Promise<Sampl
     ? Layer.scoped(Operations, PgBatcher.make())
     : Layer.succeed(Operations, PgBatcher.direct)
   const runtime = ManagedRuntime.make(Layer.provideMerge(operations, pool))
-  await runtime.runPromise(Effect.gen(function*() {
+  const postmaster = await runtime.runPromise(Effect.gen(function*() {
     yield* checkDurable
     yield* PgSchema.migrate
     yield* Effect.forEach(tenants, (t) => PgOperations.ensureTenant(Command.ensureTenant(t, FUNDS)), {
       concurrency: 8,
       discard: true
     })
+    return yield* postmasterOf
   }))
   let run = 0
   const measure = async (ms: number): Promise<Measured> => {
     const tag = `${run++}`
     const latencies: Array<number> = []
+    const cpu0 = [serverCpu(postmaster), clientCpu()] as const
     const elapsed = await runtime.runPromise(Effect.gen(function*() {
       const ops = yield* Operations
       const t0 = now()
@@ -151,9 +205,17 @@ const pairs = (clients: number, spread: Spread, mode: Mode): () => Promise<Sampl
           for (let k = 0; now() < deadline; k++) {
             const tenant = tenants[(c * 7_919 + k * 31) % tenants.length] as Arguments.TenantId
             const t = now()
-            const r = yield* ops.reserve(Command.reserve(tenant, HOLD, { operation_id: `${tag}.${c}.${k}` }))
+            const r = yield* ops.reserve(
+              withIds
+                ? Command.reserve(tenant, HOLD, { operation_id: `${tag}.${c}.${k}` })
+                : Command.reserve(tenant, HOLD)
+            )
             if (r._tag !== "Reserved") return yield* Effect.die(new Error(`reserve refused: ${r._tag}`))
-            const s = yield* ops.commit(Command.commit(r.reservation_id, SPENT))
+            const s = yield* ops.commit(
+              withIds
+                ? Command.commit(r.reservation_id, SPENT, { operation_id: `${tag}.${c}.${k}.c` })
+                : Command.commit(r.reservation_id, SPENT)
+            )
             if (s._tag !== "Committed") return yield* Effect.die(new Error(`commit refused: ${s._tag}`))
             latencies.push(now() - t)
           }
@@ -164,7 +226,18 @@ const pairs = (clients: number, spread: Spread, mode: Mode): () => Promise<Sampl
       })
       return now() - t0
     }))
-    return throughputWithLatency(latencies.length, elapsed, Float64Array.from(latencies))
+    const count = latencies.length
+    const measured = throughputWithLatency(count, elapsed, Float64Array.from(latencies))
+    const server = (serverCpu(postmaster) - cpu0[0]) / count
+    const client = (clientCpu() - cpu0[1]) / count
+    return {
+      ...measured,
+      extras: [
+        ...measured.extras,
+        ...(postmaster === undefined ? [] : [{ name: "server_cpu", unit: "us/pair" as const, value: server }]),
+        { name: "client_cpu", unit: "us/pair" as const, value: client }
+      ]
+    }
   }
   const sampleMs = Number(process.env["BENCH_PG_SAMPLE_MS"] ?? "2000")
   return {
@@ -182,7 +255,9 @@ const pairs = (clients: number, spread: Spread, mode: Mode): () => Promise<Sampl
 const NOTE = "budget-pg: reserve+commit pairs/s through PostgreSQL with synchronous_commit on (client and server on " +
   "this machine); hot = one tenant, spread = 1,000 tenants; direct = one statement per operation, one connection " +
   "per client; batcher = PgBatcher (group commit, 2 batches in flight, 2 connections); ack_p50/ack_p99 = a pair's " +
-  "latency in ms. BENCH_PG_SAMPLE_MS (default 2000) is one timed run."
+  "latency in ms; server_cpu/client_cpu = CPU time per pair of the PostgreSQL processes and of the client " +
+  "process (us; on a shared machine the honest cost, where pairs/s depends on the load). BENCH_PG_SAMPLE_MS " +
+  "(default 2000) is one timed run; BENCH_PG_OPERATION_IDS=1: with operation ids."
 
 const skipped = unavailable()
 

@@ -149,7 +149,11 @@ export const make = (
               return Deferred.succeed(e.done, row)
             }, { discard: true })
         }),
-        Effect.ensuring(Effect.forEach(batch, (e) => Deferred.fail(e.done, closed("batch")), { discard: true })),
+        // interrupted (the scope closed) before every caller was answered: the rest get an error
+        Effect.onInterrupt(() => {
+          const error = closed("batch")
+          return Effect.forEach(batch, (e) => Deferred.fail(e.done, error), { discard: true })
+        }),
         Effect.withSpan("PgBatcher.batch", { attributes: { size: batch.length } })
       )
 
