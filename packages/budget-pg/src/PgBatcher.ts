@@ -27,6 +27,7 @@ import { type IdempotencyConflict, LedgerStoreError } from "@calybris/budget/Led
 import * as LedgerState from "@calybris/budget/LedgerState"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
+import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -138,9 +139,10 @@ export const make = (
           (rows) => rows.length === batch.length && rows.every((row, i) => row.o_index === i + 1),
           (rows) => new Error(`calybris_budget_batch returned ${rows.length} rows for ${batch.length} operations`)
         ),
-        Effect.matchEffect({
+        // any failure, a defect included (a drainer never dies of one: the next batch is served)
+        Effect.matchCauseEffect({
           onFailure: (cause) => {
-            const error = new LedgerStoreError({ operation: "batch", cause })
+            const error = new LedgerStoreError({ operation: "batch", cause: Cause.squash(cause) })
             return Effect.forEach(batch, (e) => Deferred.fail(e.done, error), { discard: true })
           },
           onSuccess: (rows) =>
