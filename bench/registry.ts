@@ -21,28 +21,32 @@ export type Unit =
   | "ns/decision"
   | "ns/op"
   | "ns/pair"
+  | "us/pair"
   | "us/entry"
   | "ms/op"
   | "entries/s"
   | "ops/s"
+  | "pairs/s"
   | "ms"
   | "s"
   | "MiB"
 
-type Throughput = "entries/s" | "ops/s"
+type Throughput = "entries/s" | "ops/s" | "pairs/s"
 
 /** How one sample's raw measurement (elapsed nanoseconds over some operations) maps to the unit. */
 const NS_PER: Record<Exclude<Unit, Throughput | "MiB">, number> = {
   "ns/decision": 1,
   "ns/op": 1,
   "ns/pair": 1,
+  "us/pair": 1e3,
   "us/entry": 1e3,
   "ms/op": 1e6,
   "ms": 1e6,
   "s": 1e9
 }
 
-export const isThroughput = (unit: Unit): unit is Throughput => unit === "entries/s" || unit === "ops/s"
+export const isThroughput = (unit: Unit): unit is Throughput =>
+  unit === "entries/s" || unit === "ops/s" || unit === "pairs/s"
 
 /** The measured value of `ops` operations that took `elapsedNs`, in `unit` (not for `MiB`). */
 export const toUnit = (unit: Exclude<Unit, "MiB">, elapsedNs: number, ops: number): number =>
@@ -91,6 +95,8 @@ export interface Workload {
   readonly group: string
   /** Builds the untimed state. Absent: not yet implemented (reported, never measured). */
   readonly setup?: () => Sampler | Promise<Sampler>
+  /** Why this workload cannot run here (e.g. no PostgreSQL): reported as skipped, never measured. */
+  readonly skip?: string
   /** A remark printed under the table (what exactly is measured, where it differs from Rust). */
   readonly note?: string
   /**

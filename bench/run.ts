@@ -1,5 +1,5 @@
 /**
- * `pnpm bench [filter ...] [--runs N] [--write]`: runs the registered workloads (all, or those
+ * `pnpm bench [filter ...] [--runs N] [--write] [--database URL]`: runs the registered workloads (all, or those
  * whose name contains one of the filters or whose group is one), each in a fresh child `node`
  * process (the workload runs on its one thread), one after the other: warm-up, then the median
  * of N (default 5) runs. Prints a table against the Rust reference (shared/bench/REFERENCE.md) and
@@ -9,6 +9,9 @@
  * BENCH_WARMUP_MS (minimum warm-up, default 1000) for the per-operation workloads;
  * BENCH_CLOCK=cpu to time those on the thread's CPU clock instead of the wall clock (on a
  * machine shared with other jobs; the reference figures are wall-clock medians).
+ * `--database URL` (CALYBRIS_BENCH_DATABASE_URL) is the PostgreSQL server of the `budget-pg`
+ * workloads (each makes a fresh database on it); without it they use CALYBRIS_TEST_DATABASE_URL or
+ * start a throwaway cluster each, and are skipped when PostgreSQL is not installed.
  */
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -22,7 +25,7 @@ interface Row {
   readonly median: number | null
   readonly reference: number | null
   readonly ratio: number | null
-  readonly status: "ok" | "not yet implemented" | "failed"
+  readonly status: "ok" | "not yet implemented" | "skipped" | "failed"
   readonly samples: ReadonlyArray<number>
 }
 
@@ -33,25 +36,29 @@ const tsx = import.meta.resolve("tsx")
 const parseArgs = (argv: ReadonlyArray<string>) => {
   let runs = 5
   let write = false
+  let database: string | undefined
   const filters: Array<string> = []
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string
     if (arg === "--runs") runs = Math.max(1, Number(argv[++i] ?? "5") | 0)
     else if (arg === "--write") write = true
+    else if (arg === "--database") database = argv[++i]
     else if (arg !== "--") filters.push(arg)
   }
   // a filtered run writes results.json only when asked, so it never replaces a full run's file
-  return { runs, filters, write: write || filters.length === 0 }
+  return { runs, filters, write: write || filters.length === 0, database }
 }
 
 const UNITS: ReadonlyArray<Unit> = [
   "ns/decision",
   "ns/op",
   "ns/pair",
+  "us/pair",
   "us/entry",
   "ms/op",
   "entries/s",
   "ops/s",
+  "pairs/s",
   "ms",
   "s",
   "MiB"
@@ -61,6 +68,7 @@ const isUnit = (u: string | undefined): u is Unit => UNITS.some((unit) => unit =
 /** The workload's row, then one row per secondary figure (EXTRA lines), named `<workload>/<extra>`. */
 const runChild = (workload: Workload, runs: number): Array<Row> => {
   const base = { name: workload.name, unit: workload.unit, reference: workload.reference }
+  if (workload.skip !== undefined) return [{ ...base, median: null, ratio: null, status: "skipped", samples: [] }]
   if (workload.setup === undefined) {
     return [{ ...base, median: null, ratio: null, status: "not yet implemented", samples: [] }]
   }
@@ -124,8 +132,10 @@ const table = (rows: ReadonlyArray<Row>): string => {
 }
 
 const main = async () => {
+  const { database, filters, runs, write } = parseArgs(process.argv.slice(2))
+  // before the workloads load: the budget-pg workloads decide at load whether they can run
+  if (database !== undefined) process.env["CALYBRIS_BENCH_DATABASE_URL"] = database
   const workloads = await loadAll()
-  const { filters, runs, write } = parseArgs(process.argv.slice(2))
   const selected = workloads.filter((w) =>
     filters.length === 0 || filters.some((f) => w.name.includes(f) || w.group === f)
   )
@@ -134,7 +144,7 @@ const main = async () => {
   for (const workload of selected) {
     for (const row of runChild(workload, runs)) {
       rows.push(row)
-      if (row.status !== "not yet implemented") {
+      if (row.status !== "not yet implemented" && row.status !== "skipped") {
         process.stderr.write(`${row.name}: ${row.status === "ok" ? `${fmt(row.median)} ${row.unit}` : row.status}\n`)
       }
     }
@@ -143,6 +153,10 @@ const main = async () => {
   process.stdout.write(
     "ratio: reference time ÷ our time (throughput: ours ÷ reference); above 1 = faster than the Rust reference.\n"
   )
+  // each distinct reason to skip once (a family of workloads shares it)
+  for (const skip of new Set(selected.flatMap((w) => (w.skip === undefined ? [] : [w.skip])))) {
+    process.stdout.write(`skipped: ${skip}\n`)
+  }
   // each distinct note once (several workloads of one family share theirs)
   for (const note of new Set(selected.flatMap((w) => (w.note === undefined ? [] : [w.note])))) {
     process.stdout.write(`note: ${note}\n`)

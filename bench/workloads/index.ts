@@ -9,6 +9,7 @@ export const groups: ReadonlyArray<() => Promise<ReadonlyArray<Workload>>> = [
   () => import("./core.js").then((m) => m.core),
   () => import("./wal.js").then((m) => m.walWorkloads),
   () => import("./budget.js").then((m) => m.budgetWorkloads),
+  () => import("./budgetPg.js").then((m) => m.budgetPgWorkloads),
   () => import("./cli.js").then((m) => m.cliWorkloads)
 ]
 

@@ -48,13 +48,13 @@ const utf8 = new TextEncoder()
 const bytes = (s: string): Uint8Array => utf8.encode(s)
 
 /** The one row every operation returns: the result's tag and up to three i64 fields, as text. */
-const Row = Schema.Struct({
+export const Row = Schema.Struct({
   tag: Schema.String,
   a: Schema.NullOr(Schema.BigInt),
   b: Schema.NullOr(Schema.BigInt),
   c: Schema.NullOr(Schema.BigInt)
 })
-type Row = typeof Row.Type
+export type Row = typeof Row.Type
 const decodeRows = Schema.decodeUnknown(Schema.Tuple(Row))
 
 /** Failures of one operation: a refused argument, or the database. */
@@ -94,7 +94,7 @@ const retry = (column: string): Statement.Fragment =>
  * Did this statement lose the race to insert a new operation id (so the id is now remembered),
  * or a new tenant's row (so the row now exists)?
  */
-const lostIdRace = (error: SqlError): boolean => {
+export const lostIdRace = (error: SqlError): boolean => {
   const cause = error.cause as { readonly code?: unknown; readonly constraint?: unknown } | undefined
   return typeof cause === "object" && cause !== null && cause.code === "23505" &&
     (cause.constraint === OPERATIONS_KEY || cause.constraint === TENANTS_KEY)
@@ -125,7 +125,7 @@ const field = (row: Row, name: "a" | "b" | "c"): bigint => {
 const conflict = (c: Command.Command): IdempotencyConflict =>
   new IdempotencyConflict({ operation_id: LedgerState.operationId(c) ?? "" })
 
-const reserveResult = (row: Row, c: Command.Command): Command.ReserveResult | IdempotencyConflict => {
+export const reserveResult = (row: Row, c: Command.Command): Command.ReserveResult | IdempotencyConflict => {
   switch (row.tag) {
     case "Reserved":
       return {
@@ -151,7 +151,7 @@ const reserveResult = (row: Row, c: Command.Command): Command.ReserveResult | Id
   throw new Error(`unknown reserve outcome ${row.tag}`)
 }
 
-const settlementResult = (row: Row, c: Command.Command): Command.SettlementResult | IdempotencyConflict => {
+export const settlementResult = (row: Row, c: Command.Command): Command.SettlementResult | IdempotencyConflict => {
   switch (row.tag) {
     case "Committed":
       return { _tag: "Committed", remaining_microcents: field(row, "a"), actual_microcents: field(row, "b") }
@@ -171,7 +171,7 @@ const settlementResult = (row: Row, c: Command.Command): Command.SettlementResul
   throw new Error(`unknown settlement outcome ${row.tag}`)
 }
 
-const topUpResult = (row: Row, c: Command.Command): Command.TopUpResult | IdempotencyConflict => {
+export const topUpResult = (row: Row, c: Command.Command): Command.TopUpResult | IdempotencyConflict => {
   switch (row.tag) {
     case "ToppedUp":
       return {
@@ -191,7 +191,7 @@ const topUpResult = (row: Row, c: Command.Command): Command.TopUpResult | Idempo
 }
 
 /** Refuse a command whose arguments are out of range, before the database sees it. */
-const validate = (c: Command.Command): Effect.Effect<void, InvalidArgument> => {
+export const validate = (c: Command.Command): Effect.Effect<void, InvalidArgument> => {
   const error = Arguments.validateCommand(c)
   return error === undefined ? Effect.void : Effect.fail(error)
 }
@@ -240,7 +240,7 @@ const retrySafe = <A>(
  * A reservation id as the `bigint` column holds it: the sequence issues 1 to i64 max, so a u64
  * beyond that names no hold (-1, which no row has, keeps the primary key's index usable).
  */
-const held = (reservation: bigint): bigint => reservation <= I64_MAX ? reservation : -1n
+export const held = (reservation: bigint): bigint => reservation <= I64_MAX ? reservation : -1n
 
 const idOf = (c: Command.Command): Uint8Array | null => {
   const id = LedgerState.operationId(c)

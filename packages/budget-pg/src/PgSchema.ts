@@ -179,11 +179,233 @@ END
 $$`)
 })
 
+/**
+ * The group-commit batch (`PgBatcher`): ONE function call applies a batch of retry-safe
+ * operations in order, in one transaction, each with the semantics of its one-statement twin in
+ * `PgOperations` (operation ids remembered with their results, refusals included; the state
+ * machine's order of refusals). It returns one row per element: its index (1-based), the
+ * result's tag and up to three i64 fields.
+ *
+ * Arguments are parallel arrays, one element per operation: `kinds` ('topUp' | 'reserve' |
+ * 'commit' | 'release' | 'expire'), `tenants` (hex of the UTF-8 bytes; topUp, reserve),
+ * `amounts` (topUp and reserve: the amount; commit: the actual), `holds` (commit, release,
+ * expire: the reservation id, -1 for one beyond i64), `expiries` (reserve), `ops` (hex of the
+ * operation id, or null) and `fingerprints`.
+ *
+ * Locks, taken before the first element in one fixed order (the batch's open holds by id, then
+ * every tenant it touches by key), so two batches never deadlock, and a single statement (which
+ * locks a hold, then its tenant) never waits on a batch that waits on it. The locks are held
+ * until the batch commits: a batch is linearizable per tenant like one statement.
+ *
+ * The tenants' balances are read once (after the locks), kept in arrays while the elements apply,
+ * and written once per tenant at the end: a hot tenant's row gets one new version per batch, not
+ * one per operation (measured: updating one row 1,000 times in a transaction cost more than all
+ * the rest of a reserve). The CHECK constraints hold the written balances as before.
+ */
+const m4 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.unsafe(`
+CREATE FUNCTION calybris_budget_batch(
+  kinds text[], tenants text[], amounts bigint[], holds bigint[], expiries bigint[], ops text[], fingerprints text[]
+) RETURNS TABLE (o_index integer, o_tag text, o_a bigint, o_b bigint, o_c bigint)
+LANGUAGE plpgsql AS $batch$
+DECLARE
+  i64_max CONSTANT numeric := ${I64_MAX};
+  n CONSTANT integer := coalesce(array_length(kinds, 1), 0);
+  -- the balances of the tenants the batch touches, locked, kept here and written once at the end
+  tk bytea[];
+  tp boolean[];
+  ti bigint[];
+  tr bigint[];
+  ts bigint[];
+  tc bigint[];
+  tcap bigint[];
+  k text;
+  t bytea;
+  pos integer;
+  amt bigint;
+  rid bigint;
+  op bytea;
+  fp text;
+  prior record;
+  h record;
+BEGIN
+  PERFORM 1 FROM calybris_budget_reservations r
+    WHERE r.id = ANY (holds) AND r.state = 'open' ORDER BY r.id FOR UPDATE;
+  PERFORM 1 FROM calybris_budget_tenants x
+    WHERE x.tenant IN (
+      SELECT decode(u, 'hex') FROM unnest(tenants) AS u WHERE u IS NOT NULL
+      UNION SELECT r.tenant FROM calybris_budget_reservations r WHERE r.id = ANY (holds)
+    )
+    ORDER BY x.tenant FOR UPDATE;
+  SELECT array_agg(x.tenant), array_agg(x.present), array_agg(x.initial), array_agg(x.remaining),
+      array_agg(x.reserved), array_agg(x.committed), array_agg(x.cap)
+    INTO tk, tp, ti, tr, ts, tc, tcap
+    FROM calybris_budget_tenants x
+    WHERE x.tenant IN (
+      SELECT decode(u, 'hex') FROM unnest(tenants) AS u WHERE u IS NOT NULL
+      UNION SELECT r.tenant FROM calybris_budget_reservations r WHERE r.id = ANY (holds)
+    );
+  tk := coalesce(tk, '{}');
+  FOR j IN 1 .. n LOOP
+    k := kinds[j];
+    amt := amounts[j];
+    rid := holds[j];
+    op := decode(ops[j], 'hex');
+    fp := fingerprints[j];
+    o_index := j;
+    o_tag := NULL;
+    o_a := NULL;
+    o_b := NULL;
+    o_c := NULL;
+    IF op IS NOT NULL THEN
+      SELECT p.fingerprint, p.tag, p.a, p.b, p.c INTO prior FROM calybris_budget_operations p WHERE p.operation_id = op;
+      IF FOUND THEN
+        IF prior.fingerprint = fp THEN
+          o_tag := prior.tag;
+          o_a := prior.a;
+          o_b := prior.b;
+          o_c := prior.c;
+        ELSE
+          o_tag := 'IdempotencyConflict';
+        END IF;
+        RETURN NEXT;
+        CONTINUE;
+      END IF;
+    END IF;
+    -- the tenant (a hold's, for a settlement): its place in the arrays, locked and loaded when
+    -- it was not (a hold opened by another transaction after the locks above)
+    t := NULL;
+    h := NULL;
+    IF k = 'topUp' OR k = 'reserve' THEN
+      t := decode(tenants[j], 'hex');
+    ELSIF k <> 'commit' OR amt >= 0 THEN
+      SELECT r.tenant, r.amount INTO h FROM calybris_budget_reservations r
+        WHERE r.id = rid AND r.state = 'open' FOR UPDATE;
+      t := h.tenant;
+    END IF;
+    pos := array_position(tk, t);
+    IF pos IS NULL AND t IS NOT NULL THEN
+      SELECT x.present, x.initial, x.remaining, x.reserved, x.committed, x.cap INTO prior
+        FROM calybris_budget_tenants x WHERE x.tenant = t FOR UPDATE;
+      IF FOUND THEN
+        tk := tk || t;
+        pos := array_length(tk, 1);
+        tp[pos] := prior.present;
+        ti[pos] := prior.initial;
+        tr[pos] := prior.remaining;
+        ts[pos] := prior.reserved;
+        tc[pos] := prior.committed;
+        tcap[pos] := prior.cap;
+      END IF;
+    END IF;
+    IF k = 'topUp' THEN
+      IF amt <= 0 THEN
+        o_tag := 'InvalidAmount';
+      ELSIF pos IS NULL OR NOT tp[pos] THEN
+        o_tag := 'MissingTenant';
+      ELSIF ti[pos]::numeric + amt > i64_max THEN
+        o_tag := 'Overflow';
+      ELSE
+        ti[pos] := ti[pos] + amt;
+        tr[pos] := tr[pos] + amt;
+        o_tag := 'ToppedUp';
+        o_a := amt;
+        o_b := ti[pos];
+        o_c := tr[pos];
+      END IF;
+    ELSIF k = 'reserve' THEN
+      IF amt <= 0 THEN
+        o_tag := 'Insufficient';
+        o_a := 0;
+        o_b := amt;
+      ELSIF pos IS NULL OR NOT tp[pos] THEN
+        o_tag := 'MissingTenant';
+      ELSIF ts[pos]::numeric + amt > i64_max THEN
+        o_tag := 'Overflow';
+        o_a := ts[pos];
+      ELSIF tcap[pos] IS NOT NULL AND ts[pos]::numeric + amt > tcap[pos] THEN
+        o_tag := 'ExposureLimitExceeded';
+        o_a := ts[pos];
+        o_b := tcap[pos];
+      ELSIF tr[pos] < amt THEN
+        o_tag := 'Insufficient';
+        o_a := tr[pos];
+        o_b := amt;
+      ELSE
+        tr[pos] := tr[pos] - amt;
+        ts[pos] := ts[pos] + amt;
+        INSERT INTO calybris_budget_reservations (id, tenant, amount, expires_at_ms)
+          VALUES (nextval('calybris_budget_reservation_ids'), t, amt, expiries[j]) RETURNING id INTO o_b;
+        o_tag := 'Reserved';
+        o_a := tr[pos];
+      END IF;
+    ELSIF k = 'commit' THEN
+      IF amt < 0 THEN
+        o_tag := 'InvalidAmount';
+      ELSIF t IS NULL THEN
+        o_tag := 'MissingReservation';
+      ELSIF pos IS NULL THEN
+        o_tag := 'MissingTenant';
+      ELSIF tc[pos]::numeric + amt > i64_max THEN
+        o_tag := 'Overflow';
+        o_a := tr[pos];
+      ELSIF amt > h.amount AND tr[pos] < amt - h.amount THEN
+        o_tag := 'Overrun';
+        o_a := tr[pos];
+      ELSE
+        tr[pos] := tr[pos] - (amt - h.amount);
+        ts[pos] := ts[pos] - h.amount;
+        tc[pos] := tc[pos] + amt;
+        UPDATE calybris_budget_reservations r SET state = 'committed', actual = amt WHERE r.id = rid;
+        o_tag := 'Committed';
+        o_a := tr[pos];
+        o_b := amt;
+      END IF;
+    ELSIF k = 'release' OR k = 'expire' THEN
+      IF t IS NULL THEN
+        o_tag := 'MissingReservation';
+      ELSIF pos IS NULL THEN
+        o_tag := 'MissingTenant';
+      ELSE
+        tr[pos] := tr[pos] + h.amount;
+        ts[pos] := ts[pos] - h.amount;
+        UPDATE calybris_budget_reservations r
+          SET state = CASE WHEN k = 'expire' THEN 'expired' ELSE 'released' END WHERE r.id = rid;
+        o_tag := 'Released';
+        o_a := tr[pos];
+        o_b := h.amount;
+      END IF;
+    ELSE
+      RAISE EXCEPTION 'calybris_budget_batch: unknown kind %', k;
+    END IF;
+    IF op IS NOT NULL THEN
+      INSERT INTO calybris_budget_operations (operation_id, fingerprint, tag, a, b, c)
+        VALUES (op, fp, o_tag, o_a, o_b, o_c);
+    END IF;
+    -- JOURNAL (issue 15, the journal step): every applied or refused operation of the batch is
+    -- appended here to its tenant's chain, in the batch's order, e.g.
+    --   PERFORM calybris_budget_journal_append(t, k, <arguments>, o_tag, o_a, o_b, o_c);
+    -- (t is null for a MissingReservation; a chain head kept on the tenant row belongs in the
+    -- arrays above, written once with the balances, not updated per operation)
+    RETURN NEXT;
+  END LOOP;
+  -- the balances, once per tenant (the CHECK constraints hold them here)
+  UPDATE calybris_budget_tenants x
+    SET initial = u.initial, remaining = u.remaining, reserved = u.reserved, committed = u.committed
+    FROM unnest(tk, ti, tr, ts, tc) AS u(tenant, initial, remaining, reserved, committed)
+    WHERE x.tenant = u.tenant
+      AND (x.initial, x.remaining, x.reserved, x.committed) IS DISTINCT FROM (u.initial, u.remaining, u.reserved, u.committed);
+END
+$batch$`)
+})
+
 /** The migrations, in order (ids are never reused; a released migration is never edited). */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
   "1_ledger": m1,
   "2_layer": m2,
-  "3_journal": m3
+  "3_journal": m3,
+  "4_batch": m4
 }
 
 /** The highest migration id this version of the package needs (the last of `migrations`). */

@@ -1,0 +1,246 @@
+/**
+ * Group commit for hot tenants: a per-process queue of retry-safe operations (reserve, commit,
+ * release/expire, top-up) drained into ONE function call per batch
+ * (`calybris_budget_batch`, migration "4_batch" of `PgSchema`), so that one transaction — one
+ * lock of each tenant row and one WAL flush (`synchronous_commit` stays on) — serves many
+ * requests.
+ *
+ * - The operations have exactly `PgOperations`' signatures and results: the same arguments
+ *   check (`InvalidArgument` before anything is queued), the same outcomes in the state
+ *   machine's order of refusals, operation ids remembered with their results (refusals
+ *   included), a retry returning the original, another command under a known id an
+ *   `IdempotencyConflict`.
+ * - A batch applies its elements in queue order, in one transaction; each caller gets its own
+ *   element's result, and only after the batch committed.
+ * - A batch that fails (a database error) writes nothing and fails every caller in it with a
+ *   `LedgerStoreError`. A batch that lost a race for a new operation id to another process, or
+ *   was chosen as a deadlock victim, rolled back whole and is run again (at most 8 times), like
+ *   a single statement.
+ * - At most `inFlight` batches (1 or 2) run at once, each on its own connection; the queue holds
+ *   at most `capacity` waiting operations (a caller beyond that waits for room).
+ * - Closing the scope stops the batcher: callers whose batch had not finished get a
+ *   `LedgerStoreError` (whether it committed is unknown to them, as for a lost connection), and
+ *   later calls fail with one.
+ */
+import type * as Command from "@calybris/budget/Command"
+import { type IdempotencyConflict, LedgerStoreError } from "@calybris/budget/LedgerError"
+import * as LedgerState from "@calybris/budget/LedgerState"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { SqlError } from "@effect/sql/SqlError"
+import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as PgOperations from "./PgOperations.js"
+
+/** The retry-safe operations, with `PgOperations`' signatures (what the layer takes). */
+export interface Operations {
+  readonly reserve: typeof PgOperations.reserve
+  readonly commit: typeof PgOperations.commit
+  readonly release: typeof PgOperations.release
+  readonly topUp: typeof PgOperations.topUp
+}
+
+/** The one-statement operations of `PgOperations`, as an `Operations` record. */
+export const direct: Operations = {
+  reserve: PgOperations.reserve,
+  commit: PgOperations.commit,
+  release: PgOperations.release,
+  topUp: PgOperations.topUp
+}
+
+export interface Options {
+  /** The most operations in one batch (default 256). */
+  readonly maxBatch?: number
+  /** The most batches running at once: 1 or 2 (default 2). */
+  readonly inFlight?: 1 | 2
+  /** The most operations waiting in the queue (default 4,096); a caller beyond it waits for room. */
+  readonly capacity?: number
+}
+
+type Kind = "topUp" | "reserve" | "commit" | "release" | "expire"
+
+/** One queued operation: the function's arguments for it, and where its caller waits. */
+interface Element {
+  readonly kind: Kind
+  readonly tenant: string | null
+  readonly amount: string | null
+  readonly hold: string | null
+  readonly expiry: string | null
+  readonly op: string | null
+  readonly fingerprint: string
+  readonly done: Deferred.Deferred<PgOperations.Row, LedgerStoreError>
+}
+
+const BATCH = `SELECT o_index, o_tag AS tag, o_a::text AS a, o_b::text AS b, o_c::text AS c
+FROM calybris_budget_batch($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[])`
+
+const decodeRows = Schema.decodeUnknown(
+  Schema.Array(Schema.Struct({ o_index: Schema.Number, ...PgOperations.Row.fields }))
+)
+
+const utf8 = new TextEncoder()
+/** A string's UTF-8 bytes in hex (decoded by the function: any well-formed id, U+0000 included). */
+const hex = (s: string): string => {
+  let out = ""
+  for (const byte of utf8.encode(s)) out += byte.toString(16).padStart(2, "0")
+  return out
+}
+
+/** A deadlock victim (40P01) or a serialization failure (40001): rolled back whole, safe to run again. */
+const rolledBack = (error: SqlError): boolean => {
+  const cause = error.cause as { readonly code?: unknown } | undefined
+  return typeof cause === "object" && cause !== null && (cause.code === "40P01" || cause.code === "40001")
+}
+
+const positive = (name: string, value: number | undefined, fallback: number): number => {
+  const n = value ?? fallback
+  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`PgBatcher: ${name} must be a positive integer: ${n}`)
+  return n
+}
+
+const closed = (operation: string) =>
+  new LedgerStoreError({ operation, cause: "the batcher was closed before the batch's outcome was known" })
+
+/**
+ * A batcher on the `SqlClient`: its operations, until the scope closes. Options out of range
+ * (a `maxBatch` or `capacity` that is not a positive integer) are a defect of the caller.
+ */
+export const make = (
+  options: Options = {}
+): Effect.Effect<Operations, never, SqlClient.SqlClient | Scope.Scope> =>
+  Effect.gen(function*() {
+    const maxBatch = positive("maxBatch", options.maxBatch, 256)
+    const capacity = positive("capacity", options.capacity, 4_096)
+    const inFlight = options.inFlight ?? 2
+    const sql = yield* SqlClient.SqlClient
+    const queue = yield* Queue.bounded<Element>(capacity)
+
+    /** Run one batch and hand each caller its row; whatever happens, no caller is left waiting. */
+    const run = (batch: ReadonlyArray<Element>): Effect.Effect<void> =>
+      sql.unsafe(BATCH, [
+        batch.map((e) => e.kind),
+        batch.map((e) => e.tenant),
+        batch.map((e) => e.amount),
+        batch.map((e) => e.hold),
+        batch.map((e) => e.expiry),
+        batch.map((e) => e.op),
+        batch.map((e) => e.fingerprint)
+      ]).pipe(
+        Effect.retry({
+          times: 8,
+          while: (e) => e instanceof SqlError && (PgOperations.lostIdRace(e) || rolledBack(e))
+        }),
+        Effect.flatMap(decodeRows),
+        Effect.filterOrFail(
+          (rows) => rows.length === batch.length && rows.every((row, i) => row.o_index === i + 1),
+          (rows) => new Error(`calybris_budget_batch returned ${rows.length} rows for ${batch.length} operations`)
+        ),
+        // any failure, a defect included (a drainer never dies of one: the next batch is served)
+        Effect.matchCauseEffect({
+          onFailure: (cause) => {
+            const error = new LedgerStoreError({ operation: "batch", cause: Cause.squash(cause) })
+            return Effect.forEach(batch, (e) => Deferred.fail(e.done, error), { discard: true })
+          },
+          onSuccess: (rows) =>
+            Effect.forEach(batch, (e, i) => {
+              const { o_index: _, ...row } = rows[i] as (typeof rows)[number] // the filter checked the count
+              return Deferred.succeed(e.done, row)
+            }, { discard: true })
+        }),
+        // interrupted (the scope closed) before every caller was answered: the rest get an error
+        Effect.onInterrupt(() => {
+          const error = closed("batch")
+          return Effect.forEach(batch, (e) => Deferred.fail(e.done, error), { discard: true })
+        }),
+        Effect.withSpan("PgBatcher.batch", { attributes: { size: batch.length } })
+      )
+
+    // registered before the drainers are forked, so it runs after they were interrupted: the
+    // operations still queued fail, and later calls find the queue shut down
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        const left = yield* Queue.takeAll(queue)
+        yield* Effect.forEach(left, (e) => Deferred.fail(e.done, closed("batch")), { discard: true })
+        yield* Queue.shutdown(queue)
+      })
+    )
+    const drain = Queue.takeBetween(queue, 1, maxBatch).pipe(
+      Effect.flatMap((chunk) => run(Chunk.toReadonlyArray(chunk))),
+      Effect.forever
+    )
+    for (let i = 0; i < inFlight; i++) yield* Effect.forkScoped(drain)
+
+    /** Check the arguments, queue the element, wait for its batch. */
+    const submit = <A>(
+      operation: string,
+      c: Command.Command,
+      element: Omit<Element, "done" | "fingerprint" | "op">,
+      result: (row: PgOperations.Row, c: Command.Command) => A
+    ): Effect.Effect<A, PgOperations.OperationError> =>
+      Effect.gen(function*() {
+        yield* PgOperations.validate(c)
+        if (yield* Queue.isShutdown(queue)) return yield* closed(operation)
+        const done = yield* Deferred.make<PgOperations.Row, LedgerStoreError>()
+        const id = LedgerState.operationId(c)
+        yield* Queue.offer(queue, {
+          ...element,
+          op: id === undefined ? null : hex(id),
+          fingerprint: LedgerState.fingerprint(c),
+          done
+        })
+        const row = yield* Deferred.await(done).pipe(
+          Effect.mapError((e) => new LedgerStoreError({ operation, cause: e.cause }))
+        )
+        return result(row, c)
+      })
+
+    const reserve = (
+      c: Command.CommandOf<"Reserve" | "Admit">
+    ): Effect.Effect<Command.ReserveResult | IdempotencyConflict, PgOperations.OperationError> =>
+      submit("reserve", c, {
+        kind: "reserve",
+        tenant: hex(c.tenant),
+        amount: String(c.amount),
+        hold: null,
+        expiry: c.expires_at_ms === undefined ? null : String(c.expires_at_ms)
+      }, PgOperations.reserveResult)
+
+    const commit = (
+      c: Command.CommandOf<"Commit">
+    ): Effect.Effect<Command.SettlementResult | IdempotencyConflict, PgOperations.OperationError> =>
+      submit("commit", c, {
+        kind: "commit",
+        tenant: null,
+        amount: String(c.actual),
+        hold: String(PgOperations.held(c.reservation)),
+        expiry: null
+      }, PgOperations.settlementResult)
+
+    const release = (
+      c: Command.CommandOf<"Release" | "Expire">
+    ): Effect.Effect<Command.SettlementResult | IdempotencyConflict, PgOperations.OperationError> =>
+      submit(c._tag === "Expire" ? "expire" : "release", c, {
+        kind: c._tag === "Expire" ? "expire" : "release",
+        tenant: null,
+        amount: null,
+        hold: String(PgOperations.held(c.reservation)),
+        expiry: null
+      }, PgOperations.settlementResult)
+
+    const topUp = (
+      c: Command.CommandOf<"TopUp">
+    ): Effect.Effect<Command.TopUpResult | IdempotencyConflict, PgOperations.OperationError> =>
+      submit("topUp", c, {
+        kind: "topUp",
+        tenant: hex(c.tenant),
+        amount: String(c.amount),
+        hold: null,
+        expiry: null
+      }, PgOperations.topUpResult)
+
+    return { reserve, commit, release, topUp }
+  })

@@ -1,0 +1,394 @@
+/**
+ * The group-commit batcher on a real PostgreSQL: the same results as the state machine (and as
+ * the one-statement operations), one at a time and many in one batch; many submitters on one
+ * hot tenant through two batchers (two "processes") and single statements at once, whose results
+ * replay exactly, in the order the database applied them, through the state machine; and a batch that fails mid-way fails
+ * every caller in it and writes nothing.
+ */
+import * as PgBatcher from "@calybris/budget-pg/PgBatcher"
+import * as PgOperations from "@calybris/budget-pg/PgOperations"
+import { Microcents, TenantId } from "@calybris/budget/Arguments"
+import * as Command from "@calybris/budget/Command"
+import * as L from "@calybris/budget/LedgerState"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { assert, describe, it, layer } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as fc from "effect/FastCheck"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as TestServices from "effect/TestServices"
+import { client, enabled, migratedClient, SKIP_REASON } from "./support/database.js"
+import { command, Model, plain, reset, stateOfDatabase, stateOfModel } from "./support/model.js"
+
+const Db = migratedClient(4)
+
+/** A command through the batcher (ensure and cap, which are not batched, as single statements). */
+const step = (ops: PgBatcher.Operations, c: Command.Command) => {
+  const run = (): Effect.Effect<unknown, PgOperations.OperationError, SqlClient.SqlClient> => {
+    switch (c._tag) {
+      case "EnsureTenant":
+        return PgOperations.ensureTenant(c)
+      case "SetExposureCap":
+        return PgOperations.setExposureCap(c)
+      case "TopUp":
+        return ops.topUp(c)
+      case "Reserve":
+      case "Admit":
+        return ops.reserve(c)
+      case "Commit":
+        return ops.commit(c)
+      case "Release":
+      case "Expire":
+        return ops.release(c)
+      default:
+        return Effect.die(`not generated: ${c._tag}`)
+    }
+  }
+  return run().pipe(Effect.catchTag("InvalidArgument", Effect.succeed))
+}
+
+const batchable = (c: Command.Command): boolean => c._tag !== "EnsureTenant" && c._tag !== "SetExposureCap"
+
+/** The database's state equals the model's, and every tenant's reserved is the sum of its open holds. */
+const sameState = (model: Model) =>
+  Effect.gen(function*() {
+    const db = yield* stateOfDatabase
+    const { caps, holds, tenants } = stateOfModel(model)
+    assert.deepStrictEqual(db.tenants, tenants)
+    assert.deepStrictEqual(db.caps, caps)
+    assert.deepStrictEqual(db.holds, holds)
+    for (const t of db.tenants) {
+      const sum = db.reservedByHolds.find(([id]) => id === t.tenant)?.[1] ?? 0n
+      assert.strictEqual(t.reserved, sum, `reserved of ${JSON.stringify(t.tenant)}`)
+    }
+  })
+
+describe.runIf(enabled)("PgBatcher", () => {
+  layer(Db, { timeout: 120_000 })((it) => {
+    it.effect.prop(
+      "commands submitted one at a time give the state machine's results, and its state",
+      { commands: fc.array(command, { minLength: 1, maxLength: 40 }) },
+      ({ commands }) =>
+        Effect.gen(function*() {
+          yield* reset
+          const ops = yield* PgBatcher.make()
+          const model = new Model()
+          for (const [i, c] of commands.entries()) {
+            const expected = plain(model.step(c))
+            assert.deepStrictEqual(plain(yield* step(ops, c)), expected, `command ${i}: ${L.fingerprint(c)}`)
+          }
+          yield* sameState(model)
+        }).pipe(Effect.scoped)
+    )
+
+    it.effect.prop(
+      "commands queued together are applied in queue order, many to a batch, with the state machine's results",
+      { commands: fc.array(command, { minLength: 1, maxLength: 60 }) },
+      ({ commands }) =>
+        Effect.gen(function*() {
+          yield* reset
+          // one batch at a time: the queue's order is the order of application
+          const ops = yield* PgBatcher.make({ inFlight: 1, maxBatch: 16 })
+          const model = new Model()
+          for (let i = 0; i < commands.length;) {
+            const c = commands[i] as Command.Command
+            if (!batchable(c)) {
+              assert.deepStrictEqual(plain(yield* step(ops, c)), plain(model.step(c)), `command ${i}`)
+              i++
+              continue
+            }
+            // a run of batchable commands: all queued before the first batch returns
+            let j = i
+            while (j < commands.length && batchable(commands[j] as Command.Command)) j++
+            const run = commands.slice(i, j)
+            const fibers: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
+            for (const c of run) fibers.push(yield* Effect.fork(step(ops, c)))
+            const actual = yield* Fiber.joinAll(fibers).pipe(Effect.zipRight(Effect.forEach(fibers, Fiber.join)))
+            for (const [k, c] of run.entries()) {
+              assert.deepStrictEqual(plain(actual[k]), plain(model.step(c)), `command ${i + k}: ${L.fingerprint(c)}`)
+            }
+            i = j
+          }
+          yield* sameState(model)
+        }).pipe(Effect.scoped)
+    )
+  })
+})
+
+/** Every operation id inserted, in the order the database applied them (a test-only trigger). */
+const logApplied = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE SEQUENCE IF NOT EXISTS test_apply_order`
+  yield* sql`CREATE TABLE IF NOT EXISTS test_applied (seq bigint PRIMARY KEY, operation_id bytea NOT NULL)`
+  yield* sql.unsafe(`CREATE OR REPLACE FUNCTION test_log_applied() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO test_applied VALUES (nextval('test_apply_order'), NEW.operation_id);
+  RETURN NEW;
+END $$`)
+  yield* sql`CREATE OR REPLACE TRIGGER test_log_applied AFTER INSERT ON calybris_budget_operations
+    FOR EACH ROW EXECUTE FUNCTION test_log_applied()`
+})
+
+const appliedOrder = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql<
+    { id: string }
+  >`SELECT convert_from(operation_id, 'UTF8') AS id FROM test_applied ORDER BY seq`
+  return rows.map((r) => r.id)
+})
+
+/** A deterministic stream of small numbers (no Math.random in tests either). */
+const lcg = (seed: number) => {
+  let x = seed
+  return (n: number) => {
+    x = (x * 1103515245 + 12345) % 2147483648
+    return x % n
+  }
+}
+
+/** A second pool on the same database: another process's batcher. */
+const otherPool = Layer.unwrapEffect(
+  Effect.map(PgClient.PgClient, (sql) => client(Redacted.value(sql.config.url as Redacted.Redacted), 4))
+)
+
+describe.runIf(enabled)("PgBatcher, many submitters on one hot tenant", () => {
+  layer(Db, { timeout: 120_000 })((it) => {
+    it.effect(
+      "two batchers and single statements at once: every result is the state machine's in the order the database applied them, retries included",
+      () =>
+        Effect.gen(function*() {
+          yield* reset
+          yield* logApplied
+          const tenant = TenantId.make("hot")
+          const initial = 3_000n
+          const ensure = Command.ensureTenant(tenant, Microcents.make(initial))
+          yield* PgOperations.ensureTenant(ensure)
+          const mine = yield* PgBatcher.make({ maxBatch: 32 })
+          // built in this scope: the pool lives as long as the batcher on it
+          const theirs = yield* PgBatcher.make({ maxBatch: 32 }).pipe(Effect.provide(yield* Layer.build(otherPool)))
+          // three ways in: this process's batcher, another process's, and one statement per operation
+          const paths = [mine, theirs, PgBatcher.direct] as const
+          const path = (n: number) => paths[n % 3] as PgBatcher.Operations
+          const next = lcg(7)
+          const submitted = new Map<string, { readonly command: Command.Command; readonly results: Array<unknown> }>()
+          const record = (c: Command.Command, result: unknown) => {
+            const id = L.operationId(c) as string
+            const seen = submitted.get(id) ?? { command: c, results: [] }
+            seen.results.push(result)
+            submitted.set(id, seen)
+          }
+          /** Submit one way, and sometimes the same command two ways at once (a retry). */
+          const send = (w: number, c: Command.Command) =>
+            Effect.gen(function*() {
+              const retried = next(4) === 0
+              const results = retried
+                ? yield* Effect.all([step(path(w), c), step(path(w + 1 + next(2)), c)], { concurrency: 2 })
+                : [yield* step(path(w), c)]
+              for (const r of results) record(c, r)
+              return results[0]
+            })
+          const worker = (w: number) =>
+            Effect.gen(function*() {
+              for (let i = 0; i < 25; i++) {
+                const amount = BigInt(1 + next(120))
+                const r = yield* send(
+                  w,
+                  Command.reserve(tenant, Microcents.make(amount), { operation_id: `r${w}.${i}` })
+                )
+                if ((r as Command.ReserveResult)._tag !== "Reserved") continue
+                const id = (r as Command.ReserveResult & { _tag: "Reserved" }).reservation_id
+                if (next(3) === 0) yield* send(w, Command.release(id, { operation_id: `s${w}.${i}` }))
+                else {
+                  const actual = BigInt(next(Number(amount) + 40))
+                  yield* send(w, Command.commit(id, Microcents.make(actual), { operation_id: `s${w}.${i}` }))
+                }
+              }
+            })
+          yield* Effect.all(Array.from({ length: 18 }, (_, w) => worker(w)), { concurrency: "unbounded" })
+
+          // replay in the database's order: each first result is the state machine's, retries equal it.
+          // Reservation ids: a single statement that lost an operation id's race rolled back after
+          // drawing an id from the sequence, so the database's ids may skip; they map in order onto
+          // the state machine's.
+          const order = yield* appliedOrder
+          assert.strictEqual(order.length, submitted.size, "each operation id applied once")
+          const model = new Model()
+          model.step(ensure)
+          const toModel = new Map<bigint, bigint>()
+          let lastDbId = 0n
+          const mapped = (id: bigint) => toModel.get(id) ?? -1n
+          for (const id of order) {
+            const seen = submitted.get(id)
+            assert.isDefined(seen, `operation ${id} was submitted`)
+            const { command: c, results } = seen
+            const translated = c._tag === "Commit" || c._tag === "Release"
+              ? { ...c, reservation: mapped(c.reservation) } as Command.Command
+              : c
+            const expected = plain(model.step(translated)) as { _tag: string; reservation_id?: bigint }
+            for (const r of results) {
+              const actual = plain(r) as { _tag: string; reservation_id?: bigint }
+              if (actual._tag === "Reserved" && expected._tag === "Reserved" && actual.reservation_id !== undefined) {
+                if (!toModel.has(actual.reservation_id)) {
+                  assert.isTrue(actual.reservation_id > lastDbId, "the database's ids grow in the order applied")
+                  lastDbId = actual.reservation_id
+                  toModel.set(actual.reservation_id, expected.reservation_id as bigint)
+                }
+                assert.deepStrictEqual({ ...actual, reservation_id: mapped(actual.reservation_id) }, expected, id)
+              } else assert.deepStrictEqual(actual, expected, `operation ${id}`)
+            }
+          }
+          const db = yield* stateOfDatabase
+          const { holds, tenants } = stateOfModel(model)
+          assert.deepStrictEqual(db.tenants, tenants)
+          assert.deepStrictEqual(db.holds.map((h) => ({ ...h, id: mapped(h.id) })), holds)
+          const b = L.tenantBalances(model.state, tenant)
+          assert.isDefined(b)
+          assert.strictEqual(b.remaining + b.reserved + b.committed, initial)
+          assert.isTrue(b.remaining >= 0n)
+        }).pipe(Effect.scoped)
+    )
+  })
+})
+
+describe.runIf(enabled)("PgBatcher, many tenants", () => {
+  layer(Db, { timeout: 120_000 })((it) => {
+    it.effect("batches spanning tenants mixed with single statements: every call is answered and the books balance", () =>
+      Effect.gen(function*() {
+        yield* reset
+        const tenants = ["t0", "t1", "t2", "t3"].map((t) => TenantId.make(t))
+        for (const t of tenants) yield* PgOperations.ensureTenant(Command.ensureTenant(t, Microcents.make(2_000n)))
+        const mine = yield* PgBatcher.make({ maxBatch: 16 })
+        const theirs = yield* PgBatcher.make({ maxBatch: 16 }).pipe(Effect.provide(yield* Layer.build(otherPool)))
+        const paths = [mine, theirs, PgBatcher.direct] as const
+        const next = lcg(11)
+        const path = () => paths[next(3)] as PgBatcher.Operations
+        const committed = new Map<string, bigint>()
+        const worker = Effect.gen(function*() {
+          for (let i = 0; i < 20; i++) {
+            const tenant = tenants[next(tenants.length)] as TenantId
+            const amount = BigInt(1 + next(100))
+            const r = yield* path().reserve(Command.reserve(tenant, Microcents.make(amount)))
+            if (r._tag !== "Reserved") {
+              assert.strictEqual(r._tag, "Insufficient")
+              continue
+            }
+            if (next(3) === 0) {
+              assert.strictEqual((yield* path().release(Command.release(r.reservation_id)))._tag, "Released")
+            } else {
+              const actual = BigInt(next(Number(amount) + 20))
+              const c = yield* path().commit(Command.commit(r.reservation_id, Microcents.make(actual)))
+              if (c._tag === "Committed") committed.set(tenant, (committed.get(tenant) ?? 0n) + actual)
+              else assert.strictEqual(c._tag, "Overrun")
+            }
+          }
+        })
+        yield* Effect.all(Array.from({ length: 18 }, () => worker), { concurrency: "unbounded" })
+        const db = yield* stateOfDatabase
+        for (const t of db.tenants) {
+          assert.strictEqual(t.remaining + t.reserved + t.committed, t.initial)
+          assert.strictEqual(t.committed, committed.get(t.tenant) ?? 0n, `committed of ${t.tenant}`)
+          const open = db.reservedByHolds.find(([id]) => id === t.tenant)?.[1] ?? 0n
+          assert.strictEqual(t.reserved, open, `reserved of ${t.tenant}`)
+        }
+      }).pipe(Effect.scoped))
+  })
+})
+
+/** A real pause (the test clock does not move by itself). */
+const pause = TestServices.provideLive(Effect.sleep("100 millis"))
+
+describe.runIf(enabled)("PgBatcher, a failing batch", () => {
+  layer(Db, { timeout: 60_000 })((it) => {
+    it.effect("fails every caller in it with a LedgerStoreError and writes nothing; the next batch is served", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* reset
+        const blocker = TenantId.make("blocker")
+        const tenant = TenantId.make("victim")
+        yield* PgOperations.ensureTenant(Command.ensureTenant(blocker, Microcents.make(100n)))
+        yield* PgOperations.ensureTenant(Command.ensureTenant(tenant, Microcents.make(10_000n)))
+        const open = yield* PgOperations.reserve(Command.reserve(tenant, Microcents.make(50n)))
+        assert.strictEqual(open._tag, "Reserved")
+        if (open._tag !== "Reserved") return
+        // the fault: a hold of 666 violates a constraint, mid-batch
+        yield* sql`ALTER TABLE calybris_budget_reservations ADD CONSTRAINT test_poison CHECK (amount <> 666)`
+        const before = yield* stateOfDatabase
+        const ops = yield* PgBatcher.make({ inFlight: 1 })
+
+        // hold the blocker's row from another transaction: the first batch waits on it, the
+        // next commands pile up in the queue and become one batch
+        const locked = yield* Deferred.make<void>()
+        const unlock = yield* Deferred.make<void>()
+        const holder = yield* sql.withTransaction(Effect.gen(function*() {
+          yield* sql`SELECT 1 FROM calybris_budget_tenants WHERE tenant = ${
+            new TextEncoder().encode(blocker)
+          }::bytea FOR UPDATE`
+          yield* Deferred.succeed(locked, undefined)
+          yield* Deferred.await(unlock)
+        })).pipe(Effect.fork)
+        yield* Deferred.await(locked)
+        const first = yield* Effect.fork(ops.reserve(Command.reserve(blocker, Microcents.make(1n))))
+        yield* pause
+        const batch: ReadonlyArray<Command.Command> = [
+          Command.reserve(tenant, Microcents.make(10n), { operation_id: "f1" }),
+          Command.topUp(tenant, Microcents.make(5n), { operation_id: "f2" }),
+          Command.commit(open.reservation_id, Microcents.make(40n), { operation_id: "f3" }),
+          Command.reserve(tenant, Microcents.make(666n), { operation_id: "f4" }),
+          Command.reserve(tenant, Microcents.make(20n), { operation_id: "f5" })
+        ]
+        const fibers: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
+        for (const c of batch) fibers.push(yield* Effect.fork(step(ops, c)))
+        yield* pause
+        yield* Deferred.succeed(unlock, undefined)
+        yield* Fiber.join(holder)
+        assert.strictEqual((yield* Fiber.join(first))._tag, "Reserved")
+        for (const [k, fiber] of fibers.entries()) {
+          const exit = yield* Fiber.await(fiber)
+          assert.isTrue(Exit.isFailure(exit), `command ${k} failed`)
+          if (Exit.isFailure(exit)) {
+            const error = exit.cause._tag === "Fail" ? exit.cause.error : undefined
+            assert.strictEqual((error as { _tag?: string } | undefined)?._tag, "LedgerStoreError", `command ${k}`)
+          }
+        }
+        // nothing of the batch was written: the victim's balances, its holds, no operation id
+        const after = yield* stateOfDatabase
+        assert.deepStrictEqual(
+          after.tenants.find((t) => t.tenant === tenant),
+          before.tenants.find((t) => t.tenant === tenant)
+        )
+        assert.deepStrictEqual(
+          after.holds.filter((h) => h.tenant === tenant),
+          before.holds.filter((h) => h.tenant === tenant)
+        )
+        const [ids] = yield* sql<{ n: string }>`SELECT count(*)::text AS n FROM calybris_budget_operations`
+        assert.strictEqual(ids?.n, "0")
+        // the batcher goes on: the same commands without the poison are served
+        yield* sql`ALTER TABLE calybris_budget_reservations DROP CONSTRAINT test_poison`
+        const again = yield* Effect.all(batch.filter((c) => L.operationId(c) !== "f4").map((c) => step(ops, c)))
+        assert.deepStrictEqual(again.map((r) => (r as { _tag: string })._tag), [
+          "Reserved",
+          "ToppedUp",
+          "Committed",
+          "Reserved"
+        ])
+      }).pipe(Effect.scoped))
+
+    it.effect("after its scope closed, calls fail with a LedgerStoreError", () =>
+      Effect.gen(function*() {
+        const ops = yield* Effect.scoped(PgBatcher.make())
+        const exit = yield* Effect.exit(ops.reserve(Command.reserve(TenantId.make("x"), Microcents.make(1n))))
+        assert.isTrue(Exit.isFailure(exit))
+        if (Exit.isFailure(exit) && exit.cause._tag === "Fail") {
+          assert.strictEqual(exit.cause.error._tag, "LedgerStoreError")
+        } else assert.fail("not a LedgerStoreError")
+      }))
+  })
+})
+
+describe.skipIf(enabled)("PgBatcher", () => {
+  it.skip(SKIP_REASON, () => {})
+})
