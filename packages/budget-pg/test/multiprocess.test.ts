@@ -20,13 +20,22 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { runChild } from "./support/children.js"
 import { client, enabled, freshDatabase, SKIP_REASON } from "./support/database.js"
-import { keepWal, type LogLine, prove, readLog, type TenantSetup } from "./support/proof.js"
+import {
+  type Database,
+  keepWal,
+  type LogLine,
+  prove,
+  readDatabase,
+  readLog,
+  type TenantSetup,
+  verify
+} from "./support/proof.js"
 
 const PROCESSES = 8
-const OPS = Number(process.env["CALYBRIS_PROOF_OPS"] ?? "5000")
+const OPS = Number(process.env["CALYBRIS_PROOF_OPS"] ?? "2000")
 
 const setup: ReadonlyArray<TenantSetup> = [
-  { tenant: "t0", initial: 20_000n },
+  { tenant: "t0", initial: 5_000n },
   { tenant: "t1", initial: 20_000n },
   { tenant: "t2", initial: 100_000n },
   { tenant: "t3", initial: 50_000n, cap: 600n }
@@ -87,6 +96,53 @@ describe.runIf(enabled)("many processes on one ledger", () => {
           for (const tag of ["Insufficient", "ExposureLimitExceeded", "Overrun", "MissingReservation"]) {
             assert.isAbove(proven.tags[tag] ?? 0, PROCESSES * OPS / 1000, tag)
           }
+
+          // the proof has teeth: a database that gave one wrong refusal (and remembered it) is caught
+          const database = yield* readDatabase(walStart)
+          const refuted = (lines: ReadonlyArray<LogLine>, db: Database): string => {
+            try {
+              verify(setup, lines, db)
+              return "proven"
+            } catch (error) {
+              return String(error)
+            }
+          }
+          assert.strictEqual(refuted(logs, database), "proven")
+          const wrong = logs.find((line) =>
+            line._tag === "ACK" && !line.retry && /^Insufficient remaining_microcents=\d+ /.test(line.result)
+          )
+          if (wrong === undefined || wrong._tag !== "ACK") return assert.fail("an Insufficient refusal")
+          const off = wrong.result.replace(/remaining_microcents=(\d+)/, (_, n: string) =>
+            `remaining_microcents=${BigInt(n) + 1n}`)
+          const told = logs.map((line) =>
+            line._tag === "ACK" && line.id === wrong.id ? { ...line, result: off } : line
+          )
+          const remembered = database.operations.map((o) =>
+            o.id === wrong.id && o.a !== null ? { ...o, a: o.a + 1n } : o
+          )
+          assert.include(
+            refuted(told, { ...database, operations: remembered }),
+            `the database answered ${off}, in its commit order the state machine answers ${wrong.result}`
+          )
+          // … so is a hold nobody asked for (the tenant's balances adjusted so that every total still agrees)
+          const extra = { id: 1n << 40n, tenant: "t2", amount: 1n, state: "open", actual: null }
+          assert.match(
+            refuted(logs, {
+              ...database,
+              reservations: new Map([...database.reservations, [extra.id, extra]]),
+              tenants: database.tenants.map((t) =>
+                t.tenant === "t2" ? { ...t, remaining: t.remaining - 1n, reserved: t.reserved + 1n } : t
+              )
+            }),
+            /hold \d+ has no remembered reserve/
+          )
+          // … and an acknowledged hold that is not there
+          const reserved = logs.find((line) => line._tag === "ACK" && line.result.startsWith("Reserved "))
+          if (reserved === undefined || reserved._tag !== "ACK") return assert.fail("a Reserved result")
+          assert.include(
+            refuted(logs, { ...database, operations: database.operations.filter((o) => o.id !== reserved.id) }),
+            `${reserved.id} (${reserved.command} → ${reserved.result}) acknowledged but not remembered`
+          )
         }).pipe(Effect.provide(client(url, 2)))
       }).pipe(Effect.scoped),
     300_000

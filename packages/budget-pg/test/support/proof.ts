@@ -117,7 +117,7 @@ export const keepWal = (name: string, options: { readonly temporary: boolean }) 
     } else {
       yield* Effect.acquireRelease(
         sql`SELECT pg_create_physical_replication_slot(${name}, true, false)`,
-        () => Effect.orDie(sql`SELECT pg_drop_replication_slot(${name})`)
+        () => Effect.ignore(sql`SELECT pg_drop_replication_slot(${name})`)
       )
     }
     const [row] = yield* sql<{ lsn: string }>`SELECT restart_lsn::text AS lsn FROM pg_replication_slots
@@ -214,7 +214,7 @@ export interface TenantSetup {
   readonly cap?: bigint
 }
 
-interface TenantRow {
+export interface TenantRow {
   readonly tenant: string
   readonly initial: bigint
   readonly remaining: bigint
@@ -222,7 +222,7 @@ interface TenantRow {
   readonly committed: bigint
   readonly cap: bigint | null
 }
-interface ReservationRow {
+export interface ReservationRow {
   readonly id: bigint
   readonly tenant: string
   readonly amount: bigint
@@ -234,6 +234,8 @@ export interface Proven {
   readonly acknowledged: number
   readonly retries: number
   readonly errors: number
+  /** operations answered only after the database failed them at least once (their outcome was in doubt) */
+  readonly inDoubt: number
   readonly tags: Record<string, number>
 }
 
@@ -244,15 +246,15 @@ const check = (ok: boolean, message: () => string): void => {
   if (!ok) fail(message())
 }
 
-/**
- * Everything the children were told, against everything the database holds (see the module's
- * comment); throws on the first thing that does not hold, and returns what was checked.
- */
-export const prove = (
-  setup: ReadonlyArray<TenantSetup>,
-  logs: ReadonlyArray<LogLine>,
-  walStart: string
-): Effect.Effect<Proven, SqlError, SqlClient.SqlClient> =>
+/** What the database holds after a run: its rows, and its remembered operations in commit order. */
+export interface Database {
+  readonly tenants: ReadonlyArray<TenantRow>
+  readonly reservations: ReadonlyMap<bigint, ReservationRow>
+  readonly operations: ReadonlyArray<OperationRow>
+}
+
+/** Read the database's rows, and its operations in the order of the WAL since `walStart`. */
+export const readDatabase = (walStart: string): Effect.Effect<Database, SqlError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const tenants = (yield* sql<Record<string, string | null>>`SELECT convert_from(tenant, 'UTF8') AS tenant,
@@ -279,166 +281,188 @@ export const prove = (
       })
     )
     const operations = yield* operationsInCommitOrder(walStart)
-
-    // 1. the invariant on every row, recomputed here (not only trusted to the CHECK constraints),
-    // and each tenant's totals equal to the sums over its reservation rows
-    check(tenants.length === setup.length, () => `${tenants.length} tenant rows, ${setup.length} set up`)
-    for (const t of tenants) {
-      check(
-        t.remaining >= 0n && t.reserved >= 0n && t.committed >= 0n,
-        () => `tenant ${t.tenant}: a negative balance (${[t.remaining, t.reserved, t.committed]})`
-      )
-      check(
-        t.remaining + t.reserved + t.committed === t.initial,
-        () => `tenant ${t.tenant}: remaining + reserved + committed ≠ initial`
-      )
-      if (t.cap !== null) check(t.reserved <= t.cap, () => `tenant ${t.tenant}: reserved ${t.reserved} > cap ${t.cap}`)
-      let open = 0n
-      let committed = 0n
-      for (const r of reservations.values()) {
-        if (r.tenant !== t.tenant) continue
-        if (r.state === "open") open += r.amount
-        if (r.state === "committed") committed += r.actual ?? fail(`hold ${r.id} committed without an actual`)
-        check(r.state !== "committed" || r.actual !== null, () => `hold ${r.id}: committed without actual`)
-      }
-      check(open === t.reserved, () => `tenant ${t.tenant}: reserved ${t.reserved} ≠ Σ open holds ${open}`)
-      check(committed === t.committed, () => `tenant ${t.tenant}: committed ${t.committed} ≠ Σ actuals ${committed}`)
-      check(setup.some((s) => s.tenant === t.tenant), () => `tenant ${t.tenant} was not set up`)
-    }
-
-    // 2. what the children were told: one first answer per id, every retry identical to it, no hold
-    // acknowledged to two operations
-    const answered = new Map<string, { readonly command: string; readonly result: string }>()
-    let retries = 0
-    let errors = 0
-    const tags: Record<string, number> = {}
-    for (const line of logs) {
-      if (line._tag === "ERR") {
-        errors++
-        continue
-      }
-      const first = answered.get(line.id)
-      if (first === undefined) {
-        check(!line.retry, () => `${line.id}: a retry logged before a first answer`)
-        answered.set(line.id, { command: line.command, result: line.result })
-        const tag = line.result.split(" ")[0] ?? ""
-        tags[tag] = (tags[tag] ?? 0) + 1
-      } else {
-        if (line.retry) retries++
-        check(first.command === line.command, () => `${line.id}: sent as ${first.command} and as ${line.command}`)
-        check(
-          first.result === line.result,
-          () => `${line.id} (${line.command}): answered ${first.result}, then ${line.result}`
-        )
-      }
-    }
-    const holder = new Map<bigint, string>()
-    for (const [id, { result }] of answered) {
-      const m = /^Reserved .*reservation_id=(\d+)/.exec(result)
-      if (m?.[1] === undefined) continue
-      const reservation = BigInt(m[1])
-      const other = holder.get(reservation)
-      check(other === undefined, () => `hold ${reservation} acknowledged to ${other} and to ${id}`)
-      holder.set(reservation, id)
-    }
-
-    // 3. every acknowledged result is in the database: the remembered result under its id, and the hold
-    const remembered = new Map(operations.map((o) => [o.id, o]))
-    for (const [id, { command, result }] of answered) {
-      const c = parseCommand(command, id)
-      const row = remembered.get(id) ?? fail(`${id} (${command} → ${result}) acknowledged but not remembered`)
-      check(
-        rowResultText(c._tag, row) === result,
-        () => `${id}: acknowledged ${result}, remembered ${rowResultText(c._tag, row)}`
-      )
-      const [tag] = result.split(" ")
-      if (c._tag === "Reserve" && tag === "Reserved") {
-        const reservation = row.b ?? fail(`${id}: no hold id`)
-        const hold = reservations.get(reservation) ?? fail(`${id}: hold ${reservation} acknowledged, not in the table`)
-        check(
-          hold.tenant === c.tenant && hold.amount === c.amount,
-          () =>
-            `${id}: hold ${reservation} is ${hold.amount} for ${hold.tenant}, acknowledged ${c.amount} for ${c.tenant}`
-        )
-      }
-      if (c._tag === "Commit" && tag === "Committed") {
-        const hold = reservations.get(c.reservation) ?? fail(`${id}: committed hold ${c.reservation} not in the table`)
-        check(
-          hold.state === "committed" && hold.actual === c.actual,
-          () =>
-            `${id}: hold ${c.reservation} is ${hold.state} (${hold.actual}), acknowledged committed with ${c.actual}`
-        )
-      }
-      if (c._tag === "Release" && tag === "Released") {
-        const hold = reservations.get(c.reservation) ?? fail(`${id}: released hold ${c.reservation} not in the table`)
-        check(hold.state === "released", () => `${id}: hold ${c.reservation} is ${hold.state}, acknowledged released`)
-      }
-    }
-    // and nothing the children did not ask for: every hold row is the hold of one remembered reserve
-    const heldBy = new Map<bigint, string>()
-    for (const o of operations) {
-      if (o.tag === "Reserved" && o.b !== null) {
-        check(!heldBy.has(o.b), () => `hold ${o.b} remembered under two ids`)
-        heldBy.set(o.b, o.id)
-      }
-    }
-    for (const id of reservations.keys()) check(heldBy.has(id), () => `hold ${id} has no remembered reserve`)
-    check(
-      operations.length === answered.size,
-      () => `${operations.length} remembered operations, ${answered.size} acknowledged`
-    )
-
-    // 4. no result was wrong, refusals included: the state machine, run over the operations in the
-    // order the database committed them, answers each one as the database did and ends in its state
-    const model = new L.LedgerState()
-    for (const s of setup) {
-      L.step(model, Command.ensureTenant(TenantId.make(s.tenant), Microcents.make(s.initial)))
-      if (s.cap !== undefined) L.step(model, Command.setExposureCap(TenantId.make(s.tenant), Microcents.make(s.cap)))
-    }
-    const modelId = new Map<bigint, bigint>() // the database's hold id → the model's
-    const databaseId = new Map<bigint, bigint>()
-    for (const o of operations) {
-      check(o.order !== null, () => `${o.id}: its transaction's COMMIT is not in the WAL kept since ${walStart}`)
-      const sent = answered.get(o.id) ?? fail(`${o.id} remembered but never acknowledged`)
-      const c = parseCommand(sent.command, o.id)
-      const translated = c._tag === "Commit" || c._tag === "Release"
-        ? { ...c, reservation: ReservationId.make(modelId.get(c.reservation) ?? 0n) }
-        : c
-      const result = L.step(model, translated) as Record<string, unknown>
-      if (result["_tag"] === "Reserved") {
-        const mine = result["reservation_id"] as bigint
-        const theirs = o.b ?? fail(`${o.id}: Reserved without a hold id`)
-        modelId.set(theirs, mine)
-        databaseId.set(mine, theirs)
-        result["reservation_id"] = theirs
-      }
-      check(
-        resultText(result) === sent.result,
-        () =>
-          `${o.id} (${sent.command}), commit #${o.order}: the database answered ${sent.result}, in its commit order the state machine answers ${
-            resultText(result)
-          }`
-      )
-    }
-    for (const t of tenants) {
-      const m = L.tenantBalances(model, t.tenant) ?? fail(`tenant ${t.tenant} not in the model`)
-      check(
-        m.initial === t.initial && m.remaining === t.remaining && m.reserved === t.reserved &&
-          m.committed === t.committed,
-        () =>
-          `tenant ${t.tenant}: the database ends at ${[
-            t.initial,
-            t.remaining,
-            t.reserved,
-            t.committed
-          ]}, the replay at ${[m.initial, m.remaining, m.reserved, m.committed]}`
-      )
-    }
-    const openInModel = [...model.holds].map(([id]) => databaseId.get(id)).sort()
-    const openInDatabase = [...reservations.values()].filter((r) => r.state === "open").map((r) => r.id).sort()
-    check(
-      openInModel.join(",") === openInDatabase.join(","),
-      () => `open holds: database ${openInDatabase.length}, replay ${openInModel.length}`
-    )
-    return { acknowledged: answered.size, retries, errors, tags }
+    return { tenants, reservations, operations }
   })
+
+/**
+ * Everything the children were told, against everything the database holds (see the module's
+ * comment); throws on the first thing that does not hold, and returns what was checked.
+ */
+export const verify = (
+  setup: ReadonlyArray<TenantSetup>,
+  logs: ReadonlyArray<LogLine>,
+  { operations, reservations, tenants }: Database
+): Proven => {
+  // 1. the invariant on every row, recomputed here (not only trusted to the CHECK constraints),
+  // and each tenant's totals equal to the sums over its reservation rows
+  check(tenants.length === setup.length, () => `${tenants.length} tenant rows, ${setup.length} set up`)
+  for (const t of tenants) {
+    check(
+      t.remaining >= 0n && t.reserved >= 0n && t.committed >= 0n,
+      () => `tenant ${t.tenant}: a negative balance (${[t.remaining, t.reserved, t.committed]})`
+    )
+    check(
+      t.remaining + t.reserved + t.committed === t.initial,
+      () => `tenant ${t.tenant}: remaining + reserved + committed ≠ initial`
+    )
+    if (t.cap !== null) check(t.reserved <= t.cap, () => `tenant ${t.tenant}: reserved ${t.reserved} > cap ${t.cap}`)
+    let open = 0n
+    let committed = 0n
+    for (const r of reservations.values()) {
+      if (r.tenant !== t.tenant) continue
+      if (r.state === "open") open += r.amount
+      if (r.state === "committed") committed += r.actual ?? fail(`hold ${r.id} committed without an actual`)
+      check(r.state !== "committed" || r.actual !== null, () => `hold ${r.id}: committed without actual`)
+    }
+    check(open === t.reserved, () => `tenant ${t.tenant}: reserved ${t.reserved} ≠ Σ open holds ${open}`)
+    check(committed === t.committed, () => `tenant ${t.tenant}: committed ${t.committed} ≠ Σ actuals ${committed}`)
+    check(setup.some((s) => s.tenant === t.tenant), () => `tenant ${t.tenant} was not set up`)
+  }
+
+  // 2. what the children were told: one first answer per id, every retry identical to it, no hold
+  // acknowledged to two operations
+  const answered = new Map<string, { readonly command: string; readonly result: string }>()
+  let retries = 0
+  let errors = 0
+  let inDoubt = 0
+  const erred = new Set<string>()
+  const tags: Record<string, number> = {}
+  for (const line of logs) {
+    if (line._tag === "ERR") {
+      errors++
+      erred.add(line.id)
+      continue
+    }
+    const first = answered.get(line.id)
+    if (first === undefined) {
+      check(!line.retry, () => `${line.id}: a retry logged before a first answer`)
+      if (erred.has(line.id)) inDoubt++
+      answered.set(line.id, { command: line.command, result: line.result })
+      const tag = line.result.split(" ")[0] ?? ""
+      tags[tag] = (tags[tag] ?? 0) + 1
+    } else {
+      if (line.retry) retries++
+      check(first.command === line.command, () => `${line.id}: sent as ${first.command} and as ${line.command}`)
+      check(
+        first.result === line.result,
+        () => `${line.id} (${line.command}): answered ${first.result}, then ${line.result}`
+      )
+    }
+  }
+  const holder = new Map<bigint, string>()
+  for (const [id, { result }] of answered) {
+    const m = /^Reserved .*reservation_id=(\d+)/.exec(result)
+    if (m?.[1] === undefined) continue
+    const reservation = BigInt(m[1])
+    const other = holder.get(reservation)
+    check(other === undefined, () => `hold ${reservation} acknowledged to ${other} and to ${id}`)
+    holder.set(reservation, id)
+  }
+
+  // 3. every acknowledged result is in the database: the remembered result under its id, and the hold
+  const remembered = new Map(operations.map((o) => [o.id, o]))
+  for (const [id, { command, result }] of answered) {
+    const c = parseCommand(command, id)
+    const row = remembered.get(id) ?? fail(`${id} (${command} → ${result}) acknowledged but not remembered`)
+    check(
+      rowResultText(c._tag, row) === result,
+      () => `${id}: acknowledged ${result}, remembered ${rowResultText(c._tag, row)}`
+    )
+    const [tag] = result.split(" ")
+    if (c._tag === "Reserve" && tag === "Reserved") {
+      const reservation = row.b ?? fail(`${id}: no hold id`)
+      const hold = reservations.get(reservation) ?? fail(`${id}: hold ${reservation} acknowledged, not in the table`)
+      check(
+        hold.tenant === c.tenant && hold.amount === c.amount,
+        () =>
+          `${id}: hold ${reservation} is ${hold.amount} for ${hold.tenant}, acknowledged ${c.amount} for ${c.tenant}`
+      )
+    }
+    if (c._tag === "Commit" && tag === "Committed") {
+      const hold = reservations.get(c.reservation) ?? fail(`${id}: committed hold ${c.reservation} not in the table`)
+      check(
+        hold.state === "committed" && hold.actual === c.actual,
+        () => `${id}: hold ${c.reservation} is ${hold.state} (${hold.actual}), acknowledged committed with ${c.actual}`
+      )
+    }
+    if (c._tag === "Release" && tag === "Released") {
+      const hold = reservations.get(c.reservation) ?? fail(`${id}: released hold ${c.reservation} not in the table`)
+      check(hold.state === "released", () => `${id}: hold ${c.reservation} is ${hold.state}, acknowledged released`)
+    }
+  }
+  // and nothing the children did not ask for: every hold row is the hold of one remembered reserve
+  const heldBy = new Map<bigint, string>()
+  for (const o of operations) {
+    if (o.tag === "Reserved" && o.b !== null) {
+      check(!heldBy.has(o.b), () => `hold ${o.b} remembered under two ids`)
+      heldBy.set(o.b, o.id)
+    }
+  }
+  for (const id of reservations.keys()) check(heldBy.has(id), () => `hold ${id} has no remembered reserve`)
+  check(
+    operations.length === answered.size,
+    () => `${operations.length} remembered operations, ${answered.size} acknowledged`
+  )
+
+  // 4. no result was wrong, refusals included: the state machine, run over the operations in the
+  // order the database committed them, answers each one as the database did and ends in its state
+  const model = new L.LedgerState()
+  for (const s of setup) {
+    L.step(model, Command.ensureTenant(TenantId.make(s.tenant), Microcents.make(s.initial)))
+    if (s.cap !== undefined) L.step(model, Command.setExposureCap(TenantId.make(s.tenant), Microcents.make(s.cap)))
+  }
+  const modelId = new Map<bigint, bigint>() // the database's hold id → the model's
+  const databaseId = new Map<bigint, bigint>()
+  for (const o of operations) {
+    check(o.order !== null, () => `${o.id}: its transaction's COMMIT is not in the WAL kept since the run began`)
+    const sent = answered.get(o.id) ?? fail(`${o.id} remembered but never acknowledged`)
+    const c = parseCommand(sent.command, o.id)
+    const translated = c._tag === "Commit" || c._tag === "Release"
+      ? { ...c, reservation: ReservationId.make(modelId.get(c.reservation) ?? 0n) }
+      : c
+    const result = L.step(model, translated) as Record<string, unknown>
+    if (result["_tag"] === "Reserved") {
+      const mine = result["reservation_id"] as bigint
+      const theirs = o.b ?? fail(`${o.id}: Reserved without a hold id`)
+      modelId.set(theirs, mine)
+      databaseId.set(mine, theirs)
+      result["reservation_id"] = theirs
+    }
+    check(
+      resultText(result) === sent.result,
+      () =>
+        `${o.id} (${sent.command}), commit #${o.order}: the database answered ${sent.result}, in its commit order the state machine answers ${
+          resultText(result)
+        }`
+    )
+  }
+  for (const t of tenants) {
+    const m = L.tenantBalances(model, t.tenant) ?? fail(`tenant ${t.tenant} not in the model`)
+    check(
+      m.initial === t.initial && m.remaining === t.remaining && m.reserved === t.reserved &&
+        m.committed === t.committed,
+      () =>
+        `tenant ${t.tenant}: the database ends at ${[
+          t.initial,
+          t.remaining,
+          t.reserved,
+          t.committed
+        ]}, the replay at ${[m.initial, m.remaining, m.reserved, m.committed]}`
+    )
+  }
+  const openInModel = [...model.holds].map(([id]) => databaseId.get(id)).sort()
+  const openInDatabase = [...reservations.values()].filter((r) => r.state === "open").map((r) => r.id).sort()
+  check(
+    openInModel.join(",") === openInDatabase.join(","),
+    () => `open holds: database ${openInDatabase.length}, replay ${openInModel.length}`
+  )
+  return { acknowledged: answered.size, retries, errors, inDoubt, tags }
+}
+
+/** `verify` on the database as it is now. */
+export const prove = (
+  setup: ReadonlyArray<TenantSetup>,
+  logs: ReadonlyArray<LogLine>,
+  walStart: string
+): Effect.Effect<Proven, SqlError, SqlClient.SqlClient> =>
+  Effect.flatMap(readDatabase(walStart), (database) => Effect.sync(() => verify(setup, logs, database)))
