@@ -32,16 +32,21 @@ const isRoot = () => typeof process.geteuid === "function" && process.geteuid() 
 
 const failure = (url: string, what: string, message: string) => new PostgresError({ url, sql: what, message })
 
-/** The parent pid of a process (from /proc), or undefined when it is gone. */
-const parentOf = (pid: number): number | undefined => {
+/** The state and parent pid of a process (from /proc), or undefined when it is gone. */
+const stat = (pid: number): { readonly state: string; readonly parent: number } | undefined => {
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+    const text = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
     // pid (comm) state ppid …: comm may hold spaces and parentheses, the last ")" ends it
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-    return Number(fields[1])
+    const [state = "", parent = ""] = text.slice(text.lastIndexOf(")") + 2).split(" ")
+    return { state, parent: Number(parent) }
   } catch {
     return undefined
   }
+}
+/** Running (a zombie nobody reaped yet is dead). */
+const alive = (pid: number): boolean => {
+  const s = stat(pid)
+  return s !== undefined && s.state !== "Z" && s.state !== "X"
 }
 
 /** A throwaway cluster of this test's own, stopped and removed when the scope closes. */
@@ -67,7 +72,7 @@ export const makeCluster: Effect.Effect<Cluster, PostgresError, Scope.Scope> = E
     const crash = () => {
       const pm = postmaster()
       const children = fs.readdirSync("/proc").filter((name) => /^\d+$/.test(name)).map(Number).filter((pid) =>
-        parentOf(pid) === pm
+        stat(pid)?.parent === pm
       )
       const all = [pm, ...children]
       for (const pid of all) {
@@ -78,8 +83,16 @@ export const makeCluster: Effect.Effect<Cluster, PostgresError, Scope.Scope> = E
         }
       }
       // wait until they are gone (the new postmaster refuses to start beside the old one's shared memory)
-      for (let i = 0; i < 500 && all.some((pid) => parentOf(pid) !== undefined); i++) {
+      const gone = (pid: number) => stat(pid) === undefined
+      for (let i = 0; i < 1000 && !all.every(gone); i++) {
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10)
+      }
+      if (all.some(alive)) throw new Error(`server processes ${all.filter(alive)} survived SIGKILL`)
+      // a dead postmaster nobody reaped yet (a zombie) still answers kill(pid, 0), which the new one
+      // would take for a running postmaster: its lock files go, as a reboot would have it
+      if (!gone(pm)) {
+        fs.rmSync(path.join(data, "postmaster.pid"), { force: true })
+        fs.rmSync(path.join(dir, `.s.PGSQL.${port}.lock`), { force: true })
       }
       return all
     }
