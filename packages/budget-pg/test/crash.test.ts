@@ -29,7 +29,7 @@ import { client, enabled } from "./support/database.js"
 import { keepWal, type LogLine, prove, readLog, type TenantSetup } from "./support/proof.js"
 
 const PROCESSES = 4
-const OPS = Number(process.env["CALYBRIS_CRASH_OPS"] ?? "1200")
+const OPS = Number(process.env["CALYBRIS_CRASH_OPS"] ?? "800")
 /** Crash when the clients have this many answers in all. */
 const CRASH_AT = [OPS, OPS * 2.5]
 

@@ -32,7 +32,7 @@ import {
 } from "./support/proof.js"
 
 const PROCESSES = 8
-const OPS = Number(process.env["CALYBRIS_PROOF_OPS"] ?? "2000")
+const OPS = Number(process.env["CALYBRIS_PROOF_OPS"] ?? "1000")
 
 const setup: ReadonlyArray<TenantSetup> = [
   { tenant: "t0", initial: 5_000n },
