@@ -147,8 +147,10 @@ export const operationsInCommitOrder = (
     const rows = yield* sql<
       { id: string; tag: string; a: string | null; b: string | null; c: string | null; ord: string | null }
     >`WITH commits AS (
+        -- up to what is flushed (every acknowledged commit is: synchronous_commit is on); pg_walinspect
+        -- refuses an end beyond it, where the write position of a busy server may be
         SELECT xid, row_number() OVER (ORDER BY start_lsn) AS ord
-        FROM pg_get_wal_records_info(${start}::pg_lsn, pg_current_wal_lsn())
+        FROM pg_get_wal_records_info(${start}::pg_lsn, pg_current_wal_flush_lsn())
         WHERE resource_manager = 'Transaction' AND record_type = 'COMMIT'
       )
       SELECT convert_from(o.operation_id, 'UTF8') AS id, o.tag, o.a::text AS a, o.b::text AS b, o.c::text AS c,
