@@ -23,7 +23,7 @@ import * as Fiber from "effect/Fiber"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { runChild } from "./support/children.js"
+import { endChildren, runChild } from "./support/children.js"
 import { installed, makeCluster } from "./support/cluster.js"
 import { client, enabled } from "./support/database.js"
 import { keepWal, type LogLine, prove, readLog, type TenantSetup } from "./support/proof.js"
@@ -39,7 +39,11 @@ const setup: ReadonlyArray<TenantSetup> = [
 ]
 
 const acks = (logs: ReadonlyArray<string>) =>
-  logs.reduce((n, log) => n + (fs.existsSync(log) ? fs.readFileSync(log, "utf8").split("\nACK").length - 1 : 0), 0)
+  logs.reduce(
+    (n, log) =>
+      n + (fs.existsSync(log) ? fs.readFileSync(log, "utf8").split("\n").filter((l) => l.startsWith("ACK")).length : 0),
+    0
+  )
 
 describe.runIf(enabled && (installed() || Postgres.required()))("the server crashes mid-run", () => {
   it.live(
@@ -51,6 +55,8 @@ describe.runIf(enabled && (installed() || Postgres.required()))("the server cras
           Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "calybris-pg-crash-"))),
           (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
         )
+        // children still running when the test ends (it failed) are ended
+        yield* Effect.addFinalizer(() => Effect.sync(endChildren))
         yield* Postgres.psql("CREATE DATABASE ledger", cluster.url)
         const url = Postgres.withDatabase(cluster.url, "ledger")
         yield* Effect.gen(function*() {

@@ -19,7 +19,7 @@ import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { runChild } from "./support/children.js"
+import { endChildren, runChild } from "./support/children.js"
 import { client, enabled, freshDatabase, SKIP_REASON } from "./support/database.js"
 import {
   type Database,
@@ -67,6 +67,8 @@ describe.runIf(enabled)("many processes on one ledger", () => {
           Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "calybris-pg-proof-"))),
           (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
         )
+        // children still running when the test ends (it failed) are ended
+        yield* Effect.addFinalizer(() => Effect.sync(endChildren))
         yield* Effect.gen(function*() {
           yield* PgSchema.migrate
           for (const s of setup) {
