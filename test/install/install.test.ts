@@ -1,5 +1,5 @@
 /**
- * The packages as a user gets them: `pnpm release:pack` packs the four published packages, and a
+ * The packages as a user gets them: `pnpm release:pack` packs the five published packages, and a
  * fresh npm project in the temp folder (outside this workspace) installs the tarballs with plain
  * `npm`, with nothing but Node: no pnpm, no tsx, no TypeScript, none of the workspace's
  * `node_modules`. There the README's library example runs under `node`, `npx calybris demo` runs
@@ -9,7 +9,9 @@
  * One pack and one install per run (about 30 s with npm's cache warm).
  */
 import * as Json from "@calybris/core/Json"
+import * as Postgres from "@calybris/testing/Postgres"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -20,7 +22,7 @@ import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 
 const root = path.resolve(import.meta.dirname, "..", "..")
-const published = ["core", "wal", "budget", "cli"] as const
+const published = ["core", "wal", "budget", "budget-pg", "cli"] as const
 
 const parse = (text: string): Json.Json => Either.getOrThrow(Json.parse(text))
 const member = (json: Json.Json | undefined, ...keys: ReadonlyArray<string>): Json.Json | undefined =>
@@ -117,7 +119,7 @@ beforeAll(async () => {
   assert.deepStrictEqual(
     printed,
     published.map((name) => path.join(packDir, `calybris-${name}-0.1.0.tgz`)),
-    "release:pack prints the four tarballs' paths"
+    "release:pack prints the five tarballs' paths"
   )
   for (const [i, name] of published.entries()) {
     const tarball = printed[i] as string
@@ -133,7 +135,7 @@ beforeAll(async () => {
   const env = userEnv()
   const init = await run("npm", ["init", "-y"], { cwd: project, env })
   assert.strictEqual(init.code, 0, show("npm init", init))
-  // what the README's Install section says: the four tarballs, and the Effect packages the example imports
+  // what the README's Install section says: the five tarballs, and the Effect packages the example imports
   const install = await run("npm", [
     "install",
     "--no-audit",
@@ -147,7 +149,7 @@ beforeAll(async () => {
 })
 
 describe("install: the packed packages in a plain npm project", () => {
-  it("release:pack packs the four published packages: real ranges, no workspace-only condition, the fields set", () => {
+  it("release:pack packs the five published packages: real ranges, no workspace-only condition, the fields set", () => {
     const workspaceVersions = new Map(
       published.map((name) => {
         const pkg = readJson(path.join(root, "packages", name, "package.json"))
@@ -377,6 +379,64 @@ describe("install: the packed packages in a plain npm project", () => {
     const kernel = pathToFileURL(path.join(fs.realpathSync(project), "node_modules/@calybris/core/dist/Kernel.js")).href
     assert.strictEqual(result.stdout, `function ${kernel}\nERR_PACKAGE_PATH_NOT_EXPORTED\n`)
   })
+
+  it.skipIf(Postgres.databaseUrl() === undefined)(
+    "@calybris/budget-pg runs under node against PostgreSQL: migrate, reserve (a retry under its id answered the same), commit",
+    async () => {
+      // its dependencies resolve from the project: @effect/sql and @effect/sql-pg (with pg), effect as the peer
+      fs.writeFileSync(
+        path.join(project, "ledger-pg.mjs"),
+        `import * as PgOperations from "@calybris/budget-pg/PgOperations"
+import * as PgSchema from "@calybris/budget-pg/PgSchema"
+import { Microcents, TenantId } from "@calybris/budget/Arguments"
+import * as Command from "@calybris/budget/Command"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+
+const program = Effect.gen(function*() {
+  const applied = yield* PgSchema.migrate
+  const tenant = TenantId.make("acme")
+  yield* PgOperations.ensureTenant(Command.ensureTenant(tenant, Microcents.make(1_000n)))
+  const hold = Command.reserve(tenant, Microcents.make(300n), { operation_id: "request-1" })
+  const reserved = yield* PgOperations.reserve(hold)
+  const again = yield* PgOperations.reserve(hold)
+  const committed = yield* PgOperations.commit(Command.commit(reserved.reservation_id, Microcents.make(250n)))
+  const balances = yield* PgOperations.tenantBalances(tenant)
+  console.log(applied.length, reserved._tag, again.reservation_id === reserved.reservation_id, committed._tag,
+    balances.remaining, balances.committed)
+})
+await Effect.runPromise(program.pipe(Effect.provide(PgClient.layer({ url: Redacted.make(process.env.DATABASE_URL) }))))
+`
+      )
+      const result = await Effect.runPromise(
+        Effect.scoped(
+          Effect.flatMap(
+            Postgres.makeDatabase,
+            (database) =>
+              Effect.promise(() =>
+                run(process.execPath, [path.join(project, "ledger-pg.mjs")], {
+                  cwd: project,
+                  env: { ...userEnv(), DATABASE_URL: database.url }
+                })
+              )
+          )
+        )
+      )
+      assert.strictEqual(result.code, 0, show("node ledger-pg.mjs", result))
+      assert.strictEqual(result.stdout, "1 Reserved true Committed 750n 250n\n")
+      // the pg driver is budget-pg's dependency, installed with it (not the workspace's)
+      const resolved = await run(process.execPath, [
+        "--input-type=module",
+        "-e",
+        `console.log(import.meta.resolve("@effect/sql-pg/PgClient"), import.meta.resolve("@effect/sql/SqlClient"))`
+      ], { cwd: project, env: userEnv() })
+      assert.strictEqual(resolved.code, 0, show("resolve", resolved))
+      for (const url of resolved.stdout.trim().split(" ")) {
+        assert.isTrue(url.startsWith(pathToFileURL(fs.realpathSync(project)).href + "/node_modules/@effect/"), url)
+      }
+    }
+  )
 
   it("the installed packages' types resolve (nodenext): the README's example type-checks, internal paths do not", async () => {
     fs.writeFileSync(
