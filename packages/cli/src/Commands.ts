@@ -237,6 +237,33 @@ const common = {
   json: Options.boolean("json").pipe(Options.withDescription("Print the result as JSON (the reference's fields)."))
 }
 
+/**
+ * `--database URL`: the ledger on PostgreSQL instead of a journal file (`--journal`). The URL is
+ * a secret (it may carry a password): parsed as `Redacted`, never printed (errors name its host,
+ * port and database only). `CALYBRIS_DATABASE_URL` is read when neither `--database` nor
+ * `--journal` is given (the handler reads it: `Database.select`).
+ */
+const database = Options.redacted("database").pipe(
+  Options.withPseudoName("URL"),
+  Options.withDescription(
+    "The ledger on PostgreSQL (postgres://user@host:port/database) instead of --journal; default: the CALYBRIS_DATABASE_URL environment variable. A secret: never printed (errors name host, port and database only). Run calybris budget migrate once first."
+  ),
+  Options.optional
+)
+
+/** The options of every budget command that reads or changes the ledger: a journal file or a database. */
+const ledgerCommon = {
+  journal: Options.text("journal").pipe(
+    Options.withPseudoName("FILE"),
+    Options.withDescription("The ledger journal (a WAL file); or --database."),
+    Options.optional
+  ),
+  database,
+  ...keyOptions,
+  durability: common.durability,
+  json: common.json
+}
+
 const tenant = Options.text("tenant").pipe(Options.withPseudoName("TENANT"), Options.withDescription("The tenant id."))
 const operationId = Options.text("id").pipe(
   Options.withPseudoName("OP"),
@@ -257,19 +284,23 @@ const reservation = Options.text("reservation").pipe(
 
 export const budgetOptions = {
   init: common,
+  migrate: {
+    database,
+    json: Options.boolean("json").pipe(Options.withDescription("Print the result as JSON."))
+  },
   ensure: {
-    ...common,
+    ...ledgerCommon,
     tenant,
     amount: amount("non-negative", "The tenant's initial funds in microcents (when it does not exist yet).")
   },
   topUp: {
-    ...common,
+    ...ledgerCommon,
     tenant,
     amount: amount("positive", "Funds to add, in microcents."),
     id: operationId
   },
   cap: {
-    ...common,
+    ...ledgerCommon,
     tenant,
     max: Options.text("max").pipe(
       Options.withPseudoName("MICROCENTS"),
@@ -278,7 +309,7 @@ export const budgetOptions = {
     )
   },
   reserve: {
-    ...common,
+    ...ledgerCommon,
     tenant,
     amount: amount("positive", "The amount to hold, in microcents."),
     id: operationId,
@@ -290,20 +321,20 @@ export const budgetOptions = {
     )
   },
   commit: {
-    ...common,
+    ...ledgerCommon,
     reservation,
     amount: amount("non-negative", "The actual amount spent, in microcents (the rest of the hold returns)."),
     id: operationId
   },
-  release: { ...common, reservation, id: operationId },
+  release: { ...ledgerCommon, reservation, id: operationId },
   status: {
-    ...common,
+    ...ledgerCommon,
     name: Args.text({ name: "TENANT" }).pipe(Args.withDescription("Only this tenant."), Args.optional)
   },
-  prove: common,
-  certify: common,
+  prove: ledgerCommon,
+  certify: ledgerCommon,
   admit: {
-    ...common,
+    ...ledgerCommon,
     policy: policyOption,
     input: Options.text("input").pipe(
       Options.withPseudoName("FILE"),
@@ -317,10 +348,17 @@ export const budgetOptions = {
 const loadBudget = () => import("./BudgetCommand.js")
 
 const budget = Command.make("budget").pipe(
-  Command.withDescription("The per-tenant budget ledger, journaled in a WAL file (--journal)."),
+  Command.withDescription(
+    "The per-tenant budget ledger, journaled in a WAL file (--journal), or shared by many processes in a PostgreSQL database (--database)."
+  ),
   Command.withSubcommands([
     lazy("init", budgetOptions.init, () => loadBudget().then((m) => m.init)).pipe(
       Command.withDescription("Create a ledger journal (its first entry is a checkpoint of the empty ledger).")
+    ),
+    lazy("migrate", budgetOptions.migrate, () => import("./Database.js").then((m) => m.migrate)).pipe(
+      Command.withDescription(
+        "Create or update the ledger's tables in a PostgreSQL database (--database or CALYBRIS_DATABASE_URL): prints the migrations applied, or that none was pending. Safe to run again, and from many instances at once (one migrates, the others wait and find nothing to do)."
+      )
     ),
     lazy("ensure", budgetOptions.ensure, () => loadBudget().then((m) => m.ensure)).pipe(
       Command.withDescription("Create a tenant with initial funds (no-op when it exists).")
