@@ -22,6 +22,7 @@ import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 
 /** The Migrator's table of applied migrations. */
 export const MIGRATIONS_TABLE = "calybris_budget_migrations"
@@ -34,6 +35,7 @@ export const MIGRATIONS_TABLE = "calybris_budget_migrations"
 export const ADVISORY_LOCK = [0x6361_6c79, 0x6275_6467] as const
 
 const I64_MAX = "9223372036854775807"
+const U64_MAX = "18446744073709551615"
 
 const m1 = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
@@ -87,10 +89,70 @@ CREATE TABLE calybris_budget_journal (
 )`)
 })
 
+/**
+ * The ledger-wide state of the `Ledger` layer (`LedgerPg`): one row holding the snapshot version
+ * (a u64 that wraps, as the state machine's) and the certificate baseline (the total committed
+ * at the last certificate). Snapshots and certificates update it in the statement that reads the
+ * balances.
+ */
+const m2 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.unsafe(`
+CREATE TABLE calybris_budget_ledger (
+  singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  snapshot_version numeric(20, 0) NOT NULL DEFAULT 0
+    CHECK (snapshot_version BETWEEN 0 AND ${U64_MAX}),
+  baseline bigint NOT NULL DEFAULT 0 CHECK (baseline >= 0)
+)`)
+  yield* sql.unsafe(`INSERT INTO calybris_budget_ledger DEFAULT VALUES`)
+})
+
 /** The migrations, in order (ids are never reused; a released migration is never edited). */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
-  "1_ledger": m1
+  "1_ledger": m1,
+  "2_layer": m2
 }
+
+/** The highest migration id this version of the package needs (the last of `migrations`). */
+export const REQUIRED: number = Math.max(...Object.keys(migrations).map((name) => Number.parseInt(name, 10)))
+
+/**
+ * The database is not migrated to the schema this version needs (`applied`: the highest migration
+ * id applied, 0 for none). The ledger never creates its tables implicitly: an operator migrates.
+ */
+export class SchemaOutdated extends Schema.TaggedError<SchemaOutdated>()("SchemaOutdated", {
+  applied: Schema.Number,
+  required: Schema.Number
+}) {
+  override get message(): string {
+    return `the ledger's PostgreSQL schema is at migration ${this.applied}, this version needs ${this.required}: ` +
+      "run `calybris budget migrate`"
+  }
+}
+
+/**
+ * The highest migration id applied to the database (0 when it was never migrated), read without
+ * creating anything.
+ */
+export const applied: Effect.Effect<number, LedgerStoreError, SqlClient.SqlClient> = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const [exists] = yield* sql<
+    { readonly present: boolean }
+  >`SELECT to_regclass(${MIGRATIONS_TABLE}) IS NOT NULL AS present`
+  if (exists === undefined || !exists.present) return 0
+  const [row] = yield* sql<{ readonly id: number | null }>`SELECT max(migration_id) AS id FROM ${sql(MIGRATIONS_TABLE)}`
+  return row?.id ?? 0
+}).pipe(Effect.mapError((cause) => new LedgerStoreError({ operation: "checkSchema", cause })))
+
+/**
+ * Fail with `SchemaOutdated` unless the database is migrated to `REQUIRED` (or beyond: a newer
+ * version's migrations only add). Fail closed: a ledger on a database without its tables would
+ * otherwise fail each statement, or worse, create them implicitly.
+ */
+export const check: Effect.Effect<void, SchemaOutdated | LedgerStoreError, SqlClient.SqlClient> = Effect.flatMap(
+  applied,
+  (id) => id >= REQUIRED ? Effect.void : Effect.fail(new SchemaOutdated({ applied: id, required: REQUIRED }))
+)
 
 const run = Migrator.make({})
 

@@ -20,7 +20,10 @@ describe.runIf(enabled)("PgSchema.migrate", () => {
         const sql = yield* SqlClient.SqlClient
         return yield* sql<{ migration_id: number }>`SELECT migration_id FROM calybris_budget_migrations`
       }).pipe(Effect.provide(client(url, 1)))
-      assert.deepStrictEqual(rows.map((r) => r.migration_id), [1])
+      assert.deepStrictEqual(
+        rows.map((r) => r.migration_id),
+        Object.keys(PgSchema.migrations).map((name) => Number.parseInt(name, 10))
+      )
     }).pipe(Effect.scoped))
 })
 

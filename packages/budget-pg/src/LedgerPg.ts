@@ -1,0 +1,508 @@
+/**
+ * The `Ledger` service on PostgreSQL: one ledger shared by many gateway instances. Every
+ * per-hold command is one statement of `PgOperations` (through an `Operations` record, so that a
+ * group-commit batcher with the same shape can stand in for the direct statements); the
+ * ledger-wide state (snapshot version, certificate baseline) is one row (`PgSchema` migration
+ * "2_layer"), updated by the statement that reads the balances of a snapshot.
+ *
+ * Results and errors are the memory layer's for the same history: the arguments are checked
+ * first (`Arguments.validateCommand`, an `InvalidArgument` with nothing changed), the holds due
+ * by the Effect Clock are released (as `Expire`) before a command applies, and every query is
+ * one `SELECT` as of the Clock now (a hold due is seen released) that writes nothing.
+ *
+ * A cross-tenant answer (a snapshot, the balances, a certificate) is one statement, so in READ
+ * COMMITTED it reads one MVCC snapshot: every statement committed before it began, none after —
+ * a state the ledger was in, never a mix. Snapshot versions are unique and increase (the
+ * version row is locked by the statement that advances it); two snapshots taken at once by two
+ * instances may see their balances in the other order than their versions.
+ */
+import * as Arguments from "@calybris/budget/Arguments"
+import * as Command from "@calybris/budget/Command"
+import type { Audit } from "@calybris/budget/Ledger"
+import { Ledger } from "@calybris/budget/Ledger"
+import { type InvalidArgument, LedgerStoreError } from "@calybris/budget/LedgerError"
+import type * as LedgerQuery from "@calybris/budget/LedgerQuery"
+import * as L from "@calybris/budget/LedgerState"
+import * as Snapshot from "@calybris/budget/Snapshot"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import type * as Statement from "@effect/sql/Statement"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import * as PgOperations from "./PgOperations.js"
+import * as PgSchema from "./PgSchema.js"
+
+/** Options of `layer`. */
+export interface Options {
+  /** the database's URL (never printed: a connection error names the host and database only) */
+  readonly url: Redacted.Redacted<string>
+  /** run `PgSchema.migrate` before the schema is checked (default false: an operator migrates) */
+  readonly migrate?: boolean | undefined
+  /** the pool's size (default: the client's, 10) */
+  readonly maxConnections?: number | undefined
+}
+
+/**
+ * The per-hold operations, with `PgOperations`' signatures: the direct statements
+ * (`directOperations`), or a group-commit batcher of the same shape (`makeWith`).
+ */
+export interface Operations {
+  readonly reserve: typeof PgOperations.reserve
+  readonly commit: typeof PgOperations.commit
+  readonly release: typeof PgOperations.release
+  readonly topUp: typeof PgOperations.topUp
+}
+
+/** Each operation one statement of its own (`PgOperations`). */
+export const directOperations: Operations = {
+  reserve: PgOperations.reserve,
+  commit: PgOperations.commit,
+  release: PgOperations.release,
+  topUp: PgOperations.topUp
+}
+
+/** The database could not be reached (names the host and database, never the password). */
+export class LedgerConnectionError extends Schema.TaggedError<LedgerConnectionError>()("LedgerConnectionError", {
+  host: Schema.String,
+  database: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `cannot connect to the ledger's PostgreSQL database ${this.database} at ${this.host}: ${this.reason}`
+  }
+}
+
+const U64_MAX = 18446744073709551615n
+const I64_MAX = 9223372036854775807n
+const I64_MIN = -9223372036854775808n
+/** Saturate in i64 (as `Int.clampI64`). */
+const clampI64 = (n: bigint): bigint => n > I64_MAX ? I64_MAX : n < I64_MIN ? I64_MIN : n
+
+const store = (operation: string) => (cause: unknown) => new LedgerStoreError({ operation, cause })
+
+const utf8 = new TextEncoder()
+/** (`ignoreBOM`: an id that starts with U+FEFF keeps it) */
+const fromUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+const bytes = (s: string): Uint8Array => utf8.encode(s)
+const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("")
+
+const Bytes = Schema.Uint8ArrayFromSelf
+const Text = Schema.BigInt
+
+/** A row of a snapshot statement: the version row, LEFT JOINed with each present tenant (in byte order). */
+const SnapshotRow = Schema.Struct({
+  version: Text,
+  previous_baseline: Text,
+  holds: Text,
+  tenant: Schema.NullOr(Bytes),
+  initial: Schema.NullOr(Text),
+  remaining: Schema.NullOr(Text),
+  reserved: Schema.NullOr(Text),
+  committed: Schema.NullOr(Text)
+})
+const decodeSnapshotRows = Schema.decodeUnknown(Schema.NonEmptyArray(SnapshotRow))
+
+const BalanceRow = Schema.Struct({ initial: Text, remaining: Text, reserved: Text, committed: Text })
+const decodeBalanceRows = Schema.decodeUnknown(Schema.Array(BalanceRow))
+
+const HoldRow = Schema.Struct({
+  id: Text,
+  tenant: Bytes,
+  amount: Text,
+  expires_at_ms: Schema.NullOr(Text)
+})
+const decodeHoldRows = Schema.decodeUnknown(Schema.Array(HoldRow))
+
+const CapRow = Schema.Struct({ tenant: Bytes, cap: Text })
+const decodeCapRows = Schema.decodeUnknown(Schema.Array(CapRow))
+
+const CountsRow = Schema.Struct({ tenants: Text, holds: Text, version: Text })
+const decodeCountsRow = Schema.decodeUnknown(Schema.Tuple(CountsRow))
+
+const TotalsRow = Schema.Struct({ committed: Text, baseline: Text })
+const decodeTotalsRow = Schema.decodeUnknown(Schema.Tuple(TotalsRow))
+
+const IdRow = Schema.Struct({ id: Text })
+const decodeIdRows = Schema.decodeUnknown(Schema.Array(IdRow))
+
+/** What a snapshot statement does with the version row. */
+type SnapshotMode = "read" | "advance" | "certify"
+
+/**
+ * The service over the `SqlClient` of the environment and these per-hold operations: the schema
+ * is checked first (`PgSchema.SchemaOutdated` unless migrated: never created implicitly).
+ */
+export const makeWith = (
+  ops: Operations
+): Effect.Effect<Ledger["Type"], LedgerStoreError | PgSchema.SchemaOutdated, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* PgSchema.check
+    const withSql = Effect.provideService(SqlClient.SqlClient, sql)
+
+    /** The holds due at `now` that are still open, in id order (a plain read: no lock). */
+    const dueHolds = (now: bigint) =>
+      sql`SELECT id::text AS id FROM calybris_budget_reservations
+        WHERE state = 'open' AND expires_at_ms <= ${now}::bigint ORDER BY id`.pipe(
+        Effect.flatMap(decodeIdRows),
+        Effect.mapError(store("expire"))
+      )
+
+    /**
+     * Release every hold due at `now`, each by the one-statement `Expire` (`PgOperations.release`):
+     * a hold two instances expire at once is released by one of them (the other finds it settled:
+     * `MissingReservation`), so each is recorded once, as `expired`.
+     */
+    const expireDue = (now: bigint): Effect.Effect<void, LedgerStoreError> =>
+      Effect.flatMap(dueHolds(now), (rows) =>
+        Effect.forEach(
+          rows,
+          (row) =>
+            ops.release(Command.expire(Arguments.issuedReservationId(row.id))).pipe(
+              // an `Expire` of an id the database issued has valid arguments
+              Effect.catchTag("InvalidArgument", (e) => Effect.die(e)),
+              withSql
+            ),
+          { discard: true }
+        ))
+
+    /**
+     * One statement: the balances as of `now` (holds due seen released) and the version row —
+     * read, advanced (a snapshot), or advanced with the certificate baseline rotated. Every
+     * answer comes from one MVCC snapshot; the version row's new value from its locked version.
+     */
+    const snapshotStatement = (now: bigint, mode: SnapshotMode): Statement.Statement<unknown> => {
+      const version = mode === "read"
+        ? sql`v AS (SELECT snapshot_version AS version, baseline AS previous_baseline FROM calybris_budget_ledger)`
+        : sql`cur AS (SELECT snapshot_version, baseline FROM calybris_budget_ledger FOR UPDATE),
+        tot AS (
+          SELECT coalesce(sum(initial::numeric), 0) AS initial, coalesce(sum(committed::numeric), 0) AS committed
+          FROM calybris_budget_tenants WHERE present
+        ),
+        v AS (
+          UPDATE calybris_budget_ledger l SET
+            snapshot_version = CASE WHEN cur.snapshot_version = ${U64_MAX}::numeric THEN 0
+              ELSE cur.snapshot_version + 1 END,
+            baseline = CASE WHEN ${mode === "certify"}::boolean AND tot.initial <= ${I64_MAX}::numeric
+              AND tot.committed <= ${I64_MAX}::numeric AND tot.committed > cur.baseline THEN tot.committed::bigint
+              ELSE cur.baseline END
+          FROM cur, tot
+          RETURNING l.snapshot_version AS version, cur.baseline AS previous_baseline
+        )`
+      return sql`WITH ${version},
+        due AS (
+          SELECT tenant, sum(amount) AS s FROM calybris_budget_reservations
+          WHERE state = 'open' AND expires_at_ms <= ${now}::bigint GROUP BY tenant
+        )
+        SELECT v.version::text AS version, v.previous_baseline::text AS previous_baseline,
+          (SELECT count(*) FROM calybris_budget_reservations
+            WHERE state = 'open' AND (expires_at_ms IS NULL OR expires_at_ms > ${now}::bigint))::text AS holds,
+          t.tenant, t.initial::text AS initial, (t.remaining + coalesce(d.s, 0))::text AS remaining,
+          (t.reserved - coalesce(d.s, 0))::text AS reserved, t.committed::text AS committed
+        FROM v LEFT JOIN (calybris_budget_tenants t LEFT JOIN due d ON d.tenant = t.tenant) ON t.present
+        ORDER BY t.tenant`
+    }
+
+    /** The snapshot (and the baseline before the statement) of a snapshot statement. */
+    const snapshotOf = (
+      now: bigint,
+      mode: SnapshotMode,
+      operation: string
+    ): Effect.Effect<{ readonly snapshot: Snapshot.Snapshot; readonly previousBaseline: bigint }, LedgerStoreError> =>
+      snapshotStatement(now, mode).pipe(
+        Effect.flatMap(decodeSnapshotRows),
+        Effect.map((rows) => {
+          const [first] = rows
+          const tenants: Array<Snapshot.TenantBalance> = []
+          for (const row of rows) {
+            if (row.tenant === null) continue
+            tenants.push(Snapshot.tenantBalance(
+              fromUtf8.decode(row.tenant),
+              row.initial ?? 0n,
+              row.remaining ?? 0n,
+              row.reserved ?? 0n,
+              row.committed ?? 0n
+            ))
+          }
+          return {
+            snapshot: Snapshot.makeSnapshot(first.version, tenants, first.holds),
+            previousBaseline: first.previous_baseline
+          }
+        }),
+        Effect.mapError(store(operation))
+      )
+
+    const takeSnapshot = (now: bigint) => Effect.map(snapshotOf(now, "advance", "takeSnapshot"), (r) => r.snapshot)
+
+    const certify = (now: bigint) =>
+      Effect.map(snapshotOf(now, "certify", "certifyLedger"), ({ previousBaseline, snapshot }) => {
+        // as `LedgerState.certifyLedger` (the statement rotated the baseline by the same rule)
+        const balanced = Snapshot.conservationStatus(snapshot)._tag === "Balanced"
+        const t = Snapshot.totals(snapshot)
+        const since = t.representable && t.committed > previousBaseline ? t.committed - previousBaseline : 0n
+        return Snapshot.certifySnapshot(snapshot, balanced, since)
+      })
+
+    /**
+     * Replace every tenant by the snapshot's (refusals as the state machine's, checked first):
+     * open holds dropped, tenants not in it absent (their rows stay, empty, with their caps),
+     * the version set; caps, operation ids, reservation ids and the baseline stay. Under an
+     * exclusive lock of the ledger's tables (readers go on), so no statement of another instance
+     * interleaves: a restore is an exclusive recovery, not a hot-path operation.
+     */
+    const restore = (snapshot: Snapshot.Snapshot): Effect.Effect<L.RestoreResult, LedgerStoreError> => {
+      const error = L.restoreCheck(snapshot)
+      if (error !== undefined) return Effect.succeed({ _tag: "RestoreRefused", error })
+      // one line per tenant: UTF-8 id in hex, initial, remaining, committed (reserved is 0)
+      const lines = snapshot.tenants.map((t) =>
+        `${hex(bytes(t.tenant_id))},${t.initial_microcents},${t.remaining_microcents},${t.committed_microcents}`
+      ).join("\n")
+      return sql.withTransaction(Effect.gen(function*() {
+        yield* sql`LOCK TABLE calybris_budget_ledger, calybris_budget_tenants, calybris_budget_reservations
+          IN EXCLUSIVE MODE`
+        yield* sql`WITH snap AS (
+            SELECT decode(split_part(line, ',', 1), 'hex') AS tenant, split_part(line, ',', 2)::bigint AS initial,
+              split_part(line, ',', 3)::bigint AS remaining, split_part(line, ',', 4)::bigint AS committed
+            FROM regexp_split_to_table(${lines}::text, '\n') AS line WHERE line <> ''
+          ),
+          dropped AS (DELETE FROM calybris_budget_reservations WHERE state = 'open'),
+          absent AS (
+            UPDATE calybris_budget_tenants t SET present = false, initial = 0, remaining = 0, reserved = 0, committed = 0
+            WHERE t.present AND NOT EXISTS (SELECT 1 FROM snap WHERE snap.tenant = t.tenant)
+          ),
+          put AS (
+            INSERT INTO calybris_budget_tenants AS t (tenant, present, initial, remaining, reserved, committed)
+            SELECT tenant, true, initial, remaining, 0, committed FROM snap
+            ON CONFLICT (tenant) DO UPDATE SET present = true, initial = EXCLUDED.initial,
+              remaining = EXCLUDED.remaining, reserved = 0, committed = EXCLUDED.committed
+          )
+          UPDATE calybris_budget_ledger SET snapshot_version = ${snapshot.version}::numeric`
+      })).pipe(
+        Effect.as<L.RestoreResult>({ _tag: "Restored" }),
+        Effect.mapError(store("restore"))
+      )
+    }
+
+    const applyOne = (c: L.Command, now: bigint): Effect.Effect<L.Result, LedgerStoreError | InvalidArgument> => {
+      switch (c._tag) {
+        case "EnsureTenant":
+          return withSql(PgOperations.ensureTenant(c))
+        case "SetExposureCap":
+          return withSql(PgOperations.setExposureCap(c))
+        case "TopUp":
+          return withSql(ops.topUp(c))
+        case "Reserve":
+        case "Admit":
+          return withSql(ops.reserve(c))
+        case "Commit":
+          return withSql(ops.commit(c))
+        case "Release":
+        case "Expire":
+          return withSql(ops.release(c))
+        case "TakeSnapshot":
+          return takeSnapshot(now)
+        case "VerifyConservation":
+          return Effect.map(takeSnapshot(now), Snapshot.conservationStatus)
+        case "ProveConservation":
+          return Effect.map(takeSnapshot(now), L.proofOf)
+        case "CertifyLedger":
+          return certify(now)
+        case "Restore":
+          return restore(c.snapshot)
+      }
+    }
+
+    const nowMs = Effect.map(Clock.currentTimeMillis, BigInt)
+
+    const apply = <C extends L.Command>(
+      command: C,
+      // the audited decision of an admit rides along in a journal: this layer keeps none yet
+      _audited?: Audit
+    ): Effect.Effect<L.ResultOf[C["_tag"]], LedgerStoreError | InvalidArgument> =>
+      Effect.suspend(() => {
+        const invalid = Arguments.validateCommand(command)
+        if (invalid !== undefined) return Effect.fail(invalid)
+        return Effect.flatMap(nowMs, (now) => Effect.zipRight(expireDue(now), applyOne(command, now)))
+      }) as Effect.Effect<L.ResultOf[C["_tag"]], LedgerStoreError | InvalidArgument>
+
+    const query = <A>(operation: string, effect: Effect.Effect<A, unknown>): Effect.Effect<A, LedgerStoreError> =>
+      Effect.mapError(effect, store(operation))
+
+    const balance = (tenant: string) =>
+      Effect.flatMap(nowMs, (now) =>
+        query(
+          "balance",
+          sql`SELECT t.initial::text AS initial, (t.remaining + coalesce(d.s, 0))::text AS remaining,
+            (t.reserved - coalesce(d.s, 0))::text AS reserved, t.committed::text AS committed
+          FROM calybris_budget_tenants t LEFT JOIN LATERAL (
+            SELECT sum(amount) AS s FROM calybris_budget_reservations r
+            WHERE r.tenant = t.tenant AND r.state = 'open' AND r.expires_at_ms <= ${now}::bigint
+          ) d ON true
+          WHERE t.tenant = ${bytes(tenant)}::bytea AND t.present`.pipe(
+            Effect.flatMap(decodeBalanceRows),
+            Effect.map(([row]) =>
+              row === undefined
+                ? Option.none()
+                : Option.some(Snapshot.tenantBalance(tenant, row.initial, row.remaining, row.reserved, row.committed))
+            )
+          )
+        ))
+
+    const holds = (tenant?: string | undefined) =>
+      Effect.flatMap(nowMs, (now) =>
+        query(
+          "holds",
+          sql`SELECT id::text AS id, tenant, amount::text AS amount, expires_at_ms::text AS expires_at_ms
+          FROM calybris_budget_reservations
+          WHERE state = 'open' AND (expires_at_ms IS NULL OR expires_at_ms > ${now}::bigint)
+            AND (${tenant === undefined}::boolean OR tenant = ${tenant === undefined ? null : bytes(tenant)}::bytea)
+          ORDER BY id`.pipe(
+            Effect.flatMap(decodeHoldRows),
+            Effect.map((rows) =>
+              rows.map((row) =>
+                ({
+                  reservation_id: Arguments.issuedReservationId(row.id),
+                  tenant_id: fromUtf8.decode(row.tenant),
+                  amount_microcents: row.amount,
+                  expires_at_ms: Option.fromNullable(row.expires_at_ms)
+                }) as LedgerQuery.OpenHold
+              )
+            )
+          )
+        ))
+
+    const exposureCaps = query(
+      "exposureCaps",
+      sql`SELECT tenant, cap::text AS cap FROM calybris_budget_tenants WHERE cap IS NOT NULL ORDER BY tenant`.pipe(
+        Effect.flatMap(decodeCapRows),
+        Effect.map((rows) =>
+          rows.map((row) =>
+            ({
+              tenant_id: fromUtf8.decode(row.tenant),
+              max_reserved_microcents: row.cap
+            }) as LedgerQuery.ExposureCap
+          )
+        )
+      )
+    )
+
+    const exposureCap = (tenant: string) =>
+      query(
+        "exposureCap",
+        sql`SELECT tenant, cap::text AS cap FROM calybris_budget_tenants
+          WHERE tenant = ${bytes(tenant)}::bytea AND cap IS NOT NULL`.pipe(
+          Effect.flatMap(decodeCapRows),
+          Effect.map(([row]) => Option.map(Option.fromNullable(row), (r): bigint => r.cap))
+        )
+      )
+
+    const counts = Effect.flatMap(nowMs, (now) =>
+      query(
+        "counts",
+        sql`SELECT (SELECT count(*) FROM calybris_budget_tenants WHERE present)::text AS tenants,
+          (SELECT count(*) FROM calybris_budget_reservations
+            WHERE state = 'open' AND (expires_at_ms IS NULL OR expires_at_ms > ${now}::bigint))::text AS holds,
+          (SELECT snapshot_version FROM calybris_budget_ledger)::text AS version`.pipe(
+          Effect.flatMap(decodeCountsRow),
+          Effect.map(([row]) =>
+            ({
+              tenant_count: Number(row.tenants),
+              active_reservations: Number(row.holds),
+              snapshot_version: row.version
+            }) as LedgerQuery.Counts
+          )
+        )
+      ))
+
+    const totals = query(
+      "totals",
+      sql`SELECT (SELECT coalesce(sum(committed::numeric), 0) FROM calybris_budget_tenants WHERE present)::text
+          AS committed, (SELECT baseline FROM calybris_budget_ledger)::text AS baseline`.pipe(
+        Effect.flatMap(decodeTotalsRow),
+        Effect.map(([row]) => {
+          const total = row.committed > I64_MAX ? I64_MAX : row.committed
+          return {
+            total_committed_microcents: total,
+            committed_since_last_certificate_microcents: clampI64(total - row.baseline)
+          } as LedgerQuery.Totals
+        })
+      )
+    )
+
+    const remembers = (operationId: string) =>
+      query(
+        "remembers",
+        sql<{ readonly found: boolean }>`SELECT EXISTS (
+          SELECT 1 FROM calybris_budget_operations WHERE operation_id = ${bytes(operationId)}::bytea
+        ) AS found`.pipe(Effect.map(([row]) => row?.found === true))
+      )
+
+    return Ledger.of({
+      apply,
+      sweep: Effect.flatMap(nowMs, expireDue),
+      balance,
+      balances: Effect.flatMap(nowMs, (now) => Effect.map(snapshotOf(now, "read", "balances"), (r) => r.snapshot)),
+      holds,
+      exposureCap,
+      exposureCaps,
+      counts,
+      totals,
+      remembers
+    })
+  })
+
+/** The service over the `SqlClient` of the environment, each operation its own statement. */
+export const make: Effect.Effect<Ledger["Type"], LedgerStoreError | PgSchema.SchemaOutdated, SqlClient.SqlClient> =
+  makeWith(directOperations)
+
+/** The `Ledger` over the `SqlClient` of the environment (checked, never migrated). */
+export const layerClient: Layer.Layer<Ledger, LedgerStoreError | PgSchema.SchemaOutdated, SqlClient.SqlClient> = Layer
+  .effect(Ledger, make)
+
+/** Host and database of a URL, for errors (never its password). */
+const describeUrl = (url: string): { readonly host: string; readonly database: string } => {
+  try {
+    const parsed = new URL(url)
+    return { host: parsed.host === "" ? "(local socket)" : parsed.host, database: parsed.pathname.slice(1) || "?" }
+  } catch {
+    return { host: "(unparsable URL)", database: "?" }
+  }
+}
+
+/** A connection failure as a `LedgerConnectionError` whose reason never carries the password. */
+const connectionError = (url: string) => (error: SqlError): LedgerConnectionError => {
+  const { database, host } = describeUrl(url)
+  const cause = error.cause
+  let reason = cause instanceof Error && cause.message !== "" ? cause.message : error.message
+  try {
+    const password = decodeURIComponent(new URL(url).password)
+    if (password !== "") reason = reason.split(password).join("***")
+  } catch {
+    // an unparsable URL has no password to hide
+  }
+  return new LedgerConnectionError({ host, database, reason })
+}
+
+/**
+ * The `Ledger` on the PostgreSQL database at `url`: a pool of its own (closed with the layer),
+ * the schema migrated first when asked (`migrate`), then checked (`PgSchema.SchemaOutdated`).
+ */
+export const layer = (
+  options: Options
+): Layer.Layer<Ledger, LedgerStoreError | PgSchema.SchemaOutdated | LedgerConnectionError> => {
+  const url = Redacted.value(options.url)
+  const client = PgClient.layer({
+    url: options.url,
+    applicationName: "calybris-ledger",
+    ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections })
+  }).pipe(Layer.mapError(connectionError(url)))
+  const ledger = options.migrate === true
+    ? Layer.effect(Ledger, Effect.zipRight(PgSchema.migrate, make))
+    : layerClient
+  return Layer.provide(ledger, client)
+}
