@@ -10,8 +10,8 @@
  * of its password, and so is a defect's message (`guard`). A database that is not migrated fails
  * with the layer's `SchemaOutdated` (run `calybris budget migrate`).
  */
+import * as LedgerPg from "@calybris/budget-pg/LedgerPg"
 import * as PgSchema from "@calybris/budget-pg/PgSchema"
-import type * as Ledger from "@calybris/budget/Ledger"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -95,7 +95,12 @@ const reasonOf = (error: unknown): string => {
 }
 
 /** The failures of the client and of the store, which `DatabaseError` reports. */
-const STORE_TAGS: ReadonlySet<string> = new Set(["SqlError", "LedgerStoreError", "ResultLengthMismatch"])
+const STORE_TAGS: ReadonlySet<string> = new Set([
+  "SqlError",
+  "LedgerStoreError",
+  "LedgerConnectionError",
+  "ResultLengthMismatch"
+])
 
 /**
  * Run `effect` on `db`, its storage failures reported as `DatabaseError`s (naming `operation`
@@ -128,8 +133,12 @@ export const guard =
 const client = (db: DatabaseUrl.DatabaseSource) =>
   PgClient.layer({ url: db.url, applicationName: "calybris", maxConnections: 2 })
 
-/** The ledger on `db` (which must be migrated: `SchemaOutdated` otherwise). */
-export const ledgerLayer = (db: DatabaseUrl.DatabaseSource): Layer.Layer<Ledger.Ledger, unknown> => Layer.fail(db) // TODO(LedgerPg): LedgerPg.layer({ url: db.url })
+/**
+ * The ledger on `db` (`LedgerPg.layerClient`: which must be migrated, `SchemaOutdated`
+ * otherwise) over this module's pool, so that a connection failure is reported as every other
+ * failure of the database (`guard`).
+ */
+export const ledgerLayer = (db: DatabaseUrl.DatabaseSource) => Layer.provide(LedgerPg.layerClient, client(db))
 
 /** Run `operation` on the ledger of `db`, failures reported by `guard`. */
 export const withLedger = <A, E, R>(
