@@ -302,4 +302,42 @@ describe.skipIf(Postgres.skip())("calybris budget on PostgreSQL", () => {
         secretKept(help, url)
       }))
   })
+  layer(Postgres.layerDatabase, { timeout: "120 seconds", excludeTestServices: true })((it) => {
+    it.effect("calybris demo --database: the ledger part on the database (migrated first), the same ledger as on a journal", () =>
+      Effect.gen(function*() {
+        const db = yield* Postgres.TestDatabase
+        const url = withPassword(db.url)
+        const [onDatabase, onJournal] = yield* Effect.all([
+          run(["demo", "--database", url, "--json"]),
+          run(["demo", "--json"])
+        ], { concurrency: 2 })
+        ok(onDatabase, "demo --database")
+        ok(onJournal, "demo")
+        secretKept(onDatabase, url)
+        const [a, b] = [json(onDatabase.stdout), json(onJournal.stdout)]
+        assert.strictEqual(member(a, "database"), `${new URL(db.url).host}/${db.name}`)
+        assert.strictEqual(member(a, "journal"), null)
+        // every decision, hold and settlement, and the proof (ledger digest included), as on the journal
+        for (const key of ["scenarios", "conservation"]) {
+          assert.strictEqual(Json.print(member(a, key) ?? null), Json.print(member(b, key) ?? null), key)
+        }
+        assert.strictEqual(
+          yield* Postgres.psql("SELECT count(*) FROM calybris_budget_tenants", db.url),
+          "3"
+        )
+        // once per database: a second run is refused before it changes anything
+        const again = yield* run(["demo", "--database", url])
+        assert.strictEqual(again.code, 2, again.stderr)
+        assert.include(again.stderr, "already holds the demo's tenants")
+        secretKept(again, url)
+        const proof = yield* run(["budget", "prove", "--json"], { CALYBRIS_DATABASE_URL: url })
+        ok(proof, "prove")
+        // (a later proof takes the next snapshot version, so its digest differs; its totals do not)
+        for (
+          const key of ["tenant_count", "active_reservations", "total_initial_microcents", "total_committed_microcents"]
+        ) {
+          assert.strictEqual(member(json(proof.stdout), key), member(member(b, "conservation"), key), key)
+        }
+      }))
+  })
 })

@@ -412,12 +412,19 @@ export const demoOptions = {
     ),
     Options.optional
   ),
+  database: Options.redacted("database").pipe(
+    Options.withPseudoName("URL"),
+    Options.withDescription(
+      "Run the ledger part on this PostgreSQL database (migrated first; it must not hold the demo's tenants yet) instead of a journal file. A secret: never printed. The environment's CALYBRIS_DATABASE_URL is not used here."
+    ),
+    Options.optional
+  ),
   json: Options.boolean("json").pipe(Options.withDescription("Print the report as JSON."))
 }
 
 const demo = lazy("demo", demoOptions, () => import("./Demo.js").then((m) => m.run)).pipe(
   Command.withDescription(
-    "Run LLM routing and a pre-trade guard end to end on a keyed journal, then verify, audit and prove it."
+    "Run LLM routing and a pre-trade guard end to end on a keyed journal (or a PostgreSQL database: --database), then verify, audit and prove it."
   )
 )
 

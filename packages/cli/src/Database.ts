@@ -12,6 +12,7 @@
  */
 import * as LedgerPg from "@calybris/budget-pg/LedgerPg"
 import * as PgSchema from "@calybris/budget-pg/PgSchema"
+import * as Ledger from "@calybris/budget/Ledger"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -138,14 +139,24 @@ const client = (db: DatabaseUrl.DatabaseSource) =>
  * otherwise) over this module's pool, so that a connection failure is reported as every other
  * failure of the database (`guard`).
  */
-export const ledgerLayer = (db: DatabaseUrl.DatabaseSource) => Layer.provide(LedgerPg.layerClient, client(db))
+export const ledgerLayer = (db: DatabaseUrl.DatabaseSource, options: { readonly migrate?: boolean } = {}) =>
+  Layer.provide(
+    options.migrate === true ?
+      Layer.effect(Ledger.Ledger, Effect.zipRight(PgSchema.migrate, LedgerPg.make)) :
+      LedgerPg.layerClient,
+    client(db)
+  )
 
-/** Run `operation` on the ledger of `db`, failures reported by `guard`. */
+/**
+ * Run `operation` on the ledger of `db`, failures reported by `guard` (`migrate`: run the
+ * pending migrations first, as `budget migrate` does — the demo's way; a command never does).
+ */
 export const withLedger = <A, E, R>(
   db: DatabaseUrl.DatabaseSource,
   operation: string,
-  effect: Effect.Effect<A, E, R>
-) => guard(db, operation)(Effect.provide(effect, ledgerLayer(db)))
+  effect: Effect.Effect<A, E, R>,
+  options: { readonly migrate?: boolean } = {}
+) => guard(db, operation)(Effect.provide(effect, ledgerLayer(db, options)))
 
 // ---------------------------------------------------------------------------------------------
 // calybris budget migrate
