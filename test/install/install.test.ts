@@ -1,5 +1,5 @@
 /**
- * The packages as a user gets them: `pnpm release:pack` packs the four published packages, and a
+ * The packages as a user gets them: `pnpm release:pack` packs the five published packages, and a
  * fresh npm project in the temp folder (outside this workspace) installs the tarballs with plain
  * `npm`, with nothing but Node: no pnpm, no tsx, no TypeScript, none of the workspace's
  * `node_modules`. There the README's library example runs under `node`, `npx calybris demo` runs
@@ -20,7 +20,7 @@ import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 
 const root = path.resolve(import.meta.dirname, "..", "..")
-const published = ["core", "wal", "budget", "cli"] as const
+const published = ["core", "wal", "budget", "budget-pg", "cli"] as const
 
 const parse = (text: string): Json.Json => Either.getOrThrow(Json.parse(text))
 const member = (json: Json.Json | undefined, ...keys: ReadonlyArray<string>): Json.Json | undefined =>
@@ -117,7 +117,7 @@ beforeAll(async () => {
   assert.deepStrictEqual(
     printed,
     published.map((name) => path.join(packDir, `calybris-${name}-0.1.0.tgz`)),
-    "release:pack prints the four tarballs' paths"
+    "release:pack prints the five tarballs' paths"
   )
   for (const [i, name] of published.entries()) {
     const tarball = printed[i] as string
@@ -133,7 +133,7 @@ beforeAll(async () => {
   const env = userEnv()
   const init = await run("npm", ["init", "-y"], { cwd: project, env })
   assert.strictEqual(init.code, 0, show("npm init", init))
-  // what the README's Install section says: the four tarballs, and the Effect packages the example imports
+  // what the README's Install section says: the five tarballs, and the Effect packages the example imports
   const install = await run("npm", [
     "install",
     "--no-audit",
@@ -147,7 +147,7 @@ beforeAll(async () => {
 })
 
 describe("install: the packed packages in a plain npm project", () => {
-  it("release:pack packs the four published packages: real ranges, no workspace-only condition, the fields set", () => {
+  it("release:pack packs the five published packages: real ranges, no workspace-only condition, the fields set", () => {
     const workspaceVersions = new Map(
       published.map((name) => {
         const pkg = readJson(path.join(root, "packages", name, "package.json"))
