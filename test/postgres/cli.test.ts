@@ -252,6 +252,12 @@ describe.skipIf(Postgres.skip())("calybris budget on PostgreSQL", () => {
             line: /^UsageError: --database: not a valid URL \(expected postgres:\/\/.*the value is not shown/
           },
           {
+            // an unencoded / in the password ends the host early: the password would pass for the database
+            url: `postgres://postgres:/${SECRET}@${host}/ledger`,
+            code: 2,
+            line: /^UsageError: --database: an @ after the host \(percent-encode/
+          },
+          {
             url: `https://postgres:${SECRET}@example.com/ledger`,
             code: 2,
             line: /^UsageError: --database: not a PostgreSQL URL/

@@ -59,6 +59,12 @@ export const parse = (url: Redacted.Redacted<string>, source: string): Either.Ei
   if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:") {
     return refuse("not a PostgreSQL URL")
   }
+  // an `@` after the host: a user or password with an unencoded `/`, `?` or `#` ended the host
+  // early (`postgres://gw:/pw@db/x` is host `gw`, path `/pw@db/x`), and the password would be
+  // shown as part of the database; such a URL does not say what it means
+  if ((parsed.pathname + parsed.search + parsed.hash).includes("@")) {
+    return refuse("an @ after the host (percent-encode / ? # @ : in the user and password: %2F %3F %23 %40 %3A)")
+  }
   const database = decode(parsed.pathname.replace(/^\//, ""))
   return Either.right({
     host: parsed.hostname === "" ? decode(parsed.searchParams.get("host") ?? "localhost") : parsed.hostname,
