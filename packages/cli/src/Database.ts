@@ -31,8 +31,13 @@ const secretsOf = (url: Redacted.Redacted<string>): ReadonlyArray<string> => {
   const text = Redacted.value(url)
   const out = [text]
   try {
-    const password = new URL(text).password
-    if (password !== "") {
+    const parsed = new URL(text)
+    // the password, and the parameters `pg` also reads a password from (`?password=`, `?sslpassword=`)
+    const passwords = [
+      parsed.password,
+      ...["password", "sslpassword"].flatMap((name) => parsed.searchParams.getAll(name))
+    ]
+    for (const password of passwords.filter((p) => p !== "")) {
       out.push(password)
       try {
         out.push(decodeURIComponent(password))

@@ -124,6 +124,12 @@ describe("Database.guard", () => {
           assert.notInclude(error.message, encodeURIComponent(password))
         }
       }
+      // a password given as a parameter, as pg also reads it
+      const param = Either.getOrThrow(DatabaseUrl.database(url(`postgres://db/x?password=${password}`), "--database"))
+      const fromParam = yield* Effect.flip(
+        Database.guard(param, "status")(Effect.fail(new SqlError({ cause: new Error(`no: ${password}`) })))
+      )
+      assert.strictEqual(fromParam.message, "status on db:5432/x failed: no: [redacted]")
       // Node's socket errors and the server's SQLSTATEs become one line of reason
       const refused = Object.assign(new Error("connect ECONNREFUSED 10.0.0.1:5432"), { code: "ECONNREFUSED" })
       const exit = yield* Effect.exit(Database.guard(db, "reserve")(Effect.fail(new SqlError({ cause: refused }))))
