@@ -22,12 +22,12 @@ import {
   Tally
 } from "./vectors.js"
 
-const encodeSnapshot = Schema.encodeSync(Snapshot.Snapshot)
-const encodeReserve = Schema.encodeSync(Command.ReserveResultWire)
-const encodeSettlement = Schema.encodeSync(Command.SettlementResultWire)
-const encodeTopUp = Schema.encodeSync(Command.TopUpResultWire)
+export const encodeSnapshot = Schema.encodeSync(Snapshot.Snapshot)
+export const encodeReserve = Schema.encodeSync(Command.ReserveResultWire)
+export const encodeSettlement = Schema.encodeSync(Command.SettlementResultWire)
+export const encodeTopUp = Schema.encodeSync(Command.TopUpResultWire)
 const encodeProof = Schema.encodeSync(Snapshot.ConservationProof)
-const encodeCertificate = Schema.encodeSync(Snapshot.FinancialCertificate)
+export const encodeCertificate = Schema.encodeSync(Snapshot.FinancialCertificate)
 
 type Fields = ReadonlyArray<readonly [string, Json.Json]>
 const obj = (fields: Fields): Json.Json => new Map(fields)
@@ -42,10 +42,10 @@ const kinded = (result: { readonly _tag: string }, extra: Fields = []): Json.Jso
   return m
 }
 
-const statusJson = (status: Snapshot.ConservationStatus): Json.Json =>
+export const statusJson = (status: Snapshot.ConservationStatus): Json.Json =>
   kinded(status, [["display", Snapshot.statusText(status)]])
 
-const restoreJson = (r: L.RestoreResult): Json.Json => {
+export const restoreJson = (r: L.RestoreResult): Json.Json => {
   if (r._tag === "Restored") return obj([["kind", "Ok"]])
   const e = r.error
   const display = e.message
@@ -55,10 +55,10 @@ const restoreJson = (r: L.RestoreResult): Json.Json => {
   return kinded(e, [["display", display]])
 }
 
-const proveJson = (r: L.ProveResult): Json.Json =>
+export const proveJson = (r: L.ProveResult): Json.Json =>
   r._tag === "Proved" ? obj([["ok", encodeProof(r.proof)]]) : obj([["err", statusJson(r.status)]])
 
-const snapshotJson = (snapshot: Snapshot.Snapshot): Json.Json =>
+export const snapshotJson = (snapshot: Snapshot.Snapshot): Json.Json =>
   obj([["snapshot", encodeSnapshot(snapshot)], ["ledger_digest", Snapshot.ledgerDigest(snapshot)]])
 
 const i64 = (v: Json.Json | undefined): bigint => {

@@ -130,6 +130,17 @@ const decodeTotalsRow = Schema.decodeUnknown(Schema.Tuple(TotalsRow))
 const IdRow = Schema.Struct({ id: Text })
 const decodeIdRows = Schema.decodeUnknown(Schema.Array(IdRow))
 
+/** How long a restore waits for each table lock (below the server's deadlock check, 1 s by default). */
+const RESTORE_LOCK_TIMEOUT = "200ms"
+/** How many times a restore tries to take its locks before it fails (`LedgerStoreError`). */
+const RESTORE_ATTEMPTS = 50
+
+/** Did a transaction give up a lock (its lock timeout, or a deadlock it was chosen to break)? */
+const lockLost = (error: SqlError): boolean => {
+  const cause = error.cause as { readonly code?: unknown } | undefined
+  return typeof cause === "object" && cause !== null && (cause.code === "55P03" || cause.code === "40P01")
+}
+
 /** What a snapshot statement does with the version row. */
 type SnapshotMode = "read" | "advance" | "certify"
 
@@ -263,6 +274,11 @@ export const makeWith = (
         `${hex(bytes(t.tenant_id))},${t.initial_microcents},${t.remaining_microcents},${t.committed_microcents}`
       ).join("\n")
       return sql.withTransaction(Effect.gen(function*() {
+        // the tables one by one, while statements of other instances lock them in their own order:
+        // waiting for them could deadlock (measured: a commit holds the holds' table and waits for
+        // the tenants'), so the restore gives up first — its wait is shorter than the deadlock
+        // check's — and starts again, the others never aborted
+        yield* sql`SELECT set_config('lock_timeout', ${RESTORE_LOCK_TIMEOUT}, true)`
         yield* sql`LOCK TABLE calybris_budget_ledger, calybris_budget_tenants, calybris_budget_reservations
           IN EXCLUSIVE MODE`
         yield* sql`WITH snap AS (
@@ -283,6 +299,7 @@ export const makeWith = (
           )
           UPDATE calybris_budget_ledger SET snapshot_version = ${snapshot.version}::numeric`
       })).pipe(
+        Effect.retry({ times: RESTORE_ATTEMPTS - 1, while: lockLost }),
         Effect.as<L.RestoreResult>({ _tag: "Restored" }),
         Effect.mapError(store("restore"))
       )

@@ -8,7 +8,7 @@ import * as PgSchema from "@calybris/budget-pg/PgSchema"
 import type { LedgerStoreError } from "@calybris/budget/LedgerError"
 import * as Postgres from "@calybris/testing/Postgres"
 import * as PgClient from "@effect/sql-pg/PgClient"
-import type * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -48,3 +48,20 @@ export const migratedClient = (
   PgClient.PgClient | SqlClient.SqlClient,
   SqlError | LedgerStoreError | Postgres.PostgresError | Postgres.NoTestServer
 > => Layer.provideMerge(Layer.effectDiscard(PgSchema.migrate), freshClient(maxConnections))
+
+/** Empty every ledger table (and any a later migration adds), restart the ids, reset the ledger row. */
+export const resetLedger: Effect.Effect<void, SqlError, SqlClient.SqlClient> = Effect.flatMap(
+  SqlClient.SqlClient,
+  (sql) =>
+    sql.unsafe(`DO $$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT tablename FROM pg_tables WHERE schemaname = current_schema()
+    AND tablename LIKE 'calybris\\_budget\\_%' AND tablename NOT IN ('calybris_budget_migrations', 'calybris_budget_ledger')
+  LOOP EXECUTE format('TRUNCATE %I CASCADE', r.tablename); END LOOP;
+  FOR r IN SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema()
+    AND sequencename LIKE 'calybris\\_budget\\_%'
+  LOOP EXECUTE format('ALTER SEQUENCE %I RESTART', r.sequencename); END LOOP;
+  UPDATE calybris_budget_ledger SET snapshot_version = 0, baseline = 0;
+END $$`).pipe(Effect.asVoid)
+)

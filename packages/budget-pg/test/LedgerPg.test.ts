@@ -1,0 +1,366 @@
+/**
+ * `LedgerPg` on a real PostgreSQL, beyond the contract suite (LedgerPg.contract.test.ts):
+ * - for any history (every command kind, holds expiring by the TestClock, restores, i64 edges),
+ *   each result, snapshot, proof and certificate, and every query's answer, equals the memory
+ *   layer's for the same history;
+ * - the schema is checked and never created implicitly (`SchemaOutdated`), `migrate` migrates;
+ * - a connection error names the host and database, never the password;
+ * - two instances expiring the same holds at once release each once, recorded `expired`.
+ */
+import * as LedgerPg from "@calybris/budget-pg/LedgerPg"
+import * as PgSchema from "@calybris/budget-pg/PgSchema"
+import { Microcents, TenantId } from "@calybris/budget/Arguments"
+import * as Command from "@calybris/budget/Command"
+import * as Ledger from "@calybris/budget/Ledger"
+import type { LedgerStoreError } from "@calybris/budget/LedgerError"
+import type * as L from "@calybris/budget/LedgerState"
+import * as Snapshot from "@calybris/budget/Snapshot"
+import * as Migrator from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { afterAll, assert, describe, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as fc from "effect/FastCheck"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Scope from "effect/Scope"
+import * as TestClock from "effect/TestClock"
+import { client, enabled, freshDatabase, migratedClient, resetLedger, SKIP_REASON } from "./support/database.js"
+
+const I64_MAX = 9223372036854775807n
+const numRuns = fc.readConfigureGlobal().numRuns ?? 25
+
+const tenants = ["a", "b", "\uFEFFé", "\u{1F600}"] as const
+const tenant = fc.constantFrom(...tenants)
+const amount = fc.oneof({ weight: 8, arbitrary: fc.bigInt(-2n, 400n) }, fc.constantFrom(I64_MAX, I64_MAX - 3n))
+const opid = fc.option(fc.constantFrom("o1", "o2", "o3"), { nil: undefined })
+const withId = <C extends object>(c: C, id: string | undefined): C => id === undefined ? c : { ...c, operation_id: id }
+
+/** One step of a history: a command, time passing, or a restore built from the ledger's balances. */
+type Step =
+  | { readonly kind: "command"; readonly command: Command.Command }
+  | {
+    readonly kind: "reserve"
+    readonly tenant: string
+    readonly amount: bigint
+    readonly ttl: bigint | undefined
+    readonly id: string | undefined
+  }
+  | { readonly kind: "commit"; readonly pick: number; readonly actual: bigint; readonly id: string | undefined }
+  | { readonly kind: "release"; readonly pick: number; readonly id: string | undefined }
+  | { readonly kind: "wait"; readonly ms: number }
+  | {
+    readonly kind: "restore"
+    readonly drop: number
+    readonly version: bigint
+    readonly duplicate: boolean
+    readonly refund: boolean
+  }
+
+const stepArb: fc.Arbitrary<Step> = fc.oneof(
+  fc.record({ tenant, amount: fc.oneof(fc.bigInt(0n, 1_000n), fc.constantFrom(I64_MAX - 10n)) }).map((
+    { amount, tenant }
+  ): Step => ({ kind: "command", command: { _tag: "EnsureTenant", tenant, amount } as Command.Command })),
+  fc.record({ tenant, amount, id: opid }).map(({ amount, id, tenant }): Step => ({
+    kind: "command",
+    command: withId({ _tag: "TopUp" as const, tenant, amount }, id) as Command.Command
+  })),
+  fc.record({ tenant, max: fc.bigInt(-2n, 500n) }).map(({ max, tenant }): Step => ({
+    kind: "command",
+    command: { _tag: "SetExposureCap", tenant, max } as Command.Command
+  })),
+  {
+    weight: 4,
+    arbitrary: fc.record({ tenant, amount, ttl: fc.option(fc.bigInt(1n, 3_000n), { nil: undefined }), id: opid })
+      .map((r): Step => ({ kind: "reserve", ...r }))
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({ pick: fc.nat(), actual: fc.bigInt(-1n, 500n), id: opid }).map((r): Step => ({
+      kind: "commit",
+      ...r
+    }))
+  },
+  fc.record({ pick: fc.nat(), id: opid }).map((r): Step => ({ kind: "release", ...r })),
+  fc.record({ ms: fc.integer({ min: 0, max: 2_500 }) }).map((r): Step => ({ kind: "wait", ...r })),
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom<Step>(
+      { kind: "command", command: Command.takeSnapshot },
+      { kind: "command", command: Command.verifyConservation },
+      { kind: "command", command: Command.proveConservation },
+      { kind: "command", command: Command.certifyLedger },
+      { kind: "command", command: Command.certifyLedger }
+    )
+  },
+  fc.record({
+    drop: fc.nat(),
+    version: fc.oneof(fc.bigInt(0n, 5n), fc.constant(18446744073709551615n)),
+    duplicate: fc.boolean(),
+    refund: fc.boolean()
+  }).map((r): Step => ({ kind: "restore", ...r }))
+)
+
+/** The command of a step, built from the memory ledger's answers (the holds it would pick, its balances). */
+const commandOf = (
+  step: Step,
+  memory: Ledger.Ledger["Type"],
+  issued: ReadonlyArray<bigint>
+): Effect.Effect<Command.Command | undefined, LedgerStoreError> =>
+  Effect.gen(function*() {
+    const pick = (n: number) => (issued.length === 0 ? 1n : issued[n % issued.length] as bigint)
+    switch (step.kind) {
+      case "command":
+        return step.command
+      case "reserve": {
+        const now = yield* Clock.currentTimeMillis
+        const expiry = step.ttl === undefined ? {} : { ttl_ms: step.ttl, expires_at_ms: BigInt(now) + step.ttl }
+        return withId(
+          { _tag: "Reserve", tenant: step.tenant, amount: step.amount, ...expiry },
+          step.id
+        ) as Command.Command
+      }
+      case "commit":
+        return withId({ _tag: "Commit", reservation: pick(step.pick), actual: step.actual }, step.id) as Command.Command
+      case "release":
+        return withId({ _tag: "Release", reservation: pick(step.pick) }, step.id) as Command.Command
+      case "wait":
+        return undefined
+      case "restore": {
+        // the current balances with every hold's funds back in remaining (so it is acceptable),
+        // half the spend refunded or not (a restore may lower the total committed below the
+        // certificate baseline), less one tenant (absent after the restore), or with a duplicate
+        const current = yield* memory.balances
+        const open = current.active_reservations
+        const restored = current.tenants.map((t) => {
+          const refunded = step.refund ? t.committed_microcents / 2n : 0n
+          return Snapshot.tenantBalance(
+            t.tenant_id,
+            t.initial_microcents,
+            t.remaining_microcents + t.reserved_microcents + refunded,
+            0n,
+            t.committed_microcents - refunded
+          )
+        })
+        const kept = restored.filter((_, i) => restored.length === 0 || i !== step.drop % restored.length)
+        const tenants = step.duplicate && kept.length > 0 ? [...kept, kept[0] as Snapshot.TenantBalance] : kept
+        // while holds are open, half of the restores claim none (accepted), half the real count (refused)
+        return Command.restore(Snapshot.makeSnapshot(step.version, tenants, step.drop % 2 === 0 ? 0n : open))
+      }
+    }
+  })
+
+/** Everything a query can tell, from one ledger. */
+const answers = (ledger: Ledger.Ledger["Type"]) =>
+  Effect.all({
+    balances: ledger.balances,
+    holds: ledger.holds(),
+    caps: ledger.exposureCaps,
+    counts: ledger.counts,
+    totals: ledger.totals,
+    each: Effect.forEach([...tenants, "nobody"], (t) =>
+      Effect.all([ledger.balance(t), ledger.holds(t), ledger.exposureCap(t)])),
+    remembers: Effect.forEach(["o1", "o2", "o3"], (id) =>
+      ledger.remembers(id))
+  })
+
+if (enabled) {
+  const scope = Effect.runSync(Scope.make())
+  afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
+  const database = Effect.runSync(Effect.cached(Layer.buildWithScope(migratedClient(2), scope)))
+
+  /** Run a history through the memory layer and `LedgerPg` (on a fresh ledger): every outcome the same. */
+  const sameAsMemory = (steps: ReadonlyArray<Step>) =>
+    Effect.gen(function*() {
+      const context = yield* database
+      const pg = yield* Effect.provide(Effect.zipRight(resetLedger, LedgerPg.make), context)
+      const memory = yield* Ledger.makeMemory()
+      const issued: Array<bigint> = []
+      // two tenants with funds from the start (the others appear when a step ensures them)
+      const seed = [
+        Command.ensureTenant(TenantId.make("a"), Microcents.make(1_000n)),
+        Command.ensureTenant(TenantId.make("\uFEFFé"), Microcents.make(700n))
+      ]
+      for (
+        const [i, step] of [...seed.map((command): Step => ({ kind: "command", command })), ...steps].entries()
+      ) {
+        if (step.kind === "wait") {
+          yield* TestClock.adjust(Duration.millis(step.ms))
+        } else {
+          const command = yield* commandOf(step, memory, issued)
+          if (command === undefined) continue
+          const expected = yield* Effect.either(memory.apply(command))
+          const actual = yield* Effect.either(pg.apply(command))
+          assert.deepStrictEqual(actual, expected, `step ${i}: ${command._tag}`)
+          if (expected._tag === "Right") {
+            const r = expected.right as L.Result
+            if (typeof r === "object" && r !== null && "_tag" in r && r._tag === "Reserved") {
+              issued.push(r.reservation_id)
+            }
+          }
+        }
+        assert.deepStrictEqual(yield* answers(pg), yield* answers(memory), `answers after step ${i}`)
+      }
+      // and the commands that take a snapshot, once more at the end
+      for (const command of [Command.proveConservation, Command.certifyLedger, Command.takeSnapshot]) {
+        assert.deepStrictEqual(yield* pg.apply(command), yield* memory.apply(command), command._tag)
+      }
+    })
+
+  describe("LedgerPg", () => {
+    it.effect("a certificate after a restore that lowers the spend keeps the baseline, as the state machine", () =>
+      sameAsMemory([
+        { kind: "reserve", tenant: "a", amount: 300n, ttl: undefined, id: undefined },
+        { kind: "commit", pick: 0, actual: 200n, id: undefined },
+        { kind: "command", command: Command.certifyLedger },
+        { kind: "restore", drop: 1, version: 7n, duplicate: false, refund: true },
+        { kind: "command", command: Command.certifyLedger },
+        { kind: "reserve", tenant: "a", amount: 50n, ttl: undefined, id: undefined },
+        { kind: "commit", pick: 1, actual: 50n, id: undefined },
+        { kind: "command", command: Command.certifyLedger }
+      ]))
+
+    it.effect.prop(
+      "for any history, every result, snapshot, proof, certificate and answer equals the memory layer's",
+      { steps: fc.array(stepArb, { minLength: 5, maxLength: 40, size: "+1" }) },
+      ({ steps }) => sameAsMemory(steps),
+      { fastCheck: { numRuns } }
+    )
+
+    it.effect("the schema is checked, never created: an empty or partly migrated database is SchemaOutdated", () =>
+      Effect.gen(function*() {
+        const url = yield* freshDatabase
+        const on = client(url, 1)
+        const tables = Effect.flatMap(
+          SqlClient.SqlClient,
+          (sql) => sql<{ readonly n: string }>`SELECT count(*)::text AS n FROM pg_tables WHERE schemaname = 'public'`
+        )
+        const empty = yield* Effect.flip(LedgerPg.make.pipe(Effect.provide(on)))
+        assert.deepStrictEqual(empty, new PgSchema.SchemaOutdated({ applied: 0, required: PgSchema.REQUIRED }))
+        assert.include(empty.message, "calybris budget migrate")
+        assert.deepStrictEqual(yield* tables.pipe(Effect.provide(on)), [{ n: "0" }], "nothing created")
+        // the layer without `migrate` fails the same way
+        const viaLayer = yield* Effect.flip(
+          Layer.build(LedgerPg.layer({ url: Redacted.make(url) })).pipe(Effect.scoped)
+        )
+        assert.strictEqual(viaLayer._tag, "SchemaOutdated")
+        // only the first migration: outdated, naming it
+        yield* Effect.flatMap(SqlClient.SqlClient, (sql) =>
+          sql.withTransaction(Effect.gen(function*() {
+            yield* sql.unsafe(`CREATE TABLE ${PgSchema.MIGRATIONS_TABLE} (
+              migration_id integer PRIMARY KEY, created_at timestamp with time zone NOT NULL DEFAULT now(),
+              name text NOT NULL)`)
+            yield* Migrator.make({})({
+              loader: Migrator.fromRecord({ "1_ledger": PgSchema.migrations["1_ledger"] as Effect.Effect<void> }),
+              table: PgSchema.MIGRATIONS_TABLE
+            })
+          }))).pipe(Effect.provide(on), Effect.orDie)
+        assert.deepStrictEqual(
+          yield* Effect.flip(LedgerPg.make.pipe(Effect.provide(on))),
+          new PgSchema.SchemaOutdated({ applied: 1, required: PgSchema.REQUIRED })
+        )
+        // `migrate: true` migrates, and the ledger serves
+        const served = yield* Effect.gen(function*() {
+          yield* Ledger.ensureTenant(TenantId.make("t"), Microcents.make(10n))
+          return yield* Ledger.reserve(TenantId.make("t"), Microcents.make(4n))
+        }).pipe(Effect.provide(LedgerPg.layer({ url: Redacted.make(url), migrate: true, maxConnections: 1 })))
+        assert.strictEqual(served._tag, "Reserved")
+        assert.strictEqual(yield* PgSchema.applied.pipe(Effect.provide(on)), PgSchema.REQUIRED)
+      }).pipe(Effect.scoped))
+
+    it.live("a connection error names the host and database, never the password", () =>
+      Effect.gen(function*() {
+        const secret = "s3cr3t-p@ss"
+        // a port nothing listens on (1 is privileged, never the test server's)
+        const url = `postgres://calybris:${encodeURIComponent(secret)}@127.0.0.1:1/ledger_db`
+        const error = yield* Effect.flip(
+          Layer.build(LedgerPg.layer({ url: Redacted.make(url) })).pipe(Effect.scoped)
+        )
+        assert.strictEqual(error._tag, "LedgerConnectionError")
+        if (error._tag !== "LedgerConnectionError") return
+        assert.strictEqual(error.host, "127.0.0.1:1")
+        assert.strictEqual(error.database, "ledger_db")
+        for (const text of [error.message, String(error), JSON.stringify(error)]) {
+          assert.notInclude(text, secret)
+          assert.notInclude(text, encodeURIComponent(secret))
+        }
+      }))
+
+    it.live("restores while other instances reserve and commit: none fails, and every tenant's reserved is its open holds", () =>
+      Effect.gen(function*() {
+        // a database of its own, with pools large enough for every fiber to have a connection
+        const url = yield* freshDatabase
+        yield* PgSchema.migrate.pipe(Effect.provide(client(url, 1)))
+        const one = yield* Layer.build(LedgerPg.layer({ url: Redacted.make(url), maxConnections: 6 }))
+          .pipe(Effect.map(Context.get(Ledger.Ledger)))
+        const two = yield* Layer.build(LedgerPg.layer({ url: Redacted.make(url), maxConnections: 2 }))
+          .pipe(Effect.map(Context.get(Ledger.Ledger)))
+        const sql = yield* Layer.build(client(url, 1)).pipe(Effect.map(Context.get(SqlClient.SqlClient)))
+        const funds = Microcents.make(1_000_000_000n)
+        yield* one.apply(Command.ensureTenant(TenantId.make("t"), funds))
+        const snapshot = Snapshot.makeSnapshot(3n, [Snapshot.tenantBalance("t", funds, funds, 0n, 0n)], 0n)
+        const spender = Effect.forEach(
+          Array.from({ length: 25 }, (_, i) => i),
+          () =>
+            Effect.flatMap(
+              one.apply(Command.reserve(TenantId.make("t"), Microcents.make(10n))),
+              (r) =>
+                r._tag === "Reserved"
+                  ? one.apply(Command.commit(r.reservation_id, Microcents.make(7n)))
+                  : Effect.void
+            ),
+          { discard: true }
+        )
+        const restores = Effect.forEach(
+          [1, 2, 3, 4],
+          () =>
+            Effect.flatMap(
+              two.apply(Command.restore(snapshot)),
+              (r) => Effect.sync(() => assert.strictEqual(r._tag, "Restored"))
+            ),
+          { discard: true }
+        )
+        yield* Effect.all([spender, spender, spender, spender, restores], { concurrency: "unbounded" })
+        const rows = yield* sql<{ readonly reserved: string; readonly held: string }>`
+          SELECT t.reserved::text AS reserved, coalesce((SELECT sum(amount) FROM calybris_budget_reservations r
+            WHERE r.tenant = t.tenant AND r.state = 'open'), 0)::text AS held
+          FROM calybris_budget_tenants t`
+        for (const row of rows) assert.strictEqual(row.reserved, row.held)
+        const status = yield* one.apply(Command.verifyConservation)
+        assert.strictEqual(status._tag, "Balanced")
+      }).pipe(Effect.scoped))
+
+    it.live("two instances expiring the same holds at once release each once, recorded as expired", () =>
+      Effect.gen(function*() {
+        const context = yield* database
+        yield* Effect.provide(resetLedger, context)
+        const instance = Effect.provide(LedgerPg.make, context)
+        const [one, two] = yield* Effect.all([instance, instance])
+        const sql = yield* Effect.provide(SqlClient.SqlClient, context)
+        yield* one.apply(Command.ensureTenant(TenantId.make("t"), Microcents.make(1_000n)))
+        for (let i = 0; i < 20; i++) {
+          // already due: expires now (the live Clock), released by the next sweep
+          yield* sql`INSERT INTO calybris_budget_reservations (id, tenant, amount, expires_at_ms)
+            VALUES (nextval('calybris_budget_reservation_ids'), ${new TextEncoder().encode("t")}, 10, 0)`
+          yield* sql`UPDATE calybris_budget_tenants SET remaining = remaining - 10, reserved = reserved + 10`
+        }
+        yield* Effect.all([one.sweep, two.sweep, one.sweep, two.sweep], { concurrency: "unbounded" })
+        const states = yield* sql<{ readonly state: string; readonly n: string }>`
+          SELECT state, count(*)::text AS n FROM calybris_budget_reservations GROUP BY state`
+        assert.deepStrictEqual(states, [{ state: "expired", n: "20" }])
+        assert.deepStrictEqual(
+          yield* one.balance("t"),
+          yield* two.balance("t")
+        )
+        const balance = yield* one.balance("t")
+        assert.deepStrictEqual(balance._tag === "Some" ? balance.value.remaining_microcents : undefined, 1_000n)
+      }))
+  })
+} else {
+  describe("LedgerPg", () => {
+    it.skip(SKIP_REASON, () => {})
+  })
+}
