@@ -380,17 +380,17 @@ const budget = Command.make("budget").pipe(
     ),
     lazy("status", budgetOptions.status, () => loadBudget().then((m) => m.status)).pipe(
       Command.withDescription(
-        "Balances (microcents) of every tenant, or of one. Read-only: reads the journal's verified prefix without the writer lock, so it works while another process writes it."
+        "Balances (microcents) of every tenant, or of one. Read-only: reads the journal's verified prefix without the writer lock, so it works while another process writes it (on a database: one SELECT, a state the ledger was in)."
       )
     ),
     lazy("prove", budgetOptions.prove, () => loadBudget().then((m) => m.prove)).pipe(
       Command.withDescription(
-        "Prove conservation (remaining + reserved + committed = initial for every tenant); exit 1 when violated. Read-only (like status): the proof's snapshot is not journaled."
+        "Prove conservation (remaining + reserved + committed = initial for every tenant); exit 1 when violated. Read-only on a journal (like status): the proof's snapshot is not journaled. On a database, the proof's snapshot takes the database's next snapshot version."
       )
     ),
     lazy("certify", budgetOptions.certify, () => loadBudget().then((m) => m.certify)).pipe(
       Command.withDescription(
-        "Issue a financial certificate of the ledger; exit 1 when it is not balanced. Read-only (like status): its snapshot and baseline rotation are not journaled, so committed_since_last_certificate counts from the last journaled certificate."
+        "Issue a financial certificate of the ledger; exit 1 when it is not balanced. Read-only on a journal (like status): its snapshot and baseline rotation are not journaled, so committed_since_last_certificate counts from the last journaled certificate. On a database, the snapshot version and the baseline are the database's, advanced for every process."
       )
     ),
     lazy("admit", budgetOptions.admit, () => loadBudget().then((m) => m.admit)).pipe(
