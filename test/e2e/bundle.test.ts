@@ -97,15 +97,21 @@ describe("the shipped bin", () => {
     }
 
     // start-up loads the command line's surface only: no handler module, no WAL, ledger or kernel
+    // the PostgreSQL client is in the bundle (a chunk of its own), pg-native is not (a missing module)
+    const inputs = Object.values(metafile.outputs).flatMap((output) => Object.keys(output.inputs))
+    assert.isTrue(inputs.some((input) => /node_modules\/pg\/lib\/client\.js$/.test(input)), "pg is bundled")
+    assert.isTrue(inputs.some((input) => /packages\/budget-pg\/src\//.test(input)), "budget-pg is bundled")
     const startup = startupFiles(metafile, path.relative(process.cwd(), entry))
     assert.isAbove(startup.size, 0)
     const loaded = Array.from(startup).flatMap((file) => Object.keys(metafile.outputs[file]?.inputs ?? {}))
     assert.include(loaded.join("\n"), "packages/cli/src/Commands.ts")
     for (
       const heavy of [
-        /packages\/(wal|budget)\//,
+        /packages\/(wal|budget|budget-pg)\//,
+        // the PostgreSQL client: loaded by a command given a database only
+        /node_modules\/(pg|pg-[\w-]+|pgpass|@effect\/sql|@effect\/sql-pg)\//,
         /packages\/core\/src\/(Kernel|Policy|Input|Decision|Digest)\.ts/,
-        /packages\/cli\/src\/(Prescribe|Explain|PolicyCommand|WalCommand|BudgetCommand|Demo|Flags)\.ts/
+        /packages\/cli\/src\/(Prescribe|Explain|PolicyCommand|WalCommand|BudgetCommand|Database|DatabaseUrl|Demo|Flags)\.ts/
       ]
     ) {
       assert.deepStrictEqual(loaded.filter((input) => heavy.test(input)), [], `loaded at start-up: ${heavy}`)

@@ -18,6 +18,7 @@ const commands: ReadonlyArray<ReadonlyArray<string>> = [
   ...["init", "ensure", "top-up", "cap", "reserve", "commit", "release", "status", "prove", "certify", "admit"].map((
     c
   ) => ["budget", c]),
+  ["budget", "migrate"],
   ["demo"]
 ]
 
@@ -36,7 +37,9 @@ describe("help and usage", () => {
       )
     })
     const [budget, reserve] = [results[11], results[16]]
-    assert.include(budget?.stdout, "- reserve --journal FILE")
+    assert.include(budget?.stdout, "- init --journal FILE")
+    assert.include(budget?.stdout, "- reserve [--journal FILE] [--database URL]")
+    assert.include(budget?.stdout, "- migrate [--database URL]")
     assert.include(reserve?.stdout, "--amount MICROCENTS")
     assert.include(reserve?.stdout, "--key-file PATH")
     assert.include(reserve?.stdout, "--durability always | batch | never")

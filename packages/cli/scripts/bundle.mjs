@@ -26,6 +26,26 @@ export const entryName = "calybris.mjs"
 export const defaultOutdir = path.join(pkg, "dist", "bundle")
 
 /**
+ * `pg` (the PostgreSQL client under `@calybris/budget-pg`) is pure JavaScript; its optional native
+ * binding `pg-native` is only `require`d when asked for (`pg.native`, `NODE_PG_FORCE_NATIVE`),
+ * inside a `try`, and is not installed here. esbuild would leave that `require` external, so the
+ * bundle would depend on a package it does not carry. Instead it resolves to a module that fails
+ * as a missing package does (`MODULE_NOT_FOUND`), which `pg.native` already answers with `null`.
+ * @type {import("esbuild").Plugin}
+ */
+export const withoutPgNative = {
+  name: "calybris-without-pg-native",
+  setup(build) {
+    build.onResolve({ filter: /^pg-native$/ }, () => ({ path: "pg-native", namespace: "calybris-absent" }))
+    build.onLoad({ filter: /^pg-native$/, namespace: "calybris-absent" }, () => ({
+      contents:
+        "const e = new Error(\"Cannot find module 'pg-native': the calybris bundle carries pg's pure JavaScript client only\"); e.code = \"MODULE_NOT_FOUND\"; throw e",
+      loader: "js"
+    }))
+  }
+}
+
+/**
  * Compile the CLI into `outdir` (which should be empty or absent); resolves to the entry file's
  * path and esbuild's metafile (which source went into which output file).
  * @param {string} outdir
@@ -47,6 +67,7 @@ export const bundle = async (outdir) => {
     conditions: ["@calybris/source"],
     metafile: true,
     logLevel: "warning",
+    plugins: [withoutPgNative],
     // CommonJS dependencies inside an ES module bundle still need `require`
     banner: {
       js:

@@ -29,8 +29,10 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import type * as Redacted from "effect/Redacted"
 import { CertificateUnbalanced, InputError, IoError, UsageError } from "./CliError.js"
 import type * as Commands from "./Commands.js"
+import * as DatabaseUrl from "./DatabaseUrl.js"
 import { readInput, readPolicy } from "./Documents.js"
 import { notRegular, platformReason, requireFile, STDIN, stdinOnce } from "./Files.js"
 import * as Format from "./Format.js"
@@ -54,29 +56,54 @@ import { emit, obj, setJson } from "./Output.js"
 // Options shared by every budget command
 
 type Common = Key.KeyFlags & {
-  readonly journal: string
+  readonly journal: Option.Option<string>
+  readonly database: Option.Option<Redacted.Redacted<string>>
   readonly durability: Wal.Durability
   readonly json: boolean
+}
+
+type OnFile = Key.KeyFlags & {
+  readonly journal: string
+  readonly durability: Wal.Durability
 }
 
 const opts = (id: Option.Option<string>) => (Option.isSome(id) ? { operationId: id.value } : {})
 
 /** The ledger over its journal file (which it opens, verifies and recovers in one pass, and owns). */
-const ledgerLayer = (flags: Common, loaded: Key.Loaded) =>
+const ledgerLayer = (flags: OnFile, loaded: Key.Loaded) =>
   Ledger.layerJournalFile(flags.journal, {
     key: loaded.key,
     allowEmptyKey: loaded.allowEmptyKey,
     durability: flags.durability
   })
 
-/** Run an operation on the journal's ledger (the journal must exist: see `init`). */
-const withLedger = <A, E, R>(flags: Common, operation: Effect.Effect<A, E, R>) =>
+/**
+ * Run `operation` (named `name` in a database's errors) on the ledger the flags name
+ * (`DatabaseUrl.select`): a journal file (`onFile`), or a PostgreSQL database — the ledger
+ * shared by every process on it, loaded with the client only then (`Database`).
+ */
+const onLedger = <A, E, R, E2, R2>(
+  flags: Common,
+  name: string,
+  onFile: (flags: OnFile) => Effect.Effect<A, E2, R2>,
+  operation: Effect.Effect<A, E, R | Ledger.Ledger>
+) =>
   Effect.gen(function*() {
     yield* setJson(flags.json)
-    const loaded = yield* Key.load(flags)
-    yield* requireJournal(flags.journal)
-    return yield* Effect.provide(operation, ledgerLayer(flags, loaded)).pipe(Key.hintOnWrongKey(loaded))
+    const source = yield* DatabaseUrl.select(flags)
+    if (source._tag === "Journal") return yield* onFile({ ...flags, journal: source.journal })
+    const database = yield* Effect.promise(() => import("./Database.js"))
+    return yield* database.withLedger(source, name, operation)
   })
+
+/** Run an operation on the journal's ledger (the journal must exist: see `init`), or on the database's. */
+const withLedger = <A, E, R>(flags: Common, name: string, operation: Effect.Effect<A, E, R | Ledger.Ledger>) =>
+  onLedger(flags, name, (file) =>
+    Effect.gen(function*() {
+      const loaded = yield* Key.load(file)
+      yield* requireJournal(file.journal)
+      return yield* Effect.provide(operation, ledgerLayer(file, loaded)).pipe(Key.hintOnWrongKey(loaded))
+    }), operation)
 
 /**
  * The journal must be a regular file (see `init`): a missing journal, a directory or a FIFO
@@ -97,28 +124,32 @@ const requireJournal = (journal: string) =>
 /**
  * Run an operation on a read-only copy of the ledger of the journal's verified prefix
  * (`LedgerView`): no writer lock, nothing written — it works while another process writes the
- * journal. A final line being written (or torn) is left out, with a note on stderr.
+ * journal. A final line being written (or torn) is left out, with a note on stderr. On a
+ * database, the operation reads the database's ledger (its queries never write).
  */
-const withView = <A, E, R>(flags: Common, operation: Effect.Effect<A, E, R | Ledger.Ledger>) =>
-  Effect.gen(function*() {
-    yield* setJson(flags.json)
-    const loaded = yield* Key.load(flags)
-    yield* requireJournal(flags.journal)
-    const view = yield* LedgerView.recoverFile(flags.journal, {
-      key: loaded.key,
-      allowEmptyKey: loaded.allowEmptyKey
-    }).pipe(Key.hintOnWrongKey(loaded))
-    if (view.torn !== undefined && !flags.json) {
-      yield* Console.error(
-        `note: the last line of ${flags.journal} (${
-          Format.count(view.torn.length, "byte")
-        } at offset ${view.torn.offset}) is incomplete — a writer is appending it, or a crash tore it (calybris wal repair removes a torn line); this reads the ${
-          Format.count(view.entries, "entry", "entries")
-        } before it`
-      )
-    }
-    return yield* Effect.provideService(operation, Ledger.Ledger, yield* Ledger.makeMemory(view.state))
-  })
+const withView = <A, E, R>(flags: Common, name: string, operation: Effect.Effect<A, E, R | Ledger.Ledger>) =>
+  onLedger(flags, name, (file) =>
+    Effect.gen(function*() {
+      const loaded = yield* Key.load(file)
+      yield* requireJournal(file.journal)
+      const view = yield* LedgerView.recoverFile(file.journal, {
+        key: loaded.key,
+        allowEmptyKey: loaded.allowEmptyKey
+      }).pipe(Key.hintOnWrongKey(loaded))
+      if (view.torn !== undefined && !flags.json) {
+        yield* Console.error(
+          `note: the last line of ${file.journal} (${
+            Format.count(view.torn.length, "byte")
+          } at offset ${view.torn.offset}) is incomplete — a writer is appending it, or a crash tore it (calybris wal repair removes a torn line); this reads the ${
+            Format.count(view.entries, "entry", "entries")
+          } before it`
+        )
+      }
+      return yield* Effect.provideService(operation, Ledger.Ledger, yield* Ledger.makeMemory(view.state))
+    }), operation)
+
+/** How a command names the ledger it ran on (`no tenant x in …`): the journal's path, or the database's target. */
+const ledgerName = (flags: Common): string => Option.isSome(flags.journal) ? flags.journal.value : "the database"
 
 const balanceOf = (name: string) => Effect.map(Ledger.balances, (s) => s.tenants.find((t) => t.tenant_id === name))
 
@@ -182,6 +213,7 @@ export const init = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.init>
 export const ensure = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.ensure>) =>
   withLedger(
     flags,
+    "ensure",
     Effect.gen(function*() {
       const before = yield* balanceOf(flags.tenant)
       yield* Ledger.ensureTenant(yield* Arguments.tenantId(flags.tenant), flags.amount)
@@ -200,6 +232,7 @@ export const ensure = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.ens
 export const topUp = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.topUp>) =>
   withLedger(
     flags,
+    "top-up",
     Effect.gen(function*() {
       const r = yield* Ledger.topUp(yield* Arguments.tenantId(flags.tenant), flags.amount, opts(flags.id))
       const wire = topUpJson(r)
@@ -211,6 +244,7 @@ export const topUp = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.topU
 export const cap = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.cap>) =>
   withLedger(
     flags,
+    "cap",
     Effect.gen(function*() {
       yield* Ledger.setExposureCap(yield* Arguments.tenantId(flags.tenant), flags.max)
       const max = flags.max > 0n ? flags.max : null
@@ -230,6 +264,7 @@ export const cap = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.cap>) 
 export const reserve = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.reserve>) =>
   withLedger(
     flags,
+    "reserve",
     Effect.gen(function*() {
       const r = yield* Ledger.reserve(yield* Arguments.tenantId(flags.tenant), flags.amount, {
         ...opts(flags.id),
@@ -249,6 +284,7 @@ const settle = (r: L.SettlementResult, json: boolean) => {
 export const commit = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.commit>) =>
   withLedger(
     flags,
+    "commit",
     Effect.flatMap(
       Ledger.commit(flags.reservation, flags.amount, opts(flags.id)),
       (r) => settle(r, flags.json)
@@ -259,6 +295,7 @@ export const commit = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.com
 export const release = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.release>) =>
   withLedger(
     flags,
+    "release",
     Effect.flatMap(Ledger.release(flags.reservation, opts(flags.id)), (r) => settle(r, flags.json))
   )
 
@@ -285,6 +322,7 @@ const atOneInstant = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A,
 export const status = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.status>) =>
   withView(
     flags,
+    "status",
     // every query as of one Clock instant (expired holds released): balances and holds agree
     atOneInstant(Effect.gen(function*() {
       if (Option.isSome(flags.name)) {
@@ -295,7 +333,7 @@ export const status = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.sta
           holds: Ledger.holds(name)
         })
         if (Option.isNone(balance)) {
-          return yield* new UsageError({ reason: `no tenant ${name} in ${flags.journal}` })
+          return yield* new UsageError({ reason: `no tenant ${name} in ${ledgerName(flags)}` })
         }
         const t = balance.value
         return yield* emit(
@@ -350,6 +388,7 @@ export const status = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.sta
 export const prove = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.prove>) =>
   withView(
     flags,
+    "prove",
     Effect.gen(function*() {
       const p = yield* Ledger.proveConservation
       yield* emit(
@@ -371,6 +410,7 @@ export const prove = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.prov
 export const certify = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.certify>) =>
   withView(
     flags,
+    "certify",
     Effect.gen(function*() {
       const c = yield* Ledger.certify
       yield* emit(
@@ -403,6 +443,7 @@ export const admit = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.admi
     yield* Arguments.checkOperationId(Option.getOrUndefined(flags.id))
     return yield* withLedger(
       flags,
+      "admit",
       Effect.gen(function*() {
         const outcome = yield* Ledger.admit(policy, tenant, input, opts(flags.id))
         yield* emit(flags.json, () => [admitText(outcome)], () => admitJson(outcome))

@@ -73,6 +73,23 @@ export class ExplainMismatch extends Schema.TaggedError<ExplainMismatch>()("Expl
   }
 }
 
+/**
+ * The PostgreSQL database of `--database` could not serve the command: unreachable, refused the
+ * login, missing, or failed a statement. Names the server by its target (`host:port/database`),
+ * never by its URL, which may hold a password; the reason never quotes the URL either.
+ */
+export class DatabaseError extends Schema.TaggedError<DatabaseError>()("DatabaseError", {
+  /** `host:port/database` */
+  target: Schema.String,
+  /** what was being done: `connect`, `migrate`, `reserve`, … */
+  operation: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `${this.operation} on ${this.target} failed: ${this.reason}`
+  }
+}
+
 /** A ledger certificate that is not balanced: printed, then reported as a failure (fail-closed). */
 export class CertificateUnbalanced extends Schema.TaggedError<CertificateUnbalanced>()("CertificateUnbalanced", {
   ledger_digest_hex: Schema.String

@@ -237,6 +237,33 @@ const common = {
   json: Options.boolean("json").pipe(Options.withDescription("Print the result as JSON (the reference's fields)."))
 }
 
+/**
+ * `--database URL`: the ledger on PostgreSQL instead of a journal file (`--journal`). The URL is
+ * a secret (it may carry a password): parsed as `Redacted`, never printed (errors name its host,
+ * port and database only). `CALYBRIS_DATABASE_URL` is read when neither `--database` nor
+ * `--journal` is given (the handler reads it: `Database.select`).
+ */
+const database = Options.redacted("database").pipe(
+  Options.withPseudoName("URL"),
+  Options.withDescription(
+    "The ledger on PostgreSQL (postgres://user@host:port/database) instead of --journal; default: the CALYBRIS_DATABASE_URL environment variable. A secret: never printed (errors name host, port and database only). Run calybris budget migrate once first."
+  ),
+  Options.optional
+)
+
+/** The options of every budget command that reads or changes the ledger: a journal file or a database. */
+const ledgerCommon = {
+  journal: Options.text("journal").pipe(
+    Options.withPseudoName("FILE"),
+    Options.withDescription("The ledger journal (a WAL file); or --database."),
+    Options.optional
+  ),
+  database,
+  ...keyOptions,
+  durability: common.durability,
+  json: common.json
+}
+
 const tenant = Options.text("tenant").pipe(Options.withPseudoName("TENANT"), Options.withDescription("The tenant id."))
 const operationId = Options.text("id").pipe(
   Options.withPseudoName("OP"),
@@ -257,19 +284,23 @@ const reservation = Options.text("reservation").pipe(
 
 export const budgetOptions = {
   init: common,
+  migrate: {
+    database,
+    json: Options.boolean("json").pipe(Options.withDescription("Print the result as JSON."))
+  },
   ensure: {
-    ...common,
+    ...ledgerCommon,
     tenant,
     amount: amount("non-negative", "The tenant's initial funds in microcents (when it does not exist yet).")
   },
   topUp: {
-    ...common,
+    ...ledgerCommon,
     tenant,
     amount: amount("positive", "Funds to add, in microcents."),
     id: operationId
   },
   cap: {
-    ...common,
+    ...ledgerCommon,
     tenant,
     max: Options.text("max").pipe(
       Options.withPseudoName("MICROCENTS"),
@@ -278,7 +309,7 @@ export const budgetOptions = {
     )
   },
   reserve: {
-    ...common,
+    ...ledgerCommon,
     tenant,
     amount: amount("positive", "The amount to hold, in microcents."),
     id: operationId,
@@ -290,20 +321,20 @@ export const budgetOptions = {
     )
   },
   commit: {
-    ...common,
+    ...ledgerCommon,
     reservation,
     amount: amount("non-negative", "The actual amount spent, in microcents (the rest of the hold returns)."),
     id: operationId
   },
-  release: { ...common, reservation, id: operationId },
+  release: { ...ledgerCommon, reservation, id: operationId },
   status: {
-    ...common,
+    ...ledgerCommon,
     name: Args.text({ name: "TENANT" }).pipe(Args.withDescription("Only this tenant."), Args.optional)
   },
-  prove: common,
-  certify: common,
+  prove: ledgerCommon,
+  certify: ledgerCommon,
   admit: {
-    ...common,
+    ...ledgerCommon,
     policy: policyOption,
     input: Options.text("input").pipe(
       Options.withPseudoName("FILE"),
@@ -317,10 +348,17 @@ export const budgetOptions = {
 const loadBudget = () => import("./BudgetCommand.js")
 
 const budget = Command.make("budget").pipe(
-  Command.withDescription("The per-tenant budget ledger, journaled in a WAL file (--journal)."),
+  Command.withDescription(
+    "The per-tenant budget ledger, journaled in a WAL file (--journal), or shared by many processes in a PostgreSQL database (--database)."
+  ),
   Command.withSubcommands([
     lazy("init", budgetOptions.init, () => loadBudget().then((m) => m.init)).pipe(
       Command.withDescription("Create a ledger journal (its first entry is a checkpoint of the empty ledger).")
+    ),
+    lazy("migrate", budgetOptions.migrate, () => import("./Database.js").then((m) => m.migrate)).pipe(
+      Command.withDescription(
+        "Create or update the ledger's tables in a PostgreSQL database (--database or CALYBRIS_DATABASE_URL): prints the migrations applied, or that none was pending. Safe to run again, and from many instances at once (one migrates, the others wait and find nothing to do)."
+      )
     ),
     lazy("ensure", budgetOptions.ensure, () => loadBudget().then((m) => m.ensure)).pipe(
       Command.withDescription("Create a tenant with initial funds (no-op when it exists).")
@@ -342,17 +380,17 @@ const budget = Command.make("budget").pipe(
     ),
     lazy("status", budgetOptions.status, () => loadBudget().then((m) => m.status)).pipe(
       Command.withDescription(
-        "Balances (microcents) of every tenant, or of one. Read-only: reads the journal's verified prefix without the writer lock, so it works while another process writes it."
+        "Balances (microcents) of every tenant, or of one. Read-only: reads the journal's verified prefix without the writer lock, so it works while another process writes it (on a database: one SELECT, a state the ledger was in)."
       )
     ),
     lazy("prove", budgetOptions.prove, () => loadBudget().then((m) => m.prove)).pipe(
       Command.withDescription(
-        "Prove conservation (remaining + reserved + committed = initial for every tenant); exit 1 when violated. Read-only (like status): the proof's snapshot is not journaled."
+        "Prove conservation (remaining + reserved + committed = initial for every tenant); exit 1 when violated. Read-only on a journal (like status): the proof's snapshot is not journaled. On a database, the proof's snapshot takes the database's next snapshot version."
       )
     ),
     lazy("certify", budgetOptions.certify, () => loadBudget().then((m) => m.certify)).pipe(
       Command.withDescription(
-        "Issue a financial certificate of the ledger; exit 1 when it is not balanced. Read-only (like status): its snapshot and baseline rotation are not journaled, so committed_since_last_certificate counts from the last journaled certificate."
+        "Issue a financial certificate of the ledger; exit 1 when it is not balanced. Read-only on a journal (like status): its snapshot and baseline rotation are not journaled, so committed_since_last_certificate counts from the last journaled certificate. On a database, the snapshot version and the baseline are the database's, advanced for every process."
       )
     ),
     lazy("admit", budgetOptions.admit, () => loadBudget().then((m) => m.admit)).pipe(
@@ -374,12 +412,19 @@ export const demoOptions = {
     ),
     Options.optional
   ),
+  database: Options.redacted("database").pipe(
+    Options.withPseudoName("URL"),
+    Options.withDescription(
+      "Run the ledger part on this PostgreSQL database (migrated first; it must not hold the demo's tenants yet) instead of a journal file. A secret: never printed. The environment's CALYBRIS_DATABASE_URL is not used here."
+    ),
+    Options.optional
+  ),
   json: Options.boolean("json").pipe(Options.withDescription("Print the report as JSON."))
 }
 
 const demo = lazy("demo", demoOptions, () => import("./Demo.js").then((m) => m.run)).pipe(
   Command.withDescription(
-    "Run LLM routing and a pre-trade guard end to end on a keyed journal, then verify, audit and prove it."
+    "Run LLM routing and a pre-trade guard end to end on a keyed journal (or a PostgreSQL database: --database), then verify, audit and prove it."
   )
 )
 

@@ -34,6 +34,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { IoError, UsageError } from "./CliError.js"
 import type * as Commands from "./Commands.js"
+import * as DatabaseUrl from "./DatabaseUrl.js"
 import { platformReason } from "./Files.js"
 import * as Format from "./Format.js"
 import * as Data from "./internal/demoData.js"
@@ -197,13 +198,6 @@ const scenarioText = (run: ScenarioRun, index: number): Array<string> => {
   ]
 }
 
-interface Proofs {
-  readonly entries: bigint
-  readonly lastHash: string
-  readonly audited: number
-  readonly proof: Snapshot.ConservationProof
-}
-
 const outcomeJson = (run: ScenarioRun, o: Outcome): Json.Json =>
   obj([
     ["label", o.request.label],
@@ -283,18 +277,31 @@ const prepareDir = (dir: Option.Option<string>) =>
 // ---------------------------------------------------------------------------------------------
 // The command
 
+/** The demo's tenants already in the database: the demo runs on a database that has none of them. */
+const demoTenantsIn = Effect.map(
+  Ledger.balances,
+  (snapshot) => {
+    const ours = new Set([...Data.llm.tenants, ...Data.trade.tenants].map((t) => t.id))
+    return snapshot.tenants.map((t) => t.tenant_id).filter((id) => ours.has(id))
+  }
+)
+
 /** `calybris demo` (options: `Commands.demoOptions`). */
 export const run = (flags: Commands.FlagsOf<typeof Commands.demoOptions>) =>
   Effect.gen(function*() {
     yield* setJson(flags.json)
     const path = yield* Path.Path
+    // a database (checked before anything is written), or the journal file in the folder
+    const database = Option.isSome(flags.database)
+      ? Option.some(yield* DatabaseUrl.database(flags.database.value, "--database"))
+      : Option.none()
     const dir = yield* prepareDir(flags.dir)
     const journal = path.join(dir, "journal.jsonl")
     const keyFile = path.join(dir, "journal.key")
 
-    // 1. key, policies, requests
+    // 1. key (for a journal), policies, requests
     const key = yield* randomKey
-    yield* writeNew(keyFile, `hex:${toHex(key)}\n`, 0o600)
+    if (Option.isNone(database)) yield* writeNew(keyFile, `hex:${toHex(key)}\n`, 0o600)
     const llmPolicy = yield* policyOf(Data.llm.policy)
     const tradePolicy = yield* policyOf(Data.trade.policy)
     for (const [scenario, policy] of [[Data.llm, llmPolicy], [Data.trade, tradePolicy]] as const) {
@@ -307,13 +314,69 @@ export const run = (flags: Commands.FlagsOf<typeof Commands.demoOptions>) =>
     const explainInput = path.join(dir, "llm-request-2.json")
     const second = Data.llm.requests[1]
     if (second !== undefined) yield* writeNew(explainInput, `${encodeInput(inputOf(second.input))}\n`)
+    const scenarios = Effect.all([runScenario(Data.llm, llmPolicy), runScenario(Data.trade, tradePolicy)])
+    const llmPolicyFile = path.join(dir, Data.llm.policyFile)
+
+    if (Option.isSome(database)) {
+      // 2–3 on PostgreSQL: migrate, every request through Ledger.admit, then the proof, all from the database
+      const db = database.value
+      const Db = yield* Effect.promise(() => import("./Database.js"))
+      const { proof, runs } = yield* Db.withLedger(
+        db,
+        "demo",
+        Effect.gen(function*() {
+          const present = yield* demoTenantsIn
+          if (present.length > 0) {
+            return yield* new UsageError({
+              reason: `${DatabaseUrl.targetText(db.target)} already holds the demo's tenants (${
+                present.join(", ")
+              }): give a database without them`
+            })
+          }
+          const runs = yield* scenarios
+          return { runs, proof: yield* Ledger.proveConservation }
+        }),
+        { migrate: true }
+      )
+      const invocation = yield* Invocation.Invocation
+      const next: ReadonlyArray<ReadonlyArray<string>> = [
+        ["budget", "status"],
+        ["budget", "prove"],
+        ["explain", "--policy", llmPolicyFile, "--input", explainInput],
+        ["prescribe", "--policy", llmPolicyFile, "--inputs", path.join(dir, Data.llm.requestsFile), "--trace"]
+      ]
+      const target = DatabaseUrl.targetText(db.target)
+      return yield* report(flags.json, {
+        on: "a PostgreSQL database",
+        dir,
+        runs,
+        proof,
+        ledger: [
+          `  database ${target} (PostgreSQL, migrated), shared by every process on it`
+        ],
+        proofs: [
+          "3. Proofs — from the database",
+          ...proofLines(proof)
+        ],
+        next: [
+          `Next, with the CLI (with ${DatabaseUrl.ENV} set to the database's URL):`,
+          ...next.map((args) => `  ${Invocation.commandLine(invocation, args)}`)
+        ],
+        json: [
+          ["database", target],
+          ["journal", null],
+          ["key_file", null],
+          ["chain", null],
+          ["verified", null],
+          ["audited_decisions", null],
+          ["next", next.map((args) => Invocation.commandLine(invocation, args))]
+        ]
+      })
+    }
 
     // 2. the operator: every request through Ledger.admit on the keyed journal
     const operator = Ledger.layerJournalFile(journal, { key, durability: "always" })
-    const runs = yield* Effect.provide(
-      Effect.all([runScenario(Data.llm, llmPolicy), runScenario(Data.trade, tradePolicy)]),
-      operator
-    )
+    const runs = yield* Effect.provide(scenarios, operator)
 
     // 3. the auditor: the key from the key file, the journal from disk
     const loaded = yield* Key.load({
@@ -329,11 +392,9 @@ export const run = (flags: Commands.FlagsOf<typeof Commands.demoOptions>) =>
     // the ledger is closed: the journal's chain, then the audit of every admit, from the file
     const verified = yield* Effect.provide(Wal.verify, Wal.layerFile(journal, options))
     const verdicts = yield* JournalAudit.auditFile(journal, [llmPolicy, tradePolicy], options)
-    const proofs: Proofs = { entries: verified.count, lastHash: verified.lastHash, audited: verdicts.length, proof }
 
     // what to run next, with the CLI as it was started: each one a command line a shell runs as printed
     const invocation = yield* Invocation.Invocation
-    const llmPolicyFile = path.join(dir, Data.llm.policyFile)
     const keyArgs = ["--key-file", keyFile]
     const next: ReadonlyArray<ReadonlyArray<string>> = [
       ["wal", "verify", journal, ...keyArgs],
@@ -351,52 +412,94 @@ export const run = (flags: Commands.FlagsOf<typeof Commands.demoOptions>) =>
       ["explain", "--policy", llmPolicyFile, "--input", explainInput],
       ["prescribe", "--policy", llmPolicyFile, "--inputs", path.join(dir, Data.llm.requestsFile), "--trace"]
     ]
-
-    const all = runs.flatMap((r) => r.outcomes)
-    const count = (f: (o: Outcome) => boolean) => all.filter(f).length
-    const p = proofs.proof
-    yield* emit(
-      flags.json,
-      () => [
-        "Calybris demo: two reference use cases through Ledger.admit on a keyed journal",
-        `  folder   ${dir}`,
-        `  journal  journal.jsonl, keyed: HMAC-SHA256 under a fresh random 32-byte key in journal.key (mode 0600)`,
-        "",
-        ...runs.flatMap((run, i) => scenarioText(run, i + 1)),
+    yield* report(flags.json, {
+      on: "a keyed journal",
+      dir,
+      runs,
+      proof,
+      ledger: [
+        `  journal  journal.jsonl, keyed: HMAC-SHA256 under a fresh random 32-byte key in journal.key (mode 0600)`
+      ],
+      proofs: [
         "3. Proofs — the journal reopened from disk with the key file, as an auditor would",
         `   verified: ${
-          Format.int(proofs.entries)
-        } journal entries, chain intact (HMAC-SHA256), last hash ${proofs.lastHash}`,
-        `   audited:  ${proofs.audited} admitted decisions replayed bit for bit under their policies (digests match);`,
+          Format.int(verified.count)
+        } journal entries, chain intact (HMAC-SHA256), last hash ${verified.lastHash}`,
+        `   audited:  ${verdicts.length} admitted decisions replayed bit for bit under their policies (digests match);`,
         "             rejected requests and failed holds change nothing, so they are decided but not journaled",
-        `   balanced: ${Format.count(p.tenant_count, "tenant")}, ${
-          Format.count(p.active_reservations, "open hold")
-        }, funds ${Format.usd(p.total_initial_microcents)}, spent ${Format.usd(p.total_committed_microcents)}`,
-        `   ledger digest ${p.ledger_digest_hex} (snapshot version ${p.snapshot_version})`,
-        "",
-        `   decisions: ${
-          count((o) => o.outcome.decision.action === "ExecuteRequested")
-        } ExecuteRequested (reason: requested_model_maximizes_utility), ${
-          count((o) => o.outcome.decision.action === "Substitute")
-        } Substitute (alternative_maximizes_utility), ${count((o) => o.outcome.decision.action === "Reject")} Reject`,
-        `   holds:     ${count((o) => o.outcome._tag === "Admitted")} taken, ${
-          count((o) => o.outcome._tag === "HoldFailed")
-        } refused by the ledger`,
-        "",
-        "Next, with the CLI:",
-        ...next.map((args) => `  ${Invocation.commandLine(invocation, args)}`)
+        ...proofLines(proof)
       ],
-      () =>
-        obj([
-          ["dir", dir],
-          ["journal", journal],
-          ["key_file", keyFile],
-          ["chain", "HMAC-SHA256"],
-          ["scenarios", runs.map(scenarioJson)],
-          ["verified", obj([["entries", proofs.entries], ["last_hash", proofs.lastHash]])],
-          ["audited_decisions", proofs.audited],
-          ["conservation", encodeProof(p)],
-          ["next", next.map((args) => Invocation.commandLine(invocation, args))]
-        ])
-    )
+      next: ["Next, with the CLI:", ...next.map((args) => `  ${Invocation.commandLine(invocation, args)}`)],
+      json: [
+        ["journal", journal],
+        ["key_file", keyFile],
+        ["chain", "HMAC-SHA256"],
+        ["verified", obj([["entries", verified.count], ["last_hash", verified.lastHash]])],
+        ["audited_decisions", verdicts.length],
+        ["next", next.map((args) => Invocation.commandLine(invocation, args))]
+      ]
+    })
   })
+
+/** The conservation lines of the report. */
+const proofLines = (p: Snapshot.ConservationProof): ReadonlyArray<string> => [
+  `   balanced: ${Format.count(p.tenant_count, "tenant")}, ${Format.count(p.active_reservations, "open hold")}, funds ${
+    Format.usd(p.total_initial_microcents)
+  }, spent ${Format.usd(p.total_committed_microcents)}`,
+  `   ledger digest ${p.ledger_digest_hex} (snapshot version ${p.snapshot_version})`
+]
+
+/**
+ * Print the report: the scenarios, then what the ledger (`ledger`: where it is) proved
+ * (`proofs`), the tallies, the next commands; in JSON, `json` says where the ledger is and what
+ * was verified, between the scenarios and the proof.
+ */
+const report = (json: boolean, r: {
+  readonly on: string
+  readonly dir: string
+  readonly runs: ReadonlyArray<ScenarioRun>
+  readonly proof: Snapshot.ConservationProof
+  readonly ledger: ReadonlyArray<string>
+  readonly proofs: ReadonlyArray<string>
+  readonly next: ReadonlyArray<string>
+  readonly json: ReadonlyArray<readonly [string, Json.Json]>
+}) => {
+  const all = r.runs.flatMap((run) => run.outcomes)
+  const count = (f: (o: Outcome) => boolean) => all.filter(f).length
+  const at = (name: string) => r.json.find(([k]) => k === name)?.[1] ?? null
+  return emit(
+    json,
+    () => [
+      `Calybris demo: two reference use cases through Ledger.admit on ${r.on}`,
+      `  folder   ${r.dir}`,
+      ...r.ledger,
+      "",
+      ...r.runs.flatMap((run, i) => scenarioText(run, i + 1)),
+      ...r.proofs,
+      "",
+      `   decisions: ${
+        count((o) => o.outcome.decision.action === "ExecuteRequested")
+      } ExecuteRequested (reason: requested_model_maximizes_utility), ${
+        count((o) => o.outcome.decision.action === "Substitute")
+      } Substitute (alternative_maximizes_utility), ${count((o) => o.outcome.decision.action === "Reject")} Reject`,
+      `   holds:     ${count((o) => o.outcome._tag === "Admitted")} taken, ${
+        count((o) => o.outcome._tag === "HoldFailed")
+      } refused by the ledger`,
+      "",
+      ...r.next
+    ],
+    () =>
+      obj([
+        ["dir", r.dir],
+        ...(r.json.some(([k]) => k === "database") ? [["database", at("database")] as const] : []),
+        ["journal", at("journal")],
+        ["key_file", at("key_file")],
+        ["chain", at("chain")],
+        ["scenarios", r.runs.map(scenarioJson)],
+        ["verified", at("verified")],
+        ["audited_decisions", at("audited_decisions")],
+        ["conservation", encodeProof(r.proof)],
+        ["next", at("next")]
+      ])
+  )
+}

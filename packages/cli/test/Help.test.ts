@@ -51,7 +51,7 @@ describe("Cli.run help and version", () => {
   it.effect("names the full command in a subcommand's usage, with no banner", () =>
     Effect.gen(function*() {
       const reserve = yield* run(["budget", "reserve", "--help"], false)
-      assert.isTrue(reserve.startsWith("USAGE\n\ncalybris budget reserve --journal FILE "), reserve)
+      assert.isTrue(reserve.startsWith("USAGE\n\ncalybris budget reserve [--journal FILE] [--database URL] "), reserve)
       const root = yield* run(["--help"], false)
       assert.isTrue(root.startsWith(`calybris ${Cli.VERSION}\n\nUSAGE\n\ncalybris\n`), root)
     }))

@@ -1,0 +1,153 @@
+/**
+ * Which ledger a budget command runs on: a journal file (`--journal FILE`) or a PostgreSQL
+ * database (`--database URL`, else the `CALYBRIS_DATABASE_URL` environment variable).
+ *
+ * The URL is a secret: it may carry a password. It stays `Redacted` from the command line to the
+ * client; nothing here prints it, and every error about it names the `Target` only (host, port
+ * and database — never the user or the password). Light on purpose (no PostgreSQL client): every
+ * budget command runs `select`, and only one that uses a database loads the client (`Database`).
+ */
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import { UsageError } from "./CliError.js"
+
+/** The environment variable a database URL is read from when no flag names the ledger. */
+export const ENV = "CALYBRIS_DATABASE_URL"
+
+/** Where a URL points, as errors may show it: host, port and database (no user, no password). */
+export interface Target {
+  readonly host: string
+  readonly port: string
+  readonly database: string
+}
+
+/** `host:port/database` (an IPv6 host keeps its brackets). */
+export const targetText = (t: Target): string => `${t.host}:${t.port}/${t.database}`
+
+const decode = (text: string): string => {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
+  }
+}
+
+/**
+ * The target of a PostgreSQL URL (`postgres://` or `postgresql://`, as `pg` reads it: a missing
+ * host is `localhost` or the `host` parameter, a missing port 5432), or why it is not one — a
+ * reason that never quotes the URL. `source`: where it came from (`--database`, the variable).
+ */
+export const parse = (url: Redacted.Redacted<string>, source: string): Either.Either<Target, UsageError> => {
+  const text = Redacted.value(url)
+  const refuse = (why: string) =>
+    Either.left(
+      new UsageError({
+        reason:
+          `${source}: ${why} (expected postgres://user:password@host:port/database; the value is not shown: it may hold a password)`
+      })
+    )
+  if (text.trim() === "") return refuse("empty")
+  let parsed: URL
+  try {
+    parsed = new URL(text)
+  } catch {
+    return refuse("not a valid URL")
+  }
+  if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:") {
+    return refuse("not a PostgreSQL URL")
+  }
+  // an `@` after the host: a user or password with an unencoded `/`, `?` or `#` ended the host
+  // early (`postgres://gw:/pw@db/x` is host `gw`, path `/pw@db/x`), and the password would be
+  // shown as part of the database; such a URL does not say what it means
+  if ((parsed.pathname + parsed.search + parsed.hash).includes("@")) {
+    return refuse("an @ after the host (percent-encode / ? # @ : in the user and password: %2F %3F %23 %40 %3A)")
+  }
+  const database = decode(parsed.pathname.replace(/^\//, ""))
+  return Either.right({
+    host: parsed.hostname === "" ? decode(parsed.searchParams.get("host") ?? "localhost") : parsed.hostname,
+    port: parsed.port === "" ? (parsed.searchParams.get("port") ?? "5432") : parsed.port,
+    database: database === "" ? "(the user's)" : database
+  })
+}
+
+/** A database to run on: its URL (secret) and its target (printable). */
+export interface DatabaseSource {
+  readonly _tag: "Database"
+  readonly url: Redacted.Redacted<string>
+  readonly target: Target
+}
+
+/** The ledger a command runs on. */
+export type Source =
+  | { readonly _tag: "Journal"; readonly journal: string }
+  | DatabaseSource
+
+/** The flags that name a ledger (`Commands.ledgerCommon`), and the key flags (a journal's only). */
+export interface SourceFlags {
+  readonly journal: Option.Option<string>
+  readonly database: Option.Option<Redacted.Redacted<string>>
+  readonly keyFile?: Option.Option<string> | undefined
+  readonly keyEnv?: Option.Option<string> | undefined
+  readonly allowEmptyKey?: boolean | undefined
+}
+
+/** `CALYBRIS_DATABASE_URL` through Effect's `Config` (an empty value counts as unset). */
+const fromEnvironment: Effect.Effect<Option.Option<Redacted.Redacted<string>>> = Config.option(Config.redacted(ENV))
+  .pipe(
+    Effect.map(Option.filter((url) => Redacted.value(url) !== "")),
+    Effect.orElseSucceed(() => Option.none())
+  )
+
+/** A database source from a URL, checked. */
+export const database = (url: Redacted.Redacted<string>, source: string): Either.Either<DatabaseSource, UsageError> =>
+  Either.map(parse(url, source), (target) => ({ _tag: "Database", url, target }))
+
+/**
+ * The database a command that only works on one (`budget migrate`, `demo --database`) runs on:
+ * `--database`, else `CALYBRIS_DATABASE_URL`; `None` when neither is given.
+ */
+export const databaseOf = (
+  flag: Option.Option<Redacted.Redacted<string>>
+): Effect.Effect<Option.Option<DatabaseSource>, UsageError> =>
+  Option.isSome(flag)
+    ? Effect.map(database(flag.value, "--database"), Option.some)
+    : Effect.flatMap(fromEnvironment, (env) =>
+      Option.isSome(env) ? Effect.map(database(env.value, ENV), Option.some) : Effect.succeedNone)
+
+/**
+ * The ledger a budget command runs on: `--journal FILE`, or `--database URL`, or (neither given)
+ * `CALYBRIS_DATABASE_URL`. Both flags at once, neither flag nor variable, a URL that is not a
+ * PostgreSQL URL, or key flags with a database (a journal file's key; the database ledger does
+ * not take one) are usage errors (exit 2), and none of them prints the URL.
+ */
+export const select = (flags: SourceFlags): Effect.Effect<Source, UsageError> =>
+  Effect.gen(function*() {
+    if (Option.isSome(flags.journal) && Option.isSome(flags.database)) {
+      return yield* new UsageError({
+        reason: "--journal and --database name two ledgers: give one (a journal file, or a PostgreSQL database)"
+      })
+    }
+    if (Option.isSome(flags.journal)) return { _tag: "Journal", journal: flags.journal.value } as const
+    const db = yield* databaseOf(flags.database)
+    if (Option.isNone(db)) {
+      return yield* new UsageError({
+        reason: `no ledger: give --journal FILE (a journal file) or --database URL (PostgreSQL; or set ${ENV})`
+      })
+    }
+    const keyed = [
+      ["--key-file", Option.isSome(flags.keyFile ?? Option.none())],
+      ["--key-env", Option.isSome(flags.keyEnv ?? Option.none())],
+      ["--allow-empty-key", flags.allowEmptyKey === true]
+    ].filter(([, given]) => given).map(([flag]) => flag)
+    if (keyed.length > 0) {
+      return yield* new UsageError({
+        reason: `${keyed.join(", ")}: a journal file's key; the ledger on a database (${
+          targetText(db.value.target)
+        }) takes none`
+      })
+    }
+    return db.value
+  })
