@@ -30,12 +30,14 @@ import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
+import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as PgOperations from "./PgOperations.js"
 import * as PgSchema from "./PgSchema.js"
+import * as PgUrl from "./PgUrl.js"
 
 /** Options of `layer`. */
 export interface Options {
@@ -481,29 +483,20 @@ export const make: Effect.Effect<Ledger["Type"], LedgerStoreError | PgSchema.Sch
 export const layerClient: Layer.Layer<Ledger, LedgerStoreError | PgSchema.SchemaOutdated, SqlClient.SqlClient> = Layer
   .effect(Ledger, make)
 
-/** Host and database of a URL, for errors (never its password). */
-const describeUrl = (url: string): { readonly host: string; readonly database: string } => {
-  try {
-    const parsed = new URL(url)
-    return { host: parsed.host === "" ? "(local socket)" : parsed.host, database: parsed.pathname.slice(1) || "?" }
-  } catch {
-    return { host: "(unparsable URL)", database: "?" }
+/**
+ * A connection failure as a `LedgerConnectionError` naming the URL's host and database, its reason
+ * scrubbed of the URL and every password in it (`PgUrl`).
+ */
+const connectionError =
+  (url: Redacted.Redacted<string>, target: PgUrl.Target) => (error: SqlError): LedgerConnectionError => {
+    const cause = error.cause
+    const reason = cause instanceof Error && cause.message !== "" ? cause.message : error.message
+    return new LedgerConnectionError({
+      host: `${target.host}:${target.port}`,
+      database: target.database,
+      reason: PgUrl.scrub(url, reason)
+    })
   }
-}
-
-/** A connection failure as a `LedgerConnectionError` whose reason never carries the password. */
-const connectionError = (url: string) => (error: SqlError): LedgerConnectionError => {
-  const { database, host } = describeUrl(url)
-  const cause = error.cause
-  let reason = cause instanceof Error && cause.message !== "" ? cause.message : error.message
-  try {
-    const password = decodeURIComponent(new URL(url).password)
-    if (password !== "") reason = reason.split(password).join("***")
-  } catch {
-    // an unparsable URL has no password to hide
-  }
-  return new LedgerConnectionError({ host, database, reason })
-}
 
 /**
  * The `Ledger` on the PostgreSQL database at `url`: a pool of its own (closed with the layer),
@@ -511,20 +504,32 @@ const connectionError = (url: string) => (error: SqlError): LedgerConnectionErro
  */
 export const layer = (
   options: Options
-): Layer.Layer<Ledger, LedgerStoreError | PgSchema.SchemaOutdated | LedgerConnectionError> => {
+): Layer.Layer<
+  Ledger,
+  LedgerStoreError | PgSchema.SchemaOutdated | LedgerConnectionError | PgUrl.InvalidDatabaseUrl
+> => {
   const ledger = options.migrate === true
     ? Layer.effect(Ledger, Effect.zipRight(PgSchema.migrate, make))
     : layerClient
   return Layer.provide(ledger, clientOf(options))
 }
 
-/** A pool on `options.url` whose connection failure is a `LedgerConnectionError`. */
-const clientOf = (options: Options): Layer.Layer<SqlClient.SqlClient, LedgerConnectionError> =>
-  PgClient.layer({
-    url: options.url,
-    applicationName: "calybris-ledger",
-    ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections })
-  }).pipe(Layer.mapError(connectionError(Redacted.value(options.url))))
+/**
+ * A pool on `options.url` whose connection failure is a `LedgerConnectionError`; a URL that does
+ * not say what it means (`PgUrl.parse`) is refused before any connection.
+ */
+const clientOf = (
+  options: Options
+): Layer.Layer<SqlClient.SqlClient, LedgerConnectionError | PgUrl.InvalidDatabaseUrl> =>
+  Either.match(PgUrl.parse(options.url), {
+    onLeft: (invalid) => Layer.fail(invalid),
+    onRight: (target) =>
+      PgClient.layer({
+        url: options.url,
+        applicationName: "calybris-ledger",
+        ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections })
+      }).pipe(Layer.mapError(connectionError(options.url, target)))
+  })
 
 /**
  * Migrate the database at `options.url` (`PgSchema.migrate` on a pool of its own, closed after):
@@ -532,5 +537,7 @@ const clientOf = (options: Options): Layer.Layer<SqlClient.SqlClient, LedgerConn
  */
 export const migrate = (
   options: Pick<Options, "url">
-): Effect.Effect<ReadonlyArray<readonly [id: number, name: string]>, LedgerStoreError | LedgerConnectionError> =>
-  Effect.provide(PgSchema.migrate, clientOf({ url: options.url, maxConnections: 1 }))
+): Effect.Effect<
+  ReadonlyArray<readonly [id: number, name: string]>,
+  LedgerStoreError | LedgerConnectionError | PgUrl.InvalidDatabaseUrl
+> => Effect.provide(PgSchema.migrate, clientOf({ url: options.url, maxConnections: 1 }))

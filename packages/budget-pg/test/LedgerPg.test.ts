@@ -325,6 +325,17 @@ if (enabled) {
         }
       }))
 
+    it.live("a URL whose password ends its host early is refused before connecting, without quoting it", () =>
+      Effect.gen(function*() {
+        // an unencoded `/` in the password: `new URL` reads host `u`, and `p4ss@…` as the database
+        const error = yield* Effect.flip(
+          Layer.build(LedgerPg.layer({ url: Redacted.make("postgres://u:/p4ss@127.0.0.1:1/ledger_db") }))
+            .pipe(Effect.scoped)
+        )
+        assert.strictEqual(error._tag, "InvalidDatabaseUrl")
+        for (const text of [error.message, String(error), JSON.stringify(error)]) assert.notInclude(text, "p4ss")
+      }))
+
     it.live("restores while other instances reserve and commit: none fails, and every tenant's reserved is its open holds", () =>
       Effect.gen(function*() {
         // a database of its own, with pools large enough for every fiber to have a connection

@@ -12,12 +12,12 @@
  */
 import * as LedgerPg from "@calybris/budget-pg/LedgerPg"
 import * as PgSchema from "@calybris/budget-pg/PgSchema"
+import * as PgUrl from "@calybris/budget-pg/PgUrl"
 import * as Ledger from "@calybris/budget/Ledger"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
 import { DatabaseError, UsageError } from "./CliError.js"
 import type * as Commands from "./Commands.js"
 import * as DatabaseUrl from "./DatabaseUrl.js"
@@ -26,34 +26,8 @@ import { emit, obj, setJson } from "./Output.js"
 // ---------------------------------------------------------------------------------------------
 // Failures, without the URL
 
-/** The pieces of a URL that must never be printed: the URL itself and its password (raw and decoded). */
-const secretsOf = (url: Redacted.Redacted<string>): ReadonlyArray<string> => {
-  const text = Redacted.value(url)
-  const out = [text]
-  try {
-    const parsed = new URL(text)
-    // the password, and the parameters `pg` also reads a password from (`?password=`, `?sslpassword=`)
-    const passwords = [
-      parsed.password,
-      ...["password", "sslpassword"].flatMap((name) => parsed.searchParams.getAll(name))
-    ]
-    for (const password of passwords.filter((p) => p !== "")) {
-      out.push(password)
-      try {
-        out.push(decodeURIComponent(password))
-      } catch {
-        // not percent-encoded text: the raw password is enough
-      }
-    }
-  } catch {
-    // not a URL (DatabaseUrl.parse refused it first): the whole text is the secret
-  }
-  return out.filter((s) => s !== "").sort((a, b) => b.length - a.length)
-}
-
-/** `text` with every secret of the URL replaced by `[redacted]`. */
-const scrub = (db: DatabaseUrl.DatabaseSource, text: string): string =>
-  secretsOf(db.url).reduce((t, secret) => t.split(secret).join("[redacted]"), text)
+/** `text` with the URL and every password in it replaced by `[redacted]`. */
+const scrub = (db: DatabaseUrl.DatabaseSource, text: string): string => PgUrl.scrub(db.url, text)
 
 const field = (value: unknown, name: string): unknown =>
   typeof value === "object" && value !== null ? (value as Record<string, unknown>)[name] : undefined

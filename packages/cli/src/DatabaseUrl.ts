@@ -7,6 +7,7 @@
  * and database — never the user or the password). Light on purpose (no PostgreSQL client): every
  * budget command runs `select`, and only one that uses a database loads the client (`Database`).
  */
+import * as PgUrl from "@calybris/budget-pg/PgUrl"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -18,60 +19,20 @@ import { UsageError } from "./CliError.js"
 export const ENV = "CALYBRIS_DATABASE_URL"
 
 /** Where a URL points, as errors may show it: host, port and database (no user, no password). */
-export interface Target {
-  readonly host: string
-  readonly port: string
-  readonly database: string
-}
+export type Target = PgUrl.Target
 
 /** `host:port/database` (an IPv6 host keeps its brackets). */
-export const targetText = (t: Target): string => `${t.host}:${t.port}/${t.database}`
-
-const decode = (text: string): string => {
-  try {
-    return decodeURIComponent(text)
-  } catch {
-    return text
-  }
-}
+export const targetText = PgUrl.targetText
 
 /**
- * The target of a PostgreSQL URL (`postgres://` or `postgresql://`, as `pg` reads it: a missing
- * host is `localhost` or the `host` parameter, a missing port 5432), or why it is not one — a
+ * The target of a PostgreSQL URL (`PgUrl.parse`), or why it is not one as a usage error — a
  * reason that never quotes the URL. `source`: where it came from (`--database`, the variable).
  */
-export const parse = (url: Redacted.Redacted<string>, source: string): Either.Either<Target, UsageError> => {
-  const text = Redacted.value(url)
-  const refuse = (why: string) =>
-    Either.left(
-      new UsageError({
-        reason:
-          `${source}: ${why} (expected postgres://user:password@host:port/database; the value is not shown: it may hold a password)`
-      })
-    )
-  if (text.trim() === "") return refuse("empty")
-  let parsed: URL
-  try {
-    parsed = new URL(text)
-  } catch {
-    return refuse("not a valid URL")
-  }
-  if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:") {
-    return refuse("not a PostgreSQL URL")
-  }
-  // an `@` after the host: a user or password with an unencoded `/`, `?` or `#` ended the host
-  // early (`postgres://gw:/pw@db/x` is host `gw`, path `/pw@db/x`), and the password would be
-  // shown as part of the database; such a URL does not say what it means
-  if ((parsed.pathname + parsed.search + parsed.hash).includes("@")) {
-    return refuse("an @ after the host (percent-encode / ? # @ : in the user and password: %2F %3F %23 %40 %3A)")
-  }
-  const database = decode(parsed.pathname.replace(/^\//, ""))
-  return Either.right({
-    host: parsed.hostname === "" ? decode(parsed.searchParams.get("host") ?? "localhost") : parsed.hostname,
-    port: parsed.port === "" ? (parsed.searchParams.get("port") ?? "5432") : parsed.port,
-    database: database === "" ? "(the user's)" : database
-  })
-}
+export const parse = (url: Redacted.Redacted<string>, source: string): Either.Either<Target, UsageError> =>
+  Either.mapLeft(
+    PgUrl.parse(url),
+    (invalid) => new UsageError({ reason: `${source}: ${invalid.reason} ${PgUrl.HINT}` })
+  )
 
 /** A database to run on: its URL (secret) and its target (printable). */
 export interface DatabaseSource {

@@ -1,0 +1,68 @@
+/**
+ * `PgUrl`: what may be shown of a PostgreSQL URL (host, port, database), and that nothing the
+ * library builds from one — a refusal of the URL, a scrubbed driver message — carries the URL or
+ * its password. `LedgerPg.layer` refuses such a URL before connecting (LedgerPg.test.ts); the CLI
+ * wraps the same refusal as a usage error (packages/cli/test/Database.test.ts).
+ */
+import * as PgUrl from "@calybris/budget-pg/PgUrl"
+import { assert, describe, it } from "@effect/vitest"
+import * as Either from "effect/Either"
+import * as fc from "effect/FastCheck"
+import * as Redacted from "effect/Redacted"
+
+const parse = (text: string) => PgUrl.parse(Redacted.make(text))
+
+describe("PgUrl", () => {
+  it("names a URL's host, port and database, never its user or password", () => {
+    assert.deepStrictEqual(
+      Either.map(parse("postgres://gw:s3cret@db.example:6543/ledger"), PgUrl.targetText),
+      Either.right("db.example:6543/ledger")
+    )
+    assert.deepStrictEqual(
+      Either.map(parse("postgresql://gw@db2/ledger"), PgUrl.targetText),
+      Either.right("db2:5432/ledger")
+    )
+  })
+
+  it("refuses a URL that does not say what it means, without quoting it", () => {
+    for (
+      const [text, reason] of [
+        ["", "empty"],
+        ["not a url p4ss", "not a valid URL"],
+        ["mysql://u:p4ss@h/db", "not a PostgreSQL URL"],
+        // an unencoded `/` in the password ends the host early: `p4ss@h` would pass for the database
+        ["postgres://u:/p4ss@h/db", "an @ after the host"]
+      ] as const
+    ) {
+      const refused = parse(text)
+      assert.isTrue(Either.isLeft(refused), text)
+      if (Either.isLeft(refused)) {
+        assert.strictEqual(refused.left._tag, "InvalidDatabaseUrl")
+        assert.include(refused.left.message, reason)
+        if (text !== "") assert.notInclude(refused.left.message, "p4ss")
+      }
+    }
+  })
+
+  it("scrubs the URL and every password in it (raw, decoded, ?password=, ?sslpassword=)", () => {
+    const url = Redacted.make("postgres://gw:p%40ss@h/db?sslpassword=k3y&password=pw2")
+    const text = `failed: postgres://gw:p%40ss@h/db?sslpassword=k3y&password=pw2 with p@ss, p%40ss, k3y, pw2`
+    const scrubbed = PgUrl.scrub(url, text)
+    for (const secret of ["p@ss", "p%40ss", "k3y", "pw2"]) assert.notInclude(scrubbed, secret)
+    assert.include(scrubbed, "[redacted]")
+  })
+
+  it.prop(
+    "a refusal never holds the URL or its password",
+    [fc.string({ minLength: 4 }).filter((p) => !"postgres://".includes(p))],
+    ([password]) => {
+      for (const text of [`postgres://u:${password}@h/db`, `postgres://u:/${password}@h/db`, `x${password}`]) {
+        const refused = parse(text)
+        if (Either.isLeft(refused)) {
+          assert.notInclude(refused.left.message, text)
+          assert.notInclude(refused.left.message, password)
+        }
+      }
+    }
+  )
+})
