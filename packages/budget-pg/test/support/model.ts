@@ -4,8 +4,7 @@
  * settled holds), the state machine remembering every result under its operation id (refusals
  * included), and the database's state as the model's state has it.
  *
- * (A copy of PgOperations.test.ts's generators and model, shared here by the batcher's tests;
- * PgOperations.test.ts can import it from here.)
+ * Shared by the one-statement tests (PgOperations.test.ts) and the batcher's (PgBatcher.test.ts).
  */
 import * as Arguments from "@calybris/budget/Arguments"
 import type * as Command from "@calybris/budget/Command"
