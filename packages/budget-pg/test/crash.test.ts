@@ -11,22 +11,18 @@
  * and every result equals the state machine's over the operations in the database's WAL commit
  * order, across both crashes. `synchronous_commit` is on (the default), as this relies on it.
  */
-import * as PgOperations from "@calybris/budget-pg/PgOperations"
 import * as PgSchema from "@calybris/budget-pg/PgSchema"
-import { Microcents, TenantId } from "@calybris/budget/Arguments"
-import * as Command from "@calybris/budget/Command"
 import * as Postgres from "@calybris/testing/Postgres"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
-import { endChildren, runChild } from "./support/children.js"
+import { runChild } from "./support/children.js"
 import { installed, makeCluster } from "./support/cluster.js"
 import { client, enabled } from "./support/database.js"
-import { keepWal, type LogLine, prove, readLog, type TenantSetup } from "./support/proof.js"
+import { createTenants, keepWal, logDir, type LogLine, prove, readLog, type TenantSetup } from "./support/proof.js"
 
 const PROCESSES = 4
 const OPS = Number(process.env["CALYBRIS_CRASH_OPS"] ?? "800")
@@ -51,12 +47,7 @@ describe.runIf(enabled && (installed() || Postgres.required()))("the server cras
     () =>
       Effect.gen(function*() {
         const cluster = yield* makeCluster
-        const dir = yield* Effect.acquireRelease(
-          Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "calybris-pg-crash-"))),
-          (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
-        )
-        // children still running when the test ends (it failed) are ended
-        yield* Effect.addFinalizer(() => Effect.sync(endChildren))
+        const dir = yield* logDir("calybris-pg-crash-")
         yield* Postgres.psql("CREATE DATABASE ledger", cluster.url)
         const url = Postgres.withDatabase(cluster.url, "ledger")
         yield* Effect.gen(function*() {
@@ -66,13 +57,7 @@ describe.runIf(enabled && (installed() || Postgres.required()))("the server cras
             current_setting('synchronous_commit') AS synchronous_commit, current_setting('fsync') AS fsync`
           assert.deepStrictEqual(settings, { synchronous_commit: "on", fsync: "on" })
           yield* PgSchema.migrate
-          for (const s of setup) {
-            const tenant = TenantId.make(s.tenant)
-            yield* PgOperations.ensureTenant(Command.ensureTenant(tenant, Microcents.make(s.initial)))
-            if (s.cap !== undefined) {
-              yield* PgOperations.setExposureCap(Command.setExposureCap(tenant, Microcents.make(s.cap)))
-            }
-          }
+          yield* createTenants(setup)
           // a slot that survives the crashes keeps the WAL from here on
           const walStart = yield* keepWal("calybris_crash_proof", { temporary: false })
           const logs = Array.from({ length: PROCESSES }, (_, child) => path.join(dir, `child-${child}.log`))

@@ -10,20 +10,17 @@
  * CALYBRIS_PROOF_OPS sets the operations per process (default 1,000, so that the test takes about a minute on
  * a busy 2-core machine; the issue's 8 × 5,000 is CALYBRIS_PROOF_OPS=5000, 139 s there).
  */
-import * as PgOperations from "@calybris/budget-pg/PgOperations"
 import * as PgSchema from "@calybris/budget-pg/PgSchema"
-import { Microcents, TenantId } from "@calybris/budget/Arguments"
-import * as Command from "@calybris/budget/Command"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
-import { endChildren, runChild } from "./support/children.js"
+import { runChild } from "./support/children.js"
 import { client, enabled, freshDatabase, SKIP_REASON } from "./support/database.js"
 import {
+  createTenants,
   type Database,
   keepWal,
+  logDir,
   type LogLine,
   prove,
   readDatabase,
@@ -63,21 +60,10 @@ describe.runIf(enabled)("many processes on one ledger", () => {
     () =>
       Effect.gen(function*() {
         const url = yield* freshDatabase
-        const dir = yield* Effect.acquireRelease(
-          Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "calybris-pg-proof-"))),
-          (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
-        )
-        // children still running when the test ends (it failed) are ended
-        yield* Effect.addFinalizer(() => Effect.sync(endChildren))
+        const dir = yield* logDir("calybris-pg-proof-")
         yield* Effect.gen(function*() {
           yield* PgSchema.migrate
-          for (const s of setup) {
-            const tenant = TenantId.make(s.tenant)
-            yield* PgOperations.ensureTenant(Command.ensureTenant(tenant, Microcents.make(s.initial)))
-            if (s.cap !== undefined) {
-              yield* PgOperations.setExposureCap(Command.setExposureCap(tenant, Microcents.make(s.cap)))
-            }
-          }
+          yield* createTenants(setup)
           // the WAL from here on stays (a temporary slot, on a session held until the end)
           const walStart = yield* keepWal(`calybris_proof_${process.pid}`, { temporary: true })
           const started = Date.now()

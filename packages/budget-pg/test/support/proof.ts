@@ -18,13 +18,18 @@
  * that order through the pure state machine (`LedgerState.step`) must give every result the
  * database gave, refusals with their numbers included, and the database's final state.
  */
+import * as PgOperations from "@calybris/budget-pg/PgOperations"
 import { Microcents, ReservationId, TenantId } from "@calybris/budget/Arguments"
 import * as Command from "@calybris/budget/Command"
 import * as L from "@calybris/budget/LedgerState"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { endChildren } from "./children.js"
 
 // ---------------------------------------------------------------------------------------------
 // The children's commands and results, as text
@@ -215,6 +220,34 @@ export interface TenantSetup {
   readonly initial: bigint
   readonly cap?: bigint
 }
+
+/**
+ * The run's folder of client logs (removed with the scope), with every client process still
+ * running when the scope ends (a failed test) ended first.
+ */
+export const logDir = (prefix: string): Effect.Effect<string, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), prefix))),
+    (dir) =>
+      Effect.sync(() => {
+        endChildren()
+        fs.rmSync(dir, { recursive: true, force: true })
+      })
+  )
+
+/** Create the run's tenants (and their caps) with the one-statement operations. */
+export const createTenants = (
+  setup: ReadonlyArray<TenantSetup>
+): Effect.Effect<void, PgOperations.OperationError, SqlClient.SqlClient> =>
+  Effect.forEach(setup, (s) => {
+    const tenant = TenantId.make(s.tenant)
+    return Effect.zipRight(
+      PgOperations.ensureTenant(Command.ensureTenant(tenant, Microcents.make(s.initial))),
+      s.cap === undefined
+        ? Effect.void
+        : PgOperations.setExposureCap(Command.setExposureCap(tenant, Microcents.make(s.cap)))
+    )
+  }, { discard: true })
 
 export interface TenantRow {
   readonly tenant: string
