@@ -12,6 +12,11 @@
  *   `IdempotencyConflict`.
  * - A batch applies its elements in queue order, in one transaction; each caller gets its own
  *   element's result, and only after the batch committed.
+ * - The journal (`PgJournal`): each element appends to its tenant's chain exactly the entry its
+ *   one-statement twin appends (same record, sequence, previous hash and hash): the command's
+ *   record is encoded here (`PgJournal.recordHead`, an admit's audited decision included) with
+ *   the caller's `JournalKey`, the result printed by the function; the tenant's head moves once
+ *   per batch, with its balances.
  * - A batch that fails (a database error) writes nothing and fails every caller in it with a
  *   `LedgerStoreError`. A batch that lost a race for a new operation id to another process, or
  *   was chosen as a deadlock victim, rolled back whole and is run again (at most 8 times), like
@@ -25,6 +30,7 @@
 import type * as Command from "@calybris/budget/Command"
 import { type IdempotencyConflict, LedgerStoreError } from "@calybris/budget/LedgerError"
 import * as LedgerState from "@calybris/budget/LedgerState"
+import type * as Json from "@calybris/core/Json"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Cause from "effect/Cause"
@@ -34,6 +40,7 @@ import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import * as PgJournal from "./PgJournal.js"
 import * as PgOperations from "./PgOperations.js"
 
 /** The retry-safe operations, with `PgOperations`' signatures (what the layer takes). */
@@ -72,11 +79,16 @@ interface Element {
   readonly expiry: string | null
   readonly op: string | null
   readonly fingerprint: string
+  /** the command's journal record up to its result (`PgJournal.recordHead`) */
+  readonly record: Uint8Array
+  /** the caller's journal key (null: unkeyed) */
+  readonly key: Uint8Array | null
   readonly done: Deferred.Deferred<PgOperations.Row, LedgerStoreError>
 }
 
 const BATCH = `SELECT o_index, o_tag AS tag, o_a::text AS a, o_b::text AS b, o_c::text AS c
-FROM calybris_budget_batch($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[])`
+FROM calybris_budget_batch($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[],
+  $8::bytea[], $9::bytea[])`
 
 const decodeRows = Schema.decodeUnknown(
   Schema.Array(Schema.Struct({ o_index: Schema.Number, ...PgOperations.Row.fields }))
@@ -128,7 +140,9 @@ export const make = (
         batch.map((e) => e.hold),
         batch.map((e) => e.expiry),
         batch.map((e) => e.op),
-        batch.map((e) => e.fingerprint)
+        batch.map((e) => e.fingerprint),
+        batch.map((e) => e.record),
+        batch.map((e) => e.key)
       ]).pipe(
         Effect.retry({
           times: 8,
@@ -174,22 +188,30 @@ export const make = (
     )
     for (let i = 0; i < inFlight; i++) yield* Effect.forkScoped(drain)
 
-    /** Check the arguments, queue the element, wait for its batch. */
+    /**
+     * Check the arguments, queue the element (with its journal record and the caller's journal
+     * key, as the statement would take them), wait for its batch.
+     */
     const submit = <A>(
       operation: string,
       c: Command.Command,
-      element: Omit<Element, "done" | "fingerprint" | "op">,
-      result: (row: PgOperations.Row, c: Command.Command) => A
+      element: Omit<Element, "done" | "fingerprint" | "op" | "record" | "key">,
+      result: (row: PgOperations.Row, c: Command.Command) => A,
+      audited?: Json.Json
     ): Effect.Effect<A, PgOperations.OperationError> =>
       Effect.gen(function*() {
         yield* PgOperations.validate(c)
         if (yield* Queue.isShutdown(queue)) return yield* closed(operation)
+        const { key } = yield* PgJournal.JournalKey
         const done = yield* Deferred.make<PgOperations.Row, LedgerStoreError>()
         const id = LedgerState.operationId(c)
         yield* Queue.offer(queue, {
           ...element,
           op: id === undefined ? null : hex(id),
           fingerprint: LedgerState.fingerprint(c),
+          // (after the validation: the record encodes a valid command)
+          record: PgJournal.recordHead(c, true, audited),
+          key: key ?? null,
           done
         })
         const row = yield* Deferred.await(done).pipe(
@@ -199,15 +221,22 @@ export const make = (
       })
 
     const reserve = (
-      c: Command.CommandOf<"Reserve" | "Admit">
+      c: Command.CommandOf<"Reserve" | "Admit">,
+      audited?: Json.Json
     ): Effect.Effect<Command.ReserveResult | IdempotencyConflict, PgOperations.OperationError> =>
-      submit("reserve", c, {
-        kind: "reserve",
-        tenant: hex(c.tenant),
-        amount: String(c.amount),
-        hold: null,
-        expiry: c.expires_at_ms === undefined ? null : String(c.expires_at_ms)
-      }, PgOperations.reserveResult)
+      submit(
+        "reserve",
+        c,
+        {
+          kind: "reserve",
+          tenant: hex(c.tenant),
+          amount: String(c.amount),
+          hold: null,
+          expiry: c.expires_at_ms === undefined ? null : String(c.expires_at_ms)
+        },
+        PgOperations.reserveResult,
+        audited
+      )
 
     const commit = (
       c: Command.CommandOf<"Commit">

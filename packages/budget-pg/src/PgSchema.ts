@@ -190,23 +190,78 @@ $$`)
  * 'commit' | 'release' | 'expire'), `tenants` (hex of the UTF-8 bytes; topUp, reserve),
  * `amounts` (topUp and reserve: the amount; commit: the actual), `holds` (commit, release,
  * expire: the reservation id, -1 for one beyond i64), `expiries` (reserve), `ops` (hex of the
- * operation id, or null) and `fingerprints`.
+ * operation id, or null), `fingerprints`, `records` (the command's journal record up to its
+ * result, `{"v":1,"command":C,"result":`, from `PgJournal.recordHead`) and `keys` (the journal's
+ * HMAC key the caller's statement would use, or null: unkeyed).
  *
- * Locks, taken before the first element in one fixed order (the batch's open holds by id, then
- * every tenant it touches by key), so two batches never deadlock, and a single statement (which
- * locks a hold, then its tenant) never waits on a batch that waits on it. The locks are held
- * until the batch commits: a batch is linearizable per tenant like one statement.
+ * Locks, taken before the first element in one fixed order (the batch's holds by id, settled ones
+ * included as a statement locks them, then every tenant it touches by key), so two batches never
+ * deadlock, and a single statement (which locks a hold, then its tenant) never waits on a batch
+ * that waits on it. The locks are held until the batch commits: a batch is linearizable per
+ * tenant like one statement.
  *
- * The tenants' balances are read once (after the locks), kept in arrays while the elements apply,
- * and written once per tenant at the end: a hot tenant's row gets one new version per batch, not
- * one per operation (measured: updating one row 1,000 times in a transaction cost more than all
- * the rest of a reserve). The CHECK constraints hold the written balances as before.
+ * The tenants' balances and journal heads are read once (after the locks), kept in arrays while
+ * the elements apply, and written once per tenant at the end: a hot tenant's row gets one new
+ * version per batch, not one per operation (measured: updating one row 1,000 times in a
+ * transaction cost more than all the rest of a reserve). The CHECK constraints hold the written
+ * balances, and the head's `(journal_seq = 0) = (journal_head IS NULL)`, as before.
+ *
+ * The journal (`PgJournal`): each element journals exactly what its one-statement twin journals
+ * — an applied result, or a refusal under a new operation id on a tenant that has a row (a
+ * hold's tenant for a settlement, whatever the hold's state) — with the same record (`records`,
+ * then the result printed here as the statements print it, `BATCH_RESULTS`), the same hash
+ * (`calybris_budget_journal_hash` with the element's key) and the next sequence of the tenant's
+ * head kept in the arrays; the entries are inserted at the end in element order, with the heads.
  */
+/**
+ * The fields of each result in a journal record (`Journal.RememberedResult`'s order) and the
+ * function's output column holding each, per kind: what `PgOperations` prints for its statements
+ * (a literal copy: a migration's text never changes once released; the batcher's tests check the
+ * two write identical bytes).
+ */
+const BATCH_RESULTS: Readonly<
+  Record<"reserve" | "settlement" | "topUp", Readonly<Record<string, ReadonlyArray<readonly [string, string]>>>>
+> = {
+  reserve: {
+    Reserved: [["reservation_id", "o_b"], ["remaining_microcents", "o_a"]],
+    Insufficient: [["remaining_microcents", "o_a"], ["required_microcents", "o_b"]],
+    MissingTenant: [],
+    ExposureLimitExceeded: [["current_reserved_microcents", "o_a"], ["max_reserved_microcents", "o_b"]],
+    Overflow: [["current_reserved_microcents", "o_a"]]
+  },
+  settlement: {
+    Committed: [["remaining_microcents", "o_a"], ["actual_microcents", "o_b"]],
+    Released: [["remaining_microcents", "o_a"], ["returned_microcents", "o_b"]],
+    Overrun: [["remaining_microcents", "o_a"]],
+    InvalidAmount: [],
+    MissingReservation: [],
+    MissingTenant: [],
+    Overflow: [["remaining_microcents", "o_a"]]
+  },
+  topUp: {
+    ToppedUp: [["added_microcents", "o_a"], ["new_initial_microcents", "o_b"], ["remaining_microcents", "o_c"]],
+    MissingTenant: [],
+    InvalidAmount: [],
+    Overflow: []
+  }
+}
+
+/** The canonical JSON of the element's result (NULL for a tag the kind does not know: the journal's NOT NULL refuses it). */
+const resultJson = (kind: keyof typeof BATCH_RESULTS): string =>
+  `CASE o_tag ${
+    Object.entries(BATCH_RESULTS[kind]).map(([tag, fields]) =>
+      `WHEN '${tag}' THEN '{"_tag":"${tag}"'${
+        fields.map(([name, column]) => ` || ',"${name}":' || ${column}::text`).join("")
+      } || '}'`
+    ).join(" ")
+  } END`
+
 const m4 = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   yield* sql.unsafe(`
 CREATE FUNCTION calybris_budget_batch(
-  kinds text[], tenants text[], amounts bigint[], holds bigint[], expiries bigint[], ops text[], fingerprints text[]
+  kinds text[], tenants text[], amounts bigint[], holds bigint[], expiries bigint[], ops text[], fingerprints text[],
+  records bytea[], keys bytea[]
 ) RETURNS TABLE (o_index integer, o_tag text, o_a bigint, o_b bigint, o_c bigint)
 LANGUAGE plpgsql AS $batch$
 DECLARE
@@ -220,6 +275,16 @@ DECLARE
   ts bigint[];
   tc bigint[];
   tcap bigint[];
+  tj bigint[];
+  th bytea[];
+  -- the entries the batch appends, in element order (inserted at the end)
+  jt bytea[] := '{}';
+  js bigint[] := '{}';
+  jp bytea[] := '{}';
+  jh bytea[] := '{}';
+  jd bytea[] := '{}';
+  entry_data bytea;
+  entry_hash bytea;
   k text;
   t bytea;
   pos integer;
@@ -231,7 +296,7 @@ DECLARE
   h record;
 BEGIN
   PERFORM 1 FROM calybris_budget_reservations r
-    WHERE r.id = ANY (holds) AND r.state = 'open' ORDER BY r.id FOR UPDATE;
+    WHERE r.id = ANY (holds) ORDER BY r.id FOR UPDATE;
   PERFORM 1 FROM calybris_budget_tenants x
     WHERE x.tenant IN (
       SELECT decode(u, 'hex') FROM unnest(tenants) AS u WHERE u IS NOT NULL
@@ -239,8 +304,9 @@ BEGIN
     )
     ORDER BY x.tenant FOR UPDATE;
   SELECT array_agg(x.tenant), array_agg(x.present), array_agg(x.initial), array_agg(x.remaining),
-      array_agg(x.reserved), array_agg(x.committed), array_agg(x.cap)
-    INTO tk, tp, ti, tr, ts, tc, tcap
+      array_agg(x.reserved), array_agg(x.committed), array_agg(x.cap), array_agg(x.journal_seq),
+      array_agg(x.journal_head)
+    INTO tk, tp, ti, tr, ts, tc, tcap, tj, th
     FROM calybris_budget_tenants x
     WHERE x.tenant IN (
       SELECT decode(u, 'hex') FROM unnest(tenants) AS u WHERE u IS NOT NULL
@@ -273,20 +339,21 @@ BEGIN
         CONTINUE;
       END IF;
     END IF;
-    -- the tenant (a hold's, for a settlement): its place in the arrays, locked and loaded when
-    -- it was not (a hold opened by another transaction after the locks above)
+    -- the tenant (a hold's, in any state, for a settlement: a refusal under an id is journaled on
+    -- its chain): its place in the arrays, locked and loaded when it was not (a hold opened by
+    -- another transaction after the locks above)
     t := NULL;
     h := NULL;
     IF k = 'topUp' OR k = 'reserve' THEN
       t := decode(tenants[j], 'hex');
-    ELSIF k <> 'commit' OR amt >= 0 THEN
-      SELECT r.tenant, r.amount INTO h FROM calybris_budget_reservations r
-        WHERE r.id = rid AND r.state = 'open' FOR UPDATE;
+    ELSE
+      SELECT r.tenant, r.amount, r.state INTO h FROM calybris_budget_reservations r
+        WHERE r.id = rid FOR UPDATE;
       t := h.tenant;
     END IF;
     pos := array_position(tk, t);
     IF pos IS NULL AND t IS NOT NULL THEN
-      SELECT x.present, x.initial, x.remaining, x.reserved, x.committed, x.cap INTO prior
+      SELECT x.present, x.initial, x.remaining, x.reserved, x.committed, x.cap, x.journal_seq, x.journal_head INTO prior
         FROM calybris_budget_tenants x WHERE x.tenant = t FOR UPDATE;
       IF FOUND THEN
         tk := tk || t;
@@ -297,6 +364,8 @@ BEGIN
         ts[pos] := prior.reserved;
         tc[pos] := prior.committed;
         tcap[pos] := prior.cap;
+        tj[pos] := prior.journal_seq;
+        th[pos] := prior.journal_head;
       END IF;
     END IF;
     IF k = 'topUp' THEN
@@ -343,7 +412,7 @@ BEGIN
     ELSIF k = 'commit' THEN
       IF amt < 0 THEN
         o_tag := 'InvalidAmount';
-      ELSIF t IS NULL THEN
+      ELSIF h.state IS DISTINCT FROM 'open' THEN
         o_tag := 'MissingReservation';
       ELSIF pos IS NULL THEN
         o_tag := 'MissingTenant';
@@ -363,7 +432,7 @@ BEGIN
         o_b := amt;
       END IF;
     ELSIF k = 'release' OR k = 'expire' THEN
-      IF t IS NULL THEN
+      IF h.state IS DISTINCT FROM 'open' THEN
         o_tag := 'MissingReservation';
       ELSIF pos IS NULL THEN
         o_tag := 'MissingTenant';
@@ -383,19 +452,40 @@ BEGIN
       INSERT INTO calybris_budget_operations (operation_id, fingerprint, tag, a, b, c)
         VALUES (op, fp, o_tag, o_a, o_b, o_c);
     END IF;
-    -- JOURNAL (issue 15, the journal step): every applied or refused operation of the batch is
-    -- appended here to its tenant's chain, in the batch's order, e.g.
-    --   PERFORM calybris_budget_journal_append(t, k, <arguments>, o_tag, o_a, o_b, o_c);
-    -- (t is null for a MissingReservation; a chain head kept on the tenant row belongs in the
-    -- arrays above, written once with the balances, not updated per operation)
+    -- the journal: what the statement twin journals (an applied result, or a refusal under an id
+    -- on a tenant with a row), chained on the head kept in the arrays
+    IF pos IS NOT NULL AND (o_tag IN ('ToppedUp', 'Reserved', 'Committed', 'Released') OR op IS NOT NULL) THEN
+      entry_data := records[j] || convert_to(
+        CASE k
+          WHEN 'reserve' THEN ${resultJson("reserve")}
+          WHEN 'topUp' THEN ${resultJson("topUp")}
+          ELSE ${resultJson("settlement")}
+        END || '}', 'UTF8');
+      entry_hash := calybris_budget_journal_hash(th[pos], entry_data, keys[j]);
+      tj[pos] := tj[pos] + 1;
+      jt := array_append(jt, t);
+      js := array_append(js, tj[pos]);
+      jp := array_append(jp, th[pos]);
+      jh := array_append(jh, entry_hash);
+      jd := array_append(jd, entry_data);
+      th[pos] := entry_hash;
+    END IF;
     RETURN NEXT;
   END LOOP;
-  -- the balances, once per tenant (the CHECK constraints hold them here)
+  -- the balances and the journal heads, once per tenant (the CHECK constraints hold them here)
   UPDATE calybris_budget_tenants x
-    SET initial = u.initial, remaining = u.remaining, reserved = u.reserved, committed = u.committed
-    FROM unnest(tk, ti, tr, ts, tc) AS u(tenant, initial, remaining, reserved, committed)
+    SET initial = u.initial, remaining = u.remaining, reserved = u.reserved, committed = u.committed,
+      journal_seq = u.journal_seq, journal_head = u.journal_head
+    FROM unnest(tk, ti, tr, ts, tc, tj, th)
+      AS u(tenant, initial, remaining, reserved, committed, journal_seq, journal_head)
     WHERE x.tenant = u.tenant
-      AND (x.initial, x.remaining, x.reserved, x.committed) IS DISTINCT FROM (u.initial, u.remaining, u.reserved, u.committed);
+      AND (x.initial, x.remaining, x.reserved, x.committed, x.journal_seq)
+        IS DISTINCT FROM (u.initial, u.remaining, u.reserved, u.committed, u.journal_seq);
+  -- the entries, in element order
+  INSERT INTO calybris_budget_journal (tenant, seq, previous, hash, entry)
+    SELECT u.tenant, u.seq, u.previous, u.hash, u.entry
+    FROM unnest(jt, js, jp, jh, jd) WITH ORDINALITY AS u(tenant, seq, previous, hash, entry, n)
+    ORDER BY u.n;
 END
 $batch$`)
 })

@@ -3,16 +3,21 @@
  * the one-statement operations), one at a time and many in one batch; many submitters on one
  * hot tenant through two batchers (two "processes") and single statements at once, whose results
  * replay exactly, in the order the database applied them, through the state machine; and a batch that fails mid-way fails
- * every caller in it and writes nothing.
+ * every caller in it and writes nothing. The journal: after any of these, every tenant's chain
+ * verifies with the WAL verifier and audits, and a batch writes exactly the entries (bytes and
+ * hashes, keyed and not) the single statements write for the same history.
  */
 import * as PgBatcher from "@calybris/budget-pg/PgBatcher"
+import * as PgJournal from "@calybris/budget-pg/PgJournal"
 import * as PgOperations from "@calybris/budget-pg/PgOperations"
-import { Microcents, TenantId } from "@calybris/budget/Arguments"
+import { issuedReservationId, Microcents, TenantId } from "@calybris/budget/Arguments"
 import * as Command from "@calybris/budget/Command"
 import * as L from "@calybris/budget/LedgerState"
+import type * as Json from "@calybris/core/Json"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it, layer } from "@effect/vitest"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -22,6 +27,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as TestServices from "effect/TestServices"
 import { client, enabled, migratedClient, SKIP_REASON } from "./support/database.js"
+import { checkAll, journalTable } from "./support/journal.js"
 import { command, Model, plain, reset, stateOfDatabase, stateOfModel } from "./support/model.js"
 
 const Db = migratedClient(4)
@@ -82,6 +88,7 @@ describe.runIf(enabled)("PgBatcher", () => {
             assert.deepStrictEqual(plain(yield* step(ops, c)), expected, `command ${i}: ${L.fingerprint(c)}`)
           }
           yield* sameState(model)
+          yield* checkAll()
         }).pipe(Effect.scoped)
     )
 
@@ -114,6 +121,7 @@ describe.runIf(enabled)("PgBatcher", () => {
             i = j
           }
           yield* sameState(model)
+          yield* checkAll()
         }).pipe(Effect.scoped)
     )
   })
@@ -249,6 +257,7 @@ describe.runIf(enabled)("PgBatcher, many submitters on one hot tenant", () => {
           assert.isDefined(b)
           assert.strictEqual(b.remaining + b.reserved + b.committed, initial)
           assert.isTrue(b.remaining >= 0n)
+          yield* checkAll()
         }).pipe(Effect.scoped)
     )
   })
@@ -294,8 +303,196 @@ describe.runIf(enabled)("PgBatcher, many tenants", () => {
           const open = db.reservedByHolds.find(([id]) => id === t.tenant)?.[1] ?? 0n
           assert.strictEqual(t.reserved, open, `reserved of ${t.tenant}`)
         }
+        yield* checkAll()
       }).pipe(Effect.scoped))
   })
+})
+
+/** A second fresh database of this file, where the same history runs as single statements. */
+class Twin extends Context.Tag("test/PgBatcher/Twin")<
+  Twin,
+  Context.Context<PgClient.PgClient | SqlClient.SqlClient>
+>() {}
+const TwinDb = Layer.scoped(Twin, Layer.build(migratedClient(2)))
+const onTwin = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.flatMap(Twin, (ctx) => Effect.provide(effect, ctx))
+
+const KEY = new TextEncoder().encode("the fleet's journal key")
+
+/**
+ * The batch's journal against the statements': the same commands through the batcher on one
+ * database and one statement each on its twin give the same results and byte-identical
+ * journals (every entry's sequence, previous hash, hash and data; every row's head), and every
+ * chain verifies and audits.
+ */
+const twins = (
+  name: string,
+  key: Uint8Array | undefined,
+  layerOf: Layer.Layer<SqlClient.SqlClient | Twin, unknown>,
+  /** the longest histories (the keyed ones shorter: the HMAC in plpgsql is slower than sha256) */
+  longest: number
+) =>
+  layer(layerOf, { timeout: 120_000 })((it) => {
+    const sameJournals = Effect.gen(function*() {
+      const batched = yield* journalTable
+      const direct = yield* onTwin(journalTable)
+      assert.deepStrictEqual(batched, direct)
+      yield* checkAll(key)
+      yield* onTwin(checkAll(key))
+    })
+
+    it.effect.prop(
+      `${name}: commands one at a time through the batcher journal exactly what the single statements journal`,
+      { commands: fc.array(command, { minLength: 1, maxLength: longest }) },
+      ({ commands }) =>
+        Effect.gen(function*() {
+          yield* reset
+          yield* onTwin(reset)
+          const ops = yield* PgBatcher.make()
+          for (const [i, c] of commands.entries()) {
+            const batched = yield* step(ops, c)
+            const direct = yield* onTwin(step(PgBatcher.direct, c))
+            assert.deepStrictEqual(plain(batched), plain(direct), `command ${i}: ${L.fingerprint(c)}`)
+          }
+          yield* sameJournals
+        }).pipe(Effect.scoped)
+    )
+
+    it.effect.prop(
+      `${name}: commands queued many to a batch journal exactly what the statements journal one at a time`,
+      { commands: fc.array(command, { minLength: 1, maxLength: longest }) },
+      ({ commands }) =>
+        Effect.gen(function*() {
+          yield* reset
+          yield* onTwin(reset)
+          const ops = yield* PgBatcher.make({ inFlight: 1, maxBatch: 16 })
+          for (let i = 0; i < commands.length;) {
+            const c = commands[i] as Command.Command
+            if (!batchable(c)) {
+              yield* step(ops, c)
+              yield* onTwin(step(PgBatcher.direct, c))
+              i++
+              continue
+            }
+            let j = i
+            while (j < commands.length && batchable(commands[j] as Command.Command)) j++
+            const run = commands.slice(i, j)
+            const fibers: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
+            for (const c of run) fibers.push(yield* Effect.fork(step(ops, c)))
+            const batched = yield* Fiber.joinAll(fibers).pipe(Effect.zipRight(Effect.forEach(fibers, Fiber.join)))
+            for (const [k, c] of run.entries()) {
+              const direct = yield* onTwin(step(PgBatcher.direct, c))
+              assert.deepStrictEqual(plain(batched[k]), plain(direct), `command ${i + k}: ${L.fingerprint(c)}`)
+            }
+            i = j
+          }
+          yield* sameJournals
+        }).pipe(Effect.scoped)
+    )
+
+    it.effect(`${name}: refusals under ids queued together (a settled hold, a cap-only row, no row), retries and settlements journals what the statements journal`, () =>
+      Effect.gen(function*() {
+        yield* reset
+        yield* onTwin(reset)
+        const a = TenantId.make("a")
+        const capped = TenantId.make("capped")
+        const micro = Microcents.make
+        const id = issuedReservationId
+        const setup: ReadonlyArray<Command.Command> = [
+          Command.ensureTenant(a, micro(100n)),
+          Command.setExposureCap(capped, micro(5n))
+        ]
+        for (const c of setup) {
+          yield* step(PgBatcher.direct, c)
+          yield* onTwin(step(PgBatcher.direct, c))
+        }
+        const commands: ReadonlyArray<Command.Command> = [
+          Command.reserve(a, micro(10n), { operation_id: "r1" }),
+          Command.commit(id(1n), micro(4n), { operation_id: "c1" }),
+          Command.commit(id(1n), micro(4n), { operation_id: "c2" }), // the hold is settled: on a's chain
+          Command.release(id(1n), { operation_id: "x1" }), // likewise
+          Command.expire(id(1n)), // no id: not journaled
+          Command.reserve(capped, micro(1n), { operation_id: "r2" }), // a cap-only row: on its chain
+          Command.reserve(TenantId.make("nobody"), micro(1n), { operation_id: "r3" }), // no row, no chain
+          Command.topUp(capped, micro(5n), { operation_id: "t1" }),
+          Command.reserve(a, micro(1_000n), { operation_id: "r4" }),
+          Command.reserve(a, micro(1_000n)), // no id: not journaled
+          Command.commit(id(99n), micro(1n), { operation_id: "c3" }), // never issued: no chain
+          Command.reserve(a, micro(10n), { operation_id: "r1" }), // a retry: not journaled
+          Command.reserve(a, micro(11n), { operation_id: "r1" }), // a conflict: not journaled
+          Command.topUp(a, micro(5n), { operation_id: "t2" }),
+          Command.reserve(a, micro(50n), { operation_id: "r5" }),
+          Command.release(id(2n), { operation_id: "x2" }),
+          Command.expire(id(2n))
+        ]
+        const ops = yield* PgBatcher.make({ inFlight: 1 })
+        const batched = yield* Effect.all(commands.map((c) => step(ops, c)), { concurrency: "unbounded" })
+        const direct: Array<unknown> = []
+        for (const c of commands) direct.push(yield* onTwin(step(PgBatcher.direct, c)))
+        assert.deepStrictEqual(batched.map(plain), direct.map(plain))
+        assert.deepStrictEqual(batched.map((r) => (r as { _tag: string })._tag), [
+          "Reserved",
+          "Committed",
+          "MissingReservation",
+          "MissingReservation",
+          "MissingReservation",
+          "MissingTenant",
+          "MissingTenant",
+          "MissingTenant",
+          "Insufficient",
+          "Insufficient",
+          "MissingReservation",
+          "Reserved",
+          "IdempotencyConflict",
+          "ToppedUp",
+          "Reserved",
+          "Released",
+          "MissingReservation"
+        ])
+        const { heads } = yield* journalTable
+        const hex = (t: string) => Buffer.from(t).toString("hex")
+        // a: ensure, r1, c1, c2, x1, r4, t2, r5, x2; capped: set_cap, r2, t1
+        assert.deepStrictEqual(heads.map((h) => h.split(" ").slice(0, 2).join(" ")), [
+          `${hex("a")} 9`,
+          `${hex("capped")} 3`
+        ])
+        yield* sameJournals
+      }).pipe(Effect.scoped))
+
+    it.effect(`${name}: an admit's hold through the batcher is journaled with its audited decision, as a statement journals it`, () =>
+      Effect.gen(function*() {
+        yield* reset
+        yield* onTwin(reset)
+        const t = TenantId.make("adm")
+        const ensure = Command.ensureTenant(t, Microcents.make(100n))
+        yield* PgOperations.ensureTenant(ensure)
+        yield* onTwin(PgOperations.ensureTenant(ensure))
+        const ops = yield* PgBatcher.make({ inFlight: 1 })
+        const audited: Json.Json = new Map<string, Json.Json>([["metadata", new Map<string, Json.Json>([["k", 1]])]])
+        const admits: ReadonlyArray<readonly [Command.CommandOf<"Admit">, Json.Json | undefined]> = [
+          [Command.admit(t, Microcents.make(10n), { operation_id: "adm-1" }), audited],
+          [Command.admit(t, Microcents.make(200n), { operation_id: "adm-2" }), audited],
+          [Command.admit(t, Microcents.make(20n)), undefined],
+          [Command.admit(t, Microcents.make(10n), { operation_id: "adm-1" }), audited]
+        ]
+        // all queued together: one batch
+        const batched = yield* Effect.all(admits.map(([c, a]) => ops.reserve(c, a)), { concurrency: "unbounded" })
+        const direct: Array<unknown> = []
+        for (const [c, a] of admits) direct.push(yield* onTwin(PgOperations.reserve(c, a)))
+        assert.deepStrictEqual(batched.map(plain), direct.map(plain))
+        assert.deepStrictEqual(batched.map((r) => r._tag), ["Reserved", "Insufficient", "Reserved", "Reserved"])
+        const lines = new TextDecoder().decode(yield* PgJournal.exportTenant(t)).split("\n")
+        assert.include(
+          lines[1],
+          `"command":{"kind":"admit","tenant_id":"adm","amount":10,"operation_id":"adm-1","audited":{"metadata":{"k":1}}},"result":{"_tag":"Reserved",`
+        )
+        assert.strictEqual(lines.length, 5) // ensure, three journaled admits (not the retry), the final newline
+        yield* sameJournals
+      }).pipe(Effect.scoped))
+  })
+
+describe.runIf(enabled)("PgBatcher, the journal", () => {
+  twins("unkeyed", undefined, Layer.merge(Db, TwinDb), 30)
+  twins("keyed", KEY, Layer.mergeAll(Db, TwinDb, PgJournal.layerKey(KEY)), 15)
 })
 
 /** A real pause (the test clock does not move by itself). */

@@ -10,17 +10,16 @@ import * as PgJournal from "@calybris/budget-pg/PgJournal"
 import * as PgOperations from "@calybris/budget-pg/PgOperations"
 import { Microcents, TenantId } from "@calybris/budget/Arguments"
 import * as Command from "@calybris/budget/Command"
-import * as Json from "@calybris/core/Json"
+import type * as Json from "@calybris/core/Json"
 import * as Chain from "@calybris/wal/Chain"
-import * as Reader from "@calybris/wal/Reader"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as fc from "effect/FastCheck"
 import * as Layer from "effect/Layer"
-import * as Schema from "effect/Schema"
 import { enabled, migratedClient, SKIP_REASON } from "./support/database.js"
+import { checkAll, walVerify } from "./support/journal.js"
 
 const I64_MAX = 9223372036854775807n
 
@@ -105,61 +104,6 @@ const reset = Effect.gen(function*() {
 const utf8 = new TextEncoder()
 const text = new TextDecoder()
 const KEY = utf8.encode("journal key of the fleet")
-
-/** Every tenant with a row (present or holding a cap only). */
-const tenantsOfDatabase = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  const rows = yield* sql<{ tenant: Uint8Array }>`SELECT tenant FROM calybris_budget_tenants ORDER BY tenant`
-  return rows.map((r) => text.decode(r.tenant))
-})
-
-/** The WAL verifier's verdict on bytes (unkeyed, or keyed). */
-const walVerify = (bytes: Uint8Array, key?: Uint8Array) =>
-  Reader.verifyBytes(bytes, { chain: Either.getOrThrow(Chain.make(key === undefined ? {} : { key })) })
-
-const decodeRecord = Schema.decodeUnknownEither(PgJournal.Record)
-const encodeRecord = Schema.encodeEither(PgJournal.Record)
-
-/**
- * Every entry's data is exactly the canonical JSON our writer prints for it, and exactly what
- * the record's schema encodes (its members and each result's fields in the schema's order).
- */
-const assertCanonical = (bytes: Uint8Array) => {
-  for (const line of text.decode(bytes).split("\n").filter((l) => l !== "")) {
-    const data = line.slice(line.indexOf(`"data":`) + 7, -1)
-    const parsed = Either.getOrThrow(Json.parse(data))
-    assert.strictEqual(Json.print(parsed), data)
-    const record = Either.getOrThrow(decodeRecord(parsed))
-    assert.strictEqual(Json.print(Either.getOrThrow(encodeRecord(record)) as Json.Json), data)
-  }
-}
-
-/**
- * After the commands: every tenant's export verifies with the WAL verifier (with `key`, and not
- * without it when there is one), has as many entries as the row counts, and audits (replays to
- * the row).
- */
-const checkAll = (key?: Uint8Array) =>
-  Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    for (const t of yield* tenantsOfDatabase) {
-      const bytes = yield* PgJournal.exportTenant(t)
-      assertCanonical(bytes)
-      const verified = walVerify(bytes, key)
-      assert.isTrue(
-        Either.isRight(verified),
-        `${JSON.stringify(t)}: ${Either.isLeft(verified) && verified.left.message}`
-      )
-      const [row] = yield* sql<{ n: string }>`SELECT journal_seq::text AS n FROM calybris_budget_tenants
-        WHERE tenant = ${utf8.encode(t)}::bytea`
-      assert.strictEqual(Either.getOrThrow(verified).count, BigInt(row?.n ?? "-1"))
-      if (key !== undefined && Either.getOrThrow(verified).count > 0n) {
-        assert.isTrue(Either.isLeft(walVerify(bytes)), "a keyed chain does not verify without its key")
-      }
-      const audited = yield* PgJournal.audit(t)
-      assert.strictEqual(audited.count, Either.getOrThrow(verified).count)
-    }
-  })
 
 const Db = migratedClient(8)
 const Keyed = Layer.merge(Db, PgJournal.layerKey(KEY))
