@@ -141,6 +141,63 @@ describe.skipIf(Postgres.skip())("calybris budget journal on PostgreSQL", () => 
         assert.match(broken.stderr, /WAL chain broken at sequence 3: /)
       }))
 
+    it.effect("audit names tenant and sequence for a wrong key, a deleted entry and bytes that are not UTF-8", () =>
+      Effect.gen(function*() {
+        const db = yield* Postgres.TestDatabase
+        const d = ["--database", db.url]
+        const k = ["--key-file", keyFile]
+        ok(yield* run(["budget", "migrate", ...d]), "migrate")
+        for (const tenant of ["t-del", "t-utf"]) {
+          ok(yield* run(["budget", "ensure", ...d, ...k, "--tenant", tenant, "--amount", "100"]), "ensure")
+          for (const n of [1, 2, 3]) {
+            ok(yield* run(["budget", "top-up", ...d, ...k, "--tenant", tenant, "--amount", `${n}`]), "top-up")
+          }
+        }
+        const audit = (args: ReadonlyArray<string>) => run(["budget", "journal", "audit", ...d, ...args])
+        // another key: the first entry does not verify; a hint, never the key
+        const wrong = yield* audit(["--key-file", otherKeyFile, "--tenant", "t-del"])
+        assert.strictEqual(wrong.code, 1, wrong.stderr)
+        keyKept(wrong)
+        assert.include(wrong.stderr, "hint: the first entry does not verify under this key")
+        assert.match(
+          wrong.stderr,
+          /JournalAuditFailed: journal audit failed for tenant "t-del" at sequence 1: WalChainBroken: /
+        )
+
+        // an entry deleted from the middle of a chain
+        yield* Postgres.psql(
+          `DELETE FROM calybris_budget_journal WHERE tenant = ${tenantBytes("t-del")} AND seq = 2`,
+          db.url
+        )
+        const deleted = yield* audit([...k, "--tenant", "t-del"])
+        assert.strictEqual(deleted.code, 1, deleted.stderr)
+        assert.match(deleted.stderr, /JournalAuditFailed: journal audit failed for tenant "t-del" at sequence 2: /)
+        assert.strictEqual(deleted.stdout, "")
+
+        // an entry whose bytes are no longer UTF-8
+        yield* Postgres.psql(
+          `UPDATE calybris_budget_journal SET entry = entry || '\\xff'::bytea WHERE tenant = ${
+            tenantBytes("t-utf")
+          } AND seq = 3`,
+          db.url
+        )
+        const utf = yield* audit([...k, "--tenant", "t-utf"])
+        assert.strictEqual(utf.code, 1, utf.stderr)
+        assert.match(utf.stderr, /JournalAuditFailed: journal audit failed for tenant "t-utf" at sequence 3: /)
+        // stdout is text: the export says to use --out, which writes the bytes as stored
+        const toStdout = yield* run(["budget", "journal", "export", ...d, "--tenant", "t-utf"])
+        assert.strictEqual(toStdout.code, 2, toStdout.stderr)
+        assert.strictEqual(toStdout.stdout, "")
+        assert.include(toStdout.stderr, "--out FILE")
+        const out = path.join(dir, "t-utf.jsonl")
+        ok(yield* run(["budget", "journal", "export", ...d, "--tenant", "t-utf", "--out", out]), "export --out")
+        const bytes = fs.readFileSync(out)
+        assert.strictEqual(bytes.filter((b) => b === 0xff).length, 1)
+        const verified = yield* run(["wal", "verify", out, ...k])
+        assert.strictEqual(verified.code, 1)
+        assert.match(verified.stderr, /line 3/)
+      }))
+
     it.effect("an unknown tenant is a clear error; --out is never half-written; key flags are checked", () =>
       Effect.gen(function*() {
         const db = yield* Postgres.TestDatabase

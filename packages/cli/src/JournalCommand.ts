@@ -125,8 +125,19 @@ export const exportTenant = (flags: Commands.FlagsOf<typeof Commands.journalOpti
 // ---------------------------------------------------------------------------------------------
 // audit
 
-/** The sequence a WAL error is at: its entry's sequence, or its line (an export's line N is entry N). */
-const sequenceOf = (e: WalVerifyError): bigint => "sequence" in e ? e.sequence : BigInt(e.line)
+/**
+ * The sequence a WAL error is at: the position in the chain where it breaks — for a sequence
+ * number out of place, the one expected there (an entry deleted before it, or one repeated);
+ * else its entry's sequence, or its line (an export's line N is entry N).
+ */
+const sequenceOf = (e: WalVerifyError): bigint =>
+  e._tag === "WalSequenceError" ? e.expected : "sequence" in e ? e.sequence : BigInt(e.line)
+
+/** Why a chain failed, from its WAL error (a sequence error says which it expected). */
+const reasonOf = (e: WalVerifyError): string =>
+  e._tag === "WalSequenceError"
+    ? `${e._tag}: ${e.message} (expected sequence ${e.expected} there)`
+    : `${e._tag}: ${e.message}`
 
 /** `calybris budget journal audit`. */
 export const audit = (flags: Commands.FlagsOf<typeof Commands.journalOptions.audit>) =>
@@ -186,4 +197,4 @@ export const audit = (flags: Commands.FlagsOf<typeof Commands.journalOptions.aud
   })
 
 const walFailure = (tenant: string, e: WalVerifyError) =>
-  new PgJournal.JournalAuditFailed({ tenant, seq: sequenceOf(e), reason: `${e._tag}: ${e.message}` })
+  new PgJournal.JournalAuditFailed({ tenant, seq: sequenceOf(e), reason: reasonOf(e) })
