@@ -244,6 +244,15 @@ describe.skipIf(Postgres.skip())("calybris budget journal on PostgreSQL", () => 
         ])
         assert.strictEqual(nowhere.code, 1, nowhere.stderr)
         assert.isFalse(fs.existsSync(path.join(dir, "missing")))
+        // --out names a folder: the rename fails after the temporary file was written; it is removed
+        const folder = path.join(dir, "a-folder")
+        fs.mkdirSync(folder, { recursive: true })
+        const before = fs.readdirSync(dir).sort()
+        const onFolder = yield* run(["budget", "journal", "export", ...d, "--tenant", "solo", "--out", folder])
+        assert.strictEqual(onFolder.code, 1, onFolder.stderr)
+        assert.match(onFolder.stderr, /^IoError: write .*a-folder failed: /)
+        assert.deepStrictEqual(fs.readdirSync(dir).sort(), before)
+        assert.deepStrictEqual(fs.readdirSync(folder), [])
         // the export replaces the file
         ok(yield* run(["budget", "journal", "export", ...d, "--tenant", "solo", "--out", out]), "export over")
         assert.match(fs.readFileSync(out, "utf8"), /^\{"sequence":1,"previous_hash":"genesis",/)
@@ -276,11 +285,30 @@ describe.skipIf(Postgres.skip())("calybris budget journal on PostgreSQL", () => 
           db.url
         )
         assert.strictEqual(stored, "0")
+        // a database not migrated: SchemaOutdated (exit 1), telling to run migrate; nothing created
+        const bare = yield* Postgres.makeDatabase
+        for (
+          const args of [["export", "--tenant", "solo"], ["audit"], [
+            "audit",
+            "--tenant",
+            "solo",
+            "--key-file",
+            keyFile
+          ]]
+        ) {
+          const r = yield* run(["budget", "journal", ...args, "--database", bare.url])
+          assert.strictEqual(r.code, 1, r.stderr)
+          assert.match(r.stderr, /^SchemaOutdated: .*run `calybris budget migrate`\n$/)
+        }
+        assert.strictEqual(
+          yield* Postgres.psql("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'calybris%'", bare.url),
+          "0"
+        )
         // help names the flags
         const help = yield* run(["budget", "journal", "audit", "--help"])
         ok(help, "help")
         assert.include(help.stdout, "--key-file")
-      }))
+      }).pipe(Effect.scoped))
   })
 })
 

@@ -16,6 +16,7 @@
  * database's URL is never printed (`Database.guard`), nor the key (`Key`).
  */
 import * as PgJournal from "@calybris/budget-pg/PgJournal"
+import * as PgSchema from "@calybris/budget-pg/PgSchema"
 import * as Arguments from "@calybris/budget/Arguments"
 import type { WalVerifyError } from "@calybris/wal/WalError"
 import * as FileSystem from "@effect/platform/FileSystem"
@@ -50,9 +51,12 @@ const requireTenant = (db: DatabaseUrl.DatabaseSource, tenant: string) =>
       known ? Effect.void : Effect.fail(new UnknownTenant({ tenant, target: DatabaseUrl.targetText(db.target) }))
   )
 
-/** Run `effect` on a connection pool on `db`, its failures reported without the URL (`Database.guard`). */
+/**
+ * Run `effect` on a connection pool on `db` migrated to this version (`PgSchema.SchemaOutdated`
+ * otherwise, telling to run `budget migrate`), its failures reported without the URL (`Database.guard`).
+ */
 const onDatabase = <A, E, R>(db: DatabaseUrl.DatabaseSource, operation: string, effect: Effect.Effect<A, E, R>) =>
-  Database.guard(db, operation)(Effect.provide(effect, Database.client(db)))
+  Database.guard(db, operation)(Effect.provide(Effect.zipRight(PgSchema.check, effect), Database.client(db)))
 
 // ---------------------------------------------------------------------------------------------
 // export
