@@ -211,7 +211,12 @@ describe.skipIf(Postgres.skip())("calybris budget journal on PostgreSQL", () => 
           assert.strictEqual(unknown.code, 2, unknown.stderr)
           assert.strictEqual(unknown.stdout, "")
           assert.include(unknown.stderr, `no tenant "${tenant}" in the ledger at `)
-          const audit = yield* run(["budget", "journal", "audit", ...d, "--tenant", tenant, "--key-file", keyFile])
+          const secret = new URL(db.url)
+          secret.password = "Sup3r-S3cret-pw"
+          const audit = yield* run(["budget", "journal", "audit", "--tenant", tenant, "--key-file", keyFile], {
+            CALYBRIS_DATABASE_URL: secret.toString()
+          })
+          assert.notInclude(audit.stderr + audit.stdout, "Sup3r-S3cret-pw")
           assert.strictEqual(audit.code, 2, audit.stderr)
           assert.include(audit.stderr, `no tenant "${tenant}"`)
         }
@@ -221,13 +226,15 @@ describe.skipIf(Postgres.skip())("calybris budget journal on PostgreSQL", () => 
           "journal",
           "export",
           "--database",
-          "postgres://postgres@127.0.0.1:1/x",
+          "postgres://postgres:Sup3r-S3cret-pw@127.0.0.1:1/x",
           "--tenant",
           "solo",
           "--out",
           out
         ])
         assert.strictEqual(down.code, 1, down.stderr)
+        assert.match(down.stderr, /^DatabaseError: journal export on 127\.0\.0\.1:1\/x failed: connection refused/)
+        assert.notInclude(down.stderr + down.stdout, "Sup3r-S3cret-pw")
         assert.strictEqual(fs.readFileSync(out, "utf8"), "previous content\n")
         // nothing left beside it
         assert.deepStrictEqual(fs.readdirSync(dir).filter((f) => f.startsWith("kept.jsonl") && f !== "kept.jsonl"), [])
