@@ -111,7 +111,7 @@ describe("the shipped bin", () => {
         // the PostgreSQL client: loaded by a command given a database only
         /node_modules\/(pg|pg-[\w-]+|pgpass|@effect\/sql|@effect\/sql-pg)\//,
         /packages\/core\/src\/(Kernel|Policy|Input|Decision|Digest)\.ts/,
-        /packages\/cli\/src\/(Prescribe|Explain|PolicyCommand|WalCommand|BudgetCommand|Database|DatabaseUrl|Demo|Flags)\.ts/
+        /packages\/cli\/src\/(Prescribe|Explain|PolicyCommand|WalCommand|BudgetCommand|JournalCommand|Database|DatabaseUrl|Demo|Flags)\.ts/
       ]
     ) {
       assert.deepStrictEqual(loaded.filter((input) => heavy.test(input)), [], `loaded at start-up: ${heavy}`)

@@ -19,7 +19,11 @@ const commands: ReadonlyArray<ReadonlyArray<string>> = [
     c
   ) => ["budget", c]),
   ["budget", "migrate"],
-  ["demo"]
+  ["demo"],
+  // a group inside a group: its help lists its own subcommands
+  ["budget", "journal"],
+  ["budget", "journal", "export"],
+  ["budget", "journal", "audit"]
 ]
 
 describe("help and usage", () => {
@@ -43,6 +47,11 @@ describe("help and usage", () => {
     assert.include(reserve?.stdout, "--amount MICROCENTS")
     assert.include(reserve?.stdout, "--key-file PATH")
     assert.include(reserve?.stdout, "--durability always | batch | never")
+    const [journal, exported, audit] = results.slice(-3)
+    assert.include(journal?.stdout, "- export [--database URL] --tenant TENANT [--out FILE]")
+    assert.include(journal?.stdout, "- audit [--database URL] [--tenant TENANT] [--key-file PATH] [--key-env NAME]")
+    assert.include(exported?.stdout, "--out FILE")
+    assert.include(audit?.stdout, "--key-env NAME")
   })
 
   it("reports usage errors once, with exit 2", async () => {

@@ -172,6 +172,46 @@ export const writeTenant = (
     )
   })
 
+const fromUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+const decodeTenantRows = Schema.decodeUnknown(Schema.Array(Schema.Struct({ tenant: Schema.Uint8ArrayFromSelf })))
+
+/**
+ * Every tenant the ledger has a row or a journal entry for, in byte order (the tenants whose
+ * chains an audit of the whole ledger checks: a chain whose row was deleted is listed too).
+ */
+export const tenants: Effect.Effect<ReadonlyArray<string>, LedgerStoreError, SqlClient.SqlClient> = Effect.gen(
+  function*() {
+    const sql = yield* SqlClient.SqlClient
+    const rows = yield* decodeTenantRows(
+      yield* sql`SELECT tenant FROM calybris_budget_tenants UNION SELECT DISTINCT tenant FROM calybris_budget_journal
+        ORDER BY 1`
+    )
+    const names: Array<string> = []
+    for (const { tenant } of rows) {
+      try {
+        names.push(fromUtf8.decode(tenant))
+      } catch {
+        return yield* Effect.fail(
+          `a tenant id is not UTF-8 (hex ${Array.from(tenant, (b) => b.toString(16).padStart(2, "0")).join("")})`
+        )
+      }
+    }
+    return names
+  }
+).pipe(Effect.mapError((cause) => new LedgerStoreError({ operation: "tenants", cause })))
+
+/** Whether the ledger has a row or a journal entry for `tenant` (`tenants` lists it). */
+export const hasTenant = (tenant: string): Effect.Effect<boolean, LedgerStoreError, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const key = utf8.encode(tenant)
+    const rows = yield* decodeTenantRows(
+      yield* sql`SELECT tenant FROM calybris_budget_tenants WHERE tenant = ${key}::bytea
+        UNION ALL (SELECT tenant FROM calybris_budget_journal WHERE tenant = ${key}::bytea LIMIT 1)`
+    )
+    return rows.length > 0
+  }).pipe(Effect.mapError((cause) => new LedgerStoreError({ operation: "hasTenant", cause })))
+
 /** What an audit found: the chain's length and last hash (SPEC §5's verification). */
 export interface Audited {
   readonly count: bigint

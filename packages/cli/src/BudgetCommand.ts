@@ -80,7 +80,9 @@ const ledgerLayer = (flags: OnFile, loaded: Key.Loaded) =>
 /**
  * Run `operation` (named `name` in a database's errors) on the ledger the flags name
  * (`DatabaseUrl.select`): a journal file (`onFile`), or a PostgreSQL database — the ledger
- * shared by every process on it, loaded with the client only then (`Database`).
+ * shared by every process on it, loaded with the client only then (`Database`), its journal
+ * keyed with the key of `--key-file` / `--key-env` when one is given (loaded first, under the
+ * journal file's rules: a key that cannot be read, or is empty, is refused before connecting).
  */
 const onLedger = <A, E, R, E2, R2>(
   flags: Common,
@@ -92,8 +94,9 @@ const onLedger = <A, E, R, E2, R2>(
     yield* setJson(flags.json)
     const source = yield* DatabaseUrl.select(flags)
     if (source._tag === "Journal") return yield* onFile({ ...flags, journal: source.journal })
+    const loaded = yield* Key.load(flags)
     const database = yield* Effect.promise(() => import("./Database.js"))
-    return yield* database.withLedger(source, name, operation)
+    return yield* database.withLedger(source, name, operation, { key: loaded.key })
   })
 
 /** Run an operation on the journal's ledger (the journal must exist: see `init`), or on the database's. */

@@ -43,6 +43,11 @@ const beforeDashDash = (args: ReadonlyArray<string>): ReadonlyArray<string> => {
 /** The root's commands' descriptors (a group's lists its subcommands; the root's own do not). */
 const topLevel: ReadonlyArray<Descriptor.Command<unknown>> = commands.map((command) => command.descriptor)
 
+/** The groups inside a group (`budget journal`), whose subcommands their parent's descriptor does not list. */
+const nestedGroups: ReadonlyMap<string, Descriptor.Command<unknown>> = new Map(
+  Commands.nestedGroups.map(([path, command]) => [path, command.descriptor])
+)
+
 const nameOf = (descriptor: Descriptor.Command<unknown>): string => Array.from(Descriptor.getNames(descriptor))[0] ?? ""
 
 /** A group's subcommands (a leaf's "subcommands" are itself: none). */
@@ -68,8 +73,8 @@ const commandOf = (args: ReadonlyArray<string>) => {
     if (at < 0 || found === undefined) break
     path.push(nameOf(found))
     rest = rest.slice(at + 1)
-    descriptor = found
-    level = subcommandsOf(found)
+    descriptor = nestedGroups.get(path.join(" ")) ?? found
+    level = subcommandsOf(descriptor)
   }
   return { path, descriptor, group: subcommandsOf(descriptor).length > 0 }
 }

@@ -90,6 +90,20 @@ export class DatabaseError extends Schema.TaggedError<DatabaseError>()("Database
   }
 }
 
+/**
+ * A tenant the database's ledger has never seen (no tenant row, no journal entry): asked for by
+ * `budget journal export` or `audit --tenant`. Names the tenant and the database's target.
+ */
+export class UnknownTenant extends Schema.TaggedError<UnknownTenant>()("UnknownTenant", {
+  tenant: Schema.String,
+  /** `host:port/database` */
+  target: Schema.String
+}) {
+  override get message(): string {
+    return `no tenant ${JSON.stringify(this.tenant)} in the ledger at ${this.target} (no tenant row, no journal entry)`
+  }
+}
+
 /** A ledger certificate that is not balanced: printed, then reported as a failure (fail-closed). */
 export class CertificateUnbalanced extends Schema.TaggedError<CertificateUnbalanced>()("CertificateUnbalanced", {
   ledger_digest_hex: Schema.String
@@ -107,6 +121,7 @@ const USAGE_TAGS: ReadonlySet<string> = new Set([
   "WalEmptyKey",
   "WalNotAFile",
   "IdempotencyConflict",
+  "UnknownTenant",
   // a ledger argument out of range (the flags check most of them first)
   "InvalidArgument",
   // Policy.make's refusals (SPEC §2.2)

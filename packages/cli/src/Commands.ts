@@ -345,6 +345,56 @@ export const budgetOptions = {
   }
 }
 
+/** `budget journal …`: the database's per-tenant journal. */
+export const journalOptions = {
+  export: {
+    database,
+    tenant: Options.text("tenant").pipe(
+      Options.withPseudoName("TENANT"),
+      Options.withDescription("The tenant whose chain to export.")
+    ),
+    out: Options.text("out").pipe(
+      Options.withPseudoName("FILE"),
+      Options.withDescription(
+        "Write the chain to this file (replaced atomically: a temporary file beside it, synced, then renamed; never half-written) instead of stdout."
+      ),
+      Options.optional
+    )
+  },
+  audit: {
+    database,
+    tenant: Options.text("tenant").pipe(
+      Options.withPseudoName("TENANT"),
+      Options.withDescription("Audit only this tenant's chain (default: every tenant's)."),
+      Options.optional
+    ),
+    ...keyOptions,
+    json: Options.boolean("json").pipe(
+      Options.withDescription("Print one JSON object per tenant (and a failure as JSON on stderr).")
+    )
+  }
+}
+
+const loadJournal = () => import("./JournalCommand.js")
+
+const journal = Command.make("journal").pipe(
+  Command.withDescription(
+    "The per-tenant journal of the ledger on a PostgreSQL database (--database or CALYBRIS_DATABASE_URL): export, audit."
+  ),
+  Command.withSubcommands([
+    lazy("export", journalOptions.export, () => loadJournal().then((m) => m.exportTenant)).pipe(
+      Command.withDescription(
+        "Write a tenant's hash chain as WAL JSONL, exactly as stored (stdout, or --out FILE): calybris wal verify [--key-file] checks it offline."
+      )
+    ),
+    lazy("audit", journalOptions.audit, () => loadJournal().then((m) => m.audit)).pipe(
+      Command.withDescription(
+        "Verify every tenant's chain (or --tenant's; keyed with --key-file/--key-env) and replay it against the tenant's row: one line per tenant; exit 1 with JournalAuditFailed naming the tenant and sequence on the first failure."
+      )
+    )
+  ])
+)
+
 const loadBudget = () => import("./BudgetCommand.js")
 
 const budget = Command.make("budget").pipe(
@@ -397,7 +447,8 @@ const budget = Command.make("budget").pipe(
       Command.withDescription(
         "Decide and hold: prescribe, and unless rejected hold the estimated cost; the audited decision and the hold are one journal entry."
       )
-    )
+    ),
+    journal
   ])
 )
 
@@ -427,6 +478,16 @@ const demo = lazy("demo", demoOptions, () => import("./Demo.js").then((m) => m.r
     "Run LLM routing and a pre-trade guard end to end on a keyed journal (or a PostgreSQL database: --database), then verify, audit and prove it."
   )
 )
+
+/**
+ * The groups inside a group, by their path (`budget journal`): `@effect/cli`'s descriptor of a
+ * group lists such a member as its own command only, without its subcommands, so the help finds
+ * them here.
+ */
+export const nestedGroups: ReadonlyArray<readonly [path: string, command: typeof journal]> = [[
+  "budget journal",
+  journal
+]]
 
 /** The root's commands, in the order its help lists them. */
 export const commands = [prescribe, explain, policy, wal, budget, demo] as const

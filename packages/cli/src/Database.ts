@@ -11,6 +11,7 @@
  * with the layer's `SchemaOutdated` (run `calybris budget migrate`).
  */
 import * as LedgerPg from "@calybris/budget-pg/LedgerPg"
+import * as PgJournal from "@calybris/budget-pg/PgJournal"
 import * as PgSchema from "@calybris/budget-pg/PgSchema"
 import * as PgUrl from "@calybris/budget-pg/PgUrl"
 import * as Ledger from "@calybris/budget/Ledger"
@@ -110,7 +111,7 @@ export const guard =
 // Layers
 
 /** A connection pool on `db` (`@effect/sql-pg`), its connection checked when it is built. */
-const client = (db: DatabaseUrl.DatabaseSource) =>
+export const client = (db: DatabaseUrl.DatabaseSource) =>
   PgClient.layer({ url: db.url, applicationName: "calybris", maxConnections: 2 })
 
 /**
@@ -126,16 +127,35 @@ export const ledgerLayer = (db: DatabaseUrl.DatabaseSource, options: { readonly 
     client(db)
   )
 
+/** Options of `withLedger`. */
+export interface LedgerOptions {
+  /** run the pending migrations first, as `budget migrate` does — the demo's way; a command never does */
+  readonly migrate?: boolean
+  /**
+   * the journal's HMAC key (`--key-file` / `--key-env`, loaded by `Key.load`): every entry the
+   * operation writes is keyed with it (`PgJournal.layerKey`); none: unkeyed (SHA-256)
+   */
+  readonly key?: Uint8Array | undefined
+}
+
 /**
- * Run `operation` on the ledger of `db`, failures reported by `guard` (`migrate`: run the
- * pending migrations first, as `budget migrate` does — the demo's way; a command never does).
+ * Run `operation` on the ledger of `db`, failures reported by `guard`, its journal entries keyed
+ * with `options.key` when given.
  */
 export const withLedger = <A, E, R>(
   db: DatabaseUrl.DatabaseSource,
   operation: string,
   effect: Effect.Effect<A, E, R>,
-  options: { readonly migrate?: boolean } = {}
-) => guard(db, operation)(Effect.provide(effect, ledgerLayer(db, options)))
+  options: LedgerOptions = {}
+) =>
+  guard(db, operation)(
+    Effect.provide(
+      effect,
+      options.key === undefined
+        ? ledgerLayer(db, options)
+        : Layer.merge(ledgerLayer(db, options), PgJournal.layerKey(options.key))
+    )
+  )
 
 // ---------------------------------------------------------------------------------------------
 // calybris budget migrate

@@ -46,12 +46,10 @@ export type Source =
   | { readonly _tag: "Journal"; readonly journal: string }
   | DatabaseSource
 
-/** The flags that name a ledger (`Commands.ledgerCommon`), and the key flags (a journal's only). */
+/** The flags that name a ledger (`Commands.ledgerCommon`), and the key flags. */
 export interface SourceFlags {
   readonly journal: Option.Option<string>
   readonly database: Option.Option<Redacted.Redacted<string>>
-  readonly keyFile?: Option.Option<string> | undefined
-  readonly keyEnv?: Option.Option<string> | undefined
   readonly allowEmptyKey?: boolean | undefined
 }
 
@@ -81,8 +79,10 @@ export const databaseOf = (
 /**
  * The ledger a budget command runs on: `--journal FILE`, or `--database URL`, or (neither given)
  * `CALYBRIS_DATABASE_URL`. Both flags at once, neither flag nor variable, a URL that is not a
- * PostgreSQL URL, or key flags with a database (a journal file's key; the database ledger does
- * not take one) are usage errors (exit 2), and none of them prints the URL.
+ * PostgreSQL URL, or `--allow-empty-key` with a database (its journal is new: an empty key, which
+ * anyone could forge with, has no legacy to serve there) are usage errors (exit 2), and none of
+ * them prints the URL. `--key-file` / `--key-env` key the database's journal (`Key.load` reads
+ * them, under the journal file's rules).
  */
 export const select = (flags: SourceFlags): Effect.Effect<Source, UsageError> =>
   Effect.gen(function*() {
@@ -98,17 +98,14 @@ export const select = (flags: SourceFlags): Effect.Effect<Source, UsageError> =>
         reason: `no ledger: give --journal FILE (a journal file) or --database URL (PostgreSQL; or set ${ENV})`
       })
     }
-    const keyed = [
-      ["--key-file", Option.isSome(flags.keyFile ?? Option.none())],
-      ["--key-env", Option.isSome(flags.keyEnv ?? Option.none())],
-      ["--allow-empty-key", flags.allowEmptyKey === true]
-    ].filter(([, given]) => given).map(([flag]) => flag)
-    if (keyed.length > 0) {
-      return yield* new UsageError({
-        reason: `${keyed.join(", ")}: a journal file's key; the ledger on a database (${
-          targetText(db.value.target)
-        }) takes none`
-      })
-    }
+    if (flags.allowEmptyKey === true) yield* refuseEmptyKey(db.value)
     return db.value
+  })
+
+/** `--allow-empty-key` with a database: refused (a database's journal has no legacy empty-key chain to read). */
+export const refuseEmptyKey = (db: DatabaseSource): Effect.Effect<never, UsageError> =>
+  new UsageError({
+    reason: `--allow-empty-key: the journal on a database (${
+      targetText(db.target)
+    }) takes a non-empty key or none (an empty key lets anyone forge its entries)`
   })
