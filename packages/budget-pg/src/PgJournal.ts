@@ -63,6 +63,65 @@ export const layerKey = (key: Uint8Array): Layer.Layer<never, JournalEmptyKey> =
     ? Layer.fail(new JournalEmptyKey())
     : Layer.succeedContext(Context.make(JournalKey, { key: Uint8Array.from(key) }))
 
+/**
+ * The ledger's journal is pinned to another key than this layer's (or keyed where this layer is
+ * not, or the other way round): its entries would not verify with the chains' key. Every instance
+ * of a fleet, and every command, must use the ledger's one journal key.
+ */
+export class JournalKeyMismatch extends Schema.TaggedError<JournalKeyMismatch>()("JournalKeyMismatch", {
+  /** how the ledger's journal is keyed */
+  pinned: Schema.Literal("unkeyed", "keyed"),
+  /** how this layer would key it */
+  given: Schema.Literal("unkeyed", "keyed")
+}) {
+  override get message(): string {
+    const what = this.pinned === this.given ? "keyed with another key" : this.pinned
+    return `the ledger's journal is ${what}, this instance's is ${this.given}: ` +
+      "every instance and command must use the ledger's one journal key (--key-file/--key-env)"
+  }
+}
+
+/** The label whose keyed hash identifies a journal key (`PgJournal.pinKey`). */
+const KEY_ID_LABEL = "calybris/budget-pg journal key id v1"
+
+/**
+ * Pin the ledger's journal key (the `JournalKey` of the context): the first call on a database
+ * records the key's id (migration `5_journal_key`), every later call must bring the same key, or
+ * fails with `JournalKeyMismatch` (nothing written). One statement: the ledger row locked, its
+ * pinned id (the newest, after any concurrent pin) compared. `LedgerPg` pins when it is built.
+ */
+export const pinKey: Effect.Effect<void, JournalKeyMismatch | LedgerStoreError, SqlClient.SqlClient> = Effect.gen(
+  function*() {
+    const sql = yield* SqlClient.SqlClient
+    const { key } = yield* JournalKey
+    const label = new TextEncoder().encode(KEY_ID_LABEL)
+    const [row] = yield* sql<{ readonly same: boolean; readonly unkeyed: boolean }>`WITH
+      id AS (
+        SELECT calybris_budget_journal_hash(NULL, ${label}::bytea, ${key ?? null}::bytea) AS mine,
+          calybris_budget_journal_hash(NULL, ${label}::bytea, NULL) AS unkeyed
+      ),
+      cur AS (SELECT snapshot_version, baseline, journal_key_id FROM calybris_budget_ledger FOR UPDATE),
+      pin AS (
+        UPDATE calybris_budget_ledger l
+        SET journal_key_id = id.mine, snapshot_version = cur.snapshot_version, baseline = cur.baseline
+        FROM id, cur WHERE cur.journal_key_id IS NULL
+        RETURNING l.journal_key_id
+      ),
+      pinned AS (SELECT coalesce((SELECT journal_key_id FROM pin), (SELECT journal_key_id FROM cur)) AS v)
+      SELECT pinned.v = id.mine AS same, pinned.v = id.unkeyed AS unkeyed FROM pinned, id`
+    if (row === undefined) return yield* Effect.die(new Error("the ledger row is missing"))
+    if (!row.same) {
+      return yield* new JournalKeyMismatch({
+        pinned: row.unkeyed ? "unkeyed" : "keyed",
+        given: key === undefined ? "unkeyed" : "keyed"
+      })
+    }
+  }
+).pipe(
+  Effect.catchTag("SqlError", (cause) => Effect.fail(new LedgerStoreError({ operation: "pinKey", cause }))),
+  Effect.withSpan("PgJournal.pinKey")
+)
+
 /** One record of a tenant's chain: the command, and the result it returned (none for ensure and cap). */
 export const Record = jsonObject({
   v: Schema.Literal(VERSION),

@@ -490,12 +490,27 @@ END
 $batch$`)
 })
 
+/**
+ * The journal key a ledger's chains use, pinned (`PgJournal.pinKey`): the first layer built on the
+ * database records an id of its key — `calybris_budget_journal_hash(NULL, label, key)`, an HMAC
+ * of a fixed label under the key (SHA-256 of it when unkeyed), which reveals nothing of the key —
+ * and every later layer must bring the same key, so one instance started without the key (or
+ * with another) is refused instead of writing entries that break the chains.
+ */
+const m5 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.unsafe(`
+ALTER TABLE calybris_budget_ledger
+  ADD COLUMN journal_key_id bytea CHECK (octet_length(journal_key_id) = 32)`)
+})
+
 /** The migrations, in order (ids are never reused; a released migration is never edited). */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
   "1_ledger": m1,
   "2_layer": m2,
   "3_journal": m3,
-  "4_batch": m4
+  "4_batch": m4,
+  "5_journal_key": m5
 }
 
 /** The highest migration id this version of the package needs (the last of `migrations`). */

@@ -68,6 +68,6 @@ BEGIN
   FOR r IN SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema()
     AND sequencename LIKE 'calybris\\_budget\\_%'
   LOOP EXECUTE format('ALTER SEQUENCE %I RESTART', r.sequencename); END LOOP;
-  UPDATE calybris_budget_ledger SET snapshot_version = 0, baseline = 0;
+  UPDATE calybris_budget_ledger SET snapshot_version = 0, baseline = 0, journal_key_id = NULL;
 END $$`).pipe(Effect.asVoid)
 )
