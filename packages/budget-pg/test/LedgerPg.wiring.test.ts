@@ -142,6 +142,33 @@ if (enabled) {
         )
       }))
 
+    it.scoped("a restore record the ledger did not write is found: another tenant, two balances, a hold, a row it does not match", () =>
+      Effect.gen(function*() {
+        const { sql, url } = yield* database
+        const forged = ["x1", "x2", "x3", "x4"]
+        yield* Effect.forEach(forged, (t) => Ledger.ensureTenant(tenant(t), micro(100n))).pipe(
+          Effect.provide(LedgerPg.layer({ url: Redacted.make(url), maxConnections: 1 }))
+        )
+        const balance = (t: string, remaining = 100n) =>
+          Snapshot.tenantBalance(t, 100n, remaining, 0n, 100n - remaining)
+        const records: ReadonlyArray<readonly [string, Snapshot.Snapshot, string]> = [
+          ["x1", Snapshot.makeSnapshot(1n, [balance("x2")], 0n), `the restore names tenant "x2"`],
+          ["x2", Snapshot.makeSnapshot(1n, [balance("x2"), balance("x2")], 0n), "one balance at most and no hold"],
+          ["x3", Snapshot.makeSnapshot(1n, [balance("x3")], 1n), "one balance at most and no hold"],
+          // a well-formed restore of the tenant, appended without the row it claims
+          ["x4", Snapshot.makeSnapshot(1n, [balance("x4", 40n)], 0n), "the row holds"]
+        ]
+        for (const [t, snapshot, reason] of records) {
+          // (the unkeyed chain's hash needs no secret: anyone who can write the database can append)
+          yield* sql`SELECT calybris_budget_journal_append(${new TextEncoder().encode(t)}::bytea,
+            ${PgJournal.recordHead(Command.restore(snapshot), false)}::bytea, NULL)`
+          const failure = yield* Effect.flip(auditAll(sql, [t]))
+          assert.strictEqual(failure._tag, "JournalAuditFailed", t)
+          assert.include(failure.message, reason, t)
+          if (failure._tag === "JournalAuditFailed") assert.strictEqual(failure.seq, t === "x4" ? 3n : 2n, t)
+        }
+      }))
+
     it.scoped("journalKey: every entry is keyed (the verifier needs the key); an empty key is refused first", () =>
       Effect.gen(function*() {
         const { sql, url } = yield* database
