@@ -9,7 +9,8 @@
  * (`JournalKey`), computed in the database; `D` is the canonical JSON (SPEC §7) of a record:
  *
  * `{"v":1,"command":C}` for a command without a result (`ensure_tenant` that created the
- * tenant, `set_cap`), `{"v":1,"command":C,"result":R}` for the others, where `C` is the command
+ * tenant, `set_cap`, and a `restore` of this tenant alone that `LedgerPg` journals on every
+ * tenant a restore rewrites), `{"v":1,"command":C,"result":R}` for the others, where `C` is the command
  * as `@calybris/budget/Journal` writes it (`{"kind":"reserve","tenant_id":…}`) and `R` the result
  * it returned as an operation id remembers it (`{"_tag":"Reserved","reservation_id":7,…}`):
  * every applied result, and every refusal remembered under an operation id on a tenant the
