@@ -59,33 +59,36 @@ const auditAll = (sql: SqlClient.SqlClient, tenants: ReadonlyArray<string>, key?
 
 if (enabled) {
   describe("LedgerPg wiring", () => {
-    it.scoped("an admit's audited decision is in the tenant's journal, and the chain audits", () =>
-      Effect.gen(function*() {
-        const { sql, url } = yield* database
-        const metadata = new Map<string, Json.Json>([["route", "r-1"]])
-        const outcome = yield* Effect.gen(function*() {
-          yield* Ledger.ensureTenant(tenant("gw"), micro(50_000n))
-          const first = yield* Ledger.admit(policy, tenant("gw"), input(1), { operationId: "adm-1", metadata })
-          // the retry returns the original (no second entry)
-          const again = yield* Ledger.admit(policy, tenant("gw"), input(1), { operationId: "adm-1", metadata })
-          assert.deepStrictEqual(again, first)
-          yield* Ledger.admit(policy, tenant("gw"), input(2))
-          return first
-        }).pipe(Effect.provide(LedgerPg.layer({ url: Redacted.make(url), maxConnections: 1 })))
-        assert.strictEqual(outcome._tag, "Admitted")
-        const { text, verified } = yield* verifyExport(sql, "gw")
-        assert.isTrue(Either.isRight(verified))
-        const lines = text.trimEnd().split("\n")
-        assert.strictEqual(lines.length, 3, "ensure and two admits")
-        for (const line of lines.slice(1)) {
-          assert.include(line, `"command":{"kind":"admit","tenant_id":"gw",`)
-          assert.notInclude(line, `"audited":null`)
-          assert.include(line, `"audited":{`)
-        }
-        assert.include(lines[1], `"route":"r-1"`)
-        const [audited] = yield* auditAll(sql, ["gw"])
-        assert.strictEqual(audited?.count, 3n)
-      }))
+    it.scoped.each([false, true])(
+      "an admit's audited decision is in the tenant's journal, and the chain audits (batch: %s)",
+      (batch) =>
+        Effect.gen(function*() {
+          const { sql, url } = yield* database
+          const metadata = new Map<string, Json.Json>([["route", "r-1"]])
+          const outcome = yield* Effect.gen(function*() {
+            yield* Ledger.ensureTenant(tenant("gw"), micro(50_000n))
+            const first = yield* Ledger.admit(policy, tenant("gw"), input(1), { operationId: "adm-1", metadata })
+            // the retry returns the original (no second entry)
+            const again = yield* Ledger.admit(policy, tenant("gw"), input(1), { operationId: "adm-1", metadata })
+            assert.deepStrictEqual(again, first)
+            yield* Ledger.admit(policy, tenant("gw"), input(2))
+            return first
+          }).pipe(Effect.provide(LedgerPg.layer({ url: Redacted.make(url), maxConnections: 2, batch })))
+          assert.strictEqual(outcome._tag, "Admitted")
+          const { text, verified } = yield* verifyExport(sql, "gw")
+          assert.isTrue(Either.isRight(verified))
+          const lines = text.trimEnd().split("\n")
+          assert.strictEqual(lines.length, 3, "ensure and two admits")
+          for (const line of lines.slice(1)) {
+            assert.include(line, `"command":{"kind":"admit","tenant_id":"gw",`)
+            assert.notInclude(line, `"audited":null`)
+            assert.include(line, `"audited":{`)
+          }
+          assert.include(lines[1], `"route":"r-1"`)
+          const [audited] = yield* auditAll(sql, ["gw"])
+          assert.strictEqual(audited?.count, 3n)
+        })
+    )
 
     it.scoped("a restore is journaled on every tenant it rewrites: every chain audits before and after", () =>
       Effect.gen(function*() {
@@ -228,8 +231,12 @@ if (enabled) {
         ))
         assert.strictEqual(many.filter((r) => r._tag === "Reserved").length, 35)
         // without the batch function, whatever the batcher serves fails; what it does not serve applies
-        yield* sql`ALTER FUNCTION calybris_budget_batch(text[], text[], bigint[], bigint[], bigint[], text[], text[])
-          RENAME TO calybris_budget_batch_gone`
+        // (renamed by its name alone, whatever its arguments)
+        const rename = (from: string, to: string) =>
+          sql.unsafe(`DO $$ BEGIN
+            EXECUTE format('ALTER FUNCTION %s RENAME TO ${to}', '${from}'::regproc::regprocedure);
+          END $$`)
+        yield* rename("calybris_budget_batch", "calybris_budget_batch_gone")
         const failed = (effect: Effect.Effect<unknown, unknown, Ledger.Ledger>) =>
           Effect.map(Effect.flip(run(effect)), (e) => (e as { readonly _tag: string })._tag)
         // (ensure is not served by the batcher; before the Clock moves: a due hold would be expired first)
@@ -243,8 +250,7 @@ if (enabled) {
         }
         yield* TestClock.adjust("2 seconds")
         assert.strictEqual(yield* failed(Ledger.sweepExpired), "LedgerStoreError")
-        yield* sql`ALTER FUNCTION calybris_budget_batch_gone(text[], text[], bigint[], bigint[], bigint[], text[], text[])
-          RENAME TO calybris_budget_batch`
+        yield* rename("calybris_budget_batch_gone", "calybris_budget_batch")
         yield* run(Ledger.sweepExpired)
         const states = yield* sql<{ readonly state: string; readonly n: string }>`
           SELECT state, count(*)::text AS n FROM calybris_budget_reservations GROUP BY state ORDER BY state`
