@@ -24,6 +24,7 @@ import { type InvalidArgument, LedgerStoreError } from "@calybris/budget/LedgerE
 import type * as LedgerQuery from "@calybris/budget/LedgerQuery"
 import * as L from "@calybris/budget/LedgerState"
 import * as Snapshot from "@calybris/budget/Snapshot"
+import type * as Json from "@calybris/core/Json"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -33,14 +34,35 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import type * as Redacted from "effect/Redacted"
+import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as PgBatcher from "./PgBatcher.js"
+import * as PgJournal from "./PgJournal.js"
 import * as PgOperations from "./PgOperations.js"
 import * as PgSchema from "./PgSchema.js"
 import * as PgUrl from "./PgUrl.js"
 
+/** Options of the layer over a client (`makeWithOptions`, `layerClientWithOptions`), and of `layer`. */
+export interface LedgerOptions {
+  /**
+   * Run the per-hold commands (top-up, reserve and admit, commit, release, the expiry of due
+   * holds) through a group-commit batcher (`PgBatcher`, these options; `true`: its defaults)
+   * scoped to the layer, instead of one statement each (default). Ensure, cap, snapshots,
+   * restores and the queries are statements of their own either way.
+   */
+  readonly batch?: boolean | PgBatcher.Options | undefined
+  /**
+   * Key the journal (`PgJournal.JournalKey`: every entry's hash an HMAC-SHA256 with it, passed to
+   * every statement and the batcher, never stored). Every instance of a fleet needs the same key;
+   * an empty key is refused (`PgJournal.JournalEmptyKey`) before anything is built. Default: the
+   * `JournalKey` of the environment (unkeyed unless provided, e.g. by `PgJournal.layerKey`).
+   */
+  readonly journalKey?: Redacted.Redacted<Uint8Array> | undefined
+}
+
 /** Options of `layer`. */
-export interface Options {
+export interface Options extends LedgerOptions {
   /** the database's URL (never printed: a connection error names the host and database only) */
   readonly url: Redacted.Redacted<string>
   /** run `PgSchema.migrate` before the schema is checked (default false: an operator migrates) */
@@ -148,15 +170,22 @@ type SnapshotMode = "read" | "advance" | "certify"
 
 /**
  * The service over the `SqlClient` of the environment and these per-hold operations: the schema
- * is checked first (`PgSchema.SchemaOutdated` unless migrated: never created implicitly).
+ * is checked first (`PgSchema.SchemaOutdated` unless migrated: never created implicitly). Every
+ * statement journals with the `PgJournal.JournalKey` of the environment at construction.
  */
 export const makeWith = (
   ops: Operations
 ): Effect.Effect<Ledger["Type"], LedgerStoreError | PgSchema.SchemaOutdated, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const journalKey = yield* PgJournal.JournalKey
     yield* PgSchema.check
-    const withSql = Effect.provideService(SqlClient.SqlClient, sql)
+    const withSql = <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient>): Effect.Effect<A, E> =>
+      effect.pipe(
+        Effect.provideService(SqlClient.SqlClient, sql),
+        Effect.provideService(PgJournal.JournalKey, journalKey)
+      )
+    const key = journalKey.key === undefined ? null : hex(journalKey.key)
 
     /** The holds due at `now` that are still open, in id order (a plain read: no lock). */
     const dueHolds = (now: bigint) =>
@@ -181,7 +210,8 @@ export const makeWith = (
               Effect.catchTag("InvalidArgument", (e) => Effect.die(e)),
               withSql
             ),
-          { discard: true }
+          // through a batcher, at once (it puts them in one batch); else one statement after another
+          { discard: true, concurrency: ops === directOperations ? 1 : "unbounded" }
         ))
 
     /**
@@ -267,6 +297,12 @@ export const makeWith = (
      * the version set; caps, operation ids, reservation ids and the baseline stay. Under an
      * exclusive lock of the ledger's tables (readers go on), so no statement of another instance
      * interleaves: a restore is an exclusive recovery, not a hot-path operation.
+     *
+     * Journaled in the same transaction, on the chain of every tenant it rewrites (each tenant of
+     * the snapshot, and each tenant present before that it makes absent): a restore of that tenant
+     * alone, `{"v":1,"command":{"kind":"restore","snapshot":{"version":V,"tenants":[B],
+     * "active_reservations":0}}}` with the tenant's balance `B` (no tenant: made absent), which
+     * `PgJournal.audit` replays as the state machine restores (its open holds dropped, its cap kept).
      */
     const restore = (snapshot: Snapshot.Snapshot): Effect.Effect<L.RestoreResult, LedgerStoreError> => {
       const error = L.restoreCheck(snapshot)
@@ -275,6 +311,10 @@ export const makeWith = (
       const lines = snapshot.tenants.map((t) =>
         `${hex(bytes(t.tenant_id))},${t.initial_microcents},${t.remaining_microcents},${t.committed_microcents}`
       ).join("\n")
+      const inSnapshot = new Set(snapshot.tenants.map((t) => hex(bytes(t.tenant_id))))
+      /** A tenant's restore record: its balance in the snapshot, or none (absent after the restore). */
+      const record = (tenants: ReadonlyArray<Snapshot.TenantBalance>): string =>
+        hex(PgJournal.recordHead(Command.restore(Snapshot.makeSnapshot(snapshot.version, tenants, 0n)), false))
       return sql.withTransaction(Effect.gen(function*() {
         // the tables one by one, while statements of other instances lock them in their own order:
         // waiting for them could deadlock (measured: a commit holds the holds' table and waits for
@@ -283,6 +323,14 @@ export const makeWith = (
         yield* sql`SELECT set_config('lock_timeout', ${RESTORE_LOCK_TIMEOUT}, true)`
         yield* sql`LOCK TABLE calybris_budget_ledger, calybris_budget_tenants, calybris_budget_reservations
           IN EXCLUSIVE MODE`
+        // the tenants present before (under the lock): those not in the snapshot become absent
+        const present = yield* sql<{ readonly tenant: string }>`
+          SELECT encode(tenant, 'hex') AS tenant FROM calybris_budget_tenants WHERE present`
+        const journal: Array<readonly [tenant: string, data: string]> = snapshot.tenants.map((t) => [
+          hex(bytes(t.tenant_id)),
+          record([t])
+        ])
+        for (const { tenant } of present) if (!inSnapshot.has(tenant)) journal.push([tenant, record([])])
         yield* sql`WITH snap AS (
             SELECT decode(split_part(line, ',', 1), 'hex') AS tenant, split_part(line, ',', 2)::bigint AS initial,
               split_part(line, ',', 3)::bigint AS remaining, split_part(line, ',', 4)::bigint AS committed
@@ -300,6 +348,14 @@ export const makeWith = (
               remaining = EXCLUDED.remaining, reserved = 0, committed = EXCLUDED.committed
           )
           UPDATE calybris_budget_ledger SET snapshot_version = ${snapshot.version}::numeric`
+        // (after the rows are written: a tenant new to the ledger has its row, and so its chain)
+        if (journal.length > 0) {
+          yield* sql.unsafe(
+            `SELECT count(calybris_budget_journal_append(decode(u.tenant, 'hex'), decode(u.data, 'hex'),
+              decode($3::text, 'hex'))) FROM unnest($1::text[], $2::text[]) AS u(tenant, data)`,
+            [journal.map(([tenant]) => tenant), journal.map(([, data]) => data), key]
+          )
+        }
       })).pipe(
         Effect.retry({ times: RESTORE_ATTEMPTS - 1, while: lockLost }),
         Effect.as<L.RestoreResult>({ _tag: "Restored" }),
@@ -307,7 +363,11 @@ export const makeWith = (
       )
     }
 
-    const applyOne = (c: L.Command, now: bigint): Effect.Effect<L.Result, LedgerStoreError | InvalidArgument> => {
+    const applyOne = (
+      c: L.Command,
+      now: bigint,
+      audited: Json.Json | undefined
+    ): Effect.Effect<L.Result, LedgerStoreError | InvalidArgument> => {
       switch (c._tag) {
         case "EnsureTenant":
           return withSql(PgOperations.ensureTenant(c))
@@ -316,8 +376,9 @@ export const makeWith = (
         case "TopUp":
           return withSql(ops.topUp(c))
         case "Reserve":
-        case "Admit":
           return withSql(ops.reserve(c))
+        case "Admit":
+          return withSql(ops.reserve(c, audited))
         case "Commit":
           return withSql(ops.commit(c))
         case "Release":
@@ -340,13 +401,20 @@ export const makeWith = (
 
     const apply = <C extends L.Command>(
       command: C,
-      // the audited decision of an admit rides along in a journal: this layer keeps none yet
-      _audited?: Audit
+      audit?: Audit
     ): Effect.Effect<L.ResultOf[C["_tag"]], LedgerStoreError | InvalidArgument> =>
       Effect.suspend(() => {
         const invalid = Arguments.validateCommand(command)
         if (invalid !== undefined) return Effect.fail(invalid)
-        return Effect.flatMap(nowMs, (now) => Effect.zipRight(expireDue(now), applyOne(command, now)))
+        // an admit's audited decision, journaled with its hold: built (when given as a function)
+        // before anything is written — if it cannot be, nothing is
+        let audited: Json.Json | undefined = undefined
+        if (command._tag === "Admit" && audit !== undefined) {
+          const built = typeof audit === "function" ? audit() : Either.right(audit)
+          if (Either.isLeft(built)) return Effect.fail(built.left)
+          audited = built.right
+        }
+        return Effect.flatMap(nowMs, (now) => Effect.zipRight(expireDue(now), applyOne(command, now, audited)))
       }) as Effect.Effect<L.ResultOf[C["_tag"]], LedgerStoreError | InvalidArgument>
 
     const query = <A>(operation: string, effect: Effect.Effect<A, unknown>): Effect.Effect<A, LedgerStoreError> =>
@@ -483,6 +551,45 @@ export const make: Effect.Effect<Ledger["Type"], LedgerStoreError | PgSchema.Sch
 export const layerClient: Layer.Layer<Ledger, LedgerStoreError | PgSchema.SchemaOutdated, SqlClient.SqlClient> = Layer
   .effect(Ledger, make)
 
+/** The journal key of the options (the environment's when none is given), an empty one refused. */
+const journalKeyOf = (
+  options: LedgerOptions
+): Effect.Effect<PgJournal.JournalKey["Type"], PgJournal.JournalEmptyKey> => {
+  if (options.journalKey === undefined) return PgJournal.JournalKey
+  const key = Redacted.value(options.journalKey)
+  return key.length === 0 ? Effect.fail(new PgJournal.JournalEmptyKey()) : Effect.succeed({ key: Uint8Array.from(key) })
+}
+
+/**
+ * The service over the `SqlClient` of the environment with these options: its journal key
+ * (checked first: an empty one fails with `JournalEmptyKey` before anything is read or built),
+ * and its per-hold commands through a batcher scoped to the scope (`batch`) or one statement each.
+ */
+export const makeWithOptions = (
+  options: LedgerOptions
+): Effect.Effect<
+  Ledger["Type"],
+  LedgerStoreError | PgSchema.SchemaOutdated | PgJournal.JournalEmptyKey,
+  SqlClient.SqlClient | Scope.Scope
+> =>
+  Effect.flatMap(journalKeyOf(options), (key) =>
+    Effect.gen(function*() {
+      const batch = options.batch
+      const ops = batch === undefined || batch === false
+        ? directOperations
+        : yield* PgBatcher.make(batch === true ? {} : batch)
+      return yield* makeWith(ops)
+    }).pipe(Effect.provideService(PgJournal.JournalKey, key)))
+
+/** The `Ledger` over the `SqlClient` of the environment with these options (checked, never migrated). */
+export const layerClientWithOptions = (
+  options: LedgerOptions
+): Layer.Layer<
+  Ledger,
+  LedgerStoreError | PgSchema.SchemaOutdated | PgJournal.JournalEmptyKey,
+  SqlClient.SqlClient
+> => Layer.scoped(Ledger, makeWithOptions(options))
+
 /**
  * A connection failure as a `LedgerConnectionError` naming the URL's host and database, its reason
  * scrubbed of the URL and every password in it (`PgUrl`).
@@ -500,18 +607,26 @@ const connectionError =
 
 /**
  * The `Ledger` on the PostgreSQL database at `url`: a pool of its own (closed with the layer),
- * the schema migrated first when asked (`migrate`), then checked (`PgSchema.SchemaOutdated`).
+ * the journal key checked (`JournalEmptyKey` before the pool is even opened), the schema
+ * migrated first when asked (`migrate`), then checked (`PgSchema.SchemaOutdated`); with `batch`,
+ * a group-commit batcher closed with the layer.
  */
 export const layer = (
   options: Options
 ): Layer.Layer<
   Ledger,
-  LedgerStoreError | PgSchema.SchemaOutdated | LedgerConnectionError | PgUrl.InvalidDatabaseUrl
+  | LedgerStoreError
+  | PgSchema.SchemaOutdated
+  | LedgerConnectionError
+  | PgUrl.InvalidDatabaseUrl
+  | PgJournal.JournalEmptyKey
 > => {
   const ledger = options.migrate === true
-    ? Layer.effect(Ledger, Effect.zipRight(PgSchema.migrate, make))
-    : layerClient
-  return Layer.provide(ledger, clientOf(options))
+    ? Layer.scoped(Ledger, Effect.zipRight(PgSchema.migrate, makeWithOptions(options)))
+    : layerClientWithOptions(options)
+  return Layer.unwrapEffect(
+    Effect.as(journalKeyOf(options), Layer.provide(ledger, clientOf(options)))
+  )
 }
 
 /**

@@ -9,7 +9,8 @@
  * (`JournalKey`), computed in the database; `D` is the canonical JSON (SPEC §7) of a record:
  *
  * `{"v":1,"command":C}` for a command without a result (`ensure_tenant` that created the
- * tenant, `set_cap`), `{"v":1,"command":C,"result":R}` for the others, where `C` is the command
+ * tenant, `set_cap`, and a `restore` of this tenant alone that `LedgerPg` journals on every
+ * tenant a restore rewrites), `{"v":1,"command":C,"result":R}` for the others, where `C` is the command
  * as `@calybris/budget/Journal` writes it (`{"kind":"reserve","tenant_id":…}`) and `R` the result
  * it returned as an operation id remembers it (`{"_tag":"Reserved","reservation_id":7,…}`):
  * every applied result, and every refusal remembered under an operation id on a tenant the
@@ -335,11 +336,17 @@ export const audit = (
     return { count: verified.count, lastHash: verified.lastHash }
   })
 
-/** The kinds a tenant's chain holds, and whether their record carries a result. */
+/**
+ * The kinds a tenant's chain holds, and whether their record carries a result. A `Restore` is
+ * a restore of this tenant alone (`LedgerPg` journals one on every tenant a restore rewrites):
+ * the snapshot holds its balance, or none when the restore made it absent; replayed as the state
+ * machine restores (its open holds dropped, its cap and remembered ids kept).
+ */
 const hasResult = (c: L.Command): boolean | undefined => {
   switch (c._tag) {
     case "EnsureTenant":
     case "SetExposureCap":
+    case "Restore":
       return false
     case "TopUp":
     case "Reserve":
@@ -371,6 +378,20 @@ const replayEntry = (
   if (withResult === undefined) return Either.left(fail(seq, `a ${command._tag} has no place in a tenant's chain`))
   if ("tenant" in command && command.tenant !== tenant) {
     return Either.left(fail(seq, `the entry names tenant ${JSON.stringify(command.tenant)}`))
+  }
+  if (command._tag === "Restore") {
+    // a restore of this tenant alone: its balance, or none (made absent); no open hold
+    const other = command.snapshot.tenants.find((t) => t.tenant_id !== tenant)
+    if (other !== undefined) {
+      return Either.left(fail(seq, `the restore names tenant ${JSON.stringify(other.tenant_id)}`))
+    }
+    if (command.snapshot.tenants.length > 1 || command.snapshot.active_reservations !== 0n) {
+      return Either.left(fail(seq, "a tenant's restore holds one balance at most and no hold"))
+    }
+    const restored = L.step(s, command)
+    return restored._tag === "Restored"
+      ? Either.void
+      : Either.left(fail(seq, `the state machine refuses the restore: ${restored._tag}`))
   }
   if (withResult !== (record.result !== undefined)) {
     return Either.left(fail(seq, withResult ? "the entry lacks its result" : "the entry has a result it cannot have"))

@@ -8,6 +8,7 @@
  * - two instances expiring the same holds at once release each once, recorded `expired`.
  */
 import * as LedgerPg from "@calybris/budget-pg/LedgerPg"
+import * as PgJournal from "@calybris/budget-pg/PgJournal"
 import * as PgSchema from "@calybris/budget-pg/PgSchema"
 import { Microcents, TenantId } from "@calybris/budget/Arguments"
 import * as Command from "@calybris/budget/Command"
@@ -174,11 +175,15 @@ if (enabled) {
   afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
   const database = Effect.runSync(Effect.cached(Layer.buildWithScope(migratedClient(2), scope)))
 
-  /** Run a history through the memory layer and `LedgerPg` (on a fresh ledger): every outcome the same. */
-  const sameAsMemory = (steps: ReadonlyArray<Step>) =>
+  /**
+   * Run a history through the memory layer and `LedgerPg` (on a fresh ledger, with these options):
+   * every outcome the same; and, when `audits`, every tenant's journal chain verifies and replays
+   * to its row afterwards (restores included).
+   */
+  const sameAsMemory = (steps: ReadonlyArray<Step>, options: LedgerPg.LedgerOptions = {}, audits = true) =>
     Effect.gen(function*() {
       const context = yield* database
-      const pg = yield* Effect.provide(Effect.zipRight(resetLedger, LedgerPg.make), context)
+      const pg = yield* Effect.provide(Effect.zipRight(resetLedger, LedgerPg.makeWithOptions(options)), context)
       const memory = yield* Ledger.makeMemory()
       const issued: Array<bigint> = []
       // two tenants with funds from the start (the others appear when a step ensures them)
@@ -210,7 +215,16 @@ if (enabled) {
       for (const command of [Command.proveConservation, Command.certifyLedger, Command.takeSnapshot]) {
         assert.deepStrictEqual(yield* pg.apply(command), yield* memory.apply(command), command._tag)
       }
-    })
+      if (audits) {
+        const key = options.journalKey === undefined ? undefined : Redacted.value(options.journalKey)
+        for (const t of tenants) {
+          const audit = Effect.provide(PgJournal.audit(t), context)
+          yield* Effect.orDie(key === undefined ? audit : Effect.provide(audit, PgJournal.layerKey(key)))
+        }
+      }
+    }).pipe(Effect.scoped)
+
+  const keyed: LedgerPg.LedgerOptions = { journalKey: Redacted.make(new TextEncoder().encode("property key")) }
 
   describe("LedgerPg", () => {
     it.effect("a certificate after a restore that lowers the spend keeps the baseline, as the state machine", () =>
@@ -226,11 +240,25 @@ if (enabled) {
       ]))
 
     it.effect.prop(
-      "for any history, every result, snapshot, proof, certificate and answer equals the memory layer's",
+      "for any history, every result, snapshot, proof, certificate and answer equals the memory layer's, and every tenant's journal audits",
       { steps: fc.array(stepArb, { minLength: 5, maxLength: 40, size: "+1" }) },
       ({ steps }) => sameAsMemory(steps),
       // (histories of up to 40 steps, every answer read from the server after each: about a minute
       // in all when the machine's 2 cores are shared with other test runs)
+      { timeout: 300_000, fastCheck: { numRuns } }
+    )
+
+    it.effect.prop(
+      "keyed journal: for any history, every outcome equals the memory layer's, and every tenant's keyed journal audits",
+      { steps: fc.array(stepArb, { minLength: 5, maxLength: 40, size: "+1" }) },
+      ({ steps }) => sameAsMemory(steps, keyed),
+      { timeout: 300_000, fastCheck: { numRuns } }
+    )
+
+    it.effect.prop(
+      "batched (and keyed): for any history, every outcome equals the memory layer's, and every tenant's keyed journal audits",
+      { steps: fc.array(stepArb, { minLength: 5, maxLength: 40, size: "+1" }) },
+      ({ steps }) => sameAsMemory(steps, { ...keyed, batch: true }),
       { timeout: 300_000, fastCheck: { numRuns } }
     )
 
