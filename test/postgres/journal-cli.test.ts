@@ -316,6 +316,35 @@ describe.skipIf(Postgres.skip())("calybris budget journal on PostgreSQL", () => 
         ok(help, "help")
         assert.include(help.stdout, "--key-file")
       }).pipe(Effect.scoped))
+
+    it.effect("a command without the ledger's journal key, or with another, is refused before it writes", () =>
+      Effect.gen(function*() {
+        const db = yield* Postgres.makeDatabase
+        const d = ["--database", db.url]
+        ok(yield* run(["budget", "migrate", ...d]), "migrate")
+        ok(
+          yield* run(["budget", "ensure", ...d, "--key-file", keyFile, "--tenant", "acme", "--amount", "100"]),
+          "ensure"
+        )
+        const before = yield* run(["budget", "journal", "export", ...d, "--tenant", "acme"])
+        ok(before, "export")
+        for (
+          const [flags, said] of [
+            [[], /JournalKeyMismatch: the ledger's journal is keyed, this instance's is unkeyed: /],
+            [["--key-file", otherKeyFile], /JournalKeyMismatch: the ledger's journal is keyed with another key, /]
+          ] as const
+        ) {
+          const refused = yield* run(["budget", "reserve", ...d, ...flags, "--tenant", "acme", "--amount", "5"])
+          assert.strictEqual(refused.code, 1, refused.stderr)
+          assert.match(refused.stderr, said)
+          keyKept(refused)
+        }
+        // nothing written: the chain as it was, and it audits with the ledger's key
+        const after = yield* run(["budget", "journal", "export", ...d, "--tenant", "acme"])
+        assert.strictEqual(after.stdout, before.stdout)
+        ok(yield* run(["budget", "journal", "audit", ...d, "--key-file", keyFile]), "audit")
+        ok(yield* run(["budget", "reserve", ...d, "--key-file", keyFile, "--tenant", "acme", "--amount", "5"]), "keyed")
+      }).pipe(Effect.scoped))
   })
 })
 

@@ -171,15 +171,22 @@ type SnapshotMode = "read" | "advance" | "certify"
 /**
  * The service over the `SqlClient` of the environment and these per-hold operations: the schema
  * is checked first (`PgSchema.SchemaOutdated` unless migrated: never created implicitly). Every
- * statement journals with the `PgJournal.JournalKey` of the environment at construction.
+ * statement journals with the `PgJournal.JournalKey` of the environment at construction, which
+ * must be the ledger's (`PgJournal.pinKey`: `JournalKeyMismatch` otherwise, nothing written).
  */
 export const makeWith = (
   ops: Operations
-): Effect.Effect<Ledger["Type"], LedgerStoreError | PgSchema.SchemaOutdated, SqlClient.SqlClient> =>
+): Effect.Effect<
+  Ledger["Type"],
+  LedgerStoreError | PgSchema.SchemaOutdated | PgJournal.JournalKeyMismatch,
+  SqlClient.SqlClient
+> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const journalKey = yield* PgJournal.JournalKey
     yield* PgSchema.check
+    // one journal key per ledger: the first instance pins it, another key is refused here
+    yield* PgJournal.pinKey
     const withSql = <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient>): Effect.Effect<A, E> =>
       effect.pipe(
         Effect.provideService(SqlClient.SqlClient, sql),
@@ -544,11 +551,18 @@ export const makeWith = (
   })
 
 /** The service over the `SqlClient` of the environment, each operation its own statement. */
-export const make: Effect.Effect<Ledger["Type"], LedgerStoreError | PgSchema.SchemaOutdated, SqlClient.SqlClient> =
-  makeWith(directOperations)
+export const make: Effect.Effect<
+  Ledger["Type"],
+  LedgerStoreError | PgSchema.SchemaOutdated | PgJournal.JournalKeyMismatch,
+  SqlClient.SqlClient
+> = makeWith(directOperations)
 
 /** The `Ledger` over the `SqlClient` of the environment (checked, never migrated). */
-export const layerClient: Layer.Layer<Ledger, LedgerStoreError | PgSchema.SchemaOutdated, SqlClient.SqlClient> = Layer
+export const layerClient: Layer.Layer<
+  Ledger,
+  LedgerStoreError | PgSchema.SchemaOutdated | PgJournal.JournalKeyMismatch,
+  SqlClient.SqlClient
+> = Layer
   .effect(Ledger, make)
 
 /** The journal key of the options (the environment's when none is given), an empty one refused. */
@@ -569,7 +583,7 @@ export const makeWithOptions = (
   options: LedgerOptions
 ): Effect.Effect<
   Ledger["Type"],
-  LedgerStoreError | PgSchema.SchemaOutdated | PgJournal.JournalEmptyKey,
+  LedgerStoreError | PgSchema.SchemaOutdated | PgJournal.JournalEmptyKey | PgJournal.JournalKeyMismatch,
   SqlClient.SqlClient | Scope.Scope
 > =>
   Effect.flatMap(journalKeyOf(options), (key) =>
@@ -586,7 +600,7 @@ export const layerClientWithOptions = (
   options: LedgerOptions
 ): Layer.Layer<
   Ledger,
-  LedgerStoreError | PgSchema.SchemaOutdated | PgJournal.JournalEmptyKey,
+  LedgerStoreError | PgSchema.SchemaOutdated | PgJournal.JournalEmptyKey | PgJournal.JournalKeyMismatch,
   SqlClient.SqlClient
 > => Layer.scoped(Ledger, makeWithOptions(options))
 
@@ -620,6 +634,7 @@ export const layer = (
   | LedgerConnectionError
   | PgUrl.InvalidDatabaseUrl
   | PgJournal.JournalEmptyKey
+  | PgJournal.JournalKeyMismatch
 > => {
   const ledger = options.migrate === true
     ? Layer.scoped(Ledger, Effect.zipRight(PgSchema.migrate, makeWithOptions(options)))

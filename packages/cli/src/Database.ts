@@ -151,9 +151,11 @@ export const withLedger = <A, E, R>(
   guard(db, operation)(
     Effect.provide(
       effect,
+      // the key is the ledger's, given to it when it is built: it pins the key (`PgJournal.pinKey`)
+      // and keys every statement with it
       options.key === undefined
         ? ledgerLayer(db, options)
-        : Layer.merge(ledgerLayer(db, options), PgJournal.layerKey(options.key))
+        : Layer.provide(ledgerLayer(db, options), PgJournal.layerKey(options.key))
     )
   )
 
