@@ -20,6 +20,7 @@ import * as fc from "effect/FastCheck"
 import * as Layer from "effect/Layer"
 import { enabled, migratedClient, SKIP_REASON } from "./support/database.js"
 import { checkAll, walVerify } from "./support/journal.js"
+import { commandOf, pgStep } from "./support/model.js"
 
 const I64_MAX = 9223372036854775807n
 
@@ -30,70 +31,8 @@ const amount = fc.oneof({ weight: 8, arbitrary: fc.bigInt(-2n, 60n) }, fc.consta
 const funds = fc.oneof({ weight: 6, arbitrary: fc.bigInt(0n, 100n) }, fc.constantFrom(I64_MAX - 10n))
 const opid = fc.option(fc.constantFrom("o1", "o2", "o3", "o4", "\"ö\\"), { nil: undefined })
 const reservation = fc.bigInt(0n, 12n)
-const withId = <C extends object>(c: C, id: string | undefined): C => id === undefined ? c : { ...c, operation_id: id }
 
-const command: fc.Arbitrary<Command.Command> = fc.oneof(
-  fc.record({ tenant, amount: funds }).map(({ amount, tenant }) => ({ _tag: "EnsureTenant" as const, tenant, amount })),
-  fc.record({ tenant, amount, id: opid }).map(({ amount, id, tenant }) =>
-    withId({ _tag: "TopUp" as const, tenant, amount }, id)
-  ),
-  fc.record({ tenant, max: fc.bigInt(-2n, 80n) }).map(({ max, tenant }) => ({
-    _tag: "SetExposureCap" as const,
-    tenant,
-    max
-  })),
-  {
-    weight: 4,
-    arbitrary: fc.record({ tenant, amount, id: opid, ttl: fc.option(fc.bigInt(0n, 1000n), { nil: undefined }) }).map((
-      { amount, id, tenant, ttl }
-    ) =>
-      withId({
-        _tag: "Reserve" as const,
-        tenant,
-        amount,
-        ...(ttl === undefined ? {} : { ttl_ms: ttl, expires_at_ms: 5_000n + ttl })
-      }, id)
-    )
-  },
-  {
-    weight: 3,
-    arbitrary: fc.record({ reservation, actual: amount, id: opid }).map(({ actual, id, reservation }) =>
-      withId({ _tag: "Commit" as const, reservation, actual }, id)
-    )
-  },
-  {
-    weight: 2,
-    arbitrary: fc.record({ reservation, id: opid }).map(({ id, reservation }) =>
-      withId({ _tag: "Release" as const, reservation }, id)
-    )
-  },
-  fc.record({ reservation }).map(({ reservation }) => ({ _tag: "Expire" as const, reservation }))
-) as fc.Arbitrary<Command.Command>
-
-/** Apply a command to the database (an `InvalidArgument` refusal is not an error here). */
-const pgStep = (c: Command.Command): Effect.Effect<unknown, PgOperations.OperationError, SqlClient.SqlClient> => {
-  const run = (): Effect.Effect<unknown, PgOperations.OperationError, SqlClient.SqlClient> => {
-    switch (c._tag) {
-      case "EnsureTenant":
-        return PgOperations.ensureTenant(c)
-      case "TopUp":
-        return PgOperations.topUp(c)
-      case "SetExposureCap":
-        return PgOperations.setExposureCap(c)
-      case "Reserve":
-      case "Admit":
-        return PgOperations.reserve(c)
-      case "Commit":
-        return PgOperations.commit(c)
-      case "Release":
-      case "Expire":
-        return PgOperations.release(c)
-      default:
-        return Effect.die(`not generated: ${c._tag}`)
-    }
-  }
-  return run().pipe(Effect.catchTag("InvalidArgument", Effect.succeed))
-}
+const command = commandOf({ tenant, amount, funds, max: fc.bigInt(-2n, 80n), opid, reservation })
 
 const reset = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient

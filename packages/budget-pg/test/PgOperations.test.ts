@@ -14,40 +14,14 @@ import { Microcents, TenantId } from "@calybris/budget/Arguments"
 import * as Command from "@calybris/budget/Command"
 import * as L from "@calybris/budget/LedgerState"
 import * as PgClient from "@effect/sql-pg/PgClient"
-import type * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as fc from "effect/FastCheck"
 import * as Layer from "effect/Layer"
 import { enabled, migratedClient, SKIP_REASON } from "./support/database.js"
-import { command, Model, plain, reset, stateOfDatabase, stateOfModel } from "./support/model.js"
+import { command, Model, pgStep, plain, reset, stateOfDatabase, stateOfModel } from "./support/model.js"
 
 const I64_MAX = 9223372036854775807n
-
-/** The database's result of a command (an `InvalidArgument` as a value, like the model's). */
-const pgStep = (c: Command.Command) => {
-  const run = (): Effect.Effect<unknown, PgOperations.OperationError, SqlClient.SqlClient> => {
-    switch (c._tag) {
-      case "EnsureTenant":
-        return PgOperations.ensureTenant(c)
-      case "TopUp":
-        return PgOperations.topUp(c)
-      case "SetExposureCap":
-        return PgOperations.setExposureCap(c)
-      case "Reserve":
-      case "Admit":
-        return PgOperations.reserve(c)
-      case "Commit":
-        return PgOperations.commit(c)
-      case "Release":
-      case "Expire":
-        return PgOperations.release(c)
-      default:
-        return Effect.die(`not generated: ${c._tag}`)
-    }
-  }
-  return run().pipe(Effect.catchTag("InvalidArgument", Effect.succeed))
-}
 
 /** A result as plain data (errors by their tag and fields). */
 const Db = migratedClient(2)

@@ -6,6 +6,7 @@
  *
  * Shared by the one-statement tests (PgOperations.test.ts) and the batcher's (PgBatcher.test.ts).
  */
+import * as PgOperations from "@calybris/budget-pg/PgOperations"
 import * as Arguments from "@calybris/budget/Arguments"
 import type * as Command from "@calybris/budget/Command"
 import { IdempotencyConflict, InvalidArgument } from "@calybris/budget/LedgerError"
@@ -32,43 +33,96 @@ const reservation = fc.oneof(
 )
 const withId = <C extends object>(c: C, id: string | undefined): C => id === undefined ? c : { ...c, operation_id: id }
 
-export const command: fc.Arbitrary<Command.Command> = fc.oneof(
-  fc.record({ tenant, amount: funds }).map(({ amount, tenant }) => ({ _tag: "EnsureTenant" as const, tenant, amount })),
-  fc.record({ tenant, amount, id: opid }).map(({ amount, id, tenant }) =>
-    withId({ _tag: "TopUp" as const, tenant, amount }, id)
-  ),
-  fc.record({ tenant, max: fc.oneof(fc.bigInt(-2n, 80n), fc.constantFrom(I64_MAX)) }).map(({ max, tenant }) => ({
-    _tag: "SetExposureCap" as const,
-    tenant,
-    max
-  })),
-  {
-    weight: 4,
-    arbitrary: fc.record({ tenant, amount, id: opid, ttl: fc.option(fc.bigInt(0n, 1000n), { nil: undefined }) }).map((
-      { amount, id, tenant, ttl }
-    ) =>
-      withId({
-        _tag: "Reserve" as const,
-        tenant,
-        amount,
-        ...(ttl === undefined ? {} : { ttl_ms: ttl, expires_at_ms: 5_000n + ttl })
-      }, id)
-    )
-  },
-  {
-    weight: 3,
-    arbitrary: fc.record({ reservation, actual: amount, id: opid }).map(({ actual, id, reservation }) =>
-      withId({ _tag: "Commit" as const, reservation, actual }, id)
-    )
-  },
-  {
-    weight: 2,
-    arbitrary: fc.record({ reservation, id: opid }).map(({ id, reservation }) =>
-      withId({ _tag: "Release" as const, reservation }, id)
-    )
-  },
-  fc.record({ reservation }).map(({ reservation }) => ({ _tag: "Expire" as const, reservation }))
-) as fc.Arbitrary<Command.Command>
+/** What a generated command draws its fields from. */
+export interface Domains {
+  readonly tenant: fc.Arbitrary<string>
+  readonly amount: fc.Arbitrary<bigint>
+  readonly funds: fc.Arbitrary<bigint>
+  readonly max: fc.Arbitrary<bigint>
+  readonly opid: fc.Arbitrary<string | undefined>
+  readonly reservation: fc.Arbitrary<bigint>
+}
+
+/** Random per-hold commands (no snapshot, restore or admit) over these domains. */
+export const commandOf = ({ amount, funds, max, opid, reservation, tenant }: Domains): fc.Arbitrary<Command.Command> =>
+  fc.oneof(
+    fc.record({ tenant, amount: funds }).map(({ amount, tenant }) => ({
+      _tag: "EnsureTenant" as const,
+      tenant,
+      amount
+    })),
+    fc.record({ tenant, amount, id: opid }).map(({ amount, id, tenant }) =>
+      withId({ _tag: "TopUp" as const, tenant, amount }, id)
+    ),
+    fc.record({ tenant, max }).map(({ max, tenant }) => ({
+      _tag: "SetExposureCap" as const,
+      tenant,
+      max
+    })),
+    {
+      weight: 4,
+      arbitrary: fc.record({ tenant, amount, id: opid, ttl: fc.option(fc.bigInt(0n, 1000n), { nil: undefined }) }).map((
+        { amount, id, tenant, ttl }
+      ) =>
+        withId({
+          _tag: "Reserve" as const,
+          tenant,
+          amount,
+          ...(ttl === undefined ? {} : { ttl_ms: ttl, expires_at_ms: 5_000n + ttl })
+        }, id)
+      )
+    },
+    {
+      weight: 3,
+      arbitrary: fc.record({ reservation, actual: amount, id: opid }).map(({ actual, id, reservation }) =>
+        withId({ _tag: "Commit" as const, reservation, actual }, id)
+      )
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({ reservation, id: opid }).map(({ id, reservation }) =>
+        withId({ _tag: "Release" as const, reservation }, id)
+      )
+    },
+    fc.record({ reservation }).map(({ reservation }) => ({ _tag: "Expire" as const, reservation }))
+  ) as fc.Arbitrary<Command.Command>
+
+/** The commands the one-statement and batcher properties run. */
+export const command: fc.Arbitrary<Command.Command> = commandOf({
+  tenant,
+  amount,
+  funds,
+  max: fc.oneof(fc.bigInt(-2n, 80n), fc.constantFrom(I64_MAX)),
+  opid,
+  reservation
+})
+
+/** Apply a command to the database (an `InvalidArgument` refusal is not an error here). */
+export const pgStep = (
+  c: Command.Command
+): Effect.Effect<unknown, PgOperations.OperationError, SqlClient.SqlClient> => {
+  const run = (): Effect.Effect<unknown, PgOperations.OperationError, SqlClient.SqlClient> => {
+    switch (c._tag) {
+      case "EnsureTenant":
+        return PgOperations.ensureTenant(c)
+      case "TopUp":
+        return PgOperations.topUp(c)
+      case "SetExposureCap":
+        return PgOperations.setExposureCap(c)
+      case "Reserve":
+      case "Admit":
+        return PgOperations.reserve(c)
+      case "Commit":
+        return PgOperations.commit(c)
+      case "Release":
+      case "Expire":
+        return PgOperations.release(c)
+      default:
+        return Effect.die(`not generated: ${c._tag}`)
+    }
+  }
+  return run().pipe(Effect.catchTag("InvalidArgument", Effect.succeed))
+}
 
 /** The state machine, remembering every result under its operation id (refusals included). */
 export class Model {
