@@ -97,7 +97,13 @@ const helpText = (args: ReadonlyArray<string>, color: boolean): string => {
     Descriptor.getHelp(descriptor, CliConfig.defaultConfig)
   ].reduce((left, right) => HelpDoc.sequence(left, right), HelpDoc.empty)
   const ansi = HelpDoc.toAnsiDoc(doc)
-  return color ? AnsiDoc.render(ansi, { style: "pretty" }) : Doc.render(ansi, { style: "pretty" })
+  const text = color ? AnsiDoc.render(ansi, { style: "pretty" }) : Doc.render(ansi, { style: "pretty" })
+  // `@effect/cli` lists a nested group's subcommands under its parent's name twice
+  // (`budget budget journal export`): name them once
+  return Array.from(nestedGroups.keys()).reduce((t, group) => {
+    const parent = group.split(" ")[0] ?? ""
+    return t.split(`${parent} ${group} `).join(`${group} `)
+  }, text)
 }
 
 /**
