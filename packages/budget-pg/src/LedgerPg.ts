@@ -24,6 +24,8 @@ import { type InvalidArgument, LedgerStoreError } from "@calybris/budget/LedgerE
 import type * as LedgerQuery from "@calybris/budget/LedgerQuery"
 import * as L from "@calybris/budget/LedgerState"
 import * as Snapshot from "@calybris/budget/Snapshot"
+import * as Hash from "@calybris/core/Hash"
+import * as Int from "@calybris/core/Int"
 import type * as Json from "@calybris/core/Json"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -75,20 +77,10 @@ export interface Options extends LedgerOptions {
  * The per-hold operations, with `PgOperations`' signatures: the direct statements
  * (`directOperations`), or a group-commit batcher of the same shape (`makeWith`).
  */
-export interface Operations {
-  readonly reserve: typeof PgOperations.reserve
-  readonly commit: typeof PgOperations.commit
-  readonly release: typeof PgOperations.release
-  readonly topUp: typeof PgOperations.topUp
-}
+export type Operations = PgBatcher.Operations
 
-/** Each operation one statement of its own (`PgOperations`). */
-export const directOperations: Operations = {
-  reserve: PgOperations.reserve,
-  commit: PgOperations.commit,
-  release: PgOperations.release,
-  topUp: PgOperations.topUp
-}
+/** Each operation one statement of its own (`PgOperations`; the same record as `PgBatcher.direct`). */
+export const directOperations: Operations = PgBatcher.direct
 
 /** The database could not be reached (names the host and database, never the password). */
 export class LedgerConnectionError extends Schema.TaggedError<LedgerConnectionError>()("LedgerConnectionError", {
@@ -101,19 +93,13 @@ export class LedgerConnectionError extends Schema.TaggedError<LedgerConnectionEr
   }
 }
 
-const U64_MAX = 18446744073709551615n
-const I64_MAX = 9223372036854775807n
-const I64_MIN = -9223372036854775808n
-/** Saturate in i64 (as `Int.clampI64`). */
-const clampI64 = (n: bigint): bigint => n > I64_MAX ? I64_MAX : n < I64_MIN ? I64_MIN : n
-
 const store = (operation: string) => (cause: unknown) => new LedgerStoreError({ operation, cause })
 
 const utf8 = new TextEncoder()
 /** (`ignoreBOM`: an id that starts with U+FEFF keeps it) */
 const fromUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 const bytes = (s: string): Uint8Array => utf8.encode(s)
-const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("")
+const hex = Hash.toHex
 
 const Bytes = Schema.Uint8ArrayFromSelf
 const Text = Schema.BigInt
@@ -161,8 +147,8 @@ const RESTORE_ATTEMPTS = 50
 
 /** Did a transaction give up a lock (its lock timeout, or a deadlock it was chosen to break)? */
 const lockLost = (error: SqlError): boolean => {
-  const cause = error.cause as { readonly code?: unknown } | undefined
-  return typeof cause === "object" && cause !== null && (cause.code === "55P03" || cause.code === "40P01")
+  const state = PgOperations.sqlState(error)
+  return state === "55P03" || state === "40P01"
 }
 
 /** What a snapshot statement does with the version row. */
@@ -236,10 +222,10 @@ export const makeWith = (
         ),
         v AS (
           UPDATE calybris_budget_ledger l SET
-            snapshot_version = CASE WHEN cur.snapshot_version = ${U64_MAX}::numeric THEN 0
+            snapshot_version = CASE WHEN cur.snapshot_version = ${Int.U64_MAX}::numeric THEN 0
               ELSE cur.snapshot_version + 1 END,
-            baseline = CASE WHEN ${mode === "certify"}::boolean AND tot.initial <= ${I64_MAX}::numeric
-              AND tot.committed <= ${I64_MAX}::numeric AND tot.committed > cur.baseline THEN tot.committed::bigint
+            baseline = CASE WHEN ${mode === "certify"}::boolean AND tot.initial <= ${Int.I64_MAX}::numeric
+              AND tot.committed <= ${Int.I64_MAX}::numeric AND tot.committed > cur.baseline THEN tot.committed::bigint
               ELSE cur.baseline END
           FROM cur, tot
           RETURNING l.snapshot_version AS version, cur.baseline AS previous_baseline
@@ -519,10 +505,10 @@ export const makeWith = (
           AS committed, (SELECT baseline FROM calybris_budget_ledger)::text AS baseline`.pipe(
         Effect.flatMap(decodeTotalsRow),
         Effect.map(([row]) => {
-          const total = row.committed > I64_MAX ? I64_MAX : row.committed
+          const total = row.committed > Int.I64_MAX ? Int.I64_MAX : row.committed
           return {
             total_committed_microcents: total,
-            committed_since_last_certificate_microcents: clampI64(total - row.baseline)
+            committed_since_last_certificate_microcents: Int.clampI64(total - row.baseline)
           } as LedgerQuery.Totals
         })
       )

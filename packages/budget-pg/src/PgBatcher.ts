@@ -30,6 +30,7 @@
 import type * as Command from "@calybris/budget/Command"
 import { type IdempotencyConflict, LedgerStoreError } from "@calybris/budget/LedgerError"
 import * as LedgerState from "@calybris/budget/LedgerState"
+import * as Hash from "@calybris/core/Hash"
 import type * as Json from "@calybris/core/Json"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
@@ -96,16 +97,12 @@ const decodeRows = Schema.decodeUnknown(
 
 const utf8 = new TextEncoder()
 /** A string's UTF-8 bytes in hex (decoded by the function: any well-formed id, U+0000 included). */
-const hex = (s: string): string => {
-  let out = ""
-  for (const byte of utf8.encode(s)) out += byte.toString(16).padStart(2, "0")
-  return out
-}
+const hex = (s: string): string => Hash.toHex(utf8.encode(s))
 
 /** A deadlock victim (40P01) or a serialization failure (40001): rolled back whole, safe to run again. */
 const rolledBack = (error: SqlError): boolean => {
-  const cause = error.cause as { readonly code?: unknown } | undefined
-  return typeof cause === "object" && cause !== null && (cause.code === "40P01" || cause.code === "40001")
+  const state = PgOperations.sqlState(error)
+  return state === "40P01" || state === "40001"
 }
 
 const positive = (name: string, value: number | undefined, fallback: number): number => {

@@ -25,6 +25,7 @@ import * as Journal from "@calybris/budget/Journal"
 import { LedgerStoreError } from "@calybris/budget/LedgerError"
 import * as L from "@calybris/budget/LedgerState"
 import * as Codec from "@calybris/core/Codec"
+import * as Hash from "@calybris/core/Hash"
 import * as Json from "@calybris/core/Json"
 import { jsonObject } from "@calybris/core/JsonSchema"
 import * as JsonSchema from "@calybris/core/JsonSchema"
@@ -252,7 +253,7 @@ export const tenants: Effect.Effect<ReadonlyArray<string>, LedgerStoreError, Sql
         names.push(fromUtf8.decode(tenant))
       } catch {
         return yield* Effect.fail(
-          `a tenant id is not UTF-8 (hex ${Array.from(tenant, (b) => b.toString(16).padStart(2, "0")).join("")})`
+          `a tenant id is not UTF-8 (hex ${Hash.toHex(tenant)})`
         )
       }
     }

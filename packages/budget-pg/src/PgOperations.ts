@@ -33,6 +33,7 @@ import * as Arguments from "@calybris/budget/Arguments"
 import type * as Command from "@calybris/budget/Command"
 import { IdempotencyConflict, type InvalidArgument, LedgerStoreError } from "@calybris/budget/LedgerError"
 import * as LedgerState from "@calybris/budget/LedgerState"
+import * as Int from "@calybris/core/Int"
 import type * as Json from "@calybris/core/Json"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
@@ -40,8 +41,6 @@ import * as Statement from "@effect/sql/Statement"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as PgJournal from "./PgJournal.js"
-
-const I64_MAX = 9223372036854775807n
 
 const utf8 = new TextEncoder()
 /** Tenant and operation ids are stored as their UTF-8 bytes (any well-formed id, U+0000 included). */
@@ -90,14 +89,20 @@ const RETRY_MARK = "calybris_budget_retry"
 const retry = (column: string): Statement.Fragment =>
   Statement.unsafeFragment(`('${RETRY_MARK}:' || ${column})::int::text`)
 
+/** The SQLSTATE the server answered a failed statement with (`pg`'s error's `code`), if any. */
+export const sqlState = (error: SqlError): string | undefined => {
+  const cause = error.cause as { readonly code?: unknown } | undefined
+  return typeof cause === "object" && cause !== null && typeof cause.code === "string" ? cause.code : undefined
+}
+
 /**
  * Did this statement lose the race to insert a new operation id (so the id is now remembered),
  * or a new tenant's row (so the row now exists)?
  */
 export const lostIdRace = (error: SqlError): boolean => {
-  const cause = error.cause as { readonly code?: unknown; readonly constraint?: unknown } | undefined
-  return typeof cause === "object" && cause !== null && cause.code === "23505" &&
-    (cause.constraint === OPERATIONS_KEY || cause.constraint === TENANTS_KEY)
+  if (sqlState(error) !== "23505") return false
+  const constraint = (error.cause as { readonly constraint?: unknown }).constraint
+  return constraint === OPERATIONS_KEY || constraint === TENANTS_KEY
 }
 
 /**
@@ -125,70 +130,53 @@ const field = (row: Row, name: "a" | "b" | "c"): bigint => {
 const conflict = (c: Command.Command): IdempotencyConflict =>
   new IdempotencyConflict({ operation_id: LedgerState.operationId(c) ?? "" })
 
-export const reserveResult = (row: Row, c: Command.Command): Command.ReserveResult | IdempotencyConflict => {
-  switch (row.tag) {
-    case "Reserved":
-      return {
-        _tag: "Reserved",
-        reservation_id: Arguments.issuedReservationId(field(row, "b")),
-        remaining_microcents: field(row, "a")
-      }
-    case "Insufficient":
-      return { _tag: "Insufficient", remaining_microcents: field(row, "a"), required_microcents: field(row, "b") }
-    case "MissingTenant":
-      return { _tag: "MissingTenant" }
-    case "ExposureLimitExceeded":
-      return {
-        _tag: "ExposureLimitExceeded",
-        current_reserved_microcents: field(row, "a"),
-        max_reserved_microcents: field(row, "b")
-      }
-    case "Overflow":
-      return { _tag: "Overflow", current_reserved_microcents: field(row, "a") }
-    case "IdempotencyConflict":
-      return conflict(c)
-  }
-  throw new Error(`unknown reserve outcome ${row.tag}`)
+/** The fields of each result in the journal (`Journal.RememberedResult`'s order) and the outcome column holding each. */
+type Shapes = Readonly<Record<string, ReadonlyArray<readonly [name: string, column: "a" | "b" | "c"]>>>
+
+const RESERVE_RESULTS: Shapes = {
+  Reserved: [["reservation_id", "b"], ["remaining_microcents", "a"]],
+  Insufficient: [["remaining_microcents", "a"], ["required_microcents", "b"]],
+  MissingTenant: [],
+  ExposureLimitExceeded: [["current_reserved_microcents", "a"], ["max_reserved_microcents", "b"]],
+  Overflow: [["current_reserved_microcents", "a"]]
+}
+const SETTLEMENT_RESULTS: Shapes = {
+  Committed: [["remaining_microcents", "a"], ["actual_microcents", "b"]],
+  Released: [["remaining_microcents", "a"], ["returned_microcents", "b"]],
+  Overrun: [["remaining_microcents", "a"]],
+  InvalidAmount: [],
+  MissingReservation: [],
+  MissingTenant: [],
+  Overflow: [["remaining_microcents", "a"]]
+}
+const TOP_UP_RESULTS: Shapes = {
+  ToppedUp: [["added_microcents", "a"], ["new_initial_microcents", "b"], ["remaining_microcents", "c"]],
+  MissingTenant: [],
+  InvalidAmount: [],
+  Overflow: []
 }
 
-export const settlementResult = (row: Row, c: Command.Command): Command.SettlementResult | IdempotencyConflict => {
-  switch (row.tag) {
-    case "Committed":
-      return { _tag: "Committed", remaining_microcents: field(row, "a"), actual_microcents: field(row, "b") }
-    case "Released":
-      return { _tag: "Released", remaining_microcents: field(row, "a"), returned_microcents: field(row, "b") }
-    case "Overrun":
-      return { _tag: "Overrun", remaining_microcents: field(row, "a") }
-    case "InvalidAmount":
-    case "MissingReservation":
-    case "MissingTenant":
-      return { _tag: row.tag }
-    case "Overflow":
-      return { _tag: "Overflow", remaining_microcents: field(row, "a") }
-    case "IdempotencyConflict":
-      return conflict(c)
-  }
-  throw new Error(`unknown settlement outcome ${row.tag}`)
+/**
+ * A statement's row as the result it stands for: each field of the tag's shape read from its
+ * column (the same shapes print the result into the journal, so the two cannot drift), or the
+ * conflict a remembered id with another fingerprint answers. A tag outside the shapes, or a field
+ * the database returned null, is not ours: a defect.
+ */
+const resultOf = <A>(shapes: Shapes, kind: string) => (row: Row, c: Command.Command): A | IdempotencyConflict => {
+  if (row.tag === "IdempotencyConflict") return conflict(c)
+  const fields = shapes[row.tag]
+  if (fields === undefined) throw new Error(`unknown ${kind} outcome ${row.tag}`)
+  const result: Record<string, unknown> = { _tag: row.tag }
+  for (const [name, column] of fields) result[name] = field(row, column)
+  return result as A
 }
 
-export const topUpResult = (row: Row, c: Command.Command): Command.TopUpResult | IdempotencyConflict => {
-  switch (row.tag) {
-    case "ToppedUp":
-      return {
-        _tag: "ToppedUp",
-        added_microcents: field(row, "a"),
-        new_initial_microcents: field(row, "b"),
-        remaining_microcents: field(row, "c")
-      }
-    case "MissingTenant":
-    case "InvalidAmount":
-    case "Overflow":
-      return { _tag: row.tag }
-    case "IdempotencyConflict":
-      return conflict(c)
-  }
-  throw new Error(`unknown top-up outcome ${row.tag}`)
-}
+/** A reserve's (or an admit's hold's) result; `reservation_id` is an id the database issued. */
+export const reserveResult = resultOf<Command.ReserveResult>(RESERVE_RESULTS, "reserve")
+/** A commit's or a release's (an expiry's) result. */
+export const settlementResult = resultOf<Command.SettlementResult>(SETTLEMENT_RESULTS, "settlement")
+/** A top-up's result. */
+export const topUpResult = resultOf<Command.TopUpResult>(TOP_UP_RESULTS, "top-up")
 
 /** Refuse a command whose arguments are out of range, before the database sees it. */
 export const validate = (c: Command.Command): Effect.Effect<void, InvalidArgument> => {
@@ -240,7 +228,7 @@ const retrySafe = <A>(
  * A reservation id as the `bigint` column holds it: the sequence issues 1 to i64 max, so a u64
  * beyond that names no hold (-1, which no row has, keeps the primary key's index usable).
  */
-export const held = (reservation: bigint): bigint => reservation <= I64_MAX ? reservation : -1n
+export const held = (reservation: bigint): bigint => reservation <= Int.I64_MAX ? reservation : -1n
 
 const idOf = (c: Command.Command): Uint8Array | null => {
   const id = LedgerState.operationId(c)
@@ -249,32 +237,6 @@ const idOf = (c: Command.Command): Uint8Array | null => {
 
 /** The tenant's journal key, as a statement's parameter (null: unkeyed). */
 const journalKey = Effect.map(PgJournal.JournalKey, ({ key }) => key ?? null)
-
-/** The fields of each result in the journal (`Journal.RememberedResult`'s order) and the outcome column holding each. */
-type Shapes = Readonly<Record<string, ReadonlyArray<readonly [name: string, column: "a" | "b" | "c"]>>>
-
-const RESERVE_RESULTS: Shapes = {
-  Reserved: [["reservation_id", "b"], ["remaining_microcents", "a"]],
-  Insufficient: [["remaining_microcents", "a"], ["required_microcents", "b"]],
-  MissingTenant: [],
-  ExposureLimitExceeded: [["current_reserved_microcents", "a"], ["max_reserved_microcents", "b"]],
-  Overflow: [["current_reserved_microcents", "a"]]
-}
-const SETTLEMENT_RESULTS: Shapes = {
-  Committed: [["remaining_microcents", "a"], ["actual_microcents", "b"]],
-  Released: [["remaining_microcents", "a"], ["returned_microcents", "b"]],
-  Overrun: [["remaining_microcents", "a"]],
-  InvalidAmount: [],
-  MissingReservation: [],
-  MissingTenant: [],
-  Overflow: [["remaining_microcents", "a"]]
-}
-const TOP_UP_RESULTS: Shapes = {
-  ToppedUp: [["added_microcents", "a"], ["new_initial_microcents", "b"], ["remaining_microcents", "c"]],
-  MissingTenant: [],
-  InvalidAmount: [],
-  Overflow: []
-}
 
 /**
  * The canonical JSON (SPEC §7) of the result in `dd` (tag, a, b, c), built in SQL: the tag and
@@ -466,7 +428,7 @@ export const topUp = (
           CASE
             WHEN ${amount}::bigint <= 0 THEN 'InvalidAmount'
             WHEN cur.present IS NOT TRUE THEN 'MissingTenant'
-            WHEN cur.initial::numeric + ${amount}::bigint > ${I64_MAX}::numeric THEN 'Overflow'
+            WHEN cur.initial::numeric + ${amount}::bigint > ${Int.I64_MAX}::numeric THEN 'Overflow'
             ELSE 'ToppedUp'
           END AS tag,
           cur.present, cur.initial, cur.remaining, cur.reserved, cur.committed, cur.journal_seq, cur.journal_head
@@ -532,7 +494,7 @@ export const reserve = (
           CASE
             WHEN ${amount}::bigint <= 0 THEN 'Insufficient'
             WHEN cur.present IS NOT TRUE THEN 'MissingTenant'
-            WHEN cur.reserved::numeric + ${amount}::bigint > ${I64_MAX}::numeric THEN 'Overflow'
+            WHEN cur.reserved::numeric + ${amount}::bigint > ${Int.I64_MAX}::numeric THEN 'Overflow'
             WHEN cur.cap IS NOT NULL AND cur.reserved + ${amount}::bigint > cur.cap THEN 'ExposureLimitExceeded'
             WHEN cur.remaining < ${amount}::bigint THEN 'Insufficient'
             ELSE 'Reserved'
@@ -626,7 +588,7 @@ export const commit = (
             WHEN ${actual}::bigint < 0 THEN 'InvalidAmount'
             WHEN h.id IS NULL OR h.state <> 'open' THEN 'MissingReservation'
             WHEN cur.present IS NOT TRUE THEN 'MissingTenant'
-            WHEN cur.committed::numeric + ${actual}::bigint > ${I64_MAX}::numeric THEN 'Overflow'
+            WHEN cur.committed::numeric + ${actual}::bigint > ${Int.I64_MAX}::numeric THEN 'Overflow'
             WHEN ${actual}::bigint > h.amount AND cur.remaining < ${actual}::bigint - h.amount THEN 'Overrun'
             ELSE 'Committed'
           END AS tag,

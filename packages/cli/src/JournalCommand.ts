@@ -18,6 +18,7 @@
 import * as PgJournal from "@calybris/budget-pg/PgJournal"
 import * as PgSchema from "@calybris/budget-pg/PgSchema"
 import * as Arguments from "@calybris/budget/Arguments"
+import * as Hash from "@calybris/core/Hash"
 import type { WalVerifyError } from "@calybris/wal/WalError"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
@@ -77,8 +78,7 @@ const writeAtomically = (file: string, bytes: Uint8Array) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
-    const suffix = Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(16).padStart(2, "0"))
-      .join("")
+    const suffix = Hash.toHex(crypto.getRandomValues(new Uint8Array(6)))
     const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${suffix}.tmp`)
     const failed = (operation: string) => (e: Parameters<typeof platformReason>[0]) =>
       new IoError({ operation, path: operation === "write" ? file : temporary, reason: platformReason(e) })
