@@ -28,36 +28,43 @@ import * as Redacted from "effect/Redacted"
 import * as TestServices from "effect/TestServices"
 import { client, enabled, migratedClient, SKIP_REASON } from "./support/database.js"
 import { checkAll, journalTable } from "./support/journal.js"
-import { command, Model, plain, reset, stateOfDatabase, stateOfModel } from "./support/model.js"
+import { command, Model, pgStep, plain, reset, stateOfDatabase, stateOfModel } from "./support/model.js"
 
 const Db = migratedClient(4)
 
 /** A command through the batcher (ensure and cap, which are not batched, as single statements). */
-const step = (ops: PgBatcher.Operations, c: Command.Command) => {
-  const run = (): Effect.Effect<unknown, PgOperations.OperationError, SqlClient.SqlClient> => {
-    switch (c._tag) {
-      case "EnsureTenant":
-        return PgOperations.ensureTenant(c)
-      case "SetExposureCap":
-        return PgOperations.setExposureCap(c)
-      case "TopUp":
-        return ops.topUp(c)
-      case "Reserve":
-      case "Admit":
-        return ops.reserve(c)
-      case "Commit":
-        return ops.commit(c)
-      case "Release":
-      case "Expire":
-        return ops.release(c)
-      default:
-        return Effect.die(`not generated: ${c._tag}`)
-    }
-  }
-  return run().pipe(Effect.catchTag("InvalidArgument", Effect.succeed))
-}
+const step = (ops: PgBatcher.Operations, c: Command.Command) => pgStep(c, ops)
 
 const batchable = (c: Command.Command): boolean => c._tag !== "EnsureTenant" && c._tag !== "SetExposureCap"
+
+/**
+ * Apply `commands` through `ops` in order, each run of batchable commands queued all at once
+ * (before the first batch returns, so they share batches), the others one at a time; `check`
+ * sees each command's result, in command order.
+ */
+const queuedInRuns = <E, R>(
+  ops: PgBatcher.Operations,
+  commands: ReadonlyArray<Command.Command>,
+  check: (i: number, c: Command.Command, result: unknown) => Effect.Effect<void, E, R>
+) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < commands.length;) {
+      const c = commands[i] as Command.Command
+      if (!batchable(c)) {
+        yield* check(i, c, yield* step(ops, c))
+        i++
+        continue
+      }
+      let j = i
+      while (j < commands.length && batchable(commands[j] as Command.Command)) j++
+      const run = commands.slice(i, j)
+      const fibers: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
+      for (const c of run) fibers.push(yield* Effect.fork(step(ops, c)))
+      const results = yield* Fiber.joinAll(fibers).pipe(Effect.zipRight(Effect.forEach(fibers, Fiber.join)))
+      for (const [k, c] of run.entries()) yield* check(i + k, c, results[k])
+      i = j
+    }
+  })
 
 /** The database's state equals the model's, and every tenant's reserved is the sum of its open holds. */
 const sameState = (model: Model) =>
@@ -101,25 +108,10 @@ describe.runIf(enabled)("PgBatcher", () => {
           // one batch at a time: the queue's order is the order of application
           const ops = yield* PgBatcher.make({ inFlight: 1, maxBatch: 16 })
           const model = new Model()
-          for (let i = 0; i < commands.length;) {
-            const c = commands[i] as Command.Command
-            if (!batchable(c)) {
-              assert.deepStrictEqual(plain(yield* step(ops, c)), plain(model.step(c)), `command ${i}`)
-              i++
-              continue
-            }
-            // a run of batchable commands: all queued before the first batch returns
-            let j = i
-            while (j < commands.length && batchable(commands[j] as Command.Command)) j++
-            const run = commands.slice(i, j)
-            const fibers: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
-            for (const c of run) fibers.push(yield* Effect.fork(step(ops, c)))
-            const actual = yield* Fiber.joinAll(fibers).pipe(Effect.zipRight(Effect.forEach(fibers, Fiber.join)))
-            for (const [k, c] of run.entries()) {
-              assert.deepStrictEqual(plain(actual[k]), plain(model.step(c)), `command ${i + k}: ${L.fingerprint(c)}`)
-            }
-            i = j
-          }
+          yield* queuedInRuns(ops, commands, (i, c, actual) =>
+            Effect.sync(() =>
+              assert.deepStrictEqual(plain(actual), plain(model.step(c)), `command ${i}: ${L.fingerprint(c)}`)
+            ))
           yield* sameState(model)
           yield* checkAll()
         }).pipe(Effect.scoped)
@@ -365,26 +357,11 @@ const twins = (
           yield* reset
           yield* onTwin(reset)
           const ops = yield* PgBatcher.make({ inFlight: 1, maxBatch: 16 })
-          for (let i = 0; i < commands.length;) {
-            const c = commands[i] as Command.Command
-            if (!batchable(c)) {
-              yield* step(ops, c)
-              yield* onTwin(step(PgBatcher.direct, c))
-              i++
-              continue
-            }
-            let j = i
-            while (j < commands.length && batchable(commands[j] as Command.Command)) j++
-            const run = commands.slice(i, j)
-            const fibers: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
-            for (const c of run) fibers.push(yield* Effect.fork(step(ops, c)))
-            const batched = yield* Fiber.joinAll(fibers).pipe(Effect.zipRight(Effect.forEach(fibers, Fiber.join)))
-            for (const [k, c] of run.entries()) {
-              const direct = yield* onTwin(step(PgBatcher.direct, c))
-              assert.deepStrictEqual(plain(batched[k]), plain(direct), `command ${i + k}: ${L.fingerprint(c)}`)
-            }
-            i = j
-          }
+          yield* queuedInRuns(ops, commands, (i, c, batched) =>
+            Effect.map(
+              onTwin(step(PgBatcher.direct, c)),
+              (direct) => assert.deepStrictEqual(plain(batched), plain(direct), `command ${i}: ${L.fingerprint(c)}`)
+            ))
           yield* sameJournals
         }).pipe(Effect.scoped)
     )

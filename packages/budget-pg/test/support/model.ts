@@ -6,6 +6,7 @@
  *
  * Shared by the one-statement tests (PgOperations.test.ts) and the batcher's (PgBatcher.test.ts).
  */
+import * as PgBatcher from "@calybris/budget-pg/PgBatcher"
 import * as PgOperations from "@calybris/budget-pg/PgOperations"
 import * as Arguments from "@calybris/budget/Arguments"
 import type * as Command from "@calybris/budget/Command"
@@ -97,26 +98,31 @@ export const command: fc.Arbitrary<Command.Command> = commandOf({
   reservation
 })
 
-/** Apply a command to the database (an `InvalidArgument` refusal is not an error here). */
+/**
+ * Apply a command to the database (an `InvalidArgument` refusal is not an error here): the
+ * retry-safe ones through `ops` (the one-statement operations, or a batcher), ensure and cap as
+ * their own statements (never batched).
+ */
 export const pgStep = (
-  c: Command.Command
+  c: Command.Command,
+  ops: PgBatcher.Operations = PgBatcher.direct
 ): Effect.Effect<unknown, PgOperations.OperationError, SqlClient.SqlClient> => {
   const run = (): Effect.Effect<unknown, PgOperations.OperationError, SqlClient.SqlClient> => {
     switch (c._tag) {
       case "EnsureTenant":
         return PgOperations.ensureTenant(c)
       case "TopUp":
-        return PgOperations.topUp(c)
+        return ops.topUp(c)
       case "SetExposureCap":
         return PgOperations.setExposureCap(c)
       case "Reserve":
       case "Admit":
-        return PgOperations.reserve(c)
+        return ops.reserve(c)
       case "Commit":
-        return PgOperations.commit(c)
+        return ops.commit(c)
       case "Release":
       case "Expire":
-        return PgOperations.release(c)
+        return ops.release(c)
       default:
         return Effect.die(`not generated: ${c._tag}`)
     }
