@@ -293,13 +293,23 @@ export const audit = (
   Effect.gen(function*() {
     const { key } = yield* JournalKey
     const chain = yield* Chain.make(key === undefined ? {} : { key })
-    const bytes = yield* exportTenant(tenant)
     const sql = yield* SqlClient.SqlClient
-    const [row] = yield* sql`SELECT present, initial::text, remaining::text, reserved::text, committed::text,
-        cap::text, journal_seq::text, encode(journal_head, 'hex') AS journal_head
-      FROM calybris_budget_tenants WHERE tenant = ${utf8.encode(tenant)}::bytea`.pipe(
-      Effect.flatMap(decodeHead),
-      Effect.mapError((cause) => new LedgerStoreError({ operation: "audit", cause }))
+    // the chain and the row as of one instant (one REPEATABLE READ snapshot): read one after the
+    // other while instances write the tenant, the row could be ahead of the chain read before it
+    const [bytes, [row]] = yield* sql.withTransaction(
+      Effect.gen(function*() {
+        yield* sql`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY`
+        return yield* Effect.all([
+          exportTenant(tenant),
+          sql`SELECT present, initial::text, remaining::text, reserved::text, committed::text,
+            cap::text, journal_seq::text, encode(journal_head, 'hex') AS journal_head
+          FROM calybris_budget_tenants WHERE tenant = ${utf8.encode(tenant)}::bytea`.pipe(Effect.flatMap(decodeHead))
+        ])
+      })
+    ).pipe(
+      Effect.mapError((cause) =>
+        cause instanceof LedgerStoreError ? cause : new LedgerStoreError({ operation: "audit", cause })
+      )
     )
     const s = new L.LedgerState()
     // every id this tenant's chain remembers (the database forgets none)

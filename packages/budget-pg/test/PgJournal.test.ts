@@ -17,6 +17,7 @@ import { assert, describe, it, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as fc from "effect/FastCheck"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import { enabled, migratedClient, SKIP_REASON } from "./support/database.js"
 import { checkAll, walVerify } from "./support/journal.js"
@@ -271,6 +272,31 @@ describe.runIf(enabled)("PgJournal", () => {
             }))
         yield* Effect.all(Array.from({ length: 8 }, (_, w) => worker(w)), { concurrency: "unbounded" })
         yield* checkAll()
+      }))
+
+    it.effect("an audit while others write the tenant reads its chain and its row as of one instant", () =>
+      Effect.gen(function*() {
+        yield* reset
+        const t = tenantId("busy")
+        yield* PgOperations.ensureTenant(Command.ensureTenant(t, micro(1_000_000n)))
+        let writing = true
+        const writer = (w: number) =>
+          Effect.gen(function*() {
+            for (let i = 0; writing; i++) {
+              const r = yield* PgOperations.reserve(Command.reserve(t, micro(1n), { operation_id: `b${w}.${i}` }))
+              if (r._tag === "Reserved") yield* PgOperations.commit(Command.commit(r.reservation_id, micro(1n)))
+            }
+          })
+        const writers = yield* Effect.fork(
+          Effect.all(Array.from({ length: 4 }, (_, w) => writer(w)), { concurrency: "unbounded" })
+        )
+        // every audit must pass: a chain read before a write and a row read after it are not a tampering
+        const audits = yield* Effect.forEach(
+          Array.from({ length: 30 }, (_, i) => i),
+          () => Effect.either(PgJournal.audit("busy"))
+        ).pipe(Effect.ensuring(Effect.sync(() => (writing = false))))
+        yield* Fiber.join(writers)
+        for (const a of audits) assert.isTrue(Either.isRight(a), Either.isLeft(a) ? String(a.left) : "")
       }))
   })
 
