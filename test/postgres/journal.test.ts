@@ -11,6 +11,8 @@ import { Microcents, TenantId } from "@calybris/budget/Arguments"
 import * as Command from "@calybris/budget/Command"
 import * as Postgres from "@calybris/testing/Postgres"
 import * as NodeContext from "@effect/platform-node/NodeContext"
+import { SystemError } from "@effect/platform/Error"
+import * as FileSystem from "@effect/platform/FileSystem"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
@@ -94,4 +96,42 @@ describe.runIf(!Postgres.skip())("a tenant's journal verified by `calybris wal v
 
 describe.skipIf(!Postgres.skip())("a tenant's journal verified by `calybris wal verify`", () => {
   it.skip("PostgreSQL tests skipped: no server", () => {})
+})
+
+describe.runIf(!Postgres.skip())("PgJournal.writeTenant replaces its file atomically", () => {
+  /** The node file system, its `rename` failing (after the temporary file was written and synced). */
+  const failingRename = Layer.effect(
+    FileSystem.FileSystem,
+    Effect.map(FileSystem.FileSystem, (real) => ({
+      ...real,
+      rename: (from: string, _to: string) =>
+        Effect.fail(
+          new SystemError({ module: "FileSystem", method: "rename", reason: "Unknown", pathOrDescriptor: from })
+        )
+    }))
+  ).pipe(Layer.provide(NodeContext.layer))
+
+  it.live("a failed replacement leaves the old file as it was and no temporary file beside it", () =>
+    Effect.gen(function*() {
+      const layer = yield* database()
+      const folder = fs.mkdtempSync(path.join(dir, "atomic-"))
+      const file = write(folder, "fleet.jsonl", "the previous export\n")
+      yield* history.pipe(Effect.provide(layer))
+      const failed = yield* PgJournal.writeTenant("fleet", file).pipe(
+        Effect.flip,
+        Effect.provide(Layer.merge(layer, failingRename))
+      )
+      assert.strictEqual(failed._tag, "JournalWriteError")
+      assert.strictEqual(failed._tag === "JournalWriteError" ? failed.path : "", file)
+      assert.strictEqual(fs.readFileSync(file, "utf8"), "the previous export\n")
+      assert.deepStrictEqual(fs.readdirSync(folder), ["fleet.jsonl"])
+
+      const written = yield* PgJournal.writeTenant("fleet", file).pipe(
+        Effect.provide(Layer.merge(layer, NodeContext.layer))
+      )
+      assert.deepStrictEqual(written, { entries: 6, bytes: fs.statSync(file).size })
+      assert.deepStrictEqual(fs.readdirSync(folder), ["fleet.jsonl"])
+      const ok = yield* Effect.promise(() => calybris(["wal", "verify", file]))
+      assert.strictEqual(ok.code, 0, ok.stderr)
+    }).pipe(Effect.scoped))
 })

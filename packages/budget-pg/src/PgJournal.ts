@@ -32,6 +32,7 @@ import * as JsonSchema from "@calybris/core/JsonSchema"
 import * as Chain from "@calybris/wal/Chain"
 import * as Reader from "@calybris/wal/Reader"
 import type { WalEmptyKey, WalVerifyError } from "@calybris/wal/WalError"
+import { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Context from "effect/Context"
@@ -220,17 +221,54 @@ export const exportTenant = (tenant: string): Effect.Effect<Uint8Array, LedgerSt
     return out
   }).pipe(Effect.mapError((cause) => new LedgerStoreError({ operation: "exportTenant", cause })))
 
-/** Write a tenant's chain to a file (WAL JSONL), replacing it. */
+/** Writing a tenant's exported chain to `path` failed; the file there, if any, is unchanged. */
+export class JournalWriteError extends Schema.TaggedError<JournalWriteError>()("JournalWriteError", {
+  path: Schema.String,
+  cause: PlatformError
+}) {
+  override get message(): string {
+    return `could not write the journal to ${this.path}: ${this.cause.message}`
+  }
+}
+
+/** What `writeTenant` wrote. */
+export interface Written {
+  /** the chain's entries (lines) */
+  readonly entries: number
+  /** the file's size */
+  readonly bytes: number
+}
+
+/**
+ * Write a tenant's chain to a file (WAL JSONL), replacing it atomically: the bytes go to a new
+ * temporary file beside it (created exclusively, written and synced), which is then renamed over
+ * `path`. On any failure the temporary file is removed and whatever was at `path` is left as it
+ * was — a reader never finds half a journal there.
+ */
 export const writeTenant = (
   tenant: string,
   path: string
-): Effect.Effect<void, LedgerStoreError, SqlClient.SqlClient | FileSystem.FileSystem> =>
+): Effect.Effect<Written, LedgerStoreError | JournalWriteError, SqlClient.SqlClient | FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const bytes = yield* exportTenant(tenant)
     const fs = yield* FileSystem.FileSystem
-    yield* fs.writeFile(path, bytes).pipe(
-      Effect.mapError((cause) => new LedgerStoreError({ operation: "writeTenant", cause }))
+    const slash = path.lastIndexOf("/")
+    const temporary = `${path.slice(0, slash + 1)}.${path.slice(slash + 1)}.${
+      Hash.toHex(crypto.getRandomValues(new Uint8Array(6)))
+    }.tmp`
+    const write = Effect.scoped(Effect.gen(function*() {
+      const handle = yield* fs.open(temporary, { flag: "wx", mode: 0o644 })
+      yield* handle.writeAll(bytes)
+      yield* handle.sync
+    }))
+    yield* write.pipe(
+      Effect.zipRight(fs.rename(temporary, path)),
+      Effect.tapError(() => Effect.ignore(fs.remove(temporary))),
+      Effect.mapError((cause) => new JournalWriteError({ path, cause }))
     )
+    let entries = 0
+    for (const b of bytes) if (b === 0x0a) entries++
+    return { entries, bytes: bytes.length }
   })
 
 const fromUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })

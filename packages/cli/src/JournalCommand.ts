@@ -18,10 +18,7 @@
 import * as PgJournal from "@calybris/budget-pg/PgJournal"
 import * as PgSchema from "@calybris/budget-pg/PgSchema"
 import * as Arguments from "@calybris/budget/Arguments"
-import * as Hash from "@calybris/core/Hash"
 import type { WalVerifyError } from "@calybris/wal/WalError"
-import * as FileSystem from "@effect/platform/FileSystem"
-import * as Path from "@effect/platform/Path"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
@@ -64,55 +61,32 @@ const onDatabase = <A, E, R>(db: DatabaseUrl.DatabaseSource, operation: string, 
 
 const fromUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 
-const countLines = (bytes: Uint8Array): number => {
-  let n = 0
-  for (const b of bytes) if (b === 0x0a) n++
-  return n
-}
-
-/**
- * Replace `file` with `bytes` atomically: a new temporary file in the same folder (created
- * exclusively), written and synced, then renamed over `file`; removed on any failure.
- */
-const writeAtomically = (file: string, bytes: Uint8Array) =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const path = yield* Path.Path
-    const suffix = Hash.toHex(crypto.getRandomValues(new Uint8Array(6)))
-    const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${suffix}.tmp`)
-    const failed = (operation: string) => (e: Parameters<typeof platformReason>[0]) =>
-      new IoError({ operation, path: operation === "write" ? file : temporary, reason: platformReason(e) })
-    const write = Effect.scoped(Effect.gen(function*() {
-      const handle = yield* fs.open(temporary, { flag: "wx", mode: 0o644 }).pipe(Effect.mapError(failed("write")))
-      yield* handle.writeAll(bytes).pipe(Effect.mapError(failed("write")))
-      yield* handle.sync.pipe(Effect.mapError(failed("write")))
-    }))
-    yield* write.pipe(
-      Effect.zipRight(fs.rename(temporary, file).pipe(Effect.mapError(failed("write")))),
-      Effect.tapError(() => Effect.ignore(fs.remove(temporary)))
-    )
-  })
-
 /** `calybris budget journal export`. */
 export const exportTenant = (flags: Commands.FlagsOf<typeof Commands.journalOptions.export>) =>
   Effect.gen(function*() {
     yield* setJson(false)
     const tenant = yield* Arguments.tenantId(flags.tenant)
     const db = yield* databaseOf(flags.database, "export")
+    if (Option.isSome(flags.out)) {
+      const written = yield* onDatabase(
+        db,
+        "journal export",
+        Effect.zipRight(requireTenant(db, tenant), PgJournal.writeTenant(tenant, flags.out.value))
+      ).pipe(
+        Effect.catchTag("JournalWriteError", (e) =>
+          new IoError({ operation: "write", path: e.path, reason: platformReason(e.cause) }))
+      )
+      return yield* printLines([
+        `exported ${Format.count(written.entries, "entry", "entries")} of tenant ${tenant} to ${flags.out.value} (${
+          Format.int(written.bytes)
+        } bytes)`
+      ])
+    }
     const bytes = yield* onDatabase(
       db,
       "journal export",
       Effect.zipRight(requireTenant(db, tenant), PgJournal.exportTenant(tenant))
     )
-    const entries = countLines(bytes)
-    if (Option.isSome(flags.out)) {
-      yield* writeAtomically(flags.out.value, bytes)
-      return yield* printLines([
-        `exported ${Format.count(entries, "entry", "entries")} of tenant ${tenant} to ${flags.out.value} (${
-          Format.int(bytes.length)
-        } bytes)`
-      ])
-    }
     let text: string
     try {
       text = fromUtf8.decode(bytes)
@@ -123,7 +97,8 @@ export const exportTenant = (flags: Commands.FlagsOf<typeof Commands.journalOpti
           `the journal of tenant ${tenant} holds bytes that are not UTF-8 (an entry edited in the database?): export it with --out FILE, which writes them as stored`
       })
     }
-    yield* Effect.flatMap(Stdio, (stdio) => stdio.writeStdout(text))
+    yield* Effect.flatMap(Stdio, (stdio) =>
+      stdio.writeStdout(text))
   })
 
 // ---------------------------------------------------------------------------------------------
