@@ -28,6 +28,11 @@
  * planning time, so a `bigint` subtraction guarded by a WHERE could still overflow and fail).
  * Every 64-bit number leaves the database as text (`::text`) and is decoded by `BigInt`, so no
  * value ever passes through a JS number, whatever the `pg` type parsers are set to.
+ *
+ * How they are sent: the retry-safe operations' statements are the bodies of plpgsql functions
+ * (migration "6_operations"; one `RETURN QUERY` each, unchanged), called with one short
+ * statement, so each session plans them once (checked: the generic plan keeps every lookup an
+ * index scan); `ensureTenant` and `setExposureCap`, once per tenant, are sent whole.
  */
 import * as Arguments from "@calybris/budget/Arguments"
 import type * as Command from "@calybris/budget/Command"
