@@ -28,6 +28,11 @@
  * planning time, so a `bigint` subtraction guarded by a WHERE could still overflow and fail).
  * Every 64-bit number leaves the database as text (`::text`) and is decoded by `BigInt`, so no
  * value ever passes through a JS number, whatever the `pg` type parsers are set to.
+ *
+ * How they are sent: the retry-safe operations' statements are the bodies of plpgsql functions
+ * (migration "6_operations"; one `RETURN QUERY` each, unchanged), called with one short
+ * statement, so each session plans them once (checked: the generic plan keeps every lookup an
+ * index scan); `ensureTenant` and `setExposureCap`, once per tenant, are sent whole.
  */
 import * as Arguments from "@calybris/budget/Arguments"
 import type * as Command from "@calybris/budget/Command"
@@ -185,42 +190,26 @@ export const validate = (c: Command.Command): Effect.Effect<void, InvalidArgumen
 }
 
 /**
- * The statement's head and tail shared by every retry-safe operation: `prior` (the remembered
- * operation under this id, if any) and, after the operation's `outcome`, the insert of the id
- * with that outcome and the one row returned.
- */
-const prior = (sql: SqlClient.SqlClient, op: Uint8Array | null): Statement.Fragment =>
-  sql`prior AS (
-    SELECT fingerprint, tag, a, b, c FROM calybris_budget_operations WHERE operation_id = ${op}::bytea
-  )`
-const rememberAndReturn = (sql: SqlClient.SqlClient, op: Uint8Array | null, fp: string): Statement.Fragment =>
-  sql`remember AS (
-    INSERT INTO calybris_budget_operations (operation_id, fingerprint, tag, a, b, c)
-    SELECT ${op}::bytea, ${fp}::text, tag, a, b, c FROM outcome WHERE ${op}::bytea IS NOT NULL
-  )
-  SELECT tag, a::text AS a, b::text AS b, c::text AS c FROM outcome
-  UNION ALL
-  SELECT 'IdempotencyConflict', NULL, NULL, NULL FROM prior WHERE fingerprint <> ${fp}::text
-  UNION ALL
-  SELECT tag, a::text, b::text, c::text FROM prior WHERE fingerprint = ${fp}::text`
-
-/**
- * A retry-safe operation: its arguments checked, then one statement — `prior`, the operation's own
- * CTEs (ending in `outcome`; built once the arguments are known valid, as its journal record
- * needs), the id remembered with that outcome — and its row read as a result.
+ * A retry-safe operation: its arguments checked, then one call of its function (migration
+ * "6_operations", whose body is the operation's statement: `prior`, the remembered operation
+ * under this id, if any; the operation's own CTEs ending in `outcome`; the id remembered with
+ * that outcome; the one row returned), built once the arguments are known valid (its journal
+ * record needs them), and its row read as a result. The function, not a statement sent whole:
+ * PostgreSQL keeps a function's plan per session, and plans an unnamed statement every time.
  */
 const retrySafe = <A>(
   operation: string,
   c: Command.Command,
-  ctes: () => Statement.Fragment,
+  call: (sql: SqlClient.SqlClient, op: Uint8Array | null, fp: string) => Statement.Fragment,
   result: (row: Row, c: Command.Command) => A
 ): Effect.Effect<A, OperationError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     yield* validate(c)
     const sql = yield* SqlClient.SqlClient
-    const op = idOf(c)
-    const fp = LedgerState.fingerprint(c)
-    const row = yield* runRow(operation, sql`WITH ${prior(sql, op)}, ${ctes()}, ${rememberAndReturn(sql, op, fp)}`)
+    const row = yield* runRow(
+      operation,
+      sql`SELECT r_tag AS tag, r_a AS a, r_b AS b, r_c AS c FROM ${call(sql, idOf(c), LedgerState.fingerprint(c))}`
+    )
     return result(row, c)
   })
 
@@ -237,50 +226,6 @@ const idOf = (c: Command.Command): Uint8Array | null => {
 
 /** The tenant's journal key, as a statement's parameter (null: unkeyed). */
 const journalKey = Effect.map(PgJournal.JournalKey, ({ key }) => key ?? null)
-
-/**
- * The canonical JSON (SPEC §7) of the result in `dd` (tag, a, b, c), built in SQL: the tag and
- * the field names are constants, the i64 fields print as plain decimal (`::text`). A tag or a
- * field this does not know gives NULL, which the journal's NOT NULL refuses (a bug, loudly).
- */
-const resultJson = (shapes: Shapes): Statement.Fragment =>
-  Statement.unsafeFragment(
-    `CASE dd.tag ${
-      Object.entries(shapes).map(([tag, fields]) =>
-        `WHEN '${tag}' THEN '{"_tag":"${tag}"'${
-          fields.map(([name, column]) => ` || ',"${name}":' || dd.${column}::text`).join("")
-        } || '}'`
-      ).join(" ")
-    } END`
-  )
-
-/**
- * The journal entry of a retry-safe operation, from `decided` (its result in tag, a, b, c; the
- * locked tenant row's `journal_seq` and `journal_head`; `journaled`): the record's bytes (`head`
- * from `PgJournal.recordHead`, the result's JSON, `}`), its sequence, previous hash and hash.
- */
-const entryCte = (
-  sql: SqlClient.SqlClient,
-  head: Uint8Array,
-  shapes: Shapes,
-  key: Uint8Array | null
-): Statement.Fragment =>
-  sql`entry AS (
-    SELECT x.journal_seq + 1 AS seq, x.journal_head AS previous, x.data,
-      calybris_budget_journal_hash(x.journal_head, x.data, ${key}::bytea) AS hash
-    FROM (
-      SELECT dd.journal_seq, dd.journal_head,
-        ${head}::bytea || convert_to(${resultJson(shapes)} || '}', 'UTF8') AS data
-      FROM decided dd WHERE dd.journaled
-    ) AS x
-  )`
-
-/** The entry appended to the chain of the tenant whose row `upd` updated (moving its head to the entry). */
-const appendCte = (sql: SqlClient.SqlClient): Statement.Fragment =>
-  sql`appended AS (
-    INSERT INTO calybris_budget_journal (tenant, seq, previous, hash, entry)
-    SELECT upd.tenant, e.seq, e.previous, e.hash, e.data FROM entry e, upd
-  )`
 
 /**
  * A statement that creates or changes a tenant's row and journals it with a record without a
@@ -385,78 +330,20 @@ export const setExposureCap = (
   })
 
 /**
- * The result of a retry-safe statement, guarded: `decided`'s, unless it was to be journaled and
- * the tenant's row was not updated (or `settled` says the hold was not settled) — then the
- * statement fails itself and is run again (see `RETRY_MARK`).
- */
-const guardedOutcome = (sql: SqlClient.SqlClient, settled: Statement.Fragment): Statement.Fragment =>
-  sql`outcome AS (
-    SELECT
-      CASE
-        WHEN dd.journaled AND NOT EXISTS (SELECT 1 FROM upd, entry e WHERE upd.seq = e.seq) THEN ${retry("dd.tag")}
-        WHEN NOT (${settled}) THEN ${retry("dd.tag")}
-        ELSE dd.tag
-      END AS tag,
-      dd.a, dd.b, dd.c
-    FROM decided dd
-  )`
-
-/**
  * Add funds to a tenant: `initial` and `remaining` grow by the amount. The order of refusals: a
- * non-positive amount, a missing tenant, an initial total beyond i64.
+ * non-positive amount, a missing tenant, an initial total beyond i64 (`calybris_budget_top_up`).
  */
 export const topUp = (
   c: Command.CommandOf<"TopUp">
 ): Effect.Effect<Command.TopUpResult | IdempotencyConflict, OperationError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
     const key = yield* journalKey
-    const tenant = bytes(c.tenant)
-    const amount = c.amount
-    const op = idOf(c)
     return yield* retrySafe(
       "topUp",
       c,
-      () =>
-        sql`cur AS (
-        SELECT present, initial, remaining, reserved, committed, journal_seq, journal_head FROM calybris_budget_tenants
-        WHERE tenant = ${tenant}::bytea AND NOT EXISTS (SELECT 1 FROM prior)
-        FOR UPDATE
-      ),
-      decision AS (
-        SELECT
-          CASE
-            WHEN ${amount}::bigint <= 0 THEN 'InvalidAmount'
-            WHEN cur.present IS NOT TRUE THEN 'MissingTenant'
-            WHEN cur.initial::numeric + ${amount}::bigint > ${Int.I64_MAX}::numeric THEN 'Overflow'
-            ELSE 'ToppedUp'
-          END AS tag,
-          cur.present, cur.initial, cur.remaining, cur.reserved, cur.committed, cur.journal_seq, cur.journal_head
-        FROM (SELECT 1) AS one LEFT JOIN cur ON true
-        WHERE NOT EXISTS (SELECT 1 FROM prior)
-      ),
-      decided AS (
-        SELECT d.tag,
-          CASE WHEN d.tag = 'ToppedUp' THEN ${amount}::bigint END AS a,
-          CASE WHEN d.tag = 'ToppedUp' THEN d.initial + ${amount}::bigint END AS b,
-          CASE WHEN d.tag = 'ToppedUp' THEN d.remaining + ${amount}::bigint END AS c,
-          d.present, d.initial, d.remaining, d.reserved, d.committed, d.journal_seq, d.journal_head,
-          d.journal_seq IS NOT NULL AND (d.tag = 'ToppedUp' OR ${op}::bytea IS NOT NULL) AS journaled
-        FROM decision d
-      ),
-      ${entryCte(sql, PgJournal.recordHead(c, true), TOP_UP_RESULTS, key)},
-      upd AS (
-        UPDATE calybris_budget_tenants t
-        SET initial = dd.initial + CASE WHEN dd.tag = 'ToppedUp' THEN ${amount}::bigint ELSE 0 END,
-          remaining = dd.remaining + CASE WHEN dd.tag = 'ToppedUp' THEN ${amount}::bigint ELSE 0 END,
-          present = dd.present, reserved = dd.reserved, committed = dd.committed,
-          journal_seq = e.seq, journal_head = e.hash
-        FROM decided dd, entry e
-        WHERE t.tenant = ${tenant}::bytea
-        RETURNING t.tenant, t.journal_seq AS seq
-      ),
-      ${appendCte(sql)},
-      ${guardedOutcome(sql, sql`true`)}`,
+      (sql, op, fp) =>
+        sql`calybris_budget_top_up(${op}::bytea, ${fp}::text, ${bytes(c.tenant)}::bytea, ${c.amount}::bigint,
+          ${PgJournal.recordHead(c, true)}::bytea, ${key}::bytea)`,
       topUpResult
     )
   })
@@ -466,225 +353,62 @@ export const topUp = (
  * fields, `audited` the admit's audited decision for its journal record). The state machine's
  * order of refusals: a non-positive amount, a missing tenant, a reserved total beyond i64, the
  * exposure cap, the remaining funds. The reservation id is issued (from the global sequence)
- * before the write, so the journal's record can carry it.
+ * before the write, so the journal's record can carry it (`calybris_budget_reserve`).
  */
 export const reserve = (
   c: Command.CommandOf<"Reserve" | "Admit">,
   audited?: Json.Json
 ): Effect.Effect<Command.ReserveResult | IdempotencyConflict, OperationError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
     const key = yield* journalKey
-    const tenant = bytes(c.tenant)
-    const amount = c.amount
-    const expiresAt = c.expires_at_ms ?? null
-    const op = idOf(c)
     return yield* retrySafe(
       "reserve",
       c,
-      () =>
-        sql`cur AS (
-        SELECT present, initial, remaining, reserved, committed, cap, journal_seq, journal_head
-        FROM calybris_budget_tenants
-        WHERE tenant = ${tenant}::bytea AND NOT EXISTS (SELECT 1 FROM prior)
-        FOR UPDATE
-      ),
-      decision AS (
-        SELECT
-          CASE
-            WHEN ${amount}::bigint <= 0 THEN 'Insufficient'
-            WHEN cur.present IS NOT TRUE THEN 'MissingTenant'
-            WHEN cur.reserved::numeric + ${amount}::bigint > ${Int.I64_MAX}::numeric THEN 'Overflow'
-            WHEN cur.cap IS NOT NULL AND cur.reserved + ${amount}::bigint > cur.cap THEN 'ExposureLimitExceeded'
-            WHEN cur.remaining < ${amount}::bigint THEN 'Insufficient'
-            ELSE 'Reserved'
-          END AS tag,
-          cur.present, cur.initial, cur.remaining, cur.reserved, cur.committed, cur.cap, cur.journal_seq,
-          cur.journal_head
-        FROM (SELECT 1) AS one LEFT JOIN cur ON true
-        WHERE NOT EXISTS (SELECT 1 FROM prior)
-      ),
-      issued AS (
-        SELECT nextval('calybris_budget_reservation_ids') AS id FROM decision WHERE tag = 'Reserved'
-      ),
-      decided AS (
-        SELECT d.tag,
-          CASE
-            WHEN ${amount}::bigint <= 0 THEN 0
-            WHEN d.tag = 'Reserved' THEN d.remaining - ${amount}::bigint
-            WHEN d.tag = 'Insufficient' THEN d.remaining
-            WHEN d.tag IN ('Overflow', 'ExposureLimitExceeded') THEN d.reserved
-          END AS a,
-          CASE
-            WHEN ${amount}::bigint <= 0 OR d.tag = 'Insufficient' THEN ${amount}::bigint
-            WHEN d.tag = 'Reserved' THEN (SELECT id FROM issued)
-            WHEN d.tag = 'ExposureLimitExceeded' THEN d.cap
-          END AS b,
-          NULL::bigint AS c,
-          d.present, d.initial, d.remaining, d.reserved, d.committed, d.journal_seq, d.journal_head,
-          d.journal_seq IS NOT NULL AND (d.tag = 'Reserved' OR ${op}::bytea IS NOT NULL) AS journaled
-        FROM decision d
-      ),
-      ${entryCte(sql, PgJournal.recordHead(c, true, audited), RESERVE_RESULTS, key)},
-      upd AS (
-        UPDATE calybris_budget_tenants t
-        SET remaining = dd.remaining - CASE WHEN dd.tag = 'Reserved' THEN ${amount}::bigint ELSE 0 END,
-          reserved = dd.reserved + CASE WHEN dd.tag = 'Reserved' THEN ${amount}::bigint ELSE 0 END,
-          present = dd.present, initial = dd.initial, committed = dd.committed,
-          journal_seq = e.seq, journal_head = e.hash
-        FROM decided dd, entry e
-        WHERE t.tenant = ${tenant}::bytea
-        RETURNING t.tenant, t.journal_seq AS seq
-      ),
-      hold AS (
-        INSERT INTO calybris_budget_reservations (id, tenant, amount, expires_at_ms)
-        SELECT i.id, upd.tenant, ${amount}::bigint, ${expiresAt}::bigint FROM issued i, upd
-        RETURNING id
-      ),
-      ${appendCte(sql)},
-      ${guardedOutcome(sql, sql`dd.tag <> 'Reserved' OR EXISTS (SELECT 1 FROM hold)`)}`,
+      (sql, op, fp) =>
+        sql`calybris_budget_reserve(${op}::bytea, ${fp}::text, ${bytes(c.tenant)}::bytea, ${c.amount}::bigint,
+          ${c.expires_at_ms ?? null}::bigint, ${PgJournal.recordHead(c, true, audited)}::bytea, ${key}::bytea)`,
       reserveResult
     )
   })
 
 /**
- * The locked hold (`h`, any state: a refusal on a settled hold is journaled on its tenant's
- * chain) and its tenant's row (`cur`), of a commit or a release.
- */
-const lockHold = (sql: SqlClient.SqlClient, reservation: bigint): Statement.Fragment =>
-  sql`h AS (
-    SELECT id, tenant, amount, state FROM calybris_budget_reservations
-    WHERE id = ${held(reservation)}::bigint AND NOT EXISTS (SELECT 1 FROM prior)
-    FOR UPDATE
-  ),
-  cur AS (
-    SELECT t.tenant, t.present, t.initial, t.remaining, t.reserved, t.committed, t.journal_seq, t.journal_head
-    FROM calybris_budget_tenants t JOIN h ON t.tenant = h.tenant
-    FOR UPDATE OF t
-  )`
-
-/**
  * Settle a hold with the actual amount: the hold's amount leaves `reserved`, the actual joins
  * `committed`, the difference goes back to (or comes out of) `remaining`. The state machine's
  * order of refusals: a negative actual, a missing (or settled) hold, a committed total beyond
- * i64, an overrun beyond the remaining funds.
+ * i64, an overrun beyond the remaining funds (`calybris_budget_commit`; the hold, any state,
+ * and its tenant's row locked: a refusal on a settled hold is journaled on its tenant's chain).
  */
 export const commit = (
   c: Command.CommandOf<"Commit">
 ): Effect.Effect<Command.SettlementResult | IdempotencyConflict, OperationError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
     const key = yield* journalKey
-    const actual = c.actual
-    const op = idOf(c)
     return yield* retrySafe(
       "commit",
       c,
-      () =>
-        sql`${lockHold(sql, c.reservation)},
-      decision AS (
-        SELECT
-          CASE
-            WHEN ${actual}::bigint < 0 THEN 'InvalidAmount'
-            WHEN h.id IS NULL OR h.state <> 'open' THEN 'MissingReservation'
-            WHEN cur.present IS NOT TRUE THEN 'MissingTenant'
-            WHEN cur.committed::numeric + ${actual}::bigint > ${Int.I64_MAX}::numeric THEN 'Overflow'
-            WHEN ${actual}::bigint > h.amount AND cur.remaining < ${actual}::bigint - h.amount THEN 'Overrun'
-            ELSE 'Committed'
-          END AS tag,
-          cur.tenant, cur.present, cur.initial, cur.remaining, cur.reserved, cur.committed, h.amount, cur.journal_seq,
-          cur.journal_head
-        FROM (SELECT 1) AS one LEFT JOIN h ON true LEFT JOIN cur ON true
-        WHERE NOT EXISTS (SELECT 1 FROM prior)
-      ),
-      decided AS (
-        SELECT d.tag,
-          CASE
-            WHEN d.tag = 'Committed' THEN d.remaining - (${actual}::bigint - d.amount)
-            WHEN d.tag IN ('Overrun', 'Overflow') THEN d.remaining
-          END AS a,
-          CASE WHEN d.tag = 'Committed' THEN ${actual}::bigint END AS b,
-          NULL::bigint AS c,
-          d.tenant, d.amount, d.present, d.initial, d.remaining, d.reserved, d.committed, d.journal_seq, d.journal_head,
-          d.journal_seq IS NOT NULL AND (d.tag = 'Committed' OR ${op}::bytea IS NOT NULL) AS journaled
-        FROM decision d
-      ),
-      ${entryCte(sql, PgJournal.recordHead(c, true), SETTLEMENT_RESULTS, key)},
-      upd AS (
-        UPDATE calybris_budget_tenants t
-        SET remaining = dd.remaining - CASE WHEN dd.tag = 'Committed' THEN ${actual}::bigint - dd.amount ELSE 0 END,
-          reserved = dd.reserved - CASE WHEN dd.tag = 'Committed' THEN dd.amount ELSE 0 END,
-          committed = dd.committed + CASE WHEN dd.tag = 'Committed' THEN ${actual}::bigint ELSE 0 END,
-          present = dd.present, initial = dd.initial,
-          journal_seq = e.seq, journal_head = e.hash
-        FROM decided dd, entry e
-        WHERE t.tenant = dd.tenant
-        RETURNING t.tenant, t.journal_seq AS seq
-      ),
-      settle AS (
-        UPDATE calybris_budget_reservations r SET state = 'committed', actual = ${actual}::bigint
-        FROM upd, decided dd WHERE r.id = ${held(c.reservation)}::bigint AND dd.tag = 'Committed'
-        RETURNING r.id
-      ),
-      ${appendCte(sql)},
-      ${guardedOutcome(sql, sql`dd.tag <> 'Committed' OR EXISTS (SELECT 1 FROM settle)`)}`,
+      (sql, op, fp) =>
+        sql`calybris_budget_commit(${op}::bytea, ${fp}::text, ${held(c.reservation)}::bigint, ${c.actual}::bigint,
+          ${PgJournal.recordHead(c, true)}::bytea, ${key}::bytea)`,
       settlementResult
     )
   })
 
-/** Release a hold (`Release`), or release it because it expired (`Expire`, no operation id). */
+/**
+ * Release a hold (`Release`), or release it because it expired (`Expire`, no operation id)
+ * (`calybris_budget_release`, the hold's new state given).
+ */
 export const release = (
   c: Command.CommandOf<"Release" | "Expire">
 ): Effect.Effect<Command.SettlementResult | IdempotencyConflict, OperationError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
     const key = yield* journalKey
     const state = c._tag === "Expire" ? "expired" : "released"
-    const op = idOf(c)
     return yield* retrySafe(
       c._tag === "Expire" ? "expire" : "release",
       c,
-      () =>
-        sql`${lockHold(sql, c.reservation)},
-      decision AS (
-        SELECT
-          CASE
-            WHEN h.id IS NULL OR h.state <> 'open' THEN 'MissingReservation'
-            WHEN cur.present IS NOT TRUE THEN 'MissingTenant'
-            ELSE 'Released'
-          END AS tag,
-          cur.tenant, cur.present, cur.initial, cur.remaining, cur.reserved, cur.committed, h.amount, cur.journal_seq,
-          cur.journal_head
-        FROM (SELECT 1) AS one LEFT JOIN h ON true LEFT JOIN cur ON true
-        WHERE NOT EXISTS (SELECT 1 FROM prior)
-      ),
-      decided AS (
-        SELECT d.tag,
-          CASE WHEN d.tag = 'Released' THEN d.remaining + d.amount END AS a,
-          CASE WHEN d.tag = 'Released' THEN d.amount END AS b,
-          NULL::bigint AS c,
-          d.tenant, d.amount, d.present, d.initial, d.remaining, d.reserved, d.committed, d.journal_seq, d.journal_head,
-          d.journal_seq IS NOT NULL AND (d.tag = 'Released' OR ${op}::bytea IS NOT NULL) AS journaled
-        FROM decision d
-      ),
-      ${entryCte(sql, PgJournal.recordHead(c, true), SETTLEMENT_RESULTS, key)},
-      upd AS (
-        UPDATE calybris_budget_tenants t
-        SET remaining = dd.remaining + CASE WHEN dd.tag = 'Released' THEN dd.amount ELSE 0 END,
-          reserved = dd.reserved - CASE WHEN dd.tag = 'Released' THEN dd.amount ELSE 0 END,
-          present = dd.present, initial = dd.initial, committed = dd.committed,
-          journal_seq = e.seq, journal_head = e.hash
-        FROM decided dd, entry e
-        WHERE t.tenant = dd.tenant
-        RETURNING t.tenant, t.journal_seq AS seq
-      ),
-      settle AS (
-        UPDATE calybris_budget_reservations r SET state = ${state}::text
-        FROM upd, decided dd WHERE r.id = ${held(c.reservation)}::bigint AND dd.tag = 'Released'
-        RETURNING r.id
-      ),
-      ${appendCte(sql)},
-      ${guardedOutcome(sql, sql`dd.tag <> 'Released' OR EXISTS (SELECT 1 FROM settle)`)}`,
+      (sql, op, fp) =>
+        sql`calybris_budget_release(${op}::bytea, ${fp}::text, ${held(c.reservation)}::bigint, ${state}::text,
+          ${PgJournal.recordHead(c, true)}::bytea, ${key}::bytea)`,
       settlementResult
     )
   })

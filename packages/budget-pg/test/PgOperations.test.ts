@@ -10,12 +10,17 @@
  * lands there).
  */
 import * as PgOperations from "@calybris/budget-pg/PgOperations"
-import { Microcents, TenantId } from "@calybris/budget/Arguments"
+import { Microcents, ReservationId, TenantId } from "@calybris/budget/Arguments"
 import * as Command from "@calybris/budget/Command"
+import { LedgerStoreError } from "@calybris/budget/LedgerError"
 import * as L from "@calybris/budget/LedgerState"
 import * as PgClient from "@effect/sql-pg/PgClient"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { SqlError } from "@effect/sql/SqlError"
 import { assert, describe, it, layer } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as fc from "effect/FastCheck"
 import * as Layer from "effect/Layer"
 import { enabled, migratedClient, SKIP_REASON } from "./support/database.js"
@@ -128,6 +133,52 @@ describe.runIf(enabled)("PgOperations, hostile cases", () => {
           required_microcents: I64_MAX
         })
       }).pipe(Effect.provide(lossyClient)))
+
+    it.effect("each retry-safe operation is one call of its function (migration 6_operations), nothing else", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const tenant = TenantId.make("edge-function")
+        yield* PgOperations.ensureTenant(Command.ensureTenant(tenant, Microcents.make(1_000n)))
+        const open = yield* PgOperations.reserve(Command.reserve(tenant, Microcents.make(10n)))
+        assert.strictEqual(open._tag, "Reserved")
+        const hold = open._tag === "Reserved" ? open.reservation_id : ReservationId.make(1n)
+        const calls: ReadonlyArray<
+          readonly [string, Effect.Effect<unknown, PgOperations.OperationError, SqlClient.SqlClient>]
+        > = [
+          ["top_up", PgOperations.topUp(Command.topUp(tenant, Microcents.make(1n), { operation_id: "fn-1" }))],
+          ["reserve", PgOperations.reserve(Command.reserve(tenant, Microcents.make(1n), { operation_id: "fn-2" }))],
+          ["commit", PgOperations.commit(Command.commit(hold, Microcents.make(1n), { operation_id: "fn-3" }))],
+          ["release", PgOperations.release(Command.release(hold, { operation_id: "fn-4" }))],
+          ["release", PgOperations.release(Command.expire(hold))]
+        ]
+        for (const [name, call] of calls) {
+          // the function renamed in a transaction that is rolled back: the operation fails, naming it
+          const failed = yield* sql.withTransaction(Effect.gen(function*() {
+            yield* sql.unsafe(`ALTER FUNCTION calybris_budget_${name} RENAME TO calybris_budget_${name}_away`)
+            return yield* Effect.fail(yield* Effect.exit(call))
+          })).pipe(Effect.flip)
+          if (!Exit.isExit(failed) || !Exit.isFailure(failed)) return assert.fail(`${name}: ${String(failed)}`)
+          const error = Cause.squash(failed.cause)
+          assert.instanceOf(error, LedgerStoreError, name)
+          if (!(error instanceof LedgerStoreError) || !(error.cause instanceof SqlError)) return assert.fail(name)
+          assert.strictEqual(PgOperations.sqlState(error.cause), "42883", name) // undefined_function
+          assert.include(String(error.cause.cause), `calybris_budget_${name}(`, name)
+        }
+        // nothing was written by them, and with the functions back each one applies
+        assert.deepStrictEqual(yield* PgOperations.tenantBalances(tenant), {
+          initial: 1_000n,
+          remaining: 990n,
+          reserved: 10n,
+          committed: 0n
+        })
+        for (const [name, call] of calls.slice(0, 3)) assert.notInstanceOf(yield* call, Error, name)
+        assert.deepStrictEqual(yield* PgOperations.tenantBalances(tenant), {
+          initial: 1_001n,
+          remaining: 999n,
+          reserved: 1n,
+          committed: 1n
+        })
+      }))
   })
 })
 
