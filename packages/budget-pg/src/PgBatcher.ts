@@ -21,6 +21,9 @@
  *   `LedgerStoreError`. A batch that lost a race for a new operation id to another process, or
  *   was chosen as a deadlock victim, rolled back whole and is run again (at most 8 times), like
  *   a single statement.
+ * - The function's nine array arguments are sent in PostgreSQL's binary array format
+ *   (`internal/pgArray`: the same arrays as `pg`'s text form, which escaped every record's bytes
+ *   as hex on the client for the server to parse back).
  * - At most `inFlight` batches (1 or 2) run at once, each on its own connection; the queue holds
  *   at most `capacity` waiting operations (a caller beyond that waits for room).
  * - Closing the scope stops the batcher: callers whose batch had not finished, those still
@@ -40,6 +43,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import * as pgArray from "./internal/pgArray.js"
 import * as PgJournal from "./PgJournal.js"
 import * as PgOperations from "./PgOperations.js"
 
@@ -74,9 +78,9 @@ type Kind = "topUp" | "reserve" | "commit" | "release" | "expire"
 interface Element {
   readonly kind: Kind
   readonly tenant: string | null
-  readonly amount: string | null
-  readonly hold: string | null
-  readonly expiry: string | null
+  readonly amount: bigint | null
+  readonly hold: bigint | null
+  readonly expiry: bigint | null
   readonly op: string | null
   readonly fingerprint: string
   /** the command's journal record up to its result (`PgJournal.recordHead`) */
@@ -179,17 +183,20 @@ export const make = (
 
     /** Run one batch and hand each caller its row; whatever happens, no caller is left waiting. */
     const run = (batch: ReadonlyArray<Element>): Effect.Effect<void> =>
-      sql.unsafe(BATCH, [
-        batch.map((e) => e.kind),
-        batch.map((e) => e.tenant),
-        batch.map((e) => e.amount),
-        batch.map((e) => e.hold),
-        batch.map((e) => e.expiry),
-        batch.map((e) => e.op),
-        batch.map((e) => e.fingerprint),
-        batch.map((e) => e.record),
-        batch.map((e) => e.key)
-      ]).pipe(
+      // (built inside the effect: an encoding that throws is a defect of this batch, answered below)
+      Effect.suspend(() =>
+        sql.unsafe(BATCH, [
+          pgArray.textArray(batch.map((e) => e.kind)),
+          pgArray.textArray(batch.map((e) => e.tenant)),
+          pgArray.int8Array(batch.map((e) => e.amount)),
+          pgArray.int8Array(batch.map((e) => e.hold)),
+          pgArray.int8Array(batch.map((e) => e.expiry)),
+          pgArray.textArray(batch.map((e) => e.op)),
+          pgArray.textArray(batch.map((e) => e.fingerprint)),
+          pgArray.byteaArray(batch.map((e) => e.record)),
+          pgArray.byteaArray(batch.map((e) => e.key))
+        ])
+      ).pipe(
         Effect.retry({
           times: 8,
           while: (e) => e instanceof SqlError && (PgOperations.lostIdRace(e) || rolledBack(e))
@@ -296,9 +303,9 @@ export const make = (
         {
           kind: "reserve",
           tenant: hex(c.tenant),
-          amount: String(c.amount),
+          amount: c.amount,
           hold: null,
-          expiry: c.expires_at_ms === undefined ? null : String(c.expires_at_ms)
+          expiry: c.expires_at_ms ?? null
         },
         PgOperations.reserveResult,
         audited
@@ -310,8 +317,8 @@ export const make = (
       submit("commit", c, {
         kind: "commit",
         tenant: null,
-        amount: String(c.actual),
-        hold: String(PgOperations.held(c.reservation)),
+        amount: c.actual,
+        hold: PgOperations.held(c.reservation),
         expiry: null
       }, PgOperations.settlementResult)
 
@@ -322,7 +329,7 @@ export const make = (
         kind: c._tag === "Expire" ? "expire" : "release",
         tenant: null,
         amount: null,
-        hold: String(PgOperations.held(c.reservation)),
+        hold: PgOperations.held(c.reservation),
         expiry: null
       }, PgOperations.settlementResult)
 
@@ -332,7 +339,7 @@ export const make = (
       submit("topUp", c, {
         kind: "topUp",
         tenant: hex(c.tenant),
-        amount: String(c.amount),
+        amount: c.amount,
         hold: null,
         expiry: null
       }, PgOperations.topUpResult)
