@@ -41,8 +41,8 @@ import { SqlError } from "@effect/sql/SqlError"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import * as batchRows from "./internal/batchRows.js"
 import * as pgArray from "./internal/pgArray.js"
 import * as PgJournal from "./PgJournal.js"
 import * as PgOperations from "./PgOperations.js"
@@ -96,10 +96,6 @@ interface Element {
 const BATCH = `SELECT o_index, o_tag AS tag, o_a::text AS a, o_b::text AS b, o_c::text AS c
 FROM calybris_budget_batch($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[],
   $8::bytea[], $9::bytea[])`
-
-const decodeRows = Schema.decodeUnknown(
-  Schema.Array(Schema.Struct({ o_index: Schema.Number, ...PgOperations.Row.fields }))
-)
 
 const utf8 = new TextEncoder()
 /** A string's UTF-8 bytes in hex (decoded by the function: any well-formed id, U+0000 included). */
@@ -201,7 +197,8 @@ export const make = (
           times: 8,
           while: (e) => e instanceof SqlError && (PgOperations.lostIdRace(e) || rolledBack(e))
         }),
-        Effect.flatMap(decodeRows),
+        // (untrusted: decoded, as `Schema` would decode it, by a hand-written decoder)
+        Effect.flatMap(batchRows.decode),
         Effect.filterOrFail(
           (rows) => rows.length === batch.length && rows.every((row, i) => row.o_index === i + 1),
           (rows) => new Error(`calybris_budget_batch returned ${rows.length} rows for ${batch.length} operations`)
