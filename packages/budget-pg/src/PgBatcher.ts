@@ -141,6 +141,8 @@ export const make = (
     /** idle drainers, waiting for an element */
     const idle: Array<() => void> = []
     let shut = false
+    /** the batches taken and not yet run to their end (answered, at the latest, by the finalizer) */
+    const taken = new Set<ReadonlyArray<Element>>()
 
     /** Queue an element (there is room), waking an idle drainer. */
     const enqueue = (e: Element): void => {
@@ -226,10 +228,17 @@ export const make = (
         const left = queue
         queue = []
         answerAll(left, CLOSED)
+        // (a drainer interrupted between taking a batch and running it answered nobody in it)
+        for (const batch of taken) answerAll(batch, CLOSED)
         while (waiting.length > 0) (waiting.shift() as () => void)()
       })
     )
-    const drain = Effect.suspend(() => queue.length > 0 ? run(takeBatch()) : work).pipe(Effect.forever)
+    const drain = Effect.suspend(() => {
+      if (queue.length === 0) return work
+      const batch = takeBatch()
+      taken.add(batch)
+      return Effect.ensuring(run(batch), Effect.sync(() => taken.delete(batch)))
+    }).pipe(Effect.forever)
     for (let i = 0; i < inFlight; i++) yield* Effect.forkScoped(drain)
 
     /**
