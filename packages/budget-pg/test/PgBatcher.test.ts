@@ -12,10 +12,12 @@ import * as PgJournal from "@calybris/budget-pg/PgJournal"
 import * as PgOperations from "@calybris/budget-pg/PgOperations"
 import { issuedReservationId, Microcents, TenantId } from "@calybris/budget/Arguments"
 import * as Command from "@calybris/budget/Command"
+import type { IdempotencyConflict, LedgerStoreError } from "@calybris/budget/LedgerError"
 import * as L from "@calybris/budget/LedgerState"
 import type * as Json from "@calybris/core/Json"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
 import { assert, describe, it, layer } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -24,7 +26,9 @@ import * as Exit from "effect/Exit"
 import * as fc from "effect/FastCheck"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Scope from "effect/Scope"
 import * as TestServices from "effect/TestServices"
 import { client, enabled, migratedClient, SKIP_REASON } from "./support/database.js"
 import { checkAll, journalTable } from "./support/journal.js"
@@ -550,6 +554,94 @@ describe.runIf(enabled)("PgBatcher, a failing batch", () => {
           "Reserved"
         ])
       }).pipe(Effect.scoped))
+
+    /**
+     * A batcher (1 in flight, batches of 1, room for 2 in the queue) whose first batch waits on a
+     * lock of the blocker's row, with `queued` more calls behind it; `body` gets the forked calls
+     * (the first one first), the batcher and `unlock`.
+     */
+    const blocked = <A, E, R>(
+      queued: number,
+      body: (
+        calls: ReadonlyArray<
+          Fiber.RuntimeFiber<Command.ReserveResult | IdempotencyConflict, PgOperations.OperationError>
+        >,
+        scope: Scope.CloseableScope,
+        ops: PgBatcher.Operations,
+        unlock: Effect.Effect<void, SqlError>
+      ) => Effect.Effect<A, E, R>
+    ) =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* reset
+        const blocker = TenantId.make("blocker")
+        yield* PgOperations.ensureTenant(Command.ensureTenant(blocker, Microcents.make(1_000n)))
+        const scope = yield* Scope.make()
+        const ops = yield* PgBatcher.make({ inFlight: 1, maxBatch: 1, capacity: 2 }).pipe(Scope.extend(scope))
+        const locked = yield* Deferred.make<void>()
+        const release = yield* Deferred.make<void>()
+        const holder = yield* sql.withTransaction(Effect.gen(function*() {
+          yield* sql`SELECT 1 FROM calybris_budget_tenants WHERE tenant = ${
+            new TextEncoder().encode(blocker)
+          }::bytea FOR UPDATE`
+          yield* Deferred.succeed(locked, undefined)
+          yield* Deferred.await(release)
+        })).pipe(Effect.fork)
+        yield* Deferred.await(locked)
+        const calls = [yield* Effect.fork(ops.reserve(Command.reserve(blocker, Microcents.make(1n))))]
+        yield* pause
+        for (let k = 1; k <= queued; k++) {
+          calls.push(yield* Effect.fork(ops.reserve(Command.reserve(blocker, Microcents.make(BigInt(k + 1))))))
+        }
+        yield* pause
+        const unlock = Deferred.succeed(release, undefined).pipe(Effect.zipRight(Fiber.join(holder)), Effect.asVoid)
+        return yield* body(calls, scope, ops, unlock)
+      })
+
+    it.effect("callers beyond its capacity wait for room, in order, and are all answered", () =>
+      blocked(6, (calls, scope, _ops, unlock) =>
+        Effect.gen(function*() {
+          // 1 running, 2 queued, 4 waiting for room: none answered while the first batch waits
+          for (const call of calls) assert.isTrue(Option.isNone(yield* Fiber.poll(call)))
+          yield* unlock
+          const results = yield* Effect.forEach(calls, Fiber.join)
+          // answered in the order they called (batches of one: the ids are issued in that order)
+          const ids = results.map((r) => r._tag === "Reserved" ? r.reservation_id : -1n)
+          assert.deepStrictEqual(ids, [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)))
+          assert.isTrue(ids.every((id) => id > 0n))
+          const [row] = yield* (yield* SqlClient.SqlClient)<{ reserved: string }>`SELECT reserved::text
+            FROM calybris_budget_tenants WHERE tenant = ${new TextEncoder().encode("blocker")}::bytea`
+          assert.strictEqual(row?.reserved, String(1 + 2 + 3 + 4 + 5 + 6 + 7))
+          yield* Scope.close(scope, Exit.void)
+        })))
+
+    it.effect("closing its scope fails every caller not yet answered (running, queued, waiting for room) with a LedgerStoreError, and later calls", () =>
+      blocked(6, (calls, scope, ops, unlock) =>
+        Effect.gen(function*() {
+          const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+          yield* pause
+          yield* unlock
+          yield* Fiber.join(closing)
+          for (const [k, call] of calls.entries()) {
+            const exit = yield* Fiber.await(call)
+            // the running batch's caller may have been answered before the interruption took effect
+            if (k === 0 && Exit.isSuccess(exit)) continue
+            assert.isTrue(Exit.isFailure(exit), `call ${k} failed`)
+            if (Exit.isFailure(exit)) {
+              const error = exit.cause._tag === "Fail" ? exit.cause.error : undefined
+              assert.strictEqual(error?._tag, "LedgerStoreError", `call ${k}: ${exit.cause._tag}`)
+              assert.strictEqual((error as LedgerStoreError).operation, "reserve", `call ${k}`)
+            }
+          }
+          const later = yield* Effect.exit(ops.reserve(Command.reserve(TenantId.make("blocker"), Microcents.make(1n))))
+          assert.isTrue(
+            Exit.isFailure(later) && later.cause._tag === "Fail" && later.cause.error._tag === "LedgerStoreError"
+          )
+          // nothing queued was applied: at most the running one's hold
+          const [row] = yield* (yield* SqlClient.SqlClient)<{ reserved: string }>`SELECT reserved::text
+            FROM calybris_budget_tenants WHERE tenant = ${new TextEncoder().encode("blocker")}::bytea`
+          assert.include(["0", "1"], row?.reserved)
+        })))
 
     it.effect("after its scope closed, calls fail with a LedgerStoreError", () =>
       Effect.gen(function*() {
