@@ -19,7 +19,6 @@ import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { assert, describe, it, layer } from "@effect/vitest"
-import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -30,7 +29,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
 import * as TestServices from "effect/TestServices"
-import { client, enabled, migratedClient, SKIP_REASON } from "./support/database.js"
+import { client, enabled, migratedClient, onTwin, SKIP_REASON, type Twin, TwinDb } from "./support/database.js"
 import { checkAll, journalTable } from "./support/journal.js"
 import { command, Model, pgStep, plain, reset, stateOfDatabase, stateOfModel } from "./support/model.js"
 
@@ -303,14 +302,6 @@ describe.runIf(enabled)("PgBatcher, many tenants", () => {
       }).pipe(Effect.scoped))
   })
 })
-
-/** A second fresh database of this file, where the same history runs as single statements. */
-class Twin extends Context.Tag("test/PgBatcher/Twin")<
-  Twin,
-  Context.Context<PgClient.PgClient | SqlClient.SqlClient>
->() {}
-const TwinDb = Layer.scoped(Twin, Layer.build(migratedClient(2)))
-const onTwin = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.flatMap(Twin, (ctx) => Effect.provide(effect, ctx))
 
 const KEY = new TextEncoder().encode("the fleet's journal key")
 

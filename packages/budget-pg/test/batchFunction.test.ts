@@ -14,30 +14,20 @@ import * as PgOperations from "@calybris/budget-pg/PgOperations"
 import { issuedReservationId, Microcents, TenantId } from "@calybris/budget/Arguments"
 import * as Command from "@calybris/budget/Command"
 import * as L from "@calybris/budget/LedgerState"
-import type * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it, layer } from "@effect/vitest"
-import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as fc from "effect/FastCheck"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as TestServices from "effect/TestServices"
-import { enabled, migratedClient, SKIP_REASON } from "./support/database.js"
+import { enabled, migratedClient, onTwin, SKIP_REASON, TwinDb } from "./support/database.js"
 import { checkAll, journalTable } from "./support/journal.js"
 import { commandOf, Model, pgStep, plain, reset, stateOfDatabase, stateOfModel } from "./support/model.js"
 
 const I64_MAX = 9223372036854775807n
 const U64_MAX = 18446744073709551615n
-
-/** A second fresh database of this file, where the same history runs as single statements. */
-class Twin extends Context.Tag("test/batchFunction/Twin")<
-  Twin,
-  Context.Context<PgClient.PgClient | SqlClient.SqlClient>
->() {}
-const TwinDb = Layer.scoped(Twin, Layer.build(migratedClient(2)))
-const onTwin = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.flatMap(Twin, (ctx) => Effect.provide(effect, ctx))
 
 /** A real pause (the test clock does not move by itself). */
 const pause = TestServices.provideLive(Effect.sleep("50 millis"))

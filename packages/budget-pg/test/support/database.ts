@@ -10,6 +10,7 @@ import * as Postgres from "@calybris/testing/Postgres"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
@@ -48,6 +49,19 @@ export const migratedClient = (
   PgClient.PgClient | SqlClient.SqlClient,
   SqlError | LedgerStoreError | Postgres.PostgresError | Postgres.NoTestServer
 > => Layer.provideMerge(Layer.effectDiscard(PgSchema.migrate), freshClient(maxConnections))
+
+/**
+ * A second fresh database of a test file (its `TwinDb` layer), where the same history runs as
+ * single statements, to compare with the batcher's database.
+ */
+export class Twin extends Context.Tag("test/budget-pg/Twin")<
+  Twin,
+  Context.Context<PgClient.PgClient | SqlClient.SqlClient>
+>() {}
+export const TwinDb = Layer.scoped(Twin, Layer.build(migratedClient(2)))
+/** Run `effect` on the twin database. */
+export const onTwin = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(Twin, (ctx) => Effect.provide(effect, ctx))
 
 /**
  * Empty every ledger table (and any a later migration adds), restart the ids, reset the ledger row:
