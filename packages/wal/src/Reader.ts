@@ -200,7 +200,15 @@ export class LineReader {
    */
   private readonly fast: ((previousHash: string, data: Uint8Array) => string) | undefined
 
-  constructor(options: ReaderOptions, collect = true) {
+  /**
+   * Where each entry goes as soon as it is read, when given (instead of the arrays `push` and
+   * `end` return, which then stay empty): an entry used and dropped at once dies young, where a
+   * chunk's worth of entries held until the chunk is read outlives the young generation.
+   */
+  private readonly each: ((entry: Entry) => void) | undefined
+
+  constructor(options: ReaderOptions, collect = true, each?: (entry: Entry) => void) {
+    this.each = collect ? each : undefined
     this.chain = options.chain
     this.maxLine = options.maxLineBytes ?? DEFAULT_MAX_LINE
     this.collect = collect
@@ -351,7 +359,7 @@ export class LineReader {
       // the line is ASCII: its text is a code unit per byte, the data's value read from it
       const text = asciiDecoder.decode(buffer.subarray(start, close + 1))
       const from = dataStart - start
-      out.push({
+      this.emit(out, {
         sequence: this.expected,
         previous_hash: previous,
         entry_hash: recomputed,
@@ -370,6 +378,12 @@ export class LineReader {
     this.hashBytes = this.lastHashBytes ?? new Uint8Array(HASH_LENGTH)
     this.lastHashBytes = copy
     return buffer[close + 1] === 0x0a ? close + 1 : close + 2
+  }
+
+  private emit(out: Array<Entry>, entry: Entry): void {
+    const each = this.each
+    if (each === undefined) out.push(entry)
+    else each(entry)
   }
 
   private setExpected(expected: bigint): void {
@@ -494,7 +508,7 @@ export class LineReader {
     this.lastHash = envelope.entry_hash
     this.lastHashBytes = undefined
     if (this.collect) {
-      out.push({
+      this.emit(out, {
         sequence: envelope.sequence,
         previous_hash: envelope.previous_hash,
         entry_hash: envelope.entry_hash,
