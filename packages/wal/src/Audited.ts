@@ -169,30 +169,29 @@ export const replayBytes = <E, R>(
   Effect.suspend(() => {
     // the reader's state machine is driven directly, one Effect per chunk of bytes: a Stream of
     // entries would cost an Effect per entry (measured: more than decoding and auditing it)
-    const lines = new Reader.LineReader(reader)
     const verdicts: Array<Verdict> = []
     let firstFailure: Verdict | undefined
     let undecodable: WalParseError | undefined
-    const take = (entries: ReadonlyArray<Entry>): void => {
+    // each entry is decoded and audited as soon as it is read (and then dropped: see LineReader)
+    const take = (entry: Entry): void => {
       // after a record that does not decode, only the chain is checked (the error is fixed)
-      for (let i = 0; i < entries.length && undecodable === undefined; i++) {
-        const entry = entries[i] as Entry
-        const decoded = decodeEntry(entry)
-        if (Either.isLeft(decoded)) {
-          undecodable = decoded.left
-          break
-        }
-        const verdict = audit(policy, entry.sequence, decoded.right)
-        if (firstFailure === undefined && !passed(verdict)) firstFailure = verdict
-        verdicts.push(verdict)
+      if (undecodable !== undefined) return
+      const decoded = decodeEntry(entry)
+      if (Either.isLeft(decoded)) {
+        undecodable = decoded.left
+        return
       }
+      const verdict = audit(policy, entry.sequence, decoded.right)
+      if (firstFailure === undefined && !passed(verdict)) firstFailure = verdict
+      verdicts.push(verdict)
     }
+    const lines = new Reader.LineReader(reader, true, take)
     // a broken chain (or unreadable line) wins over everything noted before it
-    const step = (result: Either.Either<ReadonlyArray<Entry>, WalVerifyError>): Effect.Effect<void, WalVerifyError> =>
-      Either.isLeft(result) ? Effect.fail(result.left) : Effect.sync(() => take(result.right))
+    const step = (result: Either.Either<unknown, WalVerifyError>): Effect.Effect<void, WalVerifyError> =>
+      Either.isLeft(result) ? Effect.fail(result.left) : Effect.void
     return bytes.pipe(
       Stream.runForEach((chunk) => step(lines.push(chunk))),
-      Effect.zipRight(Effect.suspend(() => step(Either.map(lines.end(), (r) => r.entries)))),
+      Effect.zipRight(Effect.suspend(() => step(lines.end()))),
       Effect.flatMap((): Effect.Effect<Array<Verdict>, WalParseError | WalAuditFailed> => {
         if (undecodable !== undefined) return Effect.fail(undecodable)
         const failure = firstFailure

@@ -17,7 +17,7 @@ import * as Stream from "effect/Stream"
 import * as Chain from "./Chain.js"
 import type { Entry } from "./Entry.js"
 import { MAX_DEPTH, parseLine } from "./internal/envelope.js"
-import { dataOffset, ENTRY_TO_DATA, fastPath, HASH_LENGTH, matchLine } from "./internal/fastLine.js"
+import { dataOffset, ENTRY_TO_DATA, fastPath, HASH_LENGTH, matchLine, readData } from "./internal/fastLine.js"
 import {
   WalChainBroken,
   WalParseError,
@@ -58,6 +58,8 @@ const isBlank = (text: string): boolean => {
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+/** For lines the fast path accepted (ASCII only). */
+const asciiDecoder = new TextDecoder("utf-8", { ignoreBOM: true })
 
 /** The bytes as a string when they are valid UTF-8 and all ASCII (one code unit per byte). */
 const asciiText = (bytes: Uint8Array): string | undefined => {
@@ -192,14 +194,25 @@ export class LineReader {
   /** Build `Entry` values (with their `data`); a verification-only pass does not need them. */
   private readonly collect: boolean
 
-  /** The fast path's hash over bytes, when it is on (verifying, not collecting entries). */
+  /**
+   * The fast path's hash over bytes, when it is on (verifying; a line it accepts gives an entry
+   * read from its bytes, equal to the exact path's).
+   */
   private readonly fast: ((previousHash: string, data: Uint8Array) => string) | undefined
 
-  constructor(options: ReaderOptions, collect = true) {
+  /**
+   * Where each entry goes as soon as it is read, when given (instead of the arrays `push` and
+   * `end` return, which then stay empty): an entry used and dropped at once dies young, where a
+   * chunk's worth of entries held until the chunk is read outlives the young generation.
+   */
+  private readonly each: ((entry: Entry) => void) | undefined
+
+  constructor(options: ReaderOptions, collect = true, each?: (entry: Entry) => void) {
+    this.each = collect ? each : undefined
     this.chain = options.chain
     this.maxLine = options.maxLineBytes ?? DEFAULT_MAX_LINE
     this.collect = collect
-    this.fast = options.chain !== undefined && !collect && fastPath.enabled ? Chain.bytesLink(options.chain) : undefined
+    this.fast = options.chain !== undefined && fastPath.enabled ? Chain.bytesLink(options.chain) : undefined
   }
 
   /** Consume a chunk; returns the complete entries it finished, or the first failure. */
@@ -285,7 +298,7 @@ export class LineReader {
     let textStart = -1
     while (start <= lastLf) {
       this.lineNumber++
-      let lf = fast === undefined ? -1 : this.fastLine(fast, buffer, start, lastLf)
+      let lf = fast === undefined ? -1 : this.fastLine(fast, buffer, start, lastLf, offset, out)
       if (lf < 0) {
         lf = buffer.indexOf(0x0a, start)
         const end = lf > start && buffer[lf - 1] === 0x0d ? lf - 1 : lf
@@ -320,7 +333,9 @@ export class LineReader {
     link: (previousHash: string, data: Uint8Array) => string,
     buffer: Uint8Array,
     start: number,
-    lastLf: number
+    lastLf: number,
+    offset: number,
+    out: Array<Entry>
   ): number {
     const previous = this.lastHash
     const expected = this.expectedText
@@ -340,6 +355,22 @@ export class LineReader {
       diff |= b ^ recomputed.charCodeAt(k)
     }
     if (diff !== 0) return -1
+    if (this.collect) {
+      // the line is ASCII: its text is a code unit per byte, the data's value read from it
+      const text = asciiDecoder.decode(buffer.subarray(start, close + 1))
+      const from = dataStart - start
+      this.emit(out, {
+        sequence: this.expected,
+        previous_hash: previous,
+        entry_hash: recomputed,
+        data: readData(text, from),
+        dataText: text.slice(from, close - start),
+        line: this.lineNumber,
+        offset,
+        text,
+        canonical: true
+      })
+    }
     this.setExpected(this.expected + 1n)
     this.count++
     this.lastHash = recomputed
@@ -347,6 +378,12 @@ export class LineReader {
     this.hashBytes = this.lastHashBytes ?? new Uint8Array(HASH_LENGTH)
     this.lastHashBytes = copy
     return buffer[close + 1] === 0x0a ? close + 1 : close + 2
+  }
+
+  private emit(out: Array<Entry>, entry: Entry): void {
+    const each = this.each
+    if (each === undefined) out.push(entry)
+    else each(entry)
   }
 
   private setExpected(expected: bigint): void {
@@ -471,7 +508,7 @@ export class LineReader {
     this.lastHash = envelope.entry_hash
     this.lastHashBytes = undefined
     if (this.collect) {
-      out.push({
+      this.emit(out, {
         sequence: envelope.sequence,
         previous_hash: envelope.previous_hash,
         entry_hash: envelope.entry_hash,

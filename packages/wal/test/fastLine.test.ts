@@ -8,6 +8,7 @@
  */
 import * as Json from "@calybris/core/Json"
 import * as Chain from "@calybris/wal/Chain"
+import type { Entry } from "@calybris/wal/Entry"
 import * as Reader from "@calybris/wal/Reader"
 import { assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
@@ -269,10 +270,55 @@ const normalise = (outcome: Outcome): unknown =>
     onLeft: (e) => ({ error: e instanceof Error ? { tag: (e as { _tag?: unknown })._tag, ...e } : e })
   })
 
+/**
+ * The reader collecting entries over `bytes` cut at `cuts`, with or without the fast path: every
+ * entry (all its fields, `data` printed and compared as a value, bigints included), then the
+ * totals or the error.
+ */
+const collect = (
+  bytes: Uint8Array,
+  chain: Chain.Chain,
+  cuts: ReadonlyArray<number>,
+  fast: boolean,
+  maxLineBytes?: number
+): unknown => {
+  const before = fastPath.enabled
+  fastPath.enabled = fast
+  try {
+    const reader = new Reader.LineReader({ chain, maxLineBytes })
+    const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b)
+    const entries: Array<unknown> = []
+    const keep = (done: ReadonlyArray<Entry>) => {
+      for (const e of done) entries.push({ ...e, data: e.data, printed: Json.print(e.data) })
+    }
+    let at = 0
+    for (const point of [...points, bytes.length]) {
+      const pushed = reader.push(bytes.subarray(at, point))
+      if (Either.isLeft(pushed)) {
+        keep(reader.takePartial())
+        return { entries, end: normalise(Either.left(pushed.left)) }
+      }
+      keep(pushed.right)
+      at = point
+    }
+    const end = reader.end()
+    if (Either.isLeft(end)) keep(reader.takePartial())
+    else keep(end.right.entries)
+    return { entries, end: normalise(Either.map(end, (r) => r.verified)) }
+  } finally {
+    fastPath.enabled = before
+  }
+}
+
 const same = (bytes: Uint8Array, chain: Chain.Chain, cuts: ReadonlyArray<number>, maxLineBytes?: number) => {
   const exact = run(bytes, chain, cuts, false, maxLineBytes)
   const fast = run(bytes, chain, cuts, true, maxLineBytes)
   assert.deepStrictEqual(normalise(fast), normalise(exact))
+  // collecting entries: the fast path's entries (read from the line's bytes) are the exact path's
+  assert.deepStrictEqual(
+    collect(bytes, chain, cuts, true, maxLineBytes),
+    collect(bytes, chain, cuts, false, maxLineBytes)
+  )
   // and the chunking changes nothing either (a line completed across chunks is read apart)
   assert.deepStrictEqual(normalise(run(bytes, chain, [], false, maxLineBytes)), normalise(exact))
   return fast

@@ -27,6 +27,8 @@
  * - `true`, `false`, `null`.
  */
 
+import type { Json } from "@calybris/core/Json"
+
 /** Nesting accepted in `data` (well under the exact path's 126). */
 export const MAX_DEPTH = 64
 
@@ -341,4 +343,123 @@ export const matchLine = (
   if (end < 0 || bytes[end] !== 125) return -1
   const next = bytes[end + 1]
   return next === 10 || (next === 13 && bytes[end + 2] === 10) ? end : -1
+}
+
+// ---------------------------------------------------------------------------------------------
+// the data's value
+
+/** Where `readData` is in the text it reads (module state: it is synchronous and not reentrant). */
+let pos = 0
+
+/**
+ * The Json value of data that `scanData` accepted, read from the line's text (ASCII, so a code
+ * unit per byte and string indices are byte offsets) at `start`: exactly the value the exact
+ * parser builds from the same text (objects as Maps in member order, integers as safe numbers or
+ * else bigints, strings unescaped). Only for text `scanData` accepted: it checks nothing.
+ */
+export const readData = (text: string, start: number): Json => {
+  pos = start
+  return readValue(text)
+}
+
+const readValue = (t: string): Json => {
+  const c = t.charCodeAt(pos)
+  if (c === 123) {
+    const object = new Map<string, Json>()
+    if (t.charCodeAt(++pos) === 125) {
+      pos++
+      return object
+    }
+    for (;;) {
+      const key = readString(t)
+      pos++
+      object.set(key, readValue(t))
+      if (t.charCodeAt(pos++) === 125) return object
+    }
+  }
+  if (c === 91) {
+    const array: Array<Json> = []
+    if (t.charCodeAt(++pos) === 93) {
+      pos++
+      return array
+    }
+    for (;;) {
+      array.push(readValue(t))
+      if (t.charCodeAt(pos++) === 93) return array
+    }
+  }
+  if (c === 34) return readString(t)
+  if (c === 116) {
+    pos += 4
+    return true
+  }
+  if (c === 102) {
+    pos += 5
+    return false
+  }
+  if (c === 110) {
+    pos += 4
+    return null
+  }
+  return readInteger(t)
+}
+
+/** An integer in `scanData`'s subset: a safe one as a number, else a bigint (as the exact parser reads it). */
+const readInteger = (t: string): number | bigint => {
+  const start = pos
+  const negative = t.charCodeAt(pos) === 45
+  let i = negative ? pos + 1 : pos
+  let value = 0
+  for (;;) {
+    const d = t.charCodeAt(i)
+    if (!(d >= 48 && d <= 57)) break
+    value = value * 10 + (d - 48)
+    i++
+  }
+  pos = i
+  // exact below 2^53, at least 2^53 when the literal is (rounding is monotonic)
+  if (value <= 9007199254740991) return negative ? -value : value
+  return BigInt(t.slice(start, i))
+}
+
+/** A string at `pos` (its opening quote) in `scanData`'s subset (only the printer's escapes), unescaped. */
+const readString = (t: string): string => {
+  const start = ++pos
+  let i = start
+  for (;;) {
+    const c = t.charCodeAt(i)
+    if (c === 34) {
+      pos = i + 1
+      return t.slice(start, i)
+    }
+    if (c === 92) break
+    i++
+  }
+  let out = t.slice(start, i)
+  for (;;) {
+    const c = t.charCodeAt(i)
+    if (c === 34) {
+      pos = i + 1
+      return out
+    }
+    if (c !== 92) {
+      let j = i + 1
+      for (;;) {
+        const d = t.charCodeAt(j)
+        if (d === 34 || d === 92) break
+        j++
+      }
+      out += t.slice(i, j)
+      i = j
+      continue
+    }
+    const e = t.charCodeAt(i + 1)
+    if (e === 117) {
+      out += String.fromCharCode(parseInt(t.slice(i + 2, i + 6), 16))
+      i += 6
+    } else {
+      out += e === 98 ? "\b" : e === 116 ? "\t" : e === 110 ? "\n" : e === 102 ? "\f" : e === 114 ? "\r" : t[i + 1]
+      i += 2
+    }
+  }
 }
