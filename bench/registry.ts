@@ -1,6 +1,7 @@
 /**
- * The benchmark registry: every workload of shared/bench/REFERENCE.md, with its unit and the
- * Rust reference's median, and (once implemented) how to set it up and take one sample.
+ * The benchmark registry: every workload of shared/bench/REFERENCE.md, with its unit, and (once
+ * implemented) how to set it up and take one sample. The Rust reference's medians come from the
+ * reference file of this machine kind (reference.ts), by workload name.
  *
  * Adding a workload: write a `Workload` with a `setup` that builds the untimed state and
  * returns a `Sampler`, and list it in `workloads/index.ts`. For a per-operation figure use
@@ -89,7 +90,11 @@ export interface Workload {
   /** The reference's workload name, exactly as in REFERENCE.md. */
   readonly name: string
   readonly unit: Unit
-  /** The Rust reference's median, or null when the reference has none. */
+  /**
+   * A stand-in for the reference's median, for a row the reference file (../reference.ts) does not
+   * have: an issue's target or a figure of the older REFERENCE.md (another machine), printed
+   * marked `*`; null: none. The reference file's row of the same name always takes precedence.
+   */
   readonly reference: number | null
   /** Which package the workload exercises ("core", "wal", "budget", ...). */
   readonly group: string

@@ -12,15 +12,8 @@ import * as Either from "effect/Either"
 import { benchPolicy, makeInput } from "../fixtures.js"
 import { perOp, type Workload } from "../registry.js"
 
-/** The reference's catalog-size sweep, with its medians (ns/decision). */
-const sweep: ReadonlyArray<readonly [number, number]> = [
-  [4, 18.83],
-  [8, 26.28],
-  [16, 57.49],
-  [22, 93.71],
-  [32, 155.01],
-  [64, 337.13]
-]
+/** The reference's catalog-size sweep (its medians: the reference file, see ../reference.ts). */
+const sweep: ReadonlyArray<number> = [4, 8, 16, 22, 32, 64]
 
 /**
  * A cheap checksum of a decision (keeps every call live without converting its bigints). Each
@@ -45,10 +38,10 @@ const rotating = () => {
 
 const at = <A>(values: ReadonlyArray<A>, i: number): A => values[i & 1023] as A
 
-const prescribe: Array<Workload> = sweep.map(([n, reference]) => ({
+const prescribe: Array<Workload> = sweep.map((n) => ({
   name: `prescribe/${n}_models`,
   unit: "ns/decision",
-  reference,
+  reference: null,
   group: "core",
   setup: () => {
     const policy = benchPolicy(n)
@@ -88,7 +81,7 @@ export const core: ReadonlyArray<Workload> = [
   {
     name: "prescribe_with_trace/22_models",
     unit: "ns/decision",
-    reference: 95.87,
+    reference: 95.87, // older REFERENCE.md (another machine): not in the reference file
     group: "core",
     setup: () => {
       const policy = benchPolicy(22)
@@ -106,7 +99,7 @@ export const core: ReadonlyArray<Workload> = [
   {
     name: "prescribe/reject_risk_22_models",
     unit: "ns/decision",
-    reference: 10.39,
+    reference: 10.39, // older REFERENCE.md (another machine): not in the reference file
     group: "core",
     setup: () => {
       const policy = benchPolicy(22)
@@ -125,7 +118,7 @@ export const core: ReadonlyArray<Workload> = [
   {
     name: "policy_digest/22_models",
     unit: "ns/op",
-    reference: 927.01,
+    reference: 927.01, // older REFERENCE.md (another machine): not in the reference file
     group: "core",
     note: "policy_digest: Digest.policyDigestUncached (stable sort by id + serialise + SHA-256 + hex) on every " +
       "call, i.e. the cache-miss path; Digest.policyDigest caches per snapshot object and would cost a WeakMap " +
@@ -142,7 +135,7 @@ export const core: ReadonlyArray<Workload> = [
   {
     name: "input_digest",
     unit: "ns/op",
-    reference: 103.43,
+    reference: null,
     group: "core",
     setup: () => {
       const { inputs } = rotating()
@@ -156,7 +149,7 @@ export const core: ReadonlyArray<Workload> = [
   {
     name: "decision_digest",
     unit: "ns/op",
-    reference: 103.78,
+    reference: null,
     group: "core",
     setup: () => {
       const { decisions } = rotating()
@@ -170,7 +163,7 @@ export const core: ReadonlyArray<Workload> = [
   {
     name: "verify_decision/22_models",
     unit: "ns/op",
-    reference: 355.31,
+    reference: null,
     group: "core",
     note: "verify_decision: Verify.checkDecision (the synchronous core of verifyDecision): replay + field " +
       "comparison; digests are computed only on a mismatch (equal fields imply equal digests)",
@@ -188,7 +181,7 @@ export const core: ReadonlyArray<Workload> = [
   {
     name: "audit_bundle/22_models",
     unit: "ns/op",
-    reference: 2414.32,
+    reference: null,
     group: "core",
     note: "audit_bundle: Verify.auditBundle as shipped; its policy digest is cached per snapshot object " +
       "(the reference recomputes it each call, ~927 ns of its figure)",

@@ -252,6 +252,19 @@ if (F_DISABLED !== 1 || F_BAD_PROVIDER !== 2 || TERM_LIMIT !== 2251799813685248)
  *   is eligible and strictly below the runner-up, so it changes neither. The budget gate is
  *   settled per request: when the exact cost at the catalog's largest prices fits the budget,
  *   no model fails it. Otherwise (or with split formulas) every model takes the exact path.
+ * - suffix shortcut: once a model is settled so, the rest of the models above the minimum quality
+ *   often share its fate, and are settled together. Each model carries aggregates of itself and
+ *   every later one (compile.ts). When they prove that every later model passes the gates before
+ *   budget (no flags; the largest latency, the AND of the capabilities, the OR of the providers,
+ *   the AND of the regions, the least risk ceiling), a later model j (q_j ≤ q, prices and
+ *   latency penalty between the suffix's least and largest) has its bound between
+ *   `minQuality·perQuality − maxIn·perIn − maxOut·perOut − riskPenalty − maxLatencyPenalty` and
+ *   `q·perQuality − minIn·perIn − minOut·perOut − riskPenalty − minLatencyPenalty`: the same
+ *   operations in the same order on smaller or larger operands, and each rounded operation is
+ *   monotone in its operands. So if the upper one + 8 ≤ 0, every model up to the minimum quality
+ *   fails the utility gate; if the lower one − 8 > 0 and the upper one + 8 ≤ the runner-up's
+ *   utility, every one is eligible and strictly below the runner-up. The first model below the
+ *   minimum quality is found by bisection, and the counts take the whole range at once.
  *
  * Written for V8's optimising compiler, which does not hoist loop-invariant checks out of a
  * loop: the loop reads only locals (numbers typed as such before the loop), literals, and one
@@ -410,18 +423,52 @@ const scanNumber = (c: Compiled, input: Input, traced: boolean): Decision | unde
       nRiskCeiling++
       continue
     }
-    if (prune && second >= 0) {
+    if (prune) {
       // the utility lies within 8 of this bound (see above): settle the model without the exact
       // divisions when it certainly fails the utility gate, or is certainly eligible and
       // strictly below the runner-up (so it can be neither the best nor the runner-up)
       const bound = q * perQuality - m.inPrice * perIn - m.outPrice * perOut - fixedPenalty - m.latencyPenalty
-      if (bound - 8 > 0) {
-        if (bound + 8 <= su) {
-          eligible++
-          continue
+      // 1: fails the utility gate, 2: eligible and below the runner-up
+      const settled = bound + 8 <= 0 ? 1 : second >= 0 && bound - 8 > 0 && bound + 8 <= su ? 2 : 0
+      if (settled !== 0) {
+        // Suffix shortcut (see above): when every model from here on passes the gates before
+        // budget (by the suffix's aggregates), the same fate for all of them up to the minimum
+        // quality, proved from the suffix's extreme bounds, settles them all at once.
+        if (
+          m.sFlags === 0 && risk <= m.sMinRiskCeiling && (maxLatency === 0 || m.sMaxLatency <= maxLatency) &&
+          (checkCaps === 0 || ((m.sCapLo & capLo) === capLo && (m.sCapHi & capHi) === capHi)) &&
+          (checkProviders === 0 || ((m.sProviderLo & ~providerLo) | (m.sProviderHi & ~providerHi)) === 0) &&
+          (checkRegions === 0 || ((m.sRegionLo & regionLo) | (m.sRegionHi & regionHi)) !== 0)
+        ) {
+          const top = q * perQuality - m.sMinInPrice * perIn - m.sMinOutPrice * perOut - fixedPenalty -
+            m.sMinLatencyPenalty
+          if (
+            settled === 1
+              ? top + 8 <= 0
+              : top + 8 <= su &&
+                minQuality * perQuality - m.sMaxInPrice * perIn - m.sMaxOutPrice * perOut - fixedPenalty -
+                      m.sMaxLatencyPenalty - 8 > 0
+          ) {
+            // end: the first model below the minimum quality (they are in descending quality)
+            let end = n
+            if (minQuality > 0) {
+              let lo = k + 1
+              while (lo < end) {
+                const mid = (lo + end) >>> 1
+                if ((models[mid] as HotModel).quality < minQuality) end = mid
+                else lo = mid + 1
+              }
+            }
+            if (settled === 1) nUtility += end - k
+            else eligible += end - k
+            const disabledRest = disabledFrom[end] as number
+            nDisabled += disabledRest
+            nQuality += n - end - disabledRest
+            break
+          }
         }
-      } else if (bound + 8 <= 0) {
-        nUtility++
+        if (settled === 1) nUtility++
+        else eligible++
         continue
       }
     }

@@ -339,3 +339,139 @@ describe("Kernel properties", () => {
     )
   })
 })
+
+/**
+ * Catalogs whose utilities mostly fall with quality (so whole runs of models share a fate: the scan's
+ * suffix shortcut settles them at once) with each static gate near its edge: a few capability,
+ * provider and region bits, latencies and risk ceilings close to the request's, a disabled model
+ * or a provider above 63 now and then, budgets that bind or not.
+ */
+const suffixCase = fc.integer({ min: 1, max: 24 }).chain((n) =>
+  fc.tuple(
+    fc.array(
+      fc.record({
+        step: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 600 })),
+        // mostly small (utility falls with quality), sometimes large (a later model can overtake)
+        price: fc.oneof(
+          { weight: 3, arbitrary: fc.integer({ min: 0, max: 3000 }) },
+          fc.integer({ min: 0, max: 400_000 })
+        ),
+        latency: fc.integer({ min: 0, max: 40 }),
+        provider: fc.oneof({ weight: 20, arbitrary: fc.integer({ min: 0, max: 3 }) }, fc.constantFrom(31, 32, 63, 64)),
+        enabled: fc.oneof({ weight: 30, arbitrary: fc.constant(1) }, fc.constant(0)),
+        caps: fc.oneof({ weight: 3, arbitrary: fc.constant(3n) }, fc.constantFrom(0n, 1n, 2n, 1n << 40n)),
+        regions: fc.oneof({ weight: 3, arbitrary: fc.constant(ALL) }, fc.constantFrom(1n, 2n, 1n << 33n)),
+        riskCeiling: fc.integer({ min: 9000, max: 10000 })
+      }),
+      { minLength: n, maxLength: n }
+    ),
+    fc.record({
+      multiplier: fc.integer({ min: 0, max: 10000 }),
+      latencyPenalty: fc.constantFrom(0n, 1n, 7n),
+      value: fc.bigInt({ min: 0n, max: 2_000_000n }),
+      confidence: fc.integer({ min: 0, max: 10000 }),
+      risk: fc.integer({ min: 0, max: 9999 }),
+      minQuality: fc.integer({ min: 0, max: 10000 }),
+      inTokens: fc.integer({ min: 0, max: 20000 }),
+      outTokens: fc.integer({ min: 0, max: 20000 }),
+      budget: fc.oneof({ weight: 4, arbitrary: fc.constant(10n ** 12n) }, fc.bigInt({ min: 0n, max: 200n })),
+      maxLatency: fc.constantFrom(0, 0, 10, 30, 40),
+      caps: fc.constantFrom(0n, 0n, 1n, 3n, 1n << 40n),
+      providers: fc.constantFrom(ALL, ALL, 0xfn, 0x7n, (1n << 31n) | (1n << 32n) | 0xfn),
+      regions: fc.constantFrom(0n, 0n, 1n, 2n, 1n << 33n),
+      shuffle: fc.integer({ min: 0, max: 23 })
+    })
+  )
+).map(([rows, r]) => {
+  let quality = 10000
+  const models = rows.map((row, i) => {
+    quality = Math.max(0, quality - row.step)
+    return model({
+      model_id: i,
+      provider_id: row.provider,
+      quality_bps: quality,
+      risk_ceiling_bps: row.riskCeiling,
+      enabled: row.enabled,
+      p95_latency_ms: row.latency,
+      capabilities: row.caps,
+      region_mask: row.regions,
+      // cheaper as quality falls, as in the bench catalog
+      input_cost_microunits_per_million_tokens: BigInt(row.price + 10 * (rows.length - i)),
+      output_cost_microunits_per_million_tokens: BigInt(2 * row.price + 40 * (rows.length - i))
+    })
+  })
+  const k = r.shuffle % models.length
+  const p = snapshot([...models.slice(k), ...models.slice(0, k)], {
+    hard_risk_limit_bps: 10000,
+    minimum_confidence_bps: 0,
+    risk_penalty_multiplier_bps: r.multiplier,
+    latency_penalty_microunits_per_ms: r.latencyPenalty
+  })
+  const i = input({
+    business_value_microunits: r.value,
+    confidence_bps: r.confidence,
+    risk_bps: r.risk,
+    minimum_quality_bps: r.minQuality,
+    input_tokens: r.inTokens,
+    output_tokens: r.outTokens,
+    budget_limit_microunits: r.budget,
+    max_p95_latency_ms: r.maxLatency,
+    required_capabilities: r.caps,
+    allowed_provider_mask: r.providers,
+    required_region_mask: r.regions
+  })
+  return [p, i] as const
+})
+
+describe("Kernel suffix shortcut", () => {
+  it("optimised kernel ≡ reference kernel where runs of models share a fate (decision and trace)", () => {
+    fc.assert(
+      fc.property(suffixCase, ([p, i]) => {
+        matchesReference(p, i)
+      }),
+      { numRuns: fc.readConfigureGlobal().numRuns ?? 1500 }
+    )
+  })
+  it("the bench catalog's requests decide and trace as the reference kernel", () => {
+    const models = Array.from({ length: 22 }, (_, i) =>
+      model({
+        model_id: i,
+        provider_id: i % 6,
+        quality_bps: 3000 + 300 * i,
+        risk_ceiling_bps: 9500,
+        p95_latency_ms: 100 + 50 * i,
+        region_mask: ALL,
+        input_cost_microunits_per_million_tokens: BigInt(10 + 50 * i),
+        output_cost_microunits_per_million_tokens: BigInt(40 + 200 * i)
+      }))
+    const p = snapshot(models, {
+      hard_risk_limit_bps: 9600,
+      minimum_confidence_bps: 5500,
+      risk_penalty_multiplier_bps: 3500,
+      latency_penalty_microunits_per_ms: 0n
+    })
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 1_000_000 }), (s) => {
+        matchesReference(
+          p,
+          input({
+            request_sequence: BigInt(s),
+            requested_model_id: s % 22,
+            input_tokens: 500 + (s % 10000),
+            output_tokens: 200 + (s % 5000),
+            business_value_microunits: 50000n,
+            budget_limit_microunits: 10_000_000n,
+            risk_bps: s % 8000,
+            confidence_bps: 6000 + (s % 4000),
+            minimum_quality_bps: 3000 + (s % 5000),
+            max_p95_latency_ms: 0,
+            required_capabilities: 0n,
+            allowed_provider_mask: ALL,
+            required_region_mask: 0n
+          })
+        )
+      }),
+      { numRuns: fc.readConfigureGlobal().numRuns ?? 2000 }
+    )
+  })
+})

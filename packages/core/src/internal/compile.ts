@@ -45,6 +45,28 @@ export interface HotModel {
   readonly capHi: number
   readonly regionLo: number
   readonly regionHi: number
+  /**
+   * Aggregates over this model and every later one in scan order (the suffix `models[k..]`), for
+   * the scan's suffix shortcuts: the OR of the flags, the largest p95 latency, the AND of the
+   * capability halves, the OR of the provider bits (providers ≤ 63 only; a larger one sets
+   * F_BAD_PROVIDER in `sFlags`), the AND of the region halves, the smallest risk ceiling, and
+   * the least and largest prices and latency penalties.
+   */
+  readonly sFlags: number
+  readonly sMaxLatency: number
+  readonly sCapLo: number
+  readonly sCapHi: number
+  readonly sProviderLo: number
+  readonly sProviderHi: number
+  readonly sRegionLo: number
+  readonly sRegionHi: number
+  readonly sMinRiskCeiling: number
+  readonly sMinInPrice: number
+  readonly sMaxInPrice: number
+  readonly sMinOutPrice: number
+  readonly sMaxOutPrice: number
+  readonly sMinLatencyPenalty: number
+  readonly sMaxLatencyPenalty: number
 }
 
 export interface Compiled {
@@ -108,7 +130,7 @@ export const compile = (snapshot: PolicySnapshot): Compiled => {
   const inPrice = new Float64Array(n)
   const outPrice = new Float64Array(n)
   const latencyPenalty = new Float64Array(n)
-  const hotModels: Array<HotModel> = []
+  const hot: Array<Omit<HotModel, `s${string}`>> = []
   let maxInPrice = 0
   let maxOutPrice = 0
   let maxInHigh = 0
@@ -142,7 +164,7 @@ export const compile = (snapshot: PolicySnapshot): Compiled => {
     const lp = BigInt(m.p95_latency_ms) * penalty
     if (lp > BigInt(TERM_LIMIT)) latencySafe = false
     latencyPenalty[i] = Number(lp)
-    hotModels.push({
+    hot.push({
       quality: m.quality_bps,
       riskCeiling: m.risk_ceiling_bps,
       inPrice: inPrice[i] as number,
@@ -163,7 +185,78 @@ export const compile = (snapshot: PolicySnapshot): Compiled => {
     })
   }
   // Array.prototype.sort is stable: equal qualities keep catalog order
-  hotModels.sort((a, b) => b.quality - a.quality)
+  hot.sort((a, b) => b.quality - a.quality)
+  // the suffix aggregates, from the last model back; then the final objects (all built by one
+  // literal: one hidden class), pushed last to first and reversed (a packed array, in scan order)
+  const hotModels: Array<HotModel> = []
+  let sFlags = 0
+  let sMaxLatency = 0
+  let sCapLo = -1
+  let sCapHi = -1
+  let sProviderLo = 0
+  let sProviderHi = 0
+  let sRegionLo = -1
+  let sRegionHi = -1
+  let sMinRiskCeiling = Infinity
+  let sMinInPrice = Infinity
+  let sMaxInPrice = 0
+  let sMinOutPrice = Infinity
+  let sMaxOutPrice = 0
+  let sMinLatencyPenalty = Infinity
+  let sMaxLatencyPenalty = 0
+  for (let k = hot.length - 1; k >= 0; k--) {
+    const m = hot[k] as Omit<HotModel, `s${string}`>
+    sFlags |= m.flags
+    sMaxLatency = Math.max(sMaxLatency, m.latency)
+    sCapLo &= m.capLo
+    sCapHi &= m.capHi
+    if (m.provider < 32) sProviderLo |= 1 << m.provider
+    else if (m.provider < 64) sProviderHi |= 1 << (m.provider - 32)
+    sRegionLo &= m.regionLo
+    sRegionHi &= m.regionHi
+    sMinRiskCeiling = Math.min(sMinRiskCeiling, m.riskCeiling)
+    sMinInPrice = Math.min(sMinInPrice, m.inPrice)
+    sMaxInPrice = Math.max(sMaxInPrice, m.inPrice)
+    sMinOutPrice = Math.min(sMinOutPrice, m.outPrice)
+    sMaxOutPrice = Math.max(sMaxOutPrice, m.outPrice)
+    sMinLatencyPenalty = Math.min(sMinLatencyPenalty, m.latencyPenalty)
+    sMaxLatencyPenalty = Math.max(sMaxLatencyPenalty, m.latencyPenalty)
+    hotModels.push({
+      quality: m.quality,
+      riskCeiling: m.riskCeiling,
+      inPrice: m.inPrice,
+      outPrice: m.outPrice,
+      inHigh: m.inHigh,
+      inLow: m.inLow,
+      outHigh: m.outHigh,
+      outLow: m.outLow,
+      latencyPenalty: m.latencyPenalty,
+      flags: m.flags,
+      latency: m.latency,
+      provider: m.provider,
+      index: m.index,
+      capLo: m.capLo,
+      capHi: m.capHi,
+      regionLo: m.regionLo,
+      regionHi: m.regionHi,
+      sFlags,
+      sMaxLatency,
+      sCapLo,
+      sCapHi,
+      sProviderLo,
+      sProviderHi,
+      sRegionLo,
+      sRegionHi,
+      sMinRiskCeiling,
+      sMinInPrice,
+      sMaxInPrice,
+      sMinOutPrice,
+      sMaxOutPrice,
+      sMinLatencyPenalty,
+      sMaxLatencyPenalty
+    })
+  }
+  hotModels.reverse()
   const disabledFrom = new Int32Array(hotModels.length + 1)
   for (let k = hotModels.length - 1; k >= 0; k--) {
     disabledFrom[k] = (disabledFrom[k + 1] as number) + ((hotModels[k] as HotModel).flags & F_DISABLED)
