@@ -52,6 +52,8 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
+import { identity } from "effect/Function"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Chain from "../Chain.js"
@@ -67,6 +69,7 @@ import {
   type WalVerifyError,
   WalWriterFailed
 } from "../WalError.js"
+import { FileIo } from "./io.js"
 import * as Lock from "./lock.js"
 
 /** Read chunk size of `bytes` and of verification. */
@@ -294,6 +297,8 @@ export const make = <E = never>(
     const chain = yield* Chain.make(options)
     const reader: Reader.ReaderOptions = { chain, maxLineBytes: options.maxLineBytes }
     const durability = options.durability ?? "always"
+    // node:fs on the descriptor when the environment has it (`WalNode.layer`), else FileSystem
+    const io = Option.getOrUndefined(yield* Effect.serviceOption(FileIo))
     // the span covers the opening only: a span current in the writer fiber would wrap each
     // failure it fails with again (the same error, every append after a failure) in one more proxy
     const { file, verified } = yield* Effect.gen(function*() {
@@ -380,14 +385,26 @@ export const make = <E = never>(
       for (const round of rest) Deferred.unsafeDone(round.done, refused)
     }
 
+    /** Write all of `bytes` at the end of the file. */
+    const writeAll = (bytes: Uint8Array): Effect.Effect<void, unknown> =>
+      io === undefined ? file.writeAll(bytes) : Effect.try({ try: () => io.writeAll(file.fd, bytes), catch: identity })
+    /** Force the written bytes to disk: on this thread under "always" (one append waits for it), else off it. */
+    const sync: Effect.Effect<void, unknown> = io === undefined
+      ? file.sync
+      : durability === "always"
+      ? Effect.try({ try: () => io.syncNow(file.fd), catch: identity })
+      : Effect.async<void, unknown>((resume) => {
+        io.sync(file.fd, (error) => resume(error === undefined ? Effect.void : Effect.fail(error)))
+      })
+
     /** Write (and per durability fsync) one round, then acknowledge it. One round at a time. */
     const commit = (round: Round): Effect.Effect<void> => {
       if (failure !== undefined) return Deferred.fail(round.done, new WalWriterFailed({ cause: failure.cause }))
       inflight = round
-      const written = Effect.mapError(file.writeAll(round.buffer.subarray(0, round.length)), failWith("write"))
+      const written = Effect.mapError(writeAll(round.buffer.subarray(0, round.length)), failWith("write"))
       const durable = durability === "never"
         ? written
-        : Effect.zipRight(written, Effect.mapError(file.sync, failWith("fsync")))
+        : Effect.zipRight(written, Effect.mapError(sync, failWith("fsync")))
       return Effect.matchEffect(durable, {
         onFailure: (error) => {
           inflight = undefined
