@@ -1,6 +1,7 @@
 /**
- * The file layer of the log: one JSONL file, one writer (see `lock.ts`), every byte through
- * `@effect/platform`'s `FileSystem` (so tests can wrap it to inject faults).
+ * The file layer of the log: one JSONL file, one writer (see `lock.ts`), opened, locked, verified
+ * and read through `@effect/platform`'s `FileSystem` (so tests can wrap it to inject faults);
+ * the flusher writes and syncs through it too, or through `WalNode`'s functions (below).
  *
  * Opening verifies the whole existing file first (streamed, bounded memory) and refuses a
  * broken one with its typed error, a torn final line included (`WalTornTail`: `repair` is the
@@ -38,6 +39,16 @@
  * removes). Under `"never"` the records acknowledged but not yet written when a write fails are
  * lost (no durability was promised): the head still names the last acknowledged one, and
  * `bytes` fails with that `WalIoError` since it can no longer show everything acknowledged.
+ *
+ * Two ways to write and sync, chosen when the log opens, with the same rounds, order and failure
+ * states: through the `FileSystem` file (`writeAll`, then `sync`: fsync — each a round trip
+ * through libuv's thread pool; the portable path, and the one fault tests wrap), or, when the
+ * environment has `WalNode.layer` (`internal/io.ts`), with `node:fs` on the same descriptor:
+ * `fs.writeSync` on the JavaScript thread, then `fdatasync` — on the thread too under
+ * `"always"` (one write and one fdatasync per append, nothing else on the path; the event
+ * loop waits for that disk flush), on the thread pool under `"batch"` (appends keep sealing the
+ * next round meanwhile). Either way one fsync at most is in flight per file: the flusher starts
+ * the next round's write only after the previous round's fsync completed and was acknowledged.
  *
  * `FileSystem` has no directory fsync: the directory entry of a newly created log (and of a
  * repair's saved tail) is not forced to disk. On most Linux file systems the first fsync of
