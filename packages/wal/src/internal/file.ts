@@ -356,12 +356,16 @@ export const make = <E = never>(
       }
     }
 
-    /** Seal one record into its round (synchronous: the atomic step of an append). */
-    const sealOne = (dataText: string): { readonly sealed: Sealed; readonly round: Round } => {
+    /** "always" on `WalNode` with nothing queued or being written: the caller writes and syncs its round. */
+    const inline = (): boolean =>
+      durability === "always" && io !== undefined && queue.length === 0 && inflight === undefined
+
+    /** Seal one record into its round (synchronous: the atomic step of an append); `own`: a round of its own, not queued. */
+    const sealOne = (dataText: string, own = false): { readonly sealed: Sealed; readonly round: Round } => {
       let round: Round
       if (durability === "always") {
         round = makeRound(new Uint8Array(3 * dataText.length + 256))
-        queue.push(round)
+        if (!own) queue.push(round)
       } else {
         if (open === undefined) {
           open = makeRound(spare ?? new Uint8Array(ROUND_BYTES))
@@ -379,7 +383,7 @@ export const make = <E = never>(
         ackSequence = sequence
         ackHash = entryHash
       }
-      wake()
+      if (!own) wake()
       return { sealed: { sequence, previous_hash: previousHash, entry_hash: entryHash }, round }
     }
 
@@ -434,6 +438,27 @@ export const make = <E = never>(
           return Deferred.succeed(round.done, undefined)
         }
       })
+    }
+
+    /**
+     * Write and fdatasync a round of its own on this thread, then acknowledge it (the caller's
+     * append): `commit` without the flusher, for `inline` appends. Same state changes and errors.
+     */
+    const commitNow = (round: Round, functions: NonNullable<typeof io>): Exit.Exit<void, AppendFailure> => {
+      let operation = "write"
+      try {
+        functions.writeAll(file.fd, round.buffer.subarray(0, round.length))
+        operation = "fsync"
+        functions.syncNow(file.fd)
+      } catch (cause) {
+        const error = failWith(operation)(cause)
+        failRest(cause)
+        return Exit.fail(error)
+      }
+      size += round.length
+      sizeSequence = ackSequence = round.sequence
+      ackHash = round.hash
+      return Exit.void
     }
 
     const takeRound = (): Round | undefined => {
@@ -517,6 +542,12 @@ export const make = <E = never>(
         }
         const dataText = canonicalData(data)
         if (Either.isLeft(dataText)) return Effect.fail(dataText.left)
+        if (io !== undefined && inline()) {
+          // one write and one fdatasync, in this call: no flusher round trip
+          const { round, sealed } = sealOne(dataText.right, true)
+          const written = commitNow(round, io)
+          return Exit.isSuccess(written) ? Effect.succeed(sealed) : Effect.failCause(written.cause)
+        }
         const { round, sealed } = sealOne(dataText.right)
         return durability === "never" ? Effect.succeed(sealed) : Effect.as(Deferred.await(round.done), sealed)
       })
