@@ -7,8 +7,9 @@
  * without it the file layer writes and syncs through `FileSystem` (portable, what fault tests wrap).
  *
  * Per durability:
- * - `"always"`: each round (one append) is written and `fdatasync`ed on the JavaScript thread
- *   (`fdatasyncSync`): one write and one fdatasync per append, nothing else on the path. The
+ * - `"always"`: each append is written and `fdatasync`ed on the JavaScript thread, in the
+ *   append's own call (`writeSync`, `fdatasyncSync`): one write and one fdatasync per append,
+ *   nothing else on the path (no flusher round trip). The
  *   event loop waits for the disk during that fsync — under `"always"` the appends wait for
  *   their fsyncs one after the other anyway; use `"batch"` when many callers append at once;
  * - `"batch"`: each round is written on the JavaScript thread (into the page cache) and

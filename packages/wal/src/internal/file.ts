@@ -45,9 +45,10 @@
  * through libuv's thread pool; the portable path, and the one fault tests wrap), or, when the
  * environment has `WalNode.layer` (`internal/io.ts`), with `node:fs` on the same descriptor:
  * `fs.writeSync` on the JavaScript thread, then `fdatasync` — on the thread too under
- * `"always"` (one write and one fdatasync per append, nothing else on the path; the event
- * loop waits for that disk flush), on the thread pool under `"batch"` (appends keep sealing the
- * next round meanwhile). Either way one fsync at most is in flight per file: the flusher starts
+ * `"always"`, where an append with nothing queued or being written does it in its own call
+ * (seal, write, fdatasync, acknowledge: one write and one fdatasync per append, nothing else on
+ * the path, no flusher round trip; the event loop waits for that disk flush), and on the thread
+ * pool under `"batch"` (appends keep sealing the next round meanwhile). Either way one fsync at most is in flight per file: the flusher starts
  * the next round's write only after the previous round's fsync completed and was acknowledged.
  *
  * `FileSystem` has no directory fsync: the directory entry of a newly created log (and of a
