@@ -6,7 +6,6 @@
  * failure's (`Output.exitCodeOfCause`: 1 for verification/audit/operational failures, 2 for bad
  * usage or input).
  */
-import * as WalNode from "@calybris/wal/WalNode"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
@@ -70,10 +69,9 @@ const InvocationLive = Layer.succeed(
 /**
  * The platform services the commands use (file system, paths, and the terminal `@effect/cli`'s
  * wizard needs): `NodeContext.layer` without its command executor and worker manager, which no
- * command uses and which would only add to every start-up. `WalNode.layer`: the WAL files' flusher
- * writes and syncs with `node:fs` on the log's descriptor (fdatasync) instead of through `FileSystem`.
+ * command uses and which would only add to every start-up.
  */
-const PlatformLive = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer, WalNode.layer)
+const PlatformLive = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)
 
 const MainLayer = Layer.mergeAll(PlatformLive, StdioLive, Output.layerOutputMode, InvocationLive)
 
