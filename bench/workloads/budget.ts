@@ -12,6 +12,7 @@ import * as Ledger from "@calybris/budget/Ledger"
 import * as L from "@calybris/budget/LedgerState"
 import * as Snapshot from "@calybris/budget/Snapshot"
 import * as Wal from "@calybris/wal/Wal"
+import * as WalNode from "@calybris/wal/WalNode"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -56,7 +57,9 @@ const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "calybris-budget-"))
 
 /** A journaled ledger that owns its keyed log file. */
 const journaled = (file: string, durability: Wal.Durability, options: Ledger.JournalOptions = {}) =>
-  Ledger.layerJournalFile(file, { ...options, key, durability }).pipe(Layer.provide(NodeContext.layer))
+  Ledger.layerJournalFile(file, { ...options, key, durability }).pipe(
+    Layer.provide(Layer.merge(NodeContext.layer, WalNode.layer))
+  )
 
 /**
  * Durable admits: `concurrency` admitters (fibers) share `count` admits of make_input(s) on a

@@ -13,6 +13,7 @@ import * as Chain from "@calybris/wal/Chain"
 import * as Entry from "@calybris/wal/Entry"
 import * as Reader from "@calybris/wal/Reader"
 import * as Wal from "@calybris/wal/Wal"
+import * as WalNode from "@calybris/wal/WalNode"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -70,7 +71,11 @@ const appendAll = (
         yield* Effect.all(Array.from({ length: concurrency }, () => worker), { concurrency: "unbounded" })
       }
       return now() - t0
-    }).pipe(Effect.provide(Wal.layerFile(file, options)), Effect.provide(NodeContext.layer))
+    }).pipe(
+      Effect.provide(Wal.layerFile(file, options)),
+      Effect.provide(WalNode.layer),
+      Effect.provide(NodeContext.layer)
+    )
   )
 }
 
@@ -149,7 +154,11 @@ const batchWorkload = (count: number, concurrency: number): () => Sampler => () 
         const t0 = now()
         yield* Effect.all(Array.from({ length: concurrency }, () => worker), { concurrency: "unbounded" })
         return now() - t0
-      }).pipe(Effect.provide(Wal.layerFile(file, { key, durability: "batch" })), Effect.provide(NodeContext.layer))
+      }).pipe(
+        Effect.provide(Wal.layerFile(file, { key, durability: "batch" })),
+        Effect.provide(WalNode.layer),
+        Effect.provide(NodeContext.layer)
+      )
     )
     return throughputWithLatency(count, elapsed, latencies)
   }
@@ -184,7 +193,11 @@ const everyHundredWorkload = (count: number): () => Sampler => () => {
           yield* Effect.forEach(group, Wal.append, { concurrency: "unbounded", discard: true })
         }
         return now() - t0
-      }).pipe(Effect.provide(Wal.layerFile(file, { key, durability: "batch" })), Effect.provide(NodeContext.layer))
+      }).pipe(
+        Effect.provide(Wal.layerFile(file, { key, durability: "batch" })),
+        Effect.provide(WalNode.layer),
+        Effect.provide(NodeContext.layer)
+      )
     )
     return ns / count / 1e3
   }

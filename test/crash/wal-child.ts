@@ -1,14 +1,16 @@
 /**
  * Crash-test child: appends records to a WAL file with the durability given, and prints
  * `ACK <sequence> <entry_hash>` for every acknowledged append, until it is killed.
- * argv: <path> <durability> <concurrency> <start>
+ * argv: <path> <durability> <concurrency> <start> [io]; io "node": the flusher on `WalNode.layer`
  */
 import type * as Json from "@calybris/core/Json"
 import * as Wal from "@calybris/wal/Wal"
+import * as WalNode from "@calybris/wal/WalNode"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Effect from "effect/Effect"
 
-const [path = "", durability = "always", concurrencyText = "1", startText = "0"] = process.argv.slice(2)
+const [path = "", durability = "always", concurrencyText = "1", startText = "0", io = "filesystem"] = process.argv
+  .slice(2)
 const key = new Uint8Array(32).fill(42)
 const concurrency = Number(concurrencyText)
 const start = Number(startText)
@@ -31,6 +33,7 @@ const program = Effect.gen(function*() {
   yield* Effect.all(Array.from({ length: concurrency }, () => worker), { concurrency: "unbounded" })
 }).pipe(
   Effect.provide(Wal.layerFile(path, { key, durability: durability as Wal.Durability })),
+  (effect) => io === "node" ? Effect.provide(effect, WalNode.layer) : effect,
   Effect.provide(NodeContext.layer)
 )
 

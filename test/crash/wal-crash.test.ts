@@ -3,7 +3,8 @@
  * concurrent appenders: group commits of many entries) and reports each acknowledged sequence;
  * we SIGKILL it at random moments, many rounds. After every kill
  * the log verifies (after repairing a torn tail, if any) and contains every acknowledged entry
- * with the hash that was acknowledged; the next round appends to the same file.
+ * with the hash that was acknowledged; the next round appends to the same file. Each runs with
+ * the flusher on `FileSystem` and on `WalNode` (writeSync, fdatasync).
  */
 import * as Wal from "@calybris/wal/Wal"
 import * as NodeContext from "@effect/platform-node/NodeContext"
@@ -31,9 +32,19 @@ const check = (file: string) =>
   }).pipe(Effect.provide(NodeContext.layer))
 
 describe("WAL crash safety (SIGKILL)", () => {
-  for (const [durability, concurrency] of [["always", 1], ["batch", 16], ["batch", 100]] as const) {
+  for (
+    const [durability, concurrency, io] of [
+      ["always", 1, "filesystem"],
+      ["batch", 16, "filesystem"],
+      ["batch", 100, "filesystem"],
+      ["always", 1, "node"],
+      ["batch", 100, "node"]
+    ] as const
+  ) {
     it(
-      `durability ${durability} x${concurrency}: every acknowledged entry survives a kill`,
+      `durability ${durability} x${concurrency}${
+        io === "node" ? " (WalNode)" : ""
+      }: every acknowledged entry survives a kill`,
       { timeout: 240_000 },
       async () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "calybris-crash-"))
@@ -45,7 +56,7 @@ describe("WAL crash safety (SIGKILL)", () => {
           for (let round = 0; round < ROUNDS; round++) {
             const killed = await runAndKill(
               "test/crash/wal-child.ts",
-              [file, durability, String(concurrency), String(round * 100_000)],
+              [file, durability, String(concurrency), String(round * 100_000), io],
               10 + random(150)
             )
             assert.isFalse(killed.exitedEarly, `child exited by itself: ${killed.stderr}`)

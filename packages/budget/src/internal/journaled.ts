@@ -14,10 +14,8 @@ import type { Entry } from "@calybris/wal/Entry"
 import * as Wal from "@calybris/wal/Wal"
 import type { WalOptions } from "@calybris/wal/Wal"
 import * as Clock from "effect/Clock"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
 import { checkSize, validateCommand } from "../Arguments.js"
 import * as Journal from "../Journal.js"
@@ -63,7 +61,8 @@ interface Job {
   /** null: only release expired holds */
   readonly command: L.Command | null
   readonly audited?: Json.Json | undefined
-  readonly done: Deferred.Deferred<L.Result, LedgerStoreError>
+  /** answers the submitter (its `Effect.async` callback) */
+  readonly resume: (answer: Effect.Effect<L.Result, LedgerStoreError>) => void
 }
 
 /** Options of a journaled ledger that owns its log: the journal's and the log's (see `Wal.WalOptions`). */
@@ -174,13 +173,24 @@ const start = (wal: Wal.Wal["Type"], recovered: Replayed, options: JournalOption
     let sinceCheckpoint = recovered.sinceCheckpoint
     const checkpointEvery = options.checkpointEvery ?? 10_000
     const maxBatch = options.maxBatch ?? 1_024
+    const maxPending = options.maxPending ?? DEFAULT_MAX_PENDING
     const lock = yield* Effect.makeSemaphore(1)
-    // bounded: a submitter beyond it waits in `Queue.offer` until the writer takes a batch
-    const queue = yield* Queue.bounded<Job>(options.maxPending ?? DEFAULT_MAX_PENDING)
+    // The queue: plain arrays, each submitter answered through its own `Effect.async` callback
+    // (an effect/Queue and a Deferred per command cost more than the rest of a submission).
+    // `pending` holds at most maxPending jobs, in submission order; a submitter beyond it waits
+    // in `room` (in order too: it is moved to `pending` as the writer takes batches, before
+    // any later submitter), and one interrupted there is removed: its command never applies.
+    let pending: Array<Job> = []
+    const room: Array<Job> = []
+    // set while the writer waits for a job; a submission calls it
+    let wakeup: (() => void) | undefined = undefined
     let failure: LedgerStoreError | undefined
 
     const fail = (jobs: ReadonlyArray<Job>, error: LedgerStoreError) =>
-      Effect.forEach(jobs, (job) => Deferred.fail(job.done, error), { discard: true })
+      Effect.sync(() => {
+        const answer = Effect.fail(error)
+        for (const job of jobs) job.resume(answer)
+      })
 
     const appendJson = (json: Either.Either<Json.Json, unknown>, operation: string) =>
       Either.match(json, {
@@ -212,9 +222,7 @@ const start = (wal: Wal.Wal["Type"], recovered: Replayed, options: JournalOption
           sinceCheckpoint += journal.length
         }
         let next = 0
-        for (const job of jobs) {
-          yield* Deferred.succeed(job.done, job.command === null ? undefined : results[next++])
-        }
+        for (const job of jobs) job.resume(Effect.succeed(job.command === null ? undefined : results[next++]))
         if (checkpointEvery > 0 && sinceCheckpoint >= checkpointEvery) {
           const written = yield* Effect.either(appendJson(Journal.encodeCheckpoint(state), "checkpoint append"))
           if (Either.isLeft(written)) failure = written.left
@@ -222,19 +230,64 @@ const start = (wal: Wal.Wal["Type"], recovered: Replayed, options: JournalOption
         }
       }))
 
-    yield* Queue.takeBetween(queue, 1, maxBatch).pipe(
-      Effect.flatMap((chunk) => processBatch([...chunk])),
+    /** The next batch (up to maxBatch jobs, in order), once there is one; waiting submitters move up. */
+    const takeBatch: Effect.Effect<ReadonlyArray<Job>> = Effect.suspend(() => {
+      if (pending.length === 0) {
+        // wait for a submission; the batch is taken when the writer runs (with the jobs of that tick)
+        return Effect.zipRight(
+          Effect.async<void>((resume) => {
+            wakeup = () => resume(Effect.void)
+            return Effect.sync(() => {
+              wakeup = undefined
+            })
+          }),
+          takeBatch
+        )
+      }
+      let batch: Array<Job>
+      if (pending.length <= maxBatch) {
+        batch = pending
+        pending = []
+      } else {
+        batch = pending.slice(0, maxBatch)
+        pending = pending.slice(maxBatch)
+      }
+      while (room.length > 0 && pending.length < maxPending) pending.push(room.shift() as Job)
+      return Effect.succeed(batch)
+    })
+
+    yield* takeBatch.pipe(
+      Effect.flatMap(processBatch),
       Effect.forever,
       Effect.forkScoped
     )
+
+    /** Queue a job and wait for its answer (for room first, beyond maxPending). */
+    const enqueue = (command: L.Command | null, audited: Json.Json | undefined) =>
+      Effect.async<L.Result, LedgerStoreError>((resume) => {
+        const job: Job = { command, audited, resume }
+        if (room.length === 0 && pending.length < maxPending) {
+          pending.push(job)
+          const wake = wakeup
+          if (wake !== undefined) {
+            wakeup = undefined
+            wake()
+          }
+          return
+        }
+        room.push(job)
+        // interrupted while waiting for room: the command never applies (once queued, it does)
+        return Effect.sync(() => {
+          const at = room.indexOf(job)
+          if (at >= 0) room.splice(at, 1)
+        })
+      })
 
     const submit = (command: L.Command | null, audit?: Audit) =>
       Effect.gen(function*() {
         if (failure !== undefined) return yield* failure
         const audited = typeof audit === "function" ? yield* audit() : audit
-        const done = yield* Deferred.make<L.Result, LedgerStoreError>()
-        yield* Queue.offer(queue, { command, audited, done })
-        return yield* Deferred.await(done)
+        return yield* enqueue(command, audited)
       })
 
     // reads wait for the writer (a state not yet durable is never seen) and fail closed after a

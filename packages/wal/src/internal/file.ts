@@ -1,6 +1,7 @@
 /**
- * The file layer of the log: one JSONL file, one writer (see `lock.ts`), every byte through
- * `@effect/platform`'s `FileSystem` (so tests can wrap it to inject faults).
+ * The file layer of the log: one JSONL file, one writer (see `lock.ts`), opened, locked, verified
+ * and read through `@effect/platform`'s `FileSystem` (so tests can wrap it to inject faults);
+ * the flusher writes and syncs through it too, or through `WalNode`'s functions (below).
  *
  * Opening verifies the whole existing file first (streamed, bounded memory) and refuses a
  * broken one with its typed error, a torn final line included (`WalTornTail`: `repair` is the
@@ -39,6 +40,17 @@
  * lost (no durability was promised): the head still names the last acknowledged one, and
  * `bytes` fails with that `WalIoError` since it can no longer show everything acknowledged.
  *
+ * Two ways to write and sync, chosen when the log opens, with the same rounds, order and failure
+ * states: through the `FileSystem` file (`writeAll`, then `sync`: fsync — each a round trip
+ * through libuv's thread pool; the portable path, and the one fault tests wrap), or, when the
+ * environment has `WalNode.layer` (`internal/io.ts`), with `node:fs` on the same descriptor:
+ * `fs.writeSync` on the JavaScript thread, then `fdatasync` — on the thread too under
+ * `"always"`, where an append with nothing queued or being written does it in its own call
+ * (seal, write, fdatasync, acknowledge: one write and one fdatasync per append, nothing else on
+ * the path, no flusher round trip; the event loop waits for that disk flush), and on the thread
+ * pool under `"batch"` (appends keep sealing the next round meanwhile). Either way one fsync at most is in flight per file: the flusher starts
+ * the next round's write only after the previous round's fsync completed and was acknowledged.
+ *
  * `FileSystem` has no directory fsync: the directory entry of a newly created log (and of a
  * repair's saved tail) is not forced to disk. On most Linux file systems the first fsync of
  * the file in practice persists it, but that is not guaranteed by POSIX. Closing that gap needs
@@ -52,6 +64,8 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
+import { identity } from "effect/Function"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Chain from "../Chain.js"
@@ -67,6 +81,7 @@ import {
   type WalVerifyError,
   WalWriterFailed
 } from "../WalError.js"
+import { FileIo } from "./io.js"
 import * as Lock from "./lock.js"
 
 /** Read chunk size of `bytes` and of verification. */
@@ -294,6 +309,8 @@ export const make = <E = never>(
     const chain = yield* Chain.make(options)
     const reader: Reader.ReaderOptions = { chain, maxLineBytes: options.maxLineBytes }
     const durability = options.durability ?? "always"
+    // node:fs on the descriptor when the environment has it (`WalNode.layer`), else FileSystem
+    const io = Option.getOrUndefined(yield* Effect.serviceOption(FileIo))
     // the span covers the opening only: a span current in the writer fiber would wrap each
     // failure it fails with again (the same error, every append after a failure) in one more proxy
     const { file, verified } = yield* Effect.gen(function*() {
@@ -340,12 +357,16 @@ export const make = <E = never>(
       }
     }
 
-    /** Seal one record into its round (synchronous: the atomic step of an append). */
-    const sealOne = (dataText: string): { readonly sealed: Sealed; readonly round: Round } => {
+    /** "always" on `WalNode` with nothing queued or being written: the caller writes and syncs its round. */
+    const inline = (): boolean =>
+      durability === "always" && io !== undefined && queue.length === 0 && inflight === undefined
+
+    /** Seal one record into its round (synchronous: the atomic step of an append); `own`: a round of its own, not queued. */
+    const sealOne = (dataText: string, own = false): { readonly sealed: Sealed; readonly round: Round } => {
       let round: Round
       if (durability === "always") {
         round = makeRound(new Uint8Array(3 * dataText.length + 256))
-        queue.push(round)
+        if (!own) queue.push(round)
       } else {
         if (open === undefined) {
           open = makeRound(spare ?? new Uint8Array(ROUND_BYTES))
@@ -363,7 +384,7 @@ export const make = <E = never>(
         ackSequence = sequence
         ackHash = entryHash
       }
-      wake()
+      if (!own) wake()
       return { sealed: { sequence, previous_hash: previousHash, entry_hash: entryHash }, round }
     }
 
@@ -380,14 +401,26 @@ export const make = <E = never>(
       for (const round of rest) Deferred.unsafeDone(round.done, refused)
     }
 
+    /** Write all of `bytes` at the end of the file. */
+    const writeAll = (bytes: Uint8Array): Effect.Effect<void, unknown> =>
+      io === undefined ? file.writeAll(bytes) : Effect.try({ try: () => io.writeAll(file.fd, bytes), catch: identity })
+    /** Force the written bytes to disk: on this thread under "always" (one append waits for it), else off it. */
+    const sync: Effect.Effect<void, unknown> = io === undefined
+      ? file.sync
+      : durability === "always"
+      ? Effect.try({ try: () => io.syncNow(file.fd), catch: identity })
+      : Effect.async<void, unknown>((resume) => {
+        io.sync(file.fd, (error) => resume(error === undefined ? Effect.void : Effect.fail(error)))
+      })
+
     /** Write (and per durability fsync) one round, then acknowledge it. One round at a time. */
     const commit = (round: Round): Effect.Effect<void> => {
       if (failure !== undefined) return Deferred.fail(round.done, new WalWriterFailed({ cause: failure.cause }))
       inflight = round
-      const written = Effect.mapError(file.writeAll(round.buffer.subarray(0, round.length)), failWith("write"))
+      const written = Effect.mapError(writeAll(round.buffer.subarray(0, round.length)), failWith("write"))
       const durable = durability === "never"
         ? written
-        : Effect.zipRight(written, Effect.mapError(file.sync, failWith("fsync")))
+        : Effect.zipRight(written, Effect.mapError(sync, failWith("fsync")))
       return Effect.matchEffect(durable, {
         onFailure: (error) => {
           inflight = undefined
@@ -406,6 +439,27 @@ export const make = <E = never>(
           return Deferred.succeed(round.done, undefined)
         }
       })
+    }
+
+    /**
+     * Write and fdatasync a round of its own on this thread, then acknowledge it (the caller's
+     * append): `commit` without the flusher, for `inline` appends. Same state changes and errors.
+     */
+    const commitNow = (round: Round, functions: NonNullable<typeof io>): Exit.Exit<void, AppendFailure> => {
+      let operation = "write"
+      try {
+        functions.writeAll(file.fd, round.buffer.subarray(0, round.length))
+        operation = "fsync"
+        functions.syncNow(file.fd)
+      } catch (cause) {
+        const error = failWith(operation)(cause)
+        failRest(cause)
+        return Exit.fail(error)
+      }
+      size += round.length
+      sizeSequence = ackSequence = round.sequence
+      ackHash = round.hash
+      return Exit.void
     }
 
     const takeRound = (): Round | undefined => {
@@ -489,6 +543,12 @@ export const make = <E = never>(
         }
         const dataText = canonicalData(data)
         if (Either.isLeft(dataText)) return Effect.fail(dataText.left)
+        if (io !== undefined && inline()) {
+          // one write and one fdatasync, in this call: no flusher round trip
+          const { round, sealed } = sealOne(dataText.right, true)
+          const written = commitNow(round, io)
+          return Exit.isSuccess(written) ? Effect.succeed(sealed) : Effect.failCause(written.cause)
+        }
         const { round, sealed } = sealOne(dataText.right)
         return durability === "never" ? Effect.succeed(sealed) : Effect.as(Deferred.await(round.done), sealed)
       })

@@ -18,6 +18,8 @@ export type Fault = "write" | "short-write" | "enospc" | "fsync"
 export class Probe {
   /** fault the `at`-th write call (or fsync call, for "fsync") to the log; one shot */
   fault: { readonly kind: Fault; readonly at: number } | undefined = undefined
+  /** run before every fsync (a delay: the appends sealed meanwhile must wait for the next one) */
+  beforeSync: Effect.Effect<void> | undefined = undefined
   /** the `at`-th write call waits for `open` before it writes */
   gate: { readonly at: number; readonly open: Deferred.Deferred<void> } | undefined = undefined
   writeCalls = 0
@@ -95,6 +97,7 @@ const wrapFile = (file: FileSystem.File, probe: Probe): FileSystem.File => {
       return yield* systemError(probe, file.fd, "sync", "Unknown", "EIO: i/o error, fsync")
     }
     const covered = probe.writtenLines
+    if (probe.beforeSync !== undefined) yield* probe.beforeSync
     yield* file.sync
     probe.syncs++
     probe.syncedLines = covered

@@ -1,0 +1,19 @@
+/**
+ * How the file layer's flusher writes and syncs the log, when not through `FileSystem`: plain
+ * functions on the opened descriptor (`WalNode.layer` gives `node:fs`'s). Without this service
+ * in the environment the flusher uses the `FileSystem` file (the portable path, the one fault
+ * tests wrap); with it, the log is still opened, locked, verified and read through `FileSystem`,
+ * and only the flusher's writes and syncs go through these functions.
+ */
+import * as Context from "effect/Context"
+
+export interface FileIoShape {
+  /** Write all of `bytes` at the end of the file (opened for append); throws on failure. */
+  readonly writeAll: (fd: number, bytes: Uint8Array) => void
+  /** Force the file's data to disk (`fdatasync`) on this thread; throws on failure. */
+  readonly syncNow: (fd: number) => void
+  /** Force the file's data to disk off this thread; `done` gets the failure, if any, once it completes. */
+  readonly sync: (fd: number, done: (error: unknown) => void) => void
+}
+
+export class FileIo extends Context.Tag("@calybris/wal/WalFileIo")<FileIo, FileIoShape>() {}
