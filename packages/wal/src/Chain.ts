@@ -10,8 +10,10 @@
  * `createHmac(...).update(p).update(d).digest("hex")` and ~37–50 µs for the former
  * `createHmac` + `TextEncoder.encode(p + d)` + JS hex. Any other `hash` (a pinned
  * `@noble/hashes`, say) goes through `HashFunctions` with the same buffer. `linkBytes` takes
- * the data text already UTF-8 encoded: the file writer encodes each line once, into the buffer
- * it writes, and hashes the data's bytes from there.
+ * the data text already UTF-8 encoded (the verifying reader hashes the bytes of the line it
+ * read). `linkJson` takes the record itself: its canonical bytes are printed (`Json.printInto`)
+ * straight into that buffer, after `P`, and hashed there — no data text, no separate encoding;
+ * the file writer copies them from there into the round it writes.
  */
 import { defaultHash, type HashFunctions, node as nodeHash, toHex } from "@calybris/core/Hash"
 import * as Json from "@calybris/core/Json"

@@ -10,8 +10,9 @@
  * entry in that same pass, so the file is read and hashed once. A last entry that is complete but
  * lacks its newline gets one, in the same write as the next entry.
  *
- * Appending seals in the caller, synchronously: canonical data text, next sequence, previous
- * hash, entry hash, and the line's UTF-8 bytes appended to the pending round — one synchronous
+ * Appending seals in the caller, synchronously: the record's canonical bytes printed straight
+ * into the chain's hashing buffer and hashed there (`Chain.linkJson`), next sequence, previous
+ * hash, and the line's bytes appended to the pending round around them — one synchronous
  * block, so it is atomic without a lock and sequences follow call order (an append that waits
  * for room, see below, seals when it resumes). One flusher fiber per log writes the rounds in
  * order, and acknowledges under the log's durability:
