@@ -2,13 +2,14 @@
  * Sealing's fast path against the exact one: `Chain.linkJson` (a record's canonical bytes printed
  * straight into the hashed buffer) against `chain.link(previous, Json.print(record))`, and the
  * file layer's lines against `Entry.canonicalData` → `Entry.seal` (same bytes, same hashes,
- * same errors), for any records, keyed or not, under every durability.
+ * same errors), for any records, keyed or not, under every durability, on both flushers.
  */
 import * as Hash from "@calybris/core/Hash"
 import * as Json from "@calybris/core/Json"
 import * as Chain from "@calybris/wal/Chain"
 import * as Entry from "@calybris/wal/Entry"
 import * as Wal from "@calybris/wal/Wal"
+import * as WalNode from "@calybris/wal/WalNode"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { describe, expect, it } from "@effect/vitest"
@@ -147,7 +148,8 @@ describe("file layer sealing", () => {
         FastCheck.constantFrom("never", "batch", "always") as FastCheck.Arbitrary<Wal.Durability>,
         FastCheck.constantFrom(...keys),
         FastCheck.boolean(),
-        async (records, durability, key, concurrent) => {
+        FastCheck.boolean(),
+        async (records, durability, key, concurrent, node) => {
           const want = expected(Either.getOrThrow(Chain.make({ key })), records)
           await Effect.runPromise(
             Effect.scoped(Effect.gen(function*() {
@@ -155,7 +157,10 @@ describe("file layer sealing", () => {
               const dir = yield* fs.makeTempDirectoryScoped({ prefix: "calybris-seal-" })
               const path = `${dir}/log.jsonl`
               const outcomes = yield* Effect.scoped(Effect.gen(function*() {
-                const wal = yield* Wal.makeFile(path, { key, durability })
+                // the FileSystem flusher, or WalNode's (writeSync + fdatasync; "always" inline)
+                const wal = yield* (node
+                  ? Effect.provide(Wal.makeFile(path, { key, durability }), WalNode.layer)
+                  : Wal.makeFile(path, { key, durability }))
                 // appends started together seal in call order, as one after the other do
                 const results = yield* Effect.forEach(records, (d) => Effect.either(wal.append(d)), {
                   concurrency: concurrent ? "unbounded" : 1
