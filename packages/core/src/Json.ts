@@ -51,6 +51,19 @@ export const print = (value: Json): string => internalPrint.print(value)
 export const printWithin = (value: Json, maxDepth: number): string | undefined =>
   internalPrint.printWithin(value, maxDepth)
 
+/** A growable byte buffer that `printInto` appends to: its bytes are `buffer[0, length)`. */
+export type ByteSink = internalPrint.ByteSink
+
+/**
+ * Append the UTF-8 bytes of `print(value)` to `sink` (exactly `TextEncoder.encode(print(value))`,
+ * written straight into the buffer: no string, no separate encoding), replacing `sink.buffer`
+ * by a larger copy when it needs room; true. When `value` nests more than `maxDepth` arrays /
+ * objects (see `printWithin`): false, and `sink.length` is unchanged (the bytes after it may
+ * have been overwritten).
+ */
+export const printInto = (value: Json, sink: ByteSink, maxDepth?: number): boolean =>
+  internalPrint.printInto(value, sink, maxDepth)
+
 /** Print a double as serde_json/zmij does (`1.0`, `1e+16`, `-0.0`; NaN and infinities are `null`). */
 export const printFloat = (value: number): string => internalPrint.printFloat(value)
 

@@ -10,10 +10,13 @@
  * `createHmac(...).update(p).update(d).digest("hex")` and ~37–50 µs for the former
  * `createHmac` + `TextEncoder.encode(p + d)` + JS hex. Any other `hash` (a pinned
  * `@noble/hashes`, say) goes through `HashFunctions` with the same buffer. `linkBytes` takes
- * the data text already UTF-8 encoded: the file writer encodes each line once, into the buffer
- * it writes, and hashes the data's bytes from there.
+ * the data text already UTF-8 encoded (the verifying reader hashes the bytes of the line it
+ * read). `linkJson` takes the record itself: its canonical bytes are printed (`Json.printInto`)
+ * straight into that buffer, after `P`, and hashed there — no data text, no separate encoding;
+ * the file writer copies them from there into the round it writes.
  */
 import { defaultHash, type HashFunctions, node as nodeHash, toHex } from "@calybris/core/Hash"
+import * as Json from "@calybris/core/Json"
 import * as Either from "effect/Either"
 import { WalEmptyKey } from "./WalError.js"
 
@@ -60,26 +63,49 @@ const oneShot = loadOneShot()
  * single-threaded and `link` is synchronous, so it is never shared by two calls at once).
  */
 const makeScratch = (prefix: Uint8Array) => {
-  let buffer = new Uint8Array(Math.max(4096, prefix.length * 2))
-  buffer.set(prefix)
-  /** fill with `prefix ‖ utf8(p) ‖ d` (`d` as text, encoded, or as bytes); returns the filled view */
-  return (p: string, d: string | Uint8Array): Uint8Array => {
+  const sink: Json.ByteSink = { buffer: new Uint8Array(Math.max(4096, prefix.length * 2)), length: 0 }
+  sink.buffer.set(prefix)
+  /** fill with `prefix ‖ utf8(p) ‖ d` (`d` as text, encoded, as bytes, or a Json value printed into place); returns the filled view, or undefined when the value nests deeper than `maxDepth` */
+  return (p: string, d: string | Uint8Array | Data): Uint8Array | undefined => {
     // UTF-8 takes at most 3 bytes per UTF-16 code unit
-    const need = prefix.length + 3 * p.length + (typeof d === "string" ? 3 * d.length : d.length)
+    const need = prefix.length + 3 * p.length +
+      (typeof d === "string" ? 3 * d.length : d instanceof Uint8Array ? d.length : 0)
+    let buffer = sink.buffer
     if (need > buffer.length) {
-      buffer = new Uint8Array(Math.max(need, buffer.length * 2))
+      buffer = sink.buffer = new Uint8Array(Math.max(need, buffer.length * 2))
       buffer.set(prefix)
     }
     let at = prefix.length
-    at += encoder.encodeInto(p, buffer.subarray(at)).written
+    at += PLAIN.test(p) ? ascii(p, buffer, at) : encoder.encodeInto(p, buffer.subarray(at)).written
     if (typeof d === "string") {
       at += encoder.encodeInto(d, buffer.subarray(at)).written
-    } else {
+    } else if (d instanceof Uint8Array) {
       buffer.set(d, at)
       at += d.length
+    } else {
+      sink.length = at
+      if (!Json.printInto(d.value, sink, d.maxDepth)) return undefined
+      d.bytes = sink.buffer.subarray(at, sink.length)
+      return sink.buffer.subarray(0, sink.length)
     }
     return buffer.subarray(0, at)
   }
+}
+
+/** Texts that are their own UTF-8 (hash texts: hex digests, `genesis`), written byte for byte. */
+const PLAIN = /^[0-9A-Za-z]{0,128}$/
+
+const ascii = (text: string, buffer: Uint8Array, at: number): number => {
+  const n = text.length
+  for (let i = 0; i < n; i++) buffer[at + i] = text.charCodeAt(i)
+  return n
+}
+
+/** A Json value to print into the hashed buffer, and its bytes there once printed. */
+interface Data {
+  readonly value: Json.Json
+  readonly maxDepth: number
+  bytes: Uint8Array
 }
 
 /** The HMAC key as one block: hashed first when longer than a block, zero-padded. */
@@ -91,14 +117,20 @@ const keyBlock = (key: Uint8Array, sha256: (data: Uint8Array) => Uint8Array): Ui
 
 const xorPad = (block: Uint8Array, pad: number): Uint8Array => block.map((b) => b ^ pad)
 
-/** `link`, with the data text given as text or as its UTF-8 bytes. */
-type Link = (previousHash: string, data: string | Uint8Array) => string
+/**
+ * `link`, with the data text given as text, as its UTF-8 bytes, or as a Json value printed into
+ * the hashed buffer (undefined only then, when the value nests too deep).
+ */
+type Link = (previousHash: string, data: string | Uint8Array | Data) => string | undefined
 
 /** `link` on node's one-shot hash. */
 const nodeLink = (hash: OneShot, key: Uint8Array | undefined): Link => {
   if (key === undefined) {
     const fill = makeScratch(new Uint8Array(0))
-    return (p, d) => hash("sha256", fill(p, d), "hex")
+    return (p, d) => {
+      const filled = fill(p, d)
+      return filled === undefined ? undefined : hash("sha256", filled, "hex")
+    }
   }
   const block = keyBlock(key, (data) => hash("sha256", data, "buffer"))
   const fill = makeScratch(xorPad(block, 0x36))
@@ -108,7 +140,9 @@ const nodeLink = (hash: OneShot, key: Uint8Array | undefined): Link => {
   return (p, d) => {
     // the inner digest as a latin1 string (one char per byte): node allocates a Buffer for
     // "buffer" output, which costs more than the hash of a ~1 KB line itself
-    const inner = hash("sha256", fill(p, d), "latin1")
+    const filled = fill(p, d)
+    if (filled === undefined) return undefined
+    const inner = hash("sha256", filled, "latin1")
     for (let i = 0; i < 32; i++) outer[BLOCK + i] = inner.charCodeAt(i)
     return hash("sha256", outer, "hex")
   }
@@ -117,9 +151,11 @@ const nodeLink = (hash: OneShot, key: Uint8Array | undefined): Link => {
 /** `link` through the `HashFunctions` interface. */
 const genericLink = (hash: HashFunctions, key: Uint8Array | undefined): Link => {
   const fill = makeScratch(new Uint8Array(0))
-  if (key === undefined) return (p, d) => toHex(hash.sha256(fill(p, d)))
-  const mac = hash.hmacFor(key)
-  return (p, d) => toHex(mac(fill(p, d)))
+  const digest = key === undefined ? hash.sha256 : hash.hmacFor(key)
+  return (p, d) => {
+    const filled = fill(p, d)
+    return filled === undefined ? undefined : toHex(digest(filled))
+  }
 }
 
 /** The byte-level `link` of each chain `make` built. */
@@ -133,7 +169,8 @@ export const make = (options: ChainOptions = {}): Either.Either<Chain, WalEmptyK
   const key = options.key
   if (key !== undefined && key.length === 0 && options.allowEmptyKey !== true) return Either.left(new WalEmptyKey())
   const link = oneShot !== undefined && hash === nodeHash ? nodeLink(oneShot, key) : genericLink(hash, key)
-  const chain: Chain = { keyed: key !== undefined, link }
+  // given a text, a Link returns a hash (undefined only for a Json value)
+  const chain: Chain = { keyed: key !== undefined, link: link as (p: string, d: string) => string }
   byteLinks.set(chain, link)
   return Either.right(chain)
 }
@@ -144,11 +181,35 @@ export const make = (options: ChainOptions = {}): Either.Either<Chain, WalEmptyK
  */
 export const linkBytes = (chain: Chain, previousHash: string, data: Uint8Array): string => {
   const link = byteLinks.get(chain)
-  return link === undefined ? chain.link(previousHash, decoder.decode(data)) : link(previousHash, data)
+  return link === undefined ? chain.link(previousHash, decoder.decode(data)) : link(previousHash, data) as string
 }
+
+/**
+ * `chain.link` of `Json.print(data)`, with the data's canonical bytes printed straight into the
+ * buffer that is hashed (no text, no separate UTF-8 encoding, no copy): the entry hash and those
+ * bytes — a view of the chain's buffer, valid until the chain's next call — or undefined when
+ * `data` nests more than `maxDepth` arrays / objects (nothing hashed).
+ */
+export const linkJson = (
+  chain: Chain,
+  previousHash: string,
+  data: Json.Json,
+  maxDepth: number
+): { readonly hash: string; readonly bytes: Uint8Array } | undefined => {
+  const link = byteLinks.get(chain)
+  if (link === undefined) {
+    const text = Json.printWithin(data, maxDepth)
+    return text === undefined ? undefined : { hash: chain.link(previousHash, text), bytes: encoder.encode(text) }
+  }
+  const printed: Data = { value: data, maxDepth, bytes: EMPTY }
+  const hash = link(previousHash, printed)
+  return hash === undefined ? undefined : { hash, bytes: printed.bytes }
+}
+
+const EMPTY = new Uint8Array(0)
 
 /** `linkBytes` bound to one chain (looked up once: the verifying reader calls it per line). */
 export const bytesLink = (chain: Chain): (previousHash: string, data: Uint8Array) => string => {
   const link = byteLinks.get(chain)
-  return link === undefined ? (p, d) => chain.link(p, decoder.decode(d)) : link
+  return link === undefined ? (p, d) => chain.link(p, decoder.decode(d)) : link as (p: string, d: Uint8Array) => string
 }

@@ -100,12 +100,16 @@ export const depthOf = (value: Json.Json, limit = Infinity): number => {
   return shallow > RECURSION_LIMIT ? depthIterative(value, limit) : shallow
 }
 
+/** The refusal of a record nesting deeper than `MAX_RECORD_DEPTH` (its depth measured, up to just past the limit). */
+export const recordTooDeep = (data: Json.Json): WalRecordTooDeep =>
+  new WalRecordTooDeep({ depth: depthOf(data, MAX_RECORD_DEPTH), limit: MAX_RECORD_DEPTH })
+
 /** Canonical data text of a record, refusing one the reader could not read back. */
 export const canonicalData = (data: Json.Json): Either.Either<string, WalRecordTooDeep> => {
   // the depth is checked while printing; the exact depth is only measured for the error
   const text = Json.printWithin(data, MAX_RECORD_DEPTH)
   if (text !== undefined) return Either.right(text)
-  return Either.left(new WalRecordTooDeep({ depth: depthOf(data, MAX_RECORD_DEPTH), limit: MAX_RECORD_DEPTH }))
+  return Either.left(recordTooDeep(data))
 }
 
 /** Hash texts we write (hex digests, `genesis`) need no JSON escaping. */

@@ -183,3 +183,247 @@ export const printWithin = (value: Json, maxDepth: number): string | undefined =
     tooDeep = false
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Bytes
+
+/**
+ * A growable byte buffer that `printInto` appends to: its bytes are `buffer[0, length)`. When
+ * more room is needed the buffer is replaced by a larger copy (the caller reads it back).
+ */
+export interface ByteSink {
+  buffer: Uint8Array
+  length: number
+}
+
+// The buffer being printed into and the write position (module state: printing is synchronous
+// and never re-entered; `printInto` stores them back into its sink when it returns).
+const EMPTY = new Uint8Array(0)
+let out: Uint8Array = EMPTY
+let pos = 0
+
+/** Make room for `n` more bytes at `pos`. */
+const room = (n: number): void => {
+  const need = pos + n
+  if (need > out.length) {
+    const grown = new Uint8Array(Math.max(need, out.length * 2, 256))
+    grown.set(out.subarray(0, pos))
+    out = grown
+  }
+}
+
+/** Write an ASCII text (a number, a literal): one byte per UTF-16 code unit. */
+const asciiBytes = (s: string): void => {
+  const n = s.length
+  room(n)
+  const o = out
+  const at = pos
+  for (let i = 0; i < n; i++) o[at + i] = s.charCodeAt(i)
+  pos = at + n
+}
+
+/** Write a non-negative safe integer's decimal digits. */
+const digitBytes = (value: number): void => {
+  let n = value
+  let len = 1
+  // powers of ten are exact doubles up to 1e22; a safe integer has at most 16 digits
+  for (let p = 10; p <= n; p *= 10) len++
+  room(len)
+  let at = pos + len
+  pos = at
+  while (n >= 10) {
+    const r = n % 10
+    out[--at] = 48 + r
+    n = (n - r) / 10
+  }
+  out[--at] = 48 + n
+}
+
+/** Write a safe integer. */
+const integerBytes = (value: number): void => {
+  if (value < 0) {
+    room(1)
+    out[pos++] = 45 // -
+    digitBytes(-value)
+  } else {
+    // -0 takes this branch and prints as `0`, as `"" + -0` does
+    digitBytes(value === 0 ? 0 : value)
+  }
+}
+
+/**
+ * Write the string literal of `s` from its code unit `from` on (the opening quote and the code
+ * units before `from` are written): serde_json's escapes, and UTF-8 exactly as `TextEncoder`
+ * encodes it (a lone surrogate becomes U+FFFD).
+ */
+const stringBytesSlow = (s: string, from: number): void => {
+  const n = s.length
+  for (let i = from; i < n; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x80) {
+      if (c >= 32 && c !== 34 && c !== 92) {
+        room(1)
+        out[pos++] = c
+      } else if (c === 34 || c === 92) {
+        room(2)
+        out[pos++] = 92
+        out[pos++] = c
+      } else {
+        const escape = CONTROL[c] ?? ""
+        asciiBytes(escape)
+      }
+    } else if (c < 0x800) {
+      room(2)
+      out[pos++] = 0xc0 | (c >> 6)
+      out[pos++] = 0x80 | (c & 0x3f)
+    } else if (c >= 0xd800 && c <= 0xdfff) {
+      const d = c <= 0xdbff && i + 1 < n ? s.charCodeAt(i + 1) : 0
+      room(4)
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        const cp = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00)
+        out[pos++] = 0xf0 | (cp >> 18)
+        out[pos++] = 0x80 | ((cp >> 12) & 0x3f)
+        out[pos++] = 0x80 | ((cp >> 6) & 0x3f)
+        out[pos++] = 0x80 | (cp & 0x3f)
+        i++
+      } else {
+        // a lone surrogate: U+FFFD, as TextEncoder writes it
+        out[pos++] = 0xef
+        out[pos++] = 0xbf
+        out[pos++] = 0xbd
+      }
+    } else {
+      room(3)
+      out[pos++] = 0xe0 | (c >> 12)
+      out[pos++] = 0x80 | ((c >> 6) & 0x3f)
+      out[pos++] = 0x80 | (c & 0x3f)
+    }
+  }
+  room(1)
+  out[pos++] = 34
+}
+
+/** Write `s` as a JSON string literal: the ASCII run needing no escape byte for byte, then the rest. */
+const stringBytes = (s: string): void => {
+  const n = s.length
+  room(n + 2)
+  const o = out
+  let at = pos
+  o[at++] = 34
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 32 || c === 34 || c === 92 || c >= 0x80) {
+      pos = at
+      return stringBytesSlow(s, i)
+    }
+    o[at++] = c
+  }
+  o[at++] = 34
+  pos = at
+}
+
+/** `"key":` as bytes, memoised for short keys (keys repeat across values). */
+const keyBytesCache = new Map<string, Uint8Array>()
+
+const keyBytes = (key: string): void => {
+  const bytes = keyBytesCache.get(key)
+  if (bytes === undefined) {
+    const at = pos
+    stringBytes(key)
+    room(1)
+    out[pos++] = 58 // :
+    if (key.length > 64) return
+    if (keyBytesCache.size >= KEY_CACHE_LIMIT) keyBytesCache.clear()
+    keyBytesCache.set(key, out.slice(at, pos))
+    return
+  }
+  const n = bytes.length
+  room(n)
+  const o = out
+  const at = pos
+  for (let i = 0; i < n; i++) o[at + i] = bytes[i] as number
+  pos = at + n
+}
+
+const writeBytes = (value: Json | undefined, depth: number): void => {
+  switch (typeof value) {
+    case "string":
+      return stringBytes(value)
+    case "number":
+      return Number.isSafeInteger(value) ? integerBytes(value) : asciiBytes(printFloat(value))
+    case "boolean":
+      return asciiBytes(value ? "true" : "false")
+    case "bigint":
+      return value >= -9007199254740991n && value <= 9007199254740991n
+        ? integerBytes(Number(value))
+        : asciiBytes(value.toString())
+    case "object": {
+      if (value === null) return asciiBytes("null")
+      if (isArray(value)) {
+        if (depth >= limit) {
+          tooDeep = true
+          return
+        }
+        const n = value.length
+        room(1)
+        out[pos++] = 91 // [
+        for (let i = 0; i < n; i++) {
+          if (i > 0) {
+            room(1)
+            out[pos++] = 44 // ,
+          }
+          writeBytes(value[i], depth + 1)
+        }
+        room(1)
+        out[pos++] = 93 // ]
+        return
+      }
+      if (isFloat(value)) return asciiBytes(printFloat(value.value))
+      if (depth >= limit) {
+        tooDeep = true
+        return
+      }
+      room(1)
+      out[pos++] = 123 // {
+      let first = true
+      for (const [key, member] of value) {
+        if (first) first = false
+        else {
+          room(1)
+          out[pos++] = 44 // ,
+        }
+        keyBytes(key)
+        writeBytes(member, depth + 1)
+      }
+      room(1)
+      out[pos++] = 125 // }
+      return
+    }
+    default:
+      // not a Json value (undefined in a sparse array, ...): serde has no such value
+      return asciiBytes("null")
+  }
+}
+
+/**
+ * Append the UTF-8 bytes of `printWithin(value, maxDepth)` to `sink` (growing its buffer when
+ * needed) and return true; when the value nests deeper than `maxDepth`, return false and leave
+ * `sink.length` as it was (bytes past it may have been overwritten).
+ */
+export const printInto = (value: Json, sink: ByteSink, maxDepth: number = Infinity): boolean => {
+  out = sink.buffer
+  pos = sink.length
+  limit = maxDepth
+  tooDeep = false
+  try {
+    writeBytes(value, 0)
+    sink.buffer = out
+    if (tooDeep) return false
+    sink.length = pos
+    return true
+  } finally {
+    out = EMPTY
+    limit = Infinity
+    tooDeep = false
+  }
+}

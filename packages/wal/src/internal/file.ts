@@ -10,8 +10,9 @@
  * entry in that same pass, so the file is read and hashed once. A last entry that is complete but
  * lacks its newline gets one, in the same write as the next entry.
  *
- * Appending seals in the caller, synchronously: canonical data text, next sequence, previous
- * hash, entry hash, and the line's UTF-8 bytes appended to the pending round — one synchronous
+ * Appending seals in the caller, synchronously: the record's canonical bytes printed straight
+ * into the chain's hashing buffer and hashed there (`Chain.linkJson`), next sequence, previous
+ * hash, and the line's bytes appended to the pending round around them — one synchronous
  * block, so it is atomic without a lock and sequences follow call order (an append that waits
  * for room, see below, seals when it resumes). One flusher fiber per log writes the rounds in
  * order, and acknowledges under the log's durability:
@@ -61,7 +62,6 @@ import type { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import { identity } from "effect/Function"
@@ -69,7 +69,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Chain from "../Chain.js"
-import { canonicalData, seal, type Sealed } from "../Entry.js"
+import { formatLine, MAX_RECORD_DEPTH, recordTooDeep, type Sealed } from "../Entry.js"
 import * as Reader from "../Reader.js"
 import type { OnEntry, Wal, WalOptions } from "../Wal.js"
 import {
@@ -78,6 +78,7 @@ import {
   WalIoError,
   type WalLocked,
   WalNotAFile,
+  WalRecordTooDeep,
   type WalVerifyError,
   WalWriterFailed
 } from "../WalError.js"
@@ -96,6 +97,7 @@ const ROUND_BYTES = 64 * 1024
 const SPARE_MAX = FileSystem.MiB(4)
 
 const encoder = new TextEncoder()
+const decoder = new TextDecoder()
 
 export const ioError = (operation: string, path: string) => (cause: unknown) =>
   new WalIoError({ operation, path, cause })
@@ -248,51 +250,67 @@ const put = (round: Round, text: string): void => {
 
 /** Length of a hex SHA-256. */
 const HASH_LENGTH = 64
+const SEQUENCE_MEMBER = encoder.encode(`{"sequence":`)
+const PREVIOUS_MEMBER = encoder.encode(`,"previous_hash":"`)
+const ENTRY_MEMBER = encoder.encode(`","entry_hash":"`)
 const DATA_MEMBER = encoder.encode(`","data":`)
 /** Hash texts that are written as they are (no JSON escaping). */
 const PLAIN = /^[0-9A-Za-z]*$/
 
+/** Write ASCII `text` (digits, a hash text) at `at`; returns the position after it. */
+const ascii = (buffer: Uint8Array, at: number, text: string): number => {
+  const n = text.length
+  for (let i = 0; i < n; i++) buffer[at + i] = text.charCodeAt(i)
+  return at + n
+}
+
+/** Write `bytes` at `at` (short constants: a loop beats `set`); returns the position after them. */
+const copy = (buffer: Uint8Array, at: number, bytes: Uint8Array): number => {
+  const n = bytes.length
+  for (let i = 0; i < n; i++) buffer[at + i] = bytes[i] as number
+  return at + n
+}
+
 /**
- * Encode the next entry's line into the round and return its entry hash: the line is laid out
- * byte for byte as `Entry.formatLine` does, with room left for the hash, which is then computed
- * over the data's bytes where they were just encoded (encoding the data once, not twice: UTF-8
- * encoding a freshly printed ~1 KB text is, after printing it, the largest cost of sealing).
- * Anything unusual (a hash text that would need escaping or has another length) takes the
- * string path of `Entry.seal`.
+ * Append the next entry's line to the round, byte for byte as `Entry.formatLine` lays it out,
+ * around the data's canonical bytes as `Chain.linkJson` printed and hashed them (so the data is
+ * printed once, straight into bytes, and copied once, here). A hash text that would need
+ * escaping or has another length takes the string path of `Entry.formatLine`.
  */
-const sealInto = (
+const writeLine = (
   round: Round,
-  chain: Chain.Chain,
   sequence: bigint,
   previousHash: string,
-  dataText: string,
+  entryHash: string,
+  data: Uint8Array,
   newline: boolean
-): string => {
-  const lineStart = round.length
-  if (PLAIN.test(previousHash)) {
-    const head = `${newline ? "\n" : ""}{"sequence":${sequence},"previous_hash":"${previousHash}","entry_hash":"`
-    reserve(round, 3 * (head.length + dataText.length) + HASH_LENGTH + DATA_MEMBER.length + 2)
+): void => {
+  if (entryHash.length === HASH_LENGTH && PLAIN.test(previousHash) && PLAIN.test(entryHash)) {
+    const digits = sequence.toString()
+    reserve(
+      round,
+      3 + SEQUENCE_MEMBER.length + digits.length + PREVIOUS_MEMBER.length + previousHash.length + ENTRY_MEMBER.length +
+        HASH_LENGTH + DATA_MEMBER.length + data.length
+    )
     const buffer = round.buffer
-    let at = lineStart + encoder.encodeInto(head, buffer.subarray(lineStart)).written
-    const hashAt = at
-    at += HASH_LENGTH
-    buffer.set(DATA_MEMBER, at)
-    at += DATA_MEMBER.length
-    const dataAt = at
-    at += encoder.encodeInto(dataText, buffer.subarray(at)).written
-    const entryHash = Chain.linkBytes(chain, previousHash, buffer.subarray(dataAt, at))
-    if (entryHash.length === HASH_LENGTH && PLAIN.test(entryHash)) {
-      for (let i = 0; i < HASH_LENGTH; i++) buffer[hashAt + i] = entryHash.charCodeAt(i)
-      buffer[at++] = 0x7d // }
-      buffer[at++] = 0x0a // LF
-      round.length = at
-      return entryHash
-    }
+    let at = round.length
+    if (newline) buffer[at++] = 0x0a
+    at = copy(buffer, at, SEQUENCE_MEMBER)
+    at = ascii(buffer, at, digits)
+    at = copy(buffer, at, PREVIOUS_MEMBER)
+    at = ascii(buffer, at, previousHash)
+    at = copy(buffer, at, ENTRY_MEMBER)
+    at = ascii(buffer, at, entryHash)
+    at = copy(buffer, at, DATA_MEMBER)
+    buffer.set(data, at)
+    at += data.length
+    buffer[at++] = 0x7d // }
+    buffer[at++] = 0x0a // LF
+    round.length = at
+    return
   }
-  const next = seal(chain, sequence, previousHash, dataText)
-  round.length = lineStart
-  put(round, newline ? "\n" + next.line : next.line)
-  return next.sealed.entry_hash
+  const line = formatLine(sequence, previousHash, entryHash, decoder.decode(data))
+  put(round, newline ? "\n" + line : line)
 }
 
 export const make = <E = never>(
@@ -361,11 +379,22 @@ export const make = <E = never>(
     const inline = (): boolean =>
       durability === "always" && io !== undefined && queue.length === 0 && inflight === undefined
 
-    /** Seal one record into its round (synchronous: the atomic step of an append); `own`: a round of its own, not queued. */
-    const sealOne = (dataText: string, own = false): { readonly sealed: Sealed; readonly round: Round } => {
+    /**
+     * Seal one record into its round (synchronous: the atomic step of an append): its canonical
+     * bytes printed and hashed in the chain's buffer, then its line appended to the round; `own`:
+     * a round of its own, not queued.
+     */
+    const sealOne = (
+      data: Json.Json,
+      own = false
+    ): { readonly sealed: Sealed; readonly round: Round } | WalRecordTooDeep => {
+      const sequence = sealedSequence + 1n
+      const previousHash = sealedHash
+      const printed = Chain.linkJson(chain, previousHash, data, MAX_RECORD_DEPTH)
+      if (printed === undefined) return recordTooDeep(data)
       let round: Round
       if (durability === "always") {
-        round = makeRound(new Uint8Array(3 * dataText.length + 256))
+        round = makeRound(new Uint8Array(printed.bytes.length + 256))
         if (!own) queue.push(round)
       } else {
         if (open === undefined) {
@@ -374,9 +403,8 @@ export const make = <E = never>(
         }
         round = open
       }
-      const sequence = sealedSequence + 1n
-      const previousHash = sealedHash
-      const entryHash = sealInto(round, chain, sequence, previousHash, dataText, needsNewline)
+      const entryHash = printed.hash
+      writeLine(round, sequence, previousHash, entryHash, printed.bytes, needsNewline)
       needsNewline = false
       round.sequence = sealedSequence = sequence
       round.hash = sealedHash = entryHash
@@ -541,16 +569,18 @@ export const make = <E = never>(
           wake()
           return Effect.zipRight(Effect.exit(Deferred.await(waitFor.done)), append(data))
         }
-        const dataText = canonicalData(data)
-        if (Either.isLeft(dataText)) return Effect.fail(dataText.left)
         if (io !== undefined && inline()) {
           // one write and one fdatasync, in this call: no flusher round trip
-          const { round, sealed } = sealOne(dataText.right, true)
-          const written = commitNow(round, io)
-          return Exit.isSuccess(written) ? Effect.succeed(sealed) : Effect.failCause(written.cause)
+          const next = sealOne(data, true)
+          if (next instanceof WalRecordTooDeep) return Effect.fail(next)
+          const written = commitNow(next.round, io)
+          return Exit.isSuccess(written) ? Effect.succeed(next.sealed) : Effect.failCause(written.cause)
         }
-        const { round, sealed } = sealOne(dataText.right)
-        return durability === "never" ? Effect.succeed(sealed) : Effect.as(Deferred.await(round.done), sealed)
+        const next = sealOne(data)
+        if (next instanceof WalRecordTooDeep) return Effect.fail(next)
+        return durability === "never"
+          ? Effect.succeed(next.sealed)
+          : Effect.as(Deferred.await(next.round.done), next.sealed)
       })
 
     return {

@@ -1,0 +1,178 @@
+/**
+ * `Json.printInto` (canonical bytes straight into a buffer) against the exact path it replaces:
+ * `TextEncoder.encode(Json.print(value))`, and `Json.printWithin` for the depth limit.
+ */
+import * as FastCheck from "effect/FastCheck"
+import { describe, expect, it } from "vitest"
+import * as Json from "../src/Json.js"
+
+const encoder = new TextEncoder()
+
+/** Any UTF-16 code unit (lone surrogates included), and the characters escaping is about. */
+const codeUnit = FastCheck.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c))
+const special = FastCheck.constantFrom(
+  "\u2028",
+  "\u0000",
+  "\u001f",
+  "\u007f",
+  "\u0080",
+  "\u07ff",
+  "\u0800",
+  "\"",
+  "\\",
+  "/",
+  "😀",
+  "é",
+  "\ud800",
+  "\udfff",
+  "\ud83d",
+  "\ude00"
+)
+const stringArb = FastCheck.oneof(
+  FastCheck.string({ unit: "binary", maxLength: 20 }),
+  FastCheck.string({ unit: FastCheck.oneof(special, codeUnit, FastCheck.char()), maxLength: 40 }),
+  // long ASCII runs with a rare odd character
+  FastCheck.string({
+    unit: FastCheck.oneof(FastCheck.char(), FastCheck.char(), FastCheck.char(), special),
+    maxLength: 200
+  })
+)
+const numberArb = FastCheck.oneof(
+  FastCheck.maxSafeInteger(),
+  FastCheck.integer(),
+  FastCheck.constantFrom(
+    0,
+    -0,
+    1,
+    -1,
+    9,
+    10,
+    99,
+    100,
+    9007199254740991,
+    -9007199254740991,
+    9007199254740992,
+    1e16,
+    1e21
+  ),
+  // plain numbers that are not safe integers print as floats
+  FastCheck.double()
+)
+const bigintArb = FastCheck.oneof(
+  FastCheck.bigInt({ min: -(2n ** 63n), max: 2n ** 64n - 1n }),
+  FastCheck.bigInt({ min: -(2n ** 53n) - 2n, max: 2n ** 53n + 2n }),
+  FastCheck.constantFrom(
+    0n,
+    -0n,
+    18446744073709551615n,
+    -9223372036854775808n,
+    9007199254740991n,
+    -9007199254740991n,
+    9007199254740992n,
+    -9007199254740992n
+  )
+)
+
+const { json: jsonArb } = FastCheck.letrec<{ json: Json.Json }>((tie) => ({
+  json: FastCheck.oneof(
+    { depthSize: "small", withCrossShrink: true },
+    FastCheck.constant(null),
+    FastCheck.boolean(),
+    numberArb,
+    bigintArb,
+    FastCheck.double().map((d) => new Json.JsonFloat(d)),
+    stringArb,
+    FastCheck.array(tie("json"), { maxLength: 5 }),
+    FastCheck.array(FastCheck.tuple(stringArb, tie("json")), { maxLength: 5 }).map((entries) => new Map(entries))
+  )
+}))
+
+/** `value` inside `depth` arrays / objects. */
+const nest = (value: Json.Json, depth: number, objects: boolean): Json.Json => {
+  let v = value
+  for (let i = 0; i < depth; i++) v = objects && i % 2 === 0 ? new Map([["k", v]]) : [v]
+  return v
+}
+
+const numRuns = (n: number) => FastCheck.readConfigureGlobal().numRuns ?? n
+
+/** A sink holding `prefix`, in a buffer of `capacity` bytes (at least the prefix). */
+const sinkWith = (prefix: Uint8Array, capacity: number): Json.ByteSink => {
+  const buffer = new Uint8Array(Math.max(prefix.length, capacity))
+  buffer.set(prefix)
+  return { buffer, length: prefix.length }
+}
+
+const bytesOf = (sink: Json.ByteSink): Uint8Array => sink.buffer.slice(0, sink.length)
+
+describe("Json.printInto", () => {
+  it("appends exactly TextEncoder.encode(Json.print(x)), after what the sink held, growing it as needed", () => {
+    FastCheck.assert(
+      FastCheck.property(
+        jsonArb,
+        FastCheck.uint8Array({ maxLength: 40 }),
+        FastCheck.integer({ min: 0, max: 600 }),
+        (value, prefix, capacity) => {
+          const sink = sinkWith(prefix, capacity)
+          expect(Json.printInto(value, sink)).toBe(true)
+          const expected = new Uint8Array([...prefix, ...encoder.encode(Json.print(value))])
+          expect(bytesOf(sink)).toEqual(expected)
+        }
+      ),
+      { numRuns: numRuns(3000) }
+    )
+  })
+
+  it("with a depth limit: true and the same bytes exactly when printWithin prints, else false and the length unchanged", () => {
+    FastCheck.assert(
+      FastCheck.property(
+        jsonArb,
+        FastCheck.integer({ min: 0, max: 6 }),
+        FastCheck.integer({ min: 0, max: 6 }),
+        FastCheck.boolean(),
+        FastCheck.uint8Array({ maxLength: 8 }),
+        (inner, extra, limit, objects, prefix) => {
+          const value = nest(inner, extra, objects)
+          const sink = sinkWith(prefix, 16)
+          const text = Json.printWithin(value, limit)
+          const printed = Json.printInto(value, sink, limit)
+          expect(printed).toBe(text !== undefined)
+          if (text !== undefined) {
+            expect(bytesOf(sink)).toEqual(new Uint8Array([...prefix, ...encoder.encode(text)]))
+          } else {
+            expect(sink.length).toBe(prefix.length)
+            expect(sink.buffer.slice(0, prefix.length)).toEqual(prefix)
+          }
+        }
+      ),
+      { numRuns: numRuns(2000) }
+    )
+  })
+
+  it("at the reader's limit (126) and just past it, arrays and objects", () => {
+    for (const objects of [false, true]) {
+      for (const depth of [125, 126, 127, 200]) {
+        const value = nest(1, depth, objects)
+        const sink = sinkWith(new Uint8Array(0), 0)
+        const text = Json.printWithin(value, 126)
+        expect(Json.printInto(value, sink, 126)).toBe(depth <= 126)
+        expect(text !== undefined).toBe(depth <= 126)
+        if (text !== undefined) expect(bytesOf(sink)).toEqual(encoder.encode(text))
+      }
+    }
+  })
+
+  it("a key first printed through the cache and then from it, and long strings, byte for byte", () => {
+    const long = "x".repeat(70)
+    const value: Json.Json = new Map<string, Json.Json>([
+      ["é\ud800\"k", 1],
+      [long, "\ud83d\ude00\ud83d" + long],
+      ["a", [new Map([["é\ud800\"k", 2], [long, 3]])]]
+    ])
+    for (let i = 0; i < 3; i++) {
+      const sink = sinkWith(new Uint8Array(0), 0)
+      Json.printInto(value, sink)
+      expect(bytesOf(sink)).toEqual(encoder.encode(Json.print(value)))
+    }
+  })
+})
