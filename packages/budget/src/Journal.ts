@@ -369,3 +369,180 @@ export const decode = (json: Json.Json): Either.Either<JournalEntry, ParseResult
     ? Either.flatMap(decodeCheckpointEntry(json), () => entry)
     : entry
 }
+
+// ---------------------------------------------------------------------------------------------
+// Recovery's fast decoder: the commands of an entry from its canonical data text, without a Json
+// value and without the Schema machinery. It reads only the forms the writer writes for the
+// plain commands (ensure_tenant, top_up, reserve, commit, release, expire: the wire keys in the
+// encoder's order, strings of printable ASCII without escapes, integers within their range)
+// and gives up (`undefined`) on anything else — a checkpoint, an admit, a refusal, an unknown
+// or missing key, an escape, a number it is not sure of —, which the exact path
+// (`decodeReplayable`) then decodes, with its errors. What it returns is what the exact path
+// returns for the same text (tested: test/journalFastDecode.test.ts).
+
+const I64_MIN = -(2n ** 63n)
+const I64_MAX = 2n ** 63n - 1n
+const U64_MAX = 2n ** 64n - 1n
+const ENTRY_HEAD = "{\"v\":1,\"commands\":["
+
+/** A cursor over the text; `fail` set once the fast decoder gives up. */
+class FastText {
+  at = 0
+  constructor(readonly text: string) {}
+
+  /** The string at the cursor (a `"` there), printable ASCII without escapes; else undefined. */
+  string(): string | undefined {
+    const text = this.text
+    if (text.charCodeAt(this.at) !== 0x22) return undefined
+    const start = this.at + 1
+    let i = start
+    for (;; i++) {
+      const c = text.charCodeAt(i)
+      if (c === 0x22) break
+      // NaN past the end, a control character, `\` or beyond ASCII: the exact path decides
+      if (!(c >= 0x20 && c <= 0x7e) || c === 0x5c) return undefined
+    }
+    this.at = i + 1
+    return text.slice(start, i)
+  }
+
+  /** The integer at the cursor in the range of `type` (canonical: no `-0`, no leading zero); else undefined. */
+  integer(type: "i" | "u"): bigint | undefined {
+    const text = this.text
+    const start = this.at
+    let i = start
+    const negative = text.charCodeAt(i) === 0x2d
+    if (negative) {
+      if (type === "u") return undefined
+      i++
+    }
+    const first = text.charCodeAt(i)
+    if (!(first >= 0x30 && first <= 0x39)) return undefined
+    const digits = i
+    i++
+    if (first === 0x30) {
+      if (negative) return undefined
+    } else {
+      for (let c = text.charCodeAt(i); c >= 0x30 && c <= 0x39; c = text.charCodeAt(++i));
+    }
+    // only `,` or `}` may follow (a `.`, `e` or anything else: the exact path)
+    const next = text.charCodeAt(i)
+    if (next !== 0x2c && next !== 0x7d) return undefined
+    this.at = i
+    if (i - digits <= 15) {
+      let n = 0
+      for (let k = digits; k < i; k++) n = n * 10 + (text.charCodeAt(k) - 0x30)
+      return BigInt(negative ? -n : n)
+    }
+    if (i - digits > 20) return undefined
+    const value = BigInt(text.slice(start, i))
+    return (type === "u" ? value <= U64_MAX : value >= I64_MIN && value <= I64_MAX) ? value : undefined
+  }
+
+  /** The literal `word` at the cursor (then past it). */
+  literal(word: string): boolean {
+    if (!this.text.startsWith(word, this.at)) return false
+    this.at += word.length
+    return true
+  }
+}
+
+/** The optional operation id (`,"operation_id":"…"`) at the cursor: its value, null when absent, undefined to give up. */
+const optionalId = (t: FastText): string | null | undefined => t.literal(",\"operation_id\":") ? t.string() : null
+
+/** A command's end (`}`), then the command; undefined to give up. */
+const closed = (t: FastText, command: object): L.Command | undefined =>
+  t.literal("}") ? command as L.Command : undefined
+
+/** One plain command at the cursor (a `{` there); undefined when the exact path must decode it. */
+const fastCommand = (t: FastText): L.Command | undefined => {
+  if (!t.literal("{\"kind\":")) return undefined
+  const kindName = t.string()
+  switch (kindName) {
+    case "ensure_tenant":
+    case "top_up":
+    case "reserve": {
+      if (!t.literal(",\"tenant_id\":")) return undefined
+      const tenant = t.string()
+      if (tenant === undefined || !t.literal(",\"amount\":")) return undefined
+      const amount = t.integer("i")
+      if (amount === undefined) return undefined
+      if (kindName === "ensure_tenant") return closed(t, { _tag: "EnsureTenant", tenant, amount })
+      const id = optionalId(t)
+      if (id === undefined) return undefined
+      if (kindName === "top_up") {
+        return closed(
+          t,
+          id === null ? { _tag: "TopUp", tenant, amount } : { _tag: "TopUp", tenant, amount, operation_id: id }
+        )
+      }
+      const command: { _tag: "Reserve"; tenant: string; amount: bigint } & Record<string, unknown> = {
+        _tag: "Reserve",
+        tenant,
+        amount
+      }
+      if (id !== null) command.operation_id = id
+      if (t.literal(",\"ttl_ms\":")) {
+        const ttl = t.integer("i")
+        if (ttl === undefined) return undefined
+        command.ttl_ms = ttl
+      }
+      if (t.literal(",\"expires_at_ms\":")) {
+        const expires = t.integer("i")
+        if (expires === undefined) return undefined
+        command.expires_at_ms = expires
+      }
+      return closed(t, command)
+    }
+    case "commit":
+    case "release":
+    case "expire": {
+      if (!t.literal(",\"reservation_id\":")) return undefined
+      const reservation = t.integer("u")
+      if (reservation === undefined) return undefined
+      if (kindName === "expire") return closed(t, { _tag: "Expire", reservation })
+      if (kindName === "release") {
+        const id = optionalId(t)
+        if (id === undefined) return undefined
+        return closed(
+          t,
+          id === null ? { _tag: "Release", reservation } : { _tag: "Release", reservation, operation_id: id }
+        )
+      }
+      if (!t.literal(",\"actual\":")) return undefined
+      const actual = t.integer("i")
+      if (actual === undefined) return undefined
+      const id = optionalId(t)
+      if (id === undefined) return undefined
+      return closed(
+        t,
+        id === null
+          ? { _tag: "Commit", reservation, actual }
+          : { _tag: "Commit", reservation, actual, operation_id: id }
+      )
+    }
+    default:
+      return undefined
+  }
+}
+
+/**
+ * The commands of an entry whose canonical data text is `text`, when it holds only plain
+ * commands in the writer's form: what `decodeReplayable` would return for it; else undefined
+ * (the exact path decides, and words any error).
+ */
+export const fastReplayable = (text: string): Replayable | undefined => {
+  const t = new FastText(text)
+  if (!t.literal(ENTRY_HEAD)) return undefined
+  const commands: Array<ReplayCommand> = []
+  if (text.charCodeAt(t.at) !== 0x5d) {
+    for (;;) {
+      const command = fastCommand(t)
+      if (command === undefined) return undefined
+      commands.push(command)
+      if (text.charCodeAt(t.at) !== 0x2c) break
+      t.at++
+    }
+  }
+  return t.literal("]}") && t.at === text.length ? { _tag: "Commands", commands } : undefined
+}
