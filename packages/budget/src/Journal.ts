@@ -388,10 +388,11 @@ const ENTRY_HEAD = "{\"v\":1,\"commands\":["
 /** A cursor over the text; `fail` set once the fast decoder gives up. */
 class FastText {
   at = 0
-  constructor(readonly text: string) {}
+  /** `build` false: only check (strings read as "", integers as 0n: nothing allocated for them) */
+  constructor(readonly text: string, readonly build: boolean) {}
 
   /** The string at the cursor (a `"` there), printable ASCII without escapes; else undefined. */
-  string(): string | undefined {
+  string(keep = this.build): string | undefined {
     const text = this.text
     if (text.charCodeAt(this.at) !== 0x22) return undefined
     const start = this.at + 1
@@ -403,7 +404,7 @@ class FastText {
       if (!(c >= 0x20 && c <= 0x7e) || c === 0x5c) return undefined
     }
     this.at = i + 1
-    return text.slice(start, i)
+    return keep ? text.slice(start, i) : ""
   }
 
   /** The integer at the cursor in the range of `type` (canonical: no `-0`, no leading zero); else undefined. */
@@ -430,13 +431,16 @@ class FastText {
     if (next !== 0x2c && next !== 0x7d) return undefined
     this.at = i
     if (i - digits <= 15) {
+      if (!this.build) return 0n
       let n = 0
       for (let k = digits; k < i; k++) n = n * 10 + (text.charCodeAt(k) - 0x30)
       return BigInt(negative ? -n : n)
     }
     if (i - digits > 20) return undefined
     const value = BigInt(text.slice(start, i))
-    return (type === "u" ? value <= U64_MAX : value >= I64_MIN && value <= I64_MAX) ? value : undefined
+    return (type === "u" ? value <= U64_MAX : value >= I64_MIN && value <= I64_MAX)
+      ? this.build ? value : 0n
+      : undefined
   }
 
   /** The literal `word` at the cursor (then past it). */
@@ -457,7 +461,7 @@ const closed = (t: FastText, command: object): L.Command | undefined =>
 /** One plain command at the cursor (a `{` there); undefined when the exact path must decode it. */
 const fastCommand = (t: FastText): L.Command | undefined => {
   if (!t.literal("{\"kind\":")) return undefined
-  const kindName = t.string()
+  const kindName = t.string(true)
   switch (kindName) {
     case "ensure_tenant":
     case "top_up":
@@ -526,13 +530,9 @@ const fastCommand = (t: FastText): L.Command | undefined => {
   }
 }
 
-/**
- * The commands of an entry whose canonical data text is `text`, when it holds only plain
- * commands in the writer's form: what `decodeReplayable` would return for it; else undefined
- * (the exact path decides, and words any error).
- */
-export const fastReplayable = (text: string): Replayable | undefined => {
-  const t = new FastText(text)
+/** The commands of the entry at the start of `t` (built or only checked), or undefined. */
+const fastCommands = (t: FastText): Array<ReplayCommand> | undefined => {
+  const text = t.text
   if (!t.literal(ENTRY_HEAD)) return undefined
   const commands: Array<ReplayCommand> = []
   if (text.charCodeAt(t.at) !== 0x5d) {
@@ -544,5 +544,22 @@ export const fastReplayable = (text: string): Replayable | undefined => {
       t.at++
     }
   }
-  return t.literal("]}") && t.at === text.length ? { _tag: "Commands", commands } : undefined
+  return t.literal("]}") && t.at === text.length ? commands : undefined
 }
+
+/**
+ * The commands of an entry whose canonical data text is `text`, when it holds only plain
+ * commands in the writer's form: what `decodeReplayable` would return for it; else undefined
+ * (the exact path decides, and words any error).
+ */
+export const fastReplayable = (text: string): Replayable | undefined => {
+  const commands = fastCommands(new FastText(text, true))
+  return commands === undefined ? undefined : { _tag: "Commands", commands }
+}
+
+/**
+ * How many commands `fastReplayable` would return for `text`, checked as it checks them without
+ * building them (for entries that a later checkpoint may make unnecessary to replay), or
+ * undefined exactly when it would return undefined.
+ */
+export const fastCount = (text: string): number | undefined => fastCommands(new FastText(text, false))?.length

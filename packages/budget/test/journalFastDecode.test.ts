@@ -107,6 +107,7 @@ describe("Journal.fastReplayable", () => {
         const plain = commands.every((c) => c._tag !== "Admit" && c._tag !== "SetExposureCap") &&
           /^[\x20-\x7e]*$/.test(text) && !text.includes("\\")
         if (plain) assert.isDefined(fast, text)
+        assert.strictEqual(Journal.fastCount(text), fast?._tag === "Commands" ? fast.commands.length : undefined)
         if (fast !== undefined) assert.deepStrictEqual(shape(fast), shape(Either.getOrThrow(slow)))
       })
     )
@@ -122,6 +123,8 @@ describe("Journal.fastReplayable", () => {
         (commands, at, op, c) => {
           const text = mutated(textOf(commands), at, op, c)
           const fast = Journal.fastReplayable(text)
+          // checking without building accepts exactly what building accepts
+          assert.strictEqual(Journal.fastCount(text), fast?._tag === "Commands" ? fast.commands.length : undefined)
           if (fast === undefined) return
           const slow = exact(text)
           assert.isTrue(Either.isRight(slow), text)
@@ -145,7 +148,10 @@ describe("Journal.fastReplayable", () => {
         "{\"v\":1,\"commands\":[{\"kind\":\"reserve\",\"amount\":1,\"tenant_id\":\"t\"}]}",
         "{\"v\":1,\"commands\":[]} "
       ]
-    ) assert.isUndefined(Journal.fastReplayable(text), text)
+    ) {
+      assert.isUndefined(Journal.fastReplayable(text), text)
+      assert.isUndefined(Journal.fastCount(text), text)
+    }
   })
 })
 

@@ -102,8 +102,10 @@ const replayData = (
   data: Uint8Array
 ): Either.Either<void, LedgerRecoveryError | LedgerJournalInconsistent> => {
   const text = utf8.decode(data)
-  const fast = Journal.fastReplayable(text)
-  if (fast === undefined) {
+  // checked now (a command that does not decode fails here, in the journal's order); built
+  // only if replayed
+  const count = Journal.fastCount(text)
+  if (count === undefined) {
     const json = Json.parse(text)
     if (Either.isLeft(json)) {
       return Either.left(
@@ -112,7 +114,14 @@ const replayData = (
     }
     return replayEntry(replay, { sequence, data: json.right })
   }
-  const problem = replay.entry(sequence, fast)
+  const problem = replay.commandsLater(sequence, count, () => {
+    const fast = Journal.fastReplayable(text)
+    // (`fastCount` accepted the text: `fastReplayable` reads it the same way)
+    if (fast === undefined || fast._tag !== "Commands") {
+      throw new Error(`journal entry ${sequence}: decoded twice apart`)
+    }
+    return fast.commands
+  })
   return problem === undefined ? Either.void : Either.left(problem)
 }
 
