@@ -37,6 +37,8 @@ const shape = (value: unknown): unknown =>
     ? Object.entries(value).map(([k, v]) => [k, shape(v)])
     : value
 
+const bytesOf = (text: string): Uint8Array => new TextEncoder().encode(text)
+
 const exact = (text: string): Either.Either<Journal.Replayable, unknown> =>
   Either.flatMap(Json.parse(text), Journal.decodeReplayable)
 
@@ -100,14 +102,17 @@ describe("Journal.fastReplayable", () => {
     fc.assert(
       fc.property(fc.array(commandArb, { maxLength: 8 }), (commands) => {
         const text = textOf(commands)
-        const fast = Journal.fastReplayable(text)
+        const fast = Journal.fastReplayable(bytesOf(text))
         const slow = exact(text)
         assert.isTrue(Either.isRight(slow))
         // plain commands whose strings are printable ASCII without escapes: read fast
         const plain = commands.every((c) => c._tag !== "Admit" && c._tag !== "SetExposureCap") &&
           /^[\x20-\x7e]*$/.test(text) && !text.includes("\\")
         if (plain) assert.isDefined(fast, text)
-        assert.strictEqual(Journal.fastCount(text), fast?._tag === "Commands" ? fast.commands.length : undefined)
+        assert.strictEqual(
+          Journal.fastCount(bytesOf(text)),
+          fast?._tag === "Commands" ? fast.commands.length : undefined
+        )
         if (fast !== undefined) assert.deepStrictEqual(shape(fast), shape(Either.getOrThrow(slow)))
       })
     )
@@ -122,9 +127,12 @@ describe("Journal.fastReplayable", () => {
         charArb,
         (commands, at, op, c) => {
           const text = mutated(textOf(commands), at, op, c)
-          const fast = Journal.fastReplayable(text)
+          const fast = Journal.fastReplayable(bytesOf(text))
           // checking without building accepts exactly what building accepts
-          assert.strictEqual(Journal.fastCount(text), fast?._tag === "Commands" ? fast.commands.length : undefined)
+          assert.strictEqual(
+            Journal.fastCount(bytesOf(text)),
+            fast?._tag === "Commands" ? fast.commands.length : undefined
+          )
           if (fast === undefined) return
           const slow = exact(text)
           assert.isTrue(Either.isRight(slow), text)
@@ -149,8 +157,8 @@ describe("Journal.fastReplayable", () => {
         "{\"v\":1,\"commands\":[]} "
       ]
     ) {
-      assert.isUndefined(Journal.fastReplayable(text), text)
-      assert.isUndefined(Journal.fastCount(text), text)
+      assert.isUndefined(Journal.fastReplayable(bytesOf(text)), text)
+      assert.isUndefined(Journal.fastCount(bytesOf(text)), text)
     }
   })
 })

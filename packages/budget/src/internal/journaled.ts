@@ -101,12 +101,11 @@ const replayData = (
   sequence: bigint,
   data: Uint8Array
 ): Either.Either<void, LedgerRecoveryError | LedgerJournalInconsistent> => {
-  const text = utf8.decode(data)
   // checked now (a command that does not decode fails here, in the journal's order); built
   // only if replayed
-  const count = Journal.fastCount(text)
+  const count = Journal.fastCount(data)
   if (count === undefined) {
-    const json = Json.parse(text)
+    const json = Json.parse(utf8.decode(data))
     if (Either.isLeft(json)) {
       return Either.left(
         new LedgerRecoveryError({ reason: `journal entry ${sequence} is not a ledger record`, cause: json.left })
@@ -114,8 +113,10 @@ const replayData = (
     }
     return replayEntry(replay, { sequence, data: json.right })
   }
+  // (the bytes are the reader's: kept as a copy)
+  const kept = data.slice()
   const problem = replay.commandsLater(sequence, count, () => {
-    const fast = Journal.fastReplayable(text)
+    const fast = Journal.fastReplayable(kept)
     // (`fastCount` accepted the text: `fastReplayable` reads it the same way)
     if (fast === undefined || fast._tag !== "Commands") {
       throw new Error(`journal entry ${sequence}: decoded twice apart`)
