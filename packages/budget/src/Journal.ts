@@ -477,6 +477,9 @@ class FastText {
 /** The optional operation id (`,"operation_id":"…"`) at the cursor: its value, null when absent, undefined to give up. */
 const optionalId = (t: FastText): string | null | undefined => t.literal(OPERATION_ID) ? t.string() : null
 
+/** What a command checked without building it is read as (never replayed). */
+const CHECKED = { _tag: "Expire", reservation: 0n }
+
 /** A command's end (`}`), then the command; undefined to give up. */
 const closed = (t: FastText, command: object): L.Command | undefined =>
   t.literal(CLOSE) ? command as L.Command : undefined
@@ -494,32 +497,33 @@ const fastCommand = (t: FastText): L.Command | undefined => {
       if (tenant === undefined || !t.literal(AMOUNT)) return undefined
       const amount = t.integer("i")
       if (amount === undefined) return undefined
-      if (kindName === "ensure_tenant") return closed(t, { _tag: "EnsureTenant", tenant, amount })
+      if (kindName === "ensure_tenant") return closed(t, t.build ? { _tag: "EnsureTenant", tenant, amount } : CHECKED)
       const id = optionalId(t)
       if (id === undefined) return undefined
       if (kindName === "top_up") {
         return closed(
           t,
-          id === null ? { _tag: "TopUp", tenant, amount } : { _tag: "TopUp", tenant, amount, operation_id: id }
+          !t.build
+            ? CHECKED
+            : id === null
+            ? { _tag: "TopUp", tenant, amount }
+            : { _tag: "TopUp", tenant, amount, operation_id: id }
         )
       }
-      const command: { _tag: "Reserve"; tenant: string; amount: bigint } & Record<string, unknown> = {
-        _tag: "Reserve",
-        tenant,
-        amount
-      }
-      if (id !== null) command.operation_id = id
+      const command: ({ _tag: "Reserve"; tenant: string; amount: bigint } & Record<string, unknown>) | undefined =
+        t.build ? { _tag: "Reserve", tenant, amount } : undefined
+      if (command !== undefined && id !== null) command.operation_id = id
       if (t.literal(TTL_MS)) {
         const ttl = t.integer("i")
         if (ttl === undefined) return undefined
-        command.ttl_ms = ttl
+        if (command !== undefined) command.ttl_ms = ttl
       }
       if (t.literal(EXPIRES_AT_MS)) {
         const expires = t.integer("i")
         if (expires === undefined) return undefined
-        command.expires_at_ms = expires
+        if (command !== undefined) command.expires_at_ms = expires
       }
-      return closed(t, command)
+      return closed(t, command ?? CHECKED)
     }
     case "commit":
     case "release":
@@ -527,13 +531,17 @@ const fastCommand = (t: FastText): L.Command | undefined => {
       if (!t.literal(RESERVATION_ID)) return undefined
       const reservation = t.integer("u")
       if (reservation === undefined) return undefined
-      if (kindName === "expire") return closed(t, { _tag: "Expire", reservation })
+      if (kindName === "expire") return closed(t, t.build ? { _tag: "Expire", reservation } : CHECKED)
       if (kindName === "release") {
         const id = optionalId(t)
         if (id === undefined) return undefined
         return closed(
           t,
-          id === null ? { _tag: "Release", reservation } : { _tag: "Release", reservation, operation_id: id }
+          !t.build
+            ? CHECKED
+            : id === null
+            ? { _tag: "Release", reservation }
+            : { _tag: "Release", reservation, operation_id: id }
         )
       }
       if (!t.literal(ACTUAL)) return undefined
@@ -543,7 +551,9 @@ const fastCommand = (t: FastText): L.Command | undefined => {
       if (id === undefined) return undefined
       return closed(
         t,
-        id === null
+        !t.build
+          ? CHECKED
+          : id === null
           ? { _tag: "Commit", reservation, actual }
           : { _tag: "Commit", reservation, actual, operation_id: id }
       )
@@ -553,21 +563,25 @@ const fastCommand = (t: FastText): L.Command | undefined => {
   }
 }
 
-/** The commands of the entry at the start of `t` (built or only checked), or undefined. */
-const fastCommands = (t: FastText): Array<ReplayCommand> | undefined => {
+/**
+ * The commands of the entry at the start of `t`, pushed on `out` when given (else only
+ * checked): how many, or undefined to give up.
+ */
+const fastCommands = (t: FastText, out: Array<ReplayCommand> | undefined): number | undefined => {
   const bytes = t.bytes
   if (!t.literal(ENTRY_HEAD)) return undefined
-  const commands: Array<ReplayCommand> = []
+  let count = 0
   if (bytes[t.at] !== 0x5d) {
     for (;;) {
       const command = fastCommand(t)
       if (command === undefined) return undefined
-      commands.push(command)
+      if (out !== undefined) out.push(command)
+      count++
       if (bytes[t.at] !== 0x2c) break
       t.at++
     }
   }
-  return t.literal(ENTRY_END) && t.at === bytes.length ? commands : undefined
+  return t.literal(ENTRY_END) && t.at === bytes.length ? count : undefined
 }
 
 /**
@@ -576,8 +590,8 @@ const fastCommands = (t: FastText): Array<ReplayCommand> | undefined => {
  * (the exact path decides, and words any error).
  */
 export const fastReplayable = (data: Uint8Array): Replayable | undefined => {
-  const commands = fastCommands(new FastText(data, true))
-  return commands === undefined ? undefined : { _tag: "Commands", commands }
+  const commands: Array<ReplayCommand> = []
+  return fastCommands(new FastText(data, true), commands) === undefined ? undefined : { _tag: "Commands", commands }
 }
 
 /**
@@ -585,4 +599,4 @@ export const fastReplayable = (data: Uint8Array): Replayable | undefined => {
  * building them (for entries that a later checkpoint may make unnecessary to replay), or
  * undefined exactly when it would return undefined.
  */
-export const fastCount = (data: Uint8Array): number | undefined => fastCommands(new FastText(data, false))?.length
+export const fastCount = (data: Uint8Array): number | undefined => fastCommands(new FastText(data, false), undefined)
