@@ -419,7 +419,12 @@ class FastText {
       if (!(c >= 0x20 && c <= 0x7e) || c === 0x5c) return undefined
     }
     this.at = i + 1
-    return this.build ? utf8.decode(bytes.subarray(start, i)) : ""
+    if (!this.build) return ""
+    // printable ASCII: a code unit per byte (a short string built here costs less than a decoder call)
+    if (i - start > 32) return utf8.decode(bytes.subarray(start, i))
+    let out = ""
+    for (let k = start; k < i; k++) out += String.fromCharCode(bytes[k] as number)
+    return out
   }
 
   /** The kind of command at the cursor (a plain one), else undefined. */
