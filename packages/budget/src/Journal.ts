@@ -369,3 +369,239 @@ export const decode = (json: Json.Json): Either.Either<JournalEntry, ParseResult
     ? Either.flatMap(decodeCheckpointEntry(json), () => entry)
     : entry
 }
+
+// ---------------------------------------------------------------------------------------------
+// Recovery's fast decoder: the commands of an entry from its canonical data bytes, without a Json
+// value and without the Schema machinery. It reads only the forms the writer writes for the
+// plain commands (ensure_tenant, top_up, reserve, commit, release, expire: the wire keys in the
+// encoder's order, strings of printable ASCII without escapes, integers within their range)
+// and gives up (`undefined`) on anything else — a checkpoint, an admit, a refusal, an unknown
+// or missing key, an escape, a number it is not sure of —, which the exact path
+// (`decodeReplayable`) then decodes, with its errors. What it returns is what the exact path
+// returns for the same text (tested: test/journalFastDecode.test.ts).
+
+const I64_MIN = -(2n ** 63n)
+const I64_MAX = 2n ** 63n - 1n
+const U64_MAX = 2n ** 64n - 1n
+/** ASCII text as bytes. */
+const ascii = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0))
+const ENTRY_HEAD = ascii("{\"v\":1,\"commands\":[")
+const ENTRY_END = ascii("]}")
+const KIND = ascii("{\"kind\":")
+const TENANT_ID = ascii(",\"tenant_id\":")
+const AMOUNT = ascii(",\"amount\":")
+const OPERATION_ID = ascii(",\"operation_id\":")
+const TTL_MS = ascii(",\"ttl_ms\":")
+const EXPIRES_AT_MS = ascii(",\"expires_at_ms\":")
+const RESERVATION_ID = ascii(",\"reservation_id\":")
+const ACTUAL = ascii(",\"actual\":")
+const CLOSE = ascii("}")
+const KINDS = ["ensure_tenant", "top_up", "reserve", "commit", "release", "expire"] as const
+const KIND_WORDS = KINDS.map((k) => ascii(`"${k}"`))
+const utf8 = new TextDecoder()
+
+/** A cursor over the canonical data bytes of an entry. */
+class FastText {
+  at = 0
+  /** `build` false: only check (strings read as "", integers as 0n: nothing allocated for them) */
+  constructor(readonly bytes: Uint8Array, readonly build: boolean) {}
+
+  /** The string at the cursor (a `"` there), printable ASCII without escapes; else undefined. */
+  string(): string | undefined {
+    const bytes = this.bytes
+    if (bytes[this.at] !== 0x22) return undefined
+    const start = this.at + 1
+    let i = start
+    for (;; i++) {
+      const c = bytes[i] as number
+      if (c === 0x22) break
+      // past the end, a control character, `\` or beyond ASCII: the exact path decides
+      if (!(c >= 0x20 && c <= 0x7e) || c === 0x5c) return undefined
+    }
+    this.at = i + 1
+    if (!this.build) return ""
+    // printable ASCII: a code unit per byte (a short string built here costs less than a decoder call)
+    if (i - start > 32) return utf8.decode(bytes.subarray(start, i))
+    let out = ""
+    for (let k = start; k < i; k++) out += String.fromCharCode(bytes[k] as number)
+    return out
+  }
+
+  /** The kind of command at the cursor (a plain one), else undefined. */
+  kind(): typeof KINDS[number] | undefined {
+    for (let k = 0; k < KINDS.length; k++) if (this.literal(KIND_WORDS[k] as Uint8Array)) return KINDS[k]
+    return undefined
+  }
+
+  /** The integer at the cursor in the range of `type` (canonical: no `-0`, no leading zero); else undefined. */
+  integer(type: "i" | "u"): bigint | undefined {
+    const bytes = this.bytes
+    const start = this.at
+    let i = start
+    const negative = bytes[i] === 0x2d
+    if (negative) {
+      if (type === "u") return undefined
+      i++
+    }
+    const first = bytes[i] as number
+    if (!(first >= 0x30 && first <= 0x39)) return undefined
+    const digits = i
+    i++
+    if (first === 0x30) {
+      if (negative) return undefined
+    } else {
+      for (let c = bytes[i] as number; c >= 0x30 && c <= 0x39; c = bytes[++i] as number);
+    }
+    // only `,` or `}` may follow (a `.`, `e` or anything else: the exact path)
+    const next = bytes[i]
+    if (next !== 0x2c && next !== 0x7d) return undefined
+    this.at = i
+    if (i - digits <= 15) {
+      if (!this.build) return 0n
+      let n = 0
+      for (let k = digits; k < i; k++) n = n * 10 + ((bytes[k] as number) - 0x30)
+      return BigInt(negative ? -n : n)
+    }
+    if (i - digits > 20) return undefined
+    const value = BigInt(utf8.decode(bytes.subarray(start, i)))
+    return (type === "u" ? value <= U64_MAX : value >= I64_MIN && value <= I64_MAX)
+      ? this.build ? value : 0n
+      : undefined
+  }
+
+  /** The literal `word` at the cursor (then past it). */
+  literal(word: Uint8Array): boolean {
+    const bytes = this.bytes
+    const at = this.at
+    for (let k = 0; k < word.length; k++) if (bytes[at + k] !== word[k]) return false
+    this.at = at + word.length
+    return true
+  }
+}
+
+/** The optional operation id (`,"operation_id":"…"`) at the cursor: its value, null when absent, undefined to give up. */
+const optionalId = (t: FastText): string | null | undefined => t.literal(OPERATION_ID) ? t.string() : null
+
+/** What a command checked without building it is read as (never replayed). */
+const CHECKED = { _tag: "Expire", reservation: 0n }
+
+/** A command's end (`}`), then the command; undefined to give up. */
+const closed = (t: FastText, command: object): L.Command | undefined =>
+  t.literal(CLOSE) ? command as L.Command : undefined
+
+/** One plain command at the cursor (a `{` there); undefined when the exact path must decode it. */
+const fastCommand = (t: FastText): L.Command | undefined => {
+  if (!t.literal(KIND)) return undefined
+  const kindName = t.kind()
+  switch (kindName) {
+    case "ensure_tenant":
+    case "top_up":
+    case "reserve": {
+      if (!t.literal(TENANT_ID)) return undefined
+      const tenant = t.string()
+      if (tenant === undefined || !t.literal(AMOUNT)) return undefined
+      const amount = t.integer("i")
+      if (amount === undefined) return undefined
+      if (kindName === "ensure_tenant") return closed(t, t.build ? { _tag: "EnsureTenant", tenant, amount } : CHECKED)
+      const id = optionalId(t)
+      if (id === undefined) return undefined
+      if (kindName === "top_up") {
+        return closed(
+          t,
+          !t.build
+            ? CHECKED
+            : id === null
+            ? { _tag: "TopUp", tenant, amount }
+            : { _tag: "TopUp", tenant, amount, operation_id: id }
+        )
+      }
+      const command: ({ _tag: "Reserve"; tenant: string; amount: bigint } & Record<string, unknown>) | undefined =
+        t.build ? { _tag: "Reserve", tenant, amount } : undefined
+      if (command !== undefined && id !== null) command.operation_id = id
+      if (t.literal(TTL_MS)) {
+        const ttl = t.integer("i")
+        if (ttl === undefined) return undefined
+        if (command !== undefined) command.ttl_ms = ttl
+      }
+      if (t.literal(EXPIRES_AT_MS)) {
+        const expires = t.integer("i")
+        if (expires === undefined) return undefined
+        if (command !== undefined) command.expires_at_ms = expires
+      }
+      return closed(t, command ?? CHECKED)
+    }
+    case "commit":
+    case "release":
+    case "expire": {
+      if (!t.literal(RESERVATION_ID)) return undefined
+      const reservation = t.integer("u")
+      if (reservation === undefined) return undefined
+      if (kindName === "expire") return closed(t, t.build ? { _tag: "Expire", reservation } : CHECKED)
+      if (kindName === "release") {
+        const id = optionalId(t)
+        if (id === undefined) return undefined
+        return closed(
+          t,
+          !t.build
+            ? CHECKED
+            : id === null
+            ? { _tag: "Release", reservation }
+            : { _tag: "Release", reservation, operation_id: id }
+        )
+      }
+      if (!t.literal(ACTUAL)) return undefined
+      const actual = t.integer("i")
+      if (actual === undefined) return undefined
+      const id = optionalId(t)
+      if (id === undefined) return undefined
+      return closed(
+        t,
+        !t.build
+          ? CHECKED
+          : id === null
+          ? { _tag: "Commit", reservation, actual }
+          : { _tag: "Commit", reservation, actual, operation_id: id }
+      )
+    }
+    default:
+      return undefined
+  }
+}
+
+/**
+ * The commands of the entry at the start of `t`, pushed on `out` when given (else only
+ * checked): how many, or undefined to give up.
+ */
+const fastCommands = (t: FastText, out: Array<ReplayCommand> | undefined): number | undefined => {
+  const bytes = t.bytes
+  if (!t.literal(ENTRY_HEAD)) return undefined
+  let count = 0
+  if (bytes[t.at] !== 0x5d) {
+    for (;;) {
+      const command = fastCommand(t)
+      if (command === undefined) return undefined
+      if (out !== undefined) out.push(command)
+      count++
+      if (bytes[t.at] !== 0x2c) break
+      t.at++
+    }
+  }
+  return t.literal(ENTRY_END) && t.at === bytes.length ? count : undefined
+}
+
+/**
+ * The commands of an entry whose canonical data (its UTF-8 bytes) is `data`, when it holds only plain
+ * commands in the writer's form: what `decodeReplayable` would return for it; else undefined
+ * (the exact path decides, and words any error).
+ */
+export const fastReplayable = (data: Uint8Array): Replayable | undefined => {
+  const commands: Array<ReplayCommand> = []
+  return fastCommands(new FastText(data, true), commands) === undefined ? undefined : { _tag: "Commands", commands }
+}
+
+/**
+ * How many commands `fastReplayable` would return for `data`, checked as it checks them without
+ * building them (for entries that a later checkpoint may make unnecessary to replay), or
+ * undefined exactly when it would return undefined.
+ */
+export const fastCount = (data: Uint8Array): number | undefined => fastCommands(new FastText(data, false), undefined)

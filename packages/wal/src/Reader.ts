@@ -207,8 +207,21 @@ export class LineReader {
    */
   private readonly each: ((entry: Entry) => void) | undefined
 
-  constructor(options: ReaderOptions, collect = true, each?: (entry: Entry) => void) {
+  /**
+   * Where a line the fast path accepted goes instead, when given (with `each`): its sequence and
+   * the bytes of its `data` — canonical JSON, the bytes its hash covers; a view into the
+   * reader's buffer, valid during the call —, no `Entry` and no JSON value built.
+   */
+  private readonly data: ((sequence: bigint, data: Uint8Array) => void) | undefined
+
+  constructor(
+    options: ReaderOptions,
+    collect = true,
+    each?: (entry: Entry) => void,
+    data?: (sequence: bigint, data: Uint8Array) => void
+  ) {
     this.each = collect ? each : undefined
+    this.data = this.each === undefined ? undefined : data
     this.chain = options.chain
     this.maxLine = options.maxLineBytes ?? DEFAULT_MAX_LINE
     this.collect = collect
@@ -355,7 +368,9 @@ export class LineReader {
       diff |= b ^ recomputed.charCodeAt(k)
     }
     if (diff !== 0) return -1
-    if (this.collect) {
+    if (this.data !== undefined) {
+      this.data(this.expected, buffer.subarray(dataStart, close))
+    } else if (this.collect) {
       // the line is ASCII: its text is a code unit per byte, the data's value read from it
       const text = asciiDecoder.decode(buffer.subarray(start, close + 1))
       const from = dataStart - start
@@ -575,16 +590,28 @@ export const verify = <E, R>(
 export const verifyEach = <E, R, E2>(
   bytes: Stream.Stream<Uint8Array, E, R>,
   options: ReaderOptions,
-  onEntry: (entry: Entry) => Either.Either<void, E2>
+  onEntry: ((entry: Entry) => Either.Either<void, E2>) | OnEntries<E2>
 ): Effect.Effect<Verified, E | WalVerifyError | E2, R> =>
   Effect.suspend(() => {
-    const reader = new LineReader(options)
     let problem: { readonly error: E2 } | undefined
-    const each = (done: ReadonlyArray<Entry>): void => {
-      for (let i = 0; i < done.length && problem === undefined; i++) {
-        const result = onEntry(done[i] as Entry)
-        if (Either.isLeft(result)) problem = { error: result.left }
+    const note = (result: Either.Either<void, E2>): void => {
+      if (Either.isLeft(result)) problem = { error: result.left }
+    }
+    // with an object, the reader hands each line over as it reads it (a line the fast path
+    // accepted as its data bytes); else the entries each chunk completed
+    const reader = typeof onEntry === "function" ? new LineReader(options) : new LineReader(
+      options,
+      true,
+      (entry) => {
+        if (problem === undefined) note(onEntry.entry(entry))
+      },
+      (sequence, data) => {
+        if (problem === undefined) note(onEntry.data(sequence, data))
       }
+    )
+    const each = (done: ReadonlyArray<Entry>): void => {
+      if (typeof onEntry !== "function") return
+      for (let i = 0; i < done.length && problem === undefined; i++) note(onEntry(done[i] as Entry))
     }
     return bytes.pipe(
       Stream.runForEach((chunk): Effect.Effect<void, WalVerifyError> => Either.map(reader.push(chunk), each)),
@@ -597,6 +624,16 @@ export const verifyEach = <E, R, E2>(
       Effect.flatMap((verified) => problem === undefined ? Effect.succeed(verified) : Effect.fail(problem.error))
     )
   })
+
+/**
+ * `verifyEach`'s consumer that also takes a line the fast path accepted as its data bytes (no
+ * `Entry` built, no JSON value): `data` gets the sequence and the canonical bytes of `data`
+ * (a view valid during the call), `entry` every other line as the exact path reads it.
+ */
+export interface OnEntries<E> {
+  readonly entry: (entry: Entry) => Either.Either<void, E>
+  readonly data: (sequence: bigint, data: Uint8Array) => Either.Either<void, E>
+}
 
 /** Verify bytes held in memory. */
 export const verifyBytes = (bytes: Uint8Array, options: ReaderOptions): Either.Either<Verified, WalVerifyError> => {

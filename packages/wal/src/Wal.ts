@@ -82,8 +82,10 @@ export class Wal extends Context.Tag("@calybris/wal/Wal")<Wal, {
  * it is given no further entry, the rest of the log is still verified, and the open fails with
  * the log's failure (a broken chain, a bad MAC, a torn tail, …) if there is one, else with
  * `onEntry`'s. It is synchronous: the open drives the reader one Effect per chunk of bytes.
+ * An object (`Reader.OnEntries`) is also handed the lines the reader's fast path accepted as
+ * their sequence and canonical data bytes, without building their `Entry` or JSON value.
  */
-export type OnEntry<E> = (entry: Entry) => Either.Either<void, E>
+export type OnEntry<E> = ((entry: Entry) => Either.Either<void, E>) | Reader.OnEntries<E>
 
 /**
  * An in-memory log: empty, or from existing bytes, which are verified first (each verified entry

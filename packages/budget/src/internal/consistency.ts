@@ -332,7 +332,11 @@ export interface Replayed {
  */
 export class Replay {
   private base = new L.LedgerState()
-  private pending: Array<{ readonly sequence: bigint; readonly commands: ReadonlyArray<Journal.ReplayCommand> }> = []
+  private pending: Array<{
+    readonly sequence: bigint
+    /** the commands, or how to build them (checked already: see `commandsLater`) */
+    readonly commands: ReadonlyArray<Journal.ReplayCommand> | (() => ReadonlyArray<Journal.ReplayCommand>)
+  }> = []
   private sinceCheckpoint = 0
 
   constructor(private readonly verifyCheckpoints: boolean) {}
@@ -368,11 +372,27 @@ export class Replay {
     return undefined
   }
 
+  /**
+   * Take the next entry: `count` commands already decoded as far as decoding can fail, built by
+   * `commands` only if they are replayed (not when a later checkpoint supersedes them, or at once
+   * with `verifyCheckpoints`). The first problem found, if any: as `entry` with those commands.
+   */
+  commandsLater(
+    sequence: bigint,
+    count: number,
+    commands: () => ReadonlyArray<Journal.ReplayCommand>
+  ): LedgerJournalInconsistent | undefined {
+    if (this.verifyCheckpoints) return this.entry(sequence, { _tag: "Commands", commands: commands() })
+    this.sinceCheckpoint += count
+    this.pending.push({ sequence, commands })
+    return undefined
+  }
+
   private replayPending(): LedgerJournalInconsistent | undefined {
     const pending = this.pending
     this.pending = []
     for (const { commands, sequence } of pending) {
-      const problem = replayChecked(this.base, sequence, commands)
+      const problem = replayChecked(this.base, sequence, typeof commands === "function" ? commands() : commands)
       if (problem !== undefined) return problem
     }
     return undefined

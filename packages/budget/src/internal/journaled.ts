@@ -9,7 +9,7 @@
  * state that is not yet durable. If the WAL fails, the ledger fails closed: the commands in
  * flight fail, and so does everything after (restart to recover from the journal).
  */
-import type * as Json from "@calybris/core/Json"
+import * as Json from "@calybris/core/Json"
 import type { Entry } from "@calybris/wal/Entry"
 import * as Wal from "@calybris/wal/Wal"
 import type { WalOptions } from "@calybris/wal/Wal"
@@ -76,7 +76,7 @@ export interface JournalFileOptions extends JournalMemoryOptions, Pick<WalOption
 /** One verified journal entry into the replay (`consistency.ts`); the first problem, if any. */
 const replayEntry = (
   replay: Replay,
-  entry: Entry
+  entry: Pick<Entry, "sequence" | "data">
 ): Either.Either<void, LedgerRecoveryError | LedgerJournalInconsistent> => {
   const decoded = Journal.decodeReplayable(entry.data)
   if (Either.isLeft(decoded)) {
@@ -85,6 +85,44 @@ const replayEntry = (
     )
   }
   const problem = replay.entry(entry.sequence, decoded.right)
+  return problem === undefined ? Either.void : Either.left(problem)
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+
+/**
+ * One verified journal entry into the replay, as the sequence and canonical bytes of its data
+ * (a line the log's fast path accepted: `Wal.OnEntry`): its plain commands read straight from
+ * the text (`Journal.fastReplayable`), anything else (a checkpoint, an admit, …) parsed and
+ * decoded as `replayEntry` does, with the same errors.
+ */
+const replayData = (
+  replay: Replay,
+  sequence: bigint,
+  data: Uint8Array
+): Either.Either<void, LedgerRecoveryError | LedgerJournalInconsistent> => {
+  // checked now (a command that does not decode fails here, in the journal's order); built
+  // only if replayed
+  const count = Journal.fastCount(data)
+  if (count === undefined) {
+    const json = Json.parse(utf8.decode(data))
+    if (Either.isLeft(json)) {
+      return Either.left(
+        new LedgerRecoveryError({ reason: `journal entry ${sequence} is not a ledger record`, cause: json.left })
+      )
+    }
+    return replayEntry(replay, { sequence, data: json.right })
+  }
+  // (the bytes are the reader's: kept as a copy)
+  const kept = data.slice()
+  const problem = replay.commandsLater(sequence, count, () => {
+    const fast = Journal.fastReplayable(kept)
+    // (`fastCount` accepted the text: `fastReplayable` reads it the same way)
+    if (fast === undefined || fast._tag !== "Commands") {
+      throw new Error(`journal entry ${sequence}: decoded twice apart`)
+    }
+    return fast.commands
+  })
   return problem === undefined ? Either.void : Either.left(problem)
 }
 
@@ -153,7 +191,10 @@ const owning = <E, R>(
     // the entries are read, verified and decoded in the log's open (span "Wal.open"); the
     // replay after the last checkpoint and conservation here. No span around the open: the
     // log's writer fiber, forked there, would run under it (see `Wal.layerFile`)
-    const wal = yield* open((entry) => replayEntry(replay, entry))
+    const wal = yield* open({
+      entry: (entry) => replayEntry(replay, entry),
+      data: (sequence, data) => replayData(replay, sequence, data)
+    })
     const recovered = yield* Effect.suspend(() => replay.finish()).pipe(Effect.withSpan("Ledger.recover"))
     return yield* start(wal, recovered, options)
   })
