@@ -17,6 +17,42 @@ const decide = (
   p: Partial<Plain<Policy.PolicySnapshot>> = {}
 ) => Kernel.prescribeWithTrace(Policy.unsafeMake(snapshot(models, p)), input(i))
 
+/**
+ * The reference bench's catalog formula (shared/bench/REFERENCE.md; `bench/fixtures.ts`), with
+ * `step` between qualities: model i has provider i%6, quality 3000+step·i, risk ceiling 9500,
+ * latency 100+50i, all regions, input cost 10+50i, output cost 40+200i.
+ */
+const benchModels = (n: number, step: number) =>
+  Array.from({ length: n }, (_, i) =>
+    model({
+      model_id: i,
+      provider_id: i % 6,
+      quality_bps: 3000 + step * i,
+      risk_ceiling_bps: 9500,
+      p95_latency_ms: 100 + 50 * i,
+      region_mask: ALL,
+      input_cost_microunits_per_million_tokens: BigInt(10 + 50 * i),
+      output_cost_microunits_per_million_tokens: BigInt(40 + 200 * i)
+    }))
+
+/** The reference bench's request s (`make_input(s)`), with its budget. */
+const benchInput = (s: number, budget: bigint): Input =>
+  input({
+    request_sequence: BigInt(s),
+    requested_model_id: s % 22,
+    input_tokens: 500 + (s % 10000),
+    output_tokens: 200 + (s % 5000),
+    business_value_microunits: 50000n,
+    budget_limit_microunits: budget,
+    risk_bps: s % 8000,
+    confidence_bps: 6000 + (s % 4000),
+    minimum_quality_bps: 3000 + (s % 5000),
+    max_p95_latency_ms: 0,
+    required_capabilities: 0n,
+    allowed_provider_mask: ALL,
+    required_region_mask: 0n
+  })
+
 describe("Kernel gates", () => {
   it("hard risk limit rejects before scanning", () => {
     const { decision, trace } = decide([model()], { risk_bps: 9600 })
@@ -267,37 +303,13 @@ describe("Kernel properties", () => {
     assert.deepStrictEqual(decision, referencePrescribe(p, i).decision)
   })
   it("the bench catalog, scanned in quality order with pruning, decides as the reference kernel", () => {
-    const models = Array.from({ length: 40 }, (_, i) =>
-      model({
-        model_id: i,
-        provider_id: i % 6,
-        quality_bps: 3000 + 150 * i,
-        risk_ceiling_bps: 9500,
-        p95_latency_ms: 100 + 50 * i,
-        region_mask: ALL,
-        input_cost_microunits_per_million_tokens: BigInt(10 + 50 * i),
-        output_cost_microunits_per_million_tokens: BigInt(40 + 200 * i)
-      }))
+    const models = benchModels(40, 150)
     // shuffled, so catalog order differs from quality order
     const p = snapshot([...models.slice(17), ...models.slice(0, 17).reverse()])
     const policy = Policy.unsafeMake(p)
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 1_000_000 }), (s) => {
-        const i = {
-          request_sequence: BigInt(s),
-          requested_model_id: s % 22,
-          input_tokens: 500 + (s % 10000),
-          output_tokens: 200 + (s % 5000),
-          business_value_microunits: 50000n,
-          budget_limit_microunits: s % 7 === 0 ? BigInt(s % 40) : 10_000_000n,
-          risk_bps: s % 8000,
-          confidence_bps: 6000 + (s % 4000),
-          minimum_quality_bps: 3000 + (s % 5000),
-          max_p95_latency_ms: 0,
-          required_capabilities: 0n,
-          allowed_provider_mask: ALL,
-          required_region_mask: 0n
-        } as Input
+        const i = benchInput(s, s % 7 === 0 ? BigInt(s % 40) : 10_000_000n)
         assert.deepStrictEqual(Kernel.prescribeWithTrace(policy, i).decision, referencePrescribe(p, i).decision)
       }),
       { numRuns: fc.readConfigureGlobal().numRuns ?? 2000 }
@@ -433,17 +445,7 @@ describe("Kernel suffix shortcut", () => {
     )
   })
   it("the bench catalog's requests decide and trace as the reference kernel", () => {
-    const models = Array.from({ length: 22 }, (_, i) =>
-      model({
-        model_id: i,
-        provider_id: i % 6,
-        quality_bps: 3000 + 300 * i,
-        risk_ceiling_bps: 9500,
-        p95_latency_ms: 100 + 50 * i,
-        region_mask: ALL,
-        input_cost_microunits_per_million_tokens: BigInt(10 + 50 * i),
-        output_cost_microunits_per_million_tokens: BigInt(40 + 200 * i)
-      }))
+    const models = benchModels(22, 300)
     const p = snapshot(models, {
       hard_risk_limit_bps: 9600,
       minimum_confidence_bps: 5500,
@@ -452,24 +454,7 @@ describe("Kernel suffix shortcut", () => {
     })
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 1_000_000 }), (s) => {
-        matchesReference(
-          p,
-          input({
-            request_sequence: BigInt(s),
-            requested_model_id: s % 22,
-            input_tokens: 500 + (s % 10000),
-            output_tokens: 200 + (s % 5000),
-            business_value_microunits: 50000n,
-            budget_limit_microunits: 10_000_000n,
-            risk_bps: s % 8000,
-            confidence_bps: 6000 + (s % 4000),
-            minimum_quality_bps: 3000 + (s % 5000),
-            max_p95_latency_ms: 0,
-            required_capabilities: 0n,
-            allowed_provider_mask: ALL,
-            required_region_mask: 0n
-          })
-        )
+        matchesReference(p, benchInput(s, 10_000_000n))
       }),
       { numRuns: fc.readConfigureGlobal().numRuns ?? 2000 }
     )
