@@ -22,12 +22,14 @@ import * as Ledger from "@calybris/budget/Ledger"
 import * as L from "@calybris/budget/LedgerState"
 import * as LedgerView from "@calybris/budget/LedgerView"
 import * as Wal from "@calybris/wal/Wal"
+import * as WalNode from "@calybris/wal/WalNode"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import { CertificateUnbalanced, InputError, IoError, UsageError } from "./CliError.js"
@@ -69,13 +71,17 @@ type OnFile = Key.KeyFlags & {
 
 const opts = (id: Option.Option<string>) => (Option.isSome(id) ? { operationId: id.value } : {})
 
-/** The ledger over its journal file (which it opens, verifies and recovers in one pass, and owns). */
+/**
+ * The ledger over its journal file (which it opens, verifies and recovers in one pass, and owns),
+ * flushed by `WalNode` (`writeSync` + `fdatasync` on the descriptor; under "always" in the
+ * append's own call: a command has nothing else to do meanwhile).
+ */
 const ledgerLayer = (flags: OnFile, loaded: Key.Loaded) =>
   Ledger.layerJournalFile(flags.journal, {
     key: loaded.key,
     allowEmptyKey: loaded.allowEmptyKey,
     durability: flags.durability
-  })
+  }).pipe(Layer.provide(WalNode.layer))
 
 /**
  * Run `operation` (named `name` in a database's errors) on the ledger the flags name
@@ -199,6 +205,9 @@ export const init = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.init>
     const sealed = yield* Wal.append(checkpoint).pipe(
       Effect.provide(
         Wal.layerFile(flags.journal, { key: loaded.key, allowEmptyKey: loaded.allowEmptyKey, durability: "always" })
+          .pipe(
+            Layer.provide(WalNode.layer)
+          )
       )
     )
     yield* emit(

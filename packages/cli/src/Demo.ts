@@ -27,9 +27,11 @@ import type * as Json from "@calybris/core/Json"
 import * as JsonSchema from "@calybris/core/JsonSchema"
 import * as Policy from "@calybris/core/Policy"
 import * as Wal from "@calybris/wal/Wal"
+import * as WalNode from "@calybris/wal/WalNode"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { IoError, UsageError } from "./CliError.js"
@@ -375,7 +377,7 @@ export const run = (flags: Commands.FlagsOf<typeof Commands.demoOptions>) =>
     }
 
     // 2. the operator: every request through Ledger.admit on the keyed journal
-    const operator = Ledger.layerJournalFile(journal, { key, durability: "always" })
+    const operator = Ledger.layerJournalFile(journal, { key, durability: "always" }).pipe(Layer.provide(WalNode.layer))
     const runs = yield* Effect.provide(scenarios, operator)
 
     // 3. the auditor: the key from the key file, the journal from disk
