@@ -94,8 +94,6 @@ const nest = (value: Json.Json, depth: number, objects: boolean): Json.Json => {
   return v
 }
 
-const numRuns = (n: number) => FastCheck.readConfigureGlobal().numRuns ?? n
-
 /** A sink holding `prefix`, in a buffer of `capacity` bytes (at least the prefix). */
 const sinkWith = (prefix: Uint8Array, capacity: number): Json.ByteSink => {
   const buffer = new Uint8Array(Math.max(prefix.length, capacity))
@@ -119,7 +117,7 @@ describe("Json.printInto", () => {
           expect(bytesOf(sink)).toEqual(expected)
         }
       ),
-      { numRuns: numRuns(3000) }
+      { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 3000 }
     )
   })
 
@@ -145,7 +143,7 @@ describe("Json.printInto", () => {
           }
         }
       ),
-      { numRuns: numRuns(2000) }
+      { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 2000 }
     )
   })
 

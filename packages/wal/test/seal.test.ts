@@ -58,8 +58,6 @@ const recordArb = FastCheck.oneof(
   }
 )
 
-const numRuns = (n: number) => FastCheck.readConfigureGlobal().numRuns ?? n
-
 const key32 = Uint8Array.from({ length: 32 }, (_, i) => i * 7)
 const key65 = Uint8Array.from({ length: 65 }, (_, i) => 255 - i)
 const implementations = [
@@ -95,7 +93,7 @@ describe("Chain.linkJson", () => {
           }
         }
       }),
-      { numRuns: numRuns(300) }
+      { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 300 }
     )
   })
 
@@ -183,6 +181,6 @@ describe("file layer sealing", () => {
           )
         }
       ),
-      { numRuns: numRuns(40) }
+      { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 40 }
     ))
 })
