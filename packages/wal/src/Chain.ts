@@ -66,9 +66,9 @@ const makeScratch = (prefix: Uint8Array) => {
   const sink: Json.ByteSink = { buffer: new Uint8Array(Math.max(4096, prefix.length * 2)), length: 0 }
   sink.buffer.set(prefix)
   /** fill with `prefix ‖ utf8(p) ‖ d` (`d` as text, encoded, as bytes, or a Json value printed into place); returns the filled view, or undefined when the value nests deeper than `maxDepth` */
-  return (p: string, d: string | Uint8Array | Data): Uint8Array | undefined => {
+  return (p: string | Uint8Array, d: string | Uint8Array | Data): Uint8Array | undefined => {
     // UTF-8 takes at most 3 bytes per UTF-16 code unit
-    const need = prefix.length + 3 * p.length +
+    const need = prefix.length + (typeof p === "string" ? 3 : 1) * p.length +
       (typeof d === "string" ? 3 * d.length : d instanceof Uint8Array ? d.length : 0)
     let buffer = sink.buffer
     if (need > buffer.length) {
@@ -76,7 +76,12 @@ const makeScratch = (prefix: Uint8Array) => {
       buffer.set(prefix)
     }
     let at = prefix.length
-    at += PLAIN.test(p) ? ascii(p, buffer, at) : encoder.encodeInto(p, buffer.subarray(at)).written
+    if (typeof p !== "string") {
+      buffer.set(p, at)
+      at += p.length
+    } else {
+      at += PLAIN.test(p) ? ascii(p, buffer, at) : encoder.encodeInto(p, buffer.subarray(at)).written
+    }
     if (typeof d === "string") {
       at += encoder.encodeInto(d, buffer.subarray(at)).written
     } else if (d instanceof Uint8Array) {
@@ -121,7 +126,7 @@ const xorPad = (block: Uint8Array, pad: number): Uint8Array => block.map((b) => 
  * `link`, with the data text given as text, as its UTF-8 bytes, or as a Json value printed into
  * the hashed buffer (undefined only then, when the value nests too deep).
  */
-type Link = (previousHash: string, data: string | Uint8Array | Data) => string | undefined
+type Link = (previousHash: string | Uint8Array, data: string | Uint8Array | Data) => string | undefined
 
 /** `link` on node's one-shot hash. */
 const nodeLink = (hash: OneShot, key: Uint8Array | undefined): Link => {
@@ -212,4 +217,16 @@ const EMPTY = new Uint8Array(0)
 export const bytesLink = (chain: Chain): (previousHash: string, data: Uint8Array) => string => {
   const link = byteLinks.get(chain)
   return link === undefined ? (p, d) => chain.link(p, decoder.decode(d)) : link as (p: string, d: Uint8Array) => string
+}
+
+/**
+ * `linkBytes` bound to one chain with the previous hash also given as its UTF-8 bytes (the
+ * verifying reader keeps the last hash as the bytes it compared): both are copied into the
+ * hashed buffer as they are, nothing encoded.
+ */
+export const bytesLinkOfBytes = (chain: Chain): (previousHash: Uint8Array, data: Uint8Array) => string => {
+  const link = byteLinks.get(chain)
+  return link === undefined
+    ? (p, d) => chain.link(decoder.decode(p), decoder.decode(d))
+    : link as (p: Uint8Array, d: Uint8Array) => string
 }

@@ -17,7 +17,15 @@ import * as Stream from "effect/Stream"
 import * as Chain from "./Chain.js"
 import type { Entry } from "./Entry.js"
 import { MAX_DEPTH, parseLine } from "./internal/envelope.js"
-import { dataOffset, ENTRY_TO_DATA, fastPath, HASH_LENGTH, matchLine, readData } from "./internal/fastLine.js"
+import {
+  dataOffsetOf,
+  ENTRY_TO_DATA,
+  fastPath,
+  HASH_LENGTH,
+  matchLineBytes,
+  readData,
+  Sequence
+} from "./internal/fastLine.js"
 import {
   WalChainBroken,
   WalParseError,
@@ -165,6 +173,18 @@ class LongLine {
   }
 }
 
+/** Whether `text` is ASCII. */
+const isAscii = (text: string): boolean => {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false
+  return true
+}
+
+/** The ASCII `text` written into `into` from its start (it fits); returns `into`. */
+const asciiBytes = (text: string, into: Uint8Array): Uint8Array => {
+  for (let i = 0; i < text.length; i++) into[i] = text.charCodeAt(i)
+  return into
+}
+
 const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
   if (a.length === 0) return b
   const out = new Uint8Array(a.length + b.length)
@@ -181,15 +201,16 @@ export class LineReader {
   /** byte offset of `pending[0]` in the file */
   private pendingOffset = 0
   private lineNumber = 0
-  private expected = 1n
-  /** `expected` in decimal (what the fast path compares the line's sequence with) */
-  private expectedText = "1"
+  /** the expected sequence (its digits are what the fast path compares the line's sequence with) */
+  private readonly expected = new Sequence(1n)
   private lastHash = Chain.GENESIS
-  /** `lastHash` as bytes, when the fast path accepted the last line (else undefined) */
-  private lastHashBytes: Uint8Array | undefined = undefined
+  /** `lastHash` as its ASCII bytes in `lastHashBytes[0, lastHashLength)`; -1 when it is not ASCII (no fast path) */
+  private lastHashBytes: Uint8Array = asciiBytes(Chain.GENESIS, new Uint8Array(HASH_LENGTH))
+  private lastHashLength = Chain.GENESIS.length
   /** scratch for the next `lastHashBytes` */
   private hashBytes: Uint8Array = new Uint8Array(HASH_LENGTH)
-  private count = 0n
+  /** lines read (a number: a log cannot hold 2^53 lines) */
+  private count = 0
   private bytes = 0
   /** Build `Entry` values (with their `data`); a verification-only pass does not need them. */
   private readonly collect: boolean
@@ -198,7 +219,7 @@ export class LineReader {
    * The fast path's hash over bytes, when it is on (verifying; a line it accepts gives an entry
    * read from its bytes, equal to the exact path's).
    */
-  private readonly fast: ((previousHash: string, data: Uint8Array) => string) | undefined
+  private readonly fast: ((previousHash: Uint8Array, data: Uint8Array) => string) | undefined
 
   /**
    * Where each entry goes as soon as it is read, when given (instead of the arrays `push` and
@@ -225,7 +246,7 @@ export class LineReader {
     this.chain = options.chain
     this.maxLine = options.maxLineBytes ?? DEFAULT_MAX_LINE
     this.collect = collect
-    this.fast = options.chain !== undefined && fastPath.enabled ? Chain.bytesLink(options.chain) : undefined
+    this.fast = options.chain !== undefined && fastPath.enabled ? Chain.bytesLinkOfBytes(options.chain) : undefined
   }
 
   /** Consume a chunk; returns the complete entries it finished, or the first failure. */
@@ -343,20 +364,25 @@ export class LineReader {
    * or -1 when the exact path must read it.
    */
   private fastLine(
-    link: (previousHash: string, data: Uint8Array) => string,
+    link: (previousHash: Uint8Array, data: Uint8Array) => string,
     buffer: Uint8Array,
     start: number,
     lastLf: number,
     offset: number,
     out: Array<Entry>
   ): number {
-    const previous = this.lastHash
-    const expected = this.expectedText
-    const close = matchLine(buffer, start, lastLf, expected, previous, this.lastHashBytes)
+    const previousLength = this.lastHashLength
+    if (previousLength < 0) return -1
+    const previousBytes = this.lastHashBytes
+    const expected = this.expected
+    const close = matchLineBytes(buffer, start, lastLf, expected.digits, expected.length, previousBytes, previousLength)
     // the line's length without LF / CR, as the exact path measures it
     if (close < 0 || close + 1 - start > this.maxLine) return -1
-    const dataStart = start + dataOffset(expected, previous)
-    const recomputed = link(previous, buffer.subarray(dataStart, close))
+    const dataStart = start + dataOffsetOf(expected.length, previousLength)
+    const recomputed = link(
+      previousLength === previousBytes.length ? previousBytes : previousBytes.subarray(0, previousLength),
+      buffer.subarray(dataStart, close)
+    )
     if (recomputed.length !== HASH_LENGTH) return -1
     // compared in constant time (over all 64 bytes)
     const at = dataStart - ENTRY_TO_DATA
@@ -369,14 +395,14 @@ export class LineReader {
     }
     if (diff !== 0) return -1
     if (this.data !== undefined) {
-      this.data(this.expected, buffer.subarray(dataStart, close))
+      this.data(expected.value, buffer.subarray(dataStart, close))
     } else if (this.collect) {
       // the line is ASCII: its text is a code unit per byte, the data's value read from it
       const text = asciiDecoder.decode(buffer.subarray(start, close + 1))
       const from = dataStart - start
       this.emit(out, {
-        sequence: this.expected,
-        previous_hash: previous,
+        sequence: expected.value,
+        previous_hash: this.lastHash,
         entry_hash: recomputed,
         data: readData(text, from),
         dataText: text.slice(from, close - start),
@@ -386,12 +412,13 @@ export class LineReader {
         canonical: true
       })
     }
-    this.setExpected(this.expected + 1n)
+    expected.next()
     this.count++
     this.lastHash = recomputed
     // the bytes of the hash for the next line's comparison (two buffers, swapped)
-    this.hashBytes = this.lastHashBytes ?? new Uint8Array(HASH_LENGTH)
+    this.hashBytes = previousBytes.length === HASH_LENGTH ? previousBytes : new Uint8Array(HASH_LENGTH)
     this.lastHashBytes = copy
+    this.lastHashLength = HASH_LENGTH
     return buffer[close + 1] === 0x0a ? close + 1 : close + 2
   }
 
@@ -399,11 +426,6 @@ export class LineReader {
     const each = this.each
     if (each === undefined) out.push(entry)
     else each(entry)
-  }
-
-  private setExpected(expected: bigint): void {
-    this.expected = expected
-    this.expectedText = expected.toString()
   }
 
   /** The end of the input: a final line without newline, then the totals. */
@@ -432,7 +454,7 @@ export class LineReader {
     }
     return Either.right({
       entries: out,
-      verified: { count: this.count, lastHash: this.lastHash, bytes: this.bytes, missingNewline }
+      verified: { count: BigInt(this.count), lastHash: this.lastHash, bytes: this.bytes, missingNewline }
     })
   }
 
@@ -495,8 +517,9 @@ export class LineReader {
     }
     const envelope = parsed.right
     if (chain !== undefined) {
-      if (envelope.sequence !== this.expected) {
-        return new WalSequenceError({ line, offset, sequence: envelope.sequence, expected: this.expected })
+      const expected = this.expected.value
+      if (envelope.sequence !== expected) {
+        return new WalSequenceError({ line, offset, sequence: envelope.sequence, expected })
       }
       if (!constantTimeEquals(envelope.previous_hash, this.lastHash)) {
         return new WalChainBroken({
@@ -517,11 +540,14 @@ export class LineReader {
           found: envelope.entry_hash
         })
       }
-      this.setExpected(envelope.sequence + 1n)
+      // (the sequence read is the expected one)
+      this.expected.next()
     }
     this.count++
     this.lastHash = envelope.entry_hash
-    this.lastHashBytes = undefined
+    this.lastHashLength = envelope.entry_hash.length <= HASH_LENGTH && isAscii(envelope.entry_hash)
+      ? (asciiBytes(envelope.entry_hash, this.lastHashBytes), envelope.entry_hash.length)
+      : -1
     if (this.collect) {
       this.emit(out, {
         sequence: envelope.sequence,

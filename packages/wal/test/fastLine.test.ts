@@ -13,7 +13,7 @@ import * as Reader from "@calybris/wal/Reader"
 import { assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 import * as fc from "effect/FastCheck"
-import { fastPath, isCanonicalData, matchLine } from "../src/internal/fastLine.js"
+import { fastPath, isCanonicalData, matchLine, Sequence } from "../src/internal/fastLine.js"
 
 const keyed = Either.getOrThrow(Chain.make({ key: new Uint8Array(32).fill(7) }))
 const unkeyed = Either.getOrThrow(Chain.make())
@@ -560,5 +560,29 @@ describe("fast path: the data validator accepts only canonical JSON", () => {
     assert.strictEqual(at(line + "\n", "120", "genesis"), -1)
     assert.strictEqual(at(line + "\n", "12", "genesiS"), -1)
     assert.strictEqual(at(line.slice(0, -1) + "\n}\n", "12", "genesis"), -1)
+  })
+})
+
+describe("fast path: the expected sequence's digits, incremented in place", () => {
+  it("spell the value's decimal and give the value, around 2^53, across a carry and in any u64", () => {
+    const safe = BigInt(Number.MAX_SAFE_INTEGER)
+    const start = fc.oneof(
+      fc.bigInt({ min: safe - 300n, max: safe + 5n }),
+      fc.bigInt({ min: 1n, max: 2000n }),
+      fc.bigInt({ min: 1n, max: 18446744073709551615n }),
+      fc.constantFrom(9n, 99n, 999999n, 9999999999999999n, 99999999999999999999n)
+    )
+    fc.assert(
+      fc.property(start, fc.nat({ max: 400 }), (from, steps) => {
+        const sequence = new Sequence(from)
+        for (let k = 0n; k <= BigInt(steps); k++) {
+          const value = from + k
+          assert.strictEqual(sequence.value, value)
+          assert.strictEqual(String.fromCharCode(...sequence.digits.subarray(0, sequence.length)), value.toString())
+          sequence.next()
+        }
+      }),
+      { numRuns: fc.readConfigureGlobal().numRuns ?? 300 }
+    )
   })
 })

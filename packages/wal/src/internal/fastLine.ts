@@ -60,12 +60,6 @@ const matches = (bytes: Uint8Array, at: number, word: Uint8Array): boolean => {
   return true
 }
 
-/** `bytes[at, at + text.length)` equals the ASCII `text` (the caller checked the bounds). */
-const matchesText = (bytes: Uint8Array, at: number, text: string): boolean => {
-  for (let k = 0; k < text.length; k++) if (bytes[at + k] !== text.charCodeAt(k)) return false
-  return true
-}
-
 // ---------------------------------------------------------------------------------------------
 // data
 
@@ -299,8 +293,11 @@ export const isCanonicalData = (bytes: Uint8Array, start: number, limit: number)
 // the envelope
 
 /** Where the data starts, from the line's start, for a sequence and previous hash of these lengths. */
-export const dataOffset = (expected: string, previous: string): number =>
-  PREFIX.length + expected.length + PREVIOUS.length + previous.length + ENTRY.length + ENTRY_TO_DATA
+export const dataOffset = (expected: string, previous: string): number => dataOffsetOf(expected.length, previous.length)
+
+/** `dataOffset` from the lengths of the sequence's digits and of the previous hash. */
+export const dataOffsetOf = (expectedLength: number, previousLength: number): number =>
+  PREFIX.length + expectedLength + PREVIOUS.length + previousLength + ENTRY.length + ENTRY_TO_DATA
 
 /**
  * A line at `start` with the writer's exact shape, with `sequence` spelled `expected`,
@@ -320,21 +317,35 @@ export const matchLine = (
   previous: string,
   previousBytes: Uint8Array | undefined
 ): number => {
+  for (let k = 0; k < previous.length; k++) if (previous.charCodeAt(k) > 0x7e) return -1
+  const p = previousBytes !== undefined && previousBytes.length === previous.length ? previousBytes : bytesOf(previous)
+  return matchLineBytes(bytes, start, limit, bytesOf(expected), expected.length, p, p.length)
+}
+
+/**
+ * `matchLine` with the sequence given as its ASCII digits (`expected[0, expectedLength)`) and
+ * the previous hash as its ASCII bytes (`previous[0, previousLength)`).
+ */
+export const matchLineBytes = (
+  bytes: Uint8Array,
+  start: number,
+  limit: number,
+  expected: Uint8Array,
+  expectedLength: number,
+  previous: Uint8Array,
+  previousLength: number
+): number => {
   let i = start
   // at least one data byte, then the closing brace
-  if (limit - start < dataOffset(expected, previous) + 2) return -1
+  if (limit - start < dataOffsetOf(expectedLength, previousLength) + 2) return -1
   if (!matches(bytes, i, PREFIX)) return -1
   i += PREFIX.length
-  if (!matchesText(bytes, i, expected)) return -1
-  i += expected.length
+  for (let k = 0; k < expectedLength; k++) if (bytes[i + k] !== expected[k]) return -1
+  i += expectedLength
   if (!matches(bytes, i, PREVIOUS)) return -1
   i += PREVIOUS.length
-  if (
-    previousBytes !== undefined && previousBytes.length === previous.length
-      ? !matches(bytes, i, previousBytes)
-      : !matchesText(bytes, i, previous)
-  ) return -1
-  i += previous.length
+  for (let k = 0; k < previousLength; k++) if (bytes[i + k] !== previous[k]) return -1
+  i += previousLength
   if (!matches(bytes, i, ENTRY)) return -1
   i += ENTRY.length + HASH_LENGTH
   if (!matches(bytes, i, DATA)) return -1
@@ -344,6 +355,54 @@ export const matchLine = (
   const next = bytes[end + 1]
   return next === 10 || (next === 13 && bytes[end + 2] === 10) ? end : -1
 }
+
+/**
+ * The verifying reader's expected sequence: its decimal ASCII digits, incremented in place (what
+ * the fast path compares a line's sequence with: no bigint arithmetic nor `toString` per line),
+ * and its value — a number while it is a safe integer, a bigint beyond.
+ */
+export class Sequence {
+  /** the digits, most significant first, in `digits[0, length)` */
+  digits: Uint8Array = new Uint8Array(24)
+  length = 0
+  private small = 0
+  private big: bigint | undefined = undefined
+
+  constructor(start: bigint) {
+    const text = start.toString()
+    if (text.length > this.digits.length) this.digits = new Uint8Array(text.length)
+    for (let k = 0; k < text.length; k++) this.digits[k] = text.charCodeAt(k)
+    this.length = text.length
+    if (start <= MAX_SAFE) this.small = Number(start)
+    else this.big = start
+  }
+
+  get value(): bigint {
+    return this.big ?? BigInt(this.small)
+  }
+
+  /** Add one. */
+  next(): void {
+    const digits = this.digits
+    let k = this.length - 1
+    while (k >= 0 && digits[k] === 57) digits[k--] = 48
+    if (k >= 0) {
+      digits[k] = (digits[k] as number) + 1
+    } else {
+      // all nines: one digit more, a 1 then zeros
+      const grown = this.length + 1 > digits.length ? new Uint8Array(2 * digits.length) : digits
+      grown.fill(48, 1, this.length + 1)
+      grown[0] = 49
+      this.digits = grown
+      this.length++
+    }
+    if (this.big !== undefined) this.big++
+    else if (this.small < Number.MAX_SAFE_INTEGER) this.small++
+    else this.big = BigInt(this.small) + 1n
+  }
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
 
 // ---------------------------------------------------------------------------------------------
 // the data's value
