@@ -1,14 +1,18 @@
 /**
- * The conformance runner: `pnpm conformance <dir>` checks this project against a folder of
- * vectors in the format of shared/conformance/README.md. One line per vector file,
- * `<file>: N passed, N failed`, then the total; exit 1 on any failure. Files it does not
- * handle are reported as skipped.
+ * The conformance runner: `pnpm conformance <dir> [<dir> ...]` checks this project against
+ * folders of vectors: the reference crate's (format: shared/conformance/README.md) and the
+ * transparency log's third-party vectors (shared/tlog-vectors/README.md), told apart by their
+ * file names. One line per vector file, `<file>: N passed, N failed`, then the total; exit 1 on
+ * any failure. Files it does not handle are reported as skipped.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { checkLedgerDigest, runBudget, runLedger } from "./budget.js"
 import { runDigests } from "./digests.js"
 import { runKernel } from "./kernel.js"
+import { runConsistency, runInclusion, runMerkleRoots } from "./tlogMerkle.js"
+import { runCheckpoints, runCosignatures, runSignedNotes } from "./tlogNotes.js"
+import { runTiles } from "./tlogTiles.js"
 import type { FileResult } from "./vectors.js"
 import { runVerify } from "./verify.js"
 import { runFloatRoundtrip, runWalSample } from "./wal.js"
@@ -20,15 +24,36 @@ const runners: Record<string, Runner> = {
   "verify.jsonl": runVerify,
   "digests.json": (file) => runDigests(file, checkLedgerDigest),
   "budget.jsonl": runBudget,
-  "ledger.jsonl": runLedger
+  "ledger.jsonl": runLedger,
+  // shared/tlog-vectors
+  "merkle-roots.json": runMerkleRoots,
+  "inclusion.json": runInclusion,
+  "consistency.json": runConsistency,
+  "signed-notes.json": runSignedNotes,
+  "checkpoints.json": runCheckpoints,
+  "cosignatures.json": runCosignatures,
+  "tiles.json": runTiles
 }
 
 const main = (): number => {
-  const dir = process.argv[2]
-  if (dir === undefined || !fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
-    process.stderr.write("usage: pnpm conformance <vector-dir>\n")
+  const dirs = process.argv.slice(2)
+  if (dirs.length === 0 || dirs.some((dir) => !fs.existsSync(dir) || !fs.statSync(dir).isDirectory())) {
+    process.stderr.write("usage: pnpm conformance <vector-dir> [<vector-dir> ...]\n")
     return 2
   }
+  let passed = 0
+  let failed = 0
+  for (const dir of dirs) {
+    const counts = runDir(dir)
+    passed += counts.passed
+    failed += counts.failed
+  }
+  process.stdout.write(`${passed} passed, ${failed} failed\n`)
+  return failed === 0 ? 0 : 1
+}
+
+/** Runs every vector file of one folder; prints a line per file. */
+const runDir = (dir: string): { readonly passed: number; readonly failed: number } => {
   let passed = 0
   let failed = 0
   const verbose = process.env["CONFORMANCE_VERBOSE"] !== undefined
@@ -57,11 +82,14 @@ const main = (): number => {
     const result = runner(file)
     passed += result.passed
     failed += result.failed
-    process.stdout.write(`${name}: ${result.passed} passed, ${result.failed} failed\n`)
+    process.stdout.write(
+      result.skipped !== undefined
+        ? `${name}: skipped (${result.skipped})\n`
+        : `${name}: ${result.passed} passed, ${result.failed} failed\n`
+    )
     for (const failure of result.failures.slice(0, verbose ? 20 : 5)) process.stdout.write(`  ${failure}\n`)
   }
-  process.stdout.write(`${passed} passed, ${failed} failed\n`)
-  return failed === 0 ? 0 : 1
+  return { passed, failed }
 }
 
 process.exitCode = main()
