@@ -1,0 +1,32 @@
+/**
+ * RFC 6962 §2.1 hashing, shared by the tree, its proofs and tiles: a leaf hash is
+ * SHA-256(0x00 ‖ data), an interior node's SHA-256(0x01 ‖ left ‖ right), and the empty tree's
+ * root SHA-256(""). SHA-256 is core's default (`node:crypto` where the runtime has it, else
+ * `@noble/hashes`; chosen once when the module loads), so this runs in a browser too.
+ */
+import * as Hash from "@calybris/core/Hash"
+
+const sha256 = Hash.defaultHash.sha256
+
+/** A tree hash's length in bytes. */
+export const HASH_BYTES = 32
+
+/** SHA-256(0x00 ‖ data): the hash of a leaf whose bytes are `data`. */
+export const hashLeaf = (data: Uint8Array): Uint8Array => {
+  const buffer = new Uint8Array(data.length + 1)
+  buffer.set(data, 1)
+  return sha256(buffer)
+}
+
+const node = new Uint8Array(1 + 2 * HASH_BYTES)
+node[0] = 1
+
+/** SHA-256(0x01 ‖ left ‖ right): the hash of an interior node. */
+export const hashChildren = (left: Uint8Array, right: Uint8Array): Uint8Array => {
+  node.set(left, 1)
+  node.set(right, 1 + HASH_BYTES)
+  return sha256(node)
+}
+
+/** The root of the empty tree: SHA-256 of no bytes. */
+export const emptyRoot = (): Uint8Array => sha256(new Uint8Array(0))
