@@ -22,7 +22,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
-import { faultScenario, GROUP, type ProbedPath, record } from "./support/faultScenario.js"
+import { faultScenario, GROUP, laterAppendsFail, type ProbedPath, record } from "./support/faultScenario.js"
 import * as Probe from "./support/ProbeFileSystem.js"
 
 /**
@@ -94,15 +94,7 @@ const neverScenario = (fault: Probe.Fault) =>
         })
 
         // every later append fails with WalWriterFailed, carrying the original cause
-        const later = yield* Effect.forEach(
-          [100, 101, 102],
-          (i) => Effect.flip(Wal.append(record(i))),
-          { concurrency: "unbounded" }
-        )
-        for (const e of later) {
-          assert.strictEqual(e._tag, "WalWriterFailed")
-          if (e._tag === "WalWriterFailed") assert.strictEqual(e.cause, first.cause)
-        }
+        yield* laterAppendsFail(first.cause)
         assert.strictEqual(probe.raised.length, 1) // nothing retried, nothing else written
         assert.strictEqual(probe.writeCalls, writes)
         assert.strictEqual(probe.syncCalls, 0)

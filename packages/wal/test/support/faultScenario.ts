@@ -31,6 +31,20 @@ export const record = (i: number): Json.Json => new Map<string, Json.Json>([["i"
 /** Members of the round that the fault hits, under "batch". */
 export const GROUP = 10
 
+/** Three appends after the writer failed: each fails with `WalWriterFailed` carrying `cause`. */
+export const laterAppendsFail = (cause: unknown) =>
+  Effect.gen(function*() {
+    const later = yield* Effect.forEach(
+      [100, 101, 102],
+      (i) => Effect.flip(Wal.append(record(i))),
+      { concurrency: "unbounded" }
+    )
+    for (const e of later) {
+      assert.strictEqual(e._tag, "WalWriterFailed")
+      if (e._tag === "WalWriterFailed") assert.strictEqual(e.cause, cause)
+    }
+  })
+
 /** What a probe of the log's I/O counts and injects (`ProbeFileSystem.Probe`, flush.test's `Recorder`). */
 export interface FaultProbe {
   /** fault the `at`-th write call (or fsync call, for "fsync"); one shot */
@@ -109,15 +123,7 @@ export const faultScenario = <P extends FaultProbe>(
         assert.deepStrictEqual(yield* Wal.head, { sequence: BigInt(acked.length), lastHash: last?.entry_hash ?? "" })
 
         // every later append fails with WalWriterFailed, carrying the original cause
-        const later = yield* Effect.forEach(
-          [100, 101, 102],
-          (i) => Effect.flip(Wal.append(record(i))),
-          { concurrency: "unbounded" }
-        )
-        for (const e of later) {
-          assert.strictEqual(e._tag, "WalWriterFailed")
-          if (e._tag === "WalWriterFailed") assert.strictEqual(e.cause, first.cause)
-        }
+        yield* laterAppendsFail(first.cause)
         assert.strictEqual(probe.raised.length, 1) // nothing retried, nothing else written
 
         // the service's view is exactly the acknowledged prefix
