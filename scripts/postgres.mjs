@@ -16,8 +16,11 @@
  * As root the cluster belongs to the `postgres` user (initdb and the server refuse to run as root);
  * otherwise to the current user. The server is the distribution's, with `fsync` and
  * `synchronous_commit` at their defaults (on): `--no-sync` only skips initdb's own flush of the
- * template files. Authentication is `trust` (any local user may connect while it runs), the unix
- * socket lives in the temp dir, TCP only on 127.0.0.1.
+ * template files. JIT compilation is off (`jit = off`, which changes no result): the ledger's
+ * snapshot statements, planned on a test's small, never-analyzed tables, are estimated far above
+ * `jit_above_cost`, and LLVM then spends ~0.7 s compiling each one that runs in a millisecond.
+ * Authentication is `trust` (any local user may connect while it runs), the unix socket lives in
+ * the temp dir, TCP only on 127.0.0.1.
  *
  * stdout carries only the `export` lines (or the bindir); progress and errors go to stderr.
  * Exit status: 0 done; 2 PostgreSQL is not installed and cannot be installed here; 1 anything else.
@@ -162,10 +165,11 @@ const start = async () => {
       data
     ])
     if (!initdb.ok) fail(`initdb failed in ${dir}:\n${initdb.output}`)
-    // fsync and synchronous_commit stay at their defaults (on)
+    // fsync and synchronous_commit stay at their defaults (on); no JIT (see above)
     fs.appendFileSync(
       path.join(data, "postgresql.conf"),
       `\n# calybris test cluster\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ${confString(dir)}\n`
+        + "jit = off\n"
     )
     for (let attempt = 1;; attempt++) {
       const port = await freePort()

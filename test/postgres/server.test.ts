@@ -13,12 +13,13 @@ const exists = (name: string) =>
 
 describe.skipIf(Postgres.skip())("the tests' PostgreSQL server", () => {
   layer(Postgres.layerDatabase)((it) => {
-    it.effect("answers, with fsync and synchronous_commit on", () =>
+    it.effect("answers, with fsync and synchronous_commit on (and JIT off)", () =>
       Effect.gen(function*() {
         const { url } = yield* Postgres.TestDatabase
         assert.match(yield* Postgres.psql("SELECT version()", url), /^PostgreSQL \d+/)
         assert.strictEqual(yield* Postgres.psql("SHOW synchronous_commit", url), "on")
         assert.strictEqual(yield* Postgres.psql("SHOW fsync", url), "on")
+        assert.strictEqual(yield* Postgres.psql("SHOW jit", url), "off")
       }))
 
     it.effect("gives the test file a fresh database of its own", () =>

@@ -1,3 +1,4 @@
+import * as Arbitraries from "@calybris/testing/Arbitraries"
 import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
 import { existsSync, readFileSync } from "node:fs"
@@ -540,28 +541,7 @@ describe("print", () => {
 // ---------------------------------------------------------------------------------------------
 // Properties
 
-const special = FastCheck.constantFrom("\u2028", "\u2029", "\u0000", "\u001f", "\"", "\\", "/", "\u007f", "😀", "é")
-const stringArb = FastCheck.oneof(
-  FastCheck.string({ unit: "binary", maxLength: 20 }),
-  FastCheck.string({ unit: FastCheck.oneof(special, FastCheck.char()), maxLength: 20 })
-)
-const floatArb = FastCheck.double().map((d) => new Json.JsonFloat(d))
-
-const { json: jsonArb } = FastCheck.letrec<{ json: Json.Json }>((tie) => ({
-  json: FastCheck.oneof(
-    { depthSize: "small", withCrossShrink: true },
-    FastCheck.constant(null),
-    FastCheck.boolean(),
-    FastCheck.maxSafeInteger(),
-    FastCheck.bigInt({ min: -(2n ** 63n), max: 2n ** 64n - 1n }),
-    FastCheck.constantFrom(18446744073709551615n, -9223372036854775808n, 9007199254740992n, -9007199254740992n),
-    floatArb,
-    FastCheck.double({ noInteger: true }),
-    stringArb,
-    FastCheck.array(tie("json"), { maxLength: 5 }),
-    FastCheck.array(FastCheck.tuple(stringArb, tie("json")), { maxLength: 5 }).map((entries) => new Map(entries))
-  )
-}))
+const jsonArb = Arbitraries.json
 
 /** An independent zmij formatter: digits from `toExponential()` (shortest round-trip). */
 const zmijReference = (value: number): string => {

@@ -5,6 +5,7 @@
  */
 import * as Decision from "@calybris/core/Decision"
 import { Input } from "@calybris/core/Input"
+import * as Json from "@calybris/core/Json"
 import { Model } from "@calybris/core/Model"
 import { PolicySnapshot } from "@calybris/core/Policy"
 import * as Arbitrary from "effect/Arbitrary"
@@ -203,3 +204,65 @@ export const closeCall: fc.Arbitrary<readonly [PolicySnapshot, Input]> = fc.reco
     })
   ] as const
 )
+
+/**
+ * Characters a JSON printer or reader must get right: escapes, line and paragraph separators,
+ * controls, DEL, the slash, non-ASCII and astral.
+ */
+export const jsonSpecialChar = fc.constantFrom(
+  "\u2028",
+  "\u2029",
+  "\u0000",
+  "\u001f",
+  "\"",
+  "\\",
+  "/",
+  "\u007f",
+  "😀",
+  "é"
+)
+
+/** Lone surrogates (high, low, the high half of an astral character): printable, but not valid UTF-8. */
+export const loneSurrogate = fc.constantFrom("\ud800", "\udc00", "\ud83d")
+
+/**
+ * Strings for JSON values and keys: any code point and the special characters, and with
+ * `loneSurrogates` the lone surrogates too (a printer hashes them, a reader refuses them).
+ */
+export const jsonStringOf = (options: { readonly loneSurrogates: boolean }): fc.Arbitrary<string> => {
+  const special = options.loneSurrogates ? fc.oneof(jsonSpecialChar, loneSurrogate) : jsonSpecialChar
+  return fc.oneof(
+    fc.string({ maxLength: 12 }),
+    fc.string({ unit: "binary", maxLength: 20 }),
+    fc.string({ unit: fc.oneof(special, fc.char()), maxLength: 20 })
+  )
+}
+
+/**
+ * `Json` values (core's lossless JSON): null, booleans, safe integers, doubles (integral or not:
+ * printed as integers or floats), integers over the whole u64 / i64 range and its edges,
+ * `JsonFloat`s, strings (`jsonStringOf(options)`, as keys too), and arrays and objects of them (up
+ * to 5 members, small depth).
+ */
+export const jsonOf = (options: { readonly loneSurrogates: boolean }): fc.Arbitrary<Json.Json> => {
+  const string = jsonStringOf(options)
+  return fc.letrec<{ json: Json.Json }>((tie) => ({
+    json: fc.oneof(
+      { depthSize: "small", withCrossShrink: true },
+      fc.constant(null),
+      fc.boolean(),
+      fc.maxSafeInteger(),
+      fc.double(),
+      fc.double({ noInteger: true }),
+      fc.bigInt({ min: -(2n ** 63n), max: 2n ** 64n - 1n }),
+      fc.constantFrom(18446744073709551615n, -9223372036854775808n, 9007199254740992n, -9007199254740992n),
+      fc.double().map((d) => new Json.JsonFloat(d)),
+      string,
+      fc.array(tie("json"), { maxLength: 5 }),
+      fc.array(fc.tuple(string, tie("json")), { maxLength: 5 }).map((entries) => new Map(entries))
+    )
+  })).json
+}
+
+/** Any `Json` value whose strings are well-formed (it prints to text that parses back). */
+export const json: fc.Arbitrary<Json.Json> = jsonOf({ loneSurrogates: false })

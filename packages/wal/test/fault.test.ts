@@ -1,6 +1,7 @@
 /**
  * Fault injection: the log's FileSystem is the real one wrapped (`support/ProbeFileSystem.ts`)
- * so that one write or fsync fails — EIO, a short write, ENOSPC, a failed fsync. Whatever the
+ * so that one write or fsync fails (under "always" and "batch": `support/faultScenario.ts`, which
+ * flush.test.ts runs on the `WalNode` path too) — EIO, a short write, ENOSPC, a failed fsync. Whatever the
  * fault and the durability: the writer enters the failed state — every later append fails with
  * `WalWriterFailed` with the same cause, nothing is retried — and the head stays at the last
  * acknowledged entry. Under "always" and "batch" the failing append(s) get `WalIoError`, and
@@ -12,7 +13,6 @@
 import * as Json from "@calybris/core/Json"
 import type { Sealed } from "@calybris/wal/Entry"
 import * as Wal from "@calybris/wal/Wal"
-import type { WalIoError } from "@calybris/wal/WalError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, describe, it } from "@effect/vitest"
@@ -20,116 +20,27 @@ import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
+import { faultScenario, GROUP, laterAppendsFail, type ProbedPath, record } from "./support/faultScenario.js"
 import * as Probe from "./support/ProbeFileSystem.js"
 
-const record = (i: number): Json.Json => new Map<string, Json.Json>([["i", i], ["label", `entry ${i}`]])
-
-/** Members of the group that the fault hits, in batch mode. */
-const GROUP = 10
-
-const scenario = (durability: Wal.Durability, fault: Probe.Fault) =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const dir = yield* fs.makeTempDirectoryScoped({ prefix: "calybris-wal-fault-" })
-    const path = `${dir}/log.jsonl`
-    const probe = new Probe.Probe()
-    const acked: Array<Sealed> = []
-    const data: Array<Json.Json> = []
-    const ack = (i: number) =>
-      Effect.map(Wal.append(record(i)), (s) => {
-        acked.push(s)
-        data.push(record(i))
-        return s
-      })
-    const nextCall = () => (fault === "fsync" ? probe.syncCalls : probe.writeCalls)
-
-    const failedGroup = yield* Effect.provide(
-      Effect.gen(function*() {
-        for (let i = 1; i <= 3; i++) yield* ack(i)
-        let errors: Array<WalIoError>
-        if (durability === "always") {
-          probe.fault = { kind: fault, at: nextCall() + 1 }
-          errors = [yield* Effect.flip(Wal.append(record(4)))].filter((e) => e._tag === "WalIoError")
-          assert.strictEqual(errors.length, 1)
-        } else {
-          // A's write waits at a gate while GROUP appenders queue behind it: they form the next
-          // group, the one the fault hits
-          const open = yield* Deferred.make<void>()
-          probe.gate = { at: probe.writeCalls + 1, open }
-          probe.fault = { kind: fault, at: nextCall() + 2 }
-          const a = yield* Effect.fork(ack(4))
-          yield* Effect.sleep("30 millis")
-          const group = yield* Effect.forEach(
-            Array.from({ length: GROUP }, (_, k) => 5 + k),
-            (i) => Effect.fork(Effect.either(Wal.append(record(i))))
-          )
-          yield* Effect.sleep("30 millis")
-          yield* Deferred.succeed(open, undefined)
-          yield* Fiber.join(a)
-          const results = yield* Effect.forEach(group, Fiber.join)
-          errors = results.flatMap((r) => (Either.isLeft(r) && r.left._tag === "WalIoError" ? [r.left] : []))
-          // every waiter of the failed group gets the error
-          assert.strictEqual(errors.length, GROUP)
-        }
-        const [first] = errors
-        assert.isDefined(first)
-        if (first === undefined) return 0
-        assert.strictEqual(first.operation, fault === "fsync" ? "fsync" : "write")
-        assert.strictEqual(first.path, path)
-        assert.strictEqual(probe.raised.length, 1)
-        assert.strictEqual(first.cause, probe.raised[0])
-        for (const e of errors) assert.strictEqual(e.cause, first.cause)
-
-        // the head stays at the last acknowledged entry
-        const last = acked[acked.length - 1]
-        assert.deepStrictEqual(yield* Wal.head, { sequence: BigInt(acked.length), lastHash: last?.entry_hash ?? "" })
-
-        // every later append fails with WalWriterFailed, carrying the original cause
-        const later = yield* Effect.forEach(
-          [100, 101, 102],
-          (i) => Effect.flip(Wal.append(record(i))),
-          { concurrency: "unbounded" }
-        )
-        for (const e of later) {
-          assert.strictEqual(e._tag, "WalWriterFailed")
-          if (e._tag === "WalWriterFailed") assert.strictEqual(e.cause, first.cause)
-        }
-        assert.strictEqual(probe.raised.length, 1) // nothing retried, nothing else written
-
-        // the service's view is exactly the acknowledged prefix
-        const verified = yield* Wal.verify
-        assert.strictEqual(verified.count, BigInt(acked.length))
-        return errors.length
-      }),
-      Wal.layerFile(path, { durability }).pipe(Layer.provide(Probe.layer(probe)))
-    )
-
-    // reopen with the real FileSystem: repair a torn tail if the fault left one
-    const opened = yield* Effect.either(Effect.provide(Wal.head, Wal.layerFile(path)))
-    if (fault === "short-write" || fault === "enospc") {
-      assert.isTrue(Either.isLeft(opened) && opened.left._tag === "WalTornTail")
-      const report = yield* Wal.repair(path)
-      assert.strictEqual(report._tag, "RepairTruncated")
-    } else {
-      assert.isTrue(Either.isRight(opened))
-    }
-    const entries = yield* Effect.provide(
-      Effect.map(Stream.runCollect(Wal.readVerified), Chunk.toArray),
-      Wal.layerFile(path)
-    )
-    // nothing acknowledged is lost; only an fsync failure leaves its (unacknowledged) group behind
-    acked.forEach((s, k) => {
-      const entry = entries[k]
-      assert.strictEqual(entry?.entry_hash, s.entry_hash)
-      assert.strictEqual(entry?.dataText, Json.print(data[k] ?? null))
-    })
-    if (fault === "write") assert.strictEqual(entries.length, acked.length)
-    if (fault === "fsync") assert.strictEqual(entries.length, acked.length + failedGroup)
-    assert.isAtLeast(entries.length, acked.length)
-  }).pipe(Effect.scoped, Effect.provide(NodeContext.layer))
+/**
+ * The `FileSystem` path, probed (`ProbeFileSystem`); under "batch" the round in flight is held
+ * at its write (a gate), so the appenders queued behind it form the next round.
+ */
+const probed = (): ProbedPath<Probe.Probe> => {
+  const probe = new Probe.Probe()
+  return {
+    probe,
+    wal: (path, durability) => Wal.layerFile(path, { durability }).pipe(Layer.provide(Probe.layer(probe))),
+    holdNextRound: Effect.map(Deferred.make<void>(), (open) => {
+      probe.gate = { at: probe.writeCalls + 1, open }
+      return Deferred.succeed(open, undefined).pipe(Effect.asVoid)
+    }),
+    settle: "30 millis"
+  }
+}
 
 /**
  * "never": appends are acknowledged when sealed; the write that carries the next GROUP of them
@@ -183,15 +94,7 @@ const neverScenario = (fault: Probe.Fault) =>
         })
 
         // every later append fails with WalWriterFailed, carrying the original cause
-        const later = yield* Effect.forEach(
-          [100, 101, 102],
-          (i) => Effect.flip(Wal.append(record(i))),
-          { concurrency: "unbounded" }
-        )
-        for (const e of later) {
-          assert.strictEqual(e._tag, "WalWriterFailed")
-          if (e._tag === "WalWriterFailed") assert.strictEqual(e.cause, first.cause)
-        }
+        yield* laterAppendsFail(first.cause)
         assert.strictEqual(probe.raised.length, 1) // nothing retried, nothing else written
         assert.strictEqual(probe.writeCalls, writes)
         assert.strictEqual(probe.syncCalls, 0)
@@ -234,7 +137,7 @@ describe("fault injection", () => {
     for (const fault of faults) {
       if (durability === "never" && fault === "fsync") continue
       it.live(`${durability}: ${fault}`, () =>
-        durability === "never" ? neverScenario(fault) : scenario(durability, fault))
+        durability === "never" ? neverScenario(fault) : faultScenario(durability, fault, probed))
     }
   }
 })

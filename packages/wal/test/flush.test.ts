@@ -6,26 +6,21 @@
  * head never goes back and covers every acknowledged append, and one fsync at most is in
  * flight. On the `WalNode` path, a failed write or fsync fails exactly the failing round's
  * appends with `WalIoError` and every later one with `WalWriterFailed` (nothing retried), the
- * head stays at the acknowledged prefix, and reopening finds every acknowledged entry.
+ * head stays at the acknowledged prefix, and reopening finds every acknowledged entry (the
+ * scenario of fault.test.ts, support/faultScenario.ts, on this path).
  */
-import * as Json from "@calybris/core/Json"
-import type { Sealed } from "@calybris/wal/Entry"
 import * as Wal from "@calybris/wal/Wal"
-import type { WalIoError } from "@calybris/wal/WalError"
 import * as WalNode from "@calybris/wal/WalNode"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
-import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
+import { faultScenario, type ProbedPath, record } from "./support/faultScenario.js"
 import * as Probe from "./support/ProbeFileSystem.js"
-
-const record = (i: number): Json.Json => new Map<string, Json.Json>([["i", i], ["label", `entry ${i}`]])
 
 const newlines = (bytes: Uint8Array): number => {
   let n = 0
@@ -105,6 +100,27 @@ class Recorder {
         hold.release = run
       } else run()
     }
+  }
+}
+
+/**
+ * The `WalNode` path, recorded; under "batch" the round in flight is held at its fsync, so the
+ * appenders that seal meanwhile form the next round (support/faultScenario.ts).
+ */
+const recorded = (): ProbedPath<Recorder> => {
+  const recorder = new Recorder()
+  return {
+    probe: recorder,
+    wal: (path, durability) => Wal.layerFile(path, { durability }).pipe(Layer.provide(WalNode.layerWith(recorder.io))),
+    holdNextRound: Effect.sync(() => {
+      const hold: { release?: () => void } = {}
+      recorder.hold = hold
+      return Effect.sync(() => {
+        assert.isDefined(hold.release)
+        hold.release?.()
+      })
+    }),
+    settle: "20 millis"
   }
 }
 
@@ -205,93 +221,10 @@ describe("flusher", () => {
       )
     ))
 
-  /** Members of the round that the fault hits, under "batch". */
-  const GROUP = 10
-
-  const faultScenario = (durability: "always" | "batch", fault: Probe.Fault) =>
-    Effect.gen(function*() {
-      const path = yield* tempLog
-      const recorder = new Recorder()
-      const acked: Array<Sealed> = []
-      const ack = (i: number) => Effect.tap(Wal.append(record(i)), (s) => Effect.sync(() => acked.push(s)))
-      const nextCall = () => (fault === "fsync" ? recorder.syncCalls : recorder.writeCalls)
-      const failed = yield* Effect.provide(
-        Effect.gen(function*() {
-          for (let i = 1; i <= 3; i++) yield* ack(i)
-          let errors: Array<WalIoError>
-          if (durability === "always") {
-            recorder.fault = { kind: fault, at: nextCall() + 1 }
-            errors = [yield* Effect.flip(Wal.append(record(4)))].filter((e) => e._tag === "WalIoError")
-            assert.strictEqual(errors.length, 1)
-          } else {
-            // A's fsync is held while GROUP appenders seal the next round, the one the fault hits
-            const hold: { release?: () => void } = {}
-            recorder.hold = hold
-            recorder.fault = { kind: fault, at: nextCall() + 2 }
-            const a = yield* Effect.fork(ack(4))
-            yield* Effect.sleep("20 millis")
-            const group = yield* Effect.forEach(
-              Array.from({ length: GROUP }, (_, k) => 5 + k),
-              (i) => Effect.fork(Effect.either(Wal.append(record(i))))
-            )
-            yield* Effect.sleep("20 millis")
-            assert.isDefined(hold.release)
-            hold.release?.()
-            yield* Fiber.join(a)
-            const results = yield* Effect.forEach(group, Fiber.join)
-            errors = results.flatMap((r) => (Either.isLeft(r) && r.left._tag === "WalIoError" ? [r.left] : []))
-            assert.strictEqual(errors.length, GROUP)
-          }
-          const first = errors[0]
-          assert.isDefined(first)
-          if (first === undefined) return 0
-          assert.strictEqual(first.operation, fault === "fsync" ? "fsync" : "write")
-          assert.strictEqual(first.path, path)
-          assert.strictEqual(recorder.raised.length, 1)
-          assert.strictEqual(first.cause, recorder.raised[0])
-          for (const e of errors) assert.strictEqual(e.cause, first.cause)
-          assert.deepStrictEqual(yield* Wal.head, {
-            sequence: BigInt(acked.length),
-            lastHash: acked[acked.length - 1]?.entry_hash ?? ""
-          })
-          const later = yield* Effect.forEach(
-            [100, 101, 102],
-            (i) => Effect.flip(Wal.append(record(i))),
-            { concurrency: "unbounded" }
-          )
-          for (const e of later) {
-            assert.strictEqual(e._tag, "WalWriterFailed")
-            if (e._tag === "WalWriterFailed") assert.strictEqual(e.cause, first.cause)
-          }
-          assert.strictEqual(recorder.raised.length, 1) // nothing retried
-          assert.strictEqual((yield* Wal.verify).count, BigInt(acked.length))
-          return errors.length
-        }),
-        Wal.layerFile(path, { durability }).pipe(Layer.provide(WalNode.layerWith(recorder.io)))
-      )
-      const opened = yield* Effect.either(Effect.provide(Wal.head, Wal.layerFile(path)))
-      if (fault === "short-write" || fault === "enospc") {
-        assert.isTrue(Either.isLeft(opened) && opened.left._tag === "WalTornTail")
-        assert.strictEqual((yield* Wal.repair(path))._tag, "RepairTruncated")
-      } else {
-        assert.isTrue(Either.isRight(opened))
-      }
-      const entries = yield* Effect.provide(
-        Effect.map(Stream.runCollect(Wal.readVerified), Chunk.toArray),
-        Wal.layerFile(path)
-      )
-      acked.forEach((s, k) => {
-        assert.strictEqual(entries[k]?.entry_hash, s.entry_hash)
-        assert.strictEqual(entries[k]?.dataText, Json.print(record(k + 1)))
-      })
-      if (fault === "write") assert.strictEqual(entries.length, acked.length)
-      if (fault === "fsync") assert.strictEqual(entries.length, acked.length + failed)
-    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer))
-
   for (const durability of ["always", "batch"] as const) {
     for (const fault of ["write", "short-write", "enospc", "fsync"] as const) {
       it.live(`WalNode path, ${durability}: ${fault} fails the round's appends, then every later one`, () =>
-        faultScenario(durability, fault))
+        faultScenario(durability, fault, recorded))
     }
   }
 })

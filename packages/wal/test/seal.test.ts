@@ -6,6 +6,7 @@
  */
 import * as Hash from "@calybris/core/Hash"
 import * as Json from "@calybris/core/Json"
+import * as Arbitraries from "@calybris/testing/Arbitraries"
 import * as Chain from "@calybris/wal/Chain"
 import * as Entry from "@calybris/wal/Entry"
 import * as Wal from "@calybris/wal/Wal"
@@ -21,27 +22,7 @@ import * as Stream from "effect/Stream"
 
 const encoder = new TextEncoder()
 
-const special = FastCheck.constantFrom("é", "😀", "\u2028", "\u0000", "\"", "\\", "\ud800", "\udc00", "\ud83d")
-const stringArb = FastCheck.oneof(
-  FastCheck.string({ maxLength: 12 }),
-  FastCheck.string({ unit: FastCheck.oneof(special, FastCheck.char()), maxLength: 20 }),
-  FastCheck.string({ unit: "binary", maxLength: 8 })
-)
-const { json: jsonArb } = FastCheck.letrec<{ json: Json.Json }>((tie) => ({
-  json: FastCheck.oneof(
-    { depthSize: "small", withCrossShrink: true },
-    FastCheck.constant(null),
-    FastCheck.boolean(),
-    FastCheck.maxSafeInteger(),
-    FastCheck.double(),
-    FastCheck.bigInt({ min: -(2n ** 63n), max: 2n ** 64n - 1n }),
-    FastCheck.constantFrom(18446744073709551615n, -9223372036854775808n, 9007199254740992n),
-    FastCheck.double().map((d) => new Json.JsonFloat(d)),
-    stringArb,
-    FastCheck.array(tie("json"), { maxLength: 4 }),
-    FastCheck.array(FastCheck.tuple(stringArb, tie("json")), { maxLength: 4 }).map((entries) => new Map(entries))
-  )
-}))
+const jsonArb = Arbitraries.jsonOf({ loneSurrogates: true })
 
 /** `value` inside `depth` arrays / objects (past the reader's limit from 127 on). */
 const nest = (value: Json.Json, depth: number): Json.Json => {
@@ -70,7 +51,10 @@ const previousArb = FastCheck.oneof(
   FastCheck.constant(Chain.GENESIS),
   FastCheck.stringMatching(/^[0-9a-f]{64}$/),
   // a previous hash no writer produces (the chain hashes whatever text it is given)
-  FastCheck.string({ unit: FastCheck.oneof(special, FastCheck.char()), maxLength: 70 })
+  FastCheck.string({
+    unit: FastCheck.oneof(Arbitraries.jsonSpecialChar, Arbitraries.loneSurrogate, FastCheck.char()),
+    maxLength: 70
+  })
 )
 
 describe("Chain.linkJson", () => {

@@ -9,15 +9,16 @@
  * `ERR` line and the same command is sent again under the same id, until it is answered (or
  * `patienceMs` passed: exit 3). An operation that takes longer than 20 s is a hang: exit 3.
  *
- * The ledger is reached through `Ops`, a tiny adapter over `PgOperations` (the Ledger layer on
- * PostgreSQL will stand in for it).
+ * The ledger is reached through `Ops`: the model's `pgStep` over `PgBatcher.direct` (the
+ * one-statement `PgOperations`).
  *
  * argv: <url> <child number> <ops> <log file> <tenant,tenant,…> [patienceMs]
  */
-import * as PgOperations from "@calybris/budget-pg/PgOperations"
+import * as PgBatcher from "@calybris/budget-pg/PgBatcher"
+import type * as PgOperations from "@calybris/budget-pg/PgOperations"
 import { Microcents, ReservationId, TenantId } from "@calybris/budget/Arguments"
 import * as Command from "@calybris/budget/Command"
-import type { IdempotencyConflict } from "@calybris/budget/LedgerError"
+import { type IdempotencyConflict, InvalidArgument } from "@calybris/budget/LedgerError"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Clock from "effect/Clock"
@@ -25,6 +26,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as fs from "node:fs"
+import { pgStep } from "./model.js"
 import { ackLine, commandText, errLine, type ProofCommand, resultText } from "./proof.js"
 
 const [url = "", childText = "0", opsText = "0", log = "", tenantList = "", patienceText = "60000"] = process.argv
@@ -34,26 +36,19 @@ const ops = Number(opsText)
 const tenants = tenantList.split(",").map((t) => TenantId.make(t))
 const patienceMs = Number(patienceText)
 
-/** The ledger as this client uses it. */
+/** What the ledger answers this client (its commands are never snapshots, restores nor admits). */
+type Answer = Command.ReserveResult | Command.SettlementResult | Command.TopUpResult | IdempotencyConflict
+
+/**
+ * The ledger as this client uses it: `pgStep` with the one-statement operations (the tests'
+ * command switch), an argument refusal put back in the error channel (where it ends the child).
+ */
 const Ops = {
-  send: (
-    c: ProofCommand
-  ): Effect.Effect<
-    Command.ReserveResult | Command.SettlementResult | Command.TopUpResult | IdempotencyConflict,
-    PgOperations.OperationError,
-    SqlClient.SqlClient
-  > => {
-    switch (c._tag) {
-      case "Reserve":
-        return PgOperations.reserve(c)
-      case "Commit":
-        return PgOperations.commit(c)
-      case "Release":
-        return PgOperations.release(c)
-      case "TopUp":
-        return PgOperations.topUp(c)
-    }
-  }
+  send: (c: ProofCommand): Effect.Effect<Answer, PgOperations.OperationError, SqlClient.SqlClient> =>
+    Effect.flatMap(
+      pgStep(c, PgBatcher.direct),
+      (answer) => answer instanceof InvalidArgument ? Effect.fail(answer) : Effect.succeed(answer as Answer)
+    )
 }
 
 /** xorshift: the child's own deterministic stream */
