@@ -231,15 +231,16 @@ export class LineReader {
   /**
    * Where a line the fast path accepted goes instead, when given (with `each`): its sequence and
    * the bytes of its `data` — canonical JSON, the bytes its hash covers; a view into the
-   * reader's buffer, valid during the call —, no `Entry` and no JSON value built.
+   * reader's buffer, valid during the call —, no `Entry` and no JSON value built. A hook that
+   * returns `false` declines the line: its `Entry` is built and goes to `each` as without the hook.
    */
-  private readonly data: ((sequence: bigint, data: Uint8Array) => void) | undefined
+  private readonly data: ((sequence: bigint, data: Uint8Array) => boolean | void) | undefined
 
   constructor(
     options: ReaderOptions,
     collect = true,
     each?: (entry: Entry) => void,
-    data?: (sequence: bigint, data: Uint8Array) => void
+    data?: (sequence: bigint, data: Uint8Array) => boolean | void
   ) {
     this.each = collect ? each : undefined
     this.data = this.each === undefined ? undefined : data
@@ -394,9 +395,10 @@ export class LineReader {
       diff |= b ^ recomputed.charCodeAt(k)
     }
     if (diff !== 0) return -1
-    if (this.data !== undefined) {
-      this.data(expected.value, buffer.subarray(dataStart, close))
-    } else if (this.collect) {
+    if (
+      (this.data === undefined || this.data(expected.value, buffer.subarray(dataStart, close)) === false) &&
+      this.collect
+    ) {
       // the line is ASCII: its text is a code unit per byte, the data's value read from it
       const text = asciiDecoder.decode(buffer.subarray(start, close + 1))
       const from = dataStart - start
