@@ -17,6 +17,7 @@ import * as Either from "effect/Either"
 import type * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type { Entry, Sealed } from "./Entry.js"
+import * as AuditedBytes from "./internal/auditedBytes.js"
 import * as Typed from "./internal/typed.js"
 import * as Reader from "./Reader.js"
 import { Wal } from "./Wal.js"
@@ -172,6 +173,10 @@ export const replayBytes = <E, R>(
     const verdicts: Array<Verdict> = []
     let firstFailure: Verdict | undefined
     let undecodable: WalParseError | undefined
+    const note = (verdict: Verdict): void => {
+      if (firstFailure === undefined && !passed(verdict)) firstFailure = verdict
+      verdicts.push(verdict)
+    }
     // each entry is decoded and audited as soon as it is read (and then dropped: see LineReader)
     const take = (entry: Entry): void => {
       // after a record that does not decode, only the chain is checked (the error is fixed)
@@ -181,11 +186,19 @@ export const replayBytes = <E, R>(
         undecodable = decoded.left
         return
       }
-      const verdict = audit(policy, entry.sequence, decoded.right)
-      if (firstFailure === undefined && !passed(verdict)) firstFailure = verdict
-      verdicts.push(verdict)
+      note(audit(policy, entry.sequence, decoded.right))
     }
-    const lines = new Reader.LineReader(reader, true, take)
+    // a line the reader's fast path verified comes as its canonical data bytes: a record in the
+    // writers' form is decoded from them (internal/auditedBytes.ts); any other is declined, and
+    // the reader hands it over as an Entry to `take` (the exact path, with its errors)
+    const takeBytes = (sequence: bigint, data: Uint8Array): boolean => {
+      if (undecodable !== undefined) return true
+      const decoded = AuditedBytes.decode(data)
+      if (decoded === undefined) return false
+      note(audit(policy, sequence, decoded))
+      return true
+    }
+    const lines = new Reader.LineReader(reader, true, take, takeBytes)
     // a broken chain (or unreadable line) wins over everything noted before it
     const step = (result: Either.Either<unknown, WalVerifyError>): Effect.Effect<void, WalVerifyError> =>
       Either.isLeft(result) ? Effect.fail(result.left) : Effect.void
