@@ -91,37 +91,43 @@ let text: string | undefined = undefined
 /** The bytes of `word` next (else not ok). */
 const expect = (word: Uint8Array): void => {
   if (!ok) return
+  // (the module's bindings read once: a loop over them would reload them at every step)
+  const bytes = src
   const start = at
-  if (start + word.length > src.length) {
+  const n = word.length
+  if (start + n > bytes.length) {
     ok = false
     return
   }
-  for (let k = 0; k < word.length; k++) {
-    if (src[start + k] !== word[k]) {
+  for (let k = 0; k < n; k++) {
+    if (bytes[start + k] !== word[k]) {
       ok = false
       return
     }
   }
-  at = start + word.length
+  at = start + n
 }
 
 /** Whether `word` is next (advancing past it when it is). */
 const accept = (word: Uint8Array): boolean => {
+  const bytes = src
   const start = at
-  if (start + word.length > src.length) return false
-  for (let k = 0; k < word.length; k++) if (src[start + k] !== word[k]) return false
-  at = start + word.length
+  const n = word.length
+  if (start + n > bytes.length) return false
+  for (let k = 0; k < n; k++) if (bytes[start + k] !== word[k]) return false
+  at = start + n
   return true
 }
 
 /** A plain string's contents and its closing quote (the opening quote was read). */
 const plainString = (): string => {
   if (!ok) return ""
+  const bytes = src
   const start = at
-  const end = src.length
+  const end = bytes.length
   let i = start
-  while (i < end && PLAIN[src[i] as number] === 1) i++
-  if (i >= end || src[i] !== 34) {
+  while (i < end && PLAIN[bytes[i] as number] === 1) i++
+  if (i >= end || bytes[i] !== 34) {
     ok = false
     return ""
   }
