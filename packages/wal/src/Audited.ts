@@ -145,6 +145,16 @@ export const audit = (policy: Policy, sequence: bigint, record: AuditedJson): Ve
   decision_digest_match: record.audit.decision_digest_hex === Digest.decisionDigest(record.decision)
 })
 
+/**
+ * The reader's fast path tries this on a line's data before its own scanner: a record in the
+ * writers' form is read once, as the reader checks that the data is canonical (what
+ * `AuditedBytes.decodeAt` accepts is: property-tested), and kept for `takeBytes` of the same
+ * line (`takeDecoded`: the reader calls `takeBytes` right after the line's hash checked out,
+ * within the same synchronous `push`).
+ */
+const scanRecord = (bytes: Uint8Array, start: number, limit: number): number =>
+  AuditedBytes.decodeAt(bytes, start, limit)
+
 const passed = (v: Verdict) =>
   v.replay_valid && v.policy_digest_match && v.input_digest_match && v.decision_digest_match
 
@@ -189,16 +199,18 @@ export const replayBytes = <E, R>(
       note(audit(policy, entry.sequence, decoded.right))
     }
     // a line the reader's fast path verified comes as its canonical data bytes: a record in the
-    // writers' form is decoded from them (internal/auditedBytes.ts); any other is declined, and
-    // the reader hands it over as an Entry to `take` (the exact path, with its errors)
+    // writers' form is decoded from them (internal/auditedBytes.ts) — by the fast path's own
+    // scan of the line (`scanRecord`: the record read once, no second scan of its bytes), or
+    // here —; any other is declined, and the reader hands it over as an Entry to `take` (the
+    // exact path, with its errors)
     const takeBytes = (sequence: bigint, data: Uint8Array): boolean => {
+      const decoded = AuditedBytes.takeDecoded() ?? AuditedBytes.decode(data)
       if (undecodable !== undefined) return true
-      const decoded = AuditedBytes.decode(data)
       if (decoded === undefined) return false
       note(audit(policy, sequence, decoded))
       return true
     }
-    const lines = new Reader.LineReader(reader, true, take, takeBytes)
+    const lines = new Reader.LineReader(reader, true, take, takeBytes, scanRecord)
     // a broken chain (or unreadable line) wins over everything noted before it
     const step = (result: Either.Either<unknown, WalVerifyError>): Effect.Effect<void, WalVerifyError> =>
       Either.isLeft(result) ? Effect.fail(result.left) : Effect.void

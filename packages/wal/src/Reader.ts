@@ -236,12 +236,21 @@ export class LineReader {
    */
   private readonly data: ((sequence: bigint, data: Uint8Array) => boolean | void) | undefined
 
+  /**
+   * A scanner the fast path tries on a line's data before its own (`matchLineBytes`' `scan`: a
+   * subset of canonical JSON, e.g. audited replay's record decoder, which then need not scan the
+   * same bytes twice); -1 leaves the data to the fast path's own scanner.
+   */
+  private readonly scan: ((bytes: Uint8Array, start: number, limit: number) => number) | undefined
+
   constructor(
     options: ReaderOptions,
     collect = true,
     each?: (entry: Entry) => void,
-    data?: (sequence: bigint, data: Uint8Array) => boolean | void
+    data?: (sequence: bigint, data: Uint8Array) => boolean | void,
+    scan?: (bytes: Uint8Array, start: number, limit: number) => number
   ) {
+    this.scan = scan
     this.each = collect ? each : undefined
     this.data = this.each === undefined ? undefined : data
     this.chain = options.chain
@@ -376,7 +385,16 @@ export class LineReader {
     if (previousLength < 0) return -1
     const previousBytes = this.lastHashBytes
     const expected = this.expected
-    const close = matchLineBytes(buffer, start, lastLf, expected.digits, expected.length, previousBytes, previousLength)
+    const close = matchLineBytes(
+      buffer,
+      start,
+      lastLf,
+      expected.digits,
+      expected.length,
+      previousBytes,
+      previousLength,
+      this.scan
+    )
     // the line's length without LF / CR, as the exact path measures it
     if (close < 0 || close + 1 - start > this.maxLine) return -1
     const dataStart = start + dataOffsetOf(expected.length, previousLength)

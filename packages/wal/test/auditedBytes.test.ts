@@ -208,6 +208,32 @@ describe("AuditedBytes.decode", () => {
     }
   })
 
+  it("decodeAt reads a record inside a larger buffer up to its closing brace, whatever follows", () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(recordText, mutated),
+        fc.string({ unit: fc.constantFrom(..."ab/"), maxLength: 3000 }),
+        fc.string({ unit: fc.constantFrom(..."}\n{\"x1 "), maxLength: 8 }),
+        (text, long, tail) => {
+          const t = text.replace(/"metadata":"/, `"metadata":"${long}`)
+          const bytes = encoder.encode(`{"data":${t}${tail}`)
+          const alone = AuditedBytes.decode(encoder.encode(t))
+          const end = AuditedBytes.decodeAt(bytes, 8, bytes.length)
+          const value = AuditedBytes.takeDecoded()
+          if (alone === undefined) {
+            // declined alone: inside the buffer only when the record ends before the tail
+            if (end >= 0) assert.notStrictEqual(8 + encoder.encode(t).length, end)
+            return
+          }
+          assert.strictEqual(end, 8 + encoder.encode(t).length)
+          assert.deepStrictEqual(value, alone)
+          agree(t)
+        }
+      ),
+      { numRuns: fc.readConfigureGlobal().numRuns ?? 300 }
+    )
+  })
+
   it("declines the non-canonical, the out of range and the unexpected", () => {
     const [[input, decision]] = fc.sample(fc.tuple(Arb.input(), Arb.decision), { seed: 1, numRuns: 1 }) as [
       [Input, Decision]

@@ -84,7 +84,12 @@ const REASONS = literalTable(Decision.Reason.literals)
 // the cursor: the record's bytes, the next byte's index, and whether everything so far matched
 let src: Uint8Array = new Uint8Array(0)
 let at = 0
+/** Where the bytes the decoder may read end. */
+let limit = 0
 let ok = true
+/** Where the record starts in `src`, and the end of the bytes `text` holds (from there). */
+let base = 0
+let textEnd = 0
 /** The data's text, once a string is read (a code unit per byte: the strings read are ASCII). */
 let text: string | undefined = undefined
 
@@ -95,7 +100,7 @@ const expect = (word: Uint8Array): void => {
   const bytes = src
   const start = at
   const n = word.length
-  if (start + n > bytes.length) {
+  if (start + n > limit) {
     ok = false
     return
   }
@@ -113,7 +118,7 @@ const accept = (word: Uint8Array): boolean => {
   const bytes = src
   const start = at
   const n = word.length
-  if (start + n > bytes.length) return false
+  if (start + n > limit) return false
   for (let k = 0; k < n; k++) if (bytes[start + k] !== word[k]) return false
   at = start + n
   return true
@@ -124,7 +129,7 @@ const plainString = (): string => {
   if (!ok) return ""
   const bytes = src
   const start = at
-  const end = bytes.length
+  const end = limit
   let i = start
   while (i < end && PLAIN[bytes[i] as number] === 1) i++
   if (i >= end || bytes[i] !== 34) {
@@ -133,12 +138,23 @@ const plainString = (): string => {
   }
   at = i + 1
   // printable ASCII: a code unit per byte, so the data's text has the same indices (one decode
-  // of the whole data and slices of it cost less than a decode, or a string built, per string)
-  if (text === undefined) text = asciiDecoder.decode(src)
-  return text.slice(start, i)
+  // of the record and slices of it cost less than a decode, or a string built, per string)
+  return textUpTo(i).slice(start - base, i - base)
 }
 
 const asciiDecoder = new TextDecoder()
+
+/** Bytes decoded at once from the record's start (a record as written is ~1 KB). */
+const TEXT_WINDOW = 2048
+
+/** The text of the bytes from the record's start to at least `end`. */
+const textUpTo = (end: number): string => {
+  if (text === undefined || end > textEnd) {
+    textEnd = Math.max(end, Math.min(limit, base + TEXT_WINDOW))
+    text = asciiDecoder.decode(src.subarray(base, textEnd))
+  }
+  return text
+}
 
 /**
  * The canonical decimal digits at the cursor (after an optional sign, read by the caller): the
@@ -146,7 +162,7 @@ const asciiDecoder = new TextDecoder()
  */
 const digitsEnd = (): number => {
   const start = at
-  const end = src.length
+  const end = limit
   if (start >= end) return -1
   const first = src[start] as number
   if (first === 48) {
@@ -188,8 +204,7 @@ const magnitude = (end: number): bigint => {
     for (let i = at; i < end; i++) value = value * 10 + ((src[i] as number) - 48)
     return bigintOfSafe(value)
   }
-  if (text === undefined) text = asciiDecoder.decode(src)
-  return BigInt(text.slice(at, end))
+  return BigInt(textUpTo(end).slice(at - base, end - base))
 }
 
 /** A u64 field (else not ok). */
@@ -251,10 +266,42 @@ const literal = <A extends string>(table: ReadonlyArray<{ readonly name: string;
  * is not exactly in the writers' form (the exact path then decides).
  */
 export const decode = (data: Uint8Array): AuditedJson | undefined => {
-  src = data
-  at = 0
+  const end = decodeAt(data, 0, data.length)
+  return end === data.length ? takeDecoded() : (dropDecoded(), undefined)
+}
+
+/** The record `decodeAt` read last (then forgotten). */
+export const takeDecoded = (): AuditedJson | undefined => {
+  const value = decoded
+  decoded = undefined
+  return value
+}
+
+const dropDecoded = (): void => {
+  decoded = undefined
+}
+
+let decoded: AuditedJson | undefined = undefined
+
+/**
+ * A record in the writers' form at `bytes[start]`, read no further than `end`: the index after
+ * its closing brace (the record is then `takeDecoded()`), or -1.
+ */
+export const decodeAt = (bytes: Uint8Array, start: number, end: number): number => {
+  decoded = undefined
+  src = bytes
+  at = start
+  base = start
+  limit = end
   ok = true
   text = undefined
+  const after = read()
+  src = EMPTY
+  text = undefined
+  return after
+}
+
+const read = (): number => {
   expect(AUDIT)
   const policy_digest_hex = plainString()
   expect(INPUT_DIGEST)
@@ -325,14 +372,8 @@ export const decode = (data: Uint8Array): AuditedJson | undefined => {
       ok = false
     }
   }
-  // the record's closing brace ends the data
-  if (!ok || at !== data.length - 1 || data[at] !== 125) {
-    src = EMPTY
-    text = undefined
-    return undefined
-  }
-  src = EMPTY
-  text = undefined
+  // the record's closing brace
+  if (!ok || at >= limit || src[at] !== 125) return -1
   const audit: AuditBundle = { policy_digest_hex, input_digest_hex, decision_digest_hex, replay_valid }
   const input = {
     request_sequence: input_request_sequence,
@@ -364,7 +405,8 @@ export const decode = (data: Uint8Array): AuditedJson | undefined => {
     policy_epoch,
     catalog_epoch
   } as Decision.Decision
-  return { audit, input, decision, metadata }
+  decoded = { audit, input, decision, metadata }
+  return at + 1
 }
 
 const EMPTY = new Uint8Array(0)
