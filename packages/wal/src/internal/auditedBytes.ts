@@ -144,13 +144,14 @@ const plainString = (): string => {
 
 const asciiDecoder = new TextDecoder()
 
-/** Bytes decoded at once from the record's start (a record as written is ~1 KB). */
-const TEXT_WINDOW = 2048
-
-/** The text of the bytes from the record's start to at least `end`. */
+/**
+ * The text of the bytes from the record's start to at least `end`: decoded once, up to the next
+ * LF (a record the decoder accepts holds none: in a log line, that is the line's end) or the limit.
+ */
 const textUpTo = (end: number): string => {
   if (text === undefined || end > textEnd) {
-    textEnd = Math.max(end, Math.min(limit, base + TEXT_WINDOW))
+    const lf = src.indexOf(10, end)
+    textEnd = lf < 0 || lf > limit ? limit : lf
     text = asciiDecoder.decode(src.subarray(base, textEnd))
   }
   return text
