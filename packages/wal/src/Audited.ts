@@ -17,6 +17,7 @@ import * as Either from "effect/Either"
 import type * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type { Entry, Sealed } from "./Entry.js"
+import * as AuditedBytes from "./internal/auditedBytes.js"
 import * as Typed from "./internal/typed.js"
 import * as Reader from "./Reader.js"
 import { Wal } from "./Wal.js"
@@ -144,6 +145,16 @@ export const audit = (policy: Policy, sequence: bigint, record: AuditedJson): Ve
   decision_digest_match: record.audit.decision_digest_hex === Digest.decisionDigest(record.decision)
 })
 
+/**
+ * The reader's fast path tries this on a line's data before its own scanner: a record in the
+ * writers' form is read once, as the reader checks that the data is canonical (what
+ * `AuditedBytes.decodeAt` accepts is: property-tested), and kept for `takeBytes` of the same
+ * line (`takeDecoded`: the reader calls `takeBytes` right after the line's hash checked out,
+ * within the same synchronous `push`).
+ */
+const scanRecord = (bytes: Uint8Array, start: number, limit: number): number =>
+  AuditedBytes.decodeAt(bytes, start, limit)
+
 const passed = (v: Verdict) =>
   v.replay_valid && v.policy_digest_match && v.input_digest_match && v.decision_digest_match
 
@@ -172,6 +183,10 @@ export const replayBytes = <E, R>(
     const verdicts: Array<Verdict> = []
     let firstFailure: Verdict | undefined
     let undecodable: WalParseError | undefined
+    const note = (verdict: Verdict): void => {
+      if (firstFailure === undefined && !passed(verdict)) firstFailure = verdict
+      verdicts.push(verdict)
+    }
     // each entry is decoded and audited as soon as it is read (and then dropped: see LineReader)
     const take = (entry: Entry): void => {
       // after a record that does not decode, only the chain is checked (the error is fixed)
@@ -181,11 +196,21 @@ export const replayBytes = <E, R>(
         undecodable = decoded.left
         return
       }
-      const verdict = audit(policy, entry.sequence, decoded.right)
-      if (firstFailure === undefined && !passed(verdict)) firstFailure = verdict
-      verdicts.push(verdict)
+      note(audit(policy, entry.sequence, decoded.right))
     }
-    const lines = new Reader.LineReader(reader, true, take)
+    // a line the reader's fast path verified comes as its canonical data bytes: a record in the
+    // writers' form is decoded from them (internal/auditedBytes.ts) — by the fast path's own
+    // scan of the line (`scanRecord`: the record read once, no second scan of its bytes), or
+    // here —; any other is declined, and the reader hands it over as an Entry to `take` (the
+    // exact path, with its errors)
+    const takeBytes = (sequence: bigint, data: Uint8Array): boolean => {
+      const decoded = AuditedBytes.takeDecoded() ?? AuditedBytes.decode(data)
+      if (undecodable !== undefined) return true
+      if (decoded === undefined) return false
+      note(audit(policy, sequence, decoded))
+      return true
+    }
+    const lines = new Reader.LineReader(reader, true, take, takeBytes, scanRecord)
     // a broken chain (or unreadable line) wins over everything noted before it
     const step = (result: Either.Either<unknown, WalVerifyError>): Effect.Effect<void, WalVerifyError> =>
       Either.isLeft(result) ? Effect.fail(result.left) : Effect.void

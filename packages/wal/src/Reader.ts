@@ -231,16 +231,26 @@ export class LineReader {
   /**
    * Where a line the fast path accepted goes instead, when given (with `each`): its sequence and
    * the bytes of its `data` — canonical JSON, the bytes its hash covers; a view into the
-   * reader's buffer, valid during the call —, no `Entry` and no JSON value built.
+   * reader's buffer, valid during the call —, no `Entry` and no JSON value built. A hook that
+   * returns `false` declines the line: its `Entry` is built and goes to `each` as without the hook.
    */
-  private readonly data: ((sequence: bigint, data: Uint8Array) => void) | undefined
+  private readonly data: ((sequence: bigint, data: Uint8Array) => boolean | void) | undefined
+
+  /**
+   * A scanner the fast path tries on a line's data before its own (`matchLineBytes`' `scan`: a
+   * subset of canonical JSON, e.g. audited replay's record decoder, which then need not scan the
+   * same bytes twice); -1 leaves the data to the fast path's own scanner.
+   */
+  private readonly scan: ((bytes: Uint8Array, start: number, limit: number) => number) | undefined
 
   constructor(
     options: ReaderOptions,
     collect = true,
     each?: (entry: Entry) => void,
-    data?: (sequence: bigint, data: Uint8Array) => void
+    data?: (sequence: bigint, data: Uint8Array) => boolean | void,
+    scan?: (bytes: Uint8Array, start: number, limit: number) => number
   ) {
+    this.scan = scan
     this.each = collect ? each : undefined
     this.data = this.each === undefined ? undefined : data
     this.chain = options.chain
@@ -375,7 +385,16 @@ export class LineReader {
     if (previousLength < 0) return -1
     const previousBytes = this.lastHashBytes
     const expected = this.expected
-    const close = matchLineBytes(buffer, start, lastLf, expected.digits, expected.length, previousBytes, previousLength)
+    const close = matchLineBytes(
+      buffer,
+      start,
+      lastLf,
+      expected.digits,
+      expected.length,
+      previousBytes,
+      previousLength,
+      this.scan
+    )
     // the line's length without LF / CR, as the exact path measures it
     if (close < 0 || close + 1 - start > this.maxLine) return -1
     const dataStart = start + dataOffsetOf(expected.length, previousLength)
@@ -394,9 +413,10 @@ export class LineReader {
       diff |= b ^ recomputed.charCodeAt(k)
     }
     if (diff !== 0) return -1
-    if (this.data !== undefined) {
-      this.data(expected.value, buffer.subarray(dataStart, close))
-    } else if (this.collect) {
+    if (
+      (this.data === undefined || this.data(expected.value, buffer.subarray(dataStart, close)) === false) &&
+      this.collect
+    ) {
       // the line is ASCII: its text is a code unit per byte, the data's value read from it
       const text = asciiDecoder.decode(buffer.subarray(start, close + 1))
       const from = dataStart - start

@@ -324,7 +324,10 @@ export const matchLine = (
 
 /**
  * `matchLine` with the sequence given as its ASCII digits (`expected[0, expectedLength)`) and
- * the previous hash as its ASCII bytes (`previous[0, previousLength)`).
+ * the previous hash as its ASCII bytes (`previous[0, previousLength)`). `scan`, when given, is
+ * tried on the data before `scanData`: a scanner of a subset of `scanData`'s texts (its own
+ * accepted texts are canonical JSON without repeated keys, as `scanData`'s are), returning the
+ * index after the data or -1 (then `scanData` decides).
  */
 export const matchLineBytes = (
   bytes: Uint8Array,
@@ -333,7 +336,8 @@ export const matchLineBytes = (
   expected: Uint8Array,
   expectedLength: number,
   previous: Uint8Array,
-  previousLength: number
+  previousLength: number,
+  scan?: (bytes: Uint8Array, start: number, limit: number) => number
 ): number => {
   let i = start
   // at least one data byte, then the closing brace
@@ -350,7 +354,8 @@ export const matchLineBytes = (
   i += ENTRY.length + HASH_LENGTH
   if (!matches(bytes, i, DATA)) return -1
   i += DATA.length
-  const end = scanData(bytes, i, limit)
+  let end = scan === undefined ? -1 : scan(bytes, i, limit)
+  if (end < 0) end = scanData(bytes, i, limit)
   if (end < 0 || bytes[end] !== 125) return -1
   const next = bytes[end + 1]
   return next === 10 || (next === 13 && bytes[end + 2] === 10) ? end : -1
