@@ -66,7 +66,7 @@ const fail = (reason: MerkleReason, field: string, value: string, detail?: strin
 
 const hex = (bytes: Uint8Array): string => {
   let out = ""
-  for (let i = 0; i < bytes.length; i++) out += (bytes[i]! < 16 ? "0" : "") + bytes[i]!.toString(16)
+  for (const b of bytes) out += (b < 16 ? "0" : "") + b.toString(16)
   return out
 }
 
@@ -89,7 +89,7 @@ export const referenceRoot = (leafHashes: ReadonlyArray<Uint8Array>): Uint8Array
   const mth = (begin: number, end: number): Uint8Array => {
     const n = end - begin
     if (n === 0) return emptyRoot()
-    if (n === 1) return leafHashes[begin]!
+    if (n === 1) return (leafHashes[begin] as Uint8Array)
     let k = 1
     while (k * 2 < n) k *= 2
     return hashChildren(mth(begin, begin + k), mth(begin + k, end))
@@ -99,12 +99,12 @@ export const referenceRoot = (leafHashes: ReadonlyArray<Uint8Array>): Uint8Array
 
 /** Fold node hashes given right to left (the rightmost first) into one: H(hₖ ‖ … H(h₁ ‖ h₀)). */
 const foldRight = (hashes: ReadonlyArray<Uint8Array>, from: number, to: number): Uint8Array => {
-  let acc = hashes[from]!
-  for (let i = from + 1; i < to; i++) acc = hashChildren(hashes[i]!, acc)
+  let acc = hashes[from] as Uint8Array
+  for (let i = from + 1; i < to; i++) acc = hashChildren(hashes[i] as Uint8Array, acc)
   return acc
 }
 
-/** The node ids whose hashes make the root of [0, size), right to left (fold with `rehashRoot`). */
+/** The node ids whose hashes make the root of [0, size), right to left: root = H(idₖ ‖ … H(id₁ ‖ id₀)). */
 export const rootNodes = (size: bigint): Either.Either<ReadonlyArray<NodeId>, MerkleError> => {
   if (!isU64(size)) return fail("size-out-of-range", "size", String(size), "not a u64")
   return Either.right(rangeNodes(0n, size, []).reverse())
@@ -146,7 +146,7 @@ const pushSubtree = (
     // only the right edge is incomplete, and a proof meets it at most once
     ephemeral.begin = ids.length
     const covering = rangeNodes(begin, end, [])
-    for (let i = covering.length - 1; i >= 0; i--) ids.push(covering[i]!)
+    for (let i = covering.length - 1; i >= 0; i--) ids.push(covering[i] as NodeId)
     ephemeral.end = ids.length
   }
 }
@@ -180,7 +180,10 @@ const walk = (m: bigint, size: bigint, completeStart: boolean): ProofNodes => {
   }
   const ids: Array<NodeId> = []
   const ephemeral = { begin: 0, end: 0 }
-  for (let i = siblings.length - 1; i >= 0; i--) pushSubtree(ids, siblings[i]![0], siblings[i]![1], ephemeral)
+  for (let i = siblings.length - 1; i >= 0; i--) {
+    const [begin, end] = siblings[i] as [bigint, bigint]
+    pushSubtree(ids, begin, end, ephemeral)
+  }
   return { ids, ephemeralBegin: ephemeral.begin, ephemeralEnd: ephemeral.end }
 }
 
@@ -212,7 +215,7 @@ export const rehash = (nodes: ProofNodes, hashes: ReadonlyArray<Uint8Array>): Ar
   if (end - begin <= 1) return hashes.slice()
   const out = hashes.slice(0, begin)
   out.push(foldRight(hashes, begin, end))
-  for (let i = end; i < hashes.length; i++) out.push(hashes[i]!)
+  for (let i = end; i < hashes.length; i++) out.push(hashes[i] as Uint8Array)
   return out
 }
 
@@ -224,7 +227,8 @@ export const inclusionProof = (
   source: NodeSource,
   index: bigint,
   size: bigint
-): Either.Either<Array<Uint8Array>, MerkleError> => Either.map(inclusionNodes(index, size), (nodes) => read(source, nodes))
+): Either.Either<Array<Uint8Array>, MerkleError> =>
+  Either.map(inclusionNodes(index, size), (nodes) => read(source, nodes))
 
 /** The consistency proof (RFC 6962 PROOF) between sizes `size1` ≤ `size2` (size1 > 0), from `source`. */
 export const consistencyProof = (
@@ -244,13 +248,12 @@ const checkHash = (field: string, hash: Uint8Array): Either.Either<void, MerkleE
 
 const checkProofHashes = (proof: ReadonlyArray<Uint8Array>): Either.Either<void, MerkleError> => {
   for (let i = 0; i < proof.length; i++) {
-    if (proof[i]!.length !== HASH_BYTES) return checkHash(`proof[${i}]`, proof[i]!)
+    if ((proof[i] as Uint8Array).length !== HASH_BYTES) return checkHash(`proof[${i}]`, proof[i] as Uint8Array)
   }
   return Either.void
 }
 
-const wrongSize = (got: number, want: number) =>
-  fail("wrong-proof-size", "proof", `${got} hashes`, `expected ${want}`)
+const wrongSize = (got: number, want: number) => fail("wrong-proof-size", "proof", `${got} hashes`, `expected ${want}`)
 
 /** The length of the inclusion proof of `index` in a tree of `size` leaves (index < size). */
 const inclusionLength = (index: bigint, size: bigint): number => {
@@ -281,7 +284,7 @@ export const verifyInclusion = (
   let sn = size - 1n
   let r = leafHash
   for (let i = 0; i < proof.length; i++) {
-    const p = proof[i]!
+    const p = proof[i] as Uint8Array
     if (sn === 0n) return wrongSize(proof.length, want)
     if ((fn & 1n) === 1n || fn === sn) {
       r = hashChildren(p, r)
@@ -347,11 +350,11 @@ export const verifyConsistency = (
     sn >>= 1n
   }
   // 5.
-  let fr = powerOfTwo ? root1 : proof[0]!
+  let fr = powerOfTwo ? root1 : (proof[0] as Uint8Array)
   let sr = fr
   // 6.
   for (; at < proof.length; at++) {
-    const c = proof[at]!
+    const c = proof[at] as Uint8Array
     if (sn === 0n) return wrongSize(proof.length, want)
     if ((fn & 1n) === 1n || fn === sn) {
       fr = hashChildren(c, fr)
@@ -394,7 +397,7 @@ export class MemoryTree implements NodeSource {
 
   /** The number of leaves. */
   get size(): bigint {
-    return BigInt(this.levels[0]!.length)
+    return BigInt((this.levels[0] as Array<Uint8Array>).length)
   }
 
   /** Appends a leaf hash (32 bytes). */
@@ -404,7 +407,7 @@ export class MemoryTree implements NodeSource {
       const row = this.levels[level] ?? (this.levels[level] = [])
       row.push(hash)
       if ((row.length & 1) === 1) return
-      hash = hashChildren(row[row.length - 2]!, hash)
+      hash = hashChildren(row[row.length - 2] as Uint8Array, hash)
     }
   }
 
