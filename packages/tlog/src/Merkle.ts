@@ -26,6 +26,13 @@
  * caller holding no earlier checkpoint has nothing to check. `consistencyProof` refuses
  * size1 = 0 for the same reason, so whatever it produces verifies.
  *
+ * What a proof does not bind: the tree size. An inclusion proof for (index, size) also verifies
+ * for any size' whose RFC 6962 path has the same shape (e.g. leaf 0 of 5 leaves and of 7: the
+ * same three siblings, hashed the same way), and a consistency proof likewise for some other
+ * size1 or size2. That is inherent in RFC 9162 (every verifier answers the same): the size is
+ * authenticated by the signed checkpoint that carries the root, so callers must take size and
+ * root from one verified checkpoint, never the size from the proof's sender.
+ *
  * Pure and synchronous, no Node API (runs in a browser): hashing through internal/hash.ts.
  */
 import * as Either from "effect/Either"
@@ -76,7 +83,11 @@ const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => {
   return true
 }
 
-/** The hash of every complete subtree (level, index) of a tree: leaves [index·2^level, (index+1)·2^level). */
+/**
+ * The hash of every complete subtree (level, index) of a tree: leaves [index·2^level, (index+1)·2^level).
+ * Asked only for nodes of a tree of the size it is called with; a source asked for a node it does
+ * not hold throws (a caller's bug: e.g. a size beyond the tree), as `MemoryTree` does.
+ */
 export interface NodeSource {
   readonly node: (level: number, index: bigint) => Uint8Array
 }
@@ -241,16 +252,24 @@ export const consistencyProof = (
 // ---------------------------------------------------------------------------------------------
 // Verification (RFC 9162)
 
-const checkHash = (field: string, hash: Uint8Array): Either.Either<void, MerkleError> =>
-  hash.length === HASH_BYTES
-    ? Either.void
-    : fail("hash-length", field, hex(hash), `${hash.length} bytes, not ${HASH_BYTES}`)
+const wrongLength = (field: string, hash: Uint8Array) =>
+  fail("hash-length", field, hex(hash), `${hash.length} bytes, not ${HASH_BYTES}`)
 
-const checkProofHashes = (proof: ReadonlyArray<Uint8Array>): Either.Either<void, MerkleError> => {
+/** The first of these hashes that is not 32 bytes long, refused; undefined when all are. */
+const badHash = (
+  field1: string,
+  hash1: Uint8Array,
+  field2: string,
+  hash2: Uint8Array,
+  proof: ReadonlyArray<Uint8Array>
+): Either.Either<never, MerkleError> | undefined => {
+  if (hash1.length !== HASH_BYTES) return wrongLength(field1, hash1)
+  if (hash2.length !== HASH_BYTES) return wrongLength(field2, hash2)
   for (let i = 0; i < proof.length; i++) {
-    if ((proof[i] as Uint8Array).length !== HASH_BYTES) return checkHash(`proof[${i}]`, proof[i] as Uint8Array)
+    const hash = proof[i] as Uint8Array
+    if (hash.length !== HASH_BYTES) return wrongLength(`proof[${i}]`, hash)
   }
-  return Either.void
+  return undefined
 }
 
 const wrongSize = (got: number, want: number) => fail("wrong-proof-size", "proof", `${got} hashes`, `expected ${want}`)
@@ -276,8 +295,8 @@ export const verifyInclusion = (
   if (!isU64(index) || index >= size) {
     return fail("index-out-of-range", "index", String(index), `the tree has ${size} leaves`)
   }
-  const hashes = Either.all([checkHash("leafHash", leafHash), checkHash("root", root), checkProofHashes(proof)])
-  if (Either.isLeft(hashes)) return Either.left(hashes.left)
+  const bad = badHash("leafHash", leafHash, "root", root, proof)
+  if (bad !== undefined) return bad
   const want = inclusionLength(index, size)
   if (proof.length !== want) return wrongSize(proof.length, want)
   let fn = index
@@ -329,8 +348,8 @@ export const verifyConsistency = (
   if (!isU64(size1)) return fail("size-out-of-range", "size1", String(size1), "not a u64")
   if (size1 > size2) return fail("size-order", "size1", String(size1), `greater than size2 = ${size2}`)
   if (size1 === 0n) return fail("empty-first-tree", "size1", "0", "no consistency proof from the empty tree")
-  const hashes = Either.all([checkHash("root1", root1), checkHash("root2", root2), checkProofHashes(proof)])
-  if (Either.isLeft(hashes)) return Either.left(hashes.left)
+  const bad = badHash("root1", root1, "root2", root2, proof)
+  if (bad !== undefined) return bad
   if (size1 === size2) {
     if (proof.length !== 0) return wrongSize(proof.length, 0)
     return equalBytes(root1, root2)

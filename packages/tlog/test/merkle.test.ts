@@ -143,6 +143,8 @@ describe("Merkle: refusals, each with its reason", () => {
     assert.strictEqual(reason(Merkle.verifyInclusion(leaf2, 2n, 8n, proof.slice(1), root)), "wrong-proof-size")
     assert.strictEqual(reason(Merkle.verifyInclusion(leaf2, 2n, 8n, proof, root.slice(1))), "hash-length")
     assert.strictEqual(reason(Merkle.verifyInclusion(leaf2.slice(1), 2n, 8n, proof, root)), "hash-length")
+    const shortHash = Merkle.verifyInclusion(leaf2, 2n, 8n, [proof[0] as Uint8Array, root.slice(0, 31), root], root)
+    assert.isTrue(Either.isLeft(shortHash) && shortHash.left.field === "proof[1]", "names the proof's element")
     assert.strictEqual(reason(Merkle.verifyInclusion(leaf2, 2n, 8n, proof, leaf2)), "root-mismatch")
     const error = Merkle.verifyInclusion(leaf2, 2n, 8n, proof, leaf2)
     assert.isTrue(Either.isLeft(error) && error.left.field === "root" && error.left.value === hex(leaf2))
