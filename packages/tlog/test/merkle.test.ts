@@ -7,6 +7,8 @@ import * as Merkle from "@calybris/tlog/Merkle"
 import { assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 import * as fc from "effect/FastCheck"
+import * as fs from "node:fs"
+import * as path from "node:path"
 
 const utf8 = new TextEncoder()
 const leaf = (i: number): Uint8Array => Merkle.hashLeaf(utf8.encode(`entry ${i}`))
@@ -255,5 +257,18 @@ describe("Merkle: properties over random trees (≤ 10,000 leaves)", () => {
       }),
       { numRuns: fc.readConfigureGlobal().numRuns ?? 25 }
     )
+  })
+})
+
+describe("Merkle: the verify path uses no Node API (it runs in a browser)", () => {
+  it("Merkle, CompactRange and their internals import no node: module and use no process or Buffer", () => {
+    const src = path.resolve(import.meta.dirname, "../src")
+    for (const file of ["Merkle.ts", "CompactRange.ts", "internal/bits.ts", "internal/hash.ts"]) {
+      const text = fs.readFileSync(path.join(src, file), "utf8")
+      assert.notMatch(text, /from\s+"node:|import\("node:|require\(|\bprocess\.|\bBuffer\b/, file)
+      for (const [, spec] of text.matchAll(/from\s+"([^"]+)"/g)) {
+        assert.match(spec as string, /^(?:\.\/|\.\.\/|effect\/|@calybris\/core\/)/, `${file} imports ${spec}`)
+      }
+    }
   })
 })
