@@ -69,7 +69,12 @@ describe("Merkle: proofs in trees of up to 2^64 − 1 leaves", () => {
       fc.property(anyU64.filter((n) => n > 0n), anyU64, anyU64, (size, a, b) => {
         const index = a % size
         const root = Either.getOrThrow(Merkle.root(uniform, size))
-        const proof = Either.getOrThrow(Merkle.inclusionProof(uniform, index, size))
+        let reads = 0
+        const counting: Merkle.NodeSource = { node: (level, x) => (reads++, uniform.node(level, x)) }
+        const proof = Either.getOrThrow(Merkle.inclusionProof(counting, index, size))
+        // O(log n) node reads: at most one per level for the path, plus the ephemeral node's cover
+        assert.isAtMost(reads, 2 * size.toString(2).length)
+        assert.strictEqual(reads, Either.getOrThrow(Merkle.inclusionNodes(index, size)).ids.length)
         assert.isTrue(Either.isRight(Merkle.verifyInclusion(z[0] as Uint8Array, index, size, proof, root)))
         if (proof.length > 0) {
           const short = Merkle.verifyInclusion(z[0] as Uint8Array, index, size, proof.slice(1), root)
@@ -77,7 +82,9 @@ describe("Merkle: proofs in trees of up to 2^64 − 1 leaves", () => {
         }
         const size1 = 1n + (b % size)
         const root1 = Either.getOrThrow(Merkle.root(uniform, size1))
-        const consistency = Either.getOrThrow(Merkle.consistencyProof(uniform, size1, size))
+        reads = 0
+        const consistency = Either.getOrThrow(Merkle.consistencyProof(counting, size1, size))
+        assert.isAtMost(reads, 2 * size.toString(2).length + 1)
         assert.isTrue(Either.isRight(Merkle.verifyConsistency(size1, size, consistency, root1, root)))
         assert.isTrue(
           Either.isLeft(Merkle.verifyConsistency(size1, size, [...consistency, root], root1, root))
