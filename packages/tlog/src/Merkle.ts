@@ -163,24 +163,25 @@ const pushSubtree = (
 }
 
 /**
- * Walks RFC 6962's PATH (subproof = false) or SUBPROOF recursion from the root down, collecting
- * the sibling subtrees top-down; returns them leaf-upward.
+ * Walks RFC 6962's recursion from the root down — PATH(m, D[0:size]) for a leaf m, or (`subproof`)
+ * SUBPROOF(m, D[0:size], true) for an old size m — collecting the sibling subtrees top-down;
+ * returns them leaf-upward. Every sibling is a complete subtree but at most one, on the right edge.
  */
-const walk = (m: bigint, size: bigint, completeStart: boolean): ProofNodes => {
+const walk = (m: bigint, size: bigint, subproof: boolean): ProofNodes => {
   const siblings: Array<[bigint, bigint]> = []
   let begin = 0n
   let end = size
-  let b = completeStart
+  let b = subproof
   for (;;) {
     const n = end - begin
-    if (!completeStart && n === 1n) break // PATH reached the leaf
-    if (completeStart && m === end) {
+    if (!subproof && n === 1n) break // PATH reached the leaf
+    if (subproof && m === end) {
       // SUBPROOF(m, D[begin:end], b): {} when b, else MTH(D[begin:end])
       if (!b) siblings.push([begin, end])
       break
     }
     const k = 1n << BigInt(bitLength(n - 1n) - 1)
-    if (completeStart ? m <= begin + k : m < begin + k) {
+    if (subproof ? m <= begin + k : m < begin + k) {
       siblings.push([begin + k, end])
       end = begin + k
     } else {
