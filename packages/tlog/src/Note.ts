@@ -191,8 +191,9 @@ export const keyIdFor = (name: string, type: number, key: Uint8Array): number =>
   return (((h[0] as number) << 24) | ((h[1] as number) << 16) | ((h[2] as number) << 8) | (h[3] as number)) >>> 0
 }
 
-/** A key name: non-empty, no white space, no '+' (C2SP; x/mod's isValidName). */
-export const isValidName = (name: string): boolean => name.length > 0 && !/[\s+]/u.test(name) && name.isWellFormed()
+/** A key name: non-empty, no white space, no '+', no control character (C2SP; x/mod's isValidName). */
+export const isValidName = (name: string): boolean =>
+  name.length > 0 && !/[\s+]/u.test(name) && name.isWellFormed() && controlIndex(name) < 0
 
 /** The first ASCII control character other than "\n" (or DEL), as an index, or -1. */
 const controlIndex = (text: string): number => {
