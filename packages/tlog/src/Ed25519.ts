@@ -12,7 +12,8 @@
  * handful of signatures, so the cost is milliseconds.
  *
  * Refuses (answers false / a typed error): keys that are not 32 bytes, signatures that are not
- * 64 bytes, public keys that do not decode to a curve point.
+ * 64 bytes, public keys that do not decode to a curve point (`verify`); `isValidPublicKey`, which
+ * every note verifier key passes, also refuses non-canonical encodings and small-order keys.
  */
 import { ed25519 } from "@noble/curves/ed25519.js"
 import * as Redacted from "effect/Redacted"
@@ -35,9 +36,19 @@ export const verify = (publicKey: Uint8Array, message: Uint8Array, signature: Ui
   }
 }
 
-/** True when the 32 bytes decode to a curve point under the strict rules (what `verify` needs). */
-export const isValidPublicKey = (publicKey: Uint8Array): boolean =>
-  publicKey.length === KEY_BYTES && ed25519.utils.isValidPublicKey(publicKey, false)
+/**
+ * True when the 32 bytes are the canonical encoding of a curve point that is not of small order.
+ * A small-order key (the identity, say) "signs" every message with R = identity, S = 0 under
+ * either verification equation (Go's crypto/ed25519 accepts it): refused as a verifier key.
+ */
+export const isValidPublicKey = (publicKey: Uint8Array): boolean => {
+  if (publicKey.length !== KEY_BYTES || !ed25519.utils.isValidPublicKey(publicKey, false)) return false
+  try {
+    return !ed25519.Point.fromBytes(publicKey, false).isSmallOrder()
+  } catch {
+    return false
+  }
+}
 
 /** The public key of a 32-byte seed. The caller checks the seed's length. */
 export const publicKeyOf = (seed: Redacted.Redacted<Uint8Array>): Uint8Array =>

@@ -56,6 +56,20 @@ describe("Ed25519", () => {
     assert.isTrue(Ed25519.isValidPublicKey(pub))
   })
 
+  it("refuses non-canonical encodings of the key and small-order keys (ZIP 215 would accept both)", () => {
+    const P = (1n << 255n) - 19n
+    const le = (n: bigint) => Uint8Array.from({ length: 32 }, (_, i) => Number((n >> BigInt(8 * i)) & 0xffn))
+    const identity = le(1n) // y = 1: the neutral point, small order
+    const nonCanonicalIdentity = le(P + 1n) // y = p + 1 ≡ 1
+    const trivial = new Uint8Array(64)
+    trivial.set(identity) // R = identity, S = 0: "signs" anything under a small-order key
+    for (const msg of [new Uint8Array(0), fromHex("72")]) {
+      assert.isFalse(Ed25519.verify(nonCanonicalIdentity, msg, trivial))
+    }
+    assert.isFalse(Ed25519.isValidPublicKey(identity))
+    assert.isFalse(Ed25519.isValidPublicKey(nonCanonicalIdentity))
+  })
+
   it("any one-bit change of message, signature or key is refused", () => {
     FastCheck.assert(
       FastCheck.property(

@@ -220,6 +220,14 @@ describe("Note: keys", () => {
       }`,
       "invalid-key-length",
       "key"
+    ],
+    // the identity point (small order): it would verify R = identity, S = 0 over any text
+    [
+      `Id+${Note.hex8(Note.keyIdFor("Id", 1, fromHex("01".padEnd(64, "0"))))}+${
+        Encoding.encodeBase64(fromHex("0101".padEnd(66, "0")))
+      }`,
+      "invalid-public-key",
+      "key"
     ]
   ]
   for (const [vkey, reason, field] of bad) {
