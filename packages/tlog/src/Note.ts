@@ -336,10 +336,19 @@ export const signatureLine = (name: string, keyId: number, signature: Uint8Array
   return `${SIG_PREFIX}${name} ${Base64.encode(bytes)}`
 }
 
-/** Signs a text with each signer: the text, a blank line, one line per signer, in order. */
+/**
+ * Signs a text with each signer: the text, a blank line, one line per signer, in order. Refuses
+ * what `open` would refuse: a text `checkText` refuses, a signer name that is not a key name,
+ * more than `MAX_SIGNATURES` signers.
+ */
 export const sign = (text: string, signers: ReadonlyArray<Signer>): Either.Either<string, NoteMalformed> => {
   const checked = checkText(text)
   if (Either.isLeft(checked)) return checked
+  if (signers.length > MAX_SIGNATURES) {
+    return malformed("too-many-signatures", lineOf(text, text.length) + 1 + MAX_SIGNATURES, `${signers.length} signers`)
+  }
+  const bad = signers.find((s) => !isValidName(s.name))
+  if (bad !== undefined) return malformed("invalid-key-name", lineOf(text, text.length) + 1, bad.name)
   const bytes = encoder.encode(text)
   let out = text + "\n"
   for (const s of signers) out += signatureLine(s.name, s.keyId, s.sign(bytes)) + "\n"

@@ -195,6 +195,9 @@ describe("Note: refusals name the rule, the line and the value", () => {
     for (const [text, reason] of texts) {
       assert.strictEqual(left(Note.sign(text, [peterSigner])).reason, reason)
     }
+    const badName = Note.makeSigner("bad name", 1, peterSigner.publicKey, peterSigner.sign)
+    assert.strictEqual(left(Note.sign(TEXT, [badName])).reason, "invalid-key-name")
+    assert.strictEqual(left(Note.sign(TEXT, Array(101).fill(peterSigner))).reason, "too-many-signatures")
   })
 })
 
