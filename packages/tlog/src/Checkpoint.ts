@@ -1,0 +1,189 @@
+/**
+ * C2SP checkpoints (c2sp.org/tlog-checkpoint): a log's signed statement of its size and root.
+ *
+ * The body — the text of a signed note — is `origin\n`, the tree size in decimal (no sign, no
+ * leading zero, ≤ 2^64−1) and `\n`, the base64 of the 32-byte RFC 6962 root and `\n`, then
+ * optional extension lines, each non-empty and ending in "\n". `parse` refuses anything else
+ * (stricter than transparency-dev/formats, which accepts roots of any length and empty
+ * trailing lines); `format` writes exactly that form, and `parse ∘ format` is the identity.
+ *
+ * `verifyCheckpoint(note, verifiers)` opens the note with the given keys (Note.open: unknown
+ * lines ignored, a known key's bad signature rejects, nothing known rejects), parses its body,
+ * and requires at least one verified log signature (type 0x01); witness cosignatures (type
+ * 0x04, Cosignature.ts) verify when their keys are among `verifiers` and are reported with
+ * their timestamps. The origin SHOULD equal the log key's name, but real logs break this
+ * (sum.golang.org signs the origin `go.sum database tree`), so the rule is an option:
+ * `keyNameIsOrigin: true` counts only log signatures whose key name is the origin; `origin`
+ * requires a given origin (what an auditor who holds keys of several logs should pass).
+ */
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
+import * as Cosignature from "./Cosignature.js"
+import * as Base64 from "./internal/base64.js"
+import * as Note from "./Note.js"
+
+/** Length of the root hash (SHA-256). */
+export const ROOT_BYTES = 32
+
+const U64_MAX = (1n << 64n) - 1n
+
+/** A checkpoint body. */
+export class Checkpoint extends Schema.Class<Checkpoint>("Checkpoint")({
+  origin: Schema.String,
+  size: Schema.BigIntFromSelf,
+  root: Schema.Uint8ArrayFromSelf,
+  extensions: Schema.Array(Schema.String)
+}) {}
+
+/** A body that does not follow the format: `reason` says which rule, `line` (1-based) where. */
+export class CheckpointMalformed extends Schema.TaggedError<CheckpointMalformed>()("CheckpointMalformed", {
+  reason: Schema.Literal(
+    "too-few-lines",
+    "no-final-newline",
+    "empty-origin",
+    "invalid-size",
+    "size-out-of-range",
+    "invalid-root",
+    "invalid-root-length",
+    "empty-extension-line",
+    "invalid-text"
+  ),
+  line: Schema.Number,
+  value: Schema.String
+}) {
+  override get message() {
+    return `malformed checkpoint: ${this.reason} at line ${this.line}: ${JSON.stringify(this.value)}`
+  }
+}
+
+/** The note verified, but no log signature (type 0x01) that counts. */
+export class CheckpointNotSigned extends Schema.TaggedError<CheckpointNotSigned>()("CheckpointNotSigned", {
+  reason: Schema.Literal("no-log-signature", "key-name-is-not-origin"),
+  origin: Schema.String,
+  verified: Schema.Array(Schema.String)
+}) {
+  override get message() {
+    return `checkpoint of ${JSON.stringify(this.origin)} not signed by a log key: ${this.reason} (verified: ${
+      this.verified.join(", ") || "none"
+    })`
+  }
+}
+
+/** The checkpoint's origin is not the one asked for. */
+export class CheckpointOriginMismatch extends Schema.TaggedError<CheckpointOriginMismatch>()(
+  "CheckpointOriginMismatch",
+  { expected: Schema.String, actual: Schema.String }
+) {
+  override get message() {
+    return `checkpoint origin ${JSON.stringify(this.actual)} is not ${JSON.stringify(this.expected)}`
+  }
+}
+
+export type VerifyError = Note.OpenError | CheckpointMalformed | CheckpointNotSigned | CheckpointOriginMismatch
+
+const QUOTE = 120
+const malformed = (reason: CheckpointMalformed["reason"], line: number, value: string) =>
+  Either.left(
+    new CheckpointMalformed({ reason, line, value: value.length > QUOTE ? value.slice(0, QUOTE) + "…" : value })
+  )
+
+const DECIMAL = /^(?:0|[1-9][0-9]*)$/
+
+/** Parses a checkpoint body (a note's text). */
+export const parse = (text: string): Either.Either<Checkpoint, CheckpointMalformed> => {
+  const checked = Note.checkText(text)
+  if (Either.isLeft(checked)) {
+    return checked.left.reason === "no-final-newline"
+      ? malformed("no-final-newline", checked.left.line, text.slice(text.lastIndexOf("\n") + 1))
+      : malformed("invalid-text", checked.left.line, `${checked.left.reason}: ${checked.left.value}`)
+  }
+  const lines = text.slice(0, -1).split("\n")
+  if (lines.length < 3) return malformed("too-few-lines", lines.length, text)
+  const [origin, sizeText, rootText] = lines as [string, string, string]
+  if (origin.length === 0) return malformed("empty-origin", 1, origin)
+  if (!DECIMAL.test(sizeText)) return malformed("invalid-size", 2, sizeText)
+  const size = BigInt(sizeText)
+  if (size > U64_MAX) return malformed("size-out-of-range", 2, sizeText)
+  const root = Base64.decodeStrict(rootText)
+  if (root === undefined) return malformed("invalid-root", 3, rootText)
+  if (root.length !== ROOT_BYTES) return malformed("invalid-root-length", 3, `${root.length} bytes`)
+  const extensions = lines.slice(3)
+  const empty = extensions.indexOf("")
+  if (empty >= 0) return malformed("empty-extension-line", 4 + empty, "")
+  return Either.right(new Checkpoint({ origin, size, root, extensions }))
+}
+
+/** The body of a checkpoint, in the one form `parse` accepts. */
+export const format = (checkpoint: Checkpoint): string =>
+  `${checkpoint.origin}\n${checkpoint.size.toString()}\n${Base64.encode(checkpoint.root)}\n` +
+  checkpoint.extensions.map((line) => line + "\n").join("")
+
+/** A witness's verified cosignature. */
+export interface Cosigned {
+  readonly name: string
+  readonly keyId: number
+  readonly timestamp: bigint
+}
+
+/** A verified checkpoint: the body, the note, the log keys and the witnesses that signed it. */
+export interface Verified {
+  readonly checkpoint: Checkpoint
+  readonly note: Note.Opened
+  /** `name+keyID` of each log key (type 0x01) whose signature verified. */
+  readonly signers: ReadonlyArray<string>
+  readonly cosignatures: ReadonlyArray<Cosigned>
+}
+
+export interface VerifyOptions {
+  /** Require this origin. */
+  readonly origin?: string
+  /** Count only log signatures by a key named as the origin (C2SP's SHOULD). Default false. */
+  readonly keyNameIsOrigin?: boolean
+}
+
+/** Parses a verifier key of a log (0x01) or a witness (0x04). */
+export const parseVerifierKey = (vkey: string): Either.Either<Note.Verifier, Note.NoteKeyInvalid> =>
+  Either.flatMap(Note.decodeVerifierKey(vkey), (parts) =>
+    parts.type === Cosignature.TYPE_COSIGNATURE_V1
+      ? Cosignature.makeVerifier(parts.name, parts.key)
+      : Note.parseVerifierKey(vkey))
+
+/** Verifies a signed checkpoint with the given log and witness keys. */
+export const verifyCheckpoint = (
+  note: string | Uint8Array,
+  verifiers: ReadonlyArray<Note.Verifier>,
+  options: VerifyOptions = {}
+): Either.Either<Verified, VerifyError> => {
+  const opened = Note.open(note, verifiers)
+  if (Either.isLeft(opened)) return Either.left(opened.left)
+  const body = parse(opened.right.text)
+  if (Either.isLeft(body)) return Either.left(body.left)
+  const checkpoint = body.right
+  if (options.origin !== undefined && options.origin !== checkpoint.origin) {
+    return Either.left(new CheckpointOriginMismatch({ expected: options.origin, actual: checkpoint.origin }))
+  }
+  const types = new Map(verifiers.map((v) => [Note.keyLabel(v.name, v.keyId), v.type]))
+  const signers: Array<string> = []
+  const cosignatures: Array<Cosigned> = []
+  let logSigned = false
+  for (const sig of opened.right.verified) {
+    const label = Note.keyLabel(sig.name, sig.keyId)
+    const type = types.get(label)
+    if (type === Cosignature.TYPE_COSIGNATURE_V1) {
+      cosignatures.push({ name: sig.name, keyId: sig.keyId, timestamp: Cosignature.timestampOf(sig.signature) ?? 0n })
+    } else if (type === Note.TYPE_ED25519) {
+      signers.push(label)
+      if (options.keyNameIsOrigin !== true || sig.name === checkpoint.origin) logSigned = true
+    }
+  }
+  if (!logSigned) {
+    return Either.left(
+      new CheckpointNotSigned({
+        reason: signers.length > 0 ? "key-name-is-not-origin" : "no-log-signature",
+        origin: checkpoint.origin,
+        verified: opened.right.verified.map((s) => Note.keyLabel(s.name, s.keyId))
+      })
+    )
+  }
+  return Either.right({ checkpoint, note: opened.right, signers, cosignatures })
+}

@@ -1,0 +1,111 @@
+import * as Checkpoint from "@calybris/tlog/Checkpoint"
+import * as Note from "@calybris/tlog/Note"
+import { assert, describe, it } from "@effect/vitest"
+import * as Either from "effect/Either"
+import * as FastCheck from "effect/FastCheck"
+import { left, right, seedArb, signer, verifierOf } from "./noteSupport.js"
+
+const SUMDB_VKEY = "sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+s3Ux18htTTAD8OuAn8"
+const SUMDB_NOTE = "go.sum database tree\n6476701\nmb8QLQIs0Z0yP5Cstq6guj87oXWeC9gEM8oVikmm9Wk=\n\n" +
+  "— sum.golang.org Az3grsLX85Gz+s1SiTbgkuqxgItqFq7gsMUEyVnrsa9LM7Us9S+1xbFIGu95949rj4nPRYfvimWEPWL+o3GeoWwOoAw=\n"
+const ROOT = "mb8QLQIs0Z0yP5Cstq6guj87oXWeC9gEM8oVikmm9Wk="
+
+const lineArb = FastCheck.string({ unit: "binary", minLength: 1, maxLength: 20 })
+  .map((s) => s.replace(/[\u0000-\u001f\u007f]/g, ""))
+  .filter((s) => s.length > 0)
+
+const checkpointArb = FastCheck.record({
+  origin: lineArb,
+  size: FastCheck.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+  root: FastCheck.uint8Array({ minLength: 32, maxLength: 32 }),
+  extensions: FastCheck.array(lineArb, { maxLength: 3 })
+}).map((fields) => new Checkpoint.Checkpoint(fields))
+
+describe("Checkpoint: body", () => {
+  it("parse ∘ format is the identity, and format ∘ parse gives the text back", () => {
+    FastCheck.assert(
+      FastCheck.property(checkpointArb, (cp) => {
+        const text = Checkpoint.format(cp)
+        const back = right(Checkpoint.parse(text))
+        assert.strictEqual(back.origin, cp.origin)
+        assert.strictEqual(back.size, cp.size)
+        assert.deepStrictEqual(back.root, cp.root)
+        assert.deepStrictEqual(back.extensions, cp.extensions)
+        assert.strictEqual(Checkpoint.format(back), text)
+      }),
+      { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 300 }
+    )
+  })
+
+  const refused: ReadonlyArray<readonly [string, string, Checkpoint.CheckpointMalformed["reason"], number]> = [
+    ["a leading zero", `Log\n0123\n${ROOT}\n`, "invalid-size", 2],
+    ["a plus sign", `Log\n+123\n${ROOT}\n`, "invalid-size", 2],
+    ["an empty size", `Log\n\n${ROOT}\n`, "invalid-size", 2],
+    ["2^64", `Log\n18446744073709551616\n${ROOT}\n`, "size-out-of-range", 2],
+    ["a 31-byte root", `Log\n1\n${"A".repeat(40)}AA==\n`, "invalid-root-length", 3],
+    ["a 33-byte root", `Log\n1\n${"A".repeat(44)}\n`, "invalid-root-length", 3],
+    ["a root without padding", `Log\n1\n${ROOT.slice(0, -1)}\n`, "invalid-root", 3],
+    ["an empty extension line", `Log\n1\n${ROOT}\next\n\n`, "empty-extension-line", 5],
+    ["an empty origin", `\n1\n${ROOT}\n`, "empty-origin", 1],
+    ["two lines", "Log\n1\n", "too-few-lines", 2],
+    ["no final newline", `Log\n1\n${ROOT}`, "no-final-newline", 3],
+    ["a CR", `Log\r\n1\n${ROOT}\n`, "invalid-text", 1]
+  ]
+  for (const [what, text, reason, line] of refused) {
+    it(`refuses ${what}`, () => {
+      const e = left(Checkpoint.parse(text))
+      assert.strictEqual(e.reason, reason)
+      assert.strictEqual(e.line, line)
+    })
+  }
+
+  it("accepts the largest u64 size", () => {
+    assert.strictEqual(right(Checkpoint.parse(`Log\n18446744073709551615\n${ROOT}\n`)).size, (1n << 64n) - 1n)
+  })
+})
+
+describe("Checkpoint: verifyCheckpoint", () => {
+  const sumdb = right(Checkpoint.parseVerifierKey(SUMDB_VKEY))
+
+  it("verifies a real sum.golang.org checkpoint whose origin is not its key name, unless keyNameIsOrigin", () => {
+    const v = right(Checkpoint.verifyCheckpoint(SUMDB_NOTE, [sumdb]))
+    assert.strictEqual(v.checkpoint.origin, "go.sum database tree")
+    assert.strictEqual(v.checkpoint.size, 6476701n)
+    assert.deepStrictEqual(v.signers, ["sum.golang.org+033de0ae"])
+    const strict = left(Checkpoint.verifyCheckpoint(SUMDB_NOTE, [sumdb], { keyNameIsOrigin: true }))
+    assert.strictEqual(strict._tag, "CheckpointNotSigned")
+    assert.strictEqual((strict as Checkpoint.CheckpointNotSigned).reason, "key-name-is-not-origin")
+  })
+
+  it("requires the origin it is given", () => {
+    assert.isTrue(Either.isRight(Checkpoint.verifyCheckpoint(SUMDB_NOTE, [sumdb], { origin: "go.sum database tree" })))
+    const e = left(Checkpoint.verifyCheckpoint(SUMDB_NOTE, [sumdb], { origin: "example.com/log" }))
+    assert.strictEqual(e._tag, "CheckpointOriginMismatch")
+  })
+
+  it("rejects a signed note whose text is not a checkpoint, with the body's reason", () => {
+    const s = signer("example.com/log", new Uint8Array(32).fill(3))
+    const note = right(Note.sign("example.com/log\n01\n" + ROOT + "\n", [s]))
+    const e = left(Checkpoint.verifyCheckpoint(note, [verifierOf(s)]))
+    assert.strictEqual(e._tag, "CheckpointMalformed")
+    assert.strictEqual((e as Checkpoint.CheckpointMalformed).reason, "invalid-size")
+  })
+
+  it("sign → verify round trip; a one-bit change of the size or root is rejected", () => {
+    FastCheck.assert(
+      FastCheck.property(checkpointArb, seedArb, FastCheck.nat(255), (cp, seed, bit) => {
+        const s = signer("log.example/" + String(bit), seed)
+        const text = Checkpoint.format(cp)
+        const note = right(Note.sign(text, [s]))
+        const v = right(Checkpoint.verifyCheckpoint(note, [verifierOf(s)]))
+        assert.strictEqual(Checkpoint.format(v.checkpoint), text)
+        const root = cp.root.slice()
+        root[bit >> 3] = (root[bit >> 3] as number) ^ (1 << (bit & 7))
+        const forged = Checkpoint.format(new Checkpoint.Checkpoint({ ...cp, root, size: cp.size ^ 1n }))
+        const e = left(Checkpoint.verifyCheckpoint(forged + note.slice(text.length), [verifierOf(s)]))
+        assert.strictEqual(e._tag, "NoteInvalidSignature")
+      }),
+      { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 30 }
+    )
+  })
+})

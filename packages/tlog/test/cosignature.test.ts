@@ -1,0 +1,99 @@
+import * as Checkpoint from "@calybris/tlog/Checkpoint"
+import * as Cosignature from "@calybris/tlog/Cosignature"
+import * as Note from "@calybris/tlog/Note"
+import { assert, describe, it } from "@effect/vitest"
+import * as Either from "effect/Either"
+import * as Encoding from "effect/Encoding"
+import * as FastCheck from "effect/FastCheck"
+import * as Redacted from "effect/Redacted"
+import { left, right, seedArb, signer, verifierOf } from "./noteSupport.js"
+
+const TEXT = "example.org/log\n10\nHA5HAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
+const logSigner = signer("example.org/log", new Uint8Array(32).fill(1))
+const witnessOf = (seed: Uint8Array, ts: bigint) =>
+  right(Cosignature.makeSigner("witness.example", Redacted.make(seed), ts))
+const witnessVerifier = (w: Note.Signer) => right(Cosignature.makeVerifier(w.name, w.publicKey))
+
+describe("Cosignature", () => {
+  it("log signature + cosignature round trip: the witness and its timestamp are reported", () => {
+    FastCheck.assert(
+      FastCheck.property(seedArb, FastCheck.bigInt({ min: 0n, max: (1n << 63n) - 1n }), (seed, ts) => {
+        const w = witnessOf(seed, ts)
+        const note = right(Note.sign(TEXT, [logSigner, w]))
+        const v = right(Checkpoint.verifyCheckpoint(note, [verifierOf(logSigner), witnessVerifier(w)]))
+        assert.deepStrictEqual(v.signers, [Note.keyLabel(logSigner.name, logSigner.keyId)])
+        assert.deepStrictEqual(v.cosignatures, [{ name: w.name, keyId: w.keyId, timestamp: ts }])
+        // a witness whose key is not given is just an unknown line
+        const alone = right(Checkpoint.verifyCheckpoint(note, [verifierOf(logSigner)]))
+        assert.deepStrictEqual(alone.cosignatures, [])
+      }),
+      { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 20 }
+    )
+  })
+
+  it("any one-bit change of the timestamp or signature of a known witness rejects the checkpoint", () => {
+    FastCheck.assert(
+      FastCheck.property(seedArb, FastCheck.nat(8 * 72 - 1), (seed, bit) => {
+        const w = witnessOf(seed, 1234n)
+        const note = right(Note.sign(TEXT, [logSigner, w]))
+        const lines = note.split("\n")
+        const line = lines[lines.length - 2] ?? ""
+        const space = line.lastIndexOf(" ")
+        const bytes = Either.getOrThrow(Encoding.decodeBase64(line.slice(space + 1)))
+        const i = 32 + bit // after the key id
+        bytes[i >> 3] = (bytes[i >> 3] as number) ^ (1 << (i & 7))
+        lines[lines.length - 2] = line.slice(0, space + 1) + Encoding.encodeBase64(bytes)
+        const e = left(Checkpoint.verifyCheckpoint(lines.join("\n"), [verifierOf(logSigner), witnessVerifier(w)]))
+        assert.strictEqual(e._tag, "NoteInvalidSignature")
+      }),
+      { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 20 }
+    )
+  })
+
+  it("a cosignature is not a log signature: its key id and message are separated by type", () => {
+    const w = witnessOf(new Uint8Array(32).fill(5), 99n)
+    const note = right(Note.sign(TEXT, [w]))
+    // the same public key as an Ed25519 (0x01) verifier: another key id, so the line is unknown
+    const asLogKey = verifierOf(signer(w.name, new Uint8Array(32).fill(5)))
+    assert.notStrictEqual(asLogKey.keyId, w.keyId)
+    assert.strictEqual(left(Checkpoint.verifyCheckpoint(note, [asLogKey]))._tag, "NoteNotVerified")
+    // witness key alone: the note verifies, but a checkpoint needs a log signature
+    const e = left(Checkpoint.verifyCheckpoint(note, [witnessVerifier(w)]))
+    assert.strictEqual(e._tag, "CheckpointNotSigned")
+    assert.strictEqual((e as Checkpoint.CheckpointNotSigned).reason, "no-log-signature")
+  })
+
+  it("parses witness keys of type 0x04 only, and payloads of exactly 76 bytes", () => {
+    const w = witnessOf(new Uint8Array(32).fill(5), 0n)
+    const vkey = Note.formatVerifierKey(w)
+    assert.strictEqual(right(Cosignature.parseVerifierKey(vkey)).type, 4)
+    assert.strictEqual(right(Checkpoint.parseVerifierKey(vkey)).type, 4)
+    const logVkey = Note.formatVerifierKey(logSigner)
+    assert.strictEqual(left(Cosignature.parseVerifierKey(logVkey)).reason, "unknown-type")
+    assert.strictEqual(left(Note.parseVerifierKey(vkey)).reason, "unknown-type")
+    for (const n of [75, 77, 68]) {
+      const e = left(Cosignature.parsePayload(new Uint8Array(n)))
+      assert.strictEqual(e.reason, "invalid-length")
+      assert.include(e.value, `${n} bytes`)
+    }
+    const p = right(Cosignature.parsePayload(new Uint8Array(76).fill(0xff)))
+    assert.strictEqual(p.timestamp, (1n << 64n) - 1n)
+    assert.strictEqual(p.keyId, 0xffffffff)
+  })
+
+  it("refuses to sign a timestamp outside int64, and its signer never prints the seed", () => {
+    const seed = new Uint8Array(32).fill(0xab)
+    assert.strictEqual(
+      left(Cosignature.makeSigner("w", Redacted.make(seed), 1n << 63n))._tag,
+      "CosignatureMalformed"
+    )
+    assert.strictEqual(left(Cosignature.makeSigner("w", Redacted.make(seed), -1n))._tag, "CosignatureMalformed")
+    const w = witnessOf(seed, 5n)
+    assert.notInclude(`${String(w)} ${JSON.stringify(w)}`, "abab")
+  })
+
+  it("signs the message cosignature/v1, time, then the checkpoint text", () => {
+    const msg = new TextDecoder().decode(Cosignature.signedMessage(new TextEncoder().encode(TEXT), 1234n))
+    assert.strictEqual(msg, "cosignature/v1\ntime 1234\n" + TEXT)
+  })
+})
