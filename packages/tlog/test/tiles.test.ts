@@ -9,6 +9,8 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 import * as fc from "effect/FastCheck"
 import * as crypto from "node:crypto"
+import * as fs from "node:fs"
+import * as path from "node:path"
 import * as Tiles from "../src/Tiles.js"
 
 const U64_MAX = (1n << 64n) - 1n
@@ -411,5 +413,27 @@ describe("The tree from its tiles", () => {
     )
     const missing = Tiles.appendEntryBundles(() => undefined, 3n, [new Uint8Array(1)])
     assert.isTrue(Either.isLeft(missing) && missing.left._tag === "TileMissing" && missing.left.level === "entries")
+  })
+})
+
+describe("Tiles in a browser", () => {
+  it("Tiles.ts and internal/tile*.ts use no Node API (imports effect and the tlog's hashing only)", () => {
+    const src = path.resolve(import.meta.dirname, "../src")
+    const files = [
+      "Tiles.ts",
+      ...fs.readdirSync(path.join(src, "internal")).filter((f) => f.startsWith("tile")).map((f) => `internal/${f}`)
+    ]
+    for (const file of files) {
+      const text = fs.readFileSync(path.join(src, file), "utf8")
+      const imports = [...text.matchAll(/from "([^"]+)"/g)].map((m) => m[1])
+      for (const spec of imports) {
+        assert.match(
+          spec ?? "",
+          /^(effect\/|\.\/internal\/(hash|tile\w*)\.js$|\.\/hash\.js$)/,
+          `${file} imports ${spec}`
+        )
+      }
+      assert.notMatch(text, /\b(process|Buffer|require|globalThis)\b/, file)
+    }
   })
 })
