@@ -175,6 +175,11 @@ describe("Tiles paths", () => {
     })
   }
 
+  it("refuses a path of a hundred thousand groups as too large", () => {
+    const parsed = Tiles.parsePath(`tile/0/${"x001/".repeat(100_000)}001`)
+    assert.isTrue(Either.isLeft(parsed) && parsed.left.reason.includes("exceeds 2^64-1"))
+  })
+
   it("refuses out-of-range coordinates, naming the field and value", () => {
     const field = (e: Either.Either<string, Tiles.TileRangeError>) =>
       Either.isLeft(e) ? `${e.left.field}=${e.left.value}` : e.right

@@ -44,8 +44,8 @@ export const parseIndexGroups = (groups: ReadonlyArray<string>): bigint | string
     }
     if (i === 0 && !last && group === "x000") return "the index has a leading x000 group (not canonical)"
     value = value * 1000n + BigInt(last ? group : group.slice(1))
+    if (value > U64_MAX) return "the index exceeds 2^64-1" // early: a path of many groups costs no more
   }
-  if (value > U64_MAX) return "the index exceeds 2^64-1"
   return value
 }
 
