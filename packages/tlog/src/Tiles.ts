@@ -392,18 +392,41 @@ const cached = (read: TileReader) => {
   }
 }
 
+/** Where the complete subtree (height, index) of a tree of size `treeSize` is read from. */
+const locate = (treeSize: bigint, height: number, index: bigint) => {
+  const level = Math.floor(height / TILE_HEIGHT)
+  const rest = height - level * TILE_HEIGHT
+  const first = index << BigInt(rest)
+  const tileIndex = first >> 8n
+  return {
+    level,
+    tileIndex,
+    width: widthAt(treeSize, level, tileIndex),
+    offset: Number(first & 255n),
+    count: 1 << rest
+  }
+}
+
 const subtreeHash = (
   read: ReturnType<typeof cached>,
   treeSize: bigint,
   height: number,
   index: bigint
 ): Either.Either<Uint8Array, TileMissing | TileBytesError> => {
-  const level = Math.floor(height / TILE_HEIGHT)
-  const rest = height - level * TILE_HEIGHT
-  const first = index << BigInt(rest)
-  const tileIndex = first >> 8n
-  const width = widthAt(treeSize, level, tileIndex)
-  return Either.map(read(level, tileIndex, width), (bytes) => hashUp(bytes, Number(first & 255n), 1 << rest))
+  const at = locate(treeSize, height, index)
+  return Either.map(read(at.level, at.tileIndex, at.width), (bytes) => hashUp(bytes, at.offset, at.count))
+}
+
+/** The complete subtrees of a tree of size `treeSize`, left to right: one per bit, highest first. */
+const subtreesOf = (treeSize: bigint): Array<{ readonly height: number; readonly index: bigint }> => {
+  const out: Array<{ readonly height: number; readonly index: bigint }> = []
+  let start = 0n
+  for (let height = 63; height >= 0; height--) {
+    if (((treeSize >> BigInt(height)) & 1n) === 0n) continue
+    out.push({ height, index: start >> BigInt(height) })
+    start += 1n << BigInt(height)
+  }
+  return out
 }
 
 const checkSize = (treeSize: bigint): TileRangeError | undefined => checkIndex(treeSize, "treeSize")
@@ -447,17 +470,30 @@ export const rootFromTiles = (read: TileReader, treeSize: bigint): Either.Either
   if (treeSize === 0n) return Either.right(emptyRoot())
   const reader = cached(read)
   const hashes: Array<Uint8Array> = []
-  let start = 0n
-  for (let height = 63; height >= 0; height--) {
-    if (((treeSize >> BigInt(height)) & 1n) === 0n) continue
-    const hash = subtreeHash(reader, treeSize, height, start >> BigInt(height))
+  for (const { height, index } of subtreesOf(treeSize)) {
+    const hash = subtreeHash(reader, treeSize, height, index)
     if (Either.isLeft(hash)) return hash
     hashes.push(hash.right)
-    start += 1n << BigInt(height)
   }
   let root = hashes[hashes.length - 1] as Uint8Array
   for (let i = hashes.length - 2; i >= 0; i--) root = hashChildren(hashes[i] as Uint8Array, root)
   return Either.right(root)
+}
+
+/**
+ * The tiles `rootFromTiles` reads for a tree of size `treeSize` (at most 2 per level), so that an
+ * asynchronous source (HTTP) can fetch them first and then serve the pure computation.
+ */
+export const rootTiles = (treeSize: bigint): Either.Either<ReadonlyArray<HashTile>, TileRangeError> => {
+  const bad = checkSize(treeSize)
+  if (bad !== undefined) return Either.left(bad)
+  const out: Array<HashTile> = []
+  for (const { height, index } of subtreesOf(treeSize)) {
+    const at = locate(treeSize, height, index)
+    const seen = out.some((t) => t.level === at.level && t.index === at.tileIndex && t.width === at.width)
+    if (!seen) out.push(new HashTile({ level: at.level, index: at.tileIndex, width: at.width }))
+  }
+  return Either.right(out)
 }
 
 // ---------------------------------------------------------------------------------------------

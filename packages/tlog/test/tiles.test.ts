@@ -384,6 +384,24 @@ describe("The tree from its tiles", () => {
     assert.isTrue(Either.isLeft(over) && over.left._tag === "TileRangeError")
   })
 
+  it("rootTiles lists exactly the tiles rootFromTiles reads (so a fetcher can fetch them first)", () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.bigInt({ min: 0n, max: U64_MAX }), fc.bigInt({ min: 0n, max: 200_000n })), (size) => {
+        const asked = new Set<string>()
+        const read: Tiles.TileReader = (level, index, width) => {
+          asked.add(Either.getOrThrow(Tiles.tilePath(level, index, width)))
+          return new Uint8Array(width * 32)
+        }
+        assert.isTrue(Either.isRight(Tiles.rootFromTiles(read, size)))
+        const listed = Either.getOrThrow(Tiles.rootTiles(size)).map(Tiles.formatPath)
+        assert.strictEqual(new Set(listed).size, listed.length)
+        assert.deepStrictEqual([...listed].sort(), [...asked].sort())
+        assert.isAtMost(listed.length, 2 * Tiles.tilesForSize(size).length)
+      }),
+      { numRuns: fc.readConfigureGlobal().numRuns ?? 300 }
+    )
+  })
+
   it("the root of the empty tree is SHA-256 of nothing, and a size-1 tree's its leaf hash", () => {
     assert.strictEqual(hex(Either.getOrThrow(Tiles.rootFromTiles(() => undefined, 0n))), hex(sha256()))
     const leaf = leavesOf(1, 9)[0] as Uint8Array
