@@ -19,9 +19,9 @@
  *   parsing refuses a truncated length or entry, an entry count other than the width asked for,
  *   and more than 256 entries; encoding refuses an entry longer than 65535 bytes.
  * - Reading the tree from tiles: the hash of any complete subtree and the root of a tree of
- *   size n, over a `TileReader` (a directory, a memory map or an HTTP fetcher can serve it). A
- *   tile the reader does not have is a `TileMissing`; a tile of the wrong length a
- *   `TileBytesError`. A reader that falls back to a full tile when a partial one is gone (as
+ *   size n, over a `TileReader` (a directory, a memory map or an HTTP fetcher can serve it;
+ *   `rootTiles` lists the tiles to fetch first, at most 2 per level). A tile the reader does not
+ *   have is a `TileMissing`; a tile of the wrong length a `TileBytesError`. A reader that falls back to a full tile when a partial one is gone (as
  *   C2SP allows clients to) slices it itself: this module asks for exactly the width that
  *   exists at that size and takes exactly that many bytes.
  * - Writing: given the leaf hashes (or entries) appended to a tree of size m, the tiles (or
