@@ -440,7 +440,7 @@ describe("The tree from its tiles", () => {
 })
 
 describe("Tiles in a browser", () => {
-  it("Tiles.ts and internal/tile*.ts use no Node API (imports effect and the tlog's hashing only)", () => {
+  it("Tiles.ts and internal/tile*.ts use no Node API (imports effect and the tlog's hashing and bit arithmetic only)", () => {
     const src = path.resolve(import.meta.dirname, "../src")
     const files = [
       "Tiles.ts",
@@ -452,7 +452,7 @@ describe("Tiles in a browser", () => {
       for (const spec of imports) {
         assert.match(
           spec ?? "",
-          /^(effect\/|\.\/internal\/(hash|tile\w*)\.js$|\.\/hash\.js$)/,
+          /^(effect\/|\.\/internal\/(hash|bits|tile\w*)\.js$|\.\/(hash|bits)\.js$)/,
           `${file} imports ${spec}`
         )
       }

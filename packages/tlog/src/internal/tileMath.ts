@@ -4,10 +4,10 @@
  * hashes at a lower level. Pure and free of Node APIs; the typed errors are Tiles.ts's (this file
  * answers with a reason or `undefined`, and the public module turns it into its error).
  */
+import { U64_MAX } from "./bits.js"
 import { HASH_BYTES, hashChildren } from "./hash.js"
 
-/** The largest u64. */
-export const U64_MAX = (1n << 64n) - 1n
+export { U64_MAX }
 
 /**
  * N in groups of 3 digits, every group but the last prefixed with `x` (1234067 →
