@@ -340,8 +340,46 @@ const checkpointWorkloads: Array<Workload> = [
   }
 ]
 
+/**
+ * The same proofs from a store that keeps every level (`Merkle.MemoryTree`, built from the level-0
+ * tiles' leaf hashes): no hashing up, so generation is ~30 node reads. Only at 10^6: at 10^7 the
+ * 2·10^7 hash objects take gigabytes.
+ */
+const allLevels = (kind: "inclusion" | "consistency"): Workload => ({
+  name: `tlog/${kind}_proof/1e6/all_levels`,
+  unit: "us/op",
+  reference: null,
+  group: "tlog",
+  note: `tlog/${kind}_proof/1e6/all_levels: as tlog/${kind}_proof/1e6, from a Merkle.MemoryTree holding every level`,
+  setup: () => {
+    const n = 1_000_000
+    const f = fixture(n)
+    const tree = Merkle.MemoryTree.fromLeafHashes(
+      (function*() {
+        for (let i = 0; i < n; i++) {
+          const tile = f.tiles.get(key(0, BigInt(i >> 8))) as Uint8Array
+          yield tile.subarray((i & 255) * 32, (i & 255) * 32 + 32)
+        }
+      })()
+    )
+    const next = randoms(0x9e3779b9)
+    return perOp("us/op", (count) => {
+      let acc = 0
+      for (let s = 0; s < count; s++) {
+        const proof = kind === "inclusion"
+          ? Merkle.inclusionProof(tree, BigInt(next(n)), f.size)
+          : Merkle.consistencyProof(tree, BigInt(1 + next(n - 1)), f.size)
+        acc += fold(Either.getOrThrow(proof))
+      }
+      return acc
+    })
+  }
+})
+
 export const tlogWorkloads: ReadonlyArray<Workload> = [
   ...sizes.flatMap(([label, n]) => proofWorkloads(label, n)),
+  allLevels("inclusion"),
+  allLevels("consistency"),
   {
     name: "tlog/compact_range/append",
     unit: "ns/leaf",
