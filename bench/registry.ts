@@ -24,6 +24,8 @@ export type Unit =
   | "ns/pair"
   | "us/pair"
   | "us/entry"
+  | "us/op"
+  | "ns/leaf"
   | "ms/op"
   | "entries/s"
   | "ops/s"
@@ -41,6 +43,8 @@ const NS_PER: Record<Exclude<Unit, Throughput | "MiB">, number> = {
   "ns/pair": 1,
   "us/pair": 1e3,
   "us/entry": 1e3,
+  "us/op": 1e3,
+  "ns/leaf": 1,
   "ms/op": 1e6,
   "ms": 1e6,
   "s": 1e9

@@ -63,6 +63,8 @@ const UNITS: ReadonlyArray<Unit> = [
   "ns/pair",
   "us/pair",
   "us/entry",
+  "us/op",
+  "ns/leaf",
   "ms/op",
   "entries/s",
   "ops/s",

@@ -10,7 +10,8 @@ export const groups: ReadonlyArray<() => Promise<ReadonlyArray<Workload>>> = [
   () => import("./wal.js").then((m) => m.walWorkloads),
   () => import("./budget.js").then((m) => m.budgetWorkloads),
   () => import("./budgetPg.js").then((m) => m.budgetPgWorkloads),
-  () => import("./cli.js").then((m) => m.cliWorkloads)
+  () => import("./cli.js").then((m) => m.cliWorkloads),
+  () => import("./tlog.js").then((m) => m.tlogWorkloads)
 ]
 
 /** All workloads (loads every group). */
