@@ -5,7 +5,12 @@
  * sum.golang.org checkpoint (test/e2e/log-fixtures/sumdb-checkpoint.json, with its provenance)
  * verified with its published key.
  */
+import * as Input from "@calybris/core/Input"
 import * as Json from "@calybris/core/Json"
+import * as JsonSchema from "@calybris/core/JsonSchema"
+import * as Kernel from "@calybris/core/Kernel"
+import * as Policy from "@calybris/core/Policy"
+import * as Audited from "@calybris/wal/Audited"
 import * as Wal from "@calybris/wal/Wal"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
@@ -14,6 +19,7 @@ import * as Either from "effect/Either"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { calybris, tempDir, write } from "./support/cli.js"
+import { inputLine, policyText } from "./support/fixtures.js"
 
 const dir = tempDir("log")
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex")
@@ -234,5 +240,55 @@ describe("log prove / consistency → verify --proof", () => {
     const r = await calybris(["log", "consistency", cp5, cp9, "--log", other, ...keyed])
     assert.strictEqual(r.code, 1)
     assert.include(r.stderr, "root")
+  })
+})
+
+describe("wal replay --checkpoint", () => {
+  it("cites a checkpoint whose root the replayed log has at its size; any other fails closed", async () => {
+    const policyFile = write(dir, "policy.json", policyText)
+    const policy = Either.getOrThrow(
+      Either.flatMap(JsonSchema.decodeText(Policy.PolicySnapshot)(policyText), Policy.make)
+    )
+    const audited = path.join(dir, "audited.jsonl")
+    await Effect.runPromise(
+      Effect.gen(function*() {
+        for (let i = 1; i <= 3; i++) {
+          const input = Either.getOrThrow(
+            JsonSchema.decodeText(Input.Input)(inputLine({ request_sequence: String(i) }))
+          )
+          yield* Audited.append(policy, input, Kernel.prescribe(policy, input), null)
+        }
+      }).pipe(Effect.provide(Wal.layerFile(audited, { key: walKey })), Effect.provide(NodeContext.layer))
+    )
+    const signed = await calybris(["log", "checkpoint", "--log", audited, "--skey-file", skeyFile, ...keyed])
+    assert.strictEqual(signed.code, 0, signed.stderr)
+    const cp = write(dir, "audited.note", signed.stdout)
+    const ok = await calybris([
+      "wal",
+      "replay",
+      audited,
+      "--policy",
+      policyFile,
+      "--checkpoint",
+      cp,
+      "--json",
+      ...keyed
+    ])
+    assert.strictEqual(ok.code, 0, ok.stderr)
+    const report = parse(ok.stdout)
+    const cited = report.get("checkpoint")
+    assert.isTrue(cited !== undefined && Json.isObject(cited) && cited.get("size") === 3)
+    // a checkpoint of another log (same key) is not this log's: exit 1
+    const other = await calybris(["wal", "replay", audited, "--policy", policyFile, "--checkpoint", cp5, ...keyed])
+    assert.strictEqual(other.code, 1)
+    assert.include(other.stderr, "beyond the log")
+    // same size, another log's root: exit 1
+    const prefix = write(dir, "prefix.jsonl", fs.readFileSync(log, "utf8").split("\n").slice(0, 3).join("\n") + "\n")
+    const three = await calybris(["log", "checkpoint", "--log", prefix, "--skey-file", skeyFile, ...keyed])
+    assert.strictEqual(three.code, 0, three.stderr)
+    const wrong = write(dir, "three.note", three.stdout)
+    const mismatch = await calybris(["wal", "replay", audited, "--policy", policyFile, "--checkpoint", wrong, ...keyed])
+    assert.strictEqual(mismatch.code, 1)
+    assert.include(mismatch.stderr, "the log's root at size 3")
   })
 })

@@ -187,6 +187,13 @@ export const walOptions = {
     journal: Options.boolean("journal").pipe(
       Options.withDescription("The log is a budget ledger journal (detected from the first entry otherwise).")
     ),
+    checkpoint: Options.text("checkpoint").pipe(
+      Options.withPseudoName("FILE"),
+      Options.withDescription(
+        "Cite this signed checkpoint (calybris log checkpoint): the log's Merkle root at its size must equal its root, else exit 1."
+      ),
+      Options.optional
+    ),
     ...keyOptions
   },
   repair: { file: logFile, json: resultJson, ...keyOptions }

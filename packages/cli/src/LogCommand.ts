@@ -119,6 +119,19 @@ const rootAt = (tree: Merkle.MemoryTree, checkpoint: Checkpoint.Checkpoint, path
     }
   })
 
+/**
+ * An audited replay's citation (`wal replay --checkpoint FILE`): the log's root at the
+ * checkpoint's size must be the checkpoint's root, else fail closed. The checkpoint's signature is
+ * not checked here (no key is needed to replay): `log verify --vkey KEY --checkpoint FILE` does.
+ */
+export const cite = (file: string, path: string, flags: Key.KeyFlags) =>
+  Effect.gen(function*() {
+    const cp = yield* readCheckpoint(path)
+    const tree = yield* treeOf(file, flags)
+    yield* rootAt(tree, cp.checkpoint, path)
+    return cp.checkpoint
+  })
+
 // ---------------------------------------------------------------------------------------------
 // prove, consistency
 
