@@ -166,6 +166,27 @@ describe("log verify --checkpoint", () => {
   })
 })
 
+describe("log verify: witnesses (repeated --vkey)", () => {
+  it("a real witnessed checkpoint: the log signature and the witness's cosignature verify, with its timestamp", async () => {
+    const fixture = parse(
+      fs.readFileSync(path.join(import.meta.dirname, "log-fixtures", "staging-ct-witnessed-checkpoint.json"), "utf8")
+    )
+    const note = write(dir, "staging-ct.note", fixture.get("note") as string)
+    const vkeys = (fixture.get("vkeys") as Array<string>).flatMap((k) => ["--vkey", k])
+    const r = await calybris(["log", "verify", ...vkeys, "--checkpoint", note, "--json"])
+    assert.strictEqual(r.code, 0, r.stderr)
+    const cp = parse(r.stdout).get("checkpoint") as Json.JsonObject
+    assert.deepStrictEqual(cp.get("signers"), ["arche2025h1.staging.ct.transparency.dev+ba2f06c0"])
+    const cosignatures = cp.get("cosignatures") as Array<Json.JsonObject>
+    assert.strictEqual(cosignatures.length, 1)
+    assert.strictEqual(cosignatures[0]?.get("key"), "remora.n621.de+da77ade7")
+    assert.strictEqual(cosignatures[0]?.get("timestamp"), 1779573024)
+    // the witness's key alone is not the log's: no log signature, exit 1
+    const witnessOnly = await calybris(["log", "verify", "--vkey", vkeys[3] as string, "--checkpoint", note])
+    assert.strictEqual(witnessOnly.code, 1)
+  })
+})
+
 describe("log prove / consistency → verify --proof", () => {
   it("an inclusion proof at the checkpoint's size verifies; tampered, it fails", async () => {
     const r = await calybris(["log", "prove", "3", "--log", log, "--checkpoint", cp5, ...keyed])
