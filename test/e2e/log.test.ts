@@ -113,6 +113,19 @@ describe("log checkpoint", () => {
     const missing = await calybris(["log", "checkpoint", "--log", log, "--skey-file", path.join(dir, "nope"), ...keyed])
     assert.strictEqual(missing.code, 2)
     assert.include(missing.stderr, "--skey-file")
+    const directory = await calybris(["log", "checkpoint", "--log", log, "--skey-file", dir, ...keyed])
+    assert.strictEqual(directory.code, 2)
+    const unset = await calybris([
+      "log",
+      "checkpoint",
+      "--log",
+      log,
+      "--skey-env",
+      "CALYBRIS_TEST_UNSET_SKEY",
+      ...keyed
+    ])
+    assert.strictEqual(unset.code, 2)
+    assert.include(unset.stderr, "--skey-env CALYBRIS_TEST_UNSET_SKEY")
     const bad = write(dir, "bad.skey", skey.slice(0, -4) + "AAAA")
     const r = await calybris(["log", "checkpoint", "--log", log, "--skey-file", bad, ...keyed])
     assert.strictEqual(r.code, 2)

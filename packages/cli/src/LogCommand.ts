@@ -33,7 +33,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { InputError, IoError, KeyError, UsageError } from "./CliError.js"
 import type * as Commands from "./Commands.js"
-import { platformReason, readText, requireFile, streamFile } from "./Files.js"
+import { platformReason, readBytes, readText, requireFile, streamFile } from "./Files.js"
 import * as Key from "./Key.js"
 import { emit, obj, printLines, setJson } from "./Output.js"
 
@@ -399,12 +399,10 @@ const loadSigner = (flags: { readonly skeyFile: Option.Option<string>; readonly 
     let source: string
     let secret: Redacted.Redacted<string>
     if (Option.isSome(flags.skeyFile)) {
-      source = `--skey-file ${flags.skeyFile.value}`
-      const bytes = yield* Effect.flatMap(
-        FileSystem.FileSystem,
-        (fs) => fs.readFile(flags.skeyFile.pipe(Option.getOrThrow))
-      )
-        .pipe(Effect.mapError((e) => new KeyError({ source, reason: platformReason(e) })))
+      const path = flags.skeyFile.value
+      source = `--skey-file ${path}`
+      // a regular file only (a FIFO nobody writes to would hang the command)
+      const bytes = yield* readBytes(path).pipe(Effect.mapError((e) => new KeyError({ source, reason: e.reason })))
       secret = Redacted.make(new TextDecoder().decode(bytes).trim())
       bytes.fill(0)
     } else if (Option.isSome(flags.skeyEnv)) {

@@ -184,12 +184,11 @@ export const replay = (flags: Commands.FlagsOf<typeof Commands.walOptions.replay
         })
     }
     // the checkpoint cited: the replayed log's root at its size must be its root (fail closed)
-    const cited = Option.isSome(flags.checkpoint)
-      ? yield* Effect.flatMap(
-        Effect.promise(() => import("./LogCommand.js")),
-        (m) => m.cite(flags.file, flags.checkpoint.pipe(Option.getOrThrow), flags)
-      )
-      : undefined
+    const citing = Option.getOrUndefined(flags.checkpoint)
+    const cited = citing === undefined ? undefined : yield* Effect.flatMap(
+      Effect.promise(() => import("./LogCommand.js")),
+      (m) => m.cite(flags.file, citing, flags)
+    )
     const count = audited.length
     const what = kind === "journal"
       ? `${Format.count(count, "admitted decision")} in the ledger journal`
