@@ -307,7 +307,7 @@ export const logOptions = {
   }
 }
 
-const loadLog = () => import("./LogCommand.js")
+const loadLog = () => import("./internal/LogCommand.js")
 
 const log = Command.make("log").pipe(
   Command.withDescription(

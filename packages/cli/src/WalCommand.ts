@@ -186,7 +186,7 @@ export const replay = (flags: Commands.FlagsOf<typeof Commands.walOptions.replay
     // the checkpoint cited: the replayed log's root at its size must be its root (fail closed)
     const citing = Option.getOrUndefined(flags.checkpoint)
     const cited = citing === undefined ? undefined : yield* Effect.flatMap(
-      Effect.promise(() => import("./LogCommand.js")),
+      Effect.promise(() => import("./internal/LogCommand.js")),
       (m) => m.cite(flags.file, citing, flags)
     )
     const count = audited.length

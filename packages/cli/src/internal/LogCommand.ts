@@ -16,6 +16,11 @@
  *   from a file (`--skey-file`) or an environment variable (`--skey-env`), never argv; held in
  *   `Redacted`, never printed: errors name the source only. `keygen` writes a new one to a new
  *   file (mode 0600, never overwriting) and prints the verifier key only.
+ *
+ * Internal (src/internal) while `@calybris/tlog` is private: every public module of the published
+ * CLI package must import under plain npm (test/install), and this one needs tlog. The shipped
+ * `calybris` bin is a bundle that carries tlog, so the commands work; when tlog is published, move
+ * this module up beside `WalCommand` and make tlog a dependency (it is a devDependency now).
  */
 import * as Json from "@calybris/core/Json"
 import * as Checkpoint from "@calybris/tlog/Checkpoint"
@@ -31,11 +36,11 @@ import * as Encoding from "effect/Encoding"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import { InputError, IoError, KeyError, UsageError } from "./CliError.js"
-import type * as Commands from "./Commands.js"
-import { platformReason, readBytes, readText, requireFile, streamFile } from "./Files.js"
-import * as Key from "./Key.js"
-import { emit, obj, printLines, setJson } from "./Output.js"
+import { InputError, IoError, KeyError, UsageError } from "../CliError.js"
+import type * as Commands from "../Commands.js"
+import { platformReason, readBytes, readText, requireFile, streamFile } from "../Files.js"
+import * as Key from "../Key.js"
+import { emit, obj, printLines, setJson } from "../Output.js"
 
 /** A proof or checkpoint that does not verify (fail closed: exit 1). `reason` names what failed. */
 export class LogVerifyFailed extends Schema.TaggedError<LogVerifyFailed>()("LogVerifyFailed", {
