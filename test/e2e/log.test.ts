@@ -46,7 +46,8 @@ const skeyFile = path.join(dir, "log.skey")
 const keygen = await calybris(["log", "keygen", "--name", "example.com/log", "--out", skeyFile])
 const skey = fs.readFileSync(skeyFile, "utf8").trim()
 const vkey = keygen.stdout.trim()
-const secretPart = skey.slice(skey.lastIndexOf("+") + 1)
+// base64(0x01 ‖ seed), after PRIVATE+KEY+name+keyid+ (base64 itself may hold "+")
+const secretPart = skey.split("+").slice(4).join("+")
 
 /** Neither the signer key nor its secret part appears in what the CLI printed. */
 const noSecret = (r: { stdout: string; stderr: string }) => {
