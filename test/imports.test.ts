@@ -252,7 +252,13 @@ const publicImportsOfInternals: ReadonlyArray<{
     reason:
       "argument validation, one place shared by every layer (validateCommand); the brand of issued reservation ids",
     importers: ["packages/budget/src/internal/journaled.ts", "packages/budget/src/internal/queries.ts"]
-  }
+  },
+  ...["CliError", "Files", "Key", "Output"].map((name) => ({
+    target: `packages/cli/src/${name}.ts`,
+    reason:
+      "the log command's handler is internal while @calybris/tlog is private (every public CLI module must import under plain npm: test/install); it uses the CLI's errors, files, keys and output like every handler",
+    importers: ["packages/cli/src/internal/LogCommand.ts"]
+  }))
 ]
 
 describe("import graph of packages/*/src", () => {

@@ -187,6 +187,13 @@ export const walOptions = {
     journal: Options.boolean("journal").pipe(
       Options.withDescription("The log is a budget ledger journal (detected from the first entry otherwise).")
     ),
+    checkpoint: Options.text("checkpoint").pipe(
+      Options.withPseudoName("FILE"),
+      Options.withDescription(
+        "Cite this signed checkpoint (calybris log checkpoint): the log's Merkle root at its size must equal its root, else exit 1."
+      ),
+      Options.optional
+    ),
     ...keyOptions
   },
   repair: { file: logFile, json: resultJson, ...keyOptions }
@@ -214,6 +221,115 @@ const wal = Command.make("wal").pipe(
       Command.withDescription(
         "Remove a torn final line (a crash mid-write), saving it next to the log; anything else is refused (exit 1)."
       )
+    )
+  ])
+)
+
+// ---------------------------------------------------------------------------------------------
+// log (a transparency log over a WAL file: LogCommand)
+
+const logPath = Options.text("log").pipe(
+  Options.withPseudoName("FILE"),
+  Options.withDescription("The WAL file (read and verified, with --key-file/--key-env when keyed).")
+)
+const signerKey = {
+  skeyFile: Options.text("skey-file").pipe(
+    Options.withPseudoName("PATH"),
+    Options.withDescription("Read the note signer key (PRIVATE+KEY+…, from log keygen) from this file."),
+    Options.optional
+  ),
+  skeyEnv: Options.text("skey-env").pipe(
+    Options.withPseudoName("NAME"),
+    Options.withDescription("Read the note signer key (PRIVATE+KEY+…) from this environment variable."),
+    Options.optional
+  )
+}
+
+export const logOptions = {
+  checkpoint: {
+    log: logPath,
+    ...signerKey,
+    origin: Options.text("origin").pipe(
+      Options.withPseudoName("ORIGIN"),
+      Options.withDescription("The checkpoint's origin line (default: the signer key's name)."),
+      Options.optional
+    ),
+    ...keyOptions
+  },
+  prove: {
+    seq: Args.text({ name: "SEQ" }).pipe(
+      Args.withDescription("The entry's WAL sequence (from 1): its leaf index is SEQ-1.")
+    ),
+    log: logPath,
+    checkpoint: Options.text("checkpoint").pipe(
+      Options.withPseudoName("FILE"),
+      Options.withDescription(
+        "Prove against this signed checkpoint's size (its root must be the log's); default: the head."
+      ),
+      Options.optional
+    ),
+    ...keyOptions
+  },
+  consistency: {
+    old: Args.text({ name: "OLD_CHECKPOINT" }).pipe(Args.withDescription("The older signed checkpoint.")),
+    new: Args.text({ name: "NEW_CHECKPOINT" }).pipe(Args.withDescription("The newer signed checkpoint.")),
+    log: logPath,
+    ...keyOptions
+  },
+  verify: {
+    vkey: Options.text("vkey").pipe(
+      Options.withPseudoName("KEY"),
+      Options.withDescription("A verifier key name+hex8+base64 (the log's; repeat it for witnesses)."),
+      Options.repeated
+    ),
+    checkpoint: Options.text("checkpoint").pipe(
+      Options.withPseudoName("FILE"),
+      Options.withDescription(
+        "A signed checkpoint to verify (with --proof: the checkpoint the proof is checked against)."
+      ),
+      Options.optional
+    ),
+    proof: Options.text("proof").pipe(
+      Options.withPseudoName("FILE"),
+      Options.withDescription(
+        "A proof file (from log prove or log consistency) to verify against its signed checkpoint(s)."
+      ),
+      Options.optional
+    ),
+    json: resultJson
+  },
+  keygen: {
+    name: Options.text("name").pipe(Options.withPseudoName("NAME"), Options.withDescription("The key's name.")),
+    out: Options.text("out").pipe(
+      Options.withPseudoName("FILE"),
+      Options.withDescription("Write the signer key to this new file (mode 0600; an existing file is refused).")
+    )
+  }
+}
+
+const loadLog = () => import("./internal/LogCommand.js")
+
+const log = Command.make("log").pipe(
+  Command.withDescription(
+    "A transparency log over a WAL file (leaf i = the line of sequence i+1): signed checkpoints, inclusion and consistency proofs, verification with a public key."
+  ),
+  Command.withSubcommands([
+    lazy("checkpoint", logOptions.checkpoint, () => loadLog().then((m) => m.checkpoint)).pipe(
+      Command.withDescription("Verify the log and sign its head: prints the signed note (C2SP checkpoint).")
+    ),
+    lazy("prove", logOptions.prove, () => loadLog().then((m) => m.prove)).pipe(
+      Command.withDescription("Inclusion proof of entry SEQ as JSON (hashes in lowercase hex).")
+    ),
+    lazy("consistency", logOptions.consistency, () => loadLog().then((m) => m.consistency)).pipe(
+      Command.withDescription("Consistency proof between two signed checkpoints of the log, as JSON.")
+    ),
+    lazy("verify", logOptions.verify, () => loadLog().then((m) => m.verify)).pipe(
+      Command.withDescription(
+        "Verify a signed checkpoint, or a proof against its signed checkpoint(s), with public keys only (exit 1 when it does not verify)."
+      )
+    ),
+    lazy("keygen", logOptions.keygen, () => loadLog().then((m) => m.keygen)).pipe(
+      Command.withDescription("Generate a note signer key into a new file (mode 0600); prints the verifier key only.")
     )
   ])
 )
@@ -490,4 +606,4 @@ export const nestedGroups: ReadonlyArray<readonly [path: string, command: typeof
 ]]
 
 /** The root's commands, in the order its help lists them. */
-export const commands = [prescribe, explain, policy, wal, budget, demo] as const
+export const commands = [prescribe, explain, policy, wal, log, budget, demo] as const

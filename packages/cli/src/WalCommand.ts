@@ -19,6 +19,7 @@ import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Chunk from "effect/Chunk"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as Encoding from "effect/Encoding"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { type InputError, UsageError } from "./CliError.js"
@@ -182,6 +183,12 @@ export const replay = (flags: Commands.FlagsOf<typeof Commands.walOptions.replay
             `${flags.file} is neither an audited decision log nor a ledger journal (judging by its first entry); --journal forces a journal audit`
         })
     }
+    // the checkpoint cited: the replayed log's root at its size must be its root (fail closed)
+    const citing = Option.getOrUndefined(flags.checkpoint)
+    const cited = citing === undefined ? undefined : yield* Effect.flatMap(
+      Effect.promise(() => import("./internal/LogCommand.js")),
+      (m) => m.cite(flags.file, citing, flags)
+    )
     const count = audited.length
     const what = kind === "journal"
       ? `${Format.count(count, "admitted decision")} in the ledger journal`
@@ -190,7 +197,12 @@ export const replay = (flags: Commands.FlagsOf<typeof Commands.walOptions.replay
       flags.json,
       () => [
         `ok: ${what} replayed bit for bit; digests match; chain verified (${chain})`,
-        ...digests.map((d) => `  policy ${d}`)
+        ...digests.map((d) => `  policy ${d}`),
+        ...(cited === undefined ? [] : [
+          `  checkpoint ${JSON.stringify(cited.origin)} size ${cited.size} root ${
+            Encoding.encodeBase64(cited.root)
+          }: the log's root matches (signature: check with calybris log verify)`
+        ])
       ],
       () =>
         obj([
@@ -198,7 +210,13 @@ export const replay = (flags: Commands.FlagsOf<typeof Commands.walOptions.replay
           ["kind", kind],
           ["decisions", count],
           ["chain", chain],
-          ["policy_digests", digests]
+          ["policy_digests", digests],
+          ...(cited === undefined ? [] : [
+            [
+              "checkpoint",
+              obj([["origin", cited.origin], ["size", cited.size], ["root", Encoding.encodeHex(cited.root)]])
+            ] as const
+          ])
         ])
     )
   })

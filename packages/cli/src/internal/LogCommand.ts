@@ -1,0 +1,462 @@
+/**
+ * `calybris log …`: a transparency log over a WAL file (issue 17; SPEC-level formats from
+ * packages/tlog: RFC 6962 / RFC 9162 Merkle trees, C2SP checkpoints as C2SP signed notes).
+ *
+ * - The tree: leaf i (0-based) is the line bytes, without the newline, of the entry with WAL
+ *   sequence i + 1 (WAL sequences start at 1). The CLI builds it the auditor's way: it reads and
+ *   VERIFIES the whole WAL file (chain + key, `Reader.verifyEach`) and hashes each line into a
+ *   memory node store (`Merkle.MemoryTree`, a `Merkle.NodeSource`: a tile store replaces it
+ *   later, nothing here depends on which).
+ * - `verify` needs no log and no secret: a checkpoint's signature (`--vkey`, repeated for
+ *   witnesses), or a proof file against its signed checkpoint(s). It fails closed (exit 1).
+ * - Proof files are JSON; every hash in them is lowercase hex (32 bytes); the checkpoints they
+ *   carry are the signed notes as text (the note's root is base64, as C2SP defines it). Sizes and
+ *   indices are exact JSON integers (u64).
+ * - Signing keys (`checkpoint`): a note signer key `PRIVATE+KEY+name+hex8+base64(0x01‖seed)`
+ *   from a file (`--skey-file`) or an environment variable (`--skey-env`), never argv; held in
+ *   `Redacted`, never printed: errors name the source only. `keygen` writes a new one to a new
+ *   file (mode 0600, never overwriting) and prints the verifier key only.
+ *
+ * Internal (src/internal) while `@calybris/tlog` is private: every public module of the published
+ * CLI package must import under plain npm (test/install), and this one needs tlog. The shipped
+ * `calybris` bin is a bundle that carries tlog, so the commands work; when tlog is published, move
+ * this module up beside `WalCommand` and make tlog a dependency (it is a devDependency now).
+ */
+import * as Json from "@calybris/core/Json"
+import * as Checkpoint from "@calybris/tlog/Checkpoint"
+import * as Merkle from "@calybris/tlog/Merkle"
+import * as Note from "@calybris/tlog/Note"
+import * as Chain from "@calybris/wal/Chain"
+import * as Reader from "@calybris/wal/Reader"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Encoding from "effect/Encoding"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import { InputError, IoError, KeyError, UsageError } from "../CliError.js"
+import type * as Commands from "../Commands.js"
+import { platformReason, readBytes, readText, requireFile, streamFile } from "../Files.js"
+import * as Key from "../Key.js"
+import { emit, obj, printLines, setJson } from "../Output.js"
+
+/** A proof or checkpoint that does not verify (fail closed: exit 1). `reason` names what failed. */
+export class LogVerifyFailed extends Schema.TaggedError<LogVerifyFailed>()("LogVerifyFailed", {
+  what: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `${this.what} does not verify: ${this.reason}`
+  }
+}
+
+const encoder = new TextEncoder()
+const hex = (bytes: Uint8Array): string => Encoding.encodeHex(bytes)
+
+// ---------------------------------------------------------------------------------------------
+// The tree, from the verified WAL
+
+/** The tree of a WAL file, built while the file is read and verified (chain + key). */
+export const treeOf = (file: string, flags: Key.KeyFlags) =>
+  Effect.gen(function*() {
+    const loaded = yield* Key.load(flags)
+    const chain = yield* Chain.make({ key: loaded.key, allowEmptyKey: loaded.allowEmptyKey })
+    yield* requireFile(file)
+    const tree = new Merkle.MemoryTree()
+    yield* Reader.verifyEach(streamFile(file, 1024 * 1024), { chain }, (entry) => {
+      tree.append(Merkle.hashLeaf(encoder.encode(entry.text)))
+      return Either.void
+    }).pipe(Key.hintOnWrongKey(loaded))
+    return tree
+  })
+
+const merkle = <A>(what: string, result: Either.Either<A, Merkle.MerkleError>) =>
+  Either.mapLeft(result, (e) => new LogVerifyFailed({ what, reason: e.message }))
+
+// ---------------------------------------------------------------------------------------------
+// Checkpoint files
+
+/** A signed checkpoint note, read as text; its body parsed (signatures not checked here). */
+const readCheckpoint = (path: string) =>
+  Effect.gen(function*() {
+    const note = yield* readText(path, 1024 * 1024)
+    const parsed = yield* Either.mapLeft(
+      Note.parse(note),
+      (e) => new InputError({ file: path, reason: `not a signed note: ${e.message}` })
+    )
+    const checkpoint = yield* Either.mapLeft(
+      Checkpoint.parse(parsed.text),
+      (e) => new InputError({ file: path, reason: e.message })
+    )
+    return { note, checkpoint }
+  })
+
+const verifiersOf = (vkeys: ReadonlyArray<string>) =>
+  Effect.forEach(vkeys, (vkey, i) =>
+    Either.mapLeft(
+      Checkpoint.parseVerifierKey(vkey),
+      (e) => new UsageError({ reason: `--vkey #${i + 1}: ${e.message}` })
+    ))
+
+const verifyNote = (what: string, note: string, verifiers: ReadonlyArray<Note.Verifier>) =>
+  Either.mapLeft(
+    Checkpoint.verifyCheckpoint(note, verifiers),
+    (e) => new LogVerifyFailed({ what, reason: e.message })
+  )
+
+/** The log's root at a checkpoint's size must be the checkpoint's root (else fail closed). */
+const rootAt = (tree: Merkle.MemoryTree, checkpoint: Checkpoint.Checkpoint, path: string) =>
+  Effect.gen(function*() {
+    if (checkpoint.size > tree.size) {
+      return yield* new LogVerifyFailed({
+        what: `checkpoint ${path}`,
+        reason: `its size ${checkpoint.size} is beyond the log's ${tree.size} entries`
+      })
+    }
+    const root = yield* merkle(`checkpoint ${path}`, Merkle.root(tree, checkpoint.size))
+    if (hex(root) !== hex(checkpoint.root)) {
+      return yield* new LogVerifyFailed({
+        what: `checkpoint ${path}`,
+        reason: `the log's root at size ${checkpoint.size} is ${hex(root)}, the checkpoint's ${hex(checkpoint.root)}`
+      })
+    }
+  })
+
+/**
+ * An audited replay's citation (`wal replay --checkpoint FILE`): the log's root at the
+ * checkpoint's size must be the checkpoint's root, else fail closed. The checkpoint's signature is
+ * not checked here (no key is needed to replay): `log verify --vkey KEY --checkpoint FILE` does.
+ */
+export const cite = (file: string, path: string, flags: Key.KeyFlags) =>
+  Effect.gen(function*() {
+    const cp = yield* readCheckpoint(path)
+    const tree = yield* treeOf(file, flags)
+    yield* rootAt(tree, cp.checkpoint, path)
+    return cp.checkpoint
+  })
+
+// ---------------------------------------------------------------------------------------------
+// prove, consistency
+
+/** `calybris log prove SEQ --log FILE [--checkpoint FILE]`. */
+export const prove = (flags: Commands.FlagsOf<typeof Commands.logOptions.prove>) =>
+  Effect.gen(function*() {
+    yield* setJson(true)
+    if (!/^[1-9][0-9]{0,19}$/.test(flags.seq) || BigInt(flags.seq) >= 1n << 64n) {
+      return yield* new UsageError({ reason: `SEQ ${JSON.stringify(flags.seq)}: not a WAL sequence (1 to 2^64-1)` })
+    }
+    const seq = BigInt(flags.seq)
+    const cp = Option.isSome(flags.checkpoint) ? yield* readCheckpoint(flags.checkpoint.value) : undefined
+    const tree = yield* treeOf(flags.log, flags)
+    if (cp !== undefined) yield* rootAt(tree, cp.checkpoint, Option.getOrElse(flags.checkpoint, () => ""))
+    const size = cp?.checkpoint.size ?? tree.size
+    const index = seq - 1n
+    if (index >= size) {
+      return yield* new UsageError({ reason: `SEQ ${seq}: the tree has ${size} entries (sequences 1 to ${size})` })
+    }
+    const proof = yield* merkle("inclusion proof", Merkle.inclusionProof(tree, index, size))
+    const root = yield* merkle("root", Merkle.root(tree, size))
+    yield* emit(true, () => [], () =>
+      obj([
+        ["type", "inclusion"],
+        ["seq", seq],
+        ["index", index],
+        ["tree_size", size],
+        ["leaf_hash", hex(tree.node(0, index))],
+        ["root", hex(root)],
+        ["proof", proof.map(hex)],
+        ...(cp === undefined ? [] : [["checkpoint", cp.note] as const])
+      ]))
+  })
+
+/** `calybris log consistency OLD NEW --log FILE`. */
+export const consistency = (flags: Commands.FlagsOf<typeof Commands.logOptions.consistency>) =>
+  Effect.gen(function*() {
+    yield* setJson(true)
+    const older = yield* readCheckpoint(flags.old)
+    const newer = yield* readCheckpoint(flags.new)
+    if (older.checkpoint.origin !== newer.checkpoint.origin) {
+      return yield* new UsageError({
+        reason: `the checkpoints are of different logs: ${JSON.stringify(older.checkpoint.origin)} and ${
+          JSON.stringify(newer.checkpoint.origin)
+        }`
+      })
+    }
+    const tree = yield* treeOf(flags.log, flags)
+    yield* rootAt(tree, older.checkpoint, flags.old)
+    yield* rootAt(tree, newer.checkpoint, flags.new)
+    const proof = yield* merkle(
+      "consistency proof",
+      Merkle.consistencyProof(tree, older.checkpoint.size, newer.checkpoint.size)
+    )
+    yield* emit(true, () => [], () =>
+      obj([
+        ["type", "consistency"],
+        ["old_size", older.checkpoint.size],
+        ["new_size", newer.checkpoint.size],
+        ["old_root", hex(older.checkpoint.root)],
+        ["new_root", hex(newer.checkpoint.root)],
+        ["proof", proof.map(hex)],
+        ["old_checkpoint", older.note],
+        ["new_checkpoint", newer.note]
+      ]))
+  })
+
+// ---------------------------------------------------------------------------------------------
+// verify
+
+type Fields = ReadonlyMap<string, Json.Json>
+
+const field = (file: string, fields: Fields, name: string) => {
+  const value = fields.get(name)
+  return value === undefined
+    ? Either.left(new InputError({ file, field: name, reason: "missing" }))
+    : Either.right(value)
+}
+const u64 = (file: string, fields: Fields, name: string) =>
+  Either.flatMap(field(file, fields, name), (v) => {
+    const n = typeof v === "bigint" ? v : typeof v === "number" && Number.isSafeInteger(v) ? BigInt(v) : undefined
+    return n === undefined || n < 0n || n >= 1n << 64n
+      ? Either.left(new InputError({ file, field: name, reason: `not a u64: ${Json.print(v)}` }))
+      : Either.right(n)
+  })
+const text = (file: string, fields: Fields, name: string) =>
+  Either.flatMap(field(file, fields, name), (v) =>
+    typeof v === "string"
+      ? Either.right(v)
+      : Either.left(new InputError({ file, field: name, reason: "not a string" })))
+const HEX32 = /^[0-9a-f]{64}$/
+const hash = (file: string, name: string, v: Json.Json) =>
+  typeof v === "string" && HEX32.test(v)
+    ? Either.right(Encoding.decodeHex(v).pipe(Either.getOrThrow))
+    : Either.left(new InputError({ file, field: name, reason: "not a 32-byte hash in lowercase hex" }))
+const hashField = (file: string, fields: Fields, name: string) =>
+  Either.flatMap(field(file, fields, name), (v) => hash(file, name, v))
+const hashes = (file: string, fields: Fields, name: string) =>
+  Either.flatMap(field(file, fields, name), (v) =>
+    Json.isArray(v)
+      ? Either.all(v.map((h, i) => hash(file, `${name}[${i}]`, h)))
+      : Either.left(new InputError({ file, field: name, reason: "not an array" })))
+
+/** The checkpoint a proof is verified against: `--checkpoint` when given, else the proof's own. */
+const againstCheckpoint = (
+  file: string,
+  fields: Fields,
+  name: string,
+  given: string | undefined,
+  verifiers: ReadonlyArray<Note.Verifier>
+) =>
+  Effect.gen(function*() {
+    const note = given !== undefined ? yield* readText(given, 1024 * 1024) : fields.has(name)
+      ? yield* text(file, fields, name)
+      : yield* new UsageError({
+        reason: `${file} carries no ${name}: give the signed checkpoint it is checked against with --checkpoint FILE`
+      })
+    return yield* verifyNote(given ?? `${file} ${name}`, note, verifiers)
+  })
+
+const verifyProof = (path: string, given: string | undefined, verifiers: ReadonlyArray<Note.Verifier>) =>
+  Effect.gen(function*() {
+    const content = yield* readText(path, 64 * 1024 * 1024)
+    const value = yield* Either.mapLeft(
+      Json.parse(content),
+      (e) => new InputError({ file: path, reason: `not JSON: ${e.message}` })
+    )
+    if (!Json.isObject(value)) return yield* new InputError({ file: path, reason: "not a JSON object" })
+    const type = yield* text(path, value, "type")
+    const proof = yield* hashes(path, value, "proof")
+    if (type === "inclusion") {
+      const index = yield* u64(path, value, "index")
+      const size = yield* u64(path, value, "tree_size")
+      const leaf = yield* hashField(path, value, "leaf_hash")
+      const verified = yield* againstCheckpoint(path, value, "checkpoint", given, verifiers)
+      // size and root come from the verified checkpoint, never from the proof (Merkle.ts docs)
+      if (size !== verified.checkpoint.size) {
+        return yield* new LogVerifyFailed({
+          what: `inclusion proof ${path}`,
+          reason: `its tree_size ${size} is not the checkpoint's size ${verified.checkpoint.size}`
+        })
+      }
+      yield* merkle(
+        `inclusion proof ${path}`,
+        Merkle.verifyInclusion(leaf, index, verified.checkpoint.size, proof, verified.checkpoint.root)
+      )
+      return { type, verified: [verified], index, size }
+    }
+    if (type === "consistency") {
+      const oldSize = yield* u64(path, value, "old_size")
+      const newSize = yield* u64(path, value, "new_size")
+      if (given !== undefined) {
+        return yield* new UsageError({ reason: "a consistency proof carries its two checkpoints: no --checkpoint" })
+      }
+      const older = yield* againstCheckpoint(path, value, "old_checkpoint", undefined, verifiers)
+      const newer = yield* againstCheckpoint(path, value, "new_checkpoint", undefined, verifiers)
+      if (older.checkpoint.origin !== newer.checkpoint.origin) {
+        return yield* new LogVerifyFailed({
+          what: `consistency proof ${path}`,
+          reason: `its checkpoints are of different logs: ${JSON.stringify(older.checkpoint.origin)} and ${
+            JSON.stringify(newer.checkpoint.origin)
+          }`
+        })
+      }
+      if (oldSize !== older.checkpoint.size || newSize !== newer.checkpoint.size) {
+        return yield* new LogVerifyFailed({
+          what: `consistency proof ${path}`,
+          reason:
+            `its sizes ${oldSize} → ${newSize} are not its checkpoints' ${older.checkpoint.size} → ${newer.checkpoint.size}`
+        })
+      }
+      yield* merkle(
+        `consistency proof ${path}`,
+        Merkle.verifyConsistency(
+          older.checkpoint.size,
+          newer.checkpoint.size,
+          proof,
+          older.checkpoint.root,
+          newer.checkpoint.root
+        )
+      )
+      return { type, verified: [older, newer], index: undefined, size: newSize }
+    }
+    return yield* new InputError({
+      file: path,
+      field: "type",
+      reason: `${JSON.stringify(type)}: not inclusion or consistency`
+    })
+  })
+
+const describe = (v: Checkpoint.Verified): string =>
+  `${JSON.stringify(v.checkpoint.origin)} size ${v.checkpoint.size} root ${
+    Encoding.encodeBase64(v.checkpoint.root)
+  }, signed by ${v.signers.join(", ")}${
+    v.cosignatures.length === 0
+      ? ""
+      : `, cosigned by ${v.cosignatures.map((c) => `${Note.keyLabel(c.name, c.keyId)} at ${c.timestamp}`).join(", ")}`
+  }`
+
+const checkpointJson = (v: Checkpoint.Verified) =>
+  obj([
+    ["origin", v.checkpoint.origin],
+    ["size", v.checkpoint.size],
+    ["root", hex(v.checkpoint.root)],
+    ["signers", [...v.signers]],
+    [
+      "cosignatures",
+      v.cosignatures.map((c) => obj([["key", Note.keyLabel(c.name, c.keyId)], ["timestamp", c.timestamp]]))
+    ]
+  ])
+
+/** `calybris log verify --vkey KEY… (--checkpoint FILE | --proof FILE)`. */
+export const verify = (flags: Commands.FlagsOf<typeof Commands.logOptions.verify>) =>
+  Effect.gen(function*() {
+    yield* setJson(flags.json)
+    if (flags.vkey.length === 0) return yield* new UsageError({ reason: "give the log's verifier key with --vkey" })
+    const verifiers = yield* verifiersOf(flags.vkey)
+    const given = Option.getOrUndefined(flags.checkpoint)
+    if (Option.isSome(flags.proof)) {
+      const r = yield* verifyProof(flags.proof.value, given, verifiers)
+      return yield* emit(
+        flags.json,
+        () => [
+          `ok: ${r.type} proof verified${r.index === undefined ? "" : ` (index ${r.index}, sequence ${r.index + 1n})`}`,
+          ...r.verified.map((v) => `  checkpoint ${describe(v)}`)
+        ],
+        () =>
+          obj([
+            ["ok", true],
+            ["type", r.type],
+            ...(r.index === undefined ? [] : [["index", r.index] as const, ["seq", r.index + 1n] as const]),
+            ["checkpoints", r.verified.map(checkpointJson)]
+          ])
+      )
+    }
+    if (given === undefined) return yield* new UsageError({ reason: "give --checkpoint FILE or --proof FILE" })
+    const note = yield* readText(given, 1024 * 1024)
+    const v = yield* verifyNote(`checkpoint ${given}`, note, verifiers)
+    yield* emit(
+      flags.json,
+      () => [`ok: checkpoint ${describe(v)}`],
+      () => obj([["ok", true], ["checkpoint", checkpointJson(v)]])
+    )
+  })
+
+// ---------------------------------------------------------------------------------------------
+// Signing keys: checkpoint, keygen
+
+/** The note signer key from `--skey-file` or `--skey-env` (never argv). Errors name the source only. */
+const loadSigner = (flags: { readonly skeyFile: Option.Option<string>; readonly skeyEnv: Option.Option<string> }) =>
+  Effect.gen(function*() {
+    if (Option.isSome(flags.skeyFile) && Option.isSome(flags.skeyEnv)) {
+      return yield* new UsageError({ reason: "give the signer key with either --skey-file or --skey-env, not both" })
+    }
+    // a key pasted where a path or a variable name goes would be echoed by every error naming
+    // the source: refuse it first, without quoting it
+    for (const [flag, value] of [["--skey-file", flags.skeyFile], ["--skey-env", flags.skeyEnv]] as const) {
+      if (Option.isSome(value) && value.value.includes("PRIVATE+KEY")) {
+        return yield* new UsageError({
+          reason:
+            `${flag} takes a file or a variable name, not a key: a key on the command line is refused (it leaks through ps and shell history)`
+        })
+      }
+    }
+    let source: string
+    let secret: Redacted.Redacted<string>
+    if (Option.isSome(flags.skeyFile)) {
+      const path = flags.skeyFile.value
+      source = `--skey-file ${path}`
+      // a regular file only (a FIFO nobody writes to would hang the command)
+      const bytes = yield* readBytes(path).pipe(Effect.mapError((e) => new KeyError({ source, reason: e.reason })))
+      secret = Redacted.make(new TextDecoder().decode(bytes).trim())
+      bytes.fill(0)
+    } else if (Option.isSome(flags.skeyEnv)) {
+      source = `--skey-env ${flags.skeyEnv.value}`
+      secret = yield* Config.redacted(flags.skeyEnv.value).pipe(
+        Effect.mapError(() => new KeyError({ source, reason: "the environment variable is not set" })),
+        Effect.map((r) => Redacted.make(Redacted.value(r).trim()))
+      )
+    } else {
+      return yield* new UsageError({ reason: "give the signer key with --skey-file FILE or --skey-env NAME" })
+    }
+    return yield* Either.mapLeft(
+      Note.parseSignerKey(secret),
+      (e) => new KeyError({ source, reason: `not a note signer key: ${e.reason} (${e.field})` })
+    )
+  })
+
+/** `calybris log checkpoint --log FILE (--skey-file F | --skey-env NAME) [--origin ORIGIN]`. */
+export const checkpoint = (flags: Commands.FlagsOf<typeof Commands.logOptions.checkpoint>) =>
+  Effect.gen(function*() {
+    const signer = yield* loadSigner(flags)
+    const origin = Option.getOrElse(flags.origin, () => signer.name)
+    const tree = yield* treeOf(flags.log, flags)
+    const root = yield* merkle("root", Merkle.root(tree, tree.size))
+    const body = Checkpoint.format(new Checkpoint.Checkpoint({ origin, size: tree.size, root, extensions: [] }))
+    const note = yield* Either.mapLeft(
+      Note.sign(body, [signer]),
+      (e) => new UsageError({ reason: `--origin: ${e.message}` })
+    )
+    yield* printLines([note.slice(0, -1)])
+  })
+
+/** `calybris log keygen --name NAME --out FILE`. */
+export const keygen = (flags: Commands.FlagsOf<typeof Commands.logOptions.keygen>) =>
+  Effect.gen(function*() {
+    const seed = Redacted.make(globalThis.crypto.getRandomValues(new Uint8Array(32)))
+    const signer = yield* Either.mapLeft(
+      Note.ed25519Signer(flags.name, seed),
+      (e) => new UsageError({ reason: `--name ${JSON.stringify(flags.name)}: ${e.reason}` })
+    )
+    const raw = new Uint8Array(33)
+    raw[0] = Note.TYPE_ED25519
+    raw.set(Redacted.value(seed), 1)
+    const skey = `PRIVATE+KEY+${signer.name}+${Note.hex8(signer.keyId)}+${Encoding.encodeBase64(raw)}\n`
+    raw.fill(0)
+    Redacted.value(seed).fill(0)
+    yield* Effect.flatMap(
+      FileSystem.FileSystem,
+      (fs) => fs.writeFile(flags.out, encoder.encode(skey), { flag: "wx", mode: 0o600 })
+    ).pipe(Effect.mapError((e) => new IoError({ operation: "write", path: flags.out, reason: platformReason(e) })))
+    yield* printLines([Note.formatVerifierKey(signer)])
+  })

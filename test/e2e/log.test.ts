@@ -1,0 +1,329 @@
+/**
+ * `calybris log …` through the real CLI: keygen, checkpoint, prove, consistency and verify on a
+ * keyed WAL written by the library; as an attacker too (wrong vkey, tampered checkpoint, proof
+ * and log, a key on argv, the key never in stdout/stderr, missing files); and a real
+ * sum.golang.org checkpoint (test/e2e/log-fixtures/sumdb-checkpoint.json, with its provenance)
+ * verified with its published key.
+ */
+import * as Input from "@calybris/core/Input"
+import * as Json from "@calybris/core/Json"
+import * as JsonSchema from "@calybris/core/JsonSchema"
+import * as Kernel from "@calybris/core/Kernel"
+import * as Policy from "@calybris/core/Policy"
+import * as Audited from "@calybris/wal/Audited"
+import * as Wal from "@calybris/wal/Wal"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { calybris, tempDir, write } from "./support/cli.js"
+import { inputLine, policyText } from "./support/fixtures.js"
+
+const dir = tempDir("log")
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex")
+const walKey = Uint8Array.from({ length: 32 }, (_, i) => (i * 37 + 11) & 0xff)
+const walKeyFile = write(dir, "wal.key", `hex:${hex(walKey)}\n`)
+const keyed = ["--key-file", walKeyFile]
+
+const log = path.join(dir, "log.jsonl")
+const appendN = (n: number, from: number) =>
+  Effect.runPromise(
+    Effect.gen(function*() {
+      for (let i = from; i < from + n; i++) yield* Wal.append(new Map<string, Json.Json>([["n", i]]))
+    }).pipe(Effect.provide(Wal.layerFile(log, { key: walKey })), Effect.provide(NodeContext.layer))
+  )
+await appendN(5, 1)
+
+const parse = (text: string): Json.JsonObject => {
+  const value = Either.getOrThrow(Json.parse(text))
+  if (!Json.isObject(value)) throw new Error("not an object")
+  return value
+}
+
+const skeyFile = path.join(dir, "log.skey")
+const keygen = await calybris(["log", "keygen", "--name", "example.com/log", "--out", skeyFile])
+const skey = fs.readFileSync(skeyFile, "utf8").trim()
+const vkey = keygen.stdout.trim()
+// base64(0x01 ‖ seed), after PRIVATE+KEY+name+keyid+ (base64 itself may hold "+")
+const secretPart = skey.split("+").slice(4).join("+")
+
+/** Neither the signer key nor its secret part appears in what the CLI printed. */
+const noSecret = (r: { stdout: string; stderr: string }) => {
+  assert.notInclude(r.stdout + r.stderr, secretPart)
+  assert.notInclude(r.stdout + r.stderr, "PRIVATE+KEY")
+}
+
+const checkpointAt = async (name: string) => {
+  const r = await calybris(["log", "checkpoint", "--log", log, "--skey-file", skeyFile, ...keyed])
+  assert.strictEqual(r.code, 0, r.stderr)
+  noSecret(r)
+  return write(dir, name, r.stdout)
+}
+
+const cp5 = await checkpointAt("cp5.note")
+await appendN(4, 6)
+const cp9 = await checkpointAt("cp9.note")
+
+describe("log keygen", () => {
+  it("writes the signer key to a new file, mode 0600, and prints the verifier key only", async () => {
+    assert.strictEqual(keygen.code, 0, keygen.stderr)
+    assert.match(skey, /^PRIVATE\+KEY\+example\.com\/log\+[0-9a-f]{8}\+/)
+    assert.match(vkey, /^example\.com\/log\+[0-9a-f]{8}\+[A-Za-z0-9+/]+=*$/)
+    assert.strictEqual(fs.statSync(skeyFile).mode & 0o777, 0o600)
+    noSecret(keygen)
+  })
+
+  it("refuses to overwrite an existing file, which stays as it was", async () => {
+    const r = await calybris(["log", "keygen", "--name", "other", "--out", skeyFile])
+    assert.strictEqual(r.code, 1)
+    assert.strictEqual(fs.readFileSync(skeyFile, "utf8").trim(), skey)
+    assert.strictEqual(r.stdout, "")
+  })
+})
+
+describe("log checkpoint", () => {
+  it("signs the verified head as a C2SP checkpoint", () => {
+    const text = fs.readFileSync(cp5, "utf8")
+    const [origin, size, root] = text.split("\n")
+    assert.strictEqual(origin, "example.com/log")
+    assert.strictEqual(size, "5")
+    assert.match(root ?? "", /^[A-Za-z0-9+/]{43}=$/)
+    assert.include(text, "\n\n\u2014 example.com/log ")
+  })
+
+  it("reads the signer key from an environment variable", async () => {
+    const r = await calybris(["log", "checkpoint", "--log", log, "--skey-env", "LOG_SKEY", ...keyed], {
+      env: { LOG_SKEY: skey }
+    })
+    assert.strictEqual(r.code, 0, r.stderr)
+    assert.strictEqual(r.stdout, fs.readFileSync(cp9, "utf8"))
+    noSecret(r)
+  })
+
+  it("refuses a key given on argv, without echoing it", async () => {
+    for (const args of [["--skey", skey], ["--skey-file", skey]]) {
+      const r = await calybris(["log", "checkpoint", "--log", log, ...args, ...keyed])
+      assert.strictEqual(r.code, 2, r.stderr)
+      noSecret(r)
+    }
+  })
+
+  it("a missing or bad key file: exit 2 naming the source, never a key", async () => {
+    const missing = await calybris(["log", "checkpoint", "--log", log, "--skey-file", path.join(dir, "nope"), ...keyed])
+    assert.strictEqual(missing.code, 2)
+    assert.include(missing.stderr, "--skey-file")
+    const directory = await calybris(["log", "checkpoint", "--log", log, "--skey-file", dir, ...keyed])
+    assert.strictEqual(directory.code, 2)
+    const unset = await calybris([
+      "log",
+      "checkpoint",
+      "--log",
+      log,
+      "--skey-env",
+      "CALYBRIS_TEST_UNSET_SKEY",
+      ...keyed
+    ])
+    assert.strictEqual(unset.code, 2)
+    assert.include(unset.stderr, "--skey-env CALYBRIS_TEST_UNSET_SKEY")
+    const bad = write(dir, "bad.skey", skey.slice(0, -4) + "AAAA")
+    const r = await calybris(["log", "checkpoint", "--log", log, "--skey-file", bad, ...keyed])
+    assert.strictEqual(r.code, 2)
+    noSecret(r)
+  })
+
+  it("a tampered log is refused (no checkpoint of a log that does not verify)", async () => {
+    const text = fs.readFileSync(log, "utf8").replace("\"n\":3", "\"n\":33")
+    const tampered = write(dir, "tampered.jsonl", text)
+    const r = await calybris(["log", "checkpoint", "--log", tampered, "--skey-file", skeyFile, ...keyed])
+    assert.strictEqual(r.code, 1)
+    assert.strictEqual(r.stdout, "")
+  })
+})
+
+describe("log verify --checkpoint", () => {
+  it("verifies with the log's verifier key", async () => {
+    const r = await calybris(["log", "verify", "--vkey", vkey, "--checkpoint", cp9, "--json"])
+    assert.strictEqual(r.code, 0, r.stderr)
+    const out = parse(r.stdout)
+    assert.strictEqual(out.get("ok"), true)
+  })
+
+  it("a wrong vkey or a tampered checkpoint fails (exit 1)", async () => {
+    const other = path.join(dir, "other.skey")
+    const otherVkey = (await calybris(["log", "keygen", "--name", "example.com/log", "--out", other])).stdout.trim()
+    const wrong = await calybris(["log", "verify", "--vkey", otherVkey, "--checkpoint", cp9])
+    assert.strictEqual(wrong.code, 1)
+    const tampered = write(dir, "tampered.note", fs.readFileSync(cp9, "utf8").replace("\n9\n", "\n8\n"))
+    const r = await calybris(["log", "verify", "--vkey", vkey, "--checkpoint", tampered])
+    assert.strictEqual(r.code, 1)
+  })
+
+  it("a missing checkpoint file: exit 2", async () => {
+    const r = await calybris(["log", "verify", "--vkey", vkey, "--checkpoint", path.join(dir, "none.note")])
+    assert.strictEqual(r.code, 2)
+  })
+
+  it("a real sum.golang.org checkpoint verifies with its published key", async () => {
+    const fixture = parse(
+      fs.readFileSync(path.join(import.meta.dirname, "log-fixtures", "sumdb-checkpoint.json"), "utf8")
+    )
+    const note = write(dir, "sumdb.note", fixture.get("note") as string)
+    const r = await calybris(["log", "verify", "--vkey", fixture.get("vkey") as string, "--checkpoint", note])
+    assert.strictEqual(r.code, 0, r.stderr)
+    assert.include(r.stdout, "\"go.sum database tree\" size 30055305")
+    assert.include(r.stdout, "sum.golang.org+033de0ae")
+    const tampered = write(dir, "sumdb-tampered.note", (fixture.get("note") as string).replace("30055305", "30055306"))
+    const bad = await calybris(["log", "verify", "--vkey", fixture.get("vkey") as string, "--checkpoint", tampered])
+    assert.strictEqual(bad.code, 1)
+  })
+})
+
+describe("log verify: witnesses (repeated --vkey)", () => {
+  it("a real witnessed checkpoint: the log signature and the witness's cosignature verify, with its timestamp", async () => {
+    const fixture = parse(
+      fs.readFileSync(path.join(import.meta.dirname, "log-fixtures", "staging-ct-witnessed-checkpoint.json"), "utf8")
+    )
+    const note = write(dir, "staging-ct.note", fixture.get("note") as string)
+    const vkeys = (fixture.get("vkeys") as Array<string>).flatMap((k) => ["--vkey", k])
+    const r = await calybris(["log", "verify", ...vkeys, "--checkpoint", note, "--json"])
+    assert.strictEqual(r.code, 0, r.stderr)
+    const cp = parse(r.stdout).get("checkpoint") as Json.JsonObject
+    assert.deepStrictEqual(cp.get("signers"), ["arche2025h1.staging.ct.transparency.dev+ba2f06c0"])
+    const cosignatures = cp.get("cosignatures") as Array<Json.JsonObject>
+    assert.strictEqual(cosignatures.length, 1)
+    assert.strictEqual(cosignatures[0]?.get("key"), "remora.n621.de+da77ade7")
+    assert.strictEqual(cosignatures[0]?.get("timestamp"), 1779573024)
+    // the witness's key alone is not the log's: no log signature, exit 1
+    const witnessOnly = await calybris(["log", "verify", "--vkey", vkeys[3] as string, "--checkpoint", note])
+    assert.strictEqual(witnessOnly.code, 1)
+  })
+})
+
+describe("log prove / consistency → verify --proof", () => {
+  it("an inclusion proof at the checkpoint's size verifies; tampered, it fails", async () => {
+    const r = await calybris(["log", "prove", "3", "--log", log, "--checkpoint", cp5, ...keyed])
+    assert.strictEqual(r.code, 0, r.stderr)
+    const proof = parse(r.stdout)
+    assert.strictEqual(proof.get("index"), 2)
+    assert.strictEqual(proof.get("tree_size"), 5)
+    const file = write(dir, "incl.json", r.stdout)
+    const ok = await calybris(["log", "verify", "--vkey", vkey, "--proof", file])
+    assert.strictEqual(ok.code, 0, ok.stderr)
+    const hashes = proof.get("proof") as Array<string>
+    const flipped = (hashes[0] as string).replace(/^./, (c) => (c === "0" ? "1" : "0"))
+    for (
+      const text of [
+        r.stdout.replace(hashes[0] as string, flipped),
+        r.stdout.replace("\"index\":2", "\"index\":3"),
+        r.stdout.replace("\"tree_size\":5", "\"tree_size\":9")
+      ]
+    ) {
+      const bad = await calybris(["log", "verify", "--vkey", vkey, "--proof", write(dir, "bad.json", text)])
+      assert.strictEqual(bad.code, 1, text)
+    }
+  })
+
+  it("an inclusion proof of the head verifies against a checkpoint given to verify", async () => {
+    const r = await calybris(["log", "prove", "9", "--log", log, ...keyed])
+    assert.strictEqual(r.code, 0, r.stderr)
+    const file = write(dir, "head.json", r.stdout)
+    const ok = await calybris(["log", "verify", "--vkey", vkey, "--proof", file, "--checkpoint", cp9])
+    assert.strictEqual(ok.code, 0, ok.stderr)
+    const noCheckpoint = await calybris(["log", "verify", "--vkey", vkey, "--proof", file])
+    assert.strictEqual(noCheckpoint.code, 2)
+    const wrongCheckpoint = await calybris(["log", "verify", "--vkey", vkey, "--proof", file, "--checkpoint", cp5])
+    assert.strictEqual(wrongCheckpoint.code, 1)
+  })
+
+  it("prove refuses SEQ 0, SEQ beyond the tree, and a checkpoint the log does not match", async () => {
+    assert.strictEqual((await calybris(["log", "prove", "0", "--log", log, ...keyed])).code, 2)
+    assert.strictEqual((await calybris(["log", "prove", "6", "--log", log, "--checkpoint", cp5, ...keyed])).code, 2)
+    const forged = write(dir, "forged.note", fs.readFileSync(cp9, "utf8").replace("\n9\n", "\n8\n"))
+    assert.strictEqual((await calybris(["log", "prove", "1", "--log", log, "--checkpoint", forged, ...keyed])).code, 1)
+  })
+
+  it("a consistency proof between two checkpoints verifies; tampered, it fails", async () => {
+    const r = await calybris(["log", "consistency", cp5, cp9, "--log", log, ...keyed])
+    assert.strictEqual(r.code, 0, r.stderr)
+    const file = write(dir, "cons.json", r.stdout)
+    const ok = await calybris(["log", "verify", "--vkey", vkey, "--proof", file, "--json"])
+    assert.strictEqual(ok.code, 0, ok.stderr)
+    const proof = parse(r.stdout)
+    const hashes = proof.get("proof") as Array<string>
+    const flipped = (hashes[0] as string).replace(/.$/, (c) => (c === "0" ? "1" : "0"))
+    const bad = await calybris([
+      "log",
+      "verify",
+      "--vkey",
+      vkey,
+      "--proof",
+      write(dir, "cons-bad.json", r.stdout.replace(hashes[0] as string, flipped))
+    ])
+    assert.strictEqual(bad.code, 1)
+  })
+
+  it("consistency against a log that was rewritten fails closed", async () => {
+    // a different log of the same length: its root at 5 is not cp5's
+    const other = path.join(dir, "other.jsonl")
+    await Effect.runPromise(
+      Effect.gen(function*() {
+        for (let i = 1; i <= 9; i++) yield* Wal.append(new Map<string, Json.Json>([["n", i === 2 ? 22 : i]]))
+      }).pipe(Effect.provide(Wal.layerFile(other, { key: walKey })), Effect.provide(NodeContext.layer))
+    )
+    const r = await calybris(["log", "consistency", cp5, cp9, "--log", other, ...keyed])
+    assert.strictEqual(r.code, 1)
+    assert.include(r.stderr, "root")
+  })
+})
+
+describe("wal replay --checkpoint", () => {
+  it("cites a checkpoint whose root the replayed log has at its size; any other fails closed", async () => {
+    const policyFile = write(dir, "policy.json", policyText)
+    const policy = Either.getOrThrow(
+      Either.flatMap(JsonSchema.decodeText(Policy.PolicySnapshot)(policyText), Policy.make)
+    )
+    const audited = path.join(dir, "audited.jsonl")
+    await Effect.runPromise(
+      Effect.gen(function*() {
+        for (let i = 1; i <= 3; i++) {
+          const input = Either.getOrThrow(
+            JsonSchema.decodeText(Input.Input)(inputLine({ request_sequence: String(i) }))
+          )
+          yield* Audited.append(policy, input, Kernel.prescribe(policy, input), null)
+        }
+      }).pipe(Effect.provide(Wal.layerFile(audited, { key: walKey })), Effect.provide(NodeContext.layer))
+    )
+    const signed = await calybris(["log", "checkpoint", "--log", audited, "--skey-file", skeyFile, ...keyed])
+    assert.strictEqual(signed.code, 0, signed.stderr)
+    const cp = write(dir, "audited.note", signed.stdout)
+    const ok = await calybris([
+      "wal",
+      "replay",
+      audited,
+      "--policy",
+      policyFile,
+      "--checkpoint",
+      cp,
+      "--json",
+      ...keyed
+    ])
+    assert.strictEqual(ok.code, 0, ok.stderr)
+    const report = parse(ok.stdout)
+    const cited = report.get("checkpoint")
+    assert.isTrue(cited !== undefined && Json.isObject(cited) && cited.get("size") === 3)
+    // a checkpoint of another log (same key) is not this log's: exit 1
+    const other = await calybris(["wal", "replay", audited, "--policy", policyFile, "--checkpoint", cp5, ...keyed])
+    assert.strictEqual(other.code, 1)
+    assert.include(other.stderr, "beyond the log")
+    // same size, another log's root: exit 1
+    const prefix = write(dir, "prefix.jsonl", fs.readFileSync(log, "utf8").split("\n").slice(0, 3).join("\n") + "\n")
+    const three = await calybris(["log", "checkpoint", "--log", prefix, "--skey-file", skeyFile, ...keyed])
+    assert.strictEqual(three.code, 0, three.stderr)
+    const wrong = write(dir, "three.note", three.stdout)
+    const mismatch = await calybris(["wal", "replay", audited, "--policy", policyFile, "--checkpoint", wrong, ...keyed])
+    assert.strictEqual(mismatch.code, 1)
+    assert.include(mismatch.stderr, "the log's root at size 3")
+  })
+})
