@@ -173,69 +173,44 @@ const proofWorkloads = (label: string, n: number): Array<Workload> => {
       })
     }
   })
+  /** One verification of a proof from a pool made in setup (random leaves, or random old sizes). */
+  const verify = (kind: "inclusion" | "consistency", seed: number): Workload => ({
+    name: `tlog/verify_${kind}/${label}`,
+    unit: "us/op",
+    reference: null,
+    group: "tlog",
+    setup: () => {
+      const f = fixture(n)
+      const source = sourceOf(f, "memory")
+      const root = Either.getOrThrow(Merkle.root(source, f.size))
+      const next = randoms(seed)
+      const pool = Array.from({ length: POOL }, (): () => boolean => {
+        if (kind === "inclusion") {
+          const index = next(n)
+          const leaf = leafHash(index)
+          const proof = Either.getOrThrow(Merkle.inclusionProof(source, BigInt(index), f.size))
+          return () => Either.isRight(Merkle.verifyInclusion(leaf, BigInt(index), f.size, proof, root))
+        }
+        const size1 = BigInt(1 + next(n - 1))
+        const root1 = Either.getOrThrow(Merkle.root(source, size1))
+        const proof = Either.getOrThrow(Merkle.consistencyProof(source, size1, f.size))
+        return () => Either.isRight(Merkle.verifyConsistency(size1, f.size, proof, root1, root))
+      })
+      return perOp("us/op", (count) => {
+        let acc = 0
+        for (let s = 0; s < count; s++) acc += (pool[s & (POOL - 1)] as () => boolean)() ? 1 : 0
+        if (acc !== count) throw new Error(`a ${kind} proof did not verify`)
+        return acc
+      })
+    }
+  })
   return [
     generate("inclusion", "memory"),
     generate("inclusion", "disk"),
-    {
-      name: `tlog/verify_inclusion/${label}`,
-      unit: "us/op",
-      reference: null,
-      group: "tlog",
-      setup: () => {
-        const f = fixture(n)
-        const source = sourceOf(f, "memory")
-        const root = Either.getOrThrow(Merkle.root(source, f.size))
-        const next = randoms(0x2545f491)
-        const pool = Array.from({ length: POOL }, () => {
-          const index = next(n)
-          return {
-            index: BigInt(index),
-            leaf: leafHash(index),
-            proof: Either.getOrThrow(Merkle.inclusionProof(source, BigInt(index), f.size))
-          }
-        })
-        return perOp("us/op", (count) => {
-          let acc = 0
-          for (let s = 0; s < count; s++) {
-            const p = pool[s & (POOL - 1)] as (typeof pool)[number]
-            acc += Either.isRight(Merkle.verifyInclusion(p.leaf, p.index, f.size, p.proof, root)) ? 1 : 0
-          }
-          if (acc !== count) throw new Error("an inclusion proof did not verify")
-          return acc
-        })
-      }
-    },
+    verify("inclusion", 0x2545f491),
     generate("consistency", "memory"),
     generate("consistency", "disk"),
-    {
-      name: `tlog/verify_consistency/${label}`,
-      unit: "us/op",
-      reference: null,
-      group: "tlog",
-      setup: () => {
-        const f = fixture(n)
-        const source = sourceOf(f, "memory")
-        const root2 = Either.getOrThrow(Merkle.root(source, f.size))
-        const next = randoms(0x6c078965)
-        const pool = Array.from({ length: POOL }, () => {
-          const size1 = BigInt(1 + next(n - 1))
-          return {
-            size1,
-            root1: Either.getOrThrow(Merkle.root(source, size1)),
-            proof: Either.getOrThrow(Merkle.consistencyProof(source, size1, f.size))
-          }
-        })
-        return perOp("us/op", (count) => {
-          let acc = 0
-          for (let s = 0; s < count; s++) {
-            const p = pool[s & (POOL - 1)] as (typeof pool)[number]
-            acc += Either.isRight(Merkle.verifyConsistency(p.size1, f.size, p.proof, p.root1, root2)) ? 1 : 0
-          }
-          if (acc !== count) throw new Error("a consistency proof did not verify")
-          return acc
-        })
-      }
-    }
+    verify("consistency", 0x6c078965)
   ]
 }
 
