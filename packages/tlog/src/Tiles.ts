@@ -32,6 +32,7 @@
  */
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
+import { type NodeId, rangeNodes } from "./internal/bits.js"
 import { emptyRoot, HASH_BYTES, hashChildren } from "./internal/hash.js"
 import {
   concatHashes,
@@ -418,16 +419,7 @@ const subtreeHash = (
 }
 
 /** The complete subtrees of a tree of size `treeSize`, left to right: one per bit, highest first. */
-const subtreesOf = (treeSize: bigint): Array<{ readonly height: number; readonly index: bigint }> => {
-  const out: Array<{ readonly height: number; readonly index: bigint }> = []
-  let start = 0n
-  for (let height = 63; height >= 0; height--) {
-    if (((treeSize >> BigInt(height)) & 1n) === 0n) continue
-    out.push({ height, index: start >> BigInt(height) })
-    start += 1n << BigInt(height)
-  }
-  return out
-}
+const subtreesOf = (treeSize: bigint): Array<NodeId> => rangeNodes(0n, treeSize, [])
 
 const checkSize = (treeSize: bigint): TileRangeError | undefined => checkIndex(treeSize, "treeSize")
 
@@ -470,7 +462,7 @@ export const rootFromTiles = (read: TileReader, treeSize: bigint): Either.Either
   if (treeSize === 0n) return Either.right(emptyRoot())
   const reader = cached(read)
   const hashes: Array<Uint8Array> = []
-  for (const { height, index } of subtreesOf(treeSize)) {
+  for (const { index, level: height } of subtreesOf(treeSize)) {
     const hash = subtreeHash(reader, treeSize, height, index)
     if (Either.isLeft(hash)) return hash
     hashes.push(hash.right)
@@ -488,7 +480,7 @@ export const rootTiles = (treeSize: bigint): Either.Either<ReadonlyArray<HashTil
   const bad = checkSize(treeSize)
   if (bad !== undefined) return Either.left(bad)
   const out: Array<HashTile> = []
-  for (const { height, index } of subtreesOf(treeSize)) {
+  for (const { index, level: height } of subtreesOf(treeSize)) {
     const at = locate(treeSize, height, index)
     const seen = out.some((t) => t.level === at.level && t.index === at.tileIndex && t.width === at.width)
     if (!seen) out.push(new HashTile({ level: at.level, index: at.tileIndex, width: at.width }))
