@@ -463,6 +463,23 @@ export const ed25519Signer = (
 }
 
 /**
+ * The signer key text of an Ed25519 seed, `PRIVATE+KEY+name+hex8(keyID)+base64(0x01 ‖ seed)`
+ * (Go's x/mod form, what `parseSignerKey` reads), held in `Redacted`. The name must be a key name.
+ */
+export const formatSignerKey = (
+  name: string,
+  seed: Redacted.Redacted<Uint8Array>
+): Either.Either<Redacted.Redacted<string>, NoteKeyInvalid> =>
+  Either.map(ed25519Signer(name, seed), (signer) => {
+    const bytes = new Uint8Array(1 + Ed25519.KEY_BYTES)
+    bytes[0] = TYPE_ED25519
+    bytes.set(Redacted.value(seed), 1)
+    const text = `PRIVATE+KEY+${keyLabel(signer.name, signer.keyId)}+${Base64.encode(bytes)}`
+    bytes.fill(0)
+    return Redacted.make(text)
+  })
+
+/**
  * Parses a signer key `PRIVATE+KEY+name+hex8(keyID)+base64(0x01 ‖ seed)` (Go's x/mod form). The
  * key ID must match the public key derived from the seed. Errors name the field and show the
  * key name or key ID only, never the seed.

@@ -261,6 +261,25 @@ describe("Note: keys", () => {
     assert.strictEqual(left(Note.parseSignerKey(wrongType)).reason, "unknown-type")
   })
 
+  it("formatSignerKey writes x/mod's signer key text (the PeterNeumann key) and parseSignerKey reads it back", () => {
+    const seed = Encoding.decodeBase64(PETER_SEED_B64).pipe(Either.getOrThrow)
+    assert.strictEqual(Redacted.value(right(Note.formatSignerKey("PeterNeumann", Redacted.make(seed)))), PETER_SKEY)
+    FastCheck.assert(
+      FastCheck.property(nameArb, seedArb, (name, bytes) => {
+        const skey = right(Note.formatSignerKey(name, Redacted.make(bytes)))
+        const parsed = right(Note.parseSignerKey(skey))
+        const direct = right(Note.ed25519Signer(name, Redacted.make(bytes)))
+        assert.strictEqual(parsed.keyId, direct.keyId)
+        assert.deepStrictEqual(parsed.publicKey, direct.publicKey)
+      }),
+      { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 50 }
+    )
+    assert.strictEqual(
+      left(Note.formatSignerKey("bad name", Redacted.make(new Uint8Array(32)))).reason,
+      "invalid-key-name"
+    )
+  })
+
   it("the key id is SHA-256(name ‖ 0x0A ‖ type ‖ key)[:4]", () => {
     assert.strictEqual(Note.hex8(Note.keyIdFor("PeterNeumann", 1, peter.publicKey)), "c74f20a3")
     assert.notStrictEqual(Note.keyIdFor("PeterNeumann", 4, peter.publicKey), peter.keyId)

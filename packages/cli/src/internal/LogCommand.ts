@@ -444,15 +444,10 @@ export const checkpoint = (flags: Commands.FlagsOf<typeof Commands.logOptions.ch
 export const keygen = (flags: Commands.FlagsOf<typeof Commands.logOptions.keygen>) =>
   Effect.gen(function*() {
     const seed = Redacted.make(globalThis.crypto.getRandomValues(new Uint8Array(32)))
-    const signer = yield* Either.mapLeft(
-      Note.ed25519Signer(flags.name, seed),
-      (e) => new UsageError({ reason: `--name ${JSON.stringify(flags.name)}: ${e.reason}` })
-    )
-    const raw = new Uint8Array(33)
-    raw[0] = Note.TYPE_ED25519
-    raw.set(Redacted.value(seed), 1)
-    const skey = `PRIVATE+KEY+${signer.name}+${Note.hex8(signer.keyId)}+${Encoding.encodeBase64(raw)}\n`
-    raw.fill(0)
+    const invalidName = (e: Note.NoteKeyInvalid) =>
+      new UsageError({ reason: `--name ${JSON.stringify(flags.name)}: ${e.reason}` })
+    const signer = yield* Either.mapLeft(Note.ed25519Signer(flags.name, seed), invalidName)
+    const skey = `${Redacted.value(yield* Either.mapLeft(Note.formatSignerKey(flags.name, seed), invalidName))}\n`
     Redacted.value(seed).fill(0)
     yield* Effect.flatMap(
       FileSystem.FileSystem,
