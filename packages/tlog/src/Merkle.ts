@@ -36,9 +36,10 @@
  * Pure and synchronous, no Node API (runs in a browser): hashing through internal/hash.ts.
  */
 import * as Either from "effect/Either"
+import * as Encoding from "effect/Encoding"
 import * as Schema from "effect/Schema"
 import { bitLength, isU64, type NodeId, popCount, rangeNodes, trailingZeros } from "./internal/bits.js"
-import { emptyRoot, HASH_BYTES, hashChildren, hashLeaf } from "./internal/hash.js"
+import { emptyRoot, HASH_BYTES, hashChildren, hashLeaf, rootOfSubtrees } from "./internal/hash.js"
 
 export { emptyRoot, HASH_BYTES, hashChildren, hashLeaf, type NodeId }
 
@@ -71,11 +72,7 @@ export class MerkleError extends Schema.TaggedError<MerkleError>()("MerkleError"
 const fail = (reason: MerkleReason, field: string, value: string, detail?: string) =>
   Either.left(new MerkleError(detail === undefined ? { reason, field, value } : { reason, field, value, detail }))
 
-const hex = (bytes: Uint8Array): string => {
-  let out = ""
-  for (const b of bytes) out += (b < 16 ? "0" : "") + b.toString(16)
-  return out
-}
+const hex = (bytes: Uint8Array): string => Encoding.encodeHex(bytes)
 
 const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => {
   if (a.length !== b.length) return false
@@ -108,26 +105,17 @@ export const referenceRoot = (leafHashes: ReadonlyArray<Uint8Array>): Uint8Array
   return mth(0, leafHashes.length)
 }
 
-/** Fold node hashes given right to left (the rightmost first) into one: H(hₖ ‖ … H(h₁ ‖ h₀)). */
-const foldRight = (hashes: ReadonlyArray<Uint8Array>, from: number, to: number): Uint8Array => {
-  let acc = hashes[from] as Uint8Array
-  for (let i = from + 1; i < to; i++) acc = hashChildren(hashes[i] as Uint8Array, acc)
-  return acc
-}
+/** The complete subtrees covering [0, size), left to right (largest first). */
+const edgeNodes = (size: bigint): Either.Either<Array<NodeId>, MerkleError> =>
+  isU64(size) ? Either.right(rangeNodes(0n, size, [])) : fail("size-out-of-range", "size", String(size), "not a u64")
 
 /** The node ids whose hashes make the root of [0, size), right to left: root = H(idₖ ‖ … H(id₁ ‖ id₀)). */
-export const rootNodes = (size: bigint): Either.Either<ReadonlyArray<NodeId>, MerkleError> => {
-  if (!isU64(size)) return fail("size-out-of-range", "size", String(size), "not a u64")
-  return Either.right(rangeNodes(0n, size, []).reverse())
-}
+export const rootNodes = (size: bigint): Either.Either<ReadonlyArray<NodeId>, MerkleError> =>
+  Either.map(edgeNodes(size), (ids) => ids.reverse())
 
 /** RFC 6962 MTH of the tree of `size` leaves, from O(log size) complete subtrees of `source`. */
 export const root = (source: NodeSource, size: bigint): Either.Either<Uint8Array, MerkleError> =>
-  Either.map(rootNodes(size), (ids) => {
-    if (ids.length === 0) return emptyRoot()
-    const hashes = ids.map((id) => source.node(id.level, id.index))
-    return foldRight(hashes, 0, hashes.length)
-  })
+  Either.map(edgeNodes(size), (ids) => rootOfSubtrees(ids.map((id) => source.node(id.level, id.index))))
 
 // ---------------------------------------------------------------------------------------------
 // Proof generation
@@ -226,7 +214,8 @@ export const rehash = (nodes: ProofNodes, hashes: ReadonlyArray<Uint8Array>): Ar
   const { ephemeralBegin: begin, ephemeralEnd: end } = nodes
   if (end - begin <= 1) return hashes.slice()
   const out = hashes.slice(0, begin)
-  out.push(foldRight(hashes, begin, end))
+  // the ephemeral subtree's cover, given right to left
+  out.push(rootOfSubtrees(hashes.slice(begin, end).reverse()))
   for (let i = end; i < hashes.length; i++) out.push(hashes[i] as Uint8Array)
   return out
 }
