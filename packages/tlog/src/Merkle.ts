@@ -271,6 +271,43 @@ const inclusionLength = (index: bigint, size: bigint): number => {
 }
 
 /**
+ * The walk up a proof that both RFC 9162 verifications share (§2.1.3.2 step 4, §2.1.4.2 step
+ * 6): from `proof[at]` on, with `fn` the node's index and `sn` the last index at its level, each
+ * element is hashed into `sr` on the side the bits of fn and sn say, and — with `first`, for a
+ * consistency proof — into `fr` (the older tree's root) when it is a left sibling. Undefined when
+ * the proof runs past the top (sn = 0 before its end) or stops below it (sn ≠ 0 after): a proof
+ * of the wrong length for the sizes.
+ */
+const walkUp = (
+  proof: ReadonlyArray<Uint8Array>,
+  at: number,
+  fn: bigint,
+  sn: bigint,
+  seed: Uint8Array,
+  first: boolean
+): { readonly fr: Uint8Array; readonly sr: Uint8Array } | undefined => {
+  let fr = seed
+  let sr = seed
+  for (; at < proof.length; at++) {
+    const c = proof[at] as Uint8Array
+    if (sn === 0n) return undefined
+    if ((fn & 1n) === 1n || fn === sn) {
+      if (first) fr = hashChildren(c, fr)
+      sr = hashChildren(c, sr)
+      while ((fn & 1n) === 0n && fn !== 0n) {
+        fn >>= 1n
+        sn >>= 1n
+      }
+    } else {
+      sr = hashChildren(sr, c)
+    }
+    fn >>= 1n
+    sn >>= 1n
+  }
+  return sn === 0n ? { fr, sr } : undefined
+}
+
+/**
  * RFC 9162 §2.1.3.2: whether `proof` proves that `leafHash` is leaf `index` of the tree of
  * `size` leaves whose root is `root`. Right with nothing, or Left naming what failed.
  */
@@ -289,27 +326,9 @@ export const verifyInclusion = (
   if (bad !== undefined) return bad
   const want = inclusionLength(index, size)
   if (proof.length !== want) return wrongSize(proof.length, want)
-  let fn = index
-  let sn = size - 1n
-  let r = leafHash
-  for (let i = 0; i < proof.length; i++) {
-    const p = proof[i] as Uint8Array
-    if (sn === 0n) return wrongSize(proof.length, want)
-    if ((fn & 1n) === 1n || fn === sn) {
-      r = hashChildren(p, r)
-      if ((fn & 1n) === 0n) {
-        while ((fn & 1n) === 0n && fn !== 0n) {
-          fn >>= 1n
-          sn >>= 1n
-        }
-      }
-    } else {
-      r = hashChildren(r, p)
-    }
-    fn >>= 1n
-    sn >>= 1n
-  }
-  if (sn !== 0n) return wrongSize(proof.length, want)
+  const walked = walkUp(proof, 0, index, size - 1n, leafHash, false)
+  if (walked === undefined) return wrongSize(proof.length, want)
+  const r = walked.sr
   return equalBytes(r, root) ? Either.void : fail("root-mismatch", "root", hex(root), `the proof gives ${hex(r)}`)
 }
 
@@ -350,7 +369,7 @@ export const verifyConsistency = (
   if (proof.length !== want) return wrongSize(proof.length, want)
   // 2. a power of two's root is the proof's implicit first element
   const powerOfTwo = (size1 & (size1 - 1n)) === 0n
-  let at = powerOfTwo ? 0 : 1
+  const at = powerOfTwo ? 0 : 1
   // 3.–4.
   let fn = size1 - 1n
   let sn = size2 - 1n
@@ -358,30 +377,11 @@ export const verifyConsistency = (
     fn >>= 1n
     sn >>= 1n
   }
-  // 5.
-  let fr = powerOfTwo ? root1 : (proof[0] as Uint8Array)
-  let sr = fr
-  // 6.
-  for (; at < proof.length; at++) {
-    const c = proof[at] as Uint8Array
-    if (sn === 0n) return wrongSize(proof.length, want)
-    if ((fn & 1n) === 1n || fn === sn) {
-      fr = hashChildren(c, fr)
-      sr = hashChildren(c, sr)
-      if ((fn & 1n) === 0n) {
-        while ((fn & 1n) === 0n && fn !== 0n) {
-          fn >>= 1n
-          sn >>= 1n
-        }
-      }
-    } else {
-      sr = hashChildren(sr, c)
-    }
-    fn >>= 1n
-    sn >>= 1n
-  }
+  // 5.–6. (fr = sr = the seed, then the walk up)
+  const walked = walkUp(proof, at, fn, sn, powerOfTwo ? root1 : (proof[0] as Uint8Array), true)
   // 7.
-  if (sn !== 0n) return wrongSize(proof.length, want)
+  if (walked === undefined) return wrongSize(proof.length, want)
+  const { fr, sr } = walked
   if (!equalBytes(fr, root1)) return fail("root-mismatch", "root1", hex(root1), `the proof gives ${hex(fr)}`)
   if (!equalBytes(sr, root2)) return fail("root-mismatch", "root2", hex(root2), `the proof gives ${hex(sr)}`)
   return Either.void
