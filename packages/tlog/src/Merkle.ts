@@ -187,21 +187,38 @@ const walk = (m: bigint, size: bigint, subproof: boolean): ProofNodes => {
   return { ids, ephemeralBegin: ephemeral.begin, ephemeralEnd: ephemeral.end }
 }
 
-/** The nodes of the inclusion proof (RFC 6962 PATH) of leaf `index` in the tree of `size` leaves. */
-export const inclusionNodes = (index: bigint, size: bigint): Either.Either<ProofNodes, MerkleError> => {
+/** Refuses a leaf index and tree size no inclusion proof exists for (generation and verification alike). */
+const refuseLeaf = (index: bigint, size: bigint): Either.Either<never, MerkleError> | undefined => {
   if (!isU64(size)) return fail("size-out-of-range", "size", String(size), "not a u64")
   if (!isU64(index) || index >= size) {
     return fail("index-out-of-range", "index", String(index), `the tree has ${size} leaves`)
   }
+  return undefined
+}
+
+/**
+ * Refuses sizes no consistency proof exists for (generation and verification alike): either not a
+ * u64, size1 > size2, and size1 = 0 (the policy of the module's docs).
+ */
+const refuseSizes = (size1: bigint, size2: bigint): Either.Either<never, MerkleError> | undefined => {
+  if (!isU64(size2)) return fail("size-out-of-range", "size2", String(size2), "not a u64")
+  if (!isU64(size1)) return fail("size-out-of-range", "size1", String(size1), "not a u64")
+  if (size1 > size2) return fail("size-order", "size1", String(size1), `greater than size2 = ${size2}`)
+  if (size1 === 0n) return fail("empty-first-tree", "size1", "0", "no consistency proof from the empty tree")
+  return undefined
+}
+
+/** The nodes of the inclusion proof (RFC 6962 PATH) of leaf `index` in the tree of `size` leaves. */
+export const inclusionNodes = (index: bigint, size: bigint): Either.Either<ProofNodes, MerkleError> => {
+  const refused = refuseLeaf(index, size)
+  if (refused !== undefined) return refused
   return Either.right(walk(index, size, false))
 }
 
 /** The nodes of the consistency proof (RFC 6962 PROOF) from `size1` to `size2` leaves (0 < size1 ≤ size2). */
 export const consistencyNodes = (size1: bigint, size2: bigint): Either.Either<ProofNodes, MerkleError> => {
-  if (!isU64(size2)) return fail("size-out-of-range", "size2", String(size2), "not a u64")
-  if (!isU64(size1)) return fail("size-out-of-range", "size1", String(size1), "not a u64")
-  if (size1 > size2) return fail("size-order", "size1", String(size1), `greater than size2 = ${size2}`)
-  if (size1 === 0n) return fail("empty-first-tree", "size1", "0", "no consistency proof from the empty tree")
+  const refused = refuseSizes(size1, size2)
+  if (refused !== undefined) return refused
   if (size1 === size2) return Either.right({ ids: [], ephemeralBegin: 0, ephemeralEnd: 0 })
   return Either.right(walk(size1, size2, true))
 }
@@ -318,10 +335,8 @@ export const verifyInclusion = (
   proof: ReadonlyArray<Uint8Array>,
   root: Uint8Array
 ): Either.Either<void, MerkleError> => {
-  if (!isU64(size)) return fail("size-out-of-range", "size", String(size), "not a u64")
-  if (!isU64(index) || index >= size) {
-    return fail("index-out-of-range", "index", String(index), `the tree has ${size} leaves`)
-  }
+  const refused = refuseLeaf(index, size)
+  if (refused !== undefined) return refused
   const bad = badHash("leafHash", leafHash, "root", root, proof)
   if (bad !== undefined) return bad
   const want = inclusionLength(index, size)
@@ -353,10 +368,8 @@ export const verifyConsistency = (
   root1: Uint8Array,
   root2: Uint8Array
 ): Either.Either<void, MerkleError> => {
-  if (!isU64(size2)) return fail("size-out-of-range", "size2", String(size2), "not a u64")
-  if (!isU64(size1)) return fail("size-out-of-range", "size1", String(size1), "not a u64")
-  if (size1 > size2) return fail("size-order", "size1", String(size1), `greater than size2 = ${size2}`)
-  if (size1 === 0n) return fail("empty-first-tree", "size1", "0", "no consistency proof from the empty tree")
+  const refused = refuseSizes(size1, size2)
+  if (refused !== undefined) return refused
   const bad = badHash("root1", root1, "root2", root2, proof)
   if (bad !== undefined) return bad
   if (size1 === size2) {
