@@ -1,6 +1,6 @@
 /**
- * `pnpm release:pack [DIR]`: build (`pnpm build`), then pack the five published packages
- * (`@calybris/core`, `wal`, `budget`, `budget-pg`, `cli`) into DIR (default `dist-pack/` at the repository root;
+ * `pnpm release:pack [DIR]`: build (`pnpm build`), then pack the six published packages
+ * (`@calybris/core`, `wal`, `tlog`, `budget`, `budget-pg`, `cli`) into DIR (default `dist-pack/` at the repository root;
  * a relative DIR means the folder you called it from), printing each tarball's path on its own line.
  *
  * `pnpm pack` applies each package's `publishConfig` (its `exports` without the workspace-only
@@ -13,7 +13,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 
 /** The published packages, in dependency order. */
-const published = ["core", "wal", "budget", "budget-pg", "cli"]
+const published = ["core", "wal", "tlog", "budget", "budget-pg", "cli"]
 
 const root = path.resolve(import.meta.dirname, "..")
 // a package.json (no wire data, no u64)

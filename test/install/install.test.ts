@@ -1,9 +1,11 @@
 /**
- * The packages as a user gets them: `pnpm release:pack` packs the five published packages, and a
+ * The packages as a user gets them: `pnpm release:pack` packs the six published packages, and a
  * fresh npm project in the temp folder (outside this workspace) installs the tarballs with plain
  * `npm`, with nothing but Node: no pnpm, no tsx, no TypeScript, none of the workspace's
  * `node_modules`. There the README's library example runs under `node`, `npx calybris demo` runs
- * from the installed CLI, and the packages' public modules (and only those) import and type-check.
+ * from the installed CLI, an auditor's script verifies real signed checkpoints and an inclusion
+ * proof with `@calybris/tlog`'s dist build (and `npx calybris log verify` the same checkpoint), and
+ * the packages' public modules (and only those) import and type-check.
  * Each tarball's manifest and files are checked, and `npm publish --dry-run` of each is clean.
  *
  * One pack and one install per run (about 30 s with npm's cache warm).
@@ -22,7 +24,7 @@ import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 
 const root = path.resolve(import.meta.dirname, "..", "..")
-const published = ["core", "wal", "budget", "budget-pg", "cli"] as const
+const published = ["core", "wal", "tlog", "budget", "budget-pg", "cli"] as const
 
 const parse = (text: string): Json.Json => Either.getOrThrow(Json.parse(text))
 const member = (json: Json.Json | undefined, ...keys: ReadonlyArray<string>): Json.Json | undefined =>
@@ -119,7 +121,7 @@ beforeAll(async () => {
   assert.deepStrictEqual(
     printed,
     published.map((name) => path.join(packDir, `calybris-${name}-0.1.0.tgz`)),
-    "release:pack prints the five tarballs' paths"
+    "release:pack prints the six tarballs' paths"
   )
   for (const [i, name] of published.entries()) {
     const tarball = printed[i] as string
@@ -135,7 +137,7 @@ beforeAll(async () => {
   const env = userEnv()
   const init = await run("npm", ["init", "-y"], { cwd: project, env })
   assert.strictEqual(init.code, 0, show("npm init", init))
-  // what the README's Install section says: the five tarballs, and the Effect packages the example imports
+  // what the README's Install section says: the six tarballs, and the Effect packages the example imports
   const install = await run("npm", [
     "install",
     "--no-audit",
@@ -149,7 +151,7 @@ beforeAll(async () => {
 })
 
 describe("install: the packed packages in a plain npm project", () => {
-  it("release:pack packs the five published packages: real ranges, no workspace-only condition, the fields set", () => {
+  it("release:pack packs the six published packages: real ranges, no workspace-only condition, the fields set", () => {
     const workspaceVersions = new Map(
       published.map((name) => {
         const pkg = readJson(path.join(root, "packages", name, "package.json"))
@@ -367,6 +369,81 @@ describe("install: the packed packages in a plain npm project", () => {
     )
   })
 
+  it("@calybris/tlog's dist verifies real checkpoints and a Rekor inclusion proof under node; npx calybris log verify agrees", async () => {
+    // real logs' data, copied from shared/tlog-vectors with its provenance
+    const fixture = readJson(path.join(root, "packages/tlog/test/fixtures/real-logs.json"))
+    const field = (...keys: ReadonlyArray<string>) => text(member(fixture, ...keys))
+    const proof = member(fixture, "rekor", "proofHex")
+    assert.isTrue(Array.isArray(proof))
+    const logs = {
+      sumdb: { note: field("sumdb", "note"), vkey: field("sumdb", "vkey") },
+      rekor: {
+        note: field("rekor", "note"),
+        vkey: field("rekor", "vkey"),
+        leafIndex: field("rekor", "leafIndex"),
+        leafHex: field("rekor", "leafHex"),
+        proofHex: (proof as Array<Json.Json>).map((hash) => text(hash))
+      }
+    }
+    // an auditor's script: only public keys, the published modules, and the application's effect
+    fs.writeFileSync(
+      path.join(project, "audit.mjs"),
+      `import * as Checkpoint from "@calybris/tlog/Checkpoint"
+import * as Merkle from "@calybris/tlog/Merkle"
+import * as Either from "effect/Either"
+import * as Encoding from "effect/Encoding"
+
+const logs = ${JSON.stringify(logs)}
+const bytes = (hex) => Either.getOrThrow(Encoding.decodeHex(hex))
+const verify = (note, vkeys) =>
+  Either.flatMap(Either.all(vkeys.map(Checkpoint.parseVerifierKey)), (keys) => Checkpoint.verifyCheckpoint(note, keys))
+const answer = (result, ok) =>
+  Either.isRight(result) ? ok(result.right) : ["refused", result.left._tag, result.left.reason].filter(Boolean).join(" ")
+
+console.log("sumdb", answer(verify(logs.sumdb.note, [logs.sumdb.vkey]), (v) => \`\${v.checkpoint.size} \${v.signers}\`))
+console.log("sumdb forged", answer(verify(logs.sumdb.note.replace("6476701", "6476702"), [logs.sumdb.vkey]), () => "accepted"))
+const rekor = Either.getOrThrow(verify(logs.rekor.note, [logs.rekor.vkey])).checkpoint
+const leaf = Merkle.hashLeaf(bytes(logs.rekor.leafHex))
+const proof = logs.rekor.proofHex.map(bytes)
+const index = BigInt(logs.rekor.leafIndex)
+console.log("rekor", rekor.size, answer(Merkle.verifyInclusion(leaf, index, rekor.size, proof, rekor.root), () => "included"))
+console.log("rekor other index", answer(Merkle.verifyInclusion(leaf, index - 1n, rekor.size, proof, rekor.root), () => "included"))
+console.log(import.meta.resolve("@calybris/tlog/Merkle"))
+`
+    )
+    const result = await run(process.execPath, [path.join(project, "audit.mjs")], { cwd: project, env: userEnv() })
+    assert.strictEqual(result.code, 0, show("node audit.mjs", result))
+    const merkle = pathToFileURL(path.join(fs.realpathSync(project), "node_modules/@calybris/tlog/dist/Merkle.js")).href
+    assert.strictEqual(
+      result.stdout,
+      [
+        "sumdb 6476701 sum.golang.org+033de0ae",
+        "sumdb forged refused NoteInvalidSignature",
+        "rekor 547662n included",
+        "rekor other index refused MerkleError root-mismatch",
+        merkle,
+        ""
+      ].join("\n")
+    )
+    // the installed CLI verifies the same checkpoint with the same public key (tlog is its dependency)
+    fs.writeFileSync(path.join(project, "sumdb.note"), logs.sumdb.note)
+    const env = userEnv()
+    const verified = await run(
+      "npx",
+      ["--no", "--", "calybris", "log", "verify", "--vkey", logs.sumdb.vkey, "--checkpoint", "sumdb.note"],
+      { cwd: project, env }
+    )
+    assert.strictEqual(verified.code, 0, show("calybris log verify", verified))
+    assert.include(verified.stdout, "\"go.sum database tree\" size 6476701")
+    fs.writeFileSync(path.join(project, "forged.note"), logs.sumdb.note.replace("6476701", "6476702"))
+    const forged = await run(
+      "npx",
+      ["--no", "--", "calybris", "log", "verify", "--vkey", logs.sumdb.vkey, "--checkpoint", "forged.note"],
+      { cwd: project, env }
+    )
+    assert.strictEqual(forged.code, 1, show("calybris log verify (forged)", forged))
+  })
+
   it("every public module imports under node; internal ones are not exported", async () => {
     const modules = published.flatMap((name) => {
       const { unpacked } = tarballs.get(name) as { readonly unpacked: string }
@@ -455,7 +532,11 @@ await Effect.runPromise(program.pipe(Effect.provide(PgClient.layer({ url: Redact
       `import { Microcents } from "@calybris/budget/Arguments"
 import * as Ledger from "@calybris/budget/Ledger"
 import * as Kernel from "@calybris/core/Kernel"
+import * as Merkle from "@calybris/tlog/Merkle"
 import * as Wal from "@calybris/wal/Wal"
+// a proof's size and index are u64 as bigint: a number is a type error
+// @ts-expect-error
+export const lossy = Merkle.verifyInclusion(new Uint8Array(32), 0, 1n, [], new Uint8Array(32))
 export const layer = Ledger.layerJournalMemory({ key: new Uint8Array(32) })
 export const prescribe: typeof Kernel.prescribe = Kernel.prescribe
 export const wal = Wal.layerMemory

@@ -17,9 +17,10 @@
  * Pure and synchronous, no Node API (runs in a browser).
  */
 import * as Either from "effect/Either"
+import * as Encoding from "effect/Encoding"
 import * as Schema from "effect/Schema"
 import { isU64, type NodeId, popCount, rangeNodes } from "./internal/bits.js"
-import { emptyRoot, HASH_BYTES, hashChildren } from "./internal/hash.js"
+import { HASH_BYTES, hashChildren, rootOfSubtrees } from "./internal/hash.js"
 import type { NodeSource } from "./Merkle.js"
 
 /** Why a compact range was refused. */
@@ -52,14 +53,6 @@ export interface CompletedNode extends NodeId {
   readonly hash: Uint8Array
 }
 
-const hexDigits = "0123456789abcdef"
-
-const toHex = (bytes: Uint8Array): string => {
-  let out = ""
-  for (const b of bytes) out += (hexDigits[b >> 4] as string) + (hexDigits[b & 15] as string)
-  return out
-}
-
 /** The right edge of the tree of `size` leaves: mutable, appended to one leaf hash at a time. */
 export class CompactRange {
   private constructor(private count: bigint, private readonly hashes: Array<Uint8Array>) {}
@@ -83,7 +76,9 @@ export class CompactRange {
     const hashes: Array<Uint8Array> = []
     for (const id of ids) {
       const hash = source.node(id.level, id.index)
-      if (hash.length !== HASH_BYTES) return fail("hash-length", `node (${id.level}, ${id.index})`, toHex(hash))
+      if (hash.length !== HASH_BYTES) {
+        return fail("hash-length", `node (${id.level}, ${id.index})`, Encoding.encodeHex(hash))
+      }
       hashes.push(hash)
     }
     return Either.right(new CompactRange(size, hashes))
@@ -123,11 +118,7 @@ export class CompactRange {
 
   /** RFC 6962 MTH of the tree [0, size). */
   root(): Uint8Array {
-    const hashes = this.hashes
-    if (hashes.length === 0) return emptyRoot()
-    let acc = hashes[hashes.length - 1] as Uint8Array
-    for (let i = hashes.length - 2; i >= 0; i--) acc = hashChildren(hashes[i] as Uint8Array, acc)
-    return acc
+    return rootOfSubtrees(this.hashes)
   }
 
   /** Binary form: u64 big-endian size ‖ the hashes (8 + 32·popcount(size) bytes). */
@@ -141,7 +132,7 @@ export class CompactRange {
   /** Text form: the decimal size, then each hash in lowercase hex, one per line, each line ending in "\n". */
   toText(): string {
     let out = `${this.count}\n`
-    for (const hash of this.hashes) out += `${toHex(hash)}\n`
+    for (const hash of this.hashes) out += `${Encoding.encodeHex(hash)}\n`
     return out
   }
 

@@ -36,9 +36,10 @@
  * Pure and synchronous, no Node API (runs in a browser): hashing through internal/hash.ts.
  */
 import * as Either from "effect/Either"
+import * as Encoding from "effect/Encoding"
 import * as Schema from "effect/Schema"
 import { bitLength, isU64, type NodeId, popCount, rangeNodes, trailingZeros } from "./internal/bits.js"
-import { emptyRoot, HASH_BYTES, hashChildren, hashLeaf } from "./internal/hash.js"
+import { emptyRoot, HASH_BYTES, hashChildren, hashLeaf, rootOfSubtrees } from "./internal/hash.js"
 
 export { emptyRoot, HASH_BYTES, hashChildren, hashLeaf, type NodeId }
 
@@ -71,11 +72,7 @@ export class MerkleError extends Schema.TaggedError<MerkleError>()("MerkleError"
 const fail = (reason: MerkleReason, field: string, value: string, detail?: string) =>
   Either.left(new MerkleError(detail === undefined ? { reason, field, value } : { reason, field, value, detail }))
 
-const hex = (bytes: Uint8Array): string => {
-  let out = ""
-  for (const b of bytes) out += (b < 16 ? "0" : "") + b.toString(16)
-  return out
-}
+const hex = (bytes: Uint8Array): string => Encoding.encodeHex(bytes)
 
 const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => {
   if (a.length !== b.length) return false
@@ -108,26 +105,17 @@ export const referenceRoot = (leafHashes: ReadonlyArray<Uint8Array>): Uint8Array
   return mth(0, leafHashes.length)
 }
 
-/** Fold node hashes given right to left (the rightmost first) into one: H(hₖ ‖ … H(h₁ ‖ h₀)). */
-const foldRight = (hashes: ReadonlyArray<Uint8Array>, from: number, to: number): Uint8Array => {
-  let acc = hashes[from] as Uint8Array
-  for (let i = from + 1; i < to; i++) acc = hashChildren(hashes[i] as Uint8Array, acc)
-  return acc
-}
+/** The complete subtrees covering [0, size), left to right (largest first). */
+const edgeNodes = (size: bigint): Either.Either<Array<NodeId>, MerkleError> =>
+  isU64(size) ? Either.right(rangeNodes(0n, size, [])) : fail("size-out-of-range", "size", String(size), "not a u64")
 
 /** The node ids whose hashes make the root of [0, size), right to left: root = H(idₖ ‖ … H(id₁ ‖ id₀)). */
-export const rootNodes = (size: bigint): Either.Either<ReadonlyArray<NodeId>, MerkleError> => {
-  if (!isU64(size)) return fail("size-out-of-range", "size", String(size), "not a u64")
-  return Either.right(rangeNodes(0n, size, []).reverse())
-}
+export const rootNodes = (size: bigint): Either.Either<ReadonlyArray<NodeId>, MerkleError> =>
+  Either.map(edgeNodes(size), (ids) => ids.reverse())
 
 /** RFC 6962 MTH of the tree of `size` leaves, from O(log size) complete subtrees of `source`. */
 export const root = (source: NodeSource, size: bigint): Either.Either<Uint8Array, MerkleError> =>
-  Either.map(rootNodes(size), (ids) => {
-    if (ids.length === 0) return emptyRoot()
-    const hashes = ids.map((id) => source.node(id.level, id.index))
-    return foldRight(hashes, 0, hashes.length)
-  })
+  Either.map(edgeNodes(size), (ids) => rootOfSubtrees(ids.map((id) => source.node(id.level, id.index))))
 
 // ---------------------------------------------------------------------------------------------
 // Proof generation
@@ -199,21 +187,38 @@ const walk = (m: bigint, size: bigint, subproof: boolean): ProofNodes => {
   return { ids, ephemeralBegin: ephemeral.begin, ephemeralEnd: ephemeral.end }
 }
 
-/** The nodes of the inclusion proof (RFC 6962 PATH) of leaf `index` in the tree of `size` leaves. */
-export const inclusionNodes = (index: bigint, size: bigint): Either.Either<ProofNodes, MerkleError> => {
+/** Refuses a leaf index and tree size no inclusion proof exists for (generation and verification alike). */
+const refuseLeaf = (index: bigint, size: bigint): Either.Either<never, MerkleError> | undefined => {
   if (!isU64(size)) return fail("size-out-of-range", "size", String(size), "not a u64")
   if (!isU64(index) || index >= size) {
     return fail("index-out-of-range", "index", String(index), `the tree has ${size} leaves`)
   }
+  return undefined
+}
+
+/**
+ * Refuses sizes no consistency proof exists for (generation and verification alike): either not a
+ * u64, size1 > size2, and size1 = 0 (the policy of the module's docs).
+ */
+const refuseSizes = (size1: bigint, size2: bigint): Either.Either<never, MerkleError> | undefined => {
+  if (!isU64(size2)) return fail("size-out-of-range", "size2", String(size2), "not a u64")
+  if (!isU64(size1)) return fail("size-out-of-range", "size1", String(size1), "not a u64")
+  if (size1 > size2) return fail("size-order", "size1", String(size1), `greater than size2 = ${size2}`)
+  if (size1 === 0n) return fail("empty-first-tree", "size1", "0", "no consistency proof from the empty tree")
+  return undefined
+}
+
+/** The nodes of the inclusion proof (RFC 6962 PATH) of leaf `index` in the tree of `size` leaves. */
+export const inclusionNodes = (index: bigint, size: bigint): Either.Either<ProofNodes, MerkleError> => {
+  const refused = refuseLeaf(index, size)
+  if (refused !== undefined) return refused
   return Either.right(walk(index, size, false))
 }
 
 /** The nodes of the consistency proof (RFC 6962 PROOF) from `size1` to `size2` leaves (0 < size1 ≤ size2). */
 export const consistencyNodes = (size1: bigint, size2: bigint): Either.Either<ProofNodes, MerkleError> => {
-  if (!isU64(size2)) return fail("size-out-of-range", "size2", String(size2), "not a u64")
-  if (!isU64(size1)) return fail("size-out-of-range", "size1", String(size1), "not a u64")
-  if (size1 > size2) return fail("size-order", "size1", String(size1), `greater than size2 = ${size2}`)
-  if (size1 === 0n) return fail("empty-first-tree", "size1", "0", "no consistency proof from the empty tree")
+  const refused = refuseSizes(size1, size2)
+  if (refused !== undefined) return refused
   if (size1 === size2) return Either.right({ ids: [], ephemeralBegin: 0, ephemeralEnd: 0 })
   return Either.right(walk(size1, size2, true))
 }
@@ -226,7 +231,8 @@ export const rehash = (nodes: ProofNodes, hashes: ReadonlyArray<Uint8Array>): Ar
   const { ephemeralBegin: begin, ephemeralEnd: end } = nodes
   if (end - begin <= 1) return hashes.slice()
   const out = hashes.slice(0, begin)
-  out.push(foldRight(hashes, begin, end))
+  // the ephemeral subtree's cover, given right to left
+  out.push(rootOfSubtrees(hashes.slice(begin, end).reverse()))
   for (let i = end; i < hashes.length; i++) out.push(hashes[i] as Uint8Array)
   return out
 }
@@ -282,6 +288,43 @@ const inclusionLength = (index: bigint, size: bigint): number => {
 }
 
 /**
+ * The walk up a proof that both RFC 9162 verifications share (§2.1.3.2 step 4, §2.1.4.2 step
+ * 6): from `proof[at]` on, with `fn` the node's index and `sn` the last index at its level, each
+ * element is hashed into `sr` on the side the bits of fn and sn say, and — with `first`, for a
+ * consistency proof — into `fr` (the older tree's root) when it is a left sibling. Undefined when
+ * the proof runs past the top (sn = 0 before its end) or stops below it (sn ≠ 0 after): a proof
+ * of the wrong length for the sizes.
+ */
+const walkUp = (
+  proof: ReadonlyArray<Uint8Array>,
+  at: number,
+  fn: bigint,
+  sn: bigint,
+  seed: Uint8Array,
+  first: boolean
+): { readonly fr: Uint8Array; readonly sr: Uint8Array } | undefined => {
+  let fr = seed
+  let sr = seed
+  for (; at < proof.length; at++) {
+    const c = proof[at] as Uint8Array
+    if (sn === 0n) return undefined
+    if ((fn & 1n) === 1n || fn === sn) {
+      if (first) fr = hashChildren(c, fr)
+      sr = hashChildren(c, sr)
+      while ((fn & 1n) === 0n && fn !== 0n) {
+        fn >>= 1n
+        sn >>= 1n
+      }
+    } else {
+      sr = hashChildren(sr, c)
+    }
+    fn >>= 1n
+    sn >>= 1n
+  }
+  return sn === 0n ? { fr, sr } : undefined
+}
+
+/**
  * RFC 9162 §2.1.3.2: whether `proof` proves that `leafHash` is leaf `index` of the tree of
  * `size` leaves whose root is `root`. Right with nothing, or Left naming what failed.
  */
@@ -292,35 +335,15 @@ export const verifyInclusion = (
   proof: ReadonlyArray<Uint8Array>,
   root: Uint8Array
 ): Either.Either<void, MerkleError> => {
-  if (!isU64(size)) return fail("size-out-of-range", "size", String(size), "not a u64")
-  if (!isU64(index) || index >= size) {
-    return fail("index-out-of-range", "index", String(index), `the tree has ${size} leaves`)
-  }
+  const refused = refuseLeaf(index, size)
+  if (refused !== undefined) return refused
   const bad = badHash("leafHash", leafHash, "root", root, proof)
   if (bad !== undefined) return bad
   const want = inclusionLength(index, size)
   if (proof.length !== want) return wrongSize(proof.length, want)
-  let fn = index
-  let sn = size - 1n
-  let r = leafHash
-  for (let i = 0; i < proof.length; i++) {
-    const p = proof[i] as Uint8Array
-    if (sn === 0n) return wrongSize(proof.length, want)
-    if ((fn & 1n) === 1n || fn === sn) {
-      r = hashChildren(p, r)
-      if ((fn & 1n) === 0n) {
-        while ((fn & 1n) === 0n && fn !== 0n) {
-          fn >>= 1n
-          sn >>= 1n
-        }
-      }
-    } else {
-      r = hashChildren(r, p)
-    }
-    fn >>= 1n
-    sn >>= 1n
-  }
-  if (sn !== 0n) return wrongSize(proof.length, want)
+  const walked = walkUp(proof, 0, index, size - 1n, leafHash, false)
+  if (walked === undefined) return wrongSize(proof.length, want)
+  const r = walked.sr
   return equalBytes(r, root) ? Either.void : fail("root-mismatch", "root", hex(root), `the proof gives ${hex(r)}`)
 }
 
@@ -345,10 +368,8 @@ export const verifyConsistency = (
   root1: Uint8Array,
   root2: Uint8Array
 ): Either.Either<void, MerkleError> => {
-  if (!isU64(size2)) return fail("size-out-of-range", "size2", String(size2), "not a u64")
-  if (!isU64(size1)) return fail("size-out-of-range", "size1", String(size1), "not a u64")
-  if (size1 > size2) return fail("size-order", "size1", String(size1), `greater than size2 = ${size2}`)
-  if (size1 === 0n) return fail("empty-first-tree", "size1", "0", "no consistency proof from the empty tree")
+  const refused = refuseSizes(size1, size2)
+  if (refused !== undefined) return refused
   const bad = badHash("root1", root1, "root2", root2, proof)
   if (bad !== undefined) return bad
   if (size1 === size2) {
@@ -361,7 +382,7 @@ export const verifyConsistency = (
   if (proof.length !== want) return wrongSize(proof.length, want)
   // 2. a power of two's root is the proof's implicit first element
   const powerOfTwo = (size1 & (size1 - 1n)) === 0n
-  let at = powerOfTwo ? 0 : 1
+  const at = powerOfTwo ? 0 : 1
   // 3.–4.
   let fn = size1 - 1n
   let sn = size2 - 1n
@@ -369,30 +390,11 @@ export const verifyConsistency = (
     fn >>= 1n
     sn >>= 1n
   }
-  // 5.
-  let fr = powerOfTwo ? root1 : (proof[0] as Uint8Array)
-  let sr = fr
-  // 6.
-  for (; at < proof.length; at++) {
-    const c = proof[at] as Uint8Array
-    if (sn === 0n) return wrongSize(proof.length, want)
-    if ((fn & 1n) === 1n || fn === sn) {
-      fr = hashChildren(c, fr)
-      sr = hashChildren(c, sr)
-      if ((fn & 1n) === 0n) {
-        while ((fn & 1n) === 0n && fn !== 0n) {
-          fn >>= 1n
-          sn >>= 1n
-        }
-      }
-    } else {
-      sr = hashChildren(sr, c)
-    }
-    fn >>= 1n
-    sn >>= 1n
-  }
+  // 5.–6. (fr = sr = the seed, then the walk up)
+  const walked = walkUp(proof, at, fn, sn, powerOfTwo ? root1 : (proof[0] as Uint8Array), true)
   // 7.
-  if (sn !== 0n) return wrongSize(proof.length, want)
+  if (walked === undefined) return wrongSize(proof.length, want)
+  const { fr, sr } = walked
   if (!equalBytes(fr, root1)) return fail("root-mismatch", "root1", hex(root1), `the proof gives ${hex(fr)}`)
   if (!equalBytes(sr, root2)) return fail("root-mismatch", "root2", hex(root2), `the proof gives ${hex(sr)}`)
   return Either.void

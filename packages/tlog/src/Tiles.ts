@@ -33,7 +33,7 @@
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import { type NodeId, rangeNodes } from "./internal/bits.js"
-import { emptyRoot, HASH_BYTES, hashChildren } from "./internal/hash.js"
+import { HASH_BYTES, rootOfSubtrees } from "./internal/hash.js"
 import {
   concatHashes,
   formatIndex,
@@ -459,7 +459,6 @@ export const nodeHash = (
 export const rootFromTiles = (read: TileReader, treeSize: bigint): Either.Either<Uint8Array, TileReadError> => {
   const bad = checkSize(treeSize)
   if (bad !== undefined) return Either.left(bad)
-  if (treeSize === 0n) return Either.right(emptyRoot())
   const reader = cached(read)
   const hashes: Array<Uint8Array> = []
   for (const { index, level: height } of subtreesOf(treeSize)) {
@@ -467,9 +466,7 @@ export const rootFromTiles = (read: TileReader, treeSize: bigint): Either.Either
     if (Either.isLeft(hash)) return hash
     hashes.push(hash.right)
   }
-  let root = hashes[hashes.length - 1] as Uint8Array
-  for (let i = hashes.length - 2; i >= 0; i--) root = hashChildren(hashes[i] as Uint8Array, root)
-  return Either.right(root)
+  return Either.right(rootOfSubtrees(hashes))
 }
 
 /**

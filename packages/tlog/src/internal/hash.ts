@@ -30,3 +30,17 @@ export const hashChildren = (left: Uint8Array, right: Uint8Array): Uint8Array =>
 
 /** The root of the empty tree: SHA-256 of no bytes. */
 export const emptyRoot = (): Uint8Array => sha256(new Uint8Array(0))
+
+/**
+ * The hash of adjacent complete subtrees joined as RFC 6962 joins them along a tree's right edge
+ * (each one the left child of the join of all that follow): H(h₀ ‖ H(h₁ ‖ … H(hₖ₋₁ ‖ hₖ))), for
+ * hashes given left to right, largest first. The root of a tree from the subtrees covering it
+ * (`rangeNodes(0, size)`), and the proofs' incomplete right-edge subtree from the ones covering
+ * it; none gives the empty tree's root.
+ */
+export const rootOfSubtrees = (hashes: ReadonlyArray<Uint8Array>): Uint8Array => {
+  if (hashes.length === 0) return emptyRoot()
+  let root = hashes[hashes.length - 1] as Uint8Array
+  for (let i = hashes.length - 2; i >= 0; i--) root = hashChildren(hashes[i] as Uint8Array, root)
+  return root
+}
