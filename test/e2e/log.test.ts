@@ -19,6 +19,7 @@ import * as Either from "effect/Either"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { pathToFileURL } from "node:url"
 import { calybris, tempDir, write } from "./support/cli.js"
 import { inputLine, policyText } from "./support/fixtures.js"
 
@@ -421,5 +422,27 @@ describe("wal replay --checkpoint", () => {
     const mismatch = await calybris(["wal", "replay", audited, "--policy", policyFile, "--checkpoint", wrong, ...keyed])
     assert.strictEqual(mismatch.code, 1)
     assert.include(mismatch.stderr, "the log's root at size 3")
+  })
+
+  it("builds the tree in the pass that replays the log: the log is read once more than the kind detection, not twice", async () => {
+    const policyFile = write(dir, "policy-once.json", policyText)
+    const audited = path.join(dir, "audited.jsonl")
+    const cp = path.join(dir, "audited.note")
+    const opensOf = (r: { stderr: string }) => Number(/calybris-test-opens=(\d+)/.exec(r.stderr)?.[1] ?? "-1")
+    const counting = {
+      node: ["--import", pathToFileURL(path.join(import.meta.dirname, "log-fixtures", "countOpens.mjs")).href],
+      env: { CALYBRIS_TEST_COUNT_OPENS: audited }
+    }
+    const plain = await calybris(["wal", "replay", audited, "--policy", policyFile, ...keyed], counting)
+    assert.strictEqual(plain.code, 0, plain.stderr)
+    const citing = await calybris(
+      ["wal", "replay", audited, "--policy", policyFile, "--checkpoint", cp, "--json", ...keyed],
+      counting
+    )
+    assert.strictEqual(citing.code, 0, citing.stderr)
+    assert.isAbove(opensOf(plain), 0)
+    assert.strictEqual(opensOf(citing), opensOf(plain))
+    const cited = parse(citing.stdout.trim()).get("checkpoint") as Json.JsonObject
+    assert.strictEqual(cited.get("size"), 3)
   })
 })

@@ -40,6 +40,7 @@ import * as Encoding from "effect/Encoding"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import { InputError, IoError, KeyError, UsageError } from "../CliError.js"
 import type * as Commands from "../Commands.js"
 import { platformReason, readBytes, readText, requireFile, streamFile } from "../Files.js"
@@ -126,6 +127,49 @@ const rootAt = (tree: Merkle.MemoryTree, checkpoint: Checkpoint.Checkpoint, path
         reason: `the log's root at size ${checkpoint.size} is ${hex(root)}, the checkpoint's ${hex(checkpoint.root)}`
       })
     }
+  })
+
+/**
+ * The tree of a log read by another pass (`wal replay --checkpoint`: the audited replay verifies
+ * the chain): `tap` passes the byte stream through unchanged while a second `Reader.LineReader`
+ * (the same line rules as every reader: LF split, CR dropped, blank lines skipped; nothing
+ * verified here) hashes each entry's line into the tree, so the log is read once. `tree`, after
+ * the stream was consumed and VERIFIED by its consumer, ends the reader and gives the tree (a
+ * failure of this reader after a verified pass is a bug: a defect).
+ */
+export const treeTap = (reader: Reader.ReaderOptions) => {
+  const tree = new Merkle.MemoryTree()
+  const lines = new Reader.LineReader(
+    { chain: undefined, maxLineBytes: reader.maxLineBytes },
+    true,
+    (entry) => tree.append(Merkle.hashLeaf(encoder.encode(entry.text)))
+  )
+  let failure: unknown
+  return {
+    tap: <E, R>(bytes: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E, R> =>
+      Stream.map(bytes, (chunk) => {
+        if (failure === undefined) {
+          const pushed = lines.push(chunk)
+          if (Either.isLeft(pushed)) failure = pushed.left
+        }
+        return chunk
+      }),
+    tree: Effect.suspend(() => {
+      if (failure === undefined) {
+        const ended = lines.end()
+        if (Either.isLeft(ended)) failure = ended.left
+      }
+      return failure === undefined ? Effect.succeed(tree) : Effect.die(failure)
+    })
+  }
+}
+
+/** `cite` for a tree already built (`treeTap`): reads the checkpoint and checks its root. */
+export const citeTree = (tree: Merkle.MemoryTree, path: string) =>
+  Effect.gen(function*() {
+    const cp = yield* readCheckpoint(path)
+    yield* rootAt(tree, cp.checkpoint, path)
+    return cp.checkpoint
   })
 
 /**
