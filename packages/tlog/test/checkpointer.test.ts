@@ -14,6 +14,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import * as FastCheck from "effect/FastCheck"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
@@ -191,6 +192,40 @@ describe("Checkpointer: every N entries", () => {
       yield* cp.afterAppend(source.append(2))
       assert.strictEqual(probe.renames, 1)
     }))
+})
+
+describe("Checkpointer: every N entries, any batches (property)", () => {
+  it.effect("a checkpoint exactly when N entries were appended since the last one, carrying the source's head", () =>
+    Effect.promise(() =>
+      FastCheck.assert(
+        FastCheck.asyncProperty(
+          FastCheck.integer({ min: 1, max: 5 }),
+          FastCheck.array(FastCheck.integer({ min: 0, max: 7 }), { maxLength: 12 }),
+          (every, batches) =>
+            Effect.runPromise(
+              Effect.scoped(Effect.gen(function*() {
+                const { path } = yield* tempCheckpoint
+                const source = makeSource()
+                const cp = yield* Checkpointer.make({ ...baseOptions(path), every: { entries: every } }, source).pipe(
+                  Effect.provide(NodeFileSystem.layer)
+                )
+                let last: bigint | undefined
+                for (const batch of batches) {
+                  const size = source.append(batch)
+                  yield* cp.afterAppend(size)
+                  if (size - (last ?? 0n) >= BigInt(every)) last = size
+                  const written = onDisk(path)
+                  assert.strictEqual(written?.size, last)
+                  if (written !== undefined) {
+                    assert.deepStrictEqual(written.root, right(Merkle.root(source.tree, written.size)))
+                  }
+                }
+              }))
+            )
+        ),
+        { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 20 }
+      )
+    ))
 })
 
 describe("Checkpointer: every T seconds (TestClock)", () => {
