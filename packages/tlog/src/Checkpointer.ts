@@ -29,8 +29,12 @@
  * positive safe integer, an empty path or one holding NUL.
  *
  * Never signed (`CheckpointerHeadRegressed`): a head smaller than the last checkpoint's (a
- * rollback) or of the same size with another root (a fork): signing either would be a split
- * view, the very thing witnesses look for. Every note is verified with the signers' own public
+ * rollback), of the same size with another root, or — when the source gives `rootAt` — one
+ * whose tree has another root at the last checkpoint's size (a fork): signing any of them would
+ * be a split view, the very thing witnesses look for. (Without `rootAt` a bigger head cannot be
+ * checked against the last checkpoint: the source is trusted to be append-only.) A checkpoint
+ * found at start that the head contradicts is a pending failure from the start (below): the
+ * owner's appends fail until an operator looks (e.g. a log restored from an old backup). Every note is verified with the signers' own public
  * keys before it is written (`CheckpointerSignFailed`, reason `self-check`): a broken signer
  * never publishes a checkpoint its verifier key rejects.
  *
@@ -71,6 +75,12 @@ export interface Head {
 /** Where the head comes from. */
 export interface Source<E = never> {
   readonly head: Effect.Effect<Head, E>
+  /**
+   * The tree's root at an earlier size, when the source can tell (a tree store answers in
+   * O(log n)): before signing a bigger head, the last checkpoint's root must be the tree's root
+   * at its size — else the history under the published checkpoint changed (a fork).
+   */
+  readonly rootAt?: ((size: bigint) => Effect.Effect<Uint8Array, E>) | undefined
 }
 
 export interface Options {
@@ -134,11 +144,14 @@ export class CheckpointerWriteFailed extends Schema.TaggedError<CheckpointerWrit
   }
 }
 
-/** The head moved backwards (`size-decreased`) or changed at the same size (`root-changed`): not signed. */
+/**
+ * The head moved backwards (`size-decreased`), changed at the same size (`root-changed`), or the
+ * tree's root at the last checkpoint's size is not that checkpoint's (`history-changed`): not signed.
+ */
 export class CheckpointerHeadRegressed extends Schema.TaggedError<CheckpointerHeadRegressed>()(
   "CheckpointerHeadRegressed",
   {
-    reason: Schema.Literal("size-decreased", "root-changed"),
+    reason: Schema.Literal("size-decreased", "root-changed", "history-changed"),
     signedSize: Schema.BigIntFromSelf,
     headSize: Schema.BigIntFromSelf
   }
@@ -319,6 +332,31 @@ export const make = <E = never>(
     })
     const lock = yield* Effect.makeSemaphore(1)
 
+    /** A head that must not be signed after `last`: smaller, or another history (when it can tell). */
+    const regressed = (last: Checkpoint.Checkpoint, head: Head) =>
+      Effect.gen(function*() {
+        const refuse = (reason: CheckpointerHeadRegressed["reason"]) =>
+          new CheckpointerHeadRegressed({ reason, signedSize: last.size, headSize: head.size })
+        if (head.size < last.size) return yield* refuse("size-decreased")
+        if (head.size === last.size) {
+          if (!sameBytes(head.root, last.root)) return yield* refuse("root-changed")
+        } else if (source.rootAt !== undefined && !sameBytes(yield* source.rootAt(last.size), last.root)) {
+          return yield* refuse("history-changed")
+        }
+      })
+
+    // a checkpoint found at start that the head contradicts (a rolled-back or rewritten log) is a
+    // pending failure from the start: every afterAppend fails until an operator sorts it out
+    const found = (yield* Ref.get(state)).latest
+    if (Option.isSome(found)) {
+      const contradicted = yield* Effect.either(
+        Effect.flatMap(source.head, (head) => regressed(found.value.checkpoint, head))
+      )
+      if (Either.isLeft(contradicted) && contradicted.left instanceof CheckpointerHeadRegressed) {
+        yield* Ref.update(state, (s) => ({ ...s, failure: Option.some(contradicted.left) }))
+      }
+    }
+
     /**
      * Signs and writes the head, unless it is the checkpoint on disk and no failure is pending.
      * Under the lock; a failure is kept as the pending one.
@@ -328,13 +366,7 @@ export const make = <E = never>(
       const current = yield* Ref.get(state)
       if (Option.isSome(current.latest)) {
         const last = current.latest.value.checkpoint
-        if (head.size < last.size || (head.size === last.size && !sameBytes(head.root, last.root))) {
-          return yield* new CheckpointerHeadRegressed({
-            reason: head.size < last.size ? "size-decreased" : "root-changed",
-            signedSize: last.size,
-            headSize: head.size
-          })
-        }
+        yield* regressed(last, head)
         if (head.size === last.size && Option.isNone(current.failure)) return current.latest.value
       }
       const signed = yield* signHead(origin, signers, verifiers, head)

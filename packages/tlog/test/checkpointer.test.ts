@@ -33,7 +33,7 @@ interface FakeSource extends Checkpointer.Source {
   heads: number
   readonly append: (n: number) => bigint
 }
-const makeSource = (): FakeSource => {
+const makeSource = (history = "seq"): FakeSource => {
   const source: FakeSource = {
     tree: new Merkle.MemoryTree(),
     heads: 0,
@@ -41,9 +41,10 @@ const makeSource = (): FakeSource => {
       source.heads++
       return { size: source.tree.size, root: right(Merkle.root(source.tree, source.tree.size)) }
     }),
+    rootAt: (size) => Effect.sync(() => right(Merkle.root(source.tree, size))),
     append: (n: number) => {
       for (let i = 0; i < n; i++) {
-        source.tree.append(Merkle.hashLeaf(encoder.encode(`{"seq":${source.tree.size + 1n}}`)))
+        source.tree.append(Merkle.hashLeaf(encoder.encode(`{"${history}":${source.tree.size + 1n}}`)))
       }
       return source.tree.size
     }
@@ -383,6 +384,65 @@ describe("Checkpointer: atomic writes, fail closed", () => {
       const forked = yield* Effect.flip(cp.publish)
       assert.strictEqual((forked as Checkpointer.CheckpointerHeadRegressed).reason, "root-changed")
       assert.strictEqual(nodeFs.readFileSync(path, "utf8"), old)
+    }))
+
+  it.scoped("restarted over a log shorter than its published checkpoint (a rollback): fails closed, the file stays", () =>
+    Effect.gen(function*() {
+      const { path } = yield* tempCheckpoint
+      const source = makeSource()
+      const scope = yield* Scope.make()
+      const first = yield* Checkpointer.make(baseOptions(path), source).pipe(
+        Effect.provide(NodeFileSystem.layer),
+        Scope.extend(scope)
+      )
+      yield* first.afterAppend(source.append(6))
+      yield* Scope.close(scope, Exit.void)
+      const published = nodeFs.readFileSync(path, "utf8")
+      const rolledBack = makeSource("another")
+      const cp = yield* Checkpointer.make(baseOptions(path), rolledBack).pipe(Effect.provide(NodeFileSystem.layer))
+      for (let i = 0; i < 3; i++) {
+        const error = yield* Effect.flip(cp.afterAppend(rolledBack.append(2)))
+        assert.strictEqual(error._tag, "CheckpointerHeadRegressed")
+      }
+      // the same size again, another history: still refused (root-changed)
+      assert.strictEqual(rolledBack.tree.size, 6n)
+      const forked = yield* Effect.flip(cp.afterAppend(rolledBack.append(0)))
+      assert.strictEqual((forked as Checkpointer.CheckpointerHeadRegressed).reason, "root-changed")
+      // beyond it: the tree's root at size 6 is not the published one (history-changed)
+      const beyond = yield* Effect.flip(cp.afterAppend(rolledBack.append(3)))
+      assert.strictEqual((beyond as Checkpointer.CheckpointerHeadRegressed).reason, "history-changed")
+      assert.strictEqual(nodeFs.readFileSync(path, "utf8"), published)
+    }))
+
+  it.scoped("a forked history beyond the last checkpoint is refused when the source gives rootAt", () =>
+    Effect.gen(function*() {
+      const { path } = yield* tempCheckpoint
+      const source = makeSource()
+      const cp = yield* Checkpointer.make(baseOptions(path), source).pipe(Effect.provide(NodeFileSystem.layer))
+      yield* cp.afterAppend(source.append(3))
+      const published = nodeFs.readFileSync(path, "utf8")
+      // the owner's tree is replaced by another history of 6 entries
+      source.tree = Merkle.MemoryTree.fromLeafHashes(
+        Array.from({ length: 6 }, (_, i) => Merkle.hashLeaf(encoder.encode(`other ${i}`)))
+      )
+      const error = yield* Effect.flip(cp.afterAppend(source.tree.size))
+      assert.strictEqual((error as Checkpointer.CheckpointerHeadRegressed).reason, "history-changed")
+      assert.strictEqual(nodeFs.readFileSync(path, "utf8"), published)
+    }))
+
+  it.scoped("an existing file that does not verify with the log's key (or is not a note) is replaced by the next checkpoint", () =>
+    Effect.gen(function*() {
+      const { path } = yield* tempCheckpoint
+      const other = signer(ORIGIN, new Uint8Array(32).fill(9))
+      for (const junk of [right(Note.sign(`${ORIGIN}\n1\n${"A".repeat(43)}=\n`, [other])), "torn\n"]) {
+        nodeFs.writeFileSync(path, junk)
+        const source = makeSource()
+        const cp = yield* Checkpointer.make(baseOptions(path), source).pipe(Effect.provide(NodeFileSystem.layer))
+        assert.isTrue(Option.isNone(yield* cp.latest))
+        yield* cp.afterAppend(source.append(3))
+        assert.strictEqual(onDisk(path)?.size, 3n)
+        nodeFs.rmSync(path)
+      }
     }))
 
   it.scoped("a signer whose signatures do not verify with its public key publishes nothing", () =>
