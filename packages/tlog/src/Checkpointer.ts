@@ -375,7 +375,8 @@ export const make = <E = never>(
       return signed
     }).pipe(
       Effect.tapError((error) => Ref.update(state, (s) => ({ ...s, failure: Option.some(error) }))),
-      lock.withPermits(1)
+      lock.withPermits(1),
+      Effect.withSpan("Checkpointer.checkpoint")
     )
 
     const afterAppend = (size: bigint): Effect.Effect<void, CheckpointerError | E> =>
