@@ -426,8 +426,23 @@ describe("wal replay --checkpoint", () => {
 
   it("builds the tree in the pass that replays the log: the log is read once more than the kind detection, not twice", async () => {
     const policyFile = write(dir, "policy-once.json", policyText)
-    const audited = path.join(dir, "audited.jsonl")
-    const cp = path.join(dir, "audited.note")
+    const policy = Either.getOrThrow(
+      Either.flatMap(JsonSchema.decodeText(Policy.PolicySnapshot)(policyText), Policy.make)
+    )
+    const audited = path.join(dir, "audited-once.jsonl")
+    await Effect.runPromise(
+      Effect.gen(function*() {
+        for (let i = 1; i <= 3; i++) {
+          const input = Either.getOrThrow(
+            JsonSchema.decodeText(Input.Input)(inputLine({ request_sequence: String(i) }))
+          )
+          yield* Audited.append(policy, input, Kernel.prescribe(policy, input), null)
+        }
+      }).pipe(Effect.provide(Wal.layerFile(audited, { key: walKey })), Effect.provide(NodeContext.layer))
+    )
+    const signed = await calybris(["log", "checkpoint", "--log", audited, "--skey-file", skeyFile, ...keyed])
+    assert.strictEqual(signed.code, 0, signed.stderr)
+    const cp = write(dir, "audited-once.note", signed.stdout)
     const opensOf = (r: { stderr: string }) => Number(/calybris-test-opens=(\d+)/.exec(r.stderr)?.[1] ?? "-1")
     const counting = {
       node: ["--import", pathToFileURL(path.join(import.meta.dirname, "log-fixtures", "countOpens.mjs")).href],
