@@ -424,6 +424,44 @@ describe("wal replay --checkpoint", () => {
     assert.include(mismatch.stderr, "the log's root at size 3")
   })
 
+  it("a ledger journal's replay cites its checkpoint too (the tree built in the journal audit's pass)", async () => {
+    const policyFile = write(dir, "policy-journal.json", policyText)
+    const inputFile = write(dir, "input-journal.json", inputLine({ request_sequence: "1" }))
+    const journal = path.join(dir, "journal.jsonl")
+    for (
+      const args of [
+        ["init"],
+        ["ensure", "--tenant", "acme", "--amount", "1000000"],
+        ["admit", "--policy", policyFile, "--input", inputFile, "--tenant", "acme"]
+      ]
+    ) {
+      const r = await calybris(["budget", ...args, "--journal", journal, ...keyed])
+      assert.strictEqual(r.code, 0, `${args.join(" ")}: ${r.stderr}`)
+    }
+    const signed = await calybris(["log", "checkpoint", "--log", journal, "--skey-file", skeyFile, ...keyed])
+    assert.strictEqual(signed.code, 0, signed.stderr)
+    const cp = write(dir, "journal.note", signed.stdout)
+    const ok = await calybris([
+      "wal",
+      "replay",
+      journal,
+      "--policy",
+      policyFile,
+      "--checkpoint",
+      cp,
+      "--json",
+      ...keyed
+    ])
+    assert.strictEqual(ok.code, 0, ok.stderr)
+    const report = parse(ok.stdout.trim())
+    assert.strictEqual(report.get("kind"), "journal")
+    const size = (report.get("checkpoint") as Json.JsonObject).get("size")
+    assert.strictEqual(size, fs.readFileSync(journal, "utf8").split("\n").filter((l) => l !== "").length)
+    // a checkpoint of another log of another size: fails closed
+    const other = await calybris(["wal", "replay", journal, "--policy", policyFile, "--checkpoint", cp9, ...keyed])
+    assert.strictEqual(other.code, 1)
+  })
+
   it("builds the tree in the pass that replays the log: the log is read once more than the kind detection, not twice", async () => {
     const policyFile = write(dir, "policy-once.json", policyText)
     const policy = Either.getOrThrow(
