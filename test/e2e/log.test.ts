@@ -16,8 +16,10 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { pathToFileURL } from "node:url"
 import { calybris, tempDir, write } from "./support/cli.js"
 import { inputLine, policyText } from "./support/fixtures.js"
 
@@ -278,6 +280,101 @@ describe("log prove / consistency → verify --proof", () => {
   })
 })
 
+describe("log verify --proof --entry: the auditor's whole check of one entry", () => {
+  const lines = fs.readFileSync(log, "utf8").split("\n")
+  const line3 = lines[2] as string
+  const proved = async () => {
+    const r = await calybris(["log", "prove", "3", "--log", log, "--checkpoint", cp9, ...keyed])
+    assert.strictEqual(r.code, 0, r.stderr)
+    return { text: r.stdout, file: write(dir, "entry3.json", r.stdout) }
+  }
+
+  it("the entry's own line (a file, with or without its newline, or --entry-line) is included", async () => {
+    const { file } = await proved()
+    for (
+      const args of [
+        ["--entry", write(dir, "line3.txt", line3 + "\n")],
+        ["--entry", write(dir, "line3-bare.txt", line3)],
+        ["--entry-line", line3]
+      ]
+    ) {
+      const r = await calybris(["log", "verify", "--vkey", vkey, "--proof", file, ...args])
+      assert.strictEqual(r.code, 0, r.stderr)
+      assert.include(r.stdout, "sequence 3")
+      assert.include(r.stdout, "entry included")
+    }
+    const json = await calybris(["log", "verify", "--vkey", vkey, "--proof", file, "--entry-line", line3, "--json"])
+    assert.strictEqual(json.code, 0, json.stderr)
+    const entry = parse(json.stdout).get("entry") as Json.JsonObject
+    assert.strictEqual(entry.get("seq"), 3)
+    assert.strictEqual(entry.get("leaf_hash"), parse((await proved()).text).get("leaf_hash"))
+  })
+
+  it("a line changed by one byte, or another entry's line, fails with a clear message (exit 1)", async () => {
+    const { file } = await proved()
+    const changed = line3.replace("\"n\":3", "\"n\":4")
+    assert.notStrictEqual(changed, line3)
+    for (const other of [changed, lines[3] as string, lines[1] as string, line3 + " ", ""]) {
+      for (const args of [["--entry-line", other], ["--entry", write(dir, "other.txt", other + "\n")]]) {
+        const r = await calybris(["log", "verify", "--vkey", vkey, "--proof", file, ...args])
+        assert.strictEqual(r.code, 1, `${other}: ${r.stderr}`)
+        assert.include(r.stderr, "entry does not verify")
+        assert.include(r.stderr, "is not the proof's leaf_hash")
+        assert.notInclude(r.stdout, "ok")
+      }
+    }
+  })
+
+  it("a proof rewritten for another entry's line fails: its leaf hash is not in the signed tree at that index", async () => {
+    const { text } = await proved()
+    const proof = parse(text)
+    const line4 = lines[3] as string
+    const leaf4 = createHash("sha256").update(Buffer.from([0])).update(line4, "utf8").digest("hex")
+    // leaf_hash alone: the line's sequence 4 is not index 2 + 1
+    const leafOnly = write(dir, "forged-leaf.json", text.replace(proof.get("leaf_hash") as string, leaf4))
+    const seqMismatch = await calybris(["log", "verify", "--vkey", vkey, "--proof", leafOnly, "--entry-line", line4])
+    assert.strictEqual(seqMismatch.code, 1, seqMismatch.stderr)
+    assert.include(seqMismatch.stderr, "entry does not verify")
+    assert.include(seqMismatch.stderr, "sequence 4")
+    // leaf_hash, index and seq: the path of leaf 2 does not lead from leaf 3 to the signed root
+    const forged = write(
+      dir,
+      "forged-entry.json",
+      text.replace(proof.get("leaf_hash") as string, leaf4).replace("\"index\":2", "\"index\":3")
+        .replace("\"seq\":3", "\"seq\":4")
+    )
+    const r = await calybris(["log", "verify", "--vkey", vkey, "--proof", forged, "--entry-line", line4])
+    assert.strictEqual(r.code, 1, r.stderr)
+    assert.include(r.stderr, "inclusion proof")
+    assert.include(r.stderr, "does not verify")
+  })
+
+  it("--entry needs an inclusion --proof, one line, and not both forms", async () => {
+    const { file } = await proved()
+    const cons = await calybris(["log", "consistency", cp5, cp9, "--log", log, ...keyed])
+    const consFile = write(dir, "cons-entry.json", cons.stdout)
+    const cases = [
+      ["--checkpoint", cp9, "--entry-line", line3],
+      ["--proof", consFile, "--entry-line", line3],
+      ["--proof", file, "--entry-line", line3, "--entry", write(dir, "l3.txt", line3)],
+      ["--proof", file, "--entry", write(dir, "two-lines.txt", `${line3}\n${lines[3]}\n`)],
+      ["--proof", file, "--entry", path.join(dir, "no-such-entry.txt")],
+      ["--proof", file, "--entry", dir]
+    ]
+    for (const args of cases) {
+      const r = await calybris(["log", "verify", "--vkey", vkey, ...args])
+      assert.strictEqual(r.code, 2, `${args.join(" ")}: ${r.stderr}`)
+      assert.strictEqual(r.stdout, "")
+    }
+  })
+
+  it("the help says what --entry checks", async () => {
+    const r = await calybris(["log", "verify", "--help"])
+    assert.include(r.stdout, "--entry")
+    assert.include(r.stdout, "--entry-line")
+  })
+})
+
 describe("wal replay --checkpoint", () => {
   it("cites a checkpoint whose root the replayed log has at its size; any other fails closed", async () => {
     const policyFile = write(dir, "policy.json", policyText)
@@ -325,5 +422,80 @@ describe("wal replay --checkpoint", () => {
     const mismatch = await calybris(["wal", "replay", audited, "--policy", policyFile, "--checkpoint", wrong, ...keyed])
     assert.strictEqual(mismatch.code, 1)
     assert.include(mismatch.stderr, "the log's root at size 3")
+  })
+
+  it("a ledger journal's replay cites its checkpoint too (the tree built in the journal audit's pass)", async () => {
+    const policyFile = write(dir, "policy-journal.json", policyText)
+    const inputFile = write(dir, "input-journal.json", inputLine({ request_sequence: "1" }))
+    const journal = path.join(dir, "journal.jsonl")
+    for (
+      const args of [
+        ["init"],
+        ["ensure", "--tenant", "acme", "--amount", "1000000"],
+        ["admit", "--policy", policyFile, "--input", inputFile, "--tenant", "acme"]
+      ]
+    ) {
+      const r = await calybris(["budget", ...args, "--journal", journal, ...keyed])
+      assert.strictEqual(r.code, 0, `${args.join(" ")}: ${r.stderr}`)
+    }
+    const signed = await calybris(["log", "checkpoint", "--log", journal, "--skey-file", skeyFile, ...keyed])
+    assert.strictEqual(signed.code, 0, signed.stderr)
+    const cp = write(dir, "journal.note", signed.stdout)
+    const ok = await calybris([
+      "wal",
+      "replay",
+      journal,
+      "--policy",
+      policyFile,
+      "--checkpoint",
+      cp,
+      "--json",
+      ...keyed
+    ])
+    assert.strictEqual(ok.code, 0, ok.stderr)
+    const report = parse(ok.stdout.trim())
+    assert.strictEqual(report.get("kind"), "journal")
+    const size = (report.get("checkpoint") as Json.JsonObject).get("size")
+    assert.strictEqual(size, fs.readFileSync(journal, "utf8").split("\n").filter((l) => l !== "").length)
+    // a checkpoint of another log of another size: fails closed
+    const other = await calybris(["wal", "replay", journal, "--policy", policyFile, "--checkpoint", cp9, ...keyed])
+    assert.strictEqual(other.code, 1)
+  })
+
+  it("builds the tree in the pass that replays the log: the log is read once more than the kind detection, not twice", async () => {
+    const policyFile = write(dir, "policy-once.json", policyText)
+    const policy = Either.getOrThrow(
+      Either.flatMap(JsonSchema.decodeText(Policy.PolicySnapshot)(policyText), Policy.make)
+    )
+    const audited = path.join(dir, "audited-once.jsonl")
+    await Effect.runPromise(
+      Effect.gen(function*() {
+        for (let i = 1; i <= 3; i++) {
+          const input = Either.getOrThrow(
+            JsonSchema.decodeText(Input.Input)(inputLine({ request_sequence: String(i) }))
+          )
+          yield* Audited.append(policy, input, Kernel.prescribe(policy, input), null)
+        }
+      }).pipe(Effect.provide(Wal.layerFile(audited, { key: walKey })), Effect.provide(NodeContext.layer))
+    )
+    const signed = await calybris(["log", "checkpoint", "--log", audited, "--skey-file", skeyFile, ...keyed])
+    assert.strictEqual(signed.code, 0, signed.stderr)
+    const cp = write(dir, "audited-once.note", signed.stdout)
+    const opensOf = (r: { stderr: string }) => Number(/calybris-test-opens=(\d+)/.exec(r.stderr)?.[1] ?? "-1")
+    const counting = {
+      node: ["--import", pathToFileURL(path.join(import.meta.dirname, "log-fixtures", "countOpens.mjs")).href],
+      env: { CALYBRIS_TEST_COUNT_OPENS: audited }
+    }
+    const plain = await calybris(["wal", "replay", audited, "--policy", policyFile, ...keyed], counting)
+    assert.strictEqual(plain.code, 0, plain.stderr)
+    const citing = await calybris(
+      ["wal", "replay", audited, "--policy", policyFile, "--checkpoint", cp, "--json", ...keyed],
+      counting
+    )
+    assert.strictEqual(citing.code, 0, citing.stderr)
+    assert.isAbove(opensOf(plain), 0)
+    assert.strictEqual(opensOf(citing), opensOf(plain))
+    const cited = parse(citing.stdout.trim()).get("checkpoint") as Json.JsonObject
+    assert.strictEqual(cited.get("size"), 3)
   })
 })

@@ -296,6 +296,18 @@ export const logOptions = {
       ),
       Options.optional
     ),
+    entry: Options.text("entry").pipe(
+      Options.withPseudoName("FILE"),
+      Options.withDescription(
+        "With an inclusion --proof: the entry's WAL line (one line; a final newline is dropped). It must be the proved leaf (SHA-256(0x00 ‖ line) = the proof's leaf_hash) with sequence index+1, and the leaf must be in the signed tree: the auditor's whole check of one entry."
+      ),
+      Options.optional
+    ),
+    entryLine: Options.text("entry-line").pipe(
+      Options.withPseudoName("LINE"),
+      Options.withDescription("As --entry, the WAL line given as the argument itself (without its newline)."),
+      Options.optional
+    ),
     json: resultJson
   },
   keygen: {
@@ -325,7 +337,7 @@ const log = Command.make("log").pipe(
     ),
     lazy("verify", logOptions.verify, () => loadLog().then((m) => m.verify)).pipe(
       Command.withDescription(
-        "Verify a signed checkpoint, or a proof against its signed checkpoint(s), with public keys only (exit 1 when it does not verify)."
+        "Verify a signed checkpoint, or a proof against its signed checkpoint(s), with public keys only; with --entry/--entry-line, that this WAL line is the entry an inclusion proof proves in the signed tree (exit 1 when anything does not verify)."
       )
     ),
     lazy("keygen", logOptions.keygen, () => loadLog().then((m) => m.keygen)).pipe(

@@ -160,7 +160,13 @@ export const replay = (flags: Commands.FlagsOf<typeof Commands.walOptions.replay
     yield* requireFile(flags.file)
     const kind: LogKind = flags.journal ? "journal" : yield* detect(flags.file)
     const digests = policies.map((p) => Digest.policyDigest(p))
-    const bytes = logBytes(flags.file, "replaying")
+    // citing a checkpoint: the tree is built from the bytes the replay reads (one pass)
+    const citing = Option.getOrUndefined(flags.checkpoint)
+    const logCommand = citing === undefined
+      ? undefined
+      : yield* Effect.promise(() => import("./internal/LogCommand.js"))
+    const tap = logCommand?.treeTap(reader)
+    const bytes = tap === undefined ? logBytes(flags.file, "replaying") : tap.tap(logBytes(flags.file, "replaying"))
     let audited: ReadonlyArray<Audited.Verdict>
     switch (kind) {
       case "audited": {
@@ -183,12 +189,13 @@ export const replay = (flags: Commands.FlagsOf<typeof Commands.walOptions.replay
             `${flags.file} is neither an audited decision log nor a ledger journal (judging by its first entry); --journal forces a journal audit`
         })
     }
-    // the checkpoint cited: the replayed log's root at its size must be its root (fail closed)
-    const citing = Option.getOrUndefined(flags.checkpoint)
-    const cited = citing === undefined ? undefined : yield* Effect.flatMap(
-      Effect.promise(() => import("./internal/LogCommand.js")),
-      (m) => m.cite(flags.file, citing, flags)
-    )
+    // the checkpoint cited: the replayed log's root at its size must be its root (fail closed);
+    // an empty log was not read by the replay: its tree is built by the citation itself
+    const cited = citing === undefined || logCommand === undefined || tap === undefined
+      ? undefined
+      : kind === "empty"
+      ? yield* logCommand.cite(flags.file, citing, flags)
+      : yield* Effect.flatMap(tap.tree, (tree) => logCommand.citeTree(tree, citing))
     const count = audited.length
     const what = kind === "journal"
       ? `${Format.count(count, "admitted decision")} in the ledger journal`

@@ -9,6 +9,10 @@
  *   later, nothing here depends on which).
  * - `verify` needs no log and no secret: a checkpoint's signature (`--vkey`, repeated for
  *   witnesses), or a proof file against its signed checkpoint(s). It fails closed (exit 1).
+ *   With `--entry FILE` / `--entry-line LINE` and an inclusion proof it is the auditor's whole
+ *   check of one entry: SHA-256(0x00 ‖ line) must be the proof's leaf_hash (checked first, so a
+ *   wrong line is named as such), the line's `sequence` must be index + 1, and that leaf hash —
+ *   the entry's own, not the proof's — must lead to the root of the verified checkpoint.
  * - Proof files are JSON; every hash in them is lowercase hex (32 bytes); the checkpoints they
  *   carry are the signed notes as text (the note's root is base64, as C2SP defines it). Sizes and
  *   indices are exact JSON integers (u64).
@@ -36,6 +40,7 @@ import * as Encoding from "effect/Encoding"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import { InputError, IoError, KeyError, UsageError } from "../CliError.js"
 import type * as Commands from "../Commands.js"
 import { platformReason, readBytes, readText, requireFile, streamFile } from "../Files.js"
@@ -122,6 +127,49 @@ const rootAt = (tree: Merkle.MemoryTree, checkpoint: Checkpoint.Checkpoint, path
         reason: `the log's root at size ${checkpoint.size} is ${hex(root)}, the checkpoint's ${hex(checkpoint.root)}`
       })
     }
+  })
+
+/**
+ * The tree of a log read by another pass (`wal replay --checkpoint`: the audited replay verifies
+ * the chain): `tap` passes the byte stream through unchanged while a second `Reader.LineReader`
+ * (the same line rules as every reader: LF split, CR dropped, blank lines skipped; nothing
+ * verified here) hashes each entry's line into the tree, so the log is read once. `tree`, after
+ * the stream was consumed and VERIFIED by its consumer, ends the reader and gives the tree (a
+ * failure of this reader after a verified pass is a bug: a defect).
+ */
+export const treeTap = (reader: Reader.ReaderOptions) => {
+  const tree = new Merkle.MemoryTree()
+  const lines = new Reader.LineReader(
+    { chain: undefined, maxLineBytes: reader.maxLineBytes },
+    true,
+    (entry) => tree.append(Merkle.hashLeaf(encoder.encode(entry.text)))
+  )
+  let failure: unknown
+  return {
+    tap: <E, R>(bytes: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E, R> =>
+      Stream.map(bytes, (chunk) => {
+        if (failure === undefined) {
+          const pushed = lines.push(chunk)
+          if (Either.isLeft(pushed)) failure = pushed.left
+        }
+        return chunk
+      }),
+    tree: Effect.suspend(() => {
+      if (failure === undefined) {
+        const ended = lines.end()
+        if (Either.isLeft(ended)) failure = ended.left
+      }
+      return failure === undefined ? Effect.succeed(tree) : Effect.die(failure)
+    })
+  }
+}
+
+/** `cite` for a tree already built (`treeTap`): reads the checkpoint and checks its root. */
+export const citeTree = (tree: Merkle.MemoryTree, path: string) =>
+  Effect.gen(function*() {
+    const cp = yield* readCheckpoint(path)
+    yield* rootAt(tree, cp.checkpoint, path)
+    return cp.checkpoint
   })
 
 /**
@@ -257,7 +305,79 @@ const againstCheckpoint = (
     return yield* verifyNote(given ?? `${file} ${name}`, note, verifiers)
   })
 
-const verifyProof = (path: string, given: string | undefined, verifiers: ReadonlyArray<Note.Verifier>) =>
+/** An entry line given to `verify` (`--entry FILE` or `--entry-line LINE`): the leaf's bytes. */
+interface EntryLine {
+  readonly source: string
+  readonly bytes: Uint8Array
+}
+
+/** The entry line of `--entry FILE` (one final newline dropped) or `--entry-line LINE`, if given. */
+const entryOf = (flags: { readonly entry: Option.Option<string>; readonly entryLine: Option.Option<string> }) =>
+  Effect.gen(function*() {
+    if (Option.isSome(flags.entry) && Option.isSome(flags.entryLine)) {
+      return yield* new UsageError({ reason: "give the entry with either --entry FILE or --entry-line LINE, not both" })
+    }
+    if (Option.isSome(flags.entryLine)) {
+      const line = flags.entryLine.value
+      if (line.includes("\n")) {
+        return yield* new UsageError({ reason: "--entry-line: one WAL line, without its newline" })
+      }
+      return { source: "--entry-line", bytes: encoder.encode(line) } satisfies EntryLine
+    }
+    if (Option.isNone(flags.entry)) return undefined
+    const file = flags.entry.value
+    const bytes = yield* readBytes(file)
+    const line = bytes.length > 0 && bytes[bytes.length - 1] === 0x0a ? bytes.subarray(0, -1) : bytes
+    if (line.includes(0x0a)) {
+      return yield* new InputError({ file, reason: "holds more than one line: give the entry's WAL line only" })
+    }
+    return { source: `--entry ${file}`, bytes: line } satisfies EntryLine
+  })
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+
+/**
+ * The entry line is the leaf an inclusion proof proves: SHA-256(0x00 ‖ line) is the proof's
+ * leaf_hash, and the line is the WAL entry of sequence index + 1 (leaf i is sequence i + 1).
+ * Returns the leaf hash the proof is then verified with, and the sequence.
+ */
+const checkEntry = (entry: EntryLine, leaf: Uint8Array, index: bigint) =>
+  Effect.gen(function*() {
+    const failed = (reason: string) => new LogVerifyFailed({ what: "entry", reason })
+    const hash = Merkle.hashLeaf(entry.bytes)
+    if (hex(hash) !== hex(leaf)) {
+      return yield* failed(
+        `the leaf hash of ${entry.source}, SHA-256(0x00 ‖ line) = ${hex(hash)}, is not the proof's leaf_hash ${
+          hex(leaf)
+        }: this line is not the entry proved at index ${index} (sequence ${index + 1n})`
+      )
+    }
+    let text: string
+    try {
+      text = strictUtf8.decode(entry.bytes)
+    } catch {
+      return yield* failed(`${entry.source} is not UTF-8: not a WAL line`)
+    }
+    const value = Json.parse(text)
+    const sequence = Either.isRight(value) && Json.isObject(value.right) ? value.right.get("sequence") : undefined
+    const seq = typeof sequence === "bigint"
+      ? sequence
+      : typeof sequence === "number" && Number.isSafeInteger(sequence)
+      ? BigInt(sequence)
+      : undefined
+    if (seq === undefined) return yield* failed(`${entry.source} is not a WAL line (no integer "sequence")`)
+    if (seq !== index + 1n) {
+      return yield* failed(`its sequence ${seq} is not the proved index ${index} + 1 (leaf i is sequence i + 1)`)
+    }
+    return { hash, seq }
+  })
+
+const verifyProof = (
+  path: string,
+  given: string | undefined,
+  verifiers: ReadonlyArray<Note.Verifier>,
+  entry: EntryLine | undefined
+) =>
   Effect.gen(function*() {
     const content = yield* readText(path, 64 * 1024 * 1024)
     const value = yield* Either.mapLeft(
@@ -271,6 +391,8 @@ const verifyProof = (path: string, given: string | undefined, verifiers: Readonl
       const index = yield* u64(path, value, "index")
       const size = yield* u64(path, value, "tree_size")
       const leaf = yield* hashField(path, value, "leaf_hash")
+      // the entry first: a line that is not the proved one is named as such
+      const checked = entry === undefined ? undefined : yield* checkEntry(entry, leaf, index)
       const verified = yield* againstCheckpoint(path, value, "checkpoint", given, verifiers)
       // size and root come from the verified checkpoint, never from the proof (Merkle.ts docs)
       if (size !== verified.checkpoint.size) {
@@ -281,15 +403,24 @@ const verifyProof = (path: string, given: string | undefined, verifiers: Readonl
       }
       yield* merkle(
         `inclusion proof ${path}`,
-        Merkle.verifyInclusion(leaf, index, verified.checkpoint.size, proof, verified.checkpoint.root)
+        Merkle.verifyInclusion(
+          checked?.hash ?? leaf,
+          index,
+          verified.checkpoint.size,
+          proof,
+          verified.checkpoint.root
+        )
       )
-      return { type, verified: [verified], index, size }
+      return { type, verified: [verified], index, size, entry: checked }
     }
     if (type === "consistency") {
       const oldSize = yield* u64(path, value, "old_size")
       const newSize = yield* u64(path, value, "new_size")
       if (given !== undefined) {
         return yield* new UsageError({ reason: "a consistency proof carries its two checkpoints: no --checkpoint" })
+      }
+      if (entry !== undefined) {
+        return yield* new UsageError({ reason: `${entry.source}: an entry is checked with an inclusion proof only` })
       }
       const older = yield* againstCheckpoint(path, value, "old_checkpoint", undefined, verifiers)
       const newer = yield* againstCheckpoint(path, value, "new_checkpoint", undefined, verifiers)
@@ -318,7 +449,7 @@ const verifyProof = (path: string, given: string | undefined, verifiers: Readonl
           newer.checkpoint.root
         )
       )
-      return { type, verified: [older, newer], index: undefined, size: newSize }
+      return { type, verified: [older, newer], index: undefined, size: newSize, entry: undefined }
     }
     return yield* new InputError({
       file: path,
@@ -355,12 +486,16 @@ export const verify = (flags: Commands.FlagsOf<typeof Commands.logOptions.verify
     if (flags.vkey.length === 0) return yield* new UsageError({ reason: "give the log's verifier key with --vkey" })
     const verifiers = yield* verifiersOf(flags.vkey)
     const given = Option.getOrUndefined(flags.checkpoint)
+    const entry = yield* entryOf(flags)
     if (Option.isSome(flags.proof)) {
-      const r = yield* verifyProof(flags.proof.value, given, verifiers)
+      const r = yield* verifyProof(flags.proof.value, given, verifiers, entry)
       return yield* emit(
         flags.json,
         () => [
           `ok: ${r.type} proof verified${r.index === undefined ? "" : ` (index ${r.index}, sequence ${r.index + 1n})`}`,
+          ...(r.entry === undefined || entry === undefined ? [] : [
+            `  entry included: ${entry.source} is sequence ${r.entry.seq}, leaf hash ${hex(r.entry.hash)}`
+          ]),
           ...r.verified.map((v) => `  checkpoint ${describe(v)}`)
         ],
         () =>
@@ -368,9 +503,15 @@ export const verify = (flags: Commands.FlagsOf<typeof Commands.logOptions.verify
             ["ok", true],
             ["type", r.type],
             ...(r.index === undefined ? [] : [["index", r.index] as const, ["seq", r.index + 1n] as const]),
+            ...(r.entry === undefined ? [] : [
+              ["entry", obj([["seq", r.entry.seq], ["leaf_hash", hex(r.entry.hash)], ["included", true]])] as const
+            ]),
             ["checkpoints", r.verified.map(checkpointJson)]
           ])
       )
+    }
+    if (entry !== undefined) {
+      return yield* new UsageError({ reason: `${entry.source}: an entry is checked with an inclusion --proof FILE` })
     }
     if (given === undefined) return yield* new UsageError({ reason: "give --checkpoint FILE or --proof FILE" })
     const note = yield* readText(given, 1024 * 1024)

@@ -1,0 +1,425 @@
+/**
+ * Periodic signed checkpoints (issue 17): a log's owner publishes its head as a C2SP checkpoint
+ * (Checkpoint.ts, c2sp.org/tlog-checkpoint) signed as a C2SP signed note (Note.ts), written to
+ * the C2SP location `<log>.tlog/checkpoint` (c2sp.org/tlog-tiles), so an operator publishes
+ * heads without extra tooling.
+ *
+ * `make(options, source)` (scoped; needs a `FileSystem`): `source.head` gives the tree's size and
+ * root (TreeLog's head); the owner calls `afterAppend(size)` after each acknowledged append.
+ * - `every.entries = N`: a checkpoint is signed when the size given to `afterAppend` is N or more
+ *   beyond the last checkpoint's size (appended one by one: at N, 2N, 3N… exactly). The signed
+ *   head is `source.head` at that moment (≥ the size given, when appends run concurrently).
+ * - `every.seconds = T`: a scoped fiber wakes every T seconds on the `Clock` and signs the head
+ *   when its size moved since the last checkpoint (no checkpoint of an unchanged head).
+ * - `publish` signs the head now (returns the last checkpoint when the head did not move and it
+ *   is on disk); `latest` is the last checkpoint written by this checkpointer (or found on disk at
+ *   start, see below).
+ * - On scope close (the fiber stopped first), a final checkpoint when the size moved; its
+ *   failure is logged (a finalizer cannot fail), the previous checkpoint stays.
+ *
+ * At start an existing checkpoint file that verifies with these signers and has this origin is
+ * `latest` (a restart does not re-sign an unchanged head); a file that does not is ignored
+ * (replaced by the next checkpoint) and a warning is logged.
+ *
+ * Refused, typed, before anything is read or written (`CheckpointerOptionsInvalid`, naming the
+ * field and the value): an origin that is not a checkpoint origin line (empty, control
+ * characters, not well-formed), no signer, a signer that is not an Ed25519 note key (type 0x01:
+ * a cosignature key signs another message), two signers with the same name and key ID, more
+ * than `Note.MAX_SIGNATURES` signers, `every` with neither `entries` nor `seconds`, either not a
+ * positive safe integer, an empty path or one holding NUL.
+ *
+ * Never signed (`CheckpointerHeadRegressed`): a head smaller than the last checkpoint's (a
+ * rollback), of the same size with another root, or — when the source gives `rootAt` — one
+ * whose tree has another root at the last checkpoint's size (a fork): signing any of them would
+ * be a split view, the very thing witnesses look for. (Without `rootAt` a bigger head cannot be
+ * checked against the last checkpoint: the source is trusted to be append-only.) A checkpoint
+ * found at start that the head contradicts is a pending failure from the start (below): the
+ * owner's appends fail until an operator looks (e.g. a log restored from an old backup). Every note is verified with the signers' own public
+ * keys before it is written (`CheckpointerSignFailed`, reason `self-check`): a broken signer
+ * never publishes a checkpoint its verifier key rejects.
+ *
+ * Atomic write: the note goes to `<path>.tmp` (truncated), is fsynced, then renamed over
+ * `<path>`; a crash or a failure at any step leaves the old checkpoint or the new one, never a
+ * torn file (the temp file is removed on failure). Gap: `FileSystem` cannot fsync a directory,
+ * so after a power loss the rename itself may be lost (the old checkpoint comes back — still a
+ * complete, verifying note); the directory must exist (TreeLog creates `<log>.tlog/`).
+ *
+ * Failures are fail-closed, as the issue prefers for an audited log: a failed checkpoint
+ * (signing, writing, the source's head) is kept as the checkpointer's pending failure. A failed
+ * periodic checkpoint cannot fail its fiber's owner directly, so it is logged and the NEXT
+ * `afterAppend` (and `publish`) retries it first: when the retry succeeds the failure clears,
+ * otherwise that call fails with the error. The owner thus learns of every failure on its next
+ * append and never silently runs on with heads that are not published, while a transient
+ * failure (a full disk freed) heals without a restart. An `afterAppend` that crosses the entries
+ * threshold fails directly with its own checkpoint's error. The fiber keeps running after a
+ * failure (the next tick retries as well).
+ */
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Checkpoint from "./Checkpoint.js"
+import * as Note from "./Note.js"
+
+/** The tree a checkpointer signs: its current size and root (TreeLog's `head`). */
+export interface Head {
+  readonly size: bigint
+  readonly root: Uint8Array
+}
+
+/** Where the head comes from. */
+export interface Source<E = never> {
+  readonly head: Effect.Effect<Head, E>
+  /**
+   * The tree's root at an earlier size, when the source can tell (a tree store answers in
+   * O(log n)): before signing a bigger head, the last checkpoint's root must be the tree's root
+   * at its size — else the history under the published checkpoint changed (a fork).
+   */
+  readonly rootAt?: ((size: bigint) => Effect.Effect<Uint8Array, E>) | undefined
+}
+
+export interface Options {
+  /** The checkpoint's origin line (C2SP: the log's name; SHOULD be the log key's name). */
+  readonly origin: string
+  /** The log's Ed25519 note signers (at least one). */
+  readonly signers: ReadonlyArray<Note.Signer>
+  /** Sign every `entries` appended entries and/or every `seconds` (at least one). */
+  readonly every: { readonly entries?: number | undefined; readonly seconds?: number | undefined }
+  /** The file to write (the C2SP location `<log>.tlog/checkpoint`); its directory must exist. */
+  readonly write: string
+}
+
+/** A checkpoint signed and written: its body and the signed note's text. */
+export class SignedCheckpoint extends Schema.Class<SignedCheckpoint>("SignedCheckpoint")({
+  checkpoint: Checkpoint.Checkpoint,
+  note: Schema.String
+}) {}
+
+const QUOTE = 120
+const quote = (value: string): string => value.length > QUOTE ? value.slice(0, QUOTE) + "…" : value
+
+/** An option refused by `make`: `field` names it, `value` shows it (never a secret). */
+export class CheckpointerOptionsInvalid extends Schema.TaggedError<CheckpointerOptionsInvalid>()(
+  "CheckpointerOptionsInvalid",
+  { field: Schema.String, value: Schema.String, reason: Schema.String }
+) {
+  override get message() {
+    return `checkpointer option ${this.field} = ${this.value}: ${this.reason}`
+  }
+}
+
+/** A checkpoint could not be signed; nothing was written. */
+export class CheckpointerSignFailed extends Schema.TaggedError<CheckpointerSignFailed>()("CheckpointerSignFailed", {
+  reason: Schema.Literal("note-refused", "signer-threw", "self-check"),
+  origin: Schema.String,
+  size: Schema.BigIntFromSelf,
+  cause: Schema.Defect
+}) {
+  override get message() {
+    return `checkpoint of ${JSON.stringify(this.origin)} at size ${this.size} not signed: ${this.reason}: ${
+      this.cause instanceof Error ? this.cause.message : String(this.cause)
+    }`
+  }
+}
+
+/** The checkpoint file could not be replaced; the previous one (if any) is intact. */
+export class CheckpointerWriteFailed extends Schema.TaggedError<CheckpointerWriteFailed>()(
+  "CheckpointerWriteFailed",
+  {
+    operation: Schema.Literal("open", "write", "sync", "rename"),
+    path: Schema.String,
+    size: Schema.BigIntFromSelf,
+    cause: Schema.Defect
+  }
+) {
+  override get message() {
+    return `checkpoint at size ${this.size} not written: ${this.operation} of ${this.path} failed: ${
+      this.cause instanceof Error ? this.cause.message : String(this.cause)
+    }`
+  }
+}
+
+/**
+ * The head moved backwards (`size-decreased`), changed at the same size (`root-changed`), or the
+ * tree's root at the last checkpoint's size is not that checkpoint's (`history-changed`): not signed.
+ */
+export class CheckpointerHeadRegressed extends Schema.TaggedError<CheckpointerHeadRegressed>()(
+  "CheckpointerHeadRegressed",
+  {
+    reason: Schema.Literal("size-decreased", "root-changed", "history-changed"),
+    signedSize: Schema.BigIntFromSelf,
+    headSize: Schema.BigIntFromSelf
+  }
+) {
+  override get message() {
+    return `head not signed: ${this.reason} (last checkpoint at size ${this.signedSize}, head at size ${this.headSize})`
+  }
+}
+
+/** Every failure of a checkpoint (besides the source's own). */
+export type CheckpointerError = CheckpointerSignFailed | CheckpointerWriteFailed | CheckpointerHeadRegressed
+
+/** A running checkpointer. */
+export interface Checkpointer<E = never> {
+  /** Call after each acknowledged append with the tree's new size. */
+  readonly afterAppend: (size: bigint) => Effect.Effect<void, CheckpointerError | E>
+  /** Signs and writes the head now. */
+  readonly publish: Effect.Effect<SignedCheckpoint, CheckpointerError | E>
+  /** The last checkpoint written (or found valid on disk at start). */
+  readonly latest: Effect.Effect<Option.Option<SignedCheckpoint>>
+}
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+const invalid = (field: string, value: string, reason: string) =>
+  Either.left(new CheckpointerOptionsInvalid({ field, value: quote(value), reason }))
+
+const positiveInteger = (field: string, value: number | undefined): CheckpointerOptionsInvalid | undefined =>
+  value === undefined || (Number.isSafeInteger(value) && value > 0)
+    ? undefined
+    : new CheckpointerOptionsInvalid({ field, value: quote(String(value)), reason: "not a positive integer" })
+
+/** Checks the options (what `make` does first, before reading or writing anything). */
+export const validate = (options: Options): Either.Either<Options, CheckpointerOptionsInvalid> => {
+  // the origin is valid when a checkpoint body made of it parses (one rule, Checkpoint.parse's)
+  if (typeof options.origin !== "string") return invalid("origin", String(options.origin), "not a string")
+  const body = Checkpoint.parse(`${options.origin}\n0\n${"A".repeat(43)}=\n`)
+  if (Either.isLeft(body) || body.right.origin !== options.origin) {
+    return invalid(
+      "origin",
+      JSON.stringify(options.origin),
+      Either.isLeft(body) ? `not a checkpoint origin line: ${body.left.reason}` : "holds a newline"
+    )
+  }
+  if (options.signers.length === 0) return invalid("signers", "[]", "at least one signer is needed")
+  if (options.signers.length > Note.MAX_SIGNATURES) {
+    return invalid("signers", `${options.signers.length} signers`, `more than ${Note.MAX_SIGNATURES}`)
+  }
+  const labels = new Set<string>()
+  for (let i = 0; i < options.signers.length; i++) {
+    const s = options.signers[i] as Note.Signer
+    if (!Note.isValidName(s.name)) return invalid(`signers[${i}].name`, JSON.stringify(s.name), "not a key name")
+    const label = Note.keyLabel(s.name, s.keyId)
+    if (s.type !== Note.TYPE_ED25519) {
+      return invalid(`signers[${i}].type`, `0x${s.type.toString(16).padStart(2, "0")}`, "not an Ed25519 log key (0x01)")
+    }
+    if (labels.has(label)) return invalid(`signers[${i}]`, label, "two signers with the same name and key ID")
+    labels.add(label)
+  }
+  const { entries, seconds } = options.every
+  if (entries === undefined && seconds === undefined) {
+    return invalid("every", "{}", "give every.entries and/or every.seconds")
+  }
+  const bad = positiveInteger("every.entries", entries) ?? positiveInteger("every.seconds", seconds)
+  if (bad !== undefined) return Either.left(bad)
+  if (typeof options.write !== "string" || options.write.length === 0 || options.write.includes("\0")) {
+    return invalid("write", JSON.stringify(options.write), "not a file path")
+  }
+  return Either.right(options)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signing and writing
+
+const encoder = new TextEncoder()
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i])
+
+/** Signs a head's checkpoint and checks the note with the signers' own public keys. */
+const signHead = (
+  origin: string,
+  signers: ReadonlyArray<Note.Signer>,
+  verifiers: ReadonlyArray<Note.Verifier>,
+  head: Head
+): Either.Either<SignedCheckpoint, CheckpointerSignFailed> => {
+  const failed = (reason: CheckpointerSignFailed["reason"], cause: unknown) =>
+    Either.left(new CheckpointerSignFailed({ reason, origin, size: head.size, cause }))
+  const checkpoint = new Checkpoint.Checkpoint({ origin, size: head.size, root: head.root.slice(), extensions: [] })
+  let note: Either.Either<string, Note.NoteMalformed>
+  try {
+    note = Note.sign(Checkpoint.format(checkpoint), signers)
+  } catch (cause) {
+    return failed("signer-threw", cause)
+  }
+  if (Either.isLeft(note)) return failed("note-refused", note.left)
+  const verified = Checkpoint.verifyCheckpoint(note.right, verifiers, { origin })
+  if (Either.isLeft(verified)) return failed("self-check", verified.left)
+  if (verified.right.signers.length !== signers.length) {
+    return failed("self-check", new Error(`verified by ${verified.right.signers.join(", ")} only`))
+  }
+  return Either.right(new SignedCheckpoint({ checkpoint, note: note.right }))
+}
+
+/** Replaces `path` by `bytes`: temp file, fsync, rename; the temp file is removed on failure. */
+const writeAtomically = (fs: FileSystem.FileSystem, path: string, size: bigint, bytes: Uint8Array) => {
+  const temp = `${path}.tmp`
+  const fail = (operation: CheckpointerWriteFailed["operation"]) => (cause: unknown) =>
+    new CheckpointerWriteFailed({ operation, path: operation === "rename" ? path : temp, size, cause })
+  return Effect.scoped(
+    Effect.gen(function*() {
+      const file = yield* fs.open(temp, { flag: "w", mode: 0o644 }).pipe(Effect.mapError(fail("open")))
+      yield* file.writeAll(bytes).pipe(Effect.mapError(fail("write")))
+      yield* file.sync.pipe(Effect.mapError(fail("sync")))
+    })
+  ).pipe(
+    Effect.zipRight(fs.rename(temp, path).pipe(Effect.mapError(fail("rename")))),
+    Effect.tapError(() => fs.remove(temp).pipe(Effect.ignore))
+  )
+}
+
+/** The checkpoint already at `path`, when it verifies with these keys and has this origin. */
+const readExisting = (
+  fs: FileSystem.FileSystem,
+  path: string,
+  origin: string,
+  verifiers: ReadonlyArray<Note.Verifier>
+) =>
+  fs.readFileString(path).pipe(
+    Effect.option,
+    Effect.flatMap((text) => {
+      if (Option.isNone(text)) return Effect.succeed(Option.none<SignedCheckpoint>())
+      const verified = Checkpoint.verifyCheckpoint(text.value, verifiers, { origin })
+      return Either.isRight(verified)
+        ? Effect.succeed(Option.some(new SignedCheckpoint({ checkpoint: verified.right.checkpoint, note: text.value })))
+        : Effect.logWarning(`checkpointer: ${path} does not verify with the log's keys; it will be replaced`).pipe(
+          Effect.annotateLogs({ reason: verified.left.message }),
+          Effect.as(Option.none<SignedCheckpoint>())
+        )
+    })
+  )
+
+// ---------------------------------------------------------------------------------------------
+// The checkpointer
+
+interface State {
+  /** The checkpoint on disk (written by us, or found valid at start). */
+  readonly latest: Option.Option<SignedCheckpoint>
+  /** The last checkpoint that failed, retried first by the next afterAppend / publish. */
+  readonly failure: Option.Option<unknown>
+}
+
+/**
+ * A checkpointer over `source`, writing `options.write`. Fails with `CheckpointerOptionsInvalid`
+ * before anything is read or written; stops its fiber and writes a final checkpoint (when the
+ * head moved) when its scope closes.
+ */
+export const make = <E = never>(
+  options: Options,
+  source: Source<E>
+): Effect.Effect<Checkpointer<E>, CheckpointerOptionsInvalid, FileSystem.FileSystem | Scope.Scope> =>
+  Effect.gen(function*() {
+    const { origin, signers, every, write: path } = yield* validate(options)
+    const fs = yield* FileSystem.FileSystem
+    const verifiers = signers.map((s) =>
+      Either.getOrElse(Note.ed25519Verifier(s.name, s.publicKey), (): Note.Verifier => ({
+        // a signer whose public key is not a valid Ed25519 key: its notes fail the self-check
+        name: s.name,
+        keyId: s.keyId,
+        type: s.type,
+        publicKey: s.publicKey,
+        verify: () => false
+      }))
+    )
+    const state = yield* Ref.make<State>({
+      latest: yield* readExisting(fs, path, origin, verifiers),
+      failure: Option.none()
+    })
+    const lock = yield* Effect.makeSemaphore(1)
+
+    /** A head that must not be signed after `last`: smaller, or another history (when it can tell). */
+    const regressed = (last: Checkpoint.Checkpoint, head: Head) =>
+      Effect.gen(function*() {
+        const refuse = (reason: CheckpointerHeadRegressed["reason"]) =>
+          new CheckpointerHeadRegressed({ reason, signedSize: last.size, headSize: head.size })
+        if (head.size < last.size) return yield* refuse("size-decreased")
+        if (head.size === last.size) {
+          if (!sameBytes(head.root, last.root)) return yield* refuse("root-changed")
+        } else if (source.rootAt !== undefined && !sameBytes(yield* source.rootAt(last.size), last.root)) {
+          return yield* refuse("history-changed")
+        }
+      })
+
+    // a checkpoint found at start that the head contradicts (a rolled-back or rewritten log) is a
+    // pending failure from the start: every afterAppend fails until an operator sorts it out
+    const found = (yield* Ref.get(state)).latest
+    if (Option.isSome(found)) {
+      const contradicted = yield* Effect.either(
+        Effect.flatMap(source.head, (head) => regressed(found.value.checkpoint, head))
+      )
+      if (Either.isLeft(contradicted) && contradicted.left instanceof CheckpointerHeadRegressed) {
+        yield* Ref.update(state, (s) => ({ ...s, failure: Option.some(contradicted.left) }))
+      }
+    }
+
+    /**
+     * Signs and writes the head, unless it is the checkpoint on disk and no failure is pending.
+     * Under the lock; a failure is kept as the pending one.
+     */
+    const checkpointHead: Effect.Effect<SignedCheckpoint, CheckpointerError | E> = Effect.gen(function*() {
+      const head = yield* source.head
+      const current = yield* Ref.get(state)
+      if (Option.isSome(current.latest)) {
+        const last = current.latest.value.checkpoint
+        yield* regressed(last, head)
+        if (head.size === last.size && Option.isNone(current.failure)) return current.latest.value
+      }
+      const signed = yield* signHead(origin, signers, verifiers, head)
+      yield* writeAtomically(fs, path, head.size, encoder.encode(signed.note))
+      yield* Ref.set(state, { latest: Option.some(signed), failure: Option.none() })
+      return signed
+    }).pipe(
+      Effect.tapError((error) => Ref.update(state, (s) => ({ ...s, failure: Option.some(error) }))),
+      lock.withPermits(1),
+      Effect.withSpan("Checkpointer.checkpoint")
+    )
+
+    const afterAppend = (size: bigint): Effect.Effect<void, CheckpointerError | E> =>
+      Effect.gen(function*() {
+        const s = yield* Ref.get(state)
+        // fail closed: a pending failure is retried first; if it fails again, so does this call
+        if (Option.isSome(s.failure)) return yield* Effect.asVoid(checkpointHead)
+        if (every.entries === undefined) return
+        const last = Option.match(s.latest, { onNone: () => 0n, onSome: (l) => l.checkpoint.size })
+        if (size - last >= BigInt(every.entries)) yield* checkpointHead
+      })
+
+    /** Signs when the head moved since the last checkpoint, or a failure is pending (timer, close). */
+    const ifMoved = Effect.gen(function*() {
+      const head = yield* source.head
+      const s = yield* Ref.get(state)
+      const moved = Option.match(s.latest, {
+        onNone: () => head.size > 0n,
+        onSome: (l) => l.checkpoint.size !== head.size
+      })
+      if (moved || Option.isSome(s.failure)) yield* checkpointHead
+    })
+
+    const logFailure = (what: string) => (error: unknown) =>
+      Effect.logError(`checkpointer: ${what} failed`).pipe(
+        Effect.annotateLogs({ error: error instanceof Error ? error.message : String(error), path })
+      )
+
+    // the final checkpoint (added before the fiber is forked: finalizers run in reverse, so the
+    // fiber is interrupted first)
+    yield* Effect.addFinalizer(() => ifMoved.pipe(Effect.catchAll(logFailure("final checkpoint"))))
+    if (every.seconds !== undefined) {
+      const period = Duration.seconds(every.seconds)
+      const fiber = yield* Effect.sleep(period).pipe(
+        Effect.zipRight(ifMoved.pipe(Effect.catchAll(logFailure("periodic checkpoint")))),
+        Effect.forever,
+        Effect.forkDaemon
+      )
+      yield* Effect.addFinalizer(() => Fiber.interrupt(fiber))
+    }
+    return {
+      afterAppend,
+      publish: checkpointHead,
+      latest: Effect.map(Ref.get(state), (s) => s.latest)
+    }
+  })

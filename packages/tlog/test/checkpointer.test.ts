@@ -1,0 +1,512 @@
+/**
+ * Checkpointer: periodic signed checkpoints over a fake source (a Merkle.MemoryTree), written to a
+ * real temp directory through a FileSystem that watches every operation (the checkpoint file is
+ * always absent or a complete verifying note) and injects faults; the periodic fiber on TestClock.
+ */
+import * as Checkpoint from "@calybris/tlog/Checkpoint"
+import * as Checkpointer from "@calybris/tlog/Checkpointer"
+import * as Merkle from "@calybris/tlog/Merkle"
+import * as Note from "@calybris/tlog/Note"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import { SystemError } from "@effect/platform/Error"
+import * as FileSystem from "@effect/platform/FileSystem"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as FastCheck from "effect/FastCheck"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
+import * as TestClock from "effect/TestClock"
+import * as nodeFs from "node:fs"
+import { right, signer } from "./noteSupport.js"
+
+const ORIGIN = "example.com/log"
+const logSigner = signer(ORIGIN, Uint8Array.from({ length: 32 }, (_, i) => i * 7 + 1))
+const vkey = right(Note.parseVerifierKey(Note.formatVerifierKey(logSigner)))
+const encoder = new TextEncoder()
+
+/** A fake source: a memory tree; `heads` counts reads of the head. */
+interface FakeSource extends Checkpointer.Source {
+  tree: Merkle.MemoryTree
+  heads: number
+  readonly append: (n: number) => bigint
+}
+const makeSource = (history = "seq"): FakeSource => {
+  const source: FakeSource = {
+    tree: new Merkle.MemoryTree(),
+    heads: 0,
+    head: Effect.sync(() => {
+      source.heads++
+      return { size: source.tree.size, root: right(Merkle.root(source.tree, source.tree.size)) }
+    }),
+    rootAt: (size) => Effect.sync(() => right(Merkle.root(source.tree, size))),
+    append: (n: number) => {
+      for (let i = 0; i < n; i++) {
+        source.tree.append(Merkle.hashLeaf(encoder.encode(`{"${history}":${source.tree.size + 1n}}`)))
+      }
+      return source.tree.size
+    }
+  }
+  return source
+}
+
+/** The checkpoint file verified with the log's key: its size and root, or undefined when absent. */
+const onDisk = (path: string): Checkpoint.Checkpoint | undefined => {
+  if (!nodeFs.existsSync(path)) return undefined
+  const verified = Checkpoint.verifyCheckpoint(nodeFs.readFileSync(path), [vkey], {
+    origin: ORIGIN,
+    keyNameIsOrigin: true
+  })
+  if (Either.isLeft(verified)) throw new Error(`${path} does not verify: ${verified.left.message}`)
+  return verified.right.checkpoint
+}
+
+/** What the watching FileSystem saw, and the faults it injects. */
+interface Probe {
+  /** the checkpoint file; every operation checks it is absent or a complete verifying note */
+  target: string
+  ops: Array<string>
+  renames: number
+  fail: { sync?: boolean; rename?: boolean; writeHalf?: boolean }
+  /** states of the target seen before each operation (undefined = absent) */
+  seen: Array<bigint | undefined>
+}
+
+const ioError = (method: string, path: string | number) =>
+  new SystemError({ reason: "Unknown", module: "FileSystem", method, pathOrDescriptor: path, description: "EIO" })
+
+/** The real FileSystem, every member delegated, watching the target and failing on demand. */
+const watching = (probe: Probe) =>
+  Layer.effect(
+    FileSystem.FileSystem,
+    Effect.map(FileSystem.FileSystem, (real) => {
+      const look = (op: string) =>
+        Effect.sync(() => {
+          probe.ops.push(op)
+          if (probe.target !== "") probe.seen.push(onDisk(probe.target)?.size)
+        })
+      const wrap = (file: FileSystem.File): FileSystem.File => ({
+        [FileSystem.FileTypeId]: FileSystem.FileTypeId,
+        fd: file.fd,
+        get stat() {
+          return file.stat
+        },
+        seek: (offset, from) => file.seek(offset, from),
+        sync: Effect.zipRight(
+          look("sync"),
+          Effect.suspend(() => probe.fail.sync === true ? Effect.fail(ioError("sync", file.fd)) : file.sync)
+        ),
+        read: (buffer) => file.read(buffer),
+        readAlloc: (size) => file.readAlloc(size),
+        truncate: (length) => file.truncate(length),
+        write: (buffer) => file.write(buffer),
+        writeAll: (buffer) =>
+          Effect.zipRight(
+            look("writeAll"),
+            Effect.suspend(() =>
+              probe.fail.writeHalf === true
+                ? Effect.zipRight(
+                  file.writeAll(buffer.subarray(0, buffer.length >> 1)),
+                  Effect.fail(ioError("write", file.fd))
+                )
+                : file.writeAll(buffer)
+            )
+          )
+      })
+      return FileSystem.FileSystem.of({
+        ...real,
+        open: (path, options) => Effect.zipRight(look(`open ${path}`), Effect.map(real.open(path, options), wrap)),
+        rename: (from, to) =>
+          Effect.zipRight(
+            look(`rename ${from} ${to}`),
+            Effect.suspend(() => {
+              if (probe.fail.rename === true) return Effect.fail(ioError("rename", from))
+              probe.renames++
+              return Effect.zipRight(real.rename(from, to), look("renamed"))
+            })
+          ),
+        readFileString: (path, encoding) => Effect.zipRight(look(`read ${path}`), real.readFileString(path, encoding))
+      })
+    })
+  ).pipe(Layer.provide(NodeFileSystem.layer))
+
+const newProbe = (): Probe => ({ target: "", ops: [], renames: 0, fail: {}, seen: [] })
+
+/** A temp directory (real FileSystem) and the checkpoint path in it. */
+const tempCheckpoint = Effect.map(
+  Effect.flatMap(FileSystem.FileSystem, (fs) => fs.makeTempDirectoryScoped({ prefix: "calybris-ckpt-" })),
+  (dir) => ({ dir, path: `${dir}/checkpoint` })
+).pipe(Effect.provide(NodeFileSystem.layer))
+
+/** Lets the periodic fiber's real I/O finish: real-time polls until `done` (bounded). */
+const eventually = (done: () => boolean) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 400 && !done(); i++) {
+      yield* Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 5)))
+    }
+    assert.isTrue(done(), "condition not reached")
+  })
+const settle = Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 30)))
+
+const baseOptions = (path: string): Checkpointer.Options => ({
+  origin: ORIGIN,
+  signers: [logSigner],
+  every: { entries: 3 },
+  write: path
+})
+
+describe("Checkpointer: every N entries", () => {
+  it.scoped("signs at N, 2N, 3N… exactly, each file verifying with the vkey and carrying the source's head", () =>
+    Effect.gen(function*() {
+      const { path } = yield* tempCheckpoint
+      const probe = { ...newProbe(), target: path }
+      const source = makeSource()
+      const cp = yield* Checkpointer.make(baseOptions(path), source).pipe(Effect.provide(watching(probe)))
+      const sizes: Array<bigint | undefined> = []
+      for (let i = 1; i <= 10; i++) {
+        yield* cp.afterAppend(source.append(1))
+        sizes.push(onDisk(path)?.size)
+      }
+      assert.deepStrictEqual(sizes, [undefined, undefined, 3n, 3n, 3n, 6n, 6n, 6n, 9n, 9n])
+      assert.strictEqual(probe.renames, 3)
+      const written = onDisk(path)
+      assert.strictEqual(written?.origin, ORIGIN)
+      assert.deepStrictEqual(written?.root, right(Merkle.root(source.tree, 9n)))
+      const latest = yield* cp.latest
+      assert.isTrue(Option.isSome(latest))
+      assert.strictEqual(Option.getOrThrow(latest).note, nodeFs.readFileSync(path, "utf8"))
+      // no temp file left behind
+      assert.isFalse(nodeFs.existsSync(`${path}.tmp`))
+    }))
+
+  it.scoped("a batch of appends crossing the threshold signs the head once", () =>
+    Effect.gen(function*() {
+      const { path } = yield* tempCheckpoint
+      const probe = { ...newProbe(), target: path }
+      const source = makeSource()
+      const cp = yield* Checkpointer.make(baseOptions(path), source).pipe(Effect.provide(watching(probe)))
+      yield* cp.afterAppend(source.append(7))
+      assert.strictEqual(onDisk(path)?.size, 7n)
+      assert.strictEqual(probe.renames, 1)
+      yield* cp.afterAppend(source.append(2))
+      assert.strictEqual(probe.renames, 1)
+    }))
+})
+
+describe("Checkpointer: every N entries, any batches (property)", () => {
+  it.effect("a checkpoint exactly when N entries were appended since the last one, carrying the source's head", () =>
+    Effect.promise(() =>
+      FastCheck.assert(
+        FastCheck.asyncProperty(
+          FastCheck.integer({ min: 1, max: 5 }),
+          FastCheck.array(FastCheck.integer({ min: 0, max: 7 }), { maxLength: 12 }),
+          (every, batches) =>
+            Effect.runPromise(
+              Effect.scoped(Effect.gen(function*() {
+                const { path } = yield* tempCheckpoint
+                const source = makeSource()
+                const cp = yield* Checkpointer.make({ ...baseOptions(path), every: { entries: every } }, source).pipe(
+                  Effect.provide(NodeFileSystem.layer)
+                )
+                let last: bigint | undefined
+                for (const batch of batches) {
+                  const size = source.append(batch)
+                  yield* cp.afterAppend(size)
+                  if (size - (last ?? 0n) >= BigInt(every)) last = size
+                  const written = onDisk(path)
+                  assert.strictEqual(written?.size, last)
+                  if (written !== undefined) {
+                    assert.deepStrictEqual(written.root, right(Merkle.root(source.tree, written.size)))
+                  }
+                }
+              }))
+            )
+        ),
+        { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 20 }
+      )
+    ))
+})
+
+describe("Checkpointer: every T seconds (TestClock)", () => {
+  it.scoped("signs the head every T seconds when it moved, never an unchanged head", () =>
+    Effect.gen(function*() {
+      const { path } = yield* tempCheckpoint
+      const probe = { ...newProbe(), target: path }
+      const source = makeSource()
+      const cp = yield* Checkpointer.make({ ...baseOptions(path), every: { seconds: 10 } }, source).pipe(
+        Effect.provide(watching(probe))
+      )
+      yield* cp.afterAppend(source.append(2))
+      assert.isUndefined(onDisk(path))
+      yield* TestClock.adjust("9 seconds")
+      yield* settle
+      assert.isUndefined(onDisk(path))
+      yield* TestClock.adjust("1 second")
+      yield* eventually(() => probe.renames === 1)
+      assert.strictEqual(onDisk(path)?.size, 2n)
+      // unchanged: the tick reads the head and signs nothing
+      const heads = source.heads
+      yield* TestClock.adjust("10 seconds")
+      yield* eventually(() => source.heads > heads)
+      yield* settle
+      assert.strictEqual(probe.renames, 1)
+      yield* cp.afterAppend(source.append(1))
+      yield* TestClock.adjust("10 seconds")
+      yield* eventually(() => probe.renames === 2)
+      assert.strictEqual(onDisk(path)?.size, 3n)
+    }))
+
+  it.scoped("publish twice on an unchanged head writes once; a restarted checkpointer keeps the file", () =>
+    Effect.gen(function*() {
+      const { path } = yield* tempCheckpoint
+      const probe = { ...newProbe(), target: path }
+      const source = makeSource()
+      source.append(4)
+      const scope = yield* Scope.make()
+      const first = yield* Checkpointer.make(baseOptions(path), source).pipe(
+        Effect.provide(watching(probe)),
+        Scope.extend(scope)
+      )
+      const a = yield* first.publish
+      const b = yield* first.publish
+      assert.strictEqual(a.note, b.note)
+      assert.strictEqual(probe.renames, 1)
+      yield* Scope.close(scope, Exit.void)
+      assert.strictEqual(probe.renames, 1)
+      const again = yield* Checkpointer.make({ ...baseOptions(path), every: { seconds: 1 } }, source).pipe(
+        Effect.provide(watching(probe))
+      )
+      assert.strictEqual(Option.getOrThrow(yield* again.latest).note, a.note)
+      yield* TestClock.adjust("5 seconds")
+      yield* settle
+      assert.strictEqual(probe.renames, 1)
+    }))
+
+  it.scoped("a final checkpoint on scope close when the head moved", () =>
+    Effect.gen(function*() {
+      const { path } = yield* tempCheckpoint
+      const source = makeSource()
+      const scope = yield* Scope.make()
+      const cp = yield* Checkpointer.make({ ...baseOptions(path), every: { entries: 100, seconds: 3600 } }, source)
+        .pipe(Effect.provide(NodeFileSystem.layer), Scope.extend(scope))
+      yield* cp.afterAppend(source.append(5))
+      assert.isUndefined(onDisk(path))
+      yield* Scope.close(scope, Exit.void)
+      assert.strictEqual(onDisk(path)?.size, 5n)
+    }))
+  it.scoped("an empty log: neither the timer nor the scope's close signs a checkpoint", () =>
+    Effect.gen(function*() {
+      const { path } = yield* tempCheckpoint
+      const source = makeSource()
+      const scope = yield* Scope.make()
+      yield* Checkpointer.make({ ...baseOptions(path), every: { seconds: 1 } }, source).pipe(
+        Effect.provide(NodeFileSystem.layer),
+        Scope.extend(scope)
+      )
+      yield* TestClock.adjust("3 seconds")
+      yield* eventually(() => source.heads >= 3)
+      yield* Scope.close(scope, Exit.void)
+      assert.isFalse(nodeFs.existsSync(path))
+    }))
+})
+
+describe("Checkpointer: atomic writes, fail closed", () => {
+  for (const fault of ["writeHalf", "sync", "rename"] as const) {
+    it.scoped(`a ${fault} failure leaves the old checkpoint; the next afterAppend fails, then retries`, () =>
+      Effect.gen(function*() {
+        const { path } = yield* tempCheckpoint
+        const probe = { ...newProbe(), target: path }
+        const source = makeSource()
+        const cp = yield* Checkpointer.make({ ...baseOptions(path), every: { entries: 2 } }, source).pipe(
+          Effect.provide(watching(probe))
+        )
+        yield* cp.afterAppend(source.append(2))
+        const old = nodeFs.readFileSync(path, "utf8")
+        probe.fail[fault] = true
+        const failed = yield* Effect.flip(cp.afterAppend(source.append(2)))
+        assert.strictEqual(failed._tag, "CheckpointerWriteFailed")
+        assert.strictEqual(
+          (failed as Checkpointer.CheckpointerWriteFailed).operation,
+          fault === "writeHalf" ? "write" : fault
+        )
+        assert.strictEqual(nodeFs.readFileSync(path, "utf8"), old)
+        assert.isFalse(nodeFs.existsSync(`${path}.tmp`))
+        // still failing: the next append's call fails too, though below the threshold
+        const again = yield* Effect.flip(cp.afterAppend(source.append(1)))
+        assert.strictEqual(again._tag, "CheckpointerWriteFailed")
+        assert.strictEqual(onDisk(path)?.size, 2n)
+        probe.fail = {}
+        yield* cp.afterAppend(source.append(0))
+        assert.strictEqual(onDisk(path)?.size, 5n)
+        // every state of the file seen during all of it: absent or a complete verifying note
+        assert.includeMembers([undefined, 2n, 5n], probe.seen)
+      }))
+  }
+
+  it.scoped("a failed periodic checkpoint fails the owner's next afterAppend; once the fault clears it heals", () =>
+    Effect.gen(function*() {
+      const { path } = yield* tempCheckpoint
+      const probe = { ...newProbe(), target: path }
+      const source = makeSource()
+      const cp = yield* Checkpointer.make({ ...baseOptions(path), every: { seconds: 5 } }, source).pipe(
+        Effect.provide(watching(probe))
+      )
+      yield* cp.afterAppend(source.append(1))
+      probe.fail.sync = true
+      yield* TestClock.adjust("5 seconds")
+      yield* eventually(() => probe.ops.includes("sync"))
+      yield* settle
+      assert.isUndefined(onDisk(path))
+      const failed = yield* Effect.flip(cp.afterAppend(source.append(1)))
+      assert.strictEqual(failed._tag, "CheckpointerWriteFailed")
+      probe.fail = {}
+      yield* cp.afterAppend(source.append(1))
+      assert.strictEqual(onDisk(path)?.size, 3n)
+      // healed: below no threshold (seconds only), afterAppend signs nothing more
+      yield* cp.afterAppend(source.append(1))
+      assert.strictEqual(onDisk(path)?.size, 3n)
+    }))
+
+  it.scoped("a head that shrank or changed its root at the same size is never signed", () =>
+    Effect.gen(function*() {
+      const { path } = yield* tempCheckpoint
+      const source = makeSource()
+      const cp = yield* Checkpointer.make(baseOptions(path), source).pipe(Effect.provide(NodeFileSystem.layer))
+      yield* cp.afterAppend(source.append(3))
+      const old = nodeFs.readFileSync(path, "utf8")
+      source.tree = Merkle.MemoryTree.fromLeafHashes([Merkle.hashLeaf(encoder.encode("x"))])
+      const shrank = yield* Effect.flip(cp.publish)
+      assert.strictEqual(shrank._tag, "CheckpointerHeadRegressed")
+      assert.strictEqual((shrank as Checkpointer.CheckpointerHeadRegressed).reason, "size-decreased")
+      source.append(2)
+      const forked = yield* Effect.flip(cp.publish)
+      assert.strictEqual((forked as Checkpointer.CheckpointerHeadRegressed).reason, "root-changed")
+      assert.strictEqual(nodeFs.readFileSync(path, "utf8"), old)
+    }))
+
+  it.scoped("restarted over a log shorter than its published checkpoint (a rollback): fails closed, the file stays", () =>
+    Effect.gen(function*() {
+      const { path } = yield* tempCheckpoint
+      const source = makeSource()
+      const scope = yield* Scope.make()
+      const first = yield* Checkpointer.make(baseOptions(path), source).pipe(
+        Effect.provide(NodeFileSystem.layer),
+        Scope.extend(scope)
+      )
+      yield* first.afterAppend(source.append(6))
+      yield* Scope.close(scope, Exit.void)
+      const published = nodeFs.readFileSync(path, "utf8")
+      const rolledBack = makeSource("another")
+      const cp = yield* Checkpointer.make(baseOptions(path), rolledBack).pipe(Effect.provide(NodeFileSystem.layer))
+      for (let i = 0; i < 3; i++) {
+        const error = yield* Effect.flip(cp.afterAppend(rolledBack.append(2)))
+        assert.strictEqual(error._tag, "CheckpointerHeadRegressed")
+      }
+      // the same size again, another history: still refused (root-changed)
+      assert.strictEqual(rolledBack.tree.size, 6n)
+      const forked = yield* Effect.flip(cp.afterAppend(rolledBack.append(0)))
+      assert.strictEqual((forked as Checkpointer.CheckpointerHeadRegressed).reason, "root-changed")
+      // beyond it: the tree's root at size 6 is not the published one (history-changed)
+      const beyond = yield* Effect.flip(cp.afterAppend(rolledBack.append(3)))
+      assert.strictEqual((beyond as Checkpointer.CheckpointerHeadRegressed).reason, "history-changed")
+      assert.strictEqual(nodeFs.readFileSync(path, "utf8"), published)
+    }))
+
+  it.scoped("a forked history beyond the last checkpoint is refused when the source gives rootAt", () =>
+    Effect.gen(function*() {
+      const { path } = yield* tempCheckpoint
+      const source = makeSource()
+      const cp = yield* Checkpointer.make(baseOptions(path), source).pipe(Effect.provide(NodeFileSystem.layer))
+      yield* cp.afterAppend(source.append(3))
+      const published = nodeFs.readFileSync(path, "utf8")
+      // the owner's tree is replaced by another history of 6 entries
+      source.tree = Merkle.MemoryTree.fromLeafHashes(
+        Array.from({ length: 6 }, (_, i) => Merkle.hashLeaf(encoder.encode(`other ${i}`)))
+      )
+      const error = yield* Effect.flip(cp.afterAppend(source.tree.size))
+      assert.strictEqual((error as Checkpointer.CheckpointerHeadRegressed).reason, "history-changed")
+      assert.strictEqual(nodeFs.readFileSync(path, "utf8"), published)
+    }))
+
+  it.scoped("an existing file that does not verify with the log's key (or is not a note) is replaced by the next checkpoint", () =>
+    Effect.gen(function*() {
+      const { path } = yield* tempCheckpoint
+      const other = signer(ORIGIN, new Uint8Array(32).fill(9))
+      for (const junk of [right(Note.sign(`${ORIGIN}\n1\n${"A".repeat(43)}=\n`, [other])), "torn\n"]) {
+        nodeFs.writeFileSync(path, junk)
+        const source = makeSource()
+        const cp = yield* Checkpointer.make(baseOptions(path), source).pipe(Effect.provide(NodeFileSystem.layer))
+        assert.isTrue(Option.isNone(yield* cp.latest))
+        yield* cp.afterAppend(source.append(3))
+        assert.strictEqual(onDisk(path)?.size, 3n)
+        nodeFs.rmSync(path)
+      }
+    }))
+
+  it.scoped("a signer whose signatures do not verify with its public key publishes nothing", () =>
+    Effect.gen(function*() {
+      const { path } = yield* tempCheckpoint
+      const source = makeSource()
+      const broken = Note.makeSigner(ORIGIN, Note.TYPE_ED25519, logSigner.publicKey, () => new Uint8Array(64))
+      const cp = yield* Checkpointer.make({ ...baseOptions(path), signers: [broken] }, source).pipe(
+        Effect.provide(NodeFileSystem.layer)
+      )
+      const failed = yield* Effect.flip(cp.afterAppend(source.append(3)))
+      assert.strictEqual(failed._tag, "CheckpointerSignFailed")
+      assert.strictEqual((failed as Checkpointer.CheckpointerSignFailed).reason, "self-check")
+      assert.isFalse(nodeFs.existsSync(path))
+      const throwing = Note.makeSigner(ORIGIN, Note.TYPE_ED25519, logSigner.publicKey, () => {
+        throw new Error("HSM offline")
+      })
+      const cp2 = yield* Checkpointer.make({ ...baseOptions(path), signers: [throwing] }, source).pipe(
+        Effect.provide(NodeFileSystem.layer)
+      )
+      const threw = yield* Effect.flip(cp2.publish)
+      assert.strictEqual((threw as Checkpointer.CheckpointerSignFailed).reason, "signer-threw")
+      assert.include(threw.message, "HSM offline")
+      assert.isFalse(nodeFs.existsSync(path))
+    }))
+})
+
+describe("Checkpointer: options", () => {
+  const cosigner = Note.makeSigner("witness", 0x04, logSigner.publicKey, () => new Uint8Array(72))
+  const bad: ReadonlyArray<[string, (path: string) => Checkpointer.Options, string]> = [
+    ["origin", (p) => ({ ...baseOptions(p), origin: "" }), "\"\""],
+    ["origin", (p) => ({ ...baseOptions(p), origin: "a\nb" }), "\"a\\nb\""],
+    ["origin", (p) => ({ ...baseOptions(p), origin: "a\u0001" }), "\"a\\u0001\""],
+    ["signers", (p) => ({ ...baseOptions(p), signers: [] }), "[]"],
+    [
+      "signers[1]",
+      (p) => ({ ...baseOptions(p), signers: [logSigner, logSigner] }),
+      Note.keyLabel(ORIGIN, logSigner.keyId)
+    ],
+    ["signers[0].type", (p) => ({ ...baseOptions(p), signers: [cosigner] }), "0x04"],
+    ["every", (p) => ({ ...baseOptions(p), every: {} }), "{}"],
+    ["every.entries", (p) => ({ ...baseOptions(p), every: { entries: 0 } }), "0"],
+    ["every.entries", (p) => ({ ...baseOptions(p), every: { entries: 1.5 } }), "1.5"],
+    ["every.entries", (p) => ({ ...baseOptions(p), every: { entries: Number.NaN, seconds: 1 } }), "NaN"],
+    ["every.seconds", (p) => ({ ...baseOptions(p), every: { entries: 1, seconds: -1 } }), "-1"],
+    ["every.seconds", (p) => ({ ...baseOptions(p), every: { seconds: Infinity } }), "Infinity"],
+    ["write", (p) => ({ ...baseOptions(p), write: "" }), "\"\""]
+  ]
+  for (const [field, options, value] of bad) {
+    it.scoped(`refuses ${field} = ${value} before touching the file system`, () =>
+      Effect.gen(function*() {
+        const { dir, path } = yield* tempCheckpoint
+        const probe = newProbe()
+        const source = makeSource()
+        source.append(5)
+        const error = yield* Effect.flip(
+          Checkpointer.make(options(path), source).pipe(Effect.provide(watching(probe)))
+        )
+        assert.strictEqual(error._tag, "CheckpointerOptionsInvalid")
+        assert.strictEqual(error.field, field)
+        assert.strictEqual(error.value, value)
+        assert.deepStrictEqual(probe.ops, [])
+        assert.strictEqual(source.heads, 0)
+        assert.deepStrictEqual(nodeFs.readdirSync(dir), [])
+      }))
+  }
+})
