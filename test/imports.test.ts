@@ -252,13 +252,7 @@ const publicImportsOfInternals: ReadonlyArray<{
     reason:
       "argument validation, one place shared by every layer (validateCommand); the brand of issued reservation ids",
     importers: ["packages/budget/src/internal/journaled.ts", "packages/budget/src/internal/queries.ts"]
-  },
-  ...["CliError", "Files", "Key", "Output"].map((name) => ({
-    target: `packages/cli/src/${name}.ts`,
-    reason:
-      "the log command's handler (src/internal since @calybris/tlog was private; tlog is now a published dependency of the CLI, so the file can move to src/LogCommand.ts and this entry go, once the parallel work on it has merged); it uses the CLI's errors, files, keys and output like every handler",
-    importers: ["packages/cli/src/internal/LogCommand.ts"]
-  }))
+  }
 ]
 
 describe("import graph of packages/*/src", () => {

@@ -319,7 +319,7 @@ export const logOptions = {
   }
 }
 
-const loadLog = () => import("./internal/LogCommand.js")
+const loadLog = () => import("./LogCommand.js")
 
 const log = Command.make("log").pipe(
   Command.withDescription(

@@ -164,7 +164,7 @@ export const replay = (flags: Commands.FlagsOf<typeof Commands.walOptions.replay
     const citing = Option.getOrUndefined(flags.checkpoint)
     const logCommand = citing === undefined
       ? undefined
-      : yield* Effect.promise(() => import("./internal/LogCommand.js"))
+      : yield* Effect.promise(() => import("./LogCommand.js"))
     const tap = logCommand?.treeTap(reader)
     const bytes = tap === undefined ? logBytes(flags.file, "replaying") : tap.tap(logBytes(flags.file, "replaying"))
     let audited: ReadonlyArray<Audited.Verdict>

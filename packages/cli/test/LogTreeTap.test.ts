@@ -15,7 +15,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as fc from "effect/FastCheck"
 import * as Stream from "effect/Stream"
-import { treeTap } from "../src/internal/LogCommand.js"
+import { treeTap } from "../src/LogCommand.js"
 
 const key = Uint8Array.from({ length: 32 }, (_, i) => i + 1)
 const encoder = new TextEncoder()

@@ -5,8 +5,7 @@
  * - The tree: leaf i (0-based) is the line bytes, without the newline, of the entry with WAL
  *   sequence i + 1 (WAL sequences start at 1). The CLI builds it the auditor's way: it reads and
  *   VERIFIES the whole WAL file (chain + key, `Reader.verifyEach`) and hashes each line into a
- *   memory node store (`Merkle.MemoryTree`, a `Merkle.NodeSource`: a tile store replaces it
- *   later, nothing here depends on which).
+ *   memory node store (`Merkle.MemoryTree`, a `Merkle.NodeSource`).
  * - `verify` needs no log and no secret: a checkpoint's signature (`--vkey`, repeated for
  *   witnesses), or a proof file against its signed checkpoint(s). It fails closed (exit 1).
  *   With `--entry FILE` / `--entry-line LINE` and an inclusion proof it is the auditor's whole
@@ -21,10 +20,8 @@
  *   `Redacted`, never printed: errors name the source only. `keygen` writes a new one to a new
  *   file (mode 0600, never overwriting) and prints the verifier key only.
  *
- * Internal (src/internal) while `@calybris/tlog` is private: every public module of the published
- * CLI package must import under plain npm (test/install), and this one needs tlog. The shipped
- * `calybris` bin is a bundle that carries tlog, so the commands work; when tlog is published, move
- * this module up beside `WalCommand` and make tlog a dependency (it is a devDependency now).
+ * `@calybris/tlog` is a dependency of the CLI (the published package imports it under plain npm,
+ * test/install), and the shipped `calybris` bin is a bundle that carries it.
  */
 import * as Json from "@calybris/core/Json"
 import * as Checkpoint from "@calybris/tlog/Checkpoint"
@@ -41,11 +38,11 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import { InputError, IoError, KeyError, UsageError } from "../CliError.js"
-import type * as Commands from "../Commands.js"
-import { platformReason, readBytes, readText, requireFile, streamFile } from "../Files.js"
-import * as Key from "../Key.js"
-import { emit, obj, printLines, setJson } from "../Output.js"
+import { InputError, IoError, KeyError, UsageError } from "./CliError.js"
+import type * as Commands from "./Commands.js"
+import { platformReason, readBytes, readText, requireFile, streamFile } from "./Files.js"
+import * as Key from "./Key.js"
+import { emit, obj, printLines, setJson } from "./Output.js"
 
 /** A proof or checkpoint that does not verify (fail closed: exit 1). `reason` names what failed. */
 export class LogVerifyFailed extends Schema.TaggedError<LogVerifyFailed>()("LogVerifyFailed", {
