@@ -9,17 +9,19 @@ import type { Sealed } from "@calybris/wal/Entry"
 import type * as Wal from "@calybris/wal/Wal"
 import type { WalAppendError } from "@calybris/wal/WalError"
 import type * as FileSystem from "@effect/platform/FileSystem"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import type * as Scope from "effect/Scope"
 import * as Checkpoint from "../Checkpoint.js"
 import { CompactRange, type CompletedNode } from "../CompactRange.js"
 import * as Merkle from "../Merkle.js"
 import * as Note from "../Note.js"
 import * as Tiles from "../Tiles.js"
-import type { TreeLog, TreeLogOptions } from "../TreeLog.js"
-import { hashLeaf } from "./hash.js"
+import type { Appended, TreeLog, TreeLogOptions } from "../TreeLog.js"
 import { TileSet } from "./tileStore.js"
 import {
   TreeLogBeyondHead,
@@ -42,9 +44,20 @@ const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => {
   return true
 }
 
+/** RFC 6962's leaf hash SHA-256(0x00 ‖ line), `hashLeaf` with the prefixed copy in a reused buffer. */
+const leafHasher = () => {
+  let scratch = new Uint8Array(4096)
+  return (line: Uint8Array): Uint8Array => {
+    if (line.length + 1 > scratch.length) scratch = new Uint8Array(Math.max(line.length + 1, scratch.length * 2))
+    scratch.set(line, 1)
+    return sha256(scratch.subarray(0, line.length + 1))
+  }
+}
+
 /** The tree as entries are sealed: the compact range and the tiles of the right edge. */
 class Tree {
   readonly completed: Array<CompletedNode> = []
+  private readonly hashLeaf = leafHasher()
   /** the persisted last leaf, checked against the log's line as the open reads it */
   check: { readonly index: bigint; readonly hash: Uint8Array; found: Uint8Array | undefined } | undefined
   constructor(public range: CompactRange, readonly tiles: TileSet) {}
@@ -54,7 +67,7 @@ class Tree {
     const range = this.range
     if (sequence <= range.size) {
       const check = this.check
-      if (check !== undefined && sequence - 1n === check.index) check.found = hashLeaf(line)
+      if (check !== undefined && sequence - 1n === check.index) check.found = this.hashLeaf(line)
       return
     }
     if (sequence !== range.size + 1n) {
@@ -62,7 +75,7 @@ class Tree {
     }
     const completed = this.completed
     completed.length = 0
-    range.append(hashLeaf(line), completed)
+    range.append(this.hashLeaf(line), completed)
     const tiles = this.tiles
     for (let i = 0; i < completed.length; i++) {
       const node = completed[i] as CompletedNode
@@ -266,7 +279,6 @@ export const make = <E, R>(
     if (full) tree.tiles.persist(persisted)
 
     const lock = yield* Effect.makeSemaphore(1)
-    const scope = yield* Effect.scope
     const made = new Set<string>()
     const flushEvery = BigInt(Math.max(1, options.flushEvery ?? DEFAULT_FLUSH_EVERY))
     let flushing = false
@@ -302,29 +314,32 @@ export const make = <E, R>(
     // closing: the acknowledged entries' tiles are written (a failure leaves them to the next open)
     yield* Effect.addFinalizer(() => Effect.ignore(flush))
 
-    const background = Effect.ensuring(
-      Effect.ignore(flush),
-      Effect.sync(() => {
-        flushing = false
-      })
-    )
+    // The background flusher: one fiber, woken (synchronously, by an append's continuation) once
+    // `flushEvery` acknowledged entries are not persisted; a failure is left to the next flush.
+    let wakeup = Deferred.unsafeMake<void>(FiberId.none)
+    const flusher = Effect.forever(Effect.gen(function*() {
+      yield* Deferred.await(wakeup)
+      wakeup = Deferred.unsafeMake<void>(FiberId.none)
+      yield* Effect.ignore(flush)
+      flushing = false
+    }))
+    if (disk !== undefined) yield* Effect.forkScoped(flusher)
 
-    const append = (
-      data: Json.Json
-    ): Effect.Effect<{ readonly sealed: Sealed; readonly index: bigint }, WalAppendError> =>
-      Effect.flatMap(wal.append(data), (sealed) => {
-        const result = { sealed, index: sealed.sequence - 1n }
-        let after: Effect.Effect<unknown> = Effect.void
-        if (disk !== undefined && !flushing && sealed.sequence - tree.tiles.persisted >= flushEvery) {
-          flushing = true
-          after = Effect.forkIn(background, scope)
-        }
-        const onAppended = options.onAppended
-        if (onAppended !== undefined) {
-          after = Effect.zipRight(after, Effect.flatMap(wal.head, (head) => onAppended(head.sequence)))
-        }
-        return Effect.as(after, result)
-      })
+    const appended = (sealed: Sealed): Appended => {
+      if (!flushing && disk !== undefined && sealed.sequence - tree.tiles.persisted >= flushEvery) {
+        flushing = true
+        Deferred.unsafeDone(wakeup, Exit.void)
+      }
+      return { sealed, index: sealed.sequence - 1n }
+    }
+    const onAppended = options.onAppended
+    const append = onAppended === undefined
+      ? (data: Json.Json): Effect.Effect<Appended, WalAppendError> => Effect.map(wal.append(data), appended)
+      : (data: Json.Json): Effect.Effect<Appended, WalAppendError> =>
+        Effect.flatMap(wal.append(data), (sealed) => {
+          const result = appended(sealed)
+          return Effect.as(Effect.flatMap(wal.head, (head) => onAppended(head.sequence)), result)
+        })
 
     const head = Effect.map(wal.head, (h) => ({ size: h.sequence, root: tree.rootAt(h.sequence) }))
 
