@@ -335,6 +335,60 @@ describe("TreeLog file tiles", () => {
       expect(reopened.length).toBeGreaterThan(1)
     }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
 
+  it.effect("batch durability, concurrent appends: proofs and tiles cover acknowledged sizes only", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const path = `${dir}/log.jsonl`
+      yield* withLog(path, (log) =>
+        Effect.gen(function*() {
+          yield* Effect.forEach(
+            Array.from({ length: 600 }, (_, i) => i),
+            (i) => log.append(i),
+            { concurrency: 50, discard: true }
+          )
+          yield* checkProofs(log, [[3, 599], [598, 600], [0, 1]])
+        }), { durability: "batch", flushEvery: 64 })
+      yield* checkTileFiles(path, 600n)
+    }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
+
+  it.effect(
+    "reopening reads O(log n) tiles (the right edge's partial tiles and the tree head), writes none",
+    () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const dir = yield* fs.makeTempDirectoryScoped()
+        const path = `${dir}/log.jsonl`
+        yield* withLog(path, (log) => appendN(log, 0, 65_536 + 256 * 3 + 5), { flushEvery: 4096 })
+        const reads: Array<string> = []
+        const writes: Array<string> = []
+        const counting = FileSystem.FileSystem.of({
+          ...fs,
+          readFile: (p) => {
+            reads.push(p)
+            return fs.readFile(p)
+          },
+          writeFile: (p, data, options) => {
+            writes.push(p)
+            return fs.writeFile(p, data, options)
+          }
+        })
+        const head = yield* withLog(path, (log) => log.head).pipe(
+          Effect.provideService(FileSystem.FileSystem, counting)
+        )
+        expect(head.size).toBe(65_536n + 256n * 3n + 5n)
+        // 66,309 = 259·256 + 5 leaves: partial tiles 0/259.p/5, 1/001.p/3 (259 = 256 + 3), 2/000.p/1
+        expect(reads.map((p) => p.slice(path.length + 1)).sort()).toEqual([
+          "tlog/tile/0/259.p/5",
+          "tlog/tile/1/001.p/3",
+          "tlog/tile/2/000.p/1",
+          `tlog/${TreeLog.HEAD_FILE}`
+        ])
+        expect(writes).toEqual([])
+      }).pipe(Effect.provide(NodeContext.layer), Effect.scoped),
+    30_000
+  )
+
   const refusal = (path: string, options: TreeLog.TreeLogOptions = {}) =>
     Effect.flip(withLog(path, () => Effect.void, options))
 
