@@ -22,7 +22,7 @@ import * as Merkle from "../Merkle.js"
 import * as Note from "../Note.js"
 import * as Tiles from "../Tiles.js"
 import type { Appended, TreeLog, TreeLogOptions } from "../TreeLog.js"
-import { TileSet } from "./tileStore.js"
+import { TileSet } from "./treeLogTiles.js"
 import {
   TreeLogBeyondHead,
   TreeLogIoError,
