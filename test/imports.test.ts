@@ -258,6 +258,14 @@ const publicImportsOfInternals: ReadonlyArray<{
     reason:
       "the log command's handler is internal while @calybris/tlog is private (every public CLI module must import under plain npm: test/install); it uses the CLI's errors, files, keys and output like every handler",
     importers: ["packages/cli/src/internal/LogCommand.ts"]
+  })),
+  ...["Checkpoint", "CompactRange", "Merkle", "Note", "Tiles"].map((name) => ({
+    target: `packages/tlog/src/${name}.ts`,
+    reason:
+      "the tree log (TreeLog.ts builds its layers from internal/treeLog.ts) keeps its tree with the package's pure modules: compact range, tiles, proofs, checkpoint signing; none of them imports TreeLog",
+    importers: name === "Tiles"
+      ? ["packages/tlog/src/internal/treeLog.ts", "packages/tlog/src/internal/treeLogTiles.ts"]
+      : ["packages/tlog/src/internal/treeLog.ts"]
   }))
 ]
 
