@@ -5,7 +5,7 @@
  * - `tlog/append/keyed/no_fsync`: `wal_append/keyed/no_fsync`'s workload (100,000 of the
  *   reference's ~1 KB audited records, keyed, durability "never", one appender, the `WalNode`
  *   flusher) through `TreeLog.layerFile`: each line's leaf hash and the subtrees it completes,
- *   the tiles written in the background every 1,024 entries and at close. Run it beside
+ *   the tiles written in the background every 8,192 entries and at close. Run it beside
  *   `wal_append/keyed/no_fsync` (`pnpm bench keyed/no_fsync`), alternating, for the ratio.
  * - `tlog/reopen/1e6/*`: a keyed log of 1,000,000 small records (`{"i":n}`, ~170-byte lines),
  *   built once in setup (untimed), reopened: `wal_only` (the WAL's own verifying open, the floor:
@@ -142,7 +142,7 @@ export const tlogAppendWorkloads: ReadonlyArray<Workload> = [
     "tlog/append/keyed/no_fsync",
     "us/entry",
     appendWorkload(100_000),
-    "wal_append/keyed/no_fsync through TreeLog.layerFile: leaf hash + compact range + tiles written every 1,024 entries"
+    "wal_append/keyed/no_fsync through TreeLog.layerFile: leaf hash + compact range + tiles written every 8,192 entries"
   ),
   tlog(
     "tlog/reopen/1e6/wal_only",

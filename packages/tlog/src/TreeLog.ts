@@ -19,7 +19,7 @@
  *   fsynced first unless the log's durability is `"never"`). Full tiles are written once and
  *   never change; a partial tile is replaced by a wider one (a new file), and the superseded
  *   partial is removed once `tree-head` no longer names it (C2SP lets clients fall back to the
- *   full tile). Tile writes are batched: in the background once `flushEvery` (default 1024)
+ *   full tile). Tile writes are batched: in the background once `flushEvery` (default 8192)
  *   acknowledged entries are not yet persisted, at `flush`, at open (catching up) and at close.
  * - Reopening: `tree-head` gives the persisted size n; the partial tiles of n (one per level,
  *   O(log n) reads) give the right edge and the root, which must equal `tree-head`'s root; only
@@ -79,7 +79,7 @@ export {
 export const HEAD_FILE = internal.HEAD_FILE
 
 export interface TreeLogOptions extends Omit<Wal.WalOptions, "onLine"> {
-  /** persist the tiles once this many acknowledged entries are not (default 1024) */
+  /** persist the tiles once this many acknowledged entries are not (default 8192: 32 full level-0 tiles a flush) */
   readonly flushEvery?: number | undefined
   /** `"edge"` (default): check the right edge and the last leaf on open; `"full"`: recompute everything and compare */
   readonly verifyTree?: "edge" | "full" | undefined

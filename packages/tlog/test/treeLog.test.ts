@@ -297,7 +297,7 @@ describe("TreeLog file tiles", () => {
       yield* withLog(path, (log) =>
         Effect.gen(function*() {
           yield* appendN(log, 0, 10)
-          // nothing persisted yet (flushEvery 1024)
+          // nothing persisted yet (flushEvery 8192)
           assert.isFalse(nodeFs.existsSync(`${path}.tlog/${TreeLog.HEAD_FILE}`))
           yield* log.flush
           yield* checkTileFiles(path, 10n)

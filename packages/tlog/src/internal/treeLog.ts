@@ -22,7 +22,6 @@ import * as Merkle from "../Merkle.js"
 import * as Note from "../Note.js"
 import * as Tiles from "../Tiles.js"
 import type { Appended, TreeLog, TreeLogOptions } from "../TreeLog.js"
-import { TileSet } from "./treeLogTiles.js"
 import {
   TreeLogBeyondHead,
   TreeLogIoError,
@@ -30,11 +29,14 @@ import {
   TreeLogTilesAhead,
   TreeLogTilesCorrupt
 } from "./treeLogErrors.js"
+import { TileSet } from "./treeLogTiles.js"
 
 /** The file recording the persisted size and its root, written after the tiles. */
 export const HEAD_FILE = "tree-head"
 
-const DEFAULT_FLUSH_EVERY = 1024
+const DEFAULT_FLUSH_EVERY = 8192
+/** Tile files written at once by a flush. */
+const WRITE_CONCURRENCY = 8
 const sha256 = Hash.defaultHash.sha256
 const hex = (bytes: Uint8Array): string => Encoding.encodeHex(bytes)
 
@@ -291,7 +293,12 @@ export const make = <E, R>(
       if (size <= tiles.persisted) return
       const writes = tiles.writes(size)
       const root = tree.rootAt(size)
-      for (const write of writes) yield* writeAtomic(disk, made, write.path, write.bytes)
+      // the tiles are independent files: written a few at a time (each is several thread-pool
+      // round trips), all before the head that names them
+      yield* Effect.forEach(writes, (write) => writeAtomic(disk, made, write.path, write.bytes), {
+        concurrency: WRITE_CONCURRENCY,
+        discard: true
+      })
       yield* writeAtomic(disk, made, HEAD_FILE, new TextEncoder().encode(`${size}\n${hex(root)}\n`))
       tiles.persist(size)
       // a partial tile superseded by a wider one is removed once the head no longer names it
