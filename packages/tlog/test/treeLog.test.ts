@@ -13,6 +13,7 @@ import * as Tiles from "@calybris/tlog/Tiles"
 import * as TreeLog from "@calybris/tlog/TreeLog"
 import * as Wal from "@calybris/wal/Wal"
 import * as NodeContext from "@effect/platform-node/NodeContext"
+import { SystemError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
@@ -388,6 +389,54 @@ describe("TreeLog file tiles", () => {
       }).pipe(Effect.provide(NodeContext.layer), Effect.scoped),
     30_000
   )
+
+  it.effect("a failed WAL fsync: the entry sealed into the tree is not in the head, its proofs or its tiles", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const path = `${dir}/log.jsonl`
+      let syncs = 0
+      // the log's file (opened for append) fails its 6th fsync; every member delegated (they live on a prototype)
+      const faulty = FileSystem.FileSystem.of({
+        ...fs,
+        open: (p, options) =>
+          Effect.map(fs.open(p, options), (file): FileSystem.File =>
+            options?.flag !== "a" ? file : {
+              [FileSystem.FileTypeId]: file[FileSystem.FileTypeId],
+              fd: file.fd,
+              stat: file.stat,
+              seek: (offset, from) => file.seek(offset, from),
+              sync: Effect.suspend(() =>
+                ++syncs === 6
+                  ? Effect.fail(
+                    new SystemError({ module: "FileSystem", method: "sync", reason: "Unknown", pathOrDescriptor: p })
+                  )
+                  : file.sync
+              ),
+              read: (buffer) => file.read(buffer),
+              readAlloc: (size) => file.readAlloc(size),
+              truncate: (length) => file.truncate(length),
+              write: (buffer) => file.write(buffer),
+              writeAll: (buffer) => file.writeAll(buffer)
+            })
+      })
+      yield* withLog(path, (log) =>
+        Effect.gen(function*() {
+          yield* appendN(log, 0, 5)
+          const failed = yield* Effect.flip(log.append("lost"))
+          expect(failed._tag).toBe("WalIoError")
+          const head = yield* log.head
+          expect(head.size).toBe(5n)
+          const ref = yield* referenceOf(log.wal)
+          expect(hex(head.root)).toBe(hex(Either.getOrThrow(Merkle.root(ref.tree, 5n))))
+          expect((yield* Effect.flip(log.inclusionProof(5n, 6n)))._tag).toBe("TreeLogBeyondHead")
+          yield* log.flush
+        }), { durability: "batch" }).pipe(Effect.provideService(FileSystem.FileSystem, faulty))
+      expect(nodeFs.readFileSync(`${path}.tlog/${TreeLog.HEAD_FILE}`, "utf8").startsWith("5\n")).toBe(true)
+      // the line was written (its fsync failed): the next open verifies it and catches the tree up
+      yield* withLog(path, (log) => checkProofs(log, [[5, 5]]))
+      yield* checkTileFiles(path, 6n)
+    }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
 
   const refusal = (path: string, options: TreeLog.TreeLogOptions = {}) =>
     Effect.flip(withLog(path, () => Effect.void, options))
