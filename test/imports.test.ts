@@ -252,7 +252,15 @@ const publicImportsOfInternals: ReadonlyArray<{
     reason:
       "argument validation, one place shared by every layer (validateCommand); the brand of issued reservation ids",
     importers: ["packages/budget/src/internal/journaled.ts", "packages/budget/src/internal/queries.ts"]
-  }
+  },
+  ...["Checkpoint", "CompactRange", "Merkle", "Note", "Tiles"].map((name) => ({
+    target: `packages/tlog/src/${name}.ts`,
+    reason:
+      "the tree log (TreeLog.ts builds its layers from internal/treeLog.ts) keeps its tree with the package's pure modules: compact range, tiles, proofs, checkpoint signing; none of them imports TreeLog",
+    importers: name === "Tiles"
+      ? ["packages/tlog/src/internal/treeLog.ts", "packages/tlog/src/internal/treeLogTiles.ts"]
+      : ["packages/tlog/src/internal/treeLog.ts"]
+  }))
 ]
 
 describe("import graph of packages/*/src", () => {

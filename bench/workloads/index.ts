@@ -11,7 +11,8 @@ export const groups: ReadonlyArray<() => Promise<ReadonlyArray<Workload>>> = [
   () => import("./budget.js").then((m) => m.budgetWorkloads),
   () => import("./budgetPg.js").then((m) => m.budgetPgWorkloads),
   () => import("./cli.js").then((m) => m.cliWorkloads),
-  () => import("./tlog.js").then((m) => m.tlogWorkloads)
+  () => import("./tlog.js").then((m) => m.tlogWorkloads),
+  () => import("./tlogAppend.js").then((m) => m.tlogAppendWorkloads)
 ]
 
 /** All workloads (loads every group). */

@@ -41,6 +41,11 @@ export interface ReaderOptions {
   readonly chain: Chain.Chain | undefined
   /** longest line accepted, in bytes (default 64 MiB) */
   readonly maxLineBytes?: number | undefined
+  /**
+   * Each entry's line bytes (without LF, and without a CR before it), with its sequence, as the
+   * reader accepts it (fast path and exact path alike): a view valid during the call (`WalOptions.onLine`).
+   */
+  readonly onLine?: ((line: Uint8Array, sequence: bigint) => void) | undefined
 }
 
 /** What a complete verification found. */
@@ -243,6 +248,9 @@ export class LineReader {
    */
   private readonly scan: ((bytes: Uint8Array, start: number, limit: number) => number) | undefined
 
+  /** Each entry's line bytes as it is accepted (`ReaderOptions.onLine`). */
+  private readonly onLine: ((line: Uint8Array, sequence: bigint) => void) | undefined
+
   constructor(
     options: ReaderOptions,
     collect = true,
@@ -251,6 +259,7 @@ export class LineReader {
     scan?: (bytes: Uint8Array, start: number, limit: number) => number
   ) {
     this.scan = scan
+    this.onLine = options.onLine
     this.each = collect ? each : undefined
     this.data = this.each === undefined ? undefined : data
     this.chain = options.chain
@@ -355,7 +364,14 @@ export class LineReader {
             text = asciiText(buffer.subarray(start, lastLf + 1))
           }
           error = text !== undefined
-            ? this.lineText(text.slice(start - textStart, end - textStart), offset, lf - start, false, out)
+            ? this.lineText(
+              text.slice(start - textStart, end - textStart),
+              offset,
+              lf - start,
+              false,
+              out,
+              this.onLine === undefined ? undefined : buffer.subarray(start, end)
+            )
             : this.line(buffer.subarray(start, lf), offset, false, out)
         }
         if (error !== undefined) return error
@@ -413,6 +429,7 @@ export class LineReader {
       diff |= b ^ recomputed.charCodeAt(k)
     }
     if (diff !== 0) return -1
+    if (this.onLine !== undefined) this.onLine(buffer.subarray(start, close + 1), expected.value)
     if (
       (this.data === undefined || this.data(expected.value, buffer.subarray(dataStart, close)) === false) &&
       this.collect
@@ -499,16 +516,20 @@ export class LineReader {
       }
       return new WalReadError({ line, offset, io_kind: "InvalidData", reason: "stream did not contain valid UTF-8" })
     }
-    return this.lineText(text, offset, raw.length, last, out)
+    return this.lineText(text, offset, raw.length, last, out, bytes)
   }
 
-  /** One decoded line (without its LF / CR); `length` is the raw line's byte length. */
+  /**
+   * One decoded line (without its LF / CR); `length` is the raw line's byte length, `bytes` its
+   * bytes without LF / CR (for `onLine`).
+   */
   private lineText(
     text: string,
     offset: number,
     length: number,
     last: boolean,
-    out: Array<Entry>
+    out: Array<Entry>,
+    bytes?: Uint8Array
   ): WalVerifyError | undefined {
     const line = this.lineNumber
     if (text.charCodeAt(0) !== 0x7b && isBlank(text)) return undefined
@@ -563,6 +584,7 @@ export class LineReader {
       // (the sequence read is the expected one)
       this.expected.next()
     }
+    if (this.onLine !== undefined && bytes !== undefined) this.onLine(bytes, envelope.sequence)
     this.count++
     this.lastHash = envelope.entry_hash
     this.lastHashLength = envelope.entry_hash.length <= HASH_LENGTH && isAscii(envelope.entry_hash)

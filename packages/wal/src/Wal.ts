@@ -54,6 +54,18 @@ export interface WalOptions extends ChainOptions {
   readonly durability?: Durability | undefined
   /** longest line the reader accepts, in bytes (default 64 MiB) */
   readonly maxLineBytes?: number | undefined
+  /**
+   * An observer of every entry's line (a transparency log's leaf), in sequence order: each
+   * existing entry as the open's one verifying pass reads it, then each entry as an append seals
+   * it (before it is acknowledged: an entry is durable once its `append` completes). `line` is
+   * the line's bytes exactly as the log holds them, without the LF — and without a CR before the
+   * LF, which the reader drops (writers never write one); a blank line is no entry and is not
+   * handed over. The array is a view into the log's buffer, valid only during the call (copy it
+   * to keep it). Synchronous, and it must not throw (a throw is a defect of the append or open
+   * that called it; an entry it was handed while sealing stays sealed). Unused, it costs one
+   * `undefined` check per append.
+   */
+  readonly onLine?: ((line: Uint8Array, sequence: bigint) => void) | undefined
 }
 
 /** The last entry written: its sequence (0 for an empty log) and hash (`genesis` for an empty log). */

@@ -327,6 +327,7 @@ export const make = <E = never>(
     const chain = yield* Chain.make(options)
     const reader: Reader.ReaderOptions = { chain, maxLineBytes: options.maxLineBytes }
     const durability = options.durability ?? "always"
+    const onLine = options.onLine
     // node:fs on the descriptor when the environment has it (`WalNode.layer`), else FileSystem
     const io = Option.getOrUndefined(yield* Effect.serviceOption(FileIo))
     // the span covers the opening only: a span current in the writer fiber would wrap each
@@ -339,7 +340,9 @@ export const make = <E = never>(
       yield* Lock.acquire(fs, path)
       const file = yield* fs.open(path, { flag: "a", mode: 0o644 }).pipe(Effect.mapError(pathError("open", path)))
       yield* Lock.acquireIdentity(fs, path, yield* openedFile(file, path))
-      return { file, verified: yield* verifyFileEach(fs, path, reader, onEntry) }
+      // the open's verifying pass hands each existing line to `onLine` (the service's `reader` does not)
+      const verifying = options.onLine === undefined ? reader : { ...reader, onLine: options.onLine }
+      return { file, verified: yield* verifyFileEach(fs, path, verifying, onEntry) }
     }).pipe(Effect.withSpan("Wal.open", { attributes: { path } }))
 
     // The acknowledged head (what `head` reports). "batch" and "always" advance it when a
@@ -404,10 +407,13 @@ export const make = <E = never>(
         round = open
       }
       const entryHash = printed.hash
+      const lineStart = needsNewline ? round.length + 1 : round.length
       writeLine(round, sequence, previousHash, entryHash, printed.bytes, needsNewline)
       needsNewline = false
       round.sequence = sealedSequence = sequence
       round.hash = sealedHash = entryHash
+      // the line as written into the round (without its LF): a view, no copy
+      if (onLine !== undefined) onLine(round.buffer.subarray(lineStart, round.length - 1), sequence)
       if (durability === "never") {
         ackSequence = sequence
         ackHash = entryHash

@@ -21,15 +21,21 @@ export const make = <E = never>(
   Effect.gen(function*() {
     const chain = yield* Chain.make(options)
     const reader: Reader.ReaderOptions = { chain, maxLineBytes: options.maxLineBytes }
+    const onLine = options.onLine
+    // the verifying pass of `initial` hands each existing line to `onLine` (the service's `reader` does not)
+    const verifying = onLine === undefined ? reader : { ...reader, onLine }
     const chunks: Array<Uint8Array> = []
     let sequence = 0n
     let lastHash = Chain.GENESIS
     let needsNewline = false
     if (initial !== undefined && initial.length > 0) {
       const verified: Reader.Verified = onEntry === undefined
-        ? yield* (Reader.verifyBytes(initial, reader) as Either.Either<Reader.Verified, WalVerifyError | WalTornTail>)
+        ? yield* (Reader.verifyBytes(initial, verifying) as Either.Either<
+          Reader.Verified,
+          WalVerifyError | WalTornTail
+        >)
         // the entries read in the same pass as the verification (see `Reader.verifyEach`)
-        : yield* Reader.verifyEach(Stream.make(initial), reader, onEntry)
+        : yield* Reader.verifyEach(Stream.make(initial), verifying, onEntry)
       chunks.push(initial.slice())
       sequence = verified.count
       lastHash = verified.lastHash
@@ -46,9 +52,11 @@ export const make = <E = never>(
             chunks.push(encoder.encode("\n"))
             needsNewline = false
           }
-          chunks.push(encoder.encode(next.line))
+          const line = encoder.encode(next.line)
+          chunks.push(line)
           sequence = next.sealed.sequence
           lastHash = next.sealed.entry_hash
+          if (onLine !== undefined) onLine(line.subarray(0, line.length - 1), sequence)
           return next.sealed
         })
       )

@@ -1,0 +1,168 @@
+/**
+ * The tree log's write path (issue 17, `TreeLog`): appends with the Merkle tree maintained and
+ * persisted as tiles, beside the plain WAL's, and reopening a large log with persisted tiles.
+ *
+ * - `tlog/append/keyed/no_fsync`: `wal_append/keyed/no_fsync`'s workload (100,000 of the
+ *   reference's ~1 KB audited records, keyed, durability "never", one appender, the `WalNode`
+ *   flusher) through `TreeLog.layerFile`: each line's leaf hash and the subtrees it completes,
+ *   the tiles written in the background every 8,192 entries and at close. Run it beside
+ *   `wal_append/keyed/no_fsync` (`pnpm bench keyed/no_fsync`), alternating, for the ratio.
+ * - `tlog/reopen/1e6/*`: a keyed log of 1,000,000 small records (`{"i":n}`, ~170-byte lines),
+ *   built once in setup (untimed), reopened: `wal_only` (the WAL's own verifying open, the floor:
+ *   every line is read and its HMAC checked), `tiles` (TreeLog with its persisted tiles: the
+ *   right edge read from O(log n) tiles, no leaf hashed), `rebuild` (TreeLog with `verifyTree:
+ *   "full"`: every leaf hashed and every tile compared).
+ */
+import type * as Json from "@calybris/core/Json"
+import * as Kernel from "@calybris/core/Kernel"
+import * as TreeLog from "@calybris/tlog/TreeLog"
+import * as Audited from "@calybris/wal/Audited"
+import * as Wal from "@calybris/wal/Wal"
+import * as WalNode from "@calybris/wal/WalNode"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { benchPolicy, makeInput } from "../fixtures.js"
+import { now, removeLog, type Sampler, type Workload } from "../registry.js"
+
+const key = new Uint8Array(32).fill(0x5a)
+const policy = benchPolicy(22)
+
+/** The reference's pre-built audited records, as in wal.ts (construction is not timed). */
+const records = (count: number): Array<Json.Json> =>
+  Array.from({ length: count }, (_, i) => {
+    const s = i + 1
+    const input = makeInput(s)
+    return Either.getOrThrow(
+      Audited.record(policy, input, Kernel.prescribe(policy, input), `tenant-${s % 16}/request-${s}`)
+    )
+  })
+
+const tempFile = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "calybris-bench-tlog-")), "log.jsonl")
+
+const removeTree = (file: string) => {
+  removeLog(file)
+  fs.rmSync(`${file}.tlog`, { recursive: true, force: true })
+}
+
+/** Append every record to a fresh log through the tree log; returns µs per entry. */
+const appendTree = (file: string, data: ReadonlyArray<Json.Json>): Promise<number> => {
+  removeTree(file)
+  return Effect.runPromise(
+    Effect.gen(function*() {
+      const t0 = now()
+      yield* Effect.scoped(Effect.gen(function*() {
+        const log = yield* TreeLog.makeFile(file, { key, durability: "never" })
+        for (const d of data) yield* log.append(d)
+      }))
+      return (now() - t0) / data.length / 1e3
+    }).pipe(Effect.provide(WalNode.layer), Effect.provide(NodeContext.layer))
+  )
+}
+
+const appendWorkload = (count: number) => (): Sampler => {
+  const data = records(count)
+  const file = tempFile()
+  return {
+    warmup: async () => {
+      await appendTree(file, data)
+    },
+    sample: () => appendTree(file, data),
+    teardown: () => fs.rmSync(path.dirname(file), { recursive: true, force: true })
+  }
+}
+
+const REOPEN_SIZE = 1_000_000
+
+/** A keyed log of `n` small records with its persisted tiles (untimed). */
+const buildLog = (file: string, n: number): Promise<void> =>
+  Effect.runPromise(
+    Effect.scoped(Effect.gen(function*() {
+      const log = yield* TreeLog.makeFile(file, { key, durability: "never", flushEvery: 65_536 })
+      for (let i = 0; i < n; i++) yield* log.append(new Map([["i", i]]))
+    })).pipe(Effect.provide(WalNode.layer), Effect.provide(NodeContext.layer))
+  )
+
+type Reopen = "wal_only" | "tiles" | "rebuild"
+
+const reopen = (file: string, how: Reopen): Promise<number> =>
+  Effect.runPromise(
+    Effect.gen(function*() {
+      const t0 = now()
+      yield* Effect.scoped(
+        how === "wal_only"
+          ? Effect.asVoid(Wal.makeFile(file, { key }))
+          : Effect.flatMap(
+            TreeLog.makeFile(file, { key, ...(how === "rebuild" ? { verifyTree: "full" as const } : {}) }),
+            (log) =>
+              Effect.map(log.head, (head) => {
+                if (head.size !== BigInt(REOPEN_SIZE)) throw new Error(`reopened at ${head.size}`)
+              })
+          )
+      )
+      return (now() - t0) / 1e9
+    }).pipe(Effect.provide(WalNode.layer), Effect.provide(NodeContext.layer))
+  )
+
+const reopenWorkload = (how: Reopen) => async (): Promise<Sampler> => {
+  const file = tempFile()
+  const started = now()
+  await buildLog(file, REOPEN_SIZE)
+  process.stderr.write(`tlog reopen: built ${REOPEN_SIZE} entries in ${((now() - started) / 1e9).toFixed(1)} s\n`)
+  return {
+    warmup: async () => {
+      await reopen(file, how)
+    },
+    sample: () => reopen(file, how),
+    teardown: () => fs.rmSync(path.dirname(file), { recursive: true, force: true })
+  }
+}
+
+const tlog = (
+  name: string,
+  unit: Workload["unit"],
+  setup: Workload["setup"],
+  note: string,
+  maxRuns?: number
+): Workload => ({
+  name,
+  unit,
+  reference: null,
+  group: "tlog",
+  ...(setup === undefined ? {} : { setup }),
+  note,
+  ...(maxRuns === undefined ? {} : { maxRuns })
+})
+
+export const tlogAppendWorkloads: ReadonlyArray<Workload> = [
+  tlog(
+    "tlog/append/keyed/no_fsync",
+    "us/entry",
+    appendWorkload(100_000),
+    "wal_append/keyed/no_fsync through TreeLog.layerFile: leaf hash + compact range + tiles written every 8,192 entries"
+  ),
+  tlog(
+    "tlog/reopen/1e6/wal_only",
+    "s",
+    reopenWorkload("wal_only"),
+    "opening a keyed 1e6-entry log with Wal.makeFile (its verifying pass): the floor of any reopen",
+    3
+  ),
+  tlog(
+    "tlog/reopen/1e6/tiles",
+    "s",
+    reopenWorkload("tiles"),
+    "TreeLog reopen of that log with its persisted tiles (right edge from O(log n) tiles; no leaf hashed)",
+    3
+  ),
+  tlog(
+    "tlog/reopen/1e6/rebuild",
+    "s",
+    reopenWorkload("rebuild"),
+    "TreeLog reopen with verifyTree \"full\" (every leaf hashed, every tile compared): a full rebuild's cost",
+    3
+  )
+]

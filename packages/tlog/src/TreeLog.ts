@@ -1,0 +1,159 @@
+/**
+ * A transparency log over the WAL: the RFC 6962 Merkle tree of the log's entries, maintained as
+ * entries are appended, and (file layer) persisted as C2SP tlog-tiles so that reopening a large
+ * log does not rebuild it.
+ *
+ * - The leaf: leaf i (0-based) is the line of the entry with WAL sequence i + 1, its bytes
+ *   exactly as the log file holds them without the LF (and without a CR before the LF, which the
+ *   reader drops; writers never write one); blank lines are no entries. The WAL hands each line
+ *   to the tree through `WalOptions.onLine` — while the open verifies the existing entries, and
+ *   as each append seals one (a view of the bytes being written: no copy, no second printing).
+ * - What is durable: `head` is the log's ACKNOWLEDGED size and the root at that size; proofs are
+ *   refused (`TreeLogBeyondHead`) for larger sizes. Tiles are written only for acknowledged
+ *   sizes. Under durability `"never"` nothing is durable: tiles may then be written for entries
+ *   that a crash loses, and the next open refuses them (`TreeLogTilesAhead`).
+ * - On disk (`layerFile(path)`): the directory `<path>.tlog/` holds `tile/<L>/<N>[.p/<W>]` hash
+ *   tiles (c2sp.org/tlog-tiles; level-L tile N's hash i is the root of the perfect subtree over
+ *   leaves [(256N+i)·256^L, (256N+i+1)·256^L)) for the persisted size, and `tree-head`:
+ *   `<size>\n<root hex>\n`, written after the tiles (each file a temp file renamed into place;
+ *   fsynced first unless the log's durability is `"never"`). Full tiles are written once and
+ *   never change; a partial tile is replaced by a wider one (a new file), and the superseded
+ *   partial is removed once `tree-head` no longer names it (C2SP lets clients fall back to the
+ *   full tile). Tile writes are batched: in the background once `flushEvery` (default 8192)
+ *   acknowledged entries are not yet persisted, at `flush`, at open (catching up) and at close.
+ * - Reopening: `tree-head` gives the persisted size n; the partial tiles of n (one per level,
+ *   O(log n) reads) give the right edge and the root, which must equal `tree-head`'s root; only
+ *   the entries after n are hashed as the open reads them. The last persisted leaf must equal the
+ *   hash of the log's entry n as the open reads it (the WAL is hash-chained, so this single check
+ *   binds the log's whole prefix to the tiles). Tiles behind the log (a crash after the WAL's
+ *   fsync, before the tiles' write) are caught up during the open; tiles AHEAD of the log (it was
+ *   truncated or repaired) are refused with `TreeLogTilesAhead` naming both sizes; a mismatch is
+ *   `TreeLogTilesCorrupt` naming the file. `verifyTree: "full"` recomputes the whole tree from the
+ *   log and compares every tile and the head (O(n)). Without `tree-head` the tree is built from
+ *   the log. The tiles directory is derived state: deleting it rebuilds it at the next open.
+ * - Proofs at a size at or above the persisted one read the right edge's tiles from memory; an
+ *   older full tile is read from the directory (and kept in a small cache).
+ *
+ * The tiles are read before the WAL is opened (and locked): a second writer of the same log is
+ * refused by the WAL's lock, but may first see a tile the first writer is replacing.
+ */
+import type * as Json from "@calybris/core/Json"
+import type { Sealed } from "@calybris/wal/Entry"
+import * as Wal from "@calybris/wal/Wal"
+import type {
+  WalAppendError,
+  WalEmptyKey,
+  WalIoError,
+  WalLocked,
+  WalNotAFile,
+  WalTornTail,
+  WalVerifyError
+} from "@calybris/wal/WalError"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import * as internal from "./internal/treeLog.js"
+import {
+  TreeLogBeyondHead,
+  TreeLogCorruptReason,
+  TreeLogIoError,
+  type TreeLogOpenError,
+  TreeLogTilesAhead,
+  TreeLogTilesCorrupt
+} from "./internal/treeLogErrors.js"
+import type { MerkleError } from "./Merkle.js"
+import type { NoteMalformed, Signer } from "./Note.js"
+
+export {
+  TreeLogBeyondHead,
+  TreeLogCorruptReason,
+  TreeLogIoError,
+  type TreeLogOpenError,
+  TreeLogTilesAhead,
+  TreeLogTilesCorrupt
+}
+
+/** The file beside the tiles that records the persisted size and root. */
+export const HEAD_FILE = internal.HEAD_FILE
+
+export interface TreeLogOptions extends Omit<Wal.WalOptions, "onLine"> {
+  /** persist the tiles once this many acknowledged entries are not (default 8192: 32 full level-0 tiles a flush) */
+  readonly flushEvery?: number | undefined
+  /** `"edge"` (default): check the right edge and the last leaf on open; `"full"`: recompute everything and compare */
+  readonly verifyTree?: "edge" | "full" | undefined
+  /** called after each acknowledged append with the acknowledged size (a checkpointer's trigger) */
+  readonly onAppended?: ((size: bigint) => Effect.Effect<void>) | undefined
+}
+
+/** An acknowledged append: the WAL's sealed entry and its leaf index (sequence − 1). */
+export interface Appended {
+  readonly sealed: Sealed
+  readonly index: bigint
+}
+
+/** The tree log service. */
+export class TreeLog extends Context.Tag("@calybris/tlog/TreeLog")<TreeLog, {
+  /** Append a record to the WAL; completes once acknowledged, with its leaf index. */
+  readonly append: (data: Json.Json) => Effect.Effect<Appended, WalAppendError>
+  /** The acknowledged size and the tree's root at that size. */
+  readonly head: Effect.Effect<{ readonly size: bigint; readonly root: Uint8Array }>
+  /** RFC 6962 PATH of leaf `index` in the tree of `size` leaves (size ≤ head). */
+  readonly inclusionProof: (
+    index: bigint,
+    size: bigint
+  ) => Effect.Effect<Array<Uint8Array>, MerkleError | TreeLogBeyondHead | TreeLogIoError | TreeLogTilesCorrupt>
+  /** RFC 6962 PROOF between sizes 0 < size1 ≤ size2 (size2 ≤ head). */
+  readonly consistencyProof: (
+    size1: bigint,
+    size2: bigint
+  ) => Effect.Effect<Array<Uint8Array>, MerkleError | TreeLogBeyondHead | TreeLogIoError | TreeLogTilesCorrupt>
+  /** The head as a C2SP checkpoint signed by `signers` (a signed note's text). */
+  readonly checkpoint: (origin: string, signers: ReadonlyArray<Signer>) => Effect.Effect<string, NoteMalformed>
+  /** Persist the tiles of the acknowledged size now (file layer; nothing in memory). */
+  readonly flush: Effect.Effect<void, TreeLogIoError>
+  /** The underlying log (to read it). */
+  readonly wal: Wal.Wal["Type"]
+}>() {}
+
+type WalOpenError = WalEmptyKey | WalVerifyError | WalTornTail
+
+/** A tree log over an in-memory WAL (empty, or from existing bytes, verified first); nothing persisted. */
+export const makeMemory = (
+  options: TreeLogOptions = {},
+  initial?: Uint8Array
+): Effect.Effect<TreeLog["Type"], WalOpenError | TreeLogOpenError, Scope.Scope> =>
+  internal.make((onLine) => Wal.makeMemory({ ...options, onLine }, initial), options, undefined)
+
+/** A tree log over a WAL file `path`, its tiles in `<path>.tlog/`; the value belongs to the caller's scope. */
+export const makeFile = (
+  path: string,
+  options: TreeLogOptions = {}
+): Effect.Effect<
+  TreeLog["Type"],
+  WalOpenError | WalNotAFile | WalLocked | WalIoError | TreeLogOpenError,
+  FileSystem.FileSystem | Scope.Scope
+> =>
+  Effect.flatMap(FileSystem.FileSystem, (fs) =>
+    internal.make(
+      (onLine) => Wal.makeFile(path, { ...options, onLine }),
+      options,
+      { fs, dir: `${path}.tlog`, sync: (options.durability ?? "always") !== "never" }
+    ))
+
+/** The tree log over an in-memory WAL. */
+export const layerMemory = (
+  options: TreeLogOptions = {},
+  initial?: Uint8Array
+): Layer.Layer<TreeLog, WalOpenError | TreeLogOpenError> => Layer.scoped(TreeLog, makeMemory(options, initial))
+
+/** The tree log over a WAL file, persisted as tiles in `<path>.tlog/`. */
+export const layerFile = (
+  path: string,
+  options: TreeLogOptions = {}
+): Layer.Layer<
+  TreeLog,
+  WalOpenError | WalNotAFile | WalLocked | WalIoError | TreeLogOpenError,
+  FileSystem.FileSystem
+> => Layer.scoped(TreeLog, makeFile(path, options))

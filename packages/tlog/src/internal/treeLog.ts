@@ -1,0 +1,426 @@
+/**
+ * The tree log's implementation (see TreeLog.ts for the contract): the tree kept as the WAL
+ * seals entries (its `onLine` hook: one leaf hash, the subtrees it completes, the level-8L ones
+ * put into the right edge's tiles), persisted as C2SP tiles for acknowledged sizes only.
+ */
+import * as Hash from "@calybris/core/Hash"
+import type * as Json from "@calybris/core/Json"
+import type { Sealed } from "@calybris/wal/Entry"
+import type * as Wal from "@calybris/wal/Wal"
+import type { WalAppendError } from "@calybris/wal/WalError"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Encoding from "effect/Encoding"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
+import type * as Scope from "effect/Scope"
+import * as Checkpoint from "../Checkpoint.js"
+import { CompactRange, type CompletedNode } from "../CompactRange.js"
+import * as Merkle from "../Merkle.js"
+import * as Note from "../Note.js"
+import * as Tiles from "../Tiles.js"
+import type { Appended, TreeLog, TreeLogOptions } from "../TreeLog.js"
+import {
+  TreeLogBeyondHead,
+  TreeLogIoError,
+  type TreeLogOpenError,
+  TreeLogTilesAhead,
+  TreeLogTilesCorrupt
+} from "./treeLogErrors.js"
+import { TileSet } from "./treeLogTiles.js"
+
+/** The file recording the persisted size and its root, written after the tiles. */
+export const HEAD_FILE = "tree-head"
+
+const DEFAULT_FLUSH_EVERY = 8192
+/** Tile files written at once by a flush. */
+const WRITE_CONCURRENCY = 8
+const sha256 = Hash.defaultHash.sha256
+const hex = (bytes: Uint8Array): string => Encoding.encodeHex(bytes)
+
+const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/** RFC 6962's leaf hash SHA-256(0x00 ‖ line), `hashLeaf` with the prefixed copy in a reused buffer. */
+const leafHasher = () => {
+  let scratch = new Uint8Array(4096)
+  return (line: Uint8Array): Uint8Array => {
+    if (line.length + 1 > scratch.length) scratch = new Uint8Array(Math.max(line.length + 1, scratch.length * 2))
+    scratch.set(line, 1)
+    return sha256(scratch.subarray(0, line.length + 1))
+  }
+}
+
+/** The tree as entries are sealed: the compact range and the tiles of the right edge. */
+class Tree {
+  readonly completed: Array<CompletedNode> = []
+  private readonly hashLeaf = leafHasher()
+  /** the persisted last leaf, checked against the log's line as the open reads it */
+  check: { readonly index: bigint; readonly hash: Uint8Array; found: Uint8Array | undefined } | undefined
+  constructor(public range: CompactRange, readonly tiles: TileSet) {}
+
+  /** The WAL's hook: each line in sequence order. */
+  readonly onLine = (line: Uint8Array, sequence: bigint): void => {
+    const range = this.range
+    if (sequence <= range.size) {
+      const check = this.check
+      if (check !== undefined && sequence - 1n === check.index) check.found = this.hashLeaf(line)
+      return
+    }
+    if (sequence !== range.size + 1n) {
+      throw new RangeError(`TreeLog: entry ${sequence} handed after ${range.size}`)
+    }
+    const completed = this.completed
+    completed.length = 0
+    range.append(this.hashLeaf(line), completed)
+    const tiles = this.tiles
+    for (let i = 0; i < completed.length; i++) {
+      const node = completed[i] as CompletedNode
+      if ((node.level & 7) === 0) tiles.put(node.level >> 3, node.index, node.hash)
+    }
+    tiles.size = range.size
+  }
+
+  private memo: { readonly size: bigint; readonly root: Uint8Array } | undefined
+
+  /** The root at `size` (persisted ≤ size ≤ the sealed size): from memory only. */
+  rootAt(size: bigint): Uint8Array {
+    const memo = this.memo
+    if (memo !== undefined && memo.size === size) return memo.root
+    const root = size === this.range.size
+      ? this.range.root()
+      : Either.getOrThrow(Merkle.root(this.tiles.source, size))
+    this.memo = { size, root }
+    return root
+  }
+}
+
+interface Disk {
+  readonly fs: FileSystem.FileSystem
+  readonly dir: string
+  readonly sync: boolean
+}
+
+const ioError = (operation: string, path: string) => (cause: unknown) => new TreeLogIoError({ operation, path, cause })
+
+const isNotFound = (e: { readonly _tag: string; readonly reason?: string }) =>
+  e._tag === "SystemError" && e.reason === "NotFound"
+
+/** A file's bytes, or undefined when it does not exist. */
+const readIfExists = (disk: Disk, path: string): Effect.Effect<Uint8Array | undefined, TreeLogIoError> =>
+  disk.fs.readFile(path).pipe(
+    Effect.map((bytes): Uint8Array | undefined => bytes),
+    Effect.catchIf(isNotFound, () => Effect.succeed(undefined)),
+    Effect.mapError(ioError("read", path))
+  )
+
+/** A tile of exactly `width` hashes, refused when missing or of another length. */
+const readTile = (
+  disk: Disk,
+  level: number,
+  index: bigint,
+  width: number
+): Effect.Effect<Uint8Array, TreeLogIoError | TreeLogTilesCorrupt> => {
+  const path = `${disk.dir}/${Either.getOrThrow(Tiles.tilePath(level, index, width))}`
+  return Effect.flatMap(readIfExists(disk, path), (bytes) =>
+    bytes === undefined
+      ? Effect.fail(new TreeLogTilesCorrupt({ reason: "tile-missing", path, detail: "the tree head needs it" }))
+      : bytes.length !== width * Merkle.HASH_BYTES
+      ? Effect.fail(
+        new TreeLogTilesCorrupt({
+          reason: "tile-length",
+          path,
+          detail: `${bytes.length} bytes, expected ${width * Merkle.HASH_BYTES}`
+        })
+      )
+      : Effect.succeed(bytes))
+}
+
+/** Write a file atomically: a temp file beside it (fsynced when `disk.sync`), renamed into place. */
+const writeAtomic = (disk: Disk, made: Set<string>, relative: string, bytes: Uint8Array) =>
+  Effect.gen(function*() {
+    const path = `${disk.dir}/${relative}`
+    const parent = path.slice(0, path.lastIndexOf("/"))
+    if (!made.has(parent)) {
+      yield* disk.fs.makeDirectory(parent, { recursive: true }).pipe(Effect.mapError(ioError("mkdir", parent)))
+      made.add(parent)
+    }
+    const temp = `${path}.tmp`
+    if (disk.sync) {
+      yield* Effect.scoped(Effect.gen(function*() {
+        const file = yield* disk.fs.open(temp, { flag: "w", mode: 0o644 })
+        yield* file.writeAll(bytes)
+        yield* file.sync
+      })).pipe(Effect.mapError(ioError("write", temp)))
+    } else {
+      yield* disk.fs.writeFile(temp, bytes).pipe(Effect.mapError(ioError("write", temp)))
+    }
+    yield* disk.fs.rename(temp, path).pipe(Effect.mapError(ioError("rename", path)))
+  })
+
+/** `<size>\n<root hex>\n`, refused when anything else. */
+const parseHead = (
+  path: string,
+  bytes: Uint8Array
+): Either.Either<{ size: bigint; root: Uint8Array }, TreeLogTilesCorrupt> => {
+  const text = new TextDecoder().decode(bytes)
+  const match = /^(0|[1-9][0-9]{0,19})\n([0-9a-f]{64})\n$/.exec(text)
+  const size = match === null ? -1n : BigInt(match[1] as string)
+  if (match === null || size > 0xffff_ffff_ffff_ffffn) {
+    return Either.left(
+      new TreeLogTilesCorrupt({
+        reason: "head-malformed",
+        path,
+        detail: `not "<size>\\n<root hex>\\n": ${JSON.stringify(text.slice(0, 100))}`
+      })
+    )
+  }
+  return Either.right({ size, root: Either.getOrThrow(Encoding.decodeHex(match[2] as string)) })
+}
+
+/**
+ * The persisted tree: its head (size and root) and the tiles of its right edge loaded into a
+ * fresh TileSet (O(log n) reads), its compact range, and the last leaf to check against the log.
+ */
+const loadTree = (disk: Disk, full: boolean) =>
+  Effect.gen(function*() {
+    const headPath = `${disk.dir}/${HEAD_FILE}`
+    const headBytes = yield* readIfExists(disk, headPath)
+    if (headBytes === undefined) {
+      return { persisted: 0n, tree: new Tree(CompactRange.empty(), new TileSet(0n, 0n)), dropped: [] }
+    }
+    const head = yield* parseHead(headPath, headBytes)
+    const size = head.size
+    const dropped: Array<{ level: number; index: bigint; digest: Uint8Array }> = []
+    if (full) {
+      // everything is recomputed from the log; the tiles are compared after the open
+      const tiles = new TileSet(0n, 0n, 64, size, (tile) => {
+        dropped.push({ level: tile.level, index: tile.index, digest: sha256(tile.bytes) })
+      })
+      return { persisted: size, tree: new Tree(CompactRange.empty(), tiles), dropped, root: head.root }
+    }
+    const tiles = new TileSet(size, size)
+    for (const { level, partialWidth } of Tiles.tilesForSize(size)) {
+      if (partialWidth > 0) {
+        tiles.load(level, yield* readTile(disk, level, size >> BigInt(8 * level + 8), partialWidth))
+      }
+    }
+    const range = Either.getOrThrow(CompactRange.fromSource(tiles.source, size))
+    const tree = new Tree(range, tiles)
+    if (!equalBytes(range.root(), head.root)) {
+      return yield* new TreeLogTilesCorrupt({
+        reason: "root-mismatch",
+        path: headPath,
+        detail: `the tiles' root at size ${size} is ${hex(range.root())}, the head records ${hex(head.root)}`
+      })
+    }
+    if (size > 0n) {
+      const last = size - 1n
+      const tile = last >> 8n
+      if (tiles.read(0, tile, 1) === undefined) {
+        tiles.remember(0, tile, yield* readTile(disk, 0, tile, Tiles.TILE_WIDTH))
+      }
+      tree.check = { index: last, hash: Either.getOrThrow(Tiles.nodeHash(tiles.read, size, 0, last)), found: undefined }
+    }
+    return { persisted: size, tree, dropped }
+  })
+
+/**
+ * The service over a WAL opened by `open` with the tree's hook; tiles in `dir` when given
+ * (`fs` then), else memory only.
+ */
+export const make = <E, R>(
+  open: (onLine: (line: Uint8Array, sequence: bigint) => void) => Effect.Effect<Wal.Wal["Type"], E, R>,
+  options: TreeLogOptions,
+  disk: Disk | undefined
+): Effect.Effect<TreeLog["Type"], E | TreeLogOpenError, R | Scope.Scope> =>
+  Effect.gen(function*() {
+    const full = options.verifyTree === "full"
+    const loaded = disk === undefined
+      ? { persisted: 0n, tree: new Tree(CompactRange.empty(), new TileSet(0n, 0n)), dropped: [], root: undefined }
+      : yield* loadTree(disk, full)
+    const tree = loaded.tree
+    const wal = yield* open(tree.onLine)
+    const logSize = (yield* wal.head).sequence
+    const persisted = loaded.persisted
+    const path = disk === undefined ? "memory" : disk.dir
+    if (persisted > logSize) return yield* new TreeLogTilesAhead({ path, tiles: persisted, log: logSize })
+    const check = tree.check
+    if (check !== undefined && (check.found === undefined || !equalBytes(check.found, check.hash))) {
+      return yield* new TreeLogTilesCorrupt({
+        reason: "leaf-mismatch",
+        path: `${path}/${
+          Either.getOrThrow(Tiles.tilePath(0, check.index >> 8n, Tiles.widthAt(persisted, 0, check.index >> 8n)))
+        }`,
+        detail: `leaf ${check.index} is ${hex(check.hash)} in the tiles, the log's entry ${
+          check.index + 1n
+        } hashes to ${check.found === undefined ? "nothing" : hex(check.found)}`
+      })
+    }
+    if (disk !== undefined && full && persisted > 0n) {
+      yield* compareTiles(
+        disk,
+        tree,
+        loaded.dropped as ReadonlyArray<{ level: number; index: bigint; digest: Uint8Array }>,
+        persisted
+      )
+      const root = tree.rootAt(persisted)
+      if (loaded.root !== undefined && !equalBytes(root, loaded.root)) {
+        return yield* new TreeLogTilesCorrupt({
+          reason: "root-mismatch",
+          path: `${path}/${HEAD_FILE}`,
+          detail: `the log's root at size ${persisted} is ${hex(root)}, the head records ${hex(loaded.root)}`
+        })
+      }
+    }
+    if (full) tree.tiles.persist(persisted)
+
+    const lock = yield* Effect.makeSemaphore(1)
+    const made = new Set<string>()
+    const flushEvery = BigInt(Math.max(1, options.flushEvery ?? DEFAULT_FLUSH_EVERY))
+    let flushing = false
+
+    /** Write the tiles of the acknowledged size, then the tree head; then drop superseded partial tiles. */
+    const flushNow: Effect.Effect<void, TreeLogIoError> = Effect.gen(function*() {
+      if (disk === undefined) return
+      const size = (yield* wal.head).sequence
+      const tiles = tree.tiles
+      if (size <= tiles.persisted) return
+      const writes = tiles.writes(size)
+      const root = tree.rootAt(size)
+      // the tiles are independent files: written a few at a time (each is several thread-pool
+      // round trips), all before the head that names them
+      yield* Effect.forEach(writes, (write) => writeAtomic(disk, made, write.path, write.bytes), {
+        concurrency: WRITE_CONCURRENCY,
+        discard: true
+      })
+      yield* writeAtomic(disk, made, HEAD_FILE, new TextEncoder().encode(`${size}\n${hex(root)}\n`))
+      tiles.persist(size)
+      // a partial tile superseded by a wider one is removed once the head no longer names it
+      for (const write of writes) {
+        if (write.superseded !== undefined) {
+          const old = `${disk.dir}/${write.superseded}`
+          yield* disk.fs.remove(old).pipe(
+            Effect.catchIf(isNotFound, () => Effect.void),
+            Effect.mapError(ioError("remove", old))
+          )
+        }
+      }
+    })
+    // uninterruptible: a flush interrupted between its tile writes and the head's would orphan
+    // the partial tiles it wrote (closing waits for a background flush instead)
+    const flush = lock.withPermits(1)(Effect.uninterruptible(flushNow))
+
+    // tiles behind the log (a crash between the WAL's fsync and the tiles' write): caught up now
+    yield* flush
+    // closing: the acknowledged entries' tiles are written (a failure leaves them to the next open)
+    yield* Effect.addFinalizer(() => Effect.ignore(flush))
+
+    // The background flusher: one fiber, woken (synchronously, by an append's continuation) once
+    // `flushEvery` acknowledged entries are not persisted; a failure is left to the next flush.
+    let wakeup = Deferred.unsafeMake<void>(FiberId.none)
+    const flusher = Effect.forever(Effect.gen(function*() {
+      yield* Deferred.await(wakeup)
+      wakeup = Deferred.unsafeMake<void>(FiberId.none)
+      yield* Effect.ignore(flush)
+      flushing = false
+    }))
+    if (disk !== undefined) yield* Effect.forkScoped(flusher)
+
+    const appended = (sealed: Sealed): Appended => {
+      if (!flushing && disk !== undefined && sealed.sequence - tree.tiles.persisted >= flushEvery) {
+        flushing = true
+        Deferred.unsafeDone(wakeup, Exit.void)
+      }
+      return { sealed, index: sealed.sequence - 1n }
+    }
+    const onAppended = options.onAppended
+    const append = onAppended === undefined
+      ? (data: Json.Json): Effect.Effect<Appended, WalAppendError> => Effect.map(wal.append(data), appended)
+      : (data: Json.Json): Effect.Effect<Appended, WalAppendError> =>
+        Effect.flatMap(wal.append(data), (sealed) => {
+          const result = appended(sealed)
+          return Effect.as(Effect.flatMap(wal.head, (head) => onAppended(head.sequence)), result)
+        })
+
+    const head = Effect.map(wal.head, (h) => ({ size: h.sequence, root: tree.rootAt(h.sequence) }))
+
+    /** The nodes' hashes, the full tiles they need read first (under the lock: memory stays put). */
+    const readNodes = (nodes: Merkle.ProofNodes) =>
+      lock.withPermits(1)(Effect.gen(function*() {
+        const tiles = tree.tiles
+        if (disk !== undefined) {
+          for (const [level, index] of tiles.missingTiles(nodes.ids)) {
+            tiles.remember(level, index, yield* readTile(disk, level, index, Tiles.TILE_WIDTH))
+          }
+        }
+        return Merkle.rehash(nodes, nodes.ids.map((id) => tiles.source.node(id.level, id.index)))
+      }))
+
+    const withinHead = (field: string, value: bigint) =>
+      Effect.flatMap(wal.head, (h) =>
+        value > h.sequence
+          ? Effect.fail(new TreeLogBeyondHead({ field, value, head: h.sequence }))
+          : Effect.void)
+
+    const inclusionProof = (index: bigint, size: bigint) =>
+      Effect.zipRight(
+        withinHead("size", size),
+        Effect.flatMap(Merkle.inclusionNodes(index, size), readNodes)
+      )
+
+    const consistencyProof = (size1: bigint, size2: bigint) =>
+      Effect.zipRight(
+        withinHead("size2", size2),
+        Effect.flatMap(Merkle.consistencyNodes(size1, size2), readNodes)
+      )
+
+    const checkpoint = (origin: string, signers: ReadonlyArray<Note.Signer>) =>
+      Effect.flatMap(head, ({ root, size }) =>
+        Note.sign(Checkpoint.format(new Checkpoint.Checkpoint({ origin, size, root, extensions: [] })), signers))
+
+    return {
+      append,
+      head,
+      inclusionProof,
+      consistencyProof,
+      checkpoint,
+      flush,
+      wal
+    }
+  })
+
+/** Full verification: every tile of the persisted size equals the one recomputed from the log. */
+const compareTiles = (
+  disk: Disk,
+  tree: Tree,
+  dropped: ReadonlyArray<{ level: number; index: bigint; digest: Uint8Array }>,
+  size: bigint
+) =>
+  Effect.gen(function*() {
+    const mismatch = (level: number, index: bigint, width: number) =>
+      new TreeLogTilesCorrupt({
+        reason: "tile-mismatch",
+        path: `${disk.dir}/${Either.getOrThrow(Tiles.tilePath(level, index, width))}`,
+        detail: `differs from the tile recomputed from the log at size ${size}`
+      })
+    for (const { digest, index, level } of dropped) {
+      const bytes = yield* readTile(disk, level, index, Tiles.TILE_WIDTH)
+      if (!equalBytes(sha256(bytes), digest)) return yield* mismatch(level, index, Tiles.TILE_WIDTH)
+    }
+    // every full tile of the size was recomputed and compared above; its partial tiles are in memory
+    for (const { fullTiles, level, partialWidth } of Tiles.tilesForSize(size)) {
+      if (dropped.filter((d) => d.level === level).length !== Number(fullTiles)) {
+        return yield* mismatch(level, fullTiles, Tiles.TILE_WIDTH)
+      }
+      if (partialWidth === 0) continue
+      const expected = tree.tiles.read(level, fullTiles, partialWidth)
+      const bytes = yield* readTile(disk, level, fullTiles, partialWidth)
+      if (expected === undefined || !equalBytes(bytes, expected)) return yield* mismatch(level, fullTiles, partialWidth)
+    }
+  })

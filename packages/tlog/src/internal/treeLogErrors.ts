@@ -1,0 +1,74 @@
+/**
+ * The tree log's typed errors (re-exported by TreeLog.ts): values flow public ← internal.
+ */
+import * as Schema from "effect/Schema"
+
+/**
+ * The persisted tree covers more entries than the log holds (the log was truncated or repaired
+ * after the tiles were written): refused, naming both sizes. The tiles directory is derived
+ * state: removing it makes the next open rebuild the tree from the log.
+ */
+export class TreeLogTilesAhead extends Schema.TaggedError<TreeLogTilesAhead>()("TreeLogTilesAhead", {
+  path: Schema.String,
+  tiles: Schema.BigInt,
+  log: Schema.BigInt
+}) {
+  override get message(): string {
+    return `the tree persisted in ${this.path} has ${this.tiles} leaves but the log has only ${this.log} entries ` +
+      `(the log was truncated or repaired after its tiles were written; remove the directory to rebuild the tree)`
+  }
+}
+
+/** Why persisted tiles were refused. */
+export const TreeLogCorruptReason = Schema.Literal(
+  /** a tile the tree head needs is absent */
+  "tile-missing",
+  /** a tile of the wrong length */
+  "tile-length",
+  /** the tree head file is not `<size>\n<root hex>\n` */
+  "head-malformed",
+  /** the root of the tiles' right edge is not the one the tree head records */
+  "root-mismatch",
+  /** the last persisted leaf hash is not the hash of that entry's line in the log */
+  "leaf-mismatch",
+  /** a tile differs from the one recomputed from the log (`verifyTree: "full"`) */
+  "tile-mismatch"
+)
+export type TreeLogCorruptReason = typeof TreeLogCorruptReason.Type
+
+/** Persisted tiles that do not match the log or each other: refused (fail closed), naming the file. */
+export class TreeLogTilesCorrupt extends Schema.TaggedError<TreeLogTilesCorrupt>()("TreeLogTilesCorrupt", {
+  reason: TreeLogCorruptReason,
+  /** the file (a tile, or the tree head) */
+  path: Schema.String,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `tree tiles refused (${this.reason}): ${this.path}: ${this.detail}`
+  }
+}
+
+/** Reading or writing a tile (or the tree head) failed. */
+export class TreeLogIoError extends Schema.TaggedError<TreeLogIoError>()("TreeLogIoError", {
+  operation: Schema.String,
+  path: Schema.String,
+  cause: Schema.Defect
+}) {
+  override get message(): string {
+    const reason = this.cause instanceof Error ? this.cause.message : String(this.cause)
+    return `tree log ${this.operation} failed on ${this.path}: ${reason}`
+  }
+}
+
+/** A proof asked for a size beyond the acknowledged head (no tree of that size is durable yet). */
+export class TreeLogBeyondHead extends Schema.TaggedError<TreeLogBeyondHead>()("TreeLogBeyondHead", {
+  field: Schema.String,
+  value: Schema.BigInt,
+  head: Schema.BigInt
+}) {
+  override get message(): string {
+    return `${this.field} = ${this.value} is beyond the log's acknowledged size ${this.head}`
+  }
+}
+
+export type TreeLogOpenError = TreeLogTilesAhead | TreeLogTilesCorrupt | TreeLogIoError

@@ -1,0 +1,523 @@
+/**
+ * TreeLog: one contract suite against both layers (memory; file on a real temp directory) —
+ * proofs from the service verify against the head's root for random append counts, the head is
+ * RFC 6962's root of the log's lines, a reopened log answers exactly as the one never closed —
+ * then the file layer's tiles: the files written are exactly the tiles C2SP defines for the
+ * persisted size (bytes from a MemoryTree of the lines), a crash between the WAL and the tiles is
+ * caught up on open, and tampered tiles or tiles ahead of the log are refused with typed errors.
+ */
+import type * as Json from "@calybris/core/Json"
+import * as Checkpoint from "@calybris/tlog/Checkpoint"
+import * as Merkle from "@calybris/tlog/Merkle"
+import * as Tiles from "@calybris/tlog/Tiles"
+import * as TreeLog from "@calybris/tlog/TreeLog"
+import * as Wal from "@calybris/wal/Wal"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { SystemError } from "@effect/platform/Error"
+import * as FileSystem from "@effect/platform/FileSystem"
+import { assert, describe, expect, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as fc from "effect/FastCheck"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as nodeFs from "node:fs"
+import { signer, verifierOf } from "./noteSupport.js"
+
+const key = new Uint8Array(32).fill(9)
+const numRuns = (n: number) => ({ numRuns: fc.readConfigureGlobal().numRuns ?? n })
+
+/** The log's lines (each entry's leaf bytes), from its bytes. */
+const linesOf = (bytes: Uint8Array): Array<Uint8Array> => {
+  const out: Array<Uint8Array> = []
+  let from = 0
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] === 0x0a) {
+      out.push(bytes.slice(from, i))
+      from = i + 1
+    }
+  }
+  return out
+}
+
+const bytesOf = (wal: Wal.Wal["Type"]) =>
+  Effect.map(Stream.runCollect(wal.bytes), (chunks) => Buffer.concat(Chunk.toReadonlyArray(chunks)))
+
+/** The reference tree of the log's lines. */
+const referenceOf = (wal: Wal.Wal["Type"]) =>
+  Effect.map(bytesOf(wal), (bytes) => {
+    const lines = linesOf(bytes)
+    return { lines, tree: Merkle.MemoryTree.fromLeafHashes(lines.map(Merkle.hashLeaf)) }
+  })
+
+const appendN = (log: TreeLog.TreeLog["Type"], from: number, n: number) =>
+  Effect.forEach(
+    Array.from({ length: n }, (_, i) => from + i),
+    (i) =>
+      Effect.map(log.append(new Map<string, Json.Json>([["i", i], ["pad", "x".repeat(i % 7)]])), (a) => {
+        expect(a.index).toBe(BigInt(i))
+        expect(a.sealed.sequence).toBe(BigInt(i + 1))
+      }),
+    { discard: true }
+  )
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString("hex")
+
+/** Every proof the service gives for sizes up to its head verifies, for a sample of (index, size) pairs. */
+const checkProofs = (log: TreeLog.TreeLog["Type"], picks: ReadonlyArray<readonly [number, number]>) =>
+  Effect.gen(function*() {
+    const head = yield* log.head
+    const ref = yield* referenceOf(log.wal)
+    expect(head.size).toBe(BigInt(ref.lines.length))
+    expect(hex(head.root)).toBe(hex(Either.getOrThrow(Merkle.root(ref.tree, head.size))))
+    const n = Number(head.size)
+    if (n === 0) return
+    for (const [a, b] of picks) {
+      const size = 1 + (b % n)
+      const index = a % size
+      const proof = yield* log.inclusionProof(BigInt(index), BigInt(size))
+      const root = Either.getOrThrow(Merkle.root(ref.tree, BigInt(size)))
+      const leaf = Merkle.hashLeaf(ref.lines[index] as Uint8Array)
+      assert.isTrue(Either.isRight(Merkle.verifyInclusion(leaf, BigInt(index), BigInt(size), proof, root)))
+      // against the head's own root too
+      const atHead = yield* log.inclusionProof(BigInt(index), head.size)
+      assert.isTrue(Either.isRight(Merkle.verifyInclusion(leaf, BigInt(index), head.size, atHead, head.root)))
+      const size1 = 1 + (a % size)
+      const consistency = yield* log.consistencyProof(BigInt(size1), head.size)
+      const root1 = Either.getOrThrow(Merkle.root(ref.tree, BigInt(size1)))
+      assert.isTrue(
+        Either.isRight(Merkle.verifyConsistency(BigInt(size1), head.size, consistency, root1, head.root))
+      )
+    }
+  })
+
+/** Everything the service answers (head, a grid of proofs), to compare two opens of one log. */
+const answers = (log: TreeLog.TreeLog["Type"]) =>
+  Effect.gen(function*() {
+    const head = yield* log.head
+    const out: Array<string> = [`${head.size} ${hex(head.root)}`]
+    const n = Number(head.size)
+    for (let size = 1; size <= n; size += Math.max(1, Math.floor(n / 9))) {
+      for (let index = 0; index < size; index += Math.max(1, Math.floor(size / 5))) {
+        out.push((yield* log.inclusionProof(BigInt(index), BigInt(size))).map(hex).join(","))
+      }
+      out.push((yield* log.consistencyProof(BigInt(size), head.size)).map(hex).join(","))
+    }
+    return out
+  })
+
+type Open = (
+  dir: string,
+  options?: TreeLog.TreeLogOptions
+) => Effect.Effect<TreeLog.TreeLog["Type"], unknown, FileSystem.FileSystem | Scope.Scope>
+
+/** memory: "reopening" is a new log over the bytes of the old one */
+const memoryBytes = new Map<string, Uint8Array>()
+const layers: ReadonlyArray<readonly [string, Open]> = [
+  [
+    "memory",
+    (dir, options) =>
+      Effect.gen(function*() {
+        const log = yield* TreeLog.makeMemory({ key, ...options }, memoryBytes.get(dir))
+        yield* Effect.addFinalizer(() =>
+          Effect.orDie(Effect.map(bytesOf(log.wal), (bytes) => {
+            memoryBytes.set(dir, bytes)
+          }))
+        )
+        return log
+      })
+  ],
+  ["file", (dir, options) => TreeLog.makeFile(`${dir}/log.jsonl`, { key, durability: "never", ...options })]
+]
+
+const picksArb = fc.array(fc.tuple(fc.nat(), fc.nat()), { minLength: 1, maxLength: 4 })
+
+describe("TreeLog contract", () => {
+  for (const [name, open] of layers) {
+    describe(name, () => {
+      it.effect("proofs verify against the head's root, for random append counts (and the head is the log's root)", () =>
+        Effect.gen(function*() {
+          const fs = yield* FileSystem.FileSystem
+          yield* Effect.promise(() =>
+            fc.assert(
+              fc.asyncProperty(
+                fc.integer({ min: 0, max: 700 }),
+                fc.integer({ min: 1, max: 300 }),
+                picksArb,
+                (n, flushEvery, picks) =>
+                  Effect.runPromise(
+                    Effect.scoped(Effect.gen(function*() {
+                      const dir = yield* fs.makeTempDirectoryScoped()
+                      const log = yield* open(dir, { flushEvery })
+                      yield* appendN(log, 0, n)
+                      yield* checkProofs(log, picks)
+                    })).pipe(Effect.provide(NodeContext.layer))
+                  )
+              ),
+              numRuns(8)
+            )
+          )
+        }).pipe(Effect.provide(NodeContext.layer)))
+
+      it.effect("reopen equals no reopen: same head, same proofs; appending after a reopen goes on", () =>
+        Effect.gen(function*() {
+          const fs = yield* FileSystem.FileSystem
+          const dir = yield* fs.makeTempDirectoryScoped()
+          const first = yield* Effect.scoped(Effect.gen(function*() {
+            const log = yield* open(dir, { flushEvery: 100 })
+            yield* appendN(log, 0, 600)
+            return yield* answers(log)
+          }))
+          const second = yield* Effect.scoped(Effect.gen(function*() {
+            const log = yield* open(dir)
+            const again = yield* answers(log)
+            yield* appendN(log, 600, 77)
+            yield* checkProofs(log, [[5, 640], [599, 676], [600, 3]])
+            return again
+          }))
+          expect(second).toEqual(first)
+          const third = yield* Effect.scoped(Effect.gen(function*() {
+            const log = yield* open(dir)
+            expect((yield* log.head).size).toBe(677n)
+            return yield* answers(log)
+          }))
+          const never = yield* Effect.scoped(Effect.gen(function*() {
+            const other = yield* fs.makeTempDirectoryScoped()
+            const log = yield* open(other)
+            yield* appendN(log, 0, 677)
+            return yield* answers(log)
+          }))
+          expect(third).toEqual(never)
+        }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
+
+      it.effect("refuses proofs beyond the acknowledged head; signs checkpoints of the head; onAppended sees each size", () =>
+        Effect.gen(function*() {
+          const fs = yield* FileSystem.FileSystem
+          const dir = yield* fs.makeTempDirectoryScoped()
+          const sizes: Array<bigint> = []
+          const log = yield* open(dir, { onAppended: (size) => Effect.sync(() => sizes.push(size)) })
+          yield* appendN(log, 0, 5)
+          expect(sizes).toEqual([1n, 2n, 3n, 4n, 5n])
+          const beyond = yield* Effect.exit(log.inclusionProof(0n, 6n))
+          expect(beyond).toStrictEqual(Exit.fail(new TreeLog.TreeLogBeyondHead({ field: "size", value: 6n, head: 5n })))
+          const refused = yield* Effect.flip(log.consistencyProof(0n, 5n))
+          expect(refused._tag).toBe("MerkleError")
+          const s = signer("example.com/log", new Uint8Array(32).fill(1))
+          const note = yield* log.checkpoint("example.com/log", [s])
+          const verified = Either.getOrThrow(Checkpoint.verifyCheckpoint(note, [verifierOf(s)]))
+          const head = yield* log.head
+          expect(verified.checkpoint.size).toBe(5n)
+          expect(hex(verified.checkpoint.root)).toBe(hex(head.root))
+        }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
+    })
+  }
+})
+
+// ---------------------------------------------------------------------------------------------
+// The file layer's tiles
+
+/** Every file under `dir` (relative paths). */
+const filesUnder = (dir: string): Array<string> =>
+  (nodeFs.readdirSync(dir, { recursive: true }) as Array<string>)
+    .filter((p) => nodeFs.statSync(`${dir}/${p}`).isFile())
+    .sort()
+
+/** The tiles C2SP defines for the tree of these lines at `size`: path → bytes (encodeHashTile of MemoryTree nodes). */
+const expectedTiles = (tree: Merkle.MemoryTree, size: bigint): Map<string, Uint8Array> => {
+  const out = new Map<string, Uint8Array>()
+  for (const { fullTiles, level, partialWidth } of Tiles.tilesForSize(size)) {
+    const count = partialWidth > 0 ? fullTiles + 1n : fullTiles
+    for (let index = 0n; index < count; index++) {
+      const width = Tiles.widthAt(size, level, index)
+      const hashes = Array.from({ length: width }, (_, i) => tree.node(8 * level, index * 256n + BigInt(i)))
+      out.set(Either.getOrThrow(Tiles.tilePath(level, index, width)), Either.getOrThrow(Tiles.encodeHashTile(hashes)))
+    }
+  }
+  return out
+}
+
+const withLog = <A, E, R>(
+  path: string,
+  f: (log: TreeLog.TreeLog["Type"]) => Effect.Effect<A, E, R>,
+  options: TreeLog.TreeLogOptions = {}
+) => Effect.scoped(Effect.flatMap(TreeLog.makeFile(path, { key, durability: "never", ...options }), f))
+
+const appendPlain = (path: string, from: number, n: number) =>
+  Effect.scoped(Effect.gen(function*() {
+    const wal = yield* Wal.makeFile(path, { key })
+    for (let i = from; i < from + n; i++) {
+      yield* wal.append(new Map<string, Json.Json>([["i", i], ["pad", "x".repeat(i % 7)]]))
+    }
+  }))
+
+/** The persisted tree: exactly the tiles of its size and the tree head, each byte as C2SP defines it. */
+const checkTileFiles = (path: string, expectedSize: bigint) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const lines = linesOf(yield* fs.readFile(path))
+    const tree = Merkle.MemoryTree.fromLeafHashes(lines.map(Merkle.hashLeaf))
+    const dir = `${path}.tlog`
+    const head = nodeFs.readFileSync(`${dir}/${TreeLog.HEAD_FILE}`, "utf8")
+    expect(head).toBe(`${expectedSize}\n${hex(Either.getOrThrow(Merkle.root(tree, expectedSize)))}\n`)
+    const expected = expectedTiles(tree, expectedSize)
+    expect(filesUnder(dir)).toEqual([...expected.keys(), TreeLog.HEAD_FILE].sort())
+    for (const [tile, bytes] of expected) {
+      expect(hex(nodeFs.readFileSync(`${dir}/${tile}`)), tile).toBe(hex(bytes))
+    }
+  })
+
+describe("TreeLog file tiles", () => {
+  it.effect(
+    "the files written are exactly the C2SP tiles of the persisted size (superseded partial tiles removed)",
+    () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const dir = yield* fs.makeTempDirectoryScoped()
+        const path = `${dir}/log.jsonl`
+        for (
+          const [n, durability] of [[1, "always"], [255, "batch"], [1, "never"], [300, "never"], [
+            66_000 - 557,
+            "never"
+          ]] as const
+        ) {
+          const before = (yield* fs.exists(path)) ? linesOf(yield* fs.readFile(path)).length : 0
+          yield* withLog(path, (log) => appendN(log, before, n), { durability, flushEvery: 97 })
+          yield* checkTileFiles(path, BigInt(before + n))
+        }
+      }).pipe(Effect.provide(NodeContext.layer), Effect.scoped),
+    60_000
+  )
+
+  it.effect("flush persists the acknowledged size; background flushes batch (not one write per append)", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const path = `${dir}/log.jsonl`
+      yield* withLog(path, (log) =>
+        Effect.gen(function*() {
+          yield* appendN(log, 0, 10)
+          // nothing persisted yet (flushEvery 8192)
+          assert.isFalse(nodeFs.existsSync(`${path}.tlog/${TreeLog.HEAD_FILE}`))
+          yield* log.flush
+          yield* checkTileFiles(path, 10n)
+          yield* appendN(log, 10, 5)
+          yield* checkTileFiles(path, 10n)
+        }))
+      yield* checkTileFiles(path, 15n)
+    }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
+
+  it.effect("crash: WAL entries written without the tree (tiles behind, or none) are caught up on open", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const path = `${dir}/log.jsonl`
+      yield* withLog(path, (log) => appendN(log, 0, 300))
+      // entries the tree never saw (a crash after the WAL's fsync, before the tiles)
+      yield* appendPlain(path, 300, 250)
+      const reopened = yield* withLog(
+        path,
+        (log) => Effect.zipRight(checkProofs(log, [[7, 549], [299, 300]]), answers(log))
+      )
+      yield* checkTileFiles(path, 550n)
+      // the newest tiles lost: the tiles directory as it was at 300 entries
+      const snapshot = `${dir}/snapshot`
+      nodeFs.cpSync(`${path}.tlog`, snapshot, { recursive: true })
+      yield* withLog(path, (log) => appendN(log, 550, 400))
+      nodeFs.rmSync(`${path}.tlog`, { recursive: true })
+      nodeFs.cpSync(snapshot, `${path}.tlog`, { recursive: true })
+      yield* withLog(path, (log) => checkProofs(log, [[3, 900], [949, 950]]))
+      yield* checkTileFiles(path, 950n)
+      // no tiles at all: built from the log
+      nodeFs.rmSync(`${path}.tlog`, { recursive: true })
+      yield* withLog(path, (log) => checkProofs(log, [[1, 2]]))
+      yield* checkTileFiles(path, 950n)
+      expect(reopened.length).toBeGreaterThan(1)
+    }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
+
+  it.effect("batch durability, concurrent appends: proofs and tiles cover acknowledged sizes only", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const path = `${dir}/log.jsonl`
+      yield* withLog(path, (log) =>
+        Effect.gen(function*() {
+          yield* Effect.forEach(
+            Array.from({ length: 600 }, (_, i) => i),
+            (i) => log.append(i),
+            { concurrency: 50, discard: true }
+          )
+          yield* checkProofs(log, [[3, 599], [598, 600], [0, 1]])
+        }), { durability: "batch", flushEvery: 64 })
+      yield* checkTileFiles(path, 600n)
+    }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
+
+  it.effect(
+    "reopening reads O(log n) tiles (the right edge's partial tiles and the tree head), writes none",
+    () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const dir = yield* fs.makeTempDirectoryScoped()
+        const path = `${dir}/log.jsonl`
+        yield* withLog(path, (log) => appendN(log, 0, 65_536 + 256 * 3 + 5), { flushEvery: 4096 })
+        const reads: Array<string> = []
+        const writes: Array<string> = []
+        const counting = FileSystem.FileSystem.of({
+          ...fs,
+          readFile: (p) => {
+            reads.push(p)
+            return fs.readFile(p)
+          },
+          writeFile: (p, data, options) => {
+            writes.push(p)
+            return fs.writeFile(p, data, options)
+          }
+        })
+        const head = yield* withLog(path, (log) => log.head).pipe(
+          Effect.provideService(FileSystem.FileSystem, counting)
+        )
+        expect(head.size).toBe(65_536n + 256n * 3n + 5n)
+        // 66,309 = 259·256 + 5 leaves: partial tiles 0/259.p/5, 1/001.p/3 (259 = 256 + 3), 2/000.p/1
+        expect(reads.map((p) => p.slice(path.length + 1)).sort()).toEqual([
+          "tlog/tile/0/259.p/5",
+          "tlog/tile/1/001.p/3",
+          "tlog/tile/2/000.p/1",
+          `tlog/${TreeLog.HEAD_FILE}`
+        ])
+        expect(writes).toEqual([])
+      }).pipe(Effect.provide(NodeContext.layer), Effect.scoped),
+    30_000
+  )
+
+  it.effect("a failed WAL fsync: the entry sealed into the tree is not in the head, its proofs or its tiles", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const path = `${dir}/log.jsonl`
+      let syncs = 0
+      // the log's file (opened for append) fails its 6th fsync; every member delegated (they live on a prototype)
+      const faulty = FileSystem.FileSystem.of({
+        ...fs,
+        open: (p, options) =>
+          Effect.map(fs.open(p, options), (file): FileSystem.File =>
+            options?.flag !== "a" ? file : {
+              [FileSystem.FileTypeId]: file[FileSystem.FileTypeId],
+              fd: file.fd,
+              stat: file.stat,
+              seek: (offset, from) => file.seek(offset, from),
+              sync: Effect.suspend(() =>
+                ++syncs === 6
+                  ? Effect.fail(
+                    new SystemError({ module: "FileSystem", method: "sync", reason: "Unknown", pathOrDescriptor: p })
+                  )
+                  : file.sync
+              ),
+              read: (buffer) => file.read(buffer),
+              readAlloc: (size) => file.readAlloc(size),
+              truncate: (length) => file.truncate(length),
+              write: (buffer) => file.write(buffer),
+              writeAll: (buffer) => file.writeAll(buffer)
+            })
+      })
+      yield* withLog(path, (log) =>
+        Effect.gen(function*() {
+          yield* appendN(log, 0, 5)
+          const failed = yield* Effect.flip(log.append("lost"))
+          expect(failed._tag).toBe("WalIoError")
+          const head = yield* log.head
+          expect(head.size).toBe(5n)
+          const ref = yield* referenceOf(log.wal)
+          expect(hex(head.root)).toBe(hex(Either.getOrThrow(Merkle.root(ref.tree, 5n))))
+          expect((yield* Effect.flip(log.inclusionProof(5n, 6n)))._tag).toBe("TreeLogBeyondHead")
+          yield* log.flush
+        }), { durability: "batch" }).pipe(Effect.provideService(FileSystem.FileSystem, faulty))
+      expect(nodeFs.readFileSync(`${path}.tlog/${TreeLog.HEAD_FILE}`, "utf8").startsWith("5\n")).toBe(true)
+      // the line was written (its fsync failed): the next open verifies it and catches the tree up
+      yield* withLog(path, (log) => checkProofs(log, [[5, 5]]))
+      yield* checkTileFiles(path, 6n)
+    }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
+
+  const refusal = (path: string, options: TreeLog.TreeLogOptions = {}) =>
+    Effect.flip(withLog(path, () => Effect.void, options))
+
+  it.effect("tiles ahead of the log (the log truncated) are refused, naming both sizes", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const path = `${dir}/log.jsonl`
+      yield* withLog(path, (log) => appendN(log, 0, 40))
+      const lines = linesOf(yield* fs.readFile(path))
+      yield* fs.writeFile(path, Buffer.concat(lines.slice(0, 25).map((l) => Buffer.concat([l, Buffer.from("\n")]))))
+      const error = yield* refusal(path)
+      expect(error).toStrictEqual(new TreeLog.TreeLogTilesAhead({ path: `${path}.tlog`, tiles: 40n, log: 25n }))
+      expect(error.message).toContain("40")
+      expect(error.message).toContain("25")
+    }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
+
+  it.effect(
+    "tampered tiles are refused with a typed error naming the file (edge checks; every tile under verifyTree full)",
+    () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const base = yield* fs.makeTempDirectoryScoped()
+        let run = 0
+        /** A fresh log of `n` entries, `mutate`d, then opened. */
+        const tampered = (n: number, mutate: (dir: string) => void, options: TreeLog.TreeLogOptions = {}) =>
+          Effect.gen(function*() {
+            const path = `${base}/log-${run++}.jsonl`
+            yield* withLog(path, (log) => appendN(log, 0, n))
+            mutate(`${path}.tlog`)
+            return yield* refusal(path, options)
+          })
+        const flip = (file: string, at: number) => {
+          const bytes = nodeFs.readFileSync(file)
+          const i = at < 0 ? bytes.length + at : at
+          bytes.writeUInt8(bytes.readUInt8(i) ^ 1, i)
+          nodeFs.writeFileSync(file, bytes)
+        }
+        // a flipped byte in the right edge's partial tile: its root is not the head's
+        const partial = yield* tampered(300, (dir) => flip(`${dir}/tile/0/001.p/44`, 5))
+        expect(partial._tag).toBe("TreeLogTilesCorrupt")
+        expect(partial).toMatchObject({ reason: "root-mismatch" })
+        // the head's root flipped
+        const head = yield* tampered(300, (dir) => flip(`${dir}/${TreeLog.HEAD_FILE}`, -2))
+        expect(head).toMatchObject({ _tag: "TreeLogTilesCorrupt", reason: "root-mismatch" })
+        // the last leaf (in a full tile) is not the hash of the log's line
+        const leaf = yield* tampered(256, (dir) => flip(`${dir}/tile/0/000`, -1))
+        expect(leaf).toMatchObject({
+          _tag: "TreeLogTilesCorrupt",
+          reason: "leaf-mismatch",
+          path: expect.stringContaining("tile/0/000")
+        })
+        // an older full tile: only the full verification reads it
+        const older = yield* tampered(600, (dir) => flip(`${dir}/tile/0/000`, 0), { verifyTree: "full" })
+        expect(older).toMatchObject({
+          _tag: "TreeLogTilesCorrupt",
+          reason: "tile-mismatch",
+          path: expect.stringContaining("tile/0/000")
+        })
+        // a missing tile, a truncated one, a malformed head
+        const missing = yield* tampered(300, (dir) => nodeFs.rmSync(`${dir}/tile/1/000.p/1`))
+        expect(missing).toMatchObject({ _tag: "TreeLogTilesCorrupt", reason: "tile-missing" })
+        const short = yield* tampered(300, (dir) => nodeFs.truncateSync(`${dir}/tile/0/001.p/44`, 31))
+        expect(short).toMatchObject({ _tag: "TreeLogTilesCorrupt", reason: "tile-length" })
+        const malformed = yield* tampered(3, (dir) => nodeFs.writeFileSync(`${dir}/${TreeLog.HEAD_FILE}`, "03\nzz\n"))
+        expect(malformed).toMatchObject({ _tag: "TreeLogTilesCorrupt", reason: "head-malformed" })
+        // the log replaced by another of the same size: the last leaf differs
+        const path = `${base}/log-replaced.jsonl`
+        yield* withLog(path, (log) => appendN(log, 0, 20))
+        nodeFs.rmSync(path)
+        yield* Effect.scoped(Effect.gen(function*() {
+          const wal = yield* Wal.makeFile(path, { key })
+          for (let i = 0; i < 20; i++) yield* wal.append(i)
+        }))
+        expect(yield* refusal(path)).toMatchObject({ _tag: "TreeLogTilesCorrupt", reason: "leaf-mismatch" })
+        // and the full verification accepts untampered tiles
+        const good = `${base}/log-good.jsonl`
+        yield* withLog(good, (log) => appendN(log, 0, 70_000 - 5), { durability: "never" })
+        yield* withLog(good, (log) => checkProofs(log, [[1, 69_000]]), { verifyTree: "full" })
+      }).pipe(Effect.provide(NodeContext.layer), Effect.scoped),
+    60_000
+  )
+})

@@ -1,0 +1,177 @@
+/**
+ * The WAL's `onLine` hook (what the tree log's leaves are): every entry's line bytes, without
+ * the newline, exactly as the log holds them, in sequence order — for entries sealed by appends
+ * (memory and file layers, every durability, both flushers) and for the existing entries the
+ * open's verifying pass reads (the reader's fast path, and its exact path: non-canonical data,
+ * non-ASCII, a CR before the LF, blank lines, a last line without its newline).
+ */
+import type * as Json from "@calybris/core/Json"
+import * as Arbitraries from "@calybris/testing/Arbitraries"
+import * as Wal from "@calybris/wal/Wal"
+import * as WalNode from "@calybris/wal/WalNode"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as FileSystem from "@effect/platform/FileSystem"
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as fc from "effect/FastCheck"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+
+const encoder = new TextEncoder()
+const key = new Uint8Array(32).fill(7)
+const jsonArb = Arbitraries.jsonOf({ loneSurrogates: true })
+const recordsArb = fc.array(jsonArb, { minLength: 1, maxLength: 12 })
+
+/** The lines of a log's bytes (split on LF; a final line without LF included). */
+const linesOf = (bytes: Uint8Array): Array<Uint8Array> => {
+  const out: Array<Uint8Array> = []
+  let from = 0
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] === 0x0a) {
+      out.push(bytes.slice(from, i))
+      from = i + 1
+    }
+  }
+  if (from < bytes.length) out.push(bytes.slice(from))
+  return out
+}
+
+const concat = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0))
+  let at = 0
+  for (const c of chunks) {
+    out.set(c, at)
+    at += c.length
+  }
+  return out
+}
+
+/** A hook that records copies of what it is handed (the array is only valid during the call). */
+const recorder = () => {
+  const seen: Array<{ readonly sequence: bigint; readonly line: Uint8Array }> = []
+  const onLine = (line: Uint8Array, sequence: bigint) => {
+    seen.push({ sequence, line: line.slice() })
+  }
+  return { seen, onLine }
+}
+
+const expectHanded = (
+  seen: ReadonlyArray<{ readonly sequence: bigint; readonly line: Uint8Array }>,
+  lines: ReadonlyArray<Uint8Array>,
+  first = 1n
+) => {
+  expect(seen.map((s) => s.sequence)).toEqual(lines.map((_, i) => first + BigInt(i)))
+  expect(seen.map((s) => Buffer.from(s.line).toString("hex"))).toEqual(
+    lines.map((l) => Buffer.from(l).toString("hex"))
+  )
+}
+
+const numRuns = (n: number) => ({ numRuns: fc.readConfigureGlobal().numRuns ?? n })
+
+describe("Wal onLine", () => {
+  it("memory: each appended line, exactly as stored, in order; and again when the bytes are reopened", () =>
+    fc.assert(
+      fc.property(recordsArb, fc.boolean(), (records, keyed) => {
+        const { onLine, seen } = recorder()
+        const options = keyed ? { key, onLine } : { allowEmptyKey: true, onLine }
+        const bytes = Effect.runSync(Effect.gen(function*() {
+          const wal = yield* Wal.makeMemory(options)
+          for (const r of records) yield* wal.append(r)
+          return concat(yield* Stream.runCollect(wal.bytes).pipe(Effect.map((c) => [...c])))
+        }))
+        const lines = linesOf(bytes)
+        expect(lines.length).toBe(records.length)
+        expectHanded(seen, lines)
+        const again = recorder()
+        Effect.runSync(
+          Wal.makeMemory(keyed ? { key, onLine: again.onLine } : { allowEmptyKey: true, onLine: again.onLine }, bytes)
+        )
+        expectHanded(again.seen, lines)
+      }),
+      numRuns(100)
+    ))
+
+  const flushers = [["FileSystem", Layer.empty], ["WalNode", WalNode.layer]] as const
+  for (const durability of ["always", "batch", "never"] as const) {
+    for (const [flusher, io] of flushers) {
+      it.effect(`file (${durability}, ${flusher}): the lines handed are the file's lines; the open hands them again`, () =>
+        Effect.gen(function*() {
+          const fs = yield* FileSystem.FileSystem
+          const dir = yield* fs.makeTempDirectoryScoped()
+          let run = 0
+          yield* Effect.promise(() =>
+            fc.assert(
+              fc.asyncProperty(recordsArb, fc.boolean(), fc.boolean(), (records, keyed, concurrent) =>
+                Effect.runPromise(
+                  Effect.gen(function*() {
+                    const path = `${dir}/log-${run++}.jsonl`
+                    const { onLine, seen } = recorder()
+                    const chain = keyed ? { key } : { allowEmptyKey: true }
+                    yield* Effect.scoped(Effect.gen(function*() {
+                      const wal = yield* Wal.makeFile(path, { ...chain, durability, onLine })
+                      yield* Effect.forEach(records, (r) => wal.append(r), {
+                        concurrency: concurrent ? "unbounded" : 1
+                      })
+                    }))
+                    const lines = linesOf(yield* fs.readFile(path))
+                    expect(lines.length).toBe(records.length)
+                    expectHanded(seen, lines)
+                    const again = recorder()
+                    yield* Effect.scoped(Wal.makeFile(path, { ...chain, durability, onLine: again.onLine }))
+                    expectHanded(again.seen, lines)
+                  }).pipe(Effect.provide(Layer.merge(NodeContext.layer, io)))
+                )),
+              numRuns(12)
+            )
+          )
+        }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
+    }
+  }
+
+  it.effect("open, exact path: non-canonical data, non-ASCII, CRLF, blank lines and a last line without LF", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const path = `${dir}/log.jsonl`
+      const records: Array<Json.Json> = [
+        new Map([["a", 1]]),
+        "é ☃ 𝄞",
+        new Map([["b", [1, 2]]]),
+        null,
+        7
+      ]
+      yield* Effect.scoped(Effect.gen(function*() {
+        const wal = yield* Wal.makeFile(path, { key })
+        for (const r of records) yield* wal.append(r)
+      }))
+      const text = new TextDecoder().decode(yield* fs.readFile(path))
+      const stored = text.split("\n").slice(0, -1)
+      // entry 1: data re-spaced (not canonical: only the exact path reads it); entry 3 likewise;
+      // entry 2 ends in CR LF; a blank line before entry 4; entry 5 without its newline
+      const edited = [
+        (stored[0] as string).replace(`"data":{"a":1}`, `"data": { "a" : 1 }`),
+        (stored[1] as string) + "\r",
+        (stored[2] as string).replace(`"data":{"b":[1,2]}`, `"data":{"b":[1, 2] }`),
+        "  \t",
+        stored[3] as string,
+        stored[4] as string
+      ]
+      expect(edited[0]).not.toBe(stored[0])
+      expect(edited[2]).not.toBe(stored[2])
+      yield* fs.writeFileString(path, edited.join("\n"))
+      const { onLine, seen } = recorder()
+      yield* Effect.scoped(Wal.makeFile(path, { key, onLine }))
+      // the leaf is the line without its LF and without a CR before it; blank lines are no entry
+      const leaves = [edited[0], stored[1], edited[2], stored[3], stored[4]].map((l) => encoder.encode(l as string))
+      expectHanded(seen, leaves)
+      // then the next append hands its own line, after the newline the open added
+      const more = recorder()
+      yield* Effect.scoped(Effect.gen(function*() {
+        const wal = yield* Wal.makeFile(path, { key, onLine: more.onLine })
+        yield* wal.append("next")
+      }))
+      const lines = linesOf(yield* fs.readFile(path))
+      expect(more.seen.length).toBe(6)
+      expectHanded(more.seen.slice(5), lines.slice(6), 6n)
+    }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
+})
