@@ -40,20 +40,21 @@
 import type * as Json from "@calybris/core/Json"
 import type { Sealed } from "@calybris/wal/Entry"
 import * as Wal from "@calybris/wal/Wal"
-import type {
-  WalAppendError,
-  WalEmptyKey,
+import {
+  type WalAppendError,
+  type WalEmptyKey,
   WalIoError,
-  WalLocked,
-  WalNotAFile,
-  WalTornTail,
-  WalVerifyError
+  type WalLocked,
+  type WalNotAFile,
+  type WalTornTail,
+  type WalVerifyError
 } from "@calybris/wal/WalError"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
+import * as Checkpointer from "./Checkpointer.js"
 import * as internal from "./internal/treeLog.js"
 import {
   TreeLogBeyondHead,
@@ -87,6 +88,9 @@ export interface TreeLogOptions extends Omit<Wal.WalOptions, "onLine"> {
   readonly onAppended?: ((size: bigint) => Effect.Effect<void>) | undefined
 }
 
+/** Why a checkpoint failed: the checkpointer's error, or the tiles it read to check the last one's root. */
+export type CheckpointError = Checkpointer.CheckpointerError | TreeLogIoError | TreeLogTilesCorrupt
+
 /** An acknowledged append: the WAL's sealed entry and its leaf index (sequence − 1). */
 export interface Appended {
   readonly sealed: Sealed
@@ -95,10 +99,21 @@ export interface Appended {
 
 /** The tree log service. */
 export class TreeLog extends Context.Tag("@calybris/tlog/TreeLog")<TreeLog, {
-  /** Append a record to the WAL; completes once acknowledged, with its leaf index. */
-  readonly append: (data: Json.Json) => Effect.Effect<Appended, WalAppendError>
+  /**
+   * Append a record to the WAL; completes once acknowledged, with its leaf index. With periodic
+   * checkpoints (`layerFile`'s `checkpoint`), an append is refused before anything is written
+   * while the last checkpoint failed and its retry fails too (`CheckpointerError`, or the tile
+   * read that checks the last checkpoint's root failed).
+   */
+  readonly append: (
+    data: Json.Json
+  ) => Effect.Effect<Appended, WalAppendError | CheckpointError>
   /** The acknowledged size and the tree's root at that size. */
   readonly head: Effect.Effect<{ readonly size: bigint; readonly root: Uint8Array }>
+  /** The root of the tree's first `size` leaves, any size up to the head (RFC 6962's MTH of a prefix). */
+  readonly rootAt: (
+    size: bigint
+  ) => Effect.Effect<Uint8Array, MerkleError | TreeLogBeyondHead | TreeLogIoError | TreeLogTilesCorrupt>
   /** RFC 6962 PATH of leaf `index` in the tree of `size` leaves (size ≤ head). */
   readonly inclusionProof: (
     index: bigint,
@@ -126,21 +141,94 @@ export const makeMemory = (
 ): Effect.Effect<TreeLog["Type"], WalOpenError | TreeLogOpenError, Scope.Scope> =>
   internal.make((onLine) => Wal.makeMemory({ ...options, onLine }, initial), options, undefined)
 
-/** A tree log over a WAL file `path`, its tiles in `<path>.tlog/`; the value belongs to the caller's scope. */
+/**
+ * Periodic signed checkpoints of a file tree log: `Checkpointer`'s options without `write` (the
+ * checkpoint goes to the C2SP location `<path>.tlog/checkpoint`).
+ */
+export type CheckpointOptions = Omit<Checkpointer.Options, "write">
+
+export interface TreeLogFileOptions extends TreeLogOptions {
+  /**
+   * Sign the head as a C2SP checkpoint every `every.entries` appended entries and/or every
+   * `every.seconds` seconds (when it moved), and once when the log closes, written atomically to
+   * `<path>.tlog/checkpoint` (see `Checkpointer`). Fail-closed: a checkpoint that fails is
+   * retried before the next append, and that append is refused (nothing written) if the retry
+   * fails too. A checkpoint on disk that the log contradicts (a rolled-back log) refuses every
+   * append. Bad options fail the open with `CheckpointerOptionsInvalid` before the log is opened.
+   */
+  readonly checkpoint?: CheckpointOptions | undefined
+}
+
+/** The path of a file tree log's periodic checkpoint: `<path>.tlog/checkpoint`. */
+export const checkpointPath = (path: string): string => `${path}.tlog/checkpoint`
+
+/**
+ * A tree log over a WAL file `path`, its tiles in `<path>.tlog/` (and, with `checkpoint`, its
+ * signed checkpoints in `<path>.tlog/checkpoint`); the value belongs to the caller's scope.
+ */
 export const makeFile = (
   path: string,
-  options: TreeLogOptions = {}
+  options: TreeLogFileOptions = {}
 ): Effect.Effect<
   TreeLog["Type"],
-  WalOpenError | WalNotAFile | WalLocked | WalIoError | TreeLogOpenError,
+  WalOpenError | WalNotAFile | WalLocked | WalIoError | TreeLogOpenError | Checkpointer.CheckpointerOptionsInvalid,
   FileSystem.FileSystem | Scope.Scope
 > =>
-  Effect.flatMap(FileSystem.FileSystem, (fs) =>
-    internal.make(
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const checkpoint = options.checkpoint
+    // bad checkpoint options are refused before the log is opened
+    if (checkpoint !== undefined) yield* Checkpointer.validate({ ...checkpoint, write: checkpointPath(path) })
+    const log = yield* internal.make(
       (onLine) => Wal.makeFile(path, { ...options, onLine }),
       options,
       { fs, dir: `${path}.tlog`, sync: (options.durability ?? "always") !== "never" }
-    ))
+    )
+    if (checkpoint === undefined) return log
+    // the checkpoint's directory (the tiles' directory, which the first flush would make)
+    const dir = `${path}.tlog`
+    yield* fs.makeDirectory(dir, { recursive: true }).pipe(
+      Effect.mapError((cause) => new TreeLogIoError({ operation: "mkdir", path: dir, cause }))
+    )
+    // made after the log: its finalizer (the final checkpoint) runs before the log closes
+    const checkpointer = yield* Checkpointer.make({ ...checkpoint, write: checkpointPath(path) }, {
+      head: log.head,
+      // the sizes it asks for are at most the head: a MerkleError or TreeLogBeyondHead is a bug
+      rootAt: (size) => Effect.catchTags(log.rootAt(size), { MerkleError: Effect.die, TreeLogBeyondHead: Effect.die })
+    })
+    const size = Effect.map(log.wal.head, (h) => h.sequence)
+    const append = (data: Json.Json) =>
+      Effect.gen(function*() {
+        // a pending failure is retried first; still failing, the append is refused unwritten
+        yield* Effect.flatMap(size, checkpointer.afterAppend)
+        const appended = yield* log.append(data)
+        // this append's own checkpoint: a failure stays pending and refuses the next append
+        yield* Effect.ignore(Effect.flatMap(size, checkpointer.afterAppend))
+        return appended
+      })
+    return { ...log, append }
+  })
+
+/**
+ * The tree log as a `Wal`: its `append` keeps the tree (and the periodic checkpoints), so
+ * anything written over a `Wal` — `Audited.append`, a journaled ledger (`Ledger.layerJournal`) —
+ * maintains the tree. A refused checkpoint surfaces as a `WalIoError` (operation
+ * `"checkpoint"`, the checkpoint's path, the `CheckpointError` as its cause).
+ */
+export const asWal = (log: TreeLog["Type"], checkpointFile = "checkpoint"): Wal.Wal["Type"] => ({
+  ...log.wal,
+  append: (data) =>
+    Effect.map(
+      Effect.catchIf(
+        log.append(data),
+        (e): e is CheckpointError =>
+          e._tag === "CheckpointerSignFailed" || e._tag === "CheckpointerWriteFailed" ||
+          e._tag === "CheckpointerHeadRegressed" || e._tag === "TreeLogIoError" || e._tag === "TreeLogTilesCorrupt",
+        (cause) => Effect.fail(new WalIoError({ operation: "checkpoint", path: checkpointFile, cause }))
+      ),
+      (appended) => appended.sealed
+    )
+})
 
 /** The tree log over an in-memory WAL. */
 export const layerMemory = (
@@ -148,12 +236,20 @@ export const layerMemory = (
   initial?: Uint8Array
 ): Layer.Layer<TreeLog, WalOpenError | TreeLogOpenError> => Layer.scoped(TreeLog, makeMemory(options, initial))
 
-/** The tree log over a WAL file, persisted as tiles in `<path>.tlog/`. */
+/**
+ * The tree log over a WAL file, persisted as tiles in `<path>.tlog/`. It also provides the log as
+ * a `Wal` (see `asWal`), so `Audited.append` or `Ledger.layerJournal` over this layer keep the
+ * tree and its periodic checkpoints.
+ */
 export const layerFile = (
   path: string,
-  options: TreeLogOptions = {}
+  options: TreeLogFileOptions = {}
 ): Layer.Layer<
-  TreeLog,
-  WalOpenError | WalNotAFile | WalLocked | WalIoError | TreeLogOpenError,
+  TreeLog | Wal.Wal,
+  WalOpenError | WalNotAFile | WalLocked | WalIoError | TreeLogOpenError | Checkpointer.CheckpointerOptionsInvalid,
   FileSystem.FileSystem
-> => Layer.scoped(TreeLog, makeFile(path, options))
+> =>
+  Layer.scopedContext(
+    Effect.map(makeFile(path, options), (log) =>
+      Context.make(TreeLog, log).pipe(Context.add(Wal.Wal, asWal(log, checkpointPath(path)))))
+  )

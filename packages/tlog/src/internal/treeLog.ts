@@ -380,6 +380,18 @@ export const make = <E, R>(
         Effect.flatMap(Merkle.consistencyNodes(size1, size2), readNodes)
       )
 
+    /** The root of the tree's first `size` leaves (any size up to the head: its nodes from the tiles). */
+    const rootAt = (size: bigint) =>
+      Effect.zipRight(
+        withinHead("size", size),
+        size === 0n ? Effect.succeed(Merkle.emptyRoot()) : Effect.flatMap(Merkle.rootNodes(size), (ids) =>
+          Effect.map(
+            // the root's subtrees, right to left: one proof element folded from all of them
+            readNodes({ ids, ephemeralBegin: 0, ephemeralEnd: ids.length }),
+            (hashes) => hashes[0] as Uint8Array
+          ))
+      )
+
     const checkpoint = (origin: string, signers: ReadonlyArray<Note.Signer>) =>
       Effect.flatMap(head, ({ root, size }) =>
         Note.sign(Checkpoint.format(new Checkpoint.Checkpoint({ origin, size, root, extensions: [] })), signers))
@@ -387,6 +399,7 @@ export const make = <E, R>(
     return {
       append,
       head,
+      rootAt,
       inclusionProof,
       consistencyProof,
       checkpoint,
