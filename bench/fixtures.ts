@@ -3,9 +3,13 @@
  * input stream, built exactly as described there.
  */
 import type { Input } from "@calybris/core/Input"
+import type * as Json from "@calybris/core/Json"
+import * as Kernel from "@calybris/core/Kernel"
 import type { Model } from "@calybris/core/Model"
 import * as Policy from "@calybris/core/Policy"
 import { bigintOfSafe } from "@calybris/core/Word"
+import * as Audited from "@calybris/wal/Audited"
+import * as Either from "effect/Either"
 
 const ALL = (1n << 64n) - 1n
 
@@ -60,3 +64,15 @@ export const makeInput = (s: number): Input =>
     allowed_provider_mask: ALL,
     required_region_mask: 0n
   }) as Input
+
+/** The reference's pre-built audited records under `benchPolicy(22)` (~1 KB lines; construction is not timed). */
+export const auditedRecords = (count: number): Array<Json.Json> => {
+  const policy = benchPolicy(22)
+  return Array.from({ length: count }, (_, i) => {
+    const s = i + 1
+    const input = makeInput(s)
+    return Either.getOrThrow(
+      Audited.record(policy, input, Kernel.prescribe(policy, input), `tenant-${s % 16}/request-${s}`)
+    )
+  })
+}

@@ -14,32 +14,20 @@
  *   "full"`: every leaf hashed and every tile compared).
  */
 import type * as Json from "@calybris/core/Json"
-import * as Kernel from "@calybris/core/Kernel"
 import * as TreeLog from "@calybris/tlog/TreeLog"
-import * as Audited from "@calybris/wal/Audited"
 import * as Wal from "@calybris/wal/Wal"
 import * as WalNode from "@calybris/wal/WalNode"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { benchPolicy, makeInput } from "../fixtures.js"
+import { auditedRecords } from "../fixtures.js"
 import { now, removeLog, type Sampler, type Workload } from "../registry.js"
 
 const key = new Uint8Array(32).fill(0x5a)
-const policy = benchPolicy(22)
 
-/** The reference's pre-built audited records, as in wal.ts (construction is not timed). */
-const records = (count: number): Array<Json.Json> =>
-  Array.from({ length: count }, (_, i) => {
-    const s = i + 1
-    const input = makeInput(s)
-    return Either.getOrThrow(
-      Audited.record(policy, input, Kernel.prescribe(policy, input), `tenant-${s % 16}/request-${s}`)
-    )
-  })
+const records = auditedRecords
 
 const tempFile = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "calybris-bench-tlog-")), "log.jsonl")
 

@@ -7,7 +7,6 @@
  * verifying a ~1 GB log with the streaming verifier.
  */
 import type * as Json from "@calybris/core/Json"
-import * as Kernel from "@calybris/core/Kernel"
 import * as Audited from "@calybris/wal/Audited"
 import * as Chain from "@calybris/wal/Chain"
 import * as Entry from "@calybris/wal/Entry"
@@ -21,7 +20,7 @@ import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { benchPolicy, makeInput } from "../fixtures.js"
+import { auditedRecords, benchPolicy } from "../fixtures.js"
 import {
   type Measured,
   now,
@@ -35,15 +34,7 @@ import {
 const key = new Uint8Array(32).fill(0x5a)
 const policy = benchPolicy(22)
 
-/** The reference's pre-built audited records (construction is not timed). */
-const records = (count: number): Array<Json.Json> =>
-  Array.from({ length: count }, (_, i) => {
-    const s = i + 1
-    const input = makeInput(s)
-    return Either.getOrThrow(
-      Audited.record(policy, input, Kernel.prescribe(policy, input), `tenant-${s % 16}/request-${s}`)
-    )
-  })
+const records = auditedRecords
 
 const tempFile = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "calybris-bench-")), "log.jsonl")
 

@@ -25,22 +25,10 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as nodeFs from "node:fs"
 import { signer, verifierOf } from "./noteSupport.js"
+import { linesOf } from "./treeLogSupport.js"
 
 const key = new Uint8Array(32).fill(9)
 const numRuns = (n: number) => ({ numRuns: fc.readConfigureGlobal().numRuns ?? n })
-
-/** The log's lines (each entry's leaf bytes), from its bytes. */
-const linesOf = (bytes: Uint8Array): Array<Uint8Array> => {
-  const out: Array<Uint8Array> = []
-  let from = 0
-  for (let i = 0; i < bytes.length; i++) {
-    if (bytes[i] === 0x0a) {
-      out.push(bytes.slice(from, i))
-      from = i + 1
-    }
-  }
-  return out
-}
 
 const bytesOf = (wal: Wal.Wal["Type"]) =>
   Effect.map(Stream.runCollect(wal.bytes), (chunks) => Buffer.concat(Chunk.toReadonlyArray(chunks)))

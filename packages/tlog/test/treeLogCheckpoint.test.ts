@@ -24,6 +24,7 @@ import * as nodeFs from "node:fs"
 import * as nodeOs from "node:os"
 import * as nodePath from "node:path"
 import { right, signer } from "./noteSupport.js"
+import { linesOf } from "./treeLogSupport.js"
 
 const ORIGIN = "example.com/tree-log"
 const logSigner = signer(ORIGIN, Uint8Array.from({ length: 32 }, (_, i) => i * 5 + 3))
@@ -50,18 +51,6 @@ const onDisk = (path: string): Checkpoint.Checkpoint | undefined => {
   })
   if (Either.isLeft(verified)) throw new Error(`${file} does not verify: ${verified.left.message}`)
   return verified.right.checkpoint
-}
-
-const linesOf = (bytes: Uint8Array): Array<Uint8Array> => {
-  const out: Array<Uint8Array> = []
-  let from = 0
-  for (let i = 0; i < bytes.length; i++) {
-    if (bytes[i] === 0x0a) {
-      out.push(bytes.slice(from, i))
-      from = i + 1
-    }
-  }
-  return out
 }
 
 const referenceRoots = (path: string): Array<string> => {

@@ -16,25 +16,12 @@ import * as Effect from "effect/Effect"
 import * as fc from "effect/FastCheck"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
+import { linesOf } from "./treeLogSupport.js"
 
 const encoder = new TextEncoder()
 const key = new Uint8Array(32).fill(7)
 const jsonArb = Arbitraries.jsonOf({ loneSurrogates: true })
 const recordsArb = fc.array(jsonArb, { minLength: 1, maxLength: 12 })
-
-/** The lines of a log's bytes (split on LF; a final line without LF included). */
-const linesOf = (bytes: Uint8Array): Array<Uint8Array> => {
-  const out: Array<Uint8Array> = []
-  let from = 0
-  for (let i = 0; i < bytes.length; i++) {
-    if (bytes[i] === 0x0a) {
-      out.push(bytes.slice(from, i))
-      from = i + 1
-    }
-  }
-  if (from < bytes.length) out.push(bytes.slice(from))
-  return out
-}
 
 const concat = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0))
