@@ -139,7 +139,10 @@ export const makeMemory = (
   options: TreeLogOptions = {},
   initial?: Uint8Array
 ): Effect.Effect<TreeLog["Type"], WalOpenError | TreeLogOpenError, Scope.Scope> =>
-  internal.make((onLine) => Wal.makeMemory({ ...options, onLine }, initial), options, undefined)
+  Effect.map(
+    internal.make((onLine) => Wal.makeMemory({ ...options, onLine }, initial), options, undefined),
+    ({ persistedHead: _, ...log }) => log
+  )
 
 /**
  * Periodic signed checkpoints of a file tree log: `Checkpointer`'s options without `write` (the
@@ -151,7 +154,9 @@ export interface TreeLogFileOptions extends TreeLogOptions {
   /**
    * Sign the head as a C2SP checkpoint every `every.entries` appended entries and/or every
    * `every.seconds` seconds (when it moved), and once when the log closes, written atomically to
-   * `<path>.tlog/checkpoint` (see `Checkpointer`). Fail-closed: a checkpoint that fails is
+   * `<path>.tlog/checkpoint` (see `Checkpointer`). The tiles of the head are written first (a
+   * flush; its failure is the checkpoint's), so every checkpoint in the directory names a tree
+   * whose tiles are there (a C2SP tlog-tiles client finds them). Fail-closed: a checkpoint that fails is
    * retried before the next append, and that append is refused (nothing written) if the retry
    * fails too. A checkpoint on disk that the log contradicts (a rolled-back log) refuses every
    * append. Bad options fail the open with `CheckpointerOptionsInvalid` before the log is opened.
@@ -179,7 +184,7 @@ export const makeFile = (
     const checkpoint = options.checkpoint
     // bad checkpoint options are refused before the log is opened
     if (checkpoint !== undefined) yield* Checkpointer.validate({ ...checkpoint, write: checkpointPath(path) })
-    const log = yield* internal.make(
+    const { persistedHead, ...log } = yield* internal.make(
       (onLine) => Wal.makeFile(path, { ...options, onLine }),
       options,
       { fs, dir: `${path}.tlog`, sync: (options.durability ?? "always") !== "never" }
@@ -192,7 +197,8 @@ export const makeFile = (
     )
     // made after the log: its finalizer (the final checkpoint) runs before the log closes
     const checkpointer = yield* Checkpointer.make({ ...checkpoint, write: checkpointPath(path) }, {
-      head: log.head,
+      // the head whose tiles are written: a client reading the checkpoint finds its tree's tiles
+      head: persistedHead,
       // the sizes it asks for are at most the head: a MerkleError or TreeLogBeyondHead is a bug
       rootAt: (size) => Effect.catchTags(log.rootAt(size), { MerkleError: Effect.die, TreeLogBeyondHead: Effect.die })
     })

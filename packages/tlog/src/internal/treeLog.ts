@@ -230,6 +230,15 @@ const loadTree = (disk: Disk, full: boolean) =>
     return { persisted: size, tree, dropped }
   })
 
+/** What the file layer needs beside the service. */
+export interface Internal {
+  /**
+   * The tiles of the acknowledged size written (a flush), then the persisted size and its root:
+   * the head a checkpoint may name (the directory then holds every tile of the tree it signs).
+   */
+  readonly persistedHead: Effect.Effect<{ readonly size: bigint; readonly root: Uint8Array }, TreeLogIoError>
+}
+
 /**
  * The service over a WAL opened by `open` with the tree's hook; tiles in `dir` when given
  * (`fs` then), else memory only.
@@ -238,7 +247,7 @@ export const make = <E, R>(
   open: (onLine: (line: Uint8Array, sequence: bigint) => void) => Effect.Effect<Wal.Wal["Type"], E, R>,
   options: TreeLogOptions,
   disk: Disk | undefined
-): Effect.Effect<TreeLog["Type"], E | TreeLogOpenError, R | Scope.Scope> =>
+): Effect.Effect<TreeLog["Type"] & Internal, E | TreeLogOpenError, R | Scope.Scope> =>
   Effect.gen(function*() {
     const full = options.verifyTree === "full"
     const loaded = disk === undefined
@@ -350,6 +359,13 @@ export const make = <E, R>(
 
     const head = Effect.map(wal.head, (h) => ({ size: h.sequence, root: tree.rootAt(h.sequence) }))
 
+    const persistedHead = disk === undefined ? head : lock.withPermits(1)(Effect.uninterruptible(
+      Effect.map(flushNow, () => {
+        const size = tree.tiles.persisted
+        return { size, root: size === 0n ? Merkle.emptyRoot() : tree.rootAt(size) }
+      })
+    ))
+
     /** The nodes' hashes, the full tiles they need read first (under the lock: memory stays put). */
     const readNodes = (nodes: Merkle.ProofNodes) =>
       lock.withPermits(1)(Effect.gen(function*() {
@@ -404,7 +420,8 @@ export const make = <E, R>(
       consistencyProof,
       checkpoint,
       flush,
-      wal
+      wal,
+      persistedHead
     }
   })
 

@@ -1,0 +1,96 @@
+/**
+ * Hostile review of the tree log (issue 17): promises of TreeLog.ts and Checkpointer.ts attacked
+ * through the public API, each test failing before its fix.
+ *
+ * - The directory `<log>.tlog/` is a C2SP tlog-tiles log: its `checkpoint` names a tree whose
+ *   tiles are all in the directory (a client reading the checkpoint, then the tiles of its size,
+ *   must find them and compute the checkpoint's root), after every periodic checkpoint and at close.
+ */
+import type * as Json from "@calybris/core/Json"
+import * as Checkpoint from "@calybris/tlog/Checkpoint"
+import * as Note from "@calybris/tlog/Note"
+import * as Tiles from "@calybris/tlog/Tiles"
+import * as TreeLog from "@calybris/tlog/TreeLog"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { assert, describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as nodeFs from "node:fs"
+import * as nodeOs from "node:os"
+import * as nodePath from "node:path"
+import { right, signer } from "./noteSupport.js"
+
+const ORIGIN = "example.com/tree-log-attack"
+const logSigner = signer(ORIGIN, Uint8Array.from({ length: 32 }, (_, i) => i * 7 + 1))
+const vkey = right(Note.parseVerifierKey(Note.formatVerifierKey(logSigner)))
+const key = new Uint8Array(32).fill(9)
+
+const tempLog = Effect.acquireRelease(
+  Effect.sync(() => nodeFs.mkdtempSync(nodePath.join(nodeOs.tmpdir(), "treelog-attack-"))),
+  (dir) => Effect.sync(() => nodeFs.rmSync(dir, { recursive: true, force: true }))
+).pipe(Effect.map((dir) => nodePath.join(dir, "log.jsonl")))
+
+const record = (i: number): Json.Json => new Map<string, Json.Json>([["i", i]])
+
+/** What a tlog-tiles client does: the checkpoint, then the root from the tiles of its size. */
+const readAsClient = (path: string): { size: bigint; root: string; fromTiles: string } => {
+  const dir = `${path}.tlog`
+  const verified = Checkpoint.verifyCheckpoint(nodeFs.readFileSync(`${dir}/checkpoint`), [vkey], { origin: ORIGIN })
+  if (Either.isLeft(verified)) throw new Error(`checkpoint does not verify: ${verified.left.message}`)
+  const { root, size } = verified.right.checkpoint
+  const read: Tiles.TileReader = (level, index, width) => {
+    // C2SP: the partial tile of that width, or the full tile (its first `width` hashes)
+    for (const w of [width, Tiles.TILE_WIDTH]) {
+      const file = `${dir}/${Either.getOrThrow(Tiles.tilePath(level, index, w))}`
+      if (nodeFs.existsSync(file)) return nodeFs.readFileSync(file).subarray(0, width * 32)
+    }
+    return undefined
+  }
+  const fromTiles = Tiles.rootFromTiles(read, size)
+  return {
+    size,
+    root: Buffer.from(root).toString("hex"),
+    fromTiles: Either.isLeft(fromTiles) ? `unreadable: ${fromTiles.left.message}` : Buffer.from(fromTiles.right)
+      .toString("hex")
+  }
+}
+
+describe("TreeLog attack: the tiles directory as a C2SP tlog-tiles log", () => {
+  it.scoped("every periodic checkpoint names a tree whose tiles are in the directory (default flushEvery)", () =>
+    Effect.gen(function*() {
+      const path = yield* tempLog
+      yield* Effect.scoped(Effect.gen(function*() {
+        const log = yield* TreeLog.makeFile(path, {
+          key,
+          durability: "batch",
+          checkpoint: { origin: ORIGIN, signers: [logSigner], every: { entries: 3 } }
+        })
+        for (let i = 0; i < 300; i++) {
+          yield* log.append(record(i))
+          if ((i + 1) % 3 === 0) {
+            const client = readAsClient(path)
+            expect(client.size, `after ${i + 1} appends`).toBe(BigInt(i + 1))
+            expect(client.fromTiles, `after ${i + 1} appends`).toBe(client.root)
+          }
+        }
+      }))
+      const client = readAsClient(path)
+      expect(client.size).toBe(300n)
+      expect(client.fromTiles).toBe(client.root)
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("the final checkpoint at close names tiles that are in the directory", () =>
+    Effect.gen(function*() {
+      const path = yield* tempLog
+      yield* Effect.scoped(Effect.gen(function*() {
+        const log = yield* TreeLog.makeFile(path, {
+          key,
+          checkpoint: { origin: ORIGIN, signers: [logSigner], every: { seconds: 3600 } }
+        })
+        for (let i = 0; i < 5; i++) yield* log.append(record(i))
+      }))
+      const client = readAsClient(path)
+      assert(client.size === 5n)
+      expect(client.fromTiles).toBe(client.root)
+    }).pipe(Effect.provide(NodeContext.layer)))
+})
