@@ -30,7 +30,8 @@
  *   truncated or repaired) are refused with `TreeLogTilesAhead` naming both sizes; a mismatch is
  *   `TreeLogTilesCorrupt` naming the file. `verifyTree: "full"` recomputes the whole tree from the
  *   log and compares every tile and the head (O(n)). Without `tree-head` the tree is built from
- *   the log. The tiles directory is derived state: deleting it rebuilds it at the next open.
+ *   the log. The tiles and `tree-head` are derived state: deleting them rebuilds them at the next
+ *   open (not the directory's `checkpoint`, which records what was published: see `checkpoint`).
  * - Proofs at a size at or above the persisted one read the right edge's tiles from memory; an
  *   older full tile is read from the directory (and kept in a small cache).
  *

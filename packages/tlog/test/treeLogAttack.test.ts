@@ -94,3 +94,34 @@ describe("TreeLog attack: the tiles directory as a C2SP tlog-tiles log", () => {
       expect(client.fromTiles).toBe(client.root)
     }).pipe(Effect.provide(NodeContext.layer)))
 })
+
+describe("TreeLog attack: a rolled-back log", () => {
+  it.scoped("tiles ahead: the advice keeps the published checkpoint, so the rebuilt log still fails closed", () =>
+    Effect.gen(function*() {
+      const path = yield* tempLog
+      const options: TreeLog.TreeLogFileOptions = {
+        key,
+        checkpoint: { origin: ORIGIN, signers: [logSigner], every: { entries: 2 } }
+      }
+      yield* Effect.scoped(Effect.gen(function*() {
+        const log = yield* TreeLog.makeFile(path, options)
+        for (let i = 0; i < 6; i++) yield* log.append(record(i))
+      }))
+      // the log rolled back (an old backup): the tiles are ahead of it
+      const lines = nodeFs.readFileSync(path, "utf8").split("\n")
+      nodeFs.writeFileSync(path, lines.slice(0, 3).join("\n") + "\n")
+      const ahead = yield* Effect.flip(Effect.scoped(TreeLog.makeFile(path, options)))
+      assert(ahead._tag === "TreeLogTilesAhead")
+      // the error's advice must not destroy the evidence of what was published
+      expect(ahead.message).not.toMatch(/remove the directory/)
+      expect(ahead.message).toMatch(/checkpoint/)
+      // followed: the tiles and the tree head removed, the checkpoint kept
+      nodeFs.rmSync(`${path}.tlog/tile`, { recursive: true, force: true })
+      nodeFs.rmSync(`${path}.tlog/${TreeLog.HEAD_FILE}`, { force: true })
+      const log = yield* TreeLog.makeFile(path, options)
+      expect((yield* log.head).size).toBe(3n)
+      const refused = yield* Effect.flip(log.append(record(99)))
+      expect(refused._tag).toBe("CheckpointerHeadRegressed")
+      expect((yield* log.head).size).toBe(3n)
+    }).pipe(Effect.provide(NodeContext.layer)))
+})
