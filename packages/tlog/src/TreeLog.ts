@@ -62,6 +62,7 @@ import {
   TreeLogCorruptReason,
   TreeLogIoError,
   type TreeLogOpenError,
+  TreeLogOptionsInvalid,
   TreeLogTilesAhead,
   TreeLogTilesCorrupt
 } from "./internal/treeLogErrors.js"
@@ -73,6 +74,7 @@ export {
   TreeLogCorruptReason,
   TreeLogIoError,
   type TreeLogOpenError,
+  TreeLogOptionsInvalid,
   TreeLogTilesAhead,
   TreeLogTilesCorrupt
 }
@@ -81,7 +83,10 @@ export {
 export const HEAD_FILE = internal.HEAD_FILE
 
 export interface TreeLogOptions extends Omit<Wal.WalOptions, "onLine"> {
-  /** persist the tiles once this many acknowledged entries are not (default 8192: 32 full level-0 tiles a flush) */
+  /**
+   * persist the tiles once this many acknowledged entries are not (default 8192: 32 full level-0
+   * tiles a flush); a positive integer, else the open fails with `TreeLogOptionsInvalid`
+   */
   readonly flushEvery?: number | undefined
   /** `"edge"` (default): check the right edge and the last leaf on open; `"full"`: recompute everything and compare */
   readonly verifyTree?: "edge" | "full" | undefined

@@ -13,6 +13,7 @@ import * as Tiles from "@calybris/tlog/Tiles"
 import * as TreeLog from "@calybris/tlog/TreeLog"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, expect, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as nodeFs from "node:fs"
@@ -123,5 +124,25 @@ describe("TreeLog attack: a rolled-back log", () => {
       const refused = yield* Effect.flip(log.append(record(99)))
       expect(refused._tag).toBe("CheckpointerHeadRegressed")
       expect((yield* log.head).size).toBe(3n)
+    }).pipe(Effect.provide(NodeContext.layer)))
+})
+
+describe("TreeLog attack: options", () => {
+  it.scoped("a flushEvery that is not a positive integer is a typed error naming it, before the log exists", () =>
+    Effect.gen(function*() {
+      const path = yield* tempLog
+      for (const flushEvery of [1.5, Number.NaN, Number.POSITIVE_INFINITY, 0, -3]) {
+        const exit = yield* Effect.exit(Effect.scoped(TreeLog.makeFile(path, { key, flushEvery })))
+        assert(exit._tag === "Failure", `flushEvery ${flushEvery}`)
+        const error = Cause.failureOption(exit.cause)
+        assert(error._tag === "Some", `flushEvery ${flushEvery}: a defect, not a typed error`)
+        assert(error.value._tag === "TreeLogOptionsInvalid")
+        expect(error.value.field).toBe("flushEvery")
+        expect(error.value.value).toBe(String(flushEvery))
+        expect(nodeFs.existsSync(path)).toBe(false)
+        expect(nodeFs.existsSync(`${path}.tlog`)).toBe(false)
+        const memory = yield* Effect.exit(Effect.scoped(TreeLog.makeMemory({ key, flushEvery })))
+        assert(memory._tag === "Failure" && Cause.failureOption(memory.cause)._tag === "Some")
+      }
     }).pipe(Effect.provide(NodeContext.layer)))
 })

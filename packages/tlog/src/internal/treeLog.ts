@@ -26,6 +26,7 @@ import {
   TreeLogBeyondHead,
   TreeLogIoError,
   type TreeLogOpenError,
+  TreeLogOptionsInvalid,
   TreeLogTilesAhead,
   TreeLogTilesCorrupt
 } from "./treeLogErrors.js"
@@ -249,6 +250,15 @@ export const make = <E, R>(
   disk: Disk | undefined
 ): Effect.Effect<TreeLog["Type"] & Internal, E | TreeLogOpenError, R | Scope.Scope> =>
   Effect.gen(function*() {
+    // refused before anything is opened (BigInt of a fraction or NaN would throw)
+    const every = options.flushEvery
+    if (every !== undefined && !(Number.isSafeInteger(every) && every > 0)) {
+      return yield* new TreeLogOptionsInvalid({
+        field: "flushEvery",
+        value: String(every),
+        reason: "not a positive integer"
+      })
+    }
     const full = options.verifyTree === "full"
     const loaded = disk === undefined
       ? { persisted: 0n, tree: new Tree(CompactRange.empty(), new TileSet(0n, 0n)), dropped: [], root: undefined }
@@ -291,7 +301,7 @@ export const make = <E, R>(
 
     const lock = yield* Effect.makeSemaphore(1)
     const made = new Set<string>()
-    const flushEvery = BigInt(Math.max(1, options.flushEvery ?? DEFAULT_FLUSH_EVERY))
+    const flushEvery = BigInt(every ?? DEFAULT_FLUSH_EVERY)
     let flushing = false
 
     /** Write the tiles of the acknowledged size, then the tree head; then drop superseded partial tiles. */

@@ -75,4 +75,15 @@ export class TreeLogBeyondHead extends Schema.TaggedError<TreeLogBeyondHead>()("
   }
 }
 
-export type TreeLogOpenError = TreeLogTilesAhead | TreeLogTilesCorrupt | TreeLogIoError
+/** An option refused before anything is opened: `field` names it, `value` shows it. */
+export class TreeLogOptionsInvalid extends Schema.TaggedError<TreeLogOptionsInvalid>()("TreeLogOptionsInvalid", {
+  field: Schema.String,
+  value: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `tree log option ${this.field} = ${this.value}: ${this.reason}`
+  }
+}
+
+export type TreeLogOpenError = TreeLogTilesAhead | TreeLogTilesCorrupt | TreeLogIoError | TreeLogOptionsInvalid
