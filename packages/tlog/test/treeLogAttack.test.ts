@@ -146,3 +146,32 @@ describe("TreeLog attack: options", () => {
       }
     }).pipe(Effect.provide(NodeContext.layer)))
 })
+
+describe("TreeLog attack: aliasing", () => {
+  it.scoped("a caller scribbling on a head's root or a proof's hashes changes nothing the log keeps", () =>
+    Effect.gen(function*() {
+      const path = yield* tempLog
+      const reference = yield* Effect.scoped(Effect.gen(function*() {
+        const log = yield* TreeLog.makeFile(`${path}.ref`, { key })
+        for (let i = 0; i < 300; i++) yield* log.append(record(i))
+        return {
+          root: Buffer.from((yield* log.head).root).toString("hex"),
+          proof: (yield* log.inclusionProof(5n, 300n)).map((h) => Buffer.from(h).toString("hex"))
+        }
+      }))
+      const log = yield* TreeLog.makeFile(path, { key })
+      for (let i = 0; i < 300; i++) yield* log.append(record(i))
+      ;(yield* log.head).root.fill(0)
+      for (const hash of yield* log.inclusionProof(5n, 300n)) hash.fill(0)
+      for (const hash of yield* log.consistencyProof(7n, 300n)) hash.fill(0)
+      ;(yield* log.rootAt(300n)).fill(0)
+      ;(yield* log.rootAt(256n)).fill(0)
+      expect(Buffer.from((yield* log.head).root).toString("hex")).toBe(reference.root)
+      expect((yield* log.inclusionProof(5n, 300n)).map((h) => Buffer.from(h).toString("hex"))).toEqual(
+        reference.proof
+      )
+      yield* log.flush
+      const head = nodeFs.readFileSync(`${path}.tlog/${TreeLog.HEAD_FILE}`, "utf8")
+      expect(head).toBe(`300\n${reference.root}\n`)
+    }).pipe(Effect.provide(NodeContext.layer)))
+})

@@ -367,7 +367,8 @@ export const make = <E, R>(
           return Effect.as(Effect.flatMap(wal.head, (head) => onAppended(head.sequence)), result)
         })
 
-    const head = Effect.map(wal.head, (h) => ({ size: h.sequence, root: tree.rootAt(h.sequence) }))
+    // a copy: the memo's array is what the next flush writes into `tree-head`
+    const head = Effect.map(wal.head, (h) => ({ size: h.sequence, root: tree.rootAt(h.sequence).slice() }))
 
     const persistedHead = disk === undefined ? head : lock.withPermits(1)(Effect.uninterruptible(
       Effect.map(flushNow, () => {
