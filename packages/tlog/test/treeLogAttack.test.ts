@@ -8,9 +8,11 @@
  */
 import type * as Json from "@calybris/core/Json"
 import * as Checkpoint from "@calybris/tlog/Checkpoint"
+import * as Merkle from "@calybris/tlog/Merkle"
 import * as Note from "@calybris/tlog/Note"
 import * as Tiles from "@calybris/tlog/Tiles"
 import * as TreeLog from "@calybris/tlog/TreeLog"
+import * as Wal from "@calybris/wal/Wal"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
@@ -173,5 +175,35 @@ describe("TreeLog attack: aliasing", () => {
       yield* log.flush
       const head = nodeFs.readFileSync(`${path}.tlog/${TreeLog.HEAD_FILE}`, "utf8")
       expect(head).toBe(`300\n${reference.root}\n`)
+    }).pipe(Effect.provide(NodeContext.layer)))
+})
+
+describe("TreeLog attack: the leaves at the WAL reader's chunk boundary", () => {
+  it.scoped("CRLF lines and non-ASCII data across the 1 MiB read chunks: the tree is the lines without CR LF", () =>
+    Effect.gen(function*() {
+      const path = yield* tempLog
+      yield* Effect.scoped(Effect.gen(function*() {
+        const wal = yield* Wal.makeFile(path, { key, durability: "never" })
+        for (let i = 0; i < 1100; i++) yield* wal.append(`${i} ${"é☃".repeat(150)} ${"x".repeat(i % 97)}`)
+      }))
+      const lines = nodeFs.readFileSync(path).toString("latin1").split("\n").slice(0, -1)
+      expect(/[\x80-\xff]/.test(lines[0] as string)).toBe(true)
+      const CHUNK = 1 << 20
+      // the CR of the line ending nearest below the chunk boundary lands on its last byte
+      let at = 0
+      let crAt = 0
+      for (const line of lines) {
+        if (at + line.length < CHUNK - 1) crAt = at + line.length
+        at += line.length + 2
+      }
+      const pad = CHUNK - 1 - crAt - 1
+      const crlf = " ".repeat(pad) + "\n" + lines.map((l) => l + "\r\n").join("")
+      expect(crlf.charCodeAt(CHUNK - 1)).toBe(0x0d)
+      nodeFs.writeFileSync(path, Buffer.from(crlf, "latin1"))
+      const leaves = lines.map((l) => Merkle.hashLeaf(Buffer.from(l, "latin1")))
+      const log = yield* TreeLog.makeFile(path, { key })
+      const head = yield* log.head
+      expect(head.size).toBe(1100n)
+      expect(Buffer.from(head.root).toString("hex")).toBe(Buffer.from(Merkle.referenceRoot(leaves)).toString("hex"))
     }).pipe(Effect.provide(NodeContext.layer)))
 })
