@@ -207,3 +207,44 @@ describe("TreeLog attack: the leaves at the WAL reader's chunk boundary", () => 
       expect(Buffer.from(head.root).toString("hex")).toBe(Buffer.from(Merkle.referenceRoot(leaves)).toString("hex"))
     }).pipe(Effect.provide(NodeContext.layer)))
 })
+
+describe("TreeLog attack: a full verification's reopen", () => {
+  it.scoped("rootAt and proofs at every size, below and above the persisted one, after verifyTree full", () =>
+    Effect.gen(function*() {
+      const path = yield* tempLog
+      yield* Effect.scoped(Effect.gen(function*() {
+        const log = yield* TreeLog.makeFile(path, { key, flushEvery: 64, durability: "never" })
+        for (let i = 0; i < 650; i++) yield* log.append(record(i))
+      }))
+      // entries beyond the persisted tiles (written without the tree): caught up at the next open
+      yield* Effect.scoped(Effect.gen(function*() {
+        const wal = yield* Wal.makeFile(path, { key })
+        for (let i = 650; i < 700; i++) yield* wal.append(record(i))
+      }))
+      const persisted = nodeFs.readFileSync(`${path}.tlog/${TreeLog.HEAD_FILE}`, "utf8").split("\n")[0]
+      expect(Number(persisted)).toBeLessThan(700)
+      const log = yield* TreeLog.makeFile(path, { key, verifyTree: "full", flushEvery: 64 })
+      for (let i = 700; i < 720; i++) yield* log.append(record(i))
+      const text = nodeFs.readFileSync(path)
+      const leaves: Array<Uint8Array> = []
+      let from = 0
+      for (let i = 0; i < text.length; i++) {
+        if (text[i] === 0x0a) {
+          leaves.push(Merkle.hashLeaf(text.subarray(from, i)))
+          from = i + 1
+        }
+      }
+      expect(leaves.length).toBe(720)
+      const hex = (b: Uint8Array) => Buffer.from(b).toString("hex")
+      for (let n = 1; n <= 720; n++) {
+        const root = Merkle.referenceRoot(leaves.slice(0, n))
+        expect(hex(yield* log.rootAt(BigInt(n))), `rootAt ${n}`).toBe(hex(root))
+        if (n % 37 === 0 || n === 720) {
+          const index = BigInt((n * 7919) % n)
+          const proof = yield* log.inclusionProof(index, BigInt(n))
+          const ok = Merkle.verifyInclusion(leaves[Number(index)] as Uint8Array, index, BigInt(n), proof, root)
+          expect(Either.isRight(ok), `inclusion ${index} in ${n}`).toBe(true)
+        }
+      }
+    }).pipe(Effect.provide(NodeContext.layer)))
+})
