@@ -431,7 +431,10 @@ export const make = <E = never>(
         onSome: (l) => l.checkpoint.size !== head.size
       })
       if (moved || Option.isSome(s.failure)) yield* checkpointHead
-    })
+    }).pipe(
+      // the head itself failing is a failed checkpoint too: pending, so the owner's next append learns of it
+      Effect.tapError((error) => Ref.update(state, (s) => ({ ...s, failure: Option.some(error) })))
+    )
 
     const logFailure = (what: string) => (error: unknown) =>
       Effect.logError(`checkpointer: ${what} failed`).pipe(

@@ -14,6 +14,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
+import * as TestClock from "effect/TestClock"
 import * as nodeFs from "node:fs"
 import { right, signer } from "./noteSupport.js"
 
@@ -130,5 +131,46 @@ describe("Checkpointer attack: an unreadable checkpoint at start", () => {
       yield* cp.afterAppend(source.append(0))
       const latest = yield* cp.latest
       assert.isTrue(latest._tag === "Some" && latest.value.checkpoint.size === 6n)
+    }))
+})
+
+describe("Checkpointer attack: the timer's head", () => {
+  it.scoped("a periodic checkpoint whose source head fails is a pending failure: the owner's next append is refused", () =>
+    Effect.gen(function*() {
+      const dir = yield* Effect.acquireRelease(
+        Effect.sync(() => nodeFs.mkdtempSync("/tmp/calybris-ckpt-attack-")),
+        (d) => Effect.sync(() => nodeFs.rmSync(d, { recursive: true, force: true }))
+      )
+      const path = `${dir}/checkpoint`
+      const inner = makeSource("seq")
+      const fault = { head: false, reads: 0 }
+      const source: Checkpointer.Source<Error> = {
+        head: Effect.suspend(() => {
+          fault.reads++
+          return fault.head ? Effect.fail(new Error("the tiles could not be written")) : inner.head
+        }),
+        rootAt: inner.rootAt
+      }
+      const cp = yield* Checkpointer.make(
+        { origin: ORIGIN, signers: [logSigner], every: { seconds: 10 }, write: path },
+        source
+      ).pipe(Effect.provide(NodeFileSystem.layer))
+      yield* cp.afterAppend(inner.append(2))
+      fault.head = true
+      const reads = fault.reads
+      yield* TestClock.adjust("10 seconds")
+      for (let i = 0; i < 400 && fault.reads === reads; i++) {
+        yield* Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 5)))
+      }
+      assert.isTrue(fault.reads > reads, "the tick did not read the head")
+      yield* Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 30)))
+      assert.isFalse(nodeFs.existsSync(path))
+      // the owner learns of it on its next append (fail closed), and it heals once the head reads
+      const refused = yield* Effect.exit(cp.afterAppend(inner.append(1)))
+      assert.isTrue(Exit.isFailure(refused), "a failed periodic checkpoint went unnoticed")
+      fault.head = false
+      yield* cp.afterAppend(inner.append(1))
+      const latest = yield* cp.latest
+      assert.isTrue(latest._tag === "Some" && latest.value.checkpoint.size === 4n)
     }))
 })
