@@ -19,7 +19,10 @@
  *
  * At start an existing checkpoint file that verifies with these signers and has this origin is
  * `latest` (a restart does not re-sign an unchanged head); a file that does not is ignored
- * (replaced by the next checkpoint) and a warning is logged.
+ * (replaced by the next checkpoint) and a warning is logged. A file that cannot be read (any
+ * error but not-found: permissions, EIO…) is not taken for "none" — it may be the published
+ * checkpoint a rolled-back log contradicts: it is a pending failure (`CheckpointerWriteFailed`,
+ * operation `read`), and every checkpoint reads it again first, signing nothing until it can.
  *
  * Refused, typed, before anything is read or written (`CheckpointerOptionsInvalid`, naming the
  * field and the value): an origin that is not a checkpoint origin line (empty, control
@@ -127,11 +130,14 @@ export class CheckpointerSignFailed extends Schema.TaggedError<CheckpointerSignF
   }
 }
 
-/** The checkpoint file could not be replaced; the previous one (if any) is intact. */
+/**
+ * The checkpoint file could not be replaced — or (`read`) the one on disk could not be read to
+ * check the head against it; the previous one (if any) is intact.
+ */
 export class CheckpointerWriteFailed extends Schema.TaggedError<CheckpointerWriteFailed>()(
   "CheckpointerWriteFailed",
   {
-    operation: Schema.Literal("open", "write", "sync", "rename"),
+    operation: Schema.Literal("read", "open", "write", "sync", "rename"),
     path: Schema.String,
     size: Schema.BigIntFromSelf,
     cause: Schema.Defect
@@ -273,7 +279,11 @@ const writeAtomically = (fs: FileSystem.FileSystem, path: string, size: bigint, 
   )
 }
 
-/** The checkpoint already at `path`, when it verifies with these keys and has this origin. */
+/**
+ * The checkpoint already at `path`, when it verifies with these keys and has this origin; none
+ * when there is no file. A file that cannot be read (not NotFound) fails: it may be the published
+ * checkpoint that the head must not contradict.
+ */
 const readExisting = (
   fs: FileSystem.FileSystem,
   path: string,
@@ -281,7 +291,11 @@ const readExisting = (
   verifiers: ReadonlyArray<Note.Verifier>
 ) =>
   fs.readFileString(path).pipe(
-    Effect.option,
+    Effect.map(Option.some),
+    Effect.catchIf(
+      (e) => e._tag === "BadArgument" || e.reason === "NotFound",
+      (e) => Effect.succeed(e._tag === "BadArgument" ? Option.some("") : Option.none<string>())
+    ),
     Effect.flatMap((text) => {
       if (Option.isNone(text)) return Effect.succeed(Option.none<SignedCheckpoint>())
       const verified = Checkpoint.verifyCheckpoint(text.value, verifiers, { origin })
@@ -302,6 +316,8 @@ interface State {
   readonly latest: Option.Option<SignedCheckpoint>
   /** The last checkpoint that failed, retried first by the next afterAppend / publish. */
   readonly failure: Option.Option<unknown>
+  /** The file found at start could not be read: read again before anything is signed. */
+  readonly unread: boolean
 }
 
 /**
@@ -326,9 +342,19 @@ export const make = <E = never>(
         verify: () => false
       }))
     )
+    // a file that cannot be read is a pending failure (fail closed), read again before signing
+    const existing = yield* Effect.either(readExisting(fs, path, origin, verifiers))
+    if (Either.isLeft(existing)) {
+      yield* Effect.logWarning(`checkpointer: ${path} cannot be read; nothing is signed until it can`).pipe(
+        Effect.annotateLogs({ reason: existing.left.message })
+      )
+    }
     const state = yield* Ref.make<State>({
-      latest: yield* readExisting(fs, path, origin, verifiers),
-      failure: Option.none()
+      latest: Either.getOrElse(existing, () => Option.none()),
+      failure: Either.isLeft(existing)
+        ? Option.some(new CheckpointerWriteFailed({ operation: "read", path, size: 0n, cause: existing.left }))
+        : Option.none(),
+      unread: Either.isLeft(existing)
     })
     const lock = yield* Effect.makeSemaphore(1)
 
@@ -363,7 +389,14 @@ export const make = <E = never>(
      */
     const checkpointHead: Effect.Effect<SignedCheckpoint, CheckpointerError | E> = Effect.gen(function*() {
       const head = yield* source.head
-      const current = yield* Ref.get(state)
+      let current = yield* Ref.get(state)
+      if (current.unread) {
+        const latest = yield* readExisting(fs, path, origin, verifiers).pipe(
+          Effect.mapError((cause) => new CheckpointerWriteFailed({ operation: "read", path, size: head.size, cause }))
+        )
+        current = { ...current, latest, unread: false }
+        yield* Ref.set(state, current)
+      }
       if (Option.isSome(current.latest)) {
         const last = current.latest.value.checkpoint
         yield* regressed(last, head)
@@ -371,7 +404,7 @@ export const make = <E = never>(
       }
       const signed = yield* signHead(origin, signers, verifiers, head)
       yield* writeAtomically(fs, path, head.size, encoder.encode(signed.note))
-      yield* Ref.set(state, { latest: Option.some(signed), failure: Option.none() })
+      yield* Ref.set(state, { latest: Option.some(signed), failure: Option.none(), unread: false })
       return signed
     }).pipe(
       Effect.tapError((error) => Ref.update(state, (s) => ({ ...s, failure: Option.some(error) }))),
@@ -398,7 +431,10 @@ export const make = <E = never>(
         onSome: (l) => l.checkpoint.size !== head.size
       })
       if (moved || Option.isSome(s.failure)) yield* checkpointHead
-    })
+    }).pipe(
+      // the head itself failing is a failed checkpoint too: pending, so the owner's next append learns of it
+      Effect.tapError((error) => Ref.update(state, (s) => ({ ...s, failure: Option.some(error) })))
+    )
 
     const logFailure = (what: string) => (error: unknown) =>
       Effect.logError(`checkpointer: ${what} failed`).pipe(

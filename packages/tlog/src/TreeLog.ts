@@ -30,7 +30,8 @@
  *   truncated or repaired) are refused with `TreeLogTilesAhead` naming both sizes; a mismatch is
  *   `TreeLogTilesCorrupt` naming the file. `verifyTree: "full"` recomputes the whole tree from the
  *   log and compares every tile and the head (O(n)). Without `tree-head` the tree is built from
- *   the log. The tiles directory is derived state: deleting it rebuilds it at the next open.
+ *   the log. The tiles and `tree-head` are derived state: deleting them rebuilds them at the next
+ *   open (not the directory's `checkpoint`, which records what was published: see `checkpoint`).
  * - Proofs at a size at or above the persisted one read the right edge's tiles from memory; an
  *   older full tile is read from the directory (and kept in a small cache).
  *
@@ -61,6 +62,7 @@ import {
   TreeLogCorruptReason,
   TreeLogIoError,
   type TreeLogOpenError,
+  TreeLogOptionsInvalid,
   TreeLogTilesAhead,
   TreeLogTilesCorrupt
 } from "./internal/treeLogErrors.js"
@@ -72,6 +74,7 @@ export {
   TreeLogCorruptReason,
   TreeLogIoError,
   type TreeLogOpenError,
+  TreeLogOptionsInvalid,
   TreeLogTilesAhead,
   TreeLogTilesCorrupt
 }
@@ -80,7 +83,10 @@ export {
 export const HEAD_FILE = internal.HEAD_FILE
 
 export interface TreeLogOptions extends Omit<Wal.WalOptions, "onLine"> {
-  /** persist the tiles once this many acknowledged entries are not (default 8192: 32 full level-0 tiles a flush) */
+  /**
+   * persist the tiles once this many acknowledged entries are not (default 8192: 32 full level-0
+   * tiles a flush); a positive integer, else the open fails with `TreeLogOptionsInvalid`
+   */
   readonly flushEvery?: number | undefined
   /** `"edge"` (default): check the right edge and the last leaf on open; `"full"`: recompute everything and compare */
   readonly verifyTree?: "edge" | "full" | undefined
@@ -139,7 +145,10 @@ export const makeMemory = (
   options: TreeLogOptions = {},
   initial?: Uint8Array
 ): Effect.Effect<TreeLog["Type"], WalOpenError | TreeLogOpenError, Scope.Scope> =>
-  internal.make((onLine) => Wal.makeMemory({ ...options, onLine }, initial), options, undefined)
+  Effect.map(
+    internal.make((onLine) => Wal.makeMemory({ ...options, onLine }, initial), options, undefined),
+    ({ persistedHead: _, ...log }) => log
+  )
 
 /**
  * Periodic signed checkpoints of a file tree log: `Checkpointer`'s options without `write` (the
@@ -151,7 +160,9 @@ export interface TreeLogFileOptions extends TreeLogOptions {
   /**
    * Sign the head as a C2SP checkpoint every `every.entries` appended entries and/or every
    * `every.seconds` seconds (when it moved), and once when the log closes, written atomically to
-   * `<path>.tlog/checkpoint` (see `Checkpointer`). Fail-closed: a checkpoint that fails is
+   * `<path>.tlog/checkpoint` (see `Checkpointer`). The tiles of the head are written first (a
+   * flush; its failure is the checkpoint's), so every checkpoint in the directory names a tree
+   * whose tiles are there (a C2SP tlog-tiles client finds them). Fail-closed: a checkpoint that fails is
    * retried before the next append, and that append is refused (nothing written) if the retry
    * fails too. A checkpoint on disk that the log contradicts (a rolled-back log) refuses every
    * append. Bad options fail the open with `CheckpointerOptionsInvalid` before the log is opened.
@@ -179,7 +190,7 @@ export const makeFile = (
     const checkpoint = options.checkpoint
     // bad checkpoint options are refused before the log is opened
     if (checkpoint !== undefined) yield* Checkpointer.validate({ ...checkpoint, write: checkpointPath(path) })
-    const log = yield* internal.make(
+    const { persistedHead, ...log } = yield* internal.make(
       (onLine) => Wal.makeFile(path, { ...options, onLine }),
       options,
       { fs, dir: `${path}.tlog`, sync: (options.durability ?? "always") !== "never" }
@@ -192,7 +203,8 @@ export const makeFile = (
     )
     // made after the log: its finalizer (the final checkpoint) runs before the log closes
     const checkpointer = yield* Checkpointer.make({ ...checkpoint, write: checkpointPath(path) }, {
-      head: log.head,
+      // the head whose tiles are written: a client reading the checkpoint finds its tree's tiles
+      head: persistedHead,
       // the sizes it asks for are at most the head: a MerkleError or TreeLogBeyondHead is a bug
       rootAt: (size) => Effect.catchTags(log.rootAt(size), { MerkleError: Effect.die, TreeLogBeyondHead: Effect.die })
     })

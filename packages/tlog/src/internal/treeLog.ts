@@ -26,6 +26,7 @@ import {
   TreeLogBeyondHead,
   TreeLogIoError,
   type TreeLogOpenError,
+  TreeLogOptionsInvalid,
   TreeLogTilesAhead,
   TreeLogTilesCorrupt
 } from "./treeLogErrors.js"
@@ -230,6 +231,15 @@ const loadTree = (disk: Disk, full: boolean) =>
     return { persisted: size, tree, dropped }
   })
 
+/** What the file layer needs beside the service. */
+export interface Internal {
+  /**
+   * The tiles of the acknowledged size written (a flush), then the persisted size and its root:
+   * the head a checkpoint may name (the directory then holds every tile of the tree it signs).
+   */
+  readonly persistedHead: Effect.Effect<{ readonly size: bigint; readonly root: Uint8Array }, TreeLogIoError>
+}
+
 /**
  * The service over a WAL opened by `open` with the tree's hook; tiles in `dir` when given
  * (`fs` then), else memory only.
@@ -238,8 +248,17 @@ export const make = <E, R>(
   open: (onLine: (line: Uint8Array, sequence: bigint) => void) => Effect.Effect<Wal.Wal["Type"], E, R>,
   options: TreeLogOptions,
   disk: Disk | undefined
-): Effect.Effect<TreeLog["Type"], E | TreeLogOpenError, R | Scope.Scope> =>
+): Effect.Effect<TreeLog["Type"] & Internal, E | TreeLogOpenError, R | Scope.Scope> =>
   Effect.gen(function*() {
+    // refused before anything is opened (BigInt of a fraction or NaN would throw)
+    const every = options.flushEvery
+    if (every !== undefined && !(Number.isSafeInteger(every) && every > 0)) {
+      return yield* new TreeLogOptionsInvalid({
+        field: "flushEvery",
+        value: String(every),
+        reason: "not a positive integer"
+      })
+    }
     const full = options.verifyTree === "full"
     const loaded = disk === undefined
       ? { persisted: 0n, tree: new Tree(CompactRange.empty(), new TileSet(0n, 0n)), dropped: [], root: undefined }
@@ -282,7 +301,7 @@ export const make = <E, R>(
 
     const lock = yield* Effect.makeSemaphore(1)
     const made = new Set<string>()
-    const flushEvery = BigInt(Math.max(1, options.flushEvery ?? DEFAULT_FLUSH_EVERY))
+    const flushEvery = BigInt(every ?? DEFAULT_FLUSH_EVERY)
     let flushing = false
 
     /** Write the tiles of the acknowledged size, then the tree head; then drop superseded partial tiles. */
@@ -348,7 +367,15 @@ export const make = <E, R>(
           return Effect.as(Effect.flatMap(wal.head, (head) => onAppended(head.sequence)), result)
         })
 
-    const head = Effect.map(wal.head, (h) => ({ size: h.sequence, root: tree.rootAt(h.sequence) }))
+    // a copy: the memo's array is what the next flush writes into `tree-head`
+    const head = Effect.map(wal.head, (h) => ({ size: h.sequence, root: tree.rootAt(h.sequence).slice() }))
+
+    const persistedHead = disk === undefined ? head : lock.withPermits(1)(Effect.uninterruptible(
+      Effect.map(flushNow, () => {
+        const size = tree.tiles.persisted
+        return { size, root: size === 0n ? Merkle.emptyRoot() : tree.rootAt(size) }
+      })
+    ))
 
     /** The nodes' hashes, the full tiles they need read first (under the lock: memory stays put). */
     const readNodes = (nodes: Merkle.ProofNodes) =>
@@ -404,7 +431,8 @@ export const make = <E, R>(
       consistencyProof,
       checkpoint,
       flush,
-      wal
+      wal,
+      persistedHead
     }
   })
 

@@ -5,8 +5,10 @@ import * as Schema from "effect/Schema"
 
 /**
  * The persisted tree covers more entries than the log holds (the log was truncated or repaired
- * after the tiles were written): refused, naming both sizes. The tiles directory is derived
- * state: removing it makes the next open rebuild the tree from the log.
+ * after the tiles were written): refused, naming both sizes. The tiles (`tile/`) and `tree-head`
+ * are derived state: removing them makes the next open rebuild the tree from the log. The
+ * directory's `checkpoint` is not: it is what was published, and it makes a checkpointing log
+ * that was rolled back refuse appends (removing it hides the rollback).
  */
 export class TreeLogTilesAhead extends Schema.TaggedError<TreeLogTilesAhead>()("TreeLogTilesAhead", {
   path: Schema.String,
@@ -15,7 +17,9 @@ export class TreeLogTilesAhead extends Schema.TaggedError<TreeLogTilesAhead>()("
 }) {
   override get message(): string {
     return `the tree persisted in ${this.path} has ${this.tiles} leaves but the log has only ${this.log} entries ` +
-      `(the log was truncated or repaired after its tiles were written; remove the directory to rebuild the tree)`
+      `(the log was truncated or repaired after its tiles were written; remove its tile/ and tree-head to ` +
+      `rebuild the tree, but keep its checkpoint: it is what was published, and a log rolled back behind it ` +
+      `must fail closed)`
   }
 }
 
@@ -71,4 +75,15 @@ export class TreeLogBeyondHead extends Schema.TaggedError<TreeLogBeyondHead>()("
   }
 }
 
-export type TreeLogOpenError = TreeLogTilesAhead | TreeLogTilesCorrupt | TreeLogIoError
+/** An option refused before anything is opened: `field` names it, `value` shows it. */
+export class TreeLogOptionsInvalid extends Schema.TaggedError<TreeLogOptionsInvalid>()("TreeLogOptionsInvalid", {
+  field: Schema.String,
+  value: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `tree log option ${this.field} = ${this.value}: ${this.reason}`
+  }
+}
+
+export type TreeLogOpenError = TreeLogTilesAhead | TreeLogTilesCorrupt | TreeLogIoError | TreeLogOptionsInvalid
