@@ -24,8 +24,9 @@
  * - Reopening: `tree-head` gives the persisted size n; the partial tiles of n (one per level,
  *   O(log n) reads) give the right edge and the root, which must equal `tree-head`'s root; only
  *   the entries after n are hashed as the open reads them. The last persisted leaf must equal the
- *   hash of the log's entry n as the open reads it (the WAL is hash-chained, so this single check
- *   binds the log's whole prefix to the tiles). Tiles behind the log (a crash after the WAL's
+ *   hash of the log's entry n as the open reads it. This binds the last leaf only: the other
+ *   right-edge nodes are checked against `tree-head`, which is as writable as they are, so a
+ *   tile rewritten consistently with `tree-head` passes; `"full"` catches it. Tiles behind the log (a crash after the WAL's
  *   fsync, before the tiles' write) are caught up during the open; tiles AHEAD of the log (it was
  *   truncated or repaired) are refused with `TreeLogTilesAhead` naming both sizes; a mismatch is
  *   `TreeLogTilesCorrupt` naming the file. `verifyTree: "full"` recomputes the whole tree from the
