@@ -67,6 +67,8 @@ import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Checkpoint from "./Checkpoint.js"
+import { writeAtomic } from "./internal/atomicFile.js"
+import { equalBytes } from "./internal/hash.js"
 import * as Note from "./Note.js"
 
 /** The tree a checkpointer signs: its current size and root (TreeLog's `head`). */
@@ -235,8 +237,6 @@ export const validate = (options: Options): Either.Either<Options, CheckpointerO
 
 const encoder = new TextEncoder()
 
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i])
-
 /** Signs a head's checkpoint and checks the note with the signers' own public keys. */
 const signHead = (
   origin: string,
@@ -263,21 +263,11 @@ const signHead = (
 }
 
 /** Replaces `path` by `bytes`: temp file, fsync, rename; the temp file is removed on failure. */
-const writeAtomically = (fs: FileSystem.FileSystem, path: string, size: bigint, bytes: Uint8Array) => {
-  const temp = `${path}.tmp`
-  const fail = (operation: CheckpointerWriteFailed["operation"]) => (cause: unknown) =>
-    new CheckpointerWriteFailed({ operation, path: operation === "rename" ? path : temp, size, cause })
-  return Effect.scoped(
-    Effect.gen(function*() {
-      const file = yield* fs.open(temp, { flag: "w", mode: 0o644 }).pipe(Effect.mapError(fail("open")))
-      yield* file.writeAll(bytes).pipe(Effect.mapError(fail("write")))
-      yield* file.sync.pipe(Effect.mapError(fail("sync")))
-    })
-  ).pipe(
-    Effect.zipRight(fs.rename(temp, path).pipe(Effect.mapError(fail("rename")))),
-    Effect.tapError(() => fs.remove(temp).pipe(Effect.ignore))
+const writeAtomically = (fs: FileSystem.FileSystem, path: string, size: bigint, bytes: Uint8Array) =>
+  Effect.mapError(
+    writeAtomic(fs, path, bytes, true),
+    (failure) => new CheckpointerWriteFailed({ ...failure, size })
   )
-}
 
 /**
  * The checkpoint already at `path`, when it verifies with these keys and has this origin; none
@@ -365,8 +355,8 @@ export const make = <E = never>(
           new CheckpointerHeadRegressed({ reason, signedSize: last.size, headSize: head.size })
         if (head.size < last.size) return yield* refuse("size-decreased")
         if (head.size === last.size) {
-          if (!sameBytes(head.root, last.root)) return yield* refuse("root-changed")
-        } else if (source.rootAt !== undefined && !sameBytes(yield* source.rootAt(last.size), last.root)) {
+          if (!equalBytes(head.root, last.root)) return yield* refuse("root-changed")
+        } else if (source.rootAt !== undefined && !equalBytes(yield* source.rootAt(last.size), last.root)) {
           return yield* refuse("history-changed")
         }
       })

@@ -39,7 +39,7 @@ import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
 import * as Schema from "effect/Schema"
 import { bitLength, isU64, type NodeId, popCount, rangeNodes, trailingZeros } from "./internal/bits.js"
-import { emptyRoot, HASH_BYTES, hashChildren, hashLeaf, rootOfSubtrees } from "./internal/hash.js"
+import { emptyRoot, equalBytes, HASH_BYTES, hashChildren, hashLeaf, rootOfSubtrees } from "./internal/hash.js"
 
 export { emptyRoot, HASH_BYTES, hashChildren, hashLeaf, type NodeId }
 
@@ -73,12 +73,6 @@ const fail = (reason: MerkleReason, field: string, value: string, detail?: strin
   Either.left(new MerkleError(detail === undefined ? { reason, field, value } : { reason, field, value, detail }))
 
 const hex = (bytes: Uint8Array): string => Encoding.encodeHex(bytes)
-
-const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
-}
 
 /**
  * The hash of every complete subtree (level, index) of a tree: leaves [index·2^level, (index+1)·2^level).

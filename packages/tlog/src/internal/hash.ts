@@ -11,11 +11,23 @@ const sha256 = Hash.defaultHash.sha256
 /** A tree hash's length in bytes. */
 export const HASH_BYTES = 32
 
+/** Leaves up to this many bytes are prefixed in one reused buffer (a WAL line is ~1 KB); longer ones get their own. */
+const LEAF_SCRATCH_MAX = 64 * 1024
+let leafScratch = new Uint8Array(4096)
+
 /** SHA-256(0x00 ‖ data): the hash of a leaf whose bytes are `data`. */
 export const hashLeaf = (data: Uint8Array): Uint8Array => {
-  const buffer = new Uint8Array(data.length + 1)
-  buffer.set(data, 1)
-  return sha256(buffer)
+  const length = data.length + 1
+  if (length > leafScratch.length) {
+    if (length > LEAF_SCRATCH_MAX) {
+      const buffer = new Uint8Array(length)
+      buffer.set(data, 1)
+      return sha256(buffer)
+    }
+    leafScratch = new Uint8Array(Math.min(LEAF_SCRATCH_MAX, Math.max(length, leafScratch.length * 2)))
+  }
+  leafScratch.set(data, 1)
+  return sha256(leafScratch.subarray(0, length))
 }
 
 const node = new Uint8Array(1 + 2 * HASH_BYTES)
@@ -43,4 +55,11 @@ export const rootOfSubtrees = (hashes: ReadonlyArray<Uint8Array>): Uint8Array =>
   let root = hashes[hashes.length - 1] as Uint8Array
   for (let i = hashes.length - 2; i >= 0; i--) root = hashChildren(hashes[i] as Uint8Array, root)
   return root
+}
+
+/** Whether two byte arrays hold the same bytes (hashes and roots: public data, no timing to hide). */
+export const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }

@@ -22,6 +22,8 @@ import * as Merkle from "../Merkle.js"
 import * as Note from "../Note.js"
 import * as Tiles from "../Tiles.js"
 import type { Appended, TreeLog, TreeLogOptions } from "../TreeLog.js"
+import { writeAtomic } from "./atomicFile.js"
+import { equalBytes, hashLeaf } from "./hash.js"
 import {
   TreeLogBeyondHead,
   TreeLogIoError,
@@ -41,26 +43,9 @@ const WRITE_CONCURRENCY = 8
 const sha256 = Hash.defaultHash.sha256
 const hex = (bytes: Uint8Array): string => Encoding.encodeHex(bytes)
 
-const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
-}
-
-/** RFC 6962's leaf hash SHA-256(0x00 ‖ line), `hashLeaf` with the prefixed copy in a reused buffer. */
-const leafHasher = () => {
-  let scratch = new Uint8Array(4096)
-  return (line: Uint8Array): Uint8Array => {
-    if (line.length + 1 > scratch.length) scratch = new Uint8Array(Math.max(line.length + 1, scratch.length * 2))
-    scratch.set(line, 1)
-    return sha256(scratch.subarray(0, line.length + 1))
-  }
-}
-
 /** The tree as entries are sealed: the compact range and the tiles of the right edge. */
 class Tree {
   readonly completed: Array<CompletedNode> = []
-  private readonly hashLeaf = leafHasher()
   /** the persisted last leaf, checked against the log's line as the open reads it */
   check: { readonly index: bigint; readonly hash: Uint8Array; found: Uint8Array | undefined } | undefined
   constructor(public range: CompactRange, readonly tiles: TileSet) {}
@@ -70,7 +55,7 @@ class Tree {
     const range = this.range
     if (sequence <= range.size) {
       const check = this.check
-      if (check !== undefined && sequence - 1n === check.index) check.found = this.hashLeaf(line)
+      if (check !== undefined && sequence - 1n === check.index) check.found = hashLeaf(line)
       return
     }
     if (sequence !== range.size + 1n) {
@@ -78,7 +63,7 @@ class Tree {
     }
     const completed = this.completed
     completed.length = 0
-    range.append(this.hashLeaf(line), completed)
+    range.append(hashLeaf(line), completed)
     const tiles = this.tiles
     for (let i = 0; i < completed.length; i++) {
       const node = completed[i] as CompletedNode
@@ -142,8 +127,8 @@ const readTile = (
       : Effect.succeed(bytes))
 }
 
-/** Write a file atomically: a temp file beside it (fsynced when `disk.sync`), renamed into place. */
-const writeAtomic = (disk: Disk, made: Set<string>, relative: string, bytes: Uint8Array) =>
+/** Write a file of the directory atomically (see `atomicFile.ts`; fsynced when `disk.sync`), its directory made once. */
+const writeTileFile = (disk: Disk, made: Set<string>, relative: string, bytes: Uint8Array) =>
   Effect.gen(function*() {
     const path = `${disk.dir}/${relative}`
     const parent = path.slice(0, path.lastIndexOf("/"))
@@ -151,17 +136,10 @@ const writeAtomic = (disk: Disk, made: Set<string>, relative: string, bytes: Uin
       yield* disk.fs.makeDirectory(parent, { recursive: true }).pipe(Effect.mapError(ioError("mkdir", parent)))
       made.add(parent)
     }
-    const temp = `${path}.tmp`
-    if (disk.sync) {
-      yield* Effect.scoped(Effect.gen(function*() {
-        const file = yield* disk.fs.open(temp, { flag: "w", mode: 0o644 })
-        yield* file.writeAll(bytes)
-        yield* file.sync
-      })).pipe(Effect.mapError(ioError("write", temp)))
-    } else {
-      yield* disk.fs.writeFile(temp, bytes).pipe(Effect.mapError(ioError("write", temp)))
-    }
-    yield* disk.fs.rename(temp, path).pipe(Effect.mapError(ioError("rename", path)))
+    yield* Effect.mapError(
+      writeAtomic(disk.fs, path, bytes, disk.sync),
+      (failure) => new TreeLogIoError(failure)
+    )
   })
 
 /** `<size>\n<root hex>\n`, refused when anything else. */
@@ -314,11 +292,11 @@ export const make = <E, R>(
       const root = tree.rootAt(size)
       // the tiles are independent files: written a few at a time (each is several thread-pool
       // round trips), all before the head that names them
-      yield* Effect.forEach(writes, (write) => writeAtomic(disk, made, write.path, write.bytes), {
+      yield* Effect.forEach(writes, (write) => writeTileFile(disk, made, write.path, write.bytes), {
         concurrency: WRITE_CONCURRENCY,
         discard: true
       })
-      yield* writeAtomic(disk, made, HEAD_FILE, new TextEncoder().encode(`${size}\n${hex(root)}\n`))
+      yield* writeTileFile(disk, made, HEAD_FILE, new TextEncoder().encode(`${size}\n${hex(root)}\n`))
       tiles.persist(size)
       // a partial tile superseded by a wider one is removed once the head no longer names it
       for (const write of writes) {
