@@ -4,7 +4,7 @@
  *
  * - The tree: leaf i (0-based) is the line bytes, without the newline, of the entry with WAL
  *   sequence i + 1 (WAL sequences start at 1). The CLI builds it the auditor's way: it reads and
- *   VERIFIES the whole WAL file (chain + key, `Reader.verifyEach`) and hashes each line into a
+ *   VERIFIES the whole WAL file (chain + key, `Reader.verify` with `onLine`) and hashes each line into a
  *   memory node store (`Merkle.MemoryTree`, a `Merkle.NodeSource`).
  * - `verify` needs no log and no secret: a checkpoint's signature (`--vkey`, repeated for
  *   witnesses), or a proof file against its signed checkpoint(s). It fails closed (exit 1).
@@ -67,9 +67,10 @@ export const treeOf = (file: string, flags: Key.KeyFlags) =>
     const chain = yield* Chain.make({ key: loaded.key, allowEmptyKey: loaded.allowEmptyKey })
     yield* requireFile(file)
     const tree = new Merkle.MemoryTree()
-    yield* Reader.verifyEach(streamFile(file, 1024 * 1024), { chain }, (entry) => {
-      tree.append(Merkle.hashLeaf(encoder.encode(entry.text)))
-      return Either.void
+    // each verified entry's line bytes, as the reader accepts them (the leaves)
+    yield* Reader.verify(streamFile(file, 1024 * 1024), {
+      chain,
+      onLine: (line) => tree.append(Merkle.hashLeaf(line))
     }).pipe(Key.hintOnWrongKey(loaded))
     return tree
   })
@@ -137,9 +138,8 @@ const rootAt = (tree: Merkle.MemoryTree, checkpoint: Checkpoint.Checkpoint, path
 export const treeTap = (reader: Reader.ReaderOptions) => {
   const tree = new Merkle.MemoryTree()
   const lines = new Reader.LineReader(
-    { chain: undefined, maxLineBytes: reader.maxLineBytes },
-    true,
-    (entry) => tree.append(Merkle.hashLeaf(encoder.encode(entry.text)))
+    { chain: undefined, maxLineBytes: reader.maxLineBytes, onLine: (line) => tree.append(Merkle.hashLeaf(line)) },
+    false
   )
   let failure: unknown
   return {
