@@ -15,10 +15,12 @@
  */
 import type * as Json from "@calybris/core/Json"
 import * as TreeLog from "@calybris/tlog/TreeLog"
+import * as TreeLogNode from "@calybris/tlog/TreeLogNode"
 import * as Wal from "@calybris/wal/Wal"
 import * as WalNode from "@calybris/wal/WalNode"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -37,7 +39,7 @@ const removeTree = (file: string) => {
 }
 
 /** Append every record to a fresh log through the tree log; returns µs per entry. */
-const appendTree = (file: string, data: ReadonlyArray<Json.Json>): Promise<number> => {
+const appendTree = (file: string, data: ReadonlyArray<Json.Json>, node: boolean): Promise<number> => {
   removeTree(file)
   return Effect.runPromise(
     Effect.gen(function*() {
@@ -47,18 +49,21 @@ const appendTree = (file: string, data: ReadonlyArray<Json.Json>): Promise<numbe
         for (const d of data) yield* log.append(d)
       }))
       return (now() - t0) / data.length / 1e3
-    }).pipe(Effect.provide(WalNode.layer), Effect.provide(NodeContext.layer))
+    }).pipe(
+      Effect.provide(node ? Layer.merge(WalNode.layer, TreeLogNode.layer) : WalNode.layer),
+      Effect.provide(NodeContext.layer)
+    )
   )
 }
 
-const appendWorkload = (count: number) => (): Sampler => {
+const appendWorkload = (count: number, node: boolean) => (): Sampler => {
   const data = records(count)
   const file = tempFile()
   return {
     warmup: async () => {
-      await appendTree(file, data)
+      await appendTree(file, data, node)
     },
-    sample: () => appendTree(file, data),
+    sample: () => appendTree(file, data, node),
     teardown: () => fs.rmSync(path.dirname(file), { recursive: true, force: true })
   }
 }
@@ -129,8 +134,14 @@ export const tlogAppendWorkloads: ReadonlyArray<Workload> = [
   tlog(
     "tlog/append/keyed/no_fsync",
     "us/entry",
-    appendWorkload(100_000),
+    appendWorkload(100_000, false),
     "wal_append/keyed/no_fsync through TreeLog.layerFile: leaf hash + compact range + tiles written every 8,192 entries"
+  ),
+  tlog(
+    "tlog/append/keyed/no_fsync/node",
+    "us/entry",
+    appendWorkload(100_000, true),
+    "tlog/append/keyed/no_fsync with TreeLogNode.layer: the hashing and the tile files on a worker thread"
   ),
   tlog(
     "tlog/reopen/1e6/wal_only",

@@ -55,8 +55,11 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Checkpointer from "./Checkpointer.js"
+import { inline } from "./internal/treeHashing.js"
+import { TreeIo } from "./internal/treeIo.js"
 import * as internal from "./internal/treeLog.js"
 import {
   TreeLogBeyondHead,
@@ -146,10 +149,16 @@ export const makeMemory = (
   options: TreeLogOptions = {},
   initial?: Uint8Array
 ): Effect.Effect<TreeLog["Type"], WalOpenError | TreeLogOpenError, Scope.Scope> =>
-  Effect.map(
-    internal.make((onLine) => Wal.makeMemory({ ...options, onLine }, initial), options, undefined),
-    ({ persistedHead: _, ...log }) => log
-  )
+  Effect.flatMap(Effect.serviceOption(TreeIo), (io) =>
+    Effect.map(
+      internal.make(
+        (onLine) => Wal.makeMemory({ ...options, onLine }, initial),
+        options,
+        undefined,
+        Option.match(io, { onNone: () => inline, onSome: (io) => io.startHashing })
+      ),
+      ({ persistedHead: _, ...log }) => log
+    ))
 
 /**
  * Periodic signed checkpoints of a file tree log: `Checkpointer`'s options without `write` (the
@@ -188,13 +197,19 @@ export const makeFile = (
 > =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
+    const io = Option.getOrUndefined(yield* Effect.serviceOption(TreeIo))
     const checkpoint = options.checkpoint
     // bad checkpoint options are refused before the log is opened
     if (checkpoint !== undefined) yield* Checkpointer.validate({ ...checkpoint, write: checkpointPath(path) })
     const { persistedHead, ...log } = yield* internal.make(
       (onLine) => Wal.makeFile(path, { ...options, onLine }),
       options,
-      { fs, dir: `${path}.tlog`, sync: (options.durability ?? "always") !== "never" }
+      {
+        fs,
+        dir: `${path}.tlog`,
+        sync: (options.durability ?? "always") !== "never"
+      },
+      io?.startHashing ?? inline
     )
     if (checkpoint === undefined) return log
     // the checkpoint's directory (the tiles' directory, which the first flush would make)

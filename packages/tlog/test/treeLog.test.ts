@@ -11,6 +11,7 @@ import * as Checkpoint from "@calybris/tlog/Checkpoint"
 import * as Merkle from "@calybris/tlog/Merkle"
 import * as Tiles from "@calybris/tlog/Tiles"
 import * as TreeLog from "@calybris/tlog/TreeLog"
+import * as TreeLogNode from "@calybris/tlog/TreeLogNode"
 import * as Wal from "@calybris/wal/Wal"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { SystemError } from "@effect/platform/Error"
@@ -21,6 +22,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as fc from "effect/FastCheck"
+import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as nodeFs from "node:fs"
@@ -117,7 +119,15 @@ const layers: ReadonlyArray<readonly [string, Open]> = [
         return log
       })
   ],
-  ["file", (dir, options) => TreeLog.makeFile(`${dir}/log.jsonl`, { key, durability: "never", ...options })]
+  ["file", (dir, options) => TreeLog.makeFile(`${dir}/log.jsonl`, { key, durability: "never", ...options })],
+  // the worker's chunks hold a leaf or two and at most two are in flight: handed over, and waited for, all the time
+  [
+    "file, hashed and written by a worker (TreeLogNode)",
+    (dir, options) =>
+      TreeLog.makeFile(`${dir}/log.jsonl`, { key, durability: "never", ...options }).pipe(
+        Effect.provide(TreeLogNode.layerWith({ chunkBytes: 100, maxChunks: 2 }))
+      )
+  ]
 ]
 
 const picksArb = fc.array(fc.tuple(fc.nat(), fc.nat()), { minLength: 1, maxLength: 4 })
@@ -226,11 +236,21 @@ const expectedTiles = (tree: Merkle.MemoryTree, size: bigint): Map<string, Uint8
   return out
 }
 
-const withLog = <A, E, R>(
+/** How the file layer's tree is hashed and its tiles written: inline through `FileSystem`, or by a worker. */
+const hashings = [
+  ["inline", Layer.empty],
+  ["worker (TreeLogNode)", TreeLogNode.layerWith({ chunkBytes: 4096, maxChunks: 2 })]
+] as const
+
+const withLogUsing = <A, E, R>(
+  hashing: Layer.Layer<never> | Layer.Layer<TreeLogNode.TreeIo>,
   path: string,
   f: (log: TreeLog.TreeLog["Type"]) => Effect.Effect<A, E, R>,
   options: TreeLog.TreeLogOptions = {}
-) => Effect.scoped(Effect.flatMap(TreeLog.makeFile(path, { key, durability: "never", ...options }), f))
+) =>
+  Effect.scoped(
+    Effect.flatMap(TreeLog.makeFile(path, { key, durability: "never", ...options }).pipe(Effect.provide(hashing)), f)
+  )
 
 const appendPlain = (path: string, from: number, n: number) =>
   Effect.scoped(Effect.gen(function*() {
@@ -256,256 +276,264 @@ const checkTileFiles = (path: string, expectedSize: bigint) =>
     }
   })
 
-describe("TreeLog file tiles", () => {
-  it.effect(
-    "the files written are exactly the C2SP tiles of the persisted size (superseded partial tiles removed)",
-    () =>
-      Effect.gen(function*() {
-        const fs = yield* FileSystem.FileSystem
-        const dir = yield* fs.makeTempDirectoryScoped()
-        const path = `${dir}/log.jsonl`
-        for (
-          const [n, durability] of [[1, "always"], [255, "batch"], [1, "never"], [300, "never"], [
-            66_000 - 557,
-            "never"
-          ]] as const
-        ) {
-          const before = (yield* fs.exists(path)) ? linesOf(yield* fs.readFile(path)).length : 0
-          yield* withLog(path, (log) => appendN(log, before, n), { durability, flushEvery: 97 })
-          yield* checkTileFiles(path, BigInt(before + n))
-        }
-      }).pipe(Effect.provide(NodeContext.layer), Effect.scoped),
-    60_000
-  )
+for (const [hashingName, hashing] of hashings) {
+  describe(`TreeLog file tiles (${hashingName})`, () => {
+    const withLog = <A, E, R>(
+      path: string,
+      f: (log: TreeLog.TreeLog["Type"]) => Effect.Effect<A, E, R>,
+      options: TreeLog.TreeLogOptions = {}
+    ) => withLogUsing(hashing, path, f, options)
 
-  it.effect("flush persists the acknowledged size; background flushes batch (not one write per append)", () =>
-    Effect.gen(function*() {
-      const fs = yield* FileSystem.FileSystem
-      const dir = yield* fs.makeTempDirectoryScoped()
-      const path = `${dir}/log.jsonl`
-      yield* withLog(path, (log) =>
+    it.effect(
+      "the files written are exactly the C2SP tiles of the persisted size (superseded partial tiles removed)",
+      () =>
         Effect.gen(function*() {
-          yield* appendN(log, 0, 10)
-          // nothing persisted yet (flushEvery 8192)
-          assert.isFalse(nodeFs.existsSync(`${path}.tlog/${TreeLog.HEAD_FILE}`))
-          yield* log.flush
-          yield* checkTileFiles(path, 10n)
-          yield* appendN(log, 10, 5)
-          yield* checkTileFiles(path, 10n)
-        }))
-      yield* checkTileFiles(path, 15n)
-    }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
-
-  it.effect("crash: WAL entries written without the tree (tiles behind, or none) are caught up on open", () =>
-    Effect.gen(function*() {
-      const fs = yield* FileSystem.FileSystem
-      const dir = yield* fs.makeTempDirectoryScoped()
-      const path = `${dir}/log.jsonl`
-      yield* withLog(path, (log) => appendN(log, 0, 300))
-      // entries the tree never saw (a crash after the WAL's fsync, before the tiles)
-      yield* appendPlain(path, 300, 250)
-      const reopened = yield* withLog(
-        path,
-        (log) => Effect.zipRight(checkProofs(log, [[7, 549], [299, 300]]), answers(log))
-      )
-      yield* checkTileFiles(path, 550n)
-      // the newest tiles lost: the tiles directory as it was at 300 entries
-      const snapshot = `${dir}/snapshot`
-      nodeFs.cpSync(`${path}.tlog`, snapshot, { recursive: true })
-      yield* withLog(path, (log) => appendN(log, 550, 400))
-      nodeFs.rmSync(`${path}.tlog`, { recursive: true })
-      nodeFs.cpSync(snapshot, `${path}.tlog`, { recursive: true })
-      yield* withLog(path, (log) => checkProofs(log, [[3, 900], [949, 950]]))
-      yield* checkTileFiles(path, 950n)
-      // no tiles at all: built from the log
-      nodeFs.rmSync(`${path}.tlog`, { recursive: true })
-      yield* withLog(path, (log) => checkProofs(log, [[1, 2]]))
-      yield* checkTileFiles(path, 950n)
-      expect(reopened.length).toBeGreaterThan(1)
-    }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
-
-  it.effect("batch durability, concurrent appends: proofs and tiles cover acknowledged sizes only", () =>
-    Effect.gen(function*() {
-      const fs = yield* FileSystem.FileSystem
-      const dir = yield* fs.makeTempDirectoryScoped()
-      const path = `${dir}/log.jsonl`
-      yield* withLog(path, (log) =>
-        Effect.gen(function*() {
-          yield* Effect.forEach(
-            Array.from({ length: 600 }, (_, i) => i),
-            (i) => log.append(i),
-            { concurrency: 50, discard: true }
-          )
-          yield* checkProofs(log, [[3, 599], [598, 600], [0, 1]])
-        }), { durability: "batch", flushEvery: 64 })
-      yield* checkTileFiles(path, 600n)
-    }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
-
-  it.effect(
-    "reopening reads O(log n) tiles (the right edge's partial tiles and the tree head), writes none",
-    () =>
-      Effect.gen(function*() {
-        const fs = yield* FileSystem.FileSystem
-        const dir = yield* fs.makeTempDirectoryScoped()
-        const path = `${dir}/log.jsonl`
-        yield* withLog(path, (log) => appendN(log, 0, 65_536 + 256 * 3 + 5), { flushEvery: 4096 })
-        const reads: Array<string> = []
-        const writes: Array<string> = []
-        const counting = FileSystem.FileSystem.of({
-          ...fs,
-          readFile: (p) => {
-            reads.push(p)
-            return fs.readFile(p)
-          },
-          writeFile: (p, data, options) => {
-            writes.push(p)
-            return fs.writeFile(p, data, options)
+          const fs = yield* FileSystem.FileSystem
+          const dir = yield* fs.makeTempDirectoryScoped()
+          const path = `${dir}/log.jsonl`
+          for (
+            const [n, durability] of [[1, "always"], [255, "batch"], [1, "never"], [300, "never"], [
+              66_000 - 557,
+              "never"
+            ]] as const
+          ) {
+            const before = (yield* fs.exists(path)) ? linesOf(yield* fs.readFile(path)).length : 0
+            yield* withLog(path, (log) => appendN(log, before, n), { durability, flushEvery: 97 })
+            yield* checkTileFiles(path, BigInt(before + n))
           }
-        })
-        const head = yield* withLog(path, (log) => log.head).pipe(
-          Effect.provideService(FileSystem.FileSystem, counting)
-        )
-        expect(head.size).toBe(65_536n + 256n * 3n + 5n)
-        // 66,309 = 259·256 + 5 leaves: partial tiles 0/259.p/5, 1/001.p/3 (259 = 256 + 3), 2/000.p/1
-        expect(reads.map((p) => p.slice(path.length + 1)).sort()).toEqual([
-          "tlog/tile/0/259.p/5",
-          "tlog/tile/1/001.p/3",
-          "tlog/tile/2/000.p/1",
-          `tlog/${TreeLog.HEAD_FILE}`
-        ])
-        expect(writes).toEqual([])
-      }).pipe(Effect.provide(NodeContext.layer), Effect.scoped),
-    30_000
-  )
+        }).pipe(Effect.provide(NodeContext.layer), Effect.scoped),
+      60_000
+    )
 
-  it.effect("a failed WAL fsync: the entry sealed into the tree is not in the head, its proofs or its tiles", () =>
-    Effect.gen(function*() {
-      const fs = yield* FileSystem.FileSystem
-      const dir = yield* fs.makeTempDirectoryScoped()
-      const path = `${dir}/log.jsonl`
-      let syncs = 0
-      // the log's file (opened for append) fails its 6th fsync; every member delegated (they live on a prototype)
-      const faulty = FileSystem.FileSystem.of({
-        ...fs,
-        open: (p, options) =>
-          Effect.map(fs.open(p, options), (file): FileSystem.File =>
-            options?.flag !== "a" ? file : {
-              [FileSystem.FileTypeId]: file[FileSystem.FileTypeId],
-              fd: file.fd,
-              stat: file.stat,
-              seek: (offset, from) => file.seek(offset, from),
-              sync: Effect.suspend(() =>
-                ++syncs === 6
-                  ? Effect.fail(
-                    new SystemError({ module: "FileSystem", method: "sync", reason: "Unknown", pathOrDescriptor: p })
-                  )
-                  : file.sync
-              ),
-              read: (buffer) => file.read(buffer),
-              readAlloc: (size) => file.readAlloc(size),
-              truncate: (length) => file.truncate(length),
-              write: (buffer) => file.write(buffer),
-              writeAll: (buffer) => file.writeAll(buffer)
-            })
-      })
-      yield* withLog(path, (log) =>
-        Effect.gen(function*() {
-          yield* appendN(log, 0, 5)
-          const failed = yield* Effect.flip(log.append("lost"))
-          expect(failed._tag).toBe("WalIoError")
-          const head = yield* log.head
-          expect(head.size).toBe(5n)
-          const ref = yield* referenceOf(log.wal)
-          expect(hex(head.root)).toBe(hex(Either.getOrThrow(Merkle.root(ref.tree, 5n))))
-          expect((yield* Effect.flip(log.inclusionProof(5n, 6n)))._tag).toBe("TreeLogBeyondHead")
-          yield* log.flush
-        }), { durability: "batch" }).pipe(Effect.provideService(FileSystem.FileSystem, faulty))
-      expect(nodeFs.readFileSync(`${path}.tlog/${TreeLog.HEAD_FILE}`, "utf8").startsWith("5\n")).toBe(true)
-      // the line was written (its fsync failed): the next open verifies it and catches the tree up
-      yield* withLog(path, (log) => checkProofs(log, [[5, 5]]))
-      yield* checkTileFiles(path, 6n)
-    }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
-
-  const refusal = (path: string, options: TreeLog.TreeLogOptions = {}) =>
-    Effect.flip(withLog(path, () => Effect.void, options))
-
-  it.effect("tiles ahead of the log (the log truncated) are refused, naming both sizes", () =>
-    Effect.gen(function*() {
-      const fs = yield* FileSystem.FileSystem
-      const dir = yield* fs.makeTempDirectoryScoped()
-      const path = `${dir}/log.jsonl`
-      yield* withLog(path, (log) => appendN(log, 0, 40))
-      const lines = linesOf(yield* fs.readFile(path))
-      yield* fs.writeFile(path, Buffer.concat(lines.slice(0, 25).map((l) => Buffer.concat([l, Buffer.from("\n")]))))
-      const error = yield* refusal(path)
-      expect(error).toStrictEqual(new TreeLog.TreeLogTilesAhead({ path: `${path}.tlog`, tiles: 40n, log: 25n }))
-      expect(error.message).toContain("40")
-      expect(error.message).toContain("25")
-    }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
-
-  it.effect(
-    "tampered tiles are refused with a typed error naming the file (edge checks; every tile under verifyTree full)",
-    () =>
+    it.effect("flush persists the acknowledged size; background flushes batch (not one write per append)", () =>
       Effect.gen(function*() {
         const fs = yield* FileSystem.FileSystem
-        const base = yield* fs.makeTempDirectoryScoped()
-        let run = 0
-        /** A fresh log of `n` entries, `mutate`d, then opened. */
-        const tampered = (n: number, mutate: (dir: string) => void, options: TreeLog.TreeLogOptions = {}) =>
+        const dir = yield* fs.makeTempDirectoryScoped()
+        const path = `${dir}/log.jsonl`
+        yield* withLog(path, (log) =>
           Effect.gen(function*() {
-            const path = `${base}/log-${run++}.jsonl`
-            yield* withLog(path, (log) => appendN(log, 0, n))
-            mutate(`${path}.tlog`)
-            return yield* refusal(path, options)
+            yield* appendN(log, 0, 10)
+            // nothing persisted yet (flushEvery 8192)
+            assert.isFalse(nodeFs.existsSync(`${path}.tlog/${TreeLog.HEAD_FILE}`))
+            yield* log.flush
+            yield* checkTileFiles(path, 10n)
+            yield* appendN(log, 10, 5)
+            yield* checkTileFiles(path, 10n)
+          }))
+        yield* checkTileFiles(path, 15n)
+      }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
+
+    it.effect("crash: WAL entries written without the tree (tiles behind, or none) are caught up on open", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const dir = yield* fs.makeTempDirectoryScoped()
+        const path = `${dir}/log.jsonl`
+        yield* withLog(path, (log) => appendN(log, 0, 300))
+        // entries the tree never saw (a crash after the WAL's fsync, before the tiles)
+        yield* appendPlain(path, 300, 250)
+        const reopened = yield* withLog(
+          path,
+          (log) => Effect.zipRight(checkProofs(log, [[7, 549], [299, 300]]), answers(log))
+        )
+        yield* checkTileFiles(path, 550n)
+        // the newest tiles lost: the tiles directory as it was at 300 entries
+        const snapshot = `${dir}/snapshot`
+        nodeFs.cpSync(`${path}.tlog`, snapshot, { recursive: true })
+        yield* withLog(path, (log) => appendN(log, 550, 400))
+        nodeFs.rmSync(`${path}.tlog`, { recursive: true })
+        nodeFs.cpSync(snapshot, `${path}.tlog`, { recursive: true })
+        yield* withLog(path, (log) => checkProofs(log, [[3, 900], [949, 950]]))
+        yield* checkTileFiles(path, 950n)
+        // no tiles at all: built from the log
+        nodeFs.rmSync(`${path}.tlog`, { recursive: true })
+        yield* withLog(path, (log) => checkProofs(log, [[1, 2]]))
+        yield* checkTileFiles(path, 950n)
+        expect(reopened.length).toBeGreaterThan(1)
+      }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
+
+    it.effect("batch durability, concurrent appends: proofs and tiles cover acknowledged sizes only", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const dir = yield* fs.makeTempDirectoryScoped()
+        const path = `${dir}/log.jsonl`
+        yield* withLog(path, (log) =>
+          Effect.gen(function*() {
+            yield* Effect.forEach(
+              Array.from({ length: 600 }, (_, i) => i),
+              (i) => log.append(i),
+              { concurrency: 50, discard: true }
+            )
+            yield* checkProofs(log, [[3, 599], [598, 600], [0, 1]])
+          }), { durability: "batch", flushEvery: 64 })
+        yield* checkTileFiles(path, 600n)
+      }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
+
+    it.effect(
+      "reopening reads O(log n) tiles (the right edge's partial tiles and the tree head), writes none",
+      () =>
+        Effect.gen(function*() {
+          const fs = yield* FileSystem.FileSystem
+          const dir = yield* fs.makeTempDirectoryScoped()
+          const path = `${dir}/log.jsonl`
+          yield* withLog(path, (log) => appendN(log, 0, 65_536 + 256 * 3 + 5), { flushEvery: 4096 })
+          const reads: Array<string> = []
+          const writes: Array<string> = []
+          const counting = FileSystem.FileSystem.of({
+            ...fs,
+            readFile: (p) => {
+              reads.push(p)
+              return fs.readFile(p)
+            },
+            writeFile: (p, data, options) => {
+              writes.push(p)
+              return fs.writeFile(p, data, options)
+            }
           })
-        const flip = (file: string, at: number) => {
-          const bytes = nodeFs.readFileSync(file)
-          const i = at < 0 ? bytes.length + at : at
-          bytes.writeUInt8(bytes.readUInt8(i) ^ 1, i)
-          nodeFs.writeFileSync(file, bytes)
-        }
-        // a flipped byte in the right edge's partial tile: its root is not the head's
-        const partial = yield* tampered(300, (dir) => flip(`${dir}/tile/0/001.p/44`, 5))
-        expect(partial._tag).toBe("TreeLogTilesCorrupt")
-        expect(partial).toMatchObject({ reason: "root-mismatch" })
-        // the head's root flipped
-        const head = yield* tampered(300, (dir) => flip(`${dir}/${TreeLog.HEAD_FILE}`, -2))
-        expect(head).toMatchObject({ _tag: "TreeLogTilesCorrupt", reason: "root-mismatch" })
-        // the last leaf (in a full tile) is not the hash of the log's line
-        const leaf = yield* tampered(256, (dir) => flip(`${dir}/tile/0/000`, -1))
-        expect(leaf).toMatchObject({
-          _tag: "TreeLogTilesCorrupt",
-          reason: "leaf-mismatch",
-          path: expect.stringContaining("tile/0/000")
+          const head = yield* withLog(path, (log) => log.head).pipe(
+            Effect.provideService(FileSystem.FileSystem, counting)
+          )
+          expect(head.size).toBe(65_536n + 256n * 3n + 5n)
+          // 66,309 = 259·256 + 5 leaves: partial tiles 0/259.p/5, 1/001.p/3 (259 = 256 + 3), 2/000.p/1
+          expect(reads.map((p) => p.slice(path.length + 1)).sort()).toEqual([
+            "tlog/tile/0/259.p/5",
+            "tlog/tile/1/001.p/3",
+            "tlog/tile/2/000.p/1",
+            `tlog/${TreeLog.HEAD_FILE}`
+          ])
+          expect(writes).toEqual([])
+        }).pipe(Effect.provide(NodeContext.layer), Effect.scoped),
+      30_000
+    )
+
+    it.effect("a failed WAL fsync: the entry sealed into the tree is not in the head, its proofs or its tiles", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const dir = yield* fs.makeTempDirectoryScoped()
+        const path = `${dir}/log.jsonl`
+        let syncs = 0
+        // the log's file (opened for append) fails its 6th fsync; every member delegated (they live on a prototype)
+        const faulty = FileSystem.FileSystem.of({
+          ...fs,
+          open: (p, options) =>
+            Effect.map(fs.open(p, options), (file): FileSystem.File =>
+              options?.flag !== "a" ? file : {
+                [FileSystem.FileTypeId]: file[FileSystem.FileTypeId],
+                fd: file.fd,
+                stat: file.stat,
+                seek: (offset, from) => file.seek(offset, from),
+                sync: Effect.suspend(() =>
+                  ++syncs === 6
+                    ? Effect.fail(
+                      new SystemError({ module: "FileSystem", method: "sync", reason: "Unknown", pathOrDescriptor: p })
+                    )
+                    : file.sync
+                ),
+                read: (buffer) => file.read(buffer),
+                readAlloc: (size) => file.readAlloc(size),
+                truncate: (length) => file.truncate(length),
+                write: (buffer) => file.write(buffer),
+                writeAll: (buffer) => file.writeAll(buffer)
+              })
         })
-        // an older full tile: only the full verification reads it
-        const older = yield* tampered(600, (dir) => flip(`${dir}/tile/0/000`, 0), { verifyTree: "full" })
-        expect(older).toMatchObject({
-          _tag: "TreeLogTilesCorrupt",
-          reason: "tile-mismatch",
-          path: expect.stringContaining("tile/0/000")
-        })
-        // a missing tile, a truncated one, a malformed head
-        const missing = yield* tampered(300, (dir) => nodeFs.rmSync(`${dir}/tile/1/000.p/1`))
-        expect(missing).toMatchObject({ _tag: "TreeLogTilesCorrupt", reason: "tile-missing" })
-        const short = yield* tampered(300, (dir) => nodeFs.truncateSync(`${dir}/tile/0/001.p/44`, 31))
-        expect(short).toMatchObject({ _tag: "TreeLogTilesCorrupt", reason: "tile-length" })
-        const malformed = yield* tampered(3, (dir) => nodeFs.writeFileSync(`${dir}/${TreeLog.HEAD_FILE}`, "03\nzz\n"))
-        expect(malformed).toMatchObject({ _tag: "TreeLogTilesCorrupt", reason: "head-malformed" })
-        // the log replaced by another of the same size: the last leaf differs
-        const path = `${base}/log-replaced.jsonl`
-        yield* withLog(path, (log) => appendN(log, 0, 20))
-        nodeFs.rmSync(path)
-        yield* Effect.scoped(Effect.gen(function*() {
-          const wal = yield* Wal.makeFile(path, { key })
-          for (let i = 0; i < 20; i++) yield* wal.append(i)
-        }))
-        expect(yield* refusal(path)).toMatchObject({ _tag: "TreeLogTilesCorrupt", reason: "leaf-mismatch" })
-        // and the full verification accepts untampered tiles
-        const good = `${base}/log-good.jsonl`
-        yield* withLog(good, (log) => appendN(log, 0, 70_000 - 5), { durability: "never" })
-        yield* withLog(good, (log) => checkProofs(log, [[1, 69_000]]), { verifyTree: "full" })
-      }).pipe(Effect.provide(NodeContext.layer), Effect.scoped),
-    60_000
-  )
-})
+        yield* withLog(path, (log) =>
+          Effect.gen(function*() {
+            yield* appendN(log, 0, 5)
+            const failed = yield* Effect.flip(log.append("lost"))
+            expect(failed._tag).toBe("WalIoError")
+            const head = yield* log.head
+            expect(head.size).toBe(5n)
+            const ref = yield* referenceOf(log.wal)
+            expect(hex(head.root)).toBe(hex(Either.getOrThrow(Merkle.root(ref.tree, 5n))))
+            expect((yield* Effect.flip(log.inclusionProof(5n, 6n)))._tag).toBe("TreeLogBeyondHead")
+            yield* log.flush
+          }), { durability: "batch" }).pipe(Effect.provideService(FileSystem.FileSystem, faulty))
+        expect(nodeFs.readFileSync(`${path}.tlog/${TreeLog.HEAD_FILE}`, "utf8").startsWith("5\n")).toBe(true)
+        // the line was written (its fsync failed): the next open verifies it and catches the tree up
+        yield* withLog(path, (log) => checkProofs(log, [[5, 5]]))
+        yield* checkTileFiles(path, 6n)
+      }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
+
+    const refusal = (path: string, options: TreeLog.TreeLogOptions = {}) =>
+      Effect.flip(withLog(path, () => Effect.void, options))
+
+    it.effect("tiles ahead of the log (the log truncated) are refused, naming both sizes", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const dir = yield* fs.makeTempDirectoryScoped()
+        const path = `${dir}/log.jsonl`
+        yield* withLog(path, (log) => appendN(log, 0, 40))
+        const lines = linesOf(yield* fs.readFile(path))
+        yield* fs.writeFile(path, Buffer.concat(lines.slice(0, 25).map((l) => Buffer.concat([l, Buffer.from("\n")]))))
+        const error = yield* refusal(path)
+        expect(error).toStrictEqual(new TreeLog.TreeLogTilesAhead({ path: `${path}.tlog`, tiles: 40n, log: 25n }))
+        expect(error.message).toContain("40")
+        expect(error.message).toContain("25")
+      }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
+
+    it.effect(
+      "tampered tiles are refused with a typed error naming the file (edge checks; every tile under verifyTree full)",
+      () =>
+        Effect.gen(function*() {
+          const fs = yield* FileSystem.FileSystem
+          const base = yield* fs.makeTempDirectoryScoped()
+          let run = 0
+          /** A fresh log of `n` entries, `mutate`d, then opened. */
+          const tampered = (n: number, mutate: (dir: string) => void, options: TreeLog.TreeLogOptions = {}) =>
+            Effect.gen(function*() {
+              const path = `${base}/log-${run++}.jsonl`
+              yield* withLog(path, (log) => appendN(log, 0, n))
+              mutate(`${path}.tlog`)
+              return yield* refusal(path, options)
+            })
+          const flip = (file: string, at: number) => {
+            const bytes = nodeFs.readFileSync(file)
+            const i = at < 0 ? bytes.length + at : at
+            bytes.writeUInt8(bytes.readUInt8(i) ^ 1, i)
+            nodeFs.writeFileSync(file, bytes)
+          }
+          // a flipped byte in the right edge's partial tile: its root is not the head's
+          const partial = yield* tampered(300, (dir) => flip(`${dir}/tile/0/001.p/44`, 5))
+          expect(partial._tag).toBe("TreeLogTilesCorrupt")
+          expect(partial).toMatchObject({ reason: "root-mismatch" })
+          // the head's root flipped
+          const head = yield* tampered(300, (dir) => flip(`${dir}/${TreeLog.HEAD_FILE}`, -2))
+          expect(head).toMatchObject({ _tag: "TreeLogTilesCorrupt", reason: "root-mismatch" })
+          // the last leaf (in a full tile) is not the hash of the log's line
+          const leaf = yield* tampered(256, (dir) => flip(`${dir}/tile/0/000`, -1))
+          expect(leaf).toMatchObject({
+            _tag: "TreeLogTilesCorrupt",
+            reason: "leaf-mismatch",
+            path: expect.stringContaining("tile/0/000")
+          })
+          // an older full tile: only the full verification reads it
+          const older = yield* tampered(600, (dir) => flip(`${dir}/tile/0/000`, 0), { verifyTree: "full" })
+          expect(older).toMatchObject({
+            _tag: "TreeLogTilesCorrupt",
+            reason: "tile-mismatch",
+            path: expect.stringContaining("tile/0/000")
+          })
+          // a missing tile, a truncated one, a malformed head
+          const missing = yield* tampered(300, (dir) => nodeFs.rmSync(`${dir}/tile/1/000.p/1`))
+          expect(missing).toMatchObject({ _tag: "TreeLogTilesCorrupt", reason: "tile-missing" })
+          const short = yield* tampered(300, (dir) => nodeFs.truncateSync(`${dir}/tile/0/001.p/44`, 31))
+          expect(short).toMatchObject({ _tag: "TreeLogTilesCorrupt", reason: "tile-length" })
+          const malformed = yield* tampered(3, (dir) => nodeFs.writeFileSync(`${dir}/${TreeLog.HEAD_FILE}`, "03\nzz\n"))
+          expect(malformed).toMatchObject({ _tag: "TreeLogTilesCorrupt", reason: "head-malformed" })
+          // the log replaced by another of the same size: the last leaf differs
+          const path = `${base}/log-replaced.jsonl`
+          yield* withLog(path, (log) => appendN(log, 0, 20))
+          nodeFs.rmSync(path)
+          yield* Effect.scoped(Effect.gen(function*() {
+            const wal = yield* Wal.makeFile(path, { key })
+            for (let i = 0; i < 20; i++) yield* wal.append(i)
+          }))
+          expect(yield* refusal(path)).toMatchObject({ _tag: "TreeLogTilesCorrupt", reason: "leaf-mismatch" })
+          // and the full verification accepts untampered tiles
+          const good = `${base}/log-good.jsonl`
+          yield* withLog(good, (log) => appendN(log, 0, 70_000 - 5), { durability: "never" })
+          yield* withLog(good, (log) => checkProofs(log, [[1, 69_000]]), { verifyTree: "full" })
+        }).pipe(Effect.provide(NodeContext.layer), Effect.scoped),
+      60_000
+    )
+  })
+}

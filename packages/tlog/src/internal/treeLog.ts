@@ -17,13 +17,14 @@ import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import type * as Scope from "effect/Scope"
 import * as Checkpoint from "../Checkpoint.js"
-import { CompactRange, type CompletedNode } from "../CompactRange.js"
+import { CompactRange } from "../CompactRange.js"
 import * as Merkle from "../Merkle.js"
 import * as Note from "../Note.js"
 import * as Tiles from "../Tiles.js"
 import type { Appended, TreeLog, TreeLogOptions } from "../TreeLog.js"
 import { writeAtomic } from "./atomicFile.js"
 import { equalBytes, hashLeaf } from "./hash.js"
+import type { FileWriter, StartHashing, TreeHashing, WriteFailure } from "./treeHashing.js"
 import {
   TreeLogBeyondHead,
   TreeLogIoError,
@@ -43,33 +44,85 @@ const WRITE_CONCURRENCY = 8
 const sha256 = Hash.defaultHash.sha256
 const hex = (bytes: Uint8Array): string => Encoding.encodeHex(bytes)
 
-/** The tree as entries are sealed: the compact range and the tiles of the right edge. */
+/** The tree as entries are sealed: the leaves handed to the hashing, and the tiles of the right edge. */
 class Tree {
-  readonly completed: Array<CompletedNode> = []
   /** the persisted last leaf, checked against the log's line as the open reads it */
   check: { readonly index: bigint; readonly hash: Uint8Array; found: Uint8Array | undefined } | undefined
-  constructor(public range: CompactRange, readonly tiles: TileSet) {}
+  /** leaves handed to the hashing (the tiles describe them all after `synced`) */
+  private sealed: bigint
+  private hashing: TreeHashing | undefined
+  constructor(
+    private readonly range: CompactRange,
+    private readonly tiles: TileSet,
+    private readonly start: StartHashing
+  ) {
+    this.sealed = range.size
+  }
+
+  private started(): TreeHashing {
+    if (this.hashing === undefined) {
+      const tiles = this.tiles
+      this.hashing = this.start(this.range, {
+        put: (level, index, hash) => tiles.put(level, index, hash),
+        putLeaves: (first, hashes) => tiles.putLeaves(first, hashes)
+      })
+    }
+    return this.hashing
+  }
 
   /** The WAL's hook: each line in sequence order. */
   readonly onLine = (line: Uint8Array, sequence: bigint): void => {
-    const range = this.range
-    if (sequence <= range.size) {
+    const sealed = this.sealed
+    if (sequence <= sealed) {
       const check = this.check
       if (check !== undefined && sequence - 1n === check.index) check.found = hashLeaf(line)
       return
     }
-    if (sequence !== range.size + 1n) {
-      throw new RangeError(`TreeLog: entry ${sequence} handed after ${range.size}`)
+    if (sequence !== sealed + 1n) {
+      throw new RangeError(`TreeLog: entry ${sequence} handed after ${sealed}`)
     }
-    const completed = this.completed
-    completed.length = 0
-    range.append(hashLeaf(line), completed)
+    this.started().push(line)
+    this.sealed = sequence
+  }
+
+  /** The tiles as they are (describing `settled()` leaves). */
+  tilesNow(): TileSet {
+    this.settled()
+    return this.tiles
+  }
+
+  /** The tiles, once every sealed leaf's nodes are in them. */
+  synced(): TileSet {
     const tiles = this.tiles
-    for (let i = 0; i < completed.length; i++) {
-      const node = completed[i] as CompletedNode
-      if ((node.level & 7) === 0) tiles.put(node.level >> 3, node.index, node.hash)
+    if (tiles.size !== this.sealed) {
+      this.started().sync()
+      tiles.size = this.sealed
     }
-    tiles.size = range.size
+    return tiles
+  }
+
+  /** The largest size the tiles describe now, without waiting for the hashing (at least the persisted size). */
+  settled(): bigint {
+    const tiles = this.tiles
+    if (tiles.size !== this.sealed && this.hashing !== undefined) {
+      tiles.size = this.sealed - BigInt(this.hashing.pending())
+    }
+    return tiles.size
+  }
+
+  /** The hashing's own tile writer, if it has one. */
+  files(): FileWriter | undefined {
+    return this.started().files
+  }
+
+  /** The size whose tiles are on disk. */
+  get persisted(): bigint {
+    return this.tiles.persisted
+  }
+
+  /** Stops the hashing (its worker, if any). */
+  close(): void {
+    this.hashing?.close()
   }
 
   private memo: { readonly size: bigint; readonly root: Uint8Array } | undefined
@@ -78,9 +131,11 @@ class Tree {
   rootAt(size: bigint): Uint8Array {
     const memo = this.memo
     if (memo !== undefined && memo.size === size) return memo.root
-    const root = size === this.range.size
-      ? this.range.root()
-      : Either.getOrThrow(Merkle.root(this.tiles.source, size))
+    const tiles = size <= this.settled() ? this.tiles : this.synced()
+    const kept = size === this.sealed
+      ? this.hashing?.root() ?? (size === this.range.size ? this.range.root() : undefined)
+      : undefined
+    const root = kept ?? Either.getOrThrow(Merkle.root(tiles.source, size))
     this.memo = { size, root }
     return root
   }
@@ -127,20 +182,40 @@ const readTile = (
       : Effect.succeed(bytes))
 }
 
-/** Write a file of the directory atomically (see `atomicFile.ts`; fsynced when `disk.sync`), its directory made once. */
-const writeTileFile = (disk: Disk, made: Set<string>, relative: string, bytes: Uint8Array) =>
-  Effect.gen(function*() {
-    const path = `${disk.dir}/${relative}`
-    const parent = path.slice(0, path.lastIndexOf("/"))
-    if (!made.has(parent)) {
-      yield* disk.fs.makeDirectory(parent, { recursive: true }).pipe(Effect.mapError(ioError("mkdir", parent)))
-      made.add(parent)
-    }
-    yield* Effect.mapError(
-      writeAtomic(disk.fs, path, bytes, disk.sync),
-      (failure) => new TreeLogIoError(failure)
-    )
-  })
+/**
+ * The tiles' files through `FileSystem`: all but the last a few at a time (each is several
+ * thread-pool round trips), then the last (the tree head that names them); directories made once.
+ */
+const fileSystemWriter = (disk: Disk): FileWriter => {
+  const made = new Set<string>()
+  const writeOne = (path: string, bytes: Uint8Array) =>
+    Effect.gen(function*() {
+      const parent = path.slice(0, path.lastIndexOf("/"))
+      if (!made.has(parent)) {
+        yield* disk.fs.makeDirectory(parent, { recursive: true }).pipe(
+          Effect.mapError((cause): WriteFailure => ({ operation: "mkdir", path: parent, cause }))
+        )
+        made.add(parent)
+      }
+      yield* writeAtomic(disk.fs, path, bytes, disk.sync)
+    })
+  return {
+    write: (files) =>
+      Effect.zipRight(
+        Effect.forEach(files.slice(0, -1), (file) => writeOne(file.path, file.bytes), {
+          concurrency: WRITE_CONCURRENCY,
+          discard: true
+        }),
+        Effect.forEach(files.slice(-1), (file) => writeOne(file.path, file.bytes), { discard: true })
+      ),
+    remove: (paths) =>
+      Effect.forEach(paths, (path) =>
+        disk.fs.remove(path).pipe(
+          Effect.catchIf(isNotFound, () => Effect.void),
+          Effect.mapError((cause): WriteFailure => ({ operation: "remove", path, cause }))
+        ), { discard: true })
+  }
+}
 
 /** `<size>\n<root hex>\n`, refused when anything else. */
 const parseHead = (
@@ -166,12 +241,12 @@ const parseHead = (
  * The persisted tree: its head (size and root) and the tiles of its right edge loaded into a
  * fresh TileSet (O(log n) reads), its compact range, and the last leaf to check against the log.
  */
-const loadTree = (disk: Disk, full: boolean) =>
+const loadTree = (disk: Disk, full: boolean, start: StartHashing) =>
   Effect.gen(function*() {
     const headPath = `${disk.dir}/${HEAD_FILE}`
     const headBytes = yield* readIfExists(disk, headPath)
     if (headBytes === undefined) {
-      return { persisted: 0n, tree: new Tree(CompactRange.empty(), new TileSet(0n, 0n)), dropped: [] }
+      return { persisted: 0n, tree: new Tree(CompactRange.empty(), new TileSet(0n, 0n), start), dropped: [] }
     }
     const head = yield* parseHead(headPath, headBytes)
     const size = head.size
@@ -181,7 +256,7 @@ const loadTree = (disk: Disk, full: boolean) =>
       const tiles = new TileSet(0n, 0n, 64, size, (tile) => {
         dropped.push({ level: tile.level, index: tile.index, digest: sha256(tile.bytes) })
       })
-      return { persisted: size, tree: new Tree(CompactRange.empty(), tiles), dropped, root: head.root }
+      return { persisted: size, tree: new Tree(CompactRange.empty(), tiles, start), dropped, root: head.root }
     }
     const tiles = new TileSet(size, size)
     for (const { level, partialWidth } of Tiles.tilesForSize(size)) {
@@ -190,7 +265,7 @@ const loadTree = (disk: Disk, full: boolean) =>
       }
     }
     const range = Either.getOrThrow(CompactRange.fromSource(tiles.source, size))
-    const tree = new Tree(range, tiles)
+    const tree = new Tree(range, tiles, start)
     if (!equalBytes(range.root(), head.root)) {
       return yield* new TreeLogTilesCorrupt({
         reason: "root-mismatch",
@@ -225,7 +300,8 @@ export interface Internal {
 export const make = <E, R>(
   open: (onLine: (line: Uint8Array, sequence: bigint) => void) => Effect.Effect<Wal.Wal["Type"], E, R>,
   options: TreeLogOptions,
-  disk: Disk | undefined
+  disk: Disk | undefined,
+  start: StartHashing
 ): Effect.Effect<TreeLog["Type"] & Internal, E | TreeLogOpenError, R | Scope.Scope> =>
   Effect.gen(function*() {
     // refused before anything is opened (BigInt of a fraction or NaN would throw)
@@ -239,9 +315,16 @@ export const make = <E, R>(
     }
     const full = options.verifyTree === "full"
     const loaded = disk === undefined
-      ? { persisted: 0n, tree: new Tree(CompactRange.empty(), new TileSet(0n, 0n)), dropped: [], root: undefined }
-      : yield* loadTree(disk, full)
+      ? {
+        persisted: 0n,
+        tree: new Tree(CompactRange.empty(), new TileSet(0n, 0n), start),
+        dropped: [],
+        root: undefined
+      }
+      : yield* loadTree(disk, full, start)
     const tree = loaded.tree
+    // after every other finalizer (the closing flush waits for the hashing)
+    yield* Effect.addFinalizer(() => Effect.sync(() => tree.close()))
     const wal = yield* open(tree.onLine)
     const logSize = (yield* wal.head).sequence
     const persisted = loaded.persisted
@@ -260,6 +343,8 @@ export const make = <E, R>(
       })
     }
     if (disk !== undefined && full && persisted > 0n) {
+      // the tiles dropped as the open completed them are all handed over
+      tree.synced()
       yield* compareTiles(
         disk,
         tree,
@@ -275,43 +360,49 @@ export const make = <E, R>(
         })
       }
     }
-    if (full) tree.tiles.persist(persisted)
+    if (full) tree.synced().persist(persisted)
 
     const lock = yield* Effect.makeSemaphore(1)
-    const made = new Set<string>()
     const flushEvery = BigInt(every ?? DEFAULT_FLUSH_EVERY)
     let flushing = false
 
     /** Write the tiles of the acknowledged size, then the tree head; then drop superseded partial tiles. */
-    const flushNow: Effect.Effect<void, TreeLogIoError> = Effect.gen(function*() {
-      if (disk === undefined) return
-      const size = (yield* wal.head).sequence
-      const tiles = tree.tiles
-      if (size <= tiles.persisted) return
-      const writes = tiles.writes(size)
-      const root = tree.rootAt(size)
-      // the tiles are independent files: written a few at a time (each is several thread-pool
-      // round trips), all before the head that names them
-      yield* Effect.forEach(writes, (write) => writeTileFile(disk, made, write.path, write.bytes), {
-        concurrency: WRITE_CONCURRENCY,
-        discard: true
-      })
-      yield* writeTileFile(disk, made, HEAD_FILE, new TextEncoder().encode(`${size}\n${hex(root)}\n`))
-      tiles.persist(size)
-      // a partial tile superseded by a wider one is removed once the head no longer names it
-      for (const write of writes) {
-        if (write.superseded !== undefined) {
-          const old = `${disk.dir}/${write.superseded}`
-          yield* disk.fs.remove(old).pipe(
-            Effect.catchIf(isNotFound, () => Effect.void),
-            Effect.mapError(ioError("remove", old))
-          )
+    const defaultWriter = disk === undefined ? undefined : fileSystemWriter(disk)
+    /**
+     * Writes the tiles of the acknowledged size (`ready`: of the largest acknowledged size whose
+     * nodes the hashing has put, without waiting for it: the background flush), then the head.
+     */
+    const flushTo = (ready: boolean): Effect.Effect<void, TreeLogIoError> =>
+      Effect.gen(function*() {
+        if (disk === undefined) return
+        const acknowledged = (yield* wal.head).sequence
+        const size = ready ? (tree.settled() < acknowledged ? tree.settled() : acknowledged) : acknowledged
+        if (size <= tree.persisted) return
+        const tiles = ready ? tree.tilesNow() : tree.synced()
+        const writes = tiles.writes(size)
+        const root = tree.rootAt(size)
+        const writer = tree.files() ?? (defaultWriter as FileWriter)
+        // every tile before the head that names them
+        yield* Effect.mapError(
+          writer.write([
+            ...writes.map((write) => ({ path: `${disk.dir}/${write.path}`, bytes: write.bytes })),
+            { path: `${disk.dir}/${HEAD_FILE}`, bytes: new TextEncoder().encode(`${size}\n${hex(root)}\n`) }
+          ], disk.sync),
+          (failure) => new TreeLogIoError(failure)
+        )
+        tiles.persist(size)
+        // a partial tile superseded by a wider one is removed once the head no longer names it
+        const superseded = writes.flatMap((write) =>
+          write.superseded === undefined ? [] : [`${disk.dir}/${write.superseded}`]
+        )
+        if (superseded.length > 0) {
+          yield* Effect.mapError(writer.remove(superseded), (failure) => new TreeLogIoError(failure))
         }
-      }
-    })
+      })
     // uninterruptible: a flush interrupted between its tile writes and the head's would orphan
     // the partial tiles it wrote (closing waits for a background flush instead)
-    const flush = lock.withPermits(1)(Effect.uninterruptible(flushNow))
+    const flush = lock.withPermits(1)(Effect.uninterruptible(flushTo(false)))
+    const flushReady = lock.withPermits(1)(Effect.uninterruptible(flushTo(true)))
 
     // tiles behind the log (a crash between the WAL's fsync and the tiles' write): caught up now
     yield* flush
@@ -324,13 +415,13 @@ export const make = <E, R>(
     const flusher = Effect.forever(Effect.gen(function*() {
       yield* Deferred.await(wakeup)
       wakeup = Deferred.unsafeMake<void>(FiberId.none)
-      yield* Effect.ignore(flush)
+      yield* Effect.ignore(flushReady)
       flushing = false
     }))
     if (disk !== undefined) yield* Effect.forkScoped(flusher)
 
     const appended = (sealed: Sealed): Appended => {
-      if (!flushing && disk !== undefined && sealed.sequence - tree.tiles.persisted >= flushEvery) {
+      if (!flushing && disk !== undefined && sealed.sequence - tree.persisted >= flushEvery) {
         flushing = true
         Deferred.unsafeDone(wakeup, Exit.void)
       }
@@ -349,8 +440,8 @@ export const make = <E, R>(
     const head = Effect.map(wal.head, (h) => ({ size: h.sequence, root: tree.rootAt(h.sequence).slice() }))
 
     const persistedHead = disk === undefined ? head : lock.withPermits(1)(Effect.uninterruptible(
-      Effect.map(flushNow, () => {
-        const size = tree.tiles.persisted
+      Effect.map(flushTo(false), () => {
+        const size = tree.persisted
         return { size, root: size === 0n ? Merkle.emptyRoot() : tree.rootAt(size) }
       })
     ))
@@ -358,7 +449,7 @@ export const make = <E, R>(
     /** The nodes' hashes, the full tiles they need read first (under the lock: memory stays put). */
     const readNodes = (nodes: Merkle.ProofNodes) =>
       lock.withPermits(1)(Effect.gen(function*() {
-        const tiles = tree.tiles
+        const tiles = tree.synced()
         if (disk !== undefined) {
           for (const [level, index] of tiles.missingTiles(nodes.ids)) {
             tiles.remember(level, index, yield* readTile(disk, level, index, Tiles.TILE_WIDTH))
@@ -398,8 +489,11 @@ export const make = <E, R>(
       )
 
     const checkpoint = (origin: string, signers: ReadonlyArray<Note.Signer>) =>
-      Effect.flatMap(head, ({ root, size }) =>
-        Note.sign(Checkpoint.format(new Checkpoint.Checkpoint({ origin, size, root, extensions: [] })), signers))
+      Effect.flatMap(
+        head,
+        ({ root, size }) =>
+          Note.sign(Checkpoint.format(new Checkpoint.Checkpoint({ origin, size, root, extensions: [] })), signers)
+      )
 
     return {
       append,
@@ -438,7 +532,7 @@ const compareTiles = (
         return yield* mismatch(level, fullTiles, Tiles.TILE_WIDTH)
       }
       if (partialWidth === 0) continue
-      const expected = tree.tiles.read(level, fullTiles, partialWidth)
+      const expected = tree.synced().read(level, fullTiles, partialWidth)
       const bytes = yield* readTile(disk, level, fullTiles, partialWidth)
       if (expected === undefined || !equalBytes(bytes, expected)) return yield* mismatch(level, fullTiles, partialWidth)
     }

@@ -90,6 +90,31 @@ export class TileSet {
     }
   }
 
+  /** Puts leaf hashes (32 bytes each) from leaf `first` on: `put(0, …)` for each, a tile's worth at once. */
+  putLeaves(first: bigint, hashes: Uint8Array): void {
+    const count = hashes.length / HASH_BYTES
+    let done = 0
+    while (done < count) {
+      const index = first + BigInt(done)
+      const position = Number(index & 255n)
+      const take = Math.min(count - done, 256 - position)
+      // the run's last hash through `put` (it may complete the tile), the rest copied at once
+      if (take > 1) {
+        const held = this.level(0)
+        const k = Number((index >> 8n) - held.start)
+        let buffer = held.tiles[k]
+        if (buffer === undefined) {
+          buffer = new Uint8Array(FULL)
+          held.tiles.push(buffer)
+        }
+        buffer.set(hashes.subarray(done * HASH_BYTES, (done + take - 1) * HASH_BYTES), position * HASH_BYTES)
+      }
+      const last = done + take - 1
+      this.put(0, first + BigInt(last), hashes.subarray(last * HASH_BYTES, (last + 1) * HASH_BYTES))
+      done += take
+    }
+  }
+
   /** The memory tile's first `width` hashes, when memory holds that tile with that many. */
   private memory(level: number, index: bigint, width: number): Uint8Array | undefined {
     const held = this.levels[level]

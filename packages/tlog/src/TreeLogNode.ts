@@ -1,0 +1,33 @@
+/**
+ * The Node layer of the tree log (as `WalNode` is the WAL's): provide it beside `FileSystem`
+ * (`TreeLog.layerFile(path).pipe(Layer.provide(TreeLogNode.layer))`) and the tree's work moves to
+ * a worker thread, one per open tree log:
+ *
+ * - hashing: an append copies its line into a buffer and goes on; the worker computes the leaf
+ *   hash and the subtrees it completes and hands the tiles' nodes back in bulk;
+ * - tile files: a flush's tiles and tree head are written by the worker with `node:fs` (each a
+ *   temp file, fsynced when the log's durability asks, renamed; the head last), so a background
+ *   flush never waits for a busy appending fiber to give the event loop a turn per file step.
+ *
+ * A head, a proof, a checkpoint or a flush first waits for the worker to catch up (blocking the
+ * calling thread briefly; the worker is seldom more than a few thousand leaves behind), so every
+ * answer and every file is the same as without this layer. A failed worker fails that call (a
+ * defect), never answers wrongly. Without this layer the tree log hashes on the appending thread
+ * and writes through `FileSystem` (portable; what fault tests wrap). Needs `node:worker_threads`
+ * and `SharedArrayBuffer` (Node ≥ 20.19 has both).
+ */
+import * as Layer from "effect/Layer"
+import { TreeIo, type TreeIoShape } from "./internal/treeIo.js"
+import { startWorker, type WorkerOptions } from "./internal/treeWorker.js"
+
+export { TreeIo, type TreeIoShape } from "./internal/treeIo.js"
+export type { WorkerOptions } from "./internal/treeWorker.js"
+
+/** The service, with the worker's buffers sized (tests: small chunks are handed over, and fill the worker's queue, often). */
+export const make = (options: WorkerOptions = {}): TreeIoShape => ({ startHashing: startWorker(options) })
+
+/** The tree log's hashing and tile writing on a worker thread (see the module's comment). */
+export const layer: Layer.Layer<TreeIo> = Layer.succeed(TreeIo, make())
+
+/** `layer` with the worker's buffers sized. */
+export const layerWith = (options: WorkerOptions): Layer.Layer<TreeIo> => Layer.succeed(TreeIo, make(options))

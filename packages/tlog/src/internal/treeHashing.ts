@@ -1,0 +1,80 @@
+/**
+ * Where the tree log's hashing runs. The WAL hands each new leaf's bytes (`push`, in leaf order,
+ * on the appending thread); the hashing computes its leaf hash and the subtrees it completes and
+ * hands the ones the tiles hold (levels 0, 8, 16, …) to `put`, in the order the compact range
+ * completes them. `sync` returns once every pushed leaf's nodes were put: the tree log calls it
+ * before it reads its tiles (a root, a proof, a flush).
+ *
+ * - `inline` (the default, any runtime): everything in `push`, on the appending thread.
+ * - a worker (`TreeLogNode.layer`): `push` copies the bytes into a shared ring; a worker thread
+ *   hashes them (see `treeWorker.ts`).
+ */
+import type * as Effect from "effect/Effect"
+import type { CompactRange, CompletedNode } from "../CompactRange.js"
+import { hashLeaf } from "./hash.js"
+
+/** Where the nodes the tiles hold go. */
+export interface Sink {
+  /** the node at tree level 8·`tileLevel`, index `index` (each level's nodes in index order) */
+  readonly put: (tileLevel: number, index: bigint, hash: Uint8Array) => void
+  /** the leaf hashes (32 bytes each) of leaves `first`, `first` + 1, …: level 0's nodes, in bulk */
+  readonly putLeaves: (first: bigint, hashes: Uint8Array) => void
+}
+
+/** A step of writing the tiles that failed, and the file it failed on. */
+export interface WriteFailure {
+  readonly operation: "mkdir" | "open" | "write" | "sync" | "rename" | "remove"
+  readonly path: string
+  readonly cause: unknown
+}
+
+/** Writes the tree's files (absolute paths). */
+export interface FileWriter {
+  /**
+   * Replaces each file atomically (a temp file, fsynced when `sync`, renamed over it; its
+   * directory made first), the last one only after all the others; stops at the first failure.
+   */
+  readonly write: (
+    files: ReadonlyArray<{ readonly path: string; readonly bytes: Uint8Array }>,
+    sync: boolean
+  ) => Effect.Effect<void, WriteFailure>
+  /** Removes files (a missing one is no failure). */
+  readonly remove: (paths: ReadonlyArray<string>) => Effect.Effect<void, WriteFailure>
+}
+
+export interface TreeHashing {
+  /** the next leaf's bytes (read before `push` returns: the caller may reuse them) */
+  readonly push: (leaf: Uint8Array) => void
+  /** returns once every pushed leaf's nodes were put */
+  readonly sync: () => void
+  /** puts the nodes the hashing has ready, without waiting; returns how many pushed leaves' nodes are not put yet */
+  readonly pending: () => number
+  /** the root of the tree of every pushed leaf, when the hashing keeps it (after `sync`) */
+  readonly root: () => Uint8Array | undefined
+  /** stops the hashing (idempotent) */
+  readonly close: () => void
+  /** where it writes the tiles, when it does (else the tree log writes them through `FileSystem`) */
+  readonly files?: FileWriter | undefined
+}
+
+/** Starts hashing after the tree `range` (its size and right edge), putting nodes into `sink`. */
+export type StartHashing = (range: CompactRange, sink: Sink) => TreeHashing
+
+/** Everything on the calling thread: a compact range, each completed tile-level node put at once. */
+export const inline: StartHashing = (range, { put }) => {
+  const completed: Array<CompletedNode> = []
+  return {
+    push: (leaf) => {
+      completed.length = 0
+      range.append(hashLeaf(leaf), completed)
+      for (let i = 0; i < completed.length; i++) {
+        const node = completed[i] as CompletedNode
+        if ((node.level & 7) === 0) put(node.level >> 3, node.index, node.hash)
+      }
+    },
+    sync: () => {},
+    pending: () => 0,
+    root: () => range.root(),
+    close: () => {}
+  }
+}

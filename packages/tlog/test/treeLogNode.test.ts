@@ -1,0 +1,142 @@
+/**
+ * TreeLogNode: the tree's hashing and tile writing on a worker thread. The contract suite and the
+ * tile-file suite (treeLog.test.ts) run against it too; here, what only the worker has: leaves
+ * of every length against every chunk size (a leaf longer than a chunk gets its own), the same
+ * head, proofs and tile files as the inline hashing for random logs, and a tile write that fails
+ * in the worker failing the flush with a typed error naming the path (the log going on, the next
+ * flush writing everything).
+ */
+import type * as Json from "@calybris/core/Json"
+import * as Merkle from "@calybris/tlog/Merkle"
+import * as TreeLog from "@calybris/tlog/TreeLog"
+import * as TreeLogNode from "@calybris/tlog/TreeLogNode"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as FileSystem from "@effect/platform/FileSystem"
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as fc from "effect/FastCheck"
+import type * as Layer from "effect/Layer"
+import * as nodeFs from "node:fs"
+import { linesOf } from "./treeLogSupport.js"
+
+const key = new Uint8Array(32).fill(3)
+const numRuns = (n: number) => ({ numRuns: fc.readConfigureGlobal().numRuns ?? n })
+const hex = (b: Uint8Array) => Buffer.from(b).toString("hex")
+
+/** Every file under `dir` with its bytes (hex), temp files included (none may be left). */
+const filesOf = (dir: string): Record<string, string> => {
+  const out: Record<string, string> = {}
+  if (!nodeFs.existsSync(dir)) return out
+  for (const p of (nodeFs.readdirSync(dir, { recursive: true }) as Array<string>).sort()) {
+    if (nodeFs.statSync(`${dir}/${p}`).isFile()) out[p] = hex(nodeFs.readFileSync(`${dir}/${p}`))
+  }
+  return out
+}
+
+/** Appends `records` to a fresh log at `path` (flushing after `flushAt` of them), then returns what it answers. */
+const run = (
+  path: string,
+  records: ReadonlyArray<Json.Json>,
+  options: TreeLog.TreeLogOptions,
+  io: Layer.Layer<TreeLogNode.TreeIo> | undefined
+) =>
+  Effect.scoped(Effect.gen(function*() {
+    const open = TreeLog.makeFile(path, { key, durability: "never", ...options })
+    const log = yield* (io === undefined ? open : Effect.provide(open, io))
+    const answers: Array<string> = []
+    for (const [i, record] of records.entries()) {
+      yield* log.append(record)
+      if (i % 7 === 3) {
+        const head = yield* log.head
+        answers.push(`${head.size} ${hex(head.root)}`)
+        answers.push((yield* log.inclusionProof(BigInt(i >> 1), head.size)).map(hex).join(","))
+      }
+      if (i % 11 === 5) yield* log.flush
+    }
+    const head = yield* log.head
+    answers.push(`${head.size} ${hex(head.root)}`)
+    return answers
+  })).pipe(Effect.provide(NodeContext.layer))
+
+describe("TreeLogNode", () => {
+  it.effect(
+    "answers and tile files equal the inline hashing's, for leaves of any length against any chunk size",
+    () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const base = yield* fs.makeTempDirectoryScoped()
+        let n = 0
+        yield* Effect.promise(() =>
+          fc.assert(
+            fc.asyncProperty(
+              fc.array(fc.oneof(fc.string({ maxLength: 40 }), fc.nat({ max: 5000 })), { maxLength: 120 }),
+              fc.integer({ min: 64, max: 2048 }),
+              fc.integer({ min: 2, max: 5 }),
+              fc.integer({ min: 1, max: 50 }),
+              (items, chunkBytes, maxChunks, flushEvery) => {
+                // some records far longer than a chunk (one leaf per chunk of its own size)
+                const records: Array<Json.Json> = items.map((item) =>
+                  typeof item === "number" ? "y".repeat(item) : item
+                )
+                const inline = `${base}/inline-${n}.jsonl`
+                const worker = `${base}/worker-${n++}.jsonl`
+                return Effect.runPromise(Effect.gen(function*() {
+                  const expected = yield* run(inline, records, { flushEvery }, undefined)
+                  const got = yield* run(
+                    worker,
+                    records,
+                    { flushEvery },
+                    TreeLogNode.layerWith({ chunkBytes, maxChunks })
+                  )
+                  expect(got).toEqual(expected)
+                  expect(filesOf(`${worker}.tlog`)).toEqual(filesOf(`${inline}.tlog`))
+                  // and the head is RFC 6962's root of the log's lines
+                  const lines = linesOf(nodeFs.readFileSync(worker))
+                  const tree = Merkle.MemoryTree.fromLeafHashes(lines.map(Merkle.hashLeaf))
+                  expect(got[got.length - 1]).toBe(
+                    `${lines.length} ${hex(Either.getOrThrow(Merkle.root(tree, BigInt(lines.length))))}`
+                  )
+                }))
+              }
+            ),
+            numRuns(15)
+          )
+        )
+      }).pipe(Effect.provide(NodeContext.layer), Effect.scoped),
+    120_000
+  )
+
+  it.effect("a tile write failing in the worker fails the flush, naming the step and path; the log goes on", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const path = `${dir}/log.jsonl`
+      yield* Effect.scoped(Effect.gen(function*() {
+        const log = yield* Effect.provide(TreeLog.makeFile(path, { key, durability: "never" }), TreeLogNode.layer)
+        for (let i = 0; i < 300; i++) yield* log.append(i)
+        // the level-0 tiles' directory cannot be made: a file is in the way
+        nodeFs.mkdirSync(`${path}.tlog`, { recursive: true })
+        nodeFs.writeFileSync(`${path}.tlog/tile`, "in the way")
+        const failed = yield* Effect.flip(log.flush)
+        expect(failed).toMatchObject({ _tag: "TreeLogIoError", operation: "mkdir", path: `${path}.tlog/tile/0` })
+        expect(failed.message).toContain(`${path}.tlog/tile/0`)
+        expect(nodeFs.existsSync(`${path}.tlog/${TreeLog.HEAD_FILE}`)).toBe(false)
+        // appends, heads and proofs go on
+        for (let i = 300; i < 310; i++) yield* log.append(i)
+        expect((yield* log.head).size).toBe(310n)
+        expect((yield* log.inclusionProof(5n, 310n)).length).toBeGreaterThan(0)
+        // the obstacle gone, the next flush writes every tile of the acknowledged size
+        nodeFs.rmSync(`${path}.tlog/tile`)
+        yield* log.flush
+        expect(nodeFs.readFileSync(`${path}.tlog/${TreeLog.HEAD_FILE}`, "utf8").startsWith("310\n")).toBe(true)
+      }))
+      // the tiles written by the worker are the inline hashing's
+      const inline = `${dir}/inline.jsonl`
+      yield* Effect.scoped(Effect.gen(function*() {
+        const log = yield* TreeLog.makeFile(inline, { key, durability: "never" })
+        for (let i = 0; i < 310; i++) yield* log.append(i)
+      }))
+      expect(filesOf(`${path}.tlog`)).toEqual(filesOf(`${inline}.tlog`))
+    }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
+})
