@@ -165,7 +165,12 @@ const run = () => {
     if (message.kind === "write" || message.kind === "remove") {
       let error
       try {
-        error = message.kind === "write" ? writeFiles(message.files, message.sync) : removeFiles(message.paths)
+        error = message.kind === "write"
+          ? writeFiles(message.paths.map((path, i) => ({
+            path,
+            bytes: new Uint8Array(message.bytes, message.offsets[i], message.offsets[i + 1] - message.offsets[i])
+          })), message.sync)
+          : removeFiles(message.paths)
       } catch (e) {
         error = failure(message.kind, "", e)
       }
@@ -413,7 +418,7 @@ class WorkerHashing implements TreeHashing {
   readonly root = (): Uint8Array | undefined => undefined
 
   /** A file request: posted to the worker, answered on `replies` (read by a listener while one is pending). */
-  private request(message: object): Effect.Effect<void, WriteFailure> {
+  private request(message: object, transfer: ReadonlyArray<ArrayBuffer> = []): Effect.Effect<void, WriteFailure> {
     return Effect.async<void, WriteFailure>((resume) => {
       try {
         this.failed()
@@ -434,7 +439,7 @@ class WorkerHashing implements TreeHashing {
         this.replies.on("message", this.onReply)
         this.replies.ref()
       }
-      this.input.postMessage({ ...message, id })
+      this.input.postMessage({ ...message, id }, transfer as Array<ArrayBuffer>)
       this.wake(LIGHT)
     })
   }
@@ -446,7 +451,17 @@ class WorkerHashing implements TreeHashing {
 
   readonly files: FileWriter = {
     write: (files, sync) =>
-      this.request({ kind: "write", files: files.map(({ bytes, path }) => ({ path, bytes: bytes.slice() })), sync }),
+      Effect.suspend(() => {
+        // every file's bytes in one buffer, transferred (one copy here, none in the message); built per run
+        const offsets = [0]
+        for (const file of files) offsets.push((offsets[offsets.length - 1] as number) + file.bytes.length)
+        const bytes = new Uint8Array(offsets[offsets.length - 1] as number)
+        files.forEach((file, i) => bytes.set(file.bytes, offsets[i]))
+        return this.request(
+          { kind: "write", paths: files.map((file) => file.path), offsets, bytes: bytes.buffer, sync },
+          [bytes.buffer]
+        )
+      }),
     remove: (paths) => this.request({ kind: "remove", paths })
   }
 
