@@ -27,7 +27,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as nodeFs from "node:fs"
 import { signer, verifierOf } from "./noteSupport.js"
-import { linesOf } from "./treeLogSupport.js"
+import { filesUnder, linesOf } from "./treeLogSupport.js"
 
 const key = new Uint8Array(32).fill(9)
 const numRuns = (n: number) => ({ numRuns: fc.readConfigureGlobal().numRuns ?? n })
@@ -215,12 +215,6 @@ describe("TreeLog contract", () => {
 
 // ---------------------------------------------------------------------------------------------
 // The file layer's tiles
-
-/** Every file under `dir` (relative paths). */
-const filesUnder = (dir: string): Array<string> =>
-  (nodeFs.readdirSync(dir, { recursive: true }) as Array<string>)
-    .filter((p) => nodeFs.statSync(`${dir}/${p}`).isFile())
-    .sort()
 
 /** The tiles C2SP defines for the tree of these lines at `size`: path → bytes (encodeHashTile of MemoryTree nodes). */
 const expectedTiles = (tree: Merkle.MemoryTree, size: bigint): Map<string, Uint8Array> => {

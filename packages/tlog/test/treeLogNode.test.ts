@@ -18,21 +18,17 @@ import * as Either from "effect/Either"
 import * as fc from "effect/FastCheck"
 import type * as Layer from "effect/Layer"
 import * as nodeFs from "node:fs"
-import { linesOf } from "./treeLogSupport.js"
+import { filesUnder, linesOf } from "./treeLogSupport.js"
 
 const key = new Uint8Array(32).fill(3)
 const numRuns = (n: number) => ({ numRuns: fc.readConfigureGlobal().numRuns ?? n })
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex")
 
 /** Every file under `dir` with its bytes (hex), temp files included (none may be left). */
-const filesOf = (dir: string): Record<string, string> => {
-  const out: Record<string, string> = {}
-  if (!nodeFs.existsSync(dir)) return out
-  for (const p of (nodeFs.readdirSync(dir, { recursive: true }) as Array<string>).sort()) {
-    if (nodeFs.statSync(`${dir}/${p}`).isFile()) out[p] = hex(nodeFs.readFileSync(`${dir}/${p}`))
-  }
-  return out
-}
+const filesOf = (dir: string): Record<string, string> =>
+  nodeFs.existsSync(dir)
+    ? Object.fromEntries(filesUnder(dir).map((p) => [p, hex(nodeFs.readFileSync(`${dir}/${p}`))]))
+    : {}
 
 /** Appends `records` to a fresh log at `path` (flushing after `flushAt` of them), then returns what it answers. */
 const run = (

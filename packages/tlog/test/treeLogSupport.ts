@@ -1,4 +1,11 @@
 /** Shared by the tree log's tests. */
+import * as nodeFs from "node:fs"
+
+/** Every file under `dir` (relative paths, sorted). */
+export const filesUnder = (dir: string): Array<string> =>
+  (nodeFs.readdirSync(dir, { recursive: true }) as Array<string>)
+    .filter((p) => nodeFs.statSync(`${dir}/${p}`).isFile())
+    .sort()
 
 /** The lines of a log's bytes, each without its LF (a final line without LF included): the tree's leaves. */
 export const linesOf = (bytes: Uint8Array): Array<Uint8Array> => {
