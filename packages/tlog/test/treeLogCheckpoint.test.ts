@@ -11,6 +11,7 @@ import * as Checkpoint from "@calybris/tlog/Checkpoint"
 import * as Merkle from "@calybris/tlog/Merkle"
 import * as Note from "@calybris/tlog/Note"
 import * as TreeLog from "@calybris/tlog/TreeLog"
+import * as TreeLogNode from "@calybris/tlog/TreeLogNode"
 import * as Wal from "@calybris/wal/Wal"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, expect, it } from "@effect/vitest"
@@ -67,124 +68,138 @@ const options = (every: { entries?: number; seconds?: number }): TreeLog.TreeLog
   checkpoint: { origin: ORIGIN, signers: [logSigner], every }
 })
 
-describe("TreeLog.rootAt", () => {
-  it.scoped("is RFC 6962's root of every prefix, old full tiles read back from disk after a reopen", () =>
-    Effect.gen(function*() {
-      const path = yield* tempLog
-      // 700 entries: two full level-0 tiles persisted by the small flushEvery, then reopened
-      yield* Effect.scoped(
-        Effect.flatMap(TreeLog.makeFile(path, { key, flushEvery: 64 }), (log) => appendN(log, 0, 700))
-      )
-      const log = yield* TreeLog.makeFile(path, { key, flushEvery: 64 })
-      yield* appendN(log, 700, 20)
-      const expected = referenceRoots(path)
-      expect(expected.length).toBe(721)
-      for (let n = 0; n <= 720; n++) {
-        expect(Buffer.from(yield* log.rootAt(BigInt(n))).toString("hex"), `size ${n}`).toBe(expected[n])
-      }
-      const beyond = yield* Effect.flip(log.rootAt(721n))
-      expect(beyond._tag).toBe("TreeLogBeyondHead")
-    }).pipe(Effect.provide(NodeContext.layer)))
-})
+/** Inline hashing through FileSystem, or the worker's (TreeLogNode): every test below runs with both. */
+const hashings = [
+  ["inline", Layer.empty],
+  ["worker", TreeLogNode.layerWith({ chunkBytes: 512, maxChunks: 2 })]
+] as const
 
-describe("TreeLog periodic checkpoints", () => {
-  it.scoped("signs every N entries and at close; the file verifies with the public key and carries the head", () =>
-    Effect.gen(function*() {
-      const path = yield* tempLog
-      yield* Effect.scoped(Effect.gen(function*() {
-        const log = yield* TreeLog.makeFile(path, options({ entries: 5 }))
-        for (let i = 0; i < 12; i++) {
-          yield* log.append(record(i))
-          const size = BigInt(i + 1)
-          const expected = size - size % 5n
-          expect(onDisk(path)?.size ?? 0n, `after ${size} appends`).toBe(expected)
+for (const [hashingName, hashing] of hashings) {
+  const open = (path: string, opts: TreeLog.TreeLogFileOptions) =>
+    TreeLog.makeFile(path, opts).pipe(Effect.provide(hashing))
+
+  describe(`TreeLog.rootAt (${hashingName})`, () => {
+    it.scoped("is RFC 6962's root of every prefix, old full tiles read back from disk after a reopen", () =>
+      Effect.gen(function*() {
+        const path = yield* tempLog
+        // 700 entries: two full level-0 tiles persisted by the small flushEvery, then reopened
+        yield* Effect.scoped(
+          Effect.flatMap(open(path, { key, flushEvery: 64 }), (log) => appendN(log, 0, 700))
+        )
+        const log = yield* open(path, { key, flushEvery: 64 })
+        yield* appendN(log, 700, 20)
+        const expected = referenceRoots(path)
+        expect(expected.length).toBe(721)
+        for (let n = 0; n <= 720; n++) {
+          expect(Buffer.from(yield* log.rootAt(BigInt(n))).toString("hex"), `size ${n}`).toBe(expected[n])
         }
-        const head = yield* log.head
-        const at10 = onDisk(path)
-        assert(at10 !== undefined)
-        expect(Buffer.from(at10.root)).toEqual(Buffer.from(yield* log.rootAt(10n)))
-        expect(head.size).toBe(12n)
-      }))
-      // the final checkpoint at close: the whole log
-      const last = onDisk(path)
-      assert(last !== undefined)
-      expect(last.size).toBe(12n)
-      expect(Buffer.from(last.root).toString("hex")).toBe(referenceRoots(path)[12])
-      // reopened: the checkpoint stays valid and the next ones extend it
-      const log = yield* TreeLog.makeFile(path, options({ entries: 5 }))
-      yield* appendN(log, 12, 5)
-      expect(onDisk(path)?.size).toBe(17n)
-    }).pipe(Effect.provide(NodeContext.layer)))
+        const beyond = yield* Effect.flip(log.rootAt(721n))
+        expect(beyond._tag).toBe("TreeLogBeyondHead")
+      }).pipe(Effect.provide(NodeContext.layer)))
+  })
 
-  it.scoped("bad checkpoint options are refused before the log is opened (no file made)", () =>
-    Effect.gen(function*() {
-      const path = yield* tempLog
-      for (
-        const bad of [
-          { origin: ORIGIN, signers: [logSigner], every: {} },
-          { origin: ORIGIN, signers: [logSigner], every: { entries: 0 } },
-          { origin: "", signers: [logSigner], every: { entries: 1 } },
-          { origin: ORIGIN, signers: [], every: { seconds: 1 } }
-        ]
-      ) {
-        const exit = yield* Effect.exit(Effect.scoped(TreeLog.makeFile(path, { key, checkpoint: bad })))
-        assert(Exit.isFailure(exit))
-        const error = yield* Effect.flip(Effect.scoped(TreeLog.makeFile(path, { key, checkpoint: bad })))
-        expect(error._tag).toBe("CheckpointerOptionsInvalid")
-        expect(nodeFs.existsSync(path)).toBe(false)
-        expect(nodeFs.existsSync(`${path}.tlog`)).toBe(false)
-      }
-    }).pipe(Effect.provide(NodeContext.layer)))
-
-  it.scoped("a failed checkpoint refuses the next append before anything is written; it heals once the fault is gone", () =>
-    Effect.gen(function*() {
-      const path = yield* tempLog
-      const log = yield* TreeLog.makeFile(path, options({ entries: 3 }))
-      yield* appendN(log, 0, 3)
-      expect(onDisk(path)?.size).toBe(3n)
-      // the fault: the checkpoint's place is a non-empty directory, so its rename fails
-      const file = TreeLog.checkpointPath(path)
-      nodeFs.rmSync(file)
-      nodeFs.mkdirSync(file)
-      nodeFs.writeFileSync(nodePath.join(file, "x"), "x")
-      yield* appendN(log, 3, 3) // the sixth append's checkpoint fails: it stays pending
-      const before = nodeFs.readFileSync(path)
-      const refused = yield* Effect.flip(log.append(record(6)))
-      expect(refused._tag).toBe("CheckpointerWriteFailed")
-      expect(nodeFs.readFileSync(path)).toEqual(before) // nothing written
-      expect((yield* log.head).size).toBe(6n)
-      // through the Wal the ledger and Audited.append use: a WalIoError naming the checkpoint
-      const wal = TreeLog.asWal(log, file)
-      const viaWal = yield* Effect.flip(wal.append(record(6)))
-      assert(viaWal._tag === "WalIoError")
-      expect(viaWal.operation).toBe("checkpoint")
-      expect(viaWal.path).toBe(file)
-      expect(nodeFs.readFileSync(path)).toEqual(before)
-      // the fault gone: the retry publishes the head, and the append goes through
-      nodeFs.rmSync(file, { recursive: true })
-      const sealed = yield* wal.append(record(6))
-      expect(sealed.sequence).toBe(7n)
-      expect(onDisk(path)?.size).toBe(6n)
-    }).pipe(Effect.provide(NodeContext.layer)))
-
-  it.scoped("layerFile provides the log as a Wal: appends through Wal keep the tree and its checkpoints", () =>
-    Effect.gen(function*() {
-      const path = yield* tempLog
-      const layer = TreeLog.layerFile(path, options({ entries: 4 })).pipe(Layer.provide(NodeContext.layer))
-      yield* Effect.scoped(Effect.gen(function*() {
-        const context = yield* Layer.build(layer)
-        const program = Effect.gen(function*() {
-          for (let i = 0; i < 9; i++) yield* Wal.append(record(i))
-          const log = yield* TreeLog.TreeLog
+  describe(`TreeLog periodic checkpoints (${hashingName})`, () => {
+    it.scoped("signs every N entries and at close; the file verifies with the public key and carries the head", () =>
+      Effect.gen(function*() {
+        const path = yield* tempLog
+        yield* Effect.scoped(Effect.gen(function*() {
+          const log = yield* open(path, options({ entries: 5 }))
+          for (let i = 0; i < 12; i++) {
+            yield* log.append(record(i))
+            const size = BigInt(i + 1)
+            const expected = size - size % 5n
+            expect(onDisk(path)?.size ?? 0n, `after ${size} appends`).toBe(expected)
+          }
           const head = yield* log.head
-          expect(head.size).toBe(9n)
-          const bytes = yield* Stream.runCollect((yield* Wal.Wal).bytes)
-          const lines = linesOf(Buffer.concat(Chunk.toReadonlyArray(bytes)))
-          expect(Buffer.from(head.root)).toEqual(Buffer.from(Merkle.referenceRoot(lines.map(Merkle.hashLeaf))))
-          expect(onDisk(path)?.size).toBe(8n)
-        })
-        yield* Effect.provide(program, context)
+          const at10 = onDisk(path)
+          assert(at10 !== undefined)
+          expect(Buffer.from(at10.root)).toEqual(Buffer.from(yield* log.rootAt(10n)))
+          expect(head.size).toBe(12n)
+        }))
+        // the final checkpoint at close: the whole log
+        const last = onDisk(path)
+        assert(last !== undefined)
+        expect(last.size).toBe(12n)
+        expect(Buffer.from(last.root).toString("hex")).toBe(referenceRoots(path)[12])
+        // reopened: the checkpoint stays valid and the next ones extend it
+        const log = yield* open(path, options({ entries: 5 }))
+        yield* appendN(log, 12, 5)
+        expect(onDisk(path)?.size).toBe(17n)
+      }).pipe(Effect.provide(NodeContext.layer)))
+
+    it.scoped("bad checkpoint options are refused before the log is opened (no file made)", () =>
+      Effect.gen(function*() {
+        const path = yield* tempLog
+        for (
+          const bad of [
+            { origin: ORIGIN, signers: [logSigner], every: {} },
+            { origin: ORIGIN, signers: [logSigner], every: { entries: 0 } },
+            { origin: "", signers: [logSigner], every: { entries: 1 } },
+            { origin: ORIGIN, signers: [], every: { seconds: 1 } }
+          ]
+        ) {
+          const exit = yield* Effect.exit(Effect.scoped(open(path, { key, checkpoint: bad })))
+          assert(Exit.isFailure(exit))
+          const error = yield* Effect.flip(Effect.scoped(open(path, { key, checkpoint: bad })))
+          expect(error._tag).toBe("CheckpointerOptionsInvalid")
+          expect(nodeFs.existsSync(path)).toBe(false)
+          expect(nodeFs.existsSync(`${path}.tlog`)).toBe(false)
+        }
+      }).pipe(Effect.provide(NodeContext.layer)))
+
+    it.scoped("a failed checkpoint refuses the next append before anything is written; it heals once the fault is gone", () =>
+      Effect.gen(function*() {
+        const path = yield* tempLog
+        const log = yield* open(path, options({ entries: 3 }))
+        yield* appendN(log, 0, 3)
+        expect(onDisk(path)?.size).toBe(3n)
+        // the fault: the checkpoint's place is a non-empty directory, so its rename fails
+        const file = TreeLog.checkpointPath(path)
+        nodeFs.rmSync(file)
+        nodeFs.mkdirSync(file)
+        nodeFs.writeFileSync(nodePath.join(file, "x"), "x")
+        yield* appendN(log, 3, 3) // the sixth append's checkpoint fails: it stays pending
+        const before = nodeFs.readFileSync(path)
+        const refused = yield* Effect.flip(log.append(record(6)))
+        expect(refused._tag).toBe("CheckpointerWriteFailed")
+        expect(nodeFs.readFileSync(path)).toEqual(before) // nothing written
+        expect((yield* log.head).size).toBe(6n)
+        // through the Wal the ledger and Audited.append use: a WalIoError naming the checkpoint
+        const wal = TreeLog.asWal(log, file)
+        const viaWal = yield* Effect.flip(wal.append(record(6)))
+        assert(viaWal._tag === "WalIoError")
+        expect(viaWal.operation).toBe("checkpoint")
+        expect(viaWal.path).toBe(file)
+        expect(nodeFs.readFileSync(path)).toEqual(before)
+        // the fault gone: the retry publishes the head, and the append goes through
+        nodeFs.rmSync(file, { recursive: true })
+        const sealed = yield* wal.append(record(6))
+        expect(sealed.sequence).toBe(7n)
+        expect(onDisk(path)?.size).toBe(6n)
+      }).pipe(Effect.provide(NodeContext.layer)))
+
+    it.scoped("layerFile provides the log as a Wal: appends through Wal keep the tree and its checkpoints", () =>
+      Effect.gen(function*() {
+        const path = yield* tempLog
+        const layer = TreeLog.layerFile(path, options({ entries: 4 })).pipe(
+          Layer.provide(hashing),
+          Layer.provide(NodeContext.layer)
+        )
+        yield* Effect.scoped(Effect.gen(function*() {
+          const context = yield* Layer.build(layer)
+          const program = Effect.gen(function*() {
+            for (let i = 0; i < 9; i++) yield* Wal.append(record(i))
+            const log = yield* TreeLog.TreeLog
+            const head = yield* log.head
+            expect(head.size).toBe(9n)
+            const bytes = yield* Stream.runCollect((yield* Wal.Wal).bytes)
+            const lines = linesOf(Buffer.concat(Chunk.toReadonlyArray(bytes)))
+            expect(Buffer.from(head.root)).toEqual(Buffer.from(Merkle.referenceRoot(lines.map(Merkle.hashLeaf))))
+            expect(onDisk(path)?.size).toBe(8n)
+          })
+          yield* Effect.provide(program, context)
+        }))
+        expect(onDisk(path)?.size).toBe(9n)
       }))
-      expect(onDisk(path)?.size).toBe(9n)
-    }))
-})
+  })
+}
