@@ -12,12 +12,15 @@ import * as TreeLog from "@calybris/tlog/TreeLog"
 import * as TreeLogNode from "@calybris/tlog/TreeLogNode"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as FileSystem from "@effect/platform/FileSystem"
-import { describe, expect, it } from "@effect/vitest"
+import { assert, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as fc from "effect/FastCheck"
+import * as Fiber from "effect/Fiber"
 import type * as Layer from "effect/Layer"
 import * as nodeFs from "node:fs"
+import { CompactRange } from "../src/CompactRange.js"
+import { startWorker } from "../src/internal/treeWorker.js"
 import { filesUnder, linesOf } from "./treeLogSupport.js"
 
 const key = new Uint8Array(32).fill(3)
@@ -134,5 +137,62 @@ describe("TreeLogNode", () => {
         for (let i = 0; i < 310; i++) yield* log.append(i)
       }))
       expect(filesOf(`${path}.tlog`)).toEqual(filesOf(`${inline}.tlog`))
+    }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
+
+  it.effect(
+    "background flushes answered while appends hand chunks over, then explicit flushes: each answer put once",
+    () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const dir = yield* fs.makeTempDirectoryScoped()
+        const path = `${dir}/log.jsonl`
+        const inline = `${dir}/inline.jsonl`
+        const records = Array.from({ length: 400 }, (_, i): Json.Json => `record ${i} ${"z".repeat(i % 37)}`)
+        // a background flush every 3 entries, a chunk handed over at nearly every append (which also takes
+        // the flushes' replies), an explicit flush and a head every 11: a reply taken outside the listener
+        // must not leave it attached to see later answers twice
+        const got = yield* run(
+          path,
+          records,
+          { flushEvery: 3 },
+          TreeLogNode.layerWith({ chunkBytes: 64, maxChunks: 2 })
+        )
+        const expected = yield* run(inline, records, { flushEvery: 3 }, undefined)
+        expect(got).toEqual(expected)
+        expect(filesOf(`${path}.tlog`)).toEqual(filesOf(`${inline}.tlog`))
+      }).pipe(Effect.provide(NodeContext.layer), Effect.scoped),
+    60_000
+  )
+
+  it.effect("a file request's reply taken synchronously (not by the listener): later answers are each put once", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const seen = new Map<bigint, number>()
+      const hashing = startWorker({ chunkBytes: 64 })(CompactRange.empty(), {
+        put: () => {},
+        putLeaves: (first, hashes) => {
+          for (let i = 0; i < hashes.length / 32; i++) {
+            seen.set(first + BigInt(i), (seen.get(first + BigInt(i)) ?? 0) + 1)
+          }
+        }
+      })
+      const files = hashing.files
+      assert(files !== undefined)
+      const leaf = new Uint8Array(50).fill(7)
+      // a request whose reply `pending` takes while the event loop is held
+      const first = Effect.runFork(files.write([{ path: `${dir}/a`, bytes: new Uint8Array([1]) }], false))
+      const until = Date.now() + 200
+      while (Date.now() < until) hashing.pending()
+      yield* Fiber.join(first)
+      // a second request, then leaves answered while it waits: the event loop delivers them
+      const second = Effect.runFork(files.write([{ path: `${dir}/b`, bytes: new Uint8Array([2]) }], false))
+      for (let i = 0; i < 20; i++) hashing.push(leaf)
+      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 50)))
+      yield* Fiber.join(second)
+      hashing.sync()
+      expect(hashing.pending()).toBe(0)
+      expect([...seen.values()]).toEqual(Array.from({ length: 20 }, () => 1))
+      hashing.close()
     }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
 })

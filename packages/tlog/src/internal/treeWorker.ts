@@ -350,11 +350,19 @@ class WorkerHashing implements TreeHashing {
     }
   }
 
-  private settle(message: Leaves | Reply): void {
+  /** whether the listener on `replies` is attached (while a file request waits) */
+  private listening = false
+
+  private readonly settle = (message: Leaves | Reply): void => {
     if (!("kind" in message)) {
       const resume = this.requests.get(message.id)
       this.requests.delete(message.id)
-      if (this.requests.size === 0) this.replies.unref()
+      if (this.requests.size === 0 && this.listening) {
+        // the last reply (taken by the listener or by `take`): nothing keeps the event loop alive
+        this.listening = false
+        this.replies.off("message", this.settle)
+        this.replies.unref()
+      }
       resume?.(message)
       return
     }
@@ -434,19 +442,15 @@ class WorkerHashing implements TreeHashing {
             cause: Object.assign(new Error(reply.error.message), { code: reply.error.code })
           })
         ))
-      if (this.requests.size === 1) {
+      if (!this.listening) {
         // the listener delivers the reply from the event loop; answers to chunks it meets are put too
-        this.replies.on("message", this.onReply)
+        this.listening = true
+        this.replies.on("message", this.settle)
         this.replies.ref()
       }
       this.input.postMessage({ ...message, id }, transfer as Array<ArrayBuffer>)
       this.wake(LIGHT)
     })
-  }
-
-  private readonly onReply = (message: Leaves | Reply): void => {
-    this.settle(message)
-    if (this.requests.size === 0) this.replies.off("message", this.onReply)
   }
 
   readonly files: FileWriter = {
