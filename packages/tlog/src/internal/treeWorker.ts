@@ -260,6 +260,8 @@ class WorkerHashing implements TreeHashing {
   private applied = 0
   private inFlight = 0
   private closed = false
+  /** the worker's exit code, once it exited */
+  private exited: number | undefined = undefined
   /** file requests waiting for the worker's reply, by id (the answers to chunks come first: FIFO) */
   private readonly requests = new Map<number, (reply: Reply) => void>()
   private nextId = 0
@@ -290,6 +292,16 @@ class WorkerHashing implements TreeHashing {
       transferList: [toWorker.port2, fromWorker.port1]
     })
     this.worker.unref()
+    // a worker gone (it failed, or was killed) answers no pending file request: each fails instead of waiting forever
+    this.worker.on("exit", (code) => {
+      this.exited = code
+      for (const id of [...this.requests.keys()]) {
+        this.settle({
+          id,
+          error: { operation: "write", path: "", message: `the tree log's worker exited (code ${code})` }
+        })
+      }
+    })
     this.input.unref()
     this.replies.unref()
   }
@@ -410,6 +422,7 @@ class WorkerHashing implements TreeHashing {
       throw new Error(`the tree log's hashing worker failed: ${text}`)
     }
     if (this.closed) throw new Error("the tree log's hashing worker is closed")
+    if (this.exited !== undefined) throw new Error(`the tree log's hashing worker exited (code ${this.exited})`)
   }
 
   readonly sync = (): void => {
