@@ -144,19 +144,20 @@ export class TreeLog extends Context.Tag("@calybris/tlog/TreeLog")<TreeLog, {
 
 type WalOpenError = WalEmptyKey | WalVerifyError | WalTornTail
 
+/** The provided `TreeIo`'s hashing (`TreeLogNode.layer`: a worker), else the inline one. */
+const startHashing = Effect.map(
+  Effect.serviceOption(TreeIo),
+  Option.match({ onNone: () => inline, onSome: (io) => io.startHashing })
+)
+
 /** A tree log over an in-memory WAL (empty, or from existing bytes, verified first); nothing persisted. */
 export const makeMemory = (
   options: TreeLogOptions = {},
   initial?: Uint8Array
 ): Effect.Effect<TreeLog["Type"], WalOpenError | TreeLogOpenError, Scope.Scope> =>
-  Effect.flatMap(Effect.serviceOption(TreeIo), (io) =>
+  Effect.flatMap(startHashing, (start) =>
     Effect.map(
-      internal.make(
-        (onLine) => Wal.makeMemory({ ...options, onLine }, initial),
-        options,
-        undefined,
-        Option.match(io, { onNone: () => inline, onSome: (io) => io.startHashing })
-      ),
+      internal.make((onLine) => Wal.makeMemory({ ...options, onLine }, initial), options, undefined, start),
       ({ persistedHead: _, ...log }) => log
     ))
 
@@ -197,7 +198,7 @@ export const makeFile = (
 > =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
-    const io = Option.getOrUndefined(yield* Effect.serviceOption(TreeIo))
+    const start = yield* startHashing
     const checkpoint = options.checkpoint
     // bad checkpoint options are refused before the log is opened
     if (checkpoint !== undefined) yield* Checkpointer.validate({ ...checkpoint, write: checkpointPath(path) })
@@ -209,7 +210,7 @@ export const makeFile = (
         dir: `${path}.tlog`,
         sync: (options.durability ?? "always") !== "never"
       },
-      io?.startHashing ?? inline
+      start
     )
     if (checkpoint === undefined) return log
     // the checkpoint's directory (the tiles' directory, which the first flush would make)

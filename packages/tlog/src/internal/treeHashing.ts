@@ -6,8 +6,8 @@
  * before it reads its tiles (a root, a proof, a flush).
  *
  * - `inline` (the default, any runtime): everything in `push`, on the appending thread.
- * - a worker (`TreeLogNode.layer`): `push` copies the bytes into a shared ring; a worker thread
- *   hashes them (see `treeWorker.ts`).
+ * - a worker (`TreeLogNode.layer`): `push` copies the bytes into a chunk, handed to a worker
+ *   thread that hashes them and also writes the tiles (`files`; see `treeWorker.ts`).
  */
 import type * as Effect from "effect/Effect"
 import type { CompactRange, CompletedNode } from "../CompactRange.js"

@@ -70,6 +70,11 @@ export class TileSet {
 
   /** Puts the hash of tree level 8·`level`, node `index` (the next one at that level). */
   put(level: number, index: bigint, hash: Uint8Array): void {
+    this.putRun(level, index, hash)
+  }
+
+  /** Puts consecutive hashes of one tile, from node `index` on (the next ones at that level; the last may complete it). */
+  private putRun(level: number, index: bigint, hashes: Uint8Array): void {
     const held = this.level(level)
     const tile = index >> 8n
     const position = Number(index & 255n)
@@ -79,9 +84,9 @@ export class TileSet {
       buffer = new Uint8Array(FULL)
       held.tiles.push(buffer)
     }
-    buffer.set(hash, position * HASH_BYTES)
+    buffer.set(hashes, position * HASH_BYTES)
     if (
-      position === 255 && this.onDropped !== undefined && k === 0 &&
+      position + hashes.length / HASH_BYTES === 256 && this.onDropped !== undefined && k === 0 &&
       (tile + 1n) << BigInt(8 * level + 8) <= this.dropBelow
     ) {
       this.onDropped({ level, index: tile, bytes: buffer })
@@ -93,24 +98,10 @@ export class TileSet {
   /** Puts leaf hashes (32 bytes each) from leaf `first` on: `put(0, …)` for each, a tile's worth at once. */
   putLeaves(first: bigint, hashes: Uint8Array): void {
     const count = hashes.length / HASH_BYTES
-    let done = 0
-    while (done < count) {
+    for (let done = 0; done < count;) {
       const index = first + BigInt(done)
-      const position = Number(index & 255n)
-      const take = Math.min(count - done, 256 - position)
-      // the run's last hash through `put` (it may complete the tile), the rest copied at once
-      if (take > 1) {
-        const held = this.level(0)
-        const k = Number((index >> 8n) - held.start)
-        let buffer = held.tiles[k]
-        if (buffer === undefined) {
-          buffer = new Uint8Array(FULL)
-          held.tiles.push(buffer)
-        }
-        buffer.set(hashes.subarray(done * HASH_BYTES, (done + take - 1) * HASH_BYTES), position * HASH_BYTES)
-      }
-      const last = done + take - 1
-      this.put(0, first + BigInt(last), hashes.subarray(last * HASH_BYTES, (last + 1) * HASH_BYTES))
+      const take = Math.min(count - done, 256 - Number(index & 255n))
+      this.putRun(0, index, hashes.subarray(done * HASH_BYTES, (done + take) * HASH_BYTES))
       done += take
     }
   }
