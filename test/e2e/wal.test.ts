@@ -269,3 +269,46 @@ describe("wal errors people can act on", () => {
     )
   })
 })
+
+describe("lone surrogates", () => {
+  it("the library refuses to write one (the log still verifies through the CLI); lines holding one, as the old writer wrote them or as an escape, fail `wal verify` naming the line or sequence", async () => {
+    const written = path.join(dir, "lone-library.jsonl")
+    const twoKeys = new Map<string, Json.Json>([["\ud800", null], ["\ud83d", null]])
+    const refused = await Effect.runPromise(
+      Effect.gen(function*() {
+        yield* Wal.append(new Map([["n", 1]]))
+        const before = fs.readFileSync(written)
+        const error = yield* Effect.flip(Wal.append(twoKeys))
+        assert.deepStrictEqual(fs.readFileSync(written), before, "nothing written")
+        yield* Wal.append(new Map([["n", 2]]))
+        return error
+      }).pipe(Effect.provide(Wal.layerFile(written, { key })), Effect.provide(NodeContext.layer))
+    )
+    assert.strictEqual(refused._tag, "WalRecordLoneSurrogate")
+    assert.include(refused.message, `record key at $["\\ud800"] holds a lone surrogate U+D800 at code unit 0`)
+
+    // what the writer before the fix wrote: the two keys as U+FFFD twice, hashed as written
+    const chain = Either.getOrThrow(Chain.make({ key }))
+    const oldData = `{"\ufffd":null,"\ufffd":null}`
+    const oldLine = Entry.formatLine(1n, Chain.GENESIS, chain.link(Chain.GENESIS, oldData), oldData)
+    // a lone surrogate as an escape, hashed over the escape's own text
+    const escData = `{"n":"\\ud800"}`
+    const escLine = Entry.formatLine(1n, Chain.GENESIS, chain.link(Chain.GENESIS, escData), escData)
+    const [ok, old, esc] = await mapLimit(
+      [written, copy("lone-old-writer.jsonl", oldLine), copy("lone-escape.jsonl", escLine)],
+      3,
+      (file) => calybris(["wal", "verify", file, "--key-file", keyFile])
+    )
+    assert.strictEqual(ok?.code, 0, ok?.stderr)
+    assert.include(ok?.stdout, "2 entries")
+    assert.strictEqual(old?.code, 1)
+    // its bytes re-read as one key (the other repeated), whose canonical text hashes otherwise
+    assert.include(old?.stderr, "WalChainBroken: WAL chain broken at sequence 1")
+    assert.strictEqual(esc?.code, 1)
+    // serde_json's words for a lone leading surrogate's escape followed by no low half
+    assert.include(
+      esc?.stderr,
+      "WAL JSON error at line 1 column 140 (the line starts at byte offset 0): unexpected end of hex escape"
+    )
+  })
+})

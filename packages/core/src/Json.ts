@@ -45,8 +45,10 @@ export const hadRepeatedKey = (): boolean => parser.hadRepeatedKey()
 export const print = (value: Json): string => internalPrint.print(value)
 
 /**
- * `print`, or undefined when `value` nests more than `maxDepth` arrays / objects (a writer that
- * must refuse what a reader could not read back checks the depth while printing).
+ * `print`, or undefined when a reader could not read the text back as `value`: it nests more
+ * than `maxDepth` arrays / objects, or a string (or key) holds a lone surrogate, which has no
+ * UTF-8 spelling (`print` writes it as U+FFFD, as `TextEncoder` does, so two keys could print
+ * alike; serde_json refuses it). A writer checks both while printing.
  */
 export const printWithin = (value: Json, maxDepth: number): string | undefined =>
   internalPrint.printWithin(value, maxDepth)
@@ -57,9 +59,9 @@ export type ByteSink = internalPrint.ByteSink
 /**
  * Append the UTF-8 bytes of `print(value)` to `sink` (exactly `TextEncoder.encode(print(value))`,
  * written straight into the buffer: no string, no separate encoding), replacing `sink.buffer`
- * by a larger copy when it needs room; true. When `value` nests more than `maxDepth` arrays /
- * objects (see `printWithin`): false, and `sink.length` is unchanged (the bytes after it may
- * have been overwritten).
+ * by a larger copy when it needs room; true. When `printWithin` would refuse it (it nests more
+ * than `maxDepth` arrays / objects, or holds a lone surrogate): false, and `sink.length` is
+ * unchanged (the bytes after it may have been overwritten).
  */
 export const printInto = (value: Json, sink: ByteSink, maxDepth?: number): boolean =>
   internalPrint.printInto(value, sink, maxDepth)

@@ -2,6 +2,7 @@
  * `Json.printInto` (canonical bytes straight into a buffer) against the exact path it replaces:
  * `TextEncoder.encode(Json.print(value))`, and `Json.printWithin` for the depth limit.
  */
+import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
 import { describe, expect, it } from "vitest"
 import * as Json from "../src/Json.js"
@@ -103,8 +104,37 @@ const sinkWith = (prefix: Uint8Array, capacity: number): Json.ByteSink => {
 
 const bytesOf = (sink: Json.ByteSink): Uint8Array => sink.buffer.slice(0, sink.length)
 
+/** A string with a UTF-16 half that has no partner (the oracle: code unit by code unit). */
+const isLone = (s: string): boolean => {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1)
+      if (d >= 0xdc00 && d <= 0xdfff) i++
+      else return true
+    } else if (c >= 0xdc00 && c <= 0xdfff) return true
+  }
+  return false
+}
+
+/** Does any string or key of `value` hold a lone surrogate? */
+const hasLone = (value: Json.Json): boolean => {
+  if (typeof value === "string") return isLone(value)
+  if (Json.isArray(value)) return value.some(hasLone)
+  if (Json.isObject(value)) return [...value].some(([k, v]) => isLone(k) || hasLone(v))
+  return false
+}
+
+/** Nesting depth (scalars are 0). */
+const depth = (value: Json.Json): number =>
+  Json.isArray(value)
+    ? 1 + Math.max(0, ...value.map(depth))
+    : Json.isObject(value)
+    ? 1 + Math.max(0, ...[...value.values()].map(depth))
+    : 0
+
 describe("Json.printInto", () => {
-  it("appends exactly TextEncoder.encode(Json.print(x)), after what the sink held, growing it as needed", () => {
+  it("appends exactly TextEncoder.encode(Json.print(x)), after what the sink held, growing it as needed; refuses a lone surrogate", () => {
     FastCheck.assert(
       FastCheck.property(
         jsonArb,
@@ -112,9 +142,22 @@ describe("Json.printInto", () => {
         FastCheck.integer({ min: 0, max: 600 }),
         (value, prefix, capacity) => {
           const sink = sinkWith(prefix, capacity)
-          expect(Json.printInto(value, sink)).toBe(true)
+          const lone = hasLone(value)
+          expect(Json.printInto(value, sink)).toBe(!lone)
+          if (lone) {
+            expect(sink.length).toBe(prefix.length)
+            expect(sink.buffer.slice(0, prefix.length)).toEqual(prefix)
+            // and the bounded text printer refuses it too, at any depth limit
+            expect(Json.printWithin(value, Infinity)).toBeUndefined()
+            return
+          }
           const expected = new Uint8Array([...prefix, ...encoder.encode(Json.print(value))])
           expect(bytesOf(sink)).toEqual(expected)
+          // what it wrote reads back as the value: bytes and text alike
+          const read = Json.parse(
+            new TextDecoder("utf-8", { fatal: true }).decode(bytesOf(sink).subarray(prefix.length))
+          )
+          expect(Json.print(Either.getOrThrow(read))).toBe(Json.print(value))
         }
       ),
       { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 3000 }
@@ -135,6 +178,7 @@ describe("Json.printInto", () => {
           const text = Json.printWithin(value, limit)
           const printed = Json.printInto(value, sink, limit)
           expect(printed).toBe(text !== undefined)
+          expect(printed).toBe(depth(value) <= limit && !hasLone(value))
           if (text !== undefined) {
             expect(bytesOf(sink)).toEqual(new Uint8Array([...prefix, ...encoder.encode(text)]))
           } else {
@@ -163,14 +207,31 @@ describe("Json.printInto", () => {
   it("a key first printed through the cache and then from it, and long strings, byte for byte", () => {
     const long = "x".repeat(70)
     const value: Json.Json = new Map<string, Json.Json>([
-      ["é\ud800\"k", 1],
-      [long, "\ud83d\ude00\ud83d" + long],
-      ["a", [new Map([["é\ud800\"k", 2], [long, 3]])]]
+      ["é\ud83d\ude00\"k", 1],
+      [long, "\ud83d\ude00\ud83d\ude01" + long],
+      ["a", [new Map([["é\ud83d\ude00\"k", 2], [long, 3]])]]
     ])
     for (let i = 0; i < 3; i++) {
       const sink = sinkWith(new Uint8Array(0), 0)
-      Json.printInto(value, sink)
+      expect(Json.printInto(value, sink)).toBe(true)
       expect(bytesOf(sink)).toEqual(encoder.encode(Json.print(value)))
     }
+  })
+
+  it("two keys with lone surrogates: their UTF-8 is U+FFFD twice (a repeated key), so the bounded printers refuse them, every time", () => {
+    // the counterexample CI found: distinct keys, alike once encoded
+    const value: Json.Json = new Map<string, Json.Json>([["\ud800", null], ["\ud83d", null]])
+    expect(encoder.encode(Json.print(value))).toEqual(encoder.encode("{\"\ufffd\":null,\"\ufffd\":null}"))
+    for (const v of [value, new Map([["a", value]]), [value], new Map([["k", "x\udc00"]]), "\ud83d"]) {
+      // the key cache must not remember a refused key as printable: refused on every print
+      for (let i = 0; i < 3; i++) {
+        const sink = sinkWith(new Uint8Array([1, 2]), 0)
+        expect(Json.printInto(v, sink)).toBe(false)
+        expect(sink.length).toBe(2)
+        expect(Json.printWithin(v, 126)).toBeUndefined()
+      }
+    }
+    // a surrogate pair is one code point: printed
+    expect(Json.printWithin(new Map([["\ud83d\ude00", "\ud800\udc00"]]), 126)).toBe("{\"😀\":\"𐀀\"}")
   })
 })

@@ -7,7 +7,7 @@ import * as Json from "@calybris/core/Json"
 import * as Either from "effect/Either"
 import type { Chain } from "./Chain.js"
 import { type Envelope, type EnvelopeError, MAX_DEPTH, parseEnvelope } from "./internal/envelope.js"
-import { WalRecordTooDeep } from "./WalError.js"
+import { WalRecordLoneSurrogate, WalRecordTooDeep } from "./WalError.js"
 
 export type { Envelope, EnvelopeError } from "./internal/envelope.js"
 
@@ -100,16 +100,85 @@ export const depthOf = (value: Json.Json, limit = Infinity): number => {
   return shallow > RECURSION_LIMIT ? depthIterative(value, limit) : shallow
 }
 
-/** The refusal of a record nesting deeper than `MAX_RECORD_DEPTH` (its depth measured, up to just past the limit). */
-export const recordTooDeep = (data: Json.Json): WalRecordTooDeep =>
-  new WalRecordTooDeep({ depth: depthOf(data, MAX_RECORD_DEPTH), limit: MAX_RECORD_DEPTH })
+/** Where a string of `s` breaks UTF-16: the index of its first lone surrogate, or -1. */
+const loneSurrogateAt = (s: string): number => {
+  if (s.isWellFormed()) return -1
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0xd800 || c > 0xdfff) continue
+    const d = c <= 0xdbff && i + 1 < s.length ? s.charCodeAt(i + 1) : 0
+    if (d >= 0xdc00 && d <= 0xdfff) i++
+    else return i
+  }
+  return -1
+}
+
+/** `$`, `$["key"]`, `$[3]`: a member's path in a record, keys JSON-escaped (`\ud800`). */
+const pathText = (path: ReadonlyArray<string | number>): string =>
+  "$" + path.map((p) => typeof p === "number" ? `[${p}]` : `[${JSON.stringify(p)}]`).join("")
+
+/**
+ * The first string or key of `value` (in printing order) holding a lone surrogate, or undefined.
+ * Called on a refused record only (its depth within the limit), so it recurses freely.
+ */
+const findLoneSurrogate = (
+  value: Json.Json,
+  path: Array<string | number>
+): WalRecordLoneSurrogate | undefined => {
+  const found = (s: string, at: number, key: boolean) =>
+    new WalRecordLoneSurrogate({
+      path: pathText(path),
+      key,
+      index: at,
+      codeUnit: `U+${s.charCodeAt(at).toString(16).toUpperCase()}`
+    })
+  if (typeof value === "string") {
+    const at = loneSurrogateAt(value)
+    return at < 0 ? undefined : found(value, at, false)
+  }
+  if (Json.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const child = value[i]
+      if (child === undefined) continue
+      path.push(i)
+      const inner = findLoneSurrogate(child, path)
+      path.pop()
+      if (inner !== undefined) return inner
+    }
+  } else if (Json.isObject(value)) {
+    for (const [key, child] of value) {
+      path.push(key)
+      const at = loneSurrogateAt(key)
+      const inner = at >= 0 ? found(key, at, true) : findLoneSurrogate(child, path)
+      path.pop()
+      if (inner !== undefined) return inner
+    }
+  }
+  return undefined
+}
+
+/**
+ * Why a record the writer's printer refused (`Json.printWithin` / `Json.printInto` at
+ * `MAX_RECORD_DEPTH`) could not be read back: it nests too deep, or a string or key holds a lone
+ * surrogate (its line would read back as another record, or not verify at all).
+ */
+export const refusal = (data: Json.Json): WalRecordTooDeep | WalRecordLoneSurrogate => {
+  const depth = depthOf(data, MAX_RECORD_DEPTH)
+  if (depth > MAX_RECORD_DEPTH) return new WalRecordTooDeep({ depth, limit: MAX_RECORD_DEPTH })
+  return findLoneSurrogate(data, []) ??
+    // unreachable: the printer refuses only these two
+    new WalRecordTooDeep({ depth, limit: MAX_RECORD_DEPTH })
+}
+
+/** Everything the writer refuses a record for before writing anything. */
+export type RecordRefusal = WalRecordTooDeep | WalRecordLoneSurrogate
 
 /** Canonical data text of a record, refusing one the reader could not read back. */
-export const canonicalData = (data: Json.Json): Either.Either<string, WalRecordTooDeep> => {
-  // the depth is checked while printing; the exact depth is only measured for the error
+export const canonicalData = (data: Json.Json): Either.Either<string, RecordRefusal> => {
+  // checked while printing; the refusal is only classified (depth, path) when there is one
   const text = Json.printWithin(data, MAX_RECORD_DEPTH)
   if (text !== undefined) return Either.right(text)
-  return Either.left(recordTooDeep(data))
+  return Either.left(refusal(data))
 }
 
 /** Hash texts we write (hex digests, `genesis`) need no JSON escaping. */

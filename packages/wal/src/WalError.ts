@@ -145,6 +145,28 @@ export class WalRecordTooDeep extends Schema.TaggedError<WalRecordTooDeep>()("Wa
   }
 }
 
+/**
+ * A record with a string or key holding a lone surrogate (a UTF-16 half with no partner): it has
+ * no UTF-8 spelling, so its line would hold U+FFFD instead and read back as another record (two
+ * such keys would even print alike, and the log would no longer verify). serde_json refuses it
+ * too: no Rust log can hold one. Refused before anything is written.
+ */
+export class WalRecordLoneSurrogate extends Schema.TaggedError<WalRecordLoneSurrogate>()("WalRecordLoneSurrogate", {
+  /** the member: `$`, `$["key"]`, `$["a"][2]` (keys JSON-escaped) */
+  path: Schema.String,
+  /** true when the object key at `path` holds it, false when the string value there does */
+  key: Schema.Boolean,
+  /** its index among the string's UTF-16 code units */
+  index: Schema.Number,
+  /** the code unit, `U+D800` */
+  codeUnit: Schema.String
+}) {
+  override get message(): string {
+    return `record ${this.key ? "key" : "string"} at ${this.path} holds a lone surrogate ${this.codeUnit} ` +
+      `at code unit ${this.index}: it has no UTF-8 form, so the log could not read the record back`
+  }
+}
+
 /** Another writer holds the log. */
 export class WalLocked extends Schema.TaggedError<WalLocked>()("WalLocked", {
   path: Schema.String,
@@ -212,4 +234,9 @@ export class WalRecordError extends Schema.TaggedError<WalRecordError>()("WalRec
 }
 
 /** Everything an append can fail with. */
-export type WalAppendError = WalRecordTooDeep | WalIoError | WalWriterFailed | WalRecordError
+export type WalAppendError =
+  | WalRecordTooDeep
+  | WalRecordLoneSurrogate
+  | WalIoError
+  | WalWriterFailed
+  | WalRecordError

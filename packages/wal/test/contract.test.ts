@@ -150,6 +150,53 @@ const contract = (name: string, factory: Factory) =>
         assert.strictEqual(entry?.dataText, Json.print(nested(MAX_RECORD_DEPTH)))
       })))
 
+    it.scoped("a string or key with a lone surrogate is refused with its path, keyed or not; nothing is written and the log goes on", () =>
+      Effect.forEach([undefined, new TextEncoder().encode("a key")], (key) =>
+        withLog(
+          Effect.gen(function*() {
+            yield* Wal.append(record(1))
+            const cases: ReadonlyArray<readonly [Json.Json, string, boolean, number, string]> = [
+              // the counterexample a random seed found: two keys alike once encoded (U+FFFD twice)
+              [new Map([["\ud800", null], ["\ud83d", null]]), "$[\"\\ud800\"]", true, 0, "U+D800"],
+              ["ab\udc00", "$", false, 2, "U+DC00"],
+              [
+                new Map<string, Json.Json>([["ok", 1], ["list", [1, "😀", "x\ud83d"]]]),
+                "$[\"list\"][2]",
+                false,
+                1,
+                "U+D83D"
+              ],
+              [new Map([["é", new Map([["k\ude00", 1]])]]), "$[\"é\"][\"k\\ude00\"]", true, 1, "U+DE00"],
+              // the high half of a pair followed by another high half: the first is alone
+              [["\ud83d\ud83d\ude00"], "$[0]", false, 0, "U+D83D"]
+            ]
+            for (const [data, path, isKey, index, codeUnit] of cases) {
+              // twice: the refusal must not leave anything (a cached key) that lets it through
+              for (let attempt = 0; attempt < 2; attempt++) {
+                const error = yield* Effect.flip(Wal.append(data))
+                assert.strictEqual(error._tag, "WalRecordLoneSurrogate")
+                if (error._tag !== "WalRecordLoneSurrogate") continue
+                assert.deepStrictEqual([error.path, error.key, error.index, error.codeUnit], [
+                  path,
+                  isKey,
+                  index,
+                  codeUnit
+                ])
+                assert.include(error.message, path)
+                assert.strictEqual((yield* Wal.head).sequence, 1n)
+              }
+            }
+            // a surrogate pair is one code point: written, and read back as it was appended
+            const pair = new Map<string, Json.Json>([["\ud83d\ude00", "\ud800\udc00"]])
+            yield* Wal.append(pair)
+            const entries = yield* collect(Wal.readVerified)
+            assert.deepStrictEqual(entries.map((e) => e.sequence), [1n, 2n])
+            assert.isTrue(Json.equals(entries[1]?.data ?? null, pair))
+            assert.strictEqual((yield* Wal.verify).count, 2n)
+          }),
+          key === undefined ? undefined : { key }
+        ), { discard: true }))
+
     it.scoped("audited appends replay; a tampered decision fails replay with WalAuditFailed", () =>
       withLog(Effect.gen(function*() {
         for (let s = 1; s <= 3; s++) {

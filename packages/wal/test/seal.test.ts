@@ -84,11 +84,15 @@ describe("Chain.linkJson", () => {
   it("a chain not built by Chain.make gets the text path", () => {
     const inner = Either.getOrThrow(Chain.make({ key: key32 }))
     const chain: Chain.Chain = { keyed: true, link: (p, d) => inner.link(p, d) }
-    const data = new Map<string, Json.Json>([["é", 1n], ["x", ["\ud800"]]])
+    const data = new Map<string, Json.Json>([["é", 1n], ["x", ["\ud83d\ude00"]]])
     const linked = Chain.linkJson(chain, Chain.GENESIS, data, Entry.MAX_RECORD_DEPTH)
     expect(linked?.hash).toBe(inner.link(Chain.GENESIS, Json.print(data)))
     expect(linked?.bytes).toEqual(encoder.encode(Json.print(data)))
     expect(Chain.linkJson(chain, Chain.GENESIS, nest(1, 127), Entry.MAX_RECORD_DEPTH)).toBeUndefined()
+    // a lone surrogate is refused on this path too (its UTF-8 would be U+FFFD: another record)
+    const lone = new Map<string, Json.Json>([["é", 1n], ["x", ["\ud800"]]])
+    expect(Chain.linkJson(chain, Chain.GENESIS, lone, Entry.MAX_RECORD_DEPTH)).toBeUndefined()
+    expect(Chain.linkJson(inner, Chain.GENESIS, lone, Entry.MAX_RECORD_DEPTH)).toBeUndefined()
   })
 })
 

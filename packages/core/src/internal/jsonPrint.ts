@@ -124,6 +124,11 @@ const isFloat = (value: object): value is JsonFloat => (value as { readonly _tag
 let limit = Infinity
 /** Set when a value nested deeper than `limit` (what was printed is then meaningless). */
 let tooDeep = false
+/**
+ * Set by the byte printer on a lone surrogate (written as U+FFFD, so what was printed no longer
+ * spells the value; `printInto` then refuses it).
+ */
+let loneSurrogate = false
 
 const write = (value: Json | undefined, depth: number): string => {
   switch (typeof value) {
@@ -170,14 +175,16 @@ export const print = (value: Json): string => write(value, 0)
 
 /**
  * `print`, or undefined when the value nests more than `maxDepth` arrays / objects (checked
- * while printing: no separate walk over the value).
+ * while printing: no separate walk over the value) or holds a string with a lone surrogate (no
+ * UTF-8 spelling: its bytes would read back as U+FFFD, another value; a one-byte string, the
+ * usual case, is known well-formed without a scan).
  */
 export const printWithin = (value: Json, maxDepth: number): string | undefined => {
   limit = maxDepth
   tooDeep = false
   try {
     const text = write(value, 0)
-    return tooDeep ? undefined : text
+    return tooDeep || !text.isWellFormed() ? undefined : text
   } finally {
     limit = Infinity
     tooDeep = false
@@ -254,7 +261,7 @@ const integerBytes = (value: number): void => {
 /**
  * Write the string literal of `s` from its code unit `from` on (the opening quote and the code
  * units before `from` are written): serde_json's escapes, and UTF-8 exactly as `TextEncoder`
- * encodes it (a lone surrogate becomes U+FFFD).
+ * encodes it (a lone surrogate becomes U+FFFD and sets `loneSurrogate`).
  */
 const stringBytesSlow = (s: string, from: number): void => {
   const n = s.length
@@ -287,7 +294,8 @@ const stringBytesSlow = (s: string, from: number): void => {
         out[pos++] = 0x80 | (cp & 0x3f)
         i++
       } else {
-        // a lone surrogate: U+FFFD, as TextEncoder writes it
+        // a lone surrogate: U+FFFD, as TextEncoder writes it (and the print is refused)
+        loneSurrogate = true
         out[pos++] = 0xef
         out[pos++] = 0xbf
         out[pos++] = 0xbd
@@ -332,7 +340,8 @@ const keyBytes = (key: string): void => {
     stringBytes(key)
     room(1)
     out[pos++] = 58 // :
-    if (key.length > 64) return
+    // a key with a lone surrogate is never cached: its next print must be refused again
+    if (key.length > 64 || loneSurrogate) return
     if (keyBytesCache.size >= KEY_CACHE_LIMIT) keyBytesCache.clear()
     keyBytesCache.set(key, out.slice(at, pos))
     return
@@ -407,23 +416,26 @@ const writeBytes = (value: Json | undefined, depth: number): void => {
 
 /**
  * Append the UTF-8 bytes of `printWithin(value, maxDepth)` to `sink` (growing its buffer when
- * needed) and return true; when the value nests deeper than `maxDepth`, return false and leave
- * `sink.length` as it was (bytes past it may have been overwritten).
+ * needed) and return true; when `printWithin` would refuse the value (it nests deeper than
+ * `maxDepth`, or holds a lone surrogate), return false and leave `sink.length` as it was (bytes
+ * past it may have been overwritten).
  */
 export const printInto = (value: Json, sink: ByteSink, maxDepth: number = Infinity): boolean => {
   out = sink.buffer
   pos = sink.length
   limit = maxDepth
   tooDeep = false
+  loneSurrogate = false
   try {
     writeBytes(value, 0)
     sink.buffer = out
-    if (tooDeep) return false
+    if (tooDeep || loneSurrogate) return false
     sink.length = pos
     return true
   } finally {
     out = EMPTY
     limit = Infinity
     tooDeep = false
+    loneSurrogate = false
   }
 }

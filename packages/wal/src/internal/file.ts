@@ -69,7 +69,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Chain from "../Chain.js"
-import { formatLine, MAX_RECORD_DEPTH, recordTooDeep, type Sealed } from "../Entry.js"
+import { formatLine, MAX_RECORD_DEPTH, type RecordRefusal, refusal, type Sealed } from "../Entry.js"
 import * as Reader from "../Reader.js"
 import type { OnEntry, Wal, WalOptions } from "../Wal.js"
 import {
@@ -78,7 +78,6 @@ import {
   WalIoError,
   type WalLocked,
   WalNotAFile,
-  WalRecordTooDeep,
   type WalVerifyError,
   WalWriterFailed
 } from "../WalError.js"
@@ -390,11 +389,11 @@ export const make = <E = never>(
     const sealOne = (
       data: Json.Json,
       own = false
-    ): { readonly sealed: Sealed; readonly round: Round } | WalRecordTooDeep => {
+    ): { readonly sealed: Sealed; readonly round: Round } | RecordRefusal => {
       const sequence = sealedSequence + 1n
       const previousHash = sealedHash
       const printed = Chain.linkJson(chain, previousHash, data, MAX_RECORD_DEPTH)
-      if (printed === undefined) return recordTooDeep(data)
+      if (printed === undefined) return refusal(data)
       let round: Round
       if (durability === "always") {
         round = makeRound(new Uint8Array(printed.bytes.length + 256))
@@ -578,12 +577,12 @@ export const make = <E = never>(
         if (io !== undefined && inline()) {
           // one write and one fdatasync, in this call: no flusher round trip
           const next = sealOne(data, true)
-          if (next instanceof WalRecordTooDeep) return Effect.fail(next)
+          if ("_tag" in next) return Effect.fail(next)
           const written = commitNow(next.round, io)
           return Exit.isSuccess(written) ? Effect.succeed(next.sealed) : Effect.failCause(written.cause)
         }
         const next = sealOne(data)
-        if (next instanceof WalRecordTooDeep) return Effect.fail(next)
+        if ("_tag" in next) return Effect.fail(next)
         return durability === "never"
           ? Effect.succeed(next.sealed)
           : Effect.as(Deferred.await(next.round.done), next.sealed)
