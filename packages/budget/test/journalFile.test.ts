@@ -335,3 +335,50 @@ describe("work done once", () => {
       assert.strictEqual(reads, 1, "the bytes are read once")
     }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
 })
+
+describe("Ledger.layerJournalFile: lines the log's reader could not read back", () => {
+  it.live("a checkpoint longer than maxLineBytes is skipped (nothing written; the ledger goes on); a command batch too long fails closed; the journal reopens with the same options", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const journal = `${dir}/ledger.jsonl`
+      // commands fit in 600 bytes; a checkpoint of 12 tenants does not
+      const options = { key, checkpointEvery: 4, maxLineBytes: 600 }
+      const before = yield* Effect.gen(function*() {
+        for (let t = 0; t < 12; t++) {
+          yield* Ledger.ensureTenant(TenantId.make(`tenant-${String(t).padStart(2, "0")}`), Microcents.make(1_000_000n))
+        }
+        for (let i = 1; i <= 6; i++) {
+          yield* Ledger.reserve(TenantId.make("tenant-03"), Microcents.make(10n), { operationId: `op-${i}` })
+        }
+        return yield* Ledger.balances
+      }).pipe(Effect.provide(Ledger.layerJournalFile(journal, options)))
+      assert.strictEqual(before.tenants.length, 12)
+      const text = new TextDecoder().decode(yield* (yield* FileSystem.FileSystem).readFile(journal))
+      const lines = text.split("\n").slice(0, -1)
+      // every command journaled (12 + 6), no checkpoint (each was past the limit), no line too long
+      assert.strictEqual(lines.length, 18)
+      assert.isTrue(lines.every((line) => new TextEncoder().encode(line).length <= 600))
+      assert.isFalse(lines.some((line) => line.includes(`"checkpoint"`)))
+      // reopened under the same options: every command replayed
+      const after = yield* Ledger.balances.pipe(Effect.provide(Ledger.layerJournalFile(journal, options)))
+      assert.deepStrictEqual(after, before)
+      // a batch whose journal line is too long fails closed, and writes nothing
+      const size = text.length
+      const refused = yield* Effect.either(
+        Ledger.ensureTenant(TenantId.make("x".repeat(256)), Microcents.make(1n)).pipe(
+          Effect.zipRight(Ledger.ensureTenant(TenantId.make("y"), Microcents.make(1n))),
+          Effect.provide(Ledger.layerJournalFile(journal, { ...options, maxLineBytes: 400 }))
+        )
+      )
+      assert.isTrue(Either.isLeft(refused) && refused.left._tag === "LedgerStoreError", String(refused))
+      if (Either.isLeft(refused) && refused.left._tag === "LedgerStoreError") {
+        assert.strictEqual((refused.left.cause as { readonly _tag?: string })._tag, "WalRecordTooLong")
+        assert.include(refused.left.message, "longer than the reader's limit of 400 (maxLineBytes)")
+      }
+      assert.strictEqual((yield* (yield* FileSystem.FileSystem).readFile(journal)).length, size)
+      assert.deepStrictEqual(
+        yield* Ledger.balances.pipe(Effect.provide(Ledger.layerJournalFile(journal, options))),
+        before
+      )
+    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+})

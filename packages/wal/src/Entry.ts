@@ -7,7 +7,7 @@ import * as Json from "@calybris/core/Json"
 import * as Either from "effect/Either"
 import type { Chain } from "./Chain.js"
 import { type Envelope, type EnvelopeError, MAX_DEPTH, parseEnvelope } from "./internal/envelope.js"
-import { WalRecordLoneSurrogate, WalRecordTooDeep } from "./WalError.js"
+import { WalRecordLoneSurrogate, WalRecordTooDeep, WalRecordTooLong } from "./WalError.js"
 
 export type { Envelope, EnvelopeError } from "./internal/envelope.js"
 
@@ -171,7 +171,7 @@ export const refusal = (data: Json.Json): WalRecordTooDeep | WalRecordLoneSurrog
 }
 
 /** Everything the writer refuses a record for before writing anything. */
-export type RecordRefusal = WalRecordTooDeep | WalRecordLoneSurrogate
+export type RecordRefusal = WalRecordTooDeep | WalRecordLoneSurrogate | WalRecordTooLong
 
 /** Canonical data text of a record, refusing one the reader could not read back. */
 export const canonicalData = (data: Json.Json): Either.Either<string, RecordRefusal> => {
@@ -185,6 +185,53 @@ export const canonicalData = (data: Json.Json): Either.Either<string, RecordRefu
 const PLAIN = /^[0-9A-Za-z]*$/
 
 const quote = (text: string): string => PLAIN.test(text) ? `"${text}"` : Json.print(text)
+
+/** UTF-8 length of a string. */
+const utf8Length = (text: string): number => {
+  let n = text.length
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 0x80) continue
+    if (c < 0x800) n += 1
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1)
+      // a pair: 4 bytes for 2 units
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n += 2
+        i++
+      } else n += 2
+    } else n += 2
+  }
+  return n
+}
+
+/** `{"sequence":` + `,"previous_hash":` + `,"entry_hash":` + `,"data":` + `}` */
+const ENVELOPE_BYTES = 12 + 17 + 14 + 8 + 1
+
+/**
+ * The byte length of `formatLine(sequence, previousHash, entryHash, data)` without its LF, for
+ * data of `dataBytes` UTF-8 bytes: what a reader measures against its `maxLineBytes`.
+ */
+export const lineBytes = (sequence: bigint, previousHash: string, entryHash: string, dataBytes: number): number =>
+  ENVELOPE_BYTES + sequence.toString().length + utf8Length(quote(previousHash)) + utf8Length(quote(entryHash)) +
+  dataBytes
+
+/**
+ * The refusal of a line longer than `limit` (its length measured as `lineBytes`); undefined when
+ * it fits. Measured only near the limit: with hash texts of at most 64 code units the envelope is
+ * under 1 KiB (a u64 sequence, and each hash text quoted, at most 6 bytes a unit).
+ */
+export const tooLong = (
+  sequence: bigint,
+  previousHash: string,
+  entryHash: string,
+  dataBytes: number,
+  limit: number
+): WalRecordTooLong | undefined => {
+  if (dataBytes + 1024 <= limit && previousHash.length <= 64 && entryHash.length <= 64) return undefined
+  const length = lineBytes(sequence, previousHash, entryHash, dataBytes)
+  return length > limit ? new WalRecordTooLong({ lineBytes: length, limit }) : undefined
+}
 
 /** The line (with its LF) for an entry whose data text is already canonical. */
 export const formatLine = (sequence: bigint, previousHash: string, entryHash: string, dataText: string): string =>

@@ -58,7 +58,9 @@ export interface Verified {
   readonly missingNewline: boolean
 }
 
-const DEFAULT_MAX_LINE = 64 * 1024 * 1024
+/** The longest line a reader accepts unless told otherwise (`maxLineBytes`), and so a writer writes. */
+export const DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024
+const DEFAULT_MAX_LINE = DEFAULT_MAX_LINE_BYTES
 
 /** SPEC §5's Unicode White_Space (not U+FEFF, not NUL). */
 const isWhiteSpace = (c: number): boolean =>

@@ -167,6 +167,23 @@ export class WalRecordLoneSurrogate extends Schema.TaggedError<WalRecordLoneSurr
   }
 }
 
+/**
+ * A record whose line would be longer than the log's reader accepts (`maxLineBytes`, default
+ * 64 MiB): written, the log would no longer open under its own options. Refused before anything
+ * is written.
+ */
+export class WalRecordTooLong extends Schema.TaggedError<WalRecordTooLong>()("WalRecordTooLong", {
+  /** the line's length in bytes (without its LF) */
+  lineBytes: Schema.Number,
+  /** the reader's limit (`maxLineBytes`) */
+  limit: Schema.Number
+}) {
+  override get message(): string {
+    return `record's line would be ${this.lineBytes} bytes, longer than the reader's limit of ${this.limit} ` +
+      `(maxLineBytes): the log could not read it back`
+  }
+}
+
 /** Another writer holds the log. */
 export class WalLocked extends Schema.TaggedError<WalLocked>()("WalLocked", {
   path: Schema.String,
@@ -237,6 +254,7 @@ export class WalRecordError extends Schema.TaggedError<WalRecordError>()("WalRec
 export type WalAppendError =
   | WalRecordTooDeep
   | WalRecordLoneSurrogate
+  | WalRecordTooLong
   | WalIoError
   | WalWriterFailed
   | WalRecordError

@@ -8,6 +8,7 @@ import * as Json from "@calybris/core/Json"
 import * as Kernel from "@calybris/core/Kernel"
 import * as Audited from "@calybris/wal/Audited"
 import * as Chain from "@calybris/wal/Chain"
+import * as Entry from "@calybris/wal/Entry"
 import { MAX_RECORD_DEPTH, type Sealed } from "@calybris/wal/Entry"
 import * as Reader from "@calybris/wal/Reader"
 import * as Wal from "@calybris/wal/Wal"
@@ -196,6 +197,35 @@ const contract = (name: string, factory: Factory) =>
           }),
           key === undefined ? undefined : { key }
         ), { discard: true }))
+
+    it.scoped("a record whose line would pass maxLineBytes is refused with the line's length; the longest that fits is written, and the log reopens", () =>
+      Effect.gen(function*() {
+        const limit = 300
+        // a string record of k characters is k + 2 data bytes; hash texts are 64 hex digits
+        const fits = (sequence: bigint, previous: string) =>
+          limit - Entry.lineBytes(sequence, previous, "0".repeat(64), 0) - 2
+        yield* withLog(
+          Effect.gen(function*() {
+            const k1 = fits(1n, Chain.GENESIS)
+            for (const extra of [1, 2, 1000]) {
+              const error = yield* Effect.flip(Wal.append("x".repeat(k1 + extra)))
+              assert.strictEqual(error._tag, "WalRecordTooLong")
+              if (error._tag === "WalRecordTooLong") {
+                assert.deepStrictEqual([error.lineBytes, error.limit], [limit + extra, limit])
+              }
+              assert.strictEqual((yield* Wal.head).sequence, 0n)
+            }
+            const first = yield* Wal.append("x".repeat(k1))
+            const k2 = fits(2n, first.entry_hash)
+            assert.strictEqual((yield* Effect.flip(Wal.append("é".repeat(k2))))._tag, "WalRecordTooLong")
+            yield* Wal.append("y".repeat(k2))
+            const entries = yield* collect(Wal.readVerified)
+            assert.deepStrictEqual(entries.map((e) => new TextEncoder().encode(e.text).length), [limit, limit])
+            assert.strictEqual((yield* Wal.verify).count, 2n)
+          }),
+          { maxLineBytes: limit }
+        )
+      }))
 
     it.scoped("audited appends replay; a tampered decision fails replay with WalAuditFailed", () =>
       withLog(Effect.gen(function*() {

@@ -172,3 +172,37 @@ describe("file layer sealing", () => {
       { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 40 }
     ))
 })
+
+describe("Entry.lineBytes / Entry.tooLong", () => {
+  const hashText = FastCheck.oneof(
+    FastCheck.constant(Chain.GENESIS),
+    FastCheck.stringMatching(/^[0-9a-f]{64}$/),
+    // texts the line escapes (or spells in several UTF-8 bytes), longer and shorter than a digest
+    FastCheck.string({ unit: FastCheck.constantFrom("a", "é", "😀", "\u0001", "\"", "\\", "\u2028"), maxLength: 80 })
+  )
+  it("is the UTF-8 length of formatLine without its LF; tooLong refuses exactly the lines past the limit", () => {
+    FastCheck.assert(
+      FastCheck.property(
+        FastCheck.bigInt({ min: 1n, max: 2n ** 64n - 1n }),
+        hashText,
+        hashText,
+        jsonArb,
+        FastCheck.integer({ min: -40, max: 40 }),
+        (sequence, previous, entry, data, slack) => {
+          const dataText = Json.print(data)
+          if (!dataText.isWellFormed()) return
+          const dataBytes = encoder.encode(dataText).length
+          const length = encoder.encode(Entry.formatLine(sequence, previous, entry, dataText)).length - 1
+          expect(Entry.lineBytes(sequence, previous, entry, dataBytes)).toBe(length)
+          // limits around the line's length, and around the fast check's bound
+          for (const limit of [length + slack, dataBytes + 1024 + slack]) {
+            const refused = Entry.tooLong(sequence, previous, entry, dataBytes, limit)
+            expect(refused === undefined).toBe(length <= limit)
+            if (refused !== undefined) expect([refused.lineBytes, refused.limit]).toEqual([length, limit])
+          }
+        }
+      ),
+      { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 1000 }
+    )
+  })
+})

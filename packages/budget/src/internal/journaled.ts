@@ -13,6 +13,7 @@ import * as Json from "@calybris/core/Json"
 import type { Entry } from "@calybris/wal/Entry"
 import * as Wal from "@calybris/wal/Wal"
 import type { WalOptions } from "@calybris/wal/Wal"
+import { WalRecordTooLong } from "@calybris/wal/WalError"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -233,6 +234,9 @@ const start = (wal: Wal.Wal["Type"], recovered: Replayed, options: JournalOption
         for (const job of jobs) job.resume(answer)
       })
 
+    /** A record the log refused before writing it because its line would be too long. */
+    const isTooLong = (error: LedgerStoreError): boolean => error.cause instanceof WalRecordTooLong
+
     const appendJson = (json: Either.Either<Json.Json, unknown>, operation: string) =>
       Either.match(json, {
         onLeft: (cause) => Effect.fail(new LedgerStoreError({ operation, cause })),
@@ -266,8 +270,14 @@ const start = (wal: Wal.Wal["Type"], recovered: Replayed, options: JournalOption
         for (const job of jobs) job.resume(Effect.succeed(job.command === null ? undefined : results[next++]))
         if (checkpointEvery > 0 && sinceCheckpoint >= checkpointEvery) {
           const written = yield* Effect.either(appendJson(Journal.encodeCheckpoint(state), "checkpoint append"))
-          if (Either.isLeft(written)) failure = written.left
-          else sinceCheckpoint = 0
+          if (Either.isRight(written)) sinceCheckpoint = 0
+          else if (isTooLong(written.left)) {
+            // refused before anything was written (its line would pass the log's maxLineBytes): the
+            // journal is whole without it (recovery replays further back), so the ledger goes on
+            // and tries again after another `checkpointEvery` commands
+            sinceCheckpoint = 0
+            yield* Effect.logWarning(`ledger checkpoint skipped: ${written.left.message}`)
+          } else failure = written.left
         }
       }))
 

@@ -69,7 +69,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Chain from "../Chain.js"
-import { formatLine, MAX_RECORD_DEPTH, type RecordRefusal, refusal, type Sealed } from "../Entry.js"
+import { formatLine, MAX_RECORD_DEPTH, type RecordRefusal, refusal, type Sealed, tooLong } from "../Entry.js"
 import * as Reader from "../Reader.js"
 import type { OnEntry, Wal, WalOptions } from "../Wal.js"
 import {
@@ -325,6 +325,8 @@ export const make = <E = never>(
     const fs = yield* FileSystem.FileSystem
     const chain = yield* Chain.make(options)
     const reader: Reader.ReaderOptions = { chain, maxLineBytes: options.maxLineBytes }
+    // the writer writes no line its own reader would refuse
+    const maxLineBytes = options.maxLineBytes ?? Reader.DEFAULT_MAX_LINE_BYTES
     const durability = options.durability ?? "always"
     const onLine = options.onLine
     // node:fs on the descriptor when the environment has it (`WalNode.layer`), else FileSystem
@@ -394,6 +396,8 @@ export const make = <E = never>(
       const previousHash = sealedHash
       const printed = Chain.linkJson(chain, previousHash, data, MAX_RECORD_DEPTH)
       if (printed === undefined) return refusal(data)
+      const long = tooLong(sequence, previousHash, printed.hash, printed.bytes.length, maxLineBytes)
+      if (long !== undefined) return long
       let round: Round
       if (durability === "always") {
         round = makeRound(new Uint8Array(printed.bytes.length + 256))

@@ -9,7 +9,7 @@ import * as Chain from "../Chain.js"
 import { canonicalData, seal, type Sealed } from "../Entry.js"
 import * as Reader from "../Reader.js"
 import type { OnEntry, Wal, WalOptions } from "../Wal.js"
-import type { WalEmptyKey, WalTornTail, WalVerifyError } from "../WalError.js"
+import { type WalEmptyKey, WalRecordTooLong, type WalTornTail, type WalVerifyError } from "../WalError.js"
 
 const encoder = new TextEncoder()
 
@@ -21,6 +21,7 @@ export const make = <E = never>(
   Effect.gen(function*() {
     const chain = yield* Chain.make(options)
     const reader: Reader.ReaderOptions = { chain, maxLineBytes: options.maxLineBytes }
+    const maxLineBytes = options.maxLineBytes ?? Reader.DEFAULT_MAX_LINE_BYTES
     const onLine = options.onLine
     // the verifying pass of `initial` hands each existing line to `onLine` (the service's `reader` does not)
     const verifying = onLine === undefined ? reader : { ...reader, onLine }
@@ -46,18 +47,22 @@ export const make = <E = never>(
     // call order.
     const append = (data: Json.Json) =>
       Effect.suspend(() =>
-        Either.map(canonicalData(data), (dataText): Sealed => {
+        Either.flatMap(canonicalData(data), (dataText): Either.Either<Sealed, WalRecordTooLong> => {
           const next = seal(chain, sequence + 1n, lastHash, dataText)
+          const line = encoder.encode(next.line)
+          // the writer writes no line its own reader would refuse
+          if (line.length - 1 > maxLineBytes) {
+            return Either.left(new WalRecordTooLong({ lineBytes: line.length - 1, limit: maxLineBytes }))
+          }
           if (needsNewline) {
             chunks.push(encoder.encode("\n"))
             needsNewline = false
           }
-          const line = encoder.encode(next.line)
           chunks.push(line)
           sequence = next.sealed.sequence
           lastHash = next.sealed.entry_hash
           if (onLine !== undefined) onLine(line.subarray(0, line.length - 1), sequence)
-          return next.sealed
+          return Either.right(next.sealed)
         })
       )
     return {
