@@ -16,18 +16,26 @@
  * and writes through `FileSystem` (portable; what fault tests wrap). Needs `node:worker_threads`
  * and `SharedArrayBuffer` (Node ≥ 20.19 has both).
  */
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import { TreeIo, type TreeIoShape } from "./internal/treeIo.js"
-import { startWorker, type WorkerOptions } from "./internal/treeWorker.js"
+import type { TreeLogOptionsInvalid } from "./internal/treeLogErrors.js"
+import { startWorker, type WorkerOptions, workerOptions } from "./internal/treeWorker.js"
 
 export { TreeIo, type TreeIoShape } from "./internal/treeIo.js"
 export type { WorkerOptions } from "./internal/treeWorker.js"
 
-/** The service, with the worker's buffers sized (tests: small chunks are handed over, and fill the worker's queue, often). */
-export const make = (options: WorkerOptions = {}): TreeIoShape => ({ startHashing: startWorker(options) })
+/**
+ * The service, with the worker's buffers sized (tests: small chunks are handed over, and fill the
+ * worker's queue, often); an option out of its range is refused (`TreeLogOptionsInvalid`, naming
+ * it and its value), never clamped.
+ */
+export const make = (options: WorkerOptions = {}): Either.Either<TreeIoShape, TreeLogOptionsInvalid> =>
+  Either.map(workerOptions(options), (checked) => ({ startHashing: startWorker(checked) }))
 
 /** The tree log's hashing and tile writing on a worker thread (see the module's comment). */
-export const layer: Layer.Layer<TreeIo> = Layer.succeed(TreeIo, make())
+export const layer: Layer.Layer<TreeIo> = Layer.succeed(TreeIo, Either.getOrThrow(make()))
 
-/** `layer` with the worker's buffers sized. */
-export const layerWith = (options: WorkerOptions): Layer.Layer<TreeIo> => Layer.succeed(TreeIo, make(options))
+/** `layer` with the worker's buffers sized; fails to build on an option out of its range. */
+export const layerWith = (options: WorkerOptions): Layer.Layer<TreeIo, TreeLogOptionsInvalid> =>
+  Layer.effect(TreeIo, make(options))

@@ -233,7 +233,7 @@ const expectedTiles = (tree: Merkle.MemoryTree, size: bigint): Map<string, Uint8
 /** How the file layer's tree is hashed and its tiles written: inline through `FileSystem`, or by a worker. */
 const hashings = [
   ["inline", Layer.empty],
-  ["worker (TreeLogNode)", TreeLogNode.layerWith({ chunkBytes: 4096, maxChunks: 2 })]
+  ["worker (TreeLogNode)", Layer.orDie(TreeLogNode.layerWith({ chunkBytes: 4096, maxChunks: 2 }))]
 ] as const
 
 const withLogUsing = <A, E, R>(

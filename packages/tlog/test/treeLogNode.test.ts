@@ -17,10 +17,10 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as fc from "effect/FastCheck"
 import * as Fiber from "effect/Fiber"
-import type * as Layer from "effect/Layer"
+import * as Layer from "effect/Layer"
 import * as nodeFs from "node:fs"
 import { CompactRange } from "../src/CompactRange.js"
-import { startWorker } from "../src/internal/treeWorker.js"
+import { startWorker, workerOptions } from "../src/internal/treeWorker.js"
 import { filesUnder, linesOf } from "./treeLogSupport.js"
 
 const key = new Uint8Array(32).fill(3)
@@ -86,7 +86,7 @@ describe("TreeLogNode", () => {
                     worker,
                     records,
                     { flushEvery },
-                    TreeLogNode.layerWith({ chunkBytes, maxChunks })
+                    Layer.orDie(TreeLogNode.layerWith({ chunkBytes, maxChunks }))
                   )
                   expect(got).toEqual(expected)
                   expect(filesOf(`${worker}.tlog`)).toEqual(filesOf(`${inline}.tlog`))
@@ -155,7 +155,7 @@ describe("TreeLogNode", () => {
           path,
           records,
           { flushEvery: 3 },
-          TreeLogNode.layerWith({ chunkBytes: 64, maxChunks: 2 })
+          Layer.orDie(TreeLogNode.layerWith({ chunkBytes: 64, maxChunks: 2 }))
         )
         const expected = yield* run(inline, records, { flushEvery: 3 }, undefined)
         expect(got).toEqual(expected)
@@ -169,7 +169,7 @@ describe("TreeLogNode", () => {
       const fs = yield* FileSystem.FileSystem
       const dir = yield* fs.makeTempDirectoryScoped()
       const seen = new Map<bigint, number>()
-      const hashing = startWorker({ chunkBytes: 64 })(CompactRange.empty(), {
+      const hashing = startWorker(Either.getOrThrow(workerOptions({ chunkBytes: 64 })))(CompactRange.empty(), {
         put: () => {},
         putLeaves: (first, hashes) => {
           for (let i = 0; i < hashes.length / 32; i++) {
@@ -194,5 +194,40 @@ describe("TreeLogNode", () => {
       expect(hashing.pending()).toBe(0)
       expect([...seen.values()]).toEqual(Array.from({ length: 20 }, () => 1))
       hashing.close()
+    }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
+
+  it.effect("an option out of its range is refused, naming it and its value (never clamped), before any log is opened", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const bad: ReadonlyArray<readonly [TreeLogNode.WorkerOptions, string, string]> = [
+        [{ chunkBytes: 63 }, "chunkBytes", "63"],
+        [{ chunkBytes: 2 ** 30 + 1 }, "chunkBytes", "1073741825"],
+        [{ chunkBytes: 1024.5 }, "chunkBytes", "1024.5"],
+        [{ maxChunks: 1 }, "maxChunks", "1"],
+        [{ maxChunks: Number.NaN }, "maxChunks", "NaN"],
+        [{ maxChunks: 1025 }, "maxChunks", "1025"],
+        [{ stallMillis: 0 }, "stallMillis", "0"],
+        [{ stallMillis: Infinity }, "stallMillis", "Infinity"],
+        [{ chunkBytes: 64, maxChunks: 2, stallMillis: -5 }, "stallMillis", "-5"]
+      ]
+      for (const [options, field, value] of bad) {
+        const path = `${dir}/log-${field}-${value}.jsonl`
+        const error = yield* Effect.flip(
+          TreeLog.makeFile(path, { durability: "never", allowEmptyKey: true }).pipe(
+            Effect.provide(TreeLogNode.layerWith(options))
+          )
+        )
+        expect(error._tag).toBe("TreeLogOptionsInvalid")
+        if (error._tag === "TreeLogOptionsInvalid") expect([error.field, error.value]).toEqual([field, value])
+        expect(nodeFs.existsSync(path)).toBe(false)
+        expect(Either.isLeft(TreeLogNode.make(options))).toBe(true)
+      }
+      // the edges of each range are accepted
+      for (
+        const options of [{ chunkBytes: 64, maxChunks: 2, stallMillis: 1 }, { chunkBytes: 2 ** 30, maxChunks: 1024 }]
+      ) {
+        expect(Either.isRight(TreeLogNode.make(options))).toBe(true)
+      }
     }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
 })

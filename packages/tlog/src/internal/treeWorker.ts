@@ -32,10 +32,12 @@
  * tree log hashes inline).
  */
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads"
 import type { CompactRange } from "../CompactRange.js"
 import type { FileWriter, Sink, StartHashing, TreeHashing, WriteFailure } from "./treeHashing.js"
 import { inline } from "./treeHashing.js"
+import { TreeLogOptionsInvalid } from "./treeLogErrors.js"
 
 const DONE = 0
 const W_SLEEP = 1
@@ -217,12 +219,35 @@ try {
 `
 
 export interface WorkerOptions {
-  /** a chunk's bytes (default 256 KiB; at least 64) */
+  /** a chunk's bytes: an integer from 64 to 2^30 (default 256 KiB) */
   readonly chunkBytes?: number | undefined
-  /** chunks handed over and not yet answered before the appender waits for the worker (default 16) */
+  /** chunks handed over and not yet answered before the appender waits for the worker: an integer from 2 to 1,024 (default 16) */
   readonly maxChunks?: number | undefined
-  /** how long a wait for the worker may see no progress before it fails (default 60 s) */
+  /** how long a wait for the worker may see no progress before it fails, in ms: a positive integer (default 60 s) */
   readonly stallMillis?: number | undefined
+}
+
+/** The options with their defaults, each checked: a value out of range is refused, never clamped. */
+export const workerOptions = (
+  options: WorkerOptions
+): Either.Either<Required<{ [K in keyof WorkerOptions]: number }>, TreeLogOptionsInvalid> => {
+  const check = (field: keyof WorkerOptions, value: number | undefined, fallback: number, min: number, max: number) =>
+    value === undefined
+      ? Either.right(fallback)
+      : Number.isSafeInteger(value) && value >= min && value <= max
+      ? Either.right(value)
+      : Either.left(
+        new TreeLogOptionsInvalid({
+          field,
+          value: String(value),
+          reason: `not an integer from ${min} to ${max}`
+        })
+      )
+  return Either.all({
+    chunkBytes: check("chunkBytes", options.chunkBytes, 256 * 1024, 64, 2 ** 30),
+    maxChunks: check("maxChunks", options.maxChunks, 16, 2, 1024),
+    stallMillis: check("stallMillis", options.stallMillis, 60_000, 1, Number.MAX_SAFE_INTEGER)
+  })
 }
 
 interface Leaves {
@@ -239,7 +264,8 @@ interface Reply {
 }
 
 /** Starts a worker for each tree (see the module's comment); at 2^53 leaves and beyond, the inline hashing. */
-export const startWorker = (options: WorkerOptions = {}): StartHashing => (range, sink) =>
+/** Starts a worker per tree, with checked options (`workerOptions`). */
+export const startWorker = (options: Required<{ [K in keyof WorkerOptions]: number }>): StartHashing => (range, sink) =>
   range.size >= 2n ** 53n ? inline(range, sink) : new WorkerHashing(range, sink, options)
 
 class WorkerHashing implements TreeHashing {
@@ -266,10 +292,14 @@ class WorkerHashing implements TreeHashing {
   private readonly requests = new Map<number, (reply: Reply) => void>()
   private nextId = 0
 
-  constructor(range: CompactRange, private readonly sink: Sink, options: WorkerOptions) {
-    this.chunkBytes = Math.max(64, options.chunkBytes ?? 256 * 1024)
-    this.maxChunks = Math.max(2, options.maxChunks ?? 16)
-    this.stallMillis = options.stallMillis ?? 60_000
+  constructor(
+    range: CompactRange,
+    private readonly sink: Sink,
+    options: Required<{ [K in keyof WorkerOptions]: number }>
+  ) {
+    this.chunkBytes = options.chunkBytes
+    this.maxChunks = options.maxChunks
+    this.stallMillis = options.stallMillis
     const ctl = new SharedArrayBuffer(CTL_WORDS * 4)
     const errors = new SharedArrayBuffer(2048)
     this.ctl = new Int32Array(ctl)
