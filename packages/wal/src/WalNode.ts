@@ -15,9 +15,14 @@
  * - `"batch"`: each round is written on the JavaScript thread (into the page cache) and
  *   `fdatasync`ed on libuv's thread pool, so appends keep sealing the next round meanwhile;
  * - `"never"`: written on the JavaScript thread, never synced.
+ *
+ * Under `"always"` and `"batch"` the open also fsyncs the log's directory (once, before any
+ * append is acknowledged), so a crash cannot lose a newly created log's directory entry with the
+ * entries acknowledged in it.
  */
 import * as Layer from "effect/Layer"
 import * as fs from "node:fs"
+import * as path from "node:path"
 import { FileIo, type FileIoShape } from "./internal/io.js"
 
 export { FileIo, type FileIoShape } from "./internal/io.js"
@@ -33,11 +38,30 @@ const writeAll = (fd: number, bytes: Uint8Array): void => {
   }
 }
 
-/** `node:fs` on the descriptor: `writeSync`, `fdatasyncSync`, `fdatasync`. */
+/**
+ * fsync on the directory holding `file`. A platform or file system that cannot fsync a directory
+ * (EINVAL, EISDIR, EBADF: Windows, some network file systems) is left as it is; any other
+ * failure throws.
+ */
+const syncDirectoryOf = (file: string): void => {
+  let fd: number | undefined
+  try {
+    fd = fs.openSync(path.dirname(path.resolve(file)), "r")
+    fs.fsyncSync(fd)
+  } catch (error) {
+    const code = (error as { readonly code?: unknown }).code
+    if (code !== "EINVAL" && code !== "EISDIR" && code !== "EBADF") throw error
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd)
+  }
+}
+
+/** `node:fs` on the descriptor: `writeSync`, `fdatasyncSync`, `fdatasync`; fsync on the log's directory. */
 export const io: FileIoShape = {
   writeAll,
   syncNow: (fd) => fs.fdatasyncSync(fd),
-  sync: (fd, done) => fs.fdatasync(fd, (error) => done(error ?? undefined))
+  sync: (fd, done) => fs.fdatasync(fd, (error) => done(error ?? undefined)),
+  syncDirectoryOf
 }
 
 /** The flusher writes and syncs with `node:fs` (see the module's comment). */

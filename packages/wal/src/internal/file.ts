@@ -52,10 +52,13 @@
  * pool under `"batch"` (appends keep sealing the next round meanwhile). Either way one fsync at most is in flight per file: the flusher starts
  * the next round's write only after the previous round's fsync completed and was acknowledged.
  *
- * `FileSystem` has no directory fsync: the directory entry of a newly created log (and of a
- * repair's saved tail) is not forced to disk. On most Linux file systems the first fsync of
- * the file in practice persists it, but that is not guaranteed by POSIX. Closing that gap needs
- * `fsync` on a directory descriptor, which `FileSystem` does not offer.
+ * The directory entry: with `WalNode.layer`, an open under `"always"` or `"batch"` fsyncs the
+ * log's directory once, before any append is acknowledged (a newly created log's entry cannot be
+ * lost with the entries acknowledged in it; a failure fails the open, `WalIoError` "sync
+ * directory"). `FileSystem` has no directory fsync: without `WalNode`, the directory entry of a
+ * newly created log (and, either way, of a repair's saved tail) is not forced to disk. On most
+ * Linux file systems the first fsync of the file in practice persists it, but POSIX does not
+ * promise it.
  */
 import type * as Json from "@calybris/core/Json"
 import type { PlatformError } from "@effect/platform/Error"
@@ -343,7 +346,16 @@ export const make = <E = never>(
       yield* Lock.acquireIdentity(fs, path, yield* openedFile(file, path))
       // the open's verifying pass hands each existing line to `onLine` (the service's `reader` does not)
       const verifying = options.onLine === undefined ? reader : { ...reader, onLine: options.onLine }
-      return { file, verified: yield* verifyFileEach(fs, path, verifying, onEntry) }
+      const verified = yield* verifyFileEach(fs, path, verifying, onEntry)
+      // the log's directory entry on disk before anything is acknowledged (see the module's comment)
+      const syncDirectoryOf = io?.syncDirectoryOf
+      if (durability !== "never" && syncDirectoryOf !== undefined) {
+        yield* Effect.try({
+          try: () => syncDirectoryOf(path),
+          catch: (cause) => new WalIoError({ operation: "sync directory", path, cause })
+        })
+      }
+      return { file, verified }
     }).pipe(Effect.withSpan("Wal.open", { attributes: { path } }))
 
     // The acknowledged head (what `head` reports). "batch" and "always" advance it when a

@@ -14,6 +14,12 @@ export interface FileIoShape {
   readonly syncNow: (fd: number) => void
   /** Force the file's data to disk off this thread; `done` gets the failure, if any, once it completes. */
   readonly sync: (fd: number, done: (error: unknown) => void) => void
+  /**
+   * Force to disk the directory entry of the file at `path` (fsync on its directory), so a crash
+   * cannot lose the file itself after its entries were acknowledged; throws on failure. Absent:
+   * not done (`FileSystem` offers no directory fsync).
+   */
+  readonly syncDirectoryOf?: ((path: string) => void) | undefined
 }
 
 export class FileIo extends Context.Tag("@calybris/wal/WalFileIo")<FileIo, FileIoShape>() {}
