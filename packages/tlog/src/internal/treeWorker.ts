@@ -96,17 +96,54 @@ const failure = (operation, path, error) => ({
   code: error && error.code
 })
 const made = new Set()
-/** each file atomically (temp, fsync when sync, rename), in order; the first failure stops */
+const parentOf = (path) => path.slice(0, path.lastIndexOf("/"))
+/** fsync on a directory (its entries: the renames into it, the directories made in it); a file system that cannot is left as it is */
+const syncDirectory = (dir) => {
+  let fd
+  try {
+    fd = fs.openSync(dir, "r")
+    fs.fsyncSync(fd)
+  } catch (error) {
+    if (error && (error.code === "EINVAL" || error.code === "EISDIR" || error.code === "EBADF")) return undefined
+    return failure("sync", dir, error)
+  } finally {
+    if (fd !== undefined) {
+      try {
+        fs.closeSync(fd)
+      } catch {}
+    }
+  }
+  return undefined
+}
+/**
+ * each file atomically (temp, fsync when sync, rename), in order; the first failure stops. When
+ * sync, the directories holding the renames (and the directories made) are fsynced before the
+ * last file (the head) is renamed, and the head's directory after: a power loss cannot keep a
+ * head that names a tile whose rename was lost.
+ */
 const writeFiles = (files, sync) => {
-  for (const { path, bytes } of files) {
-    const dir = path.slice(0, path.lastIndexOf("/"))
+  const dirty = new Set()
+  for (let i = 0; i < files.length; i++) {
+    const { path, bytes } = files[i]
+    const dir = parentOf(path)
     if (!made.has(dir)) {
       try {
-        fs.mkdirSync(dir, { recursive: true })
+        const first = fs.mkdirSync(dir, { recursive: true })
+        // each directory made is an entry in its parent
+        if (first !== undefined) {
+          for (let d = dir; d.length >= first.length && d.includes("/"); d = parentOf(d)) dirty.add(parentOf(d))
+        }
       } catch (error) {
         return failure("mkdir", dir, error)
       }
       made.add(dir)
+    }
+    if (sync && i === files.length - 1) {
+      for (const d of dirty) {
+        const failed = syncDirectory(d)
+        if (failed !== undefined) return failed
+      }
+      dirty.clear()
     }
     const temp = path + ".tmp"
     let fd
@@ -131,6 +168,7 @@ const writeFiles = (files, sync) => {
       fd = undefined
       step = "rename"
       fs.renameSync(temp, path)
+      dirty.add(dir)
     } catch (error) {
       if (fd !== undefined) {
         try {
@@ -141,6 +179,12 @@ const writeFiles = (files, sync) => {
         fs.rmSync(temp, { force: true })
       } catch {}
       return failure(step, step === "rename" ? path : temp, error)
+    }
+  }
+  if (sync) {
+    for (const d of dirty) {
+      const failed = syncDirectory(d)
+      if (failed !== undefined) return failed
     }
   }
   return undefined
