@@ -194,6 +194,7 @@ const publicImportsOfInternals: ReadonlyArray<{
     importers: [
       "packages/wal/src/internal/file.ts",
       "packages/wal/src/internal/lock.ts",
+      "packages/wal/src/internal/memory.ts",
       "packages/wal/src/internal/repair.ts"
     ]
   },
