@@ -186,21 +186,20 @@ const PLAIN = /^[0-9A-Za-z]*$/
 
 const quote = (text: string): string => PLAIN.test(text) ? `"${text}"` : Json.print(text)
 
-/** UTF-8 length of a string. */
+/** UTF-8 length of a string (`TextEncoder`'s: a lone surrogate is U+FFFD, 3 bytes). */
 const utf8Length = (text: string): number => {
   let n = text.length
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i)
     if (c < 0x80) continue
-    if (c < 0x800) n += 1
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
-      const d = text.charCodeAt(i + 1)
-      // a pair: 4 bytes for 2 units
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        n += 2
-        i++
-      } else n += 2
-    } else n += 2
+    if (c < 0x800) {
+      n += 1
+      continue
+    }
+    // 3 bytes for one unit; a surrogate pair is 4 bytes for its 2 units
+    n += 2
+    const d = c >= 0xd800 && c <= 0xdbff ? text.charCodeAt(i + 1) : 0
+    if (d >= 0xdc00 && d <= 0xdfff) i++
   }
   return n
 }

@@ -178,7 +178,10 @@ describe("Entry.lineBytes / Entry.tooLong", () => {
     FastCheck.constant(Chain.GENESIS),
     FastCheck.stringMatching(/^[0-9a-f]{64}$/),
     // texts the line escapes (or spells in several UTF-8 bytes), longer and shorter than a digest
-    FastCheck.string({ unit: FastCheck.constantFrom("a", "é", "😀", "\u0001", "\"", "\\", "\u2028"), maxLength: 80 })
+    FastCheck.string({
+      unit: FastCheck.constantFrom("a", "é", "😀", "\u0001", "\"", "\\", "\u2028", "\ud800", "\ude00"),
+      maxLength: 80
+    })
   )
   it("is the UTF-8 length of formatLine without its LF; tooLong refuses exactly the lines past the limit", () => {
     FastCheck.assert(
