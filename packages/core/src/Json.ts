@@ -46,9 +46,11 @@ export const print = (value: Json): string => internalPrint.print(value)
 
 /**
  * `print`, or undefined when a reader could not read the text back as `value`: it nests more
- * than `maxDepth` arrays / objects, or a string (or key) holds a lone surrogate, which has no
+ * than `maxDepth` arrays / objects, a string (or key) holds a lone surrogate, which has no
  * UTF-8 spelling (`print` writes it as U+FFFD, as `TextEncoder` does, so two keys could print
- * alike; serde_json refuses it). A writer checks both while printing.
+ * alike; serde_json refuses it), or a bigint lies outside −2^63 … 2^64 − 1 (`print` writes its
+ * digits, which serde_json, and `parse`, read as a float). A writer checks all three while
+ * printing.
  */
 export const printWithin = (value: Json, maxDepth: number): string | undefined =>
   internalPrint.printWithin(value, maxDepth)
@@ -60,7 +62,7 @@ export type ByteSink = internalPrint.ByteSink
  * Append the UTF-8 bytes of `print(value)` to `sink` (exactly `TextEncoder.encode(print(value))`,
  * written straight into the buffer: no string, no separate encoding), replacing `sink.buffer`
  * by a larger copy when it needs room; true. When `printWithin` would refuse it (it nests more
- * than `maxDepth` arrays / objects, or holds a lone surrogate): false, and `sink.length` is
+ * than `maxDepth` arrays / objects, holds a lone surrogate or an integer outside the wire's): false, and `sink.length` is
  * unchanged (the bytes after it may have been overwritten).
  */
 export const printInto = (value: Json, sink: ByteSink, maxDepth?: number): boolean =>

@@ -7,7 +7,7 @@ import * as Json from "@calybris/core/Json"
 import * as Either from "effect/Either"
 import type { Chain } from "./Chain.js"
 import { type Envelope, type EnvelopeError, MAX_DEPTH, parseEnvelope } from "./internal/envelope.js"
-import { WalRecordLoneSurrogate, WalRecordTooDeep, WalRecordTooLong } from "./WalError.js"
+import { WalRecordIntegerOutOfRange, WalRecordLoneSurrogate, WalRecordTooDeep, WalRecordTooLong } from "./WalError.js"
 
 export type { Envelope, EnvelopeError } from "./internal/envelope.js"
 
@@ -117,14 +117,29 @@ const loneSurrogateAt = (s: string): number => {
 const pathText = (path: ReadonlyArray<string | number>): string =>
   "$" + path.map((p) => typeof p === "number" ? `[${p}]` : `[${JSON.stringify(p)}]`).join("")
 
+/** An integer's digits, or their first and last 20 with the count between (a message stays short). */
+const digitsExcerpt = (value: bigint): string => {
+  const digits = value.toString()
+  return digits.length <= 48 ? digits : `${digits.slice(0, 20)}…(${digits.length} characters)…${digits.slice(-20)}`
+}
+
+const I64_MIN = -(2n ** 63n)
+const U64_MAX = 2n ** 64n - 1n
+
 /**
- * The first string or key of `value` (in printing order) holding a lone surrogate, or undefined.
- * Called on a refused record only (its depth within the limit), so it recurses freely.
+ * The first member of `value` (in printing order) no reader could read back: a string or key
+ * holding a lone surrogate, or a bigint outside −2^63 … 2^64 − 1; undefined when none. Called on
+ * a refused record only (its depth within the limit), so it recurses freely.
  */
-const findLoneSurrogate = (
+const findUnreadable = (
   value: Json.Json,
   path: Array<string | number>
-): WalRecordLoneSurrogate | undefined => {
+): WalRecordLoneSurrogate | WalRecordIntegerOutOfRange | undefined => {
+  if (typeof value === "bigint") {
+    return value < I64_MIN || value > U64_MAX
+      ? new WalRecordIntegerOutOfRange({ path: pathText(path), value: digitsExcerpt(value) })
+      : undefined
+  }
   const found = (s: string, at: number, key: boolean) =>
     new WalRecordLoneSurrogate({
       path: pathText(path),
@@ -141,7 +156,7 @@ const findLoneSurrogate = (
       const child = value[i]
       if (child === undefined) continue
       path.push(i)
-      const inner = findLoneSurrogate(child, path)
+      const inner = findUnreadable(child, path)
       path.pop()
       if (inner !== undefined) return inner
     }
@@ -149,7 +164,7 @@ const findLoneSurrogate = (
     for (const [key, child] of value) {
       path.push(key)
       const at = loneSurrogateAt(key)
-      const inner = at >= 0 ? found(key, at, true) : findLoneSurrogate(child, path)
+      const inner = at >= 0 ? found(key, at, true) : findUnreadable(child, path)
       path.pop()
       if (inner !== undefined) return inner
     }
@@ -159,19 +174,24 @@ const findLoneSurrogate = (
 
 /**
  * Why a record the writer's printer refused (`Json.printWithin` / `Json.printInto` at
- * `MAX_RECORD_DEPTH`) could not be read back: it nests too deep, or a string or key holds a lone
- * surrogate (its line would read back as another record, or not verify at all).
+ * `MAX_RECORD_DEPTH`) could not be read back: it nests too deep, a string or key holds a lone
+ * surrogate, or an integer is outside the wire's (its line would read back as another record, or
+ * not verify at all).
  */
-export const refusal = (data: Json.Json): WalRecordTooDeep | WalRecordLoneSurrogate => {
+export const refusal = (data: Json.Json): WalRecordTooDeep | WalRecordLoneSurrogate | WalRecordIntegerOutOfRange => {
   const depth = depthOf(data, MAX_RECORD_DEPTH)
   if (depth > MAX_RECORD_DEPTH) return new WalRecordTooDeep({ depth, limit: MAX_RECORD_DEPTH })
-  return findLoneSurrogate(data, []) ??
-    // unreachable: the printer refuses only these two
+  return findUnreadable(data, []) ??
+    // unreachable: the printer refuses only these three
     new WalRecordTooDeep({ depth, limit: MAX_RECORD_DEPTH })
 }
 
 /** Everything the writer refuses a record for before writing anything. */
-export type RecordRefusal = WalRecordTooDeep | WalRecordLoneSurrogate | WalRecordTooLong
+export type RecordRefusal =
+  | WalRecordTooDeep
+  | WalRecordLoneSurrogate
+  | WalRecordIntegerOutOfRange
+  | WalRecordTooLong
 
 /** Canonical data text of a record, refusing one the reader could not read back. */
 export const canonicalData = (data: Json.Json): Either.Either<string, RecordRefusal> => {

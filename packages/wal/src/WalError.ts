@@ -168,6 +168,26 @@ export class WalRecordLoneSurrogate extends Schema.TaggedError<WalRecordLoneSurr
 }
 
 /**
+ * A record holding an integer (a bigint) outside the wire's, −2^63 … 2^64 − 1: its digits would
+ * read back as a float (serde_json reads them so, and so does this reader), another value, and
+ * the entry would no longer verify. Refused before anything is written; pass a `JsonFloat` to
+ * store such a number as a float.
+ */
+export class WalRecordIntegerOutOfRange
+  extends Schema.TaggedError<WalRecordIntegerOutOfRange>()("WalRecordIntegerOutOfRange", {
+    /** the member: `$`, `$["key"]`, `$["a"][2]` (keys JSON-escaped) */
+    path: Schema.String,
+    /** the integer's digits */
+    value: Schema.String
+  })
+{
+  override get message(): string {
+    return `record integer at ${this.path} is ${this.value}, outside -9223372036854775808 … ` +
+      `18446744073709551615: it would read back as a float, so the log could not verify it`
+  }
+}
+
+/**
  * A record whose line would be longer than the log's reader accepts (`maxLineBytes`, default
  * 64 MiB): written, the log would no longer open under its own options. Refused before anything
  * is written.
@@ -254,6 +274,7 @@ export class WalRecordError extends Schema.TaggedError<WalRecordError>()("WalRec
 export type WalAppendError =
   | WalRecordTooDeep
   | WalRecordLoneSurrogate
+  | WalRecordIntegerOutOfRange
   | WalRecordTooLong
   | WalIoError
   | WalWriterFailed

@@ -198,6 +198,32 @@ const contract = (name: string, factory: Factory) =>
           key === undefined ? undefined : { key }
         ), { discard: true }))
 
+    it.scoped("an integer outside -2^63 … 2^64-1 is refused with its path (it would read back as a float); the edges are written and read back exactly", () =>
+      withLog(Effect.gen(function*() {
+        const cases: ReadonlyArray<readonly [Json.Json, string, string]> = [
+          [2n ** 64n, "$", "18446744073709551616"],
+          [
+            new Map<string, Json.Json>([["ok", 1n], ["n", [0, -(2n ** 63n) - 1n]]]),
+            "$[\"n\"][1]",
+            "-9223372036854775809"
+          ],
+          [[10n ** 60n], "$[0]", "10000000000000000000…(61 characters)…00000000000000000000"]
+        ]
+        for (const [data, path, value] of cases) {
+          const error = yield* Effect.flip(Wal.append(data))
+          assert.strictEqual(error._tag, "WalRecordIntegerOutOfRange")
+          if (error._tag === "WalRecordIntegerOutOfRange") {
+            assert.deepStrictEqual([error.path, error.value], [path, value])
+          }
+          assert.strictEqual((yield* Wal.head).sequence, 0n)
+        }
+        const edges = new Map<string, Json.Json>([["max", U64_MAX], ["min", I64_MIN]])
+        yield* Wal.append(edges)
+        const [entry] = yield* collect(Wal.readVerified)
+        assert.isTrue(Json.equals(entry?.data ?? null, edges))
+        assert.strictEqual((yield* Wal.verify).count, 1n)
+      })))
+
     it.scoped("a record whose line would pass maxLineBytes is refused with the line's length; the longest that fits is written, and the log reopens", () =>
       Effect.gen(function*() {
         const limit = 300

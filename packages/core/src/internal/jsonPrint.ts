@@ -129,6 +129,14 @@ let tooDeep = false
  * spells the value; `printInto` then refuses it).
  */
 let loneSurrogate = false
+/**
+ * Set by both printers on a bigint outside the wire's integers (−2^63 … 2^64 − 1): printed as
+ * its digits, it would read back as a float (as serde_json reads it), another value; the bounded
+ * printers refuse it.
+ */
+let outOfRange = false
+const I64_MIN = -(2n ** 63n)
+const U64_MAX = 2n ** 64n - 1n
 
 const write = (value: Json | undefined, depth: number): string => {
   switch (typeof value) {
@@ -139,6 +147,7 @@ const write = (value: Json | undefined, depth: number): string => {
     case "boolean":
       return value ? "true" : "false"
     case "bigint":
+      if (value < I64_MIN || value > U64_MAX) outOfRange = true
       return value.toString()
     case "object": {
       if (value === null) return "null"
@@ -175,19 +184,22 @@ export const print = (value: Json): string => write(value, 0)
 
 /**
  * `print`, or undefined when the value nests more than `maxDepth` arrays / objects (checked
- * while printing: no separate walk over the value) or holds a string with a lone surrogate (no
+ * while printing: no separate walk over the value), holds a string with a lone surrogate (no
  * UTF-8 spelling: its bytes would read back as U+FFFD, another value; a one-byte string, the
- * usual case, is known well-formed without a scan).
+ * usual case, is known well-formed without a scan), or holds a bigint outside −2^63 … 2^64 − 1
+ * (its digits would read back as a float).
  */
 export const printWithin = (value: Json, maxDepth: number): string | undefined => {
   limit = maxDepth
   tooDeep = false
+  outOfRange = false
   try {
     const text = write(value, 0)
-    return tooDeep || !text.isWellFormed() ? undefined : text
+    return tooDeep || outOfRange || !text.isWellFormed() ? undefined : text
   } finally {
     limit = Infinity
     tooDeep = false
+    outOfRange = false
   }
 }
 
@@ -363,9 +375,9 @@ const writeBytes = (value: Json | undefined, depth: number): void => {
     case "boolean":
       return asciiBytes(value ? "true" : "false")
     case "bigint":
-      return value >= -9007199254740991n && value <= 9007199254740991n
-        ? integerBytes(Number(value))
-        : asciiBytes(value.toString())
+      if (value >= -9007199254740991n && value <= 9007199254740991n) return integerBytes(Number(value))
+      if (value < I64_MIN || value > U64_MAX) outOfRange = true
+      return asciiBytes(value.toString())
     case "object": {
       if (value === null) return asciiBytes("null")
       if (isArray(value)) {
@@ -417,7 +429,7 @@ const writeBytes = (value: Json | undefined, depth: number): void => {
 /**
  * Append the UTF-8 bytes of `printWithin(value, maxDepth)` to `sink` (growing its buffer when
  * needed) and return true; when `printWithin` would refuse the value (it nests deeper than
- * `maxDepth`, or holds a lone surrogate), return false and leave `sink.length` as it was (bytes
+ * `maxDepth`, holds a lone surrogate, or an integer outside −2^63 … 2^64 − 1), return false and leave `sink.length` as it was (bytes
  * past it may have been overwritten).
  */
 export const printInto = (value: Json, sink: ByteSink, maxDepth: number = Infinity): boolean => {
@@ -426,10 +438,11 @@ export const printInto = (value: Json, sink: ByteSink, maxDepth: number = Infini
   limit = maxDepth
   tooDeep = false
   loneSurrogate = false
+  outOfRange = false
   try {
     writeBytes(value, 0)
     sink.buffer = out
-    if (tooDeep || loneSurrogate) return false
+    if (tooDeep || loneSurrogate || outOfRange) return false
     sink.length = pos
     return true
   } finally {
@@ -437,5 +450,6 @@ export const printInto = (value: Json, sink: ByteSink, maxDepth: number = Infini
     limit = Infinity
     tooDeep = false
     loneSurrogate = false
+    outOfRange = false
   }
 }
