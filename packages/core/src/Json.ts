@@ -62,8 +62,8 @@ export type ByteSink = internalPrint.ByteSink
  * Append the UTF-8 bytes of `print(value)` to `sink` (exactly `TextEncoder.encode(print(value))`,
  * written straight into the buffer: no string, no separate encoding), replacing `sink.buffer`
  * by a larger copy when it needs room; true. When `printWithin` would refuse it (it nests more
- * than `maxDepth` arrays / objects, holds a lone surrogate or an integer outside the wire's): false, and `sink.length` is
- * unchanged (the bytes after it may have been overwritten).
+ * than `maxDepth` arrays / objects, holds a lone surrogate or an integer outside the wire's):
+ * false, and `sink.length` is unchanged (the bytes after it may have been overwritten).
  */
 export const printInto = (value: Json, sink: ByteSink, maxDepth?: number): boolean =>
   internalPrint.printInto(value, sink, maxDepth)

@@ -3,6 +3,7 @@
  * `{"sequence":N,"previous_hash":"P","entry_hash":"E","data":D}` + LF, where D is the compact
  * canonical JSON of the record.
  */
+import * as Int from "@calybris/core/Int"
 import * as Json from "@calybris/core/Json"
 import * as Either from "effect/Either"
 import type { Chain } from "./Chain.js"
@@ -123,9 +124,6 @@ const digitsExcerpt = (value: bigint): string => {
   return digits.length <= 48 ? digits : `${digits.slice(0, 20)}…(${digits.length} characters)…${digits.slice(-20)}`
 }
 
-const I64_MIN = -(2n ** 63n)
-const U64_MAX = 2n ** 64n - 1n
-
 /**
  * The first member of `value` (in printing order) no reader could read back: a string or key
  * holding a lone surrogate, or a bigint outside −2^63 … 2^64 − 1; undefined when none. Called on
@@ -136,7 +134,7 @@ const findUnreadable = (
   path: Array<string | number>
 ): WalRecordLoneSurrogate | WalRecordIntegerOutOfRange | undefined => {
   if (typeof value === "bigint") {
-    return value < I64_MIN || value > U64_MAX
+    return value < Int.I64_MIN || value > Int.U64_MAX
       ? new WalRecordIntegerOutOfRange({ path: pathText(path), value: digitsExcerpt(value) })
       : undefined
   }
@@ -206,23 +204,8 @@ const PLAIN = /^[0-9A-Za-z]*$/
 
 const quote = (text: string): string => PLAIN.test(text) ? `"${text}"` : Json.print(text)
 
-/** UTF-8 length of a string (`TextEncoder`'s: a lone surrogate is U+FFFD, 3 bytes). */
-const utf8Length = (text: string): number => {
-  let n = text.length
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    if (c < 0x80) continue
-    if (c < 0x800) {
-      n += 1
-      continue
-    }
-    // 3 bytes for one unit; a surrogate pair is 4 bytes for its 2 units
-    n += 2
-    const d = c >= 0xd800 && c <= 0xdbff ? text.charCodeAt(i + 1) : 0
-    if (d >= 0xdc00 && d <= 0xdfff) i++
-  }
-  return n
-}
+// `lineBytes` runs only near the limit (see `tooLong`): encoding the two hash texts there is cheap
+const encoder = new TextEncoder()
 
 /** `{"sequence":` + `,"previous_hash":` + `,"entry_hash":` + `,"data":` + `}` */
 const ENVELOPE_BYTES = 12 + 17 + 14 + 8 + 1
@@ -232,8 +215,8 @@ const ENVELOPE_BYTES = 12 + 17 + 14 + 8 + 1
  * data of `dataBytes` UTF-8 bytes: what a reader measures against its `maxLineBytes`.
  */
 export const lineBytes = (sequence: bigint, previousHash: string, entryHash: string, dataBytes: number): number =>
-  ENVELOPE_BYTES + sequence.toString().length + utf8Length(quote(previousHash)) + utf8Length(quote(entryHash)) +
-  dataBytes
+  ENVELOPE_BYTES + sequence.toString().length + encoder.encode(quote(previousHash)).length +
+  encoder.encode(quote(entryHash)).length + dataBytes
 
 /**
  * The refusal of a line longer than `limit` (its length measured as `lineBytes`); undefined when

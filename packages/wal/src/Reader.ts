@@ -60,7 +60,6 @@ export interface Verified {
 
 /** The longest line a reader accepts unless told otherwise (`maxLineBytes`), and so a writer writes. */
 export const DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024
-const DEFAULT_MAX_LINE = DEFAULT_MAX_LINE_BYTES
 
 /** SPEC §5's Unicode White_Space (not U+FEFF, not NUL). */
 const isWhiteSpace = (c: number): boolean =>
@@ -265,7 +264,7 @@ export class LineReader {
     this.each = collect ? each : undefined
     this.data = this.each === undefined ? undefined : data
     this.chain = options.chain
-    this.maxLine = options.maxLineBytes ?? DEFAULT_MAX_LINE
+    this.maxLine = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES
     this.collect = collect
     this.fast = options.chain !== undefined && fastPath.enabled ? Chain.bytesLinkOfBytes(options.chain) : undefined
   }

@@ -135,6 +135,7 @@ let loneSurrogate = false
  * printers refuse it.
  */
 let outOfRange = false
+// Int's I64_MIN / U64_MAX (Int imports Json, which imports this module)
 const I64_MIN = -(2n ** 63n)
 const U64_MAX = 2n ** 64n - 1n
 

@@ -115,6 +115,15 @@ const syncDirectory = (dir) => {
   }
   return undefined
 }
+/** fsync on each directory in \`dirs\`, then forgets them; the first failure stops */
+const syncDirectories = (dirs) => {
+  for (const d of dirs) {
+    const failed = syncDirectory(d)
+    if (failed !== undefined) return failed
+  }
+  dirs.clear()
+  return undefined
+}
 /**
  * each file atomically (temp, fsync when sync, rename), in order; the first failure stops. When
  * sync, the directories holding the renames (and the directories made) are fsynced before the
@@ -139,11 +148,8 @@ const writeFiles = (files, sync) => {
       made.add(dir)
     }
     if (sync && i === files.length - 1) {
-      for (const d of dirty) {
-        const failed = syncDirectory(d)
-        if (failed !== undefined) return failed
-      }
-      dirty.clear()
+      const failed = syncDirectories(dirty)
+      if (failed !== undefined) return failed
     }
     const temp = path + ".tmp"
     let fd
@@ -181,13 +187,7 @@ const writeFiles = (files, sync) => {
       return failure(step, step === "rename" ? path : temp, error)
     }
   }
-  if (sync) {
-    for (const d of dirty) {
-      const failed = syncDirectory(d)
-      if (failed !== undefined) return failed
-    }
-  }
-  return undefined
+  return sync ? syncDirectories(dirty) : undefined
 }
 const removeFiles = (paths) => {
   for (const path of paths) {
@@ -271,10 +271,11 @@ export interface WorkerOptions {
   readonly stallMillis?: number | undefined
 }
 
+/** The options with their defaults, each checked. */
+export type CheckedWorkerOptions = { readonly [K in keyof WorkerOptions]-?: number }
+
 /** The options with their defaults, each checked: a value out of range is refused, never clamped. */
-export const workerOptions = (
-  options: WorkerOptions
-): Either.Either<Required<{ [K in keyof WorkerOptions]: number }>, TreeLogOptionsInvalid> => {
+export const workerOptions = (options: WorkerOptions): Either.Either<CheckedWorkerOptions, TreeLogOptionsInvalid> => {
   const check = (field: keyof WorkerOptions, value: number | undefined, fallback: number, min: number, max: number) =>
     value === undefined
       ? Either.right(fallback)
@@ -307,9 +308,11 @@ interface Reply {
   readonly error: { operation: WriteFailure["operation"]; path: string; message: string; code?: string } | undefined
 }
 
-/** Starts a worker for each tree (see the module's comment); at 2^53 leaves and beyond, the inline hashing. */
-/** Starts a worker per tree, with checked options (`workerOptions`). */
-export const startWorker = (options: Required<{ [K in keyof WorkerOptions]: number }>): StartHashing => (range, sink) =>
+/**
+ * Starts a worker for each tree (see the module's comment), with checked options (`workerOptions`);
+ * at 2^53 leaves and beyond, the inline hashing.
+ */
+export const startWorker = (options: CheckedWorkerOptions): StartHashing => (range, sink) =>
   range.size >= 2n ** 53n ? inline(range, sink) : new WorkerHashing(range, sink, options)
 
 class WorkerHashing implements TreeHashing {
@@ -339,7 +342,7 @@ class WorkerHashing implements TreeHashing {
   constructor(
     range: CompactRange,
     private readonly sink: Sink,
-    options: Required<{ [K in keyof WorkerOptions]: number }>
+    options: CheckedWorkerOptions
   ) {
     this.chunkBytes = options.chunkBytes
     this.maxChunks = options.maxChunks
