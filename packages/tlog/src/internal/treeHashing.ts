@@ -49,8 +49,11 @@ export interface TreeHashing {
   readonly sync: () => void
   /** puts the nodes the hashing has ready, without waiting; returns how many pushed leaves' nodes are not put yet */
   readonly pending: () => number
-  /** the root of the tree of every pushed leaf, when the hashing keeps it (after `sync`) */
-  readonly root: () => Uint8Array | undefined
+  /**
+   * the root of the tree of the first `size` leaves, when the hashing has it at hand (inline: at
+   * every pushed leaf; a worker: at the size its last answer reached); else undefined
+   */
+  readonly root: (size: bigint) => Uint8Array | undefined
   /** stops the hashing (idempotent) */
   readonly close: () => void
   /** where it writes the tiles, when it does (else the tree log writes them through `FileSystem`) */
@@ -74,7 +77,7 @@ export const inline: StartHashing = (range, { put }) => {
     },
     sync: () => {},
     pending: () => 0,
-    root: () => range.root(),
+    root: (size) => size === range.size ? range.root() : undefined,
     close: () => {}
   }
 }

@@ -132,9 +132,7 @@ class Tree {
     const memo = this.memo
     if (memo !== undefined && memo.size === size) return memo.root
     const tiles = size <= this.settled() ? this.tiles : this.synced()
-    const kept = size === this.sealed
-      ? this.hashing?.root() ?? (size === this.range.size ? this.range.root() : undefined)
-      : undefined
+    const kept = this.hashing?.root(size) ?? (size === this.range.size ? this.range.root() : undefined)
     const root = kept ?? Either.getOrThrow(Merkle.root(tiles.source, size))
     this.memo = { size, root }
     return root

@@ -4,13 +4,16 @@
  * - Leaves: `push` copies a leaf's bytes into a chunk (an ordinary 256 KiB buffer: one `set`, no
  *   message, no allocation); a full chunk is transferred to the worker (a `MessagePort` message:
  *   its buffer moved, not copied). The worker hashes each leaf, keeps the compact range, and
- *   answers each chunk with its leaf hashes (in bulk) and the higher tile-level nodes it
- *   completed, handing the chunk's buffer back for reuse. The appending thread takes the answers
+ *   answers each chunk with one buffer of hashes (its leaf hashes, the higher tile-level nodes it
+ *   completed, and the compact range after it: a flush's root at that size is a fold of O(log n)
+ *   hashes, no tile read), handing the chunk's buffer back for reuse. The appending thread takes the answers
  *   synchronously (`receiveMessageOnPort`) once the worker's count of leaves done moved (one
  *   shared counter): at each chunk it hands over and in `sync`. It never hashes a leaf.
  * - Files: a flush's tiles and tree head are sent to the worker, which writes them with
  *   `node:fs` (each a temp file, fsynced when asked, renamed into place; the head last) and
- *   answers; the flush waits for that answer without blocking the event loop. The appending
+ *   answers, handing the files' buffer back for the next flush (on these machines a fresh
+ *   300 KB buffer costs ~0.5 ms of page faults, more than its copy); the flush waits for that
+ *   answer without blocking the event loop. The appending
  *   thread makes no file-system call for the tiles.
  *
  * Waiting uses shared flags and counters: a side about to sleep sets its flag, looks once more,
@@ -35,6 +38,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads"
 import type { CompactRange } from "../CompactRange.js"
+import { rootOfSubtrees } from "./hash.js"
 import type { FileWriter, Sink, StartHashing, TreeHashing, WriteFailure } from "./treeHashing.js"
 import { inline } from "./treeHashing.js"
 import { TreeLogOptionsInvalid } from "./treeLogErrors.js"
@@ -66,10 +70,10 @@ const fail = (error) => {
   Atomics.notify(ctl, ${M_WAKE})
 }
 const crypto = require("node:crypto")
-/** SHA-256 into 32 bytes (the one-shot hex digest decoded: faster than the one-shot "buffer" output) */
-const sha = typeof crypto.hash === "function"
-  ? (data) => Buffer.from(crypto.hash("sha256", data, "hex"), "hex")
-  : (data) => crypto.createHash("sha256").update(data).digest()
+/** SHA-256 as hex (the one-shot hex digest, decoded where it goes: faster than the one-shot "buffer" output) */
+const shaHex = typeof crypto.hash === "function"
+  ? (data) => crypto.hash("sha256", data, "hex")
+  : (data) => crypto.createHash("sha256").update(data).digest("hex")
 /** the next message, sleeping (lightly, then deeply) while there is none */
 const next = () => {
   let idle = 0
@@ -202,7 +206,10 @@ const removeFiles = (paths) => {
 const run = () => {
   const node = new Uint8Array(65)
   node[0] = 1
-  const edge = startEdge.slice()
+  // the compact range's hashes, slot k at 32·k (a tree below 2^53 leaves has at most 53)
+  const edge = Buffer.alloc(64 * 32)
+  let top = 0
+  for (const hash of startEdge) edge.set(hash, 32 * top++)
   let size = startSize
   let done = 0
   for (;;) {
@@ -220,33 +227,45 @@ const run = () => {
       } catch (e) {
         error = failure(message.kind, "", e)
       }
-      replies.postMessage({ id: message.id, error })
+      // a write's buffer goes back, for the next one
+      if (message.kind === "write") replies.postMessage({ id: message.id, error, bytes: message.bytes }, [message.bytes])
+      else replies.postMessage({ id: message.id, error })
       continue
     }
     const bytes = new Uint8Array(message.buffer, 0, message.length)
-    const leaves = new Uint8Array(message.count * 32)
+    const count = message.count
+    // the answer, 32 bytes a hash: the leaf hashes, the tile-level nodes completed (at most
+    // count/256 + 1 at level 8, count/65536 + 1 at level 16, …), then the compact range after the chunk
+    const out = Buffer.allocUnsafeSlow(32 * (count + (count >> 7) + 8 + 64))
     const nodes = []
+    let put = count
     const first = size
     let at = 0
-    for (let i = 0; i < message.count; i++) {
+    for (let i = 0; i < count; i++) {
       const length = (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0
-      let hash = sha(bytes.subarray(at + 4, at + 5 + length))
+      let hex = shaHex(bytes.subarray(at + 4, at + 5 + length))
       at += 5 + length
-      leaves.set(hash, i * 32)
+      out.write(hex, 32 * i, 32, "hex")
+      edge.write(hex, 32 * top++, 32, "hex")
       let index = size
       let level = 0
       while (index % 2 === 1) {
-        node.set(edge.pop(), 1)
-        node.set(hash, 33)
-        hash = sha(node)
+        // the last two subtrees merged: 0x01 ‖ left ‖ right
+        node.set(edge.subarray(32 * (top - 2), 32 * top), 1)
+        hex = shaHex(node)
+        top--
+        edge.write(hex, 32 * (top - 1), 32, "hex")
         index = (index - 1) / 2
         level++
-        if (level % 8 === 0) nodes.push(level / 8, index, hash)
+        if (level % 8 === 0) {
+          out.write(hex, 32 * put++, 32, "hex")
+          nodes.push(level / 8, index)
+        }
       }
-      edge.push(hash)
       size++
     }
-    replies.postMessage({ kind: "leaves", first, leaves: leaves.buffer, nodes, buffer: message.buffer }, [leaves.buffer, message.buffer])
+    out.set(edge.subarray(0, 32 * top), 32 * put)
+    replies.postMessage({ kind: "leaves", first, count, nodes, top, hashes: out.buffer, buffer: message.buffer }, [out.buffer, message.buffer])
     done = (done + message.count) | 0
     Atomics.store(ctl, ${DONE}, done)
     if (Atomics.load(ctl, ${M_SLEEP}) !== 0) {
@@ -295,17 +314,27 @@ export const workerOptions = (options: WorkerOptions): Either.Either<CheckedWork
   })
 }
 
+/** The worker's answer to a chunk. */
 interface Leaves {
   readonly kind: "leaves"
+  /** the chunk's first leaf, and its leaves */
   readonly first: number
-  readonly leaves: ArrayBuffer
-  readonly nodes: ReadonlyArray<number | Uint8Array>
+  readonly count: number
+  /** the tile-level nodes completed: (tile level, index) pairs */
+  readonly nodes: ReadonlyArray<number>
+  /** the compact range's hash count after the chunk */
+  readonly top: number
+  /** 32 bytes a hash: `count` leaf hashes, the nodes' hashes, then the compact range's */
+  readonly hashes: ArrayBuffer
+  /** the chunk's buffer, handed back */
   readonly buffer: ArrayBuffer
 }
 
 interface Reply {
   readonly id: number
   readonly error: { operation: WriteFailure["operation"]; path: string; message: string; code?: string } | undefined
+  /** a write's buffer, handed back */
+  readonly bytes?: ArrayBuffer
 }
 
 /**
@@ -338,6 +367,8 @@ class WorkerHashing implements TreeHashing {
   /** file requests waiting for the worker's reply, by id (the answers to chunks come first: FIFO) */
   private readonly requests = new Map<number, (reply: Reply) => void>()
   private nextId = 0
+  /** the buffer a write's files are copied into, while the worker does not hold it */
+  private payload: Uint8Array<ArrayBuffer> | undefined = undefined
 
   constructor(
     range: CompactRange,
@@ -358,6 +389,8 @@ class WorkerHashing implements TreeHashing {
     this.replies = fromWorker.port2
     this.worker = new Worker(PROGRAM, {
       eval: true,
+      // a self-contained program: none of the process's loaders or preloads (`--import`, `--require`)
+      execArgv: [],
       workerData: {
         ctl,
         errors,
@@ -444,6 +477,7 @@ class WorkerHashing implements TreeHashing {
 
   private readonly settle = (message: Leaves | Reply): void => {
     if (!("kind" in message)) {
+      if (message.bytes !== undefined) this.payload = new Uint8Array(message.bytes)
       const resume = this.requests.get(message.id)
       this.requests.delete(message.id)
       if (this.requests.size === 0 && this.listening) {
@@ -455,18 +489,24 @@ class WorkerHashing implements TreeHashing {
       resume?.(message)
       return
     }
-    const leaves = new Uint8Array(message.leaves)
-    this.sink.putLeaves(BigInt(message.first), leaves)
-    const nodes = message.nodes
-    for (let i = 0; i < nodes.length; i += 3) {
-      this.sink.put(nodes[i] as number, BigInt(nodes[i + 1] as number), nodes[i + 2] as Uint8Array)
+    const { count, hashes, nodes } = message
+    this.sink.putLeaves(BigInt(message.first), new Uint8Array(hashes, 0, 32 * count))
+    let at = 32 * count
+    for (let i = 0; i < nodes.length; i += 2, at += 32) {
+      this.sink.put(nodes[i] as number, BigInt(nodes[i + 1] as number), new Uint8Array(hashes, at, 32))
     }
+    this.edge = { size: message.first + count, hashes, at, top: message.top }
     if (message.buffer.byteLength === this.chunkBytes && this.spare.length < this.maxChunks) {
       this.spare.push(new Uint8Array(message.buffer))
     }
-    this.applied = (this.applied + leaves.length / 32) | 0
+    this.applied = (this.applied + count) | 0
     this.inFlight--
   }
+
+  /** the compact range after the last chunk answered: its size, and its hashes at `at` in `hashes` */
+  private edge:
+    | { readonly size: number; readonly hashes: ArrayBuffer; readonly at: number; readonly top: number }
+    | undefined = undefined
 
   /** Waits (taking answers) until `ready`; fails when the worker failed or made no progress for `stallMillis`. */
   private waitUntil(ready: () => boolean): void {
@@ -513,7 +553,15 @@ class WorkerHashing implements TreeHashing {
     return (this.pushed - this.applied) | 0
   }
 
-  readonly root = (): Uint8Array | undefined => undefined
+  /** the root at the size the last answer reached (a fold of its compact range: no tile read, O(log n) hashes) */
+  readonly root = (size: bigint): Uint8Array | undefined => {
+    const edge = this.edge
+    if (edge === undefined || BigInt(edge.size) !== size) return undefined
+    const hashes: Array<Uint8Array> = []
+    for (let k = 0; k < edge.top; k++) hashes.push(new Uint8Array(edge.hashes, edge.at + 32 * k, 32))
+    // a copy: the answer's buffer is not the caller's
+    return rootOfSubtrees(hashes).slice()
+  }
 
   /** A file request: posted to the worker, answered on `replies` (read by a listener while one is pending). */
   private request(message: object, transfer: ReadonlyArray<ArrayBuffer> = []): Effect.Effect<void, WriteFailure> {
@@ -546,10 +594,14 @@ class WorkerHashing implements TreeHashing {
   readonly files: FileWriter = {
     write: (files, sync) =>
       Effect.suspend(() => {
-        // every file's bytes in one buffer, transferred (one copy here, none in the message); built per run
+        // every file's bytes in one buffer, transferred (one copy here, none in the message) and
+        // handed back by the worker for the next write (a fresh buffer costs more than the copy)
         const offsets = [0]
         for (const file of files) offsets.push((offsets[offsets.length - 1] as number) + file.bytes.length)
-        const bytes = new Uint8Array(offsets[offsets.length - 1] as number)
+        const total = offsets[offsets.length - 1] as number
+        const held = this.payload
+        const bytes = held !== undefined && held.length >= total ? held : new Uint8Array(total + (total >> 2))
+        this.payload = undefined
         files.forEach((file, i) => bytes.set(file.bytes, offsets[i]))
         return this.request(
           { kind: "write", paths: files.map((file) => file.path), offsets, bytes: bytes.buffer, sync },
