@@ -7,6 +7,7 @@
  * flush writing everything).
  */
 import type * as Json from "@calybris/core/Json"
+import * as Source from "@calybris/testing/Source"
 import * as Merkle from "@calybris/tlog/Merkle"
 import * as TreeLog from "@calybris/tlog/TreeLog"
 import * as TreeLogNode from "@calybris/tlog/TreeLogNode"
@@ -18,6 +19,7 @@ import * as Either from "effect/Either"
 import * as fc from "effect/FastCheck"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import { spawnSync } from "node:child_process"
 import * as nodeFs from "node:fs"
 import { CompactRange } from "../src/CompactRange.js"
 import { startWorker, workerOptions } from "../src/internal/treeWorker.js"
@@ -195,6 +197,35 @@ describe("TreeLogNode", () => {
       expect([...seen.values()]).toEqual(Array.from({ length: 20 }, () => 1))
       hashing.close()
     }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
+
+  it("a process whose log closed exits on its own: the worker never keeps it alive", () => {
+    const dir = nodeFs.mkdtempSync(`${process.env["TMPDIR"] ?? "/tmp"}/calybris-exit-`)
+    try {
+      const code = `
+        import * as TreeLog from "@calybris/tlog/TreeLog"
+        import * as TreeLogNode from "@calybris/tlog/TreeLogNode"
+        import * as NodeContext from "@effect/platform-node/NodeContext"
+        import * as Effect from "effect/Effect"
+        await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+          const log = yield* TreeLog.makeFile(${JSON.stringify(`${dir}/log.jsonl`)}, { durability: "never" })
+          for (let i = 0; i < 100; i++) yield* log.append("entry " + i)
+        })).pipe(Effect.provide(TreeLogNode.layer), Effect.provide(NodeContext.layer)))
+        console.log("closed")
+      `
+      // a process kept alive by the worker would be killed by the timeout (status null)
+      const result = spawnSync(process.execPath, [...Source.nodeArgs, "--input-type=module", "-e", code], {
+        encoding: "utf8",
+        timeout: 60_000,
+        // inside the package: its own name and its dependencies resolve
+        cwd: `${import.meta.dirname}/..`
+      })
+      expect(result.stderr).toBe("")
+      expect(result.stdout).toBe("closed\n")
+      expect(result.status).toBe(0)
+    } finally {
+      nodeFs.rmSync(dir, { recursive: true, force: true })
+    }
+  }, 90_000)
 
   it.effect("an option out of its range is refused, naming it and its value (never clamped), before any log is opened", () =>
     Effect.gen(function*() {
