@@ -4,17 +4,18 @@
  * - Leaves: `push` copies a leaf's bytes into a chunk (an ordinary 256 KiB buffer: one `set`, no
  *   message, no allocation); a full chunk is transferred to the worker (a `MessagePort` message:
  *   its buffer moved, not copied). The worker hashes each leaf, keeps the compact range, and
- *   answers each chunk with one buffer of hashes (its leaf hashes, the higher tile-level nodes it
- *   completed, and the compact range after it: a flush's root at that size is a fold of O(log n)
- *   hashes, no tile read), handing the chunk's buffer back for reuse. The appending thread takes the answers
- *   synchronously (`receiveMessageOnPort`) once the worker's count of leaves done moved (one
- *   shared counter): at each chunk it hands over and in `sync`. It never hashes a leaf.
+ *   answers each chunk with one buffer of hashes (its leaf hashes, the higher tile-level nodes
+ *   it completed, and the compact range after it: a flush's root at that size is a fold of
+ *   O(log n) hashes, no tile read), handing the chunk's buffer back for reuse. The appending
+ *   thread takes the answers synchronously (`receiveMessageOnPort`) once the worker's count of
+ *   leaves done moved (one shared counter): at each chunk it hands over and in `sync`. It never
+ *   hashes a leaf.
  * - Files: a flush's tiles and tree head are sent to the worker, which writes them with
  *   `node:fs` (each a temp file, fsynced when asked, renamed into place; the head last) and
  *   answers, handing the files' buffer back for the next flush (on these machines a fresh
  *   300 KB buffer costs ~0.5 ms of page faults, more than its copy); the flush waits for that
- *   answer without blocking the event loop. The appending
- *   thread makes no file-system call for the tiles.
+ *   answer without blocking the event loop. The appending thread makes no file-system call for
+ *   the tiles.
  *
  * Waiting uses shared flags and counters: a side about to sleep sets its flag, looks once more,
  * then waits on its wake counter; the other side bumps the counter and notifies only when the flag
