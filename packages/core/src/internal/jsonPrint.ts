@@ -130,11 +130,13 @@ let tooDeep = false
  */
 let loneSurrogate = false
 /**
- * Set by both printers on a bigint outside the wire's integers (−2^63 … 2^64 − 1): printed as
- * its digits, it would read back as a float (as serde_json reads it), another value; the bounded
- * printers refuse it.
+ * Set by the bounded printers (`printWithin`, `printInto`) on a bigint outside the wire's
+ * integers (−2^63 … 2^64 − 1): printed as its digits, it would read back as a float (as
+ * serde_json reads it), another value; they refuse it. `print` (the digests' hot path) does not
+ * look: `checkRange` is false there.
  */
 let outOfRange = false
+let checkRange = false
 // Int's I64_MIN / U64_MAX (Int imports Json, which imports this module)
 const I64_MIN = -(2n ** 63n)
 const U64_MAX = 2n ** 64n - 1n
@@ -148,7 +150,7 @@ const write = (value: Json | undefined, depth: number): string => {
     case "boolean":
       return value ? "true" : "false"
     case "bigint":
-      if (value < I64_MIN || value > U64_MAX) outOfRange = true
+      if (checkRange && (value < I64_MIN || value > U64_MAX)) outOfRange = true
       return value.toString()
     case "object": {
       if (value === null) return "null"
@@ -194,6 +196,7 @@ export const printWithin = (value: Json, maxDepth: number): string | undefined =
   limit = maxDepth
   tooDeep = false
   outOfRange = false
+  checkRange = true
   try {
     const text = write(value, 0)
     return tooDeep || outOfRange || !text.isWellFormed() ? undefined : text
@@ -201,6 +204,7 @@ export const printWithin = (value: Json, maxDepth: number): string | undefined =
     limit = Infinity
     tooDeep = false
     outOfRange = false
+    checkRange = false
   }
 }
 
@@ -430,8 +434,8 @@ const writeBytes = (value: Json | undefined, depth: number): void => {
 /**
  * Append the UTF-8 bytes of `printWithin(value, maxDepth)` to `sink` (growing its buffer when
  * needed) and return true; when `printWithin` would refuse the value (it nests deeper than
- * `maxDepth`, holds a lone surrogate, or an integer outside −2^63 … 2^64 − 1), return false and leave `sink.length` as it was (bytes
- * past it may have been overwritten).
+ * `maxDepth`, holds a lone surrogate, or an integer outside −2^63 … 2^64 − 1), return false and
+ * leave `sink.length` as it was (bytes past it may have been overwritten).
  */
 export const printInto = (value: Json, sink: ByteSink, maxDepth: number = Infinity): boolean => {
   out = sink.buffer
