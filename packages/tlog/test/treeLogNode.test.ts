@@ -21,6 +21,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import { spawnSync } from "node:child_process"
 import * as nodeFs from "node:fs"
+import * as os from "node:os"
 import { CompactRange } from "../src/CompactRange.js"
 import { startWorker, workerOptions } from "../src/internal/treeWorker.js"
 import { filesUnder, linesOf } from "./treeLogSupport.js"
@@ -199,7 +200,7 @@ describe("TreeLogNode", () => {
     }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
 
   it("a process whose log closed exits on its own: the worker never keeps it alive", () => {
-    const dir = nodeFs.mkdtempSync(`${process.env["TMPDIR"] ?? "/tmp"}/calybris-exit-`)
+    const dir = nodeFs.mkdtempSync(`${os.tmpdir()}/calybris-exit-`)
     try {
       const code = `
         import * as TreeLog from "@calybris/tlog/TreeLog"
