@@ -176,3 +176,157 @@ describe("Wal onLine", () => {
       expectHanded(more.seen.slice(5), lines.slice(6), 6n)
     }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
 })
+
+/** A line's entry hash (the writer's lines: `"entry_hash":"<hex>"`). */
+const entryHashOf = (line: Uint8Array): string | undefined =>
+  /"entry_hash":"([0-9a-f]{64})"/.exec(new TextDecoder().decode(line))?.[1]
+
+describe("Wal onWritten", () => {
+  const flushers = [["FileSystem", Layer.empty], ["WalNode", WalNode.layer]] as const
+  for (const durability of ["always", "batch", "never"] as const) {
+    for (const [flusher, io] of flushers) {
+      it.effect(
+        `file (${durability}, ${flusher}): each write reported in order, its bytes the lines of its entries; onLine's views unchanged until then`,
+        () =>
+          Effect.gen(function*() {
+            const fs = yield* FileSystem.FileSystem
+            const dir = yield* fs.makeTempDirectoryScoped()
+            let run = 0
+            yield* Effect.promise(() =>
+              fc.assert(
+                fc.asyncProperty(
+                  recordsArb,
+                  fc.boolean(),
+                  fc.boolean(),
+                  fc.boolean(),
+                  (records, keyed, concurrent, withoutLf) =>
+                    Effect.runPromise(
+                      Effect.gen(function*() {
+                        const path = `${dir}/log-${run++}.jsonl`
+                        const chain = keyed ? { key } : { allowEmptyKey: true }
+                        // an existing entry, its LF dropped or not (the first write then starts with one)
+                        yield* Effect.scoped(Effect.flatMap(Wal.makeFile(path, chain), (wal) => wal.append("first")))
+                        const before = yield* fs.readFile(path)
+                        if (withoutLf) yield* fs.writeFile(path, before.subarray(0, before.length - 1))
+                        const start0 = withoutLf ? before.length - 1 : before.length
+                        const views: Array<{ sequence: bigint; view: Uint8Array; copy: Uint8Array }> = []
+                        const writes: Array<{ start: number; end: number; sequence: bigint; hash: string }> = []
+                        const problems: Array<string> = []
+                        const onLine = (line: Uint8Array, sequence: bigint) => {
+                          if (sequence > 1n) views.push({ sequence, view: line, copy: line.slice() })
+                        }
+                        const onWritten = (start: number, end: number, sequence: bigint, hash: string) => {
+                          const last = writes[writes.length - 1]
+                          // every view of an entry written so far is still the line it was
+                          for (const v of views) {
+                            if (v.sequence <= sequence && Buffer.compare(v.view, v.copy) !== 0) {
+                              problems.push(`entry ${v.sequence}'s view changed before its write was reported`)
+                            }
+                          }
+                          views.splice(0, views.filter((v) => v.sequence <= sequence).length)
+                          writes.push({ start, end, sequence, hash })
+                          if (last !== undefined && (start !== last.end || sequence <= last.sequence)) {
+                            problems.push(`write ${writes.length} not after the one before`)
+                          }
+                        }
+                        let accepted = 0
+                        yield* Effect.scoped(Effect.gen(function*() {
+                          const wal = yield* Wal.makeFile(path, { ...chain, durability, onLine, onWritten })
+                          const outcomes = yield* Effect.forEach(records, (r) => Effect.either(wal.append(r)), {
+                            concurrency: concurrent ? "unbounded" : 1
+                          })
+                          accepted = outcomes.reduce((n, o) => n + expectAcceptedOrRefused(o), 0)
+                        }))
+                        expect(problems).toEqual([])
+                        const bytes = yield* fs.readFile(path)
+                        const lines = linesOf(bytes)
+                        expect(lines.length).toBe(1 + accepted)
+                        if (accepted === 0) {
+                          expect(writes).toEqual([])
+                          return
+                        }
+                        expect(writes[0]?.start).toBe(start0)
+                        expect(writes[writes.length - 1]?.end).toBe(bytes.length)
+                        expect(writes[writes.length - 1]?.sequence).toBe(BigInt(1 + accepted))
+                        let previous = 1n
+                        for (const [i, w] of writes.entries()) {
+                          // the write's bytes: its entries' lines, each with its LF (the first write: an LF before, when the last line had none)
+                          const expected = lines.slice(Number(previous), Number(w.sequence))
+                            .map((l) => Buffer.concat([l, Buffer.from("\n")]))
+                          const lf = i === 0 && withoutLf ? [Buffer.from("\n")] : []
+                          expect(Buffer.from(bytes.subarray(w.start, w.end)).toString("hex"))
+                            .toBe(Buffer.concat([...lf, ...expected]).toString("hex"))
+                          expect(w.hash).toBe(entryHashOf(lines[Number(w.sequence) - 1] as Uint8Array))
+                          previous = w.sequence
+                        }
+                      }).pipe(Effect.provide(Layer.merge(NodeContext.layer, io)))
+                    )
+                ),
+                numRuns(12)
+              )
+            )
+          }).pipe(Effect.provide(NodeContext.layer), Effect.scoped)
+      )
+    }
+  }
+
+  it.effect("a memory log never reports a write", () =>
+    Effect.gen(function*() {
+      let reported = 0
+      const wal = yield* Wal.makeMemory({ key, onWritten: () => reported++ })
+      for (let i = 0; i < 5; i++) yield* wal.append(i)
+      expect(reported).toBe(0)
+    }))
+})
+
+describe("Wal.appendWith", () => {
+  for (const layer of ["memory", "file"] as const) {
+    it.effect(`${layer}: the append's sealed entry mapped, once, after its acknowledgement; the log as with append`, () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const dir = yield* fs.makeTempDirectoryScoped()
+        for (const durability of ["always", "batch", "never"] as const) {
+          const path = `${dir}/log-${durability}.jsonl`
+          const seen: Array<bigint> = []
+          const results = yield* Effect.scoped(Effect.gen(function*() {
+            const wal = layer === "memory"
+              ? yield* Wal.makeMemory({ key, durability })
+              : yield* Wal.makeFile(path, { key, durability })
+            const out: Array<unknown> = []
+            for (let i = 0; i < 6; i++) {
+              out.push(
+                yield* Wal.appendWith(wal, i, (sealed) => {
+                  seen.push(sealed.sequence)
+                  return { sequence: sealed.sequence, hash: sealed.entry_hash }
+                })
+              )
+              // acknowledged: the head has it when f is called
+              expect((yield* wal.head).sequence).toBe(BigInt(i + 1))
+            }
+            const lines = linesOf(concat([...(yield* Stream.runCollect(wal.bytes))]))
+            return { out, lines }
+          }))
+          expect(seen).toEqual([1n, 2n, 3n, 4n, 5n, 6n])
+          expect(results.out).toEqual(results.lines.map((l, i) => ({
+            sequence: BigInt(i + 1),
+            hash: entryHashOf(l)
+          })))
+        }
+      }).pipe(Effect.provide(Layer.merge(NodeContext.layer, WalNode.layer)), Effect.scoped))
+  }
+
+  it.effect("a wrapper spread over a file log (its own append) does not carry the log's appendWith along", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const wal = yield* Wal.makeFile(`${dir}/log.jsonl`, { key, durability: "never" })
+      let wrapped = 0
+      const wrapper: Wal.Wal["Type"] = {
+        ...wal,
+        append: (data) => Effect.tap(wal.append(data), () => Effect.sync(() => wrapped++))
+      }
+      const sequence = yield* Wal.appendWith(wrapper, "x", (sealed) => sealed.sequence)
+      expect(sequence).toBe(1n)
+      expect(wrapped).toBe(1)
+    }).pipe(Effect.provide(Layer.merge(NodeContext.layer, WalNode.layer)), Effect.scoped))
+})

@@ -17,6 +17,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { ChainOptions } from "./Chain.js"
 import type { Entry, Sealed } from "./Entry.js"
+import * as AppendWith from "./internal/appendWith.js"
 import * as internalFile from "./internal/file.js"
 import * as internalMemory from "./internal/memory.js"
 import * as internalRepair from "./internal/repair.js"
@@ -61,11 +62,20 @@ export interface WalOptions extends ChainOptions {
    * the line's bytes exactly as the log holds them, without the LF — and without a CR before the
    * LF, which the reader drops (writers never write one); a blank line is no entry and is not
    * handed over. The array is a view into the log's buffer, valid only during the call (copy it
-   * to keep it). Synchronous, and it must not throw (a throw is a defect of the append or open
+   * to keep it) — except an appended entry's in a file log, which stays as it is until
+   * `onWritten` reports the entry written (or the log fails). Synchronous, and it must not throw (a throw is a defect of the append or open
    * that called it; an entry it was handed while sealing stays sealed). Unused, it costs one
    * `undefined` check per append.
    */
   readonly onLine?: ((line: Uint8Array, sequence: bigint) => void) | undefined
+  /**
+   * An observer of the file log's writes (`makeFile`; a memory log never calls it): after each
+   * write of sealed entries (and its fsync, per durability), in order, the file's bytes from
+   * `start` to `end` hold the lines of the entries after the previous write's, the last of them
+   * `sequence` (entry hash `hash`). What an observer reads back from the file there is what the
+   * writer wrote, unless someone else changed the file. Synchronous, and it must not throw.
+   */
+  readonly onWritten?: ((start: number, end: number, sequence: bigint, hash: string) => void) | undefined
 }
 
 /** The last entry written: its sequence (0 for an empty log) and hash (`genesis` for an empty log). */
@@ -117,6 +127,22 @@ export const layerMemory = (
   initial?: Uint8Array
 ): Layer.Layer<Wal, WalEmptyKey | WalVerifyError | WalTornTail> =>
   Layer.effect(Wal, internalMemory.make(options, initial))
+
+/**
+ * `Effect.map(wal.append(data), f)` in one step: `f` is applied inside the append's own step
+ * where the log has one (a file log; else it is that `Effect.map`). `f` runs once the append is
+ * acknowledged, with its sealed entry, and must not throw. For a wrapper that maps every append
+ * (a tree log's leaf index): the extra step of an `Effect.map` measured ~0.3–0.4 µs an append on
+ * our 2-core machines, ~4% of an unsynced append.
+ */
+export const appendWith = <A>(
+  wal: Wal["Type"],
+  data: Json.Json,
+  f: (sealed: Sealed) => A
+): Effect.Effect<A, WalAppendError> => {
+  const own = AppendWith.of(wal)
+  return own === undefined ? Effect.map(wal.append(data), f) : own(data, f)
+}
 
 /** Append one record. */
 export const append = (data: Json.Json): Effect.Effect<Sealed, WalAppendError, Wal> =>
