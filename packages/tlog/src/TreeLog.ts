@@ -157,7 +157,7 @@ export const makeMemory = (
 ): Effect.Effect<TreeLog["Type"], WalOpenError | TreeLogOpenError, Scope.Scope> =>
   Effect.flatMap(startHashing, (start) =>
     Effect.map(
-      internal.make((onLine) => Wal.makeMemory({ ...options, onLine }, initial), options, undefined, start),
+      internal.make(({ onLine }) => Wal.makeMemory({ ...options, onLine }, initial), options, undefined, start),
       ({ persistedHead: _, ...log }) => log
     ))
 
@@ -203,14 +203,16 @@ export const makeFile = (
     // bad checkpoint options are refused before the log is opened
     if (checkpoint !== undefined) yield* Checkpointer.validate({ ...checkpoint, write: checkpointPath(path) })
     const { persistedHead, ...log } = yield* internal.make(
-      (onLine) => Wal.makeFile(path, { ...options, onLine }),
+      (hooks) => Wal.makeFile(path, { ...options, ...hooks }),
       options,
       {
         fs,
         dir: `${path}.tlog`,
         sync: (options.durability ?? "always") !== "never"
       },
-      start
+      start,
+      // a hashing that reads the file back recomputes its chain: the default hash only
+      options.hash === undefined ? { path, key: options.key } : undefined
     )
     if (checkpoint === undefined) return log
     // the checkpoint's directory (the tiles' directory, which the first flush would make)

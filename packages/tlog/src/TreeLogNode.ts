@@ -3,8 +3,12 @@
  * (`TreeLog.layerFile(path).pipe(Layer.provide(TreeLogNode.layer))`) and the tree's work moves to
  * a worker thread, one per open tree log:
  *
- * - hashing: an append copies its line into a buffer and goes on; the worker computes the leaf
- *   hash and the subtrees it completes and hands the tiles' nodes back in bulk;
+ * - hashing: the worker reads each new line back from the log file once the log reports it
+ *   written, checks it against what the log sealed (the chain recomputed: the log's key goes to
+ *   the worker), computes the leaf hash and the subtrees it completes and hands the tiles' nodes
+ *   back in bulk; an append copies nothing (a line needed before it is written, and the lines
+ *   the open reads, are copied to the worker instead). A line changed in the file between the
+ *   write and the read fails the worker, never hashed into the tree;
  * - tile files: a flush's tiles and tree head are written by the worker with `node:fs` (each a
  *   temp file, fsynced when the log's durability asks, renamed; the head last), so a background
  *   flush never waits for a busy appending fiber to give the event loop a turn per file step.

@@ -58,6 +58,16 @@ export interface TreeHashing {
   readonly close: () => void
   /** where it writes the tiles, when it does (else the tree log writes them through `FileSystem`) */
   readonly files?: FileWriter | undefined
+  /**
+   * When it can: from now on (nothing appended yet), `push` only notes each leaf, and the hashing
+   * reads the leaves back from the log file at `path` as the log reports them written
+   * (`written`), each checked against the chain (entry `sequence`'s hash `hash`, `key`) before it
+   * becomes a leaf; false when it cannot (nothing changed). `push`'s leaves stay valid until
+   * reported written.
+   */
+  readonly follow?: ((path: string, sequence: bigint, hash: string, key: Uint8Array | undefined) => boolean) | undefined
+  /** the log's `onWritten` */
+  readonly written?: ((start: number, end: number, sequence: bigint, hash: string) => void) | undefined
 }
 
 /** Starts hashing after the tree `range` (its size and right edge), putting nodes into `sink`. */

@@ -6,7 +6,7 @@
 import * as Hash from "@calybris/core/Hash"
 import type * as Json from "@calybris/core/Json"
 import type { Sealed } from "@calybris/wal/Entry"
-import type * as Wal from "@calybris/wal/Wal"
+import * as Wal from "@calybris/wal/Wal"
 import type { WalAppendError } from "@calybris/wal/WalError"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Deferred from "effect/Deferred"
@@ -83,6 +83,23 @@ class Tree {
     }
     this.started().push(line)
     this.sealed = sequence
+  }
+
+  /**
+   * The log's file from here on (see `TreeHashing.follow`), when the hashing can read it; the
+   * entries so far are all handed over (`sequence`, the last one's hash `hash`).
+   */
+  follow(path: string, sequence: bigint, hash: string, key: Uint8Array | undefined): void {
+    if (sequence !== this.sealed || !/^(?:[0-9a-f]{64}|genesis)$/.test(hash)) return
+    const hashing = this.started()
+    if (hashing.follow?.(path, sequence, hash, key) === true) this.following = hashing
+  }
+
+  private following: TreeHashing | undefined = undefined
+
+  /** The WAL's `onWritten` hook. */
+  readonly onWritten = (start: number, end: number, sequence: bigint, hash: string): void => {
+    this.following?.written?.(start, end, sequence, hash)
   }
 
   /** The tiles as they are (describing `settled()` leaves). */
@@ -296,10 +313,11 @@ export interface Internal {
  * (`fs` then), else memory only.
  */
 export const make = <E, R>(
-  open: (onLine: (line: Uint8Array, sequence: bigint) => void) => Effect.Effect<Wal.Wal["Type"], E, R>,
+  open: (hooks: Pick<Wal.WalOptions, "onLine" | "onWritten">) => Effect.Effect<Wal.Wal["Type"], E, R>,
   options: TreeLogOptions,
   disk: Disk | undefined,
-  start: StartHashing
+  start: StartHashing,
+  file?: { readonly path: string; readonly key: Uint8Array | undefined }
 ): Effect.Effect<TreeLog["Type"] & Internal, E | TreeLogOpenError, R | Scope.Scope> =>
   Effect.gen(function*() {
     // refused before anything is opened (BigInt of a fraction or NaN would throw)
@@ -323,8 +341,9 @@ export const make = <E, R>(
     const tree = loaded.tree
     // after every other finalizer (the closing flush waits for the hashing)
     yield* Effect.addFinalizer(() => Effect.sync(() => tree.close()))
-    const wal = yield* open(tree.onLine)
-    const logSize = (yield* wal.head).sequence
+    const wal = yield* open({ onLine: tree.onLine, onWritten: tree.onWritten })
+    const opened = yield* wal.head
+    const logSize = opened.sequence
     const persisted = loaded.persisted
     const path = disk === undefined ? "memory" : disk.dir
     if (persisted > logSize) return yield* new TreeLogTilesAhead({ path, tiles: persisted, log: logSize })
@@ -359,6 +378,8 @@ export const make = <E, R>(
       }
     }
     if (full) tree.synced().persist(persisted)
+    // the hashing reads the new leaves back from the log file, when it can (no copy as they are sealed)
+    if (file !== undefined) tree.follow(file.path, logSize, opened.lastHash, file.key)
 
     const lock = yield* Effect.makeSemaphore(1)
     const flushEvery = BigInt(every ?? DEFAULT_FLUSH_EVERY)
@@ -427,7 +448,7 @@ export const make = <E, R>(
     }
     const onAppended = options.onAppended
     const append = onAppended === undefined
-      ? (data: Json.Json): Effect.Effect<Appended, WalAppendError> => Effect.map(wal.append(data), appended)
+      ? (data: Json.Json): Effect.Effect<Appended, WalAppendError> => Wal.appendWith(wal, data, appended)
       : (data: Json.Json): Effect.Effect<Appended, WalAppendError> =>
         Effect.flatMap(wal.append(data), (sealed) => {
           const result = appended(sealed)

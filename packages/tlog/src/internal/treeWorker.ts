@@ -1,15 +1,25 @@
 /**
  * The tree log's hashing and tile writing on a worker thread (Node; `TreeLogNode.layer`).
  *
- * - Leaves: `push` copies a leaf's bytes into a chunk (an ordinary 256 KiB buffer: one `set`, no
- *   message, no allocation); a full chunk is transferred to the worker (a `MessagePort` message:
- *   its buffer moved, not copied). The worker hashes each leaf, keeps the compact range, and
- *   answers each chunk with one buffer of hashes (its leaf hashes, the higher tile-level nodes
- *   it completed, and the compact range after it: a flush's root at that size is a fold of
- *   O(log n) hashes, no tile read), handing the chunk's buffer back for reuse. The appending
- *   thread takes the answers synchronously (`receiveMessageOnPort`) once the worker's count of
- *   leaves done moved (one shared counter): at each chunk it hands over and in `sync`. It never
- *   hashes a leaf.
+ * - Leaves, following the log file (`follow`, once the file log is open): `push` only notes the
+ *   leaf's view (the WAL leaves it unchanged until it reports the line written); `written` (the
+ *   WAL's `onWritten`) publishes the write (its last sequence, its end byte, its entry hash) in
+ *   shared memory (a seqlock), and the worker reads the lines back from the file with its own
+ *   descriptor, checking each against the chain before it hashes it (see `startFollowing`). The
+ *   appending thread copies nothing: copying each line into a chunk that the other core then read
+ *   cost it ~5–8% of an unsynced append (its own cache evicted, each line crossing cores), reading
+ *   the page cache back costs it nothing measurable.
+ * - Leaves otherwise (the lines the open reads, a memory log, and at `sync` the leaves sealed but
+ *   not yet written): copied into a chunk (an ordinary 256 KiB buffer: one `set`, no message, no
+ *   allocation); a full chunk is transferred to the worker (a `MessagePort` message: its buffer
+ *   moved, not copied). A chunk names its first leaf: the worker reads the file up to it first,
+ *   and skips (after checking) the file's lines it already had from a chunk.
+ * - The worker hashes each leaf, keeps the compact range, and answers with one buffer of hashes
+ *   (the leaf hashes, the higher tile-level nodes it completed, and the compact range after them:
+ *   a flush's root at that size is a fold of O(log n) hashes, no tile read), handing a chunk's
+ *   buffer back for reuse. The appending thread takes the answers synchronously
+ *   (`receiveMessageOnPort`) once the worker's count of leaves done moved (one shared counter):
+ *   at each chunk it hands over, at each write reported, and in `sync`. It never hashes a leaf.
  * - Files: a flush's tiles and tree head are sent to the worker, which writes them with
  *   `node:fs` (each a temp file, fsynced when asked, renamed into place; the head last) and
  *   answers, handing the files' buffer back for the next flush (on these machines a fresh
@@ -37,6 +47,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import { closeSync, openSync } from "node:fs"
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads"
 import type { CompactRange } from "../CompactRange.js"
 import { rootOfSubtrees } from "./hash.js"
@@ -61,8 +72,19 @@ const PROGRAM = `
 "use strict"
 const { receiveMessageOnPort, workerData } = require("node:worker_threads")
 const fs = require("node:fs")
-const { ctl: ctlBuffer, errors, input, replies, size: startSize, edge: startEdge } = workerData
+const { ctl: ctlBuffer, errors, gate: gateBuffer, input, mark, replies, size: startSize, edge: startEdge } = workerData
+// tests: the file is read only while this is not 0
+const gate = gateBuffer === undefined ? undefined : new Int32Array(gateBuffer)
 const ctl = new Int32Array(ctlBuffer)
+// the last write the log reported (see \`WorkerHashing.written\`): a seqlock, its entries' count,
+// the byte its lines end at, where the first write after following began, and its entry hash
+const markLock = new Int32Array(mark, 0, 1)
+const markNumbers = new Float64Array(mark, 0, 4)
+const markHash = new Uint8Array(mark, 32, 64)
+/** a leaf's bytes read from the log file, when following it (see \`startFollowing\`) */
+let following = undefined
+/** what \`next\` returns when the log reported lines not read yet */
+const FILE = {}
 const fail = (error) => {
   const text = Buffer.from(String(error && error.stack || error)).subarray(0, errors.byteLength)
   Buffer.from(errors).set(text)
@@ -82,6 +104,7 @@ const next = () => {
     let message = receiveMessageOnPort(input)
     if (message !== undefined) return message.message
     if (Atomics.load(ctl, ${STOP}) !== 0) return undefined
+    if (following !== undefined && markNumbers[1] >= following.sequence && (gate === undefined || Atomics.load(gate, 0) !== 0)) return FILE
     const deep = idle >= 20
     const seen = Atomics.load(ctl, ${W_WAKE})
     Atomics.store(ctl, ${W_SLEEP}, deep ? ${DEEP} : ${LIGHT})
@@ -91,6 +114,7 @@ const next = () => {
     }
     Atomics.store(ctl, ${W_SLEEP}, 0)
     if (message !== undefined) return message.message
+    if (following !== undefined && markNumbers[1] >= following.sequence && (gate === undefined || Atomics.load(gate, 0) !== 0)) return FILE
     idle++
   }
 }
@@ -204,18 +228,253 @@ const removeFiles = (paths) => {
   }
   return undefined
 }
+/** SHA-256 of \`data\` in the encoding asked ("hex", or "latin1": one char per byte) */
+const sha = typeof crypto.hash === "function"
+  ? (data, encoding) => crypto.hash("sha256", data, encoding)
+  : (data, encoding) => crypto.createHash("sha256").update(data).digest(encoding)
+/** the largest number of leaves one answer holds */
+const CAP = 4096
+// the compact range's hashes, slot k at 32·k (a tree below 2^53 leaves has at most 53)
+const edge = Buffer.alloc(64 * 32)
+let top = 0
+for (const hash of startEdge) edge.set(hash, 32 * top++)
+let size = startSize
+let done = 0
+const node = new Uint8Array(65)
+node[0] = 1
+/** the answer being filled: its leaf hashes in \`out\`, the tile-level nodes completed in \`nodeOut\` */
+const out = Buffer.allocUnsafeSlow(32 * CAP)
+let nodeOut = Buffer.allocUnsafeSlow(32 * ((CAP >> 7) + 80))
+let first = 0
+let count = 0
+let nodeCount = 0
+let nodes = []
+/** One leaf hashed (\`bytes[a]\` is RFC 6962's 0x00, the leaf's bytes follow up to \`b\`): its hash, and the subtrees it completes. */
+const hashLeaf = (bytes, a, b) => {
+  if (count === 0) first = size
+  let hex = shaHex(bytes.subarray(a, b))
+  out.write(hex, 32 * count, 32, "hex")
+  edge.write(hex, 32 * top++, 32, "hex")
+  let index = size
+  let level = 0
+  while (index % 2 === 1) {
+    // the last two subtrees merged: 0x01 ‖ left ‖ right
+    node.set(edge.subarray(32 * (top - 2), 32 * top), 1)
+    hex = shaHex(node)
+    top--
+    edge.write(hex, 32 * (top - 1), 32, "hex")
+    index = (index - 1) / 2
+    level++
+    if (level % 8 === 0) {
+      if (32 * (nodeCount + 1) > nodeOut.length) {
+        const grown = Buffer.allocUnsafeSlow(2 * nodeOut.length)
+        nodeOut.copy(grown)
+        nodeOut = grown
+      }
+      nodeOut.write(hex, 32 * nodeCount++, 32, "hex")
+      nodes.push(level / 8, index)
+    }
+  }
+  size++
+  count++
+}
+/**
+ * Sends the answer filled so far (for a chunk, \`buffer\` is its buffer, handed back: an answer is
+ * sent then even without a leaf): the leaf hashes, the nodes, then the compact range.
+ */
+const answer = (buffer) => {
+  if (count === 0 && buffer === undefined) return
+  const hashes = Buffer.allocUnsafeSlow(32 * (count + nodeCount + top))
+  out.copy(hashes, 0, 0, 32 * count)
+  nodeOut.copy(hashes, 32 * count, 0, 32 * nodeCount)
+  edge.copy(hashes, 32 * (count + nodeCount), 0, 32 * top)
+  const transfer = buffer === undefined ? [hashes.buffer] : [hashes.buffer, buffer]
+  replies.postMessage({ kind: "leaves", first: count === 0 ? size : first, count, nodes, top, hashes: hashes.buffer, buffer }, transfer)
+  done = (done + count) | 0
+  count = 0
+  nodeCount = 0
+  nodes = []
+  Atomics.store(ctl, ${DONE}, done)
+  if (Atomics.load(ctl, ${M_SLEEP}) !== 0) {
+    Atomics.add(ctl, ${M_WAKE}, 1)
+    Atomics.notify(ctl, ${M_WAKE})
+  }
+}
+/** A chunk's leaves from leaf \`start\`: each hashed in place (its record's 0x00 is the prefix), those the tree has already skipped. */
+const takeChunk = (bytes, records, start) => {
+  let at = 0
+  for (let i = 0; i < records; i++) {
+    const length = (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0
+    const index = start + i
+    if (index > size) throw new Error("the tree log's worker was handed leaf " + index + " before leaf " + size)
+    if (index === size) {
+      hashLeaf(bytes, at + 4, at + 5 + length)
+      if (count === CAP) answer(undefined)
+    }
+    at += 5 + length
+  }
+}
+/** the reported write, read consistently (its hash copied) */
+const readMark = (hash) => {
+  for (;;) {
+    const before = Atomics.load(markLock, 0)
+    if ((before & 1) === 0) {
+      const sequence = markNumbers[1]
+      const end = markNumbers[2]
+      const start = markNumbers[3]
+      hash.set(markHash)
+      if (Atomics.load(markLock, 0) === before) return { sequence, end, start }
+    }
+  }
+}
+const ascii = (text) => Buffer.from(text, "latin1")
+const SEQUENCE = ascii('{"sequence":')
+const PREVIOUS = ascii(',"previous_hash":"')
+const ENTRY = ascii('","entry_hash":"')
+const DATA = ascii('","data":')
+/**
+ * Follow the log file from here: its lines after entry \`sequence\` (hash \`hash\`), as the log
+ * reports them written, are the next leaves. Each line is checked before it becomes a leaf: the
+ * writer's exact form, its sequence, its previous hash the last entry's, its entry hash
+ * recomputed from its data (the key's HMAC, or SHA-256), and the reported hash at each reported
+ * write: a line someone else changed in the file fails the worker, it is never hashed into the tree.
+ */
+const startFollowing = ({ fd, path, sequence, hash, key }) => {
+  let prefix = Buffer.alloc(0)
+  let outer = undefined
+  if (key !== undefined) {
+    const block = Buffer.alloc(64)
+    block.set(key.length > 64 ? sha(key, "buffer") : key)
+    prefix = Buffer.from(block.map((b) => b ^ 0x36))
+    outer = Buffer.alloc(96)
+    outer.set(block.map((b) => b ^ 0x5c))
+    block.fill(0)
+  }
+  following = {
+    fd,
+    path,
+    // the next line's entry sequence, and its byte (known at the first reported write)
+    sequence: sequence + 1,
+    offset: undefined,
+    previous: Buffer.from(hash, "latin1"),
+    prefix,
+    outer,
+    scratch: Buffer.alloc(4096),
+    read: Buffer.alloc(1 << 20),
+    reported: Buffer.alloc(64),
+    // a log whose last line had no LF: the first write starts with one
+    blankAllowed: true
+  }
+}
+const changed = (f, what) =>
+  new Error("the log file " + f.path + " does not hold what the log wrote (entry " + f.sequence + ", byte " + f.offset + "): " + what)
+/** Whether \`bytes\` at \`at\` holds \`expected\`. */
+const holds = (bytes, at, expected) => {
+  for (let i = 0; i < expected.length; i++) if (bytes[at + i] !== expected[i]) return false
+  return true
+}
+/** Checks the line at [s, e) of \`bytes\` (see \`startFollowing\`); returns where its entry hash is. */
+const checkLine = (f, bytes, s, e) => {
+  let at = s
+  if (!holds(bytes, at, SEQUENCE)) throw changed(f, "not a line of the log's writer")
+  at += SEQUENCE.length
+  const digits = ascii(String(f.sequence))
+  if (!holds(bytes, at, digits) || !holds(bytes, at + digits.length, PREVIOUS)) throw changed(f, "another sequence")
+  at += digits.length + PREVIOUS.length
+  if (!holds(bytes, at, f.previous) || !holds(bytes, at + f.previous.length, ENTRY)) throw changed(f, "another previous hash")
+  const previousAt = at
+  at += f.previous.length + ENTRY.length
+  const entryAt = at
+  at += 64
+  if (e - at < DATA.length + 1 || !holds(bytes, at, DATA) || bytes[e - 1] !== 0x7d) throw changed(f, "not a line of the log's writer")
+  const dataAt = at + DATA.length
+  // the link: prefix ‖ previous hash ‖ data, hashed (HMAC: twice)
+  const need = f.prefix.length + f.previous.length + (e - 1 - dataAt)
+  if (need > f.scratch.length) f.scratch = Buffer.alloc(Math.max(need, 2 * f.scratch.length))
+  const scratch = f.scratch
+  f.prefix.copy(scratch, 0)
+  bytes.copy(scratch, f.prefix.length, previousAt, previousAt + f.previous.length)
+  bytes.copy(scratch, f.prefix.length + f.previous.length, dataAt, e - 1)
+  let link
+  if (f.outer === undefined) {
+    link = sha(scratch.subarray(0, need), "hex")
+  } else {
+    const inner = sha(scratch.subarray(0, need), "latin1")
+    for (let i = 0; i < 32; i++) f.outer[64 + i] = inner.charCodeAt(i)
+    link = sha(f.outer, "hex")
+  }
+  for (let i = 0; i < 64; i++) {
+    if (bytes[entryAt + i] !== link.charCodeAt(i)) throw changed(f, "its entry hash is not its data's")
+  }
+  return entryAt
+}
+/** Reads and checks the lines the log reported written, each a leaf unless the tree has it already (a chunk). */
+const readFile = () => {
+  const f = following
+  const reported = readMark(f.reported)
+  if (f.sequence > reported.sequence) return
+  if (f.offset === undefined) f.offset = reported.start
+  while (f.sequence <= reported.sequence) {
+    const want = Math.min(reported.end - f.offset, f.read.length - 1)
+    let n = 0
+    try {
+      n = fs.readSync(f.fd, f.read, 1, want, f.offset)
+    } catch (error) {
+      throw changed(f, "reading it failed: " + (error && error.message || error))
+    }
+    if (n <= 0) throw changed(f, "it ends at byte " + f.offset + ", before byte " + reported.end)
+    const bytes = f.read
+    const end = 1 + n
+    let s = 1
+    for (;;) {
+      const lf = bytes.indexOf(10, s)
+      if (lf < 0 || lf >= end) break
+      if (lf === s && f.blankAllowed) {
+        // the LF the writer put after a last line that had none
+        f.blankAllowed = false
+        f.offset += 1
+        s = lf + 1
+        continue
+      }
+      f.blankAllowed = false
+      const entryAt = checkLine(f, bytes, s, lf)
+      if (f.sequence === reported.sequence && !holds(bytes, entryAt, f.reported)) {
+        throw changed(f, "its entry hash is not the one the log sealed")
+      }
+      bytes.copy(f.previous = f.previous.length === 64 ? f.previous : Buffer.alloc(64), 0, entryAt, entryAt + 64)
+      if (f.sequence - 1 > size) throw new Error("the tree log's worker read leaf " + (f.sequence - 1) + " before leaf " + size)
+      if (f.sequence - 1 === size) {
+        bytes[s - 1] = 0
+        hashLeaf(bytes, s - 1, lf)
+        if (count === CAP) answer(undefined)
+      }
+      f.offset += lf + 1 - s
+      f.sequence++
+      s = lf + 1
+      if (f.sequence > reported.sequence) break
+    }
+    if (s === 1) {
+      // no whole line in what was read: a longer line (read again into a larger buffer), or the file changed
+      if (n < want) throw changed(f, "it ends at byte " + (f.offset + n) + ", before byte " + reported.end)
+      if (want < f.read.length - 1) throw changed(f, "its last reported line has no LF")
+      f.read = Buffer.alloc(2 * f.read.length)
+    }
+  }
+  if (f.offset !== reported.end) throw changed(f, "the reported write ends at byte " + reported.end)
+}
 const run = () => {
-  const node = new Uint8Array(65)
-  node[0] = 1
-  // the compact range's hashes, slot k at 32·k (a tree below 2^53 leaves has at most 53)
-  const edge = Buffer.alloc(64 * 32)
-  let top = 0
-  for (const hash of startEdge) edge.set(hash, 32 * top++)
-  let size = startSize
-  let done = 0
   for (;;) {
     const message = next()
     if (message === undefined) return
+    if (message === FILE) {
+      readFile()
+      answer(undefined)
+      continue
+    }
+    if (message.kind === "follow") {
+      startFollowing(message)
+      continue
+    }
     if (message.kind === "write" || message.kind === "remove") {
       let error
       try {
@@ -233,46 +492,10 @@ const run = () => {
       else replies.postMessage({ id: message.id, error })
       continue
     }
-    const bytes = new Uint8Array(message.buffer, 0, message.length)
-    const count = message.count
-    // the answer, 32 bytes a hash: the leaf hashes, the tile-level nodes completed (at most
-    // count/256 + 1 at level 8, count/65536 + 1 at level 16, …), then the compact range after the chunk
-    const out = Buffer.allocUnsafeSlow(32 * (count + (count >> 7) + 8 + 64))
-    const nodes = []
-    let put = count
-    const first = size
-    let at = 0
-    for (let i = 0; i < count; i++) {
-      const length = (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0
-      let hex = shaHex(bytes.subarray(at + 4, at + 5 + length))
-      at += 5 + length
-      out.write(hex, 32 * i, 32, "hex")
-      edge.write(hex, 32 * top++, 32, "hex")
-      let index = size
-      let level = 0
-      while (index % 2 === 1) {
-        // the last two subtrees merged: 0x01 ‖ left ‖ right
-        node.set(edge.subarray(32 * (top - 2), 32 * top), 1)
-        hex = shaHex(node)
-        top--
-        edge.write(hex, 32 * (top - 1), 32, "hex")
-        index = (index - 1) / 2
-        level++
-        if (level % 8 === 0) {
-          out.write(hex, 32 * put++, 32, "hex")
-          nodes.push(level / 8, index)
-        }
-      }
-      size++
-    }
-    out.set(edge.subarray(0, 32 * top), 32 * put)
-    replies.postMessage({ kind: "leaves", first, count, nodes, top, hashes: out.buffer, buffer: message.buffer }, [out.buffer, message.buffer])
-    done = (done + message.count) | 0
-    Atomics.store(ctl, ${DONE}, done)
-    if (Atomics.load(ctl, ${M_SLEEP}) !== 0) {
-      Atomics.add(ctl, ${M_WAKE}, 1)
-      Atomics.notify(ctl, ${M_WAKE})
-    }
+    // a chunk: the leaves before it that the file holds first (following), then its own
+    if (following !== undefined && message.first > size) readFile()
+    takeChunk(new Uint8Array(message.buffer, 0, message.length), message.count, message.first)
+    answer(message.buffer)
   }
 }
 try {
@@ -327,8 +550,8 @@ interface Leaves {
   readonly top: number
   /** 32 bytes a hash: `count` leaf hashes, the nodes' hashes, then the compact range's */
   readonly hashes: ArrayBuffer
-  /** the chunk's buffer, handed back */
-  readonly buffer: ArrayBuffer
+  /** the chunk's buffer, handed back (none: leaves read from the log file) */
+  readonly buffer: ArrayBuffer | undefined
 }
 
 interface Reply {
@@ -342,8 +565,13 @@ interface Reply {
  * Starts a worker for each tree (see the module's comment), with checked options (`workerOptions`);
  * at 2^53 leaves and beyond, the inline hashing.
  */
-export const startWorker = (options: CheckedWorkerOptions): StartHashing => (range, sink) =>
-  range.size >= 2n ** 53n ? inline(range, sink) : new WorkerHashing(range, sink, options)
+export const startWorker = (options: CheckedWorkerOptions, testing?: Testing): StartHashing => (range, sink) =>
+  range.size >= 2n ** 53n ? inline(range, sink) : new WorkerHashing(range, sink, options, testing)
+
+/** Tests only: `gate` (on a `SharedArrayBuffer`): the worker reads the log file only while `gate[0]` is not 0. */
+export interface Testing {
+  readonly gate?: Int32Array | undefined
+}
 
 class WorkerHashing implements TreeHashing {
   private readonly ctl: Int32Array
@@ -357,6 +585,20 @@ class WorkerHashing implements TreeHashing {
   private chunk: Uint8Array
   private fill = 0
   private count = 0
+  /** the leaf index of the current chunk's first leaf (of the next leaf copied, while the chunk is empty) */
+  private chunkFirst: number
+  /** the last write the log reported (see the worker's `readMark`) */
+  private readonly markLock: Int32Array
+  private readonly markNumbers: Float64Array
+  private readonly markHash: Uint8Array
+  /** Following the log file (see `follow`): its descriptor (closed once the worker is gone) */
+  private followFd: number | undefined = undefined
+  /** the leaves sealed and not reported written (views into the log's round buffers, valid until written) from `unwritten[unwrittenAt]`, leaf `unwrittenFirst` */
+  private unwritten: Array<Uint8Array> = []
+  private unwrittenAt = 0
+  private unwrittenFirst = 0
+  /** whether a write was reported since following began */
+  private reported = false
   private readonly spare: Array<Uint8Array> = []
   /** leaves pushed, and leaves whose nodes were put (Int32, wrapping) */
   private pushed = 0
@@ -374,7 +616,8 @@ class WorkerHashing implements TreeHashing {
   constructor(
     range: CompactRange,
     private readonly sink: Sink,
-    options: CheckedWorkerOptions
+    options: CheckedWorkerOptions,
+    testing?: Testing
   ) {
     this.chunkBytes = options.chunkBytes
     this.maxChunks = options.maxChunks
@@ -384,6 +627,11 @@ class WorkerHashing implements TreeHashing {
     this.ctl = new Int32Array(ctl)
     this.errors = new Uint8Array(errors)
     this.chunk = new Uint8Array(this.chunkBytes)
+    this.chunkFirst = Number(range.size)
+    const mark = new SharedArrayBuffer(96)
+    this.markLock = new Int32Array(mark, 0, 1)
+    this.markNumbers = new Float64Array(mark, 0, 4)
+    this.markHash = new Uint8Array(mark, 32, 64)
     const toWorker = new MessageChannel()
     const fromWorker = new MessageChannel()
     this.input = toWorker.port1
@@ -395,6 +643,8 @@ class WorkerHashing implements TreeHashing {
       workerData: {
         ctl,
         errors,
+        mark,
+        gate: testing?.gate?.buffer,
         input: toWorker.port2,
         replies: fromWorker.port1,
         size: Number(range.size),
@@ -418,6 +668,18 @@ class WorkerHashing implements TreeHashing {
   }
 
   readonly push = (leaf: Uint8Array): void => {
+    if (this.followFd !== undefined) {
+      // the worker reads it back from the file once the log reports it written (no copy here)
+      this.unwritten.push(leaf)
+      this.pushed = (this.pushed + 1) | 0
+      return
+    }
+    this.copyIn(leaf)
+    this.pushed = (this.pushed + 1) | 0
+  }
+
+  /** Copies a leaf into the current chunk (handing it over first when full). */
+  private copyIn(leaf: Uint8Array): void {
     const length = leaf.length
     const need = 5 + length
     if (this.chunk.length - this.fill < need) {
@@ -434,15 +696,17 @@ class WorkerHashing implements TreeHashing {
     chunk.set(leaf, at + 5)
     this.fill = at + need
     this.count++
-    this.pushed = (this.pushed + 1) | 0
   }
 
   /** Transfers the current chunk to the worker (if it holds a leaf), takes answers, and a spare chunk. */
   private handOver(): void {
     if (this.count > 0) {
       const buffer = this.chunk.buffer as ArrayBuffer
-      this.input.postMessage({ kind: "leaves", buffer, length: this.fill, count: this.count }, [buffer])
+      this.input.postMessage({ kind: "leaves", buffer, length: this.fill, count: this.count, first: this.chunkFirst }, [
+        buffer
+      ])
       this.inFlight++
+      this.chunkFirst += this.count
       this.fill = 0
       this.count = 0
       this.wake(DEEP)
@@ -491,16 +755,19 @@ class WorkerHashing implements TreeHashing {
       return
     }
     const { count, hashes, nodes } = message
-    this.sink.putLeaves(BigInt(message.first), new Uint8Array(hashes, 0, 32 * count))
+    if (count > 0) this.sink.putLeaves(BigInt(message.first), new Uint8Array(hashes, 0, 32 * count))
     let at = 32 * count
     for (let i = 0; i < nodes.length; i += 2, at += 32) {
       this.sink.put(nodes[i] as number, BigInt(nodes[i + 1] as number), new Uint8Array(hashes, at, 32))
     }
     this.edge = { size: message.first + count, hashes, at, top: message.top }
-    if (message.buffer.byteLength === this.chunkBytes && this.spare.length < this.maxChunks) {
-      this.spare.push(new Uint8Array(message.buffer))
-    }
     this.applied = (this.applied + count) | 0
+    // an answer to a chunk hands its buffer back (one to leaves read from the file has none)
+    const buffer = message.buffer
+    if (buffer === undefined) return
+    if (buffer.byteLength === this.chunkBytes && this.spare.length < this.maxChunks) {
+      this.spare.push(new Uint8Array(buffer))
+    }
     this.inFlight--
   }
 
@@ -545,8 +812,82 @@ class WorkerHashing implements TreeHashing {
 
   readonly sync = (): void => {
     if (this.applied === this.pushed) return
-    if (this.count > 0) this.handOver()
+    if (this.followFd !== undefined) this.handUnwritten()
+    else if (this.count > 0) this.handOver()
     this.waitUntil(() => this.applied === this.pushed)
+  }
+
+  /** Following: the leaves not reported written, copied into chunks and handed over (the worker skips them in the file). */
+  private handUnwritten(): void {
+    const views = this.unwritten
+    if (views.length === this.unwrittenAt) return
+    this.chunkFirst = this.unwrittenFirst
+    for (let i = this.unwrittenAt; i < views.length; i++) this.copyIn(views[i] as Uint8Array)
+    this.unwrittenFirst += views.length - this.unwrittenAt
+    views.length = 0
+    this.unwrittenAt = 0
+    this.handOver()
+  }
+
+  /**
+   * From now on (nothing appended yet), the worker reads each leaf back from the log file at
+   * `path` once the log reports it written (`written`), checking it against what the log sealed
+   * (see the worker's `startFollowing`), instead of this thread copying it: the file after entry
+   * `sequence` (hash `hash`), chained with `key` (none: SHA-256). False (and nothing changes) when
+   * the file cannot be opened.
+   */
+  readonly follow = (path: string, sequence: bigint, hash: string, key: Uint8Array | undefined): boolean => {
+    if (this.closed || this.followFd !== undefined || sequence >= 2n ** 53n) return false
+    let fd: number
+    try {
+      fd = openSync(path, "r")
+    } catch {
+      return false
+    }
+    if (this.count > 0) this.handOver()
+    this.followFd = fd
+    this.unwrittenFirst = Number(sequence)
+    this.markNumbers[1] = Number(sequence)
+    this.input.postMessage({ kind: "follow", fd, path, sequence: Number(sequence), hash, key })
+    this.wake(LIGHT)
+    return true
+  }
+
+  /** The log wrote its entries up to `sequence` (hash `hash`) to bytes `start` to `end` of its file (`WalOptions.onWritten`). */
+  readonly written = (start: number, end: number, sequence: bigint, hash: string): void => {
+    if (this.followFd === undefined || this.closed) return
+    const last = Number(sequence)
+    // the views of the leaves written are dropped (their buffer is the log's again)
+    const live = this.unwritten.length - this.unwrittenAt
+    const drop = Math.min(live, last - this.unwrittenFirst)
+    if (drop > 0) {
+      if (drop === live) {
+        this.unwritten.length = 0
+        this.unwrittenAt = 0
+      } else {
+        this.unwrittenAt += drop
+        if (this.unwrittenAt >= 1024) {
+          this.unwritten.splice(0, this.unwrittenAt)
+          this.unwrittenAt = 0
+        }
+      }
+      this.unwrittenFirst += drop
+    }
+    const lock = this.markLock
+    const version = lock[0] as number
+    Atomics.store(lock, 0, version + 1)
+    const numbers = this.markNumbers
+    numbers[1] = last
+    numbers[2] = end
+    if (!this.reported) {
+      numbers[3] = start
+      this.reported = true
+    }
+    const markHash = this.markHash
+    for (let i = 0; i < 64; i++) markHash[i] = hash.charCodeAt(i) & 255
+    Atomics.store(lock, 0, version + 2)
+    this.wake(DEEP)
+    if (Atomics.load(this.ctl, DONE) !== this.applied) this.take()
   }
 
   readonly pending = (): number => {
@@ -618,7 +959,11 @@ class WorkerHashing implements TreeHashing {
     Atomics.store(this.ctl, STOP, 1)
     Atomics.add(this.ctl, W_WAKE, 1)
     Atomics.notify(this.ctl, W_WAKE)
-    void this.worker.terminate()
+    const fd = this.followFd
+    // the descriptor the worker reads is closed once the worker is gone (never under it)
+    void this.worker.terminate().then(() => {
+      if (fd !== undefined) closeSync(fd)
+    })
     this.input.close()
     this.replies.close()
   }
