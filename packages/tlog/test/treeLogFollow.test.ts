@@ -154,6 +154,33 @@ describe("TreeLogNode reading the log file back", () => {
       persistedAtMost(path, 0)
     }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
 
+  it.effect("every key length (empty, a block, longer than a block: hashed first) and no key: the inline hashing's roots", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const chains: ReadonlyArray<TreeLog.TreeLogOptions> = [
+        {},
+        { key: new Uint8Array(0), allowEmptyKey: true },
+        { key: new Uint8Array(64).fill(1) },
+        { key: new Uint8Array(65).fill(2) },
+        { key: new Uint8Array(100).map((_, i) => i) }
+      ]
+      for (const [i, chain] of chains.entries()) {
+        const path = `${dir}/log-${i}.jsonl`
+        const root = yield* Effect.scoped(Effect.gen(function*() {
+          const log = yield* Effect.provide(
+            TreeLog.makeFile(path, { ...chain, durability: "never" }),
+            TreeLogNode.layer
+          )
+          for (let n = 0; n < 40; n++) yield* log.append(n)
+          yield* Stream.runDrain(log.wal.bytes)
+          for (let n = 40; n < 45; n++) yield* log.append(n)
+          return hex((yield* log.head).root)
+        }))
+        expect(root).toBe(hex((yield* inlineRoot(path, chain)).root))
+      }
+    }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
+
   for (const durability of ["always", "batch", "never"] as const) {
     it.effect(
       `${durability}: a reopened log whose last line had no LF, and a line far longer than the read buffer, answer the inline hashing's roots`,

@@ -349,6 +349,8 @@ const startFollowing = ({ fd, path, sequence, hash, key }) => {
     outer = Buffer.alloc(96)
     outer.set(block.map((b) => b ^ 0x5c))
     block.fill(0)
+    // this thread's copy of the key: only its pads are kept
+    key.fill(0)
   }
   following = {
     fd,
