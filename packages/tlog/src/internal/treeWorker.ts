@@ -93,10 +93,6 @@ const fail = (error) => {
   Atomics.notify(ctl, ${M_WAKE})
 }
 const crypto = require("node:crypto")
-/** SHA-256 as hex (the one-shot hex digest, decoded where it goes: faster than the one-shot "buffer" output) */
-const shaHex = typeof crypto.hash === "function"
-  ? (data) => crypto.hash("sha256", data, "hex")
-  : (data) => crypto.createHash("sha256").update(data).digest("hex")
 /** the next message, sleeping (lightly, then deeply) while there is none */
 const next = () => {
   let idle = 0
@@ -249,20 +245,25 @@ let first = 0
 let count = 0
 let nodeCount = 0
 let nodes = []
-/** One leaf hashed (\`bytes[a]\` is RFC 6962's 0x00, the leaf's bytes follow up to \`b\`): its hash, and the subtrees it completes. */
-const hashLeaf = (bytes, a, b) => {
+/**
+ * SHA-256 of \`bytes\` from \`a\` to \`b\` as a latin1 string (one char a byte: written back with
+ * a plain copy; the hex output's decoding cost more)
+ */
+const digest = (bytes, a, b) => sha(bytes.subarray(a, b), "latin1")
+/** The next leaf, by its hash (\`digest\` of RFC 6962's 0x00 ‖ its bytes), and the subtrees it completes. */
+const addLeaf = (leaf) => {
   if (count === 0) first = size
-  let hex = shaHex(bytes.subarray(a, b))
-  out.write(hex, 32 * count, 32, "hex")
-  edge.write(hex, 32 * top++, 32, "hex")
+  out.write(leaf, 32 * count, 32, "latin1")
+  edge.write(leaf, 32 * top++, 32, "latin1")
+  let hash
   let index = size
   let level = 0
   while (index % 2 === 1) {
     // the last two subtrees merged: 0x01 ‖ left ‖ right
     node.set(edge.subarray(32 * (top - 2), 32 * top), 1)
-    hex = shaHex(node)
+    hash = sha(node, "latin1")
     top--
-    edge.write(hex, 32 * (top - 1), 32, "hex")
+    edge.write(hash, 32 * (top - 1), 32, "latin1")
     index = (index - 1) / 2
     level++
     if (level % 8 === 0) {
@@ -271,7 +272,7 @@ const hashLeaf = (bytes, a, b) => {
         nodeOut.copy(grown)
         nodeOut = grown
       }
-      nodeOut.write(hex, 32 * nodeCount++, 32, "hex")
+      nodeOut.write(hash, 32 * nodeCount++, 32, "latin1")
       nodes.push(level / 8, index)
     }
   }
@@ -308,7 +309,7 @@ const takeChunk = (bytes, records, start) => {
     const index = start + i
     if (index > size) throw new Error("the tree log's worker was handed leaf " + index + " before leaf " + size)
     if (index === size) {
-      hashLeaf(bytes, at + 4, at + 5 + length)
+      addLeaf(digest(bytes, at + 4, at + 5 + length))
       if (count === CAP) answer(undefined)
     }
     at += 5 + length
@@ -357,11 +358,12 @@ const startFollowing = ({ fd, path, sequence, hash, key }) => {
     path,
     // the next line's entry sequence, and its byte (known at the first reported write)
     sequence: sequence + 1,
+    digits: ascii(String(sequence + 1)),
+    entry: Buffer.alloc(64),
     offset: undefined,
     previous: Buffer.from(hash, "latin1"),
     prefix,
     outer,
-    scratch: Buffer.alloc(4096),
     read: Buffer.alloc(1 << 20),
     reported: Buffer.alloc(64),
     // a log whose last line had no LF: the first write starts with one
@@ -375,40 +377,49 @@ const holds = (bytes, at, expected) => {
   for (let i = 0; i < expected.length; i++) if (bytes[at + i] !== expected[i]) return false
   return true
 }
-/** Checks the line at [s, e) of \`bytes\` (see \`startFollowing\`); returns where its entry hash is. */
+/**
+ * Checks the line at [s, e) of \`bytes\` (see \`startFollowing\`), its entry hash kept in
+ * \`f.entry\`. The line's bytes before its data are overwritten: the link's input (the key's pad
+ * and the previous hash) is put right before the data and hashed in place.
+ */
 const checkLine = (f, bytes, s, e) => {
   let at = s
   if (!holds(bytes, at, SEQUENCE)) throw changed(f, "not a line of the log's writer")
   at += SEQUENCE.length
-  const digits = ascii(String(f.sequence))
-  if (!holds(bytes, at, digits) || !holds(bytes, at + digits.length, PREVIOUS)) throw changed(f, "another sequence")
-  at += digits.length + PREVIOUS.length
-  if (!holds(bytes, at, f.previous) || !holds(bytes, at + f.previous.length, ENTRY)) throw changed(f, "another previous hash")
+  if (!holds(bytes, at, f.digits) || !holds(bytes, at + f.digits.length, PREVIOUS)) throw changed(f, "another sequence")
+  at += f.digits.length + PREVIOUS.length
+  const previous = f.previous.length
+  if (!holds(bytes, at, f.previous) || !holds(bytes, at + previous, ENTRY)) throw changed(f, "another previous hash")
   const previousAt = at
-  at += f.previous.length + ENTRY.length
+  at += previous + ENTRY.length
   const entryAt = at
   at += 64
   if (e - at < DATA.length + 1 || !holds(bytes, at, DATA) || bytes[e - 1] !== 0x7d) throw changed(f, "not a line of the log's writer")
   const dataAt = at + DATA.length
-  // the link: prefix ‖ previous hash ‖ data, hashed (HMAC: twice)
-  const need = f.prefix.length + f.previous.length + (e - 1 - dataAt)
-  if (need > f.scratch.length) f.scratch = Buffer.alloc(Math.max(need, 2 * f.scratch.length))
-  const scratch = f.scratch
-  f.prefix.copy(scratch, 0)
-  bytes.copy(scratch, f.prefix.length, previousAt, previousAt + f.previous.length)
-  bytes.copy(scratch, f.prefix.length + f.previous.length, dataAt, e - 1)
+  bytes.copy(f.entry, 0, entryAt, entryAt + 64)
+  // prefix ‖ previous hash ‖ data, in place (the previous hash moved first: its old bytes are overwritten)
+  bytes.copy(bytes, dataAt - previous, previousAt, previousAt + previous)
+  const begin = dataAt - previous - f.prefix.length
+  f.prefix.copy(bytes, begin)
   let link
   if (f.outer === undefined) {
-    link = sha(scratch.subarray(0, need), "hex")
+    link = sha(bytes.subarray(begin, e - 1), "hex")
   } else {
-    const inner = sha(scratch.subarray(0, need), "latin1")
-    for (let i = 0; i < 32; i++) f.outer[64 + i] = inner.charCodeAt(i)
+    f.outer.write(sha(bytes.subarray(begin, e - 1), "latin1"), 64, 32, "latin1")
     link = sha(f.outer, "hex")
   }
   for (let i = 0; i < 64; i++) {
-    if (bytes[entryAt + i] !== link.charCodeAt(i)) throw changed(f, "its entry hash is not its data's")
+    if (f.entry[i] !== link.charCodeAt(i)) throw changed(f, "its entry hash is not its data's")
   }
-  return entryAt
+}
+/** The next line's sequence (and its decimal digits). */
+const nextSequence = (f) => {
+  f.sequence++
+  const digits = f.digits
+  let i = digits.length - 1
+  while (i >= 0 && digits[i] === 0x39) digits[i--] = 0x30
+  if (i >= 0) digits[i]++
+  else f.digits = Buffer.concat([Buffer.from([0x31]), digits])
 }
 /** Reads and checks the lines the log reported written, each a leaf unless the tree has it already (a chunk). */
 const readFile = () => {
@@ -439,19 +450,25 @@ const readFile = () => {
         continue
       }
       f.blankAllowed = false
-      const entryAt = checkLine(f, bytes, s, lf)
-      if (f.sequence === reported.sequence && !holds(bytes, entryAt, f.reported)) {
-        throw changed(f, "its entry hash is not the one the log sealed")
-      }
-      bytes.copy(f.previous = f.previous.length === 64 ? f.previous : Buffer.alloc(64), 0, entryAt, entryAt + 64)
       if (f.sequence - 1 > size) throw new Error("the tree log's worker read leaf " + (f.sequence - 1) + " before leaf " + size)
+      // the leaf's hash first (the check overwrites the line), taken once the line is checked
+      let leaf
       if (f.sequence - 1 === size) {
         bytes[s - 1] = 0
-        hashLeaf(bytes, s - 1, lf)
+        leaf = digest(bytes, s - 1, lf)
+      }
+      checkLine(f, bytes, s, lf)
+      if (f.sequence === reported.sequence && !holds(f.entry, 0, f.reported)) {
+        throw changed(f, "its entry hash is not the one the log sealed")
+      }
+      if (f.previous.length !== 64) f.previous = Buffer.alloc(64)
+      f.entry.copy(f.previous)
+      if (leaf !== undefined) {
+        addLeaf(leaf)
         if (count === CAP) answer(undefined)
       }
       f.offset += lf + 1 - s
-      f.sequence++
+      nextSequence(f)
       s = lf + 1
       if (f.sequence > reported.sequence) break
     }
@@ -963,9 +980,14 @@ class WorkerHashing implements TreeHashing {
     Atomics.notify(this.ctl, W_WAKE)
     const fd = this.followFd
     // the descriptor the worker reads is closed once the worker is gone (never under it)
-    void this.worker.terminate().then(() => {
-      if (fd !== undefined) closeSync(fd)
-    })
+    const closeFd = () => {
+      try {
+        if (fd !== undefined) closeSync(fd)
+      } catch {
+        // already closed: nothing to release
+      }
+    }
+    void this.worker.terminate().then(closeFd, closeFd)
     this.input.close()
     this.replies.close()
   }
