@@ -15,8 +15,9 @@ import * as fs from "node:fs"
 
 /**
  * The units of REFERENCE.md, and ours: `ms` (a latency percentile), `s` (a whole run, e.g. a
- * recovery), `MiB` (peak memory). Throughputs (`entries/s`, `ops/s`): higher is better;
- * everything else: lower is better.
+ * recovery), `MiB` (peak memory), `%` (one figure as a share of another, measured in the same
+ * run: no reference, no ratio). Throughputs (`entries/s`, `ops/s`): higher is better; everything
+ * else but `%`: lower is better.
  */
 export type Unit =
   | "ns/decision"
@@ -33,11 +34,12 @@ export type Unit =
   | "ms"
   | "s"
   | "MiB"
+  | "%"
 
 type Throughput = "entries/s" | "ops/s" | "pairs/s"
 
 /** How one sample's raw measurement (elapsed nanoseconds over some operations) maps to the unit. */
-const NS_PER: Record<Exclude<Unit, Throughput | "MiB">, number> = {
+const NS_PER: Record<Exclude<Unit, Throughput | "MiB" | "%">, number> = {
   "ns/decision": 1,
   "ns/op": 1,
   "ns/pair": 1,
@@ -54,7 +56,7 @@ export const isThroughput = (unit: Unit): unit is Throughput =>
   unit === "entries/s" || unit === "ops/s" || unit === "pairs/s"
 
 /** The measured value of `ops` operations that took `elapsedNs`, in `unit` (not for `MiB`). */
-export const toUnit = (unit: Exclude<Unit, "MiB">, elapsedNs: number, ops: number): number =>
+export const toUnit = (unit: Exclude<Unit, "MiB" | "%">, elapsedNs: number, ops: number): number =>
   isThroughput(unit) ? ops / (elapsedNs / 1e9) : elapsedNs / ops / NS_PER[unit]
 
 /**
@@ -62,7 +64,7 @@ export const toUnit = (unit: Exclude<Unit, "MiB">, elapsedNs: number, ops: numbe
  * our throughput ÷ the reference throughput.
  */
 export const ratio = (unit: Unit, ours: number, reference: number | null): number | null =>
-  reference === null || !(ours > 0) ? null : isThroughput(unit) ? ours / reference : reference / ours
+  reference === null || !(ours > 0) || unit === "%" ? null : isThroughput(unit) ? ours / reference : reference / ours
 
 /**
  * A secondary figure of one timed run (a latency percentile, peak memory, ...): reported as a
@@ -171,7 +173,7 @@ const envNumber = (name: string, fallback: number): number => {
  * batch so that one sample takes about `sampleMs`.
  */
 export const perOp = (
-  unit: Exclude<Unit, "MiB">,
+  unit: Exclude<Unit, "MiB" | "%">,
   batch: (n: number) => number,
   options: PerOpOptions = {}
 ): Sampler => {

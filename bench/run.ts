@@ -71,7 +71,8 @@ const UNITS: ReadonlyArray<Unit> = [
   "pairs/s",
   "ms",
   "s",
-  "MiB"
+  "MiB",
+  "%"
 ]
 const isUnit = (u: string | undefined): u is Unit => UNITS.some((unit) => unit === u)
 

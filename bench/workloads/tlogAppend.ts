@@ -81,6 +81,38 @@ const appendWorkload = (count: number, how: Appender) => (): Sampler => {
   }
 }
 
+/**
+ * The tree log with `TreeLogNode.layer` and the plain WAL, run back to back in each sample (their
+ * order swapped from one sample to the next), so that the share is of two runs seconds apart:
+ * the tree log's µs per entry, with the WAL's and the WAL's time as a % of the tree log's (the
+ * issue's "append rate with the tree maintained, as a share of the plain WAL's") as extras.
+ */
+const pairedWorkload = (count: number) => (): Sampler => {
+  const data = records(count)
+  const file = tempFile()
+  let k = 0
+  const pair = async () => {
+    const walFirst = k++ % 2 === 0
+    const first = await appendTree(file, data, walFirst ? "wal_only" : "node")
+    const second = await appendTree(file, data, walFirst ? "node" : "wal_only")
+    const [wal, node] = walFirst ? [first, second] : [second, first]
+    return {
+      value: node,
+      extras: [
+        { name: "wal_only", unit: "us/entry" as const, value: wal },
+        { name: "share", unit: "%" as const, value: 100 * wal / node }
+      ]
+    }
+  }
+  return {
+    warmup: async () => {
+      await pair()
+    },
+    sample: pair,
+    teardown: () => fs.rmSync(path.dirname(file), { recursive: true, force: true })
+  }
+}
+
 const REOPEN_SIZE = 1_000_000
 
 /** A keyed log of `n` small records with its persisted tiles (untimed). */
@@ -161,6 +193,12 @@ export const tlogAppendWorkloads: ReadonlyArray<Workload> = [
     "us/entry",
     appendWorkload(100_000, "wal_only"),
     "the same appends through the plain WAL, timed as the two rows above (open to close; wal_append/keyed/no_fsync times the appends only): their ratio's denominator"
+  ),
+  tlog(
+    "tlog/append/keyed/no_fsync/paired",
+    "us/entry",
+    pairedWorkload(100_000),
+    "…/node and …/wal_only back to back in each run (order swapped run to run): the tree log's µs/entry; extras: the WAL's, and the WAL's time as a % of the tree log's (its append rate as a share of the plain WAL's: issue 17's target is ≥ 90%)"
   ),
   tlog(
     "tlog/reopen/1e6/wal_only",
