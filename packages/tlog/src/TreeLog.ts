@@ -210,9 +210,7 @@ export const makeFile = (
         dir: `${path}.tlog`,
         sync: (options.durability ?? "always") !== "never"
       },
-      start,
-      // a hashing that reads the file back recomputes its chain: the default hash only
-      options.hash === undefined ? { path, key: options.key } : undefined
+      start
     )
     if (checkpoint === undefined) return log
     // the checkpoint's directory (the tiles' directory, which the first flush would make)

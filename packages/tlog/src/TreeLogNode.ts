@@ -3,12 +3,10 @@
  * (`TreeLog.layerFile(path).pipe(Layer.provide(TreeLogNode.layer))`) and the tree's work moves to
  * a worker thread, one per open tree log:
  *
- * - hashing: the worker reads each new line back from the log file once the log reports it
- *   written, checks it against what the log sealed (the chain recomputed: the log's key goes to
- *   the worker), computes the leaf hash and the subtrees it completes and hands the tiles' nodes
- *   back in bulk; an append copies nothing (a line needed before it is written, and the lines
- *   the open reads, are copied to the worker instead). A line changed in the file between the
- *   write and the read fails the worker, never hashed into the tree;
+ * - hashing: each write of the log is copied to the worker as written (one copy a write, none a
+ *   line; a line needed before its write, and the lines the open reads, are copied one by one);
+ *   the worker computes the leaf hashes and the subtrees they complete and hands the tiles' nodes
+ *   back in bulk. The bytes hashed are the writer's own, never the file read back;
  * - tile files: a flush's tiles and tree head are written by the worker with `node:fs` (each a
  *   temp file, fsynced when the log's durability asks, renamed; the head last), so a background
  *   flush never waits for a busy appending fiber to give the event loop a turn per file step.

@@ -210,12 +210,20 @@ describe("Wal onWritten", () => {
                         if (withoutLf) yield* fs.writeFile(path, before.subarray(0, before.length - 1))
                         const start0 = withoutLf ? before.length - 1 : before.length
                         const views: Array<{ sequence: bigint; view: Uint8Array; copy: Uint8Array }> = []
-                        const writes: Array<{ start: number; end: number; sequence: bigint; hash: string }> = []
+                        const writes: Array<
+                          { start: number; end: number; sequence: bigint; hash: string; bytes: string }
+                        > = []
                         const problems: Array<string> = []
                         const onLine = (line: Uint8Array, sequence: bigint) => {
                           if (sequence > 1n) views.push({ sequence, view: line, copy: line.slice() })
                         }
-                        const onWritten = (start: number, end: number, sequence: bigint, hash: string) => {
+                        const onWritten = (
+                          start: number,
+                          end: number,
+                          sequence: bigint,
+                          hash: string,
+                          bytes: Uint8Array
+                        ) => {
                           const last = writes[writes.length - 1]
                           // every view of an entry written so far is still the line it was
                           for (const v of views) {
@@ -224,7 +232,10 @@ describe("Wal onWritten", () => {
                             }
                           }
                           views.splice(0, views.filter((v) => v.sequence <= sequence).length)
-                          writes.push({ start, end, sequence, hash })
+                          writes.push({ start, end, sequence, hash, bytes: Buffer.from(bytes).toString("hex") })
+                          if (bytes.length !== end - start) {
+                            problems.push(`write ${writes.length}: ${bytes.length} bytes, ${end - start} reported`)
+                          }
                           if (last !== undefined && (start !== last.end || sequence <= last.sequence)) {
                             problems.push(`write ${writes.length} not after the one before`)
                           }
@@ -256,6 +267,8 @@ describe("Wal onWritten", () => {
                           const lf = i === 0 && withoutLf ? [Buffer.from("\n")] : []
                           expect(Buffer.from(bytes.subarray(w.start, w.end)).toString("hex"))
                             .toBe(Buffer.concat([...lf, ...expected]).toString("hex"))
+                          // and the bytes handed over are those
+                          expect(w.bytes).toBe(Buffer.concat([...lf, ...expected]).toString("hex"))
                           expect(w.hash).toBe(entryHashOf(lines[Number(w.sequence) - 1] as Uint8Array))
                           previous = w.sequence
                         }

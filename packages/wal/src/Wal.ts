@@ -70,12 +70,16 @@ export interface WalOptions extends ChainOptions {
   readonly onLine?: ((line: Uint8Array, sequence: bigint) => void) | undefined
   /**
    * An observer of the file log's writes (`makeFile`; a memory log never calls it): after each
-   * write of sealed entries (and its fsync, per durability), in order, the file's bytes from
-   * `start` to `end` hold the lines of the entries after the previous write's, the last of them
-   * `sequence` (entry hash `hash`). What an observer reads back from the file there is what the
-   * writer wrote, unless someone else changed the file. Synchronous, and it must not throw.
+   * write of sealed entries (and its fsync, per durability), in order, `bytes` were written at
+   * bytes `start` to `end` of the file: the lines (each with its LF; the first write after an
+   * open of a log whose last line had none starts with one) of the entries after the previous
+   * write's, the last of them `sequence` (entry hash `hash`). `bytes` is a view into the log's
+   * buffer, valid only during the call — the writer's own bytes, not read back from the file (which
+   * anyone with write access could have changed since). Synchronous, and it must not throw.
    */
-  readonly onWritten?: ((start: number, end: number, sequence: bigint, hash: string) => void) | undefined
+  readonly onWritten?:
+    | ((start: number, end: number, sequence: bigint, hash: string, bytes: Uint8Array) => void)
+    | undefined
 }
 
 /** The last entry written: its sequence (0 for an empty log) and hash (`genesis` for an empty log). */

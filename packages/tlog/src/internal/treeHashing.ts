@@ -59,15 +59,16 @@ export interface TreeHashing {
   /** where it writes the tiles, when it does (else the tree log writes them through `FileSystem`) */
   readonly files?: FileWriter | undefined
   /**
-   * When it can: from now on (nothing appended yet), `push` only notes each leaf, and the hashing
-   * reads the leaves back from the log file at `path` as the log reports them written
-   * (`written`), each checked against the chain (entry `sequence`'s hash `hash`, `key`) before it
-   * becomes a leaf; false when it cannot (nothing changed). `push`'s leaves stay valid until
-   * reported written.
+   * When it can (a file log: its writes are reported): from now on (the log's `sequence` existing
+   * leaves pushed, nothing appended yet), `push` only notes each leaf (its bytes stay as they are
+   * until reported written), and the leaves are taken from the log's writes (`written`); false
+   * when it cannot (nothing changed).
    */
-  readonly follow?: ((path: string, sequence: bigint, hash: string, key: Uint8Array | undefined) => boolean) | undefined
+  readonly follow?: ((sequence: bigint) => boolean) | undefined
   /** the log's `onWritten` */
-  readonly written?: ((start: number, end: number, sequence: bigint, hash: string) => void) | undefined
+  readonly written?:
+    | ((start: number, end: number, sequence: bigint, hash: string, bytes: Uint8Array) => void)
+    | undefined
 }
 
 /** Starts hashing after the tree `range` (its size and right edge), putting nodes into `sink`. */

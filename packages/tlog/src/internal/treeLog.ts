@@ -86,20 +86,20 @@ class Tree {
   }
 
   /**
-   * The log's file from here on (see `TreeHashing.follow`), when the hashing can read it; the
-   * entries so far are all handed over (`sequence`, the last one's hash `hash`).
+   * The leaves from the file log's writes from here on (see `TreeHashing.follow`), when the
+   * hashing can; the `sequence` entries so far are all handed over.
    */
-  follow(path: string, sequence: bigint, hash: string, key: Uint8Array | undefined): void {
-    if (sequence !== this.sealed || !/^(?:[0-9a-f]{64}|genesis)$/.test(hash)) return
+  follow(sequence: bigint): void {
+    if (sequence !== this.sealed) return
     const hashing = this.started()
-    if (hashing.follow?.(path, sequence, hash, key) === true) this.following = hashing
+    if (hashing.follow?.(sequence) === true) this.following = hashing
   }
 
   private following: TreeHashing | undefined = undefined
 
   /** The WAL's `onWritten` hook. */
-  readonly onWritten = (start: number, end: number, sequence: bigint, hash: string): void => {
-    this.following?.written?.(start, end, sequence, hash)
+  readonly onWritten = (start: number, end: number, sequence: bigint, hash: string, bytes: Uint8Array): void => {
+    this.following?.written?.(start, end, sequence, hash, bytes)
   }
 
   /** The tiles as they are (describing `settled()` leaves). */
@@ -316,8 +316,7 @@ export const make = <E, R>(
   open: (hooks: Pick<Wal.WalOptions, "onLine" | "onWritten">) => Effect.Effect<Wal.Wal["Type"], E, R>,
   options: TreeLogOptions,
   disk: Disk | undefined,
-  start: StartHashing,
-  file?: { readonly path: string; readonly key: Uint8Array | undefined }
+  start: StartHashing
 ): Effect.Effect<TreeLog["Type"] & Internal, E | TreeLogOpenError, R | Scope.Scope> =>
   Effect.gen(function*() {
     // refused before anything is opened (BigInt of a fraction or NaN would throw)
@@ -342,8 +341,7 @@ export const make = <E, R>(
     // after every other finalizer (the closing flush waits for the hashing)
     yield* Effect.addFinalizer(() => Effect.sync(() => tree.close()))
     const wal = yield* open({ onLine: tree.onLine, onWritten: tree.onWritten })
-    const opened = yield* wal.head
-    const logSize = opened.sequence
+    const logSize = (yield* wal.head).sequence
     const persisted = loaded.persisted
     const path = disk === undefined ? "memory" : disk.dir
     if (persisted > logSize) return yield* new TreeLogTilesAhead({ path, tiles: persisted, log: logSize })
@@ -378,8 +376,9 @@ export const make = <E, R>(
       }
     }
     if (full) tree.synced().persist(persisted)
-    // the hashing reads the new leaves back from the log file, when it can (no copy as they are sealed)
-    if (file !== undefined) tree.follow(file.path, logSize, opened.lastHash, file.key)
+    // a file log reports its writes: the hashing takes the new leaves from them, when it can
+    // (one copy of each write, none of each line as it is sealed)
+    if (disk !== undefined) tree.follow(logSize)
 
     const lock = yield* Effect.makeSemaphore(1)
     const flushEvery = BigInt(every ?? DEFAULT_FLUSH_EVERY)

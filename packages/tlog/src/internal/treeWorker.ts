@@ -1,19 +1,21 @@
 /**
  * The tree log's hashing and tile writing on a worker thread (Node; `TreeLogNode.layer`).
  *
- * - Leaves, following the log file (`follow`, once the file log is open): `push` only notes the
- *   leaf's view (the WAL leaves it unchanged until it reports the line written); `written` (the
- *   WAL's `onWritten`) publishes the write (its last sequence, its end byte, its entry hash) in
- *   shared memory (a seqlock), and the worker reads the lines back from the file with its own
- *   descriptor, checking each against the chain before it hashes it (see `startFollowing`). The
- *   appending thread copies nothing: copying each line into a chunk that the other core then read
- *   cost it ~5–8% of an unsynced append (its own cache evicted, each line crossing cores), reading
- *   the page cache back costs it nothing measurable.
+ * - Leaves of a file log, once open (`follow`): `push` only notes the leaf's view (the WAL leaves
+ *   it unchanged until it reports the line written); `written` (the WAL's `onWritten`) copies
+ *   each write's bytes, as the writer wrote them, into a "lines" chunk (one `set` a write, not one
+ *   a line), transferred to the worker when full or at `sync`; the worker splits it at each LF.
+ *   The writer's own bytes, never the file read back: what the tree hashes is what the log
+ *   sealed, whatever the file holds. (Two other designs were built and measured: one `set` per
+ *   line as it is sealed cost the appending thread 2–8% of an unsynced append; the worker reading
+ *   the page cache back cost it nothing directly, but the worker then had to recompute each line's
+ *   chain link to trust it, ~2 µs a line on the second core, and on 2 cores the extra load came
+ *   back as run-queue waits of the appending thread.)
  * - Leaves otherwise (the lines the open reads, a memory log, and at `sync` the leaves sealed but
- *   not yet written): copied into a chunk (an ordinary 256 KiB buffer: one `set`, no message, no
- *   allocation); a full chunk is transferred to the worker (a `MessagePort` message: its buffer
- *   moved, not copied). A chunk names its first leaf: the worker reads the file up to it first,
- *   and skips (after checking) the file's lines it already had from a chunk.
+ *   not yet written): copied into a "records" chunk (an ordinary 256 KiB buffer: one `set` a
+ *   leaf, no message, no allocation); a full chunk is transferred to the worker (a `MessagePort`
+ *   message: its buffer moved, not copied). Each chunk names its first leaf; the worker skips the
+ *   leaves it already has (a write of leaves that `sync` handed over before it).
  * - The worker hashes each leaf, keeps the compact range, and answers with one buffer of hashes
  *   (the leaf hashes, the higher tile-level nodes it completed, and the compact range after them:
  *   a flush's root at that size is a fold of O(log n) hashes, no tile read), handing a chunk's
@@ -40,14 +42,15 @@
  * SHA-256, which shares no lock but takes ~4× as long per leaf, measured no better in the append
  * benchmark.)
  *
- * A chunk's records: `[u32 length, little-endian][0x00][length bytes]` (the 0x00 is RFC 6962's
- * leaf prefix: the worker hashes the record in place). A leaf longer than a chunk gets a chunk of
+ * A records chunk: `[u32 length, little-endian][0x00][length bytes]` a leaf (the 0x00 is RFC
+ * 6962's leaf prefix: the worker hashes the record in place). A lines chunk: byte 0 free, then the
+ * writes' bytes (the worker puts each line's 0x00 on the byte before it: byte 0, or the LF
+ * before). A leaf longer than a chunk gets a chunk of
  * its own size. Leaf indices are doubles in the worker: exact below 2^53 leaves (beyond that the
  * tree log hashes inline).
  */
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import { closeSync, openSync } from "node:fs"
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads"
 import type { CompactRange } from "../CompactRange.js"
 import { rootOfSubtrees } from "./hash.js"
@@ -72,19 +75,8 @@ const PROGRAM = `
 "use strict"
 const { receiveMessageOnPort, workerData } = require("node:worker_threads")
 const fs = require("node:fs")
-const { ctl: ctlBuffer, errors, gate: gateBuffer, input, mark, replies, size: startSize, edge: startEdge } = workerData
-// tests: the file is read only while this is not 0
-const gate = gateBuffer === undefined ? undefined : new Int32Array(gateBuffer)
+const { ctl: ctlBuffer, errors, input, replies, size: startSize, edge: startEdge } = workerData
 const ctl = new Int32Array(ctlBuffer)
-// the last write the log reported (see \`WorkerHashing.written\`): a seqlock, its entries' count,
-// the byte its lines end at, where the first write after following began, and its entry hash
-const markLock = new Int32Array(mark, 0, 1)
-const markNumbers = new Float64Array(mark, 0, 4)
-const markHash = new Uint8Array(mark, 32, 64)
-/** a leaf's bytes read from the log file, when following it (see \`startFollowing\`) */
-let following = undefined
-/** what \`next\` returns when the log reported lines not read yet */
-const FILE = {}
 const fail = (error) => {
   const text = Buffer.from(String(error && error.stack || error)).subarray(0, errors.byteLength)
   Buffer.from(errors).set(text)
@@ -100,7 +92,6 @@ const next = () => {
     let message = receiveMessageOnPort(input)
     if (message !== undefined) return message.message
     if (Atomics.load(ctl, ${STOP}) !== 0) return undefined
-    if (following !== undefined && markNumbers[1] >= following.sequence && (gate === undefined || Atomics.load(gate, 0) !== 0)) return FILE
     const deep = idle >= 20
     const seen = Atomics.load(ctl, ${W_WAKE})
     Atomics.store(ctl, ${W_SLEEP}, deep ? ${DEEP} : ${LIGHT})
@@ -110,7 +101,6 @@ const next = () => {
     }
     Atomics.store(ctl, ${W_SLEEP}, 0)
     if (message !== undefined) return message.message
-    if (following !== undefined && markNumbers[1] >= following.sequence && (gate === undefined || Atomics.load(gate, 0) !== 0)) return FILE
     idle++
   }
 }
@@ -315,185 +305,34 @@ const takeChunk = (bytes, records, start) => {
     at += 5 + length
   }
 }
-/** the reported write, read consistently (its hash copied) */
-const readMark = (hash) => {
-  for (;;) {
-    const before = Atomics.load(markLock, 0)
-    if ((before & 1) === 0) {
-      const sequence = markNumbers[1]
-      const end = markNumbers[2]
-      const start = markNumbers[3]
-      hash.set(markHash)
-      if (Atomics.load(markLock, 0) === before) return { sequence, end, start }
-    }
-  }
-}
-const ascii = (text) => Buffer.from(text, "latin1")
-const SEQUENCE = ascii('{"sequence":')
-const PREVIOUS = ascii(',"previous_hash":"')
-const ENTRY = ascii('","entry_hash":"')
-const DATA = ascii('","data":')
 /**
- * Follow the log file from here: its lines after entry \`sequence\` (hash \`hash\`), as the log
- * reports them written, are the next leaves. Each line is checked before it becomes a leaf: the
- * writer's exact form, its sequence, its previous hash the last entry's, its entry hash
- * recomputed from its data (the key's HMAC, or SHA-256), and the reported hash at each reported
- * write: a line someone else changed in the file fails the worker, it is never hashed into the tree.
+ * Written lines (the log's own bytes, copied as written: each line and its LF, an empty line
+ * skipped), leaves \`first\` to \`last\`, from byte 1 (byte 0 is room for the first leaf's 0x00)
  */
-const startFollowing = ({ fd, path, sequence, hash, key }) => {
-  let prefix = Buffer.alloc(0)
-  let outer = undefined
-  if (key !== undefined) {
-    const block = Buffer.alloc(64)
-    block.set(key.length > 64 ? sha(key, "buffer") : key)
-    prefix = Buffer.from(block.map((b) => b ^ 0x36))
-    outer = Buffer.alloc(96)
-    outer.set(block.map((b) => b ^ 0x5c))
-    block.fill(0)
-    // this thread's copy of the key: only its pads are kept
-    key.fill(0)
-  }
-  following = {
-    fd,
-    path,
-    // the next line's entry sequence, and its byte (known at the first reported write)
-    sequence: sequence + 1,
-    digits: ascii(String(sequence + 1)),
-    entry: Buffer.alloc(64),
-    offset: undefined,
-    previous: Buffer.from(hash, "latin1"),
-    prefix,
-    outer,
-    read: Buffer.alloc(1 << 20),
-    reported: Buffer.alloc(64),
-    // a log whose last line had no LF: the first write starts with one
-    blankAllowed: true
-  }
-}
-const changed = (f, what) =>
-  new Error("the log file " + f.path + " does not hold what the log wrote (entry " + f.sequence + ", byte " + f.offset + "): " + what)
-/** Whether \`bytes\` at \`at\` holds \`expected\`. */
-const holds = (bytes, at, expected) => {
-  for (let i = 0; i < expected.length; i++) if (bytes[at + i] !== expected[i]) return false
-  return true
-}
-/**
- * Checks the line at [s, e) of \`bytes\` (see \`startFollowing\`), its entry hash kept in
- * \`f.entry\`. The line's bytes before its data are overwritten: the link's input (the key's pad
- * and the previous hash) is put right before the data and hashed in place.
- */
-const checkLine = (f, bytes, s, e) => {
-  let at = s
-  if (!holds(bytes, at, SEQUENCE)) throw changed(f, "not a line of the log's writer")
-  at += SEQUENCE.length
-  if (!holds(bytes, at, f.digits) || !holds(bytes, at + f.digits.length, PREVIOUS)) throw changed(f, "another sequence")
-  at += f.digits.length + PREVIOUS.length
-  const previous = f.previous.length
-  if (!holds(bytes, at, f.previous) || !holds(bytes, at + previous, ENTRY)) throw changed(f, "another previous hash")
-  const previousAt = at
-  at += previous + ENTRY.length
-  const entryAt = at
-  at += 64
-  if (e - at < DATA.length + 1 || !holds(bytes, at, DATA) || bytes[e - 1] !== 0x7d) throw changed(f, "not a line of the log's writer")
-  const dataAt = at + DATA.length
-  bytes.copy(f.entry, 0, entryAt, entryAt + 64)
-  // prefix ‖ previous hash ‖ data, in place (the previous hash moved first: its old bytes are overwritten)
-  bytes.copy(bytes, dataAt - previous, previousAt, previousAt + previous)
-  const begin = dataAt - previous - f.prefix.length
-  f.prefix.copy(bytes, begin)
-  let link
-  if (f.outer === undefined) {
-    link = sha(bytes.subarray(begin, e - 1), "hex")
-  } else {
-    f.outer.write(sha(bytes.subarray(begin, e - 1), "latin1"), 64, 32, "latin1")
-    link = sha(f.outer, "hex")
-  }
-  for (let i = 0; i < 64; i++) {
-    if (f.entry[i] !== link.charCodeAt(i)) throw changed(f, "its entry hash is not its data's")
-  }
-}
-/** The next line's sequence (and its decimal digits). */
-const nextSequence = (f) => {
-  f.sequence++
-  const digits = f.digits
-  let i = digits.length - 1
-  while (i >= 0 && digits[i] === 0x39) digits[i--] = 0x30
-  if (i >= 0) digits[i]++
-  else f.digits = Buffer.concat([Buffer.from([0x31]), digits])
-}
-/** Reads and checks the lines the log reported written, each a leaf unless the tree has it already (a chunk). */
-const readFile = () => {
-  const f = following
-  const reported = readMark(f.reported)
-  if (f.sequence > reported.sequence) return
-  if (f.offset === undefined) f.offset = reported.start
-  while (f.sequence <= reported.sequence) {
-    const want = Math.min(reported.end - f.offset, f.read.length - 1)
-    let n = 0
-    try {
-      n = fs.readSync(f.fd, f.read, 1, want, f.offset)
-    } catch (error) {
-      throw changed(f, "reading it failed: " + (error && error.message || error))
-    }
-    if (n <= 0) throw changed(f, "it ends at byte " + f.offset + ", before byte " + reported.end)
-    const bytes = f.read
-    const end = 1 + n
-    let s = 1
-    for (;;) {
-      const lf = bytes.indexOf(10, s)
-      if (lf < 0 || lf >= end) break
-      if (lf === s && f.blankAllowed) {
-        // the LF the writer put after a last line that had none
-        f.blankAllowed = false
-        f.offset += 1
-        s = lf + 1
-        continue
-      }
-      f.blankAllowed = false
-      if (f.sequence - 1 > size) throw new Error("the tree log's worker read leaf " + (f.sequence - 1) + " before leaf " + size)
-      // the leaf's hash first (the check overwrites the line), taken once the line is checked
-      let leaf
-      if (f.sequence - 1 === size) {
+const takeLines = (bytes, first, last) => {
+  let index = first
+  let s = 1
+  const end = bytes.length
+  while (s < end) {
+    const lf = bytes.indexOf(10, s)
+    if (lf < 0) throw new Error("the tree log's worker was handed a written line without its LF")
+    if (lf > s) {
+      if (index > size) throw new Error("the tree log's worker was handed leaf " + index + " before leaf " + size)
+      if (index === size) {
         bytes[s - 1] = 0
-        leaf = digest(bytes, s - 1, lf)
-      }
-      checkLine(f, bytes, s, lf)
-      if (f.sequence === reported.sequence && !holds(f.entry, 0, f.reported)) {
-        throw changed(f, "its entry hash is not the one the log sealed")
-      }
-      if (f.previous.length !== 64) f.previous = Buffer.alloc(64)
-      f.entry.copy(f.previous)
-      if (leaf !== undefined) {
-        addLeaf(leaf)
+        addLeaf(digest(bytes, s - 1, lf))
         if (count === CAP) answer(undefined)
       }
-      f.offset += lf + 1 - s
-      nextSequence(f)
-      s = lf + 1
-      if (f.sequence > reported.sequence) break
+      index++
     }
-    if (s === 1) {
-      // no whole line in what was read: a longer line (read again into a larger buffer), or the file changed
-      if (n < want) throw changed(f, "it ends at byte " + (f.offset + n) + ", before byte " + reported.end)
-      if (want < f.read.length - 1) throw changed(f, "its last reported line has no LF")
-      f.read = Buffer.alloc(2 * f.read.length)
-    }
+    s = lf + 1
   }
-  if (f.offset !== reported.end) throw changed(f, "the reported write ends at byte " + reported.end)
+  if (index !== last + 1) throw new Error("the tree log's worker was handed leaves " + first + " to " + last + " in " + (index - first) + " lines")
 }
 const run = () => {
   for (;;) {
     const message = next()
     if (message === undefined) return
-    if (message === FILE) {
-      readFile()
-      answer(undefined)
-      continue
-    }
-    if (message.kind === "follow") {
-      startFollowing(message)
-      continue
-    }
     if (message.kind === "write" || message.kind === "remove") {
       let error
       try {
@@ -511,8 +350,11 @@ const run = () => {
       else replies.postMessage({ id: message.id, error })
       continue
     }
-    // a chunk: the leaves before it that the file holds first (following), then its own
-    if (following !== undefined && message.first > size) readFile()
+    if (message.kind === "lines") {
+      takeLines(new Uint8Array(message.buffer, 0, message.length), message.first, message.last)
+      answer(message.buffer)
+      continue
+    }
     takeChunk(new Uint8Array(message.buffer, 0, message.length), message.count, message.first)
     answer(message.buffer)
   }
@@ -584,13 +426,8 @@ interface Reply {
  * Starts a worker for each tree (see the module's comment), with checked options (`workerOptions`);
  * at 2^53 leaves and beyond, the inline hashing.
  */
-export const startWorker = (options: CheckedWorkerOptions, testing?: Testing): StartHashing => (range, sink) =>
-  range.size >= 2n ** 53n ? inline(range, sink) : new WorkerHashing(range, sink, options, testing)
-
-/** Tests only: `gate` (on a `SharedArrayBuffer`): the worker reads the log file only while `gate[0]` is not 0. */
-export interface Testing {
-  readonly gate?: Int32Array | undefined
-}
+export const startWorker = (options: CheckedWorkerOptions): StartHashing => (range, sink) =>
+  range.size >= 2n ** 53n ? inline(range, sink) : new WorkerHashing(range, sink, options)
 
 class WorkerHashing implements TreeHashing {
   private readonly ctl: Int32Array
@@ -606,18 +443,19 @@ class WorkerHashing implements TreeHashing {
   private count = 0
   /** the leaf index of the current chunk's first leaf (of the next leaf copied, while the chunk is empty) */
   private chunkFirst: number
-  /** the last write the log reported (see the worker's `readMark`) */
-  private readonly markLock: Int32Array
-  private readonly markNumbers: Float64Array
-  private readonly markHash: Uint8Array
-  /** Following the log file (see `follow`): its descriptor (closed once the worker is gone) */
-  private followFd: number | undefined = undefined
   /** the leaves sealed and not reported written (views into the log's round buffers, valid until written) from `unwritten[unwrittenAt]`, leaf `unwrittenFirst` */
   private unwritten: Array<Uint8Array> = []
   private unwrittenAt = 0
   private unwrittenFirst = 0
-  /** whether a write was reported since following began */
-  private reported = false
+  /** following the log's writes (see `follow`) */
+  private following = false
+  /** the written lines being gathered (from byte 1), leaves `linesFirst` to `linesLast` */
+  private lines: Uint8Array | undefined = undefined
+  private linesFill = 1
+  private linesFirst = 0
+  private linesLast = 0
+  /** the leaves the log reported written */
+  private writtenCount = 0
   private readonly spare: Array<Uint8Array> = []
   /** leaves pushed, and leaves whose nodes were put (Int32, wrapping) */
   private pushed = 0
@@ -635,8 +473,7 @@ class WorkerHashing implements TreeHashing {
   constructor(
     range: CompactRange,
     private readonly sink: Sink,
-    options: CheckedWorkerOptions,
-    testing?: Testing
+    options: CheckedWorkerOptions
   ) {
     this.chunkBytes = options.chunkBytes
     this.maxChunks = options.maxChunks
@@ -647,10 +484,6 @@ class WorkerHashing implements TreeHashing {
     this.errors = new Uint8Array(errors)
     this.chunk = new Uint8Array(this.chunkBytes)
     this.chunkFirst = Number(range.size)
-    const mark = new SharedArrayBuffer(96)
-    this.markLock = new Int32Array(mark, 0, 1)
-    this.markNumbers = new Float64Array(mark, 0, 4)
-    this.markHash = new Uint8Array(mark, 32, 64)
     const toWorker = new MessageChannel()
     const fromWorker = new MessageChannel()
     this.input = toWorker.port1
@@ -662,8 +495,6 @@ class WorkerHashing implements TreeHashing {
       workerData: {
         ctl,
         errors,
-        mark,
-        gate: testing?.gate?.buffer,
         input: toWorker.port2,
         replies: fromWorker.port1,
         size: Number(range.size),
@@ -687,7 +518,7 @@ class WorkerHashing implements TreeHashing {
   }
 
   readonly push = (leaf: Uint8Array): void => {
-    if (this.followFd !== undefined) {
+    if (this.following) {
       // the worker reads it back from the file once the log reports it written (no copy here)
       this.unwritten.push(leaf)
       this.pushed = (this.pushed + 1) | 0
@@ -831,12 +662,15 @@ class WorkerHashing implements TreeHashing {
 
   readonly sync = (): void => {
     if (this.applied === this.pushed) return
-    if (this.followFd !== undefined) this.handUnwritten()
-    else if (this.count > 0) this.handOver()
+    if (this.following) {
+      // the written lines gathered, then the leaves not written yet (their views, copied)
+      this.handLines()
+      this.handUnwritten()
+    } else if (this.count > 0) this.handOver()
     this.waitUntil(() => this.applied === this.pushed)
   }
 
-  /** Following: the leaves not reported written, copied into chunks and handed over (the worker skips them in the file). */
+  /** Following: the leaves not reported written, copied into a chunk and handed over (the worker skips them when their write comes). */
   private handUnwritten(): void {
     const views = this.unwritten
     if (views.length === this.unwrittenAt) return
@@ -849,64 +683,75 @@ class WorkerHashing implements TreeHashing {
   }
 
   /**
-   * From now on (nothing appended yet), the worker reads each leaf back from the log file at
-   * `path` once the log reports it written (`written`), checking it against what the log sealed
-   * (see the worker's `startFollowing`), instead of this thread copying it: the file after entry
-   * `sequence` (hash `hash`), chained with `key` (none: SHA-256). False (and nothing changes) when
-   * the file cannot be opened.
+   * From now on (the log's existing leaves all pushed: `sequence` of them), `push` only notes each
+   * leaf's view, and the log's writes (`written`) are copied to the worker as written: one copy
+   * of each write's bytes instead of one of each line as it is sealed.
    */
-  readonly follow = (path: string, sequence: bigint, hash: string, key: Uint8Array | undefined): boolean => {
-    if (this.closed || this.followFd !== undefined || sequence >= 2n ** 53n) return false
-    let fd: number
-    try {
-      fd = openSync(path, "r")
-    } catch {
-      return false
-    }
+  readonly follow = (sequence: bigint): boolean => {
+    if (this.closed || this.following) return false
     if (this.count > 0) this.handOver()
-    this.followFd = fd
-    this.unwrittenFirst = Number(sequence)
-    this.markNumbers[1] = Number(sequence)
-    this.input.postMessage({ kind: "follow", fd, path, sequence: Number(sequence), hash, key })
-    this.wake(LIGHT)
+    this.following = true
+    this.unwrittenFirst = this.writtenCount = Number(sequence)
     return true
   }
 
-  /** The log wrote its entries up to `sequence` (hash `hash`) to bytes `start` to `end` of its file (`WalOptions.onWritten`). */
-  readonly written = (start: number, end: number, sequence: bigint, hash: string): void => {
-    if (this.followFd === undefined || this.closed) return
+  /** The log wrote `bytes`, its entries up to `sequence` (`WalOptions.onWritten`): gathered for the worker. */
+  readonly written = (_start: number, _end: number, sequence: bigint, _hash: string, bytes: Uint8Array): void => {
+    if (!this.following || this.closed) return
     const last = Number(sequence)
     // the views of the leaves written are dropped (their buffer is the log's again)
-    const live = this.unwritten.length - this.unwrittenAt
+    const views = this.unwritten
+    const live = views.length - this.unwrittenAt
     const drop = Math.min(live, last - this.unwrittenFirst)
     if (drop > 0) {
       if (drop === live) {
-        this.unwritten.length = 0
+        views.length = 0
         this.unwrittenAt = 0
       } else {
         this.unwrittenAt += drop
         if (this.unwrittenAt >= 1024) {
-          this.unwritten.splice(0, this.unwrittenAt)
+          views.splice(0, this.unwrittenAt)
           this.unwrittenAt = 0
         }
       }
       this.unwrittenFirst += drop
     }
-    const lock = this.markLock
-    const version = lock[0] as number
-    Atomics.store(lock, 0, version + 1)
-    const numbers = this.markNumbers
-    numbers[1] = last
-    numbers[2] = end
-    if (!this.reported) {
-      numbers[3] = start
-      this.reported = true
+    const first = this.writtenCount
+    this.writtenCount = last
+    if (this.lines !== undefined && this.lines.length - this.linesFill < bytes.length) this.handLines()
+    if (this.lines === undefined) {
+      const spare = this.spare.pop()
+      this.lines = spare !== undefined && spare.length > bytes.length
+        ? spare
+        : new Uint8Array(Math.max(this.chunkBytes, bytes.length + 1))
+      this.linesFill = 1
+      this.linesFirst = first
     }
-    const markHash = this.markHash
-    for (let i = 0; i < 64; i++) markHash[i] = hash.charCodeAt(i) & 255
-    Atomics.store(lock, 0, version + 2)
-    this.wake(DEEP)
+    this.lines.set(bytes, this.linesFill)
+    this.linesFill += bytes.length
+    this.linesLast = last - 1
     if (Atomics.load(this.ctl, DONE) !== this.applied) this.take()
+  }
+
+  /** Transfers the written lines gathered (if any) to the worker; waits when `maxChunks` are in flight. */
+  private handLines(): void {
+    const lines = this.lines
+    if (lines === undefined) return
+    this.lines = undefined
+    const buffer = lines.buffer as ArrayBuffer
+    this.input.postMessage({
+      kind: "lines",
+      buffer,
+      length: this.linesFill,
+      first: this.linesFirst,
+      last: this.linesLast
+    }, [buffer])
+    this.inFlight++
+    this.wake(DEEP)
+    if (this.inFlight >= this.maxChunks) {
+      const limit = this.maxChunks >> 1
+      this.waitUntil(() => this.inFlight <= limit)
+    }
   }
 
   readonly pending = (): number => {
@@ -978,16 +823,7 @@ class WorkerHashing implements TreeHashing {
     Atomics.store(this.ctl, STOP, 1)
     Atomics.add(this.ctl, W_WAKE, 1)
     Atomics.notify(this.ctl, W_WAKE)
-    const fd = this.followFd
-    // the descriptor the worker reads is closed once the worker is gone (never under it)
-    const closeFd = () => {
-      try {
-        if (fd !== undefined) closeSync(fd)
-      } catch {
-        // already closed: nothing to release
-      }
-    }
-    void this.worker.terminate().then(closeFd, closeFd)
+    void this.worker.terminate()
     this.input.close()
     this.replies.close()
   }

@@ -483,12 +483,16 @@ export const make = <E = never>(
           const start = size
           size += round.length
           sizeSequence = round.sequence
-          if (onWritten !== undefined) onWritten(start, size, round.sequence, round.hash)
+          if (onWritten !== undefined) {
+            onWritten(start, size, round.sequence, round.hash, round.buffer.subarray(0, round.length))
+          }
           if (durability !== "never") {
             ackSequence = round.sequence
             ackHash = round.hash
           }
-          if (durability !== "always" && round.buffer.length <= SPARE_MAX) spare = round.buffer
+          if (durability !== "always" && round.buffer.length <= SPARE_MAX) {
+            spare = round.buffer
+          }
           return Deferred.succeed(round.done, undefined)
         }
       })
@@ -513,13 +517,17 @@ export const make = <E = never>(
       size += round.length
       sizeSequence = ackSequence = round.sequence
       ackHash = round.hash
-      if (onWritten !== undefined) onWritten(start, size, round.sequence, round.hash)
+      if (onWritten !== undefined) {
+        onWritten(start, size, round.sequence, round.hash, round.buffer.subarray(0, round.length))
+      }
       return Exit.void
     }
 
     const takeRound = (): Round | undefined => {
       const queued = queue.shift()
-      if (queued !== undefined) return queued
+      if (queued !== undefined) {
+        return queued
+      }
       const round = open
       open = undefined
       return round
@@ -533,7 +541,9 @@ export const make = <E = never>(
 
     /** Wait for an append, unless one is pending already (checked and armed in one step). */
     const sleep: Effect.Effect<void> = Effect.suspend(() => {
-      if (queue.length > 0 || open !== undefined) return Effect.void
+      if (queue.length > 0 || open !== undefined) {
+        return Effect.void
+      }
       const sleeping = Deferred.unsafeMake<void>(FiberId.none)
       wakeup = sleeping
       return Deferred.await(sleeping)
