@@ -615,7 +615,8 @@ class WorkerHashing implements TreeHashing {
     // an answer to a chunk hands its buffer back (one to leaves read from the file has none)
     const buffer = message.buffer
     if (buffer === undefined) return
-    if (buffer.byteLength === this.chunkBytes && this.spare.length < this.maxChunks) {
+    // kept for the next chunk (records or lines): a fresh buffer costs ~14 µs a 4 KiB page here
+    if (buffer.byteLength >= this.chunkBytes && this.spare.length < this.maxChunks) {
       this.spare.push(new Uint8Array(buffer))
     }
     this.inFlight--
@@ -720,10 +721,15 @@ class WorkerHashing implements TreeHashing {
     this.writtenCount = last
     if (this.lines !== undefined && this.lines.length - this.linesFill < bytes.length) this.handLines()
     if (this.lines === undefined) {
+      // a kept buffer that holds the write, else a new one with 64 KiB to spare (a busy log's
+      // writes are its ~1 MiB rounds: a few buffers of one size go round)
       const spare = this.spare.pop()
-      this.lines = spare !== undefined && spare.length > bytes.length
-        ? spare
-        : new Uint8Array(Math.max(this.chunkBytes, bytes.length + 1))
+      if (spare !== undefined && spare.length > bytes.length) {
+        this.lines = spare
+      } else {
+        if (spare !== undefined) this.spare.push(spare)
+        this.lines = new Uint8Array(Math.max(this.chunkBytes, (Math.ceil((bytes.length + 1) / 65536) + 1) * 65536))
+      }
       this.linesFill = 1
       this.linesFirst = first
     }
