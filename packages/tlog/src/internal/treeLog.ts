@@ -39,6 +39,7 @@ import { TileSet } from "./treeLogTiles.js"
 export const HEAD_FILE = "tree-head"
 
 const DEFAULT_FLUSH_EVERY = 8192
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
 /** Tile files written at once by a flush. */
 const WRITE_CONCURRENCY = 8
 const sha256 = Hash.defaultHash.sha256
@@ -78,7 +79,8 @@ class Tree {
       if (check !== undefined && sequence - 1n === check.index) check.found = hashLeaf(line)
       return
     }
-    if (sequence !== sealed + 1n) {
+    // the next entry (compared as numbers below 2^53: no BigInt allocated an append)
+    if (sequence > MAX_SAFE ? sequence !== sealed + 1n : Number(sequence) !== Number(sealed) + 1) {
       throw new RangeError(`TreeLog: entry ${sequence} handed after ${sealed}`)
     }
     this.started().push(line)
@@ -381,7 +383,7 @@ export const make = <E, R>(
     if (disk !== undefined) tree.follow(logSize)
 
     const lock = yield* Effect.makeSemaphore(1)
-    const flushEvery = BigInt(every ?? DEFAULT_FLUSH_EVERY)
+    const flushEveryNumber = every ?? DEFAULT_FLUSH_EVERY
     let flushing = false
 
     /** Write the tiles of the acknowledged size, then the tree head; then drop superseded partial tiles. */
@@ -439,7 +441,8 @@ export const make = <E, R>(
     if (disk !== undefined) yield* Effect.forkScoped(flusher)
 
     const appended = (sealed: Sealed): Appended => {
-      if (!flushing && disk !== undefined && sealed.sequence - tree.persisted >= flushEvery) {
+      // numbers: a trigger, exact below 2^53 (no BigInt allocated an append)
+      if (!flushing && disk !== undefined && Number(sealed.sequence) - Number(tree.persisted) >= flushEveryNumber) {
         flushing = true
         Deferred.unsafeDone(wakeup, Exit.void)
       }
