@@ -411,7 +411,7 @@ interface Leaves {
   readonly top: number
   /** 32 bytes a hash: `count` leaf hashes, the nodes' hashes, then the compact range's */
   readonly hashes: ArrayBuffer
-  /** the chunk's buffer, handed back (none: leaves read from the log file) */
+  /** the chunk's buffer, handed back (none: an answer before its chunk's last, `CAP` leaves each) */
   readonly buffer: ArrayBuffer | undefined
 }
 
@@ -519,7 +519,13 @@ class WorkerHashing implements TreeHashing {
 
   readonly push = (leaf: Uint8Array): void => {
     if (this.following) {
-      // the worker reads it back from the file once the log reports it written (no copy here)
+      // its bytes reach the worker with the log's write (`written`): no copy here. The worker
+      // behind (`maxChunks` in flight), the append waits here, never in `written`, which the log's
+      // writer calls and must not throw
+      if (this.inFlight >= this.maxChunks) {
+        const limit = this.maxChunks >> 1
+        this.waitUntil(() => this.inFlight <= limit)
+      }
       this.unwritten.push(leaf)
       this.pushed = (this.pushed + 1) | 0
       return
@@ -612,7 +618,7 @@ class WorkerHashing implements TreeHashing {
     }
     this.edge = { size: message.first + count, hashes, at, top: message.top }
     this.applied = (this.applied + count) | 0
-    // an answer to a chunk hands its buffer back (one to leaves read from the file has none)
+    // a chunk's last answer hands its buffer back
     const buffer = message.buffer
     if (buffer === undefined) return
     // kept for the next chunk (records or lines): a fresh buffer costs ~14 µs a 4 KiB page here
@@ -739,7 +745,7 @@ class WorkerHashing implements TreeHashing {
     if (Atomics.load(this.ctl, DONE) !== this.applied) this.take()
   }
 
-  /** Transfers the written lines gathered (if any) to the worker; waits when `maxChunks` are in flight. */
+  /** Transfers the written lines gathered (if any) to the worker (never waits: see `push`). */
   private handLines(): void {
     const lines = this.lines
     if (lines === undefined) return
@@ -754,10 +760,6 @@ class WorkerHashing implements TreeHashing {
     }, [buffer])
     this.inFlight++
     this.wake(DEEP)
-    if (this.inFlight >= this.maxChunks) {
-      const limit = this.maxChunks >> 1
-      this.waitUntil(() => this.inFlight <= limit)
-    }
   }
 
   readonly pending = (): number => {
