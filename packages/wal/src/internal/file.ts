@@ -468,7 +468,9 @@ export const make = <E = never>(
     const commit = (round: Round): Effect.Effect<void> => {
       if (failure !== undefined) return Deferred.fail(round.done, new WalWriterFailed({ cause: failure.cause }))
       inflight = round
-      const written = Effect.mapError(writeAll(round.buffer.subarray(0, round.length)), failWith("write"))
+      // the round's bytes: written, then handed to `onWritten` (one view for both)
+      const bytes = round.buffer.subarray(0, round.length)
+      const written = Effect.mapError(writeAll(bytes), failWith("write"))
       const durable = durability === "never"
         ? written
         : Effect.zipRight(written, Effect.mapError(sync, failWith("fsync")))
@@ -483,9 +485,7 @@ export const make = <E = never>(
           const start = size
           size += round.length
           sizeSequence = round.sequence
-          if (onWritten !== undefined) {
-            onWritten(start, size, round.sequence, round.hash, round.buffer.subarray(0, round.length))
-          }
+          if (onWritten !== undefined) onWritten(start, size, round.sequence, round.hash, bytes)
           if (durability !== "never") {
             ackSequence = round.sequence
             ackHash = round.hash
@@ -504,8 +504,9 @@ export const make = <E = never>(
      */
     const commitNow = (round: Round, functions: NonNullable<typeof io>): Exit.Exit<void, AppendFailure> => {
       let operation = "write"
+      const bytes = round.buffer.subarray(0, round.length)
       try {
-        functions.writeAll(file.fd, round.buffer.subarray(0, round.length))
+        functions.writeAll(file.fd, bytes)
         operation = "fsync"
         functions.syncNow(file.fd)
       } catch (cause) {
@@ -517,9 +518,7 @@ export const make = <E = never>(
       size += round.length
       sizeSequence = ackSequence = round.sequence
       ackHash = round.hash
-      if (onWritten !== undefined) {
-        onWritten(start, size, round.sequence, round.hash, round.buffer.subarray(0, round.length))
-      }
+      if (onWritten !== undefined) onWritten(start, size, round.sequence, round.hash, bytes)
       return Exit.void
     }
 
