@@ -61,14 +61,12 @@ export interface TreeHashing {
   /**
    * When it can (a file log: its writes are reported): from now on (the log's `sequence` existing
    * leaves pushed, nothing appended yet), `push` only notes each leaf (its bytes stay as they are
-   * until reported written), and the leaves are taken from the log's writes (`written`); false
-   * when it cannot (nothing changed).
+   * until reported written), and the leaves are taken from the log's writes (`written`). Once:
+   * later calls change nothing.
    */
-  readonly follow?: ((sequence: bigint) => boolean) | undefined
-  /** the log's `onWritten` */
-  readonly written?:
-    | ((start: number, end: number, sequence: bigint, hash: string, bytes: Uint8Array) => void)
-    | undefined
+  readonly follow?: ((sequence: bigint) => void) | undefined
+  /** the log wrote `bytes`, its entries up to `sequence` (from the log's `onWritten`; ignored unless following) */
+  readonly written?: ((sequence: bigint, bytes: Uint8Array) => void) | undefined
 }
 
 /** Starts hashing after the tree `range` (its size and right edge), putting nodes into `sink`. */

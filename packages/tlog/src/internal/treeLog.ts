@@ -93,15 +93,12 @@ class Tree {
    */
   follow(sequence: bigint): void {
     if (sequence !== this.sealed) return
-    const hashing = this.started()
-    if (hashing.follow?.(sequence) === true) this.following = hashing
+    this.started().follow?.(sequence)
   }
 
-  private following: TreeHashing | undefined = undefined
-
-  /** The WAL's `onWritten` hook. */
-  readonly onWritten = (start: number, end: number, sequence: bigint, hash: string, bytes: Uint8Array): void => {
-    this.following?.written?.(start, end, sequence, hash, bytes)
+  /** The WAL's `onWritten` hook (a hashing that does not follow the writes ignores them). */
+  readonly onWritten = (_start: number, _end: number, sequence: bigint, _hash: string, bytes: Uint8Array): void => {
+    this.hashing?.written?.(sequence, bytes)
   }
 
   /** The tiles as they are (describing `settled()` leaves). */

@@ -291,17 +291,20 @@ const answer = (buffer) => {
     Atomics.notify(ctl, ${M_WAKE})
   }
 }
-/** A chunk's leaves from leaf \`start\`: each hashed in place (its record's 0x00 is the prefix), those the tree has already skipped. */
+/** Leaf \`index\`, \`bytes\` from \`a\` (its 0x00) to \`b\`: hashed when it is the next, skipped when the tree has it already. */
+const take = (index, bytes, a, b) => {
+  if (index > size) throw new Error("the tree log's worker was handed leaf " + index + " before leaf " + size)
+  if (index === size) {
+    addLeaf(digest(bytes, a, b))
+    if (count === CAP) answer(undefined)
+  }
+}
+/** A chunk's leaves from leaf \`start\`: each hashed in place (its record's 0x00 is the prefix). */
 const takeChunk = (bytes, records, start) => {
   let at = 0
   for (let i = 0; i < records; i++) {
     const length = (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0
-    const index = start + i
-    if (index > size) throw new Error("the tree log's worker was handed leaf " + index + " before leaf " + size)
-    if (index === size) {
-      addLeaf(digest(bytes, at + 4, at + 5 + length))
-      if (count === CAP) answer(undefined)
-    }
+    take(start + i, bytes, at + 4, at + 5 + length)
     at += 5 + length
   }
 }
@@ -317,13 +320,9 @@ const takeLines = (bytes, first, last) => {
     const lf = bytes.indexOf(10, s)
     if (lf < 0) throw new Error("the tree log's worker was handed a written line without its LF")
     if (lf > s) {
-      if (index > size) throw new Error("the tree log's worker was handed leaf " + index + " before leaf " + size)
-      if (index === size) {
-        bytes[s - 1] = 0
-        addLeaf(digest(bytes, s - 1, lf))
-        if (count === CAP) answer(undefined)
-      }
-      index++
+      // the byte before the line (byte 0, or the LF before it, already read) becomes its 0x00
+      bytes[s - 1] = 0
+      take(index++, bytes, s - 1, lf)
     }
     s = lf + 1
   }
@@ -694,16 +693,15 @@ class WorkerHashing implements TreeHashing {
    * leaf's view, and the log's writes (`written`) are copied to the worker as written: one copy
    * of each write's bytes instead of one of each line as it is sealed.
    */
-  readonly follow = (sequence: bigint): boolean => {
-    if (this.closed || this.following) return false
+  readonly follow = (sequence: bigint): void => {
+    if (this.closed || this.following) return
     if (this.count > 0) this.handOver()
     this.following = true
     this.unwrittenFirst = this.writtenCount = Number(sequence)
-    return true
   }
 
   /** The log wrote `bytes`, its entries up to `sequence` (`WalOptions.onWritten`): gathered for the worker. */
-  readonly written = (_start: number, _end: number, sequence: bigint, _hash: string, bytes: Uint8Array): void => {
+  readonly written = (sequence: bigint, bytes: Uint8Array): void => {
     if (!this.following || this.closed) return
     const last = Number(sequence)
     // the views of the leaves written are dropped (their buffer is the log's again)
