@@ -66,6 +66,33 @@ const expectAcceptedOrRefused = (outcome: Either.Either<unknown, { readonly _tag
 
 const numRuns = (n: number) => ({ numRuns: fc.readConfigureGlobal().numRuns ?? n })
 
+const flushers = [["FileSystem", Layer.empty], ["WalNode", WalNode.layer]] as const
+
+/**
+ * A file-log property, one test per durability and flusher: run in a fresh temporary directory
+ * (`newPath`: a new log's path there, each case its own), its cases run with the flusher's layer `io`.
+ */
+const perFileLog = (
+  title: (durability: Wal.Durability, flusher: string) => string,
+  property: (
+    durability: Wal.Durability,
+    newPath: () => string,
+    io: (typeof flushers)[number][1]
+  ) => Promise<void>
+) => {
+  for (const durability of ["always", "batch", "never"] as const) {
+    for (const [flusher, io] of flushers) {
+      it.effect(title(durability, flusher), () =>
+        Effect.gen(function*() {
+          const fs = yield* FileSystem.FileSystem
+          const dir = yield* fs.makeTempDirectoryScoped()
+          let run = 0
+          yield* Effect.promise(() => property(durability, () => `${dir}/log-${run++}.jsonl`, io))
+        }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
+    }
+  }
+}
+
 describe("Wal onLine", () => {
   it("memory: each appended line, exactly as stored, in order; and again when the bytes are reopened", () =>
     fc.assert(
@@ -90,44 +117,37 @@ describe("Wal onLine", () => {
       numRuns(100)
     ))
 
-  const flushers = [["FileSystem", Layer.empty], ["WalNode", WalNode.layer]] as const
-  for (const durability of ["always", "batch", "never"] as const) {
-    for (const [flusher, io] of flushers) {
-      it.effect(`file (${durability}, ${flusher}): the lines handed are the file's lines; the open hands them again`, () =>
-        Effect.gen(function*() {
-          const fs = yield* FileSystem.FileSystem
-          const dir = yield* fs.makeTempDirectoryScoped()
-          let run = 0
-          yield* Effect.promise(() =>
-            fc.assert(
-              fc.asyncProperty(recordsArb, fc.boolean(), fc.boolean(), (records, keyed, concurrent) =>
-                Effect.runPromise(
-                  Effect.gen(function*() {
-                    const path = `${dir}/log-${run++}.jsonl`
-                    const { onLine, seen } = recorder()
-                    let accepted = 0
-                    const chain = keyed ? { key } : { allowEmptyKey: true }
-                    yield* Effect.scoped(Effect.gen(function*() {
-                      const wal = yield* Wal.makeFile(path, { ...chain, durability, onLine })
-                      const outcomes = yield* Effect.forEach(records, (r) => Effect.either(wal.append(r)), {
-                        concurrency: concurrent ? "unbounded" : 1
-                      })
-                      accepted = outcomes.reduce((n, o) => n + expectAcceptedOrRefused(o), 0)
-                    }))
-                    const lines = linesOf(yield* fs.readFile(path))
-                    expect(lines.length).toBe(accepted)
-                    expectHanded(seen, lines)
-                    const again = recorder()
-                    yield* Effect.scoped(Wal.makeFile(path, { ...chain, durability, onLine: again.onLine }))
-                    expectHanded(again.seen, lines)
-                  }).pipe(Effect.provide(Layer.merge(NodeContext.layer, io)))
-                )),
-              numRuns(12)
-            )
-          )
-        }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
-    }
-  }
+  perFileLog(
+    (durability, flusher) =>
+      `file (${durability}, ${flusher}): the lines handed are the file's lines; the open hands them again`,
+    (durability, newPath, io) =>
+      fc.assert(
+        fc.asyncProperty(recordsArb, fc.boolean(), fc.boolean(), (records, keyed, concurrent) =>
+          Effect.runPromise(
+            Effect.gen(function*() {
+              const fs = yield* FileSystem.FileSystem
+              const path = newPath()
+              const { onLine, seen } = recorder()
+              let accepted = 0
+              const chain = keyed ? { key } : { allowEmptyKey: true }
+              yield* Effect.scoped(Effect.gen(function*() {
+                const wal = yield* Wal.makeFile(path, { ...chain, durability, onLine })
+                const outcomes = yield* Effect.forEach(records, (r) => Effect.either(wal.append(r)), {
+                  concurrency: concurrent ? "unbounded" : 1
+                })
+                accepted = outcomes.reduce((n, o) => n + expectAcceptedOrRefused(o), 0)
+              }))
+              const lines = linesOf(yield* fs.readFile(path))
+              expect(lines.length).toBe(accepted)
+              expectHanded(seen, lines)
+              const again = recorder()
+              yield* Effect.scoped(Wal.makeFile(path, { ...chain, durability, onLine: again.onLine }))
+              expectHanded(again.seen, lines)
+            }).pipe(Effect.provide(Layer.merge(NodeContext.layer, io)))
+          )),
+        numRuns(12)
+      )
+  )
 
   it.effect("open, exact path: non-canonical data, non-ASCII, CRLF, blank lines and a last line without LF", () =>
     Effect.gen(function*() {
@@ -182,106 +202,96 @@ const entryHashOf = (line: Uint8Array): string | undefined =>
   /"entry_hash":"([0-9a-f]{64})"/.exec(new TextDecoder().decode(line))?.[1]
 
 describe("Wal onWritten", () => {
-  const flushers = [["FileSystem", Layer.empty], ["WalNode", WalNode.layer]] as const
-  for (const durability of ["always", "batch", "never"] as const) {
-    for (const [flusher, io] of flushers) {
-      it.effect(
-        `file (${durability}, ${flusher}): each write reported in order, its bytes the lines of its entries; onLine's views unchanged until then`,
-        () =>
-          Effect.gen(function*() {
-            const fs = yield* FileSystem.FileSystem
-            const dir = yield* fs.makeTempDirectoryScoped()
-            let run = 0
-            yield* Effect.promise(() =>
-              fc.assert(
-                fc.asyncProperty(
-                  recordsArb,
-                  fc.boolean(),
-                  fc.boolean(),
-                  fc.boolean(),
-                  (records, keyed, concurrent, withoutLf) =>
-                    Effect.runPromise(
-                      Effect.gen(function*() {
-                        const path = `${dir}/log-${run++}.jsonl`
-                        const chain = keyed ? { key } : { allowEmptyKey: true }
-                        // an existing entry, its LF dropped or not (the first write then starts with one)
-                        yield* Effect.scoped(Effect.flatMap(Wal.makeFile(path, chain), (wal) => wal.append("first")))
-                        const before = yield* fs.readFile(path)
-                        if (withoutLf) yield* fs.writeFile(path, before.subarray(0, before.length - 1))
-                        const start0 = withoutLf ? before.length - 1 : before.length
-                        const views: Array<{ sequence: bigint; view: Uint8Array; copy: Uint8Array }> = []
-                        const writes: Array<
-                          { start: number; end: number; sequence: bigint; hash: string; bytes: string }
-                        > = []
-                        const problems: Array<string> = []
-                        const onLine = (line: Uint8Array, sequence: bigint) => {
-                          if (sequence > 1n) views.push({ sequence, view: line, copy: line.slice() })
-                        }
-                        const onWritten = (
-                          start: number,
-                          end: number,
-                          sequence: bigint,
-                          hash: string,
-                          bytes: Uint8Array
-                        ) => {
-                          const last = writes[writes.length - 1]
-                          // every view of an entry written so far is still the line it was
-                          for (const v of views) {
-                            if (v.sequence <= sequence && Buffer.compare(v.view, v.copy) !== 0) {
-                              problems.push(`entry ${v.sequence}'s view changed before its write was reported`)
-                            }
-                          }
-                          views.splice(0, views.filter((v) => v.sequence <= sequence).length)
-                          writes.push({ start, end, sequence, hash, bytes: Buffer.from(bytes).toString("hex") })
-                          if (bytes.length !== end - start) {
-                            problems.push(`write ${writes.length}: ${bytes.length} bytes, ${end - start} reported`)
-                          }
-                          if (last !== undefined && (start !== last.end || sequence <= last.sequence)) {
-                            problems.push(`write ${writes.length} not after the one before`)
-                          }
-                        }
-                        let accepted = 0
-                        yield* Effect.scoped(Effect.gen(function*() {
-                          const wal = yield* Wal.makeFile(path, { ...chain, durability, onLine, onWritten })
-                          const outcomes = yield* Effect.forEach(records, (r) => Effect.either(wal.append(r)), {
-                            concurrency: concurrent ? "unbounded" : 1
-                          })
-                          accepted = outcomes.reduce((n, o) => n + expectAcceptedOrRefused(o), 0)
-                        }))
-                        expect(problems).toEqual([])
-                        const bytes = yield* fs.readFile(path)
-                        const lines = linesOf(bytes)
-                        expect(lines.length).toBe(1 + accepted)
-                        if (accepted === 0) {
-                          expect(writes).toEqual([])
-                          return
-                        }
-                        expect(writes[0]?.start).toBe(start0)
-                        expect(writes[writes.length - 1]?.end).toBe(bytes.length)
-                        expect(writes[writes.length - 1]?.sequence).toBe(BigInt(1 + accepted))
-                        let previous = 1n
-                        for (const [i, w] of writes.entries()) {
-                          // the write's bytes: its entries' lines, each with its LF (the first write: an LF before, when the last line had none)
-                          const expected = lines.slice(Number(previous), Number(w.sequence))
-                            .map((l) => Buffer.concat([l, Buffer.from("\n")]))
-                          const lf = i === 0 && withoutLf ? [Buffer.from("\n")] : []
-                          expect(Buffer.from(bytes.subarray(w.start, w.end)).toString("hex"))
-                            .toBe(Buffer.concat([...lf, ...expected]).toString("hex"))
-                          // and the bytes handed over are those
-                          expect(w.bytes).toBe(Buffer.concat([...lf, ...expected]).toString("hex"))
-                          expect(w.hash).toBe(entryHashOf(lines[Number(w.sequence) - 1] as Uint8Array))
-                          previous = w.sequence
-                        }
-                      }).pipe(Effect.provide(Layer.merge(NodeContext.layer, io)))
-                    )
-                ),
-                numRuns(12)
-              )
+  perFileLog(
+    (durability, flusher) =>
+      `file (${durability}, ${flusher}): each write reported in order, its bytes the lines of its entries; onLine's views unchanged until then`,
+    (durability, newPath, io) =>
+      fc.assert(
+        fc.asyncProperty(
+          recordsArb,
+          fc.boolean(),
+          fc.boolean(),
+          fc.boolean(),
+          (records, keyed, concurrent, withoutLf) =>
+            Effect.runPromise(
+              Effect.gen(function*() {
+                const fs = yield* FileSystem.FileSystem
+                const path = newPath()
+                const chain = keyed ? { key } : { allowEmptyKey: true }
+                // an existing entry, its LF dropped or not (the first write then starts with one)
+                yield* Effect.scoped(Effect.flatMap(Wal.makeFile(path, chain), (wal) => wal.append("first")))
+                const before = yield* fs.readFile(path)
+                if (withoutLf) yield* fs.writeFile(path, before.subarray(0, before.length - 1))
+                const start0 = withoutLf ? before.length - 1 : before.length
+                const views: Array<{ sequence: bigint; view: Uint8Array; copy: Uint8Array }> = []
+                const writes: Array<
+                  { start: number; end: number; sequence: bigint; hash: string; bytes: string }
+                > = []
+                const problems: Array<string> = []
+                const onLine = (line: Uint8Array, sequence: bigint) => {
+                  if (sequence > 1n) views.push({ sequence, view: line, copy: line.slice() })
+                }
+                const onWritten = (
+                  start: number,
+                  end: number,
+                  sequence: bigint,
+                  hash: string,
+                  bytes: Uint8Array
+                ) => {
+                  const last = writes[writes.length - 1]
+                  // every view of an entry written so far is still the line it was
+                  for (const v of views) {
+                    if (v.sequence <= sequence && Buffer.compare(v.view, v.copy) !== 0) {
+                      problems.push(`entry ${v.sequence}'s view changed before its write was reported`)
+                    }
+                  }
+                  views.splice(0, views.filter((v) => v.sequence <= sequence).length)
+                  writes.push({ start, end, sequence, hash, bytes: Buffer.from(bytes).toString("hex") })
+                  if (bytes.length !== end - start) {
+                    problems.push(`write ${writes.length}: ${bytes.length} bytes, ${end - start} reported`)
+                  }
+                  if (last !== undefined && (start !== last.end || sequence <= last.sequence)) {
+                    problems.push(`write ${writes.length} not after the one before`)
+                  }
+                }
+                let accepted = 0
+                yield* Effect.scoped(Effect.gen(function*() {
+                  const wal = yield* Wal.makeFile(path, { ...chain, durability, onLine, onWritten })
+                  const outcomes = yield* Effect.forEach(records, (r) => Effect.either(wal.append(r)), {
+                    concurrency: concurrent ? "unbounded" : 1
+                  })
+                  accepted = outcomes.reduce((n, o) => n + expectAcceptedOrRefused(o), 0)
+                }))
+                expect(problems).toEqual([])
+                const bytes = yield* fs.readFile(path)
+                const lines = linesOf(bytes)
+                expect(lines.length).toBe(1 + accepted)
+                if (accepted === 0) {
+                  expect(writes).toEqual([])
+                  return
+                }
+                expect(writes[0]?.start).toBe(start0)
+                expect(writes[writes.length - 1]?.end).toBe(bytes.length)
+                expect(writes[writes.length - 1]?.sequence).toBe(BigInt(1 + accepted))
+                let previous = 1n
+                for (const [i, w] of writes.entries()) {
+                  // the write's bytes: its entries' lines, each with its LF (the first write: an LF before, when the last line had none)
+                  const expected = lines.slice(Number(previous), Number(w.sequence))
+                    .map((l) => Buffer.concat([l, Buffer.from("\n")]))
+                  const lf = i === 0 && withoutLf ? [Buffer.from("\n")] : []
+                  expect(Buffer.from(bytes.subarray(w.start, w.end)).toString("hex"))
+                    .toBe(Buffer.concat([...lf, ...expected]).toString("hex"))
+                  // and the bytes handed over are those
+                  expect(w.bytes).toBe(Buffer.concat([...lf, ...expected]).toString("hex"))
+                  expect(w.hash).toBe(entryHashOf(lines[Number(w.sequence) - 1] as Uint8Array))
+                  previous = w.sequence
+                }
+              }).pipe(Effect.provide(Layer.merge(NodeContext.layer, io)))
             )
-          }).pipe(Effect.provide(NodeContext.layer), Effect.scoped)
+        ),
+        numRuns(12)
       )
-    }
-  }
+  )
 
   it.effect("a memory log never reports a write", () =>
     Effect.gen(function*() {
