@@ -123,8 +123,11 @@ const watching = (probe: Probe) =>
             look(`rename ${from} ${to}`),
             Effect.suspend(() => {
               if (probe.fail.rename === true) return Effect.fail(ioError("rename", from))
-              probe.renames++
-              return Effect.zipRight(real.rename(from, to), look("renamed"))
+              // counted once the rename is done: a test polling the count then reads the file renamed
+              return Effect.zipRight(
+                real.rename(from, to),
+                Effect.zipRight(Effect.sync(() => probe.renames++), look("renamed"))
+              )
             })
           ),
         readFileString: (path, encoding) => Effect.zipRight(look(`read ${path}`), real.readFileString(path, encoding))
