@@ -1,13 +1,11 @@
 /** A long-lived child process for lock tests: its stdout lines as they come, and its exit. */
-import * as Source from "@calybris/testing/Source"
 import { type ChildProcess, spawn } from "node:child_process"
-import * as path from "node:path"
+import { root } from "../support/bundled.js"
+import { program } from "./crash.js"
 
-const root = path.resolve(import.meta.dirname, "..", "..")
-
-/** A child running `script args` under tsx, and its stdout lines as they come. */
-export const startChild = (script: string, args: ReadonlyArray<string>) => {
-  const child = spawn(process.execPath, [...Source.nodeArgs, script, ...args], {
+/** A child running `script args` (its `program`, compiled from the current sources), and its stdout lines as they come. */
+export const startChild = async (script: string, args: ReadonlyArray<string>) => {
+  const child = spawn(process.execPath, [await program(script), ...args], {
     cwd: root,
     stdio: ["ignore", "pipe", "pipe"]
   })

@@ -79,7 +79,7 @@ describe("WAL crash safety with a hard-linked second writer (SIGKILL)", () => {
           if (typeof first === "object") acknowledge(first.sequence, first.entry_hash)
           fs.linkSync(file, hard)
           for (let round = 0; round < ROUNDS; round++) {
-            const child = startChild("test/crash/wal-child.ts", [
+            const child = await startChild("test/crash/wal-child.ts", [
               file,
               durability,
               String(concurrency),

@@ -62,7 +62,7 @@ describe("one writer per file across processes", () => {
         yield* appendThrough(t.file, 1)
         fs.linkSync(t.file, t.hard)
         fs.symlinkSync(t.file, t.alias)
-        const holder = startChild("test/crash/hold-child.ts", [t.file])
+        const holder = yield* Effect.promise(() => startChild("test/crash/hold-child.ts", [t.file]))
         yield* Effect.addFinalizer(() => Effect.sync(() => holder.child.kill("SIGKILL")))
         assert.strictEqual(yield* Effect.promise(() => holder.line("HOLDING")), "HOLDING 1")
         for (const name of [t.hard, t.alias, t.dotdot]) {
@@ -91,7 +91,7 @@ describe("one writer per file across processes", () => {
         fs.symlinkSync(t.file, t.alias)
         yield* Effect.gen(function*() {
           for (const name of [t.file, t.alias, t.dotdot]) {
-            const child = startChild("test/crash/hold-child.ts", [name, "append"])
+            const child = yield* Effect.promise(() => startChild("test/crash/hold-child.ts", [name, "append"]))
             const line = yield* Effect.promise(() => child.line(""))
             assert.strictEqual(line, "REFUSED WalLocked", name)
             assert.strictEqual(yield* Effect.promise(() => child.exited), 0)
@@ -101,7 +101,7 @@ describe("one writer per file across processes", () => {
         }).pipe(Effect.provide(Wal.layerFile(t.hard, { key })))
         assert.strictEqual(yield* countOnDisk(t.file), 2n)
         // released: a child through the original gets in
-        const child = startChild("test/crash/hold-child.ts", [t.file, "append"])
+        const child = yield* Effect.promise(() => startChild("test/crash/hold-child.ts", [t.file, "append"]))
         assert.match(yield* Effect.promise(() => child.line("ACK")), /^ACK 3 [0-9a-f]{64}$/)
         assert.strictEqual(yield* Effect.promise(() => child.exited), 0)
         assert.strictEqual(yield* countOnDisk(t.file), 3n)

@@ -32,7 +32,7 @@ describe("the journal's path", () => {
       fs.linkSync(journal, hard)
       fs.symlinkSync(journal, alias)
       const before = fs.readFileSync(journal)
-      const holder = startChild("test/crash/hold-child.ts", [journal])
+      const holder = await startChild("test/crash/hold-child.ts", [journal])
       try {
         assert.strictEqual(await holder.line("HOLDING"), "HOLDING 2")
         for (const name of [hard, alias, path.join(dir, "sub", "..", "held.jsonl"), journal]) {

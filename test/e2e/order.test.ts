@@ -73,7 +73,7 @@ describe("budget admit reads and validates its documents before the journal", ()
     async () => {
       const journal = await journalWithTenant("held.jsonl")
       const before = fileState(journal)
-      const holder = startChild("test/crash/hold-child.ts", [journal])
+      const holder = await startChild("test/crash/hold-child.ts", [journal])
       try {
         assert.strictEqual(await holder.line("HOLDING"), "HOLDING 2")
         await expectBadDocument(journal)

@@ -46,6 +46,28 @@ export const withoutPgNative = {
 }
 
 /**
+ * The options every compilation here shares: ES modules for Node 20 from the workspace's
+ * TypeScript sources, `pg-native` absent, `require` available to CommonJS dependencies.
+ * @type {import("esbuild").BuildOptions}
+ */
+const common = {
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  sourcemap: true,
+  conditions: ["@calybris/source"],
+  metafile: true,
+  logLevel: "warning",
+  plugins: [withoutPgNative],
+  // CommonJS dependencies inside an ES module bundle still need `require`
+  banner: {
+    js:
+      "import { createRequire as __calybrisRequire } from 'node:module'; const require = __calybrisRequire(import.meta.url);"
+  }
+}
+
+/**
  * Compile the CLI into `outdir` (which should be empty or absent); resolves to the entry file's
  * path and esbuild's metafile (which source went into which output file).
  * @param {string} outdir
@@ -53,30 +75,30 @@ export const withoutPgNative = {
  */
 export const bundle = async (outdir) => {
   const { metafile } = await esbuild.build({
+    ...common,
     entryPoints: { calybris: entrySource },
     outdir,
     outExtension: { ".js": ".mjs" },
     chunkNames: "chunks/[name]-[hash]",
-    bundle: true,
     splitting: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    minify: true,
-    sourcemap: true,
-    conditions: ["@calybris/source"],
-    metafile: true,
-    logLevel: "warning",
-    plugins: [withoutPgNative],
-    // CommonJS dependencies inside an ES module bundle still need `require`
-    banner: {
-      js:
-        "import { createRequire as __calybrisRequire } from 'node:module'; const require = __calybrisRequire(import.meta.url);"
-    }
+    minify: true
   })
   const entry = path.join(outdir, entryName)
   fs.chmodSync(entry, 0o755)
   return { entry, metafile }
+}
+
+/**
+ * Compile one program (a TypeScript file the tests run as a child process: `test/support/bundled.ts`)
+ * into one file `<outdir>/<its name>.mjs`, with the CLI's options, not minified; resolves to its path.
+ * @param {string} source
+ * @param {string} outdir
+ * @returns {Promise<string>}
+ */
+export const bundleProgram = async (source, outdir) => {
+  const outfile = path.join(outdir, `${path.basename(source).replace(/\.[cm]?ts$/, "")}.mjs`)
+  await esbuild.build({ ...common, entryPoints: [source], outfile })
+  return outfile
 }
 
 /**

@@ -15,12 +15,12 @@
 import * as Source from "@calybris/testing/Source"
 import { afterAll } from "@effect/vitest"
 import { spawn } from "node:child_process"
-import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import * as Bundle from "../../../packages/cli/scripts/bundle.mjs"
+import { cachedBundle } from "../../support/bundled.js"
 
 export const root = path.resolve(import.meta.dirname, "..", "..", "..")
 const bin = path.join("packages", "cli", "src", "bin.ts")
@@ -31,61 +31,13 @@ export type Runner = "bundle" | "tsx"
 /** The runner of this test run. */
 export const defaultRunner: Runner = process.env["CALYBRIS_E2E_RUNNER"] === "tsx" ? "tsx" : "bundle"
 
-let bundled: Promise<string> | undefined
-
-/** Every source file the bundle is built from, with its size and mtime (what the cache key covers). */
-const sources = (): Array<string> => {
-  const out: Array<string> = []
-  const walk = (dir: string) => {
-    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-      const full = path.join(dir, entry.name)
-      if (entry.isDirectory()) walk(full)
-      else if (entry.name.endsWith(".ts")) {
-        const info = fs.statSync(full)
-        out.push(`${full}:${info.size}:${info.mtimeMs}`)
-      }
-    }
-  }
-  for (const pkg of fs.readdirSync(path.join(root, "packages"))) {
-    const src = path.join(root, "packages", pkg, "src")
-    if (fs.existsSync(src)) walk(src)
-  }
-  out.push(`${fs.statSync(path.join(root, "pnpm-lock.yaml")).mtimeMs}`)
-  // the bundling's own options
-  out.push(`${fs.statSync(path.join(root, "packages", "cli", "scripts", "bundle.mjs")).mtimeMs}`)
-  return out.sort()
-}
-
 /**
  * The CLI compiled as it ships (`packages/cli/scripts/bundle.mjs`, the bundling of `pnpm build`:
  * an entry module and the chunks it loads lazily), from the current sources, cached in the temp
- * folder under a key of its sources (so test files running in parallel share one build; a build
- * is written to a private folder, then renamed into place atomically). Resolves to the entry.
+ * folder under a key of its sources (`test/support/bundled.ts`). Resolves to the entry.
  */
-const bundle = (): Promise<string> => {
-  bundled ??= (async () => {
-    const key = createHash("sha256").update(sources().join("\n")).digest("hex").slice(0, 16)
-    const cached = path.join(os.tmpdir(), `calybris-e2e-bundle-${key}`)
-    const entry = path.join(cached, Bundle.entryName)
-    if (fs.existsSync(entry)) return entry
-    const building = path.join(tempDir("bin"), "bundle")
-    await Bundle.bundle(building)
-    // drop the bundles of older sources, then publish this one
-    for (const name of fs.readdirSync(os.tmpdir())) {
-      if (name.startsWith("calybris-e2e-bundle-") && name !== path.basename(cached)) {
-        fs.rmSync(path.join(os.tmpdir(), name), { recursive: true, force: true })
-      }
-    }
-    try {
-      fs.renameSync(building, cached)
-    } catch (error) {
-      // another test file published the same build first
-      if (!fs.existsSync(entry)) throw error
-    }
-    return entry
-  })()
-  return bundled
-}
+const bundle = (): Promise<string> =>
+  cachedBundle("e2e-bundle", [], async (outdir) => (await Bundle.bundle(outdir)).entry)
 
 export interface Result {
   readonly code: number | null

@@ -1,0 +1,93 @@
+/**
+ * Programs the tests start as child processes, compiled by esbuild from the workspace's current
+ * sources (`packages/cli/scripts/bundle.mjs`: the options `pnpm build` compiles the shipped
+ * `calybris` bin with) and run with plain `node`. A child started under `--import tsx` instead
+ * takes ~1.6 s on these 2-core machines before its first line (every one of Effect's hundreds of
+ * modules goes through tsx's loader hooks); a bundle, ~0.3 s.
+ *
+ * Each build is cached in the temp folder under a key of its sources (every `.ts` file under
+ * `packages/*\/src` and under the folders named, with its size and mtime, the lockfile and
+ * bundle.mjs), so test files share one build per state of the sources; it is written to a private
+ * folder, then renamed into place atomically (the bundles of older sources are removed first).
+ */
+import { createHash } from "node:crypto"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+
+export const root = path.resolve(import.meta.dirname, "..", "..")
+
+/** Every `.ts` file under `dirs` (recursively), with its size and mtime. */
+const sourceFiles = (dirs: ReadonlyArray<string>): Array<string> => {
+  const out: Array<string> = []
+  const walk = (dir: string) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name)
+      if (entry.isDirectory()) {
+        if (entry.name !== "node_modules") walk(full)
+      } else if (entry.name.endsWith(".ts")) {
+        const info = fs.statSync(full)
+        out.push(`${full}:${info.size}:${info.mtimeMs}`)
+      }
+    }
+  }
+  for (const dir of dirs) walk(dir)
+  return out
+}
+
+/** The key of the workspace's sources and of `dirs` (absolute): what a bundle is built from. */
+const sourcesKey = (dirs: ReadonlyArray<string>): string => {
+  const packages = fs.readdirSync(path.join(root, "packages"))
+    .map((pkg) => path.join(root, "packages", pkg, "src"))
+    .filter((src) => fs.existsSync(src))
+  const files = sourceFiles([...packages, ...dirs])
+  files.push(`${fs.statSync(path.join(root, "pnpm-lock.yaml")).mtimeMs}`)
+  // the bundling's own options
+  files.push(`${fs.statSync(path.join(root, "packages", "cli", "scripts", "bundle.mjs")).mtimeMs}`)
+  return createHash("sha256").update(files.sort().join("\n")).digest("hex").slice(0, 16)
+}
+
+const builds = new Map<string, Promise<string>>()
+
+/**
+ * The entry of a bundle named `name` (`calybris-<name>-<key>` in the temp folder), built by
+ * `build(outdir)` (which resolves to the entry's path inside `outdir`) when this state of the
+ * sources has none yet; `dirs`: the folders of test code it is built from, besides the packages'
+ * sources. Once per process per name.
+ */
+export const cachedBundle = (
+  name: string,
+  dirs: ReadonlyArray<string>,
+  build: (outdir: string) => Promise<string>
+): Promise<string> => {
+  let built = builds.get(name)
+  if (built === undefined) {
+    built = (async () => {
+      const prefix = `calybris-${name}-`
+      const cached = path.join(os.tmpdir(), `${prefix}${sourcesKey(dirs)}`)
+      const marker = path.join(cached, ".entry")
+      if (fs.existsSync(marker)) return path.join(cached, fs.readFileSync(marker, "utf8"))
+      const building = fs.mkdtempSync(path.join(os.tmpdir(), `calybris-building-${name}-`))
+      try {
+        const entry = await build(path.join(building, "out"))
+        fs.writeFileSync(path.join(building, "out", ".entry"), path.relative(path.join(building, "out"), entry))
+        for (const old of fs.readdirSync(os.tmpdir())) {
+          if (old.startsWith(prefix) && old !== path.basename(cached)) {
+            fs.rmSync(path.join(os.tmpdir(), old), { recursive: true, force: true })
+          }
+        }
+        try {
+          fs.renameSync(path.join(building, "out"), cached)
+        } catch (error) {
+          // another test file published the same build first
+          if (!fs.existsSync(marker)) throw error
+        }
+      } finally {
+        fs.rmSync(building, { recursive: true, force: true })
+      }
+      return path.join(cached, fs.readFileSync(marker, "utf8"))
+    })()
+    builds.set(name, built)
+  }
+  return built
+}
