@@ -22,6 +22,7 @@ import * as Layer from "effect/Layer"
 import { spawnSync } from "node:child_process"
 import * as nodeFs from "node:fs"
 import * as os from "node:os"
+import type { Worker } from "node:worker_threads"
 import { CompactRange } from "../src/CompactRange.js"
 import { startWorker, workerOptions } from "../src/internal/treeWorker.js"
 import { filesUnder, linesOf } from "./treeLogSupport.js"
@@ -198,6 +199,62 @@ describe("TreeLogNode", () => {
       expect([...seen.values()]).toEqual(Array.from({ length: 20 }, () => 1))
       hashing.close()
     }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
+
+  it.live("a worker that exits (killed) fails the file request waiting for it and every later call; none hangs", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      let leaves = 0
+      const hashing = startWorker(Either.getOrThrow(workerOptions({ chunkBytes: 4096, stallMillis: 500 })))(
+        CompactRange.empty(),
+        { put: () => {}, putLeaves: (_, hashes) => void (leaves += hashes.length / 32) }
+      )
+      const files = hashing.files
+      assert(files !== undefined)
+      // the worker is internal: the test reaches it to kill it, as a crash of its thread would
+      const worker = (hashing as unknown as { readonly worker: Worker }).worker
+      const leaf = new Uint8Array(1000).fill(9)
+      for (let i = 0; i < 100; i++) hashing.push(leaf)
+      hashing.sync()
+      assert.strictEqual(leaves, 100)
+      // a file request queued behind much hashing, the worker killed before it answers: the request fails
+      for (let i = 0; i < 20_000; i++) hashing.push(leaf)
+      const pending = Effect.runFork(files.write([{ path: `${dir}/a`, bytes: new Uint8Array([1]) }], false))
+      yield* Effect.promise(() => worker.terminate())
+      const failed = yield* Effect.flip(Fiber.join(pending))
+      expect(String(failed.cause)).toMatch(/the tree log's worker exited \(code \d+\)/)
+      expect(nodeFs.existsSync(`${dir}/a`)).toBe(false)
+      // every later call fails at once, naming the exit: a new request, a wait for the leaves, a push that hands a chunk over
+      const again = yield* Effect.flip(files.write([{ path: `${dir}/b`, bytes: new Uint8Array([2]) }], false))
+      expect(String(again.cause)).toMatch(/exited \(code \d+\)/)
+      expect(() => hashing.sync()).toThrow(/the tree log's hashing worker exited \(code \d+\)/)
+      expect(() => {
+        for (let i = 0; i < 10_000; i++) hashing.push(leaf)
+      }).toThrow(/exited|made no progress/)
+      hashing.close()
+    }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
+
+  it.live("a worker killed while the appending thread waits for it: the wait fails after stallMillis, never hangs", () =>
+    Effect.gen(function*() {
+      const hashing = startWorker(Either.getOrThrow(workerOptions({ chunkBytes: 4096, stallMillis: 300 })))(
+        CompactRange.empty(),
+        { put: () => {}, putLeaves: () => {} }
+      )
+      const worker = (hashing as unknown as { readonly worker: Worker }).worker
+      const leaf = new Uint8Array(1000).fill(9)
+      for (let i = 0; i < 100; i++) hashing.push(leaf)
+      hashing.sync()
+      // killed without the event loop turning: the exit is not seen, the wait sees no progress
+      void worker.terminate()
+      const started = Date.now()
+      // the pushes wait once `maxChunks` chunks are in flight, or `sync` waits: either fails
+      expect(() => {
+        for (let i = 0; i < 20_000; i++) hashing.push(leaf)
+        hashing.sync()
+      }).toThrow(/made no progress in 300 ms/)
+      expect(Date.now() - started).toBeLessThan(30_000)
+      hashing.close()
+    }))
 
   it("a process whose log closed exits on its own: the worker never keeps it alive", () => {
     const dir = nodeFs.mkdtempSync(`${os.tmpdir()}/calybris-exit-`)
