@@ -490,9 +490,7 @@ export const make = <E = never>(
             ackSequence = round.sequence
             ackHash = round.hash
           }
-          if (durability !== "always" && round.buffer.length <= SPARE_MAX) {
-            spare = round.buffer
-          }
+          if (durability !== "always" && round.buffer.length <= SPARE_MAX) spare = round.buffer
           return Deferred.succeed(round.done, undefined)
         }
       })
@@ -524,9 +522,7 @@ export const make = <E = never>(
 
     const takeRound = (): Round | undefined => {
       const queued = queue.shift()
-      if (queued !== undefined) {
-        return queued
-      }
+      if (queued !== undefined) return queued
       const round = open
       open = undefined
       return round
@@ -540,9 +536,7 @@ export const make = <E = never>(
 
     /** Wait for an append, unless one is pending already (checked and armed in one step). */
     const sleep: Effect.Effect<void> = Effect.suspend(() => {
-      if (queue.length > 0 || open !== undefined) {
-        return Effect.void
-      }
+      if (queue.length > 0 || open !== undefined) return Effect.void
       const sleeping = Deferred.unsafeMake<void>(FiberId.none)
       wakeup = sleeping
       return Deferred.await(sleeping)
