@@ -45,8 +45,7 @@
  * A records chunk: `[u32 length, little-endian][0x00][length bytes]` a leaf (the 0x00 is RFC
  * 6962's leaf prefix: the worker hashes the record in place). A lines chunk: byte 0 free, then the
  * writes' bytes (the worker puts each line's 0x00 on the byte before it: byte 0, or the LF
- * before). A leaf longer than a chunk gets a chunk of
- * its own size. Leaf indices are doubles in the worker: exact below 2^53 leaves (beyond that the
+ * before). A leaf longer than a chunk gets a chunk of its own size. Leaf indices are doubles in the worker: exact below 2^53 leaves (beyond that the
  * tree log hashes inline).
  */
 import * as Effect from "effect/Effect"
@@ -449,11 +448,10 @@ class WorkerHashing implements TreeHashing {
   private unwrittenFirst = 0
   /** following the log's writes (see `follow`) */
   private following = false
-  /** the written lines being gathered (from byte 1), leaves `linesFirst` to `linesLast` */
+  /** the written lines being gathered (from byte 1), leaves `linesFirst` to `writtenCount` - 1 */
   private lines: Uint8Array | undefined = undefined
   private linesFill = 1
   private linesFirst = 0
-  private linesLast = 0
   /** the leaves the log reported written */
   private writtenCount = 0
   private readonly spare: Array<Uint8Array> = []
@@ -522,10 +520,7 @@ class WorkerHashing implements TreeHashing {
       // its bytes reach the worker with the log's write (`written`): no copy here. The worker
       // behind (`maxChunks` in flight), the append waits here, never in `written`, which the log's
       // writer calls and must not throw
-      if (this.inFlight >= this.maxChunks) {
-        const limit = this.maxChunks >> 1
-        this.waitUntil(() => this.inFlight <= limit)
-      }
+      if (this.inFlight >= this.maxChunks) this.waitForRoom()
       this.unwritten.push(leaf)
       this.pushed = (this.pushed + 1) | 0
       return
@@ -567,13 +562,15 @@ class WorkerHashing implements TreeHashing {
       this.count = 0
       this.wake(DEEP)
     }
-    if (this.inFlight >= this.maxChunks) {
-      const limit = this.maxChunks >> 1
-      this.waitUntil(() => this.inFlight <= limit)
-    } else {
-      this.take()
-    }
+    if (this.inFlight >= this.maxChunks) this.waitForRoom()
+    else this.take()
     this.chunk = this.spare.pop() ?? new Uint8Array(this.chunkBytes)
+  }
+
+  /** The worker behind (`maxChunks` chunks in flight): waits until half of them are answered. */
+  private waitForRoom(): void {
+    const limit = this.maxChunks >> 1
+    this.waitUntil(() => this.inFlight <= limit)
   }
 
   /** Wakes the worker when its sleep flag is at least `level` (DEEP: asleep; LIGHT: polling too). */
@@ -722,8 +719,6 @@ class WorkerHashing implements TreeHashing {
       }
       this.unwrittenFirst += drop
     }
-    const first = this.writtenCount
-    this.writtenCount = last
     if (this.lines !== undefined && this.lines.length - this.linesFill < bytes.length) this.handLines()
     if (this.lines === undefined) {
       // a kept buffer that holds the write, else a new one with 64 KiB to spare (a busy log's
@@ -736,11 +731,12 @@ class WorkerHashing implements TreeHashing {
         this.lines = new Uint8Array(Math.max(this.chunkBytes, (Math.ceil((bytes.length + 1) / 65536) + 1) * 65536))
       }
       this.linesFill = 1
-      this.linesFirst = first
+      this.linesFirst = this.writtenCount
     }
     this.lines.set(bytes, this.linesFill)
     this.linesFill += bytes.length
-    this.linesLast = last - 1
+    // after the lines handed over above: they end at the write before this one
+    this.writtenCount = last
     if (Atomics.load(this.ctl, DONE) !== this.applied) this.take()
   }
 
@@ -755,7 +751,7 @@ class WorkerHashing implements TreeHashing {
       buffer,
       length: this.linesFill,
       first: this.linesFirst,
-      last: this.linesLast
+      last: this.writtenCount - 1
     }, [buffer])
     this.inFlight++
     this.wake(DEEP)
