@@ -62,6 +62,23 @@ const run = (
     return answers
   })).pipe(Effect.provide(NodeContext.layer))
 
+/**
+ * A worker hashing with `options`, 100 leaves of 1,000 bytes pushed and all their nodes put (checked),
+ * and its worker thread (internal: a test reaches it to kill it, as a crash of that thread would).
+ */
+const hashingOf100 = (options: TreeLogNode.WorkerOptions) => {
+  let leaves = 0
+  const hashing = startWorker(Either.getOrThrow(workerOptions(options)))(CompactRange.empty(), {
+    put: () => {},
+    putLeaves: (_, hashes) => void (leaves += hashes.length / 32)
+  })
+  const leaf = new Uint8Array(1000).fill(9)
+  for (let i = 0; i < 100; i++) hashing.push(leaf)
+  hashing.sync()
+  assert.strictEqual(leaves, 100)
+  return { hashing, leaf, worker: (hashing as unknown as { readonly worker: Worker }).worker }
+}
+
 describe("TreeLogNode", () => {
   it.effect(
     "answers and tile files equal the inline hashing's, for leaves of any length against any chunk size",
@@ -204,21 +221,12 @@ describe("TreeLogNode", () => {
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const dir = yield* fs.makeTempDirectoryScoped()
-      let leaves = 0
-      const hashing = startWorker(Either.getOrThrow(workerOptions({ chunkBytes: 4096, stallMillis: 500 })))(
-        CompactRange.empty(),
-        { put: () => {}, putLeaves: (_, hashes) => void (leaves += hashes.length / 32) }
-      )
+      // chunks many enough that the pushes below never wait: all of them queued before the request
+      const { hashing, leaf, worker } = hashingOf100({ chunkBytes: 65536, maxChunks: 1024, stallMillis: 500 })
       const files = hashing.files
       assert(files !== undefined)
-      // the worker is internal: the test reaches it to kill it, as a crash of its thread would
-      const worker = (hashing as unknown as { readonly worker: Worker }).worker
-      const leaf = new Uint8Array(1000).fill(9)
-      for (let i = 0; i < 100; i++) hashing.push(leaf)
-      hashing.sync()
-      assert.strictEqual(leaves, 100)
-      // a file request queued behind much hashing, the worker killed before it answers: the request fails
-      for (let i = 0; i < 20_000; i++) hashing.push(leaf)
+      // a file request queued behind ~50 MB of leaves to hash, the worker killed before it answers: the request fails
+      for (let i = 0; i < 50_000; i++) hashing.push(leaf)
       const pending = Effect.runFork(files.write([{ path: `${dir}/a`, bytes: new Uint8Array([1]) }], false))
       yield* Effect.promise(() => worker.terminate())
       const failed = yield* Effect.flip(Fiber.join(pending))
@@ -229,21 +237,15 @@ describe("TreeLogNode", () => {
       expect(String(again.cause)).toMatch(/exited \(code \d+\)/)
       expect(() => hashing.sync()).toThrow(/the tree log's hashing worker exited \(code \d+\)/)
       expect(() => {
-        for (let i = 0; i < 10_000; i++) hashing.push(leaf)
-      }).toThrow(/exited|made no progress/)
+        // more than `maxChunks` chunks' worth (1,024 × 65 leaves; none answered any more): a push waits, and fails
+        for (let i = 0; i < 70_000; i++) hashing.push(leaf)
+      }).toThrow(/the tree log's hashing worker exited \(code \d+\)/)
       hashing.close()
     }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
 
   it.live("a worker killed while the appending thread waits for it: the wait fails after stallMillis, never hangs", () =>
     Effect.gen(function*() {
-      const hashing = startWorker(Either.getOrThrow(workerOptions({ chunkBytes: 4096, stallMillis: 300 })))(
-        CompactRange.empty(),
-        { put: () => {}, putLeaves: () => {} }
-      )
-      const worker = (hashing as unknown as { readonly worker: Worker }).worker
-      const leaf = new Uint8Array(1000).fill(9)
-      for (let i = 0; i < 100; i++) hashing.push(leaf)
-      hashing.sync()
+      const { hashing, leaf, worker } = hashingOf100({ chunkBytes: 4096, stallMillis: 300 })
       // killed without the event loop turning: the exit is not seen, the wait sees no progress
       void worker.terminate()
       const started = Date.now()
