@@ -50,7 +50,7 @@ const sourcesKey = (dirs: ReadonlyArray<string>): string => {
 const builds = new Map<string, Promise<string>>()
 
 /**
- * The entry of a bundle named `name` (`calybris-<name>-<key>` in the temp folder), built by
+ * The entry of a bundle named `name` (`calybris-cache-<name>-<key>` in the temp folder), built by
  * `build(outdir)` (which resolves to the entry's path inside `outdir`) when this state of the
  * sources has none yet; `dirs`: the folders of test code it is built from, besides the packages'
  * sources. Once per process per name.
@@ -60,11 +60,13 @@ export const cachedBundle = (
   dirs: ReadonlyArray<string>,
   build: (outdir: string) => Promise<string>
 ): Promise<string> => {
+  if (!/^[a-z0-9-]+$/.test(name)) throw new Error(`a bundle's name is lowercase letters, digits and -: ${name}`)
   let built = builds.get(name)
   if (built === undefined) {
     built = (async () => {
-      const prefix = `calybris-${name}-`
-      const cached = path.join(os.tmpdir(), `${prefix}${sourcesKey(dirs)}`)
+      const cached = path.join(os.tmpdir(), `calybris-cache-${name}-${sourcesKey(dirs)}`)
+      // this name's builds, and nothing else (no other name's, no test's temp folder)
+      const own = new RegExp(`^calybris-cache-${name}-[0-9a-f]{16}$`)
       const marker = path.join(cached, ".entry")
       if (fs.existsSync(marker)) return path.join(cached, fs.readFileSync(marker, "utf8"))
       const building = fs.mkdtempSync(path.join(os.tmpdir(), `calybris-building-${name}-`))
@@ -72,7 +74,7 @@ export const cachedBundle = (
         const entry = await build(path.join(building, "out"))
         fs.writeFileSync(path.join(building, "out", ".entry"), path.relative(path.join(building, "out"), entry))
         for (const old of fs.readdirSync(os.tmpdir())) {
-          if (old.startsWith(prefix) && old !== path.basename(cached)) {
+          if (own.test(old) && old !== path.basename(cached)) {
             fs.rmSync(path.join(os.tmpdir(), old), { recursive: true, force: true })
           }
         }
