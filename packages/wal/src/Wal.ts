@@ -69,6 +69,15 @@ export interface WalOptions extends ChainOptions {
    */
   readonly onLine?: ((line: Uint8Array, sequence: bigint) => void) | undefined
   /**
+   * A gatekeeper of appends (a transparency log's hashing, which must take every sealed line):
+   * called at each append just before its entry is sealed, and synchronously followed by the
+   * sealing (and `onLine`). `undefined` admits the append; anything else refuses it with
+   * `WalAppendRefused` carrying that value as its cause, before anything is sealed or written.
+   * It may block the thread briefly (a worker behind); it must not throw. Unused, it costs one
+   * `undefined` check per append.
+   */
+  readonly admit?: (() => unknown) | undefined
+  /**
    * An observer of the file log's writes (`makeFile`; a memory log never calls it): after each
    * write of sealed entries (and its fsync, per durability), in order, `bytes` were written at
    * bytes `start` to `end` of the file: the lines (each with its LF; the first write after an

@@ -251,6 +251,20 @@ export class WalWriterFailed extends Schema.TaggedError<WalWriterFailed>()("WalW
   }
 }
 
+/**
+ * The log's gatekeeper (`WalOptions.admit`: a transparency log whose hashing cannot take another
+ * leaf) refused the append before it was sealed: nothing was written, the head did not move, and
+ * the same append may be retried once the cause is gone.
+ */
+export class WalAppendRefused extends Schema.TaggedError<WalAppendRefused>()("WalAppendRefused", {
+  cause: Schema.Defect
+}) {
+  override get message(): string {
+    const reason = this.cause instanceof Error ? this.cause.message : String(this.cause)
+    return `WAL append refused before anything was written: ${reason}`
+  }
+}
+
 /** `repair` found something other than a torn tail: corruption is never "repaired". */
 export class WalNotRepairable extends Schema.TaggedError<WalNotRepairable>()("WalNotRepairable", {
   reason: Schema.String
@@ -278,4 +292,5 @@ export type WalAppendError =
   | WalRecordTooLong
   | WalIoError
   | WalWriterFailed
+  | WalAppendRefused
   | WalRecordError

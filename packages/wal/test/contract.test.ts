@@ -12,7 +12,15 @@ import * as Entry from "@calybris/wal/Entry"
 import { MAX_RECORD_DEPTH, type Sealed } from "@calybris/wal/Entry"
 import * as Reader from "@calybris/wal/Reader"
 import * as Wal from "@calybris/wal/Wal"
-import type { WalEmptyKey, WalIoError, WalLocked, WalNotAFile, WalVerifyError } from "@calybris/wal/WalError"
+import {
+  WalAppendRefused,
+  type WalEmptyKey,
+  type WalIoError,
+  type WalLocked,
+  type WalNotAFile,
+  type WalVerifyError
+} from "@calybris/wal/WalError"
+import * as WalNode from "@calybris/wal/WalNode"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as FileSystem from "@effect/platform/FileSystem"
@@ -295,6 +303,47 @@ const contract = (name: string, factory: Factory) =>
         })
       })))
 
+    it.scoped("an append its gatekeeper (admit) refuses seals and writes nothing; admitted later, it is the next entry, once", () => {
+      let refusal: unknown = undefined
+      const calls: Array<string> = []
+      const options: Wal.WalOptions = {
+        admit: () => {
+          calls.push("admit")
+          return refusal
+        },
+        onLine: (_line, sequence) => void calls.push(`line ${sequence}`)
+      }
+      return withLog(
+        Effect.gen(function*() {
+          const wal = yield* Wal.Wal
+          const first = yield* Wal.append(record(1))
+          const before = Buffer.concat(yield* collect(wal.bytes))
+          refusal = new Error("the hashing is behind")
+          for (let i = 0; i < 3; i++) {
+            const error = yield* Effect.flip(Wal.append(record(2)))
+            assert.instanceOf(error, WalAppendRefused)
+            assert.strictEqual(error.cause, refusal)
+            assert.match(error.message, /^WAL append refused before anything was written: the hashing is behind$/)
+          }
+          // nothing sealed: the head, the bytes and the chain are as before
+          assert.deepStrictEqual(yield* Wal.head, { sequence: 1n, lastHash: first.entry_hash })
+          assert.deepStrictEqual(Buffer.concat(yield* collect(wal.bytes)), before)
+          refusal = undefined
+          const second = yield* Wal.append(record(2))
+          assert.strictEqual(second.sequence, 2n)
+          assert.strictEqual(second.previous_hash, first.entry_hash)
+          const entries = yield* collect(Wal.readVerified)
+          assert.deepStrictEqual(
+            entries.map((entry) => entry.dataText),
+            [record(1), record(2)].map((r) => Json.print(r))
+          )
+          // asked before each sealing, and only then; a refused append hands no line over
+          assert.deepStrictEqual(calls, ["admit", "line 1", "admit", "admit", "admit", "admit", "line 2"])
+        }),
+        options
+      )
+    })
+
     it.scoped("u64 max and i64 min round-trip byte-exactly", () =>
       withLog(Effect.gen(function*() {
         const data: Json.Json = new Map<string, Json.Json>([
@@ -325,6 +374,15 @@ for (const durability of ["always", "batch", "never"] as const) {
       const fs = yield* FileSystem.FileSystem
       const dir = yield* Effect.orDie(fs.makeTempDirectoryScoped({ prefix: "calybris-wal-" }))
       return Wal.layerFile(`${dir}/log.jsonl`, { durability, ...options }).pipe(Layer.provide(NodeFileSystem.layer))
+    }))
+  // with the Node layer: its flusher, and under "always" its own write and fdatasync in the append
+  contract(`file (${durability}, WalNode)`, (options) =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* Effect.orDie(fs.makeTempDirectoryScoped({ prefix: "calybris-wal-" }))
+      return Wal.layerFile(`${dir}/log.jsonl`, { durability, ...options }).pipe(
+        Layer.provide(Layer.merge(WalNode.layer, NodeFileSystem.layer))
+      )
     }))
 }
 

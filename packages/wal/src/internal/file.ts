@@ -77,6 +77,7 @@ import * as Reader from "../Reader.js"
 import type { OnEntry, Wal, WalOptions } from "../Wal.js"
 import {
   type WalAppendError,
+  WalAppendRefused,
   type WalEmptyKey,
   WalIoError,
   type WalLocked,
@@ -334,6 +335,7 @@ export const make = <E = never>(
     const durability = options.durability ?? "always"
     const onLine = options.onLine
     const onWritten = options.onWritten
+    const admit = options.admit
     // node:fs on the descriptor when the environment has it (`WalNode.layer`), else FileSystem
     const io = Option.getOrUndefined(yield* Effect.serviceOption(FileIo))
     // the span covers the opening only: a span current in the writer fiber would wrap each
@@ -598,6 +600,11 @@ export const make = <E = never>(
           const waitFor = inflight ?? open
           wake()
           return Effect.zipRight(Effect.exit(Deferred.await(waitFor.done)), appendWith(data, f))
+        }
+        // the gatekeeper, just before sealing (nothing in between): a refusal seals nothing
+        if (admit !== undefined) {
+          const refused = admit()
+          if (refused !== undefined) return Effect.fail(new WalAppendRefused({ cause: refused }))
         }
         if (io !== undefined && inline()) {
           // one write and one fdatasync, in this call: no flusher round trip

@@ -9,7 +9,13 @@ import * as Chain from "../Chain.js"
 import { canonicalData, seal, type Sealed } from "../Entry.js"
 import * as Reader from "../Reader.js"
 import type { OnEntry, Wal, WalOptions } from "../Wal.js"
-import { type WalEmptyKey, WalRecordTooLong, type WalTornTail, type WalVerifyError } from "../WalError.js"
+import {
+  WalAppendRefused,
+  type WalEmptyKey,
+  WalRecordTooLong,
+  type WalTornTail,
+  type WalVerifyError
+} from "../WalError.js"
 
 const encoder = new TextEncoder()
 
@@ -23,6 +29,7 @@ export const make = <E = never>(
     const reader: Reader.ReaderOptions = { chain, maxLineBytes: options.maxLineBytes }
     const maxLineBytes = options.maxLineBytes ?? Reader.DEFAULT_MAX_LINE_BYTES
     const onLine = options.onLine
+    const admit = options.admit
     // the verifying pass of `initial` hands each existing line to `onLine` (the service's `reader` does not)
     const verifying = onLine === undefined ? reader : { ...reader, onLine }
     const chunks: Array<Uint8Array> = []
@@ -47,12 +54,17 @@ export const make = <E = never>(
     // call order.
     const append = (data: Json.Json) =>
       Effect.suspend(() =>
-        Either.flatMap(canonicalData(data), (dataText): Either.Either<Sealed, WalRecordTooLong> => {
+        Either.flatMap(canonicalData(data), (dataText): Either.Either<Sealed, WalRecordTooLong | WalAppendRefused> => {
           const next = seal(chain, sequence + 1n, lastHash, dataText)
           const line = encoder.encode(next.line)
           // the writer writes no line its own reader would refuse
           if (line.length - 1 > maxLineBytes) {
             return Either.left(new WalRecordTooLong({ lineBytes: line.length - 1, limit: maxLineBytes }))
+          }
+          // the gatekeeper, just before sealing: a refusal seals nothing
+          if (admit !== undefined) {
+            const refused = admit()
+            if (refused !== undefined) return Either.left(new WalAppendRefused({ cause: refused }))
           }
           if (needsNewline) {
             chunks.push(encoder.encode("\n"))
