@@ -64,6 +64,7 @@ import * as internal from "./internal/treeLog.js"
 import {
   TreeLogBeyondHead,
   TreeLogCorruptReason,
+  TreeLogHashingFailed,
   TreeLogIoError,
   type TreeLogOpenError,
   TreeLogOptionsInvalid,
@@ -76,6 +77,7 @@ import type { NoteMalformed, Signer } from "./Note.js"
 export {
   TreeLogBeyondHead,
   TreeLogCorruptReason,
+  TreeLogHashingFailed,
   TreeLogIoError,
   type TreeLogOpenError,
   TreeLogOptionsInvalid,
@@ -98,8 +100,15 @@ export interface TreeLogOptions extends Omit<Wal.WalOptions, "onLine"> {
   readonly onAppended?: ((size: bigint) => Effect.Effect<void>) | undefined
 }
 
-/** Why a checkpoint failed: the checkpointer's error, or the tiles it read to check the last one's root. */
-export type CheckpointError = Checkpointer.CheckpointerError | TreeLogIoError | TreeLogTilesCorrupt
+/**
+ * Why a checkpoint failed: the checkpointer's error, the tiles it read to check the last one's
+ * root, or the tree's hashing that stopped.
+ */
+export type CheckpointError =
+  | Checkpointer.CheckpointerError
+  | TreeLogIoError
+  | TreeLogTilesCorrupt
+  | TreeLogHashingFailed
 
 /** An acknowledged append: the WAL's sealed entry and its leaf index (sequence − 1). */
 export interface Appended {
@@ -107,37 +116,55 @@ export interface Appended {
   readonly index: bigint
 }
 
+/** Why a root or proof of the tree was not read. */
+export type TreeReadError =
+  | MerkleError
+  | TreeLogBeyondHead
+  | TreeLogIoError
+  | TreeLogTilesCorrupt
+  | TreeLogHashingFailed
+
 /** The tree log service. */
 export class TreeLog extends Context.Tag("@calybris/tlog/TreeLog")<TreeLog, {
   /**
    * Append a record to the WAL; completes once acknowledged, with its leaf index. With periodic
    * checkpoints (`layerFile`'s `checkpoint`), an append is refused before anything is written
    * while the last checkpoint failed and its retry fails too (`CheckpointerError`, or the tile
-   * read that checks the last checkpoint's root failed).
+   * read that checks the last checkpoint's root failed). With `TreeLogNode.layer`, an append the
+   * tree's hashing cannot take (its worker stopped, or stalled behind) is refused before
+   * anything is sealed: `WalAppendRefused` carrying a `TreeLogHashingFailed` (a retry, once
+   * admitted, appends the record once).
    */
   readonly append: (
     data: Json.Json
   ) => Effect.Effect<Appended, WalAppendError | CheckpointError>
-  /** The acknowledged size and the tree's root at that size. */
-  readonly head: Effect.Effect<{ readonly size: bigint; readonly root: Uint8Array }>
+  /**
+   * The acknowledged size and the tree's root at that size. Every call below fails with
+   * `TreeLogHashingFailed` when the tree's hashing stopped (`TreeLogNode.layer`'s worker; never
+   * the inline hashing), rather than answer from a tree that may lack a leaf.
+   */
+  readonly head: Effect.Effect<{ readonly size: bigint; readonly root: Uint8Array }, TreeLogHashingFailed>
   /** The root of the tree's first `size` leaves, any size up to the head (RFC 6962's MTH of a prefix). */
   readonly rootAt: (
     size: bigint
-  ) => Effect.Effect<Uint8Array, MerkleError | TreeLogBeyondHead | TreeLogIoError | TreeLogTilesCorrupt>
+  ) => Effect.Effect<Uint8Array, TreeReadError>
   /** RFC 6962 PATH of leaf `index` in the tree of `size` leaves (size ≤ head). */
   readonly inclusionProof: (
     index: bigint,
     size: bigint
-  ) => Effect.Effect<Array<Uint8Array>, MerkleError | TreeLogBeyondHead | TreeLogIoError | TreeLogTilesCorrupt>
+  ) => Effect.Effect<Array<Uint8Array>, TreeReadError>
   /** RFC 6962 PROOF between sizes 0 < size1 ≤ size2 (size2 ≤ head). */
   readonly consistencyProof: (
     size1: bigint,
     size2: bigint
-  ) => Effect.Effect<Array<Uint8Array>, MerkleError | TreeLogBeyondHead | TreeLogIoError | TreeLogTilesCorrupt>
+  ) => Effect.Effect<Array<Uint8Array>, TreeReadError>
   /** The head as a C2SP checkpoint signed by `signers` (a signed note's text). */
-  readonly checkpoint: (origin: string, signers: ReadonlyArray<Signer>) => Effect.Effect<string, NoteMalformed>
+  readonly checkpoint: (
+    origin: string,
+    signers: ReadonlyArray<Signer>
+  ) => Effect.Effect<string, NoteMalformed | TreeLogHashingFailed>
   /** Persist the tiles of the acknowledged size now (file layer; nothing in memory). */
-  readonly flush: Effect.Effect<void, TreeLogIoError>
+  readonly flush: Effect.Effect<void, TreeLogIoError | TreeLogHashingFailed>
   /** The underlying log (to read it). */
   readonly wal: Wal.Wal["Type"]
 }>() {}
@@ -252,7 +279,8 @@ export const asWal = (log: TreeLog["Type"], checkpointFile = "checkpoint"): Wal.
         log.append(data),
         (e): e is CheckpointError =>
           e._tag === "CheckpointerSignFailed" || e._tag === "CheckpointerWriteFailed" ||
-          e._tag === "CheckpointerHeadRegressed" || e._tag === "TreeLogIoError" || e._tag === "TreeLogTilesCorrupt",
+          e._tag === "CheckpointerHeadRegressed" || e._tag === "TreeLogIoError" || e._tag === "TreeLogTilesCorrupt" ||
+          e._tag === "TreeLogHashingFailed",
         (cause) => Effect.fail(new WalIoError({ operation: "checkpoint", path: checkpointFile, cause }))
       ),
       (appended) => appended.sealed

@@ -13,8 +13,14 @@
  *
  * A head, a proof, a checkpoint or a flush first waits for the worker to catch up (blocking the
  * calling thread briefly; the worker is seldom more than a few thousand leaves behind), so every
- * answer and every file is the same as without this layer. A failed worker fails that call (a
- * defect), never answers wrongly. Without this layer the tree log hashes on the appending thread
+ * answer and every file is the same as without this layer. An append waits, before its entry is
+ * sealed, while `maxChunks` chunks are in flight (the WAL's `admit`). A worker that stopped
+ * (failed, exited, closed) or made no progress for `stallMillis` never answers wrongly and never
+ * leaves an append half done: each append is refused before anything is sealed
+ * (`WalAppendRefused` carrying `TreeLogHashingFailed`: a retry, once admitted, appends the record
+ * once), and a head, proof, checkpoint or flush that needs the leaves it lacks fails with
+ * `TreeLogHashingFailed`; the log still closes, and reopening it rebuilds the tree from the log
+ * (the leaves of appends admitted while the worker was dying included). Without this layer the tree log hashes on the appending thread
  * and writes through `FileSystem` (portable; what fault tests wrap). Needs `node:worker_threads`
  * and `SharedArrayBuffer` (Node ≥ 20.19 has both).
  */

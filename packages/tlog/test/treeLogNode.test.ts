@@ -6,9 +6,10 @@
  * in the worker failing the flush with a typed error naming the path (the log going on, the next
  * flush writing everything).
  */
-import type * as Json from "@calybris/core/Json"
+import * as Json from "@calybris/core/Json"
 import * as Source from "@calybris/testing/Source"
 import * as Merkle from "@calybris/tlog/Merkle"
+import * as Note from "@calybris/tlog/Note"
 import * as TreeLog from "@calybris/tlog/TreeLog"
 import * as TreeLogNode from "@calybris/tlog/TreeLogNode"
 import * as NodeContext from "@effect/platform-node/NodeContext"
@@ -24,6 +25,8 @@ import * as nodeFs from "node:fs"
 import * as os from "node:os"
 import type { Worker } from "node:worker_threads"
 import { CompactRange } from "../src/CompactRange.js"
+import { hashLeaf } from "../src/internal/hash.js"
+import type { TreeHashing } from "../src/internal/treeHashing.js"
 import { startWorker, workerOptions } from "../src/internal/treeWorker.js"
 import { filesUnder, linesOf } from "./treeLogSupport.js"
 
@@ -236,8 +239,11 @@ describe("TreeLogNode", () => {
       const again = yield* Effect.flip(files.write([{ path: `${dir}/b`, bytes: new Uint8Array([2]) }], false))
       expect(String(again.cause)).toMatch(/exited \(code \d+\)/)
       expect(() => hashing.sync()).toThrow(/the tree log's hashing worker exited \(code \d+\)/)
+      // an append is refused before it is sealed, at once
+      expect(hashing.admit?.()).toMatch(/^the tree log's hashing worker exited \(code \d+\)$/)
       expect(() => {
-        // more than `maxChunks` chunks' worth (1,024 × 65 leaves; none answered any more): a push waits, and fails
+        // more than `maxChunks` chunks' worth (1,024 × 65 leaves; none answered any more): a push
+        // not admitted (the open's) waits past `maxChunks`, and fails
         for (let i = 0; i < 70_000; i++) hashing.push(leaf)
       }).toThrow(/the tree log's hashing worker exited \(code \d+\)/)
       hashing.close()
@@ -249,14 +255,107 @@ describe("TreeLogNode", () => {
       // killed without the event loop turning: the exit is not seen, the wait sees no progress
       void worker.terminate()
       const started = Date.now()
-      // the pushes wait once `maxChunks` chunks are in flight, or `sync` waits: either fails
+      // the pushes wait past `maxChunks` chunks in flight, or `sync` waits: either fails
       expect(() => {
         for (let i = 0; i < 20_000; i++) hashing.push(leaf)
         hashing.sync()
       }).toThrow(/made no progress in 300 ms/)
+      // an append's admission waits the same, then refuses it
+      expect(hashing.admit?.()).toBe("the tree log's hashing worker made no progress in 300 ms")
       expect(Date.now() - started).toBeLessThan(30_000)
       hashing.close()
     }))
+
+  it.live(
+    "a worker that stops under a log: each later append is refused unsealed (a retry appends once), the tree's calls fail typed, the log closes, and reopened its tree is whole",
+    () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const dir = yield* fs.makeTempDirectoryScoped()
+        const path = `${dir}/log.jsonl`
+        // the worker's service, keeping each hashing it starts (to reach its worker, as a crash of that thread would)
+        const started: Array<TreeHashing> = []
+        const io = Either.getOrThrow(TreeLogNode.make())
+        const capturing = Layer.succeed(TreeLogNode.TreeIo, {
+          startHashing: (range, sink) => {
+            const hashing = io.startHashing(range, sink)
+            started.push(hashing)
+            return hashing
+          }
+        })
+        const signer = Note.makeSigner(
+          "example.com/log",
+          Note.TYPE_ED25519,
+          new Uint8Array(32),
+          () => new Uint8Array(64)
+        )
+        yield* Effect.scoped(Effect.gen(function*() {
+          const log = yield* Effect.provide(
+            TreeLog.makeFile(path, { key, durability: "never", flushEvery: 64 }),
+            capturing
+          )
+          for (let i = 0; i < 100; i++) yield* log.append(`before ${i}`)
+          expect((yield* log.head).size).toBe(100n)
+          const worker = (started[0] as unknown as { readonly worker: Worker }).worker
+          // killed, and 20 appends in the same synchronous block: the exit not seen yet, they are
+          // admitted and acknowledged (as appends racing a crash of the worker would be); their
+          // leaves reach no worker
+          yield* Effect.sync(() => {
+            void worker.terminate()
+            for (let i = 0; i < 20; i++) Effect.runSync(log.append(`racing ${i}`))
+          })
+          yield* Effect.sleep("200 millis")
+          // the tree lacks those leaves: every call fails typed, none answers from it
+          const calls: ReadonlyArray<Effect.Effect<unknown, { readonly _tag: string; readonly message: string }>> = [
+            log.head,
+            log.rootAt(110n),
+            log.inclusionProof(3n, 120n),
+            log.consistencyProof(100n, 120n),
+            log.checkpoint("example.com/log", [signer]),
+            log.flush
+          ]
+          for (const call of calls) {
+            const error = yield* Effect.flip(call)
+            expect(error._tag).toBe("TreeLogHashingFailed")
+            expect(error.message).toMatch(/hashing stopped: the tree log's hashing worker exited \(code \d+\)/)
+          }
+          // each append is refused before it is sealed: nothing written, the head where it was
+          const bytes = nodeFs.readFileSync(path)
+          for (let i = 0; i < 3; i++) {
+            const refused = yield* Effect.flip(log.append("retried"))
+            assert(refused._tag === "WalAppendRefused")
+            assert.instanceOf(refused.cause, TreeLog.TreeLogHashingFailed)
+            expect(refused.message).toMatch(/^WAL append refused before anything was written: the tree log's hashing/)
+          }
+          expect((yield* log.wal.head).sequence).toBe(120n)
+          expect(nodeFs.readFileSync(path).equals(bytes)).toBe(true)
+        }))
+        // closed without a defect; reopened (a new worker), the whole tree is rebuilt from the log
+        // and checked (every tile and the head recomputed), and the retried record is appended once
+        const { head, proof } = yield* Effect.scoped(Effect.gen(function*() {
+          const log = yield* Effect.provide(
+            TreeLog.makeFile(path, { key, durability: "never", verifyTree: "full" }),
+            TreeLogNode.layer
+          )
+          expect((yield* log.head).size).toBe(120n)
+          yield* log.append("retried")
+          return { head: yield* log.head, proof: yield* log.inclusionProof(120n, 121n) }
+        }))
+        const lines = linesOf(nodeFs.readFileSync(path))
+        // the root of all 121 lines, each once; the retried one proven in it
+        expect(head.size).toBe(121n)
+        expect(hex(head.root)).toBe(hex(Merkle.referenceRoot(lines.map((line) => hashLeaf(line)))))
+        Either.getOrThrow(Merkle.verifyInclusion(hashLeaf(lines[120] as Uint8Array), 120n, 121n, proof, head.root))
+        const data = lines.map((line) =>
+          (Either.getOrThrow(Json.parse(Buffer.from(line).toString("utf8"))) as Json.JsonObject).get("data")
+        )
+        expect(data).toEqual([
+          ...Array.from({ length: 100 }, (_, i) => `before ${i}`),
+          ...Array.from({ length: 20 }, (_, i) => `racing ${i}`),
+          "retried"
+        ])
+      }).pipe(Effect.provide(NodeContext.layer), Effect.scoped)
+  )
 
   it("a process whose log closed exits on its own: the worker never keeps it alive", () => {
     const dir = nodeFs.mkdtempSync(`${os.tmpdir()}/calybris-exit-`)

@@ -42,10 +42,30 @@ export interface FileWriter {
   readonly remove: (paths: ReadonlyArray<string>) => Effect.Effect<void, WriteFailure>
 }
 
+/**
+ * Thrown by a hashing that can no longer answer (its worker failed, exited, was closed, or made
+ * no progress for its `stallMillis`); the tree log turns it into `TreeLogHashingFailed`.
+ */
+export class TreeHashingStopped extends Error {
+  override readonly name = "TreeHashingStopped"
+}
+
 export interface TreeHashing {
-  /** the next leaf's bytes (read before `push` returns: the caller may reuse them) */
+  /**
+   * Asked just before an append's leaf is sealed (the WAL's `admit`; `push` follows at once):
+   * waits while the hashing is behind, then `undefined` when `push` can take the leaf without
+   * waiting, else why it cannot (`TreeHashingStopped`'s message): the append is then refused
+   * before anything is sealed. Absent: always admitted.
+   */
+  readonly admit?: (() => string | undefined) | undefined
+  /**
+   * the next leaf's bytes (read before `push` returns: the caller may reuse them). Once `admit`
+   * admitted the leaf, `push` neither waits nor throws (a leaf a stopped hashing can no longer
+   * take is dropped: every later call refuses or throws); the open's leaves, not admitted, may
+   * wait, and throw `TreeHashingStopped`
+   */
   readonly push: (leaf: Uint8Array) => void
-  /** returns once every pushed leaf's nodes were put */
+  /** returns once every pushed leaf's nodes were put; throws `TreeHashingStopped` when it cannot */
   readonly sync: () => void
   /** puts the nodes the hashing has ready, without waiting; returns how many pushed leaves' nodes are not put yet */
   readonly pending: () => number

@@ -15,6 +15,7 @@ import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Checkpoint from "../Checkpoint.js"
 import { CompactRange } from "../CompactRange.js"
@@ -24,9 +25,16 @@ import * as Tiles from "../Tiles.js"
 import type { Appended, TreeLog, TreeLogOptions } from "../TreeLog.js"
 import { writeAtomic } from "./atomicFile.js"
 import { equalBytes, hashLeaf } from "./hash.js"
-import type { FileWriter, StartHashing, TreeHashing, WriteFailure } from "./treeHashing.js"
+import {
+  type FileWriter,
+  type StartHashing,
+  type TreeHashing,
+  TreeHashingStopped,
+  type WriteFailure
+} from "./treeHashing.js"
 import {
   TreeLogBeyondHead,
+  TreeLogHashingFailed,
   TreeLogIoError,
   type TreeLogOpenError,
   TreeLogOptionsInvalid,
@@ -44,6 +52,16 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
 const WRITE_CONCURRENCY = 8
 const sha256 = Hash.defaultHash.sha256
 const hex = (bytes: Uint8Array): string => Encoding.encodeHex(bytes)
+
+/**
+ * `effect`, with the hashing's `TreeHashingStopped` (a throw, in the synchronous code that waits
+ * for it) failing it as `TreeLogHashingFailed` instead of a defect.
+ */
+const hashingFailed = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | TreeLogHashingFailed, R> =>
+  Effect.catchSomeDefect(effect, (defect) =>
+    defect instanceof TreeHashingStopped
+      ? Option.some(Effect.fail(new TreeLogHashingFailed({ reason: defect.message })))
+      : Option.none())
 
 /** The tree as entries are sealed: the leaves handed to the hashing, and the tiles of the right edge. */
 class Tree {
@@ -69,6 +87,15 @@ class Tree {
       })
     }
     return this.hashing
+  }
+
+  /**
+   * The WAL's `admit`, before each append's entry is sealed: a hashing that cannot take the next
+   * leaf (a stopped worker, or one stalled behind) refuses the append, unsealed.
+   */
+  readonly admit = (): TreeLogHashingFailed | undefined => {
+    const reason = this.hashing?.admit?.()
+    return reason === undefined ? undefined : new TreeLogHashingFailed({ reason })
   }
 
   /** The WAL's hook: each line in sequence order. */
@@ -304,7 +331,10 @@ export interface Internal {
    * The tiles of the acknowledged size written (a flush), then the persisted size and its root:
    * the head a checkpoint may name (the directory then holds every tile of the tree it signs).
    */
-  readonly persistedHead: Effect.Effect<{ readonly size: bigint; readonly root: Uint8Array }, TreeLogIoError>
+  readonly persistedHead: Effect.Effect<
+    { readonly size: bigint; readonly root: Uint8Array },
+    TreeLogIoError | TreeLogHashingFailed
+  >
 }
 
 /**
@@ -312,12 +342,13 @@ export interface Internal {
  * (`fs` then), else memory only.
  */
 export const make = <E, R>(
-  open: (hooks: Pick<Wal.WalOptions, "onLine" | "onWritten">) => Effect.Effect<Wal.Wal["Type"], E, R>,
+  open: (hooks: Pick<Wal.WalOptions, "onLine" | "onWritten" | "admit">) => Effect.Effect<Wal.Wal["Type"], E, R>,
   options: TreeLogOptions,
   disk: Disk | undefined,
   start: StartHashing
 ): Effect.Effect<TreeLog["Type"] & Internal, E | TreeLogOpenError, R | Scope.Scope> =>
-  Effect.gen(function*() {
+  // the open's leaves (its verifying pass, its catching up) wait for the hashing too
+  hashingFailed(Effect.gen(function*() {
     // refused before anything is opened (BigInt of a fraction or NaN would throw)
     const every = options.flushEvery
     if (every !== undefined && !(Number.isSafeInteger(every) && every > 0)) {
@@ -339,7 +370,7 @@ export const make = <E, R>(
     const tree = loaded.tree
     // after every other finalizer (the closing flush waits for the hashing)
     yield* Effect.addFinalizer(() => Effect.sync(() => tree.close()))
-    const wal = yield* open({ onLine: tree.onLine, onWritten: tree.onWritten })
+    const wal = yield* open({ onLine: tree.onLine, onWritten: tree.onWritten, admit: tree.admit })
     const logSize = (yield* wal.head).sequence
     const persisted = loaded.persisted
     const path = disk === undefined ? "memory" : disk.dir
@@ -389,8 +420,8 @@ export const make = <E, R>(
      * Writes the tiles of the acknowledged size (`ready`: of the largest acknowledged size whose
      * nodes the hashing has put, without waiting for it: the background flush), then the head.
      */
-    const flushTo = (ready: boolean): Effect.Effect<void, TreeLogIoError> =>
-      Effect.gen(function*() {
+    const flushTo = (ready: boolean): Effect.Effect<void, TreeLogIoError | TreeLogHashingFailed> =>
+      hashingFailed(Effect.gen(function*() {
         if (disk === undefined) return
         const acknowledged = (yield* wal.head).sequence
         const size = ready ? (tree.settled() < acknowledged ? tree.settled() : acknowledged) : acknowledged
@@ -415,7 +446,7 @@ export const make = <E, R>(
         if (superseded.length > 0) {
           yield* Effect.mapError(writer.remove(superseded), (failure) => new TreeLogIoError(failure))
         }
-      })
+      }))
     // uninterruptible: a flush interrupted between its tile writes and the head's would orphan
     // the partial tiles it wrote (closing waits for a background flush instead)
     const flush = lock.withPermits(1)(Effect.uninterruptible(flushTo(false)))
@@ -455,7 +486,9 @@ export const make = <E, R>(
         })
 
     // a copy: the memo's array is what the next flush writes into `tree-head`
-    const head = Effect.map(wal.head, (h) => ({ size: h.sequence, root: tree.rootAt(h.sequence).slice() }))
+    const head = hashingFailed(
+      Effect.map(wal.head, (h) => ({ size: h.sequence, root: tree.rootAt(h.sequence).slice() }))
+    )
 
     const persistedHead = disk === undefined ? head : lock.withPermits(1)(Effect.uninterruptible(
       Effect.map(flushTo(false), () => {
@@ -466,7 +499,7 @@ export const make = <E, R>(
 
     /** The nodes' hashes, the full tiles they need read first (under the lock: memory stays put). */
     const readNodes = (nodes: Merkle.ProofNodes) =>
-      lock.withPermits(1)(Effect.gen(function*() {
+      lock.withPermits(1)(hashingFailed(Effect.gen(function*() {
         const tiles = tree.synced()
         if (disk !== undefined) {
           for (const [level, index] of tiles.missingTiles(nodes.ids)) {
@@ -474,7 +507,7 @@ export const make = <E, R>(
           }
         }
         return Merkle.rehash(nodes, nodes.ids.map((id) => tiles.source.node(id.level, id.index)))
-      }))
+      })))
 
     const withinHead = (field: string, value: bigint) =>
       Effect.flatMap(wal.head, (h) =>
@@ -524,7 +557,7 @@ export const make = <E, R>(
       wal,
       persistedHead
     }
-  })
+  }))
 
 /** Full verification: every tile of the persisted size equals the one recomputed from the log. */
 const compareTiles = (

@@ -86,4 +86,25 @@ export class TreeLogOptionsInvalid extends Schema.TaggedError<TreeLogOptionsInva
   }
 }
 
-export type TreeLogOpenError = TreeLogTilesAhead | TreeLogTilesCorrupt | TreeLogIoError | TreeLogOptionsInvalid
+/**
+ * The tree's hashing can no longer answer (`TreeLogNode.layer`: its worker thread failed, exited
+ * or was closed, or made no progress for `stallMillis`). Appends are refused before anything is
+ * written (a `WalAppendRefused` carrying this error); a head, a proof, a checkpoint or a flush
+ * fails with it. A stall lasts until the worker moves again; a stopped worker, until the log is
+ * closed. What the log acknowledged is in the log: reopening it rebuilds the tree.
+ */
+export class TreeLogHashingFailed extends Schema.TaggedError<TreeLogHashingFailed>()("TreeLogHashingFailed", {
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `the tree log's hashing stopped: ${this.reason} (while it lasts, appends are refused unwritten and ` +
+      `heads and proofs fail; reopening the log rebuilds the tree from it)`
+  }
+}
+
+export type TreeLogOpenError =
+  | TreeLogTilesAhead
+  | TreeLogTilesCorrupt
+  | TreeLogIoError
+  | TreeLogOptionsInvalid
+  | TreeLogHashingFailed

@@ -34,7 +34,10 @@
  * says so. The worker first sleeps lightly (1 ms at a time, without asking to be woken: a busy
  * appender hands over a chunk every few milliseconds, and a notify costs it more than the worker's
  * poll), and after ~20 ms idle deeply (woken by the next chunk or request). The appending thread
- * waits only in `sync` and when `maxChunks` chunks are in flight (the worker is behind).
+ * waits only in `sync`, and in `admit` (before an append is sealed) when `maxChunks` chunks are in
+ * flight (the worker is behind); the open's leaves wait in `push` past `maxChunks`. A stopped worker
+ * (failed, exited, closed) or a wait without progress for `stallMillis` refuses the append in
+ * `admit`, unsealed, and makes `sync` throw `TreeHashingStopped`.
  *
  * Hashing: `node:crypto` in the worker. (OpenSSL 3's digests on two threads at once slow each
  * other: the appending thread's `crypto.hash` of 1.1 KB took 1.13 µs alone and 1.41 µs beside a
@@ -54,7 +57,7 @@ import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "
 import type { CompactRange } from "../CompactRange.js"
 import { rootOfSubtrees } from "./hash.js"
 import type { FileWriter, Sink, StartHashing, TreeHashing, WriteFailure } from "./treeHashing.js"
-import { inline } from "./treeHashing.js"
+import { inline, TreeHashingStopped } from "./treeHashing.js"
 import { TreeLogOptionsInvalid } from "./treeLogErrors.js"
 
 const DONE = 0
@@ -515,12 +518,31 @@ class WorkerHashing implements TreeHashing {
     this.replies.unref()
   }
 
+  /**
+   * Before an append's leaf is sealed: the worker behind (`maxChunks` chunks in flight), the
+   * append waits here — never in `push`, which runs while the entry is being sealed, nor in
+   * `written`, which the log's writer calls: neither may throw. A stopped worker (or a wait that
+   * stalls) refuses the append, unsealed.
+   */
+  readonly admit = (): string | undefined => {
+    if (
+      this.inFlight < this.maxChunks && this.exited === undefined && !this.closed &&
+      Atomics.load(this.ctl, ERROR) === 0
+    ) return undefined
+    try {
+      this.failed()
+      this.waitForRoom()
+      return undefined
+    } catch (error) {
+      if (error instanceof TreeHashingStopped) return error.message
+      throw error
+    }
+  }
+
   readonly push = (leaf: Uint8Array): void => {
     if (this.following) {
-      // its bytes reach the worker with the log's write (`written`): no copy here. The worker
-      // behind (`maxChunks` in flight), the append waits here, never in `written`, which the log's
-      // writer calls and must not throw
-      if (this.inFlight >= this.maxChunks) this.waitForRoom()
+      // its bytes reach the worker with the log's write (`written`): no copy here (and no wait:
+      // `admit` waited)
       this.unwritten.push(leaf)
       this.pushed = (this.pushed + 1) | 0
       return
@@ -562,12 +584,14 @@ class WorkerHashing implements TreeHashing {
       this.count = 0
       this.wake(DEEP)
     }
-    if (this.inFlight >= this.maxChunks) this.waitForRoom()
+    // more than `maxChunks` in flight only without `admit` (the open's leaves, `sync`): an
+    // admitted leaf's chunk makes at most `maxChunks`, so its `push` never waits
+    if (this.inFlight > this.maxChunks) this.waitForRoom()
     else this.take()
     this.chunk = this.spare.pop() ?? new Uint8Array(this.chunkBytes)
   }
 
-  /** The worker behind (`maxChunks` chunks in flight): waits until half of them are answered. */
+  /** The worker behind (`maxChunks` chunks in flight, or more): waits until half of them are answered. */
   private waitForRoom(): void {
     const limit = this.maxChunks >> 1
     this.waitUntil(() => this.inFlight <= limit)
@@ -648,20 +672,22 @@ class WorkerHashing implements TreeHashing {
         progress = now
         since = Date.now()
       } else if (Date.now() - since > this.stallMillis) {
-        throw new Error(`the tree log's hashing worker made no progress in ${this.stallMillis} ms`)
+        throw new TreeHashingStopped(`the tree log's hashing worker made no progress in ${this.stallMillis} ms`)
       }
     }
   }
 
-  /** Throws when the worker failed, or this hashing was closed. */
+  /** Throws `TreeHashingStopped` when the worker failed or exited, or this hashing was closed. */
   private failed(): void {
     if (Atomics.load(this.ctl, ERROR) !== 0) {
       const end = this.errors.indexOf(0)
       const text = new TextDecoder().decode(this.errors.slice(0, end < 0 ? this.errors.length : end))
-      throw new Error(`the tree log's hashing worker failed: ${text}`)
+      throw new TreeHashingStopped(`the tree log's hashing worker failed: ${text}`)
     }
-    if (this.closed) throw new Error("the tree log's hashing worker is closed")
-    if (this.exited !== undefined) throw new Error(`the tree log's hashing worker exited (code ${this.exited})`)
+    if (this.closed) throw new TreeHashingStopped("the tree log's hashing worker is closed")
+    if (this.exited !== undefined) {
+      throw new TreeHashingStopped(`the tree log's hashing worker exited (code ${this.exited})`)
+    }
   }
 
   readonly sync = (): void => {
