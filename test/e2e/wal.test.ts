@@ -18,7 +18,8 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { calybris, mapLimit, tempDir, write } from "./support/cli.js"
+import { type Event, events, hasStrace } from "../support/strace.js"
+import { calybris, mapLimit, sh, shellCommand, shellWord, tempDir, write } from "./support/cli.js"
 import { inputLine, policyText } from "./support/fixtures.js"
 
 const dir = tempDir("wal")
@@ -179,6 +180,42 @@ describe("wal repair", () => {
     assert.strictEqual(again.code, 0, again.stderr)
     assert.strictEqual(member(parse(again.stdout), "repaired"), false)
   })
+})
+
+describe("wal repair, under strace", () => {
+  it.skipIf(!hasStrace)(
+    "the saved tail is fsynced, then its directory, and only then is the log truncated",
+    async () => {
+      const tail = `{"sequence":6,"previous_hash":"${head.lastHash.slice(0, 20)}`
+      const torn = copy("torn-strace.jsonl", `${logText}${tail}`)
+      const offset = Buffer.byteLength(logText)
+      const trace = `${torn}.trace`
+      const run = await sh(
+        [
+          "strace -f -qq -e trace=openat,fsync,fdatasync,ftruncate -o",
+          shellWord(trace),
+          await shellCommand(),
+          "wal repair",
+          shellWord(torn),
+          "--key-file",
+          shellWord(keyFile)
+        ].join(" ")
+      )
+      assert.strictEqual(run.code, 0, run.stderr)
+      assert.strictEqual(fs.readFileSync(torn, "utf8"), logText)
+      const seen = events(fs.readFileSync(trace, "utf8"))
+      const saved = `${torn}.torn-${offset}`
+      const at = (p: (e: Event) => boolean) => seen.findIndex(p)
+      const savedSync = at((e) => e.kind === "fsync" && e.path === saved)
+      const dirSync = at((e) => e.kind === "fsync" && e.path === path.dirname(torn))
+      const truncate = at((e) => e.kind === "truncate" && e.path === torn)
+      assert.isAtLeast(savedSync, 0, "the saved tail is fsynced")
+      assert.isAbove(dirSync, savedSync, "its directory after it")
+      assert.isAbove(truncate, dirSync, "the log truncated after both")
+      assert.deepStrictEqual(seen[truncate], { kind: "truncate", path: torn, length: offset })
+    },
+    90_000
+  )
 })
 
 describe("wal show and wal replay", () => {

@@ -15,6 +15,7 @@ import * as Chain from "@calybris/wal/Chain"
 import { type Entry, formatLine } from "@calybris/wal/Entry"
 import * as Reader from "@calybris/wal/Reader"
 import * as Wal from "@calybris/wal/Wal"
+import * as WalNode from "@calybris/wal/WalNode"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Chunk from "effect/Chunk"
 import * as Console from "effect/Console"
@@ -237,7 +238,9 @@ export const repair = (flags: Commands.FlagsOf<typeof Commands.walOptions.repair
     yield* setJson(flags.json)
     const loaded = yield* Key.load(flags)
     yield* requireFile(flags.file)
+    // WalNode: the saved tail's directory is fsynced before the log is truncated
     const report = yield* Wal.repair(flags.file, { key: loaded.key, allowEmptyKey: loaded.allowEmptyKey }).pipe(
+      Effect.provide(WalNode.layer),
       Key.hintOnWrongKey(loaded)
     )
     if (report._tag === "RepairClean") {

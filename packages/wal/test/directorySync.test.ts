@@ -75,6 +75,53 @@ describe("WalNode: the log's directory entry", () => {
       )
     }).pipe(Effect.provide(NodeContext.layer)))
 
+  it.scoped("repair: the saved torn tail's directory is fsynced before the log is truncated; failing, the log is left torn", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const path = `${dir}/log.jsonl`
+      yield* Effect.scoped(Effect.gen(function*() {
+        const wal = yield* Wal.makeFile(path, { allowEmptyKey: true })
+        yield* wal.append(record)
+        yield* wal.append(record)
+      }))
+      const intact = nodeFs.readFileSync(path)
+      const torn = Buffer.concat([intact, Buffer.from(`{"sequence":3,"previous_hash":"`)])
+      nodeFs.writeFileSync(path, torn)
+      const saved = `${path}.torn-${intact.length}`
+      // the directory fsync fails: the tail is saved, the log not truncated (repair can run again)
+      const failing = recording(() =>
+        Object.assign(new Error("EIO: i/o error, fsync"), { code: "EIO", syscall: "fsync" })
+      )
+      const error = yield* Effect.flip(Wal.repair(path, { allowEmptyKey: true }).pipe(Effect.provide(failing.layer)))
+      assert.strictEqual(error._tag, "WalIoError")
+      if (error._tag === "WalIoError") {
+        assert.strictEqual(error.operation, "sync directory")
+        assert.strictEqual(error.path, saved)
+      }
+      assert.deepStrictEqual(failing.calls, [saved])
+      assert.isTrue(nodeFs.readFileSync(path).equals(torn))
+      nodeFs.rmSync(saved)
+      // it syncs: the saved tail's directory once, the log still whole then
+      const calls: Array<string> = []
+      let sizeWhenSynced: number | undefined
+      const report = yield* Wal.repair(path, { allowEmptyKey: true }).pipe(
+        Effect.provide(WalNode.layerWith({
+          ...WalNode.io,
+          syncDirectoryOf: (file) => {
+            sizeWhenSynced = nodeFs.statSync(path).size
+            calls.push(file)
+            WalNode.io.syncDirectoryOf?.(file)
+          }
+        }))
+      )
+      assert.strictEqual(report._tag, "RepairTruncated")
+      assert.deepStrictEqual(calls, [saved])
+      assert.strictEqual(sizeWhenSynced, torn.length)
+      assert.isTrue(nodeFs.readFileSync(path).equals(intact))
+      assert.isTrue(nodeFs.readFileSync(saved).equals(torn.subarray(intact.length)))
+    }).pipe(Effect.provide(NodeContext.layer)))
+
   it("WalNode.io.syncDirectoryOf: a real directory is synced; a missing one is an error", () => {
     const dir = nodeFs.mkdtempSync(nodePath.join(process.env["TMPDIR"] ?? "/tmp", "dirsync-"))
     try {

@@ -15,6 +15,7 @@ import type * as Reader from "../Reader.js"
 import type { RepairOptions } from "../Wal.js"
 import { type WalEmptyKey, type WalIoError, type WalLocked, type WalNotAFile, WalNotRepairable } from "../WalError.js"
 import { ioError, openedFile, pathError, readFile, regularFile, verifyFile } from "./file.js"
+import { FileIo } from "./io.js"
 import * as Lock from "./lock.js"
 
 /** `repair` found a log that verifies: nothing was done. */
@@ -41,7 +42,10 @@ export type RepairReport = typeof RepairReport.Type
 
 /**
  * Repair a log whose only problem is a torn final line: save the line's bytes next to the log
- * (`<log>.torn-<offset>`, fsynced first), truncate the log to exactly the line's offset, fsync.
+ * (`<log>.torn-<offset>`, fsynced first, and with `WalNode` its directory too: the saved bytes
+ * outlive a power cut before the log loses them), truncate the log to exactly the line's offset,
+ * fsync. (The portable `FileSystem` cannot fsync a directory: without `WalNode`, the saved
+ * file's directory entry is left to the file system.)
  * A log that verifies is left alone. Anything else is corruption and is never "repaired".
  * Holds the writer lock (both locks: see lock.ts) throughout.
  */
@@ -84,6 +88,11 @@ export const repair = (
       })
     }
     const savedTo = yield* saveTail(fs, path, offset, length)
+    const syncDirectoryOf = Option.getOrUndefined(yield* Effect.serviceOption(FileIo))?.syncDirectoryOf
+    if (syncDirectoryOf !== undefined) {
+      // the saved file's directory entry durable before the log is truncated; failing, the log is left torn
+      yield* Effect.try({ try: () => syncDirectoryOf(savedTo), catch: ioError("sync directory", savedTo) })
+    }
     yield* Effect.scoped(Effect.gen(function*() {
       const log = yield* fs.open(path, { flag: "r+" })
       yield* log.truncate(offset)
