@@ -135,10 +135,7 @@ const readerOf = (f: Fixture, store: Store): Tiles.TileReader =>
     })()
 
 /** The tree's nodes, read from its tiles (a node between tile levels hashed up from the tile below). */
-const sourceOf = (f: Fixture, store: Store): Merkle.NodeSource => {
-  const read = readerOf(f, store)
-  return { node: (level, index) => Either.getOrThrow(Tiles.nodeHash(read, f.size, level, index)) }
-}
+const sourceOf = (f: Fixture, store: Store): Merkle.NodeSource => Tiles.nodeSource(readerOf(f, store), f.size)
 
 const fold = (proof: ReadonlyArray<Uint8Array>): number => proof.length + ((proof[0]?.[0] ?? 0) | 0)
 

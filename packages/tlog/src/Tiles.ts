@@ -453,6 +453,19 @@ export const nodeHash = (
 }
 
 /**
+ * The tree of size `treeSize` as a `Merkle.NodeSource` read from its tiles (`nodeHash`), for
+ * `Merkle.inclusionProof`, `consistencyProof` and `root`. A `NodeSource` answers synchronously:
+ * a node the tiles cannot give (a tile `read` lacks, a node outside the tree) throws its
+ * `TileReadError` — for tiles at hand (a directory, a fetched set), not for untrusted sizes.
+ */
+export const nodeSource = (
+  read: TileReader,
+  treeSize: bigint
+): { readonly node: (height: number, index: bigint) => Uint8Array } => ({
+  node: (height, index) => Either.getOrThrowWith(nodeHash(read, treeSize, height, index), (error) => error)
+})
+
+/**
  * The root (RFC 6962 MTH) of the tree of size `treeSize` from its tiles: the hashes of its
  * complete subtrees, left to right (one per bit of the size), folded from the right.
  */

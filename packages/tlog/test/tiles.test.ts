@@ -11,6 +11,7 @@ import * as fc from "effect/FastCheck"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import * as Merkle from "../src/Merkle.js"
 import * as Tiles from "../src/Tiles.js"
 
 const U64_MAX = (1n << 64n) - 1n
@@ -382,6 +383,25 @@ describe("The tree from its tiles", () => {
     assert.isTrue(Either.isLeft(bad) && bad.left._tag === "TileBytesError" && bad.left.length === 31)
     const over = Tiles.appendTiles(() => undefined, U64_MAX, leavesOf(1, 5))
     assert.isTrue(Either.isLeft(over) && over.left._tag === "TileRangeError")
+  })
+
+  it("nodeSource: proofs read from tiles equal the memory tree's; a tile it lacks throws its typed error", () => {
+    const leaves = leavesOf(700, 11)
+    const files = definitionalTiles(leaves)
+    const tree = Merkle.MemoryTree.fromLeafHashes(leaves)
+    const source = Tiles.nodeSource(readerOf(files), 700n)
+    for (const [index, size] of [[0n, 700n], [255n, 256n], [256n, 513n], [699n, 700n]] as const) {
+      assert.deepStrictEqual(
+        Either.getOrThrow(Merkle.inclusionProof(source, index, size)).map(hex),
+        Either.getOrThrow(Merkle.inclusionProof(tree, index, size)).map(hex)
+      )
+    }
+    assert.deepStrictEqual(
+      Either.getOrThrow(Merkle.consistencyProof(source, 300n, 700n)).map(hex),
+      Either.getOrThrow(Merkle.consistencyProof(tree, 300n, 700n)).map(hex)
+    )
+    files.delete("tile/0/001")
+    assert.throws(() => source.node(0, 300n), Tiles.TileMissing)
   })
 
   it("rootTiles lists exactly the tiles rootFromTiles reads (so a fetcher can fetch them first)", () => {

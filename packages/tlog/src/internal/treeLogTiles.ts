@@ -165,7 +165,7 @@ export class TileSet {
 
   /** Complete subtrees of the tree (of at most `size` leaves) as a `NodeSource`; throws on a tile not held. */
   readonly source: NodeSource = {
-    node: (height, index) => Either.getOrThrow(Tiles.nodeHash(this.read, this.size, height, index))
+    node: (height, index) => Tiles.nodeSource(this.read, this.size).node(height, index)
   }
 
   /** The full tiles (level, index) that `ids` need and neither memory nor the cache holds. */

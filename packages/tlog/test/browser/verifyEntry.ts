@@ -83,9 +83,7 @@ export const run = (logs: RealLogs): ReadonlyArray<string> => {
       }`
     )
     const entries = Either.getOrThrow(Tiles.parseEntryBundle(bytes(logs.tessera.entriesHex), Number(size)))
-    const source: Merkle.NodeSource = {
-      node: (level, index) => Either.getOrThrow(Tiles.nodeHash(read, size, level, index))
-    }
+    const source = Tiles.nodeSource(read, size)
     const verdicts = entries.map((entry, i) =>
       verdict(
         Either.flatMap(
