@@ -88,7 +88,8 @@ export {
 /** The file beside the tiles that records the persisted size and root. */
 export const HEAD_FILE = internal.HEAD_FILE
 
-export interface TreeLogOptions extends Omit<Wal.WalOptions, "onLine"> {
+/** The WAL's options, but its hooks, which the tree log sets (`onLine`, `onWritten`, `admit`). */
+export interface TreeLogOptions extends Omit<Wal.WalOptions, "onLine" | "onWritten" | "admit"> {
   /**
    * persist the tiles once this many acknowledged entries are not (default 8192: 32 full level-0
    * tiles a flush); a positive integer, else the open fails with `TreeLogOptionsInvalid`

@@ -20,9 +20,9 @@
  * (`WalAppendRefused` carrying `TreeLogHashingFailed`: a retry, once admitted, appends the record
  * once), and a head, proof, checkpoint or flush that needs the leaves it lacks fails with
  * `TreeLogHashingFailed`; the log still closes, and reopening it rebuilds the tree from the log
- * (the leaves of appends admitted while the worker was dying included). Without this layer the tree log hashes on the appending thread
- * and writes through `FileSystem` (portable; what fault tests wrap). Needs `node:worker_threads`
- * and `SharedArrayBuffer` (Node ≥ 20.19 has both).
+ * (the leaves of appends admitted while the worker was dying included). Without this layer the
+ * tree log hashes on the appending thread and writes through `FileSystem` (portable; what fault
+ * tests wrap). Needs `node:worker_threads` and `SharedArrayBuffer` (Node ≥ 20.19 has both).
  */
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
