@@ -12,6 +12,7 @@ import * as Checkpoint from "@calybris/tlog/Checkpoint"
 import * as Merkle from "@calybris/tlog/Merkle"
 import * as Note from "@calybris/tlog/Note"
 import * as TreeLog from "@calybris/tlog/TreeLog"
+import * as TreeLogNode from "@calybris/tlog/TreeLogNode"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -22,6 +23,7 @@ import * as Redacted from "effect/Redacted"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import type { Worker } from "node:worker_threads"
 
 const ORIGIN = "ledger.example/journal"
 const signer = Either.getOrThrow(Note.ed25519Signer(ORIGIN, Redacted.make(new Uint8Array(32).fill(21))))
@@ -99,4 +101,76 @@ describe("a journaled ledger over TreeLog.layerFile", () => {
         expect(remaining).toEqual(Option.some(1_000_000n - 7_000n))
       }))
     }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.live(
+    "its hashing worker stopped: the next command fails closed with nothing journaled; reopened, a retry under its operation id applies once",
+    () =>
+      Effect.gen(function*() {
+        const dir = yield* Effect.acquireRelease(
+          Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "ledger-tree-"))),
+          (d) => Effect.sync(() => fs.rmSync(d, { recursive: true, force: true }))
+        )
+        const journal = path.join(dir, "journal.jsonl")
+        // the worker's service, keeping each hashing it starts (to kill its worker, as a crash of that thread would)
+        const started: Array<unknown> = []
+        const io = Either.getOrThrow(TreeLogNode.make())
+        const capturing = Layer.succeed(TreeLogNode.TreeIo, {
+          startHashing: (range, sink) => {
+            const hashing = io.startHashing(range, sink)
+            started.push(hashing)
+            return hashing
+          }
+        })
+        const layer = (treeIo: Layer.Layer<TreeLogNode.TreeIo>) =>
+          Ledger.layerJournal({ checkpointEvery: 0 }).pipe(
+            Layer.provideMerge(TreeLog.layerFile(journal, { key }).pipe(Layer.provide(treeIo)))
+          )
+        const acme = TenantId.make("acme")
+        const reserve = (id: string) => Ledger.reserve(acme, Microcents.make(1_000n), { operationId: id })
+        const before = yield* Effect.scoped(Effect.gen(function*() {
+          const context = yield* Layer.build(layer(capturing))
+          return yield* Effect.provide(
+            Effect.gen(function*() {
+              yield* Ledger.ensureTenant(acme, Microcents.make(1_000_000n))
+              for (let i = 0; i < 3; i++) yield* reserve(`r-${i}`)
+              const lines = fs.readFileSync(journal)
+              const worker = (started[0] as { readonly worker: Worker }).worker
+              yield* Effect.promise(() => worker.terminate())
+              // refused before the WAL sealed anything: the ledger fails closed, this command and the next
+              for (const id of ["r-3", "r-4"]) {
+                const error = yield* Effect.flip(reserve(id))
+                assert(error._tag === "LedgerStoreError", error.message)
+                expect(error.message).toMatch(
+                  /^ledger store failed during journal append: WAL append refused before anything was written: the tree log's hashing stopped: the tree log's hashing worker exited \(code \d+\)/
+                )
+              }
+              expect(fs.readFileSync(journal).equals(lines)).toBe(true)
+              return lines
+            }),
+            context
+          )
+        }))
+        // closed: the journal holds exactly the acknowledged commands
+        expect(fs.readFileSync(journal).equals(before)).toBe(true)
+        const head = yield* Effect.scoped(Effect.gen(function*() {
+          const context = yield* Layer.build(layer(TreeLogNode.layer))
+          return yield* Effect.provide(
+            Effect.gen(function*() {
+              expect(yield* Ledger.remaining("acme")).toEqual(Option.some(1_000_000n - 3_000n))
+              const first = yield* reserve("r-3")
+              const again = yield* reserve("r-3")
+              expect(again).toEqual(first)
+              expect(yield* Ledger.remaining("acme")).toEqual(Option.some(1_000_000n - 4_000n))
+              return yield* (yield* TreeLog.TreeLog).head
+            }),
+            context
+          )
+        }))
+        // the journal: the acknowledged commands, then r-3 once; the tree is its lines'
+        const leaves = leavesOf(journal)
+        expect(leaves.length).toBe(before.filter((byte) => byte === 0x0a).length + 1)
+        expect(head.size).toBe(BigInt(leaves.length))
+        expect(Buffer.from(head.root)).toEqual(Buffer.from(Merkle.referenceRoot(leaves)))
+      }).pipe(Effect.provide(NodeContext.layer), Effect.scoped)
+  )
 })
