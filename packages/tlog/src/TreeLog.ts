@@ -185,7 +185,12 @@ export const makeMemory = (
 ): Effect.Effect<TreeLog["Type"], WalOpenError | TreeLogOpenError, Scope.Scope> =>
   Effect.flatMap(startHashing, (start) =>
     Effect.map(
-      internal.make(({ onLine }) => Wal.makeMemory({ ...options, onLine }, initial), options, undefined, start),
+      internal.make(
+        ({ admit, onLine }) => Wal.makeMemory({ ...options, onLine, admit }, initial),
+        options,
+        undefined,
+        start
+      ),
       ({ persistedHead: _, ...log }) => log
     ))
 

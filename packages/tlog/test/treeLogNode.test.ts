@@ -15,11 +15,13 @@ import * as TreeLogNode from "@calybris/tlog/TreeLogNode"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, describe, expect, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as fc from "effect/FastCheck"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
 import { spawnSync } from "node:child_process"
 import * as nodeFs from "node:fs"
 import * as os from "node:os"
@@ -355,6 +357,56 @@ describe("TreeLogNode", () => {
           "retried"
         ])
       }).pipe(Effect.provide(NodeContext.layer), Effect.scoped)
+  )
+
+  it.live(
+    "a memory log whose worker dies unseen: appends are admitted while chunks fit, then refused after stallMillis, unsealed",
+    () =>
+      Effect.gen(function*() {
+        const started: Array<TreeHashing> = []
+        // 64-byte chunks: each leaf is longer, so each push hands a chunk over; 2 in flight at most
+        const io = Either.getOrThrow(TreeLogNode.make({ chunkBytes: 64, maxChunks: 2, stallMillis: 200 }))
+        const capturing = Layer.succeed(TreeLogNode.TreeIo, {
+          startHashing: (range, sink) => {
+            const hashing = io.startHashing(range, sink)
+            started.push(hashing)
+            return hashing
+          }
+        })
+        const log = yield* Effect.provide(TreeLog.makeMemory({ key }), capturing)
+        yield* log.append("first")
+        expect((yield* log.head).size).toBe(1n)
+        const worker = (started[0] as unknown as { readonly worker: Worker }).worker
+        // killed, and appends in the same synchronous block (the exit unseen) until one is refused:
+        // the pushes hand chunks to a worker that no longer answers, so admission waits, then refuses
+        const results = yield* Effect.sync(() => {
+          void worker.terminate()
+          const out: Array<Either.Either<unknown, { readonly _tag: string; readonly message: string }>> = []
+          // (bounded; the worker is gone within milliseconds, a few thousand appends at most)
+          for (let i = 0; i < 100_000; i++) {
+            const result = Effect.runSync(Effect.either(log.append(`racing ${i}`)))
+            out.push(result)
+            if (Either.isLeft(result)) break
+          }
+          return out
+        })
+        const refused = results.at(-1)
+        assert(refused !== undefined && Either.isLeft(refused))
+        expect(refused.left._tag).toBe("WalAppendRefused")
+        expect(refused.left.message).toMatch(/the tree log's hashing worker made no progress in 200 ms/)
+        const acknowledged = results.length - 1
+        // exactly the admitted appends are in the log, the refused one is not
+        const head = yield* log.wal.head
+        expect(head.sequence).toBe(BigInt(1 + acknowledged))
+        const lines = linesOf(Buffer.concat(Chunk.toArray(yield* Stream.runCollect(log.wal.bytes))))
+        expect(lines.length).toBe(1 + acknowledged)
+        // the exit seen, the next append is refused at once, naming it; the tree's calls fail typed
+        yield* Effect.sleep("100 millis")
+        const next = yield* Effect.flip(log.append("later"))
+        expect(next.message).toMatch(/the tree log's hashing worker exited \(code \d+\)/)
+        const error = yield* Effect.flip(log.head)
+        expect(error._tag).toBe("TreeLogHashingFailed")
+      }).pipe(Effect.scoped)
   )
 
   it("a process whose log closed exits on its own: the worker never keeps it alive", () => {
