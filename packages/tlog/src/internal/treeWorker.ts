@@ -37,7 +37,8 @@
  * waits only in `sync`, and in `admit` (before an append is sealed) when `maxChunks` chunks are in
  * flight (the worker is behind); the open's leaves wait in `push` past `maxChunks`. A stopped worker
  * (failed, exited, closed) or a wait without progress for `stallMillis` refuses the append in
- * `admit`, unsealed, and makes `sync` throw `TreeHashingStopped`.
+ * `admit`, unsealed, and makes `sync` throw `TreeHashingStopped`; after a stalled wait, the next
+ * waits fail at once until the worker's count of leaves done moves again.
  *
  * Hashing: `node:crypto` in the worker. (OpenSSL 3's digests on two threads at once slow each
  * other: the appending thread's `crypto.hash` of 1.1 KB took 1.13 µs alone and 1.41 µs beside a
@@ -662,6 +663,9 @@ class WorkerHashing implements TreeHashing {
       this.take()
       if (ready()) return
       this.failed()
+      // an earlier wait stalled, and the worker has done nothing since: fail at once rather than
+      // block the thread for another `stallMillis` (each append would)
+      if (this.stalledAt === progress && Atomics.load(this.ctl, DONE) === progress) throw this.stall()
       this.wake(LIGHT)
       const seen = Atomics.load(this.ctl, M_WAKE)
       Atomics.store(this.ctl, M_SLEEP, 1)
@@ -672,9 +676,17 @@ class WorkerHashing implements TreeHashing {
         progress = now
         since = Date.now()
       } else if (Date.now() - since > this.stallMillis) {
-        throw new TreeHashingStopped(`the tree log's hashing worker made no progress in ${this.stallMillis} ms`)
+        this.stalledAt = progress
+        throw this.stall()
       }
     }
+  }
+
+  /** the worker's count of leaves done when a wait last stalled (until it moves again) */
+  private stalledAt: number | undefined = undefined
+
+  private stall(): TreeHashingStopped {
+    return new TreeHashingStopped(`the tree log's hashing worker made no progress in ${this.stallMillis} ms`)
   }
 
   /** Throws `TreeHashingStopped` when the worker failed or exited, or this hashing was closed. */
