@@ -506,7 +506,8 @@ export const make = <E, R>(
             tiles.remember(level, index, yield* readTile(disk, level, index, Tiles.TILE_WIDTH))
           }
         }
-        return Merkle.rehash(nodes, nodes.ids.map((id) => tiles.source.node(id.level, id.index)))
+        const source = tiles.source
+        return Merkle.rehash(nodes, nodes.ids.map((id) => source.node(id.level, id.index)))
       })))
 
     const withinHead = (field: string, value: bigint) =>

@@ -163,9 +163,9 @@ export class TileSet {
     }
   }
 
-  /** Complete subtrees of the tree (of at most `size` leaves) as a `NodeSource`; throws on a tile not held. */
-  readonly source: NodeSource = {
-    node: (height, index) => Tiles.nodeSource(this.read, this.size).node(height, index)
+  /** Complete subtrees of the tree (of its `size` now) as a `NodeSource`; throws on a tile not held. */
+  get source(): NodeSource {
+    return Tiles.nodeSource(this.read, this.size)
   }
 
   /** The full tiles (level, index) that `ids` need and neither memory nor the cache holds. */
