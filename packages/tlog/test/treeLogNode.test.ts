@@ -67,9 +67,12 @@ const run = (
     return answers
   })).pipe(Effect.provide(NodeContext.layer))
 
+/** A worker hashing's thread (internal: a test reaches it to kill it, as a crash of that thread would). */
+const workerOf = (hashing: TreeHashing): Worker => (hashing as unknown as { readonly worker: Worker }).worker
+
 /**
  * A worker hashing with `options`, 100 leaves of 1,000 bytes pushed and all their nodes put (checked),
- * and its worker thread (internal: a test reaches it to kill it, as a crash of that thread would).
+ * and its worker thread.
  */
 const hashingOf100 = (options: TreeLogNode.WorkerOptions) => {
   let leaves = 0
@@ -81,7 +84,21 @@ const hashingOf100 = (options: TreeLogNode.WorkerOptions) => {
   for (let i = 0; i < 100; i++) hashing.push(leaf)
   hashing.sync()
   assert.strictEqual(leaves, 100)
-  return { hashing, leaf, worker: (hashing as unknown as { readonly worker: Worker }).worker }
+  return { hashing, leaf, worker: workerOf(hashing) }
+}
+
+/** `TreeLogNode`'s service with `options`, keeping the hashings it starts: `worker()` is the first one's thread. */
+const capturingWorker = (options: TreeLogNode.WorkerOptions = {}) => {
+  const started: Array<TreeHashing> = []
+  const io = Either.getOrThrow(TreeLogNode.make(options))
+  const layer = Layer.succeed(TreeLogNode.TreeIo, {
+    startHashing: (range, sink) => {
+      const hashing = io.startHashing(range, sink)
+      started.push(hashing)
+      return hashing
+    }
+  })
+  return { layer, worker: () => workerOf(started[0] as TreeHashing) }
 }
 
 describe("TreeLogNode", () => {
@@ -282,16 +299,7 @@ describe("TreeLogNode", () => {
         const fs = yield* FileSystem.FileSystem
         const dir = yield* fs.makeTempDirectoryScoped()
         const path = `${dir}/log.jsonl`
-        // the worker's service, keeping each hashing it starts (to reach its worker, as a crash of that thread would)
-        const started: Array<TreeHashing> = []
-        const io = Either.getOrThrow(TreeLogNode.make())
-        const capturing = Layer.succeed(TreeLogNode.TreeIo, {
-          startHashing: (range, sink) => {
-            const hashing = io.startHashing(range, sink)
-            started.push(hashing)
-            return hashing
-          }
-        })
+        const capturing = capturingWorker()
         const signer = Note.makeSigner(
           "example.com/log",
           Note.TYPE_ED25519,
@@ -301,11 +309,11 @@ describe("TreeLogNode", () => {
         yield* Effect.scoped(Effect.gen(function*() {
           const log = yield* Effect.provide(
             TreeLog.makeFile(path, { key, durability: "never", flushEvery: 64 }),
-            capturing
+            capturing.layer
           )
           for (let i = 0; i < 100; i++) yield* log.append(`before ${i}`)
           expect((yield* log.head).size).toBe(100n)
-          const worker = (started[0] as unknown as { readonly worker: Worker }).worker
+          const worker = capturing.worker()
           // killed, and 20 appends in the same synchronous block: the exit not seen yet, they are
           // admitted and acknowledged (as appends racing a crash of the worker would be); their
           // leaves reach no worker
@@ -370,20 +378,12 @@ describe("TreeLogNode", () => {
     "a memory log whose worker dies unseen: appends are admitted while chunks fit, then refused after stallMillis, unsealed",
     () =>
       Effect.gen(function*() {
-        const started: Array<TreeHashing> = []
         // 64-byte chunks: each leaf is longer, so each push hands a chunk over; 2 in flight at most
-        const io = Either.getOrThrow(TreeLogNode.make({ chunkBytes: 64, maxChunks: 2, stallMillis: 200 }))
-        const capturing = Layer.succeed(TreeLogNode.TreeIo, {
-          startHashing: (range, sink) => {
-            const hashing = io.startHashing(range, sink)
-            started.push(hashing)
-            return hashing
-          }
-        })
-        const log = yield* Effect.provide(TreeLog.makeMemory({ key }), capturing)
+        const capturing = capturingWorker({ chunkBytes: 64, maxChunks: 2, stallMillis: 200 })
+        const log = yield* Effect.provide(TreeLog.makeMemory({ key }), capturing.layer)
         yield* log.append("first")
         expect((yield* log.head).size).toBe(1n)
-        const worker = (started[0] as unknown as { readonly worker: Worker }).worker
+        const worker = capturing.worker()
         // killed, and appends in the same synchronous block (the exit unseen) until one is refused:
         // the pushes hand chunks to a worker that no longer answers, so admission waits, then refuses
         const results = yield* Effect.sync(() => {
