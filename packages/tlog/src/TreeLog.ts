@@ -15,7 +15,8 @@
  * - On disk (`layerFile(path)`): the directory `<path>.tlog/` holds `tile/<L>/<N>[.p/<W>]` hash
  *   tiles (c2sp.org/tlog-tiles; level-L tile N's hash i is the root of the perfect subtree over
  *   leaves [(256N+i)·256^L, (256N+i+1)·256^L)) for the persisted size, and `tree-head`:
- *   `<size>\n<root hex>\n`, written after the tiles (each file a temp file renamed into place;
+ *   `<size>\n<root hex>\n` (a keyed log's with `<mac hex>\n` after them: the HMAC-SHA256 under the
+ *   log's key of `calybris tlog tree-head v1\n<size>\n<root hex>\n`), written after the tiles (each file a temp file renamed into place;
  *   fsynced first unless the log's durability is `"never"`). Full tiles are written once and
  *   never change; a partial tile is replaced by a wider one (a new file), and the superseded
  *   partial is removed once `tree-head` no longer names it (C2SP lets clients fall back to the
@@ -24,9 +25,12 @@
  * - Reopening: `tree-head` gives the persisted size n; the partial tiles of n (one per level,
  *   O(log n) reads) give the right edge and the root, which must equal `tree-head`'s root; only
  *   the entries after n are hashed as the open reads them. The last persisted leaf must equal the
- *   hash of the log's entry n as the open reads it. This binds the last leaf only: the other
- *   right-edge nodes are checked against `tree-head`, which is as writable as they are, so a
- *   tile rewritten consistently with `tree-head` passes; `"full"` catches it. Tiles behind the log (a crash after the WAL's
+ *   hash of the log's entry n as the open reads it. A keyed log's `tree-head` MAC (checked once
+ *   the WAL opened: a wrong key is the WAL's error) binds the size and root, so a right-edge tile
+ *   and the head rewritten to agree without the key are refused (`head-mac`); a keyed log's head
+ *   without a MAC (an older version's) is verified as `"full"` does, then written with its MAC. An
+ *   unkeyed log's head binds the last leaf only (a tile rewritten consistently with `tree-head`
+ *   passes; `"full"` catches it). Tiles behind the log (a crash after the WAL's
  *   fsync, before the tiles' write) are caught up during the open; tiles AHEAD of the log (it was
  *   truncated or repaired) are refused with `TreeLogTilesAhead` naming both sizes; a mismatch is
  *   `TreeLogTilesCorrupt` naming the file. `verifyTree: "full"` recomputes the whole tree from the
@@ -241,7 +245,8 @@ export const makeFile = (
       {
         fs,
         dir: `${path}.tlog`,
-        sync: (options.durability ?? "always") !== "never"
+        sync: (options.durability ?? "always") !== "never",
+        mac: options.key === undefined ? undefined : internal.headMac(options.key, options.hash)
       },
       start
     )

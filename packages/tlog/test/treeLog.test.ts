@@ -25,9 +25,10 @@ import * as fc from "effect/FastCheck"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import { createHash } from "node:crypto"
 import * as nodeFs from "node:fs"
 import { signer, verifierOf } from "./noteSupport.js"
-import { filesUnder, linesOf } from "./treeLogSupport.js"
+import { filesUnder, headText, linesOf } from "./treeLogSupport.js"
 
 const key = new Uint8Array(32).fill(9)
 const numRuns = (n: number) => ({ numRuns: fc.readConfigureGlobal().numRuns ?? n })
@@ -262,7 +263,7 @@ const checkTileFiles = (path: string, expectedSize: bigint) =>
     const tree = Merkle.MemoryTree.fromLeafHashes(lines.map(Merkle.hashLeaf))
     const dir = `${path}.tlog`
     const head = nodeFs.readFileSync(`${dir}/${TreeLog.HEAD_FILE}`, "utf8")
-    expect(head).toBe(`${expectedSize}\n${hex(Either.getOrThrow(Merkle.root(tree, expectedSize)))}\n`)
+    expect(head).toBe(headText(expectedSize, hex(Either.getOrThrow(Merkle.root(tree, expectedSize))), key))
     const expected = expectedTiles(tree, expectedSize)
     expect(filesUnder(dir)).toEqual([...expected.keys(), TreeLog.HEAD_FILE].sort())
     for (const [tile, bytes] of expected) {
@@ -489,8 +490,13 @@ for (const [hashingName, hashing] of hashings) {
           const partial = yield* tampered(300, (dir) => flip(`${dir}/tile/0/001.p/44`, 5))
           expect(partial._tag).toBe("TreeLogTilesCorrupt")
           expect(partial).toMatchObject({ reason: "root-mismatch" })
-          // the head's root flipped
-          const head = yield* tampered(300, (dir) => flip(`${dir}/${TreeLog.HEAD_FILE}`, -2))
+          // the head's root changed (one hex digit of it, its MAC kept): its tiles' root is not it
+          const head = yield* tampered(300, (dir) => {
+            const file = `${dir}/${TreeLog.HEAD_FILE}`
+            const [size, root, mac] = nodeFs.readFileSync(file, "utf8").split("\n")
+            const digit = (root as string).endsWith("0") ? "1" : "0"
+            nodeFs.writeFileSync(file, `${size}\n${(root as string).slice(0, -1)}${digit}\n${mac}\n`)
+          })
           expect(head).toMatchObject({ _tag: "TreeLogTilesCorrupt", reason: "root-mismatch" })
           // the last leaf (in a full tile) is not the hash of the log's line
           const leaf = yield* tampered(256, (dir) => flip(`${dir}/tile/0/000`, -1))
@@ -526,6 +532,93 @@ for (const [hashingName, hashing] of hashings) {
           const good = `${base}/log-good.jsonl`
           yield* withLog(good, (log) => appendN(log, 0, 70_000 - 5), { durability: "never" })
           yield* withLog(good, (log) => checkProofs(log, [[1, 69_000]]), { verifyTree: "full" })
+        }).pipe(Effect.provide(NodeContext.layer), Effect.scoped),
+      60_000
+    )
+
+    it.effect(
+      "a keyed log's tree head carries its MAC: an edge tile and the head's root rewritten to agree are refused, with the MAC kept (head-mac) or dropped (the full verification)",
+      () =>
+        Effect.gen(function*() {
+          const fs = yield* FileSystem.FileSystem
+          const base = yield* fs.makeTempDirectoryScoped()
+          const unkeyed = { key: undefined }
+          /**
+           * A log of 300 entries whose right-edge tile holds a forged hash for leaf 260 (not the last
+           * leaf, which the open checks against the log), and whose head's root is recomputed to
+           * agree with it: what anyone who can write the tile directory can do without the key.
+           */
+          const forge = (name: string, keepMac: boolean, options: TreeLog.TreeLogOptions = {}) =>
+            Effect.gen(function*() {
+              const path = `${base}/${name}.jsonl`
+              yield* withLog(path, (log) => appendN(log, 0, 300), options)
+              const leaves = linesOf(nodeFs.readFileSync(path)).map(Merkle.hashLeaf)
+              const forged = new Uint8Array(32).fill(0xee)
+              leaves[260] = forged
+              const tile = `${path}.tlog/tile/0/001.p/44`
+              const bytes = nodeFs.readFileSync(tile)
+              bytes.set(forged, 32 * (260 - 256))
+              nodeFs.writeFileSync(tile, bytes)
+              const root = hex(Either.getOrThrow(Merkle.root(Merkle.MemoryTree.fromLeafHashes(leaves), 300n)))
+              const headFile = `${path}.tlog/${TreeLog.HEAD_FILE}`
+              const [size, , mac] = nodeFs.readFileSync(headFile, "utf8").split("\n")
+              nodeFs.writeFileSync(headFile, `${size}\n${root}\n${keepMac ? `${mac}\n` : ""}`)
+              return { path, root }
+            })
+          const kept = yield* forge("kept", true)
+          const refusedKept = yield* refusal(kept.path)
+          expect(refusedKept).toMatchObject({
+            _tag: "TreeLogTilesCorrupt",
+            reason: "head-mac",
+            path: `${kept.path}.tlog/${TreeLog.HEAD_FILE}`
+          })
+          expect(refusedKept.message).toContain("rewritten")
+          // the MAC dropped (as a head written before the MAC existed): verified the full way
+          const dropped = yield* forge("dropped", false)
+          expect(yield* refusal(dropped.path)).toMatchObject({
+            _tag: "TreeLogTilesCorrupt",
+            reason: "tile-mismatch",
+            path: expect.stringContaining("tile/0/001.p/44")
+          })
+          // an unkeyed log has nothing to bind its head to (its lines are as writable): the forged
+          // tree is taken, as documented
+          const plain = yield* forge("plain", false, unkeyed)
+          const taken = yield* withLog(plain.path, (log) => log.head, unkeyed)
+          expect(hex(taken.root)).toBe(plain.root)
+          // a MAC on the head of a log opened without a key is refused
+          const stray = `${base}/stray.jsonl`
+          yield* withLog(stray, (log) => appendN(log, 0, 5), unkeyed)
+          nodeFs.appendFileSync(`${stray}.tlog/${TreeLog.HEAD_FILE}`, `${"ab".repeat(32)}\n`)
+          expect(yield* refusal(stray, unkeyed)).toMatchObject({ _tag: "TreeLogTilesCorrupt", reason: "head-mac" })
+          // a wrong key is the WAL's refusal, before the tree head is looked at
+          const wrong = yield* refusal(kept.path, { key: new Uint8Array(32).fill(7) })
+          expect(wrong._tag).not.toBe("TreeLogTilesCorrupt")
+        }).pipe(Effect.provide(NodeContext.layer), Effect.scoped),
+      60_000
+    )
+
+    it.effect(
+      "a keyed log's head without its MAC (as written before it had one) is verified the full way, then written again with its MAC",
+      () =>
+        Effect.gen(function*() {
+          const fs = yield* FileSystem.FileSystem
+          const dir = yield* fs.makeTempDirectoryScoped()
+          for (const [name, n, more] of [["same", 300, 0], ["ahead", 300, 20], ["empty", 0, 0]] as const) {
+            const path = `${dir}/${name}.jsonl`
+            yield* withLog(path, (log) => appendN(log, 0, n))
+            const headFile = `${path}.tlog/${TreeLog.HEAD_FILE}`
+            if (n === 0) {
+              // a log with no entry has no head: an old one at size 0 (the empty tree's root)
+              nodeFs.mkdirSync(`${path}.tlog`, { recursive: true })
+              nodeFs.writeFileSync(headFile, `0\n${createHash("sha256").digest("hex")}\n`)
+            }
+            const [size, root] = nodeFs.readFileSync(headFile, "utf8").split("\n")
+            nodeFs.writeFileSync(headFile, `${size}\n${root}\n`)
+            if (more > 0) yield* appendPlain(path, n, more)
+            yield* withLog(path, (log) => checkProofs(log, [[7, 299], [n + more - 1, n + more]]))
+            // exactly the tiles, and the head with its MAC
+            yield* checkTileFiles(path, BigInt(n + more))
+          }
         }).pipe(Effect.provide(NodeContext.layer), Effect.scoped),
       60_000
     )

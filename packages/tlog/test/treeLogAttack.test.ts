@@ -22,6 +22,7 @@ import * as nodeFs from "node:fs"
 import * as nodeOs from "node:os"
 import * as nodePath from "node:path"
 import { right, signer } from "./noteSupport.js"
+import { headText } from "./treeLogSupport.js"
 
 const ORIGIN = "example.com/tree-log-attack"
 const logSigner = signer(ORIGIN, Uint8Array.from({ length: 32 }, (_, i) => i * 7 + 1))
@@ -174,7 +175,7 @@ describe("TreeLog attack: aliasing", () => {
       )
       yield* log.flush
       const head = nodeFs.readFileSync(`${path}.tlog/${TreeLog.HEAD_FILE}`, "utf8")
-      expect(head).toBe(`300\n${reference.root}\n`)
+      expect(head).toBe(headText(300, reference.root, key))
     }).pipe(Effect.provide(NodeContext.layer)))
 })
 

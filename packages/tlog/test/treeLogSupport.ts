@@ -1,4 +1,5 @@
 /** Shared by the tree log's tests. */
+import { createHmac } from "node:crypto"
 import * as nodeFs from "node:fs"
 
 /** Every file under `dir` (relative paths, sorted). */
@@ -19,4 +20,16 @@ export const linesOf = (bytes: Uint8Array): Array<Uint8Array> => {
   }
   if (from < bytes.length) out.push(bytes.slice(from))
   return out
+}
+
+/**
+ * The bytes of `tree-head` for `size` and `rootHex`, computed here with `node:crypto` (not the
+ * library's code): `<size>\n<root hex>\n`, and for a keyed log the HMAC-SHA256 under its key of
+ * `calybris tlog tree-head v1\n<size>\n<root hex>\n`, in hex, on a third line.
+ */
+export const headText = (size: bigint | number, rootHex: string, key?: Uint8Array): string => {
+  const body = `${size}\n${rootHex}\n`
+  return key === undefined
+    ? body
+    : `${body}${createHmac("sha256", key).update(`calybris tlog tree-head v1\n${body}`).digest("hex")}\n`
 }

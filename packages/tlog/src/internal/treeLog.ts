@@ -186,7 +186,30 @@ interface Disk {
   readonly fs: FileSystem.FileSystem
   readonly dir: string
   readonly sync: boolean
+  /** the tree head's MAC under the log's key (`headMac`), for a keyed log */
+  readonly mac: ((message: Uint8Array) => Uint8Array) | undefined
 }
+
+/**
+ * What a keyed log's tree head MACs: `calybris tlog tree-head v1\n<size>\n<root hex>\n`. No
+ * WAL entry's HMAC input can equal it: those begin with `genesis` or with 64 hex digits (the
+ * previous hash), and this one's third byte is an `l`.
+ */
+const headMessage = (size: bigint, root: Uint8Array): Uint8Array =>
+  new TextEncoder().encode(`calybris tlog tree-head v1\n${size}\n${hex(root)}\n`)
+
+/**
+ * The MAC of a keyed log's tree head: HMAC-SHA256 under the log's key (its \`hash\` option's, else
+ * core's default) of \`headMessage\`.
+ */
+export const headMac = (key: Uint8Array, hash: Hash.HashFunctions = Hash.defaultHash) => (message: Uint8Array) =>
+  hash.hmacSha256(key, message)
+
+/** `tree-head`'s bytes: `<size>\n<root hex>\n`, and for a keyed log `<mac hex>\n` after them. */
+const headBytes = (disk: Disk, size: bigint, root: Uint8Array): Uint8Array =>
+  new TextEncoder().encode(
+    `${size}\n${hex(root)}\n${disk.mac === undefined ? "" : `${hex(disk.mac(headMessage(size, root)))}\n`}`
+  )
 
 const ioError = (operation: string, path: string) => (cause: unknown) => new TreeLogIoError({ operation, path, cause })
 
@@ -258,46 +281,67 @@ const fileSystemWriter = (disk: Disk): FileWriter => {
   }
 }
 
-/** `<size>\n<root hex>\n`, refused when anything else. */
+/** `<size>\n<root hex>\n`, with `<mac hex>\n` after them or not; refused when anything else. */
 const parseHead = (
   path: string,
   bytes: Uint8Array
-): Either.Either<{ size: bigint; root: Uint8Array }, TreeLogTilesCorrupt> => {
+): Either.Either<{ size: bigint; root: Uint8Array; mac: string | undefined }, TreeLogTilesCorrupt> => {
   const text = new TextDecoder().decode(bytes)
-  const match = /^(0|[1-9][0-9]{0,19})\n([0-9a-f]{64})\n$/.exec(text)
+  const match = /^(0|[1-9][0-9]{0,19})\n([0-9a-f]{64})\n(?:([0-9a-f]{64})\n)?$/.exec(text)
   const size = match === null ? -1n : BigInt(match[1] as string)
   if (match === null || size > 0xffff_ffff_ffff_ffffn) {
     return Either.left(
       new TreeLogTilesCorrupt({
         reason: "head-malformed",
         path,
-        detail: `not "<size>\\n<root hex>\\n": ${JSON.stringify(text.slice(0, 100))}`
+        detail: `not "<size>\\n<root hex>\\n" (and "<mac hex>\\n" for a keyed log): ${
+          JSON.stringify(text.slice(0, 100))
+        }`
       })
     )
   }
-  return Either.right({ size, root: Either.getOrThrow(Encoding.decodeHex(match[2] as string)) })
+  return Either.right({ size, root: Either.getOrThrow(Encoding.decodeHex(match[2] as string)), mac: match[3] })
 }
 
 /**
  * The persisted tree: its head (size and root) and the tiles of its right edge loaded into a
  * fresh TileSet (O(log n) reads), its compact range, and the last leaf to check against the log.
  */
-const loadTree = (disk: Disk, full: boolean, start: StartHashing) =>
+const loadTree = (disk: Disk, verifyFull: boolean, start: StartHashing) =>
   Effect.gen(function*() {
     const headPath = `${disk.dir}/${HEAD_FILE}`
     const headBytes = yield* readIfExists(disk, headPath)
     if (headBytes === undefined) {
-      return { persisted: 0n, tree: new Tree(CompactRange.empty(), new TileSet(0n, 0n), start), dropped: [] }
+      return {
+        persisted: 0n,
+        tree: new Tree(CompactRange.empty(), new TileSet(0n, 0n), start),
+        dropped: [],
+        full: verifyFull,
+        upgrade: false
+      }
     }
     const head = yield* parseHead(headPath, headBytes)
     const size = head.size
+    // a keyed log's head without its MAC (as versions before it wrote them, or stripped): nothing
+    // binds its right edge, so the open recomputes and compares everything, then MACs the head
+    const upgrade = disk.mac !== undefined && head.mac === undefined
+    const full = verifyFull || upgrade
+    const mac = head.mac
     const dropped: Array<{ level: number; index: bigint; digest: Uint8Array }> = []
     if (full) {
       // everything is recomputed from the log; the tiles are compared after the open
       const tiles = new TileSet(0n, 0n, 64, size, (tile) => {
         dropped.push({ level: tile.level, index: tile.index, digest: sha256(tile.bytes) })
       })
-      return { persisted: size, tree: new Tree(CompactRange.empty(), tiles, start), dropped, root: head.root }
+      return {
+        persisted: size,
+        tree: new Tree(CompactRange.empty(), tiles, start),
+        dropped,
+        root: head.root,
+        mac,
+        full,
+        upgrade
+      }
     }
     const tiles = new TileSet(size, size)
     for (const { level, partialWidth } of Tiles.tilesForSize(size)) {
@@ -322,8 +366,41 @@ const loadTree = (disk: Disk, full: boolean, start: StartHashing) =>
       }
       tree.check = { index: last, hash: Either.getOrThrow(Tiles.nodeHash(tiles.read, size, 0, last)), found: undefined }
     }
-    return { persisted: size, tree, dropped }
+    return { persisted: size, tree, dropped, root: head.root, mac, full, upgrade }
   })
+
+/**
+ * The tree head's MAC checked, once the WAL opened (a wrong key is the WAL's error first): a
+ * keyed log's head must carry the MAC of its size and root under the log's key; a log opened
+ * without a key must find none.
+ */
+const checkHeadMac = (
+  disk: Disk,
+  loaded: {
+    readonly persisted: bigint
+    readonly root?: Uint8Array | undefined
+    readonly mac?: string | undefined
+  }
+): Effect.Effect<void, TreeLogTilesCorrupt> => {
+  const path = `${disk.dir}/${HEAD_FILE}`
+  if (loaded.mac === undefined || loaded.root === undefined) return Effect.void
+  if (disk.mac === undefined) {
+    return new TreeLogTilesCorrupt({
+      reason: "head-mac",
+      path,
+      detail: "the tree head carries a MAC, but the log is opened without a key"
+    })
+  }
+  return Hash.constantTimeEquals(hex(disk.mac(headMessage(loaded.persisted, loaded.root))), loaded.mac)
+    ? Effect.void
+    : new TreeLogTilesCorrupt({
+      reason: "head-mac",
+      path,
+      detail: `the MAC of size ${loaded.persisted} and root ${
+        hex(loaded.root)
+      } under the log's key is not the one recorded: the head (or a tile with it) was rewritten`
+    })
+}
 
 /** What the file layer needs beside the service. */
 export interface Internal {
@@ -358,15 +435,18 @@ export const make = <E, R>(
         reason: "not a positive integer"
       })
     }
-    const full = options.verifyTree === "full"
     const loaded = disk === undefined
       ? {
         persisted: 0n,
         tree: new Tree(CompactRange.empty(), new TileSet(0n, 0n), start),
         dropped: [],
-        root: undefined
+        root: undefined,
+        mac: undefined,
+        full: options.verifyTree === "full",
+        upgrade: false
       }
-      : yield* loadTree(disk, full, start)
+      : yield* loadTree(disk, options.verifyTree === "full", start)
+    const full = loaded.full
     const tree = loaded.tree
     // after every other finalizer (the closing flush waits for the hashing)
     yield* Effect.addFinalizer(() => Effect.sync(() => tree.close()))
@@ -374,6 +454,7 @@ export const make = <E, R>(
     const logSize = (yield* wal.head).sequence
     const persisted = loaded.persisted
     const path = disk === undefined ? "memory" : disk.dir
+    if (disk !== undefined) yield* checkHeadMac(disk, loaded)
     if (persisted > logSize) return yield* new TreeLogTilesAhead({ path, tiles: persisted, log: logSize })
     const check = tree.check
     if (check !== undefined && (check.found === undefined || !equalBytes(check.found, check.hash))) {
@@ -434,7 +515,7 @@ export const make = <E, R>(
         yield* Effect.mapError(
           writer.write([
             ...writes.map((write) => ({ path: `${disk.dir}/${write.path}`, bytes: write.bytes })),
-            { path: `${disk.dir}/${HEAD_FILE}`, bytes: new TextEncoder().encode(`${size}\n${hex(root)}\n`) }
+            { path: `${disk.dir}/${HEAD_FILE}`, bytes: headBytes(disk, size, root) }
           ], disk.sync),
           (failure) => new TreeLogIoError(failure)
         )
@@ -452,6 +533,18 @@ export const make = <E, R>(
     const flush = lock.withPermits(1)(Effect.uninterruptible(flushTo(false)))
     const flushReady = lock.withPermits(1)(Effect.uninterruptible(flushTo(true)))
 
+    // a keyed log's head that had no MAC, verified the full way above: written again with its MAC
+    // (when the log is ahead of it, the flush below writes the next head, with its MAC)
+    if (disk !== undefined && loaded.upgrade && logSize === persisted) {
+      const writer = tree.files() ?? (defaultWriter as FileWriter)
+      yield* Effect.mapError(
+        writer.write([{
+          path: `${disk.dir}/${HEAD_FILE}`,
+          bytes: headBytes(disk, persisted, tree.rootAt(persisted))
+        }], disk.sync),
+        (failure) => new TreeLogIoError(failure)
+      )
+    }
     // tiles behind the log (a crash between the WAL's fsync and the tiles' write): caught up now
     yield* flush
     // closing: the acknowledged entries' tiles are written (a failure leaves them to the next open)

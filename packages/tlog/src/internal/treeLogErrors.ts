@@ -29,8 +29,13 @@ export const TreeLogCorruptReason = Schema.Literal(
   "tile-missing",
   /** a tile of the wrong length */
   "tile-length",
-  /** the tree head file is not `<size>\n<root hex>\n` */
+  /** the tree head file is not `<size>\n<root hex>\n` (and `<mac hex>\n` for a keyed log) */
   "head-malformed",
+  /**
+   * a keyed log's tree head whose MAC is not that of its size and root under the log's key (it
+   * was rewritten), or a head with a MAC on a log opened without a key
+   */
+  "head-mac",
   /** the root of the tiles' right edge is not the one the tree head records */
   "root-mismatch",
   /** the last persisted leaf hash is not the hash of that entry's line in the log */
