@@ -71,10 +71,11 @@ export interface WalOptions extends ChainOptions {
   /**
    * A gatekeeper of appends (a transparency log's hashing, which must take every sealed line):
    * called at each append just before its entry is sealed, and synchronously followed by the
-   * sealing (and `onLine`). `undefined` admits the append; anything else refuses it with
+   * sealing (and `onLine`). `undefined` admits the append; an `AdmitWait` (`admitWait(wait)`)
+   * holds it without blocking the thread: nothing is sealed, `wait` runs, then the gatekeeper is
+   * asked again (interrupted meanwhile, the append seals nothing); anything else refuses it with
    * `WalAppendRefused` carrying that value as its cause, before anything is sealed or written.
-   * It may block the thread briefly (a worker behind); it must not throw. Unused, it costs one
-   * `undefined` check per append.
+   * It must not throw. Unused, it costs one `undefined` check per append.
    */
   readonly admit?: (() => unknown) | undefined
   /**
@@ -236,6 +237,7 @@ export const readRecords = <A, I>(schema: Schema.Schema<A, I>) => {
 export type RepairOptions = Pick<WalOptions, "key" | "allowEmptyKey" | "hash" | "maxLineBytes">
 
 // `repair`'s report (`RepairClean` | `RepairTruncated`), defined next to `repair` itself
+export { type AdmitWait, admitWait, AdmitWaitTypeId, isAdmitWait } from "./internal/admit.js"
 export { RepairClean, RepairReport, RepairTruncated } from "./internal/repair.js"
 
 /**

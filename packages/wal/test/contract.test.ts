@@ -26,8 +26,11 @@ import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, describe, it, layer } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
@@ -343,6 +346,78 @@ const contract = (name: string, factory: Factory) =>
         options
       )
     })
+
+    it.scoped(
+      "an append its gatekeeper holds (admitWait) seals nothing while it waits, other fibers run, and it is asked again; interrupted while held, nothing is sealed",
+      () => {
+        const calls: Array<string> = []
+        let holds = 0
+        let gate = Deferred.unsafeMake<void>(FiberId.none)
+        const options: Wal.WalOptions = {
+          admit: () => {
+            calls.push("admit")
+            if (holds === 0) return undefined
+            holds--
+            return Wal.admitWait(Deferred.await(gate))
+          },
+          onLine: (_line, sequence) => void calls.push(`line ${sequence}`)
+        }
+        return withLog(
+          Effect.gen(function*() {
+            const wal = yield* Wal.Wal
+            const first = yield* Wal.append(record(1))
+            const before = Buffer.concat(yield* collect(wal.bytes))
+            holds = 2
+            const held = yield* Effect.fork(Wal.append(record(2)))
+            // the held append waits without blocking: this fiber runs, and nothing is sealed
+            yield* Effect.yieldNow()
+            let ticks = 0
+            for (let i = 0; i < 5; i++) {
+              yield* Effect.yieldNow()
+              ticks++
+            }
+            assert.strictEqual(ticks, 5)
+            assert.deepStrictEqual(yield* Wal.head, { sequence: 1n, lastHash: first.entry_hash })
+            assert.deepStrictEqual(Buffer.concat(yield* collect(wal.bytes)), before)
+            // released: asked again (held once more), released again: then sealed, once
+            const released = gate
+            gate = Deferred.unsafeMake<void>(FiberId.none)
+            yield* Deferred.succeed(released, undefined)
+            yield* Effect.yieldNow()
+            assert.deepStrictEqual(yield* Wal.head, { sequence: 1n, lastHash: first.entry_hash })
+            yield* Deferred.succeed(gate, undefined)
+            const second = yield* Fiber.join(held)
+            assert.strictEqual(second.sequence, 2n)
+            assert.strictEqual(second.previous_hash, first.entry_hash)
+            // interrupted while held: nothing sealed, the next append is entry 3
+            holds = 1
+            gate = Deferred.unsafeMake<void>(FiberId.none)
+            const interrupted = yield* Effect.fork(Wal.append(record(99)))
+            yield* Effect.yieldNow()
+            yield* Fiber.interrupt(interrupted)
+            const third = yield* Wal.append(record(3))
+            assert.strictEqual(third.sequence, 3n)
+            const entries = yield* collect(Wal.readVerified)
+            assert.deepStrictEqual(
+              entries.map((entry) => entry.dataText),
+              [record(1), record(2), record(3)].map((r) => Json.print(r))
+            )
+            assert.deepStrictEqual(calls, [
+              "admit",
+              "line 1",
+              "admit",
+              "admit",
+              "admit",
+              "line 2",
+              "admit",
+              "admit",
+              "line 3"
+            ])
+          }),
+          options
+        )
+      }
+    )
 
     it.scoped("u64 max and i64 min round-trip byte-exactly", () =>
       withLog(Effect.gen(function*() {

@@ -85,6 +85,7 @@ import {
   type WalVerifyError,
   WalWriterFailed
 } from "../WalError.js"
+import { isAdmitWait } from "./admit.js"
 import * as AppendWith from "./appendWith.js"
 import { FileIo } from "./io.js"
 import * as Lock from "./lock.js"
@@ -603,8 +604,13 @@ export const make = <E = never>(
         }
         // the gatekeeper, just before sealing (nothing in between): a refusal seals nothing
         if (admit !== undefined) {
-          const refused = admit()
-          if (refused !== undefined) return Effect.fail(new WalAppendRefused({ cause: refused }))
+          const verdict = admit()
+          if (verdict !== undefined) {
+            // held: nothing sealed until the wait ends, then asked again
+            return isAdmitWait(verdict)
+              ? Effect.zipRight(verdict.wait, appendWith(data, f))
+              : Effect.fail(new WalAppendRefused({ cause: verdict }))
+          }
         }
         if (io !== undefined && inline()) {
           // one write and one fdatasync, in this call: no flusher round trip

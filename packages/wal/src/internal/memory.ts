@@ -10,12 +10,14 @@ import { canonicalData, seal, type Sealed } from "../Entry.js"
 import * as Reader from "../Reader.js"
 import type { OnEntry, Wal, WalOptions } from "../Wal.js"
 import {
+  type WalAppendError,
   WalAppendRefused,
   type WalEmptyKey,
   WalRecordTooLong,
   type WalTornTail,
   type WalVerifyError
 } from "../WalError.js"
+import { type AdmitWait, isAdmitWait } from "./admit.js"
 
 const encoder = new TextEncoder()
 
@@ -52,31 +54,42 @@ export const make = <E = never>(
     // Sealing is one synchronous block (no yield between reading the head and advancing it), so
     // it is atomic without a semaphore: JavaScript runs one block at a time, and sequences follow
     // call order.
-    const append = (data: Json.Json) =>
-      Effect.suspend(() =>
-        Either.flatMap(canonicalData(data), (dataText): Either.Either<Sealed, WalRecordTooLong | WalAppendRefused> => {
-          const next = seal(chain, sequence + 1n, lastHash, dataText)
-          const line = encoder.encode(next.line)
-          // the writer writes no line its own reader would refuse
-          if (line.length - 1 > maxLineBytes) {
-            return Either.left(new WalRecordTooLong({ lineBytes: line.length - 1, limit: maxLineBytes }))
+    const append = (data: Json.Json): Effect.Effect<Sealed, WalAppendError> =>
+      Effect.suspend(() => {
+        let held: AdmitWait | undefined
+        const sealed = Either.flatMap(
+          canonicalData(data),
+          (dataText): Either.Either<Sealed, WalRecordTooLong | WalAppendRefused> => {
+            const next = seal(chain, sequence + 1n, lastHash, dataText)
+            const line = encoder.encode(next.line)
+            // the writer writes no line its own reader would refuse
+            if (line.length - 1 > maxLineBytes) {
+              return Either.left(new WalRecordTooLong({ lineBytes: line.length - 1, limit: maxLineBytes }))
+            }
+            // the gatekeeper, just before sealing: a refusal seals nothing
+            if (admit !== undefined) {
+              const verdict = admit()
+              if (verdict !== undefined) {
+                if (!isAdmitWait(verdict)) return Either.left(new WalAppendRefused({ cause: verdict }))
+                // held: nothing sealed until the wait ends, then asked again
+                held = verdict
+                // (not sealed: this value is dropped for the append asked again)
+                return Either.right(next.sealed)
+              }
+            }
+            if (needsNewline) {
+              chunks.push(encoder.encode("\n"))
+              needsNewline = false
+            }
+            chunks.push(line)
+            sequence = next.sealed.sequence
+            lastHash = next.sealed.entry_hash
+            if (onLine !== undefined) onLine(line.subarray(0, line.length - 1), sequence)
+            return Either.right(next.sealed)
           }
-          // the gatekeeper, just before sealing: a refusal seals nothing
-          if (admit !== undefined) {
-            const refused = admit()
-            if (refused !== undefined) return Either.left(new WalAppendRefused({ cause: refused }))
-          }
-          if (needsNewline) {
-            chunks.push(encoder.encode("\n"))
-            needsNewline = false
-          }
-          chunks.push(line)
-          sequence = next.sealed.sequence
-          lastHash = next.sealed.entry_hash
-          if (onLine !== undefined) onLine(line.subarray(0, line.length - 1), sequence)
-          return Either.right(next.sealed)
-        })
-      )
+        )
+        return held === undefined ? sealed : Effect.zipRight(held.wait, append(data))
+      })
     return {
       append,
       head: Effect.sync(() => ({ sequence, lastHash })),
