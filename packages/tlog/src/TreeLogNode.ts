@@ -13,8 +13,9 @@
  *
  * A head, a proof, a checkpoint or a flush first waits for the worker to catch up (blocking the
  * calling thread briefly; the worker is seldom more than a few thousand leaves behind), so every
- * answer and every file is the same as without this layer. An append waits, before its entry is
- * sealed, while `maxChunks` chunks are in flight (the WAL's `admit`). A worker that stopped
+ * answer and every file is the same as without this layer. An append is held, before its entry
+ * is sealed, while `maxChunks` chunks are in flight (the WAL's `admit` answers `Wal.admitWait`:
+ * the append waits without blocking the thread, then is asked again). A worker that stopped
  * (failed, exited, closed) or made no progress for `stallMillis` never answers wrongly and never
  * leaves an append half done: each append is refused before anything is sealed
  * (`WalAppendRefused` carrying `TreeLogHashingFailed`: a retry, once admitted, appends the record

@@ -15,9 +15,11 @@ import * as TreeLogNode from "@calybris/tlog/TreeLogNode"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, describe, expect, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as fc from "effect/FastCheck"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -35,6 +37,20 @@ import { filesUnder, linesOf } from "./treeLogSupport.js"
 const key = new Uint8Array(32).fill(3)
 const numRuns = (n: number) => ({ numRuns: fc.readConfigureGlobal().numRuns ?? n })
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex")
+
+/**
+ * Appends `<label> <i>` in one synchronous block until an append does not complete in it (held by
+ * the hashing's `admit`): how many completed, and the held append's fiber. At most `max` appends.
+ */
+const appendUntilHeld = (log: TreeLog.TreeLog["Type"], label: string, max: number) => {
+  for (let i = 0; i < max; i++) {
+    const fiber = Effect.runFork(log.append(`${label} ${i}`))
+    const exit = fiber.unsafePoll()
+    if (exit === null) return { acknowledged: i, held: fiber }
+    if (Exit.isFailure(exit)) throw new Error(`append ${i} failed: ${Cause.pretty(exit.cause)}`)
+  }
+  throw new Error("no append was held")
+}
 
 /** Every file under `dir` with its bytes (hex), temp files included (none may be left). */
 const filesOf = (dir: string): Record<string, string> =>
@@ -375,44 +391,66 @@ describe("TreeLogNode", () => {
   )
 
   it.live(
-    "a memory log whose worker dies unseen: appends are admitted while chunks fit, then refused after stallMillis, unsealed",
+    "a memory log whose worker dies unseen: appends are admitted while chunks fit, then held without blocking the thread, then refused unsealed",
     () =>
       Effect.gen(function*() {
         // 64-byte chunks: each leaf is longer, so each push hands a chunk over; 2 in flight at most
-        const capturing = capturingWorker({ chunkBytes: 64, maxChunks: 2, stallMillis: 200 })
+        const capturing = capturingWorker({ chunkBytes: 64, maxChunks: 2, stallMillis: 60_000 })
         const log = yield* Effect.provide(TreeLog.makeMemory({ key }), capturing.layer)
         yield* log.append("first")
         expect((yield* log.head).size).toBe(1n)
         const worker = capturing.worker()
-        // killed, and appends in the same synchronous block (the exit unseen) until one is refused:
-        // the pushes hand chunks to a worker that no longer answers, so admission waits, then refuses
-        const results = yield* Effect.sync(() => {
+        // killed, and appends in the same synchronous block (the exit unseen) until one is held:
+        // the pushes hand chunks to a worker that no longer answers, so admission holds the next
+        const { acknowledged, held } = yield* Effect.sync(() => {
           void worker.terminate()
-          const out: Array<Either.Either<unknown, { readonly _tag: string; readonly message: string }>> = []
           // (bounded; the worker is gone within milliseconds, a few thousand appends at most)
-          for (let i = 0; i < 100_000; i++) {
-            const result = Effect.runSync(Effect.either(log.append(`racing ${i}`)))
-            out.push(result)
-            if (Either.isLeft(result)) break
-          }
-          return out
+          return appendUntilHeld(log, "racing", 100_000)
         })
-        const refused = results.at(-1)
-        assert(refused !== undefined && Either.isLeft(refused))
-        expect(refused.left._tag).toBe("WalAppendRefused")
-        expect(refused.left.message).toMatch(/the tree log's hashing worker made no progress in 200 ms/)
-        const acknowledged = results.length - 1
+        // held, not blocking: this fiber runs, the event loop turns (a timer fires), nothing sealed
+        yield* Effect.sleep("20 millis")
+        expect((yield* log.wal.head).sequence).toBe(BigInt(1 + acknowledged))
+        // the worker's exit, seen on a turn of the event loop, ends the hold (not the 60 s stall):
+        // the held append is refused, unsealed
+        const refused = yield* Effect.flip(Fiber.join(held))
+        expect(refused._tag).toBe("WalAppendRefused")
+        expect(refused.message).toMatch(/the tree log's hashing worker exited \(code \d+\)/)
         // exactly the admitted appends are in the log, the refused one is not
         const head = yield* log.wal.head
         expect(head.sequence).toBe(BigInt(1 + acknowledged))
         const lines = linesOf(Buffer.concat(Chunk.toArray(yield* Stream.runCollect(log.wal.bytes))))
         expect(lines.length).toBe(1 + acknowledged)
-        // the exit seen, the next append is refused at once, naming it; the tree's calls fail typed
-        yield* Effect.sleep("100 millis")
+        // the next append is refused at once, naming the exit; the tree's calls fail typed
         const next = yield* Effect.flip(log.append("later"))
         expect(next.message).toMatch(/the tree log's hashing worker exited \(code \d+\)/)
         const error = yield* Effect.flip(log.head)
         expect(error._tag).toBe("TreeLogHashingFailed")
+      }).pipe(Effect.scoped)
+  )
+
+  it.live(
+    "an append held behind a slow worker waits without blocking the thread: other fibers run, and it is sealed once the worker catches up",
+    () =>
+      Effect.gen(function*() {
+        const capturing = capturingWorker({ chunkBytes: 64, maxChunks: 2 })
+        const log = yield* Effect.provide(TreeLog.makeMemory({ key }), capturing.layer)
+        // a 32 MiB leaf keeps the worker busy for tens of milliseconds; the appends after it fill
+        // the chunks in flight, and the next is held
+        yield* log.append("x".repeat(32 * 1024 * 1024))
+        const { acknowledged, held } = yield* Effect.sync(() => appendUntilHeld(log, "behind", 1_000))
+        // while it is held, another fiber runs on timers
+        let ticks = 0
+        const ticker = yield* Effect.fork(
+          Effect.forever(Effect.zipRight(Effect.sleep("1 millis"), Effect.sync(() => ticks++)))
+        )
+        const sealed = yield* Fiber.join(held)
+        yield* Fiber.interrupt(ticker)
+        expect(sealed.sealed.sequence).toBe(BigInt(2 + acknowledged))
+        const head = yield* log.head
+        expect(head.size).toBe(BigInt(2 + acknowledged))
+        const lines = linesOf(Buffer.concat(Chunk.toArray(yield* Stream.runCollect(log.wal.bytes))))
+        expect(hex(head.root)).toBe(hex(Merkle.referenceRoot(lines.map((line) => hashLeaf(line)))))
+        expect(ticks).toBeGreaterThan(0)
       }).pipe(Effect.scoped)
   )
 

@@ -9,6 +9,7 @@
  * - a worker (`TreeLogNode.layer`): `push` copies the bytes into a chunk, handed to a worker
  *   thread that hashes them and also writes the tiles (`files`; see `treeWorker.ts`).
  */
+import type { AdmitWait } from "@calybris/wal/Wal"
 import type * as Effect from "effect/Effect"
 import type { CompactRange, CompletedNode } from "../CompactRange.js"
 import { hashLeaf } from "./hash.js"
@@ -53,11 +54,12 @@ export class TreeHashingStopped extends Error {
 export interface TreeHashing {
   /**
    * Asked just before an append's leaf is sealed (the WAL's `admit`; `push` follows at once):
-   * waits while the hashing is behind, then `undefined` when `push` can take the leaf without
-   * waiting, else why it cannot (`TreeHashingStopped`'s message): the append is then refused
-   * before anything is sealed. Absent: always admitted.
+   * `undefined` when `push` can take the leaf without waiting; while the hashing is behind, an
+   * `AdmitWait` (the WAL holds the append, without blocking the thread, and asks again); else why
+   * it cannot (`TreeHashingStopped`'s message): the append is then refused before anything is
+   * sealed. Absent: always admitted.
    */
-  readonly admit?: (() => string | undefined) | undefined
+  readonly admit?: (() => string | AdmitWait | undefined) | undefined
   /**
    * the next leaf's bytes (read before `push` returns: the caller may reuse them). Once `admit`
    * admitted the leaf, `push` neither waits nor throws (a leaf a stopped hashing can no longer

@@ -93,9 +93,9 @@ class Tree {
    * The WAL's `admit`, before each append's entry is sealed: a hashing that cannot take the next
    * leaf (a stopped worker, or one stalled behind) refuses the append, unsealed.
    */
-  readonly admit = (): TreeLogHashingFailed | undefined => {
+  readonly admit = (): TreeLogHashingFailed | Wal.AdmitWait | undefined => {
     const reason = this.hashing?.admit?.()
-    return reason === undefined ? undefined : new TreeLogHashingFailed({ reason })
+    return reason === undefined || typeof reason !== "string" ? reason : new TreeLogHashingFailed({ reason })
   }
 
   /** The WAL's hook: each line in sequence order. */

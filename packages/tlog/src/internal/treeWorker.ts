@@ -34,8 +34,10 @@
  * says so. The worker first sleeps lightly (1 ms at a time, without asking to be woken: a busy
  * appender hands over a chunk every few milliseconds, and a notify costs it more than the worker's
  * poll), and after ~20 ms idle deeply (woken by the next chunk or request). The appending thread
- * waits only in `sync`, and in `admit` (before an append is sealed) when `maxChunks` chunks are in
- * flight (the worker is behind); the open's leaves wait in `push` past `maxChunks`. A stopped worker
+ * blocks only in `sync`, and the open's leaves in `push` past `maxChunks`; an append, when
+ * `maxChunks` chunks are in flight (the worker is behind), is held by `admit` (`Wal.admitWait`:
+ * asleep in `Atomics.waitAsync`, the thread free) until half of them are answered. The main side's
+ * sleep flag is a count (a blocked wait and held appends may sleep at once). A stopped worker
  * (failed, exited, closed) or a wait without progress for `stallMillis` refuses the append in
  * `admit`, unsealed, and makes `sync` throw `TreeHashingStopped`; after a stalled wait, the next
  * waits fail at once until the worker's count of leaves done moves again.
@@ -52,6 +54,7 @@
  * before). A leaf longer than a chunk gets a chunk of its own size. Leaf indices are doubles in the worker: exact below 2^53 leaves (beyond that the
  * tree log hashes inline).
  */
+import { type AdmitWait, admitWait } from "@calybris/wal/Wal"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads"
@@ -521,24 +524,79 @@ class WorkerHashing implements TreeHashing {
 
   /**
    * Before an append's leaf is sealed: the worker behind (`maxChunks` chunks in flight), the
-   * append waits here — never in `push`, which runs while the entry is being sealed, nor in
-   * `written`, which the log's writer calls: neither may throw. A stopped worker (or a wait that
-   * stalls) refuses the append, unsealed.
+   * append is held here (`roomWait`, without blocking the thread: other fibers run) — never in
+   * `push`, which runs while the entry is being sealed, nor in `written`, which the log's writer
+   * calls: neither may throw. A stopped worker, or a wait that stalled with no progress since,
+   * refuses the append, unsealed.
    */
-  readonly admit = (): string | undefined => {
+  readonly admit = (): string | AdmitWait | undefined => {
     if (
       this.inFlight < this.maxChunks && this.exited === undefined && !this.closed &&
       Atomics.load(this.ctl, ERROR) === 0
     ) return undefined
     try {
       this.failed()
-      this.waitForRoom()
-      return undefined
+      this.take()
+      if (this.inFlight < this.maxChunks) return undefined
+      // a wait stalled, and the worker has done nothing since: refused at once
+      if (this.stalledAt === Atomics.load(this.ctl, DONE)) throw this.stall()
+      return this.held
     } catch (error) {
       if (error instanceof TreeHashingStopped) return error.message
       throw error
     }
   }
+
+  /** whether the worker failed or exited, or this hashing was closed */
+  private stopped(): boolean {
+    return Atomics.load(this.ctl, ERROR) !== 0 || this.closed || this.exited !== undefined
+  }
+
+  /**
+   * `admit`'s hold: until half the chunks in flight are answered, the worker stops, or
+   * `stallMillis` pass without progress (then `stalledAt`) — asleep in `Atomics.waitAsync` (woken
+   * by the worker's answers, 50 ms at most), never blocking the thread. `admit` is asked again
+   * after it, and refuses or admits.
+   */
+  private readonly roomWait: Effect.Effect<void> = Effect.suspend(() => {
+    const limit = this.maxChunks >> 1
+    let progress = Atomics.load(this.ctl, DONE)
+    let since = Date.now()
+    const step: Effect.Effect<void> = Effect.suspend(() => {
+      this.take()
+      if (this.inFlight <= limit || this.stopped()) return Effect.void
+      const done = Atomics.load(this.ctl, DONE)
+      if (done !== progress) {
+        progress = done
+        since = Date.now()
+      } else if (this.stalledAt === progress) {
+        return Effect.void
+      } else if (Date.now() - since > this.stallMillis) {
+        this.stalledAt = progress
+        return Effect.void
+      }
+      this.wake(LIGHT)
+      const seen = Atomics.load(this.ctl, M_WAKE)
+      Atomics.add(this.ctl, M_SLEEP, 1)
+      // answers the worker counted that `take` did not see yet: look again after a turn
+      if (Atomics.load(this.ctl, DONE) !== this.applied) {
+        Atomics.sub(this.ctl, M_SLEEP, 1)
+        return Effect.zipRight(Effect.yieldNow(), step)
+      }
+      const waited = Atomics.waitAsync(this.ctl, M_WAKE, seen, 50)
+      if (!waited.async) {
+        Atomics.sub(this.ctl, M_SLEEP, 1)
+        return step
+      }
+      return Effect.zipRight(
+        Effect.ensuring(Effect.promise(() => waited.value), Effect.sync(() => Atomics.sub(this.ctl, M_SLEEP, 1))),
+        step
+      )
+    })
+    return step
+  })
+
+  private readonly held: AdmitWait = admitWait(this.roomWait)
 
   readonly push = (leaf: Uint8Array): void => {
     if (this.following) {
@@ -668,9 +726,10 @@ class WorkerHashing implements TreeHashing {
       if (this.stalledAt === progress && Atomics.load(this.ctl, DONE) === progress) throw this.stall()
       this.wake(LIGHT)
       const seen = Atomics.load(this.ctl, M_WAKE)
-      Atomics.store(this.ctl, M_SLEEP, 1)
+      // a count (an append held in `roomWait` may be asleep too): the worker wakes while it is not 0
+      Atomics.add(this.ctl, M_SLEEP, 1)
       if (Atomics.load(this.ctl, DONE) === this.applied) Atomics.wait(this.ctl, M_WAKE, seen, 50)
-      Atomics.store(this.ctl, M_SLEEP, 0)
+      Atomics.sub(this.ctl, M_SLEEP, 1)
       const now = Atomics.load(this.ctl, DONE)
       if (now !== progress) {
         progress = now
