@@ -11,8 +11,8 @@
  *   temp file, fsynced when the log's durability asks, renamed; the head last), so a background
  *   flush never waits for a busy appending fiber to give the event loop a turn per file step.
  *
- * A head, a proof, a checkpoint or a flush first waits for the worker to catch up (blocking the
- * calling thread briefly; the worker is seldom more than a few thousand leaves behind), so every
+ * A head, a proof, a checkpoint or a flush first waits for the worker to catch up (without
+ * blocking the thread; the worker is seldom more than a few thousand leaves behind), so every
  * answer and every file is the same as without this layer. An append is held, before its entry
  * is sealed, while `maxChunks` chunks are in flight (the WAL's `admit` answers `Wal.admitWait`:
  * the append waits without blocking the thread, then is asked again). A worker that stopped

@@ -39,6 +39,21 @@ const numRuns = (n: number) => ({ numRuns: fc.readConfigureGlobal().numRuns ?? n
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex")
 
 /**
+ * Runs `code` (an ES module) in a child Node process, inside the package (its own name and its
+ * dependencies resolve), within 60 s: it must print `stdout` exactly, nothing on stderr, and exit 0.
+ */
+const expectScript = (code: string, stdout: string) => {
+  const result = spawnSync(process.execPath, [...Source.nodeArgs, "--input-type=module", "-e", code], {
+    encoding: "utf8",
+    timeout: 60_000,
+    cwd: `${import.meta.dirname}/..`
+  })
+  expect(result.stderr).toBe("")
+  expect(result.stdout).toBe(stdout)
+  expect(result.status).toBe(0)
+}
+
+/**
  * Appends `<label> <i>` in one synchronous block until an append does not complete in it (held by
  * the hashing's `admit`): how many completed, and the held append's fiber. At most `max` appends.
  */
@@ -454,6 +469,46 @@ describe("TreeLogNode", () => {
       }).pipe(Effect.scoped)
   )
 
+  it.live(
+    "a head, proof or flush asked while the worker is behind waits without blocking the thread, then answers from every leaf",
+    () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const dir = yield* fs.makeTempDirectoryScoped()
+        const capturing = capturingWorker({ chunkBytes: 64, maxChunks: 2 })
+        const log = yield* Effect.provide(
+          TreeLog.makeFile(`${dir}/log.jsonl`, { key, durability: "never" }),
+          capturing.layer
+        )
+        let ticks = 0
+        const ticker = yield* Effect.fork(
+          Effect.forever(Effect.zipRight(Effect.sleep("1 millis"), Effect.sync(() => ticks++)))
+        )
+        for (const call of ["head", "proof", "flush"] as const) {
+          // a 32 MiB leaf keeps the worker busy for tens of milliseconds
+          yield* log.append("x".repeat(32 * 1024 * 1024))
+          yield* log.append(`after ${call}`)
+          const size = (yield* log.wal.head).sequence
+          const asked = Effect.runFork(
+            call === "head"
+              ? Effect.map(log.head, (head) => head.size)
+              : call === "proof"
+              ? Effect.as(log.inclusionProof(size - 1n, size), size)
+              : Effect.as(log.flush, size)
+          )
+          // not answered in the same synchronous block: it waits for the worker, the thread free
+          expect(asked.unsafePoll()).toBeNull()
+          const before = ticks
+          expect(yield* Fiber.join(asked)).toBe(size)
+          expect(ticks).toBeGreaterThan(before)
+        }
+        yield* Fiber.interrupt(ticker)
+        const head = yield* log.head
+        const lines = linesOf(nodeFs.readFileSync(`${dir}/log.jsonl`))
+        expect(hex(head.root)).toBe(hex(Merkle.referenceRoot(lines.map((line) => hashLeaf(line)))))
+      }).pipe(Effect.provide(NodeContext.layer), Effect.scoped)
+  )
+
   it("a process whose log closed exits on its own: the worker never keeps it alive", () => {
     const dir = nodeFs.mkdtempSync(`${os.tmpdir()}/calybris-exit-`)
     try {
@@ -469,18 +524,35 @@ describe("TreeLogNode", () => {
         console.log("closed")
       `
       // a process kept alive by the worker would be killed by the timeout (status null)
-      const result = spawnSync(process.execPath, [...Source.nodeArgs, "--input-type=module", "-e", code], {
-        encoding: "utf8",
-        timeout: 60_000,
-        // inside the package: its own name and its dependencies resolve
-        cwd: `${import.meta.dirname}/..`
-      })
-      expect(result.stderr).toBe("")
-      expect(result.stdout).toBe("closed\n")
-      expect(result.status).toBe(0)
+      expectScript(code, "closed\n")
     } finally {
       nodeFs.rmSync(dir, { recursive: true, force: true })
     }
+  }, 90_000)
+
+  it("a process whose only work is appends held behind the worker does not exit under them", () => {
+    const code = `
+      import * as TreeLog from "@calybris/tlog/TreeLog"
+      import * as TreeLogNode from "@calybris/tlog/TreeLogNode"
+      import * as Effect from "effect/Effect"
+      let held = 0
+      await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+        const log = yield* TreeLog.makeMemory({})
+        // a 32 MiB leaf keeps the worker busy; with 2 chunks of 64 bytes in flight at most, the
+        // appends after it are held, and nothing else keeps the event loop alive
+        yield* log.append("x".repeat(32 * 1024 * 1024))
+        for (let i = 0; i < 50; i++) {
+          const fiber = Effect.runFork(log.append("entry " + i))
+          if (fiber.unsafePoll() === null) held++
+          yield* fiber.await
+        }
+        const head = yield* log.head
+        if (head.size !== 51n) throw new Error("head " + head.size)
+      })).pipe(Effect.provide(TreeLogNode.layerWith({ chunkBytes: 64, maxChunks: 2 }))))
+      console.log(held > 0 ? "done" : "none held")
+    `
+    // a process that exited under a held append prints nothing (its top-level await unsettled)
+    expectScript(code, "done\n")
   }, 90_000)
 
   it.effect("an option out of its range is refused, naming it and its value (never clamped), before any log is opened", () =>

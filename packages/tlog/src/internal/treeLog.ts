@@ -134,6 +134,14 @@ class Tree {
     return this.tiles
   }
 
+  /**
+   * Waits, without blocking the thread, for the hashing to catch up with the sealed leaves (a
+   * worker's: see `TreeHashing.catchUp`), so that `synced()` after it seldom waits.
+   */
+  readonly catchUp: Effect.Effect<void> = Effect.suspend(() =>
+    this.tiles.size === this.sealed ? Effect.void : (this.hashing?.catchUp?.() ?? Effect.void)
+  )
+
   /** The tiles, once every sealed leaf's nodes are in them. */
   synced(): TileSet {
     const tiles = this.tiles
@@ -504,6 +512,7 @@ export const make = <E, R>(
     const flushTo = (ready: boolean): Effect.Effect<void, TreeLogIoError | TreeLogHashingFailed> =>
       hashingFailed(Effect.gen(function*() {
         if (disk === undefined) return
+        if (!ready) yield* tree.catchUp
         const acknowledged = (yield* wal.head).sequence
         const size = ready ? (tree.settled() < acknowledged ? tree.settled() : acknowledged) : acknowledged
         if (size <= tree.persisted) return
@@ -580,7 +589,10 @@ export const make = <E, R>(
 
     // a copy: the memo's array is what the next flush writes into `tree-head`
     const head = hashingFailed(
-      Effect.map(wal.head, (h) => ({ size: h.sequence, root: tree.rootAt(h.sequence).slice() }))
+      Effect.zipRight(
+        tree.catchUp,
+        Effect.map(wal.head, (h) => ({ size: h.sequence, root: tree.rootAt(h.sequence).slice() }))
+      )
     )
 
     const persistedHead = disk === undefined ? head : lock.withPermits(1)(Effect.uninterruptible(
@@ -593,6 +605,7 @@ export const make = <E, R>(
     /** The nodes' hashes, the full tiles they need read first (under the lock: memory stays put). */
     const readNodes = (nodes: Merkle.ProofNodes) =>
       lock.withPermits(1)(hashingFailed(Effect.gen(function*() {
+        yield* tree.catchUp
         const tiles = tree.synced()
         if (disk !== undefined) {
           for (const [level, index] of tiles.missingTiles(nodes.ids)) {

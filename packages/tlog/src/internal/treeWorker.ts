@@ -33,11 +33,13 @@
  * then waits on its wake counter; the other side bumps the counter and notifies only when the flag
  * says so. The worker first sleeps lightly (1 ms at a time, without asking to be woken: a busy
  * appender hands over a chunk every few milliseconds, and a notify costs it more than the worker's
- * poll), and after ~20 ms idle deeply (woken by the next chunk or request). The appending thread
- * blocks only in `sync`, and the open's leaves in `push` past `maxChunks`; an append, when
- * `maxChunks` chunks are in flight (the worker is behind), is held by `admit` (`Wal.admitWait`:
- * asleep in `Atomics.waitAsync`, the thread free) until half of them are answered. The main side's
- * sleep flag is a count (a blocked wait and held appends may sleep at once). A stopped worker
+ * poll), and after ~20 ms idle deeply (woken by the next chunk or request). An append, when
+ * `maxChunks` chunks are in flight (the worker is behind), is held by `admit` (`Wal.admitWait`)
+ * until half of them are answered, and `catchUp` waits for every leaf before `sync` (a head, a
+ * proof, a flush): both asleep in `Atomics.waitAsync`, the thread free (a ref'd timer keeps the
+ * event loop alive meanwhile). The thread blocks only in `sync` after that (seldom: a leaf pushed
+ * meanwhile), in the open's `push` past `maxChunks`, and at close. The main side's sleep flag is a
+ * count (a blocked wait and held appends may sleep at once). A stopped worker
  * (failed, exited, closed) or a wait without progress for `stallMillis` refuses the append in
  * `admit`, unsealed, and makes `sync` throw `TreeHashingStopped`; after a stalled wait, the next
  * waits fail at once until the worker's count of leaves done moves again.
@@ -405,6 +407,28 @@ export const workerOptions = (options: WorkerOptions): Either.Either<CheckedWork
   })
 }
 
+/**
+ * Until `woken` settles, or 50 ms: a pending `Atomics.waitAsync` keeps no event loop alive, so a
+ * (ref'd) timer does — a process whose only work is an append held for the worker must not exit
+ * under it.
+ */
+const asleep = (woken: Promise<unknown>): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    let done = false
+    const wake = () => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      resume(Effect.void)
+    }
+    const timer = setTimeout(wake, 50)
+    void woken.then(wake, wake)
+    return Effect.sync(() => {
+      done = true
+      clearTimeout(timer)
+    })
+  })
+
 /** The worker's answer to a chunk. */
 interface Leaves {
   readonly kind: "leaves"
@@ -553,18 +577,17 @@ class WorkerHashing implements TreeHashing {
   }
 
   /**
-   * `admit`'s hold: until half the chunks in flight are answered, the worker stops, or
-   * `stallMillis` pass without progress (then `stalledAt`) — asleep in `Atomics.waitAsync` (woken
-   * by the worker's answers, 50 ms at most), never blocking the thread. `admit` is asked again
-   * after it, and refuses or admits.
+   * Until `ready` (answers taken first), the worker stops, or `stallMillis` pass without progress
+   * (then `stalledAt`) — asleep in `Atomics.waitAsync` (woken by the worker's answers, 50 ms at
+   * most), never blocking the thread. The caller looks again after it (`admit`, `sync`), and
+   * refuses, throws or goes on.
    */
-  private readonly roomWait: Effect.Effect<void> = Effect.suspend(() => {
-    const limit = this.maxChunks >> 1
+  private waitAsync(ready: () => boolean): Effect.Effect<void> {
     let progress = Atomics.load(this.ctl, DONE)
     let since = Date.now()
     const step: Effect.Effect<void> = Effect.suspend(() => {
       this.take()
-      if (this.inFlight <= limit || this.stopped()) return Effect.void
+      if (ready() || this.stopped()) return Effect.void
       const done = Atomics.load(this.ctl, DONE)
       if (done !== progress) {
         progress = done
@@ -589,14 +612,36 @@ class WorkerHashing implements TreeHashing {
         return step
       }
       return Effect.zipRight(
-        Effect.ensuring(Effect.promise(() => waited.value), Effect.sync(() => Atomics.sub(this.ctl, M_SLEEP, 1))),
+        Effect.ensuring(asleep(waited.value), Effect.sync(() => Atomics.sub(this.ctl, M_SLEEP, 1))),
         step
       )
     })
     return step
-  })
+  }
 
-  private readonly held: AdmitWait = admitWait(this.roomWait)
+  /** `admit`'s hold: until half the chunks in flight are answered (or the worker stops or stalls). */
+  private readonly held: AdmitWait = admitWait(
+    Effect.suspend(() => this.waitAsync(() => this.inFlight <= this.maxChunks >> 1))
+  )
+
+  /**
+   * Before `sync`, without blocking the thread: the leaves pushed so far handed over (once a chunk
+   * fits), then answered — or the worker stopped or stalled (`sync` then throws at once).
+   */
+  readonly catchUp = (): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      if (this.applied === this.pushed || this.stopped()) return Effect.void
+      return Effect.zipRight(
+        this.waitAsync(() => this.inFlight < this.maxChunks),
+        Effect.suspend(() => {
+          if (this.stopped() || this.stalledAt === Atomics.load(this.ctl, DONE)) return Effect.void
+          this.handAll()
+          // the counters wrap (Int32): reached when no longer behind the target
+          const target = this.pushed
+          return this.waitAsync(() => ((this.applied - target) | 0) >= 0)
+        })
+      )
+    })
 
   readonly push = (leaf: Uint8Array): void => {
     if (this.following) {
@@ -763,12 +808,17 @@ class WorkerHashing implements TreeHashing {
 
   readonly sync = (): void => {
     if (this.applied === this.pushed) return
+    this.handAll()
+    this.waitUntil(() => this.applied === this.pushed)
+  }
+
+  /** Hands the worker every leaf pushed and not handed over yet. */
+  private handAll(): void {
     if (this.following) {
       // the written lines gathered, then the leaves not written yet (their views, copied)
       this.handLines()
       this.handUnwritten()
     } else if (this.count > 0) this.handOver()
-    this.waitUntil(() => this.applied === this.pushed)
   }
 
   /** Following: the leaves not reported written, copied into a chunk and handed over (the worker skips them when their write comes). */
