@@ -548,7 +548,7 @@ class WorkerHashing implements TreeHashing {
 
   /**
    * Before an append's leaf is sealed: the worker behind (`maxChunks` chunks in flight), the
-   * append is held here (`roomWait`, without blocking the thread: other fibers run) — never in
+   * append is held here (`held`, without blocking the thread: other fibers run) — never in
    * `push`, which runs while the entry is being sealed, nor in `written`, which the log's writer
    * calls: neither may throw. A stopped worker, or a wait that stalled with no progress since,
    * refuses the append, unsealed.
@@ -771,7 +771,8 @@ class WorkerHashing implements TreeHashing {
       if (this.stalledAt === progress && Atomics.load(this.ctl, DONE) === progress) throw this.stall()
       this.wake(LIGHT)
       const seen = Atomics.load(this.ctl, M_WAKE)
-      // a count (an append held in `roomWait` may be asleep too): the worker wakes while it is not 0
+      // a count (held appends and catch-ups may be asleep too, in `waitAsync`): the worker wakes
+      // while it is not 0
       Atomics.add(this.ctl, M_SLEEP, 1)
       if (Atomics.load(this.ctl, DONE) === this.applied) Atomics.wait(this.ctl, M_WAKE, seen, 50)
       Atomics.sub(this.ctl, M_SLEEP, 1)
