@@ -207,8 +207,8 @@ const headMessage = (size: bigint, root: Uint8Array): Uint8Array =>
   new TextEncoder().encode(`calybris tlog tree-head v1\n${size}\n${hex(root)}\n`)
 
 /**
- * The MAC of a keyed log's tree head: HMAC-SHA256 under the log's key (its \`hash\` option's, else
- * core's default) of \`headMessage\`.
+ * The MAC of a keyed log's tree head: HMAC-SHA256 under the log's key (its `hash` option's, else
+ * core's default) of `headMessage`.
  */
 export const headMac = (key: Uint8Array, hash: Hash.HashFunctions = Hash.defaultHash) => (message: Uint8Array) =>
   hash.hmacSha256(key, message)
