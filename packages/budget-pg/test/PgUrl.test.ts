@@ -52,9 +52,18 @@ describe("PgUrl", () => {
     assert.include(scrubbed, "[redacted]")
   })
 
+  /**
+   * Every refusal message `parse` gives, one per reason (each a fixed text that quotes nothing of
+   * the URL): a password that is a piece of them (`alue`, from "value") is in the message whatever
+   * the URL, so it proves nothing either way.
+   */
+  const refusalTexts = ["", "not a url", "mysql://u:p@h/db", "postgres://u:/p@h/db"]
+    .map((text) => Either.match(parse(text), { onLeft: (refused) => refused.message, onRight: () => "" }))
+    .join("\n")
+
   it.prop(
     "a refusal never holds the URL or its password",
-    [fc.string({ minLength: 4 }).filter((p) => !"postgres://".includes(p))],
+    [fc.string({ minLength: 4 }).filter((p) => !"postgres://".includes(p) && !refusalTexts.includes(p))],
     ([password]) => {
       for (const text of [`postgres://u:${password}@h/db`, `postgres://u:/${password}@h/db`, `x${password}`]) {
         const refused = parse(text)
