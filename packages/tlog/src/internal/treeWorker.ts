@@ -429,6 +429,9 @@ const asleep = (woken: Promise<unknown>): Effect.Effect<void> =>
     })
   })
 
+/** Why a wait for the worker ended. */
+type Ended = "ready" | "stopped" | "stalled"
+
 /** The worker's answer to a chunk. */
 interface Leaves {
   readonly kind: "leaves"
@@ -554,10 +557,7 @@ class WorkerHashing implements TreeHashing {
    * refuses the append, unsealed.
    */
   readonly admit = (): string | AdmitWait | undefined => {
-    if (
-      this.inFlight < this.maxChunks && this.exited === undefined && !this.closed &&
-      Atomics.load(this.ctl, ERROR) === 0
-    ) return undefined
+    if (this.inFlight < this.maxChunks && !this.stopped()) return undefined
     try {
       this.failed()
       this.take()
@@ -577,35 +577,59 @@ class WorkerHashing implements TreeHashing {
   }
 
   /**
-   * Until `ready` (answers taken first), the worker stops, or `stallMillis` pass without progress
-   * (then `stalledAt`) — asleep in `Atomics.waitAsync` (woken by the worker's answers, 50 ms at
+   * One look of a wait, its answers taken first: why it ends (`ready`; the worker `stopped`; or
+   * `stalled`: no progress for `stallMillis`, now or at an earlier wait, then `stalledAt`), or
+   * `undefined` to sleep again. `watch` is the worker's count of leaves done when it last moved.
+   */
+  private look(ready: () => boolean, watch: { progress: number; since: number }): Ended | undefined {
+    this.take()
+    if (ready()) return "ready"
+    if (this.stopped()) return "stopped"
+    const done = Atomics.load(this.ctl, DONE)
+    if (done !== watch.progress) {
+      watch.progress = done
+      watch.since = Date.now()
+    } else if (this.stalledAt === done) {
+      // an earlier wait stalled, and the worker has done nothing since: at once, rather than
+      // another `stallMillis` (each append would wait again)
+      return "stalled"
+    } else if (Date.now() - watch.since > this.stallMillis) {
+      this.stalledAt = done
+      return "stalled"
+    }
+    return undefined
+  }
+
+  /** A wait's start: the worker's count of leaves done now. */
+  private watch(): { progress: number; since: number } {
+    return { progress: Atomics.load(this.ctl, DONE), since: Date.now() }
+  }
+
+  /**
+   * Before a sleep: the worker asked to wake us (the sleep count up: held appends, catch-ups and a
+   * blocking wait may sleep at once; the worker wakes while it is not 0), and the wake counter
+   * seen — or `undefined` (the count down again) when answers wait to be taken: look again first.
+   */
+  private sleepFrom(): number | undefined {
+    this.wake(LIGHT)
+    const seen = Atomics.load(this.ctl, M_WAKE)
+    Atomics.add(this.ctl, M_SLEEP, 1)
+    if (Atomics.load(this.ctl, DONE) === this.applied) return seen
+    Atomics.sub(this.ctl, M_SLEEP, 1)
+    return undefined
+  }
+
+  /**
+   * Until `look` ends it — asleep in `Atomics.waitAsync` (woken by the worker's answers, 50 ms at
    * most), never blocking the thread. The caller looks again after it (`admit`, `sync`), and
    * refuses, throws or goes on.
    */
   private waitAsync(ready: () => boolean): Effect.Effect<void> {
-    let progress = Atomics.load(this.ctl, DONE)
-    let since = Date.now()
+    const watch = this.watch()
     const step: Effect.Effect<void> = Effect.suspend(() => {
-      this.take()
-      if (ready() || this.stopped()) return Effect.void
-      const done = Atomics.load(this.ctl, DONE)
-      if (done !== progress) {
-        progress = done
-        since = Date.now()
-      } else if (this.stalledAt === progress) {
-        return Effect.void
-      } else if (Date.now() - since > this.stallMillis) {
-        this.stalledAt = progress
-        return Effect.void
-      }
-      this.wake(LIGHT)
-      const seen = Atomics.load(this.ctl, M_WAKE)
-      Atomics.add(this.ctl, M_SLEEP, 1)
-      // answers the worker counted that `take` did not see yet: look again after a turn
-      if (Atomics.load(this.ctl, DONE) !== this.applied) {
-        Atomics.sub(this.ctl, M_SLEEP, 1)
-        return Effect.zipRight(Effect.yieldNow(), step)
-      }
+      if (this.look(ready, watch) !== undefined) return Effect.void
+      const seen = this.sleepFrom()
+      if (seen === undefined) return Effect.zipRight(Effect.yieldNow(), step)
       const waited = Atomics.waitAsync(this.ctl, M_WAKE, seen, 50)
       if (!waited.async) {
         Atomics.sub(this.ctl, M_SLEEP, 1)
@@ -760,29 +784,18 @@ class WorkerHashing implements TreeHashing {
 
   /** Waits (taking answers) until `ready`; fails when the worker failed or made no progress for `stallMillis`. */
   private waitUntil(ready: () => boolean): void {
-    let progress = Atomics.load(this.ctl, DONE)
-    let since = Date.now()
+    const watch = this.watch()
     for (;;) {
-      this.take()
-      if (ready()) return
-      this.failed()
-      // an earlier wait stalled, and the worker has done nothing since: fail at once rather than
-      // block the thread for another `stallMillis` (each append would)
-      if (this.stalledAt === progress && Atomics.load(this.ctl, DONE) === progress) throw this.stall()
-      this.wake(LIGHT)
-      const seen = Atomics.load(this.ctl, M_WAKE)
-      // a count (held appends and catch-ups may be asleep too, in `waitAsync`): the worker wakes
-      // while it is not 0
-      Atomics.add(this.ctl, M_SLEEP, 1)
-      if (Atomics.load(this.ctl, DONE) === this.applied) Atomics.wait(this.ctl, M_WAKE, seen, 50)
-      Atomics.sub(this.ctl, M_SLEEP, 1)
-      const now = Atomics.load(this.ctl, DONE)
-      if (now !== progress) {
-        progress = now
-        since = Date.now()
-      } else if (Date.now() - since > this.stallMillis) {
-        this.stalledAt = progress
+      const ended = this.look(ready, watch)
+      if (ended === "ready") return
+      if (ended !== undefined) {
+        this.failed()
         throw this.stall()
+      }
+      const seen = this.sleepFrom()
+      if (seen !== undefined) {
+        Atomics.wait(this.ctl, M_WAKE, seen, 50)
+        Atomics.sub(this.ctl, M_SLEEP, 1)
       }
     }
   }
