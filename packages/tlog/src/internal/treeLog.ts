@@ -311,6 +311,17 @@ const parseHead = (
   return Either.right({ size, root: Either.getOrThrow(Encoding.decodeHex(match[2] as string)), mac: match[3] })
 }
 
+/** No persisted tree (no head, or a memory log): the tree is built from the log. */
+const emptyTree = (start: StartHashing, full: boolean) => ({
+  persisted: 0n,
+  tree: new Tree(CompactRange.empty(), new TileSet(0n, 0n), start),
+  dropped: [],
+  root: undefined,
+  mac: undefined,
+  full,
+  upgrade: false
+})
+
 /**
  * The persisted tree: its head (size and root) and the tiles of its right edge loaded into a
  * fresh TileSet (O(log n) reads), its compact range, and the last leaf to check against the log.
@@ -319,15 +330,7 @@ const loadTree = (disk: Disk, verifyFull: boolean, start: StartHashing) =>
   Effect.gen(function*() {
     const headPath = `${disk.dir}/${HEAD_FILE}`
     const headBytes = yield* readIfExists(disk, headPath)
-    if (headBytes === undefined) {
-      return {
-        persisted: 0n,
-        tree: new Tree(CompactRange.empty(), new TileSet(0n, 0n), start),
-        dropped: [],
-        full: verifyFull,
-        upgrade: false
-      }
-    }
+    if (headBytes === undefined) return emptyTree(start, verifyFull)
     const head = yield* parseHead(headPath, headBytes)
     const size = head.size
     // a keyed log's head without its MAC (as versions before it wrote them, or stripped): nothing
@@ -386,8 +389,8 @@ const checkHeadMac = (
   disk: Disk,
   loaded: {
     readonly persisted: bigint
-    readonly root?: Uint8Array | undefined
-    readonly mac?: string | undefined
+    readonly root: Uint8Array | undefined
+    readonly mac: string | undefined
   }
 ): Effect.Effect<void, TreeLogTilesCorrupt> => {
   const path = `${disk.dir}/${HEAD_FILE}`
@@ -443,17 +446,8 @@ export const make = <E, R>(
         reason: "not a positive integer"
       })
     }
-    const loaded = disk === undefined
-      ? {
-        persisted: 0n,
-        tree: new Tree(CompactRange.empty(), new TileSet(0n, 0n), start),
-        dropped: [],
-        root: undefined,
-        mac: undefined,
-        full: options.verifyTree === "full",
-        upgrade: false
-      }
-      : yield* loadTree(disk, options.verifyTree === "full", start)
+    const verifyFull = options.verifyTree === "full"
+    const loaded = disk === undefined ? emptyTree(start, verifyFull) : yield* loadTree(disk, verifyFull, start)
     const full = loaded.full
     const tree = loaded.tree
     // after every other finalizer (the closing flush waits for the hashing)
@@ -502,6 +496,9 @@ export const make = <E, R>(
     const lock = yield* Effect.makeSemaphore(1)
     const flushEveryNumber = every ?? DEFAULT_FLUSH_EVERY
     let flushing = false
+    // a keyed log's head on disk without its MAC (verified the full way above): the next flush
+    // writes it again, with its MAC, even at the persisted size
+    let unsignedHead = loaded.upgrade
 
     /** Write the tiles of the acknowledged size, then the tree head; then drop superseded partial tiles. */
     const defaultWriter = disk === undefined ? undefined : fileSystemWriter(disk)
@@ -515,7 +512,7 @@ export const make = <E, R>(
         if (!ready) yield* tree.catchUp
         const acknowledged = (yield* wal.head).sequence
         const size = ready ? (tree.settled() < acknowledged ? tree.settled() : acknowledged) : acknowledged
-        if (size <= tree.persisted) return
+        if (size < tree.persisted || (size === tree.persisted && !unsignedHead)) return
         const tiles = ready ? tree.tilesNow() : tree.synced()
         const writes = tiles.writes(size)
         const root = tree.rootAt(size)
@@ -528,6 +525,7 @@ export const make = <E, R>(
           ], disk.sync),
           (failure) => new TreeLogIoError(failure)
         )
+        unsignedHead = false
         tiles.persist(size)
         // a partial tile superseded by a wider one is removed once the head no longer names it
         const superseded = writes.flatMap((write) =>
@@ -542,19 +540,8 @@ export const make = <E, R>(
     const flush = lock.withPermits(1)(Effect.uninterruptible(flushTo(false)))
     const flushReady = lock.withPermits(1)(Effect.uninterruptible(flushTo(true)))
 
-    // a keyed log's head that had no MAC, verified the full way above: written again with its MAC
-    // (when the log is ahead of it, the flush below writes the next head, with its MAC)
-    if (disk !== undefined && loaded.upgrade && logSize === persisted) {
-      const writer = tree.files() ?? (defaultWriter as FileWriter)
-      yield* Effect.mapError(
-        writer.write([{
-          path: `${disk.dir}/${HEAD_FILE}`,
-          bytes: headBytes(disk, persisted, tree.rootAt(persisted))
-        }], disk.sync),
-        (failure) => new TreeLogIoError(failure)
-      )
-    }
-    // tiles behind the log (a crash between the WAL's fsync and the tiles' write): caught up now
+    // tiles behind the log (a crash between the WAL's fsync and the tiles' write), or a head
+    // without its MAC: caught up now
     yield* flush
     // closing: the acknowledged entries' tiles are written (a failure leaves them to the next open)
     yield* Effect.addFinalizer(() => Effect.ignore(flush))
