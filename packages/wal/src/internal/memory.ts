@@ -17,7 +17,7 @@ import {
   type WalTornTail,
   type WalVerifyError
 } from "../WalError.js"
-import { type AdmitWait, isAdmitWait } from "./admit.js"
+import { isAdmitWait } from "./admit.js"
 
 const encoder = new TextEncoder()
 
@@ -56,39 +56,33 @@ export const make = <E = never>(
     // call order.
     const append = (data: Json.Json): Effect.Effect<Sealed, WalAppendError> =>
       Effect.suspend(() => {
-        let held: AdmitWait | undefined
-        const sealed = Either.flatMap(
-          canonicalData(data),
-          (dataText): Either.Either<Sealed, WalRecordTooLong | WalAppendRefused> => {
-            const next = seal(chain, sequence + 1n, lastHash, dataText)
-            const line = encoder.encode(next.line)
-            // the writer writes no line its own reader would refuse
-            if (line.length - 1 > maxLineBytes) {
-              return Either.left(new WalRecordTooLong({ lineBytes: line.length - 1, limit: maxLineBytes }))
-            }
-            // the gatekeeper, just before sealing: a refusal seals nothing
-            if (admit !== undefined) {
-              const verdict = admit()
-              if (verdict !== undefined) {
-                if (!isAdmitWait(verdict)) return Either.left(new WalAppendRefused({ cause: verdict }))
-                // held: nothing sealed until the wait ends, then asked again
-                held = verdict
-                // (not sealed: this value is dropped for the append asked again)
-                return Either.right(next.sealed)
-              }
-            }
-            if (needsNewline) {
-              chunks.push(encoder.encode("\n"))
-              needsNewline = false
-            }
-            chunks.push(line)
-            sequence = next.sealed.sequence
-            lastHash = next.sealed.entry_hash
-            if (onLine !== undefined) onLine(line.subarray(0, line.length - 1), sequence)
-            return Either.right(next.sealed)
+        // the gatekeeper, just before sealing (as the file log asks it): a refusal seals nothing;
+        // held, nothing is sealed until the wait ends, then it is asked again
+        if (admit !== undefined) {
+          const verdict = admit()
+          if (verdict !== undefined) {
+            return isAdmitWait(verdict)
+              ? Effect.zipRight(verdict.wait, append(data))
+              : Effect.fail(new WalAppendRefused({ cause: verdict }))
           }
-        )
-        return held === undefined ? sealed : Effect.zipRight(held.wait, append(data))
+        }
+        return Either.flatMap(canonicalData(data), (dataText): Either.Either<Sealed, WalRecordTooLong> => {
+          const next = seal(chain, sequence + 1n, lastHash, dataText)
+          const line = encoder.encode(next.line)
+          // the writer writes no line its own reader would refuse
+          if (line.length - 1 > maxLineBytes) {
+            return Either.left(new WalRecordTooLong({ lineBytes: line.length - 1, limit: maxLineBytes }))
+          }
+          if (needsNewline) {
+            chunks.push(encoder.encode("\n"))
+            needsNewline = false
+          }
+          chunks.push(line)
+          sequence = next.sealed.sequence
+          lastHash = next.sealed.entry_hash
+          if (onLine !== undefined) onLine(line.subarray(0, line.length - 1), sequence)
+          return Either.right(next.sealed)
+        })
       })
     return {
       append,
