@@ -44,6 +44,25 @@ const removeTree = (file: string) => {
 
 type Appender = "wal_only" | "inline" | "node"
 
+/** How the appends are made durable: the log's durability, and how many appends are started together. */
+interface Durable {
+  readonly durability: "never" | "batch" | "always"
+  readonly group: number
+  readonly groups: (data: ReadonlyArray<Json.Json>) => ReadonlyArray<ReadonlyArray<Json.Json>>
+}
+
+const durable = (durability: Durable["durability"], group: number): Durable => ({
+  durability,
+  group,
+  groups: (data) => {
+    const groups: Array<ReadonlyArray<Json.Json>> = []
+    for (let i = 0; i < data.length; i += group) groups.push(data.slice(i, i + group))
+    return groups
+  }
+})
+
+const NO_FSYNC = durable("never", 1)
+
 /**
  * Append every record to a fresh log, through the tree log (hashed inline or by `TreeLogNode`), or
  * through the plain WAL (`wal_only`); returns µs per entry, timed from the open to the end of the
@@ -55,9 +74,17 @@ type Appender = "wal_only" | "inline" | "node"
 const appendTimed = (
   file: string,
   data: ReadonlyArray<Json.Json>,
-  how: Appender
+  how: Appender,
+  durable: Durable = NO_FSYNC
 ): Promise<{ readonly total: number; readonly appends: number }> => {
   removeTree(file)
+  const durability = durable.durability
+  // one at a time, or groups of `group` appends started together, the next group once all are acknowledged
+  const appendAll = <E>(append: (data: Json.Json) => Effect.Effect<unknown, E>) =>
+    durable.group === 1
+      ? Effect.forEach(data, append, { discard: true })
+      : Effect.forEach(durable.groups(data), (group) =>
+        Effect.forEach(group, append, { concurrency: "unbounded", discard: true }), { discard: true })
   return Effect.runPromise(
     Effect.gen(function*() {
       const t0 = now()
@@ -65,14 +92,14 @@ const appendTimed = (
       let last = 0
       yield* Effect.scoped(Effect.gen(function*() {
         if (how === "wal_only") {
-          const wal = yield* Wal.makeFile(file, { key, durability: "never" })
+          const wal = yield* Wal.makeFile(file, { key, durability })
           first = now()
-          for (const d of data) yield* wal.append(d)
+          yield* appendAll(wal.append)
           last = now()
         } else {
-          const log = yield* TreeLog.makeFile(file, { key, durability: "never" })
+          const log = yield* TreeLog.makeFile(file, { key, durability })
           first = now()
-          for (const d of data) yield* log.append(d)
+          yield* appendAll(log.append)
           yield* log.head
           last = now()
         }
@@ -107,14 +134,14 @@ const appendWorkload = (count: number, how: Appender) => (): Sampler => {
  * the tree log's µs per entry, with the WAL's and the WAL's time as a % of the tree log's (the
  * issue's "append rate with the tree maintained, as a share of the plain WAL's") as extras.
  */
-const pairedWorkload = (count: number) => (): Sampler => {
+const pairedWorkload = (count: number, how: Durable = NO_FSYNC) => (): Sampler => {
   const data = records(count)
   const file = tempFile()
   let k = 0
   const pair = async () => {
     const walFirst = k++ % 2 === 0
-    const first = await appendTimed(file, data, walFirst ? "wal_only" : "node")
-    const second = await appendTimed(file, data, walFirst ? "node" : "wal_only")
+    const first = await appendTimed(file, data, walFirst ? "wal_only" : "node", how)
+    const second = await appendTimed(file, data, walFirst ? "node" : "wal_only", how)
     const [wal, node] = walFirst ? [first, second] : [second, first]
     return {
       value: node.total,
@@ -220,6 +247,18 @@ export const tlogAppendWorkloads: ReadonlyArray<Workload> = [
     "us/entry",
     pairedWorkload(100_000),
     "…/node and …/wal_only back to back in each run (order swapped run to run): the tree log's µs/entry; extras: the WAL's, the WAL's time as a % of the tree log's (its append rate as a share of the plain WAL's: issue 17's target is ≥ 90%), and that % timed from the first append to the last (the tree log's to its head after it: every leaf hashed), as wal_append/keyed/no_fsync times the WAL"
+  ),
+  tlog(
+    "tlog/append/keyed/fsync_every_100/paired",
+    "us/entry",
+    pairedWorkload(10_000, durable("batch", 100)),
+    "…/paired under durability \"batch\" (tiles fsynced too), 10,000 appends in groups of 100 started together, the next group once all 100 are acknowledged (as wal_append/keyed/fsync_every_100): the tree log's µs/entry; extras as …/no_fsync/paired"
+  ),
+  tlog(
+    "tlog/append/keyed/fsync_every_entry/paired",
+    "us/entry",
+    pairedWorkload(300, durable("always", 1)),
+    "…/paired under durability \"always\" (tiles fsynced too), 300 appends one at a time, each acknowledged after its own fsync (as wal_append/keyed/fsync_every_entry): the tree log's µs/entry; extras as …/no_fsync/paired"
   ),
   tlog(
     "tlog/reopen/1e6/wal_only",
