@@ -4,13 +4,17 @@
  * expected tile, invalid ones are refused), the tiles of a tree size (C2SP's worked examples), the
  * complete tiny tessera log (for each size 1–15: the bundle parses to the leaves and re-encodes to
  * the same bytes, the level-0 tile is the leaves' hashes and sits at the expected path, the root
- * recomputed from the tiles equals the vector's and the checkpoint body's, and writing the tiles
- * and bundles incrementally from the previous size reproduces the files), and Go sumdb's paths,
+ * recomputed from the tiles equals the vector's and the checkpoint body's, the checkpoint verifies
+ * with the log's `vkey` and re-signing its body with the log's `skey` gives it byte for byte, and
+ * writing the tiles and bundles incrementally from the previous size reproduces the files), and Go sumdb's paths,
  * which are not C2SP paths and must be refused.
  */
 import type * as Json from "@calybris/core/Json"
+import * as Checkpoint from "@calybris/tlog/Checkpoint"
+import * as Note from "@calybris/tlog/Note"
 import * as Tiles from "@calybris/tlog/Tiles"
 import * as Either from "effect/Either"
+import * as Redacted from "effect/Redacted"
 import * as crypto from "node:crypto"
 import type { FileResult } from "./vectors.js"
 import { asInteger, get, getArray, getString, readJson, Tally } from "./vectors.js"
@@ -169,12 +173,35 @@ export const runTiles = (file: string): FileResult => {
       if (Either.isLeft(fromTiles) || hex(fromTiles.right) !== rootHex) {
         problems.push(`root from tiles ${Either.isLeft(fromTiles) ? fromTiles.left.message : hex(fromTiles.right)}`)
       }
-      // the checkpoint's body: origin, size, root (its signature is checked by tlogNotes.ts)
-      // TODO(issue 17, "note"): verify the checkpoint's signature with testLog.vkey here too, once Note/Checkpoint land.
-      const body = str(c, "checkpoint").split("\n")
+      // the checkpoint's body: origin, size, root; its signature by the log's key
+      const note = str(c, "checkpoint")
+      const body = note.split("\n")
       const rootB64 = Buffer.from(unhex(rootHex)).toString("base64")
       if (body[0] !== str(log, "origin") || body[1] !== size.toString() || body[2] !== rootB64) {
         problems.push(`checkpoint body ${body.slice(0, 3).join("|")}`)
+      }
+      const vkey = getString(log, "vkey")
+      if (vkey !== undefined) {
+        const verified = Either.flatMap(
+          Checkpoint.parseVerifierKey(vkey),
+          (verifier) => Checkpoint.verifyCheckpoint(note, [verifier], { origin: str(log, "origin") })
+        )
+        if (Either.isLeft(verified)) problems.push(`checkpoint: ${verified.left.message}`)
+        else if (verified.right.checkpoint.size !== size || hex(verified.right.checkpoint.root) !== rootHex) {
+          problems.push(
+            `checkpoint verified at size ${verified.right.checkpoint.size}, root ${hex(verified.right.checkpoint.root)}`
+          )
+        }
+      }
+      const skey = getString(log, "skey")
+      if (skey !== undefined) {
+        const signed = Either.flatMap(
+          Note.parseSignerKey(Redacted.make(skey)),
+          (signer) => Note.sign(note.slice(0, note.indexOf("\n\n") + 1), [signer])
+        )
+        if (Either.isLeft(signed) || signed.right !== note) {
+          problems.push(`re-signed: ${Either.isLeft(signed) ? signed.left.message : JSON.stringify(signed.right)}`)
+        }
       }
       // writing: appending the new leaves to the previous size's files reproduces this size's
       const reader: Tiles.TileReader = (level, index, width) =>
