@@ -12,7 +12,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { runConsistency, runInclusion } from "./conformance/tlogMerkle.js"
-import { runCheckpoints, runCosignatures } from "./conformance/tlogNotes.js"
+import { runCheckpoints, runCosignatures, runSignedNotes } from "./conformance/tlogNotes.js"
 import { runTiles } from "./conformance/tlogTiles.js"
 import type { FileResult } from "./conformance/vectors.js"
 import { runWalSample } from "./conformance/wal.js"
@@ -139,6 +139,33 @@ describe.skipIf(!fs.existsSync(tlogVectors))("conformance runner: tlog vectors i
         })
       }),
       "no C2SP rule refuses it"
+    )
+  })
+
+  it("the keys a note verified are compared as a set: a vector listing them in another order passes", () => {
+    passes(runEdited("signed-notes.json", runSignedNotes, (doc) => {
+      for (const note of cases(doc, "notes")) {
+        const expect = object(note.get("expect"))
+        const verified = expect.get("verified")
+        if (Array.isArray(verified)) expect.set("verified", [...verified].reverse())
+      }
+    }))
+    passes(runEdited("checkpoints.json", runCheckpoints, (doc) => {
+      for (const checkpoint of cases(doc, "checkpoints")) {
+        const expect = object(checkpoint.get("expect"))
+        const verified = expect.get("verified")
+        if (Array.isArray(verified)) expect.set("verified", [...verified].reverse())
+      }
+    }))
+  })
+
+  it("a key missing from a note's verified keys still fails the runner", () => {
+    failsWith(
+      runEdited("signed-notes.json", runSignedNotes, (doc) => {
+        const both = object(cases(doc, "notes").find((n) => n.get("id") === "xmod:open-both-known"))
+        object(both.get("expect")).set("verified", ["PeterNeumann+c74f20a3"])
+      }),
+      "note xmod:open-both-known: verified"
     )
   })
 
