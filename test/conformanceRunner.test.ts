@@ -11,6 +11,8 @@ import * as Either from "effect/Either"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { runKernel } from "./conformance/kernel.js"
+import { runnerFor } from "./conformance/runners.js"
 import { runConsistency, runInclusion } from "./conformance/tlogMerkle.js"
 import { runCheckpoints, runCosignatures, runSignedNotes } from "./conformance/tlogNotes.js"
 import { runTiles } from "./conformance/tlogTiles.js"
@@ -221,5 +223,18 @@ describe.skipIf(!fs.existsSync(walVectors))("conformance runner: WAL samples it 
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
     }
+  })
+})
+
+describe("conformance runner: file names", () => {
+  it("a kind split over files (<stem>-<anything>.<ext>) gets its kind's runner; other names none", () => {
+    assert.strictEqual(runnerFor("kernel.jsonl"), runKernel)
+    assert.strictEqual(runnerFor("kernel-adversarial.jsonl"), runKernel)
+    assert.strictEqual(runnerFor("consistency-large-trees.json"), runConsistency)
+    assert.strictEqual(runnerFor("signed-notes-extra.json"), runSignedNotes)
+    assert.strictEqual(runnerFor("kernel.json"), undefined)
+    assert.strictEqual(runnerFor("kernel-x.json"), undefined)
+    assert.strictEqual(runnerFor("provenance.json"), undefined)
+    assert.strictEqual(runnerFor("manifest.json"), undefined)
   })
 })

@@ -2,38 +2,13 @@
  * The conformance runner: `pnpm conformance <dir> [<dir> ...]` checks this project against
  * folders of vectors: the reference crate's (format: shared/conformance/README.md) and the
  * transparency log's third-party vectors (shared/tlog-vectors/README.md), told apart by their
- * file names. One line per vector file, `<file>: N passed, N failed`, then the total; exit 1 on
- * any failure. Files it does not handle are reported as skipped.
+ * file names (`runnerFor`). One line per vector file, `<file>: N passed, N failed`, then the
+ * total; exit 1 on any failure. Files it does not handle are reported as skipped.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { checkLedgerDigest, runBudget, runLedger } from "./budget.js"
-import { runDigests } from "./digests.js"
-import { runKernel } from "./kernel.js"
-import { runConsistency, runInclusion, runMerkleRoots } from "./tlogMerkle.js"
-import { runCheckpoints, runCosignatures, runSignedNotes } from "./tlogNotes.js"
-import { runTiles } from "./tlogTiles.js"
-import type { FileResult } from "./vectors.js"
-import { runVerify } from "./verify.js"
+import { runnerFor } from "./runners.js"
 import { runFloatRoundtrip, runWalSample } from "./wal.js"
-
-type Runner = (file: string) => FileResult
-
-const runners: Record<string, Runner> = {
-  "kernel.jsonl": runKernel,
-  "verify.jsonl": runVerify,
-  "digests.json": (file) => runDigests(file, checkLedgerDigest),
-  "budget.jsonl": runBudget,
-  "ledger.jsonl": runLedger,
-  // shared/tlog-vectors
-  "merkle-roots.json": runMerkleRoots,
-  "inclusion.json": runInclusion,
-  "consistency.json": runConsistency,
-  "signed-notes.json": runSignedNotes,
-  "checkpoints.json": runCheckpoints,
-  "cosignatures.json": runCosignatures,
-  "tiles.json": runTiles
-}
 
 const main = (): number => {
   const dirs = process.argv.slice(2)
@@ -73,7 +48,7 @@ const runDir = (dir: string): { readonly passed: number; readonly failed: number
       }
       continue
     }
-    const runner = runners[name]
+    const runner = runnerFor(name)
     if (runner === undefined) {
       if (name === "README.md" || name === "manifest.json") continue
       process.stdout.write(`${name}: skipped (not handled yet)\n`)
