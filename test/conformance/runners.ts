@@ -36,12 +36,16 @@ const runners: Record<string, Runner> = {
 export const runnerFor = (name: string): Runner | undefined => {
   const exact = runners[name]
   if (exact !== undefined) return exact
-  const split = /^([a-z]+(?:-[a-z]+)*?)-[^/]+(\.jsonl?)$/.exec(name)
-  for (let stem = split?.[1]; split !== null && stem !== undefined;) {
-    const runner = runners[`${stem}${split[2]}`]
-    if (runner !== undefined) return runner
-    const dash = stem.lastIndexOf("-")
-    stem = dash < 0 ? undefined : stem.slice(0, dash)
+  let found: { readonly stem: string; readonly runner: Runner } | undefined
+  for (const [known, runner] of Object.entries(runners)) {
+    const ext = known.slice(known.lastIndexOf("."))
+    const stem = known.slice(0, -ext.length)
+    // the longest stem wins (`signed-notes-x.json` is a `signed-notes.json`, not a `signed…`)
+    if (
+      name.startsWith(`${stem}-`) && name.endsWith(ext) && name.length > stem.length + 1 + ext.length &&
+      !name.slice(stem.length + 1, -ext.length).includes(".") &&
+      (found === undefined || stem.length > found.stem.length)
+    ) found = { stem, runner }
   }
-  return undefined
+  return found?.runner
 }
