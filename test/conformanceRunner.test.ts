@@ -90,6 +90,23 @@ describe.skipIf(!fs.existsSync(tlogVectors))("conformance runner: tlog vectors i
     )
   })
 
+  it("a probe named for a short hash but whose hashes are all 32 bytes only has to be refused", () => {
+    passes(runEdited("inclusion.json", runInclusion, (doc) => {
+      const probe = object(cases(doc, "cases").find((c) => c.get("id") === "td:1/wrong-leaf"))
+      push(doc, "cases", clone(probe, { id: "td:9/wrong-leaf", leafHash: "ab".repeat(32) }))
+    }))
+  })
+
+  it("a probe named for a short hash that is refused for another reason still fails the runner", () => {
+    failsWith(
+      runEdited("inclusion.json", runInclusion, (doc) => {
+        const probe = object(cases(doc, "cases").find((c) => c.get("id") === "td:1/wrong-leaf"))
+        push(doc, "cases", clone(probe, { id: "td:9/wrong-leaf", leafIndex: 99, treeSize: 3 }))
+      }),
+      "td:9/wrong-leaf: refused for index-out-of-range, not for the stated hash-length"
+    )
+  })
+
   it("short roots called valid under another id are refused as hash-length, the README's flagged policy", () => {
     passes(runEdited("consistency.json", runConsistency, (doc) => {
       const flagged = cases(doc, "cases").find((c) =>
