@@ -79,10 +79,13 @@ const appendTimed = (
 ): Promise<{ readonly total: number; readonly appends: number }> => {
   removeTree(file)
   const durability = durable.durability
-  // one at a time, or groups of `group` appends started together, the next group once all are acknowledged
+  // one at a time (the same loop as before the fsync rows), or groups of `group` appends started
+  // together, the next group once all are acknowledged
   const appendAll = <E>(append: (data: Json.Json) => Effect.Effect<unknown, E>) =>
     durable.group === 1
-      ? Effect.forEach(data, append, { discard: true })
+      ? Effect.gen(function*() {
+        for (const d of data) yield* append(d)
+      })
       : Effect.forEach(durable.groups(data), (group) =>
         Effect.forEach(group, append, { concurrency: "unbounded", discard: true }), { discard: true })
   return Effect.runPromise(
