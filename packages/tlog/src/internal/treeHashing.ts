@@ -59,13 +59,13 @@ export interface TreeHashing {
    * it cannot (`TreeHashingStopped`'s message): the append is then refused before anything is
    * sealed. Absent: always admitted.
    */
+  readonly admit?: (() => string | AdmitWait | undefined) | undefined
   /**
    * Before `sync`: an effect that waits for the hashing to catch up with the leaves pushed so far
    * without blocking the thread (a worker's), so that `sync` then returns at once; it never fails
    * (a stopped hashing makes `sync` throw). Absent: `sync` alone.
    */
   readonly catchUp?: (() => Effect.Effect<void>) | undefined
-  readonly admit?: (() => string | AdmitWait | undefined) | undefined
   /**
    * the next leaf's bytes (read before `push` returns: the caller may reuse them). Once `admit`
    * admitted the leaf, `push` neither waits nor throws (a leaf a stopped hashing can no longer

@@ -77,7 +77,6 @@ import * as Reader from "../Reader.js"
 import type { OnEntry, Wal, WalOptions } from "../Wal.js"
 import {
   type WalAppendError,
-  WalAppendRefused,
   type WalEmptyKey,
   WalIoError,
   type WalLocked,
@@ -85,7 +84,7 @@ import {
   type WalVerifyError,
   WalWriterFailed
 } from "../WalError.js"
-import { isAdmitWait } from "./admit.js"
+import { notAdmitted } from "./admit.js"
 import * as AppendWith from "./appendWith.js"
 import { FileIo } from "./io.js"
 import * as Lock from "./lock.js"
@@ -605,12 +604,8 @@ export const make = <E = never>(
         // the gatekeeper, just before sealing (nothing in between): a refusal seals nothing
         if (admit !== undefined) {
           const verdict = admit()
-          if (verdict !== undefined) {
-            // held: nothing sealed until the wait ends, then asked again
-            return isAdmitWait(verdict)
-              ? Effect.zipRight(verdict.wait, appendWith(data, f))
-              : Effect.fail(new WalAppendRefused({ cause: verdict }))
-          }
+          // held (nothing sealed until the wait ends, then asked again) or refused
+          if (verdict !== undefined) return notAdmitted(verdict, appendWith(data, f))
         }
         if (io !== undefined && inline()) {
           // one write and one fdatasync, in this call: no flusher round trip

@@ -11,13 +11,12 @@ import * as Reader from "../Reader.js"
 import type { OnEntry, Wal, WalOptions } from "../Wal.js"
 import {
   type WalAppendError,
-  WalAppendRefused,
   type WalEmptyKey,
   WalRecordTooLong,
   type WalTornTail,
   type WalVerifyError
 } from "../WalError.js"
-import { isAdmitWait } from "./admit.js"
+import { notAdmitted } from "./admit.js"
 
 const encoder = new TextEncoder()
 
@@ -60,11 +59,7 @@ export const make = <E = never>(
         // held, nothing is sealed until the wait ends, then it is asked again
         if (admit !== undefined) {
           const verdict = admit()
-          if (verdict !== undefined) {
-            return isAdmitWait(verdict)
-              ? Effect.zipRight(verdict.wait, append(data))
-              : Effect.fail(new WalAppendRefused({ cause: verdict }))
-          }
+          if (verdict !== undefined) return notAdmitted(verdict, append(data))
         }
         return Either.flatMap(canonicalData(data), (dataText): Either.Either<Sealed, WalRecordTooLong> => {
           const next = seal(chain, sequence + 1n, lastHash, dataText)
