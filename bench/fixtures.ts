@@ -76,3 +76,10 @@ export const auditedRecords = (count: number): Array<Json.Json> => {
     )
   })
 }
+
+/** `items` in runs of `size` (the last one shorter): appends started together, a group at a time. */
+export const groupsOf = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> => {
+  const groups: Array<ReadonlyArray<A>> = []
+  for (let i = 0; i < items.length; i += size) groups.push(items.slice(i, i + size))
+  return groups
+}

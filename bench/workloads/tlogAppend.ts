@@ -28,7 +28,7 @@ import * as Layer from "effect/Layer"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { auditedRecords } from "../fixtures.js"
+import { auditedRecords, groupsOf } from "../fixtures.js"
 import { now, removeLog, type Sampler, type Workload } from "../registry.js"
 
 const key = new Uint8Array(32).fill(0x5a)
@@ -48,18 +48,9 @@ type Appender = "wal_only" | "inline" | "node"
 interface Durable {
   readonly durability: "never" | "batch" | "always"
   readonly group: number
-  readonly groups: (data: ReadonlyArray<Json.Json>) => ReadonlyArray<ReadonlyArray<Json.Json>>
 }
 
-const durable = (durability: Durable["durability"], group: number): Durable => ({
-  durability,
-  group,
-  groups: (data) => {
-    const groups: Array<ReadonlyArray<Json.Json>> = []
-    for (let i = 0; i < data.length; i += group) groups.push(data.slice(i, i + group))
-    return groups
-  }
-})
+const durable = (durability: Durable["durability"], group: number): Durable => ({ durability, group })
 
 const NO_FSYNC = durable("never", 1)
 
@@ -86,7 +77,7 @@ const appendTimed = (
       ? Effect.gen(function*() {
         for (const d of data) yield* append(d)
       })
-      : Effect.forEach(durable.groups(data), (group) =>
+      : Effect.forEach(groupsOf(data, durable.group), (group) =>
         Effect.forEach(group, append, { concurrency: "unbounded", discard: true }), { discard: true })
   return Effect.runPromise(
     Effect.gen(function*() {

@@ -20,7 +20,7 @@ import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { auditedRecords, benchPolicy } from "../fixtures.js"
+import { auditedRecords, benchPolicy, groupsOf } from "../fixtures.js"
 import {
   type Measured,
   now,
@@ -173,8 +173,7 @@ const batchWorkload = (count: number, concurrency: number): () => Sampler => () 
 const everyHundredWorkload = (count: number): () => Sampler => () => {
   const data = records(count)
   const file = tempFile()
-  const groups: Array<ReadonlyArray<Json.Json>> = []
-  for (let i = 0; i < data.length; i += 100) groups.push(data.slice(i, i + 100))
+  const groups = groupsOf(data, 100)
   const measure = async () => {
     removeLog(file)
     const ns = await Effect.runPromise(

@@ -284,9 +284,9 @@ export const runWalSample = (dir: string, sidecarName: string): FileResult => {
   const sidecar = readJson(path.join(dir, sidecarName))
   const file = getString(sidecar, "file") ?? sidecarName.replace(/\.json$/, ".jsonl")
   const bytes = Uint8Array.from(fs.readFileSync(path.join(dir, file)))
-  const lossy = getString(sidecar, "kind") === "writer-output" &&
-    getArray(get(sidecar, "writer"), "records_json").some((text) => typeof text === "string" && holdsFloat(text))
   const writer = get(sidecar, "writer")
+  const lossy = getString(sidecar, "kind") === "writer-output" &&
+    getArray(writer, "records_json").some((text) => typeof text === "string" && holdsFloat(text))
   const checks = getArray(sidecar, "checks")
   checks.forEach((check, i) => {
     tally.case(`${file} check ${i} ${String(getString(check, "fn"))}`, () => checkOne(bytes, check, lossy, writer))
