@@ -192,6 +192,7 @@ const publicImportsOfInternals: ReadonlyArray<{
     target: "packages/wal/src/WalError.ts",
     reason: "the package's typed errors, constructed where the failure happens; WalError imports nothing of wal",
     importers: [
+      "packages/wal/src/internal/admit.ts",
       "packages/wal/src/internal/file.ts",
       "packages/wal/src/internal/lock.ts",
       "packages/wal/src/internal/memory.ts",
