@@ -509,6 +509,79 @@ describe("TreeLogNode", () => {
       }).pipe(Effect.provide(NodeContext.layer), Effect.scoped)
   )
 
+  it.live(
+    "a head, proof or flush asked while another fiber appends never blocks the thread: it answers at the size it was asked at, from leaves the worker has hashed",
+    () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const dir = yield* fs.makeTempDirectoryScoped()
+        // the worker's `sync` counted each time it would have to wait (leaves not answered yet):
+        // the thread blocked until the worker answers them
+        let blocking = 0
+        const io = Either.getOrThrow(TreeLogNode.make({ chunkBytes: 64, maxChunks: 4 }))
+        const layer = Layer.succeed(TreeLogNode.TreeIo, {
+          startHashing: (range, sink) => {
+            const hashing = io.startHashing(range, sink)
+            return {
+              ...hashing,
+              sync: () => {
+                if (hashing.pending() > 0) blocking++
+                hashing.sync()
+              }
+            }
+          }
+        })
+        const log = yield* Effect.provide(
+          TreeLog.makeFile(`${dir}/log.jsonl`, { key, durability: "never", flushEvery: 16 }),
+          layer
+        )
+        // appends all along (up to 20,000), each a turn of its own: the asking fiber runs between them
+        let n = 0
+        const appender = yield* Effect.fork(
+          Effect.forever(
+            Effect.zipRight(
+              Effect.suspend(() => n < 20_000 ? log.append(`entry ${n++}`) : Effect.sleep("1 millis")),
+              Effect.yieldNow()
+            )
+          )
+        )
+        const answered: Array<
+          { readonly size: bigint; readonly root: Uint8Array; readonly proof: ReadonlyArray<Uint8Array> }
+        > = []
+        for (let i = 0; i < 40; i++) {
+          const asked = (yield* log.wal.head).sequence
+          const head = yield* log.head
+          expect(head.size).toBeGreaterThanOrEqual(asked)
+          const proof = head.size > 1n ? yield* log.inclusionProof(head.size - 2n, head.size) : []
+          answered.push({ ...head, proof })
+          yield* log.flush
+          yield* Effect.sleep("2 millis")
+        }
+        yield* Fiber.interrupt(appender)
+        expect(n).toBeGreaterThan(40)
+        expect(blocking).toBe(0)
+        // every head answered is the tree of the log's first `size` lines (the reference's roots,
+        // from one pass over the leaves), and each proof verifies in it
+        const lines = linesOf(Buffer.concat(Chunk.toArray(yield* Stream.runCollect(log.wal.bytes))))
+        const leaves = lines.map((line) => hashLeaf(line))
+        const range = CompactRange.empty()
+        const roots = new Map<bigint, string>([[0n, hex(Merkle.emptyRoot())]])
+        const sizes = new Set(answered.map((head) => head.size))
+        for (const leaf of leaves) {
+          range.append(leaf)
+          if (sizes.has(range.size)) roots.set(range.size, hex(range.root()))
+        }
+        for (const { proof, root, size } of answered) {
+          expect(hex(root)).toBe(roots.get(size))
+          if (size > 1n) {
+            Either.getOrThrow(
+              Merkle.verifyInclusion(leaves[Number(size) - 2] as Uint8Array, size - 2n, size, proof, root)
+            )
+          }
+        }
+      }).pipe(Effect.provide(NodeContext.layer), Effect.scoped)
+  )
+
   it("a process whose log closed exits on its own: the worker never keeps it alive", () => {
     const dir = nodeFs.mkdtempSync(`${os.tmpdir()}/calybris-exit-`)
     try {

@@ -136,7 +136,8 @@ class Tree {
 
   /**
    * Waits, without blocking the thread, for the hashing to catch up with the sealed leaves (a
-   * worker's: see `TreeHashing.catchUp`), so that `synced()` after it seldom waits.
+   * worker's: see `TreeHashing.catchUp`), so that `upTo(size)` after it, for a size read before
+   * it, does not wait (the leaves sealed meanwhile, by appends going on, are not waited for).
    */
   readonly catchUp: Effect.Effect<void> = Effect.suspend(() =>
     this.tiles.size === this.sealed ? Effect.void : (this.hashing?.catchUp?.() ?? Effect.void)
@@ -150,6 +151,15 @@ class Tree {
       tiles.size = this.sealed
     }
     return tiles
+  }
+
+  /**
+   * The tiles, once every node of the first `size` leaves is in them (`size` at most the sealed
+   * size): as they are when the hashing is that far (after `catchUp`, for a size read before it),
+   * else `synced()`, which may block the thread until the hashing answers.
+   */
+  upTo(size: bigint): TileSet {
+    return size <= this.settled() ? this.tiles : this.synced()
   }
 
   /** The largest size the tiles describe now, without waiting for the hashing (at least the persisted size). */
@@ -182,7 +192,7 @@ class Tree {
   rootAt(size: bigint): Uint8Array {
     const memo = this.memo
     if (memo !== undefined && memo.size === size) return memo.root
-    const tiles = size <= this.settled() ? this.tiles : this.synced()
+    const tiles = this.upTo(size)
     const kept = this.hashing?.root(size) ?? (size === this.range.size ? this.range.root() : undefined)
     const root = kept ?? Either.getOrThrow(Merkle.root(tiles.source, size))
     this.memo = { size, root }
@@ -509,11 +519,12 @@ export const make = <E, R>(
     const flushTo = (ready: boolean): Effect.Effect<void, TreeLogIoError | TreeLogHashingFailed> =>
       hashingFailed(Effect.gen(function*() {
         if (disk === undefined) return
-        if (!ready) yield* tree.catchUp
+        // the size read before the catching up: the leaves of appends meanwhile are not waited for
         const acknowledged = (yield* wal.head).sequence
+        if (!ready) yield* tree.catchUp
         const size = ready ? (tree.settled() < acknowledged ? tree.settled() : acknowledged) : acknowledged
         if (size < tree.persisted || (size === tree.persisted && !unsignedHead)) return
-        const tiles = ready ? tree.tilesNow() : tree.synced()
+        const tiles = ready ? tree.tilesNow() : tree.upTo(size)
         const writes = tiles.writes(size)
         const root = tree.rootAt(size)
         const writer = tree.files() ?? (defaultWriter as FileWriter)
@@ -574,12 +585,15 @@ export const make = <E, R>(
           return Effect.as(Effect.flatMap(wal.head, (head) => onAppended(head.sequence)), result)
         })
 
-    // a copy: the memo's array is what the next flush writes into `tree-head`
+    // the acknowledged head as asked, its root once the hashing caught up with it (appends going
+    // on meanwhile are not waited for); a copy: the memo's array is what the next flush writes into
+    // `tree-head`
     const head = hashingFailed(
-      Effect.zipRight(
-        tree.catchUp,
-        Effect.map(wal.head, (h) => ({ size: h.sequence, root: tree.rootAt(h.sequence).slice() }))
-      )
+      Effect.flatMap(wal.head, (h) =>
+        Effect.zipRight(
+          tree.catchUp,
+          Effect.sync(() => ({ size: h.sequence, root: tree.rootAt(h.sequence).slice() }))
+        ))
     )
 
     const persistedHead = disk === undefined ? head : lock.withPermits(1)(Effect.uninterruptible(
@@ -589,11 +603,14 @@ export const make = <E, R>(
       })
     ))
 
-    /** The nodes' hashes, the full tiles they need read first (under the lock: memory stays put). */
-    const readNodes = (nodes: Merkle.ProofNodes) =>
+    /**
+     * The nodes' hashes (of the tree of the first `size` leaves, a size at most the head read
+     * before), the full tiles they need read first (under the lock: memory stays put).
+     */
+    const readNodes = (nodes: Merkle.ProofNodes, size: bigint) =>
       lock.withPermits(1)(hashingFailed(Effect.gen(function*() {
         yield* tree.catchUp
-        const tiles = tree.synced()
+        const tiles = tree.upTo(size)
         if (disk !== undefined) {
           for (const [level, index] of tiles.missingTiles(nodes.ids)) {
             tiles.remember(level, index, yield* readTile(disk, level, index, Tiles.TILE_WIDTH))
@@ -612,13 +629,13 @@ export const make = <E, R>(
     const inclusionProof = (index: bigint, size: bigint) =>
       Effect.zipRight(
         withinHead("size", size),
-        Effect.flatMap(Merkle.inclusionNodes(index, size), readNodes)
+        Effect.flatMap(Merkle.inclusionNodes(index, size), (nodes) => readNodes(nodes, size))
       )
 
     const consistencyProof = (size1: bigint, size2: bigint) =>
       Effect.zipRight(
         withinHead("size2", size2),
-        Effect.flatMap(Merkle.consistencyNodes(size1, size2), readNodes)
+        Effect.flatMap(Merkle.consistencyNodes(size1, size2), (nodes) => readNodes(nodes, size2))
       )
 
     /** The root of the tree's first `size` leaves (any size up to the head: its nodes from the tiles). */
@@ -628,7 +645,7 @@ export const make = <E, R>(
         size === 0n ? Effect.succeed(Merkle.emptyRoot()) : Effect.flatMap(Merkle.rootNodes(size), (ids) =>
           Effect.map(
             // the root's subtrees, right to left: one proof element folded from all of them
-            readNodes({ ids, ephemeralBegin: 0, ephemeralEnd: ids.length }),
+            readNodes({ ids, ephemeralBegin: 0, ephemeralEnd: ids.length }, size),
             (hashes) => hashes[0] as Uint8Array
           ))
       )

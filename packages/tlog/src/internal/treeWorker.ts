@@ -37,8 +37,9 @@
  * `maxChunks` chunks are in flight (the worker is behind), is held by `admit` (`Wal.admitWait`)
  * until half of them are answered, and `catchUp` waits for every leaf before `sync` (a head, a
  * proof, a flush): both asleep in `Atomics.waitAsync`, the thread free (a ref'd timer keeps the
- * event loop alive meanwhile). The thread blocks only in `sync` after that (seldom: a leaf pushed
- * meanwhile), in the open's `push` past `maxChunks`, and at close. The main side's sleep flag is a
+ * event loop alive meanwhile). The tree log reads the size it answers for before that wait, so
+ * the leaves of appends meanwhile are not waited for and no `sync` follows; the thread blocks only
+ * in `sync` at the open (a full verification), in the open's `push` past `maxChunks`, and at close. The main side's sleep flag is a
  * count (a blocked wait and held appends may sleep at once). A stopped worker
  * (failed, exited, closed) or a wait without progress for `stallMillis` refuses the append in
  * `admit`, unsealed, and makes `sync` throw `TreeHashingStopped`; after a stalled wait, the next
