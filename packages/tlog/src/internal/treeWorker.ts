@@ -39,11 +39,11 @@
  * proof, a flush): both asleep in `Atomics.waitAsync`, the thread free (a ref'd timer keeps the
  * event loop alive meanwhile). The tree log reads the size it answers for before that wait, so
  * the leaves of appends meanwhile are not waited for and no `sync` follows; the thread blocks only
- * in `sync` at the open (a full verification), in the open's `push` past `maxChunks`, and at close. The main side's sleep flag is a
- * count (a blocked wait and held appends may sleep at once). A stopped worker
- * (failed, exited, closed) or a wait without progress for `stallMillis` refuses the append in
- * `admit`, unsealed, and makes `sync` throw `TreeHashingStopped`; after a stalled wait, the next
- * waits fail at once until the worker's count of leaves done moves again.
+ * in `sync` at the open (a full verification), in the open's `push` past `maxChunks`, and at close.
+ * The main side's sleep flag is a count (a blocked wait and held appends may sleep at once). A
+ * stopped worker (failed, exited, closed) or a wait without progress for `stallMillis` refuses the
+ * append in `admit`, unsealed, and makes `sync` throw `TreeHashingStopped`; after a stalled wait,
+ * the next waits fail at once until the worker's count of leaves done moves again.
  *
  * Hashing: `node:crypto` in the worker. (OpenSSL 3's digests on two threads at once slow each
  * other: the appending thread's `crypto.hash` of 1.1 KB took 1.13 µs alone and 1.41 µs beside a
