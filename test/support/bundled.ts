@@ -8,7 +8,9 @@
  * Each build is cached in the temp folder under a key of its sources (every `.ts` file under
  * `packages/*\/src` and under the folders named, with its size and mtime, the lockfile and
  * bundle.mjs), so test files share one build per state of the sources; it is written to a private
- * folder, then renamed into place atomically (the bundles of older sources are removed first).
+ * folder, then renamed into place atomically. The bundles of older sources are removed first, once
+ * unused for an hour: a test process started before the sources changed (vitest runs two files at
+ * once) still runs the bundle it found.
  */
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
@@ -49,6 +51,22 @@ const sourcesKey = (dirs: ReadonlyArray<string>): string => {
 
 const builds = new Map<string, Promise<string>>()
 
+/** A bundle of older sources is removed once nothing has built or taken it for this long. */
+export const STALE_MS = 60 * 60 * 1000
+
+/** When a bundle was last built or taken (its marker's mtime), in ms; 0 when it has none. */
+const lastUsed = (dir: string): number => {
+  try {
+    return fs.statSync(path.join(dir, ".entry")).mtimeMs
+  } catch {
+    try {
+      return fs.statSync(dir).mtimeMs
+    } catch {
+      return 0
+    }
+  }
+}
+
 /**
  * The entry of a bundle named `name` (`calybris-cache-<name>-<key>` in the temp folder), built by
  * `build(outdir)` (which resolves to the entry's path inside `outdir`) when this state of the
@@ -68,14 +86,20 @@ export const cachedBundle = (
       // this name's builds, and nothing else (no other name's, no test's temp folder)
       const own = new RegExp(`^calybris-cache-${name}-[0-9a-f]{16}$`)
       const marker = path.join(cached, ".entry")
-      if (fs.existsSync(marker)) return path.join(cached, fs.readFileSync(marker, "utf8"))
+      if (fs.existsSync(marker)) {
+        // taken: not stale while in use
+        const now = new Date()
+        fs.utimesSync(marker, now, now)
+        return path.join(cached, fs.readFileSync(marker, "utf8"))
+      }
       const building = fs.mkdtempSync(path.join(os.tmpdir(), `calybris-building-${name}-`))
       try {
         const entry = await build(path.join(building, "out"))
         fs.writeFileSync(path.join(building, "out", ".entry"), path.relative(path.join(building, "out"), entry))
         for (const old of fs.readdirSync(os.tmpdir())) {
-          if (own.test(old) && old !== path.basename(cached)) {
-            fs.rmSync(path.join(os.tmpdir(), old), { recursive: true, force: true })
+          const dir = path.join(os.tmpdir(), old)
+          if (own.test(old) && old !== path.basename(cached) && Date.now() - lastUsed(dir) > STALE_MS) {
+            fs.rmSync(dir, { recursive: true, force: true })
           }
         }
         try {
