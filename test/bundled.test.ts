@@ -1,7 +1,7 @@
 /**
  * `cachedBundle` (test/support/bundled.ts): a build of newer sources never removes a bundle that a
- * test process may still be running (vitest runs two files at once, each process keeping the
- * bundle it found), only bundles unused for `STALE_MS`.
+ * test process may still be running (another vitest run, or a second worker, each process keeping
+ * the bundle it found), only bundles unused for `STALE_MS`.
  */
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"

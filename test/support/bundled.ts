@@ -9,8 +9,8 @@
  * `packages/*\/src` and under the folders named, with its size and mtime, the lockfile and
  * bundle.mjs), so test files share one build per state of the sources; it is written to a private
  * folder, then renamed into place atomically. The bundles of older sources are removed first, once
- * unused for an hour: a test process started before the sources changed (vitest runs two files at
- * once) still runs the bundle it found.
+ * unused for an hour: a test process started before the sources changed (another vitest run, or a
+ * second worker) still runs the bundle it found.
  */
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
