@@ -35,7 +35,7 @@
  * appender hands over a chunk every few milliseconds, and a notify costs it more than the worker's
  * poll), and after ~20 ms idle deeply (woken by the next chunk or request). An append, when
  * `maxChunks` chunks are in flight (the worker is behind), is held by `admit` (`Wal.admitWait`)
- * until half of them are answered, and `catchUp` waits for every leaf before `sync` (a head, a
+ * until half of them are answered, and `catchUp` waits for every leaf pushed so far (a head, a
  * proof, a flush): both asleep in `Atomics.waitAsync`, the thread free (a ref'd timer keeps the
  * event loop alive meanwhile). The tree log reads the size it answers for before that wait, so
  * the leaves of appends meanwhile are not waited for and no `sync` follows; the thread blocks only
