@@ -20,6 +20,7 @@ import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as Cosignature from "./Cosignature.js"
 import * as Base64 from "./internal/base64.js"
+import { quote } from "./internal/quote.js"
 import * as Note from "./Note.js"
 
 /** Length of the root hash (SHA-256). */
@@ -81,11 +82,8 @@ export class CheckpointOriginMismatch extends Schema.TaggedError<CheckpointOrigi
 
 export type VerifyError = Note.OpenError | CheckpointMalformed | CheckpointNotSigned | CheckpointOriginMismatch
 
-const QUOTE = 120
 const malformed = (reason: CheckpointMalformed["reason"], line: number, value: string) =>
-  Either.left(
-    new CheckpointMalformed({ reason, line, value: value.length > QUOTE ? value.slice(0, QUOTE) + "…" : value })
-  )
+  Either.left(new CheckpointMalformed({ reason, line, value: quote(value) }))
 
 const DECIMAL = /^(?:0|[1-9][0-9]*)$/
 
@@ -102,8 +100,9 @@ export const parse = (text: string): Either.Either<Checkpoint, CheckpointMalform
   const [origin, sizeText, rootText] = lines as [string, string, string]
   if (origin.length === 0) return malformed("empty-origin", 1, origin)
   if (!DECIMAL.test(sizeText)) return malformed("invalid-size", 2, sizeText)
+  // u64 has at most 20 digits: longer is refused before BigInt (linear in the digits, and more)
+  if (sizeText.length > 20 || BigInt(sizeText) > U64_MAX) return malformed("size-out-of-range", 2, sizeText)
   const size = BigInt(sizeText)
-  if (size > U64_MAX) return malformed("size-out-of-range", 2, sizeText)
   const root = Base64.decodeStrict(rootText)
   if (root === undefined) return malformed("invalid-root", 3, rootText)
   if (root.length !== ROOT_BYTES) return malformed("invalid-root-length", 3, `${root.length} bytes`)

@@ -69,6 +69,7 @@ import type * as Scope from "effect/Scope"
 import * as Checkpoint from "./Checkpoint.js"
 import { writeAtomic } from "./internal/atomicFile.js"
 import { equalBytes } from "./internal/hash.js"
+import { quote } from "./internal/quote.js"
 import * as Note from "./Note.js"
 
 /** The tree a checkpointer signs: its current size and root (TreeLog's `head`). */
@@ -104,9 +105,6 @@ export class SignedCheckpoint extends Schema.Class<SignedCheckpoint>("SignedChec
   checkpoint: Checkpoint.Checkpoint,
   note: Schema.String
 }) {}
-
-const QUOTE = 120
-const quote = (value: string): string => value.length > QUOTE ? value.slice(0, QUOTE) + "…" : value
 
 /** An option refused by `make`: `field` names it, `value` shows it (never a secret). */
 export class CheckpointerOptionsInvalid extends Schema.TaggedError<CheckpointerOptionsInvalid>()(

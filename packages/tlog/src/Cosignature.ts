@@ -14,8 +14,10 @@
  * rejects the note (for a malformed line of a known key, C2SP allows "ignore or reject": we
  * reject).
  *
- * Refuses: payloads that are not 76 bytes (`parsePayload`), timestamps ≥ 2^63 when signing
- * (Go's formats reads it as an int64).
+ * Refuses: payloads that are not 76 bytes (`parsePayload`); timestamps ≥ 2^63 (the spec's "MUST
+ * NOT exceed 2^63 - 1"; Go's formats reads it as an int64) when signing, when decoding a payload,
+ * and when verifying: a known witness's line with such a timestamp rejects the note as a failed
+ * signature, even when its Ed25519 signature over that timestamp holds.
  */
 import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
@@ -49,6 +51,9 @@ export interface Payload {
 
 const encoder = new TextEncoder()
 
+/** Timestamps are below this (the spec's int64 range). */
+const U63 = 1n << 63n
+
 /** `cosignature/v1\ntime <timestamp>\n` ‖ the checkpoint text's bytes: what a witness signs. */
 export const signedMessage = (checkpointText: Uint8Array, timestamp: bigint): Uint8Array => {
   const header = encoder.encode(`cosignature/v1\ntime ${timestamp.toString()}\n`)
@@ -70,32 +75,42 @@ export const parsePayload = (bytes: Uint8Array): Either.Either<Payload, Cosignat
     )
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  return Either.right({
-    keyId: view.getUint32(0),
-    timestamp: view.getBigUint64(4),
-    signature: bytes.slice(12)
-  })
+  const timestamp = view.getBigUint64(4)
+  if (timestamp >= U63) {
+    return Either.left(
+      new CosignatureMalformed({ reason: "timestamp-out-of-range", field: "timestamp", value: timestamp.toString() })
+    )
+  }
+  return Either.right({ keyId: view.getUint32(0), timestamp, signature: bytes.slice(12) })
 }
 
-/** The timestamp of a line's bytes after the key ID, when they have a cosignature's length. */
-export const timestampOf = (signature: Uint8Array): bigint | undefined =>
-  signature.length === SIGNATURE_BYTES
-    ? new DataView(signature.buffer, signature.byteOffset, signature.byteLength).getBigUint64(0)
-    : undefined
+/**
+ * The timestamp of a line's bytes after the key ID, when they have a cosignature's length and
+ * the timestamp is below 2^63.
+ */
+export const timestampOf = (signature: Uint8Array): bigint | undefined => {
+  if (signature.length !== SIGNATURE_BYTES) return undefined
+  const timestamp = new DataView(signature.buffer, signature.byteOffset, signature.byteLength).getBigUint64(0)
+  return timestamp < U63 ? timestamp : undefined
+}
 
 /** A checked witness public key as a note verifier of cosignature/v1 lines. */
 export const makeVerifier = (name: string, publicKey: Uint8Array): Either.Either<Note.Verifier, Note.NoteKeyInvalid> =>
-  Either.map(Note.ed25519Verifier(name, publicKey), (ed) => ({
-    name,
-    keyId: Note.keyIdFor(name, TYPE_COSIGNATURE_V1, ed.publicKey),
-    type: TYPE_COSIGNATURE_V1,
-    publicKey: ed.publicKey,
-    verify: (text: Uint8Array, signature: Uint8Array) => {
-      const timestamp = timestampOf(signature)
-      return timestamp !== undefined &&
-        Ed25519.verify(ed.publicKey, signedMessage(text, timestamp), signature.subarray(8))
+  Either.map(Note.ed25519Verifier(name, publicKey), (ed) => {
+    // its own copy: a caller changing the `publicKey` it was given does not change what verifies
+    const key = ed.publicKey.slice()
+    return {
+      name,
+      keyId: Note.keyIdFor(name, TYPE_COSIGNATURE_V1, key),
+      type: TYPE_COSIGNATURE_V1,
+      publicKey: ed.publicKey,
+      verify: (text: Uint8Array, signature: Uint8Array) => {
+        const timestamp = timestampOf(signature)
+        return timestamp !== undefined &&
+          Ed25519.verify(key, signedMessage(text, timestamp), signature.subarray(8))
+      }
     }
-  }))
+  })
 
 /** Parses a witness verifier key `name+hex8(keyID)+base64(0x04 ‖ pub)`. */
 export const parseVerifierKey = (vkey: string): Either.Either<Note.Verifier, Note.NoteKeyInvalid> =>
@@ -109,8 +124,6 @@ export const parseVerifierKey = (vkey: string): Either.Either<Note.Verifier, Not
         })
       )
       : makeVerifier(parts.name, parts.key))
-
-const U63 = 1n << 63n
 
 /**
  * A witness signer for one timestamp (a `Note.Signer` of type 0x04): `Note.sign(checkpoint,

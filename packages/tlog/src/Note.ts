@@ -1,8 +1,8 @@
 /**
  * C2SP signed notes (c2sp.org/signed-note; Go's golang.org/x/mod/sumdb/note), Ed25519 keys.
  *
- * A note is a text — UTF-8, ending in "\n", no control character but "\n" — then one blank
- * line, then signature lines `— <name> <base64(keyID[4] ‖ signature)>\n` (U+2014 EM DASH and a
+ * A note is a text — UTF-8, ending in "\n", no ASCII control character (below U+0020) but "\n"
+ * — then one blank line, then signature lines `— <name> <base64(keyID[4] ‖ signature)>\n` (U+2014 EM DASH and a
  * space). The note is split at its LAST "\n\n", so the text may itself hold blank lines; a
  * signature covers the text including its final "\n".
  *
@@ -16,14 +16,16 @@
  * `open(note, verifiers)`: a line whose (name, key ID) no verifier knows is ignored (returned
  * as unverified: ECDSA lines of Rekor v1, RFC 6962 lines of static-CT, other witnesses); a
  * known key whose signature fails rejects the whole note; a note no known key signed is
- * rejected. Every known line is verified, also a repeated one (x/mod checks only the first
- * line of a key: stricter here). Identical repeated lines are reported once.
+ * rejected. Every distinct known line is verified, also a second line of the same key (x/mod
+ * checks only the first line of a key: stricter here); a line identical to one verified already
+ * is not verified again (a note repeating a valid line 100 times costs one verification), and
+ * identical repeated lines are reported once.
  *
  * Refused as malformed, with the line number and the value: invalid UTF-8 or lone surrogates;
- * an ASCII control character other than "\n" (including DEL 0x7F: x/mod lets DEL through; the
- * C2SP text forbids every ASCII control character but newline); no "\n\n"; no signature line
- * or a signature block not ending in "\n"; a line not starting with "— "; a key name that is
- * empty, holds white space or '+'; base64 that is not canonical standard base64 (x/mod accepts
+ * an ASCII control character (below U+0020) other than "\n" — C2SP's rule, and x/mod's: DEL
+ * (U+007F) is allowed; no "\n\n"; no signature line or a signature block not ending in "\n"; a
+ * line not starting with "— "; a key name that is empty, holds a Unicode space (the White_Space
+ * property: x/mod's `unicode.IsSpace`) or '+'; base64 that is not canonical standard base64 (x/mod accepts
  * non-zero trailing bits: refused here so a signature has one spelling); a signature shorter
  * than key ID + 1 byte; more than 100 signature lines (x/mod's limit; C2SP requires accepting
  * 16). No limit on the text's length (the caller bounds what it reads).
@@ -35,16 +37,13 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Ed25519 from "./Ed25519.js"
 import * as Base64 from "./internal/base64.js"
+import { quote } from "./internal/quote.js"
 
 /** Most signature lines a note may carry (x/mod's limit). */
 export const MAX_SIGNATURES = 100
 
 /** Signature type of an Ed25519 note signature (the byte in front of the public key). */
 export const TYPE_ED25519 = 0x01
-
-/** Values quoted in errors are cut to this many characters. */
-const QUOTE = 120
-const quote = (value: string): string => value.length > QUOTE ? value.slice(0, QUOTE) + "…" : value
 
 /** A note that does not follow the format: `reason` says which rule, `line` (1-based) where. */
 export class NoteMalformed extends Schema.TaggedError<NoteMalformed>()("NoteMalformed", {
@@ -191,18 +190,25 @@ export const keyIdFor = (name: string, type: number, key: Uint8Array): number =>
   return (((h[0] as number) << 24) | ((h[1] as number) << 16) | ((h[2] as number) << 8) | (h[3] as number)) >>> 0
 }
 
-/** A key name: non-empty, no white space, no '+', no control character (C2SP; x/mod's isValidName). */
+/**
+ * A key name: non-empty, well-formed, no Unicode space (the White_Space property, as x/mod's
+ * `unicode.IsSpace`: not JavaScript's `\s`, which adds U+FEFF and leaves out U+0085), no '+'
+ * (C2SP; x/mod's isValidName), and no ASCII control character (a note could not carry it).
+ */
 export const isValidName = (name: string): boolean =>
-  name.length > 0 && !/[\s+]/u.test(name) && name.isWellFormed() && controlIndex(name) < 0
+  name.length > 0 && !/[\p{White_Space}+]/u.test(name) && name.isWellFormed() && controlIndex(name) < 0
 
-/** The first ASCII control character other than "\n" (or DEL), as an index, or -1. */
+/** The first ASCII control character (below U+0020) other than "\n", as an index, or -1. */
 const controlIndex = (text: string): number => {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i)
-    if ((c < 0x20 && c !== 0x0a) || c === 0x7f) return i
+    if (c < 0x20 && c !== 0x0a) return i
   }
   return -1
 }
+
+/** A character as errors show it: `U+xxxx` (a control character is invisible as itself). */
+const codePoint = (text: string, index: number): string => `U+${text.charCodeAt(index).toString(16).padStart(4, "0")}`
 
 const lineOf = (text: string, index: number): number => {
   let line = 1
@@ -215,13 +221,13 @@ const malformed = (reason: NoteMalformed["reason"], line: number, value: string)
 
 /**
  * Checks a note text on its own (what `sign` accepts, and the text part of a parsed note):
- * well-formed, ends in "\n", no control character but "\n".
+ * well-formed, ends in "\n", no ASCII control character but "\n".
  */
 export const checkText = (text: string): Either.Either<string, NoteMalformed> => {
   if (!text.isWellFormed()) return malformed("invalid-utf8", 1, text)
   if (text.length === 0) return malformed("empty-text", 1, text)
   const bad = controlIndex(text)
-  if (bad >= 0) return malformed("control-character", lineOf(text, bad), text.slice(bad, bad + 1))
+  if (bad >= 0) return malformed("control-character", lineOf(text, bad), codePoint(text, bad))
   if (!text.endsWith("\n")) return malformed("no-final-newline", lineOf(text, text.length), text)
   return Either.right(text)
 }
@@ -243,11 +249,7 @@ export const parse = (note: string | Uint8Array): Either.Either<Parsed, NoteMalf
   }
   const bad = controlIndex(message)
   if (bad >= 0) {
-    return malformed(
-      "control-character",
-      lineOf(message, bad),
-      `U+${message.charCodeAt(bad).toString(16).padStart(4, "0")}`
-    )
+    return malformed("control-character", lineOf(message, bad), codePoint(message, bad))
   }
   const split = message.lastIndexOf("\n\n")
   if (split < 0) return malformed("no-signature-block", lineOf(message, message.length), "")
@@ -313,6 +315,8 @@ export const open = (
       if (!repeated) unverified.push(sig)
       continue
     }
+    // the same line of a known key again: verified already (a failure returned at once)
+    if (repeated) continue
     if (!verifier.verify(textBytes, sig.signature)) {
       return Either.left(new NoteInvalidSignature({ keyName: sig.name, keyId: hex8(sig.keyId), line: sig.line }))
     }
@@ -392,12 +396,14 @@ export const ed25519Verifier = (name: string, publicKey: Uint8Array): Either.Eit
   if (!isValidName(name)) return keyError("invalid-key-name", "name", name)
   if (publicKey.length !== Ed25519.KEY_BYTES) return keyError("invalid-key-length", "key", `${publicKey.length} bytes`)
   if (!Ed25519.isValidPublicKey(publicKey)) return keyError("invalid-public-key", "key", Base64.encode(publicKey))
+  // its own copy, and another for `publicKey`: neither the caller's array nor the one it is
+  // given back changes what verifies
   const key = publicKey.slice()
   return Either.right({
     name,
     keyId: keyIdFor(name, TYPE_ED25519, key),
     type: TYPE_ED25519,
-    publicKey: key,
+    publicKey: key.slice(),
     verify: (text, signature) => Ed25519.verify(key, text, signature)
   })
 }

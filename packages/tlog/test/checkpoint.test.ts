@@ -42,6 +42,8 @@ describe("Checkpoint: body", () => {
     ["a plus sign", `Log\n+123\n${ROOT}\n`, "invalid-size", 2],
     ["an empty size", `Log\n\n${ROOT}\n`, "invalid-size", 2],
     ["2^64", `Log\n18446744073709551616\n${ROOT}\n`, "size-out-of-range", 2],
+    ["99,999,999,999,999,999,999 (21 digits)", `Log\n${"9".repeat(21)}\n${ROOT}\n`, "size-out-of-range", 2],
+    ["a size of a million digits", `Log\n${"9".repeat(1_000_000)}\n${ROOT}\n`, "size-out-of-range", 2],
     ["a 31-byte root", `Log\n1\n${"A".repeat(40)}AA==\n`, "invalid-root-length", 3],
     ["a 33-byte root", `Log\n1\n${"A".repeat(44)}\n`, "invalid-root-length", 3],
     ["a root without padding", `Log\n1\n${ROOT.slice(0, -1)}\n`, "invalid-root", 3],
@@ -58,6 +60,11 @@ describe("Checkpoint: body", () => {
       assert.strictEqual(e.line, line)
     })
   }
+
+  it("quotes a long refused size cut to 120 characters", () => {
+    const e = left(Checkpoint.parse(`Log\n${"9".repeat(1_000_000)}\n${ROOT}\n`))
+    assert.strictEqual(e.value, "9".repeat(120) + "…")
+  })
 
   it("accepts the largest u64 size", () => {
     assert.strictEqual(right(Checkpoint.parse(`Log\n18446744073709551615\n${ROOT}\n`)).size, (1n << 64n) - 1n)

@@ -1,5 +1,6 @@
 import * as Checkpoint from "@calybris/tlog/Checkpoint"
 import * as Cosignature from "@calybris/tlog/Cosignature"
+import * as Ed25519 from "@calybris/tlog/Ed25519"
 import * as Note from "@calybris/tlog/Note"
 import { assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
@@ -76,8 +77,14 @@ describe("Cosignature", () => {
       assert.strictEqual(e.reason, "invalid-length")
       assert.include(e.value, `${n} bytes`)
     }
-    const p = right(Cosignature.parsePayload(new Uint8Array(76).fill(0xff)))
-    assert.strictEqual(p.timestamp, (1n << 64n) - 1n)
+    // the spec: a timestamp "MUST NOT exceed 2^63 - 1"
+    const high = new Uint8Array(76).fill(0xff)
+    const e = left(Cosignature.parsePayload(high))
+    assert.strictEqual(e.reason, "timestamp-out-of-range")
+    assert.strictEqual(e.value, String((1n << 64n) - 1n))
+    high[4] = 0x7f
+    const p = right(Cosignature.parsePayload(high))
+    assert.strictEqual(p.timestamp, (1n << 63n) - 1n)
     assert.strictEqual(p.keyId, 0xffffffff)
   })
 
@@ -90,6 +97,51 @@ describe("Cosignature", () => {
     assert.strictEqual(left(Cosignature.makeSigner("w", Redacted.make(seed), -1n))._tag, "CosignatureMalformed")
     const w = witnessOf(seed, 5n)
     assert.notInclude(`${String(w)} ${JSON.stringify(w)}`, "abab")
+  })
+
+  it("a known witness's line with a timestamp ≥ 2^63 rejects the checkpoint, though its signature over that time holds", () => {
+    const seed = new Uint8Array(32).fill(0x21)
+    const w = witnessOf(seed, 1n)
+    for (const ts of [1n << 63n, (1n << 64n) - 1n]) {
+      // signed by the witness's own key over that timestamp (makeSigner refuses to: made by hand)
+      const payload = new Uint8Array(Cosignature.SIGNATURE_BYTES)
+      new DataView(payload.buffer).setBigUint64(0, ts)
+      payload.set(Ed25519.sign(Redacted.make(seed), Cosignature.signedMessage(new TextEncoder().encode(TEXT), ts)), 8)
+      assert.isTrue(
+        Ed25519.verify(w.publicKey, Cosignature.signedMessage(new TextEncoder().encode(TEXT), ts), payload.subarray(8))
+      )
+      assert.isUndefined(Cosignature.timestampOf(payload))
+      const note = right(Note.sign(TEXT, [logSigner])) + Note.signatureLine(w.name, w.keyId, payload) + "\n"
+      const e = left(Checkpoint.verifyCheckpoint(note, [verifierOf(logSigner), witnessVerifier(w)]))
+      assert.strictEqual(e._tag, "NoteInvalidSignature")
+      // without the witness's key, an unknown line: the log's signature alone verifies, no cosignature
+      assert.deepStrictEqual(right(Checkpoint.verifyCheckpoint(note, [verifierOf(logSigner)])).cosignatures, [])
+    }
+  })
+
+  it("a witness verifier keeps its own copy of the key", () => {
+    const w = witnessOf(new Uint8Array(32).fill(0x31), 7n)
+    const other = witnessOf(new Uint8Array(32).fill(0x32), 7n)
+    const callers = w.publicKey.slice()
+    const v = right(Cosignature.makeVerifier(w.name, callers))
+    ;(v.publicKey as Uint8Array).set(other.publicKey)
+    callers.set(other.publicKey)
+    // the other witness's cosignature under this witness's key id: refused
+    const line = right(Note.sign(TEXT, [other])).slice(TEXT.length + 1)
+    const forged = right(Note.sign(TEXT, [logSigner])) + line.replace(
+      /^(— \S+ )(\S+)/,
+      (_, head: string, b64: string) => {
+        const bytes = Either.getOrThrow(Encoding.decodeBase64(b64))
+        new DataView(bytes.buffer).setUint32(0, v.keyId)
+        return head + Encoding.encodeBase64(bytes)
+      }
+    )
+    assert.strictEqual(
+      left(Checkpoint.verifyCheckpoint(forged, [verifierOf(logSigner), v]))._tag,
+      "NoteInvalidSignature"
+    )
+    const good = right(Note.sign(TEXT, [logSigner, w]))
+    assert.strictEqual(right(Checkpoint.verifyCheckpoint(good, [verifierOf(logSigner), v])).cosignatures.length, 1)
   })
 
   it("signs the message cosignature/v1, time, then the checkpoint text", () => {

@@ -7,6 +7,7 @@ import * as Merkle from "@calybris/tlog/Merkle"
 import { assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 import * as fc from "effect/FastCheck"
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 
@@ -120,6 +121,26 @@ describe("Merkle: RFC 6962 §2.1.3's example tree of 7 leaves", () => {
       assert.deepStrictEqual(hexes(right(Merkle.consistencyProof(tree, size1, 7n))), hexes(proof))
       right(Merkle.verifyConsistency(size1, 7n, proof, root1, root))
     }
+  })
+})
+
+describe("Merkle.hashChildren: SHA-256(0x01 ‖ left ‖ right) for inputs of any length", () => {
+  it("hashes what it is given (no byte of an earlier call left in, nothing cut off, no throw)", () => {
+    const sha = (bytes: Uint8Array) => new Uint8Array(createHash("sha256").update(bytes).digest())
+    const cat = (...parts: ReadonlyArray<Uint8Array>) => {
+      const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+      let at = 0
+      for (const p of parts) out.set(p, (at += p.length) - p.length)
+      return out
+    }
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 70 }), fc.uint8Array({ maxLength: 70 }), (left, right) => {
+        // an earlier call through the shared buffer, with other bytes
+        H(new Uint8Array(32).fill(0xaa), new Uint8Array(32).fill(0xbb))
+        assert.deepStrictEqual(H(left, right), sha(cat(Uint8Array.of(1), left, right)))
+      }),
+      { numRuns: fc.readConfigureGlobal().numRuns ?? 300 }
+    )
   })
 })
 

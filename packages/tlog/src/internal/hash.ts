@@ -33,8 +33,18 @@ export const hashLeaf = (data: Uint8Array): Uint8Array => {
 const node = new Uint8Array(1 + 2 * HASH_BYTES)
 node[0] = 1
 
-/** SHA-256(0x01 ‖ left ‖ right): the hash of an interior node. */
+/**
+ * SHA-256(0x01 ‖ left ‖ right): the hash of an interior node. Two 32-byte hashes (every tree
+ * node) go through one reused buffer; other lengths are hashed as given, in a buffer of their own.
+ */
 export const hashChildren = (left: Uint8Array, right: Uint8Array): Uint8Array => {
+  if (left.length !== HASH_BYTES || right.length !== HASH_BYTES) {
+    const buffer = new Uint8Array(1 + left.length + right.length)
+    buffer[0] = 1
+    buffer.set(left, 1)
+    buffer.set(right, 1 + left.length)
+    return sha256(buffer)
+  }
   node.set(left, 1)
   node.set(right, 1 + HASH_BYTES)
   return sha256(node)
