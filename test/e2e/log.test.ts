@@ -201,6 +201,98 @@ describe("log verify: witnesses (repeated --vkey)", () => {
     const witnessOnly = await calybris(["log", "verify", "--vkey", vkeys[3] as string, "--checkpoint", note])
     assert.strictEqual(witnessOnly.code, 1)
   })
+
+  it("a witness key given must have cosigned: the note with its cosignature line stripped fails (exit 1), naming the witness", async () => {
+    const fixture = parse(
+      fs.readFileSync(path.join(import.meta.dirname, "log-fixtures", "staging-ct-witnessed-checkpoint.json"), "utf8")
+    )
+    const text = fixture.get("note") as string
+    const stripped = write(
+      dir,
+      "staging-ct-stripped.note",
+      text.split("\n").filter((line) => !line.startsWith("\u2014 remora.n621.de ")).join("\n")
+    )
+    assert.notStrictEqual(fs.readFileSync(stripped, "utf8"), text)
+    const vkeys = (fixture.get("vkeys") as Array<string>).flatMap((k) => ["--vkey", k])
+    const r = await calybris(["log", "verify", ...vkeys, "--checkpoint", stripped])
+    assert.strictEqual(r.code, 1, r.stdout)
+    assert.include(r.stderr, "remora.n621.de+da77ade7")
+    // the log's key alone: it verifies, and the lines of keys not given are listed as not checked
+    const logOnly = await calybris(["log", "verify", "--vkey", vkeys[1] as string, "--checkpoint", stripped, "--json"])
+    assert.strictEqual(logOnly.code, 0, logOnly.stderr)
+    const unverified = (parse(logOnly.stdout).get("checkpoint") as Json.JsonObject).get("unverified") as Array<string>
+    assert.isAbove(unverified.length, 0)
+    const full = await calybris([
+      "log",
+      "verify",
+      "--vkey",
+      vkeys[1] as string,
+      "--checkpoint",
+      write(dir, "staging-ct-2.note", text)
+    ])
+    assert.include(full.stdout, "not checked (no key given): ")
+    assert.include(full.stdout, "remora.n621.de+da77ade7")
+  })
+})
+
+describe("log: a hostile review's attacks", () => {
+  it("checkpoint --origin holding a newline (it would sign a size and root of its own) or empty: exit 2, nothing signed", async () => {
+    for (const origin of [`example.com/log\n1000000\n${"A".repeat(43)}=`, ""]) {
+      const r = await calybris([
+        "log",
+        "checkpoint",
+        "--log",
+        log,
+        "--skey-file",
+        skeyFile,
+        "--origin",
+        origin,
+        ...keyed
+      ])
+      assert.strictEqual(r.code, 2, r.stderr)
+      assert.strictEqual(r.stdout, "")
+      assert.include(r.stderr, "--origin")
+    }
+  })
+
+  it("a key anywhere on the command line is refused first, by position, never echoed (signer keys and hex HMAC keys)", async () => {
+    const walKeyText = `hex:${hex(walKey)}`
+    const cases: ReadonlyArray<ReadonlyArray<string>> = [
+      ["log", "checkpoint", "--log", log, "--skey-file", skeyFile, "--key-file", walKeyText],
+      ["log", "checkpoint", skey, "--log", log, "--skey-file", skeyFile, ...keyed],
+      ["log", "checkpoint", "--log", log, "--skey-file", skeyFile, "--origin", skey, ...keyed],
+      ["wal", "verify", log, "--key-env", walKeyText],
+      ["log", "prove", walKeyText, "--log", log, ...keyed]
+    ]
+    for (const args of cases) {
+      const r = await calybris([...args])
+      assert.strictEqual(r.code, 2, `${args.join(" ")}: ${r.stderr}`)
+      assert.strictEqual(r.stdout, "")
+      assert.include(r.stderr, "holds a key")
+      noSecret(r)
+      assert.notInclude(r.stdout + r.stderr, hex(walKey))
+    }
+  })
+
+  it("a line re-spelt without the key verifies as a WAL (the reference's rule) but is never signed or proved", async () => {
+    const lines = fs.readFileSync(log, "utf8").split("\n")
+    lines[2] = (lines[2] as string).replace("\"data\":{\"n\":3}", "\"data\":{\"n\":666,\"n\":3}")
+    const edited = write(dir, "respelt.jsonl", lines.join("\n"))
+    assert.notStrictEqual(fs.readFileSync(edited, "utf8"), fs.readFileSync(log, "utf8"))
+    const walVerify = await calybris(["wal", "verify", edited, ...keyed])
+    assert.strictEqual(walVerify.code, 0, walVerify.stderr)
+    for (
+      const args of [
+        ["log", "checkpoint", "--log", edited, "--skey-file", skeyFile, ...keyed],
+        ["log", "prove", "1", "--log", edited, ...keyed]
+      ]
+    ) {
+      const r = await calybris(args)
+      assert.strictEqual(r.code, 1, r.stderr)
+      assert.strictEqual(r.stdout, "")
+      assert.include(r.stderr, "entry 3 is not in its canonical form")
+    }
+  })
 })
 
 describe("log prove / consistency → verify --proof", () => {

@@ -138,8 +138,23 @@ const asksForWizard = (args: ReadonlyArray<string>): boolean => {
   return (end < 0 ? args : args.slice(0, end)).includes("--wizard")
 }
 
+/** An HMAC key in the `hex:` form of a key file (16 bytes or more), as a whole argument. */
+const HEX_KEY = /^\s*hex:[0-9a-fA-F]{32,}\s*$/
+
+/**
+ * The position (1-based, after the program) of the first argument that holds a key — a note
+ * signer key (`PRIVATE+KEY+…`) anywhere in it, or a whole `hex:…` HMAC key — or 0. Keys come
+ * from files and environment variables only; one pasted as a value (a path, an origin, a stray
+ * argument) would be echoed by the error naming it, or signed into a checkpoint.
+ */
+export const keyArgument = (args: ReadonlyArray<string>): number =>
+  args.findIndex((arg) => arg.includes("PRIVATE+KEY+") || HEX_KEY.test(arg)) + 1
+
 /**
  * Run the command line (`process.argv`: the first two entries are node and the script).
+ *
+ * An argument holding a key is refused first, as bad usage (exit 2), by its position only:
+ * never quoted, never parsed (`keyArgument`).
  *
  * `--wizard` asks its questions on stdin: when stdin is not a terminal (a pipe, a file,
  * `/dev/null`) nobody can answer them and the wizard would wait forever, so it is refused at
@@ -147,7 +162,15 @@ const asksForWizard = (args: ReadonlyArray<string>): boolean => {
  */
 export const run = (argv: ReadonlyArray<string>) =>
   Effect.flatMap(Stdio, (stdio) =>
-    !stdio.stdinIsTTY && asksForWizard(argv.slice(2))
+    keyArgument(argv.slice(2)) > 0
+      ? Effect.fail(
+        new UsageError({
+          reason: `argument ${
+            keyArgument(argv.slice(2))
+          } holds a key: a key on the command line is refused (it leaks through ps and shell history), and is not repeated here; give a note signer key with --skey-file FILE or --skey-env NAME, an HMAC key with --key-file FILE or --key-env NAME`
+        })
+      )
+      : !stdio.stdinIsTTY && asksForWizard(argv.slice(2))
       ? Effect.fail(
         new UsageError({
           reason:

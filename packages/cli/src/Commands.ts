@@ -279,7 +279,9 @@ export const logOptions = {
   verify: {
     vkey: Options.text("vkey").pipe(
       Options.withPseudoName("KEY"),
-      Options.withDescription("A verifier key name+hex8+base64 (the log's; repeat it for witnesses)."),
+      Options.withDescription(
+        "A verifier key name+hex8+base64 (the log's; repeat it for witnesses: each witness given must have cosigned)."
+      ),
       Options.repeated
     ),
     checkpoint: Options.text("checkpoint").pipe(

@@ -5,9 +5,13 @@
  * - The tree: leaf i (0-based) is the line bytes, without the newline, of the entry with WAL
  *   sequence i + 1 (WAL sequences start at 1). The CLI builds it the auditor's way: it reads and
  *   VERIFIES the whole WAL file (chain + key, `Reader.verify` with `onLine`) and hashes each line into a
- *   memory node store (`Merkle.MemoryTree`, a `Merkle.NodeSource`).
+ *   memory node store (`Merkle.MemoryTree`, a `Merkle.NodeSource`). A line that verifies but is not
+ *   its entry's canonical form (re-spelt without the key: the chain hashes the canonical `data`)
+ *   fails it (exit 1): the tree commits to bytes, so none is signed or proved.
  * - `verify` needs no log and no secret: a checkpoint's signature (`--vkey`, repeated for
- *   witnesses), or a proof file against its signed checkpoint(s). It fails closed (exit 1).
+ *   witnesses: every witness key given must have cosigned), or a proof file against its signed
+ *   checkpoint(s). It fails closed (exit 1). Signature lines of keys not given are listed as not
+ *   checked.
  *   With `--entry FILE` / `--entry-line LINE` and an inclusion proof it is the auditor's whole
  *   check of one entry: SHA-256(0x00 ‖ line) must be the proof's leaf_hash (checked first, so a
  *   wrong line is named as such), the line's `sequence` must be index + 1, and that leaf hash —
@@ -67,11 +71,24 @@ export const treeOf = (file: string, flags: Key.KeyFlags) =>
     const chain = yield* Chain.make({ key: loaded.key, allowEmptyKey: loaded.allowEmptyKey })
     yield* requireFile(file)
     const tree = new Merkle.MemoryTree()
+    let notCanonical: bigint | undefined
     // each verified entry's line bytes, as the reader accepts them (the leaves)
     yield* Reader.verify(streamFile(file, 1024 * 1024), {
       chain,
-      onLine: (line) => tree.append(Merkle.hashLeaf(line))
+      onLine: (line, sequence, canonical) => {
+        if (!canonical && notCanonical === undefined) notCanonical = sequence
+        tree.append(Merkle.hashLeaf(line))
+      }
     }).pipe(Key.hintOnWrongKey(loaded))
+    // the chain hashes the canonical form of each entry's data, the tree the line's bytes: a line
+    // re-spelt without the key still verifies, and is never a leaf of a tree signed or proved here
+    if (notCanonical !== undefined) {
+      return yield* new LogVerifyFailed({
+        what: `log ${file}`,
+        reason: `entry ${notCanonical} is not in its canonical form: it verifies, but its line was re-spelt after it ` +
+          `was written (whitespace, escapes, member order, unknown or repeated members): the log was edited`
+      })
+    }
     return tree
   })
 
@@ -103,9 +120,10 @@ const verifiersOf = (vkeys: ReadonlyArray<string>) =>
       (e) => new UsageError({ reason: `--vkey #${i + 1}: ${e.message}` })
     ))
 
+/** A checkpoint verified with the keys given: a log's signature, and a cosignature from every witness key given. */
 const verifyNote = (what: string, note: string, verifiers: ReadonlyArray<Note.Verifier>) =>
   Either.mapLeft(
-    Checkpoint.verifyCheckpoint(note, verifiers),
+    Checkpoint.verifyCheckpoint(note, verifiers, { witnesses: "all" }),
     (e) => new LogVerifyFailed({ what, reason: e.message })
   )
 
@@ -462,6 +480,10 @@ const describe = (v: Checkpoint.Verified): string =>
     v.cosignatures.length === 0
       ? ""
       : `, cosigned by ${v.cosignatures.map((c) => `${Note.keyLabel(c.name, c.keyId)} at ${c.timestamp}`).join(", ")}`
+  }${
+    v.note.unverified.length === 0
+      ? ""
+      : `; not checked (no key given): ${v.note.unverified.map((s) => Note.keyLabel(s.name, s.keyId)).join(", ")}`
   }`
 
 const checkpointJson = (v: Checkpoint.Verified) =>
@@ -473,7 +495,8 @@ const checkpointJson = (v: Checkpoint.Verified) =>
     [
       "cosignatures",
       v.cosignatures.map((c) => obj([["key", Note.keyLabel(c.name, c.keyId)], ["timestamp", c.timestamp]]))
-    ]
+    ],
+    ["unverified", v.note.unverified.map((s) => Note.keyLabel(s.name, s.keyId))]
   ])
 
 /** `calybris log verify --vkey KEY… (--checkpoint FILE | --proof FILE)`. */
@@ -570,9 +593,12 @@ export const checkpoint = (flags: Commands.FlagsOf<typeof Commands.logOptions.ch
     const origin = Option.getOrElse(flags.origin, () => signer.name)
     const tree = yield* treeOf(flags.log, flags)
     const root = yield* merkle("root", Merkle.root(tree, tree.size))
-    const body = Checkpoint.format(new Checkpoint.Checkpoint({ origin, size: tree.size, root, extensions: [] }))
+    // an origin that is not one checkpoint line (a "\n" in it would sign lines of its own) is refused
     const note = yield* Either.mapLeft(
-      Note.sign(body, [signer]),
+      Either.flatMap(
+        Checkpoint.body(new Checkpoint.Checkpoint({ origin, size: tree.size, root, extensions: [] })),
+        (body) => Note.sign(body, [signer])
+      ),
       (e) => new UsageError({ reason: `--origin: ${e.message}` })
     )
     yield* printLines([note.slice(0, -1)])

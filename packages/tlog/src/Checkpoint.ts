@@ -47,7 +47,8 @@ export class CheckpointMalformed extends Schema.TaggedError<CheckpointMalformed>
     "invalid-root",
     "invalid-root-length",
     "empty-extension-line",
-    "invalid-text"
+    "invalid-text",
+    "newline-in-field"
   ),
   line: Schema.Number,
   value: Schema.String
@@ -70,6 +71,22 @@ export class CheckpointNotSigned extends Schema.TaggedError<CheckpointNotSigned>
   }
 }
 
+/** Fewer of the witness keys given cosigned the checkpoint than `VerifyOptions.witnesses` requires. */
+export class CheckpointNotCosigned extends Schema.TaggedError<CheckpointNotCosigned>()("CheckpointNotCosigned", {
+  origin: Schema.String,
+  required: Schema.Number,
+  cosigned: Schema.Array(Schema.String),
+  missing: Schema.Array(Schema.String)
+}) {
+  override get message() {
+    return `checkpoint of ${
+      JSON.stringify(this.origin)
+    } cosigned by ${this.cosigned.length} of the witnesses given, ${this.required} required (no cosignature from: ${
+      this.missing.join(", ") || "none"
+    })`
+  }
+}
+
 /** The checkpoint's origin is not the one asked for. */
 export class CheckpointOriginMismatch extends Schema.TaggedError<CheckpointOriginMismatch>()(
   "CheckpointOriginMismatch",
@@ -80,7 +97,12 @@ export class CheckpointOriginMismatch extends Schema.TaggedError<CheckpointOrigi
   }
 }
 
-export type VerifyError = Note.OpenError | CheckpointMalformed | CheckpointNotSigned | CheckpointOriginMismatch
+export type VerifyError =
+  | Note.OpenError
+  | CheckpointMalformed
+  | CheckpointNotSigned
+  | CheckpointNotCosigned
+  | CheckpointOriginMismatch
 
 const malformed = (reason: CheckpointMalformed["reason"], line: number, value: string) =>
   Either.left(new CheckpointMalformed({ reason, line, value: quote(value) }))
@@ -117,6 +139,23 @@ export const format = (checkpoint: Checkpoint): string =>
   `${checkpoint.origin}\n${checkpoint.size.toString()}\n${Base64.encode(checkpoint.root)}\n` +
   checkpoint.extensions.map((line) => line + "\n").join("")
 
+/**
+ * The body of a checkpoint to sign: `format`'s text, refused unless `parse` reads back exactly
+ * this checkpoint. So an origin or extension holding "\n" (`newline-in-field`: it would add lines
+ * to the signed body, a size and a root of its writer's choosing), an empty origin or extension
+ * line, a control character, a root not of 32 bytes or a size outside u64 is never signed.
+ */
+export const body = (checkpoint: Checkpoint): Either.Either<string, CheckpointMalformed> => {
+  const fields = [checkpoint.origin, ...checkpoint.extensions]
+  const broken = fields.findIndex((field) => field.includes("\n"))
+  if (broken >= 0) {
+    return malformed("newline-in-field", broken === 0 ? 1 : 3 + broken, fields[broken] as string)
+  }
+  // without a newline in a field, the lines are the fields: parse checks each
+  const text = format(checkpoint)
+  return Either.map(parse(text), () => text)
+}
+
 /** A witness's verified cosignature. */
 export interface Cosigned {
   readonly name: string
@@ -138,6 +177,12 @@ export interface VerifyOptions {
   readonly origin?: string
   /** Count only log signatures by a key named as the origin (C2SP's SHOULD). Default false. */
   readonly keyNameIsOrigin?: boolean
+  /**
+   * How many of the witness keys given (type 0x04) must have cosigned: a number, or "all".
+   * Default 0: a witness key given only lets its cosignature be checked and reported, and a
+   * note without it still verifies (whoever strips a cosignature line leaves a valid note).
+   */
+  readonly witnesses?: number | "all"
 }
 
 /** Parses a verifier key of a log (0x01) or a witness (0x04). */
@@ -181,6 +226,19 @@ export const verifyCheckpoint = (
         reason: signers.length > 0 ? "key-name-is-not-origin" : "no-log-signature",
         origin: checkpoint.origin,
         verified: opened.right.verified.map((s) => Note.keyLabel(s.name, s.keyId))
+      })
+    )
+  }
+  const witnessKeys = verifiers.filter((v) => v.type === Cosignature.TYPE_COSIGNATURE_V1)
+  const required = options.witnesses === "all" ? witnessKeys.length : options.witnesses ?? 0
+  if (cosignatures.length < required) {
+    const cosigned = new Set(cosignatures.map((c) => Note.keyLabel(c.name, c.keyId)))
+    return Either.left(
+      new CheckpointNotCosigned({
+        origin: checkpoint.origin,
+        required,
+        cosigned: [...cosigned],
+        missing: witnessKeys.map((v) => Note.keyLabel(v.name, v.keyId)).filter((label) => !cosigned.has(label))
       })
     )
   }

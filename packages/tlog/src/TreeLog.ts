@@ -61,6 +61,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
+import type { CheckpointMalformed } from "./Checkpoint.js"
 import * as Checkpointer from "./Checkpointer.js"
 import { inline } from "./internal/treeHashing.js"
 import { TreeIo } from "./internal/treeIo.js"
@@ -68,6 +69,7 @@ import * as internal from "./internal/treeLog.js"
 import {
   TreeLogBeyondHead,
   TreeLogCorruptReason,
+  TreeLogEntryNotCanonical,
   TreeLogHashingFailed,
   TreeLogIoError,
   type TreeLogOpenError,
@@ -81,6 +83,7 @@ import type { NoteMalformed, Signer } from "./Note.js"
 export {
   TreeLogBeyondHead,
   TreeLogCorruptReason,
+  TreeLogEntryNotCanonical,
   TreeLogHashingFailed,
   TreeLogIoError,
   type TreeLogOpenError,
@@ -163,11 +166,15 @@ export class TreeLog extends Context.Tag("@calybris/tlog/TreeLog")<TreeLog, {
     size1: bigint,
     size2: bigint
   ) => Effect.Effect<Array<Uint8Array>, TreeReadError>
-  /** The head as a C2SP checkpoint signed by `signers` (a signed note's text). */
+  /**
+   * The head as a C2SP checkpoint signed by `signers` (a signed note's text). An origin that is
+   * not one checkpoint line (empty, holding "\n" or a control character) is refused
+   * (`CheckpointMalformed`), never signed.
+   */
   readonly checkpoint: (
     origin: string,
     signers: ReadonlyArray<Signer>
-  ) => Effect.Effect<string, NoteMalformed | TreeLogHashingFailed>
+  ) => Effect.Effect<string, CheckpointMalformed | NoteMalformed | TreeLogHashingFailed>
   /** Persist the tiles of the acknowledged size now (file layer; nothing in memory). */
   readonly flush: Effect.Effect<void, TreeLogIoError | TreeLogHashingFailed>
   /** The underlying log (to read it). */

@@ -66,6 +66,44 @@ describe("Checkpoint: body", () => {
     assert.strictEqual(e.value, "9".repeat(120) + "…")
   })
 
+  it("body: what is signed is exactly the checkpoint parse reads back; a field holding a newline is refused", () => {
+    const root = new Uint8Array(32).fill(7)
+    const forged = new Checkpoint.Checkpoint({
+      origin: `Log\n1000000\n${"A".repeat(43)}=`,
+      size: 1n,
+      root,
+      extensions: []
+    })
+    const e = left(Checkpoint.body(forged))
+    assert.strictEqual(e.reason, "newline-in-field")
+    assert.strictEqual(e.line, 1)
+    const ext = left(
+      Checkpoint.body(new Checkpoint.Checkpoint({ origin: "Log", size: 1n, root, extensions: ["a", "b\nc"] }))
+    )
+    assert.strictEqual(ext.reason, "newline-in-field")
+    assert.strictEqual(ext.line, 5)
+    assert.strictEqual(
+      left(Checkpoint.body(new Checkpoint.Checkpoint({ origin: "", size: 1n, root, extensions: [] }))).reason,
+      "empty-origin"
+    )
+    assert.strictEqual(
+      left(Checkpoint.body(new Checkpoint.Checkpoint({ origin: "L", size: -1n, root, extensions: [] }))).reason,
+      "invalid-size"
+    )
+    assert.strictEqual(
+      left(
+        Checkpoint.body(new Checkpoint.Checkpoint({ origin: "L", size: 1n, root: root.subarray(1), extensions: [] }))
+      ).reason,
+      "invalid-root-length"
+    )
+    FastCheck.assert(
+      FastCheck.property(checkpointArb, (cp) => {
+        assert.strictEqual(right(Checkpoint.body(cp)), Checkpoint.format(cp))
+      }),
+      { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 100 }
+    )
+  })
+
   it("accepts the largest u64 size", () => {
     assert.strictEqual(right(Checkpoint.parse(`Log\n18446744073709551615\n${ROOT}\n`)).size, (1n << 64n) - 1n)
   })

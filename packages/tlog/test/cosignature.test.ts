@@ -119,6 +119,25 @@ describe("Cosignature", () => {
     }
   })
 
+  it("witnesses: \"all\" or k requires that many of the witness keys given to have cosigned (default 0: a stripped line still verifies)", () => {
+    const w1 = witnessOf(new Uint8Array(32).fill(0x41), 5n)
+    const w2 = witnessOf(new Uint8Array(32).fill(0x42), 6n)
+    const keys = [verifierOf(logSigner), witnessVerifier(w1), witnessVerifier(w2)]
+    const one = right(Note.sign(TEXT, [logSigner, w1]))
+    assert.strictEqual(right(Checkpoint.verifyCheckpoint(one, keys)).cosignatures.length, 1)
+    assert.strictEqual(right(Checkpoint.verifyCheckpoint(one, keys, { witnesses: 1 })).cosignatures.length, 1)
+    const e = left(Checkpoint.verifyCheckpoint(one, keys, { witnesses: "all" })) as Checkpoint.CheckpointNotCosigned
+    assert.strictEqual(e._tag, "CheckpointNotCosigned")
+    assert.strictEqual(e.required, 2)
+    assert.deepStrictEqual(e.missing, [Note.keyLabel(w2.name, w2.keyId)])
+    assert.include(e.message, Note.keyLabel(w2.name, w2.keyId))
+    const both = right(Note.sign(TEXT, [logSigner, w1, w2]))
+    assert.strictEqual(right(Checkpoint.verifyCheckpoint(both, keys, { witnesses: "all" })).cosignatures.length, 2)
+    // the log's signature alone, every witness line stripped
+    const bare = right(Note.sign(TEXT, [logSigner]))
+    assert.strictEqual(left(Checkpoint.verifyCheckpoint(bare, keys, { witnesses: 1 }))._tag, "CheckpointNotCosigned")
+  })
+
   it("a witness verifier keeps its own copy of the key", () => {
     const w = witnessOf(new Uint8Array(32).fill(0x31), 7n)
     const other = witnessOf(new Uint8Array(32).fill(0x32), 7n)

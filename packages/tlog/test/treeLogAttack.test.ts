@@ -249,3 +249,141 @@ describe("TreeLog attack: a full verification's reopen", () => {
       }
     }).pipe(Effect.provide(NodeContext.layer)))
 })
+
+describe("TreeLog attack: a line re-spelt without the key", () => {
+  // The chain hashes the canonical form of `data` (SPEC §5), so each of these edits still
+  // verifies as a WAL; the tree commits to the line's bytes, so it must refuse to take them.
+  const edits: ReadonlyArray<readonly [string, (line: string) => string]> = [
+    ["a space in data", (l) => l.replace(`"data":{"i":2}`, `"data":{"i": 2}`)],
+    ["an escape in data", (l) => l.replace(`"data":{"i":2}`, `"data":{"\\u0069":2}`)],
+    [
+      "a repeated key in data (first wins for some parsers)",
+      (l) => l.replace(`"data":{"i":2}`, `"data":{"i":666,"i":2}`)
+    ],
+    ["an unknown envelope member", (l) => l.replace(`{"sequence"`, `{"evil":true,"sequence"`)],
+    ["the envelope's members reordered", (l) => {
+      const m = /^\{"sequence":(\d+),("previous_hash":"[^"]*"),("entry_hash":"[^"]*"),(.*)$/.exec(l)
+      return m === null ? l : `{${m[2]},"sequence":${m[1]},${m[3]},${m[4]}`
+    }]
+  ]
+
+  for (const [what, edit] of edits) {
+    it.scoped(`${what}: the WAL still verifies, the tree log refuses to open (new log, and with tiles persisted)`, () =>
+      Effect.gen(function*() {
+        const path = yield* tempLog
+        yield* Effect.scoped(Effect.gen(function*() {
+          const log = yield* TreeLog.makeFile(path, { key, durability: "batch" })
+          for (let i = 1; i <= 4; i++) yield* log.append(record(i))
+        }))
+        const lines = nodeFs.readFileSync(path, "utf8").split("\n")
+        const edited = edit(lines[1] as string)
+        expect(edited).not.toBe(lines[1])
+        lines[1] = edited
+        nodeFs.writeFileSync(path, lines.join("\n"))
+        // the WAL alone accepts it (the reference's rule)
+        yield* Effect.scoped(Wal.makeFile(path, { key }))
+        // with the tiles of size 4 persisted (the line is below the persisted size), and without them
+        for (const tiles of ["persisted", "removed"]) {
+          if (tiles === "removed") nodeFs.rmSync(`${path}.tlog`, { recursive: true, force: true })
+          const opened = yield* Effect.either(Effect.scoped(TreeLog.makeFile(path, { key })))
+          assert.isTrue(Either.isLeft(opened), tiles)
+          const error = (opened as Either.Left<{ readonly _tag: string; readonly message: string }, unknown>).left
+          expect(error._tag, tiles).toBe("TreeLogEntryNotCanonical")
+          expect((error as TreeLog.TreeLogEntryNotCanonical).sequence, tiles).toBe(2n)
+          expect(error.message).toContain("entry 2")
+        }
+      }).pipe(Effect.provide(NodeContext.layer)))
+  }
+
+  it.scoped("a checkpoint's origin holding a newline is refused, never signed (it would sign a size and root of its own)", () =>
+    Effect.gen(function*() {
+      const path = yield* tempLog
+      const log = yield* TreeLog.makeFile(path, { key })
+      yield* log.append(record(1))
+      const forged = `${ORIGIN}\n1000000\n${"A".repeat(43)}=`
+      const e = yield* Effect.flip(log.checkpoint(forged, [logSigner]))
+      expect(e._tag).toBe("CheckpointMalformed")
+      expect((e as Checkpoint.CheckpointMalformed).reason).toBe("newline-in-field")
+      for (const origin of ["", "a\u0001b"]) {
+        expect((yield* Effect.flip(log.checkpoint(origin, [logSigner])))._tag).toBe("CheckpointMalformed")
+      }
+      // a good origin still signs
+      const note = yield* log.checkpoint(ORIGIN, [logSigner])
+      expect(Either.getOrThrow(Checkpoint.verifyCheckpoint(note, [vkey])).checkpoint.size).toBe(1n)
+    }).pipe(Effect.provide(NodeContext.layer)))
+})
+
+describe("TreeLog attack: a full tile rewritten on disk", () => {
+  /** The reference root of the first `size` lines of the log file (RFC 6962, from the lines themselves). */
+  const referenceRoot = (path: string, size: number): string => {
+    const leaves = nodeFs.readFileSync(path, "utf8").split("\n").filter((l) => l !== "").slice(0, size)
+      .map((l) => Merkle.hashLeaf(new TextEncoder().encode(l)))
+    return Buffer.from(Merkle.referenceRoot(leaves)).toString("hex")
+  }
+
+  const tampers: ReadonlyArray<readonly [string, number, (dir: string) => void]> = [
+    ["one bit of tile/0/000", 600, (dir) => {
+      const bytes = nodeFs.readFileSync(`${dir}/tile/0/000`)
+      bytes[0] = (bytes[0] as number) ^ 1
+      nodeFs.writeFileSync(`${dir}/tile/0/000`, bytes)
+    }],
+    ["tile/0/001 copied over tile/0/000", 600, (dir) => nodeFs.copyFileSync(`${dir}/tile/0/001`, `${dir}/tile/0/000`)],
+    ["one hash of the full level-1 tile (its leaves' tiles intact)", 65_600, (dir) => {
+      const bytes = nodeFs.readFileSync(`${dir}/tile/1/000`)
+      bytes[32 * 3] = (bytes[32 * 3] as number) ^ 0x80
+      nodeFs.writeFileSync(`${dir}/tile/1/000`, bytes)
+    }]
+  ]
+
+  for (const [what, size, tamper] of tampers) {
+    it.scoped(
+      `${what}: a root or proof that needs it fails (tile-mismatch), never a wrong answer`,
+      () =>
+        Effect.gen(function*() {
+          const path = yield* tempLog
+          yield* Effect.scoped(Effect.gen(function*() {
+            const log = yield* TreeLog.makeFile(path, { key, durability: "never", flushEvery: 65_536 })
+            for (let i = 0; i < size; i++) yield* log.append(i)
+          }))
+          tamper(`${path}.tlog`)
+          const log = yield* TreeLog.makeFile(path, { key })
+          // the head is the right edge's: still right
+          const head = yield* log.head
+          expect(Buffer.from(head.root).toString("hex")).toBe(referenceRoot(path, size))
+          for (
+            const attempt of [
+              Effect.map(log.rootAt(100n), (root): unknown => root),
+              log.inclusionProof(1n, BigInt(size)),
+              log.consistencyProof(10n, BigInt(size))
+            ]
+          ) {
+            const outcome = yield* Effect.either(attempt)
+            if (Either.isRight(outcome)) {
+              // an answer is only acceptable when it is the right one (none of these should be)
+              throw new Error(`${what}: answered ${String(outcome.right)} from a rewritten tile`)
+            }
+            expect(outcome.left._tag).toBe("TreeLogTilesCorrupt")
+            expect((outcome.left as TreeLog.TreeLogTilesCorrupt).reason).toBe("tile-mismatch")
+          }
+        }).pipe(Effect.provide(NodeContext.layer)),
+      120_000
+    )
+  }
+
+  it.scoped("untampered, the tiles read back answer as the reference tree (the check costs nothing else)", () =>
+    Effect.gen(function*() {
+      const path = yield* tempLog
+      yield* Effect.scoped(Effect.gen(function*() {
+        const log = yield* TreeLog.makeFile(path, { key, durability: "never" })
+        for (let i = 0; i < 1_000; i++) yield* log.append(i)
+      }))
+      const log = yield* TreeLog.makeFile(path, { key })
+      for (const size of [1, 100, 256, 257, 512, 999, 1_000]) {
+        expect(Buffer.from(yield* log.rootAt(BigInt(size))).toString("hex")).toBe(referenceRoot(path, size))
+      }
+      const root = yield* log.rootAt(1_000n)
+      const leaf = Merkle.hashLeaf(new TextEncoder().encode(nodeFs.readFileSync(path, "utf8").split("\n")[3] as string))
+      const proof = yield* log.inclusionProof(3n, 1_000n)
+      expect(Either.isRight(Merkle.verifyInclusion(leaf, 3n, 1_000n, proof, root))).toBe(true)
+    }).pipe(Effect.provide(NodeContext.layer)))
+})

@@ -34,13 +34,18 @@ const concat = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
   return out
 }
 
-/** A hook that records copies of what it is handed (the array is only valid during the call). */
+/**
+ * A hook that records copies of what it is handed (the array is only valid during the call), and
+ * the entries it was told are not in their canonical form.
+ */
 const recorder = () => {
   const seen: Array<{ readonly sequence: bigint; readonly line: Uint8Array }> = []
-  const onLine = (line: Uint8Array, sequence: bigint) => {
+  const notCanonical: Array<bigint> = []
+  const onLine = (line: Uint8Array, sequence: bigint, canonical: boolean) => {
     seen.push({ sequence, line: line.slice() })
+    if (!canonical) notCanonical.push(sequence)
   }
-  return { seen, onLine }
+  return { seen, notCanonical, onLine }
 }
 
 const expectHanded = (
@@ -97,7 +102,7 @@ describe("Wal onLine", () => {
   it("memory: each appended line, exactly as stored, in order; and again when the bytes are reopened", () =>
     fc.assert(
       fc.property(recordsArb, fc.boolean(), (records, keyed) => {
-        const { onLine, seen } = recorder()
+        const { notCanonical, onLine, seen } = recorder()
         const options = keyed ? { key, onLine } : { allowEmptyKey: true, onLine }
         let accepted = 0
         const bytes = Effect.runSync(Effect.gen(function*() {
@@ -113,6 +118,8 @@ describe("Wal onLine", () => {
           Wal.makeMemory(keyed ? { key, onLine: again.onLine } : { allowEmptyKey: true, onLine: again.onLine }, bytes)
         )
         expectHanded(again.seen, lines)
+        // what a writer writes is canonical, appended or read back (fast path or exact)
+        expect([...notCanonical, ...again.notCanonical]).toEqual([])
       }),
       numRuns(100)
     ))
@@ -127,7 +134,7 @@ describe("Wal onLine", () => {
             Effect.gen(function*() {
               const fs = yield* FileSystem.FileSystem
               const path = newPath()
-              const { onLine, seen } = recorder()
+              const { notCanonical, onLine, seen } = recorder()
               let accepted = 0
               const chain = keyed ? { key } : { allowEmptyKey: true }
               yield* Effect.scoped(Effect.gen(function*() {
@@ -143,6 +150,7 @@ describe("Wal onLine", () => {
               const again = recorder()
               yield* Effect.scoped(Wal.makeFile(path, { ...chain, durability, onLine: again.onLine }))
               expectHanded(again.seen, lines)
+              expect([...notCanonical, ...again.notCanonical]).toEqual([])
             }).pipe(Effect.provide(Layer.merge(NodeContext.layer, io)))
           )),
         numRuns(12)
@@ -180,11 +188,13 @@ describe("Wal onLine", () => {
       expect(edited[0]).not.toBe(stored[0])
       expect(edited[2]).not.toBe(stored[2])
       yield* fs.writeFileString(path, edited.join("\n"))
-      const { onLine, seen } = recorder()
+      const { notCanonical, onLine, seen } = recorder()
       yield* Effect.scoped(Wal.makeFile(path, { key, onLine }))
       // the leaf is the line without its LF and without a CR before it; blank lines are no entry
       const leaves = [edited[0], stored[1], edited[2], stored[3], stored[4]].map((l) => encoder.encode(l as string))
       expectHanded(seen, leaves)
+      // the re-spaced entries verify (the chain hashes canonical data) but are told apart; a CR is not the line's
+      expect(notCanonical).toEqual([1n, 3n])
       // then the next append hands its own line, after the newline the open added
       const more = recorder()
       yield* Effect.scoped(Effect.gen(function*() {

@@ -16,7 +16,7 @@ import * as Either from "effect/Either"
 import * as Stream from "effect/Stream"
 import * as Chain from "./Chain.js"
 import type { Entry } from "./Entry.js"
-import { MAX_DEPTH, parseLine } from "./internal/envelope.js"
+import { MAX_DEPTH, type ParsedLine, parseLine } from "./internal/envelope.js"
 import {
   dataOffsetOf,
   ENTRY_TO_DATA,
@@ -45,8 +45,24 @@ export interface ReaderOptions {
    * Each entry's line bytes (without LF, and without a CR before it), with its sequence, as the
    * reader accepts it (fast path and exact path alike): a view valid during the call (`WalOptions.onLine`).
    */
-  readonly onLine?: ((line: Uint8Array, sequence: bigint) => void) | undefined
+  readonly onLine?: OnLine | undefined
 }
+
+/**
+ * An entry's line bytes (a view valid during the call), its sequence, and whether the line is
+ * exactly its entry's canonical form — `{"sequence":N,"previous_hash":"P","entry_hash":"E","data":D}`
+ * with D canonical JSON, what every writer writes. The chain hashes the canonical form of `data`
+ * (SPEC §5), so a line re-spelt without the key (whitespace, escapes, member order, unknown or
+ * repeated members) still verifies; whoever commits to the line's bytes (a Merkle tree) can refuse
+ * it. Known when verifying (`chain` given); `false` when reading without verification.
+ */
+export type OnLine = (line: Uint8Array, sequence: bigint, canonical: boolean) => void
+
+/** Whether a line (without LF / CR) is exactly the canonical form of the entry parsed from it. */
+const isCanonicalLine = (text: string, envelope: ParsedLine): boolean =>
+  envelope.dataCanonical && envelope.dataText !== undefined &&
+  text ===
+    `{"sequence":${envelope.sequence},"previous_hash":"${envelope.previous_hash}","entry_hash":"${envelope.entry_hash}","data":${envelope.dataText}}`
 
 /** What a complete verification found. */
 export interface Verified {
@@ -250,7 +266,7 @@ export class LineReader {
   private readonly scan: ((bytes: Uint8Array, start: number, limit: number) => number) | undefined
 
   /** Each entry's line bytes as it is accepted (`ReaderOptions.onLine`). */
-  private readonly onLine: ((line: Uint8Array, sequence: bigint) => void) | undefined
+  private readonly onLine: OnLine | undefined
 
   constructor(
     options: ReaderOptions,
@@ -430,7 +446,8 @@ export class LineReader {
       diff |= b ^ recomputed.charCodeAt(k)
     }
     if (diff !== 0) return -1
-    if (this.onLine !== undefined) this.onLine(buffer.subarray(start, close + 1), expected.value)
+    // the fast path accepts canonical lines only (internal/fastLine.ts)
+    if (this.onLine !== undefined) this.onLine(buffer.subarray(start, close + 1), expected.value, true)
     if (
       (this.data === undefined || this.data(expected.value, buffer.subarray(dataStart, close)) === false) &&
       this.collect
@@ -585,7 +602,9 @@ export class LineReader {
       // (the sequence read is the expected one)
       this.expected.next()
     }
-    if (this.onLine !== undefined && bytes !== undefined) this.onLine(bytes, envelope.sequence)
+    if (this.onLine !== undefined && bytes !== undefined) {
+      this.onLine(bytes, envelope.sequence, isCanonicalLine(text, envelope))
+    }
     this.count++
     this.lastHash = envelope.entry_hash
     this.lastHashLength = envelope.entry_hash.length <= HASH_LENGTH && isAscii(envelope.entry_hash)

@@ -63,11 +63,13 @@ export interface WalOptions extends ChainOptions {
    * LF, which the reader drops (writers never write one); a blank line is no entry and is not
    * handed over. The array is a view into the log's buffer, valid only during the call (copy it
    * to keep it) — except an appended entry's in a file log, which stays as it is until
-   * `onWritten` reports the entry written (or the log fails). Synchronous, and it must not throw (a throw is a defect of the append or open
+   * `onWritten` reports the entry written (or the log fails). `canonical` tells whether the line is
+   * exactly its entry's canonical form (always, for an appended entry; see `Reader.OnLine`).
+   * Synchronous, and it must not throw (a throw is a defect of the append or open
    * that called it; an entry it was handed while sealing stays sealed). Unused, it costs one
    * `undefined` check per append.
    */
-  readonly onLine?: ((line: Uint8Array, sequence: bigint) => void) | undefined
+  readonly onLine?: Reader.OnLine | undefined
   /**
    * A gatekeeper of appends (a transparency log's hashing, which must take every sealed line):
    * called at each append just before its entry is sealed, and synchronously followed by the

@@ -34,6 +34,7 @@ import {
 } from "./treeHashing.js"
 import {
   TreeLogBeyondHead,
+  TreeLogEntryNotCanonical,
   TreeLogHashingFailed,
   TreeLogIoError,
   type TreeLogOpenError,
@@ -98,8 +99,12 @@ class Tree {
     return reason === undefined || typeof reason !== "string" ? reason : new TreeLogHashingFailed({ reason })
   }
 
+  /** the first entry whose line is not its canonical form (the open then fails) */
+  notCanonical: bigint | undefined
+
   /** The WAL's hook: each line in sequence order. */
-  readonly onLine = (line: Uint8Array, sequence: bigint): void => {
+  readonly onLine = (line: Uint8Array, sequence: bigint, canonical: boolean): void => {
+    if (!canonical && this.notCanonical === undefined) this.notCanonical = sequence
     const sealed = this.sealed
     if (sequence <= sealed) {
       const check = this.check
@@ -264,6 +269,55 @@ const readTile = (
       : Effect.succeed(bytes))
 }
 
+/** The node one tile level up from a full tile's 256 hashes: their perfect subtree's root. */
+const foldTile = (bytes: Uint8Array): Uint8Array => {
+  let row: Array<Uint8Array> = []
+  for (let i = 0; i < Tiles.TILE_WIDTH; i++) {
+    row.push(bytes.subarray(i * Merkle.HASH_BYTES, (i + 1) * Merkle.HASH_BYTES))
+  }
+  while (row.length > 1) {
+    const next: Array<Uint8Array> = []
+    for (let i = 0; i < row.length; i += 2) {
+      next.push(Merkle.hashChildren(row[i] as Uint8Array, row[i + 1] as Uint8Array))
+    }
+    row = next
+  }
+  return row[0] as Uint8Array
+}
+
+/**
+ * A full tile read back from disk, checked before it is kept: its 256 hashes must fold to the
+ * node the tile above holds for it (read back and checked the same way first when it is not held:
+ * the chain ends at the right edge's tiles in memory, which the head's root — MAC'd for a keyed
+ * log — binds). So a tile rewritten on disk is refused (`tile-mismatch`), never served in a root
+ * or a proof, nor used to check a published checkpoint.
+ */
+const readFullTile = (
+  disk: Disk,
+  tiles: TileSet,
+  level: number,
+  index: bigint
+): Effect.Effect<void, TreeLogIoError | TreeLogTilesCorrupt> =>
+  Effect.gen(function*() {
+    const bytes = yield* readTile(disk, level, index, Tiles.TILE_WIDTH)
+    const position = Number(index & 255n)
+    const above = () => tiles.read(level + 1, index >> 8n, position + 1)
+    if (above() === undefined) yield* readFullTile(disk, tiles, level + 1, index >> 8n)
+    const parent = above()
+    const expected = parent?.slice(position * Merkle.HASH_BYTES, (position + 1) * Merkle.HASH_BYTES)
+    const folded = foldTile(bytes)
+    if (expected === undefined || !equalBytes(folded, expected)) {
+      return yield* new TreeLogTilesCorrupt({
+        reason: "tile-mismatch",
+        path: `${disk.dir}/${Either.getOrThrow(Tiles.tilePath(level, index, Tiles.TILE_WIDTH))}`,
+        detail: `its hashes fold to ${hex(folded)}, the tile above holds ${
+          expected === undefined ? "nothing" : hex(expected)
+        } for it (rewritten on disk)`
+      })
+    }
+    tiles.remember(level, index, bytes)
+  })
+
 /**
  * The tiles' files through `FileSystem`: all but the last a few at a time (each is several
  * thread-pool round trips), then the last (the tree head that names them); directories made once.
@@ -382,9 +436,7 @@ const loadTree = (disk: Disk, verifyFull: boolean, start: StartHashing) =>
     if (size > 0n) {
       const last = size - 1n
       const tile = last >> 8n
-      if (tiles.read(0, tile, 1) === undefined) {
-        tiles.remember(0, tile, yield* readTile(disk, 0, tile, Tiles.TILE_WIDTH))
-      }
+      if (tiles.read(0, tile, 1) === undefined) yield* readFullTile(disk, tiles, 0, tile)
       tree.check = { index: last, hash: Either.getOrThrow(Tiles.nodeHash(tiles.read, size, 0, last)), found: undefined }
     }
     return { persisted: size, tree, dropped, root: head.root, mac, full, upgrade }
@@ -468,6 +520,10 @@ export const make = <E, R>(
     const path = disk === undefined ? "memory" : disk.dir
     if (disk !== undefined) yield* checkHeadMac(disk, loaded)
     if (persisted > logSize) return yield* new TreeLogTilesAhead({ path, tiles: persisted, log: logSize })
+    // a line re-spelt after it was written (its chain holds): never a leaf, persisted or not
+    if (tree.notCanonical !== undefined) {
+      return yield* new TreeLogEntryNotCanonical({ path, sequence: tree.notCanonical })
+    }
     const check = tree.check
     if (check !== undefined && (check.found === undefined || !equalBytes(check.found, check.hash))) {
       return yield* new TreeLogTilesCorrupt({
@@ -613,7 +669,7 @@ export const make = <E, R>(
         const tiles = tree.upTo(size)
         if (disk !== undefined) {
           for (const [level, index] of tiles.missingTiles(nodes.ids)) {
-            tiles.remember(level, index, yield* readTile(disk, level, index, Tiles.TILE_WIDTH))
+            yield* readFullTile(disk, tiles, level, index)
           }
         }
         const source = tiles.source
@@ -654,7 +710,10 @@ export const make = <E, R>(
       Effect.flatMap(
         head,
         ({ root, size }) =>
-          Note.sign(Checkpoint.format(new Checkpoint.Checkpoint({ origin, size, root, extensions: [] })), signers)
+          Either.flatMap(
+            Checkpoint.body(new Checkpoint.Checkpoint({ origin, size, root, extensions: [] })),
+            (text) => Note.sign(text, signers)
+          )
       )
 
     return {

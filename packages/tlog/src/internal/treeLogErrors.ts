@@ -107,7 +107,24 @@ export class TreeLogHashingFailed extends Schema.TaggedError<TreeLogHashingFaile
   }
 }
 
+/**
+ * An entry's line is not its entry's canonical form (`Reader.OnLine`): the log was edited by
+ * someone who re-spelt a line — whitespace, escapes, member order, unknown or repeated members —
+ * so that the WAL's chain, which hashes the canonical form of `data`, still verifies. The tree
+ * commits to the bytes, so it refuses to take the line (its checkpoints would sign the edit).
+ */
+export class TreeLogEntryNotCanonical extends Schema.TaggedError<TreeLogEntryNotCanonical>()(
+  "TreeLogEntryNotCanonical",
+  { path: Schema.String, sequence: Schema.BigInt }
+) {
+  override get message(): string {
+    return `tree log ${this.path}: the log's entry ${this.sequence} is not in its canonical form (it verifies, ` +
+      `but was re-spelt after it was written: the log was edited); the tree commits to the line's bytes and refuses it`
+  }
+}
+
 export type TreeLogOpenError =
+  | TreeLogEntryNotCanonical
   | TreeLogTilesAhead
   | TreeLogTilesCorrupt
   | TreeLogIoError

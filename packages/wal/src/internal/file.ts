@@ -432,7 +432,7 @@ export const make = <E = never>(
       round.sequence = sealedSequence = sequence
       round.hash = sealedHash = entryHash
       // the line as written into the round (without its LF): a view, no copy
-      if (onLine !== undefined) onLine(round.buffer.subarray(lineStart, round.length - 1), sequence)
+      if (onLine !== undefined) onLine(round.buffer.subarray(lineStart, round.length - 1), sequence, true)
       if (durability === "never") {
         ackSequence = sequence
         ackHash = entryHash

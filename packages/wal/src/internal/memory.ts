@@ -75,7 +75,7 @@ export const make = <E = never>(
           chunks.push(line)
           sequence = next.sealed.sequence
           lastHash = next.sealed.entry_hash
-          if (onLine !== undefined) onLine(line.subarray(0, line.length - 1), sequence)
+          if (onLine !== undefined) onLine(line.subarray(0, line.length - 1), sequence, true)
           return Either.right(next.sealed)
         })
       })
