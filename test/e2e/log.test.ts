@@ -319,6 +319,25 @@ describe("log prove / consistency → verify --proof", () => {
     }
   })
 
+  it("a proof file read two ways is refused: a repeated key (exit 2, whichever value comes first); more hashes than any proof; too large", async () => {
+    const r = await calybris(["log", "prove", "3", "--log", log, "--checkpoint", cp5, ...keyed])
+    assert.strictEqual(r.code, 0, r.stderr)
+    const cases = [
+      r.stdout.replace("\"type\":\"inclusion\",", "\"type\":\"inclusion\",\"index\":7,"),
+      r.stdout.replace("\"type\":\"inclusion\",", "\"type\":\"consistency\",\"type\":\"inclusion\","),
+      r.stdout.replace(/"proof":\[[^\]]*\]/, `"proof":[${Array(131).fill(`"${"ab".repeat(32)}"`).join(",")}]`)
+    ]
+    for (const text of cases) {
+      assert.notStrictEqual(text, r.stdout)
+      const bad = await calybris(["log", "verify", "--vkey", vkey, "--proof", write(dir, "twice.json", text)])
+      assert.strictEqual(bad.code, 2, `${text}: ${bad.stderr}`)
+    }
+    const large = write(dir, "large.json", r.stdout.replace("{", `{"pad":"${"x".repeat(4 * 1024 * 1024)}",`))
+    const tooLarge = await calybris(["log", "verify", "--vkey", vkey, "--proof", large])
+    assert.strictEqual(tooLarge.code, 2)
+    assert.include(tooLarge.stderr, "too large")
+  })
+
   it("an inclusion proof of the head verifies against a checkpoint given to verify", async () => {
     const r = await calybris(["log", "prove", "9", "--log", log, ...keyed])
     assert.strictEqual(r.code, 0, r.stderr)

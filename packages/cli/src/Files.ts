@@ -137,7 +137,7 @@ export const MAX_DOCUMENT_BYTES = 2 ** 29 - 24
 const tooLarge = (path: string, size: number | bigint, maxBytes: number) =>
   new InputError({
     file: path,
-    reason: `too large: ${size} bytes (a JSON document is read whole, at most ${maxBytes} bytes)`
+    reason: `too large: ${size} bytes (it is read whole, at most ${maxBytes} bytes)`
   })
 
 const utf8 = (path: string, bytes: Uint8Array): Effect.Effect<string, InputError> =>

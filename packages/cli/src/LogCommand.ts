@@ -297,11 +297,22 @@ const hash = (file: string, name: string, v: Json.Json) =>
     : Either.left(new InputError({ file, field: name, reason: "not a 32-byte hash in lowercase hex" }))
 const hashField = (file: string, fields: Fields, name: string) =>
   Either.flatMap(field(file, fields, name), (v) => hash(file, name, v))
+/** More hashes than any RFC 6962 proof in a tree of up to 2^64 - 1 leaves holds (64, and 128 for consistency). */
+const MAX_PROOF_HASHES = 130
+
 const hashes = (file: string, fields: Fields, name: string) =>
   Either.flatMap(field(file, fields, name), (v) =>
-    Json.isArray(v)
-      ? Either.all(v.map((h, i) => hash(file, `${name}[${i}]`, h)))
-      : Either.left(new InputError({ file, field: name, reason: "not an array" })))
+    !Json.isArray(v)
+      ? Either.left(new InputError({ file, field: name, reason: "not an array" }))
+      : v.length > MAX_PROOF_HASHES
+      ? Either.left(
+        new InputError({
+          file,
+          field: name,
+          reason: `${v.length} hashes: no proof in a tree of up to 2^64 - 1 leaves has more than ${MAX_PROOF_HASHES}`
+        })
+      )
+      : Either.all(v.map((h, i) => hash(file, `${name}[${i}]`, h))))
 
 /** The checkpoint a proof is verified against: `--checkpoint` when given, else the proof's own. */
 const againstCheckpoint = (
@@ -394,11 +405,19 @@ const verifyProof = (
   entry: EntryLine | undefined
 ) =>
   Effect.gen(function*() {
-    const content = yield* readText(path, 64 * 1024 * 1024)
+    // a proof is small: its hashes (130 at most), and up to two signed notes of 1 MiB each
+    const content = yield* readText(path, 4 * 1024 * 1024)
     const value = yield* Either.mapLeft(
       Json.parse(content),
       (e) => new InputError({ file: path, reason: `not JSON: ${e.message}` })
     )
+    // which of two values counts would depend on the reader: one file, two readings
+    if (Json.hadRepeatedKey()) {
+      return yield* new InputError({
+        file: path,
+        reason: "a key appears twice in one object: refused, not read either way"
+      })
+    }
     if (!Json.isObject(value)) return yield* new InputError({ file: path, reason: "not a JSON object" })
     const type = yield* text(path, value, "type")
     const proof = yield* hashes(path, value, "proof")

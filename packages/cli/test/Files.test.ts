@@ -75,7 +75,7 @@ describe("Files.readText", () => {
     Effect.gen(function*() {
       const file = yield* write("big.json", new TextEncoder().encode(`{"a":"${"x".repeat(1000)}"}`))
       const error = yield* Effect.flip(Files.readText(file, 512))
-      assert.strictEqual(error.reason, "too large: 1008 bytes (a JSON document is read whole, at most 512 bytes)")
+      assert.strictEqual(error.reason, "too large: 1008 bytes (it is read whole, at most 512 bytes)")
       assert.strictEqual(yield* Files.readText(file, 2048), `{"a":"${"x".repeat(1000)}"}`)
       const bad = yield* write("bad.json", Uint8Array.from([0x7b, 0xff, 0x7d]))
       assert.strictEqual((yield* Effect.flip(Files.readText(bad))).reason, "not valid UTF-8")
