@@ -12,12 +12,14 @@ import * as Merkle from "@calybris/tlog/Merkle"
 import * as Note from "@calybris/tlog/Note"
 import * as Tiles from "@calybris/tlog/Tiles"
 import * as TreeLog from "@calybris/tlog/TreeLog"
+import * as TreeLogNode from "@calybris/tlog/TreeLogNode"
 import * as Wal from "@calybris/wal/Wal"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
 import * as nodeFs from "node:fs"
 import * as nodeOs from "node:os"
 import * as nodePath from "node:path"
@@ -386,4 +388,49 @@ describe("TreeLog attack: a full tile rewritten on disk", () => {
       const proof = yield* log.inclusionProof(3n, 1_000n)
       expect(Either.isRight(Merkle.verifyInclusion(leaf, 3n, 1_000n, proof, root))).toBe(true)
     }).pipe(Effect.provide(NodeContext.layer)))
+})
+
+describe("TreeLog attack: the tiles directory removed while the log runs", () => {
+  for (const [hashing, layer] of [["inline", Layer.empty], ["worker (TreeLogNode)", TreeLogNode.layer]] as const) {
+    it.scoped(`${hashing}: a flush writes no head naming tiles that are gone (TreeLogIoError); the next open rebuilds them all`, () =>
+      Effect.gen(function*() {
+        const path = yield* tempLog
+        yield* Effect.scoped(Effect.gen(function*() {
+          const log = yield* TreeLog.makeFile(path, { key })
+          for (let i = 0; i < 600; i++) yield* log.append(record(i))
+          yield* log.flush
+          nodeFs.rmSync(`${path}.tlog`, { recursive: true })
+          for (let i = 600; i < 800; i++) yield* log.append(record(i))
+          const failed = yield* Effect.flip(log.flush)
+          expect(failed._tag).toBe("TreeLogIoError")
+          expect(failed.message).toContain("removed while the log ran")
+          // nothing was written: no head naming tile/0/000 and tile/0/001, which are gone
+          expect(nodeFs.existsSync(`${path}.tlog/tree-head`)).toBe(false)
+          // the log itself goes on
+          yield* log.append(record(800))
+        }))
+        // reopened: no head, so every tile is rebuilt from the log and read back by a client
+        const log = yield* TreeLog.makeFile(path, { key })
+        const head = yield* log.head
+        expect(head.size).toBe(801n)
+        yield* log.flush
+        const read: Tiles.TileReader = (level, index, width) => {
+          for (const w of [width, Tiles.TILE_WIDTH]) {
+            const file = `${path}.tlog/${Either.getOrThrow(Tiles.tilePath(level, index, w))}`
+            if (nodeFs.existsSync(file)) return nodeFs.readFileSync(file).subarray(0, width * 32)
+          }
+          return undefined
+        }
+        expect(Buffer.from(Either.getOrThrow(Tiles.rootFromTiles(read, 801n))).toString("hex"))
+          .toBe(Buffer.from(head.root).toString("hex"))
+        const proof = yield* log.inclusionProof(3n, 801n)
+        const line = nodeFs.readFileSync(path, "utf8").split("\n")[3] as string
+        expect(
+          Either.isRight(
+            Merkle.verifyInclusion(Merkle.hashLeaf(new TextEncoder().encode(line)), 3n, 801n, proof, head.root)
+          )
+        )
+          .toBe(true)
+      }).pipe(Effect.provide(layer), Effect.provide(NodeContext.layer)))
+  }
 })

@@ -569,6 +569,32 @@ export const make = <E, R>(
     /** Write the tiles of the acknowledged size, then the tree head; then drop superseded partial tiles. */
     const defaultWriter = disk === undefined ? undefined : fileSystemWriter(disk)
     /**
+     * Before a flush over persisted tiles: the head it replaces, and the partial tiles it names
+     * that this flush supersedes, are still there. Gone (the directory removed while the log runs),
+     * nothing is written — a head would name full tiles that are gone and are never written again
+     * — and the flush fails (`TreeLogIoError`, operation "flush"); the next open, finding no head,
+     * rebuilds every tile from the log.
+     */
+    const stillThere = (writes: ReadonlyArray<{ readonly superseded: string | undefined }>) =>
+      Effect.gen(function*() {
+        if (disk === undefined || tree.persisted === 0n) return
+        const paths = [HEAD_FILE, ...writes.flatMap((w) => w.superseded === undefined ? [] : [w.superseded])]
+        for (const relative of paths) {
+          const path = `${disk.dir}/${relative}`
+          const there = yield* disk.fs.exists(path).pipe(Effect.mapError(ioError("stat", path)))
+          if (!there) {
+            return yield* new TreeLogIoError({
+              operation: "flush",
+              path,
+              cause: new Error(
+                `removed while the log ran (the head of the persisted size ${tree.persisted} names it): nothing ` +
+                  `written; the next open rebuilds the tiles from the log`
+              )
+            })
+          }
+        }
+      })
+    /**
      * Writes the tiles of the acknowledged size (`ready`: of the largest acknowledged size whose
      * nodes the hashing has put, without waiting for it: the background flush), then the head.
      */
@@ -582,6 +608,7 @@ export const make = <E, R>(
         if (size < tree.persisted || (size === tree.persisted && !unsignedHead)) return
         const tiles = ready ? tree.tilesNow() : tree.upTo(size)
         const writes = tiles.writes(size)
+        yield* stillThere(writes)
         const root = tree.rootAt(size)
         const writer = tree.files() ?? (defaultWriter as FileWriter)
         // every tile before the head that names them
