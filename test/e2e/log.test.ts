@@ -377,6 +377,29 @@ describe("log prove / consistency → verify --proof", () => {
     assert.strictEqual(bad.code, 1)
   })
 
+  it("consistency with the checkpoints in the wrong order, or from the empty tree, and a vkey given twice: bad usage (exit 2), not a failed verification", async () => {
+    const reversed = await calybris(["log", "consistency", cp9, cp5, "--log", log, ...keyed])
+    assert.strictEqual(reversed.code, 2, reversed.stderr)
+    assert.include(reversed.stderr, "give the older checkpoint first")
+    const empty = write(dir, "empty.jsonl", "")
+    const cp0 = await calybris(["log", "checkpoint", "--log", empty, "--skey-file", skeyFile, ...keyed])
+    assert.strictEqual(cp0.code, 0, cp0.stderr)
+    const fromEmpty = await calybris([
+      "log",
+      "consistency",
+      write(dir, "cp0.note", cp0.stdout),
+      cp5,
+      "--log",
+      log,
+      ...keyed
+    ])
+    assert.strictEqual(fromEmpty.code, 2, fromEmpty.stderr)
+    assert.include(fromEmpty.stderr, "empty tree")
+    const twice = await calybris(["log", "verify", "--vkey", vkey, "--vkey", vkey, "--checkpoint", cp9])
+    assert.strictEqual(twice.code, 2, twice.stderr)
+    assert.include(twice.stderr, "--vkey #2 is the key of --vkey #1")
+  })
+
   it("consistency against a log that was rewritten fails closed", async () => {
     // a different log of the same length: its root at 5 is not cp5's
     const other = path.join(dir, "other.jsonl")
@@ -400,13 +423,16 @@ describe("log verify --proof --entry: the auditor's whole check of one entry", (
     return { text: r.stdout, file: write(dir, "entry3.json", r.stdout) }
   }
 
-  it("the entry's own line (a file, with or without its newline, or --entry-line) is included", async () => {
+  it("the entry's own line (a file, with or without its newline or a CR before it, or --entry-line) is included", async () => {
     const { file } = await proved()
     for (
       const args of [
         ["--entry", write(dir, "line3.txt", line3 + "\n")],
         ["--entry", write(dir, "line3-bare.txt", line3)],
-        ["--entry-line", line3]
+        ["--entry-line", line3],
+        // taken from a CRLF copy of the log: the CR is not the line's (the reader drops it)
+        ["--entry", write(dir, "line3-crlf.txt", line3 + "\r\n")],
+        ["--entry-line", line3 + "\r"]
       ]
     ) {
       const r = await calybris(["log", "verify", "--vkey", vkey, "--proof", file, ...args])

@@ -114,11 +114,25 @@ const readCheckpoint = (path: string) =>
   })
 
 const verifiersOf = (vkeys: ReadonlyArray<string>) =>
-  Effect.forEach(vkeys, (vkey, i) =>
-    Either.mapLeft(
-      Checkpoint.parseVerifierKey(vkey),
-      (e) => new UsageError({ reason: `--vkey #${i + 1}: ${e.message}` })
-    ))
+  Effect.flatMap(
+    Effect.forEach(vkeys, (vkey, i) =>
+      Either.mapLeft(
+        Checkpoint.parseVerifierKey(vkey),
+        (e) => new UsageError({ reason: `--vkey #${i + 1}: ${e.message}` })
+      )),
+    (verifiers) => {
+      // the same key twice is bad usage, not a checkpoint that fails to verify
+      const labels = verifiers.map((v) => Note.keyLabel(v.name, v.keyId))
+      const twice = labels.findIndex((label, i) => labels.indexOf(label) !== i)
+      return twice < 0 ? Effect.succeed(verifiers) : Effect.fail(
+        new UsageError({
+          reason: `--vkey #${twice + 1} is the key of --vkey #${labels.indexOf(labels[twice] as string) + 1} (${
+            labels[twice]
+          }): give each key once`
+        })
+      )
+    }
+  )
 
 /** A checkpoint verified with the keys given: a log's signature, and a cosignature from every witness key given. */
 const verifyNote = (what: string, note: string, verifiers: ReadonlyArray<Note.Verifier>) =>
@@ -247,6 +261,15 @@ export const consistency = (flags: Commands.FlagsOf<typeof Commands.logOptions.c
         }`
       })
     }
+    // arguments in the wrong order, or an empty first tree (RFC 9162 proves nothing from size 0):
+    // bad usage, said as such before the log is read — not "does not verify", which means a rewrite
+    if (older.checkpoint.size === 0n || older.checkpoint.size > newer.checkpoint.size) {
+      return yield* new UsageError({
+        reason: older.checkpoint.size === 0n
+          ? `${flags.old} is of the empty tree (size 0): a consistency proof starts from a size of at least 1`
+          : `${flags.old} (size ${older.checkpoint.size}) is larger than ${flags.new} (size ${newer.checkpoint.size}): give the older checkpoint first`
+      })
+    }
     const tree = yield* treeOf(flags.log, flags)
     yield* rootAt(tree, older.checkpoint, flags.old)
     yield* rootAt(tree, newer.checkpoint, flags.new)
@@ -338,6 +361,10 @@ interface EntryLine {
 }
 
 /** The entry line of `--entry FILE` (one final newline dropped) or `--entry-line LINE`, if given. */
+/** A line without the CR a CRLF file ends it with: the tree's leaf is the line as the WAL reader reads it, without it. */
+const withoutCr = (line: Uint8Array): Uint8Array =>
+  line.length > 0 && line[line.length - 1] === 0x0d ? line.subarray(0, -1) : line
+
 const entryOf = (flags: { readonly entry: Option.Option<string>; readonly entryLine: Option.Option<string> }) =>
   Effect.gen(function*() {
     if (Option.isSome(flags.entry) && Option.isSome(flags.entryLine)) {
@@ -348,12 +375,12 @@ const entryOf = (flags: { readonly entry: Option.Option<string>; readonly entryL
       if (line.includes("\n")) {
         return yield* new UsageError({ reason: "--entry-line: one WAL line, without its newline" })
       }
-      return { source: "--entry-line", bytes: encoder.encode(line) } satisfies EntryLine
+      return { source: "--entry-line", bytes: withoutCr(encoder.encode(line)) } satisfies EntryLine
     }
     if (Option.isNone(flags.entry)) return undefined
     const file = flags.entry.value
     const bytes = yield* readBytes(file)
-    const line = bytes.length > 0 && bytes[bytes.length - 1] === 0x0a ? bytes.subarray(0, -1) : bytes
+    const line = withoutCr(bytes.length > 0 && bytes[bytes.length - 1] === 0x0a ? bytes.subarray(0, -1) : bytes)
     if (line.includes(0x0a)) {
       return yield* new InputError({ file, reason: "holds more than one line: give the entry's WAL line only" })
     }

@@ -521,6 +521,12 @@ for (const [hashingName, hashing] of hashings) {
           expect(short).toMatchObject({ _tag: "TreeLogTilesCorrupt", reason: "tile-length" })
           const malformed = yield* tampered(3, (dir) => nodeFs.writeFileSync(`${dir}/${TreeLog.HEAD_FILE}`, "03\nzz\n"))
           expect(malformed).toMatchObject({ _tag: "TreeLogTilesCorrupt", reason: "head-malformed" })
+          // the good head behind a byte order mark: not the head's form either (TextDecoder would drop it)
+          const bom = yield* tampered(3, (dir) => {
+            const file = `${dir}/${TreeLog.HEAD_FILE}`
+            nodeFs.writeFileSync(file, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), nodeFs.readFileSync(file)]))
+          })
+          expect(bom).toMatchObject({ _tag: "TreeLogTilesCorrupt", reason: "head-malformed" })
           // the log replaced by another of the same size: the last leaf differs
           const path = `${base}/log-replaced.jsonl`
           yield* withLog(path, (log) => appendN(log, 0, 20))

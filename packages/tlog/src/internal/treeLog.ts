@@ -358,7 +358,8 @@ const parseHead = (
   path: string,
   bytes: Uint8Array
 ): Either.Either<{ size: bigint; root: Uint8Array; mac: string | undefined }, TreeLogTilesCorrupt> => {
-  const text = new TextDecoder().decode(bytes)
+  // a byte order mark is kept (and refused below), not silently dropped as TextDecoder does by default
+  const text = new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes)
   const match = /^(0|[1-9][0-9]{0,19})\n([0-9a-f]{64})\n(?:([0-9a-f]{64})\n)?$/.exec(text)
   const size = match === null ? -1n : BigInt(match[1] as string)
   if (match === null || size > 0xffff_ffff_ffff_ffffn) {
