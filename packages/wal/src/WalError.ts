@@ -65,7 +65,7 @@ export class WalTornTail extends Schema.TaggedError<WalTornTail>()("WalTornTail"
     const at = this.category === "Io" ? "" : ` at column ${this.column}`
     return `WAL torn tail: the last line (line ${this.line}, ${this.length} bytes at offset ${this.offset}) is an incomplete entry (${this.reason}${at}${
       this.note === undefined ? "" : `; ${this.note}`
-    }), as a crash during a write leaves it; run \`calybris wal repair\` to save it aside and truncate it`
+    }), as a crash during a write leaves it — or a writer appending it right now: then read again once it is written (\`calybris wal repair\` refuses a log a writer holds); after a crash, run \`calybris wal repair\` to save it aside and truncate it`
   }
 }
 

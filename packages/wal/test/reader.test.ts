@@ -529,10 +529,11 @@ describe("reader: errors people can act on", () => {
     expect(e.message).toContain("a byte order mark (U+FEFF) at the start of line 2")
   })
 
-  it("a torn tail says to run `calybris wal repair`", () => {
+  it("a torn tail says to run `calybris wal repair` after a crash, and that a writer appending it leaves the same line", () => {
     const e = failure(`${first.line}${first.line.slice(0, 20)}`)
     expect(e._tag).toBe("WalTornTail")
     expect(e.message).toContain("run `calybris wal repair`")
+    expect(e.message).toContain("a writer appending it right now")
     expect(e.message).toContain("line 2")
   })
 
