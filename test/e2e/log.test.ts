@@ -332,6 +332,18 @@ describe("log prove / consistency → verify --proof", () => {
       const bad = await calybris(["log", "verify", "--vkey", vkey, "--proof", write(dir, "twice.json", text)])
       assert.strictEqual(bad.code, 2, `${text}: ${bad.stderr}`)
     }
+    // 2^64 is read as a float: the message says so rather than show 1.8446744073709552e+19 as if written
+    const beyond = await calybris([
+      "log",
+      "verify",
+      "--vkey",
+      vkey,
+      "--proof",
+      write(dir, "beyond.json", r.stdout.replace("\"index\":2", "\"index\":18446744073709551616"))
+    ])
+    assert.strictEqual(beyond.code, 2, beyond.stderr)
+    assert.include(beyond.stderr, "index")
+    assert.include(beyond.stderr, "read as a float")
     const large = write(dir, "large.json", r.stdout.replace("{", `{"pad":"${"x".repeat(4 * 1024 * 1024)}",`))
     const tooLarge = await calybris(["log", "verify", "--vkey", vkey, "--proof", large])
     assert.strictEqual(tooLarge.code, 2)

@@ -305,7 +305,17 @@ const u64 = (file: string, fields: Fields, name: string) =>
   Either.flatMap(field(file, fields, name), (v) => {
     const n = typeof v === "bigint" ? v : typeof v === "number" && Number.isSafeInteger(v) ? BigInt(v) : undefined
     return n === undefined || n < 0n || n >= 1n << 64n
-      ? Either.left(new InputError({ file, field: name, reason: `not a u64: ${Json.print(v)}` }))
+      ? Either.left(
+        new InputError({
+          file,
+          field: name,
+          reason: `not a u64: ${Json.print(v)}${
+            v instanceof Json.JsonFloat
+              ? " (read as a float: a number written with a fraction or an exponent, or an integer beyond -2^63 … 2^64 - 1, whose digits a float does not keep)"
+              : ""
+          }`
+        })
+      )
       : Either.right(n)
   })
 const text = (file: string, fields: Fields, name: string) =>
