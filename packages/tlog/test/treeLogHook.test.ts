@@ -6,7 +6,9 @@
  * non-ASCII, a CR before the LF, blank lines, a last line without its newline).
  */
 import type * as Json from "@calybris/core/Json"
+import * as JsonValue from "@calybris/core/Json"
 import * as Arbitraries from "@calybris/testing/Arbitraries"
+import * as TreeLog from "@calybris/tlog/TreeLog"
 import * as Wal from "@calybris/wal/Wal"
 import * as WalNode from "@calybris/wal/WalNode"
 import * as NodeContext from "@effect/platform-node/NodeContext"
@@ -17,6 +19,7 @@ import * as Either from "effect/Either"
 import * as fc from "effect/FastCheck"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
+import * as nodeFs from "node:fs"
 import { linesOf } from "./treeLogSupport.js"
 
 const encoder = new TextEncoder()
@@ -362,4 +365,38 @@ describe("Wal.appendWith", () => {
       expect(sequence).toBe(1n)
       expect(wrapped).toBe(1)
     }).pipe(Effect.provide(Layer.merge(NodeContext.layer, WalNode.layer)), Effect.scoped))
+})
+
+describe("the reference writer's lines are canonical", () => {
+  // shared/conformance/wal: logs the Rust crate wrote (kind "writer-output"), keyed and unkeyed,
+  // generic and audited records, floats. The tree log refuses a line that is not its entry's
+  // canonical form (a re-spelt line): it must take every line a writer wrote.
+  const dir = new URL("../../../../shared/conformance/wal/", import.meta.url)
+  const field = (value: Json.Json | undefined, name: string): Json.Json | undefined =>
+    value instanceof Map ? value.get(name) : undefined
+  const sidecars = nodeFs.readdirSync(dir).filter((f) => f.endsWith(".json") && f !== "float-roundtrip.json")
+    .map((f) => Either.getOrThrow(JsonValue.parse(nodeFs.readFileSync(new URL(f, dir), "utf8"))))
+    .filter((s) => field(s, "kind") === "writer-output" && typeof field(s, "file") === "string")
+    .map((s) => {
+      const keyHex = field(field(s, "writer"), "key_hex")
+      return { file: field(s, "file") as string, keyHex: typeof keyHex === "string" ? keyHex : undefined }
+    })
+
+  it.effect(`every line of the ${sidecars.length} logs it wrote is handed as canonical, and TreeLog opens them`, () =>
+    Effect.gen(function*() {
+      expect(sidecars.length).toBeGreaterThan(0)
+      for (const sidecar of sidecars) {
+        const bytes = Uint8Array.from(nodeFs.readFileSync(new URL(sidecar.file, dir)))
+        const keyHex = sidecar.keyHex
+        const chain = keyHex === undefined
+          ? { allowEmptyKey: true }
+          : { key: Uint8Array.from(Buffer.from(keyHex, "hex")) }
+        const { notCanonical, onLine, seen } = recorder()
+        yield* Effect.scoped(Wal.makeMemory({ ...chain, onLine }, bytes))
+        expect(seen.length, sidecar.file).toBe(linesOf(bytes).length)
+        expect(notCanonical, sidecar.file).toEqual([])
+        const head = yield* Effect.scoped(Effect.flatMap(TreeLog.makeMemory(chain, bytes), (log) => log.head))
+        expect(head.size, sidecar.file).toBe(BigInt(seen.length))
+      }
+    }))
 })
