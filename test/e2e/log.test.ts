@@ -262,6 +262,8 @@ describe("log: a hostile review's attacks", () => {
       ["log", "checkpoint", skey, "--log", log, "--skey-file", skeyFile, ...keyed],
       ["log", "checkpoint", "--log", log, "--skey-file", skeyFile, "--origin", skey, ...keyed],
       ["wal", "verify", log, "--key-env", walKeyText],
+      ["log", "checkpoint", "--log", log, "--skey-file", skeyFile, `--key-file=${walKeyText}`],
+      ["log", "checkpoint", "--log", log, "--skey-file", skeyFile, `--origin=${walKeyText}`, ...keyed],
       ["log", "prove", walKeyText, "--log", log, ...keyed]
     ]
     for (const args of cases) {

@@ -138,17 +138,27 @@ const asksForWizard = (args: ReadonlyArray<string>): boolean => {
   return (end < 0 ? args : args.slice(0, end)).includes("--wizard")
 }
 
-/** An HMAC key in the `hex:` form of a key file (16 bytes or more), as a whole argument. */
-const HEX_KEY = /^\s*hex:[0-9a-fA-F]{32,}\s*$/
+/** An HMAC key in the `hex:` form of a key file (4 bytes or more; spaces allowed where Key.ts skips them), as a whole value. */
+const HEX_KEY = /^\s*hex:\s*[0-9a-fA-F]{8,}\s*$/
+/** A note signer key, `PRIVATE+KEY+name+hex8+base64(0x01 ‖ seed)` (Go's x/mod form), anywhere in a value. */
+const SIGNER_KEY = /PRIVATE\+KEY\+[^+\s]+\+[0-9a-fA-F]{8}\+[A-Za-z0-9+/]{40,}/
+
+/** Whether a value holds a key: a signer key anywhere in it, or a whole `hex:` HMAC key. */
+const holdsKey = (value: string): boolean => SIGNER_KEY.test(value) || HEX_KEY.test(value)
 
 /**
  * The position (1-based, after the program) of the first argument that holds a key — a note
- * signer key (`PRIVATE+KEY+…`) anywhere in it, or a whole `hex:…` HMAC key — or 0. Keys come
- * from files and environment variables only; one pasted as a value (a path, an origin, a stray
- * argument) would be echoed by the error naming it, or signed into a checkpoint.
+ * signer key anywhere in it, or a whole `hex:…` HMAC key, as the argument or as the value of a
+ * `--flag=value` — or 0. Keys come from files and environment variables only; one pasted as a
+ * value (a path, an origin, a stray argument) would be echoed by the error naming it, or signed
+ * into a checkpoint. (A WAL line that only mentions `PRIVATE+KEY+`, given to `--entry-line`, is
+ * not a key.)
  */
 export const keyArgument = (args: ReadonlyArray<string>): number =>
-  args.findIndex((arg) => arg.includes("PRIVATE+KEY+") || HEX_KEY.test(arg)) + 1
+  args.findIndex((arg) => {
+    const equals = arg.startsWith("--") ? arg.indexOf("=") : -1
+    return holdsKey(arg) || (equals > 0 && holdsKey(arg.slice(equals + 1)))
+  }) + 1
 
 /**
  * Run the command line (`process.argv`: the first two entries are node and the script).

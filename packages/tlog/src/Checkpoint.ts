@@ -79,11 +79,11 @@ export class CheckpointNotCosigned extends Schema.TaggedError<CheckpointNotCosig
   missing: Schema.Array(Schema.String)
 }) {
   override get message() {
-    return `checkpoint of ${
-      JSON.stringify(this.origin)
-    } cosigned by ${this.cosigned.length} of the witnesses given, ${this.required} required (no cosignature from: ${
-      this.missing.join(", ") || "none"
-    })`
+    return `checkpoint of ${JSON.stringify(this.origin)} cosigned by ${this.cosigned.length} of the witnesses given, ${
+      Number.isFinite(this.required)
+        ? this.required
+        : "an impossible number (the witnesses option is not \"all\" or a count)"
+    } required (no cosignature from: ${this.missing.join(", ") || "none"})`
   }
 }
 
@@ -230,7 +230,14 @@ export const verifyCheckpoint = (
     )
   }
   const witnessKeys = verifiers.filter((v) => v.type === Cosignature.TYPE_COSIGNATURE_V1)
-  const required = options.witnesses === "all" ? witnessKeys.length : options.witnesses ?? 0
+  const asked = options.witnesses ?? 0
+  // anything but "all" or a count (NaN, a negative or a fraction, from a JavaScript caller) fails
+  // closed: no number of cosignatures satisfies it
+  const required = asked === "all"
+    ? witnessKeys.length
+    : Number.isSafeInteger(asked) && asked >= 0
+    ? asked
+    : Number.POSITIVE_INFINITY
   if (cosignatures.length < required) {
     const cosigned = new Set(cosignatures.map((c) => Note.keyLabel(c.name, c.keyId)))
     return Either.left(

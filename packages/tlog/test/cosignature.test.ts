@@ -136,6 +136,12 @@ describe("Cosignature", () => {
     // the log's signature alone, every witness line stripped
     const bare = right(Note.sign(TEXT, [logSigner]))
     assert.strictEqual(left(Checkpoint.verifyCheckpoint(bare, keys, { witnesses: 1 }))._tag, "CheckpointNotCosigned")
+    // a value that is not "all" or a count (a JavaScript caller's NaN, -1, 0.5, "ALL") fails closed
+    for (const witnesses of [Number.NaN, -1, 0.5, "ALL"]) {
+      const e = left(Checkpoint.verifyCheckpoint(bare, keys, { witnesses } as unknown as Checkpoint.VerifyOptions))
+      assert.strictEqual(e._tag, "CheckpointNotCosigned", String(witnesses))
+      assert.include(e.message, "impossible")
+    }
   })
 
   it("a witness verifier keeps its own copy of the key", () => {

@@ -1,0 +1,42 @@
+/**
+ * `Cli.keyArgument`: an argument that holds a key is refused before anything is parsed, by its
+ * position (never quoted) — a whole `hex:` HMAC key or a note signer key, as the argument or as
+ * the value of `--flag=value`; a value that only mentions `PRIVATE+KEY+` is no key.
+ */
+import { keyArgument } from "@calybris/cli/Cli"
+import { assert, describe, it } from "@effect/vitest"
+
+const HEX = `hex:${"00112233445566778899aabbccddeeff".repeat(2)}`
+const SKEY = "PRIVATE+KEY+example.com/log+c74f20a3+AY5ccW0ESaD9Lt0S8aRoxwsgJxGnaoHYYS53K/ncqNcF"
+
+describe("Cli.keyArgument", () => {
+  it("finds a key as an argument, as a --flag=value's value, with spaces after hex:, and a short hex key", () => {
+    const cases: ReadonlyArray<readonly [ReadonlyArray<string>, number]> = [
+      [["log", "checkpoint", "--key-file", HEX], 4],
+      [["log", "checkpoint", `--key-file=${HEX}`], 3],
+      [["log", "checkpoint", `--key-env=${HEX}`], 3],
+      [["log", "checkpoint", `--origin=${HEX}`], 3],
+      [["log", "checkpoint", "--origin", `hex: ${HEX.slice(4)}`], 4],
+      [["log", "checkpoint", "--origin", " hex:0011223344556677 "], 4],
+      [["log", "checkpoint", SKEY], 3],
+      [["log", "checkpoint", `--origin=${SKEY}`], 3],
+      [["log", "checkpoint", "--origin", `a ${SKEY} b`], 4]
+    ]
+    for (const [args, position] of cases) assert.strictEqual(keyArgument(args), position, args.join(" "))
+  })
+
+  it("leaves what is not a key: a WAL line that mentions PRIVATE+KEY+, hashes, paths, short hex", () => {
+    const line = `{"sequence":3,"previous_hash":"${"ab".repeat(32)}","entry_hash":"${
+      "cd".repeat(32)
+    }","data":"rotate PRIVATE+KEY+ files"}`
+    const cases: ReadonlyArray<ReadonlyArray<string>> = [
+      ["log", "verify", "--entry-line", line],
+      ["log", "verify", `--entry-line=${line}`],
+      ["wal", "verify", "hex:log.jsonl"],
+      ["log", "checkpoint", "--origin", "hex:beef"],
+      ["log", "checkpoint", "--origin", "example.com/log"],
+      ["log", "prove", "3", "--key-file", "/keys/hex:0011.key"]
+    ]
+    for (const args of cases) assert.strictEqual(keyArgument(args), 0, args.join(" "))
+  })
+})
