@@ -18,11 +18,16 @@
  *   failure is logged (a finalizer cannot fail), the previous checkpoint stays.
  *
  * At start an existing checkpoint file that verifies with these signers and has this origin is
- * `latest` (a restart does not re-sign an unchanged head); a file that does not is ignored
- * (replaced by the next checkpoint) and a warning is logged. A file that cannot be read (any
- * error but not-found: permissions, EIO…) is not taken for "none" — it may be the published
- * checkpoint a rolled-back log contradicts: it is a pending failure (`CheckpointerWriteFailed`,
- * operation `read`), and every checkpoint reads it again first, signing nothing until it can.
+ * `latest` (a restart does not re-sign an unchanged head). One that only parses as a signed
+ * checkpoint (signed with another key — a key rotated —, of another origin, its signature
+ * changed) is still evidence: the head must extend it like `latest` (else `CheckpointerHeadRegressed`),
+ * the next checkpoint replaces it, and a warning is logged. Before, such a file was ignored, so
+ * that a log rolled back and opened with another signer key was signed over its published
+ * checkpoint. A file that cannot be read (any error but not-found: permissions, EIO…), is not a
+ * regular file (a FIFO would block the open; a device fill memory) or is larger than 1 MiB, or is
+ * not a signed checkpoint at all, is not taken for "none" — it may be the published checkpoint a
+ * rolled-back log contradicts: it is a pending failure (`CheckpointerWriteFailed`, operation
+ * `read`), and every checkpoint reads it again first, signing nothing until it can.
  *
  * Refused, typed, before anything is read or written (`CheckpointerOptionsInvalid`, naming the
  * field and the value): an origin that is not a checkpoint origin line (empty, control
@@ -57,6 +62,7 @@
  * threshold fails directly with its own checkpoint's error. The fiber keeps running after a
  * failure (the next tick retries as well).
  */
+import type { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -267,34 +273,66 @@ const writeAtomically = (fs: FileSystem.FileSystem, path: string, size: bigint, 
     (failure) => new CheckpointerWriteFailed({ ...failure, size })
   )
 
+/** What the checkpoint file found at start holds. */
+interface Found {
+  /** it verifies with these keys and has this origin: the checkpoint this checkpointer goes on from */
+  readonly latest: Option.Option<SignedCheckpoint>
+  /** the checkpoint it records, verified or not (another key's, another origin's): the head must extend it */
+  readonly evidence: Option.Option<Checkpoint.Checkpoint>
+}
+
+/** A checkpoint file larger than this is not one (a note of 100 signature lines is ~20 KB). */
+const MAX_CHECKPOINT_BYTES = 1024 * 1024
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+
 /**
- * The checkpoint already at `path`, when it verifies with these keys and has this origin; none
- * when there is no file. A file that cannot be read (not NotFound) fails: it may be the published
- * checkpoint that the head must not contradict.
+ * The checkpoint already at `path`: none when there is no file. A file that verifies with these
+ * keys and has this origin is `latest`; one that only parses as a signed checkpoint (another
+ * signer's key — a key rotated —, another origin, a signature changed) is still evidence: the head
+ * must extend it, and the next checkpoint replaces it. Anything else fails — a file that cannot
+ * be read, that is not a regular file (a FIFO would block the open forever; a device, fill
+ * memory) or is larger than any checkpoint, that is not a signed checkpoint at all: it may be the
+ * published checkpoint, and a rolled-back log must not be signed over it.
  */
 const readExisting = (
   fs: FileSystem.FileSystem,
   path: string,
   origin: string,
   verifiers: ReadonlyArray<Note.Verifier>
-) =>
-  fs.readFileString(path).pipe(
-    Effect.map(Option.some),
-    Effect.catchIf(
-      (e) => e._tag === "BadArgument" || e.reason === "NotFound",
-      (e) => Effect.succeed(e._tag === "BadArgument" ? Option.some("") : Option.none<string>())
-    ),
-    Effect.flatMap((text) => {
-      if (Option.isNone(text)) return Effect.succeed(Option.none<SignedCheckpoint>())
-      const verified = Checkpoint.verifyCheckpoint(text.value, verifiers, { origin })
-      return Either.isRight(verified)
-        ? Effect.succeed(Option.some(new SignedCheckpoint({ checkpoint: verified.right.checkpoint, note: text.value })))
-        : Effect.logWarning(`checkpointer: ${path} does not verify with the log's keys; it will be replaced`).pipe(
-          Effect.annotateLogs({ reason: verified.left.message }),
-          Effect.as(Option.none<SignedCheckpoint>())
-        )
-    })
-  )
+): Effect.Effect<Found, PlatformError | Error> =>
+  Effect.gen(function*() {
+    const info = yield* fs.stat(path).pipe(
+      Effect.map((info): FileSystem.File.Info | undefined => info),
+      Effect.catchIf((e) => e._tag === "SystemError" && e.reason === "NotFound", () => Effect.succeed(undefined))
+    )
+    if (info === undefined) return { latest: Option.none(), evidence: Option.none() }
+    if (info.type !== "File") return yield* Effect.fail(new Error(`not a regular file (a ${info.type})`))
+    if (info.size > BigInt(MAX_CHECKPOINT_BYTES)) {
+      return yield* Effect.fail(new Error(`${info.size} bytes: no checkpoint is larger than ${MAX_CHECKPOINT_BYTES}`))
+    }
+    const bytes = yield* fs.readFile(path)
+    const text = yield* Effect.try({ try: () => strictUtf8.decode(bytes), catch: () => new Error("not UTF-8") })
+    const verified = Checkpoint.verifyCheckpoint(text, verifiers, { origin })
+    if (Either.isRight(verified)) {
+      const checkpoint = verified.right.checkpoint
+      return {
+        latest: Option.some(new SignedCheckpoint({ checkpoint, note: text })),
+        evidence: Option.some(checkpoint)
+      }
+    }
+    const body = Either.flatMap(Note.parse(text), (note) => Checkpoint.parse(note.text))
+    if (Either.isLeft(body)) {
+      return yield* Effect.fail(
+        new Error(`not a signed checkpoint (${body.left.message}): remove it if it is not the published checkpoint`)
+      )
+    }
+    yield* Effect.logWarning(
+      `checkpointer: ${path} does not verify with the log's keys; kept as evidence (the head must extend it), ` +
+        `the next checkpoint replaces it`
+    ).pipe(Effect.annotateLogs({ reason: verified.left.message }))
+    return { latest: Option.none(), evidence: Option.some(body.right) }
+  })
 
 // ---------------------------------------------------------------------------------------------
 // The checkpointer
@@ -302,6 +340,8 @@ const readExisting = (
 interface State {
   /** The checkpoint on disk (written by us, or found valid at start). */
   readonly latest: Option.Option<SignedCheckpoint>
+  /** The checkpoint found at start that does not verify with these keys (none once one is written): extended, never contradicted. */
+  readonly evidence: Option.Option<Checkpoint.Checkpoint>
   /** The last checkpoint that failed, retried first by the next afterAppend / publish. */
   readonly failure: Option.Option<unknown>
   /** The file found at start could not be read: read again before anything is signed. */
@@ -338,13 +378,20 @@ export const make = <E = never>(
       )
     }
     const state = yield* Ref.make<State>({
-      latest: Either.getOrElse(existing, () => Option.none()),
+      latest: Either.isRight(existing) ? existing.right.latest : Option.none(),
+      evidence: Either.isRight(existing) && Option.isNone(existing.right.latest)
+        ? existing.right.evidence
+        : Option.none(),
       failure: Either.isLeft(existing)
         ? Option.some(new CheckpointerWriteFailed({ operation: "read", path, size: 0n, cause: existing.left }))
         : Option.none(),
       unread: Either.isLeft(existing)
     })
     const lock = yield* Effect.makeSemaphore(1)
+
+    /** The checkpoint the head must extend: ours (or found valid), else the one found that does not verify. */
+    const lastOf = (s: State): Option.Option<Checkpoint.Checkpoint> =>
+      Option.isSome(s.latest) ? Option.some(s.latest.value.checkpoint) : s.evidence
 
     /** A head that must not be signed after `last`: smaller, or another history (when it can tell). */
     const regressed = (last: Checkpoint.Checkpoint, head: Head) =>
@@ -361,10 +408,10 @@ export const make = <E = never>(
 
     // a checkpoint found at start that the head contradicts (a rolled-back or rewritten log) is a
     // pending failure from the start: every afterAppend fails until an operator sorts it out
-    const found = (yield* Ref.get(state)).latest
+    const found = lastOf(yield* Ref.get(state))
     if (Option.isSome(found)) {
       const contradicted = yield* Effect.either(
-        Effect.flatMap(source.head, (head) => regressed(found.value.checkpoint, head))
+        Effect.flatMap(source.head, (head) => regressed(found.value, head))
       )
       if (Either.isLeft(contradicted) && contradicted.left instanceof CheckpointerHeadRegressed) {
         yield* Ref.update(state, (s) => ({ ...s, failure: Option.some(contradicted.left) }))
@@ -379,20 +426,31 @@ export const make = <E = never>(
       const head = yield* source.head
       let current = yield* Ref.get(state)
       if (current.unread) {
-        const latest = yield* readExisting(fs, path, origin, verifiers).pipe(
+        const found = yield* readExisting(fs, path, origin, verifiers).pipe(
           Effect.mapError((cause) => new CheckpointerWriteFailed({ operation: "read", path, size: head.size, cause }))
         )
-        current = { ...current, latest, unread: false }
+        current = {
+          ...current,
+          latest: found.latest,
+          evidence: Option.isNone(found.latest) ? found.evidence : Option.none(),
+          unread: false
+        }
         yield* Ref.set(state, current)
       }
-      if (Option.isSome(current.latest)) {
-        const last = current.latest.value.checkpoint
-        yield* regressed(last, head)
-        if (head.size === last.size && Option.isNone(current.failure)) return current.latest.value
-      }
+      const last = lastOf(current)
+      if (Option.isSome(last)) yield* regressed(last.value, head)
+      if (
+        Option.isSome(current.latest) && head.size === current.latest.value.checkpoint.size &&
+        Option.isNone(current.failure)
+      ) return current.latest.value
       const signed = yield* signHead(origin, signers, verifiers, head)
       yield* writeAtomically(fs, path, head.size, encoder.encode(signed.note))
-      yield* Ref.set(state, { latest: Option.some(signed), failure: Option.none(), unread: false })
+      yield* Ref.set(state, {
+        latest: Option.some(signed),
+        evidence: Option.none(),
+        failure: Option.none(),
+        unread: false
+      })
       return signed
     }).pipe(
       Effect.tapError((error) => Ref.update(state, (s) => ({ ...s, failure: Option.some(error) }))),

@@ -19,6 +19,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
+import { execFileSync } from "node:child_process"
 import * as nodeFs from "node:fs"
 import { right, signer } from "./noteSupport.js"
 
@@ -433,19 +434,91 @@ describe("Checkpointer: atomic writes, fail closed", () => {
       assert.strictEqual(nodeFs.readFileSync(path, "utf8"), published)
     }))
 
-  it.scoped("an existing file that does not verify with the log's key (or is not a note) is replaced by the next checkpoint", () =>
+  it.scoped("a file signed with another key (a key rotated) that the head extends is evidence: kept until the next checkpoint replaces it", () =>
+    Effect.gen(function*() {
+      const { path } = yield* tempCheckpoint
+      const source = makeSource()
+      source.append(2)
+      const head = yield* source.head
+      const rotated = signer(ORIGIN, new Uint8Array(32).fill(9))
+      nodeFs.writeFileSync(
+        path,
+        right(
+          Note.sign(Checkpoint.format(new Checkpoint.Checkpoint({ ...head, origin: ORIGIN, extensions: [] })), [
+            rotated
+          ])
+        )
+      )
+      const cp = yield* Checkpointer.make(baseOptions(path), source).pipe(Effect.provide(NodeFileSystem.layer))
+      assert.isTrue(Option.isNone(yield* cp.latest))
+      yield* cp.afterAppend(source.append(1))
+      assert.strictEqual(onDisk(path)?.size, 3n)
+    }))
+
+  it.scoped("a file signed with another key that the head contradicts (rolled back, or another history) is refused: nothing signed, the file kept", () =>
     Effect.gen(function*() {
       const { path } = yield* tempCheckpoint
       const other = signer(ORIGIN, new Uint8Array(32).fill(9))
-      for (const junk of [right(Note.sign(`${ORIGIN}\n1\n${"A".repeat(43)}=\n`, [other])), "torn\n"]) {
-        nodeFs.writeFileSync(path, junk)
+      for (
+        const [size, root, reason] of [
+          [50n, undefined, "size-decreased"],
+          [1n, new Uint8Array(32).fill(0xaa), "history-changed"]
+        ] as const
+      ) {
+        const source = makeSource()
+        source.append(3)
+        const body = Checkpoint.format(
+          new Checkpoint.Checkpoint({ origin: ORIGIN, size, root: root ?? new Uint8Array(32), extensions: [] })
+        )
+        const note = right(Note.sign(body, [other]))
+        nodeFs.writeFileSync(path, note)
+        const cp = yield* Checkpointer.make(baseOptions(path), source).pipe(Effect.provide(NodeFileSystem.layer))
+        const failed = yield* Effect.flip(cp.afterAppend(source.append(3)))
+        assert.strictEqual(failed._tag, "CheckpointerHeadRegressed")
+        assert.strictEqual((failed as Checkpointer.CheckpointerHeadRegressed).reason, reason)
+        assert.strictEqual(nodeFs.readFileSync(path, "utf8"), note)
+      }
+    }))
+
+  it.scoped("a file that is not a signed checkpoint, not a regular file, or too large fails closed: nothing signed, read again before each checkpoint", () =>
+    Effect.gen(function*() {
+      const { dir, path } = yield* tempCheckpoint
+      const plant: ReadonlyArray<readonly [string, () => void]> = [
+        ["junk", () => nodeFs.writeFileSync(path, "torn\n")],
+        ["not UTF-8", () => nodeFs.writeFileSync(path, Uint8Array.of(0xff, 0xfe, 0x0a))],
+        ["a directory", () => nodeFs.mkdirSync(path)],
+        ["a FIFO", () => execFileSync("mkfifo", [path])],
+        ["a device", () => nodeFs.symlinkSync("/dev/zero", path)],
+        ["2 MiB", () => nodeFs.writeFileSync(path, "x".repeat(2 * 1024 * 1024))]
+      ]
+      for (const [what, planted] of plant) {
+        nodeFs.rmSync(path, { recursive: true, force: true })
+        planted()
         const source = makeSource()
         const cp = yield* Checkpointer.make(baseOptions(path), source).pipe(Effect.provide(NodeFileSystem.layer))
-        assert.isTrue(Option.isNone(yield* cp.latest))
+        const failed = yield* Effect.flip(cp.afterAppend(source.append(3)))
+        assert.strictEqual(failed._tag, "CheckpointerWriteFailed", what)
+        assert.strictEqual((failed as Checkpointer.CheckpointerWriteFailed).operation, "read", what)
+        // removed, the next checkpoint is signed
+        nodeFs.rmSync(path, { recursive: true, force: true })
         yield* cp.afterAppend(source.append(3))
-        assert.strictEqual(onDisk(path)?.size, 3n)
-        nodeFs.rmSync(path)
+        assert.strictEqual(onDisk(path)?.size, 6n, what)
       }
+      assert.isTrue(nodeFs.existsSync(dir))
+    }))
+
+  it.scoped("a symbolic link planted at the temp file is replaced, never followed: its target is untouched", () =>
+    Effect.gen(function*() {
+      const { dir, path } = yield* tempCheckpoint
+      const victim = `${dir}/victim`
+      nodeFs.writeFileSync(victim, "untouched\n")
+      nodeFs.symlinkSync(victim, `${path}.tmp`)
+      const source = makeSource()
+      const cp = yield* Checkpointer.make(baseOptions(path), source).pipe(Effect.provide(NodeFileSystem.layer))
+      yield* cp.afterAppend(source.append(3))
+      assert.strictEqual(nodeFs.readFileSync(victim, "utf8"), "untouched\n")
+      assert.isFalse(nodeFs.lstatSync(path).isSymbolicLink())
+      assert.strictEqual(onDisk(path)?.size, 3n)
     }))
 
   it.scoped("a signer whose signatures do not verify with its public key publishes nothing", () =>

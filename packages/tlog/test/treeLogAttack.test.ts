@@ -434,3 +434,23 @@ describe("TreeLog attack: the tiles directory removed while the log runs", () =>
       }).pipe(Effect.provide(layer), Effect.provide(NodeContext.layer)))
   }
 })
+
+describe("TreeLog attack: a symbolic link planted at a temp file", () => {
+  for (const [hashing, layer] of [["inline", Layer.empty], ["worker (TreeLogNode)", TreeLogNode.layer]] as const) {
+    it.scoped(`${hashing}: tree-head.tmp linked to another file — the flush replaces the link, never writes through it`, () =>
+      Effect.gen(function*() {
+        const path = yield* tempLog
+        const victim = `${nodePath.dirname(path)}/victim`
+        nodeFs.writeFileSync(victim, "untouched\n")
+        const log = yield* TreeLog.makeFile(path, { key })
+        yield* log.append(record(1))
+        yield* log.flush
+        nodeFs.symlinkSync(victim, `${path}.tlog/tree-head.tmp`)
+        yield* log.append(record(2))
+        yield* log.flush
+        expect(nodeFs.readFileSync(victim, "utf8")).toBe("untouched\n")
+        expect(nodeFs.lstatSync(`${path}.tlog/tree-head`).isSymbolicLink()).toBe(false)
+        expect(nodeFs.readFileSync(`${path}.tlog/tree-head`, "utf8").split("\n")[0]).toBe("2")
+      }).pipe(Effect.provide(layer), Effect.provide(NodeContext.layer)))
+  }
+})

@@ -1,6 +1,7 @@
 /**
  * Replacing a file atomically, the one way the tree log's tiles and head and the checkpointer's
- * checkpoint are written: the bytes go to `<path>.tmp` (truncated; fsynced when `sync`), which is
+ * checkpoint are written: the bytes go to `<path>.tmp` (made anew: whatever was there, a leftover or a
+ * symbolic link planted to redirect the write, is removed first; fsynced when `sync`), which is
  * then renamed over `<path>`. A reader or a crash sees the old file or the new one, never a torn
  * one; on a failure the temp file is removed (best effort) and the step that failed is named.
  * (`FileSystem` cannot fsync a directory: after a power loss the rename itself may be lost.)
@@ -28,14 +29,17 @@ export const writeAtomic = (
     path: at,
     cause
   })
+  // a new file, never one planted there: a leftover temp (or a symbolic link to another file,
+  // which "w" would follow and overwrite) is removed first, then the temp is created exclusively
+  const fresh = fs.remove(temp, { force: true }).pipe(Effect.mapError(failed("open", temp)))
   const write = sync
     ? Effect.scoped(Effect.gen(function*() {
-      const file = yield* fs.open(temp, { flag: "w", mode: 0o644 }).pipe(Effect.mapError(failed("open", temp)))
+      const file = yield* fs.open(temp, { flag: "wx", mode: 0o644 }).pipe(Effect.mapError(failed("open", temp)))
       yield* file.writeAll(bytes).pipe(Effect.mapError(failed("write", temp)))
       yield* file.sync.pipe(Effect.mapError(failed("sync", temp)))
     }))
-    : fs.writeFile(temp, bytes).pipe(Effect.mapError(failed("write", temp)))
-  return write.pipe(
+    : fs.writeFile(temp, bytes, { flag: "wx" }).pipe(Effect.mapError(failed("write", temp)))
+  return Effect.zipRight(fresh, write).pipe(
     Effect.zipRight(fs.rename(temp, path).pipe(Effect.mapError(failed("rename", path)))),
     Effect.tapError(() => Effect.ignore(fs.remove(temp)))
   )

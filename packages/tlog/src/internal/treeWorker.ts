@@ -178,7 +178,10 @@ const writeFiles = (files, sync) => {
     const temp = path + ".tmp"
     let fd
     try {
-      fd = fs.openSync(temp, "w", 0o644)
+      // a new file, never one planted there: a leftover temp (or a symbolic link to another
+      // file, which "w" would follow and overwrite) is removed first, then created exclusively
+      fs.rmSync(temp, { force: true })
+      fd = fs.openSync(temp, "wx", 0o644)
     } catch (error) {
       return failure("open", temp, error)
     }
