@@ -222,7 +222,13 @@ export const replay = (flags: Commands.FlagsOf<typeof Commands.walOptions.replay
           ...(cited === undefined ? [] : [
             [
               "checkpoint",
-              obj([["origin", cited.origin], ["size", cited.size], ["root", Encoding.encodeHex(cited.root)]])
+              // its root matched; its signature is not checked here (no key is needed to replay): say so
+              obj([
+                ["origin", cited.origin],
+                ["size", cited.size],
+                ["root", Encoding.encodeHex(cited.root)],
+                ["signature_verified", false]
+              ])
             ] as const
           ])
         ])
