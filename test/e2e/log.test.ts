@@ -562,7 +562,7 @@ describe("wal replay --checkpoint", () => {
     const cited = report.get("checkpoint")
     assert.isTrue(cited !== undefined && Json.isObject(cited) && cited.get("size") === 3)
     // the replay checks the root, not the signature (that is log verify's): the report says so
-    assert.isTrue(Json.isObject(cited) && cited.get("signature_verified") === false)
+    assert.isTrue(cited !== undefined && Json.isObject(cited) && cited.get("signature_verified") === false)
     // a checkpoint of another log (same key) is not this log's: exit 1
     const other = await calybris(["wal", "replay", audited, "--policy", policyFile, "--checkpoint", cp5, ...keyed])
     assert.strictEqual(other.code, 1)
