@@ -24,20 +24,28 @@ export interface Sink {
 
 /** A step of writing the tiles that failed, and the file it failed on. */
 export interface WriteFailure {
-  readonly operation: "mkdir" | "open" | "write" | "sync" | "rename" | "remove"
+  readonly operation: "check" | "mkdir" | "open" | "write" | "sync" | "rename" | "remove"
   readonly path: string
   readonly cause: unknown
 }
+
+/** What a write's `check` failure says of a file `expected` that is gone. */
+export const REMOVED_WHILE_RUNNING =
+  "removed while the log ran (the persisted head names it): nothing written; the next open rebuilds the tiles from the log"
 
 /** Writes the tree's files (absolute paths). */
 export interface FileWriter {
   /**
    * Replaces each file atomically (a temp file, fsynced when `sync`, renamed over it; its
    * directory made first), the last one only after all the others; stops at the first failure.
+   * First, each of `expected` must exist (the head the write replaces, the partial tiles it
+   * supersedes): one gone — the directory removed while the log runs — fails the write
+   * (operation `check`) before anything is written.
    */
   readonly write: (
     files: ReadonlyArray<{ readonly path: string; readonly bytes: Uint8Array }>,
-    sync: boolean
+    sync: boolean,
+    expected: ReadonlyArray<string>
   ) => Effect.Effect<void, WriteFailure>
   /** Removes files (a missing one is no failure). */
   readonly remove: (paths: ReadonlyArray<string>) => Effect.Effect<void, WriteFailure>

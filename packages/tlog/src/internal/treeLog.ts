@@ -27,6 +27,7 @@ import { writeAtomic } from "./atomicFile.js"
 import { equalBytes, hashLeaf } from "./hash.js"
 import {
   type FileWriter,
+  REMOVED_WHILE_RUNNING,
   type StartHashing,
   type TreeHashing,
   TreeHashingStopped,
@@ -335,14 +336,28 @@ const fileSystemWriter = (disk: Disk): FileWriter => {
       }
       yield* writeAtomic(disk.fs, path, bytes, disk.sync)
     })
+  const check = (expected: ReadonlyArray<string>) =>
+    Effect.forEach(expected, (path) =>
+      Effect.flatMap(
+        disk.fs.exists(path).pipe(Effect.mapError((cause): WriteFailure => ({ operation: "check", path, cause }))),
+        (there) =>
+          there ? Effect.void : Effect.fail<WriteFailure>({
+            operation: "check",
+            path,
+            cause: new Error(REMOVED_WHILE_RUNNING)
+          })
+      ), { discard: true })
   return {
-    write: (files) =>
+    write: (files, _sync, expected) =>
       Effect.zipRight(
-        Effect.forEach(files.slice(0, -1), (file) => writeOne(file.path, file.bytes), {
-          concurrency: WRITE_CONCURRENCY,
-          discard: true
-        }),
-        Effect.forEach(files.slice(-1), (file) => writeOne(file.path, file.bytes), { discard: true })
+        check(expected),
+        Effect.zipRight(
+          Effect.forEach(files.slice(0, -1), (file) => writeOne(file.path, file.bytes), {
+            concurrency: WRITE_CONCURRENCY,
+            discard: true
+          }),
+          Effect.forEach(files.slice(-1), (file) => writeOne(file.path, file.bytes), { discard: true })
+        )
       ),
     remove: (paths) =>
       Effect.forEach(paths, (path) =>
@@ -570,31 +585,18 @@ export const make = <E, R>(
     /** Write the tiles of the acknowledged size, then the tree head; then drop superseded partial tiles. */
     const defaultWriter = disk === undefined ? undefined : fileSystemWriter(disk)
     /**
-     * Before a flush over persisted tiles: the head it replaces, and the partial tiles it names
-     * that this flush supersedes, are still there. Gone (the directory removed while the log runs),
-     * nothing is written — a head would name full tiles that are gone and are never written again
-     * — and the flush fails (`TreeLogIoError`, operation "flush"); the next open, finding no head,
-     * rebuilds every tile from the log.
+     * The files a flush over persisted tiles must find before it writes (checked by the writer,
+     * where the writes are): the head it replaces and the partial tiles it supersedes. Gone (the
+     * directory removed while the log runs), nothing is written — a head would name full tiles
+     * that are gone and are never written again — and the flush fails (`TreeLogIoError`,
+     * operation `check`); the next open, finding no head, rebuilds every tile from the log.
      */
-    const stillThere = (writes: ReadonlyArray<{ readonly superseded: string | undefined }>) =>
-      Effect.gen(function*() {
-        if (disk === undefined || tree.persisted === 0n) return
-        const paths = [HEAD_FILE, ...writes.flatMap((w) => w.superseded === undefined ? [] : [w.superseded])]
-        for (const relative of paths) {
-          const path = `${disk.dir}/${relative}`
-          const there = yield* disk.fs.exists(path).pipe(Effect.mapError(ioError("stat", path)))
-          if (!there) {
-            return yield* new TreeLogIoError({
-              operation: "flush",
-              path,
-              cause: new Error(
-                `removed while the log ran (the head of the persisted size ${tree.persisted} names it): nothing ` +
-                  `written; the next open rebuilds the tiles from the log`
-              )
-            })
-          }
-        }
-      })
+    const expectedFiles = (writes: ReadonlyArray<{ readonly superseded: string | undefined }>) =>
+      disk === undefined || tree.persisted === 0n ? [] : [
+        `${disk.dir}/${HEAD_FILE}`,
+        ...writes.flatMap((w) => w.superseded === undefined ? [] : [`${disk.dir}/${w.superseded}`])
+      ]
+
     /**
      * Writes the tiles of the acknowledged size (`ready`: of the largest acknowledged size whose
      * nodes the hashing has put, without waiting for it: the background flush), then the head.
@@ -609,15 +611,18 @@ export const make = <E, R>(
         if (size < tree.persisted || (size === tree.persisted && !unsignedHead)) return
         const tiles = ready ? tree.tilesNow() : tree.upTo(size)
         const writes = tiles.writes(size)
-        yield* stillThere(writes)
         const root = tree.rootAt(size)
         const writer = tree.files() ?? (defaultWriter as FileWriter)
         // every tile before the head that names them
         yield* Effect.mapError(
-          writer.write([
-            ...writes.map((write) => ({ path: `${disk.dir}/${write.path}`, bytes: write.bytes })),
-            { path: `${disk.dir}/${HEAD_FILE}`, bytes: headBytes(disk, size, root) }
-          ], disk.sync),
+          writer.write(
+            [
+              ...writes.map((write) => ({ path: `${disk.dir}/${write.path}`, bytes: write.bytes })),
+              { path: `${disk.dir}/${HEAD_FILE}`, bytes: headBytes(disk, size, root) }
+            ],
+            disk.sync,
+            expectedFiles(writes)
+          ),
           (failure) => new TreeLogIoError(failure)
         )
         unsignedHead = false

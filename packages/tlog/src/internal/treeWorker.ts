@@ -64,7 +64,7 @@ import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "
 import type { CompactRange } from "../CompactRange.js"
 import { rootOfSubtrees } from "./hash.js"
 import type { FileWriter, Sink, StartHashing, TreeHashing, WriteFailure } from "./treeHashing.js"
-import { inline, TreeHashingStopped } from "./treeHashing.js"
+import { inline, REMOVED_WHILE_RUNNING, TreeHashingStopped } from "./treeHashing.js"
 import { TreeLogOptionsInvalid } from "./treeLogErrors.js"
 
 const DONE = 0
@@ -154,7 +154,10 @@ const syncDirectories = (dirs) => {
  * last file (the head) is renamed, and the head's directory after: a power loss cannot keep a
  * head that names a tile whose rename was lost.
  */
-const writeFiles = (files, sync) => {
+const writeFiles = (files, sync, expected) => {
+  for (const path of expected) {
+    if (!fs.existsSync(path)) return failure("check", path, new Error(${JSON.stringify(REMOVED_WHILE_RUNNING)}))
+  }
   const dirty = new Set()
   for (let i = 0; i < files.length; i++) {
     const { path, bytes } = files[i]
@@ -351,7 +354,7 @@ const run = () => {
           ? writeFiles(message.paths.map((path, i) => ({
             path,
             bytes: new Uint8Array(message.bytes, message.offsets[i], message.offsets[i + 1] - message.offsets[i])
-          })), message.sync)
+          })), message.sync, message.expected)
           : removeFiles(message.paths)
       } catch (e) {
         error = failure(message.kind, "", e)
@@ -966,7 +969,7 @@ class WorkerHashing implements TreeHashing {
   }
 
   readonly files: FileWriter = {
-    write: (files, sync) =>
+    write: (files, sync, expected) =>
       Effect.suspend(() => {
         // every file's bytes in one buffer, transferred (one copy here, none in the message) and
         // handed back by the worker for the next write (a fresh buffer costs more than the copy)
@@ -978,7 +981,7 @@ class WorkerHashing implements TreeHashing {
         this.payload = undefined
         files.forEach((file, i) => bytes.set(file.bytes, offsets[i]))
         return this.request(
-          { kind: "write", paths: files.map((file) => file.path), offsets, bytes: bytes.buffer, sync },
+          { kind: "write", paths: files.map((file) => file.path), offsets, bytes: bytes.buffer, sync, expected },
           [bytes.buffer]
         )
       }),
