@@ -29,17 +29,24 @@ export const writeAtomic = (
     path: at,
     cause
   })
-  // a new file, never one planted there: a leftover temp (or a symbolic link to another file,
-  // which "w" would follow and overwrite) is removed first, then the temp is created exclusively
-  const fresh = fs.remove(temp, { force: true }).pipe(Effect.mapError(failed("open", temp)))
-  const write = sync
+  // a new file, never one planted there: the temp is created exclusively; a leftover one (or a
+  // symbolic link to another file, which "w" would follow and overwrite) is removed, then the
+  // write is made again
+  const exclusive = sync
     ? Effect.scoped(Effect.gen(function*() {
-      const file = yield* fs.open(temp, { flag: "wx", mode: 0o644 }).pipe(Effect.mapError(failed("open", temp)))
+      const file = yield* fs.open(temp, { flag: "wx", mode: 0o644 })
       yield* file.writeAll(bytes).pipe(Effect.mapError(failed("write", temp)))
       yield* file.sync.pipe(Effect.mapError(failed("sync", temp)))
     }))
-    : fs.writeFile(temp, bytes, { flag: "wx" }).pipe(Effect.mapError(failed("write", temp)))
-  return Effect.zipRight(fresh, write).pipe(
+    : fs.writeFile(temp, bytes, { flag: "wx" })
+  const write = exclusive.pipe(
+    Effect.catchIf(
+      (e) => "_tag" in e && e._tag === "SystemError" && e.reason === "AlreadyExists",
+      () => Effect.zipRight(fs.remove(temp, { force: true }), exclusive)
+    ),
+    Effect.mapError((e) => "operation" in e ? e : failed(sync ? "open" : "write", temp)(e))
+  )
+  return write.pipe(
     Effect.zipRight(fs.rename(temp, path).pipe(Effect.mapError(failed("rename", path)))),
     Effect.tapError(() => Effect.ignore(fs.remove(temp)))
   )

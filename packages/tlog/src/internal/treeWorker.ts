@@ -181,10 +181,15 @@ const writeFiles = (files, sync, expected) => {
     const temp = path + ".tmp"
     let fd
     try {
-      // a new file, never one planted there: a leftover temp (or a symbolic link to another
-      // file, which "w" would follow and overwrite) is removed first, then created exclusively
-      fs.rmSync(temp, { force: true })
-      fd = fs.openSync(temp, "wx", 0o644)
+      // a new file, never one planted there: created exclusively; a leftover temp (or a symbolic
+      // link to another file, which "w" would follow and overwrite) is removed, then created again
+      try {
+        fd = fs.openSync(temp, "wx", 0o644)
+      } catch (error) {
+        if (!error || error.code !== "EEXIST") throw error
+        fs.rmSync(temp, { force: true })
+        fd = fs.openSync(temp, "wx", 0o644)
+      }
     } catch (error) {
       return failure("open", temp, error)
     }
