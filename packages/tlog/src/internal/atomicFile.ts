@@ -1,7 +1,8 @@
 /**
  * Replacing a file atomically, the one way the tree log's tiles and head and the checkpointer's
- * checkpoint are written: the bytes go to `<path>.tmp` (made anew: whatever was there, a leftover or a
- * symbolic link planted to redirect the write, is removed first; fsynced when `sync`), which is
+ * checkpoint are written: the bytes go to `<path>.tmp` (created exclusively: whatever was there, a
+ * leftover or a symbolic link planted to redirect the write, is removed and the temp created
+ * again; fsynced when `sync`), which is
  * then renamed over `<path>`. A reader or a crash sees the old file or the new one, never a torn
  * one; on a failure the temp file is removed (best effort) and the step that failed is named.
  * (`FileSystem` cannot fsync a directory: after a power loss the rename itself may be lost.)
