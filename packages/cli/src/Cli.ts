@@ -171,13 +171,13 @@ export const keyArgument = (args: ReadonlyArray<string>): number =>
  * once as bad usage (exit 2).
  */
 export const run = (argv: ReadonlyArray<string>) =>
-  Effect.flatMap(Stdio, (stdio) =>
-    keyArgument(argv.slice(2)) > 0
+  Effect.flatMap(Stdio, (stdio) => {
+    const withKey = keyArgument(argv.slice(2))
+    return withKey > 0
       ? Effect.fail(
         new UsageError({
-          reason: `argument ${
-            keyArgument(argv.slice(2))
-          } holds a key: a key on the command line is refused (it leaks through ps and shell history), and is not repeated here; give a note signer key with --skey-file FILE or --skey-env NAME, an HMAC key with --key-file FILE or --key-env NAME`
+          reason:
+            `argument ${withKey} holds a key: a key on the command line is refused (it leaks through ps and shell history), and is not repeated here; give a note signer key with --skey-file FILE or --skey-env NAME, an HMAC key with --key-file FILE or --key-env NAME`
         })
       )
       : !stdio.stdinIsTTY && asksForWizard(argv.slice(2))
@@ -190,4 +190,5 @@ export const run = (argv: ReadonlyArray<string>) =>
       : Effect.flatMap(
         builtIn(argv.slice(2), stdio.stdoutColor),
         Option.match({ onNone: () => runRoot(argv), onSome: (text) => Console.log(text) })
-      ))
+      )
+  })

@@ -199,14 +199,21 @@ const positiveInteger = (field: string, value: number | undefined): Checkpointer
 
 /** Checks the options (what `make` does first, before reading or writing anything). */
 export const validate = (options: Options): Either.Either<Options, CheckpointerOptionsInvalid> => {
-  // the origin is valid when a checkpoint body made of it parses (one rule, Checkpoint.parse's)
+  // the origin is valid when a checkpoint of it is one `Checkpoint.body` signs (the one rule)
   if (typeof options.origin !== "string") return invalid("origin", String(options.origin), "not a string")
-  const body = Checkpoint.parse(`${options.origin}\n0\n${"A".repeat(43)}=\n`)
-  if (Either.isLeft(body) || body.right.origin !== options.origin) {
+  const body = Checkpoint.body(
+    new Checkpoint.Checkpoint({
+      origin: options.origin,
+      size: 0n,
+      root: new Uint8Array(Checkpoint.ROOT_BYTES),
+      extensions: []
+    })
+  )
+  if (Either.isLeft(body)) {
     return invalid(
       "origin",
       JSON.stringify(options.origin),
-      Either.isLeft(body) ? `not a checkpoint origin line: ${body.left.reason}` : "holds a newline"
+      body.left.reason === "newline-in-field" ? "holds a newline" : `not a checkpoint origin line: ${body.left.reason}`
     )
   }
   if (options.signers.length === 0) return invalid("signers", "[]", "at least one signer is needed")
@@ -340,7 +347,10 @@ const readExisting = (
 interface State {
   /** The checkpoint on disk (written by us, or found valid at start). */
   readonly latest: Option.Option<SignedCheckpoint>
-  /** The checkpoint found at start that does not verify with these keys (none once one is written): extended, never contradicted. */
+  /**
+   * The checkpoint the head must extend: `latest`'s, or the one found at start that does not
+   * verify with these keys (replaced by the next one written).
+   */
   readonly evidence: Option.Option<Checkpoint.Checkpoint>
   /** The last checkpoint that failed, retried first by the next afterAppend / publish. */
   readonly failure: Option.Option<unknown>
@@ -379,19 +389,13 @@ export const make = <E = never>(
     }
     const state = yield* Ref.make<State>({
       latest: Either.isRight(existing) ? existing.right.latest : Option.none(),
-      evidence: Either.isRight(existing) && Option.isNone(existing.right.latest)
-        ? existing.right.evidence
-        : Option.none(),
+      evidence: Either.isRight(existing) ? existing.right.evidence : Option.none(),
       failure: Either.isLeft(existing)
         ? Option.some(new CheckpointerWriteFailed({ operation: "read", path, size: 0n, cause: existing.left }))
         : Option.none(),
       unread: Either.isLeft(existing)
     })
     const lock = yield* Effect.makeSemaphore(1)
-
-    /** The checkpoint the head must extend: ours (or found valid), else the one found that does not verify. */
-    const lastOf = (s: State): Option.Option<Checkpoint.Checkpoint> =>
-      Option.isSome(s.latest) ? Option.some(s.latest.value.checkpoint) : s.evidence
 
     /** A head that must not be signed after `last`: smaller, or another history (when it can tell). */
     const regressed = (last: Checkpoint.Checkpoint, head: Head) =>
@@ -408,7 +412,7 @@ export const make = <E = never>(
 
     // a checkpoint found at start that the head contradicts (a rolled-back or rewritten log) is a
     // pending failure from the start: every afterAppend fails until an operator sorts it out
-    const found = lastOf(yield* Ref.get(state))
+    const found = (yield* Ref.get(state)).evidence
     if (Option.isSome(found)) {
       const contradicted = yield* Effect.either(
         Effect.flatMap(source.head, (head) => regressed(found.value, head))
@@ -432,12 +436,12 @@ export const make = <E = never>(
         current = {
           ...current,
           latest: found.latest,
-          evidence: Option.isNone(found.latest) ? found.evidence : Option.none(),
+          evidence: found.evidence,
           unread: false
         }
         yield* Ref.set(state, current)
       }
-      const last = lastOf(current)
+      const last = current.evidence
       if (Option.isSome(last)) yield* regressed(last.value, head)
       if (
         Option.isSome(current.latest) && head.size === current.latest.value.checkpoint.size &&
@@ -447,7 +451,7 @@ export const make = <E = never>(
       yield* writeAtomically(fs, path, head.size, encoder.encode(signed.note))
       yield* Ref.set(state, {
         latest: Option.some(signed),
-        evidence: Option.none(),
+        evidence: Option.some(signed.checkpoint),
         failure: Option.none(),
         unread: false
       })

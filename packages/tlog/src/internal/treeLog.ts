@@ -25,6 +25,7 @@ import * as Tiles from "../Tiles.js"
 import type { Appended, TreeLog, TreeLogOptions } from "../TreeLog.js"
 import { writeAtomic } from "./atomicFile.js"
 import { equalBytes, hashLeaf } from "./hash.js"
+import { hashAt, hashUp } from "./tileMath.js"
 import {
   type FileWriter,
   REMOVED_WHILE_RUNNING,
@@ -270,22 +271,6 @@ const readTile = (
       : Effect.succeed(bytes))
 }
 
-/** The node one tile level up from a full tile's 256 hashes: their perfect subtree's root. */
-const foldTile = (bytes: Uint8Array): Uint8Array => {
-  let row: Array<Uint8Array> = []
-  for (let i = 0; i < Tiles.TILE_WIDTH; i++) {
-    row.push(bytes.subarray(i * Merkle.HASH_BYTES, (i + 1) * Merkle.HASH_BYTES))
-  }
-  while (row.length > 1) {
-    const next: Array<Uint8Array> = []
-    for (let i = 0; i < row.length; i += 2) {
-      next.push(Merkle.hashChildren(row[i] as Uint8Array, row[i + 1] as Uint8Array))
-    }
-    row = next
-  }
-  return row[0] as Uint8Array
-}
-
 /**
  * A full tile read back from disk, checked before it is kept: its 256 hashes must fold to the
  * node the tile above holds for it (read back and checked the same way first when it is not held:
@@ -305,8 +290,9 @@ const readFullTile = (
     const above = () => tiles.read(level + 1, index >> 8n, position + 1)
     if (above() === undefined) yield* readFullTile(disk, tiles, level + 1, index >> 8n)
     const parent = above()
-    const expected = parent?.slice(position * Merkle.HASH_BYTES, (position + 1) * Merkle.HASH_BYTES)
-    const folded = foldTile(bytes)
+    const expected = parent === undefined ? undefined : hashAt(parent, position)
+    // its 256 hashes hashed up pairwise: the node one tile level up
+    const folded = hashUp(bytes, 0, Tiles.TILE_WIDTH)
     if (expected === undefined || !equalBytes(folded, expected)) {
       return yield* new TreeLogTilesCorrupt({
         reason: "tile-mismatch",
