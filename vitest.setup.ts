@@ -1,6 +1,12 @@
 // Run before every test file (vitest.shared.ts's `setupFiles`).
-import { it } from "@effect/vitest"
+import { afterAll, it } from "@effect/vitest"
 import * as fc from "effect/FastCheck"
+import * as TempDir from "./packages/testing/src/TempDir.js"
+
+// The temporary folders the file made (`@calybris/testing/TempDir`) are removed after it: an
+// `afterAll` here is the file's own (this file runs again before each file), where one that a
+// shared support module registers when first imported belongs only to the first file of the process.
+afterAll(TempDir.removeAll)
 
 // FC_NUM_RUNS=10000 pnpm test runs every property test at that many cases.
 const runs = Number(process.env["FC_NUM_RUNS"] ?? "")

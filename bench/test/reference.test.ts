@@ -1,3 +1,4 @@
+import * as TempDir from "@calybris/testing/TempDir"
 import { assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
@@ -10,8 +11,7 @@ import * as Reference from "../reference.js"
 import { loadAll } from "../workloads/index.js"
 
 const temp = (name: string, text: string): string => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "calybris-bench-reference-"))
-  const file = path.join(dir, name)
+  const file = TempDir.file("calybris-bench-reference-", name)
   fs.writeFileSync(file, text)
   return file
 }

@@ -110,7 +110,7 @@ const project = path.join(work, "project")
 /** tarball path and unpacked folder of each published package */
 const tarballs = new Map<string, { readonly tarball: string; readonly unpacked: string }>()
 afterAll(() => {
-  if (process.env["CALYBRIS_E2E_KEEP"] !== "1") fs.rmSync(work, { recursive: true, force: true })
+  if (process.env["CALYBRIS_TEST_KEEP"] !== "1") fs.rmSync(work, { recursive: true, force: true })
 })
 
 beforeAll(async () => {

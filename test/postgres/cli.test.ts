@@ -382,9 +382,11 @@ describe.skipIf(Postgres.skip())("calybris budget on PostgreSQL", () => {
       Effect.gen(function*() {
         const db = yield* Postgres.TestDatabase
         const url = withPassword(db.url)
+        // the folders the demos make (no --dir: in the temp folder) inside one this file removes
+        const tmp = { TMPDIR: tempDir("pg-demo") }
         const [onDatabase, onJournal] = yield* Effect.all([
-          run(["demo", "--database", url, "--json"]),
-          run(["demo", "--json"])
+          run(["demo", "--database", url, "--json"], tmp),
+          run(["demo", "--json"], tmp)
         ], { concurrency: 2 })
         ok(onDatabase, "demo --database")
         ok(onJournal, "demo")
@@ -401,7 +403,7 @@ describe.skipIf(Postgres.skip())("calybris budget on PostgreSQL", () => {
           "3"
         )
         // once per database: a second run is refused before it changes anything
-        const again = yield* run(["demo", "--database", url])
+        const again = yield* run(["demo", "--database", url], tmp)
         assert.strictEqual(again.code, 2, again.stderr)
         assert.include(again.stderr, "already holds the demo's tenants")
         secretKept(again, url)

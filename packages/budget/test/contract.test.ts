@@ -6,20 +6,16 @@
  */
 import * as Ledger from "@calybris/budget/Ledger"
 import * as LedgerView from "@calybris/budget/LedgerView"
+import * as TempDir from "@calybris/testing/TempDir"
 import * as Wal from "@calybris/wal/Wal"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Layer from "effect/Layer"
 import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
 import { ledgerContract } from "./support/contract.js"
 
 const key = new Uint8Array(32).fill(7)
 let counter = 0
-const tempFile = () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "calybris-ledger-"))
-  return path.join(dir, `journal-${counter++}.jsonl`)
-}
+const tempFile = () => TempDir.file("calybris-ledger-", `journal-${counter++}.jsonl`)
 
 ledgerContract("memory", () => Ledger.layerMemory)
 ledgerContract(

@@ -9,6 +9,7 @@ import { Microcents, TenantId } from "@calybris/budget/Arguments"
 import * as Ledger from "@calybris/budget/Ledger"
 import * as LedgerView from "@calybris/budget/LedgerView"
 import * as Json from "@calybris/core/Json"
+import * as TempDir from "@calybris/testing/TempDir"
 import * as Wal from "@calybris/wal/Wal"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
@@ -19,13 +20,11 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
 import { inspect } from "../src/internal/queries.js"
 
 const key = new Uint8Array(32).fill(5)
 
-const tempFile = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "calybris-queries-")), "journal.jsonl")
+const tempFile = () => TempDir.file("calybris-queries-", "journal.jsonl")
 
 /** Every query's answer, printed (one string to compare). */
 const everyAnswer = Effect.gen(function*() {

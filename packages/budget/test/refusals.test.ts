@@ -11,6 +11,7 @@ import * as JournalAudit from "@calybris/budget/JournalAudit"
 import * as Ledger from "@calybris/budget/Ledger"
 import * as LedgerView from "@calybris/budget/LedgerView"
 import * as Json from "@calybris/core/Json"
+import * as TempDir from "@calybris/testing/TempDir"
 import * as Wal from "@calybris/wal/Wal"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
@@ -18,9 +19,6 @@ import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Stream from "effect/Stream"
-import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
 import { input, policy } from "./support/fixtures.js"
 
 const key = new Uint8Array(32).fill(3)
@@ -102,8 +100,7 @@ describe("a refusal under an operation id is durable", () => {
 
   it.effect("in a journal file, and in the read-only view of it", () =>
     Effect.gen(function*() {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "calybris-refusals-"))
-      const file = path.join(dir, "journal.jsonl")
+      const file = TempDir.file("calybris-refusals-", "journal.jsonl")
       const original = yield* refuse.pipe(Effect.provide(Ledger.layerJournalFile(file, { key })))
       yield* retry(original).pipe(Effect.provide(LedgerView.layerFile(file, { key })))
       yield* retry(original).pipe(Effect.provide(Ledger.layerJournalFile(file, { key, checkpointEvery: 2 })))

@@ -8,6 +8,7 @@ import * as Ledger from "@calybris/budget/Ledger"
 import { LedgerJournalInconsistent } from "@calybris/budget/LedgerError"
 import * as LedgerView from "@calybris/budget/LedgerView"
 import * as Json from "@calybris/core/Json"
+import * as TempDir from "@calybris/testing/TempDir"
 import * as Wal from "@calybris/wal/Wal"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
@@ -16,12 +17,11 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 
 const key = new Uint8Array(32).fill(3)
 
-const tempFile = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "calybris-view-")), "journal.jsonl")
+const tempFile = () => TempDir.file("calybris-view-", "journal.jsonl")
 
 /** A journaled ledger over a WAL file, held open (lock and all) for the rest of the scope. */
 const writer = (file: string) =>

@@ -13,10 +13,9 @@
  *   `pnpm calybris` runs (it only moves to the caller's folder first). `entry.test.ts` always checks this path too.
  */
 import * as Source from "@calybris/testing/Source"
-import { afterAll } from "@effect/vitest"
+import * as TempDir from "@calybris/testing/TempDir"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import * as Bundle from "../../../packages/cli/scripts/bundle.mjs"
@@ -161,22 +160,11 @@ export const mapLimit = async <A, B>(items: ReadonlyArray<A>, limit: number, f: 
   return results
 }
 
-/** Folders to remove after the test file (kept with `CALYBRIS_E2E_KEEP=1`). */
-const created: Array<string> = []
-afterAll(() => {
-  if (process.env["CALYBRIS_E2E_KEEP"] === "1") return
-  for (const dir of created.splice(0)) fs.rmSync(dir, { recursive: true, force: true })
-})
+/** Remove this folder after the test file (kept with `CALYBRIS_TEST_KEEP=1`; `@calybris/testing/TempDir`). */
+export const cleanUp = (dir: string): string => TempDir.register(dir)
 
-/** Remove this folder after the test file. */
-export const cleanUp = (dir: string): string => {
-  created.push(dir)
-  return dir
-}
-
-/** A fresh temporary folder (removed at exit). */
-export const tempDir = (name: string): string =>
-  cleanUp(fs.mkdtempSync(path.join(os.tmpdir(), `calybris-e2e-${name}-`)))
+/** A fresh temporary folder, removed after the test file. */
+export const tempDir = (name: string): string => TempDir.make(`calybris-e2e-${name}-`)
 
 /** Write a text file and return its path. */
 export const write = (dir: string, name: string, text: string | Uint8Array): string => {
