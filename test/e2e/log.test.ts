@@ -366,7 +366,27 @@ describe("log prove / consistency → verify --proof", () => {
 
   it("prove refuses SEQ 0, SEQ beyond the tree, and a checkpoint the log does not match", async () => {
     assert.strictEqual((await calybris(["log", "prove", "0", "--log", log, ...keyed])).code, 2)
-    assert.strictEqual((await calybris(["log", "prove", "6", "--log", log, "--checkpoint", cp5, ...keyed])).code, 2)
+    const beyondCheckpoint = await calybris(["log", "prove", "6", "--log", log, "--checkpoint", cp5, ...keyed])
+    assert.strictEqual(beyondCheckpoint.code, 2)
+    assert.include(beyondCheckpoint.stderr, "SEQ 6: the checkpoint's tree has 5 entries (sequences 1 to 5)")
+    const beyondLog = await calybris(["log", "prove", "10", "--log", log, ...keyed])
+    assert.strictEqual(beyondLog.code, 2)
+    assert.include(beyondLog.stderr, "SEQ 10: the log's tree has 9 entries (sequences 1 to 9)")
+    // a checkpoint of the empty tree (any log extends it) proves no entry: not "sequences 1 to 0"
+    const empty = write(dir, "empty.jsonl", "")
+    const signed = await calybris(["log", "checkpoint", "--log", empty, "--skey-file", skeyFile, ...keyed])
+    assert.strictEqual(signed.code, 0, signed.stderr)
+    const cp0 = write(dir, "cp0.note", signed.stdout)
+    assert.include(signed.stdout, "\n0\n")
+    for (const target of [log, empty]) {
+      const none = await calybris(["log", "prove", "1", "--log", target, "--checkpoint", cp0, ...keyed])
+      assert.strictEqual(none.code, 2, none.stderr)
+      assert.include(none.stderr, "SEQ 1: the checkpoint's tree is empty: it holds no entry to prove")
+      assert.notInclude(none.stderr, "1 to 0")
+    }
+    const emptyLog = await calybris(["log", "prove", "1", "--log", empty, ...keyed])
+    assert.strictEqual(emptyLog.code, 2)
+    assert.include(emptyLog.stderr, "SEQ 1: the log's tree is empty: it holds no entry to prove")
     const forged = write(dir, "forged.note", fs.readFileSync(cp9, "utf8").replace("\n9\n", "\n8\n"))
     assert.strictEqual((await calybris(["log", "prove", "1", "--log", log, "--checkpoint", forged, ...keyed])).code, 1)
   })

@@ -231,7 +231,13 @@ export const prove = (flags: Commands.FlagsOf<typeof Commands.logOptions.prove>)
     const size = cp?.checkpoint.size ?? tree.size
     const index = seq - 1n
     if (index >= size) {
-      return yield* new UsageError({ reason: `SEQ ${seq}: the tree has ${size} entries (sequences 1 to ${size})` })
+      const tree = cp === undefined ? "the log's tree" : "the checkpoint's tree"
+      const holds = size === 0n
+        ? "is empty: it holds no entry to prove"
+        : size === 1n
+        ? "has 1 entry (sequence 1)"
+        : `has ${size} entries (sequences 1 to ${size})`
+      return yield* new UsageError({ reason: `SEQ ${seq}: ${tree} ${holds}` })
     }
     const proof = yield* merkle("inclusion proof", Merkle.inclusionProof(tree, index, size))
     const root = yield* merkle("root", Merkle.root(tree, size))
