@@ -18,9 +18,10 @@
  *   `<size>\n<root hex>\n` (a keyed log's with `<mac hex>\n` after them: the HMAC-SHA256 under the
  *   log's key of `calybris tlog tree-head v1\n<size>\n<root hex>\n`), written after the tiles (each file a temp file renamed into place;
  *   fsynced first unless the log's durability is `"never"`). Full tiles are written once and
- *   never change; a partial tile is replaced by a wider one (a new file), and the superseded
- *   partial is removed once `tree-head` no longer names it (C2SP lets clients fall back to the
- *   full tile). Tile writes are batched: in the background once `flushEvery` (default 8192)
+ *   never change; a wider partial tile is a new file beside the narrower ones, which stay until
+ *   the tile is full (C2SP: a log must serve the partial tiles of every size it signed; it may
+ *   delete them once the full tile is available): then they go, with their `.p/` directory. No
+ *   entry bundles are written (the entries are the log's lines). Tile writes are batched: in the background once `flushEvery` (default 8192)
  *   acknowledged entries are not yet persisted, at `flush`, at open (catching up) and at close.
  * - Reopening: `tree-head` gives the persisted size n; the partial tiles of n (one per level,
  *   O(log n) reads) give the right edge and the root, which must equal `tree-head`'s root; only

@@ -255,7 +255,12 @@ const appendPlain = (path: string, from: number, n: number) =>
     }
   }))
 
-/** The persisted tree: exactly the tiles of its size and the tree head, each byte as C2SP defines it. */
+/**
+ * The persisted tree: the tiles of its size and the tree head, each byte as C2SP defines it; beside
+ * them only narrower partial tiles of the tiles still partial at that size (earlier flushes'; C2SP:
+ * a log must serve the partial tiles of every size it signed, until the full tile is available),
+ * each the first hashes of its tile — no partial of a full tile, no temp, nothing else.
+ */
 const checkTileFiles = (path: string, expectedSize: bigint) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
@@ -265,9 +270,26 @@ const checkTileFiles = (path: string, expectedSize: bigint) =>
     const head = nodeFs.readFileSync(`${dir}/${TreeLog.HEAD_FILE}`, "utf8")
     expect(head).toBe(headText(expectedSize, hex(Either.getOrThrow(Merkle.root(tree, expectedSize))), key))
     const expected = expectedTiles(tree, expectedSize)
-    expect(filesUnder(dir)).toEqual([...expected.keys(), TreeLog.HEAD_FILE].sort())
+    const files = filesUnder(dir)
+    const earlier = files.filter((f) => f !== TreeLog.HEAD_FILE && !expected.has(f))
+    expect(files.filter((f) => !earlier.includes(f))).toEqual([...expected.keys(), TreeLog.HEAD_FILE].sort())
     for (const [tile, bytes] of expected) {
       expect(hex(nodeFs.readFileSync(`${dir}/${tile}`)), tile).toBe(hex(bytes))
+    }
+    for (const file of earlier) {
+      const parsed = Tiles.parsePath(file)
+      expect(Either.isRight(parsed) && parsed.right._tag === "HashTile", `${file}: not a hash tile's path`).toBe(true)
+      if (Either.isLeft(parsed) || parsed.right._tag !== "HashTile") continue
+      const { index, level, width } = parsed.right
+      const now = Tiles.widthAt(expectedSize, level, index)
+      expect(width < now && now < Tiles.TILE_WIDTH, `${file}: beside ${level}/${index} of width ${now}`).toBe(true)
+      const current = expected.get(Either.getOrThrow(Tiles.tilePath(level, index, now))) as Uint8Array
+      expect(hex(nodeFs.readFileSync(`${dir}/${file}`)), file).toBe(hex(current.subarray(0, width * 32)))
+    }
+    // a full tile's partial-tile directory goes with its partials
+    const dirs = (nodeFs.readdirSync(dir, { recursive: true }) as Array<string>).filter((f) => f.endsWith(".p"))
+    for (const partialDir of dirs) {
+      expect(nodeFs.readdirSync(`${dir}/${partialDir}`).length, partialDir).toBeGreaterThan(0)
     }
   })
 
@@ -280,7 +302,7 @@ for (const [hashingName, hashing] of hashings) {
     ) => withLogUsing(hashing, path, f, options)
 
     it.effect(
-      "the files written are exactly the C2SP tiles of the persisted size (superseded partial tiles removed)",
+      "the files written are the C2SP tiles of the persisted size, and earlier partials of its partial tiles only (removed once full)",
       () =>
         Effect.gen(function*() {
           const fs = yield* FileSystem.FileSystem

@@ -38,10 +38,13 @@ const tempLog = Effect.acquireRelease(
 
 const record = (i: number): Json.Json => new Map<string, Json.Json>([["i", i]])
 
-/** What a tlog-tiles client does: the checkpoint, then the root from the tiles of its size. */
-const readAsClient = (path: string): { size: bigint; root: string; fromTiles: string } => {
+/** What a tlog-tiles client does: the checkpoint (the directory's, or `note`), then the root from the tiles of its size. */
+const readAsClient = (
+  path: string,
+  note: Uint8Array = nodeFs.readFileSync(`${path}.tlog/checkpoint`)
+): { size: bigint; root: string; fromTiles: string } => {
   const dir = `${path}.tlog`
-  const verified = Checkpoint.verifyCheckpoint(nodeFs.readFileSync(`${dir}/checkpoint`), [vkey], { origin: ORIGIN })
+  const verified = Checkpoint.verifyCheckpoint(note, [vkey], { origin: ORIGIN })
   if (Either.isLeft(verified)) throw new Error(`checkpoint does not verify: ${verified.left.message}`)
   const { root, size } = verified.right.checkpoint
   const read: Tiles.TileReader = (level, index, width) => {
@@ -451,6 +454,106 @@ describe("TreeLog attack: a symbolic link planted at a temp file", () => {
         expect(nodeFs.readFileSync(victim, "utf8")).toBe("untouched\n")
         expect(nodeFs.lstatSync(`${path}.tlog/tree-head`).isSymbolicLink()).toBe(false)
         expect(nodeFs.readFileSync(`${path}.tlog/tree-head`, "utf8").split("\n")[0]).toBe("2")
+      }).pipe(Effect.provide(layer), Effect.provide(NodeContext.layer)))
+  }
+})
+
+/** Every file and directory under `dir`, as paths relative to it, sorted. */
+const listTree = (dir: string): Array<string> => (nodeFs.readdirSync(dir, { recursive: true }) as Array<string>).sort()
+
+describe("TreeLog attack: partial-tile directories left behind", () => {
+  for (const [hashing, layer] of [["inline", Layer.empty], ["worker (TreeLogNode)", TreeLogNode.layer]] as const) {
+    it.scoped(`${hashing}: a tile that became full leaves no <tile>.p directory (a 10^7-entry log left ~39,000 empty ones)`, () =>
+      Effect.gen(function*() {
+        const path = yield* tempLog
+        const log = yield* TreeLog.makeFile(path, { key, flushEvery: 1_000_000, durability: "never" })
+        let appended = 0
+        for (const size of [10, 100, 300, 600, 65_600]) {
+          for (; appended < size; appended++) yield* log.append(record(appended))
+          yield* log.flush
+        }
+        const files = listTree(`${path}.tlog`)
+        // 65,600 leaves: level 0, tiles 0 to 255 full and 256 partial (64 hashes); level 1, tile 0
+        // full (256 hashes); level 2, tile 0 partial (1 hash). The partials of the earlier flushes
+        // (tile/0/000.p/10 and /100, tile/0/001.p/44, tile/0/002.p/88, tile/1/000.p/1 and /2) went
+        // with their directories once their tiles were full
+        const partialDirs = files.filter((f) => f.endsWith(".p"))
+        expect(partialDirs).toEqual(["tile/0/256.p", "tile/2/000.p"])
+        expect(files.filter((f) => f.includes(".p/"))).toEqual(["tile/0/256.p/64", "tile/2/000.p/1"])
+        expect(files.filter((f) => f.endsWith(".tmp"))).toEqual([])
+      }).pipe(Effect.provide(layer), Effect.provide(NodeContext.layer)))
+
+    it.scoped(`${hashing}: what a crashed flush left in a tile's .p directory goes at the flushes of that tile; nothing else does`, () =>
+      Effect.gen(function*() {
+        const path = yield* tempLog
+        const tiles = `${path}.tlog/tile/0`
+        const log = yield* TreeLog.makeFile(path, { key, flushEvery: 1_000_000 })
+        for (let i = 0; i < 100; i++) yield* log.append(record(i))
+        yield* log.flush
+        expect(listTree(`${tiles}/000.p`)).toEqual(["100"])
+        // a crashed flush's leftovers (a wider partial no head named, temps), and files of others
+        for (const name of ["150", "150.tmp", "7.tmp", "255"]) nodeFs.writeFileSync(`${tiles}/000.p/${name}`, "junk")
+        for (const name of ["notes.txt", "256", "0", "07"]) nodeFs.writeFileSync(`${tiles}/000.p/${name}`, "theirs")
+        for (let i = 100; i < 200; i++) yield* log.append(record(i))
+        yield* log.flush
+        // the temps go; the partials stay (a published checkpoint may name any) until the tile is full
+        expect(listTree(`${tiles}/000.p`)).toEqual(["0", "07", "100", "150", "200", "255", "256", "notes.txt"])
+        // full: the partials go, and the directory stays while it holds what is not ours
+        for (let i = 200; i < 300; i++) yield* log.append(record(i))
+        yield* log.flush
+        expect(listTree(`${tiles}/000.p`)).toEqual(["0", "07", "256", "notes.txt"])
+        expect(nodeFs.readFileSync(`${tiles}/000`).length).toBe(256 * 32)
+      }).pipe(Effect.provide(layer), Effect.provide(NodeContext.layer)))
+
+    it.scoped(`${hashing}: a .p directory replaced by a symbolic link: nothing is removed through it`, () =>
+      Effect.gen(function*() {
+        const path = yield* tempLog
+        const tiles = `${path}.tlog/tile/0`
+        const victim = `${nodePath.dirname(path)}/victim`
+        nodeFs.mkdirSync(victim)
+        const log = yield* TreeLog.makeFile(path, { key, flushEvery: 1_000_000 })
+        for (let i = 0; i < 200; i++) yield* log.append(record(i))
+        yield* log.flush
+        // the superseded partial must be found (the flush checks it): the link's target holds one
+        nodeFs.rmSync(`${tiles}/000.p`, { recursive: true })
+        for (const name of ["200", "44", "12.tmp"]) nodeFs.writeFileSync(`${victim}/${name}`, "mine")
+        nodeFs.symlinkSync(victim, `${tiles}/000.p`)
+        for (let i = 200; i < 300; i++) yield* log.append(record(i))
+        yield* log.flush
+        expect(listTree(victim)).toEqual(["12.tmp", "200", "44"])
+        expect(nodeFs.lstatSync(`${tiles}/000.p`).isSymbolicLink()).toBe(true)
+      }).pipe(Effect.provide(layer), Effect.provide(NodeContext.layer)))
+  }
+})
+
+describe("TreeLog attack: every checkpoint published stays readable from the tiles", () => {
+  for (const [hashing, layer] of [["inline", Layer.empty], ["worker (TreeLogNode)", TreeLogNode.layer]] as const) {
+    it.scoped(`${hashing}: the current and every earlier checkpoint's root, from the tiles, after later flushes`, () =>
+      Effect.gen(function*() {
+        // C2SP tlog-tiles: "Logs MUST serve partial tiles corresponding to tree sizes for which a
+        // checkpoint was produced" (until the full tile is available). The flushes between two
+        // checkpoints removed the partial tiles the published one named (found by an independent
+        // reader: at size 19,000 the checkpoint of 10,000 named tile/1/000.p/39, gone)
+        const path = yield* tempLog
+        const published: Array<Uint8Array> = []
+        const log = yield* TreeLog.makeFile(path, {
+          key,
+          flushEvery: 1_000_000,
+          checkpoint: { origin: ORIGIN, signers: [logSigner], every: { entries: 50 } }
+        })
+        for (let i = 0; i < 700; i++) {
+          yield* log.append(record(i))
+          if ((i + 1) % 50 === 0) published.push(nodeFs.readFileSync(`${path}.tlog/checkpoint`))
+          // flushes between the checkpoints (as the background flusher's, every flushEvery entries)
+          if ((i + 1) % 7 === 0) yield* log.flush
+          if ((i + 1) % 35 === 0 || i === 699) {
+            for (const note of published) {
+              const client = readAsClient(path, note)
+              expect(client.fromTiles, `checkpoint of ${client.size} after ${i + 1} appends`).toBe(client.root)
+            }
+          }
+        }
+        expect(published.length).toBe(14)
       }).pipe(Effect.provide(layer), Effect.provide(NodeContext.layer)))
   }
 })

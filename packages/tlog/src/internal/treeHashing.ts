@@ -47,9 +47,30 @@ export interface FileWriter {
     sync: boolean,
     expected: ReadonlyArray<string>
   ) => Effect.Effect<void, WriteFailure>
-  /** Removes files (a missing one is no failure). */
-  readonly remove: (paths: ReadonlyArray<string>) => Effect.Effect<void, WriteFailure>
+  /**
+   * Tidies the partial-tile directories (`<tile>.p/`) of the tiles a flush wrote, once the head
+   * names them. A tile now `full`: every partial tile in its directory (an entry named by a width,
+   * 1 to 255) and every temp of one (`<width>.tmp`) is removed, then the directory once that left
+   * it empty — C2SP tlog-tiles lets a log delete a partial tile once the full tile is available,
+   * and not before: a checkpoint already published may name any of them. A tile still partial:
+   * only the temps (a crashed flush's) go. Only such names are touched: anything else in the
+   * directory stays, and a `dir` that is missing or is not a directory (a symbolic link planted
+   * there) is left as it is.
+   */
+  readonly prune: (
+    dirs: ReadonlyArray<{ readonly dir: string; readonly full: boolean }>
+  ) => Effect.Effect<void, WriteFailure>
 }
+
+/**
+ * Whether `prune` removes the entry `name` of a partial-tile directory: a partial tile (a width, 1
+ * to 255, canonical) when the tile is full, and the temp of one (`<width>.tmp`) always.
+ */
+export const isPrunable = (name: string, full: boolean): boolean =>
+  full ? PARTIAL_NAME.test(name) : PARTIAL_NAME.test(name) && name.endsWith(".tmp")
+
+/** a partial tile's file name (a canonical width, 1 to 255), or its temp's */
+export const PARTIAL_NAME = /^(?:[1-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-5])(?:\.tmp)?$/
 
 /**
  * Thrown by a hashing that can no longer answer (its worker failed, exited, was closed, or made

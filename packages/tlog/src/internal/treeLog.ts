@@ -28,6 +28,7 @@ import { equalBytes, hashLeaf } from "./hash.js"
 import { hashAt, hashUp } from "./tileMath.js"
 import {
   type FileWriter,
+  isPrunable,
   REMOVED_WHILE_RUNNING,
   type StartHashing,
   type TreeHashing,
@@ -345,14 +346,40 @@ const fileSystemWriter = (disk: Disk): FileWriter => {
           Effect.forEach(files.slice(-1), (file) => writeOne(file.path, file.bytes), { discard: true })
         )
       ),
-    remove: (paths) =>
-      Effect.forEach(paths, (path) =>
-        disk.fs.remove(path).pipe(
-          Effect.catchIf(isNotFound, () => Effect.void),
-          Effect.mapError((cause): WriteFailure => ({ operation: "remove", path, cause }))
-        ), { discard: true })
+    prune: (dirs) => Effect.forEach(dirs, ({ dir, full }) => pruneDir(disk.fs, dir, full), { discard: true })
   }
 }
+
+/** `FileWriter.prune` of one directory through `FileSystem` (which has no `lstat`: a link is told by `readLink`). */
+const pruneDir = (fs: FileSystem.FileSystem, dir: string, full: boolean): Effect.Effect<void, WriteFailure> =>
+  Effect.gen(function*() {
+    const failed = (path: string) => (cause: unknown): WriteFailure => ({ operation: "remove", path, cause })
+    // a symbolic link planted there (or nothing there) is left as it is
+    const link = yield* Effect.either(fs.readLink(dir))
+    if (Either.isRight(link) || isNotFound(link.left)) return
+    const stat = yield* Effect.either(fs.stat(dir))
+    if (Either.isLeft(stat)) {
+      if (isNotFound(stat.left)) return
+      return yield* Effect.fail(failed(dir)(stat.left))
+    }
+    if (stat.right.type !== "Directory") return
+    const names = yield* Effect.mapError(fs.readDirectory(dir), failed(dir))
+    let left = 0
+    for (const name of names) {
+      if (!isPrunable(name, full)) {
+        left++
+        continue
+      }
+      yield* fs.remove(`${dir}/${name}`, { force: true }).pipe(Effect.mapError(failed(`${dir}/${name}`)))
+    }
+    if (full && left === 0) {
+      // empty now: the directory goes too (it was emptied of what this removes)
+      yield* fs.remove(dir, { recursive: true }).pipe(
+        Effect.catchIf(isNotFound, () => Effect.void),
+        Effect.mapError(failed(dir))
+      )
+    }
+  })
 
 /** `<size>\n<root hex>\n`, with `<mac hex>\n` after them or not; refused when anything else. */
 const parseHead = (
@@ -613,12 +640,17 @@ export const make = <E, R>(
         )
         unsignedHead = false
         tiles.persist(size)
-        // a partial tile superseded by a wider one is removed once the head no longer names it
-        const superseded = writes.flatMap((write) =>
-          write.superseded === undefined ? [] : [`${disk.dir}/${write.superseded}`]
+        // once the head names the tiles written: of a tile now full, its partial tiles (C2SP: a
+        // log MAY delete them once the full tile is available; a published checkpoint may name
+        // any narrower one, so a partial superseded by a wider one stays until then), and of
+        // every tile written, the temps a crashed flush left
+        const partials = writes.map((write) =>
+          write.width < Tiles.TILE_WIDTH
+            ? { dir: `${disk.dir}/${write.path.slice(0, write.path.lastIndexOf("/"))}`, full: false }
+            : { dir: `${disk.dir}/${write.path}.p`, full: true }
         )
-        if (superseded.length > 0) {
-          yield* Effect.mapError(writer.remove(superseded), (failure) => new TreeLogIoError(failure))
+        if (partials.length > 0) {
+          yield* Effect.mapError(writer.prune(partials), (failure) => new TreeLogIoError(failure))
         }
       }))
     // uninterruptible: a flush interrupted between its tile writes and the head's would orphan

@@ -64,7 +64,7 @@ import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "
 import type { CompactRange } from "../CompactRange.js"
 import { rootOfSubtrees } from "./hash.js"
 import type { FileWriter, Sink, StartHashing, TreeHashing, WriteFailure } from "./treeHashing.js"
-import { inline, REMOVED_WHILE_RUNNING, TreeHashingStopped } from "./treeHashing.js"
+import { inline, PARTIAL_NAME, REMOVED_WHILE_RUNNING, TreeHashingStopped } from "./treeHashing.js"
 import { TreeLogOptionsInvalid } from "./treeLogErrors.js"
 
 const DONE = 0
@@ -224,10 +224,38 @@ const writeFiles = (files, sync, expected) => {
   }
   return sync ? syncDirectories(dirty) : undefined
 }
-const removeFiles = (paths) => {
-  for (const path of paths) {
+const partialName = new RegExp(${JSON.stringify(PARTIAL_NAME.source)})
+/** \`FileWriter.prune\`: of each partial-tile directory, the partial tiles and temps (a full tile's) or the temps only */
+const pruneDirs = (dirs) => {
+  for (const { dir, full } of dirs) {
+    let path = dir
     try {
-      fs.rmSync(path, { force: true })
+      let stat
+      try {
+        stat = fs.lstatSync(dir)
+      } catch (error) {
+        if (error && error.code === "ENOENT") continue
+        throw error
+      }
+      // a symbolic link or a file planted there is not ours to empty
+      if (!stat.isDirectory()) continue
+      let left = 0
+      for (const name of fs.readdirSync(dir)) {
+        if (!partialName.test(name) || (!full && !name.endsWith(".tmp"))) {
+          left++
+          continue
+        }
+        path = dir + "/" + name
+        fs.rmSync(path, { force: true })
+      }
+      path = dir
+      if (full && left === 0) {
+        try {
+          fs.rmdirSync(dir)
+        } catch (error) {
+          if (!error || (error.code !== "ENOENT" && error.code !== "ENOTEMPTY")) throw error
+        }
+      }
     } catch (error) {
       return failure("remove", path, error)
     }
@@ -352,7 +380,7 @@ const run = () => {
   for (;;) {
     const message = next()
     if (message === undefined) return
-    if (message.kind === "write" || message.kind === "remove") {
+    if (message.kind === "write" || message.kind === "prune") {
       let error
       try {
         error = message.kind === "write"
@@ -360,9 +388,9 @@ const run = () => {
             path,
             bytes: new Uint8Array(message.bytes, message.offsets[i], message.offsets[i + 1] - message.offsets[i])
           })), message.sync, message.expected)
-          : removeFiles(message.paths)
+          : pruneDirs(message.dirs)
       } catch (e) {
-        error = failure(message.kind, "", e)
+        error = failure(message.kind === "write" ? "write" : "remove", "", e)
       }
       // a write's buffer goes back, for the next one
       if (message.kind === "write") replies.postMessage({ id: message.id, error, bytes: message.bytes }, [message.bytes])
@@ -990,7 +1018,7 @@ class WorkerHashing implements TreeHashing {
           [bytes.buffer]
         )
       }),
-    remove: (paths) => this.request({ kind: "remove", paths })
+    prune: (dirs) => this.request({ kind: "prune", dirs })
   }
 
   readonly close = (): void => {
