@@ -35,8 +35,19 @@ export const file = (prefix: string, name: string): string => path.join(make(pre
 /** Whether folders are kept after the run (`CALYBRIS_TEST_KEEP=1`). */
 export const keep = (): boolean => process.env["CALYBRIS_TEST_KEEP"] === "1"
 
-/** Removes every registered folder (unless `keep()`), and forgets them. */
+/**
+ * Removes every registered folder (unless `keep()`), and forgets them; a folder that cannot be
+ * removed does not stop the others: the first failure is thrown after them all.
+ */
 export const removeAll = (): void => {
   if (keep()) return
-  for (const dir of registered().splice(0)) fs.rmSync(dir, { recursive: true, force: true })
+  const failures: Array<unknown> = []
+  for (const dir of registered().splice(0)) {
+    try {
+      fs.rmSync(dir, { recursive: true, force: true })
+    } catch (error) {
+      failures.push(error)
+    }
+  }
+  if (failures.length > 0) throw failures[0]
 }

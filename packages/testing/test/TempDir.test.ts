@@ -39,6 +39,24 @@ describe("TempDir", () => {
     TempDir.removeAll()
   })
 
+  it("a folder that cannot be removed does not stop the others: the first failure is thrown after them", () => {
+    const first = fs.mkdtempSync(path.join(os.tmpdir(), "calybris-tempdir-"))
+    const file = path.join(first, "a-file")
+    fs.writeFileSync(file, "x")
+    // a path under a file, registered before the folder holding the file: rmSync fails (ENOTDIR)
+    TempDir.register(path.join(file, "child"))
+    TempDir.register(first)
+    const last = TempDir.make("calybris-tempdir-")
+    delete process.env["CALYBRIS_TEST_KEEP"]
+    try {
+      assert.throws(() => TempDir.removeAll(), /ENOTDIR/)
+    } finally {
+      if (keep !== undefined) process.env["CALYBRIS_TEST_KEEP"] = keep
+    }
+    assert.isFalse(fs.existsSync(first))
+    assert.isFalse(fs.existsSync(last))
+  })
+
   it("keeps the folders under CALYBRIS_TEST_KEEP=1", () => {
     const dir = TempDir.make("calybris-tempdir-")
     process.env["CALYBRIS_TEST_KEEP"] = "1"

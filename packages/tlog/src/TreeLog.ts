@@ -168,14 +168,16 @@ export class TreeLog extends Context.Tag("@calybris/tlog/TreeLog")<TreeLog, {
     size2: bigint
   ) => Effect.Effect<Array<Uint8Array>, TreeReadError>
   /**
-   * The head as a C2SP checkpoint signed by `signers` (a signed note's text). An origin that is
-   * not one checkpoint line (empty, holding "\n" or a control character) is refused
-   * (`CheckpointMalformed`), never signed.
+   * The head as a C2SP checkpoint signed by `signers` (a signed note's text). The file layer
+   * first persists the tiles of the acknowledged size (a `flush`) and signs that size, so that
+   * `<path>.tlog/` holds every tile the checkpoint names. An origin that is not one checkpoint
+   * line (empty, holding "\n" or a control character) is refused (`CheckpointMalformed`) before
+   * anything is written, never signed.
    */
   readonly checkpoint: (
     origin: string,
     signers: ReadonlyArray<Signer>
-  ) => Effect.Effect<string, CheckpointMalformed | NoteMalformed | TreeLogHashingFailed>
+  ) => Effect.Effect<string, CheckpointMalformed | NoteMalformed | TreeLogHashingFailed | TreeLogIoError>
   /** Persist the tiles of the acknowledged size now (file layer; nothing in memory). */
   readonly flush: Effect.Effect<void, TreeLogIoError | TreeLogHashingFailed>
   /** The underlying log (to read it). */

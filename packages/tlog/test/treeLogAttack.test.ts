@@ -15,6 +15,7 @@ import * as TreeLog from "@calybris/tlog/TreeLog"
 import * as TreeLogNode from "@calybris/tlog/TreeLogNode"
 import * as Wal from "@calybris/wal/Wal"
 import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -505,6 +506,25 @@ describe("TreeLog attack: partial-tile directories left behind", () => {
         expect(nodeFs.readFileSync(`${tiles}/000`).length).toBe(256 * 32)
       }).pipe(Effect.provide(layer), Effect.provide(NodeContext.layer)))
 
+    it.scoped(`${hashing}: a directory named like a partial tile or its temp is left, and the flushes succeed`, () =>
+      Effect.gen(function*() {
+        const path = yield* tempLog
+        const tiles = `${path}.tlog/tile/0`
+        const log = yield* TreeLog.makeFile(path, { key, flushEvery: 1_000_000 })
+        for (let i = 0; i < 100; i++) yield* log.append(record(i))
+        yield* log.flush
+        for (const name of ["3.tmp", "4"]) {
+          nodeFs.mkdirSync(`${tiles}/000.p/${name}`)
+          nodeFs.writeFileSync(`${tiles}/000.p/${name}/x`, "theirs")
+        }
+        for (let i = 100; i < 200; i++) yield* log.append(record(i))
+        yield* log.flush
+        for (let i = 200; i < 300; i++) yield* log.append(record(i))
+        yield* log.flush
+        expect(listTree(`${tiles}/000.p`)).toEqual(["3.tmp", "3.tmp/x", "4", "4/x"])
+        expect(nodeFs.readFileSync(`${path}.tlog/tree-head`, "utf8").split("\n")[0]).toBe("300")
+      }).pipe(Effect.provide(layer), Effect.provide(NodeContext.layer)))
+
     it.scoped(`${hashing}: a .p directory replaced by a symbolic link: nothing is removed through it`, () =>
       Effect.gen(function*() {
         const path = yield* tempLog
@@ -556,4 +576,70 @@ describe("TreeLog attack: every checkpoint published stays readable from the til
         expect(published.length).toBe(14)
       }).pipe(Effect.provide(layer), Effect.provide(NodeContext.layer)))
   }
+})
+
+describe("TreeLog attack: a checkpoint from TreeLog.checkpoint", () => {
+  for (const [hashing, layer] of [["inline", Layer.empty], ["worker (TreeLogNode)", TreeLogNode.layer]] as const) {
+    it.scoped(`${hashing}: names a persisted tree, readable from the tiles after later flushes`, () =>
+      Effect.gen(function*() {
+        // (a helper's review: it signed the head unflushed; the flush at 19,000 never wrote
+        // tile/1/000.p/39, which the checkpoint of 10,000 named)
+        const path = yield* tempLog
+        const log = yield* TreeLog.makeFile(path, { key, flushEvery: 1_000_000, durability: "never" })
+        let appended = 0
+        const appendTo = (size: number) =>
+          Effect.gen(function*() {
+            for (; appended < size; appended++) yield* log.append(record(appended))
+          })
+        yield* appendTo(8192)
+        yield* log.flush
+        yield* appendTo(10_000)
+        const note = new TextEncoder().encode(yield* log.checkpoint(ORIGIN, [logSigner]))
+        yield* appendTo(19_000)
+        yield* log.flush
+        const client = readAsClient(path, note)
+        expect(client.size).toBe(10_000n)
+        expect(client.fromTiles).toBe(client.root)
+      }).pipe(Effect.provide(layer), Effect.provide(NodeContext.layer)))
+
+    it.scoped(`${hashing}: a bad origin is refused before anything is written`, () =>
+      Effect.gen(function*() {
+        const path = yield* tempLog
+        const log = yield* TreeLog.makeFile(path, { key, flushEvery: 1_000_000 })
+        for (let i = 0; i < 10; i++) yield* log.append(record(i))
+        expect((yield* Effect.flip(log.checkpoint("a\nb", [logSigner])))._tag).toBe("CheckpointMalformed")
+        expect(nodeFs.existsSync(`${path}.tlog/tree-head`)).toBe(false)
+        yield* log.checkpoint(ORIGIN, [logSigner])
+        expect(nodeFs.readFileSync(`${path}.tlog/tree-head`, "utf8").split("\n")[0]).toBe("10")
+      }).pipe(Effect.provide(layer), Effect.provide(NodeContext.layer)))
+  }
+})
+
+describe("TreeLog attack: a file put in a full tile's .p directory while it is pruned", () => {
+  it.scoped("inline (FileSystem): it is not removed with the directory", () =>
+    Effect.gen(function*() {
+      // (a helper's review: the emptied directory was removed recursively, with what appeared
+      // in it after it was listed)
+      const path = yield* tempLog
+      const partials = `${path}.tlog/tile/0/000.p`
+      const fs = yield* FileSystem.FileSystem
+      const planting = FileSystem.FileSystem.of({
+        ...fs,
+        readDirectory: (dir, options) =>
+          Effect.tap(fs.readDirectory(dir, options), () =>
+            Effect.sync(() => {
+              if (dir === partials && nodeFs.existsSync(`${path}.tlog/tile/0/000`)) {
+                nodeFs.writeFileSync(`${partials}/notes.txt`, "theirs")
+              }
+            }))
+      })
+      yield* Effect.gen(function*() {
+        const log = yield* TreeLog.makeFile(path, { key, flushEvery: 1_000_000 })
+        for (let i = 0; i < 100; i++) yield* log.append(record(i))
+        yield* log.flush
+        for (let i = 100; i < 300; i++) yield* log.append(record(i))
+        yield* log.flush
+      }).pipe(Effect.provideService(FileSystem.FileSystem, planting))
+      expect(listTree(partials)).toEqual(["notes.txt"])
+    }).pipe(Effect.provide(NodeContext.layer)))
 })

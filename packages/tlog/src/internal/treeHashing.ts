@@ -31,7 +31,7 @@ export interface WriteFailure {
 
 /** What a write's `check` failure says of a file `expected` that is gone. */
 export const REMOVED_WHILE_RUNNING =
-  "removed while the log ran (the persisted head names it): nothing written; the next open rebuilds the tiles from the log"
+  "removed while the log ran (the persisted head names it): nothing written. The next open rebuilds the tiles from the log if the tiles directory is gone whole; if only some files are, it fails (TreeLogTilesCorrupt) until its tile/ and tree-head are removed (keep its checkpoint)"
 
 /** Writes the tree's files (absolute paths). */
 export interface FileWriter {
@@ -53,9 +53,9 @@ export interface FileWriter {
    * 1 to 255) and every temp of one (`<width>.tmp`) is removed, then the directory once that left
    * it empty — C2SP tlog-tiles lets a log delete a partial tile once the full tile is available,
    * and not before: a checkpoint already published may name any of them. A tile still partial:
-   * only the temps (a crashed flush's) go. Only such names are touched: anything else in the
-   * directory stays, and a `dir` that is missing or is not a directory (a symbolic link planted
-   * there) is left as it is.
+   * only the temps (a crashed flush's) go. Only files (or links) of such names are touched:
+   * anything else in the directory stays (a directory of such a name too), and a `dir` that is
+   * missing or is not a directory (a symbolic link planted there) is left as it is.
    */
   readonly prune: (
     dirs: ReadonlyArray<{ readonly dir: string; readonly full: boolean }>

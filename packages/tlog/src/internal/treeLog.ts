@@ -370,14 +370,25 @@ const pruneDir = (fs: FileSystem.FileSystem, dir: string, full: boolean): Effect
         left++
         continue
       }
-      yield* fs.remove(`${dir}/${name}`, { force: true }).pipe(Effect.mapError(failed(`${dir}/${name}`)))
+      const path = `${dir}/${name}`
+      const removed = yield* Effect.either(fs.remove(path))
+      if (Either.isLeft(removed) && !isNotFound(removed.left)) {
+        // a directory of that name is not a tile: left as it is (the worker's unlink refuses it too)
+        const stat = yield* Effect.either(fs.stat(path))
+        if (Either.isRight(stat) && stat.right.type === "Directory") left++
+        else return yield* Effect.fail(failed(path)(removed.left))
+      }
     }
     if (full && left === 0) {
-      // empty now: the directory goes too (it was emptied of what this removes)
-      yield* fs.remove(dir, { recursive: true }).pipe(
-        Effect.catchIf(isNotFound, () => Effect.void),
-        Effect.mapError(failed(dir))
-      )
+      // empty now: the directory goes too. FileSystem has no rmdir (a remove of a directory must
+      // be recursive): listed again just before, so only what appeared in between could go with it
+      const again = yield* Effect.mapError(fs.readDirectory(dir), failed(dir))
+      if (again.length === 0) {
+        yield* fs.remove(dir, { recursive: true }).pipe(
+          Effect.catchIf(isNotFound, () => Effect.void),
+          Effect.mapError(failed(dir))
+        )
+      }
     }
   })
 
@@ -757,13 +768,23 @@ export const make = <E, R>(
           ))
       )
 
+    /**
+     * The persisted head signed: the tiles of the acknowledged size written first (a flush), so the
+     * directory holds every tile the checkpoint names (a head signed before its tiles were written
+     * named a partial tile that a later flush, at a wider size, never wrote). The origin is checked
+     * before anything is written.
+     */
     const checkpoint = (origin: string, signers: ReadonlyArray<Note.Signer>) =>
       Effect.flatMap(
-        head,
-        ({ root, size }) =>
-          Either.flatMap(
-            Checkpoint.body(new Checkpoint.Checkpoint({ origin, size, root, extensions: [] })),
-            (text) => Note.sign(text, signers)
+        Checkpoint.body(new Checkpoint.Checkpoint({ origin, size: 0n, root: Merkle.emptyRoot(), extensions: [] })),
+        () =>
+          Effect.flatMap(
+            persistedHead,
+            ({ root, size }) =>
+              Either.flatMap(
+                Checkpoint.body(new Checkpoint.Checkpoint({ origin, size, root, extensions: [] })),
+                (text) => Note.sign(text, signers)
+              )
           )
       )
 

@@ -246,7 +246,17 @@ const pruneDirs = (dirs) => {
           continue
         }
         path = dir + "/" + name
-        fs.rmSync(path, { force: true })
+        try {
+          fs.unlinkSync(path)
+        } catch (error) {
+          if (error && error.code === "ENOENT") continue
+          // a directory of that name is not a tile: left as it is
+          if (error && (error.code === "EISDIR" || error.code === "EPERM") && fs.lstatSync(path).isDirectory()) {
+            left++
+            continue
+          }
+          throw error
+        }
       }
       path = dir
       if (full && left === 0) {
