@@ -462,6 +462,13 @@ describe("TreeLog attack: a symbolic link planted at a temp file", () => {
 /** Every file and directory under `dir`, as paths relative to it, sorted. */
 const listTree = (dir: string): Array<string> => (nodeFs.readdirSync(dir, { recursive: true }) as Array<string>).sort()
 
+/** Appends records `from` to `to` - 1, then flushes. */
+const appendFlush = (log: TreeLog.TreeLog["Type"], from: number, to: number) =>
+  Effect.gen(function*() {
+    for (let i = from; i < to; i++) yield* log.append(record(i))
+    yield* log.flush
+  })
+
 describe("TreeLog attack: partial-tile directories left behind", () => {
   for (const [hashing, layer] of [["inline", Layer.empty], ["worker (TreeLogNode)", TreeLogNode.layer]] as const) {
     it.scoped(`${hashing}: a tile that became full leaves no <tile>.p directory (a 10^7-entry log left ~39,000 empty ones)`, () =>
@@ -489,19 +496,16 @@ describe("TreeLog attack: partial-tile directories left behind", () => {
         const path = yield* tempLog
         const tiles = `${path}.tlog/tile/0`
         const log = yield* TreeLog.makeFile(path, { key, flushEvery: 1_000_000 })
-        for (let i = 0; i < 100; i++) yield* log.append(record(i))
-        yield* log.flush
+        yield* appendFlush(log, 0, 100)
         expect(listTree(`${tiles}/000.p`)).toEqual(["100"])
         // a crashed flush's leftovers (a wider partial no head named, temps), and files of others
         for (const name of ["150", "150.tmp", "7.tmp", "255"]) nodeFs.writeFileSync(`${tiles}/000.p/${name}`, "junk")
         for (const name of ["notes.txt", "256", "0", "07"]) nodeFs.writeFileSync(`${tiles}/000.p/${name}`, "theirs")
-        for (let i = 100; i < 200; i++) yield* log.append(record(i))
-        yield* log.flush
+        yield* appendFlush(log, 100, 200)
         // the temps go; the partials stay (a published checkpoint may name any) until the tile is full
         expect(listTree(`${tiles}/000.p`)).toEqual(["0", "07", "100", "150", "200", "255", "256", "notes.txt"])
         // full: the partials go, and the directory stays while it holds what is not ours
-        for (let i = 200; i < 300; i++) yield* log.append(record(i))
-        yield* log.flush
+        yield* appendFlush(log, 200, 300)
         expect(listTree(`${tiles}/000.p`)).toEqual(["0", "07", "256", "notes.txt"])
         expect(nodeFs.readFileSync(`${tiles}/000`).length).toBe(256 * 32)
       }).pipe(Effect.provide(layer), Effect.provide(NodeContext.layer)))
@@ -511,16 +515,13 @@ describe("TreeLog attack: partial-tile directories left behind", () => {
         const path = yield* tempLog
         const tiles = `${path}.tlog/tile/0`
         const log = yield* TreeLog.makeFile(path, { key, flushEvery: 1_000_000 })
-        for (let i = 0; i < 100; i++) yield* log.append(record(i))
-        yield* log.flush
+        yield* appendFlush(log, 0, 100)
         for (const name of ["3.tmp", "4"]) {
           nodeFs.mkdirSync(`${tiles}/000.p/${name}`)
           nodeFs.writeFileSync(`${tiles}/000.p/${name}/x`, "theirs")
         }
-        for (let i = 100; i < 200; i++) yield* log.append(record(i))
-        yield* log.flush
-        for (let i = 200; i < 300; i++) yield* log.append(record(i))
-        yield* log.flush
+        yield* appendFlush(log, 100, 200)
+        yield* appendFlush(log, 200, 300)
         expect(listTree(`${tiles}/000.p`)).toEqual(["3.tmp", "3.tmp/x", "4", "4/x"])
         expect(nodeFs.readFileSync(`${path}.tlog/tree-head`, "utf8").split("\n")[0]).toBe("300")
       }).pipe(Effect.provide(layer), Effect.provide(NodeContext.layer)))
@@ -532,14 +533,12 @@ describe("TreeLog attack: partial-tile directories left behind", () => {
         const victim = `${nodePath.dirname(path)}/victim`
         nodeFs.mkdirSync(victim)
         const log = yield* TreeLog.makeFile(path, { key, flushEvery: 1_000_000 })
-        for (let i = 0; i < 200; i++) yield* log.append(record(i))
-        yield* log.flush
+        yield* appendFlush(log, 0, 200)
         // the superseded partial must be found (the flush checks it): the link's target holds one
         nodeFs.rmSync(`${tiles}/000.p`, { recursive: true })
         for (const name of ["200", "44", "12.tmp"]) nodeFs.writeFileSync(`${victim}/${name}`, "mine")
         nodeFs.symlinkSync(victim, `${tiles}/000.p`)
-        for (let i = 200; i < 300; i++) yield* log.append(record(i))
-        yield* log.flush
+        yield* appendFlush(log, 200, 300)
         expect(listTree(victim)).toEqual(["12.tmp", "200", "44"])
         expect(nodeFs.lstatSync(`${tiles}/000.p`).isSymbolicLink()).toBe(true)
       }).pipe(Effect.provide(layer), Effect.provide(NodeContext.layer)))
@@ -635,10 +634,8 @@ describe("TreeLog attack: a file put in a full tile's .p directory while it is p
       })
       yield* Effect.gen(function*() {
         const log = yield* TreeLog.makeFile(path, { key, flushEvery: 1_000_000 })
-        for (let i = 0; i < 100; i++) yield* log.append(record(i))
-        yield* log.flush
-        for (let i = 100; i < 300; i++) yield* log.append(record(i))
-        yield* log.flush
+        yield* appendFlush(log, 0, 100)
+        yield* appendFlush(log, 100, 300)
       }).pipe(Effect.provideService(FileSystem.FileSystem, planting))
       expect(listTree(partials)).toEqual(["notes.txt"])
     }).pipe(Effect.provide(NodeContext.layer)))
