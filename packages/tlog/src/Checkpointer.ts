@@ -10,12 +10,13 @@
  *   beyond the last checkpoint's size (appended one by one: at N, 2N, 3N… exactly). The signed
  *   head is `source.head` at that moment (≥ the size given, when appends run concurrently).
  * - `every.seconds = T`: a scoped fiber wakes every T seconds on the `Clock` and signs the head
- *   when its size moved since the last checkpoint (no checkpoint of an unchanged head).
+ *   when its size moved since the last checkpoint (no checkpoint of an unchanged head), or when
+ *   there is no checkpoint yet (an empty log's is of size 0: C2SP has a log always serve one).
  * - `publish` signs the head now (returns the last checkpoint when the head did not move and it
  *   is on disk); `latest` is the last checkpoint written by this checkpointer (or found on disk at
  *   start, see below).
- * - On scope close (the fiber stopped first), a final checkpoint when the size moved; its
- *   failure is logged (a finalizer cannot fail), the previous checkpoint stays.
+ * - On scope close (the fiber stopped first), a final checkpoint when the size moved or there is
+ *   none yet; its failure is logged (a finalizer cannot fail), the previous checkpoint stays.
  *
  * At start an existing checkpoint file that verifies with these signers and has this origin is
  * `latest` (a restart does not re-sign an unchanged head). One that only parses as a signed
@@ -477,7 +478,9 @@ export const make = <E = never>(
       const head = yield* source.head
       const s = yield* Ref.get(state)
       const moved = Option.match(s.latest, {
-        onNone: () => head.size > 0n,
+        // no checkpoint yet: one is signed even of the empty tree (C2SP tlog-tiles: the log "MUST"
+        // serve its signed tree head at <prefix>/checkpoint; before, an empty log served none)
+        onNone: () => true,
         onSome: (l) => l.checkpoint.size !== head.size
       })
       if (moved || Option.isSome(s.failure)) yield* checkpointHead

@@ -300,7 +300,7 @@ describe("Checkpointer: every T seconds (TestClock)", () => {
       yield* Scope.close(scope, Exit.void)
       assert.strictEqual(onDisk(path)?.size, 5n)
     }))
-  it.scoped("an empty log: neither the timer nor the scope's close signs a checkpoint", () =>
+  it.scoped("an empty log: the timer signs a checkpoint of the empty tree once (C2SP: a log always serves one), then none while it stays empty", () =>
     Effect.gen(function*() {
       const { path } = yield* tempCheckpoint
       const source = makeSource()
@@ -309,10 +309,29 @@ describe("Checkpointer: every T seconds (TestClock)", () => {
         Effect.provide(NodeFileSystem.layer),
         Scope.extend(scope)
       )
+      yield* TestClock.adjust("1 second")
+      yield* eventually(() => nodeFs.existsSync(path))
+      // each checkpoint is a new file renamed into place: the same inode means not written again
+      const first = nodeFs.statSync(path).ino
+      assert.strictEqual(onDisk(path)?.size, 0n)
       yield* TestClock.adjust("3 seconds")
-      yield* eventually(() => source.heads >= 3)
+      yield* eventually(() => source.heads >= 4)
       yield* Scope.close(scope, Exit.void)
+      assert.strictEqual(nodeFs.statSync(path).ino, first)
+    }))
+
+  it.scoped("an empty log without a timer: the scope's close signs the empty tree's checkpoint", () =>
+    Effect.gen(function*() {
+      const { path } = yield* tempCheckpoint
+      const source = makeSource()
+      const scope = yield* Scope.make()
+      yield* Checkpointer.make({ ...baseOptions(path), every: { entries: 100 } }, source).pipe(
+        Effect.provide(NodeFileSystem.layer),
+        Scope.extend(scope)
+      )
       assert.isFalse(nodeFs.existsSync(path))
+      yield* Scope.close(scope, Exit.void)
+      assert.strictEqual(onDisk(path)?.size, 0n)
     }))
 })
 
