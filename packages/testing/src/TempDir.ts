@@ -20,9 +20,18 @@ const key = Symbol.for("@calybris/testing/TempDir")
 const store = globalThis as { [key]?: Array<string> }
 const registered = (): Array<string> => (store[key] ??= [])
 
-/** Registers `dir` for removal after the test file; returns it. */
+/**
+ * Registers `dir` for removal after the test file; returns it. Only a folder inside the temp
+ * folder is taken (a path a test read from a child's output, say, could name anything): any other
+ * throws at once, before anything is removed.
+ */
 export const register = (dir: string): string => {
-  registered().push(dir)
+  const tmp = path.resolve(os.tmpdir())
+  const resolved = path.resolve(dir)
+  if (!resolved.startsWith(`${tmp}${path.sep}`)) {
+    throw new Error(`TempDir.register: ${JSON.stringify(dir)} is not inside the temp folder ${tmp}`)
+  }
+  registered().push(resolved)
   return dir
 }
 

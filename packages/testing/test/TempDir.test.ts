@@ -57,6 +57,20 @@ describe("TempDir", () => {
     assert.isFalse(fs.existsSync(last))
   })
 
+  it("registers only folders inside the temp folder: anything else throws, and nothing is registered", () => {
+    for (const outside of [os.tmpdir(), path.dirname(os.tmpdir()), "/", ".", path.join(os.tmpdir(), "..", "x")]) {
+      assert.throws(() => TempDir.register(outside), /not inside the temp folder/, outside)
+    }
+    const inside = TempDir.make("calybris-tempdir-")
+    delete process.env["CALYBRIS_TEST_KEEP"]
+    try {
+      TempDir.removeAll()
+    } finally {
+      if (keep !== undefined) process.env["CALYBRIS_TEST_KEEP"] = keep
+    }
+    assert.isFalse(fs.existsSync(inside))
+  })
+
   it("keeps the folders under CALYBRIS_TEST_KEEP=1", () => {
     const dir = TempDir.make("calybris-tempdir-")
     process.env["CALYBRIS_TEST_KEEP"] = "1"
