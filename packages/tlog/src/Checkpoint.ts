@@ -156,6 +156,16 @@ export const body = (checkpoint: Checkpoint): Either.Either<string, CheckpointMa
   return Either.map(parse(text), () => text)
 }
 
+/**
+ * `origin` when a checkpoint of it is one `body` signs (one non-empty line, no control character):
+ * what a signer checks before it writes or signs anything.
+ */
+export const checkOrigin = (origin: string): Either.Either<string, CheckpointMalformed> =>
+  Either.map(
+    body(new Checkpoint({ origin, size: 0n, root: new Uint8Array(ROOT_BYTES), extensions: [] })),
+    () => origin
+  )
+
 /** A witness's verified cosignature. */
 export interface Cosigned {
   readonly name: string

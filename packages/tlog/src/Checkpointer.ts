@@ -202,14 +202,7 @@ const positiveInteger = (field: string, value: number | undefined): Checkpointer
 export const validate = (options: Options): Either.Either<Options, CheckpointerOptionsInvalid> => {
   // the origin is valid when a checkpoint of it is one `Checkpoint.body` signs (the one rule)
   if (typeof options.origin !== "string") return invalid("origin", String(options.origin), "not a string")
-  const body = Checkpoint.body(
-    new Checkpoint.Checkpoint({
-      origin: options.origin,
-      size: 0n,
-      root: new Uint8Array(Checkpoint.ROOT_BYTES),
-      extensions: []
-    })
-  )
+  const body = Checkpoint.checkOrigin(options.origin)
   if (Either.isLeft(body)) {
     return invalid(
       "origin",

@@ -62,15 +62,21 @@ export interface FileWriter {
   ) => Effect.Effect<void, WriteFailure>
 }
 
-/**
- * Whether `prune` removes the entry `name` of a partial-tile directory: a partial tile (a width, 1
- * to 255, canonical) when the tile is full, and the temp of one (`<width>.tmp`) always.
- */
-export const isPrunable = (name: string, full: boolean): boolean =>
-  full ? PARTIAL_NAME.test(name) : PARTIAL_NAME.test(name) && name.endsWith(".tmp")
+/** a canonical partial width, 1 to 255 */
+const WIDTH = "(?:[1-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-5])"
 
-/** a partial tile's file name (a canonical width, 1 to 255), or its temp's */
-export const PARTIAL_NAME = /^(?:[1-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-5])(?:\.tmp)?$/
+/**
+ * The names `prune` removes from a partial-tile directory (the worker's program gets their
+ * sources): of a full tile, its partial tiles (a width) and their temps (`<width>.tmp`); of a tile
+ * still partial, the temps only.
+ */
+export const PRUNABLE = {
+  full: new RegExp(`^${WIDTH}(?:\\.tmp)?$`),
+  partial: new RegExp(`^${WIDTH}\\.tmp$`)
+} as const
+
+/** Whether `prune` removes the entry `name` of a partial-tile directory (`PRUNABLE`). */
+export const isPrunable = (name: string, full: boolean): boolean => (full ? PRUNABLE.full : PRUNABLE.partial).test(name)
 
 /**
  * Thrown by a hashing that can no longer answer (its worker failed, exited, was closed, or made

@@ -655,11 +655,10 @@ export const make = <E, R>(
         // log MAY delete them once the full tile is available; a published checkpoint may name
         // any narrower one, so a partial superseded by a wider one stays until then), and of
         // every tile written, the temps a crashed flush left
-        const partials = writes.map((write) =>
-          write.width < Tiles.TILE_WIDTH
-            ? { dir: `${disk.dir}/${write.path.slice(0, write.path.lastIndexOf("/"))}`, full: false }
-            : { dir: `${disk.dir}/${write.path}.p`, full: true }
-        )
+        const partials = writes.map((write) => ({
+          dir: `${disk.dir}/${Either.getOrThrow(Tiles.tilePath(write.level, write.index, Tiles.TILE_WIDTH))}.p`,
+          full: write.width === Tiles.TILE_WIDTH
+        }))
         if (partials.length > 0) {
           yield* Effect.mapError(writer.prune(partials), (failure) => new TreeLogIoError(failure))
         }
@@ -776,7 +775,7 @@ export const make = <E, R>(
      */
     const checkpoint = (origin: string, signers: ReadonlyArray<Note.Signer>) =>
       Effect.flatMap(
-        Checkpoint.body(new Checkpoint.Checkpoint({ origin, size: 0n, root: Merkle.emptyRoot(), extensions: [] })),
+        Checkpoint.checkOrigin(origin),
         () =>
           Effect.flatMap(
             persistedHead,

@@ -64,7 +64,7 @@ import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "
 import type { CompactRange } from "../CompactRange.js"
 import { rootOfSubtrees } from "./hash.js"
 import type { FileWriter, Sink, StartHashing, TreeHashing, WriteFailure } from "./treeHashing.js"
-import { inline, PARTIAL_NAME, REMOVED_WHILE_RUNNING, TreeHashingStopped } from "./treeHashing.js"
+import { inline, PRUNABLE, REMOVED_WHILE_RUNNING, TreeHashingStopped } from "./treeHashing.js"
 import { TreeLogOptionsInvalid } from "./treeLogErrors.js"
 
 const DONE = 0
@@ -224,7 +224,10 @@ const writeFiles = (files, sync, expected) => {
   }
   return sync ? syncDirectories(dirty) : undefined
 }
-const partialName = new RegExp(${JSON.stringify(PARTIAL_NAME.source)})
+const prunable = {
+  full: new RegExp(${JSON.stringify(PRUNABLE.full.source)}),
+  partial: new RegExp(${JSON.stringify(PRUNABLE.partial.source)})
+}
 /** \`FileWriter.prune\`: of each partial-tile directory, the partial tiles and temps (a full tile's) or the temps only */
 const pruneDirs = (dirs) => {
   for (const { dir, full } of dirs) {
@@ -241,7 +244,7 @@ const pruneDirs = (dirs) => {
       if (!stat.isDirectory()) continue
       let left = 0
       for (const name of fs.readdirSync(dir)) {
-        if (!partialName.test(name) || (!full && !name.endsWith(".tmp"))) {
+        if (!(full ? prunable.full : prunable.partial).test(name)) {
           left++
           continue
         }
