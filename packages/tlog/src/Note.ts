@@ -487,8 +487,10 @@ export const formatSignerKey = (
 
 /**
  * Parses a signer key `PRIVATE+KEY+name+hex8(keyID)+base64(0x01 ‖ seed)` (Go's x/mod form). The
- * key ID must match the public key derived from the seed. Errors name the field and show the
- * key name or key ID only, never the seed.
+ * key ID must match the public key derived from the seed. Errors name the field and never show
+ * a part of the text: a key whose name or key ID is missing shifts its parts, so the part read as
+ * a name or a key ID may be part of the seed (its base64 holds '+'). A key ID that does not match
+ * shows the one the seed's public key has.
  */
 export const parseSignerKey = (
   skey: Redacted.Redacted<string> | string
@@ -498,16 +500,16 @@ export const parseSignerKey = (
   let rest = text
   for (let i = 0; i < 4; i++) {
     const plus = rest.indexOf("+")
-    if (plus < 0) return keyError("missing-part", "skey", i < 2 ? "PRIVATE+KEY" : parts[2] ?? "")
+    if (plus < 0) return keyError("missing-part", "skey", hidden(`'+'-separated parts: ${i + 1} of at least 5`))
     parts.push(rest.slice(0, plus))
     rest = rest.slice(plus + 1)
   }
   const [p1, p2, name, id] = parts as [string, string, string, string]
   if (p1 !== "PRIVATE" || p2 !== "KEY") return keyError("not-a-private-key", "prefix", "expected PRIVATE+KEY+")
-  if (!isValidName(name)) return keyError("invalid-key-name", "name", name)
-  if (!HEX8.test(id)) return keyError("invalid-key-id", "keyId", id)
+  if (!isValidName(name)) return keyError("invalid-key-name", "name", hidden(`${name.length} characters`))
+  if (!HEX8.test(id)) return keyError("invalid-key-id", "keyId", hidden(`${id.length} characters, not 8 hex digits`))
   const bytes = Base64.decodeStrict(rest)
-  if (bytes === undefined || bytes.length < 1) return keyError("invalid-base64", "key", `(secret of ${name})`)
+  if (bytes === undefined || bytes.length < 1) return keyError("invalid-base64", "key", hidden("the secret part"))
   if (bytes[0] !== TYPE_ED25519) {
     return keyError("unknown-type", "type", `0x${(bytes[0] as number).toString(16).padStart(2, "0")}`)
   }
@@ -515,6 +517,9 @@ export const parseSignerKey = (
   bytes.fill(0)
   return Either.flatMap(ed25519Signer(name, seed), (signer) =>
     signer.keyId !== (Number.parseInt(id, 16) >>> 0)
-      ? keyError("key-id-mismatch", "keyId", id)
+      ? keyError("key-id-mismatch", "keyId", hidden(`the seed's public key has key ID ${hex8(signer.keyId)}`))
       : Either.right(signer))
 }
+
+/** A signer key's part, described and not shown. */
+const hidden = (what: string): string => `(not shown: ${what})`

@@ -251,12 +251,32 @@ describe("Note: keys", () => {
     const wrongId = PETER_SKEY.replace("c74f20a3", "c74f20a4")
     const truncated = PETER_SKEY.slice(0, -4)
     const wrongType = PETER_SKEY.replace("+AYEK", "+AoEK")
-    for (const skey of [wrongId, truncated, wrongType, "PRIVATE+KEY+x", PETER_SKEY.replace("PRIVATE", "PUBLIC")]) {
+    // the secret part holds a '+': a key without its key ID, or without its name, shifts a part of
+    // the seed into the key ID's (or the name's) place
+    const secret = PETER_SKEY.slice("PRIVATE+KEY+PeterNeumann+c74f20a3+".length)
+    assert.include(secret, "+")
+    const noId = PETER_SKEY.replace("+c74f20a3", "")
+    const noName = PETER_SKEY.replace("+PeterNeumann", "")
+    const neither = `PRIVATE+KEY+${secret}`
+    const bad = [
+      wrongId,
+      truncated,
+      wrongType,
+      "PRIVATE+KEY+x",
+      PETER_SKEY.replace("PRIVATE", "PUBLIC"),
+      noId,
+      noName,
+      neither
+    ]
+    for (const skey of bad) {
       const e = left(Note.parseSignerKey(Redacted.make(skey)))
       const text = `${printed(e)} ${e.message} ${e.stack ?? ""}`
-      assert.notInclude(text, PETER_SKEY.slice(-30, -10))
-      assert.notInclude(text, PETER_SEED_B64.slice(0, 12))
+      // no 6 characters in a row of the secret part, nor of the seed
+      for (let i = 0; i + 6 <= secret.length; i++) assert.notInclude(text, secret.slice(i, i + 6), skey)
+      for (let i = 0; i + 6 <= PETER_SEED_B64.length; i++) assert.notInclude(text, PETER_SEED_B64.slice(i, i + 6), skey)
     }
+    assert.strictEqual(left(Note.parseSignerKey(noId)).reason, "invalid-key-id")
+    assert.strictEqual(left(Note.parseSignerKey(noName)).reason, "invalid-key-id")
     assert.strictEqual(left(Note.parseSignerKey(wrongId)).reason, "key-id-mismatch")
     assert.strictEqual(left(Note.parseSignerKey(wrongType)).reason, "unknown-type")
   })
