@@ -75,11 +75,19 @@ export class CheckpointNotSigned extends Schema.TaggedError<CheckpointNotSigned>
 export class CheckpointNotCosigned extends Schema.TaggedError<CheckpointNotCosigned>()("CheckpointNotCosigned", {
   origin: Schema.String,
   required: Schema.Number,
+  /** the distinct witness public keys that cosigned (what `required` counts) */
+  cosignedKeys: Schema.Number,
+  /** the witness keys (`name+keyID`) whose cosignature verified */
   cosigned: Schema.Array(Schema.String),
   missing: Schema.Array(Schema.String)
 }) {
   override get message() {
-    return `checkpoint of ${JSON.stringify(this.origin)} cosigned by ${this.cosigned.length} of the witnesses given, ${
+    const shared = this.cosignedKeys < this.cosigned.length
+      ? ` (${this.cosigned.length} names, one public key counted once)`
+      : ""
+    return `checkpoint of ${
+      JSON.stringify(this.origin)
+    } cosigned by ${this.cosignedKeys} of the witness keys given${shared}, ${
       Number.isFinite(this.required)
         ? this.required
         : "an impossible number (the witnesses option is not \"all\" or a count)"
@@ -195,6 +203,9 @@ export interface VerifyOptions {
   readonly witnesses?: number | "all"
 }
 
+/** A public key as a string, to tell keys apart. */
+const keyText = (key: Uint8Array): string => String.fromCharCode(...key)
+
 /** Parses a verifier key of a log (0x01) or a witness (0x04). */
 export const parseVerifierKey = (vkey: string): Either.Either<Note.Verifier, Note.NoteKeyInvalid> =>
   Either.flatMap(Note.decodeVerifierKey(vkey), (parts) =>
@@ -239,21 +250,27 @@ export const verifyCheckpoint = (
       })
     )
   }
+  // witnesses are counted by public key: one key given under two names counts once (C2SP
+  // tlog-cosignature: the signed message does not commit to the cosigner's name, so one line
+  // copied under the other name verifies too)
   const witnessKeys = verifiers.filter((v) => v.type === Cosignature.TYPE_COSIGNATURE_V1)
+  const keyOf = new Map(witnessKeys.map((v) => [Note.keyLabel(v.name, v.keyId), keyText(v.publicKey)]))
+  const cosignedKeys = new Set(cosignatures.map((c) => keyOf.get(Note.keyLabel(c.name, c.keyId))))
   const asked = options.witnesses ?? 0
   // anything but "all" or a count (NaN, a negative or a fraction, from a JavaScript caller) fails
   // closed: no number of cosignatures satisfies it
   const required = asked === "all"
-    ? witnessKeys.length
+    ? new Set(keyOf.values()).size
     : Number.isSafeInteger(asked) && asked >= 0
     ? asked
     : Number.POSITIVE_INFINITY
-  if (cosignatures.length < required) {
+  if (cosignedKeys.size < required) {
     const cosigned = new Set(cosignatures.map((c) => Note.keyLabel(c.name, c.keyId)))
     return Either.left(
       new CheckpointNotCosigned({
         origin: checkpoint.origin,
         required,
+        cosignedKeys: cosignedKeys.size,
         cosigned: [...cosigned],
         missing: witnessKeys.map((v) => Note.keyLabel(v.name, v.keyId)).filter((label) => !cosigned.has(label))
       })

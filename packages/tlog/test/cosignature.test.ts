@@ -144,6 +144,32 @@ describe("Cosignature", () => {
     }
   })
 
+  it("witnesses are counted by public key: one key given under two names is one witness", () => {
+    const seed = new Uint8Array(32).fill(0x51)
+    const a = right(Cosignature.makeSigner("witness-a.example", Redacted.make(seed), 9n))
+    const b = right(Cosignature.makeSigner("witness-b.example", Redacted.make(seed), 9n))
+    const keys = [verifierOf(logSigner), witnessVerifier(a), witnessVerifier(b)]
+    // a's line, and the same signature copied under b's name and key ID: both verify
+    const signed = right(Note.sign(TEXT, [logSigner, a]))
+    const line = signed.split("\n").find((l) => l.startsWith(`\u2014 ${a.name} `)) as string
+    const payload = Buffer.from(line.split(" ")[2] as string, "base64").subarray(4)
+    const copied = signed + Note.signatureLine(b.name, b.keyId, payload) + "\n"
+    const both = right(Checkpoint.verifyCheckpoint(copied, keys))
+    assert.strictEqual(both.cosignatures.length, 2)
+    // but they are one witness: two are not there
+    const e = left(Checkpoint.verifyCheckpoint(copied, keys, { witnesses: 2 })) as Checkpoint.CheckpointNotCosigned
+    assert.strictEqual(e._tag, "CheckpointNotCosigned")
+    assert.strictEqual(e.cosignedKeys, 1)
+    assert.include(e.message, "one public key counted once")
+    // "all" of the keys given: the one key
+    assert.strictEqual(right(Checkpoint.verifyCheckpoint(copied, keys, { witnesses: "all" })).cosignatures.length, 2)
+    // two distinct witnesses still make two
+    const c = witnessOf(new Uint8Array(32).fill(0x52), 9n)
+    const two = right(Note.sign(TEXT, [logSigner, a, c]))
+    const distinct = [verifierOf(logSigner), witnessVerifier(a), witnessVerifier(c)]
+    assert.strictEqual(right(Checkpoint.verifyCheckpoint(two, distinct, { witnesses: 2 })).cosignatures.length, 2)
+  })
+
   it("a witness verifier keeps its own copy of the key", () => {
     const w = witnessOf(new Uint8Array(32).fill(0x31), 7n)
     const other = witnessOf(new Uint8Array(32).fill(0x32), 7n)
