@@ -21,8 +21,10 @@
  *   never change; a wider partial tile is a new file beside the narrower ones, which stay until
  *   the tile is full (C2SP: a log must serve the partial tiles of every size it signed; it may
  *   delete them once the full tile is available): then they go, with their `.p/` directory. No
- *   entry bundles are written (the entries are the log's lines). Tile writes are batched: in the background once `flushEvery` (default 8192)
- *   acknowledged entries are not yet persisted, at `flush`, at open (catching up) and at close.
+ *   entry bundles are written (the entries are the log's lines). Tile writes are batched: in the
+ *   background once a write of the log leaves `flushEvery` (default 8192) written entries not yet
+ *   persisted (an append interrupted while it waits for its fsync is written, and counted, all the
+ *   same), at `flush`, at open (catching up) and at close (once the log wrote what it sealed).
  * - Reopening: `tree-head` gives the persisted size n; the partial tiles of n (one per level,
  *   O(log n) reads) give the right edge and the root, which must equal `tree-head`'s root; only
  *   the entries after n are hashed as the open reads them. The last persisted leaf must equal the
@@ -99,8 +101,8 @@ export const HEAD_FILE = internal.HEAD_FILE
 /** The WAL's options, but its hooks, which the tree log sets (`onLine`, `onWritten`, `admit`). */
 export interface TreeLogOptions extends Omit<Wal.WalOptions, "onLine" | "onWritten" | "admit"> {
   /**
-   * persist the tiles once this many acknowledged entries are not (default 8192: 32 full level-0
-   * tiles a flush); a positive integer, else the open fails with `TreeLogOptionsInvalid`
+   * persist the tiles once this many written entries are not (default 8192: 32 full level-0 tiles
+   * a flush); a positive integer, else the open fails with `TreeLogOptionsInvalid`
    */
   readonly flushEvery?: number | undefined
   /** `"edge"` (default): check the right edge and the last leaf on open; `"full"`: recompute everything and compare */
@@ -273,6 +275,10 @@ export const makeFile = (
       // the sizes it asks for are at most the head: a MerkleError or TreeLogBeyondHead is a bug
       rootAt: (size) => Effect.catchTags(log.rootAt(size), { MerkleError: Effect.die, TreeLogBeyondHead: Effect.die })
     })
+    // closing, before the final checkpoint (finalizers run in reverse): the log writes what it
+    // sealed first, so that the checkpoint counts the entries of appends interrupted while they
+    // waited for their write
+    yield* Effect.addFinalizer(() => Wal.settled(log.wal))
     const size = Effect.map(log.wal.head, (h) => h.sequence)
     const append = (data: Json.Json) =>
       Effect.gen(function*() {

@@ -28,7 +28,7 @@ import * as Stream from "effect/Stream"
 import { createHash } from "node:crypto"
 import * as nodeFs from "node:fs"
 import { signer, verifierOf } from "./noteSupport.js"
-import { filesUnder, headText, linesOf } from "./treeLogSupport.js"
+import { filesUnder, gatedSyncs, headText, linesOf, withLogFile } from "./treeLogSupport.js"
 
 const key = new Uint8Array(32).fill(9)
 const numRuns = (n: number) => ({ numRuns: fc.readConfigureGlobal().numRuns ?? n })
@@ -42,6 +42,13 @@ const referenceOf = (wal: Wal.Wal["Type"]) =>
     const lines = linesOf(bytes)
     return { lines, tree: Merkle.MemoryTree.fromLeafHashes(lines.map(Merkle.hashLeaf)) }
   })
+
+/** records `from` to `from + n - 1`, as `appendN` appends them */
+const records = (from: number, n: number): Array<Json.Json> =>
+  Array.from(
+    { length: n },
+    (_, i) => new Map<string, Json.Json>([["i", from + i], ["pad", "x".repeat((from + i) % 7)]])
+  )
 
 const appendN = (log: TreeLog.TreeLog["Type"], from: number, n: number) =>
   Effect.forEach(
@@ -428,30 +435,16 @@ for (const [hashingName, hashing] of hashings) {
         const dir = yield* fs.makeTempDirectoryScoped()
         const path = `${dir}/log.jsonl`
         let syncs = 0
-        // the log's file (opened for append) fails its 6th fsync; every member delegated (they live on a prototype)
-        const faulty = FileSystem.FileSystem.of({
-          ...fs,
-          open: (p, options) =>
-            Effect.map(fs.open(p, options), (file): FileSystem.File =>
-              options?.flag !== "a" ? file : {
-                [FileSystem.FileTypeId]: file[FileSystem.FileTypeId],
-                fd: file.fd,
-                stat: file.stat,
-                seek: (offset, from) => file.seek(offset, from),
-                sync: Effect.suspend(() =>
-                  ++syncs === 6
-                    ? Effect.fail(
-                      new SystemError({ module: "FileSystem", method: "sync", reason: "Unknown", pathOrDescriptor: p })
-                    )
-                    : file.sync
-                ),
-                read: (buffer) => file.read(buffer),
-                readAlloc: (size) => file.readAlloc(size),
-                truncate: (length) => file.truncate(length),
-                write: (buffer) => file.write(buffer),
-                writeAll: (buffer) => file.writeAll(buffer)
-              })
-        })
+        // the log's file (opened for append) fails its 6th fsync
+        const faulty = withLogFile(fs, (file, p) => ({
+          sync: Effect.suspend(() =>
+            ++syncs === 6
+              ? Effect.fail(
+                new SystemError({ module: "FileSystem", method: "sync", reason: "Unknown", pathOrDescriptor: p })
+              )
+              : file.sync
+          )
+        }))
         yield* withLog(path, (log) =>
           Effect.gen(function*() {
             yield* appendN(log, 0, 5)
@@ -468,6 +461,56 @@ for (const [hashingName, hashing] of hashings) {
         // the line was written (its fsync failed): the next open verifies it and catches the tree up
         yield* withLog(path, (log) => checkProofs(log, [[5, 5]]))
         yield* checkTileFiles(path, 6n)
+      }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
+
+    /** A fresh log whose file holds its fsyncs while `gate` is shut (see `gatedSyncs`), open for `body`; its path. */
+    const withGatedLog = <A, E>(
+      body: (log: TreeLog.TreeLog["Type"], gate: ReturnType<typeof gatedSyncs>, path: string) => Effect.Effect<A, E>,
+      options: TreeLog.TreeLogOptions
+    ) =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = `${yield* fs.makeTempDirectoryScoped()}/log.jsonl`
+        const gate = gatedSyncs(fs)
+        yield* withLog(path, (log) => body(log, gate, path), options).pipe(
+          Effect.provideService(FileSystem.FileSystem, gate.fileSystem)
+        )
+        return path
+      })
+
+    it.live("appends interrupted while they wait for their fsync are written, and the background flush counts them", () =>
+      Effect.gen(function*() {
+        const path = yield* withGatedLog((log, gate, path) =>
+          Effect.gen(function*() {
+            // sealed (and written: their fsync waits), then interrupted: none is acknowledged to its caller
+            const exits = yield* gate.interrupted(log.append, records(0, 5))
+            expect(exits.every(Exit.isInterrupted)).toBe(true)
+            gate.open()
+            // no append returns again, yet the log's writes leave 5 entries not persisted (flushEvery 3)
+            const headFile = `${path}.tlog/${TreeLog.HEAD_FILE}`
+            let head = ""
+            for (let i = 0; i < 500 && !head.startsWith("5\n"); i++) {
+              yield* Effect.sleep("10 millis")
+              head = nodeFs.existsSync(headFile) ? nodeFs.readFileSync(headFile, "utf8") : ""
+            }
+            expect(head.split("\n")[0]).toBe("5")
+            expect((yield* log.head).size).toBe(5n)
+          }), { durability: "batch", flushEvery: 3 })
+        yield* checkTileFiles(path, 5n)
+      }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
+
+    it.live("closing while appends wait for their fsync: the closing flush counts what the log writes as it closes", () =>
+      Effect.gen(function*() {
+        const path = yield* withGatedLog((log, gate) =>
+          Effect.gen(function*() {
+            yield* appendN(log, 0, 2)
+            yield* gate.interrupted(log.append, records(2, 3))
+            // the fsync completes once the close has begun
+            yield* Effect.forkDaemon(Effect.delay(Effect.sync(() => gate.open()), "100 millis"))
+          }), { durability: "batch" })
+        expect(linesOf(nodeFs.readFileSync(path)).length).toBe(5)
+        expect(nodeFs.readFileSync(`${path}.tlog/${TreeLog.HEAD_FILE}`, "utf8").split("\n")[0]).toBe("5")
+        yield* checkTileFiles(path, 5n)
       }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
 
     const refusal = (path: string, options: TreeLog.TreeLogOptions = {}) =>

@@ -14,6 +14,7 @@ import * as TreeLog from "@calybris/tlog/TreeLog"
 import * as TreeLogNode from "@calybris/tlog/TreeLogNode"
 import * as Wal from "@calybris/wal/Wal"
 import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
@@ -25,7 +26,7 @@ import * as nodeFs from "node:fs"
 import * as nodeOs from "node:os"
 import * as nodePath from "node:path"
 import { right, signer } from "./noteSupport.js"
-import { linesOf } from "./treeLogSupport.js"
+import { gatedSyncs, linesOf } from "./treeLogSupport.js"
 
 const ORIGIN = "example.com/tree-log"
 const logSigner = signer(ORIGIN, Uint8Array.from({ length: 32 }, (_, i) => i * 5 + 3))
@@ -126,6 +127,25 @@ for (const [hashingName, hashing] of hashings) {
         yield* appendN(log, 12, 5)
         expect(onDisk(path)?.size).toBe(17n)
       }).pipe(Effect.provide(NodeContext.layer)))
+
+    it.live("closing while appends wait for their fsync: the final checkpoint counts what the log writes as it closes", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const path = yield* tempLog
+        const fs = yield* FileSystem.FileSystem
+        const gate = gatedSyncs(fs)
+        yield* Effect.scoped(Effect.gen(function*() {
+          const log = yield* open(path, options({ seconds: 3600 }))
+          yield* appendN(log, 0, 2)
+          yield* gate.interrupted(log.append, [2, 3, 4].map(record))
+          // the fsync completes once the close has begun
+          yield* Effect.forkDaemon(Effect.delay(Effect.sync(() => gate.open()), "100 millis"))
+        })).pipe(Effect.provideService(FileSystem.FileSystem, gate.fileSystem))
+        expect(linesOf(nodeFs.readFileSync(path)).length).toBe(5)
+        const last = onDisk(path)
+        assert(last !== undefined)
+        expect(last.size).toBe(5n)
+        expect(Buffer.from(last.root).toString("hex")).toBe(referenceRoots(path)[5])
+      })).pipe(Effect.provide(NodeContext.layer)))
 
     it.scoped("bad checkpoint options are refused before the log is opened (no file made)", () =>
       Effect.gen(function*() {

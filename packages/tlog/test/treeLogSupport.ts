@@ -1,4 +1,11 @@
 /** Shared by the tree log's tests. */
+import type * as Json from "@calybris/core/Json"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import { createHmac } from "node:crypto"
 import * as nodeFs from "node:fs"
 
@@ -32,4 +39,62 @@ export const headText = (size: bigint | number, rootHex: string, key?: Uint8Arra
   return key === undefined
     ? body
     : `${body}${createHmac("sha256", key).update(`calybris tlog tree-head v1\n${body}`).digest("hex")}\n`
+}
+
+/**
+ * `fs` with the members of every file opened for append (the log's file) taken from `change`,
+ * the others delegated (they live on a prototype, which a spread does not copy).
+ */
+export const withLogFile = (
+  fs: FileSystem.FileSystem,
+  change: (file: FileSystem.File, path: string) => Partial<Pick<FileSystem.File, "sync" | "write" | "writeAll">>
+): FileSystem.FileSystem =>
+  FileSystem.FileSystem.of({
+    ...fs,
+    open: (p, options) =>
+      Effect.map(fs.open(p, options), (file): FileSystem.File =>
+        options?.flag !== "a" ? file : {
+          [FileSystem.FileTypeId]: file[FileSystem.FileTypeId],
+          fd: file.fd,
+          stat: file.stat,
+          seek: (offset, from) => file.seek(offset, from),
+          sync: file.sync,
+          read: (buffer) => file.read(buffer),
+          readAlloc: (size) => file.readAlloc(size),
+          truncate: (length) => file.truncate(length),
+          write: (buffer) => file.write(buffer),
+          writeAll: (buffer) => file.writeAll(buffer),
+          ...change(file, p)
+        })
+  })
+
+/**
+ * `fs` whose log file holds each fsync while the gate is shut (`shut`, then `open`): an append
+ * under "batch" or "always" waits for its acknowledgement, sealed and written, as long as a test
+ * wants. `interrupted` shuts it, starts an append of each record, and interrupts each once it is
+ * sealed and written: none is acknowledged to its caller (their exits, all interrupted, returned).
+ */
+export const gatedSyncs = (fs: FileSystem.FileSystem) => {
+  let gate: Deferred.Deferred<void> | undefined = undefined
+  const fileSystem = withLogFile(fs, (file) => ({
+    sync: Effect.suspend(() => gate === undefined ? file.sync : Effect.zipRight(Deferred.await(gate), file.sync))
+  }))
+  const shut = (): void => {
+    gate ??= Deferred.unsafeMake<void>(FiberId.none)
+  }
+  return {
+    fileSystem,
+    shut,
+    open: (): void => {
+      if (gate !== undefined) Deferred.unsafeDone(gate, Exit.void)
+      gate = undefined
+    },
+    interrupted: <A, E>(append: (data: Json.Json) => Effect.Effect<A, E>, records: ReadonlyArray<Json.Json>) =>
+      Effect.gen(function*() {
+        shut()
+        const fibers = yield* Effect.forEach(records, (record) => Effect.fork(append(record)))
+        yield* Effect.sleep("20 millis")
+        return yield* Effect.forEach(fibers, Fiber.interrupt)
+      })
+  }
 }

@@ -17,9 +17,9 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { ChainOptions } from "./Chain.js"
 import type { Entry, Sealed } from "./Entry.js"
-import * as AppendWith from "./internal/appendWith.js"
 import * as internalFile from "./internal/file.js"
 import * as internalMemory from "./internal/memory.js"
+import * as Own from "./internal/own.js"
 import * as internalRepair from "./internal/repair.js"
 import type { RepairReport } from "./internal/repair.js"
 import * as Typed from "./internal/typed.js"
@@ -156,9 +156,18 @@ export const appendWith = <A>(
   data: Json.Json,
   f: (sealed: Sealed) => A
 ): Effect.Effect<A, WalAppendError> => {
-  const own = AppendWith.of(wal)
-  return own === undefined ? Effect.map(wal.append(data), f) : own(data, f)
+  const own = Own.of(wal)
+  return own === undefined ? Effect.map(wal.append(data), f) : own.appendWith(data, f)
 }
+
+/**
+ * Waits until every entry sealed so far is written (and synced, per durability), or its write
+ * failed (the append's error reports that): the entries of appends still waiting, and of appends
+ * interrupted while they waited (written all the same, never acknowledged to them). What reads
+ * the head after it (a tree log's closing flush, a final checkpoint) then counts them. A log with
+ * no writes of its own (in memory), or a wrapper over a log (`{ ...wal, append }`), returns at once.
+ */
+export const settled = (wal: Wal["Type"]): Effect.Effect<void> => Own.of(wal)?.settled ?? Effect.void
 
 /** Append one record. */
 export const append = (data: Json.Json): Effect.Effect<Sealed, WalAppendError, Wal> =>

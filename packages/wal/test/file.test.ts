@@ -22,6 +22,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { execFileSync } from "node:child_process"
+import * as nodeFs from "node:fs"
 import { hostname } from "node:os"
 import * as Probe from "./support/ProbeFileSystem.js"
 
@@ -648,4 +649,42 @@ it.live("the file holds exactly the bytes the memory log holds for the same appe
       )
       assert.isTrue(bytesEqual(yield* fs.readFile(path), expected), durability)
     }
+  }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+
+it.live("settled waits until what the log sealed is written: the entries of appends interrupted while they waited are then in the head", () =>
+  Effect.gen(function*() {
+    const { path } = yield* tempLog
+    const probe = new Probe.Probe()
+    const gate = yield* Deferred.make<void>()
+    yield* Effect.scoped(Effect.gen(function*() {
+      const wal = yield* Wal.makeFile(path, { durability: "batch" })
+      yield* wal.append(record(1))
+      probe.beforeSync = Deferred.await(gate)
+      const waiting = yield* Effect.forEach([2, 3, 4], (i) => Effect.fork(wal.append(record(i))))
+      yield* Effect.sleep("20 millis")
+      for (const fiber of waiting) assert.isTrue(Exit.isInterrupted(yield* Fiber.interrupt(fiber)))
+      assert.strictEqual((yield* wal.head).sequence, 1n)
+      const settling = yield* Effect.fork(Wal.settled(wal))
+      yield* Effect.sleep("20 millis")
+      // the fsync is held: still waiting
+      assert.isNull(settling.unsafePoll())
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(settling)
+      assert.strictEqual((yield* wal.head).sequence, 4n)
+      // a wrapper over the log has none of its own: at once
+      yield* Wal.settled({ ...wal, append: wal.append })
+    })).pipe(Effect.provide(Probe.layer(probe)))
+    assert.strictEqual((yield* verifyOnDisk(path)).count, 4n)
+    // "never": every append acknowledged as it is sealed; settled, they are in the file
+    const { path: unsynced } = yield* tempLog
+    yield* Effect.scoped(Effect.gen(function*() {
+      const wal = yield* Wal.makeFile(unsynced, { durability: "never" })
+      for (let i = 1; i <= 3; i++) yield* wal.append(record(i))
+      // read at once (no other fiber ran): not written yet
+      assert.strictEqual(nodeFs.readFileSync(unsynced).length, 0)
+      yield* Wal.settled(wal)
+      assert.strictEqual(nodeFs.readFileSync(unsynced, "utf8").split("\n").length - 1, 3)
+    }))
+    // a log in memory: at once
+    yield* Effect.provide(Effect.flatMap(Wal.Wal, Wal.settled), Wal.layerMemory())
   }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))

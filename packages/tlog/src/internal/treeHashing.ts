@@ -97,10 +97,12 @@ export interface TreeHashing {
   readonly admit?: (() => string | AdmitWait | undefined) | undefined
   /**
    * Before `sync`: an effect that waits for the hashing to catch up with the leaves pushed so far
-   * without blocking the thread (a worker's), so that `sync` then returns at once; it never fails
-   * (a stopped hashing makes `sync` throw). Absent: `sync` alone.
+   * (but the last `behind` of them, default 0) without blocking the thread (a worker's), so that
+   * `sync` (or `pending() <= behind`) then holds at once; it never fails (a stopped hashing makes
+   * `sync` throw). A hashing following the log's writes hands over no leaf among those `behind`
+   * that is not written yet (no copy of it). Absent: `sync` alone.
    */
-  readonly catchUp?: (() => Effect.Effect<void>) | undefined
+  readonly catchUp?: ((behind?: number) => Effect.Effect<void>) | undefined
   /**
    * the next leaf's bytes (read before `push` returns: the caller may reuse them). Once `admit`
    * admitted the leaf, `push` neither waits nor throws (a leaf a stopped hashing can no longer

@@ -136,12 +136,6 @@ class Tree {
     this.hashing?.written?.(sequence, bytes)
   }
 
-  /** The tiles as they are (describing `settled()` leaves). */
-  tilesNow(): TileSet {
-    this.settled()
-    return this.tiles
-  }
-
   /**
    * Waits, without blocking the thread, for the hashing to catch up with the sealed leaves (a
    * worker's: see `TreeHashing.catchUp`), so that `upTo(size)` after it, for a size read before
@@ -150,6 +144,17 @@ class Tree {
   readonly catchUp: Effect.Effect<void> = Effect.suspend(() =>
     this.tiles.size === this.sealed ? Effect.void : (this.hashing?.catchUp?.() ?? Effect.void)
   )
+
+  /**
+   * `catchUp` for the first `size` leaves only (at most the sealed size): a worker following the
+   * log's writes is handed no leaf past them that is not written yet, and `upTo(size)` after it
+   * does not wait.
+   */
+  catchUpTo(size: bigint): Effect.Effect<void> {
+    return Effect.suspend(() =>
+      this.settled() >= size ? Effect.void : (this.hashing?.catchUp?.(Number(this.sealed - size)) ?? Effect.void)
+    )
+  }
 
   /** The tiles, once every sealed leaf's nodes are in them. */
   synced(): TileSet {
@@ -554,7 +559,13 @@ export const make = <E, R>(
     const tree = loaded.tree
     // after every other finalizer (the closing flush waits for the hashing)
     yield* Effect.addFinalizer(() => Effect.sync(() => tree.close()))
-    const wal = yield* open({ onLine: tree.onLine, onWritten: tree.onWritten, admit: tree.admit })
+    // set once the background flusher runs (below): each of the log's writes may wake it
+    let afterWrite: ((sequence: bigint) => void) | undefined = undefined
+    const onWritten: NonNullable<Wal.WalOptions["onWritten"]> = (start, end, sequence, hash, bytes) => {
+      tree.onWritten(start, end, sequence, hash, bytes)
+      afterWrite?.(sequence)
+    }
+    const wal = yield* open({ onLine: tree.onLine, onWritten, admit: tree.admit })
     const logSize = (yield* wal.head).sequence
     const persisted = loaded.persisted
     const path = disk === undefined ? "memory" : disk.dir
@@ -622,18 +633,18 @@ export const make = <E, R>(
       ]
 
     /**
-     * Writes the tiles of the acknowledged size (`ready`: of the largest acknowledged size whose
-     * nodes the hashing has put, without waiting for it: the background flush), then the head.
+     * Writes the tiles of the acknowledged size (`written`: of at most that many entries, the log's
+     * write that woke the background flush), then the head.
      */
-    const flushTo = (ready: boolean): Effect.Effect<void, TreeLogIoError | TreeLogHashingFailed> =>
+    const flushTo = (written?: bigint): Effect.Effect<void, TreeLogIoError | TreeLogHashingFailed> =>
       hashingFailed(Effect.gen(function*() {
         if (disk === undefined) return
         // the size read before the catching up: the leaves of appends meanwhile are not waited for
         const acknowledged = (yield* wal.head).sequence
-        if (!ready) yield* tree.catchUp
-        const size = ready ? (tree.settled() < acknowledged ? tree.settled() : acknowledged) : acknowledged
+        const size = written !== undefined && written < acknowledged ? written : acknowledged
         if (size < tree.persisted || (size === tree.persisted && !unsignedHead)) return
-        const tiles = ready ? tree.tilesNow() : tree.upTo(size)
+        yield* (written === undefined ? tree.catchUp : tree.catchUpTo(size))
+        const tiles = tree.upTo(size)
         const writes = tiles.writes(size)
         const root = tree.rootAt(size)
         const writer = tree.files() ?? (defaultWriter as FileWriter)
@@ -665,34 +676,41 @@ export const make = <E, R>(
       }))
     // uninterruptible: a flush interrupted between its tile writes and the head's would orphan
     // the partial tiles it wrote (closing waits for a background flush instead)
-    const flush = lock.withPermits(1)(Effect.uninterruptible(flushTo(false)))
-    const flushReady = lock.withPermits(1)(Effect.uninterruptible(flushTo(true)))
+    const flush = lock.withPermits(1)(Effect.uninterruptible(flushTo()))
+    /** the background flush: the entries the log wrote (a worker following the writes waits for no other leaf) */
+    const flushWritten = (written: bigint) => lock.withPermits(1)(Effect.uninterruptible(flushTo(written)))
 
     // tiles behind the log (a crash between the WAL's fsync and the tiles' write), or a head
     // without its MAC: caught up now
     yield* flush
-    // closing: the acknowledged entries' tiles are written (a failure leaves them to the next open)
-    yield* Effect.addFinalizer(() => Effect.ignore(flush))
+    // closing: the acknowledged entries' tiles are written (a failure leaves them to the next open),
+    // once the log has written what it sealed: appends interrupted while they waited for their
+    // write are in the log all the same (it writes them before it closes, after this), and in the
+    // head read after that
+    yield* Effect.addFinalizer(() => Effect.ignore(Effect.zipRight(Wal.settled(wal), flush)))
 
-    // The background flusher: one fiber, woken (synchronously, by an append's continuation) once
-    // `flushEvery` acknowledged entries are not persisted; a failure is left to the next flush.
-    let wakeup = Deferred.unsafeMake<void>(FiberId.none)
+    // The background flusher: one fiber, woken (synchronously, by the log's write that leaves
+    // `flushEvery` written entries not persisted — not by an append's continuation, which an append
+    // interrupted while it waits never runs); a failure is left to the next flush.
+    let wakeup = Deferred.unsafeMake<bigint>(FiberId.none)
     const flusher = Effect.forever(Effect.gen(function*() {
-      yield* Deferred.await(wakeup)
-      wakeup = Deferred.unsafeMake<void>(FiberId.none)
-      yield* Effect.ignore(flushReady)
+      const written = yield* Deferred.await(wakeup)
+      wakeup = Deferred.unsafeMake<bigint>(FiberId.none)
+      yield* Effect.ignore(flushWritten(written))
       flushing = false
     }))
-    if (disk !== undefined) yield* Effect.forkScoped(flusher)
-
-    const appended = (sealed: Sealed): Appended => {
-      // numbers: a trigger, exact below 2^53 (no BigInt allocated an append)
-      if (!flushing && disk !== undefined && Number(sealed.sequence) - Number(tree.persisted) >= flushEveryNumber) {
-        flushing = true
-        Deferred.unsafeDone(wakeup, Exit.void)
+    if (disk !== undefined) {
+      yield* Effect.forkScoped(flusher)
+      afterWrite = (sequence) => {
+        // numbers: a trigger, exact below 2^53 (no BigInt allocated a write)
+        if (!flushing && Number(sequence) - Number(tree.persisted) >= flushEveryNumber) {
+          flushing = true
+          Deferred.unsafeDone(wakeup, Exit.succeed(sequence))
+        }
       }
-      return { sealed, index: sealed.sequence - 1n }
     }
+
+    const appended = (sealed: Sealed): Appended => ({ sealed, index: sealed.sequence - 1n })
     const onAppended = options.onAppended
     const append = onAppended === undefined
       ? (data: Json.Json): Effect.Effect<Appended, WalAppendError> => Wal.appendWith(wal, data, appended)
@@ -714,7 +732,7 @@ export const make = <E, R>(
     )
 
     const persistedHead = disk === undefined ? head : lock.withPermits(1)(Effect.uninterruptible(
-      Effect.map(flushTo(false), () => {
+      Effect.map(flushTo(), () => {
         const size = tree.persisted
         return { size, root: size === 0n ? Merkle.emptyRoot() : tree.rootAt(size) }
       })

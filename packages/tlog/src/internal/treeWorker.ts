@@ -702,19 +702,23 @@ class WorkerHashing implements TreeHashing {
   )
 
   /**
-   * Before `sync`, without blocking the thread: the leaves pushed so far handed over (once a chunk
-   * fits), then answered — or the worker stopped or stalled (`sync` then throws at once).
+   * Before `sync`, without blocking the thread: the leaves pushed so far (but the last `behind`)
+   * handed over (once a chunk fits), then answered — or the worker stopped or stalled (`sync` then
+   * throws at once). Following the log's writes, with every leaf not written yet among the last
+   * `behind`: the written lines only (no copy of the others).
    */
-  readonly catchUp = (): Effect.Effect<void> =>
+  readonly catchUp = (behind = 0): Effect.Effect<void> =>
     Effect.suspend(() => {
-      if (this.applied === this.pushed || this.stopped()) return Effect.void
+      if (((this.pushed - this.applied) | 0) <= behind || this.stopped()) return Effect.void
       return Effect.zipRight(
         this.waitAsync(() => this.inFlight < this.maxChunks),
         Effect.suspend(() => {
           if (this.stopped() || this.stalledAt === Atomics.load(this.ctl, DONE)) return Effect.void
-          this.handAll()
+          // the leaves not written yet all among the last `behind`: the written lines reach the target
+          if (this.following && this.unwritten.length - this.unwrittenAt <= behind) this.handLines()
+          else this.handAll()
           // the counters wrap (Int32): reached when no longer behind the target
-          const target = this.pushed
+          const target = (this.pushed - behind) | 0
           return this.waitAsync(() => ((this.applied - target) | 0) >= 0)
         })
       )

@@ -85,9 +85,9 @@ import {
   WalWriterFailed
 } from "../WalError.js"
 import { notAdmitted } from "./admit.js"
-import * as AppendWith from "./appendWith.js"
 import { FileIo } from "./io.js"
 import * as Lock from "./lock.js"
+import * as Own from "./own.js"
 
 /** Read chunk size of `bytes` and of verification. */
 const CHUNK = FileSystem.MiB(1)
@@ -574,6 +574,16 @@ export const make = <E = never>(
         ? Effect.fail(new WalIoError({ operation: failure.operation, path, cause: failure.cause }))
         : Effect.void
     )
+    /**
+     * Until every round sealed so far is written (and synced, per durability) or failed: `settled`
+     * (each round's `done` settles after its `onWritten` and its acknowledgement).
+     */
+    const settled: Effect.Effect<void> = Effect.suspend(() => {
+      const last = open ?? queue[queue.length - 1] ?? inflight
+      if (last === undefined) return Effect.void
+      wake()
+      return Effect.asVoid(Effect.exit(Deferred.await(last.done)))
+    })
     const flushed: Effect.Effect<void, WalIoError> = Effect.suspend(() => {
       if (durability !== "never") return Effect.void
       const last = open ?? queue[queue.length - 1] ?? inflight
@@ -623,11 +633,11 @@ export const make = <E = never>(
       })
     const append = (data: Json.Json): Effect.Effect<Sealed, WalAppendError> => appendWith(data, identity)
 
-    return AppendWith.attach({
+    return Own.attach({
       append,
       head: Effect.sync(() => ({ sequence: ackSequence, lastHash: ackHash })),
       // the acknowledged prefix only: never a line still being written, nor what a failure left
       bytes: Stream.unwrap(Effect.map(flushed, () => readFile(fs, path, { length: size }))),
       reader
-    }, appendWith)
+    }, { appendWith, settled })
   })
