@@ -10,6 +10,7 @@ import * as Wal from "@calybris/wal/Wal"
 import type { WalAppendError } from "@calybris/wal/WalError"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
@@ -49,6 +50,9 @@ import { TileSet } from "./treeLogTiles.js"
 
 /** The file recording the persisted size and its root, written after the tiles. */
 export const HEAD_FILE = "tree-head"
+
+/** how long a background flush that fell short waits before it catches up with its write (see `flushTail`) */
+const TAIL_PAUSE = Duration.millis(10)
 
 const DEFAULT_FLUSH_EVERY = 8192
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
@@ -633,17 +637,20 @@ export const make = <E, R>(
       ]
 
     /**
-     * Writes the tiles of the acknowledged size (`written`: of at most that many entries, the log's
-     * write that woke the background flush), then the head.
+     * Writes the tiles of the acknowledged size, then the head — `written`: the background flush,
+     * of at most that many entries (the log's write that woke it), and of no more than the hashing
+     * has put: it does not wait for a worker (its answers come on the event loop, which a busy
+     * appender may not let run for a long while).
      */
     const flushTo = (written?: bigint): Effect.Effect<void, TreeLogIoError | TreeLogHashingFailed> =>
       hashingFailed(Effect.gen(function*() {
         if (disk === undefined) return
         // the size read before the catching up: the leaves of appends meanwhile are not waited for
         const acknowledged = (yield* wal.head).sequence
-        const size = written !== undefined && written < acknowledged ? written : acknowledged
+        let size = written !== undefined && written < acknowledged ? written : acknowledged
+        if (written === undefined) yield* tree.catchUp
+        else if (tree.settled() < size) size = tree.settled()
         if (size < tree.persisted || (size === tree.persisted && !unsignedHead)) return
-        yield* (written === undefined ? tree.catchUp : tree.catchUpTo(size))
         const tiles = tree.upTo(size)
         const writes = tiles.writes(size)
         const root = tree.rootAt(size)
@@ -693,11 +700,36 @@ export const make = <E, R>(
     // `flushEvery` written entries not persisted — not by an append's continuation, which an append
     // interrupted while it waits never runs); a failure is left to the next flush.
     let wakeup = Deferred.unsafeMake<bigint>(FiberId.none)
+    const scope = yield* Effect.scope
+    // a flush that fell short of its write (the hashing behind it) is done again once the hashing
+    // caught up with that write, unless a later write woke the flusher meanwhile: the entries of a
+    // burst's last writes are persisted though nothing is written after them. After a pause on the
+    // event loop's timers, which a busy appender holds off: until then the next writes hand the
+    // worker its leaves and wake the flusher, and no wait for the worker costs the appender.
+    let tail: bigint | undefined = undefined
+    const flushTail: Effect.Effect<void> = Effect.suspend(() => {
+      const target = tail
+      if (target === undefined) return Effect.void
+      return Effect.zipRight(
+        Effect.zipRight(Effect.sleep(TAIL_PAUSE), tree.catchUpTo(target)),
+        Effect.suspend(() => {
+          // a later write's flush fell short meanwhile: its target now
+          if (tail !== target) return flushTail
+          tail = undefined
+          return tree.persisted < target ? Effect.ignore(flushWritten(target)) : Effect.void
+        })
+      )
+    })
     const flusher = Effect.forever(Effect.gen(function*() {
       const written = yield* Deferred.await(wakeup)
       wakeup = Deferred.unsafeMake<bigint>(FiberId.none)
       yield* Effect.ignore(flushWritten(written))
       flushing = false
+      if (tree.persisted < written) {
+        const waiting = tail !== undefined
+        tail = written
+        if (!waiting) yield* Effect.forkIn(flushTail, scope)
+      }
     }))
     if (disk !== undefined) {
       yield* Effect.forkScoped(flusher)
