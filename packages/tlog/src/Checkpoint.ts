@@ -272,7 +272,10 @@ export const verifyCheckpoint = (
         required,
         cosignedKeys: cosignedKeys.size,
         cosigned: [...cosigned],
-        missing: witnessKeys.map((v) => Note.keyLabel(v.name, v.keyId)).filter((label) => !cosigned.has(label))
+        // the witness keys whose key cosigned under no name
+        missing: witnessKeys.filter((v) => !cosignedKeys.has(keyText(v.publicKey))).map((v) =>
+          Note.keyLabel(v.name, v.keyId)
+        )
       })
     )
   }

@@ -161,6 +161,10 @@ describe("Cosignature", () => {
     assert.strictEqual(e._tag, "CheckpointNotCosigned")
     assert.strictEqual(e.cosignedKeys, 1)
     assert.include(e.message, "one public key counted once")
+    // a's line alone: b's key cosigned too (it is a's), so no witness is missing, and still only one
+    const alone = left(Checkpoint.verifyCheckpoint(signed, keys, { witnesses: 2 })) as Checkpoint.CheckpointNotCosigned
+    assert.strictEqual(alone.cosignedKeys, 1)
+    assert.deepStrictEqual(alone.missing, [])
     // "all" of the keys given: the one key
     assert.strictEqual(right(Checkpoint.verifyCheckpoint(copied, keys, { witnesses: "all" })).cosignatures.length, 2)
     // two distinct witnesses still make two
