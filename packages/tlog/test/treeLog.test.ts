@@ -697,3 +697,36 @@ for (const [hashingName, hashing] of hashings) {
     )
   })
 }
+
+describe("TreeLog background flush (inline hashing)", () => {
+  it.live(
+    "writes made while a flush runs that leave flushEvery more not persisted are flushed then, not at the next write",
+    () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = `${yield* fs.makeTempDirectoryScoped()}/log.jsonl`
+        // the second tree head's rename (the second background flush) takes a second
+        let heads = 0
+        const slow = FileSystem.FileSystem.of({
+          ...fs,
+          rename: (from, to) =>
+            to.endsWith(`/${TreeLog.HEAD_FILE}`) && ++heads === 2
+              ? Effect.zipRight(Effect.sleep("1 second"), fs.rename(from, to))
+              : fs.rename(from, to)
+        })
+        yield* withLogUsing(Layer.empty, path, (log) =>
+          Effect.gen(function*() {
+            yield* appendN(log, 0, 1000)
+            // no append after the last write: the flusher alone must persist what the slow flush left
+            const headFile = `${path}.tlog/${TreeLog.HEAD_FILE}`
+            let persisted = 0
+            for (let i = 0; i < 300 && persisted <= 900; i++) {
+              yield* Effect.sleep("10 millis")
+              persisted = Number(nodeFs.readFileSync(headFile, "utf8").split("\n")[0])
+            }
+            expect(persisted).toBeGreaterThan(900)
+          }), { durability: "batch", flushEvery: 100 }).pipe(Effect.provideService(FileSystem.FileSystem, slow))
+      }).pipe(Effect.provide(NodeContext.layer), Effect.scoped),
+    30_000
+  )
+})

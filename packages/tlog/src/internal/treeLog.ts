@@ -684,7 +684,7 @@ export const make = <E, R>(
     // uninterruptible: a flush interrupted between its tile writes and the head's would orphan
     // the partial tiles it wrote (closing waits for a background flush instead)
     const flush = lock.withPermits(1)(Effect.uninterruptible(flushTo()))
-    /** the background flush: the entries the log wrote (a worker following the writes waits for no other leaf) */
+    /** the background flush: at most the entries the log wrote, as far as the hashing has put them (no wait) */
     const flushWritten = (written: bigint) => lock.withPermits(1)(Effect.uninterruptible(flushTo(written)))
 
     // tiles behind the log (a crash between the WAL's fsync and the tiles' write), or a head
@@ -699,7 +699,7 @@ export const make = <E, R>(
     // The background flusher: one fiber, woken (synchronously, by the log's write that leaves
     // `flushEvery` written entries not persisted — not by an append's continuation, which an append
     // interrupted while it waits never runs); a failure is left to the next flush.
-    let wakeup = Deferred.unsafeMake<bigint>(FiberId.none)
+    let wakeup = Deferred.unsafeMake<void>(FiberId.none)
     const scope = yield* Effect.scope
     // a flush that fell short of its write (the hashing behind it) is done again once the hashing
     // caught up with that write, unless a later write woke the flusher meanwhile: the entries of a
@@ -720,24 +720,34 @@ export const make = <E, R>(
         })
       )
     })
+    // the log's last write (its last entry), noted even while a flush runs
+    let lastWritten = 0n
     const flusher = Effect.forever(Effect.gen(function*() {
-      const written = yield* Deferred.await(wakeup)
-      wakeup = Deferred.unsafeMake<bigint>(FiberId.none)
-      yield* Effect.ignore(flushWritten(written))
-      flushing = false
-      if (tree.persisted < written) {
-        const waiting = tail !== undefined
-        tail = written
-        if (!waiting) yield* Effect.forkIn(flushTail, scope)
+      yield* Deferred.await(wakeup)
+      wakeup = Deferred.unsafeMake<void>(FiberId.none)
+      let written = lastWritten
+      for (;;) {
+        yield* Effect.ignore(flushWritten(written))
+        if (tree.persisted < written) {
+          const waiting = tail !== undefined
+          tail = written
+          if (!waiting) yield* Effect.forkIn(flushTail, scope)
+        }
+        // the writes made while it ran leave `flushEvery` more not persisted: again now (the next
+        // write would not wake it, and there may be none)
+        if (lastWritten === written || Number(lastWritten) - Number(tree.persisted) < flushEveryNumber) break
+        written = lastWritten
       }
+      flushing = false
     }))
     if (disk !== undefined) {
       yield* Effect.forkScoped(flusher)
       afterWrite = (sequence) => {
+        lastWritten = sequence
         // numbers: a trigger, exact below 2^53 (no BigInt allocated a write)
         if (!flushing && Number(sequence) - Number(tree.persisted) >= flushEveryNumber) {
           flushing = true
-          Deferred.unsafeDone(wakeup, Exit.succeed(sequence))
+          Deferred.unsafeDone(wakeup, Exit.void)
         }
       }
     }

@@ -709,17 +709,20 @@ class WorkerHashing implements TreeHashing {
    */
   readonly catchUp = (behind = 0): Effect.Effect<void> =>
     Effect.suspend(() => {
-      if (((this.pushed - this.applied) | 0) <= behind || this.stopped()) return Effect.void
+      // the target, as the call finds it (leaves pushed while it waits are not waited for); the
+      // counters wrap (Int32): reached when no longer behind it
+      const target = (this.pushed - behind) | 0
+      const reached = () => ((this.applied - target) | 0) >= 0
+      if (reached() || this.stopped()) return Effect.void
       return Effect.zipRight(
         this.waitAsync(() => this.inFlight < this.maxChunks),
         Effect.suspend(() => {
           if (this.stopped() || this.stalledAt === Atomics.load(this.ctl, DONE)) return Effect.void
-          // the leaves not written yet all among the last `behind`: the written lines reach the target
-          if (this.following && this.unwritten.length - this.unwrittenAt <= behind) this.handLines()
-          else this.handAll()
-          // the counters wrap (Int32): reached when no longer behind the target
-          const target = (this.pushed - behind) | 0
-          return this.waitAsync(() => ((this.applied - target) | 0) >= 0)
+          // the leaves not written yet all past the target: the written lines reach it
+          if (this.following && this.unwritten.length - this.unwrittenAt <= ((this.pushed - target) | 0)) {
+            this.handLines()
+          } else this.handAll()
+          return this.waitAsync(reached)
         })
       )
     })
