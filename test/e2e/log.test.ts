@@ -10,6 +10,9 @@ import * as Json from "@calybris/core/Json"
 import * as JsonSchema from "@calybris/core/JsonSchema"
 import * as Kernel from "@calybris/core/Kernel"
 import * as Policy from "@calybris/core/Policy"
+import * as Checkpoint from "@calybris/tlog/Checkpoint"
+import * as Merkle from "@calybris/tlog/Merkle"
+import * as Note from "@calybris/tlog/Note"
 import * as Audited from "@calybris/wal/Audited"
 import * as Wal from "@calybris/wal/Wal"
 import * as NodeContext from "@effect/platform-node/NodeContext"
@@ -621,6 +624,66 @@ describe("wal replay --checkpoint", () => {
     // a checkpoint of another log of another size: fails closed
     const other = await calybris(["wal", "replay", journal, "--policy", policyFile, "--checkpoint", cp9, ...keyed])
     assert.strictEqual(other.code, 1)
+  })
+
+  it("a hostile review's attacks on the replay fail closed (exit 1): an audited log dressed as a journal, a citation of re-spelt lines, a size-0 checkpoint", async () => {
+    const policyFile = write(dir, "policy-hostile.json", policyText)
+    const policy = Either.getOrThrow(
+      Either.flatMap(JsonSchema.decodeText(Policy.PolicySnapshot)(policyText), Policy.make)
+    )
+    const audited = path.join(dir, "hostile-audited.jsonl")
+    const input = Either.getOrThrow(JsonSchema.decodeText(Input.Input)(inputLine({ request_sequence: "1" })))
+    // a decision whose estimated cost was changed after it was made: the audit fails it
+    const decision = Kernel.prescribe(policy, input)
+    const forged = { ...decision, estimated_cost_microunits: 1n } as typeof decision
+    await Effect.runPromise(
+      Audited.append(policy, input, forged, null).pipe(
+        Effect.provide(Wal.layerFile(audited, { key: walKey })),
+        Effect.provide(NodeContext.layer)
+      )
+    )
+    const refused = await calybris(["wal", "replay", audited, "--policy", policyFile, ...keyed])
+    assert.strictEqual(refused.code, 1, refused.stdout)
+    // the same record with a journal record's members beside its own, written by the key holder: it
+    // would be replayed as a journal of no admitted decision, and its decision never audited
+    const line = fs.readFileSync(audited, "utf8").split("\n")[0] as string
+    const data = (Either.getOrThrow(Json.parse(line)) as Json.JsonObject).get("data") as Json.JsonObject
+    const dressed = path.join(dir, "hostile-dressed.jsonl")
+    await Effect.runPromise(
+      Wal.append(new Map<string, Json.Json>([["v", 1], ["commands", []], ...data])).pipe(
+        Effect.provide(Wal.layerFile(dressed, { key: walKey })),
+        Effect.provide(NodeContext.layer)
+      )
+    )
+    const disguised = await calybris(["wal", "replay", dressed, "--policy", policyFile, ...keyed])
+    assert.strictEqual(disguised.code, 1, disguised.stdout)
+    assert.include(disguised.stderr, "audited decision's audit, input, decision")
+    // a line re-spelt after it was written (it still verifies), and a checkpoint signed over the
+    // tree of the re-spelt bytes: log prove refuses that log, so the replay does not cite it
+    const honest = path.join(dir, "hostile-honest.jsonl")
+    await Effect.runPromise(
+      Audited.append(policy, input, decision, null).pipe(
+        Effect.provide(Wal.layerFile(honest, { key: walKey })),
+        Effect.provide(NodeContext.layer)
+      )
+    )
+    const respelt = write(dir, "hostile-respelt.jsonl", fs.readFileSync(honest, "utf8").replace("\n", "   \n"))
+    const verified = await calybris(["wal", "verify", respelt, ...keyed])
+    assert.strictEqual(verified.code, 0, verified.stderr)
+    const leaf = new TextEncoder().encode(fs.readFileSync(respelt, "utf8").split("\n")[0] as string)
+    const signer = Either.getOrThrow(Note.parseSignerKey(skey))
+    const body = Either.getOrThrow(
+      Checkpoint.body({ origin: "example.com/log", size: 1n, root: Merkle.hashLeaf(leaf), extensions: [] })
+    )
+    const overRespelt = write(dir, "hostile-respelt.note", Either.getOrThrow(Note.sign(body, [signer])))
+    const citing = ["--checkpoint", overRespelt, ...keyed]
+    const cited = await calybris(["wal", "replay", respelt, "--policy", policyFile, ...citing])
+    assert.strictEqual(cited.code, 1, cited.stdout)
+    assert.include(cited.stderr, "not in its canonical form")
+    // a checkpoint of the empty tree is every log's root at size 0: it cites nothing
+    const empty = await calybris(["wal", "replay", honest, "--policy", policyFile, "--checkpoint", cp0, ...keyed])
+    assert.strictEqual(empty.code, 1, empty.stdout)
+    assert.include(empty.stderr, "its size is 0", empty.stderr)
   })
 
   it("builds the tree in the pass that replays the log: the log is read once more than the kind detection, not twice", async () => {

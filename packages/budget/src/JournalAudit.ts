@@ -26,6 +26,9 @@ import type { LedgerJournalInconsistent } from "./LedgerError.js"
 
 const decodeAudited = Schema.decodeUnknownEither(Audited.AuditedJson)
 
+/** The members of an audited decision record (`Audited.AuditedJson`), which no journal record has. */
+const AUDITED_MEMBERS = ["audit", "input", "decision"] as const
+
 /**
  * Audit every admit of the journal against the policies it may have used (matched by policy
  * digest; a decision under an unknown policy fails with `policy_match=false`).
@@ -57,6 +60,16 @@ export const auditBytes = <E, R>(
             new WalParseError({ line: entry.line, offset: entry.offset, category: "Data", reason, column: 0 })
           )
         if (Either.isLeft(decoded)) return bad(`not a ledger journal record: ${JsonSchema.formatError(decoded.left)}`)
+        // an audited decision's members on a journal record: the journal's decoder would pass over
+        // them, and the decision they carry would go unaudited (an audited log dressed as a journal)
+        const foreign = AUDITED_MEMBERS.filter((member) => entry.data instanceof Map && entry.data.has(member))
+        if (foreign.length > 0) {
+          return bad(
+            `a ledger journal record that also carries an audited decision's ${
+              foreign.join(", ")
+            }: which it is cannot be told, so neither is trusted`
+          )
+        }
         const record = decoded.right
         const inconsistent = replay.entry(entry.sequence, Journal.replayableOf(record))
         if (inconsistent !== undefined) return Either.left(inconsistent)

@@ -80,16 +80,19 @@ export const treeOf = (file: string, flags: Key.KeyFlags) =>
         tree.append(Merkle.hashLeaf(line))
       }
     }).pipe(Key.hintOnWrongKey(loaded))
-    // the chain hashes the canonical form of each entry's data, the tree the line's bytes: a line
-    // re-spelt without the key still verifies, and is never a leaf of a tree signed or proved here
-    if (notCanonical !== undefined) {
-      return yield* new LogVerifyFailed({
-        what: `log ${file}`,
-        reason: `entry ${notCanonical} is not in its canonical form: it verifies, but its line was re-spelt after it ` +
-          `was written (whitespace, escapes, member order, unknown or repeated members): the log was edited`
-      })
-    }
+    if (notCanonical !== undefined) return yield* edited(file, notCanonical)
     return tree
+  })
+
+/**
+ * The chain hashes the canonical form of each entry's data, the tree the line's bytes: a line
+ * re-spelt without the key still verifies, and is never a leaf of a tree signed, proved or cited here.
+ */
+const edited = (file: string, sequence: bigint) =>
+  new LogVerifyFailed({
+    what: `log ${file}`,
+    reason: `entry ${sequence} is not in its canonical form: it verifies, but its line was re-spelt after it ` +
+      `was written (whitespace, escapes, member order, unknown or repeated members): the log was edited`
   })
 
 const merkle = <A>(what: string, result: Either.Either<A, Merkle.MerkleError>) =>
@@ -169,8 +172,17 @@ const rootAt = (tree: Merkle.MemoryTree, checkpoint: Checkpoint.Checkpoint, path
  */
 export const treeTap = (reader: Reader.ReaderOptions) => {
   const tree = new Merkle.MemoryTree()
+  // the first entry not in its canonical form (`citeTree` refuses the log, as `treeOf` does)
+  let notCanonical: bigint | undefined
   const lines = new Reader.LineReader(
-    { chain: undefined, maxLineBytes: reader.maxLineBytes, onLine: (line) => tree.append(Merkle.hashLeaf(line)) },
+    {
+      chain: undefined,
+      maxLineBytes: reader.maxLineBytes,
+      onLine: (line, sequence, canonical) => {
+        if (!canonical && notCanonical === undefined) notCanonical = sequence
+        tree.append(Merkle.hashLeaf(line))
+      }
+    },
     false
   )
   let failure: unknown
@@ -188,16 +200,35 @@ export const treeTap = (reader: Reader.ReaderOptions) => {
         const ended = lines.end()
         if (Either.isLeft(ended)) failure = ended.left
       }
-      return failure === undefined ? Effect.succeed(tree) : Effect.die(failure)
+      return failure === undefined ? Effect.succeed({ tree, notCanonical }) : Effect.die(failure)
     })
   }
 }
 
-/** `cite` for a tree already built (`treeTap`): reads the checkpoint and checks its root. */
-export const citeTree = (tree: Merkle.MemoryTree, path: string) =>
+/**
+ * A checkpoint a replay can cite: of at least one entry (an empty tree commits to nothing, and its
+ * root is every log's root at size 0), its root the log's root at its size.
+ */
+const citable = (tree: Merkle.MemoryTree, checkpoint: Checkpoint.Checkpoint, path: string) =>
+  checkpoint.size === 0n
+    ? Effect.fail(
+      new LogVerifyFailed({
+        what: `checkpoint ${path}`,
+        reason: "its size is 0: the empty tree commits to no entry, so it cites nothing (cite a checkpoint of the log)"
+      })
+    )
+    : rootAt(tree, checkpoint, path)
+
+/** `cite` for a tree already built (`treeTap`, for `file`): reads the checkpoint and checks its root. */
+export const citeTree = (
+  tapped: { readonly tree: Merkle.MemoryTree; readonly notCanonical: bigint | undefined },
+  file: string,
+  path: string
+) =>
   Effect.gen(function*() {
+    if (tapped.notCanonical !== undefined) return yield* edited(file, tapped.notCanonical)
     const cp = yield* readCheckpoint(path)
-    yield* rootAt(tree, cp.checkpoint, path)
+    yield* citable(tapped.tree, cp.checkpoint, path)
     return cp.checkpoint
   })
 
@@ -210,7 +241,7 @@ export const cite = (file: string, path: string, flags: Key.KeyFlags) =>
   Effect.gen(function*() {
     const cp = yield* readCheckpoint(path)
     const tree = yield* treeOf(file, flags)
-    yield* rootAt(tree, cp.checkpoint, path)
+    yield* citable(tree, cp.checkpoint, path)
     return cp.checkpoint
   })
 

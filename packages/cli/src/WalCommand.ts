@@ -196,7 +196,7 @@ export const replay = (flags: Commands.FlagsOf<typeof Commands.walOptions.replay
       ? undefined
       : kind === "empty"
       ? yield* logCommand.cite(flags.file, citing, flags)
-      : yield* Effect.flatMap(tap.tree, (tree) => logCommand.citeTree(tree, citing))
+      : yield* Effect.flatMap(tap.tree, (tapped) => logCommand.citeTree(tapped, flags.file, citing))
     const count = audited.length
     const what = kind === "journal"
       ? `${Format.count(count, "admitted decision")} in the ledger journal`

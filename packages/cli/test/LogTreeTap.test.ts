@@ -82,7 +82,9 @@ describe("LogCommand.treeTap", () => {
               const tap = treeTap({ chain })
               // the consumer verifies the tapped stream, as the audited replay does
               yield* Reader.verify(tap.tap(chunked(bytes, cuts)), { chain })
-              const tapped = yield* tap.tree
+              const { notCanonical, tree: tapped } = yield* tap.tree
+              // written by the log itself: every line canonical
+              assert.isUndefined(notCanonical)
               assert.strictEqual(tapped.size, BigInt(values.length))
               assert.strictEqual(tapped.size, exact.size)
               assert.deepStrictEqual(

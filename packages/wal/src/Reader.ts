@@ -555,7 +555,8 @@ export class LineReader {
     // One pass over the line: the envelope, `data` validated (and built only when entries are
     // collected), and the canonical data text the hash covers when verifying — the raw text
     // when it is already canonical (what writers write), else the re-serialised value.
-    const parsed = parseLine(text, { value: this.collect, text: chain !== undefined })
+    // the canonical data text also for `onLine`'s `canonical` (a reader that verifies no chain: a tree's)
+    const parsed = parseLine(text, { value: this.collect, text: chain !== undefined || this.onLine !== undefined })
     if (Either.isLeft(parsed)) {
       const e = parsed.left
       // serde only says "expected value at line 1 column 1": name what is there
