@@ -277,6 +277,15 @@ describe("budget", () => {
     assert.deepStrictEqual(fs.readFileSync(journal), journaled, "status wrote nothing")
   })
 
+  it("status shows a hold that expires past the last date JavaScript can print (a hostile review: it died)", async () => {
+    const journal = journalOf("far-expiry.jsonl")
+    await ok(journal, ["init"])
+    await ok(journal, ["ensure", "--tenant", "t", "--amount", "10"])
+    await ok(journal, ["reserve", "--tenant", "t", "--amount", "1", "--expires", "100000000 days"])
+    const one = await ok(journal, ["status", "t"])
+    assert.match(one, /hold 1: 1 microcents \(expires at \d+ ms after the epoch\)\n$/)
+  })
+
   it("status prints every tenant, cap and hold exactly as before the ledger's queries replaced read(f)", async () => {
     // expected bytes captured from the CLI before issue 13's queries (same journal, same commands)
     const journal = journalOf("status-exact.jsonl")

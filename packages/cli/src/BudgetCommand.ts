@@ -160,6 +160,15 @@ const withView = <A, E, R>(flags: Common, name: string, operation: Effect.Effect
 /** How a command names the ledger it ran on (`no tenant x in …`): the journal's path, or the database's target. */
 const ledgerName = (flags: Common): string => Option.isSome(flags.journal) ? flags.journal.value : "the database"
 
+/**
+ * A hold's expiry, epoch milliseconds (an i64): an ISO date where JavaScript's dates reach
+ * (±8.64e15 ms), else the number itself (a hold may expire later than any date can say).
+ */
+const expiryText = (ms: bigint): string => {
+  const date = new Date(Number(ms))
+  return Number.isNaN(date.getTime()) ? `${ms} ms after the epoch` : date.toISOString()
+}
+
 const balanceOf = (name: string) => Effect.map(Ledger.balances, (s) => s.tenants.find((t) => t.tenant_id === name))
 
 // ---------------------------------------------------------------------------------------------
@@ -357,7 +366,7 @@ export const status = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.sta
               `hold ${h.reservation_id}: ${Format.int(h.amount_microcents)} microcents${
                 Option.isNone(h.expires_at_ms)
                   ? ""
-                  : ` (expires at ${new Date(Number(h.expires_at_ms.value)).toISOString()})`
+                  : ` (expires at ${expiryText(h.expires_at_ms.value)})`
               }`
             )
           ],
