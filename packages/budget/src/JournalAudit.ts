@@ -8,6 +8,7 @@
  * naming the entry: the audit trusts no checkpoint) — then every audit must pass.
  */
 import * as Digest from "@calybris/core/Digest"
+import * as Json from "@calybris/core/Json"
 import * as JsonSchema from "@calybris/core/JsonSchema"
 import type { Policy } from "@calybris/core/Policy"
 import * as Audited from "@calybris/wal/Audited"
@@ -62,7 +63,8 @@ export const auditBytes = <E, R>(
         if (Either.isLeft(decoded)) return bad(`not a ledger journal record: ${JsonSchema.formatError(decoded.left)}`)
         // an audited decision's members on a journal record: the journal's decoder would pass over
         // them, and the decision they carry would go unaudited (an audited log dressed as a journal)
-        const foreign = AUDITED_MEMBERS.filter((member) => entry.data instanceof Map && entry.data.has(member))
+        const data = entry.data
+        const foreign = Json.isObject(data) ? AUDITED_MEMBERS.filter((member) => data.has(member)) : []
         if (foreign.length > 0) {
           return bad(
             `a ledger journal record that also carries an audited decision's ${

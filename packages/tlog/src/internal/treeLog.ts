@@ -722,6 +722,8 @@ export const make = <E, R>(
     })
     // the log's last write (its last entry), noted even while a flush runs
     let lastWritten = 0n
+    /** whether the log's writes up to `sequence` leave `flushEvery` entries not persisted (numbers: exact below 2^53, no BigInt allocated a write) */
+    const due = (sequence: bigint): boolean => Number(sequence) - Number(tree.persisted) >= flushEveryNumber
     const flusher = Effect.forever(Effect.gen(function*() {
       yield* Deferred.await(wakeup)
       wakeup = Deferred.unsafeMake<void>(FiberId.none)
@@ -735,7 +737,7 @@ export const make = <E, R>(
         }
         // the writes made while it ran leave `flushEvery` more not persisted: again now (the next
         // write would not wake it, and there may be none)
-        if (lastWritten === written || Number(lastWritten) - Number(tree.persisted) < flushEveryNumber) break
+        if (lastWritten === written || !due(lastWritten)) break
         written = lastWritten
       }
       flushing = false
@@ -744,8 +746,7 @@ export const make = <E, R>(
       yield* Effect.forkScoped(flusher)
       afterWrite = (sequence) => {
         lastWritten = sequence
-        // numbers: a trigger, exact below 2^53 (no BigInt allocated a write)
-        if (!flushing && Number(sequence) - Number(tree.persisted) >= flushEveryNumber) {
+        if (!flushing && due(sequence)) {
           flushing = true
           Deferred.unsafeDone(wakeup, Exit.void)
         }

@@ -584,13 +584,10 @@ export const make = <E = never>(
       wake()
       return Effect.asVoid(Effect.exit(Deferred.await(last.done)))
     })
-    const flushed: Effect.Effect<void, WalIoError> = Effect.suspend(() => {
-      if (durability !== "never") return Effect.void
-      const last = open ?? queue[queue.length - 1] ?? inflight
-      if (last === undefined) return lost
-      wake()
-      return Effect.zipRight(Effect.exit(Deferred.await(last.done)), lost)
-    })
+    /** Under "never" (acknowledged before written): until the acknowledged entries are written, or the write that lost some failed. */
+    const flushed: Effect.Effect<void, WalIoError> = durability === "never"
+      ? Effect.zipRight(settled, lost)
+      : Effect.void
 
     /**
      * Append: seal now, then wait for the round's acknowledgement ("never": none). An append
