@@ -87,6 +87,25 @@ const cases = [
     records: [checkpoint(tenant(50, 50), `{"reservation_id":2,"tenant_id":"t","amount":50}`, 2)],
     entry: "entry 1 is inconsistent",
     reason: "hold 2 is not below the next reservation id 2"
+  },
+  // arguments the ledger refuses before anything changes: its writer never journals one
+  {
+    name: "a top-up under an empty operation id",
+    records: [commands(ensure(100), `{"kind":"top_up","tenant_id":"t","amount":5,"operation_id":""}`)],
+    entry: "entry 1 (command 2)",
+    reason: "top_up of 5 for tenant t has an argument the ledger refuses: invalid operationId \"\""
+  },
+  {
+    name: "a reserve with a duration and no instant",
+    records: [commands(ensure(100)), commands(`{"kind":"reserve","tenant_id":"t","amount":5,"ttl_ms":60000}`)],
+    entry: "entry 2 (command 1)",
+    reason: "reserve of 5 for tenant t has ttl_ms without expires_at_ms"
+  },
+  {
+    name: "an entry of no commands",
+    records: [commands(ensure(100)), commands()],
+    entry: "entry 2 is inconsistent",
+    reason: "the entry holds no command"
   }
 ] as const
 

@@ -374,6 +374,112 @@ const cases: ReadonlyArray<Case> = [
     sequence: 1n,
     reason: "duplicate operation_id in checkpoint: \"op\""
   },
+  // arguments the ledger's operations refuse (`Arguments`): the writer never journals one
+  {
+    name: "an ensure of a tenant id beyond 1,024 UTF-8 bytes",
+    records: [commands(ensure("t", 100)), commands(ensure("é".repeat(513), 100))],
+    sequence: 2n,
+    command: 1,
+    reason: "has an argument the ledger refuses: invalid tenant"
+  },
+  {
+    name: "a top-up under an empty operation id",
+    records: [commands(ensure("t", 100), `{"kind":"top_up","tenant_id":"t","amount":5,"operation_id":""}`)],
+    sequence: 1n,
+    command: 2,
+    reason: "has an argument the ledger refuses: invalid operationId \"\""
+  },
+  {
+    name: "a reserve under an operation id beyond 256 bytes",
+    records: [commands(ensure("t", 100)), commands(reserve("t", 10, `,"operation_id":"${"o".repeat(257)}"`))],
+    sequence: 2n,
+    command: 1,
+    reason: "invalid operationId"
+  },
+  {
+    name: "a reserve with a negative duration",
+    records: [commands(ensure("t", 100)), commands(reserve("t", 10, `,"ttl_ms":-1,"expires_at_ms":5`))],
+    sequence: 2n,
+    command: 1,
+    reason: "invalid expiresIn -1"
+  },
+  {
+    name: "a reserve expiring before the epoch",
+    records: [commands(ensure("t", 100)), commands(reserve("t", 10, `,"ttl_ms":1,"expires_at_ms":-5`))],
+    sequence: 2n,
+    command: 1,
+    reason: "invalid expiresIn -5"
+  },
+  {
+    name: "a reserve with a duration and no instant",
+    records: [commands(ensure("t", 100)), commands(reserve("t", 10, `,"ttl_ms":1000`))],
+    sequence: 2n,
+    command: 1,
+    reason: "ttl_ms without expires_at_ms"
+  },
+  {
+    name: "an admit with an instant and no duration",
+    records: [
+      commands(ensure("t", 100)),
+      commands(`{"kind":"admit","tenant_id":"t","amount":5,"expires_at_ms":1000,"audited":null}`)
+    ],
+    sequence: 2n,
+    command: 1,
+    reason: "expires_at_ms without ttl_ms"
+  },
+  {
+    name: "a refused reserve under an empty operation id",
+    records: [
+      commands(ensure("t", 100)),
+      commands(refused(reserve("t", 500, `,"operation_id":""`), insufficient(100, 500)))
+    ],
+    sequence: 2n,
+    command: 1,
+    reason: "refused reserve of 500 for tenant t has an argument the ledger refuses: invalid operationId"
+  },
+  {
+    name: "an entry of no commands",
+    records: [commands(ensure("t", 100)), commands()],
+    sequence: 2n,
+    reason: "the entry holds no command"
+  },
+  {
+    name: "a checkpoint listing a tenant id beyond 1,024 bytes",
+    records: [checkpoint({ tenants: [tenant("x".repeat(1_025), 100, 100, 0, 0)] })],
+    sequence: 1n,
+    reason: "is not a tenant id the ledger takes"
+  },
+  {
+    name: "a checkpoint capping a tenant id beyond 1,024 bytes",
+    records: [
+      checkpoint({ tenants: [tenant("t", 100, 100, 0, 0)], caps: [`{"tenant_id":"${"x".repeat(1_025)}","max":5}`] })
+    ],
+    sequence: 1n,
+    reason: "the exposure cap of tenant id \"xxxx"
+  },
+  {
+    name: "a checkpoint remembering an empty operation id",
+    records: [
+      checkpoint({
+        tenants: [tenant("t", 100, 100, 0, 0)],
+        operations: [operation("", `{"_tag":"Insufficient","remaining_microcents":100,"required_microcents":500}`)]
+      })
+    ],
+    sequence: 1n,
+    reason: "operation id \"\" in checkpoint is not an operation id the ledger takes"
+  },
+  {
+    name: "a checkpoint with a hold expiring before the epoch",
+    records: [
+      checkpoint({
+        tenants: [tenant("t", 100, 90, 10, 0)],
+        holds: [`{"reservation_id":1,"tenant_id":"t","amount":10,"expires_at_ms":-1}`],
+        next: 2
+      })
+    ],
+    sequence: 1n,
+    reason: "hold 1 expires at -1"
+  },
   {
     name: "an inconsistent checkpoint superseded by a later one",
     records: [
@@ -464,15 +570,26 @@ describe("a remembered result is decoded by its schema, never taken as whatever 
 })
 
 describe("the error names the entry with a bounded excerpt", () => {
-  it.effect("a 100,000-character tenant id listed twice is not echoed whole", () =>
+  it.effect("a 100,000-character tenant id is refused (no tenant id is that long) and not echoed whole", () =>
     Effect.gen(function*() {
       const long = "x".repeat(100_000)
-      const t = tenant(long, 100, 100, 0, 0)
+      const bytes = yield* craft([checkpoint({ tenants: [tenant(long, 100, 100, 0, 0)] })], { key })
+      const error = yield* Effect.flip(recover(bytes, { key }, {}))
+      assert.instanceOf(error, LedgerJournalInconsistent)
+      assert.include(error.message, "tenant id \"xxxx")
+      assert.include(error.message, "(100000 characters)")
+      assert.include(error.message, "is not a tenant id the ledger takes")
+      assert.isBelow(error.message.length, 300)
+    }))
+
+  it.effect("a 1,000-character tenant id listed twice is not echoed whole", () =>
+    Effect.gen(function*() {
+      const t = tenant("x".repeat(1_000), 100, 100, 0, 0)
       const bytes = yield* craft([checkpoint({ tenants: [t, t] })], { key })
       const error = yield* Effect.flip(recover(bytes, { key }, {}))
       assert.instanceOf(error, LedgerJournalInconsistent)
       assert.include(error.message, "duplicate tenant_id in checkpoint: xxxx")
-      assert.include(error.message, "(100000 characters)")
+      assert.include(error.message, "(1000 characters)")
       assert.isBelow(error.message.length, 300)
     }))
 })

@@ -25,6 +25,7 @@
  */
 import * as Json from "@calybris/core/Json"
 import * as Either from "effect/Either"
+import { isFunds, isOperationId, isTenantId, validateCommand } from "../Arguments.js"
 import type * as Journal from "../Journal.js"
 import { encodeCheckpoint, stateOf } from "../Journal.js"
 import { LedgerJournalInconsistent, LedgerRecoveryError } from "../LedgerError.js"
@@ -39,12 +40,33 @@ const bounded = (reason: string): string =>
   reason.length <= 1_000 ? reason : `${reason.slice(0, 1_000)}… (${reason.length} characters)`
 const quoted = (id: string): string => JSON.stringify(shown(id))
 
+// what the ledger's arguments are (`Arguments`): the writer takes no other, so a journal holds no other
+const TENANT_ID = "is not a tenant id the ledger takes (well-formed Unicode of at most 1,024 UTF-8 bytes)"
+const OPERATION_ID = "is not an operation id the ledger takes (well-formed Unicode of 1 to 256 UTF-8 bytes)"
+
+/**
+ * What is wrong with the arguments of a journaled command (or of a refused one's command), or
+ * undefined: each in the range the ledger's operations take (`Arguments.validateCommand`; the
+ * writer journals a command only once they passed), and a hold's duration and instant together.
+ */
+const argumentsProblem = (c: L.Command): string | undefined => {
+  const invalid = validateCommand(c)
+  if (invalid !== undefined) return `${describe(c)} has an argument the ledger refuses: ${invalid.message}`
+  if ((c._tag === "Reserve" || c._tag === "Admit") && (c.ttl_ms === undefined) !== (c.expires_at_ms === undefined)) {
+    return `${describe(c)} has ${
+      c.ttl_ms === undefined ? "expires_at_ms without ttl_ms" : "ttl_ms without expires_at_ms"
+    } (a hold's expiry has both)`
+  }
+  return undefined
+}
+
 /** What is wrong with a checkpoint as written (before its state is built), or undefined. */
 const checkpointProblem = (c: Journal.Checkpoint): string | undefined => {
   // the restore checks (SPEC §6.6), in its order; reserved is checked against the holds below
   const tenants = new Map<string, bigint>()
   for (const t of c.tenants) {
     const id = t.tenant_id
+    if (!isTenantId(id)) return `tenant id ${quoted(id)} in checkpoint ${TENANT_ID}`
     if (tenants.has(id)) return `duplicate tenant_id in checkpoint: ${shown(id)}`
     tenants.set(id, 0n)
     const fields = [
@@ -76,6 +98,9 @@ const checkpointProblem = (c: Journal.Checkpoint): string | undefined => {
       return `hold ${id} is not below the next reservation id ${next} (the next reserve would reuse its id)`
     }
     if (h.amount <= 0n) return `hold ${id} holds ${h.amount} microcents (a hold holds a positive amount)`
+    if (h.expires_at_ms !== undefined && !isFunds(h.expires_at_ms)) {
+      return `hold ${id} expires at ${h.expires_at_ms} (an expiry is 0 to i64 max epoch milliseconds)`
+    }
     const sum = tenants.get(h.tenant_id)
     if (sum === undefined) return `hold ${id} names tenant ${shown(h.tenant_id)}, which the checkpoint does not list`
     tenants.set(h.tenant_id, sum + h.amount)
@@ -90,12 +115,14 @@ const checkpointProblem = (c: Journal.Checkpoint): string | undefined => {
   }
   const caps = new Set<string>()
   for (const cap of c.caps) {
+    if (!isTenantId(cap.tenant_id)) return `the exposure cap of tenant id ${quoted(cap.tenant_id)} ${TENANT_ID}`
     if (caps.has(cap.tenant_id)) return `duplicate cap in checkpoint: ${shown(cap.tenant_id)}`
     caps.add(cap.tenant_id)
     if (cap.max <= 0n) return `the exposure cap of ${shown(cap.tenant_id)} is ${cap.max} (a cap is positive)`
   }
   const operations = new Set<string>()
   for (const o of c.operations) {
+    if (!isOperationId(o.operation_id)) return `operation id ${quoted(o.operation_id)} in checkpoint ${OPERATION_ID}`
     if (operations.has(o.operation_id)) return `duplicate operation_id in checkpoint: ${quoted(o.operation_id)}`
     operations.add(o.operation_id)
   }
@@ -263,6 +290,8 @@ const refusedChecked = (s: L.LedgerState, r: Journal.Refused): string | undefine
   const id = L.operationId(c)
   if (id === undefined) return `${describe(r)} has no operation id (only a refusal under an id is journaled)`
   if (L.applied(r.result)) return `${describe(r)} holds ${refusal(r.result)}, a result that applied`
+  const invalid = argumentsProblem(c)
+  if (invalid !== undefined) return `refused ${invalid}`
   if (s.operations.has(id)) {
     return `${describe(r)}: operation id ${quoted(id)} was already applied (a retry is never journaled)`
   }
@@ -284,6 +313,8 @@ const stepChecked = (s: L.LedgerState, c: Journal.ReplayCommand): string | undef
     return `${describe(c)}: operation id ${quoted(id)} was already applied (a retry is never journaled)`
   }
   if (c._tag === "EnsureTenant" && c.amount < 0n) return `${describe(c)} with a negative amount ${c.amount}`
+  const invalid = argumentsProblem(c)
+  if (invalid !== undefined) return invalid
   if (c._tag === "Expire") {
     const hold = s.holds.get(c.reservation)
     if (hold !== undefined && hold.expiresAt === undefined) return `${describe(c)}, which has no expiry`
@@ -318,6 +349,13 @@ export const checkpointChecked = (
 ): Either.Either<L.LedgerState, LedgerJournalInconsistent> =>
   Either.mapLeft(checkedState(c), (reason) => new LedgerJournalInconsistent({ sequence, reason: bounded(reason) }))
 
+/** An entry of no commands: the writer journals a group only when it changed something. */
+const noCommands = (sequence: bigint): LedgerJournalInconsistent =>
+  new LedgerJournalInconsistent({
+    sequence,
+    reason: "the entry holds no command (the ledger journals a group of commands only when one changed the state)"
+  })
+
 /** What a replay rebuilt: the state, and how many commands were journaled since the last checkpoint. */
 export interface Replayed {
   readonly state: L.LedgerState
@@ -344,6 +382,7 @@ export class Replay {
   /** Take the next entry; the first problem found, if any. */
   entry(sequence: bigint, record: Journal.Replayable): LedgerJournalInconsistent | undefined {
     if (record._tag === "Commands") {
+      if (record.commands.length === 0) return noCommands(sequence)
       this.sinceCheckpoint += record.commands.length
       // from genesis every command is replayed: at once; else only those after the last checkpoint
       if (this.verifyCheckpoints) return replayChecked(this.base, sequence, record.commands)
@@ -383,6 +422,7 @@ export class Replay {
     commands: () => ReadonlyArray<Journal.ReplayCommand>
   ): LedgerJournalInconsistent | undefined {
     if (this.verifyCheckpoints) return this.entry(sequence, { _tag: "Commands", commands: commands() })
+    if (count === 0) return noCommands(sequence)
     this.sinceCheckpoint += count
     this.pending.push({ sequence, commands })
     return undefined
