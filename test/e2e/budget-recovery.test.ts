@@ -99,7 +99,8 @@ const cases = [
     name: "a reserve with a duration and no instant",
     records: [commands(ensure(100)), commands(`{"kind":"reserve","tenant_id":"t","amount":5,"ttl_ms":60000}`)],
     entry: "entry 2 (command 1)",
-    reason: "reserve of 5 for tenant t has ttl_ms without expires_at_ms"
+    reason:
+      "reserve of 5 for tenant t has an argument the ledger refuses: invalid expiresIn 60000: ttl_ms needs its expires_at_ms"
   },
   {
     name: "an entry of no commands",

@@ -6,7 +6,8 @@
  * "2_layer"), updated by the statement that reads the balances of a snapshot.
  *
  * Results and errors are the memory layer's for the same history: the arguments are checked
- * first (`Arguments.validateCommand`, an `InvalidArgument` with nothing changed), the holds due
+ * first (`Arguments.validateRequest`, an `InvalidArgument` with nothing changed; an `Expire` asked
+ * for is refused: the ledger releases its own due holds), the holds due
  * by the Effect Clock are released (as `Expire`) before a command applies, and every query is
  * one `SELECT` as of the Clock now (a hold due is seen released) that writes nothing.
  *
@@ -397,7 +398,7 @@ export const makeWith = (
       audit?: Audit
     ): Effect.Effect<L.ResultOf[C["_tag"]], LedgerStoreError | InvalidArgument> =>
       Effect.suspend(() => {
-        const invalid = Arguments.validateCommand(command)
+        const invalid = Arguments.validateRequest(command)
         if (invalid !== undefined) return Effect.fail(invalid)
         // an admit's audited decision, journaled with its hold: built (when given as a function)
         // before anything is written — if it cannot be, nothing is

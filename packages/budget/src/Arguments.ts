@@ -10,7 +10,8 @@
  *   (empty is allowed, as in the reference);
  * - operation ids: well-formed Unicode, 1 to 256 UTF-8 bytes;
  * - `expiresIn`: a finite, non-negative Duration whose expiry instant (Clock now + the
- *   duration, in whole milliseconds) fits i64;
+ *   duration, in whole milliseconds) fits i64; a command built by hand carries its `ttl_ms` and
+ *   `expires_at_ms` together (both 0 to i64 max), or neither;
  * - admit metadata: a Json value;
  * - a layer's size options (`operationWindow`, `maxPending`): positive safe integers.
  *
@@ -148,6 +149,18 @@ const operationError = (c: { readonly operation_id?: unknown }) =>
 const timeError = (field: string, x: unknown) =>
   x === undefined || isFunds(x) ? undefined : invalid(field, x, RANGE.time)
 
+/** A hold's expiry is its duration and its instant together (`expiry` builds both), or neither. */
+const expiryPairError = (c: { readonly ttl_ms?: unknown; readonly expires_at_ms?: unknown }) =>
+  (c.ttl_ms === undefined) === (c.expires_at_ms === undefined)
+    ? undefined
+    : invalid(
+      "expiresIn",
+      c.ttl_ms ?? c.expires_at_ms,
+      c.ttl_ms === undefined
+        ? "expires_at_ms needs its ttl_ms: a hold's expiry is both (Arguments.expiry builds them)"
+        : "ttl_ms needs its expires_at_ms: a hold's expiry is both (Arguments.expiry builds them)"
+    )
+
 /** Decode an untrusted value into a brand: the value, or `InvalidArgument` naming `field`. */
 const decoder = <A, I>(schema: Schema.Schema<A, I>, defaultField: string, reason: string) => {
   const decode = Schema.decodeUnknownEither(schema)
@@ -191,7 +204,7 @@ export const validateCommand = (command: L.Command): InvalidArgument | undefined
     case "Reserve":
     case "Admit":
       return tenantError(c.tenant) ?? amountError("amount", c.amount) ?? operationError(c) ??
-        timeError("expiresIn", c.ttl_ms) ?? timeError("expiresIn", c.expires_at_ms)
+        timeError("expiresIn", c.ttl_ms) ?? timeError("expiresIn", c.expires_at_ms) ?? expiryPairError(c)
     case "Commit":
       return reservationError(c.reservation) ?? amountError("actual", c.actual) ?? operationError(c)
     case "Release":
@@ -212,6 +225,22 @@ export const validateCommand = (command: L.Command): InvalidArgument | undefined
       return undefined
   }
 }
+
+/**
+ * `validateCommand` for a command a caller asks a ledger to apply (`Ledger.apply`): an `expire`
+ * is the ledger's own — it releases each hold once its expiry is due, before every command — so
+ * one asked for is refused (`InvalidArgument`, field `command`), before anything changes. Applied
+ * by hand it would release a hold before its time, or one that has no expiry, which the journal's
+ * recovery then refuses as inconsistent.
+ */
+export const validateRequest = (command: L.Command): InvalidArgument | undefined =>
+  command._tag === "Expire"
+    ? invalid(
+      "command",
+      "expire",
+      "is the ledger's own: it releases each hold when its expiry is due (release a hold with release)"
+    )
+    : validateCommand(command)
 
 /** An i64 whose range was just checked. */
 const checkedI64: (n: bigint) => Int.I64 = Brand.nominal<Int.I64>()

@@ -52,7 +52,9 @@ export class Ledger extends Context.Tag("@calybris/budget/Ledger")<Ledger, {
    * a durable layer acknowledges only what it has stored. `audited` rides along in the journal
    * entry of an `Admit`; given as a function, it is built only by a layer that journals it
    * (before the command is applied: if it fails, nothing is). A command with an argument out of
-   * range (`Arguments.validateCommand`) fails with `InvalidArgument` before anything changes.
+   * range (`Arguments.validateCommand`: a hold's `ttl_ms` and `expires_at_ms` together, or
+   * neither) fails with `InvalidArgument` before anything changes, and so does an `Expire`
+   * (`Arguments.validateRequest`): the ledger releases each hold itself once it is due.
    */
   readonly apply: <C extends L.Command>(
     command: C,
@@ -118,7 +120,7 @@ export const makeMemory = (initial?: L.LedgerState): Effect.Effect<Ledger["Type"
     const service = Ledger.of({
       apply: (command) =>
         Effect.suspend(() => {
-          const invalid = Arguments.validateCommand(command)
+          const invalid = Arguments.validateRequest(command)
           if (invalid !== undefined) return Effect.fail(invalid)
           return state.expiring === 0
             ? Effect.succeed(L.step(state, command))

@@ -415,7 +415,7 @@ const cases: ReadonlyArray<Case> = [
     records: [commands(ensure("t", 100)), commands(reserve("t", 10, `,"ttl_ms":1000`))],
     sequence: 2n,
     command: 1,
-    reason: "ttl_ms without expires_at_ms"
+    reason: "ttl_ms needs its expires_at_ms"
   },
   {
     name: "an admit with an instant and no duration",
@@ -425,7 +425,7 @@ const cases: ReadonlyArray<Case> = [
     ],
     sequence: 2n,
     command: 1,
-    reason: "expires_at_ms without ttl_ms"
+    reason: "expires_at_ms needs its ttl_ms"
   },
   {
     name: "a refused reserve under an empty operation id",

@@ -46,18 +46,13 @@ const OPERATION_ID = "is not an operation id the ledger takes (well-formed Unico
 
 /**
  * What is wrong with the arguments of a journaled command (or of a refused one's command), or
- * undefined: each in the range the ledger's operations take (`Arguments.validateCommand`; the
- * writer journals a command only once they passed), and a hold's duration and instant together.
+ * undefined: each in the range the ledger's operations take (`Arguments.validateCommand`, a
+ * hold's duration and instant together included; the writer journals a command only once they
+ * passed).
  */
 const argumentsProblem = (c: L.Command): string | undefined => {
   const invalid = validateCommand(c)
-  if (invalid !== undefined) return `${describe(c)} has an argument the ledger refuses: ${invalid.message}`
-  if ((c._tag === "Reserve" || c._tag === "Admit") && (c.ttl_ms === undefined) !== (c.expires_at_ms === undefined)) {
-    return `${describe(c)} has ${
-      c.ttl_ms === undefined ? "expires_at_ms without ttl_ms" : "ttl_ms without expires_at_ms"
-    } (a hold's expiry has both)`
-  }
-  return undefined
+  return invalid === undefined ? undefined : `${describe(c)} has an argument the ledger refuses: ${invalid.message}`
 }
 
 /** What is wrong with a checkpoint as written (before its state is built), or undefined. */

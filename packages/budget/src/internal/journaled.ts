@@ -18,7 +18,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Stream from "effect/Stream"
-import { checkSize, validateCommand } from "../Arguments.js"
+import { checkSize, validateRequest } from "../Arguments.js"
 import * as Journal from "../Journal.js"
 import type { Audit, Ledger } from "../Ledger.js"
 import {
@@ -358,7 +358,7 @@ const start = (wal: Wal.Wal["Type"], recovered: Replayed, options: JournalOption
       apply: (command, audited) =>
         // refused before it reaches the state (and the journal): see Arguments
         Effect.suspend((): Effect.Effect<L.Result, LedgerStoreError | InvalidArgument> => {
-          const invalid = validateCommand(command)
+          const invalid = validateRequest(command)
           return invalid === undefined ? submit(command, audited) : Effect.fail(invalid)
         }) as Effect.Effect<
           L.ResultOf[typeof command["_tag"]],

@@ -1,5 +1,6 @@
 /** The contract suite every Ledger layer passes. */
 import { Microcents, ReservationId, TenantId } from "@calybris/budget/Arguments"
+import * as Command from "@calybris/budget/Command"
 import * as Ledger from "@calybris/budget/Ledger"
 import type { InvalidArgument } from "@calybris/budget/LedgerError"
 import type * as Snapshot from "@calybris/budget/Snapshot"
@@ -14,6 +15,7 @@ import * as Effect from "effect/Effect"
 import * as fc from "effect/FastCheck"
 import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import { input, otherPolicy, policy } from "./fixtures.js"
 
@@ -23,6 +25,10 @@ const unchecked = {
   tenant: Brand.nominal<TenantId>(),
   reservation: Brand.nominal<ReservationId>()
 }
+
+/** The service's `apply`, with a command built by hand (no accessor's checks or conversions). */
+const rawApply = <C extends Command.Command>(command: C) =>
+  Effect.flatMap(Ledger.Ledger, (ledger) => ledger.apply(command))
 
 const numRuns = fc.readConfigureGlobal().numRuns ?? 25
 
@@ -487,6 +493,23 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
             Ledger.reserve(TenantId.make("t"), Microcents.make(1n), { expiresIn: "soon" as Duration.DurationInput })
           ],
           ["operationId", Ledger.reserve(TenantId.make("t"), Microcents.make(1n), { operationId: "\uDC00" })],
+          // commands built by hand, through the service's own apply (what a journal replays must be what it took)
+          [
+            "expiresIn",
+            rawApply(
+              Command.reserve(TenantId.make("t"), Microcents.make(1n), { ttl_ms: Schema.decodeSync(Int.I64)(1_000n) })
+            )
+          ],
+          [
+            "expiresIn",
+            rawApply(
+              Command.admit(TenantId.make("t"), Microcents.make(1n), {
+                expires_at_ms: Schema.decodeSync(Int.I64)(5_000n)
+              })
+            )
+          ],
+          ["command", rawApply(Command.expire(held.reservation_id))],
+          ["command", rawApply(Command.expire(ReservationId.make(999n)))],
           ["reservation", Ledger.commit(unchecked.reservation(2n ** 64n), Microcents.make(1n))],
           ["actual", Ledger.commit(held.reservation_id, unchecked.microcents(over))],
           ["reservation", Ledger.release(unchecked.reservation(-1n))],
