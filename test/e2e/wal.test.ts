@@ -258,6 +258,49 @@ describe("wal show and wal replay", () => {
     assert.strictEqual(twoPolicies?.code, 2)
     assert.include(twoPolicies?.stderr, "UsageError: an audited decision log is replayed under exactly one --policy")
   })
+
+  it("a null metadata in a line spelt another way replays; a member repeated after it is serde's duplicate field (a helper's hostile review)", async () => {
+    // an audited log whose decisions carry `"metadata":null`, each line re-spelt with a space
+    // (its hash is over the canonical data: it still verifies, and the replay decodes it from the text)
+    const nullLog = path.join(dir, "null-metadata.jsonl")
+    await Effect.runPromise(
+      Effect.gen(function*() {
+        for (let i = 1; i <= 3; i++) {
+          const input = Either.getOrThrow(
+            JsonSchema.decodeText(Input.Input)(inputLine({ request_sequence: String(i), requested_model_id: "10" }))
+          )
+          yield* Audited.append(policy, input, Kernel.prescribe(policy, input), null)
+        }
+      }).pipe(Effect.provide(Wal.layerFile(nullLog, { key })), Effect.provide(NodeContext.layer))
+    )
+    const lines = fs.readFileSync(nullLog, "utf8").split("\n").slice(0, -1)
+    assert.isTrue(lines.every((line) => line.includes(`"metadata":null`)))
+    const spaced = copy(
+      "null-spaced.jsonl",
+      lines.map((line) => line.replace(`{"audit":`, `{ "audit":`)).join("\n") + "\n"
+    )
+    const repeated = copy(
+      "null-repeated.jsonl",
+      lines.map((line, i) => i === 1 ? line.replace(`"metadata":null`, `"metadata":null,"metadata":null`) : line)
+        .join("\n") + "\n"
+    )
+    const [verified, replayed, duplicate] = await mapLimit(
+      [
+        ["verify", spaced, "--key-file", keyFile],
+        ["replay", spaced, "--key-file", keyFile, "--policy", policyFile],
+        ["replay", repeated, "--key-file", keyFile, "--policy", policyFile]
+      ],
+      3,
+      (args) => calybris(["wal", ...args])
+    )
+    assert.strictEqual(verified?.code, 0, verified?.stderr)
+    assert.strictEqual(replayed?.code, 0, replayed?.stderr)
+    assert.include(replayed?.stdout, "ok: 3 audited decisions replayed bit for bit")
+    assert.strictEqual(duplicate?.code, 1)
+    assert.strictEqual(duplicate?.stdout, "")
+    assert.include(duplicate?.stderr, "duplicate field `metadata`")
+    assert.notInclude(duplicate?.stderr, "EOF")
+  })
 })
 
 describe("wal errors people can act on", () => {

@@ -93,6 +93,29 @@ describe("JsonSchema.decodeText: a repeated field is serde's duplicate field", (
   })
 })
 
+describe("JsonSchema.decodeShape: a JSON null in a Value field is a value", () => {
+  const shape = JsonSchema.structShape("T", [["a", { _tag: "Value" }], ["b", { _tag: "Value" }]])
+  const decoded = (text: string): string => {
+    const r = JsonSchema.decodeShape(shape, text)
+    return Either.isRight(r)
+      ? `ok ${Json.print(r.right)}`
+      : `${r.left.category}: ${r.left.message} @ ${r.left.line}:${r.left.column}`
+  }
+
+  it("alone, spaced, and beside other values", () => {
+    assert.strictEqual(decoded(`{"a":null,"b":1}`), `ok {"a":null,"b":1}`)
+    assert.strictEqual(decoded(`{ "a" : null , "b" : null }`), `ok {"a":null,"b":null}`)
+    assert.strictEqual(decoded(`{"a":{"k":null},"b":[null]}`), `ok {"a":{"k":null},"b":[null]}`)
+  })
+
+  it("repeated after a null: serde's duplicate field, at the repeated key", () => {
+    for (const text of [`{"a":null,"a":1,"b":2}`, `{"a":null,"a":null}`, `{"b":0,"a":null,"b":null}`]) {
+      const key = text.startsWith(`{"b"`) ? `"b"` : `"a"`
+      assert.strictEqual(decoded(text), `Data: duplicate field \`${key.slice(1, 2)}\` @ ${past(text, key, 2)}`, text)
+    }
+  })
+})
+
 describe("JsonSchema.decodeText: serde's other messages", () => {
   it("missing field just past the struct's `}`, in declaration order", () => {
     const text = inputText.replace(`"input_tokens":3,`, "").replace(`"risk_bps":7,`, "")

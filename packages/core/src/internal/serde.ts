@@ -494,7 +494,9 @@ const deserialize = (shape: Shape): Result => {
     case "Value": {
       // deserialize_any into a Value: the untyped parser, within the recursion limit left
       C.peek()
-      return C.readValue(MAX_DEPTH - depth) ?? FAIL
+      // (`undefined` is a failure; a JSON `null` is a value like any other)
+      const value = C.readValue(MAX_DEPTH - depth)
+      return value === undefined ? FAIL : value
     }
     case "Enum":
       return readEnum(shape.variants)
