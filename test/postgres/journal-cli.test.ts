@@ -141,7 +141,7 @@ describe.skipIf(Postgres.skip())("calybris budget journal on PostgreSQL", () => 
         assert.match(broken.stderr, /WAL chain broken at sequence 3: /)
       }))
 
-    it.effect("audit names tenant and sequence for a wrong key, a deleted entry and bytes that are not UTF-8", () =>
+    it.effect("audit names tenant and sequence for a wrong key, a deleted entry, bytes that are not UTF-8 and an entry the writer never writes", () =>
       Effect.gen(function*() {
         const db = yield* Postgres.TestDatabase
         const d = ["--database", db.url]
@@ -196,6 +196,28 @@ describe.skipIf(Postgres.skip())("calybris budget journal on PostgreSQL", () => 
         const verified = yield* run(["wal", "verify", out, ...k])
         assert.strictEqual(verified.code, 1)
         assert.match(verified.stderr, /line 3/)
+
+        // an entry the writer never writes (a refusal under an empty operation id), appended by a
+        // key holder through the schema's own function: the chain verifies, the audit refuses it
+        ok(yield* run(["budget", "ensure", ...d, ...k, "--tenant", "t-forged", "--amount", "100"]), "ensure")
+        ok(yield* run(["budget", "top-up", ...d, ...k, "--tenant", "t-forged", "--amount", "1"]), "top-up")
+        const forged =
+          `{"v":1,"command":{"kind":"reserve","tenant_id":"t-forged","amount":5000,"operation_id":""},"result":{"_tag":"Insufficient","remaining_microcents":101,"required_microcents":5000}}`
+        yield* Postgres.psql(
+          `SELECT calybris_budget_journal_append(${
+            tenantBytes("t-forged")
+          }, convert_to('${forged}', 'UTF8'), decode('${keyHex}', 'hex'))`,
+          db.url
+        )
+        const exportedForged = path.join(dir, "t-forged.jsonl")
+        ok(yield* run(["budget", "journal", "export", ...d, "--tenant", "t-forged", "--out", exportedForged]), "export")
+        ok(yield* run(["wal", "verify", exportedForged, ...k]), "the forged chain verifies")
+        const refused = yield* audit([...k, "--tenant", "t-forged"])
+        assert.strictEqual(refused.code, 1, refused.stderr)
+        assert.strictEqual(refused.stdout, "")
+        keyKept(refused)
+        assert.match(refused.stderr, /JournalAuditFailed: journal audit failed for tenant "t-forged" at sequence 3: /)
+        assert.include(refused.stderr, "invalid operationId")
       }))
 
     it.effect("an unknown tenant is a clear error; --out is never half-written; key flags are checked", () =>

@@ -21,6 +21,7 @@
  * verify [--key-file]` accept unchanged; `audit` verifies it and replays it through the state
  * machine, which must give every recorded result and end on the tenant's row in the database.
  */
+import * as Arguments from "@calybris/budget/Arguments"
 import * as Journal from "@calybris/budget/Journal"
 import { LedgerStoreError } from "@calybris/budget/LedgerError"
 import * as L from "@calybris/budget/LedgerState"
@@ -136,6 +137,7 @@ export type Record = typeof Record.Type
 const encodeCommand = Codec.encodeEither(Journal.JournalCommand)
 const encodeResult = Codec.encodeEither(Journal.RememberedResult)
 const decodeRecord = Codec.decodeUnknownEither(Record)
+const encodeRecord = Codec.encodeEither(Record)
 
 const utf8 = new TextEncoder()
 
@@ -352,11 +354,12 @@ export const audit = (
     const s = new L.LedgerState()
     // every id this tenant's chain remembers (the database forgets none)
     s.operations.limit = Number.MAX_SAFE_INTEGER
+    const replay: ReplayState = { state: s, issued: new Set() }
     const fail = (seq: bigint, reason: string) => new JournalAuditFailed({ tenant, seq, reason })
     const verified = yield* Reader.verifyEach(
       Stream.make(bytes),
       { chain },
-      (entry) => replayEntry(s, tenant, entry.sequence, entry.data, fail)
+      (entry) => replayEntry(replay, tenant, entry.sequence, entry.data, fail)
     )
     const end = verified.count + 1n
     if (row === undefined) {
@@ -409,14 +412,60 @@ const hasResult = (c: L.Command): boolean | undefined => {
   }
 }
 
+/** What a tenant's replay carries from entry to entry besides the state: the reservation ids its chain issued. */
+interface ReplayState {
+  readonly state: L.LedgerState
+  readonly issued: Set<bigint>
+}
+
+/**
+ * What the writer never journals (`PgOperations`, `PgBatcher`), beyond a result the state
+ * machine does not give: a record it would not spell so (a member it does not write, another
+ * order), a command with an argument the ledger refuses (`Arguments.validateCommand`), an
+ * ensure of a tenant that exists (only the ensure that creates one is journaled), a refusal
+ * under no operation id (only a refusal remembered under an id is), a retry of an id already
+ * answered (a retry returns the remembered result and writes nothing), a settlement of a
+ * reservation this chain never issued (such a refusal names no tenant row: not chained). (The
+ * expiry of a hold that has none is not refused: `PgOperations.release(Command.expire(id))`
+ * journals one for any open hold; `LedgerPg` expires only the holds due.)
+ */
+const neverWritten = (r: ReplayState, tenant: string, data: Json.Json, record: Record): string | undefined => {
+  const encoded = encodeRecord(record)
+  if (Either.isLeft(encoded) || Json.print(encoded.right as Json.Json) !== Json.print(data)) {
+    return "the record is not as the ledger writes it (a member it does not write, or another order)"
+  }
+  const command = record.command as L.Command
+  const invalid = Arguments.validateCommand(command)
+  if (invalid !== undefined) return `an argument the ledger refuses: ${invalid.message}`
+  const s = r.state
+  if (command._tag === "EnsureTenant" && L.tenantBalances(s, tenant) !== undefined) {
+    return "an ensure of a tenant that exists (the ledger journals the ensure that creates it)"
+  }
+  const recorded = record.result
+  const id = L.operationId(command)
+  if (recorded !== undefined && !L.applied(recorded as L.Result) && id === undefined) {
+    return `a refusal (${recorded._tag}) under no operation id (only a refusal remembered under an id is journaled)`
+  }
+  if (id !== undefined && s.operations.has(id)) {
+    return `operation id ${JSON.stringify(id)} was answered already (a retry is never journaled)`
+  }
+  if (command._tag === "Commit" || command._tag === "Release" || command._tag === "Expire") {
+    if (!r.issued.has(command.reservation)) {
+      return `reservation ${command.reservation} was never issued to this tenant (a refusal naming no tenant row is not chained)`
+    }
+  }
+  return undefined
+}
+
 /** Apply one verified entry to the replayed state: it must be a record of this tenant whose result the state machine gives. */
 const replayEntry = (
-  s: L.LedgerState,
+  r: ReplayState,
   tenant: string,
   seq: bigint,
   data: Json.Json,
   fail: (seq: bigint, reason: string) => JournalAuditFailed
 ): Either.Either<void, JournalAuditFailed> => {
+  const s = r.state
   const decoded = decodeRecord(data)
   if (Either.isLeft(decoded)) {
     return Either.left(fail(seq, `not a journal record: ${JsonSchema.formatError(decoded.left)}`))
@@ -428,6 +477,8 @@ const replayEntry = (
   if ("tenant" in command && command.tenant !== tenant) {
     return Either.left(fail(seq, `the entry names tenant ${JSON.stringify(command.tenant)}`))
   }
+  const never = neverWritten(r, tenant, data, record)
+  if (never !== undefined) return Either.left(fail(seq, never))
   if (command._tag === "Restore") {
     // a restore of this tenant alone: its balance, or none (made absent); no open hold
     const other = command.snapshot.tenants.find((t) => t.tenant_id !== tenant)
@@ -452,9 +503,10 @@ const replayEntry = (
   const recorded = record.result
   if (recorded !== undefined && recorded._tag === "Reserved") {
     // the global sequence issued this id: the replay issues the same one
-    if (s.holds.get(recorded.reservation_id) !== undefined) {
+    if (r.issued.has(recorded.reservation_id)) {
       return Either.left(fail(seq, `reservation ${recorded.reservation_id} is issued twice`))
     }
+    r.issued.add(recorded.reservation_id)
     s.nextReservation = recorded.reservation_id
   }
   const result = L.step(s, command)

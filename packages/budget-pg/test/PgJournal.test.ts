@@ -324,6 +324,83 @@ describe.runIf(enabled)("PgJournal", () => {
         assert.isTrue(Either.isLeft(verdict) && verdict.left._tag === "WalChainBroken")
       }))
 
+    it.effect("an entry the writer never writes fails the audit at its sequence, however well it chains (a helper's hostile review)", () =>
+      Effect.gen(function*() {
+        const reserve = (extra: string, amount = 5_000) =>
+          `{"kind":"reserve","tenant_id":"t","amount":${amount}${extra}}`
+        const short = `{"_tag":"Insufficient","remaining_microcents":933,"required_microcents":5000}`
+        const record = (command: string, result?: string) =>
+          result === undefined ? `{"v":1,"command":${command}}` : `{"v":1,"command":${command},"result":${result}}`
+        const cases: ReadonlyArray<readonly [string, () => string, string]> = [
+          ["an empty operation id", () => record(reserve(`,"operation_id":""`), short), "invalid operationId"],
+          [
+            "an operation id of 257 bytes",
+            () => record(reserve(`,"operation_id":"${"o".repeat(257)}"`), short),
+            "invalid operationId"
+          ],
+          ["a refusal under no operation id", () => record(reserve(""), short), "under no operation id"],
+          [
+            "a duration without its instant",
+            () => record(reserve(`,"operation_id":"x1","ttl_ms":1000`), short),
+            "ttl_ms needs its expires_at_ms"
+          ],
+          [
+            "a member the writer does not write",
+            () => record(reserve(`,"operation_id":"x2","evil":true`), short),
+            "not as the ledger writes it"
+          ],
+          [
+            "a record member the writer does not write",
+            () => record(reserve(`,"operation_id":"x3"`), short).replace(/}$/, `,"extra":"hi"}`),
+            "not as the ledger writes it"
+          ],
+          [
+            "an ensure of the tenant that exists",
+            () => record(`{"kind":"ensure_tenant","tenant_id":"t","amount":5}`),
+            "an ensure of a tenant that exists"
+          ],
+          [
+            "a retry journaled again",
+            () => record(reserve(`,"operation_id":"big"`), short),
+            "operation id \"big\" was answered already"
+          ],
+          [
+            "a commit of a reservation never issued",
+            () =>
+              record(
+                `{"kind":"commit","reservation_id":123456,"actual":1,"operation_id":"c9"}`,
+                `{"_tag":"MissingReservation"}`
+              ),
+            "reservation 123456 was never issued to this tenant"
+          ]
+        ]
+        for (const [name, forged, reason] of cases) {
+          const t = yield* history
+          // appended by the schema's own function, with the journal's key (the attacker holds it): a
+          // valid chain, the tenant row's head moved with it
+          yield* sqlRun((sql) =>
+            sql`SELECT calybris_budget_journal_append(${utf8.encode("t")}::bytea, ${
+              utf8.encode(forged())
+            }::bytea, ${KEY}::bytea)`
+          )
+          const chained = walVerify(yield* PgJournal.exportTenant(t), KEY)
+          assert.isTrue(
+            Either.isRight(chained),
+            `${name}: the chain verifies: ${Either.isLeft(chained) ? String(chained.left) : ""}`
+          )
+          const audited = yield* Effect.either(PgJournal.audit(t))
+          assert.isTrue(Either.isLeft(audited), `${name}: audited`)
+          if (Either.isLeft(audited)) {
+            const e = audited.left
+            assert.strictEqual(e._tag, "JournalAuditFailed", `${name}: ${e.message}`)
+            if (e._tag === "JournalAuditFailed") {
+              assert.strictEqual(e.seq, 10n, name)
+              assert.include(e.reason, reason, name)
+            }
+          }
+        }
+      }))
+
     it.effect("calybris_budget_journal_append (for plpgsql callers) extends the same chain, keyed", () =>
       Effect.gen(function*() {
         yield* reset
