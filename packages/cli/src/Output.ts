@@ -137,6 +137,17 @@ export const bound = (text: string, keep: ReadonlyArray<string> = []): string =>
   return `${head(out, MESSAGE_CHARS - 400)} … ${tail(out, 400)}`
 }
 
+/**
+ * A broken chain's expected hash, withheld from every error the CLI prints (a nested one's
+ * message too): it is the hash the entry should have, recomputed over the line as found — under
+ * a key, the MAC of data whoever supplied the log chose. Shown to them, it would mint that entry
+ * (an oracle: forge a line, have it verified, read the MAC). The sequence and the hash found
+ * stay; the library's `WalChainBroken` keeps the reference's message (SPEC §6.8).
+ */
+const WITHHELD = "(withheld: the hash recomputed over the line, a MAC under a key, is never printed)"
+const BROKEN_CHAIN = /(chain broken at sequence \d+: expected )[0-9a-f]{64}/g
+export const withholdExpected = (text: string): string => text.replace(BROKEN_CHAIN, `$1${WITHHELD}`)
+
 /** The names an error's message may echo whole: its `file`, `path` and `source` fields. */
 const namesOf = (error: unknown): Array<string> => {
   if (typeof error !== "object" || error === null) return []
@@ -156,13 +167,17 @@ export const errorJson = (error: unknown, keep: ReadonlyArray<string> = []): Jso
   const names = [...keep, ...namesOf(error)]
   const members: Array<readonly [string, Json.Json]> = [
     ["_tag", tagOf(error)],
-    ["message", bound(messageOf(error), names)],
+    ["message", bound(withholdExpected(messageOf(error)), names)],
     ["exit_code", exitCodeOf(error)]
   ]
   if (typeof error === "object" && error !== null) {
     for (const [k, v] of Object.entries(error)) {
       if (k !== "_tag" && k !== "message" && k !== "cause" && isPrimitive(v)) {
-        members.push([k, typeof v === "string" ? bound(v, names) : v])
+        const text =
+          k === "expected" && tagOf(error) === "WalChainBroken" && typeof v === "string" && /^[0-9a-f]{64}$/.test(v)
+            ? WITHHELD
+            : v
+        members.push([k, typeof text === "string" ? bound(withholdExpected(text), names) : text])
       }
     }
   }
@@ -188,12 +203,12 @@ export const report = <E>(
       yield* Console.error(
         json
           ? Json.print(errorJson(error, keep))
-          : `${tagOf(error)}: ${bound(messageOf(error), [...keep, ...namesOf(error)])}`
+          : `${tagOf(error)}: ${bound(withholdExpected(messageOf(error)), [...keep, ...namesOf(error)])}`
       )
       return
     }
     const defect = Cause.dieOption(cause)
-    const what = bound(Option.isSome(defect) ? messageOf(defect.value) : Cause.pretty(cause), keep)
+    const what = bound(withholdExpected(Option.isSome(defect) ? messageOf(defect.value) : Cause.pretty(cause)), keep)
     yield* Console.error(
       json ?
         Json.print(obj([["error", obj([["_tag", "Defect"], ["message", what], ["exit_code", 1]])]])) :
