@@ -407,6 +407,8 @@ export const makeWith = (
           const built = typeof audit === "function" ? audit() : Either.right(audit)
           if (Either.isLeft(built)) return Effect.fail(built.left)
           audited = built.right
+          const unwritable = Arguments.audited(audited)
+          if (unwritable !== undefined) return Effect.fail(unwritable)
         }
         return Effect.flatMap(nowMs, (now) => Effect.zipRight(expireDue(now), applyOne(command, now, audited)))
       }) as Effect.Effect<L.ResultOf[C["_tag"]], LedgerStoreError | InvalidArgument>

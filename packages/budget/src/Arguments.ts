@@ -12,7 +12,8 @@
  * - `expiresIn`: a finite, non-negative Duration whose expiry instant (Clock now + the
  *   duration, in whole milliseconds) fits i64; a command built by hand carries its `ttl_ms` and
  *   `expires_at_ms` together (both 0 to i64 max), or neither;
- * - admit metadata: a Json value;
+ * - admit metadata: a Json value the journal can write (`MAX_METADATA_DEPTH` deep at most,
+ *   integers within −2^63 … 2^64 − 1, no lone surrogate);
  * - a layer's size options (`operationWindow`, `maxPending`): positive safe integers.
  *
  * Each is a branded Schema built on one predicate; `validateCommand` runs the same predicates
@@ -20,8 +21,9 @@
  * field that fails in an `InvalidArgument`.
  */
 import * as Int from "@calybris/core/Int"
-import type * as Json from "@calybris/core/Json"
+import * as Json from "@calybris/core/Json"
 import { JsonValue } from "@calybris/core/JsonSchema"
+import { MAX_RECORD_DEPTH } from "@calybris/wal/Entry"
 import * as Brand from "effect/Brand"
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
@@ -281,9 +283,49 @@ export const expiry = (
 // built once: `Schema.is` compiles a validator on every call (it is on every admit's path)
 const isJsonValue = Schema.is(JsonValue)
 
-/** Admit metadata must be a Json value (it is journaled in the audited record). */
-export const metadata = (value: unknown): Either.Either<Json.Json, InvalidArgument> =>
-  isJsonValue(value) ? Either.right(value) : Either.left(invalid("metadata", value, "must be a Json value"))
+/**
+ * The deepest admit metadata (arrays and objects nested) every journal can hold: the WAL's
+ * `MAX_RECORD_DEPTH` less the levels around it in the deepest record that carries it, a refused
+ * admit in a file journal's entry (`{"v":1,"commands":[{"kind":"refused","command":{…,
+ * "audited":{…,"metadata":M}}}]}`: 5).
+ */
+export const MAX_METADATA_DEPTH = MAX_RECORD_DEPTH - 5
+
+/**
+ * Admit metadata must be a Json value the journal can write (it is journaled in the audited
+ * record): nested at most `MAX_METADATA_DEPTH` deep, integers within −2^63 … 2^64 − 1, strings
+ * and keys without a lone surrogate. One the WAL's writer would refuse is refused here, before
+ * anything changes (the writer's refusal would come after the state changed: the journaled
+ * ledger would stop serving; a helper's hostile review).
+ */
+export const metadata = (value: unknown): Either.Either<Json.Json, InvalidArgument> => {
+  if (!isJsonValue(value)) return Either.left(invalid("metadata", value, "must be a Json value"))
+  const error = unwritable("metadata", value, MAX_METADATA_DEPTH)
+  return error === undefined ? Either.right(value) : Either.left(error)
+}
+
+/** A Json value the WAL's writer would refuse within `depth` levels (`Json.printWithin`): `InvalidArgument` naming `field`. */
+const unwritable = (field: string, value: Json.Json, depth: number): InvalidArgument | undefined =>
+  Json.printWithin(value, depth) === undefined
+    ? invalid(
+      field,
+      value,
+      `must be a value the journal can write: nested at most ${depth} deep, integers from -2^63 to 2^64 - 1, strings and keys without a lone surrogate`
+    )
+    : undefined
+
+/**
+ * The deepest audited decision (arrays and objects nested) a journal can hold beside its admit:
+ * `MAX_RECORD_DEPTH` less the 4 levels around it in a refused admit of a file journal's entry.
+ */
+const MAX_AUDITED_DEPTH = MAX_RECORD_DEPTH - 4
+
+/**
+ * An admit's audited decision, as `Ledger.apply` is given it (a layer that journals it checks it
+ * before anything changes): a Json value the journal can write, as `metadata`.
+ */
+export const audited = (value: Json.Json): InvalidArgument | undefined =>
+  unwritable("audited", value, MAX_AUDITED_DEPTH)
 
 /** A tenant id or operation id given outside a command (admit checks them before prescribing). */
 export const checkTenant = (tenant: unknown): Either.Either<void, InvalidArgument> => {

@@ -18,7 +18,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Stream from "effect/Stream"
-import { checkSize, validateRequest } from "../Arguments.js"
+import { audited as checkAudited, checkSize, validateRequest } from "../Arguments.js"
 import * as Journal from "../Journal.js"
 import type { Audit, Ledger } from "../Ledger.js"
 import {
@@ -334,11 +334,37 @@ const start = (wal: Wal.Wal["Type"], recovered: Replayed, options: JournalOption
         })
       })
 
+    /**
+     * An admit under an operation id bound as replay binds it: to its audited decision
+     * (`LedgerState.bindingOfAudited`), whatever `binding` the caller built it with — a binding
+     * the journal does not carry would make a retry answer otherwise after a reopen, and the
+     * checkpoints differ from the replay (a helper's hostile review).
+     */
+    const bound = (command: L.Command, audited: Json.Json | undefined): L.Command => {
+      if (command._tag !== "Admit" || command.operation_id === undefined) return command
+      const binding = L.bindingOfAudited(audited)
+      if (binding === command.binding) return command
+      const { binding: _given, ...rest } = command
+      return binding === undefined ? rest : { ...rest, binding }
+    }
+
     const submit = (command: L.Command | null, audit?: Audit) =>
       Effect.gen(function*() {
         if (failure !== undefined) return yield* failure
         const audited = typeof audit === "function" ? yield* audit() : audit
-        return yield* enqueue(command, audited)
+        return yield* enqueue(command === null ? null : bound(command, audited), audited)
+      })
+
+    /** `submit` for `apply`: an admit's audited decision the journal could not write is refused first. */
+    const submitChecked = (command: L.Command, audit?: Audit) =>
+      Effect.gen(function*() {
+        if (failure !== undefined) return yield* failure
+        const audited = typeof audit === "function" ? yield* audit() : audit
+        if (audited !== undefined && command._tag === "Admit") {
+          const unwritable = checkAudited(audited)
+          if (unwritable !== undefined) return yield* unwritable
+        }
+        return yield* submit(command, audited)
       })
 
     // reads wait for the writer (a state not yet durable is never seen) and fail closed after a
@@ -359,7 +385,7 @@ const start = (wal: Wal.Wal["Type"], recovered: Replayed, options: JournalOption
         // refused before it reaches the state (and the journal): see Arguments
         Effect.suspend((): Effect.Effect<L.Result, LedgerStoreError | InvalidArgument> => {
           const invalid = validateRequest(command)
-          return invalid === undefined ? submit(command, audited) : Effect.fail(invalid)
+          return invalid === undefined ? submitChecked(command, audited) : Effect.fail(invalid)
         }) as Effect.Effect<
           L.ResultOf[typeof command["_tag"]],
           LedgerStoreError | InvalidArgument

@@ -1,4 +1,5 @@
 /** The contract suite every Ledger layer passes. */
+import * as Arguments from "@calybris/budget/Arguments"
 import { Microcents, ReservationId, TenantId } from "@calybris/budget/Arguments"
 import * as Command from "@calybris/budget/Command"
 import * as Ledger from "@calybris/budget/Ledger"
@@ -24,6 +25,13 @@ const unchecked = {
   microcents: Brand.nominal<Microcents>(),
   tenant: Brand.nominal<TenantId>(),
   reservation: Brand.nominal<ReservationId>()
+}
+
+/** A Json value `depth` arrays deep. */
+const nested = (depth: number): Json.Json => {
+  let value: Json.Json = 0n
+  for (let i = 0; i < depth; i++) value = [value]
+  return value
 }
 
 /** The service's `apply`, with a command built by hand (no accessor's checks or conversions). */
@@ -515,6 +523,15 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
           ["reservation", Ledger.release(unchecked.reservation(-1n))],
           ["expiresIn", Ledger.admit(policy, TenantId.make("t"), input(1), { expiresIn: Duration.weeks(1e15) })],
           ["metadata", Ledger.admit(policy, TenantId.make("t"), input(1), { metadata: {} as Json.Json })],
+          // Json values the journal's writer could not write (a helper's hostile review)
+          ["metadata", Ledger.admit(policy, TenantId.make("t"), input(1), { metadata: "\uD800" })],
+          ["metadata", Ledger.admit(policy, TenantId.make("t"), input(1), { metadata: new Map([["k\uDC00", 1n]]) })],
+          ["metadata", Ledger.admit(policy, TenantId.make("t"), input(1), { metadata: new Map([["x", 1n << 70n]]) })],
+          ["metadata", Ledger.admit(policy, TenantId.make("t"), input(1), { metadata: -(2n ** 63n) - 1n })],
+          [
+            "metadata",
+            Ledger.admit(policy, TenantId.make("t"), input(1), { metadata: nested(Arguments.MAX_METADATA_DEPTH + 1) })
+          ],
           ["tenant", Ledger.admit(policy, unchecked.tenant("\uD800"), input(1))],
           ["operationId", Ledger.admit(policy, TenantId.make("t"), input(1, { risk_bps: 9500 }), { operationId: "" })],
           [

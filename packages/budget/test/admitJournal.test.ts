@@ -1,0 +1,163 @@
+/**
+ * An admit's journal entry is what its replay takes (a helper's hostile review of the journaled
+ * ledger): metadata and an audited decision the WAL could not write are refused before anything
+ * changes (the writer's refusal came after the state changed, and the ledger stopped serving
+ * every tenant), and an admit under an operation id is bound to its audited decision as replay
+ * binds it, whatever `binding` the caller built it with (a checkpoint then differed from the
+ * replay, and `verifyCheckpoints` recovery and the journal audit refused the journal).
+ */
+import * as Arguments from "@calybris/budget/Arguments"
+import { Microcents, TenantId } from "@calybris/budget/Arguments"
+import * as Command from "@calybris/budget/Command"
+import * as JournalAudit from "@calybris/budget/JournalAudit"
+import * as Ledger from "@calybris/budget/Ledger"
+import type { InvalidArgument } from "@calybris/budget/LedgerError"
+import type * as Json from "@calybris/core/Json"
+import * as Wal from "@calybris/wal/Wal"
+import { assert, describe, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import { input, policy } from "./support/fixtures.js"
+
+const key = new TextEncoder().encode("admit journal key")
+const t = TenantId.make("t")
+
+/** A Json value `depth` arrays deep. */
+const nested = (depth: number): Json.Json => {
+  let value: Json.Json = 0n
+  for (let i = 0; i < depth; i++) value = [value]
+  return value
+}
+
+/** Run `program` on a journaled ledger over a memory log holding `bytes`; the program's value and the log's bytes after it. */
+const onJournal = <A, E>(
+  bytes: Uint8Array | undefined,
+  program: Effect.Effect<A, E, Ledger.Ledger>,
+  options: Ledger.JournalOptions = {}
+) =>
+  Effect.gen(function*() {
+    const value = yield* Effect.either(
+      program.pipe(Effect.provide(Ledger.layerJournal({ checkpointEvery: 0, ...options })))
+    )
+    const wal = yield* Wal.Wal
+    const after = Uint8Array.from(Buffer.concat(Chunk.toReadonlyArray(yield* Stream.runCollect(wal.bytes))))
+    return { value, bytes: after }
+  }).pipe(Effect.provide(Wal.layerMemory({ key }, bytes)))
+
+const audit = (bytes: Uint8Array) => JournalAudit.audit([policy]).pipe(Effect.provide(Wal.layerMemory({ key }, bytes)))
+
+describe("an admit's journal entry is one its replay takes", () => {
+  it.effect("metadata the WAL could not write is InvalidArgument before anything changes; the ledger keeps serving", () =>
+    Effect.gen(function*() {
+      const setup = yield* onJournal(undefined, Ledger.ensureTenant(t, Microcents.make(1_000_000n)))
+      for (
+        const metadata of [
+          "\uD800" as Json.Json,
+          new Map([["k\uDFFF", 1n]]),
+          new Map([["x", 1n << 70n]]),
+          nested(Arguments.MAX_METADATA_DEPTH + 1)
+        ]
+      ) {
+        const run = yield* onJournal(
+          setup.bytes,
+          Effect.gen(function*() {
+            const refused = yield* Effect.either(Ledger.admit(policy, t, input(1), { operationId: "adm", metadata }))
+            assert.isTrue(Either.isLeft(refused))
+            if (Either.isLeft(refused)) {
+              assert.strictEqual(refused.left._tag, "InvalidArgument")
+              assert.strictEqual((refused.left as InvalidArgument).field, "metadata")
+            }
+            // every tenant still served: a write and a read
+            yield* Ledger.topUp(t, Microcents.make(1n))
+            return yield* Ledger.remaining(t)
+          })
+        )
+        assert.deepStrictEqual(run.value, Either.right(Option.some(1_000_001n)))
+      }
+    }))
+
+  it.effect("an audited decision the WAL could not write, given to apply, is InvalidArgument before anything changes", () =>
+    Effect.gen(function*() {
+      const setup = yield* onJournal(undefined, Ledger.ensureTenant(t, Microcents.make(1_000n)))
+      const run = yield* onJournal(
+        setup.bytes,
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const refused = yield* Effect.either(
+            ledger.apply(Command.admit(t, Microcents.make(5n), { operation_id: "a1" }), new Map([["x", "\uD800"]]))
+          )
+          assert.isTrue(Either.isLeft(refused) && refused.left._tag === "InvalidArgument")
+          return yield* Ledger.remaining(t)
+        })
+      )
+      assert.deepStrictEqual(run.value, Either.right(Option.some(1_000n)))
+      assert.deepStrictEqual(run.bytes, setup.bytes, "nothing journaled")
+    }))
+
+  it.effect("metadata at the deepest the journal takes is journaled, applied and refused, and recovers and audits", () =>
+    Effect.gen(function*() {
+      const metadata = nested(Arguments.MAX_METADATA_DEPTH)
+      const run = yield* onJournal(
+        undefined,
+        Effect.gen(function*() {
+          const poor = TenantId.make("poor")
+          yield* Ledger.ensureTenant(t, Microcents.make(1_000_000n))
+          yield* Ledger.ensureTenant(poor, Microcents.make(0n))
+          const held = yield* Ledger.admit(policy, t, input(1), { operationId: "deep-1", metadata })
+          // a refusal remembered under its id: journaled as a refused record, the deepest place
+          const short = yield* Ledger.admit(policy, poor, input(2), { operationId: "deep-2", metadata })
+          return [held._tag, short._tag] as const
+        })
+      )
+      assert.deepStrictEqual(Either.getOrThrow(run.value), ["Admitted", "HoldFailed"])
+      const reopened = yield* onJournal(run.bytes, Ledger.remaining(t), { verifyCheckpoints: true })
+      if (Either.isLeft(reopened.value)) assert.fail(reopened.value.left.message)
+      yield* audit(run.bytes)
+    }))
+
+  it.effect("a hand-built admit's binding is its audited decision's: checkpoints equal the replay, a retry answers alike after a reopen", () =>
+    Effect.gen(function*() {
+      const audited: Json.Json = new Map<string, Json.Json>([
+        ["audit", new Map([["policy_digest_hex", "p"], ["input_digest_hex", "i"]])],
+        ["metadata", null]
+      ])
+      const admits = [
+        Command.admit(t, Microcents.make(5n), { operation_id: "x", binding: "hand" }),
+        Command.admit(t, Microcents.make(6n), { operation_id: "y", binding: "hand" })
+      ] as const
+      const first = yield* onJournal(
+        undefined,
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          yield* Ledger.ensureTenant(t, Microcents.make(1_000n))
+          const x = yield* ledger.apply(admits[0])
+          const y = yield* ledger.apply(admits[1], audited)
+          // a checkpoint after them (checkpointEvery 2): it remembers both ids' fingerprints
+          yield* Ledger.topUp(t, Microcents.make(1n))
+          yield* Ledger.topUp(t, Microcents.make(1n))
+          // retried as built: the original answers
+          return [x, y, yield* ledger.apply(admits[0]), yield* ledger.apply(admits[1], audited)]
+        }),
+        { checkpointEvery: 2 }
+      )
+      if (Either.isLeft(first.value)) assert.fail(first.value.left.message)
+      const answers = Either.getOrThrow(first.value)
+      assert.deepStrictEqual(answers[2], answers[0])
+      assert.deepStrictEqual(answers[3], answers[1])
+      // reopened from genesis, every checkpoint compared with the replay; the retries answer alike
+      const again = yield* onJournal(
+        first.bytes,
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          return [yield* ledger.apply(admits[0]), yield* ledger.apply(admits[1], audited)]
+        }),
+        { verifyCheckpoints: true, checkpointEvery: 2 }
+      )
+      if (Either.isLeft(again.value)) assert.fail(again.value.left.message)
+      assert.deepStrictEqual(Either.getOrThrow(again.value), [answers[0], answers[1]])
+      // (not audited: the journal audit refuses an admit without a valid audited decision)
+    }))
+})
