@@ -252,8 +252,12 @@ const publicImportsOfInternals: ReadonlyArray<{
   {
     target: "packages/budget/src/Arguments.ts",
     reason:
-      "argument validation, one place shared by every layer (validateCommand); the brand of issued reservation ids",
-    importers: ["packages/budget/src/internal/journaled.ts", "packages/budget/src/internal/queries.ts"]
+      "argument validation, one place shared by every layer (validateCommand) and by recovery, which refuses a journaled command it refuses; the brand of issued reservation ids",
+    importers: [
+      "packages/budget/src/internal/consistency.ts",
+      "packages/budget/src/internal/journaled.ts",
+      "packages/budget/src/internal/queries.ts"
+    ]
   },
   ...["Checkpoint", "CompactRange", "Merkle", "Note", "Tiles"].map((name) => ({
     target: `packages/tlog/src/${name}.ts`,
