@@ -404,11 +404,12 @@ export const makeWith = (
         // before anything is written — if it cannot be, nothing is
         let audited: Json.Json | undefined = undefined
         if (command._tag === "Admit" && audit !== undefined) {
+          // one given as a value is checked (one built by a function is its builder's: see the journaled layer)
+          const unwritable = typeof audit === "function" ? undefined : Arguments.audited(audit)
+          if (unwritable !== undefined) return Effect.fail(unwritable)
           const built = typeof audit === "function" ? audit() : Either.right(audit)
           if (Either.isLeft(built)) return Effect.fail(built.left)
           audited = built.right
-          const unwritable = Arguments.audited(audited)
-          if (unwritable !== undefined) return Effect.fail(unwritable)
         }
         return Effect.flatMap(nowMs, (now) => Effect.zipRight(expireDue(now), applyOne(command, now, audited)))
       }) as Effect.Effect<L.ResultOf[C["_tag"]], LedgerStoreError | InvalidArgument>

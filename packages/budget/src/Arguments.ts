@@ -324,8 +324,10 @@ const MAX_AUDITED_DEPTH = MAX_RECORD_DEPTH - 4
  * An admit's audited decision, as `Ledger.apply` is given it (a layer that journals it checks it
  * before anything changes): a Json value the journal can write, as `metadata`.
  */
-export const audited = (value: Json.Json): InvalidArgument | undefined =>
-  unwritable("audited", value, MAX_AUDITED_DEPTH)
+export const audited = (value: unknown): InvalidArgument | undefined =>
+  isJsonValue(value)
+    ? unwritable("audited", value, MAX_AUDITED_DEPTH)
+    : invalid("audited", value, "must be a Json value")
 
 /** A tenant id or operation id given outside a command (admit checks them before prescribing). */
 export const checkTenant = (tenant: unknown): Either.Either<void, InvalidArgument> => {

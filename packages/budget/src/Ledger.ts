@@ -54,7 +54,9 @@ export class Ledger extends Context.Tag("@calybris/budget/Ledger")<Ledger, {
    * (before the command is applied: if it fails, nothing is). A command with an argument out of
    * range (`Arguments.validateCommand`: a hold's `ttl_ms` and `expires_at_ms` together, or
    * neither) fails with `InvalidArgument` before anything changes, and so does an `Expire`
-   * (`Arguments.validateRequest`): the ledger releases each hold itself once it is due.
+   * (`Arguments.validateRequest`): the ledger releases each hold itself once it is due. An
+   * admit's `audited` given as a value must be a Json value the journal can write
+   * (`Arguments.audited`); one built by a function is its builder's to make writable.
    */
   readonly apply: <C extends L.Command>(
     command: C,

@@ -86,10 +86,22 @@ describe("an admit's journal entry is one its replay takes", () => {
         setup.bytes,
         Effect.gen(function*() {
           const ledger = yield* Ledger.Ledger
-          const refused = yield* Effect.either(
-            ledger.apply(Command.admit(t, Microcents.make(5n), { operation_id: "a1" }), new Map([["x", "\uD800"]]))
-          )
-          assert.isTrue(Either.isLeft(refused) && refused.left._tag === "InvalidArgument")
+          // not writable, or not Json at all (an untyped caller's: a fuzzing helper's review)
+          const bad: ReadonlyArray<unknown> = [
+            new Map([["x", "\uD800"]]),
+            new Map([["x", 1n << 64n]]),
+            new Map([["x", undefined]]),
+            new Map([["f", () => 1]]),
+            { a: 1 }
+          ]
+          for (const audited of bad) {
+            const refused = yield* Effect.either(
+              ledger.apply(Command.admit(t, Microcents.make(5n), { operation_id: "a1" }), audited as Json.Json)
+            )
+            assert.isTrue(Either.isLeft(refused) && refused.left._tag === "InvalidArgument", String(refused))
+            if (Either.isLeft(refused)) assert.strictEqual((refused.left as InvalidArgument).field, "audited")
+          }
+          yield* Ledger.topUp(TenantId.make("u"), Microcents.make(1n))
           return yield* Ledger.remaining(t)
         })
       )

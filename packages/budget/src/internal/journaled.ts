@@ -355,17 +355,18 @@ const start = (wal: Wal.Wal["Type"], recovered: Replayed, options: JournalOption
         return yield* enqueue(command === null ? null : bound(command, audited), audited)
       })
 
-    /** `submit` for `apply`: an admit's audited decision the journal could not write is refused first. */
-    const submitChecked = (command: L.Command, audit?: Audit) =>
-      Effect.gen(function*() {
-        if (failure !== undefined) return yield* failure
-        const audited = typeof audit === "function" ? yield* audit() : audit
-        if (audited !== undefined && command._tag === "Admit") {
-          const unwritable = checkAudited(audited)
-          if (unwritable !== undefined) return yield* unwritable
-        }
-        return yield* submit(command, audited)
-      })
+    /**
+     * `submit` for `apply`: an admit's audited decision given as a value that the journal could
+     * not write is refused first (one built by a function is its builder's: `Ledger.admit` builds
+     * its own from checked metadata, and a check of every record would cost each admit a print).
+     */
+    const submitChecked = (command: L.Command, audit?: Audit) => {
+      if (audit !== undefined && typeof audit !== "function" && command._tag === "Admit") {
+        const unwritable = checkAudited(audit)
+        if (unwritable !== undefined) return Effect.fail(unwritable)
+      }
+      return submit(command, audit)
+    }
 
     // reads wait for the writer (a state not yet durable is never seen) and fail closed after a
     // WAL failure; as of the Clock now without writing (the next command journals the expiries)
