@@ -34,6 +34,31 @@ const ok = async (journal: string, args: ReadonlyArray<string>) => {
 }
 
 describe("budget", () => {
+  it("init racing a write to an empty journal never wipes what the write acknowledged (a helper's hostile review)", async () => {
+    // init looked (empty) before it took the journal's lock: a command writing in between was
+    // acknowledged, then buried under init's empty-ledger checkpoint. Now init looks again under
+    // the lock. Each pair races on a fresh empty journal, init started a little after.
+    const runs = Array.from({ length: 16 }, (_, i) => i)
+    const outcomes = await mapLimit(runs, 2, async (i) => {
+      const journal = journalOf(`init-race-${i}.jsonl`)
+      fs.writeFileSync(journal, "")
+      const [ensured, initialized] = await Promise.all([
+        budget(journal, ["ensure", "--tenant", "a", "--amount", "5"]),
+        new Promise<void>((resolve) => setTimeout(resolve, (i * 13) % 90)).then(() => budget(journal, ["init"]))
+      ])
+      return { i, ensured, initialized, lines: fs.readFileSync(journal, "utf8").split("\n").filter((l) => l !== "") }
+    })
+    for (const { ensured, i, initialized, lines } of outcomes) {
+      const what = `run ${i}: ensure ${ensured.code} ${ensured.stderr}, init ${initialized.code} ${initialized.stderr}`
+      if (ensured.code !== 0) continue
+      // the acknowledged ensure is in the ledger: init went first, or refused
+      if (initialized.code === 0) assert.include(lines[0], `"checkpoint"`, what)
+      else assert.match(initialized.stderr, /already exists and is not empty|WalLocked/, what)
+      const status = await budget(journalOf(`init-race-${i}.jsonl`), ["status"])
+      assert.include(status.stdout, "1 tenant", what)
+    }
+  })
+
   it("prints results in words as it always has: a reserved hold's id first, then its fields", async () => {
     const journal = journalOf("words.jsonl")
     await ok(journal, ["init"])

@@ -211,7 +211,19 @@ export const init = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.init>
       Journal.encodeCheckpoint(new L.LedgerState()),
       (e) => new IoError({ operation: "encode checkpoint", path: flags.journal, reason: e.message })
     )
-    const sealed = yield* Wal.append(checkpoint).pipe(
+    // checked again under the journal's lock, which the open takes: another command may have
+    // written it since the look above (an append there would be lost under the empty-ledger
+    // checkpoint; a helper's hostile review found such a race)
+    const sealed = yield* Effect.gen(function*() {
+      const head = yield* Wal.head
+      if (head.sequence !== 0n) {
+        return yield* new UsageError({
+          reason:
+            `${flags.journal} already exists and is not empty (${head.sequence} entries, written since it was looked at): refusing to init it`
+        })
+      }
+      return yield* Wal.append(checkpoint)
+    }).pipe(
       Effect.provide(
         Wal.layerFile(flags.journal, { key: loaded.key, allowEmptyKey: loaded.allowEmptyKey, durability: "always" })
           .pipe(

@@ -9,6 +9,7 @@ import * as Reader from "@calybris/wal/Reader"
 import * as Wal from "@calybris/wal/Wal"
 import { WalNotAFile } from "@calybris/wal/WalError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
+import { SystemError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, it, layer } from "@effect/vitest"
 import * as Cause from "effect/Cause"
@@ -164,6 +165,52 @@ layer(NodeContext.layer)("file layer", (it) => {
         yield* fs.remove(report.savedTo)
         yield* fs.writeFile(path, intact)
       }
+    }))
+
+  it.scoped("repair saves the torn tail readable by no one the log is not, and leaves no copy when saving it fails (a helper's hostile review)", () =>
+    Effect.gen(function*() {
+      const { fs, path } = yield* tempLog
+      yield* withWal(path, appendRange(1, 2))
+      const intact = yield* fs.readFile(path)
+      const torn = encoder.encode(`{"sequence":3,"previous_hash":"x","data":"secret-partial`)
+      for (const mode of [0o600, 0o640]) {
+        yield* fs.writeFile(path, Buffer.concat([intact, torn]))
+        nodeFs.chmodSync(path, mode)
+        const report = yield* Wal.repair(path)
+        if (report._tag !== "RepairTruncated") return assert.fail(report._tag)
+        assert.strictEqual(nodeFs.statSync(report.savedTo).mode & 0o777, mode)
+        yield* fs.remove(report.savedTo)
+      }
+      // the copy's write fails (a full disk): the repair fails, truncates nothing, and leaves no
+      // empty "saved tail" behind (the next repair would save beside it, as <offset>-2)
+      yield* fs.writeFile(path, Buffer.concat([intact, torn]))
+      const failingCopies = Layer.effect(
+        FileSystem.FileSystem,
+        Effect.map(FileSystem.FileSystem, (real) =>
+          FileSystem.make({
+            ...real,
+            open: (file, options) =>
+              options?.flag === "wx"
+                ? Effect.map(real.open(file, options), (opened) =>
+                  Object.assign(Object.create(opened) as FileSystem.File, {
+                    writeAll: () =>
+                      Effect.fail(
+                        new SystemError({
+                          module: "FileSystem",
+                          method: "writeAll",
+                          reason: "Unknown",
+                          pathOrDescriptor: file,
+                          description: "ENOSPC: no space left on device"
+                        })
+                      )
+                  }))
+                : real.open(file, options)
+          }))
+      ).pipe(Layer.provide(NodeContext.layer))
+      const failed = yield* Effect.flip(Wal.repair(path).pipe(Effect.provide(failingCopies)))
+      assert.strictEqual(failed._tag, "WalIoError")
+      assert.isFalse(yield* fs.exists(`${path}.torn-${intact.length}`))
+      assert.isTrue(bytesEqual(yield* fs.readFile(path), Buffer.concat([intact, torn])))
     }))
 
   it.scoped("a complete last entry missing its newline: the next append writes the newline first", () =>

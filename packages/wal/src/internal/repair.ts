@@ -122,22 +122,30 @@ const saveTail = (
   length: number
 ): Effect.Effect<string, WalIoError> => {
   const base = `${path}.torn-${offset}`
-  const attempt = (n: number): Effect.Effect<string, WalIoError> => {
+  // the copy is readable by no one the log is not (a helper's hostile review: a fixed 0644 gave
+  // a 0600 log's torn secrets to every user)
+  const mode = Effect.map(fs.stat(path), (info) => info.mode & 0o666)
+  const attempt = (n: number, mode: number): Effect.Effect<string, WalIoError> => {
     const target = n === 1 ? base : `${base}-${n}`
     return Effect.scoped(Effect.gen(function*() {
-      const out = yield* fs.open(target, { flag: "wx", mode: 0o644 })
-      yield* readFile(fs, path, { offset, length }).pipe(
-        Stream.runForEach((chunk) => Effect.mapError(out.writeAll(chunk), ioError("write", target)))
+      const out = yield* fs.open(target, { flag: "wx", mode })
+      yield* Effect.gen(function*() {
+        yield* readFile(fs, path, { offset, length }).pipe(
+          Stream.runForEach((chunk) => Effect.mapError(out.writeAll(chunk), ioError("write", target)))
+        )
+        yield* Effect.mapError(out.sync, ioError("fsync", target))
+      }).pipe(
+        // a copy that failed is not left behind as if it were the saved tail
+        Effect.onError(() => Effect.ignore(fs.remove(target)))
       )
-      yield* Effect.mapError(out.sync, ioError("fsync", target))
       return target
     })).pipe(
       Effect.catchIf(
         (e) => e._tag === "SystemError" && e.reason === "AlreadyExists" && n < 1000,
-        () => attempt(n + 1)
+        () => attempt(n + 1, mode)
       ),
       Effect.mapError((e) => e._tag === "WalIoError" ? e : ioError("save torn tail", target)(e))
     )
   }
-  return attempt(1)
+  return Effect.flatMap(Effect.mapError(mode, ioError("stat", path)), (m) => attempt(1, m))
 }
