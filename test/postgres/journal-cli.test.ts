@@ -285,6 +285,19 @@ describe.skipIf(Postgres.skip())("calybris budget journal on PostgreSQL", () => 
         // the export replaces the file
         ok(yield* run(["budget", "journal", "export", ...d, "--tenant", "solo", "--out", out]), "export over")
         assert.match(fs.readFileSync(out, "utf8"), /^\{"sequence":1,"previous_hash":"genesis",/)
+        // keeping its permissions; a symbolic link is not replaced, nor is its target written (a
+        // helper's hostile review: the export widened a 0600 file to 0644 and renamed over links)
+        fs.chmodSync(out, 0o600)
+        ok(yield* run(["budget", "journal", "export", ...d, "--tenant", "solo", "--out", out]), "export over 0600")
+        assert.strictEqual(fs.statSync(out).mode & 0o777, 0o600)
+        const target = write(dir, "link-target.txt", "target\n")
+        const link = path.join(dir, "link.jsonl")
+        fs.symlinkSync(target, link)
+        const onLink = yield* run(["budget", "journal", "export", ...d, "--tenant", "solo", "--out", link])
+        assert.strictEqual(onLink.code, 1, onLink.stderr)
+        assert.include(onLink.stderr, "is a symbolic link: refusing to replace it")
+        assert.isTrue(fs.lstatSync(link).isSymbolicLink())
+        assert.strictEqual(fs.readFileSync(target, "utf8"), "target\n")
 
         // key flags with a database: an empty key, --allow-empty-key, both sources: usage errors (exit 2), nothing written
         for (

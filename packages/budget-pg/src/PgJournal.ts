@@ -33,13 +33,14 @@ import * as JsonSchema from "@calybris/core/JsonSchema"
 import * as Chain from "@calybris/wal/Chain"
 import * as Reader from "@calybris/wal/Reader"
 import type { WalEmptyKey, WalVerifyError } from "@calybris/wal/WalError"
-import { PlatformError } from "@effect/platform/Error"
+import { PlatformError, SystemError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 
@@ -258,8 +259,36 @@ export const writeTenant = (
     const temporary = `${path.slice(0, slash + 1)}.${path.slice(slash + 1)}.${
       Hash.toHex(crypto.getRandomValues(new Uint8Array(6)))
     }.tmp`
+    // what is there now: a regular file is replaced keeping its read/write permissions (an
+    // export is never more readable than the file it replaces); a symbolic link, a directory, a
+    // FIFO or a device is not replaced (a helper's hostile review: a link, even one to
+    // /dev/stdout, was renamed over)
+    const refuse = (description: string) =>
+      new JournalWriteError({
+        path,
+        cause: new SystemError({
+          module: "FileSystem",
+          method: "writeTenant",
+          reason: "BadResource",
+          pathOrDescriptor: path,
+          description
+        })
+      })
+    const link = yield* Effect.either(fs.readLink(path))
+    if (Either.isRight(link)) return yield* refuse("is a symbolic link: refusing to replace it")
+    const existing = yield* fs.stat(path).pipe(
+      Effect.map(Option.some),
+      Effect.catchIf((e) => e._tag === "SystemError" && e.reason === "NotFound", () => Effect.succeedNone),
+      Effect.mapError((cause) => new JournalWriteError({ path, cause }))
+    )
+    if (Option.isSome(existing) && existing.value.type !== "File") {
+      return yield* refuse(`is not a regular file (${existing.value.type}): refusing to replace it`)
+    }
+    const mode = Option.isSome(existing) ? existing.value.mode & 0o666 : 0o644
     const write = Effect.scoped(Effect.gen(function*() {
-      const handle = yield* fs.open(temporary, { flag: "wx", mode: 0o644 })
+      const handle = yield* fs.open(temporary, { flag: "wx", mode })
+      // (the mode given to open is narrowed by the umask: set it as the file it replaces has it)
+      if (Option.isSome(existing)) yield* fs.chmod(temporary, mode)
       yield* handle.writeAll(bytes)
       yield* handle.sync
     }))
