@@ -6,7 +6,7 @@
  */
 import type * as Json from "@calybris/core/Json"
 import * as JsonSchema from "@calybris/core/JsonSchema"
-import type { PlatformError } from "@effect/platform/Error"
+import { type PlatformError, SystemError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -366,3 +366,38 @@ export const streamFile = (
   Stream.unwrap(Effect.map(FileSystem.FileSystem, (fs) => fs.stream(path, { chunkSize }))).pipe(
     Stream.mapError((e) => new InputError({ file: path, reason: platformReason(e) }))
   )
+
+/**
+ * Write `bytes` to a new file `path`, mode 0600, whole or not at all: into a temporary file
+ * beside it (created exclusively, written, fsynced), then hard-linked to `path` — which fails if
+ * anything is there (a file, a link, even a dangling one, a directory, a FIFO): nothing is ever
+ * replaced — and the temporary name removed. A failure (a full disk, a kill before the link)
+ * leaves no file at `path`, so the command can be run again (a helper's hostile review: an
+ * interrupted write left an empty key file that refused every retry).
+ */
+export const writeNewSecret = (fs: FileSystem.FileSystem, path: string, bytes: Uint8Array) =>
+  Effect.gen(function*() {
+    // anything there already: refused before a temporary file is made beside it (e.g. in /dev)
+    const there = yield* Effect.either(fs.readLink(path))
+    if (Either.isRight(there) || (yield* fs.exists(path))) {
+      return yield* new SystemError({
+        module: "FileSystem",
+        method: "writeFile",
+        reason: "AlreadyExists",
+        pathOrDescriptor: path,
+        description: "already exists: refusing to replace it"
+      })
+    }
+    const slash = path.lastIndexOf("/")
+    const temporary = `${path.slice(0, slash + 1)}.${path.slice(slash + 1)}.${
+      Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(6))).toString("hex")
+    }.tmp`
+    yield* Effect.scoped(Effect.gen(function*() {
+      const handle = yield* fs.open(temporary, { flag: "wx", mode: 0o600 })
+      yield* handle.writeAll(bytes)
+      yield* handle.sync
+    })).pipe(
+      Effect.zipRight(fs.link(temporary, path)),
+      Effect.ensuring(Effect.ignore(fs.remove(temporary)))
+    )
+  })

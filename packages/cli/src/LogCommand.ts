@@ -44,7 +44,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { InputError, IoError, KeyError, UsageError } from "./CliError.js"
 import type * as Commands from "./Commands.js"
-import { platformReason, readBytes, readText, requireFile, streamFile } from "./Files.js"
+import { platformReason, readBytes, readText, requireFile, streamFile, writeNewSecret } from "./Files.js"
 import * as Key from "./Key.js"
 import { emit, obj, printLines, setJson } from "./Output.js"
 
@@ -706,9 +706,8 @@ export const keygen = (flags: Commands.FlagsOf<typeof Commands.logOptions.keygen
     const signer = yield* Either.mapLeft(Note.ed25519Signer(flags.name, seed), invalidName)
     const skey = `${Redacted.value(yield* Either.mapLeft(Note.formatSignerKey(flags.name, seed), invalidName))}\n`
     Redacted.value(seed).fill(0)
-    yield* Effect.flatMap(
-      FileSystem.FileSystem,
-      (fs) => fs.writeFile(flags.out, encoder.encode(skey), { flag: "wx", mode: 0o600 })
-    ).pipe(Effect.mapError((e) => new IoError({ operation: "write", path: flags.out, reason: platformReason(e) })))
+    yield* Effect.flatMap(FileSystem.FileSystem, (fs) => writeNewSecret(fs, flags.out, encoder.encode(skey))).pipe(
+      Effect.mapError((e) => new IoError({ operation: "write", path: flags.out, reason: platformReason(e) }))
+    )
     yield* printLines([Note.formatVerifierKey(signer)])
   })

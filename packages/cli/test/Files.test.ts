@@ -1,9 +1,13 @@
 import * as Files from "@calybris/cli/Files"
 import * as NodeContext from "@effect/platform-node/NodeContext"
+import { SystemError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as fc from "effect/FastCheck"
+import * as nodeFs from "node:fs"
+import * as nodeOs from "node:os"
+import * as nodePath from "node:path"
 
 const encoder = new TextEncoder()
 
@@ -80,5 +84,62 @@ describe("Files.readText", () => {
       const bad = yield* write("bad.json", Uint8Array.from([0x7b, 0xff, 0x7d]))
       assert.strictEqual((yield* Effect.flip(Files.readText(bad))).reason, "not valid UTF-8")
       assert.isAbove(Files.MAX_DOCUMENT_BYTES, 500_000_000)
+    }).pipe(Effect.provide(NodeContext.layer)))
+})
+
+describe("writeNewSecret: a new file, mode 0600, whole or not at all (a helper's hostile review of log keygen)", () => {
+  const secret = new TextEncoder().encode("PRIVATE+KEY+example.com/log+00000000+AAAA\n")
+  const temporaries = (dir: string) => nodeFs.readdirSync(dir).filter((f) => f.endsWith(".tmp"))
+
+  it.effect("writes it; refuses anything already there (a file, a dangling link), leaving it as it was", () =>
+    Effect.gen(function*() {
+      const dir = nodeFs.mkdtempSync(nodePath.join(nodeOs.tmpdir(), "calybris-secret-"))
+      const fs = yield* FileSystem.FileSystem
+      const out = nodePath.join(dir, "k.skey")
+      yield* Files.writeNewSecret(fs, out, secret)
+      assert.deepStrictEqual(new Uint8Array(nodeFs.readFileSync(out)), secret)
+      assert.strictEqual(nodeFs.statSync(out).mode & 0o777, 0o600)
+      const again = yield* Effect.flip(Files.writeNewSecret(fs, out, new TextEncoder().encode("other")))
+      assert.strictEqual(again._tag, "SystemError")
+      assert.deepStrictEqual(new Uint8Array(nodeFs.readFileSync(out)), secret)
+      const dangling = nodePath.join(dir, "dangling.skey")
+      nodeFs.symlinkSync(nodePath.join(dir, "nowhere"), dangling)
+      yield* Effect.flip(Files.writeNewSecret(fs, dangling, secret))
+      assert.isFalse(nodeFs.existsSync(nodePath.join(dir, "nowhere")))
+      assert.deepStrictEqual(temporaries(dir), [])
+      nodeFs.rmSync(dir, { recursive: true, force: true })
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.effect("a write that fails (a full disk) leaves no file at the path and no temporary: the command can run again", () =>
+    Effect.gen(function*() {
+      const dir = nodeFs.mkdtempSync(nodePath.join(nodeOs.tmpdir(), "calybris-secret-"))
+      const real = yield* FileSystem.FileSystem
+      // every write fails as on a full disk (the wal package's tests have the same probe: a test
+      // project here cannot import another package's test support)
+      const full = FileSystem.make({
+        ...real,
+        open: (file, options) =>
+          Effect.map(real.open(file, options), (opened) =>
+            Object.assign(Object.create(opened) as FileSystem.File, {
+              writeAll: () =>
+                Effect.fail(
+                  new SystemError({
+                    module: "FileSystem",
+                    method: "writeAll",
+                    reason: "Unknown",
+                    pathOrDescriptor: file,
+                    description: "ENOSPC: no space left on device"
+                  })
+                )
+            }))
+      })
+      const out = nodePath.join(dir, "k.skey")
+      yield* Effect.flip(Files.writeNewSecret(full, out, secret))
+      assert.isFalse(nodeFs.existsSync(out))
+      assert.deepStrictEqual(temporaries(dir), [])
+      // and once there is room, it is written
+      yield* Files.writeNewSecret(real, out, secret)
+      assert.deepStrictEqual(new Uint8Array(nodeFs.readFileSync(out)), secret)
+      nodeFs.rmSync(dir, { recursive: true, force: true })
     }).pipe(Effect.provide(NodeContext.layer)))
 })

@@ -9,7 +9,6 @@ import * as Reader from "@calybris/wal/Reader"
 import * as Wal from "@calybris/wal/Wal"
 import { WalNotAFile } from "@calybris/wal/WalError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { SystemError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, it, layer } from "@effect/vitest"
 import * as Cause from "effect/Cause"
@@ -186,26 +185,7 @@ layer(NodeContext.layer)("file layer", (it) => {
       yield* fs.writeFile(path, Buffer.concat([intact, torn]))
       const failingCopies = Layer.effect(
         FileSystem.FileSystem,
-        Effect.map(FileSystem.FileSystem, (real) =>
-          FileSystem.make({
-            ...real,
-            open: (file, options) =>
-              options?.flag === "wx"
-                ? Effect.map(real.open(file, options), (opened) =>
-                  Object.assign(Object.create(opened) as FileSystem.File, {
-                    writeAll: () =>
-                      Effect.fail(
-                        new SystemError({
-                          module: "FileSystem",
-                          method: "writeAll",
-                          reason: "Unknown",
-                          pathOrDescriptor: file,
-                          description: "ENOSPC: no space left on device"
-                        })
-                      )
-                  }))
-                : real.open(file, options)
-          }))
+        Effect.map(FileSystem.FileSystem, (real) => Probe.failingWrites(real, (_, options) => options?.flag === "wx"))
       ).pipe(Layer.provide(NodeContext.layer))
       const failed = yield* Effect.flip(Wal.repair(path).pipe(Effect.provide(failingCopies)))
       assert.strictEqual(failed._tag, "WalIoError")

@@ -160,3 +160,31 @@ export const layer = (probe: Probe): Layer.Layer<FileSystem.FileSystem> =>
   Layer.effect(FileSystem.FileSystem, Effect.map(FileSystem.FileSystem, (real) => make(real, probe))).pipe(
     Layer.provide(NodeFileSystem.layer)
   )
+
+/**
+ * `real`, except that every file it opens whose open `fails` picks writes ENOSPC on each
+ * `writeAll` (a full disk, for the code that writes a new file whole or not at all).
+ */
+export const failingWrites = (
+  real: FileSystem.FileSystem,
+  fails: (path: string, options: FileSystem.OpenFileOptions | undefined) => boolean = () => true
+): FileSystem.FileSystem =>
+  FileSystem.make({
+    ...real,
+    open: (path, options) =>
+      fails(path, options)
+        ? Effect.map(real.open(path, options), (opened) =>
+          Object.assign(Object.create(opened) as FileSystem.File, {
+            writeAll: () =>
+              Effect.fail(
+                new SystemError({
+                  module: "FileSystem",
+                  method: "writeAll",
+                  reason: "Unknown",
+                  pathOrDescriptor: path,
+                  description: "ENOSPC: no space left on device"
+                })
+              )
+          }))
+        : real.open(path, options)
+  })
