@@ -148,6 +148,9 @@ const WITHHELD = "(withheld: the hash recomputed over the line, a MAC under a ke
 const BROKEN_CHAIN = /(chain broken at sequence \d+: expected )[0-9a-f]{64}/g
 export const withholdExpected = (text: string): string => text.replace(BROKEN_CHAIN, `$1${WITHHELD}`)
 
+/** An error's text as the CLI prints it: the expected hash withheld, then bounded (`bound`). */
+const printable = (text: string, keep: ReadonlyArray<string>): string => bound(withholdExpected(text), keep)
+
 /** The names an error's message may echo whole: its `file`, `path` and `source` fields. */
 const namesOf = (error: unknown): Array<string> => {
   if (typeof error !== "object" || error === null) return []
@@ -167,17 +170,15 @@ export const errorJson = (error: unknown, keep: ReadonlyArray<string> = []): Jso
   const names = [...keep, ...namesOf(error)]
   const members: Array<readonly [string, Json.Json]> = [
     ["_tag", tagOf(error)],
-    ["message", bound(withholdExpected(messageOf(error)), names)],
+    ["message", printable(messageOf(error), names)],
     ["exit_code", exitCodeOf(error)]
   ]
   if (typeof error === "object" && error !== null) {
     for (const [k, v] of Object.entries(error)) {
       if (k !== "_tag" && k !== "message" && k !== "cause" && isPrimitive(v)) {
-        const text =
-          k === "expected" && tagOf(error) === "WalChainBroken" && typeof v === "string" && /^[0-9a-f]{64}$/.test(v)
-            ? WITHHELD
-            : v
-        members.push([k, typeof text === "string" ? bound(withholdExpected(text), names) : text])
+        const withheld = k === "expected" && tagOf(error) === "WalChainBroken" && typeof v === "string" &&
+          /^[0-9a-f]{64}$/.test(v)
+        members.push([k, withheld ? WITHHELD : typeof v === "string" ? printable(v, names) : v])
       }
     }
   }
@@ -203,12 +204,12 @@ export const report = <E>(
       yield* Console.error(
         json
           ? Json.print(errorJson(error, keep))
-          : `${tagOf(error)}: ${bound(withholdExpected(messageOf(error)), [...keep, ...namesOf(error)])}`
+          : `${tagOf(error)}: ${printable(messageOf(error), [...keep, ...namesOf(error)])}`
       )
       return
     }
     const defect = Cause.dieOption(cause)
-    const what = bound(withholdExpected(Option.isSome(defect) ? messageOf(defect.value) : Cause.pretty(cause)), keep)
+    const what = printable(Option.isSome(defect) ? messageOf(defect.value) : Cause.pretty(cause), keep)
     yield* Console.error(
       json ?
         Json.print(obj([["error", obj([["_tag", "Defect"], ["message", what], ["exit_code", 1]])]])) :

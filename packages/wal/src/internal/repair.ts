@@ -124,7 +124,6 @@ const saveTail = (
   const base = `${path}.torn-${offset}`
   // the copy is readable by no one the log is not (a helper's hostile review: a fixed 0644 gave
   // a 0600 log's torn secrets to every user)
-  const mode = Effect.map(fs.stat(path), (info) => info.mode & 0o666)
   const attempt = (n: number, mode: number): Effect.Effect<string, WalIoError> => {
     const target = n === 1 ? base : `${base}-${n}`
     return Effect.scoped(Effect.gen(function*() {
@@ -147,5 +146,8 @@ const saveTail = (
       Effect.mapError((e) => e._tag === "WalIoError" ? e : ioError("save torn tail", target)(e))
     )
   }
-  return Effect.flatMap(Effect.mapError(mode, ioError("stat", path)), (m) => attempt(1, m))
+  return Effect.flatMap(
+    Effect.mapError(fs.stat(path), ioError("stat", path)),
+    (info) => attempt(1, info.mode & 0o666)
+  )
 }
