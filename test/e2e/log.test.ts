@@ -89,6 +89,16 @@ describe("log keygen", () => {
     assert.strictEqual(fs.readFileSync(skeyFile, "utf8").trim(), skey)
     assert.strictEqual(r.stdout, "")
   })
+
+  it("refuses --out - (the key is never printed), and writes no file named -", async () => {
+    const cwd = fs.mkdtempSync(path.join(dir, "keygen-dash-"))
+    const r = await calybris(["log", "keygen", "--name", "other", "--out", "-"], { cwd })
+    assert.strictEqual(r.code, 2, r.stderr)
+    assert.strictEqual(r.stdout, "")
+    assert.match(r.stderr, /--out -: the signer key is never printed/)
+    assert.notInclude(r.stderr, "PRIVATE+KEY")
+    assert.deepStrictEqual(fs.readdirSync(cwd), [])
+  })
 })
 
 describe("log checkpoint", () => {

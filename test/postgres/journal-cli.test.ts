@@ -21,8 +21,8 @@ const keyFile = write(dir, "fleet.key", `hex:${keyHex}\n`)
 const otherKeyFile = write(dir, "other.key", `hex:${"ab".repeat(32)}\n`)
 const emptyKeyFile = write(dir, "empty.key", "")
 
-const run = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
-  Effect.promise(() => calybris(args, { env: { CALYBRIS_DATABASE_URL: "", ...env } }))
+const run = (args: ReadonlyArray<string>, env: Record<string, string> = {}, cwd?: string) =>
+  Effect.promise(() => calybris(args, { env: { CALYBRIS_DATABASE_URL: "", ...env }, cwd }))
 
 const ok = (r: Result, what: string) => assert.strictEqual(r.code, 0, `${what}: ${r.stderr}`)
 
@@ -84,6 +84,12 @@ describe.skipIf(Postgres.skip())("calybris budget journal on PostgreSQL", () => 
           `exported 5 entries of tenant acme to ${out} (${exported.stdout.length.toLocaleString("en-US")} bytes)\n`
         )
         assert.strictEqual(fs.readFileSync(out, "utf8"), exported.stdout)
+        // `--out -`: standard output, as without --out; no file named "-"
+        const cwd = fs.mkdtempSync(path.join(dir, "export-dash-"))
+        const toDash = yield* run(["budget", "journal", "export", ...d, "--tenant", "acme", "--out", "-"], {}, cwd)
+        ok(toDash, "export --out -")
+        assert.strictEqual(toDash.stdout, exported.stdout)
+        assert.deepStrictEqual(fs.readdirSync(cwd), [])
 
         // audit: every tenant, one line each, keyed
         const audited = yield* run(["budget", "journal", "audit", ...d, ...k])

@@ -316,7 +316,9 @@ export const logOptions = {
     name: Options.text("name").pipe(Options.withPseudoName("NAME"), Options.withDescription("The key's name.")),
     out: Options.text("out").pipe(
       Options.withPseudoName("FILE"),
-      Options.withDescription("Write the signer key to this new file (mode 0600; an existing file is refused).")
+      Options.withDescription(
+        "Write the signer key to this new file (mode 0600; an existing file is refused; the key is never printed, so - is refused)."
+      )
     )
   }
 }
@@ -486,7 +488,7 @@ export const journalOptions = {
     out: Options.text("out").pipe(
       Options.withPseudoName("FILE"),
       Options.withDescription(
-        "Write the chain to this file (replaced atomically: a temporary file beside it, synced, then renamed; never half-written) instead of stdout."
+        "Write the chain to this file (replaced atomically: a temporary file beside it, synced, then renamed; never half-written) instead of stdout; - is stdout."
       ),
       Options.optional
     )

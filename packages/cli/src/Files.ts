@@ -100,6 +100,9 @@ const readRegular = (path: string): Effect.Effect<Uint8Array, InputError, FileSy
 /** The path that names standard input for a document (`--policy -`, `--input -`, `policy validate -`). */
 export const STDIN = "-"
 
+/** The path that names standard output for a file written (`budget journal export --out -`). */
+export const STDOUT = "-"
+
 /** How a document's path is named in messages (`<stdin>` for `-`). */
 export const nameOf = (path: string): string => (path === STDIN ? "<stdin>" : path)
 

@@ -26,7 +26,7 @@ import { IoError, UnknownTenant, UsageError } from "./CliError.js"
 import type * as Commands from "./Commands.js"
 import * as Database from "./Database.js"
 import * as DatabaseUrl from "./DatabaseUrl.js"
-import { platformReason } from "./Files.js"
+import { platformReason, STDOUT } from "./Files.js"
 import * as Format from "./Format.js"
 import * as Key from "./Key.js"
 import { emit, obj, printLines, setJson } from "./Output.js"
@@ -67,7 +67,8 @@ export const exportTenant = (flags: Commands.FlagsOf<typeof Commands.journalOpti
     yield* setJson(false)
     const tenant = yield* Arguments.tenantId(flags.tenant)
     const db = yield* databaseOf(flags.database, "export")
-    if (Option.isSome(flags.out)) {
+    // `--out -`: standard output, as without --out (never a file named "-")
+    if (Option.isSome(flags.out) && flags.out.value !== STDOUT) {
       const written = yield* onDatabase(
         db,
         "journal export",

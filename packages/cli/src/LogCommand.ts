@@ -44,7 +44,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { InputError, IoError, KeyError, UsageError } from "./CliError.js"
 import type * as Commands from "./Commands.js"
-import { platformReason, readBytes, readText, requireFile, streamFile, writeNewSecret } from "./Files.js"
+import { platformReason, readBytes, readText, requireFile, STDOUT, streamFile, writeNewSecret } from "./Files.js"
 import * as Key from "./Key.js"
 import { emit, obj, printLines, setJson } from "./Output.js"
 
@@ -700,6 +700,10 @@ export const checkpoint = (flags: Commands.FlagsOf<typeof Commands.logOptions.ch
 /** `calybris log keygen --name NAME --out FILE`. */
 export const keygen = (flags: Commands.FlagsOf<typeof Commands.logOptions.keygen>) =>
   Effect.gen(function*() {
+    // a signing key is never printed: `-` (standard output elsewhere) is refused, not a file named "-"
+    if (flags.out === STDOUT) {
+      return yield* new UsageError({ reason: "--out -: the signer key is never printed; name a new file" })
+    }
     const seed = Redacted.make(globalThis.crypto.getRandomValues(new Uint8Array(32)))
     const invalidName = (e: Note.NoteKeyInvalid) =>
       new UsageError({ reason: `--name ${JSON.stringify(flags.name)}: ${e.reason}` })

@@ -61,6 +61,8 @@ export interface RunOptions {
   readonly runner?: Runner | undefined
   /** open this path as the child's stdin (instead of a pipe) */
   readonly stdinFrom?: string | undefined
+  /** the child's working directory (default: the repository root) */
+  readonly cwd?: string | undefined
   /** leave the child's stdin open (a pipe nobody writes to or closes) instead of closing it */
   readonly keepStdinOpen?: boolean | undefined
   /** kill the child (SIGKILL, so `code` is null) if it has not exited after this many milliseconds */
@@ -112,7 +114,7 @@ const spawnCli = (
       program[0],
       program[1],
       {
-        cwd: root,
+        cwd: options.cwd ?? root,
         env: { ...process.env, NO_COLOR: "1", ...options.env },
         stdio: [input, out, "pipe"]
       }
