@@ -337,6 +337,29 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
         assert.strictEqual(conflict._tag, "IdempotencyConflict")
       })))
 
+    it.effect("a restore keeps the remembered operation ids: a retry after it answers as before and applies nothing (docs/LEDGER.md, Retry safety)", () =>
+      run(Effect.gen(function*() {
+        yield* Ledger.ensureTenant(TenantId.make("t"), Microcents.make(100n))
+        const before = yield* Ledger.takeSnapshot
+        const topped = yield* Ledger.topUp(TenantId.make("t"), Microcents.make(50n), { operationId: "pay-1" })
+        same(topped, {
+          _tag: "ToppedUp",
+          added_microcents: 50n,
+          new_initial_microcents: 150n,
+          remaining_microcents: 150n
+        })
+        const after = yield* Ledger.takeSnapshot
+        yield* Ledger.restore(before)
+        // undone by the restore, remembered all the same: not applied again
+        same(yield* Ledger.topUp(TenantId.make("t"), Microcents.make(50n), { operationId: "pay-1" }), topped)
+        same(Option.getOrThrow(yield* Ledger.initial("t")), 100n)
+        // restored to a snapshot taken after it: never counted twice
+        yield* Ledger.restore(after)
+        same(yield* Ledger.topUp(TenantId.make("t"), Microcents.make(50n), { operationId: "pay-1" }), topped)
+        same(Option.getOrThrow(yield* Ledger.initial("t")), 150n)
+        assert.isTrue(yield* Ledger.remembers("pay-1"))
+      })))
+
     it.effect("an expired hold is released by the Clock, deterministically", () =>
       run(Effect.gen(function*() {
         yield* Ledger.ensureTenant(TenantId.make("t"), Microcents.make(1_000n))
