@@ -337,6 +337,88 @@ describe("work done once", () => {
 })
 
 describe("Ledger.layerJournalFile: lines the log's reader could not read back", () => {
+  it.live("a group of commands that fit one by one but not on one line is journaled on several lines: every command answered, nothing lost, the journal reopens alike", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const journal = `${dir}/ledger.jsonl`
+      // each reserve's record fits in 1,500 bytes with a 200-byte operation id; eight do not
+      const options = { key, checkpointEvery: 0, maxLineBytes: 1500 }
+      const tenant = TenantId.make("acme")
+      const id = (i: number) => `${String(i).padStart(3, "0")}-${"r".repeat(196)}`
+      const first = yield* Effect.gen(function*() {
+        yield* Ledger.ensureTenant(tenant, Microcents.make(100n))
+        // 16 at once (one group): the last 6 refused (Insufficient) under their ids, remembered too
+        const results = yield* Effect.all(
+          Array.from({ length: 16 }, (_, i) => Ledger.reserve(tenant, Microcents.make(10n), { operationId: id(i) })),
+          { concurrency: "unbounded" }
+        )
+        // the ledger goes on serving
+        const after = yield* Ledger.topUp(tenant, Microcents.make(5n), { operationId: "after" })
+        return { results, after, balances: yield* Ledger.balances }
+      }).pipe(Effect.provide(Ledger.layerJournalFile(journal, options)))
+      assert.deepStrictEqual(first.results.map((r) => r._tag), [
+        ...Array.from({ length: 10 }, () => "Reserved"),
+        ...Array.from({ length: 6 }, () => "Insufficient")
+      ])
+      assert.strictEqual(first.after._tag, "ToppedUp")
+      const text = new TextDecoder().decode(yield* (yield* FileSystem.FileSystem).readFile(journal))
+      const lines = text.split("\n").slice(0, -1)
+      assert.isTrue(lines.every((line) => new TextEncoder().encode(line).length <= 1500))
+      // the ensure, the 16 records on more than one line, the top-up
+      assert.isAbove(lines.length, 3)
+      assert.strictEqual(lines.filter((line) => line.includes("-rrrr")).length, lines.length - 2)
+      // reopened: the same state, and every operation id remembered with its result
+      const again = yield* Effect.gen(function*() {
+        const retried = yield* Effect.forEach(
+          Array.from({ length: 16 }, (_, i) => i),
+          (i) => Ledger.reserve(tenant, Microcents.make(10n), { operationId: id(i) })
+        )
+        return { retried, balances: yield* Ledger.balances }
+      }).pipe(Effect.provide(Ledger.layerJournalFile(journal, { ...options, verifyCheckpoints: true })))
+      assert.deepStrictEqual(again.retried, first.results)
+      assert.deepStrictEqual(again.balances, first.balances)
+      // and the journal audits
+      assert.deepStrictEqual(yield* JournalAudit.auditFile(journal, [policy], { key, maxLineBytes: 1500 }), [])
+    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+
+  it.live("a group of admits whose metadata fit one by one but not together: every admit answered and journaled with its decision", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const journal = `${dir}/ledger.jsonl`
+      const options = { key, checkpointEvery: 0, maxLineBytes: 40_000 }
+      const tenant = TenantId.make("acme")
+      const admits = yield* Effect.gen(function*() {
+        yield* Ledger.ensureTenant(tenant, Microcents.make(1_000_000_000n))
+        return yield* Effect.all(
+          Array.from({ length: 24 }, (_, i) =>
+            Ledger.admit(policy, tenant, input(i + 1), {
+              operationId: `admit-${i}`,
+              metadata: new Map<string, Json.Json>([["note", "m".repeat(6_000)], ["i", BigInt(i)]])
+            })),
+          { concurrency: "unbounded" }
+        )
+      }).pipe(Effect.provide(Ledger.layerJournalFile(journal, options)))
+      assert.isTrue(admits.every((a) => a._tag === "Admitted"), JSON.stringify(admits.map((a) => a._tag)))
+      const text = new TextDecoder().decode(yield* (yield* FileSystem.FileSystem).readFile(journal))
+      const lines = text.split("\n").slice(0, -1)
+      assert.isTrue(lines.every((line) => new TextEncoder().encode(line).length <= 40_000))
+      assert.strictEqual((text.match(/"m{6000}"/g) ?? []).length, 24)
+      const retried = yield* Effect.forEach(
+        Array.from({ length: 24 }, (_, i) => i),
+        (i) =>
+          Ledger.admit(policy, tenant, input(i + 1), {
+            operationId: `admit-${i}`,
+            metadata: new Map<string, Json.Json>([["note", "m".repeat(6_000)], ["i", BigInt(i)]])
+          })
+      ).pipe(
+        Effect.provide(Ledger.layerJournalFile(journal, options))
+      )
+      assert.deepStrictEqual(retried, admits)
+      // every admit audits against its decision
+      const audit = yield* JournalAudit.auditFile(journal, [policy], { key, maxLineBytes: 40_000 })
+      assert.strictEqual(audit.length, 24)
+    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+
   it.live("a checkpoint longer than maxLineBytes is skipped (nothing written; the ledger goes on); a command batch too long fails closed; the journal reopens with the same options", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir

@@ -154,6 +154,18 @@ export const recover = (options: JournalOptions = {}) =>
     options
   ).pipe(Effect.withSpan("Ledger.recover")) // a cold path: once per open
 
+/** At most the bytes of a WAL line around its data (`{"sequence":…,"previous_hash":…,"entry_hash":…,"data":…}`: see `Entry.tooLong`). */
+const ENVELOPE_BYTES = 1024
+
+const utf8Encoder = new TextEncoder()
+
+/** The UTF-8 bytes of one record's data as an entry of its own (its `Json.print`; `Infinity` when it does not encode). */
+const entryBytes = (record: Pending): number =>
+  Either.match(Journal.encodeCommands([record]), {
+    onLeft: () => Infinity,
+    onRight: (json) => utf8Encoder.encode(Json.print(json)).length
+  })
+
 /** How many commands may wait for the journal writer by default. */
 export const DEFAULT_MAX_PENDING = 65_536
 
@@ -243,6 +255,32 @@ const start = (wal: Wal.Wal["Type"], recovered: Replayed, options: JournalOption
         onRight: (data) => wal.append(data).pipe(Effect.mapError((cause) => new LedgerStoreError({ operation, cause })))
       })
 
+    /**
+     * A group's records on as many lines as the log's `limit` needs (each line's records in order,
+     * the lines in order): a line of one record is tried as it is; records join a line while the
+     * sum of their lengths each as an entry of its own, and 1 KiB for the line's envelope (its
+     * sequence and hashes: under 1 KiB, see `Entry.tooLong`), stays within the limit. Printed
+     * once more each, but only here: a group whose line was too long.
+     */
+    const appendSplit = (journal: ReadonlyArray<Pending>, limit: number) =>
+      Effect.gen(function*() {
+        const lines: Array<Array<Pending>> = []
+        let line: Array<Pending> = []
+        let bytes = ENVELOPE_BYTES
+        for (const record of journal) {
+          const size = entryBytes(record)
+          if (line.length > 0 && bytes + size > limit) {
+            lines.push(line)
+            line = []
+            bytes = ENVELOPE_BYTES
+          }
+          line.push(record)
+          bytes += size
+        }
+        lines.push(line)
+        for (const records of lines) yield* appendJson(Journal.encodeCommands(records), "journal append")
+      })
+
     const window = options.operationWindow
     if (window !== undefined && window !== state.operations.limit) {
       // another window from here on: a checkpoint records it (and what it forgets) before any command
@@ -259,7 +297,15 @@ const start = (wal: Wal.Wal["Type"], recovered: Replayed, options: JournalOption
         for (const job of jobs) if (job.command !== null) commands.push({ command: job.command, audited: job.audited })
         const { journal, results } = applyGroup(state, now, commands)
         if (journal.length > 0) {
-          const written = yield* Effect.either(appendJson(Journal.encodeCommands(journal), "journal append"))
+          let written: Either.Either<unknown, LedgerStoreError> = yield* Effect.either(
+            appendJson(Journal.encodeCommands(journal), "journal append")
+          )
+          // refused before anything was written (the group's line would pass the log's
+          // maxLineBytes), with the state changed already: the same records, in the same order,
+          // on several lines (replay applies them alike); one record too long alone fails closed
+          if (Either.isLeft(written) && journal.length > 1 && isTooLong(written.left)) {
+            written = yield* Effect.either(appendSplit(journal, (written.left.cause as WalRecordTooLong).limit))
+          }
           if (Either.isLeft(written)) {
             failure = written.left
             return yield* fail(jobs, written.left)
