@@ -309,4 +309,45 @@ describe("policy", () => {
     assert.strictEqual(digest?.stdout, `${Digest.policyDigest(policy)}\n`)
     assert.strictEqual(member(parse(digestJson?.stdout ?? ""), "policy_digest_hex"), Digest.policyDigest(policy))
   })
+
+  it("a catalog past 65,535 models is read as the reference reads it (validate, digest, prescribe): index and counts saturate", async () => {
+    // 70,000 copies of the fixture's models under new ids: the last one requested
+    const start = policyText.indexOf("[") + 1
+    const models = policyText.slice(start, policyText.lastIndexOf("]")).trim().split(/,\s*(?=\{)/)
+    const catalog = Array.from(
+      { length: 70_000 },
+      (_, i) => (models[i % models.length] as string).replace(/"model_id": \d+/, `"model_id": ${i + 1}`)
+    )
+    const bigText = `${policyText.slice(0, start)}\n${catalog.join(",\n")}\n]}\n`
+    const big = write(dir, "big-policy.json", bigText)
+    const bigPolicy = Either.getOrThrow(
+      Either.flatMap(JsonSchema.decodeText(Policy.PolicySnapshot)(bigText), Policy.make)
+    )
+    const line = inputLine({ requested_model_id: "70000" })
+    const [validated, digest, prescribed] = await mapLimit(
+      [["policy", "validate", big], ["policy", "digest", big], ["prescribe", "--policy", big, "--trace"]],
+      1,
+      (args) => calybris(args, args[0] === "prescribe" ? { stdin: `${line}\n` } : {})
+    )
+    assert.strictEqual(validated?.code, 0, validated?.stderr)
+    assert.strictEqual(digest?.code, 0, digest?.stderr)
+    assert.strictEqual(digest?.stdout, `${Digest.policyDigest(bigPolicy)}\n`)
+    assert.strictEqual(prescribed?.code, 0, prescribed?.stderr)
+    const { decision, trace } = Kernel.prescribeWithTrace(
+      bigPolicy,
+      Either.getOrThrow(JsonSchema.decodeText(Input.Input)(line))
+    )
+    assert.strictEqual(decision.evaluated_models, 65_535)
+    const printed = parse(prescribed?.stdout ?? "")
+    assert.strictEqual(member(printed, "decision", "evaluated_models"), 65_535)
+    assert.deepStrictEqual(
+      printed,
+      parse(Json.print(
+        new Map<string, Json.Json>([
+          ["decision", Schema.encodeSync(Decision.Decision)(decision)],
+          ["trace", Schema.encodeSync(Decision.Trace)(trace)]
+        ])
+      ))
+    )
+  })
 })

@@ -16,13 +16,6 @@ import { Model } from "./Model.js"
 export const MAX_BPS = 10_000
 export const MAX_RISK_MULTIPLIER_BPS = 50_000
 export const MAX_PROVIDER_ID = 63
-/**
- * Most models a decoded catalog may hold: the reference's model index is a u16 (it saturates
- * at 65,535), so larger catalogs cannot be reported faithfully — and a hostile policy file
- * must not make us allocate without bound.
- */
-export const MAX_CATALOG = 65_535
-
 /** Wire fields of a policy snapshot, in wire order. */
 export const fields = {
   policy_epoch: Int.U64,
@@ -31,12 +24,9 @@ export const fields = {
   minimum_confidence_bps: Int.U16,
   risk_penalty_multiplier_bps: Int.U16,
   latency_penalty_microunits_per_ms: Int.U64,
-  models: Schema.Array(Model).pipe(
-    Schema.maxItems(MAX_CATALOG, {
-      message: (issue) =>
-        `a catalog holds at most ${MAX_CATALOG} models, got ${(issue.actual as ReadonlyArray<unknown>).length}`
-    })
-  )
+  // any length, as the reference: past 65,535 models the u16 index and counts saturate (SPEC
+  // §2.3); what a catalog allocates is bounded by the document that holds it
+  models: Schema.Array(Model)
 }
 
 /** A policy snapshot as it travels on the wire (not validated: see `make`). */

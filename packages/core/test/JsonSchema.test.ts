@@ -5,9 +5,11 @@
  * the value.
  */
 import * as Decision from "@calybris/core/Decision"
+import * as Digest from "@calybris/core/Digest"
 import * as Input from "@calybris/core/Input"
 import * as Json from "@calybris/core/Json"
 import * as JsonSchema from "@calybris/core/JsonSchema"
+import * as Kernel from "@calybris/core/Kernel"
 import * as Policy from "@calybris/core/Policy"
 import * as Verify from "@calybris/core/Verify"
 import * as Arb from "@calybris/testing/Arbitraries"
@@ -184,15 +186,37 @@ describe("JsonSchema.decodeText: serde's other messages", () => {
     assert.isBelow(variant.length, 300)
   })
 
-  it("the catalog bound the schema adds is still checked after the typed decoding", () => {
-    const many = `{"policy_epoch":1,"catalog_epoch":1,"hard_risk_limit_bps":1,"minimum_confidence_bps":1,` +
-      `"risk_penalty_multiplier_bps":1,"latency_penalty_microunits_per_ms":1,"models":[${
-        Array.from({ length: Policy.MAX_CATALOG + 1 }, () => modelText(1)).join(",")
-      }]}`
-    assert.strictEqual(
-      verdict(Policy.PolicySnapshot, many),
-      `Schema: models: a catalog holds at most ${Policy.MAX_CATALOG} models, got ${Policy.MAX_CATALOG + 1}`
+  it("a catalog past 65,535 models decodes, as the reference's: its index and counts saturate at 65,535 (SPEC §2.3)", () => {
+    // 65,537 models, all disabled but the last
+    const models = Array.from({ length: 65_537 }, (_, i) => {
+      const text = modelText(i + 1)
+      return i < 65_536 ? text.replace(`"enabled":1`, `"enabled":0`) : text
+    })
+    const text = `{"policy_epoch":1,"catalog_epoch":1,"hard_risk_limit_bps":9000,"minimum_confidence_bps":1,` +
+      `"risk_penalty_multiplier_bps":1,"latency_penalty_microunits_per_ms":0,"models":[${models.join(",")}]}`
+    const snapshot = Either.getOrThrow(JsonSchema.decodeText(Policy.PolicySnapshot)(text))
+    assert.strictEqual(snapshot.models.length, 65_537)
+    const policy = Either.getOrThrow(Policy.make(snapshot))
+    assert.match(Digest.policyDigest(policy), /^[0-9a-f]{64}$/)
+    const input = Either.getOrThrow(
+      JsonSchema.decodeText(Input.Input)(
+        inputText.replace(`"requested_model_id":2`, `"requested_model_id":65537`)
+          .replace(`"business_value_microunits":-5`, `"business_value_microunits":1000000000`)
+          .replace(`"budget_limit_microunits":6`, `"budget_limit_microunits":1000000`)
+          .replace(`"minimum_quality_bps":9`, `"minimum_quality_bps":0`)
+          .replace(`"max_p95_latency_ms":10`, `"max_p95_latency_ms":0`)
+          .replace(`"required_capabilities":11`, `"required_capabilities":0`)
+          .replace(`"allowed_provider_mask":12`, `"allowed_provider_mask":2`)
+          .replace(`"required_region_mask":13`, `"required_region_mask":0`)
+      )
     )
+    const { decision, trace } = Kernel.prescribeWithTrace(policy, input)
+    assert.strictEqual(decision.action, "ExecuteRequested")
+    assert.strictEqual(decision.selected_model_id, 65_537)
+    assert.strictEqual(decision.selected_model_index, 65_535)
+    assert.strictEqual(decision.evaluated_models, 65_535)
+    assert.strictEqual(decision.eligible_models, 1)
+    assert.strictEqual(trace.rejections.disabled, 65_535)
   })
 })
 
