@@ -312,6 +312,48 @@ describe("wal show and wal replay", () => {
   })
 })
 
+describe("wal replay: a log of neither kind", () => {
+  it("an entry edited so the log looks like neither kind fails as a broken chain (exit 1), keyed or not; a whole log of neither kind is bad usage (exit 2) (the core review)", async () => {
+    // the first entry's "audit" member renamed: neither an audited log nor a journal, judging by it
+    const keyedEdit = copy("neither-keyed.jsonl", logText.replace(`{"audit":`, `{"audix":`))
+    const unkeyedLog = path.join(dir, "neither-unkeyed.jsonl")
+    await Effect.runPromise(
+      Effect.gen(function*() {
+        const input = Either.getOrThrow(JsonSchema.decodeText(Input.Input)(inputLine({ requested_model_id: "10" })))
+        yield* Audited.append(policy, input, Kernel.prescribe(policy, input), null)
+        yield* Audited.append(policy, input, Kernel.prescribe(policy, input), null)
+      }).pipe(Effect.provide(Wal.layerFile(unkeyedLog, {})), Effect.provide(NodeContext.layer))
+    )
+    const unkeyedEdit = copy(
+      "neither-unkeyed-edit.jsonl",
+      fs.readFileSync(unkeyedLog, "utf8").replace(`{"audit":`, `{"audix":`)
+    )
+    const plain = path.join(dir, "neither-plain.jsonl")
+    await Effect.runPromise(
+      Effect.gen(function*() {
+        yield* Wal.append(new Map([["n", 1]]))
+      }).pipe(Effect.provide(Wal.layerFile(plain, {})), Effect.provide(NodeContext.layer))
+    )
+    const [keyed, unkeyed, whole] = await mapLimit(
+      [
+        ["replay", keyedEdit, "--key-file", keyFile, "--policy", policyFile],
+        ["replay", unkeyedEdit, "--policy", policyFile],
+        ["replay", plain, "--policy", policyFile]
+      ],
+      3,
+      (args) => calybris(["wal", ...args])
+    )
+    for (const [name, r] of [["keyed", keyed], ["unkeyed", unkeyed]] as const) {
+      assert.strictEqual(r?.code, 1, `${name}: ${r?.stderr}`)
+      assert.include(r?.stderr, "WalChainBroken: WAL chain broken at sequence 1", name)
+      assert.notInclude(r?.stderr, "UsageError", name)
+      assert.strictEqual(r?.stdout, "", name)
+    }
+    assert.strictEqual(whole?.code, 2, whole?.stderr)
+    assert.include(whole?.stderr, "is neither an audited decision log nor a ledger journal")
+  })
+})
+
 describe("wal errors people can act on", () => {
   it("name the line, column and byte offset, a BOM, the repair for a torn tail; quote no more than an excerpt", async () => {
     const offset2 = Buffer.byteLength(logLines[0] ?? "") + 1

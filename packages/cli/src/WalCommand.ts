@@ -185,6 +185,10 @@ export const replay = (flags: Commands.FlagsOf<typeof Commands.walOptions.replay
         audited = []
         break
       case "unknown":
+        // the first entry was read unverified: a log whose chain breaks (an entry edited into a
+        // shape neither kind has, say) fails as a broken chain (exit 1), never as bad usage —
+        // the audit a tamperer would otherwise turn into an operator's mistake
+        yield* Reader.verify(bytes, reader).pipe(Key.hintOnWrongKey(loaded))
         return yield* new UsageError({
           reason:
             `${flags.file} is neither an audited decision log nor a ledger journal (judging by its first entry); --journal forces a journal audit`
