@@ -159,6 +159,12 @@ describe("JsonSchema.decodeText: serde's other messages", () => {
       v(`"expected_utility_microunits":-4`, `"expected_utility_microunits":9223372036854775808`),
       /invalid value: integer `9223372036854775808`, expected i64/
     )
+    // `-0` is a float to serde_json (`-0.0`), in a signed field and an unsigned one alike (the core review)
+    assert.match(
+      v(`"expected_utility_microunits":-4`, `"expected_utility_microunits":-0`),
+      /invalid type: floating point `-0\.0`, expected i64 @/
+    )
+    assert.match(v(`"policy_epoch":9`, `"policy_epoch":-0`), /invalid type: floating point `-0\.0`, expected u64 @/)
     assert.match(v(`"policy_epoch":9`, `"policy_epoch":"x"`), /invalid type: string "x", expected u64 @/)
     assert.match(v(`"policy_epoch":9`, `"policy_epoch":null`), /invalid type: null, expected u64 @/)
     assert.strictEqual(verdict(Input.Input, "[1,2,3,4,-5,6,7,8,9,10,11,12,13]"), "ok")

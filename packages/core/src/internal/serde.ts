@@ -245,9 +245,10 @@ export const readIntegerAt = (
   } else {
     // ParserNumber::F64 → visit_f64, which integer visitors leave to its default: invalid_type
     const literal = exact ? cursor.slice(start, cursor.position()) : ""
-    // an integer literal beyond u64 / i64 is a float to serde_json; say what was written
+    // an integer literal beyond u64 / i64 is a float to serde_json; say what was written (`-0`
+    // is a float to serde_json too, `-0.0`, and is not beyond anything)
     cursor.failData(
-      exact && /^-?[0-9]+$/.test(literal)
+      exact && /^-?[0-9]+$/.test(literal) && literal !== "-0"
         ? `invalid value: integer \`${excerpt(literal)}\`, expected ${name}`
         : `invalid type: ${unexpected(value)}, expected ${name}`
     )
