@@ -1,5 +1,6 @@
 /**
- * `pnpm release:pack [DIR]`: build (`pnpm build`), then pack the six published packages
+ * `pnpm release:pack [DIR]`: build (`pnpm build`, each package's `dist` checked against its
+ * sources: see `build`), then pack the six published packages
  * (`@calybris/core`, `wal`, `tlog`, `budget`, `budget-pg`, `cli`) into DIR (default `dist-pack/` at the repository root;
  * a relative DIR means the folder you called it from), printing each tarball's path on its own line.
  *
@@ -11,6 +12,7 @@
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { buildOutput } from "./build-output.mjs"
 
 /** The published packages, in dependency order. */
 const published = ["core", "wal", "tlog", "budget", "budget-pg", "cli"]
@@ -46,8 +48,39 @@ const run = (cwd, args) => {
 const caller = process.env["INIT_CWD"] ?? process.cwd()
 const out = path.resolve(caller, process.argv[2] ?? path.join(root, "dist-pack"))
 
-const pack = () => {
+/**
+ * Build, and make each published package's `dist` its sources' (`build-output.mjs`). A package
+ * whose modules are not all in `dist` (deleted under a `tsc -b` state that says it is up to date)
+ * has that state removed first, so the build writes it whole; after the build, the files left for
+ * sources removed since are deleted, and a module still not built fails the pack.
+ */
+const build = () => {
+  for (const name of published) {
+    const dir = path.join(root, "packages", name)
+    const { missing } = buildOutput(dir)
+    if (missing.length > 0) {
+      process.stderr.write(
+        `release:pack: packages/${name}: ${missing.length} module(s) not in dist (${
+          missing[0]
+        }, …): building it from scratch\n`
+      )
+      fs.rmSync(path.join(dir, "build", "tsbuildinfo", "src.tsbuildinfo"), { force: true })
+    }
+  }
   run(root, ["build"])
+  for (const name of published) {
+    const dir = path.join(root, "packages", name)
+    const { missing, stale } = buildOutput(dir)
+    if (missing.length > 0) fail(`packages/${name}: ${missing.join(", ")} not built`)
+    for (const file of stale) {
+      process.stderr.write(`release:pack: removing packages/${name}/${file}: build output of no source\n`)
+      fs.rmSync(path.join(dir, file), { force: true })
+    }
+  }
+}
+
+const pack = () => {
+  build()
   fs.mkdirSync(out, { recursive: true })
   for (const name of published) {
     const dir = path.join(root, "packages", name)

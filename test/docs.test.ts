@@ -36,3 +36,34 @@ describe("security documents", () => {
     })
   }
 })
+
+describe("install lines", () => {
+  // npm's `latest` of the Effect packages is 4.x, which the packages' peer ranges refuse (ERESOLVE):
+  // every documented install names the 3.x it was tested with (a helper's hostile review found
+  // the README's library example without)
+  it("every documented `npm install` of effect or an @effect package pins its version", () => {
+    const documents = [
+      "README.md",
+      ...fs.readdirSync(path.join(root, "docs")).map((name) => `docs/${name}`),
+      ...fs.readdirSync(path.join(root, "packages")).flatMap((name) =>
+        [`packages/${name}/README.md`, `packages/${name}/examples/gateway.mjs`].filter((file) =>
+          fs.existsSync(path.join(root, file))
+        )
+      )
+    ]
+    let lines = 0
+    for (const doc of documents) {
+      for (const line of fs.readFileSync(path.join(root, doc), "utf8").split("\n")) {
+        const install = /npm (?:install|i) ([^&|#`]*)/.exec(line)
+        if (install === null) continue
+        lines++
+        for (const word of (install[1] ?? "").trim().split(/\s+/)) {
+          if (/^(?:effect|@effect\/[\w-]+)(?:@|$)/.test(word)) {
+            assert.match(word, /@\d+\.\d+\.\d+$/, `${doc}: "${line.trim()}" installs ${word} without its version`)
+          }
+        }
+      }
+    }
+    assert.isAbove(lines, 5)
+  })
+})
