@@ -25,6 +25,7 @@ import * as fc from "effect/FastCheck"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import * as nodeFs from "node:fs"
 import { signer, verifierOf } from "./noteSupport.js"
@@ -592,6 +593,37 @@ for (const [hashingName, hashing] of hashings) {
             nodeFs.writeFileSync(file, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), nodeFs.readFileSync(file)]))
           })
           expect(bom).toMatchObject({ _tag: "TreeLogTilesCorrupt", reason: "head-malformed" })
+          // what is not a regular file: refused at once, never read (a FIFO as the head blocked
+          // the open forever; a tile linked to /dev/zero read and allocated without end: a
+          // helper's hostile review)
+          const fifo = yield* tampered(3, (dir) => {
+            nodeFs.rmSync(`${dir}/${TreeLog.HEAD_FILE}`)
+            execFileSync("mkfifo", [`${dir}/${TreeLog.HEAD_FILE}`])
+          })
+          expect(fifo).toMatchObject({
+            _tag: "TreeLogTilesCorrupt",
+            reason: "head-malformed",
+            detail: expect.stringContaining("not a regular file")
+          })
+          const zero = yield* tampered(300, (dir) => {
+            nodeFs.rmSync(`${dir}/tile/0/001.p/44`)
+            nodeFs.symlinkSync("/dev/zero", `${dir}/tile/0/001.p/44`)
+          })
+          expect(zero).toMatchObject({
+            _tag: "TreeLogTilesCorrupt",
+            reason: "tile-length",
+            detail: expect.stringContaining("not a regular file")
+          })
+          const directory = yield* tampered(300, (dir) => {
+            nodeFs.rmSync(`${dir}/tile/0/001.p/44`)
+            nodeFs.mkdirSync(`${dir}/tile/0/001.p/44`)
+          })
+          expect(directory).toMatchObject({ _tag: "TreeLogTilesCorrupt", reason: "tile-length" })
+          const long = yield* tampered(
+            3,
+            (dir) => nodeFs.appendFileSync(`${dir}/${TreeLog.HEAD_FILE}`, "x".repeat(4096))
+          )
+          expect(long).toMatchObject({ _tag: "TreeLogTilesCorrupt", reason: "head-malformed" })
           // the log replaced by another of the same size: the last leaf differs
           const path = `${base}/log-replaced.jsonl`
           yield* withLog(path, (log) => appendN(log, 0, 20))

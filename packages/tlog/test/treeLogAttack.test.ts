@@ -542,6 +542,25 @@ describe("TreeLog attack: partial-tile directories left behind", () => {
         expect(listTree(victim)).toEqual(["12.tmp", "200", "44"])
         expect(nodeFs.lstatSync(`${tiles}/000.p`).isSymbolicLink()).toBe(true)
       }).pipe(Effect.provide(layer), Effect.provide(NodeContext.layer)))
+
+    it.scoped(`${hashing}: a .p directory the next tile goes to, replaced by a symbolic link: nothing is written through it, the flush fails`, () =>
+      Effect.gen(function*() {
+        const path = yield* tempLog
+        const tiles = `${path}.tlog/tile/0`
+        const victim = `${nodePath.dirname(path)}/victim-write`
+        const log = yield* TreeLog.makeFile(path, { key, flushEvery: 1_000_000 })
+        yield* appendFlush(log, 0, 200)
+        // the directory moved elsewhere and linked back (the partial it supersedes is found through
+        // the link): the next partial of tile 0 would go to 000.p/220, in the link's target
+        nodeFs.renameSync(`${tiles}/000.p`, victim)
+        nodeFs.symlinkSync(victim, `${tiles}/000.p`)
+        for (let i = 200; i < 220; i++) yield* log.append(record(i))
+        const refused = yield* Effect.flip(log.flush)
+        expect(refused).toMatchObject({ _tag: "TreeLogIoError", operation: "write", path: `${tiles}/000.p` })
+        expect(refused.message).toContain("a symbolic link")
+        expect(listTree(victim)).toEqual(["200"])
+        expect(nodeFs.readFileSync(`${path}.tlog/tree-head`, "utf8").split("\n")[0]).toBe("200")
+      }).pipe(Effect.provide(layer), Effect.provide(NodeContext.layer)))
   }
 })
 

@@ -251,13 +251,39 @@ const ioError = (operation: string, path: string) => (cause: unknown) => new Tre
 const isNotFound = (e: { readonly _tag: string; readonly reason?: string }) =>
   e._tag === "SystemError" && e.reason === "NotFound"
 
-/** A file's bytes, or undefined when it does not exist. */
-const readIfExists = (disk: Disk, path: string): Effect.Effect<Uint8Array | undefined, TreeLogIoError> =>
-  disk.fs.readFile(path).pipe(
-    Effect.map((bytes): Uint8Array | undefined => bytes),
-    Effect.catchIf(isNotFound, () => Effect.succeed(undefined)),
-    Effect.mapError(ioError("read", path))
-  )
+/**
+ * A file's bytes, or undefined when it does not exist; `refuse` names what is there instead of
+ * a regular file of at most `maxBytes` (a FIFO would block the open forever, a device such as
+ * /dev/zero fill memory: a helper's hostile review planted both, as the head and as a tile).
+ */
+const readIfExists = (
+  disk: Disk,
+  path: string,
+  maxBytes: number,
+  refuse: (detail: string) => TreeLogTilesCorrupt
+): Effect.Effect<Uint8Array | undefined, TreeLogIoError | TreeLogTilesCorrupt> =>
+  Effect.gen(function*() {
+    const info = yield* disk.fs.stat(path).pipe(
+      Effect.map((info): FileSystem.File.Info | undefined => info),
+      Effect.catchIf(isNotFound, () => Effect.succeed(undefined)),
+      Effect.mapError(ioError("stat", path))
+    )
+    if (info === undefined) return undefined
+    if (info.type !== "File") return yield* refuse(`not a regular file (a ${info.type})`)
+    if (info.size > BigInt(maxBytes)) return yield* refuse(`${info.size} bytes, at most ${maxBytes} expected`)
+    const bytes = yield* disk.fs.readFile(path).pipe(
+      Effect.map((bytes): Uint8Array | undefined => bytes),
+      Effect.catchIf(isNotFound, () => Effect.succeed(undefined)),
+      Effect.mapError(ioError("read", path))
+    )
+    if (bytes !== undefined && bytes.length > maxBytes) {
+      return yield* refuse(`${bytes.length} bytes, at most ${maxBytes} expected`)
+    }
+    return bytes
+  })
+
+/** The longest `tree-head`: a u64 size, a root and a MAC, each in hex, on their lines. */
+const MAX_HEAD_BYTES = 20 + 1 + 64 + 1 + 64 + 1
 
 /** A tile of exactly `width` hashes, refused when missing or of another length. */
 const readTile = (
@@ -267,7 +293,8 @@ const readTile = (
   width: number
 ): Effect.Effect<Uint8Array, TreeLogIoError | TreeLogTilesCorrupt> => {
   const path = `${disk.dir}/${Either.getOrThrow(Tiles.tilePath(level, index, width))}`
-  return Effect.flatMap(readIfExists(disk, path), (bytes) =>
+  const refuse = (detail: string) => new TreeLogTilesCorrupt({ reason: "tile-length", path, detail })
+  return Effect.flatMap(readIfExists(disk, path, width * Merkle.HASH_BYTES, refuse), (bytes) =>
     bytes === undefined
       ? Effect.fail(new TreeLogTilesCorrupt({ reason: "tile-missing", path, detail: "the tree head needs it" }))
       : bytes.length !== width * Merkle.HASH_BYTES
@@ -359,6 +386,33 @@ const fileSystemWriter = (disk: Disk): FileWriter => {
   }
 }
 
+/**
+ * Refuses (`TreeLogIoError`, operation `write`) a flush whose tiles would go through a symbolic
+ * link inside the tiles directory: each directory between it and a tile (`tile`, `tile/<L>`,
+ * `tile/<L>/<N>.p`, …) must be a directory of its own, or absent (made by the write). `FileSystem`
+ * has no `lstat`: a link is told by `readLink`. (Pruning already leaves a linked `.p` alone; the
+ * writes followed it: a helper's hostile review.)
+ */
+const linkedDirectory = (disk: Disk, writes: ReadonlyArray<{ readonly path: string }>) =>
+  Effect.gen(function*() {
+    const dirs = new Set<string>()
+    for (const write of writes) {
+      const parts = write.path.split("/")
+      for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join("/"))
+    }
+    for (const dir of dirs) {
+      const path = `${disk.dir}/${dir}`
+      const link = yield* Effect.either(disk.fs.readLink(path))
+      if (Either.isRight(link)) {
+        return yield* new TreeLogIoError({
+          operation: "write",
+          path,
+          cause: new Error("a symbolic link: the tiles are written in the tiles directory only (remove the link)")
+        })
+      }
+    }
+  })
+
 /** `FileWriter.prune` of one directory through `FileSystem` (which has no `lstat`: a link is told by `readLink`). */
 const pruneDir = (fs: FileSystem.FileSystem, dir: string, full: boolean): Effect.Effect<void, WriteFailure> =>
   Effect.gen(function*() {
@@ -442,7 +496,12 @@ const emptyTree = (start: StartHashing, full: boolean) => ({
 const loadTree = (disk: Disk, verifyFull: boolean, start: StartHashing) =>
   Effect.gen(function*() {
     const headPath = `${disk.dir}/${HEAD_FILE}`
-    const headBytes = yield* readIfExists(disk, headPath)
+    const headBytes = yield* readIfExists(
+      disk,
+      headPath,
+      MAX_HEAD_BYTES,
+      (detail) => new TreeLogTilesCorrupt({ reason: "head-malformed", path: headPath, detail })
+    )
     if (headBytes === undefined) return emptyTree(start, verifyFull)
     const head = yield* parseHead(headPath, headBytes)
     const size = head.size
@@ -655,6 +714,9 @@ export const make = <E, R>(
         const writes = tiles.writes(size)
         const root = tree.rootAt(size)
         const writer = tree.files() ?? (defaultWriter as FileWriter)
+        // the tiles' directories are the tiles directory's own: a symbolic link planted as one
+        // (a `.p` directory linked elsewhere) would take the writes out of it
+        yield* linkedDirectory(disk, writes)
         // every tile before the head that names them
         yield* Effect.mapError(
           writer.write(
