@@ -158,6 +158,46 @@ describe("log checkpoint", () => {
     assert.strictEqual(r.code, 1)
     assert.strictEqual(r.stdout, "")
   })
+
+  it("a log that does not extend the checkpoint published beside it (<log>.tlog/checkpoint) is never signed: rolled back, rewritten, or the file unreadable", async () => {
+    // a log of 9 entries whose tree log published the checkpoint of size 9 (the same bytes as cp9)
+    const published = path.join(dir, "published.jsonl")
+    fs.copyFileSync(log, published)
+    fs.mkdirSync(`${published}.tlog`)
+    const place = `${published}.tlog/checkpoint`
+    fs.copyFileSync(cp9, place)
+    const sign = () => calybris(["log", "checkpoint", "--log", published, "--skey-file", skeyFile, ...keyed])
+    const extending = await sign()
+    assert.strictEqual(extending.code, 0, extending.stderr)
+    // rolled back to 3 entries, then grown with other ones past 9 (as a plain WAL writer would)
+    const lines = fs.readFileSync(log, "utf8").split("\n").slice(0, 3)
+    fs.writeFileSync(published, `${lines.join("\n")}\n`)
+    const short = await sign()
+    assert.strictEqual(short.code, 1, short.stderr)
+    assert.include(short.stderr, "fewer than the 9 of the checkpoint published")
+    await Effect.runPromise(
+      Effect.gen(function*() {
+        for (let i = 0; i < 10; i++) yield* Wal.append(new Map<string, Json.Json>([["other", i]]))
+      }).pipe(Effect.provide(Wal.layerFile(published, { key: walKey })), Effect.provide(NodeContext.layer))
+    )
+    const forked = await sign()
+    assert.strictEqual(forked.code, 1, forked.stderr)
+    assert.include(forked.stderr, "its root at size 9 is not the root of the checkpoint published")
+    assert.strictEqual(forked.stdout, "")
+    // the published checkpoint's place holding junk, or a link to nothing: nothing is signed either
+    fs.writeFileSync(place, "junk\n")
+    const junk = await sign()
+    assert.strictEqual(junk.code, 1, junk.stderr)
+    assert.include(junk.stderr, "is not a signed checkpoint")
+    fs.rmSync(place)
+    fs.symlinkSync(`${dir}/nowhere`, place)
+    const dangling = await sign()
+    assert.strictEqual(dangling.code, 1, dangling.stderr)
+    assert.include(dangling.stderr, "cannot be read")
+    // gone: the log is signed (nothing published to contradict)
+    fs.rmSync(place)
+    assert.strictEqual((await sign()).code, 0)
+  })
 })
 
 describe("log verify --checkpoint", () => {

@@ -685,6 +685,7 @@ export const checkpoint = (flags: Commands.FlagsOf<typeof Commands.logOptions.ch
     const signer = yield* loadSigner(flags)
     const origin = Option.getOrElse(flags.origin, () => signer.name)
     const tree = yield* treeOf(flags.log, flags)
+    yield* extendsPublished(flags.log, tree)
     const root = yield* merkle("root", Merkle.root(tree, tree.size))
     // an origin that is not one checkpoint line (a "\n" in it would sign lines of its own) is refused
     const note = yield* Either.mapLeft(
@@ -695,6 +696,50 @@ export const checkpoint = (flags: Commands.FlagsOf<typeof Commands.logOptions.ch
       (e) => new UsageError({ reason: `--origin: ${e.message}` })
     )
     yield* printLines([note.slice(0, -1)])
+  })
+
+/** The most bytes a checkpoint file holds (as the tree log's checkpointer reads one). */
+const MAX_CHECKPOINT_BYTES = 1024 * 1024
+
+/**
+ * The checkpoint a tree log published beside the log (`<log>.tlog/checkpoint`: `TreeLog`'s
+ * periodic checkpoints), when there is one: the log must extend it — its size at most the log's,
+ * its root the log's root at that size — or nothing is signed (a log rolled back and grown again
+ * is never signed over what was published: a split view; a helper's hostile review). It is
+ * evidence whoever signed it: parsed, not verified. Anything there that is not a readable signed
+ * checkpoint (a symbolic link to nothing, a FIFO, junk) fails too: it may be the published one.
+ */
+const extendsPublished = (log: string, tree: Merkle.MemoryTree) =>
+  Effect.gen(function*() {
+    const path = `${log}.tlog/checkpoint`
+    const fs = yield* FileSystem.FileSystem
+    const link = yield* Effect.either(fs.readLink(path))
+    const there = Either.isRight(link) || (yield* fs.exists(path).pipe(Effect.orElseSucceed(() => true)))
+    if (!there) return
+    const refuse = (reason: string) => new LogVerifyFailed({ what: `log ${log}`, reason })
+    const text = yield* readText(path, MAX_CHECKPOINT_BYTES).pipe(
+      Effect.mapError((e) =>
+        refuse(`the checkpoint published beside it (${path}) cannot be read (${e.reason}): nothing is signed over it`)
+      )
+    )
+    const published = Either.flatMap(Note.parse(text), (note) => Checkpoint.parse(note.text))
+    if (Either.isLeft(published)) {
+      return yield* refuse(
+        `${path} is not a signed checkpoint (${published.left.message}): remove it if it is not the published checkpoint`
+      )
+    }
+    const { root, size } = published.right
+    if (size > tree.size) {
+      return yield* refuse(
+        `it holds ${tree.size} entries, fewer than the ${size} of the checkpoint published at ${path}: the log was rolled back`
+      )
+    }
+    const ours = yield* merkle("root", Merkle.root(tree, size))
+    if (hex(ours) !== hex(root)) {
+      return yield* refuse(
+        `its root at size ${size} is not the root of the checkpoint published at ${path}: the log was rewritten`
+      )
+    }
   })
 
 /** `calybris log keygen --name NAME --out FILE`. */

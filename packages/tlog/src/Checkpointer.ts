@@ -181,6 +181,11 @@ export type CheckpointerError = CheckpointerSignFailed | CheckpointerWriteFailed
 export interface Checkpointer<E = never> {
   /** Call after each acknowledged append with the tree's new size. */
   readonly afterAppend: (size: bigint) => Effect.Effect<void, CheckpointerError | E>
+  /**
+   * Before the source signs a checkpoint of its own: retries a pending failure, else requires the
+   * head to extend the checkpoint on disk (`CheckpointerHeadRegressed`).
+   */
+  readonly guard: Effect.Effect<void, CheckpointerError | E>
   /** Signs and writes the head now. */
   readonly publish: Effect.Effect<SignedCheckpoint, CheckpointerError | E>
   /** The last checkpoint written (or found valid on disk at start). */
@@ -303,6 +308,14 @@ const readExisting = (
   verifiers: ReadonlyArray<Note.Verifier>
 ): Effect.Effect<Found, PlatformError | Error> =>
   Effect.gen(function*() {
+    // a symbolic link, even one to nothing, is not "no checkpoint" (a rolled-back log would be
+    // signed over the checkpoint it names), and is never replaced by the write (a regular file
+    // would take its place: a helper's hostile review)
+    if (Either.isRight(yield* Effect.either(fs.readLink(path)))) {
+      return yield* Effect.fail(
+        new Error("a symbolic link: the checkpoint is written as a regular file there (replace the link by its file)")
+      )
+    }
     const info = yield* fs.stat(path).pipe(
       Effect.map((info): FileSystem.File.Info | undefined => info),
       Effect.catchIf((e) => e._tag === "SystemError" && e.reason === "NotFound", () => Effect.succeed(undefined))
@@ -456,6 +469,18 @@ export const make = <E = never>(
       Effect.withSpan("Checkpointer.checkpoint")
     )
 
+    /**
+     * Before a checkpoint signed outside the checkpointer (the tree log's own `checkpoint`): a
+     * pending failure is retried first (as `afterAppend`); without one, the head must extend the
+     * checkpoint on disk. So no signature of this log's key, periodic or asked for, is ever given
+     * to a head that contradicts the checkpoint published (a helper's hostile review).
+     */
+    const guard: Effect.Effect<void, CheckpointerError | E> = Effect.gen(function*() {
+      const s = yield* Ref.get(state)
+      if (Option.isSome(s.failure)) return yield* Effect.asVoid(checkpointHead)
+      if (Option.isSome(s.evidence)) yield* regressed(s.evidence.value, yield* source.head)
+    })
+
     const afterAppend = (size: bigint): Effect.Effect<void, CheckpointerError | E> =>
       Effect.gen(function*() {
         const s = yield* Ref.get(state)
@@ -501,6 +526,7 @@ export const make = <E = never>(
     }
     return {
       afterAppend,
+      guard,
       publish: checkpointHead,
       latest: Effect.map(Ref.get(state), (s) => s.latest)
     }

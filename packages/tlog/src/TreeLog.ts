@@ -174,12 +174,18 @@ export class TreeLog extends Context.Tag("@calybris/tlog/TreeLog")<TreeLog, {
    * first persists the tiles of the acknowledged size (a `flush`) and signs that size, so that
    * `<path>.tlog/` holds every tile the checkpoint names. An origin that is not one checkpoint
    * line (empty, holding "\n" or a control character) is refused (`CheckpointMalformed`) before
-   * anything is written, never signed.
+   * anything is written, never signed. With periodic checkpoints (`layerFile`'s `checkpoint`), it
+   * is refused (`CheckpointerError`) while the last periodic checkpoint failed and its retry
+   * fails, or when the head does not extend the checkpoint on disk (a rolled-back log): what the
+   * periodic checkpoints refuse to sign, this does not sign either.
    */
   readonly checkpoint: (
     origin: string,
     signers: ReadonlyArray<Signer>
-  ) => Effect.Effect<string, CheckpointMalformed | NoteMalformed | TreeLogHashingFailed | TreeLogIoError>
+  ) => Effect.Effect<
+    string,
+    CheckpointMalformed | NoteMalformed | TreeLogHashingFailed | TreeLogIoError | CheckpointError
+  >
   /** Persist the tiles of the acknowledged size now (file layer; nothing in memory). */
   readonly flush: Effect.Effect<void, TreeLogIoError | TreeLogHashingFailed>
   /** The underlying log (to read it). */
@@ -289,7 +295,10 @@ export const makeFile = (
         yield* Effect.ignore(Effect.flatMap(size, checkpointer.afterAppend))
         return appended
       })
-    return { ...log, append }
+    // the log's own checkpoint too: never of a head the checkpoint on disk contradicts
+    const signed = (origin: string, signers: ReadonlyArray<Signer>) =>
+      Effect.zipRight(checkpointer.guard, log.checkpoint(origin, signers))
+    return { ...log, append, checkpoint: signed }
   })
 
 /**

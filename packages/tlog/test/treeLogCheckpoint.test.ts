@@ -198,6 +198,51 @@ for (const [hashingName, hashing] of hashings) {
         expect(onDisk(path)?.size).toBe(6n)
       }).pipe(Effect.provide(NodeContext.layer)))
 
+    it.scoped("a log rolled back and grown again: neither the periodic checkpoints nor the log's own checkpoint sign it (no split view)", () =>
+      Effect.gen(function*() {
+        const path = yield* tempLog
+        // published: a checkpoint at size 10
+        yield* Effect.scoped(Effect.gen(function*() {
+          const log = yield* open(path, options({ entries: 5 }))
+          yield* appendN(log, 0, 10)
+        }))
+        const published = nodeFs.readFileSync(TreeLog.checkpointPath(path), "utf8")
+        expect(onDisk(path)?.size).toBe(10n)
+        // rolled back to 3 entries, its tiles removed, grown with 10 others
+        const lines = linesOf(nodeFs.readFileSync(path))
+        nodeFs.writeFileSync(path, Buffer.concat(lines.slice(0, 3).map((l) => Buffer.concat([l, Buffer.from("\n")]))))
+        nodeFs.rmSync(`${path}.tlog/tile`, { recursive: true })
+        nodeFs.rmSync(`${path}.tlog/${TreeLog.HEAD_FILE}`)
+        yield* Effect.scoped(Effect.gen(function*() {
+          const wal = yield* Wal.makeFile(path, { key })
+          for (let i = 0; i < 10; i++) yield* wal.append(new Map<string, Json.Json>([["other", i]]))
+        }))
+        const log = yield* open(path, options({ entries: 5 }))
+        const appended = yield* Effect.flip(log.append(record(99)))
+        expect(appended).toMatchObject({ _tag: "CheckpointerHeadRegressed", reason: "history-changed" })
+        // the log's own checkpoint, with the same key: refused the same way, nothing signed
+        const own = yield* Effect.flip(log.checkpoint(ORIGIN, [logSigner]))
+        expect(own).toMatchObject({ _tag: "CheckpointerHeadRegressed", reason: "history-changed" })
+        expect(nodeFs.readFileSync(TreeLog.checkpointPath(path), "utf8")).toBe(published)
+      }).pipe(Effect.provide(NodeContext.layer)))
+
+    it.scoped("a symbolic link at the checkpoint's place, even to nothing, is not 'no checkpoint': nothing is signed, the link stays", () =>
+      Effect.gen(function*() {
+        const path = yield* tempLog
+        nodeFs.mkdirSync(`${path}.tlog`)
+        nodeFs.symlinkSync(`${path}.tlog/nowhere`, TreeLog.checkpointPath(path))
+        const log = yield* open(path, options({ entries: 2 }))
+        // unreadable from the start: a pending failure, which refuses the first append unwritten
+        const refused = yield* Effect.flip(log.append(record(0)))
+        expect(nodeFs.readFileSync(path).length).toBe(0)
+        expect(refused).toMatchObject({ _tag: "CheckpointerWriteFailed", operation: "read" })
+        expect(String((refused as { readonly cause?: unknown }).cause)).toContain("a symbolic link")
+        expect(yield* Effect.flip(log.checkpoint(ORIGIN, [logSigner]))).toMatchObject({
+          _tag: "CheckpointerWriteFailed"
+        })
+        expect(nodeFs.lstatSync(TreeLog.checkpointPath(path)).isSymbolicLink()).toBe(true)
+      }).pipe(Effect.provide(NodeContext.layer)))
+
     it.scoped("layerFile provides the log as a Wal: appends through Wal keep the tree and its checkpoints", () =>
       Effect.gen(function*() {
         const path = yield* tempLog
