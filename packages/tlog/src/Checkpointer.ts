@@ -424,7 +424,9 @@ export const make = <E = never>(
       const contradicted = yield* Effect.either(
         Effect.flatMap(source.head, (head) => regressed(found.value, head))
       )
-      if (Either.isLeft(contradicted) && contradicted.left instanceof CheckpointerHeadRegressed) {
+      // (a check that could not be made — the source's head or rootAt failing — is pending too:
+      // the head is not let through unchecked)
+      if (Either.isLeft(contradicted)) {
         yield* Ref.update(state, (s) => ({ ...s, failure: Option.some(contradicted.left) }))
       }
     }

@@ -453,6 +453,29 @@ describe("Checkpointer: atomic writes, fail closed", () => {
       assert.strictEqual(nodeFs.readFileSync(path, "utf8"), published)
     }))
 
+  it.scoped("a start whose history check cannot be made (the source's rootAt fails) is a pending failure: appends are refused until it can", () =>
+    Effect.gen(function*() {
+      const { path } = yield* tempCheckpoint
+      const first = makeSource()
+      const cp = yield* Checkpointer.make(baseOptions(path), first).pipe(Effect.provide(NodeFileSystem.layer))
+      yield* cp.afterAppend(first.append(3))
+      // restarted over a log of 4 entries whose tree cannot answer the root at 3 (a tile unreadable)
+      let broken = true
+      const source = makeSource()
+      source.append(4)
+      const failing: Checkpointer.Source<Error> = {
+        head: source.head,
+        rootAt: (size) => broken ? Effect.fail(new Error("tile unreadable")) : source.rootAt!(size)
+      }
+      const restarted = yield* Checkpointer.make(baseOptions(path), failing).pipe(Effect.provide(NodeFileSystem.layer))
+      // one entry past the checkpoint (below its N): refused all the same, not let through unchecked
+      const refused = yield* Effect.flip(restarted.afterAppend(4n))
+      assert.strictEqual((refused as Error).message, "tile unreadable")
+      broken = false
+      yield* restarted.afterAppend(4n)
+      assert.strictEqual(onDisk(path)?.size, 4n)
+    }))
+
   it.scoped("a file signed with another key (a key rotated) that the head extends is evidence: kept until the next checkpoint replaces it", () =>
     Effect.gen(function*() {
       const { path } = yield* tempCheckpoint
