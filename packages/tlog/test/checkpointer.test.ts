@@ -465,7 +465,8 @@ describe("Checkpointer: atomic writes, fail closed", () => {
       source.append(4)
       const failing: Checkpointer.Source<Error> = {
         head: source.head,
-        rootAt: (size) => broken ? Effect.fail(new Error("tile unreadable")) : source.rootAt!(size)
+        rootAt: (size) =>
+          broken ? Effect.fail(new Error("tile unreadable")) : Effect.sync(() => right(Merkle.root(source.tree, size)))
       }
       const restarted = yield* Checkpointer.make(baseOptions(path), failing).pipe(Effect.provide(NodeFileSystem.layer))
       // one entry past the checkpoint (below its N): refused all the same, not let through unchecked
