@@ -381,6 +381,36 @@ describe("Ledger.layerJournalFile: lines the log's reader could not read back", 
       assert.deepStrictEqual(yield* JournalAudit.auditFile(journal, [policy], { key, maxLineBytes: 1500 }), [])
     }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
 
+  it.live("a group holding one record too long for a line alone fails closed with nothing of it written, the records before it included", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const journal = `${dir}/ledger.jsonl`
+      const options = { key, checkpointEvery: 0, maxLineBytes: 1200 }
+      const tenant = TenantId.make("acme")
+      const id = (i: number) => `${String(i).padStart(3, "0")}-${"r".repeat(196)}`
+      yield* Ledger.ensureTenant(tenant, Microcents.make(100n)).pipe(
+        Effect.provide(Ledger.layerJournalFile(journal, options))
+      )
+      const fs = yield* FileSystem.FileSystem
+      const before = yield* fs.readFile(journal)
+      // one group: reserves that fit, and an ensure whose 1,024-byte tenant id does not fit alone
+      const results = yield* Effect.all(
+        [
+          Ledger.reserve(tenant, Microcents.make(10n), { operationId: id(0) }),
+          Ledger.reserve(tenant, Microcents.make(10n), { operationId: id(1) }),
+          Ledger.ensureTenant(TenantId.make("t".repeat(1024)), Microcents.make(1n)),
+          Ledger.reserve(tenant, Microcents.make(10n), { operationId: id(2) })
+        ].map(Effect.either),
+        { concurrency: "unbounded" }
+      ).pipe(Effect.provide(Ledger.layerJournalFile(journal, options)))
+      assert.isTrue(results.every((r) => Either.isLeft(r) && r.left._tag === "LedgerStoreError"), String(results))
+      assert.deepStrictEqual(yield* fs.readFile(journal), before)
+      // reopened: none of the group applied
+      const after = yield* Ledger.balances.pipe(Effect.provide(Ledger.layerJournalFile(journal, options)))
+      assert.strictEqual(after.tenants.length, 1)
+      assert.strictEqual(after.active_reservations, 0n)
+    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+
   it.live("a group of admits whose metadata fit one by one but not together: every admit answered and journaled with its decision", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir

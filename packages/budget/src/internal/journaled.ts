@@ -10,7 +10,7 @@
  * flight fail, and so does everything after (restart to recover from the journal).
  */
 import * as Json from "@calybris/core/Json"
-import type { Entry } from "@calybris/wal/Entry"
+import { type Entry, lineBytes } from "@calybris/wal/Entry"
 import * as Wal from "@calybris/wal/Wal"
 import type { WalOptions } from "@calybris/wal/Wal"
 import { WalRecordTooLong } from "@calybris/wal/WalError"
@@ -154,8 +154,11 @@ export const recover = (options: JournalOptions = {}) =>
     options
   ).pipe(Effect.withSpan("Ledger.recover")) // a cold path: once per open
 
-/** At most the bytes of a WAL line around its data (`{"sequence":…,"previous_hash":…,"entry_hash":…,"data":…}`: see `Entry.tooLong`). */
-const ENVELOPE_BYTES = 1024
+/**
+ * At most the bytes of a WAL line around its data (`{"sequence":…,"previous_hash":…,"entry_hash":…,
+ * "data":…}`): a u64 sequence's digits and two hash texts of 64 characters (SHA-256 in hex).
+ */
+const ENVELOPE_BYTES = lineBytes(0xffff_ffff_ffff_ffffn, "f".repeat(64), "f".repeat(64), 0)
 
 const utf8Encoder = new TextEncoder()
 
@@ -257,18 +260,21 @@ const start = (wal: Wal.Wal["Type"], recovered: Replayed, options: JournalOption
 
     /**
      * A group's records on as many lines as the log's `limit` needs (each line's records in order,
-     * the lines in order): a line of one record is tried as it is; records join a line while the
-     * sum of their lengths each as an entry of its own, and 1 KiB for the line's envelope (its
-     * sequence and hashes: under 1 KiB, see `Entry.tooLong`), stays within the limit. Printed
-     * once more each, but only here: a group whose line was too long.
+     * the lines in order): records join a line while the sum of their lengths each as an entry of
+     * its own, and the longest envelope, stays within the limit. A record that does not fit a line
+     * alone fails the group with `tooLong` before any line is written (nothing of the group is in
+     * the journal, as before the split). Printed once more each, but only here: a group whose
+     * line was too long.
      */
-    const appendSplit = (journal: ReadonlyArray<Pending>, limit: number) =>
+    const appendSplit = (journal: ReadonlyArray<Pending>, tooLong: LedgerStoreError, limit: number) =>
       Effect.gen(function*() {
+        const sizes = journal.map(entryBytes)
+        if (sizes.some((size) => ENVELOPE_BYTES + size > limit)) return yield* tooLong
         const lines: Array<Array<Pending>> = []
         let line: Array<Pending> = []
         let bytes = ENVELOPE_BYTES
-        for (const record of journal) {
-          const size = entryBytes(record)
+        for (const [i, record] of journal.entries()) {
+          const size = sizes[i] as number
           if (line.length > 0 && bytes + size > limit) {
             lines.push(line)
             line = []
@@ -304,7 +310,9 @@ const start = (wal: Wal.Wal["Type"], recovered: Replayed, options: JournalOption
           // maxLineBytes), with the state changed already: the same records, in the same order,
           // on several lines (replay applies them alike); one record too long alone fails closed
           if (Either.isLeft(written) && journal.length > 1 && isTooLong(written.left)) {
-            written = yield* Effect.either(appendSplit(journal, (written.left.cause as WalRecordTooLong).limit))
+            written = yield* Effect.either(
+              appendSplit(journal, written.left, (written.left.cause as WalRecordTooLong).limit)
+            )
           }
           if (Either.isLeft(written)) {
             failure = written.left
