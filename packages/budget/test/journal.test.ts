@@ -228,6 +228,60 @@ describe("journaled ledger", () => {
       assert.strictEqual(result.read._tag, "LedgerStoreError")
     }))
 
+  it.effect("a split group whose second line fails: the commands on the line written get their results (recovery applies them), the others fail; then closed", () =>
+    Effect.gen(function*() {
+      // a log that refuses lines over 700 bytes and fails its fourth append (a full disk, say): the
+      // ensure, the group refused as one line, its first line, its second line
+      let appends = 0
+      let bytes: Uint8Array = new Uint8Array(0)
+      const failing = Layer.effect(
+        Wal.Wal,
+        Effect.map(Wal.Wal, (wal) =>
+          Wal.Wal.of({
+            ...wal,
+            append: (data) =>
+              ++appends === 4
+                ? Effect.fail(new WalIoError({ operation: "write", path: "memory", cause: new Error("ENOSPC") }))
+                : wal.append(data)
+          }))
+      ).pipe(Layer.provideMerge(Wal.layerMemory({ key, maxLineBytes: 700 })))
+      const y = TenantId.make("y")
+      const id = (i: number) => `${String(i).padStart(3, "0")}-${"r".repeat(196)}`
+      const results = yield* Effect.gen(function*() {
+        yield* Ledger.ensureTenant(y, Microcents.make(1n))
+        // one group of four top-ups: too long for one line, split; its second line's append fails
+        const answers = yield* Effect.all(
+          [
+            Ledger.topUp(y, Microcents.make(100n)),
+            Ledger.topUp(y, Microcents.make(101n), { operationId: id(1) }),
+            Ledger.topUp(y, Microcents.make(102n), { operationId: id(2) }),
+            Ledger.topUp(y, Microcents.make(103n))
+          ].map(Effect.either),
+          { concurrency: "unbounded" }
+        )
+        const after = yield* Effect.flip(Ledger.ensureTenant(TenantId.make("u"), Microcents.make(1n)))
+        const wal = yield* Wal.Wal
+        bytes = Uint8Array.from(Buffer.concat([...Chunk.toReadonlyArray(yield* Stream.runCollect(wal.bytes))]))
+        return { answers, after }
+      }).pipe(Effect.provide(Ledger.layerJournal({ checkpointEvery: 0 }).pipe(Layer.provideMerge(failing))))
+      assert.strictEqual(appends, 4)
+      assert.strictEqual(results.after._tag, "LedgerStoreError")
+      // recovered: the journal holds the first line's top-ups, exactly those answered with a result
+      const recovered = yield* Ledger.initial("y").pipe(
+        Effect.provide(Ledger.layerJournalMemory({ key, maxLineBytes: 700, checkpointEvery: 0 }, bytes))
+      )
+      let answered = 1n
+      for (const [i, answer] of results.answers.entries()) {
+        if (Either.isRight(answer)) {
+          assert.strictEqual(answer.right._tag, "ToppedUp")
+          answered += 100n + BigInt(i)
+        } else assert.strictEqual(answer.left._tag, "LedgerStoreError")
+      }
+      assert.isTrue(results.answers.some(Either.isRight), "a line was written")
+      assert.isTrue(results.answers.some(Either.isLeft), "a line failed")
+      assert.strictEqual(Option.getOrThrow(recovered), answered)
+    }))
+
   it.effect("recovery fails closed on a journal that does not verify", () =>
     Effect.gen(function*() {
       const { bytes } = yield* session(undefined, Ledger.ensureTenant(TenantId.make("t"), Microcents.make(1_000n)))

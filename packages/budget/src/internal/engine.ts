@@ -19,6 +19,13 @@ export interface Applied {
   readonly results: Array<L.Result>
   /** the commands that changed the state and the refusals under new ids, in order, with the expiries first */
   readonly journal: Array<Pending>
+  /**
+   * how many of `journal`'s records the state had once each command applied (`ends[i]`: the
+   * expiries and the records of commands 0…i): command i's result holds once they are durable
+   */
+  readonly ends: Array<number>
+  /** how many expiries `journal` starts with */
+  readonly expiries: number
 }
 
 /** Did applying this command (with this result) change the state? */
@@ -54,7 +61,9 @@ export const expireDue = (state: L.LedgerState, nowMs: bigint, journal: Array<Pe
 export const applyGroup = (state: L.LedgerState, nowMs: bigint, commands: ReadonlyArray<Pending>): Applied => {
   const journal: Array<Pending> = []
   expireDue(state, nowMs, journal)
+  const expiries = journal.length
   const results: Array<L.Result> = []
+  const ends: Array<number> = []
   for (const p of commands) {
     const id = L.operationId(p.command)
     const remembered = id !== undefined && state.operations.has(id)
@@ -64,6 +73,7 @@ export const applyGroup = (state: L.LedgerState, nowMs: bigint, commands: Readon
     results.push(result)
     if (!exists && changed(p.command, result, remembered)) journal.push(p)
     else if (id !== undefined && !remembered) journal.push({ command: p.command, audited: p.audited, refused: result })
+    ends.push(journal.length)
   }
-  return { results, journal }
+  return { results, journal, ends, expiries }
 }

@@ -154,12 +154,6 @@ export const recover = (options: JournalOptions = {}) =>
     options
   ).pipe(Effect.withSpan("Ledger.recover")) // a cold path: once per open
 
-/**
- * At most the bytes of a WAL line around its data (`{"sequence":…,"previous_hash":…,"entry_hash":…,
- * "data":…}`): a u64 sequence's digits and two hash texts of 64 characters (SHA-256 in hex).
- */
-const ENVELOPE_BYTES = lineBytes(0xffff_ffff_ffff_ffffn, "f".repeat(64), "f".repeat(64), 0)
-
 const utf8Encoder = new TextEncoder()
 
 /** The UTF-8 bytes of one record's data as an entry of its own (its `Json.print`; `Infinity` when it does not encode). */
@@ -168,6 +162,12 @@ const entryBytes = (record: Pending): number =>
     onLeft: () => Infinity,
     onRight: (json) => utf8Encoder.encode(Json.print(json)).length
   })
+
+/** A group's append that failed, after `written` of its records were in the journal (a split group's lines before the failed one). */
+interface Split {
+  readonly error: LedgerStoreError
+  readonly written: number
+}
 
 /** How many commands may wait for the journal writer by default. */
 export const DEFAULT_MAX_PENDING = 65_536
@@ -266,25 +266,40 @@ const start = (wal: Wal.Wal["Type"], recovered: Replayed, options: JournalOption
      * the journal, as before the split). Printed once more each, but only here: a group whose
      * line was too long.
      */
-    const appendSplit = (journal: ReadonlyArray<Pending>, tooLong: LedgerStoreError, limit: number) =>
+    const appendSplit = (
+      journal: ReadonlyArray<Pending>,
+      tooLong: LedgerStoreError,
+      limit: number
+    ): Effect.Effect<void, Split> =>
       Effect.gen(function*() {
         const sizes = journal.map(entryBytes)
-        if (sizes.some((size) => ENVELOPE_BYTES + size > limit)) return yield* tooLong
+        // the envelope of the group's last line at most: the head's sequence is the log's own
+        // (the lock held, nothing else appends), the hashes at most 64 characters
+        const head = yield* wal.head
+        const envelope = lineBytes(head.sequence + BigInt(journal.length), "f".repeat(64), "f".repeat(64), 0)
+        if (sizes.some((size) => envelope + size > limit)) return yield* Effect.fail({ error: tooLong, written: 0 })
         const lines: Array<Array<Pending>> = []
         let line: Array<Pending> = []
-        let bytes = ENVELOPE_BYTES
+        let bytes = envelope
         for (const [i, record] of journal.entries()) {
           const size = sizes[i] as number
           if (line.length > 0 && bytes + size > limit) {
             lines.push(line)
             line = []
-            bytes = ENVELOPE_BYTES
+            bytes = envelope
           }
           line.push(record)
           bytes += size
         }
         lines.push(line)
-        for (const records of lines) yield* appendJson(Journal.encodeCommands(records), "journal append")
+        let written = 0
+        for (const records of lines) {
+          yield* Effect.mapError(
+            appendJson(Journal.encodeCommands(records), "journal append"),
+            (error): Split => ({ error, written })
+          )
+          written += records.length
+        }
       })
 
     const window = options.operationWindow
@@ -301,22 +316,39 @@ const start = (wal: Wal.Wal["Type"], recovered: Replayed, options: JournalOption
         const now = BigInt(yield* Clock.currentTimeMillis)
         const commands: Array<Pending> = []
         for (const job of jobs) if (job.command !== null) commands.push({ command: job.command, audited: job.audited })
-        const { journal, results } = applyGroup(state, now, commands)
+        const { ends, expiries, journal, results } = applyGroup(state, now, commands)
         if (journal.length > 0) {
-          let written: Either.Either<unknown, LedgerStoreError> = yield* Effect.either(
-            appendJson(Journal.encodeCommands(journal), "journal append")
+          let written: Either.Either<unknown, Split> = yield* Effect.either(
+            Effect.mapError(
+              appendJson(Journal.encodeCommands(journal), "journal append"),
+              (error): Split => ({ error, written: 0 })
+            )
           )
           // refused before anything was written (the group's line would pass the log's
           // maxLineBytes), with the state changed already: the same records, in the same order,
           // on several lines (replay applies them alike); one record too long alone fails closed
-          if (Either.isLeft(written) && journal.length > 1 && isTooLong(written.left)) {
-            written = yield* Effect.either(
-              appendSplit(journal, written.left, (written.left.cause as WalRecordTooLong).limit)
-            )
+          if (Either.isLeft(written) && journal.length > 1 && isTooLong(written.left.error)) {
+            const tooLong = written.left.error
+            written = yield* Effect.either(appendSplit(journal, tooLong, (tooLong.cause as WalRecordTooLong).limit))
           }
           if (Either.isLeft(written)) {
-            failure = written.left
-            return yield* fail(jobs, written.left)
+            const { error, written: durable } = written.left
+            failure = error
+            // a split group's lines before the failed one are in the journal: the commands whose
+            // records (and every record before them) are there are answered with their results —
+            // recovery applies them, so a LedgerStoreError would be a lie a retry acts on — the
+            // others fail; the ledger fails closed from here on either way
+            let next = 0
+            const answer = Effect.fail(error)
+            for (const job of jobs) {
+              if (job.command === null) {
+                job.resume(durable >= expiries ? Effect.void : answer)
+                continue
+              }
+              const i = next++
+              job.resume((ends[i] as number) <= durable ? Effect.succeed(results[i]) : answer)
+            }
+            return
           }
           sinceCheckpoint += journal.length
         }
