@@ -394,13 +394,14 @@ describe("Ledger.layerJournalFile: lines the log's reader could not read back", 
       const fs = yield* FileSystem.FileSystem
       const before = yield* fs.readFile(journal)
       // one group: reserves that fit, and an ensure whose 1,024-byte tenant id does not fit alone
+      const group: ReadonlyArray<Effect.Effect<unknown, { readonly _tag: string }, Ledger.Ledger>> = [
+        Ledger.reserve(tenant, Microcents.make(10n), { operationId: id(0) }),
+        Ledger.reserve(tenant, Microcents.make(10n), { operationId: id(1) }),
+        Ledger.ensureTenant(TenantId.make("t".repeat(1024)), Microcents.make(1n)),
+        Ledger.reserve(tenant, Microcents.make(10n), { operationId: id(2) })
+      ]
       const results = yield* Effect.all(
-        [
-          Ledger.reserve(tenant, Microcents.make(10n), { operationId: id(0) }),
-          Ledger.reserve(tenant, Microcents.make(10n), { operationId: id(1) }),
-          Ledger.ensureTenant(TenantId.make("t".repeat(1024)), Microcents.make(1n)),
-          Ledger.reserve(tenant, Microcents.make(10n), { operationId: id(2) })
-        ].map(Effect.either),
+        group.map((command) => Effect.either(command)),
         { concurrency: "unbounded" }
       ).pipe(Effect.provide(Ledger.layerJournalFile(journal, options)))
       assert.isTrue(results.every((r) => Either.isLeft(r) && r.left._tag === "LedgerStoreError"), String(results))
