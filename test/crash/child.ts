@@ -4,10 +4,15 @@ import { root } from "../support/bundled.js"
 import { program } from "./crash.js"
 
 /** A child running `script args` (its `program`, compiled from the current sources), and its stdout lines as they come. */
-export const startChild = async (script: string, args: ReadonlyArray<string>) => {
+export const startChild = async (
+  script: string,
+  args: ReadonlyArray<string>,
+  env: Readonly<Record<string, string>> = {}
+) => {
   const child = spawn(process.execPath, [await program(script), ...args], {
     cwd: root,
-    stdio: ["ignore", "pipe", "pipe"]
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env }
   })
   let out = ""
   let err = ""

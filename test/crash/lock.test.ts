@@ -54,6 +54,42 @@ const setUp = () => {
 
 describe("one writer per file across processes", () => {
   it.live(
+    "a child holds the log under another TMPDIR: a writer here through a hard link in another directory still gets WalLocked (the identity lock is in /tmp, whatever TMPDIR says)",
+    () =>
+      Effect.gen(function*() {
+        const t = setUp()
+        yield* Effect.addFinalizer(() => Effect.sync(t.cleanup))
+        yield* appendThrough(t.file, 1)
+        fs.linkSync(t.file, t.hard)
+        // two temp folders: the child's and ours (a helper's hostile review got two writers in so)
+        const childTmp = fs.mkdtempSync(path.join(t.dir, "tmp-child-"))
+        const ourTmp = fs.mkdtempSync(path.join(t.other, "tmp-ours-"))
+        const holder = yield* Effect.promise(() =>
+          startChild("test/crash/hold-child.ts", [t.file], { TMPDIR: childTmp })
+        )
+        yield* Effect.addFinalizer(() => Effect.sync(() => holder.child.kill("SIGKILL")))
+        assert.strictEqual(yield* Effect.promise(() => holder.line("HOLDING")), "HOLDING 1")
+        yield* Effect.acquireRelease(
+          Effect.sync(() => {
+            const before = process.env["TMPDIR"]
+            process.env["TMPDIR"] = ourTmp
+            return before
+          }),
+          (before) =>
+            Effect.sync(() => {
+              if (before === undefined) delete process.env["TMPDIR"]
+              else process.env["TMPDIR"] = before
+            })
+        )
+        assert.strictEqual(os.tmpdir(), ourTmp)
+        assert.strictEqual(yield* failureTag(appendThrough(t.hard, 2)), "WalLocked")
+        assert.strictEqual(yield* failureTag(Wal.repair(t.hard, { key })), "WalLocked")
+        assert.strictEqual(yield* countOnDisk(t.file), 1n)
+      }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)),
+    120_000
+  )
+
+  it.live(
     "a child holds the log: a writer here through a hard link, a symlink or dir/../file gets WalLocked; after SIGKILL the hard link takes over",
     () =>
       Effect.gen(function*() {

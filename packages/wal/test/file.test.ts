@@ -347,17 +347,16 @@ layer(NodeContext.layer)("file layer", (it) => {
     Effect.gen(function*() {
       const { dir, fs, path } = yield* tempLog
       const tmp = yield* fs.makeTempDirectoryScoped({ prefix: "calybris-tmpdir-" })
-      // os.tmpdir() follows TMPDIR: point it at a folder of ours for this test
+      // the identity locks live in /tmp whatever TMPDIR says: the lock module's test seam points
+      // them at a folder of ours for this test
+      const base = Symbol.for("@calybris/wal/lock/base-for-tests")
       yield* Effect.acquireRelease(
         Effect.sync(() => {
-          const before = process.env["TMPDIR"]
-          process.env["TMPDIR"] = tmp
-          return before
+          ;(globalThis as Record<symbol, unknown>)[base] = tmp
         }),
-        (before) =>
+        () =>
           Effect.sync(() => {
-            if (before === undefined) delete process.env["TMPDIR"]
-            else process.env["TMPDIR"] = before
+            delete (globalThis as Record<symbol, unknown>)[base]
           })
       )
       const locks = `${tmp}/calybris-locks${typeof process.getuid === "function" ? `-${process.getuid()}` : ""}`

@@ -10,7 +10,8 @@
  * - the IDENTITY lock, taken right after the log is opened (and created) and before a byte of
  *   it is read or written, from the opened descriptor's `fstat` (not a `stat` of the name,
  *   which could have been swapped since): `<dev>-<ino>.lock` in a per-user directory of the
- *   host's temp folder, `<os.tmpdir()>/calybris-locks-<uid>`. A hard link in another directory has another real
+ *   host's temp folder, `/tmp/calybris-locks-<uid>` — `/tmp` whatever `TMPDIR` says (see
+ *   `hostTemp`; `os.tmpdir()` only where there is no `/tmp`). A hard link in another directory has another real
  *   path, so no lock placed next to a name can catch it; the identity is the only thing all the
  *   names share, and the temp folder the only place every writer on the host can find by it.
  * Inside one process, two tables refuse a second holder at once, before any file is looked at:
@@ -191,37 +192,62 @@ const lockFile = (
 export const identityOf = (info: FileSystem.File.Info): string | undefined =>
   Option.match(info.ino, { onNone: () => undefined, onSome: (ino) => `${info.dev}-${ino}` })
 
+/**
+ * Where tests put the identity locks instead of the host's temp folder (a `globalThis` key, like
+ * the tables above: never an environment variable, which two writers may see differently).
+ */
+export const LOCK_BASE_FOR_TESTS = Symbol.for("@calybris/wal/lock/base-for-tests")
+
+/**
+ * The host's temp folder, the same for every writer on it: `/tmp` wherever it is a directory,
+ * whatever `TMPDIR` says — `os.tmpdir()` follows `TMPDIR`, which two writers may set apart (sudo,
+ * cron, a systemd unit, a relative value from another working directory): each then found its own
+ * lock directory, and two writers got into one journal through a hard link, a later open
+ * refusing it with acknowledged entries lost (a helper's hostile review). Elsewhere (Windows, no
+ * `/tmp`): `os.tmpdir()`.
+ */
+const hostTemp = (fs: FileSystem.FileSystem): Effect.Effect<string> => {
+  const override = (globalThis as { [LOCK_BASE_FOR_TESTS]?: unknown })[LOCK_BASE_FOR_TESTS]
+  if (typeof override === "string") return Effect.succeed(override)
+  return fs.stat("/tmp").pipe(
+    Effect.map((info) => info.type === "Directory" ? "/tmp" : tmpdir()),
+    Effect.orElseSucceed(() => tmpdir())
+  )
+}
+
 /** This user's private directory of identity locks (created on first use), checked before use. */
 const lockDirectory = (fs: FileSystem.FileSystem): Effect.Effect<string, WalIoError> => {
   const uid = typeof process.getuid === "function" ? process.getuid() : undefined
   const name = `calybris-locks${uid === undefined ? "" : `-${uid}`}`
-  const base = tmpdir().replace(/[\\/]+$/, "")
-  const dir = `${base}/${name}`
-  return Effect.gen(function*() {
-    yield* fs.makeDirectory(dir, { mode: 0o700 }).pipe(Effect.catchIf(isReason("AlreadyExists"), () => Effect.void))
-    const info = yield* fs.stat(dir)
-    // not through a symlink: the directory must be the one we named
-    const real = yield* fs.realPath(dir)
-    const realBase = yield* fs.realPath(base)
-    const owner = Option.getOrUndefined(info.uid)
-    const problem = info.type !== "Directory"
-      ? "is not a directory"
-      : real !== `${realBase.replace(/[\\/]+$/, "")}/${name}`
-      ? `is a symbolic link (to ${real})`
-      : uid === undefined
-      ? undefined // no uids here (Windows): nothing more to check
-      : owner !== uid
-      ? `is owned by uid ${owner}, not by this process's uid ${uid}`
-      : (info.mode & 0o022) !== 0
-      ? `can be written by other users (mode ${(info.mode & 0o777).toString(8)})`
-      : undefined
-    if (problem !== undefined) {
-      return yield* ioError("lock", dir)(
-        new Error(`the identity lock directory ${dir} ${problem}: refusing to trust its locks (remove it)`)
-      )
-    }
-    return dir
-  }).pipe(Effect.mapError((e) => e._tag === "WalIoError" ? e : ioError("lock", dir)(e)))
+  return Effect.flatMap(hostTemp(fs), (temp) => {
+    const base = temp.replace(/[\\/]+$/, "")
+    const dir = `${base}/${name}`
+    return Effect.gen(function*() {
+      yield* fs.makeDirectory(dir, { mode: 0o700 }).pipe(Effect.catchIf(isReason("AlreadyExists"), () => Effect.void))
+      const info = yield* fs.stat(dir)
+      // not through a symlink: the directory must be the one we named
+      const real = yield* fs.realPath(dir)
+      const realBase = yield* fs.realPath(base)
+      const owner = Option.getOrUndefined(info.uid)
+      const problem = info.type !== "Directory"
+        ? "is not a directory"
+        : real !== `${realBase.replace(/[\\/]+$/, "")}/${name}`
+        ? `is a symbolic link (to ${real})`
+        : uid === undefined
+        ? undefined // no uids here (Windows): nothing more to check
+        : owner !== uid
+        ? `is owned by uid ${owner}, not by this process's uid ${uid}`
+        : (info.mode & 0o022) !== 0
+        ? `can be written by other users (mode ${(info.mode & 0o777).toString(8)})`
+        : undefined
+      if (problem !== undefined) {
+        return yield* ioError("lock", dir)(
+          new Error(`the identity lock directory ${dir} ${problem}: refusing to trust its locks (remove it)`)
+        )
+      }
+      return dir
+    }).pipe(Effect.mapError((e) => e._tag === "WalIoError" ? e : ioError("lock", dir)(e)))
+  })
 }
 
 /**
