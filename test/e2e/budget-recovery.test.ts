@@ -267,6 +267,11 @@ describe("budget: status, prove and certify read a journal another process is wr
         `note: the last line of ${journal} (${half.length} bytes at offset ${complete}) is incomplete`
       )
       assert.include(torn.one.stderr, "this reads the 5 entries before it")
+      // with --json too: stdout the same JSON, the note on stderr (it was silent: a helper's hostile review)
+      for (const [name, r] of [["status --json", torn.status], ["prove --json", torn.prove]] as const) {
+        assert.include(r.stderr, `note: the last line of ${journal} (${half.length} bytes at offset ${complete})`, name)
+      }
+      assert.strictEqual(torn.prove.stdout, clean.prove.stdout)
     } finally {
       await Effect.runPromise(Scope.close(scope, Exit.void))
     }

@@ -145,7 +145,9 @@ const withView = <A, E, R>(flags: Common, name: string, operation: Effect.Effect
         key: loaded.key,
         allowEmptyKey: loaded.allowEmptyKey
       }).pipe(Key.hintOnWrongKey(loaded))
-      if (view.torn !== undefined && !flags.json) {
+      // (with --json too: stdout stays the JSON, and a script watching a live journal learns that
+      // the figures leave a line out — a helper's hostile review found --json silent about it)
+      if (view.torn !== undefined) {
         yield* Console.error(
           `note: the last line of ${file.journal} (${
             Format.count(view.torn.length, "byte")
