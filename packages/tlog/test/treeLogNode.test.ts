@@ -276,12 +276,12 @@ describe("TreeLogNode", () => {
       assert(files !== undefined)
       const leaf = new Uint8Array(50).fill(7)
       // a request whose reply `pending` takes while the event loop is held
-      const first = Effect.runFork(files.write([{ path: `${dir}/a`, bytes: new Uint8Array([1]) }], false, []))
+      const first = Effect.runFork(files.write([{ path: `${dir}/a`, bytes: new Uint8Array([1]) }], false, [], dir))
       const until = Date.now() + 200
       while (Date.now() < until) hashing.pending()
       yield* Fiber.join(first)
       // a second request, then leaves answered while it waits: the event loop delivers them
-      const second = Effect.runFork(files.write([{ path: `${dir}/b`, bytes: new Uint8Array([2]) }], false, []))
+      const second = Effect.runFork(files.write([{ path: `${dir}/b`, bytes: new Uint8Array([2]) }], false, [], dir))
       for (let i = 0; i < 20; i++) hashing.push(leaf)
       yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 50)))
       yield* Fiber.join(second)
@@ -301,13 +301,13 @@ describe("TreeLogNode", () => {
       assert(files !== undefined)
       // a file request queued behind ~50 MB of leaves to hash, the worker killed before it answers: the request fails
       for (let i = 0; i < 50_000; i++) hashing.push(leaf)
-      const pending = Effect.runFork(files.write([{ path: `${dir}/a`, bytes: new Uint8Array([1]) }], false, []))
+      const pending = Effect.runFork(files.write([{ path: `${dir}/a`, bytes: new Uint8Array([1]) }], false, [], dir))
       yield* Effect.promise(() => worker.terminate())
       const failed = yield* Effect.flip(Fiber.join(pending))
       expect(String(failed.cause)).toMatch(/the tree log's worker exited \(code \d+\)/)
       expect(nodeFs.existsSync(`${dir}/a`)).toBe(false)
       // every later call fails at once, naming the exit: a new request, a wait for the leaves, a push that hands a chunk over
-      const again = yield* Effect.flip(files.write([{ path: `${dir}/b`, bytes: new Uint8Array([2]) }], false, []))
+      const again = yield* Effect.flip(files.write([{ path: `${dir}/b`, bytes: new Uint8Array([2]) }], false, [], dir))
       expect(String(again.cause)).toMatch(/exited \(code \d+\)/)
       expect(() => hashing.sync()).toThrow(/the tree log's hashing worker exited \(code \d+\)/)
       // an append is refused before it is sealed, at once

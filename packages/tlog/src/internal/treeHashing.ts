@@ -33,6 +33,19 @@ export interface WriteFailure {
 export const REMOVED_WHILE_RUNNING =
   "removed while the log ran (the persisted head names it): nothing written. The next open rebuilds the tiles from the log if the tiles directory is gone whole; if only some files are, it fails (TreeLogTilesCorrupt) until its tile/ and tree-head are removed (keep its checkpoint)"
 
+/** What a write's failure says of a directory on a file's way that is a symbolic link. */
+export const LINKED_DIRECTORY = "a symbolic link: the tiles are written in the tiles directory only (remove the link)"
+
+/** The directories between `within` and each of `paths` (each below `within`), shallowest first. */
+export const directoriesBetween = (within: string, paths: ReadonlyArray<string>): Array<string> => {
+  const dirs = new Set<string>()
+  for (const path of paths) {
+    const parts = path.slice(within.length + 1).split("/")
+    for (let i = 1; i < parts.length; i++) dirs.add(`${within}/${parts.slice(0, i).join("/")}`)
+  }
+  return [...dirs]
+}
+
 /** Writes the tree's files (absolute paths). */
 export interface FileWriter {
   /**
@@ -40,12 +53,16 @@ export interface FileWriter {
    * directory made first), the last one only after all the others; stops at the first failure.
    * First, each of `expected` must exist (the head the write replaces, the partial tiles it
    * supersedes): one gone — the directory removed while the log runs — fails the write
-   * (operation `check`) before anything is written.
+   * (operation `check`) before anything is written. And each directory between `within` (the
+   * tiles directory) and a file must be a directory of its own or absent, never a symbolic link
+   * (a `.p` linked elsewhere would take the tiles out of it): one fails the write (operation
+   * `write`, naming it) before anything is written.
    */
   readonly write: (
     files: ReadonlyArray<{ readonly path: string; readonly bytes: Uint8Array }>,
     sync: boolean,
-    expected: ReadonlyArray<string>
+    expected: ReadonlyArray<string>,
+    within: string
   ) => Effect.Effect<void, WriteFailure>
   /**
    * Tidies the partial-tile directories (`<tile>.p/`) of the tiles a flush wrote, once the head

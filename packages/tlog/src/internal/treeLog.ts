@@ -28,8 +28,10 @@ import { writeAtomic } from "./atomicFile.js"
 import { equalBytes, hashLeaf } from "./hash.js"
 import { hashAt, hashUp } from "./tileMath.js"
 import {
+  directoriesBetween,
   type FileWriter,
   isPrunable,
+  LINKED_DIRECTORY,
   REMOVED_WHILE_RUNNING,
   type StartHashing,
   type TreeHashing,
@@ -370,10 +372,21 @@ const fileSystemWriter = (disk: Disk): FileWriter => {
             cause: new Error(REMOVED_WHILE_RUNNING)
           })
       ), { discard: true })
+  /** `FileWriter.write`'s `within` rule (`FileSystem` has no `lstat`: a link is told by `readLink`). */
+  const notLinked = (within: string, files: ReadonlyArray<{ readonly path: string }>) =>
+    Effect.forEach(
+      directoriesBetween(within, files.map((file) => file.path)),
+      (dir) =>
+        Effect.flatMap(Effect.either(disk.fs.readLink(dir)), (link) =>
+          link._tag === "Right"
+            ? Effect.fail<WriteFailure>({ operation: "write", path: dir, cause: new Error(LINKED_DIRECTORY) })
+            : Effect.void),
+      { discard: true }
+    )
   return {
-    write: (files, _sync, expected) =>
+    write: (files, _sync, expected, within) =>
       Effect.zipRight(
-        check(expected),
+        Effect.zipRight(check(expected), notLinked(within, files)),
         Effect.zipRight(
           Effect.forEach(files.slice(0, -1), (file) => writeOne(file.path, file.bytes), {
             concurrency: WRITE_CONCURRENCY,
@@ -385,33 +398,6 @@ const fileSystemWriter = (disk: Disk): FileWriter => {
     prune: (dirs) => Effect.forEach(dirs, ({ dir, full }) => pruneDir(disk.fs, dir, full), { discard: true })
   }
 }
-
-/**
- * Refuses (`TreeLogIoError`, operation `write`) a flush whose tiles would go through a symbolic
- * link inside the tiles directory: each directory between it and a tile (`tile`, `tile/<L>`,
- * `tile/<L>/<N>.p`, …) must be a directory of its own, or absent (made by the write). `FileSystem`
- * has no `lstat`: a link is told by `readLink`. (Pruning already leaves a linked `.p` alone; the
- * writes followed it: a helper's hostile review.)
- */
-const linkedDirectory = (disk: Disk, writes: ReadonlyArray<{ readonly path: string }>) =>
-  Effect.gen(function*() {
-    const dirs = new Set<string>()
-    for (const write of writes) {
-      const parts = write.path.split("/")
-      for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join("/"))
-    }
-    for (const dir of dirs) {
-      const path = `${disk.dir}/${dir}`
-      const link = yield* Effect.either(disk.fs.readLink(path))
-      if (Either.isRight(link)) {
-        return yield* new TreeLogIoError({
-          operation: "write",
-          path,
-          cause: new Error("a symbolic link: the tiles are written in the tiles directory only (remove the link)")
-        })
-      }
-    }
-  })
 
 /** `FileWriter.prune` of one directory through `FileSystem` (which has no `lstat`: a link is told by `readLink`). */
 const pruneDir = (fs: FileSystem.FileSystem, dir: string, full: boolean): Effect.Effect<void, WriteFailure> =>
@@ -714,9 +700,6 @@ export const make = <E, R>(
         const writes = tiles.writes(size)
         const root = tree.rootAt(size)
         const writer = tree.files() ?? (defaultWriter as FileWriter)
-        // the tiles' directories are the tiles directory's own: a symbolic link planted as one
-        // (a `.p` directory linked elsewhere) would take the writes out of it
-        yield* linkedDirectory(disk, writes)
         // every tile before the head that names them
         yield* Effect.mapError(
           writer.write(
@@ -725,7 +708,8 @@ export const make = <E, R>(
               { path: `${disk.dir}/${HEAD_FILE}`, bytes: headBytes(disk, size, root) }
             ],
             disk.sync,
-            expectedFiles(writes)
+            expectedFiles(writes),
+            disk.dir
           ),
           (failure) => new TreeLogIoError(failure)
         )

@@ -64,7 +64,7 @@ import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "
 import type { CompactRange } from "../CompactRange.js"
 import { rootOfSubtrees } from "./hash.js"
 import type { FileWriter, Sink, StartHashing, TreeHashing, WriteFailure } from "./treeHashing.js"
-import { inline, PRUNABLE, REMOVED_WHILE_RUNNING, TreeHashingStopped } from "./treeHashing.js"
+import { inline, LINKED_DIRECTORY, PRUNABLE, REMOVED_WHILE_RUNNING, TreeHashingStopped } from "./treeHashing.js"
 import { TreeLogOptionsInvalid } from "./treeLogErrors.js"
 
 const DONE = 0
@@ -154,9 +154,27 @@ const syncDirectories = (dirs) => {
  * last file (the head) is renamed, and the head's directory after: a power loss cannot keep a
  * head that names a tile whose rename was lost.
  */
-const writeFiles = (files, sync, expected) => {
+const writeFiles = (files, sync, expected, within) => {
   for (const path of expected) {
     if (!fs.existsSync(path)) return failure("check", path, new Error(${JSON.stringify(REMOVED_WHILE_RUNNING)}))
+  }
+  // no directory on a file's way below the tiles directory is a symbolic link (one absent is made)
+  const checked = new Set()
+  for (const { path } of files) {
+    const parts = path.slice(within.length + 1).split("/")
+    for (let i = 1; i < parts.length; i++) {
+      const dir = within + "/" + parts.slice(0, i).join("/")
+      if (checked.has(dir)) continue
+      checked.add(dir)
+      let stat
+      try {
+        stat = fs.lstatSync(dir)
+      } catch {
+        // absent (made by the write), or not reachable: the write itself says what is wrong
+        break
+      }
+      if (stat.isSymbolicLink()) return failure("write", dir, new Error(${JSON.stringify(LINKED_DIRECTORY)}))
+    }
   }
   const dirty = new Set()
   for (let i = 0; i < files.length; i++) {
@@ -400,7 +418,7 @@ const run = () => {
           ? writeFiles(message.paths.map((path, i) => ({
             path,
             bytes: new Uint8Array(message.bytes, message.offsets[i], message.offsets[i + 1] - message.offsets[i])
-          })), message.sync, message.expected)
+          })), message.sync, message.expected, message.within)
           : pruneDirs(message.dirs)
       } catch (e) {
         error = failure(message.kind === "write" ? "write" : "remove", "", e)
@@ -1022,7 +1040,7 @@ class WorkerHashing implements TreeHashing {
   }
 
   readonly files: FileWriter = {
-    write: (files, sync, expected) =>
+    write: (files, sync, expected, within) =>
       Effect.suspend(() => {
         // every file's bytes in one buffer, transferred (one copy here, none in the message) and
         // handed back by the worker for the next write (a fresh buffer costs more than the copy)
@@ -1034,7 +1052,15 @@ class WorkerHashing implements TreeHashing {
         this.payload = undefined
         files.forEach((file, i) => bytes.set(file.bytes, offsets[i]))
         return this.request(
-          { kind: "write", paths: files.map((file) => file.path), offsets, bytes: bytes.buffer, sync, expected },
+          {
+            kind: "write",
+            paths: files.map((file) => file.path),
+            offsets,
+            bytes: bytes.buffer,
+            sync,
+            expected,
+            within
+          },
           [bytes.buffer]
         )
       }),
