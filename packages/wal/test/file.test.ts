@@ -378,6 +378,30 @@ layer(NodeContext.layer)("file layer", (it) => {
       assert.strictEqual((yield* withWal(path, Effect.zipRight(Wal.append(record(2)), Wal.head))).sequence, 2n)
     }))
 
+  it.scoped("the identity locks go to CALYBRIS_LOCK_DIR when it is set (else /tmp, whatever TMPDIR says)", () =>
+    Effect.gen(function*() {
+      const { fs, path } = yield* tempLog
+      const chosen = yield* fs.makeTempDirectoryScoped({ prefix: "calybris-lockdir-" })
+      yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          const before = process.env["CALYBRIS_LOCK_DIR"]
+          process.env["CALYBRIS_LOCK_DIR"] = chosen
+          return before
+        }),
+        (before) =>
+          Effect.sync(() => {
+            if (before === undefined) delete process.env["CALYBRIS_LOCK_DIR"]
+            else process.env["CALYBRIS_LOCK_DIR"] = before
+          })
+      )
+      const locks = `${chosen}/calybris-locks${typeof process.getuid === "function" ? `-${process.getuid()}` : ""}`
+      const held = yield* withWal(path, Effect.zipRight(Wal.append(record(1)), fs.readDirectory(locks)))
+      assert.strictEqual(held.length, 1)
+      assert.match(held[0] ?? "", /^\d+-\d+\.lock$/)
+      // released with the log
+      assert.deepStrictEqual(yield* fs.readDirectory(locks), [])
+    }))
+
   it.scoped("the lock file names its holder and is deleted when the layer's scope closes", () =>
     Effect.gen(function*() {
       const { fs, path } = yield* tempLog

@@ -11,7 +11,7 @@
  *   it is read or written, from the opened descriptor's `fstat` (not a `stat` of the name,
  *   which could have been swapped since): `<dev>-<ino>.lock` in a per-user directory of the
  *   host's temp folder, `/tmp/calybris-locks-<uid>` — `/tmp` whatever `TMPDIR` says (see
- *   `hostTemp`; `os.tmpdir()` only where there is no `/tmp`). A hard link in another directory has another real
+ *   `hostTemp`: `CALYBRIS_LOCK_DIR` when set; `os.tmpdir()` only where there is no writable `/tmp`). A hard link in another directory has another real
  *   path, so no lock placed next to a name can catch it; the identity is the only thing all the
  *   names share, and the temp folder the only place every writer on the host can find by it.
  * Inside one process, two tables refuse a second holder at once, before any file is looked at:
@@ -199,21 +199,34 @@ export const identityOf = (info: FileSystem.File.Info): string | undefined =>
 export const LOCK_BASE_FOR_TESTS = Symbol.for("@calybris/wal/lock/base-for-tests")
 
 /**
- * The host's temp folder, the same for every writer on it: `/tmp` wherever it is a directory,
- * whatever `TMPDIR` says — `os.tmpdir()` follows `TMPDIR`, which two writers may set apart (sudo,
- * cron, a systemd unit, a relative value from another working directory): each then found its own
- * lock directory, and two writers got into one journal through a hard link, a later open
- * refusing it with acknowledged entries lost (a helper's hostile review). Elsewhere (Windows, no
- * `/tmp`): `os.tmpdir()`.
+ * The folder every writer on the host puts its identity locks in (in `calybris-locks-<uid>` there):
+ * - `CALYBRIS_LOCK_DIR` when set: an explicit choice, which every writer of a log must share (for
+ *   a `/tmp` that is read-only or not ours to use);
+ * - else `/tmp` wherever it is a directory we can write, whatever `TMPDIR` says — `os.tmpdir()`
+ *   follows `TMPDIR`, which two writers may set apart (sudo, cron, a systemd unit, a relative
+ *   value from another working directory): each then found its own lock directory, and two writers
+ *   got into one journal through a hard link, a later open refusing it with acknowledged entries
+ *   lost (a helper's hostile review);
+ * - else (Windows, no `/tmp`, a read-only `/tmp`: another mount namespace, where writers do not
+ *   share `/tmp` anyway) `os.tmpdir()`.
  */
 const hostTemp = (fs: FileSystem.FileSystem): Effect.Effect<string> => {
   const override = (globalThis as { [LOCK_BASE_FOR_TESTS]?: unknown })[LOCK_BASE_FOR_TESTS]
   if (typeof override === "string") return Effect.succeed(override)
+  const configured = process.env[LOCK_DIR_VARIABLE]
+  if (configured !== undefined && configured !== "") return Effect.succeed(configured)
   return fs.stat("/tmp").pipe(
-    Effect.map((info) => info.type === "Directory" ? "/tmp" : tmpdir()),
+    Effect.flatMap((info) =>
+      info.type === "Directory"
+        ? Effect.as(fs.access("/tmp", { writable: true }), "/tmp")
+        : Effect.succeed(tmpdir())
+    ),
     Effect.orElseSucceed(() => tmpdir())
   )
 }
+
+/** The environment variable that names the identity locks' folder instead of `/tmp` (see `hostTemp`). */
+export const LOCK_DIR_VARIABLE = "CALYBRIS_LOCK_DIR"
 
 /** This user's private directory of identity locks (created on first use), checked before use. */
 const lockDirectory = (fs: FileSystem.FileSystem): Effect.Effect<string, WalIoError> => {
@@ -242,7 +255,9 @@ const lockDirectory = (fs: FileSystem.FileSystem): Effect.Effect<string, WalIoEr
         : undefined
       if (problem !== undefined) {
         return yield* ioError("lock", dir)(
-          new Error(`the identity lock directory ${dir} ${problem}: refusing to trust its locks (remove it)`)
+          new Error(
+            `the identity lock directory ${dir} ${problem}: refusing to trust its locks (remove it, or set ${LOCK_DIR_VARIABLE} to another folder, the same for every writer of the log)`
+          )
         )
       }
       return dir
