@@ -99,6 +99,23 @@ describe("wal replay under an invalid policy (item 9)", () => {
   })
 })
 
+describe("a database URL with a password on the command line", () => {
+  it("is never repeated in an error: a stray or misspelt one is refused by position (exit 2), text and --json (a helper's hostile review)", async () => {
+    const url = "postgresql://gw:S3cretPW@127.0.0.1:9/ledger"
+    const cases: ReadonlyArray<ReadonlyArray<string>> = [
+      ["budget", "migrate", url],
+      ["budget", "migrate", `--databse=${url}`, "--json"],
+      ["budget", "status", "--journal", url]
+    ]
+    for (const args of cases) {
+      const r = await calybris(args)
+      assert.strictEqual(r.code, 2, `${args.join(" ")}: ${r.stderr}`)
+      assert.include(r.stderr, "holds a URL with a password")
+      assert.notInclude(r.stdout + r.stderr, "S3cretPW", args.join(" "))
+    }
+  })
+})
+
 describe("errors people can act on (item 10)", () => {
   it("says a path is a directory, or goes through a file, in a sentence (exit 2)", async () => {
     const journal = path.join(dir, "eisdir-journal.jsonl")

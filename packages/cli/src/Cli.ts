@@ -160,11 +160,27 @@ export const keyArgument = (args: ReadonlyArray<string>): number =>
     return holdsKey(arg) || (equals > 0 && holdsKey(arg.slice(equals + 1)))
   }) + 1
 
+/** A URL carrying a password (`scheme://user:password@…`), anywhere in a value. */
+const CREDENTIAL_URL = /[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/@\s:]*:[^@\s/]*@/
+
+/**
+ * The position (1-based) of the first argument holding a URL with a password that is not the
+ * value of `--database` (as the next argument, or `--database=URL`), or 0. Anywhere else — a
+ * stray positional, a misspelt `--databse=URL` — `@effect/cli`'s "Received unknown argument"
+ * would print it whole, password included (a helper's hostile review): refused first, by its
+ * position, never repeated.
+ */
+export const credentialArgument = (args: ReadonlyArray<string>): number =>
+  args.findIndex((arg, i) =>
+    CREDENTIAL_URL.test(arg) && !arg.startsWith("--database=") && args[i - 1] !== "--database"
+  ) + 1
+
 /**
  * Run the command line (`process.argv`: the first two entries are node and the script).
  *
  * An argument holding a key is refused first, as bad usage (exit 2), by its position only:
- * never quoted, never parsed (`keyArgument`).
+ * never quoted, never parsed (`keyArgument`); so is a URL with a password anywhere but as
+ * `--database`'s value (`credentialArgument`).
  *
  * `--wizard` asks its questions on stdin: when stdin is not a terminal (a pipe, a file,
  * `/dev/null`) nobody can answer them and the wizard would wait forever, so it is refused at
@@ -173,11 +189,19 @@ export const keyArgument = (args: ReadonlyArray<string>): number =>
 export const run = (argv: ReadonlyArray<string>) =>
   Effect.flatMap(Stdio, (stdio) => {
     const withKey = keyArgument(argv.slice(2))
+    const withPassword = credentialArgument(argv.slice(2))
     return withKey > 0
       ? Effect.fail(
         new UsageError({
           reason:
             `argument ${withKey} holds a key: a key on the command line is refused (it leaks through ps and shell history), and is not repeated here; give a note signer key with --skey-file FILE or --skey-env NAME, an HMAC key with --key-file FILE or --key-env NAME`
+        })
+      )
+      : withPassword > 0
+      ? Effect.fail(
+        new UsageError({
+          reason:
+            `argument ${withPassword} holds a URL with a password, which is not repeated here: give the database's URL with --database URL, or better CALYBRIS_DATABASE_URL (the environment keeps it out of ps and shell history)`
         })
       )
       : !stdio.stdinIsTTY && asksForWizard(argv.slice(2))

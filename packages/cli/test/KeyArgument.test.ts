@@ -3,7 +3,7 @@
  * position (never quoted) — a whole `hex:` HMAC key or a note signer key, as the argument or as
  * the value of `--flag=value`; a value that only mentions `PRIVATE+KEY+` is no key.
  */
-import { keyArgument } from "@calybris/cli/Cli"
+import { credentialArgument, keyArgument } from "@calybris/cli/Cli"
 import { assert, describe, it } from "@effect/vitest"
 
 const HEX = `hex:${"00112233445566778899aabbccddeeff".repeat(2)}`
@@ -38,5 +38,30 @@ describe("Cli.keyArgument", () => {
       ["log", "prove", "3", "--key-file", "/keys/hex:0011.key"]
     ]
     for (const args of cases) assert.strictEqual(keyArgument(args), 0, args.join(" "))
+  })
+})
+
+describe("Cli.credentialArgument", () => {
+  const URL = "postgresql://gw:S3cretPW@127.0.0.1:5432/ledger"
+  it("finds a URL with a password anywhere but as --database's value: a positional, a misspelt flag's value (a helper's hostile review)", () => {
+    const cases: ReadonlyArray<readonly [ReadonlyArray<string>, number]> = [
+      [["budget", "migrate", URL], 3],
+      [["budget", "migrate", `--databse=${URL}`], 3],
+      [["budget", "status", "--journal", URL], 4],
+      [["budget", "status", "--database", URL, "extra", URL], 6],
+      [["wal", "verify", `x-${URL}`], 3]
+    ]
+    for (const [args, position] of cases) assert.strictEqual(credentialArgument(args), position, args.join(" "))
+  })
+
+  it("leaves --database's value, URLs without a password, and paths", () => {
+    const cases: ReadonlyArray<ReadonlyArray<string>> = [
+      ["budget", "status", "--database", URL],
+      ["budget", "status", `--database=${URL}`],
+      ["budget", "status", "--database", "postgresql://gw@127.0.0.1/ledger"],
+      ["wal", "verify", "postgresql://127.0.0.1:5432/ledger"],
+      ["wal", "verify", "/logs/a:b@c.jsonl"]
+    ]
+    for (const args of cases) assert.strictEqual(credentialArgument(args), 0, args.join(" "))
   })
 })
