@@ -116,6 +116,48 @@ describe("a database URL with a password on the command line", () => {
   })
 })
 
+describe("a bad --id or --tenant", () => {
+  it("is refused before the ledger is opened or the database connected (exit 2, InvalidArgument): nothing pinned, nothing written (a helper's hostile review)", async () => {
+    // a database nobody listens on: the refusal comes first, without a connection attempt
+    const unreachable = "postgresql://gw@127.0.0.1:9/ledger"
+    const longId = "i".repeat(302)
+    const longTenant = "t".repeat(1025)
+    const cases: ReadonlyArray<ReadonlyArray<string>> = [
+      ["budget", "reserve", "--tenant", "a", "--amount", "5", "--id", longId, "--database", unreachable],
+      ["budget", "top-up", "--tenant", "a", "--amount", "5", "--id", "", "--database", unreachable],
+      ["budget", "ensure", "--tenant", longTenant, "--amount", "5", "--database", unreachable],
+      ["budget", "commit", "--reservation", "1", "--amount", "5", "--id", longId, "--database", unreachable]
+    ]
+    for (const args of cases) {
+      const r = await calybris(args, { env: { CALYBRIS_DATABASE_URL: "" } })
+      assert.strictEqual(r.code, 2, `${args.slice(0, 2).join(" ")}: ${r.stderr}`)
+      assert.include(r.stderr, "InvalidArgument", args.slice(0, 2).join(" "))
+      assert.notInclude(r.stderr, "DatabaseError")
+    }
+    // on a journal file: refused before it is opened (its bytes and time unchanged)
+    const dir = tempDir("args-first")
+    const journal = path.join(dir, "j.jsonl")
+    assert.strictEqual((await calybris(["budget", "init", "--journal", journal])).code, 0)
+    const before = fs.statSync(journal)
+    const r = await calybris([
+      "budget",
+      "reserve",
+      "--tenant",
+      "a",
+      "--amount",
+      "5",
+      "--id",
+      longId,
+      "--journal",
+      journal
+    ])
+    assert.strictEqual(r.code, 2, r.stderr)
+    assert.include(r.stderr, "InvalidArgument")
+    assert.strictEqual(fs.statSync(journal).mtimeMs, before.mtimeMs)
+    assert.isFalse(fs.existsSync(`${journal}.lock`))
+  })
+})
+
 describe("errors people can act on (item 10)", () => {
   it("says a path is a directory, or goes through a file, in a sentence (exit 2)", async () => {
     const journal = path.join(dir, "eisdir-journal.jsonl")

@@ -84,6 +84,20 @@ const ledgerLayer = (flags: OnFile, loaded: Key.Loaded) =>
   }).pipe(Layer.provide(WalNode.layer))
 
 /**
+ * A command's tenant id and operation id (`--tenant`, `--id`), checked before the ledger is
+ * opened or the database connected: a bad one is refused (`InvalidArgument`, exit 2) with nothing
+ * changed — opening a database's ledger pins its journal key (a helper's hostile review: an
+ * over-long `--id` pinned it, then failed).
+ */
+const argumentsFirst = (flags: object) => {
+  const given = flags as { readonly tenant?: unknown; readonly id?: unknown }
+  return Either.all([
+    typeof given.tenant === "string" ? Arguments.checkTenant(given.tenant) : Either.void,
+    Option.isOption(given.id) && Option.isSome(given.id) ? Arguments.checkOperationId(given.id.value) : Either.void
+  ])
+}
+
+/**
  * Run `operation` (named `name` in a database's errors) on the ledger the flags name
  * (`DatabaseUrl.select`): a journal file (`onFile`), or a PostgreSQL database — the ledger
  * shared by every process on it, loaded with the client only then (`Database`), its journal
@@ -98,6 +112,7 @@ const onLedger = <A, E, R, E2, R2>(
 ) =>
   Effect.gen(function*() {
     yield* setJson(flags.json)
+    yield* argumentsFirst(flags)
     const source = yield* DatabaseUrl.select(flags)
     if (source._tag === "Journal") return yield* onFile({ ...flags, journal: source.journal })
     const loaded = yield* Key.load(flags)
