@@ -239,6 +239,47 @@ describe("log verify --checkpoint", () => {
 })
 
 describe("log verify: witnesses (repeated --vkey)", () => {
+  it("every key given must have signed: a second Ed25519 key (the kind log keygen makes) is required too, so a note signed by it alone is refused (a helper's review)", async () => {
+    const witnessSkey = path.join(dir, "witness-ed.skey")
+    const witness = await calybris(["log", "keygen", "--name", "witness.example", "--out", witnessSkey])
+    assert.strictEqual(witness.code, 0, witness.stderr)
+    const witnessVkey = witness.stdout.trim()
+    // the log's checkpoint, which the second key never signed
+    const unsigned = await calybris(["log", "verify", "--vkey", vkey, "--vkey", witnessVkey, "--checkpoint", cp9])
+    assert.strictEqual(unsigned.code, 1, unsigned.stderr)
+    assert.include(unsigned.stderr, "--vkey #2 (witness.example+")
+    assert.include(unsigned.stderr, "did not sign it")
+    // a note over the log's origin signed by the second key alone: refused, the log's key did not sign it
+    const forged = await calybris([
+      "log",
+      "checkpoint",
+      "--log",
+      log,
+      "--skey-file",
+      witnessSkey,
+      "--origin",
+      "example.com/log",
+      ...keyed
+    ])
+    assert.strictEqual(forged.code, 0, forged.stderr)
+    const forgedNote = write(dir, "forged-by-witness.note", forged.stdout)
+    const accepted = await calybris([
+      "log",
+      "verify",
+      "--vkey",
+      vkey,
+      "--vkey",
+      witnessVkey,
+      "--checkpoint",
+      forgedNote
+    ])
+    assert.strictEqual(accepted.code, 1, accepted.stderr)
+    assert.include(accepted.stderr, "--vkey #1 (example.com/log+")
+    // each key alone verifies what it signed
+    assert.strictEqual((await calybris(["log", "verify", "--vkey", vkey, "--checkpoint", cp9])).code, 0)
+    assert.strictEqual((await calybris(["log", "verify", "--vkey", witnessVkey, "--checkpoint", forgedNote])).code, 0)
+  })
+
   it("a real witnessed checkpoint: the log signature and the witness's cosignature verify, with its timestamp", async () => {
     const fixture = parse(
       fs.readFileSync(path.join(import.meta.dirname, "log-fixtures", "staging-ct-witnessed-checkpoint.json"), "utf8")

@@ -280,7 +280,7 @@ export const logOptions = {
     vkey: Options.text("vkey").pipe(
       Options.withPseudoName("KEY"),
       Options.withDescription(
-        "A verifier key name+hex8+base64 (the log's; repeat it for witnesses: each witness given must have cosigned)."
+        "A verifier key name+hex8+base64 (the log's; repeat it for witnesses: every key given must have signed or cosigned)."
       ),
       Options.repeated
     ),

@@ -9,7 +9,7 @@
  *   its entry's canonical form (re-spelt without the key: the chain hashes the canonical `data`)
  *   fails it (exit 1): the tree commits to bytes, so none is signed or proved.
  * - `verify` needs no log and no secret: a checkpoint's signature (`--vkey`, repeated for
- *   witnesses: every witness key given must have cosigned), or a proof file against its signed
+ *   witnesses: every key given must have signed or cosigned), or a proof file against its signed
  *   checkpoint(s). It fails closed (exit 1). Signature lines of keys not given are listed as not
  *   checked.
  *   With `--entry FILE` / `--entry-line LINE` and an inclusion proof it is the auditor's whole
@@ -137,11 +137,32 @@ const verifiersOf = (vkeys: ReadonlyArray<string>) =>
     }
   )
 
-/** A checkpoint verified with the keys given: a log's signature, and a cosignature from every witness key given. */
+/**
+ * A checkpoint verified with the keys given: every key given must have signed it — a log key
+ * (Ed25519) its signature, a witness key (cosignature/v1) its cosignature. (The library counts
+ * any one log key; here a second Ed25519 key given — the only kind `log keygen` makes, so the
+ * likely "witness" key — would have let a note signed by that key alone verify: a helper's
+ * review. An auditor names the keys that must vouch, each of them.)
+ */
 const verifyNote = (what: string, note: string, verifiers: ReadonlyArray<Note.Verifier>) =>
-  Either.mapLeft(
-    Checkpoint.verifyCheckpoint(note, verifiers, { witnesses: "all" }),
-    (e) => new LogVerifyFailed({ what, reason: e.message })
+  Either.flatMap(
+    Either.mapLeft(
+      Checkpoint.verifyCheckpoint(note, verifiers, { witnesses: "all" }),
+      (e) => new LogVerifyFailed({ what, reason: e.message })
+    ),
+    (verified) => {
+      const unsigned = verifiers.findIndex((v) =>
+        v.type === Note.TYPE_ED25519 && !verified.signers.includes(Note.keyLabel(v.name, v.keyId))
+      )
+      return unsigned < 0 ? Either.right(verified) : Either.left(
+        new LogVerifyFailed({
+          what,
+          reason: `--vkey #${unsigned + 1} (${
+            Note.keyLabel((verifiers[unsigned] as Note.Verifier).name, (verifiers[unsigned] as Note.Verifier).keyId)
+          }) did not sign it: every key given must have signed (a log key) or cosigned (a witness key)`
+        })
+      )
+    }
   )
 
 /** The log's root at a checkpoint's size must be the checkpoint's root (else fail closed). */
