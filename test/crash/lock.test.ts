@@ -6,6 +6,7 @@
  * SIGKILLed, a writer through the hard link takes over (its locks are stale).
  */
 import type * as Json from "@calybris/core/Json"
+import * as Env from "@calybris/testing/Env"
 import { failureTag } from "@calybris/testing/Exits"
 import * as Chain from "@calybris/wal/Chain"
 import * as Reader from "@calybris/wal/Reader"
@@ -69,18 +70,7 @@ describe("one writer per file across processes", () => {
         )
         yield* Effect.addFinalizer(() => Effect.sync(() => holder.child.kill("SIGKILL")))
         assert.strictEqual(yield* Effect.promise(() => holder.line("HOLDING")), "HOLDING 1")
-        yield* Effect.acquireRelease(
-          Effect.sync(() => {
-            const before = process.env["TMPDIR"]
-            process.env["TMPDIR"] = ourTmp
-            return before
-          }),
-          (before) =>
-            Effect.sync(() => {
-              if (before === undefined) delete process.env["TMPDIR"]
-              else process.env["TMPDIR"] = before
-            })
-        )
+        yield* Env.scoped("TMPDIR", ourTmp)
         assert.strictEqual(os.tmpdir(), ourTmp)
         assert.strictEqual(yield* failureTag(appendThrough(t.hard, 2)), "WalLocked")
         assert.strictEqual(yield* failureTag(Wal.repair(t.hard, { key })), "WalLocked")

@@ -46,6 +46,20 @@ const session = <A, E>(
     }).pipe(Effect.provide(walLayer))
   })
 
+/** The environment's Wal with its appends counted from 1: those `fails` picks fail with `error`, the others go through. */
+const failingAppends = (fails: (n: number) => boolean, error: WalIoError) => {
+  let appends = 0
+  const layer = Layer.effect(
+    Wal.Wal,
+    Effect.map(Wal.Wal, (wal) =>
+      Wal.Wal.of({
+        ...wal,
+        append: (data) => fails(++appends) ? Effect.fail(error) : wal.append(data)
+      }))
+  )
+  return { layer, count: () => appends }
+}
+
 const balances = Effect.map(Ledger.balances, (s) => Json.print(Schema.encodeSync(SnapshotSchema)(s)))
 
 const entries = (bytes: Uint8Array) =>
@@ -203,18 +217,10 @@ describe("journaled ledger", () => {
 
   it.effect("a WAL failure fails closed: the command fails and so does everything after", () =>
     Effect.gen(function*() {
-      let appends = 0
-      const failing = Layer.effect(
-        Wal.Wal,
-        Effect.map(Wal.Wal, (wal) =>
-          Wal.Wal.of({
-            ...wal,
-            append: (data) =>
-              ++appends > 2
-                ? Effect.fail(new WalIoError({ operation: "fsync", path: "memory", cause: new Error("EIO") }))
-                : wal.append(data)
-          }))
-      ).pipe(Layer.provide(Wal.layerMemory({ key })))
+      const failing = failingAppends(
+        (n) => n > 2,
+        new WalIoError({ operation: "fsync", path: "memory", cause: new Error("EIO") })
+      ).layer.pipe(Layer.provide(Wal.layerMemory({ key })))
       const result = yield* Effect.gen(function*() {
         yield* Ledger.ensureTenant(TenantId.make("t"), Microcents.make(1_000n))
         yield* Ledger.reserve(TenantId.make("t"), Microcents.make(100n))
@@ -232,19 +238,12 @@ describe("journaled ledger", () => {
     Effect.gen(function*() {
       // a log that refuses lines over 700 bytes and fails its fourth append (a full disk, say): the
       // ensure, the group refused as one line, its first line, its second line
-      let appends = 0
       let bytes: Uint8Array = new Uint8Array(0)
-      const failing = Layer.effect(
-        Wal.Wal,
-        Effect.map(Wal.Wal, (wal) =>
-          Wal.Wal.of({
-            ...wal,
-            append: (data) =>
-              ++appends === 4
-                ? Effect.fail(new WalIoError({ operation: "write", path: "memory", cause: new Error("ENOSPC") }))
-                : wal.append(data)
-          }))
-      ).pipe(Layer.provideMerge(Wal.layerMemory({ key, maxLineBytes: 700 })))
+      const fourth = failingAppends(
+        (n) => n === 4,
+        new WalIoError({ operation: "write", path: "memory", cause: new Error("ENOSPC") })
+      )
+      const failing = fourth.layer.pipe(Layer.provideMerge(Wal.layerMemory({ key, maxLineBytes: 700 })))
       const y = TenantId.make("y")
       const id = (i: number) => `${String(i).padStart(3, "0")}-${"r".repeat(196)}`
       const results = yield* Effect.gen(function*() {
@@ -264,7 +263,7 @@ describe("journaled ledger", () => {
         bytes = Uint8Array.from(Buffer.concat([...Chunk.toReadonlyArray(yield* Stream.runCollect(wal.bytes))]))
         return { answers, after }
       }).pipe(Effect.provide(Ledger.layerJournal({ checkpointEvery: 0 }).pipe(Layer.provideMerge(failing))))
-      assert.strictEqual(appends, 4)
+      assert.strictEqual(fourth.count(), 4)
       assert.strictEqual(results.after._tag, "LedgerStoreError")
       // recovered: the journal holds the first line's top-ups, exactly those answered with a result
       const recovered = yield* Ledger.initial("y").pipe(

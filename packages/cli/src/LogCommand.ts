@@ -101,10 +101,13 @@ const merkle = <A>(what: string, result: Either.Either<A, Merkle.MerkleError>) =
 // ---------------------------------------------------------------------------------------------
 // Checkpoint files
 
+/** The most bytes a checkpoint file holds (as the tree log's checkpointer reads one). */
+const MAX_CHECKPOINT_BYTES = 1024 * 1024
+
 /** A signed checkpoint note, read as text; its body parsed (signatures not checked here). */
 const readCheckpoint = (path: string) =>
   Effect.gen(function*() {
-    const note = yield* readText(path, 1024 * 1024)
+    const note = yield* readText(path, MAX_CHECKPOINT_BYTES)
     const parsed = yield* Either.mapLeft(
       Note.parse(note),
       (e) => new InputError({ file: path, reason: `not a signed note: ${e.message}` })
@@ -718,9 +721,6 @@ export const checkpoint = (flags: Commands.FlagsOf<typeof Commands.logOptions.ch
     )
     yield* printLines([note.slice(0, -1)])
   })
-
-/** The most bytes a checkpoint file holds (as the tree log's checkpointer reads one). */
-const MAX_CHECKPOINT_BYTES = 1024 * 1024
 
 /**
  * The checkpoint a tree log published beside the log (`<log>.tlog/checkpoint`: `TreeLog`'s

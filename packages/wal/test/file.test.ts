@@ -3,6 +3,7 @@
  * newline, the writer lock, and the three durabilities.
  */
 import type * as Json from "@calybris/core/Json"
+import * as Env from "@calybris/testing/Env"
 import { failureTag } from "@calybris/testing/Exits"
 import * as Chain from "@calybris/wal/Chain"
 import * as Reader from "@calybris/wal/Reader"
@@ -382,18 +383,7 @@ layer(NodeContext.layer)("file layer", (it) => {
     Effect.gen(function*() {
       const { fs, path } = yield* tempLog
       const chosen = yield* fs.makeTempDirectoryScoped({ prefix: "calybris-lockdir-" })
-      yield* Effect.acquireRelease(
-        Effect.sync(() => {
-          const before = process.env["CALYBRIS_LOCK_DIR"]
-          process.env["CALYBRIS_LOCK_DIR"] = chosen
-          return before
-        }),
-        (before) =>
-          Effect.sync(() => {
-            if (before === undefined) delete process.env["CALYBRIS_LOCK_DIR"]
-            else process.env["CALYBRIS_LOCK_DIR"] = before
-          })
-      )
+      yield* Env.scoped("CALYBRIS_LOCK_DIR", chosen)
       const locks = `${chosen}/calybris-locks${typeof process.getuid === "function" ? `-${process.getuid()}` : ""}`
       const held = yield* withWal(path, Effect.zipRight(Wal.append(record(1)), fs.readDirectory(locks)))
       assert.strictEqual(held.length, 1)
