@@ -358,6 +358,34 @@ describe.skipIf(Postgres.skip())("calybris budget journal on PostgreSQL", () => 
         assert.include(help.stdout, "--key-file")
       }).pipe(Effect.scoped))
 
+    it.effect("budget status never pins the journal key: the first writer's key is the ledger's", () =>
+      Effect.gen(function*() {
+        const db = yield* Postgres.makeDatabase
+        const d = ["--database", db.url]
+        ok(yield* run(["budget", "migrate", ...d]), "migrate")
+        // a reader first, unkeyed and then with another key: it reads the empty ledger, pins nothing
+        for (const flags of [[], ["--key-file", otherKeyFile]]) {
+          const read = yield* run(["budget", "status", ...d, ...flags, "--json"])
+          ok(read, "status")
+        }
+        assert.strictEqual(
+          yield* Postgres.psql("SELECT count(*) FROM calybris_budget_ledger WHERE journal_key_id IS NOT NULL", db.url),
+          "0"
+        )
+        // the operator's key is the first writer's
+        ok(
+          yield* run(["budget", "ensure", ...d, "--key-file", keyFile, "--tenant", "acme", "--amount", "100"]),
+          "ensure"
+        )
+        // a reader's key is still compared with the ledger's
+        const unkeyed = yield* run(["budget", "status", ...d])
+        assert.strictEqual(unkeyed.code, 1, unkeyed.stderr)
+        assert.match(unkeyed.stderr, /JournalKeyMismatch: the ledger's journal is keyed, this instance's is unkeyed: /)
+        const keyed = yield* run(["budget", "status", ...d, "--key-file", keyFile, "acme"])
+        ok(keyed, "status acme")
+        assert.include(keyed.stdout, "100")
+      }).pipe(Effect.scoped))
+
     it.effect("a command without the ledger's journal key, or with another, is refused before it writes", () =>
       Effect.gen(function*() {
         const db = yield* Postgres.makeDatabase

@@ -167,13 +167,23 @@ export const makeWith = (
   Ledger["Type"],
   LedgerStoreError | PgSchema.SchemaOutdated | PgJournal.JournalKeyMismatch,
   SqlClient.SqlClient
+> => build(ops, PgJournal.pinKey)
+
+/** `makeWith`, its key pinned (a writer's) or only compared (`makeReadOnly`) by `keyCheck`. */
+const build = (
+  ops: Operations,
+  keyCheck: typeof PgJournal.pinKey
+): Effect.Effect<
+  Ledger["Type"],
+  LedgerStoreError | PgSchema.SchemaOutdated | PgJournal.JournalKeyMismatch,
+  SqlClient.SqlClient
 > =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const journalKey = yield* PgJournal.JournalKey
     yield* PgSchema.check
     // one journal key per ledger: the first instance pins it, another key is refused here
-    yield* PgJournal.pinKey
+    yield* keyCheck
     const withSql = <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient>): Effect.Effect<A, E> =>
       effect.pipe(
         Effect.provideService(SqlClient.SqlClient, sql),
@@ -554,6 +564,37 @@ export const layerClient: Layer.Layer<
   SqlClient.SqlClient
 > = Layer
   .effect(Ledger, make)
+
+/**
+ * A reader's service over the `SqlClient` of the environment: its queries as `make`'s, its
+ * journal key compared with the ledger's pinned one (`PgJournal.checkKey`: `JournalKeyMismatch`),
+ * never pinned; `apply` and `sweep` fail with `LedgerStoreError` before any statement. Nothing it
+ * does writes to the database: a read-only command (`calybris budget status`) on a ledger no
+ * writer has opened yet does not choose the key every writer must then use.
+ */
+export const makeReadOnly: Effect.Effect<
+  Ledger["Type"],
+  LedgerStoreError | PgSchema.SchemaOutdated | PgJournal.JournalKeyMismatch,
+  SqlClient.SqlClient
+> = Effect.map(build(directOperations, PgJournal.checkKey), (ledger) =>
+  Ledger.of({
+    ...ledger,
+    apply: () => Effect.fail(readOnly("apply")),
+    sweep: Effect.fail(readOnly("sweep"))
+  }))
+
+const readOnly = (operation: string) =>
+  new LedgerStoreError({
+    operation,
+    cause: new Error("this ledger is read-only (LedgerPg.makeReadOnly): it never writes")
+  })
+
+/** The `Ledger` of `makeReadOnly` over the `SqlClient` of the environment (checked, never migrated). */
+export const layerClientReadOnly: Layer.Layer<
+  Ledger,
+  LedgerStoreError | PgSchema.SchemaOutdated | PgJournal.JournalKeyMismatch,
+  SqlClient.SqlClient
+> = Layer.effect(Ledger, makeReadOnly)
 
 /** The journal key of the options (the environment's when none is given), an empty one refused. */
 const journalKeyOf = (

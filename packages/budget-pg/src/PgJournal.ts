@@ -89,6 +89,27 @@ export class JournalKeyMismatch extends Schema.TaggedError<JournalKeyMismatch>()
 /** The label whose keyed hash identifies a journal key (`PgJournal.pinKey`). */
 const KEY_ID_LABEL = "calybris/budget-pg journal key id v1"
 
+/** The journal key's id, and the unkeyed id, as the SQL of `pinKey` and `checkKey` compute them. */
+const keyIds = (sql: SqlClient.SqlClient, key: Uint8Array | undefined) => {
+  const label = new TextEncoder().encode(KEY_ID_LABEL)
+  return sql`id AS (
+    SELECT calybris_budget_journal_hash(NULL, ${label}::bytea, ${key ?? null}::bytea) AS mine,
+      calybris_budget_journal_hash(NULL, ${label}::bytea, NULL) AS unkeyed
+  )`
+}
+
+/** `JournalKeyMismatch` unless the pinned key is this one (`same`). */
+const compared = (
+  row: { readonly same: boolean; readonly unkeyed: boolean | null } | undefined,
+  key: Uint8Array | undefined
+): Effect.Effect<void, JournalKeyMismatch> => {
+  if (row === undefined) return Effect.die(new Error("the ledger row is missing"))
+  return row.same ? Effect.void : new JournalKeyMismatch({
+    pinned: row.unkeyed === true ? "unkeyed" : "keyed",
+    given: key === undefined ? "unkeyed" : "keyed"
+  })
+}
+
 /**
  * Pin the ledger's journal key (the `JournalKey` of the context): the first call on a database
  * records the key's id (migration `5_journal_key`), every later call must bring the same key, or
@@ -99,12 +120,8 @@ export const pinKey: Effect.Effect<void, JournalKeyMismatch | LedgerStoreError, 
   function*() {
     const sql = yield* SqlClient.SqlClient
     const { key } = yield* JournalKey
-    const label = new TextEncoder().encode(KEY_ID_LABEL)
     const [row] = yield* sql<{ readonly same: boolean; readonly unkeyed: boolean }>`WITH
-      id AS (
-        SELECT calybris_budget_journal_hash(NULL, ${label}::bytea, ${key ?? null}::bytea) AS mine,
-          calybris_budget_journal_hash(NULL, ${label}::bytea, NULL) AS unkeyed
-      ),
+      ${keyIds(sql, key)},
       cur AS (SELECT snapshot_version, baseline, journal_key_id FROM calybris_budget_ledger FOR UPDATE),
       pin AS (
         UPDATE calybris_budget_ledger l
@@ -114,17 +131,32 @@ export const pinKey: Effect.Effect<void, JournalKeyMismatch | LedgerStoreError, 
       ),
       pinned AS (SELECT coalesce((SELECT journal_key_id FROM pin), (SELECT journal_key_id FROM cur)) AS v)
       SELECT pinned.v = id.mine AS same, pinned.v = id.unkeyed AS unkeyed FROM pinned, id`
-    if (row === undefined) return yield* Effect.die(new Error("the ledger row is missing"))
-    if (!row.same) {
-      return yield* new JournalKeyMismatch({
-        pinned: row.unkeyed ? "unkeyed" : "keyed",
-        given: key === undefined ? "unkeyed" : "keyed"
-      })
-    }
+    return yield* compared(row, key)
   }
 ).pipe(
   Effect.catchTag("SqlError", (cause) => Effect.fail(new LedgerStoreError({ operation: "pinKey", cause }))),
   Effect.withSpan("PgJournal.pinKey")
+)
+
+/**
+ * `pinKey` for a reader (`LedgerPg.makeReadOnly`): the `JournalKey` of the context compared with
+ * the ledger's pinned key, when one is pinned (`JournalKeyMismatch` otherwise), and never pinned —
+ * a read-only command (`calybris budget status`) on a ledger no instance has written yet leaves
+ * its key for the first writer to choose. One plain read: nothing locked, nothing written.
+ */
+export const checkKey: Effect.Effect<void, JournalKeyMismatch | LedgerStoreError, SqlClient.SqlClient> = Effect.gen(
+  function*() {
+    const sql = yield* SqlClient.SqlClient
+    const { key } = yield* JournalKey
+    const [row] = yield* sql<{ readonly same: boolean; readonly unkeyed: boolean | null }>`WITH
+      ${keyIds(sql, key)},
+      cur AS (SELECT journal_key_id AS v FROM calybris_budget_ledger)
+      SELECT cur.v IS NULL OR cur.v = id.mine AS same, cur.v = id.unkeyed AS unkeyed FROM cur, id`
+    return yield* compared(row, key)
+  }
+).pipe(
+  Effect.catchTag("SqlError", (cause) => Effect.fail(new LedgerStoreError({ operation: "checkKey", cause }))),
+  Effect.withSpan("PgJournal.checkKey")
 )
 
 /** One record of a tenant's chain: the command, and the result it returned (none for ensure and cap). */

@@ -4,12 +4,17 @@
  * is refused (`JournalKeyMismatch`) before it writes an entry that would break a chain. Through
  * the layer: LedgerPg.test.ts; through the CLI: test/postgres/journal-cli.test.ts.
  */
+import * as LedgerPg from "@calybris/budget-pg/LedgerPg"
 import * as PgJournal from "@calybris/budget-pg/PgJournal"
 import * as PgSchema from "@calybris/budget-pg/PgSchema"
+import { Microcents, TenantId } from "@calybris/budget/Arguments"
+import * as Command from "@calybris/budget/Command"
+import { LedgerStoreError } from "@calybris/budget/LedgerError"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { client, enabled, freshDatabase, SKIP_REASON } from "./support/database.js"
 
 const k1 = new Uint8Array(32).fill(1)
@@ -61,6 +66,52 @@ describe.runIf(enabled)("PgJournal.pinKey", () => {
       for (const [i, result] of results.entries()) {
         if (keys[i] !== won[0]) assert.deepStrictEqual(mismatch(result), { pinned: "keyed", given: "keyed" })
       }
+    }).pipe(Effect.scoped))
+})
+
+describe.runIf(enabled)("PgJournal.checkKey and LedgerPg.makeReadOnly", () => {
+  /** `checkKey` with `key` (none: unkeyed) on its own pool. */
+  const checkWith = (url: string, key: Uint8Array | undefined) =>
+    PgJournal.checkKey.pipe(
+      Effect.provide(key === undefined ? client(url, 1) : Layer.merge(client(url, 1), PgJournal.layerKey(key))),
+      Effect.either
+    )
+
+  it.live("a reader's key is compared with the pinned one, and pins none on a ledger no writer opened", () =>
+    Effect.gen(function*() {
+      const url = yield* migrated
+      // nothing pinned: any key reads, and none is pinned by it
+      assert.isTrue(Either.isRight(yield* checkWith(url, undefined)))
+      assert.isTrue(Either.isRight(yield* checkWith(url, k2)))
+      const reader = yield* LedgerPg.makeReadOnly.pipe(Effect.provide(client(url, 1)), Effect.either)
+      assert.isTrue(Either.isRight(reader))
+      // the first writer chooses: k1
+      assert.isTrue(Either.isRight(yield* pinWith(url, k1)))
+      assert.isTrue(Either.isRight(yield* checkWith(url, k1)))
+      assert.deepStrictEqual(mismatch(yield* checkWith(url, k2)), { pinned: "keyed", given: "keyed" })
+      assert.deepStrictEqual(mismatch(yield* checkWith(url, undefined)), { pinned: "keyed", given: "unkeyed" })
+      const refused = yield* LedgerPg.makeReadOnly.pipe(Effect.provide(client(url, 1)), Effect.either)
+      assert.deepStrictEqual(mismatch(Either.map(refused, () => undefined)), { pinned: "keyed", given: "unkeyed" })
+    }).pipe(Effect.scoped))
+
+  it.live("a reader's apply and sweep fail before any statement: nothing written", () =>
+    Effect.gen(function*() {
+      const url = yield* migrated
+      yield* Effect.gen(function*() {
+        const ledger = yield* LedgerPg.makeReadOnly
+        const ensured = yield* Effect.either(
+          ledger.apply(Command.ensureTenant(TenantId.make("acme"), Microcents.make(100n)))
+        )
+        assert.isTrue(Either.isLeft(ensured) && ensured.left instanceof LedgerStoreError, String(ensured))
+        if (Either.isLeft(ensured)) assert.include(ensured.left.message, "read-only")
+        const swept = yield* Effect.either(ledger.sweep)
+        assert.isTrue(Either.isLeft(swept) && swept.left instanceof LedgerStoreError)
+        assert.isTrue(Option.isNone(yield* ledger.balance("acme")))
+      }).pipe(Effect.provide(client(url, 1)))
+      // no journal entry, no key pinned: an unkeyed writer and then only unkeyed ones
+      const journal = yield* PgJournal.pinKey.pipe(Effect.provide(client(url, 1)), Effect.either)
+      assert.isTrue(Either.isRight(journal))
+      assert.deepStrictEqual(mismatch(yield* pinWith(url, k1)), { pinned: "unkeyed", given: "keyed" })
     }).pipe(Effect.scoped))
 })
 

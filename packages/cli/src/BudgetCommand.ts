@@ -108,7 +108,8 @@ const onLedger = <A, E, R, E2, R2>(
   flags: Common,
   name: string,
   onFile: (flags: OnFile) => Effect.Effect<A, E2, R2>,
-  operation: Effect.Effect<A, E, R | Ledger.Ledger>
+  operation: Effect.Effect<A, E, R | Ledger.Ledger>,
+  options: { readonly readOnly?: boolean } = {}
 ) =>
   Effect.gen(function*() {
     yield* setJson(flags.json)
@@ -117,7 +118,7 @@ const onLedger = <A, E, R, E2, R2>(
     if (source._tag === "Journal") return yield* onFile({ ...flags, journal: source.journal })
     const loaded = yield* Key.load(flags)
     const database = yield* Effect.promise(() => import("./Database.js"))
-    return yield* database.withLedger(source, name, operation, { key: loaded.key })
+    return yield* database.withLedger(source, name, operation, { key: loaded.key, ...options })
   })
 
 /** Run an operation on the journal's ledger (the journal must exist: see `init`), or on the database's. */
@@ -149,30 +150,43 @@ const requireJournal = (journal: string) =>
  * Run an operation on a read-only copy of the ledger of the journal's verified prefix
  * (`LedgerView`): no writer lock, nothing written — it works while another process writes the
  * journal. A final line being written (or torn) is left out, with a note on stderr. On a
- * database, the operation reads the database's ledger (its queries never write).
+ * database, the operation runs on the database's ledger; with `readOnly` (`status`: queries only)
+ * on a reader (`LedgerPg.makeReadOnly`) whose key is compared, never pinned — `status` on a ledger
+ * no writer had opened pinned its key (or none), refusing the operator's key afterwards.
  */
-const withView = <A, E, R>(flags: Common, name: string, operation: Effect.Effect<A, E, R | Ledger.Ledger>) =>
-  onLedger(flags, name, (file) =>
-    Effect.gen(function*() {
-      const loaded = yield* Key.load(file)
-      yield* requireJournal(file.journal)
-      const view = yield* LedgerView.recoverFile(file.journal, {
-        key: loaded.key,
-        allowEmptyKey: loaded.allowEmptyKey
-      }).pipe(Key.hintOnWrongKey(loaded))
-      // (with --json too: stdout stays the JSON, and a script watching a live journal learns that
-      // the figures leave a line out — a helper's hostile review found --json silent about it)
-      if (view.torn !== undefined) {
-        yield* Console.error(
-          `note: the last line of ${file.journal} (${
-            Format.count(view.torn.length, "byte")
-          } at offset ${view.torn.offset}) is incomplete — a writer is appending it, or a crash tore it (calybris wal repair removes a torn line); this reads the ${
-            Format.count(view.entries, "entry", "entries")
-          } before it`
-        )
-      }
-      return yield* Effect.provideService(operation, Ledger.Ledger, yield* Ledger.makeMemory(view.state))
-    }), operation)
+const withView = <A, E, R>(
+  flags: Common,
+  name: string,
+  operation: Effect.Effect<A, E, R | Ledger.Ledger>,
+  options: { readonly readOnly?: boolean } = {}
+) =>
+  onLedger(
+    flags,
+    name,
+    (file) =>
+      Effect.gen(function*() {
+        const loaded = yield* Key.load(file)
+        yield* requireJournal(file.journal)
+        const view = yield* LedgerView.recoverFile(file.journal, {
+          key: loaded.key,
+          allowEmptyKey: loaded.allowEmptyKey
+        }).pipe(Key.hintOnWrongKey(loaded))
+        // (with --json too: stdout stays the JSON, and a script watching a live journal learns that
+        // the figures leave a line out — a helper's hostile review found --json silent about it)
+        if (view.torn !== undefined) {
+          yield* Console.error(
+            `note: the last line of ${file.journal} (${
+              Format.count(view.torn.length, "byte")
+            } at offset ${view.torn.offset}) is incomplete — a writer is appending it, or a crash tore it (calybris wal repair removes a torn line); this reads the ${
+              Format.count(view.entries, "entry", "entries")
+            } before it`
+          )
+        }
+        return yield* Effect.provideService(operation, Ledger.Ledger, yield* Ledger.makeMemory(view.state))
+      }),
+    operation,
+    options
+  )
 
 /** How a command names the ledger it ran on (`no tenant x in …`): the journal's path, or the database's target. */
 const ledgerName = (flags: Common): string => Option.isSome(flags.journal) ? flags.journal.value : "the database"
@@ -431,7 +445,8 @@ export const status = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.sta
         ],
         () => encodeSnapshot(snapshot)
       )
-    }))
+    })),
+    { readOnly: true }
   )
 
 /** `calybris budget prove`. */

@@ -119,10 +119,15 @@ export const client = (db: DatabaseUrl.DatabaseSource) =>
  * otherwise) over this module's pool, so that a connection failure is reported as every other
  * failure of the database (`guard`).
  */
-export const ledgerLayer = (db: DatabaseUrl.DatabaseSource, options: { readonly migrate?: boolean } = {}) =>
+export const ledgerLayer = (
+  db: DatabaseUrl.DatabaseSource,
+  options: { readonly migrate?: boolean; readonly readOnly?: boolean } = {}
+) =>
   Layer.provide(
     options.migrate === true ?
       Layer.effect(Ledger.Ledger, Effect.zipRight(PgSchema.migrate, LedgerPg.make)) :
+      options.readOnly === true ?
+      LedgerPg.layerClientReadOnly :
       LedgerPg.layerClient,
     client(db)
   )
@@ -136,6 +141,11 @@ export interface LedgerOptions {
    * operation writes is keyed with it (`PgJournal.layerKey`); none: unkeyed (SHA-256)
    */
   readonly key?: Uint8Array | undefined
+  /**
+   * a reader's ledger (`LedgerPg.makeReadOnly`), for a read-only command: the key compared with
+   * the ledger's, never pinned; nothing written
+   */
+  readonly readOnly?: boolean
 }
 
 /**
