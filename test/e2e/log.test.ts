@@ -218,6 +218,46 @@ describe("log verify --checkpoint", () => {
     assert.strictEqual(r.code, 1)
   })
 
+  it("--origin binds the checkpoint and a proof's checkpoints to one log: another log's, signed by the same key, fails (exit 1); a bad origin is bad usage (a helper's review)", async () => {
+    // another log, its checkpoint signed by the same key under another origin
+    const other = write(
+      dir,
+      "other-origin.jsonl",
+      fs.readFileSync(log, "utf8").split("\n").slice(0, 3).join("\n") + "\n"
+    )
+    const signed = await calybris([
+      "log",
+      "checkpoint",
+      "--log",
+      other,
+      "--skey-file",
+      skeyFile,
+      "--origin",
+      "example.com/other",
+      ...keyed
+    ])
+    assert.strictEqual(signed.code, 0, signed.stderr)
+    const otherCp = write(dir, "other-origin.note", signed.stdout)
+    const proved = await calybris(["log", "prove", "2", "--log", other, "--checkpoint", otherCp, ...keyed])
+    assert.strictEqual(proved.code, 0, proved.stderr)
+    const otherProof = write(dir, "other-origin.json", proved.stdout)
+    // without --origin, the key alone: both pass (the key signs both logs)
+    for (const given of [["--checkpoint", otherCp], ["--proof", otherProof]]) {
+      const r = await calybris(["log", "verify", "--vkey", vkey, ...given])
+      assert.strictEqual(r.code, 0, r.stderr)
+      const bound = await calybris(["log", "verify", "--vkey", vkey, "--origin", "example.com/log", ...given])
+      assert.strictEqual(bound.code, 1, bound.stderr)
+      assert.include(bound.stdout + bound.stderr, `checkpoint origin \"example.com/other\" is not \"example.com/log\"`)
+    }
+    const own = await calybris(["log", "verify", "--vkey", vkey, "--origin", "example.com/log", "--checkpoint", cp9])
+    assert.strictEqual(own.code, 0, own.stderr)
+    for (const origin of ["", "example.com/log\n9"]) {
+      const r = await calybris(["log", "verify", "--vkey", vkey, "--origin", origin, "--checkpoint", cp9])
+      assert.strictEqual(r.code, 2, r.stderr)
+      assert.include(r.stderr, "--origin")
+    }
+  })
+
   it("a missing checkpoint file: exit 2", async () => {
     const r = await calybris(["log", "verify", "--vkey", vkey, "--checkpoint", path.join(dir, "none.note")])
     assert.strictEqual(r.code, 2)

@@ -310,6 +310,13 @@ export const logOptions = {
       Options.withDescription("As --entry, the WAL line given as the argument itself (without its newline)."),
       Options.optional
     ),
+    origin: Options.text("origin").pipe(
+      Options.withPseudoName("ORIGIN"),
+      Options.withDescription(
+        "Require every checkpoint to be of this log (its origin line): a key that signs several logs (log checkpoint --origin) cannot then pass another log's checkpoint or proof."
+      ),
+      Options.optional
+    ),
     json: resultJson
   },
   keygen: {

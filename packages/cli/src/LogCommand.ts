@@ -141,19 +141,34 @@ const verifiersOf = (vkeys: ReadonlyArray<string>) =>
   )
 
 /**
- * A checkpoint verified with the keys given: every key given must have signed it — a log key
+ * What `log verify` trusts: the keys given (`--vkey`), each of which must vouch, and the log's
+ * origin when given (`--origin`: a key that signs several logs — `log checkpoint --origin` — then
+ * cannot pass another log's checkpoint or proof; a helper's review).
+ */
+interface Trust {
+  readonly verifiers: ReadonlyArray<Note.Verifier>
+  readonly origin: string | undefined
+}
+
+/**
+ * A checkpoint verified with the keys given (and of the origin given, when one is): every key given must have signed it — a log key
  * (Ed25519) its signature, a witness key (cosignature/v1) its cosignature. (The library counts
  * any one log key; here a second Ed25519 key given — the only kind `log keygen` makes, so the
  * likely "witness" key — would have let a note signed by that key alone verify: a helper's
  * review. An auditor names the keys that must vouch, each of them.)
  */
-const verifyNote = (what: string, note: string, verifiers: ReadonlyArray<Note.Verifier>) =>
+const verifyNote = (what: string, note: string, trust: Trust) =>
   Either.flatMap(
     Either.mapLeft(
-      Checkpoint.verifyCheckpoint(note, verifiers, { witnesses: "all" }),
+      Checkpoint.verifyCheckpoint(
+        note,
+        trust.verifiers,
+        trust.origin === undefined ? { witnesses: "all" } : { witnesses: "all", origin: trust.origin }
+      ),
       (e) => new LogVerifyFailed({ what, reason: e.message })
     ),
     (verified) => {
+      const verifiers = trust.verifiers
       const unsigned = verifiers.findIndex((v) =>
         v.type === Note.TYPE_ED25519 && !verified.signers.includes(Note.keyLabel(v.name, v.keyId))
       )
@@ -414,15 +429,15 @@ const againstCheckpoint = (
   fields: Fields,
   name: string,
   given: string | undefined,
-  verifiers: ReadonlyArray<Note.Verifier>
+  trust: Trust
 ) =>
   Effect.gen(function*() {
-    const note = given !== undefined ? yield* readText(given, 1024 * 1024) : fields.has(name)
+    const note = given !== undefined ? yield* readText(given, MAX_CHECKPOINT_BYTES) : fields.has(name)
       ? yield* text(file, fields, name)
       : yield* new UsageError({
         reason: `${file} carries no ${name}: give the signed checkpoint it is checked against with --checkpoint FILE`
       })
-    return yield* verifyNote(given ?? `${file} ${name}`, note, verifiers)
+    return yield* verifyNote(given ?? `${file} ${name}`, note, trust)
   })
 
 /** An entry line given to `verify` (`--entry FILE` or `--entry-line LINE`): the leaf's bytes. */
@@ -499,7 +514,7 @@ const checkEntry = (entry: EntryLine, leaf: Uint8Array, index: bigint) =>
 const verifyProof = (
   path: string,
   given: string | undefined,
-  verifiers: ReadonlyArray<Note.Verifier>,
+  trust: Trust,
   entry: EntryLine | undefined
 ) =>
   Effect.gen(function*() {
@@ -525,7 +540,7 @@ const verifyProof = (
       const leaf = yield* hashField(path, value, "leaf_hash")
       // the entry first: a line that is not the proved one is named as such
       const checked = entry === undefined ? undefined : yield* checkEntry(entry, leaf, index)
-      const verified = yield* againstCheckpoint(path, value, "checkpoint", given, verifiers)
+      const verified = yield* againstCheckpoint(path, value, "checkpoint", given, trust)
       // size and root come from the verified checkpoint, never from the proof (Merkle.ts docs)
       if (size !== verified.checkpoint.size) {
         return yield* new LogVerifyFailed({
@@ -554,8 +569,8 @@ const verifyProof = (
       if (entry !== undefined) {
         return yield* new UsageError({ reason: `${entry.source}: an entry is checked with an inclusion proof only` })
       }
-      const older = yield* againstCheckpoint(path, value, "old_checkpoint", undefined, verifiers)
-      const newer = yield* againstCheckpoint(path, value, "new_checkpoint", undefined, verifiers)
+      const older = yield* againstCheckpoint(path, value, "old_checkpoint", undefined, trust)
+      const newer = yield* againstCheckpoint(path, value, "new_checkpoint", undefined, trust)
       if (older.checkpoint.origin !== newer.checkpoint.origin) {
         return yield* new LogVerifyFailed({
           what: `consistency proof ${path}`,
@@ -621,11 +636,15 @@ export const verify = (flags: Commands.FlagsOf<typeof Commands.logOptions.verify
   Effect.gen(function*() {
     yield* setJson(flags.json)
     if (flags.vkey.length === 0) return yield* new UsageError({ reason: "give the log's verifier key with --vkey" })
-    const verifiers = yield* verifiersOf(flags.vkey)
+    const origin = Option.getOrUndefined(flags.origin)
+    if (origin !== undefined) {
+      yield* Either.mapLeft(Checkpoint.checkOrigin(origin), (e) => new UsageError({ reason: `--origin: ${e.message}` }))
+    }
+    const trust: Trust = { verifiers: yield* verifiersOf(flags.vkey), origin }
     const given = Option.getOrUndefined(flags.checkpoint)
     const entry = yield* entryOf(flags)
     if (Option.isSome(flags.proof)) {
-      const r = yield* verifyProof(flags.proof.value, given, verifiers, entry)
+      const r = yield* verifyProof(flags.proof.value, given, trust, entry)
       return yield* emit(
         flags.json,
         () => [
@@ -651,8 +670,8 @@ export const verify = (flags: Commands.FlagsOf<typeof Commands.logOptions.verify
       return yield* new UsageError({ reason: `${entry.source}: an entry is checked with an inclusion --proof FILE` })
     }
     if (given === undefined) return yield* new UsageError({ reason: "give --checkpoint FILE or --proof FILE" })
-    const note = yield* readText(given, 1024 * 1024)
-    const v = yield* verifyNote(`checkpoint ${given}`, note, verifiers)
+    const note = yield* readText(given, MAX_CHECKPOINT_BYTES)
+    const v = yield* verifyNote(`checkpoint ${given}`, note, trust)
     yield* emit(
       flags.json,
       () => [`ok: checkpoint ${describe(v)}`],
