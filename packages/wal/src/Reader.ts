@@ -319,33 +319,59 @@ export class LineReader {
       return Either.right([])
     }
     const out: Array<Entry> = []
-    let buffer = chunk
     let start = 0
-    if (this.pending.length > 0) {
-      // the line left incomplete by the previous chunk is completed apart (the chunk is not
-      // copied behind it)
-      const lf = chunk.indexOf(0x0a)
-      if (lf < 0) {
-        buffer = concat(this.pending, chunk)
-      } else {
+    let pending: Uint8Array
+    if (this.pending.length > 0 && chunk.indexOf(0x0a) < 0) {
+      // a line longer than a chunk: the chunk is added to it in a buffer grown by doubling, the
+      // bytes before not copied again nor searched for an LF (a copy of the whole line per
+      // chunk took 7 s to read a 60 MiB line in 1 MiB chunks, 80 s in 64 KiB ones: 0.5 s whole)
+      pending = this.pending = this.grown(chunk)
+    } else {
+      const buffer = chunk
+      if (this.pending.length > 0) {
+        // the line left incomplete by the previous chunk is completed apart (the chunk is not
+        // copied behind it)
+        const lf = chunk.indexOf(0x0a)
         const head = concat(this.pending, chunk.subarray(0, lf + 1))
         const error = this.lines(head, 0, head.length - 1, out)
         if (error !== undefined) return this.fail(out, error)
         start = lf + 1
       }
+      const error = this.lines(buffer, start, buffer.lastIndexOf(0x0a), out)
+      if (error !== undefined) return this.fail(out, error)
+      const rest = this.rest
+      pending = this.pending = rest === 0 ? buffer : buffer.slice(rest)
+      this.store = undefined
     }
-    const error = this.lines(buffer, start, buffer.lastIndexOf(0x0a), out)
-    if (error !== undefined) return this.fail(out, error)
-    const rest = this.rest
-    this.pending = rest === 0 ? buffer : buffer.slice(rest)
-    if (this.pending.length > this.maxLine) {
+    // (a CR at its end is not counted: it is the line's own only if no LF follows it, and the
+    // line's length leaves a CR before its LF out — counted, a CRLF line of the limit's length
+    // was too long when a chunk ended between its CR and LF, and fine otherwise: the WAL review)
+    if (pending.length - (pending[pending.length - 1] === 0x0d ? 1 : 0) > this.maxLine) {
       // too long to keep: from here it is only scanned, and judged at its newline or at the end
       const scanned = new LongLine()
       scanned.scan(this.pending)
       this.long = scanned
       this.pending = new Uint8Array(0)
+      this.store = undefined
     }
     return Either.right(out)
+  }
+
+  /** The buffer `pending` is the start of, when `grown` made it (room after `pending` for more). */
+  private store: Uint8Array | undefined = undefined
+
+  /** `pending` followed by `chunk`: in `store`, grown to twice the size when it has no room left. */
+  private grown(chunk: Uint8Array): Uint8Array {
+    const pending = this.pending
+    const length = pending.length + chunk.length
+    let store = this.store
+    if (store === undefined || store.length < length) {
+      store = new Uint8Array(Math.max(length, 2 * pending.length))
+      store.set(pending)
+      this.store = store
+    }
+    store.set(chunk, pending.length)
+    return store.subarray(0, length)
   }
 
   /** Where the complete lines `lines` read last ended in its buffer. */

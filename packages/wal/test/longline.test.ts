@@ -5,15 +5,18 @@
  */
 import type * as Json from "@calybris/core/Json"
 import * as Chain from "@calybris/wal/Chain"
+import * as Entry from "@calybris/wal/Entry"
 import * as Reader from "@calybris/wal/Reader"
 import * as Wal from "@calybris/wal/Wal"
+import type { WalVerifyError } from "@calybris/wal/WalError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as FileSystem from "@effect/platform/FileSystem"
-import { assert, layer } from "@effect/vitest"
+import { assert, describe, it, layer } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import * as fc from "effect/FastCheck"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 
@@ -138,4 +141,59 @@ layer(NodeContext.layer)("a final line longer than the line limit", (it) => {
         if (error._tag === "WalLineTooLong") assert.deepStrictEqual([error.line, error.offset], [4, offset])
       }
     }))
+})
+
+/**
+ * The verdict on a log does not depend on where its chunks end: lines of the limit's length and
+ * one byte either side, ending in LF or CRLF, split anywhere (a chunk ending between a line's CR
+ * and LF counted the CR against the limit: the WAL review).
+ */
+describe("a line's length against the limit, whatever the chunking", () => {
+  const chain = Either.getOrThrow(Chain.make({}))
+  /** A log whose lines are `lengths` bytes long (CR not counted), each ending in LF or CRLF. */
+  const logOf = (lines: ReadonlyArray<readonly [number, boolean]>): Uint8Array => {
+    let previous = Chain.GENESIS
+    const parts: Array<string> = []
+    lines.forEach(([length, crlf], i) => {
+      const bare = Entry.seal(chain, BigInt(i + 1), previous, "\"\"").line.length - 1
+      const sealed = Entry.seal(chain, BigInt(i + 1), previous, JSON.stringify("x".repeat(length - bare)))
+      previous = sealed.sealed.entry_hash
+      assert.strictEqual(sealed.line.length - 1, length)
+      parts.push(crlf ? sealed.line.slice(0, -1) + "\r\n" : sealed.line)
+    })
+    return new TextEncoder().encode(parts.join(""))
+  }
+  const verdict = (r: Either.Either<Reader.Verified, WalVerifyError>) =>
+    Either.isRight(r) ? `ok ${r.right.count}` : `${r.left._tag} ${JSON.stringify(r.left)}`
+
+  it("the same verdict for every split of the bytes", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: LIMIT - 1, max: LIMIT + 1 }), fc.boolean()), {
+          minLength: 1,
+          maxLength: 3
+        }),
+        fc.array(fc.nat(), { maxLength: 4 }),
+        fc.boolean(),
+        (lines, cuts, atCr) => {
+          const bytes = logOf(lines)
+          const whole = verdict(Reader.verifyBytes(bytes, { chain, maxLineBytes: LIMIT }))
+          // the cuts: random ones, and (when asked) one just after each CR
+          const at = cuts.map((c) => c % (bytes.length + 1))
+          if (atCr) bytes.forEach((b, i) => b === 0x0d && at.push(i + 1))
+          const ends = [...new Set([...at, bytes.length])].sort((a, b) => a - b)
+          const reader = new Reader.LineReader({ chain, maxLineBytes: LIMIT }, false)
+          let start = 0
+          let result: Either.Either<unknown, WalVerifyError> = Either.right(undefined)
+          for (const end of ends) {
+            result = reader.push(bytes.subarray(start, end))
+            start = end
+            if (Either.isLeft(result)) break
+          }
+          const split = verdict(Either.flatMap(result, () => Either.map(reader.end(), (r) => r.verified)))
+          assert.strictEqual(split, whole, `cut at ${ends.join(",")}`)
+        }
+      )
+    )
+  })
 })
