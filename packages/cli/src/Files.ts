@@ -302,15 +302,11 @@ export class LineSplitter {
       this.pending.push(chunk.slice(start))
       this.pendingLength += chunk.length - start
     }
-    if (this.pendingLength > MAX_LINE_BYTES) {
-      return {
-        lines: out,
-        error: new InputError({
-          file: this.file,
-          line: this.number + 1,
-          reason: `line longer than ${MAX_LINE_BYTES} bytes`
-        })
-      }
+    // (a CR at the end is not counted: an LF may follow it in the next chunk, and a CR before
+    // the LF is not the line's)
+    const last = this.pending[this.pending.length - 1]
+    if (this.pendingLength - (last !== undefined && last[last.length - 1] === 0x0d ? 1 : 0) > MAX_LINE_BYTES) {
+      return { lines: out, error: this.tooLong(this.number + 1) }
     }
     return { lines: out, error: undefined }
   }
@@ -324,9 +320,15 @@ export class LineSplitter {
     return Either.isLeft(last) ? { lines: [], error: last.left } : { lines: [last.right], error: undefined }
   }
 
+  private tooLong(line: number): InputError {
+    return new InputError({ file: this.file, line, reason: `line longer than ${MAX_LINE_BYTES} bytes` })
+  }
+
   private decode(raw: Uint8Array): Either.Either<Line, InputError> {
     this.number++
     const bytes = raw.length > 0 && raw[raw.length - 1] === 0x0d ? raw.subarray(0, raw.length - 1) : raw
+    // every line measured, whichever chunks brought it (not only the part left pending)
+    if (bytes.length > MAX_LINE_BYTES) return Either.left(this.tooLong(this.number))
     try {
       return Either.right({ line: this.number, text: decoder.decode(bytes) })
     } catch {

@@ -56,6 +56,26 @@ describe("LineSplitter", () => {
     }
   )
 
+  it("a line of the limit's length is read, one byte longer refused, wherever the chunks end (a CRLF's CR not counted)", () => {
+    const max = Files.MAX_LINE_BYTES
+    for (const [length, crlf] of [[max, true], [max, false], [max + 1, false], [max + 1, true]] as const) {
+      const bytes = new Uint8Array(length + (crlf ? 2 : 1) + 2).fill(0x61)
+      if (crlf) bytes[length] = 0x0d
+      bytes[bytes.length - 3] = 0x0a
+      bytes[bytes.length - 1] = 0x0a
+      // cut: nowhere, just after the CR (or where it would be), and a byte before the line's end
+      for (const cuts of [[], [length + 1], [length - 1]]) {
+        const result = split(bytes, cuts)
+        if (length === max) {
+          assert.deepStrictEqual(result.error, undefined, `${length} ${crlf} ${cuts}`)
+          assert.deepStrictEqual(result.lines.length, 2)
+        } else {
+          assert.deepStrictEqual(result, { lines: [], error: 1 }, `${length} ${crlf} ${cuts}`)
+        }
+      }
+    }
+  })
+
   it("joins a line spread over many chunks, and a CR before LF is not part of it", () => {
     const splitter = new Files.LineSplitter("f.jsonl")
     for (let i = 0; i < 1000; i++) assert.deepStrictEqual(splitter.push(encoder.encode("ab")).lines, [])
