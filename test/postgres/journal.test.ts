@@ -10,6 +10,7 @@ import * as PgSchema from "@calybris/budget-pg/PgSchema"
 import { Microcents, TenantId } from "@calybris/budget/Arguments"
 import * as Command from "@calybris/budget/Command"
 import * as Postgres from "@calybris/testing/Postgres"
+import * as WalNode from "@calybris/wal/WalNode"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { SystemError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
@@ -133,5 +134,37 @@ describe.runIf(!Postgres.skip())("PgJournal.writeTenant replaces its file atomic
       assert.deepStrictEqual(fs.readdirSync(folder), ["fleet.jsonl"])
       const ok = yield* Effect.promise(() => calybris(["wal", "verify", file]))
       assert.strictEqual(ok.code, 0, ok.stderr)
+    }).pipe(Effect.scoped))
+
+  it.live("with WalNode.layer (as the CLI runs it) the directory is fsynced once the file is in place; a failed fsync is a JournalWriteError", () =>
+    Effect.gen(function*() {
+      const layer = yield* database()
+      const folder = fs.mkdtempSync(path.join(dir, "dirsync-"))
+      const file = path.join(folder, "fleet.jsonl")
+      yield* history.pipe(Effect.provide(layer))
+      const synced: Array<[string, number]> = []
+      const recording = WalNode.layerWith({
+        ...WalNode.io,
+        syncDirectoryOf: (at) => {
+          synced.push([at, fs.existsSync(at) ? fs.statSync(at).size : -1])
+          WalNode.io.syncDirectoryOf?.(at)
+        }
+      })
+      const written = yield* PgJournal.writeTenant("fleet", file).pipe(
+        Effect.provide(Layer.mergeAll(layer, NodeContext.layer, recording))
+      )
+      assert.deepStrictEqual(synced, [[file, written.bytes]])
+      const failing = WalNode.layerWith({
+        ...WalNode.io,
+        syncDirectoryOf: () => {
+          throw new Error("EIO: i/o error, fsync")
+        }
+      })
+      const failed = yield* PgJournal.writeTenant("fleet", file).pipe(
+        Effect.flip,
+        Effect.provide(Layer.mergeAll(layer, NodeContext.layer, failing))
+      )
+      assert.strictEqual(failed._tag, "JournalWriteError")
+      assert.include(failed.message, "fsync of its directory: EIO")
     }).pipe(Effect.scoped))
 })

@@ -33,6 +33,7 @@ import * as JsonSchema from "@calybris/core/JsonSchema"
 import * as Chain from "@calybris/wal/Chain"
 import * as Reader from "@calybris/wal/Reader"
 import type { WalEmptyKey, WalVerifyError } from "@calybris/wal/WalError"
+import * as WalNode from "@calybris/wal/WalNode"
 import { PlatformError, SystemError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -278,7 +279,8 @@ export interface Written {
  * Write a tenant's chain to a file (WAL JSONL), replacing it atomically: the bytes go to a new
  * temporary file beside it (created exclusively, written and synced), which is then renamed over
  * `path`. On any failure the temporary file is removed and whatever was at `path` is left as it
- * was — a reader never finds half a journal there.
+ * was — a reader never finds half a journal there. With `WalNode.layer` provided, the directory
+ * is fsynced after the rename (as the CLI does), so the new file survives a crash once written.
  */
 export const writeTenant = (
   tenant: string,
@@ -329,6 +331,9 @@ export const writeTenant = (
       Effect.tapError(() => Effect.ignore(fs.remove(temporary))),
       Effect.mapError((cause) => new JournalWriteError({ path, cause }))
     )
+    // with a directory fsync in the environment (`WalNode.layer`), the rename made durable: a
+    // crash after the export was reported cannot bring the old file back
+    yield* WalNode.syncDirectory(path).pipe(Effect.mapError((cause) => new JournalWriteError({ path, cause })))
     let entries = 0
     for (const b of bytes) if (b === 0x0a) entries++
     return { entries, bytes: bytes.length }

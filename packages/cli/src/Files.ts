@@ -6,6 +6,7 @@
  */
 import type * as Json from "@calybris/core/Json"
 import * as JsonSchema from "@calybris/core/JsonSchema"
+import * as WalNode from "@calybris/wal/WalNode"
 import { type PlatformError, SystemError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
@@ -405,4 +406,7 @@ export const writeNewSecret = (fs: FileSystem.FileSystem, path: string, bytes: U
       Effect.zipRight(fs.link(temporary, path)),
       Effect.ensuring(Effect.ignore(fs.remove(temporary)))
     )
+    // the new name durable (with `WalNode.layer`): a crash after the command said the key was
+    // written cannot take the file away
+    yield* WalNode.syncDirectory(path)
   })

@@ -19,6 +19,7 @@ import * as PgJournal from "@calybris/budget-pg/PgJournal"
 import * as PgSchema from "@calybris/budget-pg/PgSchema"
 import * as Arguments from "@calybris/budget/Arguments"
 import type { WalVerifyError } from "@calybris/wal/WalError"
+import * as WalNode from "@calybris/wal/WalNode"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
@@ -72,7 +73,10 @@ export const exportTenant = (flags: Commands.FlagsOf<typeof Commands.journalOpti
       const written = yield* onDatabase(
         db,
         "journal export",
-        Effect.zipRight(requireTenant(db, tenant), PgJournal.writeTenant(tenant, flags.out.value))
+        Effect.zipRight(
+          requireTenant(db, tenant),
+          PgJournal.writeTenant(tenant, flags.out.value).pipe(Effect.provide(WalNode.layer))
+        )
       ).pipe(
         Effect.catchTag("JournalWriteError", (e) =>
           new IoError({ operation: "write", path: e.path, reason: platformReason(e.cause) }))

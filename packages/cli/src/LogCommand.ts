@@ -33,6 +33,7 @@ import * as Merkle from "@calybris/tlog/Merkle"
 import * as Note from "@calybris/tlog/Note"
 import * as Chain from "@calybris/wal/Chain"
 import * as Reader from "@calybris/wal/Reader"
+import * as WalNode from "@calybris/wal/WalNode"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
@@ -796,6 +797,7 @@ export const keygen = (flags: Commands.FlagsOf<typeof Commands.logOptions.keygen
     const skey = `${Redacted.value(yield* Either.mapLeft(Note.formatSignerKey(flags.name, seed), invalidName))}\n`
     Redacted.value(seed).fill(0)
     yield* Effect.flatMap(FileSystem.FileSystem, (fs) => writeNewSecret(fs, flags.out, encoder.encode(skey))).pipe(
+      Effect.provide(WalNode.layer),
       Effect.mapError((e) => new IoError({ operation: "write", path: flags.out, reason: platformReason(e) }))
     )
     yield* printLines([Note.formatVerifierKey(signer)])

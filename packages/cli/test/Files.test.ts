@@ -1,4 +1,5 @@
 import * as Files from "@calybris/cli/Files"
+import * as WalNode from "@calybris/wal/WalNode"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { SystemError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
@@ -127,6 +128,34 @@ describe("writeNewSecret: a new file, mode 0600, whole or not at all (a helper's
       yield* Effect.flip(Files.writeNewSecret(fs, dangling, secret))
       assert.isFalse(nodeFs.existsSync(nodePath.join(dir, "nowhere")))
       assert.deepStrictEqual(temporaries(dir), [])
+      nodeFs.rmSync(dir, { recursive: true, force: true })
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.effect("with a directory fsync in the environment (WalNode.layer, as log keygen runs), the directory is synced once the file is in it; its failure is reported", () =>
+    Effect.gen(function*() {
+      const dir = nodeFs.mkdtempSync(nodePath.join(nodeOs.tmpdir(), "calybris-secret-"))
+      const fs = yield* FileSystem.FileSystem
+      const synced: Array<[string, boolean]> = []
+      const recording = WalNode.layerWith({
+        ...WalNode.io,
+        syncDirectoryOf: (file) => {
+          synced.push([file, nodeFs.existsSync(file)])
+          WalNode.io.syncDirectoryOf?.(file)
+        }
+      })
+      const out = nodePath.join(dir, "k.skey")
+      yield* Files.writeNewSecret(fs, out, secret).pipe(Effect.provide(recording))
+      assert.deepStrictEqual(synced, [[out, true]])
+      const failing = WalNode.layerWith({
+        ...WalNode.io,
+        syncDirectoryOf: () => {
+          throw new Error("EIO: i/o error, fsync")
+        }
+      })
+      const other = nodePath.join(dir, "other.skey")
+      const error = yield* Effect.flip(Files.writeNewSecret(fs, other, secret).pipe(Effect.provide(failing)))
+      assert.strictEqual(error._tag, "SystemError")
+      assert.include(error.message, "fsync of its directory: EIO")
       nodeFs.rmSync(dir, { recursive: true, force: true })
     }).pipe(Effect.provide(NodeContext.layer)))
 

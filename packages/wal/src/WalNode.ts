@@ -20,7 +20,10 @@
  * append is acknowledged), so a crash cannot lose a newly created log's directory entry with the
  * entries acknowledged in it.
  */
+import { SystemError } from "@effect/platform/Error"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { FileIo, type FileIoShape } from "./internal/io.js"
@@ -63,6 +66,28 @@ export const io: FileIoShape = {
   sync: (fd, done) => fs.fdatasync(fd, (error) => done(error ?? undefined)),
   syncDirectoryOf
 }
+
+/**
+ * fsync on the directory holding `file`, with the `FileIo` of the environment (this module's
+ * `layer`, or `layerWith`'s functions), when it has one and can (`FileSystem` has no directory
+ * fsync: without it nothing is done). For a file just created or renamed into place: once this
+ * succeeds, a crash cannot take its directory entry away. Its failure is a `SystemError`.
+ */
+export const syncDirectory = (file: string): Effect.Effect<void, SystemError> =>
+  Effect.flatMap(Effect.serviceOption(FileIo), (found) => {
+    const sync = Option.getOrUndefined(found)?.syncDirectoryOf
+    return sync === undefined ? Effect.void : Effect.try({
+      try: () => sync(file),
+      catch: (error) =>
+        new SystemError({
+          module: "FileSystem",
+          method: "syncDirectory",
+          reason: "Unknown",
+          pathOrDescriptor: file,
+          description: `fsync of its directory: ${error instanceof Error ? error.message : String(error)}`
+        })
+    })
+  })
 
 /** The flusher writes and syncs with `node:fs` (see the module's comment). */
 export const layer: Layer.Layer<FileIo> = Layer.succeed(FileIo, io)
