@@ -70,8 +70,15 @@ export interface Verified {
   readonly lastHash: string
   /** byte length of the log */
   readonly bytes: number
-  /** the last line lacks its newline (a complete entry): a writer adds it before appending */
+  /** the last line lacks its newline (a complete entry) */
   readonly missingNewline: boolean
+  /**
+   * the log ends with bytes after its last LF (`missingNewline`'s entry, or a blank line's white
+   * space): a writer adds an LF before appending — else its first entry would follow those bytes
+   * on their line (a hostile review: a final U+00A0, blank to the reader, not JSON white space,
+   * made the next appended line unreadable)
+   */
+  readonly unterminated: boolean
 }
 
 /** The longest line a reader accepts unless told otherwise (`maxLineBytes`), and so a writer writes. */
@@ -535,7 +542,13 @@ export class LineReader {
     }
     return Either.right({
       entries: out,
-      verified: { count: BigInt(this.count), lastHash: this.lastHash, bytes: this.bytes, missingNewline }
+      verified: {
+        count: BigInt(this.count),
+        lastHash: this.lastHash,
+        bytes: this.bytes,
+        missingNewline,
+        unterminated: this.pending.length > 0
+      }
     })
   }
 

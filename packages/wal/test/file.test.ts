@@ -221,6 +221,38 @@ layer(NodeContext.layer)("file layer", (it) => {
       assert.strictEqual((yield* verifyOnDisk(path)).count, 4n)
     }))
 
+  it.scoped("a blank last line without its newline (white space to the reader, JSON's or not): the next append writes the newline first, file and memory (a hostile review)", () =>
+    Effect.gen(function*() {
+      const { fs, path } = yield* tempLog
+      for (const tail of ["\u00a0", "\u000b", "\f", "\u2028", "\u3000", "  ", "\t", "\r"]) {
+        yield* fs.remove(path, { force: true })
+        yield* withWal(path, appendRange(1, 1))
+        const one = yield* fs.readFile(path)
+        const planted = Buffer.concat([one, Buffer.from(tail, "utf8")])
+        yield* fs.writeFile(path, planted)
+        const verified = yield* withWal(
+          path,
+          Effect.gen(function*() {
+            const before = yield* Wal.verify
+            assert.deepStrictEqual([before.count, before.missingNewline, before.unterminated], [1n, false, true])
+            yield* appendRange(2, 3)
+            return yield* Wal.verify
+          })
+        )
+        assert.strictEqual(verified.count, 3n, JSON.stringify(tail))
+        assert.isFalse(verified.unterminated)
+        // reopened: the appended entries are read back (on a line of their own)
+        assert.strictEqual((yield* verifyOnDisk(path)).count, 3n)
+        assert.strictEqual((yield* withWal(path, Wal.head)).sequence, 3n)
+        // the memory layer over the same bytes alike
+        const memory = yield* Effect.provide(
+          Effect.zipRight(appendRange(2, 3), Wal.verify),
+          Wal.layerMemory({}, planted)
+        )
+        assert.strictEqual(memory.count, 3n)
+      }
+    }))
+
   it.scoped("corruption in the middle: repair refuses with WalNotRepairable and leaves the file byte-identical", () =>
     Effect.gen(function*() {
       const { fs, dir, path } = yield* tempLog

@@ -188,7 +188,13 @@ export const readFile = (
       ...(options.length !== undefined ? { bytesToRead: options.length } : {})
     }).pipe(Stream.mapError(ioError("read", path)))
 
-const genesis: Reader.Verified = { count: 0n, lastHash: Chain.GENESIS, bytes: 0, missingNewline: false }
+const genesis: Reader.Verified = {
+  count: 0n,
+  lastHash: Chain.GENESIS,
+  bytes: 0,
+  missingNewline: false,
+  unterminated: false
+}
 
 /** Verify the whole file (absent = empty = genesis). */
 export const verifyFile = (
@@ -372,7 +378,7 @@ export const make = <E = never>(
     // The chain's tail: the last entry sealed.
     let sealedSequence = verified.count
     let sealedHash = verified.lastHash
-    let needsNewline = verified.missingNewline
+    let needsNewline = verified.unterminated
     let failure: { readonly operation: string; readonly cause: unknown } | undefined = undefined
     let closed = false
 

@@ -48,7 +48,7 @@ export const make = <E = never>(
       chunks.push(initial.slice())
       sequence = verified.count
       lastHash = verified.lastHash
-      needsNewline = verified.missingNewline
+      needsNewline = verified.unterminated
     }
     // Sealing is one synchronous block (no yield between reading the head and advancing it), so
     // it is atomic without a semaphore: JavaScript runs one block at a time, and sequences follow
