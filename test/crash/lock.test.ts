@@ -19,7 +19,9 @@ import * as Either from "effect/Either"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { Worker } from "node:worker_threads"
 import { startChild } from "./child.js"
+import { program } from "./crash.js"
 
 const key = new Uint8Array(32).fill(42)
 
@@ -53,15 +55,21 @@ const setUp = () => {
   }
 }
 
+/** `setUp`'s log, with one entry and its hard link; removed when the scope closes. */
+const linkedLog = Effect.gen(function*() {
+  const t = setUp()
+  yield* Effect.addFinalizer(() => Effect.sync(t.cleanup))
+  yield* appendThrough(t.file, 1)
+  fs.linkSync(t.file, t.hard)
+  return t
+})
+
 describe("one writer per file across processes", () => {
   it.live(
     "a child holds the log under another TMPDIR: a writer here through a hard link in another directory still gets WalLocked (the identity lock is in /tmp, whatever TMPDIR says)",
     () =>
       Effect.gen(function*() {
-        const t = setUp()
-        yield* Effect.addFinalizer(() => Effect.sync(t.cleanup))
-        yield* appendThrough(t.file, 1)
-        fs.linkSync(t.file, t.hard)
+        const t = yield* linkedLog
         // two temp folders: the child's and ours (a helper's hostile review got two writers in so)
         const childTmp = fs.mkdtempSync(path.join(t.dir, "tmp-child-"))
         const ourTmp = fs.mkdtempSync(path.join(t.other, "tmp-ours-"))
@@ -83,10 +91,7 @@ describe("one writer per file across processes", () => {
     "a child holds the log: a writer here through a hard link, a symlink or dir/../file gets WalLocked; after SIGKILL the hard link takes over",
     () =>
       Effect.gen(function*() {
-        const t = setUp()
-        yield* Effect.addFinalizer(() => Effect.sync(t.cleanup))
-        yield* appendThrough(t.file, 1)
-        fs.linkSync(t.file, t.hard)
+        const t = yield* linkedLog
         fs.symlinkSync(t.file, t.alias)
         const holder = yield* Effect.promise(() => startChild("test/crash/hold-child.ts", [t.file]))
         yield* Effect.addFinalizer(() => Effect.sync(() => holder.child.kill("SIGKILL")))
@@ -110,10 +115,7 @@ describe("one writer per file across processes", () => {
     "this process holds the log through a hard link: a child opening the original, a symlink or dir/../file is refused with WalLocked",
     () =>
       Effect.gen(function*() {
-        const t = setUp()
-        yield* Effect.addFinalizer(() => Effect.sync(t.cleanup))
-        yield* appendThrough(t.file, 1)
-        fs.linkSync(t.file, t.hard)
+        const t = yield* linkedLog
         fs.symlinkSync(t.file, t.alias)
         yield* Effect.gen(function*() {
           for (const name of [t.file, t.alias, t.dotdot]) {
@@ -130,6 +132,42 @@ describe("one writer per file across processes", () => {
         const child = yield* Effect.promise(() => startChild("test/crash/hold-child.ts", [t.file, "append"]))
         assert.match(yield* Effect.promise(() => child.line("ACK")), /^ACK 3 [0-9a-f]{64}$/)
         assert.strictEqual(yield* Effect.promise(() => child.exited), 0)
+        assert.strictEqual(yield* countOnDisk(t.file), 3n)
+      }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)),
+    120_000
+  )
+})
+
+/** `hold-child.ts` run as a worker thread of this process: its stdout, once it exited. */
+const inWorker = (args: ReadonlyArray<string>) =>
+  Effect.promise(async () => {
+    const worker = new Worker(await program("test/crash/hold-child.ts"), { argv: [...args], stdout: true })
+    let out = ""
+    worker.stdout.on("data", (chunk: Buffer) => {
+      out += chunk.toString("utf8")
+    })
+    const code = await new Promise<number>((resolve) => worker.on("exit", resolve))
+    return { code, out }
+  })
+
+describe("one writer per file across threads (a hostile review: a Worker shares the pid, not the tables)", () => {
+  it.live(
+    "this thread holds the log: a worker thread opening it, through its name or a hard link, is refused with WalLocked; released, it gets in",
+    () =>
+      Effect.gen(function*() {
+        const t = yield* linkedLog
+        yield* Effect.gen(function*() {
+          for (const name of [t.file, t.hard]) {
+            const refused = yield* inWorker([name, "append"])
+            assert.strictEqual(refused.out, "REFUSED WalLocked\n", name)
+          }
+          // the holder still works: nothing was appended beside it
+          yield* Wal.append(record(2))
+        }).pipe(Effect.provide(Wal.layerFile(t.file, { key })))
+        assert.strictEqual(yield* countOnDisk(t.file), 2n)
+        // released: the worker gets in
+        const worker = yield* inWorker([t.hard, "append"])
+        assert.match(worker.out, /^HOLDING 2\nACK 3 [0-9a-f]{64}\n$/)
         assert.strictEqual(yield* countOnDisk(t.file), 3n)
       }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)),
     120_000

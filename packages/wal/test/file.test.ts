@@ -25,6 +25,7 @@ import * as Stream from "effect/Stream"
 import { execFileSync } from "node:child_process"
 import * as nodeFs from "node:fs"
 import { hostname } from "node:os"
+import { threadId } from "node:worker_threads"
 import * as Probe from "./support/ProbeFileSystem.js"
 
 const encoder = new TextEncoder()
@@ -428,7 +429,11 @@ layer(NodeContext.layer)("file layer", (it) => {
     Effect.gen(function*() {
       const { fs, path } = yield* tempLog
       const text = yield* withWal(path, fs.readFileString(`${path}.lock`))
-      assert.match(text, new RegExp(`^pid=${process.pid} host=${hostname()} started=\\S+ token=\\S+\\n$`))
+      // the token: random, then the thread and this process's start (Linux: k<starttime>)
+      assert.match(
+        text,
+        new RegExp(`^pid=${process.pid} host=${hostname()} started=\\S+ token=[0-9a-z]+\\.${threadId}\\.k\\d+\\n$`)
+      )
       assert.isFalse(yield* fs.exists(`${path}.lock`))
     }))
 
@@ -448,6 +453,26 @@ layer(NodeContext.layer)("file layer", (it) => {
         if (error._tag === "WalLocked") assert.include(error.holder, `pid=`)
         assert.strictEqual(yield* fs.readFileString(`${path}.lock`), holder)
       }
+    }))
+
+  it.scoped("a lock of our pid naming another thread of this very process is live; of a previous process with our pid, stale", () =>
+    Effect.gen(function*() {
+      const { dir, fs, path } = yield* tempLog
+      // this process's start as the lock writes it (Linux: /proc/self/stat's starttime)
+      const stat = nodeFs.readFileSync("/proc/self/stat", "latin1")
+      const ours = `k${stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]}`
+      const live = `pid=${process.pid} host=${hostname()} started=2020-01-01T00:00:00.000Z token=abc.${
+        threadId + 7
+      }.${ours}\n`
+      yield* fs.writeFileString(`${path}.lock`, live)
+      const error = yield* Effect.flip(withWal(path, Wal.head))
+      assert.strictEqual(error._tag, "WalLocked")
+      if (error._tag === "WalLocked") assert.include(error.holder, `thread ${threadId + 7} of this process`)
+      assert.strictEqual(yield* fs.readFileString(`${path}.lock`), live)
+      // the same thread id of a process started at another time (our pid reused): stale
+      yield* fs.writeFileString(`${path}.lock`, live.replace(`.${ours}\n`, ".k1\n"))
+      assert.strictEqual((yield* withWal(path, Effect.zipRight(Wal.append(record(1)), Wal.head))).sequence, 1n)
+      assert.deepStrictEqual(yield* fs.readDirectory(dir), ["log.jsonl"])
     }))
 
   it.scoped("a stale lock (dead pid, or our own pid not held by this process) is taken over", () =>

@@ -35,14 +35,23 @@
  * and is stale — so a new file that gets the same inode number is not blocked by it.
  *
  * Each lock file is created exclusively (flag `"wx"`) and holds one line of text:
- * `pid=<pid> host=<hostname> started=<iso> token=<random>`. Closing the scope that took it
+ * `pid=<pid> host=<hostname> started=<iso> token=<random>.<thread id>.<process start>` (the
+ * token's parts after the random one read by this version; an older one compares the token
+ * whole). Closing the scope that took it
  * deletes it (only if it still holds our line); the identity lock is released before the log is
  * closed, the name lock after.
  *
  * A lock file left by a crash must not block the log forever. A holder is stale when it names
  * this host and either its pid is not alive (`process.kill(pid, 0)` throws ESRCH) or it is our
  * own pid but this process does not hold the log (a previous process had our pid — common
- * after a container restart). A holder on another host cannot be checked: it is reported, and
+ * after a container restart) — unless it names another thread of this very process (a
+ * `worker_threads` Worker: same pid, tables of its own), which holds it: the token carries the
+ * holder's thread id and its process's start (Linux: `/proc/self/stat`'s starttime, the same in
+ * every thread; elsewhere an estimate to the second), so a lock of another thread of this process
+ * is live, and one of a previous process with our pid is stale (a hostile review: a Worker judged
+ * the main thread's locks stale and appended beside it). A Worker terminated while it held a log
+ * leaves its locks, refusing the log to this process's other threads until it restarts (fail
+ * closed: no thread's liveness can be checked). A holder on another host cannot be checked: it is reported, and
  * an operator removes the file once that writer is gone. A lock file that does not hold a
  * complete line is a writer between creating and writing it — or one that crashed right there:
  * it counts as stale once it has not changed for `INCOMPLETE_GRACE_MS`.
@@ -58,7 +67,7 @@
  * and a repair's saved tail) is not forced to disk: after a power loss the lock file may be
  * gone, which is harmless — a lock only matters while its holder runs.
  *
- * This is the only module of the package that touches `process` and `node:os`.
+ * This is the only module of the package that touches `process`, `node:os` and `node:worker_threads`.
  */
 import type { PlatformError } from "@effect/platform/Error"
 import type * as FileSystem from "@effect/platform/FileSystem"
@@ -67,7 +76,9 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
+import { readFileSync } from "node:fs"
 import { hostname, tmpdir } from "node:os"
+import { threadId } from "node:worker_threads"
 import { WalIoError, WalLocked } from "../WalError.js"
 
 /** An incomplete lock file (no full holder line) older than this is stale. */
@@ -98,7 +109,34 @@ const identities: Set<string> = shared("identities")
 interface Holder {
   readonly pid: number
   readonly host: string
+  /** the holder's thread and its process's start (`processStart`), when its token names them */
+  readonly thread: number | undefined
+  readonly start: string | undefined
 }
+
+/**
+ * This process's start, the same in each of its threads: Linux's starttime (clock ticks after
+ * boot, `/proc/self/stat`: the process's, from any thread), else `m<ms>` (now − uptime).
+ */
+const processStart: string = (() => {
+  try {
+    const stat = readFileSync("/proc/self/stat", "latin1")
+    const ticks = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]
+    if (ticks !== undefined && /^\d{1,20}$/.test(ticks)) return `k${ticks}`
+  } catch {
+    // no procfs: the estimate
+  }
+  return `m${Math.round(Date.now() - process.uptime() * 1000)}`
+})()
+
+/** Two process starts of one process (an estimate's threads read it a little apart: within 1 s). */
+const sameStart = (a: string, b: string): boolean =>
+  a.startsWith("m") && b.startsWith("m") ? Math.abs(Number(a.slice(1)) - Number(b.slice(1))) <= 1000 : a === b
+
+/** Does this lock name another thread of this very process (which then holds it)? */
+const anotherThreadOfOurs = (holder: Holder): boolean =>
+  holder.pid === process.pid && holder.thread !== undefined && holder.thread !== threadId &&
+  holder.start !== undefined && sameStart(holder.start, processStart)
 
 const HOLDER = /^pid=(\d{1,10}) host=(\S+) started=(\S+)(?: token=(\S+))?\n/
 
@@ -109,7 +147,10 @@ const parseHolder = (text: string): Holder | undefined => {
   const host = m[2]
   // pid 0 or a negative pid would signal a process group, never check those
   if (host === undefined || !Number.isSafeInteger(pid) || pid < 1 || pid > 0x7fffffff) return undefined
-  return { pid, host }
+  // the token's thread and process start (absent from an older version's lock)
+  const parts = (m[4] ?? "").split(".")
+  const thread = parts.length === 3 && /^\d{1,10}$/.test(parts[1] as string) ? Number(parts[1]) : undefined
+  return { pid, host, thread, start: thread === undefined ? undefined : parts[2] }
 }
 
 /** `process.kill(pid, 0)`: alive unless it throws ESRCH (EPERM means it exists under another user). */
@@ -184,7 +225,7 @@ const lockFile = (
     const token = (yield* Random.nextIntBetween(0, 0x7fffffff)).toString(36) +
       (yield* Random.nextIntBetween(0, 0x7fffffff)).toString(36)
     const started = new Date(yield* Clock.currentTimeMillis).toISOString()
-    const me = `pid=${process.pid} host=${hostname()} started=${started} token=${token}\n`
+    const me = `pid=${process.pid} host=${hostname()} started=${started} token=${token}.${threadId}.${processStart}\n`
     yield* Effect.acquireRelease(take(fs, path, lockPath, me, token, note), () => release(fs, lockPath, me))
   })
 
@@ -382,6 +423,11 @@ const existing = (
       })
     } else if (holder.pid !== process.pid && isAlive(holder.pid)) {
       return yield* new WalLocked({ path, holder: describe(text) + note })
+    } else if (anotherThreadOfOurs(holder)) {
+      return yield* new WalLocked({
+        path,
+        holder: `${describe(text)} (thread ${holder.thread} of this process: a worker thread holds it)${note}`
+      })
     }
     // stale: move it aside, and delete it only if it is the file we judged
     const aside = `${lockPath}.stale-${process.pid}-${token}`
