@@ -263,6 +263,15 @@ describe("budget", () => {
       [["ensure", "--tenant", "u", "--amount", "9223372036854775808"], "--amount: 9223372036854775808 is out of range"],
       [["ensure", "--tenant", "u", "--amount", "-1"], "--amount: must be zero or more, got -1"],
       [["ensure", "--tenant", "u".repeat(1_025), "--amount", "1"], "InvalidArgument: invalid tenant \"uuuu"],
+      // the reason is printed after an excerpt (its closing quote kept: a review found it cut)
+      [["ensure", "--tenant", "u".repeat(1_025), "--amount", "1"], "must be well-formed Unicode of at most 1024"],
+      [["reserve", "--tenant", "t", "--amount", "1", "--id", "i".repeat(300)], "must be well-formed Unicode of 1 to"],
+      // what bytes that are not UTF-8 on a command line become: two such ids would be one
+      [["ensure", "--tenant", "\uFFFD", "--amount", "1"], "InvalidArgument: invalid tenant \"\uFFFD\": holds U+FFFD"],
+      [
+        ["top-up", "--tenant", "t", "--amount", "1", "--id", "a\uFFFD"],
+        "invalid operationId \"a\uFFFD\": holds U+FFFD"
+      ],
       [
         ["reserve", "--tenant", "t", "--amount", "1", "--expires", "99999999999999999 weeks"],
         "InvalidArgument: invalid expiresIn"

@@ -126,7 +126,11 @@ export const excerpt = (value: unknown): string => {
   } catch {
     text = typeof value
   }
-  return text.length > MAX_EXCERPT ? `${text.slice(0, MAX_EXCERPT)}… (${text.length} characters)` : text
+  if (text.length <= MAX_EXCERPT) return text
+  // a string's excerpt quoted whole (its closing quote kept: the CLI's output reads quoted tokens)
+  return typeof value === "string"
+    ? `${JSON.stringify(value.slice(0, MAX_EXCERPT))}… (${value.length} characters)`
+    : `${text.slice(0, MAX_EXCERPT)}… (${text.length} characters)`
 }
 
 const invalid = (field: string, value: unknown, reason: string) =>
@@ -193,9 +197,18 @@ export const microcentsFromEstimatedCost = (cost: bigint): Option.Option<Microce
 
 const isSnapshot = Schema.is(Snapshot.Snapshot)
 
+/** The kinds of command that take a client operation id (`operation_id`). */
+const TAKES_OPERATION_ID: ReadonlySet<string> = new Set(["TopUp", "Reserve", "Admit", "Commit", "Release"])
+
 /** The first argument of a command that is out of range, or undefined when every one is fine. */
 export const validateCommand = (command: L.Command): InvalidArgument | undefined => {
   const c = command
+  // an operation id only where the command's kind takes one (a JavaScript caller is not held by
+  // the types): another kind's would be remembered unchecked, but never journaled (a hostile
+  // review: a retry answered otherwise after a restart, and the checkpoint could not encode it)
+  if ("operation_id" in c && !TAKES_OPERATION_ID.has(c._tag)) {
+    return invalid("operationId", (c as { readonly operation_id?: unknown }).operation_id, `a ${c._tag} takes none`)
+  }
   switch (c._tag) {
     case "EnsureTenant":
       return tenantError(c.tenant) ?? (isFunds(c.amount) ? undefined : invalid("amount", c.amount, RANGE.funds))

@@ -55,6 +55,25 @@ describe("Arguments", () => {
     )
     assert.strictEqual(e?._tag, "InvalidArgument")
     assert.isBelow(e?.message.length ?? 0, 300)
-    assert.include(e?.message ?? "", "(1000002 characters)")
+    // the excerpt of a string is quoted whole, its closing quote kept (the CLI reads quoted tokens)
+    assert.include(e?.message ?? "", `"${"x".repeat(64)}"… (1000000 characters)`)
+  })
+
+  it("an operation id on a command whose kind takes none is refused (a JavaScript caller): it would be remembered, never journaled", () => {
+    for (
+      const command of [
+        { _tag: "EnsureTenant", tenant: "a", amount: 100n, operation_id: "k" },
+        { _tag: "SetExposureCap", tenant: "a", max: 5n, operation_id: "k" },
+        { _tag: "TakeSnapshot", operation_id: "s" }
+      ]
+    ) {
+      const e = Arguments.validateCommand(command as unknown as L.Command)
+      assert.strictEqual(e?._tag, "InvalidArgument", command._tag)
+      assert.strictEqual(e?.field, "operationId")
+      assert.include(e?.message ?? "", `a ${command._tag} takes none`)
+    }
+    assert.isUndefined(
+      Arguments.validateCommand({ _tag: "TopUp", tenant: "a", amount: 1n, operation_id: "k" } as unknown as L.Command)
+    )
   })
 })

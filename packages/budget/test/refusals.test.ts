@@ -18,6 +18,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { input, policy } from "./support/fixtures.js"
 
@@ -148,6 +149,38 @@ describe("a refusal under an operation id is durable", () => {
           return yield* bytesOf
         }).pipe(Effect.provide(Wal.layerMemory({ key })))
       assert.deepStrictEqual(records(yield* write(true)), records(yield* write(false)))
+    }))
+})
+
+describe("an operation id on a kind of command that takes none (a JavaScript caller; a hostile review)", () => {
+  it.effect("is refused with InvalidArgument before anything changes, in memory and journaled: nothing remembered, nothing written", () =>
+    Effect.gen(function*() {
+      const attempt = Effect.gen(function*() {
+        const ledger = yield* Ledger.Ledger
+        for (
+          const command of [
+            { _tag: "EnsureTenant", tenant: "a", amount: 100n, operation_id: "k" },
+            { _tag: "TakeSnapshot", operation_id: "s" }
+          ]
+        ) {
+          const refused = yield* Effect.flip(ledger.apply(command as unknown as Parameters<typeof ledger.apply>[0]))
+          assert.strictEqual(refused._tag, "InvalidArgument", command._tag)
+        }
+        assert.isFalse(yield* Ledger.remembers("k"))
+        assert.isFalse(yield* Ledger.remembers("s"))
+        assert.isTrue(Option.isNone(yield* Ledger.balance(TenantId.make("a"))))
+        // the id stays free for a top-up
+        yield* Ledger.ensureTenant(TenantId.make("a"), Microcents.make(100n))
+        const topped = yield* Ledger.topUp(TenantId.make("a"), Microcents.make(1n), { operationId: "k" })
+        assert.strictEqual(topped._tag, "ToppedUp")
+      })
+      yield* attempt.pipe(Effect.provide(Ledger.layerMemory))
+      const journal = yield* Effect.gen(function*() {
+        yield* attempt.pipe(Effect.provide(Ledger.layerJournal({ checkpointEvery: 1 })))
+        return yield* bytesOf
+      }).pipe(Effect.provide(Wal.layerMemory({ key })))
+      // the journal: the ensure and the top-up (each with its checkpoint), nothing of the refused ones
+      assert.notInclude(new TextDecoder().decode(journal), "\"s\"")
     }))
 })
 

@@ -19,6 +19,7 @@
 import * as Arguments from "@calybris/budget/Arguments"
 import * as Journal from "@calybris/budget/Journal"
 import * as Ledger from "@calybris/budget/Ledger"
+import { InvalidArgument } from "@calybris/budget/LedgerError"
 import * as L from "@calybris/budget/LedgerState"
 import * as LedgerView from "@calybris/budget/LedgerView"
 import * as Wal from "@calybris/wal/Wal"
@@ -91,11 +92,31 @@ const ledgerLayer = (flags: OnFile, loaded: Key.Loaded) =>
  */
 const argumentsFirst = (flags: object) => {
   const given = flags as { readonly tenant?: unknown; readonly id?: unknown }
+  const id = Option.isOption(given.id) && Option.isSome(given.id) ? given.id.value : undefined
   return Either.all([
     typeof given.tenant === "string" ? Arguments.checkTenant(given.tenant) : Either.void,
-    Option.isOption(given.id) && Option.isSome(given.id) ? Arguments.checkOperationId(given.id.value) : Either.void
+    id === undefined ? Either.void : Arguments.checkOperationId(id),
+    typeof given.tenant === "string" ? notReplaced("tenant", given.tenant) : Either.void,
+    typeof id === "string" ? notReplaced("operationId", id) : Either.void
   ])
 }
+
+/**
+ * An id from the command line holding U+FFFD is refused: bytes that are not UTF-8 in an argument
+ * reach the program as U+FFFD, so `$'\xff'` and `$'\xfe'` would be one tenant, or one operation
+ * id (a helper's hostile review: a top-up credited another tenant, a second one was taken for a
+ * retry). The original bytes are gone by then: no other check can tell them apart.
+ */
+const notReplaced = (field: string, value: string) =>
+  value.includes("\uFFFD")
+    ? Either.left(
+      new InvalidArgument({
+        field,
+        value: Arguments.excerpt(value),
+        reason: "holds U+FFFD, which is what bytes that are not UTF-8 on a command line become: give ids as UTF-8 text"
+      })
+    )
+    : Either.void
 
 /**
  * Run `operation` (named `name` in a database's errors) on the ledger the flags name
