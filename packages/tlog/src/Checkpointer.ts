@@ -198,10 +198,39 @@ export interface Checkpointer<E = never> {
 const invalid = (field: string, value: string, reason: string) =>
   Either.left(new CheckpointerOptionsInvalid({ field, value: quote(value), reason }))
 
-const positiveInteger = (field: string, value: number | undefined): CheckpointerOptionsInvalid | undefined =>
-  value === undefined || (Number.isSafeInteger(value) && value > 0)
+/** The longest `every.seconds`: a timer of 2^31 - 1 ms (Effect's and Node's longest; a longer one never fires). */
+export const MAX_EVERY_SECONDS = Math.floor(0x7fffffff / 1000)
+
+const positiveInteger = (
+  field: string,
+  value: number | undefined,
+  max = Number.MAX_SAFE_INTEGER
+): CheckpointerOptionsInvalid | undefined =>
+  value === undefined || (Number.isSafeInteger(value) && value > 0 && value <= max)
     ? undefined
-    : new CheckpointerOptionsInvalid({ field, value: quote(String(value)), reason: "not a positive integer" })
+    : new CheckpointerOptionsInvalid({
+      field,
+      value: quote(String(value)),
+      reason: typeof value !== "number"
+        ? `not a number (a ${typeof value})`
+        : Number.isSafeInteger(value) && value > max
+        ? `more than ${max} (a longer timer never fires: about 24.8 days at most)`
+        : "not a positive integer"
+    })
+
+const PROBE = new TextEncoder().encode("calybris checkpointer signer probe\n")
+
+/** Why `signer` cannot sign checkpoints `verifier` (its public key's) accepts, or undefined when it can. */
+const probe = (signer: Note.Signer, verifier: Note.Verifier): string | undefined => {
+  if (verifier.keyId !== signer.keyId) return "its key ID is not the one of its name and public key"
+  let signature: Uint8Array
+  try {
+    signature = signer.sign(PROBE)
+  } catch (error) {
+    return `it failed to sign: ${error instanceof Error ? error.message : String(error)}`
+  }
+  return verifier.verify(PROBE, signature) ? undefined : "its signature does not verify with its public key"
+}
 
 /** Checks the options (what `make` does first, before reading or writing anything). */
 export const validate = (options: Options): Either.Either<Options, CheckpointerOptionsInvalid> => {
@@ -230,11 +259,16 @@ export const validate = (options: Options): Either.Either<Options, CheckpointerO
     if (labels.has(label)) return invalid(`signers[${i}]`, label, "two signers with the same name and key ID")
     labels.add(label)
   }
+  // (checked as a JavaScript caller or a configuration file may give it, whatever the types say)
+  const every: unknown = options.every
+  if (typeof every !== "object" || every === null) {
+    return invalid("every", String(every), "give every.entries and/or every.seconds")
+  }
   const { entries, seconds } = options.every
   if (entries === undefined && seconds === undefined) {
     return invalid("every", "{}", "give every.entries and/or every.seconds")
   }
-  const bad = positiveInteger("every.entries", entries) ?? positiveInteger("every.seconds", seconds)
+  const bad = positiveInteger("every.entries", entries) ?? positiveInteger("every.seconds", seconds, MAX_EVERY_SECONDS)
   if (bad !== undefined) return Either.left(bad)
   if (typeof options.write !== "string" || options.write.length === 0 || options.write.includes("\0")) {
     return invalid("write", JSON.stringify(options.write), "not a file path")
@@ -387,6 +421,19 @@ export const make = <E = never>(
         verify: () => false
       }))
     )
+    // each signer signs a probe its public key verifies, before anything is read or written (a
+    // hostile review: a signer whose key did not match was found only after the first append)
+    for (let i = 0; i < signers.length; i++) {
+      const broken = probe(signers[i] as Note.Signer, verifiers[i] as Note.Verifier)
+      if (broken !== undefined) {
+        const s = signers[i] as Note.Signer
+        return yield* new CheckpointerOptionsInvalid({
+          field: `signers[${i}]`,
+          value: quote(Note.keyLabel(s.name, s.keyId)),
+          reason: broken
+        })
+      }
+    }
     // a file that cannot be read is a pending failure (fail closed), read again before signing
     const existing = yield* Effect.either(readExisting(fs, path, origin, verifiers))
     if (Either.isLeft(existing)) {

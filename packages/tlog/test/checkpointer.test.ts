@@ -564,24 +564,51 @@ describe("Checkpointer: atomic writes, fail closed", () => {
       assert.strictEqual(onDisk(path)?.size, 3n)
     }))
 
-  it.scoped("a signer whose signatures do not verify with its public key publishes nothing", () =>
+  it.scoped("a signer whose signatures do not verify with its public key is refused at make (a hostile review: found only after the first append); one that breaks later publishes nothing", () =>
     Effect.gen(function*() {
       const { path } = yield* tempCheckpoint
       const source = makeSource()
+      const make = (signer: Note.Signer) =>
+        Checkpointer.make({ ...baseOptions(path), signers: [signer] }, source).pipe(
+          Effect.provide(NodeFileSystem.layer)
+        )
       const broken = Note.makeSigner(ORIGIN, Note.TYPE_ED25519, logSigner.publicKey, () => new Uint8Array(64))
-      const cp = yield* Checkpointer.make({ ...baseOptions(path), signers: [broken] }, source).pipe(
-        Effect.provide(NodeFileSystem.layer)
-      )
+      const throwing = Note.makeSigner(ORIGIN, Note.TYPE_ED25519, logSigner.publicKey, () => {
+        throw new Error("HSM offline")
+      })
+      const otherId = Note.makeSigner(ORIGIN, Note.TYPE_ED25519, logSigner.publicKey, logSigner.sign)
+      const renamed = { ...otherId, keyId: (logSigner.keyId + 1) >>> 0 }
+      for (
+        const [signer, reason] of [
+          [broken, "its signature does not verify with its public key"],
+          [throwing, "it failed to sign: HSM offline"],
+          [renamed, "its key ID is not the one of its name and public key"]
+        ] as const
+      ) {
+        const refused = yield* Effect.flip(make(signer))
+        assert.strictEqual(refused._tag, "CheckpointerOptionsInvalid")
+        assert.strictEqual(refused.field, "signers[0]")
+        assert.include(refused.message, reason)
+        assert.isFalse(nodeFs.existsSync(path))
+      }
+      // a signer that passes the probe, then breaks: the self-check at each signature still holds
+      const after = (broke: (text: Uint8Array) => Uint8Array) => {
+        let calls = 0
+        return Note.makeSigner(
+          ORIGIN,
+          Note.TYPE_ED25519,
+          logSigner.publicKey,
+          (text) => calls++ === 0 ? logSigner.sign(text) : broke(text)
+        )
+      }
+      const cp = yield* make(after(() => new Uint8Array(64)))
       const failed = yield* Effect.flip(cp.afterAppend(source.append(3)))
       assert.strictEqual(failed._tag, "CheckpointerSignFailed")
       assert.strictEqual((failed as Checkpointer.CheckpointerSignFailed).reason, "self-check")
       assert.isFalse(nodeFs.existsSync(path))
-      const throwing = Note.makeSigner(ORIGIN, Note.TYPE_ED25519, logSigner.publicKey, () => {
+      const cp2 = yield* make(after(() => {
         throw new Error("HSM offline")
-      })
-      const cp2 = yield* Checkpointer.make({ ...baseOptions(path), signers: [throwing] }, source).pipe(
-        Effect.provide(NodeFileSystem.layer)
-      )
+      }))
       const threw = yield* Effect.flip(cp2.publish)
       assert.strictEqual((threw as Checkpointer.CheckpointerSignFailed).reason, "signer-threw")
       assert.include(threw.message, "HSM offline")
@@ -608,6 +635,19 @@ describe("Checkpointer: options", () => {
     ["every.entries", (p) => ({ ...baseOptions(p), every: { entries: Number.NaN, seconds: 1 } }), "NaN"],
     ["every.seconds", (p) => ({ ...baseOptions(p), every: { entries: 1, seconds: -1 } }), "-1"],
     ["every.seconds", (p) => ({ ...baseOptions(p), every: { seconds: Infinity } }), "Infinity"],
+    // a longer timer never fires (a hostile review: a monthly checkpoint never came)
+    [
+      "every.seconds",
+      (p) => ({ ...baseOptions(p), every: { seconds: Checkpointer.MAX_EVERY_SECONDS + 1 } }),
+      "2147484"
+    ],
+    // a JavaScript caller's or a configuration file's: typed errors, not a TypeError
+    [
+      "every",
+      (p) => ({ ...baseOptions(p), every: undefined as unknown as Checkpointer.Options["every"] }),
+      "undefined"
+    ],
+    ["every.entries", (p) => ({ ...baseOptions(p), every: { entries: 10n as unknown as number } }), "10"],
     ["write", (p) => ({ ...baseOptions(p), write: "" }), "\"\""]
   ]
   for (const [field, options, value] of bad) {
@@ -623,6 +663,8 @@ describe("Checkpointer: options", () => {
         assert.strictEqual(error._tag, "CheckpointerOptionsInvalid")
         assert.strictEqual(error.field, field)
         assert.strictEqual(error.value, value)
+        if (value === "10") assert.include(error.message, "not a number (a bigint)")
+        if (value === "2147484") assert.include(error.message, "more than 2147483")
         assert.deepStrictEqual(probe.ops, [])
         assert.strictEqual(source.heads, 0)
         assert.deepStrictEqual(nodeFs.readdirSync(dir), [])
