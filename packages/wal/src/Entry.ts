@@ -8,7 +8,13 @@ import * as Json from "@calybris/core/Json"
 import * as Either from "effect/Either"
 import type { Chain } from "./Chain.js"
 import { type Envelope, type EnvelopeError, MAX_DEPTH, parseEnvelope } from "./internal/envelope.js"
-import { WalRecordIntegerOutOfRange, WalRecordLoneSurrogate, WalRecordTooDeep, WalRecordTooLong } from "./WalError.js"
+import {
+  WalRecordIntegerOutOfRange,
+  WalRecordLoneSurrogate,
+  WalRecordNotJson,
+  WalRecordTooDeep,
+  WalRecordTooLong
+} from "./WalError.js"
 
 export type { Envelope, EnvelopeError } from "./internal/envelope.js"
 
@@ -124,6 +130,26 @@ const digitsExcerpt = (value: bigint): string => {
   return digits.length <= 48 ? digits : `${digits.slice(0, 20)}…(${digits.length} characters)…${digits.slice(-20)}`
 }
 
+const article = (name: string): string => `${/^[AEIOaeio]/.test(name) ? "an" : "a"} ${name}`
+
+/** What `value` is when it is no Json value (see `WalRecordNotJson`), else undefined. */
+const notJsonKind = (value: unknown): string | undefined => {
+  switch (typeof value) {
+    case "string":
+    case "number":
+    case "boolean":
+    case "bigint":
+      return undefined
+    case "object":
+      return value === null || Array.isArray(value) || value instanceof Map ||
+          (value as { readonly _tag?: unknown })._tag === "JsonFloat"
+        ? undefined
+        : article((value as { readonly constructor?: { readonly name?: string } }).constructor?.name ?? "object")
+    default:
+      return typeof value
+  }
+}
+
 /**
  * The first member of `value` (in printing order) no reader could read back: a string or key
  * holding a lone surrogate, or a bigint outside −2^63 … 2^64 − 1; undefined when none. Called on
@@ -132,7 +158,9 @@ const digitsExcerpt = (value: bigint): string => {
 const findUnreadable = (
   value: Json.Json,
   path: Array<string | number>
-): WalRecordLoneSurrogate | WalRecordIntegerOutOfRange | undefined => {
+): WalRecordLoneSurrogate | WalRecordIntegerOutOfRange | WalRecordNotJson | undefined => {
+  const foreign = notJsonKind(value)
+  if (foreign !== undefined) return new WalRecordNotJson({ path: pathText(path), found: foreign })
   if (typeof value === "bigint") {
     return value < Int.I64_MIN || value > Int.U64_MAX
       ? new WalRecordIntegerOutOfRange({ path: pathText(path), value: digitsExcerpt(value) })
@@ -151,8 +179,7 @@ const findUnreadable = (
   }
   if (Json.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const child = value[i]
-      if (child === undefined) continue
+      const child = value[i] as Json.Json
       path.push(i)
       const inner = findUnreadable(child, path)
       path.pop()
@@ -160,6 +187,7 @@ const findUnreadable = (
     }
   } else if (Json.isObject(value)) {
     for (const [key, child] of value) {
+      if (typeof key !== "string") return new WalRecordNotJson({ path: pathText(path), found: `a ${typeof key} key` })
       path.push(key)
       const at = loneSurrogateAt(key)
       const inner = at >= 0 ? found(key, at, true) : findUnreadable(child, path)
@@ -176,11 +204,13 @@ const findUnreadable = (
  * surrogate, or an integer is outside the wire's (its line would read back as another record, or
  * not verify at all).
  */
-export const refusal = (data: Json.Json): WalRecordTooDeep | WalRecordLoneSurrogate | WalRecordIntegerOutOfRange => {
+export const refusal = (
+  data: Json.Json
+): WalRecordTooDeep | WalRecordLoneSurrogate | WalRecordIntegerOutOfRange | WalRecordNotJson => {
   const depth = depthOf(data, MAX_RECORD_DEPTH)
   if (depth > MAX_RECORD_DEPTH) return new WalRecordTooDeep({ depth, limit: MAX_RECORD_DEPTH })
   return findUnreadable(data, []) ??
-    // unreachable: the printer refuses only these three
+    // unreachable: the printer refuses only these
     new WalRecordTooDeep({ depth, limit: MAX_RECORD_DEPTH })
 }
 
@@ -189,6 +219,7 @@ export type RecordRefusal =
   | WalRecordTooDeep
   | WalRecordLoneSurrogate
   | WalRecordIntegerOutOfRange
+  | WalRecordNotJson
   | WalRecordTooLong
 
 /** Canonical data text of a record, refusing one the reader could not read back. */

@@ -284,11 +284,30 @@ export class WalRecordError extends Schema.TaggedError<WalRecordError>()("WalRec
   }
 }
 
+/**
+ * A record holding what is no Json value (a JavaScript caller's, past the types): a key that is
+ * not a string, an object that is not a `Map`, `undefined`, a function or a symbol. Printed, it
+ * would spell another record (a number key as `""`, `undefined` as `null`) or one that does not
+ * verify: nothing is written.
+ */
+export class WalRecordNotJson extends Schema.TaggedError<WalRecordNotJson>()("WalRecordNotJson", {
+  /** the member: `$`, `$["key"]`, `$["a"][2]` (keys JSON-escaped) */
+  path: Schema.String,
+  /** what is there: `a number key`, `a Date`, `undefined` */
+  found: Schema.String
+}) {
+  override get message(): string {
+    return `record at ${this.path} holds ${this.found}, not a JSON value (JSON objects are Maps with string keys): ` +
+      `the log could not read it back as written`
+  }
+}
+
 /** Everything an append can fail with. */
 export type WalAppendError =
   | WalRecordTooDeep
   | WalRecordLoneSurrogate
   | WalRecordIntegerOutOfRange
+  | WalRecordNotJson
   | WalRecordTooLong
   | WalIoError
   | WalWriterFailed

@@ -251,6 +251,32 @@ const contract = (name: string, factory: Factory) =>
         assert.strictEqual((yield* Wal.verify).count, 1n)
       })))
 
+    it.scoped("what is no Json value (a JavaScript caller's) is refused with its path, nothing written: it was acknowledged, then the log no longer verified (a hostile review)", () =>
+      withLog(Effect.gen(function*() {
+        const cases: ReadonlyArray<readonly [unknown, string, string]> = [
+          [new Map<unknown, unknown>([[1, "a"], [2, "b"]]), "$", "a number key"],
+          [new Map<string, unknown>([["a", new Map<unknown, unknown>([[1, 2]])]]), "$[\"a\"]", "a number key"],
+          [new Map<string, unknown>([["u", undefined]]), "$[\"u\"]", "undefined"],
+          [[1, () => 1], "$[1]", "function"],
+          [new Map<string, unknown>([["s", Symbol("s")]]), "$[\"s\"]", "symbol"],
+          [{ a: 1 }, "$", "an Object"],
+          [new Map<string, unknown>([["at", new Date(0)]]), "$[\"at\"]", "a Date"],
+          [[new Uint8Array(2)], "$[0]", "a Uint8Array"],
+          [new String("x"), "$", "a String"],
+
+          [[1, , 3], "$[1]", "undefined"]
+        ]
+        for (const [data, path, found] of cases) {
+          const error = yield* Effect.flip(Wal.append(data as Json.Json))
+          assert.strictEqual(error._tag, "WalRecordNotJson", found)
+          if (error._tag === "WalRecordNotJson") assert.deepStrictEqual([error.path, error.found], [path, found])
+          assert.strictEqual((yield* Wal.head).sequence, 0n)
+        }
+        // the log goes on, and verifies
+        yield* Wal.append(record(1))
+        assert.strictEqual((yield* Wal.verify).count, 1n)
+      })))
+
     it.scoped("a record whose line would pass maxLineBytes is refused with the line's length; the longest that fits is written, and the log reopens", () =>
       Effect.gen(function*() {
         const limit = 300

@@ -137,6 +137,16 @@ let loneSurrogate = false
  */
 let outOfRange = false
 let checkRange = false
+/**
+ * Set by the bounded printers on what is no Json value (a JavaScript caller's, past the types):
+ * a key that is not a string (a `Map`'s `1` prints as `""`: two such keys, one printed key twice),
+ * an object that is not a `Map` (a plain object, a `Date`), `undefined`, a function or a symbol
+ * (printed `null`: another value). They refuse it, as they refuse an out-of-range integer.
+ */
+let notJson = false
+
+/** Is `value` (an object, not null, not an array, not a float) a Json object? */
+const isJsonObject = (value: object): boolean => value instanceof Map
 // Int's I64_MIN / U64_MAX (Int imports Json, which imports this module)
 const I64_MIN = -(2n ** 63n)
 const U64_MAX = 2n ** 64n - 1n
@@ -170,14 +180,20 @@ const write = (value: Json | undefined, depth: number): string => {
         tooDeep = true
         return ""
       }
+      if (checkRange && !isJsonObject(value)) {
+        notJson = true
+        return ""
+      }
       let out = "{"
       for (const [key, member] of value) {
+        if (checkRange && typeof key !== "string") notJson = true
         out += (out.length === 1 ? "" : ",") + quoteKey(key) + write(member, depth + 1)
       }
       return out + "}"
     }
     default:
       // not a Json value (undefined in a sparse array, ...): serde has no such value
+      if (checkRange) notJson = true
       return "null"
   }
 }
@@ -189,21 +205,23 @@ export const print = (value: Json): string => write(value, 0)
  * `print`, or undefined when the value nests more than `maxDepth` arrays / objects (checked
  * while printing: no separate walk over the value), holds a string with a lone surrogate (no
  * UTF-8 spelling: its bytes would read back as U+FFFD, another value; a one-byte string, the
- * usual case, is known well-formed without a scan), or holds a bigint outside −2^63 … 2^64 − 1
- * (its digits would read back as a float).
+ * usual case, is known well-formed without a scan), holds a bigint outside −2^63 … 2^64 − 1
+ * (its digits would read back as a float), or holds what is no Json value (`notJson`).
  */
 export const printWithin = (value: Json, maxDepth: number): string | undefined => {
   limit = maxDepth
   tooDeep = false
   outOfRange = false
+  notJson = false
   checkRange = true
   try {
     const text = write(value, 0)
-    return tooDeep || outOfRange || !text.isWellFormed() ? undefined : text
+    return tooDeep || outOfRange || notJson || !text.isWellFormed() ? undefined : text
   } finally {
     limit = Infinity
     tooDeep = false
     outOfRange = false
+    notJson = false
     checkRange = false
   }
 }
@@ -409,10 +427,15 @@ const writeBytes = (value: Json | undefined, depth: number): void => {
         tooDeep = true
         return
       }
+      if (!isJsonObject(value)) {
+        notJson = true
+        return
+      }
       room(1)
       out[pos++] = 123 // {
       let first = true
       for (const [key, member] of value) {
+        if (typeof key !== "string") notJson = true
         if (first) first = false
         else {
           room(1)
@@ -427,6 +450,7 @@ const writeBytes = (value: Json | undefined, depth: number): void => {
     }
     default:
       // not a Json value (undefined in a sparse array, ...): serde has no such value
+      notJson = true
       return asciiBytes("null")
   }
 }
@@ -444,10 +468,11 @@ export const printInto = (value: Json, sink: ByteSink, maxDepth: number = Infini
   tooDeep = false
   loneSurrogate = false
   outOfRange = false
+  notJson = false
   try {
     writeBytes(value, 0)
     sink.buffer = out
-    if (tooDeep || loneSurrogate || outOfRange) return false
+    if (tooDeep || loneSurrogate || outOfRange || notJson) return false
     sink.length = pos
     return true
   } finally {
@@ -456,5 +481,6 @@ export const printInto = (value: Json, sink: ByteSink, maxDepth: number = Infini
     tooDeep = false
     loneSurrogate = false
     outOfRange = false
+    notJson = false
   }
 }
