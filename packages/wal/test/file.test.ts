@@ -425,6 +425,24 @@ layer(NodeContext.layer)("file layer", (it) => {
       assert.deepStrictEqual(yield* fs.readDirectory(locks), [])
     }))
 
+  it.scoped("a relative CALYBRIS_LOCK_DIR is refused (WalIoError naming it): from two working directories it named two folders, and two writers got in (a hostile review)", () =>
+    Effect.gen(function*() {
+      const { fs, path } = yield* tempLog
+      yield* Env.scoped("CALYBRIS_LOCK_DIR", "locks")
+      const opens: ReadonlyArray<
+        Effect.Effect<unknown, { readonly _tag: string; readonly message: string }, FileSystem.FileSystem>
+      > = [
+        withWal(path, Wal.head),
+        Wal.repair(path)
+      ]
+      for (const open of opens) {
+        const error = yield* Effect.flip(open)
+        assert.strictEqual(error._tag, "WalIoError")
+        assert.include(error.message, "CALYBRIS_LOCK_DIR=\"locks\" is not an absolute path")
+      }
+      assert.isFalse(yield* fs.exists("locks"))
+    }))
+
   it.scoped("the lock file names its holder and is deleted when the layer's scope closes", () =>
     Effect.gen(function*() {
       const { fs, path } = yield* tempLog

@@ -67,7 +67,8 @@
  * and a repair's saved tail) is not forced to disk: after a power loss the lock file may be
  * gone, which is harmless — a lock only matters while its holder runs.
  *
- * This is the only module of the package that touches `process`, `node:os` and `node:worker_threads`.
+ * This is the only module of the package that touches `process`, `node:os`, `node:path` and
+ * `node:worker_threads`.
  */
 import type { PlatformError } from "@effect/platform/Error"
 import type * as FileSystem from "@effect/platform/FileSystem"
@@ -78,6 +79,7 @@ import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
 import { readFileSync } from "node:fs"
 import { hostname, tmpdir } from "node:os"
+import { isAbsolute } from "node:path"
 import { threadId } from "node:worker_threads"
 import { WalIoError, WalLocked } from "../WalError.js"
 
@@ -274,6 +276,19 @@ const lockDirectory = (fs: FileSystem.FileSystem): Effect.Effect<string, WalIoEr
   const uid = typeof process.getuid === "function" ? process.getuid() : undefined
   const name = `calybris-locks${uid === undefined ? "" : `-${uid}`}`
   return Effect.flatMap(hostTemp(fs), (temp) => {
+    // a relative folder is another folder from each working directory: two writers started from
+    // two of them found each their own locks (a hostile review got two writers in so)
+    if (!isAbsolute(temp)) {
+      return Effect.fail(
+        ioError("lock", temp)(
+          new Error(
+            `${LOCK_DIR_VARIABLE}=${
+              JSON.stringify(temp)
+            } is not an absolute path: each working directory would find another lock folder (give the same absolute folder to every writer of the log)`
+          )
+        )
+      )
+    }
     const base = temp.replace(/[\\/]+$/, "")
     const dir = `${base}/${name}`
     return Effect.gen(function*() {
