@@ -675,11 +675,36 @@ export const make = <E, R>(
      * that are gone and are never written again — and the flush fails (`TreeLogIoError`,
      * operation `check`); the next open, finding no head, rebuilds every tile from the log.
      */
-    const expectedFiles = (writes: ReadonlyArray<{ readonly superseded: string | undefined }>) =>
+    const expectedFiles = (
+      writes: ReadonlyArray<
+        { readonly superseded: string | undefined; readonly level: number; readonly index: bigint }
+      >
+    ) =>
       disk === undefined || tree.persisted === 0n ? [] : [
         `${disk.dir}/${HEAD_FILE}`,
-        ...writes.flatMap((w) => w.superseded === undefined ? [] : [`${disk.dir}/${w.superseded}`])
+        ...writes.flatMap((w) => w.superseded === undefined ? [] : [`${disk.dir}/${w.superseded}`]),
+        ...persistedEdge(tree.persisted, writes).map((tile) => `${disk.dir}/${tile}`)
       ]
+    /**
+     * The last full tile of each level at the persisted size that this flush does not write: the
+     * new head names them too. (With only the head and the superseded partial tiles looked for, a
+     * directory removed when the size was a multiple of 256 — no partial tile to supersede — went
+     * unnoticed, and a checkpoint was signed over tiles that were gone: a hostile review.)
+     */
+    const persistedEdge = (
+      persisted: bigint,
+      writes: ReadonlyArray<{ readonly level: number; readonly index: bigint }>
+    ): Array<string> => {
+      const out: Array<string> = []
+      for (let level = 0, width = 1n; level <= Tiles.MAX_LEVEL; level++, width *= 256n) {
+        const full = persisted / width / 256n
+        if (full === 0n) break
+        const index = full - 1n
+        if (writes.some((w) => w.level === level && w.index === index)) continue
+        out.push(Either.getOrThrow(Tiles.tilePath(level, index, Tiles.TILE_WIDTH)))
+      }
+      return out
+    }
 
     /**
      * Writes the tiles of the acknowledged size, then the head — `written`: the background flush,
