@@ -119,9 +119,14 @@ const isLone = (s: string): boolean => {
   return false
 }
 
-/** Does any string or key of `value` hold a lone surrogate, or any bigint lie outside −2^63 … 2^64 − 1? */
+/**
+ * Does any string or key of `value` hold a lone surrogate, any bigint lie outside −2^63 … 2^64 − 1,
+ * or any number (or float) fail to be finite (NaN, ±Infinity print `null`: another value)?
+ */
 const hasLone = (value: Json.Json): boolean => {
   if (typeof value === "string") return isLone(value)
+  if (typeof value === "number") return !Number.isFinite(value)
+  if (value instanceof Json.JsonFloat) return !Number.isFinite(value.value)
   if (typeof value === "bigint") return value < -(2n ** 63n) || value > 2n ** 64n - 1n
   if (Json.isArray(value)) return value.some(hasLone)
   if (Json.isObject(value)) return [...value].some(([k, v]) => isLone(k) || hasLone(v))

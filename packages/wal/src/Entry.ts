@@ -136,15 +136,23 @@ const article = (name: string): string => `${/^[AEIOaeio]/.test(name) ? "an" : "
 const notJsonKind = (value: unknown): string | undefined => {
   switch (typeof value) {
     case "string":
-    case "number":
     case "boolean":
     case "bigint":
       return undefined
-    case "object":
-      return value === null || Array.isArray(value) || value instanceof Map ||
-          (value as { readonly _tag?: unknown })._tag === "JsonFloat"
-        ? undefined
-        : article((value as { readonly constructor?: { readonly name?: string } }).constructor?.name ?? "object")
+    case "number":
+      return Number.isFinite(value) ? undefined : String(value)
+    case "object": {
+      if (value === null || Array.isArray(value) || value instanceof Map) return undefined
+      if ((value as { readonly _tag?: unknown })._tag === "JsonFloat") {
+        const float = (value as { readonly value?: unknown }).value
+        return typeof float !== "number"
+          ? `a float whose value is a ${typeof float}`
+          : Number.isFinite(float)
+          ? undefined
+          : `the float ${float}`
+      }
+      return article((value as { readonly constructor?: { readonly name?: string } }).constructor?.name ?? "object")
+    }
     default:
       return typeof value
   }
@@ -187,7 +195,9 @@ const findUnreadable = (
     }
   } else if (Json.isObject(value)) {
     for (const [key, child] of value) {
-      if (typeof key !== "string") return new WalRecordNotJson({ path: pathText(path), found: `a ${typeof key} key` })
+      if (typeof key !== "string") {
+        return new WalRecordNotJson({ path: pathText(path), found: `${article(typeof key)} key` })
+      }
       path.push(key)
       const at = loneSurrogateAt(key)
       const inner = at >= 0 ? found(key, at, true) : findUnreadable(child, path)

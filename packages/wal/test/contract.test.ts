@@ -263,8 +263,19 @@ const contract = (name: string, factory: Factory) =>
           [new Map<string, unknown>([["at", new Date(0)]]), "$[\"at\"]", "a Date"],
           [[new Uint8Array(2)], "$[0]", "a Uint8Array"],
           [new String("x"), "$", "a String"],
-
-          [[1, , 3], "$[1]", "undefined"]
+          [[1, undefined, 3], "$[1]", "undefined"],
+          // what the types allow: a number that is no JSON number (printed null: another value)
+          [Number.NaN, "$", "NaN"],
+          [new Map<string, unknown>([["a", Infinity]]), "$[\"a\"]", "Infinity"],
+          [[-Infinity], "$[0]", "-Infinity"],
+          [new Json.JsonFloat(Number.NaN), "$", "the float NaN"],
+          // a float forged with a string value (printed raw: members of its own)
+          [
+            new Map<string, unknown>([["score", { _tag: "JsonFloat", value: "1e0,\"admin\":true" }]]),
+            "$[\"score\"]",
+            "a float whose value is a string"
+          ],
+          [new Map<unknown, unknown>([[{}, 1]]), "$", "an object key"]
         ]
         for (const [data, path, found] of cases) {
           const error = yield* Effect.flip(Wal.append(data as Json.Json))

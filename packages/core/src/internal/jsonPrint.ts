@@ -118,7 +118,14 @@ const quoteKey = (key: string): string => {
 
 const isArray = Array.isArray as (value: unknown) => value is ReadonlyArray<Json>
 
-const isFloat = (value: object): value is JsonFloat => (value as { readonly _tag?: unknown })._tag === "JsonFloat"
+/**
+ * A float: tagged, and holding a number (an object tagged so whose `value` is a string would be
+ * printed raw — a JavaScript caller's `{ _tag: "JsonFloat", value: "1e0,\"admin\":true" }` wrote
+ * members of its own: a hostile review).
+ */
+const isFloat = (value: object): value is JsonFloat =>
+  (value as { readonly _tag?: unknown })._tag === "JsonFloat" &&
+  typeof (value as { readonly value?: unknown }).value === "number"
 
 /** Most containers a value may nest (`printWithin`); Infinity for `print`. */
 let limit = Infinity
@@ -156,7 +163,10 @@ const write = (value: Json | undefined, depth: number): string => {
     case "string":
       return quote(value)
     case "number":
-      return Number.isSafeInteger(value) ? "" + value : printFloat(value)
+      if (Number.isSafeInteger(value)) return "" + value
+      // NaN and ±Infinity print `null` (serde's), another value: the bounded printers refuse them
+      if (checkRange && !Number.isFinite(value)) notJson = true
+      return printFloat(value)
     case "boolean":
       return value ? "true" : "false"
     case "bigint":
@@ -175,7 +185,10 @@ const write = (value: Json | undefined, depth: number): string => {
         for (let i = 1; i < n; i++) out += "," + write(value[i], depth + 1)
         return out + "]"
       }
-      if (isFloat(value)) return printFloat(value.value)
+      if (isFloat(value)) {
+        if (checkRange && !Number.isFinite(value.value)) notJson = true
+        return printFloat(value.value)
+      }
       if (depth >= limit) {
         tooDeep = true
         return ""
@@ -394,7 +407,9 @@ const writeBytes = (value: Json | undefined, depth: number): void => {
     case "string":
       return stringBytes(value)
     case "number":
-      return Number.isSafeInteger(value) ? integerBytes(value) : asciiBytes(printFloat(value))
+      if (Number.isSafeInteger(value)) return integerBytes(value)
+      if (!Number.isFinite(value)) notJson = true
+      return asciiBytes(printFloat(value))
     case "boolean":
       return asciiBytes(value ? "true" : "false")
     case "bigint":
@@ -422,7 +437,10 @@ const writeBytes = (value: Json | undefined, depth: number): void => {
         out[pos++] = 93 // ]
         return
       }
-      if (isFloat(value)) return asciiBytes(printFloat(value.value))
+      if (isFloat(value)) {
+        if (!Number.isFinite(value.value)) notJson = true
+        return asciiBytes(printFloat(value.value))
+      }
       if (depth >= limit) {
         tooDeep = true
         return
