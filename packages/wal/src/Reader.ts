@@ -187,7 +187,11 @@ class LongLine {
     }
   }
 
-  /** Why the line, ending here, cannot be an entry; undefined when it may be one (or is blank). */
+  /**
+   * Why the line, ending here, cannot be an entry — `Eof`: it is the start of one, cut (what a
+   * crash leaves: a torn tail); `Syntax`: no entry begins so (corruption, never a crash's) —;
+   * undefined when it may be one (or is blank).
+   */
   verdict(): { readonly category: "Syntax" | "Eof"; readonly reason: string; readonly column: number } | undefined {
     if (this.broken !== undefined) return { category: "Syntax", ...this.broken }
     if (!this.started || this.closed) return undefined
@@ -200,6 +204,34 @@ class LongLine {
       : "EOF while parsing an object"
     return { category: "Eof", reason, column: this.length - (this.lastByte === 0x0d ? 1 : 0) }
   }
+}
+
+/**
+ * Is `bytes` (not valid UTF-8) a line cut inside its last character — a lead byte and fewer
+ * continuation bytes than it announces, at the very end — whose bytes before that character are
+ * valid UTF-8 and the start of an entry, cut (serde's EOF)?
+ */
+const tornInCharacter = (bytes: Uint8Array): boolean => {
+  let start = bytes.length - 1
+  while (start >= 0 && bytes.length - start <= 3 && ((bytes[start] as number) & 0xc0) === 0x80) start--
+  if (start < 0) return false
+  const lead = bytes[start] as number
+  const needs = lead >= 0xf0 && lead <= 0xf4
+    ? 4
+    : lead >= 0xe0 && lead <= 0xef
+    ? 3
+    : lead >= 0xc2 && lead <= 0xdf
+    ? 2
+    : 0
+  if (needs === 0 || bytes.length - start >= needs) return false
+  let prefix: string
+  try {
+    prefix = decoder.decode(bytes.subarray(0, start))
+  } catch {
+    return false
+  }
+  const parsed = parseLine(prefix, { value: false, text: false })
+  return Either.isLeft(parsed) && parsed.left.category === "Eof"
 }
 
 /** Whether `text` is ASCII. */
@@ -525,12 +557,15 @@ export class LineReader {
       // a final line longer than the limit: a torn tail when it cannot be an entry
       const line = this.lineNumber + 1
       const offset = this.pendingOffset
-      const torn = long.verdict()
+      const verdict = long.verdict()
       return this.fail(
         out,
-        torn === undefined
+        verdict === undefined
           ? new WalLineTooLong({ line, offset, limit: this.maxLine })
-          : new WalTornTail({ line, offset, length: long.length, ...torn })
+          : verdict.category === "Eof"
+          ? new WalTornTail({ line, offset, length: long.length, ...verdict })
+          // not the start of an entry: corruption, not a torn write (repair refuses it)
+          : new WalParseError({ line, offset, ...verdict })
       )
     }
     if (this.pending.length > 0) {
@@ -561,7 +596,9 @@ export class LineReader {
     try {
       text = decoder.decode(bytes)
     } catch {
-      if (last) {
+      // a final line cut inside a character, its bytes before it the start of an entry: torn (a
+      // crash cuts a write anywhere); invalid UTF-8 anywhere else is corruption, never a crash's
+      if (last && tornInCharacter(bytes)) {
         return new WalTornTail({
           line,
           offset,
@@ -602,7 +639,10 @@ export class LineReader {
       const note = text.charCodeAt(0) === 0xfeff
         ? { note: `a byte order mark (U+FEFF) at the start of line ${line}` }
         : {}
-      return last
+      // a final line without its LF is torn only when it is the start of an entry, cut (serde's
+      // EOF: what a crash leaves); any other error there is corruption — a complete entry with a
+      // byte changed, or one more after it, was removed by repair as "torn" (a hostile review)
+      return last && e.category === "Eof"
         ? new WalTornTail({
           line,
           offset,

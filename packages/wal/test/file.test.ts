@@ -274,6 +274,42 @@ layer(NodeContext.layer)("file layer", (it) => {
       }
     }))
 
+  it.scoped("a last line no crash leaves (a complete entry with a byte changed or one added, garbage) is corruption: repair refuses it and removes nothing; every start of an entry, cut, is torn and repaired (a hostile review)", () =>
+    Effect.gen(function*() {
+      const { fs, dir, path } = yield* tempLog
+      yield* withWal(path, appendRange(1, 3))
+      const whole = yield* fs.readFile(path)
+      const text = decoder.decode(whole)
+      const head = text.slice(0, text.lastIndexOf("\n", text.length - 2) + 1)
+      const last = text.slice(head.length, -1)
+      const corrupt = [
+        encoder.encode(head + last + "}"),
+        encoder.encode(head + last.replace("\"sequence\":3", "\"sequence\":3x")),
+        encoder.encode(head + last.replace("\"sequence\":3", "\"sequence\":\"3\"")),
+        Buffer.concat([encoder.encode(head + last.slice(0, 20)), Uint8Array.of(0xff), encoder.encode(last.slice(21))]),
+        encoder.encode(head + "{\"a\":1}x"),
+        encoder.encode(head + "garbage")
+      ]
+      for (const bytes of corrupt) {
+        yield* fs.writeFile(path, bytes)
+        const error = yield* Effect.flip(Wal.repair(path))
+        assert.strictEqual(error._tag, "WalNotRepairable", decoder.decode(bytes.subarray(head.length)))
+        assert.isTrue(bytesEqual(yield* fs.readFile(path), bytes))
+        assert.deepStrictEqual((yield* fs.readDirectory(dir)).sort(), ["log.jsonl"])
+      }
+      // every proper start of the last entry (a crash's cut) is torn: repaired down to the two
+      // entries before it (a cut inside a character: reader.test.ts)
+      const lastBytes = encoder.encode(last)
+      for (let cut = 1; cut < lastBytes.length; cut += 7) {
+        const bytes = Buffer.concat([encoder.encode(head), lastBytes.subarray(0, cut)])
+        yield* fs.writeFile(path, bytes)
+        const report = yield* Wal.repair(path)
+        assert.strictEqual(report._tag, "RepairTruncated", `cut at ${cut}`)
+        assert.strictEqual(decoder.decode(yield* fs.readFile(path)), head)
+        for (const name of yield* fs.readDirectory(dir)) if (name !== "log.jsonl") yield* fs.remove(`${dir}/${name}`)
+      }
+    }))
+
   it.scoped("repair of a missing log does nothing", () =>
     Effect.gen(function*() {
       const { fs, path } = yield* tempLog
