@@ -245,6 +245,23 @@ describe("errors people can act on (item 10)", () => {
     assert.include(r.stderr, "<stdin>: it is a directory")
   })
 
+  it("a failure to write stdout (a full disk) is one line, IoError, exit 1: never a stack trace (a helper's hostile review)", async () => {
+    for (
+      const args of [["policy", "digest", policyFile], [
+        "prescribe",
+        "--policy",
+        policyFile,
+        "--input",
+        inputFile,
+        "--json"
+      ]]
+    ) {
+      const r = await calybris(args, { stdoutFile: "/dev/full" })
+      assert.strictEqual(r.code, 1, show(r))
+      assert.match(r.stderr, /^IoError: write <stdout> failed: ENOSPC: no space left on device, write\n$/, show(r))
+    }
+  })
+
   it("never echoes more than a short excerpt of a bad input line (text and --json)", async () => {
     /** a run of data longer than any excerpt (80 characters) */
     const EXCERPT_RUN = 50

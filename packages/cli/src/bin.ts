@@ -49,9 +49,12 @@ const StdioLive = Layer.succeed(
 )
 
 // The reader of our stdout went away (`calybris … | head`): nobody wants the rest; stop quietly.
+// Any other failure to write it (a full disk, EIO): said in one line, exit 1 — not a stack trace
+// (a helper's hostile review: `> /dev/full` printed Node's).
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   if (error.code === "EPIPE") process.exit(0)
-  throw error
+  process.stderr.write(`IoError: write <stdout> failed: ${error.message}\n`)
+  process.exit(1)
 })
 
 // how the user started the CLI, for the commands it prints (the demo's next steps)
