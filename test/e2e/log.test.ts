@@ -60,8 +60,9 @@ const noSecret = (r: { stdout: string; stderr: string }) => {
   assert.notInclude(r.stdout + r.stderr, "PRIVATE+KEY")
 }
 
-const checkpointAt = async (name: string, file = log) => {
-  const r = await calybris(["log", "checkpoint", "--log", file, "--skey-file", skeyFile, ...keyed])
+/** A checkpoint of `file` signed with `skey` (more flags in `extra`), written to `name`. */
+const checkpointAt = async (name: string, file = log, extra: ReadonlyArray<string> = [], skey = skeyFile) => {
+  const r = await calybris(["log", "checkpoint", "--log", file, "--skey-file", skey, ...extra, ...keyed])
   assert.strictEqual(r.code, 0, r.stderr)
   noSecret(r)
   return write(dir, name, r.stdout)
@@ -225,19 +226,7 @@ describe("log verify --checkpoint", () => {
       "other-origin.jsonl",
       fs.readFileSync(log, "utf8").split("\n").slice(0, 3).join("\n") + "\n"
     )
-    const signed = await calybris([
-      "log",
-      "checkpoint",
-      "--log",
-      other,
-      "--skey-file",
-      skeyFile,
-      "--origin",
-      "example.com/other",
-      ...keyed
-    ])
-    assert.strictEqual(signed.code, 0, signed.stderr)
-    const otherCp = write(dir, "other-origin.note", signed.stdout)
+    const otherCp = await checkpointAt("other-origin.note", other, ["--origin", "example.com/other"])
     const proved = await calybris(["log", "prove", "2", "--log", other, "--checkpoint", otherCp, ...keyed])
     assert.strictEqual(proved.code, 0, proved.stderr)
     const otherProof = write(dir, "other-origin.json", proved.stdout)
@@ -290,19 +279,8 @@ describe("log verify: witnesses (repeated --vkey)", () => {
     assert.include(unsigned.stderr, "--vkey #2 (witness.example+")
     assert.include(unsigned.stderr, "did not sign it")
     // a note over the log's origin signed by the second key alone: refused, the log's key did not sign it
-    const forged = await calybris([
-      "log",
-      "checkpoint",
-      "--log",
-      log,
-      "--skey-file",
-      witnessSkey,
-      "--origin",
-      "example.com/log",
-      ...keyed
-    ])
-    assert.strictEqual(forged.code, 0, forged.stderr)
-    const forgedNote = write(dir, "forged-by-witness.note", forged.stdout)
+    const forgedNote = await checkpointAt("forged-by-witness.note", log, ["--origin", "example.com/log"], witnessSkey)
+
     const accepted = await calybris([
       "log",
       "verify",
