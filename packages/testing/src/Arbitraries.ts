@@ -238,9 +238,13 @@ export const jsonStringOf = (options: { readonly loneSurrogates: boolean }): fc.
   )
 }
 
+/** Finite doubles only (see `jsonOf`). */
+const finite = { noNaN: true, noDefaultInfinity: true } as const
+
 /**
- * `Json` values (core's lossless JSON): null, booleans, safe integers, doubles (integral or not:
- * printed as integers or floats), integers over the whole u64 / i64 range and its edges,
+ * `Json` values (core's lossless JSON): null, booleans, safe integers, finite doubles (integral or
+ * not: printed as integers or floats; NaN and ±Infinity are no JSON numbers — printed `null`, the
+ * bounded printers refuse them: `JsonBytes.test.ts` has them), integers over the whole u64 / i64 range and its edges,
  * `JsonFloat`s, strings (`jsonStringOf(options)`, as keys too), and arrays and objects of them (up
  * to 5 members, small depth).
  */
@@ -252,11 +256,11 @@ export const jsonOf = (options: { readonly loneSurrogates: boolean }): fc.Arbitr
       fc.constant(null),
       fc.boolean(),
       fc.maxSafeInteger(),
-      fc.double(),
-      fc.double({ noInteger: true }),
+      fc.double(finite),
+      fc.double({ ...finite, noInteger: true }),
       fc.bigInt({ min: -(2n ** 63n), max: 2n ** 64n - 1n }),
       fc.constantFrom(18446744073709551615n, -9223372036854775808n, 9007199254740992n, -9007199254740992n),
-      fc.double().map((d) => new Json.JsonFloat(d)),
+      fc.double(finite).map((d) => new Json.JsonFloat(d)),
       string,
       fc.array(tie("json"), { maxLength: 5 }),
       fc.array(fc.tuple(string, tie("json")), { maxLength: 5 }).map((entries) => new Map(entries))
