@@ -21,12 +21,11 @@
  * entries acknowledged in it.
  */
 import { SystemError } from "@effect/platform/Error"
-import * as Effect from "effect/Effect"
+import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { FileIo, type FileIoShape } from "./internal/io.js"
+import { FileIo, type FileIoShape, syncDirectoryWith } from "./internal/io.js"
 
 export { FileIo, type FileIoShape } from "./internal/io.js"
 
@@ -74,20 +73,14 @@ export const io: FileIoShape = {
  * succeeds, a crash cannot take its directory entry away. Its failure is a `SystemError`.
  */
 export const syncDirectory = (file: string): Effect.Effect<void, SystemError> =>
-  Effect.flatMap(Effect.serviceOption(FileIo), (found) => {
-    const sync = Option.getOrUndefined(found)?.syncDirectoryOf
-    return sync === undefined ? Effect.void : Effect.try({
-      try: () => sync(file),
-      catch: (error) =>
-        new SystemError({
-          module: "FileSystem",
-          method: "syncDirectory",
-          reason: "Unknown",
-          pathOrDescriptor: file,
-          description: `fsync of its directory: ${error instanceof Error ? error.message : String(error)}`
-        })
-    })
-  })
+  syncDirectoryWith(file, (error) =>
+    new SystemError({
+      module: "FileSystem",
+      method: "syncDirectory",
+      reason: "Unknown",
+      pathOrDescriptor: file,
+      description: `fsync of its directory: ${error instanceof Error ? error.message : String(error)}`
+    }))
 
 /** The flusher writes and syncs with `node:fs` (see the module's comment). */
 export const layer: Layer.Layer<FileIo> = Layer.succeed(FileIo, io)

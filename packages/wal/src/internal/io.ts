@@ -6,6 +6,8 @@
  * and only the flusher's writes and syncs go through these functions.
  */
 import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 
 export interface FileIoShape {
   /** Write all of `bytes` at the end of the file (opened for append); throws on failure. */
@@ -23,3 +25,13 @@ export interface FileIoShape {
 }
 
 export class FileIo extends Context.Tag("@calybris/wal/WalFileIo")<FileIo, FileIoShape>() {}
+
+/**
+ * fsync on the directory holding `file` with the `FileIo` of the environment, when it has one that
+ * can (without one nothing is done); what it throws, failed as `onError` makes it.
+ */
+export const syncDirectoryWith = <E>(file: string, onError: (cause: unknown) => E): Effect.Effect<void, E> =>
+  Effect.flatMap(Effect.serviceOption(FileIo), (found) => {
+    const sync = Option.getOrUndefined(found)?.syncDirectoryOf
+    return sync === undefined ? Effect.void : Effect.try({ try: () => sync(file), catch: onError })
+  })

@@ -15,7 +15,7 @@ import type * as Reader from "../Reader.js"
 import type { RepairOptions } from "../Wal.js"
 import { type WalEmptyKey, type WalIoError, type WalLocked, type WalNotAFile, WalNotRepairable } from "../WalError.js"
 import { ioError, openedFile, pathError, readFile, regularFile, verifyFile } from "./file.js"
-import { FileIo } from "./io.js"
+import { syncDirectoryWith } from "./io.js"
 import * as Lock from "./lock.js"
 
 /** `repair` found a log that verifies: nothing was done. */
@@ -88,11 +88,8 @@ export const repair = (
       })
     }
     const savedTo = yield* saveTail(fs, path, offset, length)
-    const syncDirectoryOf = Option.getOrUndefined(yield* Effect.serviceOption(FileIo))?.syncDirectoryOf
-    if (syncDirectoryOf !== undefined) {
-      // the saved file's directory entry durable before the log is truncated; failing, the log is left torn
-      yield* Effect.try({ try: () => syncDirectoryOf(savedTo), catch: ioError("sync directory", savedTo) })
-    }
+    // the saved file's directory entry durable before the log is truncated; failing, the log is left torn
+    yield* syncDirectoryWith(savedTo, ioError("sync directory", savedTo))
     yield* Effect.scoped(Effect.gen(function*() {
       const log = yield* fs.open(path, { flag: "r+" })
       yield* log.truncate(offset)
