@@ -215,8 +215,13 @@ const publicImportsOfInternals: ReadonlyArray<{
   },
   {
     target: "packages/wal/src/Reader.ts",
-    reason: "the one verifying reader every layer opens its existing bytes with (SPEC §5)",
-    importers: ["packages/wal/src/internal/file.ts", "packages/wal/src/internal/memory.ts"]
+    reason:
+      "the one verifying reader every layer opens its existing bytes with (SPEC §5), and its check of the reader's options, which repair makes too",
+    importers: [
+      "packages/wal/src/internal/file.ts",
+      "packages/wal/src/internal/memory.ts",
+      "packages/wal/src/internal/repair.ts"
+    ]
   },
   {
     target: "packages/budget/src/LedgerState.ts",

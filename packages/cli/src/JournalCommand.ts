@@ -115,7 +115,7 @@ export const exportTenant = (flags: Commands.FlagsOf<typeof Commands.journalOpti
  * else its entry's sequence, or its line (an export's line N is entry N).
  */
 const sequenceOf = (e: WalVerifyError): bigint =>
-  e._tag === "WalSequenceError" ? e.expected : "sequence" in e ? e.sequence : BigInt(e.line)
+  e._tag === "WalSequenceError" ? e.expected : "sequence" in e ? e.sequence : "line" in e ? BigInt(e.line) : 0n
 
 /** Why a chain failed, from its WAL error (a sequence error says which it expected). */
 const reasonOf = (e: WalVerifyError): string =>

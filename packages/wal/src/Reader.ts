@@ -34,7 +34,7 @@ import {
   WalTornTail,
   type WalVerifyError
 } from "./WalError.js"
-import { WalLineTooLong } from "./WalError.js"
+import { WalLineTooLong, WalOptionsInvalid } from "./WalError.js"
 
 export interface ReaderOptions {
   /** the chain to verify against; `undefined` reads without verification (never the default) */
@@ -83,6 +83,26 @@ export interface Verified {
 
 /** The longest line a reader accepts unless told otherwise (`maxLineBytes`), and so a writer writes. */
 export const DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024
+
+/**
+ * `maxLineBytes` checked: undefined (the default) or a positive safe integer, else
+ * `WalOptionsInvalid` naming it and the value (every reader refuses to read with it, every log to
+ * open with it).
+ */
+export const checkOptions = (
+  options: Pick<ReaderOptions, "maxLineBytes">
+): Either.Either<void, WalOptionsInvalid> => {
+  const max: unknown = options.maxLineBytes
+  return max === undefined || (typeof max === "number" && Number.isSafeInteger(max) && max >= 1)
+    ? Either.void
+    : Either.left(
+      new WalOptionsInvalid({
+        field: "maxLineBytes",
+        value: typeof max === "bigint" ? `${max}n` : String(max),
+        reason: "not a positive integer (1 to 2^53 - 1 bytes)"
+      })
+    )
+}
 
 /** SPEC §5's Unicode White_Space (not U+FEFF, not NUL). */
 const isWhiteSpace = (c: number): boolean =>
@@ -320,6 +340,8 @@ export class LineReader {
     this.data = this.each === undefined ? undefined : data
     this.chain = options.chain
     this.maxLine = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES
+    const checked = checkOptions(options)
+    this.invalid = Either.isLeft(checked) ? checked.left : undefined
     this.collect = collect
     this.fast = options.chain !== undefined && fastPath.enabled ? Chain.bytesLinkOfBytes(options.chain) : undefined
   }
@@ -343,7 +365,11 @@ export class LineReader {
   /** The line being read grew past the limit: it is scanned, not kept (see `LongLine`). */
   private long: LongLine | undefined = undefined
 
+  /** `maxLineBytes` out of range: every `push` and `end` fails with it, nothing read */
+  private readonly invalid: WalOptionsInvalid | undefined
+
   push(chunk: Uint8Array): Either.Either<Array<Entry>, WalVerifyError> {
+    if (this.invalid !== undefined) return Either.left(this.invalid)
     this.bytes += chunk.length
     const long = this.long
     if (long !== undefined) {
@@ -550,6 +576,7 @@ export class LineReader {
 
   /** The end of the input: a final line without newline, then the totals. */
   end(): Either.Either<{ readonly entries: Array<Entry>; readonly verified: Verified }, WalVerifyError> {
+    if (this.invalid !== undefined) return Either.left(this.invalid)
     const out: Array<Entry> = []
     let missingNewline = false
     const long = this.long

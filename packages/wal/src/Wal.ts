@@ -31,6 +31,7 @@ import type {
   WalLocked,
   WalNotAFile,
   WalNotRepairable,
+  WalOptionsInvalid,
   WalReadError,
   WalTornTail,
   WalVerifyError
@@ -297,6 +298,6 @@ export const repair = (
   options: RepairOptions = {}
 ): Effect.Effect<
   RepairReport,
-  WalNotRepairable | WalNotAFile | WalIoError | WalLocked | WalEmptyKey,
+  WalNotRepairable | WalNotAFile | WalIoError | WalLocked | WalEmptyKey | WalOptionsInvalid,
   FileSystem.FileSystem
 > => internalRepair.repair(path, options)

@@ -119,6 +119,21 @@ export class WalLineTooLong extends Schema.TaggedError<WalLineTooLong>()("WalLin
   }
 }
 
+/**
+ * A reader's or writer's option out of its range, named with the value given (`maxLineBytes`: a
+ * positive safe integer). Refused before anything is read or written: 0 or 1.5 would refuse every
+ * line, NaN would lift the limit.
+ */
+export class WalOptionsInvalid extends Schema.TaggedError<WalOptionsInvalid>()("WalOptionsInvalid", {
+  field: Schema.String,
+  value: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `invalid WAL option ${this.field} = ${this.value}: ${this.reason}`
+  }
+}
+
 /** Everything a verified read can fail with. */
 export type WalVerifyError =
   | WalReadError
@@ -127,6 +142,7 @@ export type WalVerifyError =
   | WalSequenceError
   | WalChainBroken
   | WalLineTooLong
+  | WalOptionsInvalid
 
 /** An empty HMAC key: refused unless the caller opted in to legacy empty-key logs. */
 export class WalEmptyKey extends Schema.TaggedError<WalEmptyKey>()("WalEmptyKey", {}) {

@@ -168,6 +168,27 @@ const contract = (name: string, factory: Factory) =>
         )
       }))
 
+    it.scoped("maxLineBytes out of range (0, -1, 1.5, NaN, Infinity, a string) is refused at the open, named with its value; 1 opens", () =>
+      Effect.gen(function*() {
+        for (const bad of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, "4096" as unknown as number]) {
+          const refused = yield* Effect.flip(withLog(Wal.head, { maxLineBytes: bad }))
+          assert.strictEqual(refused._tag, "WalOptionsInvalid")
+          if (refused._tag === "WalOptionsInvalid") {
+            assert.strictEqual(refused.field, "maxLineBytes")
+            assert.strictEqual(refused.value, String(bad))
+          }
+        }
+        // the smallest limit is a limit: the log opens, and refuses every record (longer than 1 byte)
+        yield* withLog(
+          Effect.gen(function*() {
+            const error = yield* Effect.flip(Wal.append(record(1)))
+            assert.strictEqual(error._tag, "WalRecordTooLong")
+            assert.strictEqual((yield* Wal.head).sequence, 0n)
+          }),
+          { maxLineBytes: 1 }
+        )
+      }))
+
     it.scoped("a record nested deeper than the reader accepts is refused; the deepest accepted round-trips", () =>
       withLog(Effect.gen(function*() {
         const error = yield* Effect.flip(Wal.append(nested(MAX_RECORD_DEPTH + 1)))

@@ -115,6 +115,29 @@ layer(NodeContext.layer)("file layer", (it) => {
       }
     }))
 
+  it.scoped("maxLineBytes out of range is refused before the file is touched: no file made, an existing one unchanged, no lock, repair refuses too", () =>
+    Effect.gen(function*() {
+      const { fs, path } = yield* tempLog
+      const refused = yield* Effect.flip(withWal(path, Wal.head, { maxLineBytes: Number.NaN }))
+      assert.strictEqual(refused._tag, "WalOptionsInvalid")
+      assert.isFalse(yield* fs.exists(path))
+      assert.isFalse(yield* fs.exists(`${path}.lock`))
+      yield* withWal(path, appendRange(1, 2))
+      const before = yield* fs.readFile(path)
+      for (const bad of [0, 2.5]) {
+        const error = yield* Effect.flip(withWal(path, Wal.append(new Map([["i", 3]])), { maxLineBytes: bad }))
+        assert.strictEqual(error._tag, "WalOptionsInvalid")
+        assert.strictEqual(
+          error.message,
+          `invalid WAL option maxLineBytes = ${bad}: not a positive integer (1 to 2^53 - 1 bytes)`
+        )
+        const repair = yield* Effect.flip(Wal.repair(path, { maxLineBytes: bad }))
+        assert.strictEqual(repair._tag, "WalOptionsInvalid")
+        assert.isTrue(bytesEqual(yield* fs.readFile(path), before))
+        assert.isFalse(yield* fs.exists(`${path}.lock`))
+      }
+    }))
+
   it.scoped("a torn tail fails open with WalTornTail; repair saves and truncates exactly it; the log then opens", () =>
     Effect.gen(function*() {
       const { fs, path } = yield* tempLog

@@ -549,3 +549,22 @@ describe("reader: errors people can act on", () => {
     expect(e.reason).toBe(`invalid type: string "${"x".repeat(80)}…", expected struct WalEntry`)
   })
 })
+
+describe("reader: options", () => {
+  it("maxLineBytes out of range refuses to read anything (WalOptionsInvalid, named with its value), even empty input", () => {
+    const chain = Either.getOrThrow(Chain.make({}))
+    for (const bad of [0, -3, 0.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53]) {
+      for (const bytes of [new Uint8Array(0), new TextEncoder().encode("garbage\n")]) {
+        const e = failure(Reader.verifyBytes(bytes, { chain, maxLineBytes: bad }))
+        expect(e._tag).toBe("WalOptionsInvalid")
+        if (e._tag !== "WalOptionsInvalid") continue
+        expect([e.field, e.value]).toEqual(["maxLineBytes", String(bad)])
+      }
+      const reader = new Reader.LineReader({ chain, maxLineBytes: bad })
+      expect(Either.isLeft(reader.push(new Uint8Array(1)))).toBe(true)
+      expect(Either.isLeft(reader.end())).toBe(true)
+    }
+    expect(Either.isRight(Reader.checkOptions({ maxLineBytes: 2 ** 53 - 1 }))).toBe(true)
+    expect(Either.isRight(Reader.checkOptions({}))).toBe(true)
+  })
+})

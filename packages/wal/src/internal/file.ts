@@ -335,6 +335,7 @@ export const make = <E = never>(
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const chain = yield* Chain.make(options)
+    yield* Reader.checkOptions(options)
     const reader: Reader.ReaderOptions = { chain, maxLineBytes: options.maxLineBytes }
     // the writer writes no line its own reader would refuse
     const maxLineBytes = options.maxLineBytes ?? Reader.DEFAULT_MAX_LINE_BYTES

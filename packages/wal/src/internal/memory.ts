@@ -27,6 +27,7 @@ export const make = <E = never>(
 ): Effect.Effect<Wal["Type"], WalEmptyKey | WalVerifyError | WalTornTail | E> =>
   Effect.gen(function*() {
     const chain = yield* Chain.make(options)
+    yield* Reader.checkOptions(options)
     const reader: Reader.ReaderOptions = { chain, maxLineBytes: options.maxLineBytes }
     const maxLineBytes = options.maxLineBytes ?? Reader.DEFAULT_MAX_LINE_BYTES
     const onLine = options.onLine

@@ -11,9 +11,16 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as Chain from "../Chain.js"
-import type * as Reader from "../Reader.js"
+import * as Reader from "../Reader.js"
 import type { RepairOptions } from "../Wal.js"
-import { type WalEmptyKey, type WalIoError, type WalLocked, type WalNotAFile, WalNotRepairable } from "../WalError.js"
+import {
+  type WalEmptyKey,
+  type WalIoError,
+  type WalLocked,
+  type WalNotAFile,
+  WalNotRepairable,
+  type WalOptionsInvalid
+} from "../WalError.js"
 import { ioError, openedFile, pathError, readFile, regularFile, verifyFile } from "./file.js"
 import { syncDirectoryWith } from "./io.js"
 import * as Lock from "./lock.js"
@@ -54,12 +61,13 @@ export const repair = (
   options: RepairOptions
 ): Effect.Effect<
   RepairReport,
-  WalNotRepairable | WalNotAFile | WalIoError | WalLocked | WalEmptyKey,
+  WalNotRepairable | WalNotAFile | WalIoError | WalLocked | WalEmptyKey | WalOptionsInvalid,
   FileSystem.FileSystem
 > =>
   Effect.scoped(Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const chain = yield* Chain.make(options)
+    yield* Reader.checkOptions(options)
     const reader: Reader.ReaderOptions = { chain, maxLineBytes: options.maxLineBytes }
     yield* regularFile(fs, path)
     yield* Lock.acquire(fs, path)
