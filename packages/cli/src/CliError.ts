@@ -129,7 +129,9 @@ const USAGE_TAGS: ReadonlySet<string> = new Set([
   "DuplicateModelId",
   "InvalidProviderId",
   "NoEnabledModels",
-  "OutOfRangeBps"
+  "OutOfRangeBps",
+  // a snapshot field out of its type (Policy.make checks that first)
+  "InvalidPolicyField"
 ])
 
 /** Exit code of a failure value. */

@@ -2,7 +2,7 @@
  * One request to decide (SPEC §2.1).
  */
 import * as Int from "./Int.js"
-import { jsonObject } from "./JsonSchema.js"
+import { jsonObject, validator } from "./JsonSchema.js"
 
 /** Wire fields of an input, in wire order. */
 export const fields = {
@@ -24,3 +24,10 @@ export const fields = {
 /** An input as it travels on the wire (decodes from / encodes to a Json object). */
 export const Input = jsonObject(fields, "KernelInput")
 export type Input = typeof Input.Type
+
+/**
+ * An input from plain numbers and bigints, every field checked against its width (a `ParseError`
+ * naming the field and the value; a request sequence past 2^64 − 1 would otherwise digest as
+ * another one): the way to build one without a cast.
+ */
+export const make = validator(Input)

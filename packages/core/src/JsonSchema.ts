@@ -17,6 +17,28 @@ import { type CodecAnnotation, CodecId } from "./internal/codec.js"
 import * as Serde from "./internal/serde.js"
 import * as Json from "./Json.js"
 
+/**
+ * `A` with every branded number or bigint, at any depth, widened to its base type: what a
+ * validating constructor (`Input.make`, `Model.make`, `Policy.make`) takes from plain values.
+ */
+export type Unbranded<A> = A extends bigint ? bigint
+  : A extends number ? number
+  : A extends string | boolean | null | undefined ? A
+  : A extends ReadonlyArray<infer E> ? ReadonlyArray<Unbranded<E>>
+  : { readonly [K in keyof A]: Unbranded<A[K]> }
+
+/**
+ * A validating constructor of a wire type's domain value from plain numbers and bigints: every
+ * field checked against its type (its width, an integer, a number or a bigint where one belongs),
+ * nothing converted; a `ParseError` names the first field out of its type and the value. The way
+ * to build a branded value without a cast (a cast value out of its width is cut short silently by
+ * the kernel's typed arrays and the digests' fixed-width fields).
+ */
+export const validator = <A, I>(schema: Schema.Schema<A, I, never>) => {
+  const validate = Schema.validateEither(Schema.typeSchema(schema))
+  return (value: Unbranded<A>): Either.Either<A, ParseResult.ParseError> => validate(value)
+}
+
 /** Any Json value (validated structurally), kept as is. */
 export const JsonValue: Schema.Schema<Json.Json> = Schema.declare(
   (u: unknown): u is Json.Json => isJson(u, 0),

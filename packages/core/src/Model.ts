@@ -3,7 +3,7 @@
  */
 import type * as Schema from "effect/Schema"
 import * as Int from "./Int.js"
-import { jsonObject } from "./JsonSchema.js"
+import { jsonObject, validator } from "./JsonSchema.js"
 
 /** Wire fields of a model, in wire order. */
 export const fields = {
@@ -23,3 +23,10 @@ export const fields = {
 export const Model = jsonObject(fields, "KernelModel")
 export type Model = typeof Model.Type
 export type Encoded = Schema.Schema.Encoded<typeof Model>
+
+/**
+ * A model from plain numbers and bigints, every field checked against its width (a `ParseError`
+ * naming the field and the value): the way to build one without a cast. A catalog's own rules
+ * (SPEC §2.2) are `Policy.make`'s.
+ */
+export const make = validator(Model)

@@ -7,10 +7,11 @@
  * hot loop of `Kernel.prescribe`.
  */
 import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Int from "./Int.js"
 import { compile, type Compiled } from "./internal/compile.js"
-import { jsonObject } from "./JsonSchema.js"
+import { jsonObject, type Unbranded, validator } from "./JsonSchema.js"
 import { Model } from "./Model.js"
 
 export const MAX_BPS = 10_000
@@ -77,7 +78,29 @@ export class OutOfRangeBps extends Schema.TaggedError<OutOfRangeBps>()("OutOfRan
   }
 }
 
-export type PolicyError = EmptyCatalog | DuplicateModelId | InvalidProviderId | NoEnabledModels | OutOfRangeBps
+/**
+ * A snapshot field out of its type, found before the reference's rules: a width (a model id past
+ * 2^32 − 1, an `enabled` past 255, an epoch below 0), not an integer, not a number or bigint where
+ * one belongs. Never from a decoded snapshot (its decoder refuses the same); from one built in
+ * code, where the kernel's typed arrays and the digest would cut such a value short silently (two
+ * catalogs, one digest).
+ */
+export class InvalidPolicyField extends Schema.TaggedError<InvalidPolicyField>()("InvalidPolicyField", {
+  path: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `policy field ${this.path}: ${this.reason}`
+  }
+}
+
+export type PolicyError =
+  | EmptyCatalog
+  | DuplicateModelId
+  | InvalidProviderId
+  | NoEnabledModels
+  | OutOfRangeBps
+  | InvalidPolicyField
 
 /** The reference's `validate()`: the first failure in the reference's order, or undefined. */
 export const validate = (snapshot: PolicySnapshot): PolicyError | undefined => {
@@ -125,10 +148,26 @@ export interface Policy {
 
 const build = (snapshot: PolicySnapshot): Policy => ({ [TypeId]: TypeId, snapshot, compiled: compile(snapshot) })
 
-/** Checked construction: validates in the reference's order (SPEC §2.2). */
-export const make = (snapshot: PolicySnapshot): Either.Either<Policy, PolicyError> => {
-  const error = validate(snapshot)
-  return error === undefined ? Either.right(build(snapshot)) : Either.left(error)
+const typed = validator(PolicySnapshot)
+
+/**
+ * Checked construction, from plain numbers and bigints: every field within its type first
+ * (`InvalidPolicyField`, naming the first one out of it), then the reference's rules in its order
+ * (SPEC §2.2).
+ */
+export const make = (snapshot: Unbranded<PolicySnapshot>): Either.Either<Policy, PolicyError> => {
+  const checked = typed(snapshot)
+  if (Either.isLeft(checked)) {
+    const issue = ParseResult.ArrayFormatter.formatErrorSync(checked.left)[0]
+    return Either.left(
+      new InvalidPolicyField({
+        path: issue === undefined ? "" : issue.path.map(String).join("."),
+        reason: issue === undefined ? checked.left.message : issue.message
+      })
+    )
+  }
+  const error = validate(checked.right)
+  return error === undefined ? Either.right(build(checked.right)) : Either.left(error)
 }
 
 /** Unchecked construction (tests, fuzzing, replay of any logged policy): no validation. */

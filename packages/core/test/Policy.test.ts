@@ -1,11 +1,12 @@
-import type { Model } from "@calybris/core/Model"
+import * as Input from "@calybris/core/Input"
+import * as Model from "@calybris/core/Model"
 import * as Policy from "@calybris/core/Policy"
 import * as Fixtures from "@calybris/testing/Fixtures"
 import type { Plain } from "@calybris/testing/Plain"
 import { assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 
-const model = (over: Partial<Plain<Model>> = {}): Model =>
+const model = (over: Partial<Plain<Model.Model>> = {}): Model.Model =>
   Fixtures.model({
     region_mask: 0n,
     input_cost_microunits_per_million_tokens: 1n,
@@ -64,6 +65,83 @@ describe("Policy.make", () => {
     const none = failure(snapshot({ models: [model({ enabled: 0 })] }))
     assert.strictEqual(none?._tag, "NoEnabledModels")
     assert.strictEqual(none?.message, "no enabled models in catalog")
+  })
+  it("a field out of its type is refused first, named (InvalidPolicyField): the kernel and the digest would cut a cast value short (a hostile review)", () => {
+    const cases: ReadonlyArray<readonly [Policy.PolicySnapshot, string]> = [
+      [snapshot({ models: [model({ model_id: 2 ** 32 + 7 })] }), "models.0.model_id"],
+      [snapshot({ models: [model(), model({ model_id: -1 })] }), "models.1.model_id"],
+      [snapshot({ models: [model({ enabled: 256 })] }), "models.0.enabled"],
+      [snapshot({ models: [model({ p95_latency_ms: 1.5 })] }), "models.0.p95_latency_ms"],
+      [snapshot({ models: [model({ capabilities: 2n ** 64n })] }), "models.0.capabilities"],
+      [snapshot({ policy_epoch: -1n }), "policy_epoch"],
+      [snapshot({ hard_risk_limit_bps: 70_000 }), "hard_risk_limit_bps"],
+      [snapshot({ catalog_epoch: 5 as unknown as bigint }), "catalog_epoch"]
+    ]
+    for (const [bad, path] of cases) {
+      const e = failure(bad)
+      assert.strictEqual(e?._tag, "InvalidPolicyField")
+      if (e?._tag !== "InvalidPolicyField") continue
+      assert.strictEqual(e.path, path)
+      assert.match(e.message, new RegExp(`^policy field ${path.replace(/\./g, "\\.")}: `))
+    }
+    // the edges of each width are the reference's values, accepted
+    const edges = Policy.make({
+      policy_epoch: 2n ** 64n - 1n,
+      catalog_epoch: 0n,
+      hard_risk_limit_bps: 10_000,
+      minimum_confidence_bps: 0,
+      risk_penalty_multiplier_bps: 50_000,
+      latency_penalty_microunits_per_ms: 2n ** 64n - 1n,
+      models: [{
+        model_id: 2 ** 32 - 1,
+        provider_id: 63,
+        quality_bps: 10_000,
+        risk_ceiling_bps: 10_000,
+        enabled: 255,
+        p95_latency_ms: 2 ** 32 - 1,
+        capabilities: 2n ** 64n - 1n,
+        region_mask: 0n,
+        input_cost_microunits_per_million_tokens: 2n ** 64n - 1n,
+        output_cost_microunits_per_million_tokens: 0n
+      }]
+    })
+    assert.isTrue(Either.isRight(edges))
+  })
+  it("Input.make and Model.make check every field's width, and build from plain values without a cast", () => {
+    const input = {
+      request_sequence: 1n,
+      requested_model_id: 1,
+      input_tokens: 2000,
+      output_tokens: 500,
+      business_value_microunits: -(2n ** 63n),
+      budget_limit_microunits: 2n ** 64n - 1n,
+      risk_bps: 100,
+      confidence_bps: 9000,
+      minimum_quality_bps: 0,
+      max_p95_latency_ms: 2 ** 32 - 1,
+      required_capabilities: 0n,
+      allowed_provider_mask: 2n ** 64n - 1n,
+      required_region_mask: 0n
+    }
+    const made = Input.make(input)
+    assert.isTrue(Either.isRight(made))
+    for (
+      const [field, value] of [
+        ["request_sequence", 2n ** 64n + 1n],
+        ["business_value_microunits", -(2n ** 63n) - 1n],
+        ["budget_limit_microunits", 5],
+        ["requested_model_id", 2 ** 32],
+        ["risk_bps", -1]
+      ] as const
+    ) {
+      const refused = Input.make({ ...input, [field]: value })
+      assert.isTrue(Either.isLeft(refused), field)
+      if (Either.isLeft(refused)) assert.include(refused.left.message, field)
+    }
+    assert.isTrue(Either.isRight(Model.make(model())))
+    const wide = Model.make({ ...model(), model_id: 2 ** 32 + 7 })
+    assert.isTrue(Either.isLeft(wide))
+    if (Either.isLeft(wide)) assert.include(wide.left.message, "model_id")
   })
   it("unsafeMake accepts anything", () => {
     const p = Policy.unsafeMake(snapshot({ models: [] }))
