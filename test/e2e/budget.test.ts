@@ -228,6 +228,32 @@ describe("budget", () => {
     }
   })
 
+  it("an empty journal is refused by every ledger command, nothing written: never initialised, or wiped (a hostile review: read as a fresh ledger, status and prove said balanced)", async () => {
+    const journal = journalOf("empty.jsonl")
+    fs.writeFileSync(journal, "")
+    const results = await mapLimit(
+      [
+        ["status"],
+        ["prove"],
+        ["certify"],
+        ["ensure", "--tenant", "a", "--amount", "5"],
+        ["top-up", "--tenant", "a", "--amount", "5"],
+        ["reserve", "--tenant", "a", "--amount", "5"]
+      ],
+      3,
+      (args) => budget(journal, args)
+    )
+    for (const r of results) {
+      assert.strictEqual(r.code, 2, r.stderr)
+      assert.include(r.stderr, "the journal is empty: never initialised")
+      assert.strictEqual(fs.statSync(journal).size, 0)
+    }
+    // init makes it a journal: the commands then run on it
+    await ok(journal, ["init"])
+    await ok(journal, ["ensure", "--tenant", "a", "--amount", "5"])
+    assert.include(await ok(journal, ["status"]), "1 tenant")
+  })
+
   it("admit --id: a retry returns the original outcome; another input or policy under the id is an IdempotencyConflict", async () => {
     const journal = journalOf("admit-retry.jsonl")
     await ok(journal, ["init"])

@@ -152,8 +152,12 @@ const withLedger = <A, E, R>(flags: Common, name: string, operation: Effect.Effe
     }), operation)
 
 /**
- * The journal must be a regular file (see `init`): a missing journal, a directory or a FIFO
- * (opening one waits for a writer) is bad input, exit 2. The check of `withLedger` and `withView`.
+ * The journal must be a regular file that `init` made (see `init`): a missing journal, a
+ * directory or a FIFO (opening one waits for a writer) is bad input, exit 2, and so is an empty
+ * one — `init` writes a first entry (the checkpoint that binds the key), so an empty journal was
+ * never initialised, or was emptied: read as a fresh ledger, a wiped journal's balances were gone
+ * while `status` and `prove` reported a balanced ledger, and the next writer started a new chain
+ * under whatever key it was given (a hostile review). The check of `withLedger` and `withView`.
  */
 const requireJournal = (journal: string) =>
   requireFile(journal).pipe(
@@ -164,6 +168,17 @@ const requireJournal = (journal: string) =>
           reason: "no such journal (create it with: calybris budget init --journal FILE)"
         })
         : e
+    ),
+    Effect.flatMap((info) =>
+      info.size === FileSystem.Size(0)
+        ? Effect.fail(
+          new InputError({
+            file: journal,
+            reason:
+              "the journal is empty: never initialised (calybris budget init --journal FILE writes its first entry), or emptied since; refusing to read it as an empty ledger"
+          })
+        )
+        : Effect.void
     )
   )
 
