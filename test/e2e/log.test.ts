@@ -735,7 +735,7 @@ describe("wal replay --checkpoint", () => {
     assert.strictEqual(other.code, 1)
   })
 
-  it("a hostile review's attacks on the replay fail closed (exit 1): an audited log dressed as a journal, a citation of re-spelt lines, a size-0 checkpoint", async () => {
+  it("a hostile review's attacks on the replay fail closed (exit 1): an audited log dressed as a journal, a decision riding on a reserve, a citation of re-spelt lines, a size-0 checkpoint", async () => {
     const policyFile = write(dir, "policy-hostile.json", policyText)
     const policy = Either.getOrThrow(
       Either.flatMap(JsonSchema.decodeText(Policy.PolicySnapshot)(policyText), Policy.make)
@@ -767,6 +767,23 @@ describe("wal replay --checkpoint", () => {
     const disguised = await calybris(["wal", "replay", dressed, "--policy", policyFile, ...keyed])
     assert.strictEqual(disguised.code, 1, disguised.stdout)
     assert.include(disguised.stderr, "audited decision's audit, input, decision")
+    // the forged decision's record riding on a reserve command, written by the key holder: the
+    // journal's decoder passed over the member, so the journal verified and replayed with one
+    // admitted decision fewer, the forged one never audited (a hostile review)
+    const riding = path.join(dir, "hostile-riding.jsonl")
+    const reserve = new Map<string, Json.Json>([["kind", "reserve"], ["tenant_id", "acme"], ["amount", 5], [
+      "audited",
+      data
+    ]])
+    await Effect.runPromise(
+      Wal.append(new Map<string, Json.Json>([["v", 1], ["commands", [reserve]]])).pipe(
+        Effect.provide(Wal.layerFile(riding, { key: walKey })),
+        Effect.provide(NodeContext.layer)
+      )
+    )
+    const rode = await calybris(["wal", "replay", riding, "--policy", policyFile, ...keyed])
+    assert.strictEqual(rode.code, 1, rode.stdout)
+    assert.include(rode.stderr, "commands[0].audited: is not a member of a journal record")
     // a line re-spelt after it was written (it still verifies), and a checkpoint signed over the
     // tree of the re-spelt bytes: log prove refuses that log, so the replay does not cite it
     const honest = path.join(dir, "hostile-honest.jsonl")

@@ -39,7 +39,10 @@ const gateway = (policyJson, inputJson) =>
     // wire JSON is parsed losslessly (u64 stays exact) and decoded into branded domain values
     const snapshot = yield* JsonSchema.decodeText(Policy.PolicySnapshot)(policyJson)
     const input = yield* JsonSchema.decodeText(Input.Input)(inputJson)
-    // EmptyCatalog | DuplicateModelId | InvalidProviderId | NoEnabledModels | OutOfRangeBps
+    // EmptyCatalog | DuplicateModelId | InvalidProviderId | NoEnabledModels | OutOfRangeBps, and
+    // InvalidPolicyField for a snapshot built in code with a field out of its width. Built in code,
+    // without a cast: `Policy.make({ policy_epoch: 7n, …, models: [{ model_id: 10, … }] })`,
+    // `Input.make({ request_sequence: 1n, … })` (a ParseError naming the field and the value)
     const policy = yield* Policy.make(snapshot)
 
     // tenant ids and amounts are brands built by constructors that validate: `make` throws on

@@ -9,11 +9,11 @@
  */
 import * as Codec from "@calybris/core/Codec"
 import * as Int from "@calybris/core/Int"
-import type * as Json from "@calybris/core/Json"
+import * as Json from "@calybris/core/Json"
 import { jsonObject, JsonValue } from "@calybris/core/JsonSchema"
 import { safeNumberOf as small } from "@calybris/core/Word"
 import * as Either from "effect/Either"
-import type * as ParseResult from "effect/ParseResult"
+import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { ReservationId } from "./Arguments.js"
 import * as L from "./LedgerState.js"
@@ -367,7 +367,60 @@ export const decode = (json: Json.Json): Either.Either<JournalEntry, ParseResult
   const entry = decodeEntry(json)
   return Either.isLeft(entry) && json instanceof Map && json.has("checkpoint") && !json.has("commands")
     ? Either.flatMap(decodeCheckpointEntry(json), () => entry)
-    : entry
+    : Either.flatMap(entry, (decoded) => exactly(json, decoded))
+}
+
+/**
+ * A decoded entry, once it encodes back to the members and values it was decoded from: the
+ * decoder passes over a member it does not know, so a record carrying one is refused, named —
+ * an admit's audited decision (`audited`) on a reserve rode through the audit unaudited, the
+ * journal verifying (a hostile review). Member order is not compared. (Only the exact path: the
+ * fast path reads the writer's form of plain commands and nothing else.)
+ */
+const exactly = (json: Json.Json, decoded: JournalEntry): Either.Either<JournalEntry, ParseResult.ParseError> => {
+  const encoded = encodeEntry(decoded)
+  if (Either.isLeft(encoded)) return Either.left(encoded.left)
+  const found = difference(json, encoded.right, [])
+  if (found === undefined) return Either.right(decoded)
+  const [first, ...rest] = found.path
+  const issue = new ParseResult.Type(JournalEntry.ast, json, found.message)
+  return Either.left(
+    new ParseResult.ParseError({
+      issue: first === undefined ? issue : new ParseResult.Pointer([first, ...rest], json, issue)
+    })
+  )
+}
+
+/** The first place where `read` (a record as decoded from) and `written` (its decoded value encoded) differ. */
+const difference = (
+  read: Json.Json,
+  written: Json.Json,
+  path: ReadonlyArray<string | number>
+): { readonly path: ReadonlyArray<string | number>; readonly message: string } | undefined => {
+  if (read instanceof Map && written instanceof Map) {
+    for (const [key, value] of read) {
+      const inner = written.get(key)
+      if (inner === undefined) {
+        return { path: [...path, key], message: "is not a member of a journal record: the writer never writes it" }
+      }
+      const found = difference(value, inner, [...path, key])
+      if (found !== undefined) return found
+    }
+    for (const key of written.keys()) {
+      if (!read.has(key)) return { path: [...path, key], message: "is missing" }
+    }
+    return undefined
+  }
+  if (Array.isArray(read) && Array.isArray(written) && read.length === written.length) {
+    for (let i = 0; i < read.length; i++) {
+      const found = difference(read[i] as Json.Json, written[i] as Json.Json, [...path, i])
+      if (found !== undefined) return found
+    }
+    return undefined
+  }
+  return Json.print(read) === Json.print(written)
+    ? undefined
+    : { path, message: "is not what its decoded value encodes to" }
 }
 
 // ---------------------------------------------------------------------------------------------

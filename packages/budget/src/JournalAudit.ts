@@ -55,16 +55,16 @@ export const auditBytes = <E, R>(
       bytes,
       reader,
       (entry): Either.Either<void, WalParseError | LedgerJournalInconsistent> => {
-        const decoded = Journal.decode(entry.data)
         const bad = (reason: string) =>
           Either.left(
             new WalParseError({ line: entry.line, offset: entry.offset, category: "Data", reason, column: 0 })
           )
-        if (Either.isLeft(decoded)) return bad(`not a ledger journal record: ${JsonSchema.formatError(decoded.left)}`)
-        // an audited decision's members on a journal record: the journal's decoder would pass over
-        // them, and the decision they carry would go unaudited (an audited log dressed as a journal)
+        // an audited decision's members on a journal record (an audited log dressed as a journal):
+        // named as such first (the journal's decoder refuses any member it does not know, too)
         const data = entry.data
-        const foreign = Json.isObject(data) ? AUDITED_MEMBERS.filter((member) => data.has(member)) : []
+        const foreign = Json.isObject(data) && data.has("v")
+          ? AUDITED_MEMBERS.filter((member) => data.has(member))
+          : []
         if (foreign.length > 0) {
           return bad(
             `a ledger journal record that also carries an audited decision's ${
@@ -72,6 +72,8 @@ export const auditBytes = <E, R>(
             }: which it is cannot be told, so neither is trusted`
           )
         }
+        const decoded = Journal.decode(data)
+        if (Either.isLeft(decoded)) return bad(`not a ledger journal record: ${JsonSchema.formatError(decoded.left)}`)
         const record = decoded.right
         const inconsistent = replay.entry(entry.sequence, Journal.replayableOf(record))
         if (inconsistent !== undefined) return Either.left(inconsistent)
