@@ -199,7 +199,11 @@ const write = (value: Json | undefined, depth: number): string => {
       }
       let out = "{"
       for (const [key, member] of value) {
-        if (checkRange && typeof key !== "string") notJson = true
+        // a key that is no string (a symbol cannot even be quoted): refused, the rest not printed
+        if (checkRange && typeof key !== "string") {
+          notJson = true
+          return ""
+        }
         out += (out.length === 1 ? "" : ",") + quoteKey(key) + write(member, depth + 1)
       }
       return out + "}"
@@ -453,7 +457,11 @@ const writeBytes = (value: Json | undefined, depth: number): void => {
       out[pos++] = 123 // {
       let first = true
       for (const [key, member] of value) {
-        if (typeof key !== "string") notJson = true
+        // a key that is no string (a symbol cannot even be quoted): refused, the rest not written
+        if (typeof key !== "string") {
+          notJson = true
+          return
+        }
         if (first) first = false
         else {
           room(1)
