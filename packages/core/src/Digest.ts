@@ -109,7 +109,17 @@ const actionCode = (action: Decision.Action): number => {
       return 2
     case "Reject":
       return 3
+    default:
+      return notOne("action", action)
   }
+}
+
+/**
+ * A decision's action or reason that is none of the reference's (only a value built with a cast
+ * can hold one): a defect, never the code 0 that every such value would share in the digest.
+ */
+const notOne = (field: string, value: never): never => {
+  throw new RangeError(`Digest: a decision's ${field} ${JSON.stringify(value)} is none of the reference's`)
 }
 
 /** `Decision.reasonCode` as a switch. */
@@ -141,6 +151,8 @@ const reasonCode = (reason: Decision.Reason): number => {
       return 109
     case "RiskCeilingConstraint":
       return 110
+    default:
+      return notOne("reason", reason)
   }
 }
 

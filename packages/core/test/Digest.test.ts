@@ -59,6 +59,17 @@ describe("Digest", () => {
       })
     )
   })
+  it("a decision whose action or reason is none of the reference's is a defect, never the code 0 they all shared (a hostile review)", () => {
+    fc.assert(
+      fc.property(Arb.decision, (decision) => {
+        const action = { ...decision, action: "nope" } as unknown as Decision.Decision
+        const reason = { ...decision, reason: "Nope" } as unknown as Decision.Decision
+        assert.throws(() => Digest.decisionDigest(action), RangeError, "a decision's action \"nope\"")
+        assert.throws(() => Digest.decisionDigest(reason), RangeError, "a decision's reason \"Nope\"")
+      }),
+      { numRuns: 20 }
+    )
+  })
   it("any single-field change of a policy or a model changes its digest", () => {
     fc.assert(
       fc.property(Arb.policy, fc.nat(), fc.nat(), fc.nat(), (p, k, bit, which) => {
