@@ -20,8 +20,11 @@
  * on a whole command (a few comparisons: it is on every command's path) and names the first
  * field that fails in an `InvalidArgument`.
  */
+import * as Codec from "@calybris/core/Codec"
+import * as Input from "@calybris/core/Input"
 import * as Int from "@calybris/core/Int"
 import * as Json from "@calybris/core/Json"
+import * as JsonSchema from "@calybris/core/JsonSchema"
 import { JsonValue } from "@calybris/core/JsonSchema"
 import { MAX_RECORD_DEPTH } from "@calybris/wal/Entry"
 import * as Brand from "effect/Brand"
@@ -200,8 +203,37 @@ const isSnapshot = Schema.is(Snapshot.Snapshot)
 /** The kinds of command that take a client operation id (`operation_id`). */
 const TAKES_OPERATION_ID: ReadonlySet<string> = new Set(["TopUp", "Reserve", "Admit", "Commit", "Release"])
 
+/** The `_tag` of every ledger command (a record: a command added to `Command` must be added here). */
+const COMMAND_TAGS: ReadonlySet<string> = new Set(
+  Object.keys(
+    {
+      EnsureTenant: true,
+      TopUp: true,
+      SetExposureCap: true,
+      Reserve: true,
+      Commit: true,
+      Release: true,
+      Expire: true,
+      Admit: true,
+      TakeSnapshot: true,
+      VerifyConservation: true,
+      ProveConservation: true,
+      CertifyLedger: true,
+      Restore: true
+    } satisfies Record<L.Command["_tag"], true>
+  )
+)
+
 /** The first argument of a command that is out of range, or undefined when every one is fine. */
 export const validateCommand = (command: L.Command): InvalidArgument | undefined => {
+  // a JavaScript caller is not held by the types: what is no command is refused, not applied as
+  // nothing (`null` died with a TypeError, `{ _tag: "Nope" }` succeeded with undefined: a hostile review)
+  const tag: unknown = typeof command === "object" && command !== null
+    ? (command as { _tag?: unknown })._tag
+    : undefined
+  if (typeof tag !== "string" || !COMMAND_TAGS.has(tag)) {
+    return invalid("command", tag ?? command, "is none of the ledger's commands")
+  }
   const c = command
   // an operation id only where the command's kind takes one (a JavaScript caller is not held by
   // the types): another kind's would be remembered unchecked, but never journaled (a hostile
@@ -249,7 +281,7 @@ export const validateCommand = (command: L.Command): InvalidArgument | undefined
  * recovery then refuses as inconsistent.
  */
 export const validateRequest = (command: L.Command): InvalidArgument | undefined =>
-  command._tag === "Expire"
+  command !== null && typeof command === "object" && command._tag === "Expire"
     ? invalid(
       "command",
       "expire",
@@ -341,6 +373,30 @@ export const audited = (value: unknown): InvalidArgument | undefined =>
   isJsonValue(value)
     ? unwritable("audited", value, MAX_AUDITED_DEPTH)
     : invalid("audited", value, "must be a Json value")
+
+// built once: the compiled check of an input's fields (~0.4 µs an admit), the Schema for its error
+const inputType = Schema.typeSchema(Input.Input)
+const inputChecked = Codec.compileDecoder(inputType)
+const inputValidated = Schema.validateEither(inputType)
+
+/**
+ * An admit's input, every field within its width and of its kind (a bigint where the kernel
+ * reads one), checked before the kernel runs, in every layer alike: `InvalidArgument` with field
+ * `input.<name>` otherwise. (Only a value built with a cast can fail it: the memory layer held
+ * funds for a request sequence of −1, the journal's failed to encode it, and a number where a
+ * bigint belongs made the kernel throw: a hostile review.)
+ */
+export const checkInput = (input: unknown): Either.Either<void, InvalidArgument> => {
+  const fast = inputChecked?.(input)
+  if (fast !== undefined && fast !== Codec.FAIL && fast !== Codec.DEFER) return Either.void
+  const validated = inputValidated(input)
+  if (Either.isRight(validated)) return Either.void
+  const { field, message } = JsonSchema.describeError(validated.left)
+  const value = field !== "" && typeof input === "object" && input !== null
+    ? (input as Record<string, unknown>)[field.split(/[.[]/)[0] as string]
+    : input
+  return Either.left(invalid(field === "" ? "input" : `input.${field}`, value, message))
+}
 
 /** A tenant id or operation id given outside a command (admit checks them before prescribing). */
 export const checkTenant = (tenant: unknown): Either.Either<void, InvalidArgument> => {

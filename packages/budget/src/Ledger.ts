@@ -353,7 +353,8 @@ export const admit = (
     const checked = Either.all([
       Arguments.checkTenant(tenant),
       Arguments.checkOperationId(options?.operationId),
-      Arguments.metadata(options?.metadata ?? null)
+      Arguments.metadata(options?.metadata ?? null),
+      Arguments.checkInput(input)
     ])
     if (Either.isLeft(checked)) return Effect.fail(checked.left)
     return options?.expiresIn === undefined

@@ -556,6 +556,23 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
             Ledger.admit(policy, TenantId.make("t"), input(1), { metadata: nested(Arguments.MAX_METADATA_DEPTH + 1) })
           ],
           ["tenant", Ledger.admit(policy, unchecked.tenant("\uD800"), input(1))],
+          // an input out of its type (built with a cast), checked before the kernel in every layer:
+          // the memory layer held funds, the journal's failed to encode, the kernel threw (a hostile review)
+          [
+            "input.request_sequence",
+            Ledger.admit(policy, TenantId.make("t"), { ...input(1), request_sequence: -1n } as ReturnType<typeof input>)
+          ],
+          [
+            "input.budget_limit_microunits",
+            Ledger.admit(
+              policy,
+              TenantId.make("t"),
+              { ...input(1), budget_limit_microunits: 5 as unknown as bigint } as ReturnType<typeof input>
+            )
+          ],
+          // what is no command, through the service's own apply: null died, an unknown tag succeeded
+          ["command", rawApply(null as unknown as Command.Command)],
+          ["command", rawApply({ _tag: "Nope" } as unknown as Command.Command)],
           ["operationId", Ledger.admit(policy, TenantId.make("t"), input(1, { risk_bps: 9500 }), { operationId: "" })],
           [
             "snapshot",
