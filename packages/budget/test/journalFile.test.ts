@@ -20,10 +20,15 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import { SystemError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { input, policy } from "./support/fixtures.js"
 
@@ -494,4 +499,64 @@ describe("Ledger.layerJournalFile: lines the log's reader could not read back", 
         before
       )
     }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+})
+
+describe("closing a journaled ledger's scope answers every caller (a hostile review: they hung forever)", () => {
+  const closing = (name: string, layer: (journal: string) => Layer.Layer<Ledger.Ledger, unknown>) =>
+    it.live(`${name}: commands queued, waiting for room or being written are answered; each one answered with a result is journaled, each refused as closed is not; a command after it fails at once`, () =>
+      Effect.gen(function*() {
+        const dir = yield* tempDir
+        const journal = `${dir}/closing.jsonl`
+        const scope = yield* Scope.make()
+        const context = yield* Layer.buildWithScope(layer(journal), scope)
+        const run = <A, E>(effect: Effect.Effect<A, E, Ledger.Ledger>) => Effect.provide(effect, context)
+        yield* run(Ledger.ensureTenant(TenantId.make("t"), Microcents.make(1_000_000n)))
+        const fibers = yield* Effect.forEach(
+          Array.from({ length: 200 }, (_, i) => i),
+          (i) => Effect.fork(run(Ledger.reserve(TenantId.make("t"), Microcents.make(1n), { operationId: `r${i}` })))
+        )
+        yield* Effect.sleep("2 millis")
+        yield* Scope.close(scope, Exit.void)
+        const outcomes = yield* Effect.forEach(
+          fibers,
+          (fiber) =>
+            Fiber.await(fiber).pipe(Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => "hung" as const }))
+        )
+        let answered = 0
+        for (const outcome of outcomes) {
+          if (Exit.isSuccess(outcome)) {
+            answered++
+            continue
+          }
+          const error = Cause.failureOption(outcome.cause)
+          assert.isTrue(Option.isSome(error), Cause.pretty(outcome.cause))
+          if (Option.isSome(error)) assert.include((error.value as { message: string }).message, "scope is closed")
+        }
+        const after = yield* Effect.either(
+          run(Ledger.topUp(TenantId.make("t"), Microcents.make(1n))).pipe(
+            Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => "hung" as const })
+          )
+        )
+        assert.isTrue(Either.isLeft(after) && typeof after.left === "object" && after.left._tag === "LedgerStoreError")
+        // reopened: exactly the answered reserves are held
+        const reopened = yield* Ledger.balance(TenantId.make("t")).pipe(
+          Effect.provide(Ledger.layerJournalFile(journal, { key })),
+          Effect.scoped
+        )
+        assert.strictEqual(Option.getOrThrow(reopened).reserved_microcents, BigInt(answered))
+      }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+  closing(
+    "layerJournalFile (always)",
+    (journal) =>
+      Ledger.layerJournalFile(journal, { key, durability: "always", maxPending: 16 }).pipe(
+        Layer.provide(NodeContext.layer)
+      )
+  )
+  closing(
+    "layerJournalFile (batch)",
+    (journal) =>
+      Ledger.layerJournalFile(journal, { key, durability: "batch", maxPending: 16 }).pipe(
+        Layer.provide(NodeContext.layer)
+      )
+  )
 })

@@ -393,15 +393,40 @@ const start = (wal: Wal.Wal["Type"], recovered: Replayed, options: JournalOption
       return Effect.succeed(batch)
     })
 
+    // Closing the scope (finalizers run last added, first): no command is taken any more (each
+    // answered `closed`, never left waiting: a server shutting down hung its requests, a hostile
+    // review), the writer stops between batches — the batch it is writing is written and answered
+    // first (the log still open: its scope closes after this one's, or it is the caller's) — and
+    // then every command still queued or waiting for room is answered `closed`, none applied.
+    let closed = false
+    const closedError = new LedgerStoreError({
+      operation: "submit",
+      cause: new Error("the ledger's scope is closed: the command was not applied")
+    })
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        const rest = [...pending, ...room]
+        pending = []
+        room.length = 0
+        const answer = Effect.fail(closedError)
+        for (const job of rest) job.resume(answer)
+      })
+    )
     yield* takeBatch.pipe(
-      Effect.flatMap(processBatch),
+      Effect.flatMap((jobs) => Effect.uninterruptible(processBatch(jobs))),
       Effect.forever,
       Effect.forkScoped
+    )
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        closed = true
+      })
     )
 
     /** Queue a job and wait for its answer (for room first, beyond maxPending). */
     const enqueue = (command: L.Command | null, audited: Json.Json | undefined) =>
       Effect.async<L.Result, LedgerStoreError>((resume) => {
+        if (closed) return resume(Effect.fail(closedError))
         const job: Job = { command, audited, resume }
         if (room.length === 0 && pending.length < maxPending) {
           pending.push(job)
@@ -437,6 +462,7 @@ const start = (wal: Wal.Wal["Type"], recovered: Replayed, options: JournalOption
     const submit = (command: L.Command | null, audit?: Audit) =>
       Effect.gen(function*() {
         if (failure !== undefined) return yield* failure
+        if (closed) return yield* closedError
         const audited = typeof audit === "function" ? yield* audit() : audit
         return yield* enqueue(command === null ? null : bound(command, audited), audited)
       })
