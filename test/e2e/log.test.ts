@@ -653,16 +653,19 @@ describe("wal replay --checkpoint", () => {
       Either.flatMap(JsonSchema.decodeText(Policy.PolicySnapshot)(policyText), Policy.make)
     )
     const audited = path.join(dir, "audited.jsonl")
-    await Effect.runPromise(
-      Effect.gen(function*() {
-        for (let i = 1; i <= 3; i++) {
-          const input = Either.getOrThrow(
-            JsonSchema.decodeText(Input.Input)(inputLine({ request_sequence: String(i) }))
-          )
-          yield* Audited.append(policy, input, Kernel.prescribe(policy, input), null)
-        }
-      }).pipe(Effect.provide(Wal.layerFile(audited, { key: walKey })), Effect.provide(NodeContext.layer))
-    )
+    /** Requests `from` to `to` decided and appended to `audited`. */
+    const decide = (from: number, to: number) =>
+      Effect.runPromise(
+        Effect.gen(function*() {
+          for (let i = from; i <= to; i++) {
+            const input = Either.getOrThrow(
+              JsonSchema.decodeText(Input.Input)(inputLine({ request_sequence: String(i) }))
+            )
+            yield* Audited.append(policy, input, Kernel.prescribe(policy, input), null)
+          }
+        }).pipe(Effect.provide(Wal.layerFile(audited, { key: walKey })), Effect.provide(NodeContext.layer))
+      )
+    await decide(1, 3)
     const signed = await calybris(["log", "checkpoint", "--log", audited, "--skey-file", skeyFile, ...keyed])
     assert.strictEqual(signed.code, 0, signed.stderr)
     const cp = write(dir, "audited.note", signed.stdout)
@@ -695,6 +698,17 @@ describe("wal replay --checkpoint", () => {
     const mismatch = await calybris(["wal", "replay", audited, "--policy", policyFile, "--checkpoint", wrong, ...keyed])
     assert.strictEqual(mismatch.code, 1)
     assert.include(mismatch.stderr, "the log's root at size 3")
+    assert.strictEqual(cited !== undefined && Json.isObject(cited) ? cited.get("log_size") : undefined, 3)
+    // the log grown past the checkpoint: its first entries match, and the report says the rest
+    // are in no signed head (it said "the log's root matches": a hostile review)
+    await decide(4, 5)
+    const grown = await calybris(["wal", "replay", audited, "--policy", policyFile, "--checkpoint", cp, ...keyed])
+    assert.strictEqual(grown.code, 0, grown.stderr)
+    assert.include(
+      grown.stdout,
+      "the root of the log's first 3 entries matches; entries 4 to 5 are after it, in no signed head"
+    )
+    assert.notInclude(grown.stdout, "the log's root matches")
   })
 
   it("a ledger journal's replay cites its checkpoint too (the tree built in the journal audit's pass)", async () => {

@@ -352,6 +352,29 @@ describe("wal replay: a log of neither kind", () => {
     assert.strictEqual(whole?.code, 2, whole?.stderr)
     assert.include(whole?.stderr, "is neither an audited decision log nor a ledger journal")
   })
+
+  it("a log without an entry (empty, or blank lines) is nothing to audit: exit 1, never 'ok: 0 audited decisions' (a hostile review)", async () => {
+    const empty = copy("nothing-empty.jsonl", "")
+    const blank = copy("nothing-blank.jsonl", "\n\n")
+    const results = await mapLimit(
+      [
+        ["replay", empty, "--policy", policyFile],
+        ["replay", blank, "--policy", policyFile],
+        ["replay", empty, "--journal", "--policy", policyFile],
+        ["replay", empty, "--key-file", keyFile, "--policy", policyFile, "--json"]
+      ],
+      2,
+      (args) => calybris(["wal", ...args])
+    )
+    for (const r of results) {
+      assert.strictEqual(r.code, 1, r.stdout)
+      assert.include(r.stderr, "has no entry (an empty log verifies, but an audit of nothing is not a passed audit)")
+      assert.strictEqual(r.stdout, "")
+    }
+    // it verifies all the same (SPEC §5)
+    const verified = await calybris(["wal", "verify", empty])
+    assert.strictEqual(verified.code, 0, verified.stderr)
+  })
 })
 
 describe("wal errors people can act on", () => {

@@ -104,6 +104,18 @@ export class UnknownTenant extends Schema.TaggedError<UnknownTenant>()("UnknownT
   }
 }
 
+/**
+ * An audited replay of a log without an entry: an empty log verifies (SPEC §5), but an audit of
+ * nothing is not a passed audit (exit 1; it said "ok: 0 audited decisions": a hostile review).
+ */
+export class NothingToAudit extends Schema.TaggedError<NothingToAudit>()("NothingToAudit", {
+  file: Schema.String
+}) {
+  override get message(): string {
+    return `nothing to replay: ${this.file} has no entry (an empty log verifies, but an audit of nothing is not a passed audit)`
+  }
+}
+
 /** A ledger certificate that is not balanced: printed, then reported as a failure (fail-closed). */
 export class CertificateUnbalanced extends Schema.TaggedError<CertificateUnbalanced>()("CertificateUnbalanced", {
   ledger_digest_hex: Schema.String

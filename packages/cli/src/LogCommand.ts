@@ -269,20 +269,7 @@ export const citeTree = (
     if (tapped.notCanonical !== undefined) return yield* edited(file, tapped.notCanonical)
     const cp = yield* readCheckpoint(path)
     yield* citable(tapped.tree, cp.checkpoint, path)
-    return cp.checkpoint
-  })
-
-/**
- * An audited replay's citation (`wal replay --checkpoint FILE`): the log's root at the
- * checkpoint's size must be the checkpoint's root, else fail closed. The checkpoint's signature is
- * not checked here (no key is needed to replay): `log verify --vkey KEY --checkpoint FILE` does.
- */
-export const cite = (file: string, path: string, flags: Key.KeyFlags) =>
-  Effect.gen(function*() {
-    const cp = yield* readCheckpoint(path)
-    const tree = yield* treeOf(file, flags)
-    yield* citable(tree, cp.checkpoint, path)
-    return cp.checkpoint
+    return { ...cp.checkpoint, logSize: tapped.tree.size }
   })
 
 // ---------------------------------------------------------------------------------------------

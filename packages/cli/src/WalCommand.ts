@@ -23,7 +23,7 @@ import * as Effect from "effect/Effect"
 import * as Encoding from "effect/Encoding"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import { type InputError, UsageError } from "./CliError.js"
+import { type InputError, NothingToAudit, UsageError } from "./CliError.js"
 import type * as Commands from "./Commands.js"
 import { readPolicy } from "./Documents.js"
 import { requireFile, STDIN, stdinOnce, streamFile } from "./Files.js"
@@ -159,7 +159,9 @@ export const replay = (flags: Commands.FlagsOf<typeof Commands.walOptions.replay
     for (const path of flags.policy) policies.push(yield* readPolicy(path))
     const { chain, loaded, reader } = yield* readerFor(flags)
     yield* requireFile(flags.file)
-    const kind: LogKind = flags.journal ? "journal" : yield* detect(flags.file)
+    const detected = yield* detect(flags.file)
+    // --journal forces a journal audit of a log with an entry; one without is nothing to audit
+    const kind: LogKind = flags.journal && detected !== "empty" ? "journal" : detected
     const digests = policies.map((p) => Digest.policyDigest(p))
     // citing a checkpoint: the tree is built from the bytes the replay reads (one pass)
     const citing = Option.getOrUndefined(flags.checkpoint)
@@ -182,8 +184,7 @@ export const replay = (flags: Commands.FlagsOf<typeof Commands.walOptions.replay
         audited = yield* JournalAudit.auditBytes(bytes, reader, policies).pipe(Key.hintOnWrongKey(loaded))
         break
       case "empty":
-        audited = []
-        break
+        return yield* new NothingToAudit({ file: flags.file })
       case "unknown":
         // the first entry was read unverified: a log whose chain breaks (an entry edited into a
         // shape neither kind has, say) fails as a broken chain (exit 1), never as bad usage —
@@ -194,12 +195,9 @@ export const replay = (flags: Commands.FlagsOf<typeof Commands.walOptions.replay
             `${flags.file} is neither an audited decision log nor a ledger journal (judging by its first entry); --journal forces a journal audit`
         })
     }
-    // the checkpoint cited: the replayed log's root at its size must be its root (fail closed);
-    // an empty log was not read by the replay: its tree is built by the citation itself
+    // the checkpoint cited: the replayed log's root at its size must be its root (fail closed)
     const cited = citing === undefined || logCommand === undefined || tap === undefined
       ? undefined
-      : kind === "empty"
-      ? yield* logCommand.cite(flags.file, citing, flags)
       : yield* Effect.flatMap(tap.tree, (tapped) => logCommand.citeTree(tapped, flags.file, citing))
     const count = audited.length
     const what = kind === "journal"
@@ -211,9 +209,13 @@ export const replay = (flags: Commands.FlagsOf<typeof Commands.walOptions.replay
         `ok: ${what} replayed bit for bit; digests match; chain verified (${chain})`,
         ...digests.map((d) => `  policy ${d}`),
         ...(cited === undefined ? [] : [
-          `  checkpoint ${JSON.stringify(cited.origin)} size ${cited.size} root ${
-            Encoding.encodeBase64(cited.root)
-          }: the log's root matches (signature: check with calybris log verify)`
+          `  checkpoint ${JSON.stringify(cited.origin)} size ${cited.size} root ${Encoding.encodeBase64(cited.root)}: ${
+            cited.size === cited.logSize
+              ? "the log's root matches"
+              : `the root of the log's first ${cited.size} entries matches; entries ${
+                cited.size + 1n
+              } to ${cited.logSize} are after it, in no signed head`
+          } (signature: check with calybris log verify)`
         ])
       ],
       () =>
@@ -230,6 +232,7 @@ export const replay = (flags: Commands.FlagsOf<typeof Commands.walOptions.replay
               obj([
                 ["origin", cited.origin],
                 ["size", cited.size],
+                ["log_size", cited.logSize],
                 ["root", Encoding.encodeHex(cited.root)],
                 ["signature_verified", false]
               ])
