@@ -28,9 +28,23 @@ export const Snapshot = jsonObject({
 })
 export type Snapshot = typeof Snapshot.Type
 
-/** The brands of integers the engine computed in range by construction: no check, no copy. */
-const i64: (n: bigint) => Int.I64 = Brand.nominal<Int.I64>()
-const u64: (n: bigint) => Int.U64 = Brand.nominal<Int.U64>()
+const brandI64: (n: bigint) => Int.I64 = Brand.nominal<Int.I64>()
+const brandU64: (n: bigint) => Int.U64 = Brand.nominal<Int.U64>()
+
+/**
+ * The brands of the integers these constructors are given, checked: the engine computes them in
+ * range, so the check never fails there; given a value out of its width by other code, it throws
+ * a RangeError naming the field (a defect: the digest's fixed-width fields would have cut it
+ * short silently, -1 and 2^64 − 1 one digest: a hostile review).
+ */
+const i64 = (n: bigint, field: string): Int.I64 => {
+  if (n < Int.I64_MIN || n > Int.I64_MAX) throw new RangeError(`Snapshot: ${field} ${n} is not an i64`)
+  return brandI64(n)
+}
+const u64 = (n: bigint, field: string): Int.U64 => {
+  if (n < 0n || n > Int.U64_MAX) throw new RangeError(`Snapshot: ${field} ${n} is not a u64`)
+  return brandU64(n)
+}
 
 /** A tenant's balances as the engine computed them (exact, each in i64 by construction). */
 export const tenantBalance = (
@@ -41,10 +55,10 @@ export const tenantBalance = (
   committed: bigint
 ): TenantBalance => ({
   tenant_id,
-  initial_microcents: i64(initial),
-  remaining_microcents: i64(remaining),
-  reserved_microcents: i64(reserved),
-  committed_microcents: i64(committed)
+  initial_microcents: i64(initial, "initial_microcents"),
+  remaining_microcents: i64(remaining, "remaining_microcents"),
+  reserved_microcents: i64(reserved, "reserved_microcents"),
+  committed_microcents: i64(committed, "committed_microcents")
 })
 
 /** A snapshot of the engine's balances (`version` and the hold count are u64 by construction). */
@@ -52,7 +66,11 @@ export const makeSnapshot = (
   version: bigint,
   tenants: ReadonlyArray<TenantBalance>,
   activeReservations: bigint
-): Snapshot => ({ version: u64(version), tenants, active_reservations: u64(activeReservations) })
+): Snapshot => ({
+  version: u64(version, "version"),
+  tenants,
+  active_reservations: u64(activeReservations, "active_reservations")
+})
 
 /** Compare two strings by their UTF-8 bytes (= by code points), not by UTF-16 code units. */
 export const compareUtf8 = (a: string, b: string): number => {
@@ -235,6 +253,9 @@ export const ledgerPreimage = (snapshot: Snapshot): Uint8Array => {
   const view = new DataView(out.buffer)
   out.set(TAG_LEDGER, 0)
   let p = TAG_LEDGER.length
+  // (the tenants' balances are checked by `tenantBalance`; the header here, at no cost)
+  u64(snapshot.version, "version")
+  u64(snapshot.active_reservations, "active_reservations")
   view.setBigUint64(p, snapshot.version, true)
   view.setBigUint64(p + 8, BigInt(n), true)
   view.setBigUint64(p + 16, snapshot.active_reservations, true)
@@ -258,13 +279,13 @@ export const certifySnapshot = (snapshot: Snapshot, balanced: boolean, since: bi
   return {
     snapshot_version: snapshot.version,
     ledger_digest_hex: ledgerDigest(snapshot),
-    tenant_count: u64(BigInt(snapshot.tenants.length)),
+    tenant_count: brandU64(BigInt(snapshot.tenants.length)),
     active_reservations: snapshot.active_reservations,
     conservation_balanced: balanced && t.representable,
-    total_initial_microcents: i64(t.representable ? t.initial : 0n),
-    total_committed_microcents: i64(t.representable ? t.committed : 0n),
+    total_initial_microcents: brandI64(t.representable ? t.initial : 0n),
+    total_committed_microcents: brandI64(t.representable ? t.committed : 0n),
     aggregate_totals_representable: t.representable,
-    committed_since_last_certificate: i64(since)
+    committed_since_last_certificate: i64(since, "committed_since_last_certificate")
   }
 }
 
@@ -272,9 +293,9 @@ export const certifySnapshot = (snapshot: Snapshot, balanced: boolean, since: bi
 export const conservationProof = (snapshot: Snapshot, t: Totals): ConservationProof => ({
   ledger_digest_hex: ledgerDigest(snapshot),
   snapshot_version: snapshot.version,
-  tenant_count: u64(BigInt(snapshot.tenants.length)),
+  tenant_count: brandU64(BigInt(snapshot.tenants.length)),
   active_reservations: snapshot.active_reservations,
-  total_initial_microcents: i64(t.initial),
-  total_committed_microcents: i64(t.committed),
+  total_initial_microcents: brandI64(t.initial),
+  total_committed_microcents: brandI64(t.committed),
   aggregate_totals_representable: true
 })

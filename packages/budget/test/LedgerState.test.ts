@@ -242,6 +242,28 @@ describe("LedgerState", () => {
     assert.strictEqual(L.takeSnapshot(s).version, 0n)
   })
 
+  it("the snapshot constructors and the ledger digest refuse a value out of its width (a RangeError naming it), never cut it short: -1 and 2^64 - 1 were one digest (a hostile review)", () => {
+    const balance = Snapshot.tenantBalance("t", 5n, 5n, 0n, 0n)
+    assert.throws(() => Snapshot.makeSnapshot(-1n, [balance], 0n), RangeError, "version -1 is not a u64")
+    assert.throws(() => Snapshot.makeSnapshot(1n, [balance], 2n ** 64n), RangeError, "active_reservations")
+    assert.throws(() => Snapshot.tenantBalance("t", 2n ** 63n, 0n, 0n, 0n), RangeError, "initial_microcents")
+    assert.throws(() => Snapshot.tenantBalance("t", 0n, 0n, 0n, -(2n ** 63n) - 1n), RangeError, "committed_microcents")
+    const snapshot = Snapshot.makeSnapshot(2n ** 64n - 1n, [balance], 0n)
+    assert.throws(
+      () => Snapshot.certifySnapshot(snapshot, true, 2n ** 70n),
+      RangeError,
+      "committed_since_last_certificate"
+    )
+    // a snapshot built by hand with a cast: the header is checked by the digest itself
+    const cast = { ...snapshot, version: -1n } as unknown as Snapshot.Snapshot
+    assert.throws(() => Snapshot.ledgerDigest(cast), RangeError, "version -1 is not a u64")
+    // the edges are the reference's values
+    assert.match(Snapshot.ledgerDigest(snapshot), /^[0-9a-f]{64}$/)
+    assert.strictEqual(
+      Snapshot.certifySnapshot(snapshot, true, 2n ** 63n - 1n).committed_since_last_certificate,
+      2n ** 63n - 1n
+    )
+  })
   it("the ledger digest sorts by UTF-8 bytes, not UTF-16 units, and ignores listing order", () => {
     const t = (id: string) => ({
       tenant_id: id,
