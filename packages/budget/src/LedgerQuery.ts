@@ -9,14 +9,15 @@
  */
 import * as Int from "@calybris/core/Int"
 import * as Schema from "effect/Schema"
-import { ReservationId } from "./Arguments.js"
+import { Microcents, ReservationId } from "./Arguments.js"
 
 /** An open hold: what `reserve` (or `admit`) holds until it is committed, released or expires. */
 export const OpenHold = Schema.Struct({
   /** a `ReservationId`, so `Ledger.commit(hold.reservation_id, actual)` type-checks */
   reservation_id: ReservationId,
   tenant_id: Schema.String,
-  amount_microcents: Int.I64,
+  /** `Microcents`, so `Ledger.commit(hold.reservation_id, hold.amount_microcents)` type-checks */
+  amount_microcents: Microcents,
   /** when the hold expires (epoch milliseconds, by the Effect Clock), if it does */
   expires_at_ms: Schema.OptionFromSelf(Int.I64)
 })
@@ -25,7 +26,8 @@ export type OpenHold = typeof OpenHold.Type
 /** An exposure cap: the most a tenant may hold open at once (`Ledger.setExposureCap`). */
 export const ExposureCap = Schema.Struct({
   tenant_id: Schema.String,
-  max_reserved_microcents: Int.I64
+  /** `Microcents`, as `Ledger.setExposureCap` takes it */
+  max_reserved_microcents: Microcents
 })
 export type ExposureCap = typeof ExposureCap.Type
 

@@ -24,6 +24,16 @@ describe("the ledger API's types", () => {
       expectTypeOf(reserved.reservation_id).toEqualTypeOf<ReservationId>()
       // so is an open hold's, as the queries list it
       expectTypeOf<LedgerQuery.OpenHold["reservation_id"]>().toEqualTypeOf<ReservationId>()
+      // and its amount is `Microcents`: a hold listed by the queries is committed in full without a
+      // cast (it was an `Int.I64`, which commit does not take: a hostile review)
+      expectTypeOf<LedgerQuery.OpenHold["amount_microcents"]>().toEqualTypeOf<Microcents>()
+      expectTypeOf<LedgerQuery.ExposureCap["max_reserved_microcents"]>().toEqualTypeOf<Microcents>()
+      const second = yield* Ledger.reserve(tenant, Microcents.make(100n))
+      const [hold] = (yield* Ledger.holds()).filter((h) =>
+        second._tag === "Reserved" && h.reservation_id === second.reservation_id
+      )
+      if (hold === undefined) return assert.fail("expected the second hold listed")
+      assert.strictEqual((yield* Ledger.commit(hold.reservation_id, hold.amount_microcents))._tag, "Committed")
       const actual = Microcents.make(250n)
       const committed = yield* Ledger.commit(reserved.reservation_id, actual)
       assert.strictEqual(committed._tag, "Committed")
