@@ -58,12 +58,13 @@ const syncDirectoryOf = (file: string): void => {
   }
 }
 
-/** `node:fs` on the descriptor: `writeSync`, `fdatasyncSync`, `fdatasync`; fsync on the log's directory. */
+/** `node:fs` on the descriptor: `writeSync`, `fdatasyncSync`, `fdatasync`, `fstat`'s link count; fsync on the log's directory. */
 export const io: FileIoShape = {
   writeAll,
   syncNow: (fd) => fs.fdatasyncSync(fd),
   sync: (fd, done) => fs.fdatasync(fd, (error) => done(error ?? undefined)),
-  syncDirectoryOf
+  syncDirectoryOf,
+  links: (fd) => fs.fstatSync(fd).nlink
 }
 
 /**

@@ -9,6 +9,7 @@ import * as Chain from "@calybris/wal/Chain"
 import * as Reader from "@calybris/wal/Reader"
 import * as Wal from "@calybris/wal/Wal"
 import { WalNotAFile } from "@calybris/wal/WalError"
+import * as WalNode from "@calybris/wal/WalNode"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, it, layer } from "@effect/vitest"
@@ -114,6 +115,49 @@ layer(NodeContext.layer)("file layer", (it) => {
         assert.isFalse(yield* fs.exists(`${path}.lock`))
       }
     }))
+
+  it.scopedLive("a log file removed under its writer fails the writer at the next round, with and without WalNode, under every durability, and stays failed (a hostile review: appends went on succeeding into the removed file)", () =>
+    Effect.gen(function*() {
+      const { fs, dir } = yield* tempLog
+      const cases = [
+        ["always", false],
+        ["always", true],
+        ["batch", false],
+        ["batch", true],
+        ["never", false],
+        ["never", true]
+      ] as const
+      for (const [durability, node] of cases) {
+        const path = `${dir}/removed-${durability}-${node}.jsonl`
+        const layer = node
+          ? Wal.layerFile(path, { durability }).pipe(Layer.provide(WalNode.layer))
+          : Wal.layerFile(path, { durability })
+        yield* Effect.scoped(Effect.gen(function*() {
+          const context = yield* Layer.build(layer)
+          const append = (i: number) => Effect.either(Effect.provide(Wal.append(record(i)), context))
+          assert.isTrue(Either.isRight(yield* append(1)))
+          // under "never" an append is acknowledged when sealed: let the first round be written
+          yield* Effect.sleep("20 millis")
+          yield* fs.remove(path)
+          const outcomes: Array<Either.Either<unknown, { readonly _tag: string; readonly message: string }>> = []
+          for (let i = 2; i <= 4; i++) {
+            outcomes.push(yield* append(i))
+            yield* Effect.sleep("20 millis")
+          }
+          const what = `${durability}${node ? ", WalNode" : ""}`
+          // under "always" and "batch" the first append after the removal fails itself; under
+          // "never" (acknowledged when sealed) a later one
+          if (durability !== "never") assert.isTrue(Either.isLeft(outcomes[0] as Either.Either<unknown, unknown>), what)
+          const failed = outcomes.find(Either.isLeft)
+          assert.isDefined(failed, what)
+          if (failed !== undefined && Either.isLeft(failed)) {
+            assert.include(failed.left.message, "no directory entry names it any more", what)
+          }
+          // and the writer stays failed
+          assert.isTrue(Either.isLeft(yield* append(5)), what)
+        }))
+      }
+    }).pipe(Effect.provide(NodeContext.layer)))
 
   it.scoped("maxLineBytes out of range is refused before the file is touched: no file made, an existing one unchanged, no lock, repair refuses too", () =>
     Effect.gen(function*() {

@@ -103,6 +103,10 @@ const SPARE_MAX = FileSystem.MiB(4)
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
+/** Why a round fails when the log's file lost its last directory entry (see `linked`). */
+const REMOVED =
+  "the log file was removed (no directory entry names it any more) while this writer held it: what it writes would be lost at close"
+
 export const ioError = (operation: string, path: string) => (cause: unknown) =>
   new WalIoError({ operation, path, cause })
 
@@ -473,13 +477,32 @@ export const make = <E = never>(
         io.sync(file.fd, (error) => resume(error === undefined ? Effect.void : Effect.fail(error)))
       })
 
+    /**
+     * The log's file still named by a directory entry (its link count above 0) after a round's
+     * write: one removed while this writer holds it takes the writes, and loses them at close, so
+     * the round fails and the writer with it, nothing of it acknowledged (a hostile review: every
+     * append went on succeeding). One `fstat` a round.
+     */
+    const links = io?.links
+    const linked: Effect.Effect<void, unknown> = links !== undefined
+      ? Effect.try({
+        try: () => {
+          if (links(file.fd) === 0) throw new Error(REMOVED)
+        },
+        catch: identity
+      })
+      : Effect.flatMap(
+        file.stat,
+        (info) => Option.getOrUndefined(info.nlink) === 0 ? Effect.fail(new Error(REMOVED)) : Effect.void
+      )
+
     /** Write (and per durability fsync) one round, then acknowledge it. One round at a time. */
     const commit = (round: Round): Effect.Effect<void> => {
       if (failure !== undefined) return Deferred.fail(round.done, new WalWriterFailed({ cause: failure.cause }))
       inflight = round
       // the round's bytes: written, then handed to `onWritten` (one view for both)
       const bytes = round.buffer.subarray(0, round.length)
-      const written = Effect.mapError(writeAll(bytes), failWith("write"))
+      const written = Effect.mapError(Effect.zipRight(writeAll(bytes), linked), failWith("write"))
       const durable = durability === "never"
         ? written
         : Effect.zipRight(written, Effect.mapError(sync, failWith("fsync")))
@@ -514,6 +537,7 @@ export const make = <E = never>(
       const bytes = round.buffer.subarray(0, round.length)
       try {
         functions.writeAll(file.fd, bytes)
+        if (functions.links !== undefined && functions.links(file.fd) === 0) throw new Error(REMOVED)
         operation = "fsync"
         functions.syncNow(file.fd)
       } catch (cause) {

@@ -22,6 +22,11 @@ export interface FileIoShape {
    * not done (`FileSystem` offers no directory fsync).
    */
   readonly syncDirectoryOf?: ((path: string) => void) | undefined
+  /**
+   * How many directory entries name the open file (`fstat`'s link count): 0 once the log was
+   * removed while its writer holds it. Absent: asked of the `FileSystem` (`File.stat`).
+   */
+  readonly links?: ((fd: number) => number) | undefined
 }
 
 export class FileIo extends Context.Tag("@calybris/wal/WalFileIo")<FileIo, FileIoShape>() {}
