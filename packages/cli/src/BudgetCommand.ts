@@ -22,6 +22,7 @@ import * as Ledger from "@calybris/budget/Ledger"
 import { InvalidArgument } from "@calybris/budget/LedgerError"
 import * as L from "@calybris/budget/LedgerState"
 import * as LedgerView from "@calybris/budget/LedgerView"
+import type * as Json from "@calybris/core/Json"
 import * as Wal from "@calybris/wal/Wal"
 import * as WalNode from "@calybris/wal/WalNode"
 import * as FileSystem from "@effect/platform/FileSystem"
@@ -37,7 +38,7 @@ import { CertificateUnbalanced, InputError, IoError, UsageError } from "./CliErr
 import type * as Commands from "./Commands.js"
 import * as DatabaseUrl from "./DatabaseUrl.js"
 import { readInput, readPolicy } from "./Documents.js"
-import { notRegular, platformReason, requireFile, STDIN, stdinOnce } from "./Files.js"
+import { firstEntry, notRegular, platformReason, requireFile, STDIN, stdinOnce } from "./Files.js"
 import * as Format from "./Format.js"
 import * as Key from "./Key.js"
 import {
@@ -169,16 +170,21 @@ const requireJournal = (journal: string) =>
         })
         : e
     ),
-    Effect.flatMap((info) =>
-      info.size === FileSystem.Size(0)
-        ? Effect.fail(
-          new InputError({
-            file: journal,
-            reason:
-              "the journal is empty: never initialised (calybris budget init --journal FILE writes its first entry), or emptied since; refusing to read it as an empty ledger"
-          })
-        )
-        : Effect.void
+    // no entry: an empty file, or blank lines only (a file the reader reads as no entry at all:
+    // one wiped to "\n" passed a size check; a helper's review). A first line that does not
+    // parse is left to the verifying open, which names it.
+    Effect.zipRight(
+      Effect.flatMap(
+        Effect.orElseSucceed(firstEntry(journal), () => Option.some<Json.Json>(null)),
+        (first) =>
+          Option.isSome(first) ? Effect.void : Effect.fail(
+            new InputError({
+              file: journal,
+              reason:
+                "the journal has no entry: never initialised (calybris budget init --journal FILE writes its first entry), or emptied since; refusing to read it as an empty ledger"
+            })
+          )
+      )
     )
   )
 

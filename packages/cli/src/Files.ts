@@ -6,11 +6,13 @@
  */
 import type * as Json from "@calybris/core/Json"
 import * as JsonSchema from "@calybris/core/JsonSchema"
+import * as Reader from "@calybris/wal/Reader"
 import * as WalNode from "@calybris/wal/WalNode"
 import { type PlatformError, SystemError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
 import type * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
@@ -371,6 +373,18 @@ export const streamFile = (
 ): Stream.Stream<Uint8Array, InputError, FileSystem.FileSystem> =>
   Stream.unwrap(Effect.map(FileSystem.FileSystem, (fs) => fs.stream(path, { chunkSize }))).pipe(
     Stream.mapError((e) => new InputError({ file: path, reason: platformReason(e) }))
+  )
+
+/**
+ * The data of a log's first entry, read without verification (the verifying read that follows
+ * checks it): none when the log has no entry — empty, or blank lines only. Reads no further than
+ * that entry's line.
+ */
+export const firstEntry = (path: string) =>
+  Reader.entries(streamFile(path, 64 * 1024), { chain: undefined }).pipe(
+    Stream.take(1),
+    Stream.runHead,
+    Effect.map(Option.map((entry) => entry.data))
   )
 
 /**

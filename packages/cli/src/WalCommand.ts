@@ -26,7 +26,7 @@ import * as Stream from "effect/Stream"
 import { type InputError, NothingToAudit, UsageError } from "./CliError.js"
 import type * as Commands from "./Commands.js"
 import { readPolicy } from "./Documents.js"
-import { requireFile, STDIN, stdinOnce, streamFile } from "./Files.js"
+import { firstEntry, requireFile, STDIN, stdinOnce, streamFile } from "./Files.js"
 import * as Format from "./Format.js"
 import * as Key from "./Key.js"
 import { emit, obj, setJson, streamLines } from "./Output.js"
@@ -141,11 +141,7 @@ const kindOf = (data: Json.Json): LogKind => {
 
 /** The kind of a log, from its first entry's data (read without verification: the replay verifies). */
 const detect = (path: string) =>
-  Reader.entries(streamFile(path, 64 * 1024), { chain: undefined }).pipe(
-    Stream.take(1),
-    Stream.runHead,
-    Effect.map(Option.match({ onNone: (): LogKind => "empty", onSome: (entry) => kindOf(entry.data) }))
-  )
+  Effect.map(firstEntry(path), Option.match({ onNone: (): LogKind => "empty", onSome: kindOf }))
 
 /** `calybris wal replay`. */
 export const replay = (flags: Commands.FlagsOf<typeof Commands.walOptions.replay>) =>
