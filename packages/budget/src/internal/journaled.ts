@@ -367,20 +367,21 @@ const start = (wal: Wal.Wal["Type"], recovered: Replayed, options: JournalOption
         }
       }))
 
-    /** The next batch (up to maxBatch jobs, in order), once there is one; waiting submitters move up. */
-    const takeBatch: Effect.Effect<ReadonlyArray<Job>> = Effect.suspend(() => {
-      if (pending.length === 0) {
-        // wait for a submission; the batch is taken when the writer runs (with the jobs of that tick)
-        return Effect.zipRight(
-          Effect.async<void>((resume) => {
-            wakeup = () => resume(Effect.void)
-            return Effect.sync(() => {
-              wakeup = undefined
-            })
-          }),
-          takeBatch
-        )
-      }
+    /** Until a job is pending (the batch is taken when the writer runs, with the jobs of that tick). */
+    const awaitWork: Effect.Effect<void> = Effect.suspend(() =>
+      pending.length > 0 ? Effect.void : Effect.zipRight(
+        Effect.async<void>((resume) => {
+          wakeup = () => resume(Effect.void)
+          return Effect.sync(() => {
+            wakeup = undefined
+          })
+        }),
+        awaitWork
+      )
+    )
+
+    /** The next batch (up to maxBatch jobs, in order; at least one is pending); waiting submitters move up. */
+    const takeBatch = (): ReadonlyArray<Job> => {
       let batch: Array<Job>
       if (pending.length <= maxBatch) {
         batch = pending
@@ -390,8 +391,8 @@ const start = (wal: Wal.Wal["Type"], recovered: Replayed, options: JournalOption
         pending = pending.slice(maxBatch)
       }
       while (room.length > 0 && pending.length < maxPending) pending.push(room.shift() as Job)
-      return Effect.succeed(batch)
-    })
+      return batch
+    }
 
     // Closing the scope (finalizers run last added, first): no command is taken any more (each
     // answered `closed`, never left waiting: a server shutting down hung its requests, a hostile
@@ -412,8 +413,10 @@ const start = (wal: Wal.Wal["Type"], recovered: Replayed, options: JournalOption
         for (const job of rest) job.resume(answer)
       })
     )
-    yield* takeBatch.pipe(
-      Effect.flatMap((jobs) => Effect.uninterruptible(processBatch(jobs))),
+    // interruptible only while it waits: a batch taken is processed (never taken and dropped)
+    yield* Effect.uninterruptibleMask((restore) =>
+      Effect.zipRight(restore(awaitWork), Effect.suspend(() => processBatch(takeBatch())))
+    ).pipe(
       Effect.forever,
       Effect.forkScoped
     )
