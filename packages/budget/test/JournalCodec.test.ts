@@ -189,6 +189,15 @@ describe("journal wire form", () => {
       )
     )
     assert.isTrue(Either.isLeft(audited))
+    // a checkpoint's own members and the entry's are checked by name
+    const checkpoint = Either.getOrThrow(Journal.encodeCheckpoint(new L.LedgerState())) as Json.JsonObject
+    assert.isTrue(Either.isRight(Journal.decode(checkpoint)))
+    const inner = new Map(checkpoint.get("checkpoint") as Json.JsonObject).set("extra", 1)
+    const extended = Journal.decode(new Map(checkpoint).set("checkpoint", inner))
+    assert.strictEqual(
+      Either.isLeft(extended) ? JsonSchema.formatError(extended.left) : "decoded",
+      "checkpoint.extra: is not a member of a journal record: the writer never writes it"
+    )
     // the same records without them decode, in any member order
     const plain = Journal.decode(
       Either.getOrThrow(Json.parse("{\"commands\":[{\"actual\":2,\"reservation_id\":3,\"kind\":\"commit\"}],\"v\":1}"))
