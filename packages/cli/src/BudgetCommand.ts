@@ -154,11 +154,12 @@ const withLedger = <A, E, R>(flags: Common, name: string, operation: Effect.Effe
 
 /**
  * The journal must be a regular file that `init` made (see `init`): a missing journal, a
- * directory or a FIFO (opening one waits for a writer) is bad input, exit 2, and so is an empty
- * one — `init` writes a first entry (the checkpoint that binds the key), so an empty journal was
- * never initialised, or was emptied: read as a fresh ledger, a wiped journal's balances were gone
- * while `status` and `prove` reported a balanced ledger, and the next writer started a new chain
- * under whatever key it was given (a hostile review). The check of `withLedger` and `withView`.
+ * directory or a FIFO (opening one waits for a writer) is bad input, exit 2, and so is one without
+ * an entry — `init` writes a first entry (the checkpoint that binds the key), so a journal without
+ * one was never initialised, or was emptied: read as a fresh ledger, a wiped journal's balances
+ * were gone while `status` and `prove` reported a balanced ledger, and the next writer started a
+ * new chain under whatever key it was given (a hostile review). The check of `withLedger` and
+ * `withView`.
  */
 const requireJournal = (journal: string) =>
   requireFile(journal).pipe(
