@@ -378,6 +378,7 @@ const wireNames = (schema: Schema.Schema.Any): ReadonlySet<string> => {
   return new Set(encoded._tag === "TypeLiteral" ? encoded.propertySignatures.map((ps) => String(ps.name)) : [])
 }
 const ENTRY_MEMBERS: ReadonlySet<string> = new Set(["v", "checkpoint"])
+const UNKNOWN_MEMBER = "is not a member of a journal record: the writer never writes it"
 const CHECKPOINT_MEMBERS = wireNames(Checkpoint)
 
 /**
@@ -427,7 +428,7 @@ const difference = (
       const inner = written.get(key)
       path.push(key)
       if (inner === undefined) {
-        return { path: [...path], message: "is not a member of a journal record: the writer never writes it" }
+        return { path: [...path], message: UNKNOWN_MEMBER }
       }
       const found = difference(value, inner, path)
       if (found !== undefined) return found
@@ -461,7 +462,7 @@ const unknownMember = (
   if (!(json instanceof Map)) return undefined
   for (const key of json.keys()) {
     if (!names.has(key)) {
-      return { path: [...path, key], message: "is not a member of a journal record: the writer never writes it" }
+      return { path: [...path, key], message: UNKNOWN_MEMBER }
     }
   }
   return undefined

@@ -38,11 +38,11 @@ const brandU64: (n: bigint) => Int.U64 = Brand.nominal<Int.U64>()
  * short silently, -1 and 2^64 − 1 one digest: a hostile review).
  */
 const i64 = (n: bigint, field: string): Int.I64 => {
-  if (n < Int.I64_MIN || n > Int.I64_MAX) throw new RangeError(`Snapshot: ${field} ${n} is not an i64`)
+  if (!Int.fitsI64(n)) throw new RangeError(`Snapshot: ${field} ${n} is not an i64`)
   return brandI64(n)
 }
 const u64 = (n: bigint, field: string): Int.U64 => {
-  if (n < 0n || n > Int.U64_MAX) throw new RangeError(`Snapshot: ${field} ${n} is not a u64`)
+  if (!Int.fitsU64(n)) throw new RangeError(`Snapshot: ${field} ${n} is not a u64`)
   return brandU64(n)
 }
 

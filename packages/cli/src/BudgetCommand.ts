@@ -22,7 +22,6 @@ import * as Ledger from "@calybris/budget/Ledger"
 import { InvalidArgument } from "@calybris/budget/LedgerError"
 import * as L from "@calybris/budget/LedgerState"
 import * as LedgerView from "@calybris/budget/LedgerView"
-import type * as Json from "@calybris/core/Json"
 import * as Wal from "@calybris/wal/Wal"
 import * as WalNode from "@calybris/wal/WalNode"
 import * as FileSystem from "@effect/platform/FileSystem"
@@ -176,9 +175,9 @@ const requireJournal = (journal: string) =>
     // parse is left to the verifying open, which names it.
     Effect.zipRight(
       Effect.flatMap(
-        Effect.orElseSucceed(firstEntry(journal), () => Option.some<Json.Json>(null)),
-        (first) =>
-          Option.isSome(first) ? Effect.void : Effect.fail(
+        Effect.orElseSucceed(Effect.map(firstEntry(journal), Option.isSome), () => true),
+        (hasEntry) =>
+          hasEntry ? Effect.void : Effect.fail(
             new InputError({
               file: journal,
               reason:

@@ -76,12 +76,12 @@ export const notRegular = (type: FileSystem.File.Type): string | undefined =>
  * Fail with an `InputError` unless the path names a regular file (following symbolic links):
  * a missing file, a directory, a FIFO, a device.
  */
-export const requireFile = (path: string): Effect.Effect<FileSystem.File.Info, InputError, FileSystem.FileSystem> =>
+export const requireFile = (path: string): Effect.Effect<void, InputError, FileSystem.FileSystem> =>
   Effect.flatMap(FileSystem.FileSystem, (fs) => fs.stat(path)).pipe(
     Effect.mapError((e) => new InputError({ file: path, reason: platformReason(e) })),
     Effect.flatMap((info) => {
       const reason = notRegular(info.type)
-      return reason === undefined ? Effect.succeed(info) : Effect.fail(new InputError({ file: path, reason }))
+      return reason === undefined ? Effect.void : Effect.fail(new InputError({ file: path, reason }))
     })
   )
 

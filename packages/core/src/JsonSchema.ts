@@ -12,6 +12,7 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as AST from "effect/SchemaAST"
+import * as Codec from "./Codec.js"
 import * as Int from "./Int.js"
 import { type CodecAnnotation, CodecId } from "./internal/codec.js"
 import * as Serde from "./internal/serde.js"
@@ -35,7 +36,8 @@ export type Unbranded<A> = A extends bigint ? bigint
  * the kernel's typed arrays and the digests' fixed-width fields).
  */
 export const validator = <A, I>(schema: Schema.Schema<A, I, never>) => {
-  const validate = Schema.validateEither(Schema.typeSchema(schema))
+  // `Schema.validateEither` is the type side's decoding: the compiled codec's, where it decides
+  const validate = Codec.decodeUnknownEither(Schema.typeSchema(schema))
   return (value: Unbranded<A>): Either.Either<A, ParseResult.ParseError> => validate(value)
 }
 

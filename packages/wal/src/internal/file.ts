@@ -107,6 +107,11 @@ const decoder = new TextDecoder()
 const REMOVED =
   "the log file was removed (no directory entry names it any more) while this writer held it: what it writes would be lost at close"
 
+/** Throws `REMOVED` when no directory entry names the file open at `fd` any more (`FileIo.links`). */
+const requireLinked = (links: (fd: number) => number, fd: number): void => {
+  if (links(fd) === 0) throw new Error(REMOVED)
+}
+
 export const ioError = (operation: string, path: string) => (cause: unknown) =>
   new WalIoError({ operation, path, cause })
 
@@ -485,12 +490,7 @@ export const make = <E = never>(
      */
     const links = io?.links
     const linked: Effect.Effect<void, unknown> = links !== undefined
-      ? Effect.try({
-        try: () => {
-          if (links(file.fd) === 0) throw new Error(REMOVED)
-        },
-        catch: identity
-      })
+      ? Effect.try({ try: () => requireLinked(links, file.fd), catch: identity })
       : Effect.flatMap(
         file.stat,
         (info) => Option.getOrUndefined(info.nlink) === 0 ? Effect.fail(new Error(REMOVED)) : Effect.void
@@ -537,7 +537,7 @@ export const make = <E = never>(
       const bytes = round.buffer.subarray(0, round.length)
       try {
         functions.writeAll(file.fd, bytes)
-        if (functions.links !== undefined && functions.links(file.fd) === 0) throw new Error(REMOVED)
+        if (functions.links !== undefined) requireLinked(functions.links, file.fd)
         operation = "fsync"
         functions.syncNow(file.fd)
       } catch (cause) {
