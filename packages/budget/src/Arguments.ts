@@ -108,6 +108,13 @@ export const issuedReservationId: (id: bigint) => ReservationId = Brand.nominal<
 
 const MAX_EXCERPT = 64
 
+/** "an object" (a plain or null-prototype one), else its class with its article: "a Map", "an Error", "a Uint8Array". */
+const kindOf = (value: object): string => {
+  const name: unknown = value.constructor?.name
+  if (typeof name !== "string" || name === "" || name === "Object") return "an object"
+  return `${/^[AEIO]/.test(name) ? "an" : "a"} ${name}`
+}
+
 /** A short, bounded excerpt of a value for an error message. */
 export const excerpt = (value: unknown): string => {
   let text: string
@@ -123,7 +130,7 @@ export const excerpt = (value: unknown): string => {
       : value === undefined
       ? "undefined"
       : typeof value === "object"
-      ? (value === null ? "null" : Array.isArray(value) ? "an array" : `a ${value.constructor?.name ?? "object"}`)
+      ? (value === null ? "null" : Array.isArray(value) ? "an array" : kindOf(value))
       : typeof value
   } catch {
     text = typeof value
@@ -313,10 +320,17 @@ export const expiry = (
   if (negative(expiresIn)) return fail("must not be negative")
   const decoded = Duration.decodeUnknown(expiresIn)
   if (Option.isNone(decoded)) return fail("must be a Duration (e.g. \"30 seconds\")")
-  if (!Duration.isFinite(decoded.value)) return fail("must be finite")
-  const ms = Math.ceil(Duration.toMillis(decoded.value))
-  if (!Number.isFinite(ms)) return fail("must be finite")
-  const ttl = BigInt(ms)
+  const value = decoded.value.value
+  if (value._tag === "Infinity") return fail("must be finite")
+  // a count of nanoseconds (the CLI's `--expires`, `Duration.nanos`) in exact bigint arithmetic:
+  // `Duration.toMillis` is a double, which rounds a duration beyond 2^53 ms to another one
+  const ttl = value._tag === "Nanos"
+    ? (value.nanos + 999_999n) / 1_000_000n
+    : Number.isFinite(value.millis)
+    ? BigInt(Math.ceil(value.millis))
+    : undefined
+  if (ttl === undefined) return fail("must be finite")
+  if (ttl < 0n) return fail("must not be negative")
   const at = BigInt(nowMs) + ttl
   if (ttl > Int.I64_MAX || at > Int.I64_MAX || at < 0n) {
     return fail("must end within 9223372036854775807 epoch milliseconds")

@@ -49,6 +49,26 @@ describe("Arguments", () => {
     assert.isTrue(Either.isLeft(Arguments.expiry(Duration.millis(max), 1_000_000)))
   })
 
+  it("expiresIn in nanoseconds is exact beyond 2^53 ms (the CLI's --expires): never rounded to another expiry", () => {
+    const ms = 2n ** 53n + 1n
+    assert.deepStrictEqual<unknown>(
+      Arguments.expiry(Duration.nanos(ms * 1_000_000n), 0),
+      Either.right({ ttl_ms: ms, expires_at_ms: ms })
+    )
+    // rounded up to the next whole millisecond, exactly
+    assert.deepStrictEqual<unknown>(
+      Arguments.expiry(Duration.nanos(ms * 1_000_000n + 1n), 1),
+      Either.right({ ttl_ms: ms + 1n, expires_at_ms: ms + 2n })
+    )
+    // the last instant within i64 is reachable, the one after it is refused
+    assert.deepStrictEqual<unknown>(
+      Arguments.expiry(Duration.nanos(I64_MAX * 1_000_000n), 0),
+      Either.right({ ttl_ms: I64_MAX, expires_at_ms: I64_MAX })
+    )
+    const past = Arguments.expiry(Duration.nanos(I64_MAX * 1_000_000n + 1n), 0)
+    assert.isTrue(Either.isLeft(past) && past.left.field === "expiresIn")
+  })
+
   it("an error carries a short excerpt of the value, never all of it", () => {
     const e = Arguments.validateCommand(
       { _tag: "EnsureTenant", tenant: "x".repeat(1_000_000), amount: 0n } as L.Command
@@ -57,6 +77,15 @@ describe("Arguments", () => {
     assert.isBelow(e?.message.length ?? 0, 300)
     // the excerpt of a string is quoted whole, its closing quote kept (the CLI reads quoted tokens)
     assert.include(e?.message ?? "", `"${"x".repeat(64)}"… (1000000 characters)`)
+  })
+
+  it("an excerpt names an object's kind with its article", () => {
+    assert.strictEqual(Arguments.excerpt({ a: 1 }), "an object")
+    assert.strictEqual(Arguments.excerpt(Object.create(null)), "an object")
+    assert.strictEqual(Arguments.excerpt(new Map()), "a Map")
+    assert.strictEqual(Arguments.excerpt(new Error("x")), "an Error")
+    assert.strictEqual(Arguments.excerpt(new Uint8Array(1)), "a Uint8Array")
+    assert.strictEqual(Arguments.excerpt([1]), "an array")
   })
 
   it("an operation id on a command whose kind takes none is refused (a JavaScript caller): it would be remembered, never journaled", () => {
