@@ -1,7 +1,10 @@
 import * as Ed25519 from "@calybris/tlog/Ed25519"
 import { assert, describe, it } from "@effect/vitest"
+import { ed25519 } from "@noble/curves/ed25519.js"
+import { sha512 } from "@noble/hashes/sha2.js"
 import * as FastCheck from "effect/FastCheck"
 import * as Redacted from "effect/Redacted"
+import * as crypto from "node:crypto"
 import { fromHex, hex } from "./noteSupport.js"
 
 // RFC 8032 §7.1, TEST 1 and TEST 2
@@ -21,6 +24,14 @@ const TEST2 = {
 }
 // the group order L, little-endian: S + L is the same scalar in a non-canonical encoding
 const L = (1n << 252n) + 27742317777372353535851937790883648493n
+
+/** A raw Ed25519 public key as node:crypto's (OpenSSL's) key: its SubjectPublicKeyInfo DER. */
+const spki = (pub: Uint8Array) =>
+  crypto.createPublicKey({
+    key: Buffer.concat([Buffer.from("302a300506032b6570032100", "hex"), pub]),
+    format: "der",
+    type: "spki"
+  })
 
 const withSPlusL = (sig: Uint8Array): Uint8Array => {
   let s = 0n
@@ -90,6 +101,59 @@ describe("Ed25519", () => {
           assert.isFalse(Ed25519.verify(pub, msg, flip(sig)))
           assert.isFalse(Ed25519.verify(flip(pub), msg, sig))
           if (msg.length > 0) assert.isFalse(Ed25519.verify(pub, flip(msg), sig))
+        }
+      ),
+      { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 30 }
+    )
+  })
+
+  it("verifies as Go's crypto/ed25519 and OpenSSL do, without the cofactor: a small-order part planted in R is refused (a hostile review)", () => {
+    const Point = ed25519.Point
+    const le = (n: bigint) => Uint8Array.from({ length: 32 }, (_, i) => Number((n >> BigInt(8 * i)) & 0xffn))
+    const leNumber = (b: Uint8Array) => b.reduceRight((n, byte) => (n << 8n) | BigInt(byte), 0n)
+    // the signer's scalar a and prefix, as RFC 8032 §5.1.5 derives them from the seed
+    const seed = new Uint8Array(32).fill(7)
+    const h = sha512(seed)
+    const head = h.slice(0, 32)
+    head[0] = (head[0] as number) & 248
+    head[31] = ((head[31] as number) & 127) | 64
+    const a = leNumber(head) % L
+    const pub = Ed25519.publicKeyOf(Redacted.make(seed))
+    assert.strictEqual(hex(Point.BASE.multiply(a).toBytes()), hex(pub))
+    const msg = new TextEncoder().encode("example.com/log\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n")
+    // R = [r]B + T, T the point of order 2 (x = 0, y = -1): S = r + k·a satisfies the cofactored
+    // equation [8][S]B = [8]R + [8][k]A, not [S]B = R + [k]A
+    const r = 12345678901234567890n
+    const order2 = Point.fromBytes(fromHex("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"))
+    assert.isTrue(order2.isSmallOrder() && !order2.is0())
+    const R = Point.BASE.multiply(r).add(order2).toBytes()
+    const k = leNumber(sha512(new Uint8Array([...R, ...pub, ...msg]))) % L
+    const sig = new Uint8Array([...R, ...le((r + k * a) % L)])
+    assert.isFalse(crypto.verify(null, msg, spki(pub), sig), "OpenSSL refuses it")
+    assert.isTrue(ed25519.verify(sig, msg, pub, { zip215: false }), "the cofactored equation accepts it")
+    assert.isFalse(Ed25519.verify(pub, msg, sig))
+    // and the honest signature of the same message verifies
+    assert.isTrue(Ed25519.verify(pub, msg, Ed25519.sign(Redacted.make(seed), msg)))
+  })
+
+  it("agrees with node:crypto (OpenSSL, Go's equation) on signatures, forged ones and bit flips", () => {
+    FastCheck.assert(
+      FastCheck.property(
+        FastCheck.uint8Array({ minLength: 32, maxLength: 32 }),
+        FastCheck.uint8Array({ maxLength: 64 }),
+        FastCheck.nat(),
+        FastCheck.uint8Array({ minLength: 64, maxLength: 64 }),
+        (seedBytes, msg, bit, random) => {
+          const seed = Redacted.make(seedBytes)
+          const pub = Ed25519.publicKeyOf(seed)
+          const key = spki(pub)
+          const sig = Ed25519.sign(seed, msg)
+          const flipped = sig.slice()
+          const i = bit % 512
+          flipped[i >> 3] = (flipped[i >> 3] as number) ^ (1 << (i & 7))
+          for (const candidate of [sig, flipped, random]) {
+            assert.strictEqual(Ed25519.verify(pub, msg, candidate), crypto.verify(null, msg, key, candidate))
+          }
         }
       ),
       { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 30 }
