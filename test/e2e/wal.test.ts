@@ -406,6 +406,22 @@ describe("wal errors people can act on", () => {
     )
     assert.strictEqual(tornR?.code, 1)
     assert.include(tornR?.stderr, "WalTornTail")
+    // a gap is not called a duplicate alone: the sequence expected is named (a hostile review)
+    const [gapR, swapR] = await mapLimit(
+      [
+        ["verify", copy("gap.jsonl", `${logLines.filter((_, i) => i !== 2).join("\n")}\n`), "--key-file", keyFile],
+        ["verify", copy("swap.jsonl", `${[logLines[0], logLines[2], logLines[1]].join("\n")}\n`), "--key-file", keyFile]
+      ],
+      2,
+      (args) => calybris(["wal", ...args])
+    )
+    assert.strictEqual(gapR?.code, 1)
+    assert.include(
+      gapR?.stderr,
+      "WalSequenceError: WAL duplicate sequence: 4 (sequence 3 expected there: an entry missing before it, or out of order)"
+    )
+    assert.strictEqual(swapR?.code, 1)
+    assert.include(swapR?.stderr, "WAL duplicate sequence: 3 (sequence 2 expected there")
     assert.include(tornR?.stderr, "run `calybris wal repair`")
     assert.strictEqual(bomR?.code, 1)
     assert.include(bomR?.stderr, "WAL JSON error at line 3 column 1")

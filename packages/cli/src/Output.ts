@@ -53,8 +53,19 @@ const tagOf = (error: unknown): string =>
     ? error._tag
     : "Error"
 
-const messageOf = (error: unknown): string =>
-  error instanceof Error ? error.message : typeof error === "string" ? error : String(error)
+/**
+ * An error's message; a `WalSequenceError`'s with the sequence expected there (the library keeps
+ * the reference's text, "duplicate sequence: N", for a gap, a cut start and a swap alike).
+ */
+const messageOf = (error: unknown): string => {
+  const text = error instanceof Error ? error.message : typeof error === "string" ? error : String(error)
+  if (tagOf(error) !== "WalSequenceError") return text
+  const { expected, sequence } = error as { readonly expected?: unknown; readonly sequence?: unknown }
+  if (typeof expected !== "bigint" || typeof sequence !== "bigint") return text
+  return `${text} (sequence ${expected} expected there: ${
+    sequence < expected ? "an entry repeated or out of order" : "an entry missing before it, or out of order"
+  })`
+}
 
 // ---------------------------------------------------------------------------------------------
 // Bounded excerpts: an error never echoes more than a short piece of the user's data
