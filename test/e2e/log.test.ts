@@ -23,7 +23,7 @@ import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
-import { calybris, tempDir, write } from "./support/cli.js"
+import { calybris, mapLimit, tempDir, write } from "./support/cli.js"
 import { inputLine, policyText } from "./support/fixtures.js"
 
 const dir = tempDir("log")
@@ -351,6 +351,26 @@ describe("log verify: witnesses (repeated --vkey)", () => {
 })
 
 describe("log: a hostile review's attacks", () => {
+  it("a signer key file given where a checkpoint goes is never echoed (a blank line before the key made it a signature line the error quoted)", async () => {
+    const keyAsNote = write(dir, "key-as-note.note", `\n\n${skey}\n`)
+    const runs = await mapLimit(
+      [
+        ["log", "verify", "--vkey", vkey, "--checkpoint", keyAsNote],
+        ["log", "prove", "3", "--log", log, "--checkpoint", keyAsNote, ...keyed],
+        ["log", "consistency", keyAsNote, cp9, "--log", log, ...keyed],
+        ["log", "verify", "--vkey", vkey, "--checkpoint", keyAsNote, "--json"]
+      ],
+      4,
+      (args) => calybris(args)
+    )
+    for (const r of runs) {
+      assert.notStrictEqual(r?.code, 0, r?.stderr)
+      assert.include(r?.stderr, "not-a-signature-line")
+      noSecret({ stdout: r?.stdout ?? "", stderr: r?.stderr ?? "" })
+      assert.notInclude(r?.stderr, skey.slice(0, 40))
+    }
+  })
+
   it("checkpoint --origin holding a newline (it would sign a size and root of its own) or empty: exit 2, nothing signed", async () => {
     for (const origin of [`example.com/log\n1000000\n${"A".repeat(43)}=`, ""]) {
       const r = await calybris([

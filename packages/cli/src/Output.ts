@@ -159,8 +159,17 @@ const WITHHELD = "(withheld: the hash recomputed over the line, a MAC under a ke
 const BROKEN_CHAIN = /(chain broken at sequence \d+: expected )[0-9a-f]{64}/g
 export const withholdExpected = (text: string): string => text.replace(BROKEN_CHAIN, `$1${WITHHELD}`)
 
-/** An error's text as the CLI prints it: the expected hash withheld, then bounded (`bound`). */
-const printable = (text: string, keep: ReadonlyArray<string>): string => bound(withholdExpected(text), keep)
+/**
+ * A note signer key (`PRIVATE+KEY+…`) anywhere in an error's text, withheld to its prefix: the
+ * library quotes none, and the CLI prints none whatever quoted it (a key file given where a
+ * checkpoint goes; a hostile review).
+ */
+const SIGNER_KEY_TEXT = /PRIVATE\+KEY\+[^\s"]*/g
+const withholdSignerKeys = (text: string): string => text.replace(SIGNER_KEY_TEXT, "PRIVATE+KEY+(withheld)")
+
+/** An error's text as the CLI prints it: the expected hash and signer keys withheld, then bounded (`bound`). */
+const printable = (text: string, keep: ReadonlyArray<string>): string =>
+  bound(withholdSignerKeys(withholdExpected(text)), keep)
 
 /** The names an error's message may echo whole: its `file`, `path` and `source` fields. */
 const namesOf = (error: unknown): Array<string> => {

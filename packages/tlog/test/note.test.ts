@@ -281,6 +281,16 @@ describe("Note: keys", () => {
     assert.strictEqual(left(Note.parseSignerKey(wrongType)).reason, "unknown-type")
   })
 
+  it("a signer key read as a note (a key file given as a checkpoint) is never quoted by the error (a hostile review)", () => {
+    const secret = PETER_SKEY.slice("PRIVATE+KEY+PeterNeumann+c74f20a3+".length)
+    for (const text of [`\n\n${PETER_SKEY}\n`, `x\n\n${PETER_SKEY}\n`, `${PETER_SKEY}\n\n— a b\n`]) {
+      const e = left(Note.parse(text))
+      const shown = `${e.message} ${JSON.stringify(e)} ${inspect(e, { depth: 10 })}`
+      assert.notInclude(shown, "PRIVATE+KEY+PeterNeumann")
+      for (let i = 0; i + 6 <= secret.length; i++) assert.notInclude(shown, secret.slice(i, i + 6), text)
+    }
+  })
+
   it("formatSignerKey writes x/mod's signer key text (the PeterNeumann key) and parseSignerKey reads it back", () => {
     const seed = Encoding.decodeBase64(PETER_SEED_B64).pipe(Either.getOrThrow)
     assert.strictEqual(Redacted.value(right(Note.formatSignerKey("PeterNeumann", Redacted.make(seed)))), PETER_SKEY)

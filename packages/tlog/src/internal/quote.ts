@@ -1,11 +1,18 @@
 /** Values quoted in errors are cut to this many UTF-16 code units (one fewer when a pair would be split). */
 export const QUOTE = 120
 
+/** What an error quotes in place of a value holding a note signer key. */
+export const WITHHELD_SIGNER_KEY = "(withheld: it holds a note signer key)"
+
 /**
  * `value` as an error quotes it: cut to `QUOTE` code units and marked "…" when longer, never
- * between the two halves of a surrogate pair (the quote stays a well-formed string).
+ * between the two halves of a surrogate pair (the quote stays a well-formed string). A value
+ * holding a note signer key (`PRIVATE+KEY`: a key file given where a note goes, its line then
+ * "not a signature line") is never quoted: a short key name fits the quote whole (a hostile
+ * review).
  */
 export const quote = (value: string): string => {
+  if (value.includes("PRIVATE+KEY")) return WITHHELD_SIGNER_KEY
   if (value.length <= QUOTE) return value
   const last = value.charCodeAt(QUOTE - 1)
   return value.slice(0, last >= 0xd800 && last <= 0xdbff ? QUOTE - 1 : QUOTE) + "…"
