@@ -7,6 +7,7 @@ import * as Json from "@calybris/core/Json"
 import { assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as path from "node:path"
 import { calybris, mapLimit, tempDir, write } from "./support/cli.js"
 import { inputLine, policyText } from "./support/fixtures.js"
@@ -421,4 +422,30 @@ describe("budget", () => {
     assert.include(ghost.stderr, `no tenant ghost in ${journal}`)
     assert.deepStrictEqual(fs.readFileSync(journal), journaled, "status wrote nothing")
   })
+})
+
+describe("budget on a database that never answers", () => {
+  it(
+    "a server that accepts the connection and stays silent: exit 1 'timed out connecting', never a hang, never the password (a hostile review)",
+    async () => {
+      const sockets: Array<net.Socket> = []
+      const server = net.createServer((socket) => void sockets.push(socket))
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+      const port = (server.address() as net.AddressInfo).port
+      try {
+        const r = await calybris(["budget", "status", "--database", `postgres://u:Sil3nt-pw@127.0.0.1:${port}/db`])
+        assert.strictEqual(r.code, 1, r.stderr)
+        assert.strictEqual(
+          r.stderr.trim(),
+          `DatabaseError: status on 127.0.0.1:${port}/db failed: timed out connecting`
+        )
+        assert.notInclude(r.stdout + r.stderr, "Sil3nt-pw")
+        assert.isAtLeast(sockets.length, 1, "it did connect")
+      } finally {
+        for (const socket of sockets) socket.destroy()
+        server.close()
+      }
+    },
+    120_000
+  )
 })

@@ -33,6 +33,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
 import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
@@ -676,6 +677,15 @@ export const layer = (
 }
 
 /**
+ * How long a connection may take to be ready (TCP, TLS, the startup and authentication exchange)
+ * before it fails: the pool's `connectionTimeoutMillis`. Without it a server that accepts the
+ * connection and never answers hung the layer's build forever (`@effect/sql-pg`'s own 5 s timeout
+ * waits for its uninterruptible first query; a hostile review). It also bounds a statement's wait
+ * for a free connection of the pool.
+ */
+export const CONNECT_TIMEOUT: Duration.Duration = Duration.seconds(10)
+
+/**
  * A pool on `options.url` whose connection failure is a `LedgerConnectionError`; a URL that does
  * not say what it means (`PgUrl.parse`) is refused before any connection.
  */
@@ -688,6 +698,7 @@ const clientOf = (
       PgClient.layer({
         url: options.url,
         applicationName: "calybris-ledger",
+        connectTimeout: CONNECT_TIMEOUT,
         ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections })
       }).pipe(Layer.mapError(connectionError(options.url, target)))
   })

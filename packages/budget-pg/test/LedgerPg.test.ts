@@ -29,6 +29,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
+import * as net from "node:net"
 import { client, enabled, freshDatabase, migratedClient, resetLedger, SKIP_REASON } from "./support/database.js"
 
 const I64_MAX = 9223372036854775807n
@@ -352,6 +353,31 @@ if (enabled) {
           assert.notInclude(text, encodeURIComponent(secret))
         }
       }))
+
+    it.live(
+      "a server that accepts the connection and never answers fails the layer's build (CONNECT_TIMEOUT), never hangs it (a hostile review)",
+      () =>
+        Effect.gen(function*() {
+          const sockets: Array<net.Socket> = []
+          const server = net.createServer((socket) => void sockets.push(socket))
+          yield* Effect.async<void>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.void)))
+          const port = (server.address() as net.AddressInfo).port
+          const started = Date.now()
+          const error = yield* Effect.flip(
+            Layer.build(LedgerPg.layer({ url: Redacted.make(`postgres://u:pw@127.0.0.1:${port}/silent`) }))
+              .pipe(Effect.scoped, Effect.timeout("60 seconds"))
+          ).pipe(
+            Effect.ensuring(Effect.sync(() => {
+              for (const socket of sockets) socket.destroy()
+              server.close()
+            }))
+          )
+          assert.strictEqual(error._tag, "LedgerConnectionError", String(error))
+          assert.isAtLeast(Date.now() - started, Duration.toMillis(LedgerPg.CONNECT_TIMEOUT) - 100)
+          assert.isAtLeast(sockets.length, 1, "it did connect")
+        }),
+      90_000
+    )
 
     it.live("a URL whose password ends its host early is refused before connecting, without quoting it", () =>
       Effect.gen(function*() {

@@ -112,7 +112,12 @@ export const guard =
 
 /** A connection pool on `db` (`@effect/sql-pg`), its connection checked when it is built. */
 export const client = (db: DatabaseUrl.DatabaseSource) =>
-  PgClient.layer({ url: db.url, applicationName: "calybris", maxConnections: 2 })
+  PgClient.layer({
+    url: db.url,
+    applicationName: "calybris",
+    maxConnections: 2,
+    connectTimeout: LedgerPg.CONNECT_TIMEOUT
+  })
 
 /**
  * The ledger on `db` (`LedgerPg.layerClient`: which must be migrated, `SchemaOutdated`
