@@ -491,7 +491,8 @@ interface ReplayState {
  * ensure of a tenant that exists (only the ensure that creates one is journaled), a refusal
  * under no operation id (only a refusal remembered under an id is), a retry of an id already
  * answered (a retry returns the remembered result and writes nothing), a settlement of a
- * reservation this chain never issued (such a refusal names no tenant row: not chained). (The
+ * reservation this chain never issued (such a refusal names no tenant row: not chained), a
+ * removal of a cap the tenant does not have (nothing changes: not journaled). (The
  * expiry of a hold that has none is not refused: `PgOperations.release(Command.expire(id))`
  * journals one for any open hold; `LedgerPg` expires only the holds due.)
  */
@@ -506,6 +507,9 @@ const neverWritten = (r: ReplayState, tenant: string, data: Json.Json, record: R
   const s = r.state
   if (command._tag === "EnsureTenant" && L.tenantBalances(s, tenant) !== undefined) {
     return "an ensure of a tenant that exists (the ledger journals the ensure that creates it)"
+  }
+  if (command._tag === "SetExposureCap" && command.max === 0n && !s.caps.has(tenant)) {
+    return "a removal of a cap the tenant does not have (the ledger journals none)"
   }
   const recorded = record.result
   const id = L.operationId(command)
@@ -545,6 +549,10 @@ const replayEntry = (
   }
   const never = neverWritten(r, tenant, data, record)
   if (never !== undefined) return Either.left(fail(seq, never))
+  // before the restore's own checks: a restore with a result (a top-up's, say) passed them
+  if (withResult !== (record.result !== undefined)) {
+    return Either.left(fail(seq, withResult ? "the entry lacks its result" : "the entry has a result it cannot have"))
+  }
   if (command._tag === "Restore") {
     // a restore of this tenant alone: its balance, or none (made absent); no open hold
     const other = command.snapshot.tenants.find((t) => t.tenant_id !== tenant)
@@ -558,9 +566,6 @@ const replayEntry = (
     return restored._tag === "Restored"
       ? Either.void
       : Either.left(fail(seq, `the state machine refuses the restore: ${restored._tag}`))
-  }
-  if (withResult !== (record.result !== undefined)) {
-    return Either.left(fail(seq, withResult ? "the entry lacks its result" : "the entry has a result it cannot have"))
   }
   if (command._tag === "Admit" && command.operation_id !== undefined) {
     const binding = L.bindingOfAudited((command as { audited?: Json.Json }).audited)

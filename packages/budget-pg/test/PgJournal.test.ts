@@ -372,6 +372,20 @@ describe.runIf(enabled)("PgJournal", () => {
                 `{"_tag":"MissingReservation"}`
               ),
             "reservation 123456 was never issued to this tenant"
+          ],
+          [
+            "a restore carrying a result (a top-up that never happened)",
+            () =>
+              record(
+                `{"kind":"restore","snapshot":{"version":7,"tenants":[{"tenant_id":"t","initial_microcents":100,"remaining_microcents":100,"reserved_microcents":0,"committed_microcents":0}],"active_reservations":0}}`,
+                `{"_tag":"ToppedUp","added_microcents":5,"new_initial_microcents":105,"remaining_microcents":105}`
+              ),
+            "the entry has a result it cannot have"
+          ],
+          [
+            "a removal of a cap the tenant does not have",
+            () => record(`{"kind":"set_cap","tenant_id":"t","max":0}`),
+            "a removal of a cap the tenant does not have"
           ]
         ]
         for (const [name, forged, reason] of cases) {
@@ -407,10 +421,13 @@ describe.runIf(enabled)("PgJournal", () => {
         const t = tenantId("fn")
         yield* PgOperations.ensureTenant(Command.ensureTenant(t, micro(100n)))
         const sql = yield* SqlClient.SqlClient
-        const record = utf8.encode(`{"v":1,"command":{"kind":"set_cap","tenant_id":"fn","max":0}}`)
+        // a record the writer writes (a cap set: a removal of a cap never set is one it never writes)
+        const record = utf8.encode(`{"v":1,"command":{"kind":"set_cap","tenant_id":"fn","max":50}}`)
         const [row] = yield* sql<{ seq: string }>`SELECT calybris_budget_journal_append(
           ${utf8.encode("fn")}::bytea, ${record}::bytea, ${KEY}::bytea)::text AS seq`
         assert.strictEqual(row?.seq, "2")
+        // the caller applies what it journaled, as the ledger's own statements do
+        yield* sql`UPDATE calybris_budget_tenants SET cap = 50 WHERE tenant = ${utf8.encode("fn")}::bytea`
         yield* PgOperations.reserve(Command.reserve(t, micro(10n)))
         yield* checkAll(KEY)
         const missing = yield* Effect.flip(
