@@ -342,12 +342,14 @@ export const signatureLine = (name: string, keyId: number, signature: Uint8Array
 
 /**
  * Signs a text with each signer: the text, a blank line, one line per signer, in order. Refuses
- * what `open` would refuse: a text `checkText` refuses, a signer name that is not a key name,
- * more than `MAX_SIGNATURES` signers.
+ * what `open` would refuse: a text `checkText` refuses, no signer (an empty signature block,
+ * `no-signature-block`: not a signed note), a signer name that is not a key name, more than
+ * `MAX_SIGNATURES` signers.
  */
 export const sign = (text: string, signers: ReadonlyArray<Signer>): Either.Either<string, NoteMalformed> => {
   const checked = checkText(text)
   if (Either.isLeft(checked)) return checked
+  if (signers.length === 0) return malformed("no-signature-block", lineOf(text, text.length) + 1, "no signer")
   if (signers.length > MAX_SIGNATURES) {
     return malformed("too-many-signatures", lineOf(text, text.length) + 1 + MAX_SIGNATURES, `${signers.length} signers`)
   }

@@ -105,7 +105,10 @@ export interface TreeLogOptions extends Omit<Wal.WalOptions, "onLine" | "onWritt
    * a flush); a positive integer, else the open fails with `TreeLogOptionsInvalid`
    */
   readonly flushEvery?: number | undefined
-  /** `"edge"` (default): check the right edge and the last leaf on open; `"full"`: recompute everything and compare */
+  /**
+   * `"edge"` (default): check the right edge and the last leaf on open; `"full"`: recompute
+   * everything and compare; any other value: the open fails with `TreeLogOptionsInvalid`
+   */
   readonly verifyTree?: "edge" | "full" | undefined
   /** called after each acknowledged append with the acknowledged size (a checkpointer's trigger) */
   readonly onAppended?: ((size: bigint) => Effect.Effect<void>) | undefined

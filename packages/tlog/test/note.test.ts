@@ -198,6 +198,9 @@ describe("Note: refusals name the rule, the line and the value", () => {
     const badName = Note.makeSigner("bad name", 1, peterSigner.publicKey, peterSigner.sign)
     assert.strictEqual(left(Note.sign(TEXT, [badName])).reason, "invalid-key-name")
     assert.strictEqual(left(Note.sign(TEXT, Array(101).fill(peterSigner))).reason, "too-many-signatures")
+    // no signer: an empty signature block, which open refuses (a hostile review: TreeLog.checkpoint
+    // with no signer gave an unsigned note)
+    assert.strictEqual(left(Note.sign(TEXT, [])).reason, "no-signature-block")
   })
 })
 

@@ -217,6 +217,9 @@ describe("TreeLog contract", () => {
           const head = yield* log.head
           expect(verified.checkpoint.size).toBe(5n)
           expect(hex(verified.checkpoint.root)).toBe(hex(head.root))
+          // no signer: refused, never an unsigned "checkpoint" (a hostile review)
+          const unsigned = yield* Effect.flip(log.checkpoint("example.com/log", []))
+          expect(unsigned).toMatchObject({ _tag: "NoteMalformed", reason: "no-signature-block" })
         }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
     })
   }

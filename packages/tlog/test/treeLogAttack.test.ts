@@ -156,6 +156,27 @@ describe("TreeLog attack: options", () => {
     }).pipe(Effect.provide(NodeContext.layer)))
 })
 
+describe("TreeLog attack: verifyTree", () => {
+  it.scoped("a verifyTree other than \"edge\" or \"full\" is a typed error naming it, never the lighter check (a hostile review)", () =>
+    Effect.gen(function*() {
+      const path = yield* tempLog
+      for (const verifyTree of ["FULL", "none", "", true, 1]) {
+        const options = { key, verifyTree } as unknown as TreeLog.TreeLogOptions
+        const exit = yield* Effect.exit(Effect.scoped(TreeLog.makeFile(path, options)))
+        assert(exit._tag === "Failure", `verifyTree ${String(verifyTree)}`)
+        const error = Cause.failureOption(exit.cause)
+        assert(error._tag === "Some" && error.value._tag === "TreeLogOptionsInvalid", String(verifyTree))
+        expect(error.value.field).toBe("verifyTree")
+        expect(nodeFs.existsSync(path)).toBe(false)
+        const memory = yield* Effect.exit(Effect.scoped(TreeLog.makeMemory(options)))
+        assert(memory._tag === "Failure" && Cause.failureOption(memory.cause)._tag === "Some")
+      }
+      for (const verifyTree of ["edge", "full", undefined] as const) {
+        yield* Effect.scoped(TreeLog.makeFile(path, { key, verifyTree }))
+      }
+    }).pipe(Effect.provide(NodeContext.layer)))
+})
+
 describe("TreeLog attack: aliasing", () => {
   it.scoped("a caller scribbling on a head's root or a proof's hashes changes nothing the log keeps", () =>
     Effect.gen(function*() {

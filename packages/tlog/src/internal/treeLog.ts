@@ -602,7 +602,16 @@ export const make = <E, R>(
         reason: "not a positive integer"
       })
     }
-    const verifyFull = options.verifyTree === "full"
+    // a JavaScript caller's or a config file's "FULL" or `true` is refused, never read as "edge"
+    const verify: unknown = options.verifyTree
+    if (verify !== undefined && verify !== "edge" && verify !== "full") {
+      return yield* new TreeLogOptionsInvalid({
+        field: "verifyTree",
+        value: typeof verify === "string" ? JSON.stringify(verify) : String(verify),
+        reason: "not \"edge\" or \"full\""
+      })
+    }
+    const verifyFull = verify === "full"
     const loaded = disk === undefined ? emptyTree(start, verifyFull) : yield* loadTree(disk, verifyFull, start)
     const full = loaded.full
     const tree = loaded.tree
