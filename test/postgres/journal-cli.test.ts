@@ -358,15 +358,17 @@ describe.skipIf(Postgres.skip())("calybris budget journal on PostgreSQL", () => 
         assert.include(help.stdout, "--key-file")
       }).pipe(Effect.scoped))
 
-    it.effect("budget status never pins the journal key: the first writer's key is the ledger's", () =>
+    it.effect("budget status, prove and certify never pin the journal key: the first writer's key is the ledger's (prove and certify: a hostile review)", () =>
       Effect.gen(function*() {
         const db = yield* Postgres.makeDatabase
         const d = ["--database", db.url]
         ok(yield* run(["budget", "migrate", ...d]), "migrate")
-        // a reader first, unkeyed and then with another key: it reads the empty ledger, pins nothing
+        // a reader, a proof and a certificate first, unkeyed and then with another key: they read
+        // the empty ledger (prove and certify advance its snapshot version), and pin nothing
         for (const flags of [[], ["--key-file", otherKeyFile]]) {
-          const read = yield* run(["budget", "status", ...d, ...flags, "--json"])
-          ok(read, "status")
+          for (const command of ["status", "prove", "certify"]) {
+            ok(yield* run(["budget", command, ...d, ...flags, "--json"]), command)
+          }
         }
         assert.strictEqual(
           yield* Postgres.psql("SELECT count(*) FROM calybris_budget_ledger WHERE journal_key_id IS NOT NULL", db.url),
@@ -384,6 +386,13 @@ describe.skipIf(Postgres.skip())("calybris budget journal on PostgreSQL", () => 
         const keyed = yield* run(["budget", "status", ...d, "--key-file", keyFile, "acme"])
         ok(keyed, "status acme")
         assert.include(keyed.stdout, "100")
+        // and so are a proof's and a certificate's: refused without it, served with it
+        for (const command of ["prove", "certify"]) {
+          const refused = yield* run(["budget", command, ...d, "--key-file", otherKeyFile])
+          assert.strictEqual(refused.code, 1, refused.stderr)
+          assert.match(refused.stderr, /JournalKeyMismatch: the ledger's journal is keyed with another key, /)
+          ok(yield* run(["budget", command, ...d, "--key-file", keyFile]), command)
+        }
       }).pipe(Effect.scoped))
 
     it.effect("a command without the ledger's journal key, or with another, is refused before it writes", () =>

@@ -590,6 +590,53 @@ const readOnly = (operation: string) =>
     cause: new Error("this ledger is read-only (LedgerPg.makeReadOnly): it never writes")
   })
 
+/** The commands a maintenance service (`makeMaintenance`) applies: snapshots and certificates. */
+const MAINTENANCE: ReadonlySet<L.Command["_tag"]> = new Set([
+  "TakeSnapshot",
+  "VerifyConservation",
+  "ProveConservation",
+  "CertifyLedger"
+])
+
+/**
+ * A maintenance service over the `SqlClient` of the environment (`calybris budget prove` and
+ * `certify`): its queries as `make`'s, and of the commands only snapshots and certificates, which
+ * advance the snapshot version (and rotate the certificate's baseline) and journal the release of
+ * the holds that are due, as `make`'s do; any other command fails with `LedgerStoreError` before
+ * any statement. Its journal key is compared with the ledger's pinned one (`PgJournal.checkKey`:
+ * `JournalKeyMismatch`), never pinned: run on a ledger no writer has opened yet (which holds no
+ * hold to release, so nothing it journals), it does not choose the key every writer must then use
+ * (`prove` before the first writer pinned "unkeyed", and the operator's keyed writers were refused;
+ * a hostile review).
+ */
+export const makeMaintenance: Effect.Effect<
+  Ledger["Type"],
+  LedgerStoreError | PgSchema.SchemaOutdated | PgJournal.JournalKeyMismatch,
+  SqlClient.SqlClient
+> = Effect.map(build(directOperations, PgJournal.checkKey), (ledger) =>
+  Ledger.of({
+    ...ledger,
+    apply: (command, audit) =>
+      command !== null && typeof command === "object" && MAINTENANCE.has(command._tag)
+        ? ledger.apply(command, audit)
+        : Effect.fail(
+          new LedgerStoreError({
+            operation: "apply",
+            cause: new Error(
+              "this ledger only takes snapshots and certificates (LedgerPg.makeMaintenance): it never chooses the journal key"
+            )
+          })
+        ),
+    sweep: Effect.fail(readOnly("sweep"))
+  }))
+
+/** The `Ledger` of `makeMaintenance` over the `SqlClient` of the environment (checked, never migrated). */
+export const layerClientMaintenance: Layer.Layer<
+  Ledger,
+  LedgerStoreError | PgSchema.SchemaOutdated | PgJournal.JournalKeyMismatch,
+  SqlClient.SqlClient
+> = Layer.effect(Ledger, makeMaintenance)
+
 /** The `Ledger` of `makeReadOnly` over the `SqlClient` of the environment (checked, never migrated). */
 export const layerClientReadOnly: Layer.Layer<
   Ledger,

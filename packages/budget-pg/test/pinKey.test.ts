@@ -115,6 +115,33 @@ describe.runIf(enabled)("PgJournal.checkKey and LedgerPg.makeReadOnly", () => {
     }).pipe(Effect.scoped))
 })
 
+describe.runIf(enabled)("LedgerPg.makeMaintenance", () => {
+  it.live("takes snapshots and certificates, refuses every other command before any statement, and pins no key (a hostile review)", () =>
+    Effect.gen(function*() {
+      const url = yield* migrated
+      yield* Effect.gen(function*() {
+        const ledger = yield* LedgerPg.makeMaintenance
+        const proved = yield* ledger.apply(Command.proveConservation)
+        assert.strictEqual(proved._tag, "Proved")
+        const certified = yield* ledger.apply(Command.certifyLedger)
+        assert.strictEqual(certified.snapshot_version, 2n)
+        const ensured = yield* Effect.either(
+          ledger.apply(Command.ensureTenant(TenantId.make("acme"), Microcents.make(100n)))
+        )
+        assert.isTrue(Either.isLeft(ensured) && ensured.left instanceof LedgerStoreError, String(ensured))
+        if (Either.isLeft(ensured)) assert.include(ensured.left.message, "only takes snapshots and certificates")
+        assert.isTrue(Option.isNone(yield* ledger.balance("acme")))
+      }).pipe(Effect.provide(Layer.merge(client(url, 1), PgJournal.layerKey(k2))))
+      // no key pinned: the first writer's (k1) is the ledger's, and a maintenance service with k2 is refused
+      assert.isTrue(Either.isRight(yield* pinWith(url, k1)))
+      const refused = yield* LedgerPg.makeMaintenance.pipe(
+        Effect.provide(Layer.merge(client(url, 1), PgJournal.layerKey(k2))),
+        Effect.either
+      )
+      assert.deepStrictEqual(mismatch(Either.map(refused, () => undefined)), { pinned: "keyed", given: "keyed" })
+    }).pipe(Effect.scoped))
+})
+
 describe.skipIf(enabled)("PgJournal.pinKey", () => {
   it.skip(SKIP_REASON, () => {})
 })

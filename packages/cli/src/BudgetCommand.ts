@@ -130,7 +130,7 @@ const onLedger = <A, E, R, E2, R2>(
   name: string,
   onFile: (flags: OnFile) => Effect.Effect<A, E2, R2>,
   operation: Effect.Effect<A, E, R | Ledger.Ledger>,
-  options: { readonly readOnly?: boolean } = {}
+  options: { readonly readOnly?: boolean; readonly maintenance?: boolean } = {}
 ) =>
   Effect.gen(function*() {
     yield* setJson(flags.json)
@@ -194,13 +194,15 @@ const requireJournal = (journal: string) =>
  * journal. A final line being written (or torn) is left out, with a note on stderr. On a
  * database, the operation runs on the database's ledger; with `readOnly` (`status`: queries only)
  * on a reader (`LedgerPg.makeReadOnly`) whose key is compared, never pinned — `status` on a ledger
- * no writer had opened pinned its key (or none), refusing the operator's key afterwards.
+ * no writer had opened pinned its key (or none), refusing the operator's key afterwards; with
+ * `maintenance` (`prove`, `certify`: they advance the version) on `LedgerPg.makeMaintenance`,
+ * whose key is compared, never pinned, too.
  */
 const withView = <A, E, R>(
   flags: Common,
   name: string,
   operation: Effect.Effect<A, E, R | Ledger.Ledger>,
-  options: { readonly readOnly?: boolean } = {}
+  options: { readonly readOnly?: boolean; readonly maintenance?: boolean } = {}
 ) =>
   onLedger(
     flags,
@@ -510,7 +512,8 @@ export const prove = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.prov
         ],
         () => encodeProof(p)
       )
-    })
+    }),
+    { maintenance: true }
   )
 
 /** `calybris budget certify`. */
@@ -533,7 +536,8 @@ export const certify = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.ce
         () => encodeCertificate(c)
       )
       if (!c.conservation_balanced) return yield* new CertificateUnbalanced({ ledger_digest_hex: c.ledger_digest_hex })
-    })
+    }),
+    { maintenance: true }
   )
 
 /** `calybris budget admit`. */

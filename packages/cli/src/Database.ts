@@ -126,13 +126,15 @@ export const client = (db: DatabaseUrl.DatabaseSource) =>
  */
 export const ledgerLayer = (
   db: DatabaseUrl.DatabaseSource,
-  options: { readonly migrate?: boolean; readonly readOnly?: boolean } = {}
+  options: { readonly migrate?: boolean; readonly readOnly?: boolean; readonly maintenance?: boolean } = {}
 ) =>
   Layer.provide(
     options.migrate === true ?
       Layer.effect(Ledger.Ledger, Effect.zipRight(PgSchema.migrate, LedgerPg.make)) :
       options.readOnly === true ?
       LedgerPg.layerClientReadOnly :
+      options.maintenance === true ?
+      LedgerPg.layerClientMaintenance :
       LedgerPg.layerClient,
     client(db)
   )
@@ -151,6 +153,11 @@ export interface LedgerOptions {
    * the ledger's, never pinned; nothing written
    */
   readonly readOnly?: boolean
+  /**
+   * a maintenance ledger (`LedgerPg.makeMaintenance`: `prove`, `certify`): snapshots and
+   * certificates only, the key compared with the ledger's, never pinned
+   */
+  readonly maintenance?: boolean
 }
 
 /**
