@@ -41,6 +41,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import { tenantText } from "./internal/tenantText.js"
 import * as PgBatcher from "./PgBatcher.js"
 import * as PgJournal from "./PgJournal.js"
 import * as PgOperations from "./PgOperations.js"
@@ -98,9 +99,10 @@ export class LedgerConnectionError extends Schema.TaggedError<LedgerConnectionEr
 const store = (operation: string) => (cause: unknown) => new LedgerStoreError({ operation, cause })
 
 const utf8 = new TextEncoder()
-/** (`ignoreBOM`: an id that starts with U+FEFF keeps it) */
-const fromUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 const bytes = (s: string): Uint8Array => utf8.encode(s)
+/** `f` of the rows, a throw (`tenantText`) its failure. */
+const mapRows = <A, B>(f: (rows: A) => B) => (rows: A): Effect.Effect<B, unknown> =>
+  Effect.try({ try: () => f(rows), catch: (e) => e })
 const hex = Hash.toHex
 
 const Bytes = Schema.Uint8ArrayFromSelf
@@ -264,13 +266,13 @@ const build = (
     ): Effect.Effect<{ readonly snapshot: Snapshot.Snapshot; readonly previousBaseline: bigint }, LedgerStoreError> =>
       snapshotStatement(now, mode).pipe(
         Effect.flatMap(decodeSnapshotRows),
-        Effect.map((rows) => {
+        Effect.flatMap(mapRows((rows) => {
           const [first] = rows
           const tenants: Array<Snapshot.TenantBalance> = []
           for (const row of rows) {
             if (row.tenant === null) continue
             tenants.push(Snapshot.tenantBalance(
-              fromUtf8.decode(row.tenant),
+              tenantText(row.tenant),
               row.initial ?? 0n,
               row.remaining ?? 0n,
               row.reserved ?? 0n,
@@ -281,7 +283,7 @@ const build = (
             snapshot: Snapshot.makeSnapshot(first.version, tenants, first.holds),
             previousBaseline: first.previous_baseline
           }
-        }),
+        })),
         Effect.mapError(store(operation))
       )
 
@@ -458,16 +460,16 @@ const build = (
             AND (${tenant === undefined}::boolean OR tenant = ${tenant === undefined ? null : bytes(tenant)}::bytea)
           ORDER BY id`.pipe(
             Effect.flatMap(decodeHoldRows),
-            Effect.map((rows) =>
+            Effect.flatMap(mapRows((rows) =>
               rows.map((row) =>
                 ({
                   reservation_id: Arguments.issuedReservationId(row.id),
-                  tenant_id: fromUtf8.decode(row.tenant),
+                  tenant_id: tenantText(row.tenant),
                   amount_microcents: row.amount,
                   expires_at_ms: Option.fromNullable(row.expires_at_ms)
                 }) as LedgerQuery.OpenHold
               )
-            )
+            ))
           )
         ))
 
@@ -475,14 +477,14 @@ const build = (
       "exposureCaps",
       sql`SELECT tenant, cap::text AS cap FROM calybris_budget_tenants WHERE cap IS NOT NULL ORDER BY tenant`.pipe(
         Effect.flatMap(decodeCapRows),
-        Effect.map((rows) =>
+        Effect.flatMap(mapRows((rows) =>
           rows.map((row) =>
             ({
-              tenant_id: fromUtf8.decode(row.tenant),
+              tenant_id: tenantText(row.tenant),
               max_reserved_microcents: row.cap
             }) as LedgerQuery.ExposureCap
           )
-        )
+        ))
       )
     )
 

@@ -44,6 +44,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import { tenantText } from "./internal/tenantText.js"
 
 /** The record format's version. */
 export const VERSION = 1
@@ -339,7 +340,6 @@ export const writeTenant = (
     return { entries, bytes: bytes.length }
   })
 
-const fromUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 const decodeTenantRows = Schema.decodeUnknown(Schema.Array(Schema.Struct({ tenant: Schema.Uint8ArrayFromSelf })))
 
 /**
@@ -356,11 +356,9 @@ export const tenants: Effect.Effect<ReadonlyArray<string>, LedgerStoreError, Sql
     const names: Array<string> = []
     for (const { tenant } of rows) {
       try {
-        names.push(fromUtf8.decode(tenant))
-      } catch {
-        return yield* Effect.fail(
-          `a tenant id is not UTF-8 (hex ${Hash.toHex(tenant)})`
-        )
+        names.push(tenantText(tenant))
+      } catch (e) {
+        return yield* Effect.fail((e as Error).message)
       }
     }
     return names

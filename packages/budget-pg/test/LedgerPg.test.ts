@@ -19,6 +19,7 @@ import * as Snapshot from "@calybris/budget/Snapshot"
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { afterAll, assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -26,6 +27,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as fc from "effect/FastCheck"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
@@ -287,6 +289,43 @@ if (enabled) {
         assert.deepStrictEqual(yield* rows, [{ state: "expired", version: "0", reserved: "0" }], "the sweep wrote it")
         assert.deepStrictEqual(yield* answers(ledger), seen, "what the queries showed")
       }))
+
+    it.effect("a tenant id that is not UTF-8 (written behind the ledger's back) fails each query with LedgerStoreError naming its bytes, never a defect (a hostile review)", () =>
+      Effect.gen(function*() {
+        const url = yield* freshDatabase
+        const on = yield* Layer.build(client(url, 1))
+        yield* PgSchema.migrate.pipe(Effect.provide(on))
+        yield* Effect.flatMap(SqlClient.SqlClient, (sql) =>
+          Effect.all([
+            sql`INSERT INTO calybris_budget_tenants (tenant, present, initial, remaining, reserved, committed, cap)
+              VALUES ('\\xff'::bytea, true, 5, 4, 1, 0, 9)`,
+            sql`INSERT INTO calybris_budget_reservations (id, tenant, amount) VALUES (1, '\\xff'::bytea, 1)`
+          ])).pipe(Effect.provide(on))
+        const ledger = yield* LedgerPg.make.pipe(Effect.provide(on))
+        for (
+          const [name, query] of [
+            ["balances", ledger.balances],
+            ["holds", ledger.holds()],
+            ["exposureCaps", ledger.exposureCaps],
+            ["prove", ledger.apply(Command.proveConservation)]
+          ] as const
+        ) {
+          const exit = yield* Effect.exit(query as Effect.Effect<unknown, unknown>)
+          assert.isTrue(Exit.isFailure(exit), name)
+          if (Exit.isFailure(exit)) {
+            const failure = Cause.failureOption(exit.cause)
+            assert.isTrue(Option.isSome(failure), `${name}: a defect, not a typed failure`)
+            if (Option.isSome(failure)) {
+              assert.strictEqual((failure.value as { _tag?: string })._tag, "LedgerStoreError", name)
+              assert.include(
+                String((failure.value as { cause?: unknown }).cause),
+                "a tenant id is not UTF-8 (hex ff)",
+                name
+              )
+            }
+          }
+        }
+      }).pipe(Effect.scoped))
 
     it.effect("the schema is checked, never created: an empty or partly migrated database is SchemaOutdated", () =>
       Effect.gen(function*() {
