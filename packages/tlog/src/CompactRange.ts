@@ -89,9 +89,9 @@ export class CompactRange {
     return this.count
   }
 
-  /** The complete subtrees' hashes, largest (leftmost) first (a copy). */
+  /** The complete subtrees' hashes, largest (leftmost) first (copies: the range keeps its own). */
   get edge(): Array<Uint8Array> {
-    return this.hashes.slice()
+    return this.hashes.map((hash) => hash.slice())
   }
 
   /**
@@ -101,7 +101,8 @@ export class CompactRange {
   append(leafHash: Uint8Array, completed?: Array<CompletedNode>): void {
     if (leafHash.length !== HASH_BYTES) throw new RangeError(`leaf hash of ${leafHash.length} bytes`)
     if (this.count === 0xffff_ffff_ffff_ffffn) throw new RangeError("the tree is full (2^64 − 1 leaves)")
-    let hash = leafHash
+    // a copy: the caller may reuse its buffer (a hostile review: the range's root changed with it)
+    let hash: Uint8Array = leafHash.slice()
     let index = this.count
     let level = 0
     completed?.push({ level, index, hash })

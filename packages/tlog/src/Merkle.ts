@@ -254,7 +254,14 @@ export const consistencyProof = (
 // Verification (RFC 9162)
 
 const wrongLength = (field: string, hash: Uint8Array) =>
-  fail("hash-length", field, hex(hash), `${hash.length} bytes, not ${HASH_BYTES}`)
+  isBytes(hash)
+    ? fail("hash-length", field, hex(hash), `${hash.length} bytes, not ${HASH_BYTES}`)
+    : fail("hash-length", field, typeof hash, `not ${HASH_BYTES} bytes (a Uint8Array)`)
+
+/** A Uint8Array (a subclass too, and one of another realm: a browser frame's), for a JavaScript caller's values. */
+const isBytes = (x: unknown): x is Uint8Array => Object.prototype.toString.call(x) === "[object Uint8Array]"
+
+const isHash = (x: unknown): boolean => isBytes(x) && x.length === HASH_BYTES
 
 /** The first of these hashes that is not 32 bytes long, refused; undefined when all are. */
 const badHash = (
@@ -264,11 +271,12 @@ const badHash = (
   hash2: Uint8Array,
   proof: ReadonlyArray<Uint8Array>
 ): Either.Either<never, MerkleError> | undefined => {
-  if (hash1.length !== HASH_BYTES) return wrongLength(field1, hash1)
-  if (hash2.length !== HASH_BYTES) return wrongLength(field2, hash2)
+  if (!isHash(hash1)) return wrongLength(field1, hash1)
+  if (!isHash(hash2)) return wrongLength(field2, hash2)
+  if (!Array.isArray(proof)) return fail("hash-length", "proof", typeof proof, "not an array of hashes")
   for (let i = 0; i < proof.length; i++) {
     const hash = proof[i] as Uint8Array
-    if (hash.length !== HASH_BYTES) return wrongLength(`proof[${i}]`, hash)
+    if (!isHash(hash)) return wrongLength(`proof[${i}]`, hash)
   }
   return undefined
 }
@@ -416,9 +424,9 @@ export class MemoryTree implements NodeSource {
     return BigInt((this.levels[0] as Array<Uint8Array>).length)
   }
 
-  /** Appends a leaf hash (32 bytes). */
+  /** Appends a leaf hash (32 bytes; copied: the caller may reuse its buffer). */
   append(leafHash: Uint8Array): void {
-    let hash = leafHash
+    let hash: Uint8Array = leafHash.slice()
     for (let level = 0;; level++) {
       const row = this.levels[level] ?? (this.levels[level] = [])
       row.push(hash)
@@ -430,6 +438,7 @@ export class MemoryTree implements NodeSource {
   node(level: number, index: bigint): Uint8Array {
     const hash = this.levels[level]?.[Number(index)]
     if (hash === undefined) throw new RangeError(`MemoryTree: no complete node (${level}, ${index})`)
-    return hash
+    // a copy: a proof built of it may be changed by its holder, the tree never
+    return hash.slice()
   }
 }

@@ -124,6 +124,19 @@ describe("CompactRange", () => {
     assert.isTrue(Either.isLeft(error) && error.left.field === "size" && error.left.value === "\"07\"")
   })
 
+  it("keeps its own hashes: a reused leaf buffer, a root or an edge scribbled on changes nothing (a hostile review)", () => {
+    const buffer = leaf(0).slice()
+    const range = CR.empty()
+    range.append(buffer)
+    buffer.fill(0)
+    assert.strictEqual(hex(range.root()), hex(leaf(0)))
+    range.root().fill(0)
+    ;(range.edge[0] as Uint8Array).fill(0)
+    assert.strictEqual(hex(range.root()), hex(leaf(0)))
+    range.append(leaf(1))
+    assert.strictEqual(hex(range.root()), hex(Merkle.hashChildren(leaf(0), leaf(1))))
+  })
+
   it("fromSource refuses a node of the wrong length, append a leaf hash of the wrong length", () => {
     const source: Merkle.NodeSource = { node: () => new Uint8Array(31) }
     assert.strictEqual(reason(CR.fromSource(source, 3n)), "hash-length")

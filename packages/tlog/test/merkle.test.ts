@@ -187,6 +187,44 @@ describe("Merkle: refusals, each with its reason", () => {
     assert.strictEqual(reason(Merkle.verifyConsistency(1n, 1n, [], root.slice(20), root.slice(20))), "hash-length")
     assert.strictEqual(reason(Merkle.verifyConsistency(1n, 2n ** 64n, [], root, root)), "size-out-of-range")
   })
+
+  it("a JavaScript caller's numbers, strings and non-arrays are refused with a reason, never thrown on (a hostile review)", () => {
+    const leaf2 = d[2] as Uint8Array
+    const loose = Merkle as unknown as {
+      verifyInclusion: (...args: ReadonlyArray<unknown>) => Either.Either<unknown, Merkle.MerkleError>
+      verifyConsistency: (...args: ReadonlyArray<unknown>) => Either.Either<unknown, Merkle.MerkleError>
+    }
+    assert.strictEqual(reason(loose.verifyInclusion(leaf2, 2, 8n, proof, root)), "index-out-of-range")
+    assert.strictEqual(reason(loose.verifyInclusion(leaf2, 2n, 8, proof, root)), "size-out-of-range")
+    assert.strictEqual(reason(loose.verifyConsistency(1, 2n, [], root, root)), "size-out-of-range")
+    assert.strictEqual(reason(loose.verifyConsistency(1n, 2, [], root, root)), "size-out-of-range")
+    const stringInProof = [...proof]
+    stringInProof[1] = "x".repeat(32) as unknown as Uint8Array
+    assert.strictEqual(reason(loose.verifyInclusion(leaf2, 2n, 8n, stringInProof, root)), "hash-length")
+    assert.strictEqual(reason(loose.verifyInclusion(leaf2, 2n, 8n, proof, hex(root).slice(0, 32))), "hash-length")
+    assert.strictEqual(reason(loose.verifyInclusion(leaf2, 2n, 8n, "proof", root)), "hash-length")
+    assert.strictEqual(reason(loose.verifyInclusion(leaf2, 2n, 8n, null, root)), "hash-length")
+    // a Buffer is a Uint8Array
+    right(Merkle.verifyInclusion(Buffer.from(leaf2), 2n, 8n, proof.map((h) => Buffer.from(h)), Buffer.from(root)))
+  })
+
+  it("a tree's root and nodes are copies: scribbling on a root, a proof or a reused leaf buffer changes nothing the tree keeps (a hostile review)", () => {
+    const buffer = leaf(0).slice()
+    const memory = new Merkle.MemoryTree()
+    memory.append(buffer)
+    buffer[0] = (buffer[0] as number) ^ 0xff
+    assert.strictEqual(hex(right(Merkle.root(memory, 1n))), hex(leaf(0)))
+    const two = Merkle.MemoryTree.fromLeafHashes([leaf(0), leaf(1)])
+    const before = hex(right(Merkle.root(two, 2n)))
+    const r = right(Merkle.root(two, 2n))
+    r[0] = (r[0] as number) ^ 1
+    const p = right(Merkle.inclusionProof(two, 0n, 2n))
+    ;(p[0] as Uint8Array).fill(0)
+    assert.strictEqual(hex(right(Merkle.root(two, 2n))), before)
+    right(
+      Merkle.verifyInclusion(leaf(0), 0n, 2n, right(Merkle.inclusionProof(two, 0n, 2n)), right(Merkle.root(two, 2n)))
+    )
+  })
 })
 
 const sample = fc.record({

@@ -8,7 +8,7 @@
 export const U64_MAX = 0xffff_ffff_ffff_ffffn
 
 /** Whether `n` is a u64 (0 ≤ n ≤ 2^64 − 1). */
-export const isU64 = (n: bigint): boolean => n >= 0n && n <= U64_MAX
+export const isU64 = (n: bigint): boolean => typeof n === "bigint" && n >= 0n && n <= U64_MAX
 
 /** The number of bits needed to write `n` (0 for 0). */
 export const bitLength = (n: bigint): number => {

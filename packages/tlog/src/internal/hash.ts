@@ -62,6 +62,8 @@ export const emptyRoot = (): Uint8Array => sha256(new Uint8Array(0))
  */
 export const rootOfSubtrees = (hashes: ReadonlyArray<Uint8Array>): Uint8Array => {
   if (hashes.length === 0) return emptyRoot()
+  // one subtree: its hash, copied (the caller's array, or a tree's own node, never handed out)
+  if (hashes.length === 1) return (hashes[0] as Uint8Array).slice()
   let root = hashes[hashes.length - 1] as Uint8Array
   for (let i = hashes.length - 2; i >= 0; i--) root = hashChildren(hashes[i] as Uint8Array, root)
   return root
