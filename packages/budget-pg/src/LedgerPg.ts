@@ -569,68 +569,57 @@ export const layerClient: Layer.Layer<
   .effect(Ledger, make)
 
 /**
+ * `make`'s service with its journal key compared with the ledger's pinned one
+ * (`PgJournal.checkKey`: `JournalKeyMismatch`), never pinned, applying only the commands
+ * `allowed`: any other, and `sweep`, fail with `LedgerStoreError` (`refusal`) before any statement.
+ */
+const unpinned = (
+  allowed: ReadonlySet<L.Command["_tag"]>,
+  refusal: string
+): Effect.Effect<
+  Ledger["Type"],
+  LedgerStoreError | PgSchema.SchemaOutdated | PgJournal.JournalKeyMismatch,
+  SqlClient.SqlClient
+> =>
+  Effect.map(build(directOperations, PgJournal.checkKey), (ledger) => {
+    const refused = (operation: string) => new LedgerStoreError({ operation, cause: new Error(refusal) })
+    return Ledger.of({
+      ...ledger,
+      apply: (command, audit) =>
+        command !== null && typeof command === "object" && allowed.has(command._tag)
+          ? ledger.apply(command, audit)
+          : Effect.fail(refused("apply")),
+      sweep: Effect.fail(refused("sweep"))
+    })
+  })
+
+/**
  * A reader's service over the `SqlClient` of the environment: its queries as `make`'s, its
  * journal key compared with the ledger's pinned one (`PgJournal.checkKey`: `JournalKeyMismatch`),
  * never pinned; `apply` and `sweep` fail with `LedgerStoreError` before any statement. Nothing it
  * does writes to the database: a read-only command (`calybris budget status`) on a ledger no
  * writer has opened yet does not choose the key every writer must then use.
  */
-export const makeReadOnly: Effect.Effect<
-  Ledger["Type"],
-  LedgerStoreError | PgSchema.SchemaOutdated | PgJournal.JournalKeyMismatch,
-  SqlClient.SqlClient
-> = Effect.map(build(directOperations, PgJournal.checkKey), (ledger) =>
-  Ledger.of({
-    ...ledger,
-    apply: () => Effect.fail(readOnly("apply")),
-    sweep: Effect.fail(readOnly("sweep"))
-  }))
-
-const readOnly = (operation: string) =>
-  new LedgerStoreError({
-    operation,
-    cause: new Error("this ledger is read-only (LedgerPg.makeReadOnly): it never writes")
-  })
-
-/** The commands a maintenance service (`makeMaintenance`) applies: snapshots and certificates. */
-const MAINTENANCE: ReadonlySet<L.Command["_tag"]> = new Set([
-  "TakeSnapshot",
-  "VerifyConservation",
-  "ProveConservation",
-  "CertifyLedger"
-])
+export const makeReadOnly = unpinned(
+  new Set(),
+  "this ledger is read-only (LedgerPg.makeReadOnly): it never writes"
+)
 
 /**
  * A maintenance service over the `SqlClient` of the environment (`calybris budget prove` and
  * `certify`): its queries as `make`'s, and of the commands only snapshots and certificates, which
  * advance the snapshot version (and rotate the certificate's baseline) and journal the release of
- * the holds that are due, as `make`'s do; any other command fails with `LedgerStoreError` before
- * any statement. Its journal key is compared with the ledger's pinned one (`PgJournal.checkKey`:
- * `JournalKeyMismatch`), never pinned: run on a ledger no writer has opened yet (which holds no
- * hold to release, so nothing it journals), it does not choose the key every writer must then use
- * (`prove` before the first writer pinned "unkeyed", and the operator's keyed writers were refused;
- * a hostile review).
+ * the holds that are due, as `make`'s do; any other command, and `sweep`, fail with
+ * `LedgerStoreError` before any statement. Its journal key is compared with the ledger's pinned
+ * one (`PgJournal.checkKey`: `JournalKeyMismatch`), never pinned: run on a ledger no writer has
+ * opened yet (which holds no hold to release, so nothing it journals), it does not choose the key
+ * every writer must then use (`prove` before the first writer pinned "unkeyed", and the
+ * operator's keyed writers were refused; a hostile review).
  */
-export const makeMaintenance: Effect.Effect<
-  Ledger["Type"],
-  LedgerStoreError | PgSchema.SchemaOutdated | PgJournal.JournalKeyMismatch,
-  SqlClient.SqlClient
-> = Effect.map(build(directOperations, PgJournal.checkKey), (ledger) =>
-  Ledger.of({
-    ...ledger,
-    apply: (command, audit) =>
-      command !== null && typeof command === "object" && MAINTENANCE.has(command._tag)
-        ? ledger.apply(command, audit)
-        : Effect.fail(
-          new LedgerStoreError({
-            operation: "apply",
-            cause: new Error(
-              "this ledger only takes snapshots and certificates (LedgerPg.makeMaintenance): it never chooses the journal key"
-            )
-          })
-        ),
-    sweep: Effect.fail(readOnly("sweep"))
-  }))
+export const makeMaintenance = unpinned(
+  new Set(["TakeSnapshot", "VerifyConservation", "ProveConservation", "CertifyLedger"]),
+  "this ledger only takes snapshots and certificates (LedgerPg.makeMaintenance): it never chooses the journal key"
+)
 
 /** The `Ledger` of `makeMaintenance` over the `SqlClient` of the environment (checked, never migrated). */
 export const layerClientMaintenance: Layer.Layer<
