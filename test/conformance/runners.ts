@@ -30,8 +30,8 @@ const runners: Record<string, Runner> = {
 
 /**
  * The runner of a vector file: by its name, or — for a larger set that splits a kind over files —
- * by a name `<stem>-<anything>.<ext>` whose `<stem>.<ext>` has one (`kernel-adversarial.jsonl`
- * is a `kernel.jsonl`).
+ * by a name `<stem>-<anything>.<ext>` or `<stem>_<anything>.<ext>` whose `<stem>.<ext>` has one
+ * (`kernel-adversarial.jsonl` and `kernel_2.jsonl` are `kernel.jsonl`s).
  */
 export const runnerFor = (name: string): Runner | undefined => {
   const exact = runners[name]
@@ -42,7 +42,8 @@ export const runnerFor = (name: string): Runner | undefined => {
     const stem = known.slice(0, -ext.length)
     // the longest stem wins (`signed-notes-x.json` is a `signed-notes.json`, not a `signed…`)
     if (
-      name.startsWith(`${stem}-`) && name.endsWith(ext) && name.length > stem.length + 1 + ext.length &&
+      (name.startsWith(`${stem}-`) || name.startsWith(`${stem}_`)) && name.endsWith(ext) &&
+      name.length > stem.length + 1 + ext.length &&
       !name.slice(stem.length + 1, -ext.length).includes(".") &&
       (found === undefined || stem.length > found.stem.length)
     ) found = { stem, runner }
