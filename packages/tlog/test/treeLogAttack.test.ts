@@ -156,6 +156,50 @@ describe("TreeLog attack: options", () => {
     }).pipe(Effect.provide(NodeContext.layer)))
 })
 
+describe("TreeLog attack: a final line ending in a CR, no LF", () => {
+  it.scoped("its leaf is the line without the CR, the same before and after the next append ends it (the reader keeps a final CR, as Rust's lines() does)", () =>
+    Effect.gen(function*() {
+      const path = yield* tempLog
+      yield* Effect.scoped(Effect.gen(function*() {
+        const log = yield* TreeLog.makeFile(path, { key, durability: "never" })
+        for (let i = 0; i < 3; i++) yield* log.append(record(i))
+      }))
+      const text = nodeFs.readFileSync(path, "utf8")
+      nodeFs.writeFileSync(path, `${text.slice(0, -1)}\r`)
+      const leaves = (lines: ReadonlyArray<string>) =>
+        Merkle.MemoryTree.fromLeafHashes(lines.map((l) => Merkle.hashLeaf(new TextEncoder().encode(l))))
+      for (const hashing of ["inline", "worker"] as const) {
+        const provide = hashing === "worker" ? Effect.provide(TreeLogNode.layer) : (e: typeof opened) => e
+        const opened = Effect.scoped(Effect.gen(function*() {
+          const log = yield* TreeLog.makeFile(path, { key, durability: "never", verifyTree: "full" })
+          return yield* log.head
+        }))
+        const head = yield* provide(opened)
+        const lines = text.split("\n").filter((l) => l !== "")
+        expect(head.size).toBe(3n)
+        expect(Buffer.from(head.root).toString("hex")).toBe(
+          Buffer.from(right(Merkle.root(leaves(lines), 3n))).toString("hex")
+        )
+      }
+      // the next append ends the line with its LF: the CR is the line ending's now, the leaf the same
+      yield* Effect.scoped(Effect.gen(function*() {
+        const log = yield* TreeLog.makeFile(path, { key, durability: "never" })
+        yield* log.append(record(3))
+      }))
+      const after = nodeFs.readFileSync(path, "utf8").split("\n").filter((l) => l !== "").map((l) =>
+        l.replace(/\r$/, "")
+      )
+      const head = yield* Effect.scoped(Effect.gen(function*() {
+        const log = yield* TreeLog.makeFile(path, { key, durability: "never", verifyTree: "full" })
+        return yield* log.head
+      }))
+      expect(head.size).toBe(4n)
+      expect(Buffer.from(head.root).toString("hex")).toBe(
+        Buffer.from(right(Merkle.root(leaves(after), 4n))).toString("hex")
+      )
+    }).pipe(Effect.provide(NodeContext.layer)))
+})
+
 describe("TreeLog attack: verifyTree", () => {
   it.scoped("a verifyTree other than \"edge\" or \"full\" is a typed error naming it, never the lighter check (a hostile review)", () =>
     Effect.gen(function*() {

@@ -152,19 +152,25 @@ class LongLine {
   private closed = false
   /** the last byte outside strings that is not white space */
   private last = 0
-  private lastByte = 0
   private broken: { readonly reason: string; readonly column: number } | undefined = undefined
 
   scan(bytes: Uint8Array): void {
     const base = this.length
     this.length += bytes.length
-    if (bytes.length > 0) this.lastByte = bytes[bytes.length - 1] as number
     if (this.broken !== undefined) return
     for (let i = 0; i < bytes.length; i++) {
       const b = bytes[i] as number
       if (this.inString) {
         if (this.escape) this.escape = false
-        else if (b === 0x5c) this.escape = true
+        else if (b < 0x20) {
+          // serde's first error in a string holding a raw control character (a final line's CR too:
+          // only a CR before an LF is the line ending's)
+          this.broken = {
+            reason: "control character (\\u0000-\\u001F) found while parsing a string",
+            column: base + i + 1
+          }
+          return
+        } else if (b === 0x5c) this.escape = true
         else if (b === 0x22) {
           this.inString = false
           this.last = b
@@ -222,7 +228,9 @@ class LongLine {
       : this.stack[this.stack.length - 1] === 0x5b
       ? "EOF while parsing a list"
       : "EOF while parsing an object"
-    return { category: "Eof", reason, column: this.length - (this.lastByte === 0x0d ? 1 : 0) }
+    // (judged at the end of the input, where no LF follows: a CR at its end is the line's own, as
+    // Rust's `lines()` keeps it, white space serde reads before the EOF)
+    return { category: "Eof", reason, column: this.length }
   }
 }
 
@@ -617,7 +625,11 @@ export class LineReader {
   private line(raw: Uint8Array, offset: number, last: boolean, out: Array<Entry>): WalVerifyError | undefined {
     const line = this.lineNumber
     let bytes = raw
-    if (bytes.length > 0 && bytes[bytes.length - 1] === 0x0d) bytes = bytes.subarray(0, bytes.length - 1)
+    // a CR before the LF is the line ending's, dropped; the final line's CR, no LF after it, is
+    // the line's own (Rust's `lines()` drops "\r" only with the "\n" it precedes; a review built
+    // the reference's reader: a final `…"ab\r` is serde's control-character Syntax error, not a
+    // torn tail, and an EOF's column counts the CR)
+    if (!last && bytes.length > 0 && bytes[bytes.length - 1] === 0x0d) bytes = bytes.subarray(0, bytes.length - 1)
     if (bytes.length > this.maxLine) return new WalLineTooLong({ line, offset, limit: this.maxLine })
     let text: string
     try {
@@ -637,7 +649,12 @@ export class LineReader {
       }
       return new WalReadError({ line, offset, io_kind: "InvalidData", reason: "stream did not contain valid UTF-8" })
     }
-    return this.lineText(text, offset, raw.length, last, out, bytes)
+    // `onLine` (a tree's leaf) is handed the line without that CR too: the same bytes as once a
+    // writer ends the line with its LF (the CR then the line ending's)
+    const own = last && bytes.length > 0 && bytes[bytes.length - 1] === 0x0d
+      ? bytes.subarray(0, bytes.length - 1)
+      : bytes
+    return this.lineText(text, offset, raw.length, last, out, own)
   }
 
   /**
@@ -710,7 +727,9 @@ export class LineReader {
       this.expected.next()
     }
     if (this.onLine !== undefined && bytes !== undefined) {
-      this.onLine(bytes, envelope.sequence, isCanonicalLine(text, envelope))
+      // (a final line's CR, left out of its bytes, out of the text judged canonical too)
+      const own = last && text.endsWith("\r") ? text.slice(0, -1) : text
+      this.onLine(bytes, envelope.sequence, isCanonicalLine(own, envelope))
     }
     this.count++
     this.lastHash = envelope.entry_hash

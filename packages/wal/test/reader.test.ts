@@ -432,6 +432,30 @@ describe("reader: lines", () => {
     }
   })
 
+  it("a final line's CR, no LF after it, is the line's own, as Rust's lines() keeps it: inside a string serde's control-character Syntax error, elsewhere counted in the EOF's column (a review built the reference's reader)", () => {
+    const cases: ReadonlyArray<readonly [string, string, string, number]> = [
+      [`{"sequence":1,"previous_hash":"genesis","entry_hash":"x","data":"ab\r`, "WalParseError", "Syntax", 68],
+      [`{"sequence":1,"previous_hash":"genesis","entry_hash":"x","data":1\r`, "WalTornTail", "Eof", 66],
+      [`{"sequence":1\r`, "WalTornTail", "Eof", 14]
+    ]
+    for (const [text, tag, category, column] of cases) {
+      for (const maxLineBytes of [undefined, 8]) {
+        // whole, and over a line limit (judged by the long-line scanner)
+        const e = failure(Reader.verifyBytes(new TextEncoder().encode(text), { chain: keyed, maxLineBytes }))
+        expect([e._tag, "category" in e ? e.category : "", "column" in e ? e.column : 0], `${text} ${maxLineBytes}`)
+          .toEqual([tag, category, column])
+      }
+    }
+    const syntax = failure(verify(new TextEncoder().encode(cases[0]?.[0] ?? "")))
+    expect("reason" in syntax ? syntax.reason : "").toBe(
+      "control character (\\u0000-\\u001F) found while parsing a string"
+    )
+    // a complete entry whose line ends in a CR and no LF: CR is white space after it, the entry counts
+    const complete = Either.getOrThrow(verify(bytesOf(l1, l2, l3.slice(0, -1) + "\r")))
+    expect(complete.count).toBe(3n)
+    expect(complete.missingNewline).toBe(true)
+  })
+
   it("the same incomplete line in the middle is a parse error", () => {
     const e = failure(verify(bytesOf(l1, l2.slice(0, 40) + "\n", l3)))
     expect(e._tag).toBe("WalParseError")
