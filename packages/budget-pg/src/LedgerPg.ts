@@ -41,6 +41,8 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import * as net from "node:net"
+import type { Duplex } from "node:stream"
 import { tenantText } from "./internal/tenantText.js"
 import * as PgBatcher from "./PgBatcher.js"
 import * as PgJournal from "./PgJournal.js"
@@ -715,13 +717,31 @@ export const layer = (
 }
 
 /**
- * How long a connection may take to be ready (TCP, TLS, the startup and authentication exchange)
- * before it fails: the pool's `connectionTimeoutMillis`. Without it a server that accepts the
- * connection and never answers hung the layer's build forever (`@effect/sql-pg`'s own 5 s timeout
- * waits for its uninterruptible first query; a hostile review). It also bounds a statement's wait
- * for a free connection of the pool.
+ * How long a new connection's server may stay silent (`watchedSocket`): a server that accepts the
+ * connection and never answers hung the layer's build and every CLI command forever —
+ * `@effect/sql-pg`'s own 5 s timeout waits for its uninterruptible first query (a hostile
+ * review). Not the pool's `connectionTimeoutMillis`, which also bounds a statement's wait for a
+ * free connection of the pool: under load, a statement queued behind slow ones failed after it.
  */
 export const CONNECT_TIMEOUT: Duration.Duration = Duration.seconds(10)
+
+/**
+ * A socket for a pool's connections (`PgClient`'s `stream`): destroyed, with an error saying it
+ * timed out connecting, when its server has sent nothing within `timeout` of its creation (a
+ * server that accepted it and stays silent); once the server has spoken, never. The pool then
+ * fails that connection, and the statement waiting for it, with that error.
+ */
+export const watchedSocket = (timeout: Duration.DurationInput = CONNECT_TIMEOUT) => (): Duplex => {
+  const socket = new net.Socket()
+  const timer = setTimeout(() => {
+    if (socket.bytesRead === 0) {
+      socket.destroy(new Error(`timed out connecting: the server sent nothing in ${Duration.format(timeout)}`))
+    }
+  }, Duration.toMillis(timeout))
+  timer.unref()
+  socket.once("close", () => clearTimeout(timer))
+  return socket
+}
 
 /**
  * A pool on `options.url` whose connection failure is a `LedgerConnectionError`; a URL that does
@@ -736,7 +756,7 @@ const clientOf = (
       PgClient.layer({
         url: options.url,
         applicationName: "calybris-ledger",
-        connectTimeout: CONNECT_TIMEOUT,
+        stream: watchedSocket(),
         ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections })
       }).pipe(Layer.mapError(connectionError(options.url, target)))
   })

@@ -22,10 +22,12 @@ import { afterAll, assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as fc from "effect/FastCheck"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -415,6 +417,36 @@ if (enabled) {
           assert.isAtLeast(Date.now() - started, Duration.toMillis(LedgerPg.CONNECT_TIMEOUT) - 100)
           assert.isAtLeast(sockets.length, 1, "it did connect")
         }),
+      90_000
+    )
+
+    it.live(
+      "a statement waiting longer than CONNECT_TIMEOUT for a free connection of the pool is served, never failed (a review: the pool's connectionTimeoutMillis bounded that wait)",
+      () =>
+        Effect.gen(function*() {
+          const url = yield* freshDatabase
+          const wait = Duration.toMillis(LedgerPg.CONNECT_TIMEOUT) / 1000 + 1.5
+          const other = yield* Layer.build(client(url, 1))
+          yield* Effect.gen(function*() {
+            yield* Ledger.ensureTenant(TenantId.make("t"), Microcents.make(10n))
+            const sql = yield* Effect.provide(SqlClient.SqlClient, other)
+            const locked = yield* Deferred.make<void>()
+            // another session holds the tenant's row: the first top-up waits for it on the pool's
+            // one connection, the second for that connection
+            const holder = yield* Effect.fork(sql.withTransaction(Effect.gen(function*() {
+              yield* sql`SELECT tenant FROM calybris_budget_tenants FOR UPDATE`
+              yield* Deferred.succeed(locked, undefined)
+              yield* sql`SELECT pg_sleep(${wait})`
+            })))
+            yield* Deferred.await(locked)
+            const results = yield* Effect.all([
+              Ledger.topUp(TenantId.make("t"), Microcents.make(1n)),
+              Effect.zipRight(Effect.sleep("200 millis"), Ledger.topUp(TenantId.make("t"), Microcents.make(1n)))
+            ], { concurrency: 2 })
+            assert.deepStrictEqual(results.map((r) => r._tag), ["ToppedUp", "ToppedUp"])
+            yield* Fiber.join(holder)
+          }).pipe(Effect.provide(LedgerPg.layer({ url: Redacted.make(url), migrate: true, maxConnections: 1 })))
+        }).pipe(Effect.scoped),
       90_000
     )
 

@@ -116,7 +116,7 @@ export const client = (db: DatabaseUrl.DatabaseSource) =>
     url: db.url,
     applicationName: "calybris",
     maxConnections: 2,
-    connectTimeout: LedgerPg.CONNECT_TIMEOUT
+    stream: LedgerPg.watchedSocket()
   })
 
 /**
