@@ -177,7 +177,9 @@ export const makeWith = (
 /** `makeWith`, its key pinned (a writer's) or only compared (`makeReadOnly`) by `keyCheck`. */
 const build = (
   ops: Operations,
-  keyCheck: typeof PgJournal.pinKey
+  keyCheck: typeof PgJournal.pinKey,
+  /** release (and journal) the holds due before each command: a writer's; not `unpinned`'s, which journal nothing */
+  expireOnApply = true
 ): Effect.Effect<
   Ledger["Type"],
   LedgerStoreError | PgSchema.SchemaOutdated | PgJournal.JournalKeyMismatch,
@@ -426,7 +428,13 @@ const build = (
           if (Either.isLeft(built)) return Effect.fail(built.left)
           audited = built.right
         }
-        return Effect.flatMap(nowMs, (now) => Effect.zipRight(expireDue(now), applyOne(command, now, audited)))
+        return Effect.flatMap(
+          nowMs,
+          (now) =>
+            expireOnApply
+              ? Effect.zipRight(expireDue(now), applyOne(command, now, audited))
+              : applyOne(command, now, audited)
+        )
       }) as Effect.Effect<L.ResultOf[C["_tag"]], LedgerStoreError | InvalidArgument>
 
     const query = <A>(operation: string, effect: Effect.Effect<A, unknown>): Effect.Effect<A, LedgerStoreError> =>
@@ -574,6 +582,11 @@ export const layerClient: Layer.Layer<
  * `make`'s service with its journal key compared with the ledger's pinned one
  * (`PgJournal.checkKey`: `JournalKeyMismatch`), never pinned, applying only the commands
  * `allowed`: any other, and `sweep`, fail with `LedgerStoreError` (`refusal`) before any statement.
+ * It journals nothing: a command does not release the holds due first (a snapshot sees them
+ * released, as every query does; the next writer releases and journals them). A key compared
+ * when it is built, with none pinned yet, says nothing of the key a writer pins later: an expiry
+ * it journaled then was keyed with its key, not the ledger's, and broke that tenant's chain for
+ * every key (the diff review).
  */
 const unpinned = (
   allowed: ReadonlySet<L.Command["_tag"]>,
@@ -583,7 +596,7 @@ const unpinned = (
   LedgerStoreError | PgSchema.SchemaOutdated | PgJournal.JournalKeyMismatch,
   SqlClient.SqlClient
 > =>
-  Effect.map(build(directOperations, PgJournal.checkKey), (ledger) => {
+  Effect.map(build(directOperations, PgJournal.checkKey, false), (ledger) => {
     const refused = (operation: string) => new LedgerStoreError({ operation, cause: new Error(refusal) })
     return Ledger.of({
       ...ledger,
@@ -610,13 +623,12 @@ export const makeReadOnly = unpinned(
 /**
  * A maintenance service over the `SqlClient` of the environment (`calybris budget prove` and
  * `certify`): its queries as `make`'s, and of the commands only snapshots and certificates, which
- * advance the snapshot version (and rotate the certificate's baseline) and journal the release of
- * the holds that are due, as `make`'s do; any other command, and `sweep`, fail with
- * `LedgerStoreError` before any statement. Its journal key is compared with the ledger's pinned
- * one (`PgJournal.checkKey`: `JournalKeyMismatch`), never pinned: run on a ledger no writer has
- * opened yet (which holds no hold to release, so nothing it journals), it does not choose the key
- * every writer must then use (`prove` before the first writer pinned "unkeyed", and the
- * operator's keyed writers were refused; a hostile review).
+ * advance the snapshot version (and rotate the certificate's baseline), the holds due seen
+ * released, none released or journaled; any other command, and `sweep`, fail with
+ * `LedgerStoreError` before any statement. It writes no journal entry, and its journal key is
+ * compared with the ledger's pinned one (`PgJournal.checkKey`: `JournalKeyMismatch`), never
+ * pinned: run before any writer, it does not choose the key every writer must then use (`prove`
+ * first pinned "unkeyed", and the operator's keyed writers were refused; a hostile review).
  */
 export const makeMaintenance = unpinned(
   new Set(["TakeSnapshot", "VerifyConservation", "ProveConservation", "CertifyLedger"]),

@@ -142,6 +142,38 @@ describe.runIf(enabled)("LedgerPg.makeMaintenance", () => {
     }).pipe(Effect.scoped))
 })
 
+describe.runIf(enabled)("LedgerPg.makeMaintenance journals nothing", () => {
+  it.live("built before the first writer, it never journals an expiry under its own key: the tenant's chain stays the writer's (the diff review)", () =>
+    Effect.gen(function*() {
+      const url = yield* migrated
+      const pool = yield* Layer.build(client(url, 2))
+      // a maintenance service built first, unkeyed, on a ledger no writer has opened, and kept
+      const maintenance = yield* LedgerPg.makeMaintenance.pipe(Effect.provide(pool))
+      // the first writer pins k1 and leaves a hold that falls due
+      const writer = Layer.merge(Layer.succeedContext(pool), PgJournal.layerKey(k1))
+      yield* Effect.gen(function*() {
+        const ledger = yield* LedgerPg.make
+        yield* ledger.apply(Command.ensureTenant(TenantId.make("acme"), Microcents.make(1_000n)))
+        const now = BigInt(Date.now())
+        const held = yield* ledger.apply(
+          Command.reserve(TenantId.make("acme"), Microcents.make(10n), {
+            ttl_ms: 1n as never,
+            expires_at_ms: (now + 1n) as never
+          })
+        )
+        assert.strictEqual(held._tag, "Reserved")
+      }).pipe(Effect.provide(writer))
+      yield* Effect.promise(() => new Promise((r) => setTimeout(r, 50)))
+      const proved = yield* maintenance.apply(Command.proveConservation)
+      assert.strictEqual(proved._tag, "Proved")
+      // the hold due is seen released, and not released
+      if (proved._tag === "Proved") assert.strictEqual(proved.proof.active_reservations, 0n)
+      const audited = yield* PgJournal.audit("acme").pipe(Effect.provide(writer), Effect.either)
+      assert.isTrue(Either.isRight(audited), Either.isLeft(audited) ? audited.left.message : "")
+      if (Either.isRight(audited)) assert.strictEqual(audited.right.count, 2n)
+    }).pipe(Effect.scoped))
+})
+
 describe.skipIf(enabled)("PgJournal.pinKey", () => {
   it.skip(SKIP_REASON, () => {})
 })
