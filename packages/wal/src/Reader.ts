@@ -146,6 +146,9 @@ class LongLine {
   private strange = false
   private inString = false
   private escape = false
+  /** hex digits of a `\u` escape still to come, and whether one of those seen is not hex */
+  private hex = 0
+  private badHex = false
   /** open objects (0x7b) and lists (0x5b), innermost last */
   private readonly stack: Array<number> = []
   /** the top-level value is closed */
@@ -161,8 +164,23 @@ class LongLine {
     for (let i = 0; i < bytes.length; i++) {
       const b = bytes[i] as number
       if (this.inString) {
-        if (this.escape) this.escape = false
-        else if (b < 0x20) {
+        if (this.hex > 0) {
+          // serde decodes the four bytes after `\u` once all four are there (fewer at the end: EOF)
+          if (!isHexDigit(b)) this.badHex = true
+          if (--this.hex === 0 && this.badHex) {
+            this.broken = { reason: "invalid escape", column: base + i + 1 }
+            return
+          }
+        } else if (this.escape) {
+          this.escape = false
+          if (b === 0x75) {
+            this.hex = 4
+            this.badHex = false
+          } else if (!ESCAPES.has(b)) {
+            this.broken = { reason: "invalid escape", column: base + i + 1 }
+            return
+          }
+        } else if (b < 0x20) {
           // serde's first error in a string holding a raw control character (a final line's CR too:
           // only a CR before an LF is the line ending's)
           this.broken = {
@@ -233,6 +251,11 @@ class LongLine {
     return { category: "Eof", reason, column: this.length }
   }
 }
+
+/** The bytes that may follow a backslash in a JSON string: `" \ / b f n r t u`. */
+const ESCAPES = new Set([0x22, 0x5c, 0x2f, 0x62, 0x66, 0x6e, 0x72, 0x74, 0x75])
+const isHexDigit = (b: number): boolean =>
+  (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66)
 
 /**
  * Is `bytes` (not valid UTF-8) a line cut inside its last character — a lead byte and fewer
