@@ -79,7 +79,8 @@ export class CompactRange {
       if (hash.length !== HASH_BYTES) {
         return fail("hash-length", `node (${id.level}, ${id.index})`, Encoding.encodeHex(hash))
       }
-      hashes.push(hash)
+      // a copy: a source may hand out a buffer it reuses
+      hashes.push(hash.slice())
     }
     return Either.right(new CompactRange(size, hashes))
   }
@@ -97,6 +98,8 @@ export class CompactRange {
   /**
    * Appends a leaf hash (32 bytes; a RangeError otherwise, a caller's bug) and returns the
    * nodes it completes when `completed` is given: the leaf (0, size), then each merged subtree.
+   * The leaf hash is copied; the completed nodes' hashes are the range's own (no copy on the
+   * appending path): read them, never write to them.
    */
   append(leafHash: Uint8Array, completed?: Array<CompletedNode>): void {
     if (leafHash.length !== HASH_BYTES) throw new RangeError(`leaf hash of ${leafHash.length} bytes`)

@@ -135,6 +135,14 @@ describe("CompactRange", () => {
     assert.strictEqual(hex(range.root()), hex(leaf(0)))
     range.append(leaf(1))
     assert.strictEqual(hex(range.root()), hex(Merkle.hashChildren(leaf(0), leaf(1))))
+    // a source that reuses its buffer: the range read from it keeps copies
+    const tree = Merkle.MemoryTree.fromLeafHashes([leaf(0), leaf(1), leaf(2)])
+    const reused = new Uint8Array(32)
+    const fromReused = right(
+      CR.fromSource({ node: (level, index) => (reused.set(tree.node(level, index)), reused) }, 3n)
+    )
+    reused.fill(0)
+    assert.strictEqual(hex(fromReused.root()), hex(right(CR.fromSource(tree, 3n)).root()))
   })
 
   it("fromSource refuses a node of the wrong length, append a leaf hash of the wrong length", () => {
