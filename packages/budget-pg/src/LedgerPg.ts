@@ -28,7 +28,7 @@ import * as Snapshot from "@calybris/budget/Snapshot"
 import * as Hash from "@calybris/core/Hash"
 import * as Int from "@calybris/core/Int"
 import type * as Json from "@calybris/core/Json"
-import * as PgClient from "@effect/sql-pg/PgClient"
+import type * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
@@ -41,8 +41,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import * as net from "node:net"
-import type { Duplex } from "node:stream"
+import { poolLayer } from "./internal/pgPool.js"
 import { tenantText } from "./internal/tenantText.js"
 import * as PgBatcher from "./PgBatcher.js"
 import * as PgJournal from "./PgJournal.js"
@@ -729,31 +728,31 @@ export const layer = (
 }
 
 /**
- * How long a new connection's server may stay silent (`watchedSocket`): a server that accepts the
- * connection and never answers hung the layer's build and every CLI command forever —
- * `@effect/sql-pg`'s own 5 s timeout waits for its uninterruptible first query (a hostile
- * review). Not the pool's `connectionTimeoutMillis`, which also bounds a statement's wait for a
- * free connection of the pool: under load, a statement queued behind slow ones failed after it.
+ * How long setting up a connection (TCP, TLS, startup and login) may take, and the layer's first
+ * query: a server that accepts the connection and never answers, or stalls after its first byte,
+ * fails the layer's build (`LedgerConnectionError`) instead of hanging it forever (a hostile
+ * review). A statement's wait for a free connection of the pool is not bounded by it (see
+ * `pool`).
  */
 export const CONNECT_TIMEOUT: Duration.Duration = Duration.seconds(10)
 
 /**
- * A socket for a pool's connections (`PgClient`'s `stream`): destroyed, with an error saying it
- * timed out connecting, when its server has sent nothing within `timeout` of its creation (a
- * server that accepted it and stays silent); once the server has spoken, never. The pool then
- * fails that connection, and the statement waiting for it, with that error.
+ * A `PgClient` pool on `url` as the ledger opens its own: each connection's setup bounded by
+ * `CONNECT_TIMEOUT` (a client's own timeout), the pool's queue unbounded, the build's first query
+ * bounded too (`PgClient.layer`'s `connectTimeout` bounds the queue as well: a statement queued
+ * more than that behind slow ones failed; a review). What `calybris budget` opens.
  */
-export const watchedSocket = (timeout: Duration.DurationInput = CONNECT_TIMEOUT) => (): Duplex => {
-  const socket = new net.Socket()
-  const timer = setTimeout(() => {
-    if (socket.bytesRead === 0) {
-      socket.destroy(new Error(`timed out connecting: the server sent nothing in ${Duration.format(timeout)}`))
-    }
-  }, Duration.toMillis(timeout))
-  timer.unref()
-  socket.once("close", () => clearTimeout(timer))
-  return socket
-}
+export const pool = (options: {
+  readonly url: Redacted.Redacted<string>
+  readonly applicationName?: string | undefined
+  readonly maxConnections?: number | undefined
+}): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, SqlError> =>
+  poolLayer({
+    url: options.url,
+    applicationName: options.applicationName ?? "calybris-ledger",
+    maxConnections: options.maxConnections,
+    connectTimeout: CONNECT_TIMEOUT
+  })
 
 /**
  * A pool on `options.url` whose connection failure is a `LedgerConnectionError`; a URL that does
@@ -765,12 +764,9 @@ const clientOf = (
   Either.match(PgUrl.parse(options.url), {
     onLeft: (invalid) => Layer.fail(invalid),
     onRight: (target) =>
-      PgClient.layer({
-        url: options.url,
-        applicationName: "calybris-ledger",
-        stream: watchedSocket(),
-        ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections })
-      }).pipe(Layer.mapError(connectionError(options.url, target)))
+      pool({ url: options.url, maxConnections: options.maxConnections }).pipe(
+        Layer.mapError(connectionError(options.url, target))
+      )
   })
 
 /**

@@ -450,6 +450,78 @@ if (enabled) {
       90_000
     )
 
+    it.live(
+      "a server that stalls after its first byte (a TLS yes, a password request) fails the build within CONNECT_TIMEOUT; one that answers in 7 s is served (the diff review)",
+      () =>
+        Effect.gen(function*() {
+          const sockets: Array<net.Socket> = []
+          const listen = (onData: (socket: net.Socket) => void) =>
+            Effect.acquireRelease(
+              Effect.async<net.Server>((resume) => {
+                const server = net.createServer((socket) => {
+                  sockets.push(socket)
+                  socket.once("data", () => onData(socket))
+                })
+                server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+              }),
+              (server) =>
+                Effect.sync(() => {
+                  for (const socket of sockets) socket.destroy()
+                  server.close()
+                })
+            )
+          const portOf = (server: net.Server) => (server.address() as net.AddressInfo).port
+          // "S" to the SSLRequest, then nothing (a TLS handshake that never ends)
+          const tlsYes = yield* listen((socket) => socket.write("S"))
+          // AuthenticationCleartextPassword to the startup message, then nothing (a login that never ends)
+          const password = yield* listen((socket) => socket.write(Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 3])))
+          for (
+            const url of [
+              `postgres://u:pw@127.0.0.1:${portOf(tlsYes)}/x?sslmode=no-verify`,
+              `postgres://u:pw@127.0.0.1:${portOf(password)}/x`
+            ]
+          ) {
+            const started = Date.now()
+            const error = yield* Effect.flip(
+              Layer.build(LedgerPg.layer({ url: Redacted.make(url) })).pipe(Effect.scoped, Effect.timeout("60 seconds"))
+            )
+            assert.strictEqual(error._tag, "LedgerConnectionError", `${url}: ${String(error)}`)
+            assert.isBelow(Date.now() - started, Duration.toMillis(LedgerPg.CONNECT_TIMEOUT) + 5_000, url)
+          }
+          // a healthy server behind a link that holds its first answer 7 s (under CONNECT_TIMEOUT)
+          const target = new URL(yield* freshDatabase)
+          const proxy = yield* Effect.acquireRelease(
+            Effect.async<net.Server>((resume) => {
+              const server = net.createServer((client) => {
+                sockets.push(client)
+                const upstream = net.connect(Number(target.port), target.hostname)
+                sockets.push(upstream)
+                let held: Promise<void> = new Promise((r) => setTimeout(r, 7_000))
+                upstream.on("data", (chunk) => {
+                  held = held.then(() => void client.write(chunk))
+                })
+                client.on("data", (chunk) => upstream.write(chunk))
+                client.on("close", () => upstream.destroy())
+                upstream.on("close", () => client.destroy())
+              })
+              server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+            }),
+            (server) => Effect.sync(() => server.close())
+          )
+          const slow = new URL(target.toString())
+          slow.hostname = "127.0.0.1"
+          slow.port = String(portOf(proxy))
+          const started = Date.now()
+          yield* Effect.gen(function*() {
+            yield* Ledger.ensureTenant(TenantId.make("t"), Microcents.make(1n))
+          }).pipe(
+            Effect.provide(LedgerPg.layer({ url: Redacted.make(slow.toString()), migrate: true, maxConnections: 1 }))
+          )
+          assert.isAtLeast(Date.now() - started, 7_000)
+        }).pipe(Effect.scoped),
+      120_000
+    )
+
     it.live("a URL whose password ends its host early is refused before connecting, without quoting it", () =>
       Effect.gen(function*() {
         // an unencoded `/` in the password: `new URL` reads host `u`, and `p4ss@…` as the database

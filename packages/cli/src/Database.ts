@@ -15,7 +15,6 @@ import * as PgJournal from "@calybris/budget-pg/PgJournal"
 import * as PgSchema from "@calybris/budget-pg/PgSchema"
 import * as PgUrl from "@calybris/budget-pg/PgUrl"
 import * as Ledger from "@calybris/budget/Ledger"
-import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -68,7 +67,8 @@ const reasonOf = (error: unknown): string => {
     case "28P01":
       return `authentication failed: ${message}`
     case undefined:
-      return /timed out/i.test(message) ? "timed out connecting" : message
+      // (pg: "timeout expired", "Connection terminated due to connection timeout", "Query read timeout")
+      return /timed out|timeout/i.test(message) ? "timed out connecting" : message
     default:
       // a SQLSTATE is five characters; Node's codes are words
       return /^[0-9A-Z]{5}$/.test(code) ? `${message} (SQLSTATE ${code})` : `${message} (${code})`
@@ -112,12 +112,7 @@ export const guard =
 
 /** A connection pool on `db` (`@effect/sql-pg`), its connection checked when it is built. */
 export const client = (db: DatabaseUrl.DatabaseSource) =>
-  PgClient.layer({
-    url: db.url,
-    applicationName: "calybris",
-    maxConnections: 2,
-    stream: LedgerPg.watchedSocket()
-  })
+  LedgerPg.pool({ url: db.url, applicationName: "calybris", maxConnections: 2 })
 
 /**
  * The ledger on `db` (`LedgerPg.layerClient`: which must be migrated, `SchemaOutdated`
