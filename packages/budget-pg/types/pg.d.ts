@@ -1,6 +1,6 @@
 /**
  * The part of `pg` (node-postgres, a dependency of `@effect/sql-pg`, without types of its own)
- * that `pgPool.ts` uses.
+ * that `src/internal/pgPool.ts` uses (outside `src`: not published; no emitted declaration names it).
  */
 declare module "pg" {
   export interface PoolConfig {
