@@ -16,6 +16,7 @@
  * order (`verify`); `isValidPublicKey`, which every note verifier key passes, refuses the same keys.
  */
 import { ed25519 } from "@noble/curves/ed25519.js"
+import { bytesToNumberLE, equalBytes } from "@noble/curves/utils.js"
 import { sha512 } from "@noble/hashes/sha2.js"
 import * as Redacted from "effect/Redacted"
 
@@ -28,13 +29,6 @@ const Point = ed25519.Point
 /** the order L of the prime-order subgroup */
 const L = Point.Fn.ORDER
 
-/** A little-endian unsigned integer. */
-const littleEndian = (bytes: Uint8Array): bigint => {
-  let n = 0n
-  for (let i = bytes.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(bytes[i] as number)
-  return n
-}
-
 /**
  * True when `signature` is a valid Ed25519 signature of `message` under `publicKey`, by Go's
  * equation (see the module's comment). Total: never throws.
@@ -46,17 +40,14 @@ export const verify = (publicKey: Uint8Array, message: Uint8Array, signature: Ui
     const A = Point.fromBytes(publicKey, false)
     if (A.isSmallOrder()) return false
     const R = signature.subarray(0, 32)
-    const S = littleEndian(signature.subarray(32))
+    const S = bytesToNumberLE(signature.subarray(32))
     if (S >= L) return false
     const hashed = new Uint8Array(64 + message.length)
     hashed.set(R, 0)
     hashed.set(publicKey, 32)
     hashed.set(message, 64)
-    const k = littleEndian(sha512(hashed)) % L
-    const encoded = Point.BASE.multiplyUnsafe(S).subtract(A.multiplyUnsafe(k)).toBytes()
-    let diff = 0
-    for (let i = 0; i < 32; i++) diff |= (encoded[i] as number) ^ (R[i] as number)
-    return diff === 0
+    const k = bytesToNumberLE(sha512(hashed)) % L
+    return equalBytes(Point.BASE.multiplyUnsafe(S).subtract(A.multiplyUnsafe(k)).toBytes(), R)
   } catch {
     // noble throws on a public key that does not decode: not a valid signature
     return false
