@@ -647,12 +647,13 @@ export class LineReader {
 
   private line(raw: Uint8Array, offset: number, last: boolean, out: Array<Entry>): WalVerifyError | undefined {
     const line = this.lineNumber
-    let bytes = raw
-    // a CR before the LF is the line ending's, dropped; the final line's CR, no LF after it, is
-    // the line's own (Rust's `lines()` drops "\r" only with the "\n" it precedes; a review built
-    // the reference's reader: a final `…"ab\r` is serde's control-character Syntax error, not a
-    // torn tail, and an EOF's column counts the CR)
-    if (!last && bytes.length > 0 && bytes[bytes.length - 1] === 0x0d) bytes = bytes.subarray(0, bytes.length - 1)
+    // the line without a CR at its end: what `onLine` (a tree's leaf) is handed — the same bytes
+    // as once a writer ends the line with its LF — and what is parsed, but for the final line, no
+    // LF after it, whose CR is its own (Rust's `lines()` drops "\r" only with the "\n" it
+    // precedes; a review built the reference's reader: a final `…"ab\r` is serde's
+    // control-character Syntax error, not a torn tail, and an EOF's column counts the CR)
+    const trimmed = raw.length > 0 && raw[raw.length - 1] === 0x0d ? raw.subarray(0, raw.length - 1) : raw
+    const bytes = last ? raw : trimmed
     if (bytes.length > this.maxLine) return new WalLineTooLong({ line, offset, limit: this.maxLine })
     let text: string
     try {
@@ -672,12 +673,7 @@ export class LineReader {
       }
       return new WalReadError({ line, offset, io_kind: "InvalidData", reason: "stream did not contain valid UTF-8" })
     }
-    // `onLine` (a tree's leaf) is handed the line without that CR too: the same bytes as once a
-    // writer ends the line with its LF (the CR then the line ending's)
-    const own = last && bytes.length > 0 && bytes[bytes.length - 1] === 0x0d
-      ? bytes.subarray(0, bytes.length - 1)
-      : bytes
-    return this.lineText(text, offset, raw.length, last, out, own)
+    return this.lineText(text, offset, raw.length, last, out, trimmed)
   }
 
   /**
