@@ -323,14 +323,10 @@ export const expiry = (
   const value = decoded.value.value
   if (value._tag === "Infinity") return fail("must be finite")
   // a count of nanoseconds (the CLI's `--expires`, `Duration.nanos`) in exact bigint arithmetic:
-  // `Duration.toMillis` is a double, which rounds a duration beyond 2^53 ms to another one
-  const ttl = value._tag === "Nanos"
-    ? (value.nanos + 999_999n) / 1_000_000n
-    : Number.isFinite(value.millis)
-    ? BigInt(Math.ceil(value.millis))
-    : undefined
-  if (ttl === undefined) return fail("must be finite")
-  if (ttl < 0n) return fail("must not be negative")
+  // `Duration.toMillis` is a double, which rounds a duration beyond 2^53 ms to another one. (A
+  // finite Duration is never negative nor NaN: Duration clamps those to zero, and `negative`
+  // refused them as given.)
+  const ttl = value._tag === "Nanos" ? (value.nanos + 999_999n) / 1_000_000n : BigInt(Math.ceil(value.millis))
   const at = BigInt(nowMs) + ttl
   if (ttl > Int.I64_MAX || at > Int.I64_MAX || at < 0n) {
     return fail("must end within 9223372036854775807 epoch milliseconds")
