@@ -42,7 +42,7 @@ const commands = (...list: ReadonlyArray<string>) => `{"v":1,"commands":[${list.
 const ensure = (amount: number) => `{"kind":"ensure_tenant","tenant_id":"t","amount":${amount}}`
 const tenant = (remaining: number, reserved: number) =>
   `{"tenant_id":"t","initial_microcents":100,"remaining_microcents":${remaining},"reserved_microcents":${reserved},"committed_microcents":0}`
-const checkpoint = (tenants: string, holds: string, next: number) =>
+const checkpoint = (tenants: string, holds: string, next: number | bigint) =>
   `{"v":1,"checkpoint":{"tenants":[${tenants}],"holds":[${holds}],"caps":[],"operations":[],"next_reservation":${next},"snapshot_version":0,"baseline":0}}`
 
 const cases = [
@@ -87,6 +87,12 @@ const cases = [
     records: [checkpoint(tenant(50, 50), `{"reservation_id":2,"tenant_id":"t","amount":50}`, 2)],
     entry: "entry 1 is inconsistent",
     reason: "hold 2 is not below the next reservation id 2"
+  },
+  {
+    name: "a checkpoint whose next reservation id is 0",
+    records: [checkpoint(tenant(100, 0), "", 0)],
+    entry: "entry 1 is inconsistent",
+    reason: "the next reservation id is 0 (ids start at 1)"
   },
   // arguments the ledger refuses before anything changes: its writer never journals one
   {
@@ -161,6 +167,32 @@ describe("budget: an inconsistent journal with a valid chain is refused", () => 
       assert.include(r.stderr, `LedgerJournalInconsistent: ledger journal ${run.c.entry}`, run.what)
       assert.include(r.stderr, run.c.reason, run.what)
     })
+  })
+})
+
+describe("budget: the reservation id counter never wraps (a hostile review)", () => {
+  it("a checkpoint two ids below u64 max: one more reserve, then each is refused, and the journal still opens", async () => {
+    const max = (1n << 64n) - 1n
+    const journal = await craft("counter-end.jsonl", [checkpoint(tenant(100, 0), "", max - 1n)], key)
+    const reserve = ["reserve", "--tenant", "t", "--amount", "10"]
+    const last = await budget(journal, reserve)
+    assert.strictEqual(last.code, 0, last.stderr)
+    assert.include(last.stdout, "18,446,744,073,709,551,614")
+    for (let i = 0; i < 2; i++) {
+      const refused = await budget(journal, [...reserve, "--json"])
+      assert.strictEqual(
+        refused.stdout,
+        `{"kind":"Overflow","current_reserved_microcents":10,"reservation_id":null}\n`,
+        refused.stderr
+      )
+    }
+    const status = await budget(journal, ["status", "t", "--json"])
+    assert.strictEqual(status.code, 0, status.stderr)
+    assert.include(status.stdout, `"reserved_microcents":10`)
+    assert.include(status.stdout, `"remaining_microcents":90`)
+    const prove = await budget(journal, ["prove"])
+    assert.strictEqual(prove.code, 0, prove.stderr)
+    assert.include(prove.stdout, "balanced")
   })
 })
 

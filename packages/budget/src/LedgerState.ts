@@ -183,8 +183,9 @@ const addHold = (
     insertHold(s, new Hold(id, k, tenant, account, amount, amountSmall, expiresAt), s.holds.getKey(k))
     return issuedReservationId(id)
   }
+  // below u64 max (`reserve` refuses at it): no wrap
   const id = s.nextReservation
-  s.nextReservation = Int.wrapU64(id + 1n)
+  s.nextReservation = id + 1n
   putHold(s, id, tenant, account, amount, amountSmall, expiresAt)
   return issuedReservationId(id)
 }
@@ -260,6 +261,10 @@ export const reserve = (s: LedgerState, tenant: string, amount: bigint, expiresA
   }
   const t = s.tenants.get(tenant)
   if (t === undefined) return { _tag: "MissingTenant" }
+  // the id counter at its end: ids are never reused (only a journal's checkpoint sets it there)
+  if (s.nextSmall !== s.nextSmall && s.nextWide === Int.U64_MAX) {
+    return { _tag: "Overflow", current_reserved_microcents: balancesOf(t).reserved }
+  }
   const reserved = t.reserved + a
   // false for a wide account or amount (NaN) and for a sum beyond the safe range
   if (reserved <= SAFE) {

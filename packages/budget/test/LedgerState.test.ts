@@ -143,7 +143,7 @@ describe("LedgerState", () => {
     assert.strictEqual(proof._tag, "NotConserved")
   })
 
-  it("reservation ids beyond 2^53 and the u64 wrap-around", () => {
+  it("reservation ids beyond 2^53, and the counter's end at u64 max (never wrapped: no id issued twice)", () => {
     const s = new L.LedgerState()
     L.ensureTenant(s, "t", 1_000n)
     s.nextReservation = SAFE - 1n
@@ -160,13 +160,24 @@ describe("LedgerState", () => {
     })
     assert.strictEqual(L.release(s, SAFE)._tag, "Released")
     assert.strictEqual(L.commit(s, SAFE + 1n, 4n)._tag, "MissingReservation")
-    s.nextReservation = (1n << 64n) - 1n
+    const max = (1n << 64n) - 1n
+    s.nextReservation = max - 1n
     const last = L.reserve(s, "t", 1n)
-    assert.strictEqual(last._tag === "Reserved" ? last.reservation_id : -1n, (1n << 64n) - 1n)
-    assert.strictEqual(s.nextReservation, 0n)
-    assert.deepStrictEqual([...s.holds].map(([id]) => id), [SAFE - 1n, (1n << 64n) - 1n])
-    assert.strictEqual(L.release(s, (1n << 64n) - 1n)._tag, "Released")
+    assert.strictEqual(last._tag === "Reserved" ? last.reservation_id : -1n, max - 1n)
+    assert.strictEqual(s.nextReservation, max)
+    // the counter at its end: refused, nothing changed (before a wrap reissued 0, then 1, …)
+    const before = L.balances(s, 0n)
+    for (const amount of [1n, 5n, 1n << 62n]) {
+      assert.deepStrictEqual(L.reserve(s, "t", amount), { _tag: "Overflow", current_reserved_microcents: 11n })
+    }
+    assert.deepStrictEqual(L.balances(s, 0n), before)
+    assert.strictEqual(s.nextReservation, max)
+    assert.deepStrictEqual([...s.holds].map(([id]) => id), [SAFE - 1n, max - 1n])
+    assert.strictEqual(L.release(s, max - 1n)._tag, "Released")
     assert.strictEqual(L.release(s, SAFE - 1n)._tag, "Released")
+    // (the checks before it still come first: an unknown tenant, a non-positive amount)
+    assert.strictEqual(L.reserve(s, "nobody", 1n)._tag, "MissingTenant")
+    assert.strictEqual(L.reserve(s, "t", 0n)._tag, "Insufficient")
     assert.strictEqual(L.remaining(s, "t"), 996n)
     assert.strictEqual(L.activeReservations(s), 0)
   })

@@ -51,7 +51,7 @@ const checkpoint = (parts: {
   readonly holds?: ReadonlyArray<string>
   readonly caps?: ReadonlyArray<string>
   readonly operations?: ReadonlyArray<string>
-  readonly next?: number
+  readonly next?: number | bigint
 }) =>
   `{"v":1,"checkpoint":{"tenants":[${(parts.tenants ?? []).join(",")}],"holds":[${
     (parts.holds ?? []).join(",")
@@ -195,6 +195,12 @@ const cases: ReadonlyArray<Case> = [
     records: [checkpoint({ tenants: [tenant("t", 100, 50, 50, 0)], holds: [hold(9, "t", 50)], next: 2 })],
     sequence: 1n,
     reason: "hold 9 is not below the next reservation id 2"
+  },
+  {
+    name: "a checkpoint whose next reservation id is 0",
+    records: [checkpoint({ tenants: [tenant("t", 100, 100, 0, 0)], next: 0 })],
+    sequence: 1n,
+    reason: "the next reservation id is 0 (ids start at 1)"
   },
   {
     name: "a checkpoint with a hold id 0",
@@ -597,6 +603,55 @@ describe("the error names the entry with a bounded excerpt", () => {
 const restored = Schema.decodeUnknownSync(Snapshot.Snapshot)(
   Either.getOrThrow(Json.parse(`{"version":40,"tenants":[${tenant("z", 500, 500, 0, 0)}],"active_reservations":0}`))
 )
+
+describe("the reservation id counter never wraps (a hostile review: a checkpoint at u64 max reused ids)", () => {
+  it.effect("at u64 max a reserve is refused with Overflow, nothing changed, and the journal recovers", () =>
+    Effect.gen(function*() {
+      const max = (1n << 64n) - 1n
+      const start = yield* craft([checkpoint({ tenants: [tenant("t", 100, 100, 0, 0)], next: max - 1n })], { key })
+      const t = TenantId.make("t")
+      const ten = Microcents.make(10n)
+      const written = yield* Effect.gen(function*() {
+        yield* Effect.gen(function*() {
+          const last = yield* Ledger.reserve(t, ten)
+          assert.deepStrictEqual(
+            last,
+            { _tag: "Reserved", reservation_id: max - 1n, remaining_microcents: 90n } as never
+          )
+          for (const options of [{}, { operationId: "late" }, { operationId: "late" }]) {
+            const refused = yield* Ledger.reserve(t, ten, options)
+            assert.deepStrictEqual(refused, { _tag: "Overflow", current_reserved_microcents: 10n } as never)
+          }
+          const now = yield* Ledger.balances
+          assert.strictEqual(now.active_reservations, 1n)
+          assert.deepStrictEqual(now.tenants, [{
+            tenant_id: "t",
+            initial_microcents: 100n,
+            remaining_microcents: 90n,
+            reserved_microcents: 10n,
+            committed_microcents: 0n
+          }] as never)
+          const released = yield* Ledger.release(max - 1n as never)
+          assert.strictEqual(released._tag, "Released")
+          assert.strictEqual((yield* Ledger.reserve(t, ten))._tag, "Overflow")
+        }).pipe(Effect.provide(Ledger.layerJournal({ checkpointEvery: 1 })))
+        const chunks = Chunk.toReadonlyArray(yield* Stream.runCollect((yield* Wal.Wal).bytes))
+        return Uint8Array.from(Buffer.concat(chunks))
+      }).pipe(Effect.provide(Wal.layerMemory({ key }, start)))
+      const text = new TextDecoder().decode(written)
+      assert.include(text, `"next_reservation":${max}`)
+      assert.notInclude(text, `"next_reservation":0`)
+      // recovery from the last checkpoint (the writer's own, at u64 max) opens it as it was
+      const a = yield* recover(written, { key }, {})
+      assert.strictEqual(a.active_reservations, 0n)
+      assert.strictEqual(a.tenants[0]?.remaining_microcents, 100n)
+      // (the planted first checkpoint is no state a ledger reaches from genesis: refused by the
+      // checks that trust no checkpoint)
+      const planted = yield* Effect.flip(recover(written, { key }, { verifyCheckpoints: true }))
+      assert.instanceOf(planted, LedgerJournalInconsistent)
+      assert.strictEqual((planted as LedgerJournalInconsistent).sequence, 1n)
+    }))
+})
 
 describe("a journal the ledger wrote passes every check", () => {
   it.effect("expiries, retries, restores, admits and checkpoints recover and audit in every mode", () =>

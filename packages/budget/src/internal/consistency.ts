@@ -83,6 +83,8 @@ const checkpointProblem = (c: Journal.Checkpoint): string | undefined => {
   if (status._tag !== "Balanced") return `checkpoint failed conservation: ${Snapshot.statusText(status)}`
   // the holds and the reservation id counter
   const next = c.next_reservation
+  // the counter starts at 1 and never wraps (a reserve at u64 max is refused)
+  if (next === 0n) return "the next reservation id is 0 (ids start at 1)"
   const ids = new Set<bigint>()
   for (const h of c.holds) {
     const id = h.reservation_id
