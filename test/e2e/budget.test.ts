@@ -229,7 +229,7 @@ describe("budget", () => {
     }
   })
 
-  it("a journal without an entry (empty, or blank lines) is refused by every ledger command, nothing written: never initialised, or wiped (a hostile review: read as a fresh ledger, status and prove said balanced)", async () => {
+  it("a journal without an entry (empty, blank lines, or one incomplete line) is refused by every ledger command, nothing written: never initialised, or wiped (a hostile review: read as a fresh ledger, status and prove said balanced)", async () => {
     const journal = journalOf("empty.jsonl")
     fs.writeFileSync(journal, "")
     const results = await mapLimit(
@@ -258,6 +258,21 @@ describe("budget", () => {
         assert.strictEqual(r.code, 2, r.stderr)
         assert.include(r.stderr, "the journal has no entry")
         assert.strictEqual(fs.readFileSync(wiped, "utf8"), blank)
+      }
+    }
+    // an incomplete line only (a torn first entry), keyed or not: no entry either (a hostile
+    // review: status, prove and certify read it as an empty, balanced ledger, exit 0, with any key)
+    for (const torn of [`{"sequence":1,`, `\n{"sequence":1,"previous_hash":"genesis"`]) {
+      const cut = journalOf(`torn-${torn.length}.jsonl`)
+      fs.writeFileSync(cut, torn)
+      for (
+        const args of [["status"], ["prove"], ["certify", "--json"], ["reserve", "--tenant", "a", "--amount", "5"]]
+      ) {
+        const r = await budget(cut, args)
+        assert.strictEqual(r.code, 2, `${args[0]}: ${r.stdout}${r.stderr}`)
+        assert.include(r.stdout + r.stderr, "the journal has no entry (its only line")
+        assert.notInclude(r.stdout, "balanced")
+        assert.strictEqual(fs.readFileSync(cut, "utf8"), torn)
       }
     }
     // init makes it a journal: the commands then run on it

@@ -171,17 +171,28 @@ const requireJournal = (journal: string) =>
         : e
     ),
     // no entry: an empty file, or blank lines only (a file the reader reads as no entry at all:
-    // one wiped to "\n" passed a size check; a helper's review). A first line that does not
-    // parse is left to the verifying open, which names it.
+    // one wiped to "\n" passed a size check; a helper's review), or an incomplete line only (a
+    // torn tail and nothing before it: read as an empty ledger by status, prove and certify, whose
+    // view leaves a torn line out, with any key or none — a hostile review). A complete first
+    // line that does not parse is left to the verifying open, which names it.
     Effect.zipRight(
       Effect.flatMap(
-        Effect.orElseSucceed(Effect.map(firstEntry(journal), Option.isSome), () => true),
-        (hasEntry) =>
-          hasEntry ? Effect.void : Effect.fail(
+        firstEntry(journal).pipe(
+          Effect.map((entry) => Option.isSome(entry) ? "entry" as const : "none" as const),
+          Effect.catchTag("WalTornTail", (torn) => Effect.succeed(torn)),
+          Effect.orElseSucceed(() => "entry" as const)
+        ),
+        (first) =>
+          first === "entry" ? Effect.void : Effect.fail(
             new InputError({
               file: journal,
-              reason:
-                "the journal has no entry: never initialised (calybris budget init --journal FILE writes its first entry), or emptied since; refusing to read it as an empty ledger"
+              reason: `the journal has no entry${
+                first === "none"
+                  ? ""
+                  : ` (its only line, ${
+                    Format.count(first.length, "byte")
+                  } at offset ${first.offset}, is incomplete: a crash tore it, or a writer is appending the first entry right now)`
+              }: never initialised (calybris budget init --journal FILE writes its first entry), or emptied since; refusing to read it as an empty ledger`
             })
           )
       )
