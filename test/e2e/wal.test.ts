@@ -151,6 +151,37 @@ describe("wal verify", () => {
   })
 })
 
+describe("--key-env takes the variable's bytes only when they are valid UTF-8", () => {
+  it("a binary key in the environment is refused (exit 2, pointing to hex:), never read as U+FFFD: two such keys are not one (a hostile review)", async () => {
+    // a log keyed with the bytes U+FFFD U+FFFD encodes: what Node read for any two invalid bytes
+    const collapsed = Uint8Array.from([0xef, 0xbf, 0xbd, 0xef, 0xbf, 0xbd])
+    const binaryLog = path.join(dir, "binary-key.jsonl")
+    await Effect.runPromise(
+      Effect.flatMap(Wal.Wal, (wal) => wal.append(new Map([["n", 1]]))).pipe(
+        Effect.provide(Wal.layerFile(binaryLog, { key: collapsed })),
+        Effect.provide(NodeContext.layer)
+      )
+    )
+    const cli = await shellCommand()
+    const results = await mapLimit(
+      ["\\377\\376", "\\375\\374", "\\200\\201"],
+      3,
+      (bytes) => sh(`K="$(printf '${bytes}')" exec ${cli} wal verify ${shellWord(binaryLog)} --key-env K`)
+    )
+    for (const r of results) {
+      assert.strictEqual(r.code, 2, r.stdout + r.stderr)
+      assert.include(r.stderr, "KeyError: --key-env K: the value is not valid UTF-8")
+      assert.include(r.stderr, "hex:")
+      assert.notInclude(r.stdout, "ok")
+    }
+    // the same bytes as hex: verify (the log is keyed with exactly them)
+    const asHex = await calybris(["wal", "verify", binaryLog, "--key-env", "K"], {
+      env: { K: `hex:${hex(collapsed)}` }
+    })
+    assert.strictEqual(asHex.code, 0, asHex.stderr)
+  })
+})
+
 describe("wal repair", () => {
   it("repairs a torn final line (saving it), and nothing else", async () => {
     const tail = `{"sequence":6,"previous_hash":"${head.lastHash.slice(0, 20)}`

@@ -3,7 +3,11 @@
  * variable (`--key-env NAME`), NEVER from a command-line value (argv is visible to every user
  * of the machine through `ps`, and lands in shell history). The content is the raw key bytes,
  * or `hex:` followed by hex digits (surrounding whitespace and a final newline are ignored in
- * the hex form; the raw form is taken byte for byte).
+ * the hex form; the raw form is taken byte for byte). An environment variable's raw value must be
+ * valid UTF-8: Node decodes the environment as UTF-8 and turns each invalid byte into U+FFFD, so
+ * the bytes set were not the bytes read, and different binary keys read as one (a hostile review:
+ * a log keyed `ff fe` failed under those very bytes, and verified under `fd fc` and `80 81`). A
+ * value holding U+FFFD is refused (`hex:` carries any bytes).
  *
  * An empty key is refused unless `--allow-empty-key` (an empty-key "keyed" log can be forged by
  * anyone). Key bytes never appear in output, errors or `--json`: errors name the key's source.
@@ -78,12 +82,17 @@ const fromFile = (path: string) =>
 const fromEnv = (name: string) =>
   Config.redacted(name).pipe(
     Effect.mapError(() => new KeyError({ source: `--key-env ${name}`, reason: "the environment variable is not set" })),
-    Effect.flatMap((value) =>
-      Either.mapLeft(
-        keyBytes(encoder.encode(Redacted.value(value))),
+    Effect.flatMap((value) => {
+      const text = Redacted.value(value)
+      return Either.mapLeft(
+        text.includes("\uFFFD")
+          ? Either.left(
+            "the value is not valid UTF-8 (or holds U+FFFD): the environment is read as UTF-8, so its bytes would not be the key's; give a binary key as hex: followed by its hex digits, or in a --key-file"
+          )
+          : keyBytes(encoder.encode(text)),
         (reason) => new KeyError({ source: `--key-env ${name}`, reason })
       )
-    )
+    })
   )
 
 /** Load the key the flags name (none when neither flag is given). */

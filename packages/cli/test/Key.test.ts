@@ -47,6 +47,20 @@ describe("Key", () => {
       if (Either.isLeft(wrong)) assert.notInclude(wrong.left.message, "s3cr3t")
     }))
 
+  it.effect("an environment value holding U+FFFD (what Node reads for bytes that are not UTF-8) is refused; valid UTF-8 is its bytes", () =>
+    Effect.gen(function*() {
+      for (const value of ["\uFFFD\uFFFD", "abc\uFFFD", "\uFFFD"]) {
+        const refused = yield* fromEnv(value)
+        assert.isTrue(Either.isLeft(refused) && refused.left._tag === "KeyError", value)
+        if (Either.isLeft(refused)) {
+          assert.include(refused.left.message, "--key-env CALYBRIS_TEST_KEY: the value is not valid UTF-8")
+          assert.notInclude(refused.left.message, "abc")
+        }
+      }
+      const accented = yield* fromEnv("clé")
+      assert.deepStrictEqual(Either.map(accented, (l) => [...(l.key ?? [])]), Either.right([0x63, 0x6c, 0xc3, 0xa9]))
+    }))
+
   it.effect("refuses two key sources at once", () =>
     Effect.gen(function*() {
       const both = yield* Key.load({ keyFile: Option.some("/k"), keyEnv: Option.some("K"), allowEmptyKey: false }).pipe(
