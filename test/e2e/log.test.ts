@@ -199,6 +199,37 @@ describe("log checkpoint", () => {
     fs.rmSync(place)
     assert.strictEqual((await sign()).code, 0)
   })
+
+  it("the published checkpoint is found whatever name reaches the log: a symbolic link, a dir/.. spelling; a hard link is refused (a hostile review: another name skipped the check)", async () => {
+    const home = path.join(dir, "named")
+    fs.mkdirSync(home)
+    const real = path.join(home, "real.jsonl")
+    // rolled back: 3 entries, under the checkpoint of size 9 its tree log published
+    fs.writeFileSync(real, `${fs.readFileSync(log, "utf8").split("\n").slice(0, 3).join("\n")}\n`)
+    fs.mkdirSync(`${real}.tlog`)
+    fs.copyFileSync(cp9, `${real}.tlog/checkpoint`)
+    const linked = path.join(home, "link.jsonl")
+    fs.symlinkSync("real.jsonl", linked)
+    const elsewhere = path.join(dir, "elsewhere.jsonl")
+    fs.symlinkSync(real, elsewhere)
+    const hard = path.join(home, "hard.jsonl")
+    fs.linkSync(real, hard)
+    const sign = (name: string) => calybris(["log", "checkpoint", "--log", name, "--skey-file", skeyFile, ...keyed])
+    for (const name of [real, linked, elsewhere, path.join(home, "..", "named", "real.jsonl")]) {
+      const r = await sign(name)
+      assert.strictEqual(r.code, 1, `${name}: ${r.stdout}${r.stderr}`)
+      assert.include(r.stderr, "fewer than the 9 of the checkpoint published", name)
+      assert.strictEqual(r.stdout, "", name)
+    }
+    const viaHard = await sign(hard)
+    assert.strictEqual(viaHard.code, 1, viaHard.stdout + viaHard.stderr)
+    assert.include(viaHard.stderr, "the file has 2 names (hard links) and no checkpoint is published beside this one")
+    assert.strictEqual(viaHard.stdout, "")
+    // the other name gone: a file of one name with nothing published beside it is signed
+    fs.rmSync(real)
+    const alone = await sign(hard)
+    assert.strictEqual(alone.code, 0, alone.stderr)
+  })
 })
 
 describe("log verify --checkpoint", () => {

@@ -736,15 +736,45 @@ export const checkpoint = (flags: Commands.FlagsOf<typeof Commands.logOptions.ch
  * is never signed over what was published: a split view; a helper's hostile review). It is
  * evidence whoever signed it: parsed, not verified. Anything there that is not a readable signed
  * checkpoint (a symbolic link to nothing, a FIFO, junk) fails too: it may be the published one.
+ * Looked for beside the name given and beside the file's real path; a file with other names
+ * (hard links) and no checkpoint beside either is refused: its checkpoint may be beside one of
+ * them.
  */
 const extendsPublished = (log: string, tree: Merkle.MemoryTree) =>
   Effect.gen(function*() {
-    const path = `${log}.tlog/checkpoint`
     const fs = yield* FileSystem.FileSystem
-    const link = yield* Effect.either(fs.readLink(path))
-    const there = Either.isRight(link) || (yield* fs.exists(path).pipe(Effect.orElseSucceed(() => true)))
-    if (!there) return
     const refuse = (reason: string) => new LogVerifyFailed({ what: `log ${log}`, reason })
+    // beside the name given and beside the file's real path (a symbolic link, a `dir/..`
+    // spelling: the check was skipped for any name but the tree log's own; a hostile review)
+    const real = yield* fs.realPath(log).pipe(Effect.orElseSucceed(() => log))
+    let found = false
+    for (const path of new Set([`${log}.tlog/checkpoint`, `${real}.tlog/checkpoint`])) {
+      const link = yield* Effect.either(fs.readLink(path))
+      const there = Either.isRight(link) || (yield* fs.exists(path).pipe(Effect.orElseSucceed(() => true)))
+      if (!there) continue
+      found = true
+      yield* extendsCheckpoint(path, tree, refuse)
+    }
+    if (found) return
+    // a hard link's other names cannot be found: one of them may have a published checkpoint
+    const links = yield* fs.stat(log).pipe(
+      Effect.map((info) => Option.getOrElse(info.nlink, () => 1)),
+      Effect.orElseSucceed(() => 1)
+    )
+    if (links > 1) {
+      return yield* refuse(
+        `the file has ${links} names (hard links) and no checkpoint is published beside this one: one may be published beside another name, which cannot be found; sign it through the name its tree log uses, or remove the other links`
+      )
+    }
+  })
+
+/** `extendsPublished` for one checkpoint file found beside the log. */
+const extendsCheckpoint = (
+  path: string,
+  tree: Merkle.MemoryTree,
+  refuse: (reason: string) => LogVerifyFailed
+) =>
+  Effect.gen(function*() {
     const text = yield* readText(path, MAX_CHECKPOINT_BYTES).pipe(
       Effect.mapError((e) =>
         refuse(`the checkpoint published beside it (${path}) cannot be read (${e.reason}): nothing is signed over it`)
