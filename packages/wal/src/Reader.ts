@@ -16,7 +16,7 @@ import * as Either from "effect/Either"
 import * as Stream from "effect/Stream"
 import * as Chain from "./Chain.js"
 import type { Entry } from "./Entry.js"
-import { MAX_DEPTH, type ParsedLine, parseLine } from "./internal/envelope.js"
+import { type ParsedLine, parseLine } from "./internal/envelope.js"
 import {
   dataOffsetOf,
   ENTRY_TO_DATA,
@@ -26,6 +26,7 @@ import {
   readData,
   Sequence
 } from "./internal/fastLine.js"
+import { LongLine } from "./internal/longLine.js"
 import {
   WalChainBroken,
   WalParseError,
@@ -128,134 +129,6 @@ const asciiText = (bytes: Uint8Array): string | undefined => {
   }
   return text.length === bytes.length ? text : undefined
 }
-
-/**
- * A line that grew past the line limit before its newline, followed without being kept: its
- * bytes are counted and its JSON structure tracked (strings and escapes, open objects and
- * lists), in constant memory. If it turns out to be the final line, this tells whether it can
- * still be a complete entry — one object, closed, nothing after it — (then it is only too long:
- * `WalLineTooLong`, and a larger limit reads it) or certainly not (then it is a torn tail,
- * which `repair` can remove however long it is). The reasons mirror the parser's for the same
- * torn prefixes (an entry cut short by a crash ends in `EOF while parsing …`).
- */
-class LongLine {
-  /** bytes of the line so far */
-  length = 0
-  private started = false
-  /** a non-ASCII byte before the value (Unicode white space, or not JSON) */
-  private strange = false
-  private inString = false
-  private escape = false
-  /** hex digits of a `\u` escape still to come, and whether one of those seen is not hex */
-  private hex = 0
-  private badHex = false
-  /** open objects (0x7b) and lists (0x5b), innermost last */
-  private readonly stack: Array<number> = []
-  /** the top-level value is closed */
-  private closed = false
-  /** the last byte outside strings that is not white space */
-  private last = 0
-  private broken: { readonly reason: string; readonly column: number } | undefined = undefined
-
-  scan(bytes: Uint8Array): void {
-    const base = this.length
-    this.length += bytes.length
-    if (this.broken !== undefined) return
-    for (let i = 0; i < bytes.length; i++) {
-      const b = bytes[i] as number
-      if (this.inString) {
-        if (this.hex > 0) {
-          // serde decodes the four bytes after `\u` once all four are there (fewer at the end: EOF)
-          if (!isHexDigit(b)) this.badHex = true
-          if (--this.hex === 0 && this.badHex) {
-            this.broken = { reason: "invalid escape", column: base + i + 1 }
-            return
-          }
-        } else if (this.escape) {
-          this.escape = false
-          if (b === 0x75) {
-            this.hex = 4
-            this.badHex = false
-          } else if (!ESCAPES.has(b)) {
-            this.broken = { reason: "invalid escape", column: base + i + 1 }
-            return
-          }
-        } else if (b < 0x20) {
-          // serde's first error in a string holding a raw control character (a final line's CR too:
-          // only a CR before an LF is the line ending's)
-          this.broken = {
-            reason: "control character (\\u0000-\\u001F) found while parsing a string",
-            column: base + i + 1
-          }
-          return
-        } else if (b === 0x5c) this.escape = true
-        else if (b === 0x22) {
-          this.inString = false
-          this.last = b
-        }
-        continue
-      }
-      if (b === 0x20 || b === 0x09 || b === 0x0d) continue
-      const column = base + i + 1
-      if (!this.started) {
-        if (b >= 0x80) {
-          this.strange = true
-          continue
-        }
-        this.started = true
-        if (this.strange || b !== 0x7b) {
-          this.broken = { reason: "expected a JSON object", column }
-          return
-        }
-      } else if (this.closed) {
-        this.broken = { reason: "trailing characters", column }
-        return
-      }
-      if (b === 0x22) {
-        this.inString = true
-      } else if (b === 0x7b || b === 0x5b) {
-        if (this.stack.length >= MAX_DEPTH) {
-          this.broken = { reason: "recursion limit exceeded", column }
-          return
-        }
-        this.stack.push(b)
-      } else if (b === 0x7d || b === 0x5d) {
-        const open = this.stack.pop()
-        if (open !== (b === 0x7d ? 0x7b : 0x5b)) {
-          this.broken = { reason: open === 0x5b ? "expected `,` or `]`" : "expected `,` or `}`", column }
-          return
-        }
-        if (this.stack.length === 0) this.closed = true
-      }
-      this.last = b
-    }
-  }
-
-  /**
-   * Why the line, ending here, cannot be an entry — `Eof`: it is the start of one, cut (what a
-   * crash leaves: a torn tail); `Syntax`: no entry begins so (corruption, never a crash's) —;
-   * undefined when it may be one (or is blank).
-   */
-  verdict(): { readonly category: "Syntax" | "Eof"; readonly reason: string; readonly column: number } | undefined {
-    if (this.broken !== undefined) return { category: "Syntax", ...this.broken }
-    if (!this.started || this.closed) return undefined
-    const reason = this.inString
-      ? "EOF while parsing a string"
-      : this.last === 0x2c || this.last === 0x3a
-      ? "EOF while parsing a value"
-      : this.stack[this.stack.length - 1] === 0x5b
-      ? "EOF while parsing a list"
-      : "EOF while parsing an object"
-    // (judged at the end of the input, where no LF follows: a CR at its end is the line's own, as
-    // Rust's `lines()` keeps it, white space serde reads before the EOF)
-    return { category: "Eof", reason, column: this.length }
-  }
-}
-
-/** The bytes that may follow a backslash in a JSON string: `" \ / b f n r t u`. */
-const ESCAPES = new Set([0x22, 0x5c, 0x2f, 0x62, 0x66, 0x6e, 0x72, 0x74, 0x75])
-const isHexDigit = (b: number): boolean =>
-  (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66)
 
 /**
  * Is `bytes` (not valid UTF-8) a line cut inside its last character — a lead byte and fewer
@@ -620,6 +493,11 @@ export class LineReader {
         out,
         verdict === undefined
           ? new WalLineTooLong({ line, offset, limit: this.maxLine })
+          : verdict.category === "Io"
+          // not UTF-8: cut inside its last character (torn, as `tornInCharacter`), or corruption
+          ? verdict.torn
+            ? new WalTornTail({ line, offset, length: long.length, category: "Io", reason: verdict.reason, column: 0 })
+            : new WalReadError({ line, offset, io_kind: "InvalidData", reason: verdict.reason })
           : verdict.category === "Eof"
           ? new WalTornTail({ line, offset, length: long.length, ...verdict })
           // not the start of an entry: corruption, not a torn write (repair refuses it)

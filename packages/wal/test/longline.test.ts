@@ -95,24 +95,42 @@ layer(NodeContext.layer)("a final line longer than the line limit", (it) => {
       const cases: ReadonlyArray<readonly [string, string, string]> = [
         [`{"sequence":4,"data":{"a":"${pad}`, "Eof", "EOF while parsing a string"],
         [`{"sequence":4,"data":{"a":"${pad}",`, "Eof", "EOF while parsing a value"],
-        [`{"sequence":4,"data":{"a":"${pad}":`, "Eof", "EOF while parsing a value"],
+        // (the former scanner called this and the four marked below torn or other errors than the
+        // parser's: a review found it judged strings and brackets only; these are the parser's)
+        [`{"sequence":4,"data":{"a":"${pad}":`, "Syntax", "expected `,` or `}`"],
         [`{"sequence":4,"data":["${pad}"`, "Eof", "EOF while parsing a list"],
         [`{"sequence":4,"data":{"a":"${pad}"}`, "Eof", "EOF while parsing an object"],
         [`{"sequence":4,"data":{"a":"${pad}\\"}}`, "Eof", "EOF while parsing a string"],
-        [`{"a":"${pad}"}}`, "Syntax", "trailing characters"],
+        [`{"a":"${pad}"}}`, "Data", "missing field `sequence`"],
         [`{"a":"${pad}"] `, "Syntax", "expected `,` or `}`"],
-        [`["${pad}"`, "Syntax", "expected a JSON object"],
-        ["[".repeat(LIMIT + 1), "Syntax", "expected a JSON object"],
-        [`{"a":${"[".repeat(LIMIT)}`, "Syntax", "recursion limit exceeded"]
+        [`["${pad}"`, "Data", "invalid type: string, expected u64"],
+        ["[".repeat(LIMIT + 1), "Data", "invalid type: sequence, expected u64"],
+        [`{"data":${"[".repeat(LIMIT)}`, "Syntax", "recursion limit exceeded"],
+        [`{"sequence":4,"data":"${pad}","data":1}`, "Data", "duplicate field `data`"],
+        [`{"sequence":-4,"data":"${pad}`, "Data", "invalid value: integer `-4`, expected u64"],
+        [`{"sequence":4,"previous_hash":7,"data":"${pad}`, "Data", "invalid type: number, expected a string"],
+        [`{"sequence":4,"data":[1,01,"${pad}"]`, "Syntax", "invalid number"],
+        [`{"sequence":4,"data":["${pad}",tru\r`, "Syntax", "expected ident"],
+        [`{"sequence":4,"data":["${pad}",1.\r`, "Syntax", "invalid number"],
+        [`{"sequence":4,"data":["${pad}",1.`, "Eof", "EOF while parsing a value"],
+        [`{"sequence":4,"data":["${pad}\\ud800x"]}`, "Syntax", "unexpected end of hex escape"],
+        // a member serde ignores nests without its limit: not judged here (the parser says torn)
+        [`{"a":${"[".repeat(LIMIT)}`, "TooLong", ""]
       ]
       for (const [line, category, reason] of cases) {
         const bytes = new TextEncoder().encode(line)
         const error = yield* failure(verifyChunked(bytes, 1000))
-        assert.strictEqual(error._tag, category === "Eof" ? "WalTornTail" : "WalParseError", line.slice(0, 40))
+        assert.strictEqual(
+          error._tag,
+          category === "Eof" ? "WalTornTail" : category === "TooLong" ? "WalLineTooLong" : "WalParseError",
+          line.slice(0, 40)
+        )
         if (error._tag === "WalTornTail") {
           assert.deepStrictEqual([error.category, error.reason, error.length], [category, reason, bytes.length])
         }
-        if (error._tag === "WalParseError") assert.deepStrictEqual([error.category, error.reason], [category, reason])
+        if (error._tag === "WalParseError") {
+          assert.deepStrictEqual([error.category, error.reason], [category, reason], line.slice(0, 40))
+        }
       }
     }))
 
