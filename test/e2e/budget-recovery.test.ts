@@ -71,6 +71,18 @@ const cases = [
     reason: "expire of reservation 3 was journaled but does not apply: MissingReservation"
   },
   {
+    name: "an expire after another command in its entry",
+    records: [
+      commands(
+        ensure(100),
+        `{"kind":"reserve","tenant_id":"t","amount":10,"ttl_ms":100000000000,"expires_at_ms":200000000000000}`,
+        `{"kind":"expire","reservation_id":1}`
+      )
+    ],
+    entry: "entry 1 (command 3)",
+    reason: "expire of reservation 1 comes after another command in its entry"
+  },
+  {
     name: "a checkpoint with reserved funds and no holds",
     records: [checkpoint(tenant(50, 50), "", 1)],
     entry: "entry 1 is inconsistent",

@@ -110,6 +110,16 @@ const cases: ReadonlyArray<Case> = [
     reason: "has no expiry"
   },
   {
+    name: "an expire after another command in its entry (a hold released before it was due)",
+    records: [
+      commands(ensure("t", 100)),
+      commands(reserve("t", 10, `,"ttl_ms":100000000000,"expires_at_ms":200000000000000`), expire(1))
+    ],
+    sequence: 2n,
+    command: 2,
+    reason: "expire of reservation 1 comes after another command in its entry"
+  },
+  {
     name: "a release of a missing hold",
     records: [commands(ensure("t", 100)), commands(release(1))],
     sequence: 2n,

@@ -331,7 +331,22 @@ export const replayChecked = (
   commands: ReadonlyArray<Journal.ReplayCommand>
 ): LedgerJournalInconsistent | undefined => {
   for (let i = 0; i < commands.length; i++) {
-    const problem = stepChecked(s, commands[i] as Journal.ReplayCommand)
+    const c = commands[i] as Journal.ReplayCommand
+    // the ledger journals a group's expiries (due at its one instant) before its commands, and a
+    // caller cannot send one: an expire after a command — of a hold that command opened, say —
+    // was never due when journaled (a hostile review: a hold released before its expiry passed)
+    if (c._tag === "Expire" && i > 0 && commands[i - 1]?._tag !== "Expire") {
+      return new LedgerJournalInconsistent({
+        sequence,
+        command: i + 1,
+        reason: bounded(
+          `${
+            describe(c)
+          } comes after another command in its entry (the ledger journals a group's expiries before its commands)`
+        )
+      })
+    }
+    const problem = stepChecked(s, c)
     if (problem !== undefined) {
       return new LedgerJournalInconsistent({ sequence, command: i + 1, reason: bounded(problem) })
     }
