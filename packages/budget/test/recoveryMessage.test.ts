@@ -4,11 +4,12 @@
  * multi-kilobyte tree of every type involved.
  */
 import * as Ledger from "@calybris/budget/Ledger"
-import type * as Json from "@calybris/core/Json"
+import * as Json from "@calybris/core/Json"
 import * as Wal from "@calybris/wal/Wal"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Stream from "effect/Stream"
 
 const key = new Uint8Array(32).fill(9)
@@ -33,5 +34,26 @@ describe("journal recovery messages", () => {
       assert.notInclude(error.message, "\n")
       assert.isBelow(error.message.length, 300)
       assert.include(error.message, "journal entry 1 is not a ledger record: ")
+    }))
+
+  it.effect("a command record names its own field and value, not another kind's discriminator (a hostile review)", () =>
+    Effect.gen(function*() {
+      const bytes = yield* Effect.gen(function*() {
+        yield* Wal.append(
+          Either.getOrThrow(Json.parse(`{"v":1,"commands":[{"kind":"commit","reservation_id":-1,"actual":5}]}`))
+        )
+        const wal = yield* Wal.Wal
+        return Uint8Array.from(Buffer.concat([...Chunk.toReadonlyArray(yield* Stream.runCollect(wal.bytes))]))
+      }).pipe(Effect.provide(Wal.layerMemory({ key })))
+      const error = yield* Effect.flip(
+        Ledger.tenantCount.pipe(
+          Effect.provide(Ledger.layerJournal({ checkpointEvery: 0 })),
+          Effect.provide(Wal.layerMemory({ key }, bytes))
+        )
+      )
+      assert.strictEqual(
+        error.message,
+        "ledger recovery failed: journal entry 1 is not a ledger record: commands[0].reservation_id: must be an integer in [0, 18446744073709551615], got -1"
+      )
     }))
 })

@@ -288,6 +288,9 @@ const firstActual = (issue: ParseResult.ParseIssue): { readonly found: boolean; 
   return { found: false, actual: undefined }
 }
 
+/** Schema's message for a value that is not the literal a union member's discriminator asks for. */
+const LITERAL_MISMATCH = /^Expected "[^"\n]*", actual /
+
 /** `models[2].quality_bps` from a Schema issue path. */
 const fieldPath = Serde.formatPath
 
@@ -304,7 +307,14 @@ export const formatError = (error: ParseResult.ParseError): string => {
 
 /** `formatError` in two parts: the field (`""` for the value itself) and what is wrong with it. */
 export const describeError = (error: ParseResult.ParseError): { readonly field: string; readonly message: string } => {
-  const first = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
+  // a union lists each member's issue: the others fail at their discriminator (`kind: expected
+  // "ensure_tenant"`), the member it names at the real field — so of the deepest issues, the first
+  // that is not a literal's mismatch (a hostile review: a commit record with a negative
+  // reservation_id was refused as `kind: expected "ensure_tenant", got "commit"`)
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
+  const deepest = issues.reduce((n, issue) => Math.max(n, issue.path.length), 0)
+  const first = issues.find((issue) => issue.path.length === deepest && !LITERAL_MISMATCH.test(issue.message)) ??
+    issues[0]
   if (first === undefined) return { field: "", message: "does not match the schema" }
   let message = first.message
   const expected = /^Expected ([^\n]*?), actual [\s\S]*$/.exec(message)

@@ -270,6 +270,34 @@ describe("JsonSchema.formatError: one line naming the field and the value", () =
     assert.strictEqual(format(missing), "risk_bps: is missing")
     for (const json of [withField("risk_bps", 2n ** 60n), [1, 2, 3], missing]) assert.notInclude(format(json), "\n")
   })
+
+  it("a union names the field of the member its discriminator picks, not the first member's discriminator (a hostile review)", () => {
+    // (members decoded into other types, as the journal's commands: no search by the literal)
+    const member = <F extends Schema.Struct.Fields>(fields: F) => {
+      const wire = Schema.Struct(fields)
+      return Schema.transform(wire, Schema.typeSchema(wire), { strict: true, decode: (a) => a, encode: (a) => a })
+    }
+    const Member = Schema.Union(
+      member({ kind: Schema.Literal("a"), x: Schema.String }),
+      member({ kind: Schema.Literal("b"), y: Schema.Number }),
+      member({ kind: Schema.Literal("c"), z: Schema.Boolean })
+    )
+    const Record = Schema.Struct({ items: Schema.Array(Member) })
+    const formatted = (json: unknown) => {
+      const r = Schema.decodeUnknownEither(Record)(json)
+      return Either.isLeft(r) ? JsonSchema.formatError(r.left) : "ok"
+    }
+    assert.strictEqual(
+      formatted({ items: [{ kind: "a", x: "" }, { kind: "b", y: "7" }] }),
+      "items[1].y: expected number, got \"7\""
+    )
+    assert.strictEqual(formatted({ items: [{ kind: "c", z: 1 }] }), "items[0].z: expected boolean, got 1")
+    // no member's discriminator matches: what Schema says of the discriminator
+    assert.strictEqual(
+      formatted({ items: [{ kind: "d" }] }),
+      "items[0].kind: expected \"a\" | \"b\" | \"c\", got \"d\""
+    )
+  })
 })
 
 describe("JsonSchema.decodeText: the typed decoding agrees with the Schema on what writers write", () => {
