@@ -151,6 +151,28 @@ describe("wal verify", () => {
   })
 })
 
+describe("wal verify notes a line re-spelt after writing", () => {
+  it("a member added to an entry, or white space, verifies (as the reference) with a note naming the first; --json counts them (a hostile review)", async () => {
+    const lines = [...logLines]
+    lines[1] = `${(lines[1] as string).slice(0, -1)},"zz":[1,2]}`
+    lines[3] = (lines[3] as string).replace(`"sequence":4,`, `"sequence": 4 ,`)
+    const respelt = copy("respelt.jsonl", `${lines.join("\n")}\n`)
+    const [text, json, clean] = await Promise.all([
+      calybris(["wal", "verify", respelt, "--key-file", keyFile]),
+      calybris(["wal", "verify", respelt, "--key-file", keyFile, "--json"]),
+      calybris(["wal", "verify", log, "--key-file", keyFile, "--json"])
+    ])
+    assert.strictEqual(text.code, 0, text.stderr)
+    assert.include(text.stdout, "ok: 5 entries verified")
+    assert.include(text.stdout, "note: 2 lines (the first: entry 2) are not the entry's canonical form")
+    assert.strictEqual(json.code, 0, json.stderr)
+    assert.strictEqual(member(parse(json.stdout), "non_canonical_lines"), 2)
+    assert.strictEqual(member(parse(json.stdout), "first_non_canonical_sequence"), 2)
+    assert.strictEqual(member(parse(clean.stdout), "non_canonical_lines"), 0)
+    assert.strictEqual(member(parse(clean.stdout), "first_non_canonical_sequence"), null)
+  })
+})
+
 describe("--key-env takes the variable's bytes only when they are valid UTF-8", () => {
   it("a binary key in the environment is refused (exit 2, pointing to hex:), never read as U+FFFD: two such keys are not one (a hostile review)", async () => {
     // a log keyed with the bytes U+FFFD U+FFFD encodes: what Node read for any two invalid bytes

@@ -209,7 +209,7 @@ const wal = Command.make("wal").pipe(
     ),
     lazy("show", walOptions.show, () => import("./WalCommand.js").then((m) => m.show)).pipe(
       Command.withDescription(
-        "Print a log's entries (verified as they are read; --unverified for forensics): #sequence, hash, data; --json: the entry lines."
+        "Print a log's entries (verified as they are read; --unverified for forensics): #sequence, hash, data; --json: each entry's line in canonical form (as writers write it; wal verify notes a line re-spelt since)."
       )
     ),
     lazy("replay", walOptions.replay, () => import("./WalCommand.js").then((m) => m.replay)).pipe(

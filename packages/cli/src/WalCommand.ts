@@ -60,7 +60,19 @@ export const verify = (flags: Commands.FlagsOf<typeof Commands.walOptions.verify
     yield* setJson(flags.json)
     const { chain, loaded, reader } = yield* readerFor(flags)
     yield* requireFile(flags.file)
-    const v = yield* Reader.verify(logBytes(flags.file, "verifying"), reader).pipe(Key.hintOnWrongKey(loaded))
+    // lines that verify but are not their entry's canonical form: re-spelt after they were written
+    // (a member added, white space), which the chain does not cover — as the reference, they
+    // verify, but an auditor is told (a hostile review: `wal show --json` prints them rebuilt)
+    let respelt = 0
+    let firstRespelt: bigint | undefined = undefined
+    const onLine: Reader.OnLine = (_line, sequence, canonical) => {
+      if (canonical) return
+      respelt++
+      firstRespelt ??= sequence
+    }
+    const v = yield* Reader.verify(logBytes(flags.file, "verifying"), { ...reader, onLine }).pipe(
+      Key.hintOnWrongKey(loaded)
+    )
     yield* emit(
       flags.json,
       () => [
@@ -69,7 +81,12 @@ export const verify = (flags: Commands.FlagsOf<typeof Commands.walOptions.verify
         } bytes`,
         ...(v.missingNewline
           ? ["note: the last entry lacks its final newline (a writer adds it before appending)"]
-          : [])
+          : []),
+        ...(firstRespelt === undefined ? [] : [
+          `note: ${Format.count(respelt, "line")} (the first: entry ${firstRespelt}) ${
+            respelt === 1 ? "is" : "are"
+          } not the entry's canonical form: re-spelt after writing (a member added, white space); the chain covers each entry's canonical data, so such a line verifies, but its bytes are not the ones written (a tree log, log checkpoint and log prove refuse it)`
+        ])
       ],
       () =>
         obj([
@@ -78,7 +95,9 @@ export const verify = (flags: Commands.FlagsOf<typeof Commands.walOptions.verify
           ["last_hash", v.lastHash],
           ["bytes", v.bytes],
           ["chain", chain],
-          ["missing_final_newline", v.missingNewline]
+          ["missing_final_newline", v.missingNewline],
+          ["non_canonical_lines", respelt],
+          ["first_non_canonical_sequence", firstRespelt ?? null]
         ])
     )
   })
