@@ -14,21 +14,27 @@ import * as Stream from "effect/Stream"
 
 const key = new Uint8Array(32).fill(9)
 
+/** How recovery fails on a journal of this one record (appended through the WAL: a valid chain). */
+const recoveryOf = (record: Json.Json) =>
+  Effect.gen(function*() {
+    const bytes = yield* Effect.gen(function*() {
+      yield* Wal.append(record)
+      const wal = yield* Wal.Wal
+      return Uint8Array.from(Buffer.concat([...Chunk.toReadonlyArray(yield* Stream.runCollect(wal.bytes))]))
+    }).pipe(Effect.provide(Wal.layerMemory({ key })))
+    return yield* Effect.flip(
+      Ledger.tenantCount.pipe(
+        Effect.provide(Ledger.layerJournal({ checkpointEvery: 0 })),
+        Effect.provide(Wal.layerMemory({ key }, bytes))
+      )
+    )
+  })
+
 describe("journal recovery messages", () => {
   it.effect("a foreign record fails recovery with one short line naming the field", () =>
     Effect.gen(function*() {
-      const bytes = yield* Effect.gen(function*() {
-        yield* Wal.append(
-          new Map<string, Json.Json>([["audit", 1], ["input", new Map([["request_sequence", 2n ** 64n - 1n]])]])
-        )
-        const wal = yield* Wal.Wal
-        return Uint8Array.from(Buffer.concat([...Chunk.toReadonlyArray(yield* Stream.runCollect(wal.bytes))]))
-      }).pipe(Effect.provide(Wal.layerMemory({ key })))
-      const error = yield* Effect.flip(
-        Ledger.tenantCount.pipe(
-          Effect.provide(Ledger.layerJournal({ checkpointEvery: 0 })),
-          Effect.provide(Wal.layerMemory({ key }, bytes))
-        )
+      const error = yield* recoveryOf(
+        new Map<string, Json.Json>([["audit", 1], ["input", new Map([["request_sequence", 2n ** 64n - 1n]])]])
       )
       assert.strictEqual(error._tag, "LedgerRecoveryError")
       assert.notInclude(error.message, "\n")
@@ -38,18 +44,8 @@ describe("journal recovery messages", () => {
 
   it.effect("a command record names its own field and value, not another kind's discriminator (a hostile review)", () =>
     Effect.gen(function*() {
-      const bytes = yield* Effect.gen(function*() {
-        yield* Wal.append(
-          Either.getOrThrow(Json.parse(`{"v":1,"commands":[{"kind":"commit","reservation_id":-1,"actual":5}]}`))
-        )
-        const wal = yield* Wal.Wal
-        return Uint8Array.from(Buffer.concat([...Chunk.toReadonlyArray(yield* Stream.runCollect(wal.bytes))]))
-      }).pipe(Effect.provide(Wal.layerMemory({ key })))
-      const error = yield* Effect.flip(
-        Ledger.tenantCount.pipe(
-          Effect.provide(Ledger.layerJournal({ checkpointEvery: 0 })),
-          Effect.provide(Wal.layerMemory({ key }, bytes))
-        )
+      const error = yield* recoveryOf(
+        Either.getOrThrow(Json.parse(`{"v":1,"commands":[{"kind":"commit","reservation_id":-1,"actual":5}]}`))
       )
       assert.strictEqual(
         error.message,

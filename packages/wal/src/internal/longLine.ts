@@ -162,7 +162,7 @@ export class LongLine {
   private numberIntDigits = 0
   private numberFracZeros = 0
   private numberNonZero = false
-  private numberPart = 0
+  private numberPart = Part.Sign
   private numberExponent = 0
   private numberExponentNegative = false
   private numberExponentDigits = 0
@@ -613,36 +613,34 @@ export class LongLine {
    * not judged here, or when it is blank.
    */
   verdict(): LongVerdict | undefined {
-    const utf8 = "stream did not contain valid UTF-8"
-    if (this.badUtf8 !== 0) return { category: "Io", torn: false, reason: utf8, column: 0 }
+    const reason = "stream did not contain valid UTF-8"
+    const notUtf8: LongVerdict = { category: "Io", torn: false, reason, column: 0 }
+    if (this.badUtf8 !== 0) return notUtf8
+    // a character cut at the very end: the bytes before it decide (torn only if they are a cut entry)
     const cut = this.need > 0
     const broken = this.broken
-    if (broken !== undefined && !(cut && this.brokenAtChar === this.charStart)) {
-      return cut ? { category: "Io", torn: false, reason: utf8, column: 0 } : broken
-    }
+    if (broken !== undefined && !(cut && this.brokenAtChar === this.charStart)) return cut ? notUtf8 : broken
     if (this.uncertain) return undefined
-    // the bytes before a cut character decide (a cut character inside a string is in it)
     let eof: string | undefined
     if (this.token === Token.Number) {
       const part = this.numberPart
       if (part === Part.Sign || part === Part.Dot || part === Part.E || part === Part.ExponentSign) {
         eof = "EOF while parsing a value"
       } else {
+        // the end of the input ends a complete number: its checks, then what must follow it
         this.numberDone(this.length)
-        const after = this.broken as { category: "Syntax" | "Data"; reason: string; column: number } | undefined
-        if (after !== undefined) return cut ? { category: "Io", torn: false, reason: utf8, column: 0 } : after
+        const after = this.broken as LongVerdict | undefined
+        if (after !== undefined) return cut ? notUtf8 : after
         if (this.uncertain) return undefined
       }
     } else if (this.token === Token.Literal) eof = "EOF while parsing a value"
     else if (this.token === Token.String) eof = "EOF while parsing a string"
     if (eof === undefined) {
       const expect = this.expect
-      if (expect === Expect.Start) return cut ? { category: "Io", torn: false, reason: utf8, column: 0 } : undefined
-      if (expect === Expect.End) return cut ? { category: "Io", torn: false, reason: utf8, column: 0 } : undefined
+      // blank, or a closed entry: possibly complete
+      if (expect === Expect.Start || expect === Expect.End) return cut ? notUtf8 : undefined
       if (expect === Expect.Extra) {
-        return cut
-          ? { category: "Io", torn: false, reason: utf8, column: 0 }
-          : { category: "Syntax", reason: "trailing characters", column: this.length + 1 }
+        return cut ? notUtf8 : { category: "Syntax", reason: "trailing characters", column: this.length + 1 }
       }
       eof = expect === Expect.Value || expect === Expect.Key
         ? "EOF while parsing a value"
@@ -652,7 +650,7 @@ export class LongLine {
     }
     // (judged at the end of the input, where no LF follows: a CR at its end is the line's own)
     return cut
-      ? { category: "Io", torn: true, reason: utf8, column: 0 }
+      ? { category: "Io", torn: true, reason, column: 0 }
       : { category: "Eof", reason: eof, column: this.length }
   }
 }
