@@ -107,7 +107,10 @@ export interface TreeLogOptions extends Omit<Wal.WalOptions, "onLine" | "onWritt
   readonly flushEvery?: number | undefined
   /**
    * `"edge"` (default): check the right edge and the last leaf on open; `"full"`: recompute
-   * everything and compare; any other value: the open fails with `TreeLogOptionsInvalid`
+   * everything and compare; any other value: the open fails with `TreeLogOptionsInvalid`. An
+   * unkeyed file log opened with `checkpoint` is always verified in full (`"edge"` given is
+   * refused): its tiles and tree head carry no MAC, so tiles rewritten to match a rolled-back and
+   * regrown log would pass the published checkpoint's history check
    */
   readonly verifyTree?: "edge" | "full" | undefined
   /** called after each acknowledged append with the acknowledged size (a checkpointer's trigger) */
@@ -260,9 +263,22 @@ export const makeFile = (
     const checkpoint = options.checkpoint
     // bad checkpoint options are refused before the log is opened
     if (checkpoint !== undefined) yield* Checkpointer.validate({ ...checkpoint, write: checkpointPath(path) })
+    // an unkeyed log's tiles and head carry no MAC: anyone who can regrow its chain can rewrite
+    // them to match, and the checkpointer's history check reads its roots from them — so with a
+    // published checkpoint to guard, every tile is recomputed from the log at open (a hostile
+    // review: a log rolled back, regrown, and its tiles rebuilt over the old leaves was signed)
+    const unkeyedGuard = checkpoint !== undefined && options.key === undefined
+    if (unkeyedGuard && options.verifyTree === "edge") {
+      return yield* new TreeLogOptionsInvalid({
+        field: "verifyTree",
+        value: "\"edge\"",
+        reason:
+          "an unkeyed log opened with checkpoint is verified in full (its tiles carry no MAC: edge verification would let rewritten tiles pass the published checkpoint's check)"
+      })
+    }
     const { persistedHead, ...log } = yield* internal.make(
       (hooks) => Wal.makeFile(path, { ...options, ...hooks }),
-      options,
+      unkeyedGuard ? { ...options, verifyTree: "full" } : options,
       {
         fs,
         dir: `${path}.tlog`,

@@ -10,6 +10,7 @@ import type * as Json from "@calybris/core/Json"
 import * as Checkpoint from "@calybris/tlog/Checkpoint"
 import * as Merkle from "@calybris/tlog/Merkle"
 import * as Note from "@calybris/tlog/Note"
+import * as Tiles from "@calybris/tlog/Tiles"
 import * as TreeLog from "@calybris/tlog/TreeLog"
 import * as TreeLogNode from "@calybris/tlog/TreeLogNode"
 import * as Wal from "@calybris/wal/Wal"
@@ -224,6 +225,45 @@ for (const [hashingName, hashing] of hashings) {
         const own = yield* Effect.flip(log.checkpoint(ORIGIN, [logSigner]))
         expect(own).toMatchObject({ _tag: "CheckpointerHeadRegressed", reason: "history-changed" })
         expect(nodeFs.readFileSync(TreeLog.checkpointPath(path), "utf8")).toBe(published)
+      }).pipe(Effect.provide(NodeContext.layer)))
+
+    it.scoped("an unkeyed log rolled back, regrown and its tiles rebuilt over the old leaves is refused at open (verified in full); \"edge\" is refused (a hostile review: it was signed)", () =>
+      Effect.gen(function*() {
+        const path = yield* tempLog
+        const unkeyed: TreeLog.TreeLogFileOptions = {
+          durability: "batch",
+          checkpoint: { origin: ORIGIN, signers: [logSigner], every: { entries: 300 } }
+        }
+        yield* Effect.scoped(Effect.flatMap(open(path, unkeyed), (log) => appendN(log, 0, 300)))
+        const published = nodeFs.readFileSync(TreeLog.checkpointPath(path), "utf8")
+        expect(onDisk(path)?.size).toBe(300n)
+        const old = linesOf(nodeFs.readFileSync(path))
+        // rolled back to 270 entries and regrown with 60 others (an unkeyed chain: anyone can)
+        nodeFs.writeFileSync(path, Buffer.concat(old.slice(0, 270).map((l) => Buffer.concat([l, Buffer.from("\n")]))))
+        yield* Effect.scoped(Effect.gen(function*() {
+          const wal = yield* Wal.makeFile(path, {})
+          for (let i = 0; i < 60; i++) yield* wal.append(new Map<string, Json.Json>([["other", i]]))
+        }))
+        const regrown = linesOf(nodeFs.readFileSync(path))
+        // the tiles and head rebuilt over the OLD first 300 leaves, then the log's 300..329
+        const leaves = [...old.slice(0, 300), ...regrown.slice(300)].map(Merkle.hashLeaf)
+        nodeFs.rmSync(`${path}.tlog/tile`, { recursive: true })
+        for (const w of Either.getOrThrow(Tiles.appendTiles(() => undefined, 0n, leaves))) {
+          nodeFs.mkdirSync(nodePath.dirname(`${path}.tlog/${w.path}`), { recursive: true })
+          nodeFs.writeFileSync(`${path}.tlog/${w.path}`, w.bytes)
+        }
+        const fake = Buffer.from(Merkle.referenceRoot(leaves)).toString("hex")
+        nodeFs.writeFileSync(`${path}.tlog/${TreeLog.HEAD_FILE}`, `${leaves.length}\n${fake}\n`)
+        const opened = yield* Effect.flip(open(path, unkeyed))
+        expect(opened).toMatchObject({ _tag: "TreeLogTilesCorrupt" })
+        const edge = yield* Effect.flip(open(path, { ...unkeyed, verifyTree: "edge" }))
+        expect(edge).toMatchObject({ _tag: "TreeLogOptionsInvalid", field: "verifyTree" })
+        expect(nodeFs.readFileSync(TreeLog.checkpointPath(path), "utf8")).toBe(published)
+        // (keyed, the tree head's MAC binds the edge: the default stays "edge")
+        expect(yield* Effect.exit(Effect.scoped(open(yield* tempLog, { ...unkeyed, key, verifyTree: "edge" }))))
+          .toMatchObject({
+            _tag: "Success"
+          })
       }).pipe(Effect.provide(NodeContext.layer)))
 
     it.scoped("a symbolic link at the checkpoint's place, even to nothing, is not 'no checkpoint': nothing is signed, the link stays", () =>
