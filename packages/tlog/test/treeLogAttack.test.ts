@@ -105,6 +105,74 @@ describe("TreeLog attack: the tiles directory as a C2SP tlog-tiles log", () => {
     }).pipe(Effect.provide(NodeContext.layer)))
 })
 
+describe("TreeLog attack: an older full tile removed", () => {
+  for (const [hashing, layer] of [["inline", Layer.empty], ["worker", TreeLogNode.layer]] as const) {
+    it.scoped(`${hashing}: the open refuses it (tile-missing), so no checkpoint is signed over a directory without it (a hostile review: full tiles are written once; it was never rewritten, and checkpoints went on)`, () =>
+      Effect.gen(function*() {
+        const path = yield* tempLog
+        const options: TreeLog.TreeLogFileOptions = {
+          key,
+          durability: "never",
+          flushEvery: 64,
+          checkpoint: { origin: ORIGIN, signers: [logSigner], every: { entries: 100 } }
+        }
+        const open = TreeLog.makeFile(path, options).pipe(Effect.provide(layer))
+        const fill = (from: number, n: number) =>
+          Effect.scoped(
+            Effect.flatMap(open, (log) =>
+              Effect.forEach(
+                Array.from({ length: n }, (_, i) => from + i),
+                (i) => log.append(record(i)),
+                {
+                  discard: true
+                }
+              ))
+          )
+        yield* fill(0, 1_600)
+        const published = nodeFs.readFileSync(`${path}.tlog/checkpoint`, "utf8")
+        for (const tile of ["tile/0/000", "tile/0/004"]) {
+          const file = `${path}.tlog/${tile}`
+          const bytes = nodeFs.readFileSync(file)
+          nodeFs.rmSync(file)
+          const refused = yield* Effect.flip(fill(2_000, 300))
+          expect(refused).toMatchObject({ _tag: "TreeLogTilesCorrupt", reason: "tile-missing", path: file })
+          expect(nodeFs.readFileSync(`${path}.tlog/checkpoint`, "utf8")).toBe(published)
+          nodeFs.writeFileSync(file, bytes)
+        }
+        // all back: it opens, and a client reads the whole tree from the directory
+        yield* fill(2_000, 300)
+        const client = readAsClient(path)
+        expect(client.size).toBe(1_900n)
+        expect(client.fromTiles).toBe(client.root)
+      }).pipe(Effect.provide(NodeContext.layer)))
+  }
+
+  it.scoped(
+    "a level-1 tile, and a level-0 tile in a x001/ directory (past 1,000 tiles), are looked for too",
+    () =>
+      Effect.gen(function*() {
+        const path = yield* tempLog
+        const open = TreeLog.makeFile(path, { key, durability: "never" }).pipe(Effect.provide(TreeLogNode.layer))
+        yield* Effect.scoped(Effect.flatMap(open, (log) =>
+          Effect.forEach(
+            Array.from({ length: 257 * 1_000 }, (_, i) => i),
+            (i) => log.append(i),
+            { discard: true }
+          )))
+        for (const tile of ["tile/1/000", "tile/0/x001/000"]) {
+          const file = `${path}.tlog/${tile}`
+          const bytes = nodeFs.readFileSync(file)
+          nodeFs.rmSync(file)
+          const refused = yield* Effect.flip(Effect.scoped(open))
+          expect(refused).toMatchObject({ _tag: "TreeLogTilesCorrupt", reason: "tile-missing", path: file })
+          nodeFs.writeFileSync(file, bytes)
+        }
+        expect(yield* Effect.exit(Effect.scoped(open))).toMatchObject({ _tag: "Success" })
+      }).pipe(Effect.provide(NodeContext.layer)),
+    { timeout: 120_000 }
+  )
+})
+
 describe("TreeLog attack: a rolled-back log", () => {
   it.scoped("tiles ahead: the advice keeps the published checkpoint, so the rebuilt log still fails closed", () =>
     Effect.gen(function*() {

@@ -479,6 +479,44 @@ const emptyTree = (start: StartHashing, full: boolean) => ({
  * The persisted tree: its head (size and root) and the tiles of its right edge loaded into a
  * fresh TileSet (O(log n) reads), its compact range, and the last leaf to check against the log.
  */
+/**
+ * Every full tile a head of `size` names is there (by name: one directory listing per thousand
+ * tiles, no tile read): a tile removed is refused at the open (`tile-missing`), not only when a
+ * proof or a client reads it — full tiles are written once, so the log would otherwise go on
+ * signing checkpoints whose tiles are not all in the directory (a hostile review). Their content
+ * is checked when read (see `readFullTile`), or in full with `verifyTree: "full"`.
+ */
+const fullTilesPresent = (disk: Disk, size: bigint): Effect.Effect<void, TreeLogTilesCorrupt | TreeLogIoError> =>
+  Effect.gen(function*() {
+    const listed = new Map<string, ReadonlySet<string>>()
+    for (let level = 0; (size >> BigInt(8 * level + 8)) > 0n; level++) {
+      const full = size >> BigInt(8 * level + 8)
+      for (let index = 0n; index < full; index++) {
+        const path = `${disk.dir}/${Either.getOrThrow(Tiles.tilePath(level, index, Tiles.TILE_WIDTH))}`
+        const slash = path.lastIndexOf("/")
+        const dir = path.slice(0, slash)
+        let names = listed.get(dir)
+        if (names === undefined) {
+          names = new Set(
+            yield* disk.fs.readDirectory(dir).pipe(
+              Effect.catchIf(isNotFound, () => Effect.succeed([] as ReadonlyArray<string>)),
+              Effect.mapError((cause) => new TreeLogIoError({ operation: "read", path: dir, cause }))
+            )
+          )
+          listed.set(dir, names)
+        }
+        if (!names.has(path.slice(slash + 1))) {
+          return yield* new TreeLogTilesCorrupt({
+            reason: "tile-missing",
+            path,
+            detail:
+              `the tree head (size ${size}) names it: a full tile is written once, so it is gone for good (remove tile/ and tree-head to rebuild them from the log; keep the checkpoint)`
+          })
+        }
+      }
+    }
+  })
+
 const loadTree = (disk: Disk, verifyFull: boolean, start: StartHashing) =>
   Effect.gen(function*() {
     const headPath = `${disk.dir}/${HEAD_FILE}`
@@ -512,6 +550,7 @@ const loadTree = (disk: Disk, verifyFull: boolean, start: StartHashing) =>
         upgrade
       }
     }
+    yield* fullTilesPresent(disk, size)
     const tiles = new TileSet(size, size)
     for (const { level, partialWidth } of Tiles.tilesForSize(size)) {
       if (partialWidth > 0) {
