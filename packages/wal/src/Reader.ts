@@ -148,6 +148,14 @@ const tornInCharacter = (bytes: Uint8Array): boolean => {
     ? 2
     : 0
   if (needs === 0 || bytes.length - start >= needs) return false
+  // the bytes there must be the start of a character (`E0 80`, `ED A0`, `F0 80`, `F4 90` never
+  // are: no continuation makes them UTF-8 — corruption, not a cut; a review of the long-line judge)
+  const second = bytes[start + 1]
+  if (
+    second !== undefined &&
+    ((lead === 0xe0 && second < 0xa0) || (lead === 0xed && second > 0x9f) || (lead === 0xf0 && second < 0x90) ||
+      (lead === 0xf4 && second > 0x8f))
+  ) return false
   let prefix: string
   try {
     prefix = decoder.decode(bytes.subarray(0, start))

@@ -115,14 +115,34 @@ layer(NodeContext.layer)("a final line longer than the line limit", (it) => {
         [`{"sequence":4,"data":["${pad}",1.`, "Eof", "EOF while parsing a value"],
         [`{"sequence":4,"data":["${pad}\\ud800x"]}`, "Syntax", "unexpected end of hex escape"],
         // a member serde ignores nests without its limit: not judged here (the parser says torn)
-        [`{"a":${"[".repeat(LIMIT)}`, "TooLong", ""]
+        [`{"a":${"[".repeat(LIMIT)}`, "TooLong", ""],
+        // (a review of the judge) a number cut in a member serde ignores is its "invalid number"
+        [`{"p":"${pad}","x":-`, "Syntax", "invalid number"],
+        [`{"p":"${pad}","x":[1,2.`, "Syntax", "invalid number"],
+        [`{"p":"${pad}","data":[1,2.`, "Eof", "EOF while parsing a value"],
+        // after a `,` in an object it ignores, serde wants a key: "an object"
+        [`{"p":"${pad}","x":{"a":1,`, "Eof", "EOF while parsing an object"],
+        // a number's range is serde's first check wherever it is not ignored: near f64's end, not judged
+        [`{"p":"${pad}","data":[1${"0".repeat(400)}e-0000001,`, "TooLong", ""],
+        [`{"p":"${pad}","sequence":1e400,`, "TooLong", ""],
+        // a number's own checks hold though a character is cut after it (`C2`)
+        [`{"p":"${pad}","sequence":1.5\u00c2`, "Io", "stream did not contain valid UTF-8"]
       ]
       for (const [line, category, reason] of cases) {
-        const bytes = new TextEncoder().encode(line)
+        // (`\u00c2` stands for the lone byte C2: a character cut at the end)
+        const bytes = line.endsWith("\u00c2")
+          ? Uint8Array.from([...new TextEncoder().encode(line.slice(0, -1)), 0xc2])
+          : new TextEncoder().encode(line)
         const error = yield* failure(verifyChunked(bytes, 1000))
         assert.strictEqual(
           error._tag,
-          category === "Eof" ? "WalTornTail" : category === "TooLong" ? "WalLineTooLong" : "WalParseError",
+          category === "Eof"
+            ? "WalTornTail"
+            : category === "TooLong"
+            ? "WalLineTooLong"
+            : category === "Io"
+            ? "WalReadError"
+            : "WalParseError",
           line.slice(0, 40)
         )
         if (error._tag === "WalTornTail") {

@@ -131,6 +131,8 @@ export class LongLine {
 
   // --- before the entry: a non-ASCII byte (Unicode white space, or not JSON)
   private strange = false
+  /** where the first of those is */
+  private strangeAt = 0
 
   // --- JSON
   private expect = Expect.Start
@@ -177,6 +179,8 @@ export class LongLine {
     | undefined = undefined
   /** the column of a non-ASCII byte outside strings that broke the line (a cut character's there) */
   private brokenAtChar = 0
+  /** `broken` by a number's checks, which ran at the byte after it */
+  private brokenByCheck = false
   /** something this does not judge exactly: the line is left possibly complete */
   private uncertain = false
 
@@ -188,7 +192,7 @@ export class LongLine {
       if (this.broken === undefined && !this.uncertain) {
         this.json(b, column)
         // broken at a non-ASCII byte: where a character starts (cut at the end, the bytes before it decide)
-        if (this.broken !== undefined && b >= 0x80) this.brokenAtChar = column
+        if (this.broken !== undefined && b >= 0x80 && !this.brokenByCheck) this.brokenAtChar = column
       }
     }
   }
@@ -243,6 +247,7 @@ export class LongLine {
       case Expect.Start:
         if (b >= 0x80) {
           // Unicode white space before the entry makes a blank line, unless a value follows
+          if (!this.strange) this.strangeAt = column
           this.strange = true
           return
         }
@@ -562,7 +567,10 @@ export class LongLine {
           return true
         default:
           this.numberPart = Part.ExponentDigits
-          if (++this.numberExponentDigits <= 6) this.numberExponent = this.numberExponent * 10 + (b - 0x30)
+          // its significant digits (leading zeros count for nothing: `e-0000001` is `e-1`)
+          if (this.numberExponentDigits > 0 || b !== 0x30) {
+            if (++this.numberExponentDigits <= 6) this.numberExponent = this.numberExponent * 10 + (b - 0x30)
+          }
           return true
       }
     }
@@ -596,14 +604,27 @@ export class LongLine {
 
   /** A complete number ended: its range in `data` (a float beyond f64's is serde's error), then the value's checks. */
   private numberDone(column: number): void {
-    if (this.role === Role.Value && this.numberNonZero) {
-      // the number's magnitude: 10^m ≤ |x| < 10^(m+1); beyond f64's (~1.8e308) serde fails, near it: not judged
-      const exponent = this.numberExponentDigits > 6 ? 1e7 : this.numberExponent
+    // serde parses a number it does not ignore before it looks at its type (`sequence`, the hashes,
+    // the entry itself, `data`): beyond f64's range (~1.8e308) it is "number out of range", a
+    // Syntax error; near the range's end, or with digits or an exponent beyond these counts: not judged
+    if (this.role !== Role.Ignored && this.numberNonZero) {
+      if (this.numberExponentDigits > 6 || this.numberIntDigits >= 1e6 || this.numberFracZeros >= 1e6) {
+        this.uncertain = true
+        return
+      }
+      // the number's magnitude: 10^m ≤ |x| < 10^(m+1)
+      const exponent = this.numberExponent
       const m = (this.numberIntDigits > 0 ? this.numberIntDigits - 1 : -(this.numberFracZeros + 1)) +
         (this.numberExponentNegative ? -exponent : exponent)
-      if (m >= 308) this.uncertain = true
+      if (m >= 308) {
+        this.uncertain = true
+        return
+      }
     }
+    const before = this.broken
     this.valueDone(column, "number")
+    // the number's own checks failed: not the byte after it (a cut character there changes nothing)
+    if (this.broken !== before) this.brokenByCheck = true
   }
 
   /**
@@ -625,6 +646,10 @@ export class LongLine {
     if (this.token === Token.Number) {
       const part = this.numberPart
       if (part === Part.Sign || part === Part.Dot || part === Part.E || part === Part.ExponentSign) {
+        // serde ignoring a value scans a number with `ignore_integer` & co.: cut there, "invalid number"
+        if (this.role === Role.Ignored) {
+          return cut ? notUtf8 : { category: "Syntax", reason: "invalid number", column: this.length + 1 }
+        }
         eof = "EOF while parsing a value"
       } else {
         // the end of the input ends a complete number: its checks, then what must follow it
@@ -637,12 +662,17 @@ export class LongLine {
     else if (this.token === Token.String) eof = "EOF while parsing a string"
     if (eof === undefined) {
       const expect = this.expect
+      // only white space before a cut character: serde's EOF (as `tornInCharacter` finds)
+      if (expect === Expect.Start && cut && this.strangeAt === this.charStart) {
+        return { category: "Io", torn: true, reason, column: 0 }
+      }
       // blank, or a closed entry: possibly complete
       if (expect === Expect.Start || expect === Expect.End) return cut ? notUtf8 : undefined
       if (expect === Expect.Extra) {
         return cut ? notUtf8 : { category: "Syntax", reason: "trailing characters", column: this.length + 1 }
       }
-      eof = expect === Expect.Value || expect === Expect.Key
+      // (after a `,` in an object serde ignores, its `ignore_value` wants a key: "an object")
+      eof = expect === Expect.Value || (expect === Expect.Key && this.role !== Role.Ignored)
         ? "EOF while parsing a value"
         : this.stack[this.stack.length - 1] === 0x5b
         ? "EOF while parsing a list"
