@@ -51,5 +51,10 @@ describe("journal recovery messages", () => {
         error.message,
         "ledger recovery failed: journal entry 1 is not a ledger record: commands[0].reservation_id: must be an integer in [0, 18446744073709551615], got -1"
       )
+      // the value shown is the named field's (it was the first member's: got "reserve")
+      const typed = yield* recoveryOf(
+        Either.getOrThrow(Json.parse(`{"v":1,"commands":[{"kind":"reserve","tenant_id":7,"amount":5}]}`))
+      )
+      assert.include(typed.message, "commands[0].tenant_id: expected string, got 7")
     }))
 })

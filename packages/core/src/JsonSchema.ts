@@ -261,6 +261,26 @@ export const excerptValue = (value: unknown): string => {
   return Serde.excerpt(text)
 }
 
+/** The value at `path` in the input (members of a Json object or a plain one, array elements). */
+const valueAt = (
+  input: unknown,
+  path: ReadonlyArray<PropertyKey>
+): { readonly found: boolean; readonly actual: unknown } => {
+  let current: unknown = input
+  for (const key of path) {
+    if (current instanceof Map) {
+      if (!current.has(key)) return { found: false, actual: undefined }
+      current = current.get(key)
+    } else if (Array.isArray(current) && typeof key === "number") {
+      if (key >= current.length) return { found: false, actual: undefined }
+      current = current[key]
+    } else if (typeof current === "object" && current !== null && Object.hasOwn(current, key)) {
+      current = (current as Record<PropertyKey, unknown>)[key]
+    } else return { found: false, actual: undefined }
+  }
+  return { found: true, actual: current }
+}
+
 /** The value at the end of an issue's first branch (what the first failure was about). */
 const firstActual = (issue: ParseResult.ParseIssue): { readonly found: boolean; readonly actual: unknown } => {
   let current: ParseResult.ParseIssue = issue
@@ -314,12 +334,14 @@ export const describeError = (error: ParseResult.ParseError): { readonly field: 
   const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
   const deepest = issues.reduce((n, issue) => Math.max(n, issue.path.length), 0)
   const first = issues.find((issue) => issue.path.length === deepest && !LITERAL_MISMATCH.test(issue.message)) ??
-    issues[0]
+    issues.find((issue) => issue.path.length === deepest) ?? issues[0]
   if (first === undefined) return { field: "", message: "does not match the schema" }
   let message = first.message
   const expected = /^Expected ([^\n]*?), actual [\s\S]*$/.exec(message)
   if (expected !== null) {
-    const { actual, found } = firstActual(error.issue)
+    // the value at the chosen issue's path (the first branch's, which `firstActual` follows, may
+    // be another member's: "tenant_id: expected string, got \"reserve\"" — a review of the change)
+    const { actual, found } = first === issues[0] ? firstActual(error.issue) : valueAt(error.issue.actual, first.path)
     message = actual instanceof Json.JsonFloat
       ? `expected an integer, got the float ${Json.printFloat(actual.value)}`
       : `expected ${expected[1]}, got ${found ? excerptValue(actual) : "nothing"}`
