@@ -271,10 +271,18 @@ describe("budget", () => {
         const r = await budget(cut, args)
         assert.strictEqual(r.code, 2, `${args[0]}: ${r.stdout}${r.stderr}`)
         assert.include(r.stdout + r.stderr, "the journal has no entry (its only line")
+        assert.include(r.stdout + r.stderr, "calybris wal repair saves it aside and removes it, then init can run")
         assert.notInclude(r.stdout, "balanced")
         assert.strictEqual(fs.readFileSync(cut, "utf8"), torn)
       }
     }
+    // the way out the message gives: repair, then init
+    const torn = journalOf("torn-repaired.jsonl")
+    fs.writeFileSync(torn, `{"sequence":1,`)
+    const repaired = await calybris(["wal", "repair", torn])
+    assert.strictEqual(repaired.code, 0, repaired.stderr)
+    await ok(torn, ["init"])
+    assert.include(await ok(torn, ["status"]), "0 tenants")
     // init makes it a journal: the commands then run on it
     await ok(journal, ["init"])
     await ok(journal, ["ensure", "--tenant", "a", "--amount", "5"])

@@ -191,7 +191,7 @@ const requireJournal = (journal: string) =>
                   ? ""
                   : ` (its only line, ${
                     Format.count(first.length, "byte")
-                  } at offset ${first.offset}, is incomplete: a crash tore it, or a writer is appending the first entry right now)`
+                  } at offset ${first.offset}, is incomplete: a writer is appending the first entry right now, or a crash tore it — calybris wal repair saves it aside and removes it, then init can run)`
               }: never initialised (calybris budget init --journal FILE writes its first entry), or emptied since; refusing to read it as an empty ledger`
             })
           )
