@@ -126,7 +126,9 @@ layer(NodeContext.layer)("a final line longer than the line limit", (it) => {
         [`{"p":"${pad}","data":[1${"0".repeat(400)}e-0000001,`, "TooLong", ""],
         [`{"p":"${pad}","sequence":1e400,`, "TooLong", ""],
         // a number's own checks hold though a character is cut after it (`C2`)
-        [`{"p":"${pad}","sequence":1.5\u00c2`, "Io", "stream did not contain valid UTF-8"]
+        [`{"p":"${pad}","sequence":1.5\u00c2`, "Io", "stream did not contain valid UTF-8"],
+        // (a second review) white space with VT and FF only: a blank line, not judged
+        [`  \u000b ${" ".repeat(LIMIT)}\u000c`, "TooLong", ""]
       ]
       for (const [line, category, reason] of cases) {
         // (`\u00c2` stands for the lone byte C2: a character cut at the end)

@@ -138,7 +138,11 @@ describe("a final line judged while scanned (longer than the limit) says what th
       ...[[0xe0, 0x80], [0xed, 0xa0], [0xf0, 0x80], [0xf4, 0x90]].map((end) =>
         [Uint8Array.from([...encoder.encode(`{"sequence":3,"data":"${pad}`), ...end]), "WalReadError"] as const
       ),
-      [Uint8Array.from([...encoder.encode(`{"sequence":3,"data":"${pad}`), 0xe2, 0x82]), "WalTornTail"]
+      [Uint8Array.from([...encoder.encode(`{"sequence":3,"data":"${pad}`), 0xe2, 0x82]), "WalTornTail"],
+      // (a second review) a character cut where a `\u` escape's hex digits go: fewer than four
+      // bytes before the cut, so the parser's EOF, torn
+      [Uint8Array.from([...encoder.encode(`{"sequence":3,"data":"${pad}\\u00`), 0xe2, 0x82]), "WalTornTail"],
+      [Uint8Array.from([...encoder.encode(`{"sequence":3,"zz":"${pad}\\u `), 0xf0, 0x9f, 0x98]), "WalTornTail"]
     ]
     for (const [bytes, tag] of cases) {
       assert.strictEqual(judge(bytes, 64, 1000).tag, tag, "long")

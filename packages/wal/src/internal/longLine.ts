@@ -191,8 +191,9 @@ export class LongLine {
       this.utf8(b, column)
       if (this.broken === undefined && !this.uncertain) {
         this.json(b, column)
-        // broken at a non-ASCII byte: where a character starts (cut at the end, the bytes before it decide)
-        if (this.broken !== undefined && b >= 0x80 && !this.brokenByCheck) this.brokenAtChar = column
+        // broken at a byte of a non-ASCII character (its lead, or a continuation read as a `\u`
+        // escape's hex digit): that character's start (cut at the end, the bytes before it decide)
+        if (this.broken !== undefined && b >= 0x80 && !this.brokenByCheck) this.brokenAtChar = this.charStart
       }
     }
   }
@@ -245,8 +246,8 @@ export class LongLine {
     if (isJsonSpace(b)) return
     switch (this.expect) {
       case Expect.Start:
-        if (b >= 0x80) {
-          // Unicode white space before the entry makes a blank line, unless a value follows
+        if (b >= 0x80 || b === 0x0b || b === 0x0c) {
+          // Unicode white space (VT and FF too) before the entry makes a blank line, unless a value follows
           if (!this.strange) this.strangeAt = column
           this.strange = true
           return
