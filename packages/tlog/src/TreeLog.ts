@@ -267,7 +267,8 @@ export const makeFile = (
     // them to match, and the checkpointer's history check reads its roots from them — so with a
     // published checkpoint to guard, every tile is recomputed from the log at open (a hostile
     // review: a log rolled back, regrown, and its tiles rebuilt over the old leaves was signed)
-    const unkeyedGuard = checkpoint !== undefined && options.key === undefined
+    // (an empty key, allowed for legacy logs, MACs nothing anyone could not forge: unkeyed too)
+    const unkeyedGuard = checkpoint !== undefined && (options.key === undefined || options.key.length === 0)
     if (unkeyedGuard && options.verifyTree === "edge") {
       return yield* new TreeLogOptionsInvalid({
         field: "verifyTree",
@@ -278,7 +279,8 @@ export const makeFile = (
     }
     const { persistedHead, ...log } = yield* internal.make(
       (hooks) => Wal.makeFile(path, { ...options, ...hooks }),
-      unkeyedGuard ? { ...options, verifyTree: "full" } : options,
+      // (any other value given is refused by the open's own check)
+      unkeyedGuard && options.verifyTree === undefined ? { ...options, verifyTree: "full" } : options,
       {
         fs,
         dir: `${path}.tlog`,

@@ -130,13 +130,28 @@ describe("TreeLog attack: an older full tile removed", () => {
           )
         yield* fill(0, 1_600)
         const published = nodeFs.readFileSync(`${path}.tlog/checkpoint`, "utf8")
-        for (const tile of ["tile/0/000", "tile/0/004"]) {
+        // removed; then (a second review) a directory, a link to nothing, or a short file in its place
+        const replacements: ReadonlyArray<readonly [string, (file: string) => void, string]> = [
+          ["tile/0/000", (file) => nodeFs.rmSync(file), "tile-missing"],
+          ["tile/0/004", (file) => nodeFs.rmSync(file), "tile-missing"],
+          ["tile/0/002", (file) => {
+            nodeFs.rmSync(file)
+            nodeFs.mkdirSync(file)
+          }, "tile-missing"],
+          ["tile/0/003", (file) => {
+            nodeFs.rmSync(file)
+            nodeFs.symlinkSync("/nonexistent", file)
+          }, "tile-missing"],
+          ["tile/0/001", (file) => nodeFs.truncateSync(file, 100), "tile-length"]
+        ]
+        for (const [tile, replace, reason] of replacements) {
           const file = `${path}.tlog/${tile}`
           const bytes = nodeFs.readFileSync(file)
-          nodeFs.rmSync(file)
+          replace(file)
           const refused = yield* Effect.flip(fill(2_000, 300))
-          expect(refused).toMatchObject({ _tag: "TreeLogTilesCorrupt", reason: "tile-missing", path: file })
+          expect(refused, tile).toMatchObject({ _tag: "TreeLogTilesCorrupt", reason, path: file })
           expect(nodeFs.readFileSync(`${path}.tlog/checkpoint`, "utf8")).toBe(published)
+          nodeFs.rmSync(file, { recursive: true, force: true })
           nodeFs.writeFileSync(file, bytes)
         }
         // all back: it opens, and a client reads the whole tree from the directory

@@ -258,6 +258,13 @@ for (const [hashingName, hashing] of hashings) {
         expect(opened).toMatchObject({ _tag: "TreeLogTilesCorrupt" })
         const edge = yield* Effect.flip(open(path, { ...unkeyed, verifyTree: "edge" }))
         expect(edge).toMatchObject({ _tag: "TreeLogOptionsInvalid", field: "verifyTree" })
+        // (a second review) an empty key MACs nothing: unkeyed too; a bad verifyTree is still refused
+        const empty = yield* Effect.flip(
+          open(path, { ...unkeyed, key: new Uint8Array(0), allowEmptyKey: true, verifyTree: "edge" })
+        )
+        expect(empty).toMatchObject({ _tag: "TreeLogOptionsInvalid", field: "verifyTree" })
+        const bogus = yield* Effect.flip(open(path, { ...unkeyed, verifyTree: "FULL" as "full" }))
+        expect(bogus).toMatchObject({ _tag: "TreeLogOptionsInvalid", field: "verifyTree" })
         expect(nodeFs.readFileSync(TreeLog.checkpointPath(path), "utf8")).toBe(published)
         // (keyed, the tree head's MAC binds the edge: the default stays "edge")
         expect(yield* Effect.exit(Effect.scoped(open(yield* tempLog, { ...unkeyed, key, verifyTree: "edge" }))))

@@ -480,38 +480,36 @@ const emptyTree = (start: StartHashing, full: boolean) => ({
  * fresh TileSet (O(log n) reads), its compact range, and the last leaf to check against the log.
  */
 /**
- * Every full tile a head of `size` names is there (by name: one directory listing per thousand
- * tiles, no tile read): a tile removed is refused at the open (`tile-missing`), not only when a
+ * Every full tile a head of `size` names is there, a regular file of a full tile's length (one
+ * `stat` a tile, none read): a tile removed, or replaced by a directory, a link to nothing or a
+ * file of another length, is refused at the open (`tile-missing`, `tile-length`), not only when a
  * proof or a client reads it — full tiles are written once, so the log would otherwise go on
- * signing checkpoints whose tiles are not all in the directory (a hostile review). Their content
- * is checked when read (see `readFullTile`), or in full with `verifyTree: "full"`.
+ * signing checkpoints whose tiles are not all in the directory (hostile reviews). Their content is
+ * checked when read (see `readFullTile`), or in full with `verifyTree: "full"`.
  */
 const fullTilesPresent = (disk: Disk, size: bigint): Effect.Effect<void, TreeLogTilesCorrupt | TreeLogIoError> =>
   Effect.gen(function*() {
-    const listed = new Map<string, ReadonlySet<string>>()
+    const fullBytes = BigInt(32 * Tiles.TILE_WIDTH)
     for (let level = 0; (size >> BigInt(8 * level + 8)) > 0n; level++) {
       const full = size >> BigInt(8 * level + 8)
       for (let index = 0n; index < full; index++) {
         const path = `${disk.dir}/${Either.getOrThrow(Tiles.tilePath(level, index, Tiles.TILE_WIDTH))}`
-        const slash = path.lastIndexOf("/")
-        const dir = path.slice(0, slash)
-        let names = listed.get(dir)
-        if (names === undefined) {
-          names = new Set(
-            yield* disk.fs.readDirectory(dir).pipe(
-              Effect.catchIf(isNotFound, () => Effect.succeed([] as ReadonlyArray<string>)),
-              Effect.mapError((cause) => new TreeLogIoError({ operation: "read", path: dir, cause }))
-            )
-          )
-          listed.set(dir, names)
-        }
-        if (!names.has(path.slice(slash + 1))) {
-          return yield* new TreeLogTilesCorrupt({
-            reason: "tile-missing",
+        const refuse = (reason: "tile-missing" | "tile-length", what: string) =>
+          new TreeLogTilesCorrupt({
+            reason,
             path,
             detail:
-              `the tree head (size ${size}) names it: a full tile is written once, so it is gone for good (remove tile/ and tree-head to rebuild them from the log; keep the checkpoint)`
+              `${what}; the tree head (size ${size}) names it: a full tile is written once, so it is gone for good (remove tile/ and tree-head to rebuild them from the log; keep the checkpoint)`
           })
+        const info = yield* disk.fs.stat(path).pipe(
+          Effect.map((info) => ({ type: info.type, size: info.size as bigint })),
+          Effect.catchIf(isNotFound, () => Effect.succeed(undefined)),
+          Effect.mapError((cause) => new TreeLogIoError({ operation: "stat", path, cause }))
+        )
+        if (info === undefined) return yield* refuse("tile-missing", "absent (or a link to nothing)")
+        if (info.type !== "File") return yield* refuse("tile-missing", `not a regular file (${info.type})`)
+        if (info.size !== fullBytes) {
+          return yield* refuse("tile-length", `${info.size} bytes, not a full tile's ${fullBytes}`)
         }
       }
     }
