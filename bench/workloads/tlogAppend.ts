@@ -14,7 +14,7 @@
  * - `tlog/reopen/1e6/*`: a keyed log of 1,000,000 small records (`{"i":n}`, ~170-byte lines),
  *   built once in setup (untimed), reopened: `wal_only` (the WAL's own verifying open, the floor:
  *   every line is read and its HMAC checked), `tiles` (TreeLog with its persisted tiles: the
- *   right edge read from O(log n) tiles, the tile directories listed, no leaf hashed), `rebuild` (TreeLog with `verifyTree:
+ *   right edge read from O(log n) tiles, every full tile stat-ed, no leaf hashed), `rebuild` (TreeLog with `verifyTree:
  *   "full"`: every leaf hashed and every tile compared).
  */
 import type * as Json from "@calybris/core/Json"
@@ -265,7 +265,7 @@ export const tlogAppendWorkloads: ReadonlyArray<Workload> = [
     "tlog/reopen/1e6/tiles",
     "s",
     reopenWorkload("tiles"),
-    "TreeLog reopen of that log with its persisted tiles (right edge from O(log n) tiles, the tile directories listed; no leaf hashed)",
+    "TreeLog reopen of that log with its persisted tiles (right edge from O(log n) tiles, every full tile stat-ed; no leaf hashed)",
     3
   ),
   tlog(
