@@ -487,33 +487,38 @@ const emptyTree = (start: StartHashing, full: boolean) => ({
  * signing checkpoints whose tiles are not all in the directory (hostile reviews). Their content is
  * checked when read (see `readFullTile`), or in full with `verifyTree: "full"`.
  */
-const fullTilesPresent = (disk: Disk, size: bigint): Effect.Effect<void, TreeLogTilesCorrupt | TreeLogIoError> =>
-  Effect.gen(function*() {
-    const fullBytes = BigInt(32 * Tiles.TILE_WIDTH)
+const fullTilesPresent = (disk: Disk, size: bigint): Effect.Effect<void, TreeLogTilesCorrupt | TreeLogIoError> => {
+  const fullBytes = BigInt(32 * Tiles.TILE_WIDTH)
+  const check = (level: number, index: bigint) =>
+    Effect.gen(function*() {
+      const path = `${disk.dir}/${Either.getOrThrow(Tiles.tilePath(level, index, Tiles.TILE_WIDTH))}`
+      const refuse = (reason: "tile-missing" | "tile-length", what: string) =>
+        new TreeLogTilesCorrupt({
+          reason,
+          path,
+          detail:
+            `${what}; the tree head (size ${size}) names it: a full tile is written once, so it is gone for good (remove tile/ and tree-head to rebuild them from the log; keep the checkpoint)`
+        })
+      const info = yield* disk.fs.stat(path).pipe(
+        Effect.map((info) => ({ type: info.type, size: info.size as bigint })),
+        Effect.catchIf(isNotFound, () => Effect.succeed(undefined)),
+        Effect.mapError((cause) => new TreeLogIoError({ operation: "stat", path, cause }))
+      )
+      if (info === undefined) return yield* refuse("tile-missing", "absent (or a link to nothing)")
+      if (info.type !== "File") return yield* refuse("tile-missing", `not a regular file (${info.type})`)
+      if (info.size !== fullBytes) {
+        return yield* refuse("tile-length", `${info.size} bytes, not a full tile's ${fullBytes}`)
+      }
+    })
+  // (each stat a round trip to the I/O threads: 16 at a time, ~3,900 for 10^6 entries in ~0.1 s)
+  const tiles = function*() {
     for (let level = 0; (size >> BigInt(8 * level + 8)) > 0n; level++) {
       const full = size >> BigInt(8 * level + 8)
-      for (let index = 0n; index < full; index++) {
-        const path = `${disk.dir}/${Either.getOrThrow(Tiles.tilePath(level, index, Tiles.TILE_WIDTH))}`
-        const refuse = (reason: "tile-missing" | "tile-length", what: string) =>
-          new TreeLogTilesCorrupt({
-            reason,
-            path,
-            detail:
-              `${what}; the tree head (size ${size}) names it: a full tile is written once, so it is gone for good (remove tile/ and tree-head to rebuild them from the log; keep the checkpoint)`
-          })
-        const info = yield* disk.fs.stat(path).pipe(
-          Effect.map((info) => ({ type: info.type, size: info.size as bigint })),
-          Effect.catchIf(isNotFound, () => Effect.succeed(undefined)),
-          Effect.mapError((cause) => new TreeLogIoError({ operation: "stat", path, cause }))
-        )
-        if (info === undefined) return yield* refuse("tile-missing", "absent (or a link to nothing)")
-        if (info.type !== "File") return yield* refuse("tile-missing", `not a regular file (${info.type})`)
-        if (info.size !== fullBytes) {
-          return yield* refuse("tile-length", `${info.size} bytes, not a full tile's ${fullBytes}`)
-        }
-      }
+      for (let index = 0n; index < full; index++) yield [level, index] as const
     }
-  })
+  }
+  return Effect.forEach(tiles(), ([level, index]) => check(level, index), { concurrency: 16, discard: true })
+}
 
 const loadTree = (disk: Disk, verifyFull: boolean, start: StartHashing) =>
   Effect.gen(function*() {
