@@ -151,7 +151,7 @@ describe("wal verify", () => {
   })
 })
 
-describe("wal verify notes a line re-spelt after writing", () => {
+describe("wal verify and replay note a line re-spelt after writing", () => {
   it("a member added to an entry, or white space, verifies (as the reference) with a note naming the first; --json counts them (a hostile review)", async () => {
     const lines = [...logLines]
     lines[1] = `${(lines[1] as string).slice(0, -1)},"zz":[1,2]}`
@@ -170,6 +170,15 @@ describe("wal verify notes a line re-spelt after writing", () => {
     assert.strictEqual(member(parse(json.stdout), "first_non_canonical_sequence"), 2)
     assert.strictEqual(member(parse(clean.stdout), "non_canonical_lines"), 0)
     assert.strictEqual(member(parse(clean.stdout), "first_non_canonical_sequence"), null)
+    // wal replay tells the same (a review: it said ok over a member injected without the key)
+    const [replayed, replayedJson] = await Promise.all([
+      calybris(["wal", "replay", respelt, "--policy", policyFile, "--key-file", keyFile]),
+      calybris(["wal", "replay", respelt, "--policy", policyFile, "--key-file", keyFile, "--json"])
+    ])
+    assert.strictEqual(replayed.code, 0, replayed.stderr)
+    assert.include(replayed.stdout, "note: 2 lines (the first: entry 2) are not the entry's canonical form")
+    assert.strictEqual(member(parse(replayedJson.stdout), "non_canonical_lines"), 2)
+    assert.strictEqual(member(parse(replayedJson.stdout), "first_non_canonical_sequence"), 2)
   })
 })
 

@@ -60,17 +60,8 @@ export const verify = (flags: Commands.FlagsOf<typeof Commands.walOptions.verify
     yield* setJson(flags.json)
     const { chain, loaded, reader } = yield* readerFor(flags)
     yield* requireFile(flags.file)
-    // lines that verify but are not their entry's canonical form: re-spelt after they were written
-    // (a member added, white space), which the chain does not cover — as the reference, they
-    // verify, but an auditor is told (a hostile review: `wal show --json` prints them rebuilt)
-    let respelt = 0
-    let firstRespelt: bigint | undefined = undefined
-    const onLine: Reader.OnLine = (_line, sequence, canonical) => {
-      if (canonical) return
-      respelt++
-      firstRespelt ??= sequence
-    }
-    const v = yield* Reader.verify(logBytes(flags.file, "verifying"), { ...reader, onLine }).pipe(
+    const respelt = respeltLines()
+    const v = yield* Reader.verify(logBytes(flags.file, "verifying"), { ...reader, onLine: respelt.onLine }).pipe(
       Key.hintOnWrongKey(loaded)
     )
     yield* emit(
@@ -82,11 +73,7 @@ export const verify = (flags: Commands.FlagsOf<typeof Commands.walOptions.verify
         ...(v.missingNewline
           ? ["note: the last entry lacks its final newline (a writer adds it before appending)"]
           : []),
-        ...(firstRespelt === undefined ? [] : [
-          `note: ${Format.count(respelt, "line")} (the first: entry ${firstRespelt}) ${
-            respelt === 1 ? "is" : "are"
-          } not the entry's canonical form: re-spelt after writing (a member added, white space); the chain covers each entry's canonical data, so such a line verifies, but its bytes are not the ones written (a tree log, log checkpoint and log prove refuse it)`
-        ])
+        ...respelt.notes()
       ],
       () =>
         obj([
@@ -96,11 +83,37 @@ export const verify = (flags: Commands.FlagsOf<typeof Commands.walOptions.verify
           ["bytes", v.bytes],
           ["chain", chain],
           ["missing_final_newline", v.missingNewline],
-          ["non_canonical_lines", respelt],
-          ["first_non_canonical_sequence", firstRespelt ?? null]
+          ...respelt.fields()
         ])
     )
   })
+
+/**
+ * Lines that verify but are not their entry's canonical form: re-spelt after they were written (a
+ * member added, white space), which the chain does not cover — as the reference's, they verify,
+ * but an auditor is told (hostile reviews: `wal show --json` prints them rebuilt, and `wal replay`
+ * said ok over a member injected without the key). A reader's `onLine`, then the note and the
+ * `--json` fields of `verify` and `replay`.
+ */
+const respeltLines = () => {
+  let count = 0
+  let first: bigint | undefined = undefined
+  const onLine: Reader.OnLine = (_line, sequence, canonical) => {
+    if (canonical) return
+    count++
+    first ??= sequence
+  }
+  return {
+    onLine,
+    notes: (): Array<string> =>
+      first === undefined ? [] : [
+        `note: ${Format.count(count, "line")} (the first: entry ${first}) ${
+          count === 1 ? "is" : "are"
+        } not the entry's canonical form: re-spelt after writing (a member added, white space); the chain covers each entry's canonical data, so such a line verifies, but its bytes are not the ones written (a tree log, log checkpoint and log prove refuse it)`
+      ],
+    fields: () => [["non_canonical_lines", count], ["first_non_canonical_sequence", first ?? null]] as const
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // show
@@ -172,7 +185,9 @@ export const replay = (flags: Commands.FlagsOf<typeof Commands.walOptions.replay
     yield* stdinOnce(flags.policy.map((path, i) => [`--policy #${i + 1}`, path === STDIN] as const))
     const policies: Array<Policy> = []
     for (const path of flags.policy) policies.push(yield* readPolicy(path))
-    const { chain, loaded, reader } = yield* readerFor(flags)
+    const { chain, loaded, reader: plain } = yield* readerFor(flags)
+    const respelt = respeltLines()
+    const reader: Reader.ReaderOptions = { ...plain, onLine: respelt.onLine }
     yield* requireFile(flags.file)
     const detected = yield* detect(flags.file)
     // --journal forces a journal audit of a log with an entry; one without is nothing to audit
@@ -231,7 +246,8 @@ export const replay = (flags: Commands.FlagsOf<typeof Commands.walOptions.replay
                 cited.size + 1n
               } to ${cited.logSize} are after it, in no signed head`
           } (signature: check with calybris log verify)`
-        ])
+        ]),
+        ...respelt.notes()
       ],
       () =>
         obj([
@@ -240,6 +256,7 @@ export const replay = (flags: Commands.FlagsOf<typeof Commands.walOptions.replay
           ["decisions", count],
           ["chain", chain],
           ["policy_digests", digests],
+          ...respelt.fields(),
           ...(cited === undefined ? [] : [
             [
               "checkpoint",
