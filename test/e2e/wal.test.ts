@@ -330,6 +330,29 @@ describe("wal show and wal replay", () => {
     assert.include(twoPolicies?.stderr, "UsageError: an audited decision log is replayed under exactly one --policy")
   })
 
+  it("two --policy files of one digest are refused (exit 2): the digest ignores the models' order, the decisions do not (a review of the audit path)", async () => {
+    const snapshot = parse(policyText) as Json.JsonObject
+    const reversed = new Map(snapshot)
+    reversed.set("models", [...(snapshot.get("models") as ReadonlyArray<Json.Json>)].reverse())
+    const reversedFile = copy("policy-reversed.json", Json.print(reversed))
+    for (const extra of [["--journal"], []]) {
+      const r = await calybris([
+        "wal",
+        "replay",
+        log,
+        "--key-file",
+        keyFile,
+        "--policy",
+        policyFile,
+        "--policy",
+        reversedFile,
+        ...extra
+      ])
+      assert.strictEqual(r.code, 2, r.stderr)
+      assert.include(r.stderr, "UsageError: --policy #1 and --policy #2 have the same digest")
+    }
+  })
+
   it("a null metadata in a line spelt another way replays; a member repeated after it is serde's duplicate field (a helper's hostile review)", async () => {
     // an audited log whose decisions carry `"metadata":null`, each line re-spelt with a space
     // (its hash is over the canonical data: it still verifies, and the replay decodes it from the text)

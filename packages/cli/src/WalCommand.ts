@@ -193,6 +193,19 @@ export const replay = (flags: Commands.FlagsOf<typeof Commands.walOptions.replay
     // --journal forces a journal audit of a log with an entry; one without is nothing to audit
     const kind: LogKind = flags.journal && detected !== "empty" ? "journal" : detected
     const digests = policies.map((p) => Digest.policyDigest(p))
+    // two files of one digest are one policy to the audit, but not to the kernel when their models
+    // are in another order (the digest sorts them; a decision's model index does not): refused, not
+    // one of them silently kept (a review of the audit path)
+    const twice = digests.findIndex((d, i) => digests.indexOf(d) !== i)
+    if (twice >= 0) {
+      return yield* new UsageError({
+        reason: `--policy #${digests.indexOf(digests[twice] as string) + 1} and --policy #${
+          twice + 1
+        } have the same digest ${
+          digests[twice]
+        }: give each policy once, as the file that decided (models in another order decide differently)`
+      })
+    }
     // citing a checkpoint: the tree is built from the bytes the replay reads (one pass)
     const citing = Option.getOrUndefined(flags.checkpoint)
     const logCommand = citing === undefined
