@@ -1,4 +1,6 @@
+import * as Digest from "@calybris/core/Digest"
 import * as Input from "@calybris/core/Input"
+import * as Kernel from "@calybris/core/Kernel"
 import * as Model from "@calybris/core/Model"
 import * as Policy from "@calybris/core/Policy"
 import * as Fixtures from "@calybris/testing/Fixtures"
@@ -146,5 +148,22 @@ describe("Policy.make", () => {
   it("unsafeMake accepts anything", () => {
     const p = Policy.unsafeMake(snapshot({ models: [] }))
     assert.isTrue(Policy.isPolicy(p))
+  })
+})
+
+describe("a policy's digest is of the snapshot its catalog was compiled from", () => {
+  it("a snapshot edited in place after make (readonly cast away) changes neither the digest nor the decisions (a review of the audit path)", () => {
+    // the digest of the same policy, from another snapshot object
+    const digest = Digest.policyDigest(Fixtures.ledgerPolicy(1n))
+    const policy = Fixtures.ledgerPolicy(1n)
+    const input = Fixtures.ledgerInput()
+    const decided = Kernel.prescribe(policy, input)
+    // edited before anything asked for its digest
+    const models = policy.snapshot.models as unknown as Array<{ enabled: number }>
+    for (const m of models) m.enabled = 0
+    assert.strictEqual(Digest.policyDigest(policy), digest)
+    assert.deepStrictEqual(Kernel.prescribe(policy, input), decided)
+    // the edited snapshot on its own is another policy (its digest read afresh)
+    assert.notStrictEqual(Digest.policyDigestUncached(policy.snapshot), digest)
   })
 })
