@@ -258,6 +258,14 @@ const isNotFound = (e: { readonly _tag: string; readonly reason?: string }) =>
  * a regular file of at most `maxBytes` (a FIFO would block the open forever, a device such as
  * /dev/zero fill memory: a helper's hostile review planted both, as the head and as a tile).
  */
+/** A file's `stat` (following links), or undefined when nothing is there (or a link to nothing). */
+const statIfExists = (disk: Disk, path: string): Effect.Effect<FileSystem.File.Info | undefined, TreeLogIoError> =>
+  disk.fs.stat(path).pipe(
+    Effect.map((info): FileSystem.File.Info | undefined => info),
+    Effect.catchIf(isNotFound, () => Effect.succeed(undefined)),
+    Effect.mapError(ioError("stat", path))
+  )
+
 const readIfExists = (
   disk: Disk,
   path: string,
@@ -265,11 +273,7 @@ const readIfExists = (
   refuse: (detail: string) => TreeLogTilesCorrupt
 ): Effect.Effect<Uint8Array | undefined, TreeLogIoError | TreeLogTilesCorrupt> =>
   Effect.gen(function*() {
-    const info = yield* disk.fs.stat(path).pipe(
-      Effect.map((info): FileSystem.File.Info | undefined => info),
-      Effect.catchIf(isNotFound, () => Effect.succeed(undefined)),
-      Effect.mapError(ioError("stat", path))
-    )
+    const info = yield* statIfExists(disk, path)
     if (info === undefined) return undefined
     if (info.type !== "File") return yield* refuse(`not a regular file (a ${info.type})`)
     if (info.size > BigInt(maxBytes)) return yield* refuse(`${info.size} bytes, at most ${maxBytes} expected`)
@@ -476,10 +480,6 @@ const emptyTree = (start: StartHashing, full: boolean) => ({
 })
 
 /**
- * The persisted tree: its head (size and root) and the tiles of its right edge loaded into a
- * fresh TileSet (O(log n) reads), its compact range, and the last leaf to check against the log.
- */
-/**
  * Every full tile a head of `size` names is there, a regular file of a full tile's length (one
  * `stat` a tile, none read): a tile removed, or replaced by a directory, a link to nothing or a
  * file of another length, is refused at the open (`tile-missing`, `tile-length`), not only when a
@@ -488,7 +488,7 @@ const emptyTree = (start: StartHashing, full: boolean) => ({
  * checked when read (see `readFullTile`), or in full with `verifyTree: "full"`.
  */
 const fullTilesPresent = (disk: Disk, size: bigint): Effect.Effect<void, TreeLogTilesCorrupt | TreeLogIoError> => {
-  const fullBytes = BigInt(32 * Tiles.TILE_WIDTH)
+  const fullBytes = BigInt(Tiles.TILE_WIDTH * Merkle.HASH_BYTES)
   const check = (level: number, index: bigint) =>
     Effect.gen(function*() {
       const path = `${disk.dir}/${Either.getOrThrow(Tiles.tilePath(level, index, Tiles.TILE_WIDTH))}`
@@ -499,11 +499,7 @@ const fullTilesPresent = (disk: Disk, size: bigint): Effect.Effect<void, TreeLog
           detail:
             `${what}; the tree head (size ${size}) names it: a full tile is written once, so it is gone for good (remove tile/ and tree-head to rebuild them from the log; keep the checkpoint)`
         })
-      const info = yield* disk.fs.stat(path).pipe(
-        Effect.map((info) => ({ type: info.type, size: info.size as bigint })),
-        Effect.catchIf(isNotFound, () => Effect.succeed(undefined)),
-        Effect.mapError((cause) => new TreeLogIoError({ operation: "stat", path, cause }))
-      )
+      const info = yield* statIfExists(disk, path)
       if (info === undefined) return yield* refuse("tile-missing", "absent (or a link to nothing)")
       if (info.type !== "File") return yield* refuse("tile-missing", `not a regular file (${info.type})`)
       if (info.size !== fullBytes) {
@@ -512,14 +508,17 @@ const fullTilesPresent = (disk: Disk, size: bigint): Effect.Effect<void, TreeLog
     })
   // (each stat a round trip to the I/O threads: 16 at a time, ~3,900 for 10^6 entries in ~0.1 s)
   const tiles = function*() {
-    for (let level = 0; (size >> BigInt(8 * level + 8)) > 0n; level++) {
-      const full = size >> BigInt(8 * level + 8)
-      for (let index = 0n; index < full; index++) yield [level, index] as const
+    for (const { fullTiles, level } of Tiles.tilesForSize(size)) {
+      for (let index = 0n; index < fullTiles; index++) yield [level, index] as const
     }
   }
   return Effect.forEach(tiles(), ([level, index]) => check(level, index), { concurrency: 16, discard: true })
 }
 
+/**
+ * The persisted tree: its head (size and root) and the tiles of its right edge loaded into a
+ * fresh TileSet (O(log n) reads), its compact range, and the last leaf to check against the log.
+ */
 const loadTree = (disk: Disk, verifyFull: boolean, start: StartHashing) =>
   Effect.gen(function*() {
     const headPath = `${disk.dir}/${HEAD_FILE}`
