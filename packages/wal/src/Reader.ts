@@ -26,7 +26,7 @@ import {
   readData,
   Sequence
 } from "./internal/fastLine.js"
-import { LongLine } from "./internal/longLine.js"
+import { LongLine, utf8Lead } from "./internal/longLine.js"
 import {
   WalChainBroken,
   WalParseError,
@@ -139,23 +139,12 @@ const tornInCharacter = (bytes: Uint8Array): boolean => {
   let start = bytes.length - 1
   while (start >= 0 && bytes.length - start <= 3 && ((bytes[start] as number) & 0xc0) === 0x80) start--
   if (start < 0) return false
-  const lead = bytes[start] as number
-  const needs = lead >= 0xf0 && lead <= 0xf4
-    ? 4
-    : lead >= 0xe0 && lead <= 0xef
-    ? 3
-    : lead >= 0xc2 && lead <= 0xdf
-    ? 2
-    : 0
-  if (needs === 0 || bytes.length - start >= needs) return false
+  const lead = utf8Lead(bytes[start] as number)
+  if (lead === undefined || bytes.length - start > lead.continuations) return false
   // the bytes there must be the start of a character (`E0 80`, `ED A0`, `F0 80`, `F4 90` never
   // are: no continuation makes them UTF-8 — corruption, not a cut; a review of the long-line judge)
   const second = bytes[start + 1]
-  if (
-    second !== undefined &&
-    ((lead === 0xe0 && second < 0xa0) || (lead === 0xed && second > 0x9f) || (lead === 0xf0 && second < 0x90) ||
-      (lead === 0xf4 && second > 0x8f))
-  ) return false
+  if (second !== undefined && (second < lead.lo || second > lead.hi)) return false
   let prefix: string
   try {
     prefix = decoder.decode(bytes.subarray(0, start))

@@ -13,13 +13,13 @@
  *   surrogates it accepts), numbers, literals; a cut token is serde's EOF, and a final CR is
  *   the line's own (white space after a token, a control character in a string, a bad number or
  *   literal where EOF would be a cut).
- * - The entry's own members (the object form): `sequence` an integer of u64, the two hashes
- *   strings, a known member twice — serde's Data errors, in order.
+ * - The entry's own members, in serde's object and sequence forms: `sequence` an integer of u64,
+ *   the two hashes strings, a known member twice or missing, another value where the entry should
+ *   be — serde's Data errors, in order.
  *
  * What it does not judge exactly it leaves "possibly complete" (`WalLineTooLong`: nothing is
- * removed, and a reader with a larger limit judges it): an entry in serde's array form or not
- * an object, a number that may be out of f64's range in `data`, nesting beyond the limit in an
- * ignored member. (A hostile review: the former scanner tracked strings and brackets only, so
+ * removed, and a reader with a larger limit judges it): a number that may be out of f64's range
+ * (where serde does not ignore it), nesting beyond the limit in an ignored member. (A hostile review: the former scanner tracked strings and brackets only, so
  * `{xxx…`, invalid UTF-8 and a complete entry with one byte changed, over 64 MiB, were all
  * "torn", and `repair` removed them.)
  */
@@ -115,6 +115,25 @@ const SIMPLE_ESCAPES: Record<number, number> = {
 }
 const LITERALS: Record<number, string> = { 0x74: "true", 0x66: "false", 0x6e: "null" }
 
+/** A UTF-8 lead byte's continuation bytes, and the range of the first of them. */
+export interface Utf8Lead {
+  readonly continuations: number
+  readonly lo: number
+  readonly hi: number
+}
+
+const LEADS: ReadonlyArray<Utf8Lead | undefined> = Array.from({ length: 256 }, (_, b) =>
+  b >= 0xc2 && b <= 0xdf
+    ? { continuations: 1, lo: 0x80, hi: 0xbf }
+    : b >= 0xe0 && b <= 0xef
+    ? { continuations: 2, lo: b === 0xe0 ? 0xa0 : 0x80, hi: b === 0xed ? 0x9f : 0xbf }
+    : b >= 0xf0 && b <= 0xf4
+    ? { continuations: 3, lo: b === 0xf0 ? 0x90 : 0x80, hi: b === 0xf4 ? 0x8f : 0xbf }
+    : undefined)
+
+/** What `b` starts in UTF-8 (undefined: an ASCII byte, a continuation, or no character's start). */
+export const utf8Lead = (b: number): Utf8Lead | undefined => LEADS[b]
+
 export class LongLine {
   /** bytes of the line so far */
   length = 0
@@ -129,9 +148,7 @@ export class LongLine {
   /** the first invalid sequence's column (0: none) */
   private badUtf8 = 0
 
-  // --- before the entry: a non-ASCII byte (Unicode white space, or not JSON)
-  private strange = false
-  /** where the first of those is */
+  // --- before the entry: where the first byte of Unicode white space (or of no JSON) is (0: none)
   private strangeAt = 0
 
   // --- JSON
@@ -168,7 +185,6 @@ export class LongLine {
   private numberExponent = 0
   private numberExponentNegative = false
   private numberExponentDigits = 0
-  private numberFloat = false
   // a literal: its text, and how much of it was read
   private literal = ""
   private literalAt = 0
@@ -211,16 +227,14 @@ export class LongLine {
     }
     if (b < 0x80) return
     this.charStart = column
-    if (b >= 0xc2 && b <= 0xdf) this.need = 1
-    else if (b >= 0xe0 && b <= 0xef) {
-      this.need = 2
-      if (b === 0xe0) this.lo = 0xa0
-      if (b === 0xed) this.hi = 0x9f
-    } else if (b >= 0xf0 && b <= 0xf4) {
-      this.need = 3
-      if (b === 0xf0) this.lo = 0x90
-      if (b === 0xf4) this.hi = 0x8f
-    } else if (this.badUtf8 === 0) this.badUtf8 = column
+    const lead = utf8Lead(b)
+    if (lead === undefined) {
+      if (this.badUtf8 === 0) this.badUtf8 = column
+      return
+    }
+    this.need = lead.continuations
+    this.lo = lead.lo
+    this.hi = lead.hi
   }
 
   private fail(category: "Syntax" | "Data", reason: string, column: number): void {
@@ -248,23 +262,22 @@ export class LongLine {
       case Expect.Start:
         if (b >= 0x80 || b === 0x0b || b === 0x0c) {
           // Unicode white space (VT and FF too) before the entry makes a blank line, unless a value follows
-          if (!this.strange) this.strangeAt = column
-          this.strange = true
+          if (this.strangeAt === 0) this.strangeAt = column
           return
         }
-        if (this.strange) return this.fail("Syntax", "expected value", column)
+        if (this.strangeAt !== 0) return this.fail("Syntax", "expected value", column)
         this.role = Role.Entry
         return this.startValue(b, column)
       case Expect.End:
-        return this.outside(column, "trailing characters")
+        return this.fail("Syntax", "trailing characters", column)
       case Expect.Extra:
-        return this.outside(column, b === 0x5d ? "trailing comma" : "trailing characters")
+        return this.fail("Syntax", b === 0x5d ? "trailing comma" : "trailing characters", column)
       case Expect.Colon:
         if (b === 0x3a) {
           this.expect = Expect.Value
           return
         }
-        return this.outside(column, "expected `:`")
+        return this.fail("Syntax", "expected `:`", column)
       case Expect.Separator: {
         const object = this.stack[this.stack.length - 1] === 0x7b
         if (b === 0x2c) {
@@ -277,7 +290,7 @@ export class LongLine {
           return
         }
         if (b === (object ? 0x7d : 0x5d)) return this.close(column)
-        return this.outside(column, object ? "expected `,` or `}`" : "expected `,` or `]`")
+        return this.fail("Syntax", object ? "expected `,` or `}`" : "expected `,` or `]`", column)
       }
       case Expect.KeyOrClose:
       case Expect.Key:
@@ -286,7 +299,7 @@ export class LongLine {
           return
         }
         if (b === 0x7d && this.expect === Expect.KeyOrClose) return this.close(column)
-        return this.outside(column, b === 0x7d ? "trailing comma" : "key must be a string")
+        return this.fail("Syntax", b === 0x7d ? "trailing comma" : "key must be a string", column)
       case Expect.Value:
       case Expect.ValueOrClose:
         if (b === 0x5d) {
@@ -295,11 +308,6 @@ export class LongLine {
         }
         return this.startValue(b, column)
     }
-  }
-
-  /** A byte where only a separator or white space may be: serde's error. */
-  private outside(column: number, reason: string): void {
-    this.fail("Syntax", reason, column)
   }
 
   private startValue(b: number, column: number): void {
@@ -338,7 +346,6 @@ export class LongLine {
       this.numberExponent = 0
       this.numberExponentNegative = false
       this.numberExponentDigits = 0
-      this.numberFloat = false
       if (b !== 0x2d) this.numberByte(b, column)
       return
     }
@@ -349,7 +356,7 @@ export class LongLine {
       this.literalAt = 1
       return
     }
-    this.outside(column, "expected value")
+    this.fail("Syntax", "expected value", column)
   }
 
   private open(b: number, role: Role): void {
@@ -416,9 +423,11 @@ export class LongLine {
   private checkU64(kind: "string" | "number" | "literal" | "container", column: number): void {
     if (kind === "string") return this.fail("Data", "invalid type: string, expected u64", column)
     if (kind === "literal") return this.fail("Data", `invalid type: ${this.literalType()}, expected u64`, column)
-    // an integer ≥ 0 within u64 (a float, `-0`, or an integer beyond u64 and i64 is a float)
+    // an integer ≥ 0 within u64 (a float, `-0`, or an integer beyond u64 and i64 is a float); a
+    // number with a fraction or an exponent ended in it
+    const float = this.numberPart === Part.Fraction || this.numberPart === Part.ExponentDigits
     const digits = this.numberDigits
-    const fits = !this.numberFloat && (digits.length < 20 || (digits.length === 20 && digits <= U64_MAX_TEXT))
+    const fits = !float && (digits.length < 20 || (digits.length === 20 && digits <= U64_MAX_TEXT))
     if (this.numberNegative) {
       return this.fail(
         "Data",
@@ -513,10 +522,10 @@ export class LongLine {
     this.keyChar(code < 0x80 ? code : -1)
   }
 
-  /** One character of an entry's key (-1: not ASCII, so no known member's). */
+  /** One character of an entry's key (-1: not ASCII, so no known member's); `keyText` is set only while one is read. */
   private keyChar(c: number): void {
     const text = this.keyText
-    if (text === undefined || !this.key || this.stack.length !== 1) return
+    if (text === undefined) return
     this.keyText = c < 0 || text.length >= 16 ? undefined : text + String.fromCharCode(c)
   }
 
@@ -591,12 +600,10 @@ export class LongLine {
     }
     if (b === 0x2e && (part === Part.Zero || part === Part.Integer)) {
       this.numberPart = Part.Dot
-      this.numberFloat = true
       return true
     }
     if ((b === 0x65 || b === 0x45) && part !== Part.ExponentDigits) {
       this.numberPart = Part.E
-      this.numberFloat = true
       return true
     }
     this.numberDone(column)
