@@ -83,4 +83,41 @@ describe("TileSet", () => {
       numRuns(40)
     )
   })
+
+  it("the tiles `missingTiles` finds cached stay cached while the missing ones are read back, for any order of earlier reads", () => {
+    // 12 full tiles and a partial one; memory keeps the partial one, the cache `cacheTiles` of the full ones
+    const tree = new Merkle.MemoryTree()
+    const count = 12 * 256 + 40
+    for (let i = 0; i < count; i++) tree.append(Merkle.hashLeaf(new TextEncoder().encode(`leaf ${i}`)))
+    const bytesOf = (level: number, index: bigint) => Buffer.from(referenceTile(tree, level, index, 256), "hex")
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 6 }),
+        fc.array(fc.uniqueArray(fc.integer({ min: 0, max: 11 }), { minLength: 1, maxLength: 6 }), {
+          minLength: 1,
+          maxLength: 12
+        }),
+        (cacheTiles, requests) => {
+          const tiles = new TileSet(0n, 0n, cacheTiles)
+          const hashes = new Uint8Array(32 * count)
+          for (let i = 0; i < count; i++) hashes.set(tree.node(0, BigInt(i)), 32 * i)
+          tiles.putLeaves(0n, hashes)
+          for (let t = 0; t < 12; t++) tiles.put(1, BigInt(t), tree.node(8, BigInt(t)))
+          tiles.size = BigInt(count)
+          tiles.persist(BigInt(count))
+          for (const request of requests) {
+            // a node of height 0 to 7 in each tile asked (as many tiles as the cache keeps, at most)
+            const ids = request.slice(0, cacheTiles).map((tile, i) => ({
+              level: i % 8,
+              index: (BigInt(tile) * 256n) >> BigInt(i % 8)
+            }))
+            for (const [level, index] of tiles.missingTiles(ids)) tiles.remember(level, index, bytesOf(level, index))
+            const source = tiles.source
+            for (const id of ids) expect(hex(source.node(id.level, id.index))).toBe(hex(tree.node(id.level, id.index)))
+          }
+        }
+      ),
+      numRuns(200)
+    )
+  })
 })

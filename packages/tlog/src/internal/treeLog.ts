@@ -904,7 +904,8 @@ export const make = <E, R>(
 
     /**
      * The nodes' hashes (of the tree of the first `size` leaves, a size at most the head read
-     * before), the full tiles they need read first (under the lock: memory stays put).
+     * before), the full tiles they need read first (under the lock: memory stays put; the cached
+     * ones they need stay cached as those are read: see `missingTiles`).
      */
     const readNodes = (nodes: Merkle.ProofNodes, size: bigint) =>
       lock.withPermits(1)(hashingFailed(Effect.gen(function*() {

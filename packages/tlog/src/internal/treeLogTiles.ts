@@ -168,14 +168,27 @@ export class TileSet {
     return Tiles.nodeSource(this.read, this.size)
   }
 
-  /** The full tiles (level, index) that `ids` need and neither memory nor the cache holds. */
+  /**
+   * The full tiles (level, index) that `ids` need and neither memory nor the cache holds. The
+   * cached ones they need become the most recently used: reading the missing ones back
+   * (`remember`) then drops other tiles from a full cache, not these (a proof needs far fewer
+   * tiles than the cache keeps). Before, a proof needing a cached tile, the least recently used,
+   * and one read back dropped the first as it read the second, and failed (`TileMissing`).
+   */
   missingTiles(ids: ReadonlyArray<{ readonly level: number; readonly index: bigint }>): Array<[number, bigint]> {
     const out: Array<[number, bigint]> = []
     for (const id of ids) {
       const level = Math.floor(id.level / Tiles.TILE_HEIGHT)
       const first = id.index << BigInt(id.level - level * Tiles.TILE_HEIGHT)
       const tile = first >> 8n
-      if (this.memory(level, tile, 1) !== undefined || this.cache.has(tileKey(level, tile))) continue
+      if (this.memory(level, tile, 1) !== undefined) continue
+      const key = tileKey(level, tile)
+      const cached = this.cache.get(key)
+      if (cached !== undefined) {
+        this.cache.delete(key)
+        this.cache.set(key, cached)
+        continue
+      }
       if (!out.some(([l, t]) => l === level && t === tile)) out.push([level, tile])
     }
     return out
