@@ -11,15 +11,17 @@
  *   head is `source.head` at that moment (≥ the size given, when appends run concurrently).
  * - `every.seconds = T`: a scoped fiber wakes every T seconds on the `Clock` and signs the head
  *   when its size moved since the last checkpoint (no checkpoint of an unchanged head), or when
- *   there is no checkpoint yet (an empty log's is of size 0: C2SP has a log always serve one).
+ *   there is no checkpoint yet (an empty log's is of size 0: C2SP has a log always serve one),
+ *   and writes the last one again when its file was removed or changed.
  * - `publish` signs the head now (returns the last checkpoint when the head did not move and it
  *   is on disk); `latest` is the last checkpoint written by this checkpointer (or found on disk at
  *   start, see below).
  * - On scope close (the fiber stopped first), a final checkpoint when the size moved or there is
  *   none yet; its failure is logged (a finalizer cannot fail), the previous checkpoint stays.
  *
- * At start an existing checkpoint file that verifies with these signers and has this origin is
- * `latest` (a restart does not re-sign an unchanged head). One that only parses as a signed
+ * At start an existing checkpoint file that every one of these signers signed and that has this
+ * origin is `latest` (a restart does not re-sign an unchanged head); one that only some of them
+ * signed (a signer added) is evidence, and the next checkpoint is signed even at that size. One that only parses as a signed
  * checkpoint (signed with another key — a key rotated —, of another origin, its signature
  * changed) is still evidence: the head must extend it like `latest` (else `CheckpointerHeadRegressed`),
  * the next checkpoint replaces it, and a warning is logged. Before, such a file was ignored, so
@@ -232,7 +234,25 @@ const probe = (signer: Note.Signer, verifier: Note.Verifier): string | undefined
   return verifier.verify(PROBE, signature) ? undefined : "its signature does not verify with its public key"
 }
 
-/** Checks the options (what `make` does first, before reading or writing anything). */
+/** The signers' verifiers (a signer whose public key is not an Ed25519 key verifies nothing). */
+const verifiersOf = (signers: ReadonlyArray<Note.Signer>): Array<Note.Verifier> =>
+  signers.map((s) =>
+    Either.getOrElse(Note.ed25519Verifier(s.name, s.publicKey), (): Note.Verifier => ({
+      // a signer whose public key is not a valid Ed25519 key: its notes fail the self-check
+      name: s.name,
+      keyId: s.keyId,
+      type: s.type,
+      publicKey: s.publicKey,
+      verify: () => false
+    }))
+  )
+
+/**
+ * Checks the options (what `make` does first, before reading or writing anything), each signer
+ * signing a probe its public key must verify (a hostile review: a signer whose key did not
+ * match was found only after the first append; and `TreeLog.makeFile`, which validates before it
+ * opens the log, created the log and its directory before `make` refused the signer).
+ */
 export const validate = (options: Options): Either.Either<Options, CheckpointerOptionsInvalid> => {
   // the origin is valid when a checkpoint of it is one `Checkpoint.body` signs (the one rule)
   if (typeof options.origin !== "string") return invalid("origin", String(options.origin), "not a string")
@@ -258,6 +278,12 @@ export const validate = (options: Options): Either.Either<Options, CheckpointerO
     }
     if (labels.has(label)) return invalid(`signers[${i}]`, label, "two signers with the same name and key ID")
     labels.add(label)
+  }
+  const verifiers = verifiersOf(options.signers)
+  for (let i = 0; i < options.signers.length; i++) {
+    const s = options.signers[i] as Note.Signer
+    const broken = probe(s, verifiers[i] as Note.Verifier)
+    if (broken !== undefined) return invalid(`signers[${i}]`, Note.keyLabel(s.name, s.keyId), broken)
   }
   // (checked as a JavaScript caller or a configuration file may give it, whatever the types say)
   const every: unknown = options.every
@@ -364,8 +390,13 @@ const readExisting = (
     const verified = Checkpoint.verifyCheckpoint(text, verifiers, { origin })
     if (Either.isRight(verified)) {
       const checkpoint = verified.right.checkpoint
+      // `latest` only when every signer signed it, as every checkpoint signed here is; one that
+      // lacks a signer (a signer added since) is evidence, re-signed even at an unchanged head
+      // (before, the new signer's signature was missing until the head moved: a hostile review)
+      const signed = new Set(verified.right.signers)
+      const everySigner = verifiers.every((v) => signed.has(Note.keyLabel(v.name, v.keyId)))
       return {
-        latest: Option.some(new SignedCheckpoint({ checkpoint, note: text })),
+        latest: everySigner ? Option.some(new SignedCheckpoint({ checkpoint, note: text })) : Option.none(),
         evidence: Option.some(checkpoint)
       }
     }
@@ -411,29 +442,7 @@ export const make = <E = never>(
   Effect.gen(function*() {
     const { origin, signers, every, write: path } = yield* validate(options)
     const fs = yield* FileSystem.FileSystem
-    const verifiers = signers.map((s) =>
-      Either.getOrElse(Note.ed25519Verifier(s.name, s.publicKey), (): Note.Verifier => ({
-        // a signer whose public key is not a valid Ed25519 key: its notes fail the self-check
-        name: s.name,
-        keyId: s.keyId,
-        type: s.type,
-        publicKey: s.publicKey,
-        verify: () => false
-      }))
-    )
-    // each signer signs a probe its public key verifies, before anything is read or written (a
-    // hostile review: a signer whose key did not match was found only after the first append)
-    for (let i = 0; i < signers.length; i++) {
-      const broken = probe(signers[i] as Note.Signer, verifiers[i] as Note.Verifier)
-      if (broken !== undefined) {
-        const s = signers[i] as Note.Signer
-        return yield* new CheckpointerOptionsInvalid({
-          field: `signers[${i}]`,
-          value: quote(Note.keyLabel(s.name, s.keyId)),
-          reason: broken
-        })
-      }
-    }
+    const verifiers = verifiersOf(signers)
     // a file that cannot be read is a pending failure (fail closed), read again before signing
     const existing = yield* Effect.either(readExisting(fs, path, origin, verifiers))
     if (Either.isLeft(existing)) {
@@ -479,6 +488,17 @@ export const make = <E = never>(
     }
 
     /**
+     * Whether the file holds `latest`'s note still (one removed or replaced while the log runs is
+     * written again, even at an unchanged head: C2SP has a log always serve its checkpoint; before,
+     * `publish` returned the checkpoint removed and wrote nothing: a hostile review).
+     */
+    const onDisk = (latest: SignedCheckpoint): Effect.Effect<boolean> =>
+      fs.readFile(path).pipe(
+        Effect.map((bytes) => equalBytes(bytes, encoder.encode(latest.note))),
+        Effect.orElseSucceed(() => false)
+      )
+
+    /**
      * Signs and writes the head, unless it is the checkpoint on disk and no failure is pending.
      * Under the lock; a failure is kept as the pending one.
      */
@@ -501,7 +521,7 @@ export const make = <E = never>(
       if (Option.isSome(last)) yield* regressed(last.value, head)
       if (
         Option.isSome(current.latest) && head.size === current.latest.value.checkpoint.size &&
-        Option.isNone(current.failure)
+        Option.isNone(current.failure) && (yield* onDisk(current.latest.value))
       ) return current.latest.value
       const signed = yield* signHead(origin, signers, verifiers, head)
       yield* writeAtomically(fs, path, head.size, encoder.encode(signed.note))
@@ -550,7 +570,8 @@ export const make = <E = never>(
         onNone: () => true,
         onSome: (l) => l.checkpoint.size !== head.size
       })
-      if (moved || Option.isSome(s.failure)) yield* checkpointHead
+      // (an unchanged head's checkpoint removed from disk is written again)
+      if (moved || Option.isSome(s.failure) || !(yield* onDisk(Option.getOrThrow(s.latest)))) yield* checkpointHead
     }).pipe(
       // the head itself failing is a failed checkpoint too: pending, so the owner's next append learns of it
       Effect.tapError((error) => Ref.update(state, (s) => ({ ...s, failure: Option.some(error) })))

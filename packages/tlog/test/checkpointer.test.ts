@@ -290,6 +290,60 @@ describe("Checkpointer: every T seconds (TestClock)", () => {
       assert.strictEqual(probe.renames, 1)
     }))
 
+  it.scoped("a checkpoint removed or changed while the head stands still is written again: by publish, and by the timer (a hostile review: publish returned it, nothing on disk)", () =>
+    Effect.gen(function*() {
+      const { path } = yield* tempCheckpoint
+      const source = makeSource()
+      source.append(4)
+      const cp = yield* Checkpointer.make({ ...baseOptions(path), every: { seconds: 1 } }, source).pipe(
+        Effect.provide(NodeFileSystem.layer)
+      )
+      const first = yield* cp.publish
+      nodeFs.rmSync(path)
+      const again = yield* cp.publish
+      assert.strictEqual(again.note, first.note)
+      assert.strictEqual(nodeFs.readFileSync(path, "utf8"), first.note)
+      // the timer: removed, then truncated; each time the same note comes back
+      for (const damage of [() => nodeFs.rmSync(path), () => nodeFs.writeFileSync(path, first.note.slice(0, 20))]) {
+        damage()
+        yield* TestClock.adjust("1 second")
+        yield* eventually(() => nodeFs.existsSync(path) && nodeFs.readFileSync(path, "utf8") === first.note)
+      }
+      assert.strictEqual(Option.getOrThrow(yield* cp.latest).note, first.note)
+    }))
+
+  it.scoped("a checkpoint found at start that not every signer signed (a signer added) is signed again at its size by every signer (a hostile review)", () =>
+    Effect.gen(function*() {
+      const { path } = yield* tempCheckpoint
+      const second = signer("second.example/key", Uint8Array.from({ length: 32 }, (_, i) => i * 5 + 3))
+      const source = makeSource()
+      source.append(4)
+      const make = (signers: ReadonlyArray<Note.Signer>) =>
+        Checkpointer.make({ ...baseOptions(path), signers }, source).pipe(Effect.provide(NodeFileSystem.layer))
+      yield* Effect.scoped(Effect.flatMap(make([logSigner]), (cp) => cp.publish))
+      const cp = yield* make([logSigner, second])
+      // not `latest` (kept as evidence: the head must extend it)
+      assert.isTrue(Option.isNone(yield* cp.latest))
+      const signed = yield* cp.publish
+      const verified = right(
+        Checkpoint.verifyCheckpoint(nodeFs.readFileSync(path), [
+          vkey,
+          right(Note.parseVerifierKey(Note.formatVerifierKey(second)))
+        ], { origin: ORIGIN })
+      )
+      assert.strictEqual(verified.checkpoint.size, 4n)
+      assert.strictEqual(verified.signers.length, 2)
+      assert.strictEqual(nodeFs.readFileSync(path, "utf8"), signed.note)
+      // a head behind the file found is still refused
+      const behind = yield* Effect.flip(
+        Checkpointer.make({ ...baseOptions(path), signers: [logSigner, second] }, makeSource()).pipe(
+          Effect.provide(NodeFileSystem.layer),
+          Effect.flatMap((c) => c.publish)
+        )
+      )
+      assert.strictEqual(behind._tag, "CheckpointerHeadRegressed")
+    }))
+
   it.scoped("a final checkpoint on scope close when the head moved", () =>
     Effect.gen(function*() {
       const { path } = yield* tempCheckpoint

@@ -156,7 +156,14 @@ for (const [hashingName, hashing] of hashings) {
             { origin: ORIGIN, signers: [logSigner], every: {} },
             { origin: ORIGIN, signers: [logSigner], every: { entries: 0 } },
             { origin: "", signers: [logSigner], every: { entries: 1 } },
-            { origin: ORIGIN, signers: [], every: { seconds: 1 } }
+            { origin: ORIGIN, signers: [], every: { seconds: 1 } },
+            // a signer whose signatures its public key does not verify (a hostile review: refused
+            // only after the log and its directory were made)
+            {
+              origin: ORIGIN,
+              signers: [Note.makeSigner(ORIGIN, Note.TYPE_ED25519, logSigner.publicKey, () => new Uint8Array(64))],
+              every: { entries: 1 }
+            }
           ]
         ) {
           const exit = yield* Effect.exit(Effect.scoped(open(path, { key, checkpoint: bad })))
