@@ -21,9 +21,9 @@
  *
  * At start an existing checkpoint file that every one of these signers signed and that has this
  * origin is `latest` (a restart does not re-sign an unchanged head); one that only some of them
- * signed (a signer added) is evidence, and the next checkpoint is signed even at that size. One that only parses as a signed
- * checkpoint (signed with another key — a key rotated —, of another origin, its signature
- * changed) is still evidence: the head must extend it like `latest` (else `CheckpointerHeadRegressed`),
+ * signed (a signer added) is evidence, and the next checkpoint is signed even at that size. One
+ * that only parses as a signed checkpoint (signed with another key — a key rotated —, of another
+ * origin, its signature changed) is still evidence: the head must extend it like `latest` (else `CheckpointerHeadRegressed`),
  * the next checkpoint replaces it, and a warning is logged. Before, such a file was ignored, so
  * that a log rolled back and opened with another signer key was signed over its published
  * checkpoint. A file that cannot be read (any error but not-found: permissions, EIO…), is not a

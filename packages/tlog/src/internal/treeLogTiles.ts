@@ -143,12 +143,17 @@ export class TileSet {
   readonly read: Tiles.TileReader = (level, index, width) => {
     const held = this.memory(level, index, width)
     if (held !== undefined) return held
+    return this.cached(level, index)?.subarray(0, width * HASH_BYTES)
+  }
+
+  /** A written full tile from the cache, made its most recently used. */
+  private cached(level: number, index: bigint): Uint8Array | undefined {
     const key = tileKey(level, index)
     const cached = this.cache.get(key)
     if (cached === undefined) return undefined
     this.cache.delete(key)
     this.cache.set(key, cached)
-    return cached.subarray(0, width * HASH_BYTES)
+    return cached
   }
 
   /** Keeps a written full tile (read back, or dropped from memory) in the cache. */
@@ -181,14 +186,7 @@ export class TileSet {
       const level = Math.floor(id.level / Tiles.TILE_HEIGHT)
       const first = id.index << BigInt(id.level - level * Tiles.TILE_HEIGHT)
       const tile = first >> 8n
-      if (this.memory(level, tile, 1) !== undefined) continue
-      const key = tileKey(level, tile)
-      const cached = this.cache.get(key)
-      if (cached !== undefined) {
-        this.cache.delete(key)
-        this.cache.set(key, cached)
-        continue
-      }
+      if (this.memory(level, tile, 1) !== undefined || this.cached(level, tile) !== undefined) continue
       if (!out.some(([l, t]) => l === level && t === tile)) out.push([level, tile])
     }
     return out
