@@ -42,8 +42,8 @@ const decode = (text: string): string => {
 }
 
 /**
- * The target of a PostgreSQL URL (`postgres://` or `postgresql://`, as `pg` reads it: a missing
- * host is `localhost` or the `host` parameter, a missing port 5432), or why it is not one.
+ * The target of a PostgreSQL URL (`postgres://` or `postgresql://`, as `pg` reads it: the `host`
+ * and `port` parameters before the URL's own, then `localhost` and 5432), or why it is not one.
  */
 export const parse = (url: Redacted.Redacted<string>): Either.Either<Target, InvalidDatabaseUrl> => {
   const text = Redacted.value(url)
@@ -65,9 +65,15 @@ export const parse = (url: Redacted.Redacted<string>): Either.Either<Target, Inv
     return refuse("an @ after the host (percent-encode / ? # @ : in the user and password: %2F %3F %23 %40 %3A)")
   }
   const database = decode(parsed.pathname.replace(/^\//, ""))
+  // as `pg` reads it (pg-connection-string): a `host` or `port` parameter, the last one given,
+  // wins over the URL's own (before, `postgres://h:1/db?host=/run/pg` was shown as `h:1/db` while
+  // the driver went to the socket in /run/pg: a hostile review)
+  const param = (name: string): string => parsed.searchParams.getAll(name).at(-1) ?? ""
+  const host = param("host") !== "" ? param("host") : decode(parsed.hostname)
+  const port = param("port") !== "" ? param("port") : parsed.port
   return Either.right({
-    host: parsed.hostname === "" ? decode(parsed.searchParams.get("host") ?? "localhost") : parsed.hostname,
-    port: parsed.port === "" ? (parsed.searchParams.get("port") ?? "5432") : parsed.port,
+    host: host === "" ? "localhost" : host,
+    port: port === "" ? "5432" : port,
     database: database === "" ? "(the user's)" : database
   })
 }

@@ -9,6 +9,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 import * as fc from "effect/FastCheck"
 import * as Redacted from "effect/Redacted"
+import { createRequire } from "node:module"
 
 const parse = (text: string) => PgUrl.parse(Redacted.make(text))
 
@@ -21,6 +22,36 @@ describe("PgUrl", () => {
     assert.deepStrictEqual(
       Either.map(parse("postgresql://gw@db2/ledger"), PgUrl.targetText),
       Either.right("db2:5432/ledger")
+    )
+  })
+
+  it("names the host and port the driver connects to: the host and port parameters win, as pg-connection-string reads them (a hostile review)", () => {
+    // the driver's own parser, reached through pg (whose dependency it is)
+    const pgParse = createRequire(createRequire(import.meta.url).resolve("pg"))("pg-connection-string").parse as (
+      text: string
+    ) => { host: string | null; port: string | null }
+    const text = fc.constantFrom("", "db.example", "127.0.0.1", "[::1]", "%2Frun%2Fpg")
+    const param = fc.constantFrom(undefined, "", "/run/other", "other.host", "10.0.0.9")
+    const port = fc.constantFrom(undefined, "", "1", "6543")
+    fc.assert(
+      fc.property(text, fc.constantFrom("", ":7777"), param, param, port, port, (host, own, h1, h2, p1, p2) => {
+        const query = [["host", h1], ["host", h2], ["port", p1], ["port", p2]]
+          .filter(([, v]) => v !== undefined)
+          .map(([k, v]) => `${k}=${encodeURIComponent(v as string)}`)
+          .join("&")
+        const url = `postgres://u:pw@${host}${host === "" ? "" : own}/db${query === "" ? "" : `?${query}`}`
+        const ours = parse(url)
+        if (Either.isLeft(ours)) return
+        const theirs = pgParse(url)
+        const expectedHost = theirs.host === null || theirs.host === "" ? "localhost" : theirs.host
+        assert.strictEqual(ours.right.host.replace(/^\[(.*)\]$/, "$1"), expectedHost, url)
+        assert.strictEqual(ours.right.port, theirs.port === null || theirs.port === "" ? "5432" : theirs.port, url)
+      }),
+      { numRuns: 300 }
+    )
+    assert.deepStrictEqual(
+      Either.map(parse("postgres://u:pw@127.0.0.1:1/db?host=/nonexist"), PgUrl.targetText),
+      Either.right("/nonexist:1/db")
     )
   })
 
