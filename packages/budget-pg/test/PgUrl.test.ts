@@ -47,7 +47,7 @@ describe("PgUrl", () => {
         assert.strictEqual(ours.right.host.replace(/^\[(.*)\]$/, "$1"), expectedHost, url)
         assert.strictEqual(ours.right.port, theirs.port === null || theirs.port === "" ? "5432" : theirs.port, url)
       }),
-      { numRuns: 300 }
+      { numRuns: fc.readConfigureGlobal().numRuns ?? 300 }
     )
     assert.deepStrictEqual(
       Either.map(parse("postgres://u:pw@127.0.0.1:1/db?host=/nonexist"), PgUrl.targetText),
