@@ -479,7 +479,10 @@ describe("log prove / consistency → verify --proof", () => {
       const text of [
         r.stdout.replace(hashes[0] as string, flipped),
         r.stdout.replace("\"index\":2", "\"index\":3"),
-        r.stdout.replace("\"tree_size\":5", "\"tree_size\":9")
+        r.stdout.replace("\"tree_size\":5", "\"tree_size\":9"),
+        // fields the verification does not rest on, stated otherwise (a hostile review: passed)
+        r.stdout.replace("\"seq\":3", "\"seq\":99"),
+        r.stdout.replace(proof.get("root") as string, "0".repeat(64))
       ]
     ) {
       const bad = await calybris(["log", "verify", "--vkey", vkey, "--proof", write(dir, "bad.json", text)])
@@ -571,6 +574,13 @@ describe("log prove / consistency → verify --proof", () => {
       write(dir, "cons-bad.json", r.stdout.replace(hashes[0] as string, flipped))
     ])
     assert.strictEqual(bad.code, 1)
+    // its roots, which the verification takes from the checkpoints, stated otherwise (a hostile review: passed)
+    for (const name of ["old_root", "new_root"]) {
+      const stated = write(dir, "cons-root.json", r.stdout.replace(proof.get(name) as string, "1".repeat(64)))
+      const refused = await calybris(["log", "verify", "--vkey", vkey, "--proof", stated])
+      assert.strictEqual(refused.code, 1, name)
+      assert.include(refused.stderr, `its ${name} ${"1".repeat(64)} is not`)
+    }
   })
 
   it("consistency with the checkpoints in the wrong order, or from the empty tree, and a vkey given twice: bad usage (exit 2), not a failed verification", async () => {
@@ -669,6 +679,32 @@ describe("log verify --proof --entry: the auditor's whole check of one entry", (
     assert.strictEqual(r.code, 1, r.stderr)
     assert.include(r.stderr, "inclusion proof")
     assert.include(r.stderr, "does not verify")
+  })
+
+  it("a line the WAL's reader refuses is never an entry, whatever tree holds it: a key given twice, hashes missing (a hostile review: the last sequence won)", async () => {
+    const signer = Either.getOrThrow(Note.parseSignerKey(skey))
+    const prev = "0".repeat(64)
+    for (
+      const line of [
+        `{"sequence":5,"sequence":1,"previous_hash":"${prev}","entry_hash":"${prev}","data":{}}`,
+        `{"sequence":1,"data":{}}`,
+        ` {"sequence":1} `
+      ]
+    ) {
+      // a one-leaf tree of that line, signed with the log's key (the operator's own doing)
+      const leaf = Merkle.hashLeaf(new TextEncoder().encode(line))
+      const checkpoint = new Checkpoint.Checkpoint({ origin: "example.com/log", size: 1n, root: leaf, extensions: [] })
+      const note = Either.getOrThrow(Note.sign(Checkpoint.format(checkpoint), [signer]))
+      const proof = write(
+        dir,
+        "odd-line.json",
+        JSON.stringify({ type: "inclusion", index: 0, tree_size: 1, leaf_hash: hex(leaf), proof: [], checkpoint: note })
+      )
+      const r = await calybris(["log", "verify", "--vkey", vkey, "--proof", proof, "--entry-line", line])
+      assert.strictEqual(r.code, 1, `${line}: ${r.stdout}${r.stderr}`)
+      assert.include(r.stderr, "is not a WAL line")
+      assert.notInclude(r.stdout, "entry included")
+    }
   })
 
   it("--entry needs an inclusion --proof, one line, and not both forms", async () => {

@@ -32,6 +32,7 @@ import * as Checkpoint from "@calybris/tlog/Checkpoint"
 import * as Merkle from "@calybris/tlog/Merkle"
 import * as Note from "@calybris/tlog/Note"
 import * as Chain from "@calybris/wal/Chain"
+import * as Entry from "@calybris/wal/Entry"
 import * as Reader from "@calybris/wal/Reader"
 import * as WalNode from "@calybris/wal/WalNode"
 import * as FileSystem from "@effect/platform/FileSystem"
@@ -394,6 +395,34 @@ const hash = (file: string, name: string, v: Json.Json) =>
     : Either.left(new InputError({ file, field: name, reason: "not a 32-byte hash in lowercase hex" }))
 const hashField = (file: string, fields: Fields, name: string) =>
   Either.flatMap(field(file, fields, name), (v) => hash(file, name, v))
+/**
+ * A field a proof file states that the verification does not rest on (`prove` writes `seq` and
+ * `root`, `consistency` the two roots): absent, or what was verified — else the file fails, so a
+ * tool reading it from a file `verify` passed is not misled (a hostile review: `"seq":99` and a
+ * zero root passed).
+ */
+const statedU64 = (file: string, fields: Fields, name: string, verified: bigint, what: string) =>
+  Effect.gen(function*() {
+    if (!fields.has(name)) return
+    const stated = yield* u64(file, fields, name)
+    if (stated !== verified) {
+      return yield* new LogVerifyFailed({
+        what: `proof ${file}`,
+        reason: `its ${name} ${stated} is not ${what}, ${verified}`
+      })
+    }
+  })
+const statedHash = (file: string, fields: Fields, name: string, verified: Uint8Array, what: string) =>
+  Effect.gen(function*() {
+    if (!fields.has(name)) return
+    const stated = yield* hashField(file, fields, name)
+    if (hex(stated) !== hex(verified)) {
+      return yield* new LogVerifyFailed({
+        what: `proof ${file}`,
+        reason: `its ${name} ${hex(stated)} is not ${what}, ${hex(verified)}`
+      })
+    }
+  })
 /** More hashes than any RFC 6962 proof in a tree of up to 2^64 - 1 leaves holds (64, and 128 for consistency). */
 const MAX_PROOF_HASHES = 130
 
@@ -485,14 +514,16 @@ const checkEntry = (entry: EntryLine, leaf: Uint8Array, index: bigint) =>
     } catch {
       return yield* failed(`${entry.source} is not UTF-8: not a WAL line`)
     }
-    const value = Json.parse(text)
-    const sequence = Either.isRight(value) && Json.isObject(value.right) ? value.right.get("sequence") : undefined
-    const seq = typeof sequence === "bigint"
-      ? sequence
-      : typeof sequence === "number" && Number.isSafeInteger(sequence)
-      ? BigInt(sequence)
-      : undefined
-    if (seq === undefined) return yield* failed(`${entry.source} is not a WAL line (no integer "sequence")`)
+    // read as the WAL's reader reads a line (serde's rules: a key given twice, a missing hash, a
+    // sequence that is not a u64 are refused), not as a JSON value whose last repeated key wins
+    // (a line `{"sequence":5,"sequence":1,…}` was said to be sequence 1: a hostile review)
+    const envelope = Entry.parse(text.endsWith("\r") ? text.slice(0, -1) : text)
+    if (Either.isLeft(envelope)) {
+      return yield* failed(
+        `${entry.source} is not a WAL line: ${envelope.left.reason} at column ${envelope.left.column}`
+      )
+    }
+    const seq = envelope.right.sequence
     if (seq !== index + 1n) {
       return yield* failed(`its sequence ${seq} is not the proved index ${index} + 1 (leaf i is sequence i + 1)`)
     }
@@ -546,6 +577,8 @@ const verifyProof = (
           verified.checkpoint.root
         )
       )
+      yield* statedU64(path, value, "seq", index + 1n, "the proved index + 1")
+      yield* statedHash(path, value, "root", verified.checkpoint.root, "the checkpoint's root")
       return { type, verified: [verified], index, size, entry: checked }
     }
     if (type === "consistency") {
@@ -584,6 +617,8 @@ const verifyProof = (
           newer.checkpoint.root
         )
       )
+      yield* statedHash(path, value, "old_root", older.checkpoint.root, "the old checkpoint's root")
+      yield* statedHash(path, value, "new_root", newer.checkpoint.root, "the new checkpoint's root")
       return { type, verified: [older, newer], index: undefined, size: newSize, entry: undefined }
     }
     return yield* new InputError({
