@@ -262,6 +262,24 @@ describe("errors people can act on (item 10)", () => {
     }
   })
 
+  it("a ledger command whose stdout fails closes its journal before it exits: no lock file left behind (a hostile review)", async () => {
+    const key = write(dir, "stdout.key", `hex:${"7".repeat(64)}\n`)
+    const journal = path.join(dir, "stdout-journal.jsonl")
+    const ledger = ["--journal", journal, "--key-file", key]
+    assert.strictEqual((await calybris(["budget", "init", ...ledger])).code, 0)
+    assert.strictEqual((await calybris(["budget", "ensure", ...ledger, "--tenant", "t", "--amount", "10"])).code, 0)
+    const r = await calybris(["budget", "top-up", ...ledger, "--tenant", "t", "--amount", "1"], {
+      stdoutFile: "/dev/full"
+    })
+    assert.strictEqual(r.code, 1, show(r))
+    assert.match(r.stderr, /^IoError: write <stdout> failed: ENOSPC: no space left on device, write\n$/, show(r))
+    assert.deepStrictEqual(fs.readdirSync(dir).filter((f) => f.startsWith("stdout-journal")), ["stdout-journal.jsonl"])
+    // the top-up itself was journaled (it completed before its output), and the next writer opens at once
+    const status = await calybris(["budget", "status", ...ledger, "--json"])
+    assert.strictEqual(status.code, 0, show(status))
+    assert.include(status.stdout, "\"initial_microcents\":11")
+  })
+
   it("never echoes more than a short excerpt of a bad input line (text and --json)", async () => {
     /** a run of data longer than any excerpt (80 characters) */
     const EXCERPT_RUN = 50

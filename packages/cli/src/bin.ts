@@ -43,19 +43,37 @@ const StdioLive = Layer.succeed(
     stdinIsTTY: process.stdin.isTTY === true,
     stderrIsTTY: process.stderr.isTTY === true,
     stdoutColor: process.stdout.isTTY === true && (process.env["NO_COLOR"] ?? "") === "",
-    writeStdout: (text) => Effect.async<void>((resume) => void process.stdout.write(text, () => resume(Effect.void))),
+    // a write that failed ends the command (interrupted, so its finalizers run: a ledger's locks
+    // are released; the exit code is set in the teardown below)
+    writeStdout: (text) =>
+      Effect.async<void>((resume) =>
+        void process.stdout.write(
+          text,
+          (error) => {
+            if (error === null || error === undefined) return resume(Effect.void)
+            stdoutFailure(error)
+            resume(Effect.interrupt)
+          }
+        )
+      ),
     writeStderr: (text) => Effect.sync(() => void process.stderr.write(text))
   })
 )
 
-// The reader of our stdout went away (`calybris … | head`): nobody wants the rest; stop quietly.
-// Any other failure to write it (a full disk, EIO): said in one line, exit 1 — not a stack trace
-// (a helper's hostile review: `> /dev/full` printed Node's).
-process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-  if (error.code === "EPIPE") process.exit(0)
-  process.stderr.write(`IoError: write <stdout> failed: ${error.message}\n`)
-  process.exit(1)
-})
+// The reader of our stdout went away (`calybris … | head`): nobody wants the rest; stop quietly,
+// exit 0. Any other failure to write it (a full disk, EIO): said in one line, exit 1 — not a stack
+// trace (a helper's hostile review: `> /dev/full` printed Node's). Not by `process.exit` here: the
+// command stops at its failed write and closes what it opened first (a ledger's lock file was left
+// behind: a hostile review), then the teardown exits with this code.
+let stdoutFailed: number | undefined = undefined
+function stdoutFailure(error: NodeJS.ErrnoException): void {
+  if (stdoutFailed !== undefined) return
+  stdoutFailed = error.code === "EPIPE" ? 0 : 1
+  // (reported after the command ended, the process may exit without the teardown's code)
+  process.exitCode = stdoutFailed
+  if (stdoutFailed === 1) process.stderr.write(`IoError: write <stdout> failed: ${error.message}\n`)
+}
+process.stdout.on("error", stdoutFailure)
 
 // how the user started the CLI, for the commands it prints (the demo's next steps)
 const InvocationLive = Layer.succeed(
@@ -85,9 +103,12 @@ Cli.run(process.argv).pipe(
   NodeRuntime.runMain({
     disableErrorReporting: true,
     // on failure runMain calls process.exit: let stdout and stderr flush first (pipes are async)
+    // (a failed write of stdout, reported by now — after the flush, for one reported late — sets the code)
     teardown: (exit, onExit) => {
       const code = Exit.isSuccess(exit) ? 0 : Output.exitCodeOfCause(exit.cause)
-      process.stdout.write("", () => process.stderr.write("", () => onExit(code)))
+      const finish = () => onExit(stdoutFailed ?? code)
+      if (stdoutFailed !== undefined) process.stderr.write("", finish)
+      else process.stdout.write("", () => process.stderr.write("", finish))
     }
   })
 )
