@@ -538,13 +538,20 @@ layer(NodeContext.layer)("file layer", (it) => {
         Effect.Effect<unknown, { readonly _tag: string; readonly message: string }, FileSystem.FileSystem>
       > = [
         withWal(path, Wal.head),
-        Wal.repair(path)
+        // (a log that exists: repair has nothing to do without one)
+        Effect.zipRight(fs.writeFileString(path, ""), Wal.repair(path)),
+        // a log that existed, even empty, stays as it was
+        withWal(path, Wal.head)
       ]
-      for (const open of opens) {
+      for (const [i, open] of opens.entries()) {
         const error = yield* Effect.flip(open)
         assert.strictEqual(error._tag, "WalIoError")
         assert.include(error.message, "CALYBRIS_LOCK_DIR=\"locks\" is not an absolute path")
+        // the log the first open created is gone again (a failed `budget init` left it, empty: a
+        // hostile review)
+        assert.strictEqual(yield* fs.exists(path), i > 0)
       }
+      assert.strictEqual(yield* fs.readFileString(path), "")
       assert.isFalse(yield* fs.exists("locks"))
     }))
 

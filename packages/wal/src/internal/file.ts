@@ -169,6 +169,18 @@ export const regularFile = (
     )
   )
 
+/**
+ * Removes the log file an open created when the open then fails before writing: only while `path`
+ * is still that file (same device and inode) and empty (the name lock is held: no writer of ours
+ * wrote it meanwhile). Best effort: a failure to remove leaves an empty file, as before.
+ */
+const removeCreated = (fs: FileSystem.FileSystem, path: string, info: FileSystem.File.Info): Effect.Effect<void> =>
+  Effect.ignore(Effect.gen(function*() {
+    const now = yield* fs.stat(path)
+    const same = now.dev === info.dev && Option.getOrUndefined(now.ino) === Option.getOrUndefined(info.ino)
+    if (same && now.type === "File" && now.size === 0n) yield* fs.remove(path)
+  }))
+
 /** The opened log's `fstat` (its identity for the lock), refusing anything but a regular file. */
 export const openedFile = (
   file: FileSystem.File,
@@ -358,12 +370,17 @@ export const make = <E = never>(
     // failure it fails with again (the same error, every append after a failure) in one more proxy
     const { file, verified } = yield* Effect.gen(function*() {
       // a directory or a FIFO is refused before anything is created (opening a FIFO blocks)
-      yield* regularFile(fs, path)
+      const existed = yield* regularFile(fs, path)
       // lock first: nobody writes while we verify. The name, then (once the file is open and its
       // identity known) the file itself, whatever other name reaches it: see lock.ts
       yield* Lock.acquire(fs, path)
       const file = yield* fs.open(path, { flag: "a", mode: 0o644 }).pipe(Effect.mapError(pathError("open", path)))
-      yield* Lock.acquireIdentity(fs, path, yield* openedFile(file, path))
+      const info = yield* openedFile(file, path)
+      yield* Lock.acquireIdentity(fs, path, info).pipe(
+        // the file this open created, still empty, is removed again (a failed `budget init` left
+        // an empty journal behind: a hostile review); one that existed stays as it was
+        Effect.tapError(() => existed ? Effect.void : removeCreated(fs, path, info))
+      )
       // the open's verifying pass hands each existing line to `onLine` (the service's `reader` does not)
       const verifying = options.onLine === undefined ? reader : { ...reader, onLine: options.onLine }
       const verified = yield* verifyFileEach(fs, path, verifying, onEntry)
