@@ -160,6 +160,32 @@ export const keyArgument = (args: ReadonlyArray<string>): number =>
     return holdsKey(arg) || (equals > 0 && holdsKey(arg.slice(equals + 1)))
   }) + 1
 
+/** The options a command takes more than once (`Options.repeated` in Commands.ts), by command. */
+const REPEATABLE: ReadonlyMap<string, ReadonlyArray<string>> = new Map([
+  ["wal replay", ["--policy"]],
+  ["log verify", ["--vkey"]]
+])
+
+/**
+ * The first option (before `--`) given twice that its command takes once, or undefined.
+ * `@effect/cli` reports one with a message about another option ("Expected to find option:
+ * '--amount'" for `--tenant t --tenant u --amount 1`, "Received unknown argument: '--id'" for
+ * `--id a --id b`: a hostile review).
+ */
+export const repeatedOption = (args: ReadonlyArray<string>): string | undefined => {
+  const repeatable = REPEATABLE.get(commandOf(args).path.join(" ")) ?? []
+  const seen = new Set<string>()
+  for (const arg of beforeDashDash(args)) {
+    if (!arg.startsWith("--") || arg.length === 2) continue
+    const equals = arg.indexOf("=")
+    const name = equals < 0 ? arg : arg.slice(0, equals)
+    if (repeatable.includes(name)) continue
+    if (seen.has(name)) return name
+    seen.add(name)
+  }
+  return undefined
+}
+
 /** A URL carrying a password (`scheme://user:password@…`), anywhere in a value. */
 const CREDENTIAL_URL = /[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/@\s:]*:[^@\s/]*@/
 
@@ -202,6 +228,12 @@ export const run = (argv: ReadonlyArray<string>) =>
         new UsageError({
           reason:
             `argument ${withPassword} holds a URL with a password, which is not repeated here: give the database's URL with --database URL, or better CALYBRIS_DATABASE_URL (the environment keeps it out of ps and shell history)`
+        })
+      )
+      : repeatedOption(argv.slice(2)) !== undefined
+      ? Effect.fail(
+        new UsageError({
+          reason: `${repeatedOption(argv.slice(2))} is given twice: give each option once (--help lists them)`
         })
       )
       : !stdio.stdinIsTTY && asksForWizard(argv.slice(2))
