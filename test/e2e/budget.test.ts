@@ -338,7 +338,10 @@ describe("budget", () => {
         "InvalidArgument: invalid expiresIn"
       ],
       [["reserve", "--tenant", "t", "--amount", "1", "--id", ""], "InvalidArgument: invalid operationId \"\""],
-      [["reserve", "--tenant", "t", "--amount", "-1"], "--amount: must be positive, got -1"]
+      [["reserve", "--tenant", "t", "--amount", "-1"], "--amount: must be positive, got -1"],
+      // an option given twice is named (a hostile review: @effect/cli said another was missing)
+      [["reserve", "--tenant", "t", "--tenant", "u", "--amount", "1"], "--tenant is given twice"],
+      [["top-up", "--tenant", "t", "--amount", "1", "--id", "a", "--id=b"], "--id is given twice"]
     ]
     // one at a time: the ones that reach the ledger open the journal (one writer)
     const results = await mapLimit(cases, 1, ([args]) => budget(journal, args))
