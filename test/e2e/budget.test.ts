@@ -355,6 +355,23 @@ describe("budget", () => {
     assert.include(await ok(journal, ["status", "t"]), "tenant t: initial 1,000, remaining 1,000")
   })
 
+  it("a tenant id holding terminal escapes or a newline is shown quoted and escaped in text, exact in JSON (a hostile review: a fake row in status)", async () => {
+    const journal = journalOf("escapes.jsonl")
+    await ok(journal, ["init"])
+    const id = "evil\u001b[2J\nfake          999"
+    await ok(journal, ["ensure", "--tenant", id, "--amount", "5"])
+    await ok(journal, ["ensure", "--tenant", "plain", "--amount", "7"])
+    for (const args of [["status"], ["status", id], ["cap", "--tenant", id, "--max", "3"]]) {
+      const text = await ok(journal, args)
+      assert.notMatch(text, /[\u0000-\u0009\u000b-\u001f]/, args.join(" "))
+      assert.include(text, `"evil\\u001b[2J\\u000afake          999"`, args.join(" "))
+      assert.notInclude(text, "\nfake", args.join(" "))
+    }
+    const json = parse(await ok(journal, ["status", "--json"]))
+    const tenants = member(json, "tenants") as ReadonlyArray<Json.JsonObject>
+    assert.deepStrictEqual(tenants.map((t) => t.get("tenant_id")), [id, "plain"])
+  })
+
   it("status shows a hold that has expired as released, and does not write the journal", async () => {
     const journal = journalOf("expired.jsonl")
     await ok(journal, ["init"])

@@ -337,7 +337,9 @@ export const ensure = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.ens
       const before = yield* balanceOf(flags.tenant)
       yield* Ledger.ensureTenant(yield* Arguments.tenantId(flags.tenant), flags.amount)
       const after = yield* balanceOf(flags.tenant)
-      if (after === undefined) return yield* new UsageError({ reason: `tenant ${flags.tenant} was not created` })
+      if (after === undefined) {
+        return yield* new UsageError({ reason: `tenant ${Format.name(flags.tenant)} was not created` })
+      }
       const created = before === undefined
       yield* emit(
         flags.json,
@@ -371,8 +373,8 @@ export const cap = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.cap>) 
         flags.json,
         () => [
           max === null
-            ? `exposure cap of ${flags.tenant} removed`
-            : `exposure cap of ${flags.tenant}: ${Format.int(max)} microcents open at most`
+            ? `exposure cap of ${Format.name(flags.tenant)} removed`
+            : `exposure cap of ${Format.name(flags.tenant)}: ${Format.int(max)} microcents open at most`
         ],
         () => obj([["tenant_id", flags.tenant], ["max_reserved_microcents", max]])
       )
@@ -452,7 +454,7 @@ export const status = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.sta
           holds: Ledger.holds(name)
         })
         if (Option.isNone(balance)) {
-          return yield* new UsageError({ reason: `no tenant ${name} in ${ledgerName(flags)}` })
+          return yield* new UsageError({ reason: `no tenant ${Format.name(name)} in ${ledgerName(flags)}` })
         }
         const t = balance.value
         return yield* emit(
@@ -488,7 +490,7 @@ export const status = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.sta
           ...Format.table(
             ["tenant", "initial", "remaining", "reserved", "committed", "cap"],
             snapshot.tenants.map((t) => [
-              t.tenant_id,
+              Format.name(t.tenant_id),
               Format.int(t.initial_microcents),
               Format.int(t.remaining_microcents),
               Format.int(t.reserved_microcents),

@@ -28,6 +28,31 @@ export const hex = (value: bigint): string => `0x${value.toString(16)}`
 /** A short form of a hex digest for tables: the first 16 digits and an ellipsis. */
 export const short = (digest: string): string => (digest.length > 16 ? `${digest.slice(0, 16)}…` : digest)
 
+/**
+ * Characters a terminal may act on or that rearrange what is shown: C0 and C1 controls, DEL,
+ * the line and paragraph separators, and the bidirectional overrides and isolates.
+ */
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/
+const UNSAFE_ALL = new RegExp(UNSAFE.source, "g")
+
+/**
+ * A name from the data (a tenant id) as text output shows it: as it is, or — when it holds a
+ * character a terminal acts on (an escape sequence, a newline that starts a fake table row, a
+ * bidi override) — quoted, with those characters and `"` and `\` escaped (`"a\u001b[31m"`).
+ * A name that starts with `"` is quoted too, so that no name shows as another's quoted form.
+ * A tenant id may hold any of them (the reference allows it); before, they reached the terminal
+ * raw (a hostile review). JSON output is escaped by the JSON printer.
+ */
+export const name = (text: string): string => {
+  if (!UNSAFE.test(text) && !text.startsWith("\"")) return text
+  return `"${
+    text.replace(/["\\]/g, "\\$&").replace(
+      UNSAFE_ALL,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`
+    )
+  }"`
+}
+
 export type Align = "left" | "right"
 
 /** A plain-text table: a header row, then rows; columns padded to their widest cell. */

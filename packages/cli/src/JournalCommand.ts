@@ -82,9 +82,9 @@ export const exportTenant = (flags: Commands.FlagsOf<typeof Commands.journalOpti
           new IoError({ operation: "write", path: e.path, reason: platformReason(e.cause) }))
       )
       return yield* printLines([
-        `exported ${Format.count(written.entries, "entry", "entries")} of tenant ${tenant} to ${flags.out.value} (${
-          Format.int(written.bytes)
-        } bytes)`
+        `exported ${Format.count(written.entries, "entry", "entries")} of tenant ${
+          Format.name(tenant)
+        } to ${flags.out.value} (${Format.int(written.bytes)} bytes)`
       ])
     }
     const bytes = yield* onDatabase(
@@ -98,8 +98,9 @@ export const exportTenant = (flags: Commands.FlagsOf<typeof Commands.journalOpti
     } catch {
       // (stdout is text here; a file takes the bytes as stored)
       return yield* new UsageError({
-        reason:
-          `the journal of tenant ${tenant} holds bytes that are not UTF-8 (an entry edited in the database?): export it with --out FILE, which writes them as stored`
+        reason: `the journal of tenant ${
+          Format.name(tenant)
+        } holds bytes that are not UTF-8 (an entry edited in the database?): export it with --out FILE, which writes them as stored`
       })
     }
     yield* Effect.flatMap(Stdio, (stdio) =>
@@ -148,7 +149,7 @@ export const audit = (flags: Commands.FlagsOf<typeof Commands.journalOptions.aud
           emit(
             flags.json,
             () => [
-              `ok: tenant ${name}: ${
+              `ok: tenant ${Format.name(name)}: ${
                 Format.count(found.count, "entry", "entries")
               } (${loaded.chain}), last hash ${found.lastHash}`
             ],

@@ -50,7 +50,7 @@ export const encodeCertificate = Schema.encodeSync(Snapshot.FinancialCertificate
 export const encodeDecision = Schema.encodeSync(Decision.Decision)
 
 export const balanceText = (t: Snapshot.TenantBalance): string =>
-  `tenant ${t.tenant_id}: initial ${Format.int(t.initial_microcents)}, remaining ${
+  `tenant ${Format.name(t.tenant_id)}: initial ${Format.int(t.initial_microcents)}, remaining ${
     Format.int(t.remaining_microcents)
   }, reserved ${Format.int(t.reserved_microcents)}, committed ${Format.int(t.committed_microcents)} microcents`
 

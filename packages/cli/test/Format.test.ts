@@ -1,5 +1,6 @@
 import * as Format from "@calybris/cli/Format"
 import { assert, describe, it } from "@effect/vitest"
+import * as fc from "effect/FastCheck"
 
 describe("Format", () => {
   it("groups integers exactly, bigints included", () => {
@@ -24,5 +25,24 @@ describe("Format", () => {
       "---  --",
       "xyz   1"
     ])
+  })
+
+  it("shows a name as it is, or quoted with what a terminal acts on escaped (a hostile review: raw escapes in status)", () => {
+    assert.strictEqual(Format.name("tenant-1 é 🙂"), "tenant-1 é 🙂")
+    assert.strictEqual(Format.name("a\u001b[31mX"), `"a\\u001b[31mX"`)
+    assert.strictEqual(Format.name("t\nfake  1  1"), `"t\\u000afake  1  1"`)
+    assert.strictEqual(Format.name("\u202eevil"), `"\\u202eevil"`)
+    assert.strictEqual(Format.name("x\u009b2J"), `"x\\u009b2J"`)
+    // a name that looks like another's quoted form is quoted too
+    assert.strictEqual(Format.name(`"a\\u001b[31mX"`), `"\\"a\\\\u001b[31mX\\""`)
+    // never a character a terminal acts on; one name, one shown text
+    fc.assert(
+      fc.property(fc.string({ unit: "binary" }), fc.string({ unit: "binary" }), (a, b) => {
+        const shown = Format.name(a)
+        assert.isFalse(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/.test(shown))
+        if (a !== b) assert.notStrictEqual(shown, Format.name(b))
+      }),
+      { numRuns: fc.readConfigureGlobal().numRuns ?? 2000 }
+    )
   })
 })
