@@ -48,7 +48,16 @@ describe.skipIf(Postgres.skip())("the tests' PostgreSQL server", () => {
         assert.isTrue(yield* exists(b.name))
         // a session on a that outlives the scope: the drop must not wait for it
         const session = yield* Effect.forkDaemon(Effect.either(Postgres.psql("SELECT pg_sleep(60)", a.url)))
-        yield* Effect.sleep("300 millis")
+        // connected and sleeping before the scope closes (a fixed 300 ms once stood for it: a psql
+        // slow to start then met the database dropped, and the test proved nothing: a flaky-test hunt)
+        for (let i = 0;; i++) {
+          assert.isBelow(i, 600, "the session on a never started")
+          const sleeping = yield* Postgres.psql(
+            `SELECT count(*) FROM pg_stat_activity WHERE datname = '${a.name}' AND query LIKE 'SELECT pg_sleep%'`
+          )
+          if (sleeping === "1") break
+          yield* Effect.sleep("50 millis")
+        }
         return [a, b, session] as const
       }))
       assert.isFalse(yield* exists(a.name))
