@@ -46,7 +46,9 @@ export const runAndKill = async (script: string, args: ReadonlyArray<string>, af
       err += chunk.toString("utf8")
     })
     const deadline = setTimeout(() => child.kill("SIGKILL"), deadlineMs)
-    child.on("exit", (code) => {
+    // on "close", not "exit": the output still in the pipe when the child died is read first (an
+    // acknowledgement lost there would make the recovered state look ahead of what was acknowledged)
+    child.on("close", (code) => {
       exited = code !== null
       clearTimeout(deadline)
       // only complete lines were acknowledged
