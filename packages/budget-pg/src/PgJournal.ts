@@ -418,7 +418,7 @@ export const audit = (
     const s = new L.LedgerState()
     // every id this tenant's chain remembers (the database forgets none)
     s.operations.limit = Number.MAX_SAFE_INTEGER
-    const replay: ReplayState = { state: s, issued: new Set(), lastIssued: 0n }
+    const replay: ReplayState = { state: s, issued: new Set() }
     const fail = (seq: bigint, reason: string) => new JournalAuditFailed({ tenant, seq, reason })
     const verified = yield* Reader.verifyEach(
       Stream.make(bytes),
@@ -480,8 +480,6 @@ const hasResult = (c: L.Command): boolean | undefined => {
 interface ReplayState {
   readonly state: L.LedgerState
   readonly issued: Set<bigint>
-  /** the last id issued (0: none yet) */
-  lastIssued: bigint
 }
 
 /**
@@ -577,20 +575,7 @@ const replayEntry = (
     if (r.issued.has(recorded.reservation_id)) {
       return Either.left(fail(seq, `reservation ${recorded.reservation_id} is issued twice`))
     }
-    // a reserve draws its id under the tenant's lock (one transaction at a time), the batch's in
-    // element order: along a tenant's chain the ids grow (the sequence caches one id at a time,
-    // as made). A smaller one is an entry moved (a hostile review: two reserves swapped, their
-    // balances swapped too, passed)
-    if (recorded.reservation_id < r.lastIssued) {
-      return Either.left(
-        fail(
-          seq,
-          `reservation ${recorded.reservation_id} is issued after ${r.lastIssued}: the ids grow along the chain`
-        )
-      )
-    }
     r.issued.add(recorded.reservation_id)
-    r.lastIssued = recorded.reservation_id
     s.nextReservation = recorded.reservation_id
   }
   const result = L.step(s, command)
