@@ -553,6 +553,12 @@ layer(NodeContext.layer)("file layer", (it) => {
       }
       assert.strictEqual(yield* fs.readFileString(path), "")
       assert.isFalse(yield* fs.exists("locks"))
+      // a symbolic link that names the log stays a link (the review of the fix: it removed the link)
+      const link = `${path}.link`
+      yield* fs.symlink(`${path}.target`, link)
+      assert.strictEqual((yield* Effect.flip(withWal(link, Wal.head)))._tag, "WalIoError")
+      assert.strictEqual(yield* fs.readLink(link), `${path}.target`)
+      assert.isFalse(yield* fs.exists(`${path}.target`))
     }))
 
   it.scoped("the lock file names its holder and is deleted when the layer's scope closes", () =>

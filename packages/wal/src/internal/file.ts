@@ -170,15 +170,17 @@ export const regularFile = (
   )
 
 /**
- * Removes the log file an open created when the open then fails before writing: only while `path`
- * is still that file (same device and inode) and empty (the name lock is held: no writer of ours
- * wrote it meanwhile). Best effort: a failure to remove leaves an empty file, as before.
+ * Removes the log file an open created when the open then fails before writing: the file itself,
+ * at its real path (a symbolic link that named it stays: removing `path` removed the user's link
+ * and left the file it created: the review of this fix), only while it is still that file (same
+ * device and inode) and empty. Best effort: a failure to remove leaves an empty file, as before.
  */
 const removeCreated = (fs: FileSystem.FileSystem, path: string, info: FileSystem.File.Info): Effect.Effect<void> =>
   Effect.ignore(Effect.gen(function*() {
-    const now = yield* fs.stat(path)
+    const real = yield* fs.realPath(path)
+    const now = yield* fs.stat(real)
     const same = now.dev === info.dev && Option.getOrUndefined(now.ino) === Option.getOrUndefined(info.ino)
-    if (same && now.type === "File" && now.size === 0n) yield* fs.remove(path)
+    if (same && now.type === "File" && now.size === 0n) yield* fs.remove(real)
   }))
 
 /** The opened log's `fstat` (its identity for the lock), refusing anything but a regular file. */
@@ -377,9 +379,10 @@ export const make = <E = never>(
       const file = yield* fs.open(path, { flag: "a", mode: 0o644 }).pipe(Effect.mapError(pathError("open", path)))
       const info = yield* openedFile(file, path)
       yield* Lock.acquireIdentity(fs, path, info).pipe(
-        // the file this open created, still empty, is removed again (a failed `budget init` left
-        // an empty journal behind: a hostile review); one that existed stays as it was
-        Effect.tapError(() => existed ? Effect.void : removeCreated(fs, path, info))
+        // the file this open created, still empty, is removed again when its lock could not be
+        // taken at all (a failed `budget init` left an empty journal behind: a hostile review);
+        // not when another writer holds it (it may be using the file), nor a file that existed
+        Effect.tapError((error) => !existed && error._tag !== "WalLocked" ? removeCreated(fs, path, info) : Effect.void)
       )
       // the open's verifying pass hands each existing line to `onLine` (the service's `reader` does not)
       const verifying = options.onLine === undefined ? reader : { ...reader, onLine: options.onLine }
