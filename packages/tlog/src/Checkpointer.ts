@@ -12,7 +12,9 @@
  * - `every.seconds = T`: a scoped fiber wakes every T seconds on the `Clock` and signs the head
  *   when its size moved since the last checkpoint (no checkpoint of an unchanged head), or when
  *   there is no checkpoint yet (an empty log's is of size 0: C2SP has a log always serve one),
- *   and writes the last one again when its file was removed or changed.
+ *   and writes the last one again when its file was removed. Before any checkpoint, a file that is
+ *   no longer the last one written is read as at start (below): a checkpoint written there
+ *   meanwhile is evidence the head must extend, never overwritten by an older head.
  * - `publish` signs the head now (returns the last checkpoint when the head did not move and it
  *   is on disk); `latest` is the last checkpoint written by this checkpointer (or found on disk at
  *   start, see below).
@@ -516,12 +518,24 @@ export const make = <E = never>(
           unread: false
         }
         yield* Ref.set(state, current)
+      } else if (Option.isSome(current.latest) && !(yield* onDisk(current.latest.value))) {
+        // the file changed (or went) since it was written: read as at start, so a checkpoint
+        // written there meanwhile (another instance's, further on) is evidence the head must
+        // extend, not a file to overwrite (the review of this fix: a later checkpoint was
+        // replaced by an older one); a file gone leaves the evidence held
+        const found = yield* readExisting(fs, path, origin, verifiers).pipe(
+          Effect.mapError((cause) => new CheckpointerWriteFailed({ operation: "read", path, size: head.size, cause }))
+        )
+        const held = current.evidence
+        current = { ...current, latest: found.latest, evidence: Option.orElse(found.evidence, () => held) }
+        yield* Ref.set(state, current)
       }
       const last = current.evidence
       if (Option.isSome(last)) yield* regressed(last.value, head)
+      // `latest` is the file's note here (written by us, or just read back)
       if (
         Option.isSome(current.latest) && head.size === current.latest.value.checkpoint.size &&
-        Option.isNone(current.failure) && (yield* onDisk(current.latest.value))
+        Option.isNone(current.failure)
       ) return current.latest.value
       const signed = yield* signHead(origin, signers, verifiers, head)
       yield* writeAtomically(fs, path, head.size, encoder.encode(signed.note))

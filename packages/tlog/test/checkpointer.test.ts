@@ -290,7 +290,7 @@ describe("Checkpointer: every T seconds (TestClock)", () => {
       assert.strictEqual(probe.renames, 1)
     }))
 
-  it.scoped("a checkpoint removed or changed while the head stands still is written again: by publish, and by the timer (a hostile review: publish returned it, nothing on disk)", () =>
+  it.scoped("a checkpoint removed while the head stands still is written again, by publish and by the timer (a hostile review: publish returned it, nothing on disk); one changed into no checkpoint is a pending failure", () =>
     Effect.gen(function*() {
       const { path } = yield* tempCheckpoint
       const source = makeSource()
@@ -303,13 +303,51 @@ describe("Checkpointer: every T seconds (TestClock)", () => {
       const again = yield* cp.publish
       assert.strictEqual(again.note, first.note)
       assert.strictEqual(nodeFs.readFileSync(path, "utf8"), first.note)
-      // the timer: removed, then truncated; each time the same note comes back
-      for (const damage of [() => nodeFs.rmSync(path), () => nodeFs.writeFileSync(path, first.note.slice(0, 20))]) {
-        damage()
-        yield* TestClock.adjust("1 second")
-        yield* eventually(() => nodeFs.existsSync(path) && nodeFs.readFileSync(path, "utf8") === first.note)
-      }
+      // the timer: removed, the same note comes back
+      nodeFs.rmSync(path)
+      yield* TestClock.adjust("1 second")
+      yield* eventually(() => nodeFs.existsSync(path) && nodeFs.readFileSync(path, "utf8") === first.note)
       assert.strictEqual(Option.getOrThrow(yield* cp.latest).note, first.note)
+      // changed into something that is no signed checkpoint: as at start, not taken for "none"
+      // (it may be a published checkpoint damaged): nothing signed over it until it is removed
+      nodeFs.writeFileSync(path, first.note.slice(0, 20))
+      const pending = yield* Effect.flip(cp.publish)
+      assert.strictEqual(pending._tag, "CheckpointerWriteFailed")
+      assert.strictEqual(nodeFs.readFileSync(path, "utf8"), first.note.slice(0, 20))
+      nodeFs.rmSync(path)
+      assert.strictEqual((yield* cp.publish).note, first.note)
+      assert.strictEqual(nodeFs.readFileSync(path, "utf8"), first.note)
+    }))
+
+  it.scoped("a checkpoint written over ours meanwhile (another instance's, further on) is evidence: never replaced by an older head, by publish or the timer (the review of the rewrite)", () =>
+    Effect.gen(function*() {
+      const { path } = yield* tempCheckpoint
+      const ours = makeSource()
+      ours.append(4)
+      const cp = yield* Checkpointer.make({ ...baseOptions(path), every: { seconds: 1 } }, ours).pipe(
+        Effect.provide(NodeFileSystem.layer)
+      )
+      yield* cp.publish
+      // another instance of the same log, 4 entries further, publishes to the same file
+      const further = makeSource()
+      further.append(8)
+      yield* Effect.scoped(
+        Effect.flatMap(
+          Checkpointer.make(baseOptions(path), further).pipe(Effect.provide(NodeFileSystem.layer)),
+          (other) => other.publish
+        )
+      )
+      assert.strictEqual(onDisk(path)?.size, 8n)
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      assert.strictEqual(onDisk(path)?.size, 8n)
+      const refused = yield* Effect.flip(cp.publish)
+      assert.strictEqual(refused._tag, "CheckpointerHeadRegressed")
+      assert.strictEqual(onDisk(path)?.size, 8n)
+      // once our head extends it, it is signed over
+      ours.append(5)
+      assert.strictEqual((yield* cp.publish).checkpoint.size, 9n)
+      assert.strictEqual(onDisk(path)?.size, 9n)
     }))
 
   it.scoped("a checkpoint found at start that not every signer signed (a signer added) is signed again at its size by every signer (a hostile review)", () =>
