@@ -259,6 +259,18 @@ describe("LedgerState", () => {
     assert.throws(() => Snapshot.makeSnapshot(1n, [balance], 2n ** 64n), RangeError, "active_reservations")
     assert.throws(() => Snapshot.tenantBalance("t", 2n ** 63n, 0n, 0n, 0n), RangeError, "initial_microcents")
     assert.throws(() => Snapshot.tenantBalance("t", 0n, 0n, 0n, -(2n ** 63n) - 1n), RangeError, "committed_microcents")
+    // a lone surrogate has no UTF-8: written as U+FFFD, "\uD800" and "\uFFFD" were one digest (a hostile review)
+    assert.throws(() => Snapshot.tenantBalance("a\uD800", 0n, 0n, 0n, 0n), RangeError, "lone surrogate")
+    const surrogate: Snapshot.TenantBalance = { ...balance, tenant_id: "\uD800" }
+    assert.throws(
+      () => Snapshot.ledgerDigest(Snapshot.makeSnapshot(1n, [surrogate], 0n)),
+      RangeError,
+      "lone surrogate"
+    )
+    assert.match(
+      Snapshot.ledgerDigest(Snapshot.makeSnapshot(1n, [{ ...balance, tenant_id: "\uFFFD" }], 0n)),
+      /^[0-9a-f]{64}$/
+    )
     const snapshot = Snapshot.makeSnapshot(2n ** 64n - 1n, [balance], 0n)
     assert.throws(
       () => Snapshot.certifySnapshot(snapshot, true, 2n ** 70n),
