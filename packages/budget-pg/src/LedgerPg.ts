@@ -421,7 +421,7 @@ const build = (
         let audited: Json.Json | undefined = undefined
         if (command._tag === "Admit" && audit !== undefined) {
           // one given as a value is checked (one built by a function is its builder's: see the journaled layer)
-          const unwritable = typeof audit === "function" ? undefined : Arguments.audited(audit)
+          const unwritable = typeof audit === "function" ? undefined : Arguments.audited(audit, command.amount)
           if (unwritable !== undefined) return Effect.fail(unwritable)
           const built = typeof audit === "function" ? audit() : Either.right(audit)
           if (Either.isLeft(built)) return Effect.fail(built.left)

@@ -25,6 +25,7 @@ import * as Int from "@calybris/core/Int"
 import * as Json from "@calybris/core/Json"
 import * as JsonSchema from "@calybris/core/JsonSchema"
 import { JsonValue } from "@calybris/core/JsonSchema"
+import * as Audited from "@calybris/wal/Audited"
 import { MAX_RECORD_DEPTH } from "@calybris/wal/Entry"
 import * as Brand from "effect/Brand"
 import * as Duration from "effect/Duration"
@@ -374,14 +375,30 @@ const unwritable = (field: string, value: Json.Json, depth: number): InvalidArgu
  */
 const MAX_AUDITED_DEPTH = MAX_RECORD_DEPTH - 4
 
+const decodeAudited = Schema.decodeUnknownEither(Audited.AuditedJson)
+
 /**
  * An admit's audited decision, as `Ledger.apply` is given it (a layer that journals it checks it
- * before anything changes): a Json value the journal can write, as `metadata`.
+ * before anything changes): a Json value the journal can write, as `metadata`; and, given the
+ * admit's hold (`amount`), when it is an audited decision (`Audited.AuditedJson`), one whose cost
+ * is that hold: the journal audit refuses any other (`JournalAudit`: the hold is its decision's
+ * cost), and the writer journaled such an admit, which its own audit then called tampered (a
+ * hostile review). A record that is no audited decision (a hand-built admit's binding) is taken
+ * as before; the journal audit refuses it as not audited.
  */
-export const audited = (value: unknown): InvalidArgument | undefined =>
-  isJsonValue(value)
-    ? unwritable("audited", value, MAX_AUDITED_DEPTH)
-    : invalid("audited", value, "must be a Json value")
+export const audited = (value: unknown, amount?: bigint): InvalidArgument | undefined => {
+  if (!isJsonValue(value)) return invalid("audited", value, "must be a Json value")
+  const refused = unwritable("audited", value, MAX_AUDITED_DEPTH)
+  if (refused !== undefined || amount === undefined) return refused
+  const decoded = decodeAudited(value)
+  if (Either.isLeft(decoded)) return undefined
+  const cost = decoded.right.decision.estimated_cost_microunits as bigint
+  return cost === amount ? undefined : invalid(
+    "audited",
+    value,
+    `its decision's estimated_cost_microunits is ${cost}, the admit holds ${amount}: an admit holds its decision's cost`
+  )
+}
 
 /**
  * An admit's input, every field within its width and of its kind (a bigint where the kernel

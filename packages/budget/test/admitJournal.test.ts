@@ -13,6 +13,8 @@ import * as JournalAudit from "@calybris/budget/JournalAudit"
 import * as Ledger from "@calybris/budget/Ledger"
 import type { InvalidArgument } from "@calybris/budget/LedgerError"
 import type * as Json from "@calybris/core/Json"
+import * as Kernel from "@calybris/core/Kernel"
+import * as Audited from "@calybris/wal/Audited"
 import * as Wal from "@calybris/wal/Wal"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
@@ -107,6 +109,40 @@ describe("an admit's journal entry is one its replay takes", () => {
       )
       assert.deepStrictEqual(run.value, Either.right(Option.some(1_000n)))
       assert.deepStrictEqual(run.bytes, setup.bytes, "nothing journaled")
+    }))
+
+  it.effect("an audited decision whose cost is not the admit's hold, given to apply, is InvalidArgument before anything changes: the journal audit would refuse it (a hostile review)", () =>
+    Effect.gen(function*() {
+      const setup = yield* onJournal(undefined, Ledger.ensureTenant(t, Microcents.make(1_000_000n)))
+      const decision = Kernel.prescribe(policy, input(1))
+      const record = Either.getOrThrow(Audited.recordOfPrescribed(policy, input(1), decision, null))
+      const cost = decision.estimated_cost_microunits as bigint
+      assert.isAbove(Number(cost), 1)
+      const run = yield* onJournal(
+        setup.bytes,
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const refused = yield* Effect.flip(
+            ledger.apply(Command.admit(t, Microcents.make(1n), { operation_id: "q" }), record)
+          )
+          assert.strictEqual(refused._tag, "InvalidArgument")
+          assert.strictEqual((refused as InvalidArgument).field, "audited")
+          assert.include(refused.message, `estimated_cost_microunits is ${cost}, the admit holds 1`)
+          return yield* Ledger.remaining(t)
+        })
+      )
+      assert.deepStrictEqual(run.value, Either.right(Option.some(1_000_000n)))
+      assert.deepStrictEqual(run.bytes, setup.bytes, "nothing journaled")
+      // its own cost: held, journaled, and the journal audits
+      const held = yield* onJournal(
+        setup.bytes,
+        Effect.flatMap(
+          Ledger.Ledger,
+          (ledger) => ledger.apply(Command.admit(t, Microcents.make(cost), { operation_id: "q" }), record)
+        )
+      )
+      assert.isTrue(Either.isRight(held.value) && held.value.right._tag === "Reserved")
+      yield* audit(held.bytes)
     }))
 
   it.effect("metadata at the deepest the journal takes is journaled, applied and refused, and recovers and audits", () =>

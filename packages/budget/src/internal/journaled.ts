@@ -477,7 +477,7 @@ const start = (wal: Wal.Wal["Type"], recovered: Replayed, options: JournalOption
      */
     const submitChecked = (command: L.Command, audit?: Audit) => {
       if (audit !== undefined && typeof audit !== "function" && command._tag === "Admit") {
-        const unwritable = checkAudited(audit)
+        const unwritable = checkAudited(audit, command.amount)
         if (unwritable !== undefined) return Effect.fail(unwritable)
       }
       return submit(command, audit)
