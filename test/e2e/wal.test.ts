@@ -290,6 +290,37 @@ describe("wal repair, under strace", () => {
 })
 
 describe("wal show and wal replay", () => {
+  it("a log that would draw on the terminal (escapes, a carriage return, C1, bidi, in a hash or its data) is shown escaped: verify, repair, show (a hostile review: a fake 'ok' drawn over WalChainBroken)", async () => {
+    const spoof = "\\r\\u001b[2K\\u001b[1A\\u001b[2K\\rok: 5 entries verified"
+    const fourth = logLines[3] as string
+    const hash = /"entry_hash":"([0-9a-f]{64})"/.exec(fourth)?.[1] as string
+    const edited = [
+      ...logLines.slice(0, 3),
+      fourth.replace(hash, spoof).replace(`"n":4`, `"n":"\u009b2J\u202eevil"`),
+      ...logLines.slice(4)
+    ].join("\n") + "\n"
+    const file = copy("spoof.jsonl", edited)
+    const runs = await mapLimit(
+      [
+        ["verify", file, "--key-file", keyFile],
+        ["repair", file, "--key-file", keyFile],
+        ["show", file, "--unverified"],
+        ["show", file, "--key-file", keyFile]
+      ],
+      2,
+      (args) => calybris(["wal", ...args])
+    )
+    for (const r of runs) {
+      const out = `${r.stdout}${r.stderr}`
+      assert.notMatch(out, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/, out)
+    }
+    assert.strictEqual(runs[0]?.code, 1)
+    assert.include(runs[0]?.stderr, "WalChainBroken: WAL chain broken at sequence 4")
+    assert.include(runs[0]?.stderr, "\\u001b[2K")
+    assert.include(runs[2]?.stdout, "\\u009b2J\\u202eevil")
+    assert.deepStrictEqual(fs.readFileSync(file, "utf8"), edited, "nothing repaired")
+  })
+
   it("shows entries (verified, or --unverified) and replays audited decisions under their policy", async () => {
     const tampered = copy("tampered-show.jsonl", logText.replace(`"n":4`, `"n":40`))
     const [lines, text, unverified, verifiedBroken, replayed, replayedJson, wrongPolicy, twoPolicies] = await mapLimit(

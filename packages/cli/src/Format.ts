@@ -45,13 +45,20 @@ const UNSAFE_ALL = new RegExp(UNSAFE.source, "g")
  */
 export const name = (text: string): string => {
   if (!UNSAFE.test(text) && !text.startsWith("\"")) return text
-  return `"${
-    text.replace(/["\\]/g, "\\$&").replace(
-      UNSAFE_ALL,
-      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`
-    )
-  }"`
+  return `"${text.replace(/["\\]/g, "\\$&").replace(UNSAFE_ALL, escapeUnit)}"`
 }
+
+const escapeUnit = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`
+
+/**
+ * `text` with each character a terminal acts on (as `name` judges them) written as `\uXXXX` —
+ * but a newline, when `newlines` (a defect's trace). For what the CLI prints from the data it
+ * reads (a log's hash in an error, an entry's data in `wal show`): a log could draw over the
+ * verdict before it, with a carriage return and escape sequences (a hostile review: a fake
+ * "ok: 10 entries verify" over WalChainBroken).
+ */
+export const visible = (text: string, newlines = false): string =>
+  UNSAFE.test(text) ? text.replace(UNSAFE_ALL, (c) => newlines && c === "\n" ? c : escapeUnit(c)) : text
 
 export type Align = "left" | "right"
 

@@ -16,6 +16,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import { exitCodeOf } from "./CliError.js"
+import * as Format from "./Format.js"
 import { Stdio } from "./Stdio.js"
 
 /** Whether the running command was asked for `--json` (decides how failures are printed). */
@@ -167,9 +168,13 @@ export const withholdExpected = (text: string): string => text.replace(BROKEN_CH
 const SIGNER_KEY_TEXT = /PRIVATE\+KEY\+[^\s"]*/g
 const withholdSignerKeys = (text: string): string => text.replace(SIGNER_KEY_TEXT, "PRIVATE+KEY+(withheld)")
 
-/** An error's text as the CLI prints it: the expected hash and signer keys withheld, then bounded (`bound`). */
-const printable = (text: string, keep: ReadonlyArray<string>): string =>
-  bound(withholdSignerKeys(withholdExpected(text)), keep)
+/**
+ * An error's text as the CLI prints it: the expected hash and signer keys withheld, bounded
+ * (`bound`), and what a terminal would act on escaped (`Format.visible`; a defect's trace keeps
+ * its lines).
+ */
+const printable = (text: string, keep: ReadonlyArray<string>, newlines = false): string =>
+  Format.visible(bound(withholdSignerKeys(withholdExpected(text)), keep), newlines)
 
 /** The names an error's message may echo whole: its `file`, `path` and `source` fields. */
 const namesOf = (error: unknown): Array<string> => {
@@ -229,7 +234,7 @@ export const report = <E>(
       return
     }
     const defect = Cause.dieOption(cause)
-    const what = printable(Option.isSome(defect) ? messageOf(defect.value) : Cause.pretty(cause), keep)
+    const what = printable(Option.isSome(defect) ? messageOf(defect.value) : Cause.pretty(cause), keep, true)
     yield* Console.error(
       json ?
         Json.print(obj([["error", obj([["_tag", "Defect"], ["message", what], ["exit_code", 1]])]])) :

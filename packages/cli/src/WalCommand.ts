@@ -130,7 +130,9 @@ const perLine = (chunk: Uint8Array): Array<Uint8Array> => {
   return out
 }
 
-const entryText = (e: Entry): string => `#${e.sequence}  ${Format.short(e.entry_hash)}  ${Json.print(e.data)}`
+// (what a terminal would act on, from the log's hash or data, escaped: `Format.visible`)
+const entryText = (e: Entry): string =>
+  Format.visible(`#${e.sequence}  ${Format.short(e.entry_hash)}  ${Json.print(e.data)}`)
 const entryLine = (e: Entry): string =>
   formatLine(e.sequence, e.previous_hash, e.entry_hash, e.dataText === "" ? Json.print(e.data) : e.dataText)
     .slice(0, -1)
