@@ -187,10 +187,11 @@ layer(NodeContext.layer)("file layer", (it) => {
   it.scoped("a torn tail fails open with WalTornTail; repair saves and truncates exactly it; the log then opens", () =>
     Effect.gen(function*() {
       const { fs, path } = yield* tempLog
-      yield* withWal(path, appendRange(1, 3))
+      const head = yield* withWal(path, Effect.zipRight(appendRange(1, 3), Wal.head))
       const intact = yield* fs.readFile(path)
+      // as a crash cuts entry 4: its sequence and the hash before it as the writer spells them
       const nextLine = encoder.encode(
-        `{"sequence":4,"previous_hash":"x","entry_hash":"y","data":{"label":"é"}}`
+        `{"sequence":4,"previous_hash":"${head.lastHash}","entry_hash":"y","data":{"label":"é"}}`
       )
       const eAcute = nextLine.indexOf(0xc3)
       const partials = [
@@ -237,12 +238,46 @@ layer(NodeContext.layer)("file layer", (it) => {
       }
     }))
 
+  it.scoped("an incomplete final line that is not the start of the next entry (another sequence, another previous hash, not an entry) is not repaired: no crash leaves it (a hostile review)", () =>
+    Effect.gen(function*() {
+      const { fs, path } = yield* tempLog
+      const head = yield* withWal(path, Effect.zipRight(appendRange(1, 2), Wal.head))
+      const intact = yield* fs.readFile(path)
+      const prev = head.lastHash
+      for (
+        const junk of [
+          `{"sequence":3,"previous_hash":"genesis","entry_hash":"00","data":{"audit":{"policy_digest_hex":"evil"`,
+          `{"sequence":7,"previous_hash":"${prev}","entry_hash":"`,
+          `{"previous_hash":"${prev}","sequence":3,"entry_hash":"`,
+          ` {"sequence":3`,
+          `{"data":{"x":1`
+        ]
+      ) {
+        const bytes = Buffer.concat([intact, encoder.encode(junk)])
+        yield* fs.writeFile(path, bytes)
+        const refused = yield* Effect.flip(Wal.repair(path))
+        assert.strictEqual(refused._tag, "WalNotRepairable", junk)
+        assert.include(refused.message, "is not the start of entry 3", junk)
+        assert.deepStrictEqual(yield* fs.readFile(path), new Uint8Array(bytes), junk)
+      }
+      // every prefix of the real next line is a crash's, and is repaired
+      const line = `{"sequence":3,"previous_hash":"${prev}","entry_hash":"`
+      for (const cut of [1, 12, 30, line.length - 1, line.length]) {
+        yield* fs.writeFile(path, Buffer.concat([intact, encoder.encode(line.slice(0, cut))]))
+        const report = yield* Wal.repair(path)
+        assert.strictEqual(report._tag, "RepairTruncated", String(cut))
+        if (report._tag === "RepairTruncated") yield* fs.remove(report.savedTo)
+      }
+    }))
+
   it.scoped("repair saves the torn tail readable by no one the log is not, and leaves no copy when saving it fails (a helper's hostile review)", () =>
     Effect.gen(function*() {
       const { fs, path } = yield* tempLog
-      yield* withWal(path, appendRange(1, 2))
+      const head = yield* withWal(path, Effect.zipRight(appendRange(1, 2), Wal.head))
       const intact = yield* fs.readFile(path)
-      const torn = encoder.encode(`{"sequence":3,"previous_hash":"x","data":"secret-partial`)
+      const torn = encoder.encode(
+        `{"sequence":3,"previous_hash":"${head.lastHash}","entry_hash":"e","data":"secret-partial`
+      )
       for (const mode of [0o600, 0o640]) {
         yield* fs.writeFile(path, Buffer.concat([intact, torn]))
         nodeFs.chmodSync(path, mode)

@@ -95,6 +95,24 @@ export const repair = (
         reason: `the torn line (${length} bytes at offset ${offset}) does not end the file (${info.size} bytes)`
       })
     }
+    // a crash leaves a prefix of the next entry's line as a writer spells it (ours and the
+    // reference's alike): `{"sequence":N,"previous_hash":"H","entry_hash":"…`, N and H those
+    // after the lines before it. A line that starts otherwise was not cut by a crash: refused,
+    // not removed (a hostile review: a junk entry naming sequence 3 after 10 was "repaired")
+    const before = yield* Reader.verify(readFile(fs, path, { length: offset }), reader).pipe(
+      Effect.mapError((e) => e._tag === "WalIoError" ? e : new WalNotRepairable({ reason: `${e._tag}: ${e.message}` }))
+    )
+    const next = `{"sequence":${before.count + 1n},"previous_hash":"${before.lastHash}","entry_hash":"`
+    const start = yield* readFile(fs, path, { offset, length: Math.min(length, next.length) }).pipe(
+      Stream.runFold("", (text, chunk) => text + Buffer.from(chunk).toString("latin1"))
+    )
+    if (!next.startsWith(start)) {
+      return yield* new WalNotRepairable({
+        reason: `the incomplete final line (${length} bytes at offset ${offset}) is not the start of entry ${
+          before.count + 1n
+        } after ${before.lastHash} (it begins ${JSON.stringify(start.slice(0, 40))}): no crash leaves it`
+      })
+    }
     const savedTo = yield* saveTail(fs, path, offset, length)
     // the saved file's directory entry durable before the log is truncated; failing, the log is left torn
     yield* syncDirectoryWith(savedTo, ioError("sync directory", savedTo))
