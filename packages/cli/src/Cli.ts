@@ -216,6 +216,7 @@ export const run = (argv: ReadonlyArray<string>) =>
   Effect.flatMap(Stdio, (stdio) => {
     const withKey = keyArgument(argv.slice(2))
     const withPassword = credentialArgument(argv.slice(2))
+    const repeated = repeatedOption(argv.slice(2))
     return withKey > 0
       ? Effect.fail(
         new UsageError({
@@ -230,12 +231,8 @@ export const run = (argv: ReadonlyArray<string>) =>
             `argument ${withPassword} holds a URL with a password, which is not repeated here: give the database's URL with --database URL, or better CALYBRIS_DATABASE_URL (the environment keeps it out of ps and shell history)`
         })
       )
-      : repeatedOption(argv.slice(2)) !== undefined
-      ? Effect.fail(
-        new UsageError({
-          reason: `${repeatedOption(argv.slice(2))} is given twice: give each option once (--help lists them)`
-        })
-      )
+      : repeated !== undefined
+      ? Effect.fail(new UsageError({ reason: `${repeated} is given twice: give each option once (--help lists them)` }))
       : !stdio.stdinIsTTY && asksForWizard(argv.slice(2))
       ? Effect.fail(
         new UsageError({
