@@ -6,8 +6,9 @@
  *
  * What it reads is the **verified prefix** of the file: the first N bytes, N being the file's
  * size when the read starts (what a writer appends later is not read), less a final line that
- * does not end in a newline and does not parse as a complete entry — a line a writer is in the
- * middle of appending (or one a crash tore: see `Wal.repair`). That line is left out and
+ * does not end in a newline and is the start of the next entry as a writer spells it, cut — a line
+ * a writer is in the middle of appending (or one a crash tore: see `Wal.repair`); a final line
+ * that starts otherwise is corruption (`WalParseError`), as at the writer's open. That line is left out and
  * reported (`torn`); every line before it must verify as the writer's open verifies them (chain,
  * sequences, HMAC under the key), and any other problem fails as it would there, with the same
  * typed error. A final line without its newline that is a complete entry verifies and counts.

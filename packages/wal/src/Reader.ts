@@ -3,9 +3,11 @@
  * Unicode White_Space, parse each entry, and fail on the first problem — a line that is not
  * UTF-8, a malformed entry, a sequence out of order, a broken chain — or, with verification
  * off, only on the first two. A final line without its newline that is not a complete entry
- * is a torn tail (`WalTornTail`), reported apart from corruption — also when it is longer than
- * the line limit: such a line is not kept but scanned (`LongLine`), and unless it may still be
- * a complete entry (then it is `WalLineTooLong`) it is a torn tail that `repair` can remove.
+ * but the start of the next entry as a writer spells it, cut (verifying; without verification,
+ * any start), is a torn tail (`WalTornTail`), reported apart from corruption — also when it is
+ * longer than the line limit: such a line is not kept but scanned (`LongLine`), and unless it
+ * may still be a complete entry (then it is `WalLineTooLong`) it is a torn tail that `repair`
+ * can remove.
  *
  * The core is a synchronous state machine fed with byte chunks, so a multi-GB log verifies in
  * bounded memory and without an Effect per line; `Stream` wrappers sit on top.
@@ -265,6 +267,30 @@ export class LineReader {
 
   /** The line being read grew past the limit: it is scanned, not kept (see `LongLine`). */
   private long: LongLine | undefined = undefined
+  /** the first bytes of the long line (for `nextEntryStart`) */
+  private longHead: Uint8Array = new Uint8Array(0)
+
+  /**
+   * Whether a final line without its LF starts as a writer starts the next entry's line (ours and
+   * the reference's alike: `{"sequence":N,"previous_hash":"H","entry_hash":"…`, N and H those
+   * after the lines before it), as far as it goes — what a crash cutting a write leaves, and what
+   * a writer appending it shows a reader meanwhile. Any other start was not cut from the next
+   * entry: corruption, not a torn tail (a junk line appended after entry 3 naming sequence 3 was a
+   * "torn tail" to the ledger's view and the writer's open, which sent the operator to a repair
+   * that refuses it: a hostile review). A reader that verifies no chain expects nothing: true.
+   */
+  /** Why a final line cut short is corruption, not a torn tail (`nextEntryStart` said no). */
+  private notNext(): string {
+    return `an incomplete final line that is not the start of entry ${this.expected.value} after ${this.lastHash} as a writer spells it: no crash leaves it, and \`calybris wal repair\` refuses it`
+  }
+
+  private nextEntryStart(start: (i: number) => number, length: number): boolean {
+    if (this.chain === undefined) return true
+    const next = `{"sequence":${this.expected.value},"previous_hash":"${this.lastHash}","entry_hash":"`
+    const n = Math.min(length, next.length)
+    for (let i = 0; i < n; i++) if (start(i) !== next.charCodeAt(i)) return false
+    return true
+  }
 
   /** `maxLineBytes` out of range: every `push` and `end` fails with it, nothing read */
   private readonly invalid: WalOptionsInvalid | undefined
@@ -317,6 +343,7 @@ export class LineReader {
       const scanned = new LongLine()
       scanned.scan(this.pending)
       this.long = scanned
+      this.longHead = this.pending.slice(0, 256)
       this.pending = new Uint8Array(0)
       this.store = undefined
     }
@@ -486,19 +513,26 @@ export class LineReader {
       const line = this.lineNumber + 1
       const offset = this.pendingOffset
       const verdict = long.verdict()
+      const head = this.longHead
+      const cut = this.nextEntryStart((i) => head[i] as number, head.length)
       return this.fail(
         out,
         verdict === undefined
           ? new WalLineTooLong({ line, offset, limit: this.maxLine })
           : verdict.category === "Io"
           // not UTF-8: cut inside its last character (torn, as `tornInCharacter`), or corruption
-          ? verdict.torn
+          ? verdict.torn && cut
             ? new WalTornTail({ line, offset, length: long.length, category: "Io", reason: verdict.reason, column: 0 })
             : new WalReadError({ line, offset, io_kind: "InvalidData", reason: verdict.reason })
-          : verdict.category === "Eof"
+          : verdict.category === "Eof" && cut
           ? new WalTornTail({ line, offset, length: long.length, ...verdict })
-          // not the start of an entry: corruption, not a torn write (repair refuses it)
-          : new WalParseError({ line, offset, ...verdict })
+          // not the start of the next entry: corruption, not a torn write (repair refuses it)
+          : new WalParseError({
+            line,
+            offset,
+            ...verdict,
+            ...(verdict.category === "Eof" ? { note: this.notNext() } : {})
+          })
       )
     }
     if (this.pending.length > 0) {
@@ -536,7 +570,7 @@ export class LineReader {
     } catch {
       // a final line cut inside a character, its bytes before it the start of an entry: torn (a
       // crash cuts a write anywhere); invalid UTF-8 anywhere else is corruption, never a crash's
-      if (last && tornInCharacter(bytes)) {
+      if (last && tornInCharacter(bytes) && this.nextEntryStart((i) => bytes[i] as number, bytes.length)) {
         return new WalTornTail({
           line,
           offset,
@@ -574,13 +608,17 @@ export class LineReader {
     if (Either.isLeft(parsed)) {
       const e = parsed.left
       // serde only says "expected value at line 1 column 1": name what is there
-      const note = text.charCodeAt(0) === 0xfeff
+      const note: { note?: string } = text.charCodeAt(0) === 0xfeff
         ? { note: `a byte order mark (U+FEFF) at the start of line ${line}` }
         : {}
       // a final line without its LF is torn only when it is the start of an entry, cut (serde's
       // EOF: what a crash leaves); any other error there is corruption — a complete entry with a
       // byte changed, or one more after it, was removed by repair as "torn" (a hostile review)
-      return last && e.category === "Eof"
+      const cut = last && e.category === "Eof"
+      if (cut && !this.nextEntryStart((i) => text.charCodeAt(i), text.length) && note.note === undefined) {
+        note.note = this.notNext()
+      }
+      return cut && note.note === undefined
         ? new WalTornTail({
           line,
           offset,

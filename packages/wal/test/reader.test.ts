@@ -436,7 +436,8 @@ describe("reader: lines", () => {
     const cases: ReadonlyArray<readonly [string, string, string, number]> = [
       [`{"sequence":1,"previous_hash":"genesis","entry_hash":"x","data":"ab\r`, "WalParseError", "Syntax", 68],
       [`{"sequence":1,"previous_hash":"genesis","entry_hash":"x","data":1\r`, "WalTornTail", "Eof", 66],
-      [`{"sequence":1\r`, "WalTornTail", "Eof", 14],
+      // serde's EOF, but a writer never writes a CR after the sequence: no crash's tear (corruption)
+      [`{"sequence":1\r`, "WalParseError", "Eof", 14],
       // an escape: a CR after the backslash is no escape; serde reads the four bytes after \u only
       // once all four are there (the diff review: the long-line scanner called these otherwise)
       [`{"sequence":1,"previous_hash":"genesis","entry_hash":"x","data":"v\\\r`, "WalParseError", "Syntax", 68],
@@ -486,10 +487,14 @@ describe("reader: lines", () => {
     expect(last._tag).toBe("WalReadError")
     // a complete entry with its last character made invalid, or a lead byte after it: not torn either
     expect(failure(verify(bytesOf(l1, l2.slice(0, -1), Uint8Array.of(0xe2))))._tag).toBe("WalReadError")
-    // a multi-byte character cut by the end of the file
-    const cut = failure(verify(bytesOf(l1, encoder.encode("{\"a\":\"é").subarray(0, 7))))
+    // a multi-byte character cut by the end of the file, in the next entry's line
+    const [e1, e2] = logLines(["1", "\"é\""])
+    const next = encoder.encode(e2 ?? "")
+    const cut = failure(verify(bytesOf(e1 ?? "", next.subarray(0, next.indexOf(0xc3) + 1))))
     expect(cut._tag).toBe("WalTornTail")
     if (cut._tag === "WalTornTail") expect(cut.category).toBe("Io")
+    // the same cut in a line that is not the next entry's start (no writer spells it so): corruption
+    expect(failure(verify(bytesOf(l1, encoder.encode("{\"a\":\"é").subarray(0, 7))))._tag).toBe("WalReadError")
   })
 
   it("a parse error in the middle reports serde's category and column", () => {
@@ -561,11 +566,33 @@ describe("reader: errors people can act on", () => {
   })
 
   it("a torn tail says to run `calybris wal repair` after a crash, and that a writer appending it leaves the same line", () => {
-    const e = failure(`${first.line}${first.line.slice(0, 20)}`)
+    const e = failure(`${first.line}${sealed(2, first.sealed.entry_hash, 2n).line.slice(0, 120)}`)
     expect(e._tag).toBe("WalTornTail")
     expect(e.message).toContain("run `calybris wal repair`")
     expect(e.message).toContain("a writer appending it right now")
     expect(e.message).toContain("line 2")
+  })
+
+  it("a final line without its LF that a writer would not start so (another sequence, another previous hash, not an entry) is corruption, not a torn tail: no crash leaves it (a hostile review)", () => {
+    const second = sealed(2, first.sealed.entry_hash, 2n).line
+    const junk = [
+      `{"sequence":3,"previous_hash":"00`,
+      `{"sequence":1,"previous_hash":"${first.sealed.previous_hash}","entry_hash":"`,
+      `{"sequence":2,"previous_hash":"${first.sealed.previous_hash}"`,
+      `{"sequence":2,"data":1`,
+      `{"sequence":2 `,
+      `{"seq`.replace("seq", "sEq")
+    ]
+    for (const line of junk) {
+      const e = failure(`${first.line}${line}`)
+      expect([e._tag, "category" in e ? e.category : ""], line).toEqual(["WalParseError", "Eof"])
+      expect(e.message, line).toContain(`not the start of entry 2 after ${first.sealed.entry_hash}`)
+      expect(e.message, line).not.toContain("run `calybris wal repair`")
+    }
+    // the writer's next line cut anywhere (a crash, or a writer appending it now): torn
+    for (const length of [1, 2, 12, 13, 40, 100, second.length - 2]) {
+      expect(failure(`${first.line}${second.slice(0, length)}`)._tag, String(length)).toBe("WalTornTail")
+    }
   })
 
   it("a huge value on a bad line is quoted as a short excerpt, not whole", () => {

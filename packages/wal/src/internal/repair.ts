@@ -98,7 +98,9 @@ export const repair = (
     // a crash leaves a prefix of the next entry's line as a writer spells it (ours and the
     // reference's alike): `{"sequence":N,"previous_hash":"H","entry_hash":"…`, N and H those
     // after the lines before it. A line that starts otherwise was not cut by a crash: refused,
-    // not removed (a hostile review: a junk entry naming sequence 3 after 10 was "repaired")
+    // not removed (a hostile review: a junk entry naming sequence 3 after 10 was "repaired").
+    // The reader calls such a line corruption already (`Reader`'s `nextEntryStart`); checked here
+    // again, on the bytes about to be removed, as the last word before a truncation
     const before = yield* Reader.verify(readFile(fs, path, { length: offset }), reader).pipe(
       Effect.mapError((e) => e._tag === "WalIoError" ? e : new WalNotRepairable({ reason: `${e._tag}: ${e.message}` }))
     )
