@@ -390,6 +390,66 @@ const cases: ReadonlyArray<Case> = [
     sequence: 1n,
     reason: "duplicate operation_id in checkpoint: \"op\""
   },
+  // a remembered result its own arguments contradict (a hostile review: a retry of "reserve t 10"
+  // was handed the victim's open hold of 1,000, and its commit spent it)
+  {
+    name: "a checkpoint remembering a reserve of one tenant as another tenant's open hold",
+    records: [
+      checkpoint({
+        tenants: [tenant("t", 100, 100, 0, 0), tenant("victim", 1000, 0, 1000, 0)],
+        holds: [hold(1, "victim", 1000)],
+        operations: [operation("op", `{"_tag":"Reserved","reservation_id":1,"remaining_microcents":90}`)],
+        next: 2
+      })
+    ],
+    sequence: 1n,
+    reason: "operation id \"op\" remembers reservation 1 for \"t\" of 10, an open hold of \"victim\" for 1000"
+  },
+  {
+    name: "a checkpoint remembering a reserve as an open hold of another amount",
+    records: [
+      checkpoint({
+        tenants: [tenant("t", 100, 80, 20, 0)],
+        holds: [hold(1, "t", 20)],
+        operations: [operation("op", `{"_tag":"Reserved","reservation_id":1,"remaining_microcents":90}`)],
+        next: 2
+      })
+    ],
+    sequence: 1n,
+    reason: "remembers reservation 1 for \"t\" of 10, an open hold of \"t\" for 20"
+  },
+  {
+    name: "a checkpoint remembering an Insufficient its amount does not meet",
+    records: [
+      checkpoint({ tenants: [tenant("t", 100, 100, 0, 0)], operations: [operation("op", insufficient(100, 500))] })
+    ],
+    sequence: 1n,
+    reason: "remembers Insufficient (remaining 100, required 500) for a hold of 10"
+  },
+  {
+    name: "a checkpoint remembering an Insufficient with the amount available",
+    records: [
+      checkpoint({ tenants: [tenant("t", 100, 100, 0, 0)], operations: [operation("op", insufficient(50, 10))] })
+    ],
+    sequence: 1n,
+    reason: "remembers Insufficient (remaining 50, required 10) for a hold of 10"
+  },
+  {
+    name: "a checkpoint remembering an exposure refusal the amount stays within",
+    records: [
+      checkpoint({
+        tenants: [tenant("t", 100, 100, 0, 0)],
+        operations: [
+          operation(
+            "op",
+            `{"_tag":"ExposureLimitExceeded","current_reserved_microcents":0,"max_reserved_microcents":100}`
+          )
+        ]
+      })
+    ],
+    sequence: 1n,
+    reason: "remembers ExposureLimitExceeded (current 0, max 100) for a hold of 10"
+  },
   // arguments the ledger's operations refuse (`Arguments`): the writer never journals one
   {
     name: "an ensure of a tenant id beyond 1,024 UTF-8 bytes",
@@ -583,6 +643,44 @@ describe("a remembered result is decoded by its schema, never taken as whatever 
         assert.include(String(audited), "result")
       }))
   }
+})
+
+describe("an admit holds its audited decision's cost (a hostile review: recovery took what the audit refuses)", () => {
+  it.effect("an admit whose amount is not its audited decision's cost fails recovery (both modes) and the audit", () =>
+    Effect.gen(function*() {
+      // an honest admit, journaled by the ledger itself; then its hold rewritten, the chain resealed
+      const honest = yield* Effect.gen(function*() {
+        yield* Effect.gen(function*() {
+          yield* Ledger.ensureTenant(TenantId.make("acme"), Microcents.make(100_000_000_000n))
+          yield* Ledger.admit(policy, TenantId.make("acme"), input(1), { operationId: "adm" })
+        }).pipe(Effect.provide(Ledger.layerJournal({ checkpointEvery: 0 })))
+        return Uint8Array.from(Buffer.concat(Chunk.toReadonlyArray(yield* Stream.runCollect((yield* Wal.Wal).bytes))))
+      }).pipe(Effect.provide(Wal.layerMemory({ key })))
+      const records = new TextDecoder().decode(honest).trim().split("\n").map((line) =>
+        Json.print((Either.getOrThrow(Json.parse(line)) as Map<string, Json.Json>).get("data") as Json.Json)
+      )
+      const admit = records[1] ?? ""
+      const cost = /"estimated_cost_microunits":(\d+)/.exec(admit)?.[1] ?? ""
+      const spelled = `"kind":"admit","tenant_id":"acme","amount":${cost}`
+      assert.include(admit, spelled)
+      // the honest journal recovers (the check takes what the writer writes)
+      yield* recover(yield* craft(records, { key }), { key }, {})
+      for (const amount of ["1", `${BigInt(cost) + 1n}`]) {
+        const forged = admit.replace(spelled, `"kind":"admit","tenant_id":"acme","amount":${amount}`)
+        const bytes = yield* craft([records[0] ?? "", forged], { key })
+        for (const journal of [{}, { verifyCheckpoints: true }]) {
+          const error = yield* Effect.flip(recover(bytes, { key }, journal))
+          assert.instanceOf(error, LedgerJournalInconsistent, String(error))
+          assert.strictEqual((error as LedgerJournalInconsistent).sequence, 2n)
+          assert.include(
+            error.message,
+            `its decision's estimated_cost_microunits is ${cost}, the admit holds ${amount}`
+          )
+        }
+        // the audit refuses it too (as inconsistent now, first)
+        assert.isTrue(Either.isLeft(yield* Effect.either(audit(bytes, { key }))))
+      }
+    }))
 })
 
 describe("the error names the entry with a bounded excerpt", () => {

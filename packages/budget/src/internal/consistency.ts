@@ -8,13 +8,15 @@
  *   listed tenant, each tenant's holds sum to its `reserved` (no ghost reservation), no hold,
  *   cap or operation id is listed twice, every cap is positive, every remembered operation
  *   remembers a result of its command's kind — applied or refused (a reservation among them an
- *   id already issued) —, no more are remembered than the checkpoint's operation window, and
- *   the certificate baseline is not negative;
+ *   id already issued; a reserve's or admit's result one its fingerprint's tenant and amount
+ *   agree with) —, no more are remembered than the checkpoint's operation window, and the
+ *   certificate baseline is not negative;
  * - every journaled command applies on replay with the outcome it had when it was journaled:
  *   the writer journals only commands that changed the state (`engine.ts`), so a replayed
  *   reserve, admit, commit, release, expire, top-up or restore that is refused (or that is a
  *   retry of an operation id still remembered) means the journal is inconsistent, and so does a
- *   negative ensure or the expiry of a hold that has none. A refusal journaled under an
+ *   negative ensure or the expiry of a hold that has none; every argument is one the ledger
+ *   takes (an admit's hold its audited decision's cost, as `Ledger.apply` checks). A refusal journaled under an
  *   operation id (a `refused` record, issue 15) must carry an id not yet remembered and meet,
  *   on replay, exactly the refusal it records (it changes nothing but the remembered ids).
  *   Replay remembers ids in the same
@@ -25,7 +27,7 @@
  */
 import * as Json from "@calybris/core/Json"
 import * as Either from "effect/Either"
-import { isFunds, isOperationId, isTenantId, validateCommand } from "../Arguments.js"
+import { audited, isFunds, isOperationId, isTenantId, validateCommand } from "../Arguments.js"
 import type * as Journal from "../Journal.js"
 import { encodeCheckpoint, stateOf } from "../Journal.js"
 import { LedgerJournalInconsistent, LedgerRecoveryError } from "../LedgerError.js"
@@ -51,8 +53,18 @@ const OPERATION_ID = "is not an operation id the ledger takes (well-formed Unico
  * passed).
  */
 const argumentsProblem = (c: L.Command): string | undefined => {
-  const invalid = validateCommand(c)
+  const invalid = validateCommand(c) ?? (c._tag === "Admit" ? admitAudited(c) : undefined)
   return invalid === undefined ? undefined : `${describe(c)} has an argument the ledger refuses: ${invalid.message}`
+}
+
+/**
+ * A journaled admit's audited decision as `Ledger.apply` checks it (`Arguments.audited`): an
+ * audited decision whose cost is not the admit's hold is refused (the writer never journals one,
+ * and the journal audit calls it tampered; recovery took it: a hostile review).
+ */
+const admitAudited = (c: Extract<L.Command, { readonly _tag: "Admit" }>) => {
+  const record: unknown = (c as { readonly audited?: unknown }).audited
+  return record === undefined || record === null ? undefined : audited(record, c.amount)
 }
 
 /** What is wrong with a checkpoint as written (before its state is built), or undefined. */
@@ -199,8 +211,62 @@ const operationsProblem = (s: L.LedgerState): string | undefined => {
         }, not below the next reservation id ${next}`
       }
     }
+    const held = heldBy(remembered.fingerprint)
+    if (held !== undefined) {
+      const problem = heldProblem(s, held, result)
+      if (problem !== undefined) return `operation id ${quoted(id)} remembers ${problem}`
+    }
   }
   return undefined
+}
+
+/** The tenant and amount of a reserve's or an admit's fingerprint (`LedgerState.fingerprint`), or undefined. */
+const heldBy = (fingerprint: string): { readonly tenant: string; readonly amount: bigint } | undefined => {
+  const match = /^(?:reserve|admit) ("(?:[^"\\]|\\.)*") ([0-9]+)(?: |$)/.exec(fingerprint)
+  if (match === null) return undefined
+  const tenant = Either.getOrUndefined(Json.parse(match[1] as string))
+  return typeof tenant === "string" ? { tenant, amount: BigInt(match[2] as string) } : undefined
+}
+
+/**
+ * What a reserve's or an admit's remembered result says that its own arguments contradict, or
+ * undefined: a reservation still open must be a hold of that tenant for that amount (a retry is
+ * handed it: a checkpoint naming another tenant's hold gave a retry that tenant's money, a
+ * hostile review); a refusal must be one those arguments meet (`Insufficient`: `required` is the
+ * amount, above `remaining`; `ExposureLimitExceeded`: the amount takes `current` past `max`).
+ */
+const heldProblem = (
+  s: L.LedgerState,
+  held: { readonly tenant: string; readonly amount: bigint },
+  result: L.Result
+): string | undefined => {
+  const r = result as unknown as Record<string, unknown>
+  switch (tagOf(result)) {
+    case "Reserved": {
+      const reservation = r["reservation_id"]
+      const hold = typeof reservation === "bigint" ? s.holds.get(reservation) : undefined
+      if (hold === undefined || (hold.tenant === held.tenant && hold.amount === held.amount)) return undefined
+      return `reservation ${r["reservation_id"]} for ${quoted(held.tenant)} of ${held.amount}, an open hold of ${
+        quoted(hold.tenant)
+      } for ${hold.amount}`
+    }
+    case "Insufficient": {
+      const required = r["required_microcents"]
+      const remaining = r["remaining_microcents"]
+      return required === held.amount && typeof remaining === "bigint" && remaining < held.amount
+        ? undefined
+        : `Insufficient (remaining ${remaining}, required ${required}) for a hold of ${held.amount}`
+    }
+    case "ExposureLimitExceeded": {
+      const current = r["current_reserved_microcents"]
+      const max = r["max_reserved_microcents"]
+      return typeof current === "bigint" && typeof max === "bigint" && current + held.amount > max
+        ? undefined
+        : `ExposureLimitExceeded (current ${current}, max ${max}) for a hold of ${held.amount}`
+    }
+    default:
+      return undefined
+  }
 }
 
 /** The state of a checkpoint, once it passed every check; else what is wrong. */
