@@ -622,6 +622,19 @@ for (const [hashingName, hashing] of hashings) {
           expect(missing).toMatchObject({ _tag: "TreeLogTilesCorrupt", reason: "tile-missing" })
           const short = yield* tampered(300, (dir) => nodeFs.truncateSync(`${dir}/tile/0/001.p/44`, 31))
           expect(short).toMatchObject({ _tag: "TreeLogTilesCorrupt", reason: "tile-length" })
+          // a head naming the largest size (its MAC left wrong): refused at the first missing full
+          // tile, at once — the walk over the 2^56 tiles it names was first listed whole, and the
+          // open died out of memory after a minute (a hostile review)
+          const huge = yield* tampered(300, (dir) =>
+            nodeFs.writeFileSync(
+              `${dir}/${TreeLog.HEAD_FILE}`,
+              `18446744073709551615\n${"0".repeat(64)}\n${"0".repeat(64)}\n`
+            ))
+          expect(huge).toMatchObject({
+            _tag: "TreeLogTilesCorrupt",
+            reason: "tile-missing",
+            path: expect.stringContaining("tile/0/001")
+          })
           const malformed = yield* tampered(3, (dir) => nodeFs.writeFileSync(`${dir}/${TreeLog.HEAD_FILE}`, "03\nzz\n"))
           expect(malformed).toMatchObject({ _tag: "TreeLogTilesCorrupt", reason: "head-malformed" })
           // the good head behind a byte order mark: not the head's form either (TextDecoder would drop it)
