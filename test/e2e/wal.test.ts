@@ -496,7 +496,12 @@ describe("wal replay: a log of neither kind", () => {
 describe("wal errors people can act on", () => {
   it("name the line, column and byte offset, a BOM, the repair for a torn tail; quote no more than an excerpt", async () => {
     const offset2 = Buffer.byteLength(logLines[0] ?? "") + 1
-    const torn = copy("torn-hint.jsonl", `${logText}${(logLines[0] ?? "").slice(0, 40)}`)
+    // the next entry's line, cut (what a crash leaves; the first line's start again is no tear)
+    const lastHash = /"entry_hash":"([0-9a-f]{64})"/.exec(logLines.at(-1) ?? "")?.[1] ?? ""
+    const torn = copy(
+      "torn-hint.jsonl",
+      `${logText}{"sequence":${logLines.length + 1},"previous_hash":"${lastHash}","entry_hash":"0123`
+    )
     const bom = copy("bom.jsonl", `${logLines[0]}\n${logLines[1]}\n\uFEFF${logLines.slice(2).join("\n")}\n`)
     const huge = copy("huge.jsonl", `${logLines[0]}\n"${"x".repeat(2_000_000)}"\n`)
     // a record re-sealed under the key whose `metadata` member is repeated: the chain holds,
@@ -522,6 +527,18 @@ describe("wal errors people can act on", () => {
     )
     assert.strictEqual(tornR?.code, 1)
     assert.include(tornR?.stderr, "WalTornTail")
+    // a junk final line (another sequence): corruption that no repair removes, said so (a hostile review)
+    const junk = await calybris([
+      "wal",
+      "verify",
+      copy("junk-tail.jsonl", `${logText}{"sequence":3,"previous_hash":"00`),
+      "--key-file",
+      keyFile
+    ])
+    assert.strictEqual(junk.code, 1)
+    assert.include(junk.stderr, "WalParseError")
+    assert.include(junk.stderr, `not the start of entry ${logLines.length + 1}`)
+    assert.include(junk.stderr, "no crash leaves it")
     // a gap is not called a duplicate alone: the sequence expected is named (a hostile review)
     const [gapR, swapR] = await mapLimit(
       [
