@@ -762,6 +762,33 @@ describe("the reservation id counter never wraps (a hostile review: a checkpoint
 })
 
 describe("a journal the ledger wrote passes every check", () => {
+  it.effect("refusals remembered under ids for a hold of 0 or less (Insufficient, nothing remaining required) recover from the writer's checkpoint", () =>
+    Effect.gen(function*() {
+      const written = yield* Effect.gen(function*() {
+        yield* Effect.gen(function*() {
+          yield* Ledger.ensureTenant(TenantId.make("a \"quoted\" \\ é"), Microcents.make(100n))
+          const ledger = yield* Ledger.Ledger
+          for (const [id, amount] of [["zero", 0n], ["negative", -5n], ["above", 500n]] as const) {
+            const refused = yield* ledger.apply({
+              _tag: "Reserve",
+              tenant: "a \"quoted\" \\ é",
+              amount,
+              operation_id: id
+            } as L.Command)
+            assert.strictEqual((refused as { readonly _tag: string })._tag, "Insufficient")
+          }
+          yield* Ledger.reserve(TenantId.make("a \"quoted\" \\ é"), Microcents.make(10n), { operationId: "held" })
+        }).pipe(Effect.provide(Ledger.layerJournal({ checkpointEvery: 1 })))
+        return Uint8Array.from(Buffer.concat(Chunk.toReadonlyArray(yield* Stream.runCollect((yield* Wal.Wal).bytes))))
+      }).pipe(Effect.provide(Wal.layerMemory({ key })))
+      assert.include(new TextDecoder().decode(written), "\"checkpoint\"")
+      for (const journal of [{}, { verifyCheckpoints: true }]) {
+        const state = yield* recover(written, { key }, journal)
+        assert.strictEqual(state.tenants[0]?.reserved_microcents, 10n)
+      }
+      yield* audit(written, { key })
+    }))
+
   it.effect("expiries, retries, restores, admits and checkpoints recover and audit in every mode", () =>
     Effect.gen(function*() {
       const wal = Wal.layerMemory({ key })

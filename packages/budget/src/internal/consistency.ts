@@ -222,7 +222,7 @@ const operationsProblem = (s: L.LedgerState): string | undefined => {
 
 /** The tenant and amount of a reserve's or an admit's fingerprint (`LedgerState.fingerprint`), or undefined. */
 const heldBy = (fingerprint: string): { readonly tenant: string; readonly amount: bigint } | undefined => {
-  const match = /^(?:reserve|admit) ("(?:[^"\\]|\\.)*") ([0-9]+)(?: |$)/.exec(fingerprint)
+  const match = /^(?:reserve|admit) ("(?:[^"\\]|\\.)*") (-?[0-9]+)(?: |$)/.exec(fingerprint)
   if (match === null) return undefined
   const tenant = Either.getOrUndefined(Json.parse(match[1] as string))
   return typeof tenant === "string" ? { tenant, amount: BigInt(match[2] as string) } : undefined
@@ -233,7 +233,8 @@ const heldBy = (fingerprint: string): { readonly tenant: string; readonly amount
  * undefined: a reservation still open must be a hold of that tenant for that amount (a retry is
  * handed it: a checkpoint naming another tenant's hold gave a retry that tenant's money, a
  * hostile review); a refusal must be one those arguments meet (`Insufficient`: `required` is the
- * amount, above `remaining`; `ExposureLimitExceeded`: the amount takes `current` past `max`).
+ * amount, above `remaining` — or 0 or less with nothing remaining; `ExposureLimitExceeded`: the
+ * amount takes `current` past `max`).
  */
 const heldProblem = (
   s: L.LedgerState,
@@ -251,9 +252,11 @@ const heldProblem = (
       } for ${hold.amount}`
     }
     case "Insufficient": {
+      // (a hold of 0 or less is refused so too, nothing remaining: `LedgerState.reserve`)
       const required = r["required_microcents"]
       const remaining = r["remaining_microcents"]
-      return required === held.amount && typeof remaining === "bigint" && remaining < held.amount
+      const met = held.amount <= 0n ? remaining === 0n : typeof remaining === "bigint" && remaining < held.amount
+      return required === held.amount && met
         ? undefined
         : `Insufficient (remaining ${remaining}, required ${required}) for a hold of ${held.amount}`
     }
