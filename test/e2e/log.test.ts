@@ -490,6 +490,65 @@ describe("log prove / consistency → verify --proof", () => {
     }
   })
 
+  it("with --checkpoint, the proof file's own checkpoint must verify and name the same log, size and root (a hostile review: a forged one rode along, ok)", async () => {
+    // the proof made against cp9 carries cp9; verified against cp9 given, it passes
+    const r = await calybris(["log", "prove", "3", "--log", log, "--checkpoint", cp9, ...keyed])
+    assert.strictEqual(r.code, 0, r.stderr)
+    const own = write(dir, "own-cp.json", r.stdout)
+    assert.strictEqual((await calybris(["log", "verify", "--vkey", vkey, "--checkpoint", cp9, "--proof", own])).code, 0)
+    const proof = parse(r.stdout)
+    const carried = proof.get("checkpoint") as string
+    const cases: ReadonlyArray<readonly [string, string, number]> = [
+      // another signed checkpoint of the same log (size 5): verified, but not the one given
+      ["another size", fs.readFileSync(cp5, "utf8"), 1],
+      // a forged note (no signature verifies)
+      ["forged", carried.replace(/\n9\n/, "\n99\n"), 1]
+    ]
+    for (const [name, note, code] of cases) {
+      const text = r.stdout.replace(JSON.stringify(carried), JSON.stringify(note))
+      assert.notStrictEqual(text, r.stdout, name)
+      const bad = await calybris([
+        "log",
+        "verify",
+        "--vkey",
+        vkey,
+        "--checkpoint",
+        cp9,
+        "--proof",
+        write(dir, "own-bad.json", text)
+      ])
+      assert.strictEqual(bad.code, code, `${name}: ${bad.stderr}`)
+      assert.strictEqual(bad.stdout, "", name)
+    }
+    // not a string at all: bad input (exit 2), as any malformed member
+    const number = r.stdout.replace(JSON.stringify(carried), "12345")
+    const nonString = await calybris([
+      "log",
+      "verify",
+      "--vkey",
+      vkey,
+      "--checkpoint",
+      cp9,
+      "--proof",
+      write(dir, "own-num.json", number)
+    ])
+    assert.strictEqual(nonString.code, 2, nonString.stderr)
+  })
+
+  it("a verified checkpoint's text escapes what a terminal acts on: a key name on a signature line anyone can append (a hostile review)", async () => {
+    const note = fs.readFileSync(cp9, "utf8")
+    const name = "ok\u009b2J\u202Eevil\u007f"
+    const appended = write(
+      dir,
+      "cp9-appended.note",
+      `${note}\u2014 ${name} ${Buffer.from("AAAAAAAAAA").toString("base64")}\n`
+    )
+    const r = await calybris(["log", "verify", "--vkey", vkey, "--checkpoint", appended])
+    assert.strictEqual(r.code, 0, r.stderr)
+    assert.include(r.stdout, "not checked (no key given): ok\\u009b2J\\u202eevil\\u007f")
+    assert.notMatch(r.stdout, /[\u007f-\u009f\u202a-\u202e]/)
+  })
+
   it("a proof file read two ways is refused: a repeated key (exit 2, whichever value comes first); more hashes than any proof; too large", async () => {
     const r = await calybris(["log", "prove", "3", "--log", log, "--checkpoint", cp5, ...keyed])
     assert.strictEqual(r.code, 0, r.stderr)
@@ -796,6 +855,14 @@ describe("wal replay --checkpoint", () => {
       "the root of the log's first 3 entries matches; entries 4 to 5 are after it, in no signed head"
     )
     assert.notInclude(grown.stdout, "the log's root matches")
+    // its origin (a signature the replay does not check) is shown escaped: a C1 control or a
+    // bidi override reached the terminal raw (a hostile review)
+    const [, size, root] = fs.readFileSync(cp, "utf8").split("\n")
+    const odd = write(dir, "odd-origin.note", `x\u009b2J\u202Eevil\n${size}\n${root}\n\n\u2014 x AAAAAAAAAA==\n`)
+    const shown = await calybris(["wal", "replay", audited, "--policy", policyFile, "--checkpoint", odd, ...keyed])
+    assert.strictEqual(shown.code, 0, shown.stderr)
+    assert.include(shown.stdout, `checkpoint "x\\u009b2J\\u202eevil" size 3`)
+    assert.notMatch(shown.stdout, /[\u007f-\u009f\u202a-\u202e]/)
   })
 
   it("a ledger journal's replay cites its checkpoint too (the tree built in the journal audit's pass)", async () => {

@@ -155,10 +155,20 @@ const holdsKey = (value: string): boolean => SIGNER_KEY.test(value) || HEX_KEY.t
  * not a key.)
  */
 export const keyArgument = (args: ReadonlyArray<string>): number =>
-  args.findIndex((arg) => {
+  args.findIndex((arg, i) => {
     const equals = arg.startsWith("--") ? arg.indexOf("=") : -1
-    return holdsKey(arg) || (equals > 0 && holdsKey(arg.slice(equals + 1)))
+    const value = equals > 0 ? arg.slice(equals + 1) : arg
+    return holdsKey(arg) || (equals > 0 && holdsKey(value)) ||
+      (NOTE_KEY.test(value) && args[i - 1] !== "--vkey" && !arg.startsWith("--vkey="))
   }) + 1
+
+/**
+ * A note key without the `PRIVATE+KEY+` prefix: `name+keyid+base64` of 33 bytes. A verifier key
+ * has this form, and so has a signer key with its prefix cut off — the whole secret, which no
+ * form tells apart from a public key. Only `--vkey` takes one; as any other argument it was
+ * echoed by the error naming it (`--skey-env`'s "not set", a file not found: a hostile review).
+ */
+const NOTE_KEY = /^[^+\s]+\+[0-9a-fA-F]{8}\+[A-Za-z0-9+/]{44}$/
 
 /** The options a command takes more than once (`Options.repeated` in Commands.ts), by command. */
 const REPEATABLE: ReadonlyMap<string, ReadonlyArray<string>> = new Map([
@@ -221,7 +231,7 @@ export const run = (argv: ReadonlyArray<string>) =>
       ? Effect.fail(
         new UsageError({
           reason:
-            `argument ${withKey} holds a key: a key on the command line is refused (it leaks through ps and shell history), and is not repeated here; give a note signer key with --skey-file FILE or --skey-env NAME, an HMAC key with --key-file FILE or --key-env NAME`
+            `argument ${withKey} holds a key: a key on the command line is refused (it leaks through ps and shell history), and is not repeated here; give a note signer key with --skey-file FILE or --skey-env NAME, an HMAC key with --key-file FILE or --key-env NAME (a verifier key name+keyid+key goes after --vkey)`
         })
       )
       : withPassword > 0

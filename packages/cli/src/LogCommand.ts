@@ -47,6 +47,7 @@ import * as Stream from "effect/Stream"
 import { InputError, IoError, KeyError, UsageError } from "./CliError.js"
 import type * as Commands from "./Commands.js"
 import { platformReason, readBytes, readText, requireFile, STDOUT, streamFile, writeNewSecret } from "./Files.js"
+import * as Format from "./Format.js"
 import * as Key from "./Key.js"
 import { emit, obj, printLines, setJson } from "./Output.js"
 
@@ -446,7 +447,25 @@ const againstCheckpoint = (
       : yield* new UsageError({
         reason: `${file} carries no ${name}: give the signed checkpoint it is checked against with --checkpoint FILE`
       })
-    return yield* verifyNote(given ?? `${file} ${name}`, note, trust)
+    const verified = yield* verifyNote(given ?? `${file} ${name}`, note, trust)
+    if (given !== undefined && fields.has(name)) {
+      // the file's own checkpoint, beside the one given, is held to what was verified as its
+      // `seq` and roots are (`stated`): it verifies under the same keys and names the same log,
+      // size and root — a forged or foreign one rode along unchecked, the verify said ok, and
+      // a tool reading the file after it saw a checkpoint nobody checked (a hostile review)
+      const own = yield* verifyNote(`${file} ${name}`, yield* text(file, fields, name), trust)
+      const same = own.checkpoint.origin === verified.checkpoint.origin &&
+        own.checkpoint.size === verified.checkpoint.size &&
+        hex(own.checkpoint.root) === hex(verified.checkpoint.root)
+      if (!same) {
+        return yield* new LogVerifyFailed({
+          what: `proof ${file}`,
+          reason:
+            `its ${name} (size ${own.checkpoint.size}) is not the checkpoint given with --checkpoint (size ${verified.checkpoint.size}, ${given}): they name another log, size or root`
+        })
+      }
+    }
+    return verified
   })
 
 /** An entry line given to `verify` (`--entry FILE` or `--entry-line LINE`): the leaf's bytes. */
@@ -620,7 +639,14 @@ const verifyProof = (
     })
   })
 
-const describe = (v: Checkpoint.Verified): string =>
+/**
+ * A verified checkpoint as text, escaped as error text is (`Format.visible`): its origin and key
+ * names are the note's, and a signature line anyone can append names any key ("not checked"),
+ * so a C1 control or a bidi override there reached the terminal raw (a hostile review).
+ */
+const describe = (v: Checkpoint.Verified): string => Format.visible(describeRaw(v))
+
+const describeRaw = (v: Checkpoint.Verified): string =>
   `${JSON.stringify(v.checkpoint.origin)} size ${v.checkpoint.size} root ${
     Encoding.encodeBase64(v.checkpoint.root)
   }, signed by ${v.signers.join(", ")}${

@@ -254,7 +254,9 @@ export const replay = (flags: Commands.FlagsOf<typeof Commands.walOptions.replay
         `ok: ${what} replayed bit for bit; digests match; chain verified (${chain})`,
         ...digests.map((d) => `  policy ${d}`),
         ...(cited === undefined ? [] : [
-          `  checkpoint ${JSON.stringify(cited.origin)} size ${cited.size} root ${Encoding.encodeBase64(cited.root)}: ${
+          `  checkpoint ${Format.visible(JSON.stringify(cited.origin))} size ${cited.size} root ${
+            Encoding.encodeBase64(cited.root)
+          }: ${
             cited.size === cited.logSize
               ? "the log's root matches"
               : `the root of the log's first ${cited.size} entries matches; entries ${

@@ -8,6 +8,7 @@ import { assert, describe, it } from "@effect/vitest"
 
 const HEX = `hex:${"00112233445566778899aabbccddeeff".repeat(2)}`
 const SKEY = "PRIVATE+KEY+example.com/log+c74f20a3+AY5ccW0ESaD9Lt0S8aRoxwsgJxGnaoHYYS53K/ncqNcF"
+const BARE = SKEY.slice("PRIVATE+KEY+".length)
 
 describe("Cli.keyArgument", () => {
   it("finds a key as an argument, as a --flag=value's value, with spaces after hex:, and a short hex key", () => {
@@ -20,9 +21,24 @@ describe("Cli.keyArgument", () => {
       [["log", "checkpoint", "--origin", " hex:0011223344556677 "], 4],
       [["log", "checkpoint", SKEY], 3],
       [["log", "checkpoint", `--origin=${SKEY}`], 3],
-      [["log", "checkpoint", "--origin", `a ${SKEY} b`], 4]
+      [["log", "checkpoint", "--origin", `a ${SKEY} b`], 4],
+      // a signer key with its PRIVATE+KEY+ cut off (the whole secret, a verifier key's form)
+      // anywhere but as --vkey's value: it was echoed by the error naming it (a hostile review)
+      [["log", "checkpoint", "--skey-env", BARE], 4],
+      [["log", "checkpoint", `--skey-file=${BARE}`], 3],
+      [["log", "verify", "--vkey", BARE, "--checkpoint", BARE], 6],
+      [["log", "verify", BARE], 3]
     ]
     for (const [args, position] of cases) assert.strictEqual(keyArgument(args), position, args.join(" "))
+  })
+
+  it("takes a note key of the verifier's form as --vkey's value (repeated, and as --vkey=KEY)", () => {
+    for (
+      const args of [
+        ["log", "verify", "--vkey", BARE, "--checkpoint", "c.txt"],
+        ["log", "verify", `--vkey=${BARE}`, "--vkey", BARE, "--proof", "p.json"]
+      ]
+    ) assert.strictEqual(keyArgument(args), 0, args.join(" "))
   })
 
   it("leaves what is not a key: a WAL line that mentions PRIVATE+KEY+, hashes, paths, short hex", () => {
