@@ -29,6 +29,7 @@ import {
   Sequence
 } from "./internal/fastLine.js"
 import { LongLine, utf8Lead } from "./internal/longLine.js"
+import { judgedLength, startsNextEntry } from "./internal/nextEntry.js"
 import {
   WalChainBroken,
   WalParseError,
@@ -270,26 +271,22 @@ export class LineReader {
   /** the first bytes of the long line (for `nextEntryStart`) */
   private longHead: Uint8Array = new Uint8Array(0)
 
-  /**
-   * Whether a final line without its LF starts as a writer starts the next entry's line (ours and
-   * the reference's alike: `{"sequence":N,"previous_hash":"H","entry_hash":"…`, N and H those
-   * after the lines before it), as far as it goes — what a crash cutting a write leaves, and what
-   * a writer appending it shows a reader meanwhile. Any other start was not cut from the next
-   * entry: corruption, not a torn tail (a junk line appended after entry 3 naming sequence 3 was a
-   * "torn tail" to the ledger's view and the writer's open, which sent the operator to a repair
-   * that refuses it: a hostile review). A reader that verifies no chain expects nothing: true.
-   */
   /** Why a final line cut short is corruption, not a torn tail (`nextEntryStart` said no). */
   private notNext(): string {
     return `an incomplete final line that is not the start of entry ${this.expected.value} after ${this.lastHash} as a writer spells it: no crash leaves it, and \`calybris wal repair\` refuses it`
   }
 
+  /**
+   * Whether a final line without its LF starts as a writer starts the next entry's line (ours and
+   * the reference's alike: `{"sequence":N,"previous_hash":"H","entry_hash":"E","data":…`, N and H
+   * those after the lines before it, E 64 lowercase hex digits: `startsNextEntry`), as far as it goes — what a crash cutting a write leaves, and what
+   * a writer appending it shows a reader meanwhile. Any other start was not cut from the next
+   * entry: corruption, not a torn tail (a junk line appended after entry 3 naming sequence 3 was a
+   * "torn tail" to the ledger's view and the writer's open, which sent the operator to a repair
+   * that refuses it: a hostile review). A reader that verifies no chain expects nothing: true.
+   */
   private nextEntryStart(start: (i: number) => number, length: number): boolean {
-    if (this.chain === undefined) return true
-    const next = `{"sequence":${this.expected.value},"previous_hash":"${this.lastHash}","entry_hash":"`
-    const n = Math.min(length, next.length)
-    for (let i = 0; i < n; i++) if (start(i) !== next.charCodeAt(i)) return false
-    return true
+    return this.chain === undefined || startsNextEntry(start, length, this.expected.value, this.lastHash)
   }
 
   /** `maxLineBytes` out of range: every `push` and `end` fails with it, nothing read */
@@ -343,7 +340,7 @@ export class LineReader {
       const scanned = new LongLine()
       scanned.scan(this.pending)
       this.long = scanned
-      this.longHead = this.pending.slice(0, 256)
+      this.longHead = this.pending.slice(0, judgedLength(this.expected.value, this.lastHash))
       this.pending = new Uint8Array(0)
       this.store = undefined
     }

@@ -49,7 +49,7 @@ export class WalParseError extends Schema.TaggedError<WalParseError>()("WalParse
 
 /**
  * The final line has no newline and is the start of the next entry as a writer spells it
- * (`{"sequence":N,"previous_hash":"H","entry_hash":"…`, N and H those after the lines before it),
+ * (`{"sequence":N,"previous_hash":"H","entry_hash":"E","data":…` (E 64 lowercase hex digits), N and H those after the lines before it),
  * cut: a write torn by a crash, or a line a writer is appending. Reported apart from corruption
  * so that `repair` can truncate exactly this tail, and nothing else; a final line cut short that
  * starts otherwise is a `WalParseError` (a `WalReadError` when a character is cut).

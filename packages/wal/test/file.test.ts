@@ -191,7 +191,7 @@ layer(NodeContext.layer)("file layer", (it) => {
       const intact = yield* fs.readFile(path)
       // as a crash cuts entry 4: its sequence and the hash before it as the writer spells them
       const nextLine = encoder.encode(
-        `{"sequence":4,"previous_hash":"${head.lastHash}","entry_hash":"y","data":{"label":"é"}}`
+        `{"sequence":4,"previous_hash":"${head.lastHash}","entry_hash":"${"7".repeat(64)}","data":{"label":"é"}}`
       )
       const eAcute = nextLine.indexOf(0xc3)
       const partials = [
@@ -250,7 +250,12 @@ layer(NodeContext.layer)("file layer", (it) => {
           `{"sequence":7,"previous_hash":"${prev}","entry_hash":"`,
           `{"previous_hash":"${prev}","sequence":3,"entry_hash":"`,
           ` {"sequence":3`,
-          `{"data":{"x":1`
+          `{"data":{"x":1`,
+          // the right sequence and previous hash, then no entry hash a writer writes (64
+          // lowercase hex digits, then the data): junk still (a review of the fix)
+          `{"sequence":3,"previous_hash":"${prev}","entry_hash":"NOT A HASH, an operator note: tenant acme owes 5000","comment":{"x":`,
+          `{"sequence":3,"previous_hash":"${prev}","entry_hash":"${"A".repeat(64)}","data":1`,
+          `{"sequence":3,"previous_hash":"${prev}","entry_hash":"${"a".repeat(64)}","comment":{`
         ]
       ) {
         const bytes = Buffer.concat([intact, encoder.encode(junk)])
@@ -261,8 +266,8 @@ layer(NodeContext.layer)("file layer", (it) => {
         assert.deepStrictEqual(yield* fs.readFile(path), new Uint8Array(bytes), junk)
       }
       // every prefix of the real next line is a crash's, and is repaired
-      const line = `{"sequence":3,"previous_hash":"${prev}","entry_hash":"`
-      for (const cut of [1, 12, 30, line.length - 1, line.length]) {
+      const line = `{"sequence":3,"previous_hash":"${prev}","entry_hash":"${"0a".repeat(32)}","data":{"x":[1,`
+      for (const cut of [1, 12, 30, 140, 160, line.length - 1, line.length]) {
         yield* fs.writeFile(path, Buffer.concat([intact, encoder.encode(line.slice(0, cut))]))
         const report = yield* Wal.repair(path)
         assert.strictEqual(report._tag, "RepairTruncated", String(cut))
@@ -276,7 +281,7 @@ layer(NodeContext.layer)("file layer", (it) => {
       const head = yield* withWal(path, Effect.zipRight(appendRange(1, 2), Wal.head))
       const intact = yield* fs.readFile(path)
       const torn = encoder.encode(
-        `{"sequence":3,"previous_hash":"${head.lastHash}","entry_hash":"e","data":"secret-partial`
+        `{"sequence":3,"previous_hash":"${head.lastHash}","entry_hash":"${"e".repeat(64)}","data":"secret-partial`
       )
       for (const mode of [0o600, 0o640]) {
         yield* fs.writeFile(path, Buffer.concat([intact, torn]))

@@ -433,16 +433,18 @@ describe("reader: lines", () => {
   })
 
   it("a final line's CR, no LF after it, is the line's own, as Rust's lines() keeps it: inside a string serde's control-character Syntax error, elsewhere counted in the EOF's column (a review built the reference's reader)", () => {
+    // (an entry hash a writer writes: 64 lowercase hex digits; the columns count its length)
+    const H = "0".repeat(64)
     const cases: ReadonlyArray<readonly [string, string, string, number]> = [
-      [`{"sequence":1,"previous_hash":"genesis","entry_hash":"x","data":"ab\r`, "WalParseError", "Syntax", 68],
-      [`{"sequence":1,"previous_hash":"genesis","entry_hash":"x","data":1\r`, "WalTornTail", "Eof", 66],
+      [`{"sequence":1,"previous_hash":"genesis","entry_hash":"${H}","data":"ab\r`, "WalParseError", "Syntax", 131],
+      [`{"sequence":1,"previous_hash":"genesis","entry_hash":"${H}","data":1\r`, "WalTornTail", "Eof", 129],
       // serde's EOF, but a writer never writes a CR after the sequence: no crash's tear (corruption)
       [`{"sequence":1\r`, "WalParseError", "Eof", 14],
       // an escape: a CR after the backslash is no escape; serde reads the four bytes after \u only
       // once all four are there (the diff review: the long-line scanner called these otherwise)
-      [`{"sequence":1,"previous_hash":"genesis","entry_hash":"x","data":"v\\\r`, "WalParseError", "Syntax", 68],
-      [`{"sequence":1,"previous_hash":"genesis","entry_hash":"x","data":"\\u00\r`, "WalTornTail", "Eof", 70],
-      [`{"sequence":1,"previous_hash":"genesis","entry_hash":"x","data":"\\u0\r12`, "WalParseError", "Syntax", 71]
+      [`{"sequence":1,"previous_hash":"genesis","entry_hash":"${H}","data":"v\\\r`, "WalParseError", "Syntax", 131],
+      [`{"sequence":1,"previous_hash":"genesis","entry_hash":"${H}","data":"\\u00\r`, "WalTornTail", "Eof", 133],
+      [`{"sequence":1,"previous_hash":"genesis","entry_hash":"${H}","data":"\\u0\r12`, "WalParseError", "Syntax", 134]
     ]
     for (const [text, tag, category, column] of cases) {
       for (const maxLineBytes of [undefined, 8]) {
@@ -581,7 +583,11 @@ describe("reader: errors people can act on", () => {
       `{"sequence":2,"previous_hash":"${first.sealed.previous_hash}"`,
       `{"sequence":2,"data":1`,
       `{"sequence":2 `,
-      `{"seq`.replace("seq", "sEq")
+      `{"seq`.replace("seq", "sEq"),
+      // the right sequence and previous hash, then no entry hash a writer writes (a review of the fix)
+      `{"sequence":2,"previous_hash":"${first.sealed.entry_hash}","entry_hash":"NOT A HASH","comment":{"x":`,
+      `{"sequence":2,"previous_hash":"${first.sealed.entry_hash}","entry_hash":"${"A".repeat(64)}","data":1`,
+      `{"sequence":2,"previous_hash":"${first.sealed.entry_hash}","entry_hash":"${"a".repeat(64)}","comment":1`
     ]
     for (const line of junk) {
       const e = failure(`${first.line}${line}`)

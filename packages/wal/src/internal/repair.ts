@@ -24,6 +24,7 @@ import {
 import { ioError, openedFile, pathError, readFile, regularFile, verifyFile } from "./file.js"
 import { syncDirectoryWith } from "./io.js"
 import * as Lock from "./lock.js"
+import { judgedLength, startsNextEntry } from "./nextEntry.js"
 
 /** `repair` found a log that verifies: nothing was done. */
 export class RepairClean extends Schema.TaggedClass<RepairClean>()("RepairClean", {
@@ -96,19 +97,18 @@ export const repair = (
       })
     }
     // a crash leaves a prefix of the next entry's line as a writer spells it (ours and the
-    // reference's alike): `{"sequence":N,"previous_hash":"H","entry_hash":"…`, N and H those
-    // after the lines before it. A line that starts otherwise was not cut by a crash: refused,
-    // not removed (a hostile review: a junk entry naming sequence 3 after 10 was "repaired").
-    // The reader calls such a line corruption already (`Reader`'s `nextEntryStart`); checked here
-    // again, on the bytes about to be removed, as the last word before a truncation
+    // reference's alike: `startsNextEntry`). A line that starts otherwise was not cut by a crash:
+    // refused, not removed (a hostile review: a junk entry naming sequence 3 after 10 was
+    // "repaired"). The reader calls such a line corruption already; checked here again, on the
+    // bytes about to be removed, as the last word before a truncation
     const before = yield* Reader.verify(readFile(fs, path, { length: offset }), reader).pipe(
       Effect.mapError((e) => e._tag === "WalIoError" ? e : new WalNotRepairable({ reason: `${e._tag}: ${e.message}` }))
     )
-    const next = `{"sequence":${before.count + 1n},"previous_hash":"${before.lastHash}","entry_hash":"`
-    const start = yield* readFile(fs, path, { offset, length: Math.min(length, next.length) }).pipe(
+    const judged = judgedLength(before.count + 1n, before.lastHash)
+    const start = yield* readFile(fs, path, { offset, length: Math.min(length, judged) }).pipe(
       Stream.runFold("", (text, chunk) => text + Buffer.from(chunk).toString("latin1"))
     )
-    if (!next.startsWith(start)) {
+    if (!startsNextEntry((i) => start.charCodeAt(i), start.length, before.count + 1n, before.lastHash)) {
       return yield* new WalNotRepairable({
         reason: `the incomplete final line (${length} bytes at offset ${offset}) is not the start of entry ${
           before.count + 1n
