@@ -426,6 +426,9 @@ const build = (
           const built = typeof audit === "function" ? audit() : Either.right(audit)
           if (Either.isLeft(built)) return Effect.fail(built.left)
           audited = built.right
+          // one built by a function holds its decision's cost too (the journal audit refuses any other)
+          const wrongCost = typeof audit === "function" ? Arguments.auditedCost(audited, command.amount) : undefined
+          if (wrongCost !== undefined) return Effect.fail(wrongCost)
         }
         return Effect.flatMap(
           nowMs,

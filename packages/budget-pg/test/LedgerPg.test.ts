@@ -16,6 +16,8 @@ import * as Ledger from "@calybris/budget/Ledger"
 import type { LedgerStoreError } from "@calybris/budget/LedgerError"
 import type * as L from "@calybris/budget/LedgerState"
 import * as Snapshot from "@calybris/budget/Snapshot"
+import * as Kernel from "@calybris/core/Kernel"
+import * as Audited from "@calybris/wal/Audited"
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { afterAll, assert, describe, it } from "@effect/vitest"
@@ -25,6 +27,7 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as fc from "effect/FastCheck"
 import * as Fiber from "effect/Fiber"
@@ -34,6 +37,7 @@ import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import * as net from "node:net"
+import { input, policy } from "../../budget/test/support/fixtures.js"
 import { client, enabled, freshDatabase, migratedClient, resetLedger, SKIP_REASON } from "./support/database.js"
 
 const I64_MAX = 9223372036854775807n
@@ -290,6 +294,39 @@ if (enabled) {
         yield* ledger.sweep
         assert.deepStrictEqual(yield* rows, [{ state: "expired", version: "0", reserved: "0" }], "the sweep wrote it")
         assert.deepStrictEqual(yield* answers(ledger), seen, "what the queries showed")
+      }))
+
+    it.effect("an admit whose audited decision (given as a value or built by a function) costs other than its hold is InvalidArgument, nothing written (a hostile review: the function-built one was journaled)", () =>
+      Effect.gen(function*() {
+        const context = yield* database
+        yield* Effect.provide(resetLedger, context)
+        const ledger = yield* Effect.provide(LedgerPg.make, context)
+        const sql = yield* Effect.provide(SqlClient.SqlClient, context)
+        const t = TenantId.make("t")
+        yield* ledger.apply(Command.ensureTenant(t, Microcents.make(1_000_000n)))
+        const decision = Kernel.prescribe(policy, input(1))
+        const record = Either.getOrThrow(Audited.recordOfPrescribed(policy, input(1), decision, null))
+        const cost = decision.estimated_cost_microunits as bigint
+        const written = sql<{ readonly n: string }>`SELECT count(*)::text AS n FROM calybris_budget_journal`
+        const before = yield* written
+        for (const audited of [record, () => Either.right(record)]) {
+          const refused = yield* Effect.flip(
+            ledger.apply(Command.admit(t, Microcents.make(cost + 1n), { operation_id: "q" }), audited)
+          )
+          assert.strictEqual(refused._tag, "InvalidArgument")
+          assert.include(refused.message, `estimated_cost_microunits is ${cost}, the admit holds ${cost + 1n}`)
+        }
+        assert.deepStrictEqual(yield* written, before, "nothing journaled")
+        assert.deepStrictEqual(
+          yield* Ledger.remaining(t).pipe(Effect.provideService(Ledger.Ledger, ledger)),
+          Option.some(1_000_000n)
+        )
+        // its own cost, built by a function: held
+        const held = yield* ledger.apply(
+          Command.admit(t, Microcents.make(cost), { operation_id: "f" }),
+          () => Either.right(record)
+        )
+        assert.strictEqual(held._tag, "Reserved")
       }))
 
     it.effect("a tenant id that is not UTF-8 (written behind the ledger's back) fails each query with LedgerStoreError naming its bytes, never a defect (a hostile review)", () =>

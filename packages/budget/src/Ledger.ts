@@ -56,7 +56,10 @@ export class Ledger extends Context.Tag("@calybris/budget/Ledger")<Ledger, {
    * neither) fails with `InvalidArgument` before anything changes, and so does an `Expire`
    * (`Arguments.validateRequest`): the ledger releases each hold itself once it is due. An
    * admit's `audited` given as a value must be a Json value the journal can write
-   * (`Arguments.audited`); one built by a function is its builder's to make writable.
+   * (`Arguments.audited`); one built by a function is its builder's to make writable. Either
+   * way, an audited decision (`Audited.AuditedJson`) must hold the admit's amount as its
+   * estimated cost (`InvalidArgument`, field `audited`, before anything changes): the journal's
+   * recovery and audit refuse any other.
    */
   readonly apply: <C extends L.Command>(
     command: C,

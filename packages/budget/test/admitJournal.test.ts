@@ -122,12 +122,18 @@ describe("an admit's journal entry is one its replay takes", () => {
         setup.bytes,
         Effect.gen(function*() {
           const ledger = yield* Ledger.Ledger
-          const refused = yield* Effect.flip(
-            ledger.apply(Command.admit(t, Microcents.make(1n), { operation_id: "q" }), record)
-          )
-          assert.strictEqual(refused._tag, "InvalidArgument")
-          assert.strictEqual((refused as InvalidArgument).field, "audited")
-          assert.include(refused.message, `estimated_cost_microunits is ${cost}, the admit holds 1`)
+          // given as a value, and built by a function (a hostile review: that one was journaled, and
+          // the journal no longer opened: recovery refuses it)
+          for (const audited of [record, () => Either.right(record)]) {
+            for (const amount of [1n, cost + 1n]) {
+              const refused = yield* Effect.flip(
+                ledger.apply(Command.admit(t, Microcents.make(amount), { operation_id: "q" }), audited)
+              )
+              assert.strictEqual(refused._tag, "InvalidArgument")
+              assert.strictEqual((refused as InvalidArgument).field, "audited")
+              assert.include(refused.message, `estimated_cost_microunits is ${cost}, the admit holds ${amount}`)
+            }
+          }
           return yield* Ledger.remaining(t)
         })
       )
@@ -138,11 +144,18 @@ describe("an admit's journal entry is one its replay takes", () => {
         setup.bytes,
         Effect.flatMap(
           Ledger.Ledger,
-          (ledger) => ledger.apply(Command.admit(t, Microcents.make(cost), { operation_id: "q" }), record)
+          (ledger) =>
+            Effect.zipRight(
+              ledger.apply(Command.admit(t, Microcents.make(cost), { operation_id: "q" }), record),
+              ledger.apply(Command.admit(t, Microcents.make(cost), { operation_id: "f" }), () => Either.right(record))
+            )
         )
       )
       assert.isTrue(Either.isRight(held.value) && held.value.right._tag === "Reserved")
       yield* audit(held.bytes)
+      // and reopens
+      const reopened = yield* onJournal(held.bytes, Ledger.remaining(t), { verifyCheckpoints: true })
+      assert.deepStrictEqual(reopened.value, Either.right(Option.some(1_000_000n - 2n * cost)))
     }))
 
   it.effect("metadata at the deepest the journal takes is journaled, applied and refused, and recovers and audits", () =>

@@ -27,7 +27,7 @@
  */
 import * as Json from "@calybris/core/Json"
 import * as Either from "effect/Either"
-import { audited, isFunds, isOperationId, isTenantId, validateCommand } from "../Arguments.js"
+import { auditedCost, isFunds, isOperationId, isTenantId, validateCommand } from "../Arguments.js"
 import type * as Journal from "../Journal.js"
 import { encodeCheckpoint, stateOf } from "../Journal.js"
 import { LedgerJournalInconsistent, LedgerRecoveryError } from "../LedgerError.js"
@@ -63,8 +63,8 @@ const argumentsProblem = (c: L.Command): string | undefined => {
  * and the journal audit calls it tampered; recovery took it: a hostile review).
  */
 const admitAudited = (c: Extract<L.Command, { readonly _tag: "Admit" }>) => {
-  const record: unknown = (c as { readonly audited?: unknown }).audited
-  return record === undefined || record === null ? undefined : audited(record, c.amount)
+  const record = (c as { readonly audited?: Json.Json }).audited
+  return record === undefined || record === null ? undefined : auditedCost(record, c.amount)
 }
 
 /** What is wrong with a checkpoint as written (before its state is built), or undefined. */

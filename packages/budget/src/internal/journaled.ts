@@ -18,7 +18,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Stream from "effect/Stream"
-import { audited as checkAudited, checkSize, validateRequest } from "../Arguments.js"
+import { audited as checkAudited, auditedCost, checkSize, validateRequest } from "../Arguments.js"
 import * as Journal from "../Journal.js"
 import type { Audit, Ledger } from "../Ledger.js"
 import {
@@ -472,15 +472,26 @@ const start = (wal: Wal.Wal["Type"], recovered: Replayed, options: JournalOption
 
     /**
      * `submit` for `apply`: an admit's audited decision given as a value that the journal could
-     * not write is refused first (one built by a function is its builder's: `Ledger.admit` builds
-     * its own from checked metadata, and a check of every record would cost each admit a print).
+     * not write is refused first (one built by a function is its builder's to make writable:
+     * `Ledger.admit` builds its own from checked metadata, and a check of every record would cost
+     * each admit a print); either, an audited decision whose cost is not the hold (`auditedCost`).
      */
     const submitChecked = (command: L.Command, audit?: Audit) => {
-      if (audit !== undefined && typeof audit !== "function" && command._tag === "Admit") {
+      if (audit === undefined || command._tag !== "Admit") return submit(command, audit)
+      if (typeof audit !== "function") {
         const unwritable = checkAudited(audit, command.amount)
-        if (unwritable !== undefined) return Effect.fail(unwritable)
+        return unwritable !== undefined ? Effect.fail(unwritable) : submit(command, audit)
       }
-      return submit(command, audit)
+      // one built by a function holds its decision's cost too: recovery refuses any other, and
+      // the writer journaled it (a hostile review: `apply` with a function-built record of
+      // another cost left a journal that no longer opened)
+      return Effect.flatMap(
+        audit(),
+        (record): Effect.Effect<L.Result, LedgerStoreError | InvalidArgument> => {
+          const wrongCost = auditedCost(record, command.amount)
+          return wrongCost !== undefined ? Effect.fail(wrongCost) : submit(command, record)
+        }
+      )
     }
 
     // reads wait for the writer (a state not yet durable is never seen) and fail closed after a
