@@ -490,7 +490,7 @@ describe("log prove / consistency → verify --proof", () => {
     }
   })
 
-  it("with --checkpoint, the proof file's own checkpoint must verify and name the same log, size and root (a hostile review: a forged one rode along, ok)", async () => {
+  it("with --checkpoint, the proof file's own checkpoint must name the same log, size and root (a hostile review: a forged one rode along, ok); another signing of that head verifies", async () => {
     // the proof made against cp9 carries cp9; verified against cp9 given, it passes
     const r = await calybris(["log", "prove", "3", "--log", log, "--checkpoint", cp9, ...keyed])
     assert.strictEqual(r.code, 0, r.stderr)
@@ -519,6 +519,37 @@ describe("log prove / consistency → verify --proof", () => {
       ])
       assert.strictEqual(bad.code, code, `${name}: ${bad.stderr}`)
       assert.strictEqual(bad.stdout, "", name)
+    }
+    // the same head signed again by another key (a witness, say), or the carried one cosigned
+    // later: the same log, size and root, so the proof verifies against it (the review of this
+    // check refused those: it asked every --vkey to have signed the file's own)
+    const witnessFile = path.join(dir, "own-witness.skey")
+    const witnessKey = (await calybris(["log", "keygen", "--name", "witness.example", "--out", witnessFile])).stdout
+      .trim()
+    const signed = await calybris([
+      "log",
+      "checkpoint",
+      "--log",
+      log,
+      "--skey-file",
+      witnessFile,
+      "--origin",
+      "example.com/log",
+      ...keyed
+    ])
+    assert.strictEqual(signed.code, 0, signed.stderr)
+    const witnessed = write(dir, "own-witnessed.note", signed.stdout)
+    const cosigned = write(dir, "own-cosigned.note", `${carried}${signed.stdout.trimEnd().split("\n").at(-1)}\n`)
+    for (
+      const [note, keys] of [[witnessed, ["--vkey", witnessKey]], [cosigned, [
+        "--vkey",
+        vkey,
+        "--vkey",
+        witnessKey
+      ]]] as const
+    ) {
+      const r2 = await calybris(["log", "verify", ...keys, "--checkpoint", note, "--proof", own])
+      assert.strictEqual(r2.code, 0, `${note}: ${r2.stderr}`)
     }
     // not a string at all: bad input (exit 2), as any malformed member
     const number = r.stdout.replace(JSON.stringify(carried), "12345")

@@ -22,7 +22,9 @@ describe("wal repair", () => {
     const intact = fs.statSync(log).size
     // a crash's prefix of entry 2: its sequence and the hash before it, as the writer spells them
     const last = /"entry_hash":"([0-9a-f]{64})"/.exec(fs.readFileSync(log, "utf8"))?.[1] as string
-    const head = Buffer.from(`{"sequence":2,"previous_hash":"${last}","entry_hash":"def","data":{"payload":"`)
+    const head = Buffer.from(
+      `{"sequence":2,"previous_hash":"${last}","entry_hash":"${"de".repeat(32)}","data":{"payload":"`
+    )
     const fd = fs.openSync(log, "a")
     fs.writeSync(fd, head)
     const block = Buffer.alloc(1024 * 1024, 0x78)

@@ -154,21 +154,32 @@ const holdsKey = (value: string): boolean => SIGNER_KEY.test(value) || HEX_KEY.t
  * into a checkpoint. (A WAL line that only mentions `PRIVATE+KEY+`, given to `--entry-line`, is
  * not a key.)
  */
-export const keyArgument = (args: ReadonlyArray<string>): number =>
-  args.findIndex((arg, i) => {
+export const keyArgument = (args: ReadonlyArray<string>): number => {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string
     const equals = arg.startsWith("--") ? arg.indexOf("=") : -1
     const value = equals > 0 ? arg.slice(equals + 1) : arg
-    return holdsKey(arg) || (equals > 0 && holdsKey(value)) ||
-      (NOTE_KEY.test(value) && args[i - 1] !== "--vkey" && !arg.startsWith("--vkey="))
-  }) + 1
+    if (holdsKey(arg) || (equals > 0 && holdsKey(value))) return i + 1
+    if (arg === "--vkey") {
+      // its value, whatever it is (then `--vkey --vkey KEY` leaves KEY to be judged: its
+      // exemption came from a `--vkey` that was itself a value, and the key was echoed)
+      if (i + 1 < args.length && holdsKey(args[i + 1] as string)) return i + 2
+      i++
+      continue
+    }
+    if (NOTE_KEY.test(value) && !arg.startsWith("--vkey=")) return i + 1
+  }
+  return 0
+}
 
 /**
- * A note key without the `PRIVATE+KEY+` prefix: `name+keyid+base64` of 33 bytes. A verifier key
- * has this form, and so has a signer key with its prefix cut off — the whole secret, which no
- * form tells apart from a public key. Only `--vkey` takes one; as any other argument it was
+ * A note key without the `PRIVATE+KEY+` prefix: `name+keyid+base64` of 33 bytes, the first the
+ * Ed25519 type 0x01 (so `AQ` to `Af`: a dated path such as `backup+20240101+tenants/…` of that
+ * length is no key: the review of this check). A verifier key has this form, and so has a signer
+ * key with its prefix cut off — the whole secret, which no form tells apart from a public key. Only `--vkey` takes one; as any other argument it was
  * echoed by the error naming it (`--skey-env`'s "not set", a file not found: a hostile review).
  */
-const NOTE_KEY = /^[^+\s]+\+[0-9a-fA-F]{8}\+[A-Za-z0-9+/]{44}$/
+const NOTE_KEY = /^[^+\s]+\+[0-9a-fA-F]{8}\+A[Q-Za-f][A-Za-z0-9+/]{42}$/
 
 /** The options a command takes more than once (`Options.repeated` in Commands.ts), by command. */
 const REPEATABLE: ReadonlyMap<string, ReadonlyArray<string>> = new Map([

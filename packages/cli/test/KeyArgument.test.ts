@@ -27,7 +27,11 @@ describe("Cli.keyArgument", () => {
       [["log", "checkpoint", "--skey-env", BARE], 4],
       [["log", "checkpoint", `--skey-file=${BARE}`], 3],
       [["log", "verify", "--vkey", BARE, "--checkpoint", BARE], 6],
-      [["log", "verify", BARE], 3]
+      [["log", "verify", BARE], 3],
+      // a --vkey that is itself --vkey's value exempts nothing after it (it was echoed), and a
+      // signer key with its prefix after --vkey is still one
+      [["log", "verify", "--vkey", "--vkey", BARE], 5],
+      [["log", "verify", "--vkey", SKEY], 4]
     ]
     for (const [args, position] of cases) assert.strictEqual(keyArgument(args), position, args.join(" "))
   })
@@ -51,7 +55,10 @@ describe("Cli.keyArgument", () => {
       ["wal", "verify", "hex:log.jsonl"],
       ["log", "checkpoint", "--origin", "hex:beef"],
       ["log", "checkpoint", "--origin", "example.com/log"],
-      ["log", "prove", "3", "--key-file", "/keys/hex:0011.key"]
+      ["log", "prove", "3", "--key-file", "/keys/hex:0011.key"],
+      // a dated path of a note key's length: no key of type 0x01 (the review of the check)
+      ["wal", "verify", "backup+20240101+tenants/acme/journal/2024/01/segment00000001"],
+      ["wal", "verify", "./backup+20240101+tenants/acme/journal/2024/01/segment00000001"]
     ]
     for (const args of cases) assert.strictEqual(keyArgument(args), 0, args.join(" "))
   })

@@ -305,6 +305,11 @@ export class LineReader {
         )
       }
       long.scan(chunk)
+      // the start `nextEntryStart` judges, when the line grew long before it was all there (a
+      // line limit below it: the review of the torn-tail check)
+      const head = this.longHead
+      const judged = judgedLength(this.expected.value, this.lastHash)
+      if (head.length < judged) this.longHead = concat(head, chunk.subarray(0, judged - head.length))
       return Either.right([])
     }
     const out: Array<Entry> = []

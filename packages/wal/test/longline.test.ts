@@ -166,6 +166,31 @@ layer(NodeContext.layer)("a final line longer than the line limit", (it) => {
       }
     }))
 
+  it.effect("a final line that grew past a small line limit before its judged start was all read is judged on all of it (any chunking): junk is a parse error, the writer's next line cut is torn (the review of the torn-tail check)", () =>
+    Effect.gen(function*() {
+      const chain = Either.getOrThrow(Chain.make({}))
+      const junk =
+        `{"sequence":1,"previous_hash":"${Chain.GENESIS}","entry_hash":"NOT A HASH an operator note","comment":{"x":1`
+      const cut = `{"sequence":1,"previous_hash":"${Chain.GENESIS}","entry_hash":"${"ab".repeat(32)}","data":{"x":[1,2`
+      for (const maxLineBytes of [8, 30, 100]) {
+        for (const size of [1, 7, 10, 40, 1 << 20]) {
+          const verdict = (line: string) => {
+            const bytes = new TextEncoder().encode(line)
+            const chunks = Array.from(
+              { length: Math.ceil(bytes.length / size) },
+              (_, k) => bytes.subarray(k * size, (k + 1) * size)
+            )
+            return Effect.map(
+              Effect.flip(Reader.verify(Stream.fromIterable(chunks), { chain, maxLineBytes })),
+              (e) => e._tag
+            )
+          }
+          assert.strictEqual(yield* verdict(junk), "WalParseError", `junk, limit ${maxLineBytes}, chunks of ${size}`)
+          assert.strictEqual(yield* verdict(cut), "WalTornTail", `cut, limit ${maxLineBytes}, chunks of ${size}`)
+        }
+      }
+    }))
+
   it.scoped("a complete entry without its newline, or only white space, is only too long: repair refuses and changes nothing", () =>
     Effect.gen(function*() {
       const { bytes, fs, path } = yield* longLog
