@@ -43,6 +43,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { poolLayer } from "./internal/pgPool.js"
 import { tenantText } from "./internal/tenantText.js"
+import { failedTransaction } from "./internal/transaction.js"
 import * as PgBatcher from "./PgBatcher.js"
 import * as PgJournal from "./PgJournal.js"
 import * as PgOperations from "./PgOperations.js"
@@ -367,6 +368,7 @@ const build = (
           )
         }
       })).pipe(
+        failedTransaction,
         Effect.retry({ times: RESTORE_ATTEMPTS - 1, while: lockLost }),
         Effect.as<L.RestoreResult>({ _tag: "Restored" }),
         Effect.mapError(store("restore"))

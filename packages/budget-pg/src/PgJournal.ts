@@ -45,6 +45,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { tenantText } from "./internal/tenantText.js"
+import { failedTransaction } from "./internal/transaction.js"
 
 /** The record format's version. */
 export const VERSION = 1
@@ -411,6 +412,7 @@ export const audit = (
         ])
       })
     ).pipe(
+      failedTransaction,
       Effect.mapError((cause) =>
         cause instanceof LedgerStoreError ? cause : new LedgerStoreError({ operation: "audit", cause })
       )

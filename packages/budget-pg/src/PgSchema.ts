@@ -24,6 +24,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import { failedTransaction } from "./internal/transaction.js"
 
 /** The Migrator's table of applied migrations. */
 export const MIGRATIONS_TABLE = "calybris_budget_migrations"
@@ -1297,10 +1298,12 @@ export const migrate: Effect.Effect<
     return yield* run({ loader: Migrator.fromRecord(migrations), table: MIGRATIONS_TABLE })
   }))
 }).pipe(
-  // the Migrator turns a failing migration into a defect: it is a storage failure here
+  // the Migrator turns a failing migration into a defect: it is a storage failure here; and so is
+  // a COMMIT or ROLLBACK that failed (`withTransaction` makes it a defect: see `failedTransaction`)
   Effect.catchSomeDefect((defect) =>
     defect instanceof Migrator.MigrationError ? Option.some(Effect.fail(defect)) : Option.none()
   ),
+  failedTransaction,
   Effect.mapError((cause) => new LedgerStoreError({ operation: "migrate", cause })),
   Effect.withSpan("PgSchema.migrate")
 )
