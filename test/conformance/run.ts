@@ -12,8 +12,18 @@ import { runFloatRoundtrip, runWalSample } from "./wal.js"
 
 const main = (): number => {
   const dirs = process.argv.slice(2)
-  if (dirs.length === 0 || dirs.some((dir) => !fs.existsSync(dir) || !fs.statSync(dir).isDirectory())) {
+  if (dirs.length === 0) {
     process.stderr.write("usage: pnpm conformance <vector-dir> [<vector-dir> ...]\n")
+    return 2
+  }
+  // named, with where the vectors come from: a clone without the shared folder beside it got the
+  // usage line alone, after the whole test run (a fresh-machine check)
+  const missing = dirs.find((dir) => !fs.existsSync(dir) || !fs.statSync(dir).isDirectory())
+  if (missing !== undefined) {
+    process.stderr.write(
+      `conformance: no folder ${missing} (${path.resolve(missing)}): the vectors (the reference crate's, and the ` +
+        `transparency log's third-party ones) live in the shared folder beside this repository, ../shared\n`
+    )
     return 2
   }
   let passed = 0
