@@ -307,6 +307,22 @@ describe("TreeLogNode", () => {
       hashing.close()
     }).pipe(Effect.provide(NodeContext.layer), Effect.scoped))
 
+  it("the stall detector measures with a monotonic clock: the wall clock stepped forward (an hour a call) while a wait sees no progress yet is no stall (a review: Date.now() read it as one)", () => {
+    const { hashing } = hashingOf100({ chunkBytes: 65536, maxChunks: 16, stallMillis: 500 })
+    // one leaf that keeps the worker busy: the first look of the wait below sees no progress
+    hashing.push(new Uint8Array(32 * 1024 * 1024).fill(7))
+    const wall = Date.now
+    let calls = 0
+    Date.now = () => wall() + 3_600_000 * ++calls
+    try {
+      hashing.sync()
+    } finally {
+      Date.now = wall
+    }
+    expect(hashing.pending()).toBe(0)
+    hashing.close()
+  })
+
   it.live("a worker that exits (killed) fails the file request waiting for it and every later call; none hangs", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem

@@ -659,12 +659,12 @@ class WorkerHashing implements TreeHashing {
     const done = Atomics.load(this.ctl, DONE)
     if (done !== watch.progress) {
       watch.progress = done
-      watch.since = Date.now()
+      watch.since = performance.now()
     } else if (this.stalledAt === done) {
       // an earlier wait stalled, and the worker has done nothing since: at once, rather than
       // another `stallMillis` (each append would wait again)
       return "stalled"
-    } else if (Date.now() - watch.since > this.stallMillis) {
+    } else if (performance.now() - watch.since > this.stallMillis) {
       this.stalledAt = done
       return "stalled"
     }
@@ -673,7 +673,7 @@ class WorkerHashing implements TreeHashing {
 
   /** A wait's start: the worker's count of leaves done now. */
   private watch(): { progress: number; since: number } {
-    return { progress: Atomics.load(this.ctl, DONE), since: Date.now() }
+    return { progress: Atomics.load(this.ctl, DONE), since: performance.now() }
   }
 
   /**
