@@ -422,15 +422,10 @@ const build = (
         // before anything is written — if it cannot be, nothing is
         let audited: Json.Json | undefined = undefined
         if (command._tag === "Admit" && audit !== undefined) {
-          // one given as a value is checked (one built by a function is its builder's: see the journaled layer)
-          const unwritable = typeof audit === "function" ? undefined : Arguments.audited(audit, command.amount)
-          if (unwritable !== undefined) return Effect.fail(unwritable)
-          const built = typeof audit === "function" ? audit() : Either.right(audit)
+          // checked as the journaled layer checks it (`Arguments.auditedRecord`)
+          const built = Arguments.auditedRecord(audit, command.amount)
           if (Either.isLeft(built)) return Effect.fail(built.left)
           audited = built.right
-          // one built by a function holds its decision's cost too (the journal audit refuses any other)
-          const wrongCost = typeof audit === "function" ? Arguments.auditedCost(audited, command.amount) : undefined
-          if (wrongCost !== undefined) return Effect.fail(wrongCost)
         }
         return Effect.flatMap(
           nowMs,

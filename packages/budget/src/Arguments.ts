@@ -412,6 +412,26 @@ export const auditedCost = (value: Json.Json, amount: bigint): InvalidArgument |
   )
 }
 
+/**
+ * An admit's audited record as a layer that journals it takes it from `Ledger.apply` (`Audit`):
+ * one given as a value checked whole (`audited`: writable, and its cost the hold); one a function
+ * builds built (its failure as it is), then its cost checked (`auditedCost`; its writability is
+ * its builder's).
+ */
+export const auditedRecord = <E>(
+  audit: Json.Json | (() => Either.Either<Json.Json, E>),
+  amount: bigint
+): Either.Either<Json.Json, InvalidArgument | E> => {
+  if (typeof audit !== "function") {
+    const refused = audited(audit, amount)
+    return refused === undefined ? Either.right(audit) : Either.left(refused)
+  }
+  return Either.flatMap(audit(), (record) => {
+    const wrongCost = auditedCost(record, amount)
+    return wrongCost === undefined ? Either.right(record) : Either.left(wrongCost)
+  })
+}
+
 /** A record's `decision.estimated_cost_microunits` as an integer, read without decoding; else undefined. */
 const statedCost = (value: Json.Json): bigint | undefined => {
   if (!Json.isObject(value)) return undefined

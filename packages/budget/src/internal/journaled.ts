@@ -18,7 +18,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Stream from "effect/Stream"
-import { audited as checkAudited, auditedCost, checkSize, validateRequest } from "../Arguments.js"
+import { auditedRecord, checkSize, validateRequest } from "../Arguments.js"
 import * as Journal from "../Journal.js"
 import type { Audit, Ledger } from "../Ledger.js"
 import {
@@ -471,28 +471,18 @@ const start = (wal: Wal.Wal["Type"], recovered: Replayed, options: JournalOption
       })
 
     /**
-     * `submit` for `apply`: an admit's audited decision given as a value that the journal could
-     * not write is refused first (one built by a function is its builder's to make writable:
-     * `Ledger.admit` builds its own from checked metadata, and a check of every record would cost
-     * each admit a print); either, an audited decision whose cost is not the hold (`auditedCost`).
+     * `submit` for `apply`: an admit's audited decision checked first (`Arguments.auditedRecord`:
+     * one given as a value writable and holding its decision's cost; one built by a function
+     * holding its cost — its builder's to make writable: `Ledger.admit` builds its own from
+     * checked metadata, and a check of every record would cost each admit a print).
      */
-    const submitChecked = (command: L.Command, audit?: Audit) => {
-      if (audit === undefined || command._tag !== "Admit") return submit(command, audit)
-      if (typeof audit !== "function") {
-        const unwritable = checkAudited(audit, command.amount)
-        return unwritable !== undefined ? Effect.fail(unwritable) : submit(command, audit)
-      }
-      // one built by a function holds its decision's cost too: recovery refuses any other, and
-      // the writer journaled it (a hostile review: `apply` with a function-built record of
-      // another cost left a journal that no longer opened)
-      return Effect.flatMap(
-        audit(),
-        (record): Effect.Effect<L.Result, LedgerStoreError | InvalidArgument> => {
-          const wrongCost = auditedCost(record, command.amount)
-          return wrongCost !== undefined ? Effect.fail(wrongCost) : submit(command, record)
-        }
-      )
-    }
+    const submitChecked = (command: L.Command, audit?: Audit) =>
+      audit === undefined || command._tag !== "Admit"
+        ? submit(command, audit)
+        : Either.match(auditedRecord(audit, command.amount), {
+          onLeft: (refused): Effect.Effect<L.Result, LedgerStoreError | InvalidArgument> => Effect.fail(refused),
+          onRight: (record) => submit(command, record)
+        })
 
     // reads wait for the writer (a state not yet durable is never seen) and fail closed after a
     // WAL failure; as of the Clock now without writing (the next command journals the expiries)
