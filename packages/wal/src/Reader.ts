@@ -271,6 +271,11 @@ export class LineReader {
   /** the first bytes of the long line (for `nextEntryStart`) */
   private longHead: Uint8Array = new Uint8Array(0)
 
+  /** The entries read before the line being judged, and the last one's hash (a torn tail's `count`, `lastHash`). */
+  private prefix(): { readonly count: bigint; readonly lastHash: string } {
+    return { count: BigInt(this.count), lastHash: this.lastHash }
+  }
+
   /** Why a final line cut short is corruption, not a torn tail (`nextEntryStart` said no). */
   private notNext(): string {
     return `an incomplete final line that is not the start of entry ${this.expected.value} after ${this.lastHash} as a writer spells it: no crash leaves it, and \`calybris wal repair\` refuses it`
@@ -524,10 +529,18 @@ export class LineReader {
           : verdict.category === "Io"
           // not UTF-8: cut inside its last character (torn, as `tornInCharacter`), or corruption
           ? verdict.torn && cut
-            ? new WalTornTail({ line, offset, length: long.length, category: "Io", reason: verdict.reason, column: 0 })
+            ? new WalTornTail({
+              line,
+              offset,
+              length: long.length,
+              category: "Io",
+              reason: verdict.reason,
+              column: 0,
+              ...this.prefix()
+            })
             : new WalReadError({ line, offset, io_kind: "InvalidData", reason: verdict.reason })
           : verdict.category === "Eof" && cut
-          ? new WalTornTail({ line, offset, length: long.length, ...verdict })
+          ? new WalTornTail({ line, offset, length: long.length, ...verdict, ...this.prefix() })
           // not the start of the next entry: corruption, not a torn write (repair refuses it)
           : new WalParseError({
             line,
@@ -579,7 +592,8 @@ export class LineReader {
           length: raw.length,
           category: "Io",
           reason: "stream did not contain valid UTF-8",
-          column: 0
+          column: 0,
+          ...this.prefix()
         })
       }
       return new WalReadError({ line, offset, io_kind: "InvalidData", reason: "stream did not contain valid UTF-8" })
@@ -628,7 +642,7 @@ export class LineReader {
           category: e.category,
           reason: e.reason,
           column: e.column,
-          ...note
+          ...this.prefix()
         })
         : new WalParseError({ line, offset, category: e.category, reason: e.reason, column: e.column, ...note })
     }

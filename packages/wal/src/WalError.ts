@@ -62,6 +62,9 @@ export class WalTornTail extends Schema.TaggedError<WalTornTail>()("WalTornTail"
   category: Schema.Literal("Syntax", "Data", "Eof", "Io"),
   reason: Schema.String,
   column: Schema.Number,
+  /** the entries before it (all verified), and the last one's hash: what a repair leaves */
+  count: Schema.BigIntFromSelf,
+  lastHash: Schema.String,
   ...note
 }) {
   override get message(): string {

@@ -24,7 +24,6 @@ import {
 import { ioError, openedFile, pathError, readFile, regularFile, verifyFile } from "./file.js"
 import { syncDirectoryWith } from "./io.js"
 import * as Lock from "./lock.js"
-import { judgedLength, startsNextEntry } from "./nextEntry.js"
 
 /** `repair` found a log that verifies: nothing was done. */
 export class RepairClean extends Schema.TaggedClass<RepairClean>()("RepairClean", {
@@ -96,25 +95,9 @@ export const repair = (
         reason: `the torn line (${length} bytes at offset ${offset}) does not end the file (${info.size} bytes)`
       })
     }
-    // a crash leaves a prefix of the next entry's line as a writer spells it (ours and the
-    // reference's alike: `startsNextEntry`). A line that starts otherwise was not cut by a crash:
-    // refused, not removed (a hostile review: a junk entry naming sequence 3 after 10 was
-    // "repaired"). The reader calls such a line corruption already; checked here again, on the
-    // bytes about to be removed, as the last word before a truncation
-    const before = yield* Reader.verify(readFile(fs, path, { length: offset }), reader).pipe(
-      Effect.mapError((e) => e._tag === "WalIoError" ? e : new WalNotRepairable({ reason: `${e._tag}: ${e.message}` }))
-    )
-    const judged = judgedLength(before.count + 1n, before.lastHash)
-    const start = yield* readFile(fs, path, { offset, length: Math.min(length, judged) }).pipe(
-      Stream.runFold("", (text, chunk) => text + Buffer.from(chunk).toString("latin1"))
-    )
-    if (!startsNextEntry((i) => start.charCodeAt(i), start.length, before.count + 1n, before.lastHash)) {
-      return yield* new WalNotRepairable({
-        reason: `the incomplete final line (${length} bytes at offset ${offset}) is not the start of entry ${
-          before.count + 1n
-        } after ${before.lastHash} (it begins ${JSON.stringify(start.slice(0, 40))}): no crash leaves it`
-      })
-    }
+    // a torn tail is the next entry's line as a writer spells it, cut (`Reader`: any other final
+    // line is corruption, refused above, nothing removed — a hostile review: a junk entry naming
+    // sequence 3 after 10 was "repaired"); the entries before it verified, as the error says
     const savedTo = yield* saveTail(fs, path, offset, length)
     // the saved file's directory entry durable before the log is truncated; failing, the log is left torn
     yield* syncDirectoryWith(savedTo, ioError("sync directory", savedTo))
@@ -128,8 +111,8 @@ export const repair = (
       truncatedAt: offset,
       removedBytes: length,
       savedTo,
-      count: before.count,
-      lastHash: before.lastHash
+      count: error.count,
+      lastHash: error.lastHash
     })
   })).pipe(Effect.withSpan("Wal.repair"))
 
