@@ -155,19 +155,17 @@ const holdsKey = (value: string): boolean => SIGNER_KEY.test(value) || HEX_KEY.t
  * not a key.)
  */
 export const keyArgument = (args: ReadonlyArray<string>): number => {
+  // the argument that is `--vkey`'s value, which may be a note key (a `--vkey` that is itself a
+  // value exempts nothing: `--vkey --vkey KEY` echoed KEY)
+  let vkeyValue = -1
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string
     const equals = arg.startsWith("--") ? arg.indexOf("=") : -1
     const value = equals > 0 ? arg.slice(equals + 1) : arg
     if (holdsKey(arg) || (equals > 0 && holdsKey(value))) return i + 1
-    if (arg === "--vkey") {
-      // its value, whatever it is (then `--vkey --vkey KEY` leaves KEY to be judged: its
-      // exemption came from a `--vkey` that was itself a value, and the key was echoed)
-      if (i + 1 < args.length && holdsKey(args[i + 1] as string)) return i + 2
-      i++
-      continue
-    }
-    if (NOTE_KEY.test(value) && !arg.startsWith("--vkey=")) return i + 1
+    if (i === vkeyValue) continue
+    if (arg === "--vkey") vkeyValue = i + 1
+    else if (NOTE_KEY.test(value) && !arg.startsWith("--vkey=")) return i + 1
   }
   return 0
 }

@@ -652,20 +652,20 @@ const verifyProof = (
  * names are the note's, and a signature line anyone can append names any key ("not checked"),
  * so a C1 control or a bidi override there reached the terminal raw (a hostile review).
  */
-const describe = (v: Checkpoint.Verified): string => Format.visible(describeRaw(v))
-
-const describeRaw = (v: Checkpoint.Verified): string =>
-  `${JSON.stringify(v.checkpoint.origin)} size ${v.checkpoint.size} root ${
-    Encoding.encodeBase64(v.checkpoint.root)
-  }, signed by ${v.signers.join(", ")}${
-    v.cosignatures.length === 0
-      ? ""
-      : `, cosigned by ${v.cosignatures.map((c) => `${Note.keyLabel(c.name, c.keyId)} at ${c.timestamp}`).join(", ")}`
-  }${
-    v.note.unverified.length === 0
-      ? ""
-      : `; not checked (no key given): ${v.note.unverified.map((s) => Note.keyLabel(s.name, s.keyId)).join(", ")}`
-  }`
+const describe = (v: Checkpoint.Verified): string =>
+  Format.visible(
+    `${JSON.stringify(v.checkpoint.origin)} size ${v.checkpoint.size} root ${
+      Encoding.encodeBase64(v.checkpoint.root)
+    }, signed by ${v.signers.join(", ")}${
+      v.cosignatures.length === 0
+        ? ""
+        : `, cosigned by ${v.cosignatures.map((c) => `${Note.keyLabel(c.name, c.keyId)} at ${c.timestamp}`).join(", ")}`
+    }${
+      v.note.unverified.length === 0
+        ? ""
+        : `; not checked (no key given): ${v.note.unverified.map((s) => Note.keyLabel(s.name, s.keyId)).join(", ")}`
+    }`
+  )
 
 const checkpointJson = (v: Checkpoint.Verified) =>
   obj([
