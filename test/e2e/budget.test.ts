@@ -492,3 +492,22 @@ describe("budget on a database that never answers", () => {
     120_000
   )
 })
+
+describe("budget journal export --out \"\"", () => {
+  it("is bad usage (exit 2), refused before the database is asked (none listens here)", async () => {
+    const r = await calybris([
+      "budget",
+      "journal",
+      "export",
+      "--database",
+      "postgres://u@127.0.0.1:1/db",
+      "--tenant",
+      "acme",
+      "--out",
+      ""
+    ])
+    assert.strictEqual(r.code, 2, r.stderr)
+    assert.strictEqual(r.stderr.trim(), `UsageError: --out "": an empty path; name a new file`)
+    assert.strictEqual(r.stdout, "")
+  })
+})

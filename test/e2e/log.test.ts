@@ -100,6 +100,21 @@ describe("log keygen", () => {
     assert.notInclude(r.stderr, "PRIVATE+KEY")
     assert.deepStrictEqual(fs.readdirSync(cwd), [])
   })
+
+  it("refuses --out \"\" as bad usage (exit 2) before making a key, and leaves nothing behind", async () => {
+    const cwd = fs.mkdtempSync(path.join(dir, "keygen-empty-"))
+    const r = await calybris(["log", "keygen", "--name", "other", "--out", ""], { cwd })
+    assert.strictEqual(r.code, 2, r.stderr)
+    assert.strictEqual(r.stdout, "")
+    assert.match(r.stderr, /--out "": an empty path/)
+    assert.deepStrictEqual(fs.readdirSync(cwd), [])
+  })
+
+  it("an empty path to read is named as one, not left blank before the colon", async () => {
+    const r = await calybris(["log", "verify", "--vkey", vkey, "--checkpoint", ""])
+    assert.strictEqual(r.code, 2, r.stderr)
+    assert.match(r.stderr, /"" \(an empty path\): /)
+  })
 })
 
 describe("log checkpoint", () => {

@@ -27,7 +27,9 @@ export class InputError extends Schema.TaggedError<InputError>()("InputError", {
   reason: Schema.String
 }) {
   override get message(): string {
-    const where = this.file + (this.line === undefined ? "" : ` line ${this.line}`) +
+    // an empty path is named as such, not left as an empty word before the colon
+    const where = (this.file === "" ? "\"\" (an empty path)" : this.file) +
+      (this.line === undefined ? "" : ` line ${this.line}`) +
       (this.column === undefined ? "" : ` column ${this.column}`)
     return `${where}: ${this.field === undefined ? "" : `field ${this.field}: `}${this.reason}`
   }

@@ -106,6 +106,13 @@ export const STDIN = "-"
 /** The path that names standard output for a file written (`budget journal export --out -`). */
 export const STDOUT = "-"
 
+/**
+ * Refuse an empty path given for a file the command is to write (`--out ""`), before anything
+ * is done: no key made, no database asked.
+ */
+export const requireOutPath = (flag: string, path: string): Effect.Effect<void, UsageError> =>
+  path === "" ? Effect.fail(new UsageError({ reason: `${flag} "": an empty path; name a new file` })) : Effect.void
+
 /** How a document's path is named in messages (`<stdin>` for `-`). */
 export const nameOf = (path: string): string => (path === STDIN ? "<stdin>" : path)
 

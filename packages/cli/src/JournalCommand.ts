@@ -27,7 +27,7 @@ import { IoError, UnknownTenant, UsageError } from "./CliError.js"
 import type * as Commands from "./Commands.js"
 import * as Database from "./Database.js"
 import * as DatabaseUrl from "./DatabaseUrl.js"
-import { platformReason, STDOUT } from "./Files.js"
+import { platformReason, requireOutPath, STDOUT } from "./Files.js"
 import * as Format from "./Format.js"
 import * as Key from "./Key.js"
 import { emit, obj, printLines, setJson } from "./Output.js"
@@ -67,6 +67,7 @@ export const exportTenant = (flags: Commands.FlagsOf<typeof Commands.journalOpti
   Effect.gen(function*() {
     yield* setJson(false)
     const tenant = yield* Arguments.tenantId(flags.tenant)
+    if (Option.isSome(flags.out)) yield* requireOutPath("--out", flags.out.value)
     const db = yield* databaseOf(flags.database, "export")
     // `--out -`: standard output, as without --out (never a file named "-")
     if (Option.isSome(flags.out) && flags.out.value !== STDOUT) {

@@ -46,7 +46,16 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { InputError, IoError, KeyError, UsageError } from "./CliError.js"
 import type * as Commands from "./Commands.js"
-import { platformReason, readBytes, readText, requireFile, STDOUT, streamFile, writeNewSecret } from "./Files.js"
+import {
+  platformReason,
+  readBytes,
+  readText,
+  requireFile,
+  requireOutPath,
+  STDOUT,
+  streamFile,
+  writeNewSecret
+} from "./Files.js"
 import * as Format from "./Format.js"
 import * as Key from "./Key.js"
 import { emit, obj, printLines, setJson } from "./Output.js"
@@ -868,6 +877,7 @@ export const keygen = (flags: Commands.FlagsOf<typeof Commands.logOptions.keygen
     if (flags.out === STDOUT) {
       return yield* new UsageError({ reason: "--out -: the signer key is never printed; name a new file" })
     }
+    yield* requireOutPath("--out", flags.out)
     const seed = Redacted.make(globalThis.crypto.getRandomValues(new Uint8Array(32)))
     const invalidName = (e: Note.NoteKeyInvalid) =>
       new UsageError({ reason: `--name ${JSON.stringify(flags.name)}: ${e.reason}` })
