@@ -101,6 +101,22 @@ describe("log keygen", () => {
     assert.deepStrictEqual(fs.readdirSync(cwd), [])
   })
 
+  it("the signer key's secret part alone, given where a path or a variable name goes, is refused unquoted (exit 2; a helper's hostile review: the error naming the file echoed it)", async () => {
+    for (
+      const args of [
+        ["log", "verify", "--vkey", vkey, "--proof", secretPart],
+        ["log", "checkpoint", "--log", log, "--skey-file", secretPart, ...keyed],
+        ["log", "checkpoint", "--log", log, `--skey-env=${secretPart}`, ...keyed]
+      ]
+    ) {
+      const r = await calybris(args)
+      assert.strictEqual(r.code, 2, r.stderr)
+      assert.include(r.stderr, "holds a key")
+      assert.strictEqual(r.stdout, "")
+      noSecret(r)
+    }
+  })
+
   it("refuses --out \"\" as bad usage (exit 2) before making a key, and leaves nothing behind", async () => {
     const cwd = fs.mkdtempSync(path.join(dir, "keygen-empty-"))
     const r = await calybris(["log", "keygen", "--name", "other", "--out", ""], { cwd })
@@ -213,6 +229,48 @@ describe("log checkpoint", () => {
     // gone: the log is signed (nothing published to contradict)
     fs.rmSync(place)
     assert.strictEqual((await sign()).code, 0)
+  })
+
+  it("--previous CP: the log must extend the checkpoint signed before (no tree log publishing beside it): a log rolled back, or rolled back and grown again, is not signed; CP of another origin or not a checkpoint is bad input (a helper's hostile review: the same key signed two roots at one size)", async () => {
+    const own = path.join(dir, "previous.jsonl")
+    fs.copyFileSync(log, own)
+    const sign = (...extra: ReadonlyArray<string>) =>
+      calybris(["log", "checkpoint", "--log", own, "--skey-file", skeyFile, ...keyed, ...extra])
+    const extending = await sign("--previous", cp5)
+    assert.strictEqual(extending.code, 0, extending.stderr)
+    assert.strictEqual(extending.stdout, fs.readFileSync(cp9, "utf8"))
+    // rolled back to 3 entries
+    fs.writeFileSync(own, `${fs.readFileSync(log, "utf8").split("\n").slice(0, 3).join("\n")}\n`)
+    const short = await sign("--previous", cp9)
+    assert.strictEqual(short.code, 1, short.stderr)
+    assert.include(short.stderr, "it holds 3 entries, fewer than the 9 of --previous")
+    assert.strictEqual(short.stdout, "")
+    // and grown again past 9 with other entries: without --previous it is signed (nothing to
+    // compare with), with it refused
+    await Effect.runPromise(
+      Effect.gen(function*() {
+        for (let i = 0; i < 7; i++) yield* Wal.append(new Map<string, Json.Json>([["other", i]]))
+      }).pipe(Effect.provide(Wal.layerFile(own, { key: walKey })), Effect.provide(NodeContext.layer))
+    )
+    assert.strictEqual((await sign()).code, 0)
+    const forked = await sign("--previous", cp9)
+    assert.strictEqual(forked.code, 1, forked.stderr)
+    assert.include(forked.stderr, "its root at size 9 is not the root of --previous")
+    assert.strictEqual(forked.stdout, "")
+    // the previous checkpoint of another origin, or no checkpoint at all (the signer key: never quoted)
+    for (
+      const [extra, reason] of [
+        [["--previous", cp9, "--origin", "example.com/other"], "a checkpoint of origin"],
+        [["--previous", skeyFile], "not a signed checkpoint"],
+        [["--previous", path.join(dir, "nowhere.note")], "no such file"]
+      ] as const
+    ) {
+      const r = await sign(...extra)
+      assert.strictEqual(r.code, 2, r.stderr)
+      assert.include(r.stderr, reason)
+      assert.strictEqual(r.stdout, "")
+      noSecret(r)
+    }
   })
 
   it("the published checkpoint is found whatever name reaches the log: a symbolic link, a dir/.. spelling; a hard link is refused (a hostile review: another name skipped the check)", async () => {

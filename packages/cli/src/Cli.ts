@@ -143,12 +143,20 @@ const HEX_KEY = /^\s*hex:\s*[0-9a-fA-F]{8,}\s*$/
 /** A note signer key, `PRIVATE+KEY+name+hex8+base64(0x01 ‖ seed)` (Go's x/mod form), anywhere in a value. */
 const SIGNER_KEY = /PRIVATE\+KEY\+[^+\s]+\+[0-9a-fA-F]{8}\+[A-Za-z0-9+/]{40,}/
 
-/** Whether a value holds a key: a signer key anywhere in it, or a whole `hex:` HMAC key. */
-const holdsKey = (value: string): boolean => SIGNER_KEY.test(value) || HEX_KEY.test(value)
+/**
+ * The key part of a note key alone, as a whole value: base64 of 33 bytes, the first the Ed25519
+ * type 0x01 — a signer key's secret (`base64(0x01 ‖ seed)`) cut out of its file, which was echoed
+ * by the error naming a path or a variable (a helper's hostile review). Never a verifier key, which
+ * has its name and key id before it.
+ */
+const KEY_PART = /^A[Q-Za-f][A-Za-z0-9+/]{42}$/
+
+/** Whether a value holds a key: a signer key anywhere in it, a whole `hex:` HMAC key, or a whole note key part. */
+const holdsKey = (value: string): boolean => SIGNER_KEY.test(value) || HEX_KEY.test(value) || KEY_PART.test(value)
 
 /**
  * The position (1-based, after the program) of the first argument that holds a key — a note
- * signer key anywhere in it, or a whole `hex:…` HMAC key, as the argument or as the value of a
+ * signer key anywhere in it, a whole `hex:…` HMAC key or a note key's base64 part alone, as the argument or as the value of a
  * `--flag=value` — or 0. Keys come from files and environment variables only; one pasted as a
  * value (a path, an origin, a stray argument) would be echoed by the error naming it, or signed
  * into a checkpoint. (A WAL line that only mentions `PRIVATE+KEY+`, given to `--entry-line`, is

@@ -254,6 +254,13 @@ export const logOptions = {
       Options.withDescription("The checkpoint's origin line (default: the signer key's name)."),
       Options.optional
     ),
+    previous: Options.text("previous").pipe(
+      Options.withPseudoName("CP"),
+      Options.withDescription(
+        "A checkpoint signed before (the last one published): the log must extend it — same origin, its size at most the log's, its root the log's root at that size — or nothing is signed."
+      ),
+      Options.optional
+    ),
     ...keyOptions
   },
   prove: {

@@ -787,6 +787,17 @@ export const checkpoint = (flags: Commands.FlagsOf<typeof Commands.logOptions.ch
     const origin = Option.getOrElse(flags.origin, () => signer.name)
     const tree = yield* treeOf(flags.log, flags)
     yield* extendsPublished(flags.log, tree)
+    if (Option.isSome(flags.previous)) {
+      // the operator's own record of what was signed (no tree log publishes beside the log when
+      // only this command signs: a log rolled back and grown again was signed at a size already
+      // signed with another root; a helper's hostile review)
+      const path = flags.previous.value
+      yield* extendsCheckpoint(path, tree, (reason) => new LogVerifyFailed({ what: `log ${flags.log}`, reason }), {
+        origin,
+        what: "--previous",
+        unreadable: (reason) => new InputError({ file: path, reason })
+      })
+    }
     const root = yield* merkle("root", Merkle.root(tree, tree.size))
     // an origin that is not one checkpoint line (a "\n" in it would sign lines of its own) is refused
     const note = yield* Either.mapLeft(
@@ -838,34 +849,58 @@ const extendsPublished = (log: string, tree: Merkle.MemoryTree) =>
     }
   })
 
-/** `extendsPublished` for one checkpoint file found beside the log. */
+/**
+ * The log must extend one signed checkpoint (`extendsPublished`'s file found beside the log, or
+ * `log checkpoint --previous`): its size at most the log's, its root the log's root at that size.
+ * With `previous` (the operator's own file) its origin must be the one to be signed, and a file
+ * that cannot be read or parsed is bad input (exit 2), not a verdict on the log.
+ */
 const extendsCheckpoint = (
   path: string,
   tree: Merkle.MemoryTree,
-  refuse: (reason: string) => LogVerifyFailed
+  refuse: (reason: string) => LogVerifyFailed,
+  previous?: {
+    readonly origin: string
+    readonly what: string
+    readonly unreadable: (reason: string) => InputError
+  }
 ) =>
   Effect.gen(function*() {
+    const where = previous === undefined ? `the checkpoint published at ${path}` : `${previous.what} ${path}`
     const text = yield* readText(path, MAX_CHECKPOINT_BYTES).pipe(
       Effect.mapError((e) =>
-        refuse(`the checkpoint published beside it (${path}) cannot be read (${e.reason}): nothing is signed over it`)
+        previous === undefined
+          ? refuse(
+            `the checkpoint published beside it (${path}) cannot be read (${e.reason}): nothing is signed over it`
+          )
+          : previous.unreadable(e.reason)
       )
     )
     const published = Either.flatMap(Note.parse(text), (note) => Checkpoint.parse(note.text))
     if (Either.isLeft(published)) {
-      return yield* refuse(
-        `${path} is not a signed checkpoint (${published.left.message}): remove it if it is not the published checkpoint`
+      return yield* previous === undefined
+        ? refuse(
+          `${path} is not a signed checkpoint (${published.left.message}): remove it if it is not the published checkpoint`
+        )
+        : previous.unreadable(`not a signed checkpoint (${published.left.message})`)
+    }
+    const { origin, root, size } = published.right
+    if (previous !== undefined && origin !== previous.origin) {
+      return yield* previous.unreadable(
+        `a checkpoint of origin ${Format.visible(JSON.stringify(origin))}, not ${
+          Format.visible(JSON.stringify(previous.origin))
+        }: the one to sign is of another log`
       )
     }
-    const { root, size } = published.right
     if (size > tree.size) {
       return yield* refuse(
-        `it holds ${tree.size} entries, fewer than the ${size} of the checkpoint published at ${path}: the log was rolled back`
+        `it holds ${tree.size} entries, fewer than the ${size} of ${where}: the log was rolled back`
       )
     }
     const ours = yield* merkle("root", Merkle.root(tree, size))
     if (hex(ours) !== hex(root)) {
       return yield* refuse(
-        `its root at size ${size} is not the root of the checkpoint published at ${path}: the log was rewritten`
+        `its root at size ${size} is not the root of ${where}: the log was rewritten`
       )
     }
   })

@@ -9,6 +9,7 @@ import { assert, describe, it } from "@effect/vitest"
 const HEX = `hex:${"00112233445566778899aabbccddeeff".repeat(2)}`
 const SKEY = "PRIVATE+KEY+example.com/log+c74f20a3+AY5ccW0ESaD9Lt0S8aRoxwsgJxGnaoHYYS53K/ncqNcF"
 const BARE = SKEY.slice("PRIVATE+KEY+".length)
+const SECRET = SKEY.split("+").slice(4).join("+")
 
 describe("Cli.keyArgument", () => {
   it("finds a key as an argument, as a --flag=value's value, with spaces after hex:, and a short hex key", () => {
@@ -31,7 +32,14 @@ describe("Cli.keyArgument", () => {
       // a --vkey that is itself --vkey's value exempts nothing after it (it was echoed), and a
       // signer key with its prefix after --vkey is still one
       [["log", "verify", "--vkey", "--vkey", BARE], 5],
-      [["log", "verify", "--vkey", SKEY], 4]
+      [["log", "verify", "--vkey", SKEY], 4],
+      // the secret part alone, base64(0x01 ‖ seed), where a path or a name goes, or after --vkey
+      // (no verifier key: it has no name): it was echoed by the error naming the file (a helper's
+      // hostile review)
+      [["log", "verify", "--vkey", BARE, "--proof", SECRET], 6],
+      [["log", "checkpoint", "--skey-file", SECRET], 4],
+      [["log", "checkpoint", `--skey-env=${SECRET}`], 3],
+      [["log", "verify", "--vkey", SECRET], 4]
     ]
     for (const [args, position] of cases) assert.strictEqual(keyArgument(args), position, args.join(" "))
   })
@@ -58,7 +66,11 @@ describe("Cli.keyArgument", () => {
       ["log", "prove", "3", "--key-file", "/keys/hex:0011.key"],
       // a dated path of a note key's length: no key of type 0x01 (the review of the check)
       ["wal", "verify", "backup+20240101+tenants/acme/journal/2024/01/segment00000001"],
-      ["wal", "verify", "./backup+20240101+tenants/acme/journal/2024/01/segment00000001"]
+      ["wal", "verify", "./backup+20240101+tenants/acme/journal/2024/01/segment00000001"],
+      // 44 base64 characters that are no key part: another type byte, a padded 32-byte value, a path
+      ["wal", "verify", `B${SECRET.slice(1)}`],
+      ["log", "verify", "--entry-line", Buffer.alloc(32, 1).toString("base64")],
+      ["wal", "verify", `./${SECRET.slice(2)}`]
     ]
     for (const args of cases) assert.strictEqual(keyArgument(args), 0, args.join(" "))
   })
