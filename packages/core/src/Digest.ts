@@ -271,6 +271,19 @@ export const policyDigest = (policy: Policy | PolicySnapshot, hash: HashFunction
   return hex
 }
 
+/**
+ * @internal `Policy`'s construction: the digest of the snapshot as it is now, computed afresh and
+ * cached for it — never one cached earlier for the same object, since edited in place (code that
+ * casts away `readonly`): the digest a bundle records must be of the catalog the kernel compiled
+ * (a helper's hostile review: `Policy.unsafeMake` of a snapshot digested, then edited, recorded the
+ * old digest in every bundle).
+ */
+export const pinPolicyDigest = (snapshot: PolicySnapshot): string => {
+  const hex = policyDigestUncached(snapshot)
+  policyCache.set(snapshot, hex)
+  return hex
+}
+
 /** Hex SHA-256 of an input's canonical bytes. */
 export const inputDigest = (input: Input, hash: HashFunctions = defaultHash): string =>
   digestHex(inputPreimage(input), hash)

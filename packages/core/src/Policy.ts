@@ -9,7 +9,7 @@
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { policyDigest } from "./Digest.js"
+import { pinPolicyDigest } from "./Digest.js"
 import * as Int from "./Int.js"
 import { compile, type Compiled } from "./internal/compile.js"
 import { jsonObject, type Unbranded, validator } from "./JsonSchema.js"
@@ -148,14 +148,15 @@ export interface Policy {
 }
 
 /**
- * The snapshot, its compiled catalog, and its digest computed now (cached per snapshot object by
- * `Digest.policyDigest`): the kernel decides with the catalog compiled here, so the digest a
+ * The snapshot, its compiled catalog, and its digest computed now — afresh, not read from the
+ * cache, which may hold one of this object before an edit — and cached per snapshot object for
+ * `Digest.policyDigest`: the kernel decides with the catalog compiled here, so the digest a
  * bundle records is of the same snapshot even if code that casts away `readonly` edits it later
  * (a review of the audit path: a model disabled in place after `make` changed the digest while
  * `prescribe` still selected it). (Freezing a copy instead made the uncached digest ~75% slower.)
  */
 const build = (snapshot: PolicySnapshot): Policy => {
-  policyDigest(snapshot)
+  pinPolicyDigest(snapshot)
   return { [TypeId]: TypeId, snapshot, compiled: compile(snapshot) }
 }
 

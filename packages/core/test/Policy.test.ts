@@ -166,4 +166,22 @@ describe("a policy's digest is of the snapshot its catalog was compiled from", (
     // the edited snapshot on its own is another policy (its digest read afresh)
     assert.notStrictEqual(Digest.policyDigestUncached(policy.snapshot), digest)
   })
+
+  it("unsafeMake of a snapshot digested, then edited in place: the policy's digest is of the catalog it compiled, not the one cached before the edit (a helper's hostile review: every bundle recorded the old digest)", () => {
+    const snapshot = Fixtures.ledgerPolicy(1n).snapshot
+    const before = Digest.policyDigest(snapshot)
+    // one model disabled in place (readonly cast away)
+    const models = snapshot.models as unknown as Array<{ enabled: number }>
+    ;(models[1] as { enabled: number }).enabled = 0
+    const policy = Policy.unsafeMake(snapshot)
+    const now = Digest.policyDigestUncached(snapshot)
+    assert.notStrictEqual(now, before)
+    assert.strictEqual(Digest.policyDigest(policy), now)
+    assert.strictEqual(Digest.policyDigest(snapshot), now)
+    // the decisions are those of the edited catalog, as a policy made from a copy of it decides
+    const input = Fixtures.ledgerInput()
+    const copy = Policy.unsafeMake({ ...snapshot, models: snapshot.models.map((m) => ({ ...m })) })
+    assert.strictEqual(Digest.policyDigest(copy), now)
+    assert.deepStrictEqual(Kernel.prescribe(policy, input), Kernel.prescribe(copy, input))
+  })
 })
