@@ -35,16 +35,22 @@ export const short = (digest: string): string => (digest.length > 16 ? `${digest
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/
 const UNSAFE_ALL = new RegExp(UNSAFE.source, "g")
 
+/** A name that would not show where it starts and ends: empty, or white space at either end. */
+const AMBIGUOUS = /^$|^\s|\s$/
+
 /**
  * A name from the data (a tenant id) as text output shows it: as it is, or — when it holds a
  * character a terminal acts on (an escape sequence, a newline that starts a fake table row, a
  * bidi override) — quoted, with those characters and `"` and `\` escaped (`"a\u001b[31m"`).
- * A name that starts with `"` is quoted too, so that no name shows as another's quoted form.
+ * A name that starts with `"` is quoted too, so that no name shows as another's quoted form, and
+ * so is the empty name and one that starts or ends with white space (`acme` and `acme ` showed
+ * alike; the empty tenant id showed as nothing: a helper's hostile review).
  * A tenant id may hold any of them (the reference allows it); before, they reached the terminal
- * raw (a hostile review). JSON output is escaped by the JSON printer.
+ * raw (a hostile review). JSON output is escaped by the JSON printer (`\u001b`, not C1 controls
+ * or bidi overrides, which it leaves as they are: JSON output is for programs).
  */
 export const name = (text: string): string => {
-  if (!UNSAFE.test(text) && !text.startsWith("\"")) return text
+  if (!UNSAFE.test(text) && !text.startsWith("\"") && !AMBIGUOUS.test(text)) return text
   return `"${text.replace(/["\\]/g, "\\$&").replace(UNSAFE_ALL, escapeUnit)}"`
 }
 

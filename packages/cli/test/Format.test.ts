@@ -35,11 +35,18 @@ describe("Format", () => {
     assert.strictEqual(Format.name("x\u009b2J"), `"x\\u009b2J"`)
     // a name that looks like another's quoted form is quoted too
     assert.strictEqual(Format.name(`"a\\u001b[31mX"`), `"\\"a\\\\u001b[31mX\\""`)
-    // never a character a terminal acts on; one name, one shown text
+    // the empty name and one with white space at an end are quoted: `acme` and `acme ` showed
+    // alike, the empty tenant as nothing (a helper's hostile review)
+    assert.strictEqual(Format.name(""), `""`)
+    assert.strictEqual(Format.name("acme "), `"acme "`)
+    assert.strictEqual(Format.name("\u00a0acme"), `"\u00a0acme"`)
+    assert.strictEqual(Format.name("acme corp"), "acme corp")
+    // never a character a terminal acts on, never empty or white at an end; one name, one shown text
     fc.assert(
       fc.property(fc.string({ unit: "binary" }), fc.string({ unit: "binary" }), (a, b) => {
         const shown = Format.name(a)
         assert.isFalse(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/.test(shown))
+        assert.isFalse(/^$|^\s|\s$/.test(shown), JSON.stringify(shown))
         if (a !== b) assert.notStrictEqual(shown, Format.name(b))
       }),
       { numRuns: fc.readConfigureGlobal().numRuns ?? 2000 }
