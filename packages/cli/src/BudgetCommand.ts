@@ -81,6 +81,7 @@ const ledgerLayer = (flags: OnFile, loaded: Key.Loaded) =>
   Ledger.layerJournalFile(flags.journal, {
     key: loaded.key,
     allowEmptyKey: loaded.allowEmptyKey,
+    maxLineBytes: loaded.maxLineBytes,
     durability: flags.durability
   }).pipe(Layer.provide(WalNode.layer))
 
@@ -224,7 +225,8 @@ const withView = <A, E, R>(
         yield* requireJournal(file.journal)
         const view = yield* LedgerView.recoverFile(file.journal, {
           key: loaded.key,
-          allowEmptyKey: loaded.allowEmptyKey
+          allowEmptyKey: loaded.allowEmptyKey,
+          maxLineBytes: loaded.maxLineBytes
         }).pipe(Key.hintOnWrongKey(loaded))
         // (with --json too: stdout stays the JSON, and a script watching a live journal learns that
         // the figures leave a line out — a helper's hostile review found --json silent about it)
@@ -311,7 +313,12 @@ export const init = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.init>
       return yield* Wal.append(checkpoint)
     }).pipe(
       Effect.provide(
-        Wal.layerFile(flags.journal, { key: loaded.key, allowEmptyKey: loaded.allowEmptyKey, durability: "always" })
+        Wal.layerFile(flags.journal, {
+          key: loaded.key,
+          allowEmptyKey: loaded.allowEmptyKey,
+          maxLineBytes: loaded.maxLineBytes,
+          durability: "always"
+        })
           .pipe(
             Layer.provide(WalNode.layer)
           )

@@ -68,6 +68,13 @@ export const keyOptions = {
   ),
   allowEmptyKey: Options.boolean("allow-empty-key").pipe(
     Options.withDescription("Accept an empty HMAC key (legacy logs only: such a log can be forged by anyone).")
+  ),
+  maxLineBytes: Options.text("max-line-bytes").pipe(
+    Options.withPseudoName("N"),
+    Options.withDescription(
+      "The longest log line read or written, in bytes (default 67108864, 64 MiB): raise it for a log written with a larger maxLineBytes (the reference sets no limit). A journal file's only; a database's ledger ignores it."
+    ),
+    Options.optional
   )
 }
 

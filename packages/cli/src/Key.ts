@@ -29,6 +29,8 @@ export interface KeyFlags {
   readonly keyFile: Option.Option<string>
   readonly keyEnv: Option.Option<string>
   readonly allowEmptyKey: boolean
+  /** `--max-line-bytes N`, with the key flags on every command that reads a log */
+  readonly maxLineBytes?: Option.Option<string> | undefined
 }
 
 /** A loaded key (or none: an unkeyed SHA-256 log), with the chain options for the WAL. */
@@ -37,6 +39,27 @@ export interface Loaded {
   readonly allowEmptyKey: boolean
   /** `HMAC-SHA256` or `SHA-256` */
   readonly chain: string
+  /** `--max-line-bytes`: the log's line limit (undefined: the WAL's default, 64 MiB) */
+  readonly maxLineBytes: number | undefined
+}
+
+/**
+ * `--max-line-bytes N`: a positive integer below 2^53, in decimal digits only (a log's line limit,
+ * `maxLineBytes` of the WAL's options), else bad usage naming the flag and the value.
+ */
+const lineLimit = (flags: KeyFlags): Effect.Effect<number | undefined, UsageError> => {
+  const given = flags.maxLineBytes
+  if (given === undefined || Option.isNone(given)) return Effect.succeed(undefined)
+  const n = /^[0-9]{1,16}$/.test(given.value) ? Number(given.value) : Number.NaN
+  return Number.isSafeInteger(n) && n >= 1
+    ? Effect.succeed(n)
+    : Effect.fail(
+      new UsageError({
+        reason: `--max-line-bytes ${
+          JSON.stringify(given.value)
+        }: not a line limit (a whole number of bytes, 1 to 2^53-1)`
+      })
+    )
 }
 
 const encoder = new TextEncoder()
@@ -101,36 +124,48 @@ export const load = (flags: KeyFlags): Effect.Effect<Loaded, KeyError | UsageErr
     if (Option.isSome(flags.keyFile) && Option.isSome(flags.keyEnv)) {
       return yield* new UsageError({ reason: "give the key with either --key-file or --key-env, not both" })
     }
+    const maxLineBytes = yield* lineLimit(flags)
     const source = Option.isSome(flags.keyFile)
       ? { name: `--key-file ${flags.keyFile.value}`, key: yield* fromFile(flags.keyFile.value) }
       : Option.isSome(flags.keyEnv)
       ? { name: `--key-env ${flags.keyEnv.value}`, key: yield* fromEnv(flags.keyEnv.value) }
       : undefined
-    if (source === undefined) return { key: undefined, allowEmptyKey: flags.allowEmptyKey, chain: "SHA-256" }
+    if (source === undefined) {
+      return { key: undefined, allowEmptyKey: flags.allowEmptyKey, chain: "SHA-256", maxLineBytes }
+    }
     if (source.key.length === 0 && !flags.allowEmptyKey) {
       return yield* new KeyError({
         source: source.name,
         reason: "the key is empty: refusing it (anyone can forge an empty-key log); --allow-empty-key accepts it"
       })
     }
-    return { key: source.key, allowEmptyKey: flags.allowEmptyKey, chain: "HMAC-SHA256" }
+    return { key: source.key, allowEmptyKey: flags.allowEmptyKey, chain: "HMAC-SHA256", maxLineBytes }
   })
 
 const brokenAtFirstEntry = (e: unknown): boolean =>
   typeof e === "object" && e !== null && "_tag" in e && e._tag === "WalChainBroken" && "sequence" in e &&
   e.sequence === 1n && "expected" in e && e.expected !== "genesis"
 
+/** A line over the reader's limit (`WalLineTooLong`), whatever carries it. */
+const lineTooLong = (e: unknown): boolean =>
+  typeof e === "object" && e !== null && "_tag" in e && e._tag === "WalLineTooLong"
+
 /**
- * A chain broken at its very first entry's hash almost always means the wrong key (or none):
- * say so on stderr, before the error itself (text mode only; the key is never shown).
+ * A hint on stderr, before the error itself (text mode only; the key is never shown): a chain
+ * broken at its very first entry's hash almost always means the wrong key (or none); a line over
+ * the limit may be one a writer with a larger `maxLineBytes` (or the reference, which has none)
+ * wrote, which `--max-line-bytes` reads (a helper's hostile review: nothing said how).
  */
 export const hintOnWrongKey = (loaded: Loaded) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.tapError(effect, (e) =>
-    brokenAtFirstEntry(e)
-      ? Effect.flatMap(Effect.flatMap(OutputMode, Ref.get), (json) =>
-        json ? Effect.void : Console.error(
-          loaded.key === undefined
-            ? "hint: the first entry does not hash as an unkeyed (SHA-256) log: is it keyed? give its key with --key-file or --key-env"
-            : "hint: the first entry does not verify under this key: a wrong key, an unkeyed log, or a tampered first entry"
-        ))
-      : Effect.void)
+  Effect.tapError(effect, (e) => {
+    const hint = brokenAtFirstEntry(e)
+      ? loaded.key === undefined
+        ? "hint: the first entry does not hash as an unkeyed (SHA-256) log: is it keyed? give its key with --key-file or --key-env"
+        : "hint: the first entry does not verify under this key: a wrong key, an unkeyed log, or a tampered first entry"
+      : lineTooLong(e)
+      ? "hint: if the log was written with a larger line limit, read it with --max-line-bytes N (the limit guards memory)"
+      : undefined
+    return hint === undefined
+      ? Effect.void
+      : Effect.flatMap(Effect.flatMap(OutputMode, Ref.get), (json) => json ? Effect.void : Console.error(hint))
+  })

@@ -87,6 +87,7 @@ export const treeOf = (file: string, flags: Key.KeyFlags) =>
     // each verified entry's line bytes, as the reader accepts them (the leaves)
     yield* Reader.verify(streamFile(file, 1024 * 1024), {
       chain,
+      maxLineBytes: loaded.maxLineBytes,
       onLine: (line, sequence, canonical) => {
         if (!canonical && notCanonical === undefined) notCanonical = sequence
         tree.append(Merkle.hashLeaf(line))

@@ -47,7 +47,7 @@ const readerFor = (flags: Key.KeyFlags) =>
   Effect.gen(function*() {
     const loaded = yield* Key.load(flags)
     const chain = yield* Chain.make({ key: loaded.key, allowEmptyKey: loaded.allowEmptyKey })
-    const reader: Reader.ReaderOptions = { chain }
+    const reader: Reader.ReaderOptions = { chain, maxLineBytes: loaded.maxLineBytes }
     return { reader, chain: loaded.chain, loaded }
   })
 
@@ -301,7 +301,11 @@ export const repair = (flags: Commands.FlagsOf<typeof Commands.walOptions.repair
     const loaded = yield* Key.load(flags)
     yield* requireFile(flags.file)
     // WalNode: the saved tail's directory is fsynced before the log is truncated
-    const report = yield* Wal.repair(flags.file, { key: loaded.key, allowEmptyKey: loaded.allowEmptyKey }).pipe(
+    const report = yield* Wal.repair(flags.file, {
+      key: loaded.key,
+      allowEmptyKey: loaded.allowEmptyKey,
+      maxLineBytes: loaded.maxLineBytes
+    }).pipe(
       Effect.provide(WalNode.layer),
       Key.hintOnWrongKey(loaded)
     )
