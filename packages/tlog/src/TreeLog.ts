@@ -259,6 +259,7 @@ export const makeFile = (
 > =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
+    const context = yield* Effect.context<never>()
     const start = yield* startHashing
     const checkpoint = options.checkpoint
     // bad checkpoint options are refused before the log is opened
@@ -285,6 +286,9 @@ export const makeFile = (
         fs,
         dir: `${path}.tlog`,
         sync: (options.durability ?? "always") !== "never",
+        // with the environment the log is opened in (its `FileIo`, when `WalNode.layer` gives one)
+        // (`Wal.syncDirectory` syncs the directory holding the path it is given: any name in `dir`)
+        syncDirectory: (dir: string) => Effect.provide(Wal.syncDirectory(`${dir}/-`, (cause) => cause), context),
         mac: options.key === undefined ? undefined : internal.headMac(options.key, options.hash)
       },
       start

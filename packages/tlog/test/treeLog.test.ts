@@ -13,6 +13,7 @@ import * as Tiles from "@calybris/tlog/Tiles"
 import * as TreeLog from "@calybris/tlog/TreeLog"
 import * as TreeLogNode from "@calybris/tlog/TreeLogNode"
 import * as Wal from "@calybris/wal/Wal"
+import * as WalNode from "@calybris/wal/WalNode"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { SystemError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
@@ -28,6 +29,7 @@ import * as Stream from "effect/Stream"
 import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import * as nodeFs from "node:fs"
+import * as nodePath from "node:path"
 import { signer, verifierOf } from "./noteSupport.js"
 import { filesUnder, gatedSyncs, headText, linesOf, withLogFile } from "./treeLogSupport.js"
 
@@ -808,6 +810,55 @@ describe("TreeLog background flush (inline hashing)", () => {
             }
             expect(persisted).toBeGreaterThan(900)
           }), { durability: "batch", flushEvery: 100 }).pipe(Effect.provideService(FileSystem.FileSystem, slow))
+      }).pipe(Effect.provide(NodeContext.layer), Effect.scoped),
+    30_000
+  )
+})
+
+describe("TreeLog inline tile writer: directory fsyncs", () => {
+  it.live(
+    "with WalNode's FileIo and durability batch, each renamed tile's directory (and every directory made) is fsynced before the tree head is renamed, and the head's directory after it: a power loss cannot keep a head that names a lost tile",
+    () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = `${yield* fs.makeTempDirectoryScoped()}/log.jsonl`
+        const events: Array<readonly ["rename" | "sync", string]> = []
+        const recording = FileSystem.FileSystem.of({
+          ...fs,
+          rename: (from, to) => Effect.zipRight(fs.rename(from, to), Effect.sync(() => events.push(["rename", to])))
+        })
+        const io = WalNode.layerWith({
+          ...WalNode.io,
+          syncDirectoryOf: (file) => {
+            events.push(["sync", nodePath.dirname(nodePath.resolve(file))])
+            WalNode.io.syncDirectoryOf?.(file)
+          }
+        })
+        yield* withLogUsing(Layer.empty, path, (log) => appendN(log, 0, 700), { durability: "batch", flushEvery: 256 })
+          .pipe(Effect.provide(io), Effect.provideService(FileSystem.FileSystem, recording))
+        const tiles = `${path}.tlog`
+        const pending = new Set<string>()
+        let heads = 0
+        let headDir: string | undefined
+        for (const [what, at] of events) {
+          if (what === "sync") {
+            pending.delete(at)
+            if (at === headDir) headDir = undefined
+          } else if (at === `${tiles}/${TreeLog.HEAD_FILE}`) {
+            assert.deepStrictEqual([...pending], [], `tile directories not synced before head ${heads + 1}`)
+            assert.isUndefined(headDir, `the previous head's directory not synced`)
+            headDir = tiles
+            heads++
+          } else if (at.startsWith(`${tiles}/`)) {
+            pending.add(nodePath.dirname(at))
+          }
+        }
+        assert.isAtLeast(heads, 2)
+        assert.isUndefined(headDir, "the last head's directory not synced")
+        // the tiles directory's own entry, beside the log, and a tile directory made for the first time
+        const synced = new Set(events.filter(([what]) => what === "sync").map(([, at]) => at))
+        assert.isTrue(synced.has(nodePath.dirname(path)))
+        assert.isTrue(synced.has(`${tiles}/tile/0`))
       }).pipe(Effect.provide(NodeContext.layer), Effect.scoped),
     30_000
   )

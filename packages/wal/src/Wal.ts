@@ -18,6 +18,7 @@ import * as Stream from "effect/Stream"
 import type { ChainOptions } from "./Chain.js"
 import type { Entry, Sealed } from "./Entry.js"
 import * as internalFile from "./internal/file.js"
+import { syncDirectoryWith } from "./internal/io.js"
 import * as internalMemory from "./internal/memory.js"
 import * as Own from "./internal/own.js"
 import * as internalRepair from "./internal/repair.js"
@@ -251,6 +252,15 @@ export type RepairOptions = Pick<WalOptions, "key" | "allowEmptyKey" | "hash" | 
 // `repair`'s report (`RepairClean` | `RepairTruncated`), defined next to `repair` itself
 export { type AdmitWait, admitWait, AdmitWaitTypeId, isAdmitWait } from "./internal/admit.js"
 export { RepairClean, RepairReport, RepairTruncated } from "./internal/repair.js"
+
+/**
+ * fsync on the directory holding `file`, with the `FileIo` of the environment (`WalNode.layer`),
+ * when it has one; nothing without one (`FileSystem` cannot fsync a directory). What it throws is
+ * failed as `onError` makes it. Portable: for code beside a log that writes files of its own (a
+ * tree log's tiles) and must make their names durable when a Node environment can.
+ */
+export const syncDirectory: <E>(file: string, onError: (cause: unknown) => E) => Effect.Effect<void, E> =
+  syncDirectoryWith
 
 /**
  * A log in one JSONL file, with one writer per file whatever name reaches it (a `<path>.lock`

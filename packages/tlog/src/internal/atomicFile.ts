@@ -5,7 +5,9 @@
  * again; fsynced when `sync`), which is
  * then renamed over `<path>`. A reader or a crash sees the old file or the new one, never a torn
  * one; on a failure the temp file is removed (best effort) and the step that failed is named.
- * (`FileSystem` cannot fsync a directory: after a power loss the rename itself may be lost.)
+ * (`FileSystem` cannot fsync a directory: after a power loss the rename itself may be lost, unless
+ * the caller then fsyncs the directory — the tree log's writer does, through `Wal.syncDirectory`,
+ * when its environment has `WalNode.layer`.)
  */
 import type { PlatformError } from "@effect/platform/Error"
 import type * as FileSystem from "@effect/platform/FileSystem"

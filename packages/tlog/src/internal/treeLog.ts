@@ -223,6 +223,12 @@ interface Disk {
   readonly fs: FileSystem.FileSystem
   readonly dir: string
   readonly sync: boolean
+  /**
+   * fsync on a directory, when the environment the log was opened in can (`WalNode.layer`'s
+   * `FileIo`; else nothing: `FileSystem` cannot): the tiles written through `FileSystem` make
+   * their names durable before the head that names them, as the worker's writer does
+   */
+  readonly syncDirectory?: ((dir: string) => Effect.Effect<void, unknown>) | undefined
   /** the tree head's MAC under the log's key (`headMac`), for a keyed log */
   readonly mac: ((message: Uint8Array) => Uint8Array) | undefined
 }
@@ -354,17 +360,45 @@ const readFullTile = (
  */
 const fileSystemWriter = (disk: Disk): FileWriter => {
   const made = new Set<string>()
-  const writeOne = (path: string, bytes: Uint8Array) =>
+  /** directories whose entries changed (renames into them, directories made in them), not yet fsynced */
+  const dirty = new Set<string>()
+  const parentOf = (path: string) => {
+    const slash = path.lastIndexOf("/")
+    return slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash)
+  }
+  const writeOne = (path: string, bytes: Uint8Array, within: string) =>
     Effect.gen(function*() {
-      const parent = path.slice(0, path.lastIndexOf("/"))
+      const parent = parentOf(path)
       if (!made.has(parent)) {
         yield* disk.fs.makeDirectory(parent, { recursive: true }).pipe(
           Effect.mapError((cause): WriteFailure => ({ operation: "mkdir", path: parent, cause }))
         )
         made.add(parent)
+        // each directory it may have made is an entry in its parent (`FileSystem` does not say
+        // which it made: all of them, up to the tiles directory's own entry beside the log)
+        for (let d = parent;; d = parentOf(d)) {
+          dirty.add(parentOf(d))
+          if (d.length <= within.length || !d.includes("/")) break
+        }
       }
       yield* writeAtomic(disk.fs, path, bytes, disk.sync)
+      dirty.add(parent)
     })
+  /** fsync on each changed directory, then forgets them; the first failure stops */
+  const syncDirectories = Effect.suspend(() => {
+    const sync = disk.syncDirectory
+    if (sync === undefined || !disk.sync) return Effect.sync(() => dirty.clear())
+    return Effect.zipRight(
+      Effect.forEach(
+        [...dirty],
+        (dir) => Effect.mapError(sync(dir), (cause): WriteFailure => ({ operation: "sync", path: dir, cause })),
+        {
+          discard: true
+        }
+      ),
+      Effect.sync(() => dirty.clear())
+    )
+  })
   const check = (expected: ReadonlyArray<string>) =>
     Effect.forEach(expected, (path) =>
       Effect.flatMap(
@@ -392,11 +426,19 @@ const fileSystemWriter = (disk: Disk): FileWriter => {
       Effect.zipRight(
         Effect.zipRight(check(expected), notLinked(within, files)),
         Effect.zipRight(
-          Effect.forEach(files.slice(0, -1), (file) => writeOne(file.path, file.bytes), {
+          Effect.forEach(files.slice(0, -1), (file) => writeOne(file.path, file.bytes, within), {
             concurrency: WRITE_CONCURRENCY,
             discard: true
           }),
-          Effect.forEach(files.slice(-1), (file) => writeOne(file.path, file.bytes), { discard: true })
+          // the tiles' names durable before the head that names them is renamed, the head's after
+          // (a power loss cannot keep a head naming a tile whose rename was lost)
+          Effect.zipRight(
+            syncDirectories,
+            Effect.zipRight(
+              Effect.forEach(files.slice(-1), (file) => writeOne(file.path, file.bytes, within), { discard: true }),
+              syncDirectories
+            )
+          )
         )
       ),
     prune: (dirs) => Effect.forEach(dirs, ({ dir, full }) => pruneDir(disk.fs, dir, full), { discard: true })
