@@ -32,7 +32,6 @@ import type * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
-import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -409,7 +408,7 @@ const build = (
       }
     }
 
-    const nowMs = Effect.map(Clock.currentTimeMillis, BigInt)
+    const nowMs = Arguments.nowMillis
 
     const apply = <C extends L.Command>(
       command: C,

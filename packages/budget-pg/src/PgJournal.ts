@@ -65,11 +65,28 @@ export class JournalEmptyKey extends Schema.TaggedError<JournalEmptyKey>()("Jour
   }
 }
 
+/**
+ * A journal key that is not bytes (a JavaScript caller's string or number): copied, it became
+ * zeros — a key anyone has (a helper's review of the API).
+ */
+export class JournalKeyInvalid extends Schema.TaggedError<JournalKeyInvalid>()("JournalKeyInvalid", {
+  /** what was given instead (its `typeof`, or `null`) */
+  value: Schema.String
+}) {
+  override get message(): string {
+    return `the journal key is a ${this.value}, not bytes: give a Uint8Array (from text: new TextEncoder().encode(text))`
+  }
+}
+
 /** The journal keyed with `key` (HMAC-SHA256). */
-export const layerKey = (key: Uint8Array): Layer.Layer<never, JournalEmptyKey> =>
-  key.length === 0
+export const layerKey = (key: Uint8Array): Layer.Layer<never, JournalEmptyKey | JournalKeyInvalid> => {
+  const given: unknown = key
+  return !(given instanceof Uint8Array)
+    ? Layer.fail(new JournalKeyInvalid({ value: given === null ? "null" : typeof given }))
+    : key.length === 0
     ? Layer.fail(new JournalEmptyKey())
     : Layer.succeedContext(Context.make(JournalKey, { key: Uint8Array.from(key) }))
+}
 
 /**
  * The ledger's journal is pinned to another key than this layer's (or keyed where this layer is

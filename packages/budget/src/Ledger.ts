@@ -108,8 +108,8 @@ export const makeMemory = (initial?: L.LedgerState): Effect.Effect<Ledger["Type"
     const state = initial ?? new L.LedgerState()
     const ignored: Array<Pending> = []
     const expireThen = <A>(f: () => A) =>
-      Effect.map(Clock.currentTimeMillis, (now) => {
-        expireDue(state, BigInt(now), ignored)
+      Effect.map(Arguments.nowMillis, (now) => {
+        expireDue(state, now, ignored)
         ignored.length = 0
         return f()
       })
@@ -120,7 +120,7 @@ export const makeMemory = (initial?: L.LedgerState): Effect.Effect<Ledger["Type"
       Effect.suspend(() =>
         state.expiring === 0 || !asOfNow
           ? Effect.succeed(f(state))
-          : Effect.map(Clock.currentTimeMillis, (now) => f(L.asOf(state, BigInt(now))))
+          : Effect.map(Arguments.nowMillis, (now) => f(L.asOf(state, now)))
       )
     const service = Ledger.of({
       apply: (command) =>

@@ -1,9 +1,14 @@
+import * as Arguments from "@calybris/budget/Arguments"
 import { Microcents, TenantId } from "@calybris/budget/Arguments"
 import * as Ledger from "@calybris/budget/Ledger"
 import * as Snapshot from "@calybris/budget/Snapshot"
+import * as Wal from "@calybris/wal/Wal"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as TestClock from "effect/TestClock"
 
 describe("Ledger (memory)", () => {
   it.effect("1,000 fibers racing reserves and commits on one tenant never overspend", () =>
@@ -77,4 +82,37 @@ describe("Ledger (memory)", () => {
       assert.isFalse(cert.conservation_balanced)
       assert.isFalse(cert.aggregate_totals_representable)
     }).pipe(Effect.provide(Ledger.layerMemory)))
+})
+
+describe("a Clock at a fractional millisecond (a helper's review of the API: BigInt(1.5) threw)", () => {
+  const run = (layer: Layer.Layer<Ledger.Ledger, unknown>) =>
+    Effect.gen(function*() {
+      yield* TestClock.adjust("1500 micros")
+      const t = TenantId.make("t")
+      yield* Ledger.ensureTenant(t, Microcents.make(100n))
+      const held = yield* Ledger.reserve(t, Microcents.make(10n), { expiresIn: "1 second" })
+      assert.strictEqual(held._tag, "Reserved")
+      // the millisecond the clock is in: 1, so the hold expires at 1,001
+      const holds = yield* Ledger.holds("t")
+      assert.deepStrictEqual(holds[0]?.expires_at_ms, Option.some(1001n))
+      assert.strictEqual(Option.getOrThrow(yield* Ledger.reserved("t")), 10n)
+      yield* TestClock.adjust("999500 micros")
+      // due at 1,001: seen released by queries, released by the next command
+      assert.strictEqual(Option.getOrThrow(yield* Ledger.reserved("t")), 0n)
+      assert.strictEqual((yield* Ledger.topUp(t, Microcents.make(1n)))._tag, "ToppedUp")
+      assert.strictEqual(Option.getOrThrow(yield* Ledger.remaining("t")), 101n)
+    }).pipe(Effect.provide(layer))
+
+  it.effect("the memory layer counts the millisecond it is in", () => run(Ledger.layerMemory))
+  it.effect("the journaled layer too, and its writer answers every command", () =>
+    run(Ledger.layerJournal().pipe(Layer.provide(Wal.layerMemory({ key: new Uint8Array(32).fill(7) })))))
+  it("Arguments.expiry: a fractional now counts its millisecond; a now that is no number is an InvalidArgument", () => {
+    const at = Either.getOrThrow(Arguments.expiry("1 second", 1.5))
+    assert.strictEqual(at.expires_at_ms, 1001n)
+    for (const now of [Number.NaN, Number.POSITIVE_INFINITY]) {
+      const refused = Arguments.expiry("1 second", now)
+      assert.isTrue(Either.isLeft(refused))
+      if (Either.isLeft(refused)) assert.strictEqual(refused.left.field, "nowMs")
+    }
+  })
 })

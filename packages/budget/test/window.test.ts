@@ -13,6 +13,7 @@ import { InvalidArgument, LedgerJournalInconsistent } from "@calybris/budget/Led
 import * as L from "@calybris/budget/LedgerState"
 import * as Json from "@calybris/core/Json"
 import * as Wal from "@calybris/wal/Wal"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
@@ -20,6 +21,9 @@ import * as Either from "effect/Either"
 import * as fc from "effect/FastCheck"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import * as nodeFs from "node:fs"
+import * as nodeOs from "node:os"
+import * as nodePath from "node:path"
 import { inspect } from "../src/internal/queries.js"
 import { policy } from "./support/fixtures.js"
 
@@ -331,7 +335,15 @@ describe("the operation window", () => {
           ["operationWindow", { operationWindow: 2.5 }],
           ["operationWindow", { operationWindow: -1 }],
           ["maxPending", { maxPending: 0 }],
-          ["maxPending", { maxPending: Number.POSITIVE_INFINITY }]
+          ["maxPending", { maxPending: Number.POSITIVE_INFINITY }],
+          // a maxBatch out of range took empty batches forever: every command hung, the writer
+          // spinning; a checkpointEvery out of range meant "never" (a helper's review of the API)
+          ["maxBatch", { maxBatch: 0 }],
+          ["maxBatch", { maxBatch: Number.NaN }],
+          ["maxBatch", { maxBatch: -1 }],
+          ["checkpointEvery", { checkpointEvery: -5 }],
+          ["checkpointEvery", { checkpointEvery: Number.NaN }],
+          ["checkpointEvery", { checkpointEvery: 1.5 }]
         ] as const
       ) {
         const error = yield* Effect.flip(
@@ -339,7 +351,24 @@ describe("the operation window", () => {
         )
         assert.instanceOf(error, InvalidArgument)
         assert.strictEqual((error as InvalidArgument).field, field)
+        // the file layer too, before the file is made
+        const dir = nodeFs.mkdtempSync(nodePath.join(nodeOs.tmpdir(), "window-options-"))
+        const file = nodePath.join(dir, "journal.jsonl")
+        const onFile = yield* Effect.flip(
+          Ledger.balances.pipe(Effect.provide(Ledger.layerJournalFile(file, { key, ...options })))
+        ).pipe(Effect.provide(NodeContext.layer))
+        assert.instanceOf(onFile, InvalidArgument)
+        assert.strictEqual((onFile as InvalidArgument).field, field)
+        assert.isFalse(nodeFs.existsSync(file))
       }
+      // checkpointEvery 0 is "never", not out of range
+      assert.deepStrictEqual(
+        (yield* Ledger.balances.pipe(
+          Effect.provide(Ledger.layerJournal({ checkpointEvery: 0, maxBatch: 1 })),
+          Effect.provide(Wal.layerMemory({ key }))
+        )).tenants,
+        []
+      )
       const memory = yield* Effect.flip(
         Ledger.balances.pipe(Effect.provide(Ledger.layerMemoryWith({ operationWindow: 0 })))
       )

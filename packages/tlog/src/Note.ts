@@ -461,8 +461,11 @@ export const ed25519Signer = (
   seed: Redacted.Redacted<Uint8Array>
 ): Either.Either<Signer, NoteKeyInvalid> => {
   if (!isValidName(name)) return keyError("invalid-key-name", "name", name)
-  if (Redacted.value(seed).length !== Ed25519.KEY_BYTES) {
-    return keyError("invalid-key-length", "seed", `${Redacted.value(seed).length} bytes`)
+  // (a JavaScript caller's seed that is no Redacted bytes: a typed error, never a throw)
+  const bytes: unknown = Redacted.isRedacted(seed) ? Redacted.value(seed) : undefined
+  if (!(bytes instanceof Uint8Array)) return keyError("invalid-key-length", "seed", "not Redacted bytes")
+  if (bytes.length !== Ed25519.KEY_BYTES) {
+    return keyError("invalid-key-length", "seed", `${bytes.length} bytes`)
   }
   const own = Redacted.make(Redacted.value(seed).slice())
   return Either.right(

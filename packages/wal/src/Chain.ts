@@ -18,7 +18,7 @@
 import { defaultHash, type HashFunctions, node as nodeHash, toHex } from "@calybris/core/Hash"
 import * as Json from "@calybris/core/Json"
 import * as Either from "effect/Either"
-import { WalEmptyKey } from "./WalError.js"
+import { WalEmptyKey, WalOptionsInvalid } from "./WalError.js"
 
 export const GENESIS = "genesis"
 
@@ -168,10 +168,24 @@ const byteLinks = new WeakMap<Chain, Link>()
 
 const decoder = new TextDecoder()
 
-/** Builds the chain for a log; refuses an empty key unless explicitly allowed. */
-export const make = (options: ChainOptions = {}): Either.Either<Chain, WalEmptyKey> => {
+/**
+ * Builds the chain for a log; refuses an empty key unless explicitly allowed, and a key that is
+ * not bytes (`WalOptionsInvalid`, field `key`): a JavaScript caller's string or number key was
+ * copied into the HMAC block as zeros — the empty key's hash, so every such "keyed" log was
+ * forgeable by anyone and verified under any other string (a helper's review of the API).
+ */
+export const make = (options: ChainOptions = {}): Either.Either<Chain, WalEmptyKey | WalOptionsInvalid> => {
   const hash = options.hash ?? defaultHash
-  const key = options.key
+  const key: unknown = options.key
+  if (key !== undefined && !(key instanceof Uint8Array)) {
+    return Either.left(
+      new WalOptionsInvalid({
+        field: "key",
+        value: key === null ? "null" : typeof key,
+        reason: "a key is bytes (a Uint8Array; from text: new TextEncoder().encode(text))"
+      })
+    )
+  }
   if (key !== undefined && key.length === 0 && options.allowEmptyKey !== true) return Either.left(new WalEmptyKey())
   const link = oneShot !== undefined && hash === nodeHash ? nodeLink(oneShot, key) : genericLink(hash, key)
   // given a text, a Link returns a hash (undefined only for a Json value)

@@ -70,3 +70,20 @@ describe("secrets", () => {
     if (Either.isLeft(empty)) assertNoKey(empty.left)
   })
 })
+
+describe("a key that is not bytes (a JavaScript caller's string or number)", () => {
+  it.effect("is refused by the chain and by a log opened with it (WalOptionsInvalid naming key): copied as zeros, it was the empty key, and any such log verified under any other string (a helper's review of the API)", () =>
+    Effect.gen(function*() {
+      for (const key of ["the-operators-real-secret", 42, null, [1, 2, 3]] as ReadonlyArray<unknown>) {
+        const options = { key: key as Uint8Array }
+        const chain = Chain.make(options)
+        assert.isTrue(Either.isLeft(chain))
+        if (Either.isLeft(chain)) {
+          assert.strictEqual(chain.left._tag, "WalOptionsInvalid")
+          if (chain.left._tag === "WalOptionsInvalid") assert.strictEqual(chain.left.field, "key")
+        }
+        const memory = yield* Effect.flip(Wal.head.pipe(Effect.provide(Wal.layerMemory(options))))
+        assert.strictEqual(memory._tag, "WalOptionsInvalid")
+      }
+    }))
+})

@@ -14,11 +14,10 @@ import { type Entry, lineBytes } from "@calybris/wal/Entry"
 import * as Wal from "@calybris/wal/Wal"
 import type { WalOptions } from "@calybris/wal/Wal"
 import { WalRecordTooLong } from "@calybris/wal/WalError"
-import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Stream from "effect/Stream"
-import { auditedRecord, checkSize, validateRequest } from "../Arguments.js"
+import { auditedRecord, checkCount, checkSize, nowMillis, validateRequest } from "../Arguments.js"
 import * as Journal from "../Journal.js"
 import type { Audit, Ledger } from "../Ledger.js"
 import {
@@ -172,11 +171,24 @@ interface Split {
 /** How many commands may wait for the journal writer by default. */
 export const DEFAULT_MAX_PENDING = 65_536
 
-/** The ledger over the WAL of the environment (recovered from it with a second, verified read). */
-export const make = (options: JournalOptions = {}) =>
+/**
+ * The size options, checked before anything is opened (`InvalidArgument` naming the option and
+ * the value): a `maxBatch` of 0, NaN or below took empty batches forever — every command hung,
+ * the writer spinning (a helper's review of the API) — and a `checkpointEvery` out of range
+ * meant "never" without a word.
+ */
+const checkOptions = (options: JournalOptions) =>
   Effect.gen(function*() {
     yield* checkSize("maxPending", options.maxPending)
     yield* checkSize("operationWindow", options.operationWindow)
+    yield* checkSize("maxBatch", options.maxBatch)
+    yield* checkCount("checkpointEvery", options.checkpointEvery)
+  })
+
+/** The ledger over the WAL of the environment (recovered from it with a second, verified read). */
+export const make = (options: JournalOptions = {}) =>
+  Effect.gen(function*() {
+    yield* checkOptions(options)
     const wal = yield* Wal.Wal
     return yield* start(wal, yield* recover(options), options)
   })
@@ -201,8 +213,7 @@ const owning = <E, R>(
   ) => Effect.Effect<Wal.Wal["Type"], E, R>
 ) =>
   Effect.gen(function*() {
-    yield* checkSize("maxPending", options.maxPending)
-    yield* checkSize("operationWindow", options.operationWindow)
+    yield* checkOptions(options)
     const replay = new Replay(options.verifyCheckpoints === true)
     // the entries are read, verified and decoded in the log's open (span "Wal.open"); the
     // replay after the last checkpoint and conservation here. No span around the open: the
@@ -313,7 +324,7 @@ const start = (wal: Wal.Wal["Type"], recovered: Replayed, options: JournalOption
     const processBatch = (jobs: ReadonlyArray<Job>) =>
       lock.withPermits(1)(Effect.gen(function*() {
         if (failure !== undefined) return yield* fail(jobs, failure)
-        const now = BigInt(yield* Clock.currentTimeMillis)
+        const now = yield* nowMillis
         const commands: Array<Pending> = []
         for (const job of jobs) if (job.command !== null) commands.push({ command: job.command, audited: job.audited })
         const { ends, expiries, journal, results } = applyGroup(state, now, commands)
@@ -493,7 +504,7 @@ const start = (wal: Wal.Wal["Type"], recovered: Replayed, options: JournalOption
             ? Effect.fail(failure)
             : state.expiring === 0 || !asOfNow
             ? Effect.succeed(f(state))
-            : Effect.map(Clock.currentTimeMillis, (now) => f(L.asOf(state, BigInt(now))))
+            : Effect.map(nowMillis, (now) => f(L.asOf(state, now)))
         )
       )
 
