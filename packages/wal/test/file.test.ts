@@ -631,24 +631,6 @@ layer(NodeContext.layer)("file layer", (it) => {
       }
     }))
 
-  it.scoped("a lock naming a live pid with another start than the process now running under it (the pid reused after its holder died) is stale and taken over; with that process's own start, live (a helper's hostile review)", () =>
-    Effect.gen(function*() {
-      const { dir, fs, path } = yield* tempLog
-      // our parent process stands in for an unrelated process given the dead holder's pid
-      const stat = nodeFs.readFileSync(`/proc/${process.ppid}/stat`, "latin1")
-      const parentStart = `k${stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]}`
-      const holder = (start: string) =>
-        `pid=${process.ppid} host=${hostname()} started=2020-01-01T00:00:00.000Z token=abc.1.${start}\n`
-      yield* fs.writeFileString(`${path}.lock`, holder(parentStart))
-      const error = yield* Effect.flip(withWal(path, Wal.head))
-      assert.strictEqual(error._tag, "WalLocked")
-      assert.strictEqual(yield* fs.readFileString(`${path}.lock`), holder(parentStart))
-      const reused = parentStart === "k1" ? "k2" : "k1"
-      yield* fs.writeFileString(`${path}.lock`, holder(reused))
-      assert.strictEqual((yield* withWal(path, Effect.zipRight(Wal.append(record(1)), Wal.head))).sequence, 1n)
-      assert.deepStrictEqual(yield* fs.readDirectory(dir), ["log.jsonl"])
-    }))
-
   it.scoped("a lock of our pid naming another thread of this very process is live; of a previous process with our pid, stale", () =>
     Effect.gen(function*() {
       const { dir, fs, path } = yield* tempLog

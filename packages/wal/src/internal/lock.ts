@@ -42,8 +42,7 @@
  * closed, the name lock after.
  *
  * A lock file left by a crash must not block the log forever. A holder is stale when it names
- * this host and either its pid is not alive (`process.kill(pid, 0)` throws ESRCH, or procfs shows
- * that pid running with another start than the token's: the pid reused) or it is our
+ * this host and either its pid is not alive (`process.kill(pid, 0)` throws ESRCH) or it is our
  * own pid but this process does not hold the log (a previous process had our pid — common
  * after a container restart) — unless it names another thread of this very process (a
  * `worker_threads` Worker: same pid, tables of its own), which holds it: the token carries the
@@ -118,24 +117,19 @@ interface Holder {
 }
 
 /**
- * A process's start as procfs shows it (`k<starttime>`: field 22 of `/proc/<pid>/stat`, clock
- * ticks after boot), or `undefined` without procfs or when the process is gone or hidden.
- */
-function startOf(pid: string): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1")
-    const ticks = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]
-    return ticks !== undefined && /^\d{1,20}$/.test(ticks) ? `k${ticks}` : undefined
-  } catch {
-    return undefined
-  }
-}
-
-/**
  * This process's start, the same in each of its threads: Linux's starttime (clock ticks after
  * boot, `/proc/self/stat`: the process's, from any thread), else `m<ms>` (now − uptime).
  */
-const processStart: string = startOf("self") ?? `m${Math.round(Date.now() - process.uptime() * 1000)}`
+const processStart: string = (() => {
+  try {
+    const stat = readFileSync("/proc/self/stat", "latin1")
+    const ticks = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]
+    if (ticks !== undefined && /^\d{1,20}$/.test(ticks)) return `k${ticks}`
+  } catch {
+    // no procfs: the estimate
+  }
+  return `m${Math.round(Date.now() - process.uptime() * 1000)}`
+})()
 
 /** Two process starts of one process (an estimate's threads read it a little apart: within 1 s). */
 const sameStart = (a: string, b: string): boolean =>
@@ -169,21 +163,6 @@ const isAlive = (pid: number): boolean => {
   } catch (e) {
     return !(typeof e === "object" && e !== null && "code" in e && e.code === "ESRCH")
   }
-}
-
-/**
- * Is the holder (on this host, another pid) still running? Its pid must be alive and, when its
- * token names its process's start as procfs counts it and procfs shows that pid's start, the two
- * must be the same: a pid the system gave to another process after the holder died is not the
- * holder (a helper's hostile review: a dead writer's lock blocked the log for as long as an
- * unrelated process had its pid). Without procfs, or for an older lock with no start, the pid
- * alone decides (fail closed: alive).
- */
-const holderAlive = (holder: Holder): boolean => {
-  if (!isAlive(holder.pid)) return false
-  if (holder.start === undefined || !holder.start.startsWith("k")) return true
-  const running = startOf(String(holder.pid))
-  return running === undefined || running === holder.start
 }
 
 const isReason = (reason: string) => (e: PlatformError): boolean => e._tag === "SystemError" && e.reason === reason
@@ -457,7 +436,7 @@ const existing = (
         path,
         holder: `${describe(text)} (another host: remove ${lockPath} by hand once that writer is gone)${note}`
       })
-    } else if (holder.pid !== process.pid && holderAlive(holder)) {
+    } else if (holder.pid !== process.pid && isAlive(holder.pid)) {
       return yield* new WalLocked({ path, holder: describe(text) + note })
     } else if (anotherThreadOfOurs(holder)) {
       return yield* new WalLocked({
