@@ -144,19 +144,42 @@ const HEX_KEY = /^\s*hex:\s*[0-9a-fA-F]{8,}\s*$/
 const SIGNER_KEY = /PRIVATE\+KEY\+[^+\s]+\+[0-9a-fA-F]{8}\+[A-Za-z0-9+/]{40,}/
 
 /**
- * The key part of a note key alone, as a whole value: base64 of 33 bytes, the first the Ed25519
- * type 0x01 — a signer key's secret (`base64(0x01 ‖ seed)`) cut out of its file, which was echoed
- * by the error naming a path or a variable (a helper's hostile review). Never a verifier key, which
- * has its name and key id before it.
+ * The key part of a note key alone — base64 of 33 bytes, the first the Ed25519 type 0x01: a signer
+ * key's secret (`base64(0x01 ‖ seed)`) cut out of its file — as the value of an option that takes
+ * a path or a variable name (white space around it, or as a path's last part), whose error echoed
+ * it (a helper's hostile review). Only there: 44 such characters are also a plain tenant id or a
+ * path given elsewhere (the review of this check).
  */
-const KEY_PART = /^A[Q-Za-f][A-Za-z0-9+/]{42}$/
+const KEY_PART = /(?:^\s*|\/)A[Q-Za-f][A-Za-z0-9+/]{42}\s*$/
 
-/** Whether a value holds a key: a signer key anywhere in it, a whole `hex:` HMAC key, or a whole note key part. */
-const holdsKey = (value: string): boolean => SIGNER_KEY.test(value) || HEX_KEY.test(value) || KEY_PART.test(value)
+/** The options whose value is a path or an environment variable's name (`KEY_PART` is looked for there). */
+const PATH_OPTIONS: ReadonlySet<string> = new Set([
+  "--skey-file",
+  "--skey-env",
+  "--key-file",
+  "--key-env",
+  "--previous",
+  "--checkpoint",
+  "--proof",
+  "--entry",
+  "--log",
+  "--policy",
+  "--input",
+  "--inputs",
+  "--journal",
+  "--out",
+  "--dir",
+  // (a verifier key has its name and key id before the key part: never this form)
+  "--vkey"
+])
+
+/** Whether a value holds a key: a signer key anywhere in it, or a whole `hex:` HMAC key. */
+const holdsKey = (value: string): boolean => SIGNER_KEY.test(value) || HEX_KEY.test(value)
 
 /**
  * The position (1-based, after the program) of the first argument that holds a key — a note
- * signer key anywhere in it, a whole `hex:…` HMAC key or a note key's base64 part alone, as the argument or as the value of a
+ * signer key anywhere in it, a whole `hex:…` HMAC key (or a note key's base64 part, as a path
+ * option's value: `PATH_OPTIONS`), as the argument or as the value of a
  * `--flag=value` — or 0. Keys come from files and environment variables only; one pasted as a
  * value (a path, an origin, a stray argument) would be echoed by the error naming it, or signed
  * into a checkpoint. (A WAL line that only mentions `PRIVATE+KEY+`, given to `--entry-line`, is
@@ -171,6 +194,8 @@ export const keyArgument = (args: ReadonlyArray<string>): number => {
     const equals = arg.startsWith("--") ? arg.indexOf("=") : -1
     const value = equals > 0 ? arg.slice(equals + 1) : arg
     if (holdsKey(arg) || (equals > 0 && holdsKey(value))) return i + 1
+    const option = equals > 0 ? arg.slice(0, equals) : args[i - 1]
+    if (option !== undefined && PATH_OPTIONS.has(option) && KEY_PART.test(value)) return i + 1
     if (i === vkeyValue) continue
     if (arg === "--vkey") vkeyValue = i + 1
     else if (NOTE_KEY.test(value) && !arg.startsWith("--vkey=")) return i + 1

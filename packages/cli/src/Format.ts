@@ -30,9 +30,12 @@ export const short = (digest: string): string => (digest.length > 16 ? `${digest
 
 /**
  * Characters a terminal may act on or that rearrange what is shown: C0 and C1 controls, DEL,
- * the line and paragraph separators, and the bidirectional overrides and isolates.
+ * the line and paragraph separators, and the bidirectional overrides and isolates — and the
+ * invisible ones (soft hyphen, zero-width spaces and joiners, bidi marks, word joiner, BOM), with
+ * which two tenant ids showed alike (`acme` and `acme` + U+200B; a review).
  */
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/
+const UNSAFE =
+  /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/
 const UNSAFE_ALL = new RegExp(UNSAFE.source, "g")
 
 /** A name that would not show where it starts and ends: empty, or white space at either end. */

@@ -41,6 +41,10 @@ describe("Format", () => {
     assert.strictEqual(Format.name("acme "), `"acme "`)
     assert.strictEqual(Format.name("\u00a0acme"), `"\u00a0acme"`)
     assert.strictEqual(Format.name("acme corp"), "acme corp")
+    // invisible characters too (a review: acme and acme + U+200B showed alike)
+    for (const c of ["\u200b", "\u200e", "\u2060", "\u00ad", "\u180e", "\ufeff", "\u061c"]) {
+      assert.strictEqual(Format.name(`acme${c}`), `"acme\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}"`)
+    }
     // never a character a terminal acts on, never empty or white at an end; one name, one shown text
     fc.assert(
       fc.property(fc.string({ unit: "binary" }), fc.string({ unit: "binary" }), (a, b) => {

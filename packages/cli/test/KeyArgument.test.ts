@@ -39,7 +39,11 @@ describe("Cli.keyArgument", () => {
       [["log", "verify", "--vkey", BARE, "--proof", SECRET], 6],
       [["log", "checkpoint", "--skey-file", SECRET], 4],
       [["log", "checkpoint", `--skey-env=${SECRET}`], 3],
-      [["log", "verify", "--vkey", SECRET], 4]
+      [["log", "verify", "--vkey", SECRET], 4],
+      // with white space around it, or as a path's last part (the review of this check: echoed)
+      [["log", "checkpoint", "--skey-file", ` ${SECRET}`], 4],
+      [["log", "checkpoint", "--skey-env", `${SECRET}\n`], 4],
+      [["log", "checkpoint", "--skey-file", `./${SECRET}`], 4]
     ]
     for (const [args, position] of cases) assert.strictEqual(keyArgument(args), position, args.join(" "))
   })
@@ -70,7 +74,12 @@ describe("Cli.keyArgument", () => {
       // 44 base64 characters that are no key part: another type byte, a padded 32-byte value, a path
       ["wal", "verify", `B${SECRET.slice(1)}`],
       ["log", "verify", "--entry-line", Buffer.alloc(32, 1).toString("base64")],
-      ["wal", "verify", `./${SECRET.slice(2)}`]
+      ["wal", "verify", `./${SECRET.slice(2)}`],
+      // 44 such characters that are a tenant id, an operation id or a positional path: only a
+      // path option's value is looked at (the review of this check: a tenant was unreachable)
+      ["budget", "ensure", "--tenant", "AcmeWidgetsIncorporatedEuropeanDivision2024x", "--amount", "5"],
+      ["budget", "reserve", "--tenant", "t", "--amount", "5", "--id", SECRET],
+      ["wal", "verify", "AWSLogs/123456789012/CloudTrail/euwest1/2024"]
     ]
     for (const args of cases) assert.strictEqual(keyArgument(args), 0, args.join(" "))
   })

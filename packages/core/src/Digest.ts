@@ -264,7 +264,11 @@ export const policyDigestUncached = (snapshot: PolicySnapshot, hash: HashFunctio
 /** Hex SHA-256 of a policy's canonical bytes (cached per snapshot object: snapshots are immutable). */
 export const policyDigest = (policy: Policy | PolicySnapshot, hash: HashFunctions = defaultHash): string => {
   const snapshot = "snapshot" in policy ? policy.snapshot : policy
-  const cached = hash === defaultHash ? policyCache.get(snapshot) : undefined
+  const cached = hash !== defaultHash
+    ? undefined
+    : "snapshot" in policy
+    ? pinned.get(policy) ?? policyCache.get(snapshot)
+    : policyCache.get(snapshot)
   if (cached !== undefined) return cached
   const hex = policyDigestUncached(snapshot, hash)
   if (hash === defaultHash) policyCache.set(snapshot, hex)
@@ -278,11 +282,17 @@ export const policyDigest = (policy: Policy | PolicySnapshot, hash: HashFunction
  * (a helper's hostile review: `Policy.unsafeMake` of a snapshot digested, then edited, recorded the
  * old digest in every bundle).
  */
-export const pinPolicyDigest = (snapshot: PolicySnapshot): string => {
-  const hex = policyDigestUncached(snapshot)
-  policyCache.set(snapshot, hex)
+export const pinPolicyDigest = (policy: Policy): string => {
+  const hex = policyDigestUncached(policy.snapshot)
+  // pinned on the Policy itself: another Policy made from the same object after an edit (a
+  // reload) pins its own, and this one's stays the digest of the catalog it compiled (a review
+  // of this fix: pinned per snapshot, the earlier Policy took the later one's digest)
+  pinned.set(policy, hex)
+  policyCache.set(policy.snapshot, hex)
   return hex
 }
+
+const pinned = new WeakMap<Policy, string>()
 
 /** Hex SHA-256 of an input's canonical bytes. */
 export const inputDigest = (input: Input, hash: HashFunctions = defaultHash): string =>

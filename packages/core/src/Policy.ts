@@ -156,8 +156,9 @@ export interface Policy {
  * `prescribe` still selected it). (Freezing a copy instead made the uncached digest ~75% slower.)
  */
 const build = (snapshot: PolicySnapshot): Policy => {
-  pinPolicyDigest(snapshot)
-  return { [TypeId]: TypeId, snapshot, compiled: compile(snapshot) }
+  const policy: Policy = { [TypeId]: TypeId, snapshot, compiled: compile(snapshot) }
+  pinPolicyDigest(policy)
+  return policy
 }
 
 const typed = validator(PolicySnapshot)

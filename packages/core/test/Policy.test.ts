@@ -184,4 +184,17 @@ describe("a policy's digest is of the snapshot its catalog was compiled from", (
     assert.strictEqual(Digest.policyDigest(copy), now)
     assert.deepStrictEqual(Kernel.prescribe(policy, input), Kernel.prescribe(copy, input))
   })
+
+  it("a Policy keeps the digest of the catalog it compiled when another is made from its snapshot after an edit (a review of the fix above: pinned per snapshot, the earlier Policy took the later one's digest)", () => {
+    const snapshot = Fixtures.ledgerPolicy(1n).snapshot
+    const first = Policy.unsafeMake(snapshot)
+    const firstDigest = Digest.policyDigest(first)
+    const input = Fixtures.ledgerInput()
+    const decided = Kernel.prescribe(first, input)
+    ;(snapshot.models[1] as unknown as { enabled: number }).enabled = 0
+    const second = Policy.unsafeMake(snapshot)
+    assert.notStrictEqual(Digest.policyDigest(second), firstDigest)
+    assert.strictEqual(Digest.policyDigest(first), firstDigest)
+    assert.deepStrictEqual(Kernel.prescribe(first, input), decided)
+  })
 })
