@@ -122,4 +122,19 @@ describe("--max-line-bytes", () => {
     },
     120_000
   )
+
+  it(
+    "budget init under a limit its first entry does not fit: bad usage naming the length, and no journal made (a review: an empty file was left behind)",
+    async () => {
+      const journal = path.join(dir, "init-limit.jsonl")
+      const small = await calybris(["budget", "init", "--journal", journal, "--max-line-bytes", "254"])
+      assert.strictEqual(small.code, 2, small.stderr)
+      assert.include(small.stderr, "the empty ledger's checkpoint) is a line of 255 bytes")
+      assert.isFalse(fs.existsSync(journal))
+      const fits = await calybris(["budget", "init", "--journal", journal, "--max-line-bytes", "255"])
+      assert.strictEqual(fits.code, 0, fits.stderr)
+      assert.strictEqual(fs.statSync(journal).size, 256)
+    },
+    60_000
+  )
 })

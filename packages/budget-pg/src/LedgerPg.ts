@@ -118,7 +118,9 @@ const SnapshotRow = Schema.Struct({
   initial: Schema.NullOr(Text),
   remaining: Schema.NullOr(Text),
   reserved: Schema.NullOr(Text),
-  committed: Schema.NullOr(Text)
+  committed: Schema.NullOr(Text),
+  /** the tenant's `reserved` less the sum of its open holds (0 in every state the ledger was in) */
+  unheld: Schema.NullOr(Text)
 })
 const decodeSnapshotRows = Schema.decodeUnknown(Schema.NonEmptyArray(SnapshotRow))
 
@@ -251,13 +253,17 @@ const build = (
         due AS (
           SELECT tenant, sum(amount) AS s FROM calybris_budget_reservations
           WHERE state = 'open' AND expires_at_ms <= ${now}::bigint GROUP BY tenant
-        )
+        ),
+        held AS (SELECT tenant, sum(amount) AS s FROM calybris_budget_reservations WHERE state = 'open' GROUP BY tenant)
         SELECT v.version::text AS version, v.previous_baseline::text AS previous_baseline,
           (SELECT count(*) FROM calybris_budget_reservations
             WHERE state = 'open' AND (expires_at_ms IS NULL OR expires_at_ms > ${now}::bigint))::text AS holds,
           t.tenant, t.initial::text AS initial, (t.remaining + coalesce(d.s, 0))::text AS remaining,
-          (t.reserved - coalesce(d.s, 0))::text AS reserved, t.committed::text AS committed
-        FROM v LEFT JOIN (calybris_budget_tenants t LEFT JOIN due d ON d.tenant = t.tenant) ON t.present
+          (t.reserved - coalesce(d.s, 0))::text AS reserved, t.committed::text AS committed,
+          (t.reserved - coalesce(h.s, 0))::text AS unheld
+        FROM v LEFT JOIN (
+          calybris_budget_tenants t LEFT JOIN due d ON d.tenant = t.tenant LEFT JOIN held h ON h.tenant = t.tenant
+        ) ON t.present
         ORDER BY t.tenant`
     }
 
@@ -266,29 +272,55 @@ const build = (
       now: bigint,
       mode: SnapshotMode,
       operation: string
-    ): Effect.Effect<{ readonly snapshot: Snapshot.Snapshot; readonly previousBaseline: bigint }, LedgerStoreError> =>
-      snapshotStatement(now, mode).pipe(
+    ): Effect.Effect<{ readonly snapshot: Snapshot.Snapshot; readonly previousBaseline: bigint }, LedgerStoreError> => {
+      const read = snapshotStatement(now, mode).pipe(
         Effect.flatMap(decodeSnapshotRows),
         Effect.flatMap(mapRows((rows) => {
           const [first] = rows
           const tenants: Array<Snapshot.TenantBalance> = []
           for (const row of rows) {
             if (row.tenant === null) continue
-            tenants.push(Snapshot.tenantBalance(
-              tenantText(row.tenant),
-              row.initial ?? 0n,
-              row.remaining ?? 0n,
-              row.reserved ?? 0n,
-              row.committed ?? 0n
-            ))
+            const tenant = tenantText(row.tenant)
+            const fields = {
+              initial: row.initial ?? 0n,
+              remaining: row.remaining ?? 0n,
+              reserved: row.reserved ?? 0n,
+              committed: row.committed ?? 0n
+            }
+            // no balance of a state the ledger was in is negative: one is a table edited outside
+            // the ledger (a hold's amount raised in SQL made `reserved` negative, and `certify` said
+            // balanced; a helper's hostile review) — refused, naming the tenant
+            const edited = (what: string) =>
+              new Error(
+                `tenant ${
+                  JSON.stringify(tenant)
+                }: ${what}: its row and its open holds in calybris_budget_reservations disagree — edited outside the ledger; audit its journal (calybris budget journal audit)`
+              )
+            for (const [field, value] of Object.entries(fields)) {
+              if (value < 0n) throw edited(`${field} is ${value} (below 0)`)
+            }
+            // its reserved sum is its open holds' (a hold's amount changed in SQL, a hold deleted)
+            const unheld = row.unheld ?? 0n
+            if (unheld !== 0n) {
+              throw edited(`reserved is ${unheld > 0n ? `${unheld} more` : `${-unheld} less`} than its open holds`)
+            }
+            tenants.push(
+              Snapshot.tenantBalance(tenant, fields.initial, fields.remaining, fields.reserved, fields.committed)
+            )
           }
           return {
             snapshot: Snapshot.makeSnapshot(first.version, tenants, first.holds),
             previousBaseline: first.previous_baseline
           }
-        })),
+        }))
+      )
+      // a statement that advances the version (and rotates the baseline) is undone when its rows
+      // are refused: a certify that failed advanced them, and the committed sum since the last
+      // certificate was never certified (a helper's hostile review)
+      return (mode === "read" ? read : failedTransaction(sql.withTransaction(read))).pipe(
         Effect.mapError(store(operation))
       )
+    }
 
     const takeSnapshot = (now: bigint) => Effect.map(snapshotOf(now, "advance", "takeSnapshot"), (r) => r.snapshot)
 
@@ -650,9 +682,13 @@ export const layerClientReadOnly: Layer.Layer<
 /** The journal key of the options (the environment's when none is given), an empty one refused. */
 const journalKeyOf = (
   options: LedgerOptions
-): Effect.Effect<PgJournal.JournalKey["Type"], PgJournal.JournalEmptyKey> => {
+): Effect.Effect<PgJournal.JournalKey["Type"], PgJournal.JournalEmptyKey | PgJournal.JournalKeyInvalid> => {
   if (options.journalKey === undefined) return PgJournal.JournalKey
-  const key = Redacted.value(options.journalKey)
+  // (a JavaScript caller's key that is no Redacted bytes: copied, a string was zeros)
+  const key: unknown = Redacted.isRedacted(options.journalKey) ? Redacted.value(options.journalKey) : options.journalKey
+  if (!(key instanceof Uint8Array)) {
+    return Effect.fail(new PgJournal.JournalKeyInvalid({ value: key === null ? "null" : typeof key }))
+  }
   return key.length === 0 ? Effect.fail(new PgJournal.JournalEmptyKey()) : Effect.succeed({ key: Uint8Array.from(key) })
 }
 
@@ -665,7 +701,11 @@ export const makeWithOptions = (
   options: LedgerOptions
 ): Effect.Effect<
   Ledger["Type"],
-  LedgerStoreError | PgSchema.SchemaOutdated | PgJournal.JournalEmptyKey | PgJournal.JournalKeyMismatch,
+  | LedgerStoreError
+  | PgSchema.SchemaOutdated
+  | PgJournal.JournalEmptyKey
+  | PgJournal.JournalKeyInvalid
+  | PgJournal.JournalKeyMismatch,
   SqlClient.SqlClient | Scope.Scope
 > =>
   Effect.flatMap(journalKeyOf(options), (key) =>
@@ -682,7 +722,11 @@ export const layerClientWithOptions = (
   options: LedgerOptions
 ): Layer.Layer<
   Ledger,
-  LedgerStoreError | PgSchema.SchemaOutdated | PgJournal.JournalEmptyKey | PgJournal.JournalKeyMismatch,
+  | LedgerStoreError
+  | PgSchema.SchemaOutdated
+  | PgJournal.JournalEmptyKey
+  | PgJournal.JournalKeyInvalid
+  | PgJournal.JournalKeyMismatch,
   SqlClient.SqlClient
 > => Layer.scoped(Ledger, makeWithOptions(options))
 
@@ -716,6 +760,7 @@ export const layer = (
   | LedgerConnectionError
   | PgUrl.InvalidDatabaseUrl
   | PgJournal.JournalEmptyKey
+  | PgJournal.JournalKeyInvalid
   | PgJournal.JournalKeyMismatch
 > => {
   const ledger = options.migrate === true

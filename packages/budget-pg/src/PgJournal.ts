@@ -118,13 +118,27 @@ const keyIds = (sql: SqlClient.SqlClient, key: Uint8Array | undefined) => {
   )`
 }
 
-/** `JournalKeyMismatch` unless the pinned key is this one (`same`). */
+/**
+ * `JournalKeyMismatch` unless the pinned key is this one (`same`); a `LedgerStoreError` when the
+ * ledger's one row is missing (deleted outside the ledger: it was a defect here, and a false
+ * `JournalKeyMismatch` there — a helper's hostile review).
+ */
 const compared = (
-  row: { readonly same: boolean; readonly unkeyed: boolean | null } | undefined,
-  key: Uint8Array | undefined
-): Effect.Effect<void, JournalKeyMismatch> => {
-  if (row === undefined) return Effect.die(new Error("the ledger row is missing"))
-  return row.same ? Effect.void : new JournalKeyMismatch({
+  row: { readonly same: boolean | null; readonly unkeyed: boolean | null; readonly present: boolean } | undefined,
+  key: Uint8Array | undefined,
+  operation: string
+): Effect.Effect<void, JournalKeyMismatch | LedgerStoreError> => {
+  if (row === undefined || !row.present) {
+    return Effect.fail(
+      new LedgerStoreError({
+        operation,
+        cause: new Error(
+          "the table calybris_budget_ledger has no row (deleted outside the ledger): the ledger's version, certificate baseline and journal key id are gone; restore the database from a backup"
+        )
+      })
+    )
+  }
+  return row.same === true ? Effect.void : new JournalKeyMismatch({
     pinned: row.unkeyed === true ? "unkeyed" : "keyed",
     given: key === undefined ? "unkeyed" : "keyed"
   })
@@ -140,7 +154,9 @@ export const pinKey: Effect.Effect<void, JournalKeyMismatch | LedgerStoreError, 
   function*() {
     const sql = yield* SqlClient.SqlClient
     const { key } = yield* JournalKey
-    const [row] = yield* sql<{ readonly same: boolean; readonly unkeyed: boolean }>`WITH
+    const [row] = yield* sql<
+      { readonly same: boolean | null; readonly unkeyed: boolean | null; readonly present: boolean }
+    >`WITH
       ${keyIds(sql, key)},
       cur AS (SELECT snapshot_version, baseline, journal_key_id FROM calybris_budget_ledger FOR UPDATE),
       pin AS (
@@ -150,8 +166,9 @@ export const pinKey: Effect.Effect<void, JournalKeyMismatch | LedgerStoreError, 
         RETURNING l.journal_key_id
       ),
       pinned AS (SELECT coalesce((SELECT journal_key_id FROM pin), (SELECT journal_key_id FROM cur)) AS v)
-      SELECT pinned.v = id.mine AS same, pinned.v = id.unkeyed AS unkeyed FROM pinned, id`
-    return yield* compared(row, key)
+      SELECT pinned.v = id.mine AS same, pinned.v = id.unkeyed AS unkeyed, EXISTS (SELECT 1 FROM cur) AS present
+      FROM pinned, id`
+    return yield* compared(row, key, "pinKey")
   }
 ).pipe(
   Effect.catchTag("SqlError", (cause) => Effect.fail(new LedgerStoreError({ operation: "pinKey", cause }))),
@@ -168,11 +185,13 @@ export const checkKey: Effect.Effect<void, JournalKeyMismatch | LedgerStoreError
   function*() {
     const sql = yield* SqlClient.SqlClient
     const { key } = yield* JournalKey
-    const [row] = yield* sql<{ readonly same: boolean; readonly unkeyed: boolean | null }>`WITH
+    const [row] = yield* sql<
+      { readonly same: boolean; readonly unkeyed: boolean | null; readonly present: boolean }
+    >`WITH
       ${keyIds(sql, key)},
       cur AS (SELECT journal_key_id AS v FROM calybris_budget_ledger)
-      SELECT cur.v IS NULL OR cur.v = id.mine AS same, cur.v = id.unkeyed AS unkeyed FROM cur, id`
-    return yield* compared(row, key)
+      SELECT cur.v IS NULL OR cur.v = id.mine AS same, cur.v = id.unkeyed AS unkeyed, true AS present FROM cur, id`
+    return yield* compared(row, key, "checkKey")
   }
 ).pipe(
   Effect.catchTag("SqlError", (cause) => Effect.fail(new LedgerStoreError({ operation: "checkKey", cause }))),

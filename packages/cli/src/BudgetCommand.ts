@@ -22,6 +22,9 @@ import * as Ledger from "@calybris/budget/Ledger"
 import { InvalidArgument } from "@calybris/budget/LedgerError"
 import * as L from "@calybris/budget/LedgerState"
 import * as LedgerView from "@calybris/budget/LedgerView"
+import * as Json from "@calybris/core/Json"
+import * as Chain from "@calybris/wal/Chain"
+import * as Entry from "@calybris/wal/Entry"
 import * as Wal from "@calybris/wal/Wal"
 import * as WalNode from "@calybris/wal/WalNode"
 import * as FileSystem from "@effect/platform/FileSystem"
@@ -299,6 +302,23 @@ export const init = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.init>
       Journal.encodeCheckpoint(new L.LedgerState()),
       (e) => new IoError({ operation: "encode checkpoint", path: flags.journal, reason: e.message })
     )
+    // a line limit the first entry does not fit is refused before the journal is made (the
+    // append's refusal left an empty file behind: a review of this session's --max-line-bytes)
+    if (loaded.maxLineBytes !== undefined) {
+      const tooLong = Entry.tooLong(
+        1n,
+        Chain.GENESIS,
+        "0".repeat(64),
+        new TextEncoder().encode(Json.print(checkpoint)).length,
+        loaded.maxLineBytes
+      )
+      if (tooLong !== undefined) {
+        return yield* new UsageError({
+          reason:
+            `--max-line-bytes ${loaded.maxLineBytes}: the journal's first entry (the empty ledger's checkpoint) is a line of ${tooLong.lineBytes} bytes; give at least that`
+        })
+      }
+    }
     // checked again under the journal's lock, which the open takes: another command may have
     // written it since the look above (an append there would be lost under the empty-ledger
     // checkpoint; a helper's hostile review found such a race)

@@ -1,0 +1,124 @@
+/**
+ * What someone with SQL write access does to the tables behind the ledger's back is refused where
+ * the ledger reads it, never reported as a balanced state, and a refused snapshot or certificate
+ * changes nothing (helpers' hostile reviews): a hold's amount raised in SQL (a negative `reserved`
+ * that `certify` called balanced; the certificate's baseline rotated all the same), the ledger's
+ * one row deleted (an untyped defect, or a false `JournalKeyMismatch`), a journal key that is not
+ * bytes (copied as zeros).
+ */
+import * as LedgerPg from "@calybris/budget-pg/LedgerPg"
+import * as PgSchema from "@calybris/budget-pg/PgSchema"
+import { Microcents, TenantId } from "@calybris/budget/Arguments"
+import * as Ledger from "@calybris/budget/Ledger"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { assert, describe, it } from "@effect/vitest"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import { client, enabled, freshDatabase, SKIP_REASON } from "./support/database.js"
+
+const setup = Effect.gen(function*() {
+  const url = yield* freshDatabase
+  const sql = yield* Layer.build(client(url, 2)).pipe(Effect.map(Context.get(SqlClient.SqlClient)))
+  yield* Effect.provideService(PgSchema.migrate, SqlClient.SqlClient, sql)
+  const ledger = yield* Layer.build(LedgerPg.layer({ url: Redacted.make(url), maxConnections: 2 })).pipe(
+    Effect.map(Context.get(Ledger.Ledger))
+  )
+  return { url, sql, ledger }
+})
+
+const versionRow = (sql: SqlClient.SqlClient) =>
+  sql<{ v: string; b: string }>`SELECT snapshot_version::text AS v, baseline::text AS b FROM calybris_budget_ledger`
+
+if (enabled) {
+  describe("the tables edited in SQL", () => {
+    it.live("a hold's amount raised in SQL: snapshots and certificates fail (LedgerStoreError naming the tenant), never balanced, and advance nothing", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const { ledger, sql } = yield* setup
+        const run = <A, E>(effect: Effect.Effect<A, E, Ledger.Ledger>) =>
+          Effect.provideService(effect, Ledger.Ledger, ledger)
+        yield* run(Ledger.ensureTenant(TenantId.make("acme"), Microcents.make(1000n)))
+        const held = yield* run(Ledger.reserve(TenantId.make("acme"), Microcents.make(100n)))
+        assert.strictEqual(held._tag, "Reserved")
+        yield* run(Ledger.ensureTenant(TenantId.make("beta"), Microcents.make(50n)))
+        // a certificate first, then one more commit: the baseline has something to rotate
+        yield* run(Ledger.certify)
+        const other = yield* run(Ledger.reserve(TenantId.make("beta"), Microcents.make(10n)))
+        if (other._tag === "Reserved") yield* run(Ledger.commit(other.reservation_id, Microcents.make(10n)))
+        const before = yield* versionRow(sql)
+        const acme = new TextEncoder().encode("acme")
+        const refused = (message: string, commandsToo: boolean) =>
+          Effect.gen(function*() {
+            for (
+              const [what, effect] of [
+                ["balances", Ledger.balances],
+                ["takeSnapshot", Ledger.takeSnapshot],
+                ["certifyLedger", Ledger.certify],
+                ["proveConservation", Ledger.proveConservation]
+              ] as const
+            ) {
+              const error = yield* Effect.flip(
+                run(effect as Effect.Effect<unknown, { readonly _tag: string }, Ledger.Ledger>)
+              )
+              assert.strictEqual(error._tag, "LedgerStoreError", what)
+              // (a command releases the holds due first: with one due, that statement fails first)
+              if (what === "balances" || commandsToo) {
+                assert.include((error as unknown as Error).message, message, what)
+              }
+            }
+            assert.deepStrictEqual(yield* versionRow(sql), before, "the version or the baseline advanced")
+          })
+        // raised, not due: the row's reserved (100) is not its holds' (5000); the certificate's
+        // statement runs, and is undone
+        yield* sql`UPDATE calybris_budget_reservations SET amount = 5000 WHERE tenant = ${acme}`
+        yield* refused(`tenant "acme": reserved is 4900 less than its open holds`, true)
+        // raised and due: seen released, reserved would be -4900
+        yield* sql`UPDATE calybris_budget_reservations SET expires_at_ms = 1 WHERE tenant = ${acme}`
+        yield* refused(`tenant "acme": reserved is -4900 (below 0)`, false)
+        // put back: the certificate counts the commit made since the last one
+        yield* sql`UPDATE calybris_budget_reservations SET amount = 100, expires_at_ms = NULL WHERE tenant = ${acme}`
+        const certificate = yield* run(Ledger.certify)
+        assert.strictEqual(certificate.committed_since_last_certificate, 10n)
+        assert.isTrue(certificate.conservation_balanced)
+      })))
+
+    it.live("the ledger's row deleted: a writer's and a reader's layer fail with LedgerStoreError naming the table, not a defect nor a JournalKeyMismatch", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const { sql, url } = yield* setup
+        yield* sql`DELETE FROM calybris_budget_ledger`
+        for (
+          const layer of [
+            LedgerPg.layer({ url: Redacted.make(url), maxConnections: 1 }) as Layer.Layer<
+              Ledger.Ledger,
+              { readonly _tag: string }
+            >,
+            LedgerPg.layerClientReadOnly.pipe(Layer.provide(client(url, 1))),
+            LedgerPg.layerClientMaintenance.pipe(Layer.provide(client(url, 1)))
+          ]
+        ) {
+          const error = yield* Effect.flip(Layer.build(layer).pipe(Effect.scoped))
+          assert.strictEqual(error._tag, "LedgerStoreError")
+          assert.include((error as unknown as Error).message, "calybris_budget_ledger has no row")
+        }
+      })))
+
+    it.live("a journal key that is not bytes is JournalKeyInvalid, before anything is built", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const { url } = yield* setup
+        const error = yield* Effect.flip(
+          Layer.build(
+            LedgerPg.layer({
+              url: Redacted.make(url),
+              journalKey: Redacted.make("the-secret" as unknown as Uint8Array)
+            })
+          ).pipe(Effect.scoped)
+        )
+        assert.strictEqual(error._tag, "JournalKeyInvalid")
+      })))
+  })
+} else {
+  describe("the tables edited in SQL", () => {
+    it.skip(SKIP_REASON, () => {})
+  })
+}
