@@ -25,6 +25,7 @@ import * as Int from "@calybris/core/Int"
 import * as Json from "@calybris/core/Json"
 import * as JsonSchema from "@calybris/core/JsonSchema"
 import { JsonValue } from "@calybris/core/JsonSchema"
+import * as Policy from "@calybris/core/Policy"
 import * as Audited from "@calybris/wal/Audited"
 import { MAX_RECORD_DEPTH } from "@calybris/wal/Entry"
 import * as Brand from "effect/Brand"
@@ -460,6 +461,16 @@ const statedCost = (value: Json.Json): bigint | undefined => {
  * fail it: the memory layer held funds for a request sequence of −1, the journal's failed to
  * encode it, and a number where a bigint belongs made the kernel throw: a hostile review.)
  */
+/**
+ * A policy built by `Policy.make` / `unsafeMake` (its compiled catalog is what the kernel reads):
+ * anything else from a JavaScript caller is an `InvalidArgument`, not a kernel's TypeError (a
+ * helper's review of the API: `admit` died on a plain object).
+ */
+export const checkPolicy = (policy: unknown): Either.Either<void, InvalidArgument> =>
+  Policy.isPolicy(policy)
+    ? Either.void
+    : Either.left(invalid("policy", policy, "must be a Policy (Policy.make of a snapshot)"))
+
 export const checkInput = (input: Input.Input): Either.Either<void, InvalidArgument> =>
   Either.mapBoth(Input.make(input), {
     onLeft: (error) => {

@@ -7,7 +7,6 @@
 import type { Decision } from "@calybris/core/Decision"
 import * as Digest from "@calybris/core/Digest"
 import type { Input } from "@calybris/core/Input"
-import * as Int from "@calybris/core/Int"
 import type * as Json from "@calybris/core/Json"
 import * as Kernel from "@calybris/core/Kernel"
 import type { Policy } from "@calybris/core/Policy"
@@ -319,6 +318,12 @@ export type AdmitOutcome =
   | { readonly _tag: "Rejected"; readonly decision: Decision }
   /** the kernel allowed it but the hold failed (insufficient funds, exposure cap, unknown tenant, …) */
   | { readonly _tag: "HoldFailed"; readonly decision: Decision; readonly hold: L.ReserveResult }
+  /**
+   * the kernel allowed it at an estimated cost above the largest hold (an i64 of microcents):
+   * nothing was held, nothing journaled (before, a `HoldFailed` whose `Insufficient` named a
+   * remaining 0 and a required i64 maximum that were nobody's: a helper's review of the API)
+   */
+  | { readonly _tag: "CostTooLarge"; readonly decision: Decision }
 
 export interface AdmitOptions extends ReserveOptions {
   /** free-form metadata journaled with the audited decision */
@@ -357,7 +362,8 @@ export const admit = (
       Arguments.checkTenant(tenant),
       Arguments.checkOperationId(options?.operationId),
       Arguments.metadata(options?.metadata ?? null),
-      Arguments.checkInput(input)
+      Arguments.checkInput(input),
+      Arguments.checkPolicy(policy)
     ])
     if (Either.isLeft(checked)) return Effect.fail(checked.left)
     return options?.expiresIn === undefined
@@ -396,12 +402,8 @@ const decideAndHold = (
     }
     const cost = Arguments.microcentsFromEstimatedCost(decision.estimated_cost_microunits)
     if (Option.isNone(cost)) {
-      // no hold can carry it: refused as the largest hold would be
-      return notRemembered(id, {
-        _tag: "HoldFailed",
-        decision,
-        hold: { _tag: "Insufficient", remaining_microcents: 0n, required_microcents: Int.I64_MAX }
-      })
+      // no hold can carry it (the tenant is not asked: nothing it has could)
+      return notRemembered(id, { _tag: "CostTooLarge", decision })
     }
     // the operation id is bound to everything that shapes the outcome (see `LedgerState.fingerprint`)
     const fields: Command.AdmitFields | undefined = id === undefined

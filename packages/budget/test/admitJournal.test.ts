@@ -12,14 +12,18 @@ import * as Command from "@calybris/budget/Command"
 import * as JournalAudit from "@calybris/budget/JournalAudit"
 import * as Ledger from "@calybris/budget/Ledger"
 import type { InvalidArgument } from "@calybris/budget/LedgerError"
+import type * as Int from "@calybris/core/Int"
 import type * as Json from "@calybris/core/Json"
 import * as Kernel from "@calybris/core/Kernel"
+import * as Policy from "@calybris/core/Policy"
+import * as Fixtures from "@calybris/testing/Fixtures"
 import * as Audited from "@calybris/wal/Audited"
 import * as Wal from "@calybris/wal/Wal"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { input, policy } from "./support/fixtures.js"
@@ -221,4 +225,59 @@ describe("an admit's journal entry is one its replay takes", () => {
       assert.deepStrictEqual(Either.getOrThrow(again.value), [answers[0], answers[1]])
       // (not audited: the journal audit refuses an admit without a valid audited decision)
     }))
+})
+
+describe("admit's own refusals (a helper's review of the API)", () => {
+  const hugePolicy = () => {
+    const snap = Fixtures.ledgerPolicy(1n).snapshot
+    return Policy.unsafeMake({
+      ...snap,
+      models: snap.models.map((m) => ({
+        ...m,
+        input_cost_microunits_per_million_tokens: 10_000_000_000_000_000_000n as Int.U64,
+        output_cost_microunits_per_million_tokens: 0n as Int.U64
+      }))
+    })
+  }
+  const hugeInput = Fixtures.ledgerInput({
+    input_tokens: 1_000_000,
+    output_tokens: 0,
+    budget_limit_microunits: 18446744073709551615n,
+    // (a confidence above 10,000 bps scales the value past the cost: the kernel allows it)
+    business_value_microunits: 9223372036854775807n,
+    confidence_bps: 65535,
+    risk_bps: 0
+  })
+  const key = new Uint8Array(32).fill(3)
+  for (
+    const [name, layer] of [
+      ["memory", Ledger.layerMemory],
+      ["journaled", Ledger.layerJournal().pipe(Layer.provide(Wal.layerMemory({ key })))]
+    ] as const
+  ) {
+    it.effect(`${name}: a cost above the largest hold is CostTooLarge, nothing held or journaled — not an Insufficient with made-up figures, whatever the tenant (even none)`, () =>
+      Effect.gen(function*() {
+        yield* Ledger.ensureTenant(TenantId.make("rich"), Microcents.make(5_000_000_000n))
+        for (const tenant of ["rich", "no-such-tenant"]) {
+          const outcome = yield* Ledger.admit(hugePolicy(), TenantId.make(tenant), hugeInput, {
+            operationId: `op-${tenant}`
+          })
+          assert.strictEqual(outcome._tag, "CostTooLarge", tenant)
+          assert.strictEqual(outcome.decision.estimated_cost_microunits, 10_000_000_000_000_000_000n)
+          assert.isFalse(yield* Ledger.remembers(`op-${tenant}`))
+        }
+        assert.strictEqual(Option.getOrThrow(yield* Ledger.remaining("rich")), 5_000_000_000n)
+        assert.deepStrictEqual(yield* Ledger.holds(), [])
+      }).pipe(Effect.provide(layer)))
+
+    it.effect(`${name}: a policy that is no Policy (a plain object) is an InvalidArgument naming it, not a defect`, () =>
+      Effect.gen(function*() {
+        yield* Ledger.ensureTenant(TenantId.make("t"), Microcents.make(5n))
+        const error = yield* Effect.flip(
+          Ledger.admit({ ...hugePolicy().snapshot } as unknown as Policy.Policy, TenantId.make("t"), hugeInput)
+        )
+        assert.strictEqual(error._tag, "InvalidArgument")
+        if (error._tag === "InvalidArgument") assert.strictEqual(error.field, "policy")
+      }).pipe(Effect.provide(layer)))
+  }
 })

@@ -131,6 +131,8 @@ const holdText = (o: Outcome): string => {
   switch (x._tag) {
     case "Rejected":
       return "nothing held"
+    case "CostTooLarge":
+      return "nothing held (a cost above the largest hold)"
     case "HoldFailed": {
       const h = x.hold
       switch (h._tag) {

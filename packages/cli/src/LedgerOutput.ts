@@ -9,6 +9,7 @@ import type * as Ledger from "@calybris/budget/Ledger"
 import type * as L from "@calybris/budget/LedgerState"
 import * as Snapshot from "@calybris/budget/Snapshot"
 import * as Decision from "@calybris/core/Decision"
+import * as Int from "@calybris/core/Int"
 import type * as Json from "@calybris/core/Json"
 import * as Schema from "effect/Schema"
 import * as Format from "./Format.js"
@@ -54,7 +55,7 @@ export const balanceText = (t: Snapshot.TenantBalance): string =>
     Format.int(t.remaining_microcents)
   }, reserved ${Format.int(t.reserved_microcents)}, committed ${Format.int(t.committed_microcents)} microcents`
 
-/** An admit outcome as JSON: `{"kind":"Admitted"|"Rejected"|"HoldFailed","decision":…,…}`. */
+/** An admit outcome as JSON: `{"kind":"Admitted"|"Rejected"|"HoldFailed"|"CostTooLarge","decision":…,…}`. */
 export const admitJson = (o: Ledger.AdmitOutcome): Json.JsonObject => {
   switch (o._tag) {
     case "Admitted":
@@ -68,6 +69,8 @@ export const admitJson = (o: Ledger.AdmitOutcome): Json.JsonObject => {
       return obj([["kind", "Rejected"], ["decision", encodeDecision(o.decision)]])
     case "HoldFailed":
       return obj([["kind", "HoldFailed"], ["decision", encodeDecision(o.decision)], ["hold", reserveJson(o.hold)]])
+    case "CostTooLarge":
+      return obj([["kind", "CostTooLarge"], ["decision", encodeDecision(o.decision)]])
   }
 }
 
@@ -88,5 +91,9 @@ export const admitText = (o: Ledger.AdmitOutcome): string => {
       return `Rejected: ${decided}; nothing held`
     case "HoldFailed":
       return `HoldFailed: ${decided}; ${kindedText(reserveJson(o.hold))}`
+    case "CostTooLarge":
+      return `CostTooLarge: ${decided}; no hold can carry a cost above ${
+        Format.int(Int.I64_MAX)
+      } microcents: nothing held`
   }
 }

@@ -77,10 +77,22 @@ const hex = (bytes: Uint8Array): string => Encoding.encodeHex(bytes)
 /**
  * The hash of every complete subtree (level, index) of a tree: leaves [index·2^level, (index+1)·2^level).
  * Asked only for nodes of a tree of the size it is called with; a source asked for a node it does
- * not hold throws (a caller's bug: e.g. a size beyond the tree), as `MemoryTree` does.
+ * not hold throws (a caller's bug), as `MemoryTree` does. A source that says its `size` (as
+ * `MemoryTree` does) is never asked beyond it: a root or proof of a larger tree is a `MerkleError`
+ * (`size-out-of-range`), not a throw (a helper's review of the API).
  */
 export interface NodeSource {
   readonly node: (level: number, index: bigint) => Uint8Array
+  /** the number of leaves the source holds, when it knows it */
+  readonly size?: bigint | undefined
+}
+
+/** A size beyond what the source says it holds: refused before any node is asked. */
+const beyondSource = (source: NodeSource, field: string, size: bigint): Either.Either<void, MerkleError> => {
+  const held: unknown = source.size
+  return typeof held === "bigint" && size > held
+    ? fail("size-out-of-range", field, String(size), `beyond the ${held} leaves of the tree`)
+    : Either.void
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -109,7 +121,10 @@ export const rootNodes = (size: bigint): Either.Either<ReadonlyArray<NodeId>, Me
 
 /** RFC 6962 MTH of the tree of `size` leaves, from O(log size) complete subtrees of `source`. */
 export const root = (source: NodeSource, size: bigint): Either.Either<Uint8Array, MerkleError> =>
-  Either.map(edgeNodes(size), (ids) => rootOfSubtrees(ids.map((id) => source.node(id.level, id.index))))
+  Either.flatMap(
+    beyondSource(source, "size", size),
+    () => Either.map(edgeNodes(size), (ids) => rootOfSubtrees(ids.map((id) => source.node(id.level, id.index))))
+  )
 
 // ---------------------------------------------------------------------------------------------
 // Proof generation
@@ -240,7 +255,10 @@ export const inclusionProof = (
   index: bigint,
   size: bigint
 ): Either.Either<Array<Uint8Array>, MerkleError> =>
-  Either.map(inclusionNodes(index, size), (nodes) => read(source, nodes))
+  Either.flatMap(
+    beyondSource(source, "size", size),
+    () => Either.map(inclusionNodes(index, size), (nodes) => read(source, nodes))
+  )
 
 /** The consistency proof (RFC 6962 PROOF) between sizes `size1` ≤ `size2` (size1 > 0), from `source`. */
 export const consistencyProof = (
@@ -248,7 +266,10 @@ export const consistencyProof = (
   size1: bigint,
   size2: bigint
 ): Either.Either<Array<Uint8Array>, MerkleError> =>
-  Either.map(consistencyNodes(size1, size2), (nodes) => read(source, nodes))
+  Either.flatMap(
+    beyondSource(source, "size2", size2),
+    () => Either.map(consistencyNodes(size1, size2), (nodes) => read(source, nodes))
+  )
 
 // ---------------------------------------------------------------------------------------------
 // Verification (RFC 9162)

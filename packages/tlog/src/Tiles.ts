@@ -461,8 +461,10 @@ export const nodeHash = (
 export const nodeSource = (
   read: TileReader,
   treeSize: bigint
-): { readonly node: (height: number, index: bigint) => Uint8Array } => ({
-  node: (height, index) => Either.getOrThrowWith(nodeHash(read, treeSize, height, index), (error) => error)
+): { readonly node: (height: number, index: bigint) => Uint8Array; readonly size: bigint } => ({
+  node: (height, index) => Either.getOrThrowWith(nodeHash(read, treeSize, height, index), (error) => error),
+  // (a root or proof of a larger tree is then a MerkleError, before any tile is asked)
+  size: treeSize
 })
 
 /**

@@ -150,6 +150,16 @@ describe("Merkle: refusals, each with its reason", () => {
   const root = right(Merkle.root(tree, 8n))
   const proof = right(Merkle.inclusionProof(tree, 2n, 8n))
 
+  it("a root or a proof of a tree larger than the MemoryTree (or a tile source) holds: size-out-of-range, never a throw (a helper's review of the API)", () => {
+    assert.strictEqual(reason(Merkle.root(tree, 9n)), "size-out-of-range")
+    assert.strictEqual(reason(Merkle.root(tree, 16n)), "size-out-of-range")
+    assert.strictEqual(reason(Merkle.inclusionProof(tree, 2n, 9n)), "size-out-of-range")
+    assert.strictEqual(reason(Merkle.consistencyProof(tree, 4n, 12n)), "size-out-of-range")
+    // within it, as before
+    assert.deepStrictEqual(right(Merkle.root(tree, 8n)), root)
+    assert.strictEqual(right(Merkle.consistencyProof(tree, 4n, 8n)).length, 1)
+  })
+
   it("inclusion: index ≥ size, u64 underflow, negative, size beyond u64", () => {
     const u64Max = 18446744073709551615n
     assert.strictEqual(reason(Merkle.verifyInclusion(leaf(0), u64Max, 8n, proof, root)), "index-out-of-range")
