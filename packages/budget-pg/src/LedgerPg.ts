@@ -250,20 +250,19 @@ const build = (
           RETURNING l.snapshot_version AS version, cur.baseline AS previous_baseline
         )`
       return sql`WITH ${version},
-        due AS (
-          SELECT tenant, sum(amount) AS s FROM calybris_budget_reservations
-          WHERE state = 'open' AND expires_at_ms <= ${now}::bigint GROUP BY tenant
-        ),
-        held AS (SELECT tenant, sum(amount) AS s FROM calybris_budget_reservations WHERE state = 'open' GROUP BY tenant)
+        o AS (
+          -- the open holds, one pass: each tenant's sum, the sum of those due, how many are not due
+          SELECT tenant, sum(amount) AS held,
+            sum(amount) FILTER (WHERE expires_at_ms <= ${now}::bigint) AS due,
+            count(*) FILTER (WHERE expires_at_ms IS NULL OR expires_at_ms > ${now}::bigint) AS live
+          FROM calybris_budget_reservations WHERE state = 'open' GROUP BY tenant
+        )
         SELECT v.version::text AS version, v.previous_baseline::text AS previous_baseline,
-          (SELECT count(*) FROM calybris_budget_reservations
-            WHERE state = 'open' AND (expires_at_ms IS NULL OR expires_at_ms > ${now}::bigint))::text AS holds,
-          t.tenant, t.initial::text AS initial, (t.remaining + coalesce(d.s, 0))::text AS remaining,
-          (t.reserved - coalesce(d.s, 0))::text AS reserved, t.committed::text AS committed,
-          (t.reserved - coalesce(h.s, 0))::text AS unheld
-        FROM v LEFT JOIN (
-          calybris_budget_tenants t LEFT JOIN due d ON d.tenant = t.tenant LEFT JOIN held h ON h.tenant = t.tenant
-        ) ON t.present
+          (SELECT coalesce(sum(live), 0) FROM o)::text AS holds,
+          t.tenant, t.initial::text AS initial, (t.remaining + coalesce(o.due, 0))::text AS remaining,
+          (t.reserved - coalesce(o.due, 0))::text AS reserved, t.committed::text AS committed,
+          (t.reserved - coalesce(o.held, 0))::text AS unheld
+        FROM v LEFT JOIN (calybris_budget_tenants t LEFT JOIN o ON o.tenant = t.tenant) ON t.present
         ORDER BY t.tenant`
     }
 
@@ -683,13 +682,16 @@ export const layerClientReadOnly: Layer.Layer<
 const journalKeyOf = (
   options: LedgerOptions
 ): Effect.Effect<PgJournal.JournalKey["Type"], PgJournal.JournalEmptyKey | PgJournal.JournalKeyInvalid> => {
-  if (options.journalKey === undefined) return PgJournal.JournalKey
-  // (a JavaScript caller's key that is no Redacted bytes: copied, a string was zeros)
-  const key: unknown = Redacted.isRedacted(options.journalKey) ? Redacted.value(options.journalKey) : options.journalKey
-  if (!(key instanceof Uint8Array)) {
-    return Effect.fail(new PgJournal.JournalKeyInvalid({ value: key === null ? "null" : typeof key }))
+  // the option's key, or the environment's (`JournalKey` provided directly was used unchecked:
+  // an empty one pinned a forgeable journal; the review of the key check), checked alike
+  if (options.journalKey === undefined) {
+    return Effect.flatMap(
+      PgJournal.JournalKey,
+      (given) => given.key === undefined ? Effect.succeed(given) : PgJournal.checkedKey(given.key)
+    )
   }
-  return key.length === 0 ? Effect.fail(new PgJournal.JournalEmptyKey()) : Effect.succeed({ key: Uint8Array.from(key) })
+  const key: unknown = Redacted.isRedacted(options.journalKey) ? Redacted.value(options.journalKey) : options.journalKey
+  return PgJournal.checkedKey(key)
 }
 
 /**

@@ -79,14 +79,26 @@ export class JournalKeyInvalid extends Schema.TaggedError<JournalKeyInvalid>()("
 }
 
 /** The journal keyed with `key` (HMAC-SHA256). */
-export const layerKey = (key: Uint8Array): Layer.Layer<never, JournalEmptyKey | JournalKeyInvalid> => {
-  const given: unknown = key
-  return !(given instanceof Uint8Array)
-    ? Layer.fail(new JournalKeyInvalid({ value: given === null ? "null" : typeof given }))
+export const layerKey = (key: Uint8Array): Layer.Layer<never, JournalEmptyKey | JournalKeyInvalid> =>
+  Either.match(checkedKey(key), {
+    onLeft: Layer.fail,
+    onRight: (checked) => Layer.succeedContext(Context.make(JournalKey, checked))
+  })
+
+/**
+ * A journal key as the ledger uses it: bytes (also from another realm: `Chain.isBytes`), not
+ * empty, copied — however it came (`layerKey`, `LedgerPg`'s `journalKey` option, or a
+ * `JournalKey` provided directly, which was used unchecked: an empty one pinned a forgeable
+ * journal; the review of the key check). Undefined: the journal is unkeyed.
+ */
+export const checkedKey = (
+  key: unknown
+): Either.Either<{ readonly key: Uint8Array }, JournalEmptyKey | JournalKeyInvalid> =>
+  !Chain.isBytes(key)
+    ? Either.left(new JournalKeyInvalid({ value: Chain.kindOf(key) }))
     : key.length === 0
-    ? Layer.fail(new JournalEmptyKey())
-    : Layer.succeedContext(Context.make(JournalKey, { key: Uint8Array.from(key) }))
-}
+    ? Either.left(new JournalEmptyKey())
+    : Either.right({ key: Uint8Array.from(key) })
 
 /**
  * The ledger's journal is pinned to another key than this layer's (or keyed where this layer is
@@ -105,6 +117,20 @@ export class JournalKeyMismatch extends Schema.TaggedError<JournalKeyMismatch>()
       "every instance and command must use the ledger's one journal key (--key-file/--key-env)"
   }
 }
+
+/**
+ * The `JournalKey` of the context, checked as `checkedKey` checks it (one provided directly was
+ * used unchecked); a bad one is a `LedgerStoreError` of `operation`, nothing read or written.
+ */
+const contextKey = (operation: string): Effect.Effect<Uint8Array | undefined, LedgerStoreError> =>
+  Effect.flatMap(
+    JournalKey,
+    ({ key }) =>
+      key === undefined ? Effect.succeed(undefined) : Either.match(checkedKey(key), {
+        onLeft: (cause) => Effect.fail(new LedgerStoreError({ operation, cause })),
+        onRight: (checked) => Effect.succeed(checked.key)
+      })
+  )
 
 /** The label whose keyed hash identifies a journal key (`PgJournal.pinKey`). */
 const KEY_ID_LABEL = "calybris/budget-pg journal key id v1"
@@ -153,7 +179,7 @@ const compared = (
 export const pinKey: Effect.Effect<void, JournalKeyMismatch | LedgerStoreError, SqlClient.SqlClient> = Effect.gen(
   function*() {
     const sql = yield* SqlClient.SqlClient
-    const { key } = yield* JournalKey
+    const key = yield* contextKey("pinKey")
     const [row] = yield* sql<
       { readonly same: boolean | null; readonly unkeyed: boolean | null; readonly present: boolean }
     >`WITH
@@ -184,7 +210,7 @@ export const pinKey: Effect.Effect<void, JournalKeyMismatch | LedgerStoreError, 
 export const checkKey: Effect.Effect<void, JournalKeyMismatch | LedgerStoreError, SqlClient.SqlClient> = Effect.gen(
   function*() {
     const sql = yield* SqlClient.SqlClient
-    const { key } = yield* JournalKey
+    const key = yield* contextKey("checkKey")
     const [row] = yield* sql<
       { readonly same: boolean; readonly unkeyed: boolean | null; readonly present: boolean }
     >`WITH
@@ -432,7 +458,7 @@ export const audit = (
   tenant: string
 ): Effect.Effect<Audited, LedgerStoreError | WalVerifyError | WalEmptyKey | JournalAuditFailed, SqlClient.SqlClient> =>
   Effect.gen(function*() {
-    const { key } = yield* JournalKey
+    const key = yield* contextKey("audit")
     const chain = yield* Chain.make(key === undefined ? {} : { key })
     const sql = yield* SqlClient.SqlClient
     // the chain and the row as of one instant (one REPEATABLE READ snapshot): read one after the

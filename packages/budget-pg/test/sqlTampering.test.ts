@@ -7,6 +7,7 @@
  * bytes (copied as zeros).
  */
 import * as LedgerPg from "@calybris/budget-pg/LedgerPg"
+import * as PgJournal from "@calybris/budget-pg/PgJournal"
 import * as PgSchema from "@calybris/budget-pg/PgSchema"
 import { Microcents, TenantId } from "@calybris/budget/Arguments"
 import * as Ledger from "@calybris/budget/Ledger"
@@ -16,6 +17,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as vm from "node:vm"
 import { client, enabled, freshDatabase, SKIP_REASON } from "./support/database.js"
 
 const setup = Effect.gen(function*() {
@@ -103,9 +105,12 @@ if (enabled) {
         }
       })))
 
-    it.live("a journal key that is not bytes is JournalKeyInvalid, before anything is built", () =>
+    it.live("a journal key that is not bytes is JournalKeyInvalid, before anything is built; one provided directly as the JournalKey is checked too; bytes from another realm are a key", () =>
       Effect.scoped(Effect.gen(function*() {
-        const { url } = yield* setup
+        // a database migrated, no ledger built on it yet (no key pinned)
+        const url = yield* freshDatabase
+        const sql = yield* Layer.build(client(url, 1)).pipe(Effect.map(Context.get(SqlClient.SqlClient)))
+        yield* Effect.provideService(PgSchema.migrate, SqlClient.SqlClient, sql)
         const error = yield* Effect.flip(
           Layer.build(
             LedgerPg.layer({
@@ -115,6 +120,35 @@ if (enabled) {
           ).pipe(Effect.scoped)
         )
         assert.strictEqual(error._tag, "JournalKeyInvalid")
+        // one provided directly as the JournalKey: checked too (it was used unchecked: an empty
+        // one pinned a forgeable journal; the review of the check), nothing pinned
+        for (const [key, tag] of [[new Uint8Array(0), "JournalEmptyKey"], ["secret", "JournalKeyInvalid"]] as const) {
+          const given = Layer.succeed(PgJournal.JournalKey, { key: key as Uint8Array })
+          const direct = yield* Effect.flip(
+            Layer.build(LedgerPg.layer({ url: Redacted.make(url), maxConnections: 1 }).pipe(Layer.provide(given))).pipe(
+              Effect.scoped
+            )
+          )
+          assert.strictEqual(direct._tag, tag)
+          // the client layers (no options) check it where they pin or compare it
+          for (
+            const layer of [
+              LedgerPg.layerClient.pipe(Layer.provide(client(url, 1)), Layer.provide(given)),
+              LedgerPg.layerClientReadOnly.pipe(Layer.provide(client(url, 1)), Layer.provide(given))
+            ]
+          ) {
+            const error = yield* Effect.flip(Layer.build(layer).pipe(Effect.scoped))
+            assert.strictEqual(error._tag, "LedgerStoreError")
+            assert.strictEqual((error as { readonly cause?: { readonly _tag?: string } }).cause?._tag, tag)
+          }
+        }
+        const pinned = yield* sql<{ id: Uint8Array | null }>`SELECT journal_key_id AS id FROM calybris_budget_ledger`
+        assert.strictEqual(pinned[0]?.id, null, "nothing pinned")
+        // bytes from another realm are a key
+        const foreign = vm.runInNewContext("new Uint8Array(32).fill(5)") as Uint8Array
+        yield* Layer.build(LedgerPg.layer({ url: Redacted.make(url), journalKey: Redacted.make(foreign) })).pipe(
+          Effect.scoped
+        )
       })))
   })
 } else {

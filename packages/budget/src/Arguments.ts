@@ -35,7 +35,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { InvalidArgument } from "./LedgerError.js"
+import { InvalidArgument, LedgerStoreError } from "./LedgerError.js"
 import type * as L from "./LedgerState.js"
 import * as Snapshot from "./Snapshot.js"
 
@@ -495,9 +495,22 @@ export const checkOperationId = (id: unknown): Either.Either<void, InvalidArgume
  * The clock's time in whole epoch milliseconds: the millisecond it is in (a `Clock` may be at a
  * fractional one: `BigInt(Clock.currentTimeMillis)` threw, a defect on every query once a hold
  * could expire, and the journaled ledger's writer died with every later command left unanswered;
- * a helper's review of the API).
+ * a helper's review of the API). A time that is no finite number (a broken Clock) is a
+ * `LedgerStoreError` (operation `clock`): the command is not applied (it was a defect that killed
+ * the journaled ledger's writer: the review of this fix).
  */
-export const nowMillis: Effect.Effect<bigint> = Effect.map(Clock.currentTimeMillis, (ms) => BigInt(Math.floor(ms)))
+export const nowMillis: Effect.Effect<bigint, LedgerStoreError> = Effect.flatMap(
+  Clock.currentTimeMillis,
+  (ms) =>
+    Number.isFinite(ms)
+      ? Effect.succeed(BigInt(Math.floor(ms)))
+      : Effect.fail(
+        new LedgerStoreError({
+          operation: "clock",
+          cause: new Error(`the Clock's time is ${ms} milliseconds: not a time (nothing was applied)`)
+        })
+      )
+)
 
 /** A size option of a ledger layer (`operationWindow`, `maxPending`): absent, or a positive safe integer. */
 export const checkSize = (field: string, value: unknown): Either.Either<void, InvalidArgument> =>

@@ -112,7 +112,7 @@ export const makeMemory = (initial?: L.LedgerState): Effect.Effect<Ledger["Type"
         ignored.length = 0
         return f()
       })
-    const run = <A>(f: () => A): Effect.Effect<A> =>
+    const run = <A>(f: () => A): Effect.Effect<A, LedgerStoreError> =>
       Effect.suspend(() => state.expiring === 0 ? Effect.succeed(f()) : expireThen(f))
     // as of the Clock now, without writing: a copy with the due holds released (`LedgerState.asOf`)
     const query: Queries.Run = (f, asOfNow = true) =>
@@ -123,7 +123,7 @@ export const makeMemory = (initial?: L.LedgerState): Effect.Effect<Ledger["Type"
       )
     const service = Ledger.of({
       apply: (command) =>
-        Effect.suspend(() => {
+        Effect.suspend((): Effect.Effect<L.ResultOf[typeof command["_tag"]], LedgerStoreError | InvalidArgument> => {
           const invalid = Arguments.validateRequest(command)
           if (invalid !== undefined) return Effect.fail(invalid)
           return state.expiring === 0

@@ -4,6 +4,7 @@ import * as Ledger from "@calybris/budget/Ledger"
 import * as Snapshot from "@calybris/budget/Snapshot"
 import * as Wal from "@calybris/wal/Wal"
 import { assert, describe, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
@@ -106,6 +107,72 @@ describe("a Clock at a fractional millisecond (a helper's review of the API: Big
   it.effect("the memory layer counts the millisecond it is in", () => run(Ledger.layerMemory))
   it.effect("the journaled layer too, and its writer answers every command", () =>
     run(Ledger.layerJournal().pipe(Layer.provide(Wal.layerMemory({ key: new Uint8Array(32).fill(7) })))))
+  /** A Clock whose time the test sets (NaN, Infinity: a broken one), for the writer's fiber too. */
+  const settable = () => {
+    let now = 1_000_000
+    const base = Clock.make()
+    const clock: Clock.Clock = {
+      [Clock.ClockTypeId]: Clock.ClockTypeId,
+      unsafeCurrentTimeMillis: () => now,
+      currentTimeMillis: Effect.sync(() => now),
+      unsafeCurrentTimeNanos: () => base.unsafeCurrentTimeNanos(),
+      currentTimeNanos: base.currentTimeNanos,
+      sleep: (duration) => base.sleep(duration)
+    }
+    return { clock, set: (ms: number) => (now = ms) }
+  }
+  const nanClock = (layer: Layer.Layer<Ledger.Ledger, unknown>) => {
+    const { clock, set } = settable()
+    return Effect.gen(function*() {
+      const t = TenantId.make("t")
+      yield* Ledger.ensureTenant(t, Microcents.make(100n))
+      assert.strictEqual((yield* Ledger.reserve(t, Microcents.make(10n), { expiresIn: "1 hour" }))._tag, "Reserved")
+      for (const ms of [Number.NaN, Number.POSITIVE_INFINITY]) {
+        set(ms)
+        const refused = yield* Effect.either(Ledger.topUp(t, Microcents.make(1n)))
+        assert.isTrue(Either.isLeft(refused), String(ms))
+        if (Either.isLeft(refused)) {
+          assert.strictEqual(refused.left._tag, "LedgerStoreError")
+          if (refused.left._tag === "LedgerStoreError") assert.strictEqual(refused.left.operation, "clock")
+        }
+        assert.isTrue(Either.isLeft(yield* Effect.either(Ledger.remaining("t"))))
+      }
+      // nothing applied, and the ledger goes on under a clock that gives a time
+      set(2_000_000)
+      assert.strictEqual((yield* Ledger.topUp(t, Microcents.make(1n)))._tag, "ToppedUp")
+      assert.strictEqual(Option.getOrThrow(yield* Ledger.remaining("t")), 91n)
+    }).pipe(Effect.provide(layer), Effect.withClock(clock))
+  }
+  it.effect("a Clock that gives no time (NaN, Infinity): the memory layer refuses with LedgerStoreError (clock), nothing applied", () =>
+    nanClock(Ledger.layerMemory))
+  it.effect("the journaled layer too, and its writer goes on (it died, and every later command hung: the review of the fix)", () =>
+    nanClock(Ledger.layerJournal().pipe(Layer.provide(Wal.layerMemory({ key: new Uint8Array(32).fill(7) })))))
+
+  it.effect("a defect while the journaled writer processes a batch fails the ledger closed: that command and every later one get a LedgerStoreError (journal writer), none hangs", () =>
+    Effect.gen(function*() {
+      const t = TenantId.make("t")
+      yield* Ledger.ensureTenant(t, Microcents.make(100n))
+      for (let i = 0; i < 3; i++) {
+        const refused = yield* Effect.either(Ledger.topUp(t, Microcents.make(1n)))
+        assert.isTrue(Either.isLeft(refused))
+        if (Either.isLeft(refused)) {
+          assert.strictEqual(refused.left._tag, "LedgerStoreError")
+          if (refused.left._tag === "LedgerStoreError") assert.strictEqual(refused.left.operation, "journal writer")
+        }
+      }
+    }).pipe(
+      Effect.provide(
+        Ledger.layerJournal().pipe(Layer.provide(Layer.effect(
+          Wal.Wal,
+          Effect.map(Wal.makeMemory({ key: new Uint8Array(32).fill(7) }), (wal) => {
+            // the first append (ensure) is written; the next dies
+            let appends = 0
+            return { ...wal, append: (data) => ++appends > 1 ? Effect.die(new Error("boom")) : wal.append(data) }
+          })
+        )))
+      )
+    ))
+
   it("Arguments.expiry: a fractional now counts its millisecond; a now that is no number is an InvalidArgument", () => {
     const at = Either.getOrThrow(Arguments.expiry("1 second", 1.5))
     assert.strictEqual(at.expires_at_ms, 1001n)

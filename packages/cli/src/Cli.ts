@@ -145,32 +145,25 @@ const SIGNER_KEY = /PRIVATE\+KEY\+[^+\s]+\+[0-9a-fA-F]{8}\+[A-Za-z0-9+/]{40,}/
 
 /**
  * The key part of a note key alone — base64 of 33 bytes, the first the Ed25519 type 0x01: a signer
- * key's secret (`base64(0x01 ‖ seed)`) cut out of its file — as the value of an option that takes
- * a path or a variable name (white space around it, or as a path's last part), whose error echoed
- * it (a helper's hostile review). Only there: 44 such characters are also a plain tenant id or a
- * path given elsewhere (the review of this check).
+ * key's secret (`base64(0x01 ‖ seed)`) cut out of its file — as a whole value (white space around
+ * it, or as a path's last part): the error naming a path echoed it, and `--origin` signed it into
+ * a checkpoint (hostile reviews). Looked for in every argument but an id (`ID_OPTIONS`' values,
+ * `budget status`'s tenant): 44 such characters may be a plain tenant or operation id.
  */
 const KEY_PART = /(?:^\s*|\/)A[Q-Za-f][A-Za-z0-9+/]{42}\s*$/
 
-/** The options whose value is a path or an environment variable's name (`KEY_PART` is looked for there). */
-const PATH_OPTIONS: ReadonlySet<string> = new Set([
-  "--skey-file",
-  "--skey-env",
+/** The options whose value is an id, never a key's place (`KEY_PART` is not looked for there). */
+const ID_OPTIONS: ReadonlySet<string> = new Set(["--tenant", "--id", "--reservation"])
+
+/** Options of `budget status` that take a value (what follows any other option is its TENANT or a flag). */
+const VALUE_OPTIONS: ReadonlySet<string> = new Set([
+  "--journal",
+  "--database",
   "--key-file",
   "--key-env",
-  "--previous",
-  "--checkpoint",
-  "--proof",
-  "--entry",
-  "--log",
-  "--policy",
-  "--input",
-  "--inputs",
-  "--journal",
-  "--out",
-  "--dir",
-  // (a verifier key has its name and key id before the key part: never this form)
-  "--vkey"
+  "--durability",
+  "--max-line-bytes",
+  "--log-level"
 ])
 
 /** Whether a value holds a key: a signer key anywhere in it, or a whole `hex:` HMAC key. */
@@ -178,8 +171,8 @@ const holdsKey = (value: string): boolean => SIGNER_KEY.test(value) || HEX_KEY.t
 
 /**
  * The position (1-based, after the program) of the first argument that holds a key — a note
- * signer key anywhere in it, a whole `hex:…` HMAC key (or a note key's base64 part, as a path
- * option's value: `PATH_OPTIONS`), as the argument or as the value of a
+ * signer key anywhere in it, a whole `hex:…` HMAC key or a note key's base64 part (`KEY_PART`:
+ * not in an id), as the argument or as the value of a
  * `--flag=value` — or 0. Keys come from files and environment variables only; one pasted as a
  * value (a path, an origin, a stray argument) would be echoed by the error naming it, or signed
  * into a checkpoint. (A WAL line that only mentions `PRIVATE+KEY+`, given to `--entry-line`, is
@@ -195,7 +188,11 @@ export const keyArgument = (args: ReadonlyArray<string>): number => {
     const value = equals > 0 ? arg.slice(equals + 1) : arg
     if (holdsKey(arg) || (equals > 0 && holdsKey(value))) return i + 1
     const option = equals > 0 ? arg.slice(0, equals) : args[i - 1]
-    if (option !== undefined && PATH_OPTIONS.has(option) && KEY_PART.test(value)) return i + 1
+    const anId = option !== undefined && ID_OPTIONS.has(option) ||
+      // `budget status [TENANT]`: an argument that is no option and no option's value
+      (args[0] === "budget" && args[1] === "status" && i > 1 && !arg.startsWith("-") &&
+        !(option !== undefined && VALUE_OPTIONS.has(option)))
+    if (!anId && KEY_PART.test(value)) return i + 1
     if (i === vkeyValue) continue
     if (arg === "--vkey") vkeyValue = i + 1
     else if (NOTE_KEY.test(value) && !arg.startsWith("--vkey=")) return i + 1

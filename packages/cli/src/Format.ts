@@ -30,13 +30,15 @@ export const short = (digest: string): string => (digest.length > 16 ? `${digest
 
 /**
  * Characters a terminal may act on or that rearrange what is shown: C0 and C1 controls, DEL,
- * the line and paragraph separators, and the bidirectional overrides and isolates — and the
- * invisible ones (soft hyphen, zero-width spaces and joiners, bidi marks, word joiner, BOM), with
- * which two tenant ids showed alike (`acme` and `acme` + U+200B; a review).
+ * the line and paragraph separators, and the bidirectional overrides and isolates — and every
+ * character Unicode says to show as nothing (`Default_Ignorable_Code_Point`: soft hyphen,
+ * zero-width spaces and joiners, bidi marks, variation selectors, tag characters, Hangul
+ * fillers, BOM, …) and a lone surrogate, with which two tenant ids showed alike (`acme` and
+ * `acme` + U+200B, then + U+E0041: reviews). Matched a code point at a time (`u`).
  */
 const UNSAFE =
-  /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/
-const UNSAFE_ALL = new RegExp(UNSAFE.source, "g")
+  /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]|\p{Default_Ignorable_Code_Point}|\p{Cs}/u
+const UNSAFE_ALL = new RegExp(UNSAFE.source, "gu")
 
 /** A name that would not show where it starts and ends: empty, or white space at either end. */
 const AMBIGUOUS = /^$|^\s|\s$/
@@ -57,7 +59,12 @@ export const name = (text: string): string => {
   return `"${text.replace(/["\\]/g, "\\$&").replace(UNSAFE_ALL, escapeUnit)}"`
 }
 
-const escapeUnit = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`
+/** A matched code point as `\uXXXX` escapes, one a UTF-16 unit (two for one beyond U+FFFF: JSON's spelling). */
+const escapeUnit = (c: string): string => {
+  let out = ""
+  for (let i = 0; i < c.length; i++) out += `\\u${c.charCodeAt(i).toString(16).padStart(4, "0")}`
+  return out
+}
 
 /**
  * `text` with each character a terminal acts on (as `name` judges them) written as `\uXXXX` —

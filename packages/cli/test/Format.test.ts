@@ -42,9 +42,16 @@ describe("Format", () => {
     assert.strictEqual(Format.name("\u00a0acme"), `"\u00a0acme"`)
     assert.strictEqual(Format.name("acme corp"), "acme corp")
     // invisible characters too (a review: acme and acme + U+200B showed alike)
-    for (const c of ["\u200b", "\u200e", "\u2060", "\u00ad", "\u180e", "\ufeff", "\u061c"]) {
+    for (
+      const c of ["\u200b", "\u200e", "\u2060", "\u00ad", "\u180e", "\ufeff", "\u061c", "\u034f", "\u3164", "\ufe0f"]
+    ) {
       assert.strictEqual(Format.name(`acme${c}`), `"acme\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}"`)
     }
+    // beyond U+FFFF (a tag character) as its two UTF-16 escapes, and a lone surrogate (the review after)
+    assert.strictEqual(Format.name("acme\u{e0041}"), `"acme\\udb40\\udc41"`)
+    assert.strictEqual(Format.name("acme\ud800"), `"acme\\ud800"`)
+    // an emoji or a letter beyond U+FFFF shows as it is
+    assert.strictEqual(Format.name("acme 🙂 𝔸"), "acme 🙂 𝔸")
     // never a character a terminal acts on, never empty or white at an end; one name, one shown text
     fc.assert(
       fc.property(fc.string({ unit: "binary" }), fc.string({ unit: "binary" }), (a, b) => {

@@ -43,7 +43,15 @@ describe("Cli.keyArgument", () => {
       // with white space around it, or as a path's last part (the review of this check: echoed)
       [["log", "checkpoint", "--skey-file", ` ${SECRET}`], 4],
       [["log", "checkpoint", "--skey-env", `${SECRET}\n`], 4],
-      [["log", "checkpoint", "--skey-file", `./${SECRET}`], 4]
+      [["log", "checkpoint", "--skey-file", `./${SECRET}`], 4],
+      // anywhere but an id: a positional path, after --, --origin (signed into the checkpoint),
+      // --name (the review of the scoped check: echoed, or signed)
+      [["wal", "verify", SECRET], 3],
+      [["policy", "validate", "--", SECRET], 4],
+      [["log", "consistency", "--log", "j.jsonl", SECRET, "x"], 5],
+      [["log", "checkpoint", "--log", "j.jsonl", "--origin", SECRET], 6],
+      [["log", "keygen", "--name", SECRET, "--out", "k"], 4],
+      [["budget", "status", "--journal", SECRET], 4]
     ]
     for (const [args, position] of cases) assert.strictEqual(keyArgument(args), position, args.join(" "))
   })
@@ -79,7 +87,9 @@ describe("Cli.keyArgument", () => {
       // path option's value is looked at (the review of this check: a tenant was unreachable)
       ["budget", "ensure", "--tenant", "AcmeWidgetsIncorporatedEuropeanDivision2024x", "--amount", "5"],
       ["budget", "reserve", "--tenant", "t", "--amount", "5", "--id", SECRET],
-      ["wal", "verify", "AWSLogs/123456789012/CloudTrail/euwest1/2024"]
+      ["budget", "reserve", "--tenant", SECRET, "--amount", "5", "--reservation", SECRET],
+      ["budget", "status", "--journal", "j.jsonl", SECRET],
+      ["budget", "status", SECRET, "--json"]
     ]
     for (const args of cases) assert.strictEqual(keyArgument(args), 0, args.join(" "))
   })

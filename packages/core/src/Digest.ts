@@ -261,14 +261,18 @@ export const policyDigestUncached = (snapshot: PolicySnapshot, hash: HashFunctio
   return digestHex(writePolicy(snapshot, policyScratch).subarray(0, length), hash)
 }
 
-/** Hex SHA-256 of a policy's canonical bytes (cached per snapshot object: snapshots are immutable). */
+/**
+ * Hex SHA-256 of a policy's canonical bytes: a `Policy`'s, of the snapshot as it was when the
+ * Policy was made (pinned then, with any `hash`); a bare snapshot's, cached per snapshot object
+ * (snapshots are immutable).
+ */
 export const policyDigest = (policy: Policy | PolicySnapshot, hash: HashFunctions = defaultHash): string => {
+  if ("snapshot" in policy) {
+    const pin = pinned.get(policy)
+    if (pin !== undefined) return hash === defaultHash ? pin.hex : digestHex(pin.bytes, hash)
+  }
   const snapshot = "snapshot" in policy ? policy.snapshot : policy
-  const cached = hash !== defaultHash
-    ? undefined
-    : "snapshot" in policy
-    ? pinned.get(policy) ?? policyCache.get(snapshot)
-    : policyCache.get(snapshot)
+  const cached = hash === defaultHash ? policyCache.get(snapshot) : undefined
   if (cached !== undefined) return cached
   const hex = policyDigestUncached(snapshot, hash)
   if (hash === defaultHash) policyCache.set(snapshot, hex)
@@ -276,23 +280,26 @@ export const policyDigest = (policy: Policy | PolicySnapshot, hash: HashFunction
 }
 
 /**
- * @internal `Policy`'s construction: the digest of the snapshot as it is now, computed afresh and
- * cached for it — never one cached earlier for the same object, since edited in place (code that
- * casts away `readonly`): the digest a bundle records must be of the catalog the kernel compiled
- * (a helper's hostile review: `Policy.unsafeMake` of a snapshot digested, then edited, recorded the
- * old digest in every bundle).
+ * @internal `Policy`'s construction: the canonical bytes of the snapshot as it is now, and their
+ * digest, pinned on the Policy — never a digest cached earlier for the same object, since edited
+ * in place (code that casts away `readonly`): the digest a bundle records must be of the catalog
+ * the kernel compiled (a helper's hostile review: `Policy.unsafeMake` of a snapshot digested,
+ * then edited, recorded the old digest in every bundle). Pinned per Policy, not per snapshot (a
+ * review of this fix: an earlier Policy took the digest of one made after an edit), and as bytes,
+ * so that another hash function digests the same catalog (the review after: `Hash.noble` gave the
+ * edited snapshot's).
  */
 export const pinPolicyDigest = (policy: Policy): string => {
-  const hex = policyDigestUncached(policy.snapshot)
-  // pinned on the Policy itself: another Policy made from the same object after an edit (a
-  // reload) pins its own, and this one's stays the digest of the catalog it compiled (a review
-  // of this fix: pinned per snapshot, the earlier Policy took the later one's digest)
-  pinned.set(policy, hex)
-  policyCache.set(policy.snapshot, hex)
+  const snapshot = policy.snapshot
+  const length = 39 + 47 * snapshot.models.length
+  const bytes = writePolicy(snapshot, new Uint8Array(length)).subarray(0, length)
+  const hex = digestHex(bytes, defaultHash)
+  pinned.set(policy, { bytes, hex })
+  policyCache.set(snapshot, hex)
   return hex
 }
 
-const pinned = new WeakMap<Policy, string>()
+const pinned = new WeakMap<Policy, { readonly bytes: Uint8Array; readonly hex: string }>()
 
 /** Hex SHA-256 of an input's canonical bytes. */
 export const inputDigest = (input: Input, hash: HashFunctions = defaultHash): string =>

@@ -1,4 +1,5 @@
 import * as Digest from "@calybris/core/Digest"
+import * as Hash from "@calybris/core/Hash"
 import * as Input from "@calybris/core/Input"
 import * as Kernel from "@calybris/core/Kernel"
 import * as Model from "@calybris/core/Model"
@@ -196,5 +197,9 @@ describe("a policy's digest is of the snapshot its catalog was compiled from", (
     assert.notStrictEqual(Digest.policyDigest(second), firstDigest)
     assert.strictEqual(Digest.policyDigest(first), firstDigest)
     assert.deepStrictEqual(Kernel.prescribe(first, input), decided)
+    // with another hash function too (the review after: it digested the edited snapshot)
+    const wrapped = { ...Hash.defaultHash }
+    assert.strictEqual(Digest.policyDigest(first, wrapped), firstDigest)
+    assert.strictEqual(Digest.policyDigest(second, wrapped), Digest.policyDigest(second))
   })
 })

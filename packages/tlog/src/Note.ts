@@ -462,8 +462,12 @@ export const ed25519Signer = (
 ): Either.Either<Signer, NoteKeyInvalid> => {
   if (!isValidName(name)) return keyError("invalid-key-name", "name", name)
   // (a JavaScript caller's seed that is no Redacted bytes: a typed error, never a throw)
-  const bytes: unknown = Redacted.isRedacted(seed) ? Redacted.value(seed) : undefined
-  if (!(bytes instanceof Uint8Array)) return keyError("invalid-key-length", "seed", "not Redacted bytes")
+  const given: unknown = Redacted.isRedacted(seed) ? Redacted.value(seed) : undefined
+  // (bytes from another realm too: `instanceof` refused them; the review of this check)
+  if (Object.prototype.toString.call(given) !== "[object Uint8Array]") {
+    return keyError("invalid-key-length", "seed", "not Redacted bytes")
+  }
+  const bytes = given as Uint8Array
   if (bytes.length !== Ed25519.KEY_BYTES) {
     return keyError("invalid-key-length", "seed", `${bytes.length} bytes`)
   }

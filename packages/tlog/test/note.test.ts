@@ -5,6 +5,7 @@ import * as Encoding from "effect/Encoding"
 import * as FastCheck from "effect/FastCheck"
 import * as Redacted from "effect/Redacted"
 import { inspect } from "node:util"
+import * as vm from "node:vm"
 import * as Base64 from "../src/internal/base64.js"
 import {
   fromHex,
@@ -440,5 +441,10 @@ describe("Note.ed25519Signer of a seed that is not Redacted bytes", () => {
       assert.isTrue(Either.isLeft(signer))
       if (Either.isLeft(signer)) assert.strictEqual(signer.left.field, "seed")
     }
+    // bytes from another realm are a seed (the review of the check: instanceof refused them)
+    const foreign = vm.runInNewContext("new Uint8Array(32).fill(9)") as Uint8Array
+    const a = Either.getOrThrow(Note.ed25519Signer("example.com/log", Redacted.make(foreign)))
+    const b = Either.getOrThrow(Note.ed25519Signer("example.com/log", Redacted.make(new Uint8Array(32).fill(9))))
+    assert.strictEqual(Note.formatVerifierKey(a), Note.formatVerifierKey(b))
   })
 })

@@ -169,6 +169,21 @@ const byteLinks = new WeakMap<Chain, Link>()
 const decoder = new TextDecoder()
 
 /**
+ * Bytes: a `Uint8Array` (a `Buffer` too), also one made in another realm (a `vm` context, a
+ * test environment's), which `instanceof` refuses (the review of the key check).
+ */
+export const isBytes = (value: unknown): value is Uint8Array =>
+  ArrayBuffer.isView(value) && Object.prototype.toString.call(value) === "[object Uint8Array]"
+
+/** How a value that is not bytes is named in an error: `null`, its type, or its class. */
+export const kindOf = (value: unknown): string =>
+  value === null
+    ? "null"
+    : typeof value !== "object"
+    ? typeof value
+    : Object.prototype.toString.call(value).slice(8, -1)
+
+/**
  * Builds the chain for a log; refuses an empty key unless explicitly allowed, and a key that is
  * not bytes (`WalOptionsInvalid`, field `key`): a JavaScript caller's string or number key was
  * copied into the HMAC block as zeros — the empty key's hash, so every such "keyed" log was
@@ -176,16 +191,17 @@ const decoder = new TextDecoder()
  */
 export const make = (options: ChainOptions = {}): Either.Either<Chain, WalEmptyKey | WalOptionsInvalid> => {
   const hash = options.hash ?? defaultHash
-  const key: unknown = options.key
-  if (key !== undefined && !(key instanceof Uint8Array)) {
+  const given: unknown = options.key
+  if (given !== undefined && !isBytes(given)) {
     return Either.left(
       new WalOptionsInvalid({
         field: "key",
-        value: key === null ? "null" : typeof key,
+        value: kindOf(given),
         reason: "a key is bytes (a Uint8Array; from text: new TextEncoder().encode(text))"
       })
     )
   }
+  const key = given as Uint8Array | undefined
   if (key !== undefined && key.length === 0 && options.allowEmptyKey !== true) return Either.left(new WalEmptyKey())
   const link = oneShot !== undefined && hash === nodeHash ? nodeLink(oneShot, key) : genericLink(hash, key)
   // given a text, a Link returns a hash (undefined only for a Json value)

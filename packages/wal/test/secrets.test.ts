@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Stream from "effect/Stream"
 import { inspect } from "node:util"
+import * as vm from "node:vm"
 
 const key = new TextEncoder().encode("correct horse battery staple 42!")
 const forms = (bytes: Uint8Array): Array<string> => {
@@ -85,5 +86,17 @@ describe("a key that is not bytes (a JavaScript caller's string or number)", () 
         const memory = yield* Effect.flip(Wal.head.pipe(Effect.provide(Wal.layerMemory(options))))
         assert.strictEqual(memory._tag, "WalOptionsInvalid")
       }
+      // a DataView is named as one
+      const view = Chain.make({ key: new DataView(new ArrayBuffer(32)) as unknown as Uint8Array })
+      assert.isTrue(Either.isLeft(view) && view.left._tag === "WalOptionsInvalid" && view.left.value === "DataView")
     }))
+
+  it("bytes made in another realm (a vm context, a test environment's) and a Buffer are keys: the same HMAC as the local bytes (the review of the check: instanceof refused them)", () => {
+    const local = Uint8Array.from({ length: 32 }, (_, i) => i)
+    const foreign = vm.runInNewContext("Uint8Array.from({ length: 32 }, (_, i) => i)") as Uint8Array
+    assert.isFalse(foreign instanceof Uint8Array)
+    const link = (key: Uint8Array) => Either.getOrThrow(Chain.make({ key })).link(Chain.GENESIS, "{}")
+    assert.strictEqual(link(foreign), link(local))
+    assert.strictEqual(link(Buffer.from(local)), link(local))
+  })
 })

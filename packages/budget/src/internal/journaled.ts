@@ -324,7 +324,10 @@ const start = (wal: Wal.Wal["Type"], recovered: Replayed, options: JournalOption
     const processBatch = (jobs: ReadonlyArray<Job>) =>
       lock.withPermits(1)(Effect.gen(function*() {
         if (failure !== undefined) return yield* fail(jobs, failure)
-        const now = yield* nowMillis
+        // a Clock that gives no time: this batch is refused, nothing applied (the writer goes on)
+        const clock = yield* Effect.either(nowMillis)
+        if (Either.isLeft(clock)) return yield* fail(jobs, clock.left)
+        const now = clock.right
         const commands: Array<Pending> = []
         for (const job of jobs) if (job.command !== null) commands.push({ command: job.command, audited: job.audited })
         const { ends, expiries, journal, results } = applyGroup(state, now, commands)
@@ -425,8 +428,17 @@ const start = (wal: Wal.Wal["Type"], recovered: Replayed, options: JournalOption
       })
     )
     // interruptible only while it waits: a batch taken is processed (never taken and dropped)
+    // a defect while a batch is processed (a bug, a broken service) fails the ledger, closed: the
+    // batch and every later command are answered with it, none left waiting (the writer died
+    // silently and every command hung; a review) — the state may be ahead of the journal
+    const processOrFail = (jobs: ReadonlyArray<Job>) =>
+      Effect.catchAllDefect(processBatch(jobs), (defect) =>
+        Effect.suspend(() => {
+          failure ??= new LedgerStoreError({ operation: "journal writer", cause: defect })
+          return fail(jobs, failure)
+        }))
     yield* Effect.uninterruptibleMask((restore) =>
-      Effect.zipRight(restore(awaitWork), Effect.suspend(() => processBatch(takeBatch())))
+      Effect.zipRight(restore(awaitWork), Effect.suspend(() => processOrFail(takeBatch())))
     ).pipe(
       Effect.forever,
       Effect.forkScoped
