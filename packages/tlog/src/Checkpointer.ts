@@ -192,7 +192,10 @@ export interface Checkpointer<E = never> {
   readonly guard: Effect.Effect<void, CheckpointerError | E>
   /** Signs and writes the head now. */
   readonly publish: Effect.Effect<SignedCheckpoint, CheckpointerError | E>
-  /** The last checkpoint written (or found valid on disk at start). */
+  /**
+   * The last checkpoint written (or found valid on disk at start), once any checkpoint being
+   * written has been (it waits for it).
+   */
   readonly latest: Effect.Effect<Option.Option<SignedCheckpoint>>
 }
 
@@ -612,6 +615,8 @@ export const make = <E = never>(
       afterAppend,
       guard,
       publish: checkpointHead,
-      latest: Effect.map(Ref.get(state), (s) => s.latest)
+      // read under the lock: a checkpoint being written again (the file removed) is not seen
+      // as none between the file's re-read and its write (a CI run caught the test seeing it)
+      latest: lock.withPermits(1)(Effect.map(Ref.get(state), (s) => s.latest))
     }
   })
