@@ -251,6 +251,21 @@ describe("wal repair", () => {
     assert.strictEqual(again.code, 0, again.stderr)
     assert.strictEqual(member(parse(again.stdout), "repaired"), false)
   })
+
+  it("repairs a final line of zero bytes (a power loss's unwritten tail), which every command reported as corruption and repair refused (a helper's crash review)", async () => {
+    const zeros = Buffer.alloc(300)
+    const zeroed = copy("zeroed.jsonl", logText)
+    fs.appendFileSync(zeroed, zeros)
+    const before = await calybris(["wal", "verify", zeroed, "--key-file", keyFile])
+    assert.strictEqual(before.code, 1)
+    assert.match(before.stderr, /^WalTornTail: WAL torn tail: the last line \(line 6, 300 bytes at offset \d+\)/)
+    const repaired = await calybris(["wal", "repair", zeroed, "--key-file", keyFile])
+    assert.strictEqual(repaired.code, 0, repaired.stderr)
+    const offset = Buffer.byteLength(logText)
+    assert.strictEqual(fs.readFileSync(zeroed, "utf8"), logText)
+    assert.deepStrictEqual(fs.readFileSync(`${zeroed}.torn-${offset}`), zeros)
+    assert.strictEqual((await calybris(["wal", "verify", zeroed, "--key-file", keyFile])).code, 0)
+  })
 })
 
 describe("wal repair, under strace", () => {

@@ -432,6 +432,29 @@ describe("reader: lines", () => {
     }
   })
 
+  it("a final line of zero bytes, or the next entry's start cut then zeros (a power loss's unwritten tail), is torn, with its parse error as it stands; zeros after junk or after a complete entry, or zeros mid-log, are corruption (a helper's crash review)", () => {
+    const zeros = "\u0000".repeat(300)
+    for (const tail of [zeros, `${l3.slice(0, 40)}${zeros}`, `${l3.slice(0, 120)}\u0000`]) {
+      const torn = failure(verify(bytesOf(l1, l2, tail)))
+      expect(torn._tag).toBe("WalTornTail")
+      if (torn._tag === "WalTornTail") {
+        expect(torn.line).toBe(3)
+        expect(torn.offset).toBe(l1.length + l2.length)
+        expect(torn.category).toBe("Syntax")
+        expect(torn.count).toBe(2n)
+      }
+    }
+    for (
+      const bad of [
+        bytesOf(l1, l2, `{"sequence":3,"previous_hash":"zz${zeros}`),
+        bytesOf(l1, l2, `${l3.slice(0, -1)}${zeros}`),
+        bytesOf(l1, `${zeros}\n`, l2)
+      ]
+    ) {
+      expect(failure(verify(bad))._tag).toBe("WalParseError")
+    }
+  })
+
   it("a final line's CR, no LF after it, is the line's own, as Rust's lines() keeps it: inside a string serde's control-character Syntax error, elsewhere counted in the EOF's column (a review built the reference's reader)", () => {
     // (an entry hash a writer writes: 64 lowercase hex digits; the columns count its length)
     const H = "0".repeat(64)
