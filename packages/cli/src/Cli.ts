@@ -166,6 +166,29 @@ const VALUE_OPTIONS: ReadonlySet<string> = new Set([
   "--log-level"
 ])
 
+/**
+ * The position (0-based) of `budget status`'s TENANT among `args`, or -1: the words that are no
+ * option and no option's value, the first two `budget` and `status`, the third the tenant
+ * (whatever options come before: `--log-level info budget status …` moved it; the review).
+ */
+const budgetStatusTenant = (args: ReadonlyArray<string>): number => {
+  const words: Array<number> = []
+  for (let i = 0; i < args.length && words.length < 3; i++) {
+    const arg = args[i] as string
+    if (arg === "--") break
+    if (arg.startsWith("-")) {
+      if (!arg.includes("=") && VALUE_OPTIONS.has(arg)) i++
+      continue
+    }
+    words.push(i)
+  }
+  const [first, second, third] = words
+  return first !== undefined && second !== undefined && third !== undefined && args[first] === "budget" &&
+      args[second] === "status"
+    ? third
+    : -1
+}
+
 /** Whether a value holds a key: a signer key anywhere in it, or a whole `hex:` HMAC key. */
 const holdsKey = (value: string): boolean => SIGNER_KEY.test(value) || HEX_KEY.test(value)
 
@@ -179,6 +202,7 @@ const holdsKey = (value: string): boolean => SIGNER_KEY.test(value) || HEX_KEY.t
  * not a key.)
  */
 export const keyArgument = (args: ReadonlyArray<string>): number => {
+  const statusTenant = budgetStatusTenant(args)
   // the argument that is `--vkey`'s value, which may be a note key (a `--vkey` that is itself a
   // value exempts nothing: `--vkey --vkey KEY` echoed KEY)
   let vkeyValue = -1
@@ -188,10 +212,7 @@ export const keyArgument = (args: ReadonlyArray<string>): number => {
     const value = equals > 0 ? arg.slice(equals + 1) : arg
     if (holdsKey(arg) || (equals > 0 && holdsKey(value))) return i + 1
     const option = equals > 0 ? arg.slice(0, equals) : args[i - 1]
-    const anId = option !== undefined && ID_OPTIONS.has(option) ||
-      // `budget status [TENANT]`: an argument that is no option and no option's value
-      (args[0] === "budget" && args[1] === "status" && i > 1 && !arg.startsWith("-") &&
-        !(option !== undefined && VALUE_OPTIONS.has(option)))
+    const anId = (option !== undefined && ID_OPTIONS.has(option)) || i === statusTenant
     if (!anId && KEY_PART.test(value)) return i + 1
     if (i === vkeyValue) continue
     if (arg === "--vkey") vkeyValue = i + 1

@@ -89,7 +89,10 @@ describe("Cli.keyArgument", () => {
       ["budget", "reserve", "--tenant", "t", "--amount", "5", "--id", SECRET],
       ["budget", "reserve", "--tenant", SECRET, "--amount", "5", "--reservation", SECRET],
       ["budget", "status", "--journal", "j.jsonl", SECRET],
-      ["budget", "status", SECRET, "--json"]
+      ["budget", "status", SECRET, "--json"],
+      // options before the command words (the review: the tenant was refused there)
+      ["--log-level", "info", "budget", "status", "--journal", "j.jsonl", SECRET],
+      ["budget", "--log-level", "info", "status", "--journal", "j.jsonl", SECRET]
     ]
     for (const args of cases) assert.strictEqual(keyArgument(args), 0, args.join(" "))
   })

@@ -269,7 +269,8 @@ export const policyDigestUncached = (snapshot: PolicySnapshot, hash: HashFunctio
 export const policyDigest = (policy: Policy | PolicySnapshot, hash: HashFunctions = defaultHash): string => {
   if ("snapshot" in policy) {
     const pin = pinned.get(policy)
-    if (pin !== undefined) return hash === defaultHash ? pin.hex : digestHex(pin.bytes, hash)
+    // (a copy to another hash function: one that changes its input changed the pin)
+    if (pin !== undefined) return hash === defaultHash ? pin.hex : digestHex(pin.bytes.slice(), hash)
   }
   const snapshot = "snapshot" in policy ? policy.snapshot : policy
   const cached = hash === defaultHash ? policyCache.get(snapshot) : undefined

@@ -464,7 +464,7 @@ export const ed25519Signer = (
   // (a JavaScript caller's seed that is no Redacted bytes: a typed error, never a throw)
   const given: unknown = Redacted.isRedacted(seed) ? Redacted.value(seed) : undefined
   // (bytes from another realm too: `instanceof` refused them; the review of this check)
-  if (Object.prototype.toString.call(given) !== "[object Uint8Array]") {
+  if (!ArrayBuffer.isView(given) || Object.prototype.toString.call(given) !== "[object Uint8Array]") {
     return keyError("invalid-key-length", "seed", "not Redacted bytes")
   }
   const bytes = given as Uint8Array

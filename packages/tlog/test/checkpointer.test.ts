@@ -319,6 +319,31 @@ describe("Checkpointer: every T seconds (TestClock)", () => {
       assert.strictEqual(nodeFs.readFileSync(path, "utf8"), first.note)
     }))
 
+  it.scoped("a source whose head asks the checkpointer's latest (while a checkpoint is made) is answered: no deadlock (the review of a latest that waited for the lock)", () =>
+    Effect.gen(function*() {
+      const { path } = yield* tempCheckpoint
+      const source = makeSource()
+      source.append(1)
+      const seen: Array<string> = []
+      const made: { cp?: Checkpointer.Checkpointer<never> } = {}
+      const asking: typeof source = {
+        ...source,
+        head: Effect.flatMap(
+          Effect.suspend(() => made.cp === undefined ? Effect.succeedNone : made.cp.latest),
+          (latest) => {
+            seen.push(Option.isSome(latest) ? String(latest.value.checkpoint.size) : "none")
+            return source.head
+          }
+        )
+      }
+      const cp = yield* Checkpointer.make(baseOptions(path), asking).pipe(Effect.provide(NodeFileSystem.layer))
+      made.cp = cp
+      assert.strictEqual((yield* Effect.timeout(cp.publish, "10 seconds")).checkpoint.size, 1n)
+      source.append(1)
+      assert.strictEqual((yield* Effect.timeout(cp.publish, "10 seconds")).checkpoint.size, 2n)
+      assert.includeMembers(seen, ["1"])
+    }))
+
   it.scoped("a checkpoint written over ours meanwhile (another instance's, further on) is evidence: never replaced by an older head, by publish or the timer (the review of the rewrite)", () =>
     Effect.gen(function*() {
       const { path } = yield* tempCheckpoint

@@ -436,7 +436,16 @@ describe("Note: C2SP's and x/mod's rules, exactly", () => {
 
 describe("Note.ed25519Signer of a seed that is not Redacted bytes", () => {
   it("is a NoteKeyInvalid naming the seed, never a throw (a helper's review of the API)", () => {
-    for (const seed of [Redacted.make("a string seed"), "plain", 7, Redacted.make(null)] as ReadonlyArray<unknown>) {
+    for (
+      const seed of [
+        Redacted.make("a string seed"),
+        "plain",
+        7,
+        Redacted.make(null),
+        // an object that only claims to be bytes (the review of the realm-proof check: a throw)
+        Redacted.make({ [Symbol.toStringTag]: "Uint8Array", length: 32 })
+      ] as ReadonlyArray<unknown>
+    ) {
       const signer = Note.ed25519Signer("example.com/log", seed as Redacted.Redacted<Uint8Array>)
       assert.isTrue(Either.isLeft(signer))
       if (Either.isLeft(signer)) assert.strictEqual(signer.left.field, "seed")
