@@ -77,7 +77,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
-import { readFileSync, readlinkSync } from "node:fs"
+import { readFileSync } from "node:fs"
 import { hostname, tmpdir } from "node:os"
 import { isAbsolute } from "node:path"
 import { threadId } from "node:worker_threads"
@@ -114,46 +114,22 @@ interface Holder {
   /** the holder's thread and its process's start (`processStart`), when its token names them */
   readonly thread: number | undefined
   readonly start: string | undefined
-  /** the holder's pid and time namespaces (`namespaces`), when its token names them */
-  readonly namespaces: string | undefined
 }
-
-/**
- * A process's start as procfs shows it (`k<starttime>`: field 22 of `/proc/<pid>/stat`, clock
- * ticks after boot), or `undefined` without procfs or when the process is gone or hidden.
- */
-function startOf(pid: string): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1")
-    const ticks = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]
-    return ticks !== undefined && /^\d{1,20}$/.test(ticks) ? `k${ticks}` : undefined
-  } catch {
-    return undefined
-  }
-}
-
-/**
- * This process's pid and time namespaces (`p<inode>-t<inode>`, from `/proc/self/ns/pid` and
- * `/proc/self/ns/time`), or undefined where procfs does not show both. Two processes that share
- * them see one another's pid and start alike in procfs; across them a pid names another process
- * and a start is shifted by the time namespace's offset (the review that got two writers on one
- * log through a time namespace, when starts were compared without this).
- */
-const namespaces: string | undefined = (() => {
-  try {
-    const pid = /^pid:\[(\d+)\]$/.exec(readlinkSync("/proc/self/ns/pid"))?.[1]
-    const time = /^time:\[(\d+)\]$/.exec(readlinkSync("/proc/self/ns/time"))?.[1]
-    return pid !== undefined && time !== undefined ? `p${pid}-t${time}` : undefined
-  } catch {
-    return undefined
-  }
-})()
 
 /**
  * This process's start, the same in each of its threads: Linux's starttime (clock ticks after
  * boot, `/proc/self/stat`: the process's, from any thread), else `m<ms>` (now − uptime).
  */
-const processStart: string = startOf("self") ?? `m${Math.round(Date.now() - process.uptime() * 1000)}`
+const processStart: string = (() => {
+  try {
+    const stat = readFileSync("/proc/self/stat", "latin1")
+    const ticks = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]
+    if (ticks !== undefined && /^\d{1,20}$/.test(ticks)) return `k${ticks}`
+  } catch {
+    // no procfs: the estimate
+  }
+  return `m${Math.round(Date.now() - process.uptime() * 1000)}`
+})()
 
 /** Two process starts of one process (an estimate's threads read it a little apart: within 1 s). */
 const sameStart = (a: string, b: string): boolean =>
@@ -174,18 +150,9 @@ const parseHolder = (text: string): Holder | undefined => {
   // pid 0 or a negative pid would signal a process group, never check those
   if (host === undefined || !Number.isSafeInteger(pid) || pid < 1 || pid > 0x7fffffff) return undefined
   // the token's thread and process start (absent from an older version's lock)
-  // (and, from this version, its namespaces: a fourth part)
   const parts = (m[4] ?? "").split(".")
-  const thread = (parts.length === 3 || parts.length === 4) && /^\d{1,10}$/.test(parts[1] as string)
-    ? Number(parts[1])
-    : undefined
-  return {
-    pid,
-    host,
-    thread,
-    start: thread === undefined ? undefined : parts[2],
-    namespaces: thread === undefined || parts.length !== 4 ? undefined : parts[3]
-  }
+  const thread = parts.length === 3 && /^\d{1,10}$/.test(parts[1] as string) ? Number(parts[1]) : undefined
+  return { pid, host, thread, start: thread === undefined ? undefined : parts[2] }
 }
 
 /** `process.kill(pid, 0)`: alive unless it throws ESRCH (EPERM means it exists under another user). */
@@ -196,24 +163,6 @@ const isAlive = (pid: number): boolean => {
   } catch (e) {
     return !(typeof e === "object" && e !== null && "code" in e && e.code === "ESRCH")
   }
-}
-
-/**
- * Is the holder (on this host, another pid) still running? Its pid must be alive and — only where
- * it can be told — be the holder: when its token names its start as procfs counts it and the
- * same pid and time namespaces as ours, procfs must show that pid with that start (a pid the
- * system gave to another process after the holder died is not the holder: a dead writer's lock
- * blocked the log for as long as an unrelated process had its pid; helpers' reviews). Anywhere
- * else — another namespace, no procfs, an older lock — the pid alone decides (fail closed: alive).
- */
-const holderAlive = (holder: Holder): boolean => {
-  if (!isAlive(holder.pid)) return false
-  if (
-    holder.start === undefined || !holder.start.startsWith("k") || namespaces === undefined ||
-    holder.namespaces !== namespaces
-  ) return true
-  const running = startOf(String(holder.pid))
-  return running === undefined || running === holder.start
 }
 
 const isReason = (reason: string) => (e: PlatformError): boolean => e._tag === "SystemError" && e.reason === reason
@@ -278,9 +227,7 @@ const lockFile = (
     const token = (yield* Random.nextIntBetween(0, 0x7fffffff)).toString(36) +
       (yield* Random.nextIntBetween(0, 0x7fffffff)).toString(36)
     const started = new Date(yield* Clock.currentTimeMillis).toISOString()
-    const me = `pid=${process.pid} host=${hostname()} started=${started} token=${token}.${threadId}.${processStart}${
-      namespaces === undefined ? "" : `.${namespaces}`
-    }\n`
+    const me = `pid=${process.pid} host=${hostname()} started=${started} token=${token}.${threadId}.${processStart}\n`
     yield* Effect.acquireRelease(take(fs, path, lockPath, me, token, note), () => release(fs, lockPath, me))
   })
 
@@ -489,7 +436,7 @@ const existing = (
         path,
         holder: `${describe(text)} (another host: remove ${lockPath} by hand once that writer is gone)${note}`
       })
-    } else if (holder.pid !== process.pid && holderAlive(holder)) {
+    } else if (holder.pid !== process.pid && isAlive(holder.pid)) {
       return yield* new WalLocked({ path, holder: describe(text) + note })
     } else if (anotherThreadOfOurs(holder)) {
       return yield* new WalLocked({
