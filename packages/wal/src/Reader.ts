@@ -600,7 +600,12 @@ export class LineReader {
     } catch {
       // a final line cut inside a character, its bytes before it the start of an entry: torn (a
       // crash cuts a write anywhere); invalid UTF-8 anywhere else is corruption, never a crash's
-      if (last && tornInCharacter(bytes) && this.nextEntryStart((i) => bytes[i] as number, bytes.length)) {
+      // (zero bytes after the cut are a power loss's unwritten tail, as `zeroTail` judges: the
+      // cut is judged without them; a review of the zero tails)
+      let end = bytes.length
+      while (last && end > 0 && bytes[end - 1] === 0) end--
+      const cut = bytes.subarray(0, end)
+      if (last && tornInCharacter(cut) && this.nextEntryStart((i) => cut[i] as number, cut.length)) {
         return new WalTornTail({
           line,
           offset,

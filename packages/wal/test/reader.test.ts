@@ -444,6 +444,14 @@ describe("reader: lines", () => {
         expect(torn.count).toBe(2n)
       }
     }
+    // a cut inside a character, then zeros: torn too (a review of the zero tails)
+    const cutInChar = Buffer.concat([
+      Buffer.from(l1 + l2),
+      Buffer.from(`${l3.slice(0, l3.indexOf(`"data":`) + 7)}"é`).subarray(0, l3.indexOf(`"data":`) + 9),
+      Buffer.alloc(50)
+    ])
+    const tornChar = failure(verify(new Uint8Array(cutInChar)))
+    expect(tornChar._tag).toBe("WalTornTail")
     for (
       const bad of [
         bytesOf(l1, l2, `{"sequence":3,"previous_hash":"zz${zeros}`),
