@@ -528,7 +528,14 @@ export const make = <E = never>(
         )
         const held = current.evidence
         const shown = current.latest
-        current = { ...current, latest: found.latest, evidence: Option.orElse(found.evidence, () => held) }
+        // the evidence the head must extend: what the file holds now, unless it is older than what
+        // was held (a file put back to an earlier checkpoint would let a head that contradicts the
+        // later one be signed; a review); gone, what was held
+        const evidence = Option.isSome(found.evidence) && Option.isSome(held) &&
+            found.evidence.value.size < held.value.size
+          ? held
+          : Option.orElse(found.evidence, () => held)
+        current = { ...current, latest: found.latest, evidence }
         // `latest` as read stays the last written until this checkpoint replaces it (a file removed
         // and written again read as none in between: a CI run caught a test seeing it)
         yield* Ref.set(state, { ...current, latest: Option.orElse(found.latest, () => shown) })

@@ -578,6 +578,27 @@ describe("Checkpointer: atomic writes, fail closed", () => {
       assert.strictEqual(nodeFs.readFileSync(path, "utf8"), published)
     }))
 
+  it.scoped("a checkpoint file put back to an earlier one of ours does not lower what the head must extend: a fork past it, behind the later checkpoint signed, is refused (a review: the re-read took the older file as the evidence)", () =>
+    Effect.gen(function*() {
+      const { path } = yield* tempCheckpoint
+      const source = makeSource()
+      const cp = yield* Checkpointer.make(baseOptions(path), source).pipe(Effect.provide(NodeFileSystem.layer))
+      yield* cp.afterAppend(source.append(3))
+      const older = nodeFs.readFileSync(path, "utf8")
+      yield* cp.afterAppend(source.append(3))
+      assert.strictEqual(onDisk(path)?.size, 6n)
+      // the file put back to the checkpoint of 3; the log rolled back to 3 and grown otherwise to 7
+      nodeFs.writeFileSync(path, older)
+      const leaves = Array.from(
+        { length: 7 },
+        (_, i) => Merkle.hashLeaf(encoder.encode(i < 3 ? `{"seq":${i + 1}}` : `{"fork":${i + 1}}`))
+      )
+      source.tree = Merkle.MemoryTree.fromLeafHashes(leaves)
+      const error = yield* Effect.flip(cp.publish)
+      assert.strictEqual(error._tag, "CheckpointerHeadRegressed")
+      assert.strictEqual(nodeFs.readFileSync(path, "utf8"), older)
+    }))
+
   it.scoped("a start whose history check cannot be made (the source's rootAt fails) is a pending failure: appends are refused until it can", () =>
     Effect.gen(function*() {
       const { path } = yield* tempCheckpoint
