@@ -309,6 +309,9 @@ export class LineReader {
       this.nextEntryStart((i) => before.charCodeAt(i), before.length)
   }
 
+  /** whether the long line's last byte so far is a zero byte (a power loss's tail, maybe) */
+  private longEndsInZero = false
+
   /** `maxLineBytes` out of range: every `push` and `end` fails with it, nothing read */
   private readonly invalid: WalOptionsInvalid | undefined
 
@@ -325,6 +328,7 @@ export class LineReader {
         )
       }
       long.scan(chunk)
+      if (chunk.length > 0) this.longEndsInZero = chunk[chunk.length - 1] === 0
       // the start `nextEntryStart` judges, when the line grew long before it was all there (a
       // line limit below it: the review of the torn-tail check)
       const head = this.longHead
@@ -365,6 +369,7 @@ export class LineReader {
       const scanned = new LongLine()
       scanned.scan(this.pending)
       this.long = scanned
+      this.longEndsInZero = this.pending[this.pending.length - 1] === 0
       this.longHead = this.pending.slice(0, judgedLength(this.expected.value, this.lastHash))
       this.pending = new Uint8Array(0)
       this.store = undefined
@@ -534,7 +539,9 @@ export class LineReader {
       // a final line longer than the limit: a torn tail when it cannot be an entry
       const line = this.lineNumber + 1
       const offset = this.pendingOffset
-      const verdict = long.verdict()
+      // a line ending in zero bytes is judged without them (`zeroTail`), which a scan cannot: too
+      // long, never a verdict the whole line would not get (a larger limit reads it whole)
+      const verdict = this.longEndsInZero ? undefined : long.verdict()
       const head = this.longHead
       const cut = this.nextEntryStart((i) => head[i] as number, head.length)
       return this.fail(
