@@ -426,6 +426,13 @@ interface State {
    * verify with these keys (replaced by the next one written).
    */
   readonly evidence: Option.Option<Checkpoint.Checkpoint>
+  /**
+   * The last checkpoint signed here (or found at start signed by every signer: ours): every head
+   * must extend it too, whatever the file holds later — a re-read takes the file for the
+   * evidence, and a file put back to an older checkpoint, or overwritten with another history's
+   * of any size (any key, or none that verifies), lowered it, and a fork was signed (reviews)
+   */
+  readonly own: Option.Option<Checkpoint.Checkpoint>
   /** The last checkpoint that failed, retried first by the next afterAppend / publish. */
   readonly failure: Option.Option<unknown>
   /** The file found at start could not be read: read again before anything is signed. */
@@ -455,6 +462,7 @@ export const make = <E = never>(
     const state = yield* Ref.make<State>({
       latest: Either.isRight(existing) ? existing.right.latest : Option.none(),
       evidence: Either.isRight(existing) ? existing.right.evidence : Option.none(),
+      own: Either.isRight(existing) ? Option.map(existing.right.latest, (l) => l.checkpoint) : Option.none(),
       failure: Either.isLeft(existing)
         ? Option.some(new CheckpointerWriteFailed({ operation: "read", path, size: 0n, cause: existing.left }))
         : Option.none(),
@@ -515,6 +523,7 @@ export const make = <E = never>(
           ...current,
           latest: found.latest,
           evidence: found.evidence,
+          own: Option.orElse(current.own, () => Option.map(found.latest, (l) => l.checkpoint)),
           unread: false
         }
         yield* Ref.set(state, current)
@@ -528,20 +537,15 @@ export const make = <E = never>(
         )
         const held = current.evidence
         const shown = current.latest
-        // the evidence the head must extend: what the file holds now, unless it is older than what
-        // was held (a file put back to an earlier checkpoint would let a head that contradicts the
-        // later one be signed; a review); gone, what was held
-        const evidence = Option.isSome(found.evidence) && Option.isSome(held) &&
-            found.evidence.value.size < held.value.size
-          ? held
-          : Option.orElse(found.evidence, () => held)
-        current = { ...current, latest: found.latest, evidence }
+        // (what the file holds now, or, gone, what was held; the head must extend `own` as well)
+        current = { ...current, latest: found.latest, evidence: Option.orElse(found.evidence, () => held) }
         // `latest` as read stays the last written until this checkpoint replaces it (a file removed
         // and written again read as none in between: a CI run caught a test seeing it)
         yield* Ref.set(state, { ...current, latest: Option.orElse(found.latest, () => shown) })
       }
       const last = current.evidence
       if (Option.isSome(last)) yield* regressed(last.value, head)
+      if (Option.isSome(current.own)) yield* regressed(current.own.value, head)
       // `latest` is the file's note here (written by us, or just read back)
       if (
         Option.isSome(current.latest) && head.size === current.latest.value.checkpoint.size &&
@@ -555,6 +559,7 @@ export const make = <E = never>(
       yield* Ref.set(state, {
         latest: Option.some(signed),
         evidence: Option.some(signed.checkpoint),
+        own: Option.some(signed.checkpoint),
         failure: Option.none(),
         unread: false
       })
@@ -574,7 +579,10 @@ export const make = <E = never>(
     const guard: Effect.Effect<void, CheckpointerError | E> = Effect.gen(function*() {
       const s = yield* Ref.get(state)
       if (Option.isSome(s.failure)) return yield* Effect.asVoid(checkpointHead)
-      if (Option.isSome(s.evidence)) yield* regressed(s.evidence.value, yield* source.head)
+      if (Option.isNone(s.evidence) && Option.isNone(s.own)) return
+      const head = yield* source.head
+      if (Option.isSome(s.evidence)) yield* regressed(s.evidence.value, head)
+      if (Option.isSome(s.own)) yield* regressed(s.own.value, head)
     })
 
     const afterAppend = (size: bigint): Effect.Effect<void, CheckpointerError | E> =>

@@ -599,6 +599,40 @@ describe("Checkpointer: atomic writes, fail closed", () => {
       assert.strictEqual(nodeFs.readFileSync(path, "utf8"), older)
     }))
 
+  it.scoped("the file overwritten with another history's checkpoint of the same size or larger (another key's, or no valid signature) does not lower what the head must extend: what this checkpointer signed stays (the review of the fix above: our key signed two roots at one size)", () =>
+    Effect.gen(function*() {
+      const other = signer(ORIGIN, new Uint8Array(32).fill(9))
+      const forkTree = (size: number) =>
+        Merkle.MemoryTree.fromLeafHashes(
+          Array.from({ length: size }, (_, i) =>
+            Merkle.hashLeaf(encoder.encode(i < 3 ? `{"seq":${i + 1}}` : `{"fork":${i + 1}}`)))
+        )
+      for (const [size, signed] of [[6, true], [7, true], [7, false]] as const) {
+        const { path } = yield* tempCheckpoint
+        const source = makeSource()
+        const cp = yield* Checkpointer.make(baseOptions(path), source).pipe(Effect.provide(NodeFileSystem.layer))
+        yield* cp.afterAppend(source.append(6))
+        const ours = nodeFs.readFileSync(path, "utf8")
+        // the log rolled back to 3 and grown otherwise; the file overwritten with the fork's head
+        source.tree = forkTree(size)
+        const head = yield* source.head
+        const body = Checkpoint.format(new Checkpoint.Checkpoint({ ...head, origin: ORIGIN, extensions: [] }))
+        // (unsigned: another key's note with one signature byte changed, which verifies with no key)
+        const byOther = right(Note.sign(body, [other]))
+        const at = byOther.lastIndexOf("\n") - 2
+        const note = signed
+          ? byOther
+          : `${byOther.slice(0, at)}${byOther[at] === "A" ? "B" : "A"}${byOther.slice(at + 1)}`
+        nodeFs.writeFileSync(path, note)
+        const error = yield* Effect.flip(cp.publish)
+        assert.strictEqual(error._tag, "CheckpointerHeadRegressed", `${size} ${signed}`)
+        assert.strictEqual(nodeFs.readFileSync(path, "utf8"), note, "nothing signed over it")
+        // our checkpoint put back: the head still contradicts it
+        nodeFs.writeFileSync(path, ours)
+        assert.strictEqual((yield* Effect.flip(cp.publish))._tag, "CheckpointerHeadRegressed")
+      }
+    }))
+
   it.scoped("a start whose history check cannot be made (the source's rootAt fails) is a pending failure: appends are refused until it can", () =>
     Effect.gen(function*() {
       const { path } = yield* tempCheckpoint
