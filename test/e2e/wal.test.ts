@@ -252,6 +252,20 @@ describe("wal repair", () => {
     assert.strictEqual(member(parse(again.stdout), "repaired"), false)
   })
 
+  it("refuses a complete final entry whose last byte was changed to a character's lead byte (no writer puts one there: never a crash's cut), removing nothing (a review: repair removed the acknowledged entry)", async () => {
+    const bytes = Buffer.from(logText)
+    // the last entry's closing brace (before the final LF) changed to 0xC3, the LF gone
+    const changed = Buffer.concat([bytes.subarray(0, bytes.length - 2), Buffer.from([0xc3])])
+    const file = copy("lead-byte.jsonl", "")
+    fs.writeFileSync(file, changed)
+    const repaired = await calybris(["wal", "repair", file, "--key-file", keyFile])
+    assert.strictEqual(repaired.code, 1, repaired.stdout)
+    assert.deepStrictEqual(fs.readFileSync(file), changed)
+    const verified = await calybris(["wal", "verify", file, "--key-file", keyFile])
+    assert.strictEqual(verified.code, 1)
+    assert.notInclude(verified.stderr, "WalTornTail")
+  })
+
   it("repairs a final line of zero bytes (a power loss's unwritten tail), which every command reported as corruption and repair refused (a helper's crash review)", async () => {
     const zeros = Buffer.alloc(300)
     const zeroed = copy("zeroed.jsonl", logText)

@@ -155,7 +155,15 @@ const tornInCharacter = (bytes: Uint8Array): boolean => {
     return false
   }
   const parsed = parseLine(prefix, { value: false, text: false })
-  return Either.isLeft(parsed) && parsed.left.category === "Eof"
+  if (Either.isLeft(parsed) && parsed.left.category === "Eof") {
+    // and the character was cut where a writer puts one: inside a string (the bytes before it and
+    // a whole character of its width are still a cut entry) — one after a `}`, a number or in a
+    // `\u` escape was a complete entry's byte changed, which repair removed as "torn" (a review)
+    const whole = lead.continuations === 1 ? "\u00e9" : lead.continuations === 2 ? "\u20ac" : "\u{1f600}"
+    const withChar = parseLine(prefix + whole, { value: false, text: false })
+    return Either.isLeft(withChar) && withChar.left.category === "Eof"
+  }
+  return false
 }
 
 /** Whether `text` is ASCII. */

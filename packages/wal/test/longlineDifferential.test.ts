@@ -139,10 +139,14 @@ describe("a final line judged while scanned (longer than the limit) says what th
         [Uint8Array.from([...encoder.encode(`{"sequence":3,"data":"${pad}`), ...end]), "WalReadError"] as const
       ),
       [Uint8Array.from([...encoder.encode(`{"sequence":3,"data":"${pad}`), 0xe2, 0x82]), "WalTornTail"],
-      // (a second review) a character cut where a `\u` escape's hex digits go: fewer than four
-      // bytes before the cut, so the parser's EOF, torn
-      [Uint8Array.from([...encoder.encode(`{"sequence":3,"data":"${pad}\\u00`), 0xe2, 0x82]), "WalTornTail"],
-      [Uint8Array.from([...encoder.encode(`{"sequence":3,"zz":"${pad}\\u `), 0xf0, 0x9f, 0x98]), "WalTornTail"]
+      // a character cut where a `\u` escape's hex digits go (a second review took it for torn: the
+      // parser's EOF before it), or where no string is: no writer puts a non-ASCII byte there, so no
+      // crash leaves it — corruption (a later review got a complete entry with its last byte changed
+      // to a lead byte "repaired" away)
+      [Uint8Array.from([...encoder.encode(`{"sequence":3,"data":"${pad}\\u00`), 0xe2, 0x82]), "WalReadError"],
+      [Uint8Array.from([...encoder.encode(`{"sequence":3,"zz":"${pad}\\u `), 0xf0, 0x9f, 0x98]), "WalReadError"],
+      [Uint8Array.from([...encoder.encode(`{"sequence":3,"data":{"blob":"${pad}"}`), 0xc3]), "WalReadError"],
+      [Uint8Array.from([...encoder.encode(`{"sequence":3,"data":${pad.length}`), 0xc3]), "WalReadError"]
     ]
     for (const [bytes, tag] of cases) {
       assert.strictEqual(judge(bytes, 64, 1000).tag, tag, "long")

@@ -193,10 +193,6 @@ export class LongLine {
   private broken:
     | { readonly category: "Syntax" | "Data"; readonly reason: string; readonly column: number }
     | undefined = undefined
-  /** the column of a non-ASCII byte outside strings that broke the line (a cut character's there) */
-  private brokenAtChar = 0
-  /** `broken` by a number's checks, which ran at the byte after it */
-  private brokenByCheck = false
   /** something this does not judge exactly: the line is left possibly complete */
   private uncertain = false
 
@@ -207,9 +203,6 @@ export class LongLine {
       this.utf8(b, column)
       if (this.broken === undefined && !this.uncertain) {
         this.json(b, column)
-        // broken at a byte of a non-ASCII character (its lead, or a continuation read as a `\u`
-        // escape's hex digit): that character's start (cut at the end, the bytes before it decide)
-        if (this.broken !== undefined && b >= 0x80 && !this.brokenByCheck) this.brokenAtChar = this.charStart
       }
     }
   }
@@ -629,10 +622,7 @@ export class LongLine {
         return
       }
     }
-    const before = this.broken
     this.valueDone(column, "number")
-    // the number's own checks failed: not the byte after it (a cut character there changes nothing)
-    if (this.broken !== before) this.brokenByCheck = true
   }
 
   /**
@@ -648,7 +638,9 @@ export class LongLine {
     // a character cut at the very end: the bytes before it decide (torn only if they are a cut entry)
     const cut = this.need > 0
     const broken = this.broken
-    if (broken !== undefined && !(cut && this.brokenAtChar === this.charStart)) return cut ? notUtf8 : broken
+    // (a character that broke the line — outside a string, where no writer puts one — is never a
+    // cut's: corruption, even cut at the very end; a review found a changed byte "repaired" away)
+    if (broken !== undefined) return cut ? notUtf8 : broken
     if (this.uncertain) return undefined
     let eof: string | undefined
     if (this.token === Token.Number) {
@@ -671,9 +663,7 @@ export class LongLine {
     if (eof === undefined) {
       const expect = this.expect
       // only white space before a cut character: serde's EOF (as `tornInCharacter` finds)
-      if (expect === Expect.Start && cut && this.strangeAt === this.charStart) {
-        return { category: "Io", torn: true, reason, column: 0 }
-      }
+      if (expect === Expect.Start && cut && this.strangeAt === this.charStart) return notUtf8
       // blank, or a closed entry: possibly complete
       if (expect === Expect.Start || expect === Expect.End) return cut ? notUtf8 : undefined
       if (expect === Expect.Extra) {
