@@ -124,6 +124,35 @@ const SnapshotRow = Schema.Struct({
 })
 const decodeSnapshotRows = Schema.decodeUnknown(Schema.NonEmptyArray(SnapshotRow))
 
+/**
+ * What makes a snapshot row a state no operation leaves, or undefined: a balance below 0, or a
+ * `reserved` that is not the sum of the tenant's open holds (`unheld`: a hold's amount changed or
+ * a hold deleted in SQL). Such a row is refused, never shown or certified (a helper's hostile
+ * review: a hold raised in SQL made `reserved` negative, and `certify` said balanced).
+ */
+const rowProblem = (b: Snapshot.TenantBalance, unheld: bigint): string | undefined => {
+  for (
+    const [field, value] of [
+      ["initial", b.initial_microcents],
+      ["remaining", b.remaining_microcents],
+      ["reserved", b.reserved_microcents],
+      ["committed", b.committed_microcents]
+    ] as const
+  ) {
+    if (value < 0n) return `${field} is ${value} (below 0)`
+  }
+  return unheld === 0n
+    ? undefined
+    : `reserved is ${unheld > 0n ? `${unheld} more` : `${-unheld} less`} than its open holds`
+}
+
+const editedOutside = (tenant: string, problem: string): Error =>
+  new Error(
+    `tenant ${
+      JSON.stringify(tenant)
+    }: ${problem}: its row and its open holds in calybris_budget_reservations disagree — edited outside the ledger; audit its journal (calybris budget journal audit)`
+  )
+
 const BalanceRow = Schema.Struct({ initial: Text, remaining: Text, reserved: Text, committed: Text })
 const decodeBalanceRows = Schema.decodeUnknown(Schema.Array(BalanceRow))
 
@@ -280,32 +309,16 @@ const build = (
           for (const row of rows) {
             if (row.tenant === null) continue
             const tenant = tenantText(row.tenant)
-            const fields = {
-              initial: row.initial ?? 0n,
-              remaining: row.remaining ?? 0n,
-              reserved: row.reserved ?? 0n,
-              committed: row.committed ?? 0n
-            }
-            // no balance of a state the ledger was in is negative: one is a table edited outside
-            // the ledger (a hold's amount raised in SQL made `reserved` negative, and `certify` said
-            // balanced; a helper's hostile review) — refused, naming the tenant
-            const edited = (what: string) =>
-              new Error(
-                `tenant ${
-                  JSON.stringify(tenant)
-                }: ${what}: its row and its open holds in calybris_budget_reservations disagree — edited outside the ledger; audit its journal (calybris budget journal audit)`
-              )
-            for (const [field, value] of Object.entries(fields)) {
-              if (value < 0n) throw edited(`${field} is ${value} (below 0)`)
-            }
-            // its reserved sum is its open holds' (a hold's amount changed in SQL, a hold deleted)
-            const unheld = row.unheld ?? 0n
-            if (unheld !== 0n) {
-              throw edited(`reserved is ${unheld > 0n ? `${unheld} more` : `${-unheld} less`} than its open holds`)
-            }
-            tenants.push(
-              Snapshot.tenantBalance(tenant, fields.initial, fields.remaining, fields.reserved, fields.committed)
+            const balance = Snapshot.tenantBalance(
+              tenant,
+              row.initial ?? 0n,
+              row.remaining ?? 0n,
+              row.reserved ?? 0n,
+              row.committed ?? 0n
             )
+            const problem = rowProblem(balance, row.unheld ?? 0n)
+            if (problem !== undefined) throw editedOutside(tenant, problem)
+            tenants.push(balance)
           }
           return {
             snapshot: Snapshot.makeSnapshot(first.version, tenants, first.holds),

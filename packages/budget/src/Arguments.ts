@@ -455,13 +455,6 @@ const statedCost = (value: Json.Json): bigint | undefined => {
 }
 
 /**
- * An admit's input, every field within its width and of its kind (a bigint where the kernel
- * reads one), checked before the kernel runs, in every layer alike (`Input.make`, compiled: ~0.4
- * µs): `InvalidArgument` with field `input.<name>` otherwise. (Only a value built with a cast can
- * fail it: the memory layer held funds for a request sequence of −1, the journal's failed to
- * encode it, and a number where a bigint belongs made the kernel throw: a hostile review.)
- */
-/**
  * A policy built by `Policy.make` / `unsafeMake` (its compiled catalog is what the kernel reads):
  * anything else from a JavaScript caller is an `InvalidArgument`, not a kernel's TypeError (a
  * helper's review of the API: `admit` died on a plain object).
@@ -471,6 +464,13 @@ export const checkPolicy = (policy: unknown): Either.Either<void, InvalidArgumen
     ? Either.void
     : Either.left(invalid("policy", policy, "must be a Policy (Policy.make of a snapshot)"))
 
+/**
+ * An admit's input, every field within its width and of its kind (a bigint where the kernel
+ * reads one), checked before the kernel runs, in every layer alike (`Input.make`, compiled: ~0.4
+ * µs): `InvalidArgument` with field `input.<name>` otherwise. (Only a value built with a cast can
+ * fail it: the memory layer held funds for a request sequence of −1, the journal's failed to
+ * encode it, and a number where a bigint belongs made the kernel throw: a hostile review.)
+ */
 export const checkInput = (input: Input.Input): Either.Either<void, InvalidArgument> =>
   Either.mapBoth(Input.make(input), {
     onLeft: (error) => {
@@ -512,14 +512,15 @@ export const nowMillis: Effect.Effect<bigint, LedgerStoreError> = Effect.flatMap
       )
 )
 
-/** A size option of a ledger layer (`operationWindow`, `maxPending`): absent, or a positive safe integer. */
-export const checkSize = (field: string, value: unknown): Either.Either<void, InvalidArgument> =>
-  value === undefined || (typeof value === "number" && Number.isSafeInteger(value) && value >= 1)
-    ? Either.void
-    : Either.left(invalid(field, value, "must be a positive integer below 2^53"))
+/** An integer option of a ledger layer: absent, or a safe integer from `min`, else `InvalidArgument` with `reason`. */
+const checkInteger =
+  (min: number, reason: string) => (field: string, value: unknown): Either.Either<void, InvalidArgument> =>
+    value === undefined || (typeof value === "number" && Number.isSafeInteger(value) && value >= min)
+      ? Either.void
+      : Either.left(invalid(field, value, reason))
+
+/** A size option of a ledger layer (`operationWindow`, `maxPending`, `maxBatch`): absent, or a positive safe integer. */
+export const checkSize = checkInteger(1, "must be a positive integer below 2^53")
 
 /** A count option where 0 means "never" (`checkpointEvery`): undefined, or an integer from 0 below 2^53. */
-export const checkCount = (field: string, value: unknown): Either.Either<void, InvalidArgument> =>
-  value === undefined || (typeof value === "number" && Number.isSafeInteger(value) && value >= 0)
-    ? Either.void
-    : Either.left(invalid(field, value, "must be an integer from 0 (never) below 2^53"))
+export const checkCount = checkInteger(0, "must be an integer from 0 (never) below 2^53")

@@ -152,7 +152,7 @@ const withLedger = <A, E, R>(flags: Common, name: string, operation: Effect.Effe
     Effect.gen(function*() {
       const loaded = yield* Key.load(file)
       yield* requireJournal(file.journal)
-      return yield* Effect.provide(operation, ledgerLayer(file, loaded)).pipe(Key.hintOnWrongKey(loaded))
+      return yield* Effect.provide(operation, ledgerLayer(file, loaded)).pipe(Key.hintOnFailure(loaded))
     }), operation)
 
 /**
@@ -230,7 +230,7 @@ const withView = <A, E, R>(
           key: loaded.key,
           allowEmptyKey: loaded.allowEmptyKey,
           maxLineBytes: loaded.maxLineBytes
-        }).pipe(Key.hintOnWrongKey(loaded))
+        }).pipe(Key.hintOnFailure(loaded))
         // (with --json too: stdout stays the JSON, and a script watching a live journal learns that
         // the figures leave a line out — a helper's hostile review found --json silent about it)
         if (view.torn !== undefined) {

@@ -137,7 +137,7 @@ export const audit = (flags: Commands.FlagsOf<typeof Commands.journalOptions.aud
     const loaded = yield* Key.load(flags)
     const auditOne = (name: string) =>
       PgJournal.audit(name).pipe(
-        Key.hintOnWrongKey(loaded),
+        Key.hintOnFailure(loaded),
         Effect.catchTags({
           WalReadError: (e) => Effect.fail(walFailure(name, e)),
           WalParseError: (e) => Effect.fail(walFailure(name, e)),

@@ -156,7 +156,7 @@ const lineTooLong = (e: unknown): boolean =>
  * the limit may be one a writer with a larger `maxLineBytes` (or the reference, which has none)
  * wrote, which `--max-line-bytes` reads (a helper's hostile review: nothing said how).
  */
-export const hintOnWrongKey = (loaded: Loaded) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+export const hintOnFailure = (loaded: Loaded) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.tapError(effect, (e) => {
     const hint = brokenAtFirstEntry(e)
       ? loaded.key === undefined

@@ -92,7 +92,7 @@ export const treeOf = (file: string, flags: Key.KeyFlags) =>
         if (!canonical && notCanonical === undefined) notCanonical = sequence
         tree.append(Merkle.hashLeaf(line))
       }
-    }).pipe(Key.hintOnWrongKey(loaded))
+    }).pipe(Key.hintOnFailure(loaded))
     if (notCanonical !== undefined) return yield* edited(file, notCanonical)
     return tree
   })

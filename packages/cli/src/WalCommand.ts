@@ -62,7 +62,7 @@ export const verify = (flags: Commands.FlagsOf<typeof Commands.walOptions.verify
     yield* requireFile(flags.file)
     const respelt = respeltLines()
     const v = yield* Reader.verify(logBytes(flags.file, "verifying"), { ...reader, onLine: respelt.onLine }).pipe(
-      Key.hintOnWrongKey(loaded)
+      Key.hintOnFailure(loaded)
     )
     yield* emit(
       flags.json,
@@ -157,7 +157,7 @@ export const show = (flags: Commands.FlagsOf<typeof Commands.walOptions.show>) =
       Stream.runForEachChunk((chunk) =>
         streamLines(Chunk.toReadonlyArray(chunk).map(flags.json ? entryLine : entryText))
       ),
-      Key.hintOnWrongKey(loaded)
+      Key.hintOnFailure(loaded)
     )
   })
 
@@ -222,11 +222,11 @@ export const replay = (flags: Commands.FlagsOf<typeof Commands.walOptions.replay
         if (policy === undefined || others.length > 0) {
           return yield* new UsageError({ reason: "an audited decision log is replayed under exactly one --policy" })
         }
-        audited = yield* Audited.replayBytes(bytes, reader, policy).pipe(Key.hintOnWrongKey(loaded))
+        audited = yield* Audited.replayBytes(bytes, reader, policy).pipe(Key.hintOnFailure(loaded))
         break
       }
       case "journal":
-        audited = yield* JournalAudit.auditBytes(bytes, reader, policies).pipe(Key.hintOnWrongKey(loaded))
+        audited = yield* JournalAudit.auditBytes(bytes, reader, policies).pipe(Key.hintOnFailure(loaded))
         break
       case "empty":
         return yield* new NothingToAudit({ file: flags.file })
@@ -234,7 +234,7 @@ export const replay = (flags: Commands.FlagsOf<typeof Commands.walOptions.replay
         // the first entry was read unverified: a log whose chain breaks (an entry edited into a
         // shape neither kind has, say) fails as a broken chain (exit 1), never as bad usage —
         // the audit a tamperer would otherwise turn into an operator's mistake
-        yield* Reader.verify(bytes, reader).pipe(Key.hintOnWrongKey(loaded))
+        yield* Reader.verify(bytes, reader).pipe(Key.hintOnFailure(loaded))
         return yield* new UsageError({
           reason:
             `${flags.file} is neither an audited decision log nor a ledger journal (judging by its first entry); --journal forces a journal audit`
@@ -307,7 +307,7 @@ export const repair = (flags: Commands.FlagsOf<typeof Commands.walOptions.repair
       maxLineBytes: loaded.maxLineBytes
     }).pipe(
       Effect.provide(WalNode.layer),
-      Key.hintOnWrongKey(loaded)
+      Key.hintOnFailure(loaded)
     )
     if (report._tag === "RepairClean") {
       return yield* emit(

@@ -238,9 +238,12 @@ const writePolicy = (snapshot: PolicySnapshot, out: Uint8Array): Uint8Array => {
   return out
 }
 
+/** The byte length of a policy's canonical preimage: 39 bytes, then 47 a model. */
+const policyLength = (snapshot: PolicySnapshot): number => 39 + 47 * snapshot.models.length
+
 /** The canonical preimage of a policy snapshot (models in ascending id order, stable; a fresh array). */
 export const policyPreimage = (snapshot: PolicySnapshot): Uint8Array =>
-  writePolicy(snapshot, new Uint8Array(39 + 47 * snapshot.models.length))
+  writePolicy(snapshot, new Uint8Array(policyLength(snapshot)))
 
 /** Scratch for `policyDigestUncached`: grown as needed, hashed as a view. */
 let policyScratch = new Uint8Array(39 + 47 * 64)
@@ -256,7 +259,7 @@ const policyCache = new WeakMap<PolicySnapshot, string>()
  * `policyDigest` does on a cache miss, and what the reference does on every call.
  */
 export const policyDigestUncached = (snapshot: PolicySnapshot, hash: HashFunctions = defaultHash): string => {
-  const length = 39 + 47 * snapshot.models.length
+  const length = policyLength(snapshot)
   if (length > policyScratch.length) policyScratch = new Uint8Array(Math.max(length, 2 * policyScratch.length))
   return digestHex(writePolicy(snapshot, policyScratch).subarray(0, length), hash)
 }
@@ -292,8 +295,7 @@ export const policyDigest = (policy: Policy | PolicySnapshot, hash: HashFunction
  */
 export const pinPolicyDigest = (policy: Policy): string => {
   const snapshot = policy.snapshot
-  const length = 39 + 47 * snapshot.models.length
-  const bytes = writePolicy(snapshot, new Uint8Array(length)).subarray(0, length)
+  const bytes = policyPreimage(snapshot)
   const hex = digestHex(bytes, defaultHash)
   pinned.set(policy, { bytes, hex })
   policyCache.set(snapshot, hex)

@@ -483,6 +483,13 @@ export const make = <E = never>(
         }
       })
 
+    /** The head must extend both checkpoints held: the file's (`evidence`) and the last signed here (`own`). */
+    const extendsHeld = (s: Pick<State, "evidence" | "own">, head: Head) =>
+      Effect.gen(function*() {
+        if (Option.isSome(s.evidence)) yield* regressed(s.evidence.value, head)
+        if (Option.isSome(s.own)) yield* regressed(s.own.value, head)
+      })
+
     // a checkpoint found at start that the head contradicts (a rolled-back or rewritten log) is a
     // pending failure from the start: every afterAppend fails until an operator sorts it out
     const found = (yield* Ref.get(state)).evidence
@@ -543,9 +550,7 @@ export const make = <E = never>(
         // and written again read as none in between: a CI run caught a test seeing it)
         yield* Ref.set(state, { ...current, latest: Option.orElse(found.latest, () => shown) })
       }
-      const last = current.evidence
-      if (Option.isSome(last)) yield* regressed(last.value, head)
-      if (Option.isSome(current.own)) yield* regressed(current.own.value, head)
+      yield* extendsHeld(current, head)
       // `latest` is the file's note here (written by us, or just read back)
       if (
         Option.isSome(current.latest) && head.size === current.latest.value.checkpoint.size &&
@@ -579,10 +584,7 @@ export const make = <E = never>(
     const guard: Effect.Effect<void, CheckpointerError | E> = Effect.gen(function*() {
       const s = yield* Ref.get(state)
       if (Option.isSome(s.failure)) return yield* Effect.asVoid(checkpointHead)
-      if (Option.isNone(s.evidence) && Option.isNone(s.own)) return
-      const head = yield* source.head
-      if (Option.isSome(s.evidence)) yield* regressed(s.evidence.value, head)
-      if (Option.isSome(s.own)) yield* regressed(s.own.value, head)
+      if (Option.isSome(s.evidence) || Option.isSome(s.own)) yield* extendsHeld(s, yield* source.head)
     })
 
     const afterAppend = (size: bigint): Effect.Effect<void, CheckpointerError | E> =>

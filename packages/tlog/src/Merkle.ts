@@ -39,6 +39,7 @@ import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
 import * as Schema from "effect/Schema"
 import { bitLength, isU64, type NodeId, popCount, rangeNodes, trailingZeros } from "./internal/bits.js"
+import { isBytes } from "./internal/bytes.js"
 import { emptyRoot, equalBytes, HASH_BYTES, hashChildren, hashLeaf, rootOfSubtrees } from "./internal/hash.js"
 
 export { emptyRoot, HASH_BYTES, hashChildren, hashLeaf, type NodeId }
@@ -280,7 +281,6 @@ const wrongLength = (field: string, hash: Uint8Array) =>
     : fail("hash-length", field, typeof hash, `not ${HASH_BYTES} bytes (a Uint8Array)`)
 
 /** A Uint8Array (a subclass too, and one of another realm: a browser frame's), for a JavaScript caller's values. */
-const isBytes = (x: unknown): x is Uint8Array => Object.prototype.toString.call(x) === "[object Uint8Array]"
 
 const isHash = (x: unknown): boolean => isBytes(x) && x.length === HASH_BYTES
 

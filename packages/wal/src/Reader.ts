@@ -166,6 +166,13 @@ const tornInCharacter = (bytes: Uint8Array): boolean => {
   return false
 }
 
+/** Where a run of zero units at the end of a line starts (`length` when it ends in none): a power loss's unwritten tail. */
+const zeroRunStart = (code: (i: number) => number, length: number): number => {
+  let end = length
+  while (end > 0 && code(end - 1) === 0) end--
+  return end
+}
+
 /** Whether `text` is ASCII. */
 const isAscii = (text: string): boolean => {
   for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false
@@ -307,8 +314,7 @@ export class LineReader {
    * next entry's start cut (`nextEntryStart`, serde's EOF): a power loss's unwritten tail.
    */
   private zeroTail(text: string): boolean {
-    let end = text.length
-    while (end > 0 && text.charCodeAt(end - 1) === 0) end--
+    const end = zeroRunStart((i) => text.charCodeAt(i), text.length)
     if (end === text.length) return false
     if (end === 0) return true
     const before = text.slice(0, end)
@@ -617,9 +623,7 @@ export class LineReader {
       // crash cuts a write anywhere); invalid UTF-8 anywhere else is corruption, never a crash's
       // (zero bytes after the cut are a power loss's unwritten tail, as `zeroTail` judges: the
       // cut is judged without them; a review of the zero tails)
-      let end = bytes.length
-      while (last && end > 0 && bytes[end - 1] === 0) end--
-      const cut = bytes.subarray(0, end)
+      const cut = last ? bytes.subarray(0, zeroRunStart((i) => bytes[i] as number, bytes.length)) : bytes
       if (last && tornInCharacter(cut) && this.nextEntryStart((i) => cut[i] as number, cut.length)) {
         return new WalTornTail({
           line,
