@@ -5,7 +5,6 @@
  */
 import * as LedgerPg from "@calybris/budget-pg/LedgerPg"
 import * as PgJournal from "@calybris/budget-pg/PgJournal"
-import * as PgSchema from "@calybris/budget-pg/PgSchema"
 import { Microcents, TenantId } from "@calybris/budget/Arguments"
 import * as Command from "@calybris/budget/Command"
 import * as Ledger from "@calybris/budget/Ledger"
@@ -22,15 +21,10 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import { client, enabled, freshDatabase, SKIP_REASON } from "./support/database.js"
+import { enabled, freshLedger, SKIP_REASON } from "./support/database.js"
 
 const setup = Effect.gen(function*() {
-  const url = yield* freshDatabase
-  const sql = yield* Layer.build(client(url, 3)).pipe(Effect.map(Context.get(SqlClient.SqlClient)))
-  yield* Effect.provideService(PgSchema.migrate, SqlClient.SqlClient, sql)
-  const ledger = yield* Layer.build(LedgerPg.layer({ url: Redacted.make(url), maxConnections: 2 })).pipe(
-    Effect.map(Context.get(Ledger.Ledger))
-  )
+  const { ledger, sql, url } = yield* freshLedger(3, 2)
   yield* Effect.provideService(Ledger.ensureTenant(TenantId.make("t"), Microcents.make(100n)), Ledger.Ledger, ledger)
   return { url, sql, ledger }
 })

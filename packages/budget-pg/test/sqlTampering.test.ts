@@ -8,27 +8,17 @@
  */
 import * as LedgerPg from "@calybris/budget-pg/LedgerPg"
 import * as PgJournal from "@calybris/budget-pg/PgJournal"
-import * as PgSchema from "@calybris/budget-pg/PgSchema"
 import { Microcents, TenantId } from "@calybris/budget/Arguments"
 import * as Ledger from "@calybris/budget/Ledger"
-import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as vm from "node:vm"
-import { client, enabled, freshDatabase, SKIP_REASON } from "./support/database.js"
+import { client, enabled, freshLedger, freshMigrated, SKIP_REASON } from "./support/database.js"
 
-const setup = Effect.gen(function*() {
-  const url = yield* freshDatabase
-  const sql = yield* Layer.build(client(url, 2)).pipe(Effect.map(Context.get(SqlClient.SqlClient)))
-  yield* Effect.provideService(PgSchema.migrate, SqlClient.SqlClient, sql)
-  const ledger = yield* Layer.build(LedgerPg.layer({ url: Redacted.make(url), maxConnections: 2 })).pipe(
-    Effect.map(Context.get(Ledger.Ledger))
-  )
-  return { url, sql, ledger }
-})
+const setup = freshLedger(2, 2)
 
 const versionRow = (sql: SqlClient.SqlClient) =>
   sql<{ v: string; b: string }>`SELECT snapshot_version::text AS v, baseline::text AS b FROM calybris_budget_ledger`
@@ -108,9 +98,7 @@ if (enabled) {
     it.live("a journal key that is not bytes is JournalKeyInvalid, before anything is built; one provided directly as the JournalKey is checked too; bytes from another realm are a key", () =>
       Effect.scoped(Effect.gen(function*() {
         // a database migrated, no ledger built on it yet (no key pinned)
-        const url = yield* freshDatabase
-        const sql = yield* Layer.build(client(url, 1)).pipe(Effect.map(Context.get(SqlClient.SqlClient)))
-        yield* Effect.provideService(PgSchema.migrate, SqlClient.SqlClient, sql)
+        const { sql, url } = yield* freshMigrated(1)
         const error = yield* Effect.flip(
           Layer.build(
             LedgerPg.layer({

@@ -4,7 +4,9 @@
  * dropped with its connections when the file's layer is released), and clients on it. Without a
  * server the files skip their tests, saying why (or fail them when one is required).
  */
+import * as LedgerPg from "@calybris/budget-pg/LedgerPg"
 import * as PgSchema from "@calybris/budget-pg/PgSchema"
+import * as Ledger from "@calybris/budget/Ledger"
 import type { LedgerStoreError } from "@calybris/budget/LedgerError"
 import * as Postgres from "@calybris/testing/Postgres"
 import * as PgClient from "@effect/sql-pg/PgClient"
@@ -49,6 +51,25 @@ export const migratedClient = (
   PgClient.PgClient | SqlClient.SqlClient,
   SqlError | LedgerStoreError | Postgres.PostgresError | Postgres.NoTestServer
 > => Layer.provideMerge(Layer.effectDiscard(PgSchema.migrate), freshClient(maxConnections))
+
+/** A fresh database of this file, migrated (dropped on release): its URL and a client on it (`maxConnections`). */
+export const freshMigrated = (maxConnections: number) =>
+  Effect.gen(function*() {
+    const url = yield* freshDatabase
+    const sql = yield* Layer.build(client(url, maxConnections)).pipe(Effect.map(Context.get(SqlClient.SqlClient)))
+    yield* Effect.provideService(PgSchema.migrate, SqlClient.SqlClient, sql)
+    return { url, sql }
+  })
+
+/** `freshMigrated`, and a `LedgerPg` ledger built on it (pool of `ledgerConnections`). */
+export const freshLedger = (clientConnections: number, ledgerConnections: number) =>
+  Effect.gen(function*() {
+    const { sql, url } = yield* freshMigrated(clientConnections)
+    const ledger = yield* Layer.build(
+      LedgerPg.layer({ url: Redacted.make(url), maxConnections: ledgerConnections })
+    ).pipe(Effect.map(Context.get(Ledger.Ledger)))
+    return { url, sql, ledger }
+  })
 
 /**
  * A second fresh database of a test file (its `TwinDb` layer), where the same history runs as
