@@ -230,6 +230,7 @@ const publicImportsOfInternals: ReadonlyArray<{
       "packages/budget/src/internal/consistency.ts",
       "packages/budget/src/internal/engine.ts",
       "packages/budget/src/internal/journaled.ts",
+      "packages/budget/src/internal/memory.ts",
       "packages/budget/src/internal/queries.ts"
     ]
   },
@@ -261,6 +262,7 @@ const publicImportsOfInternals: ReadonlyArray<{
     importers: [
       "packages/budget/src/internal/consistency.ts",
       "packages/budget/src/internal/journaled.ts",
+      "packages/budget/src/internal/memory.ts",
       "packages/budget/src/internal/queries.ts"
     ]
   },

@@ -24,13 +24,13 @@ import * as Option from "effect/Option"
 import * as Arguments from "./Arguments.js"
 import type { Microcents, ReservationId, TenantId } from "./Arguments.js"
 import * as Command from "./Command.js"
-import { expireDue, type Pending } from "./internal/engine.js"
+import { checkedCopy } from "./internal/consistency.js"
 import * as internalJournal from "./internal/journaled.js"
-import * as Queries from "./internal/queries.js"
+import { memoryLedger } from "./internal/memory.js"
 import {
   type AggregateOverflow,
   IdempotencyConflict,
-  type InvalidArgument,
+  InvalidArgument,
   type LedgerJournalInconsistent,
   type LedgerRecoveryError,
   LedgerStoreError,
@@ -101,42 +101,22 @@ export class Ledger extends Context.Tag("@calybris/budget/Ledger")<Ledger, {
  * A ledger kept in memory (no durability): each command is one synchronous step. The Clock is
  * read only while some open hold can expire (no hold has an expiry: nothing to release first),
  * so a plain command costs one synchronous Effect.
+ *
+ * `initial`, when given, is checked as recovery checks a journal's checkpoint (every figure in
+ * its range, conservation, each tenant's holds summing to its `reserved`, …) and copied: a state
+ * that fails is an `InvalidArgument` (field `initial`), and changing the object afterwards does
+ * not change the ledger.
  */
-export const makeMemory = (initial?: L.LedgerState): Effect.Effect<Ledger["Type"]> =>
-  Effect.sync(() => {
-    const state = initial ?? new L.LedgerState()
-    const ignored: Array<Pending> = []
-    const expireThen = <A>(f: () => A) =>
-      Effect.map(Arguments.nowMillis, (now) => {
-        expireDue(state, now, ignored)
-        ignored.length = 0
-        return f()
-      })
-    const run = <A>(f: () => A): Effect.Effect<A, LedgerStoreError> =>
-      Effect.suspend(() => state.expiring === 0 ? Effect.succeed(f()) : expireThen(f))
-    // as of the Clock now, without writing: a copy with the due holds released (`LedgerState.asOf`)
-    const query: Queries.Run = (f, asOfNow = true) =>
-      Effect.suspend(() =>
-        state.expiring === 0 || !asOfNow
-          ? Effect.succeed(f(state))
-          : Effect.map(Arguments.nowMillis, (now) => f(L.asOf(state, now)))
-      )
-    const service = Ledger.of({
-      apply: (command) =>
-        Effect.suspend((): Effect.Effect<L.ResultOf[typeof command["_tag"]], LedgerStoreError | InvalidArgument> => {
-          const invalid = Arguments.validateRequest(command)
-          if (invalid !== undefined) return Effect.fail(invalid)
-          return state.expiring === 0
-            ? Effect.succeed(L.step(state, command))
-            : expireThen(() => L.step(state, command))
-        }),
-      sweep: run(() => undefined),
-      ...Queries.make(query)
-    })
-    return Queries.inspectable(service, query)
+export const makeMemory = (initial?: L.LedgerState): Effect.Effect<Ledger["Type"], InvalidArgument> =>
+  Effect.suspend(() => {
+    if (initial === undefined) return Effect.sync(() => memoryLedger(new L.LedgerState()))
+    const checked = checkedCopy(initial)
+    return Either.isRight(checked)
+      ? Effect.succeed(memoryLedger(checked.right))
+      : Effect.fail(new InvalidArgument({ field: "initial", value: "the LedgerState given", reason: checked.left }))
   })
 
-export const layerMemory: Layer.Layer<Ledger> = Layer.effect(Ledger, makeMemory())
+export const layerMemory: Layer.Layer<Ledger> = Layer.sync(Ledger, () => memoryLedger(new L.LedgerState()))
 
 /** Options of the memory layer. */
 export interface MemoryOptions {
@@ -155,7 +135,7 @@ export const layerMemoryWith = (options: MemoryOptions): Layer.Layer<Ledger, Inv
     Effect.flatMap(Arguments.checkSize("operationWindow", options.operationWindow), () => {
       const state = new L.LedgerState()
       if (options.operationWindow !== undefined) state.operations.limit = options.operationWindow
-      return makeMemory(state)
+      return Effect.sync(() => memoryLedger(state))
     })
   )
 

@@ -29,7 +29,8 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { recoverEntries } from "./internal/journaled.js"
-import { Ledger, makeMemory } from "./Ledger.js"
+import { memoryLedger } from "./internal/memory.js"
+import { Ledger } from "./Ledger.js"
 import type { LedgerJournalInconsistent, LedgerRecoveryError } from "./LedgerError.js"
 import type * as L from "./LedgerState.js"
 
@@ -104,6 +105,17 @@ export const recoverFile = (
   }).pipe(Effect.withSpan("LedgerView.recoverFile"))
 
 /**
+ * `recoverFile`, with a `Ledger` over the recovered state (the one `layerFile` provides): the
+ * view's figures (a torn last line, the entries read) and the ledger together. Commands applied to
+ * it change only the view's state: nothing is written.
+ */
+export const recoverLedger = (
+  path: string,
+  options: ViewOptions = {}
+): Effect.Effect<View & { readonly ledger: Ledger["Type"] }, ViewError, FileSystem.FileSystem> =>
+  Effect.map(recoverFile(path, options), (view) => ({ ...view, ledger: memoryLedger(view.state) }))
+
+/**
  * A `Ledger` over the view of a journal file: an in-memory copy of the recovered state.
  * Commands applied to it (a proof, a certificate, …) change only that copy: nothing is written.
  */
@@ -111,4 +123,4 @@ export const layerFile = (
   path: string,
   options: ViewOptions = {}
 ): Layer.Layer<Ledger, ViewError, FileSystem.FileSystem> =>
-  Layer.effect(Ledger, Effect.flatMap(recoverFile(path, options), (view) => makeMemory(view.state)))
+  Layer.effect(Ledger, Effect.map(recoverLedger(path, options), (view) => view.ledger))

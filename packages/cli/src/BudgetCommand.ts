@@ -226,7 +226,7 @@ const withView = <A, E, R>(
       Effect.gen(function*() {
         const loaded = yield* Key.load(file)
         yield* requireJournal(file.journal)
-        const view = yield* LedgerView.recoverFile(file.journal, {
+        const view = yield* LedgerView.recoverLedger(file.journal, {
           key: loaded.key,
           allowEmptyKey: loaded.allowEmptyKey,
           maxLineBytes: loaded.maxLineBytes
@@ -242,7 +242,7 @@ const withView = <A, E, R>(
             } before it`
           )
         }
-        return yield* Effect.provideService(operation, Ledger.Ledger, yield* Ledger.makeMemory(view.state))
+        return yield* Effect.provideService(operation, Ledger.Ledger, view.ledger)
       }),
     operation,
     options

@@ -28,7 +28,7 @@
 import * as Json from "@calybris/core/Json"
 import * as Either from "effect/Either"
 import { auditedCost, isFunds, isOperationId, isTenantId, validateCommand } from "../Arguments.js"
-import type * as Journal from "../Journal.js"
+import * as Journal from "../Journal.js"
 import { encodeCheckpoint, stateOf } from "../Journal.js"
 import { LedgerJournalInconsistent, LedgerRecoveryError } from "../LedgerError.js"
 import * as L from "../LedgerState.js"
@@ -279,6 +279,27 @@ export const checkedState = (c: Journal.Checkpoint): Either.Either<L.LedgerState
   const state = stateOf(c)
   const remembered = operationsProblem(state)
   return remembered === undefined ? Either.right(state) : Either.left(remembered)
+}
+
+/**
+ * A ledger state handed in by a caller (`Ledger.makeMemory(initial)`), as a journal's checkpoint
+ * would hold it: encoded (every integer in its range), decoded and checked as recovery checks a
+ * checkpoint. The state returned is a fresh copy (the caller's object, which it may still change,
+ * is not the ledger's); else what is wrong.
+ */
+export const checkedCopy = (s: L.LedgerState): Either.Either<L.LedgerState, string> => {
+  let encoded: Either.Either<Json.Json, unknown>
+  try {
+    encoded = encodeCheckpoint(s)
+  } catch (error) {
+    // not a LedgerState's shape at all (a plain object, a field of another type)
+    return Either.left(`it is not a ledger state (${error instanceof Error ? error.message : String(error)})`)
+  }
+  if (Either.isLeft(encoded)) return Either.left(bounded(String(encoded.left)))
+  const decoded = Journal.decode(encoded.right)
+  if (Either.isLeft(decoded)) return Either.left(bounded(String(decoded.left)))
+  const entry = decoded.right
+  return "checkpoint" in entry ? Either.mapLeft(checkedState(entry.checkpoint), bounded) : Either.left("no checkpoint")
 }
 
 const tagOf = (result: L.Result): string =>
