@@ -183,6 +183,19 @@ describe("log checkpoint", () => {
     noSecret(r)
   })
 
+  it("a signer key file far larger than a key is refused before it is read, exit 2 naming it (a helper's hostile review: a 600 MB sparse file was read whole and failed as a Defect)", async () => {
+    const big = path.join(dir, "big.skey")
+    fs.writeFileSync(big, skey + "\n")
+    fs.truncateSync(big, 600 * 1024 * 1024)
+    const r = await calybris(["log", "checkpoint", "--log", log, "--skey-file", big, ...keyed])
+    fs.rmSync(big)
+    assert.strictEqual(r.code, 2, r.stderr)
+    assert.include(r.stderr, `--skey-file ${big}`)
+    assert.include(r.stderr, "too large")
+    assert.notInclude(r.stderr, "Defect")
+    noSecret(r)
+  })
+
   it("a tampered log is refused (no checkpoint of a log that does not verify)", async () => {
     const text = fs.readFileSync(log, "utf8").replace("\"n\":3", "\"n\":33")
     const tampered = write(dir, "tampered.jsonl", text)

@@ -89,10 +89,29 @@ const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 
 /**
  * A whole file's bytes. Only a regular file is read (checked first): a directory or a FIFO is
- * refused at once, so a FIFO nobody writes to cannot hang the command.
+ * refused at once, so a FIFO nobody writes to cannot hang the command. With `maxBytes`, a larger
+ * file is refused before it is read (and one that grew meanwhile, after).
  */
-export const readBytes = (path: string): Effect.Effect<Uint8Array, InputError, FileSystem.FileSystem> =>
-  Effect.zipRight(requireFile(path), readRegular(path))
+export const readBytes = (
+  path: string,
+  maxBytes?: number
+): Effect.Effect<Uint8Array, InputError, FileSystem.FileSystem> =>
+  maxBytes === undefined
+    ? Effect.zipRight(requireFile(path), readRegular(path))
+    : Effect.flatMap(FileSystem.FileSystem, (fs) => fs.stat(path)).pipe(
+      Effect.mapError((e) => new InputError({ file: path, reason: platformReason(e) })),
+      Effect.flatMap((info) => {
+        const reason = notRegular(info.type)
+        return reason !== undefined
+          ? Effect.fail(new InputError({ file: path, reason }))
+          : info.size > BigInt(maxBytes)
+          ? Effect.fail(tooLarge(path, info.size, maxBytes))
+          : readRegular(path)
+      }),
+      Effect.flatMap((bytes) =>
+        bytes.length > maxBytes ? Effect.fail(tooLarge(path, bytes.length, maxBytes)) : Effect.succeed(bytes)
+      )
+    )
 
 /** The bytes of a path already known to name a regular file. */
 const readRegular = (path: string): Effect.Effect<Uint8Array, InputError, FileSystem.FileSystem> =>
@@ -167,21 +186,7 @@ export const readText = (
   path: string,
   maxBytes: number = MAX_DOCUMENT_BYTES
 ): Effect.Effect<string, InputError, FileSystem.FileSystem> =>
-  Effect.flatMap(FileSystem.FileSystem, (fs) => fs.stat(path)).pipe(
-    Effect.mapError((e) => new InputError({ file: path, reason: platformReason(e) })),
-    // one stat: the type (only a regular file is read) and the size (refused before reading)
-    Effect.flatMap((info) => {
-      const reason = notRegular(info.type)
-      return reason !== undefined
-        ? Effect.fail(new InputError({ file: path, reason }))
-        : info.size > BigInt(maxBytes)
-        ? Effect.fail(tooLarge(path, info.size, maxBytes))
-        : readRegular(path)
-    }),
-    Effect.flatMap((bytes) =>
-      bytes.length > maxBytes ? Effect.fail(tooLarge(path, bytes.length, maxBytes)) : utf8(path, bytes)
-    )
-  )
+  Effect.flatMap(readBytes(path, maxBytes), (bytes) => utf8(path, bytes))
 
 /** A whole document as UTF-8 text: a regular file (`readText`), or standard input when the path is `-`. */
 export const readDocument = (

@@ -497,6 +497,13 @@ interface EntryLine {
 const withoutCr = (line: Uint8Array): Uint8Array =>
   line.length > 0 && line[line.length - 1] === 0x0d ? line.subarray(0, -1) : line
 
+/**
+ * The largest signer key file read: a key is ~100 bytes (its name, a key hash, 44 base64
+ * characters); a larger file is refused before it is read (a review's 600 MB file was read whole
+ * and failed as a defect, decoding past the engine's longest string).
+ */
+const MAX_SIGNER_KEY_BYTES = 64 * 1024
+
 const entryOf = (flags: { readonly entry: Option.Option<string>; readonly entryLine: Option.Option<string> }) =>
   Effect.gen(function*() {
     if (Option.isSome(flags.entry) && Option.isSome(flags.entryLine)) {
@@ -763,7 +770,9 @@ const loadSigner = (flags: { readonly skeyFile: Option.Option<string>; readonly 
       const path = flags.skeyFile.value
       source = `--skey-file ${path}`
       // a regular file only (a FIFO nobody writes to would hang the command)
-      const bytes = yield* readBytes(path).pipe(Effect.mapError((e) => new KeyError({ source, reason: e.reason })))
+      const bytes = yield* readBytes(path, MAX_SIGNER_KEY_BYTES).pipe(
+        Effect.mapError((e) => new KeyError({ source, reason: e.reason }))
+      )
       secret = Redacted.make(new TextDecoder().decode(bytes).trim())
       bytes.fill(0)
     } else if (Option.isSome(flags.skeyEnv)) {
