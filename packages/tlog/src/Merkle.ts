@@ -201,7 +201,8 @@ const walk = (m: bigint, size: bigint, subproof: boolean): ProofNodes => {
 const refuseLeaf = (index: bigint, size: bigint): Either.Either<never, MerkleError> | undefined => {
   if (!isU64(size)) return fail("size-out-of-range", "size", String(size), "not a u64")
   if (!isU64(index) || index >= size) {
-    return fail("index-out-of-range", "index", String(index), `the tree has ${size} leaves`)
+    const why = typeof index === "bigint" ? `the tree has ${size} leaves` : `not a u64 (a ${typeof index})`
+    return fail("index-out-of-range", "index", String(index), why)
   }
   return undefined
 }

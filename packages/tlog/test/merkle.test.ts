@@ -168,6 +168,13 @@ describe("Merkle: refusals, each with its reason", () => {
     assert.strictEqual(reason(Merkle.verifyInclusion(leaf(0), 0n, 0n, [], Merkle.emptyRoot())), "index-out-of-range")
     assert.strictEqual(reason(Merkle.verifyInclusion(leaf(0), 0n, u64Max + 1n, proof, root)), "size-out-of-range")
     assert.strictEqual(reason(Merkle.inclusionProof(tree, 8n, 8n)), "index-out-of-range")
+    // an index of another type (a JavaScript caller's number or string) says so, not that the
+    // tree is too small (a helper's hostile review: "index = 2 (the tree has 7 leaves)")
+    for (const index of [2, "2"] as unknown as ReadonlyArray<bigint>) {
+      const refused = Merkle.verifyInclusion(leaf(0), index, 8n, proof, root)
+      assert.isTrue(Either.isLeft(refused) && refused.left.reason === "index-out-of-range")
+      assert.include(Either.isLeft(refused) ? refused.left.message : "", "not a u64")
+    }
   })
 
   it("inclusion: proof one too long or short, a 31-byte hash, a wrong root", () => {
