@@ -121,8 +121,8 @@ export const core: ReadonlyArray<Workload> = [
     reference: 927.01, // older REFERENCE.md (another machine): not in the reference file
     group: "core",
     note: "policy_digest: Digest.policyDigestUncached (stable sort by id + serialise + SHA-256 + hex) on every " +
-      "call, i.e. the cache-miss path; Digest.policyDigest caches per snapshot object and would cost a WeakMap " +
-      "lookup",
+      "call (what Digest.policyDigest does for a bare snapshot); a Policy's digest is pinned when it is made, and " +
+      "Digest.policyDigest of one costs a WeakMap lookup",
     setup: () => {
       const snapshot = benchPolicy(22).snapshot
       return perOp("ns/op", (count) => {

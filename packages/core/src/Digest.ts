@@ -252,11 +252,9 @@ let policyScratch = new Uint8Array(39 + 47 * 64)
 const digestHex = (bytes: Uint8Array, hash: HashFunctions): string =>
   hash === defaultHash ? sha256Hex(bytes) : toHex(hash.sha256(bytes))
 
-const policyCache = new WeakMap<PolicySnapshot, string>()
-
 /**
  * Hex SHA-256 of a policy's canonical bytes, computed afresh (sort, serialise, hash, hex): what
- * `policyDigest` does on a cache miss, and what the reference does on every call.
+ * `policyDigest` does for a bare snapshot, and what the reference does on every call.
  */
 export const policyDigestUncached = (snapshot: PolicySnapshot, hash: HashFunctions = defaultHash): string => {
   const length = policyLength(snapshot)
@@ -264,41 +262,43 @@ export const policyDigestUncached = (snapshot: PolicySnapshot, hash: HashFunctio
   return digestHex(writePolicy(snapshot, policyScratch).subarray(0, length), hash)
 }
 
+/** `Policy`'s brand (`Symbol.for`: the same symbol `Policy.ts` brands with, without importing it). */
+const PolicyTypeId = Symbol.for("@calybris/core/Policy")
+
 /**
  * Hex SHA-256 of a policy's canonical bytes: a `Policy`'s, of the snapshot as it was when the
- * Policy was made (pinned then, with any `hash`); a bare snapshot's, cached per snapshot object
- * (snapshots are immutable).
+ * Policy was made (pinned then, with any `hash`); a bare snapshot's, computed from it as it is
+ * now (no cache: a snapshot edited in place, by code that casts away `readonly`, would keep a
+ * stale digest — a helper's hostile review). A Policy is told by its brand, not by a `snapshot`
+ * member a snapshot could carry.
  */
 export const policyDigest = (policy: Policy | PolicySnapshot, hash: HashFunctions = defaultHash): string => {
-  if ("snapshot" in policy) {
-    const pin = pinned.get(policy)
+  if (PolicyTypeId in policy) {
+    const pin = pinned.get(policy as Policy)
     // (a copy to another hash function: one that changes its input changed the pin)
     if (pin !== undefined) return hash === defaultHash ? pin.hex : digestHex(pin.bytes.slice(), hash)
+    return policyDigestUncached((policy as Policy).snapshot, hash)
   }
-  const snapshot = "snapshot" in policy ? policy.snapshot : policy
-  const cached = hash === defaultHash ? policyCache.get(snapshot) : undefined
-  if (cached !== undefined) return cached
-  const hex = policyDigestUncached(snapshot, hash)
-  if (hash === defaultHash) policyCache.set(snapshot, hex)
-  return hex
+  return policyDigestUncached(policy as PolicySnapshot, hash)
 }
 
 /**
  * @internal `Policy`'s construction: the canonical bytes of the snapshot as it is now, and their
- * digest, pinned on the Policy — never a digest cached earlier for the same object, since edited
- * in place (code that casts away `readonly`): the digest a bundle records must be of the catalog
- * the kernel compiled (a helper's hostile review: `Policy.unsafeMake` of a snapshot digested,
- * then edited, recorded the old digest in every bundle). Pinned per Policy, not per snapshot (a
- * review of this fix: an earlier Policy took the digest of one made after an edit), and as bytes,
- * so that another hash function digests the same catalog (the review after: `Hash.noble` gave the
- * edited snapshot's).
+ * digest, pinned on the Policy — never a digest computed earlier for the same snapshot, since
+ * edited in place (code that casts away `readonly`): the digest a bundle records must be of the
+ * catalog the kernel compiled (a helper's hostile review: `Policy.unsafeMake` of a snapshot
+ * digested, then edited, recorded the old digest in every bundle). Pinned per Policy, not per
+ * snapshot (a review of this fix: an earlier Policy took the digest of one made after an edit),
+ * and as bytes, so that another hash function digests the same catalog (the review after:
+ * `Hash.noble` gave the edited snapshot's). Pinned once: a Policy already pinned keeps its digest
+ * (a call after an edit would otherwise pin the edited catalog's beside the compiled original).
  */
 export const pinPolicyDigest = (policy: Policy): string => {
-  const snapshot = policy.snapshot
-  const bytes = policyPreimage(snapshot)
+  const held = pinned.get(policy)
+  if (held !== undefined) return held.hex
+  const bytes = policyPreimage(policy.snapshot)
   const hex = digestHex(bytes, defaultHash)
   pinned.set(policy, { bytes, hex })
-  policyCache.set(snapshot, hex)
   return hex
 }
 

@@ -525,11 +525,13 @@ const scanNumber = (c: Compiled, input: Input, traced: boolean): Decision | unde
 }
 
 /** The exact cost of a model (SPEC §2.3 gate 9), saturated at u64 max. */
-export const costOf = (model: Model, input: Input): bigint => {
-  const a = (BigInt(input.input_tokens) * model.input_cost_microunits_per_million_tokens + COST_ROUNDING_BIG) /
-    COST_SCALE_BIG
-  const b = (BigInt(input.output_tokens) * model.output_cost_microunits_per_million_tokens + COST_ROUNDING_BIG) /
-    COST_SCALE_BIG
+export const costOf = (model: Model, input: Input): bigint =>
+  costAt(model.input_cost_microunits_per_million_tokens, model.output_cost_microunits_per_million_tokens, input)
+
+/** The exact cost at these prices (per million tokens), saturated at u64 max. */
+const costAt = (inPrice: bigint, outPrice: bigint, input: Input): bigint => {
+  const a = (BigInt(input.input_tokens) * inPrice + COST_ROUNDING_BIG) / COST_SCALE_BIG
+  const b = (BigInt(input.output_tokens) * outPrice + COST_ROUNDING_BIG) / COST_SCALE_BIG
   const sum = a + b
   return sum > Int.U64_MAX ? Int.U64_MAX : sum
 }
@@ -540,15 +542,20 @@ interface Evaluated {
   readonly utility: bigint
 }
 
-/** Exact evaluation of one model on bigints: the failing gate, or -1 with cost and utility. */
+/**
+ * Exact evaluation of one model on bigints: the failing gate, or -1 with cost and utility. From
+ * the compiled catalog only, as the fast path: never the snapshot, which code casting away
+ * `readonly` may have edited since (a review: the exact path decided with the edited catalog, the
+ * fast path and the pinned digest with the original).
+ */
 const evaluateBig = (policy: Policy, i: number, input: Input, value: bigint, riskPenalty: bigint): Evaluated => {
-  const gate = staticGate(policy.compiled, i, input)
+  const c = policy.compiled
+  const gate = staticGate(c, i, input)
   if (gate >= 0) return { gate, cost: 0n, utility: 0n }
-  const model = policy.snapshot.models[i] as Model
-  const cost = costOf(model, input)
+  const cost = costAt(c.inPriceExact[i] as bigint, c.outPriceExact[i] as bigint, input)
   if (cost > input.budget_limit_microunits) return { gate: G_BUDGET, cost, utility: 0n }
-  const qualityAdjusted = value * BigInt(input.confidence_bps) * BigInt(model.quality_bps) / SCALED_BIG
-  const latencyPenalty = BigInt(model.p95_latency_ms) * policy.snapshot.latency_penalty_microunits_per_ms
+  const qualityAdjusted = value * BigInt(input.confidence_bps) * BigInt(c.quality[i] as number) / SCALED_BIG
+  const latencyPenalty = c.latencyPenaltyExact[i] as bigint
   const utility = Int.clampI64(qualityAdjusted - riskPenalty - cost - latencyPenalty)
   return { gate: utility <= 0n ? G_UTILITY : -1, cost, utility }
 }

@@ -4,6 +4,7 @@ import * as Input from "@calybris/core/Input"
 import * as Kernel from "@calybris/core/Kernel"
 import * as Model from "@calybris/core/Model"
 import * as Policy from "@calybris/core/Policy"
+import * as Verify from "@calybris/core/Verify"
 import * as Fixtures from "@calybris/testing/Fixtures"
 import type { Plain } from "@calybris/testing/Plain"
 import { assert, describe, it } from "@effect/vitest"
@@ -212,5 +213,64 @@ describe("a policy's digest is of the snapshot its catalog was compiled from", (
     }
     assert.strictEqual(Digest.policyDigest(first, zeroing), firstDigest)
     assert.strictEqual(Digest.policyDigest(first, wrapped), firstDigest)
+  })
+
+  it("the exact path (values past 2^51) decides with the compiled catalog too: an edit in place changes no decision, no bundle names a policy that did not decide, and a shrunk catalog throws nothing (a helper's hostile review: the exact path read the live snapshot)", () => {
+    const two = () =>
+      snapshot({
+        models: [
+          model({ model_id: 1, quality_bps: 9000 }),
+          model({ model_id: 2, quality_bps: 8000 })
+        ]
+      })
+    for (const make of ["make", "unsafeMake"] as const) {
+      const source = two()
+      const policy = make === "make" ? Either.getOrThrow(Policy.make(source)) : Policy.unsafeMake(source)
+      const digest = Digest.policyDigest(policy)
+      const input = (value: bigint) =>
+        ({ ...Fixtures.ledgerInput(), business_value_microunits: value, requested_model_id: 1 }) as Input.Input
+      const inputs = [input(1_000_000n), input(2n ** 62n)]
+      const before = inputs.map((i) => Kernel.prescribe(policy, i))
+      const utility = inputs.map((i) => Kernel.utilityForModel(policy, i, 1))
+      // model 1 made dear and poor, in place: the policy's own snapshot and the caller's
+      for (const edited of [policy.snapshot, source]) {
+        const m = edited.models[0] as unknown as {
+          input_cost_microunits_per_million_tokens: bigint
+          quality_bps: number
+        }
+        m.input_cost_microunits_per_million_tokens = 10n ** 18n
+        m.quality_bps = 1
+        ;(edited as unknown as { latency_penalty_microunits_per_ms: bigint }).latency_penalty_microunits_per_ms = 10n **
+          12n
+      }
+      inputs.forEach((i, k) => {
+        const decided = Kernel.prescribe(policy, i)
+        assert.deepStrictEqual(decided, before[k], `${make}, input ${k}`)
+        assert.deepStrictEqual(Kernel.utilityForModel(policy, i, 1), utility[k])
+        const bundle = Verify.auditBundleOfPrescribed(policy, i, decided)
+        assert.strictEqual(bundle.policy_digest_hex, digest)
+        // replayed under a policy made afresh from the catalog that digest names
+        assert.isTrue(Verify.replayValid(Policy.unsafeMake(two()), i, decided))
+        assert.strictEqual(Digest.policyDigest(Policy.unsafeMake(two())), digest)
+      })
+      // pinning again after the edit keeps the digest the policy was made with
+      assert.strictEqual(Digest.pinPolicyDigest(policy), digest)
+      assert.strictEqual(Digest.policyDigest(policy), digest) // the catalog shrunk in place: no TypeError from either path
+      ;(policy.snapshot.models as unknown as Array<unknown>).length = 0
+      inputs.forEach((i, k) => assert.deepStrictEqual(Kernel.prescribe(policy, i), before[k]))
+    }
+  })
+
+  it("a bare snapshot's digest is of it as it is now (no cache an edit in place leaves stale), and a snapshot carrying a `snapshot` member is digested as itself (a helper's hostile review)", () => {
+    const bare = snapshot({ models: [model({ model_id: 1 }), model({ model_id: 2 })] })
+    const before = Digest.policyDigest(bare)
+    ;(bare.models[1] as unknown as { enabled: number }).enabled = 0
+    const after = Digest.policyDigest(bare)
+    assert.notStrictEqual(after, before)
+    assert.strictEqual(after, Digest.policyDigestUncached(bare))
+    const other = snapshot({ models: [model({ model_id: 7 })] })
+    const carrying = { ...bare, snapshot: other } as unknown as Policy.PolicySnapshot
+    assert.strictEqual(Digest.policyDigest(carrying), after)
+    assert.notStrictEqual(Digest.policyDigest(carrying), Digest.policyDigest(other))
   })
 })

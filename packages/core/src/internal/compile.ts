@@ -96,6 +96,14 @@ export interface Compiled {
   readonly maxQuality: number
   /** p95 · latency penalty per model, exact when `latencySafe` */
   readonly latencyPenalty: Float64Array
+  /**
+   * The exact path's figures, as bigints: each model's prices and p95 · latency penalty. The
+   * kernel reads nothing of the snapshot after `compile`, so a snapshot edited in place (a cast
+   * away `readonly`) changes neither path: both decide with the catalog the pinned digest names
+   */
+  readonly inPriceExact: ReadonlyArray<bigint>
+  readonly outPriceExact: ReadonlyArray<bigint>
+  readonly latencyPenaltyExact: ReadonlyArray<bigint>
   /** every latency penalty is at most TERM_LIMIT */
   readonly latencySafe: boolean
   /**
@@ -130,6 +138,9 @@ export const compile = (snapshot: PolicySnapshot): Compiled => {
   const inPrice = new Float64Array(n)
   const outPrice = new Float64Array(n)
   const latencyPenalty = new Float64Array(n)
+  const inPriceExact = new Array<bigint>(n).fill(0n)
+  const outPriceExact = new Array<bigint>(n).fill(0n)
+  const latencyPenaltyExact = new Array<bigint>(n).fill(0n)
   const hot: Array<Omit<HotModel, `s${string}`>> = []
   let maxInPrice = 0
   let maxOutPrice = 0
@@ -156,6 +167,8 @@ export const compile = (snapshot: PolicySnapshot): Compiled => {
     const pout = m.output_cost_microunits_per_million_tokens
     inPrice[i] = Number(pin)
     outPrice[i] = Number(pout)
+    inPriceExact[i] = pin
+    outPriceExact[i] = pout
     maxInPrice = pin > BigInt(SAFE) ? Infinity : Math.max(maxInPrice, Number(pin))
     maxOutPrice = pout > BigInt(SAFE) ? Infinity : Math.max(maxOutPrice, Number(pout))
     maxInHigh = pin > BigInt(SAFE) ? Infinity : Math.max(maxInHigh, Number(pin / 1_000_000n))
@@ -164,6 +177,7 @@ export const compile = (snapshot: PolicySnapshot): Compiled => {
     const lp = BigInt(m.p95_latency_ms) * penalty
     if (lp > BigInt(TERM_LIMIT)) latencySafe = false
     latencyPenalty[i] = Number(lp)
+    latencyPenaltyExact[i] = lp
     hot.push({
       quality: m.quality_bps,
       riskCeiling: m.risk_ceiling_bps,
@@ -281,6 +295,9 @@ export const compile = (snapshot: PolicySnapshot): Compiled => {
     maxOutPrice,
     maxQuality,
     latencyPenalty,
+    inPriceExact,
+    outPriceExact,
+    latencyPenaltyExact,
     latencySafe,
     maxInHigh,
     maxOutHigh,
