@@ -459,14 +459,17 @@ const build = (
       audit?: Audit
     ): Effect.Effect<L.ResultOf[C["_tag"]], LedgerStoreError | InvalidArgument> =>
       Effect.suspend(() => {
-        const invalid = Arguments.validateRequest(command)
+        // a copy checked, then applied and journaled after the expiries' round trip: the caller's
+        // object changed meanwhile changes nothing (`Arguments.ownCommand`)
+        const own = Arguments.ownCommand(command) as C
+        const invalid = Arguments.validateRequest(own)
         if (invalid !== undefined) return Effect.fail(invalid)
         // an admit's audited decision, journaled with its hold: built (when given as a function)
         // before anything is written — if it cannot be, nothing is
         let audited: Json.Json | undefined = undefined
-        if (command._tag === "Admit" && audit !== undefined) {
+        if (own._tag === "Admit" && audit !== undefined) {
           // checked as the journaled layer checks it (`Arguments.auditedRecord`)
-          const built = Arguments.auditedRecord(audit, command.amount)
+          const built = Arguments.auditedRecord(audit, own.amount)
           if (Either.isLeft(built)) return Effect.fail(built.left)
           audited = built.right
         }
@@ -474,8 +477,8 @@ const build = (
           nowMs,
           (now) =>
             expireOnApply
-              ? Effect.zipRight(expireDue(now), applyOne(command, now, audited))
-              : applyOne(command, now, audited)
+              ? Effect.zipRight(expireDue(now), applyOne(own, now, audited))
+              : applyOne(own, now, audited)
         )
       }) as Effect.Effect<L.ResultOf[C["_tag"]], LedgerStoreError | InvalidArgument>
 

@@ -299,6 +299,31 @@ export const validateRequest = (command: L.Command): InvalidArgument | undefined
     )
     : validateCommand(command)
 
+/**
+ * A copy of a command, each field read once (a restore's snapshot and its tenants too): the layers
+ * check the copy and then apply and journal it, so a caller that changes its object after
+ * `apply` checked it — before the journal writer takes it — changes nothing (a helper's hostile
+ * review: a tenant id lengthened past the limit then was applied and journaled, and the journal
+ * could never be opened again). What is not an object is returned as it is, for the check to refuse.
+ */
+export const ownCommand = (command: L.Command): L.Command => {
+  if (typeof command !== "object" || command === null) return command
+  const copy: { -readonly [K in keyof L.Command]: L.Command[K] } & Record<string, unknown> = { ...command }
+  if (copy._tag === "Restore") {
+    const snapshot: unknown = copy.snapshot
+    if (typeof snapshot === "object" && snapshot !== null) {
+      const tenants: unknown = (snapshot as { readonly tenants?: unknown }).tenants
+      copy.snapshot = {
+        ...snapshot,
+        ...(Array.isArray(tenants)
+          ? { tenants: tenants.map((t: unknown) => (typeof t === "object" && t !== null ? { ...t } : t)) }
+          : {})
+      }
+    }
+  }
+  return copy as L.Command
+}
+
 /** An i64 whose range was just checked. */
 const checkedI64: (n: bigint) => Int.I64 = Brand.nominal<Int.I64>()
 
@@ -363,9 +388,12 @@ export const MAX_METADATA_DEPTH = MAX_RECORD_DEPTH - 5
  * ledger would stop serving; a helper's hostile review).
  */
 export const metadata = (value: unknown): Either.Either<Json.Json, InvalidArgument> => {
-  if (!isJsonValue(value)) return Either.left(invalid("metadata", value, "must be a Json value"))
-  const error = unwritable("metadata", value, MAX_METADATA_DEPTH)
-  return error === undefined ? Either.right(value) : Either.left(error)
+  // a copy, checked and then used: the caller's object changed after the check (before the
+  // journal writer prints it) is not what the journal holds (a helper's hostile review)
+  const own = Json.copy(value, MAX_METADATA_DEPTH)
+  if (!isJsonValue(own)) return Either.left(invalid("metadata", value, "must be a Json value"))
+  const error = unwritable("metadata", own, MAX_METADATA_DEPTH)
+  return error === undefined ? Either.right(own) : Either.left(error)
 }
 
 /** A Json value the WAL's writer would refuse within `depth` levels (`Json.printWithin`): `InvalidArgument` naming `field`. */
@@ -432,8 +460,10 @@ export const auditedRecord = <E>(
   amount: bigint
 ): Either.Either<Json.Json, InvalidArgument | E> => {
   if (typeof audit !== "function") {
-    const refused = audited(audit, amount)
-    return refused === undefined ? Either.right(audit) : Either.left(refused)
+    // a copy, checked and then journaled (see `metadata`)
+    const own = Json.copy(audit, MAX_AUDITED_DEPTH)
+    const refused = audited(own, amount)
+    return refused === undefined ? Either.right(own as Json.Json) : Either.left(refused)
   }
   return Either.flatMap(audit(), (record) => {
     const wrongCost = auditedCost(record, amount)
@@ -471,14 +501,15 @@ export const checkPolicy = (policy: unknown): Either.Either<void, InvalidArgumen
  * fail it: the memory layer held funds for a request sequence of −1, the journal's failed to
  * encode it, and a number where a bigint belongs made the kernel throw: a hostile review.)
  */
-export const checkInput = (input: Input.Input): Either.Either<void, InvalidArgument> =>
-  Either.mapBoth(Input.make(input), {
+export const checkInput = (input: Input.Input): Either.Either<Input.Input, InvalidArgument> =>
+  Either.mapBoth(Input.make({ ...input }), {
     onLeft: (error) => {
       const { field, message } = JsonSchema.describeError(error)
       const value = field === "" ? input : (input as Record<string, unknown>)[field.split(/[.[]/)[0] as string]
       return invalid(field === "" ? "input" : `input.${field}`, value, message)
     },
-    onRight: () => undefined
+    // the checked copy (the caller's object may change before the journal writer records it)
+    onRight: (checked) => checked
   })
 
 /** A tenant id or operation id given outside a command (admit checks them before prescribing). */

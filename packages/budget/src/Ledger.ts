@@ -346,11 +346,13 @@ export const admit = (
       Arguments.checkPolicy(policy)
     ])
     if (Either.isLeft(checked)) return Effect.fail(checked.left)
+    // the checked copies of the metadata and the input: what is decided and journaled
+    const [, , own, ownInput] = checked.right
     return options?.expiresIn === undefined
-      ? decideAndHold(policy, tenant, input, checked.right[2], noExpiry, options)
+      ? decideAndHold(policy, tenant, ownInput, own, noExpiry, options)
       : Effect.flatMap(
         expiryOf(options),
-        (expiry) => decideAndHold(policy, tenant, input, checked.right[2], expiry, options)
+        (expiry) => decideAndHold(policy, tenant, ownInput, own, expiry, options)
       )
   })
 

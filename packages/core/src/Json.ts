@@ -12,7 +12,7 @@
 import type * as Either from "effect/Either"
 import * as internalParse from "./internal/jsonParse.js"
 import * as internalPrint from "./internal/jsonPrint.js"
-import type { Json, JsonArray, JsonObject, JsonParseError } from "./internal/jsonValue.js"
+import { type Json, type JsonArray, JsonFloat, type JsonObject, type JsonParseError } from "./internal/jsonValue.js"
 
 // The value model lives in a leaf module (the parser and the printer build it without
 // importing this one); it is part of this module's API.
@@ -76,6 +76,30 @@ export const isObject = (value: Json): value is JsonObject => value instanceof M
 
 /** Is this a JSON array? */
 export const isArray = (value: Json): value is JsonArray => Array.isArray(value)
+
+/**
+ * A deep copy of a JSON value, `maxDepth` levels of arrays and objects at most (deeper, the rest
+ * is the value itself, uncopied: a printer bounded by the same depth refuses it). Each member is
+ * read once: a value checked after it is copied is the value used, whatever the caller does to
+ * the original afterwards (or a getter answers the next time). What is not JSON is kept as it is,
+ * for the caller's check to refuse.
+ */
+export const copy = (value: unknown, maxDepth: number = MAX_DEPTH): unknown => {
+  if (typeof value !== "object" || value === null || maxDepth < 0) return value
+  if (Array.isArray(value)) {
+    const length = value.length
+    const out = new Array<unknown>(length)
+    for (let i = 0; i < length; i++) out[i] = copy(value[i], maxDepth - 1)
+    return out
+  }
+  if (value instanceof Map) {
+    const out = new Map<unknown, unknown>()
+    for (const [key, member] of value) out.set(key, copy(member, maxDepth - 1))
+    return out
+  }
+  if (value instanceof JsonFloat) return new JsonFloat(value.value)
+  return value
+}
 
 /** Deep structural equality of two JSON values (object member order matters, as it does on the wire). */
 export const equals = (a: Json, b: Json): boolean => print(a) === print(b)

@@ -605,6 +605,38 @@ describe("properties", () => {
     )
   })
 
+  it("copy: a value equal to the original, sharing no array or object with it (changing the original afterwards changes no copy)", () => {
+    FastCheck.assert(
+      FastCheck.property(jsonArb, (value) => {
+        const printed = Json.print(value)
+        const copied = Json.copy(value) as Json.Json
+        expect(Json.print(copied)).toBe(printed)
+        // every container of the original emptied in place: the copy prints as before
+        const empty = (v: Json.Json): void => {
+          if (Array.isArray(v)) {
+            for (const x of v) empty(x)
+            ;(v as Array<Json.Json>).length = 0
+          } else if (v instanceof Map) {
+            for (const x of v.values()) empty(x)
+            ;(v as Map<string, Json.Json>).clear()
+          }
+        }
+        empty(value)
+        expect(Json.print(copied)).toBe(printed)
+      }),
+      { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 500 }
+    )
+    // deeper than asked: the rest is the original's (a printer bounded by that depth refuses it)
+    const deep = [[[1n]]]
+    const bounded = Json.copy(deep, 0) as Array<unknown>
+    expect(bounded).not.toBe(deep)
+    expect(bounded[0]).toBe(deep[0])
+    // what is not Json is kept as it is, for the caller's check to refuse
+    const fn = () => 0
+    expect(Json.copy(fn)).toBe(fn)
+    expect(Json.copy(undefined)).toBe(undefined)
+  })
+
   it("whitespace and escapes do not change the parsed value", () => {
     FastCheck.assert(
       FastCheck.property(jsonArb, (value) => {

@@ -17,7 +17,7 @@ import { WalRecordTooLong } from "@calybris/wal/WalError"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Stream from "effect/Stream"
-import { auditedRecord, checkCount, checkSize, nowMillis, validateRequest } from "../Arguments.js"
+import { auditedRecord, checkCount, checkSize, nowMillis, ownCommand, validateRequest } from "../Arguments.js"
 import * as Journal from "../Journal.js"
 import type { Audit, Ledger } from "../Ledger.js"
 import {
@@ -524,8 +524,10 @@ const start = (wal: Wal.Wal["Type"], recovered: Replayed, options: JournalOption
       apply: (command, audited) =>
         // refused before it reaches the state (and the journal): see Arguments
         Effect.suspend((): Effect.Effect<L.Result, LedgerStoreError | InvalidArgument> => {
-          const invalid = validateRequest(command)
-          return invalid === undefined ? submitChecked(command, audited) : Effect.fail(invalid)
+          // a copy checked, applied and journaled (see `Arguments.ownCommand`)
+          const own = ownCommand(command)
+          const invalid = validateRequest(own)
+          return invalid === undefined ? submitChecked(own, audited) : Effect.fail(invalid)
         }) as Effect.Effect<
           L.ResultOf[typeof command["_tag"]],
           LedgerStoreError | InvalidArgument

@@ -33,13 +33,21 @@ export const memoryLedger = (state: L.LedgerState): Ledger["Type"] => {
         : Effect.map(Arguments.nowMillis, (now) => f(L.asOf(state, now)))
     )
   const service: Ledger["Type"] = {
-    apply: (command) =>
+    apply: (command, audited) =>
       Effect.suspend((): Effect.Effect<L.ResultOf[typeof command["_tag"]], LedgerStoreError | InvalidArgument> => {
-        const invalid = Arguments.validateRequest(command)
+        // a copy checked and applied (see `Arguments.ownCommand`); an admit's audited decision
+        // given as a value checked as the journaled layers check it (writable, its cost the
+        // hold), though nothing journals it here: the same call is refused in every layer (a
+        // helper's hostile review). One a function builds is built only by a layer that journals it.
+        const own = Arguments.ownCommand(command) as typeof command
+        const invalid = Arguments.validateRequest(own) ??
+          (own._tag === "Admit" && audited !== undefined && typeof audited !== "function"
+            ? Arguments.audited(audited, own.amount)
+            : undefined)
         if (invalid !== undefined) return Effect.fail(invalid)
         return state.expiring === 0
-          ? Effect.succeed(L.step(state, command))
-          : expireThen(() => L.step(state, command))
+          ? Effect.succeed(L.step(state, own))
+          : expireThen(() => L.step(state, own))
       }),
     sweep: run(() => undefined),
     ...Queries.make(query)

@@ -8,11 +8,14 @@ import type * as Snapshot from "@calybris/budget/Snapshot"
 import * as SnapshotModule from "@calybris/budget/Snapshot"
 import * as Int from "@calybris/core/Int"
 import type * as Json from "@calybris/core/Json"
+import * as Kernel from "@calybris/core/Kernel"
+import * as Audited from "@calybris/wal/Audited"
 import { assert, describe, it } from "@effect/vitest"
 import * as Brand from "effect/Brand"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as fc from "effect/FastCheck"
 import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -35,8 +38,17 @@ const nested = (depth: number): Json.Json => {
 }
 
 /** The service's `apply`, with a command built by hand (no accessor's checks or conversions). */
-const rawApply = <C extends Command.Command>(command: C) =>
-  Effect.flatMap(Ledger.Ledger, (ledger) => ledger.apply(command))
+const rawApply = <C extends Command.Command>(command: C, audited?: Ledger.Audit) =>
+  Effect.flatMap(Ledger.Ledger, (ledger) => ledger.apply(command, audited))
+
+/** An audited decision of `input(1)` under `policy`, as `Ledger.admit` journals it. */
+const auditedOfInput1 = () => {
+  const decision = Kernel.prescribe(policy, input(1))
+  return {
+    cost: decision.estimated_cost_microunits as bigint,
+    record: Either.getOrThrow(Audited.recordOfPrescribed(policy, input(1), decision, null))
+  }
+}
 
 const numRuns = fc.readConfigureGlobal().numRuns ?? 25
 
@@ -538,6 +550,19 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
                 expires_at_ms: Schema.decodeSync(Int.I64)(5_000n)
               })
             )
+          ],
+          // an admit's audited decision given as a value: checked in every layer, though the memory
+          // layer journals nothing (a helper's hostile review: it took what the journaled ones refuse)
+          [
+            "audited",
+            rawApply(
+              Command.admit(TenantId.make("t"), Microcents.make(auditedOfInput1().cost + 1n)),
+              auditedOfInput1().record
+            )
+          ],
+          [
+            "audited",
+            rawApply(Command.admit(TenantId.make("t"), Microcents.make(1n)), nested(Arguments.MAX_METADATA_DEPTH + 20))
           ],
           ["command", rawApply(Command.expire(held.reservation_id))],
           ["command", rawApply(Command.expire(ReservationId.make(999n)))],
