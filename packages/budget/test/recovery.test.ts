@@ -58,8 +58,8 @@ const checkpoint = (parts: {
   }],"caps":[${(parts.caps ?? []).join(",")}],"operations":[${(parts.operations ?? []).join(",")}],"next_reservation":${
     parts.next ?? 1
   },"snapshot_version":0,"baseline":0}}`
-const operation = (id: string, result: string) =>
-  `{"operation_id":"${id}","fingerprint":"reserve \\"t\\" 10 ","result":${result}}`
+const operation = (id: string, result: string, fingerprint = "reserve \\\"t\\\" 10 ") =>
+  `{"operation_id":"${id}","fingerprint":"${fingerprint}","result":${result}}`
 
 interface Case {
   readonly name: string
@@ -417,6 +417,51 @@ const cases: ReadonlyArray<Case> = [
     ],
     sequence: 1n,
     reason: "remembers reservation 1 for \"t\" of 10, an open hold of \"t\" for 20"
+  },
+  // a remembered settlement the state contradicts (a helper's hostile review: a retry of a commit
+  // was answered "Committed" while its hold stayed open, the money reserved)
+  {
+    name: "a checkpoint remembering a commit as Committed while its hold is still open",
+    records: [
+      checkpoint({
+        tenants: [tenant("t", 100, 90, 10, 0)],
+        holds: [hold(1, "t", 10)],
+        operations: [
+          operation("op", `{"_tag":"Committed","remaining_microcents":90,"actual_microcents":10}`, "commit 1 10")
+        ],
+        next: 2
+      })
+    ],
+    sequence: 1n,
+    reason: "operation id \"op\" remembers Committed for reservation 1, an open hold"
+  },
+  {
+    name: "a checkpoint remembering a release of a reservation not yet issued",
+    records: [
+      checkpoint({
+        tenants: [tenant("t", 100, 100, 0, 0)],
+        operations: [
+          operation("op", `{"_tag":"Released","remaining_microcents":100,"returned_microcents":10}`, "release 5")
+        ],
+        next: 2
+      })
+    ],
+    sequence: 1n,
+    reason: "remembers Released for reservation 5, not below the next reservation id 2"
+  },
+  {
+    name: "a checkpoint remembering a commit as Committed of another actual",
+    records: [
+      checkpoint({
+        tenants: [tenant("t", 100, 90, 0, 10)],
+        operations: [
+          operation("op", `{"_tag":"Committed","remaining_microcents":90,"actual_microcents":99}`, "commit 1 10")
+        ],
+        next: 2
+      })
+    ],
+    sequence: 1n,
+    reason: "remembers Committed of 99 for a commit of 10"
   },
   {
     name: "a checkpoint remembering an Insufficient its amount does not meet",

@@ -9,7 +9,8 @@
  *   cap or operation id is listed twice, every cap is positive, every remembered operation
  *   remembers a result of its command's kind — applied or refused (a reservation among them an
  *   id already issued; a reserve's or admit's result one its fingerprint's tenant and amount
- *   agree with) —, no more are remembered than the checkpoint's operation window, and the
+ *   agree with; a commit or release applied one of a hold issued and no longer open, a commit's
+ *   its own actual) —, no more are remembered than the checkpoint's operation window, and the
  *   certificate baseline is not negative;
  * - every journaled command applies on replay with the outcome it had when it was journaled:
  *   the writer journals only commands that changed the state (`engine.ts`), so a replayed
@@ -216,6 +217,32 @@ const operationsProblem = (s: L.LedgerState): string | undefined => {
       const problem = heldProblem(s, held, result)
       if (problem !== undefined) return `operation id ${quoted(id)} remembers ${problem}`
     }
+    const settled = settledProblem(s, remembered.fingerprint, result)
+    if (settled !== undefined) return `operation id ${quoted(id)} remembers ${settled}`
+  }
+  return undefined
+}
+
+/**
+ * What a commit's or a release's remembered result says that the state contradicts, or
+ * undefined: a hold committed or released was issued (below the next reservation id) and is
+ * open no more (ids are never reused), and a commit answered `Committed` committed its own
+ * `actual` (a helper's hostile review: a checkpoint remembering `Committed` for a hold still open
+ * answered a retry "committed" while the money stayed reserved).
+ */
+const settledProblem = (s: L.LedgerState, fingerprint: string, result: L.Result): string | undefined => {
+  const tag = tagOf(result)
+  if (tag !== "Committed" && tag !== "Released") return undefined
+  const match = /^(?:commit|release) ([0-9]+)(?: (-?[0-9]+))?$/.exec(fingerprint)
+  if (match === null) return undefined
+  const reservation = BigInt(match[1] as string)
+  if (reservation === 0n || reservation >= s.nextReservation) {
+    return `${tag} for reservation ${reservation}, not below the next reservation id ${s.nextReservation}`
+  }
+  if (s.holds.get(reservation) !== undefined) return `${tag} for reservation ${reservation}, an open hold`
+  if (tag === "Committed" && match[2] !== undefined) {
+    const actual = (result as unknown as Record<string, unknown>)["actual_microcents"]
+    if (actual !== BigInt(match[2])) return `Committed of ${String(actual)} for a commit of ${match[2]}`
   }
   return undefined
 }
