@@ -387,23 +387,52 @@ export const MAX_METADATA_DEPTH = MAX_RECORD_DEPTH - 5
  * anything changes (the writer's refusal would come after the state changed: the journaled
  * ledger would stop serving; a helper's hostile review).
  */
-export const metadata = (value: unknown): Either.Either<Json.Json, InvalidArgument> => {
+export const metadata = (value: unknown): Either.Either<Json.Json, InvalidArgument> =>
+  Either.map(metadataPrinted(value), ([own]) => own)
+
+/**
+ * `metadata`, with the UTF-8 bytes its printed form takes at most (3 a UTF-16 unit of the print
+ * the check makes anyway): what a journaled layer needs to know that an admit's record fits a
+ * line without printing it again (`printedBound`).
+ */
+export const metadataPrinted = (value: unknown): Either.Either<readonly [Json.Json, number], InvalidArgument> => {
   // a copy, checked and then used: the caller's object changed after the check (before the
   // journal writer prints it) is not what the journal holds (a helper's hostile review)
   const own = Json.copy(value, MAX_METADATA_DEPTH)
   if (!isJsonValue(own)) return Either.left(invalid("metadata", value, "must be a Json value"))
-  const error = unwritable("metadata", own, MAX_METADATA_DEPTH)
-  return error === undefined ? Either.right(own) : Either.left(error)
+  const units = printedUnits(own, MAX_METADATA_DEPTH)
+  return units === undefined
+    ? Either.left(unwritable("metadata", own, MAX_METADATA_DEPTH))
+    : Either.right([own, 3 * units] as const)
 }
 
-/** A Json value the WAL's writer would refuse within `depth` levels (`Json.printWithin`): `InvalidArgument` naming `field`. */
-const unwritable = (field: string, value: Json.Json, depth: number): InvalidArgument | undefined =>
-  Json.printWithin(value, depth) === undefined
-    ? invalid(
-      field,
-      value,
-      `must be a value the journal can write: nested at most ${depth} deep, integers from -2^63 to 2^64 - 1, strings and keys without a lone surrogate`
-    )
+/** The UTF-16 units of a Json value's print within `depth` levels; undefined when the WAL's writer would refuse it. */
+const printedUnits = (value: Json.Json, depth: number): number | undefined => Json.printWithin(value, depth)?.length
+
+/** A Json value the WAL's writer refuses within `depth` levels (`Json.printWithin`): `InvalidArgument` naming `field`. */
+const unwritable = (field: string, value: Json.Json, depth: number): InvalidArgument =>
+  invalid(
+    field,
+    value,
+    `must be a value the journal can write: nested at most ${depth} deep, integers from -2^63 to 2^64 - 1, strings and keys without a lone surrogate`
+  )
+
+/**
+ * Upper bounds of the UTF-8 bytes of checked Json, by the object that carries it: an audited
+ * record given as a value (checked by `audited`), or the builder `Ledger.admit` hands a layer
+ * (its metadata's bound). A journaled layer adds the bounded rest of a record (`printedBound`).
+ */
+const printedBounds = new WeakMap<object, number>()
+
+/** Note that what `carrier` prints (or builds) takes at most `bytes` UTF-8 bytes of unbounded Json. */
+export const notePrintedBound = (carrier: object, bytes: number): void => {
+  printedBounds.set(carrier, bytes)
+}
+
+/** The bound noted for an audited record or its builder (`notePrintedBound`), or undefined when none is known. */
+export const printedBound = (audit: unknown): number | undefined =>
+  (typeof audit === "object" && audit !== null) || typeof audit === "function"
+    ? printedBounds.get(audit)
     : undefined
 
 /**
@@ -425,8 +454,10 @@ const decodeAudited = Schema.decodeUnknownEither(Audited.AuditedJson)
  */
 export const audited = (value: unknown, amount?: bigint): InvalidArgument | undefined => {
   if (!isJsonValue(value)) return invalid("audited", value, "must be a Json value")
-  const refused = unwritable("audited", value, MAX_AUDITED_DEPTH)
-  return refused !== undefined || amount === undefined ? refused : auditedCost(value, amount)
+  const units = printedUnits(value, MAX_AUDITED_DEPTH)
+  if (units === undefined) return unwritable("audited", value, MAX_AUDITED_DEPTH)
+  if (typeof value === "object" && value !== null) notePrintedBound(value, 3 * units)
+  return amount === undefined ? undefined : auditedCost(value, amount)
 }
 
 /**

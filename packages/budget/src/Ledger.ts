@@ -341,7 +341,7 @@ export const admit = (
     const checked = Either.all([
       Arguments.checkTenant(tenant),
       Arguments.checkOperationId(options?.operationId),
-      Arguments.metadata(options?.metadata ?? null),
+      Arguments.metadataPrinted(options?.metadata ?? null),
       Arguments.checkInput(input),
       Arguments.checkPolicy(policy)
     ])
@@ -372,7 +372,7 @@ const decideAndHold = (
   policy: Policy,
   tenant: TenantId,
   input: Input,
-  metadata: Json.Json,
+  metadata: readonly [Json.Json, number],
   expiry: Command.ExpiryFields,
   options: AdmitOptions | undefined
 ): Effect.Effect<AdmitOutcome, LedgerStoreError | IdempotencyConflict | InvalidArgument, Ledger> =>
@@ -393,11 +393,13 @@ const decideAndHold = (
       : {
         operation_id: id,
         ...expiry,
-        binding: L.admitBinding(Digest.policyDigest(policy), Digest.inputDigest(input), metadata)
+        binding: L.admitBinding(Digest.policyDigest(policy), Digest.inputDigest(input), metadata[0])
       }
-    const hold = noConflict(
-      apply(Command.admit(tenant, cost.value, fields), auditedOf(policy, input, decision, metadata))
-    )
+    const audit = auditedOf(policy, input, decision, metadata[0])
+    // the metadata is the record's only unbounded part: from its bound a journaled layer knows
+    // that the record fits a line, without printing it once more
+    Arguments.notePrintedBound(audit as object, metadata[1])
+    const hold = noConflict(apply(Command.admit(tenant, cost.value, fields), audit))
     return Effect.map(
       hold,
       (held): AdmitOutcome =>

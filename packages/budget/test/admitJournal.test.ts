@@ -23,6 +23,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as fc from "effect/FastCheck"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
@@ -55,7 +56,96 @@ const onJournal = <A, E>(
 
 const audit = (bytes: Uint8Array) => JournalAudit.audit([policy]).pipe(Effect.provide(Wal.layerMemory({ key }, bytes)))
 
+describe("no command fails the journaled ledger closed for its size", () => {
+  it.effect("property: under any line limit, every command is journaled or refused as InvalidArgument before anything changes; never a LedgerStoreError, and the journal reopens to the same balances", () =>
+    Effect.sync(() =>
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 300, max: 4_000 }),
+          fc.array(
+            fc.oneof(
+              fc.record({ k: fc.constant("ensure" as const), tenant: fc.integer({ min: 1, max: 1_024 }) }),
+              fc.record({
+                k: fc.constant("reserve" as const),
+                id: fc.integer({ min: 1, max: 256 }),
+                escaped: fc.boolean()
+              }),
+              fc.record({ k: fc.constant("admit" as const), metadata: fc.integer({ min: 0, max: 4_000 }) })
+            ),
+            { minLength: 1, maxLength: 12 }
+          ),
+          (limit, ops) => {
+            const program = Effect.gen(function*() {
+              yield* Effect.either(Ledger.ensureTenant(t, Microcents.make(1_000_000_000_000n)))
+              for (const [i, op] of ops.entries()) {
+                const attempt: Effect.Effect<unknown, { readonly _tag: string }, Ledger.Ledger> = op.k === "ensure"
+                  ? Ledger.ensureTenant(TenantId.make("e".repeat(op.tenant)), Microcents.make(1n))
+                  : op.k === "reserve"
+                  ? Ledger.reserve(t, Microcents.make(1n), {
+                    operationId: `${i}`.padEnd(op.id, op.escaped ? "\u0001" : "r").slice(0, op.id)
+                  })
+                  : Ledger.admit(policy, t, input(i + 1), { metadata: "m".repeat(op.metadata) })
+                const outcome = yield* Effect.either(attempt)
+                if (Either.isLeft(outcome)) {
+                  assert.strictEqual(
+                    outcome.left._tag,
+                    "InvalidArgument",
+                    `${JSON.stringify(op)}: ${outcome.left._tag}`
+                  )
+                }
+              }
+              const wal = yield* Wal.Wal
+              const bytes = Uint8Array.from(Buffer.concat(Chunk.toReadonlyArray(yield* Stream.runCollect(wal.bytes))))
+              return { balances: yield* Ledger.balances, bytes }
+            })
+            const first = Effect.runSync(
+              program.pipe(
+                Effect.provide(Ledger.layerJournal({ checkpointEvery: 0 })),
+                Effect.provide(Wal.layerMemory({ key, maxLineBytes: limit }))
+              )
+            )
+            const again = Effect.runSync(
+              Ledger.balances.pipe(
+                Effect.provide(Ledger.layerJournalMemory({ key, maxLineBytes: limit, checkpointEvery: 0 }, first.bytes))
+              )
+            )
+            assert.deepStrictEqual(again, first.balances)
+          }
+        ),
+        { numRuns: fc.readConfigureGlobal().numRuns ?? 40 }
+      )
+    ))
+})
+
 describe("an admit's journal entry is one its replay takes", () => {
+  it.effect("an admit whose journal record could not fit the log's line is InvalidArgument before anything changes; the ledger serves every caller on (a helper's hostile review: applied, then refused by the log, it failed the ledger closed)", () =>
+    Effect.gen(function*() {
+      const small = Wal.layerMemory({ key, maxLineBytes: 4096 })
+      const result = yield* Effect.gen(function*() {
+        yield* Ledger.ensureTenant(t, Microcents.make(10n ** 12n))
+        // through Ledger.admit (its metadata's bound), and through apply with the record as a value
+        const big = yield* Effect.flip(Ledger.admit(policy, t, input(1), { metadata: "x".repeat(5_000) }))
+        const decision = Kernel.prescribe(policy, input(2))
+        const record = Either.getOrThrow(Audited.recordOfPrescribed(policy, input(2), decision, "y".repeat(5_000)))
+        const amount = Microcents.make(decision.estimated_cost_microunits as bigint)
+        const ledger = yield* Ledger.Ledger
+        const asValue = yield* Effect.flip(ledger.apply(Command.admit(t, amount), record))
+        const asFunction = yield* Effect.flip(ledger.apply(Command.admit(t, amount), () => Either.right(record)))
+        // the ledger serves on: an admit whose record fits, a reserve, a query
+        const fits = yield* Ledger.admit(policy, t, input(3), { metadata: "z".repeat(1_000) })
+        const reserved = yield* Ledger.reserve(t, Microcents.make(5n))
+        return { big, asValue, asFunction, fits, reserved, active: yield* Ledger.activeReservations }
+      }).pipe(Effect.provide(Ledger.layerJournal({ checkpointEvery: 0 })), Effect.provide(small))
+      for (const refused of [result.big, result.asValue, result.asFunction]) {
+        assert.strictEqual(refused._tag, "InvalidArgument")
+        assert.strictEqual((refused as InvalidArgument).field, "audited")
+        assert.include(refused.message, "line limit (maxLineBytes) of 4096")
+      }
+      assert.strictEqual(result.fits._tag, "Admitted")
+      assert.strictEqual(result.reserved._tag, "Reserved")
+      assert.strictEqual(result.active, 2)
+    }))
+
   it.effect("metadata the WAL could not write is InvalidArgument before anything changes; the ledger keeps serving", () =>
     Effect.gen(function*() {
       const setup = yield* onJournal(undefined, Ledger.ensureTenant(t, Microcents.make(1_000_000n)))

@@ -11,7 +11,7 @@
 import { Microcents, TenantId } from "@calybris/budget/Arguments"
 import * as JournalAudit from "@calybris/budget/JournalAudit"
 import * as Ledger from "@calybris/budget/Ledger"
-import { LedgerRecoveryError } from "@calybris/budget/LedgerError"
+import { type InvalidArgument, LedgerRecoveryError } from "@calybris/budget/LedgerError"
 import * as Hash from "@calybris/core/Hash"
 import type * as Json from "@calybris/core/Json"
 import * as Chain from "@calybris/wal/Chain"
@@ -386,7 +386,7 @@ describe("Ledger.layerJournalFile: lines the log's reader could not read back", 
       assert.deepStrictEqual(yield* JournalAudit.auditFile(journal, [policy], { key, maxLineBytes: 1500 }), [])
     }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
 
-  it.live("a group holding one record too long for a line alone fails closed with nothing of it written, the records before it included", () =>
+  it.live("a group holding one command whose record could not fit a line alone: that command is refused (InvalidArgument) before anything changes, the others are applied and journaled, the ledger serves on (a helper's hostile review: applied, then refused by the log, it failed the ledger closed for every caller)", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir
       const journal = `${dir}/ledger.jsonl`
@@ -396,8 +396,6 @@ describe("Ledger.layerJournalFile: lines the log's reader could not read back", 
       yield* Ledger.ensureTenant(tenant, Microcents.make(100n)).pipe(
         Effect.provide(Ledger.layerJournalFile(journal, options))
       )
-      const fs = yield* FileSystem.FileSystem
-      const before = yield* fs.readFile(journal)
       // one group: reserves that fit, and an ensure whose 1,024-byte tenant id does not fit alone
       const group: ReadonlyArray<Effect.Effect<unknown, { readonly _tag: string }, Ledger.Ledger>> = [
         Ledger.reserve(tenant, Microcents.make(10n), { operationId: id(0) }),
@@ -409,12 +407,19 @@ describe("Ledger.layerJournalFile: lines the log's reader could not read back", 
         group.map((command) => Effect.either(command)),
         { concurrency: "unbounded" }
       ).pipe(Effect.provide(Ledger.layerJournalFile(journal, options)))
-      assert.isTrue(results.every((r) => Either.isLeft(r) && r.left._tag === "LedgerStoreError"), String(results))
-      assert.deepStrictEqual(yield* fs.readFile(journal), before)
-      // reopened: none of the group applied
+      assert.deepStrictEqual(
+        results.map((r) => Either.isLeft(r) ? r.left._tag : (r.right as { readonly _tag: string })._tag),
+        ["Reserved", "Reserved", "InvalidArgument", "Reserved"]
+      )
+      const refused = results[2]
+      if (refused !== undefined && Either.isLeft(refused)) {
+        assert.strictEqual((refused.left as InvalidArgument).field, "command")
+        assert.include((refused.left as InvalidArgument).message, "line limit (maxLineBytes) of 1200")
+      }
+      // reopened: the three reserves, not the ensure
       const after = yield* Ledger.balances.pipe(Effect.provide(Ledger.layerJournalFile(journal, options)))
       assert.strictEqual(after.tenants.length, 1)
-      assert.strictEqual(after.active_reservations, 0n)
+      assert.strictEqual(after.active_reservations, 3n)
     }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
 
   it.live("a group of admits whose metadata fit one by one but not together: every admit answered and journaled with its decision", () =>
@@ -455,7 +460,7 @@ describe("Ledger.layerJournalFile: lines the log's reader could not read back", 
       assert.strictEqual(audit.length, 24)
     }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
 
-  it.live("a checkpoint longer than maxLineBytes is skipped (nothing written; the ledger goes on); a command batch too long fails closed; the journal reopens with the same options", () =>
+  it.live("a checkpoint longer than maxLineBytes is skipped (nothing written; the ledger goes on); a command too long for a line is refused before anything changes and the ledger serves on; the journal reopens with the same options", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir
       const journal = `${dir}/ledger.jsonl`
@@ -480,23 +485,28 @@ describe("Ledger.layerJournalFile: lines the log's reader could not read back", 
       // reopened under the same options: every command replayed
       const after = yield* Ledger.balances.pipe(Effect.provide(Ledger.layerJournalFile(journal, options)))
       assert.deepStrictEqual(after, before)
-      // a batch whose journal line is too long fails closed, and writes nothing
+      // a command whose journal line would be too long is refused before anything changes, and
+      // writes nothing; the ledger serves on (before, it failed closed)
       const size = text.length
       const refused = yield* Effect.either(
         Ledger.ensureTenant(TenantId.make("x".repeat(256)), Microcents.make(1n)).pipe(
-          Effect.zipRight(Ledger.ensureTenant(TenantId.make("y"), Microcents.make(1n))),
           Effect.provide(Ledger.layerJournalFile(journal, { ...options, maxLineBytes: 400 }))
         )
       )
-      assert.isTrue(Either.isLeft(refused) && refused.left._tag === "LedgerStoreError", String(refused))
-      if (Either.isLeft(refused) && refused.left._tag === "LedgerStoreError") {
-        assert.strictEqual((refused.left.cause as { readonly _tag?: string })._tag, "WalRecordTooLong")
-        assert.include(refused.left.message, "longer than the reader's limit of 400 (maxLineBytes)")
+      assert.isTrue(Either.isLeft(refused) && refused.left._tag === "InvalidArgument", String(refused))
+      if (Either.isLeft(refused) && refused.left._tag === "InvalidArgument") {
+        assert.include(refused.left.message, "line limit (maxLineBytes) of 400")
       }
       assert.strictEqual((yield* (yield* FileSystem.FileSystem).readFile(journal)).length, size)
+      const served = yield* Effect.gen(function*() {
+        yield* Effect.flip(Ledger.ensureTenant(TenantId.make("x".repeat(256)), Microcents.make(1n)))
+        yield* Ledger.ensureTenant(TenantId.make("y"), Microcents.make(1n))
+        return yield* Ledger.balances
+      }).pipe(Effect.provide(Ledger.layerJournalFile(journal, { ...options, maxLineBytes: 400 })))
+      assert.strictEqual(served.tenants.length, 13)
       assert.deepStrictEqual(
         yield* Ledger.balances.pipe(Effect.provide(Ledger.layerJournalFile(journal, options))),
-        before
+        served
       )
     }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
 })
