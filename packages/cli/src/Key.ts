@@ -77,13 +77,17 @@ const decodeHex = (bytes: Uint8Array): Either.Either<Uint8Array, string> => {
   while (start < end && isSpace(bytes[start] as number)) start++
   while (end > start && isSpace(bytes[end - 1] as number)) end--
   const digits = end - start
+  // every character first: a stray one (a space between two halves) is named as such, not as an
+  // odd count (a helper's review)
+  for (let i = 0; i < digits; i++) {
+    if (nibble(bytes[start + i] as number) < 0) {
+      return Either.left(`the hex key has a non-hex character at position ${i}`)
+    }
+  }
   if (digits % 2 !== 0) return Either.left("the hex key has an odd number of digits")
   const out = new Uint8Array(digits / 2)
   for (let i = 0; i < digits; i += 2) {
-    const hi = nibble(bytes[start + i] as number)
-    const lo = nibble(bytes[start + i + 1] as number)
-    if (hi < 0 || lo < 0) return Either.left(`the hex key has a non-hex character at position ${i + (hi < 0 ? 0 : 1)}`)
-    out[i / 2] = hi * 16 + lo
+    out[i / 2] = nibble(bytes[start + i] as number) * 16 + nibble(bytes[start + i + 1] as number)
   }
   return Either.right(out)
 }

@@ -29,6 +29,13 @@ describe("Key", () => {
     assert.deepStrictEqual(odd, Either.left("the hex key has an odd number of digits"))
     const bad = Key.keyBytes(text("hex:00zq"))
     assert.deepStrictEqual(bad, Either.left("the hex key has a non-hex character at position 2"))
+    // a stray character between two halves is named, not counted as an odd length (a helper's review)
+    const spaced = Key.keyBytes(text(`hex:${"a".repeat(32)} ${"b".repeat(32)}`))
+    assert.deepStrictEqual(spaced, Either.left("the hex key has a non-hex character at position 32"))
+    assert.deepStrictEqual(
+      Key.keyBytes(text("hex:a b")),
+      Either.left("the hex key has a non-hex character at position 1")
+    )
   })
 
   it.effect("loads a key from the environment, refuses an empty one unless allowed, never echoes it", () =>

@@ -437,11 +437,15 @@ const existing = (
         holder: `${describe(text)} (another host: remove ${lockPath} by hand once that writer is gone)${note}`
       })
     } else if (holder.pid !== process.pid && isAlive(holder.pid)) {
-      return yield* new WalLocked({ path, holder: describe(text) + note })
+      // the lock file named: a process that took a dead writer's pid keeps the log refused until
+      // this file is removed by hand (a helper's review: the operator had to rebuild its name)
+      return yield* new WalLocked({ path, holder: `${describe(text)} (lock file ${lockPath})${note}` })
     } else if (anotherThreadOfOurs(holder)) {
       return yield* new WalLocked({
         path,
-        holder: `${describe(text)} (thread ${holder.thread} of this process: a worker thread holds it)${note}`
+        holder: `${
+          describe(text)
+        } (thread ${holder.thread} of this process: a worker thread holds it; lock file ${lockPath})${note}`
       })
     }
     // stale: move it aside, and delete it only if it is the file we judged
