@@ -455,7 +455,8 @@ const I64 = (value: bigint | undefined): bigint => value ?? 0n
  * tenant's row (balances, cap, chain length and head). The first failure names its sequence.
  */
 export const audit = (
-  tenant: string
+  tenant: string,
+  options: Pick<Reader.ReaderOptions, "maxLineBytes"> = {}
 ): Effect.Effect<Audited, LedgerStoreError | WalVerifyError | WalEmptyKey | JournalAuditFailed, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const key = yield* contextKey("audit")
@@ -486,7 +487,7 @@ export const audit = (
     const fail = (seq: bigint, reason: string) => new JournalAuditFailed({ tenant, seq, reason })
     const verified = yield* Reader.verifyEach(
       Stream.make(bytes),
-      { chain },
+      { chain, maxLineBytes: options.maxLineBytes },
       (entry) => replayEntry(replay, tenant, entry.sequence, entry.data, fail)
     )
     const end = verified.count + 1n

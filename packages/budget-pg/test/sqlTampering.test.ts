@@ -47,7 +47,9 @@ if (enabled) {
                 ["balances", Ledger.balances],
                 ["takeSnapshot", Ledger.takeSnapshot],
                 ["certifyLedger", Ledger.certify],
-                ["proveConservation", Ledger.proveConservation]
+                ["proveConservation", Ledger.proveConservation],
+                // the tenant's own balance too (a helper's hostile review: `status acme` showed it)
+                ["balances", Ledger.balance("acme")]
               ] as const
             ) {
               const error = yield* Effect.flip(
@@ -73,6 +75,35 @@ if (enabled) {
         const certificate = yield* run(Ledger.certify)
         assert.strictEqual(certificate.committed_since_last_certificate, 10n)
         assert.isTrue(certificate.conservation_balanced)
+      })))
+
+    it.live("an open hold put in SQL on a tenant the ledger does not hold (a cap-only row): snapshots and certificates fail naming it, never balanced, and advance nothing (a helper's hostile review: it was counted in active_reservations and certified balanced)", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const { ledger, sql } = yield* setup
+        const run = <A, E>(effect: Effect.Effect<A, E, Ledger.Ledger>) =>
+          Effect.provideService(effect, Ledger.Ledger, ledger)
+        yield* run(Ledger.ensureTenant(TenantId.make("a"), Microcents.make(1000n)))
+        yield* run(Ledger.reserve(TenantId.make("a"), Microcents.make(100n)))
+        yield* run(Ledger.setExposureCap(TenantId.make("c"), Microcents.make(500n)))
+        const before = yield* versionRow(sql)
+        // (a hold of no tenant row at all is refused by the table's foreign key)
+        for (const tenant of ["c"]) {
+          const bytes = new TextEncoder().encode(tenant)
+          yield* sql`INSERT INTO calybris_budget_reservations (id, tenant, amount) VALUES (99, ${bytes}, 300)`
+          for (const effect of [Ledger.balances, Ledger.takeSnapshot, Ledger.certify, Ledger.proveConservation]) {
+            const error = yield* Effect.flip(
+              run(effect as Effect.Effect<unknown, { readonly _tag: string }, Ledger.Ledger>)
+            )
+            assert.strictEqual(error._tag, "LedgerStoreError")
+            assert.include(
+              (error as unknown as Error).message,
+              `tenant "${tenant}": open holds of a tenant the ledger does not hold`
+            )
+          }
+          assert.deepStrictEqual(yield* versionRow(sql), before, "the version or the baseline advanced")
+          yield* sql`DELETE FROM calybris_budget_reservations WHERE id = 99`
+        }
+        assert.isTrue((yield* run(Ledger.certify)).conservation_balanced)
       })))
 
     it.live("the ledger's row deleted: a writer's and a reader's layer fail with LedgerStoreError naming the table, not a defect nor a JournalKeyMismatch", () =>

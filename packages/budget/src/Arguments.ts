@@ -498,7 +498,12 @@ export const auditedRecord = <E>(
   }
   return Either.flatMap(audit(), (record) => {
     const wrongCost = auditedCost(record, amount)
-    return wrongCost === undefined ? Either.right(record) : Either.left(wrongCost)
+    if (wrongCost !== undefined) return Either.left(wrongCost)
+    // the builder's bound is the record's (`Ledger.admit`'s: its metadata's), for the layer that
+    // measures it (a review: the bound was noted on the function, looked up on the record)
+    const bound = printedBound(audit)
+    if (bound !== undefined && typeof record === "object" && record !== null) notePrintedBound(record, bound)
+    return Either.right(record)
   })
 }
 
@@ -532,16 +537,19 @@ export const checkPolicy = (policy: unknown): Either.Either<void, InvalidArgumen
  * fail it: the memory layer held funds for a request sequence of −1, the journal's failed to
  * encode it, and a number where a bigint belongs made the kernel throw: a hostile review.)
  */
-export const checkInput = (input: Input.Input): Either.Either<Input.Input, InvalidArgument> =>
-  Either.mapBoth(Input.make({ ...input }), {
+export const checkInput = (input: Input.Input): Either.Either<Input.Input, InvalidArgument> => {
+  // a copy of an object, checked (what is no object is checked as it is, and refused)
+  const own: unknown = typeof input === "object" && input !== null ? { ...input } : input
+  return Either.mapBoth(Input.make(own as Input.Input), {
     onLeft: (error) => {
       const { field, message } = JsonSchema.describeError(error)
-      const value = field === "" ? input : (input as Record<string, unknown>)[field.split(/[.[]/)[0] as string]
+      const value = field === "" ? own : (own as Record<string, unknown>)[field.split(/[.[]/)[0] as string]
       return invalid(field === "" ? "input" : `input.${field}`, value, message)
     },
     // the checked copy (the caller's object may change before the journal writer records it)
     onRight: (checked) => checked
   })
+}
 
 /** A tenant id or operation id given outside a command (admit checks them before prescribing). */
 export const checkTenant = (tenant: unknown): Either.Either<void, InvalidArgument> => {

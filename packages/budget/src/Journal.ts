@@ -12,11 +12,13 @@ import * as Int from "@calybris/core/Int"
 import * as Json from "@calybris/core/Json"
 import { jsonObject, JsonValue } from "@calybris/core/JsonSchema"
 import { safeNumberOf as small } from "@calybris/core/Word"
+import { lineBytes } from "@calybris/wal/Entry"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as AST from "effect/SchemaAST"
-import { ReservationId } from "./Arguments.js"
+import { printedBound, ReservationId } from "./Arguments.js"
+import { InvalidArgument } from "./LedgerError.js"
 import * as L from "./LedgerState.js"
 import * as Snapshot from "./Snapshot.js"
 
@@ -351,6 +353,69 @@ export const encodeCommands = (
   const wire: Array<JournalCommand> = new Array(commands.length)
   for (let i = 0; i < commands.length; i++) wire[i] = journalCommand(commands[i] as Journaled)
   return encodeEntry({ v: VERSION, commands: wire })
+}
+
+const utf8Encoder = new TextEncoder()
+
+/**
+ * The most a journal record takes besides an unbounded part (an admit's audited decision, a
+ * restore's snapshot): a tenant id (1,024 UTF-8 bytes, 6 a unit at most escaped), an operation
+ * id (256), a binding, the integers and member names of any command, a result.
+ */
+const BOUNDED_RECORD_BYTES = 16 * 1024
+/** The longest envelope a WAL line puts around its data: a u64 sequence, two hashes of 64 characters. */
+const ENVELOPE_BYTES = lineBytes(2n ** 64n - 1n, "f".repeat(64), "f".repeat(64), 0)
+
+/**
+ * What a refused record adds to its command's at most, by kind (journaled only under an
+ * operation id): `{"kind":"refused","command":…,"result":…}` around it (~40 bytes), and the
+ * kind's longest refusal — a reserve's or admit's `ExposureLimitExceeded` with two i64s (~130),
+ * a commit's `Overrun` with one (~62), a top-up's `InvalidAmount` (~24).
+ */
+const REFUSAL_BYTES: Readonly<Record<string, number>> = {
+  Reserve: 192,
+  Admit: 192,
+  Commit: 128,
+  Release: 128,
+  TopUp: 96
+}
+
+/** What a file journal's record of `command` may add if it is journaled as a refusal (0 without an operation id). */
+export const refusalBytes = (command: L.Command): number =>
+  (command as { readonly operation_id?: string }).operation_id === undefined ? 0 : REFUSAL_BYTES[command._tag] ?? 0
+
+/** What a PostgreSQL journal's record adds to the command's: `{"v":1,"command":…,"result":R}` (R a result, ~130 bytes at most). */
+export const RESULT_BYTES = 256
+
+/**
+ * A command whose journal record alone could not fit one WAL line of at most `limit` bytes (with
+ * `extra` bytes more: a refusal's or a result's), or undefined: refused before it is applied
+ * (applied, it was then refused by the log and failed the ledger closed for every caller — or,
+ * in PostgreSQL, journaled in a line no audit reads back: helpers' hostile reviews). Known from
+ * the bounds without printing (`Arguments.printedBound`: an admit's metadata measured when
+ * checked); else the record is printed once more and measured.
+ */
+export const lineProblem = (
+  command: L.Command,
+  audit: unknown,
+  audited: Json.Json | undefined,
+  limit: number,
+  extra: number
+): InvalidArgument | undefined => {
+  const unbounded = command._tag === "Restore" ? undefined : audited === undefined ? 0 : printedBound(audit)
+  if (unbounded !== undefined && ENVELOPE_BYTES + BOUNDED_RECORD_BYTES + unbounded + extra <= limit) return undefined
+  const bytes = ENVELOPE_BYTES + Either.match(encodeCommands([{ command, audited }]), {
+    onLeft: () => Infinity,
+    onRight: (json) => utf8Encoder.encode(Json.print(json)).length
+  }) + extra
+  if (bytes <= limit) return undefined
+  const field = command._tag === "Restore" ? "snapshot" : audited !== undefined ? "audited" : "command"
+  return new InvalidArgument({
+    field,
+    value: Number.isFinite(bytes) ? `${bytes} bytes` : "a record the journal cannot encode",
+    reason:
+      `its journal line would take up to ${bytes} bytes, more than the journal's line limit (maxLineBytes) of ${limit}: it cannot be journaled (an admit's metadata, a restore's snapshot or an id this large)`
+  })
 }
 
 /** The Json of a checkpoint. */

@@ -1,14 +1,45 @@
 import * as Arguments from "@calybris/budget/Arguments"
 import type * as L from "@calybris/budget/LedgerState"
+import type * as Input from "@calybris/core/Input"
+import * as Json from "@calybris/core/Json"
+import * as Kernel from "@calybris/core/Kernel"
+import * as Audited from "@calybris/wal/Audited"
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
+import { input, policy } from "./support/fixtures.js"
 
 const I64_MAX = (1n << 63n) - 1n
 const U64_MAX = (1n << 64n) - 1n
 
 describe("Arguments", () => {
+  it("an audited record built by a function carries its builder's bound (Ledger.admit's metadata's): the journal measures nothing more (a review: the bound was noted on the function, looked up on the record)", () => {
+    const decision = Kernel.prescribe(policy, input(1))
+    const record = Either.getOrThrow(Audited.recordOfPrescribed(policy, input(1), decision, "note"))
+    const build = () => Either.right(record)
+    Arguments.notePrintedBound(build, 12)
+    const built = Either.getOrThrow(Arguments.auditedRecord(build, decision.estimated_cost_microunits as bigint))
+    assert.strictEqual(built, record)
+    assert.strictEqual(Arguments.printedBound(built), 12)
+    // a record given as a value: its bound is measured as it is checked
+    const value = Either.getOrThrow(Arguments.auditedRecord(record, decision.estimated_cost_microunits as bigint))
+    assert.isAtLeast(Arguments.printedBound(value) ?? 0, Json.print(record).length)
+  })
+
+  it("checkInput: what is no object is InvalidArgument naming the input, never a defect (a review: null died with a TypeError)", () => {
+    for (const bad of [null, undefined, 5, "input"]) {
+      const checked = Arguments.checkInput(bad as unknown as Input.Input)
+      assert.isTrue(Either.isLeft(checked))
+      if (Either.isLeft(checked)) assert.strictEqual(checked.left.field, "input")
+    }
+    // a copy is what is checked and returned
+    const given = input(1)
+    const checked = Either.getOrThrow(Arguments.checkInput(given))
+    assert.notStrictEqual(checked, given)
+    assert.deepStrictEqual(checked, given)
+  })
+
   it("the branded schemas accept exactly what validateCommand accepts, at every edge", () => {
     const amounts = [-(1n << 63n) - 1n, -(1n << 63n), -1n, 0n, 1n, I64_MAX, I64_MAX + 1n, 1n << 70n]
     for (const a of amounts) {

@@ -72,7 +72,7 @@ export const keyOptions = {
   maxLineBytes: Options.text("max-line-bytes").pipe(
     Options.withPseudoName("N"),
     Options.withDescription(
-      "The longest log line read or written, in bytes (default 67108864, 64 MiB): raise it for a log written with a larger maxLineBytes (the reference sets no limit). A journal file's only; a database's ledger ignores it."
+      "The longest log line read or written, in bytes (default 67108864, 64 MiB): raise it for a log written with a larger maxLineBytes (the reference sets no limit). A journal file's, and a database journal's audit (budget journal audit); a database's ledger otherwise ignores it."
     ),
     Options.optional
   )

@@ -136,7 +136,7 @@ export const audit = (flags: Commands.FlagsOf<typeof Commands.journalOptions.aud
     if (flags.allowEmptyKey) return yield* DatabaseUrl.refuseEmptyKey(db)
     const loaded = yield* Key.load(flags)
     const auditOne = (name: string) =>
-      PgJournal.audit(name).pipe(
+      PgJournal.audit(name, { maxLineBytes: loaded.maxLineBytes }).pipe(
         Key.hintOnFailure(loaded),
         Effect.catchTags({
           WalReadError: (e) => Effect.fail(walFailure(name, e)),

@@ -148,12 +148,13 @@ export interface Policy {
 }
 
 /**
- * The snapshot, its compiled catalog, and its digest computed now — afresh, not read from the
- * cache, which may hold one of this object before an edit — and cached per snapshot object for
- * `Digest.policyDigest`: the kernel decides with the catalog compiled here, so the digest a
- * bundle records is of the same snapshot even if code that casts away `readonly` edits it later
- * (a review of the audit path: a model disabled in place after `make` changed the digest while
- * `prescribe` still selected it). (Freezing a copy instead made the uncached digest ~75% slower.)
+ * The snapshot, its compiled catalog, and its digest computed now and pinned on this Policy
+ * (`Digest.pinPolicyDigest`): the kernel decides with the catalog compiled here — both paths, the
+ * exact one included — so the digest a bundle records is of the same snapshot even if code that
+ * casts away `readonly` edits it later (reviews of the audit path: a model disabled in place after
+ * `make` changed the digest while `prescribe` still selected it; the exact path read the edited
+ * snapshot). A copy of a Policy (`{ ...policy }`) is not pinned: its digest is its snapshot's as
+ * it is then. (Freezing a copy instead made the uncached digest ~75% slower.)
  */
 const build = (snapshot: PolicySnapshot): Policy => {
   const policy: Policy = { [TypeId]: TypeId, snapshot, compiled: compile(snapshot) }

@@ -18,19 +18,11 @@ import { WalRecordTooLong } from "@calybris/wal/WalError"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Stream from "effect/Stream"
-import {
-  auditedRecord,
-  checkCount,
-  checkSize,
-  nowMillis,
-  ownCommand,
-  printedBound,
-  validateRequest
-} from "../Arguments.js"
+import { auditedRecord, checkCount, checkSize, nowMillis, ownCommand, validateRequest } from "../Arguments.js"
 import * as Journal from "../Journal.js"
 import type { Audit, Ledger } from "../Ledger.js"
 import {
-  InvalidArgument,
+  type InvalidArgument,
   type LedgerJournalInconsistent,
   LedgerRecoveryError,
   LedgerStoreError
@@ -170,58 +162,6 @@ const entryBytes = (record: Pending): number =>
     onLeft: () => Infinity,
     onRight: (json) => utf8Encoder.encode(Json.print(json)).length
   })
-
-/**
- * The most a journal record takes besides an unbounded part (an admit's audited decision, a
- * restore's snapshot): a tenant id (1,024 UTF-8 bytes, 6 a unit at most escaped), an operation
- * id (256), a binding, the integers and member names of any command, a refusal's result.
- */
-const BOUNDED_RECORD_BYTES = 16 * 1024
-/**
- * What a refused record adds to its command's at most, by kind (journaled only under an
- * operation id): `{"kind":"refused","command":…,"result":…}` around it (~40 bytes), and the
- * kind's longest refusal — a reserve's or admit's `ExposureLimitExceeded` with two i64s (~130),
- * a commit's `Overrun` with one (~62), a top-up's `InvalidAmount` (~24).
- */
-const REFUSAL_BYTES: Readonly<Record<string, number>> = {
-  Reserve: 192,
-  Admit: 192,
-  Commit: 128,
-  Release: 128,
-  TopUp: 96
-}
-/** The longest envelope a line puts around its data: a u64 sequence, two hashes of 64 characters. */
-const ENVELOPE_BYTES = lineBytes(2n ** 64n - 1n, "f".repeat(64), "f".repeat(64), 0)
-
-/**
- * A command whose journal record alone could not fit one line of a log whose lines are at most
- * `limit` bytes, or undefined: refused before it is queued (applied and then refused by the
- * log, it failed the ledger closed for every caller: a helper's hostile review). Known from the
- * bounds without printing (`Arguments.printedBound`: an admit's metadata measured when checked);
- * else the record is printed once more and measured, with room for a refusal's result.
- */
-const recordTooLong = (
-  command: L.Command,
-  audit: Audit | undefined,
-  audited: Json.Json | undefined,
-  limit: number
-): InvalidArgument | undefined => {
-  const unbounded = command._tag === "Restore" ? undefined : audited === undefined ? 0 : printedBound(audit)
-  if (unbounded !== undefined && ENVELOPE_BYTES + BOUNDED_RECORD_BYTES + unbounded <= limit) return undefined
-  // (a refusal is journaled only under an operation id)
-  const refusal = (command as { readonly operation_id?: string }).operation_id === undefined
-    ? 0
-    : REFUSAL_BYTES[command._tag] ?? 0
-  const bytes = ENVELOPE_BYTES + entryBytes({ command, audited }) + refusal
-  if (bytes <= limit) return undefined
-  const field = command._tag === "Restore" ? "snapshot" : audited !== undefined ? "audited" : "command"
-  return new InvalidArgument({
-    field,
-    value: Number.isFinite(bytes) ? `${bytes} bytes` : "a record the journal cannot encode",
-    reason:
-      `its journal line would take up to ${bytes} bytes, more than the journal's line limit (maxLineBytes) of ${limit}: it cannot be journaled (an admit's metadata, a restore's snapshot or an id this large)`
-  })
-}
 
 /** A group's append that failed, after `written` of its records were in the journal (a split group's lines before the failed one). */
 interface Split {
@@ -558,7 +498,7 @@ const start = (wal: Wal.Wal["Type"], recovered: Replayed, options: JournalOption
       Effect.gen(function*() {
         yield* accepting
         const audited = typeof audit === "function" ? yield* audit() : audit
-        const tooLong = recordTooLong(command, audit, audited, lineLimit)
+        const tooLong = Journal.lineProblem(command, audit, audited, lineLimit, Journal.refusalBytes(command))
         if (tooLong !== undefined) return yield* tooLong
         return yield* enqueue(bound(command, audited), audited)
       })
