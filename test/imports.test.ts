@@ -193,6 +193,7 @@ const publicImportsOfInternals: ReadonlyArray<{
     reason: "the package's typed errors, constructed where the failure happens; WalError imports nothing of wal",
     importers: [
       "packages/wal/src/internal/admit.ts",
+      "packages/wal/src/internal/durability.ts",
       "packages/wal/src/internal/file.ts",
       "packages/wal/src/internal/lock.ts",
       "packages/wal/src/internal/memory.ts",

@@ -79,6 +79,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Checkpoint from "./Checkpoint.js"
 import { writeAtomic } from "./internal/atomicFile.js"
+import { readBounded } from "./internal/boundedRead.js"
 import { equalBytes } from "./internal/hash.js"
 import { quote } from "./internal/quote.js"
 import * as Note from "./Note.js"
@@ -266,6 +267,15 @@ export const validate = (options: Options): Either.Either<Options, CheckpointerO
       body.left.reason === "newline-in-field" ? "holds a newline" : `not a checkpoint origin line: ${body.left.reason}`
     )
   }
+  // (a JavaScript caller is not held by the types: one signer, not in an array, or none, died
+  // with a TypeError naming neither: a helper's hostile review)
+  if (!Array.isArray(options.signers)) {
+    return invalid(
+      "signers",
+      options.signers === undefined ? "undefined" : typeof options.signers,
+      "not an array of signers"
+    )
+  }
   if (options.signers.length === 0) return invalid("signers", "[]", "at least one signer is needed")
   if (options.signers.length > Note.MAX_SIGNATURES) {
     return invalid("signers", `${options.signers.length} signers`, `more than ${Note.MAX_SIGNATURES}`)
@@ -378,16 +388,13 @@ const readExisting = (
         new Error("a symbolic link: the checkpoint is written as a regular file there (replace the link by its file)")
       )
     }
-    const info = yield* fs.stat(path).pipe(
-      Effect.map((info): FileSystem.File.Info | undefined => info),
-      Effect.catchIf((e) => e._tag === "SystemError" && e.reason === "NotFound", () => Effect.succeed(undefined))
-    )
-    if (info === undefined) return { latest: Option.none(), evidence: Option.none() }
-    if (info.type !== "File") return yield* Effect.fail(new Error(`not a regular file (a ${info.type})`))
-    if (info.size > BigInt(MAX_CHECKPOINT_BYTES)) {
-      return yield* Effect.fail(new Error(`${info.size} bytes: no checkpoint is larger than ${MAX_CHECKPOINT_BYTES}`))
+    const found = yield* readBounded(fs, path, MAX_CHECKPOINT_BYTES)
+    if (found._tag === "Missing") return { latest: Option.none(), evidence: Option.none() }
+    if (found._tag === "NotRegular") return yield* Effect.fail(new Error(`not a regular file (a ${found.type})`))
+    if (found._tag === "TooLarge") {
+      return yield* Effect.fail(new Error(`${found.size} bytes: no checkpoint is larger than ${MAX_CHECKPOINT_BYTES}`))
     }
-    const bytes = yield* fs.readFile(path)
+    const bytes = found.bytes
     const text = yield* Effect.try({ try: () => strictUtf8.decode(bytes), catch: () => new Error("not UTF-8") })
     const verified = Checkpoint.verifyCheckpoint(text, verifiers, { origin })
     if (Either.isRight(verified)) {
@@ -510,8 +517,11 @@ export const make = <E = never>(
      * `publish` returned the checkpoint removed and wrote nothing: a hostile review).
      */
     const onDisk = (latest: SignedCheckpoint): Effect.Effect<boolean> =>
-      fs.readFile(path).pipe(
-        Effect.map((bytes) => equalBytes(bytes, encoder.encode(latest.note))),
+      // read bounded, a regular file only, as at start: a FIFO put there while the log runs hung
+      // the append due to sign and the close, a link to /dev/zero filled memory (a helper's
+      // hostile review); anything else is "not on disk", and `readExisting` then refuses it
+      readBounded(fs, path, MAX_CHECKPOINT_BYTES).pipe(
+        Effect.map((found) => found._tag === "Bytes" && equalBytes(found.bytes, encoder.encode(latest.note))),
         Effect.orElseSucceed(() => false)
       )
 

@@ -730,6 +730,45 @@ describe("Checkpointer: atomic writes, fail closed", () => {
       assert.isTrue(nodeFs.existsSync(dir))
     }))
 
+  it.scopedLive("a FIFO or a link to /dev/zero put at the checkpoint while it runs: every append, the timer and the close go on, the checkpoint is a pending failure until it is removed (a helper's hostile review: the append due to sign and the close hung, the timer stopped, memory filled)", () =>
+    Effect.gen(function*() {
+      for (
+        const [what, plant] of [
+          ["a FIFO", (path: string) => execFileSync("mkfifo", [path])],
+          ["a device", (path: string) => nodeFs.symlinkSync("/dev/zero", path)]
+        ] as const
+      ) {
+        const { path } = yield* tempCheckpoint
+        const source = makeSource()
+        const scope = yield* Scope.make()
+        const cp = yield* Checkpointer.make({ ...baseOptions(path), every: { entries: 2, seconds: 1 } }, source).pipe(
+          Effect.provide(NodeFileSystem.layer),
+          Scope.extend(scope)
+        )
+        yield* cp.afterAppend(source.append(2))
+        assert.strictEqual(onDisk(path)?.size, 2n, what)
+        nodeFs.rmSync(path)
+        plant(path)
+        // the append due to sign: answered (the failure pending), never hung
+        const due = yield* cp.afterAppend(source.append(2)).pipe(Effect.either, Effect.timeout("10 seconds"))
+        assert.strictEqual(Either.isLeft(due) ? due.left._tag : "answered", "CheckpointerWriteFailed", what)
+        // the timer's look at the file (the head unchanged) returns too
+        yield* Effect.sleep("1500 millis")
+        const publish = yield* cp.publish.pipe(Effect.either, Effect.timeout("10 seconds"))
+        assert.strictEqual(Either.isLeft(publish) ? publish.left._tag : "answered", "CheckpointerWriteFailed", what)
+        // removed: the next checkpoint is signed
+        nodeFs.rmSync(path)
+        yield* cp.afterAppend(source.append(2)).pipe(Effect.timeout("10 seconds"))
+        assert.strictEqual(onDisk(path)?.size, 6n, what)
+        // planted again: the close returns
+        nodeFs.rmSync(path)
+        plant(path)
+        source.append(1)
+        yield* Scope.close(scope, Exit.void).pipe(Effect.timeout("10 seconds"))
+        nodeFs.rmSync(path)
+      }
+    }))
+
   it.scoped("a symbolic link planted at the temp file is replaced, never followed: its target is untouched", () =>
     Effect.gen(function*() {
       const { dir, path } = yield* tempCheckpoint
@@ -803,6 +842,13 @@ describe("Checkpointer: options", () => {
     ["origin", (p) => ({ ...baseOptions(p), origin: "a\nb" }), "\"a\\nb\""],
     ["origin", (p) => ({ ...baseOptions(p), origin: "a\u0001" }), "\"a\\u0001\""],
     ["signers", (p) => ({ ...baseOptions(p), signers: [] }), "[]"],
+    // a JavaScript caller's one signer not in an array, or none (a helper's hostile review: a TypeError)
+    ["signers", (p) => ({ ...baseOptions(p), signers: logSigner as unknown as ReadonlyArray<Note.Signer> }), "object"],
+    [
+      "signers",
+      (p) => ({ ...baseOptions(p), signers: undefined as unknown as ReadonlyArray<Note.Signer> }),
+      "undefined"
+    ],
     [
       "signers[1]",
       (p) => ({ ...baseOptions(p), signers: [logSigner, logSigner] }),

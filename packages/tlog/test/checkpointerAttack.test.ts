@@ -42,6 +42,19 @@ const faulty = (fault: { read: boolean }) =>
     Effect.map(FileSystem.FileSystem, (real) =>
       FileSystem.FileSystem.of({
         ...real,
+        // the checkpoint is read through an open descriptor (bounded, fstat-checked)
+        open: (path, options) =>
+          fault.read && options?.flag === "r"
+            ? Effect.fail(
+              new SystemError({
+                reason: "PermissionDenied",
+                module: "FileSystem",
+                method: "open",
+                pathOrDescriptor: path,
+                description: "EACCES"
+              })
+            )
+            : real.open(path, options),
         readFile: (path) =>
           fault.read
             ? Effect.fail(

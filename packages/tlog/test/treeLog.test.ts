@@ -448,6 +448,11 @@ for (const [hashingName, hashing] of hashings) {
               reads.push(p)
               return fs.readFile(p)
             },
+            // (the tree head and the tiles are read through an open descriptor, bounded)
+            open: (p, options) => {
+              if (options?.flag === "r") reads.push(p)
+              return fs.open(p, options)
+            },
             writeFile: (p, data, options) => {
               writes.push(p)
               return fs.writeFile(p, data, options)

@@ -185,6 +185,24 @@ layer(NodeContext.layer)("file layer", (it) => {
       }
     }))
 
+  it.scoped("a durability none of the three (a misspelt one) is refused before the file is touched, in both layers (a helper's hostile review: it was taken as batch)", () =>
+    Effect.gen(function*() {
+      const { fs, path } = yield* tempLog
+      for (const bad of ["Never", "", "fsync", 1, null]) {
+        const options = { durability: bad as unknown as Wal.Durability }
+        const error = yield* Effect.flip(withWal(path, Wal.head, options))
+        assert.strictEqual(error._tag, "WalOptionsInvalid")
+        assert.include(error.message, "durability")
+        assert.isFalse(yield* fs.exists(path))
+        assert.isFalse(yield* fs.exists(`${path}.lock`))
+        const memory = yield* Effect.flip(Effect.scoped(Wal.makeMemory(options)))
+        assert.strictEqual(memory._tag, "WalOptionsInvalid")
+      }
+      for (const good of ["always", "batch", "never", undefined] as const) {
+        yield* withWal(path, Wal.head, good === undefined ? {} : { durability: good })
+      }
+    }))
+
   it.scoped("a torn tail fails open with WalTornTail; repair saves and truncates exactly it; the log then opens", () =>
     Effect.gen(function*() {
       const { fs, path } = yield* tempLog

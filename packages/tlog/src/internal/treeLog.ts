@@ -25,6 +25,7 @@ import * as Note from "../Note.js"
 import * as Tiles from "../Tiles.js"
 import type { Appended, TreeLog, TreeLogOptions } from "../TreeLog.js"
 import { writeAtomic } from "./atomicFile.js"
+import { readBounded } from "./boundedRead.js"
 import { equalBytes, hashLeaf } from "./hash.js"
 import { hashAt, hashUp } from "./tileMath.js"
 import {
@@ -278,21 +279,21 @@ const readIfExists = (
   maxBytes: number,
   refuse: (detail: string) => TreeLogTilesCorrupt
 ): Effect.Effect<Uint8Array | undefined, TreeLogIoError | TreeLogTilesCorrupt> =>
-  Effect.gen(function*() {
-    const info = yield* statIfExists(disk, path)
-    if (info === undefined) return undefined
-    if (info.type !== "File") return yield* refuse(`not a regular file (a ${info.type})`)
-    if (info.size > BigInt(maxBytes)) return yield* refuse(`${info.size} bytes, at most ${maxBytes} expected`)
-    const bytes = yield* disk.fs.readFile(path).pipe(
-      Effect.map((bytes): Uint8Array | undefined => bytes),
-      Effect.catchIf(isNotFound, () => Effect.succeed(undefined)),
-      Effect.mapError(ioError("read", path))
-    )
-    if (bytes !== undefined && bytes.length > maxBytes) {
-      return yield* refuse(`${bytes.length} bytes, at most ${maxBytes} expected`)
+  Effect.flatMap(
+    Effect.mapError(readBounded(disk.fs, path, maxBytes), ioError("read", path)),
+    (found): Effect.Effect<Uint8Array | undefined, TreeLogTilesCorrupt> => {
+      switch (found._tag) {
+        case "Missing":
+          return Effect.succeed(undefined)
+        case "NotRegular":
+          return Effect.fail(refuse(`not a regular file (a ${found.type})`))
+        case "TooLarge":
+          return Effect.fail(refuse(`${found.size} bytes, at most ${maxBytes} expected`))
+        case "Bytes":
+          return Effect.succeed(found.bytes)
+      }
     }
-    return bytes
-  })
+  )
 
 /** The longest `tree-head`: a u64 size, a root and a MAC, each in hex, on their lines. */
 const MAX_HEAD_BYTES = 20 + 1 + 64 + 1 + 64 + 1

@@ -85,6 +85,7 @@ import {
   WalWriterFailed
 } from "../WalError.js"
 import { notAdmitted } from "./admit.js"
+import { checkDurability } from "./durability.js"
 import { FileIo } from "./io.js"
 import * as Lock from "./lock.js"
 import * as Own from "./own.js"
@@ -359,6 +360,7 @@ export const make = <E = never>(
     const fs = yield* FileSystem.FileSystem
     const chain = yield* Chain.make(options)
     yield* Reader.checkOptions(options)
+    yield* checkDurability(options.durability)
     const reader: Reader.ReaderOptions = { chain, maxLineBytes: options.maxLineBytes }
     // the writer writes no line its own reader would refuse
     const maxLineBytes = options.maxLineBytes ?? Reader.DEFAULT_MAX_LINE_BYTES

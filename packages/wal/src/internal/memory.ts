@@ -17,6 +17,7 @@ import {
   type WalVerifyError
 } from "../WalError.js"
 import { notAdmitted } from "./admit.js"
+import { checkDurability } from "./durability.js"
 
 const encoder = new TextEncoder()
 
@@ -28,6 +29,7 @@ export const make = <E = never>(
   Effect.gen(function*() {
     const chain = yield* Chain.make(options)
     yield* Reader.checkOptions(options)
+    yield* checkDurability(options.durability)
     const reader: Reader.ReaderOptions = { chain, maxLineBytes: options.maxLineBytes }
     const maxLineBytes = options.maxLineBytes ?? Reader.DEFAULT_MAX_LINE_BYTES
     const onLine = options.onLine
