@@ -1,7 +1,7 @@
 /**
  * A small file read whole, safely: a regular file of at most `maxBytes`, its type and size
  * checked on the open descriptor (`fstat`) as well as before the open, and read no further than
- * that bound. A link to a device swapped in after the first check is refused without being read
+ * the size the descriptor gives. A link to a device swapped in after the first check is refused without being read
  * (a link to /dev/zero filled memory; a helper's hostile review). A FIFO is refused by the check
  * before the open (opening one nobody writes to blocks); one swapped in between the check and
  * the open still blocks it: the platform's `FileSystem` opens without `O_NONBLOCK`.
@@ -52,20 +52,15 @@ export const readBounded = (
     const descriptor = yield* file.stat
     const opened = refused(descriptor, maxBytes)
     if (opened !== undefined) return opened
-    // the size it has, and one byte more to see its end (a file growing meanwhile is read on,
-    // up to one byte past the bound: refused then, not cut short)
-    let buffer = new Uint8Array(Number(descriptor.size) + 1)
+    // the bytes the descriptor's size names (what grows past it meanwhile is not read: the file
+    // as it was at the fstat, never more than the bound); one read for a whole small file
+    const size = Number(descriptor.size)
+    const buffer = new Uint8Array(size)
     let length = 0
-    for (;;) {
-      if (length === buffer.length) {
-        const grown = new Uint8Array(Math.min(2 * buffer.length, maxBytes + 1))
-        grown.set(buffer)
-        buffer = grown
-      }
+    while (length < size) {
       const read = Number(yield* file.read(buffer.subarray(length)))
       if (read === 0) break
       length += read
-      if (length > maxBytes) return { _tag: "TooLarge", size: BigInt(length) } satisfies Found
     }
-    return { _tag: "Bytes", bytes: buffer.subarray(0, length) } satisfies Found
+    return { _tag: "Bytes", bytes: length === size ? buffer : buffer.subarray(0, length) } satisfies Found
   }))
