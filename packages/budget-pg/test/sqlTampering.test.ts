@@ -10,7 +10,7 @@ import * as LedgerPg from "@calybris/budget-pg/LedgerPg"
 import * as PgJournal from "@calybris/budget-pg/PgJournal"
 import { Microcents, TenantId } from "@calybris/budget/Arguments"
 import * as Ledger from "@calybris/budget/Ledger"
-import type * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -90,7 +90,16 @@ if (enabled) {
         for (const tenant of ["c"]) {
           const bytes = new TextEncoder().encode(tenant)
           yield* sql`INSERT INTO calybris_budget_reservations (id, tenant, amount) VALUES (99, ${bytes}, 300)`
-          for (const effect of [Ledger.balances, Ledger.takeSnapshot, Ledger.certify, Ledger.proveConservation]) {
+          for (
+            const effect of [
+              Ledger.balances,
+              Ledger.takeSnapshot,
+              Ledger.certify,
+              Ledger.proveConservation,
+              // the tenant's own balance too (a review: it was none, "no such tenant")
+              Ledger.balance(tenant)
+            ]
+          ) {
             const error = yield* Effect.flip(
               run(effect as Effect.Effect<unknown, { readonly _tag: string }, Ledger.Ledger>)
             )
@@ -101,8 +110,24 @@ if (enabled) {
             )
           }
           assert.deepStrictEqual(yield* versionRow(sql), before, "the version or the baseline advanced")
+          // and the journal audit, where the message sends the operator, finds it (a review: it
+          // compared the tenant's row only, and said ok)
+          const audit = yield* Effect.flip(Effect.provideService(PgJournal.audit(tenant), SqlClient.SqlClient, sql))
+          assert.strictEqual(audit._tag, "JournalAuditFailed")
+          assert.include(
+            audit.message,
+            "the open holds (id:amount:expiry) in calybris_budget_reservations are 99:300:-"
+          )
           yield* sql`DELETE FROM calybris_budget_reservations WHERE id = 99`
         }
+        // a present tenant's hold changed in SQL where no snapshot looks (its expiry): the audit finds it
+        yield* Effect.provideService(PgJournal.audit("a"), SqlClient.SqlClient, sql)
+        yield* sql`UPDATE calybris_budget_reservations SET expires_at_ms = 4102444800000 WHERE tenant = ${
+          new TextEncoder().encode("a")
+        }`
+        const changed = yield* Effect.flip(Effect.provideService(PgJournal.audit("a"), SqlClient.SqlClient, sql))
+        assert.include(changed.message, ":100:4102444800000, the replay's 1:100:-")
+        yield* sql`UPDATE calybris_budget_reservations SET expires_at_ms = NULL`
         assert.isTrue((yield* run(Ledger.certify)).conservation_balanced)
       })))
 

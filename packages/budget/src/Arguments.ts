@@ -35,6 +35,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import { boundOf, noteBound } from "./internal/bounds.js"
 import { InvalidArgument, LedgerStoreError } from "./LedgerError.js"
 import type * as L from "./LedgerState.js"
 import * as Snapshot from "./Snapshot.js"
@@ -393,7 +394,7 @@ export const metadata = (value: unknown): Either.Either<Json.Json, InvalidArgume
 /**
  * `metadata`, with the UTF-8 bytes its printed form takes at most (3 a UTF-16 unit of the print
  * the check makes anyway): what a journaled layer needs to know that an admit's record fits a
- * line without printing it again (`printedBound`).
+ * line without printing it again (`internal/bounds.ts`).
  */
 export const metadataPrinted = (value: unknown): Either.Either<readonly [Json.Json, number], InvalidArgument> => {
   // a copy, checked and then used: the caller's object changed after the check (before the
@@ -418,24 +419,6 @@ const unwritable = (field: string, value: Json.Json, depth: number): InvalidArgu
   )
 
 /**
- * Upper bounds of the UTF-8 bytes of checked Json, by the object that carries it: an audited
- * record given as a value (checked by `audited`), or the builder `Ledger.admit` hands a layer
- * (its metadata's bound). A journaled layer adds the bounded rest of a record (`printedBound`).
- */
-const printedBounds = new WeakMap<object, number>()
-
-/** Note that what `carrier` prints (or builds) takes at most `bytes` UTF-8 bytes of unbounded Json. */
-export const notePrintedBound = (carrier: object, bytes: number): void => {
-  printedBounds.set(carrier, bytes)
-}
-
-/** The bound noted for an audited record or its builder (`notePrintedBound`), or undefined when none is known. */
-export const printedBound = (audit: unknown): number | undefined =>
-  (typeof audit === "object" && audit !== null) || typeof audit === "function"
-    ? printedBounds.get(audit)
-    : undefined
-
-/**
  * The deepest audited decision (arrays and objects nested) a journal can hold beside its admit:
  * `MAX_RECORD_DEPTH` less the 4 levels around it in a refused admit of a file journal's entry.
  */
@@ -456,7 +439,7 @@ export const audited = (value: unknown, amount?: bigint): InvalidArgument | unde
   if (!isJsonValue(value)) return invalid("audited", value, "must be a Json value")
   const units = printedUnits(value, MAX_AUDITED_DEPTH)
   if (units === undefined) return unwritable("audited", value, MAX_AUDITED_DEPTH)
-  if (typeof value === "object" && value !== null) notePrintedBound(value, 3 * units)
+  if (typeof value === "object" && value !== null) noteBound(value, 3 * units)
   return amount === undefined ? undefined : auditedCost(value, amount)
 }
 
@@ -496,13 +479,21 @@ export const auditedRecord = <E>(
     const refused = audited(own, amount)
     return refused === undefined ? Either.right(own as Json.Json) : Either.left(refused)
   }
+  const bound = boundOf(audit)
   return Either.flatMap(audit(), (record) => {
+    if (bound === undefined) {
+      // a caller's builder: its record copied and checked whole, as one given as a value — a
+      // record too deep, or one the builder changes after it is handed over, would be journaled
+      // unchecked (a review: a record 124 levels deep journaled, and no audit read it back)
+      const own = Json.copy(record, MAX_AUDITED_DEPTH) as Json.Json
+      const refused = audited(own, amount)
+      return refused === undefined ? Either.right(own) : Either.left(refused)
+    }
+    // `Ledger.admit`'s own builder (its record fresh, its metadata a checked copy): the cost
+    // checked, and the builder's bound the record's, for the layer that measures it
     const wrongCost = auditedCost(record, amount)
     if (wrongCost !== undefined) return Either.left(wrongCost)
-    // the builder's bound is the record's (`Ledger.admit`'s: its metadata's), for the layer that
-    // measures it (a review: the bound was noted on the function, looked up on the record)
-    const bound = printedBound(audit)
-    if (bound !== undefined && typeof record === "object" && record !== null) notePrintedBound(record, bound)
+    if (typeof record === "object" && record !== null) noteBound(record, bound)
     return Either.right(record)
   })
 }

@@ -17,7 +17,8 @@ import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as AST from "effect/SchemaAST"
-import { printedBound, ReservationId } from "./Arguments.js"
+import { ReservationId } from "./Arguments.js"
+import { boundOf } from "./internal/bounds.js"
 import { InvalidArgument } from "./LedgerError.js"
 import * as L from "./LedgerState.js"
 import * as Snapshot from "./Snapshot.js"
@@ -392,7 +393,7 @@ export const RESULT_BYTES = 256
  * `extra` bytes more: a refusal's or a result's), or undefined: refused before it is applied
  * (applied, it was then refused by the log and failed the ledger closed for every caller — or,
  * in PostgreSQL, journaled in a line no audit reads back: helpers' hostile reviews). Known from
- * the bounds without printing (`Arguments.printedBound`: an admit's metadata measured when
+ * the bounds without printing (`internal/bounds.ts`: an admit's metadata measured when
  * checked); else the record is printed once more and measured.
  */
 export const lineProblem = (
@@ -402,7 +403,7 @@ export const lineProblem = (
   limit: number,
   extra: number
 ): InvalidArgument | undefined => {
-  const unbounded = command._tag === "Restore" ? undefined : audited === undefined ? 0 : printedBound(audit)
+  const unbounded = command._tag === "Restore" ? undefined : audited === undefined ? 0 : boundOf(audit)
   if (unbounded !== undefined && ENVELOPE_BYTES + BOUNDED_RECORD_BYTES + unbounded + extra <= limit) return undefined
   const bytes = ENVELOPE_BYTES + Either.match(encodeCommands([{ command, audited }]), {
     onLeft: () => Infinity,

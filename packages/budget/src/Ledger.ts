@@ -24,6 +24,7 @@ import * as Option from "effect/Option"
 import * as Arguments from "./Arguments.js"
 import type { Microcents, ReservationId, TenantId } from "./Arguments.js"
 import * as Command from "./Command.js"
+import { noteBound } from "./internal/bounds.js"
 import { checkedCopy } from "./internal/consistency.js"
 import * as internalJournal from "./internal/journaled.js"
 import { memoryLedger } from "./internal/memory.js"
@@ -398,7 +399,7 @@ const decideAndHold = (
     const audit = auditedOf(policy, input, decision, metadata[0])
     // the metadata is the record's only unbounded part: from its bound a journaled layer knows
     // that the record fits a line, without printing it once more
-    Arguments.notePrintedBound(audit as object, metadata[1])
+    noteBound(audit as object, metadata[1])
     const hold = noConflict(apply(Command.admit(tenant, cost.value, fields), audit))
     return Effect.map(
       hold,

@@ -14,17 +14,28 @@ const I64_MAX = (1n << 63n) - 1n
 const U64_MAX = (1n << 64n) - 1n
 
 describe("Arguments", () => {
-  it("an audited record built by a function carries its builder's bound (Ledger.admit's metadata's): the journal measures nothing more (a review: the bound was noted on the function, looked up on the record)", () => {
+  it("an audited record a caller's function builds is copied and checked whole, as one given as a value: too deep or unwritable is InvalidArgument; changed after it is handed over, the journal's copy is not (a review: a record 124 levels deep was journaled and no audit read it back)", () => {
     const decision = Kernel.prescribe(policy, input(1))
-    const record = Either.getOrThrow(Audited.recordOfPrescribed(policy, input(1), decision, "note"))
-    const build = () => Either.right(record)
-    Arguments.notePrintedBound(build, 12)
-    const built = Either.getOrThrow(Arguments.auditedRecord(build, decision.estimated_cost_microunits as bigint))
-    assert.strictEqual(built, record)
-    assert.strictEqual(Arguments.printedBound(built), 12)
-    // a record given as a value: its bound is measured as it is checked
-    const value = Either.getOrThrow(Arguments.auditedRecord(record, decision.estimated_cost_microunits as bigint))
-    assert.isAtLeast(Arguments.printedBound(value) ?? 0, Json.print(record).length)
+    const cost = decision.estimated_cost_microunits as bigint
+    const record = Either.getOrThrow(Audited.recordOfPrescribed(policy, input(1), decision, "note")) as Map<
+      string,
+      Json.Json
+    >
+    const built = Either.getOrThrow(Arguments.auditedRecord(() => Either.right(record), cost))
+    assert.notStrictEqual(built, record)
+    assert.strictEqual(Json.print(built), Json.print(record))
+    record.set("metadata", "changed")
+    assert.notStrictEqual(Json.print(built), Json.print(record))
+    let deep: Json.Json = 0n
+    for (let i = 0; i < 124; i++) deep = [deep]
+    for (const metadata of [deep, "\uD800"]) {
+      const bad = new Map(record)
+      bad.set("metadata", metadata)
+      const refused = Arguments.auditedRecord(() => Either.right(bad), cost)
+      assert.isTrue(
+        Either.isLeft(refused) && refused.left._tag === "InvalidArgument" && refused.left.field === "audited"
+      )
+    }
   })
 
   it("checkInput: what is no object is InvalidArgument naming the input, never a defect (a review: null died with a TypeError)", () => {
