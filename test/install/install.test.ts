@@ -182,6 +182,11 @@ describe("install: the packed packages in a plain npm project", () => {
       assert.strictEqual(member(pkg, "engines", "node"), ">=20.19.0")
       assert.strictEqual(member(pkg, "type"), "module")
       assert.strictEqual(member(pkg, "exports", "./internal/*"), null, `${name}: internal/* stays closed`)
+      // the bin's module runs the CLI when imported: never a public module (a helper's review: a
+      // program importing it ran calybris with its own arguments, and exited with its code)
+      if (name === "cli") assert.strictEqual(member(pkg, "exports", "./bin"), null, "cli: ./bin stays closed")
+      // the declarations found under the older moduleResolution "node" too
+      assert.strictEqual(Json.print(member(pkg, "typesVersions") ?? null), `{"*":{"*":["./dist/*.d.ts"]}}`, name)
       assert.strictEqual(
         Json.print(member(pkg, "exports", "./*") ?? null),
         `{"types":"./dist/*.d.ts","default":"./dist/*.js"}`
@@ -252,6 +257,15 @@ describe("install: the packed packages in a plain npm project", () => {
       }
       for (const file of files.filter((file) => file.startsWith("src/"))) {
         assert.isTrue(named.has(file), `${name}: ${file} is packed but no source map names it`)
+      }
+      // the bundle's third-party code travels with its notices (MIT and ISC ask it: a helper's review)
+      if (name === "cli") {
+        assert.include(files, path.normalize("dist/bundle/THIRD_PARTY_LICENSES.md"))
+        const notices = fs.readFileSync(path.join(unpacked, "dist/bundle/THIRD_PARTY_LICENSES.md"), "utf8")
+        for (const bundled of ["## effect ", "## @effect/cli ", "## pg ", "## @noble/hashes "]) {
+          assert.include(notices, bundled)
+        }
+        assert.include(notices, "Permission is hereby granted")
       }
       // the bin is in the tarball
       const bin = member(readJson(path.join(unpacked, "package.json")), "bin")
@@ -460,11 +474,16 @@ console.log(import.meta.resolve("@calybris/tlog/Merkle"))
       const Kernel = await import("@calybris/core/Kernel")
       console.log(typeof Kernel.prescribe, import.meta.resolve("@calybris/core/Kernel"))
       try { await import("@calybris/core/internal/codec"); console.log("internal imported") }
+      catch (error) { console.log(error.code) }
+      try { await import("@calybris/cli/bin"); console.log("bin imported") }
       catch (error) { console.log(error.code) }`
     const result = await run(process.execPath, ["--input-type=module", "-e", script], { cwd: project, env: userEnv() })
     assert.strictEqual(result.code, 0, show("import", result))
     const kernel = pathToFileURL(path.join(fs.realpathSync(project), "node_modules/@calybris/core/dist/Kernel.js")).href
-    assert.strictEqual(result.stdout, `function ${kernel}\nERR_PACKAGE_PATH_NOT_EXPORTED\n`)
+    assert.strictEqual(
+      result.stdout,
+      `function ${kernel}\nERR_PACKAGE_PATH_NOT_EXPORTED\nERR_PACKAGE_PATH_NOT_EXPORTED\n`
+    )
   })
 
   it.skipIf(Postgres.databaseUrl() === undefined)(

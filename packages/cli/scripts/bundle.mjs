@@ -121,7 +121,61 @@ export const binTarget = (bin) => {
  */
 export const build = async () => {
   fs.rmSync(defaultOutdir, { recursive: true, force: true })
-  return (await bundle(defaultOutdir)).entry
+  const { entry, metafile } = await bundle(defaultOutdir)
+  fs.writeFileSync(path.join(defaultOutdir, LICENSES_FILE), thirdPartyLicenses(metafile))
+  return entry
+}
+
+/** The notices of the third-party code the bundle carries, beside it in the tarball. */
+export const LICENSES_FILE = "THIRD_PARTY_LICENSES.md"
+
+const LICENSE_NAMES = /^(licen[cs]e|copying|notice)(\.(md|txt|markdown))?$/i
+
+/**
+ * Every third-party package whose code went into the bundle (its input files under a
+ * `node_modules/<name>` folder: Effect, pg, @noble/…), with its version, its license and the
+ * text of its license files: MIT and ISC ask that their notice travel with the code, and the
+ * bundle carries the code (a helper's review of the tarballs found no notice).
+ * @param {import("esbuild").Metafile} metafile
+ * @returns {string}
+ */
+export const thirdPartyLicenses = (metafile) => {
+  /** @type {Map<string, string>} package folder → its name */
+  const folders = new Map()
+  for (const input of Object.keys(metafile.inputs)) {
+    const at = input.lastIndexOf("node_modules/")
+    if (at < 0) continue
+    const rest = input.slice(at + "node_modules/".length).split("/")
+    const name = rest[0]?.startsWith("@") ? `${rest[0]}/${rest[1]}` : rest[0]
+    if (name === undefined || name === "" || name.startsWith("@calybris/")) continue
+    folders.set(path.resolve(input.slice(0, at + "node_modules/".length) + name), name)
+  }
+  const sections = [...folders].map(([folder, name]) => {
+    // a dependency's manifest (its name, version and license: no wire data, no large integer)
+    // eslint-disable-next-line no-restricted-properties
+    const manifest = JSON.parse(fs.readFileSync(path.join(folder, "package.json"), "utf8"))
+    const files = fs.readdirSync(folder).filter((file) => LICENSE_NAMES.test(file)).sort()
+    const texts = files.map((file) => fs.readFileSync(path.join(folder, file), "utf8").trim())
+    const license = typeof manifest.license === "string" ? manifest.license : "see the package"
+    return {
+      key: `${name}@${manifest.version}`,
+      text: [
+        `## ${name} ${manifest.version} (${license})`,
+        "",
+        ...(texts.length > 0
+          ? texts.map((t) => "```\n" + t + "\n```")
+          : ["(no license file in the package; its package.json says " + license + ")"])
+      ].join("\n")
+    }
+  })
+  sections.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+  return [
+    "# Third-party licenses",
+    "",
+    "The `calybris` bundle (`dist/bundle`) carries code of these packages, under these licenses.",
+    "",
+    ...sections.map((s) => s.text + "\n")
+  ].join("\n")
 }
 
 // `node scripts/bundle.mjs`

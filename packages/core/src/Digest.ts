@@ -12,10 +12,10 @@ import { load, loadedHi, loadedLo } from "./Word.js"
 const ascii = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0))
 
 /** The 9-byte domain tags: ASCII text then one zero byte. */
-export const TAG_POLICY = ascii("calypol1\0")
-export const TAG_INPUT = ascii("calyinp1\0")
-export const TAG_DECISION = ascii("calydcn1\0")
-export const TAG_LEDGER = ascii("calyldg1\0")
+export const TAG_POLICY: Uint8Array = ascii("calypol1\0")
+export const TAG_INPUT: Uint8Array = ascii("calyinp1\0")
+export const TAG_DECISION: Uint8Array = ascii("calydcn1\0")
+export const TAG_LEDGER: Uint8Array = ascii("calyldg1\0")
 
 /** A little-endian byte writer over a growable buffer. */
 export class ByteWriter {

@@ -246,8 +246,9 @@ const headMessage = (size: bigint, root: Uint8Array): Uint8Array =>
  * The MAC of a keyed log's tree head: HMAC-SHA256 under the log's key (its `hash` option's, else
  * core's default) of `headMessage`.
  */
-export const headMac = (key: Uint8Array, hash: Hash.HashFunctions = Hash.defaultHash) => (message: Uint8Array) =>
-  hash.hmacSha256(key, message)
+export const headMac =
+  (key: Uint8Array, hash: Hash.HashFunctions = Hash.defaultHash) => (message: Uint8Array): Uint8Array =>
+    hash.hmacSha256(key, message)
 
 /** `tree-head`'s bytes: `<size>\n<root hex>\n`, and for a keyed log `<mac hex>\n` after them. */
 const headBytes = (disk: Disk, size: bigint, root: Uint8Array): Uint8Array =>
