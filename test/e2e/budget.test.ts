@@ -184,6 +184,20 @@ describe("budget", () => {
     assert.include(replay.stdout, "ok: 1 admitted decision in the ledger journal replayed bit for bit")
   })
 
+  it("a journal of white space only: status calls it never initialised, and init says to remove it (a helper's review: each sent the operator to the other)", async () => {
+    const blank = journalOf("blank.jsonl")
+    fs.writeFileSync(blank, "\n \n\t\n")
+    const [status, init] = await Promise.all([budget(blank, ["status"]), budget(blank, ["init"])])
+    assert.strictEqual(status.code, 2)
+    assert.include(status.stderr, "never initialised")
+    assert.strictEqual(init.code, 2)
+    assert.include(
+      init.stderr,
+      "holds no entry but is not empty (white space only): remove it, then init the journal there"
+    )
+    assert.strictEqual(fs.readFileSync(blank, "utf8"), "\n \n\t\n")
+  })
+
   it("refuses bad amounts, unknown journals, a second init and wrong keys", async () => {
     const journal = journalOf("refusals.jsonl")
     await ok(journal, ["init"])

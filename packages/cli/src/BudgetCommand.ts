@@ -293,8 +293,17 @@ export const init = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.init>
       const why = notRegular(info.value.type)
       if (why !== undefined) return yield* refused(why)
       if (info.value.size > 0) {
+        // a file of white space only holds no entry: every other command calls it "never
+        // initialised" and sends the operator here (a helper's review: the two sent each other
+        // in a circle); say what to do with it
+        const blank = info.value.size <= 65_536n &&
+          (yield* Effect.orElseSucceed(fs.readFile(flags.journal), () => Uint8Array.of(0x78))).every((b) =>
+            b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d
+          )
         return yield* new UsageError({
-          reason: `${flags.journal} already exists and is not empty: refusing to init it`
+          reason: blank
+            ? `${flags.journal} holds no entry but is not empty (white space only): remove it, then init the journal there`
+            : `${flags.journal} already exists and is not empty: refusing to init it`
         })
       }
     }

@@ -73,6 +73,8 @@ export const verify = (flags: Commands.FlagsOf<typeof Commands.walOptions.verify
         ...(v.missingNewline
           ? ["note: the last entry lacks its final newline (a writer adds it before appending)"]
           : []),
+        // (a review: "0 entries verified (HMAC-SHA256)" read as if a MAC had been checked)
+        ...(v.count === 0n ? ["note: the log has no entry: nothing was checked under the key"] : []),
         ...respelt.notes()
       ],
       () =>
@@ -98,13 +100,19 @@ export const verify = (flags: Commands.FlagsOf<typeof Commands.walOptions.verify
 const respeltLines = () => {
   let count = 0
   let first: bigint | undefined = undefined
-  const onLine: Reader.OnLine = (_line, sequence, canonical) => {
+  let entries = 0n
+  let lastHash: string | undefined = undefined
+  const onLine: Reader.OnLine = (line, sequence, canonical) => {
+    entries = sequence
+    lastHash = entryHashOf(line)
     if (canonical) return
     count++
     first ??= sequence
   }
   return {
     onLine,
+    /** the entries read (the last one's sequence) and the last one's hash, as the line spells it (undefined when it does not spell it plainly) */
+    last: () => ({ entries, lastHash }),
     notes: (): Array<string> =>
       first === undefined ? [] : [
         `note: ${Format.count(count, "line")} (the first: entry ${first}) ${
@@ -113,6 +121,23 @@ const respeltLines = () => {
       ],
     fields: () => [["non_canonical_lines", count], ["first_non_canonical_sequence", first ?? null]] as const
   }
+}
+
+const ENTRY_HASH = new TextEncoder().encode(`"entry_hash":"`)
+
+/** A line's `entry_hash` as it spells it: 64 lowercase hex digits after its member name; else undefined. */
+const entryHashOf = (line: Uint8Array): string | undefined => {
+  const at = Buffer.from(line.buffer, line.byteOffset, line.length).indexOf(ENTRY_HASH)
+  if (at < 0 || at + ENTRY_HASH.length + 65 > line.length) return undefined
+  const start = at + ENTRY_HASH.length
+  if (line[start + 64] !== 0x22) return undefined
+  let hash = ""
+  for (let i = start; i < start + 64; i++) {
+    const c = line[i] as number
+    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return undefined
+    hash += String.fromCharCode(c)
+  }
+  return hash
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -145,13 +170,17 @@ export const show = (flags: Commands.FlagsOf<typeof Commands.walOptions.show>) =
     yield* requireFile(flags.file)
     const from = Option.getOrElse(flags.from, () => 0n)
     const to = Option.getOrUndefined(flags.to)
+    if (to !== undefined && from > to) {
+      return yield* new UsageError({ reason: `--from ${from} is after --to ${to}: no entry is in that range` })
+    }
     if (flags.unverified) {
       yield* Console.error("UNVERIFIED: sequences and hashes are not checked; do not trust what follows")
     }
     const bytes = Stream.mapConcat(logBytes(flags.file, "reading"), perLine)
     let entries = Reader.entries(bytes, flags.unverified ? { chain: undefined } : reader)
-    // a verified log's sequences increase: stop reading after the last one asked for
-    if (to !== undefined && !flags.unverified) entries = Stream.takeWhile(entries, (e) => e.sequence <= to)
+    // a verified log's sequences increase: stop reading at the last one asked for — not one entry
+    // past it, whose failure would fail a range that verifies (a helper's review)
+    if (to !== undefined && !flags.unverified) entries = Stream.takeUntil(entries, (e) => e.sequence >= to)
     yield* entries.pipe(
       Stream.filter((e) => e.sequence >= from && (to === undefined || e.sequence <= to)),
       Stream.runForEachChunk((chunk) =>
@@ -245,6 +274,9 @@ export const replay = (flags: Commands.FlagsOf<typeof Commands.walOptions.replay
       ? undefined
       : yield* Effect.flatMap(tap.tree, (tapped) => logCommand.citeTree(tapped, flags.file, citing))
     const count = audited.length
+    // (a journal without an admit is still audited: every command replayed from genesis, every
+    // checkpoint checked; what no replay shows is a cut end, so the report names the last entry)
+    const { entries, lastHash } = respelt.last()
     const what = kind === "journal"
       ? `${Format.count(count, "admitted decision")} in the ledger journal`
       : Format.count(count, "audited decision")
@@ -252,6 +284,10 @@ export const replay = (flags: Commands.FlagsOf<typeof Commands.walOptions.replay
       flags.json,
       () => [
         `ok: ${what} replayed bit for bit; digests match; chain verified (${chain})`,
+        // what the chain cannot show is a cut end: the auditor compares the last hash (a helper's review)
+        `  ${Format.count(entries, "entry", "entries")}, last hash ${
+          lastHash ?? "(see calybris wal verify)"
+        }: compare it with one kept elsewhere, or cite a checkpoint (--checkpoint), to know nothing was cut from the end`,
         ...digests.map((d) => `  policy ${d}`),
         ...(cited === undefined ? [] : [
           `  checkpoint ${Format.visible(JSON.stringify(cited.origin))} size ${cited.size} root ${
@@ -271,6 +307,8 @@ export const replay = (flags: Commands.FlagsOf<typeof Commands.walOptions.replay
           ["ok", true],
           ["kind", kind],
           ["decisions", count],
+          ["entries", entries],
+          ["last_hash", lastHash ?? null],
           ["chain", chain],
           ["policy_digests", digests],
           ...respelt.fields(),
