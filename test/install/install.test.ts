@@ -266,6 +266,9 @@ describe("install: the packed packages in a plain npm project", () => {
           assert.include(notices, bundled)
         }
         assert.include(notices, "Permission is hereby granted")
+        // a notice for each package, from its README where it has no license file (pg-types, pgpass)
+        assert.notInclude(notices, "no license file")
+        assert.match(notices, /## pgpass [^\n]+\n\n```\n\(from its README\)\n\nCopyright/)
       }
       // the bin is in the tarball
       const bin = member(readJson(path.join(unpacked, "package.json")), "bin")

@@ -481,8 +481,10 @@ export const audit = (
           sql`SELECT present, initial::text, remaining::text, reserved::text, committed::text,
             cap::text, journal_seq::text, encode(journal_head, 'hex') AS journal_head
           FROM calybris_budget_tenants WHERE tenant = ${utf8.encode(tenant)}::bytea`.pipe(Effect.flatMap(decodeHead)),
-          sql`SELECT id::text, amount::text, expires_at_ms::text FROM calybris_budget_reservations
-          WHERE tenant = ${utf8.encode(tenant)}::bytea AND state = 'open' ORDER BY id`.pipe(
+          // (ordered by the number: `ORDER BY id` would name the text column, "10" before "2")
+          sql`SELECT r.id::text AS id, r.amount::text AS amount, r.expires_at_ms::text AS expires_at_ms
+          FROM calybris_budget_reservations r
+          WHERE r.tenant = ${utf8.encode(tenant)}::bytea AND r.state = 'open' ORDER BY r.id`.pipe(
             Effect.flatMap(decodeOpenHolds)
           )
         ])

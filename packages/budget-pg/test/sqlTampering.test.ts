@@ -131,6 +131,17 @@ if (enabled) {
         assert.isTrue((yield* run(Ledger.certify)).conservation_balanced)
       })))
 
+    it.live("the journal audit of an untouched tenant with open holds of every digit count passes (a review: its holds sorted as text, 10 before 2, failed a legitimate ledger)", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const { ledger, sql } = yield* setup
+        const run = <A, E>(effect: Effect.Effect<A, E, Ledger.Ledger>) =>
+          Effect.provideService(effect, Ledger.Ledger, ledger)
+        yield* run(Ledger.ensureTenant(TenantId.make("many"), Microcents.make(1000n)))
+        for (let i = 0; i < 12; i++) yield* run(Ledger.reserve(TenantId.make("many"), Microcents.make(1n)))
+        const audited = yield* Effect.provideService(PgJournal.audit("many"), SqlClient.SqlClient, sql)
+        assert.strictEqual(audited.count, 13n)
+      })))
+
     it.live("the ledger's row deleted: a writer's and a reader's layer fail with LedgerStoreError naming the table, not a defect nor a JournalKeyMismatch", () =>
       Effect.scoped(Effect.gen(function*() {
         const { sql, url } = yield* setup

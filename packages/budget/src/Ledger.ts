@@ -55,8 +55,9 @@ export class Ledger extends Context.Tag("@calybris/budget/Ledger")<Ledger, {
    * range (`Arguments.validateCommand`: a hold's `ttl_ms` and `expires_at_ms` together, or
    * neither) fails with `InvalidArgument` before anything changes, and so does an `Expire`
    * (`Arguments.validateRequest`): the ledger releases each hold itself once it is due. An
-   * admit's `audited` given as a value must be a Json value the journal can write
-   * (`Arguments.audited`); one built by a function is its builder's to make writable. Either
+   * admit's `audited` must be a Json value the journal can write (`Arguments.audited`), given as a
+   * value or built by a function (what it builds is copied and checked alike; only
+   * `Ledger.admit`'s own builder, whose metadata was checked, skips the second print). Either
    * way, an audited decision (`Audited.AuditedJson`) must hold the admit's amount as its
    * estimated cost (`InvalidArgument`, field `audited`, before anything changes): the journal's
    * recovery and audit refuse any other.

@@ -132,6 +132,23 @@ export const LICENSES_FILE = "THIRD_PARTY_LICENSES.md"
 const LICENSE_NAMES = /^(licen[cs]e|copying|notice)(\.(md|txt|markdown))?$/i
 
 /**
+ * The License section of a README (from its heading to the next heading of that level or
+ * higher), or undefined.
+ * @param {string} readme
+ * @returns {string | undefined}
+ */
+const licenseSection = (readme) => {
+  const lines = readme.split("\n")
+  const start = lines.findIndex((line) => /^#{1,6}\s*licen[cs]e\b/i.test(line))
+  if (start < 0) return undefined
+  const level = (/^#+/.exec(lines[start] ?? "")?.[0] ?? "#").length
+  let end = start + 1
+  while (end < lines.length && !new RegExp(`^#{1,${level}}\\s`).test(lines[end] ?? "")) end++
+  const text = lines.slice(start + 1, end).join("\n").trim()
+  return text === "" ? undefined : `(from its README)\n\n${text}`
+}
+
+/**
  * Every third-party package whose code went into the bundle (its input files under a
  * `node_modules/<name>` folder: Effect, pg, @noble/…), with its version, its license and the
  * text of its license files: MIT and ISC ask that their notice travel with the code, and the
@@ -156,15 +173,23 @@ export const thirdPartyLicenses = (metafile) => {
     const manifest = JSON.parse(fs.readFileSync(path.join(folder, "package.json"), "utf8"))
     const files = fs.readdirSync(folder).filter((file) => LICENSE_NAMES.test(file)).sort()
     const texts = files.map((file) => fs.readFileSync(path.join(folder, file), "utf8").trim())
+    // no license file: the notice in the README's License section (pg-types, pgpass); none at
+    // all fails the build, never a bundle shipped without a notice (a review of the first version)
+    if (texts.length === 0) {
+      const readme = fs.readdirSync(folder).find((file) => /^readme(\.(md|markdown|txt))?$/i.test(file))
+      const section = readme === undefined
+        ? undefined
+        : licenseSection(fs.readFileSync(path.join(folder, readme), "utf8"))
+      if (section === undefined) throw new Error(`${name}: bundled, but no license notice found in its package`)
+      texts.push(section)
+    }
     const license = typeof manifest.license === "string" ? manifest.license : "see the package"
     return {
       key: `${name}@${manifest.version}`,
       text: [
         `## ${name} ${manifest.version} (${license})`,
         "",
-        ...(texts.length > 0
-          ? texts.map((t) => "```\n" + t + "\n```")
-          : ["(no license file in the package; its package.json says " + license + ")"])
+        ...texts.map((t) => "```\n" + t + "\n```")
       ].join("\n")
     }
   })

@@ -296,7 +296,7 @@ export const init = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.init>
         // a file of white space only holds no entry: every other command calls it "never
         // initialised" and sends the operator here (a helper's review: the two sent each other
         // in a circle); say what to do with it
-        const blank = info.value.size <= 65_536n &&
+        const blank = info.value.size <= 16_777_216n &&
           (yield* Effect.orElseSucceed(fs.readFile(flags.journal), () => Uint8Array.of(0x78))).every((b) =>
             b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d
           )

@@ -104,7 +104,10 @@ const respeltLines = () => {
   let lastHash: string | undefined = undefined
   const onLine: Reader.OnLine = (line, sequence, canonical) => {
     entries = sequence
-    lastHash = entryHashOf(line)
+    // only a canonical line's bytes are its verified entry: a re-spelt one verifies with any
+    // bytes besides (a member added, escapes), a hash smuggled into them included (a review: a
+    // cut journal's re-spelt last line named the uncut journal's last hash)
+    lastHash = canonical ? entryHashOf(line) : undefined
     if (canonical) return
     count++
     first ??= sequence
@@ -173,6 +176,8 @@ export const show = (flags: Commands.FlagsOf<typeof Commands.walOptions.show>) =
     if (to !== undefined && from > to) {
       return yield* new UsageError({ reason: `--from ${from} is after --to ${to}: no entry is in that range` })
     }
+    // (entries start at 1: reading entry 1 to find the range empty would fail it on a broken entry 1)
+    if (to === 0n) return yield* new UsageError({ reason: "--to 0: the first entry is 1, no entry is in that range" })
     if (flags.unverified) {
       yield* Console.error("UNVERIFIED: sequences and hashes are not checked; do not trust what follows")
     }
@@ -286,7 +291,7 @@ export const replay = (flags: Commands.FlagsOf<typeof Commands.walOptions.replay
         `ok: ${what} replayed bit for bit; digests match; chain verified (${chain})`,
         // what the chain cannot show is a cut end: the auditor compares the last hash (a helper's review)
         `  ${Format.count(entries, "entry", "entries")}, last hash ${
-          lastHash ?? "(see calybris wal verify)"
+          lastHash ?? "(its line is re-spelt: see calybris wal verify)"
         }: compare it with one kept elsewhere, or cite a checkpoint (--checkpoint), to know nothing was cut from the end`,
         ...digests.map((d) => `  policy ${d}`),
         ...(cited === undefined ? [] : [

@@ -156,6 +156,20 @@ const eventually = (done: () => boolean) =>
   })
 const settle = Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 30)))
 
+/**
+ * Real-time polls until the periodic fiber has finished its tick and sleeps again (a sleep is
+ * pending on the TestClock), bounded: the next `TestClock.adjust` then wakes it. Adjusted while
+ * the tick's file I/O still ran, its next sleep started after the adjust and waited for a second
+ * that never came (a CI run under load, once the tick's read took a few more round trips).
+ */
+const asleepAgain = Effect.gen(function*() {
+  for (let i = 0; i < 2000; i++) {
+    if ((yield* TestClock.sleeps()).length > 0) return
+    yield* Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 5)))
+  }
+  assert.fail("the periodic fiber did not sleep again")
+})
+
 const baseOptions = (path: string): Checkpointer.Options => ({
   origin: ORIGIN,
   signers: [logSigner],
@@ -254,9 +268,10 @@ describe("Checkpointer: every T seconds (TestClock)", () => {
       assert.strictEqual(onDisk(path)?.size, 2n)
       // unchanged: the tick reads the head and signs nothing
       const heads = source.heads
+      yield* asleepAgain
       yield* TestClock.adjust("10 seconds")
       yield* eventually(() => source.heads > heads)
-      yield* settle
+      yield* asleepAgain
       assert.strictEqual(probe.renames, 1)
       yield* cp.afterAppend(source.append(1))
       yield* TestClock.adjust("10 seconds")
@@ -436,9 +451,11 @@ describe("Checkpointer: every T seconds (TestClock)", () => {
       // one second at a time: a tick reads the file (asynchronous I/O) before it sleeps again, so
       // one adjust of 3 s woke it once or three times as the machine's load had it (a CI run)
       const before = source.heads
+      yield* asleepAgain
       for (let tick = 1; tick <= 3; tick++) {
         yield* TestClock.adjust("1 second")
         yield* eventually(() => source.heads >= before + tick)
+        yield* asleepAgain
       }
       yield* Scope.close(scope, Exit.void)
       assert.strictEqual(nodeFs.statSync(path).ino, first)

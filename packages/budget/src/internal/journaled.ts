@@ -505,9 +505,9 @@ const start = (wal: Wal.Wal["Type"], recovered: Replayed, options: JournalOption
 
     /**
      * `submit` for `apply`: an admit's audited decision checked first (`Arguments.auditedRecord`:
-     * one given as a value writable and holding its decision's cost; one built by a function
-     * holding its cost — its builder's to make writable: `Ledger.admit` builds its own from
-     * checked metadata, and a check of every record would cost each admit a print).
+     * given as a value or built by a caller's function, copied and checked whole — writable,
+     * holding its decision's cost; built by `Ledger.admit`'s own builder, from checked metadata,
+     * its cost checked: a check of every record would cost each admit a print).
      */
     const submitChecked = (command: L.Command, audit?: Audit) =>
       audit === undefined || command._tag !== "Admit"
