@@ -271,9 +271,13 @@ const prepareDir = (dir: Option.Option<string>) =>
           : io("create", target)(e)
       )
     )
-    const journal = path.join(target, "journal.jsonl")
-    if (yield* fs.exists(journal).pipe(Effect.mapError(io("stat", journal)))) {
-      return yield* new UsageError({ reason: `${target} already holds a demo journal: give an empty --dir` })
+    // any file the demo writes already there (a demo's, or a stray key): bad usage before anything
+    // is written, not an I/O failure half way (a helper's review: a stray journal.key exited 1)
+    for (const name of ["journal.jsonl", "journal.key"]) {
+      const file = path.join(target, name)
+      if (yield* fs.exists(file).pipe(Effect.mapError(io("stat", file)))) {
+        return yield* new UsageError({ reason: `${target} already holds ${name}: give an empty --dir` })
+      }
     }
     return target
   })
