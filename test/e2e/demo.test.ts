@@ -68,6 +68,22 @@ describe("demo", () => {
     assert.strictEqual(strayRun.code, 2, strayRun.stderr)
     assert.include(strayRun.stderr, "already holds journal.key: give an empty --dir")
     assert.deepStrictEqual(fs.readdirSync(stray), ["journal.key"])
+    // any other file the demo writes (a policy), or a dangling link to one: the same (a review: the
+    // key was written, then exit 1; a journal.jsonl link to nothing was followed out of --dir)
+    for (
+      const [name, plant] of [
+        ["llm-policy.json", (file: string) => fs.writeFileSync(file, "{}\n")],
+        ["journal.jsonl", (file: string) => fs.symlinkSync(path.join(stray, "nowhere", "journal.jsonl"), file)]
+      ] as const
+    ) {
+      const other = path.join(tempDir("demo-stray"), "run")
+      fs.mkdirSync(other, { recursive: true })
+      plant(path.join(other, name))
+      const run = await calybris(["demo", "--dir", other])
+      assert.strictEqual(run.code, 2, run.stderr)
+      assert.include(run.stderr, `already holds ${name}: give an empty --dir`)
+      assert.deepStrictEqual(fs.readdirSync(other), [name])
+    }
 
     assert.strictEqual(json.code, 0, json.stderr)
     const report = parse(json.stdout)

@@ -241,8 +241,9 @@ const build = (
 
     /** The holds due at `now` that are still open, in id order (a plain read: no lock). */
     const dueHolds = (now: bigint) =>
-      sql`SELECT id::text AS id FROM calybris_budget_reservations
-        WHERE state = 'open' AND expires_at_ms <= ${now}::bigint ORDER BY id`.pipe(
+      // (ORDER BY r.id, the number: `ORDER BY id` names the text column, "10" before "2")
+      sql`SELECT r.id::text AS id FROM calybris_budget_reservations r
+        WHERE r.state = 'open' AND r.expires_at_ms <= ${now}::bigint ORDER BY r.id`.pipe(
         Effect.flatMap(decodeIdRows),
         Effect.mapError(store("expire"))
       )
@@ -552,14 +553,12 @@ const build = (
                 }
                 return Option.none<Snapshot.TenantBalance>()
               }
-              const balance = Snapshot.tenantBalance(
-                tenant,
-                row.initial,
-                row.remaining ?? 0n,
-                row.reserved ?? 0n,
-                row.committed ?? 0n
-              )
-              const problem = rowProblem(balance, row.unheld ?? 0n)
+              if (row.remaining === null || row.reserved === null || row.committed === null || row.unheld === null) {
+                // NOT NULL columns: only a schema edited in SQL holds a null
+                throw editedOutside(tenant, "a balance column is null")
+              }
+              const balance = Snapshot.tenantBalance(tenant, row.initial, row.remaining, row.reserved, row.committed)
+              const problem = rowProblem(balance, row.unheld)
               if (problem !== undefined) throw editedOutside(tenant, problem)
               return Option.some(balance)
             }))
@@ -570,11 +569,12 @@ const build = (
       Effect.flatMap(nowMs, (now) =>
         query(
           "holds",
-          sql`SELECT id::text AS id, tenant, amount::text AS amount, expires_at_ms::text AS expires_at_ms
-          FROM calybris_budget_reservations
-          WHERE state = 'open' AND (expires_at_ms IS NULL OR expires_at_ms > ${now}::bigint)
-            AND (${tenant === undefined}::boolean OR tenant = ${tenant === undefined ? null : bytes(tenant)}::bytea)
-          ORDER BY id`.pipe(
+          // (in id order, the number: `ORDER BY id` would name the text column, hold 10 before 2)
+          sql`SELECT r.id::text AS id, r.tenant, r.amount::text AS amount, r.expires_at_ms::text AS expires_at_ms
+          FROM calybris_budget_reservations r
+          WHERE r.state = 'open' AND (r.expires_at_ms IS NULL OR r.expires_at_ms > ${now}::bigint)
+            AND (${tenant === undefined}::boolean OR r.tenant = ${tenant === undefined ? null : bytes(tenant)}::bytea)
+          ORDER BY r.id`.pipe(
             Effect.flatMap(decodeHoldRows),
             Effect.flatMap(mapRows((rows) =>
               rows.map((row) =>

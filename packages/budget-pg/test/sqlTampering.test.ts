@@ -140,6 +140,10 @@ if (enabled) {
         for (let i = 0; i < 12; i++) yield* run(Ledger.reserve(TenantId.make("many"), Microcents.make(1n)))
         const audited = yield* Effect.provideService(PgJournal.audit("many"), SqlClient.SqlClient, sql)
         assert.strictEqual(audited.count, 13n)
+        // and the ledger lists them in id order, the number's (a review: hold 10 before 2)
+        const ids = (yield* run(Ledger.holds("many"))).map((h) => h.reservation_id as bigint)
+        assert.deepStrictEqual(ids, [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)))
+        assert.strictEqual(ids.length, 12)
       })))
 
     it.live("the ledger's row deleted: a writer's and a reader's layer fail with LedgerStoreError naming the table, not a defect nor a JournalKeyMismatch", () =>

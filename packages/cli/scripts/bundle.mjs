@@ -138,14 +138,21 @@ const LICENSE_NAMES = /^(licen[cs]e|copying|notice)(\.(md|txt|markdown))?$/i
  * @returns {string | undefined}
  */
 const licenseSection = (readme) => {
-  const lines = readme.split("\n")
-  const start = lines.findIndex((line) => /^#{1,6}\s*licen[cs]e\b/i.test(line))
+  // (CRLF read as LF; a heading inside a fenced code block is no heading)
+  const lines = readme.replace(/\r\n?/g, "\n").split("\n")
+  let fenced = false
+  const heading = lines.map((line) => {
+    if (/^\s*(```|~~~)/.test(line)) fenced = !fenced
+    return fenced ? 0 : (/^(#{1,6})\s/.exec(line)?.[1] ?? "").length
+  })
+  const start = lines.findIndex((line, i) => (heading[i] ?? 0) > 0 && /^#{1,6}\s*licen[cs]e\b/i.test(line))
   if (start < 0) return undefined
-  const level = (/^#+/.exec(lines[start] ?? "")?.[0] ?? "#").length
+  const level = heading[start] ?? 1
   let end = start + 1
-  while (end < lines.length && !new RegExp(`^#{1,${level}}\\s`).test(lines[end] ?? "")) end++
+  while (end < lines.length && !((heading[end] ?? 0) > 0 && (heading[end] ?? 0) <= level)) end++
   const text = lines.slice(start + 1, end).join("\n").trim()
-  return text === "" ? undefined : `(from its README)\n\n${text}`
+  // a notice, not a mere name of a license: its copyright line or its permission text
+  return /copyright|permission/i.test(text) ? `(from its README)\n\n${text}` : undefined
 }
 
 /**

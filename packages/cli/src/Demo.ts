@@ -31,6 +31,7 @@ import * as WalNode from "@calybris/wal/WalNode"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -271,16 +272,30 @@ const prepareDir = (dir: Option.Option<string>) =>
           : io("create", target)(e)
       )
     )
-    // any file the demo writes already there (a demo's, or a stray key): bad usage before anything
-    // is written, not an I/O failure half way (a helper's review: a stray journal.key exited 1)
-    for (const name of ["journal.jsonl", "journal.key"]) {
+    // any file the demo writes already there (a demo's, a stray key or policy, a symbolic link even
+    // to nothing): bad usage before anything is written, not an I/O failure half way, nor a journal
+    // written through a link outside --dir (reviews: a stray journal.key, then a stray policy, exited
+    // 1 with the key written; a dangling journal.jsonl link was followed)
+    for (const name of DEMO_FILES) {
       const file = path.join(target, name)
-      if (yield* fs.exists(file).pipe(Effect.mapError(io("stat", file)))) {
+      const link = Either.isRight(yield* Effect.either(fs.readLink(file)))
+      if (link || (yield* fs.exists(file).pipe(Effect.mapError(io("stat", file))))) {
         return yield* new UsageError({ reason: `${target} already holds ${name}: give an empty --dir` })
       }
     }
     return target
   })
+
+/** Every file the demo writes in its folder. */
+const DEMO_FILES: ReadonlyArray<string> = [
+  "journal.jsonl",
+  "journal.key",
+  Data.llm.policyFile,
+  Data.llm.requestsFile,
+  Data.trade.policyFile,
+  Data.trade.requestsFile,
+  "llm-request-2.json"
+]
 
 // ---------------------------------------------------------------------------------------------
 // The command
