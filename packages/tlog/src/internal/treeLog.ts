@@ -554,8 +554,16 @@ const fullTilesPresent = (disk: Disk, size: bigint): Effect.Effect<void, TreeLog
   // In batches, the first missing tile ending the walk: a concurrent `forEach` copies what it is
   // given into an array first, and a forged head's size (2^64 − 1, before its MAC is checked)
   // named 2^56 tiles: the open died out of memory after a minute (a hostile review)
+  // The batch's first refusal in tile order, whichever stat ended first: the same tile named every
+  // time (a CI run reported tile 0/002 where 0/001 was the first missing)
   const batch = (tiles: ReadonlyArray<readonly [number, bigint]>) =>
-    Effect.forEach(tiles, ([level, index]) => check(level, index), { concurrency: 16, discard: true })
+    Effect.flatMap(
+      Effect.forEach(tiles, ([level, index]) => Effect.either(check(level, index)), { concurrency: 16 }),
+      (results) => {
+        const refused = results.find(Either.isLeft)
+        return refused === undefined ? Effect.void : Effect.fail(refused.left)
+      }
+    )
   return Effect.gen(function*() {
     let tiles: Array<readonly [number, bigint]> = []
     for (const { fullTiles, level } of Tiles.tilesForSize(size)) {
