@@ -509,15 +509,10 @@ export const audit = (
     // the tenant's open holds as the replay leaves them, against its open rows (a hold put in,
     // changed or taken out in SQL: a helper's review found the audit blind to them, though
     // snapshots refuse them and send the operator here)
-    const replayedHolds: Array<string> = []
-    for (const [id, h] of s.holds) {
-      if (h.tenant === tenant) replayedHolds.push(`${id}:${h.amount}:${h.expiresAt ?? "-"}`)
-    }
-    replayedHolds.sort((a, b) => {
-      const x = BigInt(a.split(":")[0] as string)
-      const y = BigInt(b.split(":")[0] as string)
-      return x < y ? -1 : x > y ? 1 : 0
-    })
+    const replayedHolds = [...s.holds]
+      .filter(([, h]) => h.tenant === tenant)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([id, h]) => `${id}:${h.amount}:${h.expiresAt ?? "-"}`)
     const rowHolds = openHolds.map((h) => `${h.id}:${h.amount}:${h.expires_at_ms ?? "-"}`)
     if (replayedHolds.join(" ") !== rowHolds.join(" ")) {
       const shown = (holds: ReadonlyArray<string>) =>

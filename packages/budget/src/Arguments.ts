@@ -463,6 +463,13 @@ export const auditedCost = (value: Json.Json, amount: bigint): InvalidArgument |
   )
 }
 
+/** A copy of an audited record, checked whole (`audited`) and then journaled (see `metadata`). */
+const auditedCopy = (value: unknown, amount: bigint): Either.Either<Json.Json, InvalidArgument> => {
+  const own = Json.copy(value, MAX_AUDITED_DEPTH) as Json.Json
+  const refused = audited(own, amount)
+  return refused === undefined ? Either.right(own) : Either.left(refused)
+}
+
 /**
  * An admit's audited record as a layer that journals it takes it from `Ledger.apply` (`Audit`):
  * one given as a value checked whole (`audited`: writable, and its cost the hold); one a function
@@ -473,22 +480,13 @@ export const auditedRecord = <E>(
   audit: Json.Json | (() => Either.Either<Json.Json, E>),
   amount: bigint
 ): Either.Either<Json.Json, InvalidArgument | E> => {
-  if (typeof audit !== "function") {
-    // a copy, checked and then journaled (see `metadata`)
-    const own = Json.copy(audit, MAX_AUDITED_DEPTH)
-    const refused = audited(own, amount)
-    return refused === undefined ? Either.right(own as Json.Json) : Either.left(refused)
-  }
+  if (typeof audit !== "function") return auditedCopy(audit, amount)
   const bound = boundOf(audit)
   return Either.flatMap(audit(), (record) => {
-    if (bound === undefined) {
-      // a caller's builder: its record copied and checked whole, as one given as a value — a
-      // record too deep, or one the builder changes after it is handed over, would be journaled
-      // unchecked (a review: a record 124 levels deep journaled, and no audit read it back)
-      const own = Json.copy(record, MAX_AUDITED_DEPTH) as Json.Json
-      const refused = audited(own, amount)
-      return refused === undefined ? Either.right(own) : Either.left(refused)
-    }
+    // a caller's builder: its record as one given as a value — a record too deep, or one the
+    // builder changes after it is handed over, would be journaled unchecked (a review: a record
+    // 124 levels deep journaled, and no audit read it back)
+    if (bound === undefined) return auditedCopy(record, amount)
     // `Ledger.admit`'s own builder (its record fresh, its metadata a checked copy): the cost
     // checked, and the builder's bound the record's, for the layer that measures it
     const wrongCost = auditedCost(record, amount)

@@ -358,6 +358,13 @@ export const encodeCommands = (
 
 const utf8Encoder = new TextEncoder()
 
+/** The UTF-8 bytes of one record's data as an entry of its own (its `Json.print`; `Infinity` when it does not encode). */
+export const recordBytes = (record: Journaled): number =>
+  Either.match(encodeCommands([record]), {
+    onLeft: () => Infinity,
+    onRight: (json) => utf8Encoder.encode(Json.print(json)).length
+  })
+
 /**
  * The most a journal record takes besides an unbounded part (an admit's audited decision, a
  * restore's snapshot): a tenant id (1,024 UTF-8 bytes, 6 a unit at most escaped), an operation
@@ -405,10 +412,7 @@ export const lineProblem = (
 ): InvalidArgument | undefined => {
   const unbounded = command._tag === "Restore" ? undefined : audited === undefined ? 0 : boundOf(audit)
   if (unbounded !== undefined && ENVELOPE_BYTES + BOUNDED_RECORD_BYTES + unbounded + extra <= limit) return undefined
-  const bytes = ENVELOPE_BYTES + Either.match(encodeCommands([{ command, audited }]), {
-    onLeft: () => Infinity,
-    onRight: (json) => utf8Encoder.encode(Json.print(json)).length
-  }) + extra
+  const bytes = ENVELOPE_BYTES + recordBytes({ command, audited }) + extra
   if (bytes <= limit) return undefined
   const field = command._tag === "Restore" ? "snapshot" : audited !== undefined ? "audited" : "command"
   return new InvalidArgument({

@@ -286,15 +286,20 @@ const prepareDir = (dir: Option.Option<string>) =>
     return target
   })
 
+/** The files the demo writes in its folder besides the scenarios' policies and requests. */
+const JOURNAL_FILE = "journal.jsonl"
+const KEY_FILE = "journal.key"
+const EXPLAIN_INPUT_FILE = "llm-request-2.json"
+
 /** Every file the demo writes in its folder. */
 const DEMO_FILES: ReadonlyArray<string> = [
-  "journal.jsonl",
-  "journal.key",
+  JOURNAL_FILE,
+  KEY_FILE,
   Data.llm.policyFile,
   Data.llm.requestsFile,
   Data.trade.policyFile,
   Data.trade.requestsFile,
-  "llm-request-2.json"
+  EXPLAIN_INPUT_FILE
 ]
 
 // ---------------------------------------------------------------------------------------------
@@ -319,8 +324,8 @@ export const run = (flags: Commands.FlagsOf<typeof Commands.demoOptions>) =>
       ? Option.some(yield* DatabaseUrl.database(flags.database.value, "--database"))
       : Option.none()
     const dir = yield* prepareDir(flags.dir)
-    const journal = path.join(dir, "journal.jsonl")
-    const keyFile = path.join(dir, "journal.key")
+    const journal = path.join(dir, JOURNAL_FILE)
+    const keyFile = path.join(dir, KEY_FILE)
 
     // 1. key (for a journal), policies, requests
     const key = yield* randomKey
@@ -334,7 +339,7 @@ export const run = (flags: Commands.FlagsOf<typeof Commands.demoOptions>) =>
         scenario.requests.map((r) => `${encodeInput(inputOf(r.input))}\n`).join("")
       )
     }
-    const explainInput = path.join(dir, "llm-request-2.json")
+    const explainInput = path.join(dir, EXPLAIN_INPUT_FILE)
     const second = Data.llm.requests[1]
     if (second !== undefined) yield* writeNew(explainInput, `${encodeInput(inputOf(second.input))}\n`)
     const scenarios = Effect.all([runScenario(Data.llm, llmPolicy), runScenario(Data.trade, tradePolicy)])

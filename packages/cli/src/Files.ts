@@ -72,18 +72,22 @@ export const notRegular = (type: FileSystem.File.Type): string | undefined =>
     ? "it is a directory"
     : `not a regular file (${typeNames[type] ?? "a special file"})`
 
+/** The path's `stat` (following symbolic links), unless it names no regular file: `InputError`. */
+const regularInfo = (path: string): Effect.Effect<FileSystem.File.Info, InputError, FileSystem.FileSystem> =>
+  Effect.flatMap(FileSystem.FileSystem, (fs) => fs.stat(path)).pipe(
+    Effect.mapError((e) => new InputError({ file: path, reason: platformReason(e) })),
+    Effect.flatMap((info) => {
+      const reason = notRegular(info.type)
+      return reason === undefined ? Effect.succeed(info) : Effect.fail(new InputError({ file: path, reason }))
+    })
+  )
+
 /**
  * Fail with an `InputError` unless the path names a regular file (following symbolic links):
  * a missing file, a directory, a FIFO, a device.
  */
 export const requireFile = (path: string): Effect.Effect<void, InputError, FileSystem.FileSystem> =>
-  Effect.flatMap(FileSystem.FileSystem, (fs) => fs.stat(path)).pipe(
-    Effect.mapError((e) => new InputError({ file: path, reason: platformReason(e) })),
-    Effect.flatMap((info) => {
-      const reason = notRegular(info.type)
-      return reason === undefined ? Effect.void : Effect.fail(new InputError({ file: path, reason }))
-    })
-  )
+  Effect.asVoid(regularInfo(path))
 
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 
@@ -96,22 +100,18 @@ export const readBytes = (
   path: string,
   maxBytes?: number
 ): Effect.Effect<Uint8Array, InputError, FileSystem.FileSystem> =>
-  maxBytes === undefined
-    ? Effect.zipRight(requireFile(path), readRegular(path))
-    : Effect.flatMap(FileSystem.FileSystem, (fs) => fs.stat(path)).pipe(
-      Effect.mapError((e) => new InputError({ file: path, reason: platformReason(e) })),
-      Effect.flatMap((info) => {
-        const reason = notRegular(info.type)
-        return reason !== undefined
-          ? Effect.fail(new InputError({ file: path, reason }))
-          : info.size > BigInt(maxBytes)
-          ? Effect.fail(tooLarge(path, info.size, maxBytes))
-          : readRegular(path)
-      }),
-      Effect.flatMap((bytes) =>
-        bytes.length > maxBytes ? Effect.fail(tooLarge(path, bytes.length, maxBytes)) : Effect.succeed(bytes)
-      )
+  regularInfo(path).pipe(
+    Effect.flatMap((info) =>
+      maxBytes !== undefined && info.size > BigInt(maxBytes)
+        ? Effect.fail(tooLarge(path, info.size, maxBytes))
+        : readRegular(path)
+    ),
+    Effect.flatMap((bytes) =>
+      maxBytes !== undefined && bytes.length > maxBytes
+        ? Effect.fail(tooLarge(path, bytes.length, maxBytes))
+        : Effect.succeed(bytes)
     )
+  )
 
 /** The bytes of a path already known to name a regular file. */
 const readRegular = (path: string): Effect.Effect<Uint8Array, InputError, FileSystem.FileSystem> =>

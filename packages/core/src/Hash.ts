@@ -144,6 +144,15 @@ export const layerNoble: Layer.Layer<Hasher> = Layer.succeed(Hasher, noble)
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"))
 
+/**
+ * Bytes as a JavaScript caller may hand them to a function that hashes or keys with them: a
+ * `Uint8Array` (a `Buffer` too), also one made in another realm (a `vm` context, a test
+ * environment's, a browser frame's), which `instanceof` refuses — and not an object that only
+ * names itself so (`Symbol.toStringTag`). No Node API.
+ */
+export const isBytes = (value: unknown): value is Uint8Array =>
+  ArrayBuffer.isView(value) && Object.prototype.toString.call(value) === "[object Uint8Array]"
+
 /** Lowercase hex of bytes. */
 export const toHex = (bytes: Uint8Array): string => {
   let out = ""

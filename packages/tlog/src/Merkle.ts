@@ -35,11 +35,11 @@
  *
  * Pure and synchronous, no Node API (runs in a browser): hashing through internal/hash.ts.
  */
+import { isBytes } from "@calybris/core/Hash"
 import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
 import * as Schema from "effect/Schema"
 import { bitLength, isU64, type NodeId, popCount, rangeNodes, trailingZeros } from "./internal/bits.js"
-import { isBytes } from "./internal/bytes.js"
 import { emptyRoot, equalBytes, HASH_BYTES, hashChildren, hashLeaf, rootOfSubtrees } from "./internal/hash.js"
 
 export { emptyRoot, HASH_BYTES, hashChildren, hashLeaf, type NodeId }
@@ -281,8 +281,7 @@ const wrongLength = (field: string, hash: Uint8Array) =>
     ? fail("hash-length", field, hex(hash), `${hash.length} bytes, not ${HASH_BYTES}`)
     : fail("hash-length", field, typeof hash, `not ${HASH_BYTES} bytes (a Uint8Array)`)
 
-/** A Uint8Array (a subclass too, and one of another realm: a browser frame's), for a JavaScript caller's values. */
-
+/** A hash as a JavaScript caller's value: bytes (`Hash.isBytes`: another realm's too) of `HASH_BYTES`. */
 const isHash = (x: unknown): boolean => isBytes(x) && x.length === HASH_BYTES
 
 /** The first of these hashes that is not 32 bytes long, refused; undefined when all are. */

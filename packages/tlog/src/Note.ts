@@ -37,7 +37,6 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Ed25519 from "./Ed25519.js"
 import * as Base64 from "./internal/base64.js"
-import { isBytes } from "./internal/bytes.js"
 import { quote } from "./internal/quote.js"
 
 /** Most signature lines a note may carry (x/mod's limit). */
@@ -465,7 +464,7 @@ export const ed25519Signer = (
   // (a JavaScript caller's seed that is no Redacted bytes: a typed error, never a throw)
   const given: unknown = Redacted.isRedacted(seed) ? Redacted.value(seed) : undefined
   // (bytes from another realm too: `instanceof` refused them; the review of this check)
-  if (!isBytes(given)) return keyError("invalid-key-length", "seed", "not Redacted bytes")
+  if (!Hash.isBytes(given)) return keyError("invalid-key-length", "seed", "not Redacted bytes")
   if (given.length !== Ed25519.KEY_BYTES) {
     return keyError("invalid-key-length", "seed", `${given.length} bytes`)
   }

@@ -15,7 +15,7 @@
  * straight into that buffer, after `P`, and hashed there — no data text, no separate encoding;
  * the file writer copies them from there into the round it writes.
  */
-import { defaultHash, type HashFunctions, node as nodeHash, toHex } from "@calybris/core/Hash"
+import { defaultHash, type HashFunctions, isBytes as coreIsBytes, node as nodeHash, toHex } from "@calybris/core/Hash"
 import * as Json from "@calybris/core/Json"
 import * as Either from "effect/Either"
 import { WalEmptyKey, WalOptionsInvalid } from "./WalError.js"
@@ -170,10 +170,9 @@ const decoder = new TextDecoder()
 
 /**
  * Bytes: a `Uint8Array` (a `Buffer` too), also one made in another realm (a `vm` context, a
- * test environment's), which `instanceof` refuses (the review of the key check).
+ * test environment's), which `instanceof` refuses (the review of the key check): core's `Hash.isBytes`.
  */
-export const isBytes = (value: unknown): value is Uint8Array =>
-  ArrayBuffer.isView(value) && Object.prototype.toString.call(value) === "[object Uint8Array]"
+export const isBytes: (value: unknown) => value is Uint8Array = coreIsBytes
 
 /** How a value that is not bytes is named in an error: `null`, its type, or its class. */
 export const kindOf = (value: unknown): string =>

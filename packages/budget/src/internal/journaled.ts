@@ -154,15 +154,6 @@ export const recover = (options: JournalOptions = {}) =>
     options
   ).pipe(Effect.withSpan("Ledger.recover")) // a cold path: once per open
 
-const utf8Encoder = new TextEncoder()
-
-/** The UTF-8 bytes of one record's data as an entry of its own (its `Json.print`; `Infinity` when it does not encode). */
-const entryBytes = (record: Pending): number =>
-  Either.match(Journal.encodeCommands([record]), {
-    onLeft: () => Infinity,
-    onRight: (json) => utf8Encoder.encode(Json.print(json)).length
-  })
-
 /** A group's append that failed, after `written` of its records were in the journal (a split group's lines before the failed one). */
 interface Split {
   readonly error: LedgerStoreError
@@ -284,7 +275,7 @@ const start = (wal: Wal.Wal["Type"], recovered: Replayed, options: JournalOption
       limit: number
     ): Effect.Effect<void, Split> =>
       Effect.gen(function*() {
-        const sizes = journal.map(entryBytes)
+        const sizes = journal.map(Journal.recordBytes)
         // the envelope of the group's last line at most: the head's sequence is the log's own
         // (the lock held, nothing else appends), the hashes at most 64 characters
         const head = yield* wal.head

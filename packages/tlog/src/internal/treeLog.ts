@@ -261,11 +261,6 @@ const ioError = (operation: string, path: string) => (cause: unknown) => new Tre
 const isNotFound = (e: { readonly _tag: string; readonly reason?: string }) =>
   e._tag === "SystemError" && e.reason === "NotFound"
 
-/**
- * A file's bytes, or undefined when it does not exist; `refuse` names what is there instead of
- * a regular file of at most `maxBytes` (a FIFO would block the open forever, a device such as
- * /dev/zero fill memory: a helper's hostile review planted both, as the head and as a tile).
- */
 /** A file's `stat` (following links), or undefined when nothing is there (or a link to nothing). */
 const statIfExists = (disk: Disk, path: string): Effect.Effect<FileSystem.File.Info | undefined, TreeLogIoError> =>
   disk.fs.stat(path).pipe(
@@ -274,6 +269,11 @@ const statIfExists = (disk: Disk, path: string): Effect.Effect<FileSystem.File.I
     Effect.mapError(ioError("stat", path))
   )
 
+/**
+ * A file's bytes, or undefined when it does not exist; `refuse` names what is there instead of
+ * a regular file of at most `maxBytes` (a FIFO would block the open forever, a device such as
+ * /dev/zero fill memory: a helper's hostile review planted both, as the head and as a tile).
+ */
 const readIfExists = (
   disk: Disk,
   path: string,
