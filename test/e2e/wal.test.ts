@@ -151,6 +151,28 @@ describe("wal verify", () => {
   })
 })
 
+describe("a key file", () => {
+  it("past 64 KiB is refused before it is read, exit 2 naming the file, in every command that takes a key (a log named as the key by mistake was read whole, up to 2 GiB)", async () => {
+    const big = path.join(dir, "big.key")
+    fs.writeFileSync(big, "s3cr3t")
+    fs.truncateSync(big, 3 * 1024 ** 3)
+    const runs = await Promise.all([
+      calybris(["wal", "verify", log, "--key-file", big]),
+      calybris(["wal", "replay", log, "--policy", policyFile, "--key-file", big, "--json"]),
+      calybris(["budget", "status", "--journal", path.join(dir, "none.jsonl"), "--key-file", big])
+    ])
+    fs.rmSync(big)
+    for (const r of runs) {
+      assert.strictEqual(r.code, 2, r.stderr)
+      assert.include(r.stderr, "KeyError")
+      assert.include(r.stderr, big)
+      assert.include(r.stderr, "too large: 3221225472 bytes")
+      assert.notInclude(r.stderr, "s3cr3t")
+      assert.strictEqual(r.stdout, "")
+    }
+  })
+})
+
 describe("wal verify and replay note a line re-spelt after writing", () => {
   it("a member added to an entry, or white space, verifies (as the reference) with a note naming the first; --json counts them (a hostile review)", async () => {
     const lines = [...logLines]

@@ -98,8 +98,15 @@ const hasHexPrefix = (bytes: Uint8Array): boolean => HEX_PREFIX.every((b, i) => 
 export const keyBytes = (content: Uint8Array): Either.Either<Uint8Array, string> =>
   hasHexPrefix(content) ? decodeHex(content) : Either.right(content)
 
+/**
+ * The largest key file read: an HMAC key longer than SHA-256's 64-byte block is hashed down to 32
+ * bytes, so a longer key adds no strength, and a file past 64 KiB is not a key (a log or a
+ * database dump named by mistake); it is refused before it is read, as `--skey-file`'s is.
+ */
+export const MAX_KEY_FILE_BYTES = 64 * 1024
+
 const fromFile = (path: string) =>
-  readBytes(path).pipe(
+  readBytes(path, MAX_KEY_FILE_BYTES).pipe(
     Effect.mapError((e) => new KeyError({ source: `--key-file ${path}`, reason: e.reason })),
     Effect.flatMap((content) =>
       Either.mapLeft(keyBytes(content), (reason) => new KeyError({ source: `--key-file ${path}`, reason }))

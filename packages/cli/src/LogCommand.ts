@@ -500,9 +500,9 @@ const withoutCr = (line: Uint8Array): Uint8Array =>
 /**
  * The largest signer key file read: a key is ~100 bytes (its name, a key hash, 44 base64
  * characters); a larger file is refused before it is read (a review's 600 MB file was read whole
- * and failed as a defect, decoding past the engine's longest string).
+ * and failed as a defect, decoding past the engine's longest string). The HMAC key file's limit.
  */
-const MAX_SIGNER_KEY_BYTES = 64 * 1024
+const MAX_SIGNER_KEY_BYTES = Key.MAX_KEY_FILE_BYTES
 
 const entryOf = (flags: { readonly entry: Option.Option<string>; readonly entryLine: Option.Option<string> }) =>
   Effect.gen(function*() {

@@ -5,6 +5,9 @@ import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 
 const text = (s: string) => new TextEncoder().encode(s)
 
@@ -66,6 +69,32 @@ describe("Key", () => {
       }
       const accented = yield* fromEnv("clé")
       assert.deepStrictEqual(Either.map(accented, (l) => [...(l.key ?? [])]), Either.right([0x63, 0x6c, 0xc3, 0xa9]))
+    }))
+
+  it.effect("a key file past 64 KiB is refused before it is read, naming the file and its size; one of 64 KiB is a key (a file named by mistake: a log, a dump)", () =>
+    Effect.gen(function*() {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "calybris-key-"))
+      const load = (file: string) =>
+        Key.load({ keyFile: Option.some(file), keyEnv: Option.none(), allowEmptyKey: false }).pipe(
+          Effect.provide(NodeContext.layer),
+          Effect.either
+        )
+      const edge = path.join(dir, "edge.key")
+      fs.writeFileSync(edge, Buffer.alloc(Key.MAX_KEY_FILE_BYTES, 7))
+      const big = path.join(dir, "big.key")
+      fs.writeFileSync(big, "s3cr3t")
+      // sparse: a read of it whole would take 3 GiB
+      fs.truncateSync(big, 3 * 1024 ** 3)
+      const [atEdge, tooBig] = [yield* load(edge), yield* load(big)]
+      fs.rmSync(dir, { recursive: true, force: true })
+      assert.deepStrictEqual(Either.map(atEdge, (l) => l.key?.length), Either.right(65_536))
+      assert.isTrue(Either.isLeft(tooBig) && tooBig.left._tag === "KeyError")
+      if (Either.isLeft(tooBig)) {
+        assert.strictEqual(
+          tooBig.left.message,
+          `--key-file ${big}: too large: 3221225472 bytes (it is read whole, at most 65536 bytes)`
+        )
+      }
     }))
 
   it.effect("refuses two key sources at once", () =>
