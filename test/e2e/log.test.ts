@@ -507,6 +507,33 @@ describe("log: a hostile review's attacks", () => {
     }
   })
 
+  it("a key name or an origin holding U+FFFD (what bytes that are not UTF-8 on a command line become) is bad usage, nothing written or signed: two origins were one (a hostile review)", async () => {
+    const out = path.join(dir, "fffd.skey")
+    const runs = await Promise.all([
+      calybris(["log", "keygen", "--name", "a\uFFFD", "--out", out]),
+      calybris(["log", "checkpoint", "--log", log, "--skey-file", skeyFile, "--origin", "log\uFFFD", ...keyed]),
+      calybris(["log", "verify", "--vkey", vkey, "--origin", "example.com/log\uFFFD", "--checkpoint", cp5])
+    ])
+    for (const [r, flag] of runs.map((r, i) => [r, ["--name", "--origin", "--origin"][i]] as const)) {
+      assert.strictEqual(r.code, 2, r.stderr)
+      assert.strictEqual(r.stdout, "")
+      assert.include(r.stderr, `UsageError: ${flag} `)
+      assert.include(r.stderr, "holds U+FFFD, which is what bytes that are not UTF-8 on a command line become")
+      noSecret(r)
+    }
+    assert.isFalse(fs.existsSync(out))
+    // a signer key file that is not UTF-8 is refused, not read with U+FFFD in its name
+    const notUtf8 = path.join(dir, "latin1.skey")
+    fs.writeFileSync(
+      notUtf8,
+      Buffer.concat([Buffer.from(skey.slice(0, 12)), Buffer.from([0xff]), Buffer.from(skey.slice(12))])
+    )
+    const r = await calybris(["log", "checkpoint", "--log", log, "--skey-file", notUtf8, ...keyed])
+    assert.strictEqual(r.code, 2, r.stderr)
+    assert.include(r.stderr, `KeyError: --skey-file ${notUtf8}: the file is not UTF-8 text`)
+    noSecret(r)
+  })
+
   it("a key anywhere on the command line is refused first, by position, never echoed (signer keys and hex HMAC keys)", async () => {
     const walKeyText = `hex:${hex(walKey)}`
     const cases: ReadonlyArray<ReadonlyArray<string>> = [
@@ -516,7 +543,11 @@ describe("log: a hostile review's attacks", () => {
       ["wal", "verify", log, "--key-env", walKeyText],
       ["log", "checkpoint", "--log", log, "--skey-file", skeyFile, `--key-file=${walKeyText}`],
       ["log", "checkpoint", "--log", log, "--skey-file", skeyFile, `--origin=${walKeyText}`, ...keyed],
-      ["log", "prove", walKeyText, "--log", log, ...keyed]
+      ["log", "prove", walKeyText, "--log", log, ...keyed],
+      // the key's hex alone where its file or variable goes (a hostile review: "--key-file
+      // 0b30…: no such file" printed it whole)
+      ["log", "prove", "2", "--log", log, "--key-file", hex(walKey)],
+      ["wal", "verify", log, `--key-env=${hex(walKey)}`]
     ]
     for (const args of cases) {
       const r = await calybris([...args])

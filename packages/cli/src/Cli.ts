@@ -152,6 +152,17 @@ const SIGNER_KEY = /PRIVATE\+KEY\+[^+\s]+\+[0-9a-fA-F]{8}\+[A-Za-z0-9+/]{40,}/
  */
 const KEY_PART = /(?:^\s*|\/)A[Q-Za-f][A-Za-z0-9+/]{42}\s*$/
 
+/**
+ * A key's bytes as text alone — 32 hex digits or more, or padded base64 of 32 bytes or more — as
+ * the whole value of an option that names a key's source (`KEY_SOURCES`): a key pasted where its
+ * file or variable goes was echoed by the error naming the source ("--key-file 0707…: no such
+ * file": a hostile review). A file so named is given as `./NAME`.
+ */
+const BARE_KEY = /^\s*(?:[0-9a-fA-F]{32,}|[A-Za-z0-9+/]{42,}={1,2})\s*$/
+
+/** The options whose value names a key's source: a file or an environment variable, never the key. */
+const KEY_SOURCES: ReadonlySet<string> = new Set(["--key-file", "--key-env", "--skey-file", "--skey-env"])
+
 /** The options whose value is an id, never a key's place (`KEY_PART` is not looked for there). */
 const ID_OPTIONS: ReadonlySet<string> = new Set(["--tenant", "--id", "--reservation"])
 
@@ -214,6 +225,7 @@ export const keyArgument = (args: ReadonlyArray<string>): number => {
     const option = equals > 0 ? arg.slice(0, equals) : args[i - 1]
     const anId = (option !== undefined && ID_OPTIONS.has(option)) || i === statusTenant
     if (!anId && KEY_PART.test(value)) return i + 1
+    if (option !== undefined && KEY_SOURCES.has(option) && BARE_KEY.test(value)) return i + 1
     if (i === vkeyValue) continue
     if (arg === "--vkey") vkeyValue = i + 1
     else if (NOTE_KEY.test(value) && !arg.startsWith("--vkey=")) return i + 1
@@ -291,7 +303,7 @@ export const run = (argv: ReadonlyArray<string>) =>
       ? Effect.fail(
         new UsageError({
           reason:
-            `argument ${withKey} holds a key: a key on the command line is refused (it leaks through ps and shell history), and is not repeated here; give a note signer key with --skey-file FILE or --skey-env NAME, an HMAC key with --key-file FILE or --key-env NAME (a verifier key name+keyid+key goes after --vkey)`
+            `argument ${withKey} holds a key: a key on the command line is refused (it leaks through ps and shell history), and is not repeated here; give a note signer key with --skey-file FILE or --skey-env NAME, an HMAC key with --key-file FILE or --key-env NAME (a verifier key name+keyid+key goes after --vkey; a file whose name looks like a key, as ./NAME)`
         })
       )
       : withPassword > 0

@@ -697,6 +697,23 @@ const checkpointJson = (v: Checkpoint.Verified) =>
     ["unverified", v.note.unverified.map((s) => Note.keyLabel(s.name, s.keyId))]
   ])
 
+/**
+ * A key name or an origin from the command line holding U+FFFD is refused: bytes that are not
+ * UTF-8 in an argument reach the program as U+FFFD, so `$'log\xfe'` and `$'log\xff'` would be one
+ * origin (a hostile review: a checkpoint signed under the one verified under the other). The
+ * original bytes are gone by then; ids are refused so too (`budget`'s tenant and operation ids).
+ */
+const commandLineText = (flag: string, value: string): Effect.Effect<string, UsageError> =>
+  value.includes("\uFFFD")
+    ? Effect.fail(
+      new UsageError({
+        reason: `${flag} ${
+          Format.visible(JSON.stringify(value))
+        }: holds U+FFFD, which is what bytes that are not UTF-8 on a command line become: give it as UTF-8 text`
+      })
+    )
+    : Effect.succeed(value)
+
 /** `calybris log verify --vkey KEY… (--checkpoint FILE | --proof FILE)`. */
 export const verify = (flags: Commands.FlagsOf<typeof Commands.logOptions.verify>) =>
   Effect.gen(function*() {
@@ -704,6 +721,7 @@ export const verify = (flags: Commands.FlagsOf<typeof Commands.logOptions.verify
     if (flags.vkey.length === 0) return yield* new UsageError({ reason: "give the log's verifier key with --vkey" })
     const origin = Option.getOrUndefined(flags.origin)
     if (origin !== undefined) {
+      yield* commandLineText("--origin", origin)
       yield* Either.mapLeft(Checkpoint.checkOrigin(origin), (e) => new UsageError({ reason: `--origin: ${e.message}` }))
     }
     const trust: Trust = { verifiers: yield* verifiersOf(flags.vkey), origin }
@@ -748,6 +766,16 @@ export const verify = (flags: Commands.FlagsOf<typeof Commands.logOptions.verify
 // ---------------------------------------------------------------------------------------------
 // Signing keys: checkpoint, keygen
 
+const strictDecoder = new TextDecoder("utf-8", { fatal: true })
+/** Bytes as UTF-8 text, or undefined when they are not UTF-8. */
+const utf8Strict = (bytes: Uint8Array): string | undefined => {
+  try {
+    return strictDecoder.decode(bytes)
+  } catch {
+    return undefined
+  }
+}
+
 /** The note signer key from `--skey-file` or `--skey-env` (never argv). Errors name the source only. */
 const loadSigner = (flags: { readonly skeyFile: Option.Option<string>; readonly skeyEnv: Option.Option<string> }) =>
   Effect.gen(function*() {
@@ -773,14 +801,21 @@ const loadSigner = (flags: { readonly skeyFile: Option.Option<string>; readonly 
       const bytes = yield* readBytes(path, MAX_SIGNER_KEY_BYTES).pipe(
         Effect.mapError((e) => new KeyError({ source, reason: e.reason }))
       )
-      secret = Redacted.make(new TextDecoder().decode(bytes).trim())
+      // UTF-8 or refused: a byte that is not would be read as U+FFFD, and two key names as one
+      const text = utf8Strict(bytes)
       bytes.fill(0)
+      if (text === undefined) return yield* new KeyError({ source, reason: "the file is not UTF-8 text" })
+      secret = Redacted.make(text.trim())
     } else if (Option.isSome(flags.skeyEnv)) {
       source = `--skey-env ${flags.skeyEnv.value}`
       secret = yield* Config.redacted(flags.skeyEnv.value).pipe(
         Effect.mapError(() => new KeyError({ source, reason: "the environment variable is not set" })),
         Effect.map((r) => Redacted.make(Redacted.value(r).trim()))
       )
+      // Node reads the environment as UTF-8, each byte that is not as U+FFFD
+      if (Redacted.value(secret).includes("\uFFFD")) {
+        return yield* new KeyError({ source, reason: "the value is not valid UTF-8 (or holds U+FFFD)" })
+      }
     } else {
       return yield* new UsageError({ reason: "give the signer key with --skey-file FILE or --skey-env NAME" })
     }
@@ -793,6 +828,7 @@ const loadSigner = (flags: { readonly skeyFile: Option.Option<string>; readonly 
 /** `calybris log checkpoint --log FILE (--skey-file F | --skey-env NAME) [--origin ORIGIN]`. */
 export const checkpoint = (flags: Commands.FlagsOf<typeof Commands.logOptions.checkpoint>) =>
   Effect.gen(function*() {
+    if (Option.isSome(flags.origin)) yield* commandLineText("--origin", flags.origin.value)
     const signer = yield* loadSigner(flags)
     const origin = Option.getOrElse(flags.origin, () => signer.name)
     const tree = yield* treeOf(flags.log, flags)
@@ -923,6 +959,7 @@ export const keygen = (flags: Commands.FlagsOf<typeof Commands.logOptions.keygen
       return yield* new UsageError({ reason: "--out -: the signer key is never printed; name a new file" })
     }
     yield* requireOutPath("--out", flags.out)
+    yield* commandLineText("--name", flags.name)
     const seed = Redacted.make(globalThis.crypto.getRandomValues(new Uint8Array(32)))
     const invalidName = (e: Note.NoteKeyInvalid) =>
       new UsageError({ reason: `--name ${JSON.stringify(flags.name)}: ${e.reason}` })

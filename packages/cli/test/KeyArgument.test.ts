@@ -56,6 +56,28 @@ describe("Cli.keyArgument", () => {
     for (const [args, position] of cases) assert.strictEqual(keyArgument(args), position, args.join(" "))
   })
 
+  it("finds a key's bytes as bare hex (32 digits or more) or padded base64 given where its file or variable goes, and leaves such a file given as ./NAME (a hostile review: the error naming the source echoed it)", () => {
+    const hex = "07".repeat(32)
+    const b64 = Buffer.alloc(32, 7).toString("base64")
+    const cases: ReadonlyArray<readonly [ReadonlyArray<string>, number]> = [
+      [["log", "prove", "2", "--log", "l.jsonl", "--key-file", hex], 7],
+      [["wal", "verify", "l.jsonl", `--key-file=${hex.slice(0, 32)}`], 4],
+      [["wal", "verify", "l.jsonl", "--key-env", ` ${hex.toUpperCase()}\n`], 5],
+      [["log", "checkpoint", "--skey-file", b64], 4],
+      [["log", "checkpoint", `--skey-env=${Buffer.alloc(40, 9).toString("base64")}`], 3]
+    ]
+    for (const [args, position] of cases) assert.strictEqual(keyArgument(args), position, args.join(" "))
+    const left: ReadonlyArray<ReadonlyArray<string>> = [
+      ["wal", "verify", "l.jsonl", "--key-file", `./${hex}`],
+      ["wal", "verify", "l.jsonl", "--key-file", hex.slice(0, 31)],
+      ["wal", "verify", "l.jsonl", "--key-env", "CALYBRIS_KEY"],
+      // 32 hex digits elsewhere are no key's place: a digest, an id
+      ["budget", "reserve", "--tenant", hex, "--amount", "5", "--id", hex],
+      ["wal", "verify", hex]
+    ]
+    for (const args of left) assert.strictEqual(keyArgument(args), 0, args.join(" "))
+  })
+
   it("takes a note key of the verifier's form as --vkey's value (repeated, and as --vkey=KEY)", () => {
     for (
       const args of [

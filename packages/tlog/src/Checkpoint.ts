@@ -20,7 +20,7 @@ import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as Cosignature from "./Cosignature.js"
 import * as Base64 from "./internal/base64.js"
-import { quote } from "./internal/quote.js"
+import { kindOf, quote } from "./internal/quote.js"
 import * as Note from "./Note.js"
 
 /** Length of the root hash (SHA-256). */
@@ -105,8 +105,19 @@ export class CheckpointOriginMismatch extends Schema.TaggedError<CheckpointOrigi
   }
 }
 
+/** `verifyCheckpoint`'s options are not options (a JavaScript caller is not held by the types). */
+export class CheckpointOptionsInvalid extends Schema.TaggedError<CheckpointOptionsInvalid>()(
+  "CheckpointOptionsInvalid",
+  { field: Schema.String, reason: Schema.String }
+) {
+  override get message() {
+    return `invalid checkpoint verification options: ${this.field}: ${this.reason}`
+  }
+}
+
 export type VerifyError =
   | Note.OpenError
+  | CheckpointOptionsInvalid
   | CheckpointMalformed
   | CheckpointNotSigned
   | CheckpointNotCosigned
@@ -119,6 +130,7 @@ const DECIMAL = /^(?:0|[1-9][0-9]*)$/
 
 /** Parses a checkpoint body (a note's text). */
 export const parse = (text: string): Either.Either<Checkpoint, CheckpointMalformed> => {
+  if (typeof text !== "string") return malformed("invalid-text", 1, `${kindOf(text)}, not a string`)
   const checked = Note.checkText(text)
   if (Either.isLeft(checked)) {
     return checked.left.reason === "no-final-newline"
@@ -219,6 +231,18 @@ export const verifyCheckpoint = (
   verifiers: ReadonlyArray<Note.Verifier>,
   options: VerifyOptions = {}
 ): Either.Either<Verified, VerifyError> => {
+  // options that are not an object (a JavaScript caller's origin given in their place) would pin
+  // nothing: refused, not read as none
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    return Either.left(
+      new CheckpointOptionsInvalid({ field: "options", reason: `${kindOf(options)}, not an object of options` })
+    )
+  }
+  if (options.origin !== undefined && typeof options.origin !== "string") {
+    return Either.left(
+      new CheckpointOptionsInvalid({ field: "origin", reason: `${kindOf(options.origin)}, not a string` })
+    )
+  }
   const opened = Note.open(note, verifiers)
   if (Either.isLeft(opened)) return Either.left(opened.left)
   const body = parse(opened.right.text)

@@ -37,7 +37,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Ed25519 from "./Ed25519.js"
 import * as Base64 from "./internal/base64.js"
-import { quote } from "./internal/quote.js"
+import { kindOf, quote } from "./internal/quote.js"
 
 /** Most signature lines a note may carry (x/mod's limit). */
 export const MAX_SIGNATURES = 100
@@ -108,7 +108,9 @@ export class NoteKeyInvalid extends Schema.TaggedError<NoteKeyInvalid>()("NoteKe
     "invalid-key-length",
     "invalid-public-key",
     "key-id-mismatch",
-    "not-a-private-key"
+    "not-a-private-key",
+    "not-a-string",
+    "not-a-verifier"
   ),
   field: Schema.String,
   value: Schema.String
@@ -119,7 +121,8 @@ export class NoteKeyInvalid extends Schema.TaggedError<NoteKeyInvalid>()("NoteKe
 }
 
 /** Every failure of `open`. */
-export type OpenError = NoteMalformed | NoteInvalidSignature | NoteNotVerified | NoteAmbiguousKey
+/** Every failure of `open` (`NoteKeyInvalid`: the verifiers given are not a list of verifiers). */
+export type OpenError = NoteMalformed | NoteInvalidSignature | NoteNotVerified | NoteAmbiguousKey | NoteKeyInvalid
 
 /** A key that checks one kind of signature line. */
 export interface Verifier {
@@ -240,6 +243,9 @@ export const parse = (note: string | Uint8Array): Either.Either<Parsed, NoteMalf
   if (typeof note === "string") {
     if (!note.isWellFormed()) return malformed("invalid-utf8", 1, "lone surrogate")
     message = note
+  } else if (!Hash.isBytes(note)) {
+    // (an ArrayBuffer, a number, null: from a JavaScript caller)
+    return malformed("invalid-utf8", 1, `${kindOf(note)}, not a string nor a Uint8Array`)
   } else {
     try {
       message = utf8.decode(note)
@@ -291,8 +297,11 @@ export const open = (
   note: string | Uint8Array,
   verifiers: ReadonlyArray<Verifier>
 ): Either.Either<Opened, OpenError> => {
+  if (!Array.isArray(verifiers)) return keyError("not-a-verifier", "verifiers", `${kindOf(verifiers)}, not an array`)
   const known = new Map<string, Verifier>()
-  for (const v of verifiers) {
+  for (const [i, v] of verifiers.entries()) {
+    const problem = notAVerifier(v)
+    if (problem !== undefined) return keyError("not-a-verifier", `verifiers[${i}]`, problem)
     const label = keyLabel(v.name, v.keyId)
     if (known.has(label)) return Either.left(new NoteAmbiguousKey({ keyName: v.name, keyId: hex8(v.keyId) }))
     known.set(label, v)
@@ -327,6 +336,20 @@ export const open = (
     return Either.left(new NoteNotVerified({ unverified: unverified.map((s) => keyLabel(s.name, s.keyId)) }))
   }
   return Either.right({ text, verified, unverified })
+}
+
+/**
+ * Why a value given as a verifier is none (undefined: it has a verifier's members): a JavaScript
+ * caller's `undefined` from a key map failed with a `TypeError` (a hostile review).
+ */
+const notAVerifier = (v: unknown): string | undefined => {
+  if (typeof v !== "object" || v === null) return `${kindOf(v)}, not a verifier`
+  const { keyId, name, type, verify } = v as Partial<Record<keyof Verifier, unknown>>
+  if (typeof name !== "string") return `its name is ${kindOf(name)}`
+  if (typeof keyId !== "number" || keyId >>> 0 !== keyId) return "its keyId is not a u32"
+  if (typeof type !== "number") return `its type is ${kindOf(type)}`
+  if (typeof verify !== "function") return `its verify is ${kindOf(verify)}`
+  return undefined
 }
 
 /** Formats one signature line (without its "\n"). */
@@ -376,6 +399,7 @@ const HEX8 = /^[0-9a-fA-F]{8}$/
 
 /** Splits a verifier key on its first two '+' and checks name, key ID (= the hash of the rest) and base64. */
 export const decodeVerifierKey = (vkey: string): Either.Either<VerifierKeyParts, NoteKeyInvalid> => {
+  if (typeof vkey !== "string") return keyError("not-a-string", "vkey", kindOf(vkey))
   const first = vkey.indexOf("+")
   const second = first < 0 ? -1 : vkey.indexOf("+", first + 1)
   if (first < 0 || second < 0) return keyError("missing-part", "vkey", vkey)
@@ -395,7 +419,9 @@ export const decodeVerifierKey = (vkey: string): Either.Either<VerifierKeyParts,
 
 /** A checked Ed25519 public key as a note verifier. */
 export const ed25519Verifier = (name: string, publicKey: Uint8Array): Either.Either<Verifier, NoteKeyInvalid> => {
+  if (typeof name !== "string") return keyError("not-a-string", "name", kindOf(name))
   if (!isValidName(name)) return keyError("invalid-key-name", "name", name)
+  if (!Hash.isBytes(publicKey)) return keyError("invalid-key-length", "key", `${kindOf(publicKey)}, not bytes`)
   if (publicKey.length !== Ed25519.KEY_BYTES) return keyError("invalid-key-length", "key", `${publicKey.length} bytes`)
   if (!Ed25519.isValidPublicKey(publicKey)) return keyError("invalid-public-key", "key", Base64.encode(publicKey))
   // its own copy, and another for `publicKey`: neither the caller's array nor the one it is
@@ -501,7 +527,9 @@ export const formatSignerKey = (
 export const parseSignerKey = (
   skey: Redacted.Redacted<string> | string
 ): Either.Either<Signer, NoteKeyInvalid> => {
-  const text = Redacted.isRedacted(skey) ? Redacted.value(skey) : skey
+  const text: unknown = Redacted.isRedacted(skey) ? Redacted.value(skey) : skey
+  // (its kind only: a caller's stray value may be a secret of another shape)
+  if (typeof text !== "string") return keyError("not-a-string", "skey", kindOf(text))
   const parts: Array<string> = []
   let rest = text
   for (let i = 0; i < 4; i++) {

@@ -34,6 +34,7 @@ import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import { type NodeId, rangeNodes } from "./internal/bits.js"
 import { HASH_BYTES, rootOfSubtrees } from "./internal/hash.js"
+import { kindOf } from "./internal/quote.js"
 import {
   concatHashes,
   formatIndex,
@@ -194,6 +195,7 @@ export const entriesPathForLeaf = (leafIndex: bigint, treeSize: bigint): Either.
  * accepting exactly the paths `tilePath`/`entriesPath` produce.
  */
 export const parsePath = (path: string): Either.Either<HashTile | EntriesTile, TilePathError> => {
+  if (typeof path !== "string") return Either.left(new TilePathError({ path: kindOf(path), reason: "not a string" }))
   const fail = (reason: string) => Either.left(new TilePathError({ path, reason }))
   const segments = path.split("/")
   if (segments[0] !== "tile") return fail(`does not start with "tile/"`)

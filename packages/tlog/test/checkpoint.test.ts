@@ -1,5 +1,7 @@
 import * as Checkpoint from "@calybris/tlog/Checkpoint"
+import * as Cosignature from "@calybris/tlog/Cosignature"
 import * as Note from "@calybris/tlog/Note"
+import * as Tiles from "@calybris/tlog/Tiles"
 import { assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
@@ -152,5 +154,87 @@ describe("Checkpoint: verifyCheckpoint", () => {
       }),
       { numRuns: FastCheck.readConfigureGlobal().numRuns ?? 30 }
     )
+  })
+})
+
+describe("a JavaScript caller's values where the types allow none (a hostile review: each threw a TypeError)", () => {
+  const sumdb = right(Checkpoint.parseVerifierKey(SUMDB_VKEY))
+  // the types keep TypeScript callers from these; a JavaScript caller (a key map's miss) is not
+  const js = <A>(value: unknown): A => value as A
+  const failure = (either: Either.Either<unknown, { readonly _tag: string; readonly message: string }>) => {
+    const e = left(either)
+    return `${e._tag}: ${e.message}`
+  }
+
+  it("verifyCheckpoint: verifiers that are no list, or hold no verifier, are a NoteKeyInvalid naming the place", () => {
+    assert.strictEqual(
+      failure(Checkpoint.verifyCheckpoint(SUMDB_NOTE, js(undefined))),
+      `NoteKeyInvalid: invalid note key: not-a-verifier in verifiers: "undefined, not an array"`
+    )
+    assert.strictEqual(
+      failure(Checkpoint.verifyCheckpoint(SUMDB_NOTE, js([sumdb, null]))),
+      `NoteKeyInvalid: invalid note key: not-a-verifier in verifiers[1]: "null, not a verifier"`
+    )
+    assert.strictEqual(
+      failure(Checkpoint.verifyCheckpoint(SUMDB_NOTE, js([{ ...sumdb, keyId: -1 }]))),
+      `NoteKeyInvalid: invalid note key: not-a-verifier in verifiers[0]: "its keyId is not a u32"`
+    )
+    assert.strictEqual(
+      failure(Note.open(SUMDB_NOTE, js([{ ...sumdb, verify: undefined }]))),
+      `NoteKeyInvalid: invalid note key: not-a-verifier in verifiers[0]: "its verify is undefined"`
+    )
+  })
+
+  it("verifyCheckpoint: options that are not an object (an origin given in their place) are refused, never read as none", () => {
+    // the origin given as the options: before, it pinned nothing and the checkpoint verified
+    assert.strictEqual(
+      failure(Checkpoint.verifyCheckpoint(SUMDB_NOTE, [sumdb], js("example.com/log"))),
+      "CheckpointOptionsInvalid: invalid checkpoint verification options: options: a string, not an object of options"
+    )
+    assert.strictEqual(
+      failure(Checkpoint.verifyCheckpoint(SUMDB_NOTE, [sumdb], js(null))),
+      "CheckpointOptionsInvalid: invalid checkpoint verification options: options: null, not an object of options"
+    )
+    assert.strictEqual(
+      failure(Checkpoint.verifyCheckpoint(SUMDB_NOTE, [sumdb], js({ origin: 7 }))),
+      "CheckpointOptionsInvalid: invalid checkpoint verification options: origin: a number, not a string"
+    )
+    assert.isTrue(Either.isRight(Checkpoint.verifyCheckpoint(SUMDB_NOTE, [sumdb], undefined)))
+  })
+
+  it("parse, keys and tile paths of values that are no string are refused with the module's own error", () => {
+    assert.strictEqual(
+      failure(Checkpoint.parse(js(null))),
+      `CheckpointMalformed: malformed checkpoint: invalid-text at line 1: "null, not a string"`
+    )
+    assert.strictEqual(
+      failure(Note.parse(js(new ArrayBuffer(3)))),
+      `NoteMalformed: malformed note: invalid-utf8 at line 1: "an object, not a string nor a Uint8Array"`
+    )
+    assert.strictEqual(
+      failure(Note.parseVerifierKey(js(null))),
+      `NoteKeyInvalid: invalid note key: not-a-string in vkey: "null"`
+    )
+    assert.strictEqual(
+      failure(Checkpoint.parseVerifierKey(js(undefined))),
+      `NoteKeyInvalid: invalid note key: not-a-string in vkey: "undefined"`
+    )
+    assert.strictEqual(
+      failure(Note.parseSignerKey(js(42))),
+      `NoteKeyInvalid: invalid note key: not-a-string in skey: "a number"`
+    )
+    assert.strictEqual(
+      failure(Note.ed25519Verifier("a", js(null))),
+      `NoteKeyInvalid: invalid note key: invalid-key-length in key: "null, not bytes"`
+    )
+    assert.strictEqual(
+      failure(Cosignature.makeVerifier("w", js("x".repeat(32)))),
+      `NoteKeyInvalid: invalid note key: invalid-key-length in key: "a string, not bytes"`
+    )
+    assert.strictEqual(
+      failure(Note.ed25519Verifier(js(5), sumdb.publicKey)),
+      `NoteKeyInvalid: invalid note key: not-a-string in name: "a number"`
+    )
+    assert.strictEqual(failure(Tiles.parsePath(js(null))), `TilePathError: not a tlog-tiles path: "null": not a string`)
   })
 })

@@ -460,10 +460,11 @@ describe("The tree from its tiles", () => {
 })
 
 describe("Tiles in a browser", () => {
-  it("Tiles.ts and internal/tile*.ts use no Node API (imports effect and the tlog's hashing and bit arithmetic only)", () => {
+  it("Tiles.ts and internal/tile*.ts use no Node API (imports effect and the tlog's hashing, bit arithmetic and error quoting only)", () => {
     const src = path.resolve(import.meta.dirname, "../src")
     const files = [
       "Tiles.ts",
+      "internal/quote.ts",
       ...fs.readdirSync(path.join(src, "internal")).filter((f) => f.startsWith("tile")).map((f) => `internal/${f}`)
     ]
     for (const file of files) {
@@ -472,7 +473,7 @@ describe("Tiles in a browser", () => {
       for (const spec of imports) {
         assert.match(
           spec ?? "",
-          /^(effect\/|\.\/internal\/(hash|bits|tile\w*)\.js$|\.\/(hash|bits)\.js$)/,
+          /^(effect\/|\.\/internal\/(hash|bits|quote|tile\w*)\.js$|\.\/(hash|bits)\.js$)/,
           `${file} imports ${spec}`
         )
       }

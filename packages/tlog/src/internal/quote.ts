@@ -17,3 +17,14 @@ export const quote = (value: string): string => {
   const last = value.charCodeAt(QUOTE - 1)
   return value.slice(0, last >= 0xd800 && last <= 0xdbff ? QUOTE - 1 : QUOTE) + "…"
 }
+
+/**
+ * What a value given where a string, bytes or a verifier goes is, for an error naming it (never
+ * its content): "null", "an array", "a number", … (a JavaScript caller is not held by the types).
+ */
+export const kindOf = (value: unknown): string =>
+  value === null || value === undefined ? String(value) : Array.isArray(value)
+    ? "an array"
+    : typeof value === "object"
+    ? "an object"
+    : `a ${typeof value}`
