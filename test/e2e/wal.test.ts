@@ -151,6 +151,44 @@ describe("wal verify", () => {
   })
 })
 
+describe("--log-level debug", () => {
+  it("prints a failure once, as at any level: a forged line's expected MAC withheld, terminal escapes escaped (a hostile review: the pretty logger printed each fiber's failure raw, and the MAC minted the line)", async () => {
+    const tampered = copy(
+      "tampered-debug.jsonl",
+      logText.replace(`"request_sequence":9007199254740995`, `"request_sequence":9007199254740996`)
+    )
+    const verdict = Reader.verifyBytes(fs.readFileSync(tampered), { chain: Either.getOrThrow(Chain.make({ key })) })
+    const expectedMac = Either.isLeft(verdict) && verdict.left._tag === "WalChainBroken" ? verdict.left.expected : ""
+    assert.match(expectedMac, /^[0-9a-f]{64}$/)
+    const escapes = copy(
+      "escapes-debug.jsonl",
+      `{"sequence":1,"previous_hash":"\\u001b]0;PWNED\\u0007","entry_hash":"00","data":1}\n`
+    )
+    const runs = await Promise.all([
+      calybris(["--log-level", "debug", "wal", "verify", tampered, "--key-file", keyFile]),
+      calybris(["--log-level", "all", "wal", "show", tampered, "--key-file", keyFile]),
+      calybris(["--log-level", "trace", "wal", "replay", tampered, "--policy", policyFile, "--key-file", keyFile]),
+      calybris(["--log-level", "debug", "wal", "verify", escapes])
+    ])
+    for (const r of runs) {
+      assert.strictEqual(r.code, 1, r.stderr)
+      // (the pretty logger wrote to stdout)
+      for (const text of [r.stdout, r.stderr]) {
+        assert.notInclude(text, expectedMac)
+        assert.notInclude(text, "\u001b")
+        assert.notInclude(text, "\u0007")
+        assert.notInclude(text, "Fiber terminated")
+      }
+      assert.strictEqual(r.stderr.trim().split("\n").length, 1, r.stderr)
+    }
+    // nothing on stdout but what the command prints: none of verify's, show's entries before the break
+    assert.strictEqual(runs[0]?.stdout, "")
+    assert.strictEqual(runs[3]?.stdout, "")
+    assert.strictEqual(runs[1]?.stdout.trim().split("\n").length, 2, runs[1]?.stdout)
+    assert.include(runs[0]?.stderr, "WalChainBroken: WAL chain broken at sequence 3: expected (withheld")
+  })
+})
+
 describe("a key file", () => {
   it("past 64 KiB is refused before it is read, exit 2 naming the file, in every command that takes a key (a log named as the key by mistake was read whole, up to 2 GiB)", async () => {
     const big = path.join(dir, "big.key")

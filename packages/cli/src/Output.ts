@@ -13,6 +13,7 @@ import * as Console from "effect/Console"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import { exitCodeOf } from "./CliError.js"
@@ -175,6 +176,20 @@ const withholdSignerKeys = (text: string): string => text.replace(SIGNER_KEY_TEX
  */
 const printable = (text: string, keep: ReadonlyArray<string>, newlines = false): string =>
   Format.visible(bound(withholdSignerKeys(withholdExpected(text)), keep), newlines)
+
+/**
+ * The CLI's logger (what `--log-level` lets through): each line as `Logger.stringLogger` formats
+ * it, cause and annotations included, then printed as an error's text is (`printable`: a broken
+ * chain's expected hash and signer keys withheld, bounded, what a terminal acts on escaped), on
+ * stderr. The pretty logger printed causes raw: with `--log-level debug`, a fiber's failure gave
+ * a forged line's MAC under the key and a log's terminal escapes (a hostile review).
+ */
+export const logger: Logger.Logger<unknown, void> = Logger.withConsoleError(
+  Logger.map(Logger.stringLogger, (line) => printable(line, [], true))
+)
+
+/** `logger` in place of the default one. */
+export const layerLogger: Layer.Layer<never> = Logger.replace(Logger.defaultLogger, logger)
 
 /** The names an error's message may echo whole: its `file`, `path` and `source` fields. */
 const namesOf = (error: unknown): Array<string> => {

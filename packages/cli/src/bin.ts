@@ -14,6 +14,7 @@ import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
 import * as Cli from "./Cli.js"
@@ -94,14 +95,19 @@ const InvocationLive = Layer.succeed(
  */
 const PlatformLive = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)
 
-const MainLayer = Layer.mergeAll(PlatformLive, StdioLive, Output.layerOutputMode, InvocationLive)
+const MainLayer = Layer.mergeAll(PlatformLive, StdioLive, Output.layerOutputMode, InvocationLive, Output.layerLogger)
 
 Cli.run(process.argv).pipe(
   // the command line's own arguments (paths) may be echoed whole; nothing else is (Output.bound)
   Effect.tapErrorCause((cause) => Output.report(cause, process.argv.slice(2))),
+  // a failure is reported once, by `report`: no fiber's failure is logged besides (with
+  // `--log-level debug` each was, its cause raw: a forged line's MAC under the key; a hostile
+  // review), and what is logged goes through `Output.logger`, not the pretty logger
+  Effect.withUnhandledErrorLogLevel(Option.none()),
   Effect.provide(MainLayer),
   NodeRuntime.runMain({
     disableErrorReporting: true,
+    disablePrettyLogger: true,
     // on failure runMain calls process.exit: let stdout and stderr flush first (pipes are async)
     // (a failed write of stdout, reported by now — after the flush, for one reported late — sets the code)
     teardown: (exit, onExit) => {

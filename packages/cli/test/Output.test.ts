@@ -2,6 +2,11 @@ import { InputError } from "@calybris/cli/CliError"
 import * as Output from "@calybris/cli/Output"
 import * as Json from "@calybris/core/Json"
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 
 describe("Output.bound", () => {
   it("cuts every quoted string or run of non-blanks longer than the excerpt limit, keeping the rest", () => {
@@ -43,4 +48,38 @@ describe("Output.bound", () => {
     assert.isBelow(printed.length, 1_000)
     assert.include(printed, `"file":"${file}"`)
   })
+})
+
+describe("Output.logger", () => {
+  it.effect("prints a log line and its cause as an error's text is printed: a broken chain's expected hash withheld, escapes escaped, on stderr (a hostile review: the pretty logger printed them raw, on stdout)", () =>
+    Effect.gen(function*() {
+      const printed: Array<readonly [string, string]> = []
+      const capture = (stream: string) => (...args: ReadonlyArray<unknown>) => {
+        printed.push([stream, args.map(String).join(" ")])
+      }
+      const console: Console.Console = {
+        ...globalThis.console,
+        [Console.TypeId]: Console.TypeId,
+        unsafe: { ...globalThis.console, log: capture("out"), info: capture("out"), error: capture("err") }
+      } as unknown as Console.Console
+      const mac = "ab".repeat(32)
+      yield* Effect.logDebug("line \u001b]0;PWNED\u0007").pipe(
+        Effect.annotateLogs("what", "\u001b[2J"),
+        Effect.zipRight(
+          Effect.logError(Cause.fail(new Error(`WAL chain broken at sequence 2: expected ${mac}, found x`)))
+        ),
+        Effect.provide(Output.layerLogger),
+        Logger.withMinimumLogLevel(LogLevel.All),
+        Effect.withConsole(console)
+      )
+      assert.strictEqual(printed.length, 2)
+      for (const [stream, text] of printed) {
+        assert.strictEqual(stream, "err")
+        assert.notInclude(text, "\u001b")
+        assert.notInclude(text, "\u0007")
+        assert.notInclude(text, mac)
+      }
+      assert.include(printed[0]?.[1], "line \\u001b]0;PWNED\\u0007")
+      assert.include(printed[1]?.[1], "expected (withheld")
+    }))
 })

@@ -18,6 +18,7 @@
 import { defaultHash, type HashFunctions, isBytes as coreIsBytes, node as nodeHash, toHex } from "@calybris/core/Hash"
 import * as Json from "@calybris/core/Json"
 import * as Either from "effect/Either"
+import { byteLinks, type Data, type Link, linkJsonView } from "./internal/links.js"
 import { WalEmptyKey, WalOptionsInvalid } from "./WalError.js"
 
 export const GENESIS = "genesis"
@@ -106,13 +107,6 @@ const ascii = (text: string, buffer: Uint8Array, at: number): number => {
   return n
 }
 
-/** A Json value to print into the hashed buffer, and its bytes there once printed. */
-interface Data {
-  readonly value: Json.Json
-  readonly maxDepth: number
-  bytes: Uint8Array
-}
-
 /** The HMAC key as one block: hashed first when longer than a block, zero-padded. */
 const keyBlock = (key: Uint8Array, sha256: (data: Uint8Array) => Uint8Array): Uint8Array => {
   const block = new Uint8Array(BLOCK)
@@ -121,12 +115,6 @@ const keyBlock = (key: Uint8Array, sha256: (data: Uint8Array) => Uint8Array): Ui
 }
 
 const xorPad = (block: Uint8Array, pad: number): Uint8Array => block.map((b) => b ^ pad)
-
-/**
- * `link`, with the data text given as text, as its UTF-8 bytes, or as a Json value printed into
- * the hashed buffer (undefined only then, when the value nests too deep).
- */
-type Link = (previousHash: string | Uint8Array, data: string | Uint8Array | Data) => string | undefined
 
 /** `link` on node's one-shot hash. */
 const nodeLink = (hash: OneShot, key: Uint8Array | undefined): Link => {
@@ -162,9 +150,6 @@ const genericLink = (hash: HashFunctions, key: Uint8Array | undefined): Link => 
     return filled === undefined ? undefined : toHex(digest(filled))
   }
 }
-
-/** The byte-level `link` of each chain `make` built. */
-const byteLinks = new WeakMap<Chain, Link>()
 
 const decoder = new TextDecoder()
 
@@ -220,9 +205,10 @@ export const linkBytes = (chain: Chain, previousHash: string, data: Uint8Array):
 
 /**
  * `chain.link` of `Json.print(data)`, with the data's canonical bytes printed straight into the
- * buffer that is hashed (no text, no separate UTF-8 encoding, no copy): the entry hash and those
- * bytes — a view of the chain's buffer, valid until the chain's next call — or undefined when
- * `data` nests more than `maxDepth` arrays / objects (nothing hashed).
+ * buffer that is hashed (no text, no separate UTF-8 encoding): the entry hash and those bytes (a
+ * copy: that buffer holds the HMAC key's inner pad in front, and a view of it handed out gave the
+ * key back — a hostile review), or undefined when `data` nests more than `maxDepth` arrays /
+ * objects (nothing hashed). The file writer uses the no-copy form, which it never hands out.
  */
 export const linkJson = (
   chain: Chain,
@@ -230,17 +216,9 @@ export const linkJson = (
   data: Json.Json,
   maxDepth: number
 ): { readonly hash: string; readonly bytes: Uint8Array } | undefined => {
-  const link = byteLinks.get(chain)
-  if (link === undefined) {
-    const text = Json.printWithin(data, maxDepth)
-    return text === undefined ? undefined : { hash: chain.link(previousHash, text), bytes: encoder.encode(text) }
-  }
-  const printed: Data = { value: data, maxDepth, bytes: EMPTY }
-  const hash = link(previousHash, printed)
-  return hash === undefined ? undefined : { hash, bytes: printed.bytes }
+  const linked = linkJsonView(chain, previousHash, data, maxDepth)
+  return linked === undefined ? undefined : { hash: linked.hash, bytes: linked.bytes.slice() }
 }
-
-const EMPTY = new Uint8Array(0)
 
 /** `linkBytes` bound to one chain (looked up once: the verifying reader calls it per line). */
 export const bytesLink = (chain: Chain): (previousHash: string, data: Uint8Array) => string => {

@@ -72,6 +72,32 @@ describe("secrets", () => {
   })
 })
 
+describe("what the chain hands out holds no key", () => {
+  /** Whether `haystack` holds `needle`'s bytes anywhere. */
+  const holds = (haystack: Uint8Array, needle: Uint8Array) => Buffer.from(haystack).includes(Buffer.from(needle))
+
+  it.effect("Chain.linkJson's bytes are a copy, not a view of the hashing buffer that holds the key's inner pad in front (a hostile review read K ^ 0x36 back through a log's reader.chain)", () =>
+    Effect.gen(function*() {
+      const innerPad = key.map((b) => b ^ 0x36)
+      const wal = yield* Wal.makeMemory({ key })
+      const chain = wal.reader.chain
+      assert.isDefined(chain)
+      if (chain === undefined) return
+      for (const data of [new Map<string, Json.Json>([["n", 1n]]), "x".repeat(5000)]) {
+        const linked = Chain.linkJson(chain, Chain.GENESIS, data, 128)
+        assert.isDefined(linked)
+        if (linked === undefined) return
+        assert.strictEqual(new TextDecoder().decode(linked.bytes), Json.print(data))
+        assert.strictEqual(linked.hash, chain.link(Chain.GENESIS, Json.print(data)))
+        // the whole memory the view reaches is the bytes themselves
+        assert.strictEqual(linked.bytes.byteOffset, 0)
+        assert.strictEqual(linked.bytes.buffer.byteLength, linked.bytes.length)
+        assert.isFalse(holds(new Uint8Array(linked.bytes.buffer), innerPad))
+        assert.isFalse(holds(new Uint8Array(linked.bytes.buffer), key))
+      }
+    }))
+})
+
 describe("a key that is not bytes (a JavaScript caller's string or number)", () => {
   it.effect("is refused by the chain and by a log opened with it (WalOptionsInvalid naming key): copied as zeros, it was the empty key, and any such log verified under any other string (a helper's review of the API)", () =>
     Effect.gen(function*() {

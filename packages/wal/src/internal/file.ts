@@ -11,7 +11,7 @@
  * lacks its newline gets one, in the same write as the next entry.
  *
  * Appending seals in the caller, synchronously: the record's canonical bytes printed straight
- * into the chain's hashing buffer and hashed there (`Chain.linkJson`), next sequence, previous
+ * into the chain's hashing buffer and hashed there (`linkJsonView`, internal/links.ts), next sequence, previous
  * hash, and the line's bytes appended to the pending round around them — one synchronous
  * block, so it is atomic without a lock and sequences follow call order (an append that waits
  * for room, see below, seals when it resumes). One flusher fiber per log writes the rounds in
@@ -87,6 +87,7 @@ import {
 import { notAdmitted } from "./admit.js"
 import { checkDurability } from "./durability.js"
 import { FileIo } from "./io.js"
+import { linkJsonView } from "./links.js"
 import * as Lock from "./lock.js"
 import * as Own from "./own.js"
 
@@ -307,7 +308,7 @@ const copy = (buffer: Uint8Array, at: number, bytes: Uint8Array): number => {
 
 /**
  * Append the next entry's line to the round, byte for byte as `Entry.formatLine` lays it out,
- * around the data's canonical bytes as `Chain.linkJson` printed and hashed them (so the data is
+ * around the data's canonical bytes as `linkJsonView` printed and hashed them (so the data is
  * printed once, straight into bytes, and copied once, here). A hash text that would need
  * escaping or has another length takes the string path of `Entry.formatLine`.
  */
@@ -448,7 +449,7 @@ export const make = <E = never>(
     ): { readonly sealed: Sealed; readonly round: Round } | RecordRefusal => {
       const sequence = sealedSequence + 1n
       const previousHash = sealedHash
-      const printed = Chain.linkJson(chain, previousHash, data, MAX_RECORD_DEPTH)
+      const printed = linkJsonView(chain, previousHash, data, MAX_RECORD_DEPTH)
       if (printed === undefined) return refusal(data)
       const long = tooLong(sequence, previousHash, printed.hash, printed.bytes.length, maxLineBytes)
       if (long !== undefined) return long
