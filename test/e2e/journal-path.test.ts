@@ -97,4 +97,21 @@ describe("the journal's path", () => {
     },
     120_000
   )
+
+  it("a journal named j.lock is not j's lock: budget init --journal j exits 1 with WalLocked naming it, however old it is, and j.lock keeps every entry (a hostile review: the open of j deleted it)", async () => {
+    const lockNamed = path.join(dir, "j.lock")
+    assert.strictEqual((await budget(lockNamed, ["init"])).code, 0)
+    assert.strictEqual((await budget(lockNamed, ["ensure", "--tenant", "t", "--amount", "100"])).code, 0)
+    const before = fs.readFileSync(lockNamed)
+    const old = new Date(Date.now() - 60_000)
+    fs.utimesSync(lockNamed, old, old)
+    const r = await budget(path.join(dir, "j"), ["init"])
+    assert.strictEqual(r.code, 1, r.stderr)
+    assert.include(r.stderr, `WalLocked`)
+    assert.include(r.stderr, `${lockNamed} is not a lock file`)
+    assert.deepStrictEqual(fs.readFileSync(lockNamed), before)
+    assert.isFalse(fs.existsSync(path.join(dir, "j")))
+    const status = await budget(lockNamed, ["status", "t"])
+    assert.strictEqual(status.code, 0, status.stderr)
+  })
 })

@@ -766,6 +766,42 @@ it.live("an incomplete lock file blocks while fresh and is stale once old", () =
     assert.isFalse(yield* fs.exists(`${path}.lock`))
   }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
 
+it.live("a file by the lock's name that is no lock (a log named X.lock, a live writer's or not; a complete line that is no holder; a large file) keeps X locked and is never touched, however old (a hostile review: the open of X deleted it)", () =>
+  Effect.gen(function*() {
+    const { dir, fs, path } = yield* tempLog
+    const old = new Date((yield* Clock.currentTimeMillis) - 60_000)
+    // a log named log.jsonl.lock, open with acknowledged entries and idle (its file old)
+    const other = `${path}.lock`
+    yield* Effect.scoped(Effect.gen(function*() {
+      const ctx = yield* Layer.build(Wal.layerFile(other, { durability: "always" }))
+      yield* Effect.provide(appendRange(1, 3), ctx)
+      const before = yield* fs.readFile(other)
+      yield* fs.utimes(other, old, old)
+      const error = yield* Effect.flip(withWal(path, Wal.head))
+      assert.strictEqual(error._tag, "WalLocked")
+      assert.include(error.message, `${other} is not a lock file (`)
+      assert.include(error.message, `beginning "{\\"sequence\\":1,`)
+      assert.deepStrictEqual(yield* fs.readFile(other), before)
+      // its writer serves on
+      assert.strictEqual((yield* Effect.provide(appendRange(4, 4), ctx))[0]?.sequence, 4n)
+    }))
+    assert.strictEqual((yield* verifyOnDisk(other)).count, 4n)
+    // a complete line that is no holder, and a file too large to be a lock, old: refused, kept
+    for (const text of ["pid=abc host=h started=1\n", `pid=${"1".repeat(2000)}`]) {
+      const lock = `${dir}/b.jsonl.lock`
+      yield* fs.writeFileString(lock, text)
+      yield* fs.utimes(lock, old, old)
+      const error = yield* Effect.flip(withWal(`${dir}/b.jsonl`, Wal.head))
+      assert.strictEqual(error._tag, "WalLocked")
+      assert.include(error.message, `${lock} is not a lock file (${Buffer.byteLength(text)} bytes`)
+      assert.strictEqual(yield* fs.readFileString(lock), text)
+      assert.deepStrictEqual(
+        yield* fs.readDirectory(dir).pipe(Effect.map((names) => names.filter((n) => n.includes("stale")))),
+        []
+      )
+    }
+  }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+
 /** A log over the probing FileSystem. */
 const probed = (path: string, durability: Wal.Durability) => {
   const probe = new Probe.Probe()

@@ -86,6 +86,19 @@ import { WalIoError, WalLocked } from "../WalError.js"
 /** An incomplete lock file (no full holder line) older than this is stale. */
 export const INCOMPLETE_GRACE_MS = 10_000
 
+/**
+ * The longest lock file read: a holder line is ~150 bytes (a host name of up to 255 more). A file
+ * by the lock's name that is larger, or that is neither a holder line nor the start of one (a
+ * writer that crashed while writing it), is no lock: the log stays locked and the file is never
+ * touched (a hostile review: a log named `X.lock` was read whole, judged an incomplete lock, and
+ * deleted by the open of `X` — with a live writer's acknowledged entries).
+ */
+export const MAX_LOCK_BYTES = 1024
+
+/** Whether a lock file without a holder line may be a writer's, caught while writing it. */
+const mayBeIncomplete = (text: string): boolean =>
+  text.length <= MAX_LOCK_BYTES && !text.includes("\n") && (text.startsWith("pid=") || "pid=".startsWith(text))
+
 /** How often a contended acquisition starts over before reporting the log as locked. */
 const ATTEMPTS = 5
 
@@ -411,6 +424,19 @@ const existing = (
   note: string
 ): Effect.Effect<Step, WalLocked | WalIoError | PlatformError> =>
   Effect.gen(function*() {
+    const notALock = (what: string) =>
+      new WalLocked({
+        path,
+        holder: `${lockPath} is not a lock file (${what}): a writer's lock is one line "pid=… host=… ` +
+          `started=…"; the log stays locked, and that file untouched, until it is renamed or removed by hand${note}`
+      })
+    // the size first: a large file by the lock's name is not read (nor ever removed)
+    const sized = yield* fs.stat(lockPath).pipe(
+      Effect.map(Option.some),
+      Effect.catchIf(isReason("NotFound"), () => Effect.succeedNone)
+    )
+    if (Option.isNone(sized)) return retry
+    if (sized.value.size > BigInt(MAX_LOCK_BYTES)) return yield* notALock(`${sized.value.size} bytes`)
     const read = yield* fs.readFileString(lockPath).pipe(
       Effect.map(Option.some),
       Effect.catchIf(isReason("NotFound"), () => Effect.succeedNone)
@@ -420,6 +446,9 @@ const existing = (
     const text = read.value
     const holder = parseHolder(text)
     if (holder === undefined) {
+      if (!mayBeIncomplete(text)) {
+        return yield* notALock(`${sized.value.size} bytes, beginning ${JSON.stringify(text.slice(0, 24))}`)
+      }
       const info = yield* fs.stat(lockPath)
       const now = yield* Clock.currentTimeMillis
       const changed = Option.match(info.mtime, { onNone: () => now, onSome: (d) => d.getTime() })
