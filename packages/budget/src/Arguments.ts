@@ -34,6 +34,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { boundOf, noteBound } from "./internal/bounds.js"
 import { InvalidArgument, LedgerStoreError } from "./LedgerError.js"
@@ -210,6 +211,44 @@ export const microcentsFromEstimatedCost = (cost: bigint): Option.Option<Microce
   isMicrocents(cost) ? Option.some(cost) : Option.none()
 
 const isSnapshot = Schema.is(Snapshot.Snapshot)
+const validateSnapshot = Schema.validateEither(Snapshot.Snapshot)
+
+/** What each level of a snapshot must be, when what is there is not even of its kind. */
+const SNAPSHOT_SHAPE = [
+  "must be a snapshot: an object of version, tenants and active_reservations",
+  "must be an array of tenant balances",
+  "must be a tenant balance: an object of tenant_id and its four i64 microcents"
+]
+
+/** The value at `path` in a plain value (what the refusal quotes). */
+const valueAt = (value: unknown, path: ReadonlyArray<PropertyKey>): unknown =>
+  path.reduce<unknown>(
+    (current, key) =>
+      typeof current === "object" && current !== null && Object.hasOwn(current, key)
+        ? (current as Record<PropertyKey, unknown>)[key]
+        : undefined,
+    value
+  )
+
+/**
+ * Why a restore's snapshot (which `isSnapshot` refused) is none: the first field out of its type,
+ * named from the command's argument (`snapshot.version`, `snapshot.tenants[0].initial_microcents`),
+ * with its value and its range (every one was "invalid snapshot an object", whichever field and
+ * value: a hostile review). Only on a refusal: the cheap check stays on the valid path.
+ */
+const snapshotError = (snapshot: unknown): InvalidArgument => {
+  const result = validateSnapshot(snapshot)
+  if (Either.isRight(result)) {
+    return invalid("snapshot", snapshot, "must be a snapshot of i64 balances and u64 counters")
+  }
+  const path = ParseResult.ArrayFormatter.formatErrorSync(result.left)[0]?.path ?? []
+  const { field, message } = JsonSchema.describeError(result.left)
+  // a level that is not even of its kind: Schema names its whole type, kilobytes of it
+  const reason = /^expected (\{|ReadonlyArray<)/.test(message)
+    ? SNAPSHOT_SHAPE[Math.min(path.length, 2)] as string
+    : message
+  return invalid(field === "" ? "snapshot" : `snapshot.${field}`, valueAt(snapshot, path), reason)
+}
 
 /** The kinds of command that take a client operation id (`operation_id`). */
 const TAKES_OPERATION_ID: ReadonlySet<string> = new Set(["TopUp", "Reserve", "Admit", "Commit", "Release"])
@@ -270,12 +309,11 @@ export const validateCommand = (command: L.Command): InvalidArgument | undefined
     case "Expire":
       return reservationError(c.reservation)
     case "Restore": {
-      if (!isSnapshot(c.snapshot)) {
-        return invalid("snapshot", c.snapshot, "must be a snapshot of i64 balances and u64 counters")
-      }
-      for (const t of c.snapshot.tenants) {
-        const error = tenantError(t.tenant_id)
-        if (error !== undefined) return error
+      if (!isSnapshot(c.snapshot)) return snapshotError(c.snapshot)
+      const tenants = c.snapshot.tenants
+      for (let i = 0; i < tenants.length; i++) {
+        const id = (tenants[i] as Snapshot.TenantBalance).tenant_id
+        if (!isTenantId(id)) return invalid(`snapshot.tenants[${i}].tenant_id`, id, RANGE.tenant)
       }
       return undefined
     }

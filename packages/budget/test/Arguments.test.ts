@@ -147,4 +147,68 @@ describe("Arguments", () => {
       Arguments.validateCommand({ _tag: "TopUp", tenant: "a", amount: 1n, operation_id: "k" } as unknown as L.Command)
     )
   })
+
+  it("a restore's snapshot out of its types: InvalidArgument names the first wrong field from the argument, its value and its range (a hostile review: every one was \"invalid snapshot an object\")", () => {
+    const balance = {
+      tenant_id: "a",
+      initial_microcents: 10n,
+      remaining_microcents: 10n,
+      reserved_microcents: 0n,
+      committed_microcents: 0n
+    }
+    const restore = (snapshot: unknown) =>
+      Arguments.validateCommand({ _tag: "Restore", snapshot } as unknown as L.Command)
+    const fields = (e: ReturnType<typeof restore>) => e && { field: e.field, value: e.value, reason: e.reason }
+    assert.isUndefined(restore({ version: U64_MAX, tenants: [balance], active_reservations: U64_MAX }))
+    assert.deepStrictEqual(fields(restore({ version: U64_MAX + 1n, tenants: [], active_reservations: 0n })), {
+      field: "snapshot.version",
+      value: "18446744073709551616",
+      reason: "must be an integer in [0, 18446744073709551615], got 18446744073709551616"
+    })
+    assert.deepStrictEqual(
+      fields(
+        restore({ version: 1n, tenants: [{ ...balance, reserved_microcents: -I64_MAX - 2n }], active_reservations: 0n })
+      ),
+      {
+        field: "snapshot.tenants[0].reserved_microcents",
+        value: "-9223372036854775809",
+        reason: "must be an integer in [-9223372036854775808, 9223372036854775807], got -9223372036854775809"
+      }
+    )
+    assert.deepStrictEqual(fields(restore({ version: 1n, tenants: [balance], active_reservations: 3 })), {
+      field: "snapshot.active_reservations",
+      value: "3",
+      reason: "expected a bigint, got the number 3"
+    })
+    assert.deepStrictEqual(
+      fields(restore({ version: 1n, tenants: [{ ...balance, tenant_id: 7 }], active_reservations: 0n })),
+      {
+        field: "snapshot.tenants[0].tenant_id",
+        value: "7",
+        reason: "expected string, got 7"
+      }
+    )
+    // a tenant id of its type but out of range: the same field spelling
+    const long = restore({
+      version: 1n,
+      tenants: [balance, { ...balance, tenant_id: "x".repeat(1_025) }],
+      active_reservations: 0n
+    })
+    assert.strictEqual(long?.field, "snapshot.tenants[1].tenant_id")
+    assert.strictEqual(long?.reason, "must be well-formed Unicode of at most 1024 UTF-8 bytes")
+    // what is no object at some level: a short reason, never Schema's whole type
+    for (
+      const [snapshot, field] of [
+        [undefined, "snapshot"],
+        [[], "snapshot"],
+        [{ version: 1n, tenants: {}, active_reservations: 0n }, "snapshot.tenants"],
+        [{ version: 1n, tenants: [7], active_reservations: 0n }, "snapshot.tenants[0]"]
+      ] as const
+    ) {
+      const e = restore(snapshot)
+      assert.strictEqual(e?.field, field)
+      assert.match(e?.reason ?? "", /^must be (a snapshot|an array of tenant balances|a tenant balance)/)
+      assert.isBelow(e?.message.length ?? 0, 200)
+    }
+  })
 })

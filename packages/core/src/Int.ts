@@ -15,9 +15,20 @@ export const U64_MAX = 0xffff_ffff_ffff_ffffn
 export const I64_MAX = 0x7fff_ffff_ffff_ffffn
 export const I64_MIN = -0x8000_0000_0000_0000n
 
-/** What a wrong value is, for a message: numbers exactly (no `n`), floats as serde prints them, no user text. */
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
+const MIN_SAFE = -MAX_SAFE
+
+/**
+ * What a wrong value is, for a message: numbers exactly (no `n`), floats as serde prints them, no
+ * user text. A bigint within ±(2^53 − 1) is named as one (`the bigint 1n`): no wire value is
+ * (the parser makes it a number), so it is a bigint given in code where a number belongs — printed
+ * bare, an in-range value read as the reason (`got 1` for a u32: a hostile review). A bigint
+ * beyond is a wire integer too large for a number, printed as the JSON has it.
+ */
 const describeActual = (u: unknown): string =>
-  typeof u === "bigint" || typeof u === "number" || typeof u === "boolean" || u === null
+  typeof u === "bigint" && u >= MIN_SAFE && u <= MAX_SAFE
+    ? `the bigint ${u}n`
+    : typeof u === "bigint" || typeof u === "number" || typeof u === "boolean" || u === null
     ? String(u)
     : u instanceof JsonFloat
     ? `the float ${u.toString()}`
@@ -65,8 +76,16 @@ const wireInteger = (min: bigint, max: bigint) =>
     message: integerIn(min, max)
   })
 
+/** The type side of a 64-bit field given what is no bigint: `expected a bigint, got the number 5`. */
+const notBigint = (issue: ParseResult.ParseIssue) =>
+  `expected a bigint, got ${
+    typeof issue.actual === "number" ? `the number ${issue.actual}` : describeActual(issue.actual)
+  }`
+
 const bigRange = <B extends string>(min: bigint, max: bigint, brand: B) => {
-  const To = Schema.BigIntFromSelf.pipe(
+  // a number given in code where a bigint belongs is named as one (Schema's own "Expected bigint,
+  // actual 5" read as an in-range 5: a hostile review)
+  const To = Schema.BigIntFromSelf.annotations({ message: notBigint }).pipe(
     Schema.betweenBigInt(min, max, {
       message: (issue) => `must be an integer in [${min}, ${max}], got ${String(issue.actual)}`
     }),

@@ -12,6 +12,7 @@ import * as Schema from "effect/Schema"
 import { pinPolicyDigest } from "./Digest.js"
 import * as Int from "./Int.js"
 import { compile, type Compiled } from "./internal/compile.js"
+import { formatPath } from "./internal/serde.js"
 import { jsonObject, type Unbranded, validator } from "./JsonSchema.js"
 import { Model } from "./Model.js"
 
@@ -84,7 +85,9 @@ export class OutOfRangeBps extends Schema.TaggedError<OutOfRangeBps>()("OutOfRan
  * 2^32 − 1, an `enabled` past 255, an epoch below 0), not an integer, not a number or bigint where
  * one belongs. Never from a decoded snapshot (its decoder refuses the same); from one built in
  * code, where the kernel's typed arrays and the digest would cut such a value short silently (two
- * catalogs, one digest).
+ * catalogs, one digest). `path` is spelt as the CLI and the wire decoders spell a field
+ * (`models[0].model_id`); the reason names a bigint where a number belongs, or a number where a
+ * bigint does (`expected an integer in [0, 4294967295], got the bigint 1n`).
  */
 export class InvalidPolicyField extends Schema.TaggedError<InvalidPolicyField>()("InvalidPolicyField", {
   path: Schema.String,
@@ -175,7 +178,8 @@ export const make = (snapshot: Unbranded<PolicySnapshot>): Either.Either<Policy,
     const issue = ParseResult.ArrayFormatter.formatErrorSync(checked.left)[0]
     return Either.left(
       new InvalidPolicyField({
-        path: issue === undefined ? "" : issue.path.map(String).join("."),
+        // spelt as the CLI and the wire decoders spell a field (`models[0].model_id`)
+        path: issue === undefined ? "" : formatPath(issue.path),
         reason: issue === undefined ? checked.left.message : issue.message
       })
     )

@@ -600,7 +600,7 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
           ["command", rawApply({ _tag: "Nope" } as unknown as Command.Command)],
           ["operationId", Ledger.admit(policy, TenantId.make("t"), input(1, { risk_bps: 9500 }), { operationId: "" })],
           [
-            "snapshot",
+            "snapshot.tenants[0].initial_microcents",
             Ledger.restore({
               version: 1n,
               tenants: [{
@@ -636,6 +636,81 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
         assert.strictEqual((yield* Ledger.reserve(TenantId.make("u"), Microcents.make(200n)))._tag, "Reserved")
         assert.strictEqual((yield* Ledger.commit(held.reservation_id, Microcents.make(50n)))._tag, "Committed")
         yield* Ledger.proveConservation
+      })))
+
+    it.effect("a refused restore names the snapshot's first wrong field, its value and its range, the same in every layer, before anything changes (a hostile review: every one was \"invalid snapshot an object\")", () =>
+      run(Effect.gen(function*() {
+        yield* Ledger.ensureTenant(TenantId.make("t"), Microcents.make(1_000n))
+        yield* Ledger.reserve(TenantId.make("t"), Microcents.make(100n))
+        const before = {
+          digest: yield* Ledger.ledgerDigest,
+          version: yield* Ledger.snapshotVersion,
+          holds: yield* Ledger.activeReservations
+        }
+        const balance = (over: Record<string, unknown>) => ({
+          tenant_id: "a",
+          initial_microcents: 10n,
+          remaining_microcents: 10n,
+          reserved_microcents: 0n,
+          committed_microcents: 0n,
+          ...over
+        })
+        const cases: ReadonlyArray<readonly [unknown, string]> = [
+          [
+            { version: 2n ** 64n, tenants: [], active_reservations: 0n },
+            "invalid snapshot.version 18446744073709551616: must be an integer in [0, 18446744073709551615], got 18446744073709551616"
+          ],
+          [
+            {
+              version: 1n,
+              tenants: [balance({}), balance({ initial_microcents: 2n ** 63n, remaining_microcents: 2n ** 63n })],
+              active_reservations: 0n
+            },
+            "invalid snapshot.tenants[1].initial_microcents 9223372036854775808: must be an integer in [-9223372036854775808, 9223372036854775807], got 9223372036854775808"
+          ],
+          [
+            { version: 1n, tenants: [balance({ committed_microcents: 5 })], active_reservations: 0n },
+            "invalid snapshot.tenants[0].committed_microcents 5: expected a bigint, got the number 5"
+          ],
+          [
+            { version: 1n, tenants: [], active_reservations: -1n },
+            "invalid snapshot.active_reservations -1: must be an integer in [0, 18446744073709551615], got -1"
+          ],
+          [
+            { version: 1n, tenants: [] },
+            "invalid snapshot.active_reservations undefined: is missing"
+          ],
+          [
+            { version: 1n, tenants: [balance({}), null], active_reservations: 0n },
+            "invalid snapshot.tenants[1] null: must be a tenant balance: an object of tenant_id and its four i64 microcents"
+          ],
+          [
+            { version: 1n, tenants: "x", active_reservations: 0n },
+            "invalid snapshot.tenants \"x\": must be an array of tenant balances"
+          ],
+          [
+            null,
+            "invalid snapshot null: must be a snapshot: an object of version, tenants and active_reservations"
+          ],
+          [
+            { version: 1n, tenants: [balance({ tenant_id: "\uD800" })], active_reservations: 0n },
+            "invalid snapshot.tenants[0].tenant_id \"\\ud800\": must be well-formed Unicode of at most 1024 UTF-8 bytes"
+          ]
+        ]
+        for (const [snapshot, message] of cases) {
+          const error = yield* Effect.flip(Ledger.restore(snapshot as Snapshot.Snapshot))
+          assert.strictEqual(error._tag, "InvalidArgument", message)
+          assert.strictEqual(error.message, message)
+        }
+        assert.deepStrictEqual(
+          {
+            digest: yield* Ledger.ledgerDigest,
+            version: yield* Ledger.snapshotVersion,
+            holds: yield* Ledger.activeReservations
+          },
+          before,
+          "nothing changed"
+        )
       })))
 
     it.effect("queries see the state as of the Clock now: an expired hold is released before the next write", () =>
