@@ -136,8 +136,12 @@ const probing = (probe: Probe) =>
       })
       return FileSystem.FileSystem.of({
         ...real,
-        open: (path, options) =>
-          options?.flag === "a" ? Effect.map(real.open(path, options), wrap) : real.open(path, options),
+        open: (path, options) => {
+          // a reading of the journal: through a descriptor checked to be the writer's file (its
+          // verification at the open, a read of the log's bytes), or a stream (an audit by path)
+          if (options?.flag === "r") probe.streams.set(path, (probe.streams.get(path) ?? 0) + 1)
+          return options?.flag === "a" ? Effect.map(real.open(path, options), wrap) : real.open(path, options)
+        },
         stream: (path, options) => {
           probe.streams.set(path, (probe.streams.get(path) ?? 0) + 1)
           return real.stream(path, options)

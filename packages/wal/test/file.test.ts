@@ -802,6 +802,41 @@ it.live("a file by the lock's name that is no lock (a log named X.lock, a live w
     }
   }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
 
+it.effect("a writer renamed away reads its own file or none: another file put at its path is never read as its log, by bytes, verify or readVerified, with and without WalNode; appends go on to its file (a hostile review: it verified the other file)", () =>
+  Effect.gen(function*() {
+    for (const node of [false, true]) {
+      const { dir, fs, path } = yield* tempLog
+      // another log, put in place of the writer's file
+      const other = `${dir}/other.jsonl`
+      yield* withWal(other, appendRange(100, 104))
+      const otherBytes = yield* fs.readFile(other)
+      yield* Effect.scoped(Effect.gen(function*() {
+        const layer = Wal.layerFile(path, { durability: "always" })
+        const ctx = yield* Layer.build(node ? Layer.provide(layer, WalNode.layer) : layer)
+        yield* Effect.provide(appendRange(1, 2), ctx)
+        nodeFs.renameSync(path, `${path}.moved`)
+        nodeFs.copyFileSync(other, path)
+        yield* Effect.provide(appendRange(3, 3), ctx)
+        for (
+          const read of [
+            Wal.verify,
+            Stream.runCollect(Wal.readVerified),
+            Stream.runCollect(Effect.flatMap(Wal.Wal, (w) => Effect.succeed(w.bytes)).pipe(Stream.unwrap))
+          ] as ReadonlyArray<Effect.Effect<unknown, unknown, Wal.Wal>>
+        ) {
+          const error = yield* Effect.flip(Effect.provide(read, ctx))
+          assert.strictEqual((error as { _tag: string })._tag, "WalIoError", String(error))
+          assert.include(String(error), "names another file than the one this writer holds")
+        }
+        // the path names the writer's file again: read
+        nodeFs.renameSync(`${path}.moved`, path)
+        assert.strictEqual((yield* Effect.provide(Wal.verify, ctx)).count, 3n)
+      }))
+      assert.deepStrictEqual(yield* fs.readFile(other), otherBytes)
+      assert.strictEqual((yield* verifyOnDisk(path)).count, 3n)
+    }
+  }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+
 /** A log over the probing FileSystem. */
 const probed = (path: string, durability: Wal.Durability) => {
   const probe = new Probe.Probe()

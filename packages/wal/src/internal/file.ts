@@ -198,51 +198,62 @@ export const openedFile = (
         : Effect.fail(new WalNotAFile({ path, reason: notAFileReason(info.type) }))
   )
 
-/** The file's bytes (the first `length` of them, when given), in 1 MiB chunks. */
-export const readFile = (
+/** Whether two `stat`s name one file (device and inode). */
+export const sameFile = (a: FileSystem.File.Info, b: FileSystem.File.Info): boolean =>
+  a.dev === b.dev && Option.getOrUndefined(a.ino) === Option.getOrUndefined(b.ino)
+
+export const REPLACED =
+  "the log's path names another file than the one this writer holds (renamed away, or replaced): read by its path, another file's bytes would be taken for the log's"
+
+/**
+ * The bytes of the file a writer (or repair) holds — `held`, its `fstat` — read by its path
+ * through a descriptor of their own that is checked to be that very file (device and inode)
+ * before a byte is read, else a `WalIoError`. The writer's descriptor is write-only; reading the
+ * path alone read whatever was there now: after a rename, or a file put in its place, the open
+ * verified one file and appended to another, and `bytes` (with `Wal.verify`, `readVerified`)
+ * served another file's bytes as the log's (a hostile review).
+ */
+export const readHeld = (
   fs: FileSystem.FileSystem,
   path: string,
+  held: FileSystem.File.Info,
   options: { readonly offset?: number; readonly length?: number } = {}
 ): Stream.Stream<Uint8Array, WalIoError> =>
-  options.length === 0
-    ? Stream.empty
-    : fs.stream(path, {
-      chunkSize: CHUNK,
-      bufferSize: READ_AHEAD,
-      ...(options.offset !== undefined ? { offset: options.offset } : {}),
-      ...(options.length !== undefined ? { bytesToRead: options.length } : {})
-    }).pipe(Stream.mapError(ioError("read", path)))
+  options.length === 0 ? Stream.empty : Stream.unwrapScoped(Effect.gen(function*() {
+    const file = yield* Effect.mapError(fs.open(path, { flag: "r" }), ioError("open", path))
+    const info = yield* Effect.mapError(file.stat, ioError("stat", path))
+    if (!sameFile(info, held)) return yield* Effect.fail(ioError("read", path)(new Error(REPLACED)))
+    yield* file.seek(options.offset ?? 0, "start")
+    let left = options.length ?? Number.POSITIVE_INFINITY
+    const chunk: Effect.Effect<Uint8Array, Option.Option<WalIoError>> = Effect.suspend(() =>
+      left <= 0 ? Effect.fail(Option.none()) : file.readAlloc(Math.min(Number(CHUNK), left)).pipe(
+        Effect.mapError((e) => Option.some(ioError("read", path)(e))),
+        Effect.flatMap(Option.match({
+          onNone: () => Effect.fail(Option.none()),
+          onSome: (bytes) => {
+            left -= bytes.length
+            return Effect.succeed(bytes)
+          }
+        }))
+      )
+    )
+    return Stream.repeatEffectOption(chunk).pipe(Stream.buffer({ capacity: READ_AHEAD }))
+  }))
 
-const genesis: Reader.Verified = {
-  count: 0n,
-  lastHash: Chain.GENESIS,
-  bytes: 0,
-  missingNewline: false,
-  unterminated: false
-}
-
-/** Verify the whole file (absent = empty = genesis). */
-export const verifyFile = (
+/**
+ * Verify the whole file a writer holds (`readHeld`), each verified entry to `onEntry` in the same
+ * pass when given (see `Wal.OnEntry`).
+ */
+const verifyHeld = <E>(
   fs: FileSystem.FileSystem,
   path: string,
-  reader: Reader.ReaderOptions
-): Effect.Effect<Reader.Verified, WalVerifyError | WalNotAFile | WalIoError> =>
-  Effect.flatMap(
-    regularFile(fs, path),
-    (exists) => exists ? Reader.verify(readFile(fs, path), reader) : Effect.succeed(genesis)
-  )
-
-/** Verify the whole file, each verified entry to `onEntry` in the same pass when given (see `Wal.OnEntry`). */
-const verifyFileEach = <E>(
-  fs: FileSystem.FileSystem,
-  path: string,
+  held: FileSystem.File.Info,
   reader: Reader.ReaderOptions,
   onEntry: OnEntry<E> | undefined
-): Effect.Effect<Reader.Verified, WalVerifyError | WalNotAFile | WalIoError | E> =>
-  onEntry === undefined ? verifyFile(fs, path, reader) : Effect.flatMap(
-    regularFile(fs, path),
-    (exists) => exists ? Reader.verifyEach(readFile(fs, path), reader, onEntry) : Effect.succeed(genesis)
-  )
+): Effect.Effect<Reader.Verified, WalVerifyError | WalIoError | E> => {
+  const bytes = readHeld(fs, path, held)
+  return onEntry === undefined ? Reader.verify(bytes, reader) : Reader.verifyEach(bytes, reader, onEntry)
+}
 
 type AppendFailure = WalIoError | WalWriterFailed
 
@@ -373,7 +384,7 @@ export const make = <E = never>(
     const io = Option.getOrUndefined(yield* Effect.serviceOption(FileIo))
     // the span covers the opening only: a span current in the writer fiber would wrap each
     // failure it fails with again (the same error, every append after a failure) in one more proxy
-    const { file, verified } = yield* Effect.gen(function*() {
+    const { file, info, verified } = yield* Effect.gen(function*() {
       // a directory or a FIFO is refused before anything is created (opening a FIFO blocks)
       const existed = yield* regularFile(fs, path)
       // lock first: nobody writes while we verify. The name, then (once the file is open and its
@@ -389,7 +400,7 @@ export const make = <E = never>(
       )
       // the open's verifying pass hands each existing line to `onLine` (the service's `reader` does not)
       const verifying = options.onLine === undefined ? reader : { ...reader, onLine: options.onLine }
-      const verified = yield* verifyFileEach(fs, path, verifying, onEntry)
+      const verified = yield* verifyHeld(fs, path, info, verifying, onEntry)
       // the log's directory entry on disk before anything is acknowledged (see the module's comment)
       const syncDirectoryOf = io?.syncDirectoryOf
       if (durability !== "never" && syncDirectoryOf !== undefined) {
@@ -398,7 +409,7 @@ export const make = <E = never>(
           catch: (cause) => new WalIoError({ operation: "sync directory", path, cause })
         })
       }
-      return { file, verified }
+      return { file, info, verified }
     }).pipe(Effect.withSpan("Wal.open", { attributes: { path } }))
 
     // The acknowledged head (what `head` reports). "batch" and "always" advance it when a
@@ -688,7 +699,7 @@ export const make = <E = never>(
       append,
       head: Effect.sync(() => ({ sequence: ackSequence, lastHash: ackHash })),
       // the acknowledged prefix only: never a line still being written, nor what a failure left
-      bytes: Stream.unwrap(Effect.map(flushed, () => readFile(fs, path, { length: size }))),
+      bytes: Stream.unwrap(Effect.map(flushed, () => readHeld(fs, path, info, { length: size }))),
       reader
     }, { appendWith, settled })
   })

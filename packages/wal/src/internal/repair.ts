@@ -21,7 +21,7 @@ import {
   WalNotRepairable,
   type WalOptionsInvalid
 } from "../WalError.js"
-import { ioError, openedFile, pathError, readFile, regularFile, verifyFile } from "./file.js"
+import { ioError, openedFile, pathError, readHeld, regularFile, REPLACED, sameFile } from "./file.js"
 import { syncDirectoryWith } from "./io.js"
 import * as Lock from "./lock.js"
 
@@ -77,19 +77,21 @@ export const repair = (
       Effect.mapError(pathError("open", path))
     )
     if (Option.isNone(log)) return new RepairClean({ count: 0n, lastHash: Chain.GENESIS, bytes: 0 })
-    yield* Lock.acquireIdentity(fs, path, yield* openedFile(log.value, path))
-    const result = yield* Effect.either(verifyFile(fs, path, reader))
+    const held = yield* openedFile(log.value, path)
+    yield* Lock.acquireIdentity(fs, path, held)
+    // the file locked, read and (below) truncated: never another the path names meanwhile
+    const result = yield* Effect.either(Reader.verify(readHeld(fs, path, held), reader))
     if (Either.isRight(result)) {
       const v = result.right
       return new RepairClean({ count: v.count, lastHash: v.lastHash, bytes: v.bytes })
     }
     const error = result.left
-    if (error._tag === "WalIoError" || error._tag === "WalNotAFile") return yield* error
+    if (error._tag === "WalIoError") return yield* error
     if (error._tag !== "WalTornTail") {
       return yield* new WalNotRepairable({ reason: `${error._tag}: ${error.message}` })
     }
     const { length, offset } = error
-    const info = yield* Effect.mapError(fs.stat(path), ioError("stat", path))
+    const info = yield* Effect.mapError(log.value.stat, ioError("stat", path))
     if (Number(info.size) !== offset + length) {
       return yield* new WalNotRepairable({
         reason: `the torn line (${length} bytes at offset ${offset}) does not end the file (${info.size} bytes)`
@@ -98,11 +100,12 @@ export const repair = (
     // a torn tail is the next entry's line as a writer spells it, cut (`Reader`: any other final
     // line is corruption, refused above, nothing removed — a hostile review: a junk entry naming
     // sequence 3 after 10 was "repaired"); the entries before it verified, as the error says
-    const savedTo = yield* saveTail(fs, path, offset, length)
+    const savedTo = yield* saveTail(fs, path, held, offset, length)
     // the saved file's directory entry durable before the log is truncated; failing, the log is left torn
     yield* syncDirectoryWith(savedTo, ioError("sync directory", savedTo))
     yield* Effect.scoped(Effect.gen(function*() {
       const log = yield* fs.open(path, { flag: "r+" })
+      if (!sameFile(yield* log.stat, held)) return yield* Effect.fail(new Error(REPLACED))
       yield* log.truncate(offset)
       yield* log.sync
     })).pipe(Effect.mapError(ioError("truncate", path)))
@@ -120,6 +123,7 @@ export const repair = (
 const saveTail = (
   fs: FileSystem.FileSystem,
   path: string,
+  held: FileSystem.File.Info,
   offset: number,
   length: number
 ): Effect.Effect<string, WalIoError> => {
@@ -131,7 +135,7 @@ const saveTail = (
     return Effect.scoped(Effect.gen(function*() {
       const out = yield* fs.open(target, { flag: "wx", mode })
       yield* Effect.gen(function*() {
-        yield* readFile(fs, path, { offset, length }).pipe(
+        yield* readHeld(fs, path, held, { offset, length }).pipe(
           Stream.runForEach((chunk) => Effect.mapError(out.writeAll(chunk), ioError("write", target)))
         )
         yield* Effect.mapError(out.sync, ioError("fsync", target))
@@ -148,8 +152,5 @@ const saveTail = (
       Effect.mapError((e) => e._tag === "WalIoError" ? e : ioError("save torn tail", target)(e))
     )
   }
-  return Effect.flatMap(
-    Effect.mapError(fs.stat(path), ioError("stat", path)),
-    (info) => attempt(1, info.mode & 0o666)
-  )
+  return attempt(1, held.mode & 0o666)
 }
