@@ -189,6 +189,35 @@ describe("--log-level debug", () => {
   })
 })
 
+describe("a key given where its file or variable goes", () => {
+  it("in any common spelling (base64url, unpadded base64, 0x hex) is never repeated by the error naming the source, exit 2 (the review of the bare-hex refusal: they were echoed)", async () => {
+    const raw = Buffer.from(Array.from({ length: 32 }, (_, i) => (i * 53 + 7) & 0xff))
+    const spellings = [
+      raw.toString("base64url"),
+      raw.toString("base64").replace(/=+$/, ""),
+      `0x${raw.toString("hex")}`,
+      // a variable name's characters only, 43 of them: "not set" repeated it
+      "Q".repeat(43)
+    ]
+    const runs = await Promise.all(spellings.flatMap((key) => [
+      calybris(["wal", "verify", log, "--key-file", key]),
+      calybris(["wal", "verify", log, "--key-env", key]),
+      calybris(["log", "checkpoint", "--log", log, "--skey-env", key, "--key-file", keyFile]),
+      calybris(["log", "checkpoint", "--log", log, "--skey-file", key, "--key-file", keyFile])
+    ]))
+    for (const [i, r] of runs.entries()) {
+      const key = spellings[Math.floor(i / 4)] as string
+      assert.strictEqual(r.code, 2, r.stderr)
+      assert.include(r.stderr, "KeyError")
+      assert.notInclude(r.stdout + r.stderr, key)
+      assert.notInclude(r.stdout + r.stderr, key.slice(2, 30))
+    }
+    // a variable's name is named
+    const unset = await calybris(["wal", "verify", log, "--key-env", "CALYBRIS_E2E_UNSET"])
+    assert.include(unset.stderr, "KeyError: --key-env CALYBRIS_E2E_UNSET: the environment variable is not set")
+  })
+})
+
 describe("a key file", () => {
   it("past 64 KiB is refused before it is read, exit 2 naming the file, in every command that takes a key (a log named as the key by mistake was read whole, up to 2 GiB)", async () => {
     const big = path.join(dir, "big.key")

@@ -237,6 +237,8 @@ const valueAt = (value: unknown, path: ReadonlyArray<PropertyKey>): unknown =>
  * value: a hostile review). Only on a refusal: the cheap check stays on the valid path.
  */
 const snapshotError = (snapshot: unknown): InvalidArgument => {
+  // an array, a Map, a boxed value: no object of members (a Map's missing version was named)
+  if (!isRecord(snapshot)) return invalid("snapshot", snapshot, SNAPSHOT_SHAPE[0] as string)
   const result = validateSnapshot(snapshot)
   if (Either.isRight(result)) {
     return invalid("snapshot", snapshot, "must be a snapshot of i64 balances and u64 counters")
@@ -338,6 +340,9 @@ export const validateRequest = (command: L.Command): InvalidArgument | undefined
     )
     : validateCommand(command)
 
+/** An object of members (not an array, a Map or a boxed value), from any realm. */
+const isRecord = (x: unknown): x is Record<string, unknown> => Object.prototype.toString.call(x) === "[object Object]"
+
 /**
  * A copy of a command, each field read once (a restore's snapshot and its tenants too): the layers
  * check the copy and then apply and journal it, so a caller that changes its object after
@@ -350,14 +355,14 @@ export const ownCommand = (command: L.Command): L.Command => {
   const copy: { -readonly [K in keyof L.Command]: L.Command[K] } & Record<string, unknown> = { ...command }
   if (copy._tag === "Restore") {
     const snapshot: unknown = copy.snapshot
-    if (typeof snapshot === "object" && snapshot !== null) {
-      const tenants: unknown = (snapshot as { readonly tenants?: unknown }).tenants
+    // only an object of members is copied: a spread made an array or a Map `{}`, and the check then
+    // named a missing version instead of what was given (the review of the restore message)
+    if (isRecord(snapshot)) {
+      const tenants: unknown = snapshot["tenants"]
       copy.snapshot = {
         ...snapshot,
-        ...(Array.isArray(tenants)
-          ? { tenants: tenants.map((t: unknown) => (typeof t === "object" && t !== null ? { ...t } : t)) }
-          : {})
-      }
+        ...(Array.isArray(tenants) ? { tenants: tenants.map((t: unknown) => (isRecord(t) ? { ...t } : t)) } : {})
+      } as unknown as typeof copy.snapshot
     }
   }
   return copy as L.Command

@@ -139,7 +139,10 @@ const probing = (probe: Probe) =>
         open: (path, options) => {
           // a reading of the journal: through a descriptor checked to be the writer's file (its
           // verification at the open, a read of the log's bytes), or a stream (an audit by path)
-          if (options?.flag === "r") probe.streams.set(path, (probe.streams.get(path) ?? 0) + 1)
+          // (a lock file's reading is not the journal's)
+          if (options?.flag === "r" && !path.endsWith(".lock")) {
+            probe.streams.set(path, (probe.streams.get(path) ?? 0) + 1)
+          }
           return options?.flag === "a" ? Effect.map(real.open(path, options), wrap) : real.open(path, options)
         },
         stream: (path, options) => {

@@ -105,17 +105,52 @@ export const keyBytes = (content: Uint8Array): Either.Either<Uint8Array, string>
  */
 export const MAX_KEY_FILE_BYTES = 64 * 1024
 
+/**
+ * A value that looks like a key's bytes as text — 32 characters or more of hex (`0x` too), base64 or
+ * base64url, nothing else — given where a key's file or variable goes: never repeated by an error
+ * naming the source (a hostile review: unpadded and URL-safe keys, refused unquoted nowhere, were
+ * echoed whole by "no such file" and "not set"). The value is still used as given.
+ */
+const KEY_LIKE = /^\s*(?:0x)?[A-Za-z0-9+/_=-]{32,}\s*$/
+
+/** How an error names a key's source: the flag and its value, unless the value looks like a key. */
+export const sourceName = (flag: string, value: string): string =>
+  KEY_LIKE.test(value) ? `${flag} (the value given, not repeated: it looks like a key)` : `${flag} ${value}`
+
+/** An environment variable's name as POSIX spells one. */
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+/**
+ * A `--key-env` / `--skey-env` value that is no variable name (a key pasted in its place): a
+ * `KeyError` that does not repeat it.
+ */
+export const checkVariableName = (flag: string, name: string): Either.Either<void, KeyError> =>
+  VARIABLE_NAME.test(name)
+    ? Either.void
+    : Either.left(
+      new KeyError({
+        source: flag,
+        reason:
+          "the value given is not an environment variable's name (letters, digits and _, not first a digit), and is not repeated: it may be a key"
+      })
+    )
+
 const fromFile = (path: string) =>
   readBytes(path, MAX_KEY_FILE_BYTES).pipe(
-    Effect.mapError((e) => new KeyError({ source: `--key-file ${path}`, reason: e.reason })),
+    Effect.mapError((e) => new KeyError({ source: sourceName("--key-file", path), reason: e.reason })),
     Effect.flatMap((content) =>
-      Either.mapLeft(keyBytes(content), (reason) => new KeyError({ source: `--key-file ${path}`, reason }))
+      Either.mapLeft(keyBytes(content), (reason) => new KeyError({ source: sourceName("--key-file", path), reason }))
     )
   )
 
 const fromEnv = (name: string) =>
-  Config.redacted(name).pipe(
-    Effect.mapError(() => new KeyError({ source: `--key-env ${name}`, reason: "the environment variable is not set" })),
+  Effect.zipRight(
+    checkVariableName("--key-env", name),
+    Effect.mapError(
+      Config.redacted(name),
+      () => new KeyError({ source: sourceName("--key-env", name), reason: "the environment variable is not set" })
+    )
+  ).pipe(
     Effect.flatMap((value) => {
       const text = Redacted.value(value)
       return Either.mapLeft(
@@ -124,7 +159,7 @@ const fromEnv = (name: string) =>
             "the value is not valid UTF-8 (or holds U+FFFD): the environment is read as UTF-8, so its bytes would not be the key's; give a binary key as hex: followed by its hex digits, or in a --key-file"
           )
           : keyBytes(encoder.encode(text)),
-        (reason) => new KeyError({ source: `--key-env ${name}`, reason })
+        (reason) => new KeyError({ source: sourceName("--key-env", name), reason })
       )
     })
   )
@@ -137,9 +172,9 @@ export const load = (flags: KeyFlags): Effect.Effect<Loaded, KeyError | UsageErr
     }
     const maxLineBytes = yield* lineLimit(flags)
     const source = Option.isSome(flags.keyFile)
-      ? { name: `--key-file ${flags.keyFile.value}`, key: yield* fromFile(flags.keyFile.value) }
+      ? { name: sourceName("--key-file", flags.keyFile.value), key: yield* fromFile(flags.keyFile.value) }
       : Option.isSome(flags.keyEnv)
-      ? { name: `--key-env ${flags.keyEnv.value}`, key: yield* fromEnv(flags.keyEnv.value) }
+      ? { name: sourceName("--key-env", flags.keyEnv.value), key: yield* fromEnv(flags.keyEnv.value) }
       : undefined
     if (source === undefined) {
       return { key: undefined, allowEmptyKey: flags.allowEmptyKey, chain: "SHA-256", maxLineBytes }

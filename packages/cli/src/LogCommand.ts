@@ -796,7 +796,7 @@ const loadSigner = (flags: { readonly skeyFile: Option.Option<string>; readonly 
     let secret: Redacted.Redacted<string>
     if (Option.isSome(flags.skeyFile)) {
       const path = flags.skeyFile.value
-      source = `--skey-file ${path}`
+      source = Key.sourceName("--skey-file", path)
       // a regular file only (a FIFO nobody writes to would hang the command)
       const bytes = yield* readBytes(path, MAX_SIGNER_KEY_BYTES).pipe(
         Effect.mapError((e) => new KeyError({ source, reason: e.reason }))
@@ -807,7 +807,8 @@ const loadSigner = (flags: { readonly skeyFile: Option.Option<string>; readonly 
       if (text === undefined) return yield* new KeyError({ source, reason: "the file is not UTF-8 text" })
       secret = Redacted.make(text.trim())
     } else if (Option.isSome(flags.skeyEnv)) {
-      source = `--skey-env ${flags.skeyEnv.value}`
+      yield* Key.checkVariableName("--skey-env", flags.skeyEnv.value)
+      source = Key.sourceName("--skey-env", flags.skeyEnv.value)
       secret = yield* Config.redacted(flags.skeyEnv.value).pipe(
         Effect.mapError(() => new KeyError({ source, reason: "the environment variable is not set" })),
         Effect.map((r) => Redacted.make(Redacted.value(r).trim()))

@@ -185,7 +185,15 @@ const printable = (text: string, keep: ReadonlyArray<string>, newlines = false):
  * a forged line's MAC under the key and a log's terminal escapes (a hostile review).
  */
 export const logger: Logger.Logger<unknown, void> = Logger.withConsoleError(
-  Logger.map(Logger.stringLogger, (line) => printable(line, [], true))
+  Logger.map(Logger.stringLogger, (line) => {
+    // a log line whole (not cut per token as an error's data is: the review of this logger cut a
+    // warning's reason at 80 characters), up to `MESSAGE_CHARS`; its newlines escaped (one
+    // message printed no second line of its own making)
+    const text = withholdSignerKeys(withholdExpected(line))
+    return Format.visible(
+      text.length <= MESSAGE_CHARS ? text : `${head(text, MESSAGE_CHARS - 400)} … ${tail(text, 400)}`
+    )
+  })
 )
 
 /** `logger` in place of the default one. */

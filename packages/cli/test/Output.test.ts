@@ -81,5 +81,13 @@ describe("Output.logger", () => {
       }
       assert.include(printed[0]?.[1], "line \\u001b]0;PWNED\\u0007")
       assert.include(printed[1]?.[1], "expected (withheld")
+      // a message whole, up to 2,000 characters (the review of this logger: cut at 80), its newlines escaped
+      printed.length = 0
+      const reason = `ledger checkpoint skipped: ${"r".repeat(300)} the end\nlevel=ERROR message="forged"`
+      yield* Effect.logWarning(reason).pipe(Effect.provide(Output.layerLogger), Effect.withConsole(console))
+      assert.strictEqual(printed.length, 1)
+      assert.include(printed[0]?.[1], `${"r".repeat(300)} the end`)
+      assert.include(printed[0]?.[1], "level=ERROR")
+      assert.notInclude(printed[0]?.[1], "\n")
     }))
 })

@@ -233,7 +233,7 @@ export const verifyCheckpoint = (
 ): Either.Either<Verified, VerifyError> => {
   // options that are not an object (a JavaScript caller's origin given in their place) would pin
   // nothing: refused, not read as none
-  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+  if (Object.prototype.toString.call(options) !== "[object Object]") {
     return Either.left(
       new CheckpointOptionsInvalid({ field: "options", reason: `${kindOf(options)}, not an object of options` })
     )
@@ -245,13 +245,15 @@ export const verifyCheckpoint = (
   }
   const opened = Note.open(note, verifiers)
   if (Either.isLeft(opened)) return Either.left(opened.left)
+  // (checked by `open`: an iterable of verifiers, a JavaScript caller's Set too)
+  const given: ReadonlyArray<Note.Verifier> = Array.from(verifiers)
   const body = parse(opened.right.text)
   if (Either.isLeft(body)) return Either.left(body.left)
   const checkpoint = body.right
   if (options.origin !== undefined && options.origin !== checkpoint.origin) {
     return Either.left(new CheckpointOriginMismatch({ expected: options.origin, actual: checkpoint.origin }))
   }
-  const types = new Map(verifiers.map((v) => [Note.keyLabel(v.name, v.keyId), v.type]))
+  const types = new Map(given.map((v) => [Note.keyLabel(v.name, v.keyId), v.type]))
   const signers: Array<string> = []
   const cosignatures: Array<Cosigned> = []
   let logSigned = false
@@ -277,7 +279,7 @@ export const verifyCheckpoint = (
   // witnesses are counted by public key: one key given under two names counts once (C2SP
   // tlog-cosignature: the signed message does not commit to the cosigner's name, so one line
   // copied under the other name verifies too)
-  const witnessKeys = verifiers.filter((v) => v.type === Cosignature.TYPE_COSIGNATURE_V1)
+  const witnessKeys = given.filter((v) => v.type === Cosignature.TYPE_COSIGNATURE_V1)
   const keyOf = new Map(witnessKeys.map((v) => [Note.keyLabel(v.name, v.keyId), keyText(v.publicKey)]))
   const cosignedKeys = new Set(cosignatures.map((c) => keyOf.get(Note.keyLabel(c.name, c.keyId))))
   const asked = options.witnesses ?? 0

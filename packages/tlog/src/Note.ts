@@ -297,14 +297,23 @@ export const open = (
   note: string | Uint8Array,
   verifiers: ReadonlyArray<Verifier>
 ): Either.Either<Opened, OpenError> => {
-  if (!Array.isArray(verifiers)) return keyError("not-a-verifier", "verifiers", `${kindOf(verifiers)}, not an array`)
+  // any iterable (a JavaScript caller's Set), as the loop over it took before this check
+  const given: unknown = verifiers
+  if (
+    typeof given !== "object" || given === null || typeof (given as Iterable<unknown>)[Symbol.iterator] !== "function"
+  ) {
+    return keyError("not-a-verifier", "verifiers", `${kindOf(given)}, not a list of verifiers`)
+  }
   const known = new Map<string, Verifier>()
-  for (const [i, v] of verifiers.entries()) {
+  for (const [i, v] of Array.from(given as Iterable<unknown>).entries()) {
     const problem = notAVerifier(v)
     if (problem !== undefined) return keyError("not-a-verifier", `verifiers[${i}]`, problem)
-    const label = keyLabel(v.name, v.keyId)
-    if (known.has(label)) return Either.left(new NoteAmbiguousKey({ keyName: v.name, keyId: hex8(v.keyId) }))
-    known.set(label, v)
+    const verifier = v as Verifier
+    const label = keyLabel(verifier.name, verifier.keyId)
+    if (known.has(label)) {
+      return Either.left(new NoteAmbiguousKey({ keyName: verifier.name, keyId: hex8(verifier.keyId) }))
+    }
+    known.set(label, verifier)
   }
   const parsed = parse(note)
   if (Either.isLeft(parsed)) return Either.left(parsed.left)
@@ -344,11 +353,12 @@ export const open = (
  */
 const notAVerifier = (v: unknown): string | undefined => {
   if (typeof v !== "object" || v === null) return `${kindOf(v)}, not a verifier`
-  const { keyId, name, type, verify } = v as Partial<Record<keyof Verifier, unknown>>
+  const { keyId, name, publicKey, type, verify } = v as Partial<Record<keyof Verifier, unknown>>
   if (typeof name !== "string") return `its name is ${kindOf(name)}`
   if (typeof keyId !== "number" || keyId >>> 0 !== keyId) return "its keyId is not a u32"
   if (typeof type !== "number") return `its type is ${kindOf(type)}`
   if (typeof verify !== "function") return `its verify is ${kindOf(verify)}`
+  if (!Hash.isBytes(publicKey)) return `its publicKey is ${kindOf(publicKey)}, not bytes`
   return undefined
 }
 

@@ -169,7 +169,7 @@ describe("a JavaScript caller's values where the types allow none (a hostile rev
   it("verifyCheckpoint: verifiers that are no list, or hold no verifier, are a NoteKeyInvalid naming the place", () => {
     assert.strictEqual(
       failure(Checkpoint.verifyCheckpoint(SUMDB_NOTE, js(undefined))),
-      `NoteKeyInvalid: invalid note key: not-a-verifier in verifiers: "undefined, not an array"`
+      `NoteKeyInvalid: invalid note key: not-a-verifier in verifiers: "undefined, not a list of verifiers"`
     )
     assert.strictEqual(
       failure(Checkpoint.verifyCheckpoint(SUMDB_NOTE, js([sumdb, null]))),
@@ -183,6 +183,13 @@ describe("a JavaScript caller's values where the types allow none (a hostile rev
       failure(Note.open(SUMDB_NOTE, js([{ ...sumdb, verify: undefined }]))),
       `NoteKeyInvalid: invalid note key: not-a-verifier in verifiers[0]: "its verify is undefined"`
     )
+    // a witness key without its public key (the review of this check: a TypeError in the count of witnesses)
+    assert.strictEqual(
+      failure(Checkpoint.verifyCheckpoint(SUMDB_NOTE, js([sumdb, { ...sumdb, name: "w", type: 4, publicKey: null }]))),
+      `NoteKeyInvalid: invalid note key: not-a-verifier in verifiers[1]: "its publicKey is null, not bytes"`
+    )
+    // any iterable of verifiers, as before the check (a Set)
+    assert.isTrue(Either.isRight(Checkpoint.verifyCheckpoint(SUMDB_NOTE, js(new Set([sumdb])))))
   })
 
   it("verifyCheckpoint: options that are not an object (an origin given in their place) are refused, never read as none", () => {
@@ -191,6 +198,13 @@ describe("a JavaScript caller's values where the types allow none (a hostile rev
       failure(Checkpoint.verifyCheckpoint(SUMDB_NOTE, [sumdb], js("example.com/log"))),
       "CheckpointOptionsInvalid: invalid checkpoint verification options: options: a string, not an object of options"
     )
+    // a String object or a Map holds no options either (the review of this check: they pinned nothing)
+    for (const options of [new String("example.com/log"), new Map([["origin", "example.com/log"]])]) {
+      assert.include(
+        failure(Checkpoint.verifyCheckpoint(SUMDB_NOTE, [sumdb], js(options))),
+        "CheckpointOptionsInvalid: invalid checkpoint verification options: options: an object, not an object of options"
+      )
+    }
     assert.strictEqual(
       failure(Checkpoint.verifyCheckpoint(SUMDB_NOTE, [sumdb], js(null))),
       "CheckpointOptionsInvalid: invalid checkpoint verification options: options: null, not an object of options"

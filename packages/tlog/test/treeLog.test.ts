@@ -450,7 +450,8 @@ for (const [hashingName, hashing] of hashings) {
             },
             // (the tree head and the tiles are read through an open descriptor, bounded)
             open: (p, options) => {
-              if (options?.flag === "r") reads.push(p)
+              // (a lock file's reading at the close is no tile's)
+              if (options?.flag === "r" && !p.endsWith(".lock")) reads.push(p)
               return fs.open(p, options)
             },
             writeFile: (p, data, options) => {

@@ -18,7 +18,7 @@
 import { defaultHash, type HashFunctions, isBytes as coreIsBytes, node as nodeHash, toHex } from "@calybris/core/Hash"
 import * as Json from "@calybris/core/Json"
 import * as Either from "effect/Either"
-import { byteLinks, type Data, type Link, linkJsonView } from "./internal/links.js"
+import { byteLinks, Data, type Link, linkJsonView } from "./internal/links.js"
 import { WalEmptyKey, WalOptionsInvalid } from "./WalError.js"
 
 export const GENESIS = "genesis"
@@ -69,8 +69,10 @@ const makeScratch = (prefix: Uint8Array) => {
   /** fill with `prefix ‖ utf8(p) ‖ d` (`d` as text, encoded, as bytes, or a Json value printed into place); returns the filled view, or undefined when the value nests deeper than `maxDepth` */
   return (p: string | Uint8Array, d: string | Uint8Array | Data): Uint8Array | undefined => {
     // UTF-8 takes at most 3 bytes per UTF-16 code unit
+    // anything but a text and a `Data` of links.ts is taken as bytes (`Data` is told by its class: an
+    // object of its shape from a caller is bytes here, never handed a view of this buffer)
     const need = prefix.length + (typeof p === "string" ? 3 : 1) * p.length +
-      (typeof d === "string" ? 3 * d.length : d instanceof Uint8Array ? d.length : 0)
+      (typeof d === "string" ? 3 * d.length : d instanceof Data ? 0 : d.length)
     let buffer = sink.buffer
     if (need > buffer.length) {
       buffer = sink.buffer = new Uint8Array(Math.max(need, buffer.length * 2))
@@ -85,7 +87,7 @@ const makeScratch = (prefix: Uint8Array) => {
     }
     if (typeof d === "string") {
       at += encoder.encodeInto(d, buffer.subarray(at)).written
-    } else if (d instanceof Uint8Array) {
+    } else if (!(d instanceof Data)) {
       buffer.set(d, at)
       at += d.length
     } else {

@@ -786,6 +786,23 @@ it.live("a file by the lock's name that is no lock (a log named X.lock, a live w
       assert.strictEqual((yield* Effect.provide(appendRange(4, 4), ctx))[0]?.sequence, 4n)
     }))
     assert.strictEqual((yield* verifyOnDisk(other)).count, 4n)
+    // an empty log named c.jsonl.lock, its writer open (its identity held; in another process, its
+    // identity lock names a live pid): no crashed writer's empty lock (the review of this fix: it was removed under its writer)
+    const emptyLog = `${dir}/c.jsonl.lock`
+    yield* Effect.scoped(Effect.gen(function*() {
+      const ctx = yield* Layer.build(Wal.layerFile(emptyLog))
+      yield* fs.utimes(emptyLog, old, old)
+      const error = yield* Effect.flip(withWal(`${dir}/c.jsonl`, Wal.head))
+      assert.strictEqual(error._tag, "WalLocked")
+      assert.include(error.message, `${emptyLog} is not a lock file (a log another writer holds, empty)`)
+      assert.strictEqual((yield* Effect.provide(appendRange(1, 1), ctx))[0]?.sequence, 1n)
+    }))
+    // a crashed writer's empty lock, old, is still taken over
+    yield* fs.remove(emptyLog)
+    yield* fs.writeFileString(emptyLog, "")
+    yield* fs.utimes(emptyLog, old, old)
+    assert.strictEqual((yield* withWal(`${dir}/c.jsonl`, Wal.head)).sequence, 0n)
+    assert.isFalse(yield* fs.exists(emptyLog))
     // a complete line that is no holder, and a file too large to be a lock, old: refused, kept
     for (const text of ["pid=abc host=h started=1\n", `pid=${"1".repeat(2000)}`]) {
       const lock = `${dir}/b.jsonl.lock`

@@ -98,6 +98,31 @@ describe("what the chain hands out holds no key", () => {
     }))
 })
 
+describe("the public link functions hand out no view of the hashing buffer", () => {
+  it("an object shaped as the internal print request, given to chain.link, linkBytes, bytesLink or bytesLinkOfBytes, is given nothing back (the review of the linkJson copy: its bytes were set to a view of the buffer, the key's pad in front)", () => {
+    const chain = Either.getOrThrow(Chain.make({ key }))
+    const routes: ReadonlyArray<(d: unknown) => unknown> = [
+      (d) => (chain.link as (p: string, d: unknown) => string)(Chain.GENESIS, d),
+      (d) => Chain.linkBytes(chain, Chain.GENESIS, d as Uint8Array),
+      (d) => Chain.bytesLink(chain)(Chain.GENESIS, d as Uint8Array),
+      (d) => Chain.bytesLinkOfBytes(chain)(new TextEncoder().encode(Chain.GENESIS), d as Uint8Array)
+    ]
+    for (const route of routes) {
+      const request: { value: Json.Json; maxDepth: number; bytes: unknown } = {
+        value: "hello",
+        maxDepth: 8,
+        bytes: undefined
+      }
+      try {
+        route(request)
+      } catch {
+        // refused: as good as nothing handed out
+      }
+      assert.isUndefined(request.bytes)
+    }
+  })
+})
+
 describe("a key that is not bytes (a JavaScript caller's string or number)", () => {
   it.effect("is refused by the chain and by a log opened with it (WalOptionsInvalid naming key): copied as zeros, it was the empty key, and any such log verified under any other string (a helper's review of the API)", () =>
     Effect.gen(function*() {

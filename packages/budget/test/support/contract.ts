@@ -692,6 +692,16 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
             null,
             "invalid snapshot null: must be a snapshot: an object of version, tenants and active_reservations"
           ],
+          // an array or a Map is named as what it is, in every layer (the review of this check: the
+          // layers' copy made them {}, "snapshot.version undefined: is missing")
+          [
+            [],
+            "invalid snapshot an array: must be a snapshot: an object of version, tenants and active_reservations"
+          ],
+          [
+            new Map<string, unknown>([["version", 1n], ["tenants", []], ["active_reservations", 0n]]),
+            "invalid snapshot a Map: must be a snapshot: an object of version, tenants and active_reservations"
+          ],
           [
             { version: 1n, tenants: [balance({ tenant_id: "\uD800" })], active_reservations: 0n },
             "invalid snapshot.tenants[0].tenant_id \"\\ud800\": must be well-formed Unicode of at most 1024 UTF-8 bytes"

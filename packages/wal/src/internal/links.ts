@@ -8,11 +8,18 @@
 import * as Json from "@calybris/core/Json"
 import type { Chain } from "../Chain.js"
 
-/** A Json value to print into the hashed buffer, and its bytes there once printed. */
-export interface Data {
-  readonly value: Json.Json
-  readonly maxDepth: number
-  bytes: Uint8Array
+const EMPTY = new Uint8Array(0)
+
+/**
+ * A Json value to print into the hashed buffer, and its bytes there once printed: a class of this
+ * module, told by `instanceof`, so that no caller of the public link functions (`chain.link`,
+ * `Chain.linkBytes`, `bytesLink`, …) can pass an object of this shape and be handed a view of the
+ * buffer (the review of the copy in `Chain.linkJson`: `{ value, maxDepth, bytes }` given to
+ * `chain.link` read the key's pad back).
+ */
+export class Data {
+  bytes: Uint8Array = EMPTY
+  constructor(readonly value: Json.Json, readonly maxDepth: number) {}
 }
 
 /**
@@ -25,7 +32,6 @@ export type Link = (previousHash: string | Uint8Array, data: string | Uint8Array
 export const byteLinks = new WeakMap<Chain, Link>()
 
 const encoder = new TextEncoder()
-const EMPTY = new Uint8Array(0)
 
 /**
  * `Chain.linkJson` without its copy: the bytes are a view of the chain's buffer, valid until the
@@ -42,7 +48,7 @@ export const linkJsonView = (
     const text = Json.printWithin(data, maxDepth)
     return text === undefined ? undefined : { hash: chain.link(previousHash, text), bytes: encoder.encode(text) }
   }
-  const printed: Data = { value: data, maxDepth, bytes: EMPTY }
+  const printed = new Data(data, maxDepth)
   const hash = link(previousHash, printed)
   return hash === undefined ? undefined : { hash, bytes: printed.bytes }
 }

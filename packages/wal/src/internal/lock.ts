@@ -95,6 +95,39 @@ export const INCOMPLETE_GRACE_MS = 10_000
  */
 export const MAX_LOCK_BYTES = 1024
 
+/**
+ * A lock file's text, read through one descriptor whose `fstat` says it is a regular file of at
+ * most `MAX_LOCK_BYTES` (a file swapped in after a `stat` by path is never read whole), or none
+ * when it is gone; `tooLarge`/`notAFile` name what it is instead.
+ */
+const readLock = (
+  fs: FileSystem.FileSystem,
+  lockPath: string
+): Effect.Effect<
+  Option.Option<
+    | { readonly _tag: "Text"; readonly text: string; readonly size: bigint }
+    | { readonly _tag: "Other"; readonly what: string }
+  >,
+  PlatformError
+> =>
+  Effect.scoped(Effect.gen(function*() {
+    // by path first: opening a FIFO would wait for a writer
+    const named = yield* fs.stat(lockPath)
+    if (named.type !== "File") return Option.some({ _tag: "Other" as const, what: `a ${named.type}` })
+    const file = yield* fs.open(lockPath, { flag: "r" })
+    const info = yield* file.stat
+    if (info.type !== "File") return Option.some({ _tag: "Other" as const, what: `a ${info.type}` })
+    if (info.size > BigInt(MAX_LOCK_BYTES)) return Option.some({ _tag: "Other" as const, what: `${info.size} bytes` })
+    const bytes = yield* file.readAlloc(MAX_LOCK_BYTES + 1)
+    const read = Option.getOrElse(bytes, () => new Uint8Array(0))
+    if (read.length > MAX_LOCK_BYTES) {
+      return Option.some({ _tag: "Other" as const, what: `over ${MAX_LOCK_BYTES} bytes` })
+    }
+    return Option.some({ _tag: "Text" as const, text: decoder.decode(read), size: BigInt(read.length) })
+  })).pipe(Effect.catchIf(isReason("NotFound"), () => Effect.succeedNone))
+
+const decoder = new TextDecoder()
+
 /** Whether a lock file without a holder line may be a writer's, caught while writing it. */
 const mayBeIncomplete = (text: string): boolean =>
   text.length <= MAX_LOCK_BYTES && !text.includes("\n") && (text.startsWith("pid=") || "pid=".startsWith(text))
@@ -430,25 +463,20 @@ const existing = (
         holder: `${lockPath} is not a lock file (${what}): a writer's lock is one line "pid=… host=… ` +
           `started=…"; the log stays locked, and that file untouched, until it is renamed or removed by hand${note}`
       })
-    // the size first: a large file by the lock's name is not read (nor ever removed)
-    const sized = yield* fs.stat(lockPath).pipe(
-      Effect.map(Option.some),
-      Effect.catchIf(isReason("NotFound"), () => Effect.succeedNone)
-    )
-    if (Option.isNone(sized)) return retry
-    if (sized.value.size > BigInt(MAX_LOCK_BYTES)) return yield* notALock(`${sized.value.size} bytes`)
-    const read = yield* fs.readFileString(lockPath).pipe(
-      Effect.map(Option.some),
-      Effect.catchIf(isReason("NotFound"), () => Effect.succeedNone)
-    )
+    // a large file by the lock's name is not read whole (nor ever removed)
+    const read = yield* readLock(fs, lockPath)
     // released between our create and our read: start over
     if (Option.isNone(read)) return retry
-    const text = read.value
+    if (read.value._tag === "Other") return yield* notALock(read.value.what)
+    const text = read.value.text
     const holder = parseHolder(text)
     if (holder === undefined) {
       if (!mayBeIncomplete(text)) {
-        return yield* notALock(`${sized.value.size} bytes, beginning ${JSON.stringify(text.slice(0, 24))}`)
+        return yield* notALock(`${read.value.size} bytes, beginning ${JSON.stringify(text.slice(0, 24))}`)
       }
+      // an empty file (or "pid=…" cut short) that a live writer holds as its log: no lock (the
+      // review of this check: an empty log named X.lock was removed under its writer)
+      if (yield* heldAsLog(fs, lockPath)) return yield* notALock("a log another writer holds, empty")
       const info = yield* fs.stat(lockPath)
       const now = yield* Clock.currentTimeMillis
       const changed = Option.match(info.mtime, { onNone: () => now, onSome: (d) => d.getTime() })
@@ -484,7 +512,8 @@ const existing = (
       Effect.catchIf(isReason("NotFound"), () => Effect.succeed(false))
     )
     if (!moved) return retry
-    const movedText = yield* fs.readFileString(aside)
+    const movedRead = yield* readLock(fs, aside)
+    const movedText = Option.isSome(movedRead) && movedRead.value._tag === "Text" ? movedRead.value.text : undefined
     if (movedText === text) {
       yield* fs.remove(aside)
       return retry
@@ -492,12 +521,40 @@ const existing = (
     // another process replaced the stale lock meanwhile: put its lock back, it holds the log
     yield* fs.link(aside, lockPath).pipe(Effect.ignore)
     yield* fs.remove(aside).pipe(Effect.ignore)
-    return yield* new WalLocked({ path, holder: describe(movedText) + note })
+    return yield* new WalLocked({ path, holder: describe(movedText ?? "(another file)") + note })
   })
 
 /** Delete the lock file if it still holds our line (never another writer's). */
 const release = (fs: FileSystem.FileSystem, lockPath: string, me: string): Effect.Effect<void> =>
-  fs.readFileString(lockPath).pipe(
-    Effect.flatMap((text) => text === me ? fs.remove(lockPath) : Effect.void),
+  readLock(fs, lockPath).pipe(
+    Effect.flatMap((read) =>
+      Option.isSome(read) && read.value._tag === "Text" && read.value.text === me ? fs.remove(lockPath) : Effect.void
+    ),
     Effect.ignore
   )
+
+/**
+ * Whether the file at `lockPath` is a log a live writer holds: its identity (device and inode) in
+ * this process's table, or named by an identity lock whose holder is alive. Anything that cannot
+ * be told (the identity lock folder unusable) counts as held: such a file is kept.
+ */
+const heldAsLog = (fs: FileSystem.FileSystem, lockPath: string): Effect.Effect<boolean> =>
+  Effect.gen(function*() {
+    const info = yield* fs.stat(lockPath).pipe(
+      Effect.map(Option.some),
+      Effect.catchIf(isReason("NotFound"), () => Effect.succeedNone)
+    )
+    // gone meanwhile: the takeover that follows finds it gone, and starts over
+    if (Option.isNone(info)) return false
+    const identity = identityOf(info.value)
+    if (identity === undefined) return false
+    if (identities.has(identity)) return true
+    const read = yield* readLock(fs, `${yield* lockDirectory(fs)}/${identity}.lock`)
+    if (Option.isNone(read)) return false
+    if (read.value._tag === "Other") return true
+    const holder = parseHolder(read.value.text)
+    // a holder line cut short is a writer taking that lock right now
+    if (holder === undefined) return true
+    return holder.host !== hostname() || (holder.pid !== process.pid && isAlive(holder.pid)) ||
+      anotherThreadOfOurs(holder)
+  }).pipe(Effect.orElseSucceed(() => true))
