@@ -196,8 +196,8 @@ describe("a key given where its file or variable goes", () => {
       raw.toString("base64url"),
       raw.toString("base64").replace(/=+$/, ""),
       `0x${raw.toString("hex")}`,
-      // a variable name's characters only, 43 of them: "not set" repeated it
-      "Q".repeat(43)
+      // a variable name's characters only (a token without "-"): "not set" repeated it
+      raw.toString("base64url").replace(/-/g, "x").replace(/^[0-9]/, "k")
     ]
     const runs = await Promise.all(spellings.flatMap((key) => [
       calybris(["wal", "verify", log, "--key-file", key]),
@@ -212,9 +212,18 @@ describe("a key given where its file or variable goes", () => {
       assert.notInclude(r.stdout + r.stderr, key)
       assert.notInclude(r.stdout + r.stderr, key.slice(2, 30))
     }
-    // a variable's name is named
-    const unset = await calybris(["wal", "verify", log, "--key-env", "CALYBRIS_E2E_UNSET"])
-    assert.include(unset.stderr, "KeyError: --key-env CALYBRIS_E2E_UNSET: the environment variable is not set")
+    // a variable's name is named, a long one and one with dots too, and so is a path (the review of the rule)
+    const named = await Promise.all([
+      calybris(["wal", "verify", log, "--key-env", "CALYBRIS_PRODUCTION_WAL_HMAC_KEY_V2_UNSET"]),
+      calybris(["wal", "verify", log, "--key-env", "calybris.wal.key.unset"]),
+      calybris(["wal", "verify", log, "--key-file", `${dir}/no-such-directory/calybris_production_hmac_key`])
+    ])
+    assert.include(
+      named[0]?.stderr,
+      "KeyError: --key-env CALYBRIS_PRODUCTION_WAL_HMAC_KEY_V2_UNSET: the environment variable is not set"
+    )
+    assert.include(named[1]?.stderr, "KeyError: --key-env calybris.wal.key.unset: the environment variable is not set")
+    assert.include(named[2]?.stderr, `KeyError: --key-file ${dir}/no-such-directory/calybris_production_hmac_key: `)
   })
 })
 

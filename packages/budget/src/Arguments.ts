@@ -340,8 +340,17 @@ export const validateRequest = (command: L.Command): InvalidArgument | undefined
     )
     : validateCommand(command)
 
-/** An object of members (not an array, a Map or a boxed value), from any realm. */
+/** An object of members (not an array, a Map or a boxed value), from any realm: what a refusal names as such. */
 const isRecord = (x: unknown): x is Record<string, unknown> => Object.prototype.toString.call(x) === "[object Object]"
+
+/**
+ * What `ownCommand` copies member by member: any object but an array and a Map (their spread is
+ * `{}`, and the check then named a missing version: the review of the restore message) — a class
+ * instance, one with a `Symbol.toStringTag` too, whose members the check reads (the review of that
+ * fix: such a snapshot was checked, then changed by its caller, and journaled changed).
+ */
+const copyable = (x: unknown): x is Record<string, unknown> =>
+  typeof x === "object" && x !== null && !Array.isArray(x) && !(x instanceof Map)
 
 /**
  * A copy of a command, each field read once (a restore's snapshot and its tenants too): the layers
@@ -357,11 +366,11 @@ export const ownCommand = (command: L.Command): L.Command => {
     const snapshot: unknown = copy.snapshot
     // only an object of members is copied: a spread made an array or a Map `{}`, and the check then
     // named a missing version instead of what was given (the review of the restore message)
-    if (isRecord(snapshot)) {
+    if (copyable(snapshot)) {
       const tenants: unknown = snapshot["tenants"]
       copy.snapshot = {
         ...snapshot,
-        ...(Array.isArray(tenants) ? { tenants: tenants.map((t: unknown) => (isRecord(t) ? { ...t } : t)) } : {})
+        ...(Array.isArray(tenants) ? { tenants: tenants.map((t: unknown) => (copyable(t) ? { ...t } : t)) } : {})
       } as unknown as typeof copy.snapshot
     }
   }

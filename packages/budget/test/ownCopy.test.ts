@@ -89,6 +89,26 @@ describe("the journaled ledger applies and journals the command it checked", () 
         (yield* onJournal(run.bytes, Ledger.remaining(TenantId.make("a")))).value,
         Option.some(10n)
       )
+      // a tenant (and a snapshot) naming itself with Symbol.toStringTag, a caller's class instance:
+      // copied too (the review of the restore message's fix: it was not, and its change was journaled)
+      const tagged = {
+        tenant_id: "a",
+        initial_microcents: 10n,
+        remaining_microcents: 10n,
+        reserved_microcents: 0n,
+        committed_microcents: 0n
+      }
+      Object.defineProperty(tagged, Symbol.toStringTag, { value: "TenantBalance" })
+      const taggedSnapshot = { version: 1n, tenants: [tagged], active_reservations: 0n }
+      Object.defineProperty(taggedSnapshot, Symbol.toStringTag, { value: "Snapshot" })
+      const taggedRun = yield* onJournal(
+        undefined,
+        applyThenChange(Ledger.restore(taggedSnapshot as unknown as Snapshot.Snapshot), () => {
+          tagged.tenant_id = "x".repeat(2000)
+          taggedSnapshot.version = 2n ** 70n
+        })
+      )
+      assert.deepStrictEqual(yield* reopened(taggedRun.bytes), ["a"])
     }))
 
   it.effect("an admit's metadata, input and audited decision changed after the call: the journal holds what was checked and its audit passes", () =>

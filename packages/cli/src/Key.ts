@@ -106,34 +106,42 @@ export const keyBytes = (content: Uint8Array): Either.Either<Uint8Array, string>
 export const MAX_KEY_FILE_BYTES = 64 * 1024
 
 /**
- * A value that looks like a key's bytes as text — 32 characters or more of hex (`0x` too), base64 or
- * base64url, nothing else — given where a key's file or variable goes: never repeated by an error
- * naming the source (a hostile review: unpadded and URL-safe keys, refused unquoted nowhere, were
- * echoed whole by "no such file" and "not set"). The value is still used as given.
+ * Whether a value given where a key's file or variable goes looks like a key's bytes as text, and
+ * is not repeated by an error naming the source (a hostile review: unpadded and URL-safe keys were
+ * echoed whole by "no such file" and "not set"): 32 hex digits or more (`0x` too), or 32 characters
+ * or more of base64 / base64url mixing upper case, lower case and digits, not a path from the root.
+ * A variable's name in capitals and a path read as words are named (the review of this rule: every
+ * long name or path was hidden). The value is still used as given.
  */
-const KEY_LIKE = /^\s*(?:0x)?[A-Za-z0-9+/_=-]{32,}\s*$/
+export const looksLikeKey = (value: string): boolean => {
+  const v = value.trim()
+  if (/^(?:0x)?[0-9a-fA-F]{32,}$/.test(v)) return true
+  return /^[A-Za-z0-9+/_=-]{32,}$/.test(v) && !v.startsWith("/") && /[A-Z]/.test(v) && /[a-z]/.test(v) &&
+    /[0-9]/.test(v)
+}
 
 /** How an error names a key's source: the flag and its value, unless the value looks like a key. */
 export const sourceName = (flag: string, value: string): string =>
-  KEY_LIKE.test(value) ? `${flag} (the value given, not repeated: it looks like a key)` : `${flag} ${value}`
-
-/** An environment variable's name as POSIX spells one. */
-const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
+  looksLikeKey(value) ? `${flag} (the value given, not repeated: it looks like a key)` : `${flag} ${value}`
 
 /**
- * A `--key-env` / `--skey-env` value that is no variable name (a key pasted in its place): a
- * `KeyError` that does not repeat it.
+ * A `--key-env` / `--skey-env` value that looks like a key (pasted in a variable's place), or that
+ * no environment can hold (empty, holding `=` or NUL): a `KeyError` that does not repeat it. Any
+ * other name is looked up (names with dots or dashes are the environment's too).
  */
 export const checkVariableName = (flag: string, name: string): Either.Either<void, KeyError> =>
-  VARIABLE_NAME.test(name)
-    ? Either.void
-    : Either.left(
+  looksLikeKey(name)
+    ? Either.left(
       new KeyError({
         source: flag,
-        reason:
-          "the value given is not an environment variable's name (letters, digits and _, not first a digit), and is not repeated: it may be a key"
+        reason: "the value given looks like a key, not an environment variable's name, and is not repeated"
       })
     )
+    : name === "" || name.includes("=") || name.includes("\0")
+    ? Either.left(
+      new KeyError({ source: `${flag} ${JSON.stringify(name)}`, reason: "not an environment variable's name" })
+    )
+    : Either.void
 
 const fromFile = (path: string) =>
   readBytes(path, MAX_KEY_FILE_BYTES).pipe(

@@ -225,6 +225,9 @@ export const parseVerifierKey = (vkey: string): Either.Either<Note.Verifier, Not
       ? Cosignature.makeVerifier(parts.name, parts.key)
       : Note.parseVerifierKey(vkey))
 
+const isIterable = (x: unknown): x is Iterable<unknown> =>
+  typeof x === "object" && x !== null && typeof (x as Iterable<unknown>)[Symbol.iterator] === "function"
+
 /** Verifies a signed checkpoint with the given log and witness keys. */
 export const verifyCheckpoint = (
   note: string | Uint8Array,
@@ -233,9 +236,15 @@ export const verifyCheckpoint = (
 ): Either.Either<Verified, VerifyError> => {
   // options that are not an object (a JavaScript caller's origin given in their place) would pin
   // nothing: refused, not read as none
-  if (Object.prototype.toString.call(options) !== "[object Object]") {
+  const tag = Object.prototype.toString.call(options).slice(8, -1)
+  if (tag !== "Object") {
     return Either.left(
-      new CheckpointOptionsInvalid({ field: "options", reason: `${kindOf(options)}, not an object of options` })
+      new CheckpointOptionsInvalid({
+        field: "options",
+        reason: `${
+          typeof options !== "object" || options === null || Array.isArray(options) ? kindOf(options) : `a ${tag}`
+        }, not a plain object of options`
+      })
     )
   }
   if (options.origin !== undefined && typeof options.origin !== "string") {
@@ -243,10 +252,11 @@ export const verifyCheckpoint = (
       new CheckpointOptionsInvalid({ field: "origin", reason: `${kindOf(options.origin)}, not a string` })
     )
   }
-  const opened = Note.open(note, verifiers)
+  // read once (a generator, `Map.values()`: a second read is empty; the review of the iterable's
+  // acceptance), the same list to `open` and to the count of signers; what is no iterable `open` refuses
+  const given: ReadonlyArray<Note.Verifier> = isIterable(verifiers) ? Array.from(verifiers) : verifiers
+  const opened = Note.open(note, given)
   if (Either.isLeft(opened)) return Either.left(opened.left)
-  // (checked by `open`: an iterable of verifiers, a JavaScript caller's Set too)
-  const given: ReadonlyArray<Note.Verifier> = Array.from(verifiers)
   const body = parse(opened.right.text)
   if (Either.isLeft(body)) return Either.left(body.left)
   const checkpoint = body.right

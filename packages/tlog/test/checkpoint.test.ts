@@ -188,26 +188,34 @@ describe("a JavaScript caller's values where the types allow none (a hostile rev
       failure(Checkpoint.verifyCheckpoint(SUMDB_NOTE, js([sumdb, { ...sumdb, name: "w", type: 4, publicKey: null }]))),
       `NoteKeyInvalid: invalid note key: not-a-verifier in verifiers[1]: "its publicKey is null, not bytes"`
     )
-    // any iterable of verifiers, as before the check (a Set)
+    // any iterable of verifiers, as before the check (a Set), one read once too (a generator: the
+    // review of this acceptance found it read twice, the second time empty)
     assert.isTrue(Either.isRight(Checkpoint.verifyCheckpoint(SUMDB_NOTE, js(new Set([sumdb])))))
+    assert.isTrue(Either.isRight(Checkpoint.verifyCheckpoint(SUMDB_NOTE, js(new Map([["k", sumdb]]).values()))))
+    const once = function*() {
+      yield sumdb
+    }
+    assert.isTrue(Either.isRight(Checkpoint.verifyCheckpoint(SUMDB_NOTE, js(once()))))
   })
 
   it("verifyCheckpoint: options that are not an object (an origin given in their place) are refused, never read as none", () => {
     // the origin given as the options: before, it pinned nothing and the checkpoint verified
     assert.strictEqual(
       failure(Checkpoint.verifyCheckpoint(SUMDB_NOTE, [sumdb], js("example.com/log"))),
-      "CheckpointOptionsInvalid: invalid checkpoint verification options: options: a string, not an object of options"
+      "CheckpointOptionsInvalid: invalid checkpoint verification options: options: a string, not a plain object of options"
     )
     // a String object or a Map holds no options either (the review of this check: they pinned nothing)
     for (const options of [new String("example.com/log"), new Map([["origin", "example.com/log"]])]) {
       assert.include(
         failure(Checkpoint.verifyCheckpoint(SUMDB_NOTE, [sumdb], js(options))),
-        "CheckpointOptionsInvalid: invalid checkpoint verification options: options: an object, not an object of options"
+        `CheckpointOptionsInvalid: invalid checkpoint verification options: options: a ${
+          options instanceof Map ? "Map" : "String"
+        }, not a plain object of options`
       )
     }
     assert.strictEqual(
       failure(Checkpoint.verifyCheckpoint(SUMDB_NOTE, [sumdb], js(null))),
-      "CheckpointOptionsInvalid: invalid checkpoint verification options: options: null, not an object of options"
+      "CheckpointOptionsInvalid: invalid checkpoint verification options: options: null, not a plain object of options"
     )
     assert.strictEqual(
       failure(Checkpoint.verifyCheckpoint(SUMDB_NOTE, [sumdb], js({ origin: 7 }))),

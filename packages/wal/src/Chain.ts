@@ -69,8 +69,13 @@ const makeScratch = (prefix: Uint8Array) => {
   /** fill with `prefix ‖ utf8(p) ‖ d` (`d` as text, encoded, as bytes, or a Json value printed into place); returns the filled view, or undefined when the value nests deeper than `maxDepth` */
   return (p: string | Uint8Array, d: string | Uint8Array | Data): Uint8Array | undefined => {
     // UTF-8 takes at most 3 bytes per UTF-16 code unit
-    // anything but a text and a `Data` of links.ts is taken as bytes (`Data` is told by its class: an
-    // object of its shape from a caller is bytes here, never handed a view of this buffer)
+    // a text, a `Data` of links.ts (told by its class: an object of its shape from a caller is never
+    // handed a view of this buffer), or bytes (of any realm); anything else is refused, never hashed
+    // as nothing (the review of this check: a DataView or a number hashed as the empty input)
+    if (typeof p !== "string" && !(p instanceof Uint8Array) && !coreIsBytes(p)) throw new TypeError(NOT_BYTES)
+    if (typeof d !== "string" && !(d instanceof Data) && !(d instanceof Uint8Array) && !coreIsBytes(d)) {
+      throw new TypeError(NOT_BYTES)
+    }
     const need = prefix.length + (typeof p === "string" ? 3 : 1) * p.length +
       (typeof d === "string" ? 3 * d.length : d instanceof Data ? 0 : d.length)
     let buffer = sink.buffer
@@ -99,6 +104,8 @@ const makeScratch = (prefix: Uint8Array) => {
     return buffer.subarray(0, at)
   }
 }
+
+const NOT_BYTES = "a chain links a previous hash and data given as text or as bytes (a Uint8Array)"
 
 /** Texts that are their own UTF-8 (hash texts: hex digests, `genesis`), written byte for byte. */
 const PLAIN = /^[0-9A-Za-z]{0,128}$/

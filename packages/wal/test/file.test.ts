@@ -797,6 +797,16 @@ it.live("a file by the lock's name that is no lock (a log named X.lock, a live w
       assert.include(error.message, `${emptyLog} is not a lock file (a log another writer holds, empty)`)
       assert.strictEqual((yield* Effect.provide(appendRange(1, 1), ctx))[0]?.sequence, 1n)
     }))
+    // an empty log whose writer keeps its identity locks elsewhere (another user, another
+    // CALYBRIS_LOCK_DIR): found by its own name lock beside it, a live pid's (the review of this check)
+    const elsewhere = `${dir}/d.jsonl.lock`
+    yield* fs.writeFileString(elsewhere, "")
+    yield* fs.writeFileString(`${elsewhere}.lock`, `pid=1 host=${hostname()} started=2026-01-01T00:00:00.000Z\n`)
+    yield* fs.utimes(elsewhere, old, old)
+    const held = yield* Effect.flip(withWal(`${dir}/d.jsonl`, Wal.head))
+    assert.strictEqual(held._tag, "WalLocked")
+    assert.include(held.message, `${elsewhere} is not a lock file (a log another writer holds, empty)`)
+    assert.isTrue(yield* fs.exists(elsewhere))
     // a crashed writer's empty lock, old, is still taken over
     yield* fs.remove(emptyLog)
     yield* fs.writeFileString(emptyLog, "")

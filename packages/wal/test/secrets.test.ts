@@ -120,6 +120,14 @@ describe("the public link functions hand out no view of the hashing buffer", () 
       }
       assert.isUndefined(request.bytes)
     }
+    // what is neither text nor bytes is refused, never hashed as the empty input (the review of
+    // this fix: a DataView, a number and an object each gave one constant hash); bytes of any realm link
+    for (const route of routes) {
+      for (const wrong of [new DataView(new ArrayBuffer(4)), 7, { a: 1 }]) assert.throws(() => route(wrong), TypeError)
+    }
+    const foreign = vm.runInNewContext("new Uint8Array([104, 105])") as Uint8Array
+    assert.strictEqual(Chain.linkBytes(chain, Chain.GENESIS, foreign), chain.link(Chain.GENESIS, "hi"))
+    assert.strictEqual(Chain.linkBytes(chain, Chain.GENESIS, Buffer.from("hi")), chain.link(Chain.GENESIS, "hi"))
   })
 })
 

@@ -220,6 +220,9 @@ export const readHeld = (
   options: { readonly offset?: number; readonly length?: number } = {}
 ): Stream.Stream<Uint8Array, WalIoError> =>
   options.length === 0 ? Stream.empty : Stream.unwrapScoped(Effect.gen(function*() {
+    // by path first: a FIFO put at the path would hold the open (waiting for a writer) forever
+    const named = yield* Effect.mapError(fs.stat(path), ioError("stat", path))
+    if (named.type !== "File") return yield* Effect.fail(ioError("read", path)(new Error(REPLACED)))
     const file = yield* Effect.mapError(fs.open(path, { flag: "r" }), ioError("open", path))
     const info = yield* Effect.mapError(file.stat, ioError("stat", path))
     if (!sameFile(info, held)) return yield* Effect.fail(ioError("read", path)(new Error(REPLACED)))

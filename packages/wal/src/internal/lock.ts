@@ -424,7 +424,9 @@ const create = (fs: FileSystem.FileSystem, lockPath: string, me: string): Effect
         yield* file.writeAll(encoder.encode(me))
         yield* file.sync
       }).pipe(Effect.tapError(() => Effect.ignore(fs.remove(lockPath))))
-      return (yield* fs.readFileString(lockPath)) === me
+      // read back through a descriptor of its own, bounded (a file swapped in is not read whole)
+      const back = yield* readLock(fs, lockPath)
+      return Option.isSome(back) && back.value._tag === "Text" && back.value.text === me
     })
   )
 
@@ -546,6 +548,14 @@ const heldAsLog = (fs: FileSystem.FileSystem, lockPath: string): Effect.Effect<b
     )
     // gone meanwhile: the takeover that follows finds it gone, and starts over
     if (Option.isNone(info)) return false
+    // its own name lock, beside it: a writer whose identity locks are elsewhere (another user,
+    // another CALYBRIS_LOCK_DIR, another /tmp) is found there (the review of this check)
+    const named = yield* readLock(fs, `${lockPath}.lock`)
+    if (Option.isSome(named)) {
+      if (named.value._tag === "Other") return true
+      const holder = parseHolder(named.value.text)
+      if (holder === undefined || isLive(holder)) return true
+    }
     const identity = identityOf(info.value)
     if (identity === undefined) return false
     if (identities.has(identity)) return true
@@ -554,7 +564,9 @@ const heldAsLog = (fs: FileSystem.FileSystem, lockPath: string): Effect.Effect<b
     if (read.value._tag === "Other") return true
     const holder = parseHolder(read.value.text)
     // a holder line cut short is a writer taking that lock right now
-    if (holder === undefined) return true
-    return holder.host !== hostname() || (holder.pid !== process.pid && isAlive(holder.pid)) ||
-      anotherThreadOfOurs(holder)
+    return holder === undefined || isLive(holder)
   }).pipe(Effect.orElseSucceed(() => true))
+
+/** Whether a holder line names a writer that may be alive: on another host, another live process, or another thread of ours. */
+const isLive = (holder: Holder): boolean =>
+  holder.host !== hostname() || (holder.pid !== process.pid && isAlive(holder.pid)) || anotherThreadOfOurs(holder)
