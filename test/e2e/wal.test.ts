@@ -197,7 +197,15 @@ describe("a key given where its file or variable goes", () => {
       raw.toString("base64").replace(/=+$/, ""),
       `0x${raw.toString("hex")}`,
       // a variable name's characters only (a token without "-"): "not set" repeated it
-      raw.toString("base64url").replace(/-/g, "x").replace(/^[0-9]/, "k")
+      raw.toString("base64url").replace(/-/g, "x").replace(/^[0-9]/, "k"),
+      // standard base64 starting with "/" (the review of the rule: printed as a path), and a 128-bit key, padded
+      `/${raw.toString("base64").slice(1).replace(/=+$/, "")}`,
+      raw.subarray(0, 16).toString("base64"),
+      // the review of the rule: a path-like start in lower case, openssl's wrapped base64, 0X and colon hex
+      `/ny9j/${raw.toString("base64").slice(6).replace(/=+$/, "")}`,
+      `${Buffer.concat([raw, raw]).toString("base64").slice(0, 64)}\n${raw.toString("base64")}`,
+      `0X${raw.toString("hex").toUpperCase()}`,
+      (raw.toString("hex").match(/../g) ?? []).join(":")
     ]
     const runs = await Promise.all(spellings.flatMap((key) => [
       calybris(["wal", "verify", log, "--key-file", key]),
@@ -211,6 +219,8 @@ describe("a key given where its file or variable goes", () => {
       assert.include(r.stderr, "KeyError")
       assert.notInclude(r.stdout + r.stderr, key)
       assert.notInclude(r.stdout + r.stderr, key.slice(2, 30))
+      // nor escaped (a newline printed as \u000a)
+      assert.notInclude(r.stdout + r.stderr, key.slice(6, 20))
     }
     // a variable's name is named, a long one and one with dots too, and so is a path (the review of the rule)
     const named = await Promise.all([
@@ -224,6 +234,11 @@ describe("a key given where its file or variable goes", () => {
     )
     assert.include(named[1]?.stderr, "KeyError: --key-env calybris.wal.key.unset: the environment variable is not set")
     assert.include(named[2]?.stderr, `KeyError: --key-file ${dir}/no-such-directory/calybris_production_hmac_key: `)
+    // a long mixed-case POSIX name is looked up (the review of the rule: it was refused as key-like)
+    const longName = await calybris(["wal", "verify", log, "--key-env", "MyCompanyWalHmacKeyProduction2024"], {
+      env: { MyCompanyWalHmacKeyProduction2024: `hex:${hex(key)}` }
+    })
+    assert.strictEqual(longName.code, 0, longName.stderr)
   })
 })
 

@@ -344,13 +344,44 @@ export const validateRequest = (command: L.Command): InvalidArgument | undefined
 const isRecord = (x: unknown): x is Record<string, unknown> => Object.prototype.toString.call(x) === "[object Object]"
 
 /**
- * What `ownCommand` copies member by member: any object but an array and a Map (their spread is
- * `{}`, and the check then named a missing version: the review of the restore message) — a class
+ * What `ownCommand` copies member by member: any object but an array and a built-in holding no
+ * member of its own (`builtIn`: its spread is `{}`, and the check then named a missing version: the
+ * review of the restore message; one with members is copied, as the check reads them: the review
+ * of that fix found a Set given a tenant's members checked, then changed, and journaled changed) — a class
  * instance, one with a `Symbol.toStringTag` too, whose members the check reads (the review of that
  * fix: such a snapshot was checked, then changed by its caller, and journaled changed).
  */
 const copyable = (x: unknown): x is Record<string, unknown> =>
-  typeof x === "object" && x !== null && !Array.isArray(x) && !(x instanceof Map)
+  typeof x === "object" && x !== null && !Array.isArray(x) && (Reflect.ownKeys(x).length > 0 || !builtIn(x))
+
+/** A prototype method that throws unless `this` has its built-in slots (true across realms, whatever its toStringTag). */
+const BRAND_CHECKS: ReadonlyArray<(x: object) => unknown> = [
+  (x) => Map.prototype.has.call(x, undefined),
+  (x) => Set.prototype.has.call(x, undefined),
+  (x) => Date.prototype.getTime.call(x),
+  (x) => String.prototype.valueOf.call(x),
+  (x) => Number.prototype.valueOf.call(x),
+  (x) => Boolean.prototype.valueOf.call(x)
+]
+
+/**
+ * A Map, a Set, a Date, a boxed primitive or a typed array, of any realm: a spread of it is `{}` or
+ * its indices, and the check then named a missing version (the review of `copyable`: a Set, a
+ * foreign Map, a Date were so misnamed). Told by its internal slots, never by its toStringTag.
+ */
+const builtIn = (x: object): boolean => {
+  // a plain object of this realm (every tenant of a large snapshot): no throw per check
+  const proto: unknown = Object.getPrototypeOf(x)
+  if (proto === Object.prototype || proto === null) return false
+  return ArrayBuffer.isView(x) || BRAND_CHECKS.some((check) => {
+    try {
+      check(x)
+      return true
+    } catch {
+      return false
+    }
+  })
+}
 
 /**
  * A copy of a command, each field read once (a restore's snapshot and its tenants too): the layers

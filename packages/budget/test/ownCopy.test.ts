@@ -109,6 +109,27 @@ describe("the journaled ledger applies and journals the command it checked", () 
         })
       )
       assert.deepStrictEqual(yield* reopened(taggedRun.bytes), ["a"])
+      // a Set holding a tenant's members (what the check reads): copied too (the review of the
+      // built-in exclusion: it was not, and its change was journaled)
+      const setTenant = Object.assign(new Set(), {
+        tenant_id: "a",
+        initial_microcents: 10n,
+        remaining_microcents: 10n,
+        reserved_microcents: 0n,
+        committed_microcents: 0n
+      })
+      const setRun = yield* onJournal(
+        undefined,
+        applyThenChange(
+          Ledger.restore(
+            { version: 1n, tenants: [setTenant], active_reservations: 0n } as unknown as Snapshot.Snapshot
+          ),
+          () => {
+            setTenant.tenant_id = "x".repeat(2000)
+          }
+        )
+      )
+      assert.deepStrictEqual(yield* reopened(setRun.bytes), ["a"])
     }))
 
   it.effect("an admit's metadata, input and audited decision changed after the call: the journal holds what was checked and its audit passes", () =>

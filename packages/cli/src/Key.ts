@@ -108,29 +108,40 @@ export const MAX_KEY_FILE_BYTES = 64 * 1024
 /**
  * Whether a value given where a key's file or variable goes looks like a key's bytes as text, and
  * is not repeated by an error naming the source (a hostile review: unpadded and URL-safe keys were
- * echoed whole by "no such file" and "not set"): 32 hex digits or more (`0x` too), or 32 characters
- * or more of base64 / base64url mixing upper case, lower case and digits, not a path from the root.
- * A variable's name in capitals and a path read as words are named (the review of this rule: every
- * long name or path was hidden). The value is still used as given.
+ * echoed whole by "no such file" and "not set"). White space inside is ignored (openssl wraps
+ * base64 at 64 columns). A key: 32 hex digits or more (`0x`/`0X` too, or 16 pairs or more apart by
+ * ":" or spaces); padded base64 of 16 bytes or more; 32 characters or more of one base64 alphabet —
+ * standard (`+`, `/`) or URL-safe (`-`, `_`), never both — mixing upper case, lower case and digits.
+ * A path mixing "/" with "-", "_" or "." (`/run/secrets/hmac_key`, `/tmp/…/a-directory`) is named;
+ * one of letters, digits and "/" alone (`/Users/alice/Keys/Prod2024…`) is not told from a key and
+ * is withheld (the reviews of this rule: every way of exempting paths let keys through). The value
+ * is still used as given.
  */
 export const looksLikeKey = (value: string): boolean => {
-  const v = value.trim()
-  if (/^(?:0x)?[0-9a-fA-F]{32,}$/.test(v)) return true
-  return /^[A-Za-z0-9+/_=-]{32,}$/.test(v) && !v.startsWith("/") && /[A-Z]/.test(v) && /[a-z]/.test(v) &&
-    /[0-9]/.test(v)
+  const v = value.replace(/\s+/g, "")
+  if (/^(?:0[xX])?[0-9a-fA-F]{32,}$/.test(v)) return true
+  if (/^[0-9a-fA-F]{2}(?:[:\s][0-9a-fA-F]{2}){15,}$/.test(value.trim())) return true
+  if (/^[A-Za-z0-9+/]{22,}={1,2}$/.test(v)) return true
+  const oneAlphabet = /^[A-Za-z0-9+/]{32,}$/.test(v) || /^[A-Za-z0-9_-]{32,}$/.test(v)
+  return oneAlphabet && /[A-Z]/.test(v) && /[a-z]/.test(v) && /[0-9]/.test(v)
 }
 
 /** How an error names a key's source: the flag and its value, unless the value looks like a key. */
 export const sourceName = (flag: string, value: string): string =>
   looksLikeKey(value) ? `${flag} (the value given, not repeated: it looks like a key)` : `${flag} ${value}`
 
+/** An environment variable's name as POSIX spells one. */
+const POSIX_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
+
 /**
- * A `--key-env` / `--skey-env` value that looks like a key (pasted in a variable's place), or that
- * no environment can hold (empty, holding `=` or NUL): a `KeyError` that does not repeat it. Any
- * other name is looked up (names with dots or dashes are the environment's too).
+ * A `--key-env` / `--skey-env` value that no environment can hold (empty, holding `=` or NUL), or
+ * that is no POSIX name and looks like a key (pasted in a variable's place): a `KeyError` that does
+ * not repeat it. Any other name is looked up: a POSIX name always (a long mixed-case one that looks
+ * like a key is only withheld from the "not set" message: the review of this check refused
+ * `MyCompanyWalHmacKeyProduction2024`), names with dots or dashes too.
  */
 export const checkVariableName = (flag: string, name: string): Either.Either<void, KeyError> =>
-  looksLikeKey(name)
+  !POSIX_NAME.test(name) && looksLikeKey(name)
     ? Either.left(
       new KeyError({
         source: flag,

@@ -21,6 +21,7 @@ import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
+import * as vm from "node:vm"
 import { input, otherPolicy, policy } from "./fixtures.js"
 
 /** A JavaScript caller's values, which no type checks: what `validateCommand` must refuse in every layer. */
@@ -702,6 +703,17 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
             new Map<string, unknown>([["version", 1n], ["tenants", []], ["active_reservations", 0n]]),
             "invalid snapshot a Map: must be a snapshot: an object of version, tenants and active_reservations"
           ],
+          // other built-ins, and a Map of another realm (the review of the copy: each was "version is missing")
+          ...[new Set([1]), new Date(0), vm.runInNewContext("new Map([['version', 1n]])") as unknown].map((
+            built
+          ) =>
+            [
+              built,
+              `invalid snapshot a ${
+                Object.prototype.toString.call(built).slice(8, -1)
+              }: must be a snapshot: an object of version, tenants and active_reservations`
+            ] as const
+          ),
           [
             { version: 1n, tenants: [balance({ tenant_id: "\uD800" })], active_reservations: 0n },
             "invalid snapshot.tenants[0].tenant_id \"\\ud800\": must be well-formed Unicode of at most 1024 UTF-8 bytes"

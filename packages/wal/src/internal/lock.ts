@@ -478,7 +478,8 @@ const existing = (
       }
       // an empty file (or "pid=…" cut short) that a live writer holds as its log: no lock (the
       // review of this check: an empty log named X.lock was removed under its writer)
-      if (yield* heldAsLog(fs, lockPath)) return yield* notALock("a log another writer holds, empty")
+      const held = yield* heldAsLog(fs, lockPath)
+      if (held !== undefined) return yield* notALock(`a log another writer holds, empty: ${held}`)
       const info = yield* fs.stat(lockPath)
       const now = yield* Clock.currentTimeMillis
       const changed = Option.match(info.mtime, { onNone: () => now, onSome: (d) => d.getTime() })
@@ -540,32 +541,46 @@ const release = (fs: FileSystem.FileSystem, lockPath: string, me: string): Effec
  * this process's table, or named by an identity lock whose holder is alive. Anything that cannot
  * be told (the identity lock folder unusable) counts as held: such a file is kept.
  */
-const heldAsLog = (fs: FileSystem.FileSystem, lockPath: string): Effect.Effect<boolean> =>
+const heldAsLog = (fs: FileSystem.FileSystem, lockPath: string): Effect.Effect<string | undefined> =>
   Effect.gen(function*() {
     const info = yield* fs.stat(lockPath).pipe(
       Effect.map(Option.some),
       Effect.catchIf(isReason("NotFound"), () => Effect.succeedNone)
     )
     // gone meanwhile: the takeover that follows finds it gone, and starts over
-    if (Option.isNone(info)) return false
+    if (Option.isNone(info)) return undefined
     // its own name lock, beside it: a writer whose identity locks are elsewhere (another user,
-    // another CALYBRIS_LOCK_DIR, another /tmp) is found there (the review of this check)
-    const named = yield* readLock(fs, `${lockPath}.lock`)
+    // another CALYBRIS_LOCK_DIR, another /tmp) is found there (the review of this check); judged
+    // as any lock is: one without a holder line counts only while it is fresh
+    const namedPath = `${lockPath}.lock`
+    const named = yield* readLock(fs, namedPath)
     if (Option.isSome(named)) {
-      if (named.value._tag === "Other") return true
+      const by = `its own lock ${namedPath} names a writer`
+      if (named.value._tag === "Other") return `${by}: it is ${named.value.what}`
       const holder = parseHolder(named.value.text)
-      if (holder === undefined || isLive(holder)) return true
+      if (holder !== undefined && isLive(holder)) return `${by}: ${describe(named.value.text)}`
+      if (holder === undefined && (yield* fresh(fs, namedPath))) return `${by} starting`
     }
     const identity = identityOf(info.value)
-    if (identity === undefined) return false
-    if (identities.has(identity)) return true
-    const read = yield* readLock(fs, `${yield* lockDirectory(fs)}/${identity}.lock`)
-    if (Option.isNone(read)) return false
-    if (read.value._tag === "Other") return true
+    if (identity === undefined) return undefined
+    if (identities.has(identity)) return `this process writes it (pid ${process.pid})`
+    const identityPath = `${yield* lockDirectory(fs)}/${identity}.lock`
+    const read = yield* readLock(fs, identityPath)
+    if (Option.isNone(read)) return undefined
+    const by = `its identity lock ${identityPath} names a writer`
+    if (read.value._tag === "Other") return `${by}: it is ${read.value.what}`
     const holder = parseHolder(read.value.text)
-    // a holder line cut short is a writer taking that lock right now
-    return holder === undefined || isLive(holder)
-  }).pipe(Effect.orElseSucceed(() => true))
+    if (holder !== undefined) return isLive(holder) ? `${by}: ${describe(read.value.text)}` : undefined
+    return (yield* fresh(fs, identityPath)) ? `${by} starting` : undefined
+  }).pipe(Effect.orElseSucceed(() => "whether a writer holds it could not be told"))
+
+/** Whether a file changed within `INCOMPLETE_GRACE_MS` (a lock without a holder line counts while fresh). */
+const fresh = (fs: FileSystem.FileSystem, path: string): Effect.Effect<boolean, PlatformError> =>
+  Effect.gen(function*() {
+    const info = yield* fs.stat(path)
+    const now = yield* Clock.currentTimeMillis
+    return now - Option.match(info.mtime, { onNone: () => now, onSome: (d) => d.getTime() }) <= INCOMPLETE_GRACE_MS
+  })
 
 /** Whether a holder line names a writer that may be alive: on another host, another live process, or another thread of ours. */
 const isLive = (holder: Holder): boolean =>
