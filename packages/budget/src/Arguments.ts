@@ -345,23 +345,39 @@ const isRecord = (x: unknown): x is Record<string, unknown> => Object.prototype.
 
 /**
  * What `ownCommand` copies member by member: any object but an array and a built-in holding no
- * member of its own (`builtIn`: its spread is `{}`, and the check then named a missing version: the
+ * enumerable member of its own (what a spread copies; a RegExp's `lastIndex` is none) (`builtIn`: its spread is `{}`, and the check then named a missing version: the
  * review of the restore message; one with members is copied, as the check reads them: the review
  * of that fix found a Set given a tenant's members checked, then changed, and journaled changed) — a class
  * instance, one with a `Symbol.toStringTag` too, whose members the check reads (the review of that
  * fix: such a snapshot was checked, then changed by its caller, and journaled changed).
  */
 const copyable = (x: unknown): x is Record<string, unknown> =>
-  typeof x === "object" && x !== null && !Array.isArray(x) && (Reflect.ownKeys(x).length > 0 || !builtIn(x))
+  typeof x === "object" && x !== null && !Array.isArray(x) && (Object.keys(x).length > 0 || !builtIn(x))
 
 /** A prototype method that throws unless `this` has its built-in slots (true across realms, whatever its toStringTag). */
+const getterOf = (proto: object, name: string): (this: unknown) => unknown => {
+  const get = Object.getOwnPropertyDescriptor(proto, name)?.get
+  return get ?? (() => {
+    throw new TypeError(name)
+  })
+}
+const regExpSource = getterOf(RegExp.prototype, "source")
+const arrayBufferLength = getterOf(ArrayBuffer.prototype, "byteLength")
+
 const BRAND_CHECKS: ReadonlyArray<(x: object) => unknown> = [
   (x) => Map.prototype.has.call(x, undefined),
   (x) => Set.prototype.has.call(x, undefined),
+  (x) => WeakMap.prototype.has.call(x, {}),
+  (x) => WeakSet.prototype.has.call(x, {}),
   (x) => Date.prototype.getTime.call(x),
   (x) => String.prototype.valueOf.call(x),
   (x) => Number.prototype.valueOf.call(x),
-  (x) => Boolean.prototype.valueOf.call(x)
+  (x) => Boolean.prototype.valueOf.call(x),
+  (x) => BigInt.prototype.valueOf.call(x),
+  (x) => Symbol.prototype.valueOf.call(x),
+  // (RegExp.prototype itself answers "(?:)": a regular expression's own prototype is no snapshot either)
+  (x) => regExpSource.call(x),
+  (x) => arrayBufferLength.call(x)
 ]
 
 /**

@@ -219,8 +219,19 @@ export const makeMemory = (
         undefined,
         start
       ),
-      ({ persistedHead: _, ...log }) => log
+      ({ persistedHead: _, ...log }) => guardedWal(log, "checkpoint")
     ))
+
+/**
+ * The tree log with its `wal` appending through the tree log's own `append` (`asWal`): the
+ * periodic checkpoint's guard and `onAppended` are kept whichever field a caller appends through
+ * (a hostile review: `log.wal.append` acknowledged entries while every `log.append` was refused for
+ * a failing checkpoint). Reads are the log's own.
+ */
+const guardedWal = (log: TreeLog["Type"], checkpointFile: string): TreeLog["Type"] => ({
+  ...log,
+  wal: asWal(log, checkpointFile)
+})
 
 /**
  * Periodic signed checkpoints of a file tree log: `Checkpointer`'s options without `write` (the
@@ -293,7 +304,7 @@ export const makeFile = (
       },
       start
     )
-    if (checkpoint === undefined) return log
+    if (checkpoint === undefined) return guardedWal(log, checkpointPath(path))
     // the checkpoint's directory (the tiles' directory, which the first flush would make)
     const dir = `${path}.tlog`
     yield* fs.makeDirectory(dir, { recursive: true }).pipe(
@@ -323,7 +334,7 @@ export const makeFile = (
     // the log's own checkpoint too: never of a head the checkpoint on disk contradicts
     const signed = (origin: string, signers: ReadonlyArray<Signer>) =>
       Effect.zipRight(checkpointer.guard, log.checkpoint(origin, signers))
-    return { ...log, append, checkpoint: signed }
+    return guardedWal({ ...log, append, checkpoint: signed }, checkpointPath(path))
   })
 
 /**

@@ -322,3 +322,60 @@ for (const [hashingName, hashing] of hashings) {
       }))
   })
 }
+
+describe("a hostile review of the file layer", () => {
+  it.live("log.wal.append is the tree log's append: refused unwritten while a checkpoint is failing, like log.append (it acknowledged entries past the last checkpoint)", () =>
+    Effect.gen(function*() {
+      const path = yield* tempLog
+      const log = yield* TreeLog.makeFile(path, {
+        key,
+        checkpoint: { origin: ORIGIN, signers: [logSigner], every: { entries: 2 } }
+      })
+      yield* appendN(log, 0, 4)
+      // every checkpoint write fails from here
+      nodeFs.mkdirSync(`${path}.tlog/checkpoint.tmp/x`, { recursive: true })
+      const viaLog = yield* Effect.either(appendN(log, 4, 3))
+      assert.isTrue(Either.isLeft(viaLog))
+      const before = (yield* log.wal.head).sequence
+      for (let i = 0; i < 3; i++) {
+        const viaWal = yield* Effect.either(log.wal.append(record(100 + i)))
+        assert.isTrue(Either.isLeft(viaWal), "log.wal.append while the checkpoint fails")
+      }
+      assert.strictEqual((yield* log.wal.head).sequence, before)
+      assert.strictEqual((yield* log.head).size, before)
+      // the cause removed, both write again
+      nodeFs.rmSync(`${path}.tlog/checkpoint.tmp`, { recursive: true, force: true })
+      yield* log.wal.append(record(200))
+      assert.strictEqual((yield* log.head).size, before + 1n)
+    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+
+  it.live("a defect in a background flush is left to the next one: the tiles go on being written in the background (one ended the flusher for the rest of the session)", () =>
+    Effect.gen(function*() {
+      const path = yield* tempLog
+      const real = yield* FileSystem.FileSystem
+      let hostile = false
+      const wrapped = FileSystem.FileSystem.of({
+        ...real,
+        rename: (from, to) =>
+          hostile && to.endsWith(TreeLog.HEAD_FILE) ? Effect.die(new Error("hostile rename")) : real.rename(from, to)
+      })
+      const persisted = () => {
+        const file = `${path}.tlog/${TreeLog.HEAD_FILE}`
+        return nodeFs.existsSync(file) ? Number(nodeFs.readFileSync(file, "utf8").split("\n")[0]) : 0
+      }
+      yield* Effect.scoped(
+        Effect.gen(function*() {
+          const log = yield* TreeLog.makeFile(path, { key, flushEvery: 5 })
+          yield* appendN(log, 0, 12)
+          hostile = true
+          yield* appendN(log, 12, 12)
+          yield* Effect.sleep("200 millis")
+          hostile = false
+          yield* appendN(log, 24, 40)
+          // the background flusher catches up without a flush or a close
+          for (let i = 0; i < 500 && persisted() < 60; i++) yield* Effect.sleep("20 millis")
+          assert.isAtLeast(persisted(), 60)
+        }).pipe(Effect.provideService(FileSystem.FileSystem, wrapped))
+      )
+    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+})

@@ -704,12 +704,20 @@ export const ledgerContract = (name: string, make: () => Layer.Layer<Ledger.Ledg
             "invalid snapshot a Map: must be a snapshot: an object of version, tenants and active_reservations"
           ],
           // other built-ins, and a Map of another realm (the review of the copy: each was "version is missing")
-          ...[new Set([1]), new Date(0), vm.runInNewContext("new Map([['version', 1n]])") as unknown].map((
+          ...[
+            new Set([1]),
+            new Date(0),
+            vm.runInNewContext("new Map([['version', 1n]])") as unknown,
+            new WeakMap(),
+            /version/,
+            new ArrayBuffer(8),
+            Object(1n) as unknown
+          ].map((
             built
           ) =>
             [
               built,
-              `invalid snapshot a ${
+              `invalid snapshot ${/^[AEIOU]/.test(Object.prototype.toString.call(built).slice(8, -1)) ? "an" : "a"} ${
                 Object.prototype.toString.call(built).slice(8, -1)
               }: must be a snapshot: an object of version, tenants and active_reservations`
             ] as const

@@ -917,7 +917,14 @@ export const make = <E, R>(
       wakeup = Deferred.unsafeMake<void>(FiberId.none)
       let written = lastWritten
       for (;;) {
-        yield* Effect.ignore(flushWritten(written))
+        // a failure (a defect too) is left to the next flush: a defect ended this fiber, and no
+        // background flush ran again until close (a hostile review)
+        yield* flushWritten(written).pipe(
+          Effect.ignore,
+          Effect.catchAllDefect((defect) =>
+            Effect.logError("tree log: a background flush failed", defect).pipe(Effect.annotateLogs({ written: String(written) }))
+          )
+        )
         if (tree.persisted < written) {
           const waiting = tail !== undefined
           tail = written
