@@ -922,7 +922,9 @@ export const make = <E, R>(
         yield* flushWritten(written).pipe(
           Effect.ignore,
           Effect.catchAllDefect((defect) =>
-            Effect.logError("tree log: a background flush failed", defect).pipe(Effect.annotateLogs({ written: String(written) }))
+            Effect.logError("tree log: a background flush failed", defect).pipe(
+              Effect.annotateLogs({ written: String(written) })
+            )
           )
         )
         if (tree.persisted < written) {
