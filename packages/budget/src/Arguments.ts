@@ -345,16 +345,16 @@ const isRecord = (x: unknown): x is Record<string, unknown> => Object.prototype.
 
 /**
  * What `ownCommand` copies member by member: any object but an array and a built-in holding no
- * enumerable member of its own (what a spread copies; a RegExp's `lastIndex` is none) (`builtIn`: its spread is `{}`, and the check then named a missing version: the
- * review of the restore message; one with members is copied, as the check reads them: the review
- * of that fix found a Set given a tenant's members checked, then changed, and journaled changed) — a class
- * instance, one with a `Symbol.toStringTag` too, whose members the check reads (the review of that
- * fix: such a snapshot was checked, then changed by its caller, and journaled changed).
+ * enumerable member of its own (what a spread copies; a RegExp's `lastIndex` is none). A built-in's
+ * spread is `{}`, and the check then named a missing version (the review of the restore message);
+ * anything holding members is copied, as the check reads them — a class instance, one with a
+ * `Symbol.toStringTag`, a Set given a tenant's members (the reviews of that fix: each was checked,
+ * then changed by its caller, and journaled changed).
  */
 const copyable = (x: unknown): x is Record<string, unknown> =>
   typeof x === "object" && x !== null && !Array.isArray(x) && (Object.keys(x).length > 0 || !builtIn(x))
 
-/** A prototype method that throws unless `this` has its built-in slots (true across realms, whatever its toStringTag). */
+/** A prototype's getter (one that throws unless `this` has that built-in's slots), or one that always throws. */
 const getterOf = (proto: object, name: string): (this: unknown) => unknown => {
   const get = Object.getOwnPropertyDescriptor(proto, name)?.get
   return get ?? (() => {
@@ -364,6 +364,7 @@ const getterOf = (proto: object, name: string): (this: unknown) => unknown => {
 const regExpSource = getterOf(RegExp.prototype, "source")
 const arrayBufferLength = getterOf(ArrayBuffer.prototype, "byteLength")
 
+/** Calls that throw unless `x` has a built-in's internal slots: true across realms, whatever its toStringTag. */
 const BRAND_CHECKS: ReadonlyArray<(x: object) => unknown> = [
   (x) => Map.prototype.has.call(x, undefined),
   (x) => Set.prototype.has.call(x, undefined),
@@ -381,7 +382,7 @@ const BRAND_CHECKS: ReadonlyArray<(x: object) => unknown> = [
 ]
 
 /**
- * A Map, a Set, a Date, a boxed primitive or a typed array, of any realm: a spread of it is `{}` or
+ * A Map, a Set, a Date, a boxed primitive, a typed array (and the like: `BRAND_CHECKS`), of any realm: a spread of it is `{}` or
  * its indices, and the check then named a missing version (the review of `copyable`: a Set, a
  * foreign Map, a Date were so misnamed). Told by its internal slots, never by its toStringTag.
  */

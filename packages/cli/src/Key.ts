@@ -162,25 +162,40 @@ const fromFile = (path: string) =>
     )
   )
 
-const fromEnv = (name: string) =>
-  Effect.zipRight(
-    checkVariableName("--key-env", name),
-    Effect.mapError(
-      Config.redacted(name),
-      () => new KeyError({ source: sourceName("--key-env", name), reason: "the environment variable is not set" })
+/**
+ * An environment variable's value for a key (`--key-env`, `--skey-env`): its name checked
+ * (`checkVariableName`); a `KeyError` naming the source when it is not set, or when the value
+ * holds U+FFFD (`notUtf8`): Node reads the environment as UTF-8 and turns each invalid byte into
+ * U+FFFD, so the bytes set were not the bytes read.
+ */
+export const variableValue = (
+  flag: string,
+  name: string,
+  notUtf8: string
+): Effect.Effect<Redacted.Redacted<string>, KeyError> =>
+  Effect.zipRight(checkVariableName(flag, name), Config.redacted(name)).pipe(
+    Effect.catchTag(
+      "ConfigError",
+      () => new KeyError({ source: sourceName(flag, name), reason: "the environment variable is not set" })
+    ),
+    Effect.filterOrFail(
+      (value) => !Redacted.value(value).includes("\uFFFD"),
+      () => new KeyError({ source: sourceName(flag, name), reason: notUtf8 })
     )
-  ).pipe(
-    Effect.flatMap((value) => {
-      const text = Redacted.value(value)
-      return Either.mapLeft(
-        text.includes("\uFFFD")
-          ? Either.left(
-            "the value is not valid UTF-8 (or holds U+FFFD): the environment is read as UTF-8, so its bytes would not be the key's; give a binary key as hex: followed by its hex digits, or in a --key-file"
-          )
-          : keyBytes(encoder.encode(text)),
+  )
+
+const fromEnv = (name: string) =>
+  Effect.flatMap(
+    variableValue(
+      "--key-env",
+      name,
+      "the value is not valid UTF-8 (or holds U+FFFD): the environment is read as UTF-8, so its bytes would not be the key's; give a binary key as hex: followed by its hex digits, or in a --key-file"
+    ),
+    (value) =>
+      Either.mapLeft(
+        keyBytes(encoder.encode(Redacted.value(value))),
         (reason) => new KeyError({ source: sourceName("--key-env", name), reason })
       )
-    })
   )
 
 /** Load the key the flags name (none when neither flag is given). */

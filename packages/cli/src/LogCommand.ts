@@ -36,7 +36,6 @@ import * as Entry from "@calybris/wal/Entry"
 import * as Reader from "@calybris/wal/Reader"
 import * as WalNode from "@calybris/wal/WalNode"
 import * as FileSystem from "@effect/platform/FileSystem"
-import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
@@ -807,16 +806,13 @@ const loadSigner = (flags: { readonly skeyFile: Option.Option<string>; readonly 
       if (text === undefined) return yield* new KeyError({ source, reason: "the file is not UTF-8 text" })
       secret = Redacted.make(text.trim())
     } else if (Option.isSome(flags.skeyEnv)) {
-      yield* Key.checkVariableName("--skey-env", flags.skeyEnv.value)
       source = Key.sourceName("--skey-env", flags.skeyEnv.value)
-      secret = yield* Config.redacted(flags.skeyEnv.value).pipe(
-        Effect.mapError(() => new KeyError({ source, reason: "the environment variable is not set" })),
-        Effect.map((r) => Redacted.make(Redacted.value(r).trim()))
+      const value = yield* Key.variableValue(
+        "--skey-env",
+        flags.skeyEnv.value,
+        "the value is not valid UTF-8 (or holds U+FFFD)"
       )
-      // Node reads the environment as UTF-8, each byte that is not as U+FFFD
-      if (Redacted.value(secret).includes("\uFFFD")) {
-        return yield* new KeyError({ source, reason: "the value is not valid UTF-8 (or holds U+FFFD)" })
-      }
+      secret = Redacted.make(Redacted.value(value).trim())
     } else {
       return yield* new UsageError({ reason: "give the signer key with --skey-file FILE or --skey-env NAME" })
     }

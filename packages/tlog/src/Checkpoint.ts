@@ -20,7 +20,7 @@ import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as Cosignature from "./Cosignature.js"
 import * as Base64 from "./internal/base64.js"
-import { kindOf, quote } from "./internal/quote.js"
+import { isIterable, kindOf, quote } from "./internal/quote.js"
 import * as Note from "./Note.js"
 
 /** Length of the root hash (SHA-256). */
@@ -224,9 +224,6 @@ export const parseVerifierKey = (vkey: string): Either.Either<Note.Verifier, Not
     parts.type === Cosignature.TYPE_COSIGNATURE_V1
       ? Cosignature.makeVerifier(parts.name, parts.key)
       : Note.parseVerifierKey(vkey))
-
-const isIterable = (x: unknown): x is Iterable<unknown> =>
-  typeof x === "object" && x !== null && typeof (x as Iterable<unknown>)[Symbol.iterator] === "function"
 
 /** Verifies a signed checkpoint with the given log and witness keys. */
 export const verifyCheckpoint = (

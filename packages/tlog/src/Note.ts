@@ -37,7 +37,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Ed25519 from "./Ed25519.js"
 import * as Base64 from "./internal/base64.js"
-import { kindOf, quote } from "./internal/quote.js"
+import { isIterable, kindOf, quote } from "./internal/quote.js"
 
 /** Most signature lines a note may carry (x/mod's limit). */
 export const MAX_SIGNATURES = 100
@@ -120,7 +120,6 @@ export class NoteKeyInvalid extends Schema.TaggedError<NoteKeyInvalid>()("NoteKe
   }
 }
 
-/** Every failure of `open`. */
 /** Every failure of `open` (`NoteKeyInvalid`: the verifiers given are not a list of verifiers). */
 export type OpenError = NoteMalformed | NoteInvalidSignature | NoteNotVerified | NoteAmbiguousKey | NoteKeyInvalid
 
@@ -299,13 +298,9 @@ export const open = (
 ): Either.Either<Opened, OpenError> => {
   // any iterable (a JavaScript caller's Set), as the loop over it took before this check
   const given: unknown = verifiers
-  if (
-    typeof given !== "object" || given === null || typeof (given as Iterable<unknown>)[Symbol.iterator] !== "function"
-  ) {
-    return keyError("not-a-verifier", "verifiers", `${kindOf(given)}, not a list of verifiers`)
-  }
+  if (!isIterable(given)) return keyError("not-a-verifier", "verifiers", `${kindOf(given)}, not a list of verifiers`)
   const known = new Map<string, Verifier>()
-  for (const [i, v] of Array.from(given as Iterable<unknown>).entries()) {
+  for (const [i, v] of Array.from(given).entries()) {
     const problem = notAVerifier(v)
     if (problem !== undefined) return keyError("not-a-verifier", `verifiers[${i}]`, problem)
     const verifier = v as Verifier

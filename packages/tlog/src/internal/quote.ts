@@ -28,3 +28,7 @@ export const kindOf = (value: unknown): string =>
     : typeof value === "object"
     ? "an object"
     : `a ${typeof value}`
+
+/** Whether a value can be read with `for…of` (a JavaScript caller's Set, Map values, a generator). */
+export const isIterable = (x: unknown): x is Iterable<unknown> =>
+  typeof x === "object" && x !== null && typeof (x as Iterable<unknown>)[Symbol.iterator] === "function"

@@ -181,8 +181,7 @@ const removeCreated = (fs: FileSystem.FileSystem, path: string, info: FileSystem
   Effect.ignore(Effect.gen(function*() {
     const real = yield* fs.realPath(path)
     const now = yield* fs.stat(real)
-    const same = now.dev === info.dev && Option.getOrUndefined(now.ino) === Option.getOrUndefined(info.ino)
-    if (same && now.type === "File" && now.size === 0n) yield* fs.remove(real)
+    if (sameFile(now, info) && now.type === "File" && now.size === 0n) yield* fs.remove(real)
   }))
 
 /** The opened log's `fstat` (its identity for the lock), refusing anything but a regular file. */

@@ -98,7 +98,7 @@ export const MAX_LOCK_BYTES = 1024
 /**
  * A lock file's text, read through one descriptor whose `fstat` says it is a regular file of at
  * most `MAX_LOCK_BYTES` (a file swapped in after a `stat` by path is never read whole), or none
- * when it is gone; `tooLarge`/`notAFile` name what it is instead.
+ * when it is gone; `Other` names what it is instead (not a regular file, too large).
  */
 const readLock = (
   fs: FileSystem.FileSystem,
@@ -480,10 +480,7 @@ const existing = (
       // review of this check: an empty log named X.lock was removed under its writer)
       const held = yield* heldAsLog(fs, lockPath)
       if (held !== undefined) return yield* notALock(`a log another writer holds, empty: ${held}`)
-      const info = yield* fs.stat(lockPath)
-      const now = yield* Clock.currentTimeMillis
-      const changed = Option.match(info.mtime, { onNone: () => now, onSome: (d) => d.getTime() })
-      if (now - changed <= INCOMPLETE_GRACE_MS) {
+      if (yield* fresh(fs, lockPath)) {
         return yield* new WalLocked({
           path,
           holder:
