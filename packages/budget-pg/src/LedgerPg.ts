@@ -206,6 +206,7 @@ type SnapshotMode = "read" | "advance" | "certify"
  * is checked first (`PgSchema.SchemaOutdated` unless migrated: never created implicitly). Every
  * statement journals with the `PgJournal.JournalKey` of the environment at construction, which
  * must be the ledger's (`PgJournal.pinKey`: `JournalKeyMismatch` otherwise, nothing written).
+ * A session with `synchronous_commit` off is refused first (`durableSession`).
  */
 export const makeWith = (
   ops: Operations
@@ -213,7 +214,30 @@ export const makeWith = (
   Ledger["Type"],
   LedgerStoreError | PgSchema.SchemaOutdated | PgJournal.JournalKeyMismatch,
   SqlClient.SqlClient
-> => build(ops, PgJournal.pinKey)
+> => Effect.zipRight(durableSession, build(ops, PgJournal.pinKey))
+
+/**
+ * A writer acknowledges an operation once its commit returned, which loses nothing in a server
+ * crash only with `synchronous_commit` on (docs/LEDGER.md, "Crash"): the ledger's own pool sets
+ * it on each connection (`internal/pgPool.ts`), and a `SqlClient` of the caller's whose session
+ * has it off (the database's, the role's or the connection's setting) is refused here with
+ * `LedgerStoreError` (operation "open"), before anything is written.
+ */
+const durableSession: Effect.Effect<void, LedgerStoreError, SqlClient.SqlClient> = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* Effect.mapError(
+    sql<{ readonly setting: unknown }>`SELECT current_setting('synchronous_commit') AS setting`,
+    (cause) => new LedgerStoreError({ operation: "open", cause })
+  )
+  const setting = rows[0]?.setting
+  if (setting === "off") {
+    return yield* new LedgerStoreError({
+      operation: "open",
+      cause: "synchronous_commit is \"off\" in this session (the database's, the role's or the connection's " +
+        "setting): an acknowledged operation could be lost in a server crash; a ledger's writer needs it on"
+    })
+  }
+})
 
 /** `makeWith`, its key pinned (a writer's) or only compared (`makeReadOnly`) by `keyCheck`. */
 const build = (

@@ -101,12 +101,6 @@ const utf8 = new TextEncoder()
 /** A string's UTF-8 bytes in hex (decoded by the function: any well-formed id, U+0000 included). */
 const hex = (s: string): string => Hash.toHex(utf8.encode(s))
 
-/** A deadlock victim (40P01) or a serialization failure (40001): rolled back whole, safe to run again. */
-const rolledBack = (error: SqlError): boolean => {
-  const state = PgOperations.sqlState(error)
-  return state === "40P01" || state === "40001"
-}
-
 const positive = (name: string, value: number | undefined, fallback: number): number => {
   const n = value ?? fallback
   if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`PgBatcher: ${name} must be a positive integer: ${n}`)
@@ -197,7 +191,7 @@ export const make = (
       ).pipe(
         Effect.retry({
           times: 8,
-          while: (e) => e instanceof SqlError && (PgOperations.lostIdRace(e) || rolledBack(e))
+          while: (e) => e instanceof SqlError && (PgOperations.lostIdRace(e) || PgOperations.rolledBack(e))
         }),
         // (untrusted: decoded, as `Schema` would decode it, by a hand-written decoder)
         Effect.flatMap(batchRows.decode),

@@ -111,15 +111,26 @@ export const lostIdRace = (error: SqlError): boolean => {
 }
 
 /**
+ * Was this statement a deadlock victim (40P01) or a serialization failure (40001)? Rolled back
+ * whole: safe to run again. (A deadlock can pair a batch with a single statement; 40001 comes from
+ * an isolation above READ COMMITTED, which the ledger's own pool never uses but a `SqlClient` of
+ * the caller's may.)
+ */
+export const rolledBack = (error: SqlError): boolean => {
+  const state = sqlState(error)
+  return state === "40P01" || state === "40001"
+}
+
+/**
  * Run a statement returning one `Row`, again when it lost the race to insert an operation id or a
- * tenant's row (the rerun finds the id, or the row).
+ * tenant's row (the rerun finds the id, or the row), or was rolled back whole (`rolledBack`).
  */
 const runRow = (
   operation: string,
   statement: Effect.Effect<ReadonlyArray<unknown>, SqlError>
 ): Effect.Effect<Row, LedgerStoreError> =>
   statement.pipe(
-    Effect.retry({ times: 8, while: (e) => e instanceof SqlError && lostIdRace(e) }),
+    Effect.retry({ times: 8, while: (e) => e instanceof SqlError && (lostIdRace(e) || rolledBack(e)) }),
     Effect.flatMap(decodeRows),
     Effect.map(([row]) => row),
     Effect.mapError((cause) => new LedgerStoreError({ operation, cause }))

@@ -8,9 +8,12 @@ declare module "pg" {
     readonly application_name?: string | undefined
     readonly max?: number | undefined
     readonly Client?: typeof Client | undefined
+    /** run on each new connection before the pool hands it out; a rejection fails the connection */
+    readonly onConnect?: ((client: Client) => Promise<unknown>) | undefined
   }
   export class Client {
     constructor(config?: Record<string, unknown>)
+    query(config: { readonly text: string; readonly query_timeout?: number }): Promise<unknown>
   }
   export class Pool {
     constructor(config: PoolConfig)

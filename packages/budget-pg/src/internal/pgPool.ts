@@ -29,6 +29,14 @@ export interface PoolOptions {
   readonly connectTimeout: Duration.DurationInput
 }
 
+/**
+ * Run on each new connection before its first statement (a failure fails the connection): the
+ * session's transactions READ COMMITTED, and `synchronous_commit` on when it is off (a stronger
+ * setting — `remote_apply`, `remote_write`, `local` — is kept).
+ */
+export const PIN_SESSION = "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED; " +
+  "SELECT set_config('synchronous_commit', 'on', false) WHERE current_setting('synchronous_commit') = 'off'"
+
 /** A `PgClient` (and `SqlClient`) layer over a pool whose connections' setup is bounded (see the module's comment). */
 export const poolLayer = (
   options: PoolOptions
@@ -48,7 +56,12 @@ export const poolLayer = (
             connectionString: Redacted.value(options.url),
             application_name: options.applicationName,
             max: options.maxConnections,
-            Client: BoundedClient
+            Client: BoundedClient,
+            // each connection in the ledger's consistency model (docs/LEDGER.md), whatever the URL's
+            // `options`, the database's or the role's defaults say: READ COMMITTED (the row locks'
+            // order; under REPEATABLE READ a contended statement failed with 40001), and
+            // synchronous_commit not off (an acknowledged operation lost in a server crash)
+            onConnect: (client) => client.query({ text: PIN_SESSION, query_timeout: ms })
           })
           // an idle client's error (the server went away) is the next statement's, not the process's
           pool.on("error", () => {})
