@@ -3,11 +3,13 @@
  * folders of vectors: the reference crate's (format: shared/conformance/README.md) and the
  * transparency log's third-party vectors (shared/tlog-vectors/README.md), told apart by their
  * file names (`runnerFor`). One line per vector file, `<file>: N passed, N failed`, then the
- * total; exit 1 on any failure. Files it does not handle are reported as skipped.
+ * total; exit 1 on any failure, and on any vector file (`.json`, `.jsonl`) no runner handles, which
+ * is reported as skipped.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { runnerFor } from "./runners.js"
+import type { FileResult } from "./vectors.js"
 import { runFloatRoundtrip, runWalSample } from "./wal.js"
 
 const main = (): number => {
@@ -41,50 +43,86 @@ const main = (): number => {
       skipped === 0 ? "" : `, ${skipped} file${skipped === 1 ? "" : "s"} skipped (not checked)`
     }\n`
   )
-  return failed === 0 ? 0 : 1
+  // a vector file skipped was checked for nothing: the run fails, as for a failed case
+  return failed === 0 && skipped === 0 ? 0 : 1
 }
 
-/** Runs every vector file of one folder; prints a line per file. */
-const runDir = (dir: string): { readonly passed: number; readonly failed: number; readonly skipped: number } => {
+interface Counts {
+  readonly passed: number
+  readonly failed: number
+  readonly skipped: number
+}
+
+/** A file beside the vectors that holds none: read by people, or an index of the others. */
+const isMetadata = (name: string): boolean =>
+  name === "manifest.json" || name === "index.json" || !/\.jsonl?$/.test(name)
+
+/** Prints a file's line (`shown` is its name under the folders given), its notes and first failures. */
+const report = (shown: string, result: FileResult, verbose: boolean): void => {
+  process.stdout.write(
+    result.skipped !== undefined
+      ? `${shown}: skipped (${result.skipped})\n`
+      : `${shown}: ${result.passed} passed, ${result.failed} failed\n`
+  )
+  for (const note of result.notes ?? []) process.stdout.write(`  note: ${note}\n`)
+  for (const failure of result.failures.slice(0, verbose ? 20 : 5)) process.stdout.write(`  ${failure}\n`)
+}
+
+/**
+ * Runs every vector file of one folder and of its subfolders (`prefix`: the path under the folder
+ * given); prints a line per file. A folder named `wal`, or `wal-…`, `wal_…`, `wal.…`, or holding an
+ * `index.json`, holds WAL
+ * samples (a sidecar `X.json` per file, `float-roundtrip*.json` tables); a `.json`/`.jsonl` file
+ * no runner handles is skipped and counted (the run then fails: it was checked for nothing).
+ */
+const runDir = (dir: string, prefix = ""): Counts => {
   let passed = 0
   let failed = 0
   let skipped = 0
+  const add = (counts: Counts) => {
+    passed += counts.passed
+    failed += counts.failed
+    skipped += counts.skipped
+  }
   const verbose = process.env["CONFORMANCE_VERBOSE"] !== undefined
-  const entries = fs.readdirSync(dir).sort()
-  for (const name of entries) {
+  for (const name of fs.readdirSync(dir).sort()) {
     const file = path.join(dir, name)
-    if (name === "wal" && fs.statSync(file).isDirectory()) {
-      for (const sample of fs.readdirSync(file).sort()) {
-        if (!sample.endsWith(".json") || sample === "index.json") continue
-        const result = sample === "float-roundtrip.json"
-          ? runFloatRoundtrip(path.join(file, sample))
-          : runWalSample(file, sample)
-        passed += result.passed
-        failed += result.failed
-        process.stdout.write(`wal/${sample}: ${result.passed} passed, ${result.failed} failed\n`)
-        for (const failure of result.failures.slice(0, verbose ? 20 : 5)) process.stdout.write(`  ${failure}\n`)
-      }
+    if (fs.statSync(file).isDirectory()) {
+      add(
+        /^wal(?:[-_.].*)?$/.test(name) || fs.existsSync(path.join(file, "index.json"))
+          ? runWalDir(file, `${prefix}${name}/`, verbose)
+          : runDir(file, `${prefix}${name}/`)
+      )
       continue
     }
     const runner = runnerFor(name)
     if (runner === undefined) {
-      if (name === "README.md" || name === "manifest.json") continue
-      process.stdout.write(`${name}: skipped (not handled yet)\n`)
+      if (isMetadata(name)) continue
+      process.stdout.write(`${prefix}${name}: skipped (no runner handles this name)\n`)
       skipped++
       continue
     }
     const result = runner(file)
-    passed += result.passed
-    failed += result.failed
-    if (result.skipped !== undefined) skipped++
-    process.stdout.write(
-      result.skipped !== undefined
-        ? `${name}: skipped (${result.skipped})\n`
-        : `${name}: ${result.passed} passed, ${result.failed} failed\n`
-    )
-    for (const failure of result.failures.slice(0, verbose ? 20 : 5)) process.stdout.write(`  ${failure}\n`)
+    add({ passed: result.passed, failed: result.failed, skipped: result.skipped === undefined ? 0 : 1 })
+    report(`${prefix}${name}`, result, verbose)
   }
   return { passed, failed, skipped }
+}
+
+/** A folder of WAL samples: each sidecar's file checked (`runWalSample`), and the float tables. */
+const runWalDir = (dir: string, prefix: string, verbose: boolean): Counts => {
+  let passed = 0
+  let failed = 0
+  for (const sample of fs.readdirSync(dir).sort()) {
+    if (!sample.endsWith(".json") || sample === "index.json") continue
+    const result = sample.startsWith("float-roundtrip")
+      ? runFloatRoundtrip(path.join(dir, sample))
+      : runWalSample(dir, sample)
+    passed += result.passed
+    failed += result.failed
+    report(`${prefix}${sample}`, result, verbose)
+  }
+  return { passed, failed, skipped: 0 }
 }
 
 process.exitCode = main()

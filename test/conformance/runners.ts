@@ -30,8 +30,9 @@ const runners: Record<string, Runner> = {
 
 /**
  * The runner of a vector file: by its name, or — for a larger set that splits a kind over files —
- * by a name `<stem>-<anything>.<ext>` or `<stem>_<anything>.<ext>` whose `<stem>.<ext>` has one
- * (`kernel-adversarial.jsonl` and `kernel_2.jsonl` are `kernel.jsonl`s).
+ * by a name `<stem>-<anything>.<ext>`, `<stem>_<anything>.<ext>` or `<stem>.<anything>.<ext>`
+ * whose `<stem>.<ext>` has one (`kernel-adversarial.jsonl`, `kernel_2.jsonl` and
+ * `kernel.holdout.jsonl` are `kernel.jsonl`s).
  */
 export const runnerFor = (name: string): Runner | undefined => {
   const exact = runners[name]
@@ -42,9 +43,8 @@ export const runnerFor = (name: string): Runner | undefined => {
     const stem = known.slice(0, -ext.length)
     // the longest stem wins (`signed-notes-x.json` is a `signed-notes.json`, not a `signed…`)
     if (
-      (name.startsWith(`${stem}-`) || name.startsWith(`${stem}_`)) && name.endsWith(ext) &&
-      name.length > stem.length + 1 + ext.length &&
-      !name.slice(stem.length + 1, -ext.length).includes(".") &&
+      (name.startsWith(`${stem}-`) || name.startsWith(`${stem}_`) || name.startsWith(`${stem}.`)) &&
+      name.endsWith(ext) && name.length > stem.length + 1 + ext.length &&
       (found === undefined || stem.length > found.stem.length)
     ) found = { stem, runner }
   }

@@ -13,6 +13,8 @@ export interface FileResult {
   readonly failed: number
   readonly failures: ReadonlyArray<string>
   readonly skipped?: string
+  /** what the file holds that was not compared (printed under its line) */
+  readonly notes?: ReadonlyArray<string>
 }
 
 /** Collects per-case outcomes; keeps the first few failure messages. */
