@@ -7,6 +7,8 @@
  * the tenant and the sequence; an unknown tenant is a clear error; the key is never printed.
  */
 import * as Postgres from "@calybris/testing/Postgres"
+import * as Wal from "@calybris/wal/Wal"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
@@ -288,7 +290,22 @@ describe.skipIf(Postgres.skip())("calybris budget journal on PostgreSQL", () => 
         assert.match(onFolder.stderr, /^IoError: write .*a-folder failed: /)
         assert.deepStrictEqual(fs.readdirSync(dir).sort(), before)
         assert.deepStrictEqual(fs.readdirSync(folder), [])
-        // the export replaces the file
+        // a file that is no journal is not replaced (a hostile review: --out naming an HMAC key
+        // file replaced the key with journal text)
+        const notJournal = yield* run(["budget", "journal", "export", ...d, "--tenant", "solo", "--out", out])
+        assert.strictEqual(notJournal.code, 1, notJournal.stderr)
+        assert.include(
+          notJournal.stderr,
+          `is not a journal (it does not begin as a log's first entry, {"sequence":…): refusing`
+        )
+        assert.strictEqual(fs.readFileSync(out, "utf8"), "previous content\n")
+        const keyCopy = write(dir, "key-copy", fs.readFileSync(keyFile, "utf8"))
+        const onKey = yield* run(["budget", "journal", "export", ...d, "--tenant", "solo", "--out", keyCopy])
+        assert.strictEqual(onKey.code, 1, onKey.stderr)
+        assert.strictEqual(fs.readFileSync(keyCopy, "utf8"), fs.readFileSync(keyFile, "utf8"))
+        // the export replaces an empty file, and a journal
+        fs.writeFileSync(out, "")
+        ok(yield* run(["budget", "journal", "export", ...d, "--tenant", "solo", "--out", out]), "export over empty")
         ok(yield* run(["budget", "journal", "export", ...d, "--tenant", "solo", "--out", out]), "export over")
         assert.match(fs.readFileSync(out, "utf8"), /^\{"sequence":1,"previous_hash":"genesis",/)
         // keeping its permissions; a symbolic link is not replaced, nor is its target written (a
@@ -423,6 +440,40 @@ describe.skipIf(Postgres.skip())("calybris budget journal on PostgreSQL", () => 
         ok(yield* run(["budget", "journal", "audit", ...d, "--key-file", keyFile]), "audit")
         ok(yield* run(["budget", "reserve", ...d, "--key-file", keyFile, "--tenant", "acme", "--amount", "5"]), "keyed")
       }).pipe(Effect.scoped))
+
+    it.effect("export --out never replaces a journal a writer holds, through its name or another (a hostile review)", () =>
+      Effect.gen(function*() {
+        const db = yield* Postgres.TestDatabase
+        const d = ["--database", db.url]
+        ok(yield* run(["budget", "migrate", ...d]), "migrate")
+        ok(yield* run(["budget", "ensure", ...d, "--key-file", keyFile, "--tenant", "held", "--amount", "5"]), "ensure")
+        const live = path.join(dir, "held-live.jsonl")
+        const hard = path.join(dir, "held-hard.jsonl")
+        fs.rmSync(live, { force: true })
+        fs.rmSync(hard, { force: true })
+        // this process is the live journal's writer (its locks held until the scope closes)
+        const bytes = yield* Effect.scoped(Effect.gen(function*() {
+          const wal = yield* Wal.makeFile(live, { key })
+          yield* wal.append(new Map([["n", 1]]))
+          yield* wal.append(new Map([["n", 2]]))
+          fs.linkSync(live, hard)
+          const held = fs.readFileSync(live)
+          for (const out of [live, hard]) {
+            const r = yield* run(["budget", "journal", "export", ...d, "--tenant", "held", "--out", out])
+            assert.strictEqual(r.code, 1, r.stderr)
+            assert.include(r.stderr, "WalLocked")
+            assert.deepStrictEqual(fs.readFileSync(live), held, out)
+            assert.strictEqual(fs.statSync(live).ino, fs.statSync(hard).ino)
+          }
+          // the writer goes on, in its file
+          yield* wal.append(new Map([["n", 3]]))
+          return fs.readFileSync(live)
+        })).pipe(Effect.provide(NodeContext.layer))
+        assert.strictEqual(bytes.toString("utf8").split("\n").length, 4)
+        // once it closed, the export replaces the journal
+        ok(yield* run(["budget", "journal", "export", ...d, "--tenant", "held", "--out", live]), "export")
+        assert.match(fs.readFileSync(live, "utf8"), /^\{"sequence":1,.*"held"/)
+      }))
   })
 })
 

@@ -32,7 +32,8 @@ import { jsonObject } from "@calybris/core/JsonSchema"
 import * as JsonSchema from "@calybris/core/JsonSchema"
 import * as Chain from "@calybris/wal/Chain"
 import * as Reader from "@calybris/wal/Reader"
-import type { WalEmptyKey, WalVerifyError } from "@calybris/wal/WalError"
+import * as Wal from "@calybris/wal/Wal"
+import type { WalEmptyKey, WalIoError, WalLocked, WalVerifyError } from "@calybris/wal/WalError"
 import * as WalNode from "@calybris/wal/WalNode"
 import { PlatformError, SystemError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
@@ -353,12 +354,22 @@ export interface Written {
  * `path`. On any failure the temporary file is removed and whatever was at `path` is left as it
  * was — a reader never finds half a journal there. With `WalNode.layer` provided, the directory
  * is fsynced after the rename (as the CLI does), so the new file survives a crash once written.
+ *
+ * Only a journal is replaced, never one a writer holds: the replace is made under the writer
+ * locks of `path` (`Wal.holdWriterLocks`: `WalLocked` while a writer — a `calybris budget`
+ * journal, a `Wal.layerFile` — has it open, through any name), and an existing non-empty file
+ * that does not begin as a log's first line (`{"sequence":`) — a key file, a policy — is refused
+ * (`JournalWriteError`), not replaced.
  */
 export const writeTenant = (
   tenant: string,
   path: string
-): Effect.Effect<Written, LedgerStoreError | JournalWriteError, SqlClient.SqlClient | FileSystem.FileSystem> =>
-  Effect.gen(function*() {
+): Effect.Effect<
+  Written,
+  LedgerStoreError | JournalWriteError | WalLocked | WalIoError,
+  SqlClient.SqlClient | FileSystem.FileSystem
+> =>
+  Effect.scoped(Effect.gen(function*() {
     const bytes = yield* exportTenant(tenant)
     const fs = yield* FileSystem.FileSystem
     const slash = path.lastIndexOf("/")
@@ -390,6 +401,21 @@ export const writeTenant = (
     if (Option.isSome(existing) && existing.value.type !== "File") {
       return yield* refuse(`is not a regular file (${existing.value.type}): refusing to replace it`)
     }
+    // no writer opens it until it is replaced (a live journal was renamed over: its writer's
+    // acknowledged entries gone from the path; a hostile review)
+    yield* Wal.holdWriterLocks(path).pipe(
+      Effect.catchTag("WalNotAFile", (e) => refuse(`is not a regular file (${e.reason}): refusing to replace it`))
+    )
+    if (Option.isSome(existing) && existing.value.size > 0n) {
+      const start = yield* Effect.scoped(
+        Effect.flatMap(fs.open(path, { flag: "r" }), (handle) => handle.readAlloc(LOG_START.length))
+      ).pipe(Effect.mapError((cause) => new JournalWriteError({ path, cause })))
+      if (Option.isNone(start) || Hash.toHex(start.value) !== Hash.toHex(LOG_START)) {
+        return yield* refuse(
+          `is not a journal (it does not begin as a log's first entry, ${LOG_TEXT}…): refusing to replace it`
+        )
+      }
+    }
     const mode = Option.isSome(existing) ? existing.value.mode & 0o666 : 0o644
     const write = Effect.scoped(Effect.gen(function*() {
       const handle = yield* fs.open(temporary, { flag: "wx", mode })
@@ -409,7 +435,11 @@ export const writeTenant = (
     let entries = 0
     for (const b of bytes) if (b === 0x0a) entries++
     return { entries, bytes: bytes.length }
-  })
+  }))
+
+/** How every log's first line begins (`writeTenant` replaces no other file). */
+const LOG_TEXT = `{"sequence":`
+const LOG_START = new TextEncoder().encode(LOG_TEXT)
 
 const decodeTenantRows = Schema.decodeUnknown(Schema.Array(Schema.Struct({ tenant: Schema.Uint8ArrayFromSelf })))
 

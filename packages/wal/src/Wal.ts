@@ -7,7 +7,7 @@
  */
 import type * as Json from "@calybris/core/Json"
 import * as JsonSchema from "@calybris/core/JsonSchema"
-import type * as FileSystem from "@effect/platform/FileSystem"
+import * as FileSystem from "@effect/platform/FileSystem"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -295,6 +295,18 @@ export const makeFile = <E = never>(
   WalEmptyKey | WalVerifyError | WalTornTail | WalNotAFile | WalLocked | WalIoError | E,
   FileSystem.FileSystem | Scope.Scope
 > => internalFile.make(path, options, onEntry)
+
+/**
+ * Hold the writer locks of the log file at `path` for the current scope — the locks a writer's
+ * open takes: by the file's name and, when it exists, by the file itself (whatever other name
+ * reaches it) — so that no writer opens it meanwhile; `WalLocked` while a writer holds it. For a
+ * tool that replaces the file whole (a journal export renamed over it): a live writer's log is
+ * never replaced under it. A directory or a FIFO at `path` is `WalNotAFile`.
+ */
+export const holdWriterLocks = (
+  path: string
+): Effect.Effect<void, WalNotAFile | WalIoError | WalLocked, FileSystem.FileSystem | Scope.Scope> =>
+  Effect.flatMap(FileSystem.FileSystem, (fs) => Effect.asVoid(internalFile.holdLocks(fs, path)))
 
 /**
  * Repair a log whose only problem is a torn final line (a crash mid-write): its bytes are

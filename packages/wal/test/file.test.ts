@@ -489,6 +489,7 @@ layer(NodeContext.layer)("file layer", (it) => {
           for (const name of names) {
             assert.strictEqual(yield* failureTag(withWal(name, Wal.append(record(99)))), "WalLocked", name)
             assert.strictEqual(yield* failureTag(Wal.repair(name)), "WalLocked", name)
+            assert.strictEqual(yield* failureTag(Effect.scoped(Wal.holdWriterLocks(name))), "WalLocked", name)
           }
           // the holder still works, and nothing else was appended
           yield* Wal.append(record(2))
@@ -505,6 +506,14 @@ layer(NodeContext.layer)("file layer", (it) => {
           assert.strictEqual(yield* failureTag(withWal(path, Wal.head)), "WalLocked")
         })
       )
+      // held by holdWriterLocks (a tool replacing the file whole), no writer opens it by any name
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* Wal.holdWriterLocks(`${other}/alias.jsonl`)
+        for (const name of names) {
+          assert.strictEqual(yield* failureTag(withWal(name, Wal.head)), "WalLocked", name)
+        }
+      }))
+      yield* withWal(path, Wal.append(record(4)))
     }))
 
   it.scoped(

@@ -197,6 +197,35 @@ export const openedFile = (
         : Effect.fail(new WalNotAFile({ path, reason: notAFileReason(info.type) }))
   )
 
+/**
+ * The writer locks of the log at `path` for the current scope, as a writer's open takes them: by
+ * its name, then — when the file exists — by the identity of the file, opened for reading
+ * (`WalLocked` while a writer holds it through any name, in this process or another on this
+ * host). The opened file and its `fstat`, when there is one. A directory or a FIFO is refused
+ * before anything is opened (`WalNotAFile`).
+ */
+export const holdLocks = (
+  fs: FileSystem.FileSystem,
+  path: string
+): Effect.Effect<
+  Option.Option<{ readonly file: FileSystem.File; readonly info: FileSystem.File.Info }>,
+  WalNotAFile | WalIoError | WalLocked,
+  Scope.Scope
+> =>
+  Effect.gen(function*() {
+    yield* regularFile(fs, path)
+    yield* Lock.acquire(fs, path)
+    const log = yield* fs.open(path, { flag: "r" }).pipe(
+      Effect.map(Option.some),
+      Effect.catchIf((e) => e._tag === "SystemError" && e.reason === "NotFound", () => Effect.succeedNone),
+      Effect.mapError(pathError("open", path))
+    )
+    if (Option.isNone(log)) return Option.none()
+    const info = yield* openedFile(log.value, path)
+    yield* Lock.acquireIdentity(fs, path, info)
+    return Option.some({ file: log.value, info })
+  })
+
 /** Whether two `stat`s name one file (device and inode). */
 export const sameFile = (a: FileSystem.File.Info, b: FileSystem.File.Info): boolean =>
   a.dev === b.dev && Option.getOrUndefined(a.ino) === Option.getOrUndefined(b.ino)

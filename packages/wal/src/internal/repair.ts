@@ -21,9 +21,8 @@ import {
   WalNotRepairable,
   type WalOptionsInvalid
 } from "../WalError.js"
-import { ioError, openedFile, pathError, readHeld, regularFile, REPLACED, sameFile } from "./file.js"
+import { holdLocks, ioError, readHeld, REPLACED, sameFile } from "./file.js"
 import { syncDirectoryWith } from "./io.js"
-import * as Lock from "./lock.js"
 
 /** `repair` found a log that verifies: nothing was done. */
 export class RepairClean extends Schema.TaggedClass<RepairClean>()("RepairClean", {
@@ -69,16 +68,9 @@ export const repair = (
     const chain = yield* Chain.make(options)
     yield* Reader.checkOptions(options)
     const reader: Reader.ReaderOptions = { chain, maxLineBytes: options.maxLineBytes }
-    yield* regularFile(fs, path)
-    yield* Lock.acquire(fs, path)
-    const log = yield* fs.open(path, { flag: "r" }).pipe(
-      Effect.map(Option.some),
-      Effect.catchIf((e) => e._tag === "SystemError" && e.reason === "NotFound", () => Effect.succeedNone),
-      Effect.mapError(pathError("open", path))
-    )
+    const log = yield* holdLocks(fs, path)
     if (Option.isNone(log)) return new RepairClean({ count: 0n, lastHash: Chain.GENESIS, bytes: 0 })
-    const held = yield* openedFile(log.value, path)
-    yield* Lock.acquireIdentity(fs, path, held)
+    const held = log.value.info
     // the file locked, read and (below) truncated: never another the path names meanwhile
     const result = yield* Effect.either(Reader.verify(readHeld(fs, path, held), reader))
     if (Either.isRight(result)) {
@@ -91,7 +83,7 @@ export const repair = (
       return yield* new WalNotRepairable({ reason: `${error._tag}: ${error.message}` })
     }
     const { length, offset } = error
-    const info = yield* Effect.mapError(log.value.stat, ioError("stat", path))
+    const info = yield* Effect.mapError(log.value.file.stat, ioError("stat", path))
     if (Number(info.size) !== offset + length) {
       return yield* new WalNotRepairable({
         reason: `the torn line (${length} bytes at offset ${offset}) does not end the file (${info.size} bytes)`
