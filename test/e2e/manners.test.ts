@@ -11,7 +11,7 @@ import * as Either from "effect/Either"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { calybris, mapLimit, type Result, tempDir, write } from "./support/cli.js"
+import { calybris, mapLimit, type Result, sh, shellCommand, shellWord, tempDir, write } from "./support/cli.js"
 import { inputLine, policyText } from "./support/fixtures.js"
 
 const dir = tempDir("manners")
@@ -278,6 +278,33 @@ describe("errors people can act on (item 10)", () => {
     const status = await calybris(["budget", "status", ...ledger, "--json"])
     assert.strictEqual(status.code, 0, show(status))
     assert.include(status.stdout, "\"initial_microcents\":11")
+  })
+
+  it("a command that changed the ledger exits 1 when its stdout's reader went away, a reading command 0; a stderr that cannot be written changes no exit code (a hostile review)", async () => {
+    const key = write(dir, "epipe.key", `hex:${"6".repeat(64)}\n`)
+    const journal = path.join(dir, "epipe-journal.jsonl")
+    const ledger = ["--journal", journal, "--key-file", key]
+    assert.strictEqual((await calybris(["budget", "init", ...ledger])).code, 0)
+    assert.strictEqual((await calybris(["budget", "ensure", ...ledger, "--tenant", "t", "--amount", "100"])).code, 0)
+    const cli = await shellCommand()
+    const line = (args: ReadonlyArray<string>) => `${cli} ${args.map(shellWord).join(" ")}`
+    // the reader of stdout closes its end at once: the CLI's write fails with EPIPE
+    const lost = (args: ReadonlyArray<string>) =>
+      sh(`( ${line(args)}; echo "exit=$?" >&2 ) | (exec 0<&-; sleep 3)`, { timeoutMs: 30_000 })
+    const reserve = await lost(["budget", "reserve", ...ledger, "--tenant", "t", "--amount", "7", "--json"])
+    assert.match(reserve.stderr, /^IoError: write <stdout> failed: write EPIPE\nexit=1\n$/, show(reserve))
+    const show1 = await lost(["wal", "show", journal, "--key-file", key])
+    assert.match(show1.stderr, /^exit=0\n$/, show(show1))
+    // the reserve had applied: exit 1 told the operator so
+    const status = await calybris(["budget", "status", ...ledger, "t", "--json"])
+    assert.include(status.stdout, "\"reserved_microcents\":7", show(status))
+    // stderr on a full device: a top-up that applied and printed its result exits 0 (it was 1: a
+    // retry without --id applied it twice)
+    const topUp = await sh(`${line(["budget", "top-up", ...ledger, "--tenant", "t", "--amount", "1"])} 2>/dev/full`)
+    assert.strictEqual(topUp.code, 0, show(topUp))
+    assert.match(topUp.stdout, /^ToppedUp: added_microcents=1 /)
+    const failing = await sh(`${line(["budget", "status", ...ledger, "nobody"])} 2>/dev/full`)
+    assert.strictEqual(failing.code, 2, show(failing))
   })
 
   it("never echoes more than a short excerpt of a bad input line (text and --json)", async () => {

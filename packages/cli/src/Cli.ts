@@ -268,6 +268,36 @@ export const repeatedOption = (args: ReadonlyArray<string>): string | undefined 
   return undefined
 }
 
+/**
+ * The commands that change state (a ledger, a log or key file) or print what cannot be had again
+ * (`log keygen`'s verifier key, `log checkpoint`'s signed note).
+ */
+const CHANGING: ReadonlySet<string> = new Set([
+  "budget init",
+  "budget migrate",
+  "budget ensure",
+  "budget top-up",
+  "budget cap",
+  "budget reserve",
+  "budget commit",
+  "budget release",
+  "budget admit",
+  "budget certify",
+  "log keygen",
+  "log checkpoint",
+  "wal repair",
+  "demo"
+])
+
+/**
+ * Whether the command line runs a command that changes state or prints what cannot be had again
+ * (`CHANGING`): its output lost because the reader went away (EPIPE) is a failure, exit 1, as a
+ * full disk is — the operator must learn that it ran without its answer (a hostile review:
+ * `budget reserve … | (exec 0<&-; sleep 4)` took the hold, lost its id, and exited 0). Any other
+ * command's reader may go away (`calybris wal show … | head`): exit 0.
+ */
+export const changesState = (args: ReadonlyArray<string>): boolean => CHANGING.has(commandOf(args).path.join(" "))
+
 /** A URL carrying a password (`scheme://user:password@…`), anywhere in a value. */
 const CREDENTIAL_URL = /[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/@\s:]*:[^@\s/]*@/
 

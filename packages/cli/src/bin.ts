@@ -62,19 +62,25 @@ const StdioLive = Layer.succeed(
 )
 
 // The reader of our stdout went away (`calybris … | head`): nobody wants the rest; stop quietly,
-// exit 0. Any other failure to write it (a full disk, EIO): said in one line, exit 1 — not a stack
-// trace (a helper's hostile review: `> /dev/full` printed Node's). Not by `process.exit` here: the
-// command stops at its failed write and closes what it opened first (a ledger's lock file was left
-// behind: a hostile review), then the teardown exits with this code.
+// exit 0 — unless the command changed state or printed what cannot be had again
+// (`Cli.changesState`): then, as any other failure to write it (a full disk, EIO), said in one
+// line, exit 1 — not a stack trace (a helper's hostile review: `> /dev/full` printed Node's). Not
+// by `process.exit` here: the command stops at its failed write and closes what it opened first
+// (a ledger's lock file was left behind: a hostile review), then the teardown exits with this code.
+const changing = Cli.changesState(process.argv.slice(2))
 let stdoutFailed: number | undefined = undefined
 function stdoutFailure(error: NodeJS.ErrnoException): void {
   if (stdoutFailed !== undefined) return
-  stdoutFailed = error.code === "EPIPE" ? 0 : 1
+  stdoutFailed = error.code === "EPIPE" && !changing ? 0 : 1
   // (reported after the command ended, the process may exit without the teardown's code)
   process.exitCode = stdoutFailed
   if (stdoutFailed === 1) process.stderr.write(`IoError: write <stdout> failed: ${error.message}\n`)
 }
 process.stdout.on("error", stdoutFailure)
+// stderr is for diagnostics: one that cannot be written (`2>/dev/full`, its reader gone) changes
+// no exit code (unhandled, its error event threw after a top-up had applied and printed: exit 1,
+// and a retry without --id applied it again; a hostile review)
+process.stderr.on("error", () => {})
 
 // how the user started the CLI, for the commands it prints (the demo's next steps)
 const InvocationLive = Layer.succeed(
