@@ -84,11 +84,31 @@ describe("log keygen", () => {
     noSecret(keygen)
   })
 
-  it("refuses to overwrite an existing file, which stays as it was", async () => {
+  it("refuses to overwrite an existing file, which stays as it was (bad usage, exit 2, as budget init)", async () => {
     const r = await calybris(["log", "keygen", "--name", "other", "--out", skeyFile])
-    assert.strictEqual(r.code, 1)
+    assert.strictEqual(r.code, 2, r.stderr)
+    assert.match(r.stderr, /^UsageError: --out .*: already exists: refusing to replace it\n$/)
     assert.strictEqual(fs.readFileSync(skeyFile, "utf8").trim(), skey)
     assert.strictEqual(r.stdout, "")
+  })
+
+  it("a temporary file a killed keygen left is named and refused, never taken or removed; once removed, the key is written (a hostile review)", async () => {
+    const cwd = fs.mkdtempSync(path.join(dir, "keygen-leftover-"))
+    // what a SIGKILL between the temporary file's write and its link leaves: a secret under the fixed name
+    const leftover = path.join(cwd, ".k.skey.calybris-new")
+    fs.writeFileSync(leftover, "PRIVATE+KEY+killed+00000000+AAAA\n", { mode: 0o600 })
+    const r = await calybris(["log", "keygen", "--name", "other", "--out", "k.skey"], { cwd })
+    assert.strictEqual(r.code, 2, r.stderr)
+    assert.include(r.stderr, "the temporary file .k.skey.calybris-new is there")
+    assert.include(r.stderr, "remove it, then run again")
+    assert.strictEqual(r.stdout, "")
+    assert.deepStrictEqual(fs.readdirSync(cwd), [".k.skey.calybris-new"])
+    assert.strictEqual(fs.readFileSync(leftover, "utf8"), "PRIVATE+KEY+killed+00000000+AAAA\n")
+    fs.rmSync(leftover)
+    const again = await calybris(["log", "keygen", "--name", "other", "--out", "k.skey"], { cwd })
+    assert.strictEqual(again.code, 0, again.stderr)
+    assert.deepStrictEqual(fs.readdirSync(cwd), ["k.skey"])
+    assert.strictEqual(fs.statSync(path.join(cwd, "k.skey")).nlink, 1)
   })
 
   it("refuses --out - (the key is never printed), and writes no file named -", async () => {

@@ -400,18 +400,33 @@ export const firstEntry = (path: string) =>
   )
 
 /**
+ * The temporary name `writeNewSecret` writes `path` under: fixed, beside it, so that one left by
+ * a killed write (SIGKILL: nothing runs after it) is found by the next write to that path.
+ */
+export const newSecretTemporary = (path: string): string => {
+  const slash = path.lastIndexOf("/")
+  return `${path.slice(0, slash + 1)}.${path.slice(slash + 1)}.calybris-new`
+}
+
+/**
  * Write `bytes` to a new file `path`, mode 0600, whole or not at all: into a temporary file
- * beside it (created exclusively, written, fsynced), then hard-linked to `path` — which fails if
- * anything is there (a file, a link, even a dangling one, a directory, a FIFO): nothing is ever
- * replaced — and the temporary name removed. A failure (a full disk, a kill before the link)
- * leaves no file at `path`, so the command can be run again (a helper's hostile review: an
- * interrupted write left an empty key file that refused every retry).
+ * beside it (`newSecretTemporary`: created exclusively, written, fsynced), then hard-linked to
+ * `path` — which fails if anything is there (a file, a link, even a dangling one, a directory, a
+ * FIFO): nothing is ever replaced — and the temporary name removed, the three steps not
+ * interrupted (SIGINT, SIGTERM: a kill between the link and the removal left a hidden second name
+ * of the key). A failure (a full disk, a kill before the link) leaves no file at `path`, so the
+ * command can be run again (a helper's hostile review: an interrupted write left an empty key file
+ * that refused every retry). A temporary file already there (one a SIGKILL left, which may hold a
+ * secret, or another write's under way) is refused (`AlreadyExists`, naming it), never removed nor
+ * written: it is the operator's to remove (a hostile review: a killed write's secret stayed under a
+ * random hidden name no later run noticed).
  */
 export const writeNewSecret = (fs: FileSystem.FileSystem, path: string, bytes: Uint8Array) =>
   Effect.gen(function*() {
-    // anything there already: refused before a temporary file is made beside it (e.g. in /dev)
-    const there = yield* Effect.either(fs.readLink(path))
-    if (Either.isRight(there) || (yield* fs.exists(path))) {
+    // anything there already (a link counts, even a dangling one): refused before a temporary
+    // file is made beside it (e.g. in /dev)
+    const link = yield* Effect.either(fs.readLink(path))
+    if (Either.isRight(link) || (yield* fs.exists(path))) {
       return yield* new SystemError({
         module: "FileSystem",
         method: "writeFile",
@@ -420,18 +435,29 @@ export const writeNewSecret = (fs: FileSystem.FileSystem, path: string, bytes: U
         description: "already exists: refusing to replace it"
       })
     }
-    const slash = path.lastIndexOf("/")
-    const temporary = `${path.slice(0, slash + 1)}.${path.slice(slash + 1)}.${
-      Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(6))).toString("hex")
-    }.tmp`
-    yield* Effect.scoped(Effect.gen(function*() {
-      const handle = yield* fs.open(temporary, { flag: "wx", mode: 0o600 })
-      yield* handle.writeAll(bytes)
-      yield* handle.sync
-    })).pipe(
-      Effect.zipRight(fs.link(temporary, path)),
-      Effect.ensuring(Effect.ignore(fs.remove(temporary)))
-    )
+    const temporary = newSecretTemporary(path)
+    yield* Effect.uninterruptible(Effect.scoped(Effect.gen(function*() {
+      const handle = yield* fs.open(temporary, { flag: "wx", mode: 0o600 }).pipe(
+        Effect.mapError((e) =>
+          e._tag === "SystemError" && e.reason === "AlreadyExists"
+            ? new SystemError({
+              module: "FileSystem",
+              method: "writeFile",
+              reason: "AlreadyExists",
+              pathOrDescriptor: temporary,
+              description: `the temporary file ${temporary} is there: a write of it was interrupted (it may hold ` +
+                "a secret) or is under way: remove it, then run again"
+            })
+            : e
+        )
+      )
+      // from here the temporary file is ours: removed whatever happens
+      yield* Effect.gen(function*() {
+        yield* handle.writeAll(bytes)
+        yield* handle.sync
+        yield* fs.link(temporary, path)
+      }).pipe(Effect.ensuring(Effect.ignore(fs.remove(temporary))))
+    })))
     // the new name durable (with `WalNode.layer`): a crash after the command said the key was
     // written cannot take the file away
     yield* WalNode.syncDirectory(path)

@@ -965,7 +965,13 @@ export const keygen = (flags: Commands.FlagsOf<typeof Commands.logOptions.keygen
     Redacted.value(seed).fill(0)
     yield* Effect.flatMap(FileSystem.FileSystem, (fs) => writeNewSecret(fs, flags.out, encoder.encode(skey))).pipe(
       Effect.provide(WalNode.layer),
-      Effect.mapError((e) => new IoError({ operation: "write", path: flags.out, reason: platformReason(e) }))
+      Effect.mapError((e) =>
+        // a file already there (or a killed write's temporary file): bad usage, as for `budget
+        // init` — name a new file, or remove the leftover (exit 2)
+        e._tag === "SystemError" && e.reason === "AlreadyExists"
+          ? new UsageError({ reason: `--out ${flags.out}: ${e.description ?? "already exists"}` })
+          : new IoError({ operation: "write", path: flags.out, reason: platformReason(e) })
+      )
     )
     yield* printLines([Note.formatVerifierKey(signer)])
   })

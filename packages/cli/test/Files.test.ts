@@ -110,7 +110,7 @@ describe("Files.readText", () => {
 
 describe("writeNewSecret: a new file, mode 0600, whole or not at all (a helper's hostile review of log keygen)", () => {
   const secret = new TextEncoder().encode("PRIVATE+KEY+example.com/log+00000000+AAAA\n")
-  const temporaries = (dir: string) => nodeFs.readdirSync(dir).filter((f) => f.endsWith(".tmp"))
+  const temporaries = (dir: string) => nodeFs.readdirSync(dir).filter((f) => f.startsWith("."))
 
   it.effect("writes it; refuses anything already there (a file, a dangling link), leaving it as it was", () =>
     Effect.gen(function*() {
