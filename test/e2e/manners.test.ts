@@ -307,6 +307,17 @@ describe("errors people can act on (item 10)", () => {
     assert.strictEqual(failing.code, 2, show(failing))
   })
 
+  it("a path it reports on success is escaped as in errors: a newline or an escape sequence in it cannot draw on the terminal (a hostile review)", async () => {
+    const cwd = fs.mkdtempSync(path.join(dir, "weird-"))
+    const key = write(cwd, "k", `hex:${"5".repeat(64)}\n`)
+    const name = "we ird\nj\u001b[31mRED.jsonl"
+    const r = await calybris(["budget", "init", "--journal", name, "--key-file", key], { cwd })
+    assert.strictEqual(r.code, 0, show(r))
+    assert.match(r.stdout, /^initialized we ird\\u000aj\\u001b\[31mRED\.jsonl \(/, show(r))
+    assert.notInclude(r.stdout, "\u001b")
+    assert.strictEqual(r.stdout.split("\n").length, 2, show(r))
+  })
+
   it("never echoes more than a short excerpt of a bad input line (text and --json)", async () => {
     /** a run of data longer than any excerpt (80 characters) */
     const EXCERPT_RUN = 50

@@ -355,7 +355,11 @@ export const init = (flags: Commands.FlagsOf<typeof Commands.budgetOptions.init>
     )
     yield* emit(
       flags.json,
-      () => [`initialized ${flags.journal} (${loaded.chain}): entry ${sealed.sequence}, hash ${sealed.entry_hash}`],
+      () => [
+        `initialized ${
+          Format.visible(flags.journal)
+        } (${loaded.chain}): entry ${sealed.sequence}, hash ${sealed.entry_hash}`
+      ],
       () =>
         obj([["kind", "Initialized"], ["chain", loaded.chain], ["entries", sealed.sequence], [
           "last_hash",

@@ -83,9 +83,9 @@ export const exportTenant = (flags: Commands.FlagsOf<typeof Commands.journalOpti
           new IoError({ operation: "write", path: e.path, reason: platformReason(e.cause) }))
       )
       return yield* printLines([
-        `exported ${Format.count(written.entries, "entry", "entries")} of tenant ${
-          Format.name(tenant)
-        } to ${flags.out.value} (${Format.int(written.bytes)} bytes)`
+        `exported ${Format.count(written.entries, "entry", "entries")} of tenant ${Format.name(tenant)} to ${
+          Format.visible(flags.out.value)
+        } (${Format.int(written.bytes)} bytes)`
       ])
     }
     const bytes = yield* onDatabase(

@@ -365,7 +365,7 @@ export const repair = (flags: Commands.FlagsOf<typeof Commands.walOptions.repair
       () => [
         `repaired: removed a torn final line of ${
           Format.int(report.removedBytes)
-        } bytes at offset ${report.truncatedAt} (saved to ${report.savedTo})`,
+        } bytes at offset ${report.truncatedAt} (saved to ${Format.visible(report.savedTo)})`,
         `the log now has ${Format.int(report.count)} verified entries, last hash ${report.lastHash}`
       ],
       () =>
