@@ -74,7 +74,20 @@ describe("demo: next commands", () => {
     // the rest as printed, after this test's own way of starting the CLI
     const own = await shellCommand()
     checkOutputs(demo.stdout, await mapLimit(commands, 2, ({ rest }) => sh(`${own} ${rest}`)))
-    for (const { invocation } of commands) assert.strictEqual(invocation, "npx -y pnpm@10.34.9 calybris")
+    // anchored at the repository's root: pnpm finds the script from any folder (without it, from a
+    // package's folder or outside the repository it did not: a hostile review)
+    const rootWord = /^[A-Za-z0-9_@%+:,./-]+$/.test(root) ? root : shellWord(root)
+    for (const { invocation } of commands) {
+      assert.strictEqual(invocation, `npx -y pnpm@10.34.9 --dir ${rootWord} calybris`)
+    }
+    const first = commands[0]
+    assert.isDefined(first)
+    const pasted = await sh(`${first.invocation} ${first.rest}`, {
+      cwd: path.join(root, "packages", "core"),
+      timeoutMs: 120_000
+    })
+    assert.strictEqual(pasted.code, 0, pasted.stderr)
+    assert.include(pasted.stdout, "ok: 14 entries verified (HMAC-SHA256)")
   })
 
   it("started by the path of a compiled script, it prints `node SCRIPT`, and the commands run whole as printed", async () => {

@@ -13,6 +13,8 @@ import * as Context from "effect/Context"
 export interface Facts {
   /** `CALYBRIS_LAUNCHER`: `pnpm` when the repository's `pnpm calybris` script started it (`bin/calybris-dev.mjs`) */
   readonly launcher?: string | undefined
+  /** `CALYBRIS_LAUNCHER_ROOT`: the repository's root, set by that launcher (absolute) */
+  readonly root?: string | undefined
   /** the script Node runs (`process.argv[1]`: absolute, symbolic links not resolved) */
   readonly script?: string | undefined
   /** the working directory */
@@ -35,8 +37,11 @@ const PNPM_VERSION = /^pnpm\/([0-9A-Za-z.+-]+)(?:\s|$)/
 
 /**
  * The words that start the CLI, as the user would type them:
- * - `pnpm calybris`: the repository's script (`npx -y pnpm@VERSION calybris` when pnpm itself ran
- *   through npx, as the README's quickstart runs it);
+ * - `pnpm --dir ROOT calybris`: the repository's script (`npx -y pnpm@VERSION --dir ROOT calybris`
+ *   when pnpm itself ran through npx, as the README's quickstart runs it), anchored at the
+ *   repository's root: pnpm finds the script from any folder then (without it, from a package's
+ *   folder pnpm looked for the script in that package, and outside the repository in no project:
+ *   a hostile review);
  * - `npx calybris`: the bin of a package installed in a project that holds the working directory
  *   (`node_modules/.bin/calybris`, or pnpm's shim to `node_modules/@calybris/cli/dist/bin.js`);
  *   `'/…/node_modules/.bin/calybris'`, that bin by its path, from outside the project;
@@ -47,7 +52,10 @@ export const invocation = (facts: Facts): string => {
   if (facts.launcher === "pnpm") {
     const version = PNPM_VERSION.exec(facts.userAgent ?? "")?.[1]
     const throughNpx = segments(facts.packageManager ?? "").includes("_npx")
-    return throughNpx && version !== undefined ? `npx -y pnpm@${version} calybris` : "pnpm calybris"
+    const pnpm = throughNpx && version !== undefined ? `npx -y pnpm@${version}` : "pnpm"
+    return facts.root === undefined || facts.root === ""
+      ? `${pnpm} calybris`
+      : `${pnpm} --dir ${quote(facts.root)} calybris`
   }
   const script = segments(facts.script ?? "")
   const modules = script.indexOf("node_modules")

@@ -87,6 +87,7 @@ const InvocationLive = Layer.succeed(
   Invocation.Invocation,
   Invocation.invocation({
     launcher: process.env["CALYBRIS_LAUNCHER"],
+    root: process.env["CALYBRIS_LAUNCHER_ROOT"],
     script: process.argv[1],
     cwd: process.cwd(),
     packageManager: process.env["npm_execpath"],

@@ -74,6 +74,20 @@ describe("invocation", () => {
     assert.strictEqual(invocation(npx), "pnpm calybris")
   })
 
+  it("names the repository's root (`--dir ROOT`, quoted) when the launcher gives it: runnable from any folder (a hostile review)", () => {
+    const npx = { launcher: "pnpm", packageManager: "/root/.npm/_npx/c80dab5832ec79ce/node_modules/pnpm/bin/pnpm.cjs" }
+    const agent = "pnpm/10.34.9 npm/? node/v20.20.2 linux x64"
+    assert.strictEqual(
+      invocation({ ...npx, userAgent: agent, root: "/work/main" }),
+      "npx -y pnpm@10.34.9 --dir /work/main calybris"
+    )
+    assert.strictEqual(
+      invocation({ launcher: "pnpm", root: "/home/u/it's here" }),
+      "pnpm --dir '/home/u/it'\\''s here' calybris"
+    )
+    assert.strictEqual(invocation({ launcher: "pnpm", root: "" }), "pnpm calybris")
+  })
+
   it("is `npx calybris` for a package installed in the project that holds the working directory", () => {
     // npm: the bin's symbolic link in node_modules/.bin
     assert.strictEqual(
