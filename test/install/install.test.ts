@@ -548,7 +548,7 @@ await Effect.runPromise(program.pipe(Effect.provide(PgClient.layer({ url: Redact
     }
   )
 
-  it("the installed packages' types resolve (nodenext): the README's example type-checks, internal paths do not", async () => {
+  it("the installed packages' types resolve (nodenext, and node10 through typesVersions): the README's example type-checks, internal paths do not", async () => {
     fs.writeFileSync(
       path.join(project, "types.mts"),
       `import { Microcents } from "@calybris/budget/Arguments"
@@ -596,6 +596,35 @@ export const swapped = Ledger.commit(Microcents.make(1_200n), Microcents.make(1n
     assert.match(
       errors[0] ?? "",
       /^internal\.mts\(1,15\): error TS2307: Cannot find module '@calybris\/core\/internal\/codec'/
+    )
+    // the older `node` resolution (node10), through typesVersions: the public modules resolve, an
+    // internal one does not (it type-checked, then failed at run time: a hostile review)
+    fs.writeFileSync(
+      path.join(project, "types10.ts"),
+      `import * as Kernel from "@calybris/core/Kernel"
+import * as Wal from "@calybris/wal/Wal"
+export const prescribe: typeof Kernel.prescribe = Kernel.prescribe
+export const wal = Wal.layerMemory
+`
+    )
+    fs.writeFileSync(path.join(project, "internal10.ts"), `export * from "@calybris/wal/internal/lock"\n`)
+    fs.writeFileSync(
+      path.join(project, "tsconfig.node10.json"),
+      JSON.stringify({
+        compilerOptions: { ...tsconfig.compilerOptions, module: "commonjs", moduleResolution: "node10" },
+        files: ["types10.ts", "internal10.ts"]
+      })
+    )
+    const node10 = await run(process.execPath, [tsc, "-p", "tsconfig.node10.json", "--pretty", "false"], {
+      cwd: project,
+      env: userEnv()
+    })
+    const errors10 = node10.stdout.trimEnd().split("\n")
+    assert.strictEqual(node10.code, 2, show("tsc node10", node10))
+    assert.strictEqual(errors10.length, 1, node10.stdout)
+    assert.match(
+      errors10[0] ?? "",
+      /^internal10\.ts\(1,15\): error TS2307: Cannot find module '@calybris\/wal\/internal\/lock'/
     )
   })
 })
