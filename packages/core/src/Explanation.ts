@@ -129,20 +129,23 @@ const tieBreakOf = (winner: Row, runnerUp: Row | null): TieBreak => {
   return "model_id"
 }
 
-/** A count as the trace holds it: a u16, saturating (as the kernel's counters do). */
+/** The eligible count as the decision holds it: a u16, saturating (as the kernel's does). */
 const saturate = (n: number): Int.U16 => Math.min(n, Int.U16_MAX) as Int.U16
+
+/** A per-gate count as the trace holds it: a u16 that wraps at 2^16 (as the kernel's counters do). */
+const wrap = (n: number): Int.U16 => (n & Int.U16_MAX) as Int.U16
 
 /** The per-gate counts as the trace's record (the gate names are the trace's bucket names). */
 const rejectionsOf = (c: Readonly<Record<Gate, number>>): Decision.Rejections => ({
-  disabled: saturate(c.disabled),
-  quality: saturate(c.quality),
-  risk_ceiling: saturate(c.risk_ceiling),
-  latency: saturate(c.latency),
-  capability: saturate(c.capability),
-  provider: saturate(c.provider),
-  region: saturate(c.region),
-  budget: saturate(c.budget),
-  utility: saturate(c.utility)
+  disabled: wrap(c.disabled),
+  quality: wrap(c.quality),
+  risk_ceiling: wrap(c.risk_ceiling),
+  latency: wrap(c.latency),
+  capability: wrap(c.capability),
+  provider: wrap(c.provider),
+  region: wrap(c.region),
+  budget: wrap(c.budget),
+  utility: wrap(c.utility)
 })
 
 /** Explain one decision. Pure; `check` compares the result with the kernel. */

@@ -86,16 +86,20 @@ const reject = (input: Input, c: Compiled, reason: Decision["reason"], evaluated
   decision(input, c, "Reject", reason, 0, NO_INDEX, 0n, 0n, 0, 0n, evaluated, 0)
 
 /**
- * Per-gate counts of the last scan (saturating u16), for the trace. `prescribe` is
- * synchronous, so one buffer serves.
+ * Per-gate counts of the last scan, for the trace: u16 counters that wrap at 2^16, as the
+ * reference's do (its `RejectionHistogram` fields are u16 counted with `+= 1` in a release build,
+ * whose overflow checks are off: 65,536 disabled models count 0 — and a rejection's dominant
+ * reason is taken from those wrapped counts; a review against the crate's source). `eligible_models`
+ * and `evaluated_models` saturate, as the reference's do. `prescribe` is synchronous, so one buffer
+ * serves.
  */
 const counts = new Uint16Array(9)
 /** [check capabilities, lo, hi, check providers, lo, hi, check regions, lo, hi] of the request (exact path) */
 const masks = new Int32Array(9)
 
+/** One more at `gate` (a Uint16Array element: 0xffff + 1 stores 0, the reference's wrap). */
 const bump = (gate: number) => {
-  const n = counts[gate] as number
-  if (n !== 0xffff) counts[gate] = n + 1
+  counts[gate] = (counts[gate] as number) + 1
 }
 
 const toRejections = (c: Uint16Array): Rejections =>
@@ -510,15 +514,16 @@ const scanNumber = (c: Compiled, input: Input, traced: boolean): Decision | unde
   }
   // the counts are needed for a rejection's dominant reason and for a trace only
   if (best < 0 || traced) {
-    counts[0] = nDisabled > 0xffff ? 0xffff : nDisabled
-    counts[1] = nQuality > 0xffff ? 0xffff : nQuality
-    counts[2] = nRiskCeiling > 0xffff ? 0xffff : nRiskCeiling
-    counts[3] = nLatency > 0xffff ? 0xffff : nLatency
-    counts[4] = nCapability > 0xffff ? 0xffff : nCapability
-    counts[5] = nProvider > 0xffff ? 0xffff : nProvider
-    counts[6] = nRegion > 0xffff ? 0xffff : nRegion
-    counts[7] = nBudget > 0xffff ? 0xffff : nBudget
-    counts[8] = nUtility > 0xffff ? 0xffff : nUtility
+    // (stored modulo 2^16: the reference's wrapping u16 counters)
+    counts[0] = nDisabled
+    counts[1] = nQuality
+    counts[2] = nRiskCeiling
+    counts[3] = nLatency
+    counts[4] = nCapability
+    counts[5] = nProvider
+    counts[6] = nRegion
+    counts[7] = nBudget
+    counts[8] = nUtility
   }
   if (best < 0) return reject(input, c, dominant(), c.evaluated)
   return choose(input, c, best, bigintOf(bc), bigintOf(bu), second, second < 0 ? 0n : bigintOf(su), eligible)

@@ -192,7 +192,7 @@ describe("JsonSchema.decodeText: serde's other messages", () => {
     assert.isBelow(variant.length, 300)
   })
 
-  it("a catalog past 65,535 models decodes, as the reference's: its index and counts saturate at 65,535 (SPEC §2.3)", () => {
+  it("a catalog past 65,535 models decodes, as the reference's: its index and counts saturate at 65,535 (SPEC §2.3), the per-gate counts wrap at 2^16 (the reference's u16 counters in a release build)", () => {
     // 65,537 models, all disabled but the last
     const models = Array.from({ length: 65_537 }, (_, i) => {
       const text = modelText(i + 1)
@@ -222,7 +222,25 @@ describe("JsonSchema.decodeText: serde's other messages", () => {
     assert.strictEqual(decision.selected_model_index, 65_535)
     assert.strictEqual(decision.evaluated_models, 65_535)
     assert.strictEqual(decision.eligible_models, 1)
-    assert.strictEqual(trace.rejections.disabled, 65_535)
+    // 65,536 disabled: the reference's `rejected.disabled += 1` on a u16 wraps to 0 (it was taken
+    // to saturate at 65,535 here; the crate's source and release profile say otherwise: a review)
+    assert.strictEqual(trace.rejections.disabled, 0)
+    // a rejection's dominant reason comes from the wrapped counts: the one model below the quality
+    // floor (1) outweighs the 65,536 disabled ones (0), as in the reference
+    const last = models.length - 1
+    const rejecting = `{"policy_epoch":1,"catalog_epoch":1,"hard_risk_limit_bps":9000,"minimum_confidence_bps":1,` +
+      `"risk_penalty_multiplier_bps":1,"latency_penalty_microunits_per_ms":0,"models":[${
+        models.map((m, i) => i === last ? m.replace(/"quality_bps":\d+/, `"quality_bps":0`) : m).join(",")
+      }]}`
+    const strict = Either.getOrThrow(JsonSchema.decodeText(Policy.PolicySnapshot)(rejecting))
+    const picky = Either.getOrThrow(
+      JsonSchema.decodeText(Input.Input)(inputText.replace(`"minimum_quality_bps":9`, `"minimum_quality_bps":1`))
+    )
+    const rejected = Kernel.prescribeWithTrace(Either.getOrThrow(Policy.make(strict)), picky)
+    assert.strictEqual(rejected.decision.action, "Reject")
+    assert.strictEqual(rejected.decision.reason, "QualityConstraint")
+    assert.strictEqual(rejected.trace.rejections.disabled, 0)
+    assert.strictEqual(rejected.trace.rejections.quality, 1)
   })
 })
 
