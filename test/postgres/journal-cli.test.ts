@@ -294,10 +294,7 @@ describe.skipIf(Postgres.skip())("calybris budget journal on PostgreSQL", () => 
         // file replaced the key with journal text)
         const notJournal = yield* run(["budget", "journal", "export", ...d, "--tenant", "solo", "--out", out])
         assert.strictEqual(notJournal.code, 1, notJournal.stderr)
-        assert.include(
-          notJournal.stderr,
-          `is not a journal (it does not begin as a log's first entry, {"sequence":…): refusing`
-        )
+        assert.include(notJournal.stderr, "is not an earlier export of this tenant's chain (its first line is not the")
         assert.strictEqual(fs.readFileSync(out, "utf8"), "previous content\n")
         const keyCopy = write(dir, "key-copy", fs.readFileSync(keyFile, "utf8"))
         const onKey = yield* run(["budget", "journal", "export", ...d, "--tenant", "solo", "--out", keyCopy])
@@ -470,9 +467,31 @@ describe.skipIf(Postgres.skip())("calybris budget journal on PostgreSQL", () => 
           return fs.readFileSync(live)
         })).pipe(Effect.provide(NodeContext.layer))
         assert.strictEqual(bytes.toString("utf8").split("\n").length, 4)
-        // once it closed, the export replaces the journal
-        ok(yield* run(["budget", "journal", "export", ...d, "--tenant", "held", "--out", live]), "export")
-        assert.match(fs.readFileSync(live, "utf8"), /^\{"sequence":1,.*"held"/)
+        // closed, it is still a log of another chain (a file ledger's journal between two commands,
+        // say): not replaced either (a hostile review: the ledger was destroyed, exit 0)
+        const other = yield* run(["budget", "journal", "export", ...d, "--tenant", "held", "--out", live])
+        assert.strictEqual(other.code, 1, other.stderr)
+        assert.include(other.stderr, "is not an earlier export of this tenant's chain")
+        assert.deepStrictEqual(fs.readFileSync(live), bytes)
+        // another tenant's export is not this chain's either; this tenant's earlier export is replaced
+        ok(
+          yield* run(["budget", "ensure", ...d, "--key-file", keyFile, "--tenant", "held2", "--amount", "5"]),
+          "ensure"
+        )
+        const exported = path.join(dir, "held-export.jsonl")
+        fs.rmSync(exported, { force: true })
+        ok(yield* run(["budget", "journal", "export", ...d, "--tenant", "held2", "--out", exported]), "export held2")
+        const before = fs.readFileSync(exported)
+        const otherTenant = yield* run(["budget", "journal", "export", ...d, "--tenant", "held", "--out", exported])
+        assert.strictEqual(otherTenant.code, 1, otherTenant.stderr)
+        assert.deepStrictEqual(fs.readFileSync(exported), before)
+        ok(
+          yield* run(["budget", "top-up", ...d, "--key-file", keyFile, "--tenant", "held2", "--amount", "1"]),
+          "top-up"
+        )
+        ok(yield* run(["budget", "journal", "export", ...d, "--tenant", "held2", "--out", exported]), "export again")
+        assert.strictEqual(fs.readFileSync(exported, "utf8").split("\n").length, 3)
+        assert.isTrue(fs.readFileSync(exported).subarray(0, before.length).equals(before))
       }))
   })
 })

@@ -355,11 +355,11 @@ export interface Written {
  * was — a reader never finds half a journal there. With `WalNode.layer` provided, the directory
  * is fsynced after the rename (as the CLI does), so the new file survives a crash once written.
  *
- * Only a journal is replaced, never one a writer holds: the replace is made under the writer
- * locks of `path` (`Wal.holdWriterLocks`: `WalLocked` while a writer — a `calybris budget`
- * journal, a `Wal.layerFile` — has it open, through any name), and an existing non-empty file
- * that does not begin as a log's first line (`{"sequence":`) — a key file, a policy — is refused
- * (`JournalWriteError`), not replaced.
+ * Only an earlier export of the same chain is replaced, never a file a writer holds: the replace is
+ * made under the writer locks of `path` (`Wal.holdWriterLocks`: `WalLocked` while a writer — a
+ * `calybris budget` journal, a `Wal.layerFile` — has it open, through any name), and an existing
+ * non-empty file whose first line is not the chain's first entry — a file ledger's journal, another
+ * tenant's export, a key file — is refused (`JournalWriteError`), not replaced.
  */
 export const writeTenant = (
   tenant: string,
@@ -403,17 +403,31 @@ export const writeTenant = (
     }
     // no writer opens it until it is replaced (a live journal was renamed over: its writer's
     // acknowledged entries gone from the path; a hostile review)
-    yield* Wal.holdWriterLocks(path).pipe(
+    const held = yield* Wal.holdWriterLocks(path).pipe(
       Effect.catchTag("WalNotAFile", (e) => refuse(`is not a regular file (${e.reason}): refusing to replace it`))
     )
-    if (Option.isSome(existing) && existing.value.size > 0n) {
-      const start = yield* Effect.scoped(
-        Effect.flatMap(fs.open(path, { flag: "r" }), (handle) => handle.readAlloc(LOG_START.length))
-      ).pipe(Effect.mapError((cause) => new JournalWriteError({ path, cause })))
-      if (Option.isNone(start) || Hash.toHex(start.value) !== Hash.toHex(LOG_START)) {
-        return yield* refuse(
-          `is not a journal (it does not begin as a log's first entry, ${LOG_TEXT}…): refusing to replace it`
+    // only an earlier export of this chain is replaced: a file whose first line is the chain's
+    // first entry (read through the locked file). Anything else — a file ledger's journal between
+    // two commands, another tenant's export, a key file — is refused (a hostile review: a ledger's
+    // journal was replaced, and the ledger destroyed, exit 0)
+    if (Option.isSome(held)) {
+      const size = (yield* held.value.stat.pipe(Effect.mapError((cause) =>
+        new JournalWriteError({ path, cause })
+      ))).size
+      if (size > 0n) {
+        const lf = bytes.indexOf(0x0a)
+        const first = bytes.subarray(0, lf < 0 ? bytes.length : lf + 1)
+        const start = yield* held.value.readAlloc(first.length).pipe(
+          Effect.mapError((cause) => new JournalWriteError({ path, cause }))
         )
+        const same = Option.isSome(start) && start.value.length === first.length &&
+          start.value.every((b, i) => b === first[i])
+        if (!same || first.length === 0) {
+          return yield* refuse(
+            "is not an earlier export of this tenant's chain (its first line is not the chain's first entry): " +
+              "refusing to replace it"
+          )
+        }
       }
     }
     const mode = Option.isSome(existing) ? existing.value.mode & 0o666 : 0o644
@@ -436,10 +450,6 @@ export const writeTenant = (
     for (const b of bytes) if (b === 0x0a) entries++
     return { entries, bytes: bytes.length }
   }))
-
-/** How every log's first line begins (`writeTenant` replaces no other file). */
-const LOG_TEXT = `{"sequence":`
-const LOG_START = new TextEncoder().encode(LOG_TEXT)
 
 const decodeTenantRows = Schema.decodeUnknown(Schema.Array(Schema.Struct({ tenant: Schema.Uint8ArrayFromSelf })))
 

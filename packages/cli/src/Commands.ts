@@ -509,7 +509,7 @@ export const journalOptions = {
     out: Options.text("out").pipe(
       Options.withPseudoName("FILE"),
       Options.withDescription(
-        "Write the chain to this file (replaced atomically: a temporary file beside it, synced, then renamed; never half-written; an existing file only when empty or a journal no writer holds) instead of stdout; - is stdout."
+        "Write the chain to this file (replaced atomically: a temporary file beside it, synced, then renamed; never half-written; an existing file only when empty or an earlier export of this chain that no writer holds) instead of stdout; - is stdout."
       ),
       Options.optional
     )

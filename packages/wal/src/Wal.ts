@@ -12,6 +12,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -301,12 +302,21 @@ export const makeFile = <E = never>(
  * open takes: by the file's name and, when it exists, by the file itself (whatever other name
  * reaches it) — so that no writer opens it meanwhile; `WalLocked` while a writer holds it. For a
  * tool that replaces the file whole (a journal export renamed over it): a live writer's log is
- * never replaced under it. A directory or a FIFO at `path` is `WalNotAFile`.
+ * never replaced under it. A directory or a FIFO at `path` is `WalNotAFile`. The file locked,
+ * when there is one, opened for reading (closed with the scope): what is read through it is the
+ * file the locks hold, whatever is put at the path meanwhile.
  */
 export const holdWriterLocks = (
   path: string
-): Effect.Effect<void, WalNotAFile | WalIoError | WalLocked, FileSystem.FileSystem | Scope.Scope> =>
-  Effect.flatMap(FileSystem.FileSystem, (fs) => Effect.asVoid(internalFile.holdLocks(fs, path)))
+): Effect.Effect<
+  Option.Option<FileSystem.File>,
+  WalNotAFile | WalIoError | WalLocked,
+  FileSystem.FileSystem | Scope.Scope
+> =>
+  Effect.flatMap(
+    FileSystem.FileSystem,
+    (fs) => Effect.map(internalFile.holdLocks(fs, path), Option.map((held) => held.file))
+  )
 
 /**
  * Repair a log whose only problem is a torn final line (a crash mid-write): its bytes are
