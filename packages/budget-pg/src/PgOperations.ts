@@ -44,6 +44,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Statement from "@effect/sql/Statement"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as PgJournal from "./PgJournal.js"
 
@@ -123,18 +124,26 @@ export const rolledBack = (error: SqlError): boolean => {
 
 /**
  * Run a statement returning one `Row`, again when it lost the race to insert an operation id or a
- * tenant's row (the rerun finds the id, or the row), or was rolled back whole (`rolledBack`).
+ * tenant's row (the rerun finds the id, or the row), or was rolled back whole (`rolledBack`) —
+ * outside a transaction only: inside a caller's (`SqlClient.withTransaction`) the failure aborted
+ * the whole transaction, whose next statement fails with 25P02, so the failure is the caller's to
+ * see and retry (a retry there hid a 40001 behind "transaction aborted": a review).
  */
 const runRow = (
   operation: string,
   statement: Effect.Effect<ReadonlyArray<unknown>, SqlError>
 ): Effect.Effect<Row, LedgerStoreError> =>
-  statement.pipe(
-    Effect.retry({ times: 8, while: (e) => e instanceof SqlError && (lostIdRace(e) || rolledBack(e)) }),
-    Effect.flatMap(decodeRows),
-    Effect.map(([row]) => row),
-    Effect.mapError((cause) => new LedgerStoreError({ operation, cause }))
-  )
+  Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (transaction) =>
+    Option.isSome(transaction)
+      ? statement
+      : Effect.retry(statement, {
+        times: 8,
+        while: (e) => e instanceof SqlError && (lostIdRace(e) || rolledBack(e))
+      })).pipe(
+      Effect.flatMap(decodeRows),
+      Effect.map(([row]) => row),
+      Effect.mapError((cause) => new LedgerStoreError({ operation, cause }))
+    )
 
 /** A field a result of this tag always has (a database that returns it null is not ours: a defect). */
 const field = (row: Row, name: "a" | "b" | "c"): bigint => {

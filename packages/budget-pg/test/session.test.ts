@@ -12,6 +12,7 @@ import * as Command from "@calybris/budget/Command"
 import * as Ledger from "@calybris/budget/Ledger"
 import * as Postgres from "@calybris/testing/Postgres"
 import * as SqlClient from "@effect/sql/SqlClient"
+import { SqlError } from "@effect/sql/SqlError"
 import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -141,5 +142,34 @@ describe.runIf(enabled)("the ledger's sessions", () => {
         results.map((r) => r._tag === "Right" ? r.right._tag : r.left._tag),
         Array(8).fill("Reserved")
       )
+    }))
+
+  it.scoped("inside a caller's transaction a serialization failure is the caller's: 40001 comes through, not retried into 25P02", () =>
+    Effect.gen(function*() {
+      const url = yield* databaseWith(["default_transaction_isolation = 'repeatable read'"])
+      const hot = TenantId.make("hot")
+      const other = yield* Layer.build(client(url, 1))
+      const inOther = <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient>) =>
+        Effect.provideService(effect, SqlClient.SqlClient, Context.get(other, SqlClient.SqlClient))
+      yield* inOther(PgOperations.ensureTenant(Command.ensureTenant(hot, Microcents.make(1_000n))))
+      const failure = yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        return yield* sql.withTransaction(Effect.gen(function*() {
+          // the transaction's snapshot, then a change to the tenant's row committed after it
+          yield* sql`SELECT count(*) FROM calybris_budget_tenants`
+          // (run apart: inside this fiber the transaction's connection would serve the other client too)
+          yield* Effect.promise(() =>
+            Effect.runPromise(
+              inOther(PgOperations.reserve(Command.reserve(hot, Microcents.make(1n), { operation_id: "other" })))
+            )
+          )
+          return yield* Effect.flip(
+            PgOperations.reserve(Command.reserve(hot, Microcents.make(1n), { operation_id: "mine" }))
+          )
+        })).pipe(Effect.catchAll((e) => Effect.succeed(e)))
+      }).pipe(Effect.provide(client(url, 1)))
+      assert.strictEqual(failure._tag, "LedgerStoreError")
+      const cause = (failure as { readonly cause?: unknown }).cause
+      assert.strictEqual(cause instanceof SqlError ? PgOperations.sqlState(cause) : undefined, "40001")
     }))
 })

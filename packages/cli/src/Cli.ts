@@ -283,6 +283,8 @@ const CHANGING: ReadonlySet<string> = new Set([
   "budget release",
   "budget admit",
   "budget certify",
+  // on a database, a proof advances the snapshot version, as a certificate does
+  "budget prove",
   "log keygen",
   "log checkpoint",
   "wal repair",
@@ -294,9 +296,15 @@ const CHANGING: ReadonlySet<string> = new Set([
  * (`CHANGING`): its output lost because the reader went away (EPIPE) is a failure, exit 1, as a
  * full disk is — the operator must learn that it ran without its answer (a hostile review:
  * `budget reserve … | (exec 0<&-; sleep 4)` took the hold, lost its id, and exited 0). Any other
- * command's reader may go away (`calybris wal show … | head`): exit 0.
+ * command's reader may go away (`calybris wal show … | head`): exit 0 — and so may any command's
+ * help, version or completions (`budget reserve --help | head`), which run nothing.
  */
-export const changesState = (args: ReadonlyArray<string>): boolean => CHANGING.has(commandOf(args).path.join(" "))
+export const changesState = (args: ReadonlyArray<string>): boolean =>
+  CHANGING.has(commandOf(args).path.join(" ")) &&
+  !beforeDashDash(args).some((arg) => INFORMATIONAL.has(arg) || arg.startsWith("--completions="))
+
+/** The options that make any command print what it is instead of running (`@effect/cli`'s built-ins). */
+const INFORMATIONAL: ReadonlySet<string> = new Set(["-h", "--help", "--version", "--completions"])
 
 /** A URL carrying a password (`scheme://user:password@…`), anywhere in a value. */
 const CREDENTIAL_URL = /[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/@\s:]*:[^@\s/]*@/
