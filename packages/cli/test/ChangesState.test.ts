@@ -2,8 +2,8 @@
  * Which command lines change state or print what cannot be had again (`Cli.changesState`): their
  * output lost to a reader gone away (EPIPE) is exit 1, anyone else's exit 0 (bin.ts).
  */
-import { assert, describe, it } from "@effect/vitest"
 import * as Cli from "@calybris/cli/Cli"
+import { assert, describe, it } from "@effect/vitest"
 
 describe("Cli.changesState", () => {
   it("the ledger's writes, certify and (on a database) prove, wal repair, log keygen and checkpoint, demo", () => {
