@@ -129,6 +129,8 @@ export const checkScript = (line: Json.Json): ReadonlyArray<string> => {
   const s = new L.LedgerState()
   const ops = getArray(line, "ops")
   const results = getArray(line, "results")
+  // one result per op (extra results were never compared)
+  if (results.length !== ops.length) problems.push(`${ops.length} ops but ${results.length} results`)
   ops.forEach((op, i) => {
     const actual = runOp(s, op)
     expectSame(problems, `op ${i} ${String(getString(op, "op"))}`, canonical(actual), canonical(results[i]))

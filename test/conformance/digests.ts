@@ -18,6 +18,14 @@ export type LedgerDigestCheck = (entry: Json.Json) => ReadonlyArray<string>
 export const runDigests = (path: string, ledger: LedgerDigestCheck | undefined): FileResult => {
   const tally = new Tally()
   const file = readJson(path)
+  // every section the format has (README "digests.json"): one missing would check nothing, silently
+  tally.case(
+    "sections",
+    () =>
+      ["tags", "policy_digest", "input_digest", "decision_digest", "ledger_digest", "audit_bundle_hex_decode"]
+        .filter((name) => get(file, name) === undefined)
+        .map((name) => `no ${name} section`)
+  )
   const tags = get(file, "tags")
   tally.case("tags", () => {
     const problems: Array<string> = []

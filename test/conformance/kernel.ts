@@ -83,7 +83,21 @@ export const checkKernelCase = (line: Json.Json): ReadonlyArray<string> => {
   expectSame(problems, "input digest", Digest.inputDigest(input), String(get(digests, "input")))
   expectSame(problems, "decision digest", Digest.decisionDigest(expected), String(get(digests, "decision")))
 
-  for (const pair of getArray(line, "utilities")) {
+  // one pair per catalog entry, in catalog order (README): a missing or short list checked nothing
+  const utilities = getArray(line, "utilities")
+  if (utilities.length !== snapshot.models.length) {
+    problems.push(`utilities: ${utilities.length} pairs for ${snapshot.models.length} catalog entries`)
+  }
+  utilities.forEach((pair, i) => {
+    const id = Array.isArray(pair) ? (pair as ReadonlyArray<Json.Json>)[0] : undefined
+    const model = snapshot.models[i]
+    if (model !== undefined && String(asInteger(id)) !== String(model.model_id)) {
+      problems.push(
+        `utilities[${i}] names model ${String(asInteger(id))}, the catalog's entry ${i} is ${model.model_id}`
+      )
+    }
+  })
+  for (const pair of utilities) {
     const [id, utility] = Array.isArray(pair) ? pair as ReadonlyArray<Json.Json> : []
     const modelId = Number(asInteger(id))
     const actual = Option.getOrNull(Kernel.utilityForModel(policy, input, modelId))

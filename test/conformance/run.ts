@@ -10,6 +10,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { runnerFor } from "./runners.js"
 import type { FileResult } from "./vectors.js"
+import { getString, readJson } from "./vectors.js"
 import { runFloatRoundtrip, runWalSample } from "./wal.js"
 
 const main = (): number => {
@@ -43,8 +44,12 @@ const main = (): number => {
       skipped === 0 ? "" : `, ${skipped} file${skipped === 1 ? "" : "s"} skipped (not checked)`
     }\n`
   )
-  // a vector file skipped was checked for nothing: the run fails, as for a failed case
-  return failed === 0 && skipped === 0 ? 0 : 1
+  // a vector file skipped was checked for nothing: the run fails, as for a failed case; so does
+  // a run that checked nothing at all
+  if (passed + failed === 0) {
+    process.stdout.write("no vector checked: the folders hold no vector file this runner knows\n")
+  }
+  return failed === 0 && skipped === 0 && passed > 0 ? 0 : 1
 }
 
 interface Counts {
@@ -53,9 +58,15 @@ interface Counts {
   readonly skipped: number
 }
 
-/** A file beside the vectors that holds none: read by people, or an index of the others. */
+/**
+ * A file beside the vectors that holds none: one for people (a README, a licence, notes, a
+ * checksum or signature list), an index of the others (`manifest.json`, `index.json`), or a
+ * hidden one. Any other file no runner handles is skipped and counted.
+ */
 const isMetadata = (name: string): boolean =>
-  name === "manifest.json" || name === "index.json" || !/\.jsonl?$/.test(name)
+  name.startsWith(".") || name === "manifest.json" || name === "index.json" ||
+  /^(?:README|LICEN[CS]E|NOTICE|COPYING|CHANGELOG|SHA256SUMS|MANIFEST)(?:\.[^.]*)?$/i.test(name) ||
+  /\.(?:md|txt|rst|html|sha256|sha512|sig|asc|minisig)$/i.test(name)
 
 /** Prints a file's line (`shown` is its name under the folders given), its notes and first failures. */
 const report = (shown: string, result: FileResult, verbose: boolean): void => {
@@ -68,61 +79,108 @@ const report = (shown: string, result: FileResult, verbose: boolean): void => {
   for (const failure of result.failures.slice(0, verbose ? 20 : 5)) process.stdout.write(`  ${failure}\n`)
 }
 
+/** A file's result, or — when checking it threw (a line that does not parse, say) — one failure naming why. */
+const attempt = (run: () => FileResult): FileResult => {
+  try {
+    return run()
+  } catch (error) {
+    return { passed: 0, failed: 1, failures: [`threw: ${error instanceof Error ? error.message : String(error)}`] }
+  }
+}
+
+const counted = (result: FileResult): Counts => ({
+  passed: result.passed,
+  failed: result.failed,
+  skipped: result.skipped === undefined ? 0 : 1
+})
+
+/** Checks one vector file by its runner (`runnerFor`), or reports it skipped when none handles it. */
+const runFile = (file: string, shown: string, verbose: boolean): Counts => {
+  const runner = runnerFor(path.basename(file))
+  if (runner === undefined) {
+    process.stdout.write(`${shown}: skipped (no runner handles this name)\n`)
+    return { passed: 0, failed: 0, skipped: 1 }
+  }
+  const result = attempt(() => runner(file))
+  report(shown, result, verbose)
+  return counted(result)
+}
+
+const sum = (a: Counts, b: Counts): Counts => ({
+  passed: a.passed + b.passed,
+  failed: a.failed + b.failed,
+  skipped: a.skipped + b.skipped
+})
+
+const NONE: Counts = { passed: 0, failed: 0, skipped: 0 }
+
 /**
  * Runs every vector file of one folder and of its subfolders (`prefix`: the path under the folder
  * given); prints a line per file. A folder named `wal`, or `wal-…`, `wal_…`, `wal.…`, or holding an
- * `index.json`, holds WAL
- * samples (a sidecar `X.json` per file, `float-roundtrip*.json` tables); a `.json`/`.jsonl` file
- * no runner handles is skipped and counted (the run then fails: it was checked for nothing).
+ * `index.json`, holds WAL samples (`runWalDir`); a file no runner handles that is not metadata
+ * (`isMetadata`) is skipped and counted (the run then fails: it was checked for nothing).
  */
 const runDir = (dir: string, prefix = ""): Counts => {
-  let passed = 0
-  let failed = 0
-  let skipped = 0
-  const add = (counts: Counts) => {
-    passed += counts.passed
-    failed += counts.failed
-    skipped += counts.skipped
-  }
+  let counts = NONE
   const verbose = process.env["CONFORMANCE_VERBOSE"] !== undefined
   for (const name of fs.readdirSync(dir).sort()) {
     const file = path.join(dir, name)
     if (fs.statSync(file).isDirectory()) {
-      add(
+      counts = sum(
+        counts,
         /^wal(?:[-_.].*)?$/.test(name) || fs.existsSync(path.join(file, "index.json"))
           ? runWalDir(file, `${prefix}${name}/`, verbose)
           : runDir(file, `${prefix}${name}/`)
       )
       continue
     }
-    const runner = runnerFor(name)
-    if (runner === undefined) {
-      if (isMetadata(name)) continue
-      process.stdout.write(`${prefix}${name}: skipped (no runner handles this name)\n`)
-      skipped++
-      continue
-    }
-    const result = runner(file)
-    add({ passed: result.passed, failed: result.failed, skipped: result.skipped === undefined ? 0 : 1 })
-    report(`${prefix}${name}`, result, verbose)
+    if (runnerFor(name) === undefined && isMetadata(name)) continue
+    counts = sum(counts, runFile(file, `${prefix}${name}`, verbose))
   }
-  return { passed, failed, skipped }
+  return counts
 }
 
-/** A folder of WAL samples: each sidecar's file checked (`runWalSample`), and the float tables. */
+/**
+ * A folder of WAL samples: each sidecar's file checked (`runWalSample`), and the float tables
+ * (`float-roundtrip*.json`). A vector file of another kind there (`kernel.jsonl`) goes to its
+ * runner; a log no sidecar names, or any other file that is not metadata, is skipped and counted
+ * (they passed unmentioned: a review).
+ */
 const runWalDir = (dir: string, prefix: string, verbose: boolean): Counts => {
-  let passed = 0
-  let failed = 0
-  for (const sample of fs.readdirSync(dir).sort()) {
-    if (!sample.endsWith(".json") || sample === "index.json") continue
-    const result = sample.startsWith("float-roundtrip")
-      ? runFloatRoundtrip(path.join(dir, sample))
-      : runWalSample(dir, sample)
-    passed += result.passed
-    failed += result.failed
-    report(`${prefix}${sample}`, result, verbose)
+  let counts = NONE
+  const names = fs.readdirSync(dir).sort()
+  const sidecars = names.filter((name) =>
+    name.endsWith(".json") && name !== "index.json" && !name.startsWith("float-roundtrip") &&
+    runnerFor(name) === undefined
+  )
+  // the logs the sidecars name (`file`, else the sidecar's name with .jsonl)
+  const logs = new Set(sidecars.map((sidecar) => {
+    try {
+      return getString(readJson(path.join(dir, sidecar)), "file") ?? sidecar.replace(/\.json$/, ".jsonl")
+    } catch {
+      return sidecar.replace(/\.json$/, ".jsonl")
+    }
+  }))
+  for (const name of names) {
+    const file = path.join(dir, name)
+    const shown = `${prefix}${name}`
+    if (fs.statSync(file).isDirectory()) {
+      counts = sum(counts, runDir(file, `${shown}/`))
+    } else if (sidecars.includes(name)) {
+      const result = attempt(() => runWalSample(dir, name))
+      report(shown, result, verbose)
+      counts = sum(counts, counted(result))
+    } else if (name.startsWith("float-roundtrip") && name.endsWith(".json")) {
+      const result = attempt(() => runFloatRoundtrip(file))
+      report(shown, result, verbose)
+      counts = sum(counts, counted(result))
+    } else if (logs.has(name) || (runnerFor(name) === undefined && isMetadata(name))) {
+      continue
+    } else {
+      counts = sum(counts, runFile(file, shown, verbose))
+    }
   }
-  return { passed, failed, skipped: 0 }
+  return counts
 }
 
 process.exitCode = main()

@@ -60,6 +60,7 @@ export const checkVerifyCase = (line: Json.Json): ReadonlyArray<string> => {
     canonical(encodeCertificate(Verify.certifyDecision(policy, input, decision))),
     canonical(get(line, "certify_decision"))
   )
+  if (getArray(line, "counterfactual_utility").length === 0) problems.push("no counterfactual_utility pairs")
   for (const pair of getArray(line, "counterfactual_utility")) {
     const [id, utility] = Array.isArray(pair) ? pair as ReadonlyArray<Json.Json> : []
     const modelId = Number(asInteger(id))
