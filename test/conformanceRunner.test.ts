@@ -8,10 +8,12 @@
 import * as Json from "@calybris/core/Json"
 import { assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
+import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { runKernel } from "./conformance/kernel.js"
+import { readsLossily, referenceParse } from "./conformance/lossyFloat.js"
 import { runnerFor } from "./conformance/runners.js"
 import { runConsistency, runInclusion } from "./conformance/tlogMerkle.js"
 import { runCheckpoints, runCosignatures, runSignedNotes } from "./conformance/tlogNotes.js"
@@ -278,6 +280,102 @@ describe.skipIf(!fs.existsSync(kernelVectors))("conformance runner: kernel lines
       const result = runKernel(file)
       passes(result)
       assert.strictEqual(result.passed, lines.length)
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe("conformance runner: what it must not pass (reviews of the runner)", () => {
+  const runner = path.resolve(import.meta.dirname, "conformance", "run.ts")
+  const runFolder = (dir: string) =>
+    spawnSync(process.execPath, ["--conditions=@calybris/source", "--import", "tsx", runner, dir], {
+      encoding: "utf8",
+      cwd: path.resolve(import.meta.dirname, "..")
+    })
+  const folder = (files: Record<string, string>): string => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "calybris-runner-"))
+    for (const [name, text] of Object.entries(files)) {
+      fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true })
+      fs.writeFileSync(path.join(dir, name), text)
+    }
+    return dir
+  }
+  const kernelLine = fs.existsSync(kernelVectors) ? fs.readFileSync(kernelVectors, "utf8").split("\n")[0] ?? "" : ""
+
+  it("the reference's float parse: the README's example reads one ulp off; 0.5 and 0.1 read exactly", () => {
+    assert.strictEqual(referenceParse("1.602176634e-19"), 1.6021766340000001e-19)
+    assert.isTrue(readsLossily(`{"price":1.602176634e-19}`))
+    assert.isFalse(readsLossily(`{"price":0.5,"q":0.1,"s":"1.602176634e-19","n":-3}`))
+    assert.strictEqual(referenceParse("1e-400"), 0)
+    assert.isUndefined(referenceParse("1e400"))
+  })
+
+  it.skipIf(!fs.existsSync(walVectors))(
+    "a break at an entry the reference reads exactly is not excused as a lossy float's",
+    () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "calybris-runner-"))
+      try {
+        fs.copyFileSync(path.join(walVectors, "float-lossy-unkeyed.jsonl"), path.join(dir, "float-lossy-unkeyed.jsonl"))
+        const sidecar = object(
+          Either.getOrThrow(Json.parse(fs.readFileSync(path.join(walVectors, "float-lossy-unkeyed.json"), "utf8")))
+        )
+        // the break moved to entry 1, whose record ({"price":0.5}) the reference reads exactly
+        const check = object(array(sidecar.get("checks"))[0])
+        const err = object(object(check.get("expected")).get("err"))
+        err.set("sequence", 1)
+        fs.writeFileSync(path.join(dir, "float-lossy-unkeyed.json"), Json.print(sidecar))
+        const result = runWalSample(dir, "float-lossy-unkeyed.json")
+        assert.strictEqual(result.failed, 1, result.failures.join("\n"))
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true })
+      }
+    }
+  )
+
+  it("file names: <stem>.<anything>.<ext> is its stem's kind", () => {
+    assert.strictEqual(runnerFor("kernel.holdout.jsonl"), runKernel)
+  })
+
+  it.skipIf(kernelLine === "")(
+    "a folder run fails on a vector file it cannot check, on a run that checks nothing, and goes on past a line that does not parse",
+    () => {
+      const unknown = folder({ "kernel.jsonl": `${kernelLine}\n`, "mystery.json": "{}" })
+      const nothing = folder({ "README.md": "notes" })
+      const unlisted = folder({
+        "wal-x/index.json": "{}",
+        "wal-x/lonely.jsonl": "{}\n",
+        "kernel.jsonl": `${kernelLine}\n`
+      })
+      const badLine = folder({ "budget.jsonl": "{\"case\":0,\"ops\":1e999}\n", "kernel.jsonl": `${kernelLine}\n` })
+      try {
+        const r1 = runFolder(unknown)
+        assert.strictEqual(r1.status, 1, r1.stdout + r1.stderr)
+        assert.include(r1.stdout, "mystery.json: skipped")
+        const r2 = runFolder(nothing)
+        assert.strictEqual(r2.status, 1, r2.stdout + r2.stderr)
+        assert.include(r2.stdout, "no vector checked")
+        const r3 = runFolder(unlisted)
+        assert.strictEqual(r3.status, 1, r3.stdout + r3.stderr)
+        assert.include(r3.stdout, "wal-x/lonely.jsonl: skipped")
+        const r4 = runFolder(badLine)
+        assert.strictEqual(r4.status, 1, r4.stdout + r4.stderr)
+        assert.include(r4.stdout, "budget.jsonl: 0 passed, 1 failed")
+        assert.include(r4.stdout, "kernel.jsonl: 1 passed, 0 failed")
+      } finally {
+        for (const dir of [unknown, nothing, unlisted, badLine]) fs.rmSync(dir, { recursive: true, force: true })
+      }
+    }
+  )
+
+  it.skipIf(kernelLine === "")("a kernel line whose utilities do not cover its catalog fails", () => {
+    const line = object(Either.getOrThrow(Json.parse(kernelLine)))
+    line.set("utilities", array(line.get("utilities")).slice(1))
+    const dir = folder({ "kernel.jsonl": `${Json.print(line)}\n` })
+    try {
+      const result = runKernel(path.join(dir, "kernel.jsonl"))
+      assert.strictEqual(result.failed, 1)
+      assert.include(result.failures.join("\n"), "pairs for")
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
     }
