@@ -115,17 +115,28 @@ const helpText = (args: ReadonlyArray<string>, color: boolean): string => {
 const builtIn = (args: ReadonlyArray<string>, color: boolean) => {
   const options = beforeDashDash(args)
   const { group } = commandOf(args)
-  if (!group && !["--help", "-h", "--version"].some((flag) => options.includes(flag))) {
+  if (
+    !group &&
+    !["--help", "-h", "--version", "--completions"].some((flag) =>
+      options.includes(flag) || options.some((arg) => arg.startsWith(`${flag}=`))
+    )
+  ) {
     return Effect.succeedNone
   }
   return Descriptor.parse(root.descriptor, ["calybris", ...args], CliConfig.defaultConfig).pipe(
     Effect.map((directive) => {
       if (Directive.isUserDefined(directive)) {
         // a group without a subcommand has no handler: @effect/cli prints its help
-        return group && directive.leftover.length === 0 ? Option.some(helpText(args, color)) : Option.none()
+        if (!group || directive.leftover.length !== 0) return Option.none()
+        answeredBuiltIn = true
+        return Option.some(helpText(args, color))
       }
-      if (BuiltInOptions.isShowHelp(directive.option)) return Option.some(helpText(args, color))
-      if (BuiltInOptions.isShowVersion(directive.option)) return Option.some(VERSION)
+      const option = directive.option
+      if (BuiltInOptions.isShowHelp(option) || BuiltInOptions.isShowVersion(option)) answeredBuiltIn = true
+      if (BuiltInOptions.isShowHelp(option)) return Option.some(helpText(args, color))
+      if (BuiltInOptions.isShowVersion(option)) return Option.some(VERSION)
+      // the completions: `@effect/cli` prints them
+      if (option._tag === "ShowCompletions") answeredBuiltIn = true
       return Option.none()
     }),
     Effect.orElseSucceed(() => Option.none<string>())
@@ -297,14 +308,16 @@ const CHANGING: ReadonlySet<string> = new Set([
  * full disk is — the operator must learn that it ran without its answer (a hostile review:
  * `budget reserve … | (exec 0<&-; sleep 4)` took the hold, lost its id, and exited 0). Any other
  * command's reader may go away (`calybris wal show … | head`): exit 0 — and so may any command's
- * help, version or completions (`budget reserve --help | head`), which run nothing.
+ * help, version or completions, which run nothing (`informational`, known once `run` parsed the
+ * line: `--id -h` is an operation id, not a request for help; a review).
  */
-export const changesState = (args: ReadonlyArray<string>): boolean =>
-  CHANGING.has(commandOf(args).path.join(" ")) &&
-  !beforeDashDash(args).some((arg) => INFORMATIONAL.has(arg) || arg.startsWith("--completions="))
+export const changesState = (args: ReadonlyArray<string>): boolean => CHANGING.has(commandOf(args).path.join(" "))
 
-/** The options that make any command print what it is instead of running (`@effect/cli`'s built-ins). */
-const INFORMATIONAL: ReadonlySet<string> = new Set(["-h", "--help", "--version", "--completions"])
+/** Whether `run` answered the command line with help, the version or completions (`@effect/cli`'s built-ins), running nothing. */
+let answeredBuiltIn = false
+
+/** Whether this process's command line was answered with help, the version or completions: it ran nothing. */
+export const informational = (): boolean => answeredBuiltIn
 
 /** A URL carrying a password (`scheme://user:password@…`), anywhere in a value. */
 const CREDENTIAL_URL = /[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/@\s:]*:[^@\s/]*@/

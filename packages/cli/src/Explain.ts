@@ -110,13 +110,22 @@ export const toText = (e: E.Explanation): Array<string> => {
     if (e.hardLimit !== null) {
       lines.push(`  hard limit: ${e.hardLimit.detail}; no model was evaluated`)
     } else if (e.dominant !== null) {
-      const nonZero = Object.entries(e.counts).filter(([, n]) => n > 0).map(([g, n]) => `${g} ${n}`).join(", ")
+      const totals = Object.entries(e.totals).filter(([, n]) => n > 0)
+      const nonZero = totals.map(([g, n]) => `${g} ${n}`).join(", ")
+      const wrapped = totals.filter(([, n]) => n > 0xffff)
       lines.push(
         `  no model passed every gate; dominant reason: ${e.dominant.count} of ${e.rows.length} models failed ${
           nonZero === "" ? "nothing" : `(${nonZero})`
         }`,
         `  the largest count wins; a tie goes to the later gate in the order ${DOMINANCE_ORDER}`
       )
+      if (wrapped.length > 0) {
+        lines.push(
+          `  the counts are the trace's u16, which wrap at 65,536 as the reference's do: ${
+            wrapped.map(([g, n]) => `${g} ${Format.int(n)} counts ${n % 65_536}`).join(", ")
+          }`
+        )
+      }
     }
     return lines
   }

@@ -71,7 +71,7 @@ const changing = Cli.changesState(process.argv.slice(2))
 let stdoutFailed: number | undefined = undefined
 function stdoutFailure(error: NodeJS.ErrnoException): void {
   if (stdoutFailed !== undefined) return
-  stdoutFailed = error.code === "EPIPE" && !changing ? 0 : 1
+  stdoutFailed = error.code === "EPIPE" && (!changing || Cli.informational()) ? 0 : 1
   // (reported after the command ended, the process may exit without the teardown's code)
   process.exitCode = stdoutFailed
   if (stdoutFailed === 1) process.stderr.write(`IoError: write <stdout> failed: ${error.message}\n`)

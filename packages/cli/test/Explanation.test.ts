@@ -106,6 +106,22 @@ describe("Explanation", () => {
     assert.match(text, /a tie goes to the later gate/)
   })
 
+  it("past 65,535 models failed at one gate: the decision from the trace's wrapping u16 counts, the text says so with the real totals (a review)", () => {
+    const disabled = Array.from({ length: 65_536 }, (_, i) => model({ model_id: i + 1, enabled: 0 }))
+    const policy = policyOf([...disabled, model({ model_id: 70_000, quality_bps: 100 })])
+    const e = E.explain(policy, input({ minimum_quality_bps: 5000 }))
+    assert.strictEqual(e.decision.reason, "QualityConstraint")
+    assert.strictEqual(e.counts.disabled, 0)
+    assert.strictEqual(e.totals.disabled, 65_536)
+    assert.deepStrictEqual(E.check(policy, input({ minimum_quality_bps: 5000 }), e), [])
+    const text = Explain.toText(e).join("\n")
+    assert.include(text, "dominant reason: 1 of 65537 models failed (disabled 65536, quality 1)")
+    assert.include(
+      text,
+      "the counts are the trace's u16, which wrap at 65,536 as the reference's do: disabled 65,536 counts 0"
+    )
+  })
+
   it("explains the hard limits without evaluating any model", () => {
     const e = E.explain(policyOf([model({})]), input({ risk_bps: 9500 }))
     assert.strictEqual(e.hardLimit?.reason, "RiskHardLimit")

@@ -62,8 +62,10 @@ export interface Explanation {
   /** an early reject (risk or confidence hard limit): no model was evaluated */
   readonly hardLimit: { readonly reason: Decision.Reason; readonly detail: string } | null
   readonly rows: ReadonlyArray<Row>
-  /** our per-gate counts (they must equal the trace's) */
+  /** our per-gate counts as the trace holds them: u16 that wrap at 65,536 (they must equal the trace's) */
   readonly counts: Decision.Rejections
+  /** the per-gate counts in full (they differ from `counts` only past 65,535 models failed at one gate) */
+  readonly totals: Readonly<Record<Gate, number>>
   readonly eligible: number
   readonly winner: Row | null
   readonly runnerUp: Row | null
@@ -190,6 +192,7 @@ export const explain = (policy: Policy, input: Input): Explanation => {
         },
       rows,
       counts: rejectionsOf(zero),
+      totals: zero,
       eligible: 0,
       requested: requestedIndex < 0 ? null : rows[requestedIndex] ?? null
     }
@@ -237,6 +240,7 @@ export const explain = (policy: Policy, input: Input): Explanation => {
     hardLimit: null,
     rows,
     counts: rejections,
+    totals: { ...counts },
     eligible: saturate(ranked.length),
     winner,
     runnerUp,

@@ -132,7 +132,7 @@ export const referencePrescribe = (policy: PolicySnapshot, input: Input): Refere
   policy.models.forEach((m, i) => {
     const r = gateOf(m, input, value, riskPenalty, policy.latency_penalty_microunits_per_ms)
     if ("failed" in r) {
-      counts[r.failed] = Math.min(counts[r.failed] + 1, 65535)
+      counts[r.failed] = (counts[r.failed] + 1) & 0xffff // the reference's u16 counter wraps (release build)
       return
     }
     eligible++
