@@ -186,7 +186,11 @@ describe("install: the packed packages in a plain npm project", () => {
       // program importing it ran calybris with its own arguments, and exited with its code)
       if (name === "cli") assert.strictEqual(member(pkg, "exports", "./bin"), null, "cli: ./bin stays closed")
       // the declarations found under the older moduleResolution "node" too
-      assert.strictEqual(Json.print(member(pkg, "typesVersions") ?? null), `{"*":{"*":["./dist/*.d.ts"]}}`, name)
+      assert.strictEqual(
+        Json.print(member(pkg, "typesVersions") ?? null),
+        `{"*":{"internal/*":["./internal-modules-are-not-public"],"*":["./dist/*.d.ts"]}}`,
+        name
+      )
       assert.strictEqual(
         Json.print(member(pkg, "exports", "./*") ?? null),
         `{"types":"./dist/*.d.ts","default":"./dist/*.js"}`

@@ -116,15 +116,18 @@ describe.runIf(!Postgres.skip())("PgJournal.writeTenant replaces its file atomic
     Effect.gen(function*() {
       const layer = yield* database()
       const folder = fs.mkdtempSync(path.join(dir, "atomic-"))
-      const file = write(folder, "fleet.jsonl", "the previous export\n")
       yield* history.pipe(Effect.provide(layer))
+      // an earlier export of the chain (its first entry): what an export replaces
+      const chain = Buffer.from(yield* PgJournal.exportTenant("fleet").pipe(Effect.provide(layer)))
+      const previous = chain.subarray(0, chain.indexOf(0x0a) + 1).toString("utf8")
+      const file = write(folder, "fleet.jsonl", previous)
       const failed = yield* PgJournal.writeTenant("fleet", file).pipe(
         Effect.flip,
         Effect.provide(Layer.merge(layer, failingRename))
       )
       assert.strictEqual(failed._tag, "JournalWriteError")
       assert.strictEqual(failed._tag === "JournalWriteError" ? failed.path : "", file)
-      assert.strictEqual(fs.readFileSync(file, "utf8"), "the previous export\n")
+      assert.strictEqual(fs.readFileSync(file, "utf8"), previous)
       assert.deepStrictEqual(fs.readdirSync(folder), ["fleet.jsonl"])
 
       const written = yield* PgJournal.writeTenant("fleet", file).pipe(

@@ -1,5 +1,5 @@
 // gateway.mjs: one request through a budget ledger on a keyed journal file, then an auditor's replay.
-// npm install @calybris/budget @calybris/core effect@3.22.4 @effect/platform-node@0.108.2 && node gateway.mjs
+// npm install @calybris/budget @calybris/core effect@3.22.4 @effect/platform@0.97.2 @effect/platform-node@0.108.2 && node gateway.mjs
 import { Microcents, TenantId } from "@calybris/budget/Arguments"
 import * as JournalAudit from "@calybris/budget/JournalAudit"
 import * as Ledger from "@calybris/budget/Ledger"
