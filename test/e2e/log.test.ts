@@ -92,6 +92,22 @@ describe("log keygen", () => {
     assert.strictEqual(r.stdout, "")
   })
 
+  it("log vkey prints the verifier key keygen printed, from the key file or a variable, never the signer key; without a key, bad usage", async () => {
+    const fromFile = await calybris(["log", "vkey", "--skey-file", skeyFile])
+    assert.strictEqual(fromFile.code, 0, fromFile.stderr)
+    assert.strictEqual(fromFile.stdout, `${vkey}\n`)
+    noSecret(fromFile)
+    const fromEnv = await calybris(["log", "vkey", "--skey-env", "CALYBRIS_TEST_SKEY"], {
+      env: { CALYBRIS_TEST_SKEY: skey }
+    })
+    assert.strictEqual(fromEnv.code, 0, fromEnv.stderr)
+    assert.strictEqual(fromEnv.stdout, `${vkey}\n`)
+    noSecret(fromEnv)
+    const none = await calybris(["log", "vkey"])
+    assert.strictEqual(none.code, 2, none.stderr)
+    assert.strictEqual(none.stdout, "")
+  })
+
   it("a temporary file a killed keygen left is named and refused, never taken or removed; once removed, the key is written (a hostile review)", async () => {
     const cwd = fs.mkdtempSync(path.join(dir, "keygen-leftover-"))
     // what a SIGKILL between the temporary file's write and its link leaves: a secret under the fixed name

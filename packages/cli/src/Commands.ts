@@ -253,6 +253,7 @@ const signerKey = {
 }
 
 export const logOptions = {
+  vkey: signerKey,
   checkpoint: {
     log: logPath,
     ...signerKey,
@@ -367,6 +368,11 @@ const log = Command.make("log").pipe(
     ),
     lazy("keygen", logOptions.keygen, () => loadLog().then((m) => m.keygen)).pipe(
       Command.withDescription("Generate a note signer key into a new file (mode 0600); prints the verifier key only.")
+    ),
+    lazy("vkey", logOptions.vkey, () => loadLog().then((m) => m.vkey)).pipe(
+      Command.withDescription(
+        "Print the verifier key (name+keyid+base64, public) of a note signer key read from --skey-file or --skey-env: the one keygen printed, again (a keygen stopped after it wrote the key, before it printed)."
+      )
     )
   ])
 )

@@ -822,6 +822,17 @@ const loadSigner = (flags: { readonly skeyFile: Option.Option<string>; readonly 
     )
   })
 
+/**
+ * `calybris log vkey (--skey-file F | --skey-env NAME)`: the verifier key of a signer key — what
+ * `log keygen` printed, for a keygen stopped (a signal) after it wrote the key and before it
+ * printed, or a verifier key lost since. Public; the signer key is never printed.
+ */
+export const vkey = (flags: Commands.FlagsOf<typeof Commands.logOptions.vkey>) =>
+  Effect.gen(function*() {
+    const signer = yield* loadSigner(flags)
+    yield* printLines([Note.formatVerifierKey(signer)])
+  })
+
 /** `calybris log checkpoint --log FILE (--skey-file F | --skey-env NAME) [--origin ORIGIN]`. */
 export const checkpoint = (flags: Commands.FlagsOf<typeof Commands.logOptions.checkpoint>) =>
   Effect.gen(function*() {
