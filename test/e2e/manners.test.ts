@@ -298,8 +298,10 @@ describe("errors people can act on (item 10)", () => {
     // an operation id that reads like a flag is an id: the reserve ran (a review); help runs nothing
     const dashId = await lost(["budget", "reserve", ...ledger, "--tenant", "t", "--amount", "1", "--id", "-h"])
     assert.match(dashId.stderr, /^IoError: write <stdout> failed: write EPIPE\nexit=1\n$/, show(dashId))
-    const help = await lost(["budget", "reserve", "--help"])
-    assert.match(help.stderr, /^exit=0\n$/, show(help))
+    for (const args of [["budget", "reserve", "--help"], ["budget", "reserve", "--log-level", "info", "--help"]]) {
+      const help = await lost(args)
+      assert.match(help.stderr, /^exit=0\n$/, show(help))
+    }
     // the reserve had applied: exit 1 told the operator so
     const status = await calybris(["budget", "status", ...ledger, "t", "--json"])
     assert.include(status.stdout, "\"reserved_microcents\":8", show(status))

@@ -411,18 +411,18 @@ export const writeTenant = (
     // two commands, another tenant's export, a key file — is refused (a hostile review: a ledger's
     // journal was replaced, and the ledger destroyed, exit 0)
     if (Option.isSome(held)) {
-      const size = (yield* held.value.stat.pipe(Effect.mapError((cause) =>
-        new JournalWriteError({ path, cause })
-      ))).size
+      const size = (yield* held.value.stat.pipe(Effect.mapError((cause) => new JournalWriteError({ path, cause }))))
+        .size
       if (size > 0n) {
         const lf = bytes.indexOf(0x0a)
-        const first = bytes.subarray(0, lf < 0 ? bytes.length : lf + 1)
-        const start = yield* held.value.readAlloc(first.length).pipe(
+        const first = bytes.subarray(0, lf < 0 ? bytes.length : lf)
+        // the file's first line that is not blank, without a CR before its LF: a copy with CRLF
+        // line ends, or blank lines first, is still that export (the reader reads it so; a review)
+        const read = yield* held.value.readAlloc(Math.min(Number(size), first.length + LEADING_ROOM)).pipe(
           Effect.mapError((cause) => new JournalWriteError({ path, cause }))
         )
-        const same = Option.isSome(start) && start.value.length === first.length &&
-          start.value.every((b, i) => b === first[i])
-        if (!same || first.length === 0) {
+        const theirs = Option.isSome(read) ? firstLine(read.value) : undefined
+        if (first.length === 0 || theirs === undefined || !sameBytes(theirs, first)) {
           return yield* refuse(
             "is not an earlier export of this tenant's chain (its first line is not the chain's first entry): " +
               "refusing to replace it"
@@ -450,6 +450,28 @@ export const writeTenant = (
     for (const b of bytes) if (b === 0x0a) entries++
     return { entries, bytes: bytes.length }
   }))
+
+/** How far past the chain's first line a replaced file's first line is looked for (blank lines before it). */
+const LEADING_ROOM = 64 * 1024
+
+/**
+ * The first line of `bytes` that is not blank (spaces, tabs, CRs only), without its LF and a CR
+ * before it; undefined when `bytes` ends before one is whole.
+ */
+const firstLine = (bytes: Uint8Array): Uint8Array | undefined => {
+  let start = 0
+  for (;;) {
+    const lf = bytes.indexOf(0x0a, start)
+    if (lf < 0) return undefined
+    let end = lf
+    if (end > start && bytes[end - 1] === 0x0d) end--
+    const line = bytes.subarray(start, end)
+    if (line.some((b) => b !== 0x20 && b !== 0x09 && b !== 0x0d)) return line
+    start = lf + 1
+  }
+}
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i])
 
 const decodeTenantRows = Schema.decodeUnknown(Schema.Array(Schema.Struct({ tenant: Schema.Uint8ArrayFromSelf })))
 

@@ -123,7 +123,10 @@ const builtIn = (args: ReadonlyArray<string>, color: boolean) => {
   ) {
     return Effect.succeedNone
   }
-  return Descriptor.parse(root.descriptor, ["calybris", ...args], CliConfig.defaultConfig).pipe(
+  // `--log-level` is `@effect/cli`'s own option, which the descriptor's parse does not know: with
+  // it, a request for help failed to parse and was printed by `@effect/cli` instead (its banner,
+  // colour into a pipe) and not told apart as help (a review)
+  return Descriptor.parse(root.descriptor, ["calybris", ...withoutLogLevel(args)], CliConfig.defaultConfig).pipe(
     Effect.map((directive) => {
       if (Directive.isUserDefined(directive)) {
         // a group without a subcommand has no handler: @effect/cli prints its help
@@ -141,6 +144,24 @@ const builtIn = (args: ReadonlyArray<string>, color: boolean) => {
     }),
     Effect.orElseSucceed(() => Option.none<string>())
   )
+}
+
+/** The arguments without `--log-level LEVEL` / `--log-level=LEVEL` before any `--` (`@effect/cli` takes them apart from the command). */
+const withoutLogLevel = (args: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const end = args.indexOf("--")
+  const out: Array<string> = []
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string
+    if (end < 0 || i < end) {
+      if (arg === "--log-level") {
+        i++
+        continue
+      }
+      if (arg.startsWith("--log-level=")) continue
+    }
+    out.push(arg)
+  }
+  return out
 }
 
 /** Does the command line ask for `@effect/cli`'s built-in `--wizard` (before any `--`)? */
@@ -309,9 +330,11 @@ const CHANGING: ReadonlySet<string> = new Set([
  * `budget reserve … | (exec 0<&-; sleep 4)` took the hold, lost its id, and exited 0). Any other
  * command's reader may go away (`calybris wal show … | head`): exit 0 — and so may any command's
  * help, version or completions, which run nothing (`informational`, known once `run` parsed the
- * line: `--id -h` is an operation id, not a request for help; a review).
+ * line: `--id -h` is an operation id, not a request for help; a review). A `--wizard` line builds
+ * its command as it goes: counted as one that changes state.
  */
-export const changesState = (args: ReadonlyArray<string>): boolean => CHANGING.has(commandOf(args).path.join(" "))
+export const changesState = (args: ReadonlyArray<string>): boolean =>
+  CHANGING.has(commandOf(args).path.join(" ")) || asksForWizard(args)
 
 /** Whether `run` answered the command line with help, the version or completions (`@effect/cli`'s built-ins), running nothing. */
 let answeredBuiltIn = false
@@ -347,6 +370,7 @@ export const credentialArgument = (args: ReadonlyArray<string>): number =>
  */
 export const run = (argv: ReadonlyArray<string>) =>
   Effect.flatMap(Stdio, (stdio) => {
+    answeredBuiltIn = false
     const withKey = keyArgument(argv.slice(2))
     const withPassword = credentialArgument(argv.slice(2))
     const repeated = repeatedOption(argv.slice(2))

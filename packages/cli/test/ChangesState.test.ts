@@ -21,7 +21,9 @@ describe("Cli.changesState", () => {
         "demo",
         "budget reserve --journal j -- --help",
         "budget reserve --journal j --tenant t --amount 1 --id -h",
-        "budget reserve --help"
+        "budget reserve --help",
+        "budget --wizard",
+        "--wizard"
       ]
     ) assert.isTrue(Cli.changesState(line.split(" ")), line)
   })
