@@ -368,6 +368,25 @@ describe("conformance runner: what it must not pass (reviews of the runner)", ()
     }
   )
 
+  it.skipIf(!fs.existsSync(walVectors))(
+    "a log a sidecar names in a subfolder is checked with it, not counted again as unchecked",
+    () => {
+      const sidecar = fs.readFileSync(path.join(walVectors, "generic-keyed.json"), "utf8")
+      assert.include(sidecar, `"generic-keyed.jsonl"`)
+      const dir = folder({
+        "wal/generic-keyed.json": sidecar.replace(`"generic-keyed.jsonl"`, `"logs/generic-keyed.jsonl"`),
+        "wal/logs/generic-keyed.jsonl": fs.readFileSync(path.join(walVectors, "generic-keyed.jsonl"), "utf8")
+      })
+      try {
+        const r = runFolder(dir)
+        assert.strictEqual(r.status, 0, r.stdout + r.stderr)
+        assert.notInclude(r.stdout, "skipped")
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true })
+      }
+    }
+  )
+
   it.skipIf(kernelLine === "")("a kernel line whose utilities do not cover its catalog fails", () => {
     const line = object(Either.getOrThrow(Json.parse(kernelLine)))
     line.set("utilities", array(line.get("utilities")).slice(1))

@@ -120,7 +120,7 @@ const NONE: Counts = { passed: 0, failed: 0, skipped: 0 }
  * `index.json`, holds WAL samples (`runWalDir`); a file no runner handles that is not metadata
  * (`isMetadata`) is skipped and counted (the run then fails: it was checked for nothing).
  */
-const runDir = (dir: string, prefix = ""): Counts => {
+const runDir = (dir: string, prefix = "", checked: ReadonlySet<string> = new Set()): Counts => {
   let counts = NONE
   const verbose = process.env["CONFORMANCE_VERBOSE"] !== undefined
   for (const name of fs.readdirSync(dir).sort()) {
@@ -129,12 +129,12 @@ const runDir = (dir: string, prefix = ""): Counts => {
       counts = sum(
         counts,
         /^wal(?:[-_.].*)?$/.test(name) || fs.existsSync(path.join(file, "index.json"))
-          ? runWalDir(file, `${prefix}${name}/`, verbose)
-          : runDir(file, `${prefix}${name}/`)
+          ? runWalDir(file, `${prefix}${name}/`, verbose, checked)
+          : runDir(file, `${prefix}${name}/`, checked)
       )
       continue
     }
-    if (runnerFor(name) === undefined && isMetadata(name)) continue
+    if (checked.has(file) || (runnerFor(name) === undefined && isMetadata(name))) continue
     counts = sum(counts, runFile(file, `${prefix}${name}`, verbose))
   }
   return counts
@@ -146,26 +146,32 @@ const runDir = (dir: string, prefix = ""): Counts => {
  * runner; a log no sidecar names, or any other file that is not metadata, is skipped and counted
  * (they passed unmentioned: a review).
  */
-const runWalDir = (dir: string, prefix: string, verbose: boolean): Counts => {
+const runWalDir = (dir: string, prefix: string, verbose: boolean, checked: ReadonlySet<string>): Counts => {
   let counts = NONE
   const names = fs.readdirSync(dir).sort()
   const sidecars = names.filter((name) =>
     name.endsWith(".json") && !isMetadata(name) && !name.startsWith("float-roundtrip") &&
     runnerFor(name) === undefined
   )
-  // the logs the sidecars name (`file`, else the sidecar's name with .jsonl)
-  const logs = new Set(sidecars.map((sidecar) => {
-    try {
-      return getString(readJson(path.join(dir, sidecar)), "file") ?? sidecar.replace(/\.json$/, ".jsonl")
-    } catch {
-      return sidecar.replace(/\.json$/, ".jsonl")
-    }
-  }))
+  // the logs the sidecars name (`file`, else the sidecar's name with .jsonl), by their full paths:
+  // one in a subfolder is checked with its sidecar, not again as a file of its own (a review)
+  const logs = new Set([
+    ...checked,
+    ...sidecars.map((sidecar) => {
+      let named = sidecar.replace(/\.json$/, ".jsonl")
+      try {
+        named = getString(readJson(path.join(dir, sidecar)), "file") ?? named
+      } catch {
+        // (the sample's own run reports it)
+      }
+      return path.resolve(dir, named)
+    })
+  ])
   for (const name of names) {
     const file = path.join(dir, name)
     const shown = `${prefix}${name}`
     if (fs.statSync(file).isDirectory()) {
-      counts = sum(counts, runDir(file, `${shown}/`))
+      counts = sum(counts, runDir(file, `${shown}/`, logs))
     } else if (sidecars.includes(name)) {
       const checked = attempt(() => runWalSample(dir, name))
       // a sample checked for nothing (no checks, no rewrite) is skipped, not passed
@@ -178,7 +184,7 @@ const runWalDir = (dir: string, prefix: string, verbose: boolean): Counts => {
       const result = attempt(() => runFloatRoundtrip(file))
       report(shown, result, verbose)
       counts = sum(counts, counted(result))
-    } else if (logs.has(name) || (runnerFor(name) === undefined && isMetadata(name))) {
+    } else if (logs.has(path.resolve(file)) || (runnerFor(name) === undefined && isMetadata(name))) {
       continue
     } else {
       counts = sum(counts, runFile(file, shown, verbose))
