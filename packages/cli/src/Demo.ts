@@ -499,7 +499,7 @@ const report = (json: boolean, r: {
     json,
     () => [
       `Calybris demo: two reference use cases through Ledger.admit on ${r.on}`,
-      `  folder   ${r.dir}`,
+      `  folder   ${Format.visible(r.dir)}`,
       ...r.ledger,
       "",
       ...r.runs.flatMap((run, i) => scenarioText(run, i + 1)),
