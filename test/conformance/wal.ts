@@ -153,6 +153,13 @@ const run = <A, E>(effect: Effect.Effect<A, E>): Either.Either<A, E> => {
 
 const bytesStream = (bytes: Uint8Array) => Stream.make(bytes)
 
+/**
+ * The reader's line limit for a sample: room for its longest line. The reference reads lines of
+ * any length; our reader refuses one past `maxLineBytes` (64 MiB by default, a memory guard:
+ * README, SECURITY.md) — a sample in memory already is read whole, as the reference reads it.
+ */
+const lineRoom = (bytes: Uint8Array): number => Math.max(Reader.DEFAULT_MAX_LINE_BYTES, bytes.length + 1)
+
 const verdictJson = (v: Audited.Verdict): Json.Json =>
   new Map<string, Json.Json>([
     ["sequence", v.sequence],
@@ -258,7 +265,7 @@ const checkOne = (bytes: Uint8Array, check: Json.Json, writer: Json.Json | undef
     case "verify_wal":
     case "verify_wal_keyed": {
       const chain = chainFor(fn === "verify_wal" ? null : getString(check, "key_hex") ?? null)
-      const r = run(Reader.verify(bytesStream(bytes), { chain }))
+      const r = run(Reader.verify(bytesStream(bytes), { chain, maxLineBytes: lineRoom(bytes) }))
       actual = okOrErr(r, (v) => new Map<string, Json.Json>([["count", v.count], ["last_hash", v.lastHash]]))
       const entries = getArray(writer, "entries")
       const last = entries[entries.length - 1]
@@ -277,7 +284,7 @@ const checkOne = (bytes: Uint8Array, check: Json.Json, writer: Json.Json | undef
       break
     }
     case "read_wal": {
-      const r = run(Reader.verify(bytesStream(bytes), { chain: undefined }))
+      const r = run(Reader.verify(bytesStream(bytes), { chain: undefined, maxLineBytes: lineRoom(bytes) }))
       actual = okOrErr(r, (v) => new Map<string, Json.Json>([["count", v.count]]))
       wanted = expectedVerdict()
       break
@@ -286,7 +293,7 @@ const checkOne = (bytes: Uint8Array, check: Json.Json, writer: Json.Json | undef
       const keyHex = get(check, "key_hex")
       const chain = chainFor(typeof keyHex === "string" ? keyHex : null)
       const policy = Policy.unsafeMake(decode(Policy.PolicySnapshot, get(check, "policy"), "policy"))
-      const r = run(Audited.replayBytes(bytesStream(bytes), { chain }, policy))
+      const r = run(Audited.replayBytes(bytesStream(bytes), { chain, maxLineBytes: lineRoom(bytes) }, policy))
       actual = okOrErr(r, (verdicts) => verdicts.map(verdictJson))
       wanted = lossyWanted(
         writer,
@@ -311,9 +318,10 @@ const rewrite = (sidecar: Json.Json, expectedBytes: Uint8Array, refusesDepth: bo
   const problems: Array<string> = []
   const writer = get(sidecar, "writer")
   const keyHex = get(writer, "key_hex")
+  const room = lineRoom(expectedBytes)
   const options = typeof keyHex === "string"
-    ? { key: hexToBytes(keyHex), allowEmptyKey: true, durability: "never" as const }
-    : { durability: "never" as const }
+    ? { key: hexToBytes(keyHex), allowEmptyKey: true, durability: "never" as const, maxLineBytes: room }
+    : { durability: "never" as const, maxLineBytes: room }
   const appends = getArray(writer, "appends")
   const audited = get(writer, "method") !== undefined && appends.length > 0
   const program = Effect.gen(function*() {

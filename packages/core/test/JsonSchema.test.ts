@@ -119,6 +119,25 @@ describe("JsonSchema.decodeShape: a JSON null in a Value field is a value", () =
 })
 
 describe("JsonSchema.decodeText: serde's other messages", () => {
+  it("an enum written {\"Variant\": null} whose key is no string: serde_json 1.0.150's key must be a string, at the key (a review against its source)", () => {
+    const at = `{"request_sequence":1,"action":`.length + 1
+    for (
+      const [action, message] of [
+        [`{1:null}`, "key must be a string"],
+        [`{[]:null}`, "key must be a string"],
+        [`{null:null}`, "key must be a string"],
+        [`{}`, "expected value"]
+      ] as const
+    ) {
+      assert.strictEqual(
+        verdict(Decision.Decision, decisionText.replace(`"Substitute"`, action)),
+        `Syntax: ${message} @ 1:${at + 1} [action]`,
+        action
+      )
+    }
+    assert.strictEqual(verdict(Decision.Decision, decisionText.replace(`"Substitute"`, `{"Substitute":null}`)), "ok")
+  })
+
   it("missing field just past the struct's `}`, in declaration order", () => {
     const text = inputText.replace(`"input_tokens":3,`, "").replace(`"risk_bps":7,`, "")
     assert.strictEqual(

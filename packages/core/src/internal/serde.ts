@@ -298,8 +298,16 @@ const readEnum = (variants: ReadonlyArray<string>): Result => {
   if (c === 34) return readVariant(variants)
   if (c === -1) return failPeek(E.EOF_WHILE_PARSING_VALUE)
   if (c !== 123) return failPeek(E.EXPECTED_SOME_VALUE)
-  // `{"Variant": null}`: VariantAccess
+  // `{"Variant": null}`: VariantAccess (serde_json 1.0.150's `variant_seed` looks at the key before
+  // reading it: a key that is no string is "key must be a string", at the key; a review against
+  // its source)
   if (!enter()) return FAIL
+  const key = C.peek()
+  if (key !== 34) {
+    return failPeek(
+      key === 125 ? E.EXPECTED_SOME_VALUE : key === -1 ? E.EOF_WHILE_PARSING_OBJECT : E.KEY_MUST_BE_A_STRING
+    )
+  }
   const name = readVariant(variants)
   if (name === FAIL) return FAIL
   const colon = C.peek()
