@@ -294,7 +294,7 @@ describe.skipIf(Postgres.skip())("calybris budget journal on PostgreSQL", () => 
         // file replaced the key with journal text)
         const notJournal = yield* run(["budget", "journal", "export", ...d, "--tenant", "solo", "--out", out])
         assert.strictEqual(notJournal.code, 1, notJournal.stderr)
-        assert.include(notJournal.stderr, "is not an earlier export of this tenant's chain (its first line is not the")
+        assert.include(notJournal.stderr, "is not an earlier export of this tenant's chain (its entries are not the")
         assert.strictEqual(fs.readFileSync(out, "utf8"), "previous content\n")
         const keyCopy = write(dir, "key-copy", fs.readFileSync(keyFile, "utf8"))
         const onKey = yield* run(["budget", "journal", "export", ...d, "--tenant", "solo", "--out", keyCopy])
@@ -492,6 +492,16 @@ describe.skipIf(Postgres.skip())("calybris budget journal on PostgreSQL", () => 
         ok(yield* run(["budget", "journal", "export", ...d, "--tenant", "held2", "--out", exported]), "export again")
         assert.strictEqual(fs.readFileSync(exported, "utf8").split("\n").length, 3)
         assert.isTrue(fs.readFileSync(exported).subarray(0, before.length).equals(before))
+        // a file whose first line is the chain's but whose history forks after it, or which holds
+        // anything else after it, is not an earlier export: kept (evidence of another history; a review)
+        const firstLine = `${before.toString("utf8").split("\n")[0]}\n`
+        for (const rest of [`{"sequence":2,"previous_hash":"x","entry_hash":"y","data":{}}\n`, "MY NOTES\n"]) {
+          const forked = path.join(dir, "held-forked.jsonl")
+          fs.writeFileSync(forked, firstLine + rest)
+          const refused = yield* run(["budget", "journal", "export", ...d, "--tenant", "held2", "--out", forked])
+          assert.strictEqual(refused.code, 1, refused.stderr)
+          assert.strictEqual(fs.readFileSync(forked, "utf8"), firstLine + rest)
+        }
         // a copy with CRLF line ends and a blank line first is still that export (the reader reads
         // it so): replaced (a review)
         const crlf = `\r\n${fs.readFileSync(exported, "utf8").replaceAll("\n", "\r\n")}`

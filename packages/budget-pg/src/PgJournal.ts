@@ -358,8 +358,9 @@ export interface Written {
  * Only an earlier export of the same chain is replaced, never a file a writer holds: the replace is
  * made under the writer locks of `path` (`Wal.holdWriterLocks`: `WalLocked` while a writer — a
  * `calybris budget` journal, a `Wal.layerFile` — has it open, through any name), and an existing
- * non-empty file whose first line is not the chain's first entry — a file ledger's journal, another
- * tenant's export, a key file — is refused (`JournalWriteError`), not replaced.
+ * non-empty file whose entries are not the chain's first ones — a file ledger's journal, another
+ * tenant's export, a history that forks from this one, a key file — is refused
+ * (`JournalWriteError`), not replaced.
  */
 export const writeTenant = (
   tenant: string,
@@ -414,17 +415,17 @@ export const writeTenant = (
       const size = (yield* held.value.stat.pipe(Effect.mapError((cause) => new JournalWriteError({ path, cause }))))
         .size
       if (size > 0n) {
-        const lf = bytes.indexOf(0x0a)
-        const first = bytes.subarray(0, lf < 0 ? bytes.length : lf)
-        // the file's first line that is not blank, without a CR before its LF: a copy with CRLF
-        // line ends, or blank lines first, is still that export (the reader reads it so; a review)
-        const read = yield* held.value.readAlloc(Math.min(Number(size), first.length + LEADING_ROOM)).pipe(
+        // an earlier export of this chain: its entries (blank lines and a CR before each LF aside:
+        // a CRLF copy is still that export, as the reader reads it) are the chain's first ones,
+        // every one — not only its first line: a file that forks after it is evidence of another
+        // history, never replaced (reviews)
+        const limit = 2 * bytes.length + PREFIX_ROOM
+        const read = size > BigInt(limit) ? Option.none() : yield* held.value.readAlloc(Number(size)).pipe(
           Effect.mapError((cause) => new JournalWriteError({ path, cause }))
         )
-        const theirs = Option.isSome(read) ? firstLine(read.value) : undefined
-        if (first.length === 0 || theirs === undefined || !sameBytes(theirs, first)) {
+        if (Option.isNone(read) || !isEarlierExport(read.value, bytes)) {
           return yield* refuse(
-            "is not an earlier export of this tenant's chain (its first line is not the chain's first entry): " +
+            "is not an earlier export of this tenant's chain (its entries are not the chain's first ones): " +
               "refusing to replace it"
           )
         }
@@ -451,24 +452,35 @@ export const writeTenant = (
     return { entries, bytes: bytes.length }
   }))
 
-/** How far past the chain's first line a replaced file's first line is looked for (blank lines before it). */
-const LEADING_ROOM = 64 * 1024
+/** How much longer than twice the new export a file it replaces may be (blank lines, CRs). */
+const PREFIX_ROOM = 64 * 1024
 
-/**
- * The first line of `bytes` that is not blank (spaces, tabs, CRs only), without its LF and a CR
- * before it; undefined when `bytes` ends before one is whole.
- */
-const firstLine = (bytes: Uint8Array): Uint8Array | undefined => {
+/** The lines of `bytes` that are not blank (spaces, tabs, CRs only), each without its LF and a CR before it; `complete`: it ends with an LF. */
+const entryLines = (bytes: Uint8Array): { readonly lines: Array<Uint8Array>; readonly complete: boolean } => {
+  const lines: Array<Uint8Array> = []
   let start = 0
   for (;;) {
     const lf = bytes.indexOf(0x0a, start)
-    if (lf < 0) return undefined
-    let end = lf
-    if (end > start && bytes[end - 1] === 0x0d) end--
+    const stop = lf < 0 ? bytes.length : lf
+    let end = stop
+    if (lf >= 0 && end > start && bytes[end - 1] === 0x0d) end--
     const line = bytes.subarray(start, end)
-    if (line.some((b) => b !== 0x20 && b !== 0x09 && b !== 0x0d)) return line
+    const blank = line.every((b) => b === 0x20 || b === 0x09 || b === 0x0d)
+    if (lf < 0) return { lines: blank ? lines : [...lines, line], complete: blank }
+    if (!blank) lines.push(line)
     start = lf + 1
   }
+}
+
+/**
+ * Whether `file` holds the first entries of the chain `exported` (at least one, every line whole):
+ * an earlier export of it, maybe with CRLF line ends or blank lines, which an export replaces.
+ */
+const isEarlierExport = (file: Uint8Array, exported: Uint8Array): boolean => {
+  const theirs = entryLines(file)
+  const ours = entryLines(exported).lines
+  return theirs.complete && theirs.lines.length > 0 && theirs.lines.length <= ours.length &&
+    theirs.lines.every((line, i) => sameBytes(line, ours[i] as Uint8Array))
 }
 
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i])
