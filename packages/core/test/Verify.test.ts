@@ -33,6 +33,17 @@ describe("Verify", () => {
       }
     }))
 
+  it("a decision built past a field's width (which digests as the field truncated) fails with DecisionMismatch, not a thrown ParseError (a review)", () => {
+    const [p, i] = fc.sample(Arb.policyAndInput, { numRuns: 1, seed: 11 })[0] ?? []
+    if (p === undefined || i === undefined) return
+    const policy = Policy.unsafeMake(p)
+    const good = Kernel.prescribe(policy, i)
+    const bad = { ...good, selected_model_id: good.selected_model_id + 2 ** 32 } as Decision
+    assert.strictEqual(Digest.decisionDigest(bad), Digest.decisionDigest(good))
+    const result = Verify.checkDecision(policy, i, bad)
+    assert.isTrue(result._tag === "Left" && result.left._tag === "DecisionMismatch")
+  })
+
   it("audit bundles and certificates bind the three digests; replay_valid is real equality", () => {
     fc.assert(fc.property(Arb.policyAndInput, Arb.decision, ([p, i], other) => {
       const policy = Policy.unsafeMake(p)
