@@ -343,9 +343,9 @@ export const makeFile = (
  * maintains the tree. A refused checkpoint surfaces as a `WalIoError` (operation
  * `"checkpoint"`, the checkpoint's path, the `CheckpointError` as its cause).
  */
-export const asWal = (log: TreeLog["Type"], checkpointFile = "checkpoint"): Wal.Wal["Type"] => ({
-  ...log.wal,
-  append: (data) =>
+export const asWal = (log: TreeLog["Type"], checkpointFile = "checkpoint"): Wal.Wal["Type"] =>
+  // (`withAppend`: `Wal.settled` of it still waits for the log's writes)
+  Wal.withAppend(log.wal, (data) =>
     Effect.map(
       Effect.catchIf(
         log.append(data),
@@ -356,8 +356,7 @@ export const asWal = (log: TreeLog["Type"], checkpointFile = "checkpoint"): Wal.
         (cause) => Effect.fail(new WalIoError({ operation: "checkpoint", path: checkpointFile, cause }))
       ),
       (appended) => appended.sealed
-    )
-})
+    ))
 
 /** The tree log over an in-memory WAL. */
 export const layerMemory = (

@@ -168,9 +168,24 @@ export const appendWith = <A>(
  * failed (the append's error reports that): the entries of appends still waiting, and of appends
  * interrupted while they waited (written all the same, never acknowledged to them). What reads
  * the head after it (a tree log's closing flush, a final checkpoint) then counts them. A log with
- * no writes of its own (in memory), or a wrapper over a log (`{ ...wal, append }`), returns at once.
+ * no writes of its own (in memory), or a wrapper spread over a log (`{ ...wal, append }`), returns
+ * at once; one made with `withAppend` waits for the log's writes.
  */
 export const settled = (wal: Wal["Type"]): Effect.Effect<void> => Own.of(wal)?.settled ?? Effect.void
+
+/**
+ * `wal` with its own `append` — `{ ...wal, append }`, but every append goes through `append`
+ * (`appendWith` too) while `settled` still waits for `wal`'s writes: a spread alone carries
+ * neither, and `Wal.settled` of it returned at once (a tree log's `wal`: a flaky read of the file
+ * before its last round was written).
+ */
+export const withAppend = (wal: Wal["Type"], append: Wal["Type"]["append"]): Wal["Type"] => {
+  const wrapped = { ...wal, append }
+  const own = Own.of(wal)
+  return own === undefined
+    ? wrapped
+    : Own.attach(wrapped, { appendWith: (data, f) => Effect.map(append(data), f), settled: own.settled })
+}
 
 /** Append one record. */
 export const append = (data: Json.Json): Effect.Effect<Sealed, WalAppendError, Wal> =>

@@ -468,6 +468,24 @@ layer(NodeContext.layer)("file layer", (it) => {
       assert.strictEqual((yield* withWal(path, Wal.head)).sequence, 2n)
     }))
 
+  it.scoped("Wal.settled of a wrapper made with withAppend waits for the log's writes, and its appends go through the wrapper (appendWith too)", () =>
+    Effect.gen(function*() {
+      const { path } = yield* tempLog
+      const wal = yield* Wal.makeFile(path, { durability: "never" })
+      let through = 0
+      const wrapper = Wal.withAppend(wal, (data) => {
+        through++
+        return wal.append(data)
+      })
+      for (let i = 1; i <= 500; i++) yield* wrapper.append(record(i))
+      yield* Wal.appendWith(wrapper, record(501), (sealed) => sealed.sequence)
+      assert.strictEqual(through, 501)
+      // durability "never" acknowledges before the write: the wrapper's settled waits for it
+      yield* Wal.settled(wrapper)
+      const text = nodeFs.readFileSync(path, "utf8")
+      assert.strictEqual(text.split("\n").length - 1, 501)
+    }))
+
   it.scoped("one writer per file in a process, whatever name reaches it: a hard link, a symlink, a dir/../file path get WalLocked", () =>
     Effect.gen(function*() {
       const { dir, fs, path } = yield* tempLog
