@@ -512,6 +512,13 @@ describe.skipIf(Postgres.skip())("calybris budget journal on PostgreSQL", () => 
           "export over CRLF"
         )
         assert.notInclude(fs.readFileSync(exported, "utf8"), "\r")
+        // and one without its final LF (the reader reads it so): replaced (a review)
+        fs.writeFileSync(exported, fs.readFileSync(exported, "utf8").replace(/\n$/, ""))
+        ok(
+          yield* run(["budget", "journal", "export", ...d, "--tenant", "held2", "--out", exported]),
+          "export over no LF"
+        )
+        assert.match(fs.readFileSync(exported, "utf8"), /\n$/)
       }))
   })
 })

@@ -407,20 +407,23 @@ export const writeTenant = (
     const held = yield* Wal.holdWriterLocks(path).pipe(
       Effect.catchTag("WalNotAFile", (e) => refuse(`is not a regular file (${e.reason}): refusing to replace it`))
     )
-    // only an earlier export of this chain is replaced: a file whose first line is the chain's
-    // first entry (read through the locked file). Anything else — a file ledger's journal between
-    // two commands, another tenant's export, a key file — is refused (a hostile review: a ledger's
-    // journal was replaced, and the ledger destroyed, exit 0)
+    // only an earlier export of this chain is replaced: every entry of the file one of the chain's
+    // first ones, in order (blank lines, a CR before each LF and a missing final LF aside: a CRLF
+    // copy is still that export), read through the locked file. Anything else — a file ledger's
+    // journal between two commands, another tenant's export, a history that forks from this one
+    // after its first entry (evidence), a key file — is refused (reviews: a ledger's journal was
+    // replaced, and the ledger destroyed, exit 0)
     if (Option.isSome(held)) {
       const size = (yield* held.value.stat.pipe(Effect.mapError((cause) => new JournalWriteError({ path, cause }))))
         .size
       if (size > 0n) {
-        // an earlier export of this chain: its entries (blank lines and a CR before each LF aside:
-        // a CRLF copy is still that export, as the reader reads it) are the chain's first ones,
-        // every one — not only its first line: a file that forks after it is evidence of another
-        // history, never replaced (reviews)
         const limit = 2 * bytes.length + PREFIX_ROOM
-        const read = size > BigInt(limit) ? Option.none() : yield* held.value.readAlloc(Number(size)).pipe(
+        if (size > BigInt(limit)) {
+          return yield* refuse(
+            `is larger (${size} bytes) than an earlier export of this tenant's chain could be: refusing to replace it`
+          )
+        }
+        const read = yield* held.value.readAlloc(Number(size)).pipe(
           Effect.mapError((cause) => new JournalWriteError({ path, cause }))
         )
         if (Option.isNone(read) || !isEarlierExport(read.value, bytes)) {
@@ -455,32 +458,32 @@ export const writeTenant = (
 /** How much longer than twice the new export a file it replaces may be (blank lines, CRs). */
 const PREFIX_ROOM = 64 * 1024
 
-/** The lines of `bytes` that are not blank (spaces, tabs, CRs only), each without its LF and a CR before it; `complete`: it ends with an LF. */
-const entryLines = (bytes: Uint8Array): { readonly lines: Array<Uint8Array>; readonly complete: boolean } => {
+/** The lines of `bytes` that are not blank (spaces, tabs, CRs only), each without its LF and a CR before it (a last line without its LF too, as the reader reads it). */
+const entryLines = (bytes: Uint8Array): Array<Uint8Array> => {
   const lines: Array<Uint8Array> = []
   let start = 0
-  for (;;) {
+  while (start < bytes.length) {
     const lf = bytes.indexOf(0x0a, start)
     const stop = lf < 0 ? bytes.length : lf
     let end = stop
     if (lf >= 0 && end > start && bytes[end - 1] === 0x0d) end--
     const line = bytes.subarray(start, end)
-    const blank = line.every((b) => b === 0x20 || b === 0x09 || b === 0x0d)
-    if (lf < 0) return { lines: blank ? lines : [...lines, line], complete: blank }
-    if (!blank) lines.push(line)
-    start = lf + 1
+    if (!line.every((b) => b === 0x20 || b === 0x09 || b === 0x0d)) lines.push(line)
+    start = stop + 1
   }
+  return lines
 }
 
 /**
- * Whether `file` holds the first entries of the chain `exported` (at least one, every line whole):
- * an earlier export of it, maybe with CRLF line ends or blank lines, which an export replaces.
+ * Whether `file` holds the first entries of the chain `exported` (at least one; each whole: a line
+ * is compared byte for byte with an entry, so a cut one never matches): an earlier export of it,
+ * maybe with CRLF line ends, blank lines or no final LF, which an export replaces.
  */
 const isEarlierExport = (file: Uint8Array, exported: Uint8Array): boolean => {
   const theirs = entryLines(file)
-  const ours = entryLines(exported).lines
-  return theirs.complete && theirs.lines.length > 0 && theirs.lines.length <= ours.length &&
-    theirs.lines.every((line, i) => sameBytes(line, ours[i] as Uint8Array))
+  const ours = entryLines(exported)
+  return theirs.length > 0 && theirs.length <= ours.length &&
+    theirs.every((line, i) => sameBytes(line, ours[i] as Uint8Array))
 }
 
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i])

@@ -26,7 +26,10 @@ export class DigestMismatch extends Schema.TaggedError<DigestMismatch>()("Digest
   }
 }
 
-/** Same digest, different fields: unreachable without a SHA-256 collision. */
+/**
+ * Same digest, different fields: unreachable without a SHA-256 collision for a decision in its
+ * types; a JavaScript caller's decision with a field past its width digests as that field truncated.
+ */
 export class DecisionMismatch extends Schema.TaggedError<DecisionMismatch>()("DecisionMismatch", {
   expected: Decision.Decision,
   actual: Decision.Decision

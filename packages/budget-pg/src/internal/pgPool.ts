@@ -31,11 +31,13 @@ export interface PoolOptions {
 
 /**
  * Run on each new connection before its first statement (a failure fails the connection): the
- * session's transactions READ COMMITTED, and `synchronous_commit` on when it is off (a stronger
- * setting — `remote_apply`, `remote_write`, `local` — is kept).
+ * session's transactions READ COMMITTED, and `synchronous_commit` on unless it is `remote_apply`,
+ * the one setting stronger (`off` loses acknowledged commits in a crash; `local` and
+ * `remote_write` do not wait for a synchronous standby's flush, so a failover to it loses them: a
+ * review).
  */
 export const PIN_SESSION = "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED; " +
-  "SELECT set_config('synchronous_commit', 'on', false) WHERE current_setting('synchronous_commit') = 'off'"
+  "SELECT set_config('synchronous_commit', 'on', false) WHERE current_setting('synchronous_commit') <> 'remote_apply'"
 
 /** A `PgClient` (and `SqlClient`) layer over a pool whose connections' setup is bounded (see the module's comment). */
 export const poolLayer = (
