@@ -135,11 +135,11 @@ const builtIn = (args: ReadonlyArray<string>, color: boolean) => {
         return Option.some(helpText(args, color))
       }
       const option = directive.option
-      if (BuiltInOptions.isShowHelp(option) || BuiltInOptions.isShowVersion(option)) answeredBuiltIn = true
+      // (the completions: `@effect/cli` prints them)
+      answeredBuiltIn = BuiltInOptions.isShowHelp(option) || BuiltInOptions.isShowVersion(option) ||
+        option._tag === "ShowCompletions"
       if (BuiltInOptions.isShowHelp(option)) return Option.some(helpText(args, color))
       if (BuiltInOptions.isShowVersion(option)) return Option.some(VERSION)
-      // the completions: `@effect/cli` prints them
-      if (option._tag === "ShowCompletions") answeredBuiltIn = true
       return Option.none()
     }),
     Effect.orElseSucceed(() => Option.none<string>())
@@ -148,27 +148,18 @@ const builtIn = (args: ReadonlyArray<string>, color: boolean) => {
 
 /** The arguments without `--log-level LEVEL` / `--log-level=LEVEL` before any `--` (`@effect/cli` takes them apart from the command). */
 const withoutLogLevel = (args: ReadonlyArray<string>): ReadonlyArray<string> => {
-  const end = args.indexOf("--")
-  const out: Array<string> = []
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string
-    if (end < 0 || i < end) {
-      if (arg === "--log-level") {
-        i++
-        continue
-      }
-      if (arg.startsWith("--log-level=")) continue
-    }
-    out.push(arg)
+  const options = beforeDashDash(args)
+  const kept: Array<string> = []
+  for (let i = 0; i < options.length; i++) {
+    const arg = options[i] as string
+    if (arg === "--log-level") i++
+    else if (!arg.startsWith("--log-level=")) kept.push(arg)
   }
-  return out
+  return [...kept, ...args.slice(options.length)]
 }
 
 /** Does the command line ask for `@effect/cli`'s built-in `--wizard` (before any `--`)? */
-const asksForWizard = (args: ReadonlyArray<string>): boolean => {
-  const end = args.indexOf("--")
-  return (end < 0 ? args : args.slice(0, end)).includes("--wizard")
-}
+const asksForWizard = (args: ReadonlyArray<string>): boolean => beforeDashDash(args).includes("--wizard")
 
 /** An HMAC key in the `hex:` form of a key file (4 bytes or more; spaces allowed where Key.ts skips them), as a whole value. */
 const HEX_KEY = /^\s*hex:\s*[0-9a-fA-F]{8,}\s*$/

@@ -423,31 +423,30 @@ export const newSecretTemporary = (path: string): string => {
  */
 export const writeNewSecret = (fs: FileSystem.FileSystem, path: string, bytes: Uint8Array) =>
   Effect.gen(function*() {
+    const alreadyExists = (at: string, description: string) =>
+      new SystemError({
+        module: "FileSystem",
+        method: "writeFile",
+        reason: "AlreadyExists",
+        pathOrDescriptor: at,
+        description
+      })
     // anything there already (a link counts, even a dangling one): refused before a temporary
     // file is made beside it (e.g. in /dev)
     const link = yield* Effect.either(fs.readLink(path))
     if (Either.isRight(link) || (yield* fs.exists(path))) {
-      return yield* new SystemError({
-        module: "FileSystem",
-        method: "writeFile",
-        reason: "AlreadyExists",
-        pathOrDescriptor: path,
-        description: "already exists: refusing to replace it"
-      })
+      return yield* alreadyExists(path, "already exists: refusing to replace it")
     }
     const temporary = newSecretTemporary(path)
     yield* Effect.uninterruptible(Effect.scoped(Effect.gen(function*() {
       const handle = yield* fs.open(temporary, { flag: "wx", mode: 0o600 }).pipe(
         Effect.mapError((e) =>
           e._tag === "SystemError" && e.reason === "AlreadyExists"
-            ? new SystemError({
-              module: "FileSystem",
-              method: "writeFile",
-              reason: "AlreadyExists",
-              pathOrDescriptor: temporary,
-              description: `the temporary file ${temporary} is there: a write of it was interrupted (it may hold ` +
+            ? alreadyExists(
+              temporary,
+              `the temporary file ${temporary} is there: a write of it was interrupted (it may hold ` +
                 "a secret) or is under way: remove it, then run again"
-            })
+            )
             : e
         )
       )

@@ -67,11 +67,12 @@ const StdioLive = Layer.succeed(
 // line, exit 1 — not a stack trace (a helper's hostile review: `> /dev/full` printed Node's). Not
 // by `process.exit` here: the command stops at its failed write and closes what it opened first
 // (a ledger's lock file was left behind: a hostile review), then the teardown exits with this code.
-const changing = Cli.changesState(process.argv.slice(2))
+// (which command changed state is worked out on a failed write only, not at every start-up)
 let stdoutFailed: number | undefined = undefined
 function stdoutFailure(error: NodeJS.ErrnoException): void {
   if (stdoutFailed !== undefined) return
-  stdoutFailed = error.code === "EPIPE" && (!changing || Cli.informational()) ? 0 : 1
+  const lost = error.code !== "EPIPE" || (Cli.changesState(process.argv.slice(2)) && !Cli.informational())
+  stdoutFailed = lost ? 1 : 0
   // (reported after the command ended, the process may exit without the teardown's code)
   process.exitCode = stdoutFailed
   if (stdoutFailed === 1) process.stderr.write(`IoError: write <stdout> failed: ${error.message}\n`)

@@ -36,7 +36,7 @@ export interface PoolOptions {
  * `remote_write` do not wait for a synchronous standby's flush, so a failover to it loses them: a
  * review).
  */
-export const PIN_SESSION = "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED; " +
+const PIN_SESSION = "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED; " +
   "SELECT set_config('synchronous_commit', 'on', false) WHERE current_setting('synchronous_commit') <> 'remote_apply'"
 
 /** A `PgClient` (and `SqlClient`) layer over a pool whose connections' setup is bounded (see the module's comment). */
